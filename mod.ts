@@ -1,0 +1,12 @@
+/**
+ * xip: a Deno runtime with true shared memory, where Worker threads are
+ * processes that execute RISC-V code in place from a shared memory device.
+ *
+ * This module only re-exports the public API.
+ *
+ * @module
+ */
+
+export { KernelPanic } from "./src/abi/panic.ts";
+export * from "./src/abi/types.ts";
+export { computeLayout, type KernelLayout, type LayoutConfig } from "./src/abi/layout.ts";

@@ -1,0 +1,73 @@
+/**
+ * Branded number types and the named conversions between them.
+ *
+ * A `Pfn` is not a `BlockNo` is not a `VirtAddr`, even though all are plain
+ * numbers at run time. Code converts between them only through the helpers
+ * below, so that a reader can follow every change of unit.
+ *
+ * Physical memory is one flat space of 4 KiB frames (see layout.ts): RAM
+ * frames first, then the memory device. A `PhysAddr` is a byte offset into
+ * that space, and `pfn * PAGE_SIZE` is the frame's first byte.
+ *
+ * @module
+ */
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+/** Page frame number: index of a 4 KiB frame in physical memory. */
+export type Pfn = Brand<number, "Pfn">;
+/** Byte offset into physical memory. */
+export type PhysAddr = Brand<number, "PhysAddr">;
+/** Guest virtual address, an unsigned 32-bit value. */
+export type VirtAddr = Brand<number, "VirtAddr">;
+/** An Sv32 page-table entry, an unsigned 32-bit value. */
+export type Pte = Brand<number, "Pte">;
+/** A block number on the xipfs device (4 KiB blocks). */
+export type BlockNo = Brand<number, "BlockNo">;
+/** A 512-byte sector number on a block device. */
+export type Sector = Brand<number, "Sector">;
+/** An inode number. */
+export type Ino = Brand<number, "Ino">;
+/** A process id, as the guest sees it. */
+export type Pid = Brand<number, "Pid">;
+/**
+ * A task id: which thread of the host (main thread or a Worker) acts.
+ * Locks record it as their holder. 0 means "nobody".
+ */
+export type Tid = Brand<number, "Tid">;
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT; // bytes
+export const PAGE_MASK = PAGE_SIZE - 1;
+export const SECTOR_SHIFT = 9;
+export const SECTOR_SIZE = 1 << SECTOR_SHIFT; // bytes
+export const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
+
+export const asPfn = (n: number): Pfn => n as Pfn;
+export const asPhys = (n: number): PhysAddr => n as PhysAddr;
+export const asVirt = (n: number): VirtAddr => (n >>> 0) as VirtAddr;
+export const asPte = (n: number): Pte => (n >>> 0) as Pte;
+export const asBlock = (n: number): BlockNo => n as BlockNo;
+export const asSector = (n: number): Sector => n as Sector;
+export const asIno = (n: number): Ino => n as Ino;
+export const asPid = (n: number): Pid => n as Pid;
+export const asTid = (n: number): Tid => n as Tid;
+
+/** First byte of frame `pfn`. */
+export const pfnToPhys = (pfn: Pfn): PhysAddr => (pfn * PAGE_SIZE) as PhysAddr;
+/** Frame that holds byte `pa`. */
+export const physToPfn = (pa: PhysAddr): Pfn => Math.floor(pa / PAGE_SIZE) as Pfn;
+/** Sector at which block `b` starts. */
+export const blockToSector = (b: BlockNo): Sector => (b * SECTORS_PER_PAGE) as Sector;
+/** Block holding sector `s`. */
+export const sectorToBlock = (s: Sector): BlockNo => Math.floor(s / SECTORS_PER_PAGE) as BlockNo;
+
+/** Round a byte count or address down to a page boundary. */
+export const pageRoundDown = (n: number): number => n - (n % PAGE_SIZE);
+/** Round a byte count or address up to a page boundary. */
+export const pageRoundUp = (n: number): number => pageRoundDown(n + PAGE_MASK);
+/** Virtual page number of `va`. */
+export const vpn = (va: VirtAddr): number => va >>> PAGE_SHIFT;
+/** Offset of `va` within its page. */
+export const pageOffset = (va: VirtAddr): number => va & PAGE_MASK;

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import {
+  computeLayout,
+  FALLOC,
+  HELD_ENTRY_WORDS,
+  HELD_MAX,
+  type LayoutConfig,
+  memmapFrames,
+  PAGE_WORDS,
+  REGION_ALIGN_WORDS,
+  STAT,
+  STAT_COUNT,
+  TASK,
+  TASK_WORDS,
+} from "../../src/abi/layout.ts";
+
+const CONFIGS: LayoutConfig[] = [
+  { ramFrames: 16384, deviceFrames: 16384, deviceMemmap: false, maxTasks: 128 },
+  { ramFrames: 16384, deviceFrames: 16384, deviceMemmap: true, maxTasks: 128 },
+  { ramFrames: 1, deviceFrames: 1, deviceMemmap: false, maxTasks: 2 },
+  { ramFrames: 33, deviceFrames: 7, deviceMemmap: true, maxTasks: 3 },
+];
+
+for (const cfg of CONFIGS) {
+  const name = `ram=${cfg.ramFrames} dev=${cfg.deviceFrames} memmap=${cfg.deviceMemmap}`;
+
+  Deno.test(`computeLayout() places regions without overlap, aligned, when ${name}`, () => {
+    const l = computeLayout(cfg);
+    let end = 0;
+    for (const r of l.regions) {
+      assert.ok(r.base >= end, `${r.name} at ${r.base} overlaps the region ending at ${end}`);
+      assert.equal(r.base % REGION_ALIGN_WORDS, 0, `${r.name} is not 64-byte aligned`);
+      assert.ok(r.words > 0, `${r.name} is empty`);
+      end = r.base + r.words;
+    }
+    assert.ok(end * 4 <= l.bytes, "last region runs past the buffer");
+    assert.equal(new Set(l.regions.map((r) => r.name)).size, l.regions.length);
+  });
+
+  Deno.test(`computeLayout() sizes tables to the config when ${name}`, () => {
+    const l = computeLayout(cfg);
+    assert.equal(l.memmap.words, memmapFrames(cfg) * PAGE_WORDS);
+    assert.equal(l.tasks.words, cfg.maxTasks * TASK_WORDS);
+    assert.ok((l.falloc.words - FALLOC.bitmap) * 32 >= cfg.ramFrames);
+    assert.ok(l.stats.words >= STAT_COUNT * 2);
+    assert.equal(l.stats.base % 2, 0, "stats must be 8-byte aligned for BigInt64 access");
+  });
+}
+
+Deno.test("record layouts keep their fields inside the record", () => {
+  assert.equal(TASK.held + HELD_MAX * HELD_ENTRY_WORDS, TASK_WORDS);
+  for (const v of Object.values(STAT)) assert.ok(v < STAT_COUNT);
+  assert.equal(new Set(Object.values(STAT)).size, Object.keys(STAT).length);
+});
+
+Deno.test("memmapFrames() counts device frames only with a device memmap", () => {
+  const base = { ramFrames: 10, deviceFrames: 5, maxTasks: 2 };
+  assert.equal(memmapFrames({ ...base, deviceMemmap: false }), 10);
+  assert.equal(memmapFrames({ ...base, deviceMemmap: true }), 15);
+});
