@@ -67,6 +67,8 @@ export const HEADER = {
   maxTasks: 4,
   /** DEBUG_* bits (src/sync/debug.ts): lockdep, schedule perturbation. */
   debug: 5,
+  /** Word index of the tasks region, so src/sync finds held-lock stacks from the buffer alone. */
+  tasksBase: 6,
 } as const;
 export const HEADER_WORDS = 16;
 
@@ -245,3 +247,35 @@ export function physBytes(cfg: LayoutConfig): number {
 
 /** Word index of task `tid`'s record. */
 export const taskBase = (l: KernelLayout, tid: number): number => l.tasks.base + tid * TASK_WORDS;
+
+/**
+ * Write the header of a fresh kernel-table buffer. Called once, by the thread
+ * that creates the buffer, before any other thread sees it.
+ */
+export function writeHeader(k32: Int32Array, l: KernelLayout): void {
+  const h = l.header.base;
+  k32[h + HEADER.magic] = KERNEL_MAGIC;
+  k32[h + HEADER.ramFrames] = l.config.ramFrames;
+  k32[h + HEADER.deviceFrames] = l.config.deviceFrames;
+  k32[h + HEADER.deviceMemmap] = l.config.deviceMemmap ? 1 : 0;
+  k32[h + HEADER.maxTasks] = l.config.maxTasks;
+  k32[h + HEADER.tasksBase] = l.tasks.base;
+}
+
+/**
+ * Recompute the layout of a kernel-table buffer from its header, as a Worker
+ * does when it is handed the buffer.
+ *
+ * @returns the layout, or null when the buffer does not start with a valid header
+ */
+export function readLayout(k32: Int32Array): KernelLayout | null {
+  const h = 0; // the header region is always first
+  if (k32.length < HEADER_WORDS || k32[h + HEADER.magic] !== KERNEL_MAGIC) return null;
+  const l = computeLayout({
+    ramFrames: k32[h + HEADER.ramFrames]!,
+    deviceFrames: k32[h + HEADER.deviceFrames]!,
+    deviceMemmap: k32[h + HEADER.deviceMemmap] === 1,
+    maxTasks: k32[h + HEADER.maxTasks]!,
+  });
+  return l.bytes === k32.byteLength ? l : null;
+}

@@ -2,16 +2,19 @@ import assert from "node:assert/strict";
 import {
   computeLayout,
   FALLOC,
+  HEADER,
   HELD_ENTRY_WORDS,
   HELD_MAX,
   type LayoutConfig,
   memmapFrames,
   PAGE_WORDS,
+  readLayout,
   REGION_ALIGN_WORDS,
   STAT,
   STAT_COUNT,
   TASK,
   TASK_WORDS,
+  writeHeader,
 } from "../../src/abi/layout.ts";
 
 const CONFIGS: LayoutConfig[] = [
@@ -57,4 +60,14 @@ Deno.test("memmapFrames() counts device frames only with a device memmap", () =>
   const base = { ramFrames: 10, deviceFrames: 5, maxTasks: 2 };
   assert.equal(memmapFrames({ ...base, deviceMemmap: false }), 10);
   assert.equal(memmapFrames({ ...base, deviceMemmap: true }), 15);
+});
+
+Deno.test("readLayout() recovers the layout writeHeader() recorded, and refuses garbage", () => {
+  const l = computeLayout(CONFIGS[3]!);
+  const k32 = new Int32Array(new SharedArrayBuffer(l.bytes));
+  assert.equal(readLayout(k32), null);
+  writeHeader(k32, l);
+  assert.deepEqual(readLayout(k32), l);
+  assert.equal(k32[HEADER.tasksBase], l.tasks.base);
+  assert.equal(readLayout(new Int32Array(8)), null);
 });
