@@ -1,0 +1,60 @@
+/**
+ * `xip cat IMAGE PATH`: write a file's bytes from an image to stdout.
+ *
+ * @module
+ */
+
+import { XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
+import { fileRead } from "../fs/xipfs_file.ts";
+import { inodeGetSize } from "../fs/xipfs_format.ts";
+import { namei } from "../fs/xipfs_namei.ts";
+import {
+  CliError,
+  errnoMessage,
+  loadVolume,
+  parseCommand,
+  positionals,
+  printLine,
+  writeStdout,
+} from "./_common.ts";
+
+const USAGE = "xip cat IMAGE PATH";
+
+export const CAT_HELP = `usage: ${USAGE}
+
+Write the bytes of file PATH of the xipfs image IMAGE to stdout, raw.
+Symlinks are followed (at most 40, then ELOOP); holes read as zeros.
+
+options:
+  -h, --help   show this help
+
+exit status: 0 done, 1 the image is unreadable or corrupt (bad magic,
+version or checksum, truncated), PATH does not resolve or is a directory,
+2 bad usage.`;
+
+/** Bytes copied per write to stdout. */
+const CHUNK = 256 * XIPFS_BLOCK_SIZE;
+
+/** Run `xip cat`. */
+export async function cmdCat(args: string[]): Promise<number> {
+  const p = parseCommand(args, {});
+  if (p.values.help) {
+    await printLine(CAT_HELP);
+    return 0;
+  }
+  const [image, path] = positionals(p, 2, 2, USAGE) as [string, string];
+  const vol = loadVolume(image, 1);
+  const ino = namei(vol, path, true);
+  if (ino < 0) throw new CliError(`${path}: ${errnoMessage(ino)}`, 1);
+  const size = inodeGetSize(vol, ino);
+  for (let pos = 0; pos < size; pos += CHUNK) {
+    const bytes = fileRead(vol, ino, pos, CHUNK);
+    if (typeof bytes === "number") throw new CliError(`${path}: ${errnoMessage(bytes)}`, 1);
+    await writeStdout(bytes);
+  }
+  if (size === 0) {
+    const probe = fileRead(vol, ino, 0, 0); // a directory of size 0 is still a directory
+    if (typeof probe === "number") throw new CliError(`${path}: ${errnoMessage(probe)}`, 1);
+  }
+  return 0;
+}
