@@ -218,7 +218,9 @@ export function dirAddEntry(
   const nb = enc.encode(name);
   const bad = nameCheck(nb);
   if (bad < 0) return bad;
-  if (dirLookup(vol, dir, name) >= 0) return -EEXIST;
+  const existing = dirLookup(vol, dir, name);
+  if (existing >= 0) return -EEXIST;
+  if (existing !== -ENOENT) return existing; // -ENOTDIR, -EUCLEAN
   const need = direntSize(nb.length);
   const nblocks = Math.floor(inodeGetSize(vol, dir) / XIPFS_BLOCK_SIZE);
   for (let ib = 0; ib < nblocks; ib++) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   computeLayout,
+  computeXipfsLayout,
   FALLOC,
   HEADER,
   HELD_ENTRY_WORDS,
@@ -15,6 +16,13 @@ import {
   TASK,
   TASK_WORDS,
   writeHeader,
+  XDIRENT,
+  XINODE,
+  XIPFS_BLOCK_SIZE,
+  XIPFS_INODE_SIZE,
+  XIPFS_SYMLINK_INLINE_MAX,
+  XSUPER,
+  XSUPER_BYTES,
 } from "../../src/abi/layout.ts";
 
 const CONFIGS: LayoutConfig[] = [
@@ -70,4 +78,61 @@ Deno.test("readLayout() recovers the layout writeHeader() recorded, and refuses 
   assert.deepEqual(readLayout(k32), l);
   assert.equal(k32[HEADER.tasksBase], l.tasks.base);
   assert.equal(readLayout(new Int32Array(8)), null);
+});
+
+// ---------------------------------------------------------------------------
+// xipfs on-disk layout
+
+const XIPFS_GEOMETRIES: [number, number][] = [
+  [16, 16], // the smallest image mkfs makes
+  [16384, 4096], // 64 MiB, default inodes
+  [32769, 32769], // bitmaps that spill into a second block
+  [1 << 20, 1 << 18], // 4 GiB
+];
+
+for (const [blocks, inodes] of XIPFS_GEOMETRIES) {
+  Deno.test(`computeXipfsLayout() places on-disk regions in order without overlap for ${blocks} blocks, ${inodes} inodes`, () => {
+    const l = computeXipfsLayout(blocks, inodes);
+    let end = 0;
+    for (const r of l.regions) {
+      assert.equal(r.start, end, `${r.name} starts at ${r.start}, expected right after ${end}`);
+      assert.ok(r.blocks > 0, `${r.name} is empty`);
+      end = r.start + r.blocks;
+    }
+    assert.equal(end, blocks, "the regions cover the device exactly");
+    assert.ok(l.blockBitmap.blocks * XIPFS_BLOCK_SIZE * 8 >= blocks, "a bit for every block");
+    assert.ok(l.inodeBitmap.blocks * XIPFS_BLOCK_SIZE * 8 >= inodes, "a bit for every inode");
+    assert.ok(l.inodeTable.blocks * XIPFS_BLOCK_SIZE >= inodes * XIPFS_INODE_SIZE);
+  });
+}
+
+/** Fields of a byte-offset record, each `size` bytes: inside `bytes`, aligned, disjoint. */
+function assertRecord(
+  name: string,
+  rec: Record<string, number>,
+  sizes: Record<string, number>,
+  bytes: number,
+) {
+  const spans = Object.entries(rec).map(([k, off]) => [k, off, off + (sizes[k] ?? 4)] as const)
+    .sort((a, b) => a[1] - b[1]);
+  let end = 0;
+  for (const [k, from, to] of spans) {
+    assert.ok(from >= end, `${name}.${k} at ${from} overlaps the field ending at ${end}`);
+    assert.ok(to <= bytes, `${name}.${k} runs past the ${bytes}-byte record`);
+    if ((sizes[k] ?? 4) >= 4) assert.equal(from % 4, 0, `${name}.${k} is not 4-byte aligned`);
+    end = to;
+  }
+}
+
+Deno.test("xipfs on-disk records keep their fields aligned, disjoint and inside the record", () => {
+  assertRecord("XSUPER", XSUPER, {}, XSUPER_BYTES);
+  assertRecord("XINODE", XINODE, { block: 48 }, XIPFS_INODE_SIZE);
+  assertRecord("XDIRENT", XDIRENT, { recLen: 2, nameLen: 1, type: 1, name: 0 }, 8);
+  assert.equal(XINODE.indirect, XINODE.block + 12 * 4, "indirect follows the 12 direct pointers");
+  assert.equal(XINODE.dindirect, XINODE.indirect + 4);
+  assert.equal(XIPFS_SYMLINK_INLINE_MAX, 56);
+  // The checksum covers exactly the geometry: everything before it.
+  for (const k of ["freeBlocks", "freeInodes", "state", "mountCount", "writeTime"] as const) {
+    assert.ok(XSUPER[k] > XSUPER.checksum, `${k} must not be checksummed`);
+  }
 });
