@@ -28,7 +28,7 @@ const vol: XipVol = (() => {
   return o.vol;
 })();
 
-Deno.test.afterAll?.(() => Deno.removeSync(tree.dir, { recursive: true }));
+Deno.test.afterAll(() => Deno.removeSync(tree.dir, { recursive: true }));
 
 Deno.test("mkfs() from a host tree gives an image fsck finds clean", () => {
   assert.deepEqual(fsck(image), { status: 0, errors: [] });
