@@ -10,7 +10,10 @@
  *  iblock 1036..1049611    dindirect[(iblock - 1036) >> 10][(iblock - 1036) & 1023]
  * ```
  *
- * A pointer of 0 is a hole. These functions take no lock: the live
+ * A pointer of 0 is a hole. A fast symlink (target of at most
+ * XIPFS_SYMLINK_INLINE_MAX bytes) keeps its target in the pointer area and
+ * has no block map: bmapWalk and bmapTruncate leave it alone, and callers
+ * must not bmapLookup it (see inodeHasBlockMap). These functions take no lock: the live
  * filesystem holds the inode's block-map lock around bmapInsert and
  * bmapTruncate; readers may call bmapLookup under it or, where the caller
  * tolerates a racing insert, without it (a pointer is one aligned word).
@@ -18,10 +21,23 @@
  * @module
  */
 
-import { XIPFS_BLOCK_SIZE, XIPFS_NDIR, XIPFS_PTRS_PER_BLOCK } from "../abi/layout.ts";
+import {
+  XIPFS_BLOCK_SIZE,
+  XIPFS_NDIR,
+  XIPFS_PTRS_PER_BLOCK,
+  XIPFS_SYMLINK_INLINE_MAX,
+} from "../abi/layout.ts";
 import { EFBIG, EUCLEAN } from "../abi/errno.ts";
 import { asBlock, type BlockNo, type Ino } from "../abi/types.ts";
-import { blockPtrValid, inodeGet, inodePtrOffset, inodeSet, type XipVol } from "./xipfs_format.ts";
+import {
+  blockPtrValid,
+  inodeGet,
+  inodeGetSize,
+  inodePtrOffset,
+  inodeSet,
+  isLnkMode,
+  type XipVol,
+} from "./xipfs_format.ts";
 
 const NIND = XIPFS_PTRS_PER_BLOCK;
 /** First iblock reached through the single-indirect block. */
@@ -53,6 +69,15 @@ export function bmapPath(iblock: number): BmapPath | null {
     return { slot: SLOT_DIND, idx: [Math.floor(r / NIND), r % NIND] };
   }
   return null;
+}
+
+/**
+ * Whether inode `ino`'s pointer area is a block map: true for everything
+ * but fast symlinks, whose target lives there instead.
+ */
+export function inodeHasBlockMap(vol: XipVol, ino: Ino): boolean {
+  return !(isLnkMode(inodeGet(vol, ino, "mode")) &&
+    inodeGetSize(vol, ino) <= XIPFS_SYMLINK_INLINE_MAX);
 }
 
 /** Byte offset on the device of entry `i` of indirect block `b`. */
@@ -129,7 +154,8 @@ export type BmapKind = "data" | "indirect" | "dindirect";
  * their iblock, indirect blocks with the first iblock they cover. Pointers
  * are reported even when out of range (kind tells where they were found) but
  * an out-of-range indirect block is not descended into, so the walk never
- * reads outside the device. Caller holds the block-map lock (nothing offline).
+ * reads outside the device. A fast symlink has no map: nothing is visited.
+ * Caller holds the block-map lock (nothing offline).
  *
  * @param visit called once per pointer; `valid` is blockPtrValid(b)
  */
@@ -138,6 +164,7 @@ export function bmapWalk(
   ino: Ino,
   visit: (b: number, iblock: number, kind: BmapKind, valid: boolean) => void,
 ): void {
+  if (!inodeHasBlockMap(vol, ino)) return;
   const at = (slot: number) => readPtr(vol, inodePtrOffset(vol.sb, ino, slot));
   for (let s = 0; s < XIPFS_NDIR; s++) {
     const b = at(s);
@@ -176,7 +203,8 @@ export function bmapWalk(
  * (data and indirect blocks that become empty) to `free`. i_blocks drops by
  * the count freed; i_size is the caller's. Caller holds the inode's
  * block-map lock and has made sure nobody maps those blocks any more
- * (truncate: invalidate_lock held for write, mappings unmapped).
+ * (truncate: invalidate_lock held for write, mappings unmapped). A fast
+ * symlink has no map: nothing is freed.
  *
  * @returns 0, or -EUCLEAN when the map holds an out-of-range pointer (the
  *   blocks before it are freed, it and what hangs below it are left alone)
@@ -187,6 +215,7 @@ export function bmapTruncate(
   firstIblock: number,
   free: (b: BlockNo) => void,
 ): number {
+  if (!inodeHasBlockMap(vol, ino)) return 0;
   let freed = 0;
   let corrupt = false;
   const release = (b: number) => {

@@ -12,7 +12,7 @@
 import { XINODE, XIPFS_BLOCK_SIZE, XIPFS_SYMLINK_INLINE_MAX } from "../abi/layout.ts";
 import { EINVAL, EISDIR, ENAMETOOLONG, EUCLEAN } from "../abi/errno.ts";
 import { type BlockNo, type Ino } from "../abi/types.ts";
-import { bmapInsert, bmapLookup } from "./xipfs_bmap.ts";
+import { bmapInsert, bmapLookup, inodeHasBlockMap } from "./xipfs_bmap.ts";
 import {
   inodeGet,
   inodeGetSize,
@@ -27,7 +27,7 @@ const dec = new TextDecoder();
 
 /**
  * Copy up to `len` bytes of inode `ino` from byte `pos` (clamped to i_size).
- * Holes read as zeros. Offline use: no locks.
+ * Holes read as zeros; a fast symlink reads as its target. Offline use: no locks.
  *
  * @returns the bytes (shorter at end of file), or -EISDIR, -EINVAL (bad
  *   pos/len), -EUCLEAN (corrupt block map)
@@ -39,6 +39,11 @@ export function fileRead(vol: XipVol, ino: Ino, pos: number, len: number): Uint8
   }
   const end = Math.min(inodeGetSize(vol, ino), pos + len);
   const out = new Uint8Array(Math.max(0, end - pos));
+  if (!inodeHasBlockMap(vol, ino)) { // a fast symlink: the bytes are in the inode
+    const at = inodeOffset(vol.sb, ino) + XINODE.block;
+    out.set(vol.dev.subarray(at + Math.min(pos, end), at + end));
+    return out;
+  }
   for (let p = pos; p < end;) {
     const iblock = Math.floor(p / XIPFS_BLOCK_SIZE);
     const inBlock = p % XIPFS_BLOCK_SIZE;

@@ -12,6 +12,7 @@ import {
   bmapPath,
   bmapTruncate,
   bmapWalk,
+  inodeHasBlockMap,
   SLOT_DIND,
   SLOT_IND,
 } from "../../src/fs/xipfs_bmap.ts";
@@ -20,10 +21,12 @@ import {
   freeBlockOffline,
   inodeGet,
   inodePtrOffset,
+  inodeSet,
   inodeSetSize,
   superGet,
   type XipVol,
 } from "../../src/fs/xipfs_format.ts";
+import { fileRead, symlinkWriteOffline } from "../../src/fs/xipfs_file.ts";
 import { allocator, freshVol, newFile } from "./_vol.ts";
 
 Deno.test("bmapPath() splits iblocks into direct, indirect and double-indirect paths", () => {
@@ -137,3 +140,20 @@ for (const cut of [0, 5, 11, 12, 13, 1035, 1036, 1037, 2060, 2061, 5000]) {
     assert.deepEqual(fsck(vol.dev), { status: 0, errors: [] }, `cut at ${cut}`);
   });
 }
+
+Deno.test("bmapWalk() and bmapTruncate() leave a fast symlink's inline target alone", () => {
+  const vol = freshVol(1 << 20);
+  const ino = newFile(vol, vol.sb.rootIno, "l");
+  inodeSet(vol, ino, "mode", 0o120777);
+  // A target whose bytes look like in-range block pointers.
+  const target = new Uint8Array(40);
+  new DataView(target.buffer).setUint32(0, vol.sb.dataStart, true);
+  assert.equal(symlinkWriteOffline(vol, ino, target, allocator(vol)), 0);
+  assert.equal(inodeHasBlockMap(vol, ino), false);
+  let visited = 0;
+  bmapWalk(vol, ino, () => visited++);
+  assert.equal(visited, 0);
+  assert.equal(bmapTruncate(vol, ino, 0, () => assert.fail("nothing to free")), 0);
+  assert.deepEqual(fileRead(vol, ino, 0, 100), target);
+  assert.deepEqual(fileRead(vol, ino, 4, 2), target.subarray(4, 6));
+});
