@@ -71,6 +71,8 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   hello: { src: "guest/bin/hello.c" },
   compute: { src: "guest/bin/compute.c", compute: true },
   segv: { src: "guest/bin/segv.c" },
+  counter: { src: "guest/bin/counter.c" },
+  maps: { src: "guest/bin/maps.c" },
   mext: { src: "guest/tests/mext.c" },
   amo: { src: "guest/tests/amo.c" },
   format: { src: "guest/tests/format.c" },

@@ -45,7 +45,18 @@ const ROOTFS: Record<string, string[]> = {
   "bin/maps": ["libc.so"],
 };
 
-const STATIC = ["hello", "compute", "segv", "mext", "amo", "format", "alloc", "exitcode"];
+const STATIC = [
+  "hello",
+  "compute",
+  "segv",
+  "counter",
+  "maps",
+  "mext",
+  "amo",
+  "format",
+  "alloc",
+  "exitcode",
+];
 
 function load(path: string): Elf {
   return parseElf(Deno.readFileSync(FIXTURES + path));

@@ -83,3 +83,57 @@ if (!available && !optOut) {
     });
   }
 }
+
+/** Run a static fixture under qemu-riscv32 directly (no signals expected). */
+async function qemu(program: string, args: string[]): Promise<Deno.CommandOutput> {
+  return await new Deno.Command(QEMU, {
+    args: [STATIC_DIR + program, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
+Deno.test({
+  name: "qemu-riscv32: counter processes sharing one file add up under the futex mutex",
+  ignore: !available,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "xip-counter-" });
+    try {
+      const path = `${dir}/count`;
+      const procs = 4, n = 2500;
+      const runs = await Promise.all(
+        Array.from({ length: procs }, () => qemu("counter", [path, String(n)])),
+      );
+      for (const r of runs) assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+      const bytes = await Deno.readFile(path);
+      assert.equal(bytes.length, 4096, "counter grows the file to one page");
+      const dv = new DataView(bytes.buffer);
+      assert.equal(dv.getUint32(0, true), procs * n, "lost increments");
+      assert.equal(dv.getUint32(4, true), 0, "mutex word left locked");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "qemu-riscv32: counter rejects missing arguments with status 2",
+  ignore: !available,
+  fn: async () => {
+    const r = await qemu("counter", ["only-a-path"]);
+    assert.equal(r.code, 2);
+    assert.match(new TextDecoder().decode(r.stderr), /^usage: counter PATH N/);
+  },
+});
+
+Deno.test({
+  name: "qemu-riscv32: maps copies /proc/self/maps (qemu's emulated one) to stdout",
+  ignore: !available,
+  fn: async () => {
+    const r = await qemu("maps", []);
+    assert.equal(r.code, 0);
+    const lines = new TextDecoder().decode(r.stdout).trimEnd().split("\n");
+    assert.ok(lines.length >= 3, "too few mappings");
+    for (const line of lines) assert.match(line, /^[0-9a-f]+-[0-9a-f]+ [-r][-w][-x][ps] /);
+  },
+});

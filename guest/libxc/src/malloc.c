@@ -49,23 +49,28 @@ static unsigned class_of(size_t n) {
   return c;
 }
 
-/* Get `need` fresh bytes at the heap top, growing it with brk when the
- * current piece is too small (or with an mmap'd arena if brk says no). */
+/* Extend the brk heap by `grow` bytes, first padding the break to a 16-byte
+ * boundary. Returns the start of the new bytes, or 0 if brk refuses. */
+static unsigned char *grow_heap(size_t grow) {
+  unsigned char *cur = sbrk(0);
+  if (cur == (void *)-1) return 0;
+  size_t pad = (HDR - (uintptr_t)cur % HDR) % HDR;
+  if (sbrk((long)(pad + grow)) != cur) return 0;
+  return cur + pad;
+}
+
+/* Get `need` fresh bytes at the heap top, growing the heap with brk when the
+ * current piece is too small, or taking an mmap'd arena if brk says no. */
 static void *carve(size_t need) {
   if ((size_t)(top_end - top) < need) {
     size_t grow = need > GROW ? need : GROW;
-    void *cur = sbrk(0);
-    unsigned char *fresh = 0;
-    if (cur != (void *)-1 && (uintptr_t)cur % HDR == 0 && sbrk((long)grow) == cur) {
-      fresh = cur;
-      if (fresh != top_end) top = fresh; /* not contiguous: abandon the old tail */
-      top_end = fresh + grow;
-    } else {
+    unsigned char *fresh = grow_heap(grow);
+    if (!fresh) {
       fresh = mmap(0, grow, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (fresh == MAP_FAILED) return 0;
-      top = fresh;
-      top_end = fresh + grow;
     }
+    if (fresh != top_end) top = fresh; /* not contiguous: abandon the old tail */
+    top_end = fresh + grow;
   }
   void *p = top;
   top += need;

@@ -153,13 +153,15 @@ int madvise(void *addr, size_t len, int advice) {
   return (int)__xc_ret(xc_syscall3(SYS_madvise, addr, len, advice));
 }
 
-/* The kernel's brk returns the new break, or the old one when it refuses. */
+/* The kernel's brk returns the new break on success, which is exactly the
+ * address asked for, and the unchanged old break when it refuses. */
 static unsigned long cur_brk;
 
 int brk(void *addr) {
-  unsigned long r = (unsigned long)xc_syscall1(SYS_brk, addr);
-  cur_brk = r;
-  if (r < (unsigned long)addr) {
+  long r = xc_syscall1(SYS_brk, addr);
+  if (r < 0 && r > -4096) return (int)__xc_ret(r); /* a runtime without brk */
+  cur_brk = (unsigned long)r;
+  if (cur_brk != (unsigned long)addr) {
     xc_errno = ENOMEM;
     return -1;
   }
@@ -167,7 +169,11 @@ int brk(void *addr) {
 }
 
 void *sbrk(long incr) {
-  if (cur_brk == 0) cur_brk = (unsigned long)xc_syscall1(SYS_brk, 0);
+  if (cur_brk == 0) {
+    long r = xc_syscall1(SYS_brk, 0);
+    if (r < 0 && r > -4096) return (void *)__xc_ret(r);
+    cur_brk = (unsigned long)r;
+  }
   unsigned long old = cur_brk;
   if (incr == 0) return (void *)old;
   if (brk((void *)(old + incr)) < 0) return (void *)-1;
