@@ -78,6 +78,7 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   format: { src: "guest/tests/format.c" },
   alloc: { src: "guest/tests/alloc.c" },
   exitcode: { src: "guest/tests/exitcode.c" },
+  xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 
 const MOTD = "Welcome to xip: these programs run in place from the memory device.\n";

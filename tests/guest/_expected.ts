@@ -325,12 +325,13 @@ export const STATIC_CASES: readonly StaticCase[] = [
     status: 0,
   },
   {
-    name: "exitcode runs atexit handlers in reverse, flushes stdout, exits 42",
+    name: "exitcode runs atexit handlers in reverse, then destructors, flushes, exits 42",
     program: "exitcode",
     argv0: "exitcode",
     args: [],
     stdout: "main: returning 42\natexit: registered second, runs first\n" +
-      "atexit: registered first, runs last (no newline)",
+      "atexit: registered first, runs second\n" +
+      "destructor: runs after the atexit handlers (no newline)",
     status: 42,
   },
   ...["null", "text", "unmapped"].map((mode) => ({

@@ -56,6 +56,7 @@ const STATIC = [
   "format",
   "alloc",
   "exitcode",
+  "xld",
 ];
 
 function load(path: string): Elf {

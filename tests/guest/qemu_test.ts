@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { STATIC_CASES, type StaticCase } from "./_expected.ts";
 
 const STATIC_DIR = new URL("../../fixtures/static/", import.meta.url).pathname;
+const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;
 const QEMU = "qemu-riscv32";
 
 async function haveQemu(): Promise<boolean> {
@@ -22,8 +23,18 @@ async function haveQemu(): Promise<boolean> {
   }
 }
 
-/** Run one case with core dumps off (a SIGSEGV case must not leave a core file). */
-async function runUnderQemu(c: StaticCase): Promise<{ stdout: string; status: number }> {
+/**
+ * Run one case with core dumps off (a SIGSEGV case must not leave a core
+ * file). With `dynamic`, run the rootfs program of the same name through
+ * the static reference loader xld instead of the static build.
+ */
+async function runUnderQemu(
+  c: StaticCase,
+  dynamic = false,
+): Promise<{ stdout: string; status: number }> {
+  const target = dynamic
+    ? [STATIC_DIR + "xld", ROOTFS, `/bin/${c.program}`]
+    : ["-0", c.argv0, STATIC_DIR + c.program];
   const cwd = await Deno.makeTempDir({ prefix: "xip-qemu-" });
   try {
     const out = await new Deno.Command("sh", {
@@ -32,9 +43,7 @@ async function runUnderQemu(c: StaticCase): Promise<{ stdout: string; status: nu
         'ulimit -c 0; exec "$@"',
         "sh",
         QEMU,
-        "-0",
-        c.argv0,
-        STATIC_DIR + c.program,
+        ...target,
         ...c.args,
       ],
       cwd,
@@ -82,6 +91,18 @@ if (!available && !optOut) {
       },
     });
   }
+  // The dynamic rootfs programs must behave exactly like their static builds.
+  for (const c of STATIC_CASES.filter((c) => ["hello", "compute", "segv"].includes(c.program))) {
+    Deno.test({
+      name: `qemu-riscv32 + xld: rootfs ${c.name}`,
+      ignore: !available,
+      fn: async () => {
+        const got = await runUnderQemu(c, true);
+        assert.equal(got.stdout, c.stdout);
+        assert.equal(got.status, c.status);
+      },
+    });
+  }
 }
 
 /** Run a static fixture under qemu-riscv32 directly (no signals expected). */
@@ -94,15 +115,23 @@ async function qemu(program: string, args: string[]): Promise<Deno.CommandOutput
 }
 
 Deno.test({
-  name: "qemu-riscv32: counter processes sharing one file add up under the futex mutex",
+  name:
+    "qemu-riscv32: counter processes (static and dynamic) sharing one file add up under the mutex",
   ignore: !available,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "xip-counter-" });
     try {
       const path = `${dir}/count`;
       const procs = 4, n = 2500;
+      // Half run the static build, half the dynamic one through xld.
       const runs = await Promise.all(
-        Array.from({ length: procs }, () => qemu("counter", [path, String(n)])),
+        Array.from(
+          { length: procs },
+          (_, i) =>
+            i % 2
+              ? qemu("counter", [path, String(n)])
+              : qemu("xld", [ROOTFS, "/bin/counter", path, String(n)]),
+        ),
       );
       for (const r of runs) assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
       const bytes = await Deno.readFile(path);
@@ -135,5 +164,28 @@ Deno.test({
     const lines = new TextDecoder().decode(r.stdout).trimEnd().split("\n");
     assert.ok(lines.length >= 3, "too few mappings");
     for (const line of lines) assert.match(line, /^[0-9a-f]+-[0-9a-f]+ [-r][-w][-x][ps] /);
+  },
+});
+
+Deno.test({
+  name: "qemu-riscv32 + xld: rootfs maps prints the loaded program's mappings",
+  ignore: !available,
+  fn: async () => {
+    const r = await qemu("xld", [ROOTFS, "/bin/maps"]);
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    const lines = new TextDecoder().decode(r.stdout).trimEnd().split("\n");
+    assert.ok(lines.length >= 3, "too few mappings");
+    for (const line of lines) assert.match(line, /^[0-9a-f]+-[0-9a-f]+ [-r][-w][-x][ps] /);
+    assert.ok(lines.some((l) => / r-xp /.test(l)), "no executable mapping");
+  },
+});
+
+Deno.test({
+  name: "qemu-riscv32 + xld: xld refuses a missing program with status 127",
+  ignore: !available,
+  fn: async () => {
+    const r = await qemu("xld", [ROOTFS, "/bin/no-such-program"]);
+    assert.equal(r.code, 127);
+    assert.match(new TextDecoder().decode(r.stderr), /^xld: .*no-such-program: cannot open/);
   },
 });
