@@ -176,3 +176,8 @@ Deno.test("rootfs etc/motd is a text file", () => {
   const motd = Deno.readTextFileSync(FIXTURES + "rootfs/etc/motd");
   assert.match(motd, /^Welcome to xip/);
 });
+
+Deno.test("rootfs bin/compute exercises all three relocation types the loader supports", () => {
+  const types = new Set(load("rootfs/bin/compute").relocations.map((r) => r.type));
+  assert.deepEqual([...types].sort(), [R_RISCV_32, R_RISCV_RELATIVE, R_RISCV_JUMP_SLOT]);
+});
