@@ -1,0 +1,200 @@
+/**
+ * guest/build.ts: rebuild every RISC-V binary under fixtures/ from guest/.
+ *
+ * `deno task guest` writes fixtures/rootfs (bin/, lib/, etc/) and
+ * fixtures/static. `deno run -A guest/build.ts --out DIR` builds into DIR
+ * instead (tests use that to check the committed fixtures are current).
+ *
+ * The output is byte-for-byte reproducible: clang runs from the repository
+ * root on relative paths, there is no debug info, no build id and no time
+ * stamp, and inputs are always given in the same order.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+
+const TARGET = ["--target=riscv32-unknown-linux-gnu", "-march=rv32ima", "-mabi=ilp32"];
+
+/** Flags for every translation unit. -mno-relax keeps lld from needing gp. */
+const CFLAGS = [
+  ...TARGET,
+  "-std=gnu11",
+  "-O2",
+  "-ffreestanding",
+  "-fno-builtin",
+  "-nostdlib",
+  "-nostdlibinc", // keep clang's own stddef.h/stdint.h/stdarg.h, nothing from the host
+  "-fno-stack-protector",
+  "-fno-common",
+  "-fno-asynchronous-unwind-tables",
+  "-fno-unwind-tables",
+  "-mno-relax",
+  "-Wall",
+  "-Wextra",
+  "-Werror",
+  `-ffile-prefix-map=${ROOT}/=`,
+  "-Iguest/libxc/include",
+  "-Iguest/libcompute/include",
+];
+
+/** Flags for every link: 4 KiB pages, no build id, bind everything at load. */
+const LDFLAGS = ["--build-id=none", "-z", "max-page-size=4096", "-z", "now", "--no-relax"];
+
+const LIBXC = [
+  "syscalls",
+  "start",
+  "string",
+  "stdlib",
+  "malloc",
+  "stdio",
+  "printf",
+  "sync",
+  "divdi3",
+].map((n) => `guest/libxc/src/${n}.c`);
+
+const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
+
+/** Dynamic programs in rootfs/bin, and the libraries each needs besides libc. */
+const PROGRAMS: Record<string, string[]> = {
+  hello: [],
+  compute: ["libcompute.so"],
+  counter: [],
+  segv: [],
+  maps: [],
+};
+
+/** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
+const STATIC: Record<string, { src: string; compute?: boolean }> = {
+  hello: { src: "guest/bin/hello.c" },
+  compute: { src: "guest/bin/compute.c", compute: true },
+  segv: { src: "guest/bin/segv.c" },
+  counter: { src: "guest/bin/counter.c" },
+  maps: { src: "guest/bin/maps.c" },
+  mext: { src: "guest/tests/mext.c" },
+  amo: { src: "guest/tests/amo.c" },
+  format: { src: "guest/tests/format.c" },
+  alloc: { src: "guest/tests/alloc.c" },
+  exitcode: { src: "guest/tests/exitcode.c" },
+  xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
+};
+
+const MOTD = "Welcome to xip: these programs run in place from the memory device.\n";
+
+class BuildError extends Error {}
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(cmd, { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
+      .output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new BuildError("clang/ld.lld not found: install clang lld llvm");
+    }
+    throw e;
+  }
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+    throw new BuildError(`${cmd} ${args.join(" ")}\n${err}`);
+  }
+}
+
+/** Compile one C file to an object in `objDir`; returns the object path. */
+async function compile(
+  src: string,
+  objDir: string,
+  tag: string,
+  extra: string[],
+): Promise<string> {
+  const obj = `${objDir}/${tag}-${src.replace(/[/.]/g, "_")}.o`;
+  await run("clang", [...CFLAGS, ...extra, "-c", src, "-o", obj]);
+  return obj;
+}
+
+async function build(out: string): Promise<void> {
+  await run("clang", ["--version"]);
+  await run("ld.lld", ["--version"]);
+
+  for (const d of ["rootfs/bin", "rootfs/lib", "rootfs/etc", "static"]) {
+    await Deno.mkdir(`${out}/${d}`, { recursive: true });
+  }
+  const objDir = await Deno.makeTempDir({ prefix: "xip-guest-" });
+  try {
+    const pic = (src: string) => compile(src, objDir, "pic", ["-fPIC"]);
+    const pie = (src: string) => compile(src, objDir, "pie", ["-fPIE"]);
+    const [libxc, libcompute, crt0, crt0Static, progs, statics] = await Promise.all([
+      Promise.all(LIBXC.map(pic)),
+      Promise.all(LIBCOMPUTE.map(pic)),
+      compile("guest/libxc/crt0.c", objDir, "dyn", ["-fPIE"]),
+      compile("guest/libxc/crt0.c", objDir, "static", ["-fPIE", "-DXC_STATIC"]),
+      Promise.all(Object.keys(PROGRAMS).map((p) => pie(`guest/bin/${p}.c`))),
+      Promise.all(Object.values(STATIC).map((s) => pie(s.src))),
+    ]);
+
+    // Shared libraries. -Bsymbolic binds a library's calls to its own
+    // functions directly, so libc.so has no PLT and no symbol relocations.
+    const lib = `${out}/rootfs/lib`;
+    const shared = ["-shared", "-Bsymbolic", "--hash-style=both", "-z", "defs", ...LDFLAGS];
+    await run("ld.lld", [...shared, "-soname", "libc.so", "-o", `${lib}/libc.so`, ...libxc]);
+    await run("ld.lld", [
+      ...shared,
+      "-soname",
+      "libcompute.so",
+      "-o",
+      `${lib}/libcompute.so`,
+      ...libcompute,
+      `${lib}/libc.so`,
+    ]);
+
+    // Dynamic programs: PIE with no PT_INTERP; the runtime is the loader.
+    const names = Object.keys(PROGRAMS);
+    await Promise.all(names.map((name, i) =>
+      run("ld.lld", [
+        "-pie",
+        "--no-dynamic-linker",
+        ...LDFLAGS,
+        "-o",
+        `${out}/rootfs/bin/${name}`,
+        crt0,
+        progs[i]!,
+        ...PROGRAMS[name]!.map((l) => `${lib}/${l}`),
+        `${lib}/libc.so`,
+      ])
+    ));
+
+    // Static programs: ET_EXEC at a fixed address, no dynamic section at all.
+    const snames = Object.keys(STATIC);
+    await Promise.all(snames.map((name, i) =>
+      run("ld.lld", [
+        "-static",
+        ...LDFLAGS,
+        "-o",
+        `${out}/static/${name}`,
+        crt0Static,
+        statics[i]!,
+        ...(STATIC[name]!.compute ? libcompute : []),
+        ...libxc,
+      ])
+    ));
+
+    await Deno.writeTextFile(`${out}/rootfs/etc/motd`, MOTD);
+  } finally {
+    await Deno.remove(objDir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ args: Deno.args, options: { out: { type: "string" } } });
+  const out = values.out ? resolve(values.out) : `${ROOT}/fixtures`;
+  try {
+    await build(out);
+    console.log(`guest: built ${out}`);
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    console.error(e.message);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,43 @@
+/* sys/stat.h: struct stat has the layout of the asm-generic struct stat64
+ * (104 bytes), which is what syscall 80 (fstat) fills in on xip and in
+ * qemu-riscv32. Byte offsets are given on the right. */
+#ifndef XC_SYS_STAT_H
+#define XC_SYS_STAT_H
+
+#include <sys/types.h>
+
+struct stat {
+  unsigned long long st_dev;  /*   0 */
+  unsigned long long st_ino;  /*   8 */
+  unsigned int st_mode;       /*  16 */
+  unsigned int st_nlink;      /*  20 */
+  unsigned int st_uid;        /*  24 */
+  unsigned int st_gid;        /*  28 */
+  unsigned long long st_rdev; /*  32 */
+  unsigned long long __pad1;  /*  40 */
+  long long st_size;          /*  48 */
+  int st_blksize;             /*  56 */
+  int __pad2;                 /*  60 */
+  long long st_blocks;        /*  64: 512-byte units */
+  int st_atime_sec;           /*  72 */
+  unsigned int st_atime_nsec; /*  76 */
+  int st_mtime_sec;           /*  80 */
+  unsigned int st_mtime_nsec; /*  84 */
+  int st_ctime_sec;           /*  88 */
+  unsigned int st_ctime_nsec; /*  92 */
+  unsigned int __unused4;     /*  96 */
+  unsigned int __unused5;     /* 100 */
+};
+
+#define S_IFMT 0170000
+#define S_IFDIR 0040000
+#define S_IFCHR 0020000
+#define S_IFREG 0100000
+#define S_IFLNK 0120000
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
+#define S_ISCHR(m) (((m) & S_IFMT) == S_IFCHR)
+
+int fstat(int fd, struct stat *st);
+
+#endif

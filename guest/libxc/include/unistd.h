@@ -1,0 +1,43 @@
+/* unistd.h: thin system-call wrappers. On failure they return -1 and set
+ * errno, as POSIX says. */
+#ifndef XC_UNISTD_H
+#define XC_UNISTD_H
+
+#include <sys/types.h>
+
+#define STDIN_FILENO 0
+#define STDOUT_FILENO 1
+#define STDERR_FILENO 2
+
+#define SEEK_SET 0
+#define SEEK_CUR 1
+#define SEEK_END 2
+
+ssize_t read(int fd, void *buf, size_t n);
+ssize_t write(int fd, const void *buf, size_t n);
+int close(int fd);
+off_t lseek(int fd, off_t off, int whence);
+ssize_t pread(int fd, void *buf, size_t n, off_t off);
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off);
+int ftruncate(int fd, off_t len);
+int fsync(int fd);
+int unlink(const char *path);
+int unlinkat(int dirfd, const char *path, int flags);
+int rmdir(const char *path);
+pid_t getpid(void);
+int brk(void *addr);
+void *sbrk(long incr);
+void _exit(int status) __attribute__((noreturn));
+
+/* getdents64 fills buf with struct linux_dirent64 records:
+ * u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[]. */
+struct linux_dirent64 {
+  unsigned long long d_ino;
+  long long d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+ssize_t getdents64(int fd, void *buf, size_t n);
+
+#endif

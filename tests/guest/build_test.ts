@@ -1,0 +1,63 @@
+/**
+ * `deno task guest` must reproduce the committed fixtures byte for byte, so
+ * the binaries in git are exactly what guest/ builds and a rebuild leaves
+ * `git status` clean. Needs clang and ld.lld; without them the case is
+ * reported as ignored with a warning (the fixtures themselves are still
+ * checked by fixtures_test.ts and qemu_test.ts).
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function haveToolchain(): Promise<boolean> {
+  for (const tool of ["clang", "ld.lld"]) {
+    try {
+      await new Deno.Command(tool, { args: ["--version"], stdout: "null", stderr: "null" })
+        .output();
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  }
+  return true;
+}
+
+async function listFiles(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory) out.push(...await listFiles(`${dir}/${e.name}`, `${prefix}${e.name}/`));
+    else out.push(prefix + e.name);
+  }
+  return out.sort();
+}
+
+const toolchain = await haveToolchain();
+if (!toolchain) console.warn("clang/ld.lld not found: the fixture rebuild check is IGNORED");
+
+Deno.test({
+  name: "guest/build.ts reproduces the committed fixtures byte for byte",
+  ignore: !toolchain,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "xip-guest-build-" });
+    try {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${ROOT}guest/build.ts`, "--out", out],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(r.success, new TextDecoder().decode(r.stderr));
+      const built = await listFiles(out);
+      assert.ok(built.includes("rootfs/lib/libc.so"));
+      for (const f of built) {
+        const fresh = await Deno.readFile(`${out}/${f}`);
+        const committed = await Deno.readFile(`${ROOT}fixtures/${f}`);
+        assert.ok(
+          fresh.length === committed.length && fresh.every((b, i) => b === committed[i]),
+          `fixtures/${f} differs from a fresh build: run \`deno task guest\` and commit`,
+        );
+      }
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
