@@ -13,20 +13,17 @@ interface Result {
 }
 
 /**
- * The guest: n × amoadd.w 1 on word 0 of the data page, then n LR/SC
- * increments of word 1, then exit(0).
+ * The guest: n times { amoadd.w 1 on word 0 of the data page; an LR/SC
+ * increment of word 1 }, then exit(0). Both kinds interleave in one loop so
+ * the two harts contend on both words for the whole run.
  */
 function incrementProgram(n: number): number[] {
   const p = new A.Program();
   p.emit(...A.li(T0, DATA_VA), ...A.li(T3, DATA_VA + 4), ...A.li(T1, n), A.addi(T2, ZERO, 1));
-  p.label("amo").emit(A.amoaddW(ZERO, T2, T0), A.addi(T1, T1, -1)).branch(
-    (o) => A.bne(T1, ZERO, o),
-    "amo",
-  );
-  p.emit(...A.li(T1, n));
+  p.label("top").emit(A.amoaddW(ZERO, T2, T0));
   p.label("lr").emit(A.lrW(A0, T3), A.addi(A0, A0, 1), A.scW(A1, A0, T3))
-    .branch((o) => A.bne(A1, ZERO, o), "lr")
-    .emit(A.addi(T1, T1, -1)).branch((o) => A.bne(T1, ZERO, o), "lr");
+    .branch((o) => A.bne(A1, ZERO, o), "lr");
+  p.emit(A.addi(T1, T1, -1)).branch((o) => A.bne(T1, ZERO, o), "top");
   p.emit(A.addi(A7, ZERO, 93), A.addi(A0, ZERO, 0), A.ecall());
   return [...p.assemble()];
 }
