@@ -87,7 +87,7 @@ export interface HartEnv {
    */
   trap(cause: number, tval: number): boolean;
   /**
-   * Called every `pollInterval` instructions, after the hart has checked
+   * Called on entry to `run` and every `pollInterval` instructions, after the hart has checked
    * the TLB generation, so the kernel can acknowledge a shootdown (publish
    * `hart.tlbGen`) and deliver signals.
    *
@@ -119,7 +119,11 @@ export const POLL_INTERVAL = 8192;
 const AMO_VALID = (1 << 0x00) | (1 << 0x01) | (1 << 0x02) | (1 << 0x03) | (1 << 0x04) |
   (1 << 0x08) | (1 << 0x0c) | (1 << 0x10) | (1 << 0x14) | (1 << 0x18) | (1 << 0x1c);
 
-/** The counter CSRs (Zicntr), the only ones user mode may read here. */
+/**
+ * The counter CSRs (Zicntr), the only ones user mode may read here. time
+ * counts microseconds since the Unix epoch (a 1 MHz timebase), the same in
+ * every Worker.
+ */
 const CSR_CYCLE = 0xc00, CSR_TIME = 0xc01, CSR_INSTRET = 0xc02;
 const CSR_CYCLEH = 0xc80, CSR_TIMEH = 0xc81, CSR_INSTRETH = 0xc82;
 const TWO32 = 4294967296;
@@ -222,6 +226,12 @@ export class Hart {
       left--;
       trap: {
         if ((pc >>> 12) !== fVpn) {
+          // Every pc the env sets passes here (fVpn is reset), so check its alignment once.
+          if ((pc & 3) !== 0) {
+            cause = CAUSE_MISALIGNED_FETCH;
+            tval = pc >>> 0;
+            break trap;
+          }
           const vp = pc >>> 12, e = vp & mask;
           if (fTag[e] !== vp && mmu.translate(pc, ACCESS_EXEC) < 0) {
             cause = mmu.faultCause;
@@ -515,7 +525,7 @@ export class Hart {
             if (csr === CSR_INSTRET || csr === CSR_INSTRETH) v = this.instret + done;
             else if (csr === CSR_CYCLE || csr === CSR_CYCLEH) v = this.cycle + done;
             else if (csr === CSR_TIME || csr === CSR_TIMEH) {
-              v = Math.floor(performance.now() * 1000);
+              v = Math.floor((performance.timeOrigin + performance.now()) * 1000);
             } else {
               cause = CAUSE_ILLEGAL_INSTRUCTION;
               tval = insn >>> 0;

@@ -550,3 +550,20 @@ Deno.test("run() stops with poll when env.poll returns false", () => {
   assert.equal(s.hart.run(1000), "poll");
   assert.equal(s.hart.cycle, 32);
 });
+
+Deno.test("run() reports cause 0 when the env resumes at a misaligned pc", () => {
+  const s = setup([0, A.ecall()]);
+  s.env.onTrap = (cause) => {
+    if (cause !== 2) return false;
+    s.hart.pc = TEXT_VA + 2;
+    return true;
+  };
+  assert.equal(s.hart.run(10), "trap");
+  assert.deepEqual(s.env.traps.map((t) => [t.cause, t.tval]), [[2, 0], [0, TEXT_VA + 2]]);
+});
+
+Deno.test("run() time CSR reads microseconds since the epoch", () => {
+  const { hart } = runProg([A.csrr(A0, A.CSR_TIME), A.csrr(A1, 0xc81), A.ecall()]);
+  const us = (hart.x[A1]! >>> 0) * 2 ** 32 + (hart.x[A0]! >>> 0);
+  assert.ok(Math.abs(us / 1000 - Date.now()) < 5000, `time ${us}`);
+});
