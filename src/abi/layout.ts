@@ -166,16 +166,21 @@ export const PAGE_WORDS = 8;
 
 // ---------------------------------------------------------------------------
 // frame allocator: a bitmap of RAM frames, one bit per frame (1 = in use),
-// plus counters. Words are allocated with Atomics, so no lock is needed.
+// plus counters. Words are allocated with Atomics, so no lock is needed
+// (src/mm/frame_alloc.ts). Frame p is bit p % 32 of bitmap word p / 32; the
+// bits past the last RAM frame are set at boot so they are never handed out.
 
 export const FALLOC = {
-  /** Frames currently free. */
+  /** Frames currently free (reserved first by allocFrame, so it never goes below 0). */
   freeFrames: 0,
   /** High-water mark of frames in use. */
   peakUsed: 1,
-  /** First bitmap word. */
+  /** First bitmap word; the counters above sit alone on their cache line. */
   bitmap: 16,
 } as const;
+
+/** Bitmap words for `cfg`'s RAM frames. */
+export const fallocBitmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.ramFrames / 32);
 
 // ---------------------------------------------------------------------------
 
@@ -216,7 +221,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["scratch", SCRATCH_WORDS],
     ["tasks", cfg.maxTasks * TASK_WORDS],
     ["memmap", memmapFrames(cfg) * PAGE_WORDS],
-    ["falloc", FALLOC.bitmap + Math.ceil(cfg.ramFrames / 32)],
+    ["falloc", FALLOC.bitmap + fallocBitmapWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
