@@ -10,6 +10,7 @@
  * @module
  */
 
+import { ENOMEM } from "../../src/abi/errno.ts";
 import { PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { attachMemory, type Memory } from "../../src/hw/memory.ts";
@@ -193,6 +194,7 @@ function runTruncate(mem: Memory, job: Job): Report {
       for (let o = from; o < job.span!; o++) {
         if (rand() < 0.5) continue;
         const p = readCachePage(mem, job.mapping, o, ops);
+        if (p === -ENOMEM) continue; // every frame pinned by the lookups for a moment
         if (p < 0) return { ok: false, error: `reinsert readCachePage(${o}) = ${p}` };
         putPage(mem, p as Pfn);
       }
