@@ -145,11 +145,14 @@ export function addToPageCacheLocked(
   }
 }
 
+/** Frames one reclaim attempt tries to free (Linux's SWAP_CLUSTER_MAX). */
+const RECLAIM_BATCH = 32;
+
 /** Allocate a frame; on -ENOMEM shrink the cache once and try again. */
 function allocCacheFrame(mem: Memory, aopsFor: AopsLookup | null): Pfn | number {
   const pfn = allocFrame(mem);
   if (pfn !== -ENOMEM) return pfn;
-  shrinkPageCache(mem, 8, aopsFor);
+  shrinkPageCache(mem, RECLAIM_BATCH, aopsFor);
   return allocFrame(mem);
 }
 
@@ -271,14 +274,13 @@ function waitForFill(
 /**
  * Mark a cached page dirty (Linux's set_page_dirty). The caller holds a
  * reference and the page lock, or is the PTE zap path holding the
- * page-table lock over a PTE that maps the page.
+ * page-table lock over a PTE that maps the page. A page that truncate has
+ * already removed (mapping 0, kept alive by a pin) just carries the bit
+ * until it is freed; no writeback will find it, as in Linux.
  *
  * @returns whether the page was dirty already
  */
 export function setPageDirty(mem: Memory, pfn: Pfn): boolean {
-  if (pageMapping(mem, pfn) === 0) {
-    throw new KernelPanic("setPageDirty", `pfn ${pfn} is not a page-cache page`);
-  }
   return setPageFlag(mem, pfn, PG_dirty);
 }
 
