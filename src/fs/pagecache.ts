@@ -133,9 +133,11 @@ export function addToPageCacheLocked(
   try {
     if (pcacheLookup(mem, mapping, pgoff) !== -1) return -EEXIST;
     // The struct page is filled in before the slot publishes it, so a
-    // lock-free reader that finds the slot finds the page consistent.
-    setPageMapping(mem, pfn, mapping);
+    // lock-free reader that finds the slot finds the page consistent. Index
+    // before mapping: pageIs reads the mapping first, so a reader holding a
+    // stale candidate that sees the new mapping also sees the new index.
     setPageIndex(mem, pfn, pgoff);
+    setPageMapping(mem, pfn, mapping);
     getPage(mem, pfn);
     const err = pcacheInsertLocked(mem, mapping, pgoff, pfn);
     if (err !== 0) throw new KernelPanic("addToPageCacheLocked", `insert failed ${err}`);

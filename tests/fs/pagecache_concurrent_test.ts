@@ -15,6 +15,7 @@ import {
   shrinkPageCache,
   truncateInodePages,
 } from "../../src/fs/pagecache.ts";
+import { pcacheIndexStats } from "../../src/fs/pagecache_index.ts";
 import { type Job, prng, type Report, SCR } from "./pagecache_worker.ts";
 import { putPage } from "../../src/mm/memmap.ts";
 import type { Pfn } from "../../src/abi/types.ts";
@@ -169,6 +170,7 @@ Deno.test(
     }
     truncateInodePages(mem, 5, 0);
     assert.equal(pagecacheFrames(mem), 0);
+    assert.ok(pcacheIndexStats(mem).rebuilds > 0, "the index was rebuilt under the lookups");
     assert.equal(freeFrameCount(mem), RAM, `seed ${SEED}: frames leaked`);
   },
 );
