@@ -8,7 +8,7 @@
 
 import { asTid } from "../../src/abi/types.ts";
 import { barrierWait } from "../../src/sync/barrier.ts";
-import { bitLock, bitUnlock } from "../../src/sync/bitlock.ts";
+import { bitLock, bitUnlock, waitOnBit } from "../../src/sync/bitlock.ts";
 import { complete, waitForCompletion } from "../../src/sync/completion.ts";
 import { perturbSeed } from "../../src/sync/debug.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
@@ -242,6 +242,12 @@ const SCENARIOS: Record<string, (c: Ctx) => Args> = {
       }
     }
     return {};
+  },
+
+  /** waitOnBit with a timeout; reports whether it saw the bit clear. */
+  waitBit({ k, a, progress }) {
+    progress("waiting");
+    return { ok: waitOnBit(k, arg(a, "flags"), arg(a, "bit"), arg(a, "timeoutMs")) ? 1 : 0 };
   },
 
   /** Wait on a completion nobody completes. */
