@@ -129,7 +129,11 @@ Deno.test("lockdep does not check trylocks but checks later locks against them",
   assert.equal(bitTryLock(k, page, 0, LockClass.PAGE_LOCK), true);
   mutexUnlock(k, pt);
   assert.throws(
+    () => TAKERS.mutex!(kern, LockClass.I_RWSEM),
+    /I_RWSEM taken while holding MMAP_LOCK/,
+  );
+  assert.throws(
     () => TAKERS.mutex!(kern, LockClass.INVALIDATE_LOCK),
-    /INVALIDATE_LOCK taken while holding MMAP_LOCK/,
+    /INVALIDATE_LOCK taken while holding PAGE_LOCK/,
   );
 });
