@@ -175,6 +175,7 @@ for (const [frames, maxHeld] of [[97, 64], [4096, 1500]] as const) {
     });
     const owners = new SharedArrayBuffer(frames * 4);
     const workers: Worker[] = [];
+    const gate = new SharedArrayBuffer(4);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const results = [1, 2].map((id) => {
@@ -186,6 +187,8 @@ for (const [frames, maxHeld] of [[97, 64], [4096, 1500]] as const) {
           seed: seed + id,
           ops: 200_000,
           maxHeld,
+          gate,
+          parties: 2,
         });
         workers.push(w);
         return done;

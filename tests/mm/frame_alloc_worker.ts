@@ -13,6 +13,7 @@ import { PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { allocFrame, freeFrame } from "../../src/mm/frame_alloc.ts";
 import { pageRefcount } from "../../src/mm/memmap.ts";
+import { startTogether } from "./start_gate.ts";
 
 export interface AllocJob {
   phys: SharedArrayBuffer;
@@ -22,6 +23,9 @@ export interface AllocJob {
   seed: number;
   ops: number;
   maxHeld: number;
+  /** Start gate: each Worker adds 1, then waits until `parties` have arrived. */
+  gate: SharedArrayBuffer;
+  parties: number;
 }
 
 export type AllocResult =
@@ -41,6 +45,7 @@ function mulberry32(seed: number): () => number {
 
 function run(job: AllocJob): AllocResult {
   const mem = attachMemory(job.phys, job.kernel);
+  startTogether(job.gate, job.parties);
   const owners = new Int32Array(job.owners);
   const rand = mulberry32(job.seed);
   const held: Pfn[] = [];

@@ -35,6 +35,7 @@ import {
   setPagePrivate,
   testPageFlag,
 } from "../../src/mm/memmap.ts";
+import type { RefJob, RefResult } from "./memmap_worker.ts";
 
 const BASE = { ramFrames: 8, deviceFrames: 4, maxTasks: 2 };
 const NONE: LayoutConfig = { ...BASE, deviceMemmap: false };
@@ -183,4 +184,63 @@ Deno.test("pageMapping()/pageIndex() read back what the setters wrote", () => {
   assert.equal(pageMapping(mem, pfn), 1234);
   assert.equal(pageIndex(mem, pfn), 0x7fff_ffff);
   assert.equal(pageMapping(mem, asPfn(4)), 0);
+});
+
+Deno.test("putPage() racing from 2 Workers frees each frame exactly once", async () => {
+  const seed = Number(Deno.env.get("XIP_SEED") ?? Math.floor(Math.random() * 2 ** 31));
+  const mem = createMemory({ ramFrames: 256, deviceFrames: 1, deviceMemmap: false, maxTasks: 3 });
+  const pfns: number[] = [];
+  // Few frames, so the two Workers hit the same refcount words often.
+  for (let i = 0; i < 8; i++) {
+    const pfn = allocated(mem); // refcount 1: worker 1's reference
+    getPage(mem, pfn); // refcount 2: worker 2's reference
+    pfns.push(pfn);
+  }
+  const workers: Worker[] = [];
+  const gate = new SharedArrayBuffer(4);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const results = [1, 2].map((id) => {
+      const w = new Worker(new URL("./memmap_worker.ts", import.meta.url).href, {
+        type: "module",
+      });
+      workers.push(w);
+      const done = new Promise<RefResult>((resolve, reject) => {
+        w.onmessage = (e: MessageEvent<RefResult>) => resolve(e.data);
+        w.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(`worker ${id} crashed: ${e.message}`));
+        };
+      });
+      const job: RefJob = {
+        phys: mem.phys,
+        kernel: mem.kernel,
+        pfns,
+        seed: seed + id,
+        rounds: 500_000,
+        gate,
+        parties: 2,
+      };
+      w.postMessage(job);
+      return done;
+    });
+    const watchdog = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("watchdog: no answer in 30000 ms")), 30_000);
+    });
+    const out = await Promise.race([Promise.all(results), watchdog]);
+    let freed = 0;
+    for (const r of out) {
+      assert.ok(r.ok, `seed ${seed}: ${r.ok ? "" : r.error}`);
+      freed += r.ok ? r.freedByMe : 0;
+    }
+    assert.equal(freed, 8, `seed ${seed}: frames freed ${freed} times in total`);
+    assert.equal(freeFrameCount(mem), 256, `seed ${seed}`);
+    assert.ok(pfns.every((p) => pageRefcount(mem, asPfn(p)) === 0), `seed ${seed}`);
+  } catch (err) {
+    console.error(`memmap refcount race failed; replay with XIP_SEED=${seed}`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    for (const w of workers) w.terminate();
+  }
 });
