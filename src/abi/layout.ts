@@ -69,6 +69,11 @@ export const HEADER = {
   debug: 5,
   /** Word index of the tasks region, so src/sync finds held-lock stacks from the buffer alone. */
   tasksBase: 6,
+  /**
+   * Threads sleeping on some bit lock (src/sync/bitlock.ts). A bit unlock
+   * calls Atomics.notify only when this is non-zero; notify costs ~60 ns.
+   */
+  bitWaiters: 7,
 } as const;
 export const HEADER_WORDS = 16;
 
@@ -115,6 +120,8 @@ export const TASK = {
   state: 0,
   /** Number of entries on the held-lock stack. */
   depth: 1,
+  /** 1 while the task sleeps on a bit lock (counted in HEADER.bitWaiters), for recovery. */
+  bitWait: 2,
   /** First held-lock entry. */
   held: 16,
 } as const;
@@ -144,7 +151,7 @@ export const TASK_DEAD = 2;
 export const HELD = {
   /** Word index of the lock (for a bit lock: of its flags word). */
   word: 0,
-  /** lock class << 16 | kind << 8 | mode (see src/sync/held.ts), or bit number for bit locks. */
+  /** class << 16 | kind << 8 | subclass << 4 | mode (see src/sync/held.ts). */
   desc: 1,
   /** HELD_ACQUIRING while the lock is being taken, HELD_HELD once it is. */
   state: 2,
