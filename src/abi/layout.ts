@@ -207,7 +207,7 @@ export const fallocBitmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.ra
 // mm global (src/mm/mm.ts): machine-wide virtual-memory state.
 
 export const MMG = {
-  /** The shared zero page, allocated at boot by mmBoot (0 before). */
+  /** The shared zero page's pfn + 1, written at boot by mmBoot (0 before). */
   zeroPfn: 0,
   /** Where the next VMA-slot search starts (a hint, races are harmless). */
   vmaHint: 1,

@@ -77,14 +77,13 @@ export function mmBoot(mem: Memory): number {
   if (Atomics.load(mem.k32, w) !== 0) throw new KernelPanic("mmBoot", "already booted");
   const pfn = allocFrame(mem, { zero: true });
   if (pfn < 0) return pfn;
-  if (pfn === 0) throw new KernelPanic("mmBoot", "frame 0 cannot be the zero page");
-  Atomics.store(mem.k32, w, pfn);
+  Atomics.store(mem.k32, w, pfn + 1);
   return 0;
 }
 
-/** The shared zero page's pfn (0 before mmBoot). */
+/** The shared zero page's pfn (-1 before mmBoot). */
 export const zeroPfn = (mem: Memory): Pfn =>
-  Atomics.load(mem.k32, mem.layout.mmg.base + MMG.zeroPfn) as Pfn;
+  (Atomics.load(mem.k32, mem.layout.mmg.base + MMG.zeroPfn) - 1) as Pfn;
 
 /** Machine-wide gauges of the mm layer, in frames. */
 export function mmGauges(mem: Memory): { pagetableFrames: number; anonFrames: number } {
