@@ -258,8 +258,8 @@ export function exitMmap(mem: Memory, mm: number): void {
   }
   ptlLock(mem, mm);
   unmapRange(mem, mm, asVirt(0), asVirt(TASK_SIZE), g);
-  ptlUnlock(mem, mm);
   freePgtables(mem, mm, asVirt(0), asVirt(TASK_SIZE), g);
+  ptlUnlock(mem, mm);
   tlbFinishMmu(mem, mm, g);
   mmapWriteUnlock(mem, mm);
   const root = k32[mw(mem, mm, MM.root)]! as Pfn;

@@ -105,6 +105,7 @@ import {
   vmaNext,
   vmaOpsId,
   vmaSetEnd,
+  vmaSetStart,
   vmaStart,
   vmaUnlink,
   vmOps,
@@ -322,24 +323,38 @@ function splitAround(mem: Memory, mm: number, start: number, end: number): numbe
   return 0;
 }
 
-/** doMunmap with mmap_lock held for writing. */
+/**
+ * doMunmap with mmap_lock held for writing. VMAs that stick out of the
+ * range are trimmed in place; only a hole in the middle of one VMA needs a
+ * new slot (its upper part), so -ENOMEM can only happen before anything
+ * changed.
+ */
 export function munmapLocked(mem: Memory, mm: number, start: number, size: number): number {
   const end = start + size;
-  if (findVmaIntersection(mem, mm, asVirt(start), asVirt(end)) === 0) return 0;
-  const r = splitAround(mem, mm, start, end);
-  if (r < 0) return r;
-  for (let v = findVma(mem, mm, asVirt(start)); v !== 0 && vmaStart(mem, v) < end;) {
+  const first = findVmaIntersection(mem, mm, asVirt(start), asVirt(end));
+  if (first === 0) return 0;
+  if (vmaStart(mem, first) < start && vmaEnd(mem, first) > end) {
+    const r = splitVma(mem, mm, first, asVirt(end));
+    if (r < 0) return r;
+  }
+  for (let v = first; v !== 0 && vmaStart(mem, v) < end;) {
     const next = vmaNext(mem, v);
-    if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
-    vmaUnlink(mem, mm, v);
-    vmaFree(mem, v);
+    const vs = vmaStart(mem, v);
+    const ve = vmaEnd(mem, v);
+    if (vs < start) vmaSetEnd(mem, v, asVirt(start));
+    else if (ve > end) vmaSetStart(mem, v, asVirt(end));
+    else {
+      if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
+      vmaUnlink(mem, mm, v);
+      vmaFree(mem, v);
+    }
     v = next;
   }
   const g = newGather();
   ptlLock(mem, mm);
   unmapRange(mem, mm, asVirt(start), asVirt(end), g);
-  ptlUnlock(mem, mm);
   freePgtables(mem, mm, asVirt(start), asVirt(end), g);
+  ptlUnlock(mem, mm);
   tlbFinishMmu(mem, mm, g);
   return 0;
 }

@@ -238,8 +238,8 @@ export function unmapRange(mem: Memory, mm: number, start: VirtAddr, end: VirtAd
 /**
  * Unlink the level-0 tables that cover only [start, end) rounded out to
  * 4 MiB and hold no PTE any more, appending them to `g.tables`. Entry:
- * mmap_lock held for writing (no fault can be filling them) and the leaves
- * of the range already cleared. `floor`/`ceil` bound the span that may be
+ * mmap_lock held for writing (no fault can be filling them), and
+ * page_table_lock held (an rmap zap walks under it without mmap_lock). `floor`/`ceil` bound the span that may be
  * freed: nothing below floor or at or above ceil is still mapped by a VMA.
  */
 export function freePgtables(

@@ -233,9 +233,19 @@ export function splitVma(mem: Memory, mm: number, v: number, at: VirtAddr): numb
   return n;
 }
 
-/** Change the bounds of `v` (brk growth). Entry: mmap_lock held for writing. */
+/** Move the end of `v` (brk, munmap of its tail). Entry: mmap_lock held for writing. */
 export function vmaSetEnd(mem: Memory, v: number, end: VirtAddr): void {
   set(mem, v, VMA.end, end);
+}
+
+/**
+ * Move the start of `v` up to `start` (munmap of its head), advancing pgoff
+ * so the remaining pages still map the same file pages. Its list position
+ * does not change. Entry: mmap_lock held for writing.
+ */
+export function vmaSetStart(mem: Memory, v: number, start: VirtAddr): void {
+  set(mem, v, VMA.pgoff, vmaPgoffOf(mem, v, start));
+  set(mem, v, VMA.start, start);
 }
 
 // ---------------------------------------------------------------------------
