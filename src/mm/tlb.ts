@@ -127,24 +127,35 @@ export function flushTlbMm(mem: Memory, mm: number): number {
   return gen;
 }
 
-/** Whether task `tid` might still use a translation of `mm` older than `gen`. */
-function mustWait(mem: Memory, tid: number, mm: number, gen: number): boolean {
+/**
+ * Whether task `tid` might still use a translation of `mm` older than
+ * `gen`: the ack word's value to sleep on, or null when it cannot.
+ */
+function pendingAck(mem: Memory, tid: number, mm: number, gen: number): number | null {
   const k32 = mem.k32;
-  return Atomics.load(k32, tw(mem, tid, TASK.state)) === TASK_LIVE &&
+  // Read the ack word first: sleeping on this value cannot miss an ack made after it.
+  const seen = Atomics.load(k32, tw(mem, tid, TASK_TLB.gen));
+  const waits = Atomics.load(k32, tw(mem, tid, TASK.state)) === TASK_LIVE &&
     Atomics.load(k32, tw(mem, tid, TASK_TLB.mode)) === TLB_MODE_USER &&
     Atomics.load(k32, tw(mem, tid, TASK_TLB.mm)) === mm &&
-    ((Atomics.load(k32, tw(mem, tid, TASK_TLB.gen)) - gen) | 0) < 0;
+    ((seen - gen) | 0) < 0;
+  return waits ? seen : null;
 }
 
 function waitForAck(mem: Memory, tid: number, mm: number, gen: number): void {
-  if (!mustWait(mem, tid, mm, gen)) return;
-  for (let i = 0; i < ACK_SPIN; i++) if (!mustWait(mem, tid, mm, gen)) return;
+  if (pendingAck(mem, tid, mm, gen) === null) return;
+  for (let i = 0; i < ACK_SPIN; i++) if (pendingAck(mem, tid, mm, gen) === null) return;
   const w = tw(mem, tid, TASK_TLB.gen);
   const deadline = performance.now() + TLB_ACK_TIMEOUT_MS;
-  while (mustWait(mem, tid, mm, gen)) {
+  for (
+    let seen = pendingAck(mem, tid, mm, gen);
+    seen !== null;
+    seen = pendingAck(mem, tid, mm, gen)
+  ) {
     if (performance.now() > deadline) {
       throw new KernelPanic("flushTlbMm", `task ${tid} did not ack generation ${gen} of mm ${mm}`);
     }
-    Atomics.wait(mem.k32, w, Atomics.load(mem.k32, w), ACK_SLICE_MS);
+    // Slices, because a switch to kernel mode may come without a notify.
+    Atomics.wait(mem.k32, w, seen, ACK_SLICE_MS);
   }
 }

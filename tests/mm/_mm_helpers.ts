@@ -24,7 +24,7 @@ import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
 import { mmBoot } from "../../src/mm/mm.ts";
 import { physWords, pteLoad, walk } from "../../src/mm/pgtable.ts";
-import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
+import { DEBUG_LOCKDEP, setCurrentTid, setDebug, taskInit } from "../../src/sync/mod.ts";
 
 export interface BootOptions {
   ramFrames?: number;
@@ -42,6 +42,7 @@ export function boot(o: BootOptions = {}): Memory {
     maxTasks: o.maxTasks ?? 4,
   });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
+  setDebug(mem.k32, DEBUG_LOCKDEP, true);
   taskInit(mem.k32, asTid(1));
   setCurrentTid(asTid(1));
   return mem;
