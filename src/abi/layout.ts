@@ -27,6 +27,13 @@
  *  |        |       |         | held-lock stack   | frame (+ device   | (bitmap,  |
  *  |        |       |         |                   | with memmap=dev.) | counters) |
  *  +--------+-------+---------+-------------------+-------------------+-----------+
+ *
+ *  ... +-----------+----------------------+----------------------------------+
+ *      | mmg: zero | mms: one mm_struct   | vmas: vm_area_struct slots,      |
+ *      | page, VMA | per task slot (root, | VMAS_PER_TASK per task slot,     |
+ *      | hint,     | locks, TLB gen, VMA  | shared by all mms                |
+ *      | gauges    | list head, rss)      | (src/mm/vma.ts)                  |
+ *      +-----------+----------------------+----------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated

@@ -31,6 +31,8 @@ export interface BootOptions {
   deviceFrames?: number;
   deviceMemmap?: boolean;
   maxTasks?: number;
+  /** Check the lock order (default true; benchmarks turn it off). */
+  lockdep?: boolean;
 }
 
 /** A fresh machine memory with the zero page allocated and this thread as task 1. */
@@ -42,7 +44,7 @@ export function boot(o: BootOptions = {}): Memory {
     maxTasks: o.maxTasks ?? 4,
   });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
-  setDebug(mem.k32, DEBUG_LOCKDEP, true);
+  setDebug(mem.k32, DEBUG_LOCKDEP, o.lockdep ?? true);
   taskInit(mem.k32, asTid(1));
   setCurrentTid(asTid(1));
   return mem;
