@@ -36,6 +36,9 @@ import { saveImageBytes } from "./image.ts";
 
 export { ImageError, loadImage, MAX_IMAGE_BYTES } from "./image.ts";
 
+/** PAGE_SIZE as the bigint the stats counters add. */
+const PAGE_BYTES = BigInt(PAGE_SIZE);
+
 /** Where a directAccess request landed. */
 export interface DirectAccess {
   /** Frame holding the requested sector. */
@@ -102,7 +105,7 @@ export class MemDevice implements BlockDevice {
     if (!Number.isInteger(dstOff) || dstOff < 0 || dstOff + PAGE_SIZE > dst.length) return -EINVAL;
     const off = block * PAGE_SIZE;
     dst.set(this.bytes.subarray(off, off + PAGE_SIZE), dstOff);
-    statAdd(this.mem, STAT.bioReadBytes, PAGE_SIZE);
+    statAdd(this.mem, STAT.bioReadBytes, PAGE_BYTES);
     return PAGE_SIZE;
   }
 
@@ -116,7 +119,7 @@ export class MemDevice implements BlockDevice {
     if (bad !== 0) return bad;
     if (!Number.isInteger(srcOff) || srcOff < 0 || srcOff + PAGE_SIZE > src.length) return -EINVAL;
     this.bytes.set(src.subarray(srcOff, srcOff + PAGE_SIZE), block * PAGE_SIZE);
-    statAdd(this.mem, STAT.bioWriteBytes, PAGE_SIZE);
+    statAdd(this.mem, STAT.bioWriteBytes, PAGE_BYTES);
     return PAGE_SIZE;
   }
 

@@ -178,9 +178,12 @@ export type StatName = keyof typeof STAT;
 /** A stat counter's index, e.g. STAT.bioReadBytes. */
 export type StatId = (typeof STAT)[StatName];
 
-/** Add `n` to a machine-wide counter. Atomic; no lock needed. */
-export function statAdd(mem: Memory, stat: StatId, n: number): void {
-  Atomics.add(mem.k64, mem.layout.stats.base / 2 + stat, BigInt(n));
+/**
+ * Add `n` to a machine-wide counter. Atomic; no lock needed. Hot callers pass
+ * a precomputed bigint to skip the conversion.
+ */
+export function statAdd(mem: Memory, stat: StatId, n: number | bigint): void {
+  Atomics.add(mem.k64, mem.layout.stats.base / 2 + stat, typeof n === "bigint" ? n : BigInt(n));
 }
 
 /** Current value of a machine-wide counter (exact below 2^53). */

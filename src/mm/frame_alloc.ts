@@ -42,7 +42,7 @@ import { FALLOC, fallocBitmapWords, PAGE } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asPfn, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
-import { pageBase, PG_CHECK_AT_FREE } from "./memmap.ts";
+import { PG_CHECK_AT_FREE, ramPageBase } from "./memmap.ts";
 
 /** Options of allocFrame. */
 export interface AllocOptions {
@@ -53,22 +53,30 @@ export interface AllocOptions {
 /** This thread's scan start, a bitmap word index (taken modulo the bitmap size). */
 let cursor = Math.floor(Math.random() * 0x10000);
 
+/** Source for zeroing: Uint8Array.set from it is ~5x faster than fill(0) on a SAB view. */
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
 /** Passes over the whole bitmap after which a reserved frame is declared lost. */
 const MAX_PASSES = 1000;
 
-/** Take one frame from the free counter; false when none is left. */
-function reserveFrame(k32: Int32Array, w: number): boolean {
-  for (let c = Atomics.load(k32, w); c > 0;) {
+/**
+ * Take one frame from the free counter.
+ *
+ * @returns the count before the reservation, or 0 when none was left
+ */
+function reserveFrame(k32: Int32Array, w: number): number {
+  // A plain read is only a guess; the compareExchange decides.
+  for (let c = k32[w]!; c > 0;) {
     const seen = Atomics.compareExchange(k32, w, c, c - 1);
-    if (seen === c) return true;
+    if (seen === c) return c;
     c = seen;
   }
-  return false;
+  return 0;
 }
 
 /** Raise the high-water mark to `used` if it is lower. */
 function notePeak(k32: Int32Array, w: number, used: number): void {
-  for (let p = Atomics.load(k32, w); p < used;) {
+  for (let p = k32[w]!; p < used;) {
     const seen = Atomics.compareExchange(k32, w, p, used);
     if (seen === p) return;
     p = seen;
@@ -83,7 +91,7 @@ function notePeak(k32: Int32Array, w: number, used: number): void {
 function claimBit(k32: Int32Array, bitmap: number, words: number): number {
   let w = cursor % words;
   for (let scanned = 0; scanned < words * MAX_PASSES; scanned++) {
-    let old = Atomics.load(k32, bitmap + w);
+    let old = k32[bitmap + w]!; // a guess; the compareExchange decides
     while (old !== -1) {
       const bit = ~old & (old + 1); // lowest clear bit
       const seen = Atomics.compareExchange(k32, bitmap + w, old, old | bit);
@@ -112,19 +120,22 @@ function claimBit(k32: Int32Array, bitmap: number, words: number): number {
 export function allocFrame(mem: Memory, opts?: AllocOptions): Pfn | number {
   const { k32, layout } = mem;
   const f = layout.falloc.base;
-  if (!reserveFrame(k32, f + FALLOC.freeFrames)) return -ENOMEM;
+  const before = reserveFrame(k32, f + FALLOC.freeFrames);
+  if (before === 0) return -ENOMEM;
   const cfg = layout.config;
   const pfn = asPfn(claimBit(k32, f + FALLOC.bitmap, fallocBitmapWords(cfg)));
-  notePeak(k32, f + FALLOC.peakUsed, cfg.ramFrames - Atomics.load(k32, f + FALLOC.freeFrames));
+  notePeak(k32, f + FALLOC.peakUsed, cfg.ramFrames - before + 1);
 
-  const p = pageBase(mem, pfn);
-  const refs = Atomics.load(k32, p + PAGE.refcount);
-  const maps = Atomics.load(k32, p + PAGE.mapcount);
+  // The compareExchange that claimed the bit ordered us after the freeFrame
+  // that cleared it, so plain reads see the cleared struct page.
+  const p = ramPageBase(mem, pfn);
+  const refs = k32[p + PAGE.refcount]!;
+  const maps = k32[p + PAGE.mapcount]!;
   if (refs !== 0 || maps !== 0) {
     throw new KernelPanic("allocFrame", `free pfn ${pfn} has refcount ${refs} mapcount ${maps}`);
   }
   Atomics.store(k32, p + PAGE.refcount, 1);
-  if (opts?.zero) mem.u8.fill(0, pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
+  if (opts?.zero) mem.u8.set(ZERO_PAGE, pfn * PAGE_SIZE);
   return pfn;
 }
 
@@ -145,13 +156,15 @@ export function freeFrame(mem: Memory, pfn: Pfn): void {
   const f = layout.falloc.base;
   const word = f + FALLOC.bitmap + (pfn >>> 5);
   const bit = 1 << (pfn & 31);
-  if ((Atomics.load(k32, word) & bit) === 0) {
+  // The checks read plainly: they catch bugs, and the Atomics.and below is
+  // the authoritative double-free check.
+  if ((k32[word]! & bit) === 0) {
     throw new KernelPanic("freeFrame", `double free of pfn ${pfn}`);
   }
-  const p = pageBase(mem, pfn);
-  const refs = Atomics.load(k32, p + PAGE.refcount);
-  const maps = Atomics.load(k32, p + PAGE.mapcount);
-  const flags = Atomics.load(k32, p + PAGE.flags);
+  const p = ramPageBase(mem, pfn);
+  const refs = k32[p + PAGE.refcount]!;
+  const maps = k32[p + PAGE.mapcount]!;
+  const flags = k32[p + PAGE.flags]!;
   if (refs > 1 || refs < 0 || maps !== 0 || (flags & PG_CHECK_AT_FREE) !== 0) {
     throw new KernelPanic(
       "freeFrame",
@@ -159,9 +172,10 @@ export function freeFrame(mem: Memory, pfn: Pfn): void {
     );
   }
   // Clear the struct page before the bit: once the bit is clear another
-  // Worker may allocate the frame and set refcount to 1.
-  Atomics.store(k32, p + PAGE.flags, 0);
-  Atomics.store(k32, p + PAGE.refcount, 0);
+  // Worker may allocate the frame and set refcount to 1. The Atomics.and
+  // publishes these plain stores to whoever claims the bit next.
+  k32[p + PAGE.flags] = 0;
+  k32[p + PAGE.refcount] = 0;
   k32[p + PAGE.mapping] = 0;
   k32[p + PAGE.index] = 0;
   k32[p + PAGE.private] = 0;

@@ -91,6 +91,14 @@ export function pageBase(mem: Memory, pfn: Pfn): number {
   return mem.layout.memmap.base + memmapIndex(mem, pfn) * PAGE_WORDS;
 }
 
+/**
+ * Word index of a RAM frame's struct page, without the pfnValid check: for
+ * the frame allocator, which only ever holds RAM pfns it has checked.
+ */
+export function ramPageBase(mem: Memory, pfn: Pfn): number {
+  return mem.layout.memmap.base + pfn * PAGE_WORDS;
+}
+
 /** Word index of `pfn`'s flags word, for bitLock(k32, word, PG_locked, LockClass.PAGE_LOCK). */
 export function pageFlagsWord(mem: Memory, pfn: Pfn): number {
   return pageBase(mem, pfn) + PAGE.flags;

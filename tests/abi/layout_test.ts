@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   computeLayout,
   FALLOC,
+  fallocBitmapWords,
   HEADER,
   HELD_ENTRY_WORDS,
   HELD_MAX,
@@ -45,6 +46,7 @@ for (const cfg of CONFIGS) {
     assert.equal(l.memmap.words, memmapFrames(cfg) * PAGE_WORDS);
     assert.equal(l.tasks.words, cfg.maxTasks * TASK_WORDS);
     assert.ok((l.falloc.words - FALLOC.bitmap) * 32 >= cfg.ramFrames);
+    assert.equal(l.falloc.words, FALLOC.bitmap + fallocBitmapWords(cfg));
     assert.ok(l.stats.words >= STAT_COUNT * 2);
     assert.equal(l.stats.base % 2, 0, "stats must be 8-byte aligned for BigInt64 access");
   });
@@ -70,4 +72,20 @@ Deno.test("readLayout() recovers the layout writeHeader() recorded, and refuses 
   assert.deepEqual(readLayout(k32), l);
   assert.equal(k32[HEADER.tasksBase], l.tasks.base);
   assert.equal(readLayout(new Int32Array(8)), null);
+});
+
+Deno.test("fallocBitmapWords() gives one bit per RAM frame, rounded up to whole words", () => {
+  const cases: [number, number][] = [[0, 0], [1, 1], [32, 1], [33, 2], [16384, 512]];
+  for (const [ramFrames, words] of cases) {
+    assert.equal(
+      fallocBitmapWords({ ramFrames, deviceFrames: 0, deviceMemmap: false, maxTasks: 2 }),
+      words,
+    );
+  }
+});
+
+Deno.test("FALLOC counters sit before the bitmap and on their own cache line", () => {
+  const counters = Object.entries(FALLOC).filter(([k]) => k !== "bitmap").map(([, v]) => v);
+  for (const v of counters) assert.ok(v < FALLOC.bitmap);
+  assert.equal(FALLOC.bitmap % REGION_ALIGN_WORDS, 0);
 });
