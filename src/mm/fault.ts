@@ -469,7 +469,3 @@ export function insertMixed(
   ptlUnlock(mem, mm);
   return VM_FAULT_NOPAGE;
 }
-
-/** The access kind for a PTE permission bit, for callers that think in bits. */
-export const accessFor = (write: boolean, exec = false): Access =>
-  write ? ACCESS_WRITE : exec ? ACCESS_EXEC : (PTE_R as Access);

@@ -327,7 +327,9 @@ function splitAround(mem: Memory, mm: number, start: number, end: number): numbe
  * doMunmap with mmap_lock held for writing. VMAs that stick out of the
  * range are trimmed in place; only a hole in the middle of one VMA needs a
  * new slot (its upper part), so -ENOMEM can only happen before anything
- * changed.
+ * changed. The pages are unmapped, shot down and released *before* any
+ * VMA shrinks or leaves i_mmap, as Linux's unmap_region precedes
+ * remove_vma: a truncate walking i_mmap meanwhile still finds every PTE.
  */
 export function munmapLocked(mem: Memory, mm: number, start: number, size: number): number {
   const end = start + size;
@@ -337,26 +339,29 @@ export function munmapLocked(mem: Memory, mm: number, start: number, size: numbe
     const r = splitVma(mem, mm, first, asVirt(end));
     if (r < 0) return r;
   }
-  for (let v = first; v !== 0 && vmaStart(mem, v) < end;) {
-    const next = vmaNext(mem, v);
-    const vs = vmaStart(mem, v);
-    const ve = vmaEnd(mem, v);
-    if (vs < start) vmaSetEnd(mem, v, asVirt(start));
-    else if (ve > end) vmaSetStart(mem, v, asVirt(end));
-    else {
-      if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
-      vmaUnlink(mem, mm, v);
-      vmaFree(mem, v);
-    }
-    v = next;
-  }
   const g = newGather();
   ptlLock(mem, mm);
   unmapRange(mem, mm, asVirt(start), asVirt(end), g);
   freePgtables(mem, mm, asVirt(start), asVirt(end), g);
   ptlUnlock(mem, mm);
   tlbFinishMmu(mem, mm, g);
+  for (let v = first; v !== 0 && vmaStart(mem, v) < end;) {
+    const next = vmaNext(mem, v);
+    const vs = vmaStart(mem, v);
+    const ve = vmaEnd(mem, v);
+    if (vs < start) vmaSetEnd(mem, v, asVirt(start));
+    else if (ve > end) vmaSetStart(mem, v, asVirt(end));
+    else removeVma(mem, mm, v);
+    v = next;
+  }
   return 0;
+}
+
+/** Close (leave i_mmap), unlink and free a VMA whose pages are gone. Entry: mmap_lock write. */
+export function removeVma(mem: Memory, mm: number, v: number): void {
+  if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
+  vmaUnlink(mem, mm, v);
+  vmaFree(mem, v);
 }
 
 // ---------------------------------------------------------------------------
