@@ -22,7 +22,6 @@
 
 import {
   type Access,
-  ACCESS_EXEC,
   ACCESS_WRITE,
   pfnToPte,
   PTE_A,
