@@ -102,6 +102,7 @@ import {
   vmaFlags,
   vmaFree,
   vmaLink,
+  vmaMergeAnon,
   vmaNext,
   vmaOpsId,
   vmaSetEnd,
@@ -230,6 +231,7 @@ function mmapRegion(
   }
   vmaLink(mem, mm, v);
   if (file !== 0) vmOps(ops)?.open?.(mem, v);
+  else vmaMergeAnon(mem, mm, v);
   return start;
 }
 
@@ -417,6 +419,11 @@ export function doMprotect(
       changeProtection(mem, mm, vmaStart(mem, v), vmaEnd(mem, v), want);
     }
     if (weakened) flushTlbMm(mem, mm);
+    // Pieces that now match their neighbours become one again.
+    for (let v = findVma(mem, mm, asVirt(addr === 0 ? 0 : addr - 1)); v !== 0;) {
+      if (vmaStart(mem, v) > end) break;
+      v = vmaNext(mem, vmaMergeAnon(mem, mm, v));
+    }
     return 0;
   } finally {
     mmapWriteUnlock(mem, mm);

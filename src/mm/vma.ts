@@ -57,6 +57,7 @@ export const vmaPgoff = (mem: Memory, v: number): number => f(mem, v, VMA.pgoff)
 export const vmaOpsId = (mem: Memory, v: number): number => f(mem, v, VMA.ops);
 export const vmaMm = (mem: Memory, v: number): number => f(mem, v, VMA.mm);
 export const vmaNext = (mem: Memory, v: number): number => f(mem, v, VMA.next);
+export const vmaPrev = (mem: Memory, v: number): number => f(mem, v, VMA.prev);
 export const vmaIsAnon = (mem: Memory, v: number): boolean => f(mem, v, VMA.file) === 0;
 /** File page offset that `va` (inside the VMA) maps. */
 export const vmaPgoffOf = (mem: Memory, v: number, va: VirtAddr): number =>
@@ -269,6 +270,34 @@ export function vmaSetStart(mem: Memory, v: number, start: VirtAddr): void {
     set(mem, v, VMA.pgoff, vmaPgoffOf(mem, v, start));
     set(mem, v, VMA.start, start);
   });
+}
+
+/**
+ * Merge `v` with the VMAs just before and after it when they are anonymous,
+ * adjacent and have the same flags (Linux's vma_merge, anonymous case only:
+ * file VMAs are never merged, which keeps i_mmap simple). The page tables
+ * do not change. Entry: mmap_lock held for writing.
+ *
+ * @returns the VMA that now covers `v`'s range
+ */
+export function vmaMergeAnon(mem: Memory, mm: number, v: number): number {
+  const mergeable = (a: number, b: number): boolean =>
+    vmaEnd(mem, a) === vmaStart(mem, b) && vmaFile(mem, a) === 0 && vmaFile(mem, b) === 0 &&
+    vmaFlags(mem, a) === vmaFlags(mem, b);
+  const prev = f(mem, v, VMA.prev);
+  if (prev !== 0 && mergeable(prev, v)) {
+    set(mem, prev, VMA.end, vmaEnd(mem, v));
+    vmaUnlink(mem, mm, v);
+    vmaFree(mem, v);
+    v = prev;
+  }
+  const next = vmaNext(mem, v);
+  if (next !== 0 && mergeable(v, next)) {
+    set(mem, v, VMA.end, vmaEnd(mem, next));
+    vmaUnlink(mem, mm, next);
+    vmaFree(mem, next);
+  }
+  return v;
 }
 
 // ---------------------------------------------------------------------------
