@@ -75,22 +75,20 @@ import {
 } from "./mm.ts";
 import {
   physWords,
-  protPteBits,
   PTE_PROTNONE,
   pteLoad,
   pteModify,
   ptePresent,
+  vmPteBits,
   walk,
 } from "./pgtable.ts";
 import { flushTlbMm } from "./tlb.ts";
 import {
   FAULT_FLAG_WRITE,
   findVma,
-  VM_EXEC,
   VM_GROWSDOWN,
   VM_MIXEDMAP,
   VM_PFNMAP,
-  VM_READ,
   VM_SHARED,
   VM_WRITE,
   vmaAllows,
@@ -234,7 +232,7 @@ function handlePteFault(vmf: MutableVmFault): number {
   // Spurious: another Worker mapped it, or only A/D or R/X were missing.
   const { mem, mm } = vmf;
   const flags = vmaFlags(mem, vmf.vma);
-  const add = protPteBits((flags & VM_READ) !== 0, (flags & VM_EXEC) !== 0, false) |
+  const add = vmPteBits(flags, false) |
     PTE_A | (vmf.access === ACCESS_WRITE ? PTE_D : 0);
   ptlLock(mem, mm);
   if (pteSame(pteLoad(physWords(mem), vmf.ptw), pte)) pteModify(physWords(mem), vmf.ptw, 0, add);
@@ -246,7 +244,7 @@ function handlePteFault(vmf: MutableVmFault): number {
 function leafBits(mem: Memory, vma: number, writable: boolean): number {
   const flags = vmaFlags(mem, vma);
   return PTE_V | PTE_U | PTE_A | (writable ? PTE_D : 0) |
-    protPteBits((flags & VM_READ) !== 0, (flags & VM_EXEC) !== 0, writable);
+    vmPteBits(flags, writable);
 }
 
 /**

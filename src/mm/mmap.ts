@@ -69,11 +69,11 @@ import {
   freePgtables,
   newGather,
   physWords,
-  protPteBits,
   PTE_PROTNONE,
   pteModify,
   ptePresent,
   unmapRange,
+  vmPteBits,
   walk,
 } from "./pgtable.ts";
 import { flushTlbMm } from "./tlb.ts";
@@ -84,7 +84,6 @@ import {
   setVmaFlags,
   splitVma,
   VM_ACCESS,
-  VM_EXEC,
   VM_GROWSDOWN,
   VM_LOCKED,
   VM_MAY_SHIFT,
@@ -438,7 +437,7 @@ export function doMprotect(
  */
 function changeProtection(mem: Memory, mm: number, start: number, end: number, vm: number): void {
   const p32 = physWords(mem);
-  const rx = protPteBits((vm & VM_READ) !== 0, (vm & VM_EXEC) !== 0, false);
+  const rx = vmPteBits(vm, false);
   const keepW = (vm & VM_WRITE) !== 0 ? PTE_W : 0;
   ptlLock(mem, mm);
   for (let va = start; va < end; va += PAGE_SIZE) {

@@ -15,6 +15,7 @@ import {
   ACCESS_READ,
   ACCESS_WRITE,
   PTE_D,
+  PTE_R,
   PTE_SPECIAL,
   PTE_U,
   PTE_W,
@@ -378,5 +379,19 @@ Deno.test("handleMmFault() grows a VM_GROWSDOWN stack, within the limit and the 
   );
   // A VMA without VM_GROWSDOWN never grows.
   assert.equal(handleMmFault(mem, mm, asVirt(below - P), ACCESS_READ), VM_FAULT_SIGSEGV);
+  mmPut(mem, mm);
+});
+
+Deno.test("a PROT_WRITE-only mapping maps readable leaves (riscv has no write-only PTE)", () => {
+  const mem = boot();
+  const mm = mmAlloc(mem);
+  const a = anonMap(mem, mm, 2, PROT_WRITE);
+  assert.equal(userLoad(mem, mm, a), 0);
+  assert.ok((pteAt(mem, mm, a) & PTE_R) !== 0, "zero page mapped R");
+  userStore(mem, mm, a + PAGE_SIZE, 1);
+  const pte = pteAt(mem, mm, a + PAGE_SIZE);
+  assert.equal(pte & (PTE_R | PTE_W), PTE_R | PTE_W);
+  assert.equal(doMprotect(mem, mm, a, 2 * PAGE_SIZE, PROT_WRITE), 0);
+  assert.ok((pteAt(mem, mm, a) & PTE_R) !== 0, "mprotect(PROT_WRITE) keeps R");
   mmPut(mem, mm);
 });
