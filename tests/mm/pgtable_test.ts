@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MM } from "../../src/abi/layout.ts";
+import { MM, mmBase } from "../../src/abi/layout.ts";
 import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, pteToPfn } from "../../src/abi/sv32.ts";
 import { asPfn, asPte, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
@@ -35,7 +35,7 @@ Deno.test("walk() allocates a level-0 table only when asked, once", () => {
   assert.equal(walk(mem, mm, asVirt(VA + PAGE_SIZE), false), w + 1, "neighbouring entry");
   assert.equal(mmField(mem, mm, MM.ptFrames), 2);
   assert.equal(mmGauges(mem).pagetableFrames, 2);
-  const root = mem.k32[mem.layout.mms.base + mm * 32 + MM.root]!;
+  const root = mem.k32[mmBase(mem.layout, mm) + MM.root]!;
   assert.equal(walkRoot(mem, asPfn(root), asVirt(VA), 0), w, "the hart's lookup agrees");
   mmPut(mem, mm);
 });

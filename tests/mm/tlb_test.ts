@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MM, mmBase, TASK_TLB, taskBase } from "../../src/abi/layout.ts";
-import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V } from "../../src/abi/sv32.ts";
-import { asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, pteToPfn } from "../../src/abi/sv32.ts";
+import { asPte, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { allocFrame, freeFrame } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmPut, ptlLock, ptlUnlock } from "../../src/mm/mm.ts";
@@ -104,7 +104,7 @@ async function shootdownRace(
       const next = pool[r % pool.length]!;
       Atomics.store(p32, next * (PAGE_SIZE / 4), r + 1);
       ptlLock(mem, mm);
-      const old = Atomics.exchange(p32, ptw, map(next)) >>> 10;
+      const old = pteToPfn(asPte(Atomics.exchange(p32, ptw, map(next))));
       ptlUnlock(mem, mm);
       flush(mm);
       Atomics.store(p32, old * (PAGE_SIZE / 4), POISON);
