@@ -34,8 +34,6 @@ import { MM, mmBase, MMG } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
   pfnToPte,
-  PTE_A,
-  PTE_D,
   PTE_R,
   PTE_V,
   PTE_W,
@@ -280,6 +278,3 @@ export function vmPteBits(vmFlags: number, writable: boolean): number {
   if ((vmFlags & VM_EXEC) !== 0) bits |= PTE_X;
   return bits;
 }
-
-/** Bits a fault sets on a fresh leaf so the hart need not: accessed, and dirty for a write. */
-export const youngBits = (write: boolean): number => PTE_A | (write ? PTE_D : 0);
