@@ -36,7 +36,7 @@ import {
   MODE_EXCL,
 } from "./held.ts";
 import type { LockClass } from "./lockdep.ts";
-import { currentTid } from "./task.ts";
+import { currentTid, KILL_POLL_MS, killCheck } from "./task.ts";
 
 /** Word offsets of a mutex. */
 export const MUTEX = {
@@ -103,7 +103,8 @@ function mutexLockSlow(k: Int32Array, lw: number, tid: Tid, e: number): void {
       v |= MUTEX_WAITERS;
     }
     take = tid | MUTEX_WAITERS;
-    Atomics.wait(k, lw, v);
+    Atomics.wait(k, lw, v, KILL_POLL_MS);
+    killCheck(k);
   }
 }
 
