@@ -27,6 +27,8 @@
  *  |        |       |         | held-lock stack   | frame (+ device   | (bitmap,  |
  *  |        |       |         |                   | with memmap=dev.) | counters) |
  *  +--------+-------+---------+-------------------+-------------------+-----------+
+ *  | pcache: the page-cache index, (mapping, pgoff) -> RAM pfn (src/fs)          |
+ *  +-----------------------------------------------------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -69,6 +71,11 @@ export const HEADER = {
   debug: 5,
   /** Word index of the tasks region, so src/sync finds held-lock stacks from the buffer alone. */
   tasksBase: 6,
+  /**
+   * Threads sleeping on some bit lock (src/sync/bitlock.ts). A bit unlock
+   * calls Atomics.notify only when this is non-zero; notify costs ~60 ns.
+   */
+  bitWaiters: 7,
 } as const;
 export const HEADER_WORDS = 16;
 
@@ -115,6 +122,8 @@ export const TASK = {
   state: 0,
   /** Number of entries on the held-lock stack. */
   depth: 1,
+  /** 1 while the task sleeps on a bit lock (counted in HEADER.bitWaiters), for recovery. */
+  bitWait: 2,
   /** First held-lock entry. */
   held: 16,
 } as const;
@@ -130,7 +139,7 @@ export const TASK_DEAD = 2;
 export const HELD = {
   /** Word index of the lock (for a bit lock: of its flags word). */
   word: 0,
-  /** lock class << 16 | kind << 8 | mode (see src/sync/held.ts), or bit number for bit locks. */
+  /** class << 16 | kind << 8 | subclass << 4 | mode (see src/sync/held.ts). */
   desc: 1,
   /** HELD_ACQUIRING while the lock is being taken, HELD_HELD once it is. */
   state: 2,
@@ -166,16 +175,75 @@ export const PAGE_WORDS = 8;
 
 // ---------------------------------------------------------------------------
 // frame allocator: a bitmap of RAM frames, one bit per frame (1 = in use),
-// plus counters. Words are allocated with Atomics, so no lock is needed.
+// plus counters. Words are allocated with Atomics, so no lock is needed
+// (src/mm/frame_alloc.ts). Frame p is bit p % 32 of bitmap word p / 32; the
+// bits past the last RAM frame are set at boot so they are never handed out.
 
 export const FALLOC = {
-  /** Frames currently free. */
+  /** Frames currently free (reserved first by allocFrame, so it never goes below 0). */
   freeFrames: 0,
   /** High-water mark of frames in use. */
   peakUsed: 1,
-  /** First bitmap word. */
+  /** First bitmap word; the counters above sit alone on their cache line. */
   bitmap: 16,
 } as const;
+
+/** Bitmap words for `cfg`'s RAM frames. */
+export const fallocBitmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.ramFrames / 32);
+
+// ---------------------------------------------------------------------------
+// pcache: the page-cache index (src/fs/pagecache_index.ts). An open-addressing
+// hash table keyed by (mapping, pgoff), linear probing, one slot per
+// PCACHE_SLOT_WORDS words after a header. Lookups read it with Atomics and no
+// lock; inserts, deletes and rebuilds take the mutex at PCACHE.lock.
+//
+// ```
+//  +------------------------------+---------+---------+-----+---------------+
+//  | header: lock, counters, seq  | slot 0  | slot 1  | ... | slot S-1      |
+//  +------------------------------+---------+---------+-----+---------------+
+//  slot: [ mapping | pgoff | pfn | (pad) ]   mapping 0 = empty, -1 = deleted
+// ```
+//
+// S is a power of two, at least twice the RAM frames, so the live load factor
+// never passes 1/2 (a page-cache page is a RAM frame). A zeroed region is an
+// empty index with its lock free, so the region needs no boot-time setup.
+
+export const PCACHE = {
+  /** The index's writer lock, a src/sync mutex of up to PCACHE_LOCK_WORDS words. */
+  lock: 0,
+  /** Live entries (pages in the cache). */
+  nrPages: 8,
+  /** Slots holding a deletion marker. */
+  tombstones: 9,
+  /** Rebuild sequence: odd while the table is being rebuilt in place. */
+  seq: 10,
+  /** Next slot the eviction clock looks at. */
+  clockHand: 11,
+  /** Rebuilds done, for tests and stats. */
+  rebuilds: 13,
+  /** First slot. */
+  slots: 16,
+} as const;
+export const PCACHE_LOCK_WORDS = 8;
+
+export const PCACHE_SLOT = {
+  /** Mapping id (> 0), PCACHE_EMPTY or PCACHE_TOMBSTONE. */
+  mapping: 0,
+  /** Page offset in the file. */
+  pgoff: 1,
+  /** RAM frame holding the page. */
+  pfn: 2,
+} as const;
+export const PCACHE_SLOT_WORDS = 4;
+export const PCACHE_EMPTY = 0;
+export const PCACHE_TOMBSTONE = -1;
+
+/** Slots of the page-cache index for `cfg`: a power of two >= 2 * RAM frames, at least 64. */
+export function pcacheSlots(cfg: LayoutConfig): number {
+  let n = 64;
+  while (n < 2 * cfg.ramFrames) n *= 2;
+  return n;
+}
 
 // ---------------------------------------------------------------------------
 
@@ -195,6 +263,7 @@ export interface KernelLayout {
   readonly tasks: Region;
   readonly memmap: Region;
   readonly falloc: Region;
+  readonly pcache: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -216,7 +285,8 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["scratch", SCRATCH_WORDS],
     ["tasks", cfg.maxTasks * TASK_WORDS],
     ["memmap", memmapFrames(cfg) * PAGE_WORDS],
-    ["falloc", FALLOC.bitmap + Math.ceil(cfg.ramFrames / 32)],
+    ["falloc", FALLOC.bitmap + fallocBitmapWords(cfg)],
+    ["pcache", PCACHE.slots + pcacheSlots(cfg) * PCACHE_SLOT_WORDS],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -235,6 +305,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     tasks: placed.tasks!,
     memmap: placed.memmap!,
     falloc: placed.falloc!,
+    pcache: placed.pcache!,
     regions,
     bytes: next * 4,
   };
