@@ -1,0 +1,117 @@
+/**
+ * What the VFS needs from a mounted filesystem: the contract between
+ * src/fs/vfs*.ts and the live xipfs (Linux's inode_operations,
+ * file_operations and super_operations, reduced to what xip calls).
+ *
+ * The VFS never touches on-disk structures. It names an inode by a
+ * `VInode`: its number plus its inode-cache slot, which is also the inode's
+ * page-cache mapping id. Both numbers are plain integers, so an open-file
+ * record in shared memory can hold them and any thread can rebuild the
+ * handle (`handle`) to release it.
+ *
+ * Locking split, as in Linux:
+ * - directory operations (lookup, create, mkdir, unlink, rmdir, rename,
+ *   symlink, readdir) take the directories' i_rwsem themselves;
+ * - the data path (daxRead/daxWrite, setSize, truncate, getBlock) expects
+ *   the caller to hold the inode's i_rwsem (read for reads, write for
+ *   writes and truncate), which the VFS takes through `iRwsem`.
+ *
+ * @module
+ */
+
+import type { BlockDevice } from "../hw/device.ts";
+import type { Memory } from "../hw/memory.ts";
+import type { Ino } from "../abi/types.ts";
+import type { AopsLookup } from "./pagecache.ts";
+
+/** A referenced in-memory inode. */
+export interface VInode {
+  readonly ino: Ino;
+  /** Inode-cache slot, > 0; the page-cache mapping id of the inode. */
+  readonly slot: number;
+}
+
+/** An inode's attributes, as stat reports them. */
+export interface VAttr {
+  ino: Ino;
+  mode: number;
+  links: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** 512-byte units allocated. */
+  blocks: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  /** The inode is accessed DAX (S_DAX). */
+  dax: boolean;
+}
+
+/** One directory entry, as readdir reports it. */
+export interface VDirent {
+  ino: Ino;
+  name: string;
+  /** st_mode type bits of the entry's inode (S_IFREG, S_IFDIR, S_IFLNK) or 0 if unknown. */
+  ifmt: number;
+  /** The cookie that resumes the listing right after this entry (d_off). */
+  next: number;
+}
+
+/** The mounted filesystem, as the VFS calls it. Every method returns -errno on failure. */
+export interface VfsFs {
+  readonly mem: Memory;
+  readonly dev: BlockDevice;
+  readonly rootIno: Ino;
+
+  /** Take a reference on inode `ino` (Linux's iget). */
+  iget(ino: Ino): VInode | number;
+  /** Drop a reference taken by iget or iref. */
+  iput(ip: VInode): void;
+  /**
+   * Rebuild the handle of a reference the caller already owns, from the two
+   * numbers an open-file record keeps (no reference is taken).
+   */
+  handle(ino: Ino, slot: number): VInode;
+  /** Largest file size the filesystem supports (s_maxbytes). */
+  readonly maxBytes: number;
+  isDax(ip: VInode): boolean;
+  getattr(ip: VInode): VAttr;
+  /** i_size. No lock needed (a racing writer may change it right after). */
+  size(ip: VInode): number;
+  /** Word index of the inode's i_rwsem in mem.k32. */
+  iRwsem(ip: VInode): number;
+  /** Word index of the inode's invalidate_lock in mem.k32. */
+  invalidateLock(ip: VInode): number;
+
+  /** Map file block `iblock` to a device block; 0 for a hole when !create. */
+  getBlock(ip: VInode, iblock: number, create: boolean): number;
+  /** Copy [pos, pos+dst.length) clamped to i_size into dst. i_rwsem read held. */
+  daxRead(ip: VInode, pos: number, dst: Uint8Array): number;
+  /** Write src at pos, allocating, extending i_size. i_rwsem write held. */
+  daxWrite(ip: VInode, pos: number, src: Uint8Array): number;
+  /** Set i_size to `size` after the VFS has put data below it (page-cache writes). i_rwsem write held. */
+  setSize(ip: VInode, size: number): number;
+  /** Shrink or grow to `size`: free blocks past it, zero the partial tail block. i_rwsem write held. */
+  truncate(ip: VInode, size: number): number;
+  /** Make the inode's metadata and the device's written blocks durable. */
+  fsync(ip: VInode): number;
+
+  lookup(dir: VInode, name: string): Ino | number;
+  create(dir: VInode, name: string, mode: number): Ino | number;
+  mkdir(dir: VInode, name: string, mode: number): Ino | number;
+  unlink(dir: VInode, name: string): number;
+  rmdir(dir: VInode, name: string): number;
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number;
+  symlink(dir: VInode, name: string, target: string): Ino | number;
+  readlink(ip: VInode): string | number;
+  /**
+   * Report entries from `cookie` on ("." and ".." included) until `emit`
+   * returns false. 0 starts at the beginning.
+   *
+   * @returns 0, or -errno
+   */
+  readdir(dir: VInode, cookie: number, emit: (e: VDirent) => boolean): number;
+  /** Finds the page-cache ops of any mapping, for eviction of other inodes' dirty pages. */
+  readonly aopsLookup?: AopsLookup;
+}
