@@ -187,7 +187,7 @@ const STEPS: Step[] = [
     return [f.d, vfsLseek(p, f.d, 0, SEEK_CUR), rd(p, f.d, 2), vfsLseek(p, f.a!, 0, SEEK_CUR)];
   }, [4, 1, "el", 3]],
   ["dup2 onto open fd", (p, f) => [vfsDup2(p, f.r!, f.d!), rd(p, f.d!, 3)], [4, "Jel"]],
-  ["fcntl cloexec", (p, f) => {
+  ["fcntl cloexec", (p) => {
     const fd = vfsOpen(p, "/a", O_RDONLY | O_CLOEXEC);
     const r = [vfsFcntl(p, fd, 1), vfsFcntl(p, fd, 2, 0), vfsFcntl(p, fd, 1), vfsFcntl(p, fd, 3)];
     vfsClose(p, fd);
