@@ -15,7 +15,7 @@
  * @module
  */
 
-import { EINVAL } from "../abi/errno.ts";
+import { EINVAL, ENOMEM } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
 import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
@@ -31,6 +31,7 @@ import {
   pageView,
   readCachePage,
   setPageDirty,
+  shrinkPageCache,
   truncateInodePages,
   unlockPage,
   writebackMapping,
@@ -38,6 +39,8 @@ import {
 import type { VfsFs, VInode } from "./vfs_fs.ts";
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+/** Frames one reclaim attempt tries to free (as in pagecache.ts). */
+const RECLAIM_BATCH = 32;
 
 /**
  * The address-space ops of inode `ip` (Linux's ->readpage/->writepage):
@@ -125,7 +128,12 @@ function writeBegin(
       lockPage(mem, pfn as Pfn);
       return pfn;
     }
-    const pfn = allocFrame(mem);
+    let pfn = allocFrame(mem);
+    if (pfn === -ENOMEM) {
+      // As readCachePage does: reclaim a batch (writing dirty pages back) and retry once.
+      shrinkPageCache(mem, RECLAIM_BATCH, fs.aopsLookup ?? null);
+      pfn = allocFrame(mem);
+    }
     if (pfn < 0) return pfn;
     lockPage(mem, pfn as Pfn);
     if (addToPageCacheLocked(mem, pfn as Pfn, ip.slot, pgoff) < 0) {
@@ -148,7 +156,7 @@ function writeBegin(
  */
 export function filemapWrite(fs: VfsFs, ip: VInode, pos: number, src: Uint8Array): number {
   const mem = fs.mem;
-  const size = fs.size(ip);
+  let size = fs.size(ip);
   let done = 0;
   let err = 0;
   while (done < src.length) {
@@ -163,13 +171,18 @@ export function filemapWrite(fs: VfsFs, ip: VInode, pos: number, src: Uint8Array
     }
     mem.u8.set(src.subarray(done, done + n), (pfn as Pfn) * PAGE_SIZE + off);
     setPageDirty(mem, pfn as Pfn);
+    // i_size covers the page before it is unlocked (Linux's write_end):
+    // writeback skips pages past i_size, so eviction while the rest of
+    // this write allocates frames must not find a dirty page beyond it.
+    if (p + n > size) {
+      const e = fs.setSize(ip, p + n);
+      if (e < 0) err = e;
+      else size = p + n;
+    }
     unlockPage(mem, pfn as Pfn);
     putPage(mem, pfn as Pfn);
+    if (err < 0) break;
     done += n;
-  }
-  if (done > 0 && pos + done > size) {
-    const e = fs.setSize(ip, pos + done);
-    if (e < 0) return e;
   }
   statAdd(mem, STAT.copiedWrite, done);
   return done > 0 ? done : err;

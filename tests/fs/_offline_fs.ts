@@ -34,6 +34,8 @@ import {
   openVolume,
   type XipVol,
 } from "../../src/fs/xipfs_format.ts";
+import { truncateInodePages } from "../../src/fs/pagecache.ts";
+import { filemapAops } from "../../src/fs/filemap.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "../../src/fs/vfs_fs.ts";
 
 const SLOT_LOCK_WORDS = 8;
@@ -45,6 +47,8 @@ export class OfflineFs implements VfsFs {
   readonly maxBytes = BMAP_MAX_BLOCKS * PAGE_SIZE;
   readonly #refs = new Map<number, number>();
   readonly #orphans = new Set<number>();
+  /** Eviction writes other inodes' dirty pages back through their ops. */
+  readonly aopsLookup = (slot: number) => filemapAops(this, { ino: asIno(slot), slot });
 
   constructor(readonly mem: Memory, readonly dax: boolean) {
     this.dev = new MemDevice(mem);
@@ -203,6 +207,8 @@ export class OfflineFs implements VfsFs {
   }
   #evict(ino: number): void {
     const i = asIno(ino);
+    // The slot (= ino here) is the mapping id: its pages must go with the inode.
+    truncateInodePages(this.mem, ino, 0);
     bmapTruncate(this.vol, i, 0, (b) => freeBlockOffline(this.vol, asBlock(b)));
     inodeSetSize(this.vol, i, 0);
     inodeSet(this.vol, i, "mode", 0);
