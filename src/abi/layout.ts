@@ -69,6 +69,11 @@ export const HEADER = {
   debug: 5,
   /** Word index of the tasks region, so src/sync finds held-lock stacks from the buffer alone. */
   tasksBase: 6,
+  /**
+   * Threads sleeping on some bit lock (src/sync/bitlock.ts). A bit unlock
+   * calls Atomics.notify only when this is non-zero; notify costs ~60 ns.
+   */
+  bitWaiters: 7,
 } as const;
 export const HEADER_WORDS = 16;
 
@@ -115,6 +120,8 @@ export const TASK = {
   state: 0,
   /** Number of entries on the held-lock stack. */
   depth: 1,
+  /** 1 while the task sleeps on a bit lock (counted in HEADER.bitWaiters), for recovery. */
+  bitWait: 2,
   /** First held-lock entry. */
   held: 16,
 } as const;
@@ -130,7 +137,7 @@ export const TASK_DEAD = 2;
 export const HELD = {
   /** Word index of the lock (for a bit lock: of its flags word). */
   word: 0,
-  /** lock class << 16 | kind << 8 | mode (see src/sync/held.ts), or bit number for bit locks. */
+  /** class << 16 | kind << 8 | subclass << 4 | mode (see src/sync/held.ts). */
   desc: 1,
   /** HELD_ACQUIRING while the lock is being taken, HELD_HELD once it is. */
   state: 2,
@@ -166,16 +173,21 @@ export const PAGE_WORDS = 8;
 
 // ---------------------------------------------------------------------------
 // frame allocator: a bitmap of RAM frames, one bit per frame (1 = in use),
-// plus counters. Words are allocated with Atomics, so no lock is needed.
+// plus counters. Words are allocated with Atomics, so no lock is needed
+// (src/mm/frame_alloc.ts). Frame p is bit p % 32 of bitmap word p / 32; the
+// bits past the last RAM frame are set at boot so they are never handed out.
 
 export const FALLOC = {
-  /** Frames currently free. */
+  /** Frames currently free (reserved first by allocFrame, so it never goes below 0). */
   freeFrames: 0,
   /** High-water mark of frames in use. */
   peakUsed: 1,
-  /** First bitmap word. */
+  /** First bitmap word; the counters above sit alone on their cache line. */
   bitmap: 16,
 } as const;
+
+/** Bitmap words for `cfg`'s RAM frames. */
+export const fallocBitmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.ramFrames / 32);
 
 // ---------------------------------------------------------------------------
 
@@ -216,7 +228,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["scratch", SCRATCH_WORDS],
     ["tasks", cfg.maxTasks * TASK_WORDS],
     ["memmap", memmapFrames(cfg) * PAGE_WORDS],
-    ["falloc", FALLOC.bitmap + Math.ceil(cfg.ramFrames / 32)],
+    ["falloc", FALLOC.bitmap + fallocBitmapWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
