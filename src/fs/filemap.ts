@@ -1,15 +1,16 @@
 /**
  * The page-cache read/write path for files that are not DAX (Linux's
  * mm/filemap.c generic_file_read_iter / generic_perform_write, reduced),
- * the address-space ops that move pages between the cache and the device
- * through getBlock and bio, truncate of the cache, and the O_DIRECT hook.
+ * writeback, SEEK_DATA/SEEK_HOLE's view of the cache, and the O_DIRECT hook.
+ * Pages move between the cache and the device through the filesystem's
+ * address-space ops (`fs.aops`: getBlock plus bio).
  *
  * Page p of a file is file block p (block size = PAGE_SIZE), so a pgoff is
  * an iblock. A cached page past i_size never exists: truncate drops them,
  * and writes extend i_size before they return.
  *
- * Locks: reads run under the inode's i_rwsem for read, writes and truncate
- * under it for write (the VFS takes it). Page locks are taken here, one at
+ * Locks: reads run under the inode's i_rwsem for read, writes under it for
+ * write (the VFS takes it; truncate is the filesystem's). Page locks are taken here, one at
  * a time, below i_rwsem.
  *
  * @module
@@ -17,14 +18,11 @@
 
 import { EINVAL, ENOMEM } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
-import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { allocFrame } from "../mm/frame_alloc.ts";
 import { PG_dirty, PG_uptodate, putPage, setPageFlag, testPageFlag } from "../mm/memmap.ts";
-import { downWrite, upWrite } from "../sync/rwsem.ts";
-import { LockClass } from "../sync/lockdep.ts";
 import {
-  type AddressSpaceOps,
   addToPageCacheLocked,
   findGetPage,
   lockPage,
@@ -32,7 +30,6 @@ import {
   readCachePage,
   setPageDirty,
   shrinkPageCache,
-  truncateInodePages,
   unlockPage,
   writebackMapping,
 } from "./pagecache.ts";
@@ -41,33 +38,6 @@ import type { VfsFs, VInode } from "./vfs_fs.ts";
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 /** Frames one reclaim attempt tries to free (as in pagecache.ts). */
 const RECLAIM_BATCH = 32;
-
-/**
- * The address-space ops of inode `ip` (Linux's ->readpage/->writepage):
- * readpage maps the block without allocating and reads it with bio, a hole
- * reads as zeros; writepage allocates the block if needed and writes it.
- * A page wholly past i_size is not written (a racing truncate dropped it).
- */
-export function filemapAops(fs: VfsFs, ip: VInode): AddressSpaceOps {
-  return {
-    readpage(_mapping, pgoff, frame) {
-      const b = fs.getBlock(ip, pgoff, false);
-      if (b < 0) return b;
-      if (b === 0) {
-        frame.set(ZERO_PAGE);
-        return 0;
-      }
-      return fs.dev.bioRead(asBlock(b), frame);
-    },
-    writepage(_mapping, pgoff, frame) {
-      if (pgoff * PAGE_SIZE >= fs.size(ip)) return 0;
-      const b = fs.getBlock(ip, pgoff, true);
-      if (b < 0) return b;
-      if (b === 0) return -EINVAL;
-      return fs.dev.bioWrite(asBlock(b), frame);
-    },
-  };
-}
 
 /**
  * Copy [pos, pos + dst.length) of `ip`, clamped to i_size, from the page
@@ -81,14 +51,14 @@ export function filemapRead(fs: VfsFs, ip: VInode, pos: number, dst: Uint8Array)
   const size = fs.size(ip);
   if (pos >= size || dst.length === 0) return 0;
   const end = Math.min(size, pos + dst.length);
-  const aops = filemapAops(fs, ip);
+  const aops = fs.aops;
   let done = 0;
   while (pos + done < end) {
     const p = pos + done;
     const pgoff = Math.floor(p / PAGE_SIZE);
     const off = p - pgoff * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - off, end - p);
-    const pfn = readCachePage(mem, ip.slot, pgoff, aops, undefined, fs.aopsLookup ?? null);
+    const pfn = readCachePage(mem, ip.slot, pgoff, aops, undefined, fs.aopsLookup);
     if (pfn < 0) return done > 0 ? done : pfn;
     const base = (pfn as Pfn) * PAGE_SIZE + off;
     dst.set(mem.u8.subarray(base, base + n), done);
@@ -121,8 +91,7 @@ function writeBegin(
     const cached = fresh ? findGetPage(mem, ip.slot, pgoff) : -1;
     if (!fresh || cached !== -1) {
       // Must be read, or is cached already (readCachePage then just finds it).
-      const aopsFor = fs.aopsLookup ?? null;
-      const pfn = readCachePage(mem, ip.slot, pgoff, filemapAops(fs, ip), undefined, aopsFor);
+      const pfn = readCachePage(mem, ip.slot, pgoff, fs.aops, undefined, fs.aopsLookup);
       if (cached !== -1) putPage(mem, cached);
       if (pfn < 0) return pfn;
       lockPage(mem, pfn as Pfn);
@@ -131,7 +100,7 @@ function writeBegin(
     let pfn = allocFrame(mem);
     if (pfn === -ENOMEM) {
       // As readCachePage does: reclaim a batch (writing dirty pages back) and retry once.
-      shrinkPageCache(mem, RECLAIM_BATCH, fs.aopsLookup ?? null);
+      shrinkPageCache(mem, RECLAIM_BATCH, fs.aopsLookup);
       pfn = allocFrame(mem);
     }
     if (pfn < 0) return pfn;
@@ -172,53 +141,18 @@ export function filemapWrite(fs: VfsFs, ip: VInode, pos: number, src: Uint8Array
     mem.u8.set(src.subarray(done, done + n), (pfn as Pfn) * PAGE_SIZE + off);
     setPageDirty(mem, pfn as Pfn);
     // i_size covers the page before it is unlocked (Linux's write_end):
-    // writeback skips pages past i_size, so eviction while the rest of
-    // this write allocates frames must not find a dirty page beyond it.
+    // eviction, while the rest of this write allocates frames, may write
+    // the page back, and a block past i_size is one truncate never frees.
     if (p + n > size) {
-      const e = fs.setSize(ip, p + n);
-      if (e < 0) err = e;
-      else size = p + n;
+      fs.setSize(ip, p + n);
+      size = p + n;
     }
     unlockPage(mem, pfn as Pfn);
     putPage(mem, pfn as Pfn);
-    if (err < 0) break;
     done += n;
   }
   statAdd(mem, STAT.copiedWrite, done);
   return done > 0 ? done : err;
-}
-
-/**
- * Change the size of non-DAX inode `ip` (Linux's truncate_setsize plus the
- * filesystem's setattr). Shrinking zeroes the cached tail of the new last
- * page and drops every cached page past it (under invalidate_lock for
- * write), then lets the filesystem free the blocks. Caller holds i_rwsem
- * for write.
- *
- * @returns 0 or -errno
- */
-export function filemapTruncate(fs: VfsFs, ip: VInode, size: number): number {
-  const mem = fs.mem;
-  if (size < fs.size(ip)) {
-    const tail = size % PAGE_SIZE;
-    if (tail !== 0) {
-      const pfn = findGetPage(mem, ip.slot, Math.floor(size / PAGE_SIZE));
-      if (pfn !== -1) {
-        lockPage(mem, pfn);
-        if (testPageFlag(mem, pfn, PG_uptodate)) pageView(mem, pfn).fill(0, tail);
-        unlockPage(mem, pfn);
-        putPage(mem, pfn);
-      }
-    }
-    const inv = fs.invalidateLock(ip);
-    downWrite(mem.k32, inv, LockClass.INVALIDATE_LOCK);
-    try {
-      truncateInodePages(mem, ip.slot, Math.ceil(size / PAGE_SIZE));
-    } finally {
-      upWrite(mem.k32, inv);
-    }
-  }
-  return fs.truncate(ip, size);
 }
 
 /**
@@ -228,7 +162,7 @@ export function filemapTruncate(fs: VfsFs, ip: VInode, size: number): number {
  * @returns pages written, or the first -errno
  */
 export function filemapWriteback(fs: VfsFs, ip: VInode, from = 0, to = Infinity): number {
-  return writebackMapping(fs.mem, ip.slot, filemapAops(fs, ip), { from, to });
+  return writebackMapping(fs.mem, ip.slot, fs.aops, { from, to });
 }
 
 /**
@@ -299,20 +233,19 @@ export function defaultDirectIO(
     const want = Math.min(buf.length, size - pos);
     const blocks = Math.ceil(want / PAGE_SIZE);
     for (let i = 0; i < blocks; i++) {
-      const b = fs.getBlock(ip, first + i, false);
-      if (b < 0) return i > 0 ? i * PAGE_SIZE : b;
-      if (b === 0) buf.set(ZERO_PAGE, i * PAGE_SIZE);
-      else {
-        const r = fs.dev.bioRead(asBlock(b), buf, i * PAGE_SIZE);
-        if (r < 0) return i > 0 ? i * PAGE_SIZE : r;
-      }
+      const r = fs.aops.readpage(
+        ip.slot,
+        first + i,
+        buf.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE),
+      );
+      if (r < 0) return i > 0 ? i * PAGE_SIZE : r;
     }
     return want;
   }
   let done = 0;
   for (let i = 0; i < nblocks; i++) {
-    const b = fs.getBlock(ip, first + i, true);
-    const r = b <= 0 ? (b < 0 ? b : -EINVAL) : fs.dev.bioWrite(asBlock(b), buf, i * PAGE_SIZE);
+    const chunk = buf.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+    const r = fs.aops.writepage(ip.slot, first + i, chunk);
     if (r < 0) {
       if (done === 0) return r;
       break;
@@ -320,16 +253,13 @@ export function defaultDirectIO(
     const pfn = findGetPage(fs.mem, ip.slot, first + i);
     if (pfn !== -1) {
       lockPage(fs.mem, pfn);
-      pageView(fs.mem, pfn).set(buf.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
+      pageView(fs.mem, pfn).set(chunk);
       unlockPage(fs.mem, pfn);
       putPage(fs.mem, pfn);
     }
     done += PAGE_SIZE;
   }
-  if (pos + done > fs.size(ip)) {
-    const e = fs.setSize(ip, pos + done);
-    if (e < 0) return e;
-  }
+  if (pos + done > fs.size(ip)) fs.setSize(ip, pos + done);
   return done;
 }
 

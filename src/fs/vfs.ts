@@ -10,9 +10,9 @@
  * - otherwise O_DIRECT: the directIO hook (filemap.ts);
  * - otherwise the page cache (filemapRead/filemapWrite).
  *
- * i_rwsem is taken here: read around reads, write around writes and
- * truncate. O_APPEND's position is chosen under the write lock, so
- * concurrent appenders never overwrite each other.
+ * Locks: the page-cache paths run under i_rwsem taken here (read for
+ * reads, write for writes, so an O_APPEND position is chosen under it);
+ * daxRead/daxWrite and truncate take the inode locks themselves.
  *
  * Every function returns a negative errno on failure and never throws for
  * bad user input. Buffers are kernel Uint8Arrays; the syscall layer copies
@@ -48,9 +48,7 @@ import {
   STAT64_BYTES,
   STATX_ATTR_DAX,
 } from "../abi/fcntl.ts";
-import { STAT } from "../abi/layout.ts";
 import { asIno, PAGE_SIZE } from "../abi/types.ts";
-import { statAdd } from "../hw/memory.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import {
@@ -75,7 +73,6 @@ import {
   directIO,
   filemapBlockHasData,
   filemapRead,
-  filemapTruncate,
   filemapWrite,
   filemapWriteback,
 } from "./filemap.ts";
@@ -235,17 +232,16 @@ function clampToMax(fs: VfsFs, pos: number, len: number): number {
   return Math.min(len, fs.maxBytes - pos);
 }
 
-/** Read at `pos` into dst by the inode's mode. Takes i_rwsem for read. */
+/**
+ * Read at `pos` into dst by the inode's mode. daxRead takes i_rwsem itself;
+ * the page-cache paths run under it for read here.
+ */
 function doRead(fs: VfsFs, ip: VInode, flags: number, pos: number, dst: Uint8Array): number {
   if (dst.length === 0) return 0;
+  if (fs.isDax(ip)) return fs.daxRead(ip, pos, dst);
   const sem = fs.iRwsem(ip);
   downRead(fs.mem.k32, sem, LockClass.I_RWSEM);
   try {
-    if (fs.isDax(ip)) {
-      const n = fs.daxRead(ip, pos, dst);
-      if (n > 0) statAdd(fs.mem, STAT.copiedRead, n);
-      return n;
-    }
     if ((flags & O_DIRECT) !== 0) return directIO(fs, ip, "read", pos, dst);
     return filemapRead(fs, ip, pos, dst);
   } finally {
@@ -254,8 +250,11 @@ function doRead(fs: VfsFs, ip: VInode, flags: number, pos: number, dst: Uint8Arr
 }
 
 /**
- * Write src at `pos` (or at EOF with O_APPEND) by the inode's mode, under
- * i_rwsem for write.
+ * Write src at `pos` (or at EOF with O_APPEND) by the inode's mode. The
+ * page-cache paths run under i_rwsem for write, taken here, so an append
+ * picks its position and writes atomically. daxWrite takes i_rwsem itself,
+ * so a DAX append reads i_size just before it (two racing DAX appenders
+ * may write at the same offset; see the report).
  *
  * @returns [bytes written or -errno, the position the write started at]
  */
@@ -266,19 +265,22 @@ function doWrite(
   pos: number,
   src: Uint8Array,
 ): [number, number] {
+  const append = (flags & O_APPEND) !== 0;
+  if (fs.isDax(ip)) {
+    if (append) pos = fs.size(ip);
+    if (src.length === 0) return [0, pos];
+    const len = clampToMax(fs, pos, src.length);
+    if (len < 0) return [len, pos];
+    return [fs.daxWrite(ip, pos, len < src.length ? src.subarray(0, len) : src), pos];
+  }
   const sem = fs.iRwsem(ip);
   downWrite(fs.mem.k32, sem, LockClass.I_RWSEM);
   try {
-    if ((flags & O_APPEND) !== 0) pos = fs.size(ip);
+    if (append) pos = fs.size(ip);
     if (src.length === 0) return [0, pos];
     const len = clampToMax(fs, pos, src.length);
     if (len < 0) return [len, pos];
     const buf = len < src.length ? src.subarray(0, len) : src;
-    if (fs.isDax(ip)) {
-      const n = fs.daxWrite(ip, pos, buf);
-      if (n > 0) statAdd(fs.mem, STAT.copiedWrite, n);
-      return [n, pos];
-    }
     if ((flags & O_DIRECT) !== 0) return [directIO(fs, ip, "write", pos, buf), pos];
     return [filemapWrite(fs, ip, pos, buf), pos];
   } finally {
@@ -374,6 +376,17 @@ function seekDataHole(fs: VfsFs, ip: VInode, pos: number, wantData: boolean): nu
   return wantData ? -ENXIO : size;
 }
 
+/** seekDataHole under i_rwsem for read. */
+function seekDataHoleLocked(fs: VfsFs, ip: VInode, pos: number, wantData: boolean): number {
+  const sem = fs.iRwsem(ip);
+  downRead(fs.mem.k32, sem, LockClass.I_RWSEM);
+  try {
+    return seekDataHole(fs, ip, pos, wantData);
+  } finally {
+    upRead(fs.mem.k32, sem);
+  }
+}
+
 /**
  * lseek(2) (llseek: 64-bit offsets as JS numbers). Directories accept
  * SEEK_SET and SEEK_CUR only (a getdents cookie).
@@ -403,13 +416,7 @@ export function vfsLseek(proc: Proc, fd: number, offset: number, whence: number)
       case SEEK_HOLE: {
         if (dir) return -EINVAL;
         if (offset < 0) return -ENXIO;
-        const sem = fs.iRwsem(ip);
-        downRead(fs.mem.k32, sem, LockClass.I_RWSEM);
-        try {
-          next = seekDataHole(fs, ip, offset, whence === SEEK_DATA);
-        } finally {
-          upRead(fs.mem.k32, sem);
-        }
+        next = seekDataHoleLocked(fs, ip, offset, whence === SEEK_DATA);
         if (next < 0) return next;
         break;
       }
@@ -497,19 +504,16 @@ export function vfsFtruncate(proc: Proc, fd: number, length: number): number {
     if (!Number.isInteger(length) || length < 0) return -EINVAL;
     if ((fs.getattr(ip).mode & S_IFMT) !== S_IFREG || !fmodeCanWrite(f.flags)) return -EINVAL;
     if (length > fs.maxBytes) return -EFBIG;
-    return truncateLocked(fs, ip, length);
+    return vfsTruncateInode(fs, ip, length);
   });
 }
 
-/** Truncate `ip` to `length` under its i_rwsem for write. */
-export function truncateLocked(fs: VfsFs, ip: VInode, length: number): number {
-  const sem = fs.iRwsem(ip);
-  downWrite(fs.mem.k32, sem, LockClass.I_RWSEM);
-  try {
-    return fs.isDax(ip) ? fs.truncate(ip, length) : filemapTruncate(fs, ip, length);
-  } finally {
-    upWrite(fs.mem.k32, sem);
-  }
+/**
+ * Truncate `ip` to `length`: the filesystem takes i_rwsem and
+ * invalidate_lock and handles cached pages. Caller holds no inode lock.
+ */
+export function vfsTruncateInode(fs: VfsFs, ip: VInode, length: number): number {
+  return fs.truncate(ip, length);
 }
 
 /**

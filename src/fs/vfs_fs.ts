@@ -9,12 +9,13 @@
  * record in shared memory can hold them and any thread can rebuild the
  * handle (`handle`) to release it.
  *
- * Locking split, as in Linux:
+ * Locking split (the live xipfs's, src/fs/xipfs_live.ts):
  * - directory operations (lookup, create, mkdir, unlink, rmdir, rename,
- *   symlink, readdir) take the directories' i_rwsem themselves;
- * - the data path (daxRead/daxWrite, setSize, truncate, getBlock) expects
- *   the caller to hold the inode's i_rwsem (read for reads, write for
- *   writes and truncate), which the VFS takes through `iRwsem`.
+ *   symlink, readdir), daxRead/daxWrite and truncate take the inode locks
+ *   they need themselves (i_rwsem, invalidate_lock): the VFS calls them
+ *   holding no inode lock;
+ * - the page-cache path is the VFS's (filemap.ts): it takes i_rwsem through
+ *   `iRwsem` and calls setSize and getBlock under it.
  *
  * @module
  */
@@ -22,7 +23,7 @@
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { Ino } from "../abi/types.ts";
-import type { AopsLookup } from "./pagecache.ts";
+import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
 
 /** A referenced in-memory inode. */
 export interface VInode {
@@ -52,8 +53,8 @@ export interface VAttr {
 export interface VDirent {
   ino: Ino;
   name: string;
-  /** st_mode type bits of the entry's inode (S_IFREG, S_IFDIR, S_IFLNK) or 0 if unknown. */
-  ifmt: number;
+  /** DT_* type of the entry (src/abi/fcntl.ts). */
+  dtype: number;
   /** The cookie that resumes the listing right after this entry (d_off). */
   next: number;
 }
@@ -81,18 +82,23 @@ export interface VfsFs {
   size(ip: VInode): number;
   /** Word index of the inode's i_rwsem in mem.k32. */
   iRwsem(ip: VInode): number;
-  /** Word index of the inode's invalidate_lock in mem.k32. */
-  invalidateLock(ip: VInode): number;
 
   /** Map file block `iblock` to a device block; 0 for a hole when !create. */
   getBlock(ip: VInode, iblock: number, create: boolean): number;
-  /** Copy [pos, pos+dst.length) clamped to i_size into dst. i_rwsem read held. */
+  /**
+   * Copy [pos, pos+dst.length) clamped to i_size into dst, device to buffer
+   * (S_DAX inodes). Takes i_rwsem for read; counts STAT.copiedRead.
+   */
   daxRead(ip: VInode, pos: number, dst: Uint8Array): number;
-  /** Write src at pos, allocating, extending i_size. i_rwsem write held. */
+  /** Write src at pos, allocating, extending i_size. Takes i_rwsem for write; counts STAT.copiedWrite. */
   daxWrite(ip: VInode, pos: number, src: Uint8Array): number;
-  /** Set i_size to `size` after the VFS has put data below it (page-cache writes). i_rwsem write held. */
-  setSize(ip: VInode, size: number): number;
-  /** Shrink or grow to `size`: free blocks past it, zero the partial tail block. i_rwsem write held. */
+  /** Set i_size after the page-cache path put data below it. Caller holds i_rwsem for write. */
+  setSize(ip: VInode, size: number): void;
+  /**
+   * Shrink or grow to `size`: zero the partial tail block, drop cached pages
+   * and free blocks past it (DAX and page-cache inodes alike). Takes i_rwsem
+   * and invalidate_lock for write.
+   */
   truncate(ip: VInode, size: number): number;
   /** Make the inode's metadata and the device's written blocks durable. */
   fsync(ip: VInode): number;
@@ -112,6 +118,8 @@ export interface VfsFs {
    * @returns 0, or -errno
    */
   readdir(dir: VInode, cookie: number, emit: (e: VDirent) => boolean): number;
+  /** Page-cache ops of the filesystem's regular files (mapping id = inode slot). */
+  readonly aops: AddressSpaceOps;
   /** Finds the page-cache ops of any mapping, for eviction of other inodes' dirty pages. */
-  readonly aopsLookup?: AopsLookup;
+  readonly aopsLookup: AopsLookup;
 }

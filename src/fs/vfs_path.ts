@@ -15,8 +15,6 @@ import {
   accMode,
   DIRENT64,
   dirent64Size,
-  DT_UNKNOWN,
-  modeToDtype,
   O_ACCMODE,
   O_CLOEXEC,
   O_CREAT,
@@ -37,9 +35,9 @@ import { fdtCwd, fdtSetCwd, filePos, fileSetPos } from "./file_table.ts";
 import { type NameiParent, pathLookup, pathParent } from "./namei.ts";
 import {
   type Proc,
-  truncateLocked,
   vfsGetattr,
   vfsInstallFile,
+  vfsTruncateInode,
   type VStat,
   withFile,
 } from "./vfs.ts";
@@ -130,7 +128,7 @@ export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): 
   else if (type === S_IFDIR && (accMode(flags) !== O_RDONLY || (flags & O_TRUNC) !== 0)) {
     err = -EISDIR;
   } else if ((flags & O_TRUNC) !== 0 && type === S_IFREG && fs.size(ip) > 0) {
-    err = truncateLocked(fs, ip, 0);
+    err = vfsTruncateInode(fs, ip, 0);
   }
   if (err < 0) {
     fs.iput(ip);
@@ -301,7 +299,7 @@ export function vfsGetdents64(proc: Proc, fd: number, buf: Uint8Array): number {
       view.setBigUint64(used + DIRENT64.ino, BigInt(e.ino), true);
       view.setBigInt64(used + DIRENT64.off, BigInt(e.next), true);
       view.setUint16(used + DIRENT64.reclen, rec, true);
-      buf[used + DIRENT64.type] = e.ifmt === 0 ? DT_UNKNOWN : modeToDtype(e.ifmt);
+      buf[used + DIRENT64.type] = e.dtype;
       buf.set(name, used + DIRENT64.name);
       buf.fill(0, used + DIRENT64.name + name.length, used + rec);
       used += rec;

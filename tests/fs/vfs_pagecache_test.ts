@@ -64,6 +64,7 @@ Deno.test("vfsRead() in page-cache mode fills once and then hits the cache", () 
   assert.equal(statRead(m.mem, STAT.copiedPagecacheFill) - fill0, 3 * PAGE_SIZE, "warm: no fill");
   assert.equal(statRead(m.mem, STAT.copiedRead) - read0, 6 * PAGE_SIZE, "user copies counted");
   vfsClose(m.proc, rfd);
+  assert.deepEqual(m.unmountAndFsck().errors, []);
 });
 
 Deno.test("vfsWrite() in page-cache mode dirties pages, allocates nothing, and fsync cleans them", () => {
@@ -80,6 +81,7 @@ Deno.test("vfsWrite() in page-cache mode dirties pages, allocates nothing, and f
   assert.equal(onDevice(m.fs, ino, 0), true);
   assert.equal(onDevice(m.fs, ino, 1), true);
   vfsClose(m.proc, fd);
+  assert.deepEqual(m.unmountAndFsck().errors, []);
 });
 
 Deno.test("vfsClose() of an open file's last reference writes back; closing a dup does not", () => {
@@ -102,6 +104,7 @@ Deno.test("vfsClose() of an open file's last reference writes back; closing a du
   const blk = m.fs.getBlock(ip, 0, false);
   m.fs.iput(ip);
   assert.deepEqual(m.image().subarray(blk * PAGE_SIZE + 20, blk * PAGE_SIZE + 30), pattern(10, 5));
+  assert.deepEqual(m.unmountAndFsck().errors, []);
 });
 
 Deno.test("vfsRead() of a hole in page-cache mode reads zeros and allocates nothing", () => {
@@ -116,5 +119,5 @@ Deno.test("vfsRead() of a hole in page-cache mode reads zeros and allocates noth
   assert.equal(onDevice(m.fs, ino, 2), false);
   assert.equal(onDevice(m.fs, ino, 5), true);
   vfsClose(m.proc, fd);
-  assert.deepEqual(m.fsck().errors, []);
+  assert.deepEqual(m.unmountAndFsck().errors, []);
 });

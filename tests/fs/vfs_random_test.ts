@@ -192,7 +192,7 @@ for (const { mode, ramFrames, what } of CASES) {
     const m = boot(mode, { deviceBlocks: 2048, ramFrames });
     try {
       run(m.proc, SEED, OPS);
-      assert.deepEqual(m.fsck().errors, [], "fsck");
+      assert.deepEqual(m.unmountAndFsck().errors, [], "fsck");
     } catch (e) {
       console.error(`vfs random test failed in ${mode} mode: rerun with VFS_SEED=${SEED}`);
       throw e;

@@ -334,23 +334,26 @@ for (const mode of MODES) {
       const got = op(m.proc, fds);
       if (want !== undefined) assert.deepEqual(got, want, `${mode}: ${label}`);
     }
-    const f = m.fsck();
-    assert.deepEqual(f.errors, [], `${mode}: fsck`);
+    assert.deepEqual(m.unmountAndFsck().errors, [], `${mode}: fsck`);
   });
 }
 
-Deno.test("vfs operations give byte-identical results in DAX and page-cache mode", () => {
+Deno.test("vfs operations give byte-identical results in DAX, page-cache and host-file mode", () => {
   const results = MODES.map((mode: Mode) => {
     const m = boot(mode);
     const fds: Record<string, number> = {};
-    return STEPS.map(([label, op]) => [label, op(m.proc, fds)]);
+    const r = STEPS.map(([label, op]) => [label, op(m.proc, fds)]);
+    m.unmountAndFsck();
+    return r;
   });
-  assert.deepEqual(results[0], results[1]);
+  assert.deepEqual(results[1], results[0], "pagecache vs dax");
+  assert.deepEqual(results[2], results[0], "hostfile vs dax");
 });
 
 Deno.test("vfsFstat() reports S_DAX in DAX mode only, and encodeStat64() lays out stat64", () => {
   for (const mode of MODES) {
-    const { proc } = boot(mode);
+    const m = boot(mode);
+    const { proc } = m;
     const fd = vfsOpen(proc, "/s", O_CREAT | O_RDWR, 0o600);
     wr(proc, fd, "12345");
     const st = vfsFstat(proc, fd) as VStat;
@@ -365,20 +368,24 @@ Deno.test("vfsFstat() reports S_DAX in DAX mode only, and encodeStat64() lays ou
     assert.equal(v.getInt32(STAT64.blksize, true), PAGE_SIZE);
     assert.equal(buf[7], 0xee, "nothing written before the record");
     assert.equal(encodeStat64(st, new Uint8Array(50)), -EINVAL);
+    assert.deepEqual(m.unmountAndFsck().errors, []);
   }
 });
 
 Deno.test("vfsWrite() with O_DIRECT refuses unaligned requests in page-cache mode (DAX takes any)", () => {
   for (const mode of MODES) {
-    const { proc } = boot(mode);
+    const m = boot(mode);
+    const { proc } = m;
     const fd = vfsOpen(proc, "/u", O_CREAT | O_RDWR | O_DIRECT);
     assert.equal(wr(proc, fd, "abc"), mode === "dax" ? 3 : -EINVAL, mode);
     assert.equal(vfsPread(proc, fd, new Uint8Array(100), 0), mode === "dax" ? 3 : -EINVAL);
+    assert.deepEqual(m.unmountAndFsck().errors, []);
   }
 });
 
 Deno.test("vfsOpen() gives the lowest free fd and EMFILE when the table is full", () => {
-  const { proc } = boot("pagecache");
+  const m = boot("pagecache");
+  const { proc } = m;
   vfsOpen(proc, "/f", O_CREAT | O_RDWR);
   const fds: number[] = [];
   for (;;) {
@@ -392,4 +399,5 @@ Deno.test("vfsOpen() gives the lowest free fd and EMFILE when the table is full"
   assert.equal(fds.length, 255);
   assert.equal(vfsClose(proc, 7), 0);
   assert.equal(vfsOpen(proc, "/f", O_RDONLY), 7);
+  assert.deepEqual(m.unmountAndFsck().errors, []);
 });
