@@ -184,7 +184,7 @@ const OPS = Number(Deno.env.get("VFS_OPS") ?? 3000);
 
 const CASES = [
   ...MODES.map((mode) => ({ mode, ramFrames: 128, what: "" })),
-  { mode: "pagecache" as const, ramFrames: 24, what: " under RAM pressure (eviction)" },
+  { mode: "pagecache" as const, ramFrames: 32, what: " under RAM pressure (eviction)" },
 ];
 
 for (const { mode, ramFrames, what } of CASES) {
