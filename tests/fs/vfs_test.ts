@@ -435,3 +435,20 @@ Deno.test("vfsProcExit() closes another process's files from any thread, writing
     assert.deepEqual(m.unmountAndFsck().errors, [], `${mode}: fsck`);
   }
 });
+
+Deno.test("vfsOpen() follows 40 chained symlinks and gives ELOOP at 41", () => {
+  const m = boot("dax");
+  const { proc } = m;
+  const fd = vfsOpen(proc, "/target", O_CREAT | O_RDWR);
+  assert.equal(vfsClose(proc, fd), 0);
+  // /l0 -> /target, /lk -> /l(k-1): opening /lk expands k + 1 links.
+  for (let k = 0; k <= 40; k++) {
+    assert.equal(vfsSymlink(proc, k === 0 ? "/target" : `l${k - 1}`, `/l${k}`), 0);
+  }
+  const ok = vfsOpen(proc, "/l39", O_RDONLY);
+  assert.ok(ok >= 0, `40 expansions: ${ok}`);
+  assert.equal(vfsClose(proc, ok), 0);
+  assert.equal(vfsOpen(proc, "/l40", O_RDONLY), -ELOOP);
+  assert.equal(vfsStat(proc, "/l40/", true), -ELOOP);
+  assert.deepEqual(m.unmountAndFsck().errors, []);
+});
