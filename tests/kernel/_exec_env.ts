@@ -106,7 +106,8 @@ export class HostExecEnv implements ExecEnv {
   private devNext = 0;
   private readonly devSlots = new Map<string, number>();
 
-  constructor(readonly mem: Memory, readonly mm: number, private readonly o: HostEnvOptions = {}) {
+  /** `mm` may be changed between execs to load into another address space from the same device. */
+  constructor(readonly mem: Memory, public mm: number, private readonly o: HostEnvOptions = {}) {
     this.root = o.root ?? ROOTFS;
     this.files = o.files ?? new Map();
   }
