@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { computeOutput, STATIC_CASES } from "../guest/_expected.ts";
-import { ok, ROOTFS, STATIC, withExec } from "./_exec_env.ts";
+import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { fixture, ok, ROOTFS, STATIC, withExec } from "./_exec_env.ts";
 import { runGuest } from "./_run_guest.ts";
 
 for (const c of STATIC_CASES) {
@@ -67,12 +68,25 @@ for (const c of DYNAMIC_CASES) {
     Deno.test(`execve() + hart run dynamic ${label} (${textMode}) exits ${c.status}`, () => {
       const argv = [c.program, ...c.args];
       const o = { root: ROOTFS, textMode, dax: true, ramFrames: 2048 };
-      withExec(c.program, argv, ["PATH=/bin"], o, ({ mem, mm, res }) => {
-        const run = runGuest(mem, mm, ok(res));
+      withExec(c.program, argv, ["PATH=/bin"], o, ({ mem, mm, env, res }) => {
+        const loaded = ok(res);
+        const run = runGuest(mem, mm, loaded);
         assert.equal(run.stdout, c.stdout);
         if (c.stderr !== undefined) assert.equal(run.stderr, c.stderr);
         assert.equal(run.status, c.status, `stderr: ${run.stderr}`);
         assert.equal(run.initsRun, c.inits, "init functions run before main");
+        if (textMode === "map") {
+          // Relocations, COW and segv's store into its text never changed the shared device copy.
+          for (const l of loaded.loaded) {
+            const bytes = fixture(ROOTFS, l.path);
+            const at = env.devicePfnOf(l.path) * PAGE_SIZE;
+            assert.deepEqual(
+              mem.u8.subarray(at, at + bytes.length),
+              bytes,
+              `${l.path} on the device`,
+            );
+          }
+        }
       });
     });
   }
