@@ -27,6 +27,13 @@
  *  |        |       |         | held-lock stack   | frame (+ device   | (bitmap,  |
  *  |        |       |         |                   | with memmap=dev.) | counters) |
  *  +--------+-------+---------+-------------------+-------------------+-----------+
+ *
+ *  ... +-----------+----------------------+----------------------------------+
+ *      | mmg: zero | mms: one mm_struct   | vmas: vm_area_struct slots,      |
+ *      | page, VMA | per task slot (root, | VMAS_PER_TASK per task slot,     |
+ *      | hint,     | locks, TLB gen, VMA  | shared by all mms                |
+ *      | gauges    | list head, rss)      | (src/mm/vma.ts)                  |
+ *      +-----------+----------------------+----------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -69,6 +76,11 @@ export const HEADER = {
   debug: 5,
   /** Word index of the tasks region, so src/sync finds held-lock stacks from the buffer alone. */
   tasksBase: 6,
+  /**
+   * Threads sleeping on some bit lock (src/sync/bitlock.ts). A bit unlock
+   * calls Atomics.notify only when this is non-zero; notify costs ~60 ns.
+   */
+  bitWaiters: 7,
 } as const;
 export const HEADER_WORDS = 16;
 
@@ -115,8 +127,24 @@ export const TASK = {
   state: 0,
   /** Number of entries on the held-lock stack. */
   depth: 1,
+  /** 1 while the task sleeps on a bit lock (counted in HEADER.bitWaiters), for recovery. */
+  bitWait: 2,
   /** First held-lock entry. */
   held: 16,
+} as const;
+
+/**
+ * TLB shootdown words of a task (src/mm/tlb.ts, DESIGN.md §4). A task
+ * publishes where it runs so that code which weakens PTEs knows whom to
+ * wait for. Written by the task itself, read by flushers.
+ */
+export const TASK_TLB = {
+  /** TLB_MODE_IDLE, TLB_MODE_KERNEL or TLB_MODE_USER. */
+  mode: 8,
+  /** The mm slot the task runs (0: none). */
+  mm: 9,
+  /** The mm TLB generation the task has flushed to; also the ack futex word. */
+  gen: 10,
 } as const;
 
 export const TASK_FREE = 0;
@@ -130,7 +158,7 @@ export const TASK_DEAD = 2;
 export const HELD = {
   /** Word index of the lock (for a bit lock: of its flags word). */
   word: 0,
-  /** lock class << 16 | kind << 8 | mode (see src/sync/held.ts), or bit number for bit locks. */
+  /** class << 16 | kind << 8 | subclass << 4 | mode (see src/sync/held.ts). */
   desc: 1,
   /** HELD_ACQUIRING while the lock is being taken, HELD_HELD once it is. */
   state: 2,
@@ -166,16 +194,105 @@ export const PAGE_WORDS = 8;
 
 // ---------------------------------------------------------------------------
 // frame allocator: a bitmap of RAM frames, one bit per frame (1 = in use),
-// plus counters. Words are allocated with Atomics, so no lock is needed.
+// plus counters. Words are allocated with Atomics, so no lock is needed
+// (src/mm/frame_alloc.ts). Frame p is bit p % 32 of bitmap word p / 32; the
+// bits past the last RAM frame are set at boot so they are never handed out.
 
 export const FALLOC = {
-  /** Frames currently free. */
+  /** Frames currently free (reserved first by allocFrame, so it never goes below 0). */
   freeFrames: 0,
   /** High-water mark of frames in use. */
   peakUsed: 1,
-  /** First bitmap word. */
+  /** First bitmap word; the counters above sit alone on their cache line. */
   bitmap: 16,
 } as const;
+
+/** Bitmap words for `cfg`'s RAM frames. */
+export const fallocBitmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.ramFrames / 32);
+
+// ---------------------------------------------------------------------------
+// mm global (src/mm/mm.ts): machine-wide virtual-memory state.
+
+export const MMG = {
+  /** The shared zero page's pfn + 1, written at boot by mmBoot (0 before). */
+  zeroPfn: 0,
+  /** Where the next VMA-slot search starts (a hint, races are harmless). */
+  vmaHint: 1,
+  /** Gauges, in frames: page-table pages, anonymous pages in use. */
+  pagetableFrames: 2,
+  anonFrames: 3,
+} as const;
+export const MMG_WORDS = 16;
+
+// ---------------------------------------------------------------------------
+// mms: one address space (struct mm_struct) per slot. Slot 0 is never used,
+// so an mm word of 0 means "none". There are as many slots as tasks.
+//
+// Guarded by: state/users atomics; vmaHead, vmaCount, brk*, mmapBase by
+// mmapLock; PTEs (in RAM frames) by pageTableLock; counters are atomics.
+
+export const MM = {
+  /** MM_FREE, MM_LIVE or MM_DYING. */
+  state: 0,
+  /** References (mmget/mmput); the mm is torn down when it drops to 0. */
+  users: 1,
+  /** Pfn of the Sv32 root page-table page (what satp names). */
+  root: 2,
+  /** TLB generation, bumped by every flushTlbMm. */
+  tlbGen: 3,
+  /** rwsem (RWSEM_WORDS = 4 words). */
+  mmapLock: 4,
+  /** mutex (MUTEX_WORDS = 2 words). */
+  pageTableLock: 8,
+  /** First VMA slot of the sorted list (0: none). */
+  vmaHead: 10,
+  vmaCount: 11,
+  brkStart: 12,
+  brk: 13,
+  /** Top of the area searched top-down for mmap without a fixed address. */
+  mmapBase: 14,
+  /** Resident pages, anonymous and file-backed; page-table frames. */
+  rssAnon: 15,
+  rssFile: 16,
+  ptFrames: 17,
+} as const;
+export const MM_WORDS = 32;
+export const MM_FREE = 0;
+export const MM_LIVE = 1;
+export const MM_DYING = 2;
+
+// ---------------------------------------------------------------------------
+// vmas: struct vm_area_struct slots, shared by all mms. Slot 0 is never used.
+// A VMA covers [start, end) (page aligned, below TASK_SIZE, so the words
+// stay non-negative). It sits on its mm's list sorted by start, and a file
+// VMA also on its inode's i_mmap list (the rmap). Guarded by the owning mm's
+// mmapLock, except the rmap links, which the inode's i_mmap lock guards.
+
+export const VMA = {
+  /** 0 free, 1 used (claimed with compareExchange). */
+  used: 0,
+  /** Owning mm slot. */
+  mm: 1,
+  start: 2,
+  end: 3,
+  /** VM_* bits (src/mm/vma.ts). */
+  flags: 4,
+  /** Inode-cache slot of the mapped file; 0 for anonymous memory. */
+  file: 5,
+  /** File offset of `start`, in pages. */
+  pgoff: 6,
+  /** VmOperations registry id (src/mm/vma.ts); 0 for anonymous. */
+  ops: 7,
+  /** mm list links (VMA slots, 0: none). */
+  next: 8,
+  prev: 9,
+  /** i_mmap list links (VMA slots, 0: none). */
+  rmapNext: 10,
+  rmapPrev: 11,
+} as const;
+export const VMA_WORDS = 16;
+/** VMA slots per task slot. */
+export const VMAS_PER_TASK = 128;
 
 // ---------------------------------------------------------------------------
 
@@ -195,6 +312,9 @@ export interface KernelLayout {
   readonly tasks: Region;
   readonly memmap: Region;
   readonly falloc: Region;
+  readonly mmg: Region;
+  readonly mms: Region;
+  readonly vmas: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -216,7 +336,10 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["scratch", SCRATCH_WORDS],
     ["tasks", cfg.maxTasks * TASK_WORDS],
     ["memmap", memmapFrames(cfg) * PAGE_WORDS],
-    ["falloc", FALLOC.bitmap + Math.ceil(cfg.ramFrames / 32)],
+    ["falloc", FALLOC.bitmap + fallocBitmapWords(cfg)],
+    ["mmg", MMG_WORDS],
+    ["mms", cfg.maxTasks * MM_WORDS],
+    ["vmas", cfg.maxTasks * VMAS_PER_TASK * VMA_WORDS],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -235,6 +358,9 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     tasks: placed.tasks!,
     memmap: placed.memmap!,
     falloc: placed.falloc!,
+    mmg: placed.mmg!,
+    mms: placed.mms!,
+    vmas: placed.vmas!,
     regions,
     bytes: next * 4,
   };
@@ -244,6 +370,11 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
 export function physBytes(cfg: LayoutConfig): number {
   return (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
 }
+
+/** Word index of mm slot `mm`'s record. */
+export const mmBase = (l: KernelLayout, mm: number): number => l.mms.base + mm * MM_WORDS;
+/** Word index of VMA slot `v`'s record. */
+export const vmaBase = (l: KernelLayout, v: number): number => l.vmas.base + v * VMA_WORDS;
 
 /** Word index of task `tid`'s record. */
 export const taskBase = (l: KernelLayout, tid: number): number => l.tasks.base + tid * TASK_WORDS;

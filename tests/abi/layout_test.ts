@@ -3,6 +3,7 @@ import {
   computeLayout,
   computeXipfsLayout,
   FALLOC,
+  fallocBitmapWords,
   HEADER,
   HELD_ENTRY_WORDS,
   HELD_MAX,
@@ -53,6 +54,7 @@ for (const cfg of CONFIGS) {
     assert.equal(l.memmap.words, memmapFrames(cfg) * PAGE_WORDS);
     assert.equal(l.tasks.words, cfg.maxTasks * TASK_WORDS);
     assert.ok((l.falloc.words - FALLOC.bitmap) * 32 >= cfg.ramFrames);
+    assert.equal(l.falloc.words, FALLOC.bitmap + fallocBitmapWords(cfg));
     assert.ok(l.stats.words >= STAT_COUNT * 2);
     assert.equal(l.stats.base % 2, 0, "stats must be 8-byte aligned for BigInt64 access");
   });
@@ -135,4 +137,20 @@ Deno.test("xipfs on-disk records keep their fields aligned, disjoint and inside 
   for (const k of ["freeBlocks", "freeInodes", "state", "mountCount", "writeTime"] as const) {
     assert.ok(XSUPER[k] > XSUPER.checksum, `${k} must not be checksummed`);
   }
+});
+
+Deno.test("fallocBitmapWords() gives one bit per RAM frame, rounded up to whole words", () => {
+  const cases: [number, number][] = [[0, 0], [1, 1], [32, 1], [33, 2], [16384, 512]];
+  for (const [ramFrames, words] of cases) {
+    assert.equal(
+      fallocBitmapWords({ ramFrames, deviceFrames: 0, deviceMemmap: false, maxTasks: 2 }),
+      words,
+    );
+  }
+});
+
+Deno.test("FALLOC counters sit before the bitmap and on their own cache line", () => {
+  const counters = Object.entries(FALLOC).filter(([k]) => k !== "bitmap").map(([, v]) => v);
+  for (const v of counters) assert.ok(v < FALLOC.bitmap);
+  assert.equal(FALLOC.bitmap % REGION_ALIGN_WORDS, 0);
 });

@@ -1,0 +1,127 @@
+/**
+ * Device images on the host file system: load one into memory, and save a
+ * device back atomically (a crash leaves either the old image or the new
+ * one, never a torn mix).
+ *
+ * Failures are the user's, not the kernel's (a missing file, a file of the
+ * wrong size), so they throw ImageError with a one-line message that the
+ * CLI prints as is.
+ *
+ * @module
+ */
+
+import { PAGE_SIZE } from "../abi/types.ts";
+
+/** A device image could not be read, written or used. The message is one line. */
+export class ImageError extends Error {
+  override name = "ImageError";
+}
+
+/** Largest image loadImage accepts unless told otherwise: 2 GiB. */
+export const MAX_IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** Copy chunk for saveImage: Deno writes from plain buffers, not SAB-backed views. */
+const SAVE_CHUNK = 1 << 20;
+
+function describe(err: unknown): string {
+  if (err instanceof Deno.errors.NotFound) return "not found";
+  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (err instanceof Deno.errors.IsADirectory) return "is a directory";
+  return err instanceof Error ? err.message.split("\n")[0]! : String(err);
+}
+
+/**
+ * Read a whole device image. Its size must be a non-zero multiple of
+ * PAGE_SIZE and at most `maxBytes`; the size is checked before the file is
+ * read, so an oversized file costs nothing.
+ *
+ * @throws ImageError when the file is missing, unreadable, empty, of the wrong size or too big
+ */
+export function loadImage(path: string, maxBytes: number = MAX_IMAGE_BYTES): Uint8Array {
+  let size: number;
+  try {
+    const st = Deno.statSync(path);
+    if (!st.isFile) throw new ImageError(`image ${path}: not a regular file`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw new ImageError(`image ${path}: ${describe(err)}`);
+  }
+  if (size === 0) throw new ImageError(`image ${path}: empty`);
+  if (size % PAGE_SIZE !== 0) {
+    throw new ImageError(`image ${path}: size ${size} is not a multiple of ${PAGE_SIZE}`);
+  }
+  if (size > maxBytes) {
+    throw new ImageError(`image ${path}: size ${size} exceeds the limit of ${maxBytes} bytes`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (err) {
+    throw new ImageError(`image ${path}: ${describe(err)}`);
+  }
+  // The file may have changed between stat and read.
+  if (bytes.length !== size) {
+    throw new ImageError(`image ${path}: changed size while being read`);
+  }
+  return bytes;
+}
+
+function dirAndBase(path: string): [string, string] {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? [".", path] : [i === 0 ? "/" : path.slice(0, i), path.slice(i + 1)];
+}
+
+/**
+ * Write `bytes` to `path` atomically: into a temporary file in the same
+ * directory, fsync it, rename it over `path`, then fsync the directory so
+ * the rename itself is durable. On failure the temporary file is removed
+ * and `path` is untouched.
+ *
+ * The caller must keep `bytes` stable while this runs (no Worker writing the
+ * device), or the saved image may mix old and new pages.
+ *
+ * @throws ImageError naming the path and the cause
+ */
+export function saveImageBytes(bytes: Uint8Array, path: string): void {
+  const [dir, base] = dirAndBase(path);
+  const tmp = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  let file: Deno.FsFile | undefined;
+  try {
+    file = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
+    const chunk = new Uint8Array(Math.min(SAVE_CHUNK, bytes.length));
+    for (let off = 0; off < bytes.length; off += chunk.length) {
+      const n = Math.min(chunk.length, bytes.length - off);
+      chunk.set(bytes.subarray(off, off + n));
+      let done = 0;
+      while (done < n) done += file.writeSync(chunk.subarray(done, n));
+    }
+    file.syncSync();
+    file.close();
+    file = undefined;
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      file?.close();
+    } catch { /* already failing; the close error adds nothing */ }
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* it may never have been created */ }
+    throw new ImageError(`cannot save image ${path}: ${describe(err)}`);
+  }
+  syncDir(dir);
+}
+
+/** fsync a directory so a rename in it survives a crash. Best effort: not every OS allows it. */
+function syncDir(dir: string): void {
+  let d: Deno.FsFile | undefined;
+  try {
+    d = Deno.openSync(dir, { read: true });
+    d.syncSync();
+  } catch {
+    // Opening a directory for fsync is not portable (Windows); the data
+    // itself was already synced before the rename.
+  } finally {
+    d?.close();
+  }
+}

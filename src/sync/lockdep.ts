@@ -1,0 +1,128 @@
+/**
+ * Lock classes and the one lock order of xip (DESIGN.md §4), with the check
+ * that enforces it when DEBUG_LOCKDEP is set.
+ *
+ * Every lock is taken with a class. A task may take a lock only if its class
+ * ranks strictly above every class it already holds; two classes with the
+ * same rank may never be held together. That rule is simpler than Linux
+ * lockdep, which learns the order from what it sees: here the order is
+ * declared once, below, and any acquisition against it panics at once, on
+ * the first run, even when no other thread is there to deadlock with.
+ *
+ * Two locks of the same class (rename locking two inodes) are allowed when
+ * the caller gives each a distinct, increasing `subclass`, as Linux's
+ * mutex_lock_nested and I_MUTEX_PARENT/I_MUTEX_CHILD do. The caller then
+ * promises an order among the instances (e.g. by inode number).
+ *
+ * Trylocks are not checked (they cannot deadlock, they fail) but they are
+ * recorded, and later blocking acquisitions are checked against them, as
+ * in Linux lockdep.
+ *
+ * @module
+ */
+
+import { KernelPanic } from "../abi/panic.ts";
+
+/** Lock classes. Numeric ids are arbitrary; order comes from LOCK_ORDER. */
+export enum LockClass {
+  /** No class: never order-checked. Kernel code should always pass a class. */
+  NONE = 0,
+  I_RWSEM,
+  MMAP_LOCK,
+  INVALIDATE_LOCK,
+  DAX_ENTRY,
+  PAGE_LOCK,
+  BLOCK_MAP,
+  BLOCK_ALLOC,
+  I_MMAP,
+  PAGE_TABLE,
+  INODE_CACHE,
+  PAGE_CACHE,
+  FILE_TABLE,
+  TASK_TABLE,
+  FRAME_ALLOC,
+  TEST_A,
+  TEST_B,
+  TEST_C,
+}
+
+/**
+ * The lock order, outermost first. Classes on one line share a rank and may
+ * not nest in each other.
+ *
+ * - I_RWSEM .. FRAME_ALLOC follow DESIGN.md §4 (mm/rmap.c, simplified).
+ * - DAX_ENTRY | PAGE_LOCK: a fault locks either the DAX entry or the page
+ *   of one (inode, pgoff), never both.
+ * - INODE_CACHE (the in-memory inode table, Linux's inode_hash_lock) comes
+ *   after PAGE_TABLE: a struct page names its inode by number (PAGE.mapping),
+ *   so rmap and dirtying code that holds a page lock, i_mmap or a page-table
+ *   lock must be able to look the inode up. Nothing but PAGE_CACHE and the
+ *   frame allocator may be taken under it.
+ * - PAGE_CACHE (the page-cache / DAX-entry index, Linux's i_pages xa_lock)
+ *   is taken under the page lock when a locked page is inserted (as
+ *   filemap_add_folio does) and under the page-table lock when a PTE zap
+ *   dirties a page. A DAX entry or page is locked *after* the index lock is
+ *   dropped: look up under PAGE_CACHE, bitTryLock, and if busy drop PAGE_CACHE
+ *   and waitOnBit, as fs/dax.c's wait_entry_unlocked does.
+ * - FILE_TABLE and TASK_TABLE are leaves (Linux's files->file_lock and
+ *   tasklist_lock): held briefly to find or install a slot, never across a
+ *   call into mm or fs, and never together. They may be taken anywhere.
+ * - FRAME_ALLOC is innermost: any of the above may need a frame.
+ * - TEST_A < TEST_B < TEST_C are for the tests of src/sync only.
+ */
+const LOCK_ORDER: readonly (readonly LockClass[])[] = [
+  [LockClass.I_RWSEM],
+  [LockClass.MMAP_LOCK],
+  [LockClass.INVALIDATE_LOCK],
+  [LockClass.DAX_ENTRY, LockClass.PAGE_LOCK],
+  [LockClass.BLOCK_MAP],
+  [LockClass.BLOCK_ALLOC],
+  [LockClass.I_MMAP],
+  [LockClass.PAGE_TABLE],
+  [LockClass.INODE_CACHE],
+  [LockClass.PAGE_CACHE],
+  [LockClass.FILE_TABLE, LockClass.TASK_TABLE],
+  [LockClass.FRAME_ALLOC],
+  [LockClass.TEST_A],
+  [LockClass.TEST_B],
+  [LockClass.TEST_C],
+];
+
+const RANK: number[] = [];
+LOCK_ORDER.forEach((group, rank) => {
+  for (const c of group) RANK[c] = rank + 1;
+});
+
+/** Rank of `cls` in LOCK_ORDER (1 = outermost); 0 for NONE. */
+export function lockRank(cls: LockClass): number {
+  return RANK[cls] ?? 0;
+}
+
+/** Printable name of a class, e.g. "MMAP_LOCK". */
+export function lockClassName(cls: number): string {
+  return LockClass[cls] ?? `class#${cls}`;
+}
+
+/**
+ * Whether a task holding (`heldCls`, `heldSub`) may block on (`cls`, `sub`).
+ * Same class: only with a strictly larger subclass. Different classes: only
+ * with a strictly larger rank. NONE on either side is never checked.
+ */
+export function lockOrderOk(
+  heldCls: LockClass,
+  heldSub: number,
+  cls: LockClass,
+  sub: number,
+): boolean {
+  if (heldCls === LockClass.NONE || cls === LockClass.NONE) return true;
+  if (heldCls === cls) return sub > heldSub;
+  return RANK[cls]! > RANK[heldCls]!;
+}
+
+/** Panic for an order violation, naming both classes. */
+export function lockdepViolation(cls: LockClass, heldCls: LockClass): never {
+  throw new KernelPanic(
+    "lockdep",
+    `${lockClassName(cls)} taken while holding ${lockClassName(heldCls)}`,
+  );
+}

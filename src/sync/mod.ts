@@ -1,0 +1,52 @@
+/**
+ * src/sync: Atomics locks on the kernel-tables SharedArrayBuffer.
+ *
+ * Lock order: see LOCK_ORDER in lockdep.ts (DESIGN.md §4). Every primitive
+ * takes `(k, w, ...)`: the kernel tables as an Int32Array and the word
+ * index of the lock. All-zero words are unlocked locks.
+ *
+ * @module
+ */
+
+export { DEBUG_LOCKDEP, DEBUG_PERTURB, debugFlags, perturbSeed, setDebug } from "./debug.ts";
+export { currentTid, setCurrentTid, taskExit, taskInit, taskState } from "./task.ts";
+export { LockClass, lockClassName, lockRank } from "./lockdep.ts";
+export {
+  HELD_ACQUIRING,
+  HELD_HELD,
+  KIND_BIT,
+  KIND_MUTEX,
+  KIND_RWSEM,
+  MODE_EXCL,
+  MODE_READ,
+} from "./held.ts";
+export { MUTEX_WORDS, mutexLock, mutexOwner, mutexTryLock, mutexUnlock } from "./mutex.ts";
+export {
+  downRead,
+  downReadTrylock,
+  downWrite,
+  downWriteTrylock,
+  RWSEM_WORDS,
+  rwsemReaders,
+  rwsemWriter,
+  upRead,
+  upWrite,
+} from "./rwsem.ts";
+export {
+  readSeqBegin,
+  readSeqRetry,
+  SEQCOUNT_WORDS,
+  writeSeqBegin,
+  writeSeqEnd,
+} from "./seqcount.ts";
+export { bitIsLocked, bitLock, bitTryLock, bitUnlock, waitOnBit, wakeUpBit } from "./bitlock.ts";
+export {
+  complete,
+  completeAll,
+  COMPLETION_WORDS,
+  initCompletion,
+  tryWaitForCompletion,
+  waitForCompletion,
+} from "./completion.ts";
+export { BARRIER_WORDS, barrierOpened, barrierWait, initBarrier } from "./barrier.ts";
+export { type HeldLock, heldLocks, lockHolders, recoverTask } from "./recover.ts";

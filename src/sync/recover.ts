@@ -1,0 +1,160 @@
+/**
+ * Recovery of the locks of a dead task, and inspection of who holds what.
+ *
+ * `worker.terminate()` stops a Worker wherever it is and leaves its locks
+ * held (PLATFORM.md). The main thread then calls recoverTask, which walks the
+ * dead task's held-lock stack and releases each lock, as the kernel walks a
+ * robust-futex list when a thread exits (Linux exit_robust_list).
+ *
+ * Entries in state HELD_HELD are released. An entry in HELD_ACQUIRING means
+ * the task died between pushing it and marking it held:
+ *
+ * - mutex, rwsem writer: the owner field is written by the CAS that takes
+ *   the lock, so the word says whether the task got it; release if it did.
+ *   A dead *waiting* writer may have left WW set; it is cleared and all
+ *   sleepers woken (live waiting writers set it again).
+ * - rwsem reader, bit lock: the word cannot say who incremented or set it.
+ *   We rely on every acquire marking its entry HELD in the statement right
+ *   after the successful atomic operation (and every release marking it
+ *   NONE right after), so an ACQUIRING entry of these kinds never holds.
+ *
+ * Why a terminated Worker cannot stop between those two statements: V8
+ * delivers TerminateExecution as an interrupt, and interrupts are handled
+ * only where generated code checks the stack guard: on entry to a JS
+ * function, on loop back edges (and the interrupt budget checks made there
+ * and on return), and inside blocking calls such as Atomics.wait. Atomics
+ * operations are builtins that do not check for interrupts, and a typed-
+ * array store is not a check point, so the pair is never split. This is
+ * read from V8's design (its tests terminate "at method entry" and "at loop
+ * interrupt checks"), not guaranteed by any spec; tests/sync/recover_test.ts
+ * checks it empirically by terminating Workers at random moments of
+ * lock/unlock loops and verifying that recovery leaves every lock free.
+ *
+ * Precondition: the dead thread has really stopped. terminate() returns
+ * before the Worker stops; a Worker parked in Atomics.wait stops at once,
+ * a running one at its next check point, normally within microseconds.
+ * The caller must not recover a task whose thread may still run.
+ *
+ * @module
+ */
+
+import {
+  HEADER,
+  HELD,
+  HELD_ENTRY_WORDS,
+  HELD_MAX,
+  TASK,
+  TASK_DEAD,
+  TASK_WORDS,
+} from "../abi/layout.ts";
+import { KernelPanic } from "../abi/panic.ts";
+import type { Tid } from "../abi/types.ts";
+import { bitForceUnlock } from "./bitlock.ts";
+import {
+  descKind,
+  descMode,
+  HELD_ACQUIRING,
+  HELD_HELD,
+  HELD_NONE,
+  KIND_BIT,
+  KIND_MUTEX,
+  KIND_RWSEM,
+  MODE_READ,
+} from "./held.ts";
+import { mutexForceUnlock } from "./mutex.ts";
+import { rwsemForceUpRead, rwsemForceUpWrite } from "./rwsem.ts";
+import { taskRecord } from "./task.ts";
+
+export { heldLocks } from "./held.ts";
+export type { HeldLock } from "./held.ts";
+
+/**
+ * Release every lock the dead task `tid` holds, then mark it TASK_DEAD with
+ * an empty stack (taskInit may reuse the tid).
+ * Entry: `tid`'s thread has stopped (see the module comment); the caller
+ * is another task or no task, and holds nothing `tid` waits for.
+ *
+ * @returns how many locks were released
+ * @throws KernelPanic if the stack contradicts a lock word (a HELD mutex or
+ *   rwsem writer entry whose word names someone else), or tid is out of range
+ */
+export function recoverTask(k: Int32Array, tid: Tid): number {
+  const max = k[HEADER.maxTasks]!;
+  if (tid < 1 || tid >= max) throw new KernelPanic("recoverTask", `tid ${tid} out of range`);
+  const t = taskRecord(k, tid);
+  const depth = Math.min(Atomics.load(k, t + TASK.depth), HELD_MAX);
+  let released = 0;
+  for (let i = depth - 1; i >= 0; i--) {
+    const e = t + TASK.held + i * HELD_ENTRY_WORDS;
+    const state = Atomics.load(k, e + HELD.state);
+    if (state === HELD_NONE) continue;
+    if (state !== HELD_HELD && state !== HELD_ACQUIRING) {
+      throw new KernelPanic("recoverTask", `task ${tid} entry ${i} has state ${state}`);
+    }
+    if (recoverEntry(k, tid, e, state === HELD_HELD)) released++;
+    Atomics.store(k, e + HELD.state, HELD_NONE);
+  }
+  if (Atomics.load(k, t + TASK.bitWait) !== 0) {
+    Atomics.sub(k, HEADER.bitWaiters, 1);
+    Atomics.store(k, t + TASK.bitWait, 0);
+  }
+  Atomics.store(k, t + TASK.depth, 0);
+  Atomics.store(k, t + TASK.state, TASK_DEAD);
+  return released;
+}
+
+function recoverEntry(k: Int32Array, tid: Tid, e: number, held: boolean): boolean {
+  const w = Atomics.load(k, e + HELD.word);
+  const d = Atomics.load(k, e + HELD.desc);
+  switch (descKind(d)) {
+    case KIND_MUTEX: {
+      const mine = mutexForceUnlock(k, w, tid);
+      if (held && !mine) {
+        throw new KernelPanic("recoverTask", `task ${tid} recorded mutex ${w} it does not own`);
+      }
+      return mine;
+    }
+    case KIND_RWSEM:
+      if (descMode(d) === MODE_READ) {
+        if (held) rwsemForceUpRead(k, w);
+        return held;
+      } else {
+        const mine = rwsemForceUpWrite(k, w, tid);
+        if (held && !mine) {
+          throw new KernelPanic("recoverTask", `task ${tid} recorded rwsem ${w} it does not own`);
+        }
+        return mine;
+      }
+    case KIND_BIT:
+      return held ? bitForceUnlock(k, w, Atomics.load(k, e + HELD.bit)) : false;
+    default:
+      throw new KernelPanic("recoverTask", `task ${tid} entry has unknown kind ${descKind(d)}`);
+  }
+}
+
+/**
+ * The tasks whose held-lock stacks record the lock at `w` (bit `bit` for a
+ * bit lock, -1 otherwise) as held: the owner of a mutex, the writer or every
+ * reader of an rwsem, the holder of a bit lock. Scans every task: for
+ * diagnostics and tests, not for hot paths. Racy against live tasks.
+ */
+export function lockHolders(k: Int32Array, w: number, bit = -1): Tid[] {
+  const max = k[HEADER.maxTasks]!;
+  const out: Tid[] = [];
+  for (let tid = 1; tid < max; tid++) {
+    const t = k[HEADER.tasksBase]! + tid * TASK_WORDS;
+    const depth = Math.min(Atomics.load(k, t + TASK.depth), HELD_MAX);
+    for (let i = 0; i < depth; i++) {
+      const e = t + TASK.held + i * HELD_ENTRY_WORDS;
+      if (
+        Atomics.load(k, e + HELD.state) === HELD_HELD &&
+        Atomics.load(k, e + HELD.word) === w &&
+        Atomics.load(k, e + HELD.bit) === bit
+      ) {
+        out.push(tid as Tid);
+        break;
+      }
+    }
+  }
+  return out;
+}

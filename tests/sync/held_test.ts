@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { HELD_MAX, TASK_FREE, TASK_LIVE } from "../../src/abi/layout.ts";
+import { KernelPanic } from "../../src/abi/panic.ts";
+import { asTid } from "../../src/abi/types.ts";
+import { bitLock, bitUnlock } from "../../src/sync/bitlock.ts";
+import {
+  HELD_HELD,
+  heldLocks,
+  KIND_BIT,
+  KIND_MUTEX,
+  KIND_RWSEM,
+  MODE_EXCL,
+  MODE_READ,
+} from "../../src/sync/held.ts";
+import { LockClass } from "../../src/sync/lockdep.ts";
+import { MUTEX_WORDS, mutexLock, mutexUnlock } from "../../src/sync/mutex.ts";
+import { downRead, downWrite, RWSEM_WORDS, upRead, upWrite } from "../../src/sync/rwsem.ts";
+import { currentTid, taskExit, taskInit, taskState } from "../../src/sync/task.ts";
+import { enterMainTask, MAIN_TID, makeKernel } from "./_helpers.ts";
+
+Deno.test("heldLocks() lists every kind of lock with class, mode and bit", () => {
+  const kern = makeKernel();
+  const { k } = kern;
+  enterMainTask(kern);
+  const m = kern.alloc(MUTEX_WORDS), r = kern.alloc(RWSEM_WORDS), w = kern.alloc(RWSEM_WORDS);
+  const f = kern.alloc(1);
+  mutexLock(k, m, LockClass.TEST_A);
+  downRead(k, r, LockClass.TEST_B, 2);
+  downWrite(k, w, LockClass.TEST_C);
+  bitLock(k, f, 9, LockClass.NONE);
+  assert.deepEqual(heldLocks(k, MAIN_TID), [
+    {
+      word: m,
+      cls: LockClass.TEST_A,
+      kind: KIND_MUTEX,
+      mode: MODE_EXCL,
+      subclass: 0,
+      state: HELD_HELD,
+      bit: -1,
+    },
+    {
+      word: r,
+      cls: LockClass.TEST_B,
+      kind: KIND_RWSEM,
+      mode: MODE_READ,
+      subclass: 2,
+      state: HELD_HELD,
+      bit: -1,
+    },
+    {
+      word: w,
+      cls: LockClass.TEST_C,
+      kind: KIND_RWSEM,
+      mode: MODE_EXCL,
+      subclass: 0,
+      state: HELD_HELD,
+      bit: -1,
+    },
+    {
+      word: f,
+      cls: LockClass.NONE,
+      kind: KIND_BIT,
+      mode: MODE_EXCL,
+      subclass: 0,
+      state: HELD_HELD,
+      bit: 9,
+    },
+  ]);
+  bitUnlock(k, f, 9);
+  upWrite(k, w);
+  upRead(k, r);
+  mutexUnlock(k, m);
+  assert.deepEqual(heldLocks(k, MAIN_TID), []);
+});
+
+Deno.test("release out of order keeps the rest of the held-lock stack intact", () => {
+  const kern = makeKernel();
+  const { k } = kern;
+  enterMainTask(kern);
+  const ms = [0, 1, 2, 3, 4].map(() => kern.alloc(MUTEX_WORDS));
+  ms.forEach((m) => mutexLock(k, m, LockClass.NONE));
+  for (const i of [1, 3, 0]) mutexUnlock(k, ms[i]!);
+  assert.deepEqual(heldLocks(k, MAIN_TID).map((h) => h.word), [ms[2], ms[4]]);
+  // Hand-over-hand locking (take the next, drop the previous) never grows the stack.
+  const pair = [kern.alloc(MUTEX_WORDS), kern.alloc(MUTEX_WORDS)];
+  let prev = ms[4]!;
+  for (let i = 0; i < 3 * HELD_MAX; i++) {
+    const next = pair[i % 2]!;
+    mutexLock(k, next, LockClass.NONE);
+    mutexUnlock(k, prev);
+    prev = next;
+  }
+  assert.deepEqual(heldLocks(k, MAIN_TID).map((h) => h.word), [ms[2], prev]);
+});
+
+Deno.test("taking more than HELD_MAX locks panics", () => {
+  const kern = makeKernel();
+  enterMainTask(kern);
+  const f = kern.alloc(HELD_MAX + 1);
+  for (let i = 0; i < HELD_MAX; i++) bitLock(kern.k, f + i, 0, LockClass.NONE);
+  assert.throws(() => bitLock(kern.k, f + HELD_MAX, 0, LockClass.NONE), /more than 56 locks/);
+});
+
+Deno.test("taskExit() panics while the task holds a lock and frees it otherwise", () => {
+  const kern = makeKernel();
+  const { k } = kern;
+  enterMainTask(kern);
+  assert.equal(taskState(k, MAIN_TID), TASK_LIVE);
+  const m = kern.alloc(MUTEX_WORDS);
+  mutexLock(k, m, LockClass.NONE);
+  assert.throws(() => taskExit(k, MAIN_TID), /exits holding 1 lock/);
+  mutexUnlock(k, m);
+  taskExit(k, MAIN_TID);
+  assert.equal(taskState(k, MAIN_TID), TASK_FREE);
+  assert.equal(currentTid(), 0);
+});
+
+Deno.test("taskInit() rejects tids outside 1..maxTasks-1 and live tasks", () => {
+  const kern = makeKernel(4);
+  assert.throws(() => taskInit(kern.k, asTid(0)), KernelPanic);
+  assert.throws(() => taskInit(kern.k, asTid(4)), KernelPanic);
+  taskInit(kern.k, asTid(3));
+  assert.throws(() => taskInit(kern.k, asTid(3)), /already live/);
+});
