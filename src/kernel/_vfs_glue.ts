@@ -15,7 +15,7 @@
  * @module
  */
 
-import { EBADF, EISDIR, ENODEV, ENOENT, ENOSYS, EUCLEAN } from "../abi/errno.ts";
+import { EBADF, ENODEV, ENOENT, ENOEXEC, ENOSYS, EUCLEAN } from "../abi/errno.ts";
 import { asIno } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { MemDevice } from "../hw/device.ts";
@@ -23,6 +23,7 @@ import type { MmapFile } from "../mm/vma.ts";
 import { fileRead } from "../fs/xipfs_file.ts";
 import { inodeGet, inodeGetSize, isRegMode, openVolume, type XipVol } from "../fs/xipfs_format.ts";
 import { namei } from "../fs/xipfs_namei.ts";
+import type { ExecFile } from "./exec_types.ts";
 
 /** What fstat reports (struct stat64 without the padding). */
 export interface FileStat {
@@ -71,16 +72,6 @@ export interface FileGlue {
   mmapFile(fd: number): MmapFile | number;
   /** Close every fd (exit). Entry: no lock held. */
   closeAll(): void;
-}
-
-/** A program file opened for exec (the `ExecFile` the exec layer reads and maps). */
-export interface ExecFile {
-  readonly size: number;
-  /** Read up to dst.length bytes at `pos`: bytes read or -errno. */
-  pread(pos: number, dst: Uint8Array): number;
-  /** Map part of the file (exec's segment mapping); the interim glue cannot (-ENODEV). */
-  mmap(addr: number, len: number, prot: number, flags: number, pgoff: number): number;
-  close(): void;
 }
 
 /** Mount options the Machine passes to every Worker. */
@@ -163,6 +154,11 @@ class InterimFiles implements FileGlue {
   closeAll(): void {}
 }
 
+/** Whether exec may map program files (ExecFile.mmap works). Interim: no. */
+export function canMapFiles(_fs: FsAttach): boolean {
+  return false;
+}
+
 /** A fresh fd table for a new process (0..2 stay the console's). */
 export function attachFiles(_fs: FsAttach): FileGlue {
   return new InterimFiles();
@@ -192,7 +188,7 @@ export function openExec(fs: FsAttach, path: string): ExecFile | number {
   if (ino < 0) return ino;
   if (ino === 0) return -ENOENT;
   const mode = inodeGet(vol, asIno(ino), "mode");
-  if (!isRegMode(mode)) return -EISDIR;
+  if (!isRegMode(mode)) return -ENOEXEC; // exec's contract: not a regular file
   const size = inodeGetSize(vol, asIno(ino));
   return {
     size,

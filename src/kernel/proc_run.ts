@@ -38,6 +38,7 @@ import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb
 import { recoverTask, setCurrentTid, taskExit } from "../sync/mod.ts";
 import { STAT } from "../abi/layout.ts";
 import { execProgram, type TextMode } from "./_exec_glue.ts";
+import { type ExecResult, execStartStep, isExecError, isInitReturn } from "./exec.ts";
 import { attachFiles, type FsAttach } from "./_vfs_glue.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
@@ -73,19 +74,15 @@ export interface ProcessResult {
   devicePfns: number[];
 }
 
-/** Return address given to DT_INIT_ARRAY calls: above user space, so returning faults here. */
-export const INIT_RETURN = 0xffff_f000;
 /** Instructions per hart.run call; the loop continues until the process stops. */
 const RUN_BUDGET = 1 << 30;
-const RA = 1, SP = 2, A0 = 10;
 
 /** The trap handlers of one process. */
 class ProcessEnv implements HartEnv {
   hart: Hart | null = null;
-  /** True while running an init call: a fetch fault at INIT_RETURN means it returned. */
-  inInit = false;
-  initReturned = false;
-  constructor(readonly t: Task) {}
+  /** The next start-up step (execStartStep): init calls, then the entry. */
+  step = 0;
+  constructor(readonly t: Task, readonly img: ExecResult) {}
 
   #toUser(): boolean {
     const sig = this.t.pendingSignal();
@@ -99,11 +96,12 @@ class ProcessEnv implements HartEnv {
 
   pageFault(va: VirtAddr, access: Access, _cause: number): boolean {
     const t = this.t;
-    if (this.inInit && access === ACCESS_EXEC && va === INIT_RETURN) {
-      this.initReturned = true;
-      return false;
-    }
     enterKernel(t.mem, t.tid);
+    if (access === ACCESS_EXEC && isInitReturn(va) && this.step <= this.img.initCalls.length) {
+      // An init function returned: start the next one, or the program.
+      this.hart!.pc = execStartStep(this.hart!.x, this.img, this.step++);
+      return this.#toUser();
+    }
     const r = handleMmFault(t.mem, t.mm, va, access);
     if (r === 0) return this.#toUser();
     const sig = (r & VM_FAULT_OOM) !== 0 ? SIGKILL : (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
@@ -209,7 +207,7 @@ export function deviceFramesMapped(mem: Memory, mm: number): number[] {
 }
 
 /** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
-const execStatus = (errno: number): number => (errno === -ENOENT ? 127 : 126);
+const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 : 126);
 
 /**
  * Run process `s` to completion in this Worker: allocate its mm, exec,
@@ -249,43 +247,22 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
       bootMs: s.bootMs,
     });
     const img = execProgram(fs, mm, s.path, s.argv, s.envp, s.textMode);
-    if ("errno" in img) {
+    if (isExecError(img)) {
       reason = {
         code: execStatus(img.errno),
         signal: 0,
-        message: `${s.path}: ${img.reason} (${errnoName(img.errno)})`,
+        message: `${img.reason} (${errnoName(-Math.abs(img.errno))})`,
       };
       return finish();
     }
-    const env = new ProcessEnv(t);
+    const env = new ProcessEnv(t, img);
     hart = new Hart(mem.phys, env, {
       rootPfn: mmRoot(mem, mm),
-      pc: img.entry,
       tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
     });
     env.hart = hart;
-    for (const fn of img.initCalls) {
-      hart.x.fill(0);
-      hart.x[SP] = img.sp;
-      hart.x[RA] = INIT_RETURN | 0;
-      hart.pc = fn >>> 0;
-      env.inInit = true;
-      env.initReturned = false;
-      runHart(env, hart);
-      env.inInit = false;
-      if (t.exiting !== null) break;
-      if (!env.initReturned) {
-        t.exit({ code: 0, signal: SIGSEGV, message: "an init function did not return" });
-        break;
-      }
-    }
-    if (t.exiting === null) {
-      hart.x.fill(0);
-      hart.x[SP] = img.sp;
-      hart.x[A0] = 0; // no rtld_fini (guest/README.md)
-      hart.pc = img.entry;
-      runHart(env, hart);
-    }
+    hart.pc = execStartStep(hart.x, img, env.step++);
+    runHart(env, hart);
     reason = t.exiting ?? { code: 0, signal: SIGKILL, message: "stopped without a reason" };
     if (t.panic !== null) panic = describe(t.panic);
   } catch (e) {
