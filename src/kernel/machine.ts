@@ -403,17 +403,39 @@ export class Machine {
     return true;
   }
 
-  #escalate(p: ProcState): void {
+  /**
+   * Stop process `pid` at once, the hard way: terminate its Worker wherever
+   * it is, recover the locks it held and tear the process down from the
+   * main thread (status 137, SIGKILL). The last resort that kill() escalates
+   * to; exposed for tests of that path.
+   *
+   * @returns false when no such process exists
+   */
+  terminate(pid: number): boolean {
+    const p = this.#procs.get(pid);
+    if (p === undefined || p.status !== null) return false;
+    procKill(this.mem, p.slot, SIGKILL);
+    clearTimeout(p.killTimer);
+    p.killSig = SIGKILL;
+    this.#escalate(p, true);
+    return true;
+  }
+
+  #escalate(p: ProcState, now = false): void {
     p.killTimer = undefined;
     if (p.status !== null) return;
     // A process already tearing itself down is given more time: cutting it off
     // mid-teardown would leave a half-freed mm behind.
-    if (procGet(this.mem, p.slot, "state") === PROC_EXITING) {
+    if (!now && procGet(this.mem, p.slot, "state") === PROC_EXITING) {
       p.killTimer = setTimeout(() => this.#escalate(p), this.opts.killGraceMs ?? 2000);
       return;
     }
     const w = p.worker;
-    if (w === null) return; // not started yet: it sees the signal before running
+    if (w === null) {
+      // Not started yet: it sees the signal before running; look again later.
+      p.killTimer = setTimeout(() => this.#escalate(p, now), 10);
+      return;
+    }
     w.terminate();
     // terminate() returns before the thread stops; a parked or spinning Worker stops
     // within microseconds, so give it a moment before touching its locks.

@@ -15,6 +15,7 @@
  */
 
 import { EBADF, EFAULT, EINVAL, ENOTDIR, ESPIPE } from "../abi/errno.ts";
+import { PAGE_SIZE } from "../abi/types.ts";
 import type { FileStat } from "./_vfs_glue.ts";
 import type { Task } from "./task.ts";
 import { accessOk, argU64, putU64, userPath, userRead, userWrite } from "./uaccess_task.ts";
@@ -109,14 +110,41 @@ function writeFromUser(t: Task, step: WriteStep, va: number, n: number): number 
   if (!accessOk(va, n)) return -EFAULT;
   let done = 0;
   while (done < n) {
-    const src = userRead(t, va + done, Math.min(IO_CHUNK, n - done));
-    if (typeof src === "number") return done > 0 ? done : src;
+    const want = Math.min(IO_CHUNK, n - done);
+    const src = userReadPrefix(t, va + done, want);
+    if (src.length === 0) return done > 0 ? done : -EFAULT;
     const r = step(src);
     if (r < 0) return done > 0 ? done : r;
     done += r;
-    if (r < src.length) break;
+    if (r < src.length || src.length < want) break; // short write, or a bad page next
   }
   return done;
+}
+
+/**
+ * The longest readable prefix of [va, va + len), page by page when the
+ * whole range cannot be read: a write stops at the first bad page, having
+ * written what came before it, as Linux's does.
+ */
+function userReadPrefix(t: Task, va: number, len: number): Uint8Array {
+  const all = userRead(t, va, len);
+  if (typeof all !== "number") return all;
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  while (got < len) {
+    const n = Math.min(len - got, PAGE_SIZE - ((va + got) % PAGE_SIZE));
+    const part = userRead(t, va + got, n);
+    if (typeof part === "number") break;
+    parts.push(part);
+    got += n;
+  }
+  const out = new Uint8Array(got);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 export function sysRead(t: Task, a: Int32Array): number {
