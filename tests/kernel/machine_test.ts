@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { PROC_FREE } from "../../src/abi/layout.ts";
+import { PROC_FREE, TASK_TLB, taskBase } from "../../src/abi/layout.ts";
+import { TLB_MODE_USER } from "../../src/mm/tlb.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { procGet } from "../../src/kernel/proc.ts";
@@ -141,15 +142,28 @@ Deno.test("terminate() tears a process down from the main thread: frames and loc
   await withMachine(async (m) => {
     for (const path of ["/t/spin", "/t/futexwait"]) {
       const p = run(m, path, [path]);
-      await new Promise((res) => setTimeout(res, 150));
-      const slots = [...Array(m.mem.layout.config.maxTasks).keys()].filter((s) =>
-        s >= 2 && procGet(m.mem, s, "pid") === p.pid
-      );
+      const slot = () =>
+        [...Array(m.mem.layout.config.maxTasks).keys()].find((s) =>
+          s >= 2 && procGet(m.mem, s, "pid") === p.pid &&
+          procGet(m.mem, s, "state") !== PROC_FREE
+        ) ?? -1;
+      // Terminate only once the guest sits in its loop: a Worker killed in the middle of
+      // exec or of a fault is the random-point recovery the mm layer must make safe.
+      const inLoop = () => {
+        const s = slot();
+        if (s < 0) return false;
+        if (path === "/t/futexwait") return procGet(m.mem, s, "futexWord") !== 0;
+        const mode = Atomics.load(m.mem.k32, taskBase(m.mem.layout, s) + TASK_TLB.mode);
+        return mode === TLB_MODE_USER;
+      };
+      await until(inLoop, 20_000, `${path} in its loop`);
+      await new Promise((res) => setTimeout(res, 30));
+      const s = slot();
       assert.ok(m.terminate(p.pid));
       const r = await p.done;
       assert.equal(r.code, 137, path);
       assert.match(r.message ?? "", /terminated/);
-      for (const s of slots) assert.notEqual(taskState(m.mem.k32, asTid(s)), TASK_LIVE);
+      assert.notEqual(taskState(m.mem.k32, asTid(s)), TASK_LIVE);
     }
     assert.equal(m.freeFrames(), m.bootFreeFrames, "frames of the terminated processes");
     // The recovered slots and locks are usable: a new process runs normally.
