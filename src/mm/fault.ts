@@ -22,7 +22,6 @@
 
 import {
   type Access,
-  ACCESS_EXEC,
   ACCESS_WRITE,
   pfnToPte,
   PTE_A,
@@ -35,6 +34,7 @@ import {
   pteIsSpecial,
   pteToPfn,
 } from "../abi/sv32.ts";
+import { ENOMEM } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
@@ -62,8 +62,11 @@ import {
 } from "./memmap.ts";
 import {
   accountMap,
+  MMAP_MIN_ADDR,
   mmapReadLock,
   mmapReadUnlock,
+  mmapWriteLock,
+  mmapWriteUnlock,
   ptlLock,
   ptlUnlock,
   releasePte,
@@ -72,28 +75,30 @@ import {
 } from "./mm.ts";
 import {
   physWords,
-  protPteBits,
   PTE_PROTNONE,
   pteLoad,
   pteModify,
   ptePresent,
+  vmPteBits,
   walk,
 } from "./pgtable.ts";
 import { flushTlbMm } from "./tlb.ts";
 import {
   FAULT_FLAG_WRITE,
   findVma,
-  VM_EXEC,
+  VM_GROWSDOWN,
   VM_MIXEDMAP,
   VM_PFNMAP,
-  VM_READ,
   VM_SHARED,
   VM_WRITE,
   vmaAllows,
+  vmaEnd,
   vmaFlags,
   vmaIsAnon,
   vmaOpsId,
   vmaPgoffOf,
+  vmaPrev,
+  vmaSetStart,
   vmaStart,
   type VmFault,
   vmOps,
@@ -116,32 +121,54 @@ const AD = PTE_A | PTE_D;
 const pteSame = (a: Pte, b: Pte): boolean => ((a ^ b) & ~AD) === 0;
 
 /**
+ * Not a Linux bit: handleMmFaultLocked's answer when `va` lies in the growth
+ * zone below a VM_GROWSDOWN VMA. The caller must drop mmap_lock, call
+ * expandStack, and retry (handleMmFault and uaccess do).
+ */
+export const VM_FAULT_EXPAND_STACK = 0x8000;
+
+/** Most a VM_GROWSDOWN stack may grow to (Linux's default RLIMIT_STACK, 8 MiB). */
+export const STACK_LIMIT = 8 << 20;
+/** Room kept free below a stack (Linux's stack_guard_gap, 256 pages). */
+export const STACK_GUARD_GAP = 256 * PAGE_SIZE;
+
+/**
  * Resolve a fault on `va` for `access` in mm `mm`, as the hart's trap does.
- * Entry: no lock held (takes mmap_lock for reading). On return 0 the hart
- * retries the access (it may fault again if another Worker changed the
- * mapping meanwhile).
+ * Entry: no lock held (takes mmap_lock for reading, and briefly for writing
+ * to grow a stack). The task should be in kernel mode (enterKernel). On
+ * return 0 the hart retries the access (it may fault again if another
+ * Worker changed the mapping meanwhile).
  *
  * @returns 0, or one of VM_FAULT_SIGSEGV (no VMA or not allowed),
  *   VM_FAULT_SIGBUS (the file cannot supply the page), VM_FAULT_OOM
  */
 export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
-  mmapReadLock(mem, mm);
-  try {
-    return handleMmFaultLocked(mem, mm, va, access);
-  } finally {
-    mmapReadUnlock(mem, mm);
+  for (let tries = 0;; tries++) {
+    mmapReadLock(mem, mm);
+    let r: number;
+    try {
+      r = handleMmFaultLocked(mem, mm, va, access);
+    } finally {
+      mmapReadUnlock(mem, mm);
+    }
+    if (r !== VM_FAULT_EXPAND_STACK) return r;
+    if (tries > 0 || expandStackUnlocked(mem, mm, va) < 0) return VM_FAULT_SIGSEGV;
   }
 }
 
 /**
  * handleMmFault for callers that already hold mmap_lock (read or write):
- * copyFromUser, getUserPages, MAP_POPULATE. Same results.
+ * copyFromUser, getUserPages, MAP_POPULATE. Same results, plus
+ * VM_FAULT_EXPAND_STACK, which they must handle or treat as SIGSEGV.
  */
 export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
   if (va >= TASK_SIZE) return VM_FAULT_SIGSEGV;
-  // VM_GROWSDOWN stack expansion is not done here: exec maps the whole stack.
   const vma = findVma(mem, mm, va);
-  if (vma === 0 || vmaStart(mem, vma) > va) return VM_FAULT_SIGSEGV;
+  if (vma === 0) return VM_FAULT_SIGSEGV;
+  if (vmaStart(mem, vma) > va) {
+    const grows = (vmaFlags(mem, vma) & VM_GROWSDOWN) !== 0;
+    return grows && vmaEnd(mem, vma) - va <= STACK_LIMIT ? VM_FAULT_EXPAND_STACK : VM_FAULT_SIGSEGV;
+  }
   if (!vmaAllows(vmaFlags(mem, vma), access)) return VM_FAULT_SIGSEGV;
   const address = asVirt(pageRoundDown(va));
   const ptw = walk(mem, mm, address, true);
@@ -162,6 +189,31 @@ export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, acces
   return handlePteFault(vmf) & VM_FAULT_ERROR;
 }
 
+/**
+ * Grow the VM_GROWSDOWN VMA above `va` down to cover it (Linux's
+ * expand_stack): at most STACK_LIMIT in all, and never closer than
+ * STACK_GUARD_GAP to the VMA below. Anonymous stacks only.
+ * Entry: no lock held (takes mmap_lock for writing).
+ *
+ * @returns 0 (also when someone else already grew it), or -ENOMEM
+ */
+export function expandStackUnlocked(mem: Memory, mm: number, va: VirtAddr): number {
+  mmapWriteLock(mem, mm);
+  try {
+    const v = findVma(mem, mm, va);
+    if (v === 0 || (vmaFlags(mem, v) & VM_GROWSDOWN) === 0 || !vmaIsAnon(mem, v)) return -ENOMEM;
+    if (vmaStart(mem, v) <= va) return 0;
+    const start = pageRoundDown(va);
+    const prev = vmaPrev(mem, v);
+    const floor = prev === 0 ? MMAP_MIN_ADDR : vmaEnd(mem, prev) + STACK_GUARD_GAP;
+    if (vmaEnd(mem, v) - start > STACK_LIMIT || start < floor) return -ENOMEM;
+    vmaSetStart(mem, v, asVirt(start));
+    return 0;
+  } finally {
+    mmapWriteUnlock(mem, mm);
+  }
+}
+
 type MutableVmFault = { -readonly [K in keyof VmFault]: VmFault[K] };
 
 function handlePteFault(vmf: MutableVmFault): number {
@@ -180,7 +232,7 @@ function handlePteFault(vmf: MutableVmFault): number {
   // Spurious: another Worker mapped it, or only A/D or R/X were missing.
   const { mem, mm } = vmf;
   const flags = vmaFlags(mem, vmf.vma);
-  const add = protPteBits((flags & VM_READ) !== 0, (flags & VM_EXEC) !== 0, false) |
+  const add = vmPteBits(flags, false) |
     PTE_A | (vmf.access === ACCESS_WRITE ? PTE_D : 0);
   ptlLock(mem, mm);
   if (pteSame(pteLoad(physWords(mem), vmf.ptw), pte)) pteModify(physWords(mem), vmf.ptw, 0, add);
@@ -192,7 +244,7 @@ function handlePteFault(vmf: MutableVmFault): number {
 function leafBits(mem: Memory, vma: number, writable: boolean): number {
   const flags = vmaFlags(mem, vma);
   return PTE_V | PTE_U | PTE_A | (writable ? PTE_D : 0) |
-    protPteBits((flags & VM_READ) !== 0, (flags & VM_EXEC) !== 0, writable);
+    vmPteBits(flags, writable);
 }
 
 /**
@@ -469,7 +521,3 @@ export function insertMixed(
   ptlUnlock(mem, mm);
   return VM_FAULT_NOPAGE;
 }
-
-/** The access kind for a PTE permission bit, for callers that think in bits. */
-export const accessFor = (write: boolean, exec = false): Access =>
-  write ? ACCESS_WRITE : exec ? ACCESS_EXEC : (PTE_R as Access);

@@ -249,6 +249,12 @@ export function exitMmap(mem: Memory, mm: number): void {
   }
   const g = newGather();
   mmapWriteLock(mem, mm);
+  // Pages first, then VMAs, so an rmap walker never misses a PTE (see munmapLocked).
+  ptlLock(mem, mm);
+  unmapRange(mem, mm, asVirt(0), asVirt(TASK_SIZE), g);
+  freePgtables(mem, mm, asVirt(0), asVirt(TASK_SIZE), g);
+  ptlUnlock(mem, mm);
+  tlbFinishMmu(mem, mm, g);
   for (let v = vmaFirst(mem, mm); v !== 0;) {
     const next = vmaNext(mem, v);
     if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
@@ -256,11 +262,6 @@ export function exitMmap(mem: Memory, mm: number): void {
     vmaFree(mem, v);
     v = next;
   }
-  ptlLock(mem, mm);
-  unmapRange(mem, mm, asVirt(0), asVirt(TASK_SIZE), g);
-  freePgtables(mem, mm, asVirt(0), asVirt(TASK_SIZE), g);
-  ptlUnlock(mem, mm);
-  tlbFinishMmu(mem, mm, g);
   mmapWriteUnlock(mem, mm);
   const root = k32[mw(mem, mm, MM.root)]! as Pfn;
   k32[mw(mem, mm, MM.root)] = 0;

@@ -69,11 +69,11 @@ import {
   freePgtables,
   newGather,
   physWords,
-  protPteBits,
   PTE_PROTNONE,
   pteModify,
   ptePresent,
   unmapRange,
+  vmPteBits,
   walk,
 } from "./pgtable.ts";
 import { flushTlbMm } from "./tlb.ts";
@@ -84,7 +84,6 @@ import {
   setVmaFlags,
   splitVma,
   VM_ACCESS,
-  VM_EXEC,
   VM_GROWSDOWN,
   VM_LOCKED,
   VM_MAY_SHIFT,
@@ -102,6 +101,7 @@ import {
   vmaFlags,
   vmaFree,
   vmaLink,
+  vmaMergeAnon,
   vmaNext,
   vmaOpsId,
   vmaSetEnd,
@@ -230,6 +230,7 @@ function mmapRegion(
   }
   vmaLink(mem, mm, v);
   if (file !== 0) vmOps(ops)?.open?.(mem, v);
+  else vmaMergeAnon(mem, mm, v);
   return start;
 }
 
@@ -327,7 +328,9 @@ function splitAround(mem: Memory, mm: number, start: number, end: number): numbe
  * doMunmap with mmap_lock held for writing. VMAs that stick out of the
  * range are trimmed in place; only a hole in the middle of one VMA needs a
  * new slot (its upper part), so -ENOMEM can only happen before anything
- * changed.
+ * changed. The pages are unmapped, shot down and released *before* any
+ * VMA shrinks or leaves i_mmap, as Linux's unmap_region precedes
+ * remove_vma: a truncate walking i_mmap meanwhile still finds every PTE.
  */
 export function munmapLocked(mem: Memory, mm: number, start: number, size: number): number {
   const end = start + size;
@@ -337,26 +340,29 @@ export function munmapLocked(mem: Memory, mm: number, start: number, size: numbe
     const r = splitVma(mem, mm, first, asVirt(end));
     if (r < 0) return r;
   }
-  for (let v = first; v !== 0 && vmaStart(mem, v) < end;) {
-    const next = vmaNext(mem, v);
-    const vs = vmaStart(mem, v);
-    const ve = vmaEnd(mem, v);
-    if (vs < start) vmaSetEnd(mem, v, asVirt(start));
-    else if (ve > end) vmaSetStart(mem, v, asVirt(end));
-    else {
-      if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
-      vmaUnlink(mem, mm, v);
-      vmaFree(mem, v);
-    }
-    v = next;
-  }
   const g = newGather();
   ptlLock(mem, mm);
   unmapRange(mem, mm, asVirt(start), asVirt(end), g);
   freePgtables(mem, mm, asVirt(start), asVirt(end), g);
   ptlUnlock(mem, mm);
   tlbFinishMmu(mem, mm, g);
+  for (let v = first; v !== 0 && vmaStart(mem, v) < end;) {
+    const next = vmaNext(mem, v);
+    const vs = vmaStart(mem, v);
+    const ve = vmaEnd(mem, v);
+    if (vs < start) vmaSetEnd(mem, v, asVirt(start));
+    else if (ve > end) vmaSetStart(mem, v, asVirt(end));
+    else removeVma(mem, mm, v);
+    v = next;
+  }
   return 0;
+}
+
+/** Close (leave i_mmap), unlink and free a VMA whose pages are gone. Entry: mmap_lock write. */
+export function removeVma(mem: Memory, mm: number, v: number): void {
+  if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
+  vmaUnlink(mem, mm, v);
+  vmaFree(mem, v);
 }
 
 // ---------------------------------------------------------------------------
@@ -412,6 +418,11 @@ export function doMprotect(
       changeProtection(mem, mm, vmaStart(mem, v), vmaEnd(mem, v), want);
     }
     if (weakened) flushTlbMm(mem, mm);
+    // Pieces that now match their neighbours become one again.
+    for (let v = findVma(mem, mm, asVirt(addr === 0 ? 0 : addr - 1)); v !== 0;) {
+      if (vmaStart(mem, v) > end) break;
+      v = vmaNext(mem, vmaMergeAnon(mem, mm, v));
+    }
     return 0;
   } finally {
     mmapWriteUnlock(mem, mm);
@@ -426,7 +437,7 @@ export function doMprotect(
  */
 function changeProtection(mem: Memory, mm: number, start: number, end: number, vm: number): void {
   const p32 = physWords(mem);
-  const rx = protPteBits((vm & VM_READ) !== 0, (vm & VM_EXEC) !== 0, false);
+  const rx = vmPteBits(vm, false);
   const keepW = (vm & VM_WRITE) !== 0 ? PTE_W : 0;
   ptlLock(mem, mm);
   for (let va = start; va < end; va += PAGE_SIZE) {

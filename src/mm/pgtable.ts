@@ -34,8 +34,6 @@ import { MM, mmBase, MMG } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
   pfnToPte,
-  PTE_A,
-  PTE_D,
   PTE_R,
   PTE_V,
   PTE_W,
@@ -58,6 +56,7 @@ import {
 import { type Memory } from "../hw/memory.ts";
 import { allocFrame, freeFrame } from "./frame_alloc.ts";
 import { clearPageFlag, PG_pagetable, setPageFlag } from "./memmap.ts";
+import { VM_EXEC, VM_READ, VM_WRITE } from "./vma.ts";
 
 /** RSW bit 9: a PROT_NONE leaf (V clear, frame still mapped). */
 export const PTE_PROTNONE = 1 << 9;
@@ -267,17 +266,15 @@ export function freePgtables(
 }
 
 /**
- * Leaf permission bits for VM_* flags (the vma.ts VM_READ/WRITE/EXEC bits
- * equal PROT_*): riscv has no write-only page, so write implies read, as
- * Linux's riscv protection_map does. `writable` adds W.
+ * Leaf permission bits for a VMA's VM_* flags. riscv has no write-only page
+ * (W without R is reserved), so VM_WRITE implies R, as Linux's riscv
+ * protection_map does; W itself is set only when `writable` (faults decide
+ * it, for COW and page_mkwrite).
  */
-export function protPteBits(readable: boolean, exec: boolean, writable: boolean): number {
+export function vmPteBits(vmFlags: number, writable: boolean): number {
   let bits = 0;
-  if (readable || writable) bits |= PTE_R;
-  if (writable) bits |= PTE_W;
-  if (exec) bits |= PTE_X;
+  if ((vmFlags & (VM_READ | VM_WRITE)) !== 0) bits |= PTE_R;
+  if (writable) bits |= PTE_W | PTE_R;
+  if ((vmFlags & VM_EXEC) !== 0) bits |= PTE_X;
   return bits;
 }
-
-/** Bits a fault sets on a fresh leaf so the hart need not: accessed, and dirty for a write. */
-export const youngBits = (write: boolean): number => PTE_A | (write ? PTE_D : 0);

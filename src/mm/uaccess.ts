@@ -27,7 +27,7 @@ import {
 } from "../abi/sv32.ts";
 import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
-import { handleMmFaultLocked } from "./fault.ts";
+import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
 import { mmapReadLock, mmapReadUnlock, ptlLock, ptlUnlock, TASK_SIZE } from "./mm.ts";
 import { physWords, pteLoad, pteModify, walk } from "./pgtable.ts";
 
@@ -71,7 +71,14 @@ function forUserRange(
           copied = true;
         } else {
           ptlUnlock(mem, mm);
-          if (handleMmFaultLocked(mem, mm, at, access) !== 0) return -EFAULT;
+          const r = handleMmFaultLocked(mem, mm, at, access);
+          if (r === VM_FAULT_EXPAND_STACK) {
+            // Growing a stack needs mmap_lock for writing: drop ours meanwhile.
+            mmapReadUnlock(mem, mm);
+            const e = expandStackUnlocked(mem, mm, at);
+            mmapReadLock(mem, mm);
+            if (e < 0) return -EFAULT;
+          } else if (r !== 0) return -EFAULT;
         }
       }
       done += n;

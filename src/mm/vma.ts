@@ -57,6 +57,7 @@ export const vmaPgoff = (mem: Memory, v: number): number => f(mem, v, VMA.pgoff)
 export const vmaOpsId = (mem: Memory, v: number): number => f(mem, v, VMA.ops);
 export const vmaMm = (mem: Memory, v: number): number => f(mem, v, VMA.mm);
 export const vmaNext = (mem: Memory, v: number): number => f(mem, v, VMA.next);
+export const vmaPrev = (mem: Memory, v: number): number => f(mem, v, VMA.prev);
 export const vmaIsAnon = (mem: Memory, v: number): boolean => f(mem, v, VMA.file) === 0;
 /** File page offset that `va` (inside the VMA) maps. */
 export const vmaPgoffOf = (mem: Memory, v: number, va: VirtAddr): number =>
@@ -203,10 +204,26 @@ export function vmaUnlink(mem: Memory, mm: number, v: number): void {
 }
 
 /**
+ * Run `fn` with the i_mmap lock of file VMA `v` held (through its
+ * VmOperations), so rmap walkers (unmapMappingRange) never see its start,
+ * end and pgoff half-changed. Anonymous VMAs are on no rmap: `fn` just runs.
+ */
+function withRmapLocked(mem: Memory, v: number, fn: () => void): void {
+  const ops = vmaFile(mem, v) !== 0 ? vmOps(vmaOpsId(mem, v)) : undefined;
+  ops?.lockRmap?.(mem, v);
+  try {
+    fn();
+  } finally {
+    ops?.unlockRmap?.(mem, v);
+  }
+}
+
+/**
  * Split `v` at `at` (strictly inside it): `v` keeps [start, at) and a new
  * VMA gets [at, end) with the same flags and file, pgoff advanced. The new
  * one is linked and, for a file, announced to its VmOperations.open (which
- * puts it on i_mmap). Entry: mmap_lock held for writing.
+ * puts it on i_mmap) *before* `v` shrinks, so an rmap walker always finds
+ * every page covered. Entry: mmap_lock held for writing; no i_mmap lock.
  *
  * @returns the new VMA's slot, or -ENOMEM (nothing changed)
  */
@@ -227,25 +244,60 @@ export function splitVma(mem: Memory, mm: number, v: number, at: VirtAddr): numb
     vmaOpsId(mem, v),
   );
   if (n < 0) return n;
-  set(mem, v, VMA.end, at);
-  vmaLink(mem, mm, n);
   if (vmaFile(mem, n) !== 0) vmOps(vmaOpsId(mem, n))?.open?.(mem, n);
+  withRmapLocked(mem, v, () => set(mem, v, VMA.end, at));
+  vmaLink(mem, mm, n);
   return n;
 }
 
-/** Move the end of `v` (brk, munmap of its tail). Entry: mmap_lock held for writing. */
+/**
+ * Move the end of `v` (brk, munmap of its tail). Entry: mmap_lock held for
+ * writing; when shrinking a file VMA, the pages past the new end are already
+ * unmapped.
+ */
 export function vmaSetEnd(mem: Memory, v: number, end: VirtAddr): void {
-  set(mem, v, VMA.end, end);
+  withRmapLocked(mem, v, () => set(mem, v, VMA.end, end));
 }
 
 /**
  * Move the start of `v` up to `start` (munmap of its head), advancing pgoff
  * so the remaining pages still map the same file pages. Its list position
- * does not change. Entry: mmap_lock held for writing.
+ * does not change. Entry: mmap_lock held for writing; the pages below the
+ * new start are already unmapped.
  */
 export function vmaSetStart(mem: Memory, v: number, start: VirtAddr): void {
-  set(mem, v, VMA.pgoff, vmaPgoffOf(mem, v, start));
-  set(mem, v, VMA.start, start);
+  withRmapLocked(mem, v, () => {
+    set(mem, v, VMA.pgoff, vmaPgoffOf(mem, v, start));
+    set(mem, v, VMA.start, start);
+  });
+}
+
+/**
+ * Merge `v` with the VMAs just before and after it when they are anonymous,
+ * adjacent and have the same flags (Linux's vma_merge, anonymous case only:
+ * file VMAs are never merged, which keeps i_mmap simple). The page tables
+ * do not change. Entry: mmap_lock held for writing.
+ *
+ * @returns the VMA that now covers `v`'s range
+ */
+export function vmaMergeAnon(mem: Memory, mm: number, v: number): number {
+  const mergeable = (a: number, b: number): boolean =>
+    vmaEnd(mem, a) === vmaStart(mem, b) && vmaFile(mem, a) === 0 && vmaFile(mem, b) === 0 &&
+    vmaFlags(mem, a) === vmaFlags(mem, b);
+  const prev = f(mem, v, VMA.prev);
+  if (prev !== 0 && mergeable(prev, v)) {
+    set(mem, prev, VMA.end, vmaEnd(mem, v));
+    vmaUnlink(mem, mm, v);
+    vmaFree(mem, v);
+    v = prev;
+  }
+  const next = vmaNext(mem, v);
+  if (next !== 0 && mergeable(v, next)) {
+    set(mem, v, VMA.end, vmaEnd(mem, next));
+    vmaUnlink(mem, mm, next);
+    vmaFree(mem, next);
+  }
+  return v;
 }
 
 // ---------------------------------------------------------------------------
@@ -346,8 +398,20 @@ export interface VmOperations {
    * @returns the flags to use, or a negative errno (-ENODEV, -EACCES, ...)
    */
   mmap?(mem: Memory, file: MmapFile, vmFlags: number): number;
-  /** A VMA of this file now exists (mmap or split): put it on i_mmap. */
+  /**
+   * A VMA of this file now exists (mmap or split): put it on i_mmap (taking
+   * the i_mmap lock). A split calls it before the old VMA shrinks, so for a
+   * moment the two overlap on i_mmap; a walker must tolerate that (zapping a
+   * PTE twice is harmless).
+   */
   open?(mem: Memory, vma: number): void;
+  /**
+   * Take / release the i_mmap lock of the VMA's file. mm holds it while it
+   * changes a file VMA's start, end or pgoff in place, so that rmap walkers
+   * (unmapMappingRange) read consistent bounds.
+   */
+  lockRmap?(mem: Memory, vma: number): void;
+  unlockRmap?(mem: Memory, vma: number): void;
   /** The VMA is going away (munmap, exit): take it off i_mmap. */
   close?(mem: Memory, vma: number): void;
   /** msync over [start, end) of the VMA; 0 or a negative errno. */

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { STAT } from "../../src/abi/layout.ts";
 import {
   MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_GROWSDOWN,
   MAP_PRIVATE,
   MAP_SHARED,
   PROT_EXEC,
@@ -13,6 +15,7 @@ import {
   ACCESS_READ,
   ACCESS_WRITE,
   PTE_D,
+  PTE_R,
   PTE_SPECIAL,
   PTE_U,
   PTE_W,
@@ -22,6 +25,8 @@ import { asPfn, asPte, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.t
 import { type Memory, statRead } from "../../src/hw/memory.ts";
 import {
   handleMmFault,
+  STACK_GUARD_GAP,
+  STACK_LIMIT,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
@@ -37,7 +42,8 @@ import {
   testPageFlag,
 } from "../../src/mm/memmap.ts";
 import { mmAlloc, mmPut, zeroPfn } from "../../src/mm/mm.ts";
-import { doMmap, doMprotect } from "../../src/mm/mmap.ts";
+import { doMmap, doMprotect, vmaDump } from "../../src/mm/mmap.ts";
+import { copyToUser } from "../../src/mm/uaccess.ts";
 import { findVma } from "../../src/mm/vma.ts";
 import { boot, fillFrame, pfnAt, pteAt, softAccess, userLoad, userStore } from "./_mm_helpers.ts";
 import { cachePages, dax, daxPfn, mkwriteCalls, OPS_DAX, OPS_PAGES } from "./_test_vmops.ts";
@@ -341,5 +347,51 @@ Deno.test("softAccess() needs no fault for a present, permitted PTE", () => {
   const before = stats(mem);
   assert.ok(softAccess(mem, mm, a, ACCESS_WRITE) >= 0);
   assert.deepEqual(stats(mem), before);
+  mmPut(mem, mm);
+});
+
+Deno.test("handleMmFault() grows a VM_GROWSDOWN stack, within the limit and the guard gap", () => {
+  const mem = boot();
+  const mm = mmAlloc(mem);
+  const P = PAGE_SIZE;
+  const top = 0x6000_0000;
+  const flags = ANON | MAP_FIXED | MAP_GROWSDOWN;
+  assert.equal(doMmap(mem, mm, top - 4 * P, 4 * P, RW, flags), top - 4 * P);
+  userStore(mem, mm, top - 10 * P, 3);
+  assert.equal(vmaDump(mem, mm).at(-1)![0], top - 10 * P, "stack grew to the fault");
+  assert.equal(userLoad(mem, mm, top - 10 * P), 3);
+  // copyToUser grows it too.
+  assert.equal(copyToUser(mem, mm, asVirt(top - 12 * P), Uint8Array.of(1)), 0);
+  assert.equal(vmaDump(mem, mm).at(-1)![0], top - 12 * P);
+  // Past the 8 MiB limit: SIGSEGV.
+  assert.equal(
+    handleMmFault(mem, mm, asVirt(top - STACK_LIMIT - P), ACCESS_WRITE),
+    VM_FAULT_SIGSEGV,
+  );
+  // A mapping below: the stack keeps STACK_GUARD_GAP away from it.
+  const below = top - 64 * P - STACK_GUARD_GAP;
+  assert.equal(doMmap(mem, mm, below, P, RW, ANON | MAP_FIXED), below);
+  assert.equal(handleMmFault(mem, mm, asVirt(top - 64 * P), ACCESS_WRITE), VM_FAULT_SIGSEGV);
+  assert.equal(
+    handleMmFault(mem, mm, asVirt(top - 63 * P), ACCESS_WRITE),
+    0,
+    "just outside the gap",
+  );
+  // A VMA without VM_GROWSDOWN never grows.
+  assert.equal(handleMmFault(mem, mm, asVirt(below - P), ACCESS_READ), VM_FAULT_SIGSEGV);
+  mmPut(mem, mm);
+});
+
+Deno.test("a PROT_WRITE-only mapping maps readable leaves (riscv has no write-only PTE)", () => {
+  const mem = boot();
+  const mm = mmAlloc(mem);
+  const a = anonMap(mem, mm, 2, PROT_WRITE);
+  assert.equal(userLoad(mem, mm, a), 0);
+  assert.ok((pteAt(mem, mm, a) & PTE_R) !== 0, "zero page mapped R");
+  userStore(mem, mm, a + PAGE_SIZE, 1);
+  const pte = pteAt(mem, mm, a + PAGE_SIZE);
+  assert.equal(pte & (PTE_R | PTE_W), PTE_R | PTE_W);
+  assert.equal(doMprotect(mem, mm, a, 2 * PAGE_SIZE, PROT_WRITE), 0);
+  assert.ok((pteAt(mem, mm, a) & PTE_R) !== 0, "mprotect(PROT_WRITE) keeps R");
   mmPut(mem, mm);
 });

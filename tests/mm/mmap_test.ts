@@ -128,7 +128,7 @@ Deno.test("doMmap() places, honours hints and MAP_FIXED, refuses MAP_FIXED_NOREP
   const mem = boot();
   const mm = mmAlloc(mem);
   const a = doMmap(mem, mm, 0, 3 * P, RW, ANON);
-  const b = doMmap(mem, mm, 0, P, RW, ANON);
+  const b = doMmap(mem, mm, 0, P, PROT_READ, ANON);
   assert.ok(a > 0 && b > 0 && b + P <= a, "top-down placement");
   assert.equal(doMmap(mem, mm, 0x1000_0000, P, RW, ANON), 0x1000_0000, "a free hint is used");
   assert.equal(doMmap(mem, mm, 0x1000_0123, P, RW, ANON), 0x1000_1000, "a hint is rounded up");
@@ -212,6 +212,23 @@ Deno.test("doMunmap() splits VMAs at head, middle and tail", () => {
     mmPut(mem, mm);
     assert.equal(freeFrameCount(mem), free0 + 1, `${what}: every frame back (root included)`);
   }
+});
+
+Deno.test("anonymous VMAs with equal flags merge after mmap and mprotect", () => {
+  const mem = boot();
+  const mm = mmAlloc(mem);
+  const a = doMmap(mem, mm, 0x2000_0000, 2 * P, RW, ANON | MAP_FIXED);
+  assert.equal(doMmap(mem, mm, a + 2 * P, 2 * P, RW, ANON | MAP_FIXED), a + 2 * P);
+  assert.deepEqual(rel(mem, mm, a), [[0, 4, 3]], "adjacent mmaps merge");
+  userStore(mem, mm, a + 3 * P, 5);
+  assert.equal(doMprotect(mem, mm, a + P, 2 * P, PROT_READ), 0);
+  assert.deepEqual(rel(mem, mm, a), [[0, 1, 3], [1, 3, 1], [3, 4, 3]]);
+  assert.equal(doMprotect(mem, mm, a + P, 2 * P, RW), 0);
+  assert.deepEqual(rel(mem, mm, a), [[0, 4, 3]], "restoring the protection merges back");
+  assert.equal(userLoad(mem, mm, a + 3 * P), 5);
+  assert.equal(doMmap(mem, mm, a + 4 * P, P, PROT_READ, ANON | MAP_FIXED), a + 4 * P);
+  assert.equal(rel(mem, mm, a).length, 2, "different flags stay apart");
+  mmPut(mem, mm);
 });
 
 Deno.test("doMunmap() rejects misalignment and zero length, accepts an empty range", () => {
