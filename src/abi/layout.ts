@@ -29,6 +29,13 @@
  *  +--------+-------+---------+-------------------+-------------------+-----------+
  *  | pcache: the page-cache index, (mapping, pgoff) -> RAM pfn (src/fs)          |
  *  +-----------------------------------------------------------------------------+
+ *
+ *  ... +-----------+----------------------+----------------------------------+
+ *      | mmg: zero | mms: one mm_struct   | vmas: vm_area_struct slots,      |
+ *      | page, VMA | per task slot (root, | VMAS_PER_TASK per task slot,     |
+ *      | hint,     | locks, TLB gen, VMA  | shared by all mms                |
+ *      | gauges    | list head, rss)      | (src/mm/vma.ts)                  |
+ *      +-----------+----------------------+----------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -126,6 +133,20 @@ export const TASK = {
   bitWait: 2,
   /** First held-lock entry. */
   held: 16,
+} as const;
+
+/**
+ * TLB shootdown words of a task (src/mm/tlb.ts, DESIGN.md §4). A task
+ * publishes where it runs so that code which weakens PTEs knows whom to
+ * wait for. Written by the task itself, read by flushers.
+ */
+export const TASK_TLB = {
+  /** TLB_MODE_IDLE, TLB_MODE_KERNEL or TLB_MODE_USER. */
+  mode: 8,
+  /** The mm slot the task runs (0: none). */
+  mm: 9,
+  /** The mm TLB generation the task has flushed to; also the ack futex word. */
+  gen: 10,
 } as const;
 
 export const TASK_FREE = 0;
@@ -244,6 +265,88 @@ export function pcacheSlots(cfg: LayoutConfig): number {
   while (n < 2 * cfg.ramFrames) n *= 2;
   return n;
 }
+// mm global (src/mm/mm.ts): machine-wide virtual-memory state.
+
+export const MMG = {
+  /** The shared zero page's pfn + 1, written at boot by mmBoot (0 before). */
+  zeroPfn: 0,
+  /** Where the next VMA-slot search starts (a hint, races are harmless). */
+  vmaHint: 1,
+  /** Gauges, in frames: page-table pages, anonymous pages in use. */
+  pagetableFrames: 2,
+  anonFrames: 3,
+} as const;
+export const MMG_WORDS = 16;
+
+// ---------------------------------------------------------------------------
+// mms: one address space (struct mm_struct) per slot. Slot 0 is never used,
+// so an mm word of 0 means "none". There are as many slots as tasks.
+//
+// Guarded by: state/users atomics; vmaHead, vmaCount, brk*, mmapBase by
+// mmapLock; PTEs (in RAM frames) by pageTableLock; counters are atomics.
+
+export const MM = {
+  /** MM_FREE, MM_LIVE or MM_DYING. */
+  state: 0,
+  /** References (mmget/mmput); the mm is torn down when it drops to 0. */
+  users: 1,
+  /** Pfn of the Sv32 root page-table page (what satp names). */
+  root: 2,
+  /** TLB generation, bumped by every flushTlbMm. */
+  tlbGen: 3,
+  /** rwsem (RWSEM_WORDS = 4 words). */
+  mmapLock: 4,
+  /** mutex (MUTEX_WORDS = 2 words). */
+  pageTableLock: 8,
+  /** First VMA slot of the sorted list (0: none). */
+  vmaHead: 10,
+  vmaCount: 11,
+  brkStart: 12,
+  brk: 13,
+  /** Top of the area searched top-down for mmap without a fixed address. */
+  mmapBase: 14,
+  /** Resident pages, anonymous and file-backed; page-table frames. */
+  rssAnon: 15,
+  rssFile: 16,
+  ptFrames: 17,
+} as const;
+export const MM_WORDS = 32;
+export const MM_FREE = 0;
+export const MM_LIVE = 1;
+export const MM_DYING = 2;
+
+// ---------------------------------------------------------------------------
+// vmas: struct vm_area_struct slots, shared by all mms. Slot 0 is never used.
+// A VMA covers [start, end) (page aligned, below TASK_SIZE, so the words
+// stay non-negative). It sits on its mm's list sorted by start, and a file
+// VMA also on its inode's i_mmap list (the rmap). Guarded by the owning mm's
+// mmapLock, except the rmap links, which the inode's i_mmap lock guards.
+
+export const VMA = {
+  /** 0 free, 1 used (claimed with compareExchange). */
+  used: 0,
+  /** Owning mm slot. */
+  mm: 1,
+  start: 2,
+  end: 3,
+  /** VM_* bits (src/mm/vma.ts). */
+  flags: 4,
+  /** Inode-cache slot of the mapped file; 0 for anonymous memory. */
+  file: 5,
+  /** File offset of `start`, in pages. */
+  pgoff: 6,
+  /** VmOperations registry id (src/mm/vma.ts); 0 for anonymous. */
+  ops: 7,
+  /** mm list links (VMA slots, 0: none). */
+  next: 8,
+  prev: 9,
+  /** i_mmap list links (VMA slots, 0: none). */
+  rmapNext: 10,
+  rmapPrev: 11,
+} as const;
+export const VMA_WORDS = 16;
+/** VMA slots per task slot. */
+export const VMAS_PER_TASK = 128;
 
 // ---------------------------------------------------------------------------
 
@@ -264,6 +367,9 @@ export interface KernelLayout {
   readonly memmap: Region;
   readonly falloc: Region;
   readonly pcache: Region;
+  readonly mmg: Region;
+  readonly mms: Region;
+  readonly vmas: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -287,6 +393,9 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["memmap", memmapFrames(cfg) * PAGE_WORDS],
     ["falloc", FALLOC.bitmap + fallocBitmapWords(cfg)],
     ["pcache", PCACHE.slots + pcacheSlots(cfg) * PCACHE_SLOT_WORDS],
+    ["mmg", MMG_WORDS],
+    ["mms", cfg.maxTasks * MM_WORDS],
+    ["vmas", cfg.maxTasks * VMAS_PER_TASK * VMA_WORDS],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -306,6 +415,9 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     memmap: placed.memmap!,
     falloc: placed.falloc!,
     pcache: placed.pcache!,
+    mmg: placed.mmg!,
+    mms: placed.mms!,
+    vmas: placed.vmas!,
     regions,
     bytes: next * 4,
   };
@@ -315,6 +427,11 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
 export function physBytes(cfg: LayoutConfig): number {
   return (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
 }
+
+/** Word index of mm slot `mm`'s record. */
+export const mmBase = (l: KernelLayout, mm: number): number => l.mms.base + mm * MM_WORDS;
+/** Word index of VMA slot `v`'s record. */
+export const vmaBase = (l: KernelLayout, v: number): number => l.vmas.base + v * VMA_WORDS;
 
 /** Word index of task `tid`'s record. */
 export const taskBase = (l: KernelLayout, tid: number): number => l.tasks.base + tid * TASK_WORDS;

@@ -1,0 +1,18 @@
+/**
+ * The lock primitives src/mm uses, gathered in one place so that mm code
+ * names one module (src/sync).
+ *
+ * @module
+ */
+
+export {
+  downRead,
+  downWrite,
+  LockClass,
+  MUTEX_WORDS,
+  mutexLock,
+  mutexUnlock,
+  RWSEM_WORDS,
+  upRead,
+  upWrite,
+} from "../sync/mod.ts";

@@ -1,0 +1,523 @@
+/**
+ * The page-fault path, as a tree of dispatchers in the manner of Linux's
+ * mm/memory.c:
+ *
+ * ```
+ * handleMmFault ── mmap_lock(read), findVma, access check
+ *   └ handlePteFault ── walk (allocating the level-0 table)
+ *       ├ PTE empty, anonymous ── doAnonymousPage: read → zero page, write → fresh frame
+ *       ├ PTE empty, file ─────── doFault → VmOperations.fault
+ *       │    read: doReadFault   private write: doCowFault   shared write: doSharedFault
+ *       ├ write to a read-only PTE ── doWpPage: reuse, copy (wpPageCopy), or shared mkwrite
+ *       └ otherwise: spurious (another Worker got there first), just mark it young
+ * ```
+ *
+ * Nothing is held across an allocation or a VmOperations call except the
+ * mmap_lock (read); every PTE change happens under page_table_lock after a
+ * pte_same re-check, so a Worker that lost a race backs out and the hart
+ * simply retries the instruction.
+ *
+ * @module
+ */
+
+import {
+  type Access,
+  ACCESS_WRITE,
+  pfnToPte,
+  PTE_A,
+  PTE_D,
+  PTE_R,
+  PTE_SPECIAL,
+  PTE_U,
+  PTE_V,
+  PTE_W,
+  pteIsSpecial,
+  pteToPfn,
+} from "../abi/sv32.ts";
+import { ENOMEM } from "../abi/errno.ts";
+import { STAT } from "../abi/layout.ts";
+import { KernelPanic } from "../abi/panic.ts";
+import {
+  asPte,
+  asVirt,
+  PAGE_SIZE,
+  pageRoundDown,
+  type Pfn,
+  type Pte,
+  type VirtAddr,
+} from "../abi/types.ts";
+import { type Memory, statAdd } from "../hw/memory.ts";
+import { allocFrame } from "./frame_alloc.ts";
+import {
+  pageMapcount,
+  pageRefcount,
+  pfnIsDevice,
+  pfnIsRam,
+  pfnValid,
+  PG_anon,
+  PG_dirty,
+  putPage,
+  setPageFlag,
+  testPageFlag,
+} from "./memmap.ts";
+import {
+  accountMap,
+  MMAP_MIN_ADDR,
+  mmapReadLock,
+  mmapReadUnlock,
+  mmapWriteLock,
+  mmapWriteUnlock,
+  ptlLock,
+  ptlUnlock,
+  releasePte,
+  TASK_SIZE,
+  zeroPfn,
+} from "./mm.ts";
+import {
+  physWords,
+  PTE_PROTNONE,
+  pteLoad,
+  pteModify,
+  ptePresent,
+  vmPteBits,
+  walk,
+} from "./pgtable.ts";
+import { flushTlbMm } from "./tlb.ts";
+import {
+  FAULT_FLAG_WRITE,
+  findVma,
+  VM_GROWSDOWN,
+  VM_MIXEDMAP,
+  VM_PFNMAP,
+  VM_SHARED,
+  VM_WRITE,
+  vmaAllows,
+  vmaEnd,
+  vmaFlags,
+  vmaIsAnon,
+  vmaOpsId,
+  vmaPgoffOf,
+  vmaPrev,
+  vmaSetStart,
+  vmaStart,
+  type VmFault,
+  vmOps,
+} from "./vma.ts";
+
+// vm_fault_t bits, with Linux's values.
+export const VM_FAULT_OOM = 0x1;
+export const VM_FAULT_SIGBUS = 0x2;
+export const VM_FAULT_MAJOR = 0x4;
+export const VM_FAULT_SIGSEGV = 0x40;
+export const VM_FAULT_NOPAGE = 0x100;
+export const VM_FAULT_LOCKED = 0x200;
+export const VM_FAULT_RETRY = 0x400;
+export const VM_FAULT_DONE_COW = 0x1000;
+/** The bits that mean the access cannot be satisfied. */
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+
+/** A and D may change under us (the hart sets them); pte_same ignores them. */
+const AD = PTE_A | PTE_D;
+const pteSame = (a: Pte, b: Pte): boolean => ((a ^ b) & ~AD) === 0;
+
+/**
+ * Not a Linux bit: handleMmFaultLocked's answer when `va` lies in the growth
+ * zone below a VM_GROWSDOWN VMA. The caller must drop mmap_lock, call
+ * expandStack, and retry (handleMmFault and uaccess do).
+ */
+export const VM_FAULT_EXPAND_STACK = 0x8000;
+
+/** Most a VM_GROWSDOWN stack may grow to (Linux's default RLIMIT_STACK, 8 MiB). */
+export const STACK_LIMIT = 8 << 20;
+/** Room kept free below a stack (Linux's stack_guard_gap, 256 pages). */
+export const STACK_GUARD_GAP = 256 * PAGE_SIZE;
+
+/**
+ * Resolve a fault on `va` for `access` in mm `mm`, as the hart's trap does.
+ * Entry: no lock held (takes mmap_lock for reading, and briefly for writing
+ * to grow a stack). The task should be in kernel mode (enterKernel). On
+ * return 0 the hart retries the access (it may fault again if another
+ * Worker changed the mapping meanwhile).
+ *
+ * @returns 0, or one of VM_FAULT_SIGSEGV (no VMA or not allowed),
+ *   VM_FAULT_SIGBUS (the file cannot supply the page), VM_FAULT_OOM
+ */
+export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
+  for (let tries = 0;; tries++) {
+    mmapReadLock(mem, mm);
+    let r: number;
+    try {
+      r = handleMmFaultLocked(mem, mm, va, access);
+    } finally {
+      mmapReadUnlock(mem, mm);
+    }
+    if (r !== VM_FAULT_EXPAND_STACK) return r;
+    if (tries > 0 || expandStackUnlocked(mem, mm, va) < 0) return VM_FAULT_SIGSEGV;
+  }
+}
+
+/**
+ * handleMmFault for callers that already hold mmap_lock (read or write):
+ * copyFromUser, getUserPages, MAP_POPULATE. Same results, plus
+ * VM_FAULT_EXPAND_STACK, which they must handle or treat as SIGSEGV.
+ */
+export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
+  if (va >= TASK_SIZE) return VM_FAULT_SIGSEGV;
+  const vma = findVma(mem, mm, va);
+  if (vma === 0) return VM_FAULT_SIGSEGV;
+  if (vmaStart(mem, vma) > va) {
+    const grows = (vmaFlags(mem, vma) & VM_GROWSDOWN) !== 0;
+    return grows && vmaEnd(mem, vma) - va <= STACK_LIMIT ? VM_FAULT_EXPAND_STACK : VM_FAULT_SIGSEGV;
+  }
+  if (!vmaAllows(vmaFlags(mem, vma), access)) return VM_FAULT_SIGSEGV;
+  const address = asVirt(pageRoundDown(va));
+  const ptw = walk(mem, mm, address, true);
+  if (ptw < 0) return VM_FAULT_OOM;
+  const vmf: MutableVmFault = {
+    mem,
+    mm,
+    vma,
+    address,
+    pgoff: vmaPgoffOf(mem, vma, address),
+    access,
+    flags: access === ACCESS_WRITE ? FAULT_FLAG_WRITE : 0,
+    ptw,
+    origPte: pteLoad(physWords(mem), ptw),
+    cowPage: 0,
+    page: -1,
+  };
+  return handlePteFault(vmf) & VM_FAULT_ERROR;
+}
+
+/**
+ * Grow the VM_GROWSDOWN VMA above `va` down to cover it (Linux's
+ * expand_stack): at most STACK_LIMIT in all, and never closer than
+ * STACK_GUARD_GAP to the VMA below. Anonymous stacks only.
+ * Entry: no lock held (takes mmap_lock for writing).
+ *
+ * @returns 0 (also when someone else already grew it), or -ENOMEM
+ */
+export function expandStackUnlocked(mem: Memory, mm: number, va: VirtAddr): number {
+  mmapWriteLock(mem, mm);
+  try {
+    const v = findVma(mem, mm, va);
+    if (v === 0 || (vmaFlags(mem, v) & VM_GROWSDOWN) === 0 || !vmaIsAnon(mem, v)) return -ENOMEM;
+    if (vmaStart(mem, v) <= va) return 0;
+    const start = pageRoundDown(va);
+    const prev = vmaPrev(mem, v);
+    const floor = prev === 0 ? MMAP_MIN_ADDR : vmaEnd(mem, prev) + STACK_GUARD_GAP;
+    if (vmaEnd(mem, v) - start > STACK_LIMIT || start < floor) return -ENOMEM;
+    vmaSetStart(mem, v, asVirt(start));
+    return 0;
+  } finally {
+    mmapWriteUnlock(mem, mm);
+  }
+}
+
+type MutableVmFault = { -readonly [K in keyof VmFault]: VmFault[K] };
+
+function handlePteFault(vmf: MutableVmFault): number {
+  const pte = vmf.origPte;
+  if (!ptePresent(pte)) {
+    return vmaIsAnon(vmf.mem, vmf.vma) ? doAnonymousPage(vmf) : doFault(vmf);
+  }
+  if ((pte & PTE_PROTNONE) !== 0) {
+    // mprotect rewrites every PTE of a VMA it makes accessible, under mmap_lock write.
+    throw new KernelPanic(
+      "handlePteFault",
+      `PROT_NONE pte in an accessible vma at 0x${vmf.address.toString(16)}`,
+    );
+  }
+  if (vmf.access === ACCESS_WRITE && (pte & PTE_W) === 0) return doWpPage(vmf);
+  // Spurious: another Worker mapped it, or only A/D or R/X were missing.
+  const { mem, mm } = vmf;
+  const flags = vmaFlags(mem, vmf.vma);
+  const add = vmPteBits(flags, false) |
+    PTE_A | (vmf.access === ACCESS_WRITE ? PTE_D : 0);
+  ptlLock(mem, mm);
+  if (pteSame(pteLoad(physWords(mem), vmf.ptw), pte)) pteModify(physWords(mem), vmf.ptw, 0, add);
+  ptlUnlock(mem, mm);
+  return 0;
+}
+
+/** Leaf bits for a fresh PTE of `vma`, writable or not. */
+function leafBits(mem: Memory, vma: number, writable: boolean): number {
+  const flags = vmaFlags(mem, vma);
+  return PTE_V | PTE_U | PTE_A | (writable ? PTE_D : 0) |
+    vmPteBits(flags, writable);
+}
+
+/**
+ * First touch of an anonymous page (Linux's do_anonymous_page). A read maps
+ * the shared zero page read-only, with pte_special so that nothing counts
+ * it; a write gets a zeroed frame of its own.
+ */
+function doAnonymousPage(vmf: MutableVmFault): number {
+  const { mem, mm } = vmf;
+  const p32 = physWords(mem);
+  if (vmf.access !== ACCESS_WRITE) {
+    const pte = pfnToPte(zeroPfn(mem), leafBits(mem, vmf.vma, false) | PTE_SPECIAL);
+    ptlLock(mem, mm);
+    const won =
+      Atomics.compareExchange(p32, vmf.ptw, vmf.origPte | 0, pte | 0) === (vmf.origPte | 0);
+    ptlUnlock(mem, mm);
+    if (won) statAdd(mem, STAT.faultZero, 1);
+    return 0;
+  }
+  const pfn = allocFrame(mem, { zero: true });
+  if (pfn < 0) return VM_FAULT_OOM;
+  setPageFlag(mem, pfn as Pfn, PG_anon);
+  ptlLock(mem, mm);
+  if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+    ptlUnlock(mem, mm);
+    putPage(mem, pfn as Pfn); // somebody else faulted it in
+    return 0;
+  }
+  Atomics.store(p32, vmf.ptw, pfnToPte(pfn as Pfn, leafBits(mem, vmf.vma, true)) | 0);
+  accountMap(mem, mm, pfn as Pfn, true);
+  ptlUnlock(mem, mm);
+  statAdd(mem, STAT.faultAnon, 1);
+  return 0;
+}
+
+/**
+ * The struct page behind a PTE, or null when it must not be refcounted
+ * (Linux's vm_normal_page): pte_special PTEs (VM_MIXEDMAP frames without a
+ * struct page, VM_PFNMAP), the zero page, and any pfn without a struct page.
+ */
+export function vmNormalPage(mem: Memory, vma: number, pte: Pte): Pfn | null {
+  if (pteIsSpecial(pte)) return null;
+  const pfn = pteToPfn(pte);
+  if (pfn === zeroPfn(mem)) return null;
+  if ((vmaFlags(mem, vma) & VM_PFNMAP) !== 0) return null;
+  return pfnValid(mem, pfn) ? pfn : null;
+}
+
+/**
+ * Copy frame `src` into frame `dst` (Linux's cow_user_page). `src` may be
+ * any frame of physical memory, RAM or device, with or without a struct
+ * page: DAX COW copies straight from the device. Counts STAT.copiedCow.
+ * Entry: the caller keeps `src` stable (page-table lock over a pte_same
+ * PTE, a reference, or a DAX entry lock) and owns `dst`.
+ */
+export function copyUserPage(mem: Memory, dst: Pfn, src: Pfn): void {
+  if (!pfnIsRam(mem, dst) || !(pfnIsRam(mem, src) || pfnIsDevice(mem, src))) {
+    throw new KernelPanic("copyUserPage", `bad frames dst=${dst} src=${src}`);
+  }
+  mem.u8.copyWithin(dst * PAGE_SIZE, src * PAGE_SIZE, (src + 1) * PAGE_SIZE);
+  statAdd(mem, STAT.copiedCow, PAGE_SIZE);
+}
+
+/**
+ * Write to a present, read-only PTE in a writable VMA (Linux's do_wp_page).
+ * Shared file mappings become writable through page_mkwrite. A private
+ * anonymous page that only this PTE maps and nothing pins is reused in
+ * place. Everything else (the zero page, a file page, a device frame) is
+ * copied into a fresh anonymous frame.
+ */
+function doWpPage(vmf: MutableVmFault): number {
+  const { mem, vma } = vmf;
+  const page = vmNormalPage(mem, vma, vmf.origPte);
+  const flags = vmaFlags(mem, vma);
+  if ((flags & VM_SHARED) !== 0 && !vmaIsAnon(mem, vma)) return wpPageShared(vmf, page);
+  if (
+    page !== null && testPageFlag(mem, page, PG_anon) && pageRefcount(mem, page) === 1 &&
+    pageMapcount(mem, page) === 1
+  ) {
+    return wpPageReuse(vmf);
+  }
+  return wpPageCopy(vmf);
+}
+
+/** Make the faulting PTE writable in place (exclusive anon page, or shared after mkwrite). */
+function wpPageReuse(vmf: MutableVmFault, dirtyPage: Pfn | null = null): number {
+  const { mem, mm } = vmf;
+  const p32 = physWords(mem);
+  ptlLock(mem, mm);
+  if (pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+    pteModify(p32, vmf.ptw, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    if (dirtyPage !== null) setPageFlag(mem, dirtyPage, PG_dirty);
+  }
+  ptlUnlock(mem, mm);
+  return 0;
+}
+
+/**
+ * Break COW: copy the page the PTE maps (any frame; the zero page is not
+ * copied, the new frame is just zeroed) into a fresh anonymous frame and
+ * swap it in. The copy is made under the page-table lock after pte_same, so
+ * a truncate, which must take that lock to clear the PTE, cannot free the
+ * source mid-copy even when it is a device frame that cannot be pinned.
+ * The old frame is released only after the TLB shootdown.
+ *
+ * Counts STAT.faultCow (and copiedCow), or STAT.faultAnon for the zero page,
+ * since nothing is copied then.
+ */
+function wpPageCopy(vmf: MutableVmFault): number {
+  const { mem, mm } = vmf;
+  const p32 = physWords(mem);
+  const src = pteToPfn(vmf.origPte);
+  const fromZero = src === zeroPfn(mem);
+  const pfn = allocFrame(mem, { zero: fromZero });
+  if (pfn < 0) return VM_FAULT_OOM;
+  setPageFlag(mem, pfn as Pfn, PG_anon);
+  ptlLock(mem, mm);
+  if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+    ptlUnlock(mem, mm);
+    putPage(mem, pfn as Pfn);
+    return 0;
+  }
+  if (!fromZero) copyUserPage(mem, pfn as Pfn, src);
+  const old = asPte(
+    Atomics.exchange(p32, vmf.ptw, pfnToPte(pfn as Pfn, leafBits(mem, vmf.vma, true)) | 0),
+  );
+  accountMap(mem, mm, pfn as Pfn, true);
+  ptlUnlock(mem, mm);
+  // Other Workers of this mm may still hold the old read-only translation.
+  flushTlbMm(mem, mm);
+  releasePte(mem, mm, old);
+  statAdd(mem, fromZero ? STAT.faultAnon : STAT.faultCow, 1);
+  return 0;
+}
+
+/** Write to a read-only PTE of a shared file mapping: page_mkwrite, then make it writable. */
+function wpPageShared(vmf: MutableVmFault, page: Pfn | null): number {
+  const ops = vmOps(vmaOpsId(vmf.mem, vmf.vma));
+  if (ops?.pageMkwrite !== undefined) {
+    const r = ops.pageMkwrite(vmf);
+    if ((r & VM_FAULT_ERROR) !== 0) return r;
+    if ((r & VM_FAULT_NOPAGE) !== 0) return 0;
+  }
+  return wpPageReuse(vmf, page);
+}
+
+/** First touch of a file page: dispatch on read, private write, shared write. */
+function doFault(vmf: MutableVmFault): number {
+  const ops = vmOps(vmaOpsId(vmf.mem, vmf.vma));
+  if (ops === undefined) return VM_FAULT_SIGBUS;
+  if (vmf.access !== ACCESS_WRITE) return doReadFault(vmf, ops.fault.bind(ops));
+  if ((vmaFlags(vmf.mem, vmf.vma) & VM_SHARED) === 0) return doCowFault(vmf, ops.fault.bind(ops));
+  return doSharedFault(vmf);
+}
+
+function doReadFault(vmf: MutableVmFault, fault: (vmf: VmFault) => number): number {
+  const r = fault(vmf);
+  if ((r & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) return r;
+  return finishFault(vmf, false);
+}
+
+/**
+ * Private write to an unmapped file page (Linux's do_cow_fault): the
+ * handler either fills vmf.cowPage itself (VM_FAULT_DONE_COW, the DAX way,
+ * copying from the device under its entry lock) or hands back a page to
+ * copy from.
+ */
+function doCowFault(vmf: MutableVmFault, fault: (vmf: VmFault) => number): number {
+  const { mem, mm } = vmf;
+  const cow = allocFrame(mem);
+  if (cow < 0) return VM_FAULT_OOM;
+  setPageFlag(mem, cow as Pfn, PG_anon);
+  vmf.cowPage = cow as Pfn;
+  const r = fault(vmf);
+  if ((r & VM_FAULT_ERROR) !== 0 || ((r & VM_FAULT_DONE_COW) === 0 && vmf.page === -1)) {
+    putPage(mem, cow as Pfn);
+    return r;
+  }
+  if ((r & VM_FAULT_DONE_COW) === 0) {
+    copyUserPage(mem, cow as Pfn, vmf.page as Pfn);
+    putPage(mem, vmf.page as Pfn);
+  }
+  const p32 = physWords(mem);
+  ptlLock(mem, mm);
+  if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+    ptlUnlock(mem, mm);
+    putPage(mem, cow as Pfn);
+    return 0;
+  }
+  Atomics.store(p32, vmf.ptw, pfnToPte(cow as Pfn, leafBits(mem, vmf.vma, true)) | 0);
+  accountMap(mem, mm, cow as Pfn, true);
+  ptlUnlock(mem, mm);
+  statAdd(mem, STAT.faultCow, 1);
+  return 0;
+}
+
+/** Shared write to an unmapped file page (Linux's do_shared_fault). */
+function doSharedFault(vmf: MutableVmFault): number {
+  const ops = vmOps(vmaOpsId(vmf.mem, vmf.vma))!;
+  const r = ops.fault(vmf);
+  if ((r & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) return r;
+  if (ops.pageMkwrite !== undefined) {
+    const m = ops.pageMkwrite(vmf);
+    if ((m & VM_FAULT_ERROR) !== 0) {
+      if (vmf.page !== -1) putPage(vmf.mem, vmf.page);
+      return m;
+    }
+  }
+  return finishFault(vmf, true);
+}
+
+/**
+ * Map vmf.page (whose reference the handler passed to us) at the faulting
+ * PTE (Linux's finish_fault). Backs out when the PTE is no longer empty.
+ */
+function finishFault(vmf: MutableVmFault, writable: boolean): number {
+  const { mem, mm } = vmf;
+  if (vmf.page === -1) throw new KernelPanic("finishFault", "fault returned 0 without a page");
+  const page = vmf.page;
+  const p32 = physWords(mem);
+  ptlLock(mem, mm);
+  if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+    ptlUnlock(mem, mm);
+    putPage(mem, page);
+    return 0;
+  }
+  Atomics.store(p32, vmf.ptw, pfnToPte(page, leafBits(mem, vmf.vma, writable)) | 0);
+  accountMap(mem, mm, page, true);
+  if (writable) setPageFlag(mem, page, PG_dirty);
+  ptlUnlock(mem, mm);
+  return 0;
+}
+
+/**
+ * Map frame `pfn` at `va` of a VM_MIXEDMAP VMA (Linux's vmf_insert_mixed),
+ * following the VM_MIXEDMAP rule: a frame with a struct page (pfnValid) is
+ * refcounted (a reference and a mapcount), a frame without one is mapped
+ * with pte_special and never counted. If a PTE is already there, a
+ * `writable` insert of the same frame upgrades it (mkwrite); anything else
+ * is left alone, since another Worker won the race.
+ * Entry: mmap_lock held (read); page_table_lock not held.
+ *
+ * @returns VM_FAULT_NOPAGE (the PTE is in place, retry the access) or VM_FAULT_OOM
+ */
+export function insertMixed(
+  mem: Memory,
+  mm: number,
+  vma: number,
+  va: VirtAddr,
+  pfn: Pfn,
+  writable: boolean,
+): number {
+  if ((vmaFlags(mem, vma) & VM_MIXEDMAP) === 0) {
+    throw new KernelPanic("insertMixed", `vma ${vma} is not VM_MIXEDMAP`);
+  }
+  if (writable && (vmaFlags(mem, vma) & VM_WRITE) === 0) {
+    throw new KernelPanic("insertMixed", `writable insert into read-only vma ${vma}`);
+  }
+  const ptw = walk(mem, mm, asVirt(pageRoundDown(va)), true);
+  if (ptw < 0) return VM_FAULT_OOM;
+  const p32 = physWords(mem);
+  const counted = pfnValid(mem, pfn);
+  ptlLock(mem, mm);
+  const cur = pteLoad(p32, ptw);
+  if (ptePresent(cur)) {
+    if (writable && pteToPfn(cur) === pfn && (cur & PTE_W) === 0) {
+      pteModify(p32, ptw, 0, PTE_R | PTE_W | PTE_A | PTE_D);
+    }
+  } else {
+    const bits = leafBits(mem, vma, writable) | (counted ? 0 : PTE_SPECIAL);
+    Atomics.store(p32, ptw, pfnToPte(pfn, bits) | 0);
+    if (counted) accountMap(mem, mm, pfn, false);
+  }
+  ptlUnlock(mem, mm);
+  return VM_FAULT_NOPAGE;
+}

@@ -1,0 +1,613 @@
+/**
+ * The mmap family: mmap, munmap, mprotect, madvise, msync, brk. Each takes
+ * mm.mmap_lock itself (write, except madvise and msync which read) and
+ * returns a negative errno as Linux does. The syscall layer converts the
+ * fd into an MmapFile and the riscv32 mmap offset (in 4 KiB units) into
+ * `pgoff`.
+ *
+ * Anonymous memory is handled here in full. For files, everything the file
+ * system decides goes through its VmOperations (vma.ts): ->mmap to check and
+ * adjust flags, open/close to keep i_mmap, msync to write back.
+ *
+ * @module
+ */
+
+import { EACCES, EBADF, EEXIST, EINVAL, ENODEV, ENOMEM, EOVERFLOW, EPERM } from "../abi/errno.ts";
+import { MM, mmBase } from "../abi/layout.ts";
+import {
+  MADV_DONTNEED,
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MAP_ANONYMOUS,
+  MAP_DENYWRITE,
+  MAP_EXECUTABLE,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_LOCKED,
+  MAP_NONBLOCK,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_STACK,
+  MAP_TYPE,
+  MS_ASYNC,
+  MS_INVALIDATE,
+  MS_SYNC,
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+} from "./../abi/mman.ts";
+import { ACCESS_READ, ACCESS_WRITE, PTE_R, PTE_V, PTE_W, PTE_X } from "../abi/sv32.ts";
+import {
+  asPte,
+  asVirt,
+  PAGE_MASK,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  pageRoundUp,
+  type VirtAddr,
+} from "../abi/types.ts";
+import { type Memory } from "../hw/memory.ts";
+import { handleMmFaultLocked } from "./fault.ts";
+import {
+  MMAP_MIN_ADDR,
+  mmapReadLock,
+  mmapReadUnlock,
+  mmapWriteLock,
+  mmapWriteUnlock,
+  ptlLock,
+  ptlUnlock,
+  TASK_SIZE,
+  tlbFinishMmu,
+} from "./mm.ts";
+import {
+  freePgtables,
+  newGather,
+  physWords,
+  PTE_PROTNONE,
+  pteModify,
+  ptePresent,
+  unmapRange,
+  vmPteBits,
+  walk,
+} from "./pgtable.ts";
+import { flushTlbMm } from "./tlb.ts";
+import {
+  findVma,
+  findVmaIntersection,
+  type MmapFile,
+  setVmaFlags,
+  splitVma,
+  VM_ACCESS,
+  VM_GROWSDOWN,
+  VM_LOCKED,
+  VM_MAY_SHIFT,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_PFNMAP,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  vmaAlloc,
+  vmaEnd,
+  vmaFile,
+  vmaFlags,
+  vmaFree,
+  vmaLink,
+  vmaMergeAnon,
+  vmaNext,
+  vmaOpsId,
+  vmaSetEnd,
+  vmaSetStart,
+  vmaStart,
+  vmaUnlink,
+  vmOps,
+} from "./vma.ts";
+
+const PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC;
+const MAP_KNOWN = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_DENYWRITE |
+  MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK |
+  MAP_FIXED_NOREPLACE;
+
+const aligned = (a: number): boolean => (a & PAGE_MASK) === 0;
+
+/** VM_READ/WRITE/EXEC for PROT_* (the values coincide, as in Linux). */
+const protToVm = (prot: number): number => prot & VM_ACCESS;
+
+// ---------------------------------------------------------------------------
+// mmap
+
+/**
+ * Map `len` bytes at (or near) `addr` (Linux's do_mmap). Anonymous when
+ * `file` is absent (MAP_ANONYMOUS); otherwise `file` says what the fd
+ * allows and which VmOperations apply. MAP_POPULATE faults every page in
+ * before returning. Entry: no lock held.
+ *
+ * @returns the mapped address, or -EINVAL (bad length, flags, misaligned
+ *   MAP_FIXED), -ENOMEM (no room, no VMA slot), -EACCES (fd mode does not
+ *   allow the mapping), -ENODEV (the file cannot be mapped), -EBADF (no
+ *   file for a file mapping), -EEXIST (MAP_FIXED_NOREPLACE over a mapping),
+ *   -EOVERFLOW (pgoff + len wraps)
+ */
+export function doMmap(
+  mem: Memory,
+  mm: number,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  file?: MmapFile,
+  pgoff = 0,
+): number {
+  addr >>>= 0;
+  len >>>= 0;
+  if (len === 0 || (prot & ~PROT_ALL) !== 0 || (flags & ~MAP_KNOWN) !== 0) return -EINVAL;
+  const type = flags & MAP_TYPE;
+  if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) return -EINVAL;
+  const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
+  if (fixed && !aligned(addr)) return -EINVAL;
+  const size = pageRoundUp(len);
+  if (size > TASK_SIZE) return -ENOMEM;
+  const anon = (flags & MAP_ANONYMOUS) !== 0;
+  if (!anon && file === undefined) return -EBADF;
+
+  let vmFlags = protToVm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  if (type !== MAP_PRIVATE) vmFlags |= VM_SHARED | VM_MAYSHARE;
+  if ((flags & MAP_GROWSDOWN) !== 0) vmFlags |= VM_GROWSDOWN;
+  let opsId = 0;
+  let slot = 0;
+  if (!anon && file !== undefined) {
+    const ops = vmOps(file.ops);
+    if (file.ops === 0 || ops === undefined) return -ENODEV;
+    // Linux refuses an offset range that wraps; xip keeps pgoff in a 31-bit word.
+    if (pgoff < 0 || pgoff + (size >>> PAGE_SHIFT) > 0x7fff_ffff) return -EOVERFLOW;
+    if (!file.readable) return -EACCES;
+    if (type !== MAP_PRIVATE) {
+      if ((prot & PROT_WRITE) !== 0 && !file.writable) return -EACCES;
+      if (!file.writable) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
+    }
+    if (ops.mmap !== undefined) {
+      const r = ops.mmap(mem, file, vmFlags);
+      if (r < 0) return r;
+      vmFlags = r;
+    }
+    opsId = file.ops;
+    slot = file.slot;
+  } else pgoff = 0;
+
+  mmapWriteLock(mem, mm);
+  let start: number;
+  try {
+    start = mmapRegion(mem, mm, addr, size, flags, vmFlags, slot, pgoff, opsId);
+  } finally {
+    mmapWriteUnlock(mem, mm);
+  }
+  if (start >= 0 && (flags & MAP_POPULATE) !== 0) populate(mem, mm, start, size, vmFlags);
+  return start;
+}
+
+/** Place and create the VMA. Entry: mmap_lock held for writing. */
+function mmapRegion(
+  mem: Memory,
+  mm: number,
+  addr: number,
+  size: number,
+  flags: number,
+  vmFlags: number,
+  file: number,
+  pgoff: number,
+  ops: number,
+): number {
+  let start: number;
+  if ((flags & MAP_FIXED_NOREPLACE) !== 0) {
+    if (addr < MMAP_MIN_ADDR || addr + size > TASK_SIZE) return -ENOMEM;
+    if (findVmaIntersection(mem, mm, asVirt(addr), asVirt(addr + size)) !== 0) return -EEXIST;
+    start = addr;
+  } else if ((flags & MAP_FIXED) !== 0) {
+    if (addr < MMAP_MIN_ADDR) return -EPERM; // Linux: mmap_min_addr refuses with EPERM
+    if (addr + size > TASK_SIZE) return -ENOMEM;
+    start = addr;
+  } else {
+    start = getUnmappedArea(mem, mm, addr, size);
+    if (start < 0) return start;
+  }
+  // One slot for the new VMA, plus the worst case of a MAP_FIXED that splits one.
+  const v = vmaAlloc(mem, mm, asVirt(start), asVirt(start + size), vmFlags, file, pgoff, ops);
+  if (v < 0) return v;
+  if ((flags & MAP_FIXED) !== 0) {
+    const r = munmapLocked(mem, mm, start, size);
+    if (r < 0) {
+      vmaFree(mem, v);
+      return r;
+    }
+  }
+  vmaLink(mem, mm, v);
+  if (file !== 0) vmOps(ops)?.open?.(mem, v);
+  else vmaMergeAnon(mem, mm, v);
+  return start;
+}
+
+/**
+ * Find a free range of `size` bytes: the hint when it is free, else the
+ * highest gap below mm.mmapBase (top-down, as Linux's default layout).
+ * Entry: mmap_lock held.
+ *
+ * @returns the start, or -ENOMEM
+ */
+export function getUnmappedArea(mem: Memory, mm: number, hint: number, size: number): number {
+  hint = pageRoundUp(hint);
+  if (
+    hint >= MMAP_MIN_ADDR && hint + size <= TASK_SIZE &&
+    findVmaIntersection(mem, mm, asVirt(hint), asVirt(hint + size)) === 0
+  ) {
+    return hint;
+  }
+  const top = mem.k32[mmBase(mem.layout, mm) + MM.mmapBase]!;
+  // Gaps between VMAs, walked upward; keep the highest that fits below top.
+  let best = -ENOMEM;
+  let gapStart = MMAP_MIN_ADDR;
+  for (let v = findVma(mem, mm, asVirt(0));; v = vmaNext(mem, v)) {
+    const gapEnd = Math.min(v === 0 ? TASK_SIZE : vmaStart(mem, v), top);
+    if (gapEnd - gapStart >= size) best = gapEnd - size;
+    if (v === 0 || vmaStart(mem, v) >= top) break;
+    gapStart = Math.max(gapStart, vmaEnd(mem, v));
+  }
+  return best;
+}
+
+/** MAP_POPULATE: fault every page in, as mm_populate does; failures are ignored, as in Linux. */
+function populate(mem: Memory, mm: number, start: number, size: number, vmFlags: number): void {
+  // A private writable mapping is populated by write faults so COW is broken up front.
+  const write = (vmFlags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
+  if ((vmFlags & VM_ACCESS) === 0) return;
+  mmapReadLock(mem, mm);
+  try {
+    for (let va = start; va < start + size; va += PAGE_SIZE) {
+      if (handleMmFaultLocked(mem, mm, asVirt(va), write ? ACCESS_WRITE : ACCESS_READ) !== 0) break;
+    }
+  } finally {
+    mmapReadUnlock(mem, mm);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// munmap
+
+/**
+ * Unmap [addr, addr + len) (Linux's do_munmap): VMAs that straddle a bound
+ * are split (head, tail, or both for a hole in the middle), the pages are
+ * unmapped, TLBs shot down, then frames and empty page tables released.
+ * Entry: no lock held.
+ *
+ * @returns 0, -EINVAL (misaligned, zero length, outside user space), or
+ *   -ENOMEM (a split needed a VMA slot; nothing was changed)
+ */
+export function doMunmap(mem: Memory, mm: number, addr: number, len: number): number {
+  addr >>>= 0;
+  len >>>= 0;
+  if (!aligned(addr) || len === 0 || addr > TASK_SIZE || pageRoundUp(len) > TASK_SIZE - addr) {
+    return -EINVAL;
+  }
+  mmapWriteLock(mem, mm);
+  try {
+    return munmapLocked(mem, mm, addr, pageRoundUp(len));
+  } finally {
+    mmapWriteUnlock(mem, mm);
+  }
+}
+
+/**
+ * Split VMAs so that none straddles `start` or `end`. Entry: mmap_lock
+ * write. A split of one VMA at both bounds needs two slots; if the second
+ * fails, the first split stays, which is harmless (same flags either side).
+ *
+ * @returns 0 or -ENOMEM
+ */
+function splitAround(mem: Memory, mm: number, start: number, end: number): number {
+  const first = findVma(mem, mm, asVirt(start));
+  if (first !== 0 && vmaStart(mem, first) < start && vmaEnd(mem, first) > start) {
+    const r = splitVma(mem, mm, first, asVirt(start));
+    if (r < 0) return r;
+  }
+  const last = findVma(mem, mm, asVirt(end - 1));
+  if (last !== 0 && vmaStart(mem, last) < end && vmaEnd(mem, last) > end) {
+    const r = splitVma(mem, mm, last, asVirt(end));
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
+/**
+ * doMunmap with mmap_lock held for writing. VMAs that stick out of the
+ * range are trimmed in place; only a hole in the middle of one VMA needs a
+ * new slot (its upper part), so -ENOMEM can only happen before anything
+ * changed. The pages are unmapped, shot down and released *before* any
+ * VMA shrinks or leaves i_mmap, as Linux's unmap_region precedes
+ * remove_vma: a truncate walking i_mmap meanwhile still finds every PTE.
+ */
+export function munmapLocked(mem: Memory, mm: number, start: number, size: number): number {
+  const end = start + size;
+  const first = findVmaIntersection(mem, mm, asVirt(start), asVirt(end));
+  if (first === 0) return 0;
+  if (vmaStart(mem, first) < start && vmaEnd(mem, first) > end) {
+    const r = splitVma(mem, mm, first, asVirt(end));
+    if (r < 0) return r;
+  }
+  const g = newGather();
+  ptlLock(mem, mm);
+  unmapRange(mem, mm, asVirt(start), asVirt(end), g);
+  freePgtables(mem, mm, asVirt(start), asVirt(end), g);
+  ptlUnlock(mem, mm);
+  tlbFinishMmu(mem, mm, g);
+  for (let v = first; v !== 0 && vmaStart(mem, v) < end;) {
+    const next = vmaNext(mem, v);
+    const vs = vmaStart(mem, v);
+    const ve = vmaEnd(mem, v);
+    if (vs < start) vmaSetEnd(mem, v, asVirt(start));
+    else if (ve > end) vmaSetStart(mem, v, asVirt(end));
+    else removeVma(mem, mm, v);
+    v = next;
+  }
+  return 0;
+}
+
+/** Close (leave i_mmap), unlink and free a VMA whose pages are gone. Entry: mmap_lock write. */
+export function removeVma(mem: Memory, mm: number, v: number): void {
+  if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
+  vmaUnlink(mem, mm, v);
+  vmaFree(mem, v);
+}
+
+// ---------------------------------------------------------------------------
+// mprotect
+
+/**
+ * Change the protection of [addr, addr + len) (Linux's do_mprotect_pkey).
+ * VMAs are split at the bounds. A protection the VMA may not have (its
+ * VM_MAY* bits: a shared mapping of a read-only fd cannot become writable)
+ * fails with -EACCES; the whole range is checked before anything changes.
+ * PTEs lose permissions at once (with a TLB shootdown); W is never added
+ * here, the next write faults and decides (COW or reuse).
+ * Entry: no lock held.
+ *
+ * @returns 0, -EINVAL (misaligned, unknown bits), -ENOMEM (a hole in the
+ *   range, or no VMA slot for a split), -EACCES
+ */
+export function doMprotect(
+  mem: Memory,
+  mm: number,
+  addr: number,
+  len: number,
+  prot: number,
+): number {
+  addr >>>= 0;
+  len >>>= 0;
+  if (!aligned(addr) || (prot & ~PROT_ALL) !== 0) return -EINVAL;
+  if (len === 0) return 0;
+  const end = addr + pageRoundUp(len);
+  if (end > TASK_SIZE || end <= addr) return -ENOMEM;
+  const want = protToVm(prot);
+  mmapWriteLock(mem, mm);
+  try {
+    // Check: no hole, every VMA may take the new protection.
+    let at = addr;
+    for (let v = findVma(mem, mm, asVirt(addr)); at < end; v = vmaNext(mem, v)) {
+      if (v === 0 || vmaStart(mem, v) > at) return -ENOMEM;
+      const may = (vmaFlags(mem, v) >>> VM_MAY_SHIFT) & VM_ACCESS;
+      if ((want & ~may) !== 0) return -EACCES;
+      at = vmaEnd(mem, v);
+    }
+    const r = splitAround(mem, mm, addr, end);
+    if (r < 0) return r;
+    let weakened = false;
+    for (
+      let v = findVma(mem, mm, asVirt(addr));
+      v !== 0 && vmaStart(mem, v) < end;
+      v = vmaNext(mem, v)
+    ) {
+      const old = vmaFlags(mem, v);
+      setVmaFlags(mem, v, (old & ~VM_ACCESS) | want);
+      if ((old & VM_ACCESS & ~want) !== 0) weakened = true;
+      changeProtection(mem, mm, vmaStart(mem, v), vmaEnd(mem, v), want);
+    }
+    if (weakened) flushTlbMm(mem, mm);
+    // Pieces that now match their neighbours become one again.
+    for (let v = findVma(mem, mm, asVirt(addr === 0 ? 0 : addr - 1)); v !== 0;) {
+      if (vmaStart(mem, v) > end) break;
+      v = vmaNext(mem, vmaMergeAnon(mem, mm, v));
+    }
+    return 0;
+  } finally {
+    mmapWriteUnlock(mem, mm);
+  }
+}
+
+/**
+ * Rewrite the permission bits of every present PTE in [start, end) for VM
+ * access bits `vm`: R and X follow, W is only ever removed; a VMA with no
+ * access turns its leaves into PROT_NONE PTEs (V clear, frame kept).
+ * Entry: mmap_lock write. Caller flushes the TLB if anything was removed.
+ */
+function changeProtection(mem: Memory, mm: number, start: number, end: number, vm: number): void {
+  const p32 = physWords(mem);
+  const rx = vmPteBits(vm, false);
+  const keepW = (vm & VM_WRITE) !== 0 ? PTE_W : 0;
+  ptlLock(mem, mm);
+  for (let va = start; va < end; va += PAGE_SIZE) {
+    const w = walk(mem, mm, asVirt(va), false);
+    if (w < 0) {
+      va = (Math.floor(va / (PAGE_SIZE * 1024)) + 1) * PAGE_SIZE * 1024 - PAGE_SIZE;
+      continue;
+    }
+    const pte = Atomics.load(p32, w);
+    if (!ptePresent(asPte(pte))) continue;
+    if (vm === 0) {
+      pteModify(p32, w, PTE_V | PTE_R | PTE_W | PTE_X, PTE_PROTNONE);
+    } else {
+      // A write-only request still reads (riscv), so rx always has R or X.
+      const w0 = pte & PTE_W & keepW;
+      pteModify(p32, w, PTE_PROTNONE | PTE_R | PTE_W | PTE_X, PTE_V | rx | w0);
+    }
+  }
+  ptlUnlock(mem, mm);
+}
+
+// ---------------------------------------------------------------------------
+// madvise, msync
+
+/**
+ * madvise(2). MADV_DONTNEED drops the pages of the range (anonymous memory
+ * reads back as zeros, file memory refaults from the file); NORMAL, RANDOM,
+ * SEQUENTIAL and WILLNEED are accepted and ignored. Entry: no lock held;
+ * takes mmap_lock for reading, as Linux does for DONTNEED.
+ *
+ * @returns 0, -EINVAL (misaligned, unknown advice, VM_LOCKED/VM_PFNMAP), -ENOMEM (a hole)
+ */
+export function doMadvise(
+  mem: Memory,
+  mm: number,
+  addr: number,
+  len: number,
+  advice: number,
+): number {
+  addr >>>= 0;
+  len >>>= 0;
+  if (!aligned(addr)) return -EINVAL;
+  const known = [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED];
+  if (!known.includes(advice)) return -EINVAL;
+  if (len === 0) return 0;
+  const end = addr + pageRoundUp(len);
+  if (end > TASK_SIZE || end <= addr) return -EINVAL;
+  mmapReadLock(mem, mm);
+  try {
+    let at = addr;
+    let hole = false;
+    for (let v = findVma(mem, mm, asVirt(addr)); at < end; v = vmaNext(mem, v)) {
+      if (v === 0) {
+        hole = true;
+        break;
+      }
+      if (vmaStart(mem, v) > at) hole = true;
+      if (advice === MADV_DONTNEED && (vmaFlags(mem, v) & (VM_LOCKED | VM_PFNMAP)) !== 0) {
+        return -EINVAL;
+      }
+      at = vmaEnd(mem, v);
+    }
+    if (advice === MADV_DONTNEED) {
+      // Page tables stay: concurrent faults (mmap_lock read) may be using them.
+      const g = newGather();
+      ptlLock(mem, mm);
+      unmapRange(mem, mm, asVirt(addr), asVirt(end), g);
+      ptlUnlock(mem, mm);
+      tlbFinishMmu(mem, mm, g);
+    }
+    return hole ? -ENOMEM : 0;
+  } finally {
+    mmapReadUnlock(mem, mm);
+  }
+}
+
+/**
+ * msync(2): for each shared file VMA in the range, ask its VmOperations to
+ * write back (MS_SYNC waits for it). Anonymous and private VMAs need
+ * nothing. Entry: no lock held.
+ *
+ * @returns 0, -EINVAL (misaligned, bad flags), -ENOMEM (a hole), or the file system's error
+ */
+export function doMsync(mem: Memory, mm: number, addr: number, len: number, flags: number): number {
+  addr >>>= 0;
+  len >>>= 0;
+  if (!aligned(addr) || (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) !== 0) return -EINVAL;
+  if ((flags & MS_ASYNC) !== 0 && (flags & MS_SYNC) !== 0) return -EINVAL;
+  const end = addr + pageRoundUp(len);
+  if (end < addr || end > TASK_SIZE) return -ENOMEM;
+  if (end === addr) return 0;
+  mmapReadLock(mem, mm);
+  try {
+    let at = addr;
+    let hole = false;
+    for (let v = findVma(mem, mm, asVirt(addr)); at < end; v = vmaNext(mem, v)) {
+      if (v === 0) return -ENOMEM;
+      if (vmaStart(mem, v) > at) hole = true;
+      const s = Math.max(at, vmaStart(mem, v));
+      const e = Math.min(end, vmaEnd(mem, v));
+      if (
+        (vmaFlags(mem, v) & VM_SHARED) !== 0 && vmaFile(mem, v) !== 0 && (flags & MS_SYNC) !== 0
+      ) {
+        const sync = vmOps(vmaOpsId(mem, v))?.msync;
+        if (sync !== undefined) {
+          const r = sync(mem, v, asVirt(s), asVirt(e), flags);
+          if (r < 0) return r;
+        }
+      }
+      at = vmaEnd(mem, v);
+    }
+    return hole ? -ENOMEM : 0;
+  } finally {
+    mmapReadUnlock(mem, mm);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// brk
+
+/** Set the start of the heap (exec, after loading). Entry: mmap_lock write or mm private. */
+export function setBrkStart(mem: Memory, mm: number, start: number): void {
+  const b = mmBase(mem.layout, mm);
+  mem.k32[b + MM.brkStart] = start;
+  mem.k32[b + MM.brk] = start;
+}
+
+/**
+ * brk(2): move the end of the heap to `newBrk`. Growing extends the heap's
+ * anonymous VMA (or creates it); shrinking unmaps. As Linux's syscall, it
+ * returns the resulting break, which is the old one when the move fails
+ * (below the start, into another mapping, out of memory). Entry: no lock.
+ */
+export function doBrk(mem: Memory, mm: number, newBrk: number): number {
+  newBrk >>>= 0;
+  const b = mmBase(mem.layout, mm);
+  const k32 = mem.k32;
+  mmapWriteLock(mem, mm);
+  try {
+    const start = k32[b + MM.brkStart]!;
+    const old = k32[b + MM.brk]!;
+    if (newBrk < start || newBrk > TASK_SIZE) return old;
+    const oldEnd = pageRoundUp(old);
+    const newEnd = pageRoundUp(newBrk);
+    if (newEnd < oldEnd) {
+      if (munmapLocked(mem, mm, newEnd, oldEnd - newEnd) < 0) return old;
+    } else if (newEnd > oldEnd) {
+      if (findVmaIntersection(mem, mm, asVirt(oldEnd), asVirt(newEnd)) !== 0) return old;
+      const heap = oldEnd > pageRoundUp(start) ? findVma(mem, mm, asVirt(oldEnd - 1)) : 0;
+      if (heap !== 0 && vmaEnd(mem, heap) === oldEnd && vmaFile(mem, heap) === 0) {
+        vmaSetEnd(mem, heap, asVirt(newEnd));
+      } else {
+        const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+        const v = vmaAlloc(mem, mm, asVirt(oldEnd), asVirt(newEnd), flags, 0, 0, 0);
+        if (v < 0) return old;
+        vmaLink(mem, mm, v);
+      }
+    }
+    k32[b + MM.brk] = newBrk;
+    return newBrk;
+  } finally {
+    mmapWriteUnlock(mem, mm);
+  }
+}
+
+/** Test/debug view of an mm's VMAs: [start, end, flags] in address order. Entry: mmap_lock held or mm quiescent. */
+export function vmaDump(mem: Memory, mm: number): [VirtAddr, VirtAddr, number][] {
+  const out: [VirtAddr, VirtAddr, number][] = [];
+  for (let v = findVma(mem, mm, asVirt(0)); v !== 0; v = vmaNext(mem, v)) {
+    out.push([vmaStart(mem, v), vmaEnd(mem, v), vmaFlags(mem, v)]);
+  }
+  return out;
+}

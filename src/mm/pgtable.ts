@@ -1,0 +1,285 @@
+/**
+ * Sv32 page tables: two levels of 1024 four-byte PTEs, each level one RAM
+ * frame, as the hart walks them (src/abi/sv32.ts has the PTE format).
+ *
+ * ```
+ *  root (mm.root) ──VPN[1]──▶ level-0 table ──VPN[0]──▶ leaf PTE ──▶ frame
+ * ```
+ *
+ * Page tables live in physical memory, so a PTE is addressed by its word
+ * index in an Int32Array over the physical buffer (`physWords`): entry i of
+ * the table in frame p is word `p * 1024 + i`.
+ *
+ * Every PTE access is atomic because the hart of another Worker may walk the
+ * same table at the same time and set A and D with compareExchange. So a
+ * present leaf is never overwritten with a plain store: it is cleared with
+ * Atomics.exchange (the returned old value carries the latest D bit) or
+ * changed with a compareExchange loop (`pteModify`). Writes that install a
+ * leaf or table over an empty entry may race only with the kernel, and use
+ * compareExchange so that the loser sees who won.
+ *
+ * RSW bit 9 (the one pte_special leaves free) marks a PROT_NONE leaf: V is
+ * clear, so the hart faults, but the frame is still mapped and counted.
+ * Linux riscv uses a similar trick (_PAGE_PROT_NONE).
+ *
+ * Locks: walks that only read need none (the caller keeps the VMA alive);
+ * leaf changes are made under mm.page_table_lock; table pages are freed only
+ * under mmap_lock held for writing, and only after a TLB shootdown.
+ *
+ * @module
+ */
+
+import { ENOMEM } from "../abi/errno.ts";
+import { MM, mmBase, MMG } from "../abi/layout.ts";
+import { KernelPanic } from "../abi/panic.ts";
+import {
+  pfnToPte,
+  PTE_A,
+  PTE_D,
+  PTE_R,
+  PTE_V,
+  PTE_W,
+  PTE_X,
+  pteIsLeaf,
+  pteIsTable,
+  PTES_PER_TABLE,
+  pteToPfn,
+  px,
+} from "../abi/sv32.ts";
+import {
+  asPfn,
+  asPte,
+  asVirt,
+  PAGE_SIZE,
+  type Pfn,
+  type Pte,
+  type VirtAddr,
+} from "../abi/types.ts";
+import { type Memory } from "../hw/memory.ts";
+import { allocFrame, freeFrame } from "./frame_alloc.ts";
+import { clearPageFlag, PG_pagetable, setPageFlag } from "./memmap.ts";
+import { VM_EXEC, VM_READ, VM_WRITE } from "./vma.ts";
+
+/** RSW bit 9: a PROT_NONE leaf (V clear, frame still mapped). */
+export const PTE_PROTNONE = 1 << 9;
+/** Bytes one level-0 table maps (4 MiB). */
+export const PGDIR_SIZE = PAGE_SIZE * PTES_PER_TABLE;
+
+/** True when a PTE maps a frame: a valid leaf or a PROT_NONE leaf. */
+export const ptePresent = (pte: Pte): boolean => pteIsLeaf(pte) || (pte & PTE_PROTNONE) !== 0;
+
+const physWordsCache = new WeakMap<SharedArrayBuffer, Int32Array>();
+
+/** This thread's Int32Array over physical memory (PTEs live there). */
+export function physWords(mem: Memory): Int32Array {
+  let p = physWordsCache.get(mem.phys);
+  if (p === undefined) {
+    p = new Int32Array(mem.phys);
+    physWordsCache.set(mem.phys, p);
+  }
+  return p;
+}
+
+/** Root page-table frame of mm slot `mm`. */
+export const mmRoot = (mem: Memory, mm: number): Pfn =>
+  asPfn(Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.root));
+
+/** Atomic read of the PTE at word `w`. */
+export const pteLoad = (p32: Int32Array, w: number): Pte => asPte(Atomics.load(p32, w));
+
+/** Set an empty PTE; false (and nothing written) when it was not `expect`. */
+export function pteCas(p32: Int32Array, w: number, expect: Pte, val: Pte): boolean {
+  return Atomics.compareExchange(p32, w, expect | 0, val | 0) === (expect | 0);
+}
+
+/** Clear a PTE, returning the old value with the hart's latest A/D bits. */
+export const pteClear = (p32: Int32Array, w: number): Pte => asPte(Atomics.exchange(p32, w, 0));
+
+/**
+ * Clear bits `clear`, then set bits `set`, without losing an A/D update the
+ * hart makes meanwhile.
+ *
+ * @returns the old PTE
+ */
+export function pteModify(p32: Int32Array, w: number, clear: number, set: number): Pte {
+  for (let old = Atomics.load(p32, w);;) {
+    const seen = Atomics.compareExchange(p32, w, old, (old & ~clear) | set);
+    if (seen === old) return asPte(old);
+    old = seen;
+  }
+}
+
+/**
+ * Allocate a zeroed page-table page and charge it to mm `mm`.
+ *
+ * @returns the pfn, or -ENOMEM
+ */
+function allocTable(mem: Memory, mm: number): Pfn | number {
+  const pfn = allocFrame(mem, { zero: true });
+  if (pfn < 0) return pfn;
+  setPageFlag(mem, pfn as Pfn, PG_pagetable);
+  Atomics.add(mem.k32, mmBase(mem.layout, mm) + MM.ptFrames, 1);
+  Atomics.add(mem.k32, mem.layout.mmg.base + MMG.pagetableFrames, 1);
+  return pfn;
+}
+
+/** Return a page-table page that nothing can reach any more. */
+export function freeTable(mem: Memory, mm: number, pfn: Pfn): void {
+  clearPageFlag(mem, pfn, PG_pagetable);
+  freeFrame(mem, pfn);
+  Atomics.sub(mem.k32, mmBase(mem.layout, mm) + MM.ptFrames, 1);
+  Atomics.sub(mem.k32, mem.layout.mmg.base + MMG.pagetableFrames, 1);
+}
+
+/**
+ * Return the word index (in physWords) of the leaf PTE for `va` in mm `mm`.
+ * If `alloc`, create the level-0 table when it is missing; two threads that
+ * race to create it agree through compareExchange and the loser frees its
+ * frame. Entry: the caller keeps the mm alive (mmap_lock, or a reference).
+ *
+ * @returns the PTE's word index, -1 when there is no table and `!alloc`,
+ *   or -ENOMEM when a table page cannot be allocated
+ */
+export function walk(mem: Memory, mm: number, va: VirtAddr, alloc: boolean): number {
+  return walkRoot(mem, mmRoot(mem, mm), va, alloc ? mm : 0);
+}
+
+/**
+ * walk() from an explicit root. `allocFor` is the mm to charge a new table
+ * to, or 0 for a lookup only (the form the hart and gup-fast use).
+ */
+export function walkRoot(mem: Memory, root: Pfn, va: VirtAddr, allocFor: number): number {
+  const p32 = physWords(mem);
+  const w1 = root * PTES_PER_TABLE + px(1, va);
+  let pde = pteLoad(p32, w1);
+  if (pde === 0) {
+    if (allocFor === 0) return -1;
+    const t = allocTable(mem, allocFor);
+    if (t < 0) return -ENOMEM;
+    const mine = pfnToPte(t as Pfn, PTE_V);
+    if (!pteCas(p32, w1, asPte(0), mine)) freeTable(mem, allocFor, t as Pfn);
+    pde = pteLoad(p32, w1);
+  }
+  if (!pteIsTable(pde)) {
+    throw new KernelPanic("walk", `root entry for 0x${va.toString(16)} is 0x${pde.toString(16)}`);
+  }
+  return pteToPfn(pde) * PTES_PER_TABLE + px(0, va);
+}
+
+/**
+ * Map `npages` pages starting at `va` to consecutive frames from `pfn`, with
+ * PTE bits `flags` (V is added). Entry: page_table_lock held or the range
+ * private to the caller. The entries must be empty.
+ *
+ * @returns 0, or -ENOMEM (entries already set stay set)
+ * @throws KernelPanic("mapPages", "remap") when an entry is already in use
+ */
+export function mapPages(
+  mem: Memory,
+  mm: number,
+  va: VirtAddr,
+  npages: number,
+  pfn: Pfn,
+  flags: number,
+): number {
+  const p32 = physWords(mem);
+  for (let i = 0; i < npages; i++) {
+    const w = walk(mem, mm, asVirt(va + i * PAGE_SIZE), true);
+    if (w < 0) return w;
+    if (!pteCas(p32, w, asPte(0), pfnToPte(asPfn(pfn + i), flags | PTE_V))) {
+      throw new KernelPanic("mapPages", `remap at 0x${(va + i * PAGE_SIZE).toString(16)}`);
+    }
+  }
+  return 0;
+}
+
+/** Old PTEs and table pages collected by unmapping, released after the TLB flush. */
+export interface MmuGather {
+  /** Cleared leaf PTEs that mapped a frame. */
+  ptes: Pte[];
+  /** Page-table pages unlinked from the root. */
+  tables: Pfn[];
+}
+
+/** An empty gather. */
+export const newGather = (): MmuGather => ({ ptes: [], tables: [] });
+
+/**
+ * Clear every leaf PTE in [start, end) and append the old values (present
+ * leaves only) to `g.ptes`. Entry: page_table_lock held; the caller holds
+ * mmap_lock or i_mmap lock so the range's VMAs stay. The frames must not be
+ * released before the TLB shootdown (tlbFinishMmu).
+ *
+ * @returns the number of PTEs cleared
+ */
+export function unmapRange(mem: Memory, mm: number, start: VirtAddr, end: VirtAddr, g: MmuGather) {
+  const p32 = physWords(mem);
+  const root = mmRoot(mem, mm);
+  let n = 0;
+  for (let va = start; va < end;) {
+    const pde = pteLoad(p32, root * PTES_PER_TABLE + px(1, asVirt(va)));
+    const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
+    if (pteIsTable(pde)) {
+      const base = pteToPfn(pde) * PTES_PER_TABLE;
+      for (let v: number = va; v < next; v += PAGE_SIZE) {
+        const w = base + px(0, asVirt(v));
+        if (Atomics.load(p32, w) === 0) continue;
+        const old = pteClear(p32, w);
+        if (ptePresent(old)) {
+          g.ptes.push(old);
+          n++;
+        }
+      }
+    }
+    va = asVirt(next);
+  }
+  return n;
+}
+
+/**
+ * Unlink the level-0 tables that cover only [start, end) rounded out to
+ * 4 MiB and hold no PTE any more, appending them to `g.tables`. Entry:
+ * mmap_lock held for writing (no fault can be filling them), and
+ * page_table_lock held (an rmap zap walks under it without mmap_lock). `floor`/`ceil` bound the span that may be
+ * freed: nothing below floor or at or above ceil is still mapped by a VMA.
+ */
+export function freePgtables(
+  mem: Memory,
+  mm: number,
+  start: VirtAddr,
+  end: VirtAddr,
+  g: MmuGather,
+): void {
+  const p32 = physWords(mem);
+  const root = mmRoot(mem, mm);
+  const first = px(1, start);
+  const last = px(1, asVirt(end - 1));
+  for (let i = first; i <= last; i++) {
+    const w1 = root * PTES_PER_TABLE + i;
+    const pde = pteLoad(p32, w1);
+    if (!pteIsTable(pde)) continue;
+    const base = pteToPfn(pde) * PTES_PER_TABLE;
+    let empty = true;
+    for (let j = 0; j < PTES_PER_TABLE && empty; j++) empty = Atomics.load(p32, base + j) === 0;
+    if (!empty) continue;
+    pteClear(p32, w1);
+    g.tables.push(pteToPfn(pde));
+  }
+}
+
+/**
+ * Leaf permission bits for a VMA's VM_* flags. riscv has no write-only page
+ * (W without R is reserved), so VM_WRITE implies R, as Linux's riscv
+ * protection_map does; W itself is set only when `writable` (faults decide
+ * it, for COW and page_mkwrite).
+ */
+export function vmPteBits(vmFlags: number, writable: boolean): number {
+  let bits = 0;
+  if ((vmFlags & (VM_READ | VM_WRITE)) !== 0) bits |= PTE_R;
+  if (writable) bits |= PTE_W | PTE_R;
+  if ((vmFlags & VM_EXEC) !== 0) bits |= PTE_X;
+  return bits;
+}
+
+/** Bits a fault sets on a fresh leaf so the hart need not: accessed, and dirty for a write. */
+export const youngBits = (write: boolean): number => PTE_A | (write ? PTE_D : 0);

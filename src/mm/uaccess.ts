@@ -1,0 +1,150 @@
+/**
+ * Copies between the kernel and a user address space, for syscalls
+ * (Linux's copy_from_user, copy_to_user, strncpy_from_user).
+ *
+ * They translate through the mm's page tables exactly as the hart would,
+ * and on a missing or insufficient PTE they fault the page in with
+ * handleMmFaultLocked, as a trap from the hart would; a fault that cannot be
+ * resolved is -EFAULT. Each page is copied while holding the page-table lock
+ * over a PTE that was just checked, so a concurrent munmap, MADV_DONTNEED or
+ * truncate (which must take that lock to clear it) cannot free the frame
+ * mid-copy, even when it is a device frame that cannot be pinned.
+ * Entry for all: no lock held; they take mmap_lock for reading.
+ *
+ * @module
+ */
+
+import { EFAULT } from "../abi/errno.ts";
+import {
+  type Access,
+  ACCESS_READ,
+  ACCESS_WRITE,
+  PTE_A,
+  PTE_D,
+  PTE_U,
+  pteIsLeaf,
+  pteToPfn,
+} from "../abi/sv32.ts";
+import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown, type VirtAddr } from "../abi/types.ts";
+import { type Memory } from "../hw/memory.ts";
+import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
+import { mmapReadLock, mmapReadUnlock, ptlLock, ptlUnlock, TASK_SIZE } from "./mm.ts";
+import { physWords, pteLoad, pteModify, walk } from "./pgtable.ts";
+
+/** Faults tolerated on one page (each retry means another Worker changed it meanwhile). */
+const MAX_RETRIES = 32;
+
+/**
+ * Run `body(physOffset, n)` over [va, va + len), page by page, with the
+ * page-table lock held around each chunk and a PTE that allows `access`.
+ *
+ * @returns 0 or -EFAULT
+ */
+function forUserRange(
+  mem: Memory,
+  mm: number,
+  va: number,
+  len: number,
+  access: Access,
+  body: (phys: number, done: number, n: number) => boolean,
+): number {
+  if (len === 0) return 0;
+  if (va < 0 || va + len > TASK_SIZE || va + len < va) return -EFAULT;
+  const p32 = physWords(mem);
+  const need = PTE_U | access;
+  mmapReadLock(mem, mm);
+  try {
+    for (let done = 0; done < len;) {
+      const at = asVirt(va + done);
+      const n = Math.min(len - done, PAGE_SIZE - pageOffset(at));
+      let copied = false;
+      for (let tries = 0; !copied; tries++) {
+        if (tries === MAX_RETRIES) return -EFAULT;
+        const w = walk(mem, mm, asVirt(pageRoundDown(at)), false);
+        ptlLock(mem, mm);
+        const pte = w < 0 ? 0 : pteLoad(p32, w);
+        if (w >= 0 && pteIsLeaf(pte as never) && (pte & need) === need) {
+          if (access === ACCESS_WRITE && (pte & PTE_D) === 0) pteModify(p32, w, 0, PTE_A | PTE_D);
+          const stop = !body(pteToPfn(pte as never) * PAGE_SIZE + pageOffset(at), done, n);
+          ptlUnlock(mem, mm);
+          if (stop) return 0;
+          copied = true;
+        } else {
+          ptlUnlock(mem, mm);
+          const r = handleMmFaultLocked(mem, mm, at, access);
+          if (r === VM_FAULT_EXPAND_STACK) {
+            // Growing a stack needs mmap_lock for writing: drop ours meanwhile.
+            mmapReadUnlock(mem, mm);
+            const e = expandStackUnlocked(mem, mm, at);
+            mmapReadLock(mem, mm);
+            if (e < 0) return -EFAULT;
+          } else if (r !== 0) return -EFAULT;
+        }
+      }
+      done += n;
+    }
+    return 0;
+  } finally {
+    mmapReadUnlock(mem, mm);
+  }
+}
+
+/**
+ * Copy `len` bytes from user address `va` of mm `mm`.
+ *
+ * @returns the bytes, or -EFAULT when any part is not readable
+ */
+export function copyFromUser(
+  mem: Memory,
+  mm: number,
+  va: VirtAddr,
+  len: number,
+): Uint8Array | number {
+  const out = new Uint8Array(len);
+  const r = forUserRange(mem, mm, va, len, ACCESS_READ, (phys, done, n) => {
+    out.set(mem.u8.subarray(phys, phys + n), done);
+    return true;
+  });
+  return r < 0 ? r : out;
+}
+
+/**
+ * Copy `bytes` to user address `va` of mm `mm`. On -EFAULT a prefix may
+ * have been written, as in Linux.
+ *
+ * @returns 0, or -EFAULT when any part is not writable
+ */
+export function copyToUser(mem: Memory, mm: number, va: VirtAddr, bytes: Uint8Array): number {
+  return forUserRange(mem, mm, va, bytes.length, ACCESS_WRITE, (phys, done, n) => {
+    mem.u8.set(bytes.subarray(done, done + n), phys);
+    return true;
+  });
+}
+
+/**
+ * Copy a NUL-terminated string of at most `max` bytes from user address
+ * `va`. Stops at the first NUL without touching the pages after it.
+ *
+ * @returns the bytes before the NUL; exactly `max` bytes when there was no
+ *   NUL within them (the caller decides, e.g. -ENAMETOOLONG); or -EFAULT
+ */
+export function strncpyFromUser(
+  mem: Memory,
+  mm: number,
+  va: VirtAddr,
+  max: number,
+): Uint8Array | number {
+  const out = new Uint8Array(max);
+  let len = max;
+  const r = forUserRange(mem, mm, va, max, ACCESS_READ, (phys, done, n) => {
+    const i = mem.u8.subarray(phys, phys + n).indexOf(0);
+    if (i < 0) {
+      out.set(mem.u8.subarray(phys, phys + n), done);
+      return true;
+    }
+    out.set(mem.u8.subarray(phys, phys + i), done);
+    len = done + i;
+    return false;
+  });
+  return r < 0 ? r : out.slice(0, len);
+}
