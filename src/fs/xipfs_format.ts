@@ -108,14 +108,16 @@ export function superComputeChecksum(dev: Uint8Array): number {
 }
 
 /**
- * Read and validate the superblock of `dev`. Never throws.
+ * Read and validate the superblock of `dev`. Never throws. `deviceBytes`
+ * is the size of the device behind it, when `dev` holds only its first
+ * block(s) (a bio-only device's superblock read into a buffer).
  *
  * @returns the volume, or `{ ok: false, error }` with one line naming the
  *   first problem: image too small, bad magic, wrong version, checksum
  *   mismatch, geometry that is not the one mkfs computes, or an image
  *   shorter than the geometry says (truncated).
  */
-export function openVolume(dev: Uint8Array): OpenResult {
+export function openVolume(dev: Uint8Array, deviceBytes: number = dev.byteLength): OpenResult {
   const fail = (error: string): OpenResult => ({ ok: false, error });
   if (dev.byteLength < XSUPER_BYTES) {
     return fail(`image is ${dev.byteLength} bytes, too small to hold a superblock`);
@@ -177,9 +179,9 @@ export function openVolume(dev: Uint8Array): OpenResult {
   }
   if (sb.rootIno !== XIPFS_ROOT_INO) return fail(`bad root inode number ${sb.rootIno}`);
   const need = totalBlocks * XIPFS_BLOCK_SIZE;
-  if (dev.byteLength < need) {
+  if (deviceBytes < need) {
     return fail(
-      `image truncated: the superblock says ${totalBlocks} blocks (${need} bytes), the image has ${dev.byteLength} bytes`,
+      `image truncated: the superblock says ${totalBlocks} blocks (${need} bytes), the image has ${deviceBytes} bytes`,
     );
   }
   return { ok: true, vol: { dev, view, sb } };
