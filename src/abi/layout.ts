@@ -472,6 +472,18 @@ export const XFS_DAX_INODE = 2;
 export const xfsDirtyWords = (cfg: LayoutConfig): number => Math.ceil(cfg.deviceFrames / 32);
 
 // ---------------------------------------------------------------------------
+// daxent: DAX entry locks (src/fs/dax_fault.ts), Linux's locked DAX entries
+// in i_pages reduced to their lock. One word per hash bucket of (inode slot,
+// pgoff); bit 0 is a src/sync bit lock (LockClass.DAX_ENTRY). Two entries
+// that hash alike share a lock: that only over-serialises, it cannot
+// deadlock, because a task never holds two DAX entries at once.
+
+/** Entry-lock words (a power of two). */
+export const DAXENT_WORDS = 1024;
+/** The lock bit in an entry word. */
+export const DAXENT_LOCK_BIT = 0;
+
+// ---------------------------------------------------------------------------
 
 /** A placed region: `words` 32-bit words starting at word `base`. */
 export interface Region {
@@ -495,6 +507,7 @@ export interface KernelLayout {
   readonly vmas: Region;
   readonly icache: Region;
   readonly xipfs: Region;
+  readonly daxent: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -523,6 +536,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["vmas", cfg.maxTasks * VMAS_PER_TASK * VMA_WORDS],
     ["icache", ICACHE.slots + ICACHE_SLOTS * ISLOT_WORDS],
     ["xipfs", XFS.dirty + xfsDirtyWords(cfg)],
+    ["daxent", DAXENT_WORDS],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -547,6 +561,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     vmas: placed.vmas!,
     icache: placed.icache!,
     xipfs: placed.xipfs!,
+    daxent: placed.daxent!,
     regions,
     bytes: next * 4,
   };

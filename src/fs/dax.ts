@@ -26,6 +26,7 @@ import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { markInodeDirty, markRangeDirty } from "./balloc.ts";
 import { bmapLookupFast, getBlock } from "./getblock.ts";
+import { daxHoleFilled } from "./dax_fault.ts";
 import { BMAP_MAX_BLOCKS } from "./xipfs_bmap.ts";
 import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
@@ -124,6 +125,18 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
   }
 }
 
+/**
+ * getBlock(create) for the write path; a hole it fills may have the zero
+ * page mapped in some process (a read fault), which must go now that the
+ * block exists (dax_fault.ts daxHoleFilled).
+ */
+function getBlockFilling(c: XipCtx, ip: InodeRef, ib: number): BlockNo {
+  const hole = bmapLookupFast(c, ip.ino, ib) === 0;
+  const b = getBlock(c, ip, ib, true);
+  if (hole && b > 0) daxHoleFilled(c, ip, ib);
+  return b;
+}
+
 function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): number {
   const end = Math.min(pos + src.length, XIPFS_MAX_BYTES);
   const bytes = c.mdev!.bytes;
@@ -132,7 +145,7 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
   while (p < end) {
     const ib = Math.floor(p / BS);
     const inOff = p - ib * BS;
-    const b = getBlock(c, ip, ib, true);
+    const b = getBlockFilling(c, ip, ib);
     if (b < 0) {
       err = b;
       break;
@@ -140,7 +153,7 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
     let n = 1;
     const lastIb = Math.floor((end - 1) / BS);
     while (ib + n <= lastIb) {
-      const nb = getBlock(c, ip, ib + n, true);
+      const nb = getBlockFilling(c, ip, ib + n);
       if (nb !== b + n) break; // an error or a jump: the next run starts there
       n++;
     }
