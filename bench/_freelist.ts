@@ -62,7 +62,7 @@ export function flAlloc(mem: Memory): Pfn | number {
   unlock(k32, s + LOCK);
   k32[b + PAGE.next] = -1;
   k32[b + PAGE.private] = 0;
-  Atomics.store(k32, b + PAGE.refcount, 1);
+  k32[b + PAGE.refcount] = 1;
   return asPfn(head);
 }
 

@@ -17,6 +17,19 @@
 //   (hash probe, get_page_unless_zero, re-check of mapping/index and slot);
 // - warm readCachePage + putPage: the same plus the PG_uptodate test (a
 //   minor fault's page-cache part).
+//
+// Measured (2-core machine shared with other jobs, Deno 2.9.6; avg per
+// iteration / 256 = per op):
+//
+//   raw 4 KiB copy            103.8 us  ->  0.41 us/op   1.00
+//   warm readCachePage        144.1 us  ->  0.56 us/op   1.39x raw
+//   warm findGetPage          150.6 us  ->  0.59 us/op   1.45x raw
+//   cold readCachePage        897.3 us  ->  3.5  us/op   8.64x raw
+//
+// A warm lookup costs about one 4 KiB copy (a dozen Atomics operations on
+// the index and the struct page); a cold read costs eight or nine, most of
+// it the page lock, the PAGE_CACHE mutex with its held-lock bookkeeping and
+// the frame allocation around the one copy.
 
 import { asBlock, asTid, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
 import { MemDevice } from "../src/hw/device.ts";

@@ -18,18 +18,37 @@
  * the first word tried. It is only a hint; correctness never depends on it.
  *
  * Why not a free list under a lock (Linux's zone->lock over free_area)?
- * Measured with bench/physmem_bench.ts (2-core machine, Deno 2.9.6, 16384
- * frames, one allocFrame + freeFrame pair per op, including the memmap
- * updates both designs need):
+ * bench/falloc_compare.ts runs both, interleaved, with the same memmap work
+ * (bench/_freelist.ts is the free list: a LIFO through the memmap's `next`
+ * words under a spinlock). 16384 frames, each thread churning a ring of 256
+ * frames, ns per allocFrame+freeFrame pair, best / median of 15 rounds, on
+ * the shared 2-core machine (load average 5-8 from other suites, so medians
+ * swing by 1.5x between runs):
  *
  * ```
- *   BENCH_TABLE
+ *  threads          used   bitmap+CAS    free list+spinlock
+ *  main thread       0%    196 / 309     156 / 213
+ *  main thread      90%    115 / 280      85 / 171
+ *  2 Workers         0%    224 / 235     178 / 244
+ *  2 Workers        90%    215 / 237     170 / 212
+ *  4 Workers (2 cores) 0%  281 / 397     385 / 562
+ *  4 Workers (2 cores) 90% 327 / 442     257 / 518
  * ```
  *
- * The CAS bitmap needs no lock class, cannot be left locked by a Worker
- * that is terminated mid-allocation (a dead Worker leaks at most the frame it
- * was claiming, never the allocator), and fits the lock order's rule that
- * the allocator is a leaf taken with atomic ops only.
+ * The free list is up to 1.4x faster with one or two threads; with more
+ * Workers than cores (what `xip run --procs 8` does) the bitmap's medians
+ * are 1.2-1.4x better, because a spinlock holder can be preempted while the
+ * others spin. Either costs a few hundred ns, against ~250 ns for one 4 KiB
+ * copy and tens of microseconds for any cross-Worker wakeup, so speed does
+ * not decide. Robustness does: the CAS bitmap has no lock, so a Worker that
+ * is terminated mid-allocation cannot leave the allocator locked (it leaks
+ * at most the one frame it was taking or giving back), it needs no lock
+ * class or lockdep entry, it answers -ENOMEM exactly from one counter, and
+ * its bit catches a double free for free. A lock-free free list (a Treiber
+ * stack) would need an ABA tag packed next to a 22-bit pfn in one word.
+ * The profile shows the cost is the Atomics builtins (V8 calls them, ~20-30
+ * ns each), so the fast path does two compareExchanges per allocation and
+ * one and + one add per free, and reads hints plainly.
  *
  * Linux names: allocFrame is alloc_page (with __GFP_ZERO for `zero`, and
  * set_page_refcounted), freeFrame is free_unref_page with its bad-page checks.
@@ -134,7 +153,11 @@ export function allocFrame(mem: Memory, opts?: AllocOptions): Pfn | number {
   if (refs !== 0 || maps !== 0) {
     throw new KernelPanic("allocFrame", `free pfn ${pfn} has refcount ${refs} mapcount ${maps}`);
   }
-  Atomics.store(k32, p + PAGE.refcount, 1);
+  // A plain store: the frame is ours alone until the caller publishes its
+  // pfn, and that publication (a PTE store, a page-cache insert) is atomic.
+  // Atomics are builtin calls in V8 (~20-30 ns each), so this fast path
+  // keeps to the two compareExchanges it needs.
+  k32[p + PAGE.refcount] = 1;
   if (opts?.zero) mem.u8.set(ZERO_PAGE, pfn * PAGE_SIZE);
   return pfn;
 }

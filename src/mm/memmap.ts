@@ -8,8 +8,10 @@
  * pte_special and never refcounts them (VM_MIXEDMAP). Asking for the struct
  * page of a frame that has none is a kernel bug and panics.
  *
- * Every field is read and written with Atomics, so no lock is needed to
- * touch a counter. What the fields mean:
+ * The accessors here use Atomics, so no lock is needed to touch a counter
+ * or a flag. (The frame allocator alone writes a free frame's fields
+ * plainly; its bitmap compareExchange orders those writes.) What the fields
+ * mean:
  *
  * ```
  *  flags     PG_* bits below; PG_locked is a bit lock (src/sync bitLock on
