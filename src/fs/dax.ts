@@ -19,13 +19,13 @@
  */
 
 import { ISLOT, STAT, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
-import { EFBIG, EINVAL, EIO } from "../abi/errno.ts";
+import { EFBIG, EINVAL, EIO, EOPNOTSUPP } from "../abi/errno.ts";
 import { type BlockNo, blockToSector } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { markInodeDirty, markRangeDirty } from "./balloc.ts";
-import { bmapLookupFast, getBlock } from "./getblock.ts";
+import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
 import { daxHoleFilled } from "./dax_fault.ts";
 import { BMAP_MAX_BLOCKS } from "./xipfs_bmap.ts";
 import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
@@ -56,9 +56,11 @@ function daxAddr(c: XipCtx, b: BlockNo, bytes: number): number {
  * Entry: a reference to `ip`, no lock of the inode held. Takes i_rwsem for
  * read. Holes read as zeros; the read stops at i_size.
  *
- * @returns bytes read (0 at or past EOF), or -EINVAL, -EUCLEAN, -EIO
+ * @returns bytes read (0 at or past EOF), or -EINVAL, -EUCLEAN, -EIO,
+ *   -EOPNOTSUPP on a device without directAccess
  */
 export function daxRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): number {
+  if (c.mdev === null) return -EOPNOTSUPP; // no directAccess: no DAX
   if (!Number.isSafeInteger(pos) || pos < 0) return -EINVAL;
   const rw = islotBase(c, ip.slot) + ISLOT.iRwsem;
   downRead(c.k32, rw, LockClass.I_RWSEM);
@@ -82,13 +84,7 @@ function daxReadLocked(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): n
     if (b < 0) return p > pos ? p - pos : b;
     // Extend the run while the next file block is the next device block
     // (or, for a hole, the next hole).
-    let n = 1;
-    const lastIb = Math.floor((end - 1) / BS);
-    while (ib + n <= lastIb) {
-      const nb = bmapLookupFast(c, ip.ino, ib + n);
-      if (b === 0 ? nb !== 0 : nb !== b + n) break;
-      n++;
-    }
+    const n = bmapRun(c, ip.ino, ib, b, Math.floor((end - 1) / BS) - ib + 1);
     const len = Math.min(n * BS - inOff, end - p);
     if (b === 0) {
       dst.fill(0, p - pos, p - pos + len);
@@ -110,9 +106,10 @@ function daxReadLocked(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): n
  * file is cut short there; one that starts past it fails.
  *
  * @returns bytes written, or -EFBIG, -ENOSPC (when nothing was written),
- *   -EINVAL, -EUCLEAN, -EIO
+ *   -EINVAL, -EUCLEAN, -EIO, -EOPNOTSUPP on a device without directAccess
  */
 export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): number {
+  if (c.mdev === null) return -EOPNOTSUPP;
   if (!Number.isSafeInteger(pos) || pos < 0) return -EINVAL;
   if (src.length === 0) return 0;
   if (pos >= XIPFS_MAX_BYTES) return -EFBIG;
@@ -145,17 +142,23 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
   while (p < end) {
     const ib = Math.floor(p / BS);
     const inOff = p - ib * BS;
-    const b = getBlockFilling(c, ip, ib);
+    const lastIb = Math.floor((end - 1) / BS);
+    const mapped = bmapLookupFast(c, ip.ino, ib);
+    const b = mapped !== 0 ? mapped : getBlockFilling(c, ip, ib);
     if (b < 0) {
       err = b;
       break;
     }
-    let n = 1;
-    const lastIb = Math.floor((end - 1) / BS);
-    while (ib + n <= lastIb) {
-      const nb = getBlockFilling(c, ip, ib + n);
-      if (nb !== b + n) break; // an error or a jump: the next run starts there
-      n++;
+    let n: number;
+    if (mapped > 0) {
+      n = bmapRun(c, ip.ino, ib, b, lastIb - ib + 1); // overwrite: no allocation
+    } else {
+      n = 1; // filling holes: allocate block by block, coalescing what comes out contiguous
+      while (ib + n <= lastIb) {
+        const nb = getBlockFilling(c, ip, ib + n);
+        if (nb !== b + n) break; // an error or a jump: the next run starts there
+        n++;
+      }
     }
     const len = Math.min(n * BS - inOff, end - p);
     const at = daxAddr(c, b, n * BS);
