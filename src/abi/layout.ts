@@ -647,6 +647,8 @@ export interface KernelLayout {
   readonly files: Region;
   readonly procs: Region;
   readonly daxent: Region;
+  readonly daxent: Region;
+  readonly files: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -678,6 +680,8 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["files", filesWords(cfg)],
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
+    ["daxent", DAXENT_WORDS],
+    ["files", filesWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -705,6 +709,8 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     files: placed.files!,
     procs: placed.procs!,
     daxent: placed.daxent!,
+    daxent: placed.daxent!,
+    files: placed.files!,
     regions,
     bytes: next * 4,
   };
