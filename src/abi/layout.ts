@@ -17,36 +17,28 @@
  *  byte offset = pfn * PAGE_SIZE
  * ```
  *
- * Kernel tables, addressed in 32-bit words (an index into an Int32Array):
+ * Kernel tables, addressed in 32-bit words (an index into an Int32Array),
+ * regions in address order:
  *
  * ```
  *  word 0
- *  +--------+-------+---------+-------------------+-------------------+-----------+
- *  | header | stats | scratch | tasks: one record | memmap: one       | frame     |
- *  |        | (i64) | (tests) | a host thread:    | struct page a RAM | allocator |
- *  |        |       |         | held-lock stack   | frame (+ device   | (bitmap,  |
- *  |        |       |         |                   | with memmap=dev.) | counters) |
- *  +--------+-------+---------+-------------------+-------------------+-----------+
- *  | pcache: the page-cache index, (mapping, pgoff) -> RAM pfn (src/fs)          |
- *  +-----------------------------------------------------------------------------+
- *
- *  ... +-----------+----------------------+----------------------------------+
- *      | mmg: zero | mms: one mm_struct   | vmas: vm_area_struct slots,      |
- *      | page, VMA | per task slot (root, | VMAS_PER_TASK per task slot,     |
- *      | hint,     | locks, TLB gen, VMA  | shared by all mms                |
- *      | gauges    | list head, rss)      | (src/mm/vma.ts)                  |
- *      +-----------+----------------------+----------------------------------+
- *  | icache: in-memory inodes of the live xipfs (src/fs/icache.ts)               |
- *  +-----------------------------------------------------------------------------+
- *  | xipfs: mount state, allocator counters, dirty-block bitmap (src/fs)         |
- *  +-----------------------------------------------------------------------------+
- *  | files: open-file table and per-process fd tables (src/fs/file_table.ts)     |
- *  +-----------------------------------------------------------------------------+
- *
- *  ... +---------------------------------------------------------------+
- *      | procs: header (next pid) + one process record per task slot |
- *      | (src/kernel/proc.ts)                                          |
- *      +---------------------------------------------------------------+
+ *  +---------+--------------------------------------------------------------+
+ *  | header  | magic, configuration echo, debug bits, tasks base            |
+ *  | stats   | machine-wide 64-bit counters (faults, bytes copied, instret) |
+ *  | scratch | words with no owner, for tests and benchmarks of src/sync    |
+ *  | tasks   | one record a host thread: held-lock stack, TLB mode and gen  |
+ *  | memmap  | one struct page a RAM frame (+ a device frame, memmap=device)|
+ *  | falloc  | frame allocator: free count, peak, bitmap                    |
+ *  | pcache  | page-cache index, (mapping, pgoff) -> RAM pfn (src/fs)       |
+ *  | mmg     | mm globals: zero page, VMA hint, gauges (src/mm/mm.ts)       |
+ *  | mms     | one mm_struct a task slot: root, locks, TLB gen, VMA list    |
+ *  | vmas    | vm_area_struct slots shared by all mms (src/mm/vma.ts)       |
+ *  | icache  | in-memory inodes of the live xipfs (src/fs/icache.ts)        |
+ *  | xipfs   | mount state, allocator counters, dirty-block bitmap          |
+ *  | files   | open-file table and per-process fd tables                    |
+ *  | procs   | process table: next pid, one record a task slot              |
+ *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
+ *  +---------+--------------------------------------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -647,8 +639,6 @@ export interface KernelLayout {
   readonly files: Region;
   readonly procs: Region;
   readonly daxent: Region;
-  readonly daxent: Region;
-  readonly files: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -680,8 +670,6 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["files", filesWords(cfg)],
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
-    ["daxent", DAXENT_WORDS],
-    ["files", filesWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -709,8 +697,6 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     files: placed.files!,
     procs: placed.procs!,
     daxent: placed.daxent!,
-    daxent: placed.daxent!,
-    files: placed.files!,
     regions,
     bytes: next * 4,
   };
