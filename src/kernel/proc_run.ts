@@ -76,12 +76,16 @@ export interface ProcessResult {
 
 /** Instructions per hart.run call; the loop continues until the process stops. */
 const RUN_BUDGET = 1 << 30;
+/** Instructions between publications of a running process's instret (for live progress). */
+const INSTRET_PUBLISH = 1 << 20;
 
 /** The trap handlers of one process. */
 class ProcessEnv implements HartEnv {
   hart: Hart | null = null;
   /** The next start-up step (execStartStep): init calls, then the entry. */
   step = 0;
+  /** Instructions of this process already added to STAT.instret. */
+  instretPublished = 0;
   constructor(readonly t: Task, readonly img: ExecResult) {}
 
   #toUser(): boolean {
@@ -144,6 +148,11 @@ class ProcessEnv implements HartEnv {
   poll(hart: Hart): boolean {
     const t = this.t;
     tlbCheck(t.mem, t.tid, () => hart.flushTlb());
+    // Publish progress now and then, so a live run's instret is visible (xip run's progress line).
+    if (hart.instret - this.instretPublished >= INSTRET_PUBLISH) {
+      statAdd(t.mem, STAT.instret, hart.instret - this.instretPublished);
+      this.instretPublished = hart.instret;
+    }
     const sig = t.pendingSignal();
     if (sig === 0) return true;
     enterKernel(t.mem, t.tid);
@@ -222,6 +231,7 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
   setCurrentTid(tid);
   let t: Task | null = null;
   let hart: Hart | null = null;
+  let env: ProcessEnv | null = null;
   let reason = { code: 0, signal: 0 } as { code: number; signal: number; message?: string };
   let panic: string | undefined;
   let devicePfns: number[] = [];
@@ -255,7 +265,7 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
       };
       return finish();
     }
-    const env = new ProcessEnv(t, img);
+    env = new ProcessEnv(t, img);
     hart = new Hart(mem.phys, env, {
       rootPfn: mmRoot(mem, mm),
       tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
@@ -301,7 +311,7 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
       procSet(mem, tid, "mm", 0);
     }
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_MM);
-    if (hart !== null) statAdd(mem, STAT.instret, hart.instret);
+    if (hart !== null) statAdd(mem, STAT.instret, hart.instret - (env?.instretPublished ?? 0));
     const signal = reason.signal;
     procExit(mem, tid, signal !== 0 ? 0 : reason.code, signal);
     taskExit(mem.k32, tid);
