@@ -33,10 +33,15 @@ import { FILES } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
+import { RWSEM_WORDS } from "../sync/mod.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
 import { PROC_ROOT_INO, ProcFs, procfsOwns, type ProcInfo } from "./procfs.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
+
+if (FILES.records - FILES.procfsRwsem < RWSEM_WORDS) {
+  throw new KernelPanic("procfs", "FILES header leaves too few words for procfsRwsem");
+}
 
 /** The name procfs is mounted under, in the root directory. */
 export const PROC_MOUNT_NAME = "proc";
