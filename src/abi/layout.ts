@@ -493,6 +493,14 @@ export const FILES = {
   lock: 0,
   /** Open-file records in use. */
   nrFiles: 8,
+  /**
+   * Last id handed to a procfs inode reference (src/fs/procfs.ts): the islot
+   * of a procfs open file, unique machine-wide so any thread can key a
+   * snapshot buffer by it.
+   */
+  procfsSeq: 9,
+  /** An rwsem (4 words) standing in for the i_rwsem of every procfs inode. */
+  procfsRwsem: 12,
   /** First open-file record; FILE_WORDS apart. Even, so pos stays 8-byte aligned. */
   records: 16,
 } as const;
@@ -548,6 +556,8 @@ export const fdtBase = (filesBase: number, fdt: number): number =>
 /** Word index of open-file record `idx` in a files region at `base`. */
 export const fileBase = (filesBase: number, idx: number): number =>
   filesBase + FILES.records + idx * FILE_WORDS;
+
+// ---------------------------------------------------------------------------
 // procs: the process table (src/kernel/proc.ts). A header, then one record
 // per task slot: a process runs on exactly one task (its Worker), so the
 // record of the process on task `tid` is slot `tid`. Slot 0 is never used.
