@@ -36,6 +36,11 @@
  *      | hint,     | locks, TLB gen, VMA  | shared by all mms                |
  *      | gauges    | list head, rss)      | (src/mm/vma.ts)                  |
  *      +-----------+----------------------+----------------------------------+
+ *
+ *  ... +---------------------------------------------------------------+
+ *      | procs: header (next pid) + one process record per task slot |
+ *      | (src/kernel/proc.ts)                                          |
+ *      +---------------------------------------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -349,6 +354,59 @@ export const VMA_WORDS = 16;
 export const VMAS_PER_TASK = 128;
 
 // ---------------------------------------------------------------------------
+// procs: the process table (src/kernel/proc.ts). A header, then one record
+// per task slot: a process runs on exactly one task (its Worker), so the
+// record of the process on task `tid` is slot `tid`. Slot 0 is never used.
+// The Machine (main thread) claims a slot at spawn and frees it at reap; the
+// Worker fills in the mm and fd table and the exit status. Every word is
+// accessed with Atomics: the main thread reads them while the Worker runs.
+
+export const PROCS_HDR = {
+  /** The last pid handed out (pids start at 1 and are never reused within a boot). */
+  lastPid: 0,
+  /** Processes alive (running or exiting, not yet reaped). */
+  live: 1,
+} as const;
+export const PROCS_HDR_WORDS = 16;
+
+export const PROC = {
+  /** PROC_FREE, PROC_RUNNING, PROC_EXITING or PROC_ZOMBIE. */
+  state: 0,
+  /** The guest-visible process id. */
+  pid: 1,
+  /** The task (Worker) that runs it; equals the slot. */
+  tid: 2,
+  /** Its mm slot (0: none yet, or already released). */
+  mm: 3,
+  /** Parent pid (0: the Machine). */
+  parent: 4,
+  /** exit_group status (0..255) once a zombie. */
+  exitCode: 5,
+  /** The signal that killed it (0: it exited). */
+  exitSignal: 6,
+  /** Pending signals, bit (sig - 1) per signal (kill sets, the Worker polls). */
+  sigPending: 7,
+  /** Index of its fd table in the vfs layer + 1 (0: none). */
+  fdTable: 8,
+  /** physical word index + 1 of the futex word it sleeps on (0: not in a futex wait). */
+  futexWord: 9,
+  /** Teardown progress, PROC_TD_* bits, so the Machine finishes what a dead Worker left. */
+  teardown: 10,
+} as const;
+export const PROC_WORDS = 16;
+export const PROC_FREE = 0;
+export const PROC_RUNNING = 1;
+export const PROC_EXITING = 2;
+export const PROC_ZOMBIE = 3;
+/** Teardown steps done (PROC.teardown): the mm was released; the files were closed. */
+export const PROC_TD_MM = 1;
+export const PROC_TD_FILES = 2;
+
+/** Word index of process slot `slot`'s record. */
+export const procBase = (l: KernelLayout, slot: number): number =>
+  l.procs.base + PROCS_HDR_WORDS + slot * PROC_WORDS;
+
+// ---------------------------------------------------------------------------
 
 /** A placed region: `words` 32-bit words starting at word `base`. */
 export interface Region {
@@ -370,6 +428,7 @@ export interface KernelLayout {
   readonly mmg: Region;
   readonly mms: Region;
   readonly vmas: Region;
+  readonly procs: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -396,6 +455,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["mmg", MMG_WORDS],
     ["mms", cfg.maxTasks * MM_WORDS],
     ["vmas", cfg.maxTasks * VMAS_PER_TASK * VMA_WORDS],
+    ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -418,6 +478,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     mmg: placed.mmg!,
     mms: placed.mms!,
     vmas: placed.vmas!,
+    procs: placed.procs!,
     regions,
     bytes: next * 4,
   };
