@@ -41,6 +41,10 @@
  *      | procs: header (next pid) + one process record per task slot |
  *      | (src/kernel/proc.ts)                                          |
  *      +---------------------------------------------------------------+
+ *  | icache: in-memory inodes of the live xipfs (src/fs/icache.ts)               |
+ *  +-----------------------------------------------------------------------------+
+ *  | xipfs: mount state, allocator counters, dirty-block bitmap (src/fs)         |
+ *  +-----------------------------------------------------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -407,6 +411,125 @@ export const procBase = (l: KernelLayout, slot: number): number =>
   l.procs.base + PROCS_HDR_WORDS + slot * PROC_WORDS;
 
 // ---------------------------------------------------------------------------
+// icache: the inode cache of the live xipfs (src/fs/icache.ts), Linux's
+// inode hash plus the struct inodes themselves. One record (a slot) per
+// inode in memory; the slot number is also the inode's page-cache mapping id,
+// so slot 0 is never used (mapping 0 means "empty" in the page-cache index).
+//
+// ```
+//  +---------------------------+--------+--------+-----+---------------------+
+//  | header: lock, counters    | slot 1 | slot 2 | ... | slot ICACHE_SLOTS-1 |
+//  +---------------------------+--------+--------+-----+---------------------+
+//  slot: [ ino | count | state | flags | nrpages | i_mmap head | (pad) (pad) |
+//          i_rwsem (4) | invalidate_lock (4) | block-map lock (2) |
+//          i_mmap lock (2) | (pad to 32 words) ]
+// ```
+//
+// ino, count and state change only under the header lock (INODE_CACHE);
+// the locks inside a slot are src/sync primitives (all-zero = unlocked), so
+// a zeroed region is an empty cache with no set-up.
+
+export const ICACHE = {
+  /** Mutex (INODE_CACHE class) guarding slot ino/count/state. */
+  lock: 0,
+  /** Slots in use (ACTIVE or FREEING; CACHED slots are counted too). */
+  nrInodes: 4,
+  /** Slots reclaimed from cached inodes (icache eviction), for tests. */
+  reclaims: 5,
+  /** First slot record (slot 0's place; slot 0 itself is never handed out). */
+  slots: 16,
+} as const;
+/** Slots in the inode cache, slot 0 included (unused). */
+export const ICACHE_SLOTS = 512;
+
+/** Word offsets of an inode-cache slot (struct inode, reduced). */
+export const ISLOT = {
+  /** Inode number, 0 when the slot is free. */
+  ino: 0,
+  /** i_count: references (open files, mappings, calls in flight). */
+  count: 1,
+  /** ISTATE_*. */
+  state: 2,
+  /** IFLAG_* bits (S_DAX ...), fixed while the slot holds the inode. */
+  flags: 3,
+  /**
+   * Page-cache pages of the inode as last counted by the filesystem (at
+   * truncate and reclaim). The page cache's index is the authority.
+   */
+  nrpages: 4,
+  /** Head of the VMAs mapping the inode (Linux i_mmap). Owned by src/mm; 0 = empty. */
+  iMmap: 5,
+  /** i_rwsem: write(), truncate, directory changes (I_RWSEM class). */
+  iRwsem: 8,
+  /** invalidate_lock: read in faults, write in truncate/punch-hole (INVALIDATE_LOCK). */
+  invalidateLock: 12,
+  /** The block-map lock: getBlock(create) and block freeing (BLOCK_MAP). */
+  bmapLock: 16,
+  /** Lock of the i_mmap list (I_MMAP). */
+  iMmapLock: 18,
+} as const;
+export const ISLOT_WORDS = 32;
+export const ISTATE_FREE = 0;
+/** In use: count > 0. */
+export const ISTATE_ACTIVE = 1;
+/** count 0, still linked and possibly with cached pages: reusable by iget or reclaim. */
+export const ISTATE_CACHED = 2;
+/** Being torn down (last iput of an unlinked inode, or reclaim): iget waits. */
+export const ISTATE_FREEING = 3;
+/** The inode is S_DAX: read/write/fault go straight to the device. */
+export const IFLAG_DAX = 1 << 0;
+
+// ---------------------------------------------------------------------------
+// xipfs: the mounted filesystem's shared state (src/fs/xipfs_live.ts),
+// Linux's struct super_block reduced, plus one dirty bit per device block.
+//
+// ```
+//  +------------------------------------------------+--------------------------+
+//  | header: mount state, dax mode, counters, rename | dirty bitmap: 1 bit per  |
+//  | lock, metadata-cache generation                 | device frame (memdev)    |
+//  +------------------------------------------------+--------------------------+
+// ```
+//
+// A block's dirty bit is set whenever the block changes through the live
+// filesystem (DAX writes, new blocks, metadata); fsync writes dirty blocks
+// into the host image file and clears them. Bit b is bit b & 31 of word b >> 5.
+
+export const XFS = {
+  /** XFS_UNMOUNTED or XFS_MOUNTED. */
+  state: 0,
+  /** XFS_DAX_* mount option. */
+  daxMode: 1,
+  /** Blocks allocated since mount (getBlock, directories, indirect blocks). */
+  allocs: 2,
+  /** Blocks freed since mount. */
+  frees: 3,
+  /** Next-fit hint of the block allocator (a block number). */
+  rotor: 4,
+  /** Next-fit hint of the inode allocator (an inode number). */
+  inoRotor: 5,
+  /** 0 for a memory device, 1 for a bio-only device (metadata in the page cache). */
+  bio: 6,
+  /** Inodes freed since mount (last iput of unlinked inodes). */
+  inodeFrees: 7,
+  /** Mutex serialising cross-directory renames (Linux s_vfs_rename_mutex). */
+  renameLock: 8,
+  /** Mutex serialising fsync's write of dirty blocks into the host image. */
+  syncLock: 10,
+  /** Bumped whenever a metadata block leaves the metadata cache (bio devices). */
+  metaGen: 12,
+  /** First word of the dirty bitmap. */
+  dirty: 16,
+} as const;
+export const XFS_UNMOUNTED = 0;
+export const XFS_MOUNTED = 1;
+export const XFS_DAX_NEVER = 0;
+export const XFS_DAX_ALWAYS = 1;
+export const XFS_DAX_INODE = 2;
+
+/** Words of the dirty bitmap: one bit per device frame. */
+export const xfsDirtyWords = (cfg: LayoutConfig): number => Math.ceil(cfg.deviceFrames / 32);
+
+// ---------------------------------------------------------------------------
 
 /** A placed region: `words` 32-bit words starting at word `base`. */
 export interface Region {
@@ -429,6 +552,8 @@ export interface KernelLayout {
   readonly mms: Region;
   readonly vmas: Region;
   readonly procs: Region;
+  readonly icache: Region;
+  readonly xipfs: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -456,6 +581,8 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["mms", cfg.maxTasks * MM_WORDS],
     ["vmas", cfg.maxTasks * VMAS_PER_TASK * VMA_WORDS],
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
+    ["icache", ICACHE.slots + ICACHE_SLOTS * ISLOT_WORDS],
+    ["xipfs", XFS.dirty + xfsDirtyWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -479,6 +606,8 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     mms: placed.mms!,
     vmas: placed.vmas!,
     procs: placed.procs!,
+    icache: placed.icache!,
+    xipfs: placed.xipfs!,
     regions,
     bytes: next * 4,
   };

@@ -27,6 +27,7 @@ import { direntCheck, modeToFileType } from "./xipfs_dir.ts";
 import { symlinkIsInline } from "./xipfs_file.ts";
 import {
   blockInUse,
+  blockOff,
   inodeGet,
   inodeGetSize,
   inodeInUse,
@@ -203,7 +204,7 @@ class Checker {
         this.error(`directory ${dir}: hole at block ${ib}`);
         return;
       }
-      const base = b * XIPFS_BLOCK_SIZE;
+      const base = blockOff(this.vol, b);
       for (let off = 0; off < XIPFS_BLOCK_SIZE;) {
         const bad = direntCheck(this.vol, base, off);
         if (bad !== null) {

@@ -21,19 +21,15 @@
  * @module
  */
 
-import {
-  XIPFS_BLOCK_SIZE,
-  XIPFS_NDIR,
-  XIPFS_PTRS_PER_BLOCK,
-  XIPFS_SYMLINK_INLINE_MAX,
-} from "../abi/layout.ts";
+import { XIPFS_NDIR, XIPFS_PTRS_PER_BLOCK, XIPFS_SYMLINK_INLINE_MAX } from "../abi/layout.ts";
 import { EFBIG, EUCLEAN } from "../abi/errno.ts";
 import { asBlock, type BlockNo, type Ino } from "../abi/types.ts";
 import {
+  blockOff,
   blockPtrValid,
   inodeGet,
   inodeGetSize,
-  inodePtrOffset,
+  inodePtrOff,
   inodeSet,
   isLnkMode,
   type XipVol,
@@ -81,7 +77,7 @@ export function inodeHasBlockMap(vol: XipVol, ino: Ino): boolean {
 }
 
 /** Byte offset on the device of entry `i` of indirect block `b`. */
-const indEntryOffset = (b: number, i: number): number => b * XIPFS_BLOCK_SIZE + i * 4;
+const indEntryOffset = (vol: XipVol, b: number, i: number): number => blockOff(vol, b) + i * 4;
 
 const readPtr = (vol: XipVol, off: number): number => vol.view.getUint32(off, true);
 
@@ -96,11 +92,11 @@ const readPtr = (vol: XipVol, off: number): number => vol.view.getUint32(off, tr
 export function bmapLookup(vol: XipVol, ino: Ino, iblock: number): BlockNo {
   const path = bmapPath(iblock);
   if (!path) return asBlock(-EFBIG);
-  let b = readPtr(vol, inodePtrOffset(vol.sb, ino, path.slot));
+  let b = readPtr(vol, inodePtrOff(vol, ino, path.slot));
   for (const i of path.idx) {
     if (!blockPtrValid(vol.sb, b)) return asBlock(-EUCLEAN);
     if (b === 0) return asBlock(0);
-    b = readPtr(vol, indEntryOffset(b, i));
+    b = readPtr(vol, indEntryOffset(vol, b, i));
   }
   return blockPtrValid(vol.sb, b) ? asBlock(b) : asBlock(-EUCLEAN);
 }
@@ -124,7 +120,7 @@ export function bmapInsert(
 ): number {
   const path = bmapPath(iblock);
   if (!path) return -EFBIG;
-  let ptrOff = inodePtrOffset(vol.sb, ino, path.slot);
+  let ptrOff = inodePtrOff(vol, ino, path.slot);
   let linked = 0;
   for (const i of path.idx) {
     let b = readPtr(vol, ptrOff);
@@ -138,7 +134,7 @@ export function bmapInsert(
       vol.view.setUint32(ptrOff, b, true);
       linked++;
     }
-    ptrOff = indEntryOffset(b, i);
+    ptrOff = indEntryOffset(vol, b, i);
   }
   if (readPtr(vol, ptrOff) === 0) linked++;
   vol.view.setUint32(ptrOff, block, true);
@@ -165,14 +161,14 @@ export function bmapWalk(
   visit: (b: number, iblock: number, kind: BmapKind, valid: boolean) => void,
 ): void {
   if (!inodeHasBlockMap(vol, ino)) return;
-  const at = (slot: number) => readPtr(vol, inodePtrOffset(vol.sb, ino, slot));
+  const at = (slot: number) => readPtr(vol, inodePtrOff(vol, ino, slot));
   for (let s = 0; s < XIPFS_NDIR; s++) {
     const b = at(s);
     if (b !== 0) visit(b, s, "data", blockPtrValid(vol.sb, b));
   }
   const walkInd = (ind: number, first: number) => {
     for (let i = 0; i < NIND; i++) {
-      const b = readPtr(vol, indEntryOffset(ind, i));
+      const b = readPtr(vol, indEntryOffset(vol, ind, i));
       if (b !== 0) visit(b, first + i, "data", blockPtrValid(vol.sb, b));
     }
   };
@@ -188,7 +184,7 @@ export function bmapWalk(
     visit(dind, BMAP_DIND_FIRST, "dindirect", ok);
     if (!ok) return;
     for (let j = 0; j < NIND; j++) {
-      const b = readPtr(vol, indEntryOffset(dind, j));
+      const b = readPtr(vol, indEntryOffset(vol, dind, j));
       if (b === 0) continue;
       const first = BMAP_DIND_FIRST + j * NIND;
       const okj = blockPtrValid(vol.sb, b);
@@ -226,7 +222,7 @@ export function bmapTruncate(
   const cutInd = (ind: number, from: number): boolean => {
     let empty = true;
     for (let i = 0; i < NIND; i++) {
-      const off = indEntryOffset(ind, i);
+      const off = indEntryOffset(vol, ind, i);
       const b = readPtr(vol, off);
       if (b === 0) continue;
       if (i < from) empty = false;
@@ -242,7 +238,7 @@ export function bmapTruncate(
   };
   const first = Math.max(0, firstIblock);
   for (let s = Math.min(first, XIPFS_NDIR); s < XIPFS_NDIR; s++) {
-    const off = inodePtrOffset(vol.sb, ino, s);
+    const off = inodePtrOff(vol, ino, s);
     const b = readPtr(vol, off);
     if (b === 0) continue;
     if (!blockPtrValid(vol.sb, b)) corrupt = true;
@@ -251,7 +247,7 @@ export function bmapTruncate(
       vol.view.setUint32(off, 0, true);
     }
   }
-  const indOff = inodePtrOffset(vol.sb, ino, SLOT_IND);
+  const indOff = inodePtrOff(vol, ino, SLOT_IND);
   const ind = readPtr(vol, indOff);
   if (ind !== 0 && first < BMAP_DIND_FIRST) {
     if (!blockPtrValid(vol.sb, ind)) corrupt = true;
@@ -260,7 +256,7 @@ export function bmapTruncate(
       vol.view.setUint32(indOff, 0, true);
     }
   }
-  const dindOff = inodePtrOffset(vol.sb, ino, SLOT_DIND);
+  const dindOff = inodePtrOff(vol, ino, SLOT_DIND);
   const dind = readPtr(vol, dindOff);
   if (dind !== 0) {
     if (!blockPtrValid(vol.sb, dind)) corrupt = true;
@@ -268,7 +264,7 @@ export function bmapTruncate(
       const rel = Math.max(0, first - BMAP_DIND_FIRST);
       let empty = true;
       for (let j = 0; j < NIND; j++) {
-        const off = indEntryOffset(dind, j);
+        const off = indEntryOffset(vol, dind, j);
         const b = readPtr(vol, off);
         if (b === 0) continue;
         const from = rel - j * NIND; // entries of this block to keep

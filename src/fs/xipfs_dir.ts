@@ -24,6 +24,7 @@ import { EEXIST, EINVAL, ENAMETOOLONG, ENOENT, ENOTDIR, EUCLEAN } from "../abi/e
 import { asIno, type BlockNo, type Ino } from "../abi/types.ts";
 import { bmapInsert, bmapLookup } from "./xipfs_bmap.ts";
 import {
+  blockOff,
   inodeGet,
   inodeGetSize,
   inodeSetSize,
@@ -121,7 +122,7 @@ function dirBlockBase(vol: XipVol, dir: Ino, iblock: number): number {
   const b = bmapLookup(vol, dir, iblock);
   if (b < 0) return b;
   if (b === 0) return -EUCLEAN; // directories have no holes
-  return b * XIPFS_BLOCK_SIZE;
+  return blockOff(vol, b);
 }
 
 /**
@@ -191,7 +192,7 @@ function writeEntry(
  * block and the link counts.
  */
 export function dirInitBlock(vol: XipVol, block: BlockNo, self: Ino, parent: Ino): void {
-  const base = block * XIPFS_BLOCK_SIZE;
+  const base = blockOff(vol, block);
   const dot = direntSize(1);
   writeEntry(vol, base, self, dot, XFT_DIR, enc.encode("."));
   writeEntry(vol, base + dot, parent, XIPFS_BLOCK_SIZE - dot, XFT_DIR, enc.encode(".."));
@@ -248,7 +249,7 @@ export function dirAddEntry(
   if (b < 0) return b;
   const rc = bmapInsert(vol, dir, nblocks, b, allocBlock);
   if (rc < 0) return rc;
-  writeEntry(vol, b * XIPFS_BLOCK_SIZE, ino, XIPFS_BLOCK_SIZE, type, nb);
+  writeEntry(vol, blockOff(vol, b), ino, XIPFS_BLOCK_SIZE, type, nb);
   inodeSetSize(vol, dir, (nblocks + 1) * XIPFS_BLOCK_SIZE);
   return 0;
 }

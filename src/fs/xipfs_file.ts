@@ -14,9 +14,10 @@ import { EINVAL, EISDIR, ENAMETOOLONG, EUCLEAN } from "../abi/errno.ts";
 import { type BlockNo, type Ino } from "../abi/types.ts";
 import { bmapInsert, bmapLookup, inodeHasBlockMap } from "./xipfs_bmap.ts";
 import {
+  blockOff,
   inodeGet,
   inodeGetSize,
-  inodeOffset,
+  inodeOff,
   inodeSetSize,
   isDirMode,
   isLnkMode,
@@ -40,7 +41,7 @@ export function fileRead(vol: XipVol, ino: Ino, pos: number, len: number): Uint8
   const end = Math.min(inodeGetSize(vol, ino), pos + len);
   const out = new Uint8Array(Math.max(0, end - pos));
   if (!inodeHasBlockMap(vol, ino)) { // a fast symlink: the bytes are in the inode
-    const at = inodeOffset(vol.sb, ino) + XINODE.block;
+    const at = inodeOff(vol, ino) + XINODE.block;
     out.set(vol.dev.subarray(at + Math.min(pos, end), at + end));
     return out;
   }
@@ -51,7 +52,7 @@ export function fileRead(vol: XipVol, ino: Ino, pos: number, len: number): Uint8
     const b = bmapLookup(vol, ino, iblock);
     if (b < 0) return b;
     if (b !== 0) {
-      const src = b * XIPFS_BLOCK_SIZE + inBlock;
+      const src = blockOff(vol, b) + inBlock;
       out.set(vol.dev.subarray(src, src + n), p - pos);
     }
     p += n;
@@ -90,7 +91,7 @@ export function fileWriteOffline(
       const rc = bmapInsert(vol, ino, iblock, b, allocBlock);
       if (rc < 0) return rc;
     }
-    if (b !== 0) vol.dev.set(chunk, b * XIPFS_BLOCK_SIZE + inBlock);
+    if (b !== 0) vol.dev.set(chunk, blockOff(vol, b) + inBlock);
     p += n;
   }
   if (pos + data.length > inodeGetSize(vol, ino)) inodeSetSize(vol, ino, pos + data.length);
@@ -117,7 +118,7 @@ export function symlinkWriteOffline(
   if (target.length === 0) return -EINVAL;
   if (target.length >= XIPFS_BLOCK_SIZE) return -ENAMETOOLONG; // PATH_MAX counts the NUL
   if (symlinkIsInline(target.length)) {
-    vol.dev.set(target, inodeOffset(vol.sb, ino) + XINODE.block);
+    vol.dev.set(target, inodeOff(vol, ino) + XINODE.block);
     inodeSetSize(vol, ino, target.length);
     return 0;
   }
@@ -135,7 +136,7 @@ export function symlinkRead(vol: XipVol, ino: Ino): string | number {
   const size = inodeGetSize(vol, ino);
   if (size === 0 || size >= XIPFS_BLOCK_SIZE) return -EUCLEAN;
   if (symlinkIsInline(size)) {
-    const at = inodeOffset(vol.sb, ino) + XINODE.block;
+    const at = inodeOff(vol, ino) + XINODE.block;
     return dec.decode(vol.dev.subarray(at, at + size));
   }
   const bytes = fileRead(vol, ino, 0, size);

@@ -58,7 +58,20 @@ export interface XipVol {
   /** Little-endian view of `dev`, same bytes. */
   readonly view: DataView;
   readonly sb: XipSuper;
+  /**
+   * Where block `b`'s bytes start in `dev`. Absent for a flat image (block b
+   * at b * XIPFS_BLOCK_SIZE: mkfs, fsck, the memory device). The live
+   * filesystem on a bio-only device sets it: `dev` is then all of physical
+   * memory and a metadata block lives in a pinned page-cache frame (Linux's
+   * buffer heads on the block device's own page cache). Every accessor
+   * addresses blocks through blockOff(), never by multiplying.
+   */
+  readonly blockBase?: (b: number) => number;
 }
+
+/** Byte offset in `vol.dev` of block `b` (see XipVol.blockBase). */
+export const blockOff = (vol: XipVol, b: number): number =>
+  vol.blockBase === undefined ? b * XIPFS_BLOCK_SIZE : vol.blockBase(b);
 
 /** The outcome of opening an image: the volume, or one line saying why not. */
 export type OpenResult = { ok: true; vol: XipVol } | { ok: false; error: string };
@@ -95,14 +108,16 @@ export function superComputeChecksum(dev: Uint8Array): number {
 }
 
 /**
- * Read and validate the superblock of `dev`. Never throws.
+ * Read and validate the superblock of `dev`. Never throws. `deviceBytes`
+ * is the size of the device behind it, when `dev` holds only its first
+ * block(s) (a bio-only device's superblock read into a buffer).
  *
  * @returns the volume, or `{ ok: false, error }` with one line naming the
  *   first problem: image too small, bad magic, wrong version, checksum
  *   mismatch, geometry that is not the one mkfs computes, or an image
  *   shorter than the geometry says (truncated).
  */
-export function openVolume(dev: Uint8Array): OpenResult {
+export function openVolume(dev: Uint8Array, deviceBytes: number = dev.byteLength): OpenResult {
   const fail = (error: string): OpenResult => ({ ok: false, error });
   if (dev.byteLength < XSUPER_BYTES) {
     return fail(`image is ${dev.byteLength} bytes, too small to hold a superblock`);
@@ -164,9 +179,9 @@ export function openVolume(dev: Uint8Array): OpenResult {
   }
   if (sb.rootIno !== XIPFS_ROOT_INO) return fail(`bad root inode number ${sb.rootIno}`);
   const need = totalBlocks * XIPFS_BLOCK_SIZE;
-  if (dev.byteLength < need) {
+  if (deviceBytes < need) {
     return fail(
-      `image truncated: the superblock says ${totalBlocks} blocks (${need} bytes), the image has ${dev.byteLength} bytes`,
+      `image truncated: the superblock says ${totalBlocks} blocks (${need} bytes), the image has ${deviceBytes} bytes`,
     );
   }
   return { ok: true, vol: { dev, view, sb } };
@@ -177,11 +192,11 @@ export type SuperDynamicField = "freeBlocks" | "freeInodes" | "state" | "mountCo
 
 /** Read a dynamic superblock field. */
 export const superGet = (vol: XipVol, f: SuperDynamicField): number =>
-  vol.view.getUint32(XSUPER[f], true);
+  vol.view.getUint32(blockOff(vol, 0) + XSUPER[f], true);
 
 /** Write a dynamic superblock field. These are not checksummed, so no checksum update. */
 export function superSet(vol: XipVol, f: SuperDynamicField, value: number): void {
-  vol.view.setUint32(XSUPER[f], value >>> 0, true);
+  vol.view.setUint32(blockOff(vol, 0) + XSUPER[f], value >>> 0, true);
 }
 
 /**
@@ -234,6 +249,30 @@ export function inodeOffset(sb: XipSuper, ino: Ino): number {
   return sb.inodeTableStart * XIPFS_BLOCK_SIZE + (ino - 1) * XIPFS_INODE_SIZE;
 }
 
+/** Inode records per inode-table block. */
+const INODES_PER_BLOCK = XIPFS_BLOCK_SIZE / XIPFS_INODE_SIZE;
+
+/**
+ * Byte offset in `vol.dev` of inode `ino`'s record, through blockOff (so it
+ * works on a flat image and on a metadata cache alike). Panics when `ino`
+ * is out of range.
+ */
+export function inodeOff(vol: XipVol, ino: Ino): number {
+  if (vol.blockBase === undefined) return inodeOffset(vol.sb, ino);
+  if (!inoValid(vol.sb, ino)) throw new KernelPanic("inodeOff", `inode ${ino} out of range`);
+  const i = ino - 1;
+  return blockOff(vol, vol.sb.inodeTableStart + Math.floor(i / INODES_PER_BLOCK)) +
+    (i % INODES_PER_BLOCK) * XIPFS_INODE_SIZE;
+}
+
+/** Device block that holds inode `ino`'s record (for dirty tracking). */
+export const inodeBlock = (sb: XipSuper, ino: Ino): number =>
+  sb.inodeTableStart + Math.floor((ino - 1) / INODES_PER_BLOCK);
+
+/** Byte offset in `vol.dev` of pointer slot `slot` of inode `ino` (see inodePtrOffset). */
+export const inodePtrOff = (vol: XipVol, ino: Ino, slot: number): number =>
+  inodeOff(vol, ino) + XINODE.block + slot * 4;
+
 // ---------------------------------------------------------------------------
 // inode fields: one-line accessors over the record in place.
 
@@ -242,23 +281,23 @@ export type InodeField = Exclude<keyof typeof XINODE, "sizeLo" | "sizeHi" | "blo
 
 /** Read 32-bit field `f` of inode `ino` (in range). */
 export const inodeGet = (vol: XipVol, ino: Ino, f: InodeField): number =>
-  vol.view.getUint32(inodeOffset(vol.sb, ino) + XINODE[f], true);
+  vol.view.getUint32(inodeOff(vol, ino) + XINODE[f], true);
 
 /** Write 32-bit field `f` of inode `ino` (in range). */
 export function inodeSet(vol: XipVol, ino: Ino, f: InodeField, value: number): void {
-  vol.view.setUint32(inodeOffset(vol.sb, ino) + XINODE[f], value >>> 0, true);
+  vol.view.setUint32(inodeOff(vol, ino) + XINODE[f], value >>> 0, true);
 }
 
 /** i_size in bytes (up to 2^53). */
 export function inodeGetSize(vol: XipVol, ino: Ino): number {
-  const off = inodeOffset(vol.sb, ino);
+  const off = inodeOff(vol, ino);
   return vol.view.getUint32(off + XINODE.sizeLo, true) +
     vol.view.getUint32(off + XINODE.sizeHi, true) * 0x1_0000_0000;
 }
 
 /** Set i_size in bytes. */
 export function inodeSetSize(vol: XipVol, ino: Ino, size: number): void {
-  const off = inodeOffset(vol.sb, ino);
+  const off = inodeOff(vol, ino);
   vol.view.setUint32(off + XINODE.sizeLo, size >>> 0, true);
   vol.view.setUint32(off + XINODE.sizeHi, Math.floor(size / 0x1_0000_0000), true);
 }
@@ -290,7 +329,7 @@ export interface DiskInode {
 /** Copy inode `ino` (in range) out of the table. */
 export function readInode(vol: XipVol, ino: Ino): DiskInode {
   const ptrs: number[] = [];
-  for (let s = 0; s < 14; s++) ptrs.push(vol.view.getUint32(inodePtrOffset(vol.sb, ino, s), true));
+  for (let s = 0; s < 14; s++) ptrs.push(vol.view.getUint32(inodePtrOff(vol, ino, s), true));
   return {
     mode: inodeGet(vol, ino, "mode"),
     uid: inodeGet(vol, ino, "uid"),
@@ -309,7 +348,7 @@ export function readInode(vol: XipVol, ino: Ino): DiskInode {
 
 /** Write every field of `inode` into slot `ino` (in range). */
 export function writeInode(vol: XipVol, ino: Ino, inode: DiskInode): void {
-  vol.dev.fill(0, inodeOffset(vol.sb, ino), inodeOffset(vol.sb, ino) + XIPFS_INODE_SIZE);
+  vol.dev.fill(0, inodeOff(vol, ino), inodeOff(vol, ino) + XIPFS_INODE_SIZE);
   inodeSet(vol, ino, "mode", inode.mode);
   inodeSet(vol, ino, "uid", inode.uid);
   inodeSet(vol, ino, "gid", inode.gid);
@@ -322,7 +361,7 @@ export function writeInode(vol: XipVol, ino: Ino, inode: DiskInode): void {
   inodeSet(vol, ino, "blocks", inode.blocks);
   inodeSet(vol, ino, "generation", inode.generation);
   for (let s = 0; s < 14; s++) {
-    vol.view.setUint32(inodePtrOffset(vol.sb, ino, s), (inode.ptrs[s] ?? 0) >>> 0, true);
+    vol.view.setUint32(inodePtrOff(vol, ino, s), (inode.ptrs[s] ?? 0) >>> 0, true);
   }
 }
 
@@ -331,12 +370,18 @@ export function writeInode(vol: XipVol, ino: Ino, inode: DiskInode): void {
 // little-endian host that is also bit (n & 31) of 32-bit word (n >> 5), so
 // the live allocator may flip bits with Atomics on an Int32Array.
 
+const BITS_PER_BLOCK = XIPFS_BLOCK_SIZE * 8;
+
+/** Byte offset in `vol.dev` of the byte holding bit `n` of the bitmap starting at block `start`. */
+export const bitmapByteOff = (vol: XipVol, start: number, n: number): number =>
+  blockOff(vol, start + Math.floor(n / BITS_PER_BLOCK)) + ((n % BITS_PER_BLOCK) >>> 3);
+
 function bitTest(vol: XipVol, start: number, n: number): boolean {
-  return (vol.dev[start * XIPFS_BLOCK_SIZE + (n >>> 3)]! & (1 << (n & 7))) !== 0;
+  return (vol.dev[bitmapByteOff(vol, start, n)]! & (1 << (n & 7))) !== 0;
 }
 
 function bitPut(vol: XipVol, start: number, n: number, on: boolean): void {
-  const i = start * XIPFS_BLOCK_SIZE + (n >>> 3);
+  const i = bitmapByteOff(vol, start, n);
   vol.dev[i] = on ? vol.dev[i]! | (1 << (n & 7)) : vol.dev[i]! & ~(1 << (n & 7));
 }
 
@@ -376,7 +421,7 @@ export function allocBlockOffline(vol: XipVol, hint = 0): BlockNo {
     if (!blockInUse(vol, b)) {
       setBlockInUse(vol, b, true);
       superSet(vol, "freeBlocks", superGet(vol, "freeBlocks") - 1);
-      vol.dev.fill(0, b * XIPFS_BLOCK_SIZE, (b + 1) * XIPFS_BLOCK_SIZE);
+      vol.dev.fill(0, blockOff(vol, b), blockOff(vol, b) + XIPFS_BLOCK_SIZE);
       return asBlock(b);
     }
   }
@@ -403,7 +448,7 @@ export function allocInodeOffline(vol: XipVol): Ino {
     if (!inodeInUse(vol, ino)) {
       setInodeInUse(vol, ino, true);
       superSet(vol, "freeInodes", superGet(vol, "freeInodes") - 1);
-      const off = inodeOffset(vol.sb, asIno(ino));
+      const off = inodeOff(vol, asIno(ino));
       vol.dev.fill(0, off, off + XIPFS_INODE_SIZE);
       return asIno(ino);
     }
@@ -418,6 +463,6 @@ export function freeInodeOffline(vol: XipVol, ino: Ino): void {
   }
   setInodeInUse(vol, ino, false);
   superSet(vol, "freeInodes", superGet(vol, "freeInodes") + 1);
-  const off = inodeOffset(vol.sb, ino);
+  const off = inodeOff(vol, ino);
   vol.dev.fill(0, off, off + XIPFS_INODE_SIZE);
 }

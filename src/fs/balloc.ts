@@ -1,0 +1,213 @@
+/**
+ * The live block and inode allocators of xipfs, and dirty-block tracking.
+ *
+ * Lock-free, like src/mm/frame_alloc.ts: an allocation first reserves one
+ * unit from the superblock's free count (a compare-and-swap that never lets
+ * it go below 0), then claims a clear bit of the on-disk bitmap with a
+ * compare-and-swap on its 32-bit word. Because every claimed bit was paid
+ * for by a reservation, a reserving thread is guaranteed a clear bit
+ * somewhere; a free clears the bit before it gives the unit back. So no
+ * lock is taken and these may be called under any lock (the BLOCK_ALLOC
+ * rank of DESIGN.md §4 is never held). The bitmap bits are the ones the
+ * offline tools read (xipfs_format.ts): bit n is bit n & 31 of LE word n >> 5.
+ *
+ * A next-fit rotor (XFS.rotor) starts each search where the last one ended,
+ * so one writer's blocks come out contiguous and DAX copies run long.
+ *
+ * Dirty tracking: every block changed through the live filesystem is marked
+ * (markBlockDirty), so fsync knows what to write into the host image. On a
+ * memory device that is a bit in the shared XFS dirty bitmap; on a bio-only
+ * device metadata blocks are page-cache pages and get PG_dirty instead.
+ *
+ * @module
+ */
+
+import { XIPFS_BLOCK_SIZE, XIPFS_INODE_SIZE, XSUPER } from "../abi/layout.ts";
+import { ENOSPC } from "../abi/errno.ts";
+import { KernelPanic } from "../abi/panic.ts";
+import { asBlock, asIno, type BlockNo, type Ino } from "../abi/types.ts";
+import { blockOff, inodeBlock, inodeOff } from "./xipfs_format.ts";
+import { xfsWord, type XipCtx } from "./xipfs_ctx.ts";
+
+const BITS_PER_BLOCK = XIPFS_BLOCK_SIZE * 8;
+
+/** Word index (in c.i32) of the bitmap word holding bit `n` of the bitmap at block `start`. */
+function bitmapWord(c: XipCtx, start: number, n: number): number {
+  return blockOff(c.vol, start + Math.floor(n / BITS_PER_BLOCK)) / 4 +
+    ((n % BITS_PER_BLOCK) >>> 5);
+}
+
+/** Word index (in c.i32) of a dynamic superblock counter. */
+const superWord = (c: XipCtx, f: "freeBlocks" | "freeInodes"): number =>
+  (blockOff(c.vol, 0) + XSUPER[f]) / 4;
+
+/**
+ * Record that device block `b` changed, so the next fsync writes it. Any
+ * thread, any lock; atomic.
+ */
+export function markBlockDirty(c: XipCtx, b: number): void {
+  if (c.meta !== null) {
+    c.meta.markDirty(b);
+    return;
+  }
+  const w = xfsWord(c, "dirty") + (b >>> 5);
+  const bit = 1 << (b & 31);
+  if ((c.k32[w]! & bit) === 0) Atomics.or(c.k32, w, bit);
+}
+
+/** markBlockDirty for blocks [first, first + n). */
+export function markRangeDirty(c: XipCtx, first: number, n: number): void {
+  for (let b = first; b < first + n; b++) markBlockDirty(c, b);
+}
+
+/** Mark the inode-table block holding `ino` dirty. */
+export const markInodeDirty = (c: XipCtx, ino: Ino): void =>
+  markBlockDirty(c, inodeBlock(c.vol.sb, ino));
+
+/** Take one unit from a free counter; false when it is 0. */
+function reserve(c: XipCtx, w: number): boolean {
+  for (;;) {
+    const v = Atomics.load(c.i32, w);
+    if (v <= 0) return false;
+    if (Atomics.compareExchange(c.i32, w, v, v - 1) === v) return true;
+  }
+}
+
+/**
+ * Claim a clear bit n, lo <= n < hi, of the bitmap at block `start`,
+ * searching from `hint` and wrapping. The caller holds a reservation, so a
+ * clear bit exists; a few passes cover bits that move under the search.
+ *
+ * @returns the bit, or -1 when none was found (a counter/bitmap mismatch)
+ */
+function claimBit(c: XipCtx, start: number, lo: number, hi: number, hint: number): number {
+  const firstWord = lo >>> 5;
+  const lastWord = (hi - 1) >>> 5;
+  const nWords = lastWord - firstWord + 1;
+  let wi = hint >= lo && hint < hi ? hint >>> 5 : firstWord;
+  for (let step = 0; step < nWords * 4; step++) {
+    const base = wi * 32;
+    // Bits of this word that name a valid unit.
+    let valid = -1;
+    if (base < lo) valid &= -1 << (lo - base);
+    if (hi - base < 32) valid &= (1 << (hi - base)) - 1;
+    const w = bitmapWord(c, start, base);
+    for (;;) {
+      const v = Atomics.load(c.i32, w);
+      const free = ~v & valid;
+      if (free === 0) break;
+      const bit = 31 - Math.clz32(free & -free);
+      if (Atomics.compareExchange(c.i32, w, v, v | (1 << bit)) === v) return base + bit;
+    }
+    wi = wi === lastWord ? firstWord : wi + 1;
+  }
+  return -1;
+}
+
+/**
+ * Allocate a data block: reserve it in the superblock's free count and mark
+ * it in use in the bitmap. The block's contents are NOT zeroed here: the
+ * caller (getBlock, allocMetaBlock) zeroes it before linking it anywhere.
+ * Any lock may be held; takes none.
+ *
+ * @returns the block, or -ENOSPC
+ */
+export function allocBlock(c: XipCtx): BlockNo {
+  const sw = superWord(c, "freeBlocks");
+  if (!reserve(c, sw)) return asBlock(-ENOSPC);
+  const { sb } = c.vol;
+  const rotor = xfsWord(c, "rotor");
+  const b = claimBit(c, sb.blockBitmapStart, sb.dataStart, sb.totalBlocks, c.k32[rotor]!);
+  if (b < 0) {
+    Atomics.add(c.i32, sw, 1);
+    return asBlock(-ENOSPC);
+  }
+  c.k32[rotor] = b + 1; // a hint: a plain store is enough
+  Atomics.add(c.k32, xfsWord(c, "allocs"), 1);
+  markBlockDirty(c, sb.blockBitmapStart + Math.floor(b / BITS_PER_BLOCK));
+  markBlockDirty(c, 0);
+  return asBlock(b);
+}
+
+/**
+ * Free data block `b`. The caller has unlinked it from every block map and
+ * made sure nobody reaches it any more (truncate: mappings unmapped under
+ * invalidate_lock). On a bio-only device the block's metadata page, if
+ * any, is dropped. Takes no lock.
+ *
+ * @throws KernelPanic when `b` is not an allocated data block (double free)
+ */
+export function freeBlock(c: XipCtx, b: BlockNo): void {
+  const { sb } = c.vol;
+  if (b < sb.dataStart || b >= sb.totalBlocks) {
+    throw new KernelPanic("freeBlock", `block ${b} is not a data block`);
+  }
+  if (c.meta !== null) c.meta.forget(b);
+  const w = bitmapWord(c, sb.blockBitmapStart, b);
+  const bit = 1 << (b & 31);
+  if ((Atomics.and(c.i32, w, ~bit) & bit) === 0) {
+    throw new KernelPanic("freeBlock", `double free of block ${b}`);
+  }
+  Atomics.add(c.i32, superWord(c, "freeBlocks"), 1);
+  Atomics.add(c.k32, xfsWord(c, "frees"), 1);
+  markBlockDirty(c, sb.blockBitmapStart + Math.floor(b / BITS_PER_BLOCK));
+  markBlockDirty(c, 0);
+}
+
+/**
+ * Allocate an inode and zero its record. Takes no lock.
+ *
+ * @returns the inode number, or -ENOSPC
+ */
+export function allocInode(c: XipCtx): Ino {
+  const sw = superWord(c, "freeInodes");
+  if (!reserve(c, sw)) return asIno(-ENOSPC);
+  const { sb } = c.vol;
+  const rotor = xfsWord(c, "inoRotor");
+  const bit = claimBit(c, sb.inodeBitmapStart, 0, sb.inodeCount, c.k32[rotor]!);
+  if (bit < 0) {
+    Atomics.add(c.i32, sw, 1);
+    return asIno(-ENOSPC);
+  }
+  c.k32[rotor] = bit + 1;
+  const ino = asIno(bit + 1);
+  const off = inodeOff(c.vol, ino);
+  c.vol.dev.fill(0, off, off + XIPFS_INODE_SIZE);
+  markBlockDirty(c, sb.inodeBitmapStart + Math.floor(bit / BITS_PER_BLOCK));
+  markInodeDirty(c, ino);
+  markBlockDirty(c, 0);
+  return ino;
+}
+
+/**
+ * Free inode `ino` and zero its record. The caller has freed its blocks
+ * and holds the last reference (icache FREEING). Takes no lock.
+ *
+ * @throws KernelPanic when the inode is not allocated
+ */
+export function freeInode(c: XipCtx, ino: Ino): void {
+  const { sb } = c.vol;
+  const off = inodeOff(c.vol, ino);
+  c.vol.dev.fill(0, off, off + XIPFS_INODE_SIZE);
+  const n = ino - 1;
+  const w = bitmapWord(c, sb.inodeBitmapStart, n);
+  const bit = 1 << (n & 31);
+  if ((Atomics.and(c.i32, w, ~bit) & bit) === 0) {
+    throw new KernelPanic("freeInode", `double free of inode ${ino}`);
+  }
+  Atomics.add(c.i32, superWord(c, "freeInodes"), 1);
+  Atomics.add(c.k32, xfsWord(c, "inodeFrees"), 1);
+  markBlockDirty(c, sb.inodeBitmapStart + Math.floor(n / BITS_PER_BLOCK));
+  markInodeDirty(c, ino);
+  markBlockDirty(c, 0);
+}
+
+/** Blocks allocated since mount (all threads). */
+export const blocksAllocated = (c: XipCtx): number => Atomics.load(c.k32, xfsWord(c, "allocs"));
+
+/** Blocks freed since mount (all threads). */
+export const blocksFreed = (c: XipCtx): number => Atomics.load(c.k32, xfsWord(c, "frees"));
+
+/** The superblock's free-block count right now. */
+export const freeBlockCount = (c: XipCtx): number =>
+  Atomics.load(c.i32, superWord(c, "freeBlocks"));

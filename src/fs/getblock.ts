@@ -1,0 +1,315 @@
+/**
+ * getBlock: the live block map of xipfs (the get_block callback of the XIP
+ * documents), plus block freeing and the page-cache address-space ops that
+ * sit on it.
+ *
+ * The contract the seeds set for get_block, and how it is kept here:
+ * - a block it returns is never uninitialised: with `create`, a new block is
+ *   zeroed before its pointer is stored, so no other thread can reach it
+ *   while it still holds a previous owner's bytes; new indirect blocks too;
+ * - simultaneous calls on one hole (a fault racing a write, two Workers
+ *   faulting) give one block: create takes the inode's block-map lock
+ *   (BLOCK_MAP) and looks the pointer up again under it, so the loser sees
+ *   the winner's block and neither allocates nor zeroes anything (the Linux
+ *   bug "dax: fix race between simultaneous faults" cannot happen);
+ * - a lookup of a mapped block takes no lock at all: pointers are published
+ *   with Atomics.store after the zeroing and read with Atomics.load, so a
+ *   reader that sees a pointer sees the zeroed block behind it.
+ *
+ * Lock order: the caller may hold i_rwsem, invalidate_lock, a DAX entry or
+ * page lock; getBlock takes the block-map lock inside those, and the block
+ * allocator below it takes no lock (balloc.ts).
+ *
+ * @module
+ */
+
+import { ISLOT, XIPFS_PTRS_PER_BLOCK } from "../abi/layout.ts";
+import { EFBIG, EUCLEAN } from "../abi/errno.ts";
+import { asBlock, type BlockNo, blockToSector, type Ino, PAGE_SIZE } from "../abi/types.ts";
+import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
+import { LockClass } from "../sync/lockdep.ts";
+import { allocBlock, freeBlock, markBlockDirty, markInodeDirty } from "./balloc.ts";
+import type { AddressSpaceOps } from "./pagecache.ts";
+import {
+  BMAP_DIND_FIRST,
+  BMAP_IND_FIRST,
+  BMAP_MAX_BLOCKS,
+  bmapPath,
+  bmapTruncate,
+  bmapWalk,
+  SLOT_DIND,
+  SLOT_IND,
+} from "./xipfs_bmap.ts";
+import {
+  blockOff,
+  blockPtrValid,
+  inodeBlock,
+  inodeGet,
+  inodePtrOff,
+  inodeSet,
+} from "./xipfs_format.ts";
+import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
+/** Word index (in c.i32) of entry `i` of indirect block `b`. */
+const indWord = (c: XipCtx, b: number, i: number): number => blockOff(c.vol, b) / 4 + i;
+
+/**
+ * Where the pointer for `iblock` lives: its word in c.i32 and the block that
+ * holds that word (for dirty tracking). Follows existing indirect blocks
+ * only.
+ *
+ * @returns the location; 0 when an indirect block on the way is a hole;
+ *   -EFBIG past the largest file; -EUCLEAN for a corrupt pointer
+ */
+function ptrLocate(c: XipCtx, ino: Ino, iblock: number): { w: number; blk: number } | number {
+  const path = bmapPath(iblock);
+  if (path === null) return -EFBIG;
+  let w = inodePtrOff(c.vol, ino, path.slot) / 4;
+  let blk = inodeBlock(c.vol.sb, ino);
+  for (const i of path.idx) {
+    const p = Atomics.load(c.i32, w) >>> 0;
+    if (p === 0) return 0;
+    if (!blockPtrValid(c.vol.sb, p)) return -EUCLEAN;
+    w = indWord(c, p, i);
+    blk = p;
+  }
+  return { w, blk };
+}
+
+/** Load a pointer word and check it: the block, 0, or -EUCLEAN. */
+function loadPtr(c: XipCtx, w: number): number {
+  const b = Atomics.load(c.i32, w) >>> 0;
+  return blockPtrValid(c.vol.sb, b) ? b : -EUCLEAN;
+}
+
+/**
+ * Look up file block `iblock` of inode `ino` without any lock and without
+ * allocating (the fast path of getBlock; the DAX read path calls it per
+ * block, so it builds no path object).
+ *
+ * @returns the device block, 0 for a hole, -EFBIG or -EUCLEAN
+ */
+export function bmapLookupFast(c: XipCtx, ino: Ino, iblock: number): BlockNo {
+  if (iblock < BMAP_IND_FIRST) {
+    if (!(iblock >= 0)) return asBlock(-EFBIG);
+    return asBlock(loadPtr(c, inodePtrOff(c.vol, ino, iblock) / 4));
+  }
+  if (iblock < BMAP_DIND_FIRST) {
+    const ind = loadPtr(c, inodePtrOff(c.vol, ino, SLOT_IND) / 4);
+    if (ind <= 0) return asBlock(ind);
+    return asBlock(loadPtr(c, indWord(c, ind, iblock - BMAP_IND_FIRST)));
+  }
+  if (iblock < BMAP_MAX_BLOCKS) {
+    const r = iblock - BMAP_DIND_FIRST;
+    const dind = loadPtr(c, inodePtrOff(c.vol, ino, SLOT_DIND) / 4);
+    if (dind <= 0) return asBlock(dind);
+    const ind = loadPtr(c, indWord(c, dind, r >>> 10));
+    if (ind <= 0) return asBlock(ind);
+    return asBlock(loadPtr(c, indWord(c, ind, r & (XIPFS_PTRS_PER_BLOCK - 1))));
+  }
+  return asBlock(-EFBIG);
+}
+
+/**
+ * Zero new data block `b` before anyone can reach it: through directAccess
+ * on a memory device (the only route from a file block to device memory),
+ * with a bio write of zeros on a bio-only device.
+ *
+ * @returns 0 or -errno
+ */
+function zeroNewBlock(c: XipCtx, b: BlockNo): number {
+  if (c.mdev !== null) {
+    const da = c.mdev.directAccess(blockToSector(b), PAGE_SIZE);
+    if (typeof da === "number") return da;
+    c.mdev.bytes.fill(0, da.kaddr, da.kaddr + PAGE_SIZE);
+    return 0;
+  }
+  const n = c.dev.bioWrite(b, ZERO_PAGE);
+  return n < 0 ? n : 0;
+}
+
+/** Allocate and zero a metadata block (indirect, directory). @returns it or -errno */
+export function allocMetaBlock(c: XipCtx): BlockNo {
+  const b = allocBlock(c);
+  if (b < 0) return b;
+  const off = blockOff(c.vol, b);
+  c.vol.dev.fill(0, off, off + PAGE_SIZE);
+  markBlockDirty(c, b);
+  return b;
+}
+
+/**
+ * Map file block `iblock` of inode `ip` to a device block; with `create`,
+ * fill a hole with a new zeroed block (and any missing indirect blocks).
+ * Entry: the caller holds a reference to `ip` and may hold i_rwsem,
+ * invalidate_lock and a DAX-entry or page lock; not the block-map lock.
+ * Exit: the same. Takes the block-map lock only to allocate.
+ *
+ * @returns the block (> 0); 0 for a hole when !create; -EFBIG past the
+ *   largest file, -ENOSPC, -EUCLEAN (corrupt map) or a device error
+ */
+export function getBlock(c: XipCtx, ip: InodeRef, iblock: number, create: boolean): BlockNo {
+  const b = bmapLookupFast(c, ip.ino, iblock);
+  if (b !== 0 || !create) return b;
+  const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
+  mutexLock(c.k32, lock, LockClass.BLOCK_MAP);
+  try {
+    return getBlockLocked(c, ip.ino, iblock);
+  } finally {
+    mutexUnlock(c.k32, lock);
+  }
+}
+
+/** getBlock(create) under the block-map lock. */
+function getBlockLocked(c: XipCtx, ino: Ino, iblock: number): BlockNo {
+  // Somebody may have filled the hole while we waited for the lock.
+  const again = bmapLookupFast(c, ino, iblock);
+  if (again !== 0) return again;
+  const path = bmapPath(iblock);
+  if (path === null) return asBlock(-EFBIG);
+  let w = inodePtrOff(c.vol, ino, path.slot) / 4;
+  let blk = inodeBlock(c.vol.sb, ino);
+  let linked = 0;
+  const account = () => {
+    if (linked === 0) return;
+    inodeSet(c.vol, ino, "blocks", inodeGet(c.vol, ino, "blocks") + linked);
+    markInodeDirty(c, ino);
+  };
+  for (const i of path.idx) {
+    let p = Atomics.load(c.i32, w) >>> 0;
+    if (p === 0) {
+      const m = allocMetaBlock(c);
+      if (m < 0) {
+        account();
+        return m;
+      }
+      p = m;
+      Atomics.store(c.i32, w, p); // zeroed above: safe to publish
+      markBlockDirty(c, blk);
+      linked++;
+    } else if (!blockPtrValid(c.vol.sb, p)) {
+      account();
+      return asBlock(-EUCLEAN);
+    }
+    w = indWord(c, p, i);
+    blk = p;
+  }
+  const nb = allocBlock(c);
+  if (nb < 0) {
+    account();
+    return nb;
+  }
+  const err = zeroNewBlock(c, nb);
+  if (err < 0) {
+    freeBlock(c, nb);
+    account();
+    return asBlock(err);
+  }
+  Atomics.store(c.i32, w, nb); // publish only after the zeroing
+  markBlockDirty(c, nb);
+  markBlockDirty(c, blk);
+  linked++;
+  account();
+  return nb;
+}
+
+/**
+ * Free every block of `ip` at or past file block `firstIblock` (indirect
+ * blocks that become empty too). Caller holds i_rwsem and invalidate_lock
+ * for write and has unmapped and dropped the cached pages of the range (or
+ * holds the last reference). Takes the block-map lock; frees after
+ * dropping it.
+ *
+ * @returns 0, or -EUCLEAN when the map holds a corrupt pointer
+ */
+export function truncateBlocks(c: XipCtx, ip: InodeRef, firstIblock: number): number {
+  const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
+  const freed: BlockNo[] = [];
+  let rc: number;
+  mutexLock(c.k32, lock, LockClass.BLOCK_MAP);
+  try {
+    // The indirect blocks whose entries are cleared must reach the image too.
+    bmapWalk(c.vol, ip.ino, (b, _ib, kind, valid) => {
+      if (kind !== "data" && valid) markBlockDirty(c, b);
+    });
+    rc = bmapTruncate(c.vol, ip.ino, firstIblock, (b) => freed.push(b));
+    markInodeDirty(c, ip.ino);
+  } finally {
+    mutexUnlock(c.k32, lock);
+  }
+  for (const b of freed) freeBlock(c, b);
+  return rc;
+}
+
+/**
+ * Free the blocks of `ip` for file blocks [first, end) and leave holes.
+ * Indirect blocks stay even when they become empty (they are freed by a
+ * later truncate). Same locking as truncateBlocks.
+ *
+ * @returns the number of blocks freed, or -EUCLEAN
+ */
+export function freeBlockRange(c: XipCtx, ip: InodeRef, first: number, end: number): number {
+  const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
+  const freed: BlockNo[] = [];
+  let rc = 0;
+  mutexLock(c.k32, lock, LockClass.BLOCK_MAP);
+  try {
+    for (let ib = first; ib < end; ib++) {
+      const loc = ptrLocate(c, ip.ino, ib);
+      if (loc === 0) continue;
+      if (typeof loc === "number") {
+        rc = loc;
+        break;
+      }
+      const b = Atomics.load(c.i32, loc.w) >>> 0;
+      if (b === 0) continue;
+      if (!blockPtrValid(c.vol.sb, b)) {
+        rc = -EUCLEAN;
+        break;
+      }
+      Atomics.store(c.i32, loc.w, 0);
+      markBlockDirty(c, loc.blk);
+      freed.push(asBlock(b));
+    }
+    if (freed.length > 0) {
+      inodeSet(c.vol, ip.ino, "blocks", inodeGet(c.vol, ip.ino, "blocks") - freed.length);
+      markInodeDirty(c, ip.ino);
+    }
+  } finally {
+    mutexUnlock(c.k32, lock);
+  }
+  for (const b of freed) freeBlock(c, b);
+  return rc < 0 ? rc : freed.length;
+}
+
+/**
+ * The address-space ops of xipfs regular files for the page cache (Linux's
+ * ext2_aops over get_block), for files that are not DAX. The mapping id is
+ * the inode-cache slot. readpage fills a hole with zeros without allocating;
+ * writepage allocates (getBlock create) and writes the page with bio.
+ * Called with the page locked (PAGE_LOCK held; getBlock nests inside it).
+ */
+export function fileAops(c: XipCtx): AddressSpaceOps {
+  const inoOf = (mapping: number): Ino =>
+    Atomics.load(c.k32, islotBase(c, mapping) + ISLOT.ino) as Ino;
+  return {
+    readpage(mapping, pgoff, frame) {
+      const b = bmapLookupFast(c, inoOf(mapping), pgoff);
+      if (b < 0) return b;
+      if (b === 0) {
+        frame.fill(0);
+        return PAGE_SIZE;
+      }
+      return c.dev.bioRead(b, frame);
+    },
+    writepage(mapping, pgoff, frame) {
+      const b = getBlock(c, { slot: mapping, ino: inoOf(mapping) }, pgoff, true);
+      if (b < 0) return b;
+      const n = c.dev.bioWrite(b, frame);
+      if (n >= 0) markBlockDirty(c, b);
+      return n;
+    },
+  };
+}
