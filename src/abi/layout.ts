@@ -41,6 +41,8 @@
  *      | procs: header (next pid) + one process record per task slot |
  *      | (src/kernel/proc.ts)                                          |
  *      +---------------------------------------------------------------+
+ *
+ *  +-----------------------------------------------------------------------------+
  *  | icache: in-memory inodes of the live xipfs (src/fs/icache.ts)               |
  *  +-----------------------------------------------------------------------------+
  *  | xipfs: mount state, allocator counters, dirty-block bitmap (src/fs)         |
