@@ -1,0 +1,315 @@
+/**
+ * Open files and fd tables in shared memory (region `files`, FILES/FILE/FDT
+ * in src/abi/layout.ts): Linux's struct file and files_struct, reduced.
+ *
+ * An open-file record is shared machine-wide: after dup, or when a process
+ * table is inherited, two fds (in one table or several) name one record and
+ * share its position and flags. A fd table belongs to one process. Both are
+ * plain words, so the Machine's main thread can walk a dead process's table
+ * and close its files with the same calls the process would have made.
+ *
+ * Reference rule: a record's refcount counts the fd words naming it plus
+ * the calls in flight that looked it up (`fdGet`), so a close racing a read
+ * on the same fd never frees the record under the reader. The thread that
+ * drops the last reference releases the inode (the caller of `filePut`).
+ *
+ * Locks: FILES.lock (claiming a free record) and each table's FDT.lock
+ * (installing, clearing or reading fd words) are FILE_TABLE-class leaves:
+ * held for a few word operations, never across a call into the filesystem.
+ *
+ * @module
+ */
+
+import {
+  FDT,
+  FDT_CLOEXEC_BIT,
+  FDT_FDS,
+  fdtBase,
+  fdtMax,
+  FILE,
+  fileBase,
+  FILES,
+  FILES_MAX,
+} from "../abi/layout.ts";
+import { EBADF, EMFILE, ENFILE } from "../abi/errno.ts";
+import { KernelPanic } from "../abi/panic.ts";
+import type { Memory } from "../hw/memory.ts";
+import { LockClass } from "../sync/lockdep.ts";
+import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
+
+/** The fields of an open-file record. */
+export interface OpenFile {
+  /** Record index. */
+  idx: number;
+  ino: number;
+  islot: number;
+  flags: number;
+}
+
+const FD_INDEX_MASK = FDT_CLOEXEC_BIT - 1;
+
+const recBase = (mem: Memory, idx: number): number => fileBase(mem.layout.files.base, idx);
+const tableBase = (mem: Memory, fdt: number): number => fdtBase(mem.layout.files.base, fdt);
+
+function checkFdt(mem: Memory, fdt: number, where: string): void {
+  if (!Number.isInteger(fdt) || fdt < 0 || fdt >= fdtMax(mem.layout.config)) {
+    throw new KernelPanic(where, `fd table ${fdt} out of range`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// open-file records
+
+/**
+ * Claim a free open-file record for inode (ino, islot) with `flags`, with
+ * one reference and position 0. Takes and drops FILES.lock.
+ *
+ * @returns the record index, or -ENFILE when the table is full
+ */
+export function fileAlloc(mem: Memory, ino: number, islot: number, flags: number): number {
+  const { k32, k64 } = mem;
+  const lw = mem.layout.files.base + FILES.lock;
+  mutexLock(k32, lw, LockClass.FILE_TABLE);
+  try {
+    for (let idx = 0; idx < FILES_MAX; idx++) {
+      const r = recBase(mem, idx);
+      if (Atomics.load(k32, r + FILE.refcount) !== 0) continue;
+      Atomics.store(k32, r + FILE.ino, ino);
+      Atomics.store(k32, r + FILE.islot, islot);
+      Atomics.store(k32, r + FILE.flags, flags);
+      Atomics.store(k64, (r + FILE.pos) / 2, 0n);
+      Atomics.store(k32, r + FILE.refcount, 1); // publishes the fields above
+      Atomics.add(k32, mem.layout.files.base + FILES.nrFiles, 1);
+      return idx;
+    }
+    return -ENFILE;
+  } finally {
+    mutexUnlock(k32, lw);
+  }
+}
+
+/** The fields of record `idx`. Caller holds a reference. */
+export function fileRead(mem: Memory, idx: number): OpenFile {
+  const r = recBase(mem, idx);
+  return {
+    idx,
+    ino: Atomics.load(mem.k32, r + FILE.ino),
+    islot: Atomics.load(mem.k32, r + FILE.islot),
+    flags: Atomics.load(mem.k32, r + FILE.flags),
+  };
+}
+
+/** Replace the flags of record `idx` (fcntl F_SETFL). Caller holds a reference. */
+export function fileSetFlags(mem: Memory, idx: number, flags: number): void {
+  Atomics.store(mem.k32, recBase(mem, idx) + FILE.flags, flags);
+}
+
+/** Take another reference on record `idx`; the caller already holds one. */
+export function fileGet(mem: Memory, idx: number): void {
+  const old = Atomics.add(mem.k32, recBase(mem, idx) + FILE.refcount, 1);
+  if (old <= 0) throw new KernelPanic("fileGet", `open file ${idx} has refcount ${old}`);
+}
+
+/**
+ * Drop a reference on record `idx`. When it was the last one the record is
+ * free on return, and the caller gets its fields to release the inode.
+ *
+ * @returns the record's fields when this dropped the last reference, else null
+ */
+export function filePut(mem: Memory, idx: number): OpenFile | null {
+  const r = recBase(mem, idx);
+  const f = fileRead(mem, idx); // read before the record can be reclaimed
+  const old = Atomics.sub(mem.k32, r + FILE.refcount, 1);
+  if (old <= 0) throw new KernelPanic("filePut", `open file ${idx} had refcount ${old}`);
+  if (old !== 1) return null;
+  Atomics.sub(mem.k32, mem.layout.files.base + FILES.nrFiles, 1);
+  return f;
+}
+
+/** References on record `idx` (0 = free). For tests and the Machine. */
+export function fileRefcount(mem: Memory, idx: number): number {
+  return Atomics.load(mem.k32, recBase(mem, idx) + FILE.refcount);
+}
+
+/** Open-file records in use machine-wide. */
+export function filesInUse(mem: Memory): number {
+  return Atomics.load(mem.k32, mem.layout.files.base + FILES.nrFiles);
+}
+
+/** The position of record `idx`. Never torn: one 64-bit atomic load. */
+export function filePos(mem: Memory, idx: number): number {
+  return Number(Atomics.load(mem.k64, (recBase(mem, idx) + FILE.pos) / 2));
+}
+
+/** Set the position of record `idx`. */
+export function fileSetPos(mem: Memory, idx: number, pos: number): void {
+  Atomics.store(mem.k64, (recBase(mem, idx) + FILE.pos) / 2, BigInt(pos));
+}
+
+// ---------------------------------------------------------------------------
+// fd tables
+
+/**
+ * Claim a free fd table for a new process, with no fds and `cwd` as its
+ * current directory. Lock-free (a CAS on FDT.inUse).
+ *
+ * @returns the table index, or -EMFILE when every table is taken
+ */
+export function fdtAlloc(mem: Memory, cwd: number): number {
+  for (let t = 0; t < fdtMax(mem.layout.config); t++) {
+    const b = tableBase(mem, t);
+    if (Atomics.compareExchange(mem.k32, b + FDT.inUse, 0, 1) !== 0) continue;
+    for (let fd = 0; fd < FDT_FDS; fd++) Atomics.store(mem.k32, b + FDT.fds + fd, 0);
+    Atomics.store(mem.k32, b + FDT.nrOpen, 0);
+    Atomics.store(mem.k32, b + FDT.cwd, cwd);
+    return t;
+  }
+  return -EMFILE;
+}
+
+/** Free fd table `fdt`. Entry: every fd of it is closed (fdtCloseAll). */
+export function fdtFree(mem: Memory, fdt: number): void {
+  checkFdt(mem, fdt, "fdtFree");
+  const b = tableBase(mem, fdt);
+  if (Atomics.load(mem.k32, b + FDT.nrOpen) !== 0) {
+    throw new KernelPanic("fdtFree", `fd table ${fdt} still has open fds`);
+  }
+  Atomics.store(mem.k32, b + FDT.inUse, 0);
+}
+
+/** Whether fd table `fdt` belongs to a process. */
+export function fdtInUse(mem: Memory, fdt: number): boolean {
+  checkFdt(mem, fdt, "fdtInUse");
+  return Atomics.load(mem.k32, tableBase(mem, fdt) + FDT.inUse) === 1;
+}
+
+/** The current directory's inode number of table `fdt`. */
+export function fdtCwd(mem: Memory, fdt: number): number {
+  return Atomics.load(mem.k32, tableBase(mem, fdt) + FDT.cwd);
+}
+
+/** Set the current directory of table `fdt` (chdir). */
+export function fdtSetCwd(mem: Memory, fdt: number, ino: number): void {
+  Atomics.store(mem.k32, tableBase(mem, fdt) + FDT.cwd, ino);
+}
+
+/** Open fds in table `fdt`. */
+export function fdtNrOpen(mem: Memory, fdt: number): number {
+  return Atomics.load(mem.k32, tableBase(mem, fdt) + FDT.nrOpen);
+}
+
+function withTable<T>(mem: Memory, fdt: number, fn: (b: number) => T): T {
+  checkFdt(mem, fdt, "fdtLock");
+  const b = tableBase(mem, fdt);
+  mutexLock(mem.k32, b + FDT.lock, LockClass.FILE_TABLE);
+  try {
+    return fn(b);
+  } finally {
+    mutexUnlock(mem.k32, b + FDT.lock);
+  }
+}
+
+/**
+ * Install open-file record `idx` at the lowest free fd >= `minFd` (the
+ * caller's reference moves into the fd word).
+ *
+ * @returns the fd, or -EMFILE when none is free (the caller still owns its reference)
+ */
+export function fdInstall(
+  mem: Memory,
+  fdt: number,
+  idx: number,
+  cloexec: boolean,
+  minFd = 0,
+): number {
+  return withTable(mem, fdt, (b) => {
+    for (let fd = minFd; fd < FDT_FDS; fd++) {
+      if (mem.k32[b + FDT.fds + fd] !== 0) continue;
+      Atomics.store(mem.k32, b + FDT.fds + fd, (idx + 1) | (cloexec ? FDT_CLOEXEC_BIT : 0));
+      Atomics.add(mem.k32, b + FDT.nrOpen, 1);
+      return fd;
+    }
+    return -EMFILE;
+  });
+}
+
+/**
+ * Put record `idx` at `fd` (dup2), taking the fd word over. The caller's
+ * reference moves into the fd word.
+ *
+ * @returns the record that `fd` named before (the caller puts it), -1 if none, or -EBADF
+ */
+export function fdReplace(mem: Memory, fdt: number, fd: number, idx: number, cloexec: boolean) {
+  if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
+  return withTable(mem, fdt, (b) => {
+    const old = mem.k32[b + FDT.fds + fd]!;
+    Atomics.store(mem.k32, b + FDT.fds + fd, (idx + 1) | (cloexec ? FDT_CLOEXEC_BIT : 0));
+    if (old === 0) {
+      Atomics.add(mem.k32, b + FDT.nrOpen, 1);
+      return -1;
+    }
+    return (old & FD_INDEX_MASK) - 1;
+  });
+}
+
+/**
+ * Look up `fd` and take a reference on its open file (Linux's fdget). The
+ * caller drops it with filePut.
+ *
+ * @returns the record index, or -EBADF
+ */
+export function fdGet(mem: Memory, fdt: number, fd: number): number {
+  if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
+  return withTable(mem, fdt, (b) => {
+    const w = mem.k32[b + FDT.fds + fd]!;
+    if (w === 0) return -EBADF;
+    const idx = (w & FD_INDEX_MASK) - 1;
+    fileGet(mem, idx);
+    return idx;
+  });
+}
+
+/**
+ * Clear `fd` and hand its reference to the caller (who puts it).
+ *
+ * @returns the record index it named, or -EBADF
+ */
+export function fdRemove(mem: Memory, fdt: number, fd: number): number {
+  if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
+  return withTable(mem, fdt, (b) => {
+    const w = mem.k32[b + FDT.fds + fd]!;
+    if (w === 0) return -EBADF;
+    Atomics.store(mem.k32, b + FDT.fds + fd, 0);
+    Atomics.sub(mem.k32, b + FDT.nrOpen, 1);
+    return (w & FD_INDEX_MASK) - 1;
+  });
+}
+
+/** Whether `fd` is close-on-exec; -EBADF when closed. */
+export function fdGetCloexec(mem: Memory, fdt: number, fd: number): boolean | number {
+  if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
+  return withTable(mem, fdt, (b) => {
+    const w = mem.k32[b + FDT.fds + fd]!;
+    return w === 0 ? -EBADF : (w & FDT_CLOEXEC_BIT) !== 0;
+  });
+}
+
+/** Set or clear close-on-exec on `fd`. @returns 0 or -EBADF */
+export function fdSetCloexec(mem: Memory, fdt: number, fd: number, on: boolean): number {
+  if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
+  return withTable(mem, fdt, (b) => {
+    const w = mem.k32[b + FDT.fds + fd]!;
+    if (w === 0) return -EBADF;
+    Atomics.store(mem.k32, b + FDT.fds + fd, on ? w | FDT_CLOEXEC_BIT : w & FD_INDEX_MASK);
+    return 0;
+  });
+}
+
+/** The open fds of table `fdt`, ascending (a snapshot). */
+export function fdtOpenFds(mem: Memory, fdt: number): number[] {
+  return withTable(mem, fdt, (b) => {
+    const fds: number[] = [];
+    for (let fd = 0; fd < FDT_FDS; fd++) if (mem.k32[b + FDT.fds + fd] !== 0) fds.push(fd);
+    return fds;
+  });
+}

@@ -1,0 +1,610 @@
+/**
+ * The VFS file operations the syscall layer calls: open, close, read,
+ * write, pread, pwrite, lseek, fstat, ftruncate, fsync, dup, fcntl, on a
+ * process's fd table in shared memory (src/fs/file_table.ts). Path
+ * operations on directories are in vfs_dir.ts.
+ *
+ * Data dispatch (Linux's ->read_iter/->write_iter of a DAX-aware fs):
+ * - S_DAX inode: daxRead/daxWrite, device to buffer, no page cache at all
+ *   (O_DIRECT changes nothing, as with Linux DAX);
+ * - otherwise O_DIRECT: the directIO hook (filemap.ts);
+ * - otherwise the page cache (filemapRead/filemapWrite).
+ *
+ * Locks: the page-cache paths run under i_rwsem taken here (read for
+ * reads, write for writes, so an O_APPEND position is chosen under it);
+ * daxRead/daxWrite and truncate take the inode locks themselves.
+ *
+ * Every function returns a negative errno on failure and never throws for
+ * bad user input. Buffers are kernel Uint8Arrays; the syscall layer copies
+ * from and to user memory.
+ *
+ * @module
+ */
+
+import { EBADF, EFBIG, EINVAL, EISDIR, ENXIO, EOVERFLOW } from "../abi/errno.ts";
+import {
+  F_DUPFD,
+  F_DUPFD_CLOEXEC,
+  F_GETFD,
+  F_GETFL,
+  F_SETFD,
+  F_SETFL,
+  FD_CLOEXEC,
+  fmodeCanRead,
+  fmodeCanWrite,
+  O_APPEND,
+  O_DIRECT,
+  O_NOATIME,
+  O_NONBLOCK,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+  SEEK_CUR,
+  SEEK_DATA,
+  SEEK_END,
+  SEEK_HOLE,
+  SEEK_SET,
+  STAT64,
+  STAT64_BYTES,
+  STATX_ATTR_DAX,
+} from "../abi/fcntl.ts";
+import { asIno, PAGE_SIZE } from "../abi/types.ts";
+import { LockClass } from "../sync/lockdep.ts";
+import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
+import {
+  fdGet,
+  fdGetCloexec,
+  fdInstall,
+  fdRemove,
+  fdReplace,
+  fdSetCloexec,
+  fdtAlloc,
+  fdtFree,
+  fdtOpenFds,
+  fileAlloc,
+  filePos,
+  filePut,
+  fileRead,
+  fileSetFlags,
+  fileSetPos,
+  type OpenFile,
+} from "./file_table.ts";
+import {
+  directIO,
+  filemapBlockHasData,
+  filemapRead,
+  filemapWrite,
+  filemapWriteback,
+} from "./filemap.ts";
+import type { VfsFs, VInode } from "./vfs_fs.ts";
+
+/** A process as the VFS sees it: the mounted filesystem and its fd table. */
+export interface Proc {
+  readonly fs: VfsFs;
+  /** Index of the process's fd table in the files region. */
+  readonly fdt: number;
+}
+
+/** What fstat reports (Linux's struct kstat plus the statx DAX attribute). */
+export interface VStat {
+  dev: number;
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  blksize: number;
+  /** 512-byte units. */
+  blocks: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  /** STATX_ATTR_* bits: STATX_ATTR_DAX when the inode is S_DAX. */
+  attributes: number;
+  /** S_DAX, the same fact as `attributes & STATX_ATTR_DAX`. */
+  dax: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// processes
+
+/**
+ * Give a new process an empty fd table with the root as its current
+ * directory. Any thread.
+ *
+ * @returns the Proc, or -EMFILE when every fd table is taken
+ */
+export function vfsProcCreate(fs: VfsFs): Proc | number {
+  const fdt = fdtAlloc(fs.mem, fs.rootIno);
+  return fdt < 0 ? fdt : { fs, fdt };
+}
+
+/**
+ * Close every fd of table `fdt` and free the table (process exit). The
+ * Machine's main thread calls it for a dead Worker's process; it needs
+ * nothing but the table index. Writeback of files closed for the last time
+ * happens here.
+ *
+ * @returns 0, or the first error a release reported (every fd is closed regardless)
+ */
+export function vfsProcExit(fs: VfsFs, fdt: number): number {
+  let err = 0;
+  for (const fd of fdtOpenFds(fs.mem, fdt)) {
+    const e = vfsClose({ fs, fdt }, fd);
+    if (e < 0 && err === 0) err = e;
+  }
+  fdtFree(fs.mem, fdt);
+  return err;
+}
+
+// ---------------------------------------------------------------------------
+// open-file helpers
+
+/** The inode handle of an open file (the record owns the reference). */
+const fileInode = (fs: VfsFs, f: OpenFile): VInode => fs.handle(asIno(f.ino), f.islot);
+
+const isDirInode = (fs: VfsFs, ip: VInode): boolean => (fs.getattr(ip).mode & S_IFMT) === S_IFDIR;
+
+/**
+ * Release an open file whose last reference is gone (Linux's __fput):
+ * write back its dirty pages when it was open for writing and the inode
+ * is not DAX (xip writes back on last close; Linux leaves it to the flusher),
+ * then drop the inode reference.
+ *
+ * @returns 0, or the writeback error
+ */
+function fileRelease(fs: VfsFs, f: OpenFile): number {
+  const ip = fileInode(fs, f);
+  let err = 0;
+  if (fmodeCanWrite(f.flags) && !fs.isDax(ip)) {
+    const wb = filemapWriteback(fs, ip);
+    if (wb < 0) err = wb;
+  }
+  fs.iput(ip);
+  return err;
+}
+
+/** Drop a reference taken by fdGet; release the file when it was the last. */
+function fdPut(fs: VfsFs, idx: number): number {
+  const last = filePut(fs.mem, idx);
+  return last === null ? 0 : fileRelease(fs, last);
+}
+
+/**
+ * Run `fn` on the open file of `fd`, holding a reference for the call
+ * (Linux's fdget/fdput). For the VFS modules only.
+ *
+ * @returns fn's result, or -EBADF
+ */
+export function withFile(proc: Proc, fd: number, fn: (f: OpenFile, ip: VInode) => number): number {
+  const idx = fdGet(proc.fs.mem, proc.fdt, fd);
+  if (idx < 0) return idx;
+  try {
+    const f = fileRead(proc.fs.mem, idx);
+    return fn(f, fileInode(proc.fs, f));
+  } finally {
+    fdPut(proc.fs, idx);
+  }
+}
+
+/**
+ * Allocate an open file for referenced inode `ip` and install it in the
+ * process's table. The inode reference moves into the record; on failure it
+ * is dropped.
+ *
+ * @returns the fd, -ENFILE or -EMFILE
+ */
+export function vfsInstallFile(proc: Proc, ip: VInode, flags: number, cloexec: boolean): number {
+  const { fs } = proc;
+  const idx = fileAllocOrPut(fs, ip, flags);
+  if (idx < 0) return idx;
+  const fd = fdInstall(fs.mem, proc.fdt, idx, cloexec);
+  if (fd < 0) fdPut(fs, idx);
+  return fd;
+}
+
+function fileAllocOrPut(fs: VfsFs, ip: VInode, flags: number): number {
+  const idx = fileAlloc(fs.mem, ip.ino, ip.slot, flags);
+  if (idx < 0) fs.iput(ip);
+  return idx;
+}
+
+/**
+ * Close `fd` (Linux's close_fd). The file is released when this was its
+ * last reference (see fileRelease).
+ *
+ * @returns 0, -EBADF, or a writeback error (the fd is closed regardless, as in Linux)
+ */
+export function vfsClose(proc: Proc, fd: number): number {
+  const idx = fdRemove(proc.fs.mem, proc.fdt, fd);
+  if (idx < 0) return idx;
+  return fdPut(proc.fs, idx);
+}
+
+// ---------------------------------------------------------------------------
+// data
+
+/** Clamp a transfer to s_maxbytes: the bytes allowed from `pos`, or -EFBIG. */
+function clampToMax(fs: VfsFs, pos: number, len: number): number {
+  if (pos >= fs.maxBytes) return len === 0 ? 0 : -EFBIG;
+  return Math.min(len, fs.maxBytes - pos);
+}
+
+/**
+ * Read at `pos` into dst by the inode's mode. daxRead takes i_rwsem itself;
+ * the page-cache paths run under it for read here.
+ */
+function doRead(fs: VfsFs, ip: VInode, flags: number, pos: number, dst: Uint8Array): number {
+  if (dst.length === 0) return 0;
+  if (fs.isDax(ip)) return fs.daxRead(ip, pos, dst);
+  const sem = fs.iRwsem(ip);
+  downRead(fs.mem.k32, sem, LockClass.I_RWSEM);
+  try {
+    if ((flags & O_DIRECT) !== 0) return directIO(fs, ip, "read", pos, dst);
+    return filemapRead(fs, ip, pos, dst);
+  } finally {
+    upRead(fs.mem.k32, sem);
+  }
+}
+
+/**
+ * Write src at `pos` (or at EOF with O_APPEND) by the inode's mode. The
+ * page-cache paths run under i_rwsem for write, taken here, so an append
+ * picks its position and writes atomically. daxWrite takes i_rwsem itself,
+ * so a DAX append reads i_size just before it (two racing DAX appenders
+ * may write at the same offset; see the report).
+ *
+ * @returns [bytes written or -errno, the position the write started at]
+ */
+function doWrite(
+  fs: VfsFs,
+  ip: VInode,
+  flags: number,
+  pos: number,
+  src: Uint8Array,
+): [number, number] {
+  const append = (flags & O_APPEND) !== 0;
+  if (fs.isDax(ip)) {
+    if (append) pos = fs.size(ip);
+    if (src.length === 0) return [0, pos];
+    const len = clampToMax(fs, pos, src.length);
+    if (len < 0) return [len, pos];
+    return [fs.daxWrite(ip, pos, len < src.length ? src.subarray(0, len) : src), pos];
+  }
+  const sem = fs.iRwsem(ip);
+  downWrite(fs.mem.k32, sem, LockClass.I_RWSEM);
+  try {
+    if (append) pos = fs.size(ip);
+    if (src.length === 0) return [0, pos];
+    const len = clampToMax(fs, pos, src.length);
+    if (len < 0) return [len, pos];
+    const buf = len < src.length ? src.subarray(0, len) : src;
+    if ((flags & O_DIRECT) !== 0) return [directIO(fs, ip, "write", pos, buf), pos];
+    return [filemapWrite(fs, ip, pos, buf), pos];
+  } finally {
+    upWrite(fs.mem.k32, sem);
+  }
+}
+
+/** -EBADF unless readable; -EISDIR for a directory; else 0. */
+function checkRead(fs: VfsFs, f: OpenFile, ip: VInode): number {
+  if (!fmodeCanRead(f.flags)) return -EBADF;
+  return isDirInode(fs, ip) ? -EISDIR : 0;
+}
+
+/**
+ * read(2): read up to dst.length bytes at the file position and advance it.
+ * Concurrent reads through one shared open file each see a position
+ * snapshot (Linux before f_pos_lock did the same).
+ *
+ * @returns bytes read (0 at EOF), -EBADF (bad fd or not open for reading),
+ *   -EISDIR, -EINVAL (O_DIRECT unaligned), or an I/O error
+ */
+export function vfsRead(proc: Proc, fd: number, dst: Uint8Array): number {
+  return withFile(proc, fd, (f, ip) => {
+    const bad = checkRead(proc.fs, f, ip);
+    if (bad < 0) return bad;
+    const pos = filePos(proc.fs.mem, f.idx);
+    const n = doRead(proc.fs, ip, f.flags, pos, dst);
+    if (n > 0) fileSetPos(proc.fs.mem, f.idx, pos + n);
+    return n;
+  });
+}
+
+/**
+ * pread64(2): read at `pos`; the file position is unchanged.
+ *
+ * @returns as vfsRead, and -EINVAL for a negative position
+ */
+export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): number {
+  return withFile(proc, fd, (f, ip) => {
+    const bad = checkRead(proc.fs, f, ip);
+    if (bad < 0) return bad;
+    if (!Number.isInteger(pos) || pos < 0) return -EINVAL;
+    return doRead(proc.fs, ip, f.flags, pos, dst);
+  });
+}
+
+/**
+ * write(2): write src at the file position (at EOF with O_APPEND) and
+ * advance it past the bytes written.
+ *
+ * @returns bytes written, -EBADF (bad fd or not open for writing), -EFBIG,
+ *   -ENOSPC, -EINVAL (O_DIRECT unaligned), or an I/O error
+ */
+export function vfsWrite(proc: Proc, fd: number, src: Uint8Array): number {
+  return withFile(proc, fd, (f, ip) => {
+    if (!fmodeCanWrite(f.flags)) return -EBADF;
+    const [n, at] = doWrite(proc.fs, ip, f.flags, filePos(proc.fs.mem, f.idx), src);
+    if (n > 0) fileSetPos(proc.fs.mem, f.idx, at + n);
+    return n;
+  });
+}
+
+/**
+ * pwrite64(2): write at `pos`; the position is unchanged. With O_APPEND the
+ * data goes to EOF whatever `pos` says (Linux's documented behaviour).
+ *
+ * @returns as vfsWrite, and -EINVAL for a negative position
+ */
+export function vfsPwrite(proc: Proc, fd: number, src: Uint8Array, pos: number): number {
+  return withFile(proc, fd, (f, ip) => {
+    if (!fmodeCanWrite(f.flags)) return -EBADF;
+    if (!Number.isInteger(pos) || pos < 0) return -EINVAL;
+    return doWrite(proc.fs, ip, f.flags, pos, src)[0];
+  });
+}
+
+/**
+ * SEEK_DATA / SEEK_HOLE from `pos` (Linux's iomap_seek_data/hole). Data is
+ * a mapped block or a dirty cached page; everything else below i_size is a
+ * hole, and EOF is a hole. Caller holds i_rwsem for read.
+ *
+ * @returns the offset, or -ENXIO when pos is at or past EOF (or no data follows)
+ */
+function seekDataHole(fs: VfsFs, ip: VInode, pos: number, wantData: boolean): number {
+  const size = fs.size(ip);
+  if (pos >= size) return -ENXIO;
+  const last = Math.ceil(size / PAGE_SIZE);
+  for (let b = Math.floor(pos / PAGE_SIZE); b < last; b++) {
+    const has = filemapBlockHasData(fs, ip, b);
+    if (typeof has === "number") return has;
+    if (has === wantData) return Math.max(pos, b * PAGE_SIZE);
+  }
+  return wantData ? -ENXIO : size;
+}
+
+/** seekDataHole under i_rwsem for read. */
+function seekDataHoleLocked(fs: VfsFs, ip: VInode, pos: number, wantData: boolean): number {
+  const sem = fs.iRwsem(ip);
+  downRead(fs.mem.k32, sem, LockClass.I_RWSEM);
+  try {
+    return seekDataHole(fs, ip, pos, wantData);
+  } finally {
+    upRead(fs.mem.k32, sem);
+  }
+}
+
+/**
+ * lseek(2) (llseek: 64-bit offsets as JS numbers). Directories accept
+ * SEEK_SET and SEEK_CUR only (a getdents cookie).
+ *
+ * @returns the new position, -EBADF, -EINVAL (bad whence or a negative
+ *   result), -ENXIO (SEEK_DATA/SEEK_HOLE at or past EOF), -EOVERFLOW
+ */
+export function vfsLseek(proc: Proc, fd: number, offset: number, whence: number): number {
+  const { fs } = proc;
+  return withFile(proc, fd, (f, ip) => {
+    if (!Number.isInteger(offset)) return -EINVAL;
+    const pos = filePos(fs.mem, f.idx);
+    const dir = isDirInode(fs, ip);
+    let next: number;
+    switch (whence) {
+      case SEEK_SET:
+        next = offset;
+        break;
+      case SEEK_CUR:
+        next = pos + offset;
+        break;
+      case SEEK_END:
+        if (dir) return -EINVAL;
+        next = fs.size(ip) + offset;
+        break;
+      case SEEK_DATA:
+      case SEEK_HOLE: {
+        if (dir) return -EINVAL;
+        if (offset < 0) return -ENXIO;
+        next = seekDataHoleLocked(fs, ip, offset, whence === SEEK_DATA);
+        if (next < 0) return next;
+        break;
+      }
+      default:
+        return -EINVAL;
+    }
+    if (next < 0) return -EINVAL;
+    if (next > Number.MAX_SAFE_INTEGER) return -EOVERFLOW;
+    fileSetPos(fs.mem, f.idx, next);
+    return next;
+  });
+}
+
+/** The stat of referenced inode `ip`. */
+export function vfsGetattr(fs: VfsFs, ip: VInode): VStat {
+  const a = fs.getattr(ip);
+  return {
+    dev: 0,
+    ino: a.ino,
+    mode: a.mode,
+    nlink: a.links,
+    uid: a.uid,
+    gid: a.gid,
+    rdev: 0,
+    size: a.size,
+    blksize: PAGE_SIZE,
+    blocks: a.blocks,
+    atime: a.atime,
+    mtime: a.mtime,
+    ctime: a.ctime,
+    attributes: a.dax ? STATX_ATTR_DAX : 0,
+    dax: a.dax,
+  };
+}
+
+/**
+ * fstat(2).
+ *
+ * @returns the stat, or -EBADF
+ */
+export function vfsFstat(proc: Proc, fd: number): VStat | number {
+  let st: VStat | null = null;
+  const r = withFile(proc, fd, (_f, ip) => {
+    st = vfsGetattr(proc.fs, ip);
+    return 0;
+  });
+  return r < 0 ? r : st!;
+}
+
+/**
+ * Encode `st` as the riscv32 struct stat64 at `buf[off..off+104)`, little-endian.
+ *
+ * @returns the bytes written (STAT64_BYTES), or -EINVAL when buf is too short
+ */
+export function encodeStat64(st: VStat, buf: Uint8Array, off = 0): number {
+  if (off < 0 || off + STAT64_BYTES > buf.length) return -EINVAL;
+  const v = new DataView(buf.buffer, buf.byteOffset + off, STAT64_BYTES);
+  for (let i = 0; i < STAT64_BYTES; i++) v.setUint8(i, 0);
+  v.setBigUint64(STAT64.dev, BigInt(st.dev), true);
+  v.setBigUint64(STAT64.ino, BigInt(st.ino), true);
+  v.setUint32(STAT64.mode, st.mode, true);
+  v.setUint32(STAT64.nlink, st.nlink, true);
+  v.setUint32(STAT64.uid, st.uid, true);
+  v.setUint32(STAT64.gid, st.gid, true);
+  v.setBigUint64(STAT64.rdev, BigInt(st.rdev), true);
+  v.setBigInt64(STAT64.size, BigInt(st.size), true);
+  v.setInt32(STAT64.blksize, st.blksize, true);
+  v.setBigInt64(STAT64.blocks, BigInt(st.blocks), true);
+  v.setInt32(STAT64.atime, st.atime, true);
+  v.setInt32(STAT64.mtime, st.mtime, true);
+  v.setInt32(STAT64.ctime, st.ctime, true);
+  return STAT64_BYTES;
+}
+
+/**
+ * ftruncate(2): grow (the new range reads as zeros, no block allocated) or
+ * shrink (blocks past the end freed, the partial last block's tail zeroed).
+ *
+ * @returns 0, -EBADF, -EINVAL (negative length, not a regular file, or
+ *   not open for writing, as Linux), -EFBIG
+ */
+export function vfsFtruncate(proc: Proc, fd: number, length: number): number {
+  const { fs } = proc;
+  return withFile(proc, fd, (f, ip) => {
+    if (!Number.isInteger(length) || length < 0) return -EINVAL;
+    if ((fs.getattr(ip).mode & S_IFMT) !== S_IFREG || !fmodeCanWrite(f.flags)) return -EINVAL;
+    if (length > fs.maxBytes) return -EFBIG;
+    return vfsTruncateInode(fs, ip, length);
+  });
+}
+
+/**
+ * Truncate `ip` to `length`: the filesystem takes i_rwsem and
+ * invalidate_lock and handles cached pages. Caller holds no inode lock.
+ */
+export function vfsTruncateInode(fs: VfsFs, ip: VInode, length: number): number {
+  return fs.truncate(ip, length);
+}
+
+/**
+ * fsync(2): write back the file's dirty cached pages, then make its
+ * metadata and the device durable (fs.fsync). A DAX file has no cached
+ * pages; its data is in the device already.
+ *
+ * @returns 0, -EBADF, or the first I/O error
+ */
+export function vfsFsync(proc: Proc, fd: number): number {
+  const { fs } = proc;
+  return withFile(proc, fd, (_f, ip) => {
+    if (!fs.isDax(ip)) {
+      const wb = filemapWriteback(fs, ip);
+      if (wb < 0) return wb;
+    }
+    return fs.fsync(ip);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// fd table operations
+
+/**
+ * dup(2) / fcntl(F_DUPFD): a new fd >= `minFd` naming the same open file
+ * (shared position and flags). The new fd is not close-on-exec unless asked.
+ *
+ * @returns the new fd, -EBADF, -EMFILE, or -EINVAL for a bad minFd
+ */
+export function vfsDup(proc: Proc, fd: number, minFd = 0, cloexec = false): number {
+  const { mem } = proc.fs;
+  if (!Number.isInteger(minFd) || minFd < 0) return -EINVAL;
+  const idx = fdGet(mem, proc.fdt, fd);
+  if (idx < 0) return idx;
+  const nfd = fdInstall(mem, proc.fdt, idx, cloexec, minFd);
+  if (nfd < 0) fdPut(proc.fs, idx);
+  return nfd;
+}
+
+/**
+ * dup2(2)/dup3(2): make `newFd` name the open file of `oldFd`, closing
+ * what `newFd` named before. Same fds: a no-op returning newFd.
+ *
+ * @returns newFd, or -EBADF
+ */
+export function vfsDup2(proc: Proc, oldFd: number, newFd: number, cloexec = false): number {
+  const { fs } = proc;
+  const idx = fdGet(fs.mem, proc.fdt, oldFd);
+  if (idx < 0) return idx;
+  if (oldFd === newFd) {
+    fdPut(fs, idx);
+    return newFd;
+  }
+  const old = fdReplace(fs.mem, proc.fdt, newFd, idx, cloexec);
+  if (old === -EBADF) {
+    fdPut(fs, idx);
+    return -EBADF;
+  }
+  if (old >= 0) fdPut(fs, old);
+  return newFd;
+}
+
+/** Flags F_SETFL may change (Linux's SETFL_MASK, reduced). */
+const SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
+
+/**
+ * fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL.
+ *
+ * @returns the command's result, -EBADF, or -EINVAL for another command
+ */
+export function vfsFcntl(proc: Proc, fd: number, cmd: number, arg = 0): number {
+  const { mem } = proc.fs;
+  switch (cmd) {
+    case F_DUPFD:
+      return vfsDup(proc, fd, arg, false);
+    case F_DUPFD_CLOEXEC:
+      return vfsDup(proc, fd, arg, true);
+    case F_GETFD: {
+      const c = fdGetCloexec(mem, proc.fdt, fd);
+      return typeof c === "number" ? c : c ? FD_CLOEXEC : 0;
+    }
+    case F_SETFD:
+      return fdSetCloexec(mem, proc.fdt, fd, (arg & FD_CLOEXEC) !== 0);
+    case F_GETFL:
+      return withFile(proc, fd, (f) => f.flags);
+    case F_SETFL:
+      return withFile(proc, fd, (f) => {
+        fileSetFlags(mem, f.idx, (f.flags & ~SETFL_MASK) | (arg & SETFL_MASK));
+        return 0;
+      });
+    default:
+      return -EINVAL;
+  }
+}

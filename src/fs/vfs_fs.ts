@@ -1,0 +1,125 @@
+/**
+ * What the VFS needs from a mounted filesystem: the contract between
+ * src/fs/vfs*.ts and the live xipfs (Linux's inode_operations,
+ * file_operations and super_operations, reduced to what xip calls).
+ *
+ * The VFS never touches on-disk structures. It names an inode by a
+ * `VInode`: its number plus its inode-cache slot, which is also the inode's
+ * page-cache mapping id. Both numbers are plain integers, so an open-file
+ * record in shared memory can hold them and any thread can rebuild the
+ * handle (`handle`) to release it.
+ *
+ * Locking split (the live xipfs's, src/fs/xipfs_live.ts):
+ * - directory operations (lookup, create, mkdir, unlink, rmdir, rename,
+ *   symlink, readdir), daxRead/daxWrite and truncate take the inode locks
+ *   they need themselves (i_rwsem, invalidate_lock): the VFS calls them
+ *   holding no inode lock;
+ * - the page-cache path is the VFS's (filemap.ts): it takes i_rwsem through
+ *   `iRwsem` and calls setSize and getBlock under it.
+ *
+ * @module
+ */
+
+import type { BlockDevice } from "../hw/device.ts";
+import type { Memory } from "../hw/memory.ts";
+import type { Ino } from "../abi/types.ts";
+import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
+
+/** A referenced in-memory inode. */
+export interface VInode {
+  readonly ino: Ino;
+  /** Inode-cache slot, > 0; the page-cache mapping id of the inode. */
+  readonly slot: number;
+}
+
+/** An inode's attributes, as stat reports them. */
+export interface VAttr {
+  ino: Ino;
+  mode: number;
+  links: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** 512-byte units allocated. */
+  blocks: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  /** The inode is accessed DAX (S_DAX). */
+  dax: boolean;
+}
+
+/** One directory entry, as readdir reports it. */
+export interface VDirent {
+  ino: Ino;
+  name: string;
+  /** DT_* type of the entry (src/abi/fcntl.ts). */
+  dtype: number;
+  /** The cookie that resumes the listing right after this entry (d_off). */
+  next: number;
+}
+
+/** The mounted filesystem, as the VFS calls it. Every method returns -errno on failure. */
+export interface VfsFs {
+  readonly mem: Memory;
+  readonly dev: BlockDevice;
+  readonly rootIno: Ino;
+
+  /** Take a reference on inode `ino` (Linux's iget). */
+  iget(ino: Ino): VInode | number;
+  /** Drop a reference taken by iget or iref. */
+  iput(ip: VInode): void;
+  /**
+   * Rebuild the handle of a reference the caller already owns, from the two
+   * numbers an open-file record keeps (no reference is taken).
+   */
+  handle(ino: Ino, slot: number): VInode;
+  /** Largest file size the filesystem supports (s_maxbytes). */
+  readonly maxBytes: number;
+  isDax(ip: VInode): boolean;
+  getattr(ip: VInode): VAttr;
+  /** i_size. No lock needed (a racing writer may change it right after). */
+  size(ip: VInode): number;
+  /** Word index of the inode's i_rwsem in mem.k32. */
+  iRwsem(ip: VInode): number;
+
+  /** Map file block `iblock` to a device block; 0 for a hole when !create. */
+  getBlock(ip: VInode, iblock: number, create: boolean): number;
+  /**
+   * Copy [pos, pos+dst.length) clamped to i_size into dst, device to buffer
+   * (S_DAX inodes). Takes i_rwsem for read; counts STAT.copiedRead.
+   */
+  daxRead(ip: VInode, pos: number, dst: Uint8Array): number;
+  /** Write src at pos, allocating, extending i_size. Takes i_rwsem for write; counts STAT.copiedWrite. */
+  daxWrite(ip: VInode, pos: number, src: Uint8Array): number;
+  /** Set i_size after the page-cache path put data below it. Caller holds i_rwsem for write. */
+  setSize(ip: VInode, size: number): void;
+  /**
+   * Shrink or grow to `size`: zero the partial tail block, drop cached pages
+   * and free blocks past it (DAX and page-cache inodes alike). Takes i_rwsem
+   * and invalidate_lock for write.
+   */
+  truncate(ip: VInode, size: number): number;
+  /** Make the inode's metadata and the device's written blocks durable. */
+  fsync(ip: VInode): number;
+
+  lookup(dir: VInode, name: string): Ino | number;
+  create(dir: VInode, name: string, mode: number): Ino | number;
+  mkdir(dir: VInode, name: string, mode: number): Ino | number;
+  unlink(dir: VInode, name: string): number;
+  rmdir(dir: VInode, name: string): number;
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number;
+  symlink(dir: VInode, name: string, target: string): Ino | number;
+  readlink(ip: VInode): string | number;
+  /**
+   * Report entries from `cookie` on ("." and ".." included) until `emit`
+   * returns false. 0 starts at the beginning.
+   *
+   * @returns 0, or -errno
+   */
+  readdir(dir: VInode, cookie: number, emit: (e: VDirent) => boolean): number;
+  /** Page-cache ops of the filesystem's regular files (mapping id = inode slot). */
+  readonly aops: AddressSpaceOps;
+  /** Finds the page-cache ops of any mapping, for eviction of other inodes' dirty pages. */
+  readonly aopsLookup: AopsLookup;
+}
