@@ -11,8 +11,8 @@
  * @module
  */
 
-import * as vl from "npm:vega-lite@6";
-import * as vega from "npm:vega@6";
+import * as vl from "vega-lite";
+import * as vega from "vega";
 import type { FootprintPoint, MachineRuns, Mode, ScalingPoint } from "./_report_types.ts";
 
 /** One colour per mode, the same in every plot (colour-blind-safe Dark2 entries). */
@@ -32,13 +32,17 @@ export interface Plot {
 
 type Row = Record<string, string | number>;
 
-const colour = {
+/** The mode colour channel; the legend lists only the modes that have data here. */
+const colour = (rows: Row[]) => ({
   field: "mode",
   type: "nominal" as const,
   title: "mode",
   scale: MODE_SCALE,
-  legend: { orient: "right" as const },
-};
+  legend: {
+    orient: "right" as const,
+    values: MODE_SCALE.domain.filter((m) => rows.some((r) => r.mode === m)),
+  },
+});
 
 /** A line chart with points; `x` and `y` give field, axis title and scale type. */
 function lineSpec(
@@ -58,7 +62,7 @@ function lineSpec(
     encoding: {
       x: { field: x.field, type: "quantitative", title: x.title, scale: x.scale },
       y: { field: y.field, type: "quantitative", title: y.title, scale: y.scale },
-      color: colour,
+      color: colour(rows),
       ...(detail === undefined ? {} : { detail: { field: detail, type: "nominal" } }),
     },
   } as vl.TopLevelSpec;

@@ -55,8 +55,10 @@ function daxReadTarget(d: ReportData): TargetRow {
   for (const name of ["io", "livefs"]) {
     const s = suiteRows(d, name);
     if (s?.status !== "ok") continue;
-    const raw = findRow(s.rows, /1 ?MiB.*raw|raw.*1 ?MiB/i);
-    const dax = findRow(s.rows, /1 ?MiB.*dax read|dax read.*1 ?MiB/i);
+    // The 1 MiB read group: its baseline (or a "raw" row) against its DAX row.
+    const group = s.rows.filter((r) => /read.*\b1 ?MiB|\b1 ?MiB.*read/i.test(r.group ?? ""));
+    const raw = group.find((r) => r.baseline) ?? findRow(group, /raw/i);
+    const dax = findRow(group, /dax/i, /write/i);
     if (raw === undefined || dax === undefined) continue;
     const r = raw.avgNs / dax.avgNs;
     return {

@@ -89,7 +89,7 @@ export function parseBenchJson(stdout: string): BenchRow[] {
 }
 
 function firstLine(s: string): string {
-  const lines = s.split("\n").map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").trim()).filter((l) =>
+  const lines = s.split("\n").map((l) => l.trim()).filter((l) =>
     l !== "" && !l.startsWith("Check ") && !l.startsWith("Download ")
   );
   return lines.find((l) => /error|panic|failed/i.test(l)) ?? lines[0] ?? "";
@@ -104,7 +104,7 @@ async function runLimited(
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
-    env,
+    env: { ...env, NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
