@@ -144,6 +144,8 @@ export const TASK = {
   depth: 1,
   /** 1 while the task sleeps on a bit lock (counted in HEADER.bitWaiters), for recovery. */
   bitWait: 2,
+  /** Set to 1 by the task's own thread when it notices it was killed (src/sync/task.ts). */
+  killAck: 3,
   /** First held-lock entry. */
   held: 16,
 } as const;

@@ -16,6 +16,8 @@
  * @module
  */
 
+import { KILL_POLL_MS, killCheck } from "./task.ts";
+
 import { KernelPanic } from "../abi/panic.ts";
 
 export const BARRIER = {
@@ -75,7 +77,8 @@ export function barrierWait(k: Int32Array, w: number, timeoutMs = Infinity): boo
       if (Atomics.compareExchange(k, sw, v, v - 1) === v) return false;
       continue;
     }
-    Atomics.wait(k, sw, v, left);
+    Atomics.wait(k, sw, v, Math.min(left, KILL_POLL_MS));
+    killCheck(k);
   }
 }
 

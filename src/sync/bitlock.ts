@@ -35,7 +35,7 @@ import {
   MODE_EXCL,
 } from "./held.ts";
 import type { LockClass } from "./lockdep.ts";
-import { currentTid, taskRecord } from "./task.ts";
+import { currentTid, KILL_POLL_MS, killCheck, taskRecord } from "./task.ts";
 
 /** Spins before sleeping; see MUTEX_SPIN. */
 export const BIT_SPIN = 200;
@@ -75,7 +75,8 @@ export function bitLock(k: Int32Array, w: number, bit: number, cls: LockClass): 
       spins--;
       continue;
     }
-    bitSleep(k, w, m, Infinity);
+    bitSleep(k, w, m, KILL_POLL_MS);
+    killCheck(k);
   }
 }
 
@@ -129,7 +130,8 @@ export function waitOnBit(k: Int32Array, w: number, bit: number, timeoutMs = Inf
     if (spins > 0) continue;
     const left = deadline - performance.now();
     if (left <= 0) return false;
-    bitSleep(k, w, m, left);
+    bitSleep(k, w, m, Math.min(left, KILL_POLL_MS));
+    killCheck(k);
   }
 }
 

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { KILL_POLL_MS, killCheck } from "./task.ts";
+
 export const COMPLETION_WORDS = 1;
 
 /** The count after completeAll (Linux: UINT_MAX). */
@@ -52,7 +54,8 @@ export function waitForCompletion(k: Int32Array, w: number, timeoutMs = Infinity
     }
     const left = deadline - performance.now();
     if (left <= 0) return false;
-    Atomics.wait(k, w, v, left);
+    Atomics.wait(k, w, v, Math.min(left, KILL_POLL_MS));
+    killCheck(k);
   }
 }
 

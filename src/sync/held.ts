@@ -27,12 +27,20 @@
  * @module
  */
 
-import { HEADER, HELD, HELD_ENTRY_WORDS, HELD_MAX, TASK, TASK_WORDS } from "../abi/layout.ts";
+import {
+  HEADER,
+  HELD,
+  HELD_ENTRY_WORDS,
+  HELD_MAX,
+  TASK,
+  TASK_LIVE,
+  TASK_WORDS,
+} from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Tid } from "../abi/types.ts";
 import { DEBUG_LOCKDEP } from "./debug.ts";
 import { LockClass, lockdepViolation, lockOrderOk } from "./lockdep.ts";
-import { currentTid } from "./task.ts";
+import { currentTid, killNoticed } from "./task.ts";
 
 /** Entry states. */
 export const HELD_NONE = 0;
@@ -70,7 +78,7 @@ function heldBase(k: Int32Array, tid: number): number {
  *
  * @returns the word index of the new entry, for heldAcquired/heldRelease
  * @throws KernelPanic with no current task, on stack overflow, or (lockdep)
- *   on an order violation
+ *   on an order violation; TaskKilled if the task was killed
  */
 export function heldPush(
   k: Int32Array,
@@ -82,6 +90,7 @@ export function heldPush(
   const tid = currentTid();
   if (tid === 0) throw new KernelPanic("heldPush", "lock taken outside any task");
   const t = k[HEADER.tasksBase]! + tid * TASK_WORDS;
+  if (k[t + TASK.state] !== TASK_LIVE) killNoticed(k, t);
   const depth = k[t + TASK.depth]!;
   if (depth >= HELD_MAX) {
     throw new KernelPanic("heldPush", `task ${tid} holds more than ${HELD_MAX} locks`);
@@ -115,6 +124,9 @@ export function heldPush(
 export function heldFind(k: Int32Array, w: number, bit: number, where: string): number {
   const tid = currentTid();
   const base = heldBase(k, tid);
+  if (tid !== 0 && k[base - TASK.held + TASK.state] !== TASK_LIVE) {
+    killNoticed(k, base - TASK.held);
+  }
   const depth = tid === 0 ? 0 : k[base - TASK.held + TASK.depth]!;
   for (let i = depth - 1; i >= 0; i--) {
     const e = base + i * HELD_ENTRY_WORDS;

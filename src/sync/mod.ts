@@ -9,7 +9,18 @@
  */
 
 export { DEBUG_LOCKDEP, DEBUG_PERTURB, debugFlags, perturbSeed, setDebug } from "./debug.ts";
-export { currentTid, setCurrentTid, taskExit, taskInit, taskState } from "./task.ts";
+export {
+  currentTid,
+  KILL_POLL_MS,
+  killCheck,
+  setCurrentTid,
+  taskExit,
+  taskInit,
+  taskKill,
+  taskKillAcked,
+  TaskKilled,
+  taskState,
+} from "./task.ts";
 export { LockClass, lockClassName, lockRank } from "./lockdep.ts";
 export {
   HELD_ACQUIRING,

@@ -1,39 +1,45 @@
 /**
  * Recovery of the locks of a dead task, and inspection of who holds what.
  *
- * `worker.terminate()` stops a Worker wherever it is and leaves its locks
- * held (PLATFORM.md). The main thread then calls recoverTask, which walks the
- * dead task's held-lock stack and releases each lock, as the kernel walks a
- * robust-futex list when a thread exits (Linux exit_robust_list).
+ * A Worker that is killed leaves its locks held. The main thread then calls
+ * recoverTask, which walks the dead task's held-lock stack and releases
+ * each lock, as the kernel walks a robust-futex list when a thread exits
+ * (Linux exit_robust_list).
+ *
+ * When to call it. In Deno 2.9 `worker.terminate()` does not stop a Worker
+ * that runs or sleeps in JavaScript (see src/sync/task.ts), so the protocol
+ * is: taskKill(k, tid), worker.terminate(), wait until taskKillAcked(k, tid)
+ * (at most about KILL_POLL_MS if the task sleeps on a lock; its next lock
+ * operation or killCheck if it runs), then recoverTask(k, tid). A task
+ * whose thread is known never to run again (it exited, or it is parked on
+ * a word nobody will wake) may be recovered without the acknowledgement.
+ * Recovering a task whose thread may still take or release locks corrupts
+ * them.
  *
  * Entries in state HELD_HELD are released. An entry in HELD_ACQUIRING means
- * the task died between pushing it and marking it held:
+ * the task stopped between pushing it and marking it held:
  *
  * - mutex, rwsem writer: the owner field is written by the CAS that takes
  *   the lock, so the word says whether the task got it; release if it did.
  *   A dead *waiting* writer may have left WW set; it is cleared and all
  *   sleepers woken (live waiting writers set it again).
  * - rwsem reader, bit lock: the word cannot say who incremented or set it.
- *   We rely on every acquire marking its entry HELD in the statement right
- *   after the successful atomic operation (and every release marking it
- *   NONE right after), so an ACQUIRING entry of these kinds never holds.
+ *   A killed task never stops between the atomic operation and the mark:
+ *   its kill check points all come before the lock word is touched. So an
+ *   ACQUIRING entry of these kinds never holds.
  *
- * Why a terminated Worker cannot stop between those two statements: V8
- * delivers TerminateExecution as an interrupt, and interrupts are handled
- * only where generated code checks the stack guard: on entry to a JS
- * function, on loop back edges (and the interrupt budget checks made there
- * and on return), and inside blocking calls such as Atomics.wait. Atomics
- * operations are builtins that do not check for interrupts, and a typed-
- * array store is not a check point, so the pair is never split. This is
- * read from V8's design (its tests terminate "at method entry" and "at loop
- * interrupt checks"), not guaranteed by any spec; tests/sync/recover_test.ts
- * checks it empirically by terminating Workers at random moments of
- * lock/unlock loops and verifying that recovery leaves every lock free.
- *
- * Precondition: the dead thread has really stopped. terminate() returns
- * before the Worker stops; a Worker parked in Atomics.wait stops at once,
- * a running one at its next check point, normally within microseconds.
- * The caller must not recover a task whose thread may still run.
+ * Defence in depth, should an isolate ever be killed with V8's
+ * TerminateExecution (Deno has done so after a grace period in some
+ * versions): every acquire marks its entry HELD in the statement right
+ * after the successful atomic operation, and every release marks it NONE
+ * right after. V8 handles a termination request only where generated code
+ * checks the stack guard: JS function entry, loop back edges (and interrupt
+ * budget checks there and on return), and blocking calls such as
+ * Atomics.wait. An Atomics builtin followed by a typed-array store contains
+ * no such point, so the pair is not split. This is V8 design (its tests
+ * terminate "at method entry" and "at loop interrupt checks"), not a spec
+ * guarantee, and it could not be tested here because Deno 2.9.6 never
+ * terminated a running isolate in our measurements.
  *
  * @module
  */
@@ -71,8 +77,9 @@ export type { HeldLock } from "./held.ts";
 /**
  * Release every lock the dead task `tid` holds, then mark it TASK_DEAD with
  * an empty stack (taskInit may reuse the tid).
- * Entry: `tid`'s thread has stopped (see the module comment); the caller
- * is another task or no task, and holds nothing `tid` waits for.
+ * Entry: `tid`'s thread will not touch a lock again: it acknowledged
+ * taskKill, exited, or is parked where nobody will wake it (see the module
+ * comment). The caller is another task or no task.
  *
  * @returns how many locks were released
  * @throws KernelPanic if the stack contradicts a lock word (a HELD mutex or

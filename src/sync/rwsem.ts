@@ -46,7 +46,7 @@ import {
   MODE_READ,
 } from "./held.ts";
 import { LockClass } from "./lockdep.ts";
-import { currentTid } from "./task.ts";
+import { currentTid, KILL_POLL_MS, killCheck } from "./task.ts";
 
 /** Word offsets of an rwsem. */
 export const RWSEM = {
@@ -121,7 +121,8 @@ function downReadSlow(k: Int32Array, cw: number, e: number): void {
     if ((v & RWSEM_WAITERS) === 0 && Atomics.compareExchange(k, cw, v, v | RWSEM_WAITERS) !== v) {
       continue;
     }
-    Atomics.wait(k, cw, v | RWSEM_WAITERS);
+    Atomics.wait(k, cw, v | RWSEM_WAITERS, KILL_POLL_MS);
+    killCheck(k);
   }
 }
 
@@ -238,7 +239,8 @@ function downWriteSlow(k: Int32Array, cw: number, tid: Tid, e: number): void {
     }
     const want = v | RWSEM_WRITER_WAITING | RWSEM_WAITERS;
     if (want !== v && Atomics.compareExchange(k, cw, v, want) !== v) continue;
-    Atomics.wait(k, cw, want);
+    Atomics.wait(k, cw, want, KILL_POLL_MS);
+    killCheck(k);
   }
 }
 

@@ -9,7 +9,7 @@
 import { computeLayout, type KernelLayout, writeHeader } from "../../src/abi/layout.ts";
 import { asTid, type Tid } from "../../src/abi/types.ts";
 import { BARRIER_WORDS, initBarrier } from "../../src/sync/barrier.ts";
-import { setCurrentTid, taskInit } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit, taskKill, taskKillAcked } from "../../src/sync/task.ts";
 
 /** A fresh kernel-tables buffer. */
 export interface Kernel {
@@ -227,4 +227,19 @@ export function allDone(
 /** Resolve after `ms` (lets the event loop run, unlike Atomics.wait). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Kill the task of `w` the way the Machine must (taskKill, then terminate),
+ * and wait until its thread acknowledges, so that recoverTask is safe.
+ */
+export async function killWorker(kern: Kernel, w: TestWorker, timeoutMs = 10_000): Promise<void> {
+  const tid = asTid(w.tid);
+  taskKill(kern.k, tid);
+  w.terminate();
+  const deadline = Date.now() + timeoutMs;
+  while (!taskKillAcked(kern.k, tid)) {
+    if (Date.now() > deadline) throw new Error(`watchdog: task ${tid} never acknowledged its kill`);
+    await sleep(2);
+  }
 }

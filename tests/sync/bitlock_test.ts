@@ -12,7 +12,7 @@ import {
 } from "../../src/sync/bitlock.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
 import { lockHolders } from "../../src/sync/recover.ts";
-import { setCurrentTid } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit } from "../../src/sync/task.ts";
 import {
   allDone,
   enterMainTask,
@@ -92,6 +92,7 @@ Deno.test("bitTryLock() fails while the bit is held and bitUnlock() panics for a
   enterMainTask(kern);
   assert.equal(bitTryLock(k, flags, 0, LockClass.PAGE_LOCK), true);
   assert.equal(bitIsLocked(k, flags, 0), true);
+  taskInit(k, asTid(2));
   setCurrentTid(asTid(2));
   assert.equal(bitTryLock(k, flags, 0, LockClass.PAGE_LOCK), false);
   assert.throws(() => bitUnlock(k, flags, 0), KernelPanic);
@@ -105,6 +106,7 @@ Deno.test("waitOnBit() returns false on timeout and true once the bit is clear",
   const kern = makeKernel();
   const { k } = kern;
   const flags = kern.alloc(1);
+  enterMainTask(kern);
   assert.equal(waitOnBit(k, flags, 2, 5), true, "clear bit: no wait");
   k[flags] = 1 << 2;
   assert.equal(waitOnBit(k, flags, 2, 10), false);

@@ -15,7 +15,15 @@ import {
 import { LockClass } from "../../src/sync/lockdep.ts";
 import { MUTEX_WORDS, mutexLock, mutexUnlock } from "../../src/sync/mutex.ts";
 import { downRead, downWrite, RWSEM_WORDS, upRead, upWrite } from "../../src/sync/rwsem.ts";
-import { currentTid, taskExit, taskInit, taskState } from "../../src/sync/task.ts";
+import {
+  currentTid,
+  taskExit,
+  taskInit,
+  taskKill,
+  taskKillAcked,
+  TaskKilled,
+  taskState,
+} from "../../src/sync/task.ts";
 import { enterMainTask, MAIN_TID, makeKernel } from "./_helpers.ts";
 
 Deno.test("heldLocks() lists every kind of lock with class, mode and bit", () => {
@@ -121,4 +129,19 @@ Deno.test("taskInit() rejects tids outside 1..maxTasks-1 and live tasks", () => 
   assert.throws(() => taskInit(kern.k, asTid(4)), KernelPanic);
   taskInit(kern.k, asTid(3));
   assert.throws(() => taskInit(kern.k, asTid(3)), /already live/);
+});
+
+Deno.test("a killed task throws TaskKilled at its next lock operation and acknowledges", () => {
+  const kern = makeKernel();
+  const { k } = kern;
+  enterMainTask(kern);
+  const m = kern.alloc(MUTEX_WORDS), n = kern.alloc(MUTEX_WORDS);
+  mutexLock(k, m, LockClass.NONE);
+  assert.equal(taskKillAcked(k, MAIN_TID), false);
+  assert.equal(taskKill(k, MAIN_TID), true);
+  assert.throws(() => mutexLock(k, n, LockClass.NONE), TaskKilled);
+  assert.equal(k[n], 0, "the lock word was not touched");
+  assert.throws(() => mutexUnlock(k, m), TaskKilled);
+  assert.equal(taskKillAcked(k, MAIN_TID), true);
+  assert.equal(taskKill(k, MAIN_TID), false, "already dead");
 });

@@ -11,7 +11,7 @@ import {
   mutexTryLock,
   mutexUnlock,
 } from "../../src/sync/mutex.ts";
-import { setCurrentTid } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit } from "../../src/sync/task.ts";
 import { allDone, enterMainTask, MAIN_TID, makeKernel, testSeed, withWorkers } from "./_helpers.ts";
 import { LOCK_MUTEX } from "./_helpers.ts";
 
@@ -58,6 +58,7 @@ Deno.test("mutexTryLock() fails while held and succeeds once released", () => {
   enterMainTask(kern);
   assert.equal(mutexTryLock(kern.k, m, LockClass.TEST_A), true);
   assert.equal(mutexOwner(kern.k, m), MAIN_TID);
+  taskInit(kern.k, asTid(2));
   setCurrentTid(asTid(2));
   assert.equal(mutexTryLock(kern.k, m, LockClass.TEST_A), false);
   setCurrentTid(MAIN_TID);
@@ -72,6 +73,7 @@ Deno.test("mutexUnlock() panics when the caller does not own the mutex", () => {
   enterMainTask(kern);
   assert.throws(() => mutexUnlock(kern.k, m), KernelPanic);
   mutexLock(kern.k, m, LockClass.TEST_A);
+  taskInit(kern.k, asTid(2));
   setCurrentTid(asTid(2));
   assert.throws(() => mutexUnlock(kern.k, m), /does not hold/);
   setCurrentTid(MAIN_TID);

@@ -15,7 +15,7 @@ import { LockClass } from "../../src/sync/lockdep.ts";
 import { mutexLock, mutexUnlock } from "../../src/sync/mutex.ts";
 import { downRead, downWrite, upRead, upWrite } from "../../src/sync/rwsem.ts";
 import { readSeqBegin, readSeqRetry, writeSeqBegin, writeSeqEnd } from "../../src/sync/seqcount.ts";
-import { setCurrentTid, taskExit, taskInit } from "../../src/sync/task.ts";
+import { KILL_POLL_MS, killCheck, setCurrentTid, taskExit, taskInit } from "../../src/sync/task.ts";
 import { LOCK_MUTEX, LOCK_RWSEM, rng, type WorkerMsg, type WorkerStart } from "./_helpers.ts";
 
 type Args = Record<string, number>;
@@ -263,8 +263,13 @@ const SCENARIOS: Record<string, (c: Ctx) => Args> = {
     downWrite(k, arg(a, "rwW"), LockClass.TEST_C);
     bitLock(k, arg(a, "flags"), arg(a, "bit"), LockClass.NONE);
     progress("holding");
-    Atomics.wait(k, arg(a, "park"), 0, arg(a, "timeoutMs"));
-    throw new Error("holdAll was not terminated");
+    // Park like an idle hart: sleep, but poll for a kill.
+    const deadline = performance.now() + arg(a, "timeoutMs");
+    while (performance.now() < deadline) {
+      Atomics.wait(k, arg(a, "park"), 0, KILL_POLL_MS);
+      killCheck(k);
+    }
+    throw new Error("holdAll was never killed");
   },
 
   /**
