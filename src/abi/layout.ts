@@ -426,12 +426,15 @@ export const procBase = (l: KernelLayout, slot: number): number =>
 //  +---------------------------+--------+--------+-----+---------------------+
 //  | header: lock, counters    | slot 1 | slot 2 | ... | slot ICACHE_SLOTS-1 |
 //  +---------------------------+--------+--------+-----+---------------------+
-//  slot: [ ino | count | state | flags | nrpages | i_mmap head | (pad) (pad) |
+//  slot: [ ino | count | state | flags | (pad) | i_mmap head | (pad) (pad) |
 //          i_rwsem (4) | invalidate_lock (4) | block-map lock (2) |
 //          i_mmap lock (2) | (pad to 32 words) ]
 // ```
 //
-// ino, count and state change only under the header lock (INODE_CACHE);
+// There is no nrpages word: the page-cache index is one table for every
+// mapping and is the only authority on which pages an inode has (the inode
+// cache asks it when it evicts). ino, count and state change only under the
+// header lock (INODE_CACHE);
 // the locks inside a slot are src/sync primitives (all-zero = unlocked), so
 // a zeroed region is an empty cache with no set-up.
 
@@ -458,11 +461,6 @@ export const ISLOT = {
   state: 2,
   /** IFLAG_* bits (S_DAX ...), fixed while the slot holds the inode. */
   flags: 3,
-  /**
-   * Page-cache pages of the inode as last counted by the filesystem (at
-   * truncate and reclaim). The page cache's index is the authority.
-   */
-  nrpages: 4,
   /** Head of the VMAs mapping the inode (Linux i_mmap). Owned by src/mm; 0 = empty. */
   iMmap: 5,
   /** i_rwsem: write(), truncate, directory changes (I_RWSEM class). */

@@ -25,7 +25,7 @@ import { statAdd } from "../hw/memory.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { markInodeDirty, markRangeDirty } from "./balloc.ts";
-import { bmapLookupFast, getBlock } from "./getblock.ts";
+import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
 import { BMAP_MAX_BLOCKS } from "./xipfs_bmap.ts";
 import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
@@ -81,13 +81,7 @@ function daxReadLocked(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): n
     if (b < 0) return p > pos ? p - pos : b;
     // Extend the run while the next file block is the next device block
     // (or, for a hole, the next hole).
-    let n = 1;
-    const lastIb = Math.floor((end - 1) / BS);
-    while (ib + n <= lastIb) {
-      const nb = bmapLookupFast(c, ip.ino, ib + n);
-      if (b === 0 ? nb !== 0 : nb !== b + n) break;
-      n++;
-    }
+    const n = bmapRun(c, ip.ino, ib, b, Math.floor((end - 1) / BS) - ib + 1);
     const len = Math.min(n * BS - inOff, end - p);
     if (b === 0) {
       dst.fill(0, p - pos, p - pos + len);
@@ -132,17 +126,23 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
   while (p < end) {
     const ib = Math.floor(p / BS);
     const inOff = p - ib * BS;
-    const b = getBlock(c, ip, ib, true);
+    const lastIb = Math.floor((end - 1) / BS);
+    const mapped = bmapLookupFast(c, ip.ino, ib);
+    const b = mapped !== 0 ? mapped : getBlock(c, ip, ib, true);
     if (b < 0) {
       err = b;
       break;
     }
-    let n = 1;
-    const lastIb = Math.floor((end - 1) / BS);
-    while (ib + n <= lastIb) {
-      const nb = getBlock(c, ip, ib + n, true);
-      if (nb !== b + n) break; // an error or a jump: the next run starts there
-      n++;
+    let n: number;
+    if (mapped > 0) {
+      n = bmapRun(c, ip.ino, ib, b, lastIb - ib + 1); // overwrite: no allocation
+    } else {
+      n = 1; // filling holes: allocate block by block, coalescing what comes out contiguous
+      while (ib + n <= lastIb) {
+        const nb = getBlock(c, ip, ib + n, true);
+        if (nb !== b + n) break; // an error or a jump: the next run starts there
+        n++;
+      }
     }
     const len = Math.min(n * BS - inOff, end - p);
     const at = daxAddr(c, b, n * BS);

@@ -113,6 +113,67 @@ export function bmapLookupFast(c: XipCtx, ino: Ino, iblock: number): BlockNo {
 }
 
 /**
+ * Word index (in c.i32) of the pointer for `iblock`, without allocating.
+ * @returns the word, -1 when an indirect block on the way is a hole, -2
+ *   when iblock is out of range or a pointer on the way is corrupt
+ */
+function ptrWordFast(c: XipCtx, ino: Ino, iblock: number): number {
+  if (iblock < BMAP_IND_FIRST) return iblock >= 0 ? inodePtrOff(c.vol, ino, iblock) / 4 : -2;
+  if (iblock < BMAP_DIND_FIRST) {
+    const ind = loadPtr(c, inodePtrOff(c.vol, ino, SLOT_IND) / 4);
+    return ind > 0 ? indWord(c, ind, iblock - BMAP_IND_FIRST) : ind === 0 ? -1 : -2;
+  }
+  if (iblock >= BMAP_MAX_BLOCKS) return -2;
+  const r = iblock - BMAP_DIND_FIRST;
+  const dind = loadPtr(c, inodePtrOff(c.vol, ino, SLOT_DIND) / 4);
+  if (dind <= 0) return dind === 0 ? -1 : -2;
+  const ind = loadPtr(c, indWord(c, dind, r >>> 10));
+  if (ind <= 0) return ind === 0 ? -1 : -2;
+  return indWord(c, ind, r & (XIPFS_PTRS_PER_BLOCK - 1));
+}
+
+/** Pointers left in the pointer array (direct slots or one indirect block) from `iblock` on. */
+function ptrsLeftInArray(iblock: number): number {
+  if (iblock < BMAP_IND_FIRST) return BMAP_IND_FIRST - iblock;
+  if (iblock < BMAP_DIND_FIRST) return BMAP_DIND_FIRST - iblock;
+  return XIPFS_PTRS_PER_BLOCK - ((iblock - BMAP_DIND_FIRST) & (XIPFS_PTRS_PER_BLOCK - 1));
+}
+
+/**
+ * How many file blocks from `iblock` on (at most `maxN`) continue the run
+ * that starts there: device blocks b, b+1, ... when `b` (iblock's block) is
+ * non-zero, or holes when it is 0. Scans each pointer array in place, so a
+ * 1 MiB read costs a few lookups, not 256. No lock; same visibility rules
+ * as bmapLookupFast.
+ *
+ * @returns the run length, >= 1
+ */
+export function bmapRun(c: XipCtx, ino: Ino, iblock: number, b: number, maxN: number): number {
+  let n = 1;
+  while (n < maxN) {
+    const next = iblock + n;
+    const limit = Math.min(maxN - n, ptrsLeftInArray(next));
+    const w = ptrWordFast(c, ino, next);
+    if (w === -1) {
+      if (b !== 0) break;
+      n += limit; // a missing indirect block: all holes
+      continue;
+    }
+    if (w < 0) break;
+    let k = 0;
+    if (b === 0) {
+      while (k < limit && Atomics.load(c.i32, w + k) === 0) k++;
+    } else {
+      const want = b + n;
+      while (k < limit && (Atomics.load(c.i32, w + k) >>> 0) === want + k) k++;
+    }
+    n += k;
+    if (k < limit) break;
+  }
+  return n;
+}
+
+/**
  * Zero new data block `b` before anyone can reach it: through directAccess
  * on a memory device (the only route from a file block to device memory),
  * with a bio write of zeros on a bio-only device.

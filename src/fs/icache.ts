@@ -135,7 +135,6 @@ export function iget(c: XipCtx, ino: Ino): InodeRef | number {
     if (free !== 0) {
       const base = islotBase(c, free);
       c.k32[base + ISLOT.flags] = dax ? IFLAG_DAX : 0;
-      c.k32[base + ISLOT.nrpages] = 0;
       Atomics.store(c.k32, base + ISLOT.count, 1);
       Atomics.store(c.k32, base + ISLOT.state, ISTATE_ACTIVE);
       Atomics.store(c.k32, base + ISLOT.ino, ino);

@@ -29,14 +29,26 @@ import { KernelPanic } from "../abi/panic.ts";
 import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
-import { putPage } from "../mm/memmap.ts";
+import { allocFrame } from "../mm/frame_alloc.ts";
+import {
+  pageFlagsWord,
+  PG_locked,
+  PG_uptodate,
+  putPage,
+  setPageFlag,
+  testPageFlag,
+} from "../mm/memmap.ts";
+import { bitTryLock, waitOnBit } from "../sync/bitlock.ts";
+import { LockClass } from "../sync/lockdep.ts";
 import {
   type AddressSpaceOps,
+  addToPageCacheLocked,
   deleteFromPageCache,
   findGetPage,
   lockPage,
-  readCachePage,
+  pageView,
   setPageDirty,
+  shrinkPageCache,
   unlockPage,
   writebackMapping,
 } from "./pagecache.ts";
@@ -89,10 +101,59 @@ export class MetaCache {
     this.#revalidate();
     const hit = this.#memo.get(b);
     if (hit !== undefined) return hit * PAGE_SIZE;
-    const pfn = readCachePage(this.mem, XIPFS_META_MAPPING, b, this.aops);
-    if (pfn < 0) throw new KernelPanic("MetaCache.base", `cannot read metadata block ${b}: ${pfn}`);
-    this.#memo.set(b, pfn as Pfn);
+    const pfn = this.#find(b);
+    this.#memo.set(b, pfn);
     return pfn * PAGE_SIZE;
+  }
+
+  /**
+   * Find or read metadata block `b` and return it with a reference (the
+   * pin). Like readCachePage, but the fill locks its fresh frame with a
+   * trylock: metadata is reached from under the block-map lock, and the
+   * only page lock taken here is one on a frame nobody else can see yet
+   * (Linux's buffer-head fill under i_data_sem nests the same way), so it
+   * can never close a cycle and lockdep is right not to order it.
+   */
+  #find(b: number): Pfn {
+    const mem = this.mem;
+    for (let tries = 0; tries < 1000; tries++) {
+      const found = findGetPage(mem, XIPFS_META_MAPPING, b);
+      if (found !== -1) {
+        if (testPageFlag(mem, found, PG_uptodate)) return found;
+        waitOnBit(mem.k32, pageFlagsWord(mem, found), PG_locked);
+        if (testPageFlag(mem, found, PG_uptodate) && pageIs(mem, found, XIPFS_META_MAPPING, b)) {
+          return found;
+        }
+        putPage(mem, found); // the fill failed and dropped it: start over
+        continue;
+      }
+      let pfn = allocFrame(mem);
+      if (pfn < 0) {
+        shrinkPageCache(mem, 32, null);
+        pfn = allocFrame(mem);
+      }
+      if (pfn < 0) break;
+      const page = pfn as Pfn;
+      if (!bitTryLock(mem.k32, pageFlagsWord(mem, page), PG_locked, LockClass.PAGE_LOCK)) {
+        throw new KernelPanic("MetaCache.find", `fresh frame ${page} is locked`);
+      }
+      if (addToPageCacheLocked(mem, page, XIPFS_META_MAPPING, b) !== 0) {
+        unlockPage(mem, page);
+        putPage(mem, page);
+        continue; // another thread inserted it first
+      }
+      const r = this.dev.bioRead(asBlock(b), pageView(mem, page));
+      if (r < 0) {
+        deleteFromPageCache(mem, page);
+        unlockPage(mem, page);
+        putPage(mem, page);
+        throw new KernelPanic("MetaCache.find", `cannot read metadata block ${b}: ${r}`);
+      }
+      setPageFlag(mem, page, PG_uptodate);
+      unlockPage(mem, page);
+      return page;
+    }
+    throw new KernelPanic("MetaCache.find", `no frame for metadata block ${b}`);
   }
 
   /** Mark metadata block `b` dirty if it is in the cache (a change made through base()). */

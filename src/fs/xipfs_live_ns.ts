@@ -407,6 +407,8 @@ export function rename(
       tgtIsDir = isDirMode(inodeGet(c.vol, tgt, "mode"));
       if (srcIsDir && !tgtIsDir) return -ENOTDIR;
       if (!srcIsDir && tgtIsDir) return -EISDIR;
+      // A target that holds the source (lock_rename's trap) is never empty.
+      if (tgtIsDir && cross && isAncestor(c, tgt, oldDir.ino)) return -ENOTEMPTY;
     }
     const srcRef = iget(c, src);
     if (typeof srcRef === "number") return srcRef;

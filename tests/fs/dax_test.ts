@@ -3,7 +3,7 @@ import { STAT, XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
 import { EFBIG, EINVAL } from "../../src/abi/errno.ts";
 import { statRead } from "../../src/hw/memory.ts";
 import { BMAP_DIND_FIRST, BMAP_IND_FIRST } from "../../src/fs/xipfs_bmap.ts";
-import { type InodeRef, type XipFs, XIPFS_MAX_BYTES } from "../../src/fs/xipfs_live.ts";
+import { XIPFS_MAX_BYTES } from "../../src/fs/xipfs_live.ts";
 import { freshLive, fsckClean, newFile, rng } from "./_live.ts";
 
 const BS = XIPFS_BLOCK_SIZE;
