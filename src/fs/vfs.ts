@@ -517,21 +517,14 @@ export function vfsTruncateInode(fs: VfsFs, ip: VInode, length: number): number 
 }
 
 /**
- * fsync(2): write back the file's dirty cached pages, then make its
- * metadata and the device durable (fs.fsync). A DAX file has no cached
- * pages; its data is in the device already.
+ * fsync(2): the filesystem writes back the file's dirty cached pages (a DAX
+ * file has none) and makes its data and metadata durable (fs.fsync; what
+ * "durable" means is src/fs/xipfs_sync.ts's contract).
  *
  * @returns 0, -EBADF, or the first I/O error
  */
 export function vfsFsync(proc: Proc, fd: number): number {
-  const { fs } = proc;
-  return withFile(proc, fd, (_f, ip) => {
-    if (!fs.isDax(ip)) {
-      const wb = filemapWriteback(fs, ip);
-      if (wb < 0) return wb;
-    }
-    return fs.fsync(ip);
-  });
+  return withFile(proc, fd, (_f, ip) => proc.fs.fsync(ip));
 }
 
 // ---------------------------------------------------------------------------

@@ -100,7 +100,7 @@ export interface VfsFs {
    * and invalidate_lock for write.
    */
   truncate(ip: VInode, size: number): number;
-  /** Make the inode's metadata and the device's written blocks durable. */
+  /** Write back the inode's dirty cached pages, then make its data and metadata durable. */
   fsync(ip: VInode): number;
 
   lookup(dir: VInode, name: string): Ino | number;

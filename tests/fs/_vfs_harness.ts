@@ -46,12 +46,7 @@ export function boot(mode: Mode, opts: BootOptions = {}): Booted {
     deviceMemmap: false,
     maxTasks: opts.maxTasks ?? 4,
   });
-  // Lockdep is off for the bio device only: there, page-cache writeback
-  // allocates blocks under the data page's lock and the allocator reads a
-  // bitmap block through the metadata cache, which locks a second page
-  // (PAGE_LOCK under PAGE_LOCK in livefs's getblock/metacache). Reported to
-  // livefs; turn it back on once that path no longer nests page locks.
-  setDebug(mem.k32, DEBUG_LOCKDEP, !host);
+  setDebug(mem.k32, DEBUG_LOCKDEP, true);
   setCurrentTid(asTid(1));
   taskInit(mem.k32, asTid(1));
   let dev: MemDevice | HostFileDevice;

@@ -37,7 +37,7 @@ import {
   STAT64_BYTES,
   STATX_ATTR_DAX,
 } from "../../src/abi/fcntl.ts";
-import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { asIno, PAGE_SIZE } from "../../src/abi/types.ts";
 import {
   encodeStat64,
   type Proc,
@@ -50,11 +50,14 @@ import {
   vfsFtruncate,
   vfsLseek,
   vfsPread,
+  vfsProcCreate,
+  vfsProcExit,
   vfsPwrite,
   vfsRead,
   vfsWrite,
   type VStat,
 } from "../../src/fs/vfs.ts";
+import { fdtInUse, filesInUse } from "../../src/fs/file_table.ts";
 import {
   vfsChdir,
   vfsGetdents64,
@@ -399,5 +402,53 @@ Deno.test("vfsOpen() gives the lowest free fd and EMFILE when the table is full"
   assert.equal(fds.length, 255);
   assert.equal(vfsClose(proc, 7), 0);
   assert.equal(vfsOpen(proc, "/f", O_RDONLY), 7);
+  assert.deepEqual(m.unmountAndFsck().errors, []);
+});
+
+Deno.test("vfsProcExit() closes another process's files from any thread, writing them back", () => {
+  for (const mode of MODES) {
+    const m = boot(mode);
+    const other = vfsProcCreate(m.fs) as Proc;
+    assert.notEqual(other.fdt, m.proc.fdt);
+    const fd = vfsOpen(other, "/left-open", O_CREAT | O_RDWR);
+    assert.equal(vfsWrite(other, fd, enc.encode("unsaved")), 7);
+    assert.equal(vfsDup(other, fd), fd + 1);
+    const before = filesInUse(m.mem);
+    // The "Machine" reaps the process with nothing but its table index.
+    assert.equal(vfsProcExit(m.fs, other.fdt), 0);
+    assert.equal(filesInUse(m.mem), before - 1);
+    assert.equal(fdtInUse(m.mem, other.fdt), false);
+    const again = vfsProcCreate(m.fs) as Proc;
+    assert.equal(again.fdt, other.fdt, "the table is reused");
+    assert.equal(vfsRead(again, fd, new Uint8Array(4)), -EBADF, "a fresh table has no fds");
+    vfsProcExit(m.fs, again.fdt);
+    const st = vfsStat(m.proc, "/left-open") as VStat;
+    assert.equal(st.size, 7);
+    // Page-cache mode allocates only at writeback: a block means the exit wrote it.
+    const ip = m.fs.iget(asIno(st.ino));
+    if (typeof ip === "number") throw new Error(`iget ${ip}`);
+    const b = m.fs.getBlock(ip, 0, false);
+    m.fs.iput(ip);
+    assert.ok(b > 0, `${mode}: block 0 on the device`);
+    const img = m.image();
+    assert.equal(dec.decode(img.subarray(b * PAGE_SIZE, b * PAGE_SIZE + 7)), "unsaved");
+    assert.deepEqual(m.unmountAndFsck().errors, [], `${mode}: fsck`);
+  }
+});
+
+Deno.test("vfsOpen() follows 40 chained symlinks and gives ELOOP at 41", () => {
+  const m = boot("dax");
+  const { proc } = m;
+  const fd = vfsOpen(proc, "/target", O_CREAT | O_RDWR);
+  assert.equal(vfsClose(proc, fd), 0);
+  // /l0 -> /target, /lk -> /l(k-1): opening /lk expands k + 1 links.
+  for (let k = 0; k <= 40; k++) {
+    assert.equal(vfsSymlink(proc, k === 0 ? "/target" : `l${k - 1}`, `/l${k}`), 0);
+  }
+  const ok = vfsOpen(proc, "/l39", O_RDONLY);
+  assert.ok(ok >= 0, `40 expansions: ${ok}`);
+  assert.equal(vfsClose(proc, ok), 0);
+  assert.equal(vfsOpen(proc, "/l40", O_RDONLY), -ELOOP);
+  assert.equal(vfsStat(proc, "/l40/", true), -ELOOP);
   assert.deepEqual(m.unmountAndFsck().errors, []);
 });
