@@ -35,23 +35,33 @@ const DIRENT_CHUNK = 64 * 1024;
 export const STAT64_SIZE = 104;
 
 const S_IFCHR = 0o020000;
+const SEEK_CUR = 1;
 
 /** Whether `fd` is a console fd the guest has not closed. */
 const isConsole = (t: Task, fd: number): boolean => fd >= 0 && fd <= 2 && t.consoleOpen[fd]!;
 
-/** One step of a read: fill `dst`, return bytes read (0 at end) or -errno. */
-type ReadStep = (dst: Uint8Array) => number;
+/**
+ * One step of a read: fill `dst`, return bytes read (0 at end) or -errno.
+ * `giveBack(n)` undoes the last n bytes of position advance, for when the
+ * copy to user memory then faults (so a bad buffer does not eat input).
+ */
+interface ReadStep {
+  (dst: Uint8Array): number;
+  giveBack?: (n: number) => void;
+}
 /** One step of a write: consume `src`, return bytes written or -errno. */
 type WriteStep = (src: Uint8Array) => number;
 
 function consoleRead(t: Task, fd: number): ReadStep | number {
   if (fd !== 0) return -EBADF; // stdout and stderr are write-only here
-  return (dst) => {
+  const step: ReadStep = (dst) => {
     const n = Math.min(dst.length, t.stdin.length - t.stdinPos);
     dst.set(t.stdin.subarray(t.stdinPos, t.stdinPos + n));
     t.stdinPos += n;
     return n;
   };
+  step.giveBack = (n) => t.stdinPos -= n;
+  return step;
 }
 
 function consoleWrite(t: Task, fd: number): WriteStep | number {
@@ -65,7 +75,11 @@ function consoleWrite(t: Task, fd: number): WriteStep | number {
 /** The read step for `fd` at its position (pos < 0) or at `pos`. */
 function readStep(t: Task, fd: number, pos: number): ReadStep | number {
   if (isConsole(t, fd)) return pos >= 0 ? -ESPIPE : consoleRead(t, fd);
-  if (pos < 0) return (dst) => t.files.read(fd, dst);
+  if (pos < 0) {
+    const step: ReadStep = (dst) => t.files.read(fd, dst);
+    step.giveBack = (n) => t.files.lseek(fd, -n, SEEK_CUR);
+    return step;
+  }
   let at = pos;
   return (dst) => {
     const r = t.files.pread(fd, dst, at);
@@ -96,7 +110,10 @@ function readToUser(t: Task, step: ReadStep, va: number, n: number): number {
     const r = step(buf);
     if (r < 0) return done > 0 ? done : r;
     if (r === 0) break;
-    if (userWrite(t, va + done, buf.subarray(0, r)) < 0) return done > 0 ? done : -EFAULT;
+    if (userWrite(t, va + done, buf.subarray(0, r)) < 0) {
+      step.giveBack?.(r);
+      return done > 0 ? done : -EFAULT;
+    }
     done += r;
     if (r < buf.length) break;
   }
