@@ -38,13 +38,14 @@ import {
   STT_TLS,
   stType,
 } from "../abi/elf.ts";
-import { EFAULT, ENOENT, ENOEXEC, ENOTDIR } from "../abi/errno.ts";
+import { ENOENT, ENOEXEC, ENOMEM, ENOTDIR } from "../abi/errno.ts";
 import { PROT_READ } from "../abi/mman.ts";
 import { asVirt, pageRoundDown, type VirtAddr } from "../abi/types.ts";
 import { doMprotect } from "../mm/mmap.ts";
 import { copyFromUser, copyToUser } from "../mm/uaccess.ts";
 import { type ElfImage, inExecLoad, inWritableLoad, noexec } from "./elf.ts";
 import { type DynInfo, lookupInTable, symAt } from "./elf_dyn.ts";
+import { writeFault } from "./exec_map.ts";
 import { type ExecEnv, ExecFailure, type ExecFile } from "./exec_types.ts";
 
 /** One object of the process: the program or a shared library. */
@@ -210,7 +211,7 @@ function resolve(obj: Dso, idx: number, scope: Dso[], cache: SymCache): number {
  * Apply every DT_RELA and DT_JMPREL relocation of `obj`. Consecutive words
  * are written with one copyToUser. Entry: no lock held; obj is mapped.
  * Throws ExecFailure: ENOEXEC for an unsupported type, a target outside the
- * writable segments or an undefined symbol; EFAULT when the write fails.
+ * writable segments or an undefined symbol; ENOMEM when the write cannot fault its page in.
  */
 export function relocate(env: ExecEnv, obj: Dso, scope: Dso[], cache: SymCache): number {
   const writes: [number, number][] = [];
@@ -255,10 +256,7 @@ function writeWords(env: ExecEnv, obj: Dso, writes: [number, number][]): void {
     const at = writes[i]![0];
     const r = copyToUser(env.mem, env.mm, asVirt(at), buf);
     if (r < 0) {
-      throw new ExecFailure(
-        EFAULT,
-        `${obj.name}: writing relocations at ${hex(at)} failed (errno ${-r})`,
-      );
+      throw new ExecFailure(ENOMEM, `${obj.name}: relocation: ${writeFault(at, buf.length)}`);
     }
     i = j;
   }

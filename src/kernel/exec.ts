@@ -108,7 +108,7 @@ const USER_HZ = 100;
  * @returns how to start the process, or an ExecError: ENOENT (the program
  *   or a library not found), EACCES, ENOEXEC (malformed or unsupported file,
  *   text relocation, undefined symbol, bad relocation), E2BIG (arguments),
- *   ENOMEM (no room or no memory), EFAULT, EINVAL (bad options). After an
+ *   ENOMEM (no room, or no memory to fault a page in), EINVAL (bad options). After an
  *   error the caller must tear the mm down with exitMmap.
  */
 export function execve(

@@ -131,13 +131,16 @@ function protectOrFail(env: ExecEnv, img: ElfImage, addr: number, len: number, p
 
 function writeOrFail(env: ExecEnv, img: ElfImage, addr: number, bytes: Uint8Array): void {
   const r = copyToUser(env.mem, env.mm, asVirt(addr), bytes);
-  if (r < 0) {
-    throw new ExecFailure(
-      -r,
-      `${img.name}: writing ${bytes.length} bytes at ${hex(addr)} failed (errno ${-r})`,
-    );
-  }
+  if (r < 0) throw new ExecFailure(ENOMEM, `${img.name}: ${writeFault(addr, bytes.length)}`);
 }
+
+/**
+ * The reason for a failed copyToUser into memory exec has just mapped: the
+ * range is mapped and writable, so the fault failed for want of memory (or,
+ * in textMode "map", because the file system could not supply the page).
+ */
+export const writeFault = (addr: number, len: number): string =>
+  `cannot fault in ${len} bytes at ${hex(addr)} (out of memory, or the file page is unavailable)`;
 
 /** One PT_LOAD: the file part, the partial-page zeroing, the anonymous bss. */
 function mapSegment(

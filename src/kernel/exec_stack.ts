@@ -37,6 +37,7 @@ import { asVirt, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
 import { TASK_SIZE } from "../mm/mm.ts";
 import { doMmap } from "../mm/mmap.ts";
 import { copyToUser } from "../mm/uaccess.ts";
+import { writeFault } from "./exec_map.ts";
 import { type ExecEnv, ExecFailure } from "./exec_types.ts";
 
 /** The stack VMA's size: Linux's default RLIMIT_STACK. */
@@ -163,7 +164,7 @@ export function setupStack(
     q += b.length;
   }
   const wr = copyToUser(env.mem, env.mm, asVirt(sp), img);
-  if (wr < 0) throw new ExecFailure(ENOMEM, `${name}: writing the stack failed (errno ${-wr})`);
+  if (wr < 0) throw new ExecFailure(ENOMEM, `${name}: stack: ${writeFault(sp, img.length)}`);
   return {
     sp: asVirt(sp),
     argvPtr: asVirt(sp + 4),

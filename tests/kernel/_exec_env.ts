@@ -29,7 +29,20 @@ import {
   type VmFault,
   VMOPS_TEST,
 } from "../../src/mm/vma.ts";
-import { type ExecEnv, type ExecFile } from "../../src/kernel/exec.ts";
+import assert from "node:assert/strict";
+import {
+  type ExecEnv,
+  type ExecError,
+  type ExecFile,
+  type ExecOptions,
+  type ExecResult,
+  execve,
+  isExecError,
+} from "../../src/kernel/exec.ts";
+import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
+import { exitMmap, mmAlloc } from "../../src/mm/mm.ts";
+import { vmaFreeSlots } from "../../src/mm/vma.ts";
+import { boot } from "../mm/_mm_helpers.ts";
 
 export const ROOTFS = new URL("../../fixtures/rootfs/", import.meta.url);
 export const STATIC = new URL("../../fixtures/static/", import.meta.url);
@@ -76,6 +89,8 @@ export interface HostEnvOptions {
   root?: URL;
   /** Files that replace or add to the tree, by guest path. */
   files?: Map<string, Uint8Array>;
+  /** Guest paths that do not exist, whatever the host tree holds. */
+  hidden?: Set<string>;
   /** Place files on the device so that ExecFile.mmap works (textMode "map"). */
   dax?: boolean;
 }
@@ -91,7 +106,8 @@ export class HostExecEnv implements ExecEnv {
   private devNext = 0;
   private readonly devSlots = new Map<string, number>();
 
-  constructor(readonly mem: Memory, readonly mm: number, private readonly o: HostEnvOptions = {}) {
+  /** `mm` may be changed between execs to load into another address space from the same device. */
+  constructor(readonly mem: Memory, public mm: number, private readonly o: HostEnvOptions = {}) {
     this.root = o.root ?? ROOTFS;
     this.files = o.files ?? new Map();
   }
@@ -99,6 +115,7 @@ export class HostExecEnv implements ExecEnv {
   private bytesOf(path: string): Uint8Array | number {
     const over = this.files.get(path);
     if (over !== undefined) return over;
+    if (this.o.hidden?.has(path)) return -ENOENT;
     try {
       const url = new URL(path.replace(/^\/+/, ""), this.root);
       const st = Deno.statSync(url);
@@ -164,4 +181,49 @@ export class HostExecEnv implements ExecEnv {
       },
     };
   }
+}
+
+/** One exec in a fresh machine: what it returned, and the machine to inspect before teardown. */
+export interface ExecRun {
+  mem: Memory;
+  mm: number;
+  env: HostExecEnv;
+  res: ExecResult | ExecError;
+}
+
+/**
+ * Boot a machine, exec `path` into a fresh mm, hand the result to `inspect`,
+ * then tear the mm down with exitMmap and check that nothing leaked: every
+ * RAM frame and VMA slot is back, and every file exec opened was closed.
+ */
+export function withExec<T>(
+  path: string,
+  argv: string[],
+  envp: string[],
+  o: HostEnvOptions & ExecOptions & { ramFrames?: number },
+  inspect: (run: ExecRun) => T,
+): T {
+  const mem = boot({ ramFrames: o.ramFrames ?? 1024, deviceFrames: 128 });
+  const frames0 = freeFrameCount(mem);
+  const slots0 = vmaFreeSlots(mem);
+  const mm = mmAlloc(mem);
+  if (mm < 0) throw new Error("mmAlloc failed");
+  const env = new HostExecEnv(mem, mm, o);
+  const res = execve(env, path, argv, envp, o);
+  let out: T;
+  try {
+    out = inspect({ mem, mm, env, res });
+  } finally {
+    exitMmap(mem, mm);
+  }
+  assert.equal(env.closes, env.opens, `exec left ${env.opens - env.closes} file(s) open`);
+  assert.equal(freeFrameCount(mem), frames0, "frames leaked after exitMmap");
+  assert.equal(vmaFreeSlots(mem), slots0, "VMA slots leaked after exitMmap");
+  return out;
+}
+
+/** Narrow an exec result to success, failing the test with the reason otherwise. */
+export function ok(res: ExecResult | ExecError): ExecResult {
+  if (isExecError(res)) throw new Error(`exec failed: errno ${res.errno}: ${res.reason}`);
+  return res;
 }
