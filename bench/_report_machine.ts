@@ -1,11 +1,11 @@
 /**
  * Whole-machine measurements that do not fit Deno.bench, because each data
  * point is a Machine run that returns a stats object: exec time per mode,
- * scaling (1..64 processes), memory footprint (processes x library size)
- * and the hart against qemu-riscv32. Prints one MachineRuns JSON object on
+ * scaling (1..64 processes), memory footprint (processes x library size),
+ * the hart against qemu-riscv32, and TLB shootdown latency percentiles. Prints one MachineRuns JSON object on
  * stdout; bench/report.ts runs it as a subprocess.
  *
- *   deno run -A bench/_report_machine.ts [--quick] [--only exec,scaling,footprint,qemu]
+ *   deno run -A bench/_report_machine.ts [--quick] [--only exec,scaling,footprint,qemu,tlb]
  *
  * RAM comes from the runtime's own counters (machine.stats(): the frame
  * allocator's peak, the page-cache gauge) and from the Deno process's RSS,
@@ -19,6 +19,7 @@ import { mkfs } from "../src/fs/mkfs.ts";
 import { Machine } from "../src/kernel/machine.ts";
 import type { MachineStats } from "../src/kernel/stats.ts";
 import { buildPadRoots } from "./_report_guestlib.ts";
+import { measureTlb } from "./_report_tlb.ts";
 import {
   type ExecPoint,
   type FootprintPoint,
@@ -290,8 +291,8 @@ async function measureQemu(quick: boolean): Promise<QemuResult> {
   };
 }
 
-type Part = "exec" | "scaling" | "footprint" | "qemu";
-const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu"];
+type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb";
+const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb"];
 
 /** Run one part; an exception becomes "not measured" with its first line. */
 async function guarded<T extends { status: string; reason?: string }>(
@@ -321,6 +322,7 @@ if (import.meta.main) {
     scaling: await guarded(only.has("scaling"), () => measureScaling(quick), empty),
     footprint: await guarded(only.has("footprint"), () => measureFootprint(quick), empty),
     qemu: await guarded(only.has("qemu"), () => measureQemu(quick), { status: "ok" }),
+    tlb: await guarded(only.has("tlb"), () => measureTlb(quick), { status: "ok" }),
   };
   console.log(JSON.stringify(runs));
 }

@@ -261,6 +261,29 @@ function qemuSection(d: ReportData): string {
   ].join("\n");
 }
 
+function tlbSection(d: ReportData): string {
+  const t = d.runs.tlb;
+  const head = "### TLB shootdown latency";
+  if (t === undefined) return `${head}\n\nNot measured: not in this data.`;
+  const nm = notMeasured(t);
+  if (nm !== null) return `${head}\n\n${nm}`;
+  return [
+    head,
+    "",
+    `\`flushTlbMm\` timed one by one, ${t.flushes} flushes, while ${t.busyHarts} Workers run the ` +
+    "mm in user mode and poll at a bounded interval (bench/_report_tlb.ts).",
+    "",
+    table(["", "p50", "p99"], [
+      [
+        `${t.busyHarts} busy harts on the mm`,
+        `${t.p50Us!.toFixed(1)} µs`,
+        `${t.p99Us!.toFixed(1)} µs`,
+      ],
+      ["no other hart on the mm", `${t.idleP50Us!.toFixed(2)} µs`, "—"],
+    ]),
+  ].join("\n");
+}
+
 function plotsSection(plots: Plot[], dir: string): string {
   if (plots.length === 0) {
     return "## Plots\n\nNo plots: the scaling and footprint runs were not measured.";
@@ -296,6 +319,8 @@ export function renderReport(d: ReportData, plots: Plot[], plotDir: string): str
     footprintSection(d),
     "",
     qemuSection(d),
+    "",
+    tlbSection(d),
     "",
     plotsSection(plots, plotDir),
     "",

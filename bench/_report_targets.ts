@@ -50,28 +50,39 @@ const notMeasured = (target: string, goal: string, note: string): TargetRow => (
 
 const verdict = (ok: boolean): "met" | "missed" => ok ? "met" : "missed";
 
+/**
+ * The 1 MiB DAX read against raw copy, from io (pread64 through the VFS)
+ * and livefs (the filesystem's daxRead): the verdict is io's, the first
+ * found; the other suite's ratio goes in the note.
+ */
 function daxReadTarget(d: ReportData): TargetRow {
   const t = "1 MiB DAX read vs raw copy", goal = "≥ 0.90 of raw `Uint8Array.set`";
-  for (const name of ["io", "livefs"]) {
-    const s = suiteRows(d, name);
+  const found: { suite: string; r: number; dax: BenchRow; raw: BenchRow }[] = [];
+  for (const suite of ["io", "livefs"]) {
+    const s = suiteRows(d, suite);
     if (s?.status !== "ok") continue;
     // The 1 MiB read group: its baseline (or a "raw" row) against its DAX row.
     const group = s.rows.filter((r) => /read.*\b1 ?MiB|\b1 ?MiB.*read/i.test(r.group ?? ""));
     const raw = group.find((r) => r.baseline) ?? findRow(group, /raw/i);
     const dax = findRow(group, /dax/i, /write/i);
-    if (raw === undefined || dax === undefined) continue;
-    const r = raw.avgNs / dax.avgNs;
-    return {
-      target: t,
-      goal,
-      measured: `${fmt(r)}× raw`,
-      verdict: verdict(r >= 0.9),
-      note: `suite ${name}: "${dax.name}" ${fmt(dax.avgNs / 1e3, 1)} µs vs "${raw.name}" ${
-        fmt(raw.avgNs / 1e3, 1)
-      } µs (mean per iteration, same group)`,
-    };
+    if (raw !== undefined && dax !== undefined) {
+      found.push({ suite, r: raw.avgNs / dax.avgNs, dax, raw });
+    }
   }
-  return notMeasured(t, goal, whyNot(suiteRows(d, "io"), "io"));
+  const [first, ...rest] = found;
+  if (first === undefined) return notMeasured(t, goal, whyNot(suiteRows(d, "io"), "io"));
+  const us = (x: BenchRow) => `${fmt(x.avgNs / 1e3, 1)} µs`;
+  return {
+    target: t,
+    goal,
+    measured: `${fmt(first.r)}× raw`,
+    verdict: verdict(first.r >= 0.9),
+    note:
+      `suite ${first.suite}: "${first.dax.name}" ${us(first.dax)} vs "${first.raw.name}" ${
+        us(first.raw)
+      } (mean per iteration, same group)` +
+      rest.map((o) => `; suite ${o.suite}: ${fmt(o.r)}× raw`).join(""),
+  };
 }
 
 function faultTarget(d: ReportData): TargetRow {

@@ -105,11 +105,23 @@ export interface ModeValidity {
   reason?: string;
 }
 
+/** TLB shootdown latency (bench/_report_tlb.ts). */
+export interface TlbResult extends Measured {
+  flushes?: number;
+  busyHarts?: number;
+  p50Us?: number;
+  p99Us?: number;
+  /** The same flush with no other hart running the mm (the bookkeeping floor). */
+  idleP50Us?: number;
+}
+
 export interface MachineRuns {
   scaling: Measured & { points: ScalingPoint[]; validity: ModeValidity[] };
   footprint: Measured & { points: FootprintPoint[]; validity: ModeValidity[] };
   exec: Measured & { points: ExecPoint[]; iterations: number; validity: ModeValidity[] };
   qemu: QemuResult;
+  /** Absent in data saved before it existed. */
+  tlb?: TlbResult;
 }
 
 export interface MachineInfo {

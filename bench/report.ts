@@ -7,7 +7,8 @@
  * Runs every `deno bench` suite as `deno bench -A --json FILE` in a
  * subprocess (a suite file that does not exist yet is reported as not
  * measured, with the branch it waits for), runs the whole-machine
- * measurements (bench/_report_machine.ts: exec, scaling, footprint, qemu)
+ * measurements (bench/_report_machine.ts: exec, scaling, footprint, qemu,
+ * TLB shootdown)
  * as another subprocess that prints JSON, then writes REPORT.md and its
  * SVG plots (in `plots/` next to it).
  *
@@ -195,6 +196,7 @@ async function runMachine(quick: boolean): Promise<MachineRuns> {
       scaling: { ...nm, points: [], validity: [] },
       footprint: { ...nm, points: [], validity: [] },
       qemu: nm,
+      tlb: nm,
     };
   }
 }
@@ -250,13 +252,14 @@ async function collect(quick: boolean, only: Set<string> | null, machine: boolea
     console.error(`bench:report: suite ${spec.suite} (${spec.file})`);
     suites.push(await runSuite(spec, quick));
   }
-  console.error("bench:report: whole-machine runs (exec, scaling, footprint, qemu)");
+  console.error("bench:report: whole-machine runs (exec, scaling, footprint, qemu, tlb)");
   const nm = { status: "not measured" as const, reason: "--no-machine" };
   const runs: MachineRuns = machine ? await runMachine(quick) : {
     exec: { ...nm, points: [], iterations: 0, validity: [] },
     scaling: { ...nm, points: [], validity: [] },
     footprint: { ...nm, points: [], validity: [] },
     qemu: nm,
+    tlb: nm,
   };
   const data: ReportData = {
     version: 1,

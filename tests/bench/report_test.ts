@@ -71,6 +71,7 @@ function runs(valid: boolean): MachineRuns {
     scaling: { status: "ok", points: scaling, validity },
     footprint: { status: "ok", points: footprint, validity },
     qemu: { status: "not measured", reason: "qemu-riscv32 is not installed" },
+    tlb: { status: "ok", flushes: 100, busyHarts: 2, p50Us: 40, p99Us: 90, idleP50Us: 1 },
   };
 }
 
@@ -181,6 +182,7 @@ Deno.test("writeReport() writes the sections, tables and XML-valid SVG plots", a
         "### Exec",
         "### Scaling",
         "### Memory footprint",
+        "### TLB shootdown latency",
         "## Plots",
         "## Bench suites",
       ]
