@@ -22,6 +22,7 @@ import { buildPadRoots } from "./_report_guestlib.ts";
 import { measureTlb } from "./_report_tlb.ts";
 import {
   type ExecPoint,
+  FOOTPRINT_BASE_TEXT,
   type FootprintPoint,
   type MachineRuns,
   type Mode,
@@ -196,7 +197,7 @@ async function measureScaling(quick: boolean): Promise<MachineRuns["scaling"]> {
 
 /** Footprint: peak RAM frames for N processes sharing libpad.so of each text size. */
 async function measureFootprint(quick: boolean): Promise<MachineRuns["footprint"]> {
-  const BASE = 4096;
+  const BASE = FOOTPRINT_BASE_TEXT;
   const sizes = quick ? [64 * 1024] : [64 * 1024, MIB, 8 * MIB];
   const counts = quick ? [1, 2] : [1, 4, 16, 64];
   const roots = await buildPadRoots([BASE, ...sizes]);

@@ -8,7 +8,14 @@
  */
 
 import type { Plot } from "./_report_plots.ts";
-import type { BenchRow, Measured, ModeValidity, ReportData, SuiteResult } from "./_report_types.ts";
+import {
+  type BenchRow,
+  extraTextFrames,
+  type Measured,
+  type ModeValidity,
+  type ReportData,
+  type SuiteResult,
+} from "./_report_types.ts";
 import { evaluateTargets } from "./_report_targets.ts";
 
 const MIB = 1024 * 1024;
@@ -219,7 +226,7 @@ function footprintSection(d: ReportData): string {
         "text",
         "peak RAM frames",
         "RAM for code (frames)",
-        "N × text (frames)",
+        "N × (text − 1 page) (frames)",
         "page-cache frames",
         "RSS",
       ],
@@ -229,7 +236,7 @@ function footprintSection(d: ReportData): string {
         `${p.textBytes / 1024} KiB`,
         String(p.peakFrames),
         String(p.codeFrames),
-        String(p.procs * p.textBytes / 4096),
+        String(p.procs * extraTextFrames(p.textBytes)),
         String(p.pagecacheFrames),
         `${(p.rssBytes / MIB).toFixed(0)} MiB`,
       ]),

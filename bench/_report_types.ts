@@ -69,6 +69,13 @@ export interface ScalingPoint extends RunStats {
   instrPerSec: number;
 }
 
+/** Text of the one-page library whose run is subtracted to give RAM for code. */
+export const FOOTPRINT_BASE_TEXT = 4096;
+
+/** Frames of library text beyond the one-page baseline: what N × text means in frames. */
+export const extraTextFrames = (textBytes: number): number =>
+  (textBytes - FOOTPRINT_BASE_TEXT) / 4096;
+
 /** One footprint run: N processes sharing a library of textBytes. */
 export interface FootprintPoint extends RunStats {
   mode: Mode;

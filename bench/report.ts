@@ -232,7 +232,7 @@ export function machineInfo(): MachineInfo {
 export async function writeReport(data: ReportData, out: string): Promise<string[]> {
   const plotDir = join(dirname(out), "plots");
   const plots = await renderPlots(data.runs);
-  await Deno.mkdir(plotDir, { recursive: true });
+  await Deno.mkdir(plotDir, { recursive: true }); // and the report's own directory
   const written: string[] = [];
   for (const p of plots) {
     const path = join(plotDir, p.file);
@@ -292,6 +292,7 @@ if (import.meta.main) {
       !values["no-machine"],
     );
   if (values["save-json"] !== undefined) {
+    await Deno.mkdir(dirname(resolve(values["save-json"])), { recursive: true });
     await Deno.writeTextFile(values["save-json"], JSON.stringify(data, null, 1) + "\n");
   }
   const out = resolve(values.out!);
