@@ -46,6 +46,7 @@ interface SuiteSpec {
 /** Every suite of the report, in report order. */
 export const SUITES: SuiteSpec[] = [
   { suite: "io", file: "bench/io_bench.ts", quick: true, from: "bench (livefs + vfs)" },
+  { suite: "exec", file: "bench/exec_bench.ts", quick: true, from: "bench (kernel)" },
   { suite: "startup", file: "bench/startup_bench.ts", quick: true, from: "bench (kernel)" },
   { suite: "hart", file: "bench/hart_bench.ts", quick: false, from: "hart" },
   { suite: "mm", file: "bench/mm_bench.ts", quick: false, from: "mmcore" },
