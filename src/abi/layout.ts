@@ -47,6 +47,8 @@
  *  +-----------------------------------------------------------------------------+
  *  | xipfs: mount state, allocator counters, dirty-block bitmap (src/fs)         |
  *  +-----------------------------------------------------------------------------+
+ *  | daxent: DAX entry locks (src/fs/dax_fault.ts)                                |
+ *  +-----------------------------------------------------------------------------+
  *  | files: open-file table and per-process fd tables (src/fs/file_table.ts)     |
  *  +-----------------------------------------------------------------------------+
  * ```
@@ -613,6 +615,18 @@ export const fileBase = (filesBase: number, idx: number): number =>
   filesBase + FILES.records + idx * FILE_WORDS;
 
 // ---------------------------------------------------------------------------
+// daxent: DAX entry locks (src/fs/dax_fault.ts), Linux's locked DAX entries
+// in i_pages reduced to their lock. One word per hash bucket of (inode slot,
+// pgoff); bit 0 is a src/sync bit lock (LockClass.DAX_ENTRY). Two entries
+// that hash alike share a lock: that only over-serialises, it cannot
+// deadlock, because a task never holds two DAX entries at once.
+
+/** Entry-lock words (a power of two). */
+export const DAXENT_WORDS = 1024;
+/** The lock bit in an entry word. */
+export const DAXENT_LOCK_BIT = 0;
+
+// ---------------------------------------------------------------------------
 
 /** A placed region: `words` 32-bit words starting at word `base`. */
 export interface Region {
@@ -637,6 +651,7 @@ export interface KernelLayout {
   readonly procs: Region;
   readonly icache: Region;
   readonly xipfs: Region;
+  readonly daxent: Region;
   readonly files: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
@@ -667,6 +682,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["icache", ICACHE.slots + ICACHE_SLOTS * ISLOT_WORDS],
     ["xipfs", XFS.dirty + xfsDirtyWords(cfg)],
+    ["daxent", DAXENT_WORDS],
     ["files", filesWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
@@ -693,6 +709,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     procs: placed.procs!,
     icache: placed.icache!,
     xipfs: placed.xipfs!,
+    daxent: placed.daxent!,
     files: placed.files!,
     regions,
     bytes: next * 4,

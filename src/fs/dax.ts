@@ -19,13 +19,14 @@
  */
 
 import { ISLOT, STAT, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
-import { EFBIG, EINVAL, EIO } from "../abi/errno.ts";
+import { EFBIG, EINVAL, EIO, EOPNOTSUPP } from "../abi/errno.ts";
 import { type BlockNo, blockToSector } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { markInodeDirty, markRangeDirty } from "./balloc.ts";
 import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
+import { daxHoleFilled } from "./dax_fault.ts";
 import { BMAP_MAX_BLOCKS } from "./xipfs_bmap.ts";
 import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
@@ -55,9 +56,11 @@ function daxAddr(c: XipCtx, b: BlockNo, bytes: number): number {
  * Entry: a reference to `ip`, no lock of the inode held. Takes i_rwsem for
  * read. Holes read as zeros; the read stops at i_size.
  *
- * @returns bytes read (0 at or past EOF), or -EINVAL, -EUCLEAN, -EIO
+ * @returns bytes read (0 at or past EOF), or -EINVAL, -EUCLEAN, -EIO,
+ *   -EOPNOTSUPP on a device without directAccess
  */
 export function daxRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): number {
+  if (c.mdev === null) return -EOPNOTSUPP; // no directAccess: no DAX
   if (!Number.isSafeInteger(pos) || pos < 0) return -EINVAL;
   const rw = islotBase(c, ip.slot) + ISLOT.iRwsem;
   downRead(c.k32, rw, LockClass.I_RWSEM);
@@ -103,9 +106,10 @@ function daxReadLocked(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): n
  * file is cut short there; one that starts past it fails.
  *
  * @returns bytes written, or -EFBIG, -ENOSPC (when nothing was written),
- *   -EINVAL, -EUCLEAN, -EIO
+ *   -EINVAL, -EUCLEAN, -EIO, -EOPNOTSUPP on a device without directAccess
  */
 export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): number {
+  if (c.mdev === null) return -EOPNOTSUPP;
   if (!Number.isSafeInteger(pos) || pos < 0) return -EINVAL;
   if (src.length === 0) return 0;
   if (pos >= XIPFS_MAX_BYTES) return -EFBIG;
@@ -118,6 +122,18 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
   }
 }
 
+/**
+ * getBlock(create) for the write path; a hole it fills may have the zero
+ * page mapped in some process (a read fault), which must go now that the
+ * block exists (dax_fault.ts daxHoleFilled).
+ */
+function getBlockFilling(c: XipCtx, ip: InodeRef, ib: number): BlockNo {
+  const hole = bmapLookupFast(c, ip.ino, ib) === 0;
+  const b = getBlock(c, ip, ib, true);
+  if (hole && b > 0) daxHoleFilled(c, ip, ib);
+  return b;
+}
+
 function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): number {
   const end = Math.min(pos + src.length, XIPFS_MAX_BYTES);
   const bytes = c.mdev!.bytes;
@@ -128,7 +144,7 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
     const inOff = p - ib * BS;
     const lastIb = Math.floor((end - 1) / BS);
     const mapped = bmapLookupFast(c, ip.ino, ib);
-    const b = mapped !== 0 ? mapped : getBlock(c, ip, ib, true);
+    const b = mapped !== 0 ? mapped : getBlockFilling(c, ip, ib);
     if (b < 0) {
       err = b;
       break;
@@ -139,7 +155,7 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
     } else {
       n = 1; // filling holes: allocate block by block, coalescing what comes out contiguous
       while (ib + n <= lastIb) {
-        const nb = getBlock(c, ip, ib + n, true);
+        const nb = getBlockFilling(c, ip, ib + n);
         if (nb !== b + n) break; // an error or a jump: the next run starts there
         n++;
       }
