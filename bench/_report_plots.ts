@@ -49,7 +49,7 @@ function lineSpec(
   title: string,
   rows: Row[],
   x: { field: string; title: string; scale: object },
-  y: { field: string; title: string; scale: object },
+  y: { field: string; title: string; scale: object; axis?: object },
   detail?: string,
 ): vl.TopLevelSpec {
   return {
@@ -61,7 +61,7 @@ function lineSpec(
     mark: { type: "line", point: true },
     encoding: {
       x: { field: x.field, type: "quantitative", title: x.title, scale: x.scale },
-      y: { field: y.field, type: "quantitative", title: y.title, scale: y.scale },
+      y: { field: y.field, type: "quantitative", title: y.title, scale: y.scale, axis: y.axis },
       color: colour(rows),
       ...(detail === undefined ? {} : { detail: { field: detail, type: "nominal" } }),
     },
@@ -91,6 +91,13 @@ function leftOut(all: { mode: Mode; valid: boolean }[]): string {
 const LOG2 = { type: "log", base: 2 };
 const LOG10 = { type: "log", base: 10 };
 const SYMLOG = { type: "symlog", constant: 1 };
+
+/** Ticks at 0 and every decade up to `max`: symlog's default ticks are linear and bunch up. */
+function decadeAxis(max: number): object {
+  const values = [0];
+  for (let v = 1; v <= Math.max(1, max) * 10; v *= 10) values.push(v);
+  return { values, format: "~s" };
+}
 
 function scalingPlots(s: MachineRuns["scaling"]): Promise<Plot>[] {
   const ok = validModes(s.validity);
@@ -156,6 +163,7 @@ function footprintPlots(f: MachineRuns["footprint"]): Promise<Plot>[] {
   }));
   const maxText = Math.max(...pts.map((p) => p.textBytes));
   const maxProcs = Math.max(...pts.map((p) => p.procs));
+  const maxCode = Math.max(...rows.map((r) => r.code));
   const note = leftOut(f.validity);
   return [
     (async () => ({
@@ -167,7 +175,12 @@ function footprintPlots(f: MachineRuns["footprint"]): Promise<Plot>[] {
         `RAM for code, ${maxText / 1024} KiB library`,
         rows.filter((r) => r.kib === maxText / 1024),
         { field: "procs", title: "processes (log scale)", scale: LOG2 },
-        { field: "code", title: "RAM frames holding text (4 KiB, symlog)", scale: SYMLOG },
+        {
+          field: "code",
+          title: "RAM frames holding text (4 KiB, symlog)",
+          scale: SYMLOG,
+          axis: decadeAxis(maxCode),
+        },
       )),
     }))(),
     (async () => ({
@@ -179,7 +192,12 @@ function footprintPlots(f: MachineRuns["footprint"]): Promise<Plot>[] {
         `RAM for code, ${maxProcs} processes`,
         rows.filter((r) => r.procs === maxProcs),
         { field: "kib", title: "library text size (KiB, log scale)", scale: LOG2 },
-        { field: "code", title: "RAM frames holding text (4 KiB, symlog)", scale: SYMLOG },
+        {
+          field: "code",
+          title: "RAM frames holding text (4 KiB, symlog)",
+          scale: SYMLOG,
+          axis: decadeAxis(maxCode),
+        },
       )),
     }))(),
   ];
