@@ -501,6 +501,14 @@ export const FILES = {
   lock: 0,
   /** Open-file records in use. */
   nrFiles: 8,
+  /**
+   * Last id handed to a procfs inode reference (src/fs/procfs.ts): the islot
+   * of a procfs open file, unique machine-wide so any thread can key a
+   * snapshot buffer by it.
+   */
+  procfsSeq: 9,
+  /** An rwsem (4 words) standing in for the i_rwsem of every procfs inode. */
+  procfsRwsem: 12,
   /** First open-file record; FILE_WORDS apart. Even, so pos stays 8-byte aligned. */
   records: 16,
 } as const;
