@@ -47,13 +47,13 @@ import {
   vfsFtruncate,
   vfsInstallFile,
   vfsLseek,
+  vfsPread,
   vfsProcCreate,
   vfsProcExit,
-  vfsPread,
   vfsPwrite,
   vfsRead,
-  type VStat,
   vfsWrite,
+  type VStat,
   withFile,
 } from "../fs/vfs.ts";
 import { vfsGetdents64, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
@@ -189,8 +189,11 @@ export class VfsFiles implements FileGlue {
     return vfsFsync(this.proc, fd);
   }
   unlinkat(dirfd: number, path: string, flags: number): number {
-    return this.#at(dirfd, path, () =>
-      (flags & AT_REMOVEDIR) !== 0 ? vfsRmdir(this.proc, path) : vfsUnlink(this.proc, path));
+    return this.#at(
+      dirfd,
+      path,
+      () => (flags & AT_REMOVEDIR) !== 0 ? vfsRmdir(this.proc, path) : vfsUnlink(this.proc, path),
+    );
   }
   getdents64(fd: number, max: number): Uint8Array | number {
     const buf = new Uint8Array(max);

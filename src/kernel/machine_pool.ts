@@ -46,8 +46,7 @@ export class PooledWorker {
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
-        }
-        else if (m.t === "out") this.events?.out(m.fd!, m.data!);
+        } else if (m.t === "out") this.events?.out(m.fd!, m.data!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;

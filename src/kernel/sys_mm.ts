@@ -22,7 +22,10 @@ export function sysMmap2(t: Task, a: Int32Array): number {
   if ((flags & MAP_ANONYMOUS) !== 0) return doMmap(t.mem, t.mm, addr, len, prot, flags);
   const fd = a[14]!;
   if (fd >= 0 && fd <= 2 && t.consoleOpen[fd]) return -ENODEV;
-  return t.files.mmap(fd, (file) => doMmap(t.mem, t.mm, addr, len, prot, flags, file, a[15]! >>> 0));
+  return t.files.mmap(
+    fd,
+    (file) => doMmap(t.mem, t.mm, addr, len, prot, flags, file, a[15]! >>> 0),
+  );
 }
 
 export const sysMunmap = (t: Task, a: Int32Array): number =>
