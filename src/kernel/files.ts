@@ -12,7 +12,10 @@
  * open-file record on the root directory, never reached through a
  * syscall while the console fd is open. Closing a console fd (sys_fs.ts
  * sysClose) also closes its reservation, so the next open gets that
- * number, exactly as `close(1); open(...)` redirects stdout on Linux.
+ * number, exactly as `close(1); open(...)` redirects stdout on Linux. The
+ * syscall layer answers every call on an open console fd itself (a
+ * relative *at() path against one is -ENOTDIR), so a reservation is never
+ * used as a file.
  *
  * Every method returns a negative errno for bad input and never throws.
  * Buffers are kernel buffers except for `direct`, which moves data
@@ -27,6 +30,7 @@ import {
   AT_REMOVEDIR,
   fmodeCanRead,
   fmodeCanWrite,
+  O_ACCMODE,
   O_DIRECT,
   O_RDONLY,
   S_IFDIR,
@@ -56,13 +60,19 @@ import {
   type VStat,
   withFile,
 } from "../fs/vfs.ts";
-import { vfsGetdents64, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
+import { vfsGetdents64, vfsMkdir, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
 
 /** The console fds, reserved in every new fd table. */
 export const CONSOLE_FDS = 3;
+/**
+ * Open flags of a console reservation: access mode 3, neither readable nor
+ * writable (Linux's "ioctl-only" mode), so even a path that reached the
+ * record could not move data through it.
+ */
+const RESERVED = O_ACCMODE;
 
 /**
  * A process's files: every method works on the calling process's fd table
@@ -85,6 +95,8 @@ export interface FileGlue {
   ftruncate(fd: number, len: number): number;
   fsync(fd: number): number;
   unlinkat(dirfd: number, path: string, flags: number): number;
+  /** mkdirat(2): 0 or -errno. */
+  mkdirat(dirfd: number, path: string, mode: number): number;
   /** linux_dirent64 records filling at most `max` bytes, or -errno. */
   getdents64(fd: number, max: number): Uint8Array | number;
   /**
@@ -129,7 +141,7 @@ export class VfsFiles implements FileGlue {
     if (typeof proc === "number") return proc;
     for (let fd = 0; fd < CONSOLE_FDS; fd++) {
       const root = fs.vfs.iget(fs.vfs.rootIno);
-      const r = typeof root === "number" ? root : vfsInstallFile(proc, root, O_RDONLY, false);
+      const r = typeof root === "number" ? root : vfsInstallFile(proc, root, RESERVED, false);
       if (r !== fd) {
         vfsProcExit(fs.vfs, proc.fdt);
         return r < 0 ? r : -EBADF;
@@ -194,6 +206,9 @@ export class VfsFiles implements FileGlue {
       path,
       () => (flags & AT_REMOVEDIR) !== 0 ? vfsRmdir(this.proc, path) : vfsUnlink(this.proc, path),
     );
+  }
+  mkdirat(dirfd: number, path: string, mode: number): number {
+    return this.#at(dirfd, path, () => vfsMkdir(this.proc, path, mode));
   }
   getdents64(fd: number, max: number): Uint8Array | number {
     const buf = new Uint8Array(max);

@@ -1,7 +1,7 @@
 /**
  * File syscalls: read, write, readv, writev, pread64, pwrite64, sendfile64,
  * openat, close, llseek, fstat (stat64), ftruncate64, fsync, unlinkat,
- * getdents64.
+ * mkdirat, getdents64.
  *
  * fds 0, 1 and 2 are the console until the guest closes them: stdin reads
  * the process's stdin bytes, stdout and stderr go to its ConsoleSink.
@@ -304,9 +304,21 @@ export function sysSendfile64(t: Task, a: Int32Array): number {
   return done;
 }
 
+/**
+ * The path of an *at() call, or -errno: a relative path against a console
+ * dirfd is -ENOTDIR (a tty is no directory; the console's reservation in
+ * the VFS table must never serve as one).
+ */
+function atPath(t: Task, dirfd: number, va: number): string | number {
+  const path = userPath(t, va);
+  if (typeof path === "number") return path;
+  if (isConsole(t, dirfd) && !path.startsWith("/")) return -ENOTDIR;
+  return path;
+}
+
 /** openat(dirfd, path, flags, mode). */
 export function sysOpenat(t: Task, a: Int32Array): number {
-  const path = userPath(t, a[11]!);
+  const path = atPath(t, a[10]!, a[11]!);
   if (typeof path === "number") return path;
   return t.files.openat(a[10]!, path, a[12]!, a[13]!);
 }
@@ -383,9 +395,16 @@ export function sysFsync(t: Task, a: Int32Array): number {
 export function sysUnlinkat(t: Task, a: Int32Array): number {
   const flags = a[12]!;
   if ((flags & ~AT_REMOVEDIR) !== 0) return -EINVAL;
-  const path = userPath(t, a[11]!);
+  const path = atPath(t, a[10]!, a[11]!);
   if (typeof path === "number") return path;
   return t.files.unlinkat(a[10]!, path, flags);
+}
+
+/** mkdirat(dirfd, path, mode). */
+export function sysMkdirat(t: Task, a: Int32Array): number {
+  const path = atPath(t, a[10]!, a[11]!);
+  if (typeof path === "number") return path;
+  return t.files.mkdirat(a[10]!, path, a[12]! & 0o7777);
 }
 
 /** getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end. */
