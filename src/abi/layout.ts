@@ -564,6 +564,8 @@ export const fdtBase = (filesBase: number, fdt: number): number =>
 /** Word index of open-file record `idx` in a files region at `base`. */
 export const fileBase = (filesBase: number, idx: number): number =>
   filesBase + FILES.records + idx * FILE_WORDS;
+
+// ---------------------------------------------------------------------------
 // procs: the process table (src/kernel/proc.ts). A header, then one record
 // per task slot: a process runs on exactly one task (its Worker), so the
 // record of the process on task `tid` is slot `tid`. Slot 0 is never used.

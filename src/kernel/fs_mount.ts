@@ -12,7 +12,8 @@
  *   which a file VMA has no fault handler in that thread;
  * - livefs's unmap hook (truncate → unmapMappingRange in every process,
  *   plus the wait for gup pins on DAX frames), file_mm.ts installFileMm;
- * - procfs's view of the process table (ProcInfo below).
+ * - procfs's view of the process table (procfs_proctable.ts), with the
+ *   calling thread's process found from its current task id.
  * O_DIRECT from the syscall layer does not go through the VFS's kernel
  * buffer hook (filemap.ts setDirectIO keeps its bio default for kernel
  * callers): files.ts calls the get_user_pages path (direct_io.ts) with
@@ -24,12 +25,12 @@
  * @module
  */
 
-import { PROC, PROC_RUNNING, procBase } from "../abi/layout.ts";
+import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
 import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import { installFileMm } from "../fs/file_mm.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
-import type { ProcInfo } from "../fs/procfs.ts";
+import { procTableInfo } from "../fs/procfs_proctable.ts";
 import type { VfsFs } from "../fs/vfs_fs.ts";
 import { XipVfs } from "../fs/vfs_xipfs.ts";
 import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../fs/xipfs_live.ts";
@@ -53,47 +54,25 @@ export interface KernelFs {
   readonly procfs: ProcfsMount;
 }
 
-/** First process slot (slot 1 is the Machine's own task). */
-const FIRST_PROC_SLOT = 2;
-
 /**
- * procfs's view of the process table (src/kernel/proc.ts): live processes
- * are the RUNNING slots; a process already tearing down (EXITING) is shown
- * without an mm, so procfs never takes a reference on an mm being freed.
- * The calling thread's process is the one its current task id names.
+ * The pid of the process the calling thread runs: a Worker's current task
+ * is its process slot; the Machine's main thread (task 1) runs none.
  */
-export function procTableInfo(mem: Memory): ProcInfo {
-  const k32 = mem.k32;
-  const word = (slot: number, f: keyof typeof PROC) => procBase(mem.layout, slot) + PROC[f];
-  const live = (slot: number) => Atomics.load(k32, word(slot, "state")) === PROC_RUNNING;
-  const slots = () => mem.layout.config.maxTasks;
-  return {
-    lookupPid(pid: number) {
-      for (let s = FIRST_PROC_SLOT; s < slots(); s++) {
-        if (Atomics.load(k32, word(s, "pid")) !== pid || !live(s)) continue;
-        return { mm: Atomics.load(k32, word(s, "mm")) };
-      }
-      return null;
-    },
-    selfPid() {
-      const tid = currentTid();
-      if (tid < FIRST_PROC_SLOT || tid >= slots() || !live(tid)) return 0;
-      return Atomics.load(k32, word(tid, "pid"));
-    },
-    pids() {
-      const out: number[] = [];
-      for (let s = FIRST_PROC_SLOT; s < slots(); s++) {
-        if (live(s)) out.push(Atomics.load(k32, word(s, "pid")));
-      }
-      return out.filter((p) => p > 0).sort((a, b) => a - b);
-    },
+function selfPidOf(mem: Memory): () => number {
+  return () => {
+    const tid = currentTid();
+    if (tid < 2 || tid >= mem.layout.config.maxTasks) return 0;
+    const b = procBase(mem.layout, tid);
+    return Atomics.load(mem.k32, b + PROC.state) === PROC_FREE
+      ? 0
+      : Atomics.load(mem.k32, b + PROC.pid);
   };
 }
 
 /** Register this thread's file fault handlers and hooks; build the VFS with /proc. */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
-  const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem));
+  const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
   return { mem, opts, xip, vfs: procfs, procfs };
 }
 
