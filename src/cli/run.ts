@@ -85,6 +85,8 @@ export async function cmdRun(args: string[]): Promise<number> {
   try {
     machine = await Machine.boot({
       image,
+      // fsync writes guest data into IMAGE as it goes, unless the run is a snapshot.
+      imagePath: p.values.snapshot ? null : image,
       dax,
       memmap,
       ram,

@@ -201,8 +201,8 @@ export function snapshotVmas(mem: Memory, mm: number, smaps: boolean): VmaSnap[]
   mmapReadLock(mem, mm);
   try {
     const b = mmBase(mem.layout, mm);
-    const brkStart = mem.k32[b + MM.brkStart]!;
-    const brk = mem.k32[b + MM.brk]!;
+    const brkStart = mem.k32[b + MM.brkStart]! >>> 0;
+    const brk = mem.k32[b + MM.brk]! >>> 0;
     for (let v = vmaFirst(mem, mm); v !== 0; v = vmaNext(mem, v)) {
       const start = vmaStart(mem, v);
       const end = vmaEnd(mem, v);

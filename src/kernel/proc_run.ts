@@ -37,13 +37,20 @@ import { mmRoot, physWords } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
 import { recoverTask, setCurrentTid, taskExit } from "../sync/mod.ts";
 import { STAT } from "../abi/layout.ts";
-import { execProgram, type TextMode } from "./_exec_glue.ts";
-import { type ExecResult, execStartStep, isExecError, isInitReturn } from "./exec.ts";
-import { attachFiles, type FsAttach } from "./_vfs_glue.ts";
+import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
+import { VfsFiles } from "./files.ts";
+import type { KernelFs } from "./fs_mount.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { syscallDispatch } from "./syscall.ts";
 import { type ConsoleSink, Task } from "./task.ts";
+
+/**
+ * How exec places program text: "map" mmaps every PT_LOAD segment from the
+ * file (text shared straight from the device under DAX, from page-cache
+ * pages otherwise; data COW); "copy" fills anonymous memory instead.
+ */
+export type TextMode = "map" | "copy";
 
 /** What the Machine tells a Worker to run. */
 export interface ProcessStart {
@@ -225,7 +232,7 @@ const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 
  * s.tid and initialised the task; this thread has no current task.
  * Never throws: a kernel exception becomes a `panic` in the result.
  */
-export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink): ProcessResult {
+export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink): ProcessResult {
   const mem = fs.mem;
   const tid = s.tid as Tid;
   setCurrentTid(tid);
@@ -243,7 +250,15 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
     }
     procSet(mem, tid, "mm", mm);
     switchMm(mem, tid, mm);
-    const files = attachFiles(fs);
+    const files = VfsFiles.create(fs, mm);
+    if (typeof files === "number") {
+      reason = {
+        code: 0,
+        signal: SIGKILL,
+        message: `no file table: ${errnoName(files)}`,
+      };
+      return finish();
+    }
     procSet(mem, tid, "fdTable", files.fdTable);
     t = new Task({
       mem,
@@ -256,7 +271,9 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
       files,
       bootMs: s.bootMs,
     });
-    const img = execProgram(fs, mm, s.path, s.argv, s.envp, s.textMode);
+    const img = execve({ mem, mm, openExec: (p) => files.openExec(p) }, s.path, s.argv, s.envp, {
+      textMode: s.textMode,
+    });
     if (isExecError(img)) {
       reason = {
         code: execStatus(img.errno),
