@@ -115,7 +115,7 @@ function table(a: RunResult, b: RunResult): string {
     ["page-cache frames", (r) => fmt(r.stats.ram.pagecache_frames)],
     ["RAM frames used at boot", (r) => fmt(r.bootUsedFrames)],
     ["RAM frames used, peak", (r) => fmt(r.stats.ram.peak_used_frames)],
-    ["page-table frames (now)", (r) => fmt(r.stats.ram.pagetable_frames)],
+    ["page-table frames after exit", (r) => fmt(r.stats.ram.pagetable_frames)],
     ["bytes copied: page-cache fill", (r) => fmt(r.stats.copied_bytes.pagecache_fill)],
     ["bytes copied: COW", (r) => fmt(r.stats.copied_bytes.cow)],
     ["faults: dax", (r) => fmt(r.stats.faults.dax)],
@@ -145,7 +145,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       procs: { type: "string", default: "8" },
-      iterations: { type: "string", default: "4" },
+      iterations: { type: "string", default: "16" },
       increments: { type: "string", default: "1000" },
       help: { type: "boolean", short: "h" },
     },
