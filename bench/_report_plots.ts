@@ -96,7 +96,12 @@ const SYMLOG = { type: "symlog", constant: 1 };
 function decadeAxis(max: number): object {
   const values = [0];
   for (let v = 1; v <= Math.max(1, max) * 10; v *= 10) values.push(v);
-  return { values, format: "~s" };
+  // A per-label expression: vega's shared SI format puts every tick on one prefix ("0k").
+  return {
+    values,
+    labelExpr: "datum.value >= 1e6 ? format(datum.value / 1e6, '~g') + 'M'" +
+      " : datum.value >= 1e3 ? format(datum.value / 1e3, '~g') + 'k' : format(datum.value, '~g')",
+  };
 }
 
 function scalingPlots(s: MachineRuns["scaling"]): Promise<Plot>[] {
