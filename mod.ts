@@ -10,3 +10,13 @@
 export { KernelPanic } from "./src/abi/panic.ts";
 export * from "./src/abi/types.ts";
 export { computeLayout, type KernelLayout, type LayoutConfig } from "./src/abi/layout.ts";
+export {
+  type BootOptions,
+  type ExitStatus,
+  Machine,
+  MachineError,
+  type OutputSink,
+  type Process,
+  type SpawnOptions,
+} from "./src/kernel/machine.ts";
+export type { MachineStats } from "./src/kernel/stats.ts";

@@ -42,6 +42,9 @@
  *  +-----------------------------------------------------------------------------+
  *  | files: open-file table and per-process fd tables (src/fs/file_table.ts)     |
  *  +-----------------------------------------------------------------------------+
+ *  | procs: header (next pid) + one process record per task slot                 |
+ *  | (src/kernel/proc.ts)                                                        |
+ *  +-----------------------------------------------------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -551,6 +554,57 @@ export const fdtBase = (filesBase: number, fdt: number): number =>
 /** Word index of open-file record `idx` in a files region at `base`. */
 export const fileBase = (filesBase: number, idx: number): number =>
   filesBase + FILES.records + idx * FILE_WORDS;
+// procs: the process table (src/kernel/proc.ts). A header, then one record
+// per task slot: a process runs on exactly one task (its Worker), so the
+// record of the process on task `tid` is slot `tid`. Slot 0 is never used.
+// The Machine (main thread) claims a slot at spawn and frees it at reap; the
+// Worker fills in the mm and fd table and the exit status. Every word is
+// accessed with Atomics: the main thread reads them while the Worker runs.
+
+export const PROCS_HDR = {
+  /** The last pid handed out (pids start at 1 and are never reused within a boot). */
+  lastPid: 0,
+  /** Processes alive (running or exiting, not yet reaped). */
+  live: 1,
+} as const;
+export const PROCS_HDR_WORDS = 16;
+
+export const PROC = {
+  /** PROC_FREE, PROC_RUNNING, PROC_EXITING or PROC_ZOMBIE. */
+  state: 0,
+  /** The guest-visible process id. */
+  pid: 1,
+  /** The task (Worker) that runs it; equals the slot. */
+  tid: 2,
+  /** Its mm slot (0: none yet, or already released). */
+  mm: 3,
+  /** Parent pid (0: the Machine). */
+  parent: 4,
+  /** exit_group status (0..255) once a zombie. */
+  exitCode: 5,
+  /** The signal that killed it (0: it exited). */
+  exitSignal: 6,
+  /** Pending signals, bit (sig - 1) per signal (kill sets, the Worker polls). */
+  sigPending: 7,
+  /** Index of its fd table in the vfs layer + 1 (0: none). */
+  fdTable: 8,
+  /** physical word index + 1 of the futex word it sleeps on (0: not in a futex wait). */
+  futexWord: 9,
+  /** Teardown progress, PROC_TD_* bits, so the Machine finishes what a dead Worker left. */
+  teardown: 10,
+} as const;
+export const PROC_WORDS = 16;
+export const PROC_FREE = 0;
+export const PROC_RUNNING = 1;
+export const PROC_EXITING = 2;
+export const PROC_ZOMBIE = 3;
+/** Teardown steps done (PROC.teardown): the mm was released; the files were closed. */
+export const PROC_TD_MM = 1;
+export const PROC_TD_FILES = 2;
+
+/** Word index of process slot `slot`'s record. */
+export const procBase = (l: KernelLayout, slot: number): number =>
+  l.procs.base + PROCS_HDR_WORDS + slot * PROC_WORDS;
 
 // ---------------------------------------------------------------------------
 
@@ -577,6 +631,7 @@ export interface KernelLayout {
   readonly icache: Region;
   readonly xipfs: Region;
   readonly files: Region;
+  readonly procs: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -606,6 +661,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["icache", ICACHE.slots + ICACHE_SLOTS * ISLOT_WORDS],
     ["xipfs", XFS.dirty + xfsDirtyWords(cfg)],
     ["files", filesWords(cfg)],
+    ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -631,6 +687,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     icache: placed.icache!,
     xipfs: placed.xipfs!,
     files: placed.files!,
+    procs: placed.procs!,
     regions,
     bytes: next * 4,
   };

@@ -11,6 +11,7 @@ import { CliError, EXIT_USAGE } from "./_common.ts";
 import { cmdFsck } from "./fsck.ts";
 import { cmdLs } from "./ls.ts";
 import { cmdMkfs } from "./mkfs.ts";
+import { cmdRun } from "./run.ts";
 
 const USAGE = `usage: xip <command> [options]
 
@@ -19,26 +20,11 @@ commands:
   ls IMAGE [PATH]                            list a directory like ls -l
   cat IMAGE PATH                             print a file's bytes
   fsck IMAGE                                 check an image (exit 0, 4 or 8)
-  run IMAGE [...] -- PROGRAM [ARGS...]       run RISC-V programs (not implemented yet)
+  run IMAGE [...] -- PROGRAM [ARGS...]       run RISC-V programs in processes
 
 "xip <command> --help" describes each command. Bad usage exits 2.`;
 
-const RUN_HELP = `usage: xip run IMAGE [--dax always|never|inode] [--procs N] [--ram 64M]
-              [--memmap none|device] [--stats FILE] [--snapshot] -- PROGRAM [ARGS...]
-
-Not implemented yet: it comes with the kernel (a later issue). Exits 1.`;
-
 type Command = (args: string[]) => Promise<number>;
-
-/** The run command: a place-holder until the kernel exists. It does not pretend to run. */
-function cmdRun(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(RUN_HELP);
-    return Promise.resolve(0);
-  }
-  console.error("xip run: not implemented yet");
-  return Promise.resolve(1);
-}
 
 const COMMANDS: Record<string, Command> = {
   mkfs: cmdMkfs,

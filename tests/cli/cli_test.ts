@@ -86,10 +86,10 @@ Deno.test("xip ls/cat/fsck on a missing image give one line: exit 1, 1 and 8", a
   }
 });
 
-Deno.test("xip run says it is not implemented yet and exits 1", async () => {
-  const r = await xip("run", "img", "--", "/bin/hello");
+Deno.test("xip run on a missing image exits 1 with one line", async () => {
+  const r = await xip("run", `${work}/missing.img`, "--", "/bin/hello");
   assert.equal(r.code, 1);
-  assertOneLine(r, /^xip run: not implemented yet$/);
+  assertOneLine(r, /^xip run: image .*missing\.img: not found$/);
 });
 
 Deno.test("xip mkfs --from writes an image that xip fsck finds clean, leaving no temp file", async () => {

@@ -1,0 +1,50 @@
+/**
+ * Linux riscv32 system-call numbers (asm-generic/unistd.h, which riscv uses)
+ * for the calls xip implements, plus the two that guest/README.md documents
+ * as xip's own choices (80 fstat with the stat64 layout, 98 futex).
+ *
+ * @module
+ */
+
+export const SYS_getcwd = 17;
+export const SYS_fcntl64 = 25;
+export const SYS_ioctl = 29;
+export const SYS_mkdirat = 34;
+export const SYS_unlinkat = 35;
+export const SYS_renameat = 38;
+/** riscv32 names it ftruncate64: fd, length low word, length high word. */
+export const SYS_ftruncate64 = 46;
+export const SYS_openat = 56;
+export const SYS_close = 57;
+export const SYS_getdents64 = 61;
+/** riscv32 has no lseek, only llseek: fd, offset high, offset low, loff_t *result, whence. */
+export const SYS_llseek = 62;
+export const SYS_read = 63;
+export const SYS_write = 64;
+export const SYS_readv = 65;
+export const SYS_writev = 66;
+export const SYS_pread64 = 67;
+export const SYS_pwrite64 = 68;
+export const SYS_sendfile64 = 71;
+/** fstat with the asm-generic struct stat64 (104 bytes); see guest/README.md. */
+export const SYS_fstat64 = 80;
+export const SYS_fsync = 82;
+export const SYS_exit = 93;
+export const SYS_exit_group = 94;
+export const SYS_set_tid_address = 96;
+/** futex with a 64-bit timespec timeout (xip's 98; Linux riscv32 has only 422). */
+export const SYS_futex = 98;
+export const SYS_kill = 129;
+export const SYS_tgkill = 131;
+export const SYS_getpid = 172;
+export const SYS_getppid = 173;
+export const SYS_gettid = 178;
+export const SYS_brk = 214;
+export const SYS_munmap = 215;
+/** mmap2: the offset argument counts 4096-byte units. */
+export const SYS_mmap2 = 222;
+export const SYS_mprotect = 226;
+export const SYS_msync = 227;
+export const SYS_madvise = 233;
+export const SYS_clock_gettime64 = 403;
+export const SYS_futex_time64 = 422;

@@ -1,0 +1,132 @@
+/**
+ * futex(2): FUTEX_WAIT and FUTEX_WAKE on the physical word behind a user
+ * address (DESIGN.md §5).
+ *
+ * Linux keys a shared futex by (inode, offset) or (mm, address); xip keys
+ * every futex by its physical word, which is the same thing one level
+ * down: two processes that map the same file page MAP_SHARED reach the
+ * same frame (a device frame under DAX, a page-cache frame otherwise), so
+ * Atomics.wait in one and Atomics.notify in the other meet. The private
+ * variants (FUTEX_PRIVATE_FLAG) take the same path.
+ *
+ * A sleeper must stay killable: it waits in slices and checks its pending
+ * signals between them, and it publishes the word it sleeps on
+ * (PROC.futexWord) so that kill can notify it at once. Between two slices
+ * a wake may find no sleeper; the next slice's value check then returns at
+ * once, because every futex protocol changes the word before it wakes
+ * (a spurious return, which futex callers must tolerate anyway).
+ *
+ * @module
+ */
+
+import { EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
+import { ACCESS_READ, PTE_R, PTE_U, pteIsLeaf, pteToPfn } from "../abi/sv32.ts";
+import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
+import type { Memory } from "../hw/memory.ts";
+import { handleMmFaultLocked } from "../mm/fault.ts";
+import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
+import { physWords, pteLoad, walk } from "../mm/pgtable.ts";
+import { procSet } from "./proc.ts";
+import type { Task } from "./task.ts";
+
+export const FUTEX_WAIT = 0;
+export const FUTEX_WAKE = 1;
+export const FUTEX_PRIVATE_FLAG = 128;
+export const FUTEX_CLOCK_REALTIME = 256;
+/** The command part of the op word. */
+export const FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+
+/** Longest single Atomics.wait: bounds how late a sleeper notices a kill that missed it. */
+export const FUTEX_SLICE_MS = 20;
+/** Faults tolerated while translating (each means another Worker changed the mapping). */
+const MAX_TRIES = 16;
+
+/**
+ * The physical word index (into physWords) of user address `va` in mm
+ * `mm`, faulting the page in for reading as a load would. Entry: no lock
+ * held; takes mmap_lock for reading.
+ *
+ * @returns the word index, or -EINVAL (not 4-byte aligned), -EFAULT
+ */
+export function futexPhysWord(mem: Memory, mm: number, va: number): number {
+  va >>>= 0;
+  if ((va & 3) !== 0) return -EINVAL;
+  if (va >= TASK_SIZE) return -EFAULT;
+  const p32 = physWords(mem);
+  mmapReadLock(mem, mm);
+  try {
+    for (let tries = 0; tries < MAX_TRIES; tries++) {
+      const w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
+      const pte = w < 0 ? 0 : pteLoad(p32, w);
+      if (w >= 0 && pteIsLeaf(pte as never) && (pte & (PTE_U | PTE_R)) === (PTE_U | PTE_R)) {
+        return (pteToPfn(pte as never) * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
+      }
+      if (handleMmFaultLocked(mem, mm, asVirt(va), ACCESS_READ) !== 0) return -EFAULT;
+    }
+    return -EFAULT;
+  } finally {
+    mmapReadUnlock(mem, mm);
+  }
+}
+
+/**
+ * FUTEX_WAIT: sleep while the word at `va` holds `val`, until woken,
+ * `timeoutMs` passes (null: forever) or a signal is pending. Entry: no lock
+ * held (the task is in kernel mode, so TLB shootdowns do not wait for it).
+ *
+ * @returns 0 (woken, or a spurious return), -EAGAIN (the word did not hold
+ *   val), -ETIMEDOUT, -EINTR (a signal is pending), -EINVAL, -EFAULT
+ */
+export function futexWait(t: Task, va: number, val: number, timeoutMs: number | null): number {
+  const idx = futexPhysWord(t.mem, t.mm, va);
+  if (idx < 0) return idx;
+  const p32 = physWords(t.mem);
+  const deadline = timeoutMs === null ? Infinity : performance.now() + timeoutMs;
+  procSet(t.mem, t.slot, "futexWord", idx + 1);
+  try {
+    for (let first = true;; first = false) {
+      if (t.pendingSignal() !== 0) return -EINTR;
+      const left = deadline - performance.now();
+      if (left <= 0) return -ETIMEDOUT;
+      const r = Atomics.wait(p32, idx, val | 0, Math.min(FUTEX_SLICE_MS, left));
+      if (r === "ok") return 0;
+      if (r === "not-equal") return first ? -EAGAIN : 0;
+    }
+  } finally {
+    procSet(t.mem, t.slot, "futexWord", 0);
+  }
+}
+
+/**
+ * FUTEX_WAKE: wake up to `n` sleepers on the word at `va`.
+ *
+ * @returns how many were woken, or -EINVAL, -EFAULT
+ */
+export function futexWake(t: Task, va: number, n: number): number {
+  const idx = futexPhysWord(t.mem, t.mm, va);
+  if (idx < 0) return idx;
+  return Atomics.notify(physWords(t.mem), idx, n > 0 ? n : 0);
+}
+
+/**
+ * futex(uaddr, op, val, timeout): dispatch on the command.
+ * `timeoutMs` is the decoded relative timeout (null: none).
+ *
+ * @returns as futexWait/futexWake, or -ENOSYS for another command
+ */
+export function doFutex(
+  t: Task,
+  va: number,
+  op: number,
+  val: number,
+  timeoutMs: number | null,
+): number {
+  switch (op & FUTEX_CMD_MASK) {
+    case FUTEX_WAIT:
+      return futexWait(t, va, val, timeoutMs);
+    case FUTEX_WAKE:
+      return futexWake(t, va, val);
+    default:
+      return -ENOSYS;
+  }
+}

@@ -1,0 +1,485 @@
+/**
+ * The Machine: the main thread's side of xip (DESIGN.md §1). It creates
+ * the SharedArrayBuffers, loads or formats the memory device, mounts
+ * xipfs, keeps Workers warm, spawns processes onto them, forwards their
+ * console output, kills and reaps them, reports stats and saves the image.
+ *
+ * The main thread is task 1: it takes kernel locks itself when it tears
+ * down a process whose Worker died (after recovering that task's locks).
+ *
+ * @example
+ * ```ts
+ * const m = await Machine.boot({ image: "rootfs.img", dax: "always" });
+ * const p = m.spawn("/bin/hello", ["hello"]);
+ * const { code } = await p.wait();
+ * await m.shutdown({ save: "rootfs.img" });
+ * ```
+ *
+ * @module
+ */
+
+import {
+  MM,
+  MM_LIVE,
+  mmBase,
+  PROC_EXITING,
+  PROC_TD_FILES,
+  PROC_TD_MM,
+  PROC_ZOMBIE,
+} from "../abi/layout.ts";
+import { asTid, PAGE_SIZE } from "../abi/types.ts";
+import { ImageError, loadImage, MemDevice, saveImage } from "../hw/device.ts";
+import { createMemory, type Memory } from "../hw/memory.ts";
+import { freeFrameCount } from "../mm/frame_alloc.ts";
+import { mmBoot, mmPut } from "../mm/mm.ts";
+import { mkfsInto } from "../fs/mkfs.ts";
+import {
+  DEBUG_LOCKDEP,
+  recoverTask,
+  setCurrentTid,
+  setDebug,
+  taskInit,
+  taskState,
+} from "../sync/mod.ts";
+import { TASK_LIVE } from "../sync/task.ts";
+import { closeFilesOf, type FsMountOptions, mountFs, unmountFs } from "./_vfs_glue.ts";
+import type { TextMode } from "./_exec_glue.ts";
+import { type PooledWorker, WorkerPool } from "./machine_pool.ts";
+import { deviceFramesMapped, type ProcessResult } from "./proc_run.ts";
+import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
+import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
+import { collectStats, type MachineStats } from "./stats.ts";
+
+/** A boot failure the user caused (bad image, bad size); the message is one line. */
+export class MachineError extends Error {
+  override name = "MachineError";
+}
+
+/** Receives console bytes. */
+export type OutputSink = (data: Uint8Array) => void;
+
+/** Options of Machine.boot. */
+export interface BootOptions {
+  /** The device image: bytes, or a host path to load. Absent: a fresh, empty xipfs of `size`. */
+  image?: Uint8Array | string;
+  /** Device bytes when no image is given (default 16 MiB). */
+  size?: number;
+  /** Host directory copied into a fresh image (mkfs --from); only without `image`. */
+  from?: string;
+  /** RAM bytes (default 64 MiB). */
+  ram?: number;
+  /** DAX policy of the mount (default "inode": per-file flag, as Linux's dax=inode). */
+  dax?: "always" | "never" | "inode";
+  /** Device frames get struct pages ("device", ZONE_DEVICE-like) or not (default "none"). */
+  memmap?: "none" | "device";
+  /** Processes that may exist at once (default 16). */
+  maxProcs?: number;
+  /** Workers started at boot (default min(4, maxProcs)). */
+  warm?: number;
+  /** stdin of every process unless spawn gives one (default empty: read returns 0). */
+  stdin?: Uint8Array | string;
+  /** Prefix each output line with "[pid] " (xip run does when it runs several processes). */
+  prefixOutput?: boolean;
+  /** Where console output goes unless spawn says otherwise (default: this process's stdout/stderr). */
+  stdout?: OutputSink;
+  stderr?: OutputSink;
+  /** How exec places program text (default "map": shared from the file). */
+  textMode?: TextMode;
+  /** How long kill waits for a process to stop before terminating its Worker (default 2000 ms). */
+  killGraceMs?: number;
+  /** Check the lock order in every thread (slower; default false). */
+  lockdep?: boolean;
+}
+
+/** Options of spawn. */
+export interface SpawnOptions {
+  env?: string[] | Record<string, string>;
+  stdin?: Uint8Array | string;
+  stdout?: OutputSink;
+  stderr?: OutputSink;
+}
+
+/** How a process ended. */
+export interface ExitStatus {
+  /** exit_group status, or 128 + signal when a signal killed it (139 for SIGSEGV). */
+  code: number;
+  /** The fatal signal, 0 for a normal exit. */
+  signal: number;
+  /** One line when the runtime decided the exit (exec failure, fault address, kill). */
+  message?: string;
+}
+
+/** A spawned process. */
+export interface Process {
+  readonly pid: number;
+  /** Resolves once the process has exited and been torn down completely. */
+  wait(): Promise<ExitStatus>;
+}
+
+interface ProcState {
+  pid: number;
+  slot: number;
+  worker: PooledWorker | null;
+  status: ExitStatus | null;
+  resolve: (s: ExitStatus) => void;
+  done: Promise<ExitStatus>;
+  out: LineSink;
+  err: LineSink;
+  killTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The signal of a kill whose grace period is running (for a forced teardown). */
+  killSig: number;
+}
+
+/** Console forwarding with the optional "[pid] " line prefix. */
+class LineSink {
+  #partial = "";
+  readonly #dec = new TextDecoder();
+  readonly #enc = new TextEncoder();
+  constructor(readonly sink: OutputSink, readonly prefix: string | null) {}
+  write(data: Uint8Array): void {
+    if (this.prefix === null) return this.sink(data);
+    const text = this.#partial + this.#dec.decode(data, { stream: true });
+    const lines = text.split("\n");
+    this.#partial = lines.pop()!;
+    if (lines.length > 0) {
+      this.sink(this.#enc.encode(lines.map((l) => this.prefix + l + "\n").join("")));
+    }
+  }
+  flush(): void {
+    if (this.prefix !== null && this.#partial !== "") {
+      this.sink(this.#enc.encode(this.prefix + this.#partial));
+      this.#partial = "";
+    }
+  }
+}
+
+function writeAllSync(f: { writeSync(p: Uint8Array): number }): OutputSink {
+  return (data) => {
+    for (let off = 0; off < data.length;) off += f.writeSync(data.subarray(off));
+  };
+}
+
+const enc = new TextEncoder();
+const bytesOf = (s: Uint8Array | string | undefined): Uint8Array =>
+  s === undefined ? new Uint8Array(0) : typeof s === "string" ? enc.encode(s) : s;
+
+const MIB = 1024 * 1024;
+
+export class Machine {
+  readonly mem: Memory;
+  readonly device: MemDevice;
+  readonly opts: Readonly<BootOptions>;
+  /** Free RAM frames right after boot: what a quiet machine returns to. */
+  readonly bootFreeFrames: number;
+  readonly #pool: WorkerPool;
+  readonly #bootMs = performance.timeOrigin + performance.now();
+  readonly #procs = new Map<number, ProcState>(); // by pid
+  readonly #slots = new Set<number>();
+  readonly #exits: { pid: number; code: number }[] = [];
+  readonly #mappedDevice = new Set<number>();
+  #spawned = 0;
+  #panics = 0;
+  #down = false;
+
+  private constructor(mem: Memory, opts: BootOptions) {
+    this.mem = mem;
+    this.opts = opts;
+    this.device = new MemDevice(mem);
+    const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
+    this.#pool = new WorkerPool(mem.phys, mem.kernel, mount);
+    this.bootFreeFrames = freeFrameCount(mem);
+  }
+
+  /**
+   * Boot a machine: memory, device, mount, warm Workers.
+   *
+   * @throws MachineError (or ImageError) with one line for a bad image, size or option
+   */
+  static async boot(opts: BootOptions = {}): Promise<Machine> {
+    const maxProcs = opts.maxProcs ?? 16;
+    if (!Number.isInteger(maxProcs) || maxProcs < 1 || maxProcs > 1024) {
+      throw new MachineError(`maxProcs ${maxProcs} is outside 1..1024`);
+    }
+    const ramBytes = opts.ram ?? 64 * MIB;
+    if (!Number.isSafeInteger(ramBytes) || ramBytes < 64 * PAGE_SIZE || ramBytes % PAGE_SIZE) {
+      throw new MachineError(`RAM size ${ramBytes} must be a multiple of 4096, at least 256 KiB`);
+    }
+    let image: Uint8Array | null = null;
+    if (typeof opts.image === "string") image = loadImage(opts.image);
+    else if (opts.image !== undefined) image = opts.image;
+    const devBytes = image?.length ?? opts.size ?? 16 * MIB;
+    if (!Number.isSafeInteger(devBytes) || devBytes <= 0 || devBytes % PAGE_SIZE !== 0) {
+      throw new MachineError(`device size ${devBytes} is not a positive multiple of 4096`);
+    }
+    let mem: Memory;
+    try {
+      mem = createMemory({
+        ramFrames: ramBytes / PAGE_SIZE,
+        deviceFrames: devBytes / PAGE_SIZE,
+        deviceMemmap: opts.memmap === "device",
+        maxTasks: maxProcs + 2,
+      }, image === null ? {} : { image });
+    } catch (e) {
+      if (e instanceof ImageError) throw e;
+      throw new MachineError((e as Error).message.split("\n")[0]!);
+    }
+    if (image === null) {
+      mkfsInto(new MemDevice(mem).bytes, { from: opts.from });
+    }
+    if (mmBoot(mem) !== 0) throw new MachineError("out of RAM at boot");
+    setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
+    taskInit(mem.k32, asTid(1));
+    setCurrentTid(asTid(1));
+    const bad = mountFs(mem);
+    if (bad !== null) throw new MachineError(`cannot mount the image: ${bad}`);
+    const m = new Machine(mem, opts);
+    await m.#pool.warm(Math.min(opts.warm ?? 4, maxProcs));
+    return m;
+  }
+
+  /** Processes that may exist at once. */
+  get maxProcs(): number {
+    return this.mem.layout.config.maxTasks - 2;
+  }
+
+  /** Processes spawned and not yet reaped. */
+  get live(): number {
+    return this.#procs.size;
+  }
+
+  /**
+   * Start `path` with `argv` (argv[0] included) in a new process.
+   *
+   * @returns the process; its pid is allocated now, its Worker starts soon after
+   * @throws MachineError when maxProcs processes already exist or the machine is shut down
+   */
+  spawn(path: string, argv: string[] = [path], opts: SpawnOptions = {}): Process {
+    if (this.#down) throw new MachineError("the machine is shut down");
+    let slot = 2;
+    while (slot < this.mem.layout.config.maxTasks && this.#slots.has(slot)) slot++;
+    if (slot >= this.mem.layout.config.maxTasks) {
+      throw new MachineError(`too many processes (maxProcs is ${this.maxProcs})`);
+    }
+    this.#slots.add(slot);
+    taskInit(this.mem.k32, asTid(slot));
+    const pid = procAlloc(this.mem, slot, 0);
+    this.#spawned++;
+    const prefix = this.opts.prefixOutput ? `[${pid}] ` : null;
+    let resolve!: (s: ExitStatus) => void;
+    const done = new Promise<ExitStatus>((r) => resolve = r);
+    const p: ProcState = {
+      pid,
+      slot,
+      worker: null,
+      status: null,
+      resolve,
+      done,
+      out: new LineSink(opts.stdout ?? this.opts.stdout ?? writeAllSync(Deno.stdout), prefix),
+      err: new LineSink(opts.stderr ?? this.opts.stderr ?? writeAllSync(Deno.stderr), prefix),
+      killTimer: undefined,
+      killSig: 0,
+    };
+    this.#procs.set(pid, p);
+    const env = opts.env === undefined
+      ? []
+      : Array.isArray(opts.env)
+      ? opts.env
+      : Object.entries(opts.env).map(([k, v]) => `${k}=${v}`);
+    this.#start(p, {
+      tid: slot,
+      pid,
+      parentPid: 0,
+      path,
+      argv,
+      envp: env,
+      stdin: bytesOf(opts.stdin ?? this.opts.stdin),
+      textMode: this.opts.textMode ?? "map",
+      bootMs: this.#bootMs,
+    });
+    return { pid, wait: () => done };
+  }
+
+  async #start(p: ProcState, start: Parameters<PooledWorker["run"]>[0]): Promise<void> {
+    let w: PooledWorker;
+    try {
+      w = await this.#pool.acquire();
+    } catch (e) {
+      this.#forceTeardown(p, SIGKILL, `cannot start a Worker: ${(e as Error).message}`);
+      return;
+    }
+    if (p.status !== null) return this.#pool.release(w); // killed and reaped meanwhile
+    p.worker = w;
+    w.run(start, {
+      out: (fd, data) => (fd === 2 ? p.err : p.out).write(data),
+      exit: (r) => this.#reaped(p, r),
+      error: (msg) => this.#forceTeardown(p, SIGKILL, `worker died: ${msg}`),
+    });
+  }
+
+  /** The Worker reported the exit: the process is a zombie with everything released. */
+  #reaped(p: ProcState, r: ProcessResult): void {
+    const w = p.worker;
+    p.worker = null;
+    for (const pfn of r.devicePfns) this.#mappedDevice.add(pfn);
+    let discard = false;
+    if (r.panic !== undefined) {
+      this.#panics++;
+      discard = true;
+      this.opts.stderr?.(enc.encode(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`)) ??
+        writeAllSync(Deno.stderr)(enc.encode(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`));
+      if (taskState(this.mem.k32, asTid(p.slot)) === TASK_LIVE) {
+        recoverTask(this.mem.k32, asTid(p.slot));
+      }
+    }
+    if (w !== null) discard ? this.#pool.discard(w) : this.#pool.release(w);
+    this.#finish(p, { code: r.code, signal: r.signal, message: r.message });
+  }
+
+  #finish(p: ProcState, s: ExitStatus): void {
+    if (p.status !== null) return;
+    clearTimeout(p.killTimer);
+    p.status = s;
+    p.out.flush();
+    p.err.flush();
+    procFree(this.mem, p.slot);
+    this.#slots.delete(p.slot);
+    this.#procs.delete(p.pid);
+    this.#exits.push({ pid: p.pid, code: s.code });
+    p.resolve(s);
+  }
+
+  /**
+   * Tear down a process whose Worker is gone (terminated or crashed), from
+   * the main thread: recover the task's locks, close its files, release its
+   * mm, and reap it. Entry: the Worker no longer runs.
+   */
+  #forceTeardown(p: ProcState, sig: number, message: string): void {
+    if (p.status !== null) return;
+    const mem = this.mem, slot = p.slot;
+    if (p.worker !== null) {
+      this.#pool.discard(p.worker);
+      p.worker = null;
+    }
+    if (taskState(mem.k32, asTid(slot)) === TASK_LIVE) recoverTask(mem.k32, asTid(slot));
+    let td = procGet(mem, slot, "teardown");
+    if ((td & PROC_TD_FILES) === 0) {
+      closeFilesOf(mem, procGet(mem, slot, "fdTable"));
+      td |= PROC_TD_FILES;
+    }
+    const mm = procGet(mem, slot, "mm");
+    if ((td & PROC_TD_MM) === 0 && mm !== 0) {
+      if (Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state) === MM_LIVE) {
+        for (const pfn of deviceFramesMapped(mem, mm)) this.#mappedDevice.add(pfn);
+        mmPut(mem, mm);
+      } else {
+        this.#reportLeak(p.pid, `mm ${mm} was half torn down when its Worker died`);
+      }
+    }
+    if (procGet(mem, slot, "state") !== PROC_ZOMBIE) procExit(mem, slot, 0, sig);
+    this.#finish(p, { code: 128 + sig, signal: sig, message });
+  }
+
+  #reportLeak(pid: number, what: string): void {
+    this.#panics++;
+    writeAllSync(Deno.stderr)(enc.encode(`xip: KERNEL BUG tearing down pid ${pid}: ${what}\n`));
+  }
+
+  /**
+   * Send `sig` (default SIGTERM) to process `pid`: it exits at its next
+   * safe point (a poll, a trap, a futex wait slice) with status 128 + sig.
+   * If it has not stopped after the grace period, its Worker is terminated
+   * and the Machine tears the process down itself.
+   *
+   * @returns false when no such process exists or sig is invalid
+   */
+  kill(pid: number, sig: number = SIGTERM): boolean {
+    const p = this.#procs.get(pid);
+    if (p === undefined || p.status !== null || !validSignal(sig)) return false;
+    if (!procKill(this.mem, p.slot, sig)) return false;
+    if (p.killTimer === undefined) {
+      p.killSig = sig;
+      p.killTimer = setTimeout(() => this.#escalate(p), this.opts.killGraceMs ?? 2000);
+    }
+    return true;
+  }
+
+  /**
+   * Stop process `pid` at once, the hard way: terminate its Worker wherever
+   * it is, recover the locks it held and tear the process down from the
+   * main thread (status 137, SIGKILL). The last resort that kill() escalates
+   * to; exposed for tests of that path.
+   *
+   * @returns false when no such process exists
+   */
+  terminate(pid: number): boolean {
+    const p = this.#procs.get(pid);
+    if (p === undefined || p.status !== null) return false;
+    procKill(this.mem, p.slot, SIGKILL);
+    clearTimeout(p.killTimer);
+    p.killSig = SIGKILL;
+    this.#escalate(p, true);
+    return true;
+  }
+
+  #escalate(p: ProcState, now = false): void {
+    p.killTimer = undefined;
+    if (p.status !== null) return;
+    // A process already tearing itself down is given more time: cutting it off
+    // mid-teardown would leave a half-freed mm behind.
+    if (!now && procGet(this.mem, p.slot, "state") === PROC_EXITING) {
+      p.killTimer = setTimeout(() => this.#escalate(p), this.opts.killGraceMs ?? 2000);
+      return;
+    }
+    const w = p.worker;
+    if (w === null) {
+      // Not started yet: it sees the signal before running; look again later.
+      p.killTimer = setTimeout(() => this.#escalate(p, now), 10);
+      return;
+    }
+    w.terminate();
+    // terminate() returns before the thread stops; a parked or spinning Worker stops
+    // within microseconds, so give it a moment before touching its locks.
+    p.killTimer = setTimeout(() => {
+      p.killTimer = undefined;
+      this.#forceTeardown(p, p.killSig, `killed by ${signalName(p.killSig)} (Worker terminated)`);
+    }, 50);
+  }
+
+  /** The stats object of DESIGN.md §6 (see stats.ts). */
+  stats(): MachineStats {
+    const exit = [...this.#exits].sort((a, b) => a.pid - b.pid).map((e) => e.code);
+    return collectStats(this.mem, {
+      procs: this.#spawned,
+      exit,
+      mappedDeviceFrames: this.#mappedDevice.size,
+      wallMs: performance.timeOrigin + performance.now() - this.#bootMs,
+      panics: this.#panics,
+    });
+  }
+
+  /** RAM frames free now (compare with bootFreeFrames once every process exited). */
+  freeFrames(): number {
+    return freeFrameCount(this.mem);
+  }
+
+  /**
+   * Stop the machine: kill what still runs (SIGKILL), wait for it, unmount,
+   * save the device to `save` atomically when given, and terminate every
+   * Worker. The Machine cannot be used afterwards.
+   *
+   * @throws ImageError when the image cannot be saved (the Workers are stopped anyway)
+   */
+  async shutdown(opts: { save?: string } = {}): Promise<void> {
+    if (this.#down) return;
+    this.#down = true;
+    const left = [...this.#procs.values()];
+    for (const p of left) this.kill(p.pid, SIGKILL);
+    await Promise.all(left.map((p) => p.done));
+    try {
+      unmountFs(this.mem);
+      if (opts.save !== undefined) saveImage(this.device, opts.save);
+    } finally {
+      this.#pool.close();
+    }
+  }
+}

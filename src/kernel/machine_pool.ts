@@ -1,0 +1,152 @@
+/**
+ * A pool of process Workers kept warm. Starting a Deno Worker and loading
+ * the kernel modules into it costs tens of milliseconds (PLATFORM.md: about
+ * 43 ms each), so the Machine starts some at boot and reuses a Worker after
+ * its process exits.
+ *
+ * @module
+ */
+
+import type { FsMountOptions } from "./_vfs_glue.ts";
+import type { ProcessResult, ProcessStart } from "./proc_run.ts";
+
+/** What a pooled Worker reports while running a process. */
+export interface WorkerEvents {
+  out(fd: 1 | 2, data: Uint8Array): void;
+  exit(result: ProcessResult): void;
+  /** The Worker threw outside the kernel's own handling (it is unusable now). */
+  error(message: string): void;
+}
+
+/** One Worker of the pool. */
+export class PooledWorker {
+  readonly worker: Worker;
+  readonly ready: Promise<void>;
+  /** The handlers of the process it runs now; null while idle. */
+  events: WorkerEvents | null = null;
+  dead = false;
+
+  constructor(
+    url: string,
+    phys: SharedArrayBuffer,
+    kernel: SharedArrayBuffer,
+    mount: FsMountOptions,
+  ) {
+    this.worker = new Worker(url, { type: "module" });
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.worker.onmessage = (ev: MessageEvent) => {
+        const m = ev.data as { t: string; fd?: 1 | 2; data?: Uint8Array; result?: ProcessResult };
+        if (m.t === "ready") resolve();
+        else if (m.t === "out") this.events?.out(m.fd!, m.data!);
+        else if (m.t === "exit") {
+          const ev = this.events;
+          this.events = null;
+          ev?.exit(m.result!);
+        }
+      };
+      this.worker.onerror = (ev: ErrorEvent) => {
+        ev.preventDefault();
+        this.dead = true;
+        const msg = ev.message ?? "worker error";
+        reject(new Error(msg));
+        const e = this.events;
+        this.events = null;
+        e?.error(msg);
+      };
+    });
+    this.ready.catch(() => {}); // a failed start is reported through acquire()
+    this.worker.postMessage({ t: "init", phys, kernel, mount });
+  }
+
+  /** Start a process. Entry: the Worker is ready and idle. */
+  run(start: ProcessStart, events: WorkerEvents): void {
+    this.events = events;
+    this.worker.postMessage({ t: "run", start });
+  }
+
+  terminate(): void {
+    this.dead = true;
+    this.events = null;
+    this.worker.terminate();
+  }
+}
+
+/** Warm Workers, and a factory for more. */
+export class WorkerPool {
+  readonly #idle: PooledWorker[] = [];
+  readonly #all = new Set<PooledWorker>();
+  readonly #url = new URL("../../workers/process.ts", import.meta.url).href;
+
+  constructor(
+    readonly phys: SharedArrayBuffer,
+    readonly kernel: SharedArrayBuffer,
+    readonly mount: FsMountOptions,
+  ) {}
+
+  #spawn(): PooledWorker {
+    const w = new PooledWorker(this.#url, this.phys, this.kernel, this.mount);
+    this.#all.add(w);
+    return w;
+  }
+
+  /** Start `n` Workers now and keep them idle. Resolves when they are ready. */
+  async warm(n: number): Promise<void> {
+    const ws: PooledWorker[] = [];
+    for (let i = 0; i < n; i++) ws.push(this.#spawn());
+    for (const w of ws) {
+      try {
+        await w.ready;
+        this.#idle.push(w);
+      } catch {
+        this.discard(w);
+      }
+    }
+  }
+
+  /**
+   * An idle, ready Worker: a warm one, or a new one.
+   *
+   * @throws Error when a new Worker fails to start
+   */
+  async acquire(): Promise<PooledWorker> {
+    for (;;) {
+      const w = this.#idle.pop();
+      if (w === undefined) break;
+      if (!w.dead) return w;
+    }
+    const w = this.#spawn();
+    try {
+      await w.ready;
+    } catch (e) {
+      this.discard(w);
+      throw e;
+    }
+    return w;
+  }
+
+  /** Give back a Worker whose process exited normally. */
+  release(w: PooledWorker): void {
+    if (w.dead) this.discard(w);
+    else this.#idle.push(w);
+  }
+
+  /** Terminate a Worker and forget it. */
+  discard(w: PooledWorker): void {
+    if (!w.dead) w.terminate();
+    this.#all.delete(w);
+    const i = this.#idle.indexOf(w);
+    if (i >= 0) this.#idle.splice(i, 1);
+  }
+
+  /** Workers alive (idle or busy). */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** Terminate every Worker. */
+  close(): void {
+    for (const w of this.#all) w.terminate();
+    this.#all.clear();
+    this.#idle.length = 0;
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * Running one process in the calling Worker, from exec to teardown
+ * (Linux's execve, the return to user mode, the trap handlers and do_exit,
+ * in one thread).
+ *
+ * The hart runs user code; every trap enters the kernel in this same
+ * thread through the HartEnv below: page faults go to handleMmFault,
+ * ecalls to the syscall dispatcher, other traps become fatal signals, and
+ * the periodic poll acknowledges TLB shootdowns and notices pending
+ * signals. The task publishes its mode (user or kernel) around each trap,
+ * as the shootdown protocol requires (src/mm/tlb.ts).
+ *
+ * @module
+ */
+
+import { ENOENT, errnoName } from "../abi/errno.ts";
+import { MM, mmBase, PROC_EXITING, PROC_TD_FILES, PROC_TD_MM } from "../abi/layout.ts";
+import {
+  type Access,
+  ACCESS_EXEC,
+  CAUSE_BREAKPOINT,
+  CAUSE_FETCH_ACCESS,
+  CAUSE_ILLEGAL_INSTRUCTION,
+  CAUSE_LOAD_ACCESS,
+  CAUSE_STORE_ACCESS,
+  pteIsLeaf,
+  pteIsTable,
+  PTES_PER_TABLE,
+  pteToPfn,
+} from "../abi/sv32.ts";
+import { type Pte, type Tid, type VirtAddr } from "../abi/types.ts";
+import { Hart, type HartEnv } from "../hw/hart.ts";
+import { type Memory, statAdd } from "../hw/memory.ts";
+import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
+import { mmAlloc, mmapReadLock, mmapReadUnlock, mmPut } from "../mm/mm.ts";
+import { mmRoot, physWords } from "../mm/pgtable.ts";
+import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
+import { recoverTask, setCurrentTid, taskExit } from "../sync/mod.ts";
+import { STAT } from "../abi/layout.ts";
+import { execProgram, type TextMode } from "./_exec_glue.ts";
+import { type ExecResult, execStartStep, isExecError, isInitReturn } from "./exec.ts";
+import { attachFiles, type FsAttach } from "./_vfs_glue.ts";
+import { procExit, procGet, procSet } from "./proc.ts";
+import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
+import { syscallDispatch } from "./syscall.ts";
+import { type ConsoleSink, Task } from "./task.ts";
+
+/** What the Machine tells a Worker to run. */
+export interface ProcessStart {
+  tid: number;
+  pid: number;
+  parentPid: number;
+  path: string;
+  argv: string[];
+  envp: string[];
+  stdin: Uint8Array;
+  textMode: TextMode;
+  /** CLOCK_MONOTONIC's zero, on the performance.timeOrigin + now() clock. */
+  bootMs: number;
+}
+
+/** How the process ended, as the Worker reports it. */
+export interface ProcessResult {
+  /** exit_group status, or 128 + signal when a signal killed it. */
+  code: number;
+  /** The fatal signal, 0 for a normal exit. */
+  signal: number;
+  instret: number;
+  /** One line explaining a runtime-decided exit (exec failure, fault, kernel bug). */
+  message?: string;
+  /** A kernel bug (exception escaping the kernel): its message and stack. */
+  panic?: string;
+  /** Distinct device frames the process had mapped when it exited. */
+  devicePfns: number[];
+}
+
+/** Instructions per hart.run call; the loop continues until the process stops. */
+const RUN_BUDGET = 1 << 30;
+
+/** The trap handlers of one process. */
+class ProcessEnv implements HartEnv {
+  hart: Hart | null = null;
+  /** The next start-up step (execStartStep): init calls, then the entry. */
+  step = 0;
+  constructor(readonly t: Task, readonly img: ExecResult) {}
+
+  #toUser(): boolean {
+    const sig = this.t.pendingSignal();
+    if (sig !== 0) {
+      this.t.exit({ code: 0, signal: sig });
+      return false;
+    }
+    enterUser(this.t.mem, this.t.tid, () => this.hart!.flushTlb());
+    return true;
+  }
+
+  pageFault(va: VirtAddr, access: Access, _cause: number): boolean {
+    const t = this.t;
+    enterKernel(t.mem, t.tid);
+    if (access === ACCESS_EXEC && isInitReturn(va) && this.step <= this.img.initCalls.length) {
+      // An init function returned: start the next one, or the program.
+      this.hart!.pc = execStartStep(this.hart!.x, this.img, this.step++);
+      return this.#toUser();
+    }
+    const r = handleMmFault(t.mem, t.mm, va, access);
+    if (r === 0) return this.#toUser();
+    const sig = (r & VM_FAULT_OOM) !== 0 ? SIGKILL : (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
+    const pc = this.hart!.pc >>> 0;
+    t.exit({
+      code: 0,
+      signal: sig,
+      message: `${signalName(sig)} at 0x${hex(va)} (pc 0x${hex(pc)})${
+        (r & VM_FAULT_OOM) !== 0 ? ": out of memory" : ""
+      }`,
+    });
+    return false;
+  }
+
+  ecall(hart: Hart): boolean {
+    enterKernel(this.t.mem, this.t.tid);
+    return syscallDispatch(this.t, hart.x) && this.#toUser();
+  }
+
+  trap(cause: number, tval: number): boolean {
+    const t = this.t;
+    enterKernel(t.mem, t.tid);
+    const sig = cause === CAUSE_ILLEGAL_INSTRUCTION
+      ? SIGILL
+      : cause === CAUSE_BREAKPOINT
+      ? SIGTRAP
+      : cause === CAUSE_LOAD_ACCESS || cause === CAUSE_STORE_ACCESS || cause === CAUSE_FETCH_ACCESS
+      ? SIGSEGV
+      : SIGBUS; // misaligned fetch, LR, SC or AMO
+    t.exit({
+      code: 0,
+      signal: sig,
+      message: `${signalName(sig)}: trap cause ${cause}, tval 0x${hex(tval)} (pc 0x${
+        hex(this.hart!.pc)
+      })`,
+    });
+    return false;
+  }
+
+  poll(hart: Hart): boolean {
+    const t = this.t;
+    tlbCheck(t.mem, t.tid, () => hart.flushTlb());
+    const sig = t.pendingSignal();
+    if (sig === 0) return true;
+    enterKernel(t.mem, t.tid);
+    t.exit({ code: 0, signal: sig });
+    return false;
+  }
+}
+
+const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, "0");
+
+/**
+ * Run the hart until the process stops (or, with `stopOnInitReturn`, until
+ * an init call returns). Entry: kernel mode; on return, kernel mode.
+ */
+function runHart(env: ProcessEnv, hart: Hart): void {
+  const t = env.t;
+  if (!(enterUserChecked(env))) return;
+  for (;;) {
+    const why = hart.run(RUN_BUDGET);
+    if (why === "budget") continue;
+    enterKernel(t.mem, t.tid);
+    return;
+  }
+}
+
+function enterUserChecked(env: ProcessEnv): boolean {
+  const t = env.t;
+  const sig = t.pendingSignal();
+  if (sig !== 0) {
+    t.exit({ code: 0, signal: sig });
+    return false;
+  }
+  enterUser(t.mem, t.tid, () => env.hart!.flushTlb());
+  return true;
+}
+
+/**
+ * Distinct device frames the mm maps now (for the stats: code and data
+ * served straight from the device). Entry: no lock held.
+ */
+export function deviceFramesMapped(mem: Memory, mm: number): number[] {
+  const p32 = physWords(mem);
+  const ram = mem.layout.config.ramFrames;
+  const out = new Set<number>();
+  mmapReadLock(mem, mm);
+  try {
+    const root = mmRoot(mem, mm) * PTES_PER_TABLE;
+    for (let i = 0; i < PTES_PER_TABLE; i++) {
+      const l1 = Atomics.load(p32, root + i) as Pte;
+      if (!pteIsTable(l1)) continue;
+      const tb = pteToPfn(l1) * PTES_PER_TABLE;
+      for (let j = 0; j < PTES_PER_TABLE; j++) {
+        const pte = Atomics.load(p32, tb + j) as Pte;
+        if (pteIsLeaf(pte) && pteToPfn(pte) >= ram) out.add(pteToPfn(pte));
+      }
+    }
+  } finally {
+    mmapReadUnlock(mem, mm);
+  }
+  return [...out];
+}
+
+/** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
+const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 : 126);
+
+/**
+ * Run process `s` to completion in this Worker: allocate its mm, exec,
+ * run init calls and the program, then tear everything down and record the
+ * status (the process becomes a zombie). Entry: the Machine claimed slot
+ * s.tid and initialised the task; this thread has no current task.
+ * Never throws: a kernel exception becomes a `panic` in the result.
+ */
+export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink): ProcessResult {
+  const mem = fs.mem;
+  const tid = s.tid as Tid;
+  setCurrentTid(tid);
+  let t: Task | null = null;
+  let hart: Hart | null = null;
+  let reason = { code: 0, signal: 0 } as { code: number; signal: number; message?: string };
+  let panic: string | undefined;
+  let devicePfns: number[] = [];
+  try {
+    const mm = mmAlloc(mem);
+    if (mm < 0) {
+      reason = { code: 0, signal: SIGKILL, message: "out of memory: no mm slot or frame" };
+      return finish();
+    }
+    procSet(mem, tid, "mm", mm);
+    switchMm(mem, tid, mm);
+    const files = attachFiles(fs);
+    procSet(mem, tid, "fdTable", files.fdTable);
+    t = new Task({
+      mem,
+      tid,
+      pid: s.pid,
+      parentPid: s.parentPid,
+      mm,
+      console,
+      stdin: s.stdin,
+      files,
+      bootMs: s.bootMs,
+    });
+    const img = execProgram(fs, mm, s.path, s.argv, s.envp, s.textMode);
+    if (isExecError(img)) {
+      reason = {
+        code: execStatus(img.errno),
+        signal: 0,
+        message: `${img.reason} (${errnoName(-Math.abs(img.errno))})`,
+      };
+      return finish();
+    }
+    const env = new ProcessEnv(t, img);
+    hart = new Hart(mem.phys, env, {
+      rootPfn: mmRoot(mem, mm),
+      tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
+    });
+    env.hart = hart;
+    hart.pc = execStartStep(hart.x, img, env.step++);
+    runHart(env, hart);
+    reason = t.exiting ?? { code: 0, signal: SIGKILL, message: "stopped without a reason" };
+    if (t.panic !== null) panic = describe(t.panic);
+  } catch (e) {
+    panic = describe(e);
+    reason = { code: 0, signal: SIGKILL, message: "kernel bug" };
+  }
+  return finish();
+
+  function finish(): ProcessResult {
+    try {
+      if (panic !== undefined) recoverTask(mem.k32, tid); // release what the bug left held
+      teardown();
+    } catch (e) {
+      panic = (panic ? panic + "\n" : "") + "during teardown: " + describe(e);
+    }
+    const instret = hart?.instret ?? 0;
+    const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;
+    return { code, signal: reason.signal, instret, message: reason.message, panic, devicePfns };
+  }
+
+  function teardown(): void {
+    procSet(mem, tid, "state", PROC_EXITING);
+    enterKernel(mem, tid);
+    const mm = procGet(mem, tid, "mm");
+    if (mm !== 0) {
+      try {
+        devicePfns = deviceFramesMapped(mem, mm);
+      } catch { /* stats only; teardown must go on */ }
+    }
+    t?.files.closeAll();
+    procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
+    switchMm(mem, tid, 0);
+    enterIdle(mem, tid);
+    if (mm !== 0) {
+      mmPut(mem, mm);
+      procSet(mem, tid, "mm", 0);
+    }
+    procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_MM);
+    if (hart !== null) statAdd(mem, STAT.instret, hart.instret);
+    const signal = reason.signal;
+    procExit(mem, tid, signal !== 0 ? 0 : reason.code, signal);
+    taskExit(mem.k32, tid);
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}\n${e.stack ?? ""}`;
+  return String(e);
+}

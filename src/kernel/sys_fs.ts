@@ -1,0 +1,389 @@
+/**
+ * File syscalls: read, write, readv, writev, pread64, pwrite64, sendfile64,
+ * openat, close, llseek, fstat (stat64), ftruncate64, fsync, unlinkat,
+ * getdents64.
+ *
+ * fds 0, 1 and 2 are the console until the guest closes them: stdin reads
+ * the process's stdin bytes, stdout and stderr go to its ConsoleSink.
+ * Every other fd goes to the VFS through the task's FileGlue.
+ *
+ * Data moves in chunks of at most IO_CHUNK bytes through a kernel buffer,
+ * so a guest-chosen length never sizes an allocation; a transfer that fails
+ * after some bytes moved returns the count so far, as Linux does.
+ *
+ * @module
+ */
+
+import { EBADF, EFAULT, EINVAL, ENOTDIR, ESPIPE } from "../abi/errno.ts";
+import { PAGE_SIZE } from "../abi/types.ts";
+import type { FileStat } from "./_vfs_glue.ts";
+import type { Task } from "./task.ts";
+import { accessOk, argU64, putU64, userPath, userRead, userWrite } from "./uaccess_task.ts";
+
+/** unlinkat flag: remove a directory (asm-generic fcntl.h). */
+const AT_REMOVEDIR = 0x200;
+
+/** Largest single transfer (Linux's MAX_RW_COUNT: INT_MAX rounded down to a page). */
+export const MAX_RW_COUNT = 0x7fff_f000;
+/** Kernel bounce-buffer size for one step of a transfer. */
+export const IO_CHUNK = 64 * 1024;
+/** Most iovecs one readv/writev takes (UIO_MAXIOV). */
+export const UIO_MAXIOV = 1024;
+/** Largest getdents64 buffer honoured; a bigger one is filled only this far. */
+const DIRENT_CHUNK = 64 * 1024;
+/** Bytes of struct stat64 (asm-generic, see guest/README.md). */
+export const STAT64_SIZE = 104;
+
+const S_IFCHR = 0o020000;
+const SEEK_CUR = 1;
+
+/** Whether `fd` is a console fd the guest has not closed. */
+const isConsole = (t: Task, fd: number): boolean => fd >= 0 && fd <= 2 && t.consoleOpen[fd]!;
+
+/**
+ * One step of a read: fill `dst`, return bytes read (0 at end) or -errno.
+ * `giveBack(n)` undoes the last n bytes of position advance, for when the
+ * copy to user memory then faults (so a bad buffer does not eat input).
+ */
+interface ReadStep {
+  (dst: Uint8Array): number;
+  giveBack?: (n: number) => void;
+}
+/** One step of a write: consume `src`, return bytes written or -errno. */
+type WriteStep = (src: Uint8Array) => number;
+
+function consoleRead(t: Task, fd: number): ReadStep | number {
+  if (fd !== 0) return -EBADF; // stdout and stderr are write-only here
+  const step: ReadStep = (dst) => {
+    const n = Math.min(dst.length, t.stdin.length - t.stdinPos);
+    dst.set(t.stdin.subarray(t.stdinPos, t.stdinPos + n));
+    t.stdinPos += n;
+    return n;
+  };
+  step.giveBack = (n) => t.stdinPos -= n;
+  return step;
+}
+
+function consoleWrite(t: Task, fd: number): WriteStep | number {
+  if (fd === 0) return -EBADF;
+  return (src) => {
+    t.console.write(fd as 1 | 2, src.slice());
+    return src.length;
+  };
+}
+
+/** The read step for `fd` at its position (pos < 0) or at `pos`. */
+function readStep(t: Task, fd: number, pos: number): ReadStep | number {
+  if (isConsole(t, fd)) return pos >= 0 ? -ESPIPE : consoleRead(t, fd);
+  if (pos < 0) {
+    const step: ReadStep = (dst) => t.files.read(fd, dst);
+    step.giveBack = (n) => t.files.lseek(fd, -n, SEEK_CUR);
+    return step;
+  }
+  let at = pos;
+  return (dst) => {
+    const r = t.files.pread(fd, dst, at);
+    if (r > 0) at += r;
+    return r;
+  };
+}
+
+function writeStep(t: Task, fd: number, pos: number): WriteStep | number {
+  if (isConsole(t, fd)) return pos >= 0 ? -ESPIPE : consoleWrite(t, fd);
+  if (pos < 0) return (src) => t.files.write(fd, src);
+  let at = pos;
+  return (src) => {
+    const r = t.files.pwrite(fd, src, at);
+    if (r > 0) at += r;
+    return r;
+  };
+}
+
+/** Move up to `n` bytes from `step` to user memory at `va`, chunk by chunk. */
+function readToUser(t: Task, step: ReadStep, va: number, n: number): number {
+  n = Math.min(n >>> 0, MAX_RW_COUNT);
+  va >>>= 0;
+  if (!accessOk(va, n)) return -EFAULT;
+  let done = 0;
+  while (done < n) {
+    const buf = new Uint8Array(Math.min(IO_CHUNK, n - done));
+    const r = step(buf);
+    if (r < 0) return done > 0 ? done : r;
+    if (r === 0) break;
+    if (userWrite(t, va + done, buf.subarray(0, r)) < 0) {
+      step.giveBack?.(r);
+      return done > 0 ? done : -EFAULT;
+    }
+    done += r;
+    if (r < buf.length) break;
+  }
+  return done;
+}
+
+/** Move up to `n` bytes from user memory at `va` to `step`, chunk by chunk. */
+function writeFromUser(t: Task, step: WriteStep, va: number, n: number): number {
+  n = Math.min(n >>> 0, MAX_RW_COUNT);
+  va >>>= 0;
+  if (!accessOk(va, n)) return -EFAULT;
+  let done = 0;
+  while (done < n) {
+    const want = Math.min(IO_CHUNK, n - done);
+    const src = userReadPrefix(t, va + done, want);
+    if (src.length === 0) return done > 0 ? done : -EFAULT;
+    const r = step(src);
+    if (r < 0) return done > 0 ? done : r;
+    done += r;
+    if (r < src.length || src.length < want) break; // short write, or a bad page next
+  }
+  return done;
+}
+
+/**
+ * The longest readable prefix of [va, va + len), page by page when the
+ * whole range cannot be read: a write stops at the first bad page, having
+ * written what came before it, as Linux's does.
+ */
+function userReadPrefix(t: Task, va: number, len: number): Uint8Array {
+  const all = userRead(t, va, len);
+  if (typeof all !== "number") return all;
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  while (got < len) {
+    const n = Math.min(len - got, PAGE_SIZE - ((va + got) % PAGE_SIZE));
+    const part = userRead(t, va + got, n);
+    if (typeof part === "number") break;
+    parts.push(part);
+    got += n;
+  }
+  const out = new Uint8Array(got);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function sysRead(t: Task, a: Int32Array): number {
+  const step = readStep(t, a[10]!, -1);
+  return typeof step === "number" ? step : readToUser(t, step, a[11]!, a[12]!);
+}
+
+export function sysWrite(t: Task, a: Int32Array): number {
+  const step = writeStep(t, a[10]!, -1);
+  return typeof step === "number" ? step : writeFromUser(t, step, a[11]!, a[12]!);
+}
+
+/** pread64(fd, buf, n, off_lo, off_hi). */
+export function sysPread64(t: Task, a: Int32Array): number {
+  const pos = argU64(a[13]!, a[14]!);
+  if (pos < 0) return -EINVAL;
+  const step = readStep(t, a[10]!, pos);
+  return typeof step === "number" ? step : readToUser(t, step, a[11]!, a[12]!);
+}
+
+/** pwrite64(fd, buf, n, off_lo, off_hi). */
+export function sysPwrite64(t: Task, a: Int32Array): number {
+  const pos = argU64(a[13]!, a[14]!);
+  if (pos < 0) return -EINVAL;
+  const step = writeStep(t, a[10]!, pos);
+  return typeof step === "number" ? step : writeFromUser(t, step, a[11]!, a[12]!);
+}
+
+/**
+ * Read and check an iovec array: [base, len] pairs.
+ *
+ * @returns the pairs, or -EINVAL (count or total too large), -EFAULT
+ */
+function readIovec(t: Task, va: number, cnt: number): [number, number][] | number {
+  cnt >>>= 0;
+  if (cnt > UIO_MAXIOV) return -EINVAL;
+  if (cnt === 0) return [];
+  const raw = userRead(t, va, cnt * 8);
+  if (typeof raw === "number") return raw;
+  const dv = new DataView(raw.buffer);
+  const out: [number, number][] = [];
+  let total = 0;
+  for (let i = 0; i < cnt; i++) {
+    const base = dv.getUint32(i * 8, true), len = dv.getUint32(i * 8 + 4, true);
+    total += len;
+    if (len > 0x7fff_ffff || total > 0x7fff_ffff) return -EINVAL; // ssize_t overflow
+    out.push([base, len]);
+  }
+  return out;
+}
+
+/** readv(fd, iov, cnt) and writev(fd, iov, cnt). */
+function vectored(t: Task, a: Int32Array, write: boolean): number {
+  const fd = a[10]!;
+  const step = write ? writeStep(t, fd, -1) : readStep(t, fd, -1);
+  if (typeof step === "number") return step;
+  const iov = readIovec(t, a[11]!, a[12]!);
+  if (typeof iov === "number") return iov;
+  let done = 0;
+  for (const [base, len] of iov) {
+    if (len === 0) continue;
+    const r = write
+      ? writeFromUser(t, step as WriteStep, base, len)
+      : readToUser(t, step as ReadStep, base, len);
+    if (r < 0) return done > 0 ? done : r;
+    done += r;
+    if (r < len) break;
+  }
+  return done;
+}
+
+export const sysReadv = (t: Task, a: Int32Array): number => vectored(t, a, false);
+export const sysWritev = (t: Task, a: Int32Array): number => vectored(t, a, true);
+
+/** sendfile64(out_fd, in_fd, loff_t *off, n): copies through the kernel, chunk by chunk. */
+export function sysSendfile64(t: Task, a: Int32Array): number {
+  const outFd = a[10]!, inFd = a[11]!, offp = a[12]! >>> 0;
+  const n = Math.min(a[13]! >>> 0, MAX_RW_COUNT);
+  if (isConsole(t, inFd)) return -EINVAL; // Linux wants an in_fd that supports splice_read
+  let pos = -1;
+  if (offp !== 0) {
+    const raw = userRead(t, offp, 8);
+    if (typeof raw === "number") return raw;
+    pos = Number(new DataView(raw.buffer).getBigInt64(0, true));
+    if (pos < 0) return -EINVAL;
+  }
+  const rd = readStep(t, inFd, pos);
+  if (typeof rd === "number") return rd;
+  const wr = writeStep(t, outFd, -1);
+  if (typeof wr === "number") return wr;
+  let done = 0;
+  while (done < n) {
+    const buf = new Uint8Array(Math.min(IO_CHUNK, n - done));
+    const r = rd(buf);
+    if (r < 0) {
+      if (done === 0) return r;
+      break;
+    }
+    if (r === 0) break;
+    const w = wr(buf.subarray(0, r));
+    if (w < 0) {
+      if (done === 0) return w;
+      break;
+    }
+    done += w;
+    if (w < r) break;
+  }
+  if (offp !== 0) {
+    const b = new Uint8Array(8);
+    putU64(new DataView(b.buffer), 0, pos + done);
+    if (userWrite(t, offp, b) < 0) return -EFAULT;
+  }
+  return done;
+}
+
+/** openat(dirfd, path, flags, mode). */
+export function sysOpenat(t: Task, a: Int32Array): number {
+  const path = userPath(t, a[11]!);
+  if (typeof path === "number") return path;
+  return t.files.openat(a[10]!, path, a[12]!, a[13]!);
+}
+
+export function sysClose(t: Task, a: Int32Array): number {
+  const fd = a[10]!;
+  if (isConsole(t, fd)) {
+    t.consoleOpen[fd] = false;
+    return 0;
+  }
+  return t.files.close(fd);
+}
+
+/** llseek(fd, off_hi, off_lo, loff_t *result, whence): 0, the position stored at result. */
+export function sysLlseek(t: Task, a: Int32Array): number {
+  const fd = a[10]!;
+  if (isConsole(t, fd)) return -ESPIPE;
+  const off = argU64(a[12]!, a[11]!);
+  const pos = t.files.lseek(fd, off, a[14]!);
+  if (pos < 0) return pos;
+  const b = new Uint8Array(8);
+  putU64(new DataView(b.buffer), 0, pos);
+  return userWrite(t, a[13]!, b);
+}
+
+/** Encode `st` as the 104-byte asm-generic struct stat64. */
+export function encodeStat64(st: FileStat): Uint8Array {
+  const b = new Uint8Array(STAT64_SIZE);
+  const dv = new DataView(b.buffer);
+  putU64(dv, 0, st.dev);
+  putU64(dv, 8, st.ino);
+  dv.setUint32(16, st.mode, true);
+  dv.setUint32(20, st.nlink, true);
+  dv.setUint32(24, st.uid, true);
+  dv.setUint32(28, st.gid, true);
+  putU64(dv, 32, st.rdev);
+  putU64(dv, 48, st.size);
+  dv.setInt32(56, st.blksize, true);
+  putU64(dv, 64, st.blocks);
+  dv.setInt32(72, st.atime, true);
+  dv.setInt32(80, st.mtime, true);
+  dv.setInt32(88, st.ctime, true);
+  return b;
+}
+
+/** What fstat says about a console fd: a character device, as a pty is. */
+function consoleStat(fd: number): FileStat {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    dev: 0,
+    ino: fd + 1,
+    mode: S_IFCHR | 0o620,
+    nlink: 1,
+    uid: 0,
+    gid: 0,
+    rdev: 0x8800, // major 136 (pts), minor 0
+    size: 0,
+    blksize: 1024,
+    blocks: 0,
+    atime: now,
+    mtime: now,
+    ctime: now,
+  };
+}
+
+/** fstat(fd, struct stat64 *). */
+export function sysFstat(t: Task, a: Int32Array): number {
+  const fd = a[10]!;
+  const st = isConsole(t, fd) ? consoleStat(fd) : t.files.fstat(fd);
+  if (typeof st === "number") return st;
+  return userWrite(t, a[11]!, encodeStat64(st));
+}
+
+/** ftruncate64(fd, len_lo, len_hi). */
+export function sysFtruncate64(t: Task, a: Int32Array): number {
+  const fd = a[10]!;
+  const len = argU64(a[11]!, a[12]!);
+  if (len < 0) return -EINVAL;
+  if (isConsole(t, fd)) return -EINVAL;
+  return t.files.ftruncate(fd, len);
+}
+
+export function sysFsync(t: Task, a: Int32Array): number {
+  const fd = a[10]!;
+  return isConsole(t, fd) ? -EINVAL : t.files.fsync(fd);
+}
+
+/** unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. */
+export function sysUnlinkat(t: Task, a: Int32Array): number {
+  const flags = a[12]!;
+  if ((flags & ~AT_REMOVEDIR) !== 0) return -EINVAL;
+  const path = userPath(t, a[11]!);
+  if (typeof path === "number") return path;
+  return t.files.unlinkat(a[10]!, path, flags);
+}
+
+/** getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end. */
+export function sysGetdents64(t: Task, a: Int32Array): number {
+  const fd = a[10]!;
+  if (isConsole(t, fd)) return -ENOTDIR;
+  const n = Math.min(a[12]! >>> 0, DIRENT_CHUNK);
+  if (!accessOk(a[11]! >>> 0, n)) return -EFAULT;
+  const r = t.files.getdents64(fd, n);
+  if (typeof r === "number") return r;
+  const w = userWrite(t, a[11]!, r);
+  return w < 0 ? w : r.length;
+}

@@ -1,0 +1,111 @@
+/**
+ * Process syscalls: exit, exit_group, getpid, getppid, gettid,
+ * set_tid_address, kill, clock_gettime64 and futex.
+ *
+ * @module
+ */
+
+import { EINVAL, EPERM, ESRCH } from "../abi/errno.ts";
+import { PROC_RUNNING } from "../abi/layout.ts";
+import { doFutex, FUTEX_CMD_MASK, FUTEX_WAIT } from "./futex.ts";
+import { procGet, procKill } from "./proc.ts";
+import { validSignal } from "./signal.ts";
+import type { Task } from "./task.ts";
+import { putU64, userRead, userWrite } from "./uaccess_task.ts";
+
+export const CLOCK_REALTIME = 0;
+export const CLOCK_MONOTONIC = 1;
+export const CLOCK_PROCESS_CPUTIME_ID = 2;
+export const CLOCK_THREAD_CPUTIME_ID = 3;
+export const CLOCK_MONOTONIC_RAW = 4;
+export const CLOCK_REALTIME_COARSE = 5;
+export const CLOCK_MONOTONIC_COARSE = 6;
+export const CLOCK_BOOTTIME = 7;
+
+/**
+ * exit(status) and exit_group(status): xip processes have one thread, so
+ * both end the process. The dispatcher sees `t.exiting` and stops the hart.
+ */
+export function sysExitGroup(t: Task, a: Int32Array): number {
+  t.exit({ code: a[10]! & 0xff, signal: 0 });
+  return 0;
+}
+
+export const sysGetpid = (t: Task): number => t.pid;
+export const sysGetppid = (t: Task): number => t.parentPid;
+/** One thread per process: its tid is its pid. */
+export const sysGettid = (t: Task): number => t.pid;
+/** set_tid_address(ptr): no thread exit notification is ever due; returns the tid. */
+export const sysSetTidAddress = (t: Task): number => t.pid;
+
+/**
+ * kill(pid, sig): make `sig` pending for process `pid` (every signal's
+ * action is to terminate). sig 0 checks that the process exists. Only
+ * positive pids are supported (no process groups): -EPERM otherwise.
+ */
+export function sysKill(t: Task, a: Int32Array): number {
+  const pid = a[10]!, sig = a[11]!;
+  if (sig !== 0 && !validSignal(sig)) return -EINVAL;
+  if (pid <= 0) return -EPERM;
+  const n = t.mem.layout.config.maxTasks;
+  for (let slot = 2; slot < n; slot++) {
+    if (procGet(t.mem, slot, "pid") !== pid) continue;
+    if (procGet(t.mem, slot, "state") !== PROC_RUNNING) continue;
+    return sig === 0 || procKill(t.mem, slot, sig) ? 0 : -ESRCH;
+  }
+  return -ESRCH;
+}
+
+/** Now in ms on the epoch, with sub-ms precision, the same in every Worker. */
+const nowMs = (): number => performance.timeOrigin + performance.now();
+
+/** clock_gettime64(clockid, struct { int64 tv_sec; int64 tv_nsec; } *). */
+export function sysClockGettime64(t: Task, a: Int32Array): number {
+  let ms: number;
+  switch (a[10]!) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+      ms = nowMs();
+      break;
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+      ms = Math.max(0, nowMs() - t.bootMs);
+      break;
+    case CLOCK_PROCESS_CPUTIME_ID:
+    case CLOCK_THREAD_CPUTIME_ID:
+      // The Worker runs only this process, so its busy time since start is close; xip
+      // does not measure CPU time separately.
+      ms = Math.max(0, nowMs() - t.startMs);
+      break;
+    default:
+      return -EINVAL;
+  }
+  const sec = Math.floor(ms / 1000);
+  const nsec = Math.min(999_999_999, Math.floor((ms - sec * 1000) * 1e6));
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  putU64(dv, 0, sec);
+  putU64(dv, 8, nsec);
+  return userWrite(t, a[11]!, b);
+}
+
+/**
+ * futex(uaddr, op, val, timeout): the timeout of FUTEX_WAIT is relative
+ * and points at a 64-bit struct timespec (the time64 layout, which is the
+ * only one riscv32 has; 0 means wait forever).
+ */
+export function sysFutex(t: Task, a: Int32Array): number {
+  const op = a[11]!, tsp = a[13]! >>> 0;
+  let timeoutMs: number | null = null;
+  if ((op & FUTEX_CMD_MASK) === FUTEX_WAIT && tsp !== 0) {
+    const raw = userRead(t, tsp, 16);
+    if (typeof raw === "number") return raw;
+    const dv = new DataView(raw.buffer);
+    const sec = Number(dv.getBigInt64(0, true)), nsec = Number(dv.getBigInt64(8, true));
+    if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
+    timeoutMs = sec * 1000 + nsec / 1e6;
+  }
+  return doFutex(t, a[10]!, op, a[12]!, timeoutMs);
+}

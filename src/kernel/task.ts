@@ -1,0 +1,92 @@
+/**
+ * The kernel's view of the process a Worker runs (Linux's task_struct,
+ * reduced): which task and process slot it is, its mm, its console, its
+ * files, and how it is exiting. Syscall handlers receive it.
+ *
+ * One Task exists per process, in the Worker that runs it, and only that
+ * Worker touches it; what other threads must see lives in the shared
+ * process record (proc.ts), which the Task mirrors where needed.
+ *
+ * @module
+ */
+
+import type { Tid } from "../abi/types.ts";
+import type { Memory } from "../hw/memory.ts";
+import type { FileGlue } from "./_vfs_glue.ts";
+import { procGet } from "./proc.ts";
+import { firstPending } from "./signal.ts";
+
+/** Where the process's console output goes (the Machine's forwarding). */
+export interface ConsoleSink {
+  /** Bytes the guest wrote to fd 1 (stdout) or 2 (stderr). */
+  write(fd: 1 | 2, bytes: Uint8Array): void;
+}
+
+/** How a process ends: an exit_group status, or a fatal signal. */
+export interface ExitReason {
+  code: number;
+  signal: number;
+  /** One line for the user when the exit is the runtime's decision (exec failure, panic). */
+  message?: string;
+}
+
+/** Construction parameters of a Task. */
+export interface TaskInit {
+  mem: Memory;
+  tid: Tid;
+  pid: number;
+  parentPid: number;
+  mm: number;
+  console: ConsoleSink;
+  stdin: Uint8Array;
+  files: FileGlue;
+  /** performance.timeOrigin + performance.now() at Machine boot: CLOCK_MONOTONIC's zero. */
+  bootMs: number;
+}
+
+export class Task {
+  readonly mem: Memory;
+  readonly tid: Tid;
+  /** Process slot: equal to the tid (one process per task). */
+  readonly slot: number;
+  readonly pid: number;
+  readonly parentPid: number;
+  mm: number;
+  readonly console: ConsoleSink;
+  readonly files: FileGlue;
+  readonly bootMs: number;
+  /** When the process started, on the same clock as bootMs. */
+  readonly startMs = performance.timeOrigin + performance.now();
+  /** stdin bytes and the read position in them. */
+  readonly stdin: Uint8Array;
+  stdinPos = 0;
+  /** Console fds 0, 1, 2 are open until the guest closes them. */
+  readonly consoleOpen = [true, true, true];
+  /** Set by exit/exit_group or a fatal signal; the run loop stops and tears down. */
+  exiting: ExitReason | null = null;
+  /** An exception that escaped the kernel (a bug): the Worker reports it loudly. */
+  panic: unknown = null;
+
+  constructor(init: TaskInit) {
+    this.mem = init.mem;
+    this.tid = init.tid;
+    this.slot = init.tid;
+    this.pid = init.pid;
+    this.parentPid = init.parentPid;
+    this.mm = init.mm;
+    this.console = init.console;
+    this.stdin = init.stdin;
+    this.files = init.files;
+    this.bootMs = init.bootMs;
+  }
+
+  /** The first pending signal (0: none). Cheap: one atomic load. */
+  pendingSignal(): number {
+    return firstPending(procGet(this.mem, this.slot, "sigPending"));
+  }
+
+  /** Stop the process with `reason` unless it is already stopping (the first reason wins). */
+  exit(reason: ExitReason): void {
+    if (this.exiting === null) this.exiting = reason;
+  }
+}

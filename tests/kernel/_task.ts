@@ -1,0 +1,126 @@
+/**
+ * A syscall test bench: a booted memory, an mm with one scratch mapping,
+ * and a Task on the main thread whose console output is captured. The
+ * register file is a plain Int32Array, as the hart's `x` is.
+ *
+ * @module
+ */
+
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
+import { asTid, asVirt } from "../../src/abi/types.ts";
+import type { Memory } from "../../src/hw/memory.ts";
+import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
+import { doMmap, setBrkStart } from "../../src/mm/mmap.ts";
+import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
+import { switchMm } from "../../src/mm/tlb.ts";
+import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
+import { attachFiles, type FsAttach } from "../../src/kernel/_vfs_glue.ts";
+import { procAlloc, procExit, procFree, procSet } from "../../src/kernel/proc.ts";
+import { syscallDispatch } from "../../src/kernel/syscall.ts";
+import { Task } from "../../src/kernel/task.ts";
+import { boot } from "../mm/_mm_helpers.ts";
+
+/** Where the scratch mapping starts, and its size. */
+export const SCRATCH = 0x4000_0000;
+export const SCRATCH_BYTES = 4 * 4096;
+/** The heap start given to brk. */
+export const HEAP = 0x2000_0000;
+
+export interface Bench {
+  mem: Memory;
+  t: Task;
+  regs: Int32Array;
+  out: number[];
+  err: number[];
+  /** Console bytes past the first MiB of each stream, counted but not kept. */
+  readonly dropped: number;
+  /** Run syscall `nr` with `args`; returns a0 (and whether the task goes on). */
+  call(nr: number, ...args: number[]): number;
+  /** Write bytes into user memory. */
+  poke(va: number, bytes: Uint8Array): void;
+  peek(va: number, len: number): Uint8Array;
+  /** A fresh Task after an exit (same mm and slot). */
+  revive(): void;
+  close(): void;
+}
+
+/** A fresh bench; `stdin` is the console input. */
+export function makeBench(stdin = ""): Bench {
+  const mem = boot({ ramFrames: 1024, maxTasks: 4, lockdep: true });
+  const tid = asTid(2);
+  taskInit(mem.k32, tid);
+  setCurrentTid(tid);
+  const pid = procAlloc(mem, 2, 0);
+  const mm = mmAlloc(mem);
+  if (mm < 0) throw new Error("mmAlloc failed");
+  switchMm(mem, tid, mm);
+  procSet(mem, 2, "mm", mm);
+  const r = doMmap(
+    mem,
+    mm,
+    SCRATCH,
+    SCRATCH_BYTES,
+    PROT_READ | PROT_WRITE,
+    MAP_PRIVATE | MAP_ANONYMOUS | 0x10,
+  );
+  if (r !== SCRATCH) throw new Error(`scratch mmap failed: ${r}`);
+  setBrkStart(mem, mm, HEAP);
+  const fs: FsAttach = { mem, opts: { dax: "never" }, vol: null };
+  const out: number[] = [], err: number[] = [];
+  let dropped = 0;
+  const mk = () =>
+    new Task({
+      mem,
+      tid,
+      pid,
+      parentPid: 0,
+      mm,
+      console: {
+        write: (fd, b) => {
+          const to = fd === 1 ? out : err;
+          if (to.length < 1 << 20) { for (const x of b) to.push(x); // keep the first MiB
+           } else dropped += b.length;
+        },
+      },
+      stdin: new TextEncoder().encode(stdin),
+      files: attachFiles(fs),
+      bootMs: performance.timeOrigin + performance.now(),
+    });
+  const bench: Bench = {
+    mem,
+    t: mk(),
+    regs: new Int32Array(32),
+    out,
+    err,
+    call(nr, ...args) {
+      this.regs.fill(0);
+      args.forEach((v, i) => (this.regs[10 + i] = v | 0));
+      this.regs[17] = nr;
+      syscallDispatch(this.t, this.regs);
+      return this.regs[10]!;
+    },
+    poke(va, bytes) {
+      if (copyToUser(mem, mm, asVirt(va), bytes) !== 0) throw new Error("poke failed");
+    },
+    peek(va, len) {
+      const b = copyFromUser(mem, mm, asVirt(va), len);
+      if (typeof b === "number") throw new Error("peek failed");
+      return b;
+    },
+    revive() {
+      procSet(mem, 2, "sigPending", 0);
+      this.t = mk();
+    },
+    get dropped() {
+      return dropped;
+    },
+    close() {
+      switchMm(mem, tid, 0);
+      mmPut(mem, mm);
+      procExit(mem, 2, 0, 0);
+      procFree(mem, 2);
+      setCurrentTid(asTid(1));
+    },
+  };
+  return bench;
+}

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { KernelPanic } from "../../src/abi/panic.ts";
+import { PROC_WORDS, procBase, PROCS_HDR_WORDS } from "../../src/abi/layout.ts";
+import { createMemory } from "../../src/hw/memory.ts";
+import {
+  PROC_RUNNING,
+  PROC_ZOMBIE,
+  procAlloc,
+  procExit,
+  procFree,
+  procGet,
+  procKill,
+  procLive,
+} from "../../src/kernel/proc.ts";
+import {
+  firstPending,
+  sigBit,
+  SIGINT,
+  SIGKILL,
+  signalStatus,
+  SIGSEGV,
+  SIGTERM,
+} from "../../src/kernel/signal.ts";
+
+const mem = () =>
+  createMemory({ ramFrames: 16, deviceFrames: 0, deviceMemmap: false, maxTasks: 6 });
+
+Deno.test("the procs region holds one record per task slot after its header, inside the buffer", () => {
+  const m = mem();
+  const l = m.layout;
+  assert.equal(l.procs.words, PROCS_HDR_WORDS + 6 * PROC_WORDS);
+  assert.equal(procBase(l, 5) + PROC_WORDS, l.procs.base + l.procs.words);
+  assert.ok(l.procs.base + l.procs.words <= l.bytes / 4);
+  for (const r of l.regions) {
+    if (r !== l.procs) {
+      assert.ok(r.base + r.words <= l.procs.base || r.base >= l.procs.base + l.procs.words, r.name);
+    }
+  }
+});
+
+Deno.test("procAlloc() gives increasing pids; procExit/procFree make a zombie then free the slot", () => {
+  const m = mem();
+  const a = procAlloc(m, 2, 0), b = procAlloc(m, 3, a);
+  assert.deepEqual([a, b], [1, 2]);
+  assert.equal(procGet(m, 3, "parent"), 1);
+  assert.equal(procGet(m, 2, "state"), PROC_RUNNING);
+  assert.equal(procLive(m), 2);
+  assert.throws(() => procAlloc(m, 2, 0), KernelPanic, "slot in use");
+  assert.throws(() => procAlloc(m, 1, 0), KernelPanic, "slot 1 is the Machine's");
+  assert.throws(() => procFree(m, 2), KernelPanic, "not a zombie yet");
+  procExit(m, 2, 300, 0);
+  assert.equal(procGet(m, 2, "state"), PROC_ZOMBIE);
+  assert.equal(procGet(m, 2, "exitCode"), 300 & 0xff);
+  procFree(m, 2);
+  assert.equal(procLive(m), 1);
+  assert.equal(procAlloc(m, 2, 0), 3, "pids are not reused");
+});
+
+Deno.test("procKill() sets pending bits of live processes only, and refuses bad signals", () => {
+  const m = mem();
+  procAlloc(m, 4, 0);
+  assert.ok(procKill(m, 4, SIGTERM));
+  assert.ok(procKill(m, 4, SIGINT));
+  assert.equal(procGet(m, 4, "sigPending"), sigBit(SIGTERM) | sigBit(SIGINT));
+  assert.equal(procKill(m, 4, 0), false);
+  assert.equal(procKill(m, 4, 32), false);
+  assert.equal(procKill(m, 5, SIGTERM), false, "free slot");
+  procExit(m, 4, 0, SIGTERM);
+  assert.equal(procKill(m, 4, SIGKILL), false, "zombie");
+});
+
+Deno.test("firstPending() prefers SIGKILL, then the lowest signal; signalStatus() is 128 + sig", () => {
+  const cases: [number, number][] = [
+    [0, 0],
+    [sigBit(SIGTERM), SIGTERM],
+    [sigBit(SIGTERM) | sigBit(SIGINT), SIGINT],
+    [sigBit(SIGTERM) | sigBit(SIGKILL) | sigBit(SIGINT), SIGKILL],
+    [sigBit(31), 31],
+  ];
+  for (const [word, sig] of cases) assert.equal(firstPending(word), sig, `word ${word}`);
+  assert.equal(signalStatus(SIGSEGV), 139);
+});

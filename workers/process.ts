@@ -1,0 +1,51 @@
+/**
+ * The process Worker: one Worker runs one process at a time (one hart).
+ *
+ * Protocol (structured-clone messages; all shared state is in the two
+ * SharedArrayBuffers):
+ *   main → worker  { t: "init", phys, kernel, mount }   attach memory and the fs
+ *   worker → main  { t: "ready" }
+ *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
+ *   worker → main  { t: "out", fd: 1 | 2, data }         console output, in order
+ *   worker → main  { t: "exit", result: ProcessResult }  the process is a zombie
+ * After "exit" the Worker may receive another "run" (the Machine keeps warm
+ * Workers). Kill requests never arrive as messages: a running process does
+ * not return to the event loop, so the Machine sets PROC.sigPending instead.
+ *
+ * @module
+ */
+
+import { attachMemory, type Memory } from "../src/hw/memory.ts";
+import { attachFs, type FsAttach, type FsMountOptions } from "../src/kernel/_vfs_glue.ts";
+import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
+
+/** Messages the Machine sends. */
+export type ToWorker =
+  | { t: "init"; phys: SharedArrayBuffer; kernel: SharedArrayBuffer; mount: FsMountOptions }
+  | { t: "run"; start: ProcessStart };
+
+/** The Worker global, typed without the deno.worker lib. */
+const port = self as unknown as {
+  onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
+  postMessage(msg: unknown): void;
+};
+
+let mem: Memory | null = null;
+let fs: FsAttach | null = null;
+
+port.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  if (m.t === "init") {
+    mem = attachMemory(m.phys, m.kernel);
+    fs = attachFs(mem, m.mount);
+    port.postMessage({ t: "ready" });
+    return;
+  }
+  if (fs === null) throw new Error("process worker: run before init");
+  const result = runProcess(fs, m.start, {
+    write(fd, data) {
+      port.postMessage({ t: "out", fd, data });
+    },
+  });
+  port.postMessage({ t: "exit", result });
+};
