@@ -45,6 +45,8 @@
  *  | procs: header (next pid) + one process record per task slot                 |
  *  | (src/kernel/proc.ts)                                                        |
  *  +-----------------------------------------------------------------------------+
+ *  | daxent: DAX entry lock words, hashed by (inode slot, pgoff) (src/fs)        |
+ *  +-----------------------------------------------------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -607,6 +609,18 @@ export const procBase = (l: KernelLayout, slot: number): number =>
   l.procs.base + PROCS_HDR_WORDS + slot * PROC_WORDS;
 
 // ---------------------------------------------------------------------------
+// daxent: DAX entry locks (src/fs/dax_fault.ts), Linux's locked DAX entries
+// in i_pages reduced to their lock. One word per hash bucket of (inode slot,
+// pgoff); bit 0 is a src/sync bit lock (LockClass.DAX_ENTRY). Two entries
+// that hash alike share a lock: that only over-serialises, it cannot
+// deadlock, because a task never holds two DAX entries at once.
+
+/** Entry-lock words (a power of two). */
+export const DAXENT_WORDS = 1024;
+/** The lock bit in an entry word. */
+export const DAXENT_LOCK_BIT = 0;
+
+// ---------------------------------------------------------------------------
 
 /** A placed region: `words` 32-bit words starting at word `base`. */
 export interface Region {
@@ -632,6 +646,7 @@ export interface KernelLayout {
   readonly xipfs: Region;
   readonly files: Region;
   readonly procs: Region;
+  readonly daxent: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -662,6 +677,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["xipfs", XFS.dirty + xfsDirtyWords(cfg)],
     ["files", filesWords(cfg)],
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
+    ["daxent", DAXENT_WORDS],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -688,6 +704,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     xipfs: placed.xipfs!,
     files: placed.files!,
     procs: placed.procs!,
+    daxent: placed.daxent!,
     regions,
     bytes: next * 4,
   };

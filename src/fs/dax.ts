@@ -26,6 +26,7 @@ import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { markInodeDirty, markRangeDirty } from "./balloc.ts";
 import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
+import { daxHoleFilled } from "./dax_fault.ts";
 import { BMAP_MAX_BLOCKS } from "./xipfs_bmap.ts";
 import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
@@ -118,6 +119,18 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
   }
 }
 
+/**
+ * getBlock(create) for the write path; a hole it fills may have the zero
+ * page mapped in some process (a read fault), which must go now that the
+ * block exists (dax_fault.ts daxHoleFilled).
+ */
+function getBlockFilling(c: XipCtx, ip: InodeRef, ib: number): BlockNo {
+  const hole = bmapLookupFast(c, ip.ino, ib) === 0;
+  const b = getBlock(c, ip, ib, true);
+  if (hole && b > 0) daxHoleFilled(c, ip, ib);
+  return b;
+}
+
 function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): number {
   const end = Math.min(pos + src.length, XIPFS_MAX_BYTES);
   const bytes = c.mdev!.bytes;
@@ -128,7 +141,7 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
     const inOff = p - ib * BS;
     const lastIb = Math.floor((end - 1) / BS);
     const mapped = bmapLookupFast(c, ip.ino, ib);
-    const b = mapped !== 0 ? mapped : getBlock(c, ip, ib, true);
+    const b = mapped !== 0 ? mapped : getBlockFilling(c, ip, ib);
     if (b < 0) {
       err = b;
       break;
@@ -139,7 +152,7 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
     } else {
       n = 1; // filling holes: allocate block by block, coalescing what comes out contiguous
       while (ib + n <= lastIb) {
-        const nb = getBlock(c, ip, ib + n, true);
+        const nb = getBlockFilling(c, ip, ib + n);
         if (nb !== b + n) break; // an error or a jump: the next run starts there
         n++;
       }

@@ -1,0 +1,175 @@
+/**
+ * Wiring of the live xipfs into the mm layer, once per thread: the two
+ * VmOperations (DAX and page cache), the truncate hook that unmaps a range
+ * from every process, and the choice of ops for an mmap of a file.
+ *
+ * Every thread that maps or faults files (the main thread and each Worker)
+ * calls installFileMm with its own XipFs (mountXipfs / attachXipfs), because
+ * the VmOperations registry and livefs's hook are per-thread module state.
+ *
+ * The VMA keeps a reference on its inode (open: ihold, close: iput), as a
+ * Linux VMA keeps its struct file.
+ *
+ * @module
+ */
+
+import { ISLOT } from "../abi/layout.ts";
+import { KernelPanic } from "../abi/panic.ts";
+import { type Pfn, type VirtAddr } from "../abi/types.ts";
+import { type Memory } from "../hw/memory.ts";
+import { pageMapcount, pageRefcount, pfnValid } from "../mm/memmap.ts";
+import {
+  rmapAddVma,
+  rmapLockVma,
+  rmapRemoveVma,
+  rmapUnlockVma,
+  unmapMappingRange,
+} from "../mm/rmap.ts";
+import {
+  type MmapFile,
+  registerVmOps,
+  VM_MIXEDMAP,
+  vmaEnd,
+  vmaPgoff,
+  vmaStart,
+  type VmFault,
+  type VmOperations,
+  VMOPS_DAX,
+  VMOPS_FILEMAP,
+} from "../mm/vma.ts";
+import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
+import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
+import { type FilemapCtx, filemapFault, filemapMkwrite } from "./filemap_fault.ts";
+import { ihold, iput, isDax } from "./icache.ts";
+import { writebackMapping } from "./pagecache.ts";
+import { bmapWalk } from "./xipfs_bmap.ts";
+import { fsync } from "./xipfs_sync.ts";
+import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { setUnmapMappingRangeHook, type XipFs } from "./xipfs_live.ts";
+
+/** How long truncate waits for a pinned DAX page before declaring a leak. */
+export const DAX_BUSY_TIMEOUT_MS = 10_000;
+
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+
+/** open/close/lockRmap/unlockRmap, common to both kinds of file VMA. */
+function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | "unlockRmap"> {
+  return {
+    open(mem: Memory, v: number) {
+      ihold(c, vmaInode(c, v));
+      rmapAddVma(mem, v);
+    },
+    close(mem: Memory, v: number) {
+      const ip = vmaInode(c, v);
+      rmapRemoveVma(mem, v);
+      iput(c, ip);
+    },
+    lockRmap: rmapLockVma,
+    unlockRmap: rmapUnlockVma,
+  };
+}
+
+/** The VmOperations of S_DAX files (VMOPS_DAX). */
+export function daxVmOps(c: XipCtx): VmOperations {
+  return {
+    name: "dax",
+    mmap: (_mem, _file, vmFlags) => vmFlags | VM_MIXEDMAP,
+    fault: (vmf: VmFault) => daxFault(c, vmf),
+    pageMkwrite: (vmf: VmFault) => daxPfnMkwrite(c, vmf),
+    // Stores through the mapping land on the device itself; fsync records
+    // every block of a mapped DAX file for the host image.
+    msync: (_mem, v) => fsync(c, vmaInode(c, v)),
+    ...rmapOps(c),
+  };
+}
+
+/** The VmOperations of page-cache files (VMOPS_FILEMAP). */
+export function filemapVmOps(f: FilemapCtx): VmOperations {
+  const c = f.c;
+  return {
+    name: "filemap",
+    fault: (vmf: VmFault) => filemapFault(f, vmf),
+    pageMkwrite: (vmf: VmFault) => filemapMkwrite(f, vmf),
+    msync(_mem, v, start: VirtAddr, end: VirtAddr) {
+      const from = vmaPgoff(c.mem, v) + ((start - vmaStart(c.mem, v)) >>> 12);
+      const to = from + ((Math.min(end, vmaEnd(c.mem, v)) - start + 4095) >>> 12);
+      const n = writebackMapping(c.mem, vmaInode(c, v).slot, f.aops, { from, to });
+      return n < 0 ? n : 0;
+    },
+    ...rmapOps(c),
+  };
+}
+
+/**
+ * A mapped DAX frame of [start, start + n) (n 0: to the end) of `ip` that
+ * somebody still holds a reference to beyond its mappings: a get_user_pages
+ * pin (Linux's dax_layout_busy_page). Only frames with a struct page can be
+ * pinned, so without a device memmap there is never one.
+ *
+ * @returns the pfn, or -1
+ */
+export function daxLayoutBusyPage(c: XipCtx, ip: InodeRef, start: number, n: number): Pfn | -1 {
+  if (!c.mem.layout.config.deviceMemmap) return -1;
+  const end = n === 0 ? Infinity : start + n;
+  let busy: Pfn | -1 = -1;
+  bmapWalk(c.vol, ip.ino, (b, ib, kind, valid) => {
+    if (busy !== -1 || kind !== "data" || !valid || ib < start || ib >= end) return;
+    const pfn = daxBlockPfn(c, b);
+    if (pfn < 0 || !pfnValid(c.mem, pfn as Pfn)) return;
+    if (pageRefcount(c.mem, pfn as Pfn) > pageMapcount(c.mem, pfn as Pfn)) busy = pfn as Pfn;
+  });
+  return busy;
+}
+
+/**
+ * Truncate's unmap step (installed as livefs's unmapMappingRangeHook):
+ * unmap the range from every process, private COW copies included; then,
+ * for a DAX file whose frames can be pinned, wait until no pin remains, so
+ * a freed block is never reused under an O_DIRECT in flight. While it
+ * waits it drops invalidate_lock (as xfs_break_dax_layouts does), because
+ * the pinner may need a fault to finish; faults in the gap may map the
+ * range again, so it unmaps again after retaking the lock.
+ * Entry: i_rwsem and invalidate_lock held for write; exit: the same.
+ *
+ * @throws KernelPanic when a pin is held for DAX_BUSY_TIMEOUT_MS
+ */
+export function truncateUnmap(c: XipCtx, ip: InodeRef, start: number, n: number): void {
+  unmapMappingRange(c.mem, ip.slot, start, n, true);
+  if (!isDax(c, ip)) return;
+  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
+  const deadline = performance.now() + DAX_BUSY_TIMEOUT_MS;
+  for (let busy = daxLayoutBusyPage(c, ip, start, n); busy !== -1;) {
+    upWrite(c.k32, inval);
+    while (pageRefcount(c.mem, busy) > pageMapcount(c.mem, busy)) {
+      if (performance.now() > deadline) {
+        downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+        throw new KernelPanic("truncateUnmap", `DAX frame ${busy} stays pinned`);
+      }
+      // putPage does not notify: poll in 1 ms naps (pins are short: one O_DIRECT copy).
+      Atomics.wait(NAP, 0, 0, 1);
+    }
+    downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+    unmapMappingRange(c.mem, ip.slot, start, n, true);
+    busy = daxLayoutBusyPage(c, ip, start, n);
+  }
+}
+
+/**
+ * Register this thread's DAX and page-cache VmOperations over `fs` and
+ * install truncateUnmap as its unmap hook. Call once per thread, after
+ * mounting or attaching.
+ */
+export function installFileMm(fs: XipFs): void {
+  const c = fs.ctx;
+  registerVmOps(VMOPS_DAX, daxVmOps(c));
+  registerVmOps(VMOPS_FILEMAP, filemapVmOps({ c, aops: fs.aops, aopsFor: fs.aopsFor }));
+  setUnmapMappingRangeHook((ip, start, n) => truncateUnmap(c, ip, start, n));
+}
+
+/**
+ * The MmapFile doMmap needs for an open file of `ip`: DAX ops for an S_DAX
+ * inode, page-cache ops otherwise. `readable`/`writable` are the fd's mode.
+ */
+export function mmapFile(fs: XipFs, ip: InodeRef, readable: boolean, writable: boolean): MmapFile {
+  return { slot: ip.slot, ops: fs.isDax(ip) ? VMOPS_DAX : VMOPS_FILEMAP, readable, writable };
+}

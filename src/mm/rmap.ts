@@ -1,0 +1,192 @@
+/**
+ * The reverse map of file pages (Linux's mm/rmap.c and unmap_mapping_range,
+ * reduced): which VMAs of which processes map an inode, and how to take a
+ * range of the file out of all of them at once.
+ *
+ * Every file VMA sits on its inode's i_mmap list (vma.ts immapInsert); the
+ * list head and its lock are words of the inode's slot in the inode cache
+ * (layout.ts ISLOT.iMmap, ISLOT.iMmapLock), so any Worker can reach them
+ * from the inode slot alone. The mm layer never needs the file system's
+ * objects for this, only the slot number that VMA.file records.
+ *
+ * unmapMappingRange is what makes truncate safe: it clears the PTEs of the
+ * range in every mapping process, shoots down every hart's TLB for those
+ * mms (DESIGN.md §4), and only then drops the references the PTEs held. So
+ * when it returns, no process can reach the old frames, and the file
+ * system may free the blocks behind them.
+ *
+ * Lock order (lockdep.ts): i_mmap lock, then each mm's page_table_lock in
+ * turn (never two at once). The caller may hold i_rwsem, invalidate_lock,
+ * a DAX entry or page lock, and mmap_lock of any one mm (for reading).
+ *
+ * @module
+ */
+
+import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout.ts";
+import { pteIsSpecial, pteIsTable, PTES_PER_TABLE, pteToPfn, px } from "../abi/sv32.ts";
+import { asVirt, PAGE_SHIFT, PAGE_SIZE, type Pte } from "../abi/types.ts";
+import { type Memory } from "../hw/memory.ts";
+import { pfnValid, PG_anon, testPageFlag } from "./memmap.ts";
+import { mmRoot, PGDIR_SIZE, physWords, pteClear, pteLoad, ptePresent } from "./pgtable.ts";
+import { ptlLock, ptlUnlock, releasePte } from "./mm.ts";
+import { flushTlbMm } from "./tlb.ts";
+import { LockClass, mutexLock, mutexUnlock } from "./_sync.ts";
+import {
+  immapInsert,
+  immapList,
+  immapRemove,
+  VM_SHARED,
+  vmaEnd,
+  vmaFile,
+  vmaFlags,
+  vmaMm,
+  vmaPgoff,
+  vmaStart,
+} from "./vma.ts";
+
+/** Word index of inode-cache slot `slot`'s field `field`. */
+const islotWord = (mem: Memory, slot: number, field: number): number =>
+  mem.layout.icache.base + ICACHE.slots + slot * ISLOT_WORDS + field;
+
+/** Word index of the i_mmap list head of the inode in slot `slot`. */
+export const immapHeadWord = (mem: Memory, slot: number): number =>
+  islotWord(mem, slot, ISLOT.iMmap);
+
+/** Take the i_mmap lock of the inode in slot `slot` (LockClass.I_MMAP). */
+export function immapLock(mem: Memory, slot: number): void {
+  mutexLock(mem.k32, islotWord(mem, slot, ISLOT.iMmapLock), LockClass.I_MMAP);
+}
+
+/** Release the i_mmap lock of the inode in slot `slot`. */
+export function immapUnlock(mem: Memory, slot: number): void {
+  mutexUnlock(mem.k32, islotWord(mem, slot, ISLOT.iMmapLock));
+}
+
+/**
+ * Put file VMA `v` on its inode's i_mmap (the common half of a file
+ * system's VmOperations.open). Entry: mmap_lock of v's mm held for writing;
+ * takes the i_mmap lock.
+ */
+export function rmapAddVma(mem: Memory, v: number): void {
+  const slot = vmaFile(mem, v);
+  immapLock(mem, slot);
+  immapInsert(mem, immapHeadWord(mem, slot), v);
+  immapUnlock(mem, slot);
+}
+
+/** Take file VMA `v` off its inode's i_mmap (VmOperations.close). Same locking as rmapAddVma. */
+export function rmapRemoveVma(mem: Memory, v: number): void {
+  const slot = vmaFile(mem, v);
+  immapLock(mem, slot);
+  immapRemove(mem, immapHeadWord(mem, slot), v);
+  immapUnlock(mem, slot);
+}
+
+/** VmOperations.lockRmap / unlockRmap for any file VMA. */
+export const rmapLockVma = (mem: Memory, v: number): void => immapLock(mem, vmaFile(mem, v));
+export const rmapUnlockVma = (mem: Memory, v: number): void => immapUnlock(mem, vmaFile(mem, v));
+
+/**
+ * Clear the leaf PTEs of [start, end) in mm `mm`, appending the old values
+ * to `out`. With `evenCows` false, a private VMA keeps the PTEs that map
+ * its own anonymous COW copies (they are no longer the file's pages), as
+ * Linux's even_cows == 0. Entry: page_table_lock of `mm` held (so no table
+ * of the range is freed meanwhile), i_mmap lock held (the VMA stays).
+ */
+function zapRange(
+  mem: Memory,
+  mm: number,
+  start: number,
+  end: number,
+  keepAnon: boolean,
+  out: Pte[],
+): void {
+  const p32 = physWords(mem);
+  const root = mmRoot(mem, mm);
+  for (let va = start; va < end;) {
+    const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
+    const pde = pteLoad(p32, root * PTES_PER_TABLE + px(1, asVirt(va)));
+    if (pteIsTable(pde)) {
+      const base = pteToPfn(pde) * PTES_PER_TABLE;
+      for (let v = va; v < next; v += PAGE_SIZE) {
+        const w = base + px(0, asVirt(v));
+        const pte = pteLoad(p32, w);
+        if (!ptePresent(pte)) continue;
+        if (keepAnon && !pteIsSpecial(pte)) {
+          const pfn = pteToPfn(pte);
+          if (pfnValid(mem, pfn) && testPageFlag(mem, pfn, PG_anon)) continue;
+        }
+        out.push(pteClear(p32, w));
+      }
+    }
+    va = next;
+  }
+}
+
+/**
+ * Unmap file pages [startPgoff, startPgoff + nrPages) of the inode in slot
+ * `slot` from every process that maps them (Linux's unmap_mapping_range);
+ * nrPages 0 means "to the end of the file". `evenCows` also unmaps the
+ * private COW copies of those pages (truncate and punch-hole want that:
+ * the file range is gone); without it, private mappings keep their own
+ * copies (a hole being filled: the copies are not the file's pages).
+ *
+ * For each VMA on i_mmap that overlaps the range, its PTEs are cleared
+ * under its mm's page_table_lock; then every affected mm's TLB is shot
+ * down; then the references the PTEs held (mapcount, refcount of pfnValid
+ * frames; special PTEs hold none) are dropped. All of it under the i_mmap
+ * lock, so a VMA cannot leave i_mmap and its mm cannot be freed meanwhile.
+ *
+ * Entry: no i_mmap or page-table lock held; the caller may hold i_rwsem,
+ * invalidate_lock, a DAX entry or page lock, and one mm's mmap_lock for
+ * reading. Exit: the same. On return no hart can reach a frame the range
+ * mapped through any old translation.
+ *
+ * @returns the number of PTEs cleared
+ */
+export function unmapMappingRange(
+  mem: Memory,
+  slot: number,
+  startPgoff: number,
+  nrPages: number,
+  evenCows = false,
+): number {
+  const endPgoff = nrPages === 0 ? Infinity : startPgoff + nrPages;
+  const zapped = new Map<number, Pte[]>();
+  let n = 0;
+  immapLock(mem, slot);
+  try {
+    for (const v of immapList(mem, immapHeadWord(mem, slot))) {
+      const vs = vmaStart(mem, v);
+      const vpg = vmaPgoff(mem, v);
+      const vpages = (vmaEnd(mem, v) - vs) >>> PAGE_SHIFT;
+      const first = Math.max(startPgoff, vpg);
+      const last = Math.min(endPgoff, vpg + vpages);
+      if (first >= last) continue;
+      const mm = vmaMm(mem, v);
+      let out = zapped.get(mm);
+      if (out === undefined) zapped.set(mm, out = []);
+      const keepAnon = !evenCows && (vmaFlags(mem, v) & VM_SHARED) === 0;
+      const before = out.length;
+      ptlLock(mem, mm);
+      zapRange(
+        mem,
+        mm,
+        vs + (first - vpg) * PAGE_SIZE,
+        vs + (last - vpg) * PAGE_SIZE,
+        keepAnon,
+        out,
+      );
+      ptlUnlock(mem, mm);
+      n += out.length - before;
+    }
+    for (const [mm, ptes] of zapped) {
+      if (ptes.length === 0) continue;
+      flushTlbMm(mem, mm);
+      for (const pte of ptes) releasePte(mem, mm, pte);
+    }
+  } finally {
+    immapUnlock(mem, slot);
+  }
+  return n;
+}
