@@ -5,7 +5,11 @@
  * as the kernel's exec will once its VFS glue is live.
  */
 
-import { EACCES, ENOENT } from "../../src/abi/errno.ts";
+import { EACCES, EIO, ENOENT } from "../../src/abi/errno.ts";
+import { O_CREAT, O_RDONLY, O_RDWR, O_TRUNC } from "../../src/abi/fcntl.ts";
+import { type Proc, vfsClose, vfsPread, vfsPwrite, withFile } from "../../src/fs/vfs.ts";
+import { vfsOpen, vfsStat } from "../../src/fs/vfs_path.ts";
+import type { MmapFile } from "../../src/mm/vma.ts";
 import { ICACHE, ICACHE_SLOTS, ISLOT, ISLOT_WORDS, ISTATE_ACTIVE } from "../../src/abi/layout.ts";
 import { asIno, asTid, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
@@ -80,52 +84,51 @@ export function resolve(m: FuzzMachine, path: string): InodeRef | number {
   return cur;
 }
 
-/** An ExecEnv over the live file system, counting opens and closes. */
+/**
+ * An ExecEnv over the live file system through the VFS (an fd per open
+ * file, so DAX and page-cache files read and map the way the syscalls
+ * will), counting opens and closes.
+ */
 export class FsExecEnv implements ExecEnv {
   opens = 0;
   closes = 0;
-  constructor(readonly m: FuzzMachine, public mm: number) {}
+  constructor(readonly m: FuzzMachine, public mm: number, readonly proc: Proc) {}
 
   get mem(): Memory {
     return this.m.mem;
   }
 
   openExec(path: string): ExecFile | number {
-    const ip = resolve(this.m, path);
-    if (typeof ip === "number") return ip;
-    const fs = this.m.fs;
-    if (!isRegMode(fs.getattr(ip).mode)) {
-      fs.iput(ip);
-      return -EACCES;
-    }
+    const st = vfsStat(this.proc, path);
+    if (typeof st === "number") return st;
+    if (!isRegMode(st.mode)) return -EACCES;
+    const fd = vfsOpen(this.proc, path, O_RDONLY);
+    if (fd < 0) return fd;
     this.opens++;
     // deno-lint-ignore no-this-alias
     const env = this;
     let closed = false;
     return {
-      size: fs.size(ip),
+      size: st.size,
       pread(pos: number, dst: Uint8Array): number {
         if (closed) throw new Error(`pread after close of ${path}`);
-        return fs.daxRead(ip, pos, dst);
+        return vfsPread(env.proc, fd, dst, pos);
       },
       mmap(addr: number, len: number, prot: number, flags: number, pgoff: number): number {
         if (closed) throw new Error(`mmap after close of ${path}`);
-        return doMmap(
-          env.mem,
-          env.mm,
-          addr,
-          len,
-          prot,
-          flags,
-          mmapFile(fs, ip, true, false),
-          pgoff,
-        );
+        let file: MmapFile | null = null;
+        const r = withFile(env.proc, fd, (_f, ip) => {
+          file = mmapFile(env.m.fs, ip, true, false);
+          return 0;
+        });
+        if (r < 0) return r;
+        return doMmap(env.mem, env.mm, addr, len, prot, flags, file!, pgoff);
       },
       close(): void {
         if (closed) throw new Error(`double close of ${path}`);
         closed = true;
         env.closes++;
-        fs.iput(ip);
+        vfsClose(env.proc, fd);
       },
     };
   }
@@ -141,16 +144,11 @@ export function activeInodes(mem: Memory): number {
   return n;
 }
 
-/** Create (or replace) regular file `name` in directory `dir` holding `bytes`. */
-export function putFile(m: FuzzMachine, dir: InodeRef, name: string, bytes: Uint8Array): number {
-  const ino = m.fs.create(dir, name, 0o100755);
-  if (typeof ino === "number" && ino < 0) return ino;
-  const ip = m.fs.iget(asIno(ino as number));
-  if (typeof ip === "number") return ip;
-  try {
-    const n = bytes.length === 0 ? 0 : m.fs.daxWrite(ip, 0, bytes);
-    return n < 0 ? n : 0;
-  } finally {
-    m.fs.iput(ip);
-  }
+/** Create regular file `path` holding `bytes` through the VFS (DAX or page cache alike). */
+export function putFile(proc: Proc, path: string, bytes: Uint8Array): number {
+  const fd = vfsOpen(proc, path, O_RDWR | O_CREAT | O_TRUNC, 0o755);
+  if (fd < 0) return fd;
+  const n = bytes.length === 0 ? 0 : vfsPwrite(proc, fd, bytes, 0);
+  vfsClose(proc, fd);
+  return n < 0 ? n : n === bytes.length ? 0 : -EIO;
 }

@@ -61,12 +61,10 @@ export function imageFuzzSetup(seed: number): ImageFuzz {
   const m = bootFuzzMachine({ imageBytes: 4 << 20, ramFrames: 512 });
   const fs = m.fs;
   const big = new Uint8Array(120 * 1024).map((_, i) => (i * 7) & 0xff); // indirect block
+  const proc = vfsProcCreate(new XipVfs(fs));
+  if (typeof proc === "number") throw new Error("vfsProcCreate");
   const mk = (path: string, bytes: Uint8Array) => {
-    const slash = path.lastIndexOf("/");
-    const dir = resolve(m, path.slice(0, slash) || "/");
-    if (typeof dir === "number") throw new Error(`${path}: ${dir}`);
-    const e = putFile(m, dir, path.slice(slash + 1), bytes);
-    fs.iput(dir);
+    const e = putFile(proc, path, bytes);
     if (e < 0) throw new Error(`${path}: ${e}`);
   };
   fs.mkdir(m.root, "d1", 0o755);
@@ -84,6 +82,7 @@ export function imageFuzzSetup(seed: number): ImageFuzz {
   fs.daxWrite(holey, 40 * PAGE_SIZE, new Uint8Array(100).fill(9)); // a hole, then an indirect block
   fs.iput(holey);
   fs.iput(m.root);
+  vfsProcExit(new XipVfs(fs), proc.fdt);
   if (fs.unmount() < 0) throw new Error("unmount of the base image failed");
   const base = m.dev.bytes.slice(0, fs.vol.sb.totalBlocks * PAGE_SIZE);
   const clean = fsck(base);
