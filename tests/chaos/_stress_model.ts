@@ -110,3 +110,32 @@ export class OwnFile {
     return -1;
   }
 }
+
+/**
+ * The churn file: every Worker truncates it (shrink and grow), writes it
+ * and reads it, through read(2)/write(2) and through MAP_SHARED mappings, at
+ * once: the truncate-versus-fault race. Writers only ever store churnByte(o)
+ * at offset o, so a byte read is valid when it is 0 (a hole, truncated and
+ * regrown, or the tail of a partial page) or churnByte(o). Anything else
+ * came from another file: a freed block seen through a stale mapping, or a
+ * page-cache page that outlived its truncate.
+ */
+export const CHURN_MAX = 64 * 1024;
+
+/** The only non-zero value offset `o` of the churn file may hold. */
+export const churnByte = (o: number): number => ((Math.imul(o, 0x9e37_79b1) >>> 24) & 0xff) | 1;
+
+/** Bytes for [pos, pos + len) of the churn file. */
+export function churnBytes(pos: number, len: number): Uint8Array {
+  const b = new Uint8Array(len);
+  for (let i = 0; i < len; i++) b[i] = churnByte(pos + i);
+  return b;
+}
+
+/** The first offset of `got` (read at `pos`) that is neither 0 nor churnByte, or -1. */
+export function churnBad(pos: number, got: Uint8Array): number {
+  for (let i = 0; i < got.length; i++) {
+    if (got[i] !== 0 && got[i] !== churnByte(pos + i)) return pos + i;
+  }
+  return -1;
+}

@@ -27,7 +27,9 @@ import {
   vfsProcCreate,
   vfsProcExit,
   vfsPwrite,
+  withFile,
 } from "../../src/fs/vfs.ts";
+import type { MmapFile } from "../../src/mm/vma.ts";
 import { vfsOpen, vfsStat } from "../../src/fs/vfs_path.ts";
 import type { XipVfs } from "../../src/fs/vfs_xipfs.ts";
 import type { InodeRef, XipFs } from "../../src/fs/xipfs_live.ts";
@@ -38,6 +40,9 @@ import { doMmap, doMunmap } from "../../src/mm/mmap.ts";
 import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
 import { Rand } from "../fuzz/_rng.ts";
 import {
+  CHURN_MAX,
+  churnBad,
+  churnBytes,
   makeRecord,
   OWN_MAX,
   OwnFile,
@@ -51,10 +56,12 @@ import {
 
 export const ownPath = (w: number, j: number): string => `/w${w}/own${j}`;
 export const sharedPath = (f: number): string => `/shared${f}`;
+export const CHURN_PATH = "/churn";
 
 const OWN_MAP = (j: number): number => 0x4000_0000 + j * 0x100_0000;
 const SHARED_MAP = (f: number): number => 0x5000_0000 + f * 0x100_0000;
 const ANON_MAP = 0x6000_0000;
+const CHURN_MAP = 0x5800_0000;
 const ANON_BYTES = 4 * PAGE_SIZE;
 /** Reads of a torn shared record are retried this many times before it is a violation. */
 const TORN_RETRIES = 2000;
@@ -75,6 +82,11 @@ export const OPS = [
   "anon",
   "munmap",
   "exit",
+  "churn-truncate",
+  "churn-write",
+  "churn-map-write",
+  "churn-read",
+  "churn-map-read",
 ] as const;
 export type OpName = (typeof OPS)[number];
 const WEIGHTS: Record<OpName, number> = {
@@ -92,6 +104,11 @@ const WEIGHTS: Record<OpName, number> = {
   anon: 3,
   munmap: 2,
   exit: 1,
+  "churn-truncate": 3,
+  "churn-write": 3,
+  "churn-map-write": 3,
+  "churn-read": 3,
+  "churn-map-read": 4,
 };
 const TOTAL = Object.values(WEIGHTS).reduce((a, b) => a + b, 0);
 
@@ -117,6 +134,8 @@ export class StressProc {
   private sharedFd: number[] = [];
   private ownMapped: boolean[] = [];
   private sharedMapped: boolean[] = [];
+  private churnFd = -1;
+  private churnMapped = false;
   private anon: Uint8Array | null = null;
   opIndex = 0;
 
@@ -162,6 +181,8 @@ export class StressProc {
       this.sharedFd = [];
       this.ownMapped = [];
       this.sharedMapped = [];
+      this.churnFd = -1;
+      this.churnMapped = false;
       this.anon = null;
     }
     return this.proc;
@@ -331,6 +352,84 @@ export class StressProc {
         return this.unmapSome();
       case "exit":
         return this.exit();
+      default:
+        return this.churn(op);
+    }
+  }
+
+  private churnOpen(): number {
+    this.procOrNew();
+    if (this.churnFd < 0) {
+      this.churnFd = this.fd(vfsOpen(this.proc, CHURN_PATH, O_RDWR), "open churn");
+    }
+    return this.churnFd;
+  }
+
+  private churnMap(): void {
+    const fd = this.churnOpen();
+    if (this.churnMapped) return;
+    let file: MmapFile | null = null;
+    withFile(this.proc, fd, (_f, ip) => {
+      file = mmapFile(this.x, ip, true, true);
+      return 0;
+    });
+    const flags = MAP_SHARED | MAP_FIXED;
+    const got = doMmap(
+      this.mem,
+      this.mm,
+      CHURN_MAP,
+      CHURN_MAX,
+      PROT_READ | PROT_WRITE,
+      flags,
+      file!,
+    );
+    if (got !== CHURN_MAP) throw new Error(`mmap churn: ${got}`);
+    this.churnMapped = true;
+  }
+
+  /** The truncate-versus-fault race on the churn file (see _stress_model.ts). */
+  private churn(op: OpName): void {
+    const r = this.r;
+    const fd = this.churnOpen();
+    const pos = r.int(CHURN_MAX - 1);
+    const len = 1 + r.int(Math.min(8192, CHURN_MAX - pos));
+    switch (op) {
+      case "churn-truncate": {
+        const size = 4 * r.int(CHURN_MAX / 4 + 1);
+        const e = vfsFtruncate(this.proc, fd, size);
+        if (e !== 0) this.fail(`ftruncate churn to ${size}: ${e}`);
+        return;
+      }
+      case "churn-write": {
+        const n = vfsPwrite(this.proc, fd, churnBytes(pos, len), pos);
+        if (n !== len) this.fail(`pwrite churn (${pos}, ${len}): ${n}`);
+        return;
+      }
+      case "churn-map-write": {
+        this.churnMap();
+        // Past EOF the store faults (SIGBUS): allowed, the size moves under us.
+        copyToUser(this.mem, this.mm, asVirt(CHURN_MAP + pos), churnBytes(pos, len));
+        return;
+      }
+      case "churn-read": {
+        const dst = new Uint8Array(len);
+        const n = vfsPread(this.proc, fd, dst, pos);
+        if (n < 0) return this.fail(`pread churn (${pos}, ${len}): ${n}`);
+        const bad = churnBad(pos, dst.subarray(0, n));
+        if (bad >= 0) {
+          this.fail(`churn byte ${bad} read ${dst[bad - pos]} through read(2): foreign data`);
+        }
+        return;
+      }
+      default: {
+        this.churnMap();
+        const got = copyFromUser(this.mem, this.mm, asVirt(CHURN_MAP + pos), len);
+        if (typeof got === "number") return; // past EOF: SIGBUS, allowed
+        const bad = churnBad(pos, got);
+        if (bad >= 0) {
+          this.fail(`churn byte ${bad} read ${got[bad - pos]} through a mapping: foreign data`);
+        }
+      }
     }
   }
 

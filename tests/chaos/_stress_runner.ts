@@ -45,7 +45,7 @@ import {
   SHARED_SLOTS,
   STRESS_OWN_FILES,
 } from "./_stress_model.ts";
-import { ownPath, sharedPath } from "./_stress_ops.ts";
+import { CHURN_PATH, ownPath, sharedPath } from "./_stress_ops.ts";
 import type { StressJob, StressResult } from "./stress_worker.ts";
 
 export interface StressOptions {
@@ -103,6 +103,7 @@ function bootStress(o: StressOptions): { mem: Memory; dev: MemDevice; x: XipFs; 
     x.iput(ip);
   };
   for (let f = 0; f < SHARED_FILES; f++) mkFile(root, sharedPath(f).slice(1), SHARED_BYTES);
+  mkFile(root, CHURN_PATH.slice(1), 0);
   for (let w = 0; w < o.workers; w++) {
     const d = x.mkdir(root, `w${w}`, 0o755);
     if (typeof d === "number" && d < 0) throw new Error(`mkdir w${w}: ${d}`);

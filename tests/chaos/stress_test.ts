@@ -18,7 +18,9 @@ for (const mode of ["dax", "pagecache"] as const) {
       if (r.problems.length > 0) console.error(`${formatStress(r)}\nreplay: XIP_SEED=${SEED}`);
       assert.deepEqual(r.problems, [], `seed ${SEED}`);
       assert.ok(r.ops > 0, `seed ${SEED}: operations ran`);
-      for (const op of ["own-map-write", "shared-map-read", "own-truncate", "exit"]) {
+      for (
+        const op of ["own-map-write", "shared-map-read", "own-truncate", "churn-map-read", "exit"]
+      ) {
         assert.ok((r.counts[op] ?? 0) > 0, `seed ${SEED}: ${op} ran`);
       }
     });
