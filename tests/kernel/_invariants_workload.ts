@@ -9,6 +9,7 @@ import {
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
+  PROT_NONE,
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
@@ -17,7 +18,7 @@ import { readCachePage } from "../../src/fs/pagecache.ts";
 import type { InodeRef } from "../../src/fs/xipfs_live.ts";
 import { putPage } from "../../src/mm/memmap.ts";
 import { mmAlloc } from "../../src/mm/mm.ts";
-import { doMmap, doMunmap } from "../../src/mm/mmap.ts";
+import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";
 import { type FileMachine, fileMachine, mapAt, newFile, pageOf } from "../fs/_mmfile.ts";
 import { userLoad, userStore } from "../mm/_mm_helpers.ts";
 
@@ -36,7 +37,7 @@ export interface Worked {
 
 /**
  * Boot (DAX or page cache), then: anonymous memory (writes, a zero-page
- * read, a partial munmap); a shared file mapping (a write, a hole read); a
+ * read, a partial munmap, a PROT_NONE page); a shared file mapping (a write, a hole read); a
  * private mapping of the same file (a read, a COW write); a second file
  * with data; page-cache reads of it (page-cache mode).
  */
@@ -51,6 +52,9 @@ export function workload(dax: boolean): Worked {
   userLoad(m.mem, mm, ANON + 2 * P); // the zero page
   userStore(m.mem, mm, ANON + 4 * P, 4);
   if (doMunmap(m.mem, mm, ANON + 4 * P, P) !== 0) throw new Error("munmap");
+  userStore(m.mem, mm, ANON + 5 * P, 5);
+  // A PROT_NONE leaf: V clear, the frame still mapped and counted.
+  if (doMprotect(m.mem, mm, ANON + 5 * P, P, PROT_NONE) !== 0) throw new Error("mprotect");
   const f = newFile(m, "f", 4 * P);
   mapAt(m, mm, f, SHARED, 4 * P, RW, MAP_SHARED);
   userStore(m.mem, mm, SHARED + 5, 0x55);

@@ -10,6 +10,7 @@ import { allocFrame, freeFrame } from "../../src/mm/frame_alloc.ts";
 import { pageBase, PG_locked, putPage } from "../../src/mm/memmap.ts";
 import { mmapReadLock, mmapReadUnlock, mmPut } from "../../src/mm/mm.ts";
 import { immapHeadWord } from "../../src/mm/rmap.ts";
+import { getUserPages, unpinUserPages } from "../../src/mm/gup.ts";
 import { physWords, walk } from "../../src/mm/pgtable.ts";
 import { vmaAlloc, vmaFree } from "../../src/mm/vma.ts";
 import { pfnAt, pteAt, userLoad } from "../mm/_mm_helpers.ts";
@@ -233,4 +234,21 @@ Deno.test("checkInvariants() reports a private mapping that can write a page-cac
       hex(old | PTE_W)
     } lets a private mapping write page-cache frame ${pfn}`,
   ]);
+});
+
+Deno.test("checkInvariants() counts gup pins the caller declares, and a pinned page truncated out of the cache is not a leak", () => {
+  const { m, mm, f } = workload(false);
+  const pins = getUserPages(m.mem, mm, SHARED, 1, false);
+  assert.ok(Array.isArray(pins) && pins.length === 1);
+  const pfn = pins[0]!;
+  const pinned = new Map([[pfn as number, 1]]);
+  assert.deepEqual(checkInvariants(m.mem), [
+    `frame ${pfn}: refcount 3, expected 2 (PTEs 1 + pins 0 + page cache 1 + kernel 0)`,
+  ]);
+  assert.deepEqual(checkInvariants(m.mem, { pins: pinned }), []);
+  // Truncate unmaps and drops the page from the cache; the pin keeps the frame.
+  assert.equal(m.fs.truncate(f, 0), 0);
+  assert.deepEqual(checkInvariants(m.mem, { pins: pinned }), []);
+  unpinUserPages(m.mem, pins);
+  assert.deepEqual(checkInvariants(m.mem), []);
 });
