@@ -86,6 +86,8 @@ export class OwnFile {
   /** Content up to OWN_MAX; bytes at or past `size` are kept zero. */
   readonly bytes = new Uint8Array(OWN_MAX);
   size = 0;
+  /** A write failed part way (RAM pressure): content unknown until truncated to 0. */
+  poisoned = false;
 
   write(pos: number, src: Uint8Array): void {
     this.bytes.set(src, pos);

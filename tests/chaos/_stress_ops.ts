@@ -8,7 +8,7 @@
  * one. The model (_stress_model.ts) checks every value read.
  */
 
-import { errnoName } from "../../src/abi/errno.ts";
+import { EFAULT, ENOMEM, errnoName } from "../../src/abi/errno.ts";
 import { O_RDWR } from "../../src/abi/fcntl.ts";
 import {
   MAP_ANONYMOUS,
@@ -112,6 +112,9 @@ const WEIGHTS: Record<OpName, number> = {
 };
 const TOTAL = Object.values(WEIGHTS).reduce((a, b) => a + b, 0);
 
+/** Thrown when a new process cannot get its first frame under RAM pressure (the op is skipped). */
+class OomSkip extends Error {}
+
 export class StressProc {
   readonly own: OwnFile[] = Array.from({ length: STRESS_OWN_FILES }, () => new OwnFile());
   /** The last seq this Worker wrote into each of its slots, per shared file. */
@@ -146,6 +149,8 @@ export class StressProc {
     readonly w: number,
     readonly workers: number,
     seed: number,
+    /** RAM is short on purpose: -ENOMEM/-EFAULT (OOM) are allowed outcomes, counted as "oom". */
+    readonly pressure = false,
   ) {
     this.r = new Rand(seed);
     for (let j = 0; j < STRESS_OWN_FILES; j++) {
@@ -166,14 +171,32 @@ export class StressProc {
     return n;
   }
 
+  /**
+   * Under RAM pressure an operation may fail for want of a frame (-ENOMEM,
+   * or -EFAULT/short count from a copy whose fault got VM_FAULT_OOM), as
+   * Linux's would (ENOMEM, SIGBUS). Count it, let `lost` forget what the
+   * model can no longer know, and report whether it was such a failure.
+   */
+  private oom(ret: number | string, lost?: () => void): boolean {
+    const code = typeof ret === "string" ? Number(/-\d+/.exec(ret)?.[0] ?? NaN) : ret;
+    if (!this.pressure || !(code === -ENOMEM || code === -EFAULT || code >= 0)) return false;
+    this.counts.oom = (this.counts.oom ?? 0) + 1;
+    lost?.();
+    return true;
+  }
+
   private fail(msg: string): void {
     this.violations.push(`worker ${this.w} op ${this.opIndex}: ${msg}`);
   }
 
   private procOrNew(): Proc {
     if (this.mm === 0) {
-      this.mm = mmAlloc(this.mem);
-      if (this.mm < 0) throw new Error(`mmAlloc: ${this.mm}`);
+      const mm = mmAlloc(this.mem);
+      if (mm < 0) {
+        if (this.oom(mm)) throw new OomSkip(); // no frame for a new process: try again later
+        throw new Error(`mmAlloc: ${mm}`);
+      }
+      this.mm = mm;
       const p = vfsProcCreate(this.vfs);
       if (typeof p === "number") throw new Error(`vfsProcCreate: ${p}`);
       this.proc = p;
@@ -245,7 +268,11 @@ export class StressProc {
       pick -= WEIGHTS[o];
     }
     this.counts[op] = (this.counts[op] ?? 0) + 1;
-    this.run(op);
+    try {
+      this.run(op);
+    } catch (e) {
+      if (!(e instanceof OomSkip)) throw e;
+    }
   }
 
   private bytes(n: number): Uint8Array {
@@ -265,7 +292,10 @@ export class StressProc {
         const pos = r.int(OWN_MAX - len);
         const data = this.bytes(len);
         const n = vfsPwrite(this.procOrNew(), this.ownFdOf(j), data, pos);
-        if (n !== len) return this.fail(`own pwrite(${pos}, ${len}) returned ${n}`);
+        if (n !== len) {
+          if (this.oom(n, () => (m.poisoned = true))) return;
+          return this.fail(`own pwrite(${pos}, ${len}) returned ${n}`);
+        }
         m.write(pos, data);
         return;
       }
@@ -275,7 +305,15 @@ export class StressProc {
         const dst = new Uint8Array(len);
         const n = vfsPread(this.procOrNew(), this.ownFdOf(j), dst, pos);
         const want = Math.max(0, Math.min(len, m.size - pos));
-        if (n !== want) return this.fail(`own pread(${pos}, ${len}) returned ${n}, size ${m.size}`);
+        if (n !== want) {
+          // Out of frames part way: a short count (what was read is still checked).
+          const short = n >= 0 && n < want;
+          if (!((n < 0 || short) && this.oom(n))) {
+            return this.fail(`own pread(${pos}, ${len}) returned ${n}, size ${m.size}`);
+          }
+          if (n < 0) return;
+        }
+        if (m.poisoned) return;
         const at = m.diff(pos, dst.subarray(0, n));
         if (at >= 0) {
           this.fail(`own file ${j} byte ${at} read ${dst[at - pos]}, model ${m.bytes[at]}`);
@@ -291,6 +329,7 @@ export class StressProc {
         const data = this.bytes(len);
         const e = copyToUser(this.mem, this.mm, asVirt(OWN_MAP(j) + pos), data);
         if (e !== 0) {
+          if (this.oom(e, () => (m.poisoned = true))) return;
           return this.fail(`store to own map ${j} at ${pos}+${len} (size ${m.size}): ${e}`);
         }
         m.write(pos, data);
@@ -305,8 +344,10 @@ export class StressProc {
         const len = 1 + r.int(Math.min(8192, end - pos));
         const got = copyFromUser(this.mem, this.mm, asVirt(OWN_MAP(j) + pos), len);
         if (typeof got === "number") {
+          if (this.oom(got)) return;
           return this.fail(`load from own map ${j} at ${pos}+${len} (size ${m.size}): ${got}`);
         }
+        if (m.poisoned) return;
         const at = m.diff(pos, got);
         if (at >= 0) {
           this.fail(
@@ -322,8 +363,12 @@ export class StressProc {
           ? PAGE_SIZE * r.int(OWN_MAX / PAGE_SIZE + 1)
           : r.int(OWN_MAX + 1);
         const e = vfsFtruncate(this.procOrNew(), this.ownFdOf(j), size);
-        if (e !== 0) return this.fail(`ftruncate own ${j} to ${size}: ${e}`);
+        if (e !== 0) {
+          if (e < 0 && this.oom(e, () => (m.poisoned = true))) return;
+          return this.fail(`ftruncate own ${j} to ${size}: ${e}`);
+        }
         m.truncate(size);
+        if (size === 0) m.poisoned = false; // known again: empty
         return;
       }
       case "own-punch": {
@@ -331,13 +376,16 @@ export class StressProc {
         const off = r.int(m.size);
         const len = 1 + r.int(Math.min(3 * PAGE_SIZE, m.size - off));
         const e = this.x.punchHole(this.ownRefs[j]!, off, len);
-        if (e !== 0) return this.fail(`punchHole own ${j} (${off}, ${len}): ${e}`);
+        if (e !== 0) {
+          if (e < 0 && this.oom(e, () => (m.poisoned = true))) return;
+          return this.fail(`punchHole own ${j} (${off}, ${len}): ${e}`);
+        }
         m.punch(off, len);
         return;
       }
       case "own-fsync": {
         const e = vfsFsync(this.procOrNew(), this.ownFdOf(j));
-        if (e !== 0) this.fail(`fsync own ${j}: ${e}`);
+        if (e !== 0 && !(e < 0 && this.oom(e))) this.fail(`fsync own ${j}: ${e}`);
         return;
       }
       case "shared-write":
@@ -397,12 +445,12 @@ export class StressProc {
       case "churn-truncate": {
         const size = 4 * r.int(CHURN_MAX / 4 + 1);
         const e = vfsFtruncate(this.proc, fd, size);
-        if (e !== 0) this.fail(`ftruncate churn to ${size}: ${e}`);
+        if (e !== 0 && !(e < 0 && this.oom(e))) this.fail(`ftruncate churn to ${size}: ${e}`);
         return;
       }
       case "churn-write": {
         const n = vfsPwrite(this.proc, fd, churnBytes(pos, len), pos);
-        if (n !== len) this.fail(`pwrite churn (${pos}, ${len}): ${n}`);
+        if (n !== len && !this.oom(n)) this.fail(`pwrite churn (${pos}, ${len}): ${n}`);
         return;
       }
       case "churn-map-write": {
@@ -414,7 +462,10 @@ export class StressProc {
       case "churn-read": {
         const dst = new Uint8Array(len);
         const n = vfsPread(this.proc, fd, dst, pos);
-        if (n < 0) return this.fail(`pread churn (${pos}, ${len}): ${n}`);
+        if (n < 0) {
+          if (this.oom(n)) return;
+          return this.fail(`pread churn (${pos}, ${len}): ${n}`);
+        }
         const bad = churnBad(pos, dst.subarray(0, n));
         if (bad >= 0) {
           this.fail(`churn byte ${bad} read ${dst[bad - pos]} through read(2): foreign data`);
@@ -443,10 +494,17 @@ export class StressProc {
     if (viaMap) {
       this.mapShared(f);
       const e = copyToUser(this.mem, this.mm, asVirt(SHARED_MAP(f) + slot * RECORD_BYTES), rec);
-      if (e !== 0) return this.fail(`store to shared map ${f} slot ${slot}: ${e}`);
+      // A record never crosses a page: a failed store wrote nothing.
+      if (e !== 0) {
+        return this.oom(e) ? undefined : this.fail(`store to shared map ${f} slot ${slot}: ${e}`);
+      }
     } else {
       const n = vfsPwrite(this.proc, this.sharedFdOf(f), rec, slot * RECORD_BYTES);
-      if (n !== RECORD_BYTES) return this.fail(`pwrite shared ${f} slot ${slot}: ${n}`);
+      if (n !== RECORD_BYTES) {
+        return n < 0 && this.oom(n)
+          ? undefined
+          : this.fail(`pwrite shared ${f} slot ${slot}: ${n}`);
+      }
     }
     this.lastSeq[f]![slot] = seq;
   }
@@ -473,7 +531,9 @@ export class StressProc {
     if (viaMap) this.mapShared(f);
     for (let tries = 0;; tries++) {
       const got = this.readSlot(f, slot, viaMap);
-      if (typeof got === "string") return this.fail(`shared ${f} slot ${slot}: ${got}`);
+      if (typeof got === "string") {
+        return this.oom(got) ? undefined : this.fail(`shared ${f} slot ${slot}: ${got}`);
+      }
       const rec = readRecord(got, slot, this.workers);
       if (rec === "bad") {
         if (tries < TORN_RETRIES) continue; // a store in flight: read again
@@ -506,18 +566,29 @@ export class StressProc {
     if (this.r.chance(0.5)) {
       const data = this.bytes(1 + this.r.int(256));
       if (copyToUser(this.mem, this.mm, asVirt(ANON_MAP + pos), data) !== 0) {
-        return this.fail(`store to anon at ${pos}`);
+        // A store that crossed pages may have landed in part: forget the anon model.
+        return this.oom(-EFAULT, () => this.forgetAnon())
+          ? undefined
+          : this.fail(`store to anon at ${pos}`);
       }
       this.anon.set(data, pos);
     } else {
       const got = copyFromUser(this.mem, this.mm, asVirt(ANON_MAP + pos), 256);
-      if (typeof got === "number") return this.fail(`load from anon at ${pos}: ${got}`);
+      if (typeof got === "number") {
+        return this.oom(got) ? undefined : this.fail(`load from anon at ${pos}: ${got}`);
+      }
       for (let i = 0; i < 256; i++) {
         if (got[i] !== this.anon[pos + i]) {
           return this.fail(`anon byte ${pos + i} read ${got[i]}, model ${this.anon[pos + i]}`);
         }
       }
     }
+  }
+
+  /** Unmap the anonymous area (its content is no longer known). */
+  private forgetAnon(): void {
+    doMunmap(this.mem, this.mm, ANON_MAP, ANON_BYTES);
+    this.anon = null;
   }
 
   private unmapSome(): void {

@@ -27,6 +27,22 @@ for (const mode of ["dax", "pagecache"] as const) {
   }
 }
 
+Deno.test("stress: under RAM pressure (100 frames, page cache) operations may fail with OOM but the machine stays consistent", async () => {
+  const r = await runStress({
+    seed: SEED,
+    workers: 3,
+    mode: "pagecache",
+    perturb: false,
+    ops: 2000,
+    seconds: 6,
+    ramFrames: 100,
+    stallMs: 20_000,
+  });
+  if (r.problems.length > 0) console.error(`${formatStress(r)}\nreplay: XIP_SEED=${SEED}`);
+  assert.deepEqual(r.problems, [], `seed ${SEED}`);
+  assert.ok(r.ops > 0);
+});
+
 Deno.test("stress: the same seed replays the same operation sequence", async () => {
   const a = await runStress({
     seed: SEED,

@@ -29,6 +29,8 @@ export interface StressJob {
   ms: number;
   /** Int32 per Worker: operations done (the runner's watchdog reads it). */
   progress: SharedArrayBuffer;
+  /** RAM is short on purpose: OOM failures are allowed outcomes. */
+  pressure: boolean;
 }
 
 export interface StressResult {
@@ -39,7 +41,7 @@ export interface StressResult {
   /** Last seq written per shared file and slot. */
   lastSeq: number[][];
   /** Own files' models: size and content. */
-  own: { size: number; bytes: Uint8Array }[];
+  own: { size: number; bytes: Uint8Array; poisoned: boolean }[];
   /** An exception that escaped (a kernel panic or a harness bug). */
   error: string | null;
 }
@@ -59,7 +61,15 @@ self.onmessage = (ev: MessageEvent<StressJob>) => {
   let p: StressProc | null = null;
   let error: string | null = null;
   try {
-    p = new StressProc(mem, x, new XipVfs(x), job.w, job.workers, job.seed * 131 + job.w);
+    p = new StressProc(
+      mem,
+      x,
+      new XipVfs(x),
+      job.w,
+      job.workers,
+      job.seed * 131 + job.w,
+      job.pressure,
+    );
     for (let i = 0; i < job.ops && p.violations.length === 0; i++) {
       if ((i & 15) === 0 && Date.now() > until) break;
       p.step();
@@ -80,7 +90,7 @@ self.onmessage = (ev: MessageEvent<StressJob>) => {
     counts: p?.counts ?? {},
     violations: p?.violations ?? [],
     lastSeq: p?.lastSeq ?? [],
-    own: p?.own.map((o) => ({ size: o.size, bytes: o.bytes })) ?? [],
+    own: p?.own.map((o) => ({ size: o.size, bytes: o.bytes, poisoned: o.poisoned })) ?? [],
     error,
   };
   self.postMessage(result);
