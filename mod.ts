@@ -20,3 +20,6 @@ export {
   type SpawnOptions,
 } from "./src/kernel/machine.ts";
 export type { MachineStats } from "./src/kernel/stats.ts";
+export { mkfs, MkfsError, type MkfsOptions } from "./src/fs/mkfs.ts";
+export { fsck, type FsckResult } from "./src/fs/fsck.ts";
+export * from "./src/sync/mod.ts";

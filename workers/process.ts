@@ -4,7 +4,7 @@
  * Protocol (structured-clone messages; all shared state is in the two
  * SharedArrayBuffers):
  *   main → worker  { t: "init", phys, kernel, mount }   attach memory and the fs
- *   worker → main  { t: "ready" }
+ *   worker → main  { t: "ready" } | { t: "fail", error } the fs could not be attached
  *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
  *   worker → main  { t: "out", fd: 1 | 2, data }         console output, in order
  *   worker → main  { t: "exit", result: ProcessResult }  the process is a zombie
@@ -16,7 +16,7 @@
  */
 
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
-import { attachFs, type FsAttach, type FsMountOptions } from "../src/kernel/_vfs_glue.ts";
+import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
 
 /** Messages the Machine sends. */
@@ -31,13 +31,20 @@ const port = self as unknown as {
 };
 
 let mem: Memory | null = null;
-let fs: FsAttach | null = null;
+let fs: KernelFs | null = null;
 
 port.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   if (m.t === "init") {
     mem = attachMemory(m.phys, m.kernel);
-    fs = attachFs(mem, m.mount);
+    // Attaching also registers this thread's file fault handlers (VMOPS_DAX,
+    // VMOPS_FILEMAP) and truncate's unmap hook: see src/kernel/fs_mount.ts.
+    const r = attachKernelFs(mem, m.mount);
+    if ("error" in r) {
+      port.postMessage({ t: "fail", error: r.error });
+      return;
+    }
+    fs = r;
     port.postMessage({ t: "ready" });
     return;
   }

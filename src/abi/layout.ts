@@ -17,36 +17,28 @@
  *  byte offset = pfn * PAGE_SIZE
  * ```
  *
- * Kernel tables, addressed in 32-bit words (an index into an Int32Array):
+ * Kernel tables, addressed in 32-bit words (an index into an Int32Array),
+ * regions in address order:
  *
  * ```
  *  word 0
- *  +--------+-------+---------+-------------------+-------------------+-----------+
- *  | header | stats | scratch | tasks: one record | memmap: one       | frame     |
- *  |        | (i64) | (tests) | a host thread:    | struct page a RAM | allocator |
- *  |        |       |         | held-lock stack   | frame (+ device   | (bitmap,  |
- *  |        |       |         |                   | with memmap=dev.) | counters) |
- *  +--------+-------+---------+-------------------+-------------------+-----------+
- *  | pcache: the page-cache index, (mapping, pgoff) -> RAM pfn (src/fs)          |
- *  +-----------------------------------------------------------------------------+
- *
- *  ... +-----------+----------------------+----------------------------------+
- *      | mmg: zero | mms: one mm_struct   | vmas: vm_area_struct slots,      |
- *      | page, VMA | per task slot (root, | VMAS_PER_TASK per task slot,     |
- *      | hint,     | locks, TLB gen, VMA  | shared by all mms                |
- *      | gauges    | list head, rss)      | (src/mm/vma.ts)                  |
- *      +-----------+----------------------+----------------------------------+
- *  | icache: in-memory inodes of the live xipfs (src/fs/icache.ts)               |
- *  +-----------------------------------------------------------------------------+
- *  | xipfs: mount state, allocator counters, dirty-block bitmap (src/fs)         |
- *  +-----------------------------------------------------------------------------+
- *  | files: open-file table and per-process fd tables (src/fs/file_table.ts)     |
- *  +-----------------------------------------------------------------------------+
- *  | procs: header (next pid) + one process record per task slot                 |
- *  | (src/kernel/proc.ts)                                                        |
- *  +-----------------------------------------------------------------------------+
- *  | daxent: DAX entry lock words, hashed by (inode slot, pgoff) (src/fs)        |
- *  +-----------------------------------------------------------------------------+
+ *  +---------+--------------------------------------------------------------+
+ *  | header  | magic, configuration echo, debug bits, tasks base            |
+ *  | stats   | machine-wide 64-bit counters (faults, bytes copied, instret) |
+ *  | scratch | words with no owner, for tests and benchmarks of src/sync    |
+ *  | tasks   | one record a host thread: held-lock stack, TLB mode and gen  |
+ *  | memmap  | one struct page a RAM frame (+ a device frame, memmap=device)|
+ *  | falloc  | frame allocator: free count, peak, bitmap                    |
+ *  | pcache  | page-cache index, (mapping, pgoff) -> RAM pfn (src/fs)       |
+ *  | mmg     | mm globals: zero page, VMA hint, gauges (src/mm/mm.ts)       |
+ *  | mms     | one mm_struct a task slot: root, locks, TLB gen, VMA list    |
+ *  | vmas    | vm_area_struct slots shared by all mms (src/mm/vma.ts)       |
+ *  | icache  | in-memory inodes of the live xipfs (src/fs/icache.ts)        |
+ *  | xipfs   | mount state, allocator counters, dirty-block bitmap          |
+ *  | files   | open-file table and per-process fd tables                    |
+ *  | procs   | process table: next pid, one record a task slot              |
+ *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
+ *  +---------+--------------------------------------------------------------+
  * ```
  *
  * Each region starts on a 64-byte boundary (16 words) so that unrelated
@@ -501,6 +493,14 @@ export const FILES = {
   lock: 0,
   /** Open-file records in use. */
   nrFiles: 8,
+  /**
+   * Last id handed to a procfs inode reference (src/fs/procfs.ts): the islot
+   * of a procfs open file, unique machine-wide so any thread can key a
+   * snapshot buffer by it.
+   */
+  procfsSeq: 9,
+  /** An rwsem (4 words) standing in for the i_rwsem of every procfs inode. */
+  procfsRwsem: 12,
   /** First open-file record; FILE_WORDS apart. Even, so pos stays 8-byte aligned. */
   records: 16,
 } as const;
@@ -556,6 +556,8 @@ export const fdtBase = (filesBase: number, fdt: number): number =>
 /** Word index of open-file record `idx` in a files region at `base`. */
 export const fileBase = (filesBase: number, idx: number): number =>
   filesBase + FILES.records + idx * FILE_WORDS;
+
+// ---------------------------------------------------------------------------
 // procs: the process table (src/kernel/proc.ts). A header, then one record
 // per task slot: a process runs on exactly one task (its Worker), so the
 // record of the process on task `tid` is slot `tid`. Slot 0 is never used.

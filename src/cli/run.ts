@@ -85,6 +85,8 @@ export async function cmdRun(args: string[]): Promise<number> {
   try {
     machine = await Machine.boot({
       image,
+      // fsync writes guest data into IMAGE as it goes, unless the run is a snapshot.
+      imagePath: p.values.snapshot ? null : image,
       dax,
       memmap,
       ram,
@@ -123,7 +125,8 @@ async function runAll(
   const [path, ...rest] = prog as [string, ...string[]];
   const handles: Process[] = [];
   for (let i = 0; i < procs; i++) handles.push(machine.spawn(path, [path, ...rest]));
-  const results = await Promise.all(handles.map((h) => h.wait()));
+  const stopProgress = Deno.stderr.isTerminal() ? startProgress(machine) : () => {};
+  const results = await Promise.all(handles.map((h) => h.wait())).finally(stopProgress);
   results.forEach((r, i) => {
     if (r.message !== undefined) {
       err(procs > 1 ? `[${handles[i]!.pid}] ${r.message}` : r.message);
@@ -139,4 +142,38 @@ async function runAll(
     }
   }
   return status;
+}
+
+/** How often the progress line is redrawn, in ms. */
+const PROGRESS_MS = 500;
+
+/**
+ * On a terminal, redraw one status line on stderr while the run goes on:
+ * processes alive, instructions per second over the last interval, faults.
+ * Every figure comes from machine.stats(). Returns the function that stops
+ * it and clears the line.
+ */
+function startProgress(machine: Machine): () => void {
+  const enc = new TextEncoder();
+  const draw = (text: string) => Deno.stderr.writeSync(enc.encode(`\r\x1b[K${text}`));
+  let last = machine.stats();
+  let lastAt = performance.now();
+  const timer = setInterval(() => {
+    const now = machine.stats();
+    const at = performance.now();
+    const ips = (now.instret - last.instret) / ((at - lastAt) / 1000);
+    const f = now.faults;
+    const faults = f.dax + f.file_major + f.file_minor + f.cow + f.anon + f.zero;
+    draw(
+      `xip: ${machine.live} alive, ${(ips / 1e6).toFixed(1)} M instr/s, ` +
+        `${faults} faults (dax ${f.dax}, file ${f.file_major + f.file_minor}, ` +
+        `anon ${f.anon}, cow ${f.cow})`,
+    );
+    last = now;
+    lastAt = at;
+  }, PROGRESS_MS);
+  return () => {
+    clearInterval(timer);
+    draw("");
+  };
 }

@@ -19,7 +19,7 @@
  */
 
 import { ISLOT, STAT, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
-import { EFBIG, EINVAL, EIO } from "../abi/errno.ts";
+import { EFBIG, EINVAL, EIO, EOPNOTSUPP } from "../abi/errno.ts";
 import { type BlockNo, blockToSector } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
@@ -56,9 +56,11 @@ function daxAddr(c: XipCtx, b: BlockNo, bytes: number): number {
  * Entry: a reference to `ip`, no lock of the inode held. Takes i_rwsem for
  * read. Holes read as zeros; the read stops at i_size.
  *
- * @returns bytes read (0 at or past EOF), or -EINVAL, -EUCLEAN, -EIO
+ * @returns bytes read (0 at or past EOF), or -EINVAL, -EUCLEAN, -EIO,
+ *   -EOPNOTSUPP on a device without directAccess
  */
 export function daxRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): number {
+  if (c.mdev === null) return -EOPNOTSUPP; // no directAccess: no DAX
   if (!Number.isSafeInteger(pos) || pos < 0) return -EINVAL;
   const rw = islotBase(c, ip.slot) + ISLOT.iRwsem;
   downRead(c.k32, rw, LockClass.I_RWSEM);
@@ -104,9 +106,10 @@ function daxReadLocked(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): n
  * file is cut short there; one that starts past it fails.
  *
  * @returns bytes written, or -EFBIG, -ENOSPC (when nothing was written),
- *   -EINVAL, -EUCLEAN, -EIO
+ *   -EINVAL, -EUCLEAN, -EIO, -EOPNOTSUPP on a device without directAccess
  */
 export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): number {
+  if (c.mdev === null) return -EOPNOTSUPP;
   if (!Number.isSafeInteger(pos) || pos < 0) return -EINVAL;
   if (src.length === 0) return 0;
   if (pos >= XIPFS_MAX_BYTES) return -EFBIG;

@@ -64,6 +64,9 @@ import { slotInode } from "./icache.ts";
 import { inodeGetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
 
+/** A stat increment, as the bigint statAdd adds (no conversion on the fault path). */
+const ONE = 1n;
+
 /** Pages needed to hold `size` bytes. */
 export const sizePages = (size: number): number => Math.ceil(size / PAGE_SIZE);
 
@@ -147,7 +150,7 @@ function daxLoadHole(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   const won =
     Atomics.compareExchange(physWords(mem), ptw, vmf.origPte | 0, pte | 0) === (vmf.origPte | 0);
   ptlUnlock(mem, mm);
-  if (won) statAdd(mem, STAT.faultZero, 1);
+  if (won) statAdd(mem, STAT.faultZero, ONE);
   if (bmapLookupFast(c, ip.ino, vmf.pgoff) !== 0) unmapMappingRange(mem, ip.slot, vmf.pgoff, 1);
   return VM_FAULT_NOPAGE;
 }
@@ -177,7 +180,7 @@ function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   if (pfn < 0) return faultError(pfn);
   markBlockDirty(c, b);
   const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, true);
-  if (r === VM_FAULT_NOPAGE) statAdd(mem, STAT.faultDax, 1);
+  if (r === VM_FAULT_NOPAGE) statAdd(mem, STAT.faultDax, ONE);
   return r;
 }
 
@@ -214,7 +217,7 @@ export function daxFault(c: XipCtx, vmf: VmFault): number {
     const pfn = daxBlockPfn(c, b);
     if (pfn < 0) return faultError(pfn);
     const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, false);
-    if (r === VM_FAULT_NOPAGE) statAdd(mem, STAT.faultDax, 1);
+    if (r === VM_FAULT_NOPAGE) statAdd(mem, STAT.faultDax, ONE);
     return r;
   });
 }

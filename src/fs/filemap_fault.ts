@@ -55,6 +55,9 @@ import { pageIs } from "./pagecache_page.ts";
 import { inodeGetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
 
+/** A stat increment, as the bigint statAdd adds (no conversion on the fault path). */
+const ONE = 1n;
+
 /** What the page-cache fault path needs from the file system. */
 export interface FilemapCtx {
   readonly c: XipCtx;
@@ -112,7 +115,7 @@ export function filemapFault(f: FilemapCtx, vmf: VmFault): number {
     const info: ReadPageInfo = { major: false };
     const pfn = readCachePage(mem, ip.slot, vmf.pgoff, f.aops, info, f.aopsFor);
     if (pfn < 0) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-    statAdd(mem, info.major ? STAT.faultFileMajor : STAT.faultFileMinor, 1);
+    statAdd(mem, info.major ? STAT.faultFileMajor : STAT.faultFileMinor, ONE);
     const page = pfn as Pfn;
     lockPage(mem, page);
     let keep = false;

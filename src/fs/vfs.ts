@@ -85,6 +85,13 @@ export interface Proc {
   readonly fdt: number;
 }
 
+/**
+ * st_dev of files on the mounted filesystem, also the dev column of their
+ * /proc/PID/maps lines: major 1, minor 0 (Linux's brd /dev/ram0, as the
+ * memory device is a RAM block device), encoded as new_encode_dev does.
+ */
+export const XIP_DEV = 0x0100;
+
 /** What fstat reports (Linux's struct kstat plus the statx DAX attribute). */
 export interface VStat {
   dev: number;
@@ -434,7 +441,7 @@ export function vfsLseek(proc: Proc, fd: number, offset: number, whence: number)
 export function vfsGetattr(fs: VfsFs, ip: VInode): VStat {
   const a = fs.getattr(ip);
   return {
-    dev: 0,
+    dev: XIP_DEV,
     ino: a.ino,
     mode: a.mode,
     nlink: a.links,

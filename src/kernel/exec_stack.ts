@@ -43,9 +43,9 @@ import { type ExecEnv, ExecFailure } from "./exec_types.ts";
 /** The stack VMA's size: Linux's default RLIMIT_STACK. */
 export const STACK_SIZE = 8 * 1024 * 1024;
 /**
- * The stack ends one page below the top of user space. The mm layer keeps
- * VMA bounds in int32 words, so no VMA may end at TASK_SIZE (2^31) itself;
- * the page left over is a guard, like Linux's gap above the stack.
+ * The stack ends one page below the top of user space; the page left over
+ * is a guard, like Linux's gap above the stack (and the init-return address
+ * exec.ts uses lies above TASK_SIZE, never mapped).
  */
 export const STACK_TOP = TASK_SIZE - PAGE_SIZE;
 /** The longest single argument or environment string (Linux's MAX_ARG_STRLEN, 32 pages). */

@@ -137,7 +137,23 @@ export const isExecError = (r: ExecResult | ExecError): r is ExecError =>
  */
 export class ExecFailure extends Error {
   override name = "ExecFailure";
-  constructor(readonly errno: number, readonly reason: string) {
-    super(reason);
+  readonly reason: string;
+  constructor(readonly errno: number, reason: string) {
+    const line = oneLine(reason);
+    super(line);
+    this.reason = line;
   }
+}
+
+/**
+ * `s` with control characters written as \xNN: names in a reason come from
+ * the file (a DT_NEEDED string, a symbol name) and must not break the line.
+ */
+export function oneLine(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    out += c < 0x20 || c === 0x7f ? `\\x${c.toString(16).padStart(2, "0")}` : ch;
+  }
+  return out;
 }

@@ -28,6 +28,7 @@ import {
   PROC_ZOMBIE,
 } from "../abi/layout.ts";
 import { asTid, PAGE_SIZE } from "../abi/types.ts";
+import { errnoName } from "../abi/errno.ts";
 import { ImageError, loadImage, MemDevice, saveImage } from "../hw/device.ts";
 import { createMemory, type Memory } from "../hw/memory.ts";
 import { freeFrameCount } from "../mm/frame_alloc.ts";
@@ -42,10 +43,10 @@ import {
   taskState,
 } from "../sync/mod.ts";
 import { TASK_LIVE } from "../sync/task.ts";
-import { closeFilesOf, type FsMountOptions, mountFs, unmountFs } from "./_vfs_glue.ts";
-import type { TextMode } from "./_exec_glue.ts";
+import { closeFilesOf } from "./files.ts";
+import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, WorkerPool } from "./machine_pool.ts";
-import { deviceFramesMapped, type ProcessResult } from "./proc_run.ts";
+import { deviceFramesMapped, type ProcessResult, type TextMode } from "./proc_run.ts";
 import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
@@ -70,6 +71,12 @@ export interface BootOptions {
   ram?: number;
   /** DAX policy of the mount (default "inode": per-file flag, as Linux's dax=inode). */
   dax?: "always" | "never" | "inode";
+  /**
+   * Host file that fsync makes guest writes durable in (blocks written in
+   * place). Default: `image` when it is a path; null: none (a snapshot run,
+   * or an image that must stay untouched until shutdown saves it).
+   */
+  imagePath?: string | null;
   /** Device frames get struct pages ("device", ZONE_DEVICE-like) or not (default "none"). */
   memmap?: "none" | "device";
   /** Processes that may exist at once (default 16). */
@@ -169,6 +176,8 @@ export class Machine {
   readonly mem: Memory;
   readonly device: MemDevice;
   readonly opts: Readonly<BootOptions>;
+  /** The main thread's handle on the mounted file system (xipfs with /proc). */
+  readonly fs: KernelFs;
   /** Free RAM frames right after boot: what a quiet machine returns to. */
   readonly bootFreeFrames: number;
   readonly #pool: WorkerPool;
@@ -181,12 +190,12 @@ export class Machine {
   #panics = 0;
   #down = false;
 
-  private constructor(mem: Memory, opts: BootOptions) {
+  private constructor(mem: Memory, opts: BootOptions, fs: KernelFs) {
     this.mem = mem;
     this.opts = opts;
+    this.fs = fs;
     this.device = new MemDevice(mem);
-    const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
-    this.#pool = new WorkerPool(mem.phys, mem.kernel, mount);
+    this.#pool = new WorkerPool(mem.phys, mem.kernel, fs.opts);
     this.bootFreeFrames = freeFrameCount(mem);
   }
 
@@ -230,9 +239,18 @@ export class Machine {
     setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
     taskInit(mem.k32, asTid(1));
     setCurrentTid(asTid(1));
-    const bad = mountFs(mem);
-    if (bad !== null) throw new MachineError(`cannot mount the image: ${bad}`);
-    const m = new Machine(mem, opts);
+    const imagePath = opts.imagePath !== undefined
+      ? opts.imagePath
+      : typeof opts.image === "string"
+      ? opts.image
+      : null;
+    const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
+    if (imagePath !== null) mount.imagePath = imagePath;
+    // Also registers the main thread's file fault handlers and unmap hook: it
+    // tears down dead processes' mms, which may hold file mappings.
+    const fs = mountKernelFs(mem, mount);
+    if ("error" in fs) throw new MachineError(`cannot mount the image: ${fs.error}`);
+    const m = new Machine(mem, opts, fs);
     await m.#pool.warm(Math.min(opts.warm ?? 4, maxProcs));
     return m;
   }
@@ -363,7 +381,7 @@ export class Machine {
     if (taskState(mem.k32, asTid(slot)) === TASK_LIVE) recoverTask(mem.k32, asTid(slot));
     let td = procGet(mem, slot, "teardown");
     if ((td & PROC_TD_FILES) === 0) {
-      closeFilesOf(mem, procGet(mem, slot, "fdTable"));
+      closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));
       td |= PROC_TD_FILES;
     }
     const mm = procGet(mem, slot, "mm");
@@ -380,8 +398,14 @@ export class Machine {
   }
 
   #reportLeak(pid: number, what: string): void {
+    this.#bug(`tearing down pid ${pid}: ${what}`);
+  }
+
+  /** Count and print a kernel bug the Machine found itself. */
+  #bug(what: string): void {
     this.#panics++;
-    writeAllSync(Deno.stderr)(enc.encode(`xip: KERNEL BUG tearing down pid ${pid}: ${what}\n`));
+    const line = enc.encode(`xip: KERNEL BUG ${what}\n`);
+    (this.opts.stderr ?? writeAllSync(Deno.stderr))(line);
   }
 
   /**
@@ -476,7 +500,8 @@ export class Machine {
     for (const p of left) this.kill(p.pid, SIGKILL);
     await Promise.all(left.map((p) => p.done));
     try {
-      unmountFs(this.mem);
+      const rc = unmountKernelFs(this.fs);
+      if (rc < 0) this.#bug(`at unmount (${errnoName(rc)}): an inode is still referenced`);
       if (opts.save !== undefined) saveImage(this.device, opts.save);
     } finally {
       this.#pool.close();

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { FsMountOptions } from "./_vfs_glue.ts";
+import type { FsMountOptions } from "./fs_mount.ts";
 import type { ProcessResult, ProcessStart } from "./proc_run.ts";
 
 /** What a pooled Worker reports while running a process. */
@@ -35,9 +35,18 @@ export class PooledWorker {
     this.worker = new Worker(url, { type: "module" });
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.onmessage = (ev: MessageEvent) => {
-        const m = ev.data as { t: string; fd?: 1 | 2; data?: Uint8Array; result?: ProcessResult };
+        const m = ev.data as {
+          t: string;
+          fd?: 1 | 2;
+          data?: Uint8Array;
+          result?: ProcessResult;
+          error?: string;
+        };
         if (m.t === "ready") resolve();
-        else if (m.t === "out") this.events?.out(m.fd!, m.data!);
+        else if (m.t === "fail") {
+          this.dead = true;
+          reject(new Error(`cannot attach the file system: ${m.error}`));
+        } else if (m.t === "out") this.events?.out(m.fd!, m.data!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;

@@ -37,13 +37,20 @@ import { mmRoot, physWords } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
 import { recoverTask, setCurrentTid, taskExit } from "../sync/mod.ts";
 import { STAT } from "../abi/layout.ts";
-import { execProgram, type TextMode } from "./_exec_glue.ts";
-import { type ExecResult, execStartStep, isExecError, isInitReturn } from "./exec.ts";
-import { attachFiles, type FsAttach } from "./_vfs_glue.ts";
+import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
+import { VfsFiles } from "./files.ts";
+import type { KernelFs } from "./fs_mount.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { syscallDispatch } from "./syscall.ts";
 import { type ConsoleSink, Task } from "./task.ts";
+
+/**
+ * How exec places program text: "map" mmaps every PT_LOAD segment from the
+ * file (text shared straight from the device under DAX, from page-cache
+ * pages otherwise; data COW); "copy" fills anonymous memory instead.
+ */
+export type TextMode = "map" | "copy";
 
 /** What the Machine tells a Worker to run. */
 export interface ProcessStart {
@@ -76,12 +83,16 @@ export interface ProcessResult {
 
 /** Instructions per hart.run call; the loop continues until the process stops. */
 const RUN_BUDGET = 1 << 30;
+/** Instructions between publications of a running process's instret (for live progress). */
+const INSTRET_PUBLISH = 1 << 20;
 
 /** The trap handlers of one process. */
 class ProcessEnv implements HartEnv {
   hart: Hart | null = null;
   /** The next start-up step (execStartStep): init calls, then the entry. */
   step = 0;
+  /** Instructions of this process already added to STAT.instret. */
+  instretPublished = 0;
   constructor(readonly t: Task, readonly img: ExecResult) {}
 
   #toUser(): boolean {
@@ -144,6 +155,11 @@ class ProcessEnv implements HartEnv {
   poll(hart: Hart): boolean {
     const t = this.t;
     tlbCheck(t.mem, t.tid, () => hart.flushTlb());
+    // Publish progress now and then, so a live run's instret is visible (xip run's progress line).
+    if (hart.instret - this.instretPublished >= INSTRET_PUBLISH) {
+      statAdd(t.mem, STAT.instret, hart.instret - this.instretPublished);
+      this.instretPublished = hart.instret;
+    }
     const sig = t.pendingSignal();
     if (sig === 0) return true;
     enterKernel(t.mem, t.tid);
@@ -216,12 +232,13 @@ const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 
  * s.tid and initialised the task; this thread has no current task.
  * Never throws: a kernel exception becomes a `panic` in the result.
  */
-export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink): ProcessResult {
+export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink): ProcessResult {
   const mem = fs.mem;
   const tid = s.tid as Tid;
   setCurrentTid(tid);
   let t: Task | null = null;
   let hart: Hart | null = null;
+  let env: ProcessEnv | null = null;
   let reason = { code: 0, signal: 0 } as { code: number; signal: number; message?: string };
   let panic: string | undefined;
   let devicePfns: number[] = [];
@@ -233,7 +250,15 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
     }
     procSet(mem, tid, "mm", mm);
     switchMm(mem, tid, mm);
-    const files = attachFiles(fs);
+    const files = VfsFiles.create(fs, mm);
+    if (typeof files === "number") {
+      reason = {
+        code: 0,
+        signal: SIGKILL,
+        message: `no file table: ${errnoName(files)}`,
+      };
+      return finish();
+    }
     procSet(mem, tid, "fdTable", files.fdTable);
     t = new Task({
       mem,
@@ -246,7 +271,9 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
       files,
       bootMs: s.bootMs,
     });
-    const img = execProgram(fs, mm, s.path, s.argv, s.envp, s.textMode);
+    const img = execve({ mem, mm, openExec: (p) => files.openExec(p) }, s.path, s.argv, s.envp, {
+      textMode: s.textMode,
+    });
     if (isExecError(img)) {
       reason = {
         code: execStatus(img.errno),
@@ -255,7 +282,7 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
       };
       return finish();
     }
-    const env = new ProcessEnv(t, img);
+    env = new ProcessEnv(t, img);
     hart = new Hart(mem.phys, env, {
       rootPfn: mmRoot(mem, mm),
       tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
@@ -301,7 +328,7 @@ export function runProcess(fs: FsAttach, s: ProcessStart, console: ConsoleSink):
       procSet(mem, tid, "mm", 0);
     }
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_MM);
-    if (hart !== null) statAdd(mem, STAT.instret, hart.instret);
+    if (hart !== null) statAdd(mem, STAT.instret, hart.instret - (env?.instretPublished ?? 0));
     const signal = reason.signal;
     procExit(mem, tid, signal !== 0 ? 0 : reason.code, signal);
     taskExit(mem.k32, tid);

@@ -11,7 +11,7 @@ import { STAT } from "../abi/layout.ts";
 import { type Memory, statRead } from "../hw/memory.ts";
 import { totalFrames, usedFramesPeak } from "../mm/frame_alloc.ts";
 import { mmGauges } from "../mm/mm.ts";
-import { pagecacheFrames } from "./_vfs_glue.ts";
+import { pagecacheFrames } from "../fs/pagecache.ts";
 
 /** `xip run --stats` and `machine.stats()`. */
 export interface MachineStats {

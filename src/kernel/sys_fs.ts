@@ -1,11 +1,17 @@
 /**
  * File syscalls: read, write, readv, writev, pread64, pwrite64, sendfile64,
  * openat, close, llseek, fstat (stat64), ftruncate64, fsync, unlinkat,
- * getdents64.
+ * mkdirat, getdents64.
  *
  * fds 0, 1 and 2 are the console until the guest closes them: stdin reads
  * the process's stdin bytes, stdout and stderr go to its ConsoleSink.
- * Every other fd goes to the VFS through the task's FileGlue.
+ * Every other fd goes to the VFS through the task's FileGlue (files.ts),
+ * which keeps 0..2 reserved in the VFS fd table while the console holds
+ * them; closing a console fd frees its number for the next open.
+ *
+ * O_DIRECT on a page-cache file bypasses the bounce buffer: read, write,
+ * pread64 and pwrite64 hand the user address to FileGlue.direct, which
+ * pins the user pages (get_user_pages) and copies device ↔ user frames.
  *
  * Data moves in chunks of at most IO_CHUNK bytes through a kernel buffer,
  * so a guest-chosen length never sizes an allocation; a transfer that fails
@@ -15,8 +21,9 @@
  */
 
 import { EBADF, EFAULT, EINVAL, ENOTDIR, ESPIPE } from "../abi/errno.ts";
+import { STAT64_BYTES } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
-import type { FileStat } from "./_vfs_glue.ts";
+import { encodeStat64, type VStat } from "../fs/vfs.ts";
 import type { Task } from "./task.ts";
 import { accessOk, argU64, putU64, userPath, userRead, userWrite } from "./uaccess_task.ts";
 
@@ -32,7 +39,7 @@ export const UIO_MAXIOV = 1024;
 /** Largest getdents64 buffer honoured; a bigger one is filled only this far. */
 const DIRENT_CHUNK = 64 * 1024;
 /** Bytes of struct stat64 (asm-generic, see guest/README.md). */
-export const STAT64_SIZE = 104;
+export const STAT64_SIZE = STAT64_BYTES;
 
 const S_IFCHR = 0o020000;
 const SEEK_CUR = 1;
@@ -164,12 +171,28 @@ function userReadPrefix(t: Task, va: number, len: number): Uint8Array {
   return out;
 }
 
+/**
+ * O_DIRECT of `fd` straight to or from user memory, when it applies:
+ * the result, or null to take the buffered path.
+ */
+function directUser(t: Task, fd: number, write: boolean, va: number, n: number, pos: number) {
+  if (isConsole(t, fd)) return null;
+  n = Math.min(n >>> 0, MAX_RW_COUNT);
+  va >>>= 0;
+  if (!accessOk(va, n)) return -EFAULT;
+  return t.files.direct(fd, write, va, n, pos);
+}
+
 export function sysRead(t: Task, a: Int32Array): number {
+  const d = directUser(t, a[10]!, false, a[11]!, a[12]!, -1);
+  if (d !== null) return d;
   const step = readStep(t, a[10]!, -1);
   return typeof step === "number" ? step : readToUser(t, step, a[11]!, a[12]!);
 }
 
 export function sysWrite(t: Task, a: Int32Array): number {
+  const d = directUser(t, a[10]!, true, a[11]!, a[12]!, -1);
+  if (d !== null) return d;
   const step = writeStep(t, a[10]!, -1);
   return typeof step === "number" ? step : writeFromUser(t, step, a[11]!, a[12]!);
 }
@@ -178,6 +201,8 @@ export function sysWrite(t: Task, a: Int32Array): number {
 export function sysPread64(t: Task, a: Int32Array): number {
   const pos = argU64(a[13]!, a[14]!);
   if (pos < 0) return -EINVAL;
+  const d = directUser(t, a[10]!, false, a[11]!, a[12]!, pos);
+  if (d !== null) return d;
   const step = readStep(t, a[10]!, pos);
   return typeof step === "number" ? step : readToUser(t, step, a[11]!, a[12]!);
 }
@@ -186,6 +211,8 @@ export function sysPread64(t: Task, a: Int32Array): number {
 export function sysPwrite64(t: Task, a: Int32Array): number {
   const pos = argU64(a[13]!, a[14]!);
   if (pos < 0) return -EINVAL;
+  const d = directUser(t, a[10]!, true, a[11]!, a[12]!, pos);
+  if (d !== null) return d;
   const step = writeStep(t, a[10]!, pos);
   return typeof step === "number" ? step : writeFromUser(t, step, a[11]!, a[12]!);
 }
@@ -277,9 +304,21 @@ export function sysSendfile64(t: Task, a: Int32Array): number {
   return done;
 }
 
+/**
+ * The path of an *at() call, or -errno: a relative path against a console
+ * dirfd is -ENOTDIR (a tty is no directory; the console's reservation in
+ * the VFS table must never serve as one).
+ */
+function atPath(t: Task, dirfd: number, va: number): string | number {
+  const path = userPath(t, va);
+  if (typeof path === "number") return path;
+  if (isConsole(t, dirfd) && !path.startsWith("/")) return -ENOTDIR;
+  return path;
+}
+
 /** openat(dirfd, path, flags, mode). */
 export function sysOpenat(t: Task, a: Int32Array): number {
-  const path = userPath(t, a[11]!);
+  const path = atPath(t, a[10]!, a[11]!);
   if (typeof path === "number") return path;
   return t.files.openat(a[10]!, path, a[12]!, a[13]!);
 }
@@ -288,6 +327,7 @@ export function sysClose(t: Task, a: Int32Array): number {
   const fd = a[10]!;
   if (isConsole(t, fd)) {
     t.consoleOpen[fd] = false;
+    t.files.close(fd); // its reservation in the VFS table: the number is free again
     return 0;
   }
   return t.files.close(fd);
@@ -305,28 +345,8 @@ export function sysLlseek(t: Task, a: Int32Array): number {
   return userWrite(t, a[13]!, b);
 }
 
-/** Encode `st` as the 104-byte asm-generic struct stat64. */
-export function encodeStat64(st: FileStat): Uint8Array {
-  const b = new Uint8Array(STAT64_SIZE);
-  const dv = new DataView(b.buffer);
-  putU64(dv, 0, st.dev);
-  putU64(dv, 8, st.ino);
-  dv.setUint32(16, st.mode, true);
-  dv.setUint32(20, st.nlink, true);
-  dv.setUint32(24, st.uid, true);
-  dv.setUint32(28, st.gid, true);
-  putU64(dv, 32, st.rdev);
-  putU64(dv, 48, st.size);
-  dv.setInt32(56, st.blksize, true);
-  putU64(dv, 64, st.blocks);
-  dv.setInt32(72, st.atime, true);
-  dv.setInt32(80, st.mtime, true);
-  dv.setInt32(88, st.ctime, true);
-  return b;
-}
-
 /** What fstat says about a console fd: a character device, as a pty is. */
-function consoleStat(fd: number): FileStat {
+function consoleStat(fd: number): VStat {
   const now = Math.floor(Date.now() / 1000);
   return {
     dev: 0,
@@ -342,6 +362,8 @@ function consoleStat(fd: number): FileStat {
     atime: now,
     mtime: now,
     ctime: now,
+    attributes: 0,
+    dax: false,
   };
 }
 
@@ -350,7 +372,9 @@ export function sysFstat(t: Task, a: Int32Array): number {
   const fd = a[10]!;
   const st = isConsole(t, fd) ? consoleStat(fd) : t.files.fstat(fd);
   if (typeof st === "number") return st;
-  return userWrite(t, a[11]!, encodeStat64(st));
+  const buf = new Uint8Array(STAT64_BYTES);
+  encodeStat64(st, buf);
+  return userWrite(t, a[11]!, buf);
 }
 
 /** ftruncate64(fd, len_lo, len_hi). */
@@ -371,9 +395,16 @@ export function sysFsync(t: Task, a: Int32Array): number {
 export function sysUnlinkat(t: Task, a: Int32Array): number {
   const flags = a[12]!;
   if ((flags & ~AT_REMOVEDIR) !== 0) return -EINVAL;
-  const path = userPath(t, a[11]!);
+  const path = atPath(t, a[10]!, a[11]!);
   if (typeof path === "number") return path;
   return t.files.unlinkat(a[10]!, path, flags);
+}
+
+/** mkdirat(dirfd, path, mode). */
+export function sysMkdirat(t: Task, a: Int32Array): number {
+  const path = atPath(t, a[10]!, a[11]!);
+  if (typeof path === "number") return path;
+  return t.files.mkdirat(a[10]!, path, a[12]! & 0o7777);
 }
 
 /** getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end. */

@@ -28,6 +28,7 @@ const A0 = 10, A7 = 17;
 
 /** Number → handler. Sparse; a hole is -ENOSYS. */
 export const SYSCALLS: ReadonlyMap<number, SyscallHandler> = new Map<number, SyscallHandler>([
+  [nr.SYS_mkdirat, fs.sysMkdirat],
   [nr.SYS_unlinkat, fs.sysUnlinkat],
   [nr.SYS_ftruncate64, fs.sysFtruncate64],
   [nr.SYS_openat, fs.sysOpenat],

@@ -12,7 +12,7 @@
 
 import type { Tid } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import type { FileGlue } from "./_vfs_glue.ts";
+import type { FileGlue } from "./files.ts";
 import { procGet } from "./proc.ts";
 import { firstPending } from "./signal.ts";
 

@@ -577,8 +577,9 @@ export function doBrk(mem: Memory, mm: number, newBrk: number): number {
   const k32 = mem.k32;
   mmapWriteLock(mem, mm);
   try {
-    const start = k32[b + MM.brkStart]!;
-    const old = k32[b + MM.brk]!;
+    // Unsigned, as VMA bounds: the break may sit exactly at TASK_SIZE (2^31).
+    const start = k32[b + MM.brkStart]! >>> 0;
+    const old = k32[b + MM.brk]! >>> 0;
     if (newBrk < start || newBrk > TASK_SIZE) return old;
     const oldEnd = pageRoundUp(old);
     const newEnd = pageRoundUp(newBrk);

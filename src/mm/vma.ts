@@ -49,8 +49,12 @@ const set = (mem: Memory, v: number, field: number, x: number): void => {
   mem.k32[vmaBase(mem.layout, v) + field] = x;
 };
 
-export const vmaStart = (mem: Memory, v: number): VirtAddr => f(mem, v, VMA.start) as VirtAddr;
-export const vmaEnd = (mem: Memory, v: number): VirtAddr => f(mem, v, VMA.end) as VirtAddr;
+// Bounds are unsigned: a VMA may end exactly at TASK_SIZE (2^31), which an
+// int32 word holds as -2^31; reading them back with >>> 0 keeps every
+// comparison in address order.
+export const vmaStart = (mem: Memory, v: number): VirtAddr =>
+  (f(mem, v, VMA.start) >>> 0) as VirtAddr;
+export const vmaEnd = (mem: Memory, v: number): VirtAddr => (f(mem, v, VMA.end) >>> 0) as VirtAddr;
 export const vmaFlags = (mem: Memory, v: number): number => f(mem, v, VMA.flags);
 export const vmaFile = (mem: Memory, v: number): number => f(mem, v, VMA.file);
 export const vmaPgoff = (mem: Memory, v: number): number => f(mem, v, VMA.pgoff);

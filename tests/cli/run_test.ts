@@ -39,6 +39,13 @@ Deno.test("xip run prints the program's output and exits with its status", async
   assert.equal(e.code, 42);
 });
 
+Deno.test("xip run draws no progress line when stderr is not a terminal", async () => {
+  // compute 20 runs for several progress intervals, so a line would be drawn if enabled.
+  const r = await xip("run", await img(), "--snapshot", "--", "/bin/compute", "20");
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, "", "stderr must stay empty off a terminal");
+});
+
 Deno.test("xip run --procs 3 prefixes each line with [pid] and --stats writes the JSON", async () => {
   const stats = `${work}/s.json`;
   const r = await xip("run", await img(), "--procs", "3", "--stats", stats, "--", "/bin/hello");

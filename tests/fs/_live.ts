@@ -16,7 +16,7 @@ import {
 } from "../../src/fs/pagecache.ts";
 import { fsck } from "../../src/fs/fsck.ts";
 import { type InodeRef, type MountOptions, mountXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
-import { setCurrentTid, taskInit } from "../../src/sync/task.ts";
+import { DEBUG_LOCKDEP, setCurrentTid, setDebug, taskInit } from "../../src/sync/mod.ts";
 
 export interface LiveFs {
   mem: Memory;
@@ -49,6 +49,7 @@ export function freshLive(o: FreshOptions = {}): LiveFs {
     deviceMemmap: false,
     maxTasks: 8,
   }, { image });
+  setDebug(mem.k32, DEBUG_LOCKDEP, true); // every live-fs test checks the lock order
   const tid = o.tid ?? asTid(1);
   taskInit(mem.k32, tid);
   setCurrentTid(tid);

@@ -27,7 +27,7 @@ export interface FileMachineOptions {
   sizeBytes?: number;
   ramFrames?: number;
   deviceMemmap?: boolean;
-  dax?: "always" | "never";
+  dax?: "always" | "never" | "inode";
   lockdep?: boolean;
   maxTasks?: number;
 }

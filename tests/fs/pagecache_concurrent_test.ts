@@ -20,7 +20,7 @@ import { type Job, prng, type Report, SCR } from "./pagecache_worker.ts";
 import { putPage } from "../../src/mm/memmap.ts";
 import type { Pfn } from "../../src/abi/types.ts";
 
-const WATCHDOG_MS = 30_000;
+const WATCHDOG_MS = 120_000; // catches hangs; generous because 2 loaded cores can starve Workers
 const SEED = Number(Deno.env.get("PAGECACHE_SEED") ?? Date.now() % 1_000_000);
 
 function boot(ramFrames: number): Memory {

@@ -2,7 +2,8 @@
  * The syscall fuzzer's cases (run in a Worker by fuzz_worker.ts under the
  * watchdog of _fuzz_runner.ts). Case i of seed S is one process: a fresh
  * mm with a scratch mapping holding a few path strings, a Task whose files
- * go to the live VFS (VfsFileGlue), and a stream of up to 200 syscalls
+ * are the kernel's own (VfsFiles over the mounted xipfs with /proc), and a
+ * stream of up to 200 syscalls
  * through syscallDispatch with random numbers and arguments: pointers into
  * the scratch area, at the heap, into kernel-ish and wild addresses, huge
  * lengths, small fds, O_* and MAP_* combinations. The process then exits
@@ -23,22 +24,24 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
-import { asTid, asVirt } from "../../src/abi/types.ts";
-import { XipVfs } from "../../src/fs/vfs_xipfs.ts";
+import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { procAlloc, procExit, procFree, procSet } from "../../src/kernel/proc.ts";
 import { syscallDispatch, SYSCALLS } from "../../src/kernel/syscall.ts";
 import { Task } from "../../src/kernel/task.ts";
-import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
+import { mmAlloc, mmBoot, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, setBrkStart } from "../../src/mm/mmap.ts";
 import { switchMm } from "../../src/mm/tlb.ts";
 import { copyToUser } from "../../src/mm/uaccess.ts";
 import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
 import { taskExit } from "../../src/sync/task.ts";
 import { type CaseOutcome } from "./_fuzz_summary.ts";
-import { bootFuzzMachine, type FuzzMachine } from "./_fuzz_machine.ts";
+import { ROOTFS } from "./_fuzz_machine.ts";
+import { createMemory, type Memory } from "../../src/hw/memory.ts";
+import { mkfs } from "../../src/fs/mkfs.ts";
+import { VfsFiles } from "../../src/kernel/files.ts";
+import { type KernelFs, mountKernelFs } from "../../src/kernel/fs_mount.ts";
 import { caseSeed, Rand } from "./_rng.ts";
-import { VfsFileGlue } from "./_vfs_file_glue.ts";
 
 const SCRATCH = 0x4000_0000;
 const SCRATCH_BYTES = 8 * 4096;
@@ -59,16 +62,32 @@ const CALLS = 200;
 
 export interface SyscallFuzz {
   seed: number;
-  m: FuzzMachine;
-  vfs: XipVfs;
+  mem: Memory;
+  fs: KernelFs;
   dax: boolean;
 }
 
+/** Boot the rootfs image and mount it as the Machine does (mountKernelFs); even seeds DAX. */
 export function syscallFuzzSetup(seed: number): SyscallFuzz {
   const dax = (seed & 1) === 0;
-  const m = bootFuzzMachine({ dax: dax ? "always" : "never", ramFrames: 1024 });
-  m.fs.mkdir(m.root, "fz", 0o755);
-  return { seed, m, vfs: new XipVfs(m.fs), dax };
+  const sizeBytes = 8 << 20;
+  const image = mkfs({ sizeBytes, from: ROOTFS.pathname, dax: true });
+  const mem = createMemory({
+    ramFrames: 1024,
+    deviceFrames: sizeBytes / PAGE_SIZE,
+    deviceMemmap: false,
+    maxTasks: 4,
+  }, { image });
+  if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
+  taskInit(mem.k32, asTid(1));
+  setCurrentTid(asTid(1));
+  const fs = mountKernelFs(mem, { dax: dax ? "always" : "never" });
+  if ("error" in fs) throw new Error(fs.error);
+  const root = fs.xip.iget(fs.xip.rootIno);
+  if (typeof root === "number") throw new Error("root");
+  fs.xip.mkdir(root, "fz", 0o755);
+  fs.xip.iput(root);
+  return { seed, mem, fs, dax };
 }
 
 /** An argument value: mostly plausible, often hostile. */
@@ -195,7 +214,7 @@ const NAMES = new Map<number, string>(
 
 /** Run case `i`: one process's syscall stream. */
 export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
-  const { mem } = z.m;
+  const { mem } = z;
   const r = new Rand(caseSeed(z.seed, i));
   const tid = asTid(2);
   taskInit(mem.k32, tid);
@@ -213,7 +232,9 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
   setBrkStart(mem, mm, HEAP);
   const enc = new TextEncoder();
   PATHS.forEach((p, k) => copyToUser(mem, mm, asVirt(PATH_AT + 64 * k), enc.encode(p + "\0")));
-  const files = new VfsFileGlue(z.vfs);
+  const files = VfsFiles.create(z.fs, mm);
+  if (typeof files === "number") throw new Error(`VfsFiles.create: ${files}`);
+  procSet(mem, 2, "fdTable", files.fdTable);
   const t = new Task({
     mem,
     tid,

@@ -7,18 +7,20 @@
  */
 
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
-import { asTid, asVirt } from "../../src/abi/types.ts";
+import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { createMemory } from "../../src/hw/memory.ts";
+import { mkfs } from "../../src/fs/mkfs.ts";
 import type { Memory } from "../../src/hw/memory.ts";
-import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
+import { mmAlloc, mmBoot, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, setBrkStart } from "../../src/mm/mmap.ts";
 import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
 import { switchMm } from "../../src/mm/tlb.ts";
-import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
-import { attachFiles, type FsAttach } from "../../src/kernel/_vfs_glue.ts";
+import { DEBUG_LOCKDEP, setCurrentTid, setDebug, taskInit } from "../../src/sync/mod.ts";
+import { VfsFiles } from "../../src/kernel/files.ts";
+import { type KernelFs, mountKernelFs, unmountKernelFs } from "../../src/kernel/fs_mount.ts";
 import { procAlloc, procExit, procFree, procSet } from "../../src/kernel/proc.ts";
 import { syscallDispatch } from "../../src/kernel/syscall.ts";
 import { Task } from "../../src/kernel/task.ts";
-import { boot } from "../mm/_mm_helpers.ts";
 
 /** Where the scratch mapping starts, and its size. */
 export const SCRATCH = 0x4000_0000;
@@ -28,6 +30,8 @@ export const HEAP = 0x2000_0000;
 
 export interface Bench {
   mem: Memory;
+  /** The mounted file system (xipfs with /proc) the task's files live on. */
+  fs: KernelFs;
   t: Task;
   regs: Int32Array;
   out: number[];
@@ -44,9 +48,27 @@ export interface Bench {
   close(): void;
 }
 
-/** A fresh bench; `stdin` is the console input. */
-export function makeBench(stdin = ""): Bench {
-  const mem = boot({ ramFrames: 1024, maxTasks: 4, lockdep: true });
+/** Device bytes of the bench's file system. */
+const DEVICE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * A fresh bench; `stdin` is the console input. The file system is an empty
+ * xipfs on a memory device, mounted with `dax` (default "never": the page
+ * cache), so file syscalls go through the real VFS.
+ */
+export function makeBench(stdin = "", dax: "always" | "never" = "never"): Bench {
+  const mem = createMemory({
+    ramFrames: 1024,
+    deviceFrames: DEVICE_BYTES / PAGE_SIZE,
+    deviceMemmap: false,
+    maxTasks: 4,
+  }, { image: mkfs({ sizeBytes: DEVICE_BYTES }) });
+  if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
+  setDebug(mem.k32, DEBUG_LOCKDEP, true);
+  taskInit(mem.k32, asTid(1));
+  setCurrentTid(asTid(1));
+  const fs = mountKernelFs(mem, { dax });
+  if ("error" in fs) throw new Error(fs.error);
   const tid = asTid(2);
   taskInit(mem.k32, tid);
   setCurrentTid(tid);
@@ -65,11 +87,13 @@ export function makeBench(stdin = ""): Bench {
   );
   if (r !== SCRATCH) throw new Error(`scratch mmap failed: ${r}`);
   setBrkStart(mem, mm, HEAP);
-  const fs: FsAttach = { mem, opts: { dax: "never" }, vol: null };
   const out: number[] = [], err: number[] = [];
   let dropped = 0;
-  const mk = () =>
-    new Task({
+  const mk = () => {
+    const files = VfsFiles.create(fs, mm);
+    if (typeof files === "number") throw new Error(`VfsFiles.create: ${files}`);
+    procSet(mem, 2, "fdTable", files.fdTable);
+    return new Task({
       mem,
       tid,
       pid,
@@ -83,11 +107,13 @@ export function makeBench(stdin = ""): Bench {
         },
       },
       stdin: new TextEncoder().encode(stdin),
-      files: attachFiles(fs),
+      files,
       bootMs: performance.timeOrigin + performance.now(),
     });
+  };
   const bench: Bench = {
     mem,
+    fs,
     t: mk(),
     regs: new Int32Array(32),
     out,
@@ -109,14 +135,20 @@ export function makeBench(stdin = ""): Bench {
     },
     revive() {
       procSet(mem, 2, "sigPending", 0);
+      this.t.files.closeAll();
       this.t = mk();
     },
     get dropped() {
       return dropped;
     },
     close() {
+      this.t.files.closeAll();
       switchMm(mem, tid, 0);
       mmPut(mem, mm);
+      setCurrentTid(asTid(1));
+      const rc = unmountKernelFs(fs);
+      if (rc !== 0) throw new Error(`unmount: ${rc} (an inode leaked)`);
+      setCurrentTid(tid);
       procExit(mem, 2, 0, 0);
       procFree(mem, 2);
       setCurrentTid(asTid(1));

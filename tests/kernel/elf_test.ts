@@ -254,6 +254,13 @@ const CASES: BadCase[] = [
     reason: ["libcompuXe.so: not found in /lib:/usr/lib", "needed by /bin/compute"],
   },
   {
+    name: "a missing library whose name holds a newline",
+    path: "/bin/compute",
+    files: [["/bin/compute", renameDynstr(COMPUTE, "libc.so", "lib\n.so")]],
+    errno: ENOENT,
+    reason: ["lib\\x0a.so: not found in /lib:/usr/lib"],
+  },
+  {
     name: "a missing symbol",
     path: "/bin/compute",
     files: [["/lib/libcompute.so", renameDynstr(LIBCOMPUTE, "crc32_update", "crc32_updatX")]],
@@ -365,16 +372,21 @@ Deno.test("execve() never throws and never leaks on randomly corrupted headers (
     ["/bin/compute", COMPUTE],
     ["/lib/libcompute.so", LIBCOMPUTE],
   ];
+  let where = "";
   try {
     for (let i = 0; i < 150; i++) {
       const [victim, bytes] = targets[i % targets.length]!;
       // Corrupt the headers and tables (the first 2 KiB) where the loader looks.
+      const pokes: [number, number][] = [];
       const bad = patched(bytes, (c) => {
         const n = 1 + Math.floor(rand() * 6);
         for (let k = 0; k < n; k++) {
-          c[Math.floor(rand() * Math.min(c.length, 2048))] = Math.floor(rand() * 256);
+          const at = Math.floor(rand() * Math.min(c.length, 2048));
+          c[at] = Math.floor(rand() * 256);
+          pokes.push([at, c[at]!]);
         }
       });
+      where = `iteration ${i}, ${victim} poked at ${JSON.stringify(pokes)}`;
       const path = victim.startsWith("/lib") ? "/bin/compute" : victim;
       withExec(
         path,
@@ -390,7 +402,7 @@ Deno.test("execve() never throws and never leaks on randomly corrupted headers (
       );
     }
   } catch (e) {
-    console.error(`exec fuzz failed with seed ${seed} (rerun with EXEC_FUZZ_SEED=${seed})`);
+    console.error(`exec fuzz failed with seed ${seed} at ${where} (rerun: EXEC_FUZZ_SEED=${seed})`);
     throw e;
   }
 });

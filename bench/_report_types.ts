@@ -1,0 +1,153 @@
+/**
+ * The data bench/report.ts collects and renders: what `deno bench --json`
+ * gave per bench, and what the standalone measurement scripts
+ * (bench/_report_machine.ts) print as JSON. report.ts can save it
+ * (--save-json) and render a report from a saved file (--from-json), which
+ * is how tests/bench/report_test.ts checks the renderer without timing.
+ *
+ * Units are in the field names: ns, ms, bytes, frames, per-second rates.
+ *
+ * @module
+ */
+
+/** How program text reaches a process (the three exec modes of issue 7). */
+export type Mode = "dax" | "pagecache" | "copy";
+export const MODE_NAMES: readonly Mode[] = ["dax", "pagecache", "copy"];
+
+/** One bench from Deno's JSON. Deno reports no median: avgNs is the mean per iteration. */
+export interface BenchRow {
+  group: string | null;
+  name: string;
+  baseline: boolean;
+  /** Iterations measured. */
+  n: number;
+  avgNs: number;
+  minNs: number;
+  p75Ns: number;
+  p99Ns: number;
+  /** The failure message when the bench threw. */
+  error?: string;
+}
+
+/** A `deno bench` suite: ran, failed, skipped (--quick) or absent (layer not landed). */
+export interface SuiteResult {
+  suite: string;
+  file: string;
+  status: "ok" | "failed" | "skipped" | "missing";
+  /** Why it did not run or failed (one line). */
+  reason?: string;
+  rows: BenchRow[];
+  seconds: number;
+}
+
+/** Whether a measurement could be made, and why not. */
+export interface Measured {
+  status: "ok" | "not measured";
+  reason?: string;
+}
+
+/** Stats of one Machine run, the fields of DESIGN.md §6 the report uses. */
+export interface RunStats {
+  instret: number;
+  peakFrames: number;
+  pagecacheFrames: number;
+  copiedBytes: number;
+  faultsDax: number;
+  faultsFile: number;
+  deviceMappedFrames: number;
+  /** Peak RSS of the Deno process during the run (sampled every 10 ms). */
+  rssBytes: number;
+}
+
+/** One scaling run: N processes of compute in one mode. */
+export interface ScalingPoint extends RunStats {
+  mode: Mode;
+  procs: number;
+  iterations: number;
+  /** From the first spawn to the last exit. */
+  wallMs: number;
+  instrPerSec: number;
+}
+
+/** Text of the one-page library whose run is subtracted to give RAM for code. */
+export const FOOTPRINT_BASE_TEXT = 4096;
+
+/** Frames of library text beyond the one-page baseline: what N × text means in frames. */
+export const extraTextFrames = (textBytes: number): number =>
+  (textBytes - FOOTPRINT_BASE_TEXT) / 4096;
+
+/** One footprint run: N processes sharing a library of textBytes. */
+export interface FootprintPoint extends RunStats {
+  mode: Mode;
+  procs: number;
+  textBytes: number;
+  /** peakFrames minus the same run with a one-page library: RAM that holds library text. */
+  codeFrames: number;
+}
+
+/** Exec: spawn to exit of `compute ITER`, medians over interleaved runs. */
+export interface ExecPoint {
+  mode: Mode;
+  runs: number;
+  medianMs: number;
+  minMs: number;
+}
+
+export interface QemuResult extends Measured {
+  /** Iteration counts of the two runs whose difference cancels start-up. */
+  iterations?: [number, number];
+  qemuMs?: number;
+  xipMs?: number;
+  /** Instructions the extra iterations retire (from xip's instret). */
+  instret?: number;
+  /** Hart instructions per second over the extra iterations. */
+  xipInstrPerSec?: number;
+  qemuInstrPerSec?: number;
+}
+
+/** Which modes map text in place in this build (exec may still fall back to copying). */
+export interface ModeValidity {
+  mode: Mode;
+  valid: boolean;
+  reason?: string;
+}
+
+/** TLB shootdown latency (bench/_report_tlb.ts). */
+export interface TlbResult extends Measured {
+  flushes?: number;
+  busyHarts?: number;
+  p50Us?: number;
+  p99Us?: number;
+  /** The same flush with no other hart running the mm (the bookkeeping floor). */
+  idleP50Us?: number;
+}
+
+export interface MachineRuns {
+  scaling: Measured & { points: ScalingPoint[]; validity: ModeValidity[] };
+  footprint: Measured & { points: FootprintPoint[]; validity: ModeValidity[] };
+  exec: Measured & { points: ExecPoint[]; iterations: number; validity: ModeValidity[] };
+  qemu: QemuResult;
+  /** Absent in data saved before it existed. */
+  tlb?: TlbResult;
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  ramBytes: number;
+  deno: string;
+  v8: string;
+  typescript: string;
+  os: string;
+  date: string;
+  loadAverage: number[] | null;
+}
+
+export interface ReportData {
+  version: 1;
+  quick: boolean;
+  machine: MachineInfo;
+  suites: SuiteResult[];
+  runs: MachineRuns;
+  totalSeconds: number;
+}

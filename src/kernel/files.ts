@@ -1,0 +1,300 @@
+/**
+ * A process's files: the seam between the syscall layer and the VFS
+ * (Linux's files_struct as the syscalls use it). Syscalls call a FileGlue;
+ * the Worker makes one per process (VfsFiles.create), and the Machine's
+ * main thread closes a dead process's files from the table index alone
+ * (closeFilesOf).
+ *
+ * Console fds. The VFS hands out the lowest free fd, as Linux does, and
+ * the console (fds 0, 1, 2: the process's stdin, stdout, stderr) lives in
+ * the syscall layer, not in the VFS. So that both agree on which numbers
+ * are taken, each console fd holds a reservation in the VFS fd table: an
+ * open-file record on the root directory, never reached through a
+ * syscall while the console fd is open. Closing a console fd (sys_fs.ts
+ * sysClose) also closes its reservation, so the next open gets that
+ * number, exactly as `close(1); open(...)` redirects stdout on Linux. The
+ * syscall layer answers every call on an open console fd itself (a
+ * relative *at() path against one is -ENOTDIR), so a reservation is never
+ * used as a file.
+ *
+ * Every method returns a negative errno for bad input and never throws.
+ * Buffers are kernel buffers except for `direct`, which moves data
+ * between the file and user memory itself.
+ *
+ * @module
+ */
+
+import { EBADF, EISDIR, ENODEV, ENOEXEC, ENOTDIR } from "../abi/errno.ts";
+import {
+  AT_FDCWD,
+  AT_REMOVEDIR,
+  fmodeCanRead,
+  fmodeCanWrite,
+  O_ACCMODE,
+  O_DIRECT,
+  O_RDONLY,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+} from "../abi/fcntl.ts";
+import type { MmapFile } from "../mm/vma.ts";
+import { doMmap } from "../mm/mmap.ts";
+import { directIORead, directIOWrite } from "../fs/direct_io.ts";
+import { mmapFile } from "../fs/file_mm.ts";
+import { fdtCwd, fdtSetCwd, filePos, fileSetPos } from "../fs/file_table.ts";
+import { procfsOwns } from "../fs/procfs.ts";
+import {
+  type Proc,
+  vfsClose,
+  vfsFstat,
+  vfsFsync,
+  vfsFtruncate,
+  vfsInstallFile,
+  vfsLseek,
+  vfsPread,
+  vfsProcCreate,
+  vfsProcExit,
+  vfsPwrite,
+  vfsRead,
+  vfsWrite,
+  type VStat,
+  withFile,
+} from "../fs/vfs.ts";
+import { vfsGetdents64, vfsMkdir, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
+import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
+import type { ExecFile } from "./exec_types.ts";
+import type { KernelFs } from "./fs_mount.ts";
+
+/** The console fds, reserved in every new fd table. */
+export const CONSOLE_FDS = 3;
+/**
+ * Open flags of a console reservation: access mode 3, neither readable nor
+ * writable (Linux's "ioctl-only" mode), so even a path that reached the
+ * record could not move data through it.
+ */
+const RESERVED = O_ACCMODE;
+
+/**
+ * A process's files: every method works on the calling process's fd table
+ * and returns a negative errno on failure.
+ */
+export interface FileGlue {
+  /** Index + 1 of the process's fd table (PROC.fdTable); 0 when none. */
+  readonly fdTable: number;
+  /** openat(2): the new fd or -errno. `dirfd` is AT_FDCWD or an open directory. */
+  openat(dirfd: number, path: string, flags: number, mode: number): number;
+  close(fd: number): number;
+  /** read(2) at the file position into `dst`: bytes read (0 at EOF) or -errno. */
+  read(fd: number, dst: Uint8Array): number;
+  write(fd: number, src: Uint8Array): number;
+  pread(fd: number, dst: Uint8Array, pos: number): number;
+  pwrite(fd: number, src: Uint8Array, pos: number): number;
+  /** lseek: the new position or -errno. */
+  lseek(fd: number, off: number, whence: number): number;
+  fstat(fd: number): VStat | number;
+  ftruncate(fd: number, len: number): number;
+  fsync(fd: number): number;
+  unlinkat(dirfd: number, path: string, flags: number): number;
+  /** mkdirat(2): 0 or -errno. */
+  mkdirat(dirfd: number, path: string, mode: number): number;
+  /** linux_dirent64 records filling at most `max` bytes, or -errno. */
+  getdents64(fd: number, max: number): Uint8Array | number;
+  /**
+   * Run `map` with what doMmap needs for `fd`, holding a reference on the
+   * file for the call (the VMA takes its own).
+   *
+   * @returns map's result, or -EBADF, -ENODEV (not a regular file)
+   */
+  mmap(fd: number, map: (file: MmapFile) => number): number;
+  /**
+   * O_DIRECT straight between the file and user memory at `va` (pinned
+   * with get_user_pages; no kernel buffer), at `pos`, or at the file
+   * position (advanced) when pos < 0.
+   *
+   * @returns bytes moved or -errno; null when `fd` is not an O_DIRECT
+   *   page-cache file (DAX files ignore O_DIRECT, as Linux's do)
+   */
+  direct(fd: number, write: boolean, va: number, len: number, pos: number): number | null;
+  /** Close every fd and free the table (exit). Entry: no lock held. */
+  closeAll(): void;
+}
+
+const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
+
+/** The files of one process, over the VFS of this thread. */
+export class VfsFiles implements FileGlue {
+  readonly fdTable: number;
+  #open = true;
+
+  private constructor(readonly fs: KernelFs, readonly proc: Proc, readonly mm: number) {
+    this.fdTable = proc.fdt + 1;
+  }
+
+  /**
+   * A fresh fd table for a process running mm `mm`, fds 0..2 reserved for
+   * the console. Entry: this thread's task is the process's.
+   *
+   * @returns the files, or -EMFILE/-ENFILE when no table or record is free
+   */
+  static create(fs: KernelFs, mm: number): VfsFiles | number {
+    const proc = vfsProcCreate(fs.vfs);
+    if (typeof proc === "number") return proc;
+    for (let fd = 0; fd < CONSOLE_FDS; fd++) {
+      const root = fs.vfs.iget(fs.vfs.rootIno);
+      const r = typeof root === "number" ? root : vfsInstallFile(proc, root, RESERVED, false);
+      if (r !== fd) {
+        vfsProcExit(fs.vfs, proc.fdt);
+        return r < 0 ? r : -EBADF;
+      }
+    }
+    return new VfsFiles(fs, proc, mm);
+  }
+
+  /**
+   * Run `fn` with the process's current directory set to `dirfd`'s
+   * directory (the *at() calls). The swap is private to this process: its
+   * fd table's cwd word is read only by its own calls, one at a time.
+   */
+  #at(dirfd: number, path: string, fn: () => number): number {
+    if (dirfd === AT_FDCWD || path.startsWith("/")) return fn();
+    const { mem } = this.fs;
+    return withFile(this.proc, dirfd, (_f, ip) => {
+      if (ifmt(this.fs.vfs, ip) !== S_IFDIR) return -ENOTDIR;
+      const cwd = fdtCwd(mem, this.proc.fdt);
+      fdtSetCwd(mem, this.proc.fdt, ip.ino);
+      try {
+        return fn();
+      } finally {
+        fdtSetCwd(mem, this.proc.fdt, cwd);
+      }
+    });
+  }
+
+  openat(dirfd: number, path: string, flags: number, mode: number): number {
+    return this.#at(dirfd, path, () => vfsOpen(this.proc, path, flags, mode));
+  }
+  close(fd: number): number {
+    return vfsClose(this.proc, fd);
+  }
+  read(fd: number, dst: Uint8Array): number {
+    return vfsRead(this.proc, fd, dst);
+  }
+  write(fd: number, src: Uint8Array): number {
+    return vfsWrite(this.proc, fd, src);
+  }
+  pread(fd: number, dst: Uint8Array, pos: number): number {
+    return vfsPread(this.proc, fd, dst, pos);
+  }
+  pwrite(fd: number, src: Uint8Array, pos: number): number {
+    return vfsPwrite(this.proc, fd, src, pos);
+  }
+  lseek(fd: number, off: number, whence: number): number {
+    return vfsLseek(this.proc, fd, off, whence);
+  }
+  fstat(fd: number): VStat | number {
+    return vfsFstat(this.proc, fd);
+  }
+  ftruncate(fd: number, len: number): number {
+    return vfsFtruncate(this.proc, fd, len);
+  }
+  fsync(fd: number): number {
+    return vfsFsync(this.proc, fd);
+  }
+  unlinkat(dirfd: number, path: string, flags: number): number {
+    return this.#at(
+      dirfd,
+      path,
+      () => (flags & AT_REMOVEDIR) !== 0 ? vfsRmdir(this.proc, path) : vfsUnlink(this.proc, path),
+    );
+  }
+  mkdirat(dirfd: number, path: string, mode: number): number {
+    return this.#at(dirfd, path, () => vfsMkdir(this.proc, path, mode));
+  }
+  getdents64(fd: number, max: number): Uint8Array | number {
+    const buf = new Uint8Array(max);
+    const n = vfsGetdents64(this.proc, fd, buf);
+    return n < 0 ? n : buf.subarray(0, n);
+  }
+
+  mmap(fd: number, map: (file: MmapFile) => number): number {
+    const { vfs, xip } = this.fs;
+    return withFile(this.proc, fd, (f, ip) => {
+      // procfs files and directories have no pages to map (Linux: no ->mmap, ENODEV).
+      if (procfsOwns(ip.ino) || ifmt(vfs, ip) !== S_IFREG) return -ENODEV;
+      return map(mmapFile(xip, ip, fmodeCanRead(f.flags), fmodeCanWrite(f.flags)));
+    });
+  }
+
+  direct(fd: number, write: boolean, va: number, len: number, pos: number): number | null {
+    const { vfs, xip, mem } = this.fs;
+    let applies = true;
+    const r = withFile(this.proc, fd, (f, ip) => {
+      if ((f.flags & O_DIRECT) === 0 || procfsOwns(ip.ino) || vfs.isDax(ip)) {
+        applies = false;
+        return 0;
+      }
+      if (write ? !fmodeCanWrite(f.flags) : !fmodeCanRead(f.flags)) return -EBADF;
+      if (ifmt(vfs, ip) === S_IFDIR) return -EISDIR;
+      const at = pos >= 0 ? pos : filePos(mem, f.idx);
+      const n = write
+        ? directIOWrite(xip, this.mm, ip, at, va, len)
+        : directIORead(xip, this.mm, ip, at, va, len);
+      if (n > 0 && pos < 0) fileSetPos(mem, f.idx, at + n);
+      return n;
+    });
+    return applies || r < 0 ? r : null;
+  }
+
+  closeAll(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    vfsProcExit(this.fs.vfs, this.proc.fdt);
+  }
+
+  /**
+   * Open `path` for exec, through the same fd table (the fd is closed by
+   * ExecFile.close before exec returns). Text maps through `mmap` above,
+   * so a DAX file's text is the device's frames and a page-cache file's
+   * is the cache's pages.
+   *
+   * @returns the file, or -ENOENT/-ENOTDIR/-ELOOP (lookup), -ENOEXEC for a
+   *   non-regular file, -EMFILE
+   */
+  openExec(path: string): ExecFile | number {
+    const fd = vfsOpen(this.proc, path, O_RDONLY);
+    if (fd < 0) return fd;
+    const st = vfsFstat(this.proc, fd);
+    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) {
+      vfsClose(this.proc, fd);
+      return typeof st === "number" ? st : -ENOEXEC;
+    }
+    const mem = this.fs.mem, mm = this.mm;
+    return {
+      size: st.size,
+      pread: (pos, dst) => {
+        let done = 0;
+        while (done < dst.length) {
+          const n = vfsPread(this.proc, fd, dst.subarray(done), pos + done);
+          if (n < 0) return done > 0 ? done : n;
+          if (n === 0) break;
+          done += n;
+        }
+        return done;
+      },
+      mmap: (addr, len, prot, flags, pgoff) =>
+        this.mmap(fd, (file) => doMmap(mem, mm, addr, len, prot, flags, file, pgoff)),
+      close: () => void vfsClose(this.proc, fd),
+    };
+  }
+}
+
+/**
+ * Close every file of fd table `fdTable` (PROC.fdTable: index + 1) and
+ * free the table, for a process whose Worker died. Main thread, after
+ * recoverTask. No-op for 0 (the process had no table yet).
+ *
+ * @returns 0, or the first writeback error
+ */
+export function closeFilesOf(fs: KernelFs, fdTable: number): number {
+  return fdTable === 0 ? 0 : vfsProcExit(fs.vfs, fdTable - 1);
+}

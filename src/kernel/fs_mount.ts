@@ -1,0 +1,111 @@
+/**
+ * The file system as the process layer sees it, one handle per thread: the
+ * live xipfs on the memory device, the VFS over it with procfs mounted on
+ * /proc, and the per-thread wiring the mm needs to fault files in.
+ *
+ * The Machine's main thread mounts (mountKernelFs) once at boot; every
+ * process Worker attaches (attachKernelFs) to the same shared state. Both
+ * go through `wire`, because each of these is module state of the thread
+ * that runs it, not shared memory:
+ * - the VmOperations registry (VMOPS_DAX: daxFault straight from the
+ *   device; VMOPS_FILEMAP: filemapFault over the page cache), without
+ *   which a file VMA has no fault handler in that thread;
+ * - livefs's unmap hook (truncate → unmapMappingRange in every process,
+ *   plus the wait for gup pins on DAX frames), file_mm.ts installFileMm;
+ * - procfs's view of the process table (procfs_proctable.ts), with the
+ *   calling thread's process found from its current task id.
+ * O_DIRECT from the syscall layer does not go through the VFS's kernel
+ * buffer hook (filemap.ts setDirectIO keeps its bio default for kernel
+ * callers): files.ts calls the get_user_pages path (direct_io.ts) with
+ * the user address itself, which is the copy O_DIRECT exists to avoid.
+ *
+ * One Machine per thread at a time: the hook and the registry follow the
+ * last mount or attach made in the thread.
+ *
+ * @module
+ */
+
+import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
+import { MemDevice } from "../hw/device.ts";
+import type { Memory } from "../hw/memory.ts";
+import { installFileMm } from "../fs/file_mm.ts";
+import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
+import { procTableInfo } from "../fs/procfs_proctable.ts";
+import type { VfsFs } from "../fs/vfs_fs.ts";
+import { XipVfs } from "../fs/vfs_xipfs.ts";
+import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../fs/xipfs_live.ts";
+import { currentTid } from "../sync/mod.ts";
+
+/** Mount options the Machine passes to every Worker (structured-clone safe). */
+export interface FsMountOptions {
+  dax: DaxOption;
+  /** Host image file fsync writes dirty blocks into; absent: nothing is durable before the save. */
+  imagePath?: string;
+}
+
+/** This thread's handle on the mounted file system. */
+export interface KernelFs {
+  readonly mem: Memory;
+  readonly opts: FsMountOptions;
+  /** The live xipfs (DAX I/O, mmap ops, direct I/O). */
+  readonly xip: XipFs;
+  /** The VFS's filesystem: xipfs with procfs on /proc. Use it for every Proc. */
+  readonly vfs: VfsFs;
+  readonly procfs: ProcfsMount;
+}
+
+/**
+ * The pid of the process the calling thread runs: a Worker's current task
+ * is its process slot; the Machine's main thread (task 1) runs none.
+ */
+function selfPidOf(mem: Memory): () => number {
+  return () => {
+    const tid = currentTid();
+    if (tid < 2 || tid >= mem.layout.config.maxTasks) return 0;
+    const b = procBase(mem.layout, tid);
+    return Atomics.load(mem.k32, b + PROC.state) === PROC_FREE
+      ? 0
+      : Atomics.load(mem.k32, b + PROC.pid);
+  };
+}
+
+/** Register this thread's file fault handlers and hooks; build the VFS with /proc. */
+function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
+  installFileMm(xip);
+  const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
+  return { mem, opts, xip, vfs: procfs, procfs };
+}
+
+/**
+ * Mount xipfs on the machine's memory device (main thread, once, at boot;
+ * the mm is booted and this thread's task is set).
+ *
+ * @returns the handle, or `{ error }` with one line (not an xipfs image,
+ *   dax=always refused, already mounted)
+ */
+export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { error: string } {
+  const xip = mountXipfs(mem, new MemDevice(mem), { dax: opts.dax, imagePath: opts.imagePath });
+  return xip instanceof XipFs ? wire(mem, opts, xip) : xip;
+}
+
+/**
+ * Attach this thread (a process Worker) to the file system the Machine
+ * mounted. Touches no shared state.
+ *
+ * @returns the handle, or `{ error }` (not mounted, bad image)
+ */
+export function attachKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { error: string } {
+  const xip = attachXipfs(mem, new MemDevice(mem), { imagePath: opts.imagePath });
+  return xip instanceof XipFs ? wire(mem, opts, xip) : xip;
+}
+
+/**
+ * Unmount at shutdown (main thread; every process is gone): drop unused
+ * inodes, mark the superblock clean and write dirty blocks to the image
+ * file when the mount has one.
+ *
+ * @returns 0, -EBUSY (an inode is still referenced: a leak), or a write error
+ */
+export function unmountKernelFs(fs: KernelFs): number {
+  return fs.xip.unmount();
+}
