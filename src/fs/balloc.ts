@@ -23,7 +23,7 @@
  */
 
 import { XIPFS_BLOCK_SIZE, XIPFS_INODE_SIZE, XSUPER } from "../abi/layout.ts";
-import { ENOSPC } from "../abi/errno.ts";
+import { ENOSPC, EUCLEAN } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asBlock, asIno, type BlockNo, type Ino } from "../abi/types.ts";
 import { blockOff, inodeBlock, inodeOff } from "./xipfs_format.ts";
@@ -138,20 +138,37 @@ export function allocBlock(c: XipCtx): BlockNo {
  * @throws KernelPanic when `b` is not an allocated data block (double free)
  */
 export function freeBlock(c: XipCtx, b: BlockNo): void {
+  const r = clearBlock(c, b);
+  if (r === "range") throw new KernelPanic("freeBlock", `block ${b} is not a data block`);
+  if (r === "free") throw new KernelPanic("freeBlock", `double free of block ${b}`);
+}
+
+/**
+ * Free data block `b` that an on-disk block map named (truncate, punch
+ * hole, eviction). A block outside the data area or already free in the
+ * bitmap is on-disk corruption (two maps share it, or the bitmap is
+ * damaged), not a kernel bug: as Linux's ext2_free_blocks does ("bit
+ * already cleared"), change nothing and report it. Takes no lock.
+ *
+ * @returns 0, or -EUCLEAN
+ */
+export function freeMappedBlock(c: XipCtx, b: BlockNo): number {
+  return clearBlock(c, b) === "ok" ? 0 : -EUCLEAN;
+}
+
+/** Clear `b`'s bitmap bit and count it free; what was wrong, if anything. */
+function clearBlock(c: XipCtx, b: BlockNo): "ok" | "range" | "free" {
   const { sb } = c.vol;
-  if (b < sb.dataStart || b >= sb.totalBlocks) {
-    throw new KernelPanic("freeBlock", `block ${b} is not a data block`);
-  }
+  if (b < sb.dataStart || b >= sb.totalBlocks) return "range";
   if (c.meta !== null) c.meta.forget(b);
   const w = bitmapWord(c, sb.blockBitmapStart, b);
   const bit = 1 << (b & 31);
-  if ((Atomics.and(c.i32, w, ~bit) & bit) === 0) {
-    throw new KernelPanic("freeBlock", `double free of block ${b}`);
-  }
+  if ((Atomics.and(c.i32, w, ~bit) & bit) === 0) return "free";
   Atomics.add(c.i32, superWord(c, "freeBlocks"), 1);
   Atomics.add(c.k32, xfsWord(c, "frees"), 1);
   markBlockDirty(c, sb.blockBitmapStart + Math.floor(b / BITS_PER_BLOCK));
   markBlockDirty(c, 0);
+  return "ok";
 }
 
 /**

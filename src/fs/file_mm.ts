@@ -41,7 +41,8 @@ import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
 import { type FilemapCtx, filemapFault, filemapMkwrite } from "./filemap_fault.ts";
 import { ihold, iput, isDax } from "./icache.ts";
-import { writebackMapping } from "./pagecache.ts";
+import { shrinkPageCache, writebackMapping } from "./pagecache.ts";
+import { setReclaimHook } from "../mm/frame_alloc.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
 import { fsync } from "./xipfs_sync.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
@@ -155,15 +156,17 @@ export function truncateUnmap(c: XipCtx, ip: InodeRef, start: number, n: number)
 }
 
 /**
- * Register this thread's DAX and page-cache VmOperations over `fs` and
- * install truncateUnmap as its unmap hook. Call once per thread, after
- * mounting or attaching.
+ * Register this thread's DAX and page-cache VmOperations over `fs`, install
+ * truncateUnmap as its unmap hook and the page-cache shrinker as its
+ * reclaim hook. Call once per thread, after mounting or attaching.
  */
 export function installFileMm(fs: XipFs): void {
   const c = fs.ctx;
   registerVmOps(VMOPS_DAX, daxVmOps(c));
   registerVmOps(VMOPS_FILEMAP, filemapVmOps({ c, aops: fs.aops, aopsFor: fs.aopsFor }));
   setUnmapMappingRangeHook((ip, start, n) => truncateUnmap(c, ip, start, n));
+  // Anonymous and COW faults reclaim the page cache before they fail with OOM.
+  setReclaimHook((mem, nr) => shrinkPageCache(mem, nr, fs.aopsFor));
 }
 
 /**

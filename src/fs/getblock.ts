@@ -28,7 +28,13 @@ import { EFBIG, EUCLEAN } from "../abi/errno.ts";
 import { asBlock, type BlockNo, blockToSector, type Ino, PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
-import { allocBlock, freeBlock, markBlockDirty, markInodeDirty } from "./balloc.ts";
+import {
+  allocBlock,
+  freeBlock,
+  freeMappedBlock,
+  markBlockDirty,
+  markInodeDirty,
+} from "./balloc.ts";
 import type { AddressSpaceOps } from "./pagecache.ts";
 import {
   BMAP_DIND_FIRST,
@@ -300,7 +306,7 @@ export function truncateBlocks(c: XipCtx, ip: InodeRef, firstIblock: number): nu
   } finally {
     mutexUnlock(c.k32, lock);
   }
-  for (const b of freed) freeBlock(c, b);
+  for (const b of freed) if (freeMappedBlock(c, b) < 0) rc = -EUCLEAN;
   return rc;
 }
 
@@ -341,7 +347,7 @@ export function freeBlockRange(c: XipCtx, ip: InodeRef, first: number, end: numb
   } finally {
     mutexUnlock(c.k32, lock);
   }
-  for (const b of freed) freeBlock(c, b);
+  for (const b of freed) if (freeMappedBlock(c, b) < 0 && rc === 0) rc = -EUCLEAN;
   return rc < 0 ? rc : freed.length;
 }
 

@@ -72,6 +72,7 @@ import {
   writeOnePage,
 } from "./pagecache_page.ts";
 import { shrinkPageCache } from "./pagecache_shrink.ts";
+import { unmapMappingRange } from "../mm/rmap.ts";
 
 export type { AddressSpaceOps, AopsLookup, ReadPageInfo } from "./pagecache_page.ts";
 export { deleteFromPageCache, lockPage, pageView, unlockPage } from "./pagecache_page.ts";
@@ -339,13 +340,14 @@ export function writebackMapping(
  *
  * On entry the caller holds the inode's invalidate_lock for write (so no
  * fault can map or insert pages of the range) and has unmapped the range
- * from every process (unmapMappingRange); a mapped page here is a kernel
- * bug and panics. Holds no page lock. Waits for locked pages (a fill or
- * writeback in progress). A page pinned by another reference leaves the
- * cache now and is freed when its last reference goes.
+ * from every process (unmapMappingRange). A page that still shows a
+ * mapcount is unmapped again under its page lock (takes the i_mmap and
+ * page-table locks; see the comment inside). Holds no page lock on entry.
+ * Waits for locked pages (a fill or writeback in progress). A page pinned
+ * by another reference leaves the cache now and is freed when its last
+ * reference goes.
  *
  * @returns the number of pages removed
- * @throws KernelPanic when a page of the range is still mapped
  */
 export function truncateInodePages(mem: Memory, mapping: number, fromPgoff: number): number {
   const entries = pcacheCollect(mem, (m, o) => m === mapping && o >= fromPgoff);
@@ -360,13 +362,13 @@ export function truncateInodePages(mem: Memory, mapping: number, fromPgoff: numb
     lockPage(mem, e.pfn);
     if (pageIs(mem, e.pfn, mapping, e.pgoff)) {
       if (pageMapcount(mem, e.pfn) > 0) {
-        unlockPage(mem, e.pfn);
-        throw new KernelPanic(
-          "truncateInodePages",
-          `page (${mapping}, ${e.pgoff}) pfn ${e.pfn} is still mapped ${
-            pageMapcount(mem, e.pfn)
-          } times`,
-        );
+        // A munmap or exit that has already cleared its PTE drops the
+        // mapcount only after its TLB shootdown (tlbFinishMmu), and
+        // truncate waits for neither, so the count can lag. As Linux's
+        // truncate_cleanup_folio does, unmap again rather than BUG: a PTE
+        // that is really there goes now; a count left over belongs to an
+        // unmap in flight, whose reference keeps the frame until it lets go.
+        unmapMappingRange(mem, mapping, e.pgoff, 1);
       }
       clearPageFlag(mem, e.pfn, PG_dirty);
       deleteFromPageCache(mem, e.pfn);

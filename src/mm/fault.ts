@@ -47,7 +47,7 @@ import {
   type VirtAddr,
 } from "../abi/types.ts";
 import { type Memory, statAdd } from "../hw/memory.ts";
-import { allocFrame } from "./frame_alloc.ts";
+import { allocFrameReclaim } from "./frame_alloc.ts";
 import {
   pageMapcount,
   pageRefcount,
@@ -264,7 +264,7 @@ function doAnonymousPage(vmf: MutableVmFault): number {
     if (won) statAdd(mem, STAT.faultZero, 1);
     return 0;
   }
-  const pfn = allocFrame(mem, { zero: true });
+  const pfn = allocFrameReclaim(mem, { zero: true });
   if (pfn < 0) return VM_FAULT_OOM;
   setPageFlag(mem, pfn as Pfn, PG_anon);
   ptlLock(mem, mm);
@@ -358,7 +358,7 @@ function wpPageCopy(vmf: MutableVmFault): number {
   const p32 = physWords(mem);
   const src = pteToPfn(vmf.origPte);
   const fromZero = src === zeroPfn(mem);
-  const pfn = allocFrame(mem, { zero: fromZero });
+  const pfn = allocFrameReclaim(mem, { zero: fromZero });
   if (pfn < 0) return VM_FAULT_OOM;
   setPageFlag(mem, pfn as Pfn, PG_anon);
   ptlLock(mem, mm);
@@ -414,7 +414,7 @@ function doReadFault(vmf: MutableVmFault, fault: (vmf: VmFault) => number): numb
  */
 function doCowFault(vmf: MutableVmFault, fault: (vmf: VmFault) => number): number {
   const { mem, mm } = vmf;
-  const cow = allocFrame(mem);
+  const cow = allocFrameReclaim(mem);
   if (cow < 0) return VM_FAULT_OOM;
   setPageFlag(mem, cow as Pfn, PG_anon);
   vmf.cowPage = cow as Pfn;

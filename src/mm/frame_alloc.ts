@@ -210,6 +210,41 @@ export function freeFrame(mem: Memory, pfn: Pfn): void {
   Atomics.add(k32, f + FALLOC.freeFrames, 1);
 }
 
+/** Gives frames back when none is free: (mem, how many) -> frames freed. */
+export type ReclaimHook = (mem: Memory, nr: number) => number;
+
+/** This thread's reclaim hook (module state, like the VmOperations registry). */
+let reclaimHook: ReclaimHook | null = null;
+
+/** Frames one direct-reclaim attempt asks for (Linux's SWAP_CLUSTER_MAX). */
+const RECLAIM_BATCH = 32;
+
+/**
+ * Install the function allocFrameReclaim calls when RAM is exhausted: the
+ * page cache's shrinker, installed by the file system (src/fs/file_mm.ts),
+ * since src/mm cannot import src/fs. Per thread; null removes it.
+ */
+export function setReclaimHook(hook: ReclaimHook | null): void {
+  reclaimHook = hook;
+}
+
+/**
+ * allocFrame with one round of direct reclaim when no frame is free
+ * (Linux's __alloc_pages_slowpath, reduced): the hook evicts clean page-cache
+ * pages and writes back dirty unmapped ones, then the allocation is tried
+ * again, so the page cache gives way before anonymous memory fails.
+ * Entry: no lock ranked at or below PAGE_LOCK held (reclaim trylocks pages
+ * and may write back through getBlock); mmap_lock may be held.
+ *
+ * @returns the pfn, or -ENOMEM when reclaim found nothing to free either
+ */
+export function allocFrameReclaim(mem: Memory, opts?: AllocOptions): Pfn | number {
+  const pfn = allocFrame(mem, opts);
+  if (pfn !== -ENOMEM || reclaimHook === null) return pfn;
+  reclaimHook(mem, RECLAIM_BATCH);
+  return allocFrame(mem, opts);
+}
+
 /** RAM frames free right now (a snapshot; it may change at once). */
 export function freeFrameCount(mem: Memory): number {
   return Atomics.load(mem.k32, mem.layout.falloc.base + FALLOC.freeFrames);

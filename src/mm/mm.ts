@@ -18,7 +18,7 @@ import { KernelPanic } from "../abi/panic.ts";
 import { PTE_D, pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
 import { asVirt, type Pfn, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
-import { allocFrame } from "./frame_alloc.ts";
+import { allocFrame, allocFrameReclaim } from "./frame_alloc.ts";
 import {
   getPage,
   pageAddMapcount,
@@ -129,7 +129,7 @@ export function mmAlloc(mem: Memory): number {
     if (Atomics.compareExchange(k32, mw(mem, mm, MM.state), MM_FREE, MM_DYING) !== MM_FREE) {
       continue;
     }
-    const root = allocFrame(mem, { zero: true });
+    const root = allocFrameReclaim(mem, { zero: true }); // no lock held: reclaim may run
     if (root < 0) {
       Atomics.store(k32, mw(mem, mm, MM.state), MM_FREE);
       return -ENOMEM;

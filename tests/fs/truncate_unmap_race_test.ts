@@ -1,0 +1,42 @@
+/**
+ * Regression test from the stress harness (tests/chaos, seed 600, page
+ * cache, 4 Workers): truncate panicked in truncateInodePages ("page ... is
+ * still mapped 1 times") while another process was in the middle of a
+ * munmap or exit. Those clear the PTEs first and drop the mapcount only
+ * after their TLB shootdown (tlbFinishMmu), and truncate takes no lock
+ * that waits for them; so a page truncate's own unmap found unmapped can
+ * still show mapcount 1 for a moment. This test stops a munmap at that
+ * point (single-threaded, the interleaving the Workers hit) and truncates.
+ */
+
+import assert from "node:assert/strict";
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
+import { asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { checkInvariants } from "../../src/kernel/invariants.ts";
+import { mmAlloc, mmPut, ptlLock, ptlUnlock, tlbFinishMmu } from "../../src/mm/mm.ts";
+import { newGather, unmapRange } from "../../src/mm/pgtable.ts";
+import { userLoad, userStore } from "../mm/_mm_helpers.ts";
+import { fileMachine, mapAt, newFile } from "./_mmfile.ts";
+
+const A = 0x4000_0000;
+const P = PAGE_SIZE;
+
+Deno.test("truncate() of a page-cache file copes with a page whose unmap is waiting for its TLB flush", () => {
+  const m = fileMachine({ dax: "never" });
+  const f = newFile(m, "f", 4 * P);
+  const mm = mmAlloc(m.mem);
+  mapAt(m, mm, f, A, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED);
+  userStore(m.mem, mm, A + 2 * P, 7);
+  userLoad(m.mem, mm, A + 3 * P);
+  // munmapLocked's first half: the PTEs are cleared and gathered...
+  const g = newGather();
+  ptlLock(m.mem, mm);
+  unmapRange(m.mem, mm, asVirt(A), asVirt(A + 4 * P), g);
+  ptlUnlock(m.mem, mm);
+  // ...and before its tlbFinishMmu, another Worker truncates the file.
+  assert.equal(m.fs.truncate(f, P), 0);
+  tlbFinishMmu(m.mem, mm, g);
+  m.fs.iput(f);
+  mmPut(m.mem, mm);
+  assert.deepEqual(checkInvariants(m.mem), []);
+});
