@@ -28,10 +28,15 @@ export async function checkReport(path: string): Promise<string[]> {
   } catch (e) {
     return [`cannot read ${path}: ${(e as Error).message}`];
   }
-  for (const h of HEADINGS) if (!md.includes(`${h}\n`)) problems.push(`missing heading "${h}"`);
+  const lines = md.split("\n");
+  for (const h of HEADINGS) {
+    if (!lines.some((l) => l === h || l.startsWith(`${h} `))) {
+      problems.push(`missing heading "${h}"`);
+    }
+  }
   if (!/\| target \| goal \| measured \| verdict \|/.test(md)) problems.push("no targets table");
   for (const block of md.split("\n\n").filter((b) => b.startsWith("| "))) {
-    const widths = block.split("\n").map((l) => l.split(/(?<!\\)\|/).length);
+    const widths = block.trimEnd().split("\n").map((l) => l.split(/(?<!\\)\|/).length);
     if (!widths.every((w) => w === widths[0])) {
       problems.push(`ragged table starting "${block.split("\n")[0]}"`);
     }
