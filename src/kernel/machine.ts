@@ -42,7 +42,7 @@ import {
   taskInit,
   taskState,
 } from "../sync/mod.ts";
-import { TASK_LIVE } from "../sync/task.ts";
+import { TASK_DEAD, TASK_LIVE, taskKill, taskKillAcked } from "../sync/task.ts";
 import { closeFilesOf } from "./files.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, WorkerPool } from "./machine_pool.ts";
@@ -50,8 +50,12 @@ import { deviceFramesMapped, type ProcessResult, type TextMode } from "./proc_ru
 import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
+import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 
 /** A boot failure the user caused (bad image, bad size); the message is one line. */
+/** How often the Machine looks for a killed task's acknowledgement, in ms. */
+const KILL_ACK_POLL_MS = 5;
+
 export class MachineError extends Error {
   override name = "MachineError";
 }
@@ -378,7 +382,9 @@ export class Machine {
       this.#pool.discard(p.worker);
       p.worker = null;
     }
-    if (taskState(mem.k32, asTid(slot)) === TASK_LIVE) recoverTask(mem.k32, asTid(slot));
+    // A task killed with taskKill is TASK_DEAD but may still hold locks.
+    const state = taskState(mem.k32, asTid(slot));
+    if (state === TASK_LIVE || state === TASK_DEAD) recoverTask(mem.k32, asTid(slot));
     let td = procGet(mem, slot, "teardown");
     if ((td & PROC_TD_FILES) === 0) {
       closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));
@@ -460,13 +466,23 @@ export class Machine {
       p.killTimer = setTimeout(() => this.#escalate(p, now), 10);
       return;
     }
+    // Deno's terminate() does not stop a Worker that is running or parked in
+    // Atomics.wait (PLATFORM note in README). So the task is killed
+    // cooperatively first: it stops at its next lock operation or wait slice
+    // and acknowledges; only then are its locks safe to recover here.
+    const tid = asTid(p.slot);
+    const killed = taskKill(this.mem.k32, tid);
     w.terminate();
-    // terminate() returns before the thread stops; a parked or spinning Worker stops
-    // within microseconds, so give it a moment before touching its locks.
-    p.killTimer = setTimeout(() => {
+    const settle = () => {
       p.killTimer = undefined;
+      if (p.status !== null) return;
+      if (killed && !taskKillAcked(this.mem.k32, tid)) {
+        p.killTimer = setTimeout(settle, KILL_ACK_POLL_MS);
+        return;
+      }
       this.#forceTeardown(p, p.killSig, `killed by ${signalName(p.killSig)} (Worker terminated)`);
-    }, 50);
+    };
+    p.killTimer = setTimeout(settle, killed ? KILL_ACK_POLL_MS : 50);
   }
 
   /** The stats object of DESIGN.md §6 (see stats.ts). */
@@ -479,6 +495,18 @@ export class Machine {
       wallMs: performance.timeOrigin + performance.now() - this.#bootMs,
       panics: this.#panics,
     });
+  }
+
+  /**
+   * Check the machine-wide invariants (src/kernel/invariants.ts): frame
+   * classes, refcounts and mapcounts, PTE targets, VMA lists, gauges, no
+   * held lock, and fsck with `{ fsck: true }`. Call it only at quiescence,
+   * with no process running kernel code.
+   *
+   * @returns one line per violation; empty when the machine is consistent
+   */
+  checkInvariants(opts: InvariantOptions = {}): string[] {
+    return checkInvariants(this.mem, opts);
   }
 
   /** RAM frames free now (compare with bootFreeFrames once every process exited). */
