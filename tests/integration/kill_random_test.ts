@@ -19,22 +19,11 @@
 import assert from "node:assert/strict";
 import { SIGKILL } from "../../src/kernel/signal.ts";
 import { computeOutput } from "../guest/_expected.ts";
+import { rng } from "../fuzz/_rng.ts";
 import { makeTree, within, withMachine } from "./_machine.ts";
 
 const tree = makeTree();
 Deno.test.afterAll(() => Deno.removeSync(tree, { recursive: true }));
-
-/** A small seeded generator (mulberry32), so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ROUNDS = 4;
 
