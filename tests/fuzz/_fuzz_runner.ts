@@ -35,7 +35,9 @@ async function runSpan(
 ): Promise<{ summary: Summary | null; hungAt: number; done: number }> {
   const progress = new SharedArrayBuffer(8);
   const p = new Int32Array(progress);
-  Atomics.store(p, 0, from);
+  // -1 until the Worker starts its first case: loading its modules can take
+  // seconds on a loaded machine and must not count as a hang.
+  Atomics.store(p, 0, -1);
   const w = new Worker(new URL("./fuzz_worker.ts", import.meta.url).href, { type: "module" });
   let result: Summary | null = null;
   let died = false;
@@ -53,6 +55,7 @@ async function runSpan(
       await new Promise((r) => setTimeout(r, POLL_MS));
       const now = performance.now();
       const finished = Atomics.load(p, 1);
+      if (Atomics.load(p, 0) < 0) lastChange = now; // not started yet: only the deadline applies
       if (finished !== last) {
         last = finished;
         lastChange = now;
@@ -62,10 +65,16 @@ async function runSpan(
         o.onProgress(from + finished);
       }
       if (now - lastChange > timeout || now > deadline) {
-        return { summary: null, hungAt: Atomics.load(p, 0), done: finished };
+        return { summary: null, hungAt: Math.max(Atomics.load(p, 0), from), done: finished };
       }
     }
-    if (died) return { summary: null, hungAt: Atomics.load(p, 0), done: Atomics.load(p, 1) };
+    if (died) {
+      return {
+        summary: null,
+        hungAt: Math.max(Atomics.load(p, 0), from),
+        done: Atomics.load(p, 1),
+      };
+    }
     return { summary: result, hungAt: -1, done: to - from };
   } finally {
     w.terminate();
