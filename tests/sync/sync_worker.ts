@@ -104,16 +104,18 @@ const SCENARIOS: Record<string, (c: Ctx) => Args> = {
         mutexLock(k, m, LockClass.TEST_A);
         Atomics.store(k, held, r);
         Atomics.notify(k, held);
-        while (Atomics.load(k, turn) !== r) {
-          if (Atomics.wait(k, turn, Atomics.load(k, turn), to) === "timed-out") {
+        // Wait on the value just checked: re-reading it for Atomics.wait could
+        // see the partner's store and then sleep past its notify.
+        for (let v = Atomics.load(k, turn); v !== r; v = Atomics.load(k, turn)) {
+          if (Atomics.wait(k, turn, v, to) === "timed-out") {
             throw new Error(`partner never announced round ${r}`);
           }
         }
         Atomics.wait(nap, 0, 0, 0.3); // let the partner fall asleep in mutexLock
         mutexUnlock(k, m);
       } else {
-        while (Atomics.load(k, held) !== r) {
-          if (Atomics.wait(k, held, Atomics.load(k, held), to) === "timed-out") {
+        for (let v = Atomics.load(k, held); v !== r; v = Atomics.load(k, held)) {
+          if (Atomics.wait(k, held, v, to) === "timed-out") {
             throw new Error(`holder never took round ${r}`);
           }
         }
