@@ -7,40 +7,16 @@ import { blockInUse } from "../../src/fs/xipfs_format.ts";
 import { DEBUG_LOCKDEP, DEBUG_PERTURB, initBarrier, setDebug } from "../../src/sync/mod.ts";
 import { freshLive, rng } from "./_live.ts";
 import { type GbJob, type GbReport, MARK_BYTES, marker } from "./getblock_worker.ts";
+import { runJobWorkers } from "./_job_workers.ts";
 
 const WATCHDOG_MS = 60_000;
 const SEED = Number(Deno.env.get("GETBLOCK_SEED") ?? Date.now() % 1_000_000);
 
-/** Run one job per Worker; a watchdog terminates them all and fails after WATCHDOG_MS. */
-async function runWorkers(jobs: GbJob[]): Promise<GbReport[]> {
+/** Run one job per Worker under the watchdog. */
+function runWorkers(jobs: GbJob[]): Promise<GbReport[]> {
   const url = new URL("./getblock_worker.ts", import.meta.url).href;
-  const workers = jobs.map(() => new Worker(url, { type: "module" }));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const reports = workers.map((w, i) =>
-      new Promise<GbReport>((resolve) => {
-        w.onmessage = (e: MessageEvent<GbReport>) => resolve(e.data);
-        w.onerror = (e) => {
-          e.preventDefault();
-          resolve({ ok: false, error: `worker ${i}: ${e.message}` });
-        };
-        w.postMessage(jobs[i]!);
-      })
-    );
-    const watchdog = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(`watchdog: workers still running after ${WATCHDOG_MS} ms (seed ${SEED})`),
-          ),
-        WATCHDOG_MS,
-      );
-    });
-    return await Promise.race([Promise.all(reports), watchdog]);
-  } finally {
-    clearTimeout(timer);
-    for (const w of workers) w.terminate();
-  }
+  const failed = (error: string): GbReport => ({ ok: false, error });
+  return runJobWorkers(url, jobs, WATCHDOG_MS, failed, () => ` (seed ${SEED})`);
 }
 
 function shuffle<T>(a: T[], rand: () => number): T[] {

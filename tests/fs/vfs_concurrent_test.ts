@@ -5,6 +5,7 @@ import { vfsOpen } from "../../src/fs/vfs_path.ts";
 import { initBarrier } from "../../src/sync/mod.ts";
 import { boot, type Mode } from "./_vfs_harness.ts";
 import { record, type VfsJob, type VfsReport } from "./vfs_worker.ts";
+import { runJobWorkers } from "./_job_workers.ts";
 
 const WATCHDOG_MS = 60_000;
 const SEED = Number(Deno.env.get("VFS_SEED") ?? Date.now() % 1_000_000);
@@ -13,33 +14,11 @@ const RECORDS = 40;
 const REC = 1000; // not a divisor of the page: Workers' records share pages
 const APPEND = 300;
 
-/** Run one job per Worker; a watchdog terminates them all and fails after WATCHDOG_MS. */
-async function runWorkers(jobs: VfsJob[]): Promise<VfsReport[]> {
+/** Run one job per Worker under the watchdog. */
+function runWorkers(jobs: VfsJob[]): Promise<VfsReport[]> {
   const url = new URL("./vfs_worker.ts", import.meta.url).href;
-  const workers = jobs.map(() => new Worker(url, { type: "module" }));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const reports = workers.map((w, i) =>
-      new Promise<VfsReport>((resolve) => {
-        w.onmessage = (e: MessageEvent<VfsReport>) => resolve(e.data);
-        w.onerror = (e) => {
-          e.preventDefault();
-          resolve({ ok: false, error: `worker ${i}: ${e.message}` });
-        };
-        w.postMessage(jobs[i]!);
-      })
-    );
-    const watchdog = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`watchdog: workers still running after ${WATCHDOG_MS} ms`)),
-        WATCHDOG_MS,
-      );
-    });
-    return await Promise.race([Promise.all(reports), watchdog]);
-  } finally {
-    clearTimeout(timer);
-    for (const w of workers) w.terminate();
-  }
+  const failed = (error: string): VfsReport => ({ ok: false, error });
+  return runJobWorkers(url, jobs, WATCHDOG_MS, failed);
 }
 
 /** Whole contents of `path` through the main thread's process. */

@@ -11,6 +11,7 @@ import {
 } from "../../src/sync/mod.ts";
 import { freshLive, fsckClean } from "./_live.ts";
 import type { NsJob, NsReport } from "./xipfs_live_worker.ts";
+import { runJobWorkers } from "./_job_workers.ts";
 
 const WATCHDOG_MS = 90_000;
 const SEED = Number(Deno.env.get("LIVEFS_SEED") ?? Date.now() % 1_000_000);
@@ -26,39 +27,17 @@ function lockDump(k32: Int32Array, tids: number[]): string {
   ).join("; ");
 }
 
-async function runWorkers(jobs: NsJob[], k32: Int32Array): Promise<NsReport[]> {
+/** Run one job per Worker under the watchdog, which dumps the locks still held. */
+function runWorkers(jobs: NsJob[], k32: Int32Array): Promise<NsReport[]> {
   const url = new URL("./xipfs_live_worker.ts", import.meta.url).href;
-  const workers = jobs.map(() => new Worker(url, { type: "module" }));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const reports = workers.map((w, i) =>
-      new Promise<NsReport>((resolve) => {
-        w.onmessage = (e: MessageEvent<NsReport>) => resolve(e.data);
-        w.onerror = (e) => {
-          e.preventDefault();
-          resolve({ ok: false, error: `worker ${i}: ${e.message}` });
-        };
-        w.postMessage(jobs[i]!);
-      })
-    );
-    const watchdog = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `watchdog: Workers still running after ${WATCHDOG_MS} ms; ${
-                lockDump(k32, jobs.map((j) => j.tid))
-              }`,
-            ),
-          ),
-        WATCHDOG_MS,
-      );
-    });
-    return await Promise.race([Promise.all(reports), watchdog]);
-  } finally {
-    clearTimeout(timer);
-    for (const w of workers) w.terminate();
-  }
+  const failed = (error: string): NsReport => ({ ok: false, error });
+  return runJobWorkers(
+    url,
+    jobs,
+    WATCHDOG_MS,
+    failed,
+    () => `; ${lockDump(k32, jobs.map((j) => j.tid))}`,
+  );
 }
 
 Deno.test(`${WORKERS} Workers creating, writing, renaming and unlinking in one directory leave a consistent filesystem`, async () => {
