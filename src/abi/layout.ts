@@ -136,6 +136,27 @@ export const TASK = {
   bitWait: 2,
   /** Set to 1 by the task's own thread when it notices it was killed (src/sync/task.ts). */
   killAck: 3,
+  /**
+   * Chaos testing (src/sync/held.ts chaosPoint): when non-zero, the number of
+   * lock operations left before the task kills itself; 0 is off.
+   */
+  chaosAt: 4,
+  /** With chaosAt: count only operations made while holding this LockClass (0: any). */
+  chaosClass: 5,
+  /**
+   * What a task holds that no lock records, so that the Machine can put it
+   * back if the task dies (src/sync/task.ts taskNote). fileRef: the open
+   * file (index + 1) whose reference the running fd syscall holds (fdget).
+   */
+  fileRef: 6,
+  /**
+   * A shrinking truncate in flight (Linux keeps such an inode on the orphan
+   * list): TRUNC_NONE or TRUNC_SIZE, and the inode-cache slot. A task that
+   * dies between setting i_size and freeing the blocks past it leaves this
+   * set, and the Machine finishes the truncate.
+   */
+  truncOp: 7,
+  truncSlot: 11,
   /** First held-lock entry. */
   held: 16,
 } as const;
@@ -157,6 +178,10 @@ export const TASK_TLB = {
 export const TASK_FREE = 0;
 export const TASK_LIVE = 1;
 export const TASK_DEAD = 2;
+
+/** TASK.truncOp values. */
+export const TRUNC_NONE = 0;
+export const TRUNC_SIZE = 1;
 
 /**
  * A held-lock entry: the lock's word index and a packed descriptor.

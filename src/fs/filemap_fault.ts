@@ -39,7 +39,7 @@ import { getPage, putPage } from "../mm/memmap.ts";
 import { accountMap, ptlLock, ptlUnlock } from "../mm/mm.ts";
 import { physWords, pteLoad, vmPteBits } from "../mm/pgtable.ts";
 import { VM_SHARED, vmaFlags, type VmFault } from "../mm/vma.ts";
-import { downRead, LockClass, upRead } from "../sync/mod.ts";
+import { downRead, LockClass, upRead, withNoKill } from "../sync/mod.ts";
 import { sizePages, vmaInode } from "./dax_fault.ts";
 import { getBlock } from "./getblock.ts";
 import {
@@ -78,8 +78,10 @@ function withInvalidate(c: XipCtx, ip: InodeRef, body: () => number): number {
 }
 
 /**
- * Map locked page `pfn` (whose reference passes to the PTE) at the faulting
- * address if the PTE is still what the fault saw. Entry: page lock held.
+ * Map locked page `pfn` at the faulting address if the PTE is still what
+ * the fault saw; the PTE gets a reference of its own, so the caller still
+ * drops the one it locked the page with (the rule of lockPage).
+ * Entry: page lock held.
  */
 function mapLockedPage(vmf: VmFault, pfn: Pfn, writable: boolean): void {
   const { mem, mm } = vmf;
@@ -93,9 +95,11 @@ function mapLockedPage(vmf: VmFault, pfn: Pfn, writable: boolean): void {
     vmf.origPte | 0,
     pfnToPte(pfn, bits) | 0,
   ) === (vmf.origPte | 0);
-  if (won) accountMap(mem, mm, pfn, true);
+  if (won) {
+    getPage(mem, pfn);
+    accountMap(mem, mm, pfn, true);
+  }
   ptlUnlock(mem, mm);
-  if (!won) putPage(mem, pfn); // another Worker mapped it first
 }
 
 /**
@@ -113,12 +117,16 @@ export function filemapFault(f: FilemapCtx, vmf: VmFault): number {
   return withInvalidate(c, ip, () => {
     if (vmf.pgoff >= sizePages(inodeGetSize(c.vol, ip.ino))) return VM_FAULT_SIGBUS;
     const info: ReadPageInfo = { major: false };
-    const pfn = readCachePage(mem, ip.slot, vmf.pgoff, f.aops, info, f.aopsFor);
+    // From the reference to the lock, no kill point: a task that dies
+    // holding the page lock has that one reference dropped for it (lockPage).
+    const pfn = withNoKill(() => {
+      const got = readCachePage(mem, ip.slot, vmf.pgoff, f.aops, info, f.aopsFor);
+      if (got >= 0) lockPage(mem, got as Pfn);
+      return got;
+    });
     if (pfn < 0) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
     statAdd(mem, info.major ? STAT.faultFileMajor : STAT.faultFileMinor, ONE);
     const page = pfn as Pfn;
-    lockPage(mem, page);
-    let keep = false;
     try {
       // Truncated or evicted between the lookup and the lock: let the hart retry.
       if (!pageIs(mem, page, ip.slot, vmf.pgoff)) return VM_FAULT_NOPAGE;
@@ -135,11 +143,10 @@ export function filemapFault(f: FilemapCtx, vmf: VmFault): number {
         setPageDirty(mem, page);
       }
       mapLockedPage(vmf, page, write);
-      keep = true;
       return VM_FAULT_NOPAGE;
     } finally {
       unlockPage(mem, page);
-      if (!keep) putPage(mem, page);
+      putPage(mem, page);
     }
   });
 }
@@ -160,13 +167,17 @@ export function filemapMkwrite(f: FilemapCtx, vmf: VmFault): number {
   const ip = vmaInode(c, vmf.vma);
   return withInvalidate(c, ip, () => {
     // Pin the page through its PTE: MADV_DONTNEED (mmap_lock read) may zap it.
-    ptlLock(mem, mm);
-    const same = pteLoad(physWords(mem), vmf.ptw) === asPte(vmf.origPte);
+    // From the reference to the lock, no kill point (the rule of lockPage).
     const page = pteToPfn(asPte(vmf.origPte));
-    if (same) getPage(mem, page);
-    ptlUnlock(mem, mm);
+    const same = withNoKill(() => {
+      ptlLock(mem, mm);
+      const still = pteLoad(physWords(mem), vmf.ptw) === asPte(vmf.origPte);
+      if (still) getPage(mem, page);
+      ptlUnlock(mem, mm);
+      if (still) lockPage(mem, page);
+      return still;
+    });
     if (!same) return VM_FAULT_NOPAGE;
-    lockPage(mem, page);
     try {
       if (!pageIs(mem, page, ip.slot, vmf.pgoff)) return VM_FAULT_NOPAGE;
       if (vmf.pgoff >= sizePages(inodeGetSize(c.vol, ip.ino))) return VM_FAULT_SIGBUS;

@@ -27,6 +27,7 @@ import { ISLOT, XIPFS_PTRS_PER_BLOCK } from "../abi/layout.ts";
 import { EFBIG, EUCLEAN } from "../abi/errno.ts";
 import { asBlock, type BlockNo, blockToSector, type Ino, PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
+import { withNoKill } from "../sync/task.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import {
   allocBlock,
@@ -292,6 +293,11 @@ function getBlockLocked(c: XipCtx, ino: Ino, iblock: number): BlockNo {
  * @returns 0, or -EUCLEAN when the map holds a corrupt pointer
  */
 export function truncateBlocks(c: XipCtx, ip: InodeRef, firstIblock: number): number {
+  // Blocks unlinked from the map must reach the bitmap: no kill point between.
+  return withNoKill(() => truncateBlocksNoKill(c, ip, firstIblock));
+}
+
+function truncateBlocksNoKill(c: XipCtx, ip: InodeRef, firstIblock: number): number {
   const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
   const freed: BlockNo[] = [];
   let rc: number;
@@ -318,6 +324,11 @@ export function truncateBlocks(c: XipCtx, ip: InodeRef, firstIblock: number): nu
  * @returns the number of blocks freed, or -EUCLEAN
  */
 export function freeBlockRange(c: XipCtx, ip: InodeRef, first: number, end: number): number {
+  // Blocks unlinked from the map must reach the bitmap: no kill point between.
+  return withNoKill(() => freeBlockRangeNoKill(c, ip, first, end));
+}
+
+function freeBlockRangeNoKill(c: XipCtx, ip: InodeRef, first: number, end: number): number {
   const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
   const freed: BlockNo[] = [];
   let rc = 0;

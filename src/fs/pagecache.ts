@@ -52,6 +52,7 @@ import {
   testPageFlag,
 } from "../mm/memmap.ts";
 import { waitOnBit } from "../sync/bitlock.ts";
+import { withNoKill } from "../sync/task.ts";
 import {
   pcacheCollect,
   pcacheInsertLocked,
@@ -353,13 +354,18 @@ export function truncateInodePages(mem: Memory, mapping: number, fromPgoff: numb
   const entries = pcacheCollect(mem, (m, o) => m === mapping && o >= fromPgoff);
   let dropped = 0;
   for (const e of entries) {
-    // Refcount 0 means eviction froze it and will remove it itself.
-    if (!getPageUnlessZero(mem, e.pfn)) continue;
-    if (!pageIs(mem, e.pfn, mapping, e.pgoff)) {
-      putPage(mem, e.pfn);
-      continue;
-    }
-    lockPage(mem, e.pfn);
+    // Refcount 0 means eviction froze it and will remove it itself. From
+    // the reference to the lock, no kill point (the rule of lockPage).
+    const got = withNoKill(() => {
+      if (!getPageUnlessZero(mem, e.pfn)) return false;
+      if (!pageIs(mem, e.pfn, mapping, e.pgoff)) {
+        putPage(mem, e.pfn);
+        return false;
+      }
+      lockPage(mem, e.pfn);
+      return true;
+    });
+    if (!got) continue;
     if (pageIs(mem, e.pfn, mapping, e.pgoff)) {
       if (pageMapcount(mem, e.pfn) > 0) {
         // A munmap or exit that has already cleared its PTE drops the

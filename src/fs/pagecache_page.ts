@@ -23,6 +23,7 @@ import {
 } from "../mm/memmap.ts";
 import { bitLock, bitUnlock } from "../sync/bitlock.ts";
 import { LockClass } from "../sync/lockdep.ts";
+import { withNoKill } from "../sync/task.ts";
 import { pcacheDeleteLocked, pcacheLock, pcacheUnlock } from "./pagecache_index.ts";
 
 /**
@@ -50,7 +51,17 @@ export function pageView(mem: Memory, pfn: Pfn): Uint8Array {
   return mem.u8.subarray(pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE);
 }
 
-/** Lock page `pfn` (PG_locked), sleeping until it is free. Caller holds a reference. */
+/**
+ * Lock page `pfn` (PG_locked), sleeping until it is free.
+ *
+ * The rule that makes a dead locker recoverable: the caller holds one
+ * reference to the page from before it locks it until after it unlocks it,
+ * and drops exactly that one afterwards (a PTE or the cache takes its own).
+ * Where a task can be killed (src/sync/task.ts), it takes the reference and
+ * the lock in one no-kill region; then a task that dies holding PG_locked
+ * holds exactly one reference, and the Machine unlocks the page and drops
+ * that reference for it.
+ */
 export function lockPage(mem: Memory, pfn: Pfn): void {
   bitLock(mem.k32, pageFlagsWord(mem, pfn), PG_locked, LockClass.PAGE_LOCK);
 }
@@ -74,6 +85,11 @@ export function pageIs(mem: Memory, pfn: Pfn, mapping: number, pgoff: number): b
  * @returns true when the page was in the cache
  */
 export function deleteFromPageCache(mem: Memory, pfn: Pfn): boolean {
+  // No kill point between unindexing the page and dropping the cache's reference.
+  return withNoKill(() => deleteFromPageCacheNoKill(mem, pfn));
+}
+
+function deleteFromPageCacheNoKill(mem: Memory, pfn: Pfn): boolean {
   const mapping = pageMapping(mem, pfn);
   if (mapping === 0) return false;
   pcacheLock(mem);

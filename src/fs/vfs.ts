@@ -51,6 +51,8 @@ import {
 import { asIno, PAGE_SIZE } from "../abi/types.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
+import { taskNote, withNoKill } from "../sync/task.ts";
+import { TASK } from "../abi/layout.ts";
 import {
   fdGet,
   fdGetCloexec,
@@ -173,8 +175,11 @@ function fileRelease(fs: VfsFs, f: OpenFile): number {
   return err;
 }
 
-/** Drop a reference taken by fdGet; release the file when it was the last. */
-function fdPut(fs: VfsFs, idx: number): number {
+/**
+ * Drop a reference taken by fdGet; release the file when it was the last
+ * (Linux's fput). Also how the Machine drops the reference a dead task held.
+ */
+export function fdPut(fs: VfsFs, idx: number): number {
   const last = filePut(fs.mem, idx);
   return last === null ? 0 : fileRelease(fs, last);
 }
@@ -186,13 +191,25 @@ function fdPut(fs: VfsFs, idx: number): number {
  * @returns fn's result, or -EBADF
  */
 export function withFile(proc: Proc, fd: number, fn: (f: OpenFile, ip: VInode) => number): number {
-  const idx = fdGet(proc.fs.mem, proc.fdt, fd);
+  const { mem } = proc.fs;
+  // The reference is noted in the task's record as it is taken and
+  // forgotten as it is dropped, in no-kill regions, so that a task that
+  // dies inside `fn` has it dropped by the Machine (src/sync/task.ts).
+  let prev = 0;
+  const idx = withNoKill(() => {
+    const got = fdGet(mem, proc.fdt, fd);
+    if (got >= 0) prev = taskNote(mem.k32, TASK.fileRef, got + 1);
+    return got;
+  });
   if (idx < 0) return idx;
   try {
-    const f = fileRead(proc.fs.mem, idx);
+    const f = fileRead(mem, idx);
     return fn(f, fileInode(proc.fs, f));
   } finally {
-    fdPut(proc.fs, idx);
+    withNoKill(() => {
+      taskNote(mem.k32, TASK.fileRef, prev);
+      fdPut(proc.fs, idx);
+    });
   }
 }
 

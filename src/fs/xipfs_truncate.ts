@@ -17,7 +17,9 @@
  * @module
  */
 
-import { ISLOT, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
+import { ISLOT, TASK, TRUNC_NONE, TRUNC_SIZE, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
+import { taskNote, taskNoteOf, withNoKill } from "../sync/task.ts";
+import type { Ino, Tid } from "../abi/types.ts";
 import { EFBIG, EINVAL } from "../abi/errno.ts";
 import { asBlock } from "../abi/types.ts";
 import {
@@ -93,8 +95,12 @@ function pcacheZeroBlockRange(
   from: number,
   to: number,
 ): number {
-  const pfn = findGetPage(c.mem, ip.slot, iblock);
-  if (pfn !== -1) lockPage(c.mem, pfn);
+  // From the reference to the lock, no kill point (the rule of lockPage).
+  const pfn = withNoKill(() => {
+    const got = findGetPage(c.mem, ip.slot, iblock);
+    if (got !== -1) lockPage(c.mem, got);
+    return got;
+  });
   try {
     if (
       pfn !== -1 && pageIs(c.mem, pfn, ip.slot, iblock) && testPageFlag(c.mem, pfn, PG_uptodate)
@@ -148,8 +154,12 @@ export function xipTruncatePage(c: XipCtx, ip: InodeRef, size: number): number {
 function dropPagesRange(c: XipCtx, ip: InodeRef, from: number, to: number): void {
   const entries = pcacheCollect(c.mem, (m, o) => m === ip.slot && o >= from && o < to);
   for (const e of entries) {
-    if (!getPageUnlessZero(c.mem, e.pfn)) continue;
-    lockPage(c.mem, e.pfn);
+    const got = withNoKill(() => {
+      if (!getPageUnlessZero(c.mem, e.pfn)) return false;
+      lockPage(c.mem, e.pfn); // no kill point from the reference to the lock
+      return true;
+    });
+    if (!got) continue;
     if (pageIs(c.mem, e.pfn, ip.slot, e.pgoff)) {
       if (pageMapcount(c.mem, e.pfn) > 0) {
         unlockPage(c.mem, e.pfn);
@@ -209,12 +219,44 @@ export function truncate(c: XipCtx, ip: InodeRef, newSize: number): number {
     }
     const rc = xipTruncatePage(c, ip, newSize);
     if (rc < 0) return rc;
+    // From i_size to the freed blocks the inode is inconsistent on disk:
+    // note it, so that a task dying in between has the truncate finished
+    // for it (finishTruncate), as ext4 does for an inode on its orphan list.
+    taskNote(c.k32, TASK.truncSlot, ip.slot);
+    taskNote(c.k32, TASK.truncOp, TRUNC_SIZE);
     inodeSetSize(c.vol, ip.ino, newSize);
-    const firstGone = Math.ceil(newSize / BS);
-    unmapMappingRangeHook(ip, firstGone, 0);
-    if (!isDax(c, ip)) truncateInodePages(c.mem, ip.slot, firstGone);
     stamp(c, ip);
-    return truncateBlocks(c, ip, firstGone);
+    const r = dropPastEof(c, ip);
+    taskNote(c.k32, TASK.truncOp, TRUNC_NONE);
+    return r;
+  } finally {
+    unlock();
+  }
+}
+
+/** Unmap, drop and free everything of `ip` past i_size. Caller holds lockForTruncate. */
+function dropPastEof(c: XipCtx, ip: InodeRef): number {
+  const firstGone = Math.ceil(inodeGetSize(c.vol, ip.ino) / BS);
+  unmapMappingRangeHook(ip, firstGone, 0);
+  if (!isDax(c, ip)) truncateInodePages(c.mem, ip.slot, firstGone);
+  return truncateBlocks(c, ip, firstGone);
+}
+
+/**
+ * Finish the truncate that task `tid` left in flight when it died (its
+ * TASK.truncOp is TRUNC_SIZE): free whatever lies past i_size, as ext4
+ * does for orphan inodes. Entry: the task's locks were recovered and its
+ * file reference still keeps the inode; none of the inode's locks held.
+ *
+ * @returns 0 when there was nothing to finish or it was finished; -errno
+ */
+export function finishTruncate(c: XipCtx, tid: Tid): number {
+  if (taskNoteOf(c.k32, tid, TASK.truncOp) !== TRUNC_SIZE) return 0;
+  const slot = taskNoteOf(c.k32, tid, TASK.truncSlot);
+  const ip: InodeRef = { slot, ino: Atomics.load(c.k32, islotBase(c, slot) + ISLOT.ino) as Ino };
+  const unlock = lockForTruncate(c, ip);
+  try {
+    return dropPastEof(c, ip);
   } finally {
     unlock();
   }

@@ -26,6 +26,7 @@ import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
 import { physWords, pteLoad, walk } from "../mm/pgtable.ts";
+import { killCheck } from "../sync/task.ts";
 import { procSet } from "./proc.ts";
 import type { Task } from "./task.ts";
 
@@ -85,6 +86,7 @@ export function futexWait(t: Task, va: number, val: number, timeoutMs: number | 
   procSet(t.mem, t.slot, "futexWord", idx + 1);
   try {
     for (let first = true;; first = false) {
+      killCheck(t.mem.k32); // a hard kill stops the task here, asleep
       if (t.pendingSignal() !== 0) return -EINTR;
       const left = deadline - performance.now();
       if (left <= 0) return -ETIMEDOUT;

@@ -42,7 +42,9 @@ import {
   taskInit,
   taskState,
 } from "../sync/mod.ts";
-import { TASK_DEAD, TASK_LIVE, taskKill, taskKillAcked } from "../sync/task.ts";
+import { TASK_DEAD, TASK_LIVE, taskChaosArm, taskKill, taskKillAcked } from "../sync/task.ts";
+import { heldLocks } from "../sync/held.ts";
+import { LockClass } from "../sync/lockdep.ts";
 import { closeFilesOf } from "./files.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, WorkerPool } from "./machine_pool.ts";
@@ -51,6 +53,7 @@ import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
+import { recoverDeadTask } from "./reap.ts";
 
 /** A boot failure the user caused (bad image, bad size); the message is one line. */
 /** How often the Machine looks for a killed task's acknowledgement, in ms. */
@@ -382,9 +385,10 @@ export class Machine {
       this.#pool.discard(p.worker);
       p.worker = null;
     }
-    // A task killed with taskKill is TASK_DEAD but may still hold locks.
+    // A task killed with taskKill is TASK_DEAD but may still hold locks,
+    // page references with page locks, a file reference, a truncate in flight.
     const state = taskState(mem.k32, asTid(slot));
-    if (state === TASK_LIVE || state === TASK_DEAD) recoverTask(mem.k32, asTid(slot));
+    if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTid(slot));
     let td = procGet(mem, slot, "teardown");
     if ((td & PROC_TD_FILES) === 0) {
       closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));
@@ -434,55 +438,87 @@ export class Machine {
   }
 
   /**
-   * Stop process `pid` at once, the hard way: terminate its Worker wherever
-   * it is, recover the locks it held and tear the process down from the
-   * main thread (status 137, SIGKILL). The last resort that kill() escalates
-   * to; exposed for tests of that path.
+   * Stop process `pid` the hard way, as if its Worker were terminated: the
+   * task dies at its next kill point (a lock acquire or release, a wait
+   * slice, the hart's poll; src/sync/task.ts) holding whatever it holds,
+   * without unwinding, and the Machine recovers its locks and tears the
+   * process down from the main thread (status 137, SIGKILL). A process
+   * already tearing itself down finishes that first and reports its own
+   * exit. The last resort that kill() escalates to.
    *
    * @returns false when no such process exists
    */
   terminate(pid: number): boolean {
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null) return false;
-    procKill(this.mem, p.slot, SIGKILL);
     clearTimeout(p.killTimer);
     p.killSig = SIGKILL;
-    this.#escalate(p, true);
+    taskKill(this.mem.k32, asTid(p.slot));
+    this.#awaitDeath(p);
     return true;
   }
 
-  #escalate(p: ProcState, now = false): void {
+  /**
+   * Chaos testing: make process `pid` die the hard way (as terminate) at its
+   * `points`-th lock operation from now, counting with `cls` only those
+   * made while it holds a lock of that LockClass (0: any). If it exits
+   * first, nothing happens. The exit message names the locks it held.
+   *
+   * @returns false when no such process exists
+   */
+  chaosKill(pid: number, points: number, cls = 0): boolean {
+    const p = this.#procs.get(pid);
+    if (p === undefined || p.status !== null || !(points >= 1)) return false;
+    clearTimeout(p.killTimer);
+    p.killSig = SIGKILL;
+    taskChaosArm(this.mem.k32, asTid(p.slot), points, cls);
+    this.#awaitDeath(p);
+    return true;
+  }
+
+  #escalate(p: ProcState): void {
     p.killTimer = undefined;
     if (p.status !== null) return;
-    // A process already tearing itself down is given more time: cutting it off
-    // mid-teardown would leave a half-freed mm behind.
-    if (!now && procGet(this.mem, p.slot, "state") === PROC_EXITING) {
+    // A process already tearing itself down is given more time: it cannot be
+    // stopped in its teardown anyway (a no-kill region).
+    if (procGet(this.mem, p.slot, "state") === PROC_EXITING) {
       p.killTimer = setTimeout(() => this.#escalate(p), this.opts.killGraceMs ?? 2000);
       return;
     }
-    const w = p.worker;
-    if (w === null) {
-      // Not started yet: it sees the signal before running; look again later.
-      p.killTimer = setTimeout(() => this.#escalate(p, now), 10);
-      return;
-    }
-    // Deno's terminate() does not stop a Worker that is running or parked in
-    // Atomics.wait (PLATFORM note in README). So the task is killed
-    // cooperatively first: it stops at its next lock operation or wait slice
-    // and acknowledges; only then are its locks safe to recover here.
+    taskKill(this.mem.k32, asTid(p.slot));
+    this.#awaitDeath(p);
+  }
+
+  /**
+   * Poll until the killed task of `p` acknowledges (its thread has stopped
+   * for good: Deno.exit in workers/process.ts), then recover its locks and
+   * tear it down here; stop when the process reports its own exit first.
+   */
+  #awaitDeath(p: ProcState): void {
     const tid = asTid(p.slot);
-    const killed = taskKill(this.mem.k32, tid);
-    w.terminate();
-    const settle = () => {
+    const look = () => {
       p.killTimer = undefined;
       if (p.status !== null) return;
-      if (killed && !taskKillAcked(this.mem.k32, tid)) {
-        p.killTimer = setTimeout(settle, KILL_ACK_POLL_MS);
+      if (!taskKillAcked(this.mem.k32, tid)) {
+        p.killTimer = setTimeout(look, KILL_ACK_POLL_MS);
         return;
       }
-      this.#forceTeardown(p, p.killSig, `killed by ${signalName(p.killSig)} (Worker terminated)`);
+      const held = heldLocks(this.mem.k32, tid).map((h) => LockClass[h.cls] ?? String(h.cls));
+      const holding = held.length === 0 ? "" : `, holding ${held.join(", ")}`;
+      try {
+        this.#forceTeardown(
+          p,
+          p.killSig,
+          `killed by ${signalName(p.killSig)} (Worker terminated${holding})`,
+        );
+      } catch (e) {
+        // A kernel bug met while tearing down: report it, never crash the host.
+        this.#bug(`tearing down pid ${p.pid}: ${(e as Error).message}`);
+        this.#finish(p, { code: 128 + p.killSig, signal: p.killSig, message: "teardown failed" });
+      }
     };
-    p.killTimer = setTimeout(settle, killed ? KILL_ACK_POLL_MS : 50);
+    clearTimeout(p.killTimer);
+    p.killTimer = setTimeout(look, KILL_ACK_POLL_MS);
   }
 
   /** The stats object of DESIGN.md §6 (see stats.ts). */

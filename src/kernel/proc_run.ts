@@ -35,7 +35,25 @@ import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { mmAlloc, mmapReadLock, mmapReadUnlock, mmPut } from "../mm/mm.ts";
 import { mmRoot, physWords } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
-import { recoverTask, setCurrentTid, taskExit } from "../sync/mod.ts";
+import {
+  SYS_brk,
+  SYS_ftruncate64,
+  SYS_futex,
+  SYS_futex_time64,
+  SYS_mmap2,
+  SYS_mprotect,
+  SYS_munmap,
+} from "../abi/syscall_nr.ts";
+import {
+  killCheck,
+  noKillEnter,
+  noKillExit,
+  recoverTask,
+  setCurrentTid,
+  taskExit,
+  TaskKilled,
+  withNoKill,
+} from "../sync/mod.ts";
 import { STAT } from "../abi/layout.ts";
 import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
 import { VfsFiles } from "./files.ts";
@@ -129,7 +147,10 @@ class ProcessEnv implements HartEnv {
 
   ecall(hart: Hart): boolean {
     enterKernel(this.t.mem, this.t.tid);
-    return syscallDispatch(this.t, hart.x) && this.#toUser();
+    const done = KILLABLE_SYSCALLS.has(hart.x[17]!)
+      ? syscallDispatch(this.t, hart.x)
+      : withNoKill(() => syscallDispatch(this.t, hart.x));
+    return done && this.#toUser();
   }
 
   trap(cause: number, tval: number): boolean {
@@ -154,6 +175,7 @@ class ProcessEnv implements HartEnv {
 
   poll(hart: Hart): boolean {
     const t = this.t;
+    killCheck(t.mem.k32); // a hard kill stops the task here, in user mode
     tlbCheck(t.mem, t.tid, () => hart.flushTlb());
     // Publish progress now and then, so a live run's instret is visible (xip run's progress line).
     if (hart.instret - this.instretPublished >= INSTRET_PUBLISH) {
@@ -167,6 +189,25 @@ class ProcessEnv implements HartEnv {
     return false;
   }
 }
+
+/**
+ * The system calls in which a hard kill may stop the task (at a lock
+ * operation or a wait slice, src/sync/task.ts). Each keeps every reference
+ * it takes recorded or inside a no-kill region: the futex sleep, ftruncate
+ * (file reference noted, an unfinished truncate finished by the Machine),
+ * and the mmap family (their mmap_lock write sections are no-kill). Other
+ * calls run as no-kill regions; a task killed in one dies at its next kill
+ * point after it returns.
+ */
+const KILLABLE_SYSCALLS: ReadonlySet<number> = new Set([
+  SYS_futex,
+  SYS_futex_time64,
+  SYS_ftruncate64,
+  SYS_mmap2,
+  SYS_munmap,
+  SYS_mprotect,
+  SYS_brk,
+]);
 
 const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, "0");
 
@@ -243,10 +284,31 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
   let panic: string | undefined;
   let devicePfns: number[] = [];
   try {
+    // Setting up and exec run as a no-kill region: they hold references no
+    // lock records (src/sync/task.ts). The process becomes killable once its
+    // hart runs: in user mode, in its page faults and in KILLABLE_SYSCALLS.
+    const started = withNoKill(() => startProcess());
+    if (started !== null) {
+      [t, env, hart] = started;
+      runHart(env, hart);
+      reason = t.exiting ?? { code: 0, signal: SIGKILL, message: "stopped without a reason" };
+      if (t.panic !== null) panic = describe(t.panic);
+    }
+  } catch (e) {
+    // Killed where it stood (the default kill action outside a process
+    // Worker): the Machine tears the process down; this thread must not.
+    if (e instanceof TaskKilled) throw e;
+    panic = describe(e);
+    reason = { code: 0, signal: SIGKILL, message: "kernel bug" };
+  }
+  return finish();
+
+  /** Allocate the mm and files, exec; null (reason set) when the process cannot start. */
+  function startProcess(): [Task, ProcessEnv, Hart] | null {
     const mm = mmAlloc(mem);
     if (mm < 0) {
       reason = { code: 0, signal: SIGKILL, message: "out of memory: no mm slot or frame" };
-      return finish();
+      return null;
     }
     procSet(mem, tid, "mm", mm);
     switchMm(mem, tid, mm);
@@ -257,10 +319,10 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
         signal: SIGKILL,
         message: `no file table: ${errnoName(files)}`,
       };
-      return finish();
+      return null;
     }
     procSet(mem, tid, "fdTable", files.fdTable);
-    t = new Task({
+    const task = new Task({
       mem,
       tid,
       pid: s.pid,
@@ -271,6 +333,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
       files,
       bootMs: s.bootMs,
     });
+    t = task; // teardown closes its files even if exec fails
     const img = execve({ mem, mm, openExec: (p) => files.openExec(p) }, s.path, s.argv, s.envp, {
       textMode: s.textMode,
     });
@@ -280,30 +343,30 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
         signal: 0,
         message: `${img.reason} (${errnoName(-Math.abs(img.errno))})`,
       };
-      return finish();
+      return null;
     }
-    env = new ProcessEnv(t, img);
-    hart = new Hart(mem.phys, env, {
+    const e = new ProcessEnv(task, img);
+    const h = new Hart(mem.phys, e, {
       rootPfn: mmRoot(mem, mm),
       tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
     });
-    env.hart = hart;
-    hart.pc = execStartStep(hart.x, img, env.step++);
-    runHart(env, hart);
-    reason = t.exiting ?? { code: 0, signal: SIGKILL, message: "stopped without a reason" };
-    if (t.panic !== null) panic = describe(t.panic);
-  } catch (e) {
-    panic = describe(e);
-    reason = { code: 0, signal: SIGKILL, message: "kernel bug" };
+    e.hart = h;
+    h.pc = execStartStep(h.x, img, e.step++);
+    return [task, e, h];
   }
-  return finish();
 
   function finish(): ProcessResult {
+    // An exiting process finishes its teardown even if it is killed
+    // meanwhile (Linux's do_exit): cut off half-way it would strand a
+    // half-freed mm that no lock records.
+    noKillEnter();
     try {
       if (panic !== undefined) recoverTask(mem.k32, tid); // release what the bug left held
       teardown();
     } catch (e) {
       panic = (panic ? panic + "\n" : "") + "during teardown: " + describe(e);
+    } finally {
+      noKillExit();
     }
     const instret = hart?.instret ?? 0;
     const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;

@@ -12,7 +12,10 @@ export {
   MUTEX_WORDS,
   mutexLock,
   mutexUnlock,
+  noKillEnter,
+  noKillExit,
   RWSEM_WORDS,
   upRead,
   upWrite,
+  withNoKill,
 } from "../sync/mod.ts";

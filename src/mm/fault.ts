@@ -83,6 +83,7 @@ import {
   walk,
 } from "./pgtable.ts";
 import { flushTlbMm } from "./tlb.ts";
+import { withNoKill } from "./_sync.ts";
 import {
   FAULT_FLAG_WRITE,
   findVma,
@@ -264,20 +265,23 @@ function doAnonymousPage(vmf: MutableVmFault): number {
     if (won) statAdd(mem, STAT.faultZero, 1);
     return 0;
   }
-  const pfn = allocFrameReclaim(mem, { zero: true });
-  if (pfn < 0) return VM_FAULT_OOM;
-  setPageFlag(mem, pfn as Pfn, PG_anon);
-  ptlLock(mem, mm);
-  if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+  // No kill point while the new frame is ours alone (src/sync/task.ts).
+  return withNoKill(() => {
+    const pfn = allocFrameReclaim(mem, { zero: true });
+    if (pfn < 0) return VM_FAULT_OOM;
+    setPageFlag(mem, pfn as Pfn, PG_anon);
+    ptlLock(mem, mm);
+    if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+      ptlUnlock(mem, mm);
+      putPage(mem, pfn as Pfn); // somebody else faulted it in
+      return 0;
+    }
+    Atomics.store(p32, vmf.ptw, pfnToPte(pfn as Pfn, leafBits(mem, vmf.vma, true)) | 0);
+    accountMap(mem, mm, pfn as Pfn, true);
     ptlUnlock(mem, mm);
-    putPage(mem, pfn as Pfn); // somebody else faulted it in
+    statAdd(mem, STAT.faultAnon, 1);
     return 0;
-  }
-  Atomics.store(p32, vmf.ptw, pfnToPte(pfn as Pfn, leafBits(mem, vmf.vma, true)) | 0);
-  accountMap(mem, mm, pfn as Pfn, true);
-  ptlUnlock(mem, mm);
-  statAdd(mem, STAT.faultAnon, 1);
-  return 0;
+  });
 }
 
 /**
@@ -354,6 +358,11 @@ function wpPageReuse(vmf: MutableVmFault, dirtyPage: Pfn | null = null): number 
  * since nothing is copied then.
  */
 function wpPageCopy(vmf: MutableVmFault): number {
+  // No kill point while the new frame, or the old PTE's reference, is ours alone.
+  return withNoKill(() => wpPageCopyNoKill(vmf));
+}
+
+function wpPageCopyNoKill(vmf: MutableVmFault): number {
   const { mem, mm } = vmf;
   const p32 = physWords(mem);
   const src = pteToPfn(vmf.origPte);
@@ -413,6 +422,11 @@ function doReadFault(vmf: MutableVmFault, fault: (vmf: VmFault) => number): numb
  * copy from.
  */
 function doCowFault(vmf: MutableVmFault, fault: (vmf: VmFault) => number): number {
+  // No kill point while vmf.cowPage is ours alone (src/sync/task.ts).
+  return withNoKill(() => doCowFaultNoKill(vmf, fault));
+}
+
+function doCowFaultNoKill(vmf: MutableVmFault, fault: (vmf: VmFault) => number): number {
   const { mem, mm } = vmf;
   const cow = allocFrameReclaim(mem);
   if (cow < 0) return VM_FAULT_OOM;
@@ -461,6 +475,10 @@ function doSharedFault(vmf: MutableVmFault): number {
  * PTE (Linux's finish_fault). Backs out when the PTE is no longer empty.
  */
 function finishFault(vmf: MutableVmFault, writable: boolean): number {
+  return withNoKill(() => finishFaultNoKill(vmf, writable));
+}
+
+function finishFaultNoKill(vmf: MutableVmFault, writable: boolean): number {
   const { mem, mm } = vmf;
   if (vmf.page === -1) throw new KernelPanic("finishFault", "fault returned 0 without a page");
   const page = vmf.page;

@@ -106,6 +106,21 @@ export function pageFlagsWord(mem: Memory, pfn: Pfn): number {
   return pageBase(mem, pfn) + PAGE.flags;
 }
 
+/**
+ * The pfn whose flags word is `w` (the inverse of pageFlagsWord: a bit
+ * lock recorded on a page's flags names that word).
+ *
+ * @throws KernelPanic when `w` is not a flags word of the memmap
+ */
+export function pfnOfFlagsWord(mem: Memory, w: number): Pfn {
+  const rel = w - mem.layout.memmap.base - PAGE.flags;
+  const pfn = rel / PAGE_WORDS;
+  if (!Number.isInteger(pfn) || !pfnValid(mem, pfn as Pfn)) {
+    throw new KernelPanic("pfnOfFlagsWord", `word ${w} is not a page's flags word`);
+  }
+  return pfn as Pfn;
+}
+
 /** The whole flags word. */
 export function pageFlags(mem: Memory, pfn: Pfn): number {
   return Atomics.load(mem.k32, pageBase(mem, pfn) + PAGE.flags);

@@ -37,6 +37,8 @@ import {
   MUTEX_WORDS,
   mutexLock,
   mutexUnlock,
+  noKillEnter,
+  noKillExit,
   RWSEM_WORDS,
   upRead,
   upWrite,
@@ -102,11 +104,20 @@ export const mmapReadLock = (mem: Memory, mm: number): void =>
   downRead(mem.k32, mw(mem, mm, MM.mmapLock), LockClass.MMAP_LOCK);
 export const mmapReadUnlock = (mem: Memory, mm: number): void =>
   upRead(mem.k32, mw(mem, mm, MM.mmapLock));
-/** mmap_lock for writing (mmap, munmap, mprotect, brk, exit). */
-export const mmapWriteLock = (mem: Memory, mm: number): void =>
+/**
+ * mmap_lock for writing (mmap, munmap, mprotect, brk, exit). The section is
+ * a no-kill region (src/sync/task.ts): it relinks VMAs, opens and closes
+ * them and moves PTEs in steps no lock records, so a killed task stops
+ * before taking the lock or when it releases it, never half-way through.
+ */
+export function mmapWriteLock(mem: Memory, mm: number): void {
   downWrite(mem.k32, mw(mem, mm, MM.mmapLock), LockClass.MMAP_LOCK);
-export const mmapWriteUnlock = (mem: Memory, mm: number): void =>
+  noKillEnter();
+}
+export function mmapWriteUnlock(mem: Memory, mm: number): void {
+  noKillExit();
   upWrite(mem.k32, mw(mem, mm, MM.mmapLock));
+}
 /** page_table_lock: guards changes to the mm's PTEs. */
 export const ptlLock = (mem: Memory, mm: number): void =>
   mutexLock(mem.k32, mw(mem, mm, MM.pageTableLock), LockClass.PAGE_TABLE);

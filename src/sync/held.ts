@@ -33,6 +33,7 @@ import {
   HELD_ENTRY_WORDS,
   HELD_MAX,
   TASK,
+  TASK_DEAD,
   TASK_LIVE,
   TASK_WORDS,
 } from "../abi/layout.ts";
@@ -40,7 +41,7 @@ import { KernelPanic } from "../abi/panic.ts";
 import type { Tid } from "../abi/types.ts";
 import { DEBUG_LOCKDEP } from "./debug.ts";
 import { LockClass, lockdepViolation, lockOrderOk } from "./lockdep.ts";
-import { currentTid, killNoticed } from "./task.ts";
+import { currentTid, inNoKill, killNoticed } from "./task.ts";
 
 /** Entry states. */
 export const HELD_NONE = 0;
@@ -91,6 +92,7 @@ export function heldPush(
   if (tid === 0) throw new KernelPanic("heldPush", "lock taken outside any task");
   const t = k[HEADER.tasksBase]! + tid * TASK_WORDS;
   if (k[t + TASK.state] !== TASK_LIVE) killNoticed(k, t);
+  else if (k[t + TASK.chaosAt] !== 0) chaosPoint(k, t);
   const depth = k[t + TASK.depth]!;
   if (depth >= HELD_MAX) {
     throw new KernelPanic("heldPush", `task ${tid} holds more than ${HELD_MAX} locks`);
@@ -116,6 +118,31 @@ export function heldPush(
 }
 
 /**
+ * A lock operation of the current task (record `t`) while chaos testing
+ * armed it (taskChaosArm): count it down and, at zero, kill the task here,
+ * as taskKill would, so that it dies at this kill point holding what it
+ * holds. Outside no-kill regions only; with TASK.chaosClass set, only while
+ * the task holds a lock of that class.
+ */
+function chaosPoint(k: Int32Array, t: number): void {
+  if (inNoKill()) return;
+  const cls = k[t + TASK.chaosClass]!;
+  if (cls !== 0) {
+    let holds = false;
+    for (let i = 0, depth = k[t + TASK.depth]!; i < depth && !holds; i++) {
+      const e = t + TASK.held + i * HELD_ENTRY_WORDS;
+      holds = k[e + HELD.state] === HELD_HELD && descClass(k[e + HELD.desc]!) === cls;
+    }
+    if (!holds) return;
+  }
+  const left = k[t + TASK.chaosAt]! - 1;
+  Atomics.store(k, t + TASK.chaosAt, left);
+  if (left > 0) return;
+  Atomics.compareExchange(k, t + TASK.state, TASK_LIVE, TASK_DEAD);
+  killNoticed(k, t);
+}
+
+/**
  * Find the calling task's entry for the lock at `w` (and `bit`, for a bit
  * lock; -1 otherwise), searching from the top.
  *
@@ -124,8 +151,10 @@ export function heldPush(
 export function heldFind(k: Int32Array, w: number, bit: number, where: string): number {
   const tid = currentTid();
   const base = heldBase(k, tid);
-  if (tid !== 0 && k[base - TASK.held + TASK.state] !== TASK_LIVE) {
-    killNoticed(k, base - TASK.held);
+  if (tid !== 0) {
+    const t = base - TASK.held;
+    if (k[t + TASK.state] !== TASK_LIVE) killNoticed(k, t);
+    else if (k[t + TASK.chaosAt] !== 0) chaosPoint(k, t);
   }
   const depth = tid === 0 ? 0 : k[base - TASK.held + TASK.depth]!;
   for (let i = depth - 1; i >= 0; i--) {

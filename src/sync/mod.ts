@@ -9,17 +9,25 @@
  */
 
 export { DEBUG_LOCKDEP, DEBUG_PERTURB, debugFlags, perturbSeed, setDebug } from "./debug.ts";
+export type { TaskNote } from "./task.ts";
 export {
   currentTid,
   KILL_POLL_MS,
   killCheck,
+  noKillEnter,
+  noKillExit,
   setCurrentTid,
+  setKillAction,
+  taskChaosArm,
   taskExit,
   taskInit,
   taskKill,
   taskKillAcked,
   TaskKilled,
+  taskNote,
+  taskNoteOf,
   taskState,
+  withNoKill,
 } from "./task.ts";
 export { LockClass, lockClassName, lockRank } from "./lockdep.ts";
 export {

@@ -10,13 +10,25 @@
  * asks the Worker's event loop to stop at its next turn (denoland/deno
  * #12930, #35657; measured here: a spinning Worker ran on for over 5 s
  * after terminate(), and a Worker parked in Atomics.wait resumed running
- * when it was woken). So the Machine first calls taskKill. The killed
- * task's thread notices at its next lock acquire or release, within
- * KILL_POLL_MS while it sleeps on a lock, or wherever it calls killCheck
- * (the hart's poll loop should), before it touches any lock word. It then
- * sets TASK.killAck and throws TaskKilled, which unwinds to its event loop,
- * where the pending terminate() ends it. Once taskKillAcked is true the
- * Machine runs recoverTask (src/sync/recover.ts).
+ * when it was woken). So the Machine calls taskKill. The killed task's
+ * thread notices at its next *kill point*: a lock acquire or release,
+ * a wait slice of at most KILL_POLL_MS while it sleeps on a lock, or a
+ * killCheck (the hart's poll, futex sleeps). There it sets TASK.killAck and
+ * runs the thread's kill action, which never returns:
+ *
+ * - in a process Worker, `Deno.exit()` (workers/process.ts). That ends the
+ *   isolate on the spot: no `finally` block and no later statement runs
+ *   (measured), so the task dies exactly as it stood, holding whatever
+ *   locks it held, and the Machine recovers them (recoverTask) and tears the
+ *   process down from the main thread;
+ * - elsewhere (the default), throwing TaskKilled, for tests that run tasks
+ *   in their own Workers and catch it.
+ *
+ * A thread inside noKillEnter/noKillExit is not stopped at its kill points:
+ * it runs on to the first kill point after the region. Kernel code uses it
+ * where the task holds something no lock records (a process tearing itself
+ * down, as Linux's do_exit ignores further signals), so that death never
+ * strands it.
  *
  * @module
  */
@@ -26,6 +38,10 @@ import { KernelPanic } from "../abi/panic.ts";
 import type { Tid } from "../abi/types.ts";
 
 let current = 0 as Tid;
+let noKill = 0;
+let killAction: (tid: Tid) => never = (tid) => {
+  throw new TaskKilled(tid);
+};
 
 /** Make `tid` the calling thread's task id (0: no task). */
 export function setCurrentTid(tid: Tid): void {
@@ -64,6 +80,9 @@ export function taskInit(k: Int32Array, tid: Tid): void {
   Atomics.store(k, t + TASK.depth, 0);
   Atomics.store(k, t + TASK.bitWait, 0);
   Atomics.store(k, t + TASK.killAck, 0);
+  for (const w of [TASK.chaosAt, TASK.chaosClass, TASK.fileRef, TASK.truncOp]) {
+    Atomics.store(k, t + w, 0);
+  }
   Atomics.store(k, t + TASK.state, TASK_LIVE);
 }
 
@@ -91,7 +110,7 @@ export function taskState(k: Int32Array, tid: Tid): number {
   return Atomics.load(k, taskRecord(k, tid) + TASK.state);
 }
 
-/** Thrown in a killed task's own thread; never caught by kernel code. */
+/** Thrown in a killed task's own thread by the default kill action; never caught by kernel code. */
 export class TaskKilled extends Error {
   override name = "TaskKilled";
   constructor(readonly tid: Tid) {
@@ -117,16 +136,97 @@ export function killCheck(k: Int32Array): void {
 }
 
 /**
- * The current task, at record `t`, was found not live when about to take or
- * release a lock: if it was killed, acknowledge and unwind with TaskKilled;
- * if it was never started (taskInit), that is a bug.
+ * The current task, at record `t`, was found not live at a kill point: if it
+ * was killed, acknowledge and run the kill action (which does not return),
+ * unless the thread is in a no-kill region, where it returns and the caller
+ * goes on. A task that was never started (taskInit) is a bug.
  */
-export function killNoticed(k: Int32Array, t: number): never {
+export function killNoticed(k: Int32Array, t: number): void {
   if (k[t + TASK.state] === TASK_FREE) {
     throw new KernelPanic("killNoticed", `task ${current} uses locks before taskInit`);
   }
+  if (noKill > 0) return;
   Atomics.store(k, t + TASK.killAck, 1);
-  throw new TaskKilled(current);
+  killAction(current);
+}
+
+/**
+ * What this thread does when its task is killed at a kill point, after the
+ * acknowledgement: `action` must not return (Deno.exit in a process Worker).
+ * The default throws TaskKilled.
+ */
+export function setKillAction(action: (tid: Tid) => never): void {
+  killAction = action;
+}
+
+/**
+ * Enter a region where this thread's task is not stopped at kill points
+ * (regions nest). The task still sees that it was killed once it leaves.
+ */
+export function noKillEnter(): void {
+  noKill++;
+}
+
+/** Leave a noKillEnter region. */
+export function noKillExit(): void {
+  if (noKill === 0) throw new KernelPanic("noKillExit", "not in a no-kill region");
+  noKill--;
+}
+
+/** Run `body` as a no-kill region (noKillEnter/noKillExit around it). */
+export function withNoKill<T>(body: () => T): T {
+  noKill++;
+  try {
+    return body();
+  } finally {
+    noKill--;
+  }
+}
+
+/** Whether this thread is in a no-kill region. */
+export function inNoKill(): boolean {
+  return noKill > 0;
+}
+
+/** Words of a task record that say what the task holds beyond its locks (TASK in layout.ts). */
+export type TaskNote =
+  | typeof TASK.fileRef
+  | typeof TASK.truncOp
+  | typeof TASK.truncSlot;
+
+/**
+ * Record `value` in word `note` of the calling task's record, so that the
+ * Machine can undo it should the task die before clearing it. Write the
+ * note in the same no-kill region that takes what it describes.
+ *
+ * @returns the previous value (restore it when the scope ends)
+ */
+export function taskNote(k: Int32Array, note: TaskNote, value: number): number {
+  if (current === 0) return 0;
+  const w = taskRecord(k, current) + note;
+  const old = k[w]!;
+  Atomics.store(k, w, value);
+  return old;
+}
+
+/** Word `note` of task `tid`'s record (for the Machine, once the task is dead). */
+export function taskNoteOf(k: Int32Array, tid: Tid, note: TaskNote): number {
+  checkTid(k, tid, "taskNoteOf");
+  return Atomics.load(k, taskRecord(k, tid) + note);
+}
+
+/**
+ * Chaos testing: make task `tid` kill itself at its `points`-th lock
+ * operation from now (acquire or release; with `cls` non-zero, counting
+ * only operations made while it holds a lock of class `cls`). No-kill
+ * regions are skipped. The task then dies as if taskKill had been called
+ * at that instant. Any thread may arm it; 0 disarms.
+ */
+export function taskChaosArm(k: Int32Array, tid: Tid, points: number, cls = 0): void {
+  checkTid(k, tid, "taskChaosArm");
+  const t = taskRecord(k, tid);
+  Atomics.store(k, t + TASK.chaosClass, cls);
+  Atomics.store(k, t + TASK.chaosAt, Math.max(0, points | 0));
 }
 
 /**

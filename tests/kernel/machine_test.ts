@@ -166,6 +166,7 @@ Deno.test("terminate() tears a process down from the main thread: frames and loc
       assert.notEqual(taskState(m.mem.k32, asTid(s)), TASK_LIVE);
     }
     assert.equal(m.freeFrames(), m.bootFreeFrames, "frames of the terminated processes");
+    assert.deepEqual(m.checkInvariants({ fsck: true }), []);
     // The recovered slots and locks are usable: a new process runs normally.
     const again = await run(m, "/bin/hello", ["hello"]).done;
     assert.equal(again.code, 0);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HELD_MAX, TASK_FREE, TASK_LIVE } from "../../src/abi/layout.ts";
+import { HELD_MAX, TASK_DEAD, TASK_FREE, TASK_LIVE } from "../../src/abi/layout.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { bitLock, bitUnlock } from "../../src/sync/bitlock.ts";
@@ -17,6 +17,9 @@ import { MUTEX_WORDS, mutexLock, mutexUnlock } from "../../src/sync/mutex.ts";
 import { downRead, downWrite, RWSEM_WORDS, upRead, upWrite } from "../../src/sync/rwsem.ts";
 import {
   currentTid,
+  noKillEnter,
+  noKillExit,
+  taskChaosArm,
   taskExit,
   taskInit,
   taskKill,
@@ -144,4 +147,62 @@ Deno.test("a killed task throws TaskKilled at its next lock operation and acknow
   assert.throws(() => mutexUnlock(k, m), TaskKilled);
   assert.equal(taskKillAcked(k, MAIN_TID), true);
   assert.equal(taskKill(k, MAIN_TID), false, "already dead");
+});
+
+Deno.test("a killed task inside a no-kill region takes and releases locks, then dies at its first kill point after it", () => {
+  const kern = makeKernel();
+  const { k } = kern;
+  enterMainTask(kern);
+  const m = kern.alloc(MUTEX_WORDS), n = kern.alloc(MUTEX_WORDS);
+  noKillEnter();
+  try {
+    mutexLock(k, m, LockClass.TEST_A);
+    assert.equal(taskKill(k, MAIN_TID), true);
+    mutexLock(k, n, LockClass.TEST_B); // inside the region: goes on
+    mutexUnlock(k, n);
+    assert.equal(taskKillAcked(k, MAIN_TID), false, "not stopped inside the region");
+  } finally {
+    noKillExit();
+  }
+  assert.throws(() => mutexUnlock(k, m), TaskKilled);
+  assert.equal(taskKillAcked(k, MAIN_TID), true);
+  assert.equal(heldLocks(k, MAIN_TID).length, 1, "died holding the mutex, for recovery");
+  assert.throws(() => noKillExit(), /not in a no-kill region/);
+});
+
+Deno.test("taskChaosArm() kills the task at its N-th lock operation, counting only while it holds the chosen class", () => {
+  for (
+    const [cls, points, diesAt] of [
+      [0, 3, "lock b"], // lock a, unlock a, lock b
+      [LockClass.TEST_B, 3, "unlock b"], // counted: lock c, unlock c, unlock b (all holding b)
+      [LockClass.TEST_C, 1, "unlock c"], // counted: unlock c only
+    ] as const
+  ) {
+    const kern = makeKernel();
+    const { k } = kern;
+    enterMainTask(kern);
+    const a = kern.alloc(MUTEX_WORDS), b = kern.alloc(MUTEX_WORDS), c = kern.alloc(MUTEX_WORDS);
+    taskChaosArm(k, MAIN_TID, points, cls);
+    const steps: [string, () => void][] = [
+      ["lock a", () => mutexLock(k, a, LockClass.TEST_A)],
+      ["unlock a", () => mutexUnlock(k, a)],
+      ["lock b", () => mutexLock(k, b, LockClass.TEST_B)],
+      ["lock c", () => mutexLock(k, c, LockClass.TEST_C)],
+      ["unlock c", () => mutexUnlock(k, c)],
+      ["unlock b", () => mutexUnlock(k, b)],
+    ];
+    let died = "none";
+    for (const [name, step] of steps) {
+      try {
+        step();
+      } catch (e) {
+        if (!(e instanceof TaskKilled)) throw e;
+        died = name;
+        break;
+      }
+    }
+    assert.equal(died, diesAt, `class ${cls}, ${points} points`);
+    assert.equal(taskState(k, MAIN_TID), TASK_DEAD);
+    assert.equal(taskKillAcked(k, MAIN_TID), true);
+  }
 });
