@@ -1,5 +1,17 @@
 import assert from "node:assert/strict";
-import { XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
+import { TASK, TRUNC_SIZE, XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
+import { asTid } from "../../src/abi/types.ts";
+import { finishTruncate } from "../../src/fs/xipfs_truncate.ts";
+import { heldLocks } from "../../src/sync/held.ts";
+import { recoverTask } from "../../src/sync/recover.ts";
+import {
+  killCheck,
+  setCurrentTid,
+  taskInit,
+  taskKill,
+  TaskKilled,
+  taskNoteOf,
+} from "../../src/sync/task.ts";
 import { EINVAL } from "../../src/abi/errno.ts";
 import { findGetPage } from "../../src/fs/pagecache.ts";
 import { BMAP_DIND_FIRST } from "../../src/fs/xipfs_bmap.ts";
@@ -141,3 +153,43 @@ Deno.test("truncate() drops page-cache pages past EOF of a file that is not DAX"
   }
   fs.iput(ip);
 });
+
+for (const m of MODES) {
+  Deno.test(`finishTruncate() frees the blocks a truncate left past EOF when its task died mid-way (${m.name})`, () => {
+    const live = freshLive({ sizeBytes: 16 << 20, mount: { dax: m.dax } });
+    const { fs, mem } = live;
+    const k = mem.k32;
+    const free0 = fs.freeBlocks();
+    const ip = newFile(fs, "f");
+    m.write(live, ip, 0, fill(40 * BS, 0x22));
+    assert.equal(fs.fsync(ip), 0);
+    // Die inside the unmap step, as a Worker killed at a lock operation of
+    // unmapMappingRange would: after i_size is set, before any block is freed.
+    const victim = asTid(1);
+    setUnmapMappingRangeHook(() => {
+      taskKill(k, victim);
+      killCheck(k);
+    });
+    try {
+      assert.throws(() => fs.truncate(ip, 3 * BS + 1), TaskKilled);
+    } finally {
+      setUnmapMappingRangeHook(() => {});
+    }
+    assert.equal(fs.getattr(ip).size, 3 * BS + 1);
+    assert.equal(taskNoteOf(k, victim, TASK.truncOp), TRUNC_SIZE);
+    assert.ok(heldLocks(k, victim).length >= 2, "died holding i_rwsem and invalidate_lock");
+    // The Machine's part, from another task: recover the locks, finish the truncate.
+    taskInit(k, asTid(2));
+    setCurrentTid(asTid(2));
+    recoverTask(k, victim);
+    assert.equal(finishTruncate(fs.ctx, victim), 0);
+    assert.equal(fs.getattr(ip).size, 3 * BS + 1);
+    assert.equal(fs.getattr(ip).blocks, 4 * (BS / 512), "4 blocks, in 512-byte units");
+    assert.deepEqual(m.read(live, ip, 0, 5 * BS), fill(3 * BS + 1, 0x22));
+    assert.equal(fs.fsync(ip), 0);
+    fsckClean(live);
+    assert.equal(fs.truncate(ip, 0), 0);
+    assert.equal(fs.freeBlocks(), free0);
+    fs.iput(ip);
+  });
+}
