@@ -1,6 +1,6 @@
 /**
  * File syscalls: read, write, readv, writev, pread64, pwrite64, sendfile64,
- * openat, close, llseek, fstat (stat64), ftruncate64, fsync, unlinkat,
+ * openat, close, llseek, fstat (stat64), ftruncate64, fallocate, fsync, unlinkat,
  * mkdirat, getdents64.
  *
  * fds 0, 1 and 2 are the console until the guest closes them: stdin reads
@@ -20,10 +20,10 @@
  * @module
  */
 
-import { EBADF, EFAULT, EINVAL, ENOTDIR, ESPIPE } from "../abi/errno.ts";
+import { EBADF, EFAULT, EINVAL, ENODEV, ENOTDIR, ESPIPE } from "../abi/errno.ts";
 import { STAT64_BYTES } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
-import { encodeStat64, type VStat } from "../fs/vfs.ts";
+import { encodeStat64, fallocateArgsCheck, type VStat } from "../fs/vfs.ts";
 import type { Task } from "./task.ts";
 import { accessOk, argU64, putU64, userPath, userRead, userWrite } from "./uaccess_task.ts";
 
@@ -384,6 +384,20 @@ export function sysFtruncate64(t: Task, a: Int32Array): number {
   if (len < 0) return -EINVAL;
   if (isConsole(t, fd)) return -EINVAL;
   return t.files.ftruncate(fd, len);
+}
+
+/**
+ * fallocate(fd, mode, off_lo, off_hi, len_lo, len_hi). The console is a
+ * character device: once the arguments pass, -ENODEV as on a tty.
+ */
+export function sysFallocate(t: Task, a: Int32Array): number {
+  const fd = a[10]!, mode = a[11]!;
+  const off = argU64(a[12]!, a[13]!), len = argU64(a[14]!, a[15]!);
+  if (isConsole(t, fd)) {
+    const bad = fallocateArgsCheck(mode, off, len);
+    return bad < 0 ? bad : -ENODEV;
+  }
+  return t.files.fallocate(fd, mode, off, len);
 }
 
 export function sysFsync(t: Task, a: Int32Array): number {
