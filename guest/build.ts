@@ -64,6 +64,7 @@ const PROGRAMS: Record<string, string[]> = {
   counter: [],
   segv: [],
   maps: [],
+  fsx: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
