@@ -42,7 +42,7 @@ const DIRENT_CHUNK = 64 * 1024;
 export const STAT64_SIZE = STAT64_BYTES;
 
 const S_IFCHR = 0o020000;
-const SEEK_CUR = 1;
+const SEEK_SET = 0, SEEK_CUR = 1;
 
 /** Whether `fd` is a console fd the guest has not closed. */
 const isConsole = (t: Task, fd: number): boolean => fd >= 0 && fd <= 2 && t.consoleOpen[fd]!;
@@ -421,14 +421,21 @@ export function sysMkdirat(t: Task, a: Int32Array): number {
   return t.files.mkdirat(a[10]!, path, a[12]! & 0o7777);
 }
 
-/** getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end. */
+/**
+ * getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end.
+ * As Linux: the whole [buf, buf + n) must lie in user space even though at
+ * most DIRENT_CHUNK bytes are filled, and entries that could not be copied
+ * out are not consumed (the position goes back), so a retry sees them.
+ */
 export function sysGetdents64(t: Task, a: Int32Array): number {
   const fd = a[10]!;
   if (isConsole(t, fd)) return -ENOTDIR;
-  const n = Math.min(a[12]! >>> 0, DIRENT_CHUNK);
-  if (!accessOk(a[11]! >>> 0, n)) return -EFAULT;
-  const r = t.files.getdents64(fd, n);
+  const count = a[12]! >>> 0;
+  if (!accessOk(a[11]! >>> 0, count)) return -EFAULT;
+  const before = t.files.lseek(fd, 0, SEEK_CUR);
+  const r = t.files.getdents64(fd, Math.min(count, DIRENT_CHUNK));
   if (typeof r === "number") return r;
   const w = userWrite(t, a[11]!, r);
+  if (w < 0 && before >= 0) t.files.lseek(fd, before, SEEK_SET);
   return w < 0 ? w : r.length;
 }
