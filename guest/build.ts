@@ -65,6 +65,7 @@ const PROGRAMS: Record<string, string[]> = {
   segv: [],
   maps: [],
   fsx: [],
+  hostile: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
