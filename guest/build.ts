@@ -64,6 +64,8 @@ const PROGRAMS: Record<string, string[]> = {
   counter: [],
   segv: [],
   maps: [],
+  fsx: [],
+  hostile: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */

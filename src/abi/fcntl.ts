@@ -143,6 +143,14 @@ export function modeToDtype(mode: number): number {
   }
 }
 
+// ---------------------------------------------------------------------------
+// fallocate(2) modes (linux/falloc.h)
+
+/** Keep i_size even when the range reaches past it. */
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+/** Deallocate the range (reads as zeros after); Linux requires KEEP_SIZE with it. */
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
+
 /** Longest path accepted (PATH_MAX, bytes including the NUL). */
 export const PATH_MAX = 4096;
 /** Longest file name component (NAME_MAX). */

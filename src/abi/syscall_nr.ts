@@ -14,6 +14,8 @@ export const SYS_unlinkat = 35;
 export const SYS_renameat = 38;
 /** riscv32 names it ftruncate64: fd, length low word, length high word. */
 export const SYS_ftruncate64 = 46;
+/** fallocate: fd, mode, offset low, offset high, len low, len high. */
+export const SYS_fallocate = 47;
 export const SYS_openat = 56;
 export const SYS_close = 57;
 export const SYS_getdents64 = 61;

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { EACCES, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, EXDEV } from "../abi/errno.ts";
+import { EACCES, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, EOPNOTSUPP, EXDEV } from "../abi/errno.ts";
 import { DT_DIR } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
@@ -118,6 +118,10 @@ export class ProcfsMount implements VfsFs {
   }
   truncate(ip: VInode, size: number): number {
     return own(ip) ? -EACCES : this.root.truncate(ip, size);
+  }
+  punchHole(ip: VInode, off: number, len: number): number {
+    // procfs files have no ->fallocate (Linux: EOPNOTSUPP).
+    return own(ip) ? -EOPNOTSUPP : this.root.punchHole(ip, off, len);
   }
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.root.fsync(ip);

@@ -21,7 +21,16 @@
  * @module
  */
 
-import { EBADF, EFBIG, EINVAL, EISDIR, ENXIO, EOVERFLOW } from "../abi/errno.ts";
+import {
+  EBADF,
+  EFBIG,
+  EINVAL,
+  EISDIR,
+  ENODEV,
+  ENXIO,
+  EOPNOTSUPP,
+  EOVERFLOW,
+} from "../abi/errno.ts";
 import {
   F_DUPFD,
   F_DUPFD_CLOEXEC,
@@ -29,6 +38,8 @@ import {
   F_GETFL,
   F_SETFD,
   F_SETFL,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
   FD_CLOEXEC,
   fmodeCanRead,
   fmodeCanWrite,
@@ -529,6 +540,56 @@ export function vfsFtruncate(proc: Proc, fd: number, length: number): number {
     if ((fs.getattr(ip).mode & S_IFMT) !== S_IFREG || !fmodeCanWrite(f.flags)) return -EINVAL;
     if (length > fs.maxBytes) return -EFBIG;
     return vfsTruncateInode(fs, ip, length);
+  });
+}
+
+/** Every fallocate mode bit Linux knows (FALLOC_FL_SUPPORTED_MASK). */
+const FALLOC_FL_KNOWN = 0x7f;
+
+/**
+ * The checks of fallocate(2) that look only at its arguments, in Linux's
+ * order: a negative offset or a length <= 0 is -EINVAL; an unknown mode bit,
+ * or PUNCH_HOLE without KEEP_SIZE, is -EOPNOTSUPP.
+ *
+ * @returns 0 when the arguments are acceptable, else -errno
+ */
+export function fallocateArgsCheck(mode: number, off: number, len: number): number {
+  if (!Number.isInteger(off) || !Number.isInteger(len) || off < 0 || len <= 0) return -EINVAL;
+  if ((mode & ~FALLOC_FL_KNOWN) !== 0) return -EOPNOTSUPP;
+  if ((mode & FALLOC_FL_PUNCH_HOLE) !== 0 && (mode & FALLOC_FL_KEEP_SIZE) === 0) {
+    return -EOPNOTSUPP;
+  }
+  return 0;
+}
+
+/**
+ * fallocate(2). Only FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE is
+ * implemented (xipfs, like ext2, never allocates ahead): the range reads as
+ * zeros afterwards, whole blocks are freed, i_size stays. Caller holds no
+ * inode lock; the filesystem takes i_rwsem and invalidate_lock.
+ *
+ * @returns 0, -EBADF (bad fd or not open for writing), -EINVAL (offset < 0,
+ *   len <= 0), -EOPNOTSUPP (another mode), -EISDIR, -ENODEV (not a regular
+ *   file), -EFBIG (offset + len past the largest file), or a device error
+ */
+export function vfsFallocate(
+  proc: Proc,
+  fd: number,
+  mode: number,
+  off: number,
+  len: number,
+): number {
+  const { fs } = proc;
+  return withFile(proc, fd, (f, ip) => {
+    const bad = fallocateArgsCheck(mode, off, len);
+    if (bad < 0) return bad;
+    if (!fmodeCanWrite(f.flags)) return -EBADF;
+    const fmt = fs.getattr(ip).mode & S_IFMT;
+    if (fmt === S_IFDIR) return -EISDIR;
+    if (fmt !== S_IFREG) return -ENODEV;
+    if (off + len > fs.maxBytes) return -EFBIG;
+    if (mode !== (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) return -EOPNOTSUPP;
+    return fs.punchHole(ip, off, len);
   });
 }
 

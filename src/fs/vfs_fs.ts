@@ -100,6 +100,12 @@ export interface VfsFs {
    * and invalidate_lock for write.
    */
   truncate(ip: VInode, size: number): number;
+  /**
+   * Deallocate [off, off + len) keeping i_size (fallocate PUNCH_HOLE |
+   * KEEP_SIZE): unmap and drop the range, zero the partial edge blocks,
+   * free the whole ones. Takes i_rwsem and invalidate_lock for write.
+   */
+  punchHole(ip: VInode, off: number, len: number): number;
   /** Write back the inode's dirty cached pages, then make its data and metadata durable. */
   fsync(ip: VInode): number;
 

@@ -91,6 +91,9 @@ export class XipVfs implements VfsFs {
   truncate(ip: VInode, size: number): number {
     return this.x.truncate(ip, size);
   }
+  punchHole(ip: VInode, off: number, len: number): number {
+    return this.x.punchHole(ip, off, len);
+  }
   fsync(ip: VInode): number {
     return this.x.fsync(ip);
   }

@@ -46,6 +46,7 @@ import { procfsOwns } from "../fs/procfs.ts";
 import {
   type Proc,
   vfsClose,
+  vfsFallocate,
   vfsFstat,
   vfsFsync,
   vfsFtruncate,
@@ -93,6 +94,8 @@ export interface FileGlue {
   lseek(fd: number, off: number, whence: number): number;
   fstat(fd: number): VStat | number;
   ftruncate(fd: number, len: number): number;
+  /** fallocate(2) (vfsFallocate): 0 or -errno. */
+  fallocate(fd: number, mode: number, off: number, len: number): number;
   fsync(fd: number): number;
   unlinkat(dirfd: number, path: string, flags: number): number;
   /** mkdirat(2): 0 or -errno. */
@@ -196,6 +199,9 @@ export class VfsFiles implements FileGlue {
   }
   ftruncate(fd: number, len: number): number {
     return vfsFtruncate(this.proc, fd, len);
+  }
+  fallocate(fd: number, mode: number, off: number, len: number): number {
+    return vfsFallocate(this.proc, fd, mode, off, len);
   }
   fsync(fd: number): number {
     return vfsFsync(this.proc, fd);

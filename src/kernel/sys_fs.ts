@@ -1,6 +1,6 @@
 /**
  * File syscalls: read, write, readv, writev, pread64, pwrite64, sendfile64,
- * openat, close, llseek, fstat (stat64), ftruncate64, fsync, unlinkat,
+ * openat, close, llseek, fstat (stat64), ftruncate64, fallocate, fsync, unlinkat,
  * mkdirat, getdents64.
  *
  * fds 0, 1 and 2 are the console until the guest closes them: stdin reads
@@ -20,10 +20,10 @@
  * @module
  */
 
-import { EBADF, EFAULT, EINVAL, ENOTDIR, ESPIPE } from "../abi/errno.ts";
+import { EBADF, EFAULT, EINVAL, ENODEV, ENOTDIR, ESPIPE } from "../abi/errno.ts";
 import { STAT64_BYTES } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
-import { encodeStat64, type VStat } from "../fs/vfs.ts";
+import { encodeStat64, fallocateArgsCheck, type VStat } from "../fs/vfs.ts";
 import type { Task } from "./task.ts";
 import { accessOk, argU64, putU64, userPath, userRead, userWrite } from "./uaccess_task.ts";
 
@@ -42,7 +42,7 @@ const DIRENT_CHUNK = 64 * 1024;
 export const STAT64_SIZE = STAT64_BYTES;
 
 const S_IFCHR = 0o020000;
-const SEEK_CUR = 1;
+const SEEK_SET = 0, SEEK_CUR = 1;
 
 /** Whether `fd` is a console fd the guest has not closed. */
 const isConsole = (t: Task, fd: number): boolean => fd >= 0 && fd <= 2 && t.consoleOpen[fd]!;
@@ -386,6 +386,20 @@ export function sysFtruncate64(t: Task, a: Int32Array): number {
   return t.files.ftruncate(fd, len);
 }
 
+/**
+ * fallocate(fd, mode, off_lo, off_hi, len_lo, len_hi). The console is a
+ * character device: once the arguments pass, -ENODEV as on a tty.
+ */
+export function sysFallocate(t: Task, a: Int32Array): number {
+  const fd = a[10]!, mode = a[11]!;
+  const off = argU64(a[12]!, a[13]!), len = argU64(a[14]!, a[15]!);
+  if (isConsole(t, fd)) {
+    const bad = fallocateArgsCheck(mode, off, len);
+    return bad < 0 ? bad : -ENODEV;
+  }
+  return t.files.fallocate(fd, mode, off, len);
+}
+
 export function sysFsync(t: Task, a: Int32Array): number {
   const fd = a[10]!;
   return isConsole(t, fd) ? -EINVAL : t.files.fsync(fd);
@@ -407,14 +421,21 @@ export function sysMkdirat(t: Task, a: Int32Array): number {
   return t.files.mkdirat(a[10]!, path, a[12]! & 0o7777);
 }
 
-/** getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end. */
+/**
+ * getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end.
+ * As Linux: the whole [buf, buf + n) must lie in user space even though at
+ * most DIRENT_CHUNK bytes are filled, and entries that could not be copied
+ * out are not consumed (the position goes back), so a retry sees them.
+ */
 export function sysGetdents64(t: Task, a: Int32Array): number {
   const fd = a[10]!;
   if (isConsole(t, fd)) return -ENOTDIR;
-  const n = Math.min(a[12]! >>> 0, DIRENT_CHUNK);
-  if (!accessOk(a[11]! >>> 0, n)) return -EFAULT;
-  const r = t.files.getdents64(fd, n);
+  const count = a[12]! >>> 0;
+  if (!accessOk(a[11]! >>> 0, count)) return -EFAULT;
+  const before = t.files.lseek(fd, 0, SEEK_CUR);
+  const r = t.files.getdents64(fd, Math.min(count, DIRENT_CHUNK));
   if (typeof r === "number") return r;
   const w = userWrite(t, a[11]!, r);
+  if (w < 0 && before >= 0) t.files.lseek(fd, before, SEEK_SET);
   return w < 0 ? w : r.length;
 }

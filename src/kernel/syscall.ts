@@ -31,6 +31,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallHandler> = new Map<number, Sys
   [nr.SYS_mkdirat, fs.sysMkdirat],
   [nr.SYS_unlinkat, fs.sysUnlinkat],
   [nr.SYS_ftruncate64, fs.sysFtruncate64],
+  [nr.SYS_fallocate, fs.sysFallocate],
   [nr.SYS_openat, fs.sysOpenat],
   [nr.SYS_close, fs.sysClose],
   [nr.SYS_getdents64, fs.sysGetdents64],

@@ -77,6 +77,35 @@ export interface StressReport {
 
 const IMAGE_BYTES = 8 << 20;
 
+/**
+ * Create the files the stress Workers expect: the shared files, the churn
+ * file and each Worker's directory of own files. Main thread, task set,
+ * after the mount.
+ */
+export function makeStressFiles(x: XipFs, workers: number): void {
+  const root = x.iget(x.rootIno);
+  if (typeof root === "number") throw new Error("root");
+  const mkFile = (dir: typeof root, name: string, size: number) => {
+    const ino = x.create(dir, name, 0o100644);
+    if (typeof ino === "number" && ino < 0) throw new Error(`create ${name}: ${ino}`);
+    const ip = x.iget(asIno(ino as number));
+    if (typeof ip === "number") throw new Error(`iget ${name}`);
+    if (size > 0 && x.truncate(ip, size) !== 0) throw new Error(`truncate ${name}`);
+    x.iput(ip);
+  };
+  for (let f = 0; f < SHARED_FILES; f++) mkFile(root, sharedPath(f).slice(1), SHARED_BYTES);
+  mkFile(root, CHURN_PATH.slice(1), 0);
+  for (let w = 0; w < workers; w++) {
+    const d = x.mkdir(root, `w${w}`, 0o755);
+    if (typeof d === "number" && d < 0) throw new Error(`mkdir w${w}: ${d}`);
+    const dir = x.iget(asIno(d as number));
+    if (typeof dir === "number") throw new Error("iget dir");
+    for (let j = 0; j < STRESS_OWN_FILES; j++) mkFile(dir, ownPath(w, j).split("/")[2]!, 0);
+    x.iput(dir);
+  }
+  x.iput(root);
+}
+
 function bootStress(o: StressOptions): { mem: Memory; dev: MemDevice; x: XipFs; vfs: XipVfs } {
   const mem = createMemory({
     ramFrames: o.ramFrames ?? 1024,
@@ -93,33 +122,20 @@ function bootStress(o: StressOptions): { mem: Memory; dev: MemDevice; x: XipFs; 
   const x = mountXipfs(mem, dev, { dax: o.mode === "dax" ? "always" : "never" });
   if (!(x instanceof XipFs)) throw new Error(`mount: ${x.error}`);
   installFileMm(x);
-  const root = x.iget(x.rootIno);
-  if (typeof root === "number") throw new Error("root");
-  const mkFile = (dir: typeof root, name: string, size: number) => {
-    const ino = x.create(dir, name, 0o100644);
-    if (typeof ino === "number" && ino < 0) throw new Error(`create ${name}: ${ino}`);
-    const ip = x.iget(asIno(ino as number));
-    if (typeof ip === "number") throw new Error(`iget ${name}`);
-    if (size > 0 && x.truncate(ip, size) !== 0) throw new Error(`truncate ${name}`);
-    x.iput(ip);
-  };
-  for (let f = 0; f < SHARED_FILES; f++) mkFile(root, sharedPath(f).slice(1), SHARED_BYTES);
-  mkFile(root, CHURN_PATH.slice(1), 0);
-  for (let w = 0; w < o.workers; w++) {
-    const d = x.mkdir(root, `w${w}`, 0o755);
-    if (typeof d === "number" && d < 0) throw new Error(`mkdir w${w}: ${d}`);
-    const dir = x.iget(asIno(d as number));
-    if (typeof dir === "number") throw new Error("iget dir");
-    for (let j = 0; j < STRESS_OWN_FILES; j++) mkFile(dir, ownPath(w, j).split("/")[2]!, 0);
-    x.iput(dir);
-  }
-  x.iput(root);
+  makeStressFiles(x, o.workers);
   if (o.perturb) setDebug(mem.k32, DEBUG_PERTURB, true);
   return { mem, dev, x, vfs: new XipVfs(x) };
 }
 
-/** Run the Workers; resolves with their results, or throws naming the stalled Worker. */
-async function runWorkers(o: StressOptions, mem: Memory): Promise<StressResult[]> {
+/**
+ * Run the Workers; resolves with their results, or throws naming the
+ * stalled Worker. Worker w runs as task `tidBase + w`.
+ */
+export async function runWorkers(
+  o: StressOptions,
+  mem: Memory,
+  tidBase = 2,
+): Promise<StressResult[]> {
   const progress = new SharedArrayBuffer(4 * o.workers);
   const p = new Int32Array(progress);
   const results: (StressResult | null)[] = new Array(o.workers).fill(null);
@@ -138,6 +154,7 @@ async function runWorkers(o: StressOptions, mem: Memory): Promise<StressResult[]
       phys: mem.phys,
       kernel: mem.kernel,
       w,
+      tid: tidBase + w,
       workers: o.workers,
       seed: o.seed,
       ops: o.ops,
@@ -172,7 +189,12 @@ async function runWorkers(o: StressOptions, mem: Memory): Promise<StressResult[]
 }
 
 /** Check the files against what the Workers report, through the VFS on the main thread. */
-function checkFiles(vfs: XipVfs, results: StressResult[], workers: number, out: string[]): void {
+export function checkFiles(
+  vfs: XipVfs,
+  results: StressResult[],
+  workers: number,
+  out: string[],
+): void {
   const proc = vfsProcCreate(vfs);
   if (typeof proc === "number") throw new Error("vfsProcCreate");
   const readAll = (path: string, len: number): Uint8Array | string => {
@@ -217,6 +239,34 @@ function checkFiles(vfs: XipVfs, results: StressResult[], workers: number, out: 
   vfsProcExit(vfs, proc.fdt);
 }
 
+/**
+ * Add up the Workers' op counts into `counts` and their violations and
+ * errors into `problems`; a Worker that died with an error has its task's
+ * locks recovered (task `tidBase + w`), so later checks see only what it
+ * left behind. Main thread.
+ *
+ * @returns the operations run in total
+ */
+export function collectResults(
+  mem: Memory,
+  results: StressResult[],
+  tidBase: number,
+  counts: Record<string, number>,
+  problems: string[],
+): number {
+  let ops = 0;
+  for (const r of results) {
+    ops += r.ops;
+    for (const [k, n] of Object.entries(r.counts)) counts[k] = (counts[k] ?? 0) + n;
+    problems.push(...r.violations);
+    if (r.error !== null) {
+      problems.push(`worker ${r.w}: ${r.error}`);
+      recoverTask(mem.k32, asTid(tidBase + r.w));
+    }
+  }
+  return ops;
+}
+
 /** Run one stress configuration. Never hangs: the watchdog and the op budget bound it. */
 export async function runStress(o: StressOptions): Promise<StressReport> {
   const t0 = performance.now();
@@ -231,15 +281,7 @@ export async function runStress(o: StressOptions): Promise<StressReport> {
     problems.push(`run: ${e instanceof Error ? e.message : String(e)}`);
   }
   setDebug(mem.k32, DEBUG_PERTURB, false);
-  for (const r of results) {
-    ops += r.ops;
-    for (const [k, n] of Object.entries(r.counts)) counts[k] = (counts[k] ?? 0) + n;
-    problems.push(...r.violations);
-    if (r.error !== null) {
-      problems.push(`worker ${r.w}: ${r.error}`);
-      recoverTask(mem.k32, asTid(r.w + 2)); // so the checks below see only what is left behind
-    }
-  }
+  ops = collectResults(mem, results, 2, counts, problems);
   if (problems.length === 0) {
     checkFiles(vfs, results, o.workers, problems);
     for (const v of checkInvariants(mem, { fsck: true })) problems.push(`invariant: ${v}`);
@@ -249,16 +291,19 @@ export async function runStress(o: StressOptions): Promise<StressReport> {
     for (const e of img.errors) problems.push(`fsck after unmount: ${e}`);
     for (const v of checkInvariants(mem)) problems.push(`invariant after unmount: ${v}`);
   }
-  return {
-    seed: o.seed,
-    mode: o.mode,
-    perturb: o.perturb,
-    workers: o.workers,
-    ops,
-    counts,
-    problems,
-    ms: performance.now() - t0,
-  };
+  return stressReport(o, ops, counts, problems, t0);
+}
+
+/** The report of a run of `o` that began at performance.now() `t0`. */
+export function stressReport(
+  o: StressOptions,
+  ops: number,
+  counts: Record<string, number>,
+  problems: string[],
+  t0: number,
+): StressReport {
+  const { seed, mode, perturb, workers } = o;
+  return { seed, mode, perturb, workers, ops, counts, problems, ms: performance.now() - t0 };
 }
 
 /** One line per run, plus its problems. */

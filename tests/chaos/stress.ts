@@ -1,14 +1,22 @@
 /**
  * The long stress soak (not a test): `deno task stress --seconds N --seed S
- * [--workers K] [--mode dax|pagecache|both] [--perturb on|off|both] [--ram FRAMES]`.
+ * [--workers K] [--mode dax|pagecache|both] [--perturb on|off|both] [--ram FRAMES]
+ * [--guests G [--guest-ops N]]`.
  * Runs rounds of every selected configuration until N seconds have passed,
  * each round with the next seed (S, S+1, ...), and prints one report per
  * run with its seed; exits 1 at the first run with a problem. A run is
  * replayed with `--seed` set to the seed it printed.
+ *
+ * With `--guests G` each run boots a Machine on fixtures/rootfs and runs G
+ * guest fsx processes (N ops each, default 1000; seeds derived from the run
+ * seed and printed) at the same time as the K Workers, which attach to the
+ * Machine's memory and file system (_stress_guests.ts). --ram is then the
+ * Machine's RAM in frames (default 8192), at least 512.
  */
 
 import { parseArgs } from "node:util";
-import { formatStress, runStress } from "./_stress_runner.ts";
+import { formatGuests, runStressWithGuests } from "./_stress_guests.ts";
+import { formatStress, runStress, type StressReport } from "./_stress_runner.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -20,6 +28,8 @@ const { values } = parseArgs({
     perturb: { type: "string", default: "both" },
     ram: { type: "string" },
     ops: { type: "string", default: "1000000" },
+    guests: { type: "string", default: "0" },
+    "guest-ops": { type: "string", default: "1000" },
   },
 });
 const seconds = Number(values.seconds);
@@ -27,35 +37,50 @@ const workers = Number(values.workers);
 let seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9);
 const modes = values.mode === "both" ? ["dax", "pagecache"] as const : [values.mode] as const;
 const perturbs = values.perturb === "both" ? [false, true] : [values.perturb === "on"];
-if (!(seconds > 0) || !(workers >= 1) || !modes.every((m) => m === "dax" || m === "pagecache")) {
+const guests = Number(values.guests), guestOps = Number(values["guest-ops"]);
+const ram = values.ram !== undefined ? Number(values.ram) : undefined;
+if (
+  !(seconds > 0) || !(workers >= 0) || !modes.every((m) => m === "dax" || m === "pagecache") ||
+  !Number.isInteger(guests) || guests < 0 || !(guestOps >= 1) || (guests === 0 && workers < 1) ||
+  (guests > 0 && ram !== undefined && ram < 512)
+) {
   console.error(
-    "usage: deno task stress --seconds N --seed S [--workers K] [--mode dax|pagecache|both] [--perturb on|off|both] [--ram FRAMES]",
+    "usage: deno task stress --seconds N --seed S [--workers K] [--mode dax|pagecache|both] [--perturb on|off|both] [--ram FRAMES] [--guests G [--guest-ops N]]",
   );
   Deno.exit(2);
 }
 const end = Date.now() + seconds * 1000;
 const slice = Math.max(5, Math.min(60, seconds / (modes.length * perturbs.length)));
-let runs = 0, ops = 0;
+let runs = 0, ops = 0, guestRan = 0;
 while (Date.now() < end) {
   for (const mode of modes) {
     for (const perturb of perturbs) {
-      const r = await runStress({
+      const o = {
         seed,
         workers,
         mode: mode as "dax" | "pagecache",
         perturb,
         ops: Number(values.ops),
         seconds: Math.min(slice, Math.max(1, (end - Date.now()) / 1000)),
-        ramFrames: values.ram !== undefined ? Number(values.ram) : undefined,
-      });
-      console.log(formatStress(r));
+        ramFrames: ram,
+      };
+      let r: StressReport;
+      if (guests > 0) {
+        const g = await runStressWithGuests({ ...o, guests, guestOps });
+        console.log(`${formatStress(g)}\n${formatGuests(g)}`);
+        guestRan += g.guestOps;
+        r = g;
+      } else {
+        r = await runStress(o);
+        console.log(formatStress(r));
+      }
       runs++;
       ops += r.ops;
       if (r.problems.length > 0) {
         console.log(
           `FAILED: replay with deno task stress --seed ${seed} --mode ${mode} --perturb ${
             perturb ? "on" : "off"
-          } --workers ${workers}`,
+          } --workers ${workers}${guests > 0 ? ` --guests ${guests} --guest-ops ${guestOps}` : ""}`,
         );
         Deno.exit(1);
       }
@@ -63,4 +88,8 @@ while (Date.now() < end) {
   }
   seed++;
 }
-console.log(`stress: ${runs} runs, ${ops} operations, all OK`);
+console.log(
+  `stress: ${runs} runs, ${ops} operations${
+    guests > 0 ? `, ${guestRan} guest fsx operations` : ""
+  }, all OK`,
+);

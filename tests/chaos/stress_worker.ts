@@ -19,8 +19,10 @@ import { StressProc } from "./_stress_ops.ts";
 export interface StressJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
-  /** Worker index 0..workers-1; its task id is index + 2. */
+  /** Worker index 0..workers-1. */
   w: number;
+  /** Its task id (the runner's: w + 2; next to a Machine's processes: above their slots). */
+  tid: number;
   workers: number;
   seed: number;
   /** Stop after this many operations... */
@@ -50,7 +52,7 @@ self.onmessage = (ev: MessageEvent<StressJob>) => {
   const job = ev.data;
   const until = Date.now() + job.ms; // from here: loading the module may take seconds
   const mem = attachMemory(job.phys, job.kernel);
-  const tid = asTid(job.w + 2);
+  const tid = asTid(job.tid);
   taskInit(mem.k32, tid);
   setCurrentTid(tid);
   perturbSeed(job.seed ^ (job.w * 0x9e37_79b9));

@@ -20,7 +20,14 @@
 #define AT_FDCWD (-100)
 #define AT_REMOVEDIR 0x200
 
+/* fallocate modes (linux/falloc.h). xip implements PUNCH_HOLE|KEEP_SIZE. */
+#define FALLOC_FL_KEEP_SIZE 0x01
+#define FALLOC_FL_PUNCH_HOLE 0x02
+
 int open(const char *path, int flags, ...);
+/* Deallocate [off, off + len) with FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE:
+ * the range reads as zeros, the size stays. -1 and errno on failure. */
+int fallocate(int fd, int mode, off_t off, off_t len);
 int openat(int dirfd, const char *path, int flags, ...);
 
 #endif

@@ -14,6 +14,7 @@
 enum {
   SYS_unlinkat = 35,
   SYS_ftruncate64 = 46,  /* fd, len_lo, len_hi */
+  SYS_fallocate = 47,    /* fd, mode, off_lo, off_hi, len_lo, len_hi */
   SYS_openat = 56,
   SYS_close = 57,
   SYS_getdents64 = 61,

@@ -88,6 +88,11 @@ int ftruncate(int fd, off_t len) {
   return (int)__xc_ret(xc_syscall3(SYS_ftruncate64, fd, (long)len, (long)(len >> 32)));
 }
 
+int fallocate(int fd, int mode, off_t off, off_t len) {
+  return (int)__xc_ret(xc_syscall6(SYS_fallocate, fd, mode, (long)off, (long)(off >> 32),
+                                   (long)len, (long)(len >> 32)));
+}
+
 int fstat(int fd, struct stat *st) {
   return (int)__xc_ret(xc_syscall2(SYS_fstat64, fd, st));
 }
