@@ -37,6 +37,7 @@ import { mmRoot, physWords } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
 import {
   SYS_brk,
+  SYS_fallocate,
   SYS_ftruncate64,
   SYS_futex,
   SYS_futex_time64,
@@ -195,6 +196,7 @@ class ProcessEnv implements HartEnv {
  * operation or a wait slice, src/sync/task.ts). Each keeps every reference
  * it takes recorded or inside a no-kill region: the futex sleep, ftruncate
  * (file reference noted, an unfinished truncate finished by the Machine),
+ * fallocate's punch-hole (a punch cut short leaves a consistent file),
  * and the mmap family (their mmap_lock write sections are no-kill). Other
  * calls run as no-kill regions; a task killed in one dies at its next kill
  * point after it returns.
@@ -203,6 +205,7 @@ const KILLABLE_SYSCALLS: ReadonlySet<number> = new Set([
   SYS_futex,
   SYS_futex_time64,
   SYS_ftruncate64,
+  SYS_fallocate,
   SYS_mmap2,
   SYS_munmap,
   SYS_mprotect,

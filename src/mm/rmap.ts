@@ -30,7 +30,7 @@ import { pfnValid, PG_anon, testPageFlag } from "./memmap.ts";
 import { mmRoot, PGDIR_SIZE, physWords, pteClear, pteLoad, ptePresent } from "./pgtable.ts";
 import { ptlLock, ptlUnlock, releasePte } from "./mm.ts";
 import { flushTlbMm } from "./tlb.ts";
-import { LockClass, mutexLock, mutexUnlock } from "./_sync.ts";
+import { LockClass, mutexLock, mutexUnlock, withNoKill } from "./_sync.ts";
 import {
   immapInsert,
   immapList,
@@ -152,41 +152,54 @@ export function unmapMappingRange(
   evenCows = false,
 ): number {
   const endPgoff = nrPages === 0 ? Infinity : startPgoff + nrPages;
-  const zapped = new Map<number, Pte[]>();
-  let n = 0;
   immapLock(mem, slot);
   try {
-    for (const v of immapList(mem, immapHeadWord(mem, slot))) {
-      const vs = vmaStart(mem, v);
-      const vpg = vmaPgoff(mem, v);
-      const vpages = (vmaEnd(mem, v) - vs) >>> PAGE_SHIFT;
-      const first = Math.max(startPgoff, vpg);
-      const last = Math.min(endPgoff, vpg + vpages);
-      if (first >= last) continue;
-      const mm = vmaMm(mem, v);
-      let out = zapped.get(mm);
-      if (out === undefined) zapped.set(mm, out = []);
-      const keepAnon = !evenCows && (vmaFlags(mem, v) & VM_SHARED) === 0;
-      const before = out.length;
-      ptlLock(mem, mm);
-      zapRange(
-        mem,
-        mm,
-        vs + (first - vpg) * PAGE_SIZE,
-        vs + (last - vpg) * PAGE_SIZE,
-        keepAnon,
-        out,
-      );
-      ptlUnlock(mem, mm);
-      n += out.length - before;
-    }
-    for (const [mm, ptes] of zapped) {
-      if (ptes.length === 0) continue;
-      flushTlbMm(mem, mm);
-      for (const pte of ptes) releasePte(mem, mm, pte);
-    }
+    // From the first PTE cleared to the last reference released, the
+    // zapped PTEs' references are only in `zapped`: no kill point.
+    return withNoKill(() => zapMappingLocked(mem, slot, startPgoff, endPgoff, evenCows));
   } finally {
     immapUnlock(mem, slot);
+  }
+}
+
+/** unmapMappingRange's work under the i_mmap lock. @returns the PTEs cleared */
+function zapMappingLocked(
+  mem: Memory,
+  slot: number,
+  startPgoff: number,
+  endPgoff: number,
+  evenCows: boolean,
+): number {
+  const zapped = new Map<number, Pte[]>();
+  let n = 0;
+  for (const v of immapList(mem, immapHeadWord(mem, slot))) {
+    const vs = vmaStart(mem, v);
+    const vpg = vmaPgoff(mem, v);
+    const vpages = (vmaEnd(mem, v) - vs) >>> PAGE_SHIFT;
+    const first = Math.max(startPgoff, vpg);
+    const last = Math.min(endPgoff, vpg + vpages);
+    if (first >= last) continue;
+    const mm = vmaMm(mem, v);
+    let out = zapped.get(mm);
+    if (out === undefined) zapped.set(mm, out = []);
+    const keepAnon = !evenCows && (vmaFlags(mem, v) & VM_SHARED) === 0;
+    const before = out.length;
+    ptlLock(mem, mm);
+    zapRange(
+      mem,
+      mm,
+      vs + (first - vpg) * PAGE_SIZE,
+      vs + (last - vpg) * PAGE_SIZE,
+      keepAnon,
+      out,
+    );
+    ptlUnlock(mem, mm);
+    n += out.length - before;
+  }
+  for (const [mm, ptes] of zapped) {
+    if (ptes.length === 0) continue;
+    flushTlbMm(mem, mm);
+    for (const pte of ptes) releasePte(mem, mm, pte);
   }
   return n;
 }

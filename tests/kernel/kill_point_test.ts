@@ -14,21 +14,31 @@ import { makeTree, run, withMachine } from "../integration/_machine.ts";
 const tree = makeTree();
 Deno.test.afterAll(() => Deno.removeSync(tree, { recursive: true }));
 
-const CASES: [dax: "always" | "never", cls: LockClass][] = [
-  ["always", LockClass.MMAP_LOCK],
-  ["always", LockClass.INVALIDATE_LOCK],
-  ["always", LockClass.DAX_ENTRY],
-  ["always", LockClass.PAGE_TABLE],
-  ["never", LockClass.INVALIDATE_LOCK],
-  ["never", LockClass.PAGE_LOCK],
-  ["never", LockClass.PAGE_TABLE],
+const COMPUTE = ["/bin/compute", "compute", "2"];
+// fsx truncates, punches holes and writes through shared mappings into holes.
+const FSX = ["/bin/fsx", "fsx", "/f", "7", "200", "/log"];
+
+const CASES: [dax: "always" | "never", cls: LockClass, argv: string[]][] = [
+  ["always", LockClass.MMAP_LOCK, COMPUTE],
+  ["always", LockClass.INVALIDATE_LOCK, COMPUTE],
+  ["always", LockClass.DAX_ENTRY, COMPUTE],
+  ["always", LockClass.PAGE_TABLE, COMPUTE],
+  ["never", LockClass.INVALIDATE_LOCK, COMPUTE],
+  ["never", LockClass.PAGE_LOCK, COMPUTE],
+  ["never", LockClass.PAGE_TABLE, COMPUTE],
+  ["always", LockClass.I_RWSEM, FSX],
+  ["always", LockClass.I_MMAP, FSX],
+  ["always", LockClass.BLOCK_MAP, FSX],
+  ["never", LockClass.I_RWSEM, FSX],
+  ["never", LockClass.I_MMAP, FSX],
+  ["never", LockClass.BLOCK_MAP, FSX],
 ];
 
-for (const [dax, cls] of CASES) {
+for (const [dax, cls, [path, ...argv]] of CASES) {
   const name = LockClass[cls];
-  Deno.test(`chaosKill() stops a process holding ${name} (dax=${dax}); the machine recovers everything`, async () => {
+  Deno.test(`chaosKill() stops ${argv[0]} holding ${name} (dax=${dax}); the machine recovers everything`, async () => {
     await withMachine(tree, { dax, maxProcs: 4, warm: 2 }, async (m) => {
-      const p = m.spawn("/bin/compute", ["compute", "2"], { stdout: () => {} });
+      const p = m.spawn(path!, argv, { stdout: () => {} });
       assert.ok(m.chaosKill(p.pid, 1, cls));
       const s = await p.wait();
       assert.equal(s.code, 137, s.message);
