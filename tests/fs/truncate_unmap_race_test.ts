@@ -11,7 +11,11 @@
 
 import assert from "node:assert/strict";
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
-import { asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { finishTruncate } from "../../src/fs/xipfs_truncate.ts";
+import { LockClass } from "../../src/sync/lockdep.ts";
+import { recoverTask } from "../../src/sync/recover.ts";
+import { setCurrentTid, taskChaosArm, taskInit, TaskKilled } from "../../src/sync/task.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { mmAlloc, mmPut, ptlLock, ptlUnlock, tlbFinishMmu } from "../../src/mm/mm.ts";
 import { newGather, unmapRange } from "../../src/mm/pgtable.ts";
@@ -40,3 +44,34 @@ Deno.test("truncate() of a page-cache file copes with a page whose unmap is wait
   mmPut(m.mem, mm);
   assert.deepEqual(checkInvariants(m.mem), []);
 });
+
+for (const dax of ["always", "never"] as const) {
+  Deno.test(`a truncate killed at any lock operation while it holds i_mmap leaves no zapped page behind (dax=${dax})`, () => {
+    let kills = 0;
+    for (let points = 1; points <= 4; points++) {
+      const m = fileMachine({ dax });
+      const k = m.mem.k32;
+      const f = newFile(m, "f", 4 * P);
+      const mm = mmAlloc(m.mem);
+      mapAt(m, mm, f, A, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED);
+      for (let i = 0; i < 4; i++) userStore(m.mem, mm, A + i * P, i + 1);
+      taskChaosArm(k, asTid(1), points, LockClass.I_MMAP);
+      try {
+        m.fs.truncate(f, P);
+      } catch (e) {
+        if (!(e instanceof TaskKilled)) throw e;
+        kills++;
+        // The Machine's part, from another task.
+        taskInit(k, asTid(2));
+        setCurrentTid(asTid(2));
+        recoverTask(k, asTid(1));
+        assert.equal(finishTruncate(m.fs.ctx, asTid(1)), 0);
+      }
+      assert.equal(m.fs.getattr(f).size, P, `points ${points}`);
+      m.fs.iput(f);
+      mmPut(m.mem, mm);
+      assert.deepEqual(checkInvariants(m.mem), [], `killed at lock operation ${points}`);
+    }
+    assert.ok(kills >= 1, "no truncate was killed");
+  });
+}

@@ -18,7 +18,8 @@ const COMPUTE = ["/bin/compute", "compute", "2"];
 // fsx truncates, punches holes and writes through shared mappings into holes.
 const FSX = ["/bin/fsx", "fsx", "/f", "7", "200", "/log"];
 
-const CASES: [dax: "always" | "never", cls: LockClass, argv: string[]][] = [
+// [dax, class, program, kill at the N-th lock operation made while holding the class]
+const CASES: [dax: "always" | "never", cls: LockClass, argv: string[], points?: number][] = [
   ["always", LockClass.MMAP_LOCK, COMPUTE],
   ["always", LockClass.INVALIDATE_LOCK, COMPUTE],
   ["always", LockClass.DAX_ENTRY, COMPUTE],
@@ -32,14 +33,18 @@ const CASES: [dax: "always" | "never", cls: LockClass, argv: string[]][] = [
   ["never", LockClass.I_RWSEM, FSX],
   ["never", LockClass.I_MMAP, FSX],
   ["never", LockClass.BLOCK_MAP, FSX],
+  // Truncate's unmapMappingRange holding i_mmap: at most its unlock may be a kill point.
+  ["always", LockClass.I_MMAP, FSX, 2],
+  ["never", LockClass.I_MMAP, FSX, 2],
+  ["never", LockClass.I_MMAP, FSX, 5],
 ];
 
-for (const [dax, cls, [path, ...argv]] of CASES) {
+for (const [dax, cls, [path, ...argv], points = 1] of CASES) {
   const name = LockClass[cls];
-  Deno.test(`chaosKill() stops ${argv[0]} holding ${name} (dax=${dax}); the machine recovers everything`, async () => {
+  Deno.test(`chaosKill() stops ${argv[0]} at its lock operation ${points} holding ${name} (dax=${dax}); the machine recovers everything`, async () => {
     await withMachine(tree, { dax, maxProcs: 4, warm: 2 }, async (m) => {
       const p = m.spawn(path!, argv, { stdout: () => {} });
-      assert.ok(m.chaosKill(p.pid, 1, cls));
+      assert.ok(m.chaosKill(p.pid, points, cls));
       const s = await p.wait();
       assert.equal(s.code, 137, s.message);
       assert.match(s.message ?? "", new RegExp(`holding .*\\b${name}\\b`));
