@@ -8,9 +8,12 @@
  *
  * When to call it. In Deno 2.9 `worker.terminate()` does not stop a Worker
  * that runs or sleeps in JavaScript (see src/sync/task.ts), so the protocol
- * is: taskKill(k, tid), worker.terminate(), wait until taskKillAcked(k, tid)
- * (at most about KILL_POLL_MS if the task sleeps on a lock; its next lock
- * operation or killCheck if it runs), then recoverTask(k, tid). A task
+ * is: taskKill(k, tid), wait until taskKillAcked(k, tid) (at most about
+ * KILL_POLL_MS if the task sleeps on a lock; its next kill point if it
+ * runs; a process Worker then ends itself with Deno.exit), then
+ * recoverTask(k, tid). The Machine does it through recoverDeadTask
+ * (src/kernel/reap.ts), which also puts back the references a dead task
+ * may hold besides its locks. A task
  * whose thread is known never to run again (it exited, or it is parked on
  * a word nobody will wake) may be recovered without the acknowledgement.
  * Recovering a task whose thread may still take or release locks corrupts

@@ -9,11 +9,8 @@
  *
  * Seeded: XIP_SEED replays the same victims and delays.
  *
- * Not covered here: machine.terminate() at random moments. That path
- * recovers the victim's locks and tears it down from the main thread, and
- * at random points it still races the victim's own teardown (seen: "procAlloc:
- * slot N is in use", "immapRemove: vma N is not on the list"). It is tested
- * only at quiescent points (tests/kernel/machine_test.ts); see issue 8.
+ * Hard kills (machine.terminate, chaosKill) at random points are the
+ * subject of tests/chaos/kill_chaos_test.ts and tests/kernel/kill_point_test.ts.
  */
 
 import assert from "node:assert/strict";
