@@ -28,6 +28,7 @@ import { inodeGetSize, openVolume } from "../../src/fs/xipfs_format.ts";
 import { namei } from "../../src/fs/xipfs_namei.ts";
 import { type ExitStatus, Machine } from "../../src/kernel/machine.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
+import { DEBUG_PERTURB, setDebug } from "../../src/sync/debug.ts";
 import { computeOutput } from "../guest/_expected.ts";
 import { Rand } from "../fuzz/_rng.ts";
 import { makeGuestTree, within } from "../kernel/_guest_image.ts";
@@ -69,11 +70,14 @@ export interface KillChaosOptions {
   maxPoints?: number;
   /** fsx operations per process (default 300). */
   fsxOps?: number;
+  /** Schedule perturbation (DEBUG_PERTURB) on every lock operation. */
+  perturb?: boolean;
 }
 
 export interface KillChaosReport {
   seed: number;
   dax: string;
+  perturb: boolean;
   processes: number;
   /** Victims stopped by a kill (exit 137), and how. */
   killed: number;
@@ -149,6 +153,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
   const rep: KillChaosReport = {
     seed: o.seed,
     dax: o.dax,
+    perturb: o.perturb ?? false,
     processes: 0,
     killed: 0,
     killedByTerminate: 0,
@@ -175,6 +180,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
     killGraceMs: 5000,
     stderr: (d) => errs.push(dec.decode(d)),
   });
+  if (o.perturb) setDebug(m.mem.k32, DEBUG_PERTURB, true);
   let saved = false;
   try {
     for (let round = 0; round < o.rounds; round++) {
@@ -277,7 +283,9 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
 export function formatKillChaos(rep: KillChaosReport): string {
   const held = [...rep.heldAtDeath].sort().map(([c, n]) => `${c} ${n}`).join(", ");
   return [
-    `kill chaos seed ${rep.seed} dax=${rep.dax}: ${rep.processes} processes, ${rep.killed} killed ` +
+    `kill chaos seed ${rep.seed} dax=${rep.dax}${
+      rep.perturb ? " perturb" : ""
+    }: ${rep.processes} processes, ${rep.killed} killed ` +
     `(${rep.killedByTerminate} at a random moment, ${rep.killedAtPoint} at a chosen kill point), ` +
     `${rep.durableRecords} durable log records checked`,
     `  held at death: ${held || "none"}`,

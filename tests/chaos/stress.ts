@@ -12,11 +12,17 @@
  * seed and printed) at the same time as the K Workers, which attach to the
  * Machine's memory and file system (_stress_guests.ts). --ram is then the
  * Machine's RAM in frames (default 8192), at least 512.
+ *
+ * With `--kill`, runs the hard-kill chaos instead (_kill_chaos.ts): rounds
+ * of counter, compute and fsx processes on one Machine, some killed at
+ * random moments or at random kill points; --mode and --perturb select the
+ * configurations, --rounds R (default 4) the rounds per run.
  */
 
 import { parseArgs } from "node:util";
 import { formatGuests, runStressWithGuests } from "./_stress_guests.ts";
 import { formatStress, runStress, type StressReport } from "./_stress_runner.ts";
+import { formatKillChaos, runKillChaos } from "./_kill_chaos.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -30,6 +36,8 @@ const { values } = parseArgs({
     ops: { type: "string", default: "1000000" },
     guests: { type: "string", default: "0" },
     "guest-ops": { type: "string", default: "1000" },
+    kill: { type: "boolean", default: false },
+    rounds: { type: "string", default: "4" },
   },
 });
 const seconds = Number(values.seconds);
@@ -50,6 +58,7 @@ if (
   Deno.exit(2);
 }
 const end = Date.now() + seconds * 1000;
+if (values.kill) await killSoak();
 const slice = Math.max(5, Math.min(60, seconds / (modes.length * perturbs.length)));
 let runs = 0, ops = 0, guestRan = 0;
 while (Date.now() < end) {
@@ -93,3 +102,39 @@ console.log(
     guests > 0 ? `, ${guestRan} guest fsx operations` : ""
   }, all OK`,
 );
+
+/** --kill: the hard-kill chaos until the time is up; exits. */
+async function killSoak(): Promise<never> {
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    console.error("stress: --rounds must be a positive integer");
+    Deno.exit(2);
+  }
+  let runs = 0, killed = 0, procs = 0, durable = 0;
+  while (Date.now() < end) {
+    for (const mode of modes) {
+      for (const perturb of perturbs) {
+        const dax = mode === "dax" ? "always" : "never";
+        const rep = await runKillChaos({ seed, dax, rounds, perturb });
+        console.log(formatKillChaos(rep));
+        runs++;
+        killed += rep.killed;
+        procs += rep.processes;
+        durable += rep.durableRecords;
+        if (rep.problems.length > 0) {
+          console.log(
+            `FAILED: replay with deno task stress --kill --seed ${seed} --mode ${mode} --perturb ${
+              perturb ? "on" : "off"
+            } --rounds ${rounds}`,
+          );
+          Deno.exit(1);
+        }
+      }
+    }
+    seed++;
+  }
+  console.log(
+    `stress --kill: ${runs} runs, ${procs} processes, ${killed} killed, ${durable} durable records checked, all OK`,
+  );
+  Deno.exit(0);
+}
