@@ -254,17 +254,25 @@ export function fdReplace(mem: Memory, fdt: number, fd: number, idx: number, clo
 
 /**
  * Look up `fd` and take a reference on its open file (Linux's fdget). The
- * caller drops it with filePut.
+ * caller drops it with filePut. `noteRef`, if given, runs under the table
+ * lock right after the reference is taken (the VFS records it there for a
+ * killed task's recovery, src/sync/task.ts taskNote).
  *
  * @returns the record index, or -EBADF
  */
-export function fdGet(mem: Memory, fdt: number, fd: number): number {
+export function fdGet(
+  mem: Memory,
+  fdt: number,
+  fd: number,
+  noteRef?: (idx: number) => void,
+): number {
   if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
   return withTable(mem, fdt, (b) => {
     const w = mem.k32[b + FDT.fds + fd]!;
     if (w === 0) return -EBADF;
     const idx = (w & FD_INDEX_MASK) - 1;
     fileGet(mem, idx);
+    noteRef?.(idx);
     return idx;
   });
 }

@@ -203,15 +203,12 @@ export function fdPut(fs: VfsFs, idx: number): number {
  */
 export function withFile(proc: Proc, fd: number, fn: (f: OpenFile, ip: VInode) => number): number {
   const { mem } = proc.fs;
-  // The reference is noted in the task's record as it is taken and
-  // forgotten as it is dropped, in no-kill regions, so that a task that
-  // dies inside `fn` has it dropped by the Machine (src/sync/task.ts).
+  // The reference is noted in the task's record as it is taken (under the
+  // fd table lock) and forgotten as it is dropped (in a no-kill region), so
+  // that a task that dies in between has it dropped by the Machine
+  // (src/sync/task.ts, src/kernel/reap.ts).
   let prev = 0;
-  const idx = withNoKill(() => {
-    const got = fdGet(mem, proc.fdt, fd);
-    if (got >= 0) prev = taskNote(mem.k32, TASK.fileRef, got + 1);
-    return got;
-  });
+  const idx = fdGet(mem, proc.fdt, fd, (got) => prev = taskNote(mem.k32, TASK.fileRef, got + 1));
   if (idx < 0) return idx;
   try {
     const f = fileRead(mem, idx);
