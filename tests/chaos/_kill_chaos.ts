@@ -92,6 +92,8 @@ export interface KillChaosReport {
   durableRecords: number;
   /** One line per problem; empty when the run held. */
   problems: string[];
+  /** Each victim stopped by a kill: round, program and the exit message (for diagnosis). */
+  deaths: string[];
 }
 
 const dec = new TextDecoder();
@@ -164,6 +166,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
     heldAtDeath: new Map(),
     durableRecords: 0,
     problems: [],
+    deaths: [],
   };
   const tree = makeGuestTree();
   const dir = Deno.makeTempDirSync({ prefix: "xip-chaos-" });
@@ -229,6 +232,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
         if (p.victim !== "" && p.status.code === 137) {
           rep.killed++;
           const msg = p.status.message ?? "";
+          rep.deaths.push(`round ${round} ${p.victim} ${p.argv.join(" ")}: ${msg}`);
           if (p.victim === "point") rep.killedAtPoint++;
           else rep.killedByTerminate++;
           for (const c of /holding (.*)\)$/.exec(msg)?.[1]?.split(", ") ?? []) {
@@ -293,5 +297,6 @@ export function formatKillChaos(rep: KillChaosReport): string {
     `${rep.durableRecords} durable log records checked`,
     `  held at death: ${held || "none"}`,
     ...rep.problems.map((p) => `  PROBLEM ${p}`),
+    ...(rep.problems.length > 0 ? rep.deaths.map((d) => `  death: ${d}`) : []),
   ].join("\n");
 }
