@@ -58,6 +58,7 @@ import { physWords, vmPteBits, walk } from "../mm/pgtable.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
 import { VM_SHARED, vmaFile, vmaFlags, type VmFault } from "../mm/vma.ts";
 import { bitLock, bitUnlock, downRead, LockClass, upRead } from "../sync/mod.ts";
+import { perturb } from "../sync/debug.ts";
 import { markBlockDirty } from "./balloc.ts";
 import { bmapLookupFast, getBlock } from "./getblock.ts";
 import { slotInode } from "./icache.ts";
@@ -170,6 +171,7 @@ function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   if (hole) {
     b = getBlock(c, ip, vmf.pgoff, true);
     if (b < 0) return faultError(b);
+    perturb(c.k32); // DEBUG_PERTURB: widen the window between allocation and mapping
   }
   if (hole || zeroMapped) {
     // Any process (this one too) may map the zero page for this hole; none

@@ -19,6 +19,7 @@
 
 import { ISLOT, TASK, TRUNC_NONE, TRUNC_SIZE, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
 import { taskNote, taskNoteOf, withNoKill } from "../sync/task.ts";
+import { perturb } from "../sync/debug.ts";
 import type { Ino, Tid } from "../abi/types.ts";
 import { EFBIG, EINVAL } from "../abi/errno.ts";
 import { asBlock } from "../abi/types.ts";
@@ -226,6 +227,7 @@ export function truncate(c: XipCtx, ip: InodeRef, newSize: number): number {
     taskNote(c.k32, TASK.truncOp, TRUNC_SIZE);
     inodeSetSize(c.vol, ip.ino, newSize);
     stamp(c, ip);
+    perturb(c.k32); // DEBUG_PERTURB: widen the window between i_size and the unmap
     const r = dropPastEof(c, ip);
     taskNote(c.k32, TASK.truncOp, TRUNC_NONE);
     return r;
@@ -289,6 +291,7 @@ export function punchHole(c: XipCtx, ip: InodeRef, off: number, len: number): nu
     rc = zeroBlockRange(c, ip, endFull, 0, end - endFull * BS);
     if (rc < 0) return rc;
     if (endFull > firstFull) {
+      perturb(c.k32); // DEBUG_PERTURB: widen the window between the zeroing and the unmap
       unmapMappingRangeHook(ip, firstFull, endFull - firstFull);
       if (!isDax(c, ip)) dropPagesRange(c, ip, firstFull, endFull);
       const n = freeBlockRange(c, ip, firstFull, endFull);

@@ -84,6 +84,7 @@ import {
 } from "./pgtable.ts";
 import { flushTlbMm } from "./tlb.ts";
 import { withNoKill } from "./_sync.ts";
+import { perturb } from "../sync/debug.ts";
 import {
   FAULT_FLAG_WRITE,
   findVma,
@@ -187,6 +188,7 @@ export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, acces
     cowPage: 0,
     page: -1,
   };
+  perturb(mem.k32); // DEBUG_PERTURB: widen the window between the walk and the handler
   return handlePteFault(vmf) & VM_FAULT_ERROR;
 }
 

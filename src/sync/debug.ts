@@ -5,7 +5,8 @@
  *
  * ```
  *  bit 0  DEBUG_LOCKDEP   check the lock order of DESIGN.md §4 on every acquire
- *  bit 1  DEBUG_PERTURB   random tiny yields at acquire/release, to shake out races
+ *  bit 1  DEBUG_PERTURB   random tiny yields at lock acquire/release and inside faults,
+ *                         getBlock's fault path and truncate, to shake out races
  * ```
  *
  * @module
