@@ -18,12 +18,11 @@
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
-import { setKillAction } from "../src/sync/task.ts";
+import { exitWorker, setKillAction } from "../src/sync/task.ts";
 
-// A killed task dies where it stands (src/sync/task.ts): Deno.exit() in a
-// Worker ends this isolate at once, running no finally block, and the
-// Machine recovers the task's locks and tears the process down.
-setKillAction(() => Deno.exit(0));
+// A killed task dies where it stands (src/sync/task.ts exitWorker) and the
+// Machine recovers its locks and tears the process down.
+setKillAction(exitWorker);
 
 /** Messages the Machine sends. */
 export type ToWorker =

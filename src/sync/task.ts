@@ -16,11 +16,12 @@
  * killCheck (the hart's poll, futex sleeps). There it sets TASK.killAck and
  * runs the thread's kill action, which never returns:
  *
- * - in a process Worker, `Deno.exit()` (workers/process.ts). That ends the
- *   isolate on the spot: no `finally` block and no later statement runs
- *   (measured), so the task dies exactly as it stood, holding whatever
- *   locks it held, and the Machine recovers them (recoverTask) and tears the
- *   process down from the main thread;
+ * - in a process Worker, exitWorker: `Deno.exit()` followed by a loop
+ *   (set by workers/process.ts): V8 ends the isolate at the loop's first back
+ *   edge, so no `finally` block and no later statement runs (measured), and
+ *   the task dies exactly as it stood, holding whatever locks it held; the
+ *   Machine recovers them (src/kernel/reap.ts) and tears the process down
+ *   from the main thread;
  * - elsewhere (the default), throwing TaskKilled, for tests that run tasks
  *   in their own Workers and catch it.
  *
@@ -157,6 +158,22 @@ export function killNoticed(k: Int32Array, t: number): void {
  */
 export function setKillAction(action: (tid: Tid) => never): void {
   killAction = action;
+}
+
+const parked = new Int32Array(new SharedArrayBuffer(4));
+const requestExit: (code: number) => void = Deno.exit; // typed `never`, but it returns in a Worker
+
+/**
+ * The kill action of a process Worker: end this Worker's isolate now.
+ * Deno.exit() in a Worker asks V8 to terminate the isolate, and V8 acts at
+ * the next function entry or loop back edge (denoland/deno#32169): the call
+ * itself returns, and the caller would run on for a few statements,
+ * writing shared memory after its acknowledgement. Hence the loop: its
+ * first back edge ends the isolate. No finally block runs.
+ */
+export function exitWorker(): never {
+  requestExit(0);
+  for (;;) Atomics.wait(parked, 0, 0, 1000);
 }
 
 /**
