@@ -30,6 +30,9 @@
  *     (X decimal file offset, Y/Z hex bytes, or sizes for KIND "size")
  *   fsx: ERROR op N KIND: WHAT errno E           then exit 3
  *   durable SEQ                                  see LOG below
+ *   fsx: ran write=N read=N ... verify=N         ops of each kind that did
+ *                                                something (map ops need a
+ *                                                live map inside the file)
  *   fsx: OPS ops ok                              then exit 0
  * Usage errors exit 2.
  *
@@ -123,7 +126,7 @@ static void setSize(uint32_t n) {
   fsize = n;
 }
 
-static void opWrite(void) {
+static int opWrite(void) {
   uint32_t off, len;
   range(MAX_SIZE, MAX_IO, &off, &len);
   pattern(buf, len);
@@ -131,6 +134,7 @@ static void opWrite(void) {
   if (r != (ssize_t)len) failed("write", "pwrite");
   memcpy(shadow + off, buf, len);
   if (off + len > fsize) fsize = off + len;
+  return 1;
 }
 
 static void readCheck(const char *kind, uint32_t off, uint32_t len) {
@@ -141,29 +145,32 @@ static void readCheck(const char *kind, uint32_t off, uint32_t len) {
   check(kind, off, buf, want);
 }
 
-static void opRead(void) {
+static int opRead(void) {
   uint32_t off, len;
   range(MAX_SIZE, MAX_IO, &off, &len);
   readCheck("read", off, len);
+  return 1;
 }
 
-static void opTruncate(void) {
+static int opTruncate(void) {
   uint32_t n = below(MAX_SIZE + 1);
   if (ftruncate(fd, n) < 0) failed("truncate", "ftruncate");
   setSize(n);
+  return 1;
 }
 
-static void opPunch(void) {
+static int opPunch(void) {
   uint32_t off, len;
   range(MAX_SIZE, MAX_IO * 2, &off, &len);
   if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0) {
     failed("punch", "fallocate");
   }
   if (off < fsize) memset(shadow + off, 0, (off + len > fsize ? fsize : off + len) - off);
+  return 1;
 }
 
-static void opMap(void) {
-  if (map) return;
+static int opMap(void) {
+  if (map) return 0;
   uint32_t pages = MAX_SIZE / PAGE;
   uint32_t first = below(pages), n = 1 + below(MAX_MAP_PAGES);
   if (first + n > pages) n = pages - first;
@@ -172,6 +179,7 @@ static void opMap(void) {
   map = p;
   mapOff = first * PAGE;
   mapLen = n * PAGE;
+  return 1;
 }
 
 /* The bytes of the live map that are inside the file: [mapOff, end). */
@@ -179,35 +187,40 @@ static uint32_t mapEnd(void) {
   return mapOff + mapLen < fsize ? mapOff + mapLen : fsize;
 }
 
-static void opMapStore(void) {
-  if (!map || mapEnd() <= mapOff) return;
+static int opMapStore(void) {
+  if (!map || mapEnd() <= mapOff) return 0;
   uint32_t off, len;
   range(mapEnd() - mapOff, MAX_IO, &off, &len);
   pattern(buf, len);
   volatile uint8_t *dst = map + off;
   for (uint32_t i = 0; i < len; i++) dst[i] = buf[i];
   memcpy(shadow + mapOff + off, buf, len);
+  return 1;
 }
 
-static void opMapLoad(void) {
-  if (!map || mapEnd() <= mapOff) return;
+static int opMapLoad(void) {
+  if (!map || mapEnd() <= mapOff) return 0;
   uint32_t off, len;
   range(mapEnd() - mapOff, MAX_IO, &off, &len);
   check("mapload", mapOff + off, map + off, len);
+  return 1;
 }
 
-static void opMsync(void) {
-  if (map && msync(map, mapLen, MS_SYNC) < 0) failed("msync", "msync");
+static int opMsync(void) {
+  if (!map) return 0;
+  if (msync(map, mapLen, MS_SYNC) < 0) failed("msync", "msync");
+  return 1;
 }
 
-static void opMunmap(void) {
-  if (!map) return;
+static int opMunmap(void) {
+  if (!map) return 0;
   if (munmap(map, mapLen) < 0) failed("munmap", "munmap");
   map = 0;
+  return 1;
 }
 
-static void opPrivate(void) {
-  if (fsize == 0) return;
+static int opPrivate(void) {
+  if (fsize == 0) return 0;
   uint32_t pages = (fsize + PAGE - 1) / PAGE;
   uint32_t first = below(pages), n = 1 + below(MAX_MAP_PAGES);
   if (first + n > pages) n = pages - first;
@@ -226,13 +239,15 @@ static void opPrivate(void) {
   readCheck("privfile", base, end - base); /* the file did not change */
   if (munmap(p, n * PAGE) < 0) failed("private", "munmap");
   readCheck("privfile", base, end - base);
+  return 1;
 }
 
-static void opFsync(void) {
+static int opFsync(void) {
   if (fsync(fd) < 0) failed("fsync", "fsync");
+  return 1;
 }
 
-static void opVerify(void) {
+static int opVerify(void) {
   struct stat st;
   if (fstat(fd, &st) < 0) failed("verify", "fstat");
   if (st.st_size != (off_t)fsize) {
@@ -241,11 +256,12 @@ static void opVerify(void) {
     exit(1);
   }
   readCheck("verify", 0, MAX_SIZE);
+  return 1;
 }
 
 struct op {
   const char *name;
-  void (*run)(void);
+  int (*run)(void); /* 1 when it did something, 0 when skipped (no map, empty file) */
   uint32_t weight;
 };
 
@@ -256,6 +272,8 @@ static const struct op OPS[] = {
   {"private", opPrivate, 2},   {"fsync", opFsync, 1},     {"verify", opVerify, 1},
 };
 #define NOPS (sizeof OPS / sizeof OPS[0])
+
+static long done[NOPS];
 
 static uint32_t fnv1a(const uint8_t *p, uint32_t n) {
   uint32_t h = 2166136261u;
@@ -300,13 +318,19 @@ int main(int argc, char **argv) {
     uint32_t pick = below(total);
     unsigned i = 0;
     while (pick >= OPS[i].weight) pick -= OPS[i++].weight;
-    OPS[i].run();
+    done[i] += OPS[i].run();
     if (logFd >= 0 && (opno + 1) % LOG_EVERY == 0) logRecord(logFd, (uint32_t)(opno / LOG_EVERY));
   }
   opMunmap();
   opVerify();
   if (close(fd) < 0) failed("close", "close");
   if (logFd >= 0 && close(logFd) < 0) failed("close", "close log");
+  char line[512];
+  int at = snprintf(line, sizeof line, "fsx: ran");
+  for (unsigned i = 0; i < NOPS; i++) {
+    at += snprintf(line + at, sizeof line - at, " %s=%ld", OPS[i].name, done[i]);
+  }
+  dprintf(1, "%s\n", line);
   dprintf(1, "fsx: %ld ops ok\n", ops);
   return 0;
 }

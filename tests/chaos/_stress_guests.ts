@@ -12,8 +12,13 @@
  * the Workers' checks as in runStress (their models, own and shared files);
  * machine.checkInvariants({ fsck: true }) is clean.
  *
- * Seeds: fsx i gets caseSeed(seed, i) (printed with the report), so the
- * same --seed replays the same guest operation sequences.
+ * The guests run in rounds of G until the Workers are done (at least one
+ * round), so the two workloads overlap for the whole run.
+ *
+ * Seeds: fsx i of round r gets caseSeed(seed, r * G + i) (the first ones
+ * are printed with the report, and a failing fsx's problem line has its
+ * whole command line), so the same --seed replays the same guest operation
+ * sequences.
  */
 
 import { PAGE_SIZE } from "../../src/abi/types.ts";
@@ -43,7 +48,9 @@ export interface GuestStressOptions extends StressOptions {
 
 export interface GuestStressReport extends StressReport {
   guests: number;
-  /** The seed of each fsx, in order. */
+  /** Rounds of G fsx run (they repeat until the Workers are done). */
+  guestRounds: number;
+  /** The seed of each fsx, round by round. */
   guestSeeds: number[];
   /** fsx operations run (those of the processes that finished cleanly). */
   guestOps: number;
@@ -51,9 +58,9 @@ export interface GuestStressReport extends StressReport {
 
 const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;
 
-/** The seeds of the G fsx processes of a run seeded `seed`. */
-export const guestSeeds = (seed: number, guests: number): number[] =>
-  Array.from({ length: guests }, (_, i) => caseSeed(seed, i) || 1);
+/** The seeds of the G fsx processes of round `round` of a run seeded `seed`. */
+export const guestSeeds = (seed: number, guests: number, round: number): number[] =>
+  Array.from({ length: guests }, (_, i) => caseSeed(seed, round * guests + i) || 1);
 
 /** Run fsx i on the Machine; the problems it shows go to `problems`. */
 async function runGuest(
@@ -98,8 +105,8 @@ export async function runStressWithGuests(o: GuestStressOptions): Promise<GuestS
   const t0 = performance.now();
   const problems: string[] = [];
   const counts: Record<string, number> = {};
-  const seeds = guestSeeds(o.seed, o.guests);
-  let ops = 0, guestOps = 0;
+  const seeds: number[] = [];
+  let ops = 0, guestOps = 0, rounds = 0;
   const m = await Machine.boot({
     from: ROOTFS,
     size: 16 << 20,
@@ -114,17 +121,29 @@ export async function runStressWithGuests(o: GuestStressOptions): Promise<GuestS
     makeStressFiles(m.fs.xip, o.workers);
     if (o.perturb) setDebug(m.mem.k32, DEBUG_PERTURB, true);
     const limitMs = 120_000 + o.seconds * 1000;
-    const guests = Promise.all(
-      seeds.map((s, i) => runGuest(m, i, s, o.guestOps, limitMs, problems)),
-    );
-    let results: StressResult[] = [];
     const tidBase = o.guests + 2;
+    let workersDone = false;
+    const workers = (o.workers > 0 ? runWorkers(o, m.mem, tidBase) : Promise.resolve([]))
+      .finally(() => workersDone = true);
+    // Rounds of G fsx until the Workers are done, so the two overlap all along.
+    const guests = (async () => {
+      do {
+        const round = guestSeeds(o.seed, o.guests, rounds);
+        seeds.push(...round);
+        rounds++;
+        const done = await Promise.all(
+          round.map((s, i) => runGuest(m, i, s, o.guestOps, limitMs, problems)),
+        );
+        guestOps += done.reduce((a, b) => a + b, 0);
+      } while (!workersDone && problems.length === 0);
+    })();
+    let results: StressResult[] = [];
     try {
-      results = o.workers > 0 ? await runWorkers(o, m.mem, tidBase) : [];
+      results = await workers;
     } catch (e) {
       problems.push(`run: ${e instanceof Error ? e.message : String(e)}`);
     }
-    guestOps = (await guests).reduce((a, b) => a + b, 0);
+    await guests;
     setDebug(m.mem.k32, DEBUG_PERTURB, false);
     ops = collectResults(m.mem, results, tidBase, counts, problems);
     if (problems.length === 0) {
@@ -142,6 +161,7 @@ export async function runStressWithGuests(o: GuestStressOptions): Promise<GuestS
   return {
     ...stressReport(o, ops, counts, problems, t0),
     guests: o.guests,
+    guestRounds: rounds,
     guestSeeds: seeds,
     guestOps,
   };
@@ -149,5 +169,8 @@ export async function runStressWithGuests(o: GuestStressOptions): Promise<GuestS
 
 /** The guest part of a report: one line. */
 export function formatGuests(r: GuestStressReport): string {
-  return `  guests: ${r.guests} fsx, ${r.guestOps} guest ops, fsx seeds ${r.guestSeeds.join(" ")}`;
+  const shown = r.guestSeeds.slice(0, 2 * r.guests).join(" ");
+  const more = r.guestSeeds.length > 2 * r.guests ? " ..." : "";
+  return `  guests: ${r.guestRounds} rounds of ${r.guests} fsx, ${r.guestOps} guest ops, ` +
+    `fsx seeds ${shown}${more}`;
 }
