@@ -8,10 +8,11 @@
 import assert from "node:assert/strict";
 import { formatKillChaos, runKillChaos } from "./_kill_chaos.ts";
 
-for (const dax of ["always", "never"] as const) {
-  Deno.test(`Workers killed at random points (dax=${dax}): survivors correct, fsync'd data kept, invariants and fsck clean`, async () => {
+// The page-cache run also perturbs the schedule (DEBUG_PERTURB); both run under `deno task stress --kill`.
+for (const [dax, perturb] of [["always", false], ["never", true]] as const) {
+  Deno.test(`Workers killed at random points (dax=${dax}${perturb ? ", perturbed" : ""}): survivors correct, fsync'd data kept, invariants and fsck clean`, async () => {
     const seed = Number(Deno.env.get("XIP_SEED") ?? Math.floor(Math.random() * 2 ** 31));
-    const rep = await runKillChaos({ seed, dax, rounds: 3, fsxOps: 200 });
+    const rep = await runKillChaos({ seed, dax, rounds: 3, fsxOps: 200, perturb });
     const text = formatKillChaos(rep);
     if (rep.problems.length > 0) console.error(`kill_chaos_test failed with XIP_SEED=${seed}`);
     assert.deepEqual(rep.problems, [], text);
