@@ -3,7 +3,7 @@
  * rootfs, the static programs under /static, tiny assembled guests under
  * /t), a spawn-and-collect helper, and the checks every Machine test ends
  * with: every RAM frame is back except the page-cache pages still cached,
- * and no task holds a lock.
+ * no task holds a lock, and the machine's invariants and fsck hold.
  *
  * @module
  */
@@ -16,6 +16,7 @@ import { type BootOptions, type ExitStatus, Machine } from "../../src/kernel/mac
 import { heldLocks } from "../../src/sync/held.ts";
 import * as asm from "../hw/_asm.ts";
 import { makeGuestTree, tinyElf, within } from "../kernel/_guest_image.ts";
+import { assertInvariants } from "../_invariants.ts";
 
 export { within };
 
@@ -69,7 +70,10 @@ export function assertQuiet(m: Machine, what: string): void {
   }
 }
 
-/** Boot on `tree` with lockdep, run `body`, check the machine is quiet, always shut down. */
+/**
+ * Boot on `tree` with lockdep, run `body`, check the machine is quiet and
+ * consistent (checkInvariants with fsck), always shut down.
+ */
 export async function withMachine(
   tree: string,
   opts: BootOptions,
@@ -88,6 +92,7 @@ export async function withMachine(
   try {
     await body(m);
     assertQuiet(m, `after the test (dax ${opts.dax})`);
+    assertInvariants(m, { fsck: true }, `after the test (dax ${opts.dax})`);
     assert.equal(m.stats().panics, 0, errs.join(""));
   } finally {
     await within(m.shutdown(), 30_000, "shutdown");

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertInvariants } from "../_invariants.ts";
 import { ENOMEM } from "../../src/abi/errno.ts";
 import { type LayoutConfig } from "../../src/abi/layout.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
@@ -206,6 +207,7 @@ for (const [frames, maxHeld] of [[97, 64], [4096, 1500]] as const) {
       assert.equal(freeFrameCount(mem), frames, `seed ${seed}: frames leaked`);
       assert.ok(new Int32Array(owners).every((o) => o === 0), `seed ${seed}: owner left behind`);
       assert.ok(usedFramesPeak(mem) <= frames && usedFramesPeak(mem) > 0);
+      assertInvariants(mem, {}, `(seed ${seed})`);
       // Everything is free again, so one thread can still take every frame exactly once.
       assert.equal(drain(mem).length, frames, `seed ${seed}`);
     } catch (err) {
