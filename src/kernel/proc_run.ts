@@ -23,17 +23,13 @@ import {
   CAUSE_ILLEGAL_INSTRUCTION,
   CAUSE_LOAD_ACCESS,
   CAUSE_STORE_ACCESS,
-  pteIsLeaf,
-  pteIsTable,
-  PTES_PER_TABLE,
-  pteToPfn,
 } from "../abi/sv32.ts";
-import { type Pte, type Tid, type VirtAddr } from "../abi/types.ts";
+import { type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
-import { type Memory, statAdd } from "../hw/memory.ts";
+import { statAdd } from "../hw/memory.ts";
 import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
-import { mmAlloc, mmapReadLock, mmapReadUnlock, mmPut } from "../mm/mm.ts";
-import { mmRoot, physWords } from "../mm/pgtable.ts";
+import { mmAlloc, mmPut } from "../mm/mm.ts";
+import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
 import { recoverTask, setCurrentTid, taskExit } from "../sync/mod.ts";
 import { STAT } from "../abi/layout.ts";
@@ -77,8 +73,6 @@ export interface ProcessResult {
   message?: string;
   /** A kernel bug (exception escaping the kernel): its message and stack. */
   panic?: string;
-  /** Distinct device frames the process had mapped when it exited. */
-  devicePfns: number[];
 }
 
 /** Instructions per hart.run call; the loop continues until the process stops. */
@@ -196,32 +190,6 @@ function enterUserChecked(env: ProcessEnv): boolean {
   return true;
 }
 
-/**
- * Distinct device frames the mm maps now (for the stats: code and data
- * served straight from the device). Entry: no lock held.
- */
-export function deviceFramesMapped(mem: Memory, mm: number): number[] {
-  const p32 = physWords(mem);
-  const ram = mem.layout.config.ramFrames;
-  const out = new Set<number>();
-  mmapReadLock(mem, mm);
-  try {
-    const root = mmRoot(mem, mm) * PTES_PER_TABLE;
-    for (let i = 0; i < PTES_PER_TABLE; i++) {
-      const l1 = Atomics.load(p32, root + i) as Pte;
-      if (!pteIsTable(l1)) continue;
-      const tb = pteToPfn(l1) * PTES_PER_TABLE;
-      for (let j = 0; j < PTES_PER_TABLE; j++) {
-        const pte = Atomics.load(p32, tb + j) as Pte;
-        if (pteIsLeaf(pte) && pteToPfn(pte) >= ram) out.add(pteToPfn(pte));
-      }
-    }
-  } finally {
-    mmapReadUnlock(mem, mm);
-  }
-  return [...out];
-}
-
 /** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
 const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 : 126);
 
@@ -241,7 +209,6 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
   let env: ProcessEnv | null = null;
   let reason = { code: 0, signal: 0 } as { code: number; signal: number; message?: string };
   let panic: string | undefined;
-  let devicePfns: number[] = [];
   try {
     const mm = mmAlloc(mem);
     if (mm < 0) {
@@ -307,18 +274,13 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
     }
     const instret = hart?.instret ?? 0;
     const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;
-    return { code, signal: reason.signal, instret, message: reason.message, panic, devicePfns };
+    return { code, signal: reason.signal, instret, message: reason.message, panic };
   }
 
   function teardown(): void {
     procSet(mem, tid, "state", PROC_EXITING);
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
-    if (mm !== 0) {
-      try {
-        devicePfns = deviceFramesMapped(mem, mm);
-      } catch { /* stats only; teardown must go on */ }
-    }
     t?.files.closeAll();
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
     switchMm(mem, tid, 0);

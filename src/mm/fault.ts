@@ -60,6 +60,7 @@ import {
   setPageFlag,
   testPageFlag,
 } from "./memmap.ts";
+import { noteDeviceMapped } from "./devmap.ts";
 import {
   accountMap,
   MMAP_MIN_ADDR,
@@ -517,6 +518,7 @@ export function insertMixed(
     const bits = leafBits(mem, vma, writable) | (counted ? 0 : PTE_SPECIAL);
     Atomics.store(p32, ptw, pfnToPte(pfn, bits) | 0);
     if (counted) accountMap(mem, mm, pfn, false);
+    noteDeviceMapped(mem, pfn);
   }
   ptlUnlock(mem, mm);
   return VM_FAULT_NOPAGE;

@@ -11,6 +11,8 @@
 import assert from "node:assert/strict";
 import { SYS_exit_group, SYS_getpid, SYS_mmap2 } from "../../src/abi/syscall_nr.ts";
 import { asTid } from "../../src/abi/types.ts";
+import { PROC_FREE } from "../../src/abi/layout.ts";
+import { procGet } from "../../src/kernel/proc.ts";
 import { pagecacheFrames } from "../../src/fs/pagecache.ts";
 import { type BootOptions, type ExitStatus, Machine } from "../../src/kernel/machine.ts";
 import { heldLocks } from "../../src/sync/held.ts";
@@ -98,6 +100,14 @@ export async function withMachine(
     await within(m.shutdown(), 30_000, "shutdown");
   }
   assert.equal(m.stats().panics, 0, `at shutdown: ${errs.join("")}`);
+}
+
+/** The task slot of live process `pid`, or -1 when it has none (not started, or reaped). */
+export function procSlot(m: Machine, pid: number): number {
+  for (let s = 2; s < m.mem.layout.config.maxTasks; s++) {
+    if (procGet(m.mem, s, "pid") === pid && procGet(m.mem, s, "state") !== PROC_FREE) return s;
+  }
+  return -1;
 }
 
 export interface RunResult extends ExitStatus {
