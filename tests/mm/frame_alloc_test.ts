@@ -7,8 +7,10 @@ import { asPfn, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import {
   allocFrame,
+  allocFrameReclaim,
   freeFrame,
   freeFrameCount,
+  setReclaimHook,
   totalFrames,
   usedFramesPeak,
 } from "../../src/mm/frame_alloc.ts";
@@ -145,6 +147,32 @@ Deno.test("allocFrame({ zero }) touches only its own frame", () => {
   for (let p = 0; p < 3 + CFG.deviceFrames; p++) {
     const v = mem.u8[p * PAGE_SIZE + 7];
     assert.equal(v, p === a ? 0 : 0x11, `pfn ${p}`);
+  }
+});
+
+Deno.test("allocFrameReclaim() reclaims again while rounds free frames that other threads take", () => {
+  // Each of the first rounds frees a frame that a racing thread takes at once
+  // (simulated in the hook); the allocation must not fail while reclaim
+  // still makes progress, as Linux's allocator retries reclaim before OOM.
+  const mem = createMemory(CFG);
+  const held = drain(mem);
+  let rounds = 0;
+  setReclaimHook((m) => {
+    rounds++;
+    freeFrame(m, held.pop()!);
+    if (rounds < 3) held.push(allocFrame(m) as Pfn); // the racing thread wins it
+    return 1;
+  });
+  try {
+    const pfn = allocFrameReclaim(mem);
+    assert.ok(pfn >= 0, `allocFrameReclaim returned ${pfn} after ${rounds} rounds`);
+    assert.equal(rounds, 3);
+    freeFrame(mem, pfn as Pfn);
+    setReclaimHook(() => 0);
+    assert.equal(allocFrameReclaim(mem), pfn, "a free frame needs no reclaim");
+    assert.equal(allocFrameReclaim(mem), -ENOMEM, "a round that frees nothing ends it");
+  } finally {
+    setReclaimHook(null);
   }
 });
 
