@@ -247,13 +247,19 @@ const MAX_RECLAIM_ROUNDS = 16;
  * Entry: no lock ranked at or below PAGE_LOCK held (reclaim trylocks pages
  * and may write back through getBlock); mmap_lock may be held.
  *
+ * @param reclaim what frees frames (default: this thread's reclaim hook);
+ *   the page cache passes its own shrinker, with its writeback lookup
  * @returns what `attempt` last returned: -ENOMEM when reclaim could not help
  */
-export function withReclaim(mem: Memory, attempt: () => number): number {
+export function withReclaim(
+  mem: Memory,
+  attempt: () => number,
+  reclaim: ReclaimHook | null = reclaimHook,
+): number {
   for (let round = 0;; round++) {
     const r = attempt();
-    if (r !== -ENOMEM || reclaimHook === null || round === MAX_RECLAIM_ROUNDS) return r;
-    if (reclaimHook(mem, RECLAIM_BATCH) === 0) return attempt();
+    if (r !== -ENOMEM || reclaim === null || round === MAX_RECLAIM_ROUNDS) return r;
+    if (reclaim(mem, RECLAIM_BATCH) === 0) return attempt();
   }
 }
 
