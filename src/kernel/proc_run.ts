@@ -36,6 +36,7 @@ import { STAT } from "../abi/layout.ts";
 import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
 import { VfsFiles } from "./files.ts";
 import type { KernelFs } from "./fs_mount.ts";
+import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { syscallDispatch } from "./syscall.ts";
@@ -80,6 +81,11 @@ const RUN_BUDGET = 1 << 30;
 /** Instructions between publications of a running process's instret (for live progress). */
 const INSTRET_PUBLISH = 1 << 20;
 
+/** How long a faulting process waits for an OOM victim's memory before it dies itself. */
+const OOM_WAIT_MS = 5000;
+/** A word nobody notifies: Atomics.wait on it is a nap. */
+const OOM_NAP = new Int32Array(new SharedArrayBuffer(4));
+
 /** The trap handlers of one process. */
 class ProcessEnv implements HartEnv {
   hart: Hart | null = null;
@@ -88,6 +94,25 @@ class ProcessEnv implements HartEnv {
   /** Instructions of this process already added to STAT.instret. */
   instretPublished = 0;
   constructor(readonly t: Task, readonly img: ExecResult) {}
+
+  /** When this process's first fault in a row without a frame happened (0: none). */
+  #oomSince = 0;
+
+  /**
+   * A fault found no frame even after reclaim: ask the OOM killer. If it
+   * killed another process (or one is already dying), nap a moment and
+   * return true, so that the access is retried once the victim's memory is
+   * back; false when this process is the victim, or has waited OOM_WAIT_MS
+   * for memory that never came.
+   */
+  #oomRetry(): boolean {
+    const now = performance.now();
+    if (this.#oomSince === 0) this.#oomSince = now;
+    if (now - this.#oomSince > OOM_WAIT_MS) return false;
+    if (outOfMemory(this.t.mem, this.t.tid) !== OOM_RETRY) return false;
+    Atomics.wait(OOM_NAP, 0, 0, 1);
+    return true;
+  }
 
   #toUser(): boolean {
     const sig = this.t.pendingSignal();
@@ -108,7 +133,11 @@ class ProcessEnv implements HartEnv {
       return this.#toUser();
     }
     const r = handleMmFault(t.mem, t.mm, va, access);
-    if (r === 0) return this.#toUser();
+    if (r === 0) {
+      this.#oomSince = 0;
+      return this.#toUser();
+    }
+    if ((r & VM_FAULT_OOM) !== 0 && this.#oomRetry()) return this.#toUser();
     const sig = (r & VM_FAULT_OOM) !== 0 ? SIGKILL : (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
     const pc = this.hart!.pc >>> 0;
     t.exit({
