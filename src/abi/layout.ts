@@ -38,6 +38,7 @@
  *  | files   | open-file table and per-process fd tables                    |
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
+ *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -648,6 +649,15 @@ export const DAXENT_WORDS = 1024;
 export const DAXENT_LOCK_BIT = 0;
 
 // ---------------------------------------------------------------------------
+// devmap: one bit per device frame, set (Atomics.or, never cleared) when a
+// PTE first maps that frame into a process: the device frames a run ever
+// mapped (stats `device.mapped_frames`, DESIGN.md §6), whoever unmapped or
+// tore them down later. Frame ramFrames + d is bit d & 31 of word d >> 5.
+
+/** Words of the devmap bitmap: one bit per device frame. */
+export const devmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.deviceFrames / 32);
+
+// ---------------------------------------------------------------------------
 
 /** A placed region: `words` 32-bit words starting at word `base`. */
 export interface Region {
@@ -674,6 +684,7 @@ export interface KernelLayout {
   readonly files: Region;
   readonly procs: Region;
   readonly daxent: Region;
+  readonly devmap: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -705,6 +716,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["files", filesWords(cfg)],
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
+    ["devmap", devmapWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -732,6 +744,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     files: placed.files!,
     procs: placed.procs!,
     daxent: placed.daxent!,
+    devmap: placed.devmap!,
     regions,
     bytes: next * 4,
   };

@@ -34,7 +34,15 @@ options:
 exit status: the first non-zero status of the processes in spawn order
 (128 + signal for a process killed by a signal, 139 for SIGSEGV; 127 when
 PROGRAM does not exist, 126 when it cannot be executed), else 0; 1 when
-the image cannot be used; 2 bad usage.`;
+the image cannot be used; 2 bad usage.
+
+environment:
+  XIP_CHECK_INVARIANTS=1  end the run by checking the machine's invariants
+                   and fsck; each violation is printed and the exit status
+                   is 70 (the tests run xip this way)`;
+
+/** Exit status of a run whose final invariant check failed (sysexits EX_SOFTWARE). */
+const EXIT_INVARIANTS = 70;
 
 const OPTIONS = {
   dax: { type: "string" },
@@ -102,6 +110,12 @@ export async function cmdRun(args: string[]): Promise<number> {
   let failure: unknown = null;
   try {
     status = await runAll(machine, prog, procs, statsPath);
+    if (Deno.env.get("XIP_CHECK_INVARIANTS") === "1") {
+      // Every process has been reaped: the machine is quiescent here.
+      const bad = machine.checkInvariants({ fsck: true });
+      for (const line of bad) err(`invariant violated: ${line}`);
+      if (bad.length > 0) status = EXIT_INVARIANTS;
+    }
   } catch (e) {
     failure = e;
   }

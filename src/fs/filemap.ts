@@ -16,11 +16,11 @@
  * @module
  */
 
-import { EINVAL, ENOMEM } from "../abi/errno.ts";
+import { EINVAL } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
 import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
-import { allocFrame } from "../mm/frame_alloc.ts";
+import { allocFrame, withReclaim } from "../mm/frame_alloc.ts";
 import { PG_dirty, PG_uptodate, putPage, setPageFlag, testPageFlag } from "../mm/memmap.ts";
 import {
   addToPageCacheLocked,
@@ -36,9 +36,6 @@ import {
 import type { VfsFs, VInode } from "./vfs_fs.ts";
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
-/** Frames one reclaim attempt tries to free (as in pagecache.ts). */
-const RECLAIM_BATCH = 32;
-
 /**
  * Copy [pos, pos + dst.length) of `ip`, clamped to i_size, from the page
  * cache into `dst`, reading missing pages in through readpage. Caller
@@ -97,12 +94,12 @@ function writeBegin(
       lockPage(mem, pfn as Pfn);
       return pfn;
     }
-    let pfn = allocFrame(mem);
-    if (pfn === -ENOMEM) {
-      // As readCachePage does: reclaim a batch (writing dirty pages back) and retry once.
-      shrinkPageCache(mem, RECLAIM_BATCH, fs.aopsLookup);
-      pfn = allocFrame(mem);
-    }
+    // As readCachePage does: reclaim (writing dirty pages back) while that frees frames.
+    const pfn = withReclaim(
+      mem,
+      () => allocFrame(mem),
+      (m, nr) => shrinkPageCache(m, nr, fs.aopsLookup),
+    );
     if (pfn < 0) return pfn;
     lockPage(mem, pfn as Pfn);
     if (addToPageCacheLocked(mem, pfn as Pfn, ip.slot, pgoff) < 0) {

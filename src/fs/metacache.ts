@@ -29,7 +29,7 @@ import { KernelPanic } from "../abi/panic.ts";
 import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
-import { allocFrame } from "../mm/frame_alloc.ts";
+import { allocFrame, withReclaim } from "../mm/frame_alloc.ts";
 import {
   pageFlagsWord,
   PG_locked,
@@ -127,11 +127,7 @@ export class MetaCache {
         putPage(mem, found); // the fill failed and dropped it: start over
         continue;
       }
-      let pfn = allocFrame(mem);
-      if (pfn < 0) {
-        shrinkPageCache(mem, 32, null);
-        pfn = allocFrame(mem);
-      }
+      const pfn = withReclaim(mem, () => allocFrame(mem), (m, nr) => shrinkPageCache(m, nr, null));
       if (pfn < 0) break;
       const page = pfn as Pfn;
       if (!bitTryLock(mem.k32, pageFlagsWord(mem, page), PG_locked, LockClass.PAGE_LOCK)) {

@@ -33,7 +33,7 @@ import { STAT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory, statAdd } from "../hw/memory.ts";
-import { allocFrame } from "../mm/frame_alloc.ts";
+import { allocFrame, withReclaim } from "../mm/frame_alloc.ts";
 import {
   clearPageFlag,
   getPage,
@@ -149,15 +149,11 @@ export function addToPageCacheLocked(
   }
 }
 
-/** Frames one reclaim attempt tries to free (Linux's SWAP_CLUSTER_MAX). */
-const RECLAIM_BATCH = 32;
-
-/** Allocate a frame; on -ENOMEM shrink the cache once and try again. */
+/** Allocate a frame; on -ENOMEM shrink the cache while that frees frames (withReclaim). */
 function allocCacheFrame(mem: Memory, aopsFor: AopsLookup | null): Pfn | number {
   const pfn = allocFrame(mem);
   if (pfn !== -ENOMEM) return pfn;
-  shrinkPageCache(mem, RECLAIM_BATCH, aopsFor);
-  return allocFrame(mem);
+  return withReclaim(mem, () => allocFrame(mem), (m, nr) => shrinkPageCache(m, nr, aopsFor));
 }
 
 /**

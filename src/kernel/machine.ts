@@ -48,7 +48,7 @@ import { LockClass } from "../sync/lockdep.ts";
 import { closeFilesOf } from "./files.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, WorkerPool } from "./machine_pool.ts";
-import { deviceFramesMapped, type ProcessResult, type TextMode } from "./proc_run.ts";
+import type { ProcessResult, TextMode } from "./proc_run.ts";
 import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
@@ -192,7 +192,6 @@ export class Machine {
   readonly #procs = new Map<number, ProcState>(); // by pid
   readonly #slots = new Set<number>();
   readonly #exits: { pid: number; code: number }[] = [];
-  readonly #mappedDevice = new Set<number>();
   #spawned = 0;
   #panics = 0;
   #down = false;
@@ -345,7 +344,6 @@ export class Machine {
   #reaped(p: ProcState, r: ProcessResult): void {
     const w = p.worker;
     p.worker = null;
-    for (const pfn of r.devicePfns) this.#mappedDevice.add(pfn);
     let discard = false;
     if (r.panic !== undefined) {
       this.#panics++;
@@ -397,7 +395,6 @@ export class Machine {
     const mm = procGet(mem, slot, "mm");
     if ((td & PROC_TD_MM) === 0 && mm !== 0) {
       if (Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state) === MM_LIVE) {
-        for (const pfn of deviceFramesMapped(mem, mm)) this.#mappedDevice.add(pfn);
         mmPut(mem, mm);
       } else {
         this.#reportLeak(p.pid, `mm ${mm} was half torn down when its Worker died`);
@@ -527,7 +524,6 @@ export class Machine {
     return collectStats(this.mem, {
       procs: this.#spawned,
       exit,
-      mappedDeviceFrames: this.#mappedDevice.size,
       wallMs: performance.timeOrigin + performance.now() - this.#bootMs,
       panics: this.#panics,
     });

@@ -23,17 +23,13 @@ import {
   CAUSE_ILLEGAL_INSTRUCTION,
   CAUSE_LOAD_ACCESS,
   CAUSE_STORE_ACCESS,
-  pteIsLeaf,
-  pteIsTable,
-  PTES_PER_TABLE,
-  pteToPfn,
 } from "../abi/sv32.ts";
-import { type Pte, type Tid, type VirtAddr } from "../abi/types.ts";
+import { type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
-import { type Memory, statAdd } from "../hw/memory.ts";
+import { statAdd } from "../hw/memory.ts";
 import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
-import { mmAlloc, mmapReadLock, mmapReadUnlock, mmPut } from "../mm/mm.ts";
-import { mmRoot, physWords } from "../mm/pgtable.ts";
+import { mmAlloc, mmPut } from "../mm/mm.ts";
+import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
 import {
   SYS_brk,
@@ -59,6 +55,7 @@ import { STAT } from "../abi/layout.ts";
 import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
 import { VfsFiles } from "./files.ts";
 import type { KernelFs } from "./fs_mount.ts";
+import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { syscallDispatch } from "./syscall.ts";
@@ -96,14 +93,17 @@ export interface ProcessResult {
   message?: string;
   /** A kernel bug (exception escaping the kernel): its message and stack. */
   panic?: string;
-  /** Distinct device frames the process had mapped when it exited. */
-  devicePfns: number[];
 }
 
 /** Instructions per hart.run call; the loop continues until the process stops. */
 const RUN_BUDGET = 1 << 30;
 /** Instructions between publications of a running process's instret (for live progress). */
 const INSTRET_PUBLISH = 1 << 20;
+
+/** How long a faulting process waits for an OOM victim's memory before it dies itself. */
+const OOM_WAIT_MS = 5000;
+/** A word nobody notifies: Atomics.wait on it is a nap. */
+const OOM_NAP = new Int32Array(new SharedArrayBuffer(4));
 
 /** The trap handlers of one process. */
 class ProcessEnv implements HartEnv {
@@ -113,6 +113,25 @@ class ProcessEnv implements HartEnv {
   /** Instructions of this process already added to STAT.instret. */
   instretPublished = 0;
   constructor(readonly t: Task, readonly img: ExecResult) {}
+
+  /** When this process's first fault in a row without a frame happened (0: none). */
+  #oomSince = 0;
+
+  /**
+   * A fault found no frame even after reclaim: ask the OOM killer. If it
+   * killed another process (or one is already dying), nap a moment and
+   * return true, so that the access is retried once the victim's memory is
+   * back; false when this process is the victim, or has waited OOM_WAIT_MS
+   * for memory that never came.
+   */
+  #oomRetry(): boolean {
+    const now = performance.now();
+    if (this.#oomSince === 0) this.#oomSince = now;
+    if (now - this.#oomSince > OOM_WAIT_MS) return false;
+    if (outOfMemory(this.t.mem, this.t.tid) !== OOM_RETRY) return false;
+    Atomics.wait(OOM_NAP, 0, 0, 1);
+    return true;
+  }
 
   #toUser(): boolean {
     const sig = this.t.pendingSignal();
@@ -133,7 +152,11 @@ class ProcessEnv implements HartEnv {
       return this.#toUser();
     }
     const r = handleMmFault(t.mem, t.mm, va, access);
-    if (r === 0) return this.#toUser();
+    if (r === 0) {
+      this.#oomSince = 0;
+      return this.#toUser();
+    }
+    if ((r & VM_FAULT_OOM) !== 0 && this.#oomRetry()) return this.#toUser();
     const sig = (r & VM_FAULT_OOM) !== 0 ? SIGKILL : (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
     const pc = this.hart!.pc >>> 0;
     t.exit({
@@ -240,32 +263,6 @@ function enterUserChecked(env: ProcessEnv): boolean {
   return true;
 }
 
-/**
- * Distinct device frames the mm maps now (for the stats: code and data
- * served straight from the device). Entry: no lock held.
- */
-export function deviceFramesMapped(mem: Memory, mm: number): number[] {
-  const p32 = physWords(mem);
-  const ram = mem.layout.config.ramFrames;
-  const out = new Set<number>();
-  mmapReadLock(mem, mm);
-  try {
-    const root = mmRoot(mem, mm) * PTES_PER_TABLE;
-    for (let i = 0; i < PTES_PER_TABLE; i++) {
-      const l1 = Atomics.load(p32, root + i) as Pte;
-      if (!pteIsTable(l1)) continue;
-      const tb = pteToPfn(l1) * PTES_PER_TABLE;
-      for (let j = 0; j < PTES_PER_TABLE; j++) {
-        const pte = Atomics.load(p32, tb + j) as Pte;
-        if (pteIsLeaf(pte) && pteToPfn(pte) >= ram) out.add(pteToPfn(pte));
-      }
-    }
-  } finally {
-    mmapReadUnlock(mem, mm);
-  }
-  return [...out];
-}
-
 /** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
 const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 : 126);
 
@@ -285,7 +282,6 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
   let env: ProcessEnv | null = null;
   let reason = { code: 0, signal: 0 } as { code: number; signal: number; message?: string };
   let panic: string | undefined;
-  let devicePfns: number[] = [];
   try {
     // Setting up and exec run as a no-kill region: they hold references no
     // lock records (src/sync/task.ts). The process becomes killable once its
@@ -373,18 +369,13 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
     }
     const instret = hart?.instret ?? 0;
     const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;
-    return { code, signal: reason.signal, instret, message: reason.message, panic, devicePfns };
+    return { code, signal: reason.signal, instret, message: reason.message, panic };
   }
 
   function teardown(): void {
     procSet(mem, tid, "state", PROC_EXITING);
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
-    if (mm !== 0) {
-      try {
-        devicePfns = deviceFramesMapped(mem, mm);
-      } catch { /* stats only; teardown must go on */ }
-    }
     t?.files.closeAll();
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
     switchMm(mem, tid, 0);

@@ -12,6 +12,7 @@ import { type Memory, statRead } from "../hw/memory.ts";
 import { totalFrames, usedFramesPeak } from "../mm/frame_alloc.ts";
 import { mmGauges } from "../mm/mm.ts";
 import { pagecacheFrames } from "../fs/pagecache.ts";
+import { deviceFramesEverMapped } from "../mm/devmap.ts";
 
 /** `xip run --stats` and `machine.stats()`. */
 export interface MachineStats {
@@ -37,7 +38,7 @@ export interface MachineStats {
   };
   device: {
     total_frames: number;
-    /** Distinct device frames that some process had mapped when it exited (DAX sharing). */
+    /** Distinct device frames some process mapped at some point of the run (DAX sharing). */
     mapped_frames: number;
   };
   copied_bytes: { pagecache_fill: number; cow: number; read: number; write: number };
@@ -52,7 +53,6 @@ export interface MachineStats {
 export interface MachineCounts {
   procs: number;
   exit: number[];
-  mappedDeviceFrames: number;
   wallMs: number;
   panics: number;
 }
@@ -81,7 +81,7 @@ export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
     },
     device: {
       total_frames: mem.layout.config.deviceFrames,
-      mapped_frames: c.mappedDeviceFrames,
+      mapped_frames: deviceFramesEverMapped(mem),
     },
     copied_bytes: {
       pagecache_fill: s(STAT.copiedPagecacheFill),

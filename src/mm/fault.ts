@@ -47,7 +47,7 @@ import {
   type VirtAddr,
 } from "../abi/types.ts";
 import { type Memory, statAdd } from "../hw/memory.ts";
-import { allocFrameReclaim } from "./frame_alloc.ts";
+import { allocFrameReclaim, withReclaim } from "./frame_alloc.ts";
 import {
   pageMapcount,
   pageRefcount,
@@ -60,6 +60,7 @@ import {
   setPageFlag,
   testPageFlag,
 } from "./memmap.ts";
+import { noteDeviceMapped } from "./devmap.ts";
 import {
   accountMap,
   MMAP_MIN_ADDR,
@@ -173,7 +174,10 @@ export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, acces
   }
   if (!vmaAllows(vmaFlags(mem, vma), access)) return VM_FAULT_SIGSEGV;
   const address = asVirt(pageRoundDown(va));
-  const ptw = walk(mem, mm, address, true);
+  let ptw = walk(mem, mm, address, true);
+  // A missing page table is a frame to allocate too: reclaim the page cache
+  // before failing, as for the page itself (only mmap_lock is held here).
+  if (ptw === -ENOMEM) ptw = withReclaim(mem, () => walk(mem, mm, address, true));
   if (ptw < 0) return VM_FAULT_OOM;
   const vmf: MutableVmFault = {
     mem,
@@ -537,6 +541,7 @@ export function insertMixed(
     const bits = leafBits(mem, vma, writable) | (counted ? 0 : PTE_SPECIAL);
     Atomics.store(p32, ptw, pfnToPte(pfn, bits) | 0);
     if (counted) accountMap(mem, mm, pfn, false);
+    noteDeviceMapped(mem, pfn);
   }
   ptlUnlock(mem, mm);
   return VM_FAULT_NOPAGE;

@@ -229,20 +229,50 @@ export function setReclaimHook(hook: ReclaimHook | null): void {
 }
 
 /**
- * allocFrame with one round of direct reclaim when no frame is free
- * (Linux's __alloc_pages_slowpath, reduced): the hook evicts clean page-cache
- * pages and writes back dirty unmapped ones, then the allocation is tried
- * again, so the page cache gives way before anonymous memory fails.
+ * Direct reclaim rounds one allocation may run while they free something
+ * (Linux's MAX_RECLAIM_RETRIES): Workers racing for the frames a round
+ * frees could otherwise keep one of them failing while the cache still has
+ * pages to give.
+ */
+const MAX_RECLAIM_ROUNDS = 16;
+
+/**
+ * Run `attempt`, an allocation that returns -ENOMEM when no frame is free,
+ * with direct reclaim (Linux's __alloc_pages_slowpath, reduced): on -ENOMEM
+ * the hook evicts clean page-cache pages and writes back dirty unmapped
+ * ones, and the attempt is made again, as long as reclaim frees something
+ * (at most MAX_RECLAIM_ROUNDS rounds), then once more after a round that
+ * freed nothing (another thread may have freed frames). So the page cache
+ * gives way before anonymous memory or a page table fails.
  * Entry: no lock ranked at or below PAGE_LOCK held (reclaim trylocks pages
  * and may write back through getBlock); mmap_lock may be held.
+ *
+ * @param reclaim what frees frames (default: this thread's reclaim hook);
+ *   the page cache passes its own shrinker, with its writeback lookup
+ * @returns what `attempt` last returned: -ENOMEM when reclaim could not help
+ */
+export function withReclaim(
+  mem: Memory,
+  attempt: () => number,
+  reclaim: ReclaimHook | null = reclaimHook,
+): number {
+  for (let round = 0;; round++) {
+    const r = attempt();
+    if (r !== -ENOMEM || reclaim === null || round === MAX_RECLAIM_ROUNDS) return r;
+    if (reclaim(mem, RECLAIM_BATCH) === 0) return attempt();
+  }
+}
+
+/**
+ * allocFrame with direct reclaim when no frame is free (withReclaim).
+ * Entry: as withReclaim.
  *
  * @returns the pfn, or -ENOMEM when reclaim found nothing to free either
  */
 export function allocFrameReclaim(mem: Memory, opts?: AllocOptions): Pfn | number {
   const pfn = allocFrame(mem, opts);
   if (pfn !== -ENOMEM || reclaimHook === null) return pfn;
-  reclaimHook(mem, RECLAIM_BATCH);
-  return allocFrame(mem, opts);
+  return withReclaim(mem, () => allocFrame(mem, opts));
 }
 
 /** RAM frames free right now (a snapshot; it may change at once). */

@@ -56,6 +56,7 @@ import {
 import { type Memory } from "../hw/memory.ts";
 import { allocFrame, freeFrame } from "./frame_alloc.ts";
 import { clearPageFlag, PG_pagetable, setPageFlag } from "./memmap.ts";
+import { noteDeviceMapped } from "./devmap.ts";
 import { VM_EXEC, VM_READ, VM_WRITE } from "./vma.ts";
 
 /** RSW bit 9: a PROT_NONE leaf (V clear, frame still mapped). */
@@ -187,6 +188,7 @@ export function mapPages(
     if (!pteCas(p32, w, asPte(0), pfnToPte(asPfn(pfn + i), flags | PTE_V))) {
       throw new KernelPanic("mapPages", `remap at 0x${(va + i * PAGE_SIZE).toString(16)}`);
     }
+    noteDeviceMapped(mem, asPfn(pfn + i));
   }
   return 0;
 }

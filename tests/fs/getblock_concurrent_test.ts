@@ -8,6 +8,7 @@ import { DEBUG_LOCKDEP, DEBUG_PERTURB, initBarrier, setDebug } from "../../src/s
 import { freshLive, rng } from "./_live.ts";
 import { type GbJob, type GbReport, MARK_BYTES, marker } from "./getblock_worker.ts";
 import { runJobWorkers } from "./_job_workers.ts";
+import { assertInvariants } from "../_invariants.ts";
 
 const WATCHDOG_MS = 60_000;
 const SEED = Number(Deno.env.get("GETBLOCK_SEED") ?? Date.now() % 1_000_000);
@@ -124,6 +125,7 @@ for (const nWorkers of [2, 3]) {
       const res = fsck(dev.bytes.subarray(0, sb.totalBlocks * XIPFS_BLOCK_SIZE));
       assert.deepEqual(res.errors, []);
       assert.equal(res.status, 0);
+      assertInvariants(mem, { fsck: true }, `(seed ${SEED})`);
     } catch (e) {
       console.error(`getblock_concurrent_test: seed ${SEED} (rerun with GETBLOCK_SEED=${SEED})`);
       throw e;

@@ -16,6 +16,7 @@ import { doMmap } from "../../src/mm/mmap.ts";
 import { taskInit } from "../../src/sync/mod.ts";
 import { pfnAt } from "../mm/_mm_helpers.ts";
 import { fileMachine, mapAt, newFile } from "./_mmfile.ts";
+import { assertInvariants } from "../_invariants.ts";
 import { type FileJob, TAG_A, TAG_A_STORE, TAG_ANON, tagged } from "./mmfile_worker.ts";
 
 const P = PAGE_SIZE;
@@ -113,6 +114,7 @@ Deno.test("two processes write-faulting the same holes get one block per page an
   const extra = m.fs.blocksAllocated() - allocs0 - pages;
   assert.ok(extra >= 0 && extra <= 4, `only indirect blocks beyond one per page (${extra})`);
   for (const mm of mms) mmPut(m.mem, mm);
+  assertInvariants(m.mem, { fsck: true }, `(seed ${seed})`);
 });
 
 /** File A mapped shared in a fresh mm, file B empty, on a small device (blocks come back fast). */
@@ -170,6 +172,7 @@ Deno.test("after truncate returns, a block handed to another file is never reach
   assert.ok((tr!.reuses as number) > 0, `A's freed blocks were reused by B (seed ${seed})`);
   assert.ok((rd!.reads as number) > 0 && (rd!.sigbus as number) > 0, "the reader raced truncates");
   mmPut(m.mem, mm);
+  assertInvariants(m.mem, { fsck: true }, `(seed ${seed})`);
 });
 
 Deno.test("getUserPagesFast() pins stay valid against truncate + reuse in another Worker (device memmap)", async () => {
@@ -206,6 +209,7 @@ Deno.test("getUserPagesFast() pins stay valid against truncate + reuse in anothe
   assert.ok((pn!.pins as number) > 0, "some pins succeeded");
   assert.ok((tr!.reuses as number) > 0, `blocks were reused (seed ${seed})`);
   mmPut(m.mem, mm);
+  assertInvariants(m.mem, { fsck: true }, `(seed ${seed})`);
 });
 
 Deno.test("getUserPagesFast() is safe against a concurrent munmap of the same mm in another Worker", async () => {
@@ -250,4 +254,5 @@ Deno.test("getUserPagesFast() is safe against a concurrent munmap of the same mm
   assert.ok((pn!.pins as number) > 0 && (pn!.efault as number) > 0, "pins raced unmaps");
   mmPut(m.mem, mm);
   assert.equal(freeFrameCount(m.mem), free0, `no frame leaked by a racing pin (seed ${seed})`);
+  assertInvariants(m.mem, { fsck: true }, `(seed ${seed})`);
 });

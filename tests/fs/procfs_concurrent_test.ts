@@ -10,6 +10,7 @@ import { MM, mmBase } from "../../src/abi/layout.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { taskInit } from "../../src/sync/mod.ts";
 import { procEnv, readProc } from "./_procfs_env.ts";
+import { assertInvariants } from "../_invariants.ts";
 import {
   type MutatorJob,
   type MutatorResult,
@@ -139,9 +140,11 @@ Deno.test("smaps read while a Worker maps, faults and unmaps is consistent, then
       assert.equal(b.kb.get("Rss"), pages.length * 4, `region ${k} (seed ${seed})`);
     }
     assert.equal(blocks.length, result.touched.filter((t) => t !== null).length);
+    assertInvariants(env.mem, {}, `with the mutator's mm still live (seed ${seed})`);
   } finally {
     clearTimeout(timer);
     worker.terminate();
   }
   mmPut(env.mem, mm);
+  assertInvariants(env.mem, {}, `after mmPut (seed ${seed})`);
 });

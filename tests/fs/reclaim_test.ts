@@ -24,9 +24,21 @@ import { putPage } from "../../src/mm/memmap.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap } from "../../src/mm/mmap.ts";
 import { copyToUser } from "../../src/mm/uaccess.ts";
-import { fileMachine, newFile } from "./_mmfile.ts";
+import { type FileMachine, fileMachine, newFile } from "./_mmfile.ts";
+import type { InodeRef } from "../../src/fs/xipfs_live.ts";
 
 const A = 0x4000_0000;
+
+/** Fill every free frame with clean page-cache pages (a file read once); the file's reference. */
+function fillWithCache(m: FileMachine): InodeRef {
+  const f = newFile(m, "f", 256 * PAGE_SIZE);
+  for (let pg = 0; freeFrameCount(m.mem) > 0; pg++) {
+    const pfn = readCachePage(m.mem, f.slot, pg, m.fs.aops, undefined, m.fs.aopsFor);
+    assert.ok(pfn >= 0, `readCachePage ${pg}: ${pfn}`);
+    putPage(m.mem, pfn as Pfn);
+  }
+  return f;
+}
 
 Deno.test("an anonymous write fault evicts clean page-cache pages before it fails with OOM", () => {
   const m = fileMachine({ dax: "never", ramFrames: 64 });
@@ -34,13 +46,7 @@ Deno.test("an anonymous write fault evicts clean page-cache pages before it fail
   const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
   assert.equal(doMmap(m.mem, mm, A, 8 * PAGE_SIZE, PROT_READ | PROT_WRITE, flags), A);
   assert.equal(copyToUser(m.mem, mm, asVirt(A), new Uint8Array([1])), 0); // its page table now
-  // Fill every free frame with clean page-cache pages (a file read once).
-  const f = newFile(m, "f", 256 * PAGE_SIZE);
-  for (let pg = 0; freeFrameCount(m.mem) > 0; pg++) {
-    const pfn = readCachePage(m.mem, f.slot, pg, m.fs.aops, undefined, m.fs.aopsFor);
-    assert.ok(pfn >= 0, `readCachePage ${pg}: ${pfn}`);
-    putPage(m.mem, pfn as Pfn);
-  }
+  const f = fillWithCache(m);
   const cached = pagecacheFrames(m.mem);
   assert.ok(cached > 8);
   for (let i = 1; i < 8; i++) {
@@ -50,6 +56,22 @@ Deno.test("an anonymous write fault evicts clean page-cache pages before it fail
       `page ${i}`,
     );
   }
+  assert.ok(pagecacheFrames(m.mem) < cached, "the cache gave frames back");
+  m.fs.iput(f);
+  mmPut(m.mem, mm);
+  assert.deepEqual(checkInvariants(m.mem), []);
+});
+
+Deno.test("a fault that needs a new page table evicts clean page-cache pages before it fails with OOM", () => {
+  // The page table is a frame too: Linux allocates it (pte_alloc) with the
+  // same reclaiming allocator as the page it will map.
+  const m = fileMachine({ dax: "never", ramFrames: 64 });
+  const mm = mmAlloc(m.mem);
+  const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+  assert.equal(doMmap(m.mem, mm, A, PAGE_SIZE, PROT_READ | PROT_WRITE, flags), A);
+  const f = fillWithCache(m); // no page table covers A yet
+  const cached = pagecacheFrames(m.mem);
+  assert.equal(copyToUser(m.mem, mm, asVirt(A), new Uint8Array([7])), 0, "the fault succeeded");
   assert.ok(pagecacheFrames(m.mem) < cached, "the cache gave frames back");
   m.fs.iput(f);
   mmPut(m.mem, mm);

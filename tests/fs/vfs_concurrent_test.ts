@@ -6,6 +6,7 @@ import { initBarrier } from "../../src/sync/mod.ts";
 import { boot, type Mode } from "./_vfs_harness.ts";
 import { record, type VfsJob, type VfsReport } from "./vfs_worker.ts";
 import { runJobWorkers } from "./_job_workers.ts";
+import { assertInvariants } from "../_invariants.ts";
 
 const WATCHDOG_MS = 60_000;
 const SEED = Number(Deno.env.get("VFS_SEED") ?? Date.now() % 1_000_000);
@@ -105,7 +106,9 @@ for (const [mode, appendBytes] of MODES) {
         }
         assert.deepEqual(next, new Array<number>(WORKERS).fill(RECORDS));
       }
+      assertInvariants(m.mem, {}, `with the file system mounted (seed ${SEED})`);
       assert.deepEqual(m.unmountAndFsck().errors, [], "fsck");
+      assertInvariants(m.mem, {}, `after unmount (seed ${SEED})`);
     } catch (e) {
       console.error(`vfs concurrent test failed in ${mode} mode: rerun with VFS_SEED=${SEED}`);
       throw e;

@@ -12,6 +12,7 @@ import {
 import { freshLive, fsckClean } from "./_live.ts";
 import type { NsJob, NsReport } from "./xipfs_live_worker.ts";
 import { runJobWorkers } from "./_job_workers.ts";
+import { assertInvariants } from "../_invariants.ts";
 
 const WATCHDOG_MS = 90_000;
 const SEED = Number(Deno.env.get("LIVEFS_SEED") ?? Date.now() % 1_000_000);
@@ -86,6 +87,7 @@ Deno.test(`${WORKERS} Workers creating, writing, renaming and unlinking in one d
     own.forEach((d, w) => assert.deepEqual(listing(d), new Map(reports[w]!.own!)));
     fs.iput(root);
     fsckClean(live);
+    assertInvariants(mem, {}, `(seed ${SEED})`);
   } catch (e) {
     console.error(`xipfs_live_concurrent_test: seed ${SEED} (rerun with LIVEFS_SEED=${SEED})`);
     throw e;

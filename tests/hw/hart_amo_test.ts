@@ -29,6 +29,8 @@ function incrementProgram(n: number): number[] {
 }
 
 Deno.test("run() amoadd.w and lr.w/sc.w loops on 2 Workers over one phys buffer count exactly", async () => {
+  // No checkInvariants here: TestMachine is a bare phys buffer with a hand-built
+  // page table and no kernel tables, so there is no kernel state to check.
   // Seeded iteration count, printed on failure so the run can be replayed.
   const seed = Number(Deno.env.get("HART_SEED") ?? (Date.now() % 100000));
   const n = 100_000 + (seed % 50_000);

@@ -18,6 +18,7 @@ import { SIGKILL } from "../../src/kernel/signal.ts";
 import { computeOutput } from "../guest/_expected.ts";
 import { rng } from "../fuzz/_rng.ts";
 import { makeTree, within, withMachine } from "./_machine.ts";
+import { assertInvariants } from "../_invariants.ts";
 
 const tree = makeTree();
 Deno.test.afterAll(() => Deno.removeSync(tree, { recursive: true }));
@@ -79,7 +80,7 @@ for (const dax of ["always", "never"] as const) {
           stopped >= ROUNDS,
           `only ${stopped} of ${2 * ROUNDS} victims were stopped mid-run`,
         );
-        assert.deepEqual(m.checkInvariants({ fsck: true }), [], "invariants and fsck");
+        assertInvariants(m, { fsck: true }, `and fsck (XIP_SEED=${seed})`);
       });
     } catch (e) {
       console.error(`kill_random_test failed with XIP_SEED=${seed}`);

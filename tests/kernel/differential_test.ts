@@ -14,6 +14,7 @@ import { Machine } from "../../src/kernel/machine.ts";
 import { STATIC_CASES } from "../guest/_expected.ts";
 import { haveQemu, runUnderQemu } from "../guest/_qemu.ts";
 import { makeGuestTree, within } from "./_guest_image.ts";
+import { assertInvariants } from "../_invariants.ts";
 
 const available = await haveQemu();
 const optOut = Deno.env.get("XIP_NO_QEMU") === "1";
@@ -54,6 +55,7 @@ if (!available && !optOut) {
           assert.equal(got.stdout, ref.stdout, `${c.name}: stdout differs from qemu`);
           assert.equal(got.status, ref.status, `${c.name}: status differs from qemu`);
         }
+        assertInvariants(m, { fsck: true }, "after every fixture exited");
       } finally {
         await within(m.shutdown(), 30_000, "shutdown");
         Deno.removeSync(tree, { recursive: true });

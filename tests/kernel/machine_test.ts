@@ -8,6 +8,7 @@ import { SIGINT, SIGTERM } from "../../src/kernel/signal.ts";
 import { TASK_LIVE, taskState } from "../../src/sync/task.ts";
 import { STATIC_CASES } from "../guest/_expected.ts";
 import { makeGuestTree, until, within } from "./_guest_image.ts";
+import { assertInvariants } from "../_invariants.ts";
 
 const tree = makeGuestTree();
 Deno.test.afterAll(() => Deno.removeSync(tree, { recursive: true }));
@@ -15,7 +16,7 @@ Deno.test.afterAll(() => Deno.removeSync(tree, { recursive: true }));
 const dec = new TextDecoder();
 const RAM = 32 * 1024 * 1024;
 
-/** Boot a machine on the guest tree, run `body`, always shut down. */
+/** Boot a machine on the guest tree, run `body`, check its invariants and fsck, always shut down. */
 async function withMachine(
   body: (m: Machine) => Promise<void>,
   opts: { maxProcs?: number; warm?: number } = {},
@@ -32,6 +33,7 @@ async function withMachine(
   });
   try {
     await body(m);
+    assertInvariants(m, { fsck: true }, "after the test");
   } finally {
     await within(m.shutdown(), 20_000, "shutdown");
   }

@@ -17,6 +17,7 @@ import { doMmap } from "../../src/mm/mmap.ts";
 import { boot, pfnAt, pteAt } from "./_mm_helpers.ts";
 import { startJob } from "./_workers.ts";
 import type { FaulterJob } from "./mm_worker.ts";
+import { assertInvariants } from "../_invariants.ts";
 
 type FaulterResult = { last: Record<number, number>; faults: number };
 
@@ -102,6 +103,8 @@ Deno.test("two Workers faulting one mm concurrently end with consistent PTEs and
   const tables = mmField(mem, mm, MM.ptFrames);
   assert.equal(tables, 3, "root + two level-0 tables, none leaked by a lost race");
   assert.equal(freeFrameCount(mem), free0 - anon - tables);
+  assertInvariants(mem, {}, `with the mm live (seed ${seed})`);
   mmPut(mem, mm);
   assert.equal(freeFrameCount(mem), free0);
+  assertInvariants(mem, {}, `after mmPut (seed ${seed})`);
 });

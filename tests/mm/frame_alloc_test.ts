@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertInvariants } from "../_invariants.ts";
 import { ENOMEM } from "../../src/abi/errno.ts";
 import { type LayoutConfig } from "../../src/abi/layout.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
@@ -6,8 +7,10 @@ import { asPfn, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import {
   allocFrame,
+  allocFrameReclaim,
   freeFrame,
   freeFrameCount,
+  setReclaimHook,
   totalFrames,
   usedFramesPeak,
 } from "../../src/mm/frame_alloc.ts";
@@ -147,6 +150,32 @@ Deno.test("allocFrame({ zero }) touches only its own frame", () => {
   }
 });
 
+Deno.test("allocFrameReclaim() reclaims again while rounds free frames that other threads take", () => {
+  // Each of the first rounds frees a frame that a racing thread takes at once
+  // (simulated in the hook); the allocation must not fail while reclaim
+  // still makes progress, as Linux's allocator retries reclaim before OOM.
+  const mem = createMemory(CFG);
+  const held = drain(mem);
+  let rounds = 0;
+  setReclaimHook((m) => {
+    rounds++;
+    freeFrame(m, held.pop()!);
+    if (rounds < 3) held.push(allocFrame(m) as Pfn); // the racing thread wins it
+    return 1;
+  });
+  try {
+    const pfn = allocFrameReclaim(mem);
+    assert.ok(pfn >= 0, `allocFrameReclaim returned ${pfn} after ${rounds} rounds`);
+    assert.equal(rounds, 3);
+    freeFrame(mem, pfn as Pfn);
+    setReclaimHook(() => 0);
+    assert.equal(allocFrameReclaim(mem), pfn, "a free frame needs no reclaim");
+    assert.equal(allocFrameReclaim(mem), -ENOMEM, "a round that frees nothing ends it");
+  } finally {
+    setReclaimHook(null);
+  }
+});
+
 function spawn(job: AllocJob): [Worker, Promise<AllocResult>] {
   const w = new Worker(new URL("./frame_alloc_worker.ts", import.meta.url).href, {
     type: "module",
@@ -206,6 +235,7 @@ for (const [frames, maxHeld] of [[97, 64], [4096, 1500]] as const) {
       assert.equal(freeFrameCount(mem), frames, `seed ${seed}: frames leaked`);
       assert.ok(new Int32Array(owners).every((o) => o === 0), `seed ${seed}: owner left behind`);
       assert.ok(usedFramesPeak(mem) <= frames && usedFramesPeak(mem) > 0);
+      assertInvariants(mem, {}, `(seed ${seed})`);
       // Everything is free again, so one thread can still take every frame exactly once.
       assert.equal(drain(mem).length, frames, `seed ${seed}`);
     } catch (err) {

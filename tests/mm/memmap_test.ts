@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertInvariants } from "../_invariants.ts";
 import { type LayoutConfig, PAGE, PAGE_WORDS } from "../../src/abi/layout.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import { asPfn, type Pfn } from "../../src/abi/types.ts";
@@ -236,6 +237,7 @@ Deno.test("putPage() racing from 2 Workers frees each frame exactly once", async
     assert.equal(freed, 8, `seed ${seed}: frames freed ${freed} times in total`);
     assert.equal(freeFrameCount(mem), 256, `seed ${seed}`);
     assert.ok(pfns.every((p) => pageRefcount(mem, asPfn(p)) === 0), `seed ${seed}`);
+    assertInvariants(mem, {}, `(seed ${seed})`);
   } catch (err) {
     console.error(`memmap refcount race failed; replay with XIP_SEED=${seed}`);
     throw err;

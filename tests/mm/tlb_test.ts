@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertInvariants } from "../_invariants.ts";
 import { MM, mmBase, TASK_TLB, taskBase } from "../../src/abi/layout.ts";
 import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, pteToPfn } from "../../src/abi/sv32.ts";
 import { asPte, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
@@ -116,6 +117,8 @@ async function shootdownRace(
   Atomics.store(p32, ptw, 0);
   for (const p of pool) freeFrame(mem, p);
   mmPut(mem, mm);
+  // Only now: the pool frames were mapped raw (no anon or file class) while the race ran.
+  assertInvariants(mem, {}, `(seed ${seed})`);
   return res;
 }
 

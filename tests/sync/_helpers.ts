@@ -3,6 +3,11 @@
  * seeded generator, and Workers driven through a message queue with a
  * watchdog that terminates them and fails instead of hanging.
  *
+ * These suites do not end with checkInvariants (tests/_invariants.ts): their
+ * buffer has kernel tables but no physical memory, frames or mms, and their
+ * lock words live in scratch, which the checker does not know. Each suite
+ * checks what it owns instead (held-lock stacks empty, counters exact).
+ *
  * @module
  */
 

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { MM, mmBase } from "../../src/abi/layout.ts";
+import { createMemory, type Memory } from "../../src/hw/memory.ts";
+import { OOM_DIE, OOM_RETRY, outOfMemory } from "../../src/kernel/oom.ts";
+import { PROC_EXITING, procAlloc, procGet, procSet } from "../../src/kernel/proc.ts";
+import { sigBit, SIGKILL, SIGTERM } from "../../src/kernel/signal.ts";
+
+/** A machine with processes in slots 2.. whose mms hold `rss[i]` anonymous pages (one table each). */
+function withProcs(rss: number[]): Memory {
+  const mem = createMemory({ ramFrames: 16, deviceFrames: 0, deviceMemmap: false, maxTasks: 8 });
+  rss.forEach((pages, i) => {
+    const slot = 2 + i;
+    procAlloc(mem, slot, 0);
+    procSet(mem, slot, "mm", slot); // mm slot = task slot, as the Machine does
+    Atomics.store(mem.k32, mmBase(mem.layout, slot) + MM.rssAnon, pages);
+    Atomics.store(mem.k32, mmBase(mem.layout, slot) + MM.ptFrames, 1);
+  });
+  return mem;
+}
+
+const killed = (mem: Memory, slot: number) =>
+  (procGet(mem, slot, "sigPending") & sigBit(SIGKILL)) !== 0;
+
+Deno.test("outOfMemory() SIGKILLs the process holding the most RAM and tells the faulter to retry", () => {
+  const mem = withProcs([10, 50, 30]);
+  assert.equal(outOfMemory(mem, 2), OOM_RETRY);
+  assert.deepEqual([2, 3, 4].map((s) => killed(mem, s)), [false, true, false]);
+});
+
+Deno.test("outOfMemory() kills the faulter itself when it holds the most (ties included)", () => {
+  for (const rss of [[50, 10], [50, 50], [7]]) {
+    const mem = withProcs(rss);
+    assert.equal(outOfMemory(mem, 2), OOM_DIE, `rss ${rss}`);
+    assert.ok(rss.every((_, i) => !killed(mem, 2 + i)), "nobody is signalled");
+  }
+});
+
+Deno.test("outOfMemory() picks no second victim while the first is still dying", () => {
+  const mem = withProcs([10, 50, 30]);
+  assert.equal(outOfMemory(mem, 2), OOM_RETRY); // slot 3 dies
+  assert.equal(outOfMemory(mem, 4), OOM_RETRY, "slot 3's memory is on the way");
+  assert.ok(!killed(mem, 4) && !killed(mem, 2));
+  // Tearing down (EXITING) with its mm not yet released: still on the way.
+  procSet(mem, 3, "state", PROC_EXITING);
+  assert.equal(outOfMemory(mem, 4), OOM_RETRY);
+  assert.ok(!killed(mem, 2));
+  // Its mm is gone: the next biggest other than the faulter is chosen.
+  procSet(mem, 3, "mm", 0);
+  assert.equal(outOfMemory(mem, 2), OOM_RETRY);
+  assert.ok(killed(mem, 4));
+});
+
+Deno.test("outOfMemory() ignores a pending signal other than SIGKILL", () => {
+  const mem = withProcs([10, 50]);
+  procSet(mem, 3, "sigPending", sigBit(SIGTERM));
+  assert.equal(outOfMemory(mem, 2), OOM_RETRY);
+  assert.ok(killed(mem, 3));
+});
