@@ -62,6 +62,7 @@ import { KernelPanic } from "../abi/panic.ts";
 import { asPfn, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { PG_CHECK_AT_FREE, ramPageBase } from "./memmap.ts";
+import { withNoKill } from "./_sync.ts";
 
 /** Options of allocFrame. */
 export interface AllocOptions {
@@ -259,7 +260,8 @@ export function withReclaim(
   for (let round = 0;; round++) {
     const r = attempt();
     if (r !== -ENOMEM || reclaim === null || round === MAX_RECLAIM_ROUNDS) return r;
-    if (reclaim(mem, RECLAIM_BATCH) === 0) return attempt();
+    // Reclaim holds frozen and unindexed pages no lock records: no kill point inside.
+    if (withNoKill(() => reclaim(mem, RECLAIM_BATCH)) === 0) return attempt();
   }
 }
 

@@ -36,11 +36,12 @@ import { verifyFsxLog } from "../integration/_fsx_log.ts";
 
 /**
  * Lock classes a chaosKill targets, per mode: those a process can hold at a
- * kill point (src/sync/task.ts). INODE_CACHE and PAGE_CACHE are taken only
- * inside no-kill regions where a process can be killed, because what they
- * guard comes with references no lock records; TASK_TABLE, FRAME_ALLOC and
- * BLOCK_ALLOC are declared for lockdep but unused (those tables are
- * lock-free).
+ * kill point (src/sync/task.ts); PAGE_CACHE only in the page cache, where
+ * truncate collects a file's pages under it. INODE_CACHE is taken only
+ * inside no-kill regions where a process can be killed, because what it
+ * guards comes with inode references no lock records; TASK_TABLE,
+ * FRAME_ALLOC and BLOCK_ALLOC are declared for lockdep but unused (those
+ * tables are lock-free).
  */
 export const TARGET_CLASSES: Readonly<Record<"always" | "never", readonly LockClass[]>> = {
   always: [
@@ -62,6 +63,7 @@ export const TARGET_CLASSES: Readonly<Record<"always" | "never", readonly LockCl
     LockClass.I_MMAP,
     LockClass.PAGE_TABLE,
     LockClass.FILE_TABLE,
+    LockClass.PAGE_CACHE,
   ],
 };
 
@@ -75,6 +77,8 @@ export interface KillChaosOptions {
   fsxOps?: number;
   /** Schedule perturbation (DEBUG_PERTURB) on every lock operation. */
   perturb?: boolean;
+  /** RAM in 4 KiB frames (default 8192); small values make faults reclaim and OOM-kill. */
+  ramFrames?: number;
 }
 
 export interface KillChaosReport {
@@ -90,6 +94,8 @@ export interface KillChaosReport {
   heldAtDeath: Map<string, number>;
   /** Durable fsx log records checked in the host image after the run. */
   durableRecords: number;
+  /** Processes the OOM killer stopped (only with ramFrames set). */
+  oomKilled: number;
   /** One line per problem; empty when the run held. */
   problems: string[];
   /** Each victim stopped by a kill: round, program and the exit message (for diagnosis). */
@@ -165,6 +171,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
     killedAtPoint: 0,
     heldAtDeath: new Map(),
     durableRecords: 0,
+    oomKilled: 0,
     problems: [],
     deaths: [],
   };
@@ -178,7 +185,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
   const durable: { log: string; n: number }[] = [];
   const m = await Machine.boot({
     image: imagePath,
-    ram: 32 * 1024 * 1024,
+    ram: (o.ramFrames ?? 8192) * 4096,
     dax: o.dax,
     lockdep: true,
     maxProcs: 8,
@@ -240,6 +247,10 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
           }
           return;
         }
+        if (o.ramFrames !== undefined && p.status.code === 137 && p.status.message === undefined) {
+          rep.oomKilled++; // RAM pressure: the OOM killer chose it (src/kernel/oom.ts)
+          return;
+        }
         const bad = survivorProblem(p);
         if (bad !== null) rep.problems.push(`${what}${p.victim ? " (victim)" : ""}: ${bad}`);
       });
@@ -294,7 +305,8 @@ export function formatKillChaos(rep: KillChaosReport): string {
       rep.perturb ? " perturb" : ""
     }: ${rep.processes} processes, ${rep.killed} killed ` +
     `(${rep.killedByTerminate} at a random moment, ${rep.killedAtPoint} at a chosen kill point), ` +
-    `${rep.durableRecords} durable log records checked`,
+    `${rep.durableRecords} durable log records checked` +
+    (rep.oomKilled > 0 ? `, ${rep.oomKilled} OOM-killed` : ""),
     `  held at death: ${held || "none"}`,
     ...rep.problems.map((p) => `  PROBLEM ${p}`),
     ...(rep.problems.length > 0 ? rep.deaths.map((d) => `  death: ${d}`) : []),

@@ -16,7 +16,8 @@
  * With `--kill`, runs the hard-kill chaos instead (_kill_chaos.ts): rounds
  * of counter, compute and fsx processes on one Machine, some killed at
  * random moments or at random kill points; --mode and --perturb select the
- * configurations, --rounds R (default 4) the rounds per run.
+ * configurations, --rounds R (default 4) the rounds per run, --ram FRAMES
+ * the Machine's RAM (default 8192; small values add reclaim and OOM kills).
  */
 
 import { parseArgs } from "node:util";
@@ -115,7 +116,7 @@ async function killSoak(): Promise<never> {
     for (const mode of modes) {
       for (const perturb of perturbs) {
         const dax = mode === "dax" ? "always" : "never";
-        const rep = await runKillChaos({ seed, dax, rounds, perturb });
+        const rep = await runKillChaos({ seed, dax, rounds, perturb, ramFrames: ram });
         console.log(formatKillChaos(rep));
         runs++;
         killed += rep.killed;
@@ -125,7 +126,7 @@ async function killSoak(): Promise<never> {
           console.log(
             `FAILED: replay with deno task stress --kill --seed ${seed} --mode ${mode} --perturb ${
               perturb ? "on" : "off"
-            } --rounds ${rounds}`,
+            } --rounds ${rounds}${ram !== undefined ? ` --ram ${ram}` : ""}`,
           );
           Deno.exit(1);
         }

@@ -35,6 +35,7 @@ const CASES: [dax: "always" | "never", cls: LockClass, argv: string[], points?: 
   ["never", LockClass.BLOCK_MAP, FSX],
   ["always", LockClass.FILE_TABLE, FSX],
   ["never", LockClass.FILE_TABLE, FSX],
+  ["never", LockClass.PAGE_CACHE, FSX],
   // Truncate's unmapMappingRange holding i_mmap: at most its unlock may be a kill point.
   ["always", LockClass.I_MMAP, FSX, 2],
   ["never", LockClass.I_MMAP, FSX, 2],
