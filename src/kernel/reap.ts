@@ -25,7 +25,7 @@ import { pfnOfFlagsWord, putPage } from "../mm/memmap.ts";
 import { HELD_HELD, heldLocks } from "../sync/held.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { recoverTask } from "../sync/recover.ts";
-import { taskNoteOf } from "../sync/task.ts";
+import { taskNoteClear, taskNoteOf } from "../sync/task.ts";
 import type { KernelFs } from "./fs_mount.ts";
 
 /** What recoverDeadTask put back. */
@@ -42,10 +42,10 @@ export interface Reaped {
 
 /**
  * Release everything dead task `tid` held beyond its mm and file table
- * (which the caller then tears down as for any exit). Its notes stay until
- * taskInit reuses the tid. Entry: the task's
- * thread will never run again (it acknowledged its kill); the calling
- * thread is the Machine's task and holds no lock.
+ * (which the caller then tears down as for any exit), and clear its notes
+ * so that a second call undoes nothing twice. Entry: the task's thread
+ * will never run again (it acknowledged its kill); the calling thread is
+ * the Machine's task and holds no lock.
  */
 export function recoverDeadTask(fs: KernelFs, tid: Tid): Reaped {
   const { mem } = fs;
@@ -58,8 +58,12 @@ export function recoverDeadTask(fs: KernelFs, tid: Tid): Reaped {
   let truncate: number | null = null;
   if (taskNoteOf(k, tid, TASK.truncOp) !== 0) {
     truncate = finishTruncate(fs.xip.ctx, tid);
+    taskNoteClear(k, tid, TASK.truncOp);
   }
   const fileRef = taskNoteOf(k, tid, TASK.fileRef);
-  if (fileRef !== 0) fdPut(fs.vfs, fileRef - 1);
+  if (fileRef !== 0) {
+    taskNoteClear(k, tid, TASK.fileRef);
+    fdPut(fs.vfs, fileRef - 1);
+  }
   return { locks, pages: pages.length, truncate, file: fileRef !== 0 };
 }

@@ -226,6 +226,12 @@ export function taskNote(k: Int32Array, note: TaskNote, value: number): number {
   return old;
 }
 
+/** Forget word `note` of dead task `tid`'s record, once the Machine has undone it. */
+export function taskNoteClear(k: Int32Array, tid: Tid, note: TaskNote): void {
+  checkTid(k, tid, "taskNoteClear");
+  Atomics.store(k, taskRecord(k, tid) + note, 0);
+}
+
 /** Word `note` of task `tid`'s record (for the Machine, once the task is dead). */
 export function taskNoteOf(k: Int32Array, tid: Tid, note: TaskNote): number {
   checkTid(k, tid, "taskNoteOf");

@@ -75,3 +75,28 @@ for (const dax of ["always", "never"] as const) {
     assert.ok(kills >= 1, "no truncate was killed");
   });
 }
+
+Deno.test("an mmap killed at any lock operation while it holds mmap_lock leaves every VMA whole (linked and on i_mmap, or gone)", () => {
+  let kills = 0;
+  for (let points = 1; points <= 4; points++) {
+    const m = fileMachine({ dax: "never" });
+    const k = m.mem.k32;
+    const f = newFile(m, "f", 4 * P);
+    const mm = mmAlloc(m.mem);
+    taskChaosArm(k, asTid(1), points, LockClass.MMAP_LOCK);
+    try {
+      mapAt(m, mm, f, A, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED);
+      taskChaosArm(k, asTid(1), 0); // survived: disarm before the teardown below
+    } catch (e) {
+      if (!(e instanceof TaskKilled)) throw e;
+      kills++;
+      taskInit(k, asTid(2));
+      setCurrentTid(asTid(2));
+      recoverTask(k, asTid(1));
+    }
+    mmPut(m.mem, mm); // the Machine's teardown of the dead process's mm
+    m.fs.iput(f);
+    assert.deepEqual(checkInvariants(m.mem), [], `killed at lock operation ${points}`);
+  }
+  assert.ok(kills >= 1, "no mmap was killed");
+});
