@@ -123,6 +123,27 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
 }
 
 /**
+ * Append `src` to DAX inode `ip` (O_APPEND): the position is i_size read
+ * under i_rwsem for write, so concurrent appenders never pick the same
+ * offset. Entry and errors as daxWrite.
+ *
+ * @returns the bytes written (or -errno) and the position they start at
+ */
+export function daxAppend(c: XipCtx, ip: InodeRef, src: Uint8Array): [number, number] {
+  if (c.mdev === null) return [-EOPNOTSUPP, 0];
+  const rw = islotBase(c, ip.slot) + ISLOT.iRwsem;
+  downWrite(c.k32, rw, LockClass.I_RWSEM);
+  try {
+    const pos = inodeGetSize(c.vol, ip.ino);
+    if (src.length === 0) return [0, pos];
+    if (pos >= XIPFS_MAX_BYTES) return [-EFBIG, pos];
+    return [daxWriteLocked(c, ip, pos, src), pos];
+  } finally {
+    upWrite(c.k32, rw);
+  }
+}
+
+/**
  * getBlock(create) for the write path; a hole it fills may have the zero
  * page mapped in some process (a read fault), which must go now that the
  * block exists (dax_fault.ts daxHoleFilled).

@@ -111,6 +111,9 @@ export class ProcfsMount implements VfsFs {
   daxWrite(ip: VInode, pos: number, src: Uint8Array): number {
     return own(ip) ? -EACCES : this.root.daxWrite(ip, pos, src);
   }
+  daxAppend(ip: VInode, src: Uint8Array): [number, number] {
+    return own(ip) ? [-EACCES, 0] : this.root.daxAppend(ip, src);
+  }
   setSize(ip: VInode, size: number): void {
     // Only the page-cache write path calls it, and procfs inodes never take that path.
     if (own(ip)) throw new KernelPanic("ProcfsMount.setSize", `procfs inode ${ip.ino}`);

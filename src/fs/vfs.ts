@@ -282,11 +282,10 @@ function doRead(fs: VfsFs, ip: VInode, flags: number, pos: number, dst: Uint8Arr
 }
 
 /**
- * Write src at `pos` (or at EOF with O_APPEND) by the inode's mode. The
- * page-cache paths run under i_rwsem for write, taken here, so an append
- * picks its position and writes atomically. daxWrite takes i_rwsem itself,
- * so a DAX append reads i_size just before it (two racing DAX appenders
- * may write at the same offset; see the report).
+ * Write src at `pos` (or at EOF with O_APPEND) by the inode's mode. Every
+ * path picks an append's position under i_rwsem for write and writes under
+ * the same hold, so appends are atomic against each other: the page-cache
+ * paths take i_rwsem here, daxWrite and daxAppend take it themselves.
  *
  * @returns [bytes written or -errno, the position the write started at]
  */
@@ -299,7 +298,7 @@ function doWrite(
 ): [number, number] {
   const append = (flags & O_APPEND) !== 0;
   if (fs.isDax(ip)) {
-    if (append) pos = fs.size(ip);
+    if (append) return fs.daxAppend(ip, src); // cut at the largest file, as daxWrite is
     if (src.length === 0) return [0, pos];
     const len = clampToMax(fs, pos, src.length);
     if (len < 0) return [len, pos];

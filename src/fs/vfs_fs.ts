@@ -92,6 +92,11 @@ export interface VfsFs {
   daxRead(ip: VInode, pos: number, dst: Uint8Array): number;
   /** Write src at pos, allocating, extending i_size. Takes i_rwsem for write; counts STAT.copiedWrite. */
   daxWrite(ip: VInode, pos: number, src: Uint8Array): number;
+  /**
+   * daxWrite at i_size, read under the same i_rwsem hold (O_APPEND).
+   * @returns [bytes written or -errno, the position they start at]
+   */
+  daxAppend(ip: VInode, src: Uint8Array): [number, number];
   /** Set i_size after the page-cache path put data below it. Caller holds i_rwsem for write. */
   setSize(ip: VInode, size: number): void;
   /**

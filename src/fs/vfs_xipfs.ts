@@ -85,6 +85,9 @@ export class XipVfs implements VfsFs {
   daxWrite(ip: VInode, pos: number, src: Uint8Array): number {
     return this.x.daxWrite(ip, pos, src);
   }
+  daxAppend(ip: VInode, src: Uint8Array): [number, number] {
+    return this.x.daxAppend(ip, src);
+  }
   setSize(ip: VInode, size: number): void {
     this.x.setSize(ip, size);
   }

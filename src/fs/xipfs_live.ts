@@ -54,7 +54,7 @@ import {
   markBlockDirty,
   markInodeDirty,
 } from "./balloc.ts";
-import { daxRead, daxWrite, nowSecs } from "./dax.ts";
+import { daxAppend, daxRead, daxWrite, nowSecs } from "./dax.ts";
 import { fileAops, getBlock } from "./getblock.ts";
 import { icacheShrink, icount, iget, ihold, iput, isDax, slotInode } from "./icache.ts";
 import { MetaCache, XIPFS_META_MAPPING } from "./metacache.ts";
@@ -314,6 +314,10 @@ export class XipFs {
   /** DAX write (i_rwsem write). @returns bytes or -errno */
   daxWrite(ip: InodeRef, pos: number, src: Uint8Array): number {
     return daxWrite(this.ctx, ip, pos, src);
+  }
+  /** DAX append at i_size read under i_rwsem (write). @returns [bytes or -errno, start position] */
+  daxAppend(ip: InodeRef, src: Uint8Array): [number, number] {
+    return daxAppend(this.ctx, ip, src);
   }
   /** Set the file size, freeing or leaving holes (i_rwsem + invalidate_lock write). */
   truncate(ip: InodeRef, newSize: number): number {

@@ -33,9 +33,8 @@ function slurp(m: ReturnType<typeof boot>, path: string, size: number): Uint8Arr
   return buf.subarray(0, n);
 }
 
-// DAX appends are not atomic against each other (daxWrite takes i_rwsem
-// itself, after the VFS read i_size): only the page-cache mode appends.
-const MODES: [Mode, number][] = [["dax", 0], ["pagecache", APPEND]];
+// Both modes append: the position is chosen under i_rwsem (daxAppend, or the VFS's hold).
+const MODES: [Mode, number][] = [["dax", APPEND], ["pagecache", APPEND]];
 
 for (const [mode, appendBytes] of MODES) {
   Deno.test(`vfs in 2 Workers: own files, one shared file and appends end consistent in ${mode} mode`, async () => {
