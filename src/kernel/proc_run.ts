@@ -171,9 +171,16 @@ class ProcessEnv implements HartEnv {
 
   ecall(hart: Hart): boolean {
     enterKernel(this.t.mem, this.t.tid);
-    const done = KILLABLE_SYSCALLS.has(hart.x[17]!)
-      ? syscallDispatch(this.t, hart.x)
-      : withNoKill(() => syscallDispatch(this.t, hart.x));
+    if (KILLABLE_SYSCALLS.has(hart.x[17]!)) {
+      return syscallDispatch(this.t, hart.x) && this.#toUser();
+    }
+    noKillEnter();
+    let done: boolean;
+    try {
+      done = syscallDispatch(this.t, hart.x);
+    } finally {
+      noKillExit();
+    }
     return done && this.#toUser();
   }
 

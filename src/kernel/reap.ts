@@ -28,18 +28,6 @@ import { recoverTask } from "../sync/recover.ts";
 import { taskNoteClear, taskNoteOf } from "../sync/task.ts";
 import type { KernelFs } from "./fs_mount.ts";
 
-/** What recoverDeadTask put back. */
-export interface Reaped {
-  /** Locks released. */
-  locks: number;
-  /** Page references dropped with page locks. */
-  pages: number;
-  /** Whether an unfinished truncate was finished (and its result when it was). */
-  truncate: number | null;
-  /** Whether an open-file reference was dropped. */
-  file: boolean;
-}
-
 /**
  * Release everything dead task `tid` held beyond its mm and file table
  * (which the caller then tears down as for any exit), and clear its notes
@@ -47,17 +35,17 @@ export interface Reaped {
  * will never run again (it acknowledged its kill); the calling thread is
  * the Machine's task and holds no lock.
  */
-export function recoverDeadTask(fs: KernelFs, tid: Tid): Reaped {
+export function recoverDeadTask(fs: KernelFs, tid: Tid): void {
   const { mem } = fs;
   const k = mem.k32;
   const pages = heldLocks(k, tid)
     .filter((h) => h.cls === LockClass.PAGE_LOCK && h.state === HELD_HELD)
     .map((h) => pfnOfFlagsWord(mem, h.word));
-  const locks = recoverTask(k, tid);
+  recoverTask(k, tid);
   for (const pfn of pages) putPage(mem, pfn);
-  let truncate: number | null = null;
   if (taskNoteOf(k, tid, TASK.truncOp) !== 0) {
-    truncate = finishTruncate(fs.xip.ctx, tid);
+    // An error here (a corrupt map) leaves the inode as fsck will report it.
+    finishTruncate(fs.xip.ctx, tid);
     taskNoteClear(k, tid, TASK.truncOp);
   }
   const fileRef = taskNoteOf(k, tid, TASK.fileRef);
@@ -65,5 +53,4 @@ export function recoverDeadTask(fs: KernelFs, tid: Tid): Reaped {
     taskNoteClear(k, tid, TASK.fileRef);
     fdPut(fs.vfs, fileRef - 1);
   }
-  return { locks, pages: pages.length, truncate, file: fileRef !== 0 };
 }

@@ -32,7 +32,7 @@ import { DEBUG_PERTURB, setDebug } from "../../src/sync/debug.ts";
 import { computeOutput } from "../guest/_expected.ts";
 import { Rand } from "../fuzz/_rng.ts";
 import { makeGuestTree, within } from "../kernel/_guest_image.ts";
-import { verifyFsxLog } from "../integration/_fsx_log.ts";
+import { lastDurable, verifyFsxLog } from "../integration/_fsx_log.ts";
 
 /**
  * Lock classes a chaosKill targets, per mode: those a process can hold at a
@@ -135,13 +135,6 @@ function survivorProblem(p: Proc): string | null {
     return `no "ops ok": ${p.out.slice(-200)}`;
   }
   return null;
-}
-
-/** The highest "durable N" an fsx process printed, -1 for none. */
-function lastDurable(out: string): number {
-  let n = -1;
-  for (const m of out.matchAll(/^durable (\d+)$/gm)) n = Math.max(n, Number(m[1]));
-  return n;
 }
 
 /** Read `path` from an image's bytes, or null when it does not exist. */

@@ -10,12 +10,12 @@
  */
 
 import assert from "node:assert/strict";
+import { takeOverDeadTask } from "../sync/_helpers.ts";
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { finishTruncate } from "../../src/fs/xipfs_truncate.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
-import { recoverTask } from "../../src/sync/recover.ts";
-import { setCurrentTid, taskChaosArm, taskInit, TaskKilled } from "../../src/sync/task.ts";
+import { taskChaosArm, TaskKilled } from "../../src/sync/task.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { mmAlloc, mmPut, ptlLock, ptlUnlock, tlbFinishMmu } from "../../src/mm/mm.ts";
 import { newGather, unmapRange } from "../../src/mm/pgtable.ts";
@@ -61,10 +61,7 @@ for (const dax of ["always", "never"] as const) {
       } catch (e) {
         if (!(e instanceof TaskKilled)) throw e;
         kills++;
-        // The Machine's part, from another task.
-        taskInit(k, asTid(2));
-        setCurrentTid(asTid(2));
-        recoverTask(k, asTid(1));
+        takeOverDeadTask(k, asTid(1)); // the Machine's part, from another task
         assert.equal(finishTruncate(m.fs.ctx, asTid(1)), 0);
       }
       assert.equal(m.fs.getattr(f).size, P, `points ${points}`);
@@ -90,9 +87,7 @@ Deno.test("an mmap killed at any lock operation while it holds mmap_lock leaves 
     } catch (e) {
       if (!(e instanceof TaskKilled)) throw e;
       kills++;
-      taskInit(k, asTid(2));
-      setCurrentTid(asTid(2));
-      recoverTask(k, asTid(1));
+      takeOverDeadTask(k, asTid(1));
     }
     mmPut(m.mem, mm); // the Machine's teardown of the dead process's mm
     m.fs.iput(f);

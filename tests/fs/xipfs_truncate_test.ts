@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
+import { takeOverDeadTask } from "../sync/_helpers.ts";
 import { TASK, TRUNC_SIZE, XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { finishTruncate } from "../../src/fs/xipfs_truncate.ts";
 import { heldLocks } from "../../src/sync/held.ts";
-import { recoverTask } from "../../src/sync/recover.ts";
-import {
-  killCheck,
-  setCurrentTid,
-  taskInit,
-  taskKill,
-  TaskKilled,
-  taskNoteOf,
-} from "../../src/sync/task.ts";
+import { killCheck, taskKill, TaskKilled, taskNoteOf } from "../../src/sync/task.ts";
 import { EINVAL } from "../../src/abi/errno.ts";
 import { findGetPage } from "../../src/fs/pagecache.ts";
 import { BMAP_DIND_FIRST } from "../../src/fs/xipfs_bmap.ts";
@@ -179,9 +172,7 @@ for (const m of MODES) {
     assert.equal(taskNoteOf(k, victim, TASK.truncOp), TRUNC_SIZE);
     assert.ok(heldLocks(k, victim).length >= 2, "died holding i_rwsem and invalidate_lock");
     // The Machine's part, from another task: recover the locks, finish the truncate.
-    taskInit(k, asTid(2));
-    setCurrentTid(asTid(2));
-    recoverTask(k, victim);
+    takeOverDeadTask(k, victim);
     assert.equal(finishTruncate(fs.ctx, victim), 0);
     assert.equal(fs.getattr(ip).size, 3 * BS + 1);
     assert.equal(fs.getattr(ip).blocks, 4 * (BS / 512), "4 blocks, in 512-byte units");

@@ -14,6 +14,7 @@
 import { computeLayout, type KernelLayout, writeHeader } from "../../src/abi/layout.ts";
 import { asTid, type Tid } from "../../src/abi/types.ts";
 import { BARRIER_WORDS, initBarrier } from "../../src/sync/barrier.ts";
+import { recoverTask } from "../../src/sync/recover.ts";
 import { setCurrentTid, taskInit, taskKill, taskKillAcked } from "../../src/sync/task.ts";
 
 /** A fresh kernel-tables buffer. */
@@ -247,4 +248,15 @@ export async function killWorker(kern: Kernel, w: TestWorker, timeoutMs = 10_000
     if (Date.now() > deadline) throw new Error(`watchdog: task ${tid} never acknowledged its kill`);
     await sleep(2);
   }
+}
+
+/**
+ * After task `victim` of this thread was killed (the default kill action
+ * threw TaskKilled): become task `as`, as the Machine's thread is, and
+ * release the victim's locks.
+ */
+export function takeOverDeadTask(k: Int32Array, victim: Tid, as: Tid = asTid(2)): void {
+  taskInit(k, as);
+  setCurrentTid(as);
+  recoverTask(k, victim);
 }
