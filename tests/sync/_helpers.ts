@@ -14,6 +14,8 @@
 import { computeLayout, type KernelLayout, writeHeader } from "../../src/abi/layout.ts";
 import { asTid, type Tid } from "../../src/abi/types.ts";
 import { BARRIER_WORDS, initBarrier } from "../../src/sync/barrier.ts";
+import assert from "node:assert/strict";
+import { heldLocks } from "../../src/sync/held.ts";
 import { recoverTask } from "../../src/sync/recover.ts";
 import { setCurrentTid, taskInit, taskKill, taskKillAcked } from "../../src/sync/task.ts";
 
@@ -198,7 +200,10 @@ export class TestWorker {
 
 /**
  * Run `body` with Workers it spawns through `spawn`; every Worker is
- * terminated afterwards, and any failure is reported with the seed.
+ * terminated afterwards, and any failure is reported with the seed. Ends
+ * with the part of the machine invariants these lock-only tests have: no
+ * task's held-lock stack records a lock (src/kernel/invariants.ts needs a
+ * whole machine's memory).
  */
 export async function withWorkers(
   kern: Kernel,
@@ -214,6 +219,10 @@ export async function withWorkers(
       workers.push(w);
       return w;
     });
+    for (let tid = 1; tid < kern.layout.config.maxTasks; tid++) {
+      const held = heldLocks(kern.k, asTid(tid));
+      assert.deepEqual(held, [], `task ${tid} still records locks at the end`);
+    }
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(`${msg} (seed ${seed}; replay with SYNC_SEED=${seed})`, { cause: e });
