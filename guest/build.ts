@@ -53,6 +53,7 @@ const LIBXC = [
   "printf",
   "sync",
   "divdi3",
+  "process",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -66,6 +67,8 @@ const PROGRAMS: Record<string, string[]> = {
   maps: [],
   fsx: [],
   hostile: [],
+  forkcow: [],
+  proctest: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
@@ -80,6 +83,8 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   format: { src: "guest/tests/format.c" },
   alloc: { src: "guest/tests/alloc.c" },
   exitcode: { src: "guest/tests/exitcode.c" },
+  forkcow: { src: "guest/bin/forkcow.c" },
+  proctest: { src: "guest/bin/proctest.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

@@ -11,12 +11,15 @@
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
  * not return to the event loop, so the Machine sets PROC.sigPending instead.
+ * Nor do fork requests: a process that clones leaves the child in shared
+ * memory and rings the Machine's doorbell (src/kernel/fork.ts).
  *
  * @module
  */
 
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
+import { ringDoorbell } from "../src/kernel/fork.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
 import { exitWorker, setKillAction } from "../src/sync/task.ts";
 
@@ -54,9 +57,13 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
     return;
   }
   if (fs === null) throw new Error("process worker: run before init");
+  const mm = mem!;
   const result = runProcess(fs, m.start, {
     write(fd, data) {
       port.postMessage({ t: "out", fd, data });
+    },
+    ringDoorbell() {
+      ringDoorbell(mm);
     },
   });
   port.postMessage({ t: "exit", result });

@@ -59,6 +59,9 @@ function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]
   throw usageError(`--${name} must be one of ${allowed.join(", ")} (got "${String(v)}")`);
 }
 
+/** Processes that may exist at once in `xip run` (the Machine's maxProcs), at least --procs. */
+export const RUN_MAX_PROCS = 64;
+
 const enc = new TextEncoder();
 const err = (line: string) => Deno.stderr.writeSync(enc.encode(`xip run: ${line}\n`));
 
@@ -98,7 +101,8 @@ export async function cmdRun(args: string[]): Promise<number> {
       dax,
       memmap,
       ram,
-      maxProcs: procs,
+      // Room for the processes the guests fork, beyond the ones started here.
+      maxProcs: Math.max(procs, RUN_MAX_PROCS),
       warm: procs,
       prefixOutput: procs > 1,
     });

@@ -72,6 +72,7 @@ import {
   fdReplace,
   fdSetCloexec,
   fdtAlloc,
+  fdtDup,
   fdtFree,
   fdtOpenFds,
   fileAlloc,
@@ -139,6 +140,18 @@ export interface VStat {
 export function vfsProcCreate(fs: VfsFs): Proc | number {
   const fdt = fdtAlloc(fs.mem, fs.rootIno);
   return fdt < 0 ? fdt : { fs, fdt };
+}
+
+/**
+ * Give a child process a copy of `proc`'s fd table (fork): the same open
+ * files at the same fds, shared (position and flags), one more reference
+ * each. Any thread.
+ *
+ * @returns the child's Proc, or -EMFILE when every fd table is taken
+ */
+export function vfsProcDup(proc: Proc): Proc | number {
+  const fdt = fdtDup(proc.fs.mem, proc.fdt);
+  return fdt < 0 ? fdt : { fs: proc.fs, fdt };
 }
 
 /**

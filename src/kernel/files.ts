@@ -54,6 +54,7 @@ import {
   vfsLseek,
   vfsPread,
   vfsProcCreate,
+  vfsProcDup,
   vfsProcExit,
   vfsPwrite,
   vfsRead,
@@ -120,6 +121,11 @@ export interface FileGlue {
   direct(fd: number, write: boolean, va: number, len: number, pos: number): number | null;
   /** Close every fd and free the table (exit). Entry: no lock held. */
   closeAll(): void;
+  /**
+   * A copy of the fd table for a forked child: the same open files at the
+   * same fds. @returns the child's PROC.fdTable (index + 1), or -EMFILE
+   */
+  dupTable(): number;
 }
 
 const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
@@ -151,6 +157,25 @@ export class VfsFiles implements FileGlue {
       }
     }
     return new VfsFiles(fs, proc, mm);
+  }
+
+  /**
+   * The files of a process whose fd table `fdTable` (PROC.fdTable: index +
+   * 1) already exists (a forked child, running mm `mm`).
+   */
+  static attach(fs: KernelFs, fdTable: number, mm: number): VfsFiles {
+    return new VfsFiles(fs, { fs: fs.vfs, fdt: fdTable - 1 }, mm);
+  }
+
+  /**
+   * A copy of this process's fd table for a child (fork): the same open
+   * files at the same fds.
+   *
+   * @returns the child's fd table (index + 1, for PROC.fdTable), or -EMFILE
+   */
+  dupTable(): number {
+    const p = vfsProcDup(this.proc);
+    return typeof p === "number" ? p : p.fdt + 1;
   }
 
   /**

@@ -23,6 +23,8 @@ export const SIGUSR2 = 12;
 export const SIGPIPE = 13;
 export const SIGALRM = 14;
 export const SIGTERM = 15;
+/** A child stopped or exited; the default action is to ignore it. */
+export const SIGCHLD = 17;
 /** Bad system call: xip also uses it for a process killed by a kernel bug in its syscall. */
 export const SIGSYS = 31;
 /** Highest signal number a pending word can hold (one bit each). */
@@ -44,6 +46,7 @@ const NAMES: Record<number, string> = {
   [SIGPIPE]: "SIGPIPE",
   [SIGALRM]: "SIGALRM",
   [SIGTERM]: "SIGTERM",
+  [SIGCHLD]: "SIGCHLD",
   [SIGSYS]: "SIGSYS",
 };
 

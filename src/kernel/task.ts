@@ -30,6 +30,27 @@ export interface ExitReason {
   message?: string;
 }
 
+/** The user registers of the task's hart, as clone and execve need them. */
+export interface UserRegs {
+  /** x0..x31. */
+  readonly x: Int32Array;
+  /** The next instruction (past the ecall, inside a syscall). */
+  pc: number;
+}
+
+/**
+ * What a process asks of the Machine from inside a syscall, without
+ * waiting for an answer (the Worker never returns to its event loop while
+ * the process runs).
+ */
+export interface ProcessHost {
+  /**
+   * A child left in its slot with PROC.start = START_PENDING wants a Worker:
+   * ring the Machine's doorbell.
+   */
+  ringDoorbell(): void;
+}
+
 /** Construction parameters of a Task. */
 export interface TaskInit {
   mem: Memory;
@@ -42,6 +63,10 @@ export interface TaskInit {
   files: FileGlue;
   /** performance.timeOrigin + performance.now() at Machine boot: CLOCK_MONOTONIC's zero. */
   bootMs: number;
+  /** How exec places program text ("map" unless given). */
+  textMode?: "map" | "copy";
+  /** The Machine, for clone (absent in tests that run a Task alone: clone is -ENOSYS). */
+  host?: ProcessHost;
 }
 
 export class Task {
@@ -50,6 +75,7 @@ export class Task {
   /** Process slot: equal to the tid (one process per task). */
   readonly slot: number;
   readonly pid: number;
+  /** The parent's pid when the process started (getppid reads the live record). */
   readonly parentPid: number;
   mm: number;
   readonly console: ConsoleSink;
@@ -66,6 +92,10 @@ export class Task {
   exiting: ExitReason | null = null;
   /** An exception that escaped the kernel (a bug): the Worker reports it loudly. */
   panic: unknown = null;
+  /** The hart's registers, once it exists (set by the process layer). */
+  regs: UserRegs | null = null;
+  readonly textMode: "map" | "copy";
+  readonly host: ProcessHost | null;
 
   constructor(init: TaskInit) {
     this.mem = init.mem;
@@ -78,6 +108,8 @@ export class Task {
     this.stdin = init.stdin;
     this.files = init.files;
     this.bootMs = init.bootMs;
+    this.textMode = init.textMode ?? "map";
+    this.host = init.host ?? null;
   }
 
   /** The first pending signal (0: none). Cheap: one atomic load. */

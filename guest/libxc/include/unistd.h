@@ -25,6 +25,29 @@ int unlink(const char *path);
 int unlinkat(int dirfd, const char *path, int flags);
 int rmdir(const char *path);
 pid_t getpid(void);
+pid_t getppid(void);
+pid_t gettid(void);
+
+/* Processes (process.c). riscv32 has no fork, vfork or wait4 system calls:
+ * fork is clone(SIGCHLD), and waitpid (sys/wait.h) is made from waitid. */
+pid_t fork(void);
+int execve(const char *path, char *const argv[], char *const envp[]);
+int execv(const char *path, char *const argv[]);
+/* execvp: a name without '/' is looked up in $PATH (default "/bin"). */
+int execvp(const char *file, char *const argv[]);
+int pipe(int fds[2]);
+int pipe2(int fds[2], int flags);
+int dup(int fd);
+int dup2(int oldfd, int newfd);
+int dup3(int oldfd, int newfd, int flags);
+int setpgid(pid_t pid, pid_t pgid);
+pid_t getpgid(pid_t pid);
+pid_t setsid(void);
+
+/* The environment. A function, not a variable, so programs never need a
+ * copy relocation against libc.so (as errno). */
+char ***__environ_location(void);
+#define environ (*__environ_location())
 int brk(void *addr);
 void *sbrk(long incr);
 void _exit(int status) __attribute__((noreturn));

@@ -1,0 +1,153 @@
+/* proctest: process-lifecycle checks, one per subcommand, each printing
+ * fixed lines (so qemu-riscv32 and xip can be compared where Linux's
+ * answer does not depend on the host).
+ *
+ *   proctest bomb      a bounded fork bomb: every process forks up to 8
+ *                      times; a fork that fails must fail with EAGAIN;
+ *                      the root reports whether any fork hit the limit
+ *   proctest orphan    the child leaves a grandchild behind and exits; the
+ *                      grandchild waits until it is adopted (getppid
+ *                      changes) and prints its new parent (host-dependent)
+ *   proctest wait      waitid WNOWAIT, waitpid by process group, bad
+ *                      options, a pid that is no child
+ *   proctest wclone    a clone child with no exit signal is only seen by
+ *                      __WALL / __WCLONE waits (Linux; qemu forks instead)
+ *   proctest sleep     fork a child that sleeps in a futex wait forever,
+ *                      print its pid, and wait for it (for kill tests) */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xc/sync.h>
+
+#define __WALL 0x40000000
+#define __WCLONE 0x80000000
+
+static int bomb(pid_t root) {
+  int saw = 0, kids = 0, bad = 0;
+  for (int i = 0; i < 8; i++) {
+    pid_t p = fork();
+    if (p == 0) {
+      kids = 0; /* the child goes on with the rest of the loop */
+      continue;
+    }
+    if (p < 0) {
+      if (errno == EAGAIN) saw = 1;
+      else bad = 1;
+      break;
+    }
+    kids++;
+  }
+  int st;
+  while (kids > 0 && wait(&st) > 0) {
+    kids--;
+    if (!WIFEXITED(st)) bad = 1;
+    else if (WEXITSTATUS(st) == 1) saw = 1;
+    else if (WEXITSTATUS(st) != 0) bad = 1;
+  }
+  if (kids != 0) bad = 1;
+  if (getpid() != root) exit(bad ? 2 : saw);
+  printf("fork bomb: %s, EAGAIN %s\n", bad ? "errors" : "no errors", saw ? "seen" : "not seen");
+  return bad;
+}
+
+static int orphan(void) {
+  pid_t child = fork();
+  if (child == 0) {
+    pid_t me = getpid();
+    if (fork() == 0) {
+      while (getppid() == me) {
+      }
+      printf("grandchild: adopted by %d\n", getppid());
+      exit(0);
+    }
+    exit(0);
+  }
+  int st;
+  waitpid(child, &st, 0);
+  printf("child exited %d, leaving its child behind\n", WEXITSTATUS(st));
+  fflush(stdout);
+  return 0;
+}
+
+static void expect(const char *what, int ok) {
+  printf("%s: %s\n", what, ok ? "ok" : "WRONG");
+}
+
+static int waits(void) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) exit(3);
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int r = waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+  expect("waitid WNOWAIT reports the exit", r == 0 && si.si_pid == c && si.si_code == CLD_EXITED &&
+                                                si.si_status == 3 && si.si_signo == 17);
+  int st = 0;
+  expect("the zombie is still there for waitpid", waitpid(c, &st, 0) == c && WEXITSTATUS(st) == 3);
+  expect("then it is gone (ECHILD)", waitpid(c, &st, 0) < 0 && errno == ECHILD);
+  expect("bad options are EINVAL", waitpid(-1, &st, 0x100) < 0 && errno == EINVAL);
+  expect("a pid that is not a child is ECHILD", waitpid(1, &st, WNOHANG) < 0 && errno == ECHILD);
+
+  fflush(stdout);
+  pid_t g = fork();
+  if (g == 0) {
+    setpgid(0, 0);
+    exit(5);
+  }
+  setpgid(g, g); /* either of the two calls may win; both mean the same */
+  expect("waitpid(-pgid) finds the child in its own group",
+         waitpid(-g, &st, 0) == g && WEXITSTATUS(st) == 5);
+  expect("no children left", wait(&st) < 0 && errno == ECHILD);
+  return 0;
+}
+
+static int wclone(void) {
+  fflush(stdout);
+  /* clone(flags = 0): a child with no exit signal. */
+  long r;
+  {
+    register long a0 __asm__("a0") = 0, a1 __asm__("a1") = 0, a2 __asm__("a2") = 0;
+    register long a3 __asm__("a3") = 0, a4 __asm__("a4") = 0, a7 __asm__("a7") = 220;
+    __asm__ volatile("ecall" : "+r"(a0) : "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a7) : "memory");
+    r = a0;
+  }
+  if (r == 0) exit(9);
+  siginfo_t si;
+  expect("a plain wait does not see a clone child",
+         waitid(P_ALL, 0, &si, WEXITED) < 0 && errno == ECHILD);
+  memset(&si, 0, sizeof si);
+  expect("__WCLONE does", waitid(P_ALL, 0, &si, WEXITED | WNOWAIT | __WCLONE) == 0 &&
+                              si.si_pid == r && si.si_status == 9);
+  int st;
+  expect("__WALL does too", waitpid(-1, &st, __WALL) == r && WEXITSTATUS(st) == 9);
+  return 0;
+}
+
+static int sleeper(void) {
+  pid_t c = fork();
+  if (c == 0) {
+    volatile int word = 0;
+    for (;;) xc_futex_wait(&word, 0);
+  }
+  printf("sleeper %d\n", c);
+  fflush(stdout);
+  int st;
+  if (waitpid(c, &st, 0) != c) return 1;
+  if (WIFSIGNALED(st)) printf("child killed by signal %d\n", WTERMSIG(st));
+  else printf("child exited %d\n", WEXITSTATUS(st));
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (!strcmp(cmd, "bomb")) return bomb(getpid());
+  if (!strcmp(cmd, "orphan")) return orphan();
+  if (!strcmp(cmd, "wait")) return waits();
+  if (!strcmp(cmd, "wclone")) return wclone();
+  if (!strcmp(cmd, "sleep")) return sleeper();
+  printf("usage: proctest bomb|orphan|wait|wclone|sleep\n");
+  return 2;
+}

@@ -1,0 +1,161 @@
+/**
+ * The end of a process's life, as the process table sees it: Linux's
+ * exit_notify (reparent the children, become a zombie, tell the parent),
+ * the vfork completion, reaping (release_task), and the Machine's part as
+ * init.
+ *
+ * Who frees a slot. A zombie stays in its slot until two parties are done
+ * with it: its parent, which collects the status with wait4/waitid (state
+ * ZOMBIE -> REAPED), and the Machine, which retires the Worker that ran it
+ * (PROC_DONE_MACHINE). The second of the two frees the slot
+ * (procFreeIfDone). So a slot is never reused while the Machine still
+ * tracks its Worker, nor while the parent may still read the status.
+ *
+ * The Machine is init: processes it spawned have parent slot 0, and an
+ * exiting process hands its children to it (Linux reparents to the child
+ * reaper). The Machine reaps its children's zombies as it sees them
+ * (machineReap) and records nothing else about them.
+ *
+ * Lock: the tasklist lock (PROCS_HDR.tasklistLock, LockClass.TASK_TABLE, a
+ * leaf) guards the parent links and the moves to ZOMBIE and REAPED, so a
+ * parent scanning its children in wait never misses an exit, and a child
+ * never wakes a parent that already left. Every section under it is a
+ * no-kill region: it frees or hands over slots that no lock records.
+ *
+ * @module
+ */
+
+import {
+  PROC_DONE_MACHINE,
+  PROC_FREE,
+  PROC_REAPED,
+  PROC_ZOMBIE,
+  PROCS_HDR,
+} from "../abi/layout.ts";
+import { KernelPanic } from "../abi/panic.ts";
+import type { Memory } from "../hw/memory.ts";
+import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
+import { procExit, procFreeIfDone, procGet, procSet, procWord } from "./proc.ts";
+
+const tasklistWord = (mem: Memory): number => mem.layout.procs.base + PROCS_HDR.tasklistLock;
+
+/**
+ * Run `fn` under the tasklist lock, as a no-kill region. Entry: no
+ * TASK_TABLE or FILE_TABLE lock held (it is a leaf; anything else may be).
+ */
+export function withTasklist<T>(mem: Memory, fn: () => T): T {
+  return withNoKill(() => {
+    mutexLock(mem.k32, tasklistWord(mem), LockClass.TASK_TABLE);
+    try {
+      return fn();
+    } finally {
+      mutexUnlock(mem.k32, tasklistWord(mem));
+    }
+  });
+}
+
+/**
+ * Wake whoever sleeps in wait4/waitid in process `slot`: bump its
+ * childEvent word and notify it. Entry: tasklist lock held (so `slot` is
+ * still the process the caller means).
+ */
+export function wakeChildWaiters(mem: Memory, slot: number): void {
+  if (slot === 0) return;
+  const w = procWord(mem, slot, "childEvent");
+  Atomics.add(mem.k32, w, 1);
+  Atomics.notify(mem.k32, w);
+}
+
+/**
+ * Slots of the processes whose parent is `slot` (any state but free).
+ * Entry: tasklist lock held, for an answer that stays true.
+ */
+export function childSlots(mem: Memory, slot: number): number[] {
+  const out: number[] = [];
+  for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+    if (procGet(mem, s, "state") === PROC_FREE) continue;
+    if (procGet(mem, s, "parentSlot") === slot) out.push(s);
+  }
+  return out;
+}
+
+/**
+ * The process in `slot` has released its mm and files: hand its children
+ * to the Machine (init), record its status, which makes it a zombie, and
+ * wake its parent's waiters (Linux's exit_notify; SIGCHLD is the signal
+ * layer's). Called by the process's own Worker at the end of teardown, or
+ * by the Machine for a Worker that died. Entry: no lock held.
+ */
+export function exitNotify(mem: Memory, slot: number, code: number, signal: number): void {
+  withTasklist(mem, () => {
+    for (const c of childSlots(mem, slot)) {
+      procSet(mem, c, "parentSlot", 0);
+      procSet(mem, c, "parent", 0);
+    }
+    procExit(mem, slot, code, signal);
+    wakeChildWaiters(mem, procGet(mem, slot, "parentSlot"));
+  });
+}
+
+/**
+ * The vfork child in `slot` no longer uses its parent's mm (it exec'd or
+ * is exiting): let the parent return from clone (Linux's
+ * complete_vfork_done). Harmless when no parent waits for it. Any thread.
+ */
+export function vforkRelease(mem: Memory, slot: number): void {
+  const parent = procGet(mem, slot, "parentSlot");
+  if (parent === 0) return;
+  // Only the parent that vforked exactly this slot waits on it, and no
+  // other process can have vforked this slot while we occupy it.
+  const w = procWord(mem, parent, "vforkChild");
+  if (Atomics.compareExchange(mem.k32, w, slot, 0) === slot) Atomics.notify(mem.k32, w);
+}
+
+/**
+ * Collect zombie `slot` for its parent (wait without WNOWAIT): it becomes
+ * REAPED, and its slot is freed at once if the Machine is done with it.
+ * Entry: tasklist lock held; the caller checked it is a zombie child.
+ *
+ * @returns false when another reaper got there first
+ */
+export function reapZombie(mem: Memory, slot: number): boolean {
+  const w = procWord(mem, slot, "state");
+  if (Atomics.compareExchange(mem.k32, w, PROC_ZOMBIE, PROC_REAPED) !== PROC_ZOMBIE) return false;
+  procFreeIfDone(mem, slot);
+  return true;
+}
+
+/**
+ * The Machine has retired the Worker of `slot` (it reported its exit, or
+ * the Machine tore the process down itself): mark it, then reap every
+ * zombie the Machine is parent of, this one included when it is. Main
+ * thread. Entry: the process is a zombie (or already reaped); no lock held.
+ *
+ * @throws KernelPanic when the process is not a zombie yet
+ */
+export function machineRetire(mem: Memory, slot: number): void {
+  const st = procGet(mem, slot, "state");
+  if (st !== PROC_ZOMBIE && st !== PROC_REAPED) {
+    throw new KernelPanic("machineRetire", `slot ${slot} is not a zombie (state ${st})`);
+  }
+  Atomics.or(mem.k32, procWord(mem, slot, "done"), PROC_DONE_MACHINE);
+  procFreeIfDone(mem, slot);
+  machineReap(mem);
+}
+
+/**
+ * Reap the zombies whose parent is the Machine (init's wait loop). Main
+ * thread. Entry: no lock held.
+ *
+ * @returns the slots reaped
+ */
+export function machineReap(mem: Memory): number[] {
+  const out: number[] = [];
+  for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+    if (procGet(mem, s, "state") !== PROC_ZOMBIE || procGet(mem, s, "parentSlot") !== 0) continue;
+    withTasklist(mem, () => {
+      if (procGet(mem, s, "parentSlot") === 0 && reapZombie(mem, s)) out.push(s);
+    });
+  }
+  return out;
+}
