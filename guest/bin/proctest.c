@@ -13,7 +13,10 @@
  *   proctest wclone    a clone child with no exit signal is only seen by
  *                      __WALL / __WCLONE waits (Linux; qemu forks instead)
  *   proctest sleep     fork a child that sleeps in a futex wait forever,
- *                      print its pid, and wait for it (for kill tests) */
+ *                      print its pid, and wait for it (for kill tests)
+ *   proctest vfork     clone(CLONE_VM|CLONE_VFORK) on a stack of its own:
+ *                      the parent resumes only after the child is done,
+ *                      and sees its write (qemu turns vfork into fork) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +144,28 @@ static int sleeper(void) {
   return 0;
 }
 
+static volatile int vfork_word;
+
+static int vfork_child(void *arg) {
+  /* Dawdle first: a parent that did not wait would see 0. */
+  for (volatile int i = 0; i < 300000; i++) {
+  }
+  vfork_word = (int)(long)arg;
+  return 7;
+}
+
+static int vforks(void) {
+  char *stack = malloc(16384);
+  fflush(stdout);
+  int pid = __xc_clone(vfork_child, stack + 16384, CLONE_VM | CLONE_VFORK | 17, (void *)42, 0, 0,
+                       0);
+  expect("vfork: the parent resumes after the child wrote", pid > 0 && vfork_word == 42);
+  int st;
+  expect("vfork: the child exits 7", waitpid(pid, &st, 0) == pid && WEXITSTATUS(st) == 7);
+  free(stack);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   if (!strcmp(cmd, "bomb")) return bomb(getpid());
@@ -148,6 +173,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "wait")) return waits();
   if (!strcmp(cmd, "wclone")) return wclone();
   if (!strcmp(cmd, "sleep")) return sleeper();
-  printf("usage: proctest bomb|orphan|wait|wclone|sleep\n");
+  if (!strcmp(cmd, "vfork")) return vforks();
+  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork\n");
   return 2;
 }

@@ -84,7 +84,7 @@ Deno.test({
   },
 });
 
-Deno.test("wait: WNOWAIT, process groups, bad options and __WCLONE behave as Linux", async () => {
+Deno.test("wait: WNOWAIT, process groups, bad options, __WCLONE and vfork behave as Linux", async () => {
   await withMachine(tree, { dax: "inode" }, async (m) => {
     const w = await run(m, "/bin/proctest", ["proctest", "wait"]);
     assert.equal(w.stdout, WAITS);
@@ -92,6 +92,11 @@ Deno.test("wait: WNOWAIT, process groups, bad options and __WCLONE behave as Lin
     assert.equal(
       c.stdout,
       "a plain wait does not see a clone child: ok\n__WCLONE does: ok\n__WALL does too: ok\n",
+    );
+    const v = await run(m, "/bin/proctest", ["proctest", "vfork"]);
+    assert.equal(
+      v.stdout,
+      "vfork: the parent resumes after the child wrote: ok\nvfork: the child exits 7: ok\n",
     );
     await within(m.settled(), 30_000, "every child reaped");
   });

@@ -40,6 +40,12 @@ int pipe2(int fds[2], int flags);
 int dup(int fd);
 int dup2(int oldfd, int newfd);
 int dup3(int oldfd, int newfd, int flags);
+/* clone(flags, stack, ptid, tls, ctid) and, in the child, exit(fn(arg))
+ * on `stack` (its top). Returns the child's tid, or -errno (not errno). */
+int __xc_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid, void *tls,
+               pid_t *ctid);
+#define CLONE_VM 0x100
+#define CLONE_VFORK 0x4000
 int setpgid(pid_t pid, pid_t pgid);
 pid_t getpgid(pid_t pid);
 pid_t setsid(void);
