@@ -1,5 +1,5 @@
 /**
- * The stats object of DESIGN.md §6, read from the machine-wide counters
+ * The stats object (docs/stats.schema.json, docs/ARCHITECTURE.md §7), read from the machine-wide counters
  * (STAT), the frame allocator and the mm gauges. Nothing here is derived
  * from assumptions: every number is a counter or gauge that the code doing
  * the work maintains, or a count the Machine made of what it saw.
