@@ -69,6 +69,8 @@ const PROGRAMS: Record<string, string[]> = {
   hostile: [],
   forkcow: [],
   proctest: [],
+  exectest: [],
+  true: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
@@ -85,6 +87,8 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   exitcode: { src: "guest/tests/exitcode.c" },
   forkcow: { src: "guest/bin/forkcow.c" },
   proctest: { src: "guest/bin/proctest.c" },
+  exectest: { src: "guest/bin/exectest.c" },
+  true: { src: "guest/bin/true.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

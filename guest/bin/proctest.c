@@ -16,7 +16,10 @@
  *                      print its pid, and wait for it (for kill tests)
  *   proctest vfork     clone(CLONE_VM|CLONE_VFORK) on a stack of its own:
  *                      the parent resumes only after the child is done,
- *                      and sees its write (qemu turns vfork into fork) */
+ *                      and sees its write (qemu turns vfork into fork)
+ *   proctest cycles N [PATH]
+ *                      N rounds of fork, then exit (or exec PATH and its
+ *                      exit), then wait; every child must exit 0 */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +169,31 @@ static int vforks(void) {
   return 0;
 }
 
+static int cycles(int n, const char *path) {
+  for (int i = 0; i < n; i++) {
+    pid_t c = fork();
+    if (c < 0) {
+      printf("fork failed at cycle %d: errno %d\n", i, errno);
+      return 1;
+    }
+    if (c == 0) {
+      if (path) {
+        char *argv[] = {(char *)path, 0};
+        execve(path, argv, 0);
+        _exit(127);
+      }
+      _exit(0);
+    }
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      printf("cycle %d: child status %#x\n", i, st);
+      return 1;
+    }
+  }
+  printf("%d cycles of fork, %s, wait: ok\n", n, path ? "exec" : "exit");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   if (!strcmp(cmd, "bomb")) return bomb(getpid());
@@ -174,6 +202,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "wclone")) return wclone();
   if (!strcmp(cmd, "sleep")) return sleeper();
   if (!strcmp(cmd, "vfork")) return vforks();
-  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork\n");
+  if (!strcmp(cmd, "cycles") && argc > 2) return cycles(atoi(argv[2]), argc > 3 ? argv[3] : 0);
+  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork|cycles N [PATH]\n");
   return 2;
 }

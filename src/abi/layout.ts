@@ -39,6 +39,7 @@
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
+ *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -51,6 +52,7 @@
  */
 
 import { PAGE_SIZE } from "./types.ts";
+import { pipesWords } from "./layout_pipe.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -611,6 +613,12 @@ export const PROCS_HDR = {
    * main thread waits on it with Atomics.waitAsync, never blocking.
    */
   doorbell: 4,
+  /**
+   * Tickets of the events Workers report to the Machine by message
+   * (console output, exit), taken as they happen, so the Machine can
+   * deliver them in that order (src/kernel/out_order.ts).
+   */
+  outSeq: 5,
 } as const;
 export const PROCS_HDR_WORDS = 16;
 
@@ -754,6 +762,7 @@ export interface KernelLayout {
   readonly procs: Region;
   readonly daxent: Region;
   readonly devmap: Region;
+  readonly pipes: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -786,6 +795,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
+    ["pipes", pipesWords()],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -814,6 +824,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     procs: placed.procs!,
     daxent: placed.daxent!,
     devmap: placed.devmap!,
+    pipes: placed.pipes!,
     regions,
     bytes: next * 4,
   };

@@ -339,6 +339,26 @@ export function fdSetCloexec(mem: Memory, fdt: number, fd: number, on: boolean):
   });
 }
 
+/**
+ * Clear every close-on-exec fd of table `fdt` (execve) and hand their
+ * references to the caller, who puts each.
+ *
+ * @returns the open-file records the cleared fds named
+ */
+export function fdtTakeCloexec(mem: Memory, fdt: number): number[] {
+  return withTable(mem, fdt, (b) => {
+    const out: number[] = [];
+    for (let fd = 0; fd < FDT_FDS; fd++) {
+      const w = mem.k32[b + FDT.fds + fd]!;
+      if (w === 0 || (w & FDT_CLOEXEC_BIT) === 0) continue;
+      Atomics.store(mem.k32, b + FDT.fds + fd, 0);
+      Atomics.sub(mem.k32, b + FDT.nrOpen, 1);
+      out.push((w & FD_INDEX_MASK) - 1);
+    }
+    return out;
+  });
+}
+
 /** The open fds of table `fdt`, ascending (a snapshot). */
 export function fdtOpenFds(mem: Memory, fdt: number): number[] {
   return withTable(mem, fdt, (b) => {

@@ -79,6 +79,7 @@ import {
   fdtDup,
   fdtFree,
   fdtOpenFds,
+  fdtTakeCloexec,
   fileAlloc,
   filePos,
   filePut,
@@ -156,6 +157,20 @@ export function vfsProcCreate(fs: VfsFs): Proc | number {
 export function vfsProcDup(proc: Proc): Proc | number {
   const fdt = fdtDup(proc.fs.mem, proc.fdt);
   return fdt < 0 ? fdt : { fs: proc.fs, fdt };
+}
+
+/**
+ * Close every close-on-exec fd of `proc` (execve's do_close_on_exec).
+ *
+ * @returns 0, or the first error a release reported (every such fd is closed regardless)
+ */
+export function vfsCloseOnExec(proc: Proc): number {
+  let err = 0;
+  for (const idx of fdtTakeCloexec(proc.fs.mem, proc.fdt)) {
+    const e = fdPut(proc.fs, idx);
+    if (e < 0 && err === 0) err = e;
+  }
+  return err;
 }
 
 /**

@@ -33,8 +33,14 @@ import {
   PROCS_HDR,
 } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
+import { MM } from "../abi/layout.ts";
+import { asVirt } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
+import { mmField, TASK_SIZE } from "../mm/mm.ts";
+import { physWords } from "../mm/pgtable.ts";
+import { copyToUser } from "../mm/uaccess.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
+import { futexPhysWord } from "./futex.ts";
 import { procExit, procFreeIfDone, procGet, procSet, procWord } from "./proc.ts";
 
 const tasklistWord = (mem: Memory): number => mem.layout.procs.base + PROCS_HDR.tasklistLock;
@@ -158,4 +164,20 @@ export function machineReap(mem: Memory): number[] {
     });
   }
   return out;
+}
+
+/**
+ * CLONE_CHILD_CLEARTID / set_tid_address at exit or exec (Linux's mm_release):
+ * when another process still uses the mm, clear the word and wake one
+ * futex waiter on it (pthread_join's wait). Entry: the task still runs
+ * `mm`; no lock held. A bad address is ignored.
+ */
+export function clearChildTid(mem: Memory, slot: number, mm: number): void {
+  const va = procGet(mem, slot, "clearTid") >>> 0;
+  if (va === 0 || (va & 3) !== 0 || va >= TASK_SIZE) return;
+  procSet(mem, slot, "clearTid", 0);
+  if (mmField(mem, mm, MM.users) <= 1) return;
+  if (copyToUser(mem, mm, asVirt(va), new Uint8Array(4)) < 0) return;
+  const w = futexPhysWord(mem, mm, va);
+  if (w >= 0) Atomics.notify(physWords(mem), w, 1);
 }

@@ -121,7 +121,7 @@ export function doClone(t: Task, req: CloneRequest): number {
   if ((req.flags & CLONE_VFORK) !== 0) {
     const w = procWord(mem, t.slot, "vforkChild");
     while (Atomics.load(mem.k32, w) === slot) {
-      const r = sleepOnWord(t, w, slot);
+      const r = sleepOnWord(mem, t.slot, w, slot);
       if (r < 0) {
         // Leave the child running; just stop waiting for it.
         Atomics.compareExchange(mem.k32, w, slot, 0);

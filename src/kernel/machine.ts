@@ -56,6 +56,7 @@ import type { ProcessResult, TextMode } from "./proc_run.ts";
 import { procClaim, procGet, procKill, procLive, procWord } from "./proc.ts";
 import { exitNotify, machineRetire, vforkRelease } from "./exit.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
+import { OutputOrder } from "./out_order.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
@@ -196,6 +197,8 @@ export class Machine {
   readonly #bootMs = performance.timeOrigin + performance.now();
   readonly #procs = new Map<number, ProcState>(); // by pid
   readonly #settleWaiters: (() => void)[] = [];
+  /** Workers' output and exits, put back in the order they happened. */
+  readonly #order = new OutputOrder();
   readonly #exits: { pid: number; code: number }[] = [];
   #spawned = 0;
   #panics = 0;
@@ -422,8 +425,9 @@ export class Machine {
     if (p.status !== null) return this.#pool.release(w); // killed and reaped meanwhile
     p.worker = w;
     w.run(start, {
-      out: (fd, data) => (fd === 2 ? p.err : p.out).write(data),
-      exit: (r) => this.#reaped(p, r),
+      out: (fd, data, ticket) =>
+        this.#order.put(ticket, () => (fd === 2 ? p.err : p.out).write(data)),
+      exit: (r, ticket) => this.#order.put(ticket, () => this.#reaped(p, r)),
       error: (msg) => this.#forceTeardown(p, SIGKILL, `worker died: ${msg}`),
     });
   }
@@ -653,6 +657,7 @@ export class Machine {
       await Promise.all(left.map((p) => p.done));
     }
     this.#closed = true;
+    this.#order.close();
     const bell = this.mem.layout.procs.base + PROCS_HDR.doorbell;
     Atomics.add(this.mem.k32, bell, 1);
     Atomics.notify(this.mem.k32, bell);

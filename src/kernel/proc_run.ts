@@ -15,8 +15,6 @@
 
 import { ENOENT, errnoName } from "../abi/errno.ts";
 import { MM, mmBase, PROC_EXITING, PROC_TD_FILES, PROC_TD_MM } from "../abi/layout.ts";
-import { asVirt } from "../abi/types.ts";
-import type { Memory } from "../hw/memory.ts";
 import {
   type Access,
   ACCESS_EXEC,
@@ -30,9 +28,8 @@ import { type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
 import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
-import { mmAlloc, mmField, mmPut, TASK_SIZE } from "../mm/mm.ts";
-import { mmRoot, physWords } from "../mm/pgtable.ts";
-import { copyToUser } from "../mm/uaccess.ts";
+import { mmAlloc, mmPut } from "../mm/mm.ts";
+import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
 import { REG_A7 } from "../abi/regs.ts";
 import {
@@ -47,10 +44,9 @@ import {
 } from "../sync/mod.ts";
 import { STAT } from "../abi/layout.ts";
 import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
-import { exitNotify, vforkRelease } from "./exit.ts";
+import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
 import { closeFilesOf, VfsFiles } from "./files.ts";
 import { readFrame } from "./fork.ts";
-import { futexPhysWord } from "./futex.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procGet, procSet } from "./proc.ts";
@@ -291,6 +287,8 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
   let hart: Hart | null = null;
   let env: ProcessEnv | null = null;
   let reason = { code: 0, signal: 0 } as { code: number; signal: number; message?: string };
+  /** Instructions of the images an execve replaced. */
+  let priorInstret = 0;
   let panic: string | undefined;
   try {
     // Setting up and exec run as a no-kill region: they hold references no
@@ -299,7 +297,19 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
     const started = withNoKill(() => s.kind === "clone" ? startClone(s) : startProcess(s));
     if (started !== null) {
       [t, env, hart] = started;
-      runHart(env, hart);
+      for (;;) {
+        runHart(env, hart);
+        const img = t.execPending;
+        if (img === null || t.exiting !== null) break;
+        // execve replaced the image: a new hart on the new mm runs it.
+        t.execPending = null;
+        statAdd(mem, STAT.instret, hart.instret - env.instretPublished);
+        priorInstret += hart.instret;
+        env = new ProcessEnv(t, img);
+        hart = newHart(env, t.mm);
+        hart.pc = execStartStep(hart.x, img, env.step++);
+        t.regs = hart;
+      }
       reason = t.exiting ?? { code: 0, signal: SIGKILL, message: "stopped without a reason" };
       if (t.panic !== null) panic = describe(t.panic);
     }
@@ -407,7 +417,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
     } finally {
       noKillExit();
     }
-    const instret = hart?.instret ?? 0;
+    const instret = priorInstret + (hart?.instret ?? 0);
     const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;
     return { code, signal: reason.signal, instret, message: reason.message, panic };
   }
@@ -433,22 +443,6 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
     exitNotify(mem, tid, signal !== 0 ? 0 : reason.code, signal);
     taskExit(mem.k32, tid);
   }
-}
-
-/**
- * CLONE_CHILD_CLEARTID / set_tid_address at exit (Linux's mm_release):
- * when another process still uses the mm, clear the word and wake one
- * futex waiter on it (pthread_join's wait). Entry: the task still runs
- * `mm`; no lock held. A bad address is ignored.
- */
-function clearChildTid(mem: Memory, slot: number, mm: number): void {
-  const va = procGet(mem, slot, "clearTid") >>> 0;
-  if (va === 0 || (va & 3) !== 0 || va >= TASK_SIZE) return;
-  procSet(mem, slot, "clearTid", 0);
-  if (mmField(mem, mm, MM.users) <= 1) return;
-  if (copyToUser(mem, mm, asVirt(va), new Uint8Array(4)) < 0) return;
-  const w = futexPhysWord(mem, mm, va);
-  if (w >= 0) Atomics.notify(physWords(mem), w, 1);
 }
 
 function describe(e: unknown): string {

@@ -1,5 +1,5 @@
 /**
- * The process-lifecycle system calls: clone, wait4, waitid, and the
+ * The process-lifecycle system calls: clone, execve, wait4, waitid, and the
  * process-group and session calls a shell needs (setpgid, getpgid, setsid,
  * getsid). riscv32 has no fork, vfork or waitpid: C libraries make them
  * from clone and waitid (or wait4).
@@ -11,6 +11,7 @@ import { EFAULT, EINVAL, EPERM, ESRCH } from "../abi/errno.ts";
 import { PROC_FREE, PROC_REAPED, PROC_ZOMBIE } from "../abi/layout.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { withTasklist } from "./exit.ts";
+import { sysExecve } from "./execve.ts";
 import { doClone } from "./fork.ts";
 import { procGet, procSet } from "./proc.ts";
 import { SIGCHLD } from "./signal.ts";
@@ -169,6 +170,7 @@ export const FORK_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_clone, "clone", ["hex", "ptr", "ptr", "ptr", "ptr"], sysClone, {
     killable: true,
   }),
+  defineSyscall(nr.SYS_execve, "execve", ["path", "ptr", "ptr"], sysExecve),
   defineSyscall(nr.SYS_wait4, "wait4", ["int", "ptr", "hex", "ptr"], sysWait4, { killable: true }),
   defineSyscall(nr.SYS_waitid, "waitid", ["int", "int", "ptr", "hex", "ptr"], sysWaitid, {
     killable: true,

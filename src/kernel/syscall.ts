@@ -54,7 +54,7 @@ function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, Sys
  *
  * @returns true to return to user mode; false when the process must stop
  *   (exit, a fatal signal became pending, or a kernel bug), with
- *   `t.exiting` set
+ *   `t.exiting` set, or when execve replaced the image (`t.execPending`)
  */
 export function syscallDispatch(t: Task, regs: Int32Array): boolean {
   const def = SYSCALLS.get(regs[REG_A7]!);
@@ -76,7 +76,7 @@ export function syscallDispatch(t: Task, regs: Int32Array): boolean {
       return false;
     }
   }
-  if (t.exiting !== null) return false;
+  if (t.exiting !== null || t.execPending !== null) return false;
   regs[REG_A0] = ret | 0;
   const sig = t.pendingSignal();
   if (sig !== 0) {

@@ -11,6 +11,7 @@
  */
 
 import type { Tid } from "../abi/types.ts";
+import type { ExecResult } from "./exec_types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
 import { procGet } from "./proc.ts";
@@ -94,6 +95,11 @@ export class Task {
   panic: unknown = null;
   /** The hart's registers, once it exists (set by the process layer). */
   regs: UserRegs | null = null;
+  /**
+   * Set by a successful execve: the new image, which the process layer
+   * starts on a new hart instead of returning to the old one.
+   */
+  execPending: ExecResult | null = null;
   readonly textMode: "map" | "copy";
   readonly host: ProcessHost | null;
 

@@ -150,7 +150,7 @@ export function doWait(t: Task, sel: WaitSel, options: number): WaitResult | num
     if (found !== null) return found;
     if (!any) return -ECHILD;
     if ((options & WNOHANG) !== 0) return 0;
-    const r = sleepOnWord(t, ev, seen);
+    const r = sleepOnWord(mem, t.slot, ev, seen);
     if (r < 0) return r;
   }
 }
