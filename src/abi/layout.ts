@@ -39,6 +39,7 @@
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
+ *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -50,6 +51,7 @@
  * @module
  */
 
+import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
 
 /** Region alignment, in words (64 bytes). */
@@ -340,6 +342,8 @@ export const MM = {
   rssAnon: 15,
   rssFile: 16,
   ptFrames: 17,
+  /** Start of the [vdso] mapping (the sigreturn trampoline, src/kernel/vdso.ts); 0: none. */
+  vdso: 18,
 } as const;
 export const MM_WORDS = 32;
 export const MM_FREE = 0;
@@ -614,8 +618,7 @@ export const PROC = {
   exitCode: 5,
   /** The signal that killed it (0: it exited). */
   exitSignal: 6,
-  /** Pending signals, bit (sig - 1) per signal (kill sets, the Worker polls). */
-  sigPending: 7,
+  // Word 7 held a 31-bit pending-signal word; signals live in the `signal` region now.
   /** Index of its fd table in the vfs layer + 1 (0: none). */
   fdTable: 8,
   /** physical word index + 1 of the futex word it sleeps on (0: not in a futex wait). */
@@ -685,6 +688,7 @@ export interface KernelLayout {
   readonly procs: Region;
   readonly daxent: Region;
   readonly devmap: Region;
+  readonly signal: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -717,6 +721,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
+    ["signal", signalWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -745,6 +750,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     procs: placed.procs!,
     daxent: placed.daxent!,
     devmap: placed.devmap!,
+    signal: placed.signal!,
     regions,
     bytes: next * 4,
   };
