@@ -67,6 +67,7 @@ const PROGRAMS: Record<string, string[]> = {
   maps: [],
   fsx: [],
   hostile: [],
+  sigctl: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */

@@ -308,6 +308,8 @@ export const MMG = {
   /** Gauges, in frames: page-table pages, anonymous pages in use. */
   pagetableFrames: 2,
   anonFrames: 3,
+  /** The [vdso] page's pfn + 1 (src/kernel/vdso.ts fills it), written at boot by mmBoot. */
+  vdsoPfn: 4,
 } as const;
 export const MMG_WORDS = 16;
 

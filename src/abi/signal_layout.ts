@@ -43,8 +43,6 @@ export const SIGINFO_WORDS = 8;
 export const STD_SIGNALS = 31;
 
 export const SIGHDR = {
-  /** The vDSO (sigreturn trampoline) page's pfn + 1, 0 until first use (vdso.ts). */
-  vdsoPfn: 0,
   /** Queue entries in use (atomic). */
   queued: 1,
 } as const;

@@ -93,7 +93,10 @@ export function futexWait(t: Task, va: number, val: number, timeoutMs: number | 
       const left = deadline - performance.now();
       if (left <= 0) return -ETIMEDOUT;
       const r = Atomics.wait(p32, idx, val | 0, Math.min(FUTEX_SLICE_MS, left));
-      if (r === "ok") return 0;
+      // A signal's wake-up notifies this word too (signal_send.ts): tell the
+      // two apart as Linux does, by whether a signal is pending. A real wake
+      // racing a signal becomes a restart, which sees the changed word at once.
+      if (r === "ok") return t.signalPending() ? futexInterrupted(t, va, val, deadline) : 0;
       if (r === "not-equal") return first ? -EAGAIN : 0;
     }
   } finally {

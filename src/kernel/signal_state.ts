@@ -32,6 +32,7 @@ import {
   SIGHDR,
   SIGINFO_WORDS,
   SIGNAL_GROUP_EXIT,
+  SIGNAL_STOP_STOPPED,
   type SignalParts,
   signalParts,
   SIGPEND,
@@ -676,3 +677,16 @@ export function signalRelease(mem: Memory, tid: number): void {
 }
 
 export { andW, orW };
+
+/**
+ * Whether the process of task `tid` is stopped (a completed group stop,
+ * not yet continued), and by which signal; 0 when it is not stopped.
+ * For the Machine, tests and wait4. No lock (a snapshot).
+ */
+export function stoppedBy(mem: Memory, tid: number): number {
+  const g = taskField(mem, tid, "group");
+  if (g === 0) return 0;
+  return (groupField(mem, g, "flags") & SIGNAL_STOP_STOPPED) !== 0
+    ? groupField(mem, g, "stopSig")
+    : 0;
+}

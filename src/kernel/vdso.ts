@@ -31,13 +31,11 @@ import { ENOMEM } from "../abi/errno.ts";
 import { MM, mmBase } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { SYS_rt_sigreturn } from "../abi/signal.ts";
-import { SIGHDR } from "../abi/signal_layout.ts";
 import { pfnToPte, PTE_A, PTE_SPECIAL, PTE_U, PTE_V } from "../abi/sv32.ts";
 import { asVirt, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { VM_FAULT_NOPAGE, VM_FAULT_OOM } from "../mm/fault.ts";
-import { allocFrame, freeFrame } from "../mm/frame_alloc.ts";
-import { mmapWriteLock, mmapWriteUnlock, ptlLock, ptlUnlock } from "../mm/mm.ts";
+import { mmapWriteLock, mmapWriteUnlock, ptlLock, ptlUnlock, vdsoPagePfn } from "../mm/mm.ts";
 import { getUnmappedArea } from "../mm/mmap.ts";
 import { physWords, pteLoad, ptePresent, vmPteBits, walk } from "../mm/pgtable.ts";
 import {
@@ -52,7 +50,6 @@ import {
   type VmFault,
   VMOPS_VDSO,
 } from "../mm/vma.ts";
-import { sigHeader } from "./signal_state.ts";
 
 /** Where __vdso_rt_sigreturn lies in the page. */
 export const VDSO_SIGRETURN_OFFSET = 0;
@@ -67,30 +64,24 @@ const TRAMPOLINE = [
 export const VDSO_VM_FLAGS = VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC;
 
 /**
- * The vDSO page's frame, allocating and filling it on first use (the
- * Machine does that at boot, so it is never counted as a process's).
- * Any thread; takes no lock (two racing threads: one frame wins, the
- * other is freed).
+ * The vDSO page's frame (allocated by mmBoot, with the zero page), with
+ * the trampoline written into it. Writing the same two words again is
+ * harmless, so any thread may call this at any time; it takes no lock.
  *
- * @returns the pfn, or -ENOMEM
+ * @returns the pfn, or -ENOMEM before mmBoot
  */
 export function vdsoPfn(mem: Memory): Pfn | number {
-  const w = sigHeader(mem) + SIGHDR.vdsoPfn;
-  const cur = Atomics.load(mem.k32, w);
-  if (cur !== 0) return (cur - 1) as Pfn;
-  const pfn = allocFrame(mem, { zero: true });
-  if (pfn < 0) return pfn;
+  const pfn = vdsoPagePfn(mem);
+  if (pfn < 0) return -ENOMEM;
   const dv = new DataView(mem.u8.buffer, pfn * PAGE_SIZE + VDSO_SIGRETURN_OFFSET, 8);
-  TRAMPOLINE.forEach((insn, i) => dv.setUint32(4 * i, insn >>> 0, true));
-  const won = Atomics.compareExchange(mem.k32, w, 0, pfn + 1);
-  if (won === 0) return pfn as Pfn;
-  freeFrame(mem, pfn as Pfn);
-  return (won - 1) as Pfn;
+  if (dv.getUint32(0, true) !== TRAMPOLINE[0]) {
+    TRAMPOLINE.forEach((insn, i) => dv.setUint32(4 * i, insn >>> 0, true));
+  }
+  return pfn;
 }
 
-/** The vDSO frame if it exists (-1 before the first vdsoPfn), for invariant checks. */
-export const vdsoFrame = (mem: Memory): number =>
-  Atomics.load(mem.k32, sigHeader(mem) + SIGHDR.vdsoPfn) - 1;
+/** The vDSO frame (-1 before mmBoot), for invariant checks. */
+export const vdsoFrame = (mem: Memory): number => vdsoPagePfn(mem);
 
 /**
  * Map the [vdso] page into `mm` (a fresh exec image) and record where
