@@ -203,12 +203,21 @@ function wantsSignal(mem: Memory, t: number, sig: number): boolean {
 /**
  * Pick the thread that will handle `sig` and wake it, or start the group
  * exit for a fatal one (Linux's complete_signal). `tid` is the thread a
- * thread-directed signal was queued for, 0 for a group-directed one.
+ * thread-directed signal was queued for, 0 for a group-directed one, which
+ * goes to `prefer` when that thread can take it (Linux's target task).
  * Entry: siglock held.
  */
-function completeSignal(mem: Memory, h: number, g: number, tid: number, sig: number): number {
+function completeSignal(
+  mem: Memory,
+  h: number,
+  g: number,
+  tid: number,
+  sig: number,
+  prefer: number,
+): number {
   let t = 0;
   if (tid !== 0) t = wantsSignal(mem, tid, sig) ? tid : 0;
+  else if (prefer !== 0 && wantsSignal(mem, prefer, sig)) t = prefer;
   else t = groupTasks(mem, g).find((x) => wantsSignal(mem, x, sig)) ?? 0;
   if (t === 0) return SEND_QUEUED; // blocked everywhere: it waits until someone unblocks it
   const fatal = sigFatal(mem, h, sig) && !taskBlocks(mem, t, sig, true);
@@ -224,7 +233,8 @@ function completeSignal(mem: Memory, h: number, g: number, tid: number, sig: num
  * Send `sig` with `info` to thread `tid` (thread-directed) or to group `g`
  * (tid 0). `mustQueue`: a real-time signal that finds the queue full fails
  * with -EAGAIN instead of losing its siginfo (sigqueue and tgsigqueue do
- * this; kill does not). Entry: siglock of sighand `h` held.
+ * this; kill does not). `prefer`: for a group-directed signal, the thread
+ * to give it to if it can take it. Entry: siglock of sighand `h` held.
  *
  * @returns SEND_DROPPED, SEND_QUEUED, SEND_FATAL, or -EAGAIN
  */
@@ -236,15 +246,16 @@ export function sendSignalLocked(
   sig: number,
   info: KSigInfo | null,
   mustQueue = false,
+  prefer = 0,
 ): number {
-  const leader = tid !== 0 ? tid : groupTasks(mem, g)[0] ?? 0;
+  const leader = tid !== 0 ? tid : prefer !== 0 ? prefer : groupTasks(mem, g)[0] ?? 0;
   if (leader === 0) return SEND_DROPPED; // every thread has exited
   if (!prepareSignal(mem, h, g, leader, sig)) return SEND_DROPPED;
   const p = tid !== 0 ? taskPending(mem, tid) : groupPending(mem, g);
   const r = pendingAdd(mem, p, sig, sig === SIGKILL ? null : info, mustQueue);
   if (r < 0) return -EAGAIN;
   if (r === 0) return SEND_QUEUED; // a standard signal already pending
-  return completeSignal(mem, h, g, tid, sig);
+  return completeSignal(mem, h, g, tid, sig, prefer);
 }
 
 /**
@@ -352,6 +363,29 @@ export function killTaskGroup(mem: Memory, tid: number, sig: number): number {
   const g = taskField(mem, tid, "group");
   if (g === 0 || taskField(mem, tid, "state") !== SIGTASK_LIVE) return -ESRCH;
   return sendToGroup(mem, g, sig, siginfoKill(sig, SI_USER, 0));
+}
+
+/**
+ * Raise `sig` for the calling task's process as the kernel does on its
+ * behalf (Linux's send_sig(sig, current, 0)): SIGPIPE for a write to a
+ * pipe or console nobody reads, SIGXFSZ, and the like. It is
+ * group-directed with the caller as the preferred thread, carries SI_USER
+ * with the caller's own pid, and is delivered on the way back to user
+ * mode, so the system call returns its error (EPIPE) first, as on Linux.
+ * Entry: no siglock held; `tid` is the calling task.
+ *
+ * @returns as sendSignalLocked, or -ESRCH when the task has no signal state
+ */
+export function sendSigSelf(mem: Memory, tid: number, sig: number): number {
+  const h = lockTaskSighand(mem, tid);
+  if (h === 0) return -ESRCH;
+  try {
+    const g = taskField(mem, tid, "group");
+    const info = siginfoKill(sig, SI_USER, groupField(mem, g, "tgid"));
+    return sendSignalLocked(mem, h, g, 0, sig, info, false, tid);
+  } finally {
+    sigunlock(mem, h);
+  }
 }
 
 /** Send SIGKILL to the process of task `tid` (the OOM killer). @returns false if it is not live */

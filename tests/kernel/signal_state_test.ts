@@ -15,6 +15,7 @@ import {
   SIGCONT,
   SIGINFO,
   SIGKILL,
+  SIGPIPE,
   SIGSTOP,
   SIGTERM,
   SIGTSTP,
@@ -34,6 +35,7 @@ import {
   SEND_DROPPED,
   SEND_FATAL,
   SEND_QUEUED,
+  sendSigSelf,
   sendToGroup,
   sendToTask,
   siginfoKill,
@@ -250,4 +252,23 @@ Deno.test("doSigaltstack(): SA_ONSTACK frames go on the alternate stack, which c
   } finally {
     bench.close();
   }
+});
+
+Deno.test("sendSigSelf() raises SIGPIPE for the caller's process with SI_USER and its own pid", () => {
+  const mem = machine();
+  signalSpawn(mem, 2, 77);
+  assert.equal(sendSigSelf(mem, 2, SIGPIPE), SEND_FATAL, "SIGPIPE's default terminates");
+  const g = taskField(mem, 2, "group");
+  assert.equal(groupField(mem, g, "exitCode"), SIGPIPE);
+  signalRelease(mem, 2);
+  signalSpawn(mem, 2, 78);
+  const h = lockTaskSighand(mem, 2);
+  setAction(mem, h, SIGPIPE, { handler: 0x4000, flags: 0, mask: { lo: 0, hi: 0 } });
+  sigunlock(mem, h);
+  assert.equal(sendSigSelf(mem, 2, SIGPIPE), SEND_QUEUED);
+  const p = groupPending(mem, taskField(mem, 2, "group"));
+  const info = pendingTake(mem, p, SIGPIPE);
+  assert.deepEqual([info[0], info[2], info[SIGINFO.pid / 4]], [SIGPIPE, SI_USER, 78]);
+  assert.ok((taskField(mem, 2, "flags") & 1) !== 0, "TIF_SIGPENDING set for the caller");
+  signalRelease(mem, 2);
 });
