@@ -261,7 +261,7 @@ class Builder {
       this.link(dir, name, ino, XFT_REG, hostPath);
       if ((st.nlink ?? 1) > 1) this.hardLinks.set(key, ino);
     } else {
-      this.opts.warn?.(`mkfs: skipping ${hostPath}: not a file, directory or symlink`);
+      this.opts.warn?.(`skipping ${hostPath}: not a file, directory or symlink`);
     }
   }
 

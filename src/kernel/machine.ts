@@ -47,7 +47,7 @@ import { heldLocks } from "../sync/held.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { closeFilesOf } from "./files.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
-import { type PooledWorker, WorkerPool } from "./machine_pool.ts";
+import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult, TextMode } from "./proc_run.ts";
 import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
@@ -215,6 +215,8 @@ export class Machine {
     if (!Number.isInteger(maxProcs) || maxProcs < 1 || maxProcs > 1024) {
       throw new MachineError(`maxProcs ${maxProcs} is outside 1..1024`);
     }
+    const noWorkers = workerPermissionProblem();
+    if (noWorkers !== null) throw new MachineError(noWorkers);
     const ramBytes = opts.ram ?? 64 * MIB;
     if (!Number.isSafeInteger(ramBytes) || ramBytes < 64 * PAGE_SIZE || ramBytes % PAGE_SIZE) {
       throw new MachineError(`RAM size ${ramBytes} must be a multiple of 4096, at least 256 KiB`);
@@ -255,7 +257,10 @@ export class Machine {
     // Also registers the main thread's file fault handlers and unmap hook: it
     // tears down dead processes' mms, which may hold file mappings.
     const fs = mountKernelFs(mem, mount);
-    if ("error" in fs) throw new MachineError(`cannot mount the image: ${fs.error}`);
+    if ("error" in fs) {
+      const which = typeof opts.image === "string" ? `image ${opts.image}` : "the image";
+      throw new MachineError(`${which}: cannot mount: ${fs.error}`);
+    }
     const m = new Machine(mem, opts, fs);
     await m.#pool.warm(Math.min(opts.warm ?? 4, maxProcs));
     return m;
