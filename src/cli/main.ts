@@ -7,7 +7,7 @@
  *
  * ```sh
  * deno run --allow-read src/cli/main.ts ls root.img /bin
- * deno install -g --allow-read --allow-write --allow-env -n xip src/cli/main.ts
+ * deno install -g --allow-read --allow-write -n xip --config deno.json src/cli/main.ts
  * ```
  *
  * @module
@@ -24,10 +24,10 @@ import { RUN } from "./run.ts";
 import { VERSION } from "../version.ts";
 
 /** Every subcommand, in the order `xip help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [MKFS, LS, CAT, FSCK, RUN, DEMO];
+const COMMANDS: readonly CommandSpec[] = [MKFS, LS, CAT, FSCK, RUN, DEMO];
 
 /** The top-level help: the commands and their one-line summaries. */
-export function mainHelp(): string {
+function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
   return [
     "usage: xip <command> [options]",
@@ -46,7 +46,20 @@ const enc = new TextEncoder();
 const out = (text: string) => Deno.stdout.writeSync(enc.encode(text + "\n"));
 const err = (text: string) => Deno.stderr.writeSync(enc.encode(text + "\n"));
 
-/** Run `xip` with `argv` (without the program name); resolves to the exit status. */
+/**
+ * Run `xip` with `argv` (without the program name), printing to this
+ * process's stdout and stderr.
+ *
+ * @example List a directory of an image
+ * ```ts ignore
+ * import { main } from "@xip/xip/cli";
+ *
+ * const status = await main(["ls", "root.img", "/bin"]);
+ * ```
+ *
+ * @param argv the arguments, e.g. `["run", "root.img", "--", "/bin/hello"]`
+ * @returns the exit status
+ */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-V") {

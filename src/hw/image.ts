@@ -14,6 +14,7 @@ import { PAGE_SIZE } from "../abi/types.ts";
 
 /** A device image could not be read, written or used. The message is one line. */
 export class ImageError extends Error {
+  /** Always "ImageError". */
   override name = "ImageError";
 }
 

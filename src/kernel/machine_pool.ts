@@ -172,6 +172,11 @@ export class WorkerPool {
     return this.#all.size;
   }
 
+  /** Terminate the idle Workers (a later acquire starts new ones). */
+  stopIdle(): void {
+    for (const w of this.#idle.splice(0)) this.discard(w);
+  }
+
   /** Terminate every Worker. */
   close(): void {
     for (const w of this.#all) w.terminate();
