@@ -710,6 +710,7 @@ export interface KernelLayout {
   readonly daxent: Region;
   /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
+  /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
   readonly signal: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
