@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { EAGAIN } from "../../src/abi/errno.ts";
 import { REG_A0, REG_A1, REG_A2, REG_RA, REG_SP } from "../../src/abi/regs.ts";
 import {
+  CLD_EXITED,
   RT_SIGFRAME_SIZE,
   SA_ONSTACK,
   SI_QUEUE,
@@ -32,6 +33,7 @@ import { mmRoot } from "../../src/mm/pgtable.ts";
 import { doSigaltstack, restoreRtFrame, setupRtFrame } from "../../src/kernel/signal_frame.ts";
 import {
   fatalSignalPending,
+  notifyParentExit,
   SEND_DROPPED,
   SEND_FATAL,
   SEND_QUEUED,
@@ -53,6 +55,8 @@ import {
   setAction,
   setBlockedLocked,
   siginfoNew,
+  signalExec,
+  signalFork,
   signalRelease,
   signalSpawn,
   sigqueueUsed,
@@ -271,4 +275,51 @@ Deno.test("sendSigSelf() raises SIGPIPE for the caller's process with SI_USER an
   assert.deepEqual([info[0], info[2], info[SIGINFO.pid / 4]], [SIGPIPE, SI_USER, 78]);
   assert.ok((taskField(mem, 2, "flags") & 1) !== 0, "TIF_SIGPENDING set for the caller");
   signalRelease(mem, 2);
+});
+
+Deno.test("signalFork() copies or shares dispositions, inherits the mask, never the pending signals", () => {
+  const mem = machine();
+  signalSpawn(mem, 2, 10);
+  let h = lockTaskSighand(mem, 2);
+  setAction(mem, h, SIGUSR1, { handler: 0x4000, flags: 0, mask: { lo: 0, hi: 0 } });
+  setBlockedLocked(mem, 2, { lo: 1 << (SIGTERM - 1), hi: 0 });
+  sigunlock(mem, h);
+  assert.equal(sendToTask(mem, 2, SIGTERM, null), SEND_QUEUED, "blocked: pending");
+  // fork(): a copy of the dispositions, a new group whose parent is the caller's.
+  signalFork(mem, 2, 3, 11, { sighand: false, thread: false, vmNoVfork: false });
+  const ph = taskField(mem, 2, "sighand"), ch = taskField(mem, 3, "sighand");
+  assert.notEqual(ch, ph);
+  assert.equal(getAction(mem, ch, SIGUSR1).handler, 0x4000);
+  assert.equal(taskField(mem, 3, "blockedLo"), 1 << (SIGTERM - 1));
+  assert.deepEqual(pendingSet(mem.k32, taskPending(mem, 3)), { lo: 0, hi: 0 });
+  const cg = taskField(mem, 3, "group");
+  assert.equal(groupField(mem, cg, "parent"), taskField(mem, 2, "group"));
+  assert.equal(groupField(mem, cg, "tgid"), 11);
+  // A thread shares both; exec in the child resets its handlers.
+  signalFork(mem, 3, 4, 12, { sighand: true, thread: true, vmNoVfork: true });
+  assert.equal(taskField(mem, 4, "sighand"), ch);
+  assert.equal(taskField(mem, 4, "group"), cg);
+  assert.equal(groupField(mem, cg, "live"), 2);
+  signalRelease(mem, 4);
+  signalExec(mem, 3);
+  assert.equal(getAction(mem, taskField(mem, 3, "sighand"), SIGUSR1).handler, 0);
+  assert.equal(getAction(mem, ph, SIGUSR1).handler, 0x4000, "the parent keeps its handler");
+  // The child exits: the parent gets SIGCHLD (CLD_EXITED, status) and its wait word moves.
+  h = lockTaskSighand(mem, 2);
+  setAction(mem, h, SIGCHLD, { handler: 0x4100, flags: 0, mask: { lo: 0, hi: 0 } });
+  sigunlock(mem, h);
+  const pg = taskField(mem, 2, "group");
+  const ev = groupField(mem, pg, "childEvents");
+  assert.equal(notifyParentExit(mem, cg, 7, 0, false), false, "no autoreap");
+  assert.equal(groupField(mem, pg, "childEvents"), ev + 1);
+  const info = pendingTake(mem, groupPending(mem, pg), SIGCHLD);
+  assert.deepEqual([info[2], info[SIGINFO.pid / 4], info[SIGINFO.status / 4]], [CLD_EXITED, 11, 7]);
+  h = lockTaskSighand(mem, 2);
+  setAction(mem, h, SIGCHLD, { handler: 1, flags: 0, mask: { lo: 0, hi: 0 } });
+  sigunlock(mem, h);
+  assert.equal(notifyParentExit(mem, cg, 0, SIGTERM, false), true, "SIG_IGN: autoreap");
+  assert.ok(!pendingHas(mem.k32, groupPending(mem, pg), SIGCHLD));
+  signalRelease(mem, 3);
+  signalRelease(mem, 2);
+  assert.equal(sigqueueUsed(mem), 0);
 });
