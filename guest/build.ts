@@ -54,6 +54,7 @@ const LIBXC = [
   "sync",
   "divdi3",
   "process",
+  "signal",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -71,6 +72,7 @@ const PROGRAMS: Record<string, string[]> = {
   proctest: [],
   exectest: [],
   true: [],
+  sigctl: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
@@ -89,6 +91,8 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   proctest: { src: "guest/bin/proctest.c" },
   exectest: { src: "guest/bin/exectest.c" },
   true: { src: "guest/bin/true.c" },
+  sigbasic: { src: "guest/tests/sigbasic.c" },
+  sigdie: { src: "guest/tests/sigdie.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

@@ -13,7 +13,8 @@
  * (src/kernel/out_order.ts).
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
- * not return to the event loop, so the Machine sets PROC.sigPending instead.
+ * not return to the event loop, so the Machine queues a signal in shared
+ * memory instead (src/kernel/signal_send.ts), which the hart's poll notices.
  * Nor do fork requests: a process that clones leaves the child in shared
  * memory and rings the Machine's doorbell (src/kernel/fork.ts).
  *

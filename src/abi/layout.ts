@@ -39,6 +39,7 @@
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
+ *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  +---------+--------------------------------------------------------------+
  * ```
@@ -51,6 +52,7 @@
  * @module
  */
 
+import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
 
@@ -308,6 +310,8 @@ export const MMG = {
   /** Gauges, in frames: page-table pages, anonymous pages in use. */
   pagetableFrames: 2,
   anonFrames: 3,
+  /** The [vdso] page's pfn + 1 (src/kernel/vdso.ts fills it), written at boot by mmBoot. */
+  vdsoPfn: 4,
 } as const;
 export const MMG_WORDS = 16;
 
@@ -342,6 +346,8 @@ export const MM = {
   rssAnon: 15,
   rssFile: 16,
   ptFrames: 17,
+  /** Start of the [vdso] mapping (the sigreturn trampoline, src/kernel/vdso.ts); 0: none. */
+  vdso: 18,
 } as const;
 export const MM_WORDS = 32;
 export const MM_FREE = 0;
@@ -637,8 +643,7 @@ export const PROC = {
   exitCode: 5,
   /** The signal that killed it (0: it exited). */
   exitSignal: 6,
-  /** Pending signals, bit (sig - 1) per signal (kill sets, the Worker polls). */
-  sigPending: 7,
+  // Word 7 held a 31-bit pending-signal word; signals live in the `signal` region now.
   /** Index of its fd table in the vfs layer + 1 (0: none). */
   fdTable: 8,
   /** physical word index + 1 of the futex word it sleeps on (0: not in a futex wait). */
@@ -647,11 +652,7 @@ export const PROC = {
   teardown: 10,
   /** Slot of the parent (0: the Machine, also after reparenting). Under tasklistLock. */
   parentSlot: 11,
-  /**
-   * Futex word the process's wait4/waitid sleeps on: bumped (and notified)
-   * whenever one of its children changes state or it gains or loses one.
-   */
-  childEvent: 12,
+  // Word 12 is free (a process's wait4 sleeps on its signal group's childEvents).
   /**
    * The slot of the CLONE_VFORK child this process waits for (0: none).
    * The child clears it, and notifies, when it execs or exits (Linux's
@@ -672,11 +673,7 @@ export const PROC = {
   start: 17,
   /** Signal the parent gets when the process exits (clone's CSIGNAL byte; SIGCHLD after fork). */
   childSig: 18,
-  /**
-   * Kernel-table word index + 1 of the word the process sleeps on in a
-   * killable wait (wait4, vfork, pipes), so that kill can wake it; 0: none.
-   */
-  waitWord: 19,
+  // Word 19 is free (sleepers publish their word in SIGTASK.waitWord).
   /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
   clearTid: 20,
   /**
@@ -738,30 +735,53 @@ export const devmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.deviceFr
 
 /** A placed region: `words` 32-bit words starting at word `base`. */
 export interface Region {
+  /** The region's name, as in the map at the top of this module. */
   readonly name: string;
+  /** Index of its first word. */
   readonly base: number;
+  /** Its size in 32-bit words. */
   readonly words: number;
 }
 
 /** The computed placement of every kernel-table region. */
 export interface KernelLayout {
+  /** What the layout was computed for. */
   readonly config: LayoutConfig;
+  /** Magic, configuration echo, debug bits. */
   readonly header: Region;
+  /** Machine-wide 64-bit counters (STAT). */
   readonly stats: Region;
+  /** Words with no owner, for tests and benchmarks. */
   readonly scratch: Region;
+  /** One record per host thread (TASK): held-lock stack, TLB words. */
   readonly tasks: Region;
+  /** One struct page per RAM frame (PAGE), and per device frame with a device memmap. */
   readonly memmap: Region;
+  /** The frame allocator (FALLOC). */
   readonly falloc: Region;
+  /** The page-cache index (PCACHE). */
   readonly pcache: Region;
+  /** mm globals (MMG). */
   readonly mmg: Region;
+  /** One mm_struct per task slot (MM). */
   readonly mms: Region;
+  /** vm_area_struct slots (VMA). */
   readonly vmas: Region;
+  /** In-memory inodes (ICACHE, ISLOT). */
   readonly icache: Region;
+  /** The mounted xipfs's shared state (XFS). */
   readonly xipfs: Region;
+  /** Open files and fd tables (FILES, FILE, FDT). */
   readonly files: Region;
+  /** The process table (PROCS_HDR, PROC). */
   readonly procs: Region;
+  /** DAX entry locks (DAXENT). */
   readonly daxent: Region;
+  /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
+  /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
+  readonly signal: Region;
+  /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
   readonly pipes: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
@@ -795,6 +815,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
+    ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
   ];
   const placed: Record<string, Region> = {};
@@ -824,6 +845,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     procs: placed.procs!,
     daxent: placed.daxent!,
     devmap: placed.devmap!,
+    signal: placed.signal!,
     pipes: placed.pipes!,
     regions,
     bytes: next * 4,

@@ -12,8 +12,8 @@
  * - close-on-exec fds are closed;
  * - the process layer is asked (Task.execPending) to replace the hart: the
  *   syscall does not return to the old image.
- * Signal dispositions are reset to default by the signal layer, which
- * owns them (handled ones only; ignored ones stay ignored, as Linux).
+ * - caught signals revert to their default action (signalExec; ignored
+ *   ones stay ignored, the blocked mask and pending signals survive).
  *
  * @module
  */
@@ -26,6 +26,7 @@ import { copyFromUser, strncpyFromUser } from "../mm/uaccess.ts";
 import { execve, isExecError } from "./exec.ts";
 import { clearChildTid, vforkRelease } from "./exit.ts";
 import { procSet } from "./proc.ts";
+import { signalExec } from "./signal_state.ts";
 import type { Task } from "./task.ts";
 import { userPath } from "./uaccess_task.ts";
 
@@ -102,6 +103,7 @@ export function sysExecve(t: Task, pathp: number, argvp: number, envpp: number):
   mmPut(mem, old);
   vforkRelease(mem, t.slot);
   t.files.execFlush(mm);
+  signalExec(mem, t.tid);
   t.execPending = img;
   return 0;
 }

@@ -40,7 +40,11 @@ import { mmField, TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
 import { copyToUser } from "../mm/uaccess.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
+import { SIGGRP, SIGTASK_FREE } from "../abi/signal_layout.ts";
 import { futexPhysWord } from "./futex.ts";
+import { SIGCHLD } from "./signal.ts";
+import { notifyParentExit } from "./signal_send.ts";
+import { groupField, setGroupField, sigGroup, taskField } from "./signal_state.ts";
 import { procExit, procFreeIfDone, procGet, procSet, procWord } from "./proc.ts";
 
 const tasklistWord = (mem: Memory): number => mem.layout.procs.base + PROCS_HDR.tasklistLock;
@@ -61,18 +65,6 @@ export function withTasklist<T>(mem: Memory, fn: () => T): T {
 }
 
 /**
- * Wake whoever sleeps in wait4/waitid in process `slot`: bump its
- * childEvent word and notify it. Entry: tasklist lock held (so `slot` is
- * still the process the caller means).
- */
-export function wakeChildWaiters(mem: Memory, slot: number): void {
-  if (slot === 0) return;
-  const w = procWord(mem, slot, "childEvent");
-  Atomics.add(mem.k32, w, 1);
-  Atomics.notify(mem.k32, w);
-}
-
-/**
  * Slots of the processes whose parent is `slot` (any state but free).
  * Entry: tasklist lock held, for an answer that stays true.
  */
@@ -85,21 +77,45 @@ export function childSlots(mem: Memory, slot: number): number[] {
   return out;
 }
 
+/** The signal group of task `slot`, 0 when its signal state is gone (released). */
+function liveGroup(mem: Memory, slot: number): number {
+  return taskField(mem, slot, "state") === SIGTASK_FREE ? 0 : taskField(mem, slot, "group");
+}
+
 /**
  * The process in `slot` has released its mm and files: hand its children
  * to the Machine (init), record its status, which makes it a zombie, and
- * wake its parent's waiters (Linux's exit_notify; SIGCHLD is the signal
- * layer's). Called by the process's own Worker at the end of teardown, or
- * by the Machine for a Worker that died. Entry: no lock held.
+ * tell its parent (Linux's exit_notify): SIGCHLD with the status when its
+ * exit signal is SIGCHLD (notifyParentExit), and the parent's wait4
+ * sleepers woken in every case. A parent that ignores SIGCHLD (or set
+ * SA_NOCLDWAIT) never sees the zombie: it is reaped at once. Called by
+ * the process's own Worker at the end of teardown, or by the Machine for a
+ * Worker that died, before the process's signal state is released.
+ * Entry: no lock held.
  */
 export function exitNotify(mem: Memory, slot: number, code: number, signal: number): void {
   withTasklist(mem, () => {
     for (const c of childSlots(mem, slot)) {
       procSet(mem, c, "parentSlot", 0);
       procSet(mem, c, "parent", 0);
+      const cg = liveGroup(mem, c);
+      if (cg !== 0) setGroupField(mem, cg, "parent", 0);
     }
     procExit(mem, slot, code, signal);
-    wakeChildWaiters(mem, procGet(mem, slot, "parentSlot"));
+    const g = liveGroup(mem, slot);
+    if (procGet(mem, slot, "parentSlot") === 0 || g === 0) return;
+    if (procGet(mem, slot, "childSig") === SIGCHLD) {
+      if (notifyParentExit(mem, g, code, signal, false)) reapZombie(mem, slot);
+    } else {
+      // A clone child with another exit signal (or none): no SIGCHLD, but
+      // its parent's __WCLONE waits are woken.
+      const pg = groupField(mem, g, "parent");
+      if (pg !== 0) {
+        const w = sigGroup(mem, pg) + SIGGRP.childEvents;
+        Atomics.add(mem.k32, w, 1);
+        Atomics.notify(mem.k32, w);
+      }
+    }
   });
 }
 

@@ -32,6 +32,7 @@ import { enterIdle, switchMm } from "../mm/tlb.ts";
 import { copyToUser } from "../mm/uaccess.ts";
 import { taskExit, taskInit, withNoKill } from "../sync/mod.ts";
 import { procClaim, procGet, procSet, procUnclaim, procWord } from "./proc.ts";
+import { signalFork } from "./signal_state.ts";
 import { sleepOnWord } from "./sleep.ts";
 import type { Task } from "./task.ts";
 import { accessOk } from "./uaccess_task.ts";
@@ -102,13 +103,13 @@ function putTid(mem: Memory, mm: number, va: number, v: number): void {
  * @returns the child's pid to the parent, or -EAGAIN (no process slot, the
  *   Machine's limit), -ENOMEM (no mm or memory to copy it), -EMFILE (no fd
  *   table), -EINVAL (bad flags), -ENOSYS (threads, or no Machine to run
- *   the child); -EINTR when a vfork parent is interrupted by a signal
+ *   the child); -ERESTARTSYS when a vfork parent is killed while it waits
  */
 export function doClone(t: Task, req: CloneRequest): number {
   const bad = checkFlags(req.flags);
   if (bad < 0) return bad;
   if ((req.flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS)) !== 0) return -ENOSYS;
-  if (t.host === null || t.regs === null) return -ENOSYS;
+  if (t.host === null || t.sig.hart === null) return -ENOSYS;
   const mem = t.mem;
   const parentSlot = (req.flags & CLONE_PARENT) !== 0 ? procGet(mem, t.slot, "parentSlot") : t.slot;
   const claim = procClaim(mem, parentSlot);
@@ -121,7 +122,8 @@ export function doClone(t: Task, req: CloneRequest): number {
   if ((req.flags & CLONE_VFORK) !== 0) {
     const w = procWord(mem, t.slot, "vforkChild");
     while (Atomics.load(mem.k32, w) === slot) {
-      const r = sleepOnWord(mem, t.slot, w, slot);
+      // Killable, not interruptible, as Linux's wait_for_vfork_done.
+      const r = sleepOnWord(mem, t.slot, w, slot, Infinity, true);
       if (r < 0) {
         // Leave the child running; just stop waiting for it.
         Atomics.compareExchange(mem.k32, w, slot, 0);
@@ -162,6 +164,12 @@ function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): numb
   if (fdTable < 0) return fail(fdTable, mm);
   procSet(mem, slot, "mm", mm);
   procSet(mem, slot, "fdTable", fdTable);
+  // Dispositions copied (or shared), the blocked mask inherited, nothing pending.
+  signalFork(mem, t.tid, slot, pid, {
+    sighand: (req.flags & CLONE_SIGHAND) !== 0,
+    thread: (req.flags & CLONE_THREAD) !== 0,
+    vmNoVfork: (req.flags & (CLONE_VM | CLONE_VFORK)) === CLONE_VM,
+  });
   procSet(mem, slot, "childSig", req.flags & CSIGNAL);
   let console = 0;
   t.consoleOpen.forEach((open, fd) => console |= open ? 1 << fd : 0);
@@ -177,7 +185,7 @@ function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): numb
 
 /** The child's first registers: the parent's, returning 0 from clone, on its own stack and TLS if given. */
 function writeFrame(t: Task, slot: number, req: CloneRequest): void {
-  const regs = t.regs!;
+  const regs = t.sig.hart!;
   const mem = t.mem;
   const base = procWord(mem, slot, "frame");
   Atomics.store(mem.k32, base, regs.pc | 0);

@@ -12,7 +12,7 @@
  *   whole, and no other write's bytes come between its own; a larger
  *   write goes in as room appears and may be interleaved; a blocking
  *   write returns only when everything went in (or a signal stops it,
- *   returning what went in, or -EINTR if nothing did); with O_NONBLOCK, a
+ *   returning what went in, or -ERESTARTSYS if nothing did); with O_NONBLOCK, a
  *   small write that does not fit is -EAGAIN and a large one writes what
  *   fits (-EAGAIN if nothing does);
  * - writing with no reader left raises SIGPIPE on the writer and fails
@@ -45,8 +45,8 @@ import type { Memory } from "../hw/memory.ts";
 import { allocFrameReclaim } from "../mm/frame_alloc.ts";
 import { putPage } from "../mm/memmap.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
-import { procKill } from "./proc.ts";
 import { SIGPIPE } from "./signal.ts";
+import { sendSigSelf } from "./signal_send.ts";
 import { sleepOnWord } from "./sleep.ts";
 
 /** Which end of a pipe an open file is. */
@@ -182,7 +182,8 @@ function ringCopy(
  * `slot` (the calling thread's). Entry: no lock held.
  *
  * @returns bytes read (0: no writer left and nothing buffered), -EAGAIN
- *   (nonblock and empty), -EINTR (a signal, or a kill, while waiting), -ENXIO
+ *   (nonblock and empty), -ERESTARTSYS (a signal, or a kill, while
+ *   waiting), -ENXIO
  */
 export function pipeRead(
   mem: Memory,
@@ -222,8 +223,8 @@ export function pipeRead(
  * slot `slot`. Entry: no lock held.
  *
  * @returns bytes written, or -EPIPE (no reader; SIGPIPE is raised too),
- *   -EAGAIN (nonblock and no room), -EINTR (a signal before anything was
- *   written), -ENOMEM (no frame for a ring page), -ENXIO
+ *   -EAGAIN (nonblock and no room), -ERESTARTSYS (a signal before anything
+ *   was written), -ENOMEM (no frame for a ring page), -ENXIO
  */
 export function pipeWrite(
   mem: Memory,
@@ -241,7 +242,7 @@ export function pipeWrite(
     lock(mem, r);
     if (Atomics.load(k32, r + PIPE.readers) === 0) {
       unlock(mem, r);
-      procKill(mem, slot, SIGPIPE);
+      sendSigSelf(mem, slot, SIGPIPE);
       return done > 0 ? done : -EPIPE;
     }
     if (done === src.length) {

@@ -4,7 +4,8 @@
  *
  * Who writes what:
  * - the Machine (at spawn) or a parent's Worker (at fork) claims a free
- *   slot (procClaim); the Machine sets pending signals (procKill);
+ *   slot (procClaim); signals live in the `signal` region
+ *   (signal_state.ts);
  * - the Worker running the process records its mm and fd table, marks
  *   itself exiting, records each teardown step and finally its status,
  *   which makes it a zombie (exitNotify in exit.ts);
@@ -32,8 +33,6 @@ import {
 } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
-import { physWords } from "../mm/pgtable.ts";
-import { sigBit, validSignal } from "./signal.ts";
 
 export { PROC_EXITING, PROC_FREE, PROC_REAPED, PROC_RUNNING, PROC_ZOMBIE };
 
@@ -179,26 +178,6 @@ export function procFreeIfDone(mem: Memory, slot: number): boolean {
     return false;
   }
   Atomics.sub(k, mem.layout.procs.base + PROCS_HDR.live, 1);
-  return true;
-}
-
-/**
- * Make `sig` pending for the process in `slot` and wake it if it sleeps in
- * a futex wait or another killable wait (sleep.ts), so it sees the signal
- * at once (a spurious wake-up for other sleepers on that word, which
- * their users must tolerate anyway).
- *
- * @returns false when the slot holds no live process or sig is invalid
- */
-export function procKill(mem: Memory, slot: number, sig: number): boolean {
-  if (!validSignal(sig)) return false;
-  const st = procGet(mem, slot, "state");
-  if (st !== PROC_RUNNING && st !== PROC_EXITING) return false;
-  Atomics.or(mem.k32, pw(mem, slot, "sigPending"), sigBit(sig));
-  const fw = procGet(mem, slot, "futexWord");
-  if (fw !== 0) Atomics.notify(physWords(mem), fw - 1);
-  const ww = procGet(mem, slot, "waitWord");
-  if (ww !== 0) Atomics.notify(mem.k32, ww - 1);
   return true;
 }
 

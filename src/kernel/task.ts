@@ -14,8 +14,7 @@ import type { Tid } from "../abi/types.ts";
 import type { ExecResult } from "./exec_types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
-import { procGet } from "./proc.ts";
-import { firstPending } from "./signal.ts";
+import { TaskSignals } from "./signal_task.ts";
 
 /** Where the process's console output goes (the Machine's forwarding). */
 export interface ConsoleSink {
@@ -29,14 +28,6 @@ export interface ExitReason {
   signal: number;
   /** One line for the user when the exit is the runtime's decision (exec failure, panic). */
   message?: string;
-}
-
-/** The user registers of the task's hart, as clone and execve need them. */
-export interface UserRegs {
-  /** x0..x31. */
-  readonly x: Int32Array;
-  /** The next instruction (past the ecall, inside a syscall). */
-  pc: number;
 }
 
 /**
@@ -93,8 +84,6 @@ export class Task {
   exiting: ExitReason | null = null;
   /** An exception that escaped the kernel (a bug): the Worker reports it loudly. */
   panic: unknown = null;
-  /** The hart's registers, once it exists (set by the process layer). */
-  regs: UserRegs | null = null;
   /**
    * Set by a successful execve: the new image, which the process layer
    * starts on a new hart instead of returning to the old one.
@@ -102,6 +91,8 @@ export class Task {
   execPending: ExecResult | null = null;
   readonly textMode: "map" | "copy";
   readonly host: ProcessHost | null;
+  /** Task-local signal state; the shared part is in the `signal` region (signal_state.ts). */
+  readonly sig: TaskSignals;
 
   constructor(init: TaskInit) {
     this.mem = init.mem;
@@ -116,11 +107,12 @@ export class Task {
     this.bootMs = init.bootMs;
     this.textMode = init.textMode ?? "map";
     this.host = init.host ?? null;
+    this.sig = new TaskSignals(init.mem, init.tid, init.pid);
   }
 
-  /** The first pending signal (0: none). Cheap: one atomic load. */
-  pendingSignal(): number {
-    return firstPending(procGet(this.mem, this.slot, "sigPending"));
+  /** Linux's signal_pending(current): a signal awaits delivery. Cheap: one atomic load. */
+  signalPending(): boolean {
+    return this.sig.pending();
   }
 
   /** Stop the process with `reason` unless it is already stopping (the first reason wins). */

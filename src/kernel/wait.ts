@@ -1,26 +1,33 @@
 /**
  * wait4 and waitid (Linux's kernel/exit.c do_wait): find a child in a
  * state the caller asked about, collect it, and encode its status; sleep
- * on the caller's childEvent word when there is none yet.
+ * until a child changes state when there is none yet.
  *
  * A child is eligible as Linux's eligible_child decides: it matches the
  * selector (any child, a pid, a process group), and unless __WALL it must
  * be a "clone child" exactly when __WCLONE is given (a clone child is one
  * whose exit signal to the parent is not SIGCHLD). Reaped children are
- * gone. Stopped and continued children are the signal layer's events and
- * are not reported yet (WUNTRACED/WCONTINUED are accepted).
+ * gone. A child's stop and continue are the signal layer's events
+ * (waitStopped, waitContinued), reported with WUNTRACED and WCONTINUED.
  *
  * The status word is Linux's: an exit is (code & 0xff) << 8, a death by
- * signal is the signal number (xip never dumps core, so 0x80 is never set).
+ * signal is the signal number (xip never dumps core, so 0x80 is never
+ * set), a stop is (sig << 8) | 0x7f, a continue 0xffff.
+ *
+ * The sleep is on the caller's signal group's childEvents word, which the
+ * signal layer bumps for every exit, stop and continue of a child.
  *
  * @module
  */
 
 import { ECHILD, EINVAL, ESRCH } from "../abi/errno.ts";
-import { PROC_REAPED, PROC_ZOMBIE } from "../abi/layout.ts";
+import { PROC_REAPED, PROC_RUNNING, PROC_ZOMBIE } from "../abi/layout.ts";
+import { SIGGRP } from "../abi/signal_layout.ts";
 import { childSlots, reapZombie, withTasklist } from "./exit.ts";
-import { procGet, procWord } from "./proc.ts";
-import { SIGCHLD } from "./signal.ts";
+import { procGet } from "./proc.ts";
+import { SIGCHLD, SIGCONT } from "./signal.ts";
+import { waitContinued, waitStopped } from "./signal_send.ts";
+import { sigGroup, taskField } from "./signal_state.ts";
 import { sleepOnWord } from "./sleep.ts";
 import type { Task } from "./task.ts";
 
@@ -43,6 +50,8 @@ export const P_PGID = 2;
 // siginfo si_code values for SIGCHLD.
 export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
+export const CLD_STOPPED = 5;
+export const CLD_CONTINUED = 6;
 
 /** Which children a wait is about. */
 export interface WaitSel {
@@ -53,9 +62,9 @@ export interface WaitSel {
 /** What a successful wait found. */
 export interface WaitResult {
   pid: number;
-  /** CLD_EXITED or CLD_KILLED. */
+  /** CLD_EXITED, CLD_KILLED, CLD_STOPPED or CLD_CONTINUED. */
   code: number;
-  /** The exit code (CLD_EXITED) or the signal (CLD_KILLED). */
+  /** The exit code (CLD_EXITED), or the signal that killed, stopped or continued it. */
   status: number;
   /** The wait4 status word. */
   wstatus: number;
@@ -121,17 +130,37 @@ function zombieResult(t: Task, slot: number): WaitResult {
 }
 
 /**
- * Look for an eligible child of `t` that has exited; collect it (unless
- * WNOWAIT); otherwise sleep until a child changes state and look again
- * (unless WNOHANG). `options` must include WEXITED for exits to count
- * (wait4 adds it). Entry: no lock held.
+ * A stop or continue of live child `slot` to report, consumed unless
+ * WNOWAIT (Linux's wait_task_stopped / wait_task_continued). Entry:
+ * tasklist lock held.
+ */
+function jobResult(t: Task, slot: number, options: number): WaitResult | null {
+  const g = taskField(t.mem, slot, "group");
+  if (g === 0) return null;
+  const consume = (options & WNOWAIT) === 0;
+  const pid = procGet(t.mem, slot, "pid");
+  if ((options & WSTOPPED) !== 0) {
+    const sig = waitStopped(t.mem, g, consume);
+    if (sig !== 0) return { pid, code: CLD_STOPPED, status: sig, wstatus: (sig << 8) | 0x7f };
+  }
+  if ((options & WCONTINUED) !== 0 && waitContinued(t.mem, g, consume)) {
+    return { pid, code: CLD_CONTINUED, status: SIGCONT, wstatus: 0xffff };
+  }
+  return null;
+}
+
+/**
+ * Look for an eligible child of `t` that exited (with WEXITED), stopped
+ * (WSTOPPED) or continued (WCONTINUED); collect it (unless WNOWAIT);
+ * otherwise sleep until a child changes state and look again (unless
+ * WNOHANG). wait4 adds WEXITED itself. Entry: no lock held.
  *
  * @returns the child found; 0 with WNOHANG when none is ready; -ECHILD when
- *   no eligible child exists; -EINTR when a signal is pending
+ *   no eligible child exists; -ERESTARTSYS when a signal interrupted the sleep
  */
 export function doWait(t: Task, sel: WaitSel, options: number): WaitResult | number {
   const mem = t.mem;
-  const ev = procWord(mem, t.slot, "childEvent");
+  const ev = sigGroup(mem, taskField(mem, t.slot, "group")) + SIGGRP.childEvents;
   for (;;) {
     const seen = Atomics.load(mem.k32, ev);
     let any = false;
@@ -140,7 +169,12 @@ export function doWait(t: Task, sel: WaitSel, options: number): WaitResult | num
         const st = procGet(mem, c, "state");
         if (st === PROC_REAPED || !eligible(t, c, sel, options)) continue;
         any = true;
-        if (st !== PROC_ZOMBIE || (options & WEXITED) === 0) continue;
+        if (st !== PROC_ZOMBIE) {
+          const j = st === PROC_RUNNING ? jobResult(t, c, options) : null;
+          if (j !== null) return j;
+          continue;
+        }
+        if ((options & WEXITED) === 0) continue;
         const r = zombieResult(t, c);
         if ((options & WNOWAIT) === 0 && !reapZombie(mem, c)) continue;
         return r;

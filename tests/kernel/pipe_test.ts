@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { EAGAIN, EINTR, ENXIO, EPIPE } from "../../src/abi/errno.ts";
+import { EAGAIN, ENXIO, EPIPE } from "../../src/abi/errno.ts";
+import { ERESTARTSYS } from "../../src/abi/signal.ts";
 import { PIPE_BUF, PIPE_CAPACITY, PIPES_MAX } from "../../src/abi/layout_pipe.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
@@ -19,8 +20,10 @@ import {
   pipeRead,
   pipeWrite,
 } from "../../src/kernel/pipe.ts";
-import { procAlloc, procGet, procKill } from "../../src/kernel/proc.ts";
-import { sigBit, SIGPIPE, SIGTERM } from "../../src/kernel/signal.ts";
+import { procAlloc } from "../../src/kernel/proc.ts";
+import { SIGPIPE, SIGTERM } from "../../src/kernel/signal.ts";
+import { killTaskGroup } from "../../src/kernel/signal_send.ts";
+import { groupPending, pendingHas, signalSpawn, taskField } from "../../src/kernel/signal_state.ts";
 import { boot } from "../mm/_mm_helpers.ts";
 import { assertInvariants } from "../_invariants.ts";
 import { runJobWorkers } from "../fs/_job_workers.ts";
@@ -84,27 +87,33 @@ Deno.test("read returns 0 (EOF) once the last writer closed and the ring is drai
   assert.equal(pipeRead(mem, ME, id, b, true), 0);
 });
 
-Deno.test("write with no reader left is EPIPE and raises SIGPIPE on the writer", () => {
+/** A process in slot 2 with signal state, as the Machine spawns one. */
+function withProcess(): Memory {
   const mem = boot({ ramFrames: 256, deviceFrames: 0, maxTasks: 6 });
-  procAlloc(mem, 2, 0);
+  signalSpawn(mem, 2, procAlloc(mem, 2, 0));
+  return mem;
+}
+
+Deno.test("write with no reader left is EPIPE and raises SIGPIPE on the writer", () => {
+  const mem = withProcess();
   const id = pipeAlloc(mem);
   pipeGet(mem, id, "read");
   pipeGet(mem, id, "write");
   pipePut(mem, id, "read");
   assert.equal(pipeWrite(mem, 2, id, bytes(10), false), -EPIPE);
-  assert.equal(procGet(mem, 2, "sigPending") & sigBit(SIGPIPE), sigBit(SIGPIPE));
+  const g = taskField(mem, 2, "group");
+  assert.ok(pendingHas(mem.k32, groupPending(mem, g), SIGPIPE), "SIGPIPE is pending");
 });
 
-Deno.test("a blocked read is interrupted by a signal (EINTR) and a freed pipe's id is stale", () => {
-  const mem = boot({ ramFrames: 256, deviceFrames: 0, maxTasks: 6 });
-  procAlloc(mem, 2, 0);
+Deno.test("a blocked read or write is interrupted by a signal (ERESTARTSYS) and a freed pipe's id is stale", () => {
+  const mem = withProcess();
   const id = pipeAlloc(mem);
   pipeGet(mem, id, "read");
   pipeGet(mem, id, "write");
-  procKill(mem, 2, SIGTERM);
-  assert.equal(pipeRead(mem, 2, id, new Uint8Array(4), false), -EINTR);
+  assert.ok(killTaskGroup(mem, 2, SIGTERM) >= 0);
+  assert.equal(pipeRead(mem, 2, id, new Uint8Array(4), false), -ERESTARTSYS);
   assert.equal(pipeWrite(mem, 2, id, bytes(PIPE_CAPACITY), false), PIPE_CAPACITY);
-  assert.equal(pipeWrite(mem, 2, id, bytes(1), false), -EINTR, "a full pipe blocks too");
+  assert.equal(pipeWrite(mem, 2, id, bytes(1), false), -ERESTARTSYS, "a full pipe blocks too");
   pipePut(mem, id, "read");
   pipePut(mem, id, "write");
   assert.equal(pipeRead(mem, 2, id, new Uint8Array(4), false), -ENXIO);

@@ -26,7 +26,6 @@ int unlinkat(int dirfd, const char *path, int flags);
 int rmdir(const char *path);
 pid_t getpid(void);
 pid_t getppid(void);
-pid_t gettid(void);
 
 /* Processes (process.c). riscv32 has no fork, vfork or wait4 system calls:
  * fork is clone(SIGCHLD), and waitpid (sys/wait.h) is made from waitid. */

@@ -37,14 +37,11 @@ enum {
   SYS_waitid = 95,       /* idtype, id, siginfo_t *, options, rusage * */
   SYS_set_tid_address = 96,
   SYS_futex = 98,        /* uaddr, op, val, timeout (always 0 here) */
-  SYS_kill = 129,
-  SYS_tgkill = 131,
   SYS_setpgid = 154,
   SYS_getpgid = 155,
   SYS_setsid = 157,
   SYS_getpid = 172,
   SYS_getppid = 173,
-  SYS_gettid = 178,
   SYS_brk = 214,
   SYS_munmap = 215,
   SYS_clone = 220,       /* flags, newsp, parent_tid, tls, child_tid */

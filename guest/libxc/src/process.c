@@ -131,10 +131,6 @@ pid_t getppid(void) {
   return (pid_t)xc_syscall0(SYS_getppid);
 }
 
-pid_t gettid(void) {
-  return (pid_t)xc_syscall0(SYS_gettid);
-}
-
 int setpgid(pid_t pid, pid_t pgid) {
   return (int)__xc_ret(xc_syscall2(SYS_setpgid, pid, pgid));
 }
