@@ -17,10 +17,14 @@
  *   proctest vfork     clone(CLONE_VM|CLONE_VFORK) on a stack of its own:
  *                      the parent resumes only after the child is done,
  *                      and sees its write (qemu turns vfork into fork)
+ *   proctest sigchld   a SIGCHLD handler runs for an exit; WUNTRACED sees a
+ *                      stop, WCONTINUED the continue; with SIGCHLD ignored,
+ *                      children are reaped at once and wait says ECHILD
  *   proctest cycles N [PATH]
  *                      N rounds of fork, then exit (or exec PATH and its
  *                      exit), then wait; every child must exit 0 */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +173,53 @@ static int vforks(void) {
   return 0;
 }
 
+static volatile int chld_count;
+
+static void on_chld(int sig) {
+  (void)sig;
+  chld_count++;
+}
+
+static int sigchlds(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_chld;
+  sigaction(SIGCHLD, &sa, 0);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) exit(4);
+  int st = 0;
+  pid_t r;
+  while ((r = waitpid(c, &st, 0)) < 0 && errno == EINTR) {
+  }
+  expect("SIGCHLD handler ran for the exit", r == c && WEXITSTATUS(st) == 4 && chld_count == 1);
+
+  fflush(stdout);
+  c = fork();
+  if (c == 0) {
+    raise(SIGSTOP);
+    exit(6);
+  }
+  while ((r = waitpid(c, &st, WUNTRACED)) < 0 && errno == EINTR) {
+  }
+  expect("WUNTRACED reports the stop", r == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
+  kill(c, SIGCONT);
+  while ((r = waitpid(c, &st, WCONTINUED)) < 0 && errno == EINTR) {
+  }
+  expect("WCONTINUED reports the continue", r == c && WIFCONTINUED(st));
+  while ((r = waitpid(c, &st, 0)) < 0 && errno == EINTR) {
+  }
+  expect("then the exit", r == c && WIFEXITED(st) && WEXITSTATUS(st) == 6);
+
+  signal(SIGCHLD, SIG_IGN);
+  fflush(stdout);
+  c = fork();
+  if (c == 0) exit(0);
+  expect("with SIGCHLD ignored the child is reaped at once (ECHILD)",
+         waitpid(-1, &st, 0) < 0 && errno == ECHILD);
+  return 0;
+}
+
 static int cycles(int n, const char *path) {
   for (int i = 0; i < n; i++) {
     pid_t c = fork();
@@ -202,7 +253,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "wclone")) return wclone();
   if (!strcmp(cmd, "sleep")) return sleeper();
   if (!strcmp(cmd, "vfork")) return vforks();
+  if (!strcmp(cmd, "sigchld")) return sigchlds();
   if (!strcmp(cmd, "cycles") && argc > 2) return cycles(atoi(argv[2]), argc > 3 ? argv[3] : 0);
-  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork|cycles N [PATH]\n");
+  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork|sigchld|cycles N [PATH]\n");
   return 2;
 }

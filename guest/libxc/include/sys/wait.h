@@ -4,6 +4,7 @@
 #ifndef XC_SYS_WAIT_H
 #define XC_SYS_WAIT_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 #define WNOHANG 1
@@ -24,23 +25,13 @@
 
 typedef enum { P_ALL = 0, P_PID = 1, P_PGID = 2 } idtype_t;
 
-/* What waitid reports (the SIGCHLD part of a 128-byte siginfo_t). */
-typedef struct {
-  int si_signo;
-  int si_errno;
-  int si_code;
-  pid_t si_pid;
-  unsigned int si_uid;
-  int si_status;
-  int pad[26];
-} siginfo_t;
-
-#define CLD_EXITED 1
-#define CLD_KILLED 2
+/* waitid reports in a siginfo_t (signal.h): si_pid, si_status, and
+ * si_code CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED or
+ * CLD_CONTINUED. */
+#ifndef CLD_DUMPED
 #define CLD_DUMPED 3
 #define CLD_TRAPPED 4
-#define CLD_STOPPED 5
-#define CLD_CONTINUED 6
+#endif
 
 pid_t waitpid(pid_t pid, int *status, int options);
 pid_t wait(int *status);
