@@ -10,12 +10,14 @@
 
 import { ImageError } from "../hw/image.ts";
 import { Machine, MachineError, type Process } from "../kernel/machine.ts";
+import { JIT_DEFAULT } from "../kernel/proc_jit.ts";
 import { CliError, parseCommand, parseSize, printLine, usageError } from "./_common.ts";
 
 const USAGE = "xip run IMAGE [options] -- PROGRAM [ARGS...]";
 
 export const RUN_HELP = `usage: xip run IMAGE [--dax always|never|inode] [--procs N] [--ram 64M]
-              [--memmap none|device] [--stats FILE] [--snapshot] -- PROGRAM [ARGS...]
+              [--memmap none|device] [--jit off|auto|eager] [--stats FILE] [--snapshot]
+              -- PROGRAM [ARGS...]
 
 Boot a machine on the xipfs image IMAGE and run N processes of PROGRAM (a
 path inside the image) at once, each in its own Worker. Their stdout and
@@ -27,6 +29,9 @@ options:
   --procs N        processes to run at once (default 1, at most 1024)
   --ram SIZE       RAM of the machine (default 64M; K, M, G suffixes)
   --memmap MODE    none (default) or device: give device frames struct pages
+  --jit MODE       translate guest code to WebAssembly: off, auto (a page of
+                   code once it is hot) or eager (at its first run); the
+                   default is XIP_JIT from the environment, else ${JIT_DEFAULT}
   --stats FILE     write the run's statistics to FILE as one JSON object
   --snapshot       discard the changes instead of writing IMAGE back
   -h, --help       show this help
@@ -49,6 +54,7 @@ const OPTIONS = {
   procs: { type: "string" },
   ram: { type: "string" },
   memmap: { type: "string" },
+  jit: { type: "string" },
   stats: { type: "string" },
   snapshot: { type: "boolean" },
 } as const;
@@ -80,6 +86,9 @@ export async function cmdRun(args: string[]): Promise<number> {
   const image = p.positionals[0]!;
   const dax = oneOf("dax", p.values.dax, ["always", "never", "inode"] as const, "inode");
   const memmap = oneOf("memmap", p.values.memmap, ["none", "device"] as const, "none");
+  const jit = p.values.jit === undefined
+    ? undefined
+    : oneOf("jit", p.values.jit, ["off", "auto", "eager"] as const, JIT_DEFAULT);
   const procsText = (p.values.procs as string | undefined) ?? "1";
   if (!/^\d+$/.test(procsText) || Number(procsText) < 1 || Number(procsText) > 1024) {
     throw usageError(`--procs must be a whole number from 1 to 1024 (got "${procsText}")`);
@@ -97,6 +106,7 @@ export async function cmdRun(args: string[]): Promise<number> {
       imagePath: p.values.snapshot ? null : image,
       dax,
       memmap,
+      jit,
       ram,
       maxProcs: procs,
       warm: procs,

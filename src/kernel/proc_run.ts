@@ -57,6 +57,7 @@ import { VfsFiles } from "./files.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
+import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { syscallDispatch } from "./syscall.ts";
 import { type ConsoleSink, Task } from "./task.ts";
@@ -352,9 +353,13 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
       return null;
     }
     const e = new ProcessEnv(task, img);
-    const h = new Hart(mem.phys, e, {
+    const jit = processJit(mem);
+    const h = new Hart(jit !== null ? mem.physMemory! : mem.phys, e, {
       rootPfn: mmRoot(mem, mm),
       tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
+      frames: mem.layout.config.ramFrames + mem.layout.config.deviceFrames,
+      code: mem.jit,
+      jit,
     });
     e.hart = h;
     h.pc = execStartStep(h.x, img, e.step++);
