@@ -11,16 +11,10 @@ import assert from "node:assert/strict";
 import * as asm from "../hw/_asm.ts";
 import { O_CREAT, O_RDWR, O_WRONLY } from "../../src/abi/fcntl.ts";
 import { freeBlockCount } from "../../src/fs/balloc.ts";
-import {
-  vfsFallocate,
-  vfsFtruncate,
-  vfsProcCreate,
-  vfsProcExit,
-  vfsPwrite,
-} from "../../src/fs/vfs.ts";
+import { vfsFtruncate, vfsProcCreate, vfsProcExit, vfsPwrite } from "../../src/fs/vfs.ts";
 import { vfsOpen } from "../../src/fs/vfs_path.ts";
 import { Machine } from "../../src/kernel/machine.ts";
-import { makeGuestTree, spinForever, tinyElf, until, within } from "../kernel/_guest_image.ts";
+import { makeGuestTree, tinyElf, until, within } from "../kernel/_guest_image.ts";
 import { assertInvariants } from "../_invariants.ts";
 
 const WAIT_MS = 60_000;
@@ -162,5 +156,3 @@ Deno.test("processes of one program share its translations: the first Worker tra
     );
   }, { maxProcs: 5, warm: 5 });
 });
-
-void spinForever;
