@@ -122,6 +122,39 @@ export interface TlbResult extends Measured {
   idleP50Us?: number;
 }
 
+/** One workload of the hart-tiers table: the extra instructions of the larger size, and times. */
+export interface TierRow {
+  workload: string;
+  /** The two sizes' arguments. */
+  args: [string, string];
+  instret: number;
+  /** Time of the extra work: interpreter, tier 1 ("auto"), qemu-riscv32 (null: not installed). */
+  interpMs: number;
+  jitMs: number;
+  qemuMs: number | null;
+}
+
+/** Translations and translator cost for N processes of one program on a fresh machine. */
+export interface TranslatorPoint {
+  procs: number;
+  translations: number;
+  sharedInstalls: number;
+  emitMsPerFrame: number;
+  compileMsPerInstall: number;
+}
+
+/** The hart tiers (bench/_report_tiers.ts). */
+export interface TiersResult extends Measured {
+  qemu?: boolean;
+  rows?: TierRow[];
+  /** Spawn-to-exit medians of compute 1. */
+  exec?: { offMs: number; autoMs: number; runs: number };
+  daxExec?: { daxMs: number; pagecacheMs: number; runs: number };
+  text?: { deviceMs: number; ramMs: number; args: string };
+  translator?: TranslatorPoint[];
+  warmup?: { instructions: number; ms: number; steadyMips: number };
+}
+
 export interface MachineRuns {
   scaling: Measured & { points: ScalingPoint[]; validity: ModeValidity[] };
   footprint: Measured & { points: FootprintPoint[]; validity: ModeValidity[] };
@@ -129,6 +162,8 @@ export interface MachineRuns {
   qemu: QemuResult;
   /** Absent in data saved before it existed. */
   tlb?: TlbResult;
+  /** Absent in data saved before it existed. */
+  tiers?: TiersResult;
 }
 
 export interface MachineInfo {

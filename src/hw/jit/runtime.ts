@@ -87,6 +87,8 @@ export interface JitLocalStats {
   entries: number;
   /** Instructions retired by translated code. */
   instructions: number;
+  /** Returns to the interpreter by exit kind: EXIT_JUMP, EXIT_BUDGET, EXIT_STEP. */
+  exits: [number, number, number];
   /** Translations found dead at entry (their frame's generation moved). */
   stale: number;
   /** Translations dropped by fence.i whose frame no longer held their bytes. */
@@ -115,6 +117,7 @@ export class JitRuntime {
     sharedInstalls: 0,
     entries: 0,
     instructions: 0,
+    exits: [0, 0, 0],
     stale: 0,
     fenceMismatches: 0,
     emitMs: 0,
@@ -241,6 +244,7 @@ export class JitRuntime {
     const left = this.#st32[STATE.budget / 4]!;
     this.exitPc = npc;
     this.exitKind = this.#st32[STATE.exitKind / 4]!;
+    this.stats.exits[this.exitKind]!++;
     this.stats.entries++;
     this.stats.instructions += budget - left;
     return budget - left;
