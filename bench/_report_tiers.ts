@@ -13,10 +13,13 @@
  */
 
 import { mkfs } from "../src/fs/mkfs.ts";
+import { layOutBlocks } from "../src/hw/jit/blocks.ts";
+import { discover } from "../src/hw/jit/discover.ts";
+import { emitFrame } from "../src/hw/jit/emit.ts";
 import { Machine } from "../src/kernel/machine.ts";
 import type { JitOption } from "../src/kernel/proc_jit.ts";
 import { buildTiersGuest } from "./_report_tiers_guest.ts";
-import type { TierRow, TiersResult, TranslatorPoint } from "./_report_types.ts";
+import type { TierRow, TiersResult, TranslatorPoint, V8Sharing } from "./_report_types.ts";
 
 const MIB = 1024 * 1024;
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -225,6 +228,62 @@ async function measureWarmup(image: Uint8Array, quick: boolean) {
   }
 }
 
+/** First-call times of `bytes` in a fresh Worker (after `warm`), and of the same bytes again there. */
+async function probeWorker(bytes: Uint8Array<ArrayBuffer>, warm: Uint8Array<ArrayBuffer>) {
+  const w = new Worker(new URL("./_report_tiers_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  try {
+    return await new Promise<{ firstCallMs: number; sameWorkerAgainMs: number }>(
+      (resolve, reject) => {
+        w.onmessage = (ev) => resolve(ev.data);
+        w.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(e.message));
+        };
+        w.postMessage({ bytes, warm });
+      },
+    );
+  } finally {
+    w.terminate();
+  }
+}
+
+/**
+ * Does V8 reuse compiled code across Workers for identical module bytes?
+ * Translations of libc.so's frames, each made unique to this run (a nop's
+ * immediate): the first call of each (which compiles the function, V8
+ * compiling lazily) in a fresh Worker, in a second fresh Worker, and once
+ * more in the first Worker from a fresh copy of the bytes. Medians.
+ */
+async function measureV8Sharing(quick: boolean): Promise<V8Sharing> {
+  const img = Deno.readFileSync(`${ROOT}fixtures/rootfs/lib/libc.so`);
+  const salt = Math.floor(Math.random() * 1024);
+  const frame = (k: number, s: number) => {
+    const off = 4096 * (1 + (k % Math.floor(img.length / 4096 - 1)));
+    const words = new Int32Array(img.slice(off, off + 4096).buffer);
+    words[1023] = (s << 20) | 0x13; // addi x0, x0, s: bytes nothing compiled before
+    const code = discover(words);
+    return emitFrame(code, layOutBlocks(code), { tlbEntries: 256 });
+  };
+  const first: number[] = [], again: number[] = [], other: number[] = [];
+  const n = quick ? 3 : 9;
+  for (let k = 0; k < n; k++) {
+    const bytes = frame(k, salt + k);
+    const a = await probeWorker(bytes, frame(k + 1, 1100 + salt + k));
+    const b = await probeWorker(bytes, frame(k + 2, 1500 + salt + k));
+    first.push(a.firstCallMs);
+    again.push(a.sameWorkerAgainMs);
+    other.push(b.firstCallMs);
+  }
+  return {
+    frames: n,
+    firstCallMs: median(first),
+    sameWorkerAgainMs: median(again),
+    otherWorkerMs: median(other),
+  };
+}
+
 /** Everything the tiers section shows. */
 export async function measureTiers(quick: boolean): Promise<TiersResult> {
   const dir = await Deno.makeTempDir({ prefix: "xip-bench-tiers-root-" });
@@ -272,6 +331,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
 
     const translator = [await measureTranslator(image, 1), await measureTranslator(image, 8)];
     const warmup = await measureWarmup(image, quick);
+    const v8 = await measureV8Sharing(quick);
     return {
       status: "ok",
       qemu,
@@ -281,6 +341,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
       text: { deviceMs, ramMs, args: crc.slice(1).join(" ") },
       translator,
       warmup,
+      v8,
     };
   } finally {
     await Deno.remove(dir, { recursive: true });

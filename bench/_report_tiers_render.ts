@@ -161,6 +161,27 @@ export function tiersSection(d: ReportData): string {
         "V8's tier-up of the wasm from Liftoff to TurboFan.",
     );
   }
+  if (t.v8) {
+    const v = t.v8;
+    const reusesSame = v.sameWorkerAgainMs < 0.2 * v.firstCallMs;
+    const reusesOther = v.otherWorkerMs < 0.2 * v.firstCallMs;
+    parts.push(
+      "",
+      `V8 and identical bytes (${v.frames} translated frames of libc.so, medians): the first ` +
+        "call of a translation, which compiles it (V8 compiles lazily), took " +
+        `${v.firstCallMs.toFixed(2)} ms in a fresh Worker; a new Module from the same bytes in ` +
+        `the same Worker, ${v.sameWorkerAgainMs.toFixed(3)} ms; the same bytes in another ` +
+        `fresh Worker, ${v.otherWorkerMs.toFixed(2)} ms. ` +
+        (reusesSame
+          ? "V8 reuses compiled code for identical bytes within an isolate (its native module " +
+            "cache), "
+          : "No reuse within an isolate showed in this run, ") +
+        (reusesOther
+          ? "and across Workers too."
+          : "but not across Workers: each Worker compiles a shared product itself, so sharing " +
+            "products saves every Worker but the first the translation, not the compilation."),
+    );
+  }
   return parts.join("\n");
 }
 

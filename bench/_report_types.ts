@@ -143,6 +143,17 @@ export interface TranslatorPoint {
   compileMsPerInstall: number;
 }
 
+/** First call (which compiles the function) of translated frames: where V8 reuses compiled code. */
+export interface V8Sharing {
+  frames: number;
+  /** In a fresh Worker. */
+  firstCallMs: number;
+  /** The same bytes again, a new Module in the same Worker. */
+  sameWorkerAgainMs: number;
+  /** The same bytes in a second fresh Worker. */
+  otherWorkerMs: number;
+}
+
 /** The hart tiers (bench/_report_tiers.ts). */
 export interface TiersResult extends Measured {
   qemu?: boolean;
@@ -153,6 +164,7 @@ export interface TiersResult extends Measured {
   text?: { deviceMs: number; ramMs: number; args: string };
   translator?: TranslatorPoint[];
   warmup?: { instructions: number; ms: number; steadyMips: number };
+  v8?: V8Sharing;
 }
 
 export interface MachineRuns {
