@@ -123,7 +123,7 @@ export interface BootOptions {
    * (a frame once it is hot) or "eager" (a frame at its first dispatch).
    * Default: XIP_JIT from the environment, else JIT_DEFAULT.
    */
-  jit?: JitOption;
+  jit?: "off" | "auto" | "eager";
   /** Debug: check translated code against its frame's bytes at every entry (XIP_JIT_CHECK=1). */
   jitCheck?: boolean;
 }
