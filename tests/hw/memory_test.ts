@@ -145,6 +145,7 @@ Deno.test("Machine.boot() refuses RAM plus device over 4 GiB with one line, befo
     (e) =>
       e instanceof MachineError &&
       /^RAM \(3 GiB\) plus device \(2 GiB\) exceed 4 GiB, the most one wasm32 memory holds/
-        .test(e.message) && !e.message.includes("\n"),
+        .test(e.message) &&
+      !e.message.includes("\n"),
   );
 });
