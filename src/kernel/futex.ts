@@ -25,7 +25,7 @@ import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
-import { physWords, pteLoad, walk } from "../mm/pgtable.ts";
+import { hugePfnAt, physWords, pmdWord, pteLoad, walk, WALK_HUGE } from "../mm/pgtable.ts";
 import { killCheck } from "../sync/task.ts";
 import { procSet } from "./proc.ts";
 import type { Task } from "./task.ts";
@@ -57,10 +57,13 @@ export function futexPhysWord(mem: Memory, mm: number, va: number): number {
   mmapReadLock(mem, mm);
   try {
     for (let tries = 0; tries < MAX_TRIES; tries++) {
-      const w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
+      let w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
+      const huge = w === WALK_HUGE; // a megapage: the root entry is the leaf
+      if (huge) w = pmdWord(mem, mm, asVirt(va));
       const pte = w < 0 ? 0 : pteLoad(p32, w);
       if (w >= 0 && pteIsLeaf(pte as never) && (pte & (PTE_U | PTE_R)) === (PTE_U | PTE_R)) {
-        return (pteToPfn(pte as never) * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
+        const pfn = huge ? hugePfnAt(pte as never, va) : pteToPfn(pte as never);
+        return (pfn * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
       }
       if (handleMmFaultLocked(mem, mm, asVirt(va), ACCESS_READ) !== 0) return -EFAULT;
     }
