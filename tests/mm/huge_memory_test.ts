@@ -8,13 +8,7 @@
 
 import assert from "node:assert/strict";
 import { STAT } from "../../src/abi/layout.ts";
-import {
-  MAP_PRIVATE,
-  MAP_SHARED,
-  PROT_NONE,
-  PROT_READ,
-  PROT_WRITE,
-} from "../../src/abi/mman.ts";
+import { MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { PTE_SPECIAL, PTE_W, pteIsTable, pteToPfn } from "../../src/abi/sv32.ts";
 import { asVirt, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
 import { FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs_fsxattr.ts";
@@ -165,7 +159,10 @@ for (const memmap of [false, true]) {
     assert.deepEqual(read(s, a + 12 * BS, BS), s.data.subarray(12 * BS, 13 * BS));
     assert.equal(s.m.fs.truncate(s.ip, MB4 + 100 * BS), 0);
     assert.ok(pteIsTable(pmdOf(s, a + MB4)), "truncated inside: split");
-    assert.deepEqual(read(s, a + MB4 + 99 * BS, BS), s.data.subarray(MB4 + 99 * BS, MB4 + 100 * BS));
+    assert.deepEqual(
+      read(s, a + MB4 + 99 * BS, BS),
+      s.data.subarray(MB4 + 99 * BS, MB4 + 100 * BS),
+    );
     assertInvariants(s.m.mem, { fsck: true });
     teardown(s);
   });
@@ -233,7 +230,15 @@ for (const memmap of [false, true]) {
     assert.equal(pmdFaults(s) - f0, 0);
     assert.ok(pteIsTable(pmdOf(s, a)));
     const hole = newFile(s.m, "hole", 2 * MB4); // all holes: no huge zero page
-    const h = doMmap(s.m.mem, s.mm, 0, MB4, PROT_READ, MAP_SHARED, mmapFile(s.m.fs, hole, true, true));
+    const h = doMmap(
+      s.m.mem,
+      s.mm,
+      0,
+      MB4,
+      PROT_READ,
+      MAP_SHARED,
+      mmapFile(s.m.fs, hole, true, true),
+    );
     assert.ok(read(s, h, 8).every((x) => x === 0));
     assert.ok(pteIsTable(pmdOf(s, h)), "a hole is mapped with the 4 KiB zero page");
     assert.equal(doMunmap(s.m.mem, s.mm, h, MB4), 0);
@@ -248,7 +253,9 @@ for (const memmap of [false, true]) {
     assert.equal(copyToUser(s.m.mem, s.mm, asVirt(a + MB4 + 5), new Uint8Array([7])), 0);
     const pmd = pmdOf(s, a + MB4);
     assert.ok(pmdIsHuge(pmd) && (pmd & PTE_W) !== 0, "a writable megapage over the new extent");
-    for (let ib = 0; ib < 2048; ib++) assert.ok(s.m.fs.getBlock(s.ip, ib, false) > 0, `block ${ib}`);
+    for (let ib = 0; ib < 2048; ib++) {
+      assert.ok(s.m.fs.getBlock(s.ip, ib, false) > 0, `block ${ib}`);
+    }
     assertInvariants(s.m.mem, { fsck: true });
     teardown(s);
   });
