@@ -17,6 +17,7 @@ import { ENOSYS } from "../abi/errno.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/regs.ts";
 import { SIGSYS } from "./signal.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
+import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import type { SyscallDef } from "./syscall_def.ts";
@@ -31,6 +32,7 @@ export type { ArgKind, SyscallDef, SyscallFn } from "./syscall_def.ts";
  */
 export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
+  IOCTL_SYSCALLS,
   MM_SYSCALLS,
   PROC_SYSCALLS,
 ]);

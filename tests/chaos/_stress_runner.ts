@@ -45,7 +45,10 @@ import {
   SHARED_SLOTS,
   STRESS_OWN_FILES,
 } from "./_stress_model.ts";
-import { CHURN_PATH, ownPath, sharedPath } from "./_stress_ops.ts";
+import { CHURN, HUGE_CHURN, ownPath, sharedPath } from "./_stress_ops.ts";
+import { FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs_fsxattr.ts";
+import { statRead } from "../../src/hw/memory.ts";
+import { STAT } from "../../src/abi/layout.ts";
 import type { StressJob, StressResult } from "./stress_worker.ts";
 
 export interface StressOptions {
@@ -75,7 +78,8 @@ export interface StressReport {
   ms: number;
 }
 
-const IMAGE_BYTES = 8 << 20;
+/** Room for the 4 MiB extent of /huge beside everything else. */
+const IMAGE_BYTES = 16 << 20;
 
 /**
  * Create the files the stress Workers expect: the shared files, the churn
@@ -94,7 +98,14 @@ export function makeStressFiles(x: XipFs, workers: number): void {
     x.iput(ip);
   };
   for (let f = 0; f < SHARED_FILES; f++) mkFile(root, sharedPath(f).slice(1), SHARED_BYTES);
-  mkFile(root, CHURN_PATH.slice(1), 0);
+  mkFile(root, CHURN.path.slice(1), 0);
+  mkFile(root, HUGE_CHURN.path.slice(1), 0);
+  // A 4 MiB extent-size hint: its blocks come as one aligned extent, mapped with a megapage.
+  const huge = x.iget(asIno(x.lookup(root, HUGE_CHURN.path.slice(1)) as number));
+  if (typeof huge === "number") throw new Error("iget huge");
+  const hint = x.setFsxattr(huge, { xflags: FS_XFLAG_EXTSIZE, extsize: HUGE_CHURN.max });
+  if (hint !== 0) throw new Error(`extsize huge: ${hint}`);
+  x.iput(huge);
   for (let w = 0; w < workers; w++) {
     const d = x.mkdir(root, `w${w}`, 0o755);
     if (typeof d === "number" && d < 0) throw new Error(`mkdir w${w}: ${d}`);
@@ -282,6 +293,8 @@ export async function runStress(o: StressOptions): Promise<StressReport> {
   }
   setDebug(mem.k32, DEBUG_PERTURB, false);
   ops = collectResults(mem, results, 2, counts, problems);
+  // Faults, not ops: how often the /huge mapping got a megapage (DAX only).
+  counts["megapage-faults"] = statRead(mem, STAT.faultDaxPmd);
   if (problems.length === 0) {
     checkFiles(vfs, results, o.workers, problems);
     for (const v of checkInvariants(mem, { fsck: true })) problems.push(`invariant: ${v}`);
