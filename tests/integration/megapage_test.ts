@@ -33,7 +33,10 @@ for (const memmap of ["none", "device"] as const) {
   Deno.test(`bigtouch maps libbig.so's 16 MiB with 4 megapages per process (dax=always, memmap=${memmap})`, async () => {
     await withMachine(tree, { ...BOOT, dax: "always", memmap }, async (m) => {
       const runs = await Promise.all(
-        Array.from({ length: PROCS }, () => run(m, "/bin/bigtouch", ["bigtouch", "/count", `${PROCS}`])),
+        Array.from(
+          { length: PROCS },
+          () => run(m, "/bin/bigtouch", ["bigtouch", "/count", `${PROCS}`]),
+        ),
       );
       for (const r of runs) {
         assert.equal(r.code, 0, `${r.message} ${r.stderr}`);
