@@ -1,9 +1,10 @@
-/* bigtouch [COUNTFILE NPROCS]: touch every page of libbig.so's 16 MiB blob
- * once (one load per page, checked), and print how many pages it touched.
- * With a count file, wait afterwards until NPROCS processes have touched
- * (a futex barrier in a MAP_SHARED page of COUNTFILE), so that all of them
- * map the library at the same moment: the megapage bench counts the page
- * tables they need together. */
+/* bigtouch [COUNTFILE NPROCS [hold]]: touch every page of libbig.so's
+ * 16 MiB blob once (one load per page, checked) and print how many pages
+ * it touched and how long that took (faults included). With a count file,
+ * wait afterwards in a futex barrier (a MAP_SHARED page of COUNTFILE) until
+ * NPROCS processes have touched, so that all of them map the library at
+ * the same moment; with "hold", until the count passes NPROCS, which the
+ * host does after it has counted the page tables they need together. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xc/sync.h>
 
@@ -20,18 +21,27 @@ unsigned big_touch(void);
 
 #define PAGE 4096
 
+static long long now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 1 && argc != 3) {
-    fprintf(stderr, "usage: bigtouch [COUNTFILE NPROCS]\n");
+  if (argc != 1 && argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: bigtouch [COUNTFILE NPROCS [hold]]\n");
     return 2;
   }
+  long long t0 = now_us();
   unsigned bad = big_touch();
+  long long us = now_us() - t0;
   if (bad != 0) {
     fprintf(stderr, "bigtouch: %u of %u pages hold the wrong word\n", bad, big_pages());
     return 1;
   }
-  if (argc == 3) {
+  if (argc >= 3) {
     int n = atoi(argv[2]);
+    int until = argc == 4 ? n + 1 : n; /* hold: the host moves the count past n */
     int fd = open(argv[1], O_RDWR | O_CREAT, 0644);
     if (fd < 0 || ftruncate(fd, PAGE) < 0) {
       fprintf(stderr, "bigtouch: %s: %s\n", argv[1], strerror(errno));
@@ -43,9 +53,9 @@ int main(int argc, char **argv) {
       return 1;
     }
     int now = __atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
-    if (now >= n) xc_futex_wake(count, n);
-    while ((now = *count) < n) xc_futex_wait(count, now);
+    if (now >= until) xc_futex_wake(count, n);
+    while ((now = *count) < until) xc_futex_wait(count, now);
   }
-  printf("bigtouch: %u pages\n", big_pages());
+  printf("bigtouch: %u pages in %lld us\n", big_pages(), us);
   return 0;
 }

@@ -13,6 +13,7 @@ import { PTE_SPECIAL, PTE_W, pteIsTable, pteToPfn } from "../../src/abi/sv32.ts"
 import { asVirt, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
 import { FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs_fsxattr.ts";
 import { mmapFile } from "../../src/fs/file_mm.ts";
+import { smapsBlock, snapshotVmas } from "../../src/fs/procfs_maps.ts";
 import type { InodeRef } from "../../src/fs/xipfs_live.ts";
 import { statRead } from "../../src/hw/memory.ts";
 import { getUserPages, unpinUserPages } from "../../src/mm/gup.ts";
@@ -98,6 +99,8 @@ for (const memmap of [false, true]) {
     assert.deepEqual(read(s, a, 2 * MB4), s.data, "the whole file through two megapages");
     assert.equal(pmdFaults(s) - f0, 2, "one fault per 4 MiB");
     assert.equal(statRead(s.m.mem, STAT.faultDax) - d0, 0, "no 4 KiB fault");
+    const smaps = snapshotVmas(s.m.mem, s.mm, true).map(smapsBlock).join("");
+    assert.match(smaps, /FilePmdMapped: +8192 kB/, "smaps shows both megapages");
     assertInvariants(s.m.mem, { fsck: true });
     teardown(s);
   });
