@@ -63,7 +63,11 @@ const BITS_PER_BLOCK = PAGE_SIZE * 8;
  */
 export function daxSyncNeeded(c: XipCtx, ip: InodeRef, pgoff: number, b: number): boolean {
   if (c.imagePath === null || c.mdev === null) return false;
-  const meta = [inodeBlock(c.vol.sb, ip.ino), b, c.vol.sb.blockBitmapStart + Math.floor(b / BITS_PER_BLOCK)];
+  const meta = [
+    inodeBlock(c.vol.sb, ip.ino),
+    b,
+    c.vol.sb.blockBitmapStart + Math.floor(b / BITS_PER_BLOCK),
+  ];
   const path = bmapPath(pgoff);
   if (path !== null) {
     let w = inodePtrOff(c.vol, ip.ino, path.slot) / 4;
