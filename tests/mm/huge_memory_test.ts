@@ -16,6 +16,7 @@ import { mmapFile } from "../../src/fs/file_mm.ts";
 import { smapsBlock, snapshotVmas } from "../../src/fs/procfs_maps.ts";
 import type { InodeRef } from "../../src/fs/xipfs_live.ts";
 import { statRead } from "../../src/hw/memory.ts";
+import { dupMm } from "../../src/mm/fork.ts";
 import { getUserPages, unpinUserPages } from "../../src/mm/gup.ts";
 import { splitHugePmd } from "../../src/mm/huge_memory.ts";
 import { pageMapcount, pageRefcount } from "../../src/mm/memmap.ts";
@@ -222,6 +223,23 @@ for (const memmap of [false, true]) {
     }
     assert.deepEqual(read(s, a, MB4), s.data, "same bytes after the split");
     assertInvariants(s.m.mem, { fsck: true });
+    teardown(s);
+  });
+
+  Deno.test(`fork copies a megapage into the child as one entry; a truncate then splits both (${tag})`, () => {
+    const s = setup(memmap, 1);
+    const a = map(s, MB4, PROT_READ, MAP_PRIVATE);
+    read(s, a, 1);
+    const child = dupMm(s.m.mem, s.mm);
+    assert.ok(child > 0, `dupMm: ${child}`);
+    const childPmd = () =>
+      Atomics.load(physWords(s.m.mem), pmdWord(s.m.mem, child, asVirt(a))) as Pte;
+    assert.equal(childPmd(), pmdOf(s, a), "the same megapage in the child");
+    assertInvariants(s.m.mem, { fsck: true });
+    assert.equal(s.m.fs.punchHole(s.ip, 3 * BS, BS), 0);
+    assert.ok(pteIsTable(pmdOf(s, a)) && pteIsTable(childPmd()), "both split by the punch");
+    assertInvariants(s.m.mem, { fsck: true });
+    mmPut(s.m.mem, child);
     teardown(s);
   });
 
