@@ -10,12 +10,15 @@
 
 import { ImageError } from "../hw/image.ts";
 import { Machine, MachineError, type Process } from "../kernel/machine.ts";
+import { statsJson } from "../kernel/stats.ts";
+import { openUi, UI_HELP } from "./_ui.ts";
 import { CliError, parseCommand, parseSize, printLine, usageError } from "./_common.ts";
 
 const USAGE = "xip run IMAGE [options] -- PROGRAM [ARGS...]";
 
 export const RUN_HELP = `usage: xip run IMAGE [--dax always|never|inode] [--procs N] [--ram 64M]
-              [--memmap none|device] [--stats FILE] [--snapshot] -- PROGRAM [ARGS...]
+              [--memmap none|device] [--stats FILE] [--snapshot]
+              [--ui [HOST:]PORT [--ui-hold]] -- PROGRAM [ARGS...]
 
 Boot a machine on the xipfs image IMAGE and run N processes of PROGRAM (a
 path inside the image) at once, each in its own Worker. Their stdout and
@@ -29,6 +32,7 @@ options:
   --memmap MODE    none (default) or device: give device frames struct pages
   --stats FILE     write the run's statistics to FILE as one JSON object
   --snapshot       discard the changes instead of writing IMAGE back
+${UI_HELP}
   -h, --help       show this help
 
 exit status: the first non-zero status of the processes in spawn order
@@ -51,6 +55,8 @@ const OPTIONS = {
   memmap: { type: "string" },
   stats: { type: "string" },
   snapshot: { type: "boolean" },
+  ui: { type: "string" },
+  "ui-hold": { type: "boolean" },
 } as const;
 
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
@@ -88,6 +94,7 @@ export async function cmdRun(args: string[]): Promise<number> {
   const ram = p.values.ram === undefined ? 64 * 1024 * 1024 : parseSize(p.values.ram as string);
   if (ram % 4096 !== 0) throw usageError(`--ram must be a multiple of 4096 bytes`);
   const statsPath = p.values.stats as string | undefined;
+  const ui = openUi(p.values, err);
 
   let machine: Machine;
   try {
@@ -103,9 +110,11 @@ export async function cmdRun(args: string[]): Promise<number> {
       prefixOutput: procs > 1,
     });
   } catch (e) {
+    await ui?.close(false);
     if (e instanceof ImageError || e instanceof MachineError) throw new CliError(e.message, 1);
     throw e;
   }
+  const watched = ui?.watch(`${prog.join(" ")} · dax=${dax} · ${procs} process(es)`, machine);
   let status = 0;
   let failure: unknown = null;
   try {
@@ -119,11 +128,13 @@ export async function cmdRun(args: string[]): Promise<number> {
   } catch (e) {
     failure = e;
   }
+  watched?.finish();
   try {
     await machine.shutdown(p.values.snapshot ? {} : { save: image });
   } catch (e) {
     failure ??= e instanceof ImageError ? new CliError(e.message, 1) : e;
   }
+  await ui?.close(failure === null);
   if (failure !== null) throw failure;
   return status;
 }
@@ -148,7 +159,7 @@ async function runAll(
     if (status === 0 && r.code !== 0) status = r.code;
   });
   if (statsPath !== undefined) {
-    const json = JSON.stringify(machine.stats(), null, 2) + "\n";
+    const json = statsJson(machine.stats());
     try {
       Deno.writeTextFileSync(statsPath, json);
     } catch (e) {

@@ -1,0 +1,109 @@
+/// <reference lib="dom" />
+/**
+ * The page's tables: processes, the fault ticker, and the totals of each
+ * run side by side. Columns come from the data (kinds of frames and of
+ * faults), so a kind added on the server shows up without a change here.
+ *
+ * @module
+ */
+
+import type { FaultRecord } from "../encode.ts";
+import type { ProcRow, RunTotals } from "../protocol.ts";
+
+/** Rows the fault ticker keeps. */
+const TICKER_ROWS = 20;
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
+
+function cell(tag: "td" | "th", text: string, cls?: string): HTMLElement {
+  const c = document.createElement(tag);
+  c.textContent = text;
+  if (cls !== undefined) c.className = cls;
+  return c;
+}
+
+function row(cells: HTMLElement[], data?: Record<string, string>): HTMLTableRowElement {
+  const tr = document.createElement("tr");
+  tr.append(...cells);
+  for (const [k, v] of Object.entries(data ?? {})) tr.dataset[k] = v;
+  return tr;
+}
+
+/** Keys of `objs`' records, in first-seen order. */
+const keysOf = (objs: Record<string, number>[]): string[] => [
+  ...new Set(objs.flatMap((o) => Object.keys(o))),
+];
+
+/** Render the process table. */
+export function renderProcs(table: HTMLTableElement, procs: ProcRow[]): void {
+  const rssKinds = keysOf(procs.map((p) => p.rss)).filter((k) => k !== "free");
+  const faultKinds = keysOf(procs.map((p) => p.faults));
+  const head = row([
+    cell("th", "pid"),
+    cell("th", "program", "text"),
+    cell("th", "state", "text"),
+    ...rssKinds.map((k) => cell("th", `RSS ${k}`)),
+    ...faultKinds.map((k) => cell("th", `faults ${k}`)),
+    cell("th", "instr/s"),
+  ]);
+  table.tHead!.replaceChildren(head);
+  table.tBodies[0]!.replaceChildren(...procs.map((p) =>
+    row([
+      cell("td", String(p.pid)),
+      cell("td", p.program, "text"),
+      cell("td", p.state, "text"),
+      ...rssKinds.map((k) => cell("td", fmt(p.rss[k] ?? 0))),
+      ...faultKinds.map((k) => cell("td", fmt(p.faults[k] ?? 0))),
+      cell("td", fmt(p.ips)),
+    ], { pid: String(p.pid) })
+  ));
+  table.dataset.count = String(procs.length);
+}
+
+/** Prepend new fault records to the ticker, keeping the newest TICKER_ROWS. */
+export function renderFaults(table: HTMLTableElement, faults: FaultRecord[]): void {
+  const body = table.tBodies[0]!;
+  for (const f of faults) {
+    body.prepend(row([
+      cell("td", String(f.n)),
+      cell("td", String(f.pid)),
+      cell("td", hex(f.va)),
+      cell("td", f.kind, "text"),
+      cell("td", String(f.pfn)),
+    ], { kind: f.kind }));
+  }
+  while (body.rows.length > TICKER_ROWS) body.deleteRow(body.rows.length - 1);
+}
+
+/** Every number in `v`, flattened to dotted paths ("faults.dax"); arrays become a summary. */
+function flatten(v: unknown, path: string, out: Map<string, string>): void {
+  if (Array.isArray(v)) {
+    const counts = new Map<string, number>();
+    for (const x of v) counts.set(String(x), (counts.get(String(x)) ?? 0) + 1);
+    out.set(path, [...counts].map(([x, n]) => (n > 1 ? `${n} × ${x}` : x)).join(", ") || "—");
+  } else if (typeof v === "object" && v !== null) {
+    for (const [k, x] of Object.entries(v)) flatten(x, path === "" ? k : `${path}.${k}`, out);
+  } else {
+    out.set(path, typeof v === "number" ? fmt(v) : String(v));
+  }
+}
+
+/** Render the totals of every run, one column each. */
+export function renderTotals(table: HTMLTableElement, runs: RunTotals[]): void {
+  const cols = runs.map((r) => {
+    const m = new Map<string, string>();
+    flatten(r.stats, "", m);
+    return m;
+  });
+  const fields = [...new Set(cols.flatMap((m) => [...m.keys()]))];
+  table.tHead!.replaceChildren(row([
+    cell("th", "field", "text"),
+    ...runs.map((r) => cell("th", r.live ? `${r.label} (running)` : r.label)),
+  ]));
+  table.tBodies[0]!.replaceChildren(
+    ...fields.map((f) =>
+      row([cell("td", f, "text"), ...cols.map((m) => cell("td", m.get(f) ?? "—"))])
+    ),
+  );
+}
