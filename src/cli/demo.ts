@@ -9,7 +9,10 @@
  * Then it runs /bin/counter in PROCS processes against one MAP_SHARED file
  * and reads the counter back from the device.
  *
- * Usage: deno task demo [--procs N] [--iterations N]
+ * Usage: deno task demo [--procs N] [--iterations N] [--increments N] [--ui [HOST:]PORT [--ui-hold]]
+ *
+ * With --ui, a live view of each run (src/ui) is served while the demo
+ * goes on, the finished runs' totals side by side.
  *
  * @module
  */
@@ -21,6 +24,8 @@ import { namei } from "../fs/xipfs_namei.ts";
 import { fileRead } from "../fs/xipfs_file.ts";
 import { Machine } from "../kernel/machine.ts";
 import type { MachineStats } from "../kernel/stats.ts";
+import { CliError } from "./_common.ts";
+import { type CliView, openUi, UI_HELP } from "./_ui.ts";
 
 const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;
 const IMAGE_BYTES = 16 * 1024 * 1024;
@@ -42,6 +47,7 @@ async function runCompute(
   dax: "always" | "never",
   procs: number,
   iterations: number,
+  ui: CliView | null,
 ): Promise<RunResult> {
   const machine = await Machine.boot({
     image: image.slice(),
@@ -50,6 +56,7 @@ async function runCompute(
     maxProcs: procs,
     warm: procs,
   });
+  const watched = ui?.watch(`dax=${dax}: ${procs} × /bin/compute ${iterations}`, machine);
   try {
     const outputs = Array.from({ length: procs }, () => "");
     const dec = new TextDecoder();
@@ -71,12 +78,18 @@ async function runCompute(
       codes: exits.map((e) => e.code),
     };
   } finally {
+    watched?.finish();
     await machine.shutdown();
   }
 }
 
 /** Run the shared counter and read /count back from the device. */
-async function runCounter(image: Uint8Array, procs: number, n: number): Promise<number> {
+async function runCounter(
+  image: Uint8Array,
+  procs: number,
+  n: number,
+  ui: CliView | null,
+): Promise<number> {
   const machine = await Machine.boot({
     image: image.slice(),
     dax: "always",
@@ -84,6 +97,7 @@ async function runCounter(image: Uint8Array, procs: number, n: number): Promise<
     maxProcs: procs,
     warm: procs,
   });
+  const watched = ui?.watch(`dax=always: ${procs} × /bin/counter /count ${n}`, machine);
   try {
     const ps = Array.from(
       { length: procs },
@@ -101,6 +115,7 @@ async function runCounter(image: Uint8Array, procs: number, n: number): Promise<
     if (typeof bytes === "number") throw new Error(`/count: errno ${-bytes}`);
     return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
   } finally {
+    watched?.finish();
     await machine.shutdown();
   }
 }
@@ -148,10 +163,15 @@ async function main(): Promise<number> {
       iterations: { type: "string", default: "16" },
       increments: { type: "string", default: "1000" },
       help: { type: "boolean", short: "h" },
+      ui: { type: "string" },
+      "ui-hold": { type: "boolean" },
     },
   });
   if (values.help) {
-    console.log("usage: deno task demo [--procs N] [--iterations N] [--increments N]");
+    console.log(
+      "usage: deno task demo [--procs N] [--iterations N] [--increments N] [--ui [HOST:]PORT [--ui-hold]]\n" +
+        UI_HELP,
+    );
     return 0;
   }
   const procs = Number(values.procs);
@@ -169,12 +189,13 @@ async function main(): Promise<number> {
     }
   }
 
+  const ui = openUi(values, (line) => console.error(`demo: ${line}`));
   console.log(`xip demo: building an xipfs image of fixtures/rootfs in memory`);
   const image = mkfs({ sizeBytes: IMAGE_BYTES, from: ROOTFS });
 
   console.log(`running ${procs} × /bin/compute ${iterations} with dax=always, then dax=never\n`);
-  const dax = await runCompute(image, "always", procs, iterations);
-  const pc = await runCompute(image, "never", procs, iterations);
+  const dax = await runCompute(image, "always", procs, iterations, ui);
+  const pc = await runCompute(image, "never", procs, iterations, ui);
   console.log(table(dax, pc));
 
   const all = [...dax.outputs, ...pc.outputs];
@@ -197,12 +218,13 @@ async function main(): Promise<number> {
   );
 
   console.log(`\nshared counter: ${procs} × /bin/counter /count ${increments} (dax=always)`);
-  const count = await runCounter(image, procs, increments);
+  const count = await runCounter(image, procs, increments, ui);
   const want = procs * increments;
   console.log(
     `  /count holds ${fmt(count)}; expected ${procs} × ${increments} = ${fmt(want)}: ` +
       `${count === want ? "exact" : "WRONG"}`,
   );
+  await ui?.close();
   return failed || !same || count !== want ? 1 : 0;
 }
 
@@ -211,6 +233,6 @@ if (import.meta.main) {
     Deno.exit(await main());
   } catch (e) {
     console.error(`demo: ${e instanceof Error ? e.message : String(e)}`);
-    Deno.exit(1);
+    Deno.exit(e instanceof CliError ? e.status : 1);
   }
 }

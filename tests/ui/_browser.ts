@@ -99,3 +99,36 @@ export async function launchBrowser(): Promise<TestBrowser> {
     throw e;
   }
 }
+
+/** Chromium showing one page, with nothing attached to it (no DevTools protocol). */
+export interface PlainBrowser {
+  readonly pid: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Open `url` in headless Chromium run as a plain process, the way a person's
+ * browser would show the page: no puppeteer, so no DevTools traffic for
+ * each stream message (bench/ui_compare.ts measures what the page costs).
+ * After browserUnavailable() returned null.
+ */
+export async function openPlainChromium(url: string): Promise<PlainBrowser> {
+  if (found === null) throw new Error("openPlainChromium: call browserUnavailable() first");
+  const profile = await Deno.makeTempDir({ prefix: "xip-chromium-" });
+  const child = new Deno.Command(found.exe, {
+    args: [...FLAGS, `--user-data-dir=${profile}`, "--window-size=1280,900", url],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    pid: child.pid,
+    async close() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    },
+  };
+}

@@ -38,18 +38,16 @@ export class RatePlot {
 
   constructor(readonly canvas: HTMLCanvasElement, readonly legend: HTMLElement) {}
 
-  /** Replace the history (a new stream's hello). */
+  /** Replace the history (a new stream's hello); draw() shows it. */
   reset(history: RateSample[]): void {
     this.#samples = [...history];
-    this.draw();
   }
 
-  /** Add one sample. */
+  /** Add one sample; draw() shows it. */
   push(s: RateSample): void {
     this.#samples.push(s);
     const cut = s.t - SPAN_S;
     while (this.#samples.length > 0 && this.#samples[0]!.t < cut) this.#samples.shift();
-    this.draw();
   }
 
   draw(): void {

@@ -30,6 +30,36 @@ function row(cells: HTMLElement[], data?: Record<string, string>): HTMLTableRowE
   return tr;
 }
 
+/**
+ * Show `rows` (text per cell) in `body`, changing only the cells whose text
+ * changed: most updates move a few numbers, and rebuilding the table ten
+ * times a second would cost the browser a layout each time.
+ */
+function fill(body: HTMLTableSectionElement, rows: string[][], cls: (col: number) => string) {
+  while (body.rows.length > rows.length) body.deleteRow(body.rows.length - 1);
+  rows.forEach((texts, r) => {
+    const tr = body.rows[r];
+    if (tr === undefined || tr.cells.length !== texts.length) {
+      const fresh = row(texts.map((t, c) => cell("td", t, cls(c) || undefined)));
+      if (tr === undefined) body.append(fresh);
+      else tr.replaceWith(fresh);
+      return;
+    }
+    texts.forEach((t, c) => {
+      const td = tr.cells[c]!;
+      if (td.textContent !== t) td.textContent = t;
+    });
+  });
+}
+
+/** Replace `head`'s one row when its texts changed. */
+function fillHead(head: HTMLTableSectionElement, cells: [string, string?][]): void {
+  const texts = cells.map(([t]) => t).join("\u0000");
+  if (head.dataset.texts === texts) return;
+  head.dataset.texts = texts;
+  head.replaceChildren(row(cells.map(([t, cls]) => cell("th", t, cls))));
+}
+
 /** Keys of `objs`' records, in first-seen order. */
 const keysOf = (objs: Record<string, number>[]): string[] => [
   ...new Set(objs.flatMap((o) => Object.keys(o))),
@@ -39,25 +69,28 @@ const keysOf = (objs: Record<string, number>[]): string[] => [
 export function renderProcs(table: HTMLTableElement, procs: ProcRow[]): void {
   const rssKinds = keysOf(procs.map((p) => p.rss)).filter((k) => k !== "free");
   const faultKinds = keysOf(procs.map((p) => p.faults));
-  const head = row([
-    cell("th", "pid"),
-    cell("th", "program", "text"),
-    cell("th", "state", "text"),
-    ...rssKinds.map((k) => cell("th", `RSS ${k}`)),
-    ...faultKinds.map((k) => cell("th", `faults ${k}`)),
-    cell("th", "instr/s"),
+  fillHead(table.tHead!, [
+    ["pid"],
+    ["program", "text"],
+    ["state", "text"],
+    ...rssKinds.map((k): [string] => [`RSS ${k}`]),
+    ...faultKinds.map((k): [string] => [`faults ${k}`]),
+    ["instr/s"],
   ]);
-  table.tHead!.replaceChildren(head);
-  table.tBodies[0]!.replaceChildren(...procs.map((p) =>
-    row([
-      cell("td", String(p.pid)),
-      cell("td", p.program, "text"),
-      cell("td", p.state, "text"),
-      ...rssKinds.map((k) => cell("td", fmt(p.rss[k] ?? 0))),
-      ...faultKinds.map((k) => cell("td", fmt(p.faults[k] ?? 0))),
-      cell("td", fmt(p.ips)),
-    ], { pid: String(p.pid) })
-  ));
+  const body = table.tBodies[0]!;
+  fill(
+    body,
+    procs.map((p) => [
+      String(p.pid),
+      p.program,
+      p.state,
+      ...rssKinds.map((k) => fmt(p.rss[k] ?? 0)),
+      ...faultKinds.map((k) => fmt(p.faults[k] ?? 0)),
+      fmt(p.ips),
+    ]),
+    (c) => (c === 1 || c === 2 ? "text" : ""),
+  );
+  procs.forEach((p, i) => body.rows[i]!.dataset.pid = String(p.pid));
   table.dataset.count = String(procs.length);
 }
 
@@ -97,13 +130,13 @@ export function renderTotals(table: HTMLTableElement, runs: RunTotals[]): void {
     return m;
   });
   const fields = [...new Set(cols.flatMap((m) => [...m.keys()]))];
-  table.tHead!.replaceChildren(row([
-    cell("th", "field", "text"),
-    ...runs.map((r) => cell("th", r.live ? `${r.label} (running)` : r.label)),
-  ]));
-  table.tBodies[0]!.replaceChildren(
-    ...fields.map((f) =>
-      row([cell("td", f, "text"), ...cols.map((m) => cell("td", m.get(f) ?? "—"))])
-    ),
+  fillHead(table.tHead!, [
+    ["field", "text"],
+    ...runs.map((r): [string] => [r.live ? `${r.label} (running)` : r.label]),
+  ]);
+  fill(
+    table.tBodies[0]!,
+    fields.map((f) => [f, ...cols.map((m) => m.get(f) ?? "—")]),
+    (c) => (c === 0 ? "text" : ""),
   );
 }
