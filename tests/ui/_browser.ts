@@ -9,7 +9,6 @@
 
 // puppeteer-core is named inline, not in deno.json's import map, because
 // every `deno task` installs the whole map: only this test needs it.
-// deno-lint-ignore no-import-prefix
 import type { Browser } from "npm:puppeteer-core@25.16.0";
 
 /** Where Chromium is looked for, in order (XIP_CHROMIUM first when set). */
@@ -63,7 +62,6 @@ export async function browserUnavailable(): Promise<string | null> {
     return `no Chromium at ${CANDIDATES.join(", ")} or $XIP_CHROMIUM (.ci/run installs Debian's)`;
   }
   try {
-    // deno-lint-ignore no-import-prefix
     found = { exe, puppeteer: (await import("npm:puppeteer-core@25.16.0")).default };
   } catch (e) {
     return `puppeteer-core cannot be loaded from npm: ${String(e).split("\n")[0]}`;

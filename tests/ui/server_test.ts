@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { Ajv2020 } from "npm:ajv@8/dist/2020.js";
 import { mkfs } from "../../src/fs/mkfs.ts";
 import { Machine } from "../../src/kernel/machine.ts";
-import { statsJson } from "../../src/kernel/stats.ts";
+import { STATS_VERSION, statsJson } from "../../src/kernel/stats.ts";
 import { decodeFrameCodes, type FrameMap } from "../../src/ui/encode.ts";
 import type { FrameDetail } from "../../src/ui/frame_info.ts";
 import type { Hello, ProcRow, RunTotals, Update } from "../../src/ui/protocol.ts";
@@ -16,6 +17,9 @@ import { View } from "../../src/ui/view.ts";
 
 const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;
 const MIB = 1024 * 1024;
+const SCHEMA = new URL("../../docs/stats.schema.json", import.meta.url);
+const validateStats = new Ajv2020({ allErrors: true, strict: true })
+  .compile(JSON.parse(Deno.readTextFileSync(SCHEMA)));
 
 Deno.test("parseListen() takes [HOST:]PORT and listens on 127.0.0.1 by default", () => {
   assert.deepEqual(parseListen("8765"), { hostname: "127.0.0.1", port: 8765 });
@@ -149,7 +153,7 @@ Deno.test("GET / serves the page from the package with a same-origin-only CSP", 
   });
 });
 
-Deno.test("GET /api/stats returns exactly the --stats JSON, with live counters", async () => {
+Deno.test("GET /api/stats returns the --stats JSON: valid against docs/stats.schema.json, live", async () => {
   await withView(2, async (s, view) => {
     const first = await until(
       async () => {
@@ -163,10 +167,12 @@ Deno.test("GET /api/stats returns exactly the --stats JSON, with live counters",
     assert.match(r.headers.get("content-type")!, /^application\/json/);
     const text = await r.text();
     const now = JSON.parse(text);
+    assert.ok(validateStats(now), JSON.stringify(validateStats.errors));
+    assert.equal(now.version, STATS_VERSION);
+    assert.equal(now.procs, 2);
     // The same function writes both: same text, up to the counters that moved.
     assert.deepEqual(shape(now), shape(JSON.parse(statsJson(view.current()!.stats()))));
-    assert.ok(text.startsWith('{\n  "procs": 2,\n'), text.slice(0, 40));
-    assert.ok(text.endsWith("}\n"));
+    assert.ok(text.startsWith("{\n  \"") && text.endsWith("}\n"), "statsJson's layout");
     assert.ok(now.wall_ms >= first.wall_ms);
     await until(
       async () => {
