@@ -167,12 +167,12 @@ Deno.test("GET /api/stats returns the --stats JSON: valid against docs/stats.sch
     assert.match(r.headers.get("content-type")!, /^application\/json/);
     const text = await r.text();
     const now = JSON.parse(text);
-    assert.ok(validateStats(now), JSON.stringify(validateStats.errors));
+    assert.ok(validateStats(JSON.parse(text)), JSON.stringify(validateStats.errors));
     assert.equal(now.version, STATS_VERSION);
     assert.equal(now.procs, 2);
     // The same function writes both: same text, up to the counters that moved.
     assert.deepEqual(shape(now), shape(JSON.parse(statsJson(view.current()!.stats()))));
-    assert.ok(text.startsWith("{\n  \"") && text.endsWith("}\n"), "statsJson's layout");
+    assert.ok(text.startsWith('{\n  "') && text.endsWith("}\n"), "statsJson's layout");
     assert.ok(now.wall_ms >= first.wall_ms);
     await until(
       async () => {
