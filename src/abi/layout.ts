@@ -916,6 +916,11 @@ export const XIPFS_PTRS_PER_BLOCK = XIPFS_BLOCK_SIZE / 4;
 export const XIPFS_SYMLINK_INLINE_MAX = XINODE.dindirect + 4 - XINODE.block; // 56 bytes
 /** The inode is DAX-capable: mapped straight from the device under dax=inode (FS_DAX_FL). */
 export const XIP_FL_DAX = 0x0200_0000;
+/**
+ * The inode may own blocks past i_size (fallocate KEEP_SIZE, extent
+ * preallocation), as ext4's EXT4_EOFBLOCKS_FL: fsck accepts them.
+ */
+export const XIP_FL_EOFBLOCKS = 0x0040_0000;
 
 /**
  * Directory entry, at any 4-byte-aligned offset of a directory block.
