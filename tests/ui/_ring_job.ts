@@ -8,7 +8,13 @@ export interface RingJob {
   tid: number;
   pid: number;
   n: number;
+  /** [start, done]: the Worker waits for start = 1, then adds 1 to done when it has counted. */
+  gate: SharedArrayBuffer;
 }
+
+/** Words of RingJob.gate. */
+export const GATE_START = 0;
+export const GATE_DONE = 1;
 
 const KINDS = Object.values(FAULT_KIND) as FaultKind[];
 
