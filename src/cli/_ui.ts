@@ -16,13 +16,20 @@ import {
   type ViewServer,
 } from "../ui/server.ts";
 import { View, type ViewRun } from "../ui/view.ts";
+import type { OptionSpec, Parsed } from "./_command.ts";
 import { CliError, usageError } from "./_common.ts";
 
-/** The help lines of the two options. */
-export const UI_HELP = `  --ui [HOST:]PORT  serve a live view of physical memory, the processes and
-                   their faults at http://HOST:PORT/ (HOST defaults to
-                   127.0.0.1; 0 picks a free port) while the run goes on
-  --ui-hold        after the run, keep serving its final state until Ctrl-C`;
+/** The two options, for a command's option table. */
+export const UI_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "ui",
+    arg: "[HOST:]PORT",
+    help: "serve a live view of physical memory, the processes and their\n" +
+      "faults at http://HOST:PORT/ while the run goes on (HOST defaults\n" +
+      "to 127.0.0.1; port 0 picks a free one)",
+  },
+  { name: "ui-hold", help: "after the run, keep serving its final state until Ctrl-C" },
+];
 
 /** A live view started for a command. */
 export interface CliView {
@@ -40,13 +47,10 @@ export interface CliView {
  * @returns null without --ui
  * @throws CliError: usage (2) for a bad address or --ui-hold alone, 1 when it cannot listen
  */
-export function openUi(
-  values: Record<string, string | boolean | undefined>,
-  say: (line: string) => void,
-): CliView | null {
+export function openUi(values: Parsed["values"], say: (line: string) => void): CliView | null {
   const spec = values.ui;
   const hold = values["ui-hold"] === true;
-  if (spec === undefined) {
+  if (spec === undefined || Array.isArray(spec)) {
     if (hold) throw usageError("--ui-hold needs --ui");
     return null;
   }
