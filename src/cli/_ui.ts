@@ -24,9 +24,9 @@ export const UI_OPTIONS: readonly OptionSpec[] = [
   {
     name: "ui",
     arg: "[HOST:]PORT",
-    help: "serve a live view of physical memory, the processes and their\n" +
-      "faults at http://HOST:PORT/ while the run goes on (HOST defaults\n" +
-      "to 127.0.0.1; port 0 picks a free one)",
+    help: "serve a live view of physical memory, the processes\n" +
+      "and their faults at http://HOST:PORT/ while the run\n" +
+      "goes on (HOST: 127.0.0.1 unless given; port 0: any)",
   },
   { name: "ui-hold", help: "after the run, keep serving its final state until Ctrl-C" },
 ];
@@ -65,7 +65,7 @@ export function openUi(values: Parsed["values"], say: (line: string) => void): C
   } catch (e) {
     if (e instanceof ViewError) {
       throw e.message.startsWith("cannot listen")
-        ? new CliError(e.message, 1)
+        ? new CliError(`--ui: ${e.message}`, 1)
         : usageError(`--ui: ${e.message}`);
     }
     throw e;

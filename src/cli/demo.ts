@@ -166,7 +166,7 @@ function table(a: RunResult, b: RunResult): string {
 /** `xip demo` (`deno task demo`). */
 export const DEMO: CommandSpec = {
   name: "demo",
-  usage: "[--procs N] [--iterations N] [--increments N] [--ui [HOST:]PORT [--ui-hold]]",
+  usage: "[--procs N] [--iterations N] [--increments N] [--ui PORT]",
   summary: "the demonstration: DAX against the page cache, side by side",
   about: `Build an xipfs image of fixtures/rootfs in memory, run N processes of
 /bin/compute (which links libc.so and libcompute.so) with dax=always and

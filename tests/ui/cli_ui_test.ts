@@ -82,16 +82,19 @@ Deno.test("xip run --ui refuses a bad address (2), --ui-hold alone (2), a busy p
   };
   const bad = await run("--ui", "nowhere:");
   assert.equal(bad.code, 2);
-  assert.equal(bad.err, `xip run: --ui: bad address "nowhere:" (expected [HOST:]PORT)\n`);
+  assert.equal(
+    bad.err,
+    `xip run: --ui: bad address "nowhere:" (expected [HOST:]PORT) (try xip help run)\n`,
+  );
   const hold = await run("--ui-hold");
   assert.equal(hold.code, 2);
-  assert.equal(hold.err, "xip run: --ui-hold needs --ui\n");
+  assert.equal(hold.err, "xip run: --ui-hold needs --ui (try xip help run)\n");
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = (busy.addr as Deno.NetAddr).port;
     const r = await run("--ui", String(port));
     assert.equal(r.code, 1);
-    assert.equal(r.err, `xip run: cannot listen on 127.0.0.1:${port}: address in use\n`);
+    assert.equal(r.err, `xip run: --ui: cannot listen on 127.0.0.1:${port}: address in use\n`);
     assert.equal(r.out, "", "the run did not start");
   } finally {
     busy.close();
