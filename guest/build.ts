@@ -53,6 +53,7 @@ const LIBXC = [
   "printf",
   "sync",
   "divdi3",
+  "signal",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -66,6 +67,7 @@ const PROGRAMS: Record<string, string[]> = {
   maps: [],
   fsx: [],
   hostile: [],
+  sigctl: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
@@ -80,6 +82,8 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   format: { src: "guest/tests/format.c" },
   alloc: { src: "guest/tests/alloc.c" },
   exitcode: { src: "guest/tests/exitcode.c" },
+  sigbasic: { src: "guest/tests/sigbasic.c" },
+  sigdie: { src: "guest/tests/sigdie.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

@@ -10,7 +10,8 @@
  *   worker → main  { t: "exit", result: ProcessResult }  the process is a zombie
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
- * not return to the event loop, so the Machine sets PROC.sigPending instead.
+ * not return to the event loop, so the Machine queues a signal in shared
+ * memory instead (src/kernel/signal_send.ts), which the hart's poll notices.
  *
  * @module
  */

@@ -39,6 +39,7 @@
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
+ *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | fring   | fault ring and per-task counters for the live view           |
  *  +---------+--------------------------------------------------------------+
  * ```
@@ -51,6 +52,7 @@
  * @module
  */
 
+import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { fringWords } from "./layout_fring.ts";
 
@@ -308,6 +310,8 @@ export const MMG = {
   /** Gauges, in frames: page-table pages, anonymous pages in use. */
   pagetableFrames: 2,
   anonFrames: 3,
+  /** The [vdso] page's pfn + 1 (src/kernel/vdso.ts fills it), written at boot by mmBoot. */
+  vdsoPfn: 4,
 } as const;
 export const MMG_WORDS = 16;
 
@@ -342,6 +346,8 @@ export const MM = {
   rssAnon: 15,
   rssFile: 16,
   ptFrames: 17,
+  /** Start of the [vdso] mapping (the sigreturn trampoline, src/kernel/vdso.ts); 0: none. */
+  vdso: 18,
 } as const;
 export const MM_WORDS = 32;
 export const MM_FREE = 0;
@@ -616,8 +622,7 @@ export const PROC = {
   exitCode: 5,
   /** The signal that killed it (0: it exited). */
   exitSignal: 6,
-  /** Pending signals, bit (sig - 1) per signal (kill sets, the Worker polls). */
-  sigPending: 7,
+  // Word 7 held a 31-bit pending-signal word; signals live in the `signal` region now.
   /** Index of its fd table in the vfs layer + 1 (0: none). */
   fdTable: 8,
   /** physical word index + 1 of the futex word it sleeps on (0: not in a futex wait). */
@@ -707,6 +712,8 @@ export interface KernelLayout {
   readonly daxent: Region;
   /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
+  /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
+  readonly signal: Region;
   /** The fault ring and per-task counters (layout_fring.ts). */
   readonly fring: Region;
   /** All regions in address order, for checks and dumps. */
@@ -741,6 +748,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
+    ["signal", signalWords(cfg)],
     ["fring", fringWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
@@ -770,6 +778,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     procs: placed.procs!,
     daxent: placed.daxent!,
     devmap: placed.devmap!,
+    signal: placed.signal!,
     fring: placed.fring!,
     regions,
     bytes: next * 4,

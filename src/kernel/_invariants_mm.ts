@@ -103,6 +103,7 @@ export function checkFrameClasses(s: Snapshot, pins: Pins, out: string[]): void 
     const pg = readPage(mem, pfn);
     const classes: string[] = [];
     if (pfn === s.zero) classes.push("zero page");
+    if (pfn === s.vdso) classes.push("vdso page");
     if (s.tables.has(pfn)) classes.push("page table");
     if (s.pcache.has(pfn)) classes.push("page cache");
     if (has(pg.flags, PG_anon)) classes.push("anonymous");
@@ -192,7 +193,7 @@ export function checkCounts(s: Snapshot, pins: Pins, out: string[]): void {
     const ptes = (s.ptesByPfn.get(pfn) ?? []).filter((r) => counted(s, r)).length;
     const pin = pins.get(pfn) ?? 0;
     const cache = s.pcache.has(pfn) ? 1 : 0;
-    const kernel = ram && (pfn === s.zero || s.tables.has(pfn)) ? 1 : 0;
+    const kernel = ram && (pfn === s.zero || pfn === s.vdso || s.tables.has(pfn)) ? 1 : 0;
     const want = ptes + pin + cache + kernel;
     const meta = cache === 1 && s.pcache.get(pfn)![0]!.mapping === XIPFS_META_MAPPING;
     if (meta ? pg.refcount < want : pg.refcount !== want) {
@@ -263,6 +264,11 @@ function checkRamPte(
   if (r.pfn === s.zero) {
     if (!pteIsSpecial(r.pte)) out.push(`${where(r)} maps the zero page without pte_special`);
     if ((r.pte & PTE_W) !== 0) out.push(`${where(r)} maps the zero page writable`);
+    return;
+  }
+  if (r.pfn === s.vdso) {
+    if (!pteIsSpecial(r.pte)) out.push(`${where(r)} maps the vdso page without pte_special`);
+    if ((r.pte & PTE_W) !== 0) out.push(`${where(r)} maps the vdso page writable`);
     return;
   }
   if (pteIsSpecial(r.pte)) {

@@ -31,6 +31,7 @@ import { asPte, type Pfn, type Pte } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PTE_PROTNONE } from "../mm/pgtable.ts";
 import { zeroPfn } from "../mm/mm.ts";
+import { vdsoFrame } from "./vdso.ts";
 
 /** A present leaf PTE (valid, or PROT_NONE) found by walking an mm's tables. */
 export interface PteRef {
@@ -67,6 +68,8 @@ export interface Snapshot {
   readonly deviceFrames: number;
   /** The zero page, -1 before mmBoot. */
   readonly zero: number;
+  /** The [vdso] page (kept like the zero page, mapped pte_special), -1 before its first use. */
+  readonly vdso: number;
   /** Live mm slots (state MM_LIVE). */
   readonly mms: number[];
   /** mm slots that are neither free nor live (dying: a teardown did not finish). */
@@ -218,6 +221,7 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     ramFrames: cfg.ramFrames,
     deviceFrames: cfg.deviceFrames,
     zero: zeroPfn(mem),
+    vdso: vdsoFrame(mem),
     mms: [],
     oddMms: [],
     tables: new Map(),

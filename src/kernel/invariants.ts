@@ -16,7 +16,7 @@
  *    - free: its frame-allocator bit is clear, and its struct page is clear
  *      (flags, refcount, mapcount, mapping, index, private all 0; the
  *      next/prev links are not checked);
- *    - the zero page (MMG.zeroPfn);
+ *    - the zero page (MMG.zeroPfn), or the [vdso] page (src/kernel/vdso.ts);
  *    - a page table: reachable from a live mm's root (the root itself or a
  *      level-0 table it names), PG_pagetable set, mapped by no PTE;
  *    - page cache: in the page-cache index, with the struct page's
@@ -34,7 +34,7 @@
  *    reference: not pte_special, not the zero page, not in a VM_PFNMAP VMA
  *    (Linux's vm_normal_page); pins are the references the caller declares
  *    (`opts.pins`); page cache is 1 for a frame in the index (the cache's
- *    own reference); kernel is 1 for the zero page and for page tables (the
+ *    own reference); kernel is 1 for the zero page, the vdso page and page tables (the
  *    allocation reference they keep). An anonymous page's allocation
  *    reference becomes its first PTE's (accountMap haveRef), so it has no
  *    kernel term. Metadata pages of a bio-device xipfs are also pinned by

@@ -41,8 +41,11 @@ import { closeFilesOf } from "./files.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult } from "./proc_run.ts";
-import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
+import { procAlloc, procExit, procFree, procGet } from "./proc.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
+import { killTaskGroup, SEND_FATAL } from "./signal_send.ts";
+import { signalRelease, signalSpawn } from "./signal_state.ts";
+import { vdsoPfn } from "./vdso.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
@@ -309,6 +312,7 @@ export class Machine {
       mkfsInto(new MemDevice(mem).bytes, { from: opts.from });
     }
     if (mmBoot(mem) !== 0) throw new MachineError("out of RAM at boot");
+    if (vdsoPfn(mem) < 0) throw new MachineError("out of RAM at boot");
     setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
     taskInit(mem.k32, asTid(1));
     setCurrentTid(asTid(1));
@@ -385,6 +389,7 @@ export class Machine {
     this.#slots.add(slot);
     taskInit(this.mem.k32, asTid(slot));
     const pid = procAlloc(this.mem, slot, 0);
+    signalSpawn(this.mem, slot, pid);
     this.#spawned++;
     const prefix = this.opts.prefixOutput ? `[${pid}] ` : null;
     let resolve!: (s: ExitStatus) => void;
@@ -462,6 +467,7 @@ export class Machine {
     p.status = s;
     p.out.flush();
     p.err.flush();
+    signalRelease(this.mem, p.slot);
     procFree(this.mem, p.slot);
     this.#slots.delete(p.slot);
     this.#procs.delete(p.pid);
@@ -515,18 +521,23 @@ export class Machine {
   }
 
   /**
-   * Send `sig` (default SIGTERM) to process `pid`: it exits at its next
-   * safe point (a poll, a trap, a futex wait slice) with status 128 + sig.
-   * If it has not stopped after the grace period, its Worker is terminated
-   * and the Machine tears the process down itself.
+   * Send `sig` (1..64, default SIGTERM) to process `pid`, as kill(2) from
+   * outside the guest (si_code SI_USER, si_pid 0). The process acts on it
+   * at its next safe point (a poll, a trap, a system-call return, or at
+   * once if it sleeps): it runs its handler, ignores it, stops (SIGSTOP,
+   * SIGTSTP, SIGTTIN, SIGTTOU), continues (SIGCONT), or dies with status
+   * 128 + sig. Only a signal that will kill it starts the grace period:
+   * if it has not stopped after it, its Worker is terminated and the
+   * Machine tears the process down itself.
    *
    * @returns false when no such process exists or sig is invalid
    */
   kill(pid: number, sig: number = SIGTERM): boolean {
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null || !validSignal(sig)) return false;
-    if (!procKill(this.mem, p.slot, sig)) return false;
-    if (p.killTimer === undefined) {
+    const r = killTaskGroup(this.mem, p.slot, sig);
+    if (r < 0) return false;
+    if (r === SEND_FATAL && p.killTimer === undefined) {
       p.killSig = sig;
       p.killTimer = setTimeout(() => this.#escalate(p), this.opts.killGraceMs ?? 2000);
     }

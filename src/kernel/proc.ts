@@ -3,8 +3,9 @@
  * task slot, shared by the Machine (main thread) and the Workers.
  *
  * Who writes what:
- * - the Machine claims a slot (procAlloc) at spawn, sets pending signals
- *   (procKill) and frees the slot when it reaps the process (procFree);
+ * - the Machine claims a slot (procAlloc) at spawn and frees the slot when
+ *   it reaps the process (procFree); signals live in the `signal` region
+ *   (signal_state.ts);
  * - the Worker running the process records its mm and fd table, marks
  *   itself exiting, records each teardown step and finally its status
  *   (procExit), which makes it a zombie.
@@ -26,8 +27,6 @@ import {
 } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
-import { physWords } from "../mm/pgtable.ts";
-import { sigBit, validSignal } from "./signal.ts";
 
 export { PROC_EXITING, PROC_FREE, PROC_RUNNING, PROC_ZOMBIE };
 
@@ -102,23 +101,6 @@ export function procFree(mem: Memory, slot: number): void {
     throw new KernelPanic("procFree", `slot ${slot} is not a zombie`);
   }
   Atomics.sub(k, mem.layout.procs.base + PROCS_HDR.live, 1);
-}
-
-/**
- * Make `sig` pending for the process in `slot` and wake it if it sleeps in
- * a futex wait, so it sees the signal at once (a spurious wake-up for other
- * sleepers on that word, which futex users must tolerate anyway).
- *
- * @returns false when the slot holds no live process or sig is invalid
- */
-export function procKill(mem: Memory, slot: number, sig: number): boolean {
-  if (!validSignal(sig)) return false;
-  const st = procGet(mem, slot, "state");
-  if (st !== PROC_RUNNING && st !== PROC_EXITING) return false;
-  Atomics.or(mem.k32, pw(mem, slot, "sigPending"), sigBit(sig));
-  const fw = procGet(mem, slot, "futexWord");
-  if (fw !== 0) Atomics.notify(physWords(mem), fw - 1);
-  return true;
 }
 
 /** Live processes (running or exiting, not reaped). */

@@ -5,9 +5,12 @@
  *
  * The hart runs user code; every trap enters the kernel in this same
  * thread through the HartEnv below: page faults go to handleMmFault,
- * ecalls to the syscall dispatcher, other traps become fatal signals, and
- * the periodic poll acknowledges TLB shootdowns and notices pending
- * signals. The task publishes its mode (user or kernel) around each trap,
+ * ecalls to the syscall dispatcher, other traps raise synchronous signals,
+ * and the periodic poll acknowledges TLB shootdowns and notices pending
+ * signals. Every way back to user mode goes through #toUser, which
+ * delivers pending signals (signal_deliver.ts): the same three points
+ * (syscall return, fault, poll) for the interpreter and for translated
+ * code, which stops at each of them. The task publishes its mode (user or kernel) around each trap,
  * as the shootdown protocol requires (src/mm/tlb.ts).
  *
  * @module
@@ -32,7 +35,16 @@ import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
-import { REG_A7 } from "../abi/regs.ts";
+import { REG_A0, REG_A7 } from "../abi/regs.ts";
+import {
+  BUS_ADRALN,
+  BUS_ADRERR,
+  ILL_ILLOPC,
+  SEGV_ACCERR,
+  SYS_rt_sigreturn,
+  TRAP_BRKPT,
+} from "../abi/signal.ts";
+import { TIF_SIGPENDING } from "../abi/signal_layout.ts";
 import {
   killCheck,
   noKillEnter,
@@ -50,6 +62,9 @@ import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
+import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
+import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
+import { signalExit } from "./signal_state.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { type ConsoleSink, Task } from "./task.ts";
 
@@ -125,14 +140,39 @@ class ProcessEnv implements HartEnv {
     return true;
   }
 
-  #toUser(): boolean {
-    const sig = this.t.pendingSignal();
-    if (sig !== 0) {
-      this.t.exit({ code: 0, signal: sig });
-      return false;
+  /**
+   * Return to user mode (Linux's exit_to_user_mode_loop): deliver every
+   * pending signal first, one doSignal each, so handler frames stack as
+   * on Linux. `sc` is the system call being returned from (null after a
+   * fault or a poll), for restarts. Entry: kernel mode, no lock held.
+   *
+   * @returns false when the process must stop (t.exiting set)
+   */
+  #toUser(sc: SyscallReturn | null): boolean {
+    const t = this.t;
+    const k = t.mem.k32;
+    while ((Atomics.load(k, t.sig.flagsWord) & TIF_SIGPENDING) !== 0) {
+      if (!doSignal(t, this.hart!, sc)) return false;
     }
-    enterUser(this.t.mem, this.t.tid, () => this.hart!.flushTlb());
+    enterUser(t.mem, t.tid, () => this.hart!.flushTlb());
     return true;
+  }
+
+  /**
+   * A fault or trap raised `sig` (force_sig_fault): queue it with its
+   * siginfo, remembering the line to print should it kill, then return to
+   * user mode, into its handler if there is one.
+   */
+  /** #toUser for the first entry (runHart). */
+  toUser(): boolean {
+    return this.#toUser(null);
+  }
+
+  #fault(sig: number, code: number, addr: number, message: string): boolean {
+    const t = this.t;
+    t.sig.fault = { sig, message };
+    forceSigInfo(t.mem, t.tid, faultInfo(sig, code, addr));
+    return this.#toUser(null);
   }
 
   pageFault(va: VirtAddr, access: Access, _cause: number): boolean {
@@ -141,30 +181,35 @@ class ProcessEnv implements HartEnv {
     if (access === ACCESS_EXEC && isInitReturn(va) && this.step <= this.img.initCalls.length) {
       // An init function returned: start the next one, or the program.
       this.hart!.pc = execStartStep(this.hart!.x, this.img, this.step++);
-      return this.#toUser();
+      return this.#toUser(null);
     }
     const r = handleMmFault(t.mem, t.mm, va, access);
     if (r === 0) {
       this.#oomSince = 0;
-      return this.#toUser();
+      return this.#toUser(null);
     }
-    if ((r & VM_FAULT_OOM) !== 0 && this.#oomRetry()) return this.#toUser();
-    const sig = (r & VM_FAULT_OOM) !== 0 ? SIGKILL : (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
+    if ((r & VM_FAULT_OOM) !== 0 && this.#oomRetry()) return this.#toUser(null);
     const pc = this.hart!.pc >>> 0;
-    t.exit({
-      code: 0,
-      signal: sig,
-      message: `${signalName(sig)} at 0x${hex(va)} (pc 0x${hex(pc)})${
-        (r & VM_FAULT_OOM) !== 0 ? ": out of memory" : ""
-      }`,
-    });
-    return false;
+    if ((r & VM_FAULT_OOM) !== 0) {
+      t.exit({
+        code: 0,
+        signal: SIGKILL,
+        message: `SIGKILL at 0x${hex(va)} (pc 0x${hex(pc)}): out of memory`,
+      });
+      return false;
+    }
+    const sig = (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
+    const code = sig === SIGBUS ? BUS_ADRERR : segvCode(t.mem, t.mm, va);
+    return this.#fault(sig, code, va, `${signalName(sig)} at 0x${hex(va)} (pc 0x${hex(pc)})`);
   }
 
   ecall(hart: Hart): boolean {
     enterKernel(this.t.mem, this.t.tid);
-    if (syscallKillable(hart.x[REG_A7]!)) {
-      return syscallDispatch(this.t, hart.x) && this.#toUser();
+    const nr = hart.x[REG_A7]!;
+    // rt_sigreturn restores a0 from the frame: never take it for an interrupted call.
+    const sc = { active: nr !== SYS_rt_sigreturn, origA0: hart.x[REG_A0]! };
+    if (syscallKillable(nr)) {
+      return syscallDispatch(this.t, hart.x) && this.#toUser(sc);
     }
     noKillEnter();
     let done: boolean;
@@ -173,27 +218,32 @@ class ProcessEnv implements HartEnv {
     } finally {
       noKillExit();
     }
-    return done && this.#toUser();
+    return done && this.#toUser(sc);
   }
 
+  /**
+   * Any other trap, as arch/riscv/kernel/traps.c maps it: an illegal
+   * instruction is SIGILL (ILL_ILLOPC), ebreak SIGTRAP (TRAP_BRKPT), an
+   * access fault SIGSEGV (SEGV_ACCERR), a misaligned fetch or atomic
+   * SIGBUS (BUS_ADRALN); si_addr is the trapping pc, as Linux's epc.
+   */
   trap(cause: number, tval: number): boolean {
     const t = this.t;
     enterKernel(t.mem, t.tid);
-    const sig = cause === CAUSE_ILLEGAL_INSTRUCTION
-      ? SIGILL
+    const pc = this.hart!.pc >>> 0;
+    const [sig, code] = cause === CAUSE_ILLEGAL_INSTRUCTION
+      ? [SIGILL, ILL_ILLOPC]
       : cause === CAUSE_BREAKPOINT
-      ? SIGTRAP
+      ? [SIGTRAP, TRAP_BRKPT]
       : cause === CAUSE_LOAD_ACCESS || cause === CAUSE_STORE_ACCESS || cause === CAUSE_FETCH_ACCESS
-      ? SIGSEGV
-      : SIGBUS; // misaligned fetch, LR, SC or AMO
-    t.exit({
-      code: 0,
-      signal: sig,
-      message: `${signalName(sig)}: trap cause ${cause}, tval 0x${hex(tval)} (pc 0x${
-        hex(this.hart!.pc)
-      })`,
-    });
-    return false;
+      ? [SIGSEGV, SEGV_ACCERR]
+      : [SIGBUS, BUS_ADRALN]; // misaligned fetch, LR, SC or AMO
+    return this.#fault(
+      sig,
+      code,
+      pc,
+      `${signalName(sig)}: trap cause ${cause}, tval 0x${hex(tval)} (pc 0x${hex(pc)})`,
+    );
   }
 
   poll(hart: Hart): boolean {
@@ -206,11 +256,9 @@ class ProcessEnv implements HartEnv {
       this.instretPublished = hart.instret;
       tstatInstret(t.mem, t.tid, t.pid, hart.instret); // the live view's per-process rate
     }
-    const sig = t.pendingSignal();
-    if (sig === 0) return true;
+    if ((Atomics.load(t.mem.k32, t.sig.flagsWord) & TIF_SIGPENDING) === 0) return true;
     enterKernel(t.mem, t.tid);
-    t.exit({ code: 0, signal: sig });
-    return false;
+    return this.#toUser(null);
   }
 }
 
@@ -231,15 +279,9 @@ function runHart(env: ProcessEnv, hart: Hart): void {
   }
 }
 
+/** The first entry to user mode: deliver what is already pending (a kill before the start). */
 function enterUserChecked(env: ProcessEnv): boolean {
-  const t = env.t;
-  const sig = t.pendingSignal();
-  if (sig !== 0) {
-    t.exit({ code: 0, signal: sig });
-    return false;
-  }
-  enterUser(t.mem, t.tid, () => env.hart!.flushTlb());
-  return true;
+  return env.toUser();
 }
 
 /** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
@@ -330,6 +372,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
       tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
     });
     e.hart = h;
+    task.sig.hart = h;
     h.pc = execStartStep(h.x, img, e.step++);
     return [task, e, h];
   }
@@ -354,6 +397,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
 
   function teardown(): void {
     procSet(mem, tid, "state", PROC_EXITING);
+    signalExit(mem, tid); // no more signals; the pending ones are dropped
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
     t?.files.closeAll();

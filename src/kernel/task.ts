@@ -13,8 +13,7 @@
 import type { Tid } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
-import { procGet } from "./proc.ts";
-import { firstPending } from "./signal.ts";
+import { TaskSignals } from "./signal_task.ts";
 
 /** Where the process's console output goes (the Machine's forwarding). */
 export interface ConsoleSink {
@@ -66,6 +65,8 @@ export class Task {
   exiting: ExitReason | null = null;
   /** An exception that escaped the kernel (a bug): the Worker reports it loudly. */
   panic: unknown = null;
+  /** Task-local signal state; the shared part is in the `signal` region (signal_state.ts). */
+  readonly sig: TaskSignals;
 
   constructor(init: TaskInit) {
     this.mem = init.mem;
@@ -78,11 +79,12 @@ export class Task {
     this.stdin = init.stdin;
     this.files = init.files;
     this.bootMs = init.bootMs;
+    this.sig = new TaskSignals(init.mem, init.tid, init.pid);
   }
 
-  /** The first pending signal (0: none). Cheap: one atomic load. */
-  pendingSignal(): number {
-    return firstPending(procGet(this.mem, this.slot, "sigPending"));
+  /** Linux's signal_pending(current): a signal awaits delivery. Cheap: one atomic load. */
+  signalPending(): boolean {
+    return this.sig.pending();
   }
 
   /** Stop the process with `reason` unless it is already stopping (the first reason wins). */

@@ -437,6 +437,8 @@ export interface MmapFile {
 export const VMOPS_NONE = 0;
 export const VMOPS_DAX = 1;
 export const VMOPS_FILEMAP = 2;
+/** The [vdso] special mapping (src/kernel/vdso.ts): no file, faults in one shared page. */
+export const VMOPS_VDSO = 3;
 /** Ids from here up are free for tests. */
 export const VMOPS_TEST = 8;
 const VMOPS_MAX = 16;

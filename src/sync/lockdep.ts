@@ -44,6 +44,7 @@ export enum LockClass {
   TEST_A,
   TEST_B,
   TEST_C,
+  SIGHAND,
 }
 
 /**
@@ -67,6 +68,11 @@ export enum LockClass {
  * - FILE_TABLE and TASK_TABLE are leaves (Linux's files->file_lock and
  *   tasklist_lock): held briefly to find or install a slot, never across a
  *   call into mm or fs, and never together. They may be taken anywhere.
+ * - SIGHAND (Linux's sighand->siglock) nests inside TASK_TABLE, as siglock
+ *   nests in tasklist_lock: a sender finds the task, then locks its sighand.
+ *   Nothing but the frame allocator is taken under it, and no two siglocks
+ *   are ever held together (notifying a parent happens after the child's
+ *   siglock is dropped).
  * - FRAME_ALLOC is innermost: any of the above may need a frame.
  * - TEST_A < TEST_B < TEST_C are for the tests of src/sync only.
  */
@@ -82,6 +88,7 @@ const LOCK_ORDER: readonly (readonly LockClass[])[] = [
   [LockClass.INODE_CACHE],
   [LockClass.PAGE_CACHE],
   [LockClass.FILE_TABLE, LockClass.TASK_TABLE],
+  [LockClass.SIGHAND],
   [LockClass.FRAME_ALLOC],
   [LockClass.TEST_A],
   [LockClass.TEST_B],
