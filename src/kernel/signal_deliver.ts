@@ -34,6 +34,7 @@ import {
   SA_NODEFER,
   SA_RESETHAND,
   SA_RESTART,
+  SI_KERNEL,
   SIG_DFL,
   SIG_IGN,
   SIGKILL,
@@ -309,7 +310,7 @@ function forceSigsegv(t: Task, sig: number): void {
       sigunlock(t.mem, h);
     }
   }
-  forceSigInfo(t.mem, t.tid, siginfoNew(SIGSEGV, 0x80 /* SI_KERNEL */));
+  forceSigInfo(t.mem, t.tid, siginfoNew(SIGSEGV, SI_KERNEL));
 }
 
 /**

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { EAGAIN } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { SIGKILL, type SigSet, SIGSTOP, SS_DISABLE } from "../abi/signal.ts";
 import {
@@ -308,7 +309,7 @@ export function pendingAdd(
     k[slot] = sig;
   } else {
     const e = info === null ? 0 : sigqueueAlloc(mem);
-    if (e === 0 && mustQueue) return -11; // -EAGAIN
+    if (e === 0 && mustQueue) return -EAGAIN;
     if (e !== 0) {
       const q = sigQueue(mem, e);
       k[q + SIGQ.next] = 0;

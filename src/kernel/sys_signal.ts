@@ -15,12 +15,13 @@
  */
 
 import { EAGAIN, EINTR, EINVAL, EPERM, ESRCH } from "../abi/errno.ts";
-import { REG_SP } from "../abi/regs.ts";
+import { REG_A0, REG_SP } from "../abi/regs.ts";
 import {
   ERESTARTNOHAND,
   getSigset,
   KSIGINFO_SIZE,
   putSigset,
+  SI_KERNEL,
   SI_TKILL,
   SI_USER,
   SIG_BLOCK,
@@ -30,6 +31,7 @@ import {
   SIGACTION,
   SIGACTION_SIZE,
   SIGINFO_SIZE,
+  SIGSEGV,
   type SigSet,
   SIGSET_SIZE,
   sigsetOf,
@@ -64,6 +66,7 @@ import {
   sendToTask,
   sigHandlerIgnored,
   siginfoKill,
+  signalWakeUp,
 } from "./signal_send.ts";
 import {
   findGroupByTgid,
@@ -175,11 +178,7 @@ export function setCurrentBlocked(t: Task, s: SigSet): void {
     for (const x of groupTasks(mem, g)) {
       if (x === t.tid) continue;
       const xb = taskBlocked(mem, x);
-      if (((newly.lo & ~xb.lo) | (newly.hi & ~xb.hi)) !== 0) {
-        Atomics.or(mem.k32, sigTask(mem, x) + SIGTASK.flags, 1);
-        Atomics.add(mem.k32, sigTask(mem, x) + SIGTASK.wake, 1);
-        Atomics.notify(mem.k32, sigTask(mem, x) + SIGTASK.wake);
-      }
+      if (((newly.lo & ~xb.lo) | (newly.hi & ~xb.hi)) !== 0) signalWakeUp(mem, x);
     }
   } finally {
     sigunlock(mem, h);
@@ -336,13 +335,13 @@ export function sysRtSigreturn(t: Task): number {
   t.sig.restartBlock = null;
   const fr = restoreRtFrame(t.mem, t.mm, hart);
   if (fr === null) {
-    forceSigInfo(t.mem, t.tid, siginfoNew(11, /* SIGSEGV */ 0x80 /* SI_KERNEL */));
+    forceSigInfo(t.mem, t.tid, siginfoNew(SIGSEGV, SI_KERNEL));
     return 0;
   }
   setCurrentBlocked(t, fr.mask);
   const r = doSigaltstack(t.mem, t.tid, fr.stack, hart.x[REG_SP]! >>> 0);
   void r; // restore_altstack: every error but EFAULT is ignored, and the frame was readable
-  return hart.x[10]!;
+  return hart.x[REG_A0]!;
 }
 
 /** sigaltstack(ss, old_ss). */
