@@ -32,6 +32,9 @@ import {
   PG_writeback,
 } from "../mm/memmap.ts";
 import { DEVICE_KINDS, type FrameSnapshot, RAM_KINDS } from "./frames.ts";
+import type { FilePos, FileUse, FrameDetail } from "./protocol.ts";
+
+export type { FilePos, FrameDetail };
 
 /** PG_* flags by name, for the hover text. */
 const PG_NAMES: readonly [number, string][] = [
@@ -44,34 +47,6 @@ const PG_NAMES: readonly [number, string][] = [
   [PG_pagetable, "pagetable"],
 ];
 
-/** A file position: the file's path (null when unreachable from /), inode and byte offset. */
-export interface FilePos {
-  readonly path: string | null;
-  readonly ino: number;
-  readonly offset: number;
-  /** What the block is to the file: its data, or a block of its block map. */
-  readonly use: "data" | "indirect" | "dindirect";
-}
-
-/** GET /api/frame?pfn=N. */
-export interface FrameDetail {
-  readonly pfn: number;
-  readonly region: "ram" | "device";
-  readonly kind: string;
-  readonly label: string;
-  /** Struct page counters; null for a device frame without one (memmap=none: pte_special). */
-  readonly refcount: number | null;
-  readonly mapcount: number | null;
-  readonly flags: string[];
-  /** Processes whose page tables map the frame, from the last snapshot. */
-  readonly pids: number[];
-  readonly file: FilePos | null;
-  /** The device block (device frames). */
-  readonly block: number | null;
-  /** The xipfs metadata region a device block lies in, or the page cache's metadata mapping. */
-  readonly meta: string | null;
-}
-
 /** How long a built file index is reused, in ms. */
 const INDEX_TTL_MS = 1000;
 /** Builds tried while the allocation counters keep moving. */
@@ -81,7 +56,7 @@ const MAX_DEPTH = 64;
 
 /** Device block -> file position, and inode -> path, of one xipfs volume. */
 export class FileIndex {
-  #owner = new Map<number, { ino: number; iblock: number; use: FilePos["use"] }>();
+  #owner = new Map<number, { ino: number; iblock: number; use: FileUse }>();
   #paths = new Map<number, string>();
   #builtAt = -Infinity;
   /** Whether the last build saw the counters stable (false: it may be a torn read). */

@@ -6,10 +6,12 @@
  * has; then an `update` event about ten times a second. An update carries
  * the frame map only when it changed since the last one sent.
  *
+ * It imports nothing from the kernel, so that the page's sources, which
+ * use these types, type-check against the browser's library alone.
+ *
  * @module
  */
 
-import type { MachineStats } from "../kernel/stats.ts";
 import type { FaultRecord, FrameMap } from "./encode.ts";
 
 /** One row of the process table. */
@@ -32,7 +34,8 @@ export interface ProcRow {
 export interface RunTotals {
   label: string;
   live: boolean;
-  stats: MachineStats;
+  /** A MachineStats (src/kernel/stats.ts), as --stats writes it. */
+  stats: object;
 }
 
 /** Faults per second by kind name, over the sample interval ending at `t` (seconds). */
@@ -60,4 +63,35 @@ export interface Update {
 /** The first event of a stream: an update with history. */
 export interface Hello extends Update {
   history: RateSample[];
+}
+
+/** What a device block is to the file that owns it: its data, or a block of its block map. */
+export type FileUse = "data" | "indirect" | "dindirect";
+
+/** A file position: the file's path (null when unreachable from /), inode and byte offset. */
+export interface FilePos {
+  readonly path: string | null;
+  readonly ino: number;
+  readonly offset: number;
+  /** What the block is to the file: its data, or a block of its block map. */
+  readonly use: FileUse;
+}
+
+/** GET /api/frame?pfn=N. */
+export interface FrameDetail {
+  readonly pfn: number;
+  readonly region: "ram" | "device";
+  readonly kind: string;
+  readonly label: string;
+  /** Struct page counters; null for a device frame without one (memmap=none: pte_special). */
+  readonly refcount: number | null;
+  readonly mapcount: number | null;
+  readonly flags: string[];
+  /** Processes whose page tables map the frame, from the last snapshot. */
+  readonly pids: number[];
+  readonly file: FilePos | null;
+  /** The device block (device frames). */
+  readonly block: number | null;
+  /** The xipfs metadata region a device block lies in, or the page cache's metadata mapping. */
+  readonly meta: string | null;
 }

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The live view in a real browser: Debian's Chromium, headless, driven by
  * puppeteer-core, watching 8 compute processes on a dax=always machine.
@@ -24,6 +23,24 @@ const MIB = 1024 * 1024;
 
 const skip = await browserUnavailable();
 if (skip !== null) console.error(`tests/ui/browser_test.ts: skipped: ${skip}`);
+
+// The page's DOM, as far as the callbacks below use it: they run in
+// Chromium, and Deno's type library (which type-checks this file) has none.
+interface PageRow {
+  dataset: Record<string, string | undefined>;
+  cells: ArrayLike<PageEl> & Iterable<PageEl>;
+}
+interface PageEl {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+  children: Iterable<PageEl>;
+  tBodies: ArrayLike<{ rows: ArrayLike<PageRow> & Iterable<PageRow> }>;
+  tHead: { rows: ArrayLike<PageRow> } | null;
+  width: number;
+  height: number;
+  getBoundingClientRect(): { left: number; top: number; width: number; height: number };
+}
+declare const document: { getElementById(id: string): PageEl | null };
 
 /** What the page's DOM holds, gathered in the page. */
 interface DomFacts {
@@ -81,10 +98,10 @@ Deno.test({
       );
       const dom = await page.evaluate((): DomFacts => {
         const el = (id: string) => document.getElementById(id)!;
-        const texts = (list: Iterable<Element>) => [...list].map((c) => c.textContent ?? "");
-        const procs = el("procs") as HTMLTableElement;
-        const totals = el("totals") as HTMLTableElement;
-        const canvas = el("frames") as HTMLCanvasElement;
+        const texts = (list: Iterable<PageEl>) => [...list].map((c) => c.textContent ?? "");
+        const procs = el("procs");
+        const totals = el("totals");
+        const canvas = el("frames");
         const r = canvas.getBoundingClientRect();
         return {
           rows: [...procs.tBodies[0]!.rows].map((tr) => ({
@@ -93,7 +110,7 @@ Deno.test({
           })),
           head: texts(procs.tHead!.rows[0]!.cells),
           legend: texts(el("legend").children),
-          ticker: (el("ticker") as HTMLTableElement).tBodies[0]!.rows.length,
+          ticker: el("ticker").tBodies[0]!.rows.length,
           totals: Object.fromEntries(
             [...totals.tBodies[0]!.rows].map((tr) => {
               const c = texts(tr.cells);

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The live view's page: opens the server's event stream and keeps the
  * frame map, the process table, the fault ticker and plot, and the totals

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The page's frame map: every frame of physical memory as one cell of a
  * canvas, RAM first and then the memory device, each in its own block. RAM
@@ -11,7 +10,7 @@
  */
 
 import { decodeFrameCodes, type FrameMap } from "../encode.ts";
-import type { FrameDetail } from "../frame_info.ts";
+import type { FrameDetail } from "../protocol.ts";
 
 /** Rows of space between the RAM block and the device block, in cells. */
 const GAP_ROWS = 2;

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The page's fault-rate plot: faults per second by kind over the last
  * minute, one line per kind, drawn on a canvas (no plotting library: a few

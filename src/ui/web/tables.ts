@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The page's tables: processes, the fault ticker, and the totals of each
  * run side by side. Columns come from the data (kinds of frames and of
