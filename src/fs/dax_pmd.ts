@@ -26,10 +26,10 @@
  * @module
  */
 
-import { ISLOT, STAT } from "../abi/layout.ts";
+import { ISLOT } from "../abi/layout.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
 import { type Pfn } from "../abi/types.ts";
-import { statAdd } from "../hw/memory.ts";
+import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { VM_FAULT_NOPAGE } from "../mm/fault.ts";
 import { insertPfnPmd, VM_FAULT_FALLBACK } from "../mm/huge_memory.ts";
 import { HPAGE_PMD_NR } from "../mm/pgtable.ts";
@@ -81,6 +81,8 @@ function pmdFaultLocked(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   if (pfn % HPAGE_PMD_NR !== 0) return VM_FAULT_FALLBACK;
   if (write) markRangeDirty(c, b0, HPAGE_PMD_NR);
   const r = insertPfnPmd(c.mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, write);
-  if (r === VM_FAULT_NOPAGE && vmf.origPte === 0) statAdd(c.mem, STAT.faultDaxPmd, 1n);
+  if (r === VM_FAULT_NOPAGE && vmf.origPte === 0) {
+    countFault(c.mem, FAULT_KIND.daxPmd, vmf.address, pfn as Pfn);
+  }
   return r;
 }
