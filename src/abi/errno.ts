@@ -28,6 +28,7 @@ export const EISDIR = 21;
 export const EINVAL = 22;
 export const ENFILE = 23;
 export const EMFILE = 24;
+export const ENOTTY = 25;
 export const ETXTBSY = 26;
 export const EFBIG = 27;
 export const ENOSPC = 28;
@@ -71,6 +72,7 @@ const NAMES: Record<number, string> = {
   [EINVAL]: "EINVAL",
   [ENFILE]: "ENFILE",
   [EMFILE]: "EMFILE",
+  [ENOTTY]: "ENOTTY",
   [ETXTBSY]: "ETXTBSY",
   [EFBIG]: "EFBIG",
   [ENOSPC]: "ENOSPC",

@@ -40,9 +40,11 @@
  *  | files   | open-file table and per-process fd tables                    |
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
+ *  | daxpmd  | DAX PMD-range locks (rwsems), hashed by (inode, pgoff / 1024)|
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
+ *  | fring   | fault ring and per-task counters for the live view           |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -57,6 +59,7 @@
 import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
+import { fringWords } from "./layout_fring.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -116,6 +119,8 @@ export const STAT = {
   bioReadBytes: 10,
   bioWriteBytes: 11,
   instret: 12,
+  /** DAX faults that mapped a 4 MiB megapage (src/mm/huge_memory.ts). */
+  faultDaxPmd: 13,
 } as const;
 export const STAT_COUNT = 32; // room for the counters later layers add
 
@@ -747,6 +752,20 @@ export const DAXENT_WORDS = 1024;
 export const DAXENT_LOCK_BIT = 0;
 
 // ---------------------------------------------------------------------------
+// daxpmd: the locks that make a DAX entry cover a 4 MiB range, as Linux's
+// xarray holds either one PMD entry or PTE entries for it
+// (src/fs/dax_pmd.ts). One rwsem (RWSEM_WORDS = 4 words) per hash bucket
+// of (inode slot, pgoff >> 10), LockClass.DAX_PMD: a 4 KiB fault holds its
+// range's lock for reading around its DAX entry, a megapage fault holds it
+// for writing, so the two never work on one range at once. Two ranges that
+// hash alike only serialise each other; a task holds at most one.
+
+/** PMD-range locks (a power of two). */
+export const DAXPMD_LOCKS = 256;
+/** Words per PMD-range lock (src/sync rwsem). */
+export const DAXPMD_LOCK_WORDS = 4;
+
+// ---------------------------------------------------------------------------
 // devmap: one bit per device frame, set (Atomics.or, never cleared) when a
 // PTE first maps that frame into a process: the device frames a run ever
 // mapped (stats `device.mapped_frames`, docs/stats.schema.json), whoever unmapped or
@@ -801,12 +820,16 @@ export interface KernelLayout {
   readonly procs: Region;
   /** DAX entry locks (DAXENT). */
   readonly daxent: Region;
+  /** DAX PMD-range locks (rwsems). */
+  readonly daxpmd: Region;
   /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
   /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
   readonly signal: Region;
   /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
   readonly pipes: Region;
+  /** The fault ring and per-task counters (layout_fring.ts). */
+  readonly fring: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -838,9 +861,11 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["files", filesWords(cfg)],
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
+    ["daxpmd", DAXPMD_LOCKS * DAXPMD_LOCK_WORDS],
     ["devmap", devmapWords(cfg)],
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
+    ["fring", fringWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -868,9 +893,11 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     files: placed.files!,
     procs: placed.procs!,
     daxent: placed.daxent!,
+    daxpmd: placed.daxpmd!,
     devmap: placed.devmap!,
     signal: placed.signal!,
     pipes: placed.pipes!,
+    fring: placed.fring!,
     regions,
     bytes: next * 4,
   };
@@ -1035,6 +1062,14 @@ export const XINODE = {
   block: 48,
   indirect: 96,
   dindirect: 100,
+  /**
+   * Extent-size hint, in blocks (XFS's di_extsize, FS_IOC_FSSETXATTR's
+   * fsx_extsize / 4096): 0 for none, else a power of two up to 1024. A
+   * hole in a wholly unallocated extent is filled by allocating the whole
+   * extent at once, aligned so that its first frame is a multiple of the
+   * extent size (src/fs/getblock.ts): 1024 gives 4 MiB megapages.
+   */
+  extsize: 104,
 } as const;
 export const XIPFS_INODE_SIZE = 128; // bytes
 export const XIPFS_NDIR = 12;

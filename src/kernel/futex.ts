@@ -34,7 +34,7 @@ import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
-import { physWords, pteLoad, walk } from "../mm/pgtable.ts";
+import { hugePfnAt, physWords, pmdWord, pteLoad, walk, WALK_HUGE } from "../mm/pgtable.ts";
 import { killCheck } from "../sync/task.ts";
 import { FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET, futexMoreOps } from "./futex_ops.ts";
 import { procSet } from "./proc.ts";
@@ -74,11 +74,14 @@ export function futexPhysWord(mem: Memory, mm: number, va: number, needWrite = f
   mmapReadLock(mem, mm);
   try {
     for (let tries = 0; tries < MAX_TRIES; tries++) {
-      const w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
+      let w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
+      const huge = w === WALK_HUGE; // a megapage: the root entry is the leaf
+      if (huge) w = pmdWord(mem, mm, asVirt(va));
       const pte = w < 0 ? 0 : pteLoad(p32, w);
       const want = PTE_U | PTE_R | (write ? PTE_W : 0);
       if (w >= 0 && pteIsLeaf(pte as never) && (pte & want) === want) {
-        return (pteToPfn(pte as never) * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
+        const pfn = huge ? hugePfnAt(pte as never, va) : pteToPfn(pte as never);
+        return (pfn * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
       }
       if (handleMmFaultLocked(mem, mm, asVirt(va), write ? ACCESS_WRITE : ACCESS_READ) !== 0) {
         if (!write || needWrite) return -EFAULT;
