@@ -76,6 +76,9 @@ const PROGRAMS: Record<string, string[]> = {
   exectest: [],
   true: [],
   threads: [],
+  pipetest: [],
+  sh: [],
+  wc: [],
   sigctl: [],
 };
 
@@ -96,6 +99,9 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   exectest: { src: "guest/bin/exectest.c" },
   true: { src: "guest/bin/true.c" },
   threads: { src: "guest/bin/threads.c" },
+  pipetest: { src: "guest/bin/pipetest.c" },
+  sh: { src: "guest/bin/sh.c" },
+  wc: { src: "guest/bin/wc.c" },
   sigbasic: { src: "guest/tests/sigbasic.c" },
   sigdie: { src: "guest/tests/sigdie.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu

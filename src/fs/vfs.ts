@@ -30,6 +30,7 @@ import {
   ENXIO,
   EOPNOTSUPP,
   EOVERFLOW,
+  ESPIPE,
 } from "../abi/errno.ts";
 import {
   F_DUPFD,
@@ -304,7 +305,7 @@ function clampToMax(fs: VfsFs, pos: number, len: number): number {
  */
 function doRead(fs: VfsFs, ip: VInode, flags: number, pos: number, dst: Uint8Array): number {
   if (dst.length === 0) return 0;
-  if (fs.isDax(ip)) return fs.daxRead(ip, pos, dst);
+  if (fs.isDax(ip)) return fs.daxRead(ip, pos, dst, flags);
   const sem = fs.iRwsem(ip);
   downRead(fs.mem.k32, sem, LockClass.I_RWSEM);
   try {
@@ -332,11 +333,12 @@ function doWrite(
 ): [number, number] {
   const append = (flags & O_APPEND) !== 0;
   if (fs.isDax(ip)) {
-    if (append) return fs.daxAppend(ip, src); // cut at the largest file, as daxWrite is
+    if (append) return fs.daxAppend(ip, src, flags); // cut at the largest file, as daxWrite is
     if (src.length === 0) return [0, pos];
+    if (fs.stream?.(ip)) return [fs.daxWrite(ip, 0, src, flags), pos];
     const len = clampToMax(fs, pos, src.length);
     if (len < 0) return [len, pos];
-    return [fs.daxWrite(ip, pos, len < src.length ? src.subarray(0, len) : src), pos];
+    return [fs.daxWrite(ip, pos, len < src.length ? src.subarray(0, len) : src, flags), pos];
   }
   const sem = fs.iRwsem(ip);
   downWrite(fs.mem.k32, sem, LockClass.I_RWSEM);
@@ -385,6 +387,8 @@ export function vfsRead(proc: Proc, fd: number, dst: Uint8Array): number {
  */
 export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): number {
   return withFile(proc, fd, (f, ip) => {
+    // As ksys_pread64: a stream (no FMODE_PREAD) is -ESPIPE before vfs_read's checks.
+    if (proc.fs.stream?.(ip)) return -ESPIPE;
     const bad = checkRead(proc.fs, f, ip);
     if (bad < 0) return bad;
     if (!Number.isInteger(pos) || pos < 0) return -EINVAL;
@@ -416,6 +420,7 @@ export function vfsWrite(proc: Proc, fd: number, src: Uint8Array): number {
  */
 export function vfsPwrite(proc: Proc, fd: number, src: Uint8Array, pos: number): number {
   return withFile(proc, fd, (f, ip) => {
+    if (proc.fs.stream?.(ip)) return -ESPIPE;
     if (!fmodeCanWrite(f.flags)) return -EBADF;
     if (!Number.isInteger(pos) || pos < 0) return -EINVAL;
     return doWrite(proc.fs, ip, f.flags, pos, src)[0];
@@ -462,6 +467,7 @@ function seekDataHoleLocked(fs: VfsFs, ip: VInode, pos: number, wantData: boolea
 export function vfsLseek(proc: Proc, fd: number, offset: number, whence: number): number {
   const { fs } = proc;
   return withFile(proc, fd, (f, ip) => {
+    if (fs.stream?.(ip)) return -ESPIPE;
     if (!Number.isInteger(offset)) return -EINVAL;
     const pos = filePos(fs.mem, f.idx);
     const dir = isDirInode(fs, ip);

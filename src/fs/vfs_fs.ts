@@ -89,14 +89,21 @@ export interface VfsFs {
    * Copy [pos, pos+dst.length) clamped to i_size into dst, device to buffer
    * (S_DAX inodes). Takes i_rwsem for read; counts STAT.copiedRead.
    */
-  daxRead(ip: VInode, pos: number, dst: Uint8Array): number;
+  daxRead(ip: VInode, pos: number, dst: Uint8Array, flags?: number): number;
   /** Write src at pos, allocating, extending i_size. Takes i_rwsem for write; counts STAT.copiedWrite. */
-  daxWrite(ip: VInode, pos: number, src: Uint8Array): number;
+  daxWrite(ip: VInode, pos: number, src: Uint8Array, flags?: number): number;
   /**
    * daxWrite at i_size, read under the same i_rwsem hold (O_APPEND).
    * @returns [bytes written or -errno, the position they start at]
    */
-  daxAppend(ip: VInode, src: Uint8Array): [number, number];
+  daxAppend(ip: VInode, src: Uint8Array, flags?: number): [number, number];
+  /**
+   * The inode is a stream without a position (a pipe, a socket): pread,
+   * pwrite and lseek on it are -ESPIPE (Linux's FMODE_STREAM). Absent: never.
+   * (daxRead/daxWrite/daxAppend get the open file's O_* `flags`, which a
+   * stream needs for O_NONBLOCK; files ignore them.)
+   */
+  stream?(ip: VInode): boolean;
   /** Set i_size after the page-cache path put data below it. Caller holds i_rwsem for write. */
   setSize(ip: VInode, size: number): void;
   /**

@@ -67,6 +67,7 @@ import { vfsGetdents64, vfsMkdir, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
+import { pipeCreate } from "./pipe_fs.ts";
 import type { InodeRef, XipFs } from "../fs/xipfs_live.ts";
 
 /** The console fds, reserved in every new fd table. */
@@ -139,6 +140,10 @@ export interface FileGlue {
   /** The same fd table for a new thread (CLONE_FILES). @returns its PROC.fdTable */
   shareTable(): number;
   /**
+   * pipe2: a new pipe's [read fd, write fd] (pipe_fs.ts), or -ENFILE, -EMFILE.
+   */
+  pipe(nonblock: boolean, cloexec: boolean): [number, number] | number;
+  /**
    * Open `path` for exec (see VfsFiles.openExec), mapping its segments
    * into mm `into` (execve's new mm).
    */
@@ -191,6 +196,10 @@ export class VfsFiles implements FileGlue {
    */
   static attach(fs: KernelFs, fdTable: number, mm: number): VfsFiles {
     return new VfsFiles(fs, { fs: fs.vfs, fdt: fdTable - 1 }, mm);
+  }
+
+  pipe(nonblock: boolean, cloexec: boolean): [number, number] | number {
+    return pipeCreate(this.proc, nonblock, cloexec);
   }
 
   /** Share this fd table with a new thread (CLONE_FILES): one more user. */

@@ -35,6 +35,7 @@ import type { VfsFs } from "../fs/vfs_fs.ts";
 import { XipVfs } from "../fs/vfs_xipfs.ts";
 import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../fs/xipfs_live.ts";
 import { currentTid } from "../sync/mod.ts";
+import { PipeMount } from "./pipe_fs.ts";
 
 /** Mount options the Machine passes to every Worker (structured-clone safe). */
 export interface FsMountOptions {
@@ -74,7 +75,7 @@ function selfPidOf(mem: Memory): () => number {
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
-  return { mem, opts, xip, vfs: procfs, procfs };
+  return { mem, opts, xip, vfs: new PipeMount(procfs), procfs };
 }
 
 /**

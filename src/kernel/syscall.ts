@@ -17,6 +17,7 @@ import { ENOSYS } from "../abi/errno.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/regs.ts";
 import { SIGSYS } from "./signal.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
+import { PIPE_SYSCALLS } from "./sys_pipe.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
@@ -38,6 +39,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   MM_SYSCALLS,
   PROC_SYSCALLS,
   FORK_SYSCALLS,
+  PIPE_SYSCALLS,
   SIGNAL_SYSCALLS,
 ]);
 

@@ -261,6 +261,8 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     if (n === nr.SYS_futex || n === nr.SYS_futex_time64) a[1] = 1; // FUTEX_WAKE: a WAIT with no waker never ends
     // rt_sigsuspend and rt_sigtimedwait wait for a signal nobody sends here (or a random timeout).
     if (n === SYS_rt_sigsuspend || n === SYS_rt_sigtimedwait_time64) continue;
+    // A successful execve would replace the image this loop is fuzzing.
+    if (n === nr.SYS_execve) continue;
     if (n === nr.SYS_mmap2) a[3] = a[3]! & ~0x8000; // no MAP_POPULATE of gigabytes
     if (n === nr.SYS_brk) a[0] = HEAP + (a[0]! & 0xffff);
     if ((n === nr.SYS_exit || n === nr.SYS_exit_group) && r.chance(0.95)) continue; // keep going longer
