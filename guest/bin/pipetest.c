@@ -7,6 +7,10 @@
  *   pipetest epipe    with SIGPIPE ignored, writing with no reader is EPIPE
  *   pipetest stream N a child writes N KiB in odd-sized pieces, the parent
  *                     reads it in other odd sizes and checks every byte
+ *   pipetest blast KIB CHUNK
+ *                     a child writes KIB KiB in CHUNK-byte writes, the
+ *                     parent reads in CHUNK-byte reads (the throughput
+ *                     bench: nothing is checked but the count)
  *   pipetest atomic   three children each write 100 records of PIPE_BUF
  *                     bytes of their own letter: no record is torn
  *   pipetest sigpipe  writing to a pipe whose reader is gone kills the
@@ -109,6 +113,32 @@ static int stream(long kib) {
   return 0;
 }
 
+static int blast(long kib, long chunk) {
+  int p[2];
+  pipe(p);
+  long len = kib * 1024;
+  static char buf[65536];
+  if (chunk < 1 || chunk > (long)sizeof buf) return 2;
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    close(p[0]);
+    for (long done = 0; done < len;) {
+      long n = len - done < chunk ? len - done : chunk;
+      if (write(p[1], buf, n) != n) _exit(1);
+      done += n;
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  long got = 0;
+  ssize_t n;
+  while ((n = read(p[0], buf, chunk)) > 0) got += n;
+  int st;
+  waitpid(c, &st, 0);
+  return got == len && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
 static int atomic(void) {
   int p[2];
   pipe(p);
@@ -170,7 +200,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "epipe")) return epipe();
   if (!strcmp(cmd, "stream") && argc > 2) return stream(atol(argv[2]));
   if (!strcmp(cmd, "atomic")) return atomic();
+  if (!strcmp(cmd, "blast") && argc > 3) return blast(atol(argv[2]), atol(argv[3]));
   if (!strcmp(cmd, "sigpipe")) return sigpipe();
-  printf("usage: pipetest basic | epipe | stream KIB | atomic | sigpipe\n");
+  printf("usage: pipetest basic | epipe | stream KIB | blast KIB CHUNK | atomic | sigpipe\n");
   return 2;
 }
