@@ -43,6 +43,7 @@
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
+ *  | fring   | fault ring and per-task counters for the live view           |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -57,6 +58,7 @@
 import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
+import { fringWords } from "./layout_fring.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -785,6 +787,8 @@ export interface KernelLayout {
   readonly signal: Region;
   /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
   readonly pipes: Region;
+  /** The fault ring and per-task counters (layout_fring.ts). */
+  readonly fring: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -819,6 +823,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["devmap", devmapWords(cfg)],
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
+    ["fring", fringWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -849,6 +854,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     devmap: placed.devmap!,
     signal: placed.signal!,
     pipes: placed.pipes!,
+    fring: placed.fring!,
     regions,
     bytes: next * 4,
   };

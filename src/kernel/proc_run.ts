@@ -31,6 +31,7 @@ import { type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
 import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
+import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
@@ -278,6 +279,7 @@ class ProcessEnv implements HartEnv {
     if (hart.instret - this.instretPublished >= INSTRET_PUBLISH) {
       statAdd(t.mem, STAT.instret, hart.instret - this.instretPublished);
       this.instretPublished = hart.instret;
+      tstatInstret(t.mem, t.tid, t.pid, hart.instret); // the live view's per-process rate
     }
     if ((Atomics.load(t.mem.k32, t.sig.flagsWord) & TIF_SIGPENDING) === 0) return true;
     enterKernel(t.mem, t.tid);
@@ -444,6 +446,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
       };
       return null;
     }
+    tstatComm(mem, tid, s.pid, s.path);
     const e = new ProcessEnv(task, img);
     const h = newHart(e, mm);
     h.pc = execStartStep(h.x, img, e.step++);
