@@ -46,6 +46,9 @@ const SIGCHLD_LINES = [
   "",
 ].join("\n");
 
+/** A handler in a forked child returns through the child's [vdso] (dupMm copies its address). */
+const FORKBUS = "a forked child's SIGBUS handler returns and the store is retried: ok\n";
+
 const tree = makeTree();
 const qemu = await haveQemu();
 
@@ -58,13 +61,19 @@ const MODES: BootOptions[] = [
 
 for (const mode of MODES) {
   Deno.test(
-    `fork: private memory is copied on write, shared file pages are shared, statuses are Linux's (dax ${mode.dax}, memmap ${mode.memmap})`,
+    `fork: private memory is copied on write, shared file pages are shared, a child's handler returns, statuses are Linux's (dax ${mode.dax}, memmap ${mode.memmap})`,
     async () => {
       await withMachine(tree, mode, async (m) => {
         for (const prog of ["/bin/forkcow", "/static/forkcow"]) {
           const r = await run(m, prog, ["forkcow", `/shared-${prog.length}`]);
           assert.equal(r.stdout, FORKCOW, `${prog} output`);
           assert.equal(r.code, 0, `${prog} status (${r.message ?? ""})`);
+          const b = await run(m, prog.replace("forkcow", "proctest"), [
+            "proctest",
+            "forkbus",
+            `/bus-${prog.length}`,
+          ]);
+          assert.equal(b.stdout, FORKBUS, `${prog} forkbus`);
           await within(m.settled(), 30_000, "every child reaped");
         }
       });
@@ -79,7 +88,13 @@ Deno.test({
   fn: async () => {
     const cwd = await Deno.makeTempDir({ prefix: "xip-fork-qemu-" });
     try {
-      for (const [args, want] of [[["forkcow"], FORKCOW], [["proctest", "wait"], WAITS]] as const) {
+      for (
+        const [args, want] of [
+          [["forkcow"], FORKCOW],
+          [["proctest", "wait"], WAITS],
+          [["proctest", "forkbus", "bus"], FORKBUS],
+        ] as const
+      ) {
         const out = await new Deno.Command("qemu-riscv32", {
           args: [STATIC_DIR + args[0], ...args.slice(1)],
           cwd,
@@ -130,6 +145,17 @@ Deno.test("wait: WNOWAIT, process groups, bad options, __WCLONE, SIGCHLD, stops 
     await within(m.settled(), 30_000, "every child reaped");
   });
 });
+
+for (const dax of ["always", "never"] as const) {
+  Deno.test(`fork: forks while another process truncates and re-extends the file they map (dax ${dax})`, async () => {
+    await withMachine(tree, { dax }, async (m) => {
+      const r = await run(m, "/bin/proctest", ["proctest", "forktrunc", "/forktrunc", "60"]);
+      assert.equal(r.stdout, "forktrunc: 60 rounds, children ok, shared page coherent yes\n");
+      assert.equal(r.code, 0, r.message);
+      await within(m.settled(), 30_000, "every child reaped");
+    });
+  });
+}
 
 Deno.test("fork: a bounded fork bomb meets EAGAIN at maxProcs and the machine stays usable", async () => {
   await withMachine(tree, { dax: "always", maxProcs: 12, warm: 4 }, async (m) => {
