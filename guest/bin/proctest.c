@@ -96,6 +96,14 @@ static int orphan(void) {
   return 0;
 }
 
+/* sigaction(sig) with `fn` as the handler, no flags. */
+static void handle(int sig, void (*fn)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = fn;
+  sigaction(sig, &sa, 0);
+}
+
 static void expect(const char *what, int ok) {
   printf("%s: %s\n", what, ok ? "ok" : "WRONG");
 }
@@ -195,10 +203,7 @@ static void on_chld(int sig) {
 }
 
 static int sigchlds(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_chld;
-  sigaction(SIGCHLD, &sa, 0);
+  handle(SIGCHLD, on_chld);
   fflush(stdout);
   pid_t c = fork();
   if (c == 0) exit(4);
@@ -280,10 +285,7 @@ static int forkbus(const char *path) {
   if (bus_fd < 0 || ftruncate(bus_fd, 2 * 4096) < 0) return 1;
   volatile char *sh = mmap(0, FT_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, bus_fd, 0);
   if (sh == MAP_FAILED) return 1;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_bus_grow;
-  sigaction(SIGBUS, &sa, 0);
+  handle(SIGBUS, on_bus_grow);
   sh[0] = 1;
   fflush(stdout);
   pid_t c = fork();
@@ -306,10 +308,7 @@ static int forktrunc(const char *path, int rounds) {
   volatile char *sh = mmap(0, FT_PAGES * 4096, rw, MAP_SHARED, fd, 0);
   volatile char *pv = mmap(0, FT_PAGES * 4096, rw, MAP_PRIVATE, fd, 0);
   if (sh == MAP_FAILED || pv == MAP_FAILED) return 1;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_bus;
-  sigaction(SIGBUS, &sa, 0);
+  handle(SIGBUS, on_bus);
   fflush(stdout);
   pid_t trunc = fork();
   if (trunc == 0) {
