@@ -111,7 +111,22 @@ interface Proc {
   status?: ExitStatus;
 }
 
-/** The workload of one round: counters, compute, fsx with logs. */
+/** What `threads compute 2 20000` prints (qemu-riscv32 prints the same). */
+const THREADS_OUT = [
+  "2 threads: 2262 primes below 20000",
+  "every thread's getpid() is the process's: yes",
+  "thread ids distinct and not the pid: yes",
+  "mutex-guarded counter: 2000 (expected 2000)",
+  "",
+].join("\n");
+const CYCLES = "20";
+
+/**
+ * The workload of one round: counters, compute, fsx with logs, a threaded
+ * compute (two more Workers on its mm) and a process forking children one
+ * after another (so a victim may be a thread group, or a parent whose
+ * child is then orphaned).
+ */
 function roundArgv(round: number, r: Rand, fsxOps: number): string[][] {
   return [
     ["/bin/counter", `/cnt${round}a`, "3000"],
@@ -120,6 +135,8 @@ function roundArgv(round: number, r: Rand, fsxOps: number): string[][] {
     ["/bin/fsx", `/fsx${round}a`, String(r.u32()), String(fsxOps), `/log${round}a`],
     ["/bin/fsx", `/fsx${round}b`, String(r.u32()), String(fsxOps), `/log${round}b`],
     ["/bin/fsx", `/fsx${round}c`, String(r.u32()), String(fsxOps), `/log${round}c`],
+    ["/bin/threads", "compute", "2", "20000"],
+    ["/bin/proctest", "cycles", CYCLES],
   ];
 }
 
@@ -133,6 +150,12 @@ function survivorProblem(p: Proc): string | null {
   }
   if (prog === "/bin/fsx" && !p.out.includes(`fsx: ${p.argv[3]} ops ok`)) {
     return `no "ops ok": ${p.out.slice(-200)}`;
+  }
+  if (prog === "/bin/threads" && p.out !== THREADS_OUT) {
+    return `wrong output: ${p.out.slice(0, 300)}`;
+  }
+  if (prog === "/bin/proctest" && p.out !== `${CYCLES} cycles of fork, exit, wait: ok\n`) {
+    return `wrong output: ${p.out.slice(0, 200)}`;
   }
   return null;
 }
@@ -181,8 +204,8 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
     ram: (o.ramFrames ?? 8192) * 4096,
     dax: o.dax,
     lockdep: true,
-    maxProcs: 8,
-    warm: 6,
+    maxProcs: 12,
+    warm: 8,
     killGraceMs: 5000,
     stderr: (d) => errs.push(dec.decode(d)),
   });
@@ -201,8 +224,9 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
       rep.processes += procs.length;
       const strikes: Promise<void>[] = [];
       const classes = TARGET_CLASSES[o.dax];
-      // Victims: one counter and two fsx (the long runs), so that kills land mid-run.
-      for (const i of [r.int(2), 3 + r.int(3), 3 + r.int(3)]) {
+      // Victims: one counter, two fsx (the long runs, so that kills land
+      // mid-run) and the threaded compute or the forking process.
+      for (const i of [r.int(2), 3 + r.int(3), 3 + r.int(3), 6 + r.int(2)]) {
         if (procs[i]!.victim !== "") continue;
         const pid = spawned[i]!.pid;
         procs[i]!.victim = r.int(3) === 0 ? "terminate" : "point";
