@@ -17,6 +17,7 @@ import {
   type SuiteResult,
 } from "./_report_types.ts";
 import { evaluateTargets } from "./_report_targets.ts";
+import { processTargets } from "./_report_process.ts";
 import { tiersSection } from "./_report_tiers_render.ts";
 
 const MIB = 1024 * 1024;
@@ -67,7 +68,9 @@ function machineSection(d: ReportData): string {
 }
 
 function targetsSection(d: ReportData): string {
-  const rows = evaluateTargets(d).map((t) => [t.target, t.goal, t.measured, t.verdict, t.note]);
+  const rows = [...evaluateTargets(d), ...processTargets(d)].map((
+    t,
+  ) => [t.target, t.goal, t.measured, t.verdict, t.note]);
   return [
     "## Targets (issue 7)",
     "",

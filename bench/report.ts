@@ -122,6 +122,20 @@ export const SUITES: SuiteSpec[] = [
     from: "sync",
     expect: { full: 6, quick: 0 },
   },
+  {
+    suite: "process",
+    file: "bench/process_bench.ts",
+    quick: false,
+    from: "fork",
+    expect: { full: 60, quick: 0 },
+  },
+  {
+    suite: "pipe",
+    file: "bench/pipe_bench.ts",
+    quick: true,
+    from: "fork",
+    expect: { full: 20, quick: 15 },
+  },
 ];
 
 /** Typical seconds of the whole-machine runs (bench/_report_machine.ts), full and --quick. */
