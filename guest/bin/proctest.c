@@ -32,6 +32,12 @@
  *                      retries an access past the end until the file
  *                      grows again); every child touches every page and
  *                      must exit 0
+ *   proctest robust PATH
+ *                      a child takes a lock word in a shared mapping of
+ *                      PATH, registers it on its robust list and dies
+ *                      (exits, then, in a second round, is killed): the
+ *                      kernel marks the word FUTEX_OWNER_DIED and wakes
+ *                      the parent waiting on it
  *   proctest cycles N [PATH]
  *                      N rounds of fork, then exit (or exec PATH and its
  *                      exit), then wait; every child must exit 0 */
@@ -348,6 +354,83 @@ static int forktrunc(const char *path, int rounds) {
   return bad;
 }
 
+/* A raw system call with up to four arguments. */
+static long sys4(long nr, long a, long b, long c, long d) {
+  register long a0 __asm__("a0") = a, a1 __asm__("a1") = b, a2 __asm__("a2") = c;
+  register long a3 __asm__("a3") = d, a7 __asm__("a7") = nr;
+  __asm__ volatile("ecall" : "+r"(a0) : "r"(a1), "r"(a2), "r"(a3), "r"(a7) : "memory");
+  return a0;
+}
+
+#define SYS_set_robust_list 99
+#define SYS_futex_time64 422
+#define FUTEX_WAITERS 0x80000000u
+#define FUTEX_OWNER_DIED 0x40000000u
+
+struct robust_list {
+  struct robust_list *next;
+};
+struct robust_list_head {
+  struct robust_list list;
+  long futex_offset;
+  struct robust_list *list_op_pending;
+};
+
+/* One round: the child owns the word and dies by `how` ("exit" or "kill"). */
+static void robust_round(volatile unsigned *shm, const char *how) {
+  volatile unsigned *word = &shm[4]; /* 16 bytes after the list entry at shm[0] */
+  *word = 0;
+  int ready[2], go[2];
+  pipe(ready);
+  pipe(go);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    static struct robust_list_head head;
+    struct robust_list *entry = (struct robust_list *)shm;
+    entry->next = &head.list; /* the list is circular through the head */
+    head.list.next = entry;
+    head.futex_offset = (long)((volatile char *)word - (volatile char *)entry);
+    head.list_op_pending = 0;
+    *word = (unsigned)gettid();
+    long r = sys4(SYS_set_robust_list, (long)&head, sizeof head, 0, 0);
+    write(ready[1], r == 0 ? "y" : "n", 1);
+    char b;
+    read(go[0], &b, 1);
+    if (!strcmp(how, "exit")) _exit(0);
+    for (;;) pause();
+  }
+  char ok = 0;
+  read(ready[0], &ok, 1);
+  unsigned owner = *word;
+  __atomic_compare_exchange_n(word, &owner, owner | FUTEX_WAITERS, 0, __ATOMIC_SEQ_CST,
+                              __ATOMIC_SEQ_CST);
+  write(go[1], "g", 1);
+  if (!strcmp(how, "kill")) kill(c, SIGKILL);
+  struct {
+    long long sec, nsec;
+  } timeout = {10, 0};
+  long r = sys4(SYS_futex_time64, (long)word, 0 /* FUTEX_WAIT */, (long)(owner | FUTEX_WAITERS),
+                (long)&timeout);
+  int st = 0;
+  waitpid(c, &st, 0);
+  unsigned w = *word;
+  printf("robust (%s): set_robust_list %s, wait %s, word %s\n", how, ok == 'y' ? "ok" : "failed",
+         r == -ETIMEDOUT ? "timed out" : "ended",
+         w == (FUTEX_WAITERS | FUTEX_OWNER_DIED) ? "FUTEX_WAITERS|FUTEX_OWNER_DIED" : "WRONG");
+  close(ready[0]), close(ready[1]), close(go[0]), close(go[1]);
+}
+
+static int robust(const char *path) {
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || ftruncate(fd, 4096) < 0) return 1;
+  volatile unsigned *shm = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (shm == MAP_FAILED) return 1;
+  robust_round(shm, "exit");
+  robust_round(shm, "kill");
+  return 0;
+}
+
 static int cycles(int n, const char *path) {
   for (int i = 0; i < n; i++) {
     pid_t c = fork();
@@ -382,9 +465,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "sleep")) return sleeper();
   if (!strcmp(cmd, "vfork")) return vforks();
   if (!strcmp(cmd, "sigchld")) return sigchlds();
+  if (!strcmp(cmd, "robust") && argc > 2) return robust(argv[2]);
   if (!strcmp(cmd, "forkbus") && argc > 2) return forkbus(argv[2]);
   if (!strcmp(cmd, "forktrunc") && argc > 3) return forktrunc(argv[2], atoi(argv[3]));
   if (!strcmp(cmd, "cycles") && argc > 2) return cycles(atoi(argv[2]), argc > 3 ? argv[3] : 0);
-  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork|sigchld|forkbus PATH|forktrunc PATH N|cycles N [PATH]\n");
+  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork|sigchld|forkbus PATH|robust PATH|forktrunc PATH N|cycles N [PATH]\n");
   return 2;
 }

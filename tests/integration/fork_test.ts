@@ -157,6 +157,23 @@ for (const dax of ["always", "never"] as const) {
   });
 }
 
+// qemu-user has no set_robust_list (it fails there, and the waiter times
+// out), so the expected lines are Linux's handle_futex_death: the word
+// keeps FUTEX_WAITERS, gains FUTEX_OWNER_DIED, loses the tid, one waiter wakes.
+Deno.test("robust lists: a process that dies holding a robust futex (exit or SIGKILL) leaves it FUTEX_OWNER_DIED and wakes its waiter", async () => {
+  await withMachine(tree, { dax: "always", memmap: "device" }, async (m) => {
+    const r = await run(m, "/bin/proctest", ["proctest", "robust", "/robust"]);
+    assert.equal(
+      r.stdout,
+      ["exit", "kill"].map((how) =>
+        `robust (${how}): set_robust_list ok, wait ended, word FUTEX_WAITERS|FUTEX_OWNER_DIED\n`
+      ).join(""),
+    );
+    assert.equal(r.code, 0, r.message);
+    await within(m.settled(), 30_000, "every child reaped");
+  });
+});
+
 Deno.test("fork: a bounded fork bomb meets EAGAIN at maxProcs and the machine stays usable", async () => {
   await withMachine(tree, { dax: "always", maxProcs: 12, warm: 4 }, async (m) => {
     const r = await run(m, "/bin/proctest", ["proctest", "bomb"]);
