@@ -66,6 +66,9 @@ const PROGRAMS: Record<string, string[]> = {
   maps: [],
   fsx: [],
   hostile: [],
+  spew: [],
+  cat: [],
+  env: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */

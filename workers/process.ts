@@ -6,7 +6,8 @@
  *   main → worker  { t: "init", phys, kernel, mount }   attach memory and the fs
  *   worker → main  { t: "ready" } | { t: "fail", error } the fs could not be attached
  *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
- *   worker → main  { t: "out", fd: 1 | 2, data }         console output, in order
+ *   worker → main  { t: "out", console, fd: 1 | 2, data } console output for a stream the
+ *                                                      Machine delivers itself, in order
  *   worker → main  { t: "exit", result: ProcessResult }  the process is a zombie
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
@@ -17,6 +18,7 @@
 
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
+import { setConsoleTransport } from "../src/kernel/console.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
 import { exitWorker, setKillAction } from "../src/sync/task.ts";
 
@@ -34,6 +36,15 @@ const port = self as unknown as {
   onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
   postMessage(msg: unknown): void;
 };
+
+// Console streams that do not go to the host's own fds reach the Machine
+// as messages, in order with the exit report that follows them.
+setConsoleTransport({
+  send(console, fd, data) {
+    port.postMessage({ t: "out", console, fd, data });
+    return 0;
+  },
+});
 
 let mem: Memory | null = null;
 let fs: KernelFs | null = null;
@@ -54,10 +65,6 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
     return;
   }
   if (fs === null) throw new Error("process worker: run before init");
-  const result = runProcess(fs, m.start, {
-    write(fd, data) {
-      port.postMessage({ t: "out", fd, data });
-    },
-  });
+  const result = runProcess(fs, m.start);
   port.postMessage({ t: "exit", result });
 };

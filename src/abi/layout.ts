@@ -39,6 +39,7 @@
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
+ *  | console | fds 0-2: input rings and output state (layout_console.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -51,6 +52,7 @@
  */
 
 import { PAGE_SIZE } from "./types.ts";
+import { consoleWords } from "./layout_console.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -685,6 +687,7 @@ export interface KernelLayout {
   readonly procs: Region;
   readonly daxent: Region;
   readonly devmap: Region;
+  readonly console: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -717,6 +720,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
+    ["console", consoleWords(cfg.maxTasks)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -745,6 +749,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     procs: placed.procs!,
     daxent: placed.daxent!,
     devmap: placed.devmap!,
+    console: placed.console!,
     regions,
     bytes: next * 4,
   };

@@ -36,11 +36,14 @@ export class CliError extends Error {
 /** A usage error (exit 2). */
 export const usageError = (msg: string): CliError => new CliError(msg, EXIT_USAGE);
 
-type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+type OptionSpec = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean }
+>;
 
 /** The parsed command line of one subcommand. */
 export interface Parsed {
-  readonly values: Record<string, string | boolean | undefined>;
+  readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
   readonly positionals: string[];
 }
 

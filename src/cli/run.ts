@@ -10,16 +10,24 @@
 
 import { ImageError } from "../hw/image.ts";
 import { Machine, MachineError, type Process } from "../kernel/machine.ts";
+import type { ArgString } from "../kernel/exec_stack.ts";
 import { CliError, parseCommand, parseSize, printLine, usageError } from "./_common.ts";
+import { guestEnviron, hostArgs, hostEnviron } from "./_host_env.ts";
 
 const USAGE = "xip run IMAGE [options] -- PROGRAM [ARGS...]";
 
 export const RUN_HELP = `usage: xip run IMAGE [--dax always|never|inode] [--procs N] [--ram 64M]
-              [--memmap none|device] [--stats FILE] [--snapshot] -- PROGRAM [ARGS...]
+              [--memmap none|device] [--stats FILE] [--snapshot]
+              [--env K=V]... [--unset K]... [--env-clear] -- PROGRAM [ARGS...]
 
 Boot a machine on the xipfs image IMAGE and run N processes of PROGRAM (a
-path inside the image) at once, each in its own Worker. Their stdout and
-stderr are forwarded; with N > 1 every line is prefixed with "[pid] ".
+path inside the image) at once, each in its own Worker. As with qemu-user,
+the guests read this command's stdin on fd 0 (only when they read it) and
+write its stdout and stderr on fds 1 and 2, byte for byte; with N > 1 every
+line is prefixed with "[pid] " and lines of different processes never mix.
+A write to a closed pipe fails with EPIPE and SIGPIPE (status 141), one to
+a full device with ENOSPC. PROGRAM's arguments pass unchanged, and the
+guests get this command's environment.
 
 options:
   --dax MODE       always: every file is DAX; never: every file goes through
@@ -29,6 +37,9 @@ options:
   --memmap MODE    none (default) or device: give device frames struct pages
   --stats FILE     write the run's statistics to FILE as one JSON object
   --snapshot       discard the changes instead of writing IMAGE back
+  --env K=V        set K in the guests' environment (qemu-user -E); repeatable
+  --unset K        remove K from it (qemu-user -U); repeatable
+  --env-clear      start the guests' environment empty instead of this one's
   -h, --help       show this help
 
 exit status: the first non-zero status of the processes in spawn order
@@ -51,6 +62,9 @@ const OPTIONS = {
   memmap: { type: "string" },
   stats: { type: "string" },
   snapshot: { type: "boolean" },
+  env: { type: "string", multiple: true },
+  unset: { type: "string", multiple: true },
+  "env-clear": { type: "boolean" },
 } as const;
 
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
@@ -60,13 +74,18 @@ function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]
 }
 
 const enc = new TextEncoder();
-const err = (line: string) => Deno.stderr.writeSync(enc.encode(`xip run: ${line}\n`));
+/** One line on stderr; a closed or full stderr loses it rather than failing the run. */
+const err = (line: string) => {
+  try {
+    Deno.stderr.writeSync(enc.encode(`xip run: ${line}\n`));
+  } catch { /* nowhere left to say it */ }
+};
 
 /** Run `xip run`. */
 export async function cmdRun(args: string[]): Promise<number> {
   const dash = args.indexOf("--");
   const head = dash < 0 ? args : args.slice(0, dash);
-  const prog = dash < 0 ? [] : args.slice(dash + 1);
+  const prog = dash < 0 ? [] : hostArgs(args.slice(dash + 1));
   const p = parseCommand(head, OPTIONS);
   if (p.values.help) {
     await printLine(RUN_HELP);
@@ -88,6 +107,15 @@ export async function cmdRun(args: string[]): Promise<number> {
   const ram = p.values.ram === undefined ? 64 * 1024 * 1024 : parseSize(p.values.ram as string);
   if (ram % 4096 !== 0) throw usageError(`--ram must be a multiple of 4096 bytes`);
   const statsPath = p.values.stats as string | undefined;
+  const set = (p.values.env as string[] | undefined) ?? [];
+  for (const e of set) {
+    if (e.indexOf("=") <= 0) throw usageError(`--env wants K=V (got "${e}")`);
+  }
+  const env = guestEnviron(hostEnviron(), {
+    clear: p.values["env-clear"] === true,
+    unset: (p.values.unset as string[] | undefined) ?? [],
+    set,
+  });
 
   let machine: Machine;
   try {
@@ -101,6 +129,7 @@ export async function cmdRun(args: string[]): Promise<number> {
       maxProcs: procs,
       warm: procs,
       prefixOutput: procs > 1,
+      stdin: Deno.stdin,
     });
   } catch (e) {
     if (e instanceof ImageError || e instanceof MachineError) throw new CliError(e.message, 1);
@@ -109,7 +138,7 @@ export async function cmdRun(args: string[]): Promise<number> {
   let status = 0;
   let failure: unknown = null;
   try {
-    status = await runAll(machine, prog, procs, statsPath);
+    status = await runAll(machine, prog, env, procs, statsPath);
     if (Deno.env.get("XIP_CHECK_INVARIANTS") === "1") {
       // Every process has been reaped: the machine is quiescent here.
       const bad = machine.checkInvariants({ fsck: true });
@@ -131,14 +160,15 @@ export async function cmdRun(args: string[]): Promise<number> {
 /** Spawn the processes, wait for all, report, write the stats; the exit status. */
 async function runAll(
   machine: Machine,
-  prog: string[],
+  prog: ArgString[],
+  env: ArgString[],
   procs: number,
   statsPath: string | undefined,
 ): Promise<number> {
   let status = 0;
-  const [path, ...rest] = prog as [string, ...string[]];
+  const path = typeof prog[0] === "string" ? prog[0] : new TextDecoder().decode(prog[0]);
   const handles: Process[] = [];
-  for (let i = 0; i < procs; i++) handles.push(machine.spawn(path, [path, ...rest]));
+  for (let i = 0; i < procs; i++) handles.push(machine.spawn(path, prog, { env }));
   const stopProgress = Deno.stderr.isTerminal() ? startProgress(machine) : () => {};
   const results = await Promise.all(handles.map((h) => h.wait())).finally(stopProgress);
   results.forEach((r, i) => {
@@ -169,7 +199,11 @@ const PROGRESS_MS = 500;
  */
 function startProgress(machine: Machine): () => void {
   const enc = new TextEncoder();
-  const draw = (text: string) => Deno.stderr.writeSync(enc.encode(`\r\x1b[K${text}`));
+  const draw = (text: string) => {
+    try {
+      Deno.stderr.writeSync(enc.encode(`\r\x1b[K${text}`));
+    } catch { /* a closed terminal: no progress line */ }
+  };
   let last = machine.stats();
   let lastAt = performance.now();
   const timer = setInterval(() => {

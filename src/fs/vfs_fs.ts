@@ -47,6 +47,8 @@ export interface VAttr {
   ctime: number;
   /** The inode is accessed DAX (S_DAX). */
   dax: boolean;
+  /** st_rdev of a device inode (src/fs/chrdev.ts); absent: 0. */
+  rdev?: number;
 }
 
 /** One directory entry, as readdir reports it. */
@@ -77,6 +79,11 @@ export interface VfsFs {
   /** Largest file size the filesystem supports (s_maxbytes). */
   readonly maxBytes: number;
   isDax(ip: VInode): boolean;
+  /**
+   * The inode is a device without a file position (a tty): pread, pwrite
+   * and lseek on it are -ESPIPE (Linux's FMODE_STREAM). Absent: never.
+   */
+  stream?(ip: VInode): boolean;
   getattr(ip: VInode): VAttr;
   /** i_size. No lock needed (a racing writer may change it right after). */
   size(ip: VInode): number;

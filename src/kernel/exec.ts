@@ -71,7 +71,7 @@ import {
 import { checkEntry, readElf } from "./elf.ts";
 import { readDynamic } from "./elf_dyn.ts";
 import { mapImage } from "./exec_map.ts";
-import { checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";
+import { type ArgString, argText, checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";
 import {
   type ExecEnv,
   type ExecError,
@@ -114,8 +114,8 @@ const USER_HZ = 100;
 export function execve(
   env: ExecEnv,
   path: string,
-  argv: string[],
-  envp: string[],
+  argv: ArgString[],
+  envp: ArgString[],
   opts: ExecOptions = {},
 ): ExecResult | ExecError {
   const opened: ExecFile[] = [];
@@ -150,8 +150,8 @@ function openFailure(path: string, errno: number): ExecFailure {
 function load(
   env: ExecEnv,
   path: string,
-  argv: string[],
-  envp: string[],
+  argv: ArgString[],
+  envp: ArgString[],
   opts: ExecOptions,
   opened: ExecFile[],
 ): ExecResult {
@@ -168,7 +168,10 @@ function load(
   // 1. Parse everything before mapping anything.
   const prog = openDso(f, path, path);
   checkEntry(prog.img);
-  const searchPath = [...ldLibraryPath(envp), ...(opts.libraryPath ?? DEFAULT_LIBRARY_PATH)];
+  const searchPath = [
+    ...ldLibraryPath(envp.map(argText)),
+    ...(opts.libraryPath ?? DEFAULT_LIBRARY_PATH),
+  ];
   const all = loadNeeded(env, [prog], opened, searchPath, openDso);
 
   // 2. Map.

@@ -13,7 +13,8 @@
  * - livefs's unmap hook (truncate → unmapMappingRange in every process,
  *   plus the wait for gup pins on DAX frames), file_mm.ts installFileMm;
  * - procfs's view of the process table (procfs_proctable.ts), with the
- *   calling thread's process found from its current task id.
+ *   calling thread's process found from its current task id;
+ * - the character-device drivers (the console, src/kernel/console.ts).
  * O_DIRECT from the syscall layer does not go through the VFS's kernel
  * buffer hook (filemap.ts setDirectIO keeps its bio default for kernel
  * callers): files.ts calls the get_user_pages path (direct_io.ts) with
@@ -28,6 +29,7 @@
 import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
 import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
+import { ChrdevMount } from "../fs/chrdev.ts";
 import { installFileMm } from "../fs/file_mm.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
 import { procTableInfo } from "../fs/procfs_proctable.ts";
@@ -35,6 +37,7 @@ import type { VfsFs } from "../fs/vfs_fs.ts";
 import { XipVfs } from "../fs/vfs_xipfs.ts";
 import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../fs/xipfs_live.ts";
 import { currentTid } from "../sync/mod.ts";
+import { registerConsole } from "./console.ts";
 
 /** Mount options the Machine passes to every Worker (structured-clone safe). */
 export interface FsMountOptions {
@@ -49,7 +52,10 @@ export interface KernelFs {
   readonly opts: FsMountOptions;
   /** The live xipfs (DAX I/O, mmap ops, direct I/O). */
   readonly xip: XipFs;
-  /** The VFS's filesystem: xipfs with procfs on /proc. Use it for every Proc. */
+  /**
+   * The VFS's filesystem: xipfs with procfs on /proc and the character
+   * devices (the console) in front. Use it for every Proc.
+   */
   readonly vfs: VfsFs;
   readonly procfs: ProcfsMount;
 }
@@ -69,11 +75,15 @@ function selfPidOf(mem: Memory): () => number {
   };
 }
 
-/** Register this thread's file fault handlers and hooks; build the VFS with /proc. */
+/**
+ * Register this thread's file fault handlers, hooks and device drivers;
+ * build the VFS with /proc and the console.
+ */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
+  registerConsole(mem);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
-  return { mem, opts, xip, vfs: procfs, procfs };
+  return { mem, opts, xip, vfs: new ChrdevMount(procfs), procfs };
 }
 
 /**

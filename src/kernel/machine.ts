@@ -1,8 +1,9 @@
 /**
  * The Machine: the main thread's side of xip (DESIGN.md §1). It creates
  * the SharedArrayBuffers, loads or formats the memory device, mounts
- * xipfs, keeps Workers warm, spawns processes onto them, forwards their
- * console output, kills and reaps them, reports stats and saves the image.
+ * xipfs, keeps Workers warm, spawns processes onto them with their
+ * consoles (console_host.ts), kills and reaps them, reports stats and
+ * saves the image.
  *
  * The main thread is task 1: it takes kernel locks itself when it tears
  * down a process whose Worker died (after recovering that task's locks).
@@ -54,6 +55,10 @@ import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
+import type { ArgString } from "./exec_stack.ts";
+import { ConsoleHost, type ConsoleInput, type OutputSink } from "./console_host.ts";
+
+export type { ConsoleInput, InputSource, OutputSink } from "./console_host.ts";
 
 /** A boot failure the user caused (bad image, bad size); the message is one line. */
 /** How often the Machine looks for a killed task's acknowledgement, in ms. */
@@ -62,9 +67,6 @@ const KILL_ACK_POLL_MS = 5;
 export class MachineError extends Error {
   override name = "MachineError";
 }
-
-/** Receives console bytes. */
-export type OutputSink = (data: Uint8Array) => void;
 
 /** Options of Machine.boot. */
 export interface BootOptions {
@@ -90,11 +92,20 @@ export interface BootOptions {
   maxProcs?: number;
   /** Workers started at boot (default min(4, maxProcs)). */
   warm?: number;
-  /** stdin of every process unless spawn gives one (default empty: read returns 0). */
-  stdin?: Uint8Array | string;
+  /**
+   * The console input of processes spawned without their own: bytes, or a
+   * host stream such as Deno.stdin, read only when a guest reads (one
+   * stream, shared by those processes as a pipe would be). Default: none,
+   * reads return 0.
+   */
+  stdin?: ConsoleInput;
   /** Prefix each output line with "[pid] " (xip run does when it runs several processes). */
   prefixOutput?: boolean;
-  /** Where console output goes unless spawn says otherwise (default: this process's stdout/stderr). */
+  /**
+   * Where console output goes unless spawn says otherwise. Default: this
+   * process's own stdout/stderr, written by the guest's thread, so that a
+   * guest sees the host's EPIPE or ENOSPC on its own write.
+   */
   stdout?: OutputSink;
   stderr?: OutputSink;
   /** How exec places program text (default "map": shared from the file). */
@@ -105,10 +116,15 @@ export interface BootOptions {
   lockdep?: boolean;
 }
 
-/** Options of spawn. */
+/**
+ * Options of spawn. Giving stdin, stdout or stderr makes the process a
+ * console of its own; what it does not give comes from the boot options
+ * (bytes given at boot are read again from their start).
+ */
 export interface SpawnOptions {
-  env?: string[] | Record<string, string>;
-  stdin?: Uint8Array | string;
+  /** The environment: "K=V" strings (or exact bytes), or an object. Default: empty. */
+  env?: ArgString[] | Record<string, string>;
+  stdin?: ConsoleInput;
   stdout?: OutputSink;
   stderr?: OutputSink;
 }
@@ -137,45 +153,23 @@ interface ProcState {
   status: ExitStatus | null;
   resolve: (s: ExitStatus) => void;
   done: Promise<ExitStatus>;
-  out: LineSink;
-  err: LineSink;
+  /** Its own console (the Machine's reference is dropped at reap), or 0: the Machine's. */
+  ownConsole: number;
   killTimer: ReturnType<typeof setTimeout> | undefined;
   /** The signal of a kill whose grace period is running (for a forced teardown). */
   killSig: number;
 }
 
-/** Console forwarding with the optional "[pid] " line prefix. */
-class LineSink {
-  #partial = "";
-  readonly #dec = new TextDecoder();
-  readonly #enc = new TextEncoder();
-  constructor(readonly sink: OutputSink, readonly prefix: string | null) {}
-  write(data: Uint8Array): void {
-    if (this.prefix === null) return this.sink(data);
-    const text = this.#partial + this.#dec.decode(data, { stream: true });
-    const lines = text.split("\n");
-    this.#partial = lines.pop()!;
-    if (lines.length > 0) {
-      this.sink(this.#enc.encode(lines.map((l) => this.prefix + l + "\n").join("")));
-    }
-  }
-  flush(): void {
-    if (this.prefix !== null && this.#partial !== "") {
-      this.sink(this.#enc.encode(this.prefix + this.#partial));
-      this.#partial = "";
-    }
-  }
-}
-
+/** Write all of `data` to a host stream; a failing stream (closed, full) loses the line. */
 function writeAllSync(f: { writeSync(p: Uint8Array): number }): OutputSink {
   return (data) => {
-    for (let off = 0; off < data.length;) off += f.writeSync(data.subarray(off));
+    try {
+      for (let off = 0; off < data.length;) off += f.writeSync(data.subarray(off));
+    } catch { /* the Machine's own report lines never take it down */ }
   };
 }
 
 const enc = new TextEncoder();
-const bytesOf = (s: Uint8Array | string | undefined): Uint8Array =>
-  s === undefined ? new Uint8Array(0) : typeof s === "string" ? enc.encode(s) : s;
 
 const MIB = 1024 * 1024;
 
@@ -188,6 +182,9 @@ export class Machine {
   /** Free RAM frames right after boot: what a quiet machine returns to. */
   readonly bootFreeFrames: number;
   readonly #pool: WorkerPool;
+  readonly #consoles: ConsoleHost;
+  /** The console of processes spawned without their own. */
+  readonly #console: number;
   readonly #bootMs = performance.timeOrigin + performance.now();
   readonly #procs = new Map<number, ProcState>(); // by pid
   readonly #slots = new Set<number>();
@@ -203,6 +200,14 @@ export class Machine {
     this.device = new MemDevice(mem);
     this.#pool = new WorkerPool(mem.phys, mem.kernel, fs.opts);
     this.bootFreeFrames = freeFrameCount(mem);
+    this.#consoles = new ConsoleHost(mem);
+    this.#console = this.#consoles.open({
+      stdin: opts.stdin,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      prefix: opts.prefixOutput,
+    });
+    if (this.#console < 0) throw new MachineError("no console record for the Machine");
   }
 
   /**
@@ -272,12 +277,13 @@ export class Machine {
   }
 
   /**
-   * Start `path` with `argv` (argv[0] included) in a new process.
+   * Start `path` with `argv` (argv[0] included; strings are written as
+   * UTF-8, byte arrays as they are) in a new process.
    *
    * @returns the process; its pid is allocated now, its Worker starts soon after
    * @throws MachineError when maxProcs processes already exist or the machine is shut down
    */
-  spawn(path: string, argv: string[] = [path], opts: SpawnOptions = {}): Process {
+  spawn(path: string, argv: ArgString[] = [path], opts: SpawnOptions = {}): Process {
     if (this.#down) throw new MachineError("the machine is shut down");
     let slot = 2;
     while (slot < this.mem.layout.config.maxTasks && this.#slots.has(slot)) slot++;
@@ -288,7 +294,17 @@ export class Machine {
     taskInit(this.mem.k32, asTid(slot));
     const pid = procAlloc(this.mem, slot, 0);
     this.#spawned++;
-    const prefix = this.opts.prefixOutput ? `[${pid}] ` : null;
+    let ownConsole = 0;
+    if (opts.stdin !== undefined || opts.stdout !== undefined || opts.stderr !== undefined) {
+      ownConsole = this.#consoles.open({
+        stdin: opts.stdin ?? this.opts.stdin,
+        stdout: opts.stdout ?? this.opts.stdout,
+        stderr: opts.stderr ?? this.opts.stderr,
+        prefix: this.opts.prefixOutput,
+      });
+      // A console per process: maxProcs + 1 records always suffice.
+      if (ownConsole < 0) throw new MachineError("no free console record");
+    }
     let resolve!: (s: ExitStatus) => void;
     const done = new Promise<ExitStatus>((r) => resolve = r);
     const p: ProcState = {
@@ -298,8 +314,7 @@ export class Machine {
       status: null,
       resolve,
       done,
-      out: new LineSink(opts.stdout ?? this.opts.stdout ?? writeAllSync(Deno.stdout), prefix),
-      err: new LineSink(opts.stderr ?? this.opts.stderr ?? writeAllSync(Deno.stderr), prefix),
+      ownConsole,
       killTimer: undefined,
       killSig: 0,
     };
@@ -316,7 +331,7 @@ export class Machine {
       path,
       argv,
       envp: env,
-      stdin: bytesOf(opts.stdin ?? this.opts.stdin),
+      console: ownConsole || this.#console,
       textMode: this.opts.textMode ?? "map",
       bootMs: this.#bootMs,
     });
@@ -334,7 +349,7 @@ export class Machine {
     if (p.status !== null) return this.#pool.release(w); // killed and reaped meanwhile
     p.worker = w;
     w.run(start, {
-      out: (fd, data) => (fd === 2 ? p.err : p.out).write(data),
+      out: (console, fd, data) => this.#consoles.deliver(console, fd, data),
       exit: (r) => this.#reaped(p, r),
       error: (msg) => this.#forceTeardown(p, SIGKILL, `worker died: ${msg}`),
     });
@@ -348,8 +363,7 @@ export class Machine {
     if (r.panic !== undefined) {
       this.#panics++;
       discard = true;
-      this.opts.stderr?.(enc.encode(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`)) ??
-        writeAllSync(Deno.stderr)(enc.encode(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`));
+      this.#report(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`);
       if (taskState(this.mem.k32, asTid(p.slot)) === TASK_LIVE) {
         recoverTask(this.mem.k32, asTid(p.slot));
       }
@@ -362,8 +376,7 @@ export class Machine {
     if (p.status !== null) return;
     clearTimeout(p.killTimer);
     p.status = s;
-    p.out.flush();
-    p.err.flush();
+    if (p.ownConsole !== 0) this.#consoles.release(p.ownConsole);
     procFree(this.mem, p.slot);
     this.#slots.delete(p.slot);
     this.#procs.delete(p.pid);
@@ -411,8 +424,14 @@ export class Machine {
   /** Count and print a kernel bug the Machine found itself. */
   #bug(what: string): void {
     this.#panics++;
-    const line = enc.encode(`xip: KERNEL BUG ${what}\n`);
-    (this.opts.stderr ?? writeAllSync(Deno.stderr))(line);
+    this.#report(`xip: KERNEL BUG ${what}\n`);
+  }
+
+  /** Print a line of the Machine's own on its stderr; a failing sink loses it. */
+  #report(line: string): void {
+    try {
+      (this.opts.stderr ?? writeAllSync(Deno.stderr))(enc.encode(line));
+    } catch { /* nothing to report it to */ }
   }
 
   /**
@@ -564,6 +583,7 @@ export class Machine {
       if (rc < 0) this.#bug(`at unmount (${errnoName(rc)}): an inode is still referenced`);
       if (opts.save !== undefined) saveImage(this.device, opts.save);
     } finally {
+      this.#consoles.close();
       this.#pool.close();
     }
   }

@@ -12,7 +12,8 @@ import type { ProcessResult, ProcessStart } from "./proc_run.ts";
 
 /** What a pooled Worker reports while running a process. */
 export interface WorkerEvents {
-  out(fd: 1 | 2, data: Uint8Array): void;
+  /** Output the process wrote to stream `fd` of console `console`, for the Machine to deliver. */
+  out(console: number, fd: 1 | 2, data: Uint8Array): void;
   exit(result: ProcessResult): void;
   /** The Worker threw outside the kernel's own handling (it is unusable now). */
   error(message: string): void;
@@ -37,6 +38,7 @@ export class PooledWorker {
       this.worker.onmessage = (ev: MessageEvent) => {
         const m = ev.data as {
           t: string;
+          console?: number;
           fd?: 1 | 2;
           data?: Uint8Array;
           result?: ProcessResult;
@@ -46,7 +48,7 @@ export class PooledWorker {
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
-        } else if (m.t === "out") this.events?.out(m.fd!, m.data!);
+        } else if (m.t === "out") this.events?.out(m.console!, m.fd!, m.data!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;

@@ -59,7 +59,9 @@ import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { syscallDispatch } from "./syscall.ts";
-import { type ConsoleSink, Task } from "./task.ts";
+import { Task } from "./task.ts";
+import { consoleFlush } from "./console.ts";
+import type { ArgString } from "./exec_stack.ts";
 
 /**
  * How exec places program text: "map" mmaps every PT_LOAD segment from the
@@ -74,9 +76,11 @@ export interface ProcessStart {
   pid: number;
   parentPid: number;
   path: string;
-  argv: string[];
-  envp: string[];
-  stdin: Uint8Array;
+  /** Arguments and environment: text, or exact bytes (see exec_stack.ts ArgString). */
+  argv: ArgString[];
+  envp: ArgString[];
+  /** Cookie of the console fds 0, 1 and 2 open on (src/kernel/console.ts). */
+  console: number;
   textMode: TextMode;
   /** CLOCK_MONOTONIC's zero, on the performance.timeOrigin + now() clock. */
   bootMs: number;
@@ -280,7 +284,7 @@ const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 
  * s.tid and initialised the task; this thread has no current task.
  * Never throws: a kernel exception becomes a `panic` in the result.
  */
-export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink): ProcessResult {
+export function runProcess(fs: KernelFs, s: ProcessStart): ProcessResult {
   const mem = fs.mem;
   const tid = s.tid as Tid;
   setCurrentTid(tid);
@@ -318,7 +322,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
     }
     procSet(mem, tid, "mm", mm);
     switchMm(mem, tid, mm);
-    const files = VfsFiles.create(fs, mm);
+    const files = VfsFiles.create(fs, mm, s.console);
     if (typeof files === "number") {
       reason = {
         code: 0,
@@ -334,8 +338,6 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
       pid: s.pid,
       parentPid: s.parentPid,
       mm,
-      console,
-      stdin: s.stdin,
       files,
       bootMs: s.bootMs,
     });
@@ -383,6 +385,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
     procSet(mem, tid, "state", PROC_EXITING);
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
+    consoleFlush(mem); // the process's partial output lines, before its files close
     t?.files.closeAll();
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
     switchMm(mem, tid, 0);

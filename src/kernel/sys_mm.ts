@@ -6,22 +6,21 @@
  * @module
  */
 
-import { ENODEV } from "../abi/errno.ts";
 import { MAP_ANONYMOUS } from "../abi/mman.ts";
 import { doBrk, doMadvise, doMmap, doMprotect, doMsync, doMunmap } from "../mm/mmap.ts";
 import type { Task } from "./task.ts";
 
 /**
  * mmap2(addr, len, prot, flags, fd, pgoff): pgoff counts 4096-byte units
- * (so a 32-bit guest reaches 16 TiB of file). Console fds cannot be mapped
- * (-ENODEV, as a tty); files come from the VFS (FileGlue.mmapFile).
+ * (so a 32-bit guest reaches 16 TiB of file). Files come from the VFS
+ * (FileGlue.mmap); a character device such as the console cannot be
+ * mapped (-ENODEV, as a tty).
  */
 export function sysMmap2(t: Task, a: Int32Array): number {
   const addr = a[10]! >>> 0;
   const len = a[11]! >>> 0, prot = a[12]!, flags = a[13]!;
   if ((flags & MAP_ANONYMOUS) !== 0) return doMmap(t.mem, t.mm, addr, len, prot, flags);
   const fd = a[14]!;
-  if (fd >= 0 && fd <= 2 && t.consoleOpen[fd]) return -ENODEV;
   return t.files.mmap(
     fd,
     (file) => doMmap(t.mem, t.mm, addr, len, prot, flags, file, a[15]! >>> 0),
