@@ -165,7 +165,7 @@ export const TASK = {
 } as const;
 
 /**
- * TLB shootdown words of a task (src/mm/tlb.ts, DESIGN.md §4). A task
+ * TLB shootdown words of a task (src/mm/tlb.ts, docs/ARCHITECTURE.md §5). A task
  * publishes where it runs so that code which weakens PTEs knows whom to
  * wait for. Written by the task itself, read by flushers.
  */
@@ -653,7 +653,7 @@ export const DAXENT_LOCK_BIT = 0;
 // ---------------------------------------------------------------------------
 // devmap: one bit per device frame, set (Atomics.or, never cleared) when a
 // PTE first maps that frame into a process: the device frames a run ever
-// mapped (stats `device.mapped_frames`, DESIGN.md §6), whoever unmapped or
+// mapped (stats `device.mapped_frames`, docs/stats.schema.json), whoever unmapped or
 // tore them down later. Frame ramFrames + d is bit d & 31 of word d >> 5.
 
 /** Words of the devmap bitmap: one bit per device frame. */

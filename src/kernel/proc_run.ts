@@ -31,16 +31,7 @@ import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
-import {
-  SYS_brk,
-  SYS_fallocate,
-  SYS_ftruncate64,
-  SYS_futex,
-  SYS_futex_time64,
-  SYS_mmap2,
-  SYS_mprotect,
-  SYS_munmap,
-} from "../abi/syscall_nr.ts";
+import { REG_A7 } from "../abi/regs.ts";
 import {
   killCheck,
   noKillEnter,
@@ -58,7 +49,7 @@ import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
-import { syscallDispatch } from "./syscall.ts";
+import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { Task } from "./task.ts";
 import { consoleFlush } from "./console.ts";
 import type { ArgString } from "./exec_stack.ts";
@@ -175,7 +166,7 @@ class ProcessEnv implements HartEnv {
 
   ecall(hart: Hart): boolean {
     enterKernel(this.t.mem, this.t.tid);
-    if (KILLABLE_SYSCALLS.has(hart.x[17]!)) {
+    if (syscallKillable(hart.x[REG_A7]!)) {
       return syscallDispatch(this.t, hart.x) && this.#toUser();
     }
     noKillEnter();
@@ -224,27 +215,6 @@ class ProcessEnv implements HartEnv {
     return false;
   }
 }
-
-/**
- * The system calls in which a hard kill may stop the task (at a lock
- * operation or a wait slice, src/sync/task.ts). Each keeps every reference
- * it takes recorded or inside a no-kill region: the futex sleep, ftruncate
- * (file reference noted, an unfinished truncate finished by the Machine),
- * fallocate's punch-hole (a punch cut short leaves a consistent file),
- * and the mmap family (their mmap_lock write sections are no-kill). Other
- * calls run as no-kill regions; a task killed in one dies at its next kill
- * point after it returns.
- */
-const KILLABLE_SYSCALLS: ReadonlySet<number> = new Set([
-  SYS_futex,
-  SYS_futex_time64,
-  SYS_ftruncate64,
-  SYS_fallocate,
-  SYS_mmap2,
-  SYS_munmap,
-  SYS_mprotect,
-  SYS_brk,
-]);
 
 const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, "0");
 
@@ -296,7 +266,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart): ProcessResult {
   try {
     // Setting up and exec run as a no-kill region: they hold references no
     // lock records (src/sync/task.ts). The process becomes killable once its
-    // hart runs: in user mode, in its page faults and in KILLABLE_SYSCALLS.
+    // hart runs: in user mode, in its page faults and in the system calls declared killable (syscall_def.ts).
     const started = withNoKill(() => startProcess());
     if (started !== null) {
       [t, env, hart] = started;

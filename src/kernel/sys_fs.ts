@@ -22,6 +22,8 @@ import { EFAULT, EINVAL } from "../abi/errno.ts";
 import { S_IFCHR, S_IFMT, STAT64_BYTES } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { encodeStat64 } from "../fs/vfs.ts";
+import * as nr from "../abi/syscall_nr.ts";
+import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 import { accessOk, argU64, putU64, userPath, userRead, userWrite } from "./uaccess_task.ts";
 
@@ -154,38 +156,54 @@ function directUser(t: Task, fd: number, write: boolean, va: number, n: number, 
   return t.files.direct(fd, write, va, n, pos);
 }
 
-export function sysRead(t: Task, a: Int32Array): number {
-  const d = directUser(t, a[10]!, false, a[11]!, a[12]!, -1);
+/** read(fd, buf, count). */
+export function sysRead(t: Task, fd: number, buf: number, count: number): number {
+  const d = directUser(t, fd, false, buf, count, -1);
   if (d !== null) return d;
-  const step = readStep(t, a[10]!, -1);
-  return typeof step === "number" ? step : readToUser(t, step, a[11]!, a[12]!);
+  const step = readStep(t, fd, -1);
+  return typeof step === "number" ? step : readToUser(t, step, buf, count);
 }
 
-export function sysWrite(t: Task, a: Int32Array): number {
-  const d = directUser(t, a[10]!, true, a[11]!, a[12]!, -1);
+/** write(fd, buf, count). */
+export function sysWrite(t: Task, fd: number, buf: number, count: number): number {
+  const d = directUser(t, fd, true, buf, count, -1);
   if (d !== null) return d;
-  const step = writeStep(t, a[10]!, -1);
-  return typeof step === "number" ? step : writeFromUser(t, step, a[11]!, a[12]!);
+  const step = writeStep(t, fd, -1);
+  return typeof step === "number" ? step : writeFromUser(t, step, buf, count);
 }
 
 /** pread64(fd, buf, n, off_lo, off_hi). */
-export function sysPread64(t: Task, a: Int32Array): number {
-  const pos = argU64(a[13]!, a[14]!);
+export function sysPread64(
+  t: Task,
+  fd: number,
+  buf: number,
+  count: number,
+  offLo: number,
+  offHi: number,
+): number {
+  const pos = argU64(offLo, offHi);
   if (pos < 0) return -EINVAL;
-  const d = directUser(t, a[10]!, false, a[11]!, a[12]!, pos);
+  const d = directUser(t, fd, false, buf, count, pos);
   if (d !== null) return d;
-  const step = readStep(t, a[10]!, pos);
-  return typeof step === "number" ? step : readToUser(t, step, a[11]!, a[12]!);
+  const step = readStep(t, fd, pos);
+  return typeof step === "number" ? step : readToUser(t, step, buf, count);
 }
 
 /** pwrite64(fd, buf, n, off_lo, off_hi). */
-export function sysPwrite64(t: Task, a: Int32Array): number {
-  const pos = argU64(a[13]!, a[14]!);
+export function sysPwrite64(
+  t: Task,
+  fd: number,
+  buf: number,
+  count: number,
+  offLo: number,
+  offHi: number,
+): number {
+  const pos = argU64(offLo, offHi);
   if (pos < 0) return -EINVAL;
-  const d = directUser(t, a[10]!, true, a[11]!, a[12]!, pos);
+  const d = directUser(t, fd, true, buf, count, pos);
   if (d !== null) return d;
-  const step = writeStep(t, a[10]!, pos);
-  return typeof step === "number" ? step : writeFromUser(t, step, a[11]!, a[12]!);
+  const step = writeStep(t, fd, pos);
+  return typeof step === "number" ? step : writeFromUser(t, step, buf, count);
 }
 
 /**
@@ -212,11 +230,10 @@ function readIovec(t: Task, va: number, cnt: number): [number, number][] | numbe
 }
 
 /** readv(fd, iov, cnt) and writev(fd, iov, cnt). */
-function vectored(t: Task, a: Int32Array, write: boolean): number {
-  const fd = a[10]!;
+function vectored(t: Task, fd: number, iovp: number, cnt: number, write: boolean): number {
   const step = write ? writeStep(t, fd, -1) : readStep(t, fd, -1);
   if (typeof step === "number") return step;
-  const iov = readIovec(t, a[11]!, a[12]!);
+  const iov = readIovec(t, iovp, cnt);
   if (typeof iov === "number") return iov;
   let done = 0;
   for (const [base, len] of iov) {
@@ -231,13 +248,21 @@ function vectored(t: Task, a: Int32Array, write: boolean): number {
   return done;
 }
 
-export const sysReadv = (t: Task, a: Int32Array): number => vectored(t, a, false);
-export const sysWritev = (t: Task, a: Int32Array): number => vectored(t, a, true);
+export const sysReadv = (t: Task, fd: number, iov: number, cnt: number): number =>
+  vectored(t, fd, iov, cnt, false);
+export const sysWritev = (t: Task, fd: number, iov: number, cnt: number): number =>
+  vectored(t, fd, iov, cnt, true);
 
 /** sendfile64(out_fd, in_fd, loff_t *off, n): copies through the kernel, chunk by chunk. */
-export function sysSendfile64(t: Task, a: Int32Array): number {
-  const outFd = a[10]!, inFd = a[11]!, offp = a[12]! >>> 0;
-  const n = Math.min(a[13]! >>> 0, MAX_RW_COUNT);
+export function sysSendfile64(
+  t: Task,
+  outFd: number,
+  inFd: number,
+  offPtr: number,
+  count: number,
+): number {
+  const offp = offPtr >>> 0;
+  const n = Math.min(count >>> 0, MAX_RW_COUNT);
   // A character device such as the console has no splice_read here.
   const inSt = t.files.fstat(inFd);
   if (typeof inSt !== "number" && (inSt.mode & S_IFMT) === S_IFCHR) return -EINVAL;
@@ -277,47 +302,58 @@ export function sysSendfile64(t: Task, a: Int32Array): number {
   return done;
 }
 
-/** The path of an *at() call, or -errno. */
+/** The path of an *at() call, or -errno (a relative path against a non-directory dirfd: -ENOTDIR, from the VFS). */
 function atPath(t: Task, _dirfd: number, va: number): string | number {
   return userPath(t, va);
 }
 
 /** openat(dirfd, path, flags, mode). */
-export function sysOpenat(t: Task, a: Int32Array): number {
-  const path = atPath(t, a[10]!, a[11]!);
+export function sysOpenat(
+  t: Task,
+  dirfd: number,
+  pathp: number,
+  flags: number,
+  mode: number,
+): number {
+  const path = atPath(t, dirfd, pathp);
   if (typeof path === "number") return path;
-  return t.files.openat(a[10]!, path, a[12]!, a[13]!);
+  return t.files.openat(dirfd, path, flags, mode);
 }
 
-export function sysClose(t: Task, a: Int32Array): number {
-  return t.files.close(a[10]!);
+/** close(fd). */
+export function sysClose(t: Task, fd: number): number {
+  return t.files.close(fd);
 }
 
 /** llseek(fd, off_hi, off_lo, loff_t *result, whence): 0, the position stored at result. */
-export function sysLlseek(t: Task, a: Int32Array): number {
-  const fd = a[10]!;
-  const off = argU64(a[12]!, a[11]!);
-  const pos = t.files.lseek(fd, off, a[14]!);
+export function sysLlseek(
+  t: Task,
+  fd: number,
+  offHi: number,
+  offLo: number,
+  result: number,
+  whence: number,
+): number {
+  const off = argU64(offLo, offHi);
+  const pos = t.files.lseek(fd, off, whence);
   if (pos < 0) return pos;
   const b = new Uint8Array(8);
   putU64(new DataView(b.buffer), 0, pos);
-  return userWrite(t, a[13]!, b);
+  return userWrite(t, result, b);
 }
 
 /** fstat(fd, struct stat64 *). */
-export function sysFstat(t: Task, a: Int32Array): number {
-  const fd = a[10]!;
+export function sysFstat(t: Task, fd: number, statbuf: number): number {
   const st = t.files.fstat(fd);
   if (typeof st === "number") return st;
   const buf = new Uint8Array(STAT64_BYTES);
   encodeStat64(st, buf);
-  return userWrite(t, a[11]!, buf);
+  return userWrite(t, statbuf, buf);
 }
 
 /** ftruncate64(fd, len_lo, len_hi). */
-export function sysFtruncate64(t: Task, a: Int32Array): number {
-  const fd = a[10]!;
-  const len = argU64(a[11]!, a[12]!);
+export function sysFtruncate64(t: Task, fd: number, lenLo: number, lenHi: number): number {
+  const len = argU64(lenLo, lenHi);
   if (len < 0) return -EINVAL;
   return t.files.ftruncate(fd, len);
 }
@@ -326,30 +362,37 @@ export function sysFtruncate64(t: Task, a: Int32Array): number {
  * fallocate(fd, mode, off_lo, off_hi, len_lo, len_hi). On a character
  * device such as the console: -ENODEV once the arguments pass, as on a tty.
  */
-export function sysFallocate(t: Task, a: Int32Array): number {
-  const fd = a[10]!, mode = a[11]!;
-  const off = argU64(a[12]!, a[13]!), len = argU64(a[14]!, a[15]!);
+export function sysFallocate(
+  t: Task,
+  fd: number,
+  mode: number,
+  offLo: number,
+  offHi: number,
+  lenLo: number,
+  lenHi: number,
+): number {
+  const off = argU64(offLo, offHi), len = argU64(lenLo, lenHi);
   return t.files.fallocate(fd, mode, off, len);
 }
 
-export function sysFsync(t: Task, a: Int32Array): number {
-  return t.files.fsync(a[10]!);
+/** fsync(fd). */
+export function sysFsync(t: Task, fd: number): number {
+  return t.files.fsync(fd);
 }
 
 /** unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. */
-export function sysUnlinkat(t: Task, a: Int32Array): number {
-  const flags = a[12]!;
+export function sysUnlinkat(t: Task, dirfd: number, pathp: number, flags: number): number {
   if ((flags & ~AT_REMOVEDIR) !== 0) return -EINVAL;
-  const path = atPath(t, a[10]!, a[11]!);
+  const path = atPath(t, dirfd, pathp);
   if (typeof path === "number") return path;
-  return t.files.unlinkat(a[10]!, path, flags);
+  return t.files.unlinkat(dirfd, path, flags);
 }
 
 /** mkdirat(dirfd, path, mode). */
-export function sysMkdirat(t: Task, a: Int32Array): number {
-  const path = atPath(t, a[10]!, a[11]!);
+export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number): number {
+  const path = atPath(t, dirfd, pathp);
   if (typeof path === "number") return path;
-  return t.files.mkdirat(a[10]!, path, a[12]! & 0o7777);
+  return t.files.mkdirat(dirfd, path, mode & 0o7777);
 }
 
 /**
@@ -358,14 +401,40 @@ export function sysMkdirat(t: Task, a: Int32Array): number {
  * most DIRENT_CHUNK bytes are filled, and entries that could not be copied
  * out are not consumed (the position goes back), so a retry sees them.
  */
-export function sysGetdents64(t: Task, a: Int32Array): number {
-  const fd = a[10]!;
-  const count = a[12]! >>> 0;
-  if (!accessOk(a[11]! >>> 0, count)) return -EFAULT;
+export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): number {
+  const count = n >>> 0;
+  if (!accessOk(dirp >>> 0, count)) return -EFAULT;
   const before = t.files.lseek(fd, 0, SEEK_CUR);
   const r = t.files.getdents64(fd, Math.min(count, DIRENT_CHUNK));
   if (typeof r === "number") return r;
-  const w = userWrite(t, a[11]!, r);
+  const w = userWrite(t, dirp, r);
   if (w < 0 && before >= 0) t.files.lseek(fd, before, SEEK_SET);
   return w < 0 ? w : r.length;
 }
+
+/** The file system calls (syscall.ts joins the tables). */
+export const FS_SYSCALLS: readonly SyscallDef[] = [
+  defineSyscall(nr.SYS_mkdirat, "mkdirat", ["dirfd", "path", "mode"], sysMkdirat),
+  defineSyscall(nr.SYS_unlinkat, "unlinkat", ["dirfd", "path", "hex"], sysUnlinkat),
+  // ftruncate may sleep in truncate's waits; an unfinished truncate is finished by the Machine.
+  defineSyscall(nr.SYS_ftruncate64, "ftruncate64", ["fd", "u64"], sysFtruncate64, {
+    killable: true,
+  }),
+  // A punch-hole cut short leaves a consistent file.
+  defineSyscall(nr.SYS_fallocate, "fallocate", ["fd", "hex", "u64", "u64"], sysFallocate, {
+    killable: true,
+  }),
+  defineSyscall(nr.SYS_openat, "openat", ["dirfd", "path", "oflags", "mode"], sysOpenat),
+  defineSyscall(nr.SYS_close, "close", ["fd"], sysClose),
+  defineSyscall(nr.SYS_getdents64, "getdents64", ["fd", "ptr", "size"], sysGetdents64),
+  defineSyscall(nr.SYS_llseek, "_llseek", ["fd", "u64hl", "ptr", "int"], sysLlseek),
+  defineSyscall(nr.SYS_read, "read", ["fd", "ptr", "size"], sysRead),
+  defineSyscall(nr.SYS_write, "write", ["fd", "ptr", "size"], sysWrite),
+  defineSyscall(nr.SYS_readv, "readv", ["fd", "ptr", "int"], sysReadv),
+  defineSyscall(nr.SYS_writev, "writev", ["fd", "ptr", "int"], sysWritev),
+  defineSyscall(nr.SYS_pread64, "pread64", ["fd", "ptr", "size", "u64"], sysPread64),
+  defineSyscall(nr.SYS_pwrite64, "pwrite64", ["fd", "ptr", "size", "u64"], sysPwrite64),
+  defineSyscall(nr.SYS_sendfile64, "sendfile64", ["fd", "fd", "ptr", "size"], sysSendfile64),
+  defineSyscall(nr.SYS_fstat64, "fstat64", ["fd", "ptr"], sysFstat),
+  defineSyscall(nr.SYS_fsync, "fsync", ["fd"], sysFsync),
+];

@@ -8,6 +8,8 @@
 
 import { MAP_ANONYMOUS } from "../abi/mman.ts";
 import { doBrk, doMadvise, doMmap, doMprotect, doMsync, doMunmap } from "../mm/mmap.ts";
+import * as nr from "../abi/syscall_nr.ts";
+import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 
 /**
@@ -16,28 +18,58 @@ import type { Task } from "./task.ts";
  * (FileGlue.mmap); a character device such as the console cannot be
  * mapped (-ENODEV, as a tty).
  */
-export function sysMmap2(t: Task, a: Int32Array): number {
-  const addr = a[10]! >>> 0;
-  const len = a[11]! >>> 0, prot = a[12]!, flags = a[13]!;
-  if ((flags & MAP_ANONYMOUS) !== 0) return doMmap(t.mem, t.mm, addr, len, prot, flags);
-  const fd = a[14]!;
+export function sysMmap2(
+  t: Task,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  pgoff: number,
+): number {
+  if ((flags & MAP_ANONYMOUS) !== 0) return doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags);
   return t.files.mmap(
     fd,
-    (file) => doMmap(t.mem, t.mm, addr, len, prot, flags, file, a[15]! >>> 0),
+    (file) => doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags, file, pgoff >>> 0),
   );
 }
 
-export const sysMunmap = (t: Task, a: Int32Array): number =>
-  doMunmap(t.mem, t.mm, a[10]! >>> 0, a[11]! >>> 0);
+/** munmap(addr, len). */
+export const sysMunmap = (t: Task, addr: number, len: number): number =>
+  doMunmap(t.mem, t.mm, addr >>> 0, len >>> 0);
 
-export const sysMprotect = (t: Task, a: Int32Array): number =>
-  doMprotect(t.mem, t.mm, a[10]! >>> 0, a[11]! >>> 0, a[12]!);
+/** mprotect(addr, len, prot). */
+export const sysMprotect = (t: Task, addr: number, len: number, prot: number): number =>
+  doMprotect(t.mem, t.mm, addr >>> 0, len >>> 0, prot);
 
-export const sysMsync = (t: Task, a: Int32Array): number =>
-  doMsync(t.mem, t.mm, a[10]! >>> 0, a[11]! >>> 0, a[12]!);
+/** msync(addr, len, flags). */
+export const sysMsync = (t: Task, addr: number, len: number, flags: number): number =>
+  doMsync(t.mem, t.mm, addr >>> 0, len >>> 0, flags);
 
-export const sysMadvise = (t: Task, a: Int32Array): number =>
-  doMadvise(t.mem, t.mm, a[10]! >>> 0, a[11]! >>> 0, a[12]!);
+/** madvise(addr, len, advice). */
+export const sysMadvise = (t: Task, addr: number, len: number, advice: number): number =>
+  doMadvise(t.mem, t.mm, addr >>> 0, len >>> 0, advice);
 
 /** brk(addr): the new break, or the unchanged one when the move is refused (brk(0) asks). */
-export const sysBrk = (t: Task, a: Int32Array): number => doBrk(t.mem, t.mm, a[10]! >>> 0);
+export const sysBrk = (t: Task, addr: number): number => doBrk(t.mem, t.mm, addr >>> 0);
+
+/**
+ * The memory system calls. All are killable: their mmap_lock write sections
+ * are no-kill regions of their own.
+ */
+export const MM_SYSCALLS: readonly SyscallDef[] = [
+  defineSyscall(nr.SYS_brk, "brk", ["ptr"], sysBrk, { killable: true }),
+  defineSyscall(nr.SYS_munmap, "munmap", ["ptr", "size"], sysMunmap, { killable: true }),
+  defineSyscall(
+    nr.SYS_mmap2,
+    "mmap2",
+    ["ptr", "size", "hex", "hex", "fd", "hex"],
+    sysMmap2,
+    { killable: true },
+  ),
+  defineSyscall(nr.SYS_mprotect, "mprotect", ["ptr", "size", "hex"], sysMprotect, {
+    killable: true,
+  }),
+  defineSyscall(nr.SYS_msync, "msync", ["ptr", "size", "hex"], sysMsync),
+  defineSyscall(nr.SYS_madvise, "madvise", ["ptr", "size", "int"], sysMadvise),
+];

@@ -10,6 +10,8 @@ import { PROC_RUNNING } from "../abi/layout.ts";
 import { doFutex, FUTEX_CMD_MASK, FUTEX_WAIT } from "./futex.ts";
 import { procGet, procKill } from "./proc.ts";
 import { validSignal } from "./signal.ts";
+import * as nr from "../abi/syscall_nr.ts";
+import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 import { putU64, userRead, userWrite } from "./uaccess_task.ts";
 
@@ -26,8 +28,8 @@ export const CLOCK_BOOTTIME = 7;
  * exit(status) and exit_group(status): xip processes have one thread, so
  * both end the process. The dispatcher sees `t.exiting` and stops the hart.
  */
-export function sysExitGroup(t: Task, a: Int32Array): number {
-  t.exit({ code: a[10]! & 0xff, signal: 0 });
+export function sysExitGroup(t: Task, status: number): number {
+  t.exit({ code: status & 0xff, signal: 0 });
   return 0;
 }
 
@@ -43,8 +45,7 @@ export const sysSetTidAddress = (t: Task): number => t.pid;
  * action is to terminate). sig 0 checks that the process exists. Only
  * positive pids are supported (no process groups): -EPERM otherwise.
  */
-export function sysKill(t: Task, a: Int32Array): number {
-  const pid = a[10]!, sig = a[11]!;
+export function sysKill(t: Task, pid: number, sig: number): number {
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
   if (pid <= 0) return -EPERM;
   const n = t.mem.layout.config.maxTasks;
@@ -60,9 +61,9 @@ export function sysKill(t: Task, a: Int32Array): number {
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /** clock_gettime64(clockid, struct { int64 tv_sec; int64 tv_nsec; } *). */
-export function sysClockGettime64(t: Task, a: Int32Array): number {
+export function sysClockGettime64(t: Task, clockid: number, tp: number): number {
   let ms: number;
-  switch (a[10]!) {
+  switch (clockid) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
       ms = nowMs();
@@ -88,7 +89,7 @@ export function sysClockGettime64(t: Task, a: Int32Array): number {
   const dv = new DataView(b.buffer);
   putU64(dv, 0, sec);
   putU64(dv, 8, nsec);
-  return userWrite(t, a[11]!, b);
+  return userWrite(t, tp, b);
 }
 
 /**
@@ -96,8 +97,14 @@ export function sysClockGettime64(t: Task, a: Int32Array): number {
  * and points at a 64-bit struct timespec (the time64 layout, which is the
  * only one riscv32 has; 0 means wait forever).
  */
-export function sysFutex(t: Task, a: Int32Array): number {
-  const op = a[11]!, tsp = a[13]! >>> 0;
+export function sysFutex(
+  t: Task,
+  uaddr: number,
+  op: number,
+  val: number,
+  timeout: number,
+): number {
+  const tsp = timeout >>> 0;
   let timeoutMs: number | null = null;
   if ((op & FUTEX_CMD_MASK) === FUTEX_WAIT && tsp !== 0) {
     const raw = userRead(t, tsp, 16);
@@ -107,5 +114,23 @@ export function sysFutex(t: Task, a: Int32Array): number {
     if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
     timeoutMs = sec * 1000 + nsec / 1e6;
   }
-  return doFutex(t, a[10]!, op, a[12]!, timeoutMs);
+  return doFutex(t, uaddr, op, val, timeoutMs);
 }
+
+/** The process system calls. The futex sleep is killable (in wait slices). */
+export const PROC_SYSCALLS: readonly SyscallDef[] = [
+  defineSyscall(nr.SYS_exit, "exit", ["int"], sysExitGroup),
+  defineSyscall(nr.SYS_exit_group, "exit_group", ["int"], sysExitGroup),
+  defineSyscall(nr.SYS_set_tid_address, "set_tid_address", ["ptr"], sysSetTidAddress),
+  defineSyscall(nr.SYS_futex, "futex", ["ptr", "int", "int", "ptr"], sysFutex, {
+    killable: true,
+  }),
+  defineSyscall(nr.SYS_futex_time64, "futex_time64", ["ptr", "int", "int", "ptr"], sysFutex, {
+    killable: true,
+  }),
+  defineSyscall(nr.SYS_kill, "kill", ["int", "signal"], sysKill),
+  defineSyscall(nr.SYS_getpid, "getpid", [], sysGetpid),
+  defineSyscall(nr.SYS_getppid, "getppid", [], sysGetppid),
+  defineSyscall(nr.SYS_gettid, "gettid", [], sysGettid),
+  defineSyscall(nr.SYS_clock_gettime64, "clock_gettime64", ["int", "ptr"], sysClockGettime64),
+];

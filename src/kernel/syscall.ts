@@ -1,7 +1,7 @@
 /**
  * The system-call table and dispatcher (Linux's sys_call_table and
  * do_syscall for riscv32): a7 holds the number, a0..a5 the arguments, a0
- * the result (-4095..-1 is -errno). DESIGN.md §5 and guest/README.md give
+ * the result (-4095..-1 is -errno). docs/ARCHITECTURE.md §6 and guest/README.md give
  * the ABI.
  *
  * Nothing a guest passes may throw: handlers return -errno for every bad
@@ -14,54 +14,37 @@
  */
 
 import { ENOSYS } from "../abi/errno.ts";
-import * as nr from "../abi/syscall_nr.ts";
+import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/regs.ts";
 import { SIGSYS } from "./signal.ts";
-import * as fs from "./sys_fs.ts";
-import * as mm from "./sys_mm.ts";
-import * as proc from "./sys_proc.ts";
+import { FS_SYSCALLS } from "./sys_fs.ts";
+import { MM_SYSCALLS } from "./sys_mm.ts";
+import { PROC_SYSCALLS } from "./sys_proc.ts";
+import type { SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 
-/** A handler: the task and the register file (x0..x31); returns a0. */
-export type SyscallHandler = (t: Task, regs: Int32Array) => number;
+export type { ArgKind, SyscallDef, SyscallFn } from "./syscall_def.ts";
 
-const A0 = 10, A7 = 17;
-
-/** Number → handler. Sparse; a hole is -ENOSYS. */
-export const SYSCALLS: ReadonlyMap<number, SyscallHandler> = new Map<number, SyscallHandler>([
-  [nr.SYS_mkdirat, fs.sysMkdirat],
-  [nr.SYS_unlinkat, fs.sysUnlinkat],
-  [nr.SYS_ftruncate64, fs.sysFtruncate64],
-  [nr.SYS_fallocate, fs.sysFallocate],
-  [nr.SYS_openat, fs.sysOpenat],
-  [nr.SYS_close, fs.sysClose],
-  [nr.SYS_getdents64, fs.sysGetdents64],
-  [nr.SYS_llseek, fs.sysLlseek],
-  [nr.SYS_read, fs.sysRead],
-  [nr.SYS_write, fs.sysWrite],
-  [nr.SYS_readv, fs.sysReadv],
-  [nr.SYS_writev, fs.sysWritev],
-  [nr.SYS_pread64, fs.sysPread64],
-  [nr.SYS_pwrite64, fs.sysPwrite64],
-  [nr.SYS_sendfile64, fs.sysSendfile64],
-  [nr.SYS_fstat64, fs.sysFstat],
-  [nr.SYS_fsync, fs.sysFsync],
-  [nr.SYS_exit, proc.sysExitGroup],
-  [nr.SYS_exit_group, proc.sysExitGroup],
-  [nr.SYS_set_tid_address, proc.sysSetTidAddress],
-  [nr.SYS_futex, proc.sysFutex],
-  [nr.SYS_futex_time64, proc.sysFutex],
-  [nr.SYS_kill, proc.sysKill],
-  [nr.SYS_getpid, proc.sysGetpid],
-  [nr.SYS_getppid, proc.sysGetppid],
-  [nr.SYS_gettid, proc.sysGettid],
-  [nr.SYS_brk, mm.sysBrk],
-  [nr.SYS_munmap, mm.sysMunmap],
-  [nr.SYS_mmap2, mm.sysMmap2],
-  [nr.SYS_mprotect, mm.sysMprotect],
-  [nr.SYS_msync, mm.sysMsync],
-  [nr.SYS_madvise, mm.sysMadvise],
-  [nr.SYS_clock_gettime64, proc.sysClockGettime64],
+/**
+ * Number → definition: Linux's sys_call_table. Each group of calls declares
+ * its own table next to its handlers (sys_fs.ts, sys_mm.ts, ...); a new
+ * group adds one line here. Sparse; a hole is -ENOSYS.
+ */
+export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
+  FS_SYSCALLS,
+  MM_SYSCALLS,
+  PROC_SYSCALLS,
 ]);
+
+function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {
+  const table = new Map<number, SyscallDef>();
+  for (const g of groups) {
+    for (const d of g) {
+      if (table.has(d.nr)) throw new Error(`syscall table: ${d.nr} (${d.name}) declared twice`);
+      table.set(d.nr, d);
+    }
+  }
+  return table;
+}
 
 /**
  * Run the system call in `regs` for task `t` and write its result to a0.
@@ -72,19 +55,27 @@ export const SYSCALLS: ReadonlyMap<number, SyscallHandler> = new Map<number, Sys
  *   `t.exiting` set
  */
 export function syscallDispatch(t: Task, regs: Int32Array): boolean {
-  const handler = SYSCALLS.get(regs[A7]!);
+  const def = SYSCALLS.get(regs[REG_A7]!);
   let ret = -ENOSYS;
-  if (handler !== undefined) {
+  if (def !== undefined) {
     try {
-      ret = handler(t, regs);
+      ret = def.fn(
+        t,
+        regs[REG_A0]!,
+        regs[REG_A1]!,
+        regs[REG_A2]!,
+        regs[REG_A3]!,
+        regs[REG_A4]!,
+        regs[REG_A5]!,
+      );
     } catch (e) {
       t.panic = e;
-      t.exit({ code: 0, signal: SIGSYS, message: `kernel bug in syscall ${regs[A7]}` });
+      t.exit({ code: 0, signal: SIGSYS, message: `kernel bug in syscall ${def.name}` });
       return false;
     }
   }
   if (t.exiting !== null) return false;
-  regs[A0] = ret | 0;
+  regs[REG_A0] = ret | 0;
   const sig = t.pendingSignal();
   if (sig !== 0) {
     t.exit({ code: 0, signal: sig });
@@ -92,3 +83,6 @@ export function syscallDispatch(t: Task, regs: Int32Array): boolean {
   }
   return true;
 }
+
+/** Whether a hard kill may stop the task inside system call `nr` (SyscallDef.killable). */
+export const syscallKillable = (nr: number): boolean => SYSCALLS.get(nr)?.killable ?? false;

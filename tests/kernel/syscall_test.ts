@@ -12,6 +12,7 @@ import {
 } from "../../src/abi/errno.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
 import { SYSCALLS } from "../../src/kernel/syscall.ts";
+import { argRegs } from "../../src/kernel/syscall_def.ts";
 import { STAT64_SIZE } from "../../src/kernel/sys_fs.ts";
 import { HEAP, makeBench, SCRATCH, SCRATCH_BYTES } from "./_task.ts";
 
@@ -327,4 +328,16 @@ Deno.test("syscall fuzz: random numbers and arguments (wild pointers, huge lengt
     b.close();
   }
   assert.equal(calls, 3000);
+});
+
+Deno.test("SYSCALLS: each definition's arguments fit in a0..a5 and its name is unique", () => {
+  const names = new Set<string>();
+  for (const [n, d] of SYSCALLS) {
+    assert.equal(d.nr, n, `${d.name} filed under its own number`);
+    const regs = d.args.reduce((s, k) => s + argRegs(k), 0);
+    assert.ok(regs <= 6, `${d.name} takes ${regs} registers`);
+    assert.ok(d.fn.length - 1 <= regs, `${d.name}'s handler reads no register it does not declare`);
+    assert.ok(!names.has(d.name), `${d.name} declared twice`);
+    names.add(d.name);
+  }
 });
