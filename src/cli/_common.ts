@@ -21,6 +21,8 @@ import {
   EUCLEAN,
 } from "../abi/errno.ts";
 import { openVolume, type XipVol } from "../fs/xipfs_format.ts";
+import { ImageError } from "../hw/image.ts";
+import { ImageFile } from "../hw/image_file.ts";
 
 /** Exit status for bad usage: unknown flag, bad value, missing argument. */
 export const EXIT_USAGE = 2;
@@ -105,13 +107,23 @@ const ERRNO_TEXT: Record<number, string> = {
 export const errnoMessage = (e: number): string =>
   `${ERRNO_TEXT[Math.abs(e)] ?? "error"} (${errnoName(e)})`;
 
-/** Read a whole host file, or throw CliError(status) with one line. */
+/**
+ * Read a whole image file under a shared lock (src/hw/image_file.ts): what
+ * it is and how big are checked before a byte is read, so a FIFO, a device
+ * such as /dev/zero or a file far too large fails at once.
+ *
+ * @throws CliError(status) with one line
+ */
 export function readImageFile(path: string, status: number): Uint8Array {
+  let f: ImageFile | null = null;
   try {
-    return Deno.readFileSync(path);
+    f = ImageFile.open(path);
+    return f.read();
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
-    throw new CliError(`${path}: cannot read image: ${why}`, status);
+    if (e instanceof ImageError) throw new CliError(e.message, status);
+    throw e;
+  } finally {
+    f?.close();
   }
 }
 

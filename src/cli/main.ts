@@ -19,7 +19,7 @@ commands:
   mkfs IMAGE [--size 64M] [--from HOSTDIR]   make an xipfs image
   ls IMAGE [PATH]                            list a directory like ls -l
   cat IMAGE PATH                             print a file's bytes
-  fsck IMAGE                                 check an image (exit 0, 4 or 8)
+  fsck [-n|-p|-y] [-f] IMAGE                 check an image, repair with -p/-y (e2fsck codes)
   run IMAGE [...] -- PROGRAM [ARGS...]       run RISC-V programs in processes
 
 "xip <command> --help" describes each command. Bad usage exits 2.`;
@@ -57,6 +57,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`xip ${name}: ${e.message}`);
       return e.status;
     }
+    // stdout closed under us (xip ls IMAGE | head): end quietly, as a
+    // process killed by SIGPIPE does.
+    if (e instanceof Deno.errors.BrokenPipe) return 128 + 13;
     const msg = e instanceof Error ? e.message : String(e);
     console.error(`xip ${name}: internal error: ${msg.split("\n")[0]}`);
     return name === "fsck" ? 8 : 1;

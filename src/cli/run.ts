@@ -13,6 +13,7 @@ import { Machine, MachineError, type Process } from "../kernel/machine.ts";
 import type { ArgString } from "../kernel/exec_stack.ts";
 import { CliError, parseCommand, parseSize, printLine, usageError } from "./_common.ts";
 import { guestEnviron, hostArgs, hostEnviron } from "./_host_env.ts";
+import { checkRunLimits } from "./_limits.ts";
 
 const USAGE = "xip run IMAGE [options] -- PROGRAM [ARGS...]";
 
@@ -42,12 +43,24 @@ options:
   --env-clear      start the guests' environment empty instead of this one's
   -h, --help       show this help
 
+Without --snapshot IMAGE is locked for the run (a second xip run on it is
+refused, naming the first) and what changed is written into it in place:
+the file stays the same file (symlinks, mode, owner and hard links are
+kept), as with qemu. Its space is reserved first, so the write-back cannot
+run out of room. SIGINT, SIGTERM and SIGHUP are passed to the guests, and
+the image is written back before xip exits. An image that was not
+unmounted cleanly (a crash, a kill -9) still runs, with a warning.
+
 exit status: the first non-zero status of the processes in spawn order
 (128 + signal for a process killed by a signal, 139 for SIGSEGV; 127 when
 PROGRAM does not exist, 126 when it cannot be executed), else 0; 1 when
 the image cannot be used; 2 bad usage.
 
 environment:
+  XIP_HOST_MEMORY=BYTES  the host memory available to the run, when a
+                   container limits it below what the host reports; a run
+                   whose processes (16 MiB each), RAM and image would not
+                   fit is refused at once
   XIP_CHECK_INVARIANTS=1  end the run by checking the machine's invariants
                    and fsck; each violation is printed and the exit status
                    is 70 (the tests run xip this way)`;
@@ -116,6 +129,7 @@ export async function cmdRun(args: string[]): Promise<number> {
     unset: (p.values.unset as string[] | undefined) ?? [],
     set,
   });
+  checkRunLimits(image, procs, ram);
 
   let machine: Machine;
   try {
@@ -135,6 +149,12 @@ export async function cmdRun(args: string[]): Promise<number> {
     if (e instanceof ImageError || e instanceof MachineError) throw new CliError(e.message, 1);
     throw e;
   }
+  if (machine.mountedDirty) {
+    err(
+      `warning: ${image} was not cleanly unmounted (a crash or a kill); ` +
+        `running xip fsck -y ${image} is recommended`,
+    );
+  }
   let status = 0;
   let failure: unknown = null;
   try {
@@ -149,7 +169,8 @@ export async function cmdRun(args: string[]): Promise<number> {
     failure = e;
   }
   try {
-    await machine.shutdown(p.values.snapshot ? {} : { save: image });
+    // Without --snapshot the changed blocks go into IMAGE in place.
+    await machine.shutdown();
   } catch (e) {
     failure ??= e instanceof ImageError ? new CliError(e.message, 1) : e;
   }
@@ -170,7 +191,20 @@ async function runAll(
   const handles: Process[] = [];
   for (let i = 0; i < procs; i++) handles.push(machine.spawn(path, prog, { env }));
   const stopProgress = Deno.stderr.isTerminal() ? startProgress(machine) : () => {};
-  const results = await Promise.all(handles.map((h) => h.wait())).finally(stopProgress);
+  // SIGINT, SIGTERM and SIGHUP go to the guests, as qemu-user delivers them;
+  // the run then ends as usual and the image is written back.
+  const forward = (n: number) => () => {
+    for (const h of handles) machine.kill(h.pid, n);
+  };
+  const listeners = [["SIGINT", forward(2)], ["SIGTERM", forward(15)], [
+    "SIGHUP",
+    forward(1),
+  ]] as const;
+  for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
+  const results = await Promise.all(handles.map((h) => h.wait())).finally(() => {
+    stopProgress();
+    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+  });
   results.forEach((r, i) => {
     if (r.message !== undefined) {
       err(procs > 1 ? `[${handles[i]!.pid}] ${r.message}` : r.message);

@@ -30,6 +30,7 @@ import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
 import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import { ChrdevMount } from "../fs/chrdev.ts";
+import { setImageLog } from "../hw/image_file.ts";
 import { installFileMm } from "../fs/file_mm.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
 import { procTableInfo } from "../fs/procfs_proctable.ts";
@@ -44,6 +45,11 @@ export interface FsMountOptions {
   dax: DaxOption;
   /** Host image file fsync writes dirty blocks into; absent: nothing is durable before the save. */
   imagePath?: string;
+  /**
+   * Crash testing: append every write and flush made on the image file, in
+   * every thread, to this file (src/hw/image_file.ts setImageLog).
+   */
+  imageLog?: string;
 }
 
 /** This thread's handle on the mounted file system. */
@@ -81,6 +87,7 @@ function selfPidOf(mem: Memory): () => number {
  */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
+  setImageLog(opts.imageLog ?? null);
   registerConsole(mem);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
   return { mem, opts, xip, vfs: new ChrdevMount(procfs), procfs };
@@ -94,6 +101,7 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
  *   dax=always refused, already mounted)
  */
 export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { error: string } {
+  setImageLog(opts.imageLog ?? null); // the mount itself writes the superblock
   const xip = mountXipfs(mem, new MemDevice(mem), { dax: opts.dax, imagePath: opts.imagePath });
   return xip instanceof XipFs ? wire(mem, opts, xip) : xip;
 }

@@ -30,7 +30,13 @@ import {
 } from "../abi/layout.ts";
 import { asTid, PAGE_SIZE } from "../abi/types.ts";
 import { errnoName } from "../abi/errno.ts";
-import { ImageError, loadImage, MemDevice, saveImage } from "../hw/device.ts";
+import { ImageError, MemDevice, saveImage } from "../hw/device.ts";
+import { ImageFile } from "../hw/image_file.ts";
+import { superGet } from "../fs/xipfs_format.ts";
+import { openVolume } from "../fs/xipfs_format.ts";
+import { XIPFS_STATE_DIRTY } from "../abi/layout.ts";
+import { syncLastError } from "../fs/xipfs_sync.ts";
+import { EBUSY } from "../abi/errno.ts";
 import { createMemory, type Memory } from "../hw/memory.ts";
 import { freeFrameCount } from "../mm/frame_alloc.ts";
 import { mmBoot, mmPut } from "../mm/mm.ts";
@@ -70,7 +76,10 @@ export class MachineError extends Error {
 
 /** Options of Machine.boot. */
 export interface BootOptions {
-  /** The device image: bytes, or a host path to load. Absent: a fresh, empty xipfs of `size`. */
+  /**
+   * The device image: bytes, or a host path to load (checked and locked
+   * first: src/hw/image_file.ts). Absent: a fresh, empty xipfs of `size`.
+   */
   image?: Uint8Array | string;
   /** Device bytes when no image is given (default 16 MiB). */
   size?: number;
@@ -86,6 +95,11 @@ export interface BootOptions {
    * or an image that must stay untouched until shutdown saves it).
    */
   imagePath?: string | null;
+  /**
+   * Crash testing: record every write and flush made on the image file in
+   * this file (tests/crash/_log_writes.ts).
+   */
+  imageLog?: string;
   /** Device frames get struct pages ("device", ZONE_DEVICE-like) or not (default "none"). */
   memmap?: "none" | "device";
   /** Processes that may exist at once (default 16). */
@@ -192,8 +206,20 @@ export class Machine {
   #spawned = 0;
   #panics = 0;
   #down = false;
+  /** The image files the Machine holds open and locked until shutdown. */
+  readonly #files: ImageFile[];
+  /** The superblock said "not cleanly unmounted" when the image was loaded. */
+  readonly mountedDirty: boolean;
 
-  private constructor(mem: Memory, opts: BootOptions, fs: KernelFs) {
+  private constructor(
+    mem: Memory,
+    opts: BootOptions,
+    fs: KernelFs,
+    files: ImageFile[],
+    dirty: boolean,
+  ) {
+    this.#files = files;
+    this.mountedDirty = dirty;
     this.mem = mem;
     this.opts = opts;
     this.fs = fs;
@@ -224,9 +250,30 @@ export class Machine {
     if (!Number.isSafeInteger(ramBytes) || ramBytes < 64 * PAGE_SIZE || ramBytes % PAGE_SIZE) {
       throw new MachineError(`RAM size ${ramBytes} must be a multiple of 4096, at least 256 KiB`);
     }
-    let image: Uint8Array | null = null;
-    if (typeof opts.image === "string") image = loadImage(opts.image);
-    else if (opts.image !== undefined) image = opts.image;
+    const imagePath = opts.imagePath !== undefined
+      ? opts.imagePath
+      : typeof opts.image === "string"
+      ? opts.image
+      : null;
+    const files: ImageFile[] = [];
+    try {
+      const image = openImages(opts.image, imagePath, files);
+      const m = await Machine.#bootOn(opts, image, imagePath, maxProcs, ramBytes, files);
+      return m;
+    } catch (e) {
+      for (const f of files) f.close();
+      throw e;
+    }
+  }
+
+  static async #bootOn(
+    opts: BootOptions,
+    image: Uint8Array | null,
+    imagePath: string | null,
+    maxProcs: number,
+    ramBytes: number,
+    files: ImageFile[],
+  ): Promise<Machine> {
     const devBytes = image?.length ?? opts.size ?? 16 * MIB;
     if (!Number.isSafeInteger(devBytes) || devBytes <= 0 || devBytes % PAGE_SIZE !== 0) {
       throw new MachineError(`device size ${devBytes} is not a positive multiple of 4096`);
@@ -246,22 +293,20 @@ export class Machine {
     if (image === null) {
       mkfsInto(new MemDevice(mem).bytes, { from: opts.from });
     }
+    const vol = openVolume(new MemDevice(mem).bytes);
+    const dirty = vol.ok && superGet(vol.vol, "state") === XIPFS_STATE_DIRTY;
     if (mmBoot(mem) !== 0) throw new MachineError("out of RAM at boot");
     setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
     taskInit(mem.k32, asTid(1));
     setCurrentTid(asTid(1));
-    const imagePath = opts.imagePath !== undefined
-      ? opts.imagePath
-      : typeof opts.image === "string"
-      ? opts.image
-      : null;
     const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
     if (imagePath !== null) mount.imagePath = imagePath;
+    if (opts.imageLog !== undefined) mount.imageLog = opts.imageLog;
     // Also registers the main thread's file fault handlers and unmap hook: it
     // tears down dead processes' mms, which may hold file mappings.
     const fs = mountKernelFs(mem, mount);
     if ("error" in fs) throw new MachineError(`cannot mount the image: ${fs.error}`);
-    const m = new Machine(mem, opts, fs);
+    const m = new Machine(mem, opts, fs, files, dirty);
     await m.#pool.warm(Math.min(opts.warm ?? 4, maxProcs));
     return m;
   }
@@ -566,11 +611,15 @@ export class Machine {
   }
 
   /**
-   * Stop the machine: kill what still runs (SIGKILL), wait for it, unmount,
-   * save the device to `save` atomically when given, and terminate every
-   * Worker. The Machine cannot be used afterwards.
+   * Stop the machine: kill what still runs (SIGKILL), wait for it, unmount
+   * (which writes what changed into the image file in place, superblock
+   * last, when the Machine has one: BootOptions.imagePath), save a copy of
+   * the device to `save` atomically when that is another path, terminate
+   * every Worker and release the image locks. The Machine cannot be used
+   * afterwards.
    *
-   * @throws ImageError when the image cannot be saved (the Workers are stopped anyway)
+   * @throws ImageError with one line when the image cannot be written (the
+   *   Workers are stopped and the locks released anyway)
    */
   async shutdown(opts: { save?: string } = {}): Promise<void> {
     if (this.#down) return;
@@ -580,11 +629,47 @@ export class Machine {
     await Promise.all(left.map((p) => p.done));
     try {
       const rc = unmountKernelFs(this.fs);
-      if (rc < 0) this.#bug(`at unmount (${errnoName(rc)}): an inode is still referenced`);
-      if (opts.save !== undefined) saveImage(this.device, opts.save);
+      const path = this.fs.opts.imagePath;
+      if (rc === -EBUSY) this.#bug(`at unmount (${errnoName(rc)}): an inode is still referenced`);
+      else if (rc < 0) {
+        throw new ImageError(
+          `cannot write image ${path ?? "(none)"}: ${syncLastError() || errnoName(rc)}`,
+        );
+      }
+      if (opts.save !== undefined && opts.save !== path) saveImage(this.device, opts.save);
     } finally {
       this.#consoles.close();
       this.#pool.close();
+      for (const f of this.#files) f.close();
     }
   }
+}
+
+/**
+ * Open and lock the image files a boot uses (each is pushed on `files`,
+ * so the caller releases them on failure): the image to load, locked for
+ * writing when it is also `imagePath` (shared otherwise), and `imagePath`
+ * itself when it is another file. Space for in-place writes is reserved.
+ *
+ * @returns the bytes to load, or null for a fresh image
+ * @throws ImageError with one line
+ */
+function openImages(
+  image: Uint8Array | string | undefined,
+  imagePath: string | null,
+  files: ImageFile[],
+): Uint8Array | null {
+  let bytes: Uint8Array | null = null;
+  if (typeof image === "string") {
+    const f = ImageFile.open(image, { write: imagePath === image });
+    files.push(f);
+    bytes = f.read();
+    f.reserve(bytes);
+  } else if (image !== undefined) bytes = image;
+  if (imagePath !== null && imagePath !== image) {
+    const f = ImageFile.open(imagePath, { write: true });
+    files.push(f);
+    if (bytes !== null && f.size === bytes.length) f.reserve(bytes);
+  }
+  return bytes;
 }

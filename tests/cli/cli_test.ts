@@ -58,7 +58,6 @@ for (const cmd of [[], ["mkfs"], ["ls"], ["cat"], ["fsck"], ["run"]]) {
 
 const USAGE_ERRORS: [string[], RegExp][] = [
   [["ls", "img", "--bogus"], /^xip ls: Unknown option '--bogus'$/],
-  [["fsck", "-x", "img"], /^xip fsck: Unknown option '-x'$/],
   [["mkfs", "img", "--size", "12Q"], /^xip mkfs: bad size "12Q"/],
   [["mkfs", "img", "--size", "10000"], /^xip mkfs: size 10000 is not a multiple of 4096$/],
   [["mkfs", "img", "--size", "8K"], /^xip mkfs: size 8192 is outside/],
@@ -70,6 +69,20 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [["frobnicate"], /^xip: unknown command "frobnicate"/],
   [[], /^xip: missing command/],
 ];
+
+Deno.test("xip fsck exits 16 (e2fsck's usage error) with one line for bad usage", async () => {
+  for (
+    const [args, pattern] of [
+      [["fsck", "-x", "img"], /^xip fsck: Unknown option '-x'$/],
+      [["fsck", "-n", "-y", "img"], /^xip fsck: -n, -p and -y exclude each other/],
+      [["fsck"], /^xip fsck: missing argument/],
+    ] as const
+  ) {
+    const r = await xip(...args);
+    assert.equal(r.code, 16, args.join(" "));
+    assertOneLine(r, pattern);
+  }
+});
 
 for (const [args, pattern] of USAGE_ERRORS) {
   Deno.test(`xip ${args.join(" ")} exits 2 with one line on stderr`, async () => {
@@ -84,7 +97,7 @@ Deno.test("xip ls/cat/fsck on a missing image give one line: exit 1, 1 and 8", a
   for (const [cmd, code] of [["ls", 1], ["cat", 1], ["fsck", 8]] as const) {
     const r = await xip(cmd, `${work}/missing.img`, ...(cmd === "cat" ? ["/x"] : []));
     assert.equal(r.code, code, cmd);
-    assertOneLine(r, /missing\.img: cannot read image: no such file$/);
+    assertOneLine(r, /^xip (ls|cat|fsck): image .*missing\.img: not found$/);
   }
 });
 
@@ -147,7 +160,8 @@ Deno.test("xip on a corrupt or truncated image: fsck exits 8, ls and cat exit 1,
   new DataView(badMagic.buffer).setUint32(XSUPER.magic, 0xdead_beef, true);
   const variants: [string, Uint8Array, RegExp][] = [
     ["magic.img", badMagic, /bad magic 0xdeadbeef: not an xipfs image$/],
-    ["trunc.img", good.slice(0, 5000), /image truncated/],
+    ["trunc.img", good.slice(0, 8192), /image truncated/],
+    ["odd.img", good.slice(0, 5000), /size 5000 is not a multiple of 4096$/],
   ];
   for (const [name, bytes, pattern] of variants) {
     const path = `${work}/${name}`;
