@@ -69,6 +69,7 @@ const PROGRAMS: Record<string, string[]> = {
   spew: [],
   cat: [],
   env: [],
+  poke: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */

@@ -436,6 +436,11 @@ export const ISLOT = {
   bmapLock: 16,
   /** Lock of the i_mmap list (I_MMAP). */
   iMmapLock: 18,
+  /**
+   * i_writecount: > 0 the opens for writing, < 0 the denials of exec
+   * (src/fs/write_access.ts); 0 when neither.
+   */
+  writecount: 20,
 } as const;
 export const ISLOT_WORDS = 32;
 export const ISTATE_FREE = 0;

@@ -56,7 +56,7 @@ export interface Parsed {
 export function parseCommand(args: string[], options: OptionSpec): Parsed {
   try {
     const { values, positionals } = parseArgs({
-      args,
+      args: joinNegativeValues(args, options),
       options: { ...options, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: true,
@@ -67,6 +67,35 @@ export function parseCommand(args: string[], options: OptionSpec): Parsed {
     const first = String((e as Error).message).split(/\.\s|\n/)[0] ?? "bad arguments";
     throw usageError(first);
   }
+}
+
+/**
+ * `--opt -5` as `--opt=-5` for options that take a value: node's parseArgs
+ * calls a value starting with "-" ambiguous, so the option's own check
+ * (which names the value) would never run. Only before a "--".
+ */
+function joinNegativeValues(args: string[], options: OptionSpec): string[] {
+  const takesValue = new Map<string, string>();
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.type !== "string") continue;
+    takesValue.set(`--${name}`, name);
+    if (spec.short !== undefined) takesValue.set(`-${spec.short}`, name);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = takesValue.get(a);
+    const next = args[i + 1];
+    if (name !== undefined && next !== undefined && /^-\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /** Require exactly `min`..`max` positionals, else a usage error. */

@@ -6,6 +6,9 @@
 
 import { mkfs, MKFS_MAX_BYTES, MKFS_MIN_BYTES, MkfsError } from "../fs/mkfs.ts";
 import { openVolume, superGet } from "../fs/xipfs_format.ts";
+import { ImageError, saveImageBytes } from "../hw/image.ts";
+import { lockForReplace } from "../hw/image_file.ts";
+import { withSignalsDeferred } from "./_signals.ts";
 import {
   CliError,
   parseCommand,
@@ -31,7 +34,10 @@ options:
                   directory gets it, so dax=inode maps every file in place)
   -h, --help      show this help
 
-The image is written atomically (a temporary file, then rename).
+The image is written atomically (a temporary file, then rename; a symlink
+is followed and the old file's mode kept). An existing IMAGE that a run
+holds is refused; SIGINT, SIGTERM and SIGHUP wait for the write to end, and
+temporary files of a mkfs killed with SIGKILL are removed by the next one.
 exit status: 0 done, 1 mkfs failed (no space, unreadable host file, I/O),
 2 bad usage.`;
 
@@ -81,7 +87,19 @@ export async function cmdMkfs(args: string[]): Promise<number> {
     if (e instanceof MkfsError) throw new CliError(e.message, 1);
     throw e;
   }
-  writeAtomically(image, img);
+  // Replacing an image a Machine runs on would pull it from under it.
+  let lock: Deno.FsFile | null = null;
+  let sig = 0;
+  try {
+    lock = lockForReplace(image);
+    [, sig] = await withSignalsDeferred(() => saveImageBytes(img, image));
+  } catch (e) {
+    if (e instanceof ImageError) throw new CliError(e.message, 1);
+    throw e;
+  } finally {
+    lock?.close();
+  }
+  if (sig !== 0) return 128 + sig; // the image is complete; stop as asked
   const opened = openVolume(img);
   if (opened.ok) {
     const { sb } = opened.vol;
@@ -92,18 +110,4 @@ export async function cmdMkfs(args: string[]): Promise<number> {
     );
   }
   return 0;
-}
-
-/** Write `bytes` to `path` through a temporary file in the same directory and a rename. */
-function writeAtomically(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${Deno.pid}-${Math.floor(Math.random() * 1e9)}`;
-  try {
-    Deno.writeFileSync(tmp, bytes);
-    Deno.renameSync(tmp, path);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* it may not exist */ }
-    throw new CliError(`${path}: cannot write image: ${(e as Error).message}`, 1);
-  }
 }

@@ -157,8 +157,18 @@ export async function cmdRun(args: string[]): Promise<number> {
   }
   let status = 0;
   let failure: unknown = null;
+  // SIGINT, SIGTERM and SIGHUP go to the guests, as qemu-user delivers
+  // them; the run then ends as usual. Until the image is written back they
+  // cannot kill xip itself midway (a Deno listener replaces the default).
+  const pids: number[] = [];
+  const forward = (n: number) => () => {
+    for (const pid of pids) machine.kill(pid, n);
+  };
+  const listeners = [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const;
+  const handlers = listeners.map(([sig, n]) => [sig, forward(n)] as const);
+  for (const [sig, fn] of handlers) Deno.addSignalListener(sig, fn);
   try {
-    status = await runAll(machine, prog, env, procs, statsPath);
+    status = await runAll(machine, pids, prog, env, procs, statsPath);
     if (Deno.env.get("XIP_CHECK_INVARIANTS") === "1") {
       // Every process has been reaped: the machine is quiescent here.
       const bad = machine.checkInvariants({ fsck: true });
@@ -173,6 +183,8 @@ export async function cmdRun(args: string[]): Promise<number> {
     await machine.shutdown();
   } catch (e) {
     failure ??= e instanceof ImageError ? new CliError(e.message, 1) : e;
+  } finally {
+    for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
   }
   if (failure !== null) throw failure;
   return status;
@@ -181,6 +193,7 @@ export async function cmdRun(args: string[]): Promise<number> {
 /** Spawn the processes, wait for all, report, write the stats; the exit status. */
 async function runAll(
   machine: Machine,
+  pids: number[],
   prog: ArgString[],
   env: ArgString[],
   procs: number,
@@ -190,21 +203,9 @@ async function runAll(
   const path = typeof prog[0] === "string" ? prog[0] : new TextDecoder().decode(prog[0]);
   const handles: Process[] = [];
   for (let i = 0; i < procs; i++) handles.push(machine.spawn(path, prog, { env }));
+  for (const h of handles) pids.push(h.pid);
   const stopProgress = Deno.stderr.isTerminal() ? startProgress(machine) : () => {};
-  // SIGINT, SIGTERM and SIGHUP go to the guests, as qemu-user delivers them;
-  // the run then ends as usual and the image is written back.
-  const forward = (n: number) => () => {
-    for (const h of handles) machine.kill(h.pid, n);
-  };
-  const listeners = [["SIGINT", forward(2)], ["SIGTERM", forward(15)], [
-    "SIGHUP",
-    forward(1),
-  ]] as const;
-  for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
-  const results = await Promise.all(handles.map((h) => h.wait())).finally(() => {
-    stopProgress();
-    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
-  });
+  const results = await Promise.all(handles.map((h) => h.wait())).finally(stopProgress);
   results.forEach((r, i) => {
     if (r.message !== undefined) {
       err(procs > 1 ? `[${handles[i]!.pid}] ${r.message}` : r.message);

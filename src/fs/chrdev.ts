@@ -219,6 +219,9 @@ export class ChrdevMount implements VfsFs {
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.inner.fsync(ip);
   }
+  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
+    return own(ip) ? 0 : (this.inner.writeAccess?.(ip, op) ?? 0);
+  }
 
   lookup(dir: VInode, name: string): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.lookup(dir, name);

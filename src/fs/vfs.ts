@@ -183,6 +183,10 @@ function fileRelease(fs: VfsFs, f: OpenFile): number {
     const wb = filemapWriteback(fs, ip);
     if (wb < 0) err = wb;
   }
+  // The write access vfsOpen took for a regular file opened for writing.
+  if (fmodeCanWrite(f.flags) && (fs.getattr(ip).mode & S_IFMT) === S_IFREG) {
+    fs.writeAccess?.(ip, "put");
+  }
   fs.iput(ip);
   return err;
 }

@@ -120,6 +120,14 @@ export interface VfsFs {
   punchHole(ip: VInode, off: number, len: number): number;
   /** Write back the inode's dirty cached pages, then make its data and metadata durable. */
   fsync(ip: VInode): number;
+  /**
+   * i_writecount (src/fs/write_access.ts): "get" before an open for
+   * writing, "put" at its release, "deny"/"allow" around exec. Absent, or
+   * for inodes without one (procfs, devices): always 0.
+   *
+   * @returns 0, or -ETXTBSY
+   */
+  writeAccess?(ip: VInode, op: "get" | "put" | "deny" | "allow"): number;
 
   lookup(dir: VInode, name: string): Ino | number;
   create(dir: VInode, name: string, mode: number): Ino | number;

@@ -159,6 +159,34 @@ function lockHolder(ino: number | null): string | null {
   return null;
 }
 
+/**
+ * Take the write lock of an existing file at `path` that is about to be
+ * replaced (mkfs over an image), so that a Machine running on it is not
+ * pulled from under it. Nothing to lock when there is no regular file.
+ *
+ * @returns the locked handle (close it after the replacement), or null
+ * @throws ImageError naming the holder when it is in use
+ */
+export function lockForReplace(path: string): Deno.FsFile | null {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(path);
+  } catch {
+    return null;
+  }
+  if (!st.isFile) return null;
+  let f: Deno.FsFile;
+  try {
+    f = Deno.openSync(path, { read: true });
+  } catch {
+    return null; // unreadable: the save reports what is wrong
+  }
+  if (f.tryLockSync(true)) return f;
+  f.close();
+  const holder = lockHolder(st.ino);
+  throw new ImageError(`image ${path} is in use${holder === null ? "" : ` by ${holder}`}`);
+}
+
 /** How an image is opened. */
 export interface ImageOpenOptions {
   /** Open for writing, with an exclusive lock (default: read-only, shared lock). */

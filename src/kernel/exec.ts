@@ -55,7 +55,7 @@ import {
   hwcapBit,
   PHDR_SIZE,
 } from "../abi/elf.ts";
-import { EACCES, EINVAL, ENOENT, ENOEXEC } from "../abi/errno.ts";
+import { EACCES, EINVAL, ENOENT, ENOEXEC, ETXTBSY } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asVirt, PAGE_MASK, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
 import { setBrkStart } from "../mm/mmap.ts";
@@ -143,6 +143,8 @@ function openFailure(path: string, errno: number): ExecFailure {
     ? "permission denied"
     : errno === ENOEXEC
     ? "not a regular file"
+    : errno === ETXTBSY
+    ? "text file busy (open for writing)"
     : `cannot open (errno ${errno})`;
   return new ExecFailure(errno, `${path}: ${why}`);
 }

@@ -248,7 +248,7 @@ export class VfsFiles implements FileGlue {
    * is the cache's pages.
    *
    * @returns the file, or -ENOENT/-ENOTDIR/-ELOOP (lookup), -ENOEXEC for a
-   *   non-regular file, -EMFILE
+   *   non-regular file, -ETXTBSY when it is open for writing, -EMFILE
    */
   openExec(path: string): ExecFile | number {
     const fd = vfsOpen(this.proc, path, O_RDONLY);
@@ -258,6 +258,15 @@ export class VfsFiles implements FileGlue {
       vfsClose(this.proc, fd);
       return typeof st === "number" ? st : -ENOEXEC;
     }
+    // deny_write_access: while the exec runs, and then through each mapping
+    // made with `mmap` below (VM_DENYWRITE), nobody may open it for writing.
+    const { vfs } = this.fs;
+    const denied = withFile(this.proc, fd, (_f, ip) => vfs.writeAccess?.(ip, "deny") ?? 0);
+    if (denied < 0) {
+      vfsClose(this.proc, fd);
+      return denied;
+    }
+    const allow = () => withFile(this.proc, fd, (_f, ip) => vfs.writeAccess?.(ip, "allow") ?? 0);
     const mem = this.fs.mem, mm = this.mm;
     return {
       size: st.size,
@@ -272,8 +281,14 @@ export class VfsFiles implements FileGlue {
         return done;
       },
       mmap: (addr, len, prot, flags, pgoff) =>
-        this.mmap(fd, (file) => doMmap(mem, mm, addr, len, prot, flags, file, pgoff)),
-      close: () => void vfsClose(this.proc, fd),
+        this.mmap(
+          fd,
+          (file) => doMmap(mem, mm, addr, len, prot, flags, { ...file, denyWrite: true }, pgoff),
+        ),
+      close: () => {
+        allow();
+        vfsClose(this.proc, fd);
+      },
     };
   }
 }

@@ -67,6 +67,13 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [["cat", "img"], /^xip cat: missing argument/],
   [["ls", "a", "b", "c"], /^xip ls: unexpected argument "c"/],
   [["frobnicate"], /^xip: unknown command "frobnicate"/],
+  // A negative number reaches the option's own check (node's parseArgs calls it "ambiguous").
+  [["mkfs", "img", "--size", "-5"], /^xip mkfs: bad size "-5"/],
+  [
+    ["run", "img", "--procs", "-3", "--", "/bin/hello"],
+    /^xip run: --procs must be a whole number from 1 to 1024 \(got "-3"\)$/,
+  ],
+  [["run", "img", "--ram", "-64M", "--", "/bin/hello"], /^xip run: bad size "-64M"/],
   [[], /^xip: missing command/],
 ];
 
