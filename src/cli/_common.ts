@@ -1,15 +1,14 @@
 /**
- * Shared pieces of the `xip` subcommands: argument parsing with one-line
- * errors, size suffixes, loading an image, errno messages, raw stdout.
+ * Shared pieces of the `xip` subcommands: errors, size suffixes, loading an
+ * image, errno messages, raw stdout, reading the environment.
  *
- * A subcommand is `(args) => Promise<number>`: it returns its exit status
- * and throws only CliError (a one-line message plus a status); main.ts
- * turns anything else into a one-line "internal error".
+ * A subcommand (src/cli/_command.ts) returns its exit status and throws
+ * only CliError (a one-line message plus a status); main.ts turns anything
+ * else into a one-line "internal error".
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   EINVAL,
   EISDIR,
@@ -38,75 +37,6 @@ export class CliError extends Error {
 /** A usage error (exit 2). */
 export const usageError = (msg: string): CliError => new CliError(msg, EXIT_USAGE);
 
-type OptionSpec = Record<
-  string,
-  { type: "string" | "boolean"; short?: string; multiple?: boolean }
->;
-
-/** The parsed command line of one subcommand. */
-export interface Parsed {
-  readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
-  readonly positionals: string[];
-}
-
-/**
- * Parse `args` strictly (node:util parseArgs). `--help`/`-h` is always
- * accepted. An unknown option or a missing value becomes a usage error.
- */
-export function parseCommand(args: string[], options: OptionSpec): Parsed {
-  try {
-    const { values, positionals } = parseArgs({
-      args: joinNegativeValues(args, options),
-      options: { ...options, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: true,
-    });
-    return { values: values as Parsed["values"], positionals };
-  } catch (e) {
-    // parseArgs messages carry advice after the first sentence; keep one line.
-    const first = String((e as Error).message).split(/\.\s|\n/)[0] ?? "bad arguments";
-    throw usageError(first);
-  }
-}
-
-/**
- * `--opt -5` as `--opt=-5` for options that take a value: node's parseArgs
- * calls a value starting with "-" ambiguous, so the option's own check
- * (which names the value) would never run. Only before a "--".
- */
-function joinNegativeValues(args: string[], options: OptionSpec): string[] {
-  const takesValue = new Map<string, string>();
-  for (const [name, spec] of Object.entries(options)) {
-    if (spec.type !== "string") continue;
-    takesValue.set(`--${name}`, name);
-    if (spec.short !== undefined) takesValue.set(`-${spec.short}`, name);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--") {
-      out.push(...args.slice(i));
-      break;
-    }
-    const name = takesValue.get(a);
-    const next = args[i + 1];
-    if (name !== undefined && next !== undefined && /^-\d/.test(next)) {
-      out.push(`--${name}=${next}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
-/** Require exactly `min`..`max` positionals, else a usage error. */
-export function positionals(p: Parsed, min: number, max: number, usage: string): string[] {
-  if (p.positionals.length < min) throw usageError(`missing argument (usage: ${usage})`);
-  if (p.positionals.length > max) {
-    throw usageError(`unexpected argument "${p.positionals[max]}" (usage: ${usage})`);
-  }
-  return p.positionals;
-}
-
 const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
 /**
@@ -116,7 +46,7 @@ const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 10
  */
 export function parseSize(text: string): number {
   const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
-  if (!m) throw usageError(`bad size "${text}" (expected a number with an optional K, M or G)`);
+  if (!m) throw usageError(`bad size "${text}": expected a number with an optional K, M or G`);
   const n = Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!;
   if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`bad size "${text}"`);
   return n;
@@ -141,7 +71,7 @@ export const errnoMessage = (e: number): string =>
  * it is and how big are checked before a byte is read, so a FIFO, a device
  * such as /dev/zero or a file far too large fails at once.
  *
- * @throws CliError(status) with one line
+ * @throws CliError(status) with one line ("image PATH: not found")
  */
 export function readImageFile(path: string, status: number): Uint8Array {
   let f: ImageFile | null = null;
@@ -159,8 +89,20 @@ export function readImageFile(path: string, status: number): Uint8Array {
 /** Load and open an image, or throw CliError(status) naming what is wrong. */
 export function loadVolume(path: string, status: number): XipVol {
   const opened = openVolume(readImageFile(path, status));
-  if (!opened.ok) throw new CliError(`${path}: ${opened.error}`, status);
+  if (!opened.ok) throw new CliError(`image ${path}: ${opened.error}`, status);
   return opened.vol;
+}
+
+/**
+ * The environment variable `name`, or undefined when it is unset or this
+ * process may not read it (run without --allow-env): an optional setting
+ * never turns a narrow permission set into a failure.
+ */
+export function envGet(name: string): string | undefined {
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+    return undefined;
+  }
+  return Deno.env.get(name);
 }
 
 /** Write all of `bytes` to stdout (writes may be partial on pipes). */

@@ -64,6 +64,8 @@ export function hostArgs(args: string[]): ArgString[] {
  * could not decode it (else it was removed since start).
  */
 export function hostEnviron(): ArgString[] {
+  // Without --allow-env the guests start with an empty environment.
+  if (Deno.permissions.querySync({ name: "env" }).state !== "granted") return [];
   const env = Deno.env.toObject();
   const out: ArgString[] = [];
   const seen = new Set<string>();

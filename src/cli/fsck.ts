@@ -11,9 +11,8 @@ import { fsckRepair, LOST_FOUND } from "../fs/fsck_repair.ts";
 import { openVolume, superGet } from "../fs/xipfs_format.ts";
 import { ImageError } from "../hw/image.ts";
 import { ImageFile } from "../hw/image_file.ts";
-import { CliError, parseCommand, positionals, printLine, readImageFile } from "./_common.ts";
-
-const USAGE = "xip fsck [-n|-p|-y] [-f] IMAGE";
+import { type CommandSpec, type Parsed, positionalArgs } from "./_command.ts";
+import { CliError, printLine, readImageFile, usageError } from "./_common.ts";
 
 /** e2fsck's exit codes (they may be ORed; xip fsck returns one). */
 export const FSCK_EXIT = {
@@ -24,9 +23,12 @@ export const FSCK_EXIT = {
   usage: 16,
 } as const;
 
-export const FSCK_HELP = `usage: ${USAGE}
-
-Check the xipfs image IMAGE, and with -p or -y repair it in place, as
+/** `xip fsck`. */
+export const FSCK: CommandSpec = {
+  name: "fsck",
+  usage: "[-n|-p|-y] [-f] IMAGE",
+  summary: "check an image, and repair it with -p or -y (e2fsck's exit codes)",
+  about: `Check the xipfs image IMAGE, and with -p or -y repair it in place, as
 e2fsck does for ext2. The check covers the superblock (magic, version,
 checksum, geometry, and whether it was unmounted cleanly: after a crash or
 a kill it was not, and that is reported), the block and inode bitmaps
@@ -34,54 +36,50 @@ against what is in use, every block pointer, directory structure, that
 every inode is reachable from /, link counts and the free counts. Each
 problem is printed on one line.
 
-options:
-  -n   check only and change nothing (the default)
-  -p   preen: make, without asking, the repairs a crash leaves behind and
-       that lose nothing written: free orphan inodes (unlinked while open)
-       and empty unattached files, fix link counts, bitmaps, free counts,
-       i_blocks and i_size, drop entries naming free inodes, mark the image
-       clean. Anything else stops it before it changes the image (exit 4).
-  -y   repair everything: also clear inodes of unknown type, bad block
-       pointers and doubly claimed blocks (the lower inode keeps them),
-       rewrite damaged directories, and reattach unreachable inodes under
-       /${LOST_FOUND} as "#INO" (creating it).
-  -f   force a full check: accepted as e2fsck's; xip fsck always checks in
-       full.
-  -h, --help   show this help
-
 While it repairs, fsck holds IMAGE's write lock (a running xip run is
 refused) and writes the blocks that changed in place, superblock last.
-A second "xip fsck -n" after -y finds the image clean.
-
-exit status (e2fsck's): 0 no errors, 1 errors were corrected, 4 errors
-left uncorrected, 8 operational error (IMAGE cannot be opened, read,
-locked or written, or is no xipfs image: bad magic, version or checksum,
-truncated), 16 usage error.`;
+A second "xip fsck -n" after -y finds the image clean.`,
+  options: [
+    { name: "check-only", short: "n", help: "check only and change nothing (the default)" },
+    {
+      name: "preen",
+      short: "p",
+      help: "make, without asking, the repairs a crash leaves behind and\n" +
+        "that lose nothing written: free orphan inodes (unlinked while\n" +
+        "open) and empty unattached files, fix link counts, bitmaps,\n" +
+        "free counts, i_blocks and i_size, drop entries naming free\n" +
+        "inodes, mark the image clean. Anything else stops it before it\n" +
+        "changes the image (exit 4).",
+    },
+    {
+      name: "yes",
+      short: "y",
+      help: "repair everything: also clear inodes of unknown type, bad\n" +
+        "block pointers and doubly claimed blocks (the lower inode keeps\n" +
+        "them), rewrite damaged directories, and reattach unreachable\n" +
+        `inodes under /${LOST_FOUND} as "#INO" (creating it)`,
+    },
+    {
+      name: "force",
+      short: "f",
+      help: "force a full check: accepted as e2fsck's; xip fsck always\nchecks in full",
+    },
+  ],
+  exit: `(e2fsck's) 0 no errors, 1 errors were corrected, 4 errors left
+uncorrected, 8 operational error (IMAGE cannot be opened, read, locked or
+written, or is no xipfs image: bad magic, version or checksum, truncated),
+16 usage error.`,
+  usageStatus: 16,
+  run: runFsck,
+};
 
 /** Run `xip fsck`. */
-export async function cmdFsck(args: string[]): Promise<number> {
-  let p;
-  let image: string;
-  try {
-    p = parseCommand(args, {
-      n: { type: "boolean", short: "n" },
-      p: { type: "boolean", short: "p" },
-      y: { type: "boolean", short: "y" },
-      f: { type: "boolean", short: "f" },
-    });
-    if (p.values.help) {
-      await printLine(FSCK_HELP);
-      return 0;
-    }
-    [image] = positionals(p, 1, 1, USAGE) as [string];
-    const modes = [p.values.n, p.values.p, p.values.y].filter((v) => v === true).length;
-    if (modes > 1) throw new CliError(`-n, -p and -y exclude each other (usage: ${USAGE})`, 2);
-  } catch (e) {
-    if (e instanceof CliError && e.status === 2) throw new CliError(e.message, FSCK_EXIT.usage);
-    throw e;
-  }
-  if (p.values.p || p.values.y) return await repair(image, p.values.p ? "preen" : "yes");
-  return await check(image);
+function runFsck(p: Parsed): Promise<number> {
+  const [image] = positionalArgs(p, 1, 1, ["IMAGE"]) as [string];
+  const modes = ["check-only", "preen", "yes"].filter((m) => p.values[m] === true).length;
+  if (modes > 1) throw usageError("-n, -p and -y exclude each other");
+  if (p.values.preen || p.values.yes) return repair(image, p.values.preen ? "preen" : "yes");
+  return check(image);
 }
 
 /** The "N/M inodes, B/T blocks" summary of a readable image. */
@@ -98,7 +96,7 @@ async function check(image: string): Promise<number> {
   const bytes = readImageFile(image, FSCK_EXIT.operational);
   const r = fsck(bytes, { state: true });
   if (r.status === FSCK_UNUSABLE) {
-    throw new CliError(`${image}: ${r.errors[0] ?? "unusable"}`, FSCK_EXIT.operational);
+    throw new CliError(`image ${image}: ${r.errors[0] ?? "unusable"}`, FSCK_EXIT.operational);
   }
   for (const line of r.errors) await printLine(`${image}: ${line}`);
   if (r.status === 0) await printLine(`${image}: clean, ${usage(bytes)}`);
@@ -123,7 +121,7 @@ async function repair(image: string, mode: "preen" | "yes"): Promise<number> {
     const bytes = before.slice();
     const r = fsckRepair(bytes, mode);
     if (r.status === 8) {
-      throw new CliError(`${image}: ${r.errors[0] ?? "unusable"}`, FSCK_EXIT.operational);
+      throw new CliError(`image ${image}: ${r.errors[0] ?? "unusable"}`, FSCK_EXIT.operational);
     }
     if (r.status === 4 && mode === "preen") {
       for (const line of r.errors) await printLine(`${image}: ${line}`);

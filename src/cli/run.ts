@@ -2,26 +2,33 @@
  * `xip run IMAGE [options] -- PROGRAM [ARGS...]`: boot a machine on IMAGE,
  * run N copies of PROGRAM at once (one Worker each), forward their output,
  * and exit with the first non-zero status (in spawn order), 0 if all
- * succeeded. The device is written back to IMAGE atomically unless
- * --snapshot is given (as qemu's -snapshot).
+ * succeeded. What changed is written back into IMAGE in place (locked for
+ * the run) unless --snapshot is given (as qemu's -snapshot).
  *
  * @module
  */
 
-import { ImageError } from "../hw/image.ts";
-import { Machine, MachineError, type Process } from "../kernel/machine.ts";
+import { hostErrorText, ImageError } from "../hw/image.ts";
 import type { ArgString } from "../kernel/exec_stack.ts";
-import { CliError, parseCommand, parseSize, printLine, usageError } from "./_common.ts";
+import { Machine, MachineError, type Process } from "../kernel/machine.ts";
+import {
+  choiceOption,
+  type CommandSpec,
+  intOption,
+  type Parsed,
+  stringOption,
+} from "./_command.ts";
+import { machineProgress, StatusLine } from "./_progress.ts";
+import { CliError, envGet, parseSize, usageError, writeStdout } from "./_common.ts";
 import { guestEnviron, hostArgs, hostEnviron } from "./_host_env.ts";
 import { checkRunLimits } from "./_limits.ts";
 
-const USAGE = "xip run IMAGE [options] -- PROGRAM [ARGS...]";
-
-export const RUN_HELP = `usage: xip run IMAGE [--dax always|never|inode] [--procs N] [--ram 64M]
-              [--memmap none|device] [--stats FILE] [--snapshot]
-              [--env K=V]... [--unset K]... [--env-clear] -- PROGRAM [ARGS...]
-
-Boot a machine on the xipfs image IMAGE and run N processes of PROGRAM (a
+/** `xip run`. New options are one entry in `options` plus their use in `runImage`. */
+export const RUN: CommandSpec = {
+  name: "run",
+  usage: "IMAGE [options] -- PROGRAM [ARGS...]",
+  summary: "run N processes of a RISC-V program from an image",
+  about: `Boot a machine on the xipfs image IMAGE and run N processes of PROGRAM (a
 path inside the image) at once, each in its own Worker. As with qemu-user,
 the guests read this command's stdin on fd 0 (only when they read it) and
 write its stdout and stderr on fds 1 and 2, byte for byte; with N > 1 every
@@ -30,61 +37,68 @@ A write to a closed pipe fails with EPIPE and SIGPIPE (status 141), one to
 a full device with ENOSPC. PROGRAM's arguments pass unchanged, and the
 guests get this command's environment.
 
-options:
-  --dax MODE       always: every file is DAX; never: every file goes through
-                   the page cache; inode: the per-file flag decides (default)
-  --procs N        processes to run at once (default 1, at most 1024)
-  --ram SIZE       RAM of the machine (default 64M; K, M, G suffixes)
-  --memmap MODE    none (default) or device: give device frames struct pages
-  --stats FILE     write the run's statistics to FILE as one JSON object
-  --snapshot       discard the changes instead of writing IMAGE back
-  --env K=V        set K in the guests' environment (qemu-user -E); repeatable
-  --unset K        remove K from it (qemu-user -U); repeatable
-  --env-clear      start the guests' environment empty instead of this one's
-  -h, --help       show this help
-
 Without --snapshot IMAGE is locked for the run (a second xip run on it is
 refused, naming the first) and what changed is written into it in place:
 the file stays the same file (symlinks, mode, owner and hard links are
 kept), as with qemu. Its space is reserved first, so the write-back cannot
 run out of room. SIGINT, SIGTERM and SIGHUP are passed to the guests, and
 the image is written back before xip exits. An image that was not
-unmounted cleanly (a crash, a kill -9) still runs, with a warning.
-
-exit status: the first non-zero status of the processes in spawn order
+unmounted cleanly (a crash, a kill -9) still runs, with a warning.`,
+  options: [
+    {
+      name: "dax",
+      arg: "MODE",
+      help: "always: every file is DAX; never: every file goes through\n" +
+        "the page cache; inode: the per-file flag decides (default)",
+    },
+    { name: "procs", arg: "N", help: "processes to run at once (default 1, at most 1024)" },
+    { name: "ram", arg: "SIZE", help: "RAM of the machine (default 64M; K, M, G suffixes)" },
+    {
+      name: "memmap",
+      arg: "MODE",
+      help: "none (default) or device: give device frames struct pages",
+    },
+    {
+      name: "stats",
+      arg: "FILE",
+      help: "write the run's statistics to FILE as one JSON object\n" +
+        '(docs/stats.schema.json); "-" writes it to stdout, after the\n' +
+        "processes' output",
+    },
+    { name: "snapshot", help: "discard the changes instead of writing IMAGE back" },
+    {
+      name: "env",
+      arg: "K=V",
+      multiple: true,
+      help: "set K in the guests' environment (qemu-user -E); repeatable",
+    },
+    {
+      name: "unset",
+      arg: "K",
+      multiple: true,
+      help: "remove K from it (qemu-user -U); repeatable",
+    },
+    { name: "env-clear", help: "start the guests' environment empty instead of this one's" },
+  ],
+  exit: `the first non-zero status of the processes in spawn order
 (128 + signal for a process killed by a signal, 139 for SIGSEGV; 127 when
 PROGRAM does not exist, 126 when it cannot be executed), else 0; 1 when
-the image cannot be used; 2 bad usage.
-
-environment:
+the image cannot be used; 2 bad usage.`,
+  notes: `environment:
   XIP_HOST_MEMORY=BYTES  the host memory available to the run, when a
                    container limits it below what the host reports; a run
                    whose processes (16 MiB each), RAM and image would not
                    fit is refused at once
   XIP_CHECK_INVARIANTS=1  end the run by checking the machine's invariants
                    and fsck; each violation is printed and the exit status
-                   is 70 (the tests run xip this way)`;
+                   is 70 (the tests run xip this way; read only with
+                   --allow-env)`,
+  passThrough: true,
+  run: runImage,
+};
 
 /** Exit status of a run whose final invariant check failed (sysexits EX_SOFTWARE). */
 const EXIT_INVARIANTS = 70;
-
-const OPTIONS = {
-  dax: { type: "string" },
-  procs: { type: "string" },
-  ram: { type: "string" },
-  memmap: { type: "string" },
-  stats: { type: "string" },
-  snapshot: { type: "boolean" },
-  env: { type: "string", multiple: true },
-  unset: { type: "string", multiple: true },
-  "env-clear": { type: "boolean" },
-} as const;
-
-function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
-  if (v === undefined) return dflt;
-  if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
-  throw usageError(`--${name} must be one of ${allowed.join(", ")} (got "${String(v)}")`);
-}
 
 const enc = new TextEncoder();
 /** One line on stderr; a closed or full stderr loses it rather than failing the run. */
@@ -95,31 +109,22 @@ const err = (line: string) => {
 };
 
 /** Run `xip run`. */
-export async function cmdRun(args: string[]): Promise<number> {
-  const dash = args.indexOf("--");
-  const head = dash < 0 ? args : args.slice(0, dash);
-  const prog = dash < 0 ? [] : hostArgs(args.slice(dash + 1));
-  const p = parseCommand(head, OPTIONS);
-  if (p.values.help) {
-    await printLine(RUN_HELP);
-    return 0;
-  }
-  if (p.positionals.length === 0) throw usageError(`missing IMAGE (usage: ${USAGE})`);
+async function runImage(p: Parsed): Promise<number> {
+  if (p.positionals.length === 0) throw usageError("missing IMAGE");
   if (p.positionals.length > 1) {
-    throw usageError(`unexpected argument "${p.positionals[1]}" before -- (usage: ${USAGE})`);
+    throw usageError(`unexpected argument "${p.positionals[1]}" before --`);
   }
-  if (prog.length === 0) throw usageError(`missing -- PROGRAM (usage: ${USAGE})`);
+  if (p.rest.length === 0) throw usageError("missing -- PROGRAM");
+  const prog = hostArgs(p.rest);
   const image = p.positionals[0]!;
-  const dax = oneOf("dax", p.values.dax, ["always", "never", "inode"] as const, "inode");
-  const memmap = oneOf("memmap", p.values.memmap, ["none", "device"] as const, "none");
-  const procsText = (p.values.procs as string | undefined) ?? "1";
-  if (!/^\d+$/.test(procsText) || Number(procsText) < 1 || Number(procsText) > 1024) {
-    throw usageError(`--procs must be a whole number from 1 to 1024 (got "${procsText}")`);
-  }
-  const procs = Number(procsText);
-  const ram = p.values.ram === undefined ? 64 * 1024 * 1024 : parseSize(p.values.ram as string);
+  const dax = choiceOption(p, "dax", ["always", "never", "inode"] as const, "inode");
+  const memmap = choiceOption(p, "memmap", ["none", "device"] as const, "none");
+  const procs = intOption(p, "procs", 1, 1024, 1);
+  const ramText = stringOption(p, "ram");
+  const ram = ramText === undefined ? 64 * 1024 * 1024 : parseSize(ramText);
   if (ram % 4096 !== 0) throw usageError(`--ram must be a multiple of 4096 bytes`);
-  const statsPath = p.values.stats as string | undefined;
+  const statsPath = stringOption(p, "stats");
+  const snapshot = p.values.snapshot === true;
   const set = (p.values.env as string[] | undefined) ?? [];
   for (const e of set) {
     if (e.indexOf("=") <= 0) throw usageError(`--env wants K=V (got "${e}")`);
@@ -129,6 +134,7 @@ export async function cmdRun(args: string[]): Promise<number> {
     unset: (p.values.unset as string[] | undefined) ?? [],
     set,
   });
+  if (!snapshot) checkWritable(image);
   checkRunLimits(image, procs, ram);
 
   let machine: Machine;
@@ -136,7 +142,7 @@ export async function cmdRun(args: string[]): Promise<number> {
     machine = await Machine.boot({
       image,
       // fsync writes guest data into IMAGE as it goes, unless the run is a snapshot.
-      imagePath: p.values.snapshot ? null : image,
+      imagePath: snapshot ? null : image,
       dax,
       memmap,
       ram,
@@ -169,7 +175,7 @@ export async function cmdRun(args: string[]): Promise<number> {
   for (const [sig, fn] of handlers) Deno.addSignalListener(sig, fn);
   try {
     status = await runAll(machine, pids, prog, env, procs, statsPath);
-    if (Deno.env.get("XIP_CHECK_INVARIANTS") === "1") {
+    if (envGet("XIP_CHECK_INVARIANTS") === "1") {
       // Every process has been reaped: the machine is quiescent here.
       const bad = machine.checkInvariants({ fsck: true });
       for (const line of bad) err(`invariant violated: ${line}`);
@@ -190,6 +196,24 @@ export async function cmdRun(args: string[]): Promise<number> {
   return status;
 }
 
+/**
+ * Refuse, before anything runs, a run whose image could not be written back
+ * (in place: the file must be readable and writable by this process; that
+ * the host lets it write is checked when it is opened).
+ *
+ * @throws CliError (1) naming the flag that is missing
+ */
+function checkWritable(image: string): void {
+  for (const name of ["read", "write"] as const) {
+    if (Deno.permissions.querySync({ name, path: image }).state !== "granted") {
+      throw new CliError(
+        `image ${image}: writing it back needs --allow-${name} for it (or use --snapshot)`,
+        1,
+      );
+    }
+  }
+}
+
 /** Spawn the processes, wait for all, report, write the stats; the exit status. */
 async function runAll(
   machine: Machine,
@@ -204,7 +228,7 @@ async function runAll(
   const handles: Process[] = [];
   for (let i = 0; i < procs; i++) handles.push(machine.spawn(path, prog, { env }));
   for (const h of handles) pids.push(h.pid);
-  const stopProgress = Deno.stderr.isTerminal() ? startProgress(machine) : () => {};
+  const stopProgress = machineProgress(machine, new StatusLine(), "xip");
   const results = await Promise.all(handles.map((h) => h.wait())).finally(stopProgress);
   results.forEach((r, i) => {
     if (r.message !== undefined) {
@@ -215,48 +239,11 @@ async function runAll(
   if (statsPath !== undefined) {
     const json = JSON.stringify(machine.stats(), null, 2) + "\n";
     try {
-      Deno.writeTextFileSync(statsPath, json);
+      if (statsPath === "-") await writeStdout(enc.encode(json));
+      else Deno.writeTextFileSync(statsPath, json);
     } catch (e) {
-      throw new CliError(`cannot write stats to ${statsPath}: ${(e as Error).message}`, 1);
+      throw new CliError(`--stats ${statsPath}: cannot write: ${hostErrorText(e)}`, 1);
     }
   }
   return status;
-}
-
-/** How often the progress line is redrawn, in ms. */
-const PROGRESS_MS = 500;
-
-/**
- * On a terminal, redraw one status line on stderr while the run goes on:
- * processes alive, instructions per second over the last interval, faults.
- * Every figure comes from machine.stats(). Returns the function that stops
- * it and clears the line.
- */
-function startProgress(machine: Machine): () => void {
-  const enc = new TextEncoder();
-  const draw = (text: string) => {
-    try {
-      Deno.stderr.writeSync(enc.encode(`\r\x1b[K${text}`));
-    } catch { /* a closed terminal: no progress line */ }
-  };
-  let last = machine.stats();
-  let lastAt = performance.now();
-  const timer = setInterval(() => {
-    const now = machine.stats();
-    const at = performance.now();
-    const ips = (now.instret - last.instret) / ((at - lastAt) / 1000);
-    const f = now.faults;
-    const faults = f.dax + f.file_major + f.file_minor + f.cow + f.anon + f.zero;
-    draw(
-      `xip: ${machine.live} alive, ${(ips / 1e6).toFixed(1)} M instr/s, ` +
-        `${faults} faults (dax ${f.dax}, file ${f.file_major + f.file_minor}, ` +
-        `anon ${f.anon}, cow ${f.cow})`,
-    );
-    last = now;
-    lastAt = at;
-  }, PROGRESS_MS);
-  return () => {
-    clearInterval(timer);
-    draw("");
-  };
 }

@@ -216,6 +216,9 @@ export class ChrdevMount implements VfsFs {
   punchHole(ip: VInode, off: number, len: number): number {
     return own(ip) ? -ENODEV : this.inner.punchHole(ip, off, len);
   }
+  fallocate(ip: VInode, mode: number, off: number, len: number): number {
+    return own(ip) ? -ENODEV : this.inner.fallocate(ip, mode, off, len);
+  }
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.inner.fsync(ip);
   }

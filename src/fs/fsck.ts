@@ -5,7 +5,8 @@
  *  1. superblock: magic, version, checksum, geometry, image length
  *     (any failure here makes the image unusable: status 8)
  *  2. inodes: bitmap bit against mode, file type, size limits, every block
- *     pointer in range, no block claimed twice, no block past i_size,
+ *     pointer in range, no block claimed twice, no block past i_size
+ *     (unless the inode says XIP_FL_EOFBLOCKS: preallocated by fallocate),
  *     i_blocks against the blocks counted
  *  3. directories, walked from the root: entry structure (rec_len, names),
  *     "." and "..", entries naming in-use inodes of the type they say,
@@ -27,7 +28,13 @@
  * @module
  */
 
-import { XDIRENT, XIPFS_BLOCK_SIZE, XIPFS_STATE_CLEAN, XIPFS_STATE_DIRTY } from "../abi/layout.ts";
+import {
+  XDIRENT,
+  XIP_FL_EOFBLOCKS,
+  XIPFS_BLOCK_SIZE,
+  XIPFS_STATE_CLEAN,
+  XIPFS_STATE_DIRTY,
+} from "../abi/layout.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import { BMAP_MAX_BLOCKS, bmapLookup, bmapWalk } from "./xipfs_bmap.ts";
 import { direntCheck, modeToFileType } from "./xipfs_dir.ts";
@@ -48,10 +55,14 @@ import {
   type XipVol,
 } from "./xipfs_format.ts";
 
+/** fsck status: the image is clean (fsck(8) exit 0). */
 export const FSCK_CLEAN = 0;
+/** fsck status: errors were found and left uncorrected (fsck(8) exit 4). */
 export const FSCK_ERRORS = 4;
+/** fsck status: the image cannot be read as xipfs at all (fsck(8) exit 8). */
 export const FSCK_UNUSABLE = 8;
 
+/** What {@linkcode fsck} found. */
 export interface FsckResult {
   /** 0 clean, 4 errors found, 8 unusable. */
   readonly status: 0 | 4 | 8;
@@ -75,6 +86,17 @@ export const FSCK_NOT_CLEAN = "not cleanly unmounted (superblock state dirty): c
  * Check `image`. Reads only; never throws, whatever the bytes (an
  * unexpected exception would be an fsck bug and is reported as status 8
  * with an "internal error" line).
+ *
+ * @example Check an image and print what is wrong
+ * ```ts
+ * import { fsck, mkfs } from "@xip/xip";
+ *
+ * const { status, errors } = fsck(mkfs({ sizeBytes: 1 << 20 }));
+ * console.log(status, errors); // 0 []
+ * ```
+ *
+ * @param image the bytes of an image, e.g. from `Deno.readFileSync`
+ * @returns the status (0 clean, 4 errors found, 8 unusable) and one line per problem
  */
 export function fsck(image: Uint8Array, opts: FsckOptions = {}): FsckResult {
   try {
@@ -178,6 +200,8 @@ class Checker {
 
   private checkBlocks(ino: Ino, size: number): void {
     const endBlock = Math.ceil(size / XIPFS_BLOCK_SIZE);
+    // EXT4_EOFBLOCKS_FL's rule: blocks past EOF are preallocated, not leaked.
+    const eofBlocks = (inodeGet(this.vol, ino, "flags") & XIP_FL_EOFBLOCKS) !== 0;
     let counted = 0;
     bmapWalk(this.vol, ino, (b, iblock, kind, valid) => {
       if (!valid) {
@@ -190,7 +214,7 @@ class Checker {
       const prev = this.owner[b]!;
       if (prev !== 0) this.error(`block ${b} is claimed by inode ${prev} and inode ${ino}`);
       else this.owner[b] = ino;
-      if (kind === "data" && iblock >= endBlock) {
+      if (kind === "data" && iblock >= endBlock && !eofBlocks) {
         this.error(`inode ${ino}: block ${b} mapped at iblock ${iblock}, past i_size ${size}`);
       }
     });

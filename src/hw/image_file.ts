@@ -29,7 +29,7 @@
  */
 
 import { PAGE_SIZE } from "../abi/types.ts";
-import { ImageError, MAX_IMAGE_BYTES } from "./image.ts";
+import { hostErrorText, ImageError, MAX_IMAGE_BYTES } from "./image.ts";
 
 /** How long a writer waits for readers of the image to finish, in ms. */
 const READER_WAIT_MS = 2000;
@@ -38,16 +38,13 @@ const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** Bytes written per call when the source is a view into a SharedArrayBuffer. */
 const COPY_CHUNK = 1 << 20;
 
-/** A host error as one short phrase. */
+/** A host error as one short phrase (hostErrorText, plus the write errors in words). */
 export function describeHostError(err: unknown): string {
-  if (err instanceof Deno.errors.NotFound) return "not found";
-  if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (err instanceof Deno.errors.IsADirectory) return "is a directory";
   const code = (err as { code?: unknown }).code;
   if (code === "ENOSPC") return "no space left on the host device";
   if (code === "EROFS") return "read-only file system";
   if (code === "EDQUOT") return "disk quota exceeded";
-  return err instanceof Error ? err.message.split("\n")[0]! : String(err);
+  return hostErrorText(err);
 }
 
 // ---------------------------------------------------------------------------
@@ -362,7 +359,7 @@ export class ImageFile {
       imagePwrite(this.#open(), off, src);
     } catch (e) {
       if (e instanceof ImageError) throw e;
-      throw new ImageError(`cannot write image ${this.path}: ${describeHostError(e)}`);
+      throw new ImageError(`image ${this.path}: cannot write: ${describeHostError(e)}`);
     }
   }
 
@@ -372,7 +369,7 @@ export class ImageFile {
       imageSync(this.#open());
     } catch (e) {
       if (e instanceof ImageError) throw e;
-      throw new ImageError(`cannot write image ${this.path}: ${describeHostError(e)}`);
+      throw new ImageError(`image ${this.path}: cannot write: ${describeHostError(e)}`);
     }
   }
 

@@ -34,7 +34,7 @@ import {
   consoleWord,
 } from "./console.ts";
 
-/** Receives console bytes (a function of the Machine's user). */
+/** Receives a process's console output, a chunk of bytes at a time. */
 export type OutputSink = (data: Uint8Array) => void;
 
 /** A readable host stream, as Deno.stdin is. */
