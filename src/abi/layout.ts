@@ -712,6 +712,7 @@ export interface KernelLayout {
   readonly daxent: Region;
   /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
+  /** The consoles behind fds 0-2 (layout_console.ts). */
   readonly console: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];

@@ -15,7 +15,7 @@ const MIB = 1024 * 1024;
 
 /**
  * Host memory a process Worker takes while it runs: its isolate, the
- * kernel modules and the hart (PLATFORM.md: about 16 MiB per busy Worker).
+ * kernel modules and the hart (measured on this project's machines: about 16 MiB per busy Worker).
  */
 export const WORKER_HOST_BYTES = 16 * MIB;
 /** The Deno process itself with the Machine's main thread. */

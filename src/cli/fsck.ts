@@ -40,29 +40,29 @@ While it repairs, fsck holds IMAGE's write lock (a running xip run is
 refused) and writes the blocks that changed in place, superblock last.
 A second "xip fsck -n" after -y finds the image clean.`,
   options: [
-    { name: "check-only", short: "n", help: "check only and change nothing (the default)" },
+    { name: "check-only", short: "n", help: "check only, change nothing (the default)" },
     {
       name: "preen",
       short: "p",
-      help: "make, without asking, the repairs a crash leaves behind and\n" +
-        "that lose nothing written: free orphan inodes (unlinked while\n" +
-        "open) and empty unattached files, fix link counts, bitmaps,\n" +
-        "free counts, i_blocks and i_size, drop entries naming free\n" +
-        "inodes, mark the image clean. Anything else stops it before it\n" +
-        "changes the image (exit 4).",
+      help: "make the repairs a crash leaves behind and that lose\n" +
+        "nothing written, without asking: free orphans (unlinked\n" +
+        "while open) and empty unattached files; fix link counts,\n" +
+        "bitmaps, free counts, i_blocks, i_size; drop entries that\n" +
+        "name free inodes; mark the image clean. Anything else\n" +
+        "stops it before it changes the image (exit 4)",
     },
     {
       name: "yes",
       short: "y",
       help: "repair everything: also clear inodes of unknown type, bad\n" +
-        "block pointers and doubly claimed blocks (the lower inode keeps\n" +
-        "them), rewrite damaged directories, and reattach unreachable\n" +
-        `inodes under /${LOST_FOUND} as "#INO" (creating it)`,
+        "pointers and doubly claimed blocks (the lower inode keeps\n" +
+        "them), rewrite damaged directories, reattach unreachable\n" +
+        `inodes as /${LOST_FOUND}/#INO (creating it)`,
     },
     {
       name: "force",
       short: "f",
-      help: "force a full check: accepted as e2fsck's; xip fsck always\nchecks in full",
+      help: "force a full check (e2fsck's flag; xip always checks fully)",
     },
   ],
   exit: `(e2fsck's) 0 no errors, 1 errors were corrected, 4 errors left

@@ -80,6 +80,7 @@ import {
 /** How fsck repairs: preen (-p, safe repairs only) or yes (-y, everything). */
 export type RepairMode = "preen" | "yes";
 
+/** What fsckRepair did. */
 export interface RepairResult {
   /** 0 nothing to do, 1 errors corrected, 4 errors left, 8 unusable (e2fsck's codes). */
   readonly status: 0 | 1 | 4 | 8;

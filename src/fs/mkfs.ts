@@ -242,7 +242,7 @@ class Builder {
       // UTF-8 end to end (the VFS and the syscall layer), so such an entry
       // cannot be copied or reached: skip it, saying so, as for a device.
       if (name.includes("\ufffd") && !exists(`${hostDir}/${name}`)) {
-        this.opts.warn?.(`mkfs: skipping ${hostDir}/${name}: the name is not UTF-8`);
+        this.opts.warn?.(`skipping ${hostDir}/${name}: the name is not UTF-8`);
         continue;
       }
       if (new TextEncoder().encode(name).length > 255) {

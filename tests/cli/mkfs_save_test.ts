@@ -38,7 +38,7 @@ Deno.test("xip mkfs --from skips a file whose name is not UTF-8, with one warnin
   assert.equal(sh.code, 0);
   const r = await xip(["mkfs", `${work}/n.img`, "--size", "1M", "--from", dir]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /^mkfs: skipping .*\/a\ufffdb: the name is not UTF-8\n$/);
+  assert.match(r.err, /^xip mkfs: skipping .*\/a\ufffdb: the name is not UTF-8\n$/);
   const c = await xip(["cat", `${work}/n.img`, "/ok.txt"]);
   assert.equal(c.out, "ok\n");
 });
