@@ -18,12 +18,21 @@
  * random moments or at random kill points; --mode and --perturb select the
  * configurations, --rounds R (default 4) the rounds per run, --ram FRAMES
  * the Machine's RAM (default 8192; small values add reclaim and OOM kills).
+ *
+ * With `--crash`, runs the long form of the crash-consistency test
+ * (tests/crash/_crash_soak.ts): recorded fsx runs in both DAX modes (G
+ * guests of N ops: --guests, default 4, --guest-ops, default 1000), every
+ * flush point and --torn T torn points (default 400) of each replayed,
+ * repaired and checked, until N seconds have passed; prints the crash
+ * points tried, lost and unrepairable.
  */
 
 import { parseArgs } from "node:util";
 import { formatGuests, runStressWithGuests } from "./_stress_guests.ts";
 import { formatStress, runStress, type StressReport } from "./_stress_runner.ts";
 import { formatKillChaos, runKillChaos } from "./_kill_chaos.ts";
+import { runCrashSoak } from "../crash/_crash_soak.ts";
+import { formatCrash } from "../crash/_log_writes.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -38,6 +47,8 @@ const { values } = parseArgs({
     guests: { type: "string", default: "0" },
     "guest-ops": { type: "string", default: "1000" },
     kill: { type: "boolean", default: false },
+    crash: { type: "boolean", default: false },
+    torn: { type: "string", default: "400" },
     rounds: { type: "string", default: "4" },
   },
 });
@@ -60,6 +71,7 @@ if (
 }
 const end = Date.now() + seconds * 1000;
 if (values.kill) await killSoak();
+if (values.crash) await crashSoak();
 const slice = Math.max(5, Math.min(60, seconds / (modes.length * perturbs.length)));
 let runs = 0, ops = 0, guestRan = 0;
 while (Date.now() < end) {
@@ -138,4 +150,19 @@ async function killSoak(): Promise<never> {
     `stress --kill: ${runs} runs, ${procs} processes, ${killed} killed, ${durable} durable records checked, all OK`,
   );
   Deno.exit(0);
+}
+
+/** `--crash`: the long crash-consistency soak; exits. */
+async function crashSoak(): Promise<never> {
+  const r = await runCrashSoak({
+    seconds,
+    seed,
+    guests: guests > 0 ? guests : 4,
+    ops: guestOps,
+    torn: Number(values.torn),
+    log: (l) => console.log(l),
+  });
+  console.log(`crash soak: ${r.rounds} rounds from seed ${seed}: ${formatCrash(r)}`);
+  for (const p of r.problems.slice(0, 20)) console.log(`  ${p}`);
+  Deno.exit(r.problems.length > 0 ? 1 : 0);
 }
