@@ -53,6 +53,8 @@ const LIBXC = [
   "printf",
   "sync",
   "divdi3",
+  "process",
+  "signal",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -66,6 +68,11 @@ const PROGRAMS: Record<string, string[]> = {
   maps: [],
   fsx: [],
   hostile: [],
+  forkcow: [],
+  proctest: [],
+  exectest: [],
+  true: [],
+  sigctl: [],
   spew: [],
   cat: [],
   env: [],
@@ -84,6 +91,12 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   format: { src: "guest/tests/format.c" },
   alloc: { src: "guest/tests/alloc.c" },
   exitcode: { src: "guest/tests/exitcode.c" },
+  forkcow: { src: "guest/bin/forkcow.c" },
+  proctest: { src: "guest/bin/proctest.c" },
+  exectest: { src: "guest/bin/exectest.c" },
+  true: { src: "guest/bin/true.c" },
+  sigbasic: { src: "guest/tests/sigbasic.c" },
+  sigdie: { src: "guest/tests/sigdie.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

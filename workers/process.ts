@@ -6,19 +6,28 @@
  *   main → worker  { t: "init", phys, kernel, mount }   attach memory and the fs
  *   worker → main  { t: "ready" } | { t: "fail", error } the fs could not be attached
  *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
- *   worker → main  { t: "out", console, fd: 1 | 2, data } console output for a stream the
+ *   worker → main  { t: "out", console, fd: 1 | 2, data, ticket }
+ *                                                      output on a console stream the
  *                                                      Machine delivers itself, in order
- *   worker → main  { t: "exit", result: ProcessResult }  the process is a zombie
+ *   worker → main  { t: "exit", result, ticket }         the process is a zombie
+ * Each event carries a ticket taken when it happened (PROCS_HDR.outSeq), by
+ * which the Machine orders the events of different Workers
+ * (src/kernel/out_order.ts).
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
- * not return to the event loop, so the Machine sets PROC.sigPending instead.
+ * not return to the event loop, so the Machine queues a signal in shared
+ * memory instead (src/kernel/signal_send.ts), which the hart's poll notices.
+ * Nor do fork requests: a process that clones leaves the child in shared
+ * memory and rings the Machine's doorbell (src/kernel/fork.ts).
  *
  * @module
  */
 
+import { PROCS_HDR } from "../src/abi/layout.ts";
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
 import { setConsoleTransport } from "../src/kernel/console.ts";
+import { ringDoorbell } from "../src/kernel/fork.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
 import { exitWorker, setKillAction } from "../src/sync/task.ts";
 
@@ -37,16 +46,11 @@ const port = self as unknown as {
   postMessage(msg: unknown): void;
 };
 
-// Console streams that do not go to the host's own fds reach the Machine
-// as messages, in order with the exit report that follows them.
-setConsoleTransport({
-  send(console, fd, data) {
-    port.postMessage({ t: "out", console, fd, data });
-    return 0;
-  },
-});
-
 let mem: Memory | null = null;
+
+/** A ticket for an event reported to the Machine (src/kernel/out_order.ts). */
+const takeTicket = (m: Memory): number =>
+  Atomics.add(m.k32, m.layout.procs.base + PROCS_HDR.outSeq, 1);
 let fs: KernelFs | null = null;
 
 port.onmessage = (ev: MessageEvent<ToWorker>) => {
@@ -61,10 +65,24 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
       return;
     }
     fs = r;
+    // Console streams that do not go to the host's own fds reach the
+    // Machine as messages, ordered with the exits by their tickets.
+    const k = mem;
+    setConsoleTransport({
+      send(console, fd, data) {
+        port.postMessage({ t: "out", console, fd, data, ticket: takeTicket(k) });
+        return 0;
+      },
+    });
     port.postMessage({ t: "ready" });
     return;
   }
   if (fs === null) throw new Error("process worker: run before init");
-  const result = runProcess(fs, m.start);
-  port.postMessage({ t: "exit", result });
+  const mm = mem!;
+  const result = runProcess(fs, m.start, {
+    ringDoorbell() {
+      ringDoorbell(mm);
+    },
+  });
+  port.postMessage({ t: "exit", result, ticket: takeTicket(mm) });
 };

@@ -100,6 +100,9 @@ the image cannot be used; 2 bad usage.`,
 /** Exit status of a run whose final invariant check failed (sysexits EX_SOFTWARE). */
 const EXIT_INVARIANTS = 70;
 
+/** Processes that may exist at once in `xip run` (the Machine's maxProcs), at least --procs. */
+export const RUN_MAX_PROCS = 64;
+
 const enc = new TextEncoder();
 /** One line on stderr; a closed or full stderr loses it rather than failing the run. */
 const err = (line: string) => {
@@ -146,7 +149,8 @@ async function runImage(p: Parsed): Promise<number> {
       dax,
       memmap,
       ram,
-      maxProcs: procs,
+      // Room for the processes the guests fork, beyond the ones started here.
+      maxProcs: Math.max(procs, RUN_MAX_PROCS),
       warm: procs,
       prefixOutput: procs > 1,
       stdin: Deno.stdin,

@@ -59,12 +59,12 @@ const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** open/close/lockRmap/unlockRmap, common to both kinds of file VMA. */
 function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | "unlockRmap"> {
   return {
-    open(mem: Memory, v: number) {
+    open(mem: Memory, v: number, after?: number) {
       ihold(c, vmaInode(c, v));
       // Each exec mapping holds a denial for its life; the exec's own one
       // covers the moment before the first (write_access.ts).
       if ((vmaFlags(mem, v) & VM_DENYWRITE) !== 0) writeAccess(mem, vmaInode(c, v).slot, "deny");
-      rmapAddVma(mem, v);
+      rmapAddVma(mem, v, after);
     },
     close(mem: Memory, v: number) {
       const ip = vmaInode(c, v);

@@ -13,9 +13,10 @@
  * Input (minor CONSOLE_IN). Bytes come from the Machine (console_host.ts):
  * the host's stdin, or bytes it was given. A read takes what the ring holds
  * (at most what was asked); on an empty ring it asks the main thread for
- * more and sleeps in slices of CONSOLE_SLICE_MS, until data or end of input
- * arrives, or a signal is pending or the task was killed (-EINTR; the
- * signal then acts on the way out of the syscall). Nothing is read from
+ * more and sleeps (sleep.ts: in slices, woken by a signal at once) until
+ * data or end of input arrives, or a signal is pending or the task was
+ * killed (-ERESTARTSYS; the signal then acts on the way out of the syscall,
+ * which restarts the read or fails it with EINTR). Nothing is read from
  * the host before a guest asks, and never more than it asked for, so bytes
  * a guest does not read stay in the host's stdin as they would with
  * qemu-user.
@@ -40,7 +41,8 @@
  * @module
  */
 
-import { EBADF, EINTR, EIO, ENFILE, ENOSPC, ENXIO, EPIPE } from "../abi/errno.ts";
+import { EBADF, EIO, ENFILE, ENOSPC, ENXIO, EPIPE } from "../abi/errno.ts";
+import { ERESTARTSYS } from "../abi/signal.ts";
 import {
   CONS_ERR_HOST,
   CONS_INPUT,
@@ -53,15 +55,16 @@ import {
   consoleMax,
 } from "../abi/layout_console.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asTid } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { chrdevIno, chrdevOpen, type ChrdevOps, registerChrdev } from "../fs/chrdev.ts";
 import type { VInode } from "../fs/vfs_fs.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { MUTEX_WAITERS, mutexTryLock, mutexUnlock } from "../sync/mutex.ts";
-import { currentTid, TASK_DEAD, taskState } from "../sync/task.ts";
-import { procGet, procKill } from "./proc.ts";
+import { currentTid } from "../sync/task.ts";
+import { procGet } from "./proc.ts";
 import { SIGPIPE } from "./signal.ts";
+import { sendSigSelf } from "./signal_send.ts";
+import { sleepInterrupted, sleepOnWord } from "./sleep.ts";
 
 /** The console's major (Linux's UNIX98_PTY_SLAVE_MAJOR: a pts). */
 export const CONSOLE_MAJOR = 136;
@@ -255,15 +258,10 @@ function ringCopy(mem: Memory, r: number, at: number, buf: Uint8Array, into: boo
 // ---------------------------------------------------------------------------
 // the driver (any thread)
 
-/**
- * Whether the calling task should stop waiting: it was killed, or a signal
- * is pending for its process (its slot is its task id).
- */
+/** Whether the calling task should stop waiting: a signal is pending, or it was killed. */
 function interrupted(mem: Memory): boolean {
   const tid = currentTid();
-  if (tid < 2) return false;
-  if (taskState(mem.k32, tid) === TASK_DEAD) return true;
-  return procGet(mem, tid, "sigPending") !== 0;
+  return tid >= 2 && sleepInterrupted(mem, tid);
 }
 
 /**
@@ -288,14 +286,15 @@ function lockInterruptible(mem: Memory, w: number): boolean {
 
 /**
  * read(2) on the console's input: bytes read (at most dst.length, at most
- * what is buffered), 0 at end of input, -EINTR when interrupted while empty.
+ * what is buffered), 0 at end of input, -ERESTARTSYS when interrupted while
+ * empty.
  */
 export function consoleRead(mem: Memory, cookie: number, dst: Uint8Array): number {
   const r = recOf(mem, cookie);
   if (r < 0) return -EIO;
   if (dst.length === 0) return 0;
   const k = mem.k32;
-  if (!lockInterruptible(mem, r + CONSOLE.inLock)) return -EINTR;
+  if (!lockInterruptible(mem, r + CONSOLE.inLock)) return -ERESTARTSYS;
   try {
     for (;;) {
       const head = Atomics.load(k, r + CONSOLE.inHead) >>> 0;
@@ -309,10 +308,12 @@ export function consoleRead(mem: Memory, cookie: number, dst: Uint8Array): numbe
         return n;
       }
       if (Atomics.load(k, r + CONSOLE.inEof) !== 0) return 0;
-      if (interrupted(mem)) return -EINTR;
       Atomics.store(k, r + CONSOLE.inWant, Math.min(dst.length, CONSOLE_RING));
       Atomics.notify(k, r + CONSOLE.inWant);
-      Atomics.wait(k, r + CONSOLE.inTail, tail, CONSOLE_SLICE_MS);
+      const tid = currentTid();
+      if (tid < 2) return -EIO; // no task to sleep as: input must be there already
+      const s = sleepOnWord(mem, tid, r + CONSOLE.inTail, tail);
+      if (s < 0) return s;
     }
   } finally {
     mutexUnlock(k, r + CONSOLE.inLock);
@@ -348,11 +349,11 @@ const NAP = new Int32Array(new SharedArrayBuffer(4));
  * Write all of `bytes` to the host's fd 1 or 2, under the console's output
  * lock. A non-blocking host fd that is full is retried every millisecond.
  *
- * @returns bytes written (all of them), or -errno (-EINTR when interrupted
- *   waiting for the lock or a full fd; bytes before the error are out)
+ * @returns bytes written (all of them), or -errno (-ERESTARTSYS when
+ *   interrupted waiting for the lock or a full fd; bytes before it are out)
  */
 function hostWrite(mem: Memory, r: number, fd: 1 | 2, bytes: Uint8Array): number {
-  if (!lockInterruptible(mem, r + CONSOLE.outLock)) return -EINTR;
+  if (!lockInterruptible(mem, r + CONSOLE.outLock)) return -ERESTARTSYS;
   try {
     const f = fd === 1 ? Deno.stdout : Deno.stderr;
     for (let done = 0; done < bytes.length;) {
@@ -361,7 +362,7 @@ function hostWrite(mem: Memory, r: number, fd: 1 | 2, bytes: Uint8Array): number
       } catch (e) {
         const err = hostErrno(e);
         if (err !== -1) return err;
-        if (interrupted(mem)) return -EINTR;
+        if (interrupted(mem)) return -ERESTARTSYS;
         Atomics.wait(NAP, 0, 0, 1);
       }
     }
@@ -441,7 +442,7 @@ const prefixOf = (mem: Memory): Uint8Array =>
 /** A failed write: EPIPE also sends SIGPIPE to the writer (Linux's pipe_write). */
 function writeFailed(mem: Memory, err: number): number {
   const tid = currentTid();
-  if (err === -EPIPE && tid >= 2) procKill(mem, asTid(tid), SIGPIPE);
+  if (err === -EPIPE && tid >= 2) sendSigSelf(mem, tid, SIGPIPE);
   return err;
 }
 
@@ -449,7 +450,7 @@ function writeFailed(mem: Memory, err: number): number {
  * write(2) on stream `fd` (1 or 2) of console `cookie`.
  *
  * @returns src.length, or -EPIPE (with SIGPIPE sent), -ENOSPC, -EBADF,
- *   -EIO, -EINTR
+ *   -EIO, -ERESTARTSYS
  */
 export function consoleWrite(mem: Memory, cookie: number, fd: 1 | 2, src: Uint8Array): number {
   const r = recOf(mem, cookie);

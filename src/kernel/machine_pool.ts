@@ -32,9 +32,12 @@ export function workerPermissionProblem(): string | null {
 
 /** What a pooled Worker reports while running a process. */
 export interface WorkerEvents {
-  /** Output the process wrote to stream `fd` of console `console`, for the Machine to deliver. */
-  out(console: number, fd: 1 | 2, data: Uint8Array): void;
-  exit(result: ProcessResult): void;
+  /**
+   * Output the process wrote to stream `fd` of console `console`, for the
+   * Machine to deliver, with its ticket (out_order.ts).
+   */
+  out(console: number, fd: 1 | 2, data: Uint8Array, ticket: number): void;
+  exit(result: ProcessResult, ticket: number): void;
   /** The Worker threw outside the kernel's own handling (it is unusable now). */
   error(message: string): void;
 }
@@ -63,16 +66,17 @@ export class PooledWorker {
           data?: Uint8Array;
           result?: ProcessResult;
           error?: string;
+          ticket?: number;
         };
         if (m.t === "ready") resolve();
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
-        } else if (m.t === "out") this.events?.out(m.console!, m.fd!, m.data!);
+        } else if (m.t === "out") this.events?.out(m.console!, m.fd!, m.data!, m.ticket!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;
-          ev?.exit(m.result!);
+          ev?.exit(m.result!, m.ticket!);
         }
       };
       this.worker.onerror = (ev: ErrorEvent) => {

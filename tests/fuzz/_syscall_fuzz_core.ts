@@ -15,6 +15,7 @@
  * how the process ended and by the errnos seen.
  */
 
+import { SYS_rt_sigsuspend, SYS_rt_sigtimedwait_time64 } from "../../src/abi/signal.ts";
 import { errnoName } from "../../src/abi/errno.ts";
 import {
   MAP_ANONYMOUS,
@@ -269,6 +270,8 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     const a = [arg(r), arg(r), arg(r), arg(r), arg(r), arg(r)];
     shape(n, a, r, fds, maps);
     if (n === nr.SYS_futex || n === nr.SYS_futex_time64) a[1] = 1; // FUTEX_WAKE: a WAIT with no waker never ends
+    // rt_sigsuspend and rt_sigtimedwait wait for a signal nobody sends here (or a random timeout).
+    if (n === SYS_rt_sigsuspend || n === SYS_rt_sigtimedwait_time64) continue;
     if (n === nr.SYS_mmap2) a[3] = a[3]! & ~0x8000; // no MAP_POPULATE of gigabytes
     if (n === nr.SYS_brk) a[0] = HEAP + (a[0]! & 0xffff);
     if ((n === nr.SYS_exit || n === nr.SYS_exit_group) && r.chance(0.95)) continue; // keep going longer

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { signalRelease } from "../../src/kernel/signal_state.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { createMemory } from "../../src/hw/memory.ts";
@@ -159,7 +160,7 @@ export function makeBench(
       return b;
     },
     revive() {
-      procSet(mem, 2, "sigPending", 0);
+      signalRelease(mem, 2); // a fresh Task attaches fresh signal state
       this.t.files.closeAll();
       this.t = mk();
     },
