@@ -1,11 +1,13 @@
 /**
  * The long stress soak (not a test): `deno task stress --seconds N --seed S
  * [--workers K] [--mode dax|pagecache|both] [--perturb on|off|both] [--ram FRAMES]
- * [--guests G [--guest-ops N]]`.
+ * [--guests G [--guest-ops N]] [--min-ops M]`.
  * Runs rounds of every selected configuration until N seconds have passed,
  * each round with the next seed (S, S+1, ...), and prints one report per
  * run with its seed; exits 1 at the first run with a problem. A run is
- * replayed with `--seed` set to the seed it printed.
+ * replayed with `--seed` set to the seed it printed. With `--min-ops M` it
+ * goes on past N seconds (up to 3N) until M oracle-checked operations ran,
+ * and fails when it cannot (the soak .ci/run runs).
  *
  * With `--guests G` each run boots a Machine on fixtures/rootfs and runs G
  * guest fsx processes (N ops each, default 1000; seeds derived from the run
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     crash: { type: "boolean", default: false },
     torn: { type: "string", default: "400" },
     rounds: { type: "string", default: "4" },
+    "min-ops": { type: "string", default: "0" },
   },
 });
 const seconds = Number(values.seconds);
@@ -73,8 +76,11 @@ const end = Date.now() + seconds * 1000;
 if (values.kill) await killSoak();
 if (values.crash) await crashSoak();
 const slice = Math.max(5, Math.min(60, seconds / (modes.length * perturbs.length)));
+const minOps = Number(values["min-ops"]);
+const firstSeed = seed;
+const hardEnd = end + 2 * seconds * 1000;
 let runs = 0, ops = 0, guestRan = 0;
-while (Date.now() < end) {
+while (Date.now() < end || (ops < minOps && Date.now() < hardEnd)) {
   for (const mode of modes) {
     for (const perturb of perturbs) {
       const o = {
@@ -83,7 +89,7 @@ while (Date.now() < end) {
         mode: mode as "dax" | "pagecache",
         perturb,
         ops: Number(values.ops),
-        seconds: Math.min(slice, Math.max(1, (end - Date.now()) / 1000)),
+        seconds: Math.min(slice, Math.max(Date.now() < end ? 1 : slice, (end - Date.now()) / 1000)),
         ramFrames: ram,
       };
       let r: StressReport;
@@ -111,10 +117,16 @@ while (Date.now() < end) {
   seed++;
 }
 console.log(
-  `stress: ${runs} runs, ${ops} operations${
+  `stress: ${runs} runs, ${ops} oracle-checked operations${
     guests > 0 ? `, ${guestRan} guest fsx operations` : ""
-  }, all OK`,
+  }, seeds ${firstSeed}..${seed - 1}, all OK`,
 );
+if (ops < minOps) {
+  console.log(
+    `stress: FAILED: ${ops} operations, fewer than --min-ops ${minOps} in the time allowed`,
+  );
+  Deno.exit(1);
+}
 
 /** --kill: the hard-kill chaos until the time is up; exits. */
 async function killSoak(): Promise<never> {
