@@ -5,7 +5,9 @@
  *
  * Physical memory, addressed in bytes (`PhysAddr`) and frames (`Pfn`). RAM
  * and the memory device are two regions of one buffer, so that the hart's
- * TLB hit is a single typed-array access whichever kind of frame a PTE names:
+ * TLB hit is a single typed-array access whichever kind of frame a PTE names.
+ * The buffer is a shared `WebAssembly.Memory` (at most 4 GiB, wasm32), so
+ * that translated guest code (src/hw/jit) addresses it as its memory 0:
  *
  * ```
  *  pfn 0                         R                              R+M
@@ -41,6 +43,7 @@
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
+ *  | fring   | fault ring and per-task counters for the live view           |
  *  | console | fds 0-2: input rings and output state (layout_console.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
@@ -56,6 +59,7 @@
 import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
+import { fringWords } from "./layout_fring.ts";
 import { consoleWords } from "./layout_console.ts";
 
 /** Region alignment, in words (64 bytes). */
@@ -785,6 +789,8 @@ export interface KernelLayout {
   readonly signal: Region;
   /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
   readonly pipes: Region;
+  /** The fault ring and per-task counters (layout_fring.ts). */
+  readonly fring: Region;
   /** The consoles behind fds 0-2 (layout_console.ts). */
   readonly console: Region;
   /** All regions in address order, for checks and dumps. */
@@ -821,6 +827,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["devmap", devmapWords(cfg)],
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
+    ["fring", fringWords(cfg)],
     ["console", consoleWords(cfg.maxTasks)],
   ];
   const placed: Record<string, Region> = {};
@@ -852,15 +859,24 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     devmap: placed.devmap!,
     signal: placed.signal!,
     pipes: placed.pipes!,
+    fring: placed.fring!,
     console: placed.console!,
     regions,
     bytes: next * 4,
   };
 }
 
-/** Bytes of the physical-memory buffer: RAM then device. */
+/** Bytes in a WebAssembly memory page: physical memory is one shared wasm memory. */
+export const WASM_PAGE_BYTES = 65536;
+
+/**
+ * Bytes of the physical-memory buffer: RAM then device, rounded up to whole
+ * 64 KiB WebAssembly pages (src/hw/memory.ts). The tail past the last device
+ * frame, under 64 KiB, is never a frame: no pfn names it.
+ */
 export function physBytes(cfg: LayoutConfig): number {
-  return (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
+  const bytes = (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
+  return Math.ceil(bytes / WASM_PAGE_BYTES) * WASM_PAGE_BYTES;
 }
 
 /** Word index of mm slot `mm`'s record. */

@@ -11,6 +11,8 @@
 import { hostErrorText, ImageError } from "../hw/image.ts";
 import type { ArgString } from "../kernel/exec_stack.ts";
 import { Machine, MachineError, type Process } from "../kernel/machine.ts";
+import { statsJson } from "../kernel/stats.ts";
+import { openUi, UI_OPTIONS } from "./_ui.ts";
 import {
   choiceOption,
   type CommandSpec,
@@ -18,6 +20,7 @@ import {
   type Parsed,
   stringOption,
 } from "./_command.ts";
+import { JIT_DEFAULT } from "../kernel/proc_jit.ts";
 import { machineProgress, StatusLine } from "./_progress.ts";
 import { CliError, envGet, parseSize, usageError, writeStdout } from "./_common.ts";
 import { guestEnviron, hostArgs, hostEnviron } from "./_host_env.ts";
@@ -59,6 +62,13 @@ unmounted cleanly (a crash, a kill -9) still runs, with a warning.`,
       help: "none (default) or device: give device frames struct pages",
     },
     {
+      name: "jit",
+      arg: "MODE",
+      help: "translate guest code to WebAssembly: off, auto (a page of\n" +
+        "code once it is hot) or eager (at its first run); default:\n" +
+        `XIP_JIT from the environment, else ${JIT_DEFAULT}`,
+    },
+    {
       name: "stats",
       arg: "FILE",
       help: "write the run's statistics to FILE as one JSON object\n" +
@@ -79,6 +89,7 @@ unmounted cleanly (a crash, a kill -9) still runs, with a warning.`,
       help: "remove K from it (qemu-user -U); repeatable",
     },
     { name: "env-clear", help: "start the guests' environment empty instead of this one's" },
+    ...UI_OPTIONS,
   ],
   exit: `the first non-zero status of the processes in spawn order
 (128 + signal for a process killed by a signal, 139 for SIGSEGV; 127 when
@@ -122,6 +133,9 @@ async function runImage(p: Parsed): Promise<number> {
   const image = p.positionals[0]!;
   const dax = choiceOption(p, "dax", ["always", "never", "inode"] as const, "inode");
   const memmap = choiceOption(p, "memmap", ["none", "device"] as const, "none");
+  const jit = stringOption(p, "jit") === undefined
+    ? undefined
+    : choiceOption(p, "jit", ["off", "auto", "eager"] as const, JIT_DEFAULT);
   const procs = intOption(p, "procs", 1, 1024, 1);
   const ramText = stringOption(p, "ram");
   const ram = ramText === undefined ? 64 * 1024 * 1024 : parseSize(ramText);
@@ -139,6 +153,7 @@ async function runImage(p: Parsed): Promise<number> {
   });
   if (!snapshot) checkWritable(image);
   checkRunLimits(image, procs, ram);
+  const ui = openUi(p.values, err);
 
   let machine: Machine;
   try {
@@ -148,6 +163,7 @@ async function runImage(p: Parsed): Promise<number> {
       imagePath: snapshot ? null : image,
       dax,
       memmap,
+      jit,
       ram,
       // Room for the processes the guests fork, beyond the ones started here.
       maxProcs: Math.max(procs, RUN_MAX_PROCS),
@@ -156,6 +172,7 @@ async function runImage(p: Parsed): Promise<number> {
       stdin: Deno.stdin,
     });
   } catch (e) {
+    await ui?.close(false);
     if (e instanceof ImageError || e instanceof MachineError) throw new CliError(e.message, 1);
     throw e;
   }
@@ -165,6 +182,7 @@ async function runImage(p: Parsed): Promise<number> {
         `running xip fsck -y ${image} is recommended`,
     );
   }
+  const watched = ui?.watch(`${prog.join(" ")} · dax=${dax} · ${procs} process(es)`, machine);
   let status = 0;
   let failure: unknown = null;
   // SIGINT, SIGTERM and SIGHUP go to the guests, as qemu-user delivers
@@ -188,6 +206,7 @@ async function runImage(p: Parsed): Promise<number> {
   } catch (e) {
     failure = e;
   }
+  watched?.finish();
   try {
     // Without --snapshot the changed blocks go into IMAGE in place.
     await machine.shutdown();
@@ -196,6 +215,7 @@ async function runImage(p: Parsed): Promise<number> {
   } finally {
     for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
   }
+  await ui?.close(failure === null);
   if (failure !== null) throw failure;
   return status;
 }
@@ -241,7 +261,7 @@ async function runAll(
     if (status === 0 && r.code !== 0) status = r.code;
   });
   if (statsPath !== undefined) {
-    const json = JSON.stringify(machine.stats(), null, 2) + "\n";
+    const json = statsJson(machine.stats());
     try {
       if (statsPath === "-") await writeStdout(enc.encode(json));
       else Deno.writeTextFileSync(statsPath, json);

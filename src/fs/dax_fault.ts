@@ -39,12 +39,12 @@
  * @module
  */
 
-import { DAXENT_LOCK_BIT, DAXENT_WORDS, ISLOT, STAT } from "../abi/layout.ts";
+import { DAXENT_LOCK_BIT, DAXENT_WORDS, ISLOT } from "../abi/layout.ts";
 import { ENOMEM } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { ACCESS_WRITE, pfnToPte, PTE_A, PTE_SPECIAL, PTE_U, PTE_V, pteToPfn } from "../abi/sv32.ts";
 import { asPte, blockToSector, PAGE_SIZE, type Pfn } from "../abi/types.ts";
-import { type Memory, statAdd } from "../hw/memory.ts";
+import { type Memory } from "../hw/memory.ts";
 import {
   copyUserPage,
   insertMixed,
@@ -53,6 +53,7 @@ import {
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
 } from "../mm/fault.ts";
+import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { ptlLock, ptlUnlock, zeroPfn } from "../mm/mm.ts";
 import { physWords, vmPteBits, walk } from "../mm/pgtable.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
@@ -64,9 +65,6 @@ import { bmapLookupFast, getBlock } from "./getblock.ts";
 import { slotInode } from "./icache.ts";
 import { inodeGetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
-
-/** A stat increment, as the bigint statAdd adds (no conversion on the fault path). */
-const ONE = 1n;
 
 /** Pages needed to hold `size` bytes. */
 export const sizePages = (size: number): number => Math.ceil(size / PAGE_SIZE);
@@ -151,7 +149,7 @@ function daxLoadHole(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   const won =
     Atomics.compareExchange(physWords(mem), ptw, vmf.origPte | 0, pte | 0) === (vmf.origPte | 0);
   ptlUnlock(mem, mm);
-  if (won) statAdd(mem, STAT.faultZero, ONE);
+  if (won) countFault(mem, FAULT_KIND.zero, vmf.address, zeroPfn(mem));
   if (bmapLookupFast(c, ip.ino, vmf.pgoff) !== 0) unmapMappingRange(mem, ip.slot, vmf.pgoff, 1);
   return VM_FAULT_NOPAGE;
 }
@@ -182,7 +180,7 @@ function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   if (pfn < 0) return faultError(pfn);
   markBlockDirty(c, b);
   const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, true);
-  if (r === VM_FAULT_NOPAGE) statAdd(mem, STAT.faultDax, ONE);
+  if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
   return r;
 }
 
@@ -219,7 +217,7 @@ export function daxFault(c: XipCtx, vmf: VmFault): number {
     const pfn = daxBlockPfn(c, b);
     if (pfn < 0) return faultError(pfn);
     const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, false);
-    if (r === VM_FAULT_NOPAGE) statAdd(mem, STAT.faultDax, ONE);
+    if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
     return r;
   });
 }

@@ -297,24 +297,35 @@ export class ImageFile {
    * @throws ImageError on a read error or a size change
    */
   read(): Uint8Array {
-    const f = this.#open();
     const out = new Uint8Array(this.size);
+    this.readInto(out);
+    return out;
+  }
+
+  /**
+   * Read the whole image into `dst` (exactly `size` bytes: a device region).
+   *
+   * @throws ImageError on a read error or a size change
+   */
+  readInto(dst: Uint8Array): void {
+    const f = this.#open();
     try {
       f.seekSync(0, Deno.SeekMode.Start);
+      const chunk = new Uint8Array(Math.min(COPY_CHUNK, dst.length));
       let done = 0;
-      while (done < out.length) {
-        const n = f.readSync(out.subarray(done));
+      while (done < dst.length) {
+        const n = f.readSync(chunk.subarray(0, Math.min(chunk.length, dst.length - done)));
         if (n === null || n === 0) break;
+        dst.set(chunk.subarray(0, n), done);
         done += n;
       }
-      if (done !== out.length || f.statSync().size !== this.size) {
+      if (done !== dst.length || f.statSync().size !== this.size) {
         throw new ImageError(`image ${this.path}: changed size while being read`);
       }
     } catch (e) {
       if (e instanceof ImageError) throw e;
       throw new ImageError(`image ${this.path}: cannot read: ${describeHostError(e)}`);
     }
-    return out;
   }
 
   /**

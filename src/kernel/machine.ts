@@ -33,11 +33,14 @@ import { openVolume } from "../fs/xipfs_format.ts";
 import { XIPFS_STATE_DIRTY } from "../abi/layout.ts";
 import { syncLastError } from "../fs/xipfs_sync.ts";
 import { EBUSY } from "../abi/errno.ts";
-import { createMemory, type Memory } from "../hw/memory.ts";
+import { createMemory, MAX_PHYS_FRAMES, type Memory } from "../hw/memory.ts";
 import { freeFrameCount } from "../mm/frame_alloc.ts";
 import { mmBoot, mmPut } from "../mm/mm.ts";
 import { mkfsInto } from "../fs/mkfs.ts";
+import { JitShared } from "../hw/jit/shared.ts";
+import { jitBootCheck, jitBootMode, type JitOption } from "./proc_jit.ts";
 import {
+  DEBUG_JITCHECK,
   DEBUG_LOCKDEP,
   recoverTask,
   setCurrentTid,
@@ -147,6 +150,14 @@ export interface BootOptions {
   killGraceMs?: number;
   /** Check the lock order in every thread (slower; default false). */
   lockdep?: boolean;
+  /**
+   * Tier 1, guest code translated to WebAssembly (src/hw/jit): "off", "auto"
+   * (a frame once it is hot) or "eager" (a frame at its first dispatch).
+   * Default: XIP_JIT from the environment, else JIT_DEFAULT.
+   */
+  jit?: "off" | "auto" | "eager";
+  /** Debug: check translated code against its frame's bytes at every entry (XIP_JIT_CHECK=1). */
+  jitCheck?: boolean;
 }
 
 /**
@@ -210,6 +221,13 @@ function writeAllSync(f: { writeSync(p: Uint8Array): number }): OutputSink {
 const enc = new TextEncoder();
 
 const MIB = 1024 * 1024;
+
+/** A byte count for a message: "64 MiB", "3 GiB" or "12288 bytes". */
+function sizeText(n: number): string {
+  if (n % (1024 * MIB) === 0) return `${n / (1024 * MIB)} GiB`;
+  if (n % MIB === 0) return `${n / MIB} MiB`;
+  return `${n} bytes`;
+}
 
 /**
  * A machine: memory, a memory device holding an xipfs image, and processes
@@ -287,7 +305,8 @@ export class Machine {
     this.opts = opts;
     this.fs = fs;
     this.device = new MemDevice(mem);
-    this.#pool = new WorkerPool(mem.phys, mem.kernel, fs.opts);
+    if (mem.physMemory === null) throw new MachineError("physical memory is not a wasm memory");
+    this.#pool = new WorkerPool(mem.physMemory, mem.kernel, mem.jit?.memory ?? null, fs.opts);
     this.bootFreeFrames = freeFrameCount(mem);
     this.#consoles = new ConsoleHost(mem);
     this.#console = this.#consoles.open({
@@ -336,26 +355,41 @@ export class Machine {
       : null;
     const files: ImageFile[] = [];
     try {
-      const image = openImages(opts.image, imagePath, files);
-      const m = await Machine.#bootOn(opts, image, imagePath, maxProcs, ramBytes, files);
-      return m;
+      return await Machine.#bootOn(opts, imagePath, maxProcs, ramBytes, files);
     } catch (e) {
       for (const f of files) f.close();
       throw e;
     }
   }
 
+  /** boot() once the options are checked; the image files it opens go on `files`. */
   static async #bootOn(
     opts: BootOptions,
-    image: Uint8Array | null,
     imagePath: string | null,
     maxProcs: number,
     ramBytes: number,
     files: ImageFile[],
   ): Promise<Machine> {
-    const devBytes = image?.length ?? opts.size ?? 16 * MIB;
+    // A path is opened and locked now (src/hw/image_file.ts: checked before
+    // anything is read), and read straight into the device region once
+    // memory exists; for writing when the Machine writes it back in place.
+    const imageFile = typeof opts.image === "string"
+      ? ImageFile.open(opts.image, { write: imagePath === opts.image })
+      : null;
+    if (imageFile !== null) files.push(imageFile);
+    if (imagePath !== null && imagePath !== opts.image) {
+      files.push(ImageFile.open(imagePath, { write: true }));
+    }
+    const image = typeof opts.image === "string" ? null : opts.image ?? null;
+    const devBytes = imageFile !== null ? imageFile.size : image?.length ?? opts.size ?? 16 * MIB;
     if (!Number.isSafeInteger(devBytes) || devBytes <= 0 || devBytes % PAGE_SIZE !== 0) {
       throw new MachineError(`device size ${devBytes} is not a positive multiple of 4096`);
+    }
+    if (ramBytes + devBytes > MAX_PHYS_FRAMES * PAGE_SIZE) {
+      throw new MachineError(
+        `RAM (${sizeText(ramBytes)}) plus device (${sizeText(devBytes)}) exceed 4 GiB, ` +
+          `the most one wasm32 memory holds: use a smaller --ram or image`,
+      );
     }
     let mem: Memory;
     try {
@@ -369,14 +403,27 @@ export class Machine {
       if (e instanceof ImageError) throw e;
       throw new MachineError((e as Error).message.split("\n")[0]!);
     }
-    if (image === null) {
-      mkfsInto(new MemDevice(mem).bytes, { from: opts.from });
-    }
+    const dev = new MemDevice(mem).bytes;
+    if (imageFile !== null) imageFile.readInto(dev);
+    else if (image === null) mkfsInto(dev, { from: opts.from });
+    // Space for the in-place write-back, before anything runs.
+    for (const f of files) if (f.writable && f.size === dev.length) f.reserve(dev);
     const vol = openVolume(new MemDevice(mem).bytes);
     const dirty = vol.ok && superGet(vol.vol, "state") === XIPFS_STATE_DIRTY;
     if (mmBoot(mem) !== 0) throw new MachineError("out of RAM at boot");
     if (vdsoPfn(mem) < 0) throw new MachineError("out of RAM at boot");
     setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
+    let jit: JitOption;
+    try {
+      jit = jitBootMode(opts.jit);
+    } catch (e) {
+      throw new MachineError((e as Error).message);
+    }
+    if (jit !== "off") {
+      const cfg = mem.layout.config;
+      mem.jit = JitShared.create(cfg.ramFrames + cfg.deviceFrames, { mode: jit });
+    }
+    setDebug(mem.k32, DEBUG_JITCHECK, jitBootCheck(opts.jitCheck));
     taskInit(mem.k32, asTid(1));
     setCurrentTid(asTid(1));
     const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
@@ -857,33 +904,4 @@ export class Machine {
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
   }
-}
-
-/**
- * Open and lock the image files a boot uses (each is pushed on `files`,
- * so the caller releases them on failure): the image to load, locked for
- * writing when it is also `imagePath` (shared otherwise), and `imagePath`
- * itself when it is another file. Space for in-place writes is reserved.
- *
- * @returns the bytes to load, or null for a fresh image
- * @throws ImageError with one line
- */
-function openImages(
-  image: Uint8Array | string | undefined,
-  imagePath: string | null,
-  files: ImageFile[],
-): Uint8Array | null {
-  let bytes: Uint8Array | null = null;
-  if (typeof image === "string") {
-    const f = ImageFile.open(image, { write: imagePath === image });
-    files.push(f);
-    bytes = f.read();
-    f.reserve(bytes);
-  } else if (image !== undefined) bytes = image;
-  if (imagePath !== null && imagePath !== image) {
-    const f = ImageFile.open(imagePath, { write: true });
-    files.push(f);
-    if (bytes !== null && f.size === bytes.length) f.reserve(bytes);
-  }
-  return bytes;
 }

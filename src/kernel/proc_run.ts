@@ -31,6 +31,7 @@ import { type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
 import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
+import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
@@ -62,6 +63,7 @@ import { readFrame } from "./fork.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procGet, procSet } from "./proc.ts";
+import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
 import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
@@ -279,6 +281,7 @@ class ProcessEnv implements HartEnv {
     if (hart.instret - this.instretPublished >= INSTRET_PUBLISH) {
       statAdd(t.mem, STAT.instret, hart.instret - this.instretPublished);
       this.instretPublished = hart.instret;
+      tstatInstret(t.mem, t.tid, t.pid, hart.instret); // the live view's per-process rate
     }
     if ((Atomics.load(t.mem.k32, t.sig.flagsWord) & TIF_SIGPENDING) === 0) return true;
     enterKernel(t.mem, t.tid);
@@ -395,9 +398,14 @@ export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): Pr
   }
 
   function newHart(e: ProcessEnv, mm: number): Hart {
-    const h = new Hart(mem.phys, e, {
+    // Tier 1 when the machine translates: this Worker's runtime (its translations outlive us).
+    const jit = processJit(mem);
+    const h = new Hart(jit !== null ? mem.physMemory! : mem.phys, e, {
       rootPfn: mmRoot(mem, mm),
       tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
+      frames: mem.layout.config.ramFrames + mem.layout.config.deviceFrames,
+      code: mem.jit,
+      jit,
     });
     e.hart = h;
     e.t.sig.hart = h;
@@ -436,6 +444,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): Pr
       };
       return null;
     }
+    tstatComm(mem, tid, s.pid, s.path);
     const e = new ProcessEnv(task, img);
     const h = newHart(e, mm);
     h.pc = execStartStep(h.x, img, e.step++);

@@ -145,3 +145,11 @@ export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
     panics: c.panics,
   };
 }
+
+/**
+ * The stats as one JSON document: what `xip run --stats FILE` writes and
+ * the live view's GET /api/stats returns, byte for byte.
+ */
+export function statsJson(s: MachineStats): string {
+  return JSON.stringify(s, null, 2) + "\n";
+}

@@ -61,6 +61,7 @@ import {
   testPageFlag,
 } from "./memmap.ts";
 import { noteDeviceMapped } from "./devmap.ts";
+import { countFault, FAULT_KIND } from "./fault_ring.ts";
 import {
   accountMap,
   MMAP_MIN_ADDR,
@@ -271,7 +272,7 @@ function doAnonymousPage(vmf: MutableVmFault): number {
     const won =
       Atomics.compareExchange(p32, vmf.ptw, vmf.origPte | 0, pte | 0) === (vmf.origPte | 0);
     ptlUnlock(mem, mm);
-    if (won) statAdd(mem, STAT.faultZero, 1);
+    if (won) countFault(mem, FAULT_KIND.zero, vmf.address, zeroPfn(mem));
     return 0;
   }
   // No kill point while the new frame is ours alone (src/sync/task.ts).
@@ -288,7 +289,7 @@ function doAnonymousPage(vmf: MutableVmFault): number {
     Atomics.store(p32, vmf.ptw, pfnToPte(pfn as Pfn, leafBits(mem, vmf.vma, true)) | 0);
     accountMap(mem, mm, pfn as Pfn, true);
     ptlUnlock(mem, mm);
-    statAdd(mem, STAT.faultAnon, 1);
+    countFault(mem, FAULT_KIND.anon, vmf.address, pfn as Pfn);
     return 0;
   });
 }
@@ -394,7 +395,7 @@ function wpPageCopyNoKill(vmf: MutableVmFault): number {
   // Other Workers of this mm may still hold the old read-only translation.
   flushTlbMm(mem, mm);
   releasePte(mem, mm, old);
-  statAdd(mem, fromZero ? STAT.faultAnon : STAT.faultCow, 1);
+  countFault(mem, fromZero ? FAULT_KIND.anon : FAULT_KIND.cow, vmf.address, pfn as Pfn);
   return 0;
 }
 
@@ -460,7 +461,7 @@ function doCowFaultNoKill(vmf: MutableVmFault, fault: (vmf: VmFault) => number):
   Atomics.store(p32, vmf.ptw, pfnToPte(cow as Pfn, leafBits(mem, vmf.vma, true)) | 0);
   accountMap(mem, mm, cow as Pfn, true);
   ptlUnlock(mem, mm);
-  statAdd(mem, STAT.faultCow, 1);
+  countFault(mem, FAULT_KIND.cow, vmf.address, cow as Pfn);
   return 0;
 }
 
