@@ -8,7 +8,7 @@
  *  | header: lastId   | CONSOLE_MAX records of CONSOLE_WORDS                 |
  *  +------------------+-------------------------------------------------------+
  *  record: [ id | refs | flags | outErr | errErr | inHead | inTail | inEof |
- *            inWant | (pad) | inLock (2) | outLock (2) | (pad ...) |
+ *            inWant | inEvent | inLock (2) | outLock (2) | (pad ...) |
  *            input ring: CONSOLE_RING bytes ]
  * ```
  *
@@ -24,7 +24,8 @@
  * since the console was made (u32, wrapping); tail - head is what is
  * buffered. A reader that finds the ring empty stores how many bytes it
  * wants in inWant and notifies it; the main thread waits on that word
- * (Atomics.waitAsync), reads the host once and appends.
+ * (Atomics.waitAsync), reads the host once, appends (or sets inEof) and
+ * bumps inEvent, the word readers sleep on.
  *
  * outErr/errErr latch a delivery failure of a stream whose bytes go through
  * the main thread (a positive errno: EPIPE, ENOSPC, EIO), so that the next
@@ -61,6 +62,8 @@ export const CONSOLE = {
   inEof: 7,
   /** Bytes a sleeping reader asks for (0: none asked); the main thread waits on it. */
   inWant: 8,
+  /** Bumped by every push (bytes or end of input); readers sleep on it. */
+  inEvent: 9,
   /** Mutex: one reader consumes at a time. */
   inLock: 10,
   /** Mutex: one writer to the host's stdout/stderr at a time. */

@@ -118,7 +118,7 @@ export function consoleAlloc(mem: Memory, flags: number): number {
     if (Atomics.load(k32, r + CONSOLE.id) !== 0) continue;
     const gen = (Atomics.add(k32, base + CONSOLE_HDR.lastId, 1) + 1) & 0xf_ffff;
     const cookie = ((gen || 1) << SLOT_BITS) | slot;
-    for (const w of ["outErr", "errErr", "inHead", "inTail", "inWant"] as const) {
+    for (const w of ["outErr", "errErr", "inHead", "inTail", "inWant", "inEvent"] as const) {
       Atomics.store(k32, r + CONSOLE[w], 0);
     }
     for (const w of [CONSOLE.inLock, CONSOLE.outLock]) Atomics.store(k32, r + w, 0);
@@ -225,7 +225,8 @@ export function consoleInputPush(mem: Memory, cookie: number, bytes: Uint8Array 
     ringCopy(mem, r, tail, bytes, true);
     Atomics.store(k, r + CONSOLE.inTail, (tail + bytes.length) | 0);
   }
-  Atomics.notify(k, r + CONSOLE.inTail);
+  Atomics.add(k, r + CONSOLE.inEvent, 1);
+  Atomics.notify(k, r + CONSOLE.inEvent);
 }
 
 /** Latch a delivery failure (positive errno) of stream `fd` of console `cookie`. */
@@ -297,6 +298,8 @@ export function consoleRead(mem: Memory, cookie: number, dst: Uint8Array): numbe
   if (!lockInterruptible(mem, r + CONSOLE.inLock)) return -ERESTARTSYS;
   try {
     for (;;) {
+      // Read the event count first: a push after this point changes it.
+      const event = Atomics.load(k, r + CONSOLE.inEvent);
       const head = Atomics.load(k, r + CONSOLE.inHead) >>> 0;
       const tail = Atomics.load(k, r + CONSOLE.inTail);
       const avail = ((tail >>> 0) - head) >>> 0;
@@ -312,7 +315,7 @@ export function consoleRead(mem: Memory, cookie: number, dst: Uint8Array): numbe
       Atomics.notify(k, r + CONSOLE.inWant);
       const tid = currentTid();
       if (tid < 2) return -EIO; // no task to sleep as: input must be there already
-      const s = sleepOnWord(mem, tid, r + CONSOLE.inTail, tail);
+      const s = sleepOnWord(mem, tid, r + CONSOLE.inEvent, event);
       if (s < 0) return s;
     }
   } finally {
