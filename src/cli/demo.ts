@@ -27,6 +27,7 @@ import { fileRead } from "../fs/xipfs_file.ts";
 import { Machine } from "../kernel/machine.ts";
 import type { MachineStats } from "../kernel/stats.ts";
 import { type CommandSpec, intOption, type Parsed } from "./_command.ts";
+import { CliError, errnoMessage } from "./_common.ts";
 import { formatDuration, machineProgress, StatusLine } from "./_progress.ts";
 import { type CliView, openUi, UI_OPTIONS } from "./_ui.ts";
 
@@ -112,14 +113,19 @@ async function runCounter(
     const stop = machineProgress(machine, status, "  counter");
     const exits = await Promise.all(ps.map((p) => p.wait())).finally(stop);
     const bad = exits.find((e) => e.code !== 0);
-    if (bad) throw new Error(`counter exited ${bad.code}${bad.message ? `: ${bad.message}` : ""}`);
+    if (bad) {
+      throw new CliError(
+        `/bin/counter exited ${bad.code}${bad.message ? `: ${bad.message}` : ""}`,
+        1,
+      );
+    }
     // Every process has exited and unmapped: the word is on the device.
     const opened = openVolume(machine.device.bytes);
-    if (!opened.ok) throw new Error(`cannot read the device back: ${opened.error}`);
+    if (!opened.ok) throw new CliError(`cannot read the device back: ${opened.error}`, 1);
     const ino = namei(opened.vol, "/count");
-    if (ino < 0) throw new Error(`/count: errno ${-ino}`);
+    if (ino < 0) throw new CliError(`/count: ${errnoMessage(ino)}`, 1);
     const bytes = fileRead(opened.vol, ino, 0, 4);
-    if (typeof bytes === "number") throw new Error(`/count: errno ${-bytes}`);
+    if (typeof bytes === "number") throw new CliError(`/count: ${errnoMessage(bytes)}`, 1);
     return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
   } finally {
     watched?.finish();

@@ -144,6 +144,7 @@ export interface BootOptions {
    * How long idle Workers stay warm once no process exists, in ms (default
    * 250). Then they stop, so that a script which never calls shutdown()
    * still exits; the next spawn starts Workers again (15–40 ms each).
+   * Infinity keeps them until shutdown() (which the script must then call).
    */
   keepWarmMs?: number;
   /** How long kill waits for a process to stop before terminating its Worker (default 2000 ms). */
@@ -450,13 +451,23 @@ export class Machine {
    */
   #armIdle(): void {
     clearTimeout(this.#idleTimer);
-    if (this.#down || this.#procs.size > 0) return;
-    this.#idleTimer = setTimeout(() => this.#pool.stopIdle(), this.opts.keepWarmMs ?? 250);
+    const ms = this.opts.keepWarmMs ?? 250;
+    if (this.#down || this.#procs.size > 0 || !(ms < Infinity)) return;
+    this.#idleTimer = setTimeout(() => this.#pool.stopIdle(), ms);
   }
 
   /** Processes that may exist at once. */
   get maxProcs(): number {
     return this.mem.layout.config.maxTasks - 2;
+  }
+
+  /**
+   * Workers alive now, idle or running a process.
+   *
+   * @internal For xip's own tests; not a stable API.
+   */
+  get workers(): number {
+    return this.#pool.size;
   }
 
   /** Processes spawned and not yet reaped. */
