@@ -39,6 +39,8 @@ export const FAULT_KIND = {
   cow: 3,
   anon: 4,
   zero: 5,
+  /** A DAX megapage: 1024 device frames mapped by one fault (src/fs/dax_pmd.ts). */
+  daxPmd: 6,
 } as const;
 /** A fault kind's number. */
 export type FaultKind = (typeof FAULT_KIND)[keyof typeof FAULT_KIND];

@@ -4,6 +4,7 @@
  *
  * ```
  * handleMmFault ── mmap_lock(read), findVma, access check
+ *   ├ handleHugePmd ── a 4 MiB megapage, when the VMA and the file allow one (huge_memory.ts)
  *   └ handlePteFault ── walk (allocating the level-0 table)
  *       ├ PTE empty, anonymous ── doAnonymousPage: read → zero page, write → fresh frame
  *       ├ PTE empty, file ─────── doFault → VmOperations.fault
@@ -83,7 +84,9 @@ import {
   ptePresent,
   vmPteBits,
   walk,
+  WALK_HUGE,
 } from "./pgtable.ts";
+import { handleHugePmd, VM_FAULT_FALLBACK } from "./huge_memory.ts";
 import { flushTlbMm } from "./tlb.ts";
 import { withNoKill } from "./_sync.ts";
 import { perturb } from "../sync/debug.ts";
@@ -175,11 +178,15 @@ export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, acces
     return grows && vmaEnd(mem, vma) - va <= STACK_LIMIT ? VM_FAULT_EXPAND_STACK : VM_FAULT_SIGSEGV;
   }
   if (!vmaAllows(vmaFlags(mem, vma), access)) return VM_FAULT_SIGSEGV;
+  const huge = handleHugePmd(mem, mm, vma, va, access);
+  if (huge !== VM_FAULT_FALLBACK) return huge & VM_FAULT_ERROR;
   const address = asVirt(pageRoundDown(va));
   let ptw = walk(mem, mm, address, true);
   // A missing page table is a frame to allocate too: reclaim the page cache
   // before failing, as for the page itself (only mmap_lock is held here).
   if (ptw === -ENOMEM) ptw = withReclaim(mem, () => walk(mem, mm, address, true));
+  // A megapage appeared meanwhile (another Worker's fault): retry the access.
+  if (ptw === WALK_HUGE) return 0;
   if (ptw < 0) return VM_FAULT_OOM;
   const vmf: MutableVmFault = {
     mem,
@@ -515,7 +522,8 @@ function finishFaultNoKill(vmf: MutableVmFault, writable: boolean): number {
  * is left alone, since another Worker won the race.
  * Entry: mmap_lock held (read); page_table_lock not held.
  *
- * @returns VM_FAULT_NOPAGE (the PTE is in place, retry the access) or VM_FAULT_OOM
+ * @returns VM_FAULT_NOPAGE (the PTE is in place, or a megapage maps `va`:
+ *   retry the access) or VM_FAULT_OOM
  */
 export function insertMixed(
   mem: Memory,
@@ -532,6 +540,7 @@ export function insertMixed(
     throw new KernelPanic("insertMixed", `writable insert into read-only vma ${vma}`);
   }
   const ptw = walk(mem, mm, asVirt(pageRoundDown(va)), true);
+  if (ptw === WALK_HUGE) return VM_FAULT_NOPAGE; // a megapage maps it: retry
   if (ptw < 0) return VM_FAULT_OOM;
   const p32 = physWords(mem);
   const counted = pfnValid(mem, pfn);

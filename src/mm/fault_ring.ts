@@ -48,6 +48,7 @@ export const FAULT_KINDS: readonly { readonly name: string; readonly stat: StatI
   { name: "cow", stat: STAT.faultCow },
   { name: "anon", stat: STAT.faultAnon },
   { name: "zero", stat: STAT.faultZero },
+  { name: "dax_pmd", stat: STAT.faultDaxPmd },
 ];
 
 const ONE = 1n;
