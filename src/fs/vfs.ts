@@ -217,6 +217,10 @@ function fileRelease(fs: VfsFs, f: OpenFile): number {
     const wb = filemapWriteback(fs, ip);
     if (wb < 0) err = wb;
   }
+  // The write access vfsOpen took for a regular file opened for writing.
+  if (fmodeCanWrite(f.flags) && (fs.getattr(ip).mode & S_IFMT) === S_IFREG) {
+    fs.writeAccess?.(ip, "put");
+  }
   fs.iput(ip);
   return err;
 }
@@ -387,7 +391,7 @@ export function vfsRead(proc: Proc, fd: number, dst: Uint8Array): number {
  */
 export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): number {
   return withFile(proc, fd, (f, ip) => {
-    // As ksys_pread64: a stream (no FMODE_PREAD) is -ESPIPE before vfs_read's checks.
+    // As ksys_pread64: no FMODE_PREAD is -ESPIPE before vfs_read's checks.
     if (proc.fs.stream?.(ip)) return -ESPIPE;
     const bad = checkRead(proc.fs, f, ip);
     if (bad < 0) return bad;
@@ -511,7 +515,7 @@ export function vfsGetattr(fs: VfsFs, ip: VInode): VStat {
     nlink: a.links,
     uid: a.uid,
     gid: a.gid,
-    rdev: 0,
+    rdev: a.rdev ?? 0,
     size: a.size,
     blksize: PAGE_SIZE,
     blocks: a.blocks,

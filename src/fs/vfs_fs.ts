@@ -47,6 +47,8 @@ export interface VAttr {
   ctime: number;
   /** The inode is accessed DAX (S_DAX). */
   dax: boolean;
+  /** st_rdev of a device inode (src/fs/chrdev.ts); absent: 0. */
+  rdev?: number;
 }
 
 /** One directory entry, as readdir reports it. */
@@ -77,6 +79,13 @@ export interface VfsFs {
   /** Largest file size the filesystem supports (s_maxbytes). */
   readonly maxBytes: number;
   isDax(ip: VInode): boolean;
+  /**
+   * The inode is a stream without a file position (a tty, a pipe): pread,
+   * pwrite and lseek on it are -ESPIPE (Linux's FMODE_STREAM). Absent: never.
+   * (daxRead/daxWrite/daxAppend get the open file's O_* `flags`, which a
+   * stream needs for O_NONBLOCK; files ignore them.)
+   */
+  stream?(ip: VInode): boolean;
   getattr(ip: VInode): VAttr;
   /** i_size. No lock needed (a racing writer may change it right after). */
   size(ip: VInode): number;
@@ -97,13 +106,6 @@ export interface VfsFs {
    * @returns [bytes written or -errno, the position they start at]
    */
   daxAppend(ip: VInode, src: Uint8Array, flags?: number): [number, number];
-  /**
-   * The inode is a stream without a position (a pipe, a socket): pread,
-   * pwrite and lseek on it are -ESPIPE (Linux's FMODE_STREAM). Absent: never.
-   * (daxRead/daxWrite/daxAppend get the open file's O_* `flags`, which a
-   * stream needs for O_NONBLOCK; files ignore them.)
-   */
-  stream?(ip: VInode): boolean;
   /** Set i_size after the page-cache path put data below it. Caller holds i_rwsem for write. */
   setSize(ip: VInode, size: number): void;
   /**
@@ -127,6 +129,14 @@ export interface VfsFs {
   fallocate(ip: VInode, mode: number, off: number, len: number): number;
   /** Write back the inode's dirty cached pages, then make its data and metadata durable. */
   fsync(ip: VInode): number;
+  /**
+   * i_writecount (src/fs/write_access.ts): "get" before an open for
+   * writing, "put" at its release, "deny"/"allow" around exec. Absent, or
+   * for inodes without one (procfs, devices): always 0.
+   *
+   * @returns 0, or -ETXTBSY
+   */
+  writeAccess?(ip: VInode, op: "get" | "put" | "deny" | "allow"): number;
 
   lookup(dir: VInode, name: string): Ino | number;
   create(dir: VInode, name: string, mode: number): Ino | number;
