@@ -81,7 +81,9 @@ export async function runForkSoak(o: ForkSoakOptions): Promise<ForkSoakReport> {
         rep.cycles += done;
         // Every frame is free again but the page-cache pages still cached.
         const leaked = m.bootFreeFrames - m.freeFrames() - pagecacheFrames(m.mem);
-        if (leaked > 0) rep.problems.push(`${name}: ${leaked} frames not back after ${done} cycles`);
+        if (leaked > 0) {
+          rep.problems.push(`${name}: ${leaked} frames not back after ${done} cycles`);
+        }
         rep.problems.push(...m.checkInvariants({ fsck: true }).map((l) => `${name}: ${l}`));
       } finally {
         await within(m.shutdown(), 60_000, `${name}: shutdown`);
