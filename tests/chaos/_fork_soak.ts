@@ -3,7 +3,7 @@
  * thousands of fork/exit/wait and fork/exec/exit/wait cycles on one
  * Machine per configuration (both DAX modes, both memmap modes), two
  * cycling processes at a time (`proctest cycles N [PATH]`, guest/bin/proctest.c),
- * exec'ing the static /bin/true and the dynamic /bin/hello in turn; then
+ * exec'ing the static and the dynamic true in turn; then
  * every frame must be back and checkInvariants (with fsck) clean.
  *
  * @module
@@ -37,7 +37,7 @@ const CONFIGS: BootOptions[] = [
 ];
 
 /** What each batch execs: nothing (exit), a static and a dynamic program. */
-const EXECS: (string | null)[] = [null, "/static/true", "/bin/hello"];
+const EXECS: (string | null)[] = [null, "/static/true", "/bin/true"];
 
 const dec = new TextDecoder();
 
