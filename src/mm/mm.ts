@@ -12,7 +12,7 @@
  * @module
  */
 
-import { ENOMEM } from "../abi/errno.ts";
+import { ENOMEM, isErr } from "../abi/errno.ts";
 import { MM, MM_DYING, MM_FREE, MM_LIVE, MM_WORDS, mmBase, MMG } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { PTE_D, pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
@@ -150,11 +150,11 @@ export function mmAlloc(mem: Memory): number {
       continue;
     }
     const root = allocFrameReclaim(mem, { zero: true }); // no lock held: reclaim may run
-    if (root < 0) {
+    if (isErr(root)) {
       Atomics.store(k32, mw(mem, mm, MM.state), MM_FREE);
       return -ENOMEM;
     }
-    setPageFlag(mem, root as Pfn, PG_pagetable);
+    setPageFlag(mem, root, PG_pagetable);
     const b = mmBase(mem.layout, mm);
     const gen = k32[b + MM.tlbGen]!; // generations keep running across reuse
     k32.fill(0, b + MM.users, b + MM_WORDS);
