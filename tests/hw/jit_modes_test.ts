@@ -22,7 +22,8 @@ const SUITES = [
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test({
-  name: "the hart, exec, signal and qemu-differential suites pass with XIP_JIT=eager and the debug check",
+  name:
+    "the hart, exec, signal and qemu-differential suites pass with XIP_JIT=eager and the debug check",
   // The child reports its own failures; sanitizers would only see the subprocess.
   sanitizeResources: false,
   fn: async () => {
