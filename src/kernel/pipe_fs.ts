@@ -79,7 +79,10 @@ export function pipeCreate(
 }
 
 /** The root filesystem with pipes in front of it. */
-export class PipeMount implements VfsFs {
+// Required<VfsFs>: a method VfsFs gains, optional or not, must be forwarded
+// here too, or the type check fails (a missing optional forward would
+// silently drop the inner filesystem's behaviour, as writeAccess's ETXTBSY).
+export class PipeMount implements Required<VfsFs> {
   readonly mem: Memory;
   readonly dev: BlockDevice;
   readonly rootIno: Ino;
@@ -169,6 +172,9 @@ export class PipeMount implements VfsFs {
   }
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.inner.fsync(ip);
+  }
+  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
+    return own(ip) ? 0 : (this.inner.writeAccess?.(ip, op) ?? 0);
   }
   lookup(dir: VInode, name: string): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.lookup(dir, name);
