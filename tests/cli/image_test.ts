@@ -243,6 +243,36 @@ Deno.test("a host write error at write-back is one honest line, no KERNEL BUG; t
   assert.equal((await xip(["fsck", "-n", img])).code, 0);
 });
 
+Deno.test("a file renamed over a running image is never written into: one line, and it stays as it was", async () => {
+  const img = await freshImage();
+  const other = await freshImage();
+  const p = spawnXip(["run", img, "--", "/bin/spew", "100000", "/saved"]);
+  let reaped = false;
+  try {
+    // The guest runs (its first line is out; then it blocks on the pipe).
+    const out = p.stdout.getReader();
+    assert.ok(!(await out.read()).done);
+    Deno.renameSync(other, img);
+    const before = Deno.readFileSync(img);
+    while (!(await out.read()).done) { /* drain: spew finishes, the run unmounts */ }
+    const [status, stderr] = await Promise.all([p.status, new Response(p.stderr).arrayBuffer()]);
+    reaped = true;
+    const err = dec.decode(stderr);
+    assert.equal(status.code, 1, err);
+    assert.match(
+      err,
+      /^xip run: image \S+: cannot write: another file has replaced it on the host; not writing into that one\n$/,
+    );
+    assert.deepEqual(Deno.readFileSync(img), before, "the replacement is untouched");
+  } finally {
+    if (!reaped) {
+      p.kill("SIGKILL");
+      await p.status;
+    }
+  }
+  assert.equal((await xip(["fsck", "-n", img])).code, 0);
+});
+
 Deno.test("after a kill -9, fsck reports the dirty image, xip run warns, fsck -y repairs it", async () => {
   const img = await freshImage();
   const p = spawnXip(["run", img, "--", "/bin/counter", "/count", "10000000"]);
