@@ -34,6 +34,7 @@
 import { ISLOT, XFS, XIPFS_STATE_CLEAN } from "../abi/layout.ts";
 import { describeHostError, fileIdentity, imagePwrite, imageSync } from "../hw/image_file.ts";
 import { EIO } from "../abi/errno.ts";
+import { KernelPanic } from "../abi/panic.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
@@ -120,6 +121,8 @@ export function syncDirtyBlocks(c: XipCtx): number {
     }
     return 0;
   } catch (e) {
+    // Only the host's errors become -EIO; a broken invariant stays a panic.
+    if (e instanceof KernelPanic) throw e;
     return fail(describeHostError(e));
   } finally {
     file?.close();

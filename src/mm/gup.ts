@@ -29,7 +29,7 @@
  * @module
  */
 
-import { EFAULT, EINVAL } from "../abi/errno.ts";
+import { asErrno, EFAULT, EINVAL, type Errno, isErr } from "../abi/errno.ts";
 import { TASK_TLB, taskBase } from "../abi/layout.ts";
 import {
   type Access,
@@ -80,7 +80,7 @@ export function unpinUserPages(mem: Memory, pfns: readonly Pfn[]): void {
  *
  * @returns the pfn, or -EFAULT
  */
-function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn | number {
+function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn | Errno {
   const p32 = physWords(mem);
   for (let tries = 0; tries < MAX_RETRIES; tries++) {
     const w = walk(mem, mm, asVirt(va), false);
@@ -101,7 +101,7 @@ function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn 
         if (access === ACCESS_WRITE && (pte & PTE_D) === 0) pteModify(p32, w, 0, PTE_A | PTE_D);
       }
       ptlUnlock(mem, mm);
-      return ok ? pfn : -EFAULT;
+      return ok ? pfn : asErrno(-EFAULT);
     }
     ptlUnlock(mem, mm);
     const r = handleMmFaultLocked(mem, mm, asVirt(va), access);
@@ -109,10 +109,10 @@ function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn 
       mmapReadUnlock(mem, mm);
       const e = expandStackUnlocked(mem, mm, asVirt(va));
       mmapReadLock(mem, mm);
-      if (e < 0) return -EFAULT;
-    } else if (r !== 0) return -EFAULT;
+      if (e < 0) return asErrno(-EFAULT);
+    } else if (r !== 0) return asErrno(-EFAULT);
   }
-  return -EFAULT;
+  return asErrno(-EFAULT);
 }
 
 /**
@@ -151,11 +151,11 @@ function pinLocked(
   try {
     for (let i = out.length; i < nrPages; i++) {
       const r = pinOneLocked(mem, mm, va + i * PAGE_SIZE, access);
-      if (r < 0) {
+      if (isErr(r)) {
         unpinUserPages(mem, out);
         return r;
       }
-      out.push(r as Pfn);
+      out.push(r);
     }
     return out;
   } finally {

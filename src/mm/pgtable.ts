@@ -36,7 +36,7 @@
  * @module
  */
 
-import { ENOMEM } from "../abi/errno.ts";
+import { ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { MM, mmBase, MMG } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
@@ -140,14 +140,15 @@ export function pteModify(p32: Int32Array, w: number, clear: number, set: number
 }
 
 /**
- * Allocate a zeroed page-table page and charge it to mm `mm`.
+ * Allocate a page-table page (zeroed unless the caller fills all of it)
+ * and charge it to mm `mm`.
  *
  * @returns the pfn, or -ENOMEM
  */
-function allocTable(mem: Memory, mm: number): Pfn | number {
-  const pfn = allocFrame(mem, { zero: true });
-  if (pfn < 0) return pfn;
-  setPageFlag(mem, pfn as Pfn, PG_pagetable);
+function allocTable(mem: Memory, mm: number, zero = true): Pfn | Errno {
+  const pfn = allocFrame(mem, { zero });
+  if (isErr(pfn)) return pfn;
+  setPageFlag(mem, pfn, PG_pagetable);
   Atomics.add(mem.k32, mmBase(mem.layout, mm) + MM.ptFrames, 1);
   Atomics.add(mem.k32, mem.layout.mmg.base + MMG.pagetableFrames, 1);
   return pfn;
@@ -187,9 +188,9 @@ export function walkRoot(mem: Memory, root: Pfn, va: VirtAddr, allocFor: number)
   if (pde === 0) {
     if (allocFor === 0) return -1;
     const t = allocTable(mem, allocFor);
-    if (t < 0) return -ENOMEM;
-    const mine = pfnToPte(t as Pfn, PTE_V);
-    if (!pteCas(p32, w1, asPte(0), mine)) freeTable(mem, allocFor, t as Pfn);
+    if (isErr(t)) return -ENOMEM;
+    const mine = pfnToPte(t, PTE_V);
+    if (!pteCas(p32, w1, asPte(0), mine)) freeTable(mem, allocFor, t);
     pde = pteLoad(p32, w1);
   }
   if (!pteIsTable(pde)) {
@@ -218,15 +219,12 @@ export function splitHugePmdLocked(mem: Memory, mm: number, w1: number): boolean
   const p32 = physWords(mem);
   const pmd = pteLoad(p32, w1);
   if (!pmdIsHuge(pmd)) return true;
-  const t = allocFrame(mem, { zero: false });
-  if (t < 0) return false;
-  setPageFlag(mem, t as Pfn, PG_pagetable);
-  Atomics.add(mem.k32, mmBase(mem.layout, mm) + MM.ptFrames, 1);
-  Atomics.add(mem.k32, mem.layout.mmg.base + MMG.pagetableFrames, 1);
+  const t = allocTable(mem, mm, false); // every word is stored below
+  if (isErr(t)) return false;
   const first = pteToPfn(pmd);
   const flags = pmd & PTE_FLAGS_MASK;
   const counted = pfnValid(mem, first);
-  const base = (t as Pfn) * PTES_PER_TABLE;
+  const base = t * PTES_PER_TABLE;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const pfn = asPfn(first + i);
     const pte = pfnToPte(pfn, counted ? flags & ~PTE_SPECIAL : flags);
@@ -239,7 +237,7 @@ export function splitHugePmdLocked(mem: Memory, mm: number, w1: number): boolean
     }
   }
   // Publish the table; the hart may have set A or D on the megapage since we read it.
-  const old = asPte(Atomics.exchange(p32, w1, pfnToPte(t as Pfn, PTE_V) | 0));
+  const old = asPte(Atomics.exchange(p32, w1, pfnToPte(t, PTE_V) | 0));
   const ad = old & (PTE_A | PTE_D) & ~pmd;
   if (ad !== 0) { for (let i = 0; i < HPAGE_PMD_NR; i++) pteModify(p32, base + i, 0, ad); }
   return true;
