@@ -256,7 +256,7 @@ Deno.test("a host write error at write-back is one honest line, no KERNEL BUG; t
   if (!bound) return;
   // The superblock written dirty at mount is what the image says.
   const n = await xip(["fsck", "-n", img]);
-  assert.equal(n.code, 4, n.out);
+  assert.equal(n.code, 0, n.out);
   assert.match(n.out, /not cleanly unmounted/);
   const y = await xip(["fsck", "-y", img]);
   assert.equal(y.code, 1, y.out);
@@ -299,10 +299,15 @@ Deno.test("after a kill -9, fsck reports the dirty image, xip run warns, fsck -y
   await untilMounted(img, 60_000);
   p.kill("SIGKILL");
   await p.output();
+  // As e2fsck -n (measured: e2fsprogs 1.47 on an ext2 image whose state
+  // says not clean): "check forced", the full check, and with nothing
+  // else wrong (the counter never synced) exit 0 without saying "clean".
   const n = await xip(["fsck", "-n", img]);
-  assert.equal(n.code, 4, n.out);
-  assert.match(n.out, /not cleanly unmounted/);
-  assert.doesNotMatch(n.out, /: clean,/);
+  assert.equal(n.code, 0, n.out);
+  assert.match(
+    n.out,
+    /^\S+: not cleanly unmounted \(superblock state dirty\): check forced\n\S+: no errors found, \d+\/\d+ inodes, \d+\/\d+ blocks\n$/,
+  );
   const run = await xip(["run", img, "--snapshot", "--", "/bin/hello"]);
   assert.equal(run.code, 0);
   oneLine(run, /^xip run: warning: .* was not cleanly unmounted .*xip fsck -y/);
