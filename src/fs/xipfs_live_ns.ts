@@ -208,8 +208,10 @@ export function create(
 }
 
 /**
- * Make directory `name` in `dir` (with "." and ".."). Same locking and
- * errors as create; the parent gains a link.
+ * Make directory `name` in `dir` (with "." and ".."); the parent gains a
+ * link. Errors as create. Entry: a reference to `dir`, no i_rwsem held;
+ * takes and drops dir's i_rwsem for write (the block and inode allocators
+ * are lock-free).
  *
  * @returns the new inode number
  */
@@ -268,7 +270,9 @@ export function readlink(c: XipCtx, ip: InodeRef): string | number {
 /**
  * Remove `name`, which is not a directory, from `dir`. The inode is freed
  * when its last reference goes (now, or at the last close: orphan
- * semantics). Locks: dir's i_rwsem, then the victim's; both for write.
+ * semantics). Entry: a reference to `dir`, no i_rwsem held. Takes dir's
+ * i_rwsem, then the victim's (subclass 1), both for write; the victim's
+ * reference is dropped after both are released (iput may free it).
  *
  * @returns 0, or -ENOENT, -EISDIR, -ENOTDIR, -EINVAL ("." or "..")
  */
