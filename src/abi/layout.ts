@@ -40,6 +40,7 @@
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
+ *  | ipc     | shmem inodes, tmpfs entries, System V IPC (layout_ipc.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -52,6 +53,7 @@
  */
 
 import { signalWords } from "./signal_layout.ts";
+import { ipcParts } from "./layout_ipc.ts";
 import { PAGE_SIZE } from "./types.ts";
 
 /** Region alignment, in words (64 bytes). */
@@ -451,6 +453,8 @@ export const ISTATE_CACHED = 2;
 export const ISTATE_FREEING = 3;
 /** The inode is S_DAX: read/write/fault go straight to the device. */
 export const IFLAG_DAX = 1 << 0;
+/** A shmem inode (src/fs/shmem.ts): no blocks, never written back or evicted. */
+export const IFLAG_SHMEM = 1 << 1;
 
 // ---------------------------------------------------------------------------
 // xipfs: the mounted filesystem's shared state (src/fs/xipfs_live.ts),
@@ -712,6 +716,8 @@ export interface KernelLayout {
   readonly devmap: Region;
   /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
   readonly signal: Region;
+  /** Shared memory and IPC: shmem inodes, tmpfs, System V IPC (layout_ipc.ts). */
+  readonly ipc: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -745,6 +751,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
     ["signal", signalWords(cfg)],
+    ["ipc", ipcParts(ICACHE_SLOTS).words],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -774,6 +781,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     daxent: placed.daxent!,
     devmap: placed.devmap!,
     signal: placed.signal!,
+    ipc: placed.ipc!,
     regions,
     bytes: next * 4,
   };

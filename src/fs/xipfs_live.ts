@@ -31,6 +31,7 @@
 
 import {
   ICACHE_SLOTS,
+  IFLAG_SHMEM,
   ISLOT,
   XFS,
   XFS_DAX_ALWAYS,
@@ -416,7 +417,10 @@ export class XipFs {
   /** Ops for any mapping this fs owns, for page-cache eviction. */
   aopsFor = (mapping: number): AddressSpaceOps | null => {
     if (mapping === XIPFS_META_MAPPING) return this.ctx.meta?.aops ?? null;
-    return mapping > 0 && mapping < ICACHE_SLOTS ? this.aops : null;
+    if (mapping <= 0 || mapping >= ICACHE_SLOTS) return null;
+    // A shmem inode's pages have no backing store: never written back, never evicted.
+    const flags = Atomics.load(this.ctx.k32, islotBase(this.ctx, mapping) + ISLOT.flags);
+    return (flags & IFLAG_SHMEM) !== 0 ? null : this.aops;
   };
   /** Blocks allocated / freed since mount, all threads (tests). */
   blocksAllocated(): number {

@@ -1,7 +1,9 @@
 /**
  * The file system as the process layer sees it, one handle per thread: the
  * live xipfs on the memory device, the VFS over it with procfs mounted on
- * /proc, and the per-thread wiring the mm needs to fault files in.
+ * /proc and a tmpfs on /dev/shm (src/fs/tmpfs.ts), and the per-thread
+ * wiring the mm needs to fault files in. Mounting at boot makes /dev and
+ * /dev/shm when the image has none.
  *
  * The Machine's main thread mounts (mountKernelFs) once at boot; every
  * process Worker attaches (attachKernelFs) to the same shared state. Both
@@ -28,7 +30,9 @@
 import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
 import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
+import { errnoName } from "../abi/errno.ts";
 import { installFileMm } from "../fs/file_mm.ts";
+import { TmpfsMount, tmpfsMountInit, tmpfsMountPrepare, tmpfsUnmount } from "../fs/tmpfs.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
 import { procTableInfo } from "../fs/procfs_proctable.ts";
 import type { VfsFs } from "../fs/vfs_fs.ts";
@@ -49,7 +53,7 @@ export interface KernelFs {
   readonly opts: FsMountOptions;
   /** The live xipfs (DAX I/O, mmap ops, direct I/O). */
   readonly xip: XipFs;
-  /** The VFS's filesystem: xipfs with procfs on /proc. Use it for every Proc. */
+  /** The VFS's filesystem: xipfs with procfs on /proc and tmpfs on /dev/shm. Use it for every Proc. */
   readonly vfs: VfsFs;
   readonly procfs: ProcfsMount;
 }
@@ -69,11 +73,11 @@ function selfPidOf(mem: Memory): () => number {
   };
 }
 
-/** Register this thread's file fault handlers and hooks; build the VFS with /proc. */
+/** Register this thread's file fault handlers and hooks; build the VFS with /proc and /dev/shm. */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
-  return { mem, opts, xip, vfs: procfs, procfs };
+  return { mem, opts, xip, vfs: new TmpfsMount(procfs, xip.ctx), procfs };
 }
 
 /**
@@ -85,7 +89,11 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
  */
 export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { error: string } {
   const xip = mountXipfs(mem, new MemDevice(mem), { dax: opts.dax, imagePath: opts.imagePath });
-  return xip instanceof XipFs ? wire(mem, opts, xip) : xip;
+  if (!(xip instanceof XipFs)) return xip;
+  const fs = wire(mem, opts, xip);
+  const r = tmpfsMountPrepare(fs.procfs);
+  const m = r < 0 ? r : tmpfsMountInit(xip.ctx);
+  return m < 0 ? { error: `cannot mount the tmpfs on /dev/shm: ${errnoName(m)}` } : fs;
 }
 
 /**
@@ -107,5 +115,6 @@ export function attachKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { 
  * @returns 0, -EBUSY (an inode is still referenced: a leak), or a write error
  */
 export function unmountKernelFs(fs: KernelFs): number {
+  tmpfsUnmount(fs.xip.ctx);
   return fs.xip.unmount();
 }
