@@ -54,6 +54,7 @@ const LIBXC = [
   "sync",
   "divdi3",
   "signal",
+  "ipc",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -68,6 +69,7 @@ const PROGRAMS: Record<string, string[]> = {
   fsx: [],
   hostile: [],
   sigctl: [],
+  ipcpeer: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
@@ -84,6 +86,8 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   exitcode: { src: "guest/tests/exitcode.c" },
   sigbasic: { src: "guest/tests/sigbasic.c" },
   sigdie: { src: "guest/tests/sigdie.c" },
+  ipcbasic: { src: "guest/tests/ipcbasic.c" },
+  ipcpeer: { src: "guest/bin/ipcpeer.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

@@ -751,7 +751,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
     ["signal", signalWords(cfg)],
-    ["ipc", ipcParts(ICACHE_SLOTS).words],
+    ["ipc", ipcParts(cfg, ICACHE_SLOTS).words],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];

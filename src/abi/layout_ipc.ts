@@ -9,6 +9,10 @@
  *  |        | one per icache slot| tmpfs directory    |
  *  |        | (shmem inodes)     | entries            |
  *  +--------+--------------------+--------------------+
+ *  | SVHDR shm | SHMID records (System V shared memory segments)  |
+ *  | SVHDR sem | SEMID records | SEM pool | SEMUNDO | SEMWAIT/task |
+ *  | SVHDR msg | MSQ records (queues, their text in RAM pages)     |
+ *  +-------------------------------------------------------------+
  * ```
  *
  * shmem (src/fs/shmem.ts): a shmem inode is an in-memory inode with no
@@ -21,8 +25,17 @@
  * tmpfs (src/fs/tmpfs.ts): the directory entries of every tmpfs directory
  * in one table: (parent inode, inode, name). Guarded by SHMHDR.lock.
  *
+ * System V IPC (src/kernel/ipc_*.ts): one id table per kind, each with an
+ * SVHDR whose lock (LockClass.IPC) guards every record of that kind and
+ * what hangs off it (the semaphore pool and undo entries, a queue's
+ * messages). A record's id is seq * IPCMNI + index; `state` says whether
+ * the index is free. What a sleeper waits on is a record's `event` word,
+ * bumped and notified at every change.
+ *
  * @module
  */
+
+import type { LayoutConfig } from "./layout.ts";
 
 /** The shmem header. */
 export const SHMHDR = {
@@ -72,6 +85,8 @@ export const SHMI = {
   kind: 11,
   /** System V key of a SHMEM_KIND_SYSV segment, for /proc/PID/maps. */
   key: 12,
+  /** A SHMEM_KIND_SYSV inode's segment: its SHMID index + 1. */
+  sysvIdx: 13,
 } as const;
 export const SHMI_WORDS = 16;
 
@@ -101,23 +116,164 @@ export const TDIRENT_WORDS = 68;
 /** Directory entries in all tmpfs directories together. */
 export const TMPFS_DIRENTS = 256;
 
+// ---------------------------------------------------------------------------
+// System V IPC
+
+/** The header of one kind's id table. */
+export const SVHDR = {
+  /** The kind's lock: a src/sync mutex (MUTEX_WORDS), class IPC. */
+  lock: 0,
+  /** Linux's ids->seq: bumped when index allocation wraps. */
+  seq: 2,
+  /** Linux's ids->last_idx: the index handed out last (-1 at boot). */
+  lastIdx: 3,
+  /** Live ids (in_use). */
+  inUse: 4,
+} as const;
+export const SVHDR_WORDS = 16;
+
+/** SVPERM.state of a free record. */
+export const SV_FREE = 0;
+/** SVPERM.state of a live record. */
+export const SV_LIVE = 1;
+
+/** The kern_ipc_perm part every record starts with. */
+export const SVPERM = {
+  /** SV_FREE or SV_LIVE. */
+  state: 0,
+  key: 1,
+  uid: 2,
+  gid: 3,
+  cuid: 4,
+  cgid: 5,
+  /** Permission bits plus kind flags (SHM_DEST, SHM_LOCKED). */
+  mode: 6,
+  seq: 7,
+  /** Futex word sleepers wait on: bumped (and notified) at every change. */
+  event: 8,
+  /** Last change by IPC_SET or creation (seconds). */
+  ctime: 9,
+} as const;
+
+/** A System V shared-memory segment (struct shmid_kernel). */
+export const SHMID = {
+  ...SVPERM,
+  /** Size asked for, in bytes (shm_segsz). */
+  segsz: 10,
+  /** The shmem inode holding the pages (its number and slot). */
+  ino: 11,
+  slot: 12,
+  /** Attached VMAs (shm_nattch), kept by the segment's VmOperations open/close. */
+  nattch: 13,
+  cpid: 14,
+  lpid: 15,
+  atime: 16,
+  dtime: 17,
+} as const;
+export const SHMID_WORDS = 24;
+/** Segments machine-wide (Linux's SHMMNI is 4096; shmem inodes bound xip's). */
+export const SHM_IDS = 128;
+
+/** A semaphore set (struct sem_array). */
+export const SEMID = {
+  ...SVPERM,
+  nsems: 10,
+  /** Index of its first semaphore in the pool. */
+  base: 11,
+  otime: 12,
+} as const;
+export const SEMID_WORDS = 16;
+/** Semaphore sets machine-wide (Linux's SEMMNI is 32000). */
+export const SEM_IDS = 256;
+/** One semaphore of the pool: its value and the pid of the last operation. */
+export const SEM = { val: 0, pid: 1 } as const;
+export const SEM_WORDS = 2;
+/** Semaphores machine-wide, all sets together (SEMMNS; one full SEMMSL set fits). */
+export const SEM_POOL = 32000;
+/** An undo adjustment of one process for one semaphore (struct sem_undo, one entry). */
+export const SEMUNDO = {
+  /** The process (tgid) it belongs to; 0 = free entry. */
+  owner: 0,
+  semid: 1,
+  semnum: 2,
+  /** semadj: added to the value when the process exits. */
+  adj: 3,
+} as const;
+export const SEMUNDO_WORDS = 4;
+/** Undo entries machine-wide (SEMMNU). */
+export const SEM_UNDOS = 4096;
+/**
+ * What a task blocked in semop waits for, by task id: the set, and the
+ * semaphore and condition of its first operation that could not proceed
+ * (Linux's q->blocking), which GETNCNT and GETZCNT count. Cleared when the
+ * sleep ends, and by the Machine for a task killed in it.
+ */
+export const SEMWAIT = { semid: 0, semnum: 1, kind: 2 } as const;
+export const SEMWAIT_WORDS = 4;
+/** SEMWAIT.kind: waiting for a value to grow (semncnt) or to reach zero (semzcnt). */
+export const SEMWAIT_N = 1;
+export const SEMWAIT_Z = 2;
+
+/** A message queue (struct msg_queue). */
+export const MSQ = {
+  ...SVPERM,
+  /** Most bytes of text it holds (msg_qbytes; MSGMNB unless IPC_SET changed it). */
+  qbytes: 10,
+  /** Bytes of text held (msg_cbytes) and messages held (msg_qnum). */
+  cbytes: 11,
+  qnum: 12,
+  lspid: 13,
+  lrpid: 14,
+  stime: 15,
+  rtime: 16,
+  /** Bytes of the store in use: the messages, each [mtype | length | text padded to 4]. */
+  used: 17,
+  /** MSQ_PAGES words: the store's RAM pages, pfn + 1 (0: not allocated yet). */
+  pages: 24,
+} as const;
+/**
+ * Store pages of one queue: the worst case of a full MSGMNB queue, 16384
+ * one-byte messages of 12 bytes each (header and padded text), 48 pages.
+ */
+export const MSQ_PAGES = 48;
+export const MSQ_WORDS = MSQ.pages + MSQ_PAGES;
+/** Message queues machine-wide (Linux's MSGMNI is 32000). */
+export const MSG_IDS = 64;
+
 /** Offsets of each part, in words from the region's base. */
 export interface IpcParts {
   readonly shmi: number;
   readonly tdirent: number;
+  /** SVHDR then SHM_IDS SHMID records. */
+  readonly shm: number;
+  /** SVHDR then SEM_IDS SEMID records. */
+  readonly sem: number;
+  readonly semPool: number;
+  readonly semUndo: number;
+  /** One SEMWAIT record per task id. */
+  readonly semWait: number;
+  /** SVHDR then MSG_IDS MSQ records. */
+  readonly msg: number;
   readonly words: number;
 }
 
 const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 
 /**
- * Where each part of the region lies. `icacheSlots` is ICACHE_SLOTS
- * (passed in: layout.ts imports this module).
+ * Where each part of the region lies for `cfg`. `icacheSlots` is
+ * ICACHE_SLOTS (passed in: layout.ts imports this module).
  */
-export function ipcParts(icacheSlots: number): IpcParts {
+export function ipcParts(cfg: LayoutConfig, icacheSlots: number): IpcParts {
   const shmi = SHMHDR_WORDS;
   const tdirent = align16(shmi + icacheSlots * SHMI_WORDS);
-  return { shmi, tdirent, words: tdirent + TMPFS_DIRENTS * TDIRENT_WORDS };
+  const shm = align16(tdirent + TMPFS_DIRENTS * TDIRENT_WORDS);
+  const sem = align16(shm + SVHDR_WORDS + SHM_IDS * SHMID_WORDS);
+  const semPool = align16(sem + SVHDR_WORDS + SEM_IDS * SEMID_WORDS);
+  const semUndo = align16(semPool + SEM_POOL * SEM_WORDS);
+  const semWait = align16(semUndo + SEM_UNDOS * SEMUNDO_WORDS);
+  const msg = align16(semWait + cfg.maxTasks * SEMWAIT_WORDS);
+  const words = msg + SVHDR_WORDS + MSG_IDS * MSQ_WORDS;
+  return { shmi, tdirent, shm, sem, semPool, semUndo, semWait, msg, words };
 }
 
 /** Word index of slot `slot`'s SHMI record in an ipc region at `base`. */

@@ -177,7 +177,7 @@ export function shmemInodeNew(
   }
   const ip: InodeRef = { slot, ino };
   const r = rec(c, slot);
-  k.fill(0, r, r + SHMI.key + 1);
+  k.fill(0, r, r + SHMI.sysvIdx + 1);
   const now = nowSecs();
   shmiSet(c, ip, "mode", mode);
   shmiSet(c, ip, "nlink", 1);
@@ -214,7 +214,7 @@ export function shmemIput(c: XipCtx, ip: InodeRef): void {
   withNoKill(() => {
     const dropped = truncateInodePages(c.mem, ip.slot, 0);
     accountPages(c, ip, -dropped);
-    c.k32.fill(0, rec(c, ip.slot), rec(c, ip.slot) + SHMI.key + 1);
+    c.k32.fill(0, rec(c, ip.slot), rec(c, ip.slot) + SHMI.sysvIdx + 1);
     icacheFreeSlot(c, ip.slot);
     Atomics.sub(c.k32, hdr(c) + SHMHDR.nrInodes, 1);
   });

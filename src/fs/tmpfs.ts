@@ -186,7 +186,7 @@ class Tmpfs {
     this.u8 = new Uint8Array(c.k32.buffer);
     this.base = c.mem.layout.ipc.base;
     this.lockWord = this.base + SHMHDR.lock;
-    this.ents = this.base + ipcParts(ICACHE_SLOTS).tdirent;
+    this.ents = this.base + ipcParts(c.mem.layout.config, ICACHE_SLOTS).tdirent;
   }
 
   get rootIno(): Ino {

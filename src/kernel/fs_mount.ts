@@ -33,6 +33,7 @@ import type { Memory } from "../hw/memory.ts";
 import { errnoName } from "../abi/errno.ts";
 import { installFileMm } from "../fs/file_mm.ts";
 import { TmpfsMount, tmpfsMountInit, tmpfsMountPrepare, tmpfsUnmount } from "../fs/tmpfs.ts";
+import { ipcAttach, ipcBoot, ipcTeardown } from "./ipc.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
 import { procTableInfo } from "../fs/procfs_proctable.ts";
 import type { VfsFs } from "../fs/vfs_fs.ts";
@@ -76,6 +77,7 @@ function selfPidOf(mem: Memory): () => number {
 /** Register this thread's file fault handlers and hooks; build the VFS with /proc and /dev/shm. */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
+  ipcAttach(xip.ctx);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
   return { mem, opts, xip, vfs: new TmpfsMount(procfs, xip.ctx), procfs };
 }
@@ -91,6 +93,7 @@ export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { e
   const xip = mountXipfs(mem, new MemDevice(mem), { dax: opts.dax, imagePath: opts.imagePath });
   if (!(xip instanceof XipFs)) return xip;
   const fs = wire(mem, opts, xip);
+  ipcBoot(mem);
   const r = tmpfsMountPrepare(fs.procfs);
   const m = r < 0 ? r : tmpfsMountInit(xip.ctx);
   return m < 0 ? { error: `cannot mount the tmpfs on /dev/shm: ${errnoName(m)}` } : fs;
@@ -108,13 +111,15 @@ export function attachKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { 
 }
 
 /**
- * Unmount at shutdown (main thread; every process is gone): drop unused
+ * Unmount at shutdown (main thread; every process is gone): remove every
+ * System V IPC object and tmpfs file (their memory goes), drop unused
  * inodes, mark the superblock clean and write dirty blocks to the image
  * file when the mount has one.
  *
  * @returns 0, -EBUSY (an inode is still referenced: a leak), or a write error
  */
 export function unmountKernelFs(fs: KernelFs): number {
+  ipcTeardown(fs.xip.ctx);
   tmpfsUnmount(fs.xip.ctx);
   return fs.xip.unmount();
 }

@@ -49,6 +49,7 @@ import { vdsoPfn } from "./vdso.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
+import { ipcExit } from "./ipc.ts";
 
 /** How often the Machine looks for a killed task's acknowledgement, in ms. */
 const KILL_ACK_POLL_MS = 5;
@@ -492,6 +493,7 @@ export class Machine {
     // page references with page locks, a file reference, a truncate in flight.
     const state = taskState(mem.k32, asTid(slot));
     if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTid(slot));
+    ipcExit(mem, slot, p.pid); // SEM_UNDO, unless the Worker got that far itself
     let td = procGet(mem, slot, "teardown");
     if ((td & PROC_TD_FILES) === 0) {
       closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));

@@ -64,6 +64,7 @@ import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
 import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
 import { signalExit } from "./signal_state.ts";
+import { ipcExit } from "./ipc.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { type ConsoleSink, Task } from "./task.ts";
 
@@ -395,6 +396,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
   function teardown(): void {
     procSet(mem, tid, "state", PROC_EXITING);
     signalExit(mem, tid); // no more signals; the pending ones are dropped
+    ipcExit(mem, tid, s.pid); // SEM_UNDO (Linux's exit_sem)
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
     t?.files.closeAll();

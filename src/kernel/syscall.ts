@@ -17,6 +17,7 @@ import { ENOSYS } from "../abi/errno.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/regs.ts";
 import { SIGSYS } from "./signal.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
+import { IPC_SYSCALLS } from "./sys_ipc.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
@@ -35,6 +36,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   MM_SYSCALLS,
   PROC_SYSCALLS,
   SIGNAL_SYSCALLS,
+  IPC_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {
