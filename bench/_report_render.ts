@@ -17,6 +17,7 @@ import {
   type SuiteResult,
 } from "./_report_types.ts";
 import { evaluateTargets } from "./_report_targets.ts";
+import { tiersSection } from "./_report_tiers_render.ts";
 
 const MIB = 1024 * 1024;
 
@@ -326,6 +327,8 @@ export function renderReport(d: ReportData, plots: Plot[], plotDir: string): str
     footprintSection(d),
     "",
     qemuSection(d),
+    "",
+    tiersSection(d),
     "",
     tlbSection(d),
     "",

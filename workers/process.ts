@@ -3,21 +3,30 @@
  *
  * Protocol (structured-clone messages; all shared state is in the two
  * SharedArrayBuffers):
- *   main → worker  { t: "init", phys, kernel, mount }   attach memory and the fs
+ *   main → worker  { t: "init", phys, kernel, jit, mount }  attach memory and the fs (phys is
+ *                                                      the shared WebAssembly.Memory; jit the
+ *                                                      translator's buffer, or null)
  *   worker → main  { t: "ready" } | { t: "fail", error } the fs could not be attached
  *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
- *   worker → main  { t: "out", fd: 1 | 2, data }         console output, in order
- *   worker → main  { t: "exit", result: ProcessResult }  the process is a zombie
+ *   worker → main  { t: "out", fd: 1 | 2, data, ticket } console output, in order
+ *   worker → main  { t: "exit", result, ticket }         the process is a zombie
+ * Each event carries a ticket taken when it happened (PROCS_HDR.outSeq), by
+ * which the Machine orders the events of different Workers
+ * (src/kernel/out_order.ts).
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
  * not return to the event loop, so the Machine queues a signal in shared
  * memory instead (src/kernel/signal_send.ts), which the hart's poll notices.
+ * Nor do fork requests: a process that clones leaves the child in shared
+ * memory and rings the Machine's doorbell (src/kernel/fork.ts).
  *
  * @module
  */
 
+import { PROCS_HDR } from "../src/abi/layout.ts";
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
+import { ringDoorbell } from "../src/kernel/fork.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
 import { exitWorker, setKillAction } from "../src/sync/task.ts";
 
@@ -27,7 +36,13 @@ setKillAction(exitWorker);
 
 /** Messages the Machine sends. */
 export type ToWorker =
-  | { t: "init"; phys: SharedArrayBuffer; kernel: SharedArrayBuffer; mount: FsMountOptions }
+  | {
+    t: "init";
+    phys: WebAssembly.Memory;
+    kernel: SharedArrayBuffer;
+    jit: WebAssembly.Memory | null;
+    mount: FsMountOptions;
+  }
   | { t: "run"; start: ProcessStart };
 
 /** The Worker global, typed without the deno.worker lib. */
@@ -37,12 +52,16 @@ const port = self as unknown as {
 };
 
 let mem: Memory | null = null;
+
+/** A ticket for an event reported to the Machine (src/kernel/out_order.ts). */
+const takeTicket = (m: Memory): number =>
+  Atomics.add(m.k32, m.layout.procs.base + PROCS_HDR.outSeq, 1);
 let fs: KernelFs | null = null;
 
 port.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   if (m.t === "init") {
-    mem = attachMemory(m.phys, m.kernel);
+    mem = attachMemory(m.phys, m.kernel, m.jit);
     // Attaching also registers this thread's file fault handlers (VMOPS_DAX,
     // VMOPS_FILEMAP) and truncate's unmap hook: see src/kernel/fs_mount.ts.
     const r = attachKernelFs(mem, m.mount);
@@ -55,10 +74,14 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
     return;
   }
   if (fs === null) throw new Error("process worker: run before init");
+  const mm = mem!;
   const result = runProcess(fs, m.start, {
     write(fd, data) {
-      port.postMessage({ t: "out", fd, data });
+      port.postMessage({ t: "out", fd, data, ticket: takeTicket(mm) });
+    },
+    ringDoorbell() {
+      ringDoorbell(mm);
     },
   });
-  port.postMessage({ t: "exit", result });
+  port.postMessage({ t: "exit", result, ticket: takeTicket(mm) });
 };

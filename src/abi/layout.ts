@@ -5,7 +5,9 @@
  *
  * Physical memory, addressed in bytes (`PhysAddr`) and frames (`Pfn`). RAM
  * and the memory device are two regions of one buffer, so that the hart's
- * TLB hit is a single typed-array access whichever kind of frame a PTE names:
+ * TLB hit is a single typed-array access whichever kind of frame a PTE names.
+ * The buffer is a shared `WebAssembly.Memory` (at most 4 GiB, wasm32), so
+ * that translated guest code (src/hw/jit) addresses it as its memory 0:
  *
  * ```
  *  pfn 0                         R                              R+M
@@ -40,6 +42,7 @@
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
+ *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  | ipc     | shmem inodes, tmpfs entries, System V IPC (layout_ipc.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
@@ -55,6 +58,7 @@
 import { signalWords } from "./signal_layout.ts";
 import { ipcParts } from "./layout_ipc.ts";
 import { PAGE_SIZE } from "./types.ts";
+import { pipesWords } from "./layout_pipe.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -597,15 +601,36 @@ export const fileBase = (filesBase: number, idx: number): number =>
 // procs: the process table (src/kernel/proc.ts). A header, then one record
 // per task slot: a process runs on exactly one task (its Worker), so the
 // record of the process on task `tid` is slot `tid`. Slot 0 is never used.
-// The Machine (main thread) claims a slot at spawn and frees it at reap; the
-// Worker fills in the mm and fd table and the exit status. Every word is
-// accessed with Atomics: the main thread reads them while the Worker runs.
+// A slot is claimed with compareExchange, by the Machine at spawn or by a
+// parent's Worker at fork, and freed once both the parent (wait) and the
+// Machine (the Worker retired) are done with the zombie. The Worker fills
+// in the mm and fd table and the exit status. Every word is accessed with
+// Atomics: the main thread reads them while the Worker runs.
 
 export const PROCS_HDR = {
   /** The last pid handed out (pids start at 1 and are never reused within a boot). */
   lastPid: 0,
   /** Processes alive (running or exiting, not yet reaped). */
   live: 1,
+  /**
+   * tasklist_lock (a src/sync mutex, TASK_TABLE class, MUTEX_WORDS): guards
+   * the parent links (PROC.parent, PROC.parentSlot) and the moves to
+   * ZOMBIE and REAPED, so that exit, reparenting and wait agree on who
+   * reaps whom (src/kernel/exit.ts).
+   */
+  tasklistLock: 2,
+  /**
+   * The Machine's doorbell: a counter a Worker bumps (and notifies) after
+   * it leaves a new child in a slot with PROC.start = START_PENDING. The
+   * main thread waits on it with Atomics.waitAsync, never blocking.
+   */
+  doorbell: 4,
+  /**
+   * Tickets of the events Workers report to the Machine by message
+   * (console output, exit), taken as they happen, so the Machine can
+   * deliver them in that order (src/kernel/out_order.ts).
+   */
+  outSeq: 5,
 } as const;
 export const PROCS_HDR_WORDS = 16;
 
@@ -631,12 +656,58 @@ export const PROC = {
   futexWord: 9,
   /** Teardown progress, PROC_TD_* bits, so the Machine finishes what a dead Worker left. */
   teardown: 10,
+  /** Slot of the parent (0: the Machine, also after reparenting). Under tasklistLock. */
+  parentSlot: 11,
+  // Word 12 is free (a process's wait4 sleeps on its signal group's childEvents).
+  /**
+   * The slot of the CLONE_VFORK child this process waits for (0: none).
+   * The child clears it, and notifies, when it execs or exits (Linux's
+   * vfork_done completion).
+   */
+  vforkChild: 13,
+  /** Process group id (inherited at fork; setpgid). */
+  pgid: 14,
+  /**
+   * PROC_DONE_* bits: who is finished with a zombie's slot. The slot is
+   * freed once the parent has reaped it (state PROC_REAPED) and the
+   * Machine has retired the Worker that ran it (PROC_DONE_MACHINE).
+   */
+  done: 15,
+  /** Session id (inherited at fork; setsid). */
+  sid: 16,
+  /** START_*: whether a cloned child still waits for the Machine to give it a Worker. */
+  start: 17,
+  /** Signal the parent gets when the process exits (clone's CSIGNAL byte; SIGCHLD after fork). */
+  childSig: 18,
+  // Word 19 is free (sleepers publish their word in SIGTASK.waitWord).
+  /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
+  clearTid: 20,
+  /**
+   * Console fds (bit fd, 0..2) still open in a cloned child, as the parent
+   * had them; until the console is a file in the fd table.
+   */
+  console: 21,
+  /**
+   * The register frame a cloned child starts from, written by the parent
+   * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
+   */
+  frame: 32,
 } as const;
-export const PROC_WORDS = 16;
+export const PROC_WORDS = 64;
 export const PROC_FREE = 0;
 export const PROC_RUNNING = 1;
 export const PROC_EXITING = 2;
 export const PROC_ZOMBIE = 3;
+/** A zombie whose status the parent collected; the slot waits for PROC_DONE_MACHINE. */
+export const PROC_REAPED = 4;
+/** PROC.done: the Machine has retired the process's Worker (or torn it down itself). */
+export const PROC_DONE_MACHINE = 1;
+/** PROC.start: nothing to start (spawned by the Machine, or already started). */
+export const START_NONE = 0;
+/** PROC.start: a child made by clone, its frame written, waiting for a Worker. */
+export const START_PENDING = 1;
+/** PROC.start: the Machine took the child and is giving it a Worker. */
+export const START_TAKEN = 2;
 /** Teardown steps done (PROC.teardown): the mm was released; the files were closed. */
 export const PROC_TD_MM = 1;
 export const PROC_TD_FILES = 2;
@@ -716,6 +787,8 @@ export interface KernelLayout {
   readonly devmap: Region;
   /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
   readonly signal: Region;
+  /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
+  readonly pipes: Region;
   /** Shared memory and IPC: shmem inodes, tmpfs, System V IPC (layout_ipc.ts). */
   readonly ipc: Region;
   /** All regions in address order, for checks and dumps. */
@@ -751,6 +824,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
     ["signal", signalWords(cfg)],
+    ["pipes", pipesWords()],
     ["ipc", ipcParts(cfg, ICACHE_SLOTS).words],
   ];
   const placed: Record<string, Region> = {};
@@ -781,15 +855,24 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     daxent: placed.daxent!,
     devmap: placed.devmap!,
     signal: placed.signal!,
+    pipes: placed.pipes!,
     ipc: placed.ipc!,
     regions,
     bytes: next * 4,
   };
 }
 
-/** Bytes of the physical-memory buffer: RAM then device. */
+/** Bytes in a WebAssembly memory page: physical memory is one shared wasm memory. */
+export const WASM_PAGE_BYTES = 65536;
+
+/**
+ * Bytes of the physical-memory buffer: RAM then device, rounded up to whole
+ * 64 KiB WebAssembly pages (src/hw/memory.ts). The tail past the last device
+ * frame, under 64 KiB, is never a frame: no pfn names it.
+ */
 export function physBytes(cfg: LayoutConfig): number {
-  return (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
+  const bytes = (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
+  return Math.ceil(bytes / WASM_PAGE_BYTES) * WASM_PAGE_BYTES;
 }
 
 /** Word index of mm slot `mm`'s record. */

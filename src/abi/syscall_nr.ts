@@ -33,21 +33,31 @@ export const SYS_fstat64 = 80;
 export const SYS_fsync = 82;
 export const SYS_exit = 93;
 export const SYS_exit_group = 94;
+export const SYS_waitid = 95;
 export const SYS_set_tid_address = 96;
 /** futex with a 64-bit timespec timeout (xip's 98; Linux riscv32 has only 422). */
 export const SYS_futex = 98;
 export const SYS_kill = 129;
 export const SYS_tgkill = 131;
+export const SYS_setpgid = 154;
+export const SYS_getpgid = 155;
+export const SYS_getsid = 156;
+export const SYS_setsid = 157;
 export const SYS_getpid = 172;
 export const SYS_getppid = 173;
 export const SYS_gettid = 178;
 export const SYS_brk = 214;
 export const SYS_munmap = 215;
+/** clone(flags, newsp, parent_tid, tls, child_tid): riscv's argument order. */
+export const SYS_clone = 220;
+export const SYS_execve = 221;
 /** mmap2: the offset argument counts 4096-byte units. */
 export const SYS_mmap2 = 222;
 export const SYS_mprotect = 226;
 export const SYS_msync = 227;
 export const SYS_madvise = 233;
+/** Not in riscv32's table (no 32-bit time rusage); xip answers it as the generic 260. */
+export const SYS_wait4 = 260;
 export const SYS_clock_gettime64 = 403;
 export const SYS_futex_time64 = 422;
 // System V IPC (asm-generic: one number per call, no ipc(2)).

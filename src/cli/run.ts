@@ -18,6 +18,7 @@ import {
   type Parsed,
   stringOption,
 } from "./_command.ts";
+import { JIT_DEFAULT } from "../kernel/proc_jit.ts";
 import { machineProgress, StatusLine } from "./_progress.ts";
 import { CliError, envGet, parseSize, usageError, writeStdout } from "./_common.ts";
 
@@ -46,6 +47,13 @@ persist.`,
       help: "none (default) or device: give device frames struct pages",
     },
     {
+      name: "jit",
+      arg: "MODE",
+      help: "translate guest code to WebAssembly: off, auto (a page of\n" +
+        "code once it is hot) or eager (at its first run); default:\n" +
+        `XIP_JIT from the environment, else ${JIT_DEFAULT}`,
+    },
+    {
       name: "stats",
       arg: "FILE",
       help: "write the run's statistics to FILE as one JSON object\n" +
@@ -70,6 +78,9 @@ the image cannot be used; 2 bad usage.`,
 /** Exit status of a run whose final invariant check failed (sysexits EX_SOFTWARE). */
 const EXIT_INVARIANTS = 70;
 
+/** Processes that may exist at once in `xip run` (the Machine's maxProcs), at least --procs. */
+export const RUN_MAX_PROCS = 64;
+
 const enc = new TextEncoder();
 const err = (line: string) => Deno.stderr.writeSync(enc.encode(`xip run: ${line}\n`));
 
@@ -84,6 +95,9 @@ async function runImage(p: Parsed): Promise<number> {
   const image = p.positionals[0]!;
   const dax = choiceOption(p, "dax", ["always", "never", "inode"] as const, "inode");
   const memmap = choiceOption(p, "memmap", ["none", "device"] as const, "none");
+  const jit = stringOption(p, "jit") === undefined
+    ? undefined
+    : choiceOption(p, "jit", ["off", "auto", "eager"] as const, JIT_DEFAULT);
   const procs = intOption(p, "procs", 1, 1024, 1);
   const ramText = stringOption(p, "ram");
   const ram = ramText === undefined ? 64 * 1024 * 1024 : parseSize(ramText);
@@ -100,8 +114,10 @@ async function runImage(p: Parsed): Promise<number> {
       imagePath: snapshot ? null : image,
       dax,
       memmap,
+      jit,
       ram,
-      maxProcs: procs,
+      // Room for the processes the guests fork, beyond the ones started here.
+      maxProcs: Math.max(procs, RUN_MAX_PROCS),
       warm: procs,
       prefixOutput: procs > 1,
     });

@@ -23,7 +23,9 @@
  *      (mapping, index) equal to the index entry's, PG_uptodate, indexed
  *      once, and its mapping an inode slot that holds an inode (or the
  *      xipfs metadata mapping on bio devices);
- *    - anonymous: PG_anon, mapping 0.
+ *    - anonymous: PG_anon, mapping 0;
+ *    - a pipe buffer: a ring page of a live pipe (layout_pipe.ts), no
+ *      flags, mapping 0, mapped by no PTE.
  *    A frame in use in no class is a leak (unless the caller declares pins
  *    on it, e.g. a page still pinned by gup after truncate took it out of
  *    the cache); a free frame in any class, or mapped, is reported.
@@ -34,10 +36,10 @@
  *    reference: not pte_special, not the zero page, not in a VM_PFNMAP VMA
  *    (Linux's vm_normal_page); pins are the references the caller declares
  *    (`opts.pins`); page cache is 1 for a frame in the index (the cache's
- *    own reference); kernel is 1 for the zero page, the vdso page and page tables (the
- *    allocation reference they keep). An anonymous page's allocation
- *    reference becomes its first PTE's (accountMap haveRef), so it has no
- *    kernel term. Metadata pages of a bio-device xipfs are also pinned by
+ *    own reference); kernel is 1 for the zero page, the vdso page, page
+ *    tables and pipe buffers (the allocation reference they keep). An
+ *    anonymous page's allocation reference becomes its first PTE's
+ *    (accountMap haveRef), so it has no kernel term. Metadata pages of a bio-device xipfs are also pinned by
  *    every thread's memo (metacache.ts), a number nobody records, so for
  *    them refcount is only checked to be at least the sum.
  *      mapcount = PTEs (the same counted PTEs).

@@ -15,18 +15,25 @@ import {
   MM_LIVE,
   mmBase,
   PROC_EXITING,
+  PROC_REAPED,
   PROC_TD_FILES,
   PROC_TD_MM,
   PROC_ZOMBIE,
+  PROCS_HDR,
+  START_PENDING,
+  START_TAKEN,
 } from "../abi/layout.ts";
 import { asTid, PAGE_SIZE } from "../abi/types.ts";
 import { errnoName } from "../abi/errno.ts";
-import { ImageError, loadImage, MemDevice, saveImage } from "../hw/device.ts";
-import { createMemory, type Memory } from "../hw/memory.ts";
+import { ImageError, imageFileSize, MemDevice, readImageInto, saveImage } from "../hw/device.ts";
+import { createMemory, MAX_PHYS_FRAMES, type Memory } from "../hw/memory.ts";
 import { freeFrameCount } from "../mm/frame_alloc.ts";
 import { mmBoot, mmPut } from "../mm/mm.ts";
 import { mkfsInto } from "../fs/mkfs.ts";
+import { JitShared } from "../hw/jit/shared.ts";
+import { jitBootCheck, jitBootMode, type JitOption } from "./proc_jit.ts";
 import {
+  DEBUG_JITCHECK,
   DEBUG_LOCKDEP,
   recoverTask,
   setCurrentTid,
@@ -41,11 +48,13 @@ import { closeFilesOf } from "./files.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult } from "./proc_run.ts";
-import { procAlloc, procExit, procFree, procGet } from "./proc.ts";
+import { procClaim, procGet, procLive, procWord } from "./proc.ts";
+import { exitNotify, machineRetire, vforkRelease } from "./exit.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { killTaskGroup, SEND_FATAL } from "./signal_send.ts";
 import { signalRelease, signalSpawn } from "./signal_state.ts";
 import { vdsoPfn } from "./vdso.ts";
+import { OutputOrder } from "./out_order.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
@@ -119,6 +128,14 @@ export interface BootOptions {
   killGraceMs?: number;
   /** Check the lock order in every thread (slower; default false). */
   lockdep?: boolean;
+  /**
+   * Tier 1, guest code translated to WebAssembly (src/hw/jit): "off", "auto"
+   * (a frame once it is hot) or "eager" (a frame at its first dispatch).
+   * Default: XIP_JIT from the environment, else JIT_DEFAULT.
+   */
+  jit?: "off" | "auto" | "eager";
+  /** Debug: check translated code against its frame's bytes at every entry (XIP_JIT_CHECK=1). */
+  jitCheck?: boolean;
 }
 
 /** Options of {@linkcode Machine.prototype.spawn}. Every field is optional. */
@@ -200,6 +217,13 @@ const bytesOf = (s: Uint8Array | string | undefined): Uint8Array =>
 
 const MIB = 1024 * 1024;
 
+/** A byte count for a message: "64 MiB", "3 GiB" or "12288 bytes". */
+function sizeText(n: number): string {
+  if (n % (1024 * MIB) === 0) return `${n / (1024 * MIB)} GiB`;
+  if (n % MIB === 0) return `${n / MIB} MiB`;
+  return `${n} bytes`;
+}
+
 /**
  * A machine: memory, a memory device holding an xipfs image, and processes
  * that run RISC-V programs from it, each in its own Worker. Boot one with
@@ -243,11 +267,16 @@ export class Machine {
   readonly #pool: WorkerPool;
   readonly #bootMs = performance.timeOrigin + performance.now();
   readonly #procs = new Map<number, ProcState>(); // by pid
-  readonly #slots = new Set<number>();
+  readonly #settleWaiters: (() => void)[] = [];
+  /** Workers' output and exits, put back in the order they happened. */
+  readonly #order = new OutputOrder();
   readonly #exits: { pid: number; code: number }[] = [];
   #spawned = 0;
   #panics = 0;
+  /** shutdown() began: no new process may start. */
   #down = false;
+  /** shutdown() finished: the doorbell loop ends. */
+  #closed = false;
   /** Stops idle Workers once no process has existed for keepWarmMs. */
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -256,7 +285,8 @@ export class Machine {
     this.opts = opts;
     this.fs = fs;
     this.device = new MemDevice(mem);
-    this.#pool = new WorkerPool(mem.phys, mem.kernel, fs.opts);
+    if (mem.physMemory === null) throw new MachineError("physical memory is not a wasm memory");
+    this.#pool = new WorkerPool(mem.physMemory, mem.kernel, mem.jit?.memory ?? null, fs.opts);
     this.bootFreeFrames = freeFrameCount(mem);
   }
 
@@ -290,12 +320,20 @@ export class Machine {
     if (!Number.isSafeInteger(ramBytes) || ramBytes < 64 * PAGE_SIZE || ramBytes % PAGE_SIZE) {
       throw new MachineError(`RAM size ${ramBytes} must be a multiple of 4096, at least 256 KiB`);
     }
-    let image: Uint8Array | null = null;
-    if (typeof opts.image === "string") image = loadImage(opts.image);
-    else if (opts.image !== undefined) image = opts.image;
-    const devBytes = image?.length ?? opts.size ?? 16 * MIB;
+    // A path is read straight into the device region once memory exists.
+    const imageFile = typeof opts.image === "string" ? opts.image : null;
+    const image = typeof opts.image === "string" ? null : opts.image ?? null;
+    const devBytes = imageFile !== null
+      ? imageFileSize(imageFile)
+      : image?.length ?? opts.size ?? 16 * MIB;
     if (!Number.isSafeInteger(devBytes) || devBytes <= 0 || devBytes % PAGE_SIZE !== 0) {
       throw new MachineError(`device size ${devBytes} is not a positive multiple of 4096`);
+    }
+    if (ramBytes + devBytes > MAX_PHYS_FRAMES * PAGE_SIZE) {
+      throw new MachineError(
+        `RAM (${sizeText(ramBytes)}) plus device (${sizeText(devBytes)}) exceed 4 GiB, ` +
+          `the most one wasm32 memory holds: use a smaller --ram or image`,
+      );
     }
     let mem: Memory;
     try {
@@ -309,12 +347,24 @@ export class Machine {
       if (e instanceof ImageError) throw e;
       throw new MachineError((e as Error).message.split("\n")[0]!);
     }
-    if (image === null) {
+    if (imageFile !== null) readImageInto(imageFile, new MemDevice(mem).bytes);
+    else if (image === null) {
       mkfsInto(new MemDevice(mem).bytes, { from: opts.from });
     }
     if (mmBoot(mem) !== 0) throw new MachineError("out of RAM at boot");
     if (vdsoPfn(mem) < 0) throw new MachineError("out of RAM at boot");
     setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
+    let jit: JitOption;
+    try {
+      jit = jitBootMode(opts.jit);
+    } catch (e) {
+      throw new MachineError((e as Error).message);
+    }
+    if (jit !== "off") {
+      const cfg = mem.layout.config;
+      mem.jit = JitShared.create(cfg.ramFrames + cfg.deviceFrames, { mode: jit });
+    }
+    setDebug(mem.k32, DEBUG_JITCHECK, jitBootCheck(opts.jitCheck));
     taskInit(mem.k32, asTid(1));
     setCurrentTid(asTid(1));
     const imagePath = opts.imagePath !== undefined
@@ -333,6 +383,7 @@ export class Machine {
     }
     const m = new Machine(mem, opts, fs);
     await m.#pool.warm(Math.min(opts.warm ?? 4, maxProcs));
+    m.#doorbellLoop().catch((e) => m.#bug(`doorbell loop: ${(e as Error).message}`));
     m.#armIdle();
     return m;
   }
@@ -359,6 +410,20 @@ export class Machine {
   }
 
   /**
+   * Resolves once no process is left: every process, the ones guests
+   * forked included, has exited and been reaped (orphans by the Machine,
+   * as init). Then the Machine is quiescent (checkInvariants may run).
+   */
+  settled(): Promise<void> {
+    if (this.#quiet()) return Promise.resolve();
+    return new Promise((resolve) => this.#settleWaiters.push(resolve));
+  }
+
+  #quiet(): boolean {
+    return this.#procs.size === 0 && procLive(this.mem) === 0;
+  }
+
+  /**
    * Start `path` with `argv` (argv[0] included) in a new process.
    *
    * @example Capture a process's output
@@ -382,32 +447,19 @@ export class Machine {
   spawn(path: string, argv: string[] = [path], opts: SpawnOptions = {}): Process {
     if (this.#down) throw new MachineError("the machine is shut down");
     clearTimeout(this.#idleTimer);
-    let slot = 2;
-    while (slot < this.mem.layout.config.maxTasks && this.#slots.has(slot)) slot++;
-    if (slot >= this.mem.layout.config.maxTasks) {
+    const claim = procClaim(this.mem, 0);
+    if (typeof claim === "number") {
       throw new MachineError(`too many processes (maxProcs is ${this.maxProcs})`);
     }
-    this.#slots.add(slot);
+    const { slot, pid } = claim;
     taskInit(this.mem.k32, asTid(slot));
-    const pid = procAlloc(this.mem, slot, 0);
     signalSpawn(this.mem, slot, pid);
-    this.#spawned++;
-    const prefix = this.opts.prefixOutput ? `[${pid}] ` : null;
-    let resolve!: (s: ExitStatus) => void;
-    const done = new Promise<ExitStatus>((r) => resolve = r);
-    const p: ProcState = {
+    const p = this.#track(
       pid,
       slot,
-      worker: null,
-      status: null,
-      resolve,
-      done,
-      out: new LineSink(opts.stdout ?? this.opts.stdout ?? writeAllSync(Deno.stdout), prefix),
-      err: new LineSink(opts.stderr ?? this.opts.stderr ?? writeAllSync(Deno.stderr), prefix),
-      killTimer: undefined,
-      killSig: 0,
-    };
-    this.#procs.set(pid, p);
+      opts.stdout ?? this.opts.stdout ?? writeAllSync(Deno.stdout),
+      opts.stderr ?? this.opts.stderr ?? writeAllSync(Deno.stderr),
+    );
     const env = opts.env === undefined
       ? []
       : Array.isArray(opts.env)
@@ -424,7 +476,86 @@ export class Machine {
       textMode: this.opts.textMode ?? "map",
       bootMs: this.#bootMs,
     });
-    return { pid, wait: () => done };
+    return { pid, wait: () => p.done };
+  }
+
+  /** Start tracking process `pid` in `slot`, with output to `out` and `err`. */
+  #track(pid: number, slot: number, out: OutputSink, err: OutputSink): ProcState {
+    clearTimeout(this.#idleTimer);
+    this.#spawned++;
+    const prefix = this.opts.prefixOutput ? `[${pid}] ` : null;
+    let resolve!: (s: ExitStatus) => void;
+    const done = new Promise<ExitStatus>((r) => resolve = r);
+    const p: ProcState = {
+      pid,
+      slot,
+      worker: null,
+      status: null,
+      resolve,
+      done,
+      out: new LineSink(out, prefix),
+      err: new LineSink(err, prefix),
+      killTimer: undefined,
+      killSig: 0,
+    };
+    this.#procs.set(pid, p);
+    return p;
+  }
+
+  /**
+   * The doorbell loop: wait (asynchronously: the main thread never blocks)
+   * until a Worker rings, then start every child clone left pending. Runs
+   * from boot until shutdown.
+   */
+  async #doorbellLoop(): Promise<void> {
+    const k32 = this.mem.k32;
+    const w = this.mem.layout.procs.base + PROCS_HDR.doorbell;
+    while (!this.#closed) {
+      const seen = Atomics.load(k32, w);
+      this.#startPending();
+      const r = Atomics.waitAsync(k32, w, seen);
+      if (r.async) await r.value;
+    }
+  }
+
+  /** Give a Worker to every child in START_PENDING (or tear it down after shutdown began). */
+  #startPending(): void {
+    const mem = this.mem;
+    for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
+      const sw = procWord(mem, slot, "start");
+      if (Atomics.load(mem.k32, sw) !== START_PENDING) continue;
+      if (Atomics.compareExchange(mem.k32, sw, START_PENDING, START_TAKEN) !== START_PENDING) {
+        continue;
+      }
+      const pid = procGet(mem, slot, "pid");
+      // The child's output goes where its parent's does.
+      const parent = this.#bySlot(procGet(mem, slot, "parentSlot"));
+      const p = this.#track(
+        pid,
+        slot,
+        parent?.out.sink ?? this.opts.stdout ?? writeAllSync(Deno.stdout),
+        parent?.err.sink ?? this.opts.stderr ?? writeAllSync(Deno.stderr),
+      );
+      if (this.#down) {
+        this.#forceTeardown(p, SIGKILL, "killed by SIGKILL (the machine is shutting down)");
+        continue;
+      }
+      this.#start(p, {
+        kind: "clone",
+        tid: slot,
+        pid,
+        stdin: new Uint8Array(0),
+        textMode: this.opts.textMode ?? "map",
+        bootMs: this.#bootMs,
+      });
+    }
+  }
+
+  /** The tracked process running in `slot`, if any. */
+  #bySlot(slot: number): ProcState | undefined {
+    if (slot === 0) return undefined;
+    for (const p of this.#procs.values()) if (p.slot === slot) return p;
+    return undefined;
   }
 
   async #start(p: ProcState, start: Parameters<PooledWorker["run"]>[0]): Promise<void> {
@@ -438,8 +569,9 @@ export class Machine {
     if (p.status !== null) return this.#pool.release(w); // killed and reaped meanwhile
     p.worker = w;
     w.run(start, {
-      out: (fd, data) => (fd === 2 ? p.err : p.out).write(data),
-      exit: (r) => this.#reaped(p, r),
+      out: (fd, data, ticket) =>
+        this.#order.put(ticket, () => (fd === 2 ? p.err : p.out).write(data)),
+      exit: (r, ticket) => this.#order.put(ticket, () => this.#reaped(p, r)),
       error: (msg) => this.#forceTeardown(p, SIGKILL, `worker died: ${msg}`),
     });
   }
@@ -469,9 +601,10 @@ export class Machine {
     p.out.flush();
     p.err.flush();
     signalRelease(this.mem, p.slot);
-    procFree(this.mem, p.slot);
-    this.#slots.delete(p.slot);
+    // The parent reaps the zombie (or the Machine, as its parent or init).
+    machineRetire(this.mem, p.slot);
     this.#procs.delete(p.pid);
+    if (this.#quiet()) { for (const w of this.#settleWaiters.splice(0)) w(); }
     this.#exits.push({ pid: p.pid, code: s.code });
     p.resolve(s);
     this.#armIdle();
@@ -507,7 +640,9 @@ export class Machine {
         this.#reportLeak(p.pid, `mm ${mm} was half torn down when its Worker died`);
       }
     }
-    if (procGet(mem, slot, "state") !== PROC_ZOMBIE) procExit(mem, slot, 0, sig);
+    vforkRelease(mem, slot);
+    const st = procGet(mem, slot, "state");
+    if (st !== PROC_ZOMBIE && st !== PROC_REAPED) exitNotify(mem, slot, 0, sig);
     this.#finish(p, { code: 128 + sig, signal: sig, message });
   }
 
@@ -671,9 +806,16 @@ export class Machine {
     if (this.#down) return;
     this.#down = true;
     clearTimeout(this.#idleTimer);
-    const left = [...this.#procs.values()];
-    for (const p of left) this.kill(p.pid, SIGKILL);
-    await Promise.all(left.map((p) => p.done));
+    // Children cloned meanwhile are torn down as the doorbell loop meets them.
+    for (let left = [...this.#procs.values()]; left.length > 0; left = [...this.#procs.values()]) {
+      for (const p of left) this.kill(p.pid, SIGKILL);
+      await Promise.all(left.map((p) => p.done));
+    }
+    this.#closed = true;
+    this.#order.close();
+    const bell = this.mem.layout.procs.base + PROCS_HDR.doorbell;
+    Atomics.add(this.mem.k32, bell, 1);
+    Atomics.notify(this.mem.k32, bell);
     try {
       const rc = unmountKernelFs(this.fs);
       if (rc < 0) this.#bug(`at unmount (${errnoName(rc)}): an inode is still referenced`);

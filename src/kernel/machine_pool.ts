@@ -32,8 +32,9 @@ export function workerPermissionProblem(): string | null {
 
 /** What a pooled Worker reports while running a process. */
 export interface WorkerEvents {
-  out(fd: 1 | 2, data: Uint8Array): void;
-  exit(result: ProcessResult): void;
+  /** Output with its ticket (out_order.ts). */
+  out(fd: 1 | 2, data: Uint8Array, ticket: number): void;
+  exit(result: ProcessResult, ticket: number): void;
   /** The Worker threw outside the kernel's own handling (it is unusable now). */
   error(message: string): void;
 }
@@ -48,8 +49,9 @@ export class PooledWorker {
 
   constructor(
     url: string,
-    phys: SharedArrayBuffer,
+    phys: WebAssembly.Memory,
     kernel: SharedArrayBuffer,
+    jit: WebAssembly.Memory | null,
     mount: FsMountOptions,
   ) {
     this.worker = new Worker(url, { type: "module" });
@@ -61,16 +63,17 @@ export class PooledWorker {
           data?: Uint8Array;
           result?: ProcessResult;
           error?: string;
+          ticket?: number;
         };
         if (m.t === "ready") resolve();
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
-        } else if (m.t === "out") this.events?.out(m.fd!, m.data!);
+        } else if (m.t === "out") this.events?.out(m.fd!, m.data!, m.ticket!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;
-          ev?.exit(m.result!);
+          ev?.exit(m.result!, m.ticket!);
         }
       };
       this.worker.onerror = (ev: ErrorEvent) => {
@@ -84,7 +87,7 @@ export class PooledWorker {
       };
     });
     this.ready.catch(() => {}); // a failed start is reported through acquire()
-    this.worker.postMessage({ t: "init", phys, kernel, mount });
+    this.worker.postMessage({ t: "init", phys, kernel, jit, mount });
   }
 
   /** Start a process. Entry: the Worker is ready and idle. */
@@ -107,13 +110,14 @@ export class WorkerPool {
   readonly #url = WORKER_URL.href;
 
   constructor(
-    readonly phys: SharedArrayBuffer,
+    readonly phys: WebAssembly.Memory,
     readonly kernel: SharedArrayBuffer,
+    readonly jit: WebAssembly.Memory | null,
     readonly mount: FsMountOptions,
   ) {}
 
   #spawn(): PooledWorker {
-    const w = new PooledWorker(this.#url, this.phys, this.kernel, this.mount);
+    const w = new PooledWorker(this.#url, this.phys, this.kernel, this.jit, this.mount);
     this.#all.add(w);
     return w;
   }

@@ -56,17 +56,20 @@ import {
 } from "../sync/mod.ts";
 import { STAT } from "../abi/layout.ts";
 import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
-import { VfsFiles } from "./files.ts";
+import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
+import { closeFilesOf, VfsFiles } from "./files.ts";
+import { readFrame } from "./fork.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
-import { procExit, procGet, procSet } from "./proc.ts";
+import { procGet, procSet } from "./proc.ts";
+import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
 import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
 import { signalExit } from "./signal_state.ts";
 import { ipcExit } from "./ipc.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
-import { type ConsoleSink, Task } from "./task.ts";
+import { type ConsoleSink, type ProcessHost, Task } from "./task.ts";
 
 /**
  * How exec places program text: "map" mmaps every PT_LOAD segment from the
@@ -75,8 +78,9 @@ import { type ConsoleSink, Task } from "./task.ts";
  */
 export type TextMode = "map" | "copy";
 
-/** What the Machine tells a Worker to run. */
-export interface ProcessStart {
+/** What the Machine tells a Worker to run: a program to exec, in a new process. */
+export interface ExecStart {
+  kind?: "exec";
   tid: number;
   pid: number;
   parentPid: number;
@@ -88,6 +92,22 @@ export interface ProcessStart {
   /** CLOCK_MONOTONIC's zero, on the performance.timeOrigin + now() clock. */
   bootMs: number;
 }
+
+/**
+ * ... or a child that clone built in slot `tid` (its mm, fd table and
+ * register frame are in the process record; fork.ts).
+ */
+export interface CloneStart {
+  kind: "clone";
+  tid: number;
+  pid: number;
+  /** Console input the child reads (until the console is a file in the fd table). */
+  stdin: Uint8Array;
+  textMode: TextMode;
+  bootMs: number;
+}
+
+export type ProcessStart = ExecStart | CloneStart;
 
 /** How the process ended, as the Worker reports it. */
 export interface ProcessResult {
@@ -119,7 +139,8 @@ class ProcessEnv implements HartEnv {
   step = 0;
   /** Instructions of this process already added to STAT.instret. */
   instretPublished = 0;
-  constructor(readonly t: Task, readonly img: ExecResult) {}
+  /** The image exec loaded (its init calls run first); null for a cloned child, already running. */
+  constructor(readonly t: Task, readonly img: ExecResult | null) {}
 
   /** When this process's first fault in a row without a frame happened (0: none). */
   #oomSince = 0;
@@ -178,9 +199,13 @@ class ProcessEnv implements HartEnv {
   pageFault(va: VirtAddr, access: Access, _cause: number): boolean {
     const t = this.t;
     enterKernel(t.mem, t.tid);
-    if (access === ACCESS_EXEC && isInitReturn(va) && this.step <= this.img.initCalls.length) {
+    const img = this.img;
+    if (
+      access === ACCESS_EXEC && isInitReturn(va) && img !== null &&
+      this.step <= img.initCalls.length
+    ) {
       // An init function returned: start the next one, or the program.
-      this.hart!.pc = execStartStep(this.hart!.x, this.img, this.step++);
+      this.hart!.pc = execStartStep(this.hart!.x, img, this.step++);
       return this.#toUser(null);
     }
     const r = handleMmFault(t.mem, t.mm, va, access);
@@ -286,14 +311,19 @@ function enterUserChecked(env: ProcessEnv): boolean {
 /** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
 const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 : 126);
 
+/** What the Worker offers the process: console output and the Machine's doorbell. */
+export type ProcessIo = ConsoleSink & ProcessHost;
+
 /**
- * Run process `s` to completion in this Worker: allocate its mm, exec,
- * run init calls and the program, then tear everything down and record the
- * status (the process becomes a zombie). Entry: the Machine claimed slot
- * s.tid and initialised the task; this thread has no current task.
- * Never throws: a kernel exception becomes a `panic` in the result.
+ * Run process `s` to completion in this Worker: allocate its mm, exec (or
+ * take the mm, files and registers clone left in its slot), run init calls
+ * and the program, then tear everything down and record the status (the
+ * process becomes a zombie). Entry: slot s.tid was claimed and its task
+ * initialised (by the Machine at spawn, by the parent at clone); this
+ * thread has no current task. Never throws: a kernel exception becomes a
+ * `panic` in the result.
  */
-export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink): ProcessResult {
+export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): ProcessResult {
   const mem = fs.mem;
   const tid = s.tid as Tid;
   setCurrentTid(tid);
@@ -301,15 +331,28 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
   let hart: Hart | null = null;
   let env: ProcessEnv | null = null;
   let reason = { code: 0, signal: 0 } as { code: number; signal: number; message?: string };
+  /** Instructions of the images an execve replaced. */
+  let priorInstret = 0;
   let panic: string | undefined;
   try {
     // Setting up and exec run as a no-kill region: they hold references no
     // lock records (src/sync/task.ts). The process becomes killable once its
     // hart runs: in user mode, in its page faults and in the system calls declared killable (syscall_def.ts).
-    const started = withNoKill(() => startProcess());
+    const started = withNoKill(() => s.kind === "clone" ? startClone(s) : startProcess(s));
     if (started !== null) {
       [t, env, hart] = started;
-      runHart(env, hart);
+      for (;;) {
+        runHart(env, hart);
+        const img = t.execPending;
+        if (img === null || t.exiting !== null) break;
+        // execve replaced the image: a new hart on the new mm runs it.
+        t.execPending = null;
+        statAdd(mem, STAT.instret, hart.instret - env.instretPublished);
+        priorInstret += hart.instret;
+        env = new ProcessEnv(t, img);
+        hart = newHart(env, t.mm);
+        hart.pc = execStartStep(hart.x, img, env.step++);
+      }
       reason = t.exiting ?? { code: 0, signal: SIGKILL, message: "stopped without a reason" };
       if (t.panic !== null) panic = describe(t.panic);
     }
@@ -322,8 +365,56 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
   }
   return finish();
 
+  /** Take the mm, files and registers clone left in the slot. */
+  function startClone(s: CloneStart): [Task, ProcessEnv, Hart] {
+    const mm = procGet(mem, tid, "mm");
+    switchMm(mem, tid, mm);
+    const files = VfsFiles.attach(fs, procGet(mem, tid, "fdTable"), mm);
+    const task = newTask(s, procGet(mem, tid, "parent"), mm, files);
+    const open = procGet(mem, tid, "console");
+    for (let fd = 0; fd < 3; fd++) task.consoleOpen[fd] = (open & (1 << fd)) !== 0;
+    t = task;
+    const frame = readFrame(mem, tid);
+    const e = new ProcessEnv(task, null);
+    const h = newHart(e, mm);
+    h.x.set(frame.x);
+    h.pc = frame.pc;
+    return [task, e, h];
+  }
+
+  function newTask(s: ProcessStart, parentPid: number, mm: number, files: VfsFiles): Task {
+    return new Task({
+      mem,
+      tid,
+      pid: s.pid,
+      parentPid,
+      mm,
+      console,
+      stdin: s.stdin,
+      files,
+      bootMs: s.bootMs,
+      textMode: s.textMode,
+      host: console,
+    });
+  }
+
+  function newHart(e: ProcessEnv, mm: number): Hart {
+    // Tier 1 when the machine translates: this Worker's runtime (its translations outlive us).
+    const jit = processJit(mem);
+    const h = new Hart(jit !== null ? mem.physMemory! : mem.phys, e, {
+      rootPfn: mmRoot(mem, mm),
+      tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
+      frames: mem.layout.config.ramFrames + mem.layout.config.deviceFrames,
+      code: mem.jit,
+      jit,
+    });
+    e.hart = h;
+    e.t.sig.hart = h;
+    return h;
+  }
+
   /** Allocate the mm and files, exec; null (reason set) when the process cannot start. */
-  function startProcess(): [Task, ProcessEnv, Hart] | null {
+  function startProcess(s: ExecStart): [Task, ProcessEnv, Hart] | null {
     const mm = mmAlloc(mem);
     if (mm < 0) {
       reason = { code: 0, signal: SIGKILL, message: "out of memory: no mm slot or frame" };
@@ -341,17 +432,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
       return null;
     }
     procSet(mem, tid, "fdTable", files.fdTable);
-    const task = new Task({
-      mem,
-      tid,
-      pid: s.pid,
-      parentPid: s.parentPid,
-      mm,
-      console,
-      stdin: s.stdin,
-      files,
-      bootMs: s.bootMs,
-    });
+    const task = newTask(s, s.parentPid, mm, files);
     t = task; // teardown closes its files even if exec fails
     const img = execve({ mem, mm, openExec: (p) => files.openExec(p) }, s.path, s.argv, s.envp, {
       textMode: s.textMode,
@@ -365,12 +446,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
       return null;
     }
     const e = new ProcessEnv(task, img);
-    const h = new Hart(mem.phys, e, {
-      rootPfn: mmRoot(mem, mm),
-      tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
-    });
-    e.hart = h;
-    task.sig.hart = h;
+    const h = newHart(e, mm);
     h.pc = execStartStep(h.x, img, e.step++);
     return [task, e, h];
   }
@@ -388,7 +464,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
     } finally {
       noKillExit();
     }
-    const instret = hart?.instret ?? 0;
+    const instret = priorInstret + (hart?.instret ?? 0);
     const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;
     return { code, signal: reason.signal, instret, message: reason.message, panic };
   }
@@ -399,8 +475,10 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
     ipcExit(mem, tid, s.pid); // SEM_UNDO (Linux's exit_sem)
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
-    t?.files.closeAll();
+    if (t !== null) t.files.closeAll();
+    else closeFilesOf(fs, procGet(mem, tid, "fdTable")); // a clone child that never started
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
+    if (mm !== 0) clearChildTid(mem, tid, mm);
     switchMm(mem, tid, 0);
     enterIdle(mem, tid);
     if (mm !== 0) {
@@ -408,9 +486,10 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
       procSet(mem, tid, "mm", 0);
     }
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_MM);
+    vforkRelease(mem, tid);
     if (hart !== null) statAdd(mem, STAT.instret, hart.instret - (env?.instretPublished ?? 0));
     const signal = reason.signal;
-    procExit(mem, tid, signal !== 0 ? 0 : reason.code, signal);
+    exitNotify(mem, tid, signal !== 0 ? 0 : reason.code, signal);
     taskExit(mem.k32, tid);
   }
 }

@@ -7,6 +7,7 @@
 
 import { EINVAL } from "../abi/errno.ts";
 import { doFutex, FUTEX_CMD_MASK, FUTEX_WAIT } from "./futex.ts";
+import { procGet, procSet } from "./proc.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -31,11 +32,19 @@ export function sysExitGroup(t: Task, status: number): number {
 }
 
 export const sysGetpid = (t: Task): number => t.pid;
-export const sysGetppid = (t: Task): number => t.parentPid;
+/** The parent's pid now: 0 once the parent is gone (the Machine, as init, adopted it). */
+export const sysGetppid = (t: Task): number => procGet(t.mem, t.slot, "parent");
 /** One thread per process: its tid is its pid. */
 export const sysGettid = (t: Task): number => t.pid;
-/** set_tid_address(ptr): no thread exit notification is ever due; returns the tid. */
-export const sysSetTidAddress = (t: Task): number => t.pid;
+/**
+ * set_tid_address(ptr): at exit, the word at ptr is cleared and futex-woken
+ * when another process still shares the mm (Linux's clear_child_tid).
+ * Returns the tid.
+ */
+export function sysSetTidAddress(t: Task, ptr: number): number {
+  procSet(t.mem, t.slot, "clearTid", ptr >>> 0);
+  return t.pid;
+}
 
 /** Now in ms on the epoch, with sub-ms precision, the same in every Worker. */
 const nowMs = (): number => performance.timeOrigin + performance.now();

@@ -16,6 +16,7 @@
 import { ENOSYS } from "../abi/errno.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/regs.ts";
 import { SIGSYS } from "./signal.ts";
+import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IPC_SYSCALLS } from "./sys_ipc.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
@@ -35,6 +36,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
   MM_SYSCALLS,
   PROC_SYSCALLS,
+  FORK_SYSCALLS,
   SIGNAL_SYSCALLS,
   IPC_SYSCALLS,
 ]);
@@ -59,7 +61,8 @@ function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, Sys
  * returned -ERESTART*.
  *
  * @returns true to return to user mode; false when the process must stop
- *   (exit, or a kernel bug), with `t.exiting` set
+ *   (exit, or a kernel bug), with `t.exiting` set, or when execve
+ *   replaced the image (`t.execPending`)
  */
 export function syscallDispatch(t: Task, regs: Int32Array): boolean {
   const def = SYSCALLS.get(regs[REG_A7]!);
@@ -81,7 +84,7 @@ export function syscallDispatch(t: Task, regs: Int32Array): boolean {
       return false;
     }
   }
-  if (t.exiting !== null) return false;
+  if (t.exiting !== null || t.execPending !== null) return false;
   regs[REG_A0] = ret | 0;
   return true;
 }

@@ -11,6 +11,7 @@
  */
 
 import type { Tid } from "../abi/types.ts";
+import type { ExecResult } from "./exec_types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
 import { TaskSignals } from "./signal_task.ts";
@@ -29,6 +30,19 @@ export interface ExitReason {
   message?: string;
 }
 
+/**
+ * What a process asks of the Machine from inside a syscall, without
+ * waiting for an answer (the Worker never returns to its event loop while
+ * the process runs).
+ */
+export interface ProcessHost {
+  /**
+   * A child left in its slot with PROC.start = START_PENDING wants a Worker:
+   * ring the Machine's doorbell.
+   */
+  ringDoorbell(): void;
+}
+
 /** Construction parameters of a Task. */
 export interface TaskInit {
   mem: Memory;
@@ -41,6 +55,10 @@ export interface TaskInit {
   files: FileGlue;
   /** performance.timeOrigin + performance.now() at Machine boot: CLOCK_MONOTONIC's zero. */
   bootMs: number;
+  /** How exec places program text ("map" unless given). */
+  textMode?: "map" | "copy";
+  /** The Machine, for clone (absent in tests that run a Task alone: clone is -ENOSYS). */
+  host?: ProcessHost;
 }
 
 export class Task {
@@ -49,6 +67,7 @@ export class Task {
   /** Process slot: equal to the tid (one process per task). */
   readonly slot: number;
   readonly pid: number;
+  /** The parent's pid when the process started (getppid reads the live record). */
   readonly parentPid: number;
   mm: number;
   readonly console: ConsoleSink;
@@ -65,6 +84,13 @@ export class Task {
   exiting: ExitReason | null = null;
   /** An exception that escaped the kernel (a bug): the Worker reports it loudly. */
   panic: unknown = null;
+  /**
+   * Set by a successful execve: the new image, which the process layer
+   * starts on a new hart instead of returning to the old one.
+   */
+  execPending: ExecResult | null = null;
+  readonly textMode: "map" | "copy";
+  readonly host: ProcessHost | null;
   /** Task-local signal state; the shared part is in the `signal` region (signal_state.ts). */
   readonly sig: TaskSignals;
 
@@ -79,6 +105,8 @@ export class Task {
     this.stdin = init.stdin;
     this.files = init.files;
     this.bootMs = init.bootMs;
+    this.textMode = init.textMode ?? "map";
+    this.host = init.host ?? null;
     this.sig = new TaskSignals(init.mem, init.tid, init.pid);
   }
 
