@@ -97,6 +97,7 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   sigdie: { src: "guest/tests/sigdie.c" },
   ipcbasic: { src: "guest/tests/ipcbasic.c" },
   ipcpeer: { src: "guest/bin/ipcpeer.c" },
+  ipcfork: { src: "guest/tests/ipcfork.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 
