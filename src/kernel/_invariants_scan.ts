@@ -27,6 +27,7 @@ import {
   VMAS_PER_TASK,
 } from "../abi/layout.ts";
 import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout_pipe.ts";
+import { msgStorePages } from "./ipc_msg.ts";
 import { pteIsLeaf, pteIsTable, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
 import { asPte, type Pfn, type Pte } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -91,6 +92,8 @@ export interface Snapshot {
   readonly vmas: Map<number, VmaRec[]>;
   /** Ring pages of live pipes: frame -> the pipe records naming it (one, unless broken). */
   readonly pipes: Map<number, number[]>;
+  /** Store pages of live System V message queues: frame -> the queues naming it (ipc_msg.ts). */
+  readonly msgPages: Map<number, number[]>;
 }
 
 /** Whether RAM frame `pfn`'s bit is set in the frame allocator's bitmap. */
@@ -248,6 +251,7 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     pcache: new Map(),
     vmas: new Map(),
     pipes: new Map(),
+    msgPages: msgStorePages(mem),
   };
   for (let mm = 1; mm < cfg.maxTasks; mm++) {
     const state = Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state);
