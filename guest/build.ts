@@ -56,6 +56,7 @@ const LIBXC = [
   "process",
   "signal",
   "ipc",
+  "socket",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -98,6 +99,7 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   ipcbasic: { src: "guest/tests/ipcbasic.c" },
   ipcpeer: { src: "guest/bin/ipcpeer.c" },
   ipcfork: { src: "guest/tests/ipcfork.c" },
+  unixbasic: { src: "guest/tests/unixbasic.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

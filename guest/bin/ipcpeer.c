@@ -13,6 +13,10 @@
  *   ipcpeer msg-block KEY        block in msgrcv forever (or until SIGUSR1: print it)
  *   ipcpeer psem-add NAME N      N times: sem_wait, counter++ in shm_open'd memory, sem_post
  *   ipcpeer psem-check NAME      print that counter, unlink both names
+ *   ipcpeer sock-server PATH N   AF_UNIX stream server: N clients, each gets its request upper-cased
+ *   ipcpeer sock-client PATH MSG connect (retrying until the server is there), send MSG, print the reply
+ *   ipcpeer sock-block PATH      a datagram socket bound at PATH, blocked in recv forever
+ *   ipcpeer sock-pipe X          write to a socket whose peer closed: dies of SIGPIPE
  *
  * Exit status 0 on success; 1 and a line on stderr otherwise. */
 #include <errno.h>
@@ -26,6 +30,8 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int fail(const char *what) {
@@ -193,6 +199,75 @@ static int psem_add(const char *name, int n, int check) {
   return sem_close(s) < 0 ? fail("sem_close") : 0;
 }
 
+static socklen_t sun_of(struct sockaddr_un *a, const char *path) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  strncpy(a->sun_path, path, sizeof a->sun_path - 1);
+  return (socklen_t)(2 + strlen(a->sun_path) + 1);
+}
+
+static int sock_server(const char *path, int n) {
+  struct sockaddr_un a;
+  socklen_t len = sun_of(&a, path);
+  int l = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (l < 0 || bind(l, (void *)&a, len) < 0 || listen(l, 8) < 0) return fail("listen");
+  long bytes = 0;
+  for (int i = 0; i < n; i++) {
+    int c = accept(l, 0, 0);
+    if (c < 0) return fail("accept");
+    char buf[256];
+    long got = read(c, buf, sizeof buf);
+    if (got < 0) return fail("read");
+    for (long j = 0; j < got; j++) {
+      if (buf[j] >= 'a' && buf[j] <= 'z') buf[j] = (char)(buf[j] - 32);
+    }
+    if (write(c, buf, (size_t)got) != got) return fail("write");
+    bytes += got;
+    close(c);
+  }
+  close(l);
+  unlink(path);
+  printf("served %d clients, %ld bytes\n", n, bytes);
+  return 0;
+}
+
+static int sock_client(const char *path, const char *msg) {
+  struct sockaddr_un a;
+  socklen_t len = sun_of(&a, path);
+  int c = socket(AF_UNIX, SOCK_STREAM, 0);
+  for (int tries = 0; connect(c, (void *)&a, len) < 0; tries++) {
+    if ((errno != ENOENT && errno != ECONNREFUSED) || tries > 2000000) return fail("connect");
+  }
+  if (write(c, msg, strlen(msg)) < 0) return fail("write");
+  shutdown(c, SHUT_WR);
+  char buf[256];
+  long n = read(c, buf, sizeof buf - 1);
+  if (n < 0) return fail("read");
+  buf[n] = 0;
+  printf("reply %s\n", buf);
+  return 0;
+}
+
+static int sock_block(const char *path) {
+  struct sockaddr_un a;
+  socklen_t len = sun_of(&a, path);
+  int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+  if (s < 0 || bind(s, (void *)&a, len) < 0) return fail("bind");
+  printf("blocking\n");
+  fflush(stdout);
+  char buf[16];
+  recv(s, buf, sizeof buf, 0);
+  return 0;
+}
+
+static int sock_pipe(void) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return fail("socketpair");
+  close(sv[1]);
+  write(sv[0], "x", 1); /* SIGPIPE's default action ends the process here */
+  return fail("still alive after SIGPIPE");
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: ipcpeer MODE KEY|NAME [N]\n");
@@ -212,6 +287,10 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "msg-block")) return msg_block(key);
   if (!strcmp(mode, "psem-add")) return psem_add(argv[2], n, 0);
   if (!strcmp(mode, "psem-check")) return psem_add(argv[2], 0, 1);
+  if (!strcmp(mode, "sock-server")) return sock_server(argv[2], n);
+  if (!strcmp(mode, "sock-client")) return sock_client(argv[2], argc > 3 ? argv[3] : "");
+  if (!strcmp(mode, "sock-block")) return sock_block(argv[2]);
+  if (!strcmp(mode, "sock-pipe")) return sock_pipe();
   fprintf(stderr, "ipcpeer: unknown mode %s\n", mode);
   return 2;
 }

@@ -74,6 +74,7 @@ export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
 export const S_IFLNK = 0o120000;
+export const S_IFSOCK = 0o140000;
 
 /** statx attribute: the file is accessed DAX (STATX_ATTR_DAX). */
 export const STATX_ATTR_DAX = 0x0020_0000;
@@ -128,6 +129,7 @@ export const DT_UNKNOWN = 0;
 export const DT_DIR = 4;
 export const DT_REG = 8;
 export const DT_LNK = 10;
+export const DT_SOCK = 12;
 
 /** The DT_* type for an st_mode. */
 export function modeToDtype(mode: number): number {
@@ -138,6 +140,8 @@ export function modeToDtype(mode: number): number {
       return DT_DIR;
     case S_IFLNK:
       return DT_LNK;
+    case S_IFSOCK:
+      return DT_SOCK;
     default:
       return DT_UNKNOWN;
   }

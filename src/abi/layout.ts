@@ -1062,6 +1062,8 @@ export const XIPFS_NAME_MAX = 255;
 export const XFT_UNKNOWN = 0;
 export const XFT_REG = 1;
 export const XFT_DIR = 2;
+/** A socket's name (bind on a path). */
+export const XFT_SOCK = 6;
 export const XFT_SYMLINK = 7;
 
 /** A run of blocks on the device. */

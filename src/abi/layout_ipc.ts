@@ -12,6 +12,7 @@
  *  | SVHDR shm | SHMID records (System V shared memory segments)  |
  *  | SVHDR sem | SEMID records | SEM pool | SEMUNDO | SEMWAIT/task |
  *  | SVHDR msg | MSQ records (queues, their text in RAM pages)     |
+ *  | SOCKHDR   | SOCK records (AF_UNIX sockets)                    |
  *  +-------------------------------------------------------------+
  * ```
  *
@@ -31,6 +32,11 @@
  * messages). A record's id is seq * IPCMNI + index; `state` says whether
  * the index is free. What a sleeper waits on is a record's `event` word,
  * bumped and notified at every change.
+ *
+ * AF_UNIX sockets (src/kernel/unix_sock.ts): one SOCK record per socket,
+ * all of them under SOCKHDR.lock (LockClass.SOCK, a leaf). A socket's
+ * receive queue is a ring of RAM pages (page_ring.ts) in its record;
+ * senders write into their peer's.
  *
  * @module
  */
@@ -240,6 +246,75 @@ export const MSQ_WORDS = MSQ.pages + MSQ_PAGES;
 /** Message queues machine-wide (Linux's MSGMNI is 32000). */
 export const MSG_IDS = 64;
 
+// ---------------------------------------------------------------------------
+// AF_UNIX sockets
+
+export const SOCKHDR = {
+  /** The sockets' lock: a src/sync mutex (MUTEX_WORDS), class SOCK. */
+  lock: 0,
+  /** Last socket id generation handed out. */
+  lastId: 2,
+  /** Live sockets. */
+  nrSocks: 3,
+  /** Counter behind autobind's abstract names. */
+  autobind: 4,
+} as const;
+export const SOCKHDR_WORDS = 16;
+
+/** One socket (struct unix_sock with its struct sock, reduced). */
+export const SOCK = {
+  /** The socket's id (generation << SOCK_SLOT_BITS | slot); 0 free, -1 being claimed. */
+  id: 0,
+  /** SOCK_STREAM or SOCK_DGRAM. */
+  type: 1,
+  /** SS_* state. */
+  state: 2,
+  /** The connected peer's id (stream), or a datagram socket's default destination; 0 none. */
+  peer: 3,
+  /** SOCKF_* bits. */
+  flags: 4,
+  /** The pending error SO_ERROR reports and clears (a positive errno). */
+  err: 5,
+  /** listen(2) backlog, and the connections waiting in accept's queue. */
+  backlog: 6,
+  qlen: 7,
+  /** First and last socket id of the accept queue (embryos, linked by `next`). */
+  qhead: 8,
+  qtail: 9,
+  next: 10,
+  /** The inode of a bound path name (its number and inode-cache slot; a reference is held). */
+  nameIno: 11,
+  nameSlot: 12,
+  /** Bytes of the bound address (sockaddr_un, family included); 0: not bound. */
+  addrLen: 13,
+  /** Credentials: the creating process, and the peer's at connect (SO_PEERCRED). */
+  ownerPid: 14,
+  peerPid: 15,
+  /** Receive queue: bytes taken and added since creation (u32), and datagrams queued. */
+  head: 16,
+  tail: 17,
+  qnum: 18,
+  /** Futex word: bumped and notified at every change a sleeper may wait for. */
+  event: 19,
+  /** SO_RCVTIMEO and SO_SNDTIMEO in ms (0: none). */
+  rcvtimeo: 20,
+  sndtimeo: 21,
+  /** SOCKO_* option bits set with setsockopt. */
+  opts: 22,
+  /** The bound address bytes (SOCK_ADDR_MAX = 110 bytes: sun_family + sun_path). */
+  addr: 24,
+  /** SOCK_RING_PAGES words: the receive ring's pages (pfn + 1). */
+  pages: 52,
+} as const;
+export const SOCK_ADDR_MAX = 110;
+/** Receive ring: 16 pages, 64 KiB (SO_RCVBUF reports it). */
+export const SOCK_RING_PAGES = 16;
+export const SOCK_WORDS = SOCK.pages + SOCK_RING_PAGES;
+/** Sockets machine-wide. */
+export const SOCK_MAX = 128;
+/** Bits of a socket id that hold its record's index. */
+export const SOCK_SLOT_BITS = 8;
+
 /** Offsets of each part, in words from the region's base. */
 export interface IpcParts {
   readonly shmi: number;
@@ -254,6 +329,8 @@ export interface IpcParts {
   readonly semWait: number;
   /** SVHDR then MSG_IDS MSQ records. */
   readonly msg: number;
+  /** SOCKHDR then SOCK_MAX SOCK records. */
+  readonly sock: number;
   readonly words: number;
 }
 
@@ -272,8 +349,9 @@ export function ipcParts(cfg: LayoutConfig, icacheSlots: number): IpcParts {
   const semUndo = align16(semPool + SEM_POOL * SEM_WORDS);
   const semWait = align16(semUndo + SEM_UNDOS * SEMUNDO_WORDS);
   const msg = align16(semWait + cfg.maxTasks * SEMWAIT_WORDS);
-  const words = msg + SVHDR_WORDS + MSG_IDS * MSQ_WORDS;
-  return { shmi, tdirent, shm, sem, semPool, semUndo, semWait, msg, words };
+  const sock = align16(msg + SVHDR_WORDS + MSG_IDS * MSQ_WORDS);
+  const words = sock + SOCKHDR_WORDS + SOCK_MAX * SOCK_WORDS;
+  return { shmi, tdirent, shm, sem, semPool, semUndo, semWait, msg, sock, words };
 }
 
 /** Word index of slot `slot`'s SHMI record in an ipc region at `base`. */

@@ -42,6 +42,7 @@ import {
   isDirMode,
   isLnkMode,
   isRegMode,
+  isSockMode,
   openVolume,
   superGet,
   type XipSuper,
@@ -100,6 +101,7 @@ function typeName(mode: number): string {
   if (isRegMode(mode)) return "file";
   if (isDirMode(mode)) return "directory";
   if (isLnkMode(mode)) return "symlink";
+  if (isSockMode(mode)) return "socket";
   return "unknown";
 }
 

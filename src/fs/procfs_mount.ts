@@ -145,6 +145,10 @@ export class ProcfsMount implements VfsFs {
     if (own(dir)) return -EACCES;
     return this.isMountPoint(dir, name) ? -EEXIST : this.root.mkdir(dir, name, mode);
   }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    if (own(dir)) return -EACCES;
+    return this.isMountPoint(dir, name) ? -EEXIST : this.root.mknod(dir, name, mode);
+  }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     if (own(dir)) return -EACCES;
     return this.isMountPoint(dir, name) ? -EEXIST : this.root.symlink(dir, name, target);

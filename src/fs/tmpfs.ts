@@ -45,6 +45,7 @@ import {
   ENOTDIR,
   ENOTEMPTY,
   EOPNOTSUPP,
+  EPERM,
   EXDEV,
 } from "../abi/errno.ts";
 import {
@@ -54,6 +55,7 @@ import {
   S_IFDIR,
   S_IFLNK,
   S_IFMT,
+  S_IFSOCK,
 } from "../abi/fcntl.ts";
 import { ICACHE_SLOTS } from "../abi/layout.ts";
 import {
@@ -437,6 +439,13 @@ export class TmpfsMount implements VfsFs {
       return this.#mountedOn(dir, name) ? -EEXIST : this.lower.mkdir(dir, name, mode);
     }
     return this.#makeNode(dir, name, S_IFDIR | (mode & 0o7777)) as Ino | number;
+  }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    if (!shmemOwns(dir.ino)) {
+      return this.#mountedOn(dir, name) ? -EEXIST : this.lower.mknod(dir, name, mode);
+    }
+    if ((mode & S_IFMT) !== S_IFSOCK) return -EPERM;
+    return this.#makeNode(dir, name, S_IFSOCK | (mode & 0o7777)) as Ino | number;
   }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     if (!shmemOwns(dir.ino)) {

@@ -124,6 +124,11 @@ export interface VfsFs {
   lookup(dir: VInode, name: string): Ino | number;
   create(dir: VInode, name: string, mode: number): Ino | number;
   mkdir(dir: VInode, name: string, mode: number): Ino | number;
+  /**
+   * Make a special node `name` of `mode` (type bits included): S_IFSOCK,
+   * for bind(2) on a path. -EPERM for a type the filesystem cannot hold.
+   */
+  mknod(dir: VInode, name: string, mode: number): Ino | number;
   unlink(dir: VInode, name: string): number;
   rmdir(dir: VInode, name: string): number;
   rename(odir: VInode, oname: string, ndir: VInode, nname: string): number;

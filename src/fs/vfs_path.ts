@@ -10,7 +10,18 @@
  * @module
  */
 
-import { EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTEMPTY } from "../abi/errno.ts";
+import {
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  EISDIR,
+  ELOOP,
+  ENOENT,
+  ENOTDIR,
+  ENOTEMPTY,
+  ENXIO,
+} from "../abi/errno.ts";
+import { ECONNREFUSED } from "../abi/errno.ts";
 import {
   accMode,
   DIRENT64,
@@ -29,6 +40,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  S_IFSOCK,
 } from "../abi/fcntl.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import { fdtCwd, fdtSetCwd, filePos, fileSetPos } from "./file_table.ts";
@@ -124,6 +136,7 @@ export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): 
   const type = ifmt(fs, ip);
   let err = 0;
   if (type === S_IFLNK) err = -ELOOP; // only reachable with O_NOFOLLOW
+  else if (type === S_IFSOCK) err = -ENXIO; // a socket's name is for connect(2), not open(2)
   else if ((flags & O_DIRECTORY) !== 0 && type !== S_IFDIR) err = -ENOTDIR;
   else if (type === S_IFDIR && (accMode(flags) !== O_RDONLY || (flags & O_TRUNC) !== 0)) {
     err = -EISDIR;
@@ -192,6 +205,35 @@ export function vfsMkdir(proc: Proc, path: string, mode = 0o755): number {
     const ino = proc.fs.mkdir(p.dir, p.name, S_IFDIR | (mode & 0o7777));
     return ino < 0 ? ino : 0;
   });
+}
+
+/**
+ * mknod(2) of a socket node at `path` (what bind(2) on a path does),
+ * permission bits from `mode`.
+ *
+ * @returns the new node's inode number, or -EEXIST (also for "/", "."
+ *   and ".."), -ENOENT, -ENOTDIR, -ENOSPC, -EPERM (not S_IFSOCK)
+ */
+export function vfsMknod(proc: Proc, path: string, mode: number): number {
+  return withParent(proc, path, (p) => {
+    if (isDotName(p.name) || p.trailingSlash) return -EEXIST;
+    return proc.fs.mknod(p.dir, p.name, mode);
+  });
+}
+
+/**
+ * The socket node at `path` that connect(2) or sendto(2) names (the last
+ * component followed if a symlink).
+ *
+ * @returns its inode number, or a lookup errno, or -ECONNREFUSED when the
+ *   path names something that is not a socket (Linux's answer)
+ */
+export function vfsSocketLookup(proc: Proc, path: string): number {
+  const ip = pathLookup(proc.fs, cwdOf(proc), path, true);
+  if (typeof ip === "number") return ip;
+  const sock = ifmt(proc.fs, ip) === S_IFSOCK;
+  proc.fs.iput(ip);
+  return sock ? ip.ino : -ECONNREFUSED;
 }
 
 /**

@@ -370,6 +370,10 @@ export class XipFs {
   mkdir(dir: InodeRef, name: string, mode: number): Ino | number {
     return ns.mkdir(this.ctx, dir, name, mode);
   }
+  /** A socket node (mknod S_IFSOCK); -EPERM for any other type. */
+  mknod(dir: InodeRef, name: string, mode: number): Ino | number {
+    return ns.mknod(this.ctx, dir, name, mode);
+  }
   rmdir(dir: InodeRef, name: string): number {
     return ns.rmdir(this.ctx, dir, name);
   }

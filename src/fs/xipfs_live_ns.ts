@@ -23,15 +23,7 @@
  * @module
  */
 
-import {
-  XDIRENT,
-  XFT_DIR,
-  XFT_REG,
-  XFT_SYMLINK,
-  XIP_FL_DAX,
-  XIPFS_BLOCK_SIZE,
-  XIPFS_NAME_MAX,
-} from "../abi/layout.ts";
+import { XDIRENT, XFT_DIR, XIP_FL_DAX, XIPFS_BLOCK_SIZE, XIPFS_NAME_MAX } from "../abi/layout.ts";
 import {
   EBUSY,
   EEXIST,
@@ -41,6 +33,7 @@ import {
   ENOENT,
   ENOTDIR,
   ENOTEMPTY,
+  EPERM,
   EUCLEAN,
 } from "../abi/errno.ts";
 import { type Ino } from "../abi/types.ts";
@@ -61,6 +54,7 @@ import {
   dirIterate,
   dirLookup,
   dirRemoveEntry,
+  modeToFileType,
   nameCheck,
 } from "./xipfs_dir.ts";
 import { symlinkRead, symlinkWriteOffline } from "./xipfs_file.ts";
@@ -75,6 +69,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  S_IFSOCK,
 } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
 
@@ -166,7 +161,7 @@ function makeNode(
     inodeSet(c.vol, ino, "ctime", t);
     inodeSet(c.vol, ino, "flags", flags);
     let rc = init(ino);
-    const type = isDirMode(mode) ? XFT_DIR : (mode & S_IFMT) === S_IFLNK ? XFT_SYMLINK : XFT_REG;
+    const type = modeToFileType(mode);
     if (rc >= 0) rc = dirAddEntry(c.vol, dir.ino, name, ino, type, () => allocMetaBlock(c));
     if (rc < 0) {
       inodeSet(c.vol, ino, "links", 0);
@@ -205,6 +200,19 @@ export function create(
 ): Ino | number {
   const fl = flags ?? inheritFlags(c, dir);
   return makeNode(c, dir, name, S_IFREG | (mode & S_IALLUGO), fl, () => 0);
+}
+
+/**
+ * Make a socket node `name` in `dir` with permission bits from `mode`
+ * (mknod S_IFSOCK, as bind(2) on a path does). Same locking and errors as
+ * create; only sockets may be made this way (-EPERM otherwise: xip has no
+ * device or FIFO nodes on disk).
+ *
+ * @returns the new inode number
+ */
+export function mknod(c: XipCtx, dir: InodeRef, name: string, mode: number): Ino | number {
+  if ((mode & S_IFMT) !== S_IFSOCK) return -EPERM;
+  return makeNode(c, dir, name, S_IFSOCK | (mode & S_IALLUGO), 0, () => 0);
 }
 
 /**
@@ -448,11 +456,7 @@ function renameLocked(
   srcIsDir: boolean,
 ): number {
   const v = c.vol;
-  const type = srcIsDir
-    ? XFT_DIR
-    : (inodeGet(v, src.ino, "mode") & S_IFMT) === S_IFLNK
-    ? XFT_SYMLINK
-    : XFT_REG;
+  const type = srcIsDir ? XFT_DIR : modeToFileType(inodeGet(v, src.ino, "mode"));
   const alloc = () => allocMetaBlock(c);
   if (tgt !== null) {
     const rc = dirRemoveEntry(v, newDir.ino, newName);
@@ -461,7 +465,7 @@ function renameLocked(
   const add = dirAddEntry(v, newDir.ino, newName, src.ino, type, alloc);
   if (add < 0) {
     if (tgt !== null) {
-      const tt = isDirMode(inodeGet(v, tgt.ino, "mode")) ? XFT_DIR : XFT_REG;
+      const tt = modeToFileType(inodeGet(v, tgt.ino, "mode"));
       dirAddEntry(v, newDir.ino, newName, tgt.ino, tt, alloc); // the slot just freed fits it
     }
     return add;

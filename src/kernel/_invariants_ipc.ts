@@ -63,6 +63,10 @@ import {
   TMPFS_DIRENTS,
 } from "../abi/layout_ipc.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
+import { SOCK, SOCK_MAX, SOCK_SLOT_BITS, SOCK_WORDS, SOCKHDR_WORDS } from "../abi/layout_ipc.ts";
+import { SS_LISTENING } from "../abi/socket.ts";
+import { ANON_INO_BASE, ANON_SOCKET } from "../fs/anon_file.ts";
+import { SOCKF_EMBRYO } from "./unix_sock.ts";
 import { VMA, vmaBase, VMAS_PER_TASK } from "../abi/layout.ts";
 import { VMOPS_SYSV_SHM } from "../mm/vma.ts";
 import type { Snapshot } from "./_invariants_scan.ts";
@@ -165,6 +169,54 @@ export function checkIpc(s: Snapshot, out: string[]): void {
   checkTmpfs(s, out, slotOfIno, rootIno);
   checkSem(s, out);
   checkMsg(s, out);
+  checkSocks(s, out);
+}
+
+/**
+ * Every socket but an embryo (a connection waiting in a listener's accept
+ * queue) is owned by exactly one open file; every socket open file names a
+ * live socket; every embryo is on a live listener's queue.
+ */
+function checkSocks(s: Snapshot, out: string[]): void {
+  const { mem } = s;
+  const k = mem.k32;
+  const l = mem.layout;
+  const owners = new Map<number, number>();
+  for (let idx = 0; idx < FILES_MAX; idx++) {
+    const r = fileBase(l.files.base, idx);
+    if (Atomics.load(k, r + FILE.refcount) <= 0) continue;
+    if (Atomics.load(k, r + FILE.ino) !== ANON_INO_BASE + ANON_SOCKET) continue;
+    const id = Atomics.load(k, r + FILE.islot);
+    owners.set(id, (owners.get(id) ?? 0) + 1);
+  }
+  const base = l.ipc.base + ipcParts(l.config, ICACHE_SLOTS).sock + SOCKHDR_WORDS;
+  const live = new Set<number>(), queued = new Set<number>();
+  for (let slot = 0; slot < SOCK_MAX; slot++) {
+    const r = base + slot * SOCK_WORDS;
+    const id = Atomics.load(k, r + SOCK.id);
+    if (id === 0) continue;
+    live.add(id);
+    if (Atomics.load(k, r + SOCK.state) === SS_LISTENING) {
+      for (let e = Atomics.load(k, r + SOCK.qhead), n = 0; e !== 0 && n < SOCK_MAX; n++) {
+        queued.add(e);
+        e = Atomics.load(k, base + (e & ((1 << SOCK_SLOT_BITS) - 1)) * SOCK_WORDS + SOCK.next);
+      }
+    }
+  }
+  for (let slot = 0; slot < SOCK_MAX; slot++) {
+    const r = base + slot * SOCK_WORDS;
+    const id = Atomics.load(k, r + SOCK.id);
+    if (id === 0) continue;
+    const embryo = (Atomics.load(k, r + SOCK.flags) & SOCKF_EMBRYO) !== 0;
+    const want = embryo ? 0 : 1;
+    if ((owners.get(id) ?? 0) !== want) {
+      out.push(`ipc: socket ${id} has ${owners.get(id) ?? 0} open files, expected ${want}`);
+    }
+    if (embryo && !queued.has(id)) out.push(`ipc: socket ${id} waits for accept on no listener`);
+  }
+  for (const id of owners.keys()) {
+    if (!live.has(id)) out.push(`ipc: an open file names socket ${id}, which does not exist`);
+  }
 }
 
 /** tmpfs entries name live linked inodes in live directories, uniquely. */

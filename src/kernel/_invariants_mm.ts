@@ -108,6 +108,7 @@ export function checkFrameClasses(s: Snapshot, pins: Pins, out: string[]): void 
     if (s.pcache.has(pfn)) classes.push("page cache");
     if (s.pipes.has(pfn)) classes.push("pipe buffer");
     if (s.msgPages.has(pfn)) classes.push("message-queue page");
+    if (s.sockPages.has(pfn)) classes.push("socket buffer");
     if (has(pg.flags, PG_anon)) classes.push("anonymous");
     const nptes = s.ptesByPfn.get(pfn)?.length ?? 0;
     if (!frameInUse(mem, pfn)) {
@@ -177,8 +178,13 @@ function checkClassFields(s: Snapshot, pfn: number, pg: PageRec, cls: string, ou
   if (cls === "anonymous" && pg.mapping !== 0) {
     out.push(`frame ${pfn}: anonymous but mapping is ${pg.mapping}`);
   }
-  if (cls === "pipe buffer" || cls === "message-queue page") {
-    const owners = (cls === "pipe buffer" ? s.pipes : s.msgPages).get(pfn)!;
+  const kernelBuffers = {
+    "pipe buffer": s.pipes,
+    "message-queue page": s.msgPages,
+    "socket buffer": s.sockPages,
+  };
+  if (cls in kernelBuffers) {
+    const owners = kernelBuffers[cls as keyof typeof kernelBuffers].get(pfn)!;
     if (owners.length > 1) out.push(`frame ${pfn}: a ${cls} of ${owners.length} owners`);
     if ((s.ptesByPfn.get(pfn)?.length ?? 0) > 0) {
       out.push(`frame ${pfn}: ${cls} mapped into user space by a PTE`);
@@ -207,7 +213,7 @@ export function checkCounts(s: Snapshot, pins: Pins, out: string[]): void {
     const cache = s.pcache.has(pfn) ? 1 : 0;
     const kernel = ram &&
         (pfn === s.zero || pfn === s.vdso || s.tables.has(pfn) || s.pipes.has(pfn) ||
-          s.msgPages.has(pfn))
+          s.msgPages.has(pfn) || s.sockPages.has(pfn))
       ? 1
       : 0;
     const want = ptes + pin + cache + kernel;

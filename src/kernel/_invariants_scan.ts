@@ -28,6 +28,7 @@ import {
 } from "../abi/layout.ts";
 import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout_pipe.ts";
 import { msgStorePages } from "./ipc_msg.ts";
+import { sockRingPages } from "./unix_sock.ts";
 import { pteIsLeaf, pteIsTable, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
 import { asPte, type Pfn, type Pte } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -94,6 +95,8 @@ export interface Snapshot {
   readonly pipes: Map<number, number[]>;
   /** Store pages of live System V message queues: frame -> the queues naming it (ipc_msg.ts). */
   readonly msgPages: Map<number, number[]>;
+  /** Receive-ring pages of live AF_UNIX sockets: frame -> the sockets naming it (unix_sock.ts). */
+  readonly sockPages: Map<number, number[]>;
 }
 
 /** Whether RAM frame `pfn`'s bit is set in the frame allocator's bitmap. */
@@ -252,6 +255,7 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     vmas: new Map(),
     pipes: new Map(),
     msgPages: msgStorePages(mem),
+    sockPages: sockRingPages(mem),
   };
   for (let mm = 1; mm < cfg.maxTasks; mm++) {
     const state = Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state);

@@ -84,6 +84,8 @@ const RESERVED = O_ACCMODE;
 export interface FileGlue {
   /** Index + 1 of the process's fd table (PROC.fdTable); 0 when none. */
   readonly fdTable: number;
+  /** The process as the VFS sees it (for the socket calls' path and fd work, sys_socket.ts). */
+  readonly proc: Proc;
   /** openat(2): the new fd or -errno. `dirfd` is AT_FDCWD or an open directory. */
   openat(dirfd: number, path: string, flags: number, mode: number): number;
   close(fd: number): number;

@@ -34,6 +34,9 @@ import { errnoName } from "../abi/errno.ts";
 import { installFileMm } from "../fs/file_mm.ts";
 import { TmpfsMount, tmpfsMountInit, tmpfsMountPrepare, tmpfsUnmount } from "../fs/tmpfs.ts";
 import { ipcAttach, ipcBoot, ipcTeardown } from "./ipc.ts";
+import { AnonMount } from "../fs/anon_file.ts";
+import type { Ino } from "../abi/types.ts";
+import { registerSocketOps } from "./unix_io.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
 import { procTableInfo } from "../fs/procfs_proctable.ts";
 import type { VfsFs } from "../fs/vfs_fs.ts";
@@ -74,12 +77,17 @@ function selfPidOf(mem: Memory): () => number {
   };
 }
 
-/** Register this thread's file fault handlers and hooks; build the VFS with /proc and /dev/shm. */
+/**
+ * Register this thread's file fault handlers and hooks; build the VFS with
+ * /proc and /dev/shm, and anon files (sockets) routed to their operations.
+ */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
   ipcAttach(xip.ctx);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
-  return { mem, opts, xip, vfs: new TmpfsMount(procfs, xip.ctx), procfs };
+  const vfs = new AnonMount(new TmpfsMount(procfs, xip.ctx));
+  registerSocketOps(mem, (ino, slot) => vfs.iput(vfs.handle(ino as Ino, slot)));
+  return { mem, opts, xip, vfs, procfs };
 }
 
 /**

@@ -48,6 +48,7 @@ export enum LockClass {
   SIGHAND,
   TMPFS,
   IPC,
+  SOCK,
 }
 
 /**
@@ -89,6 +90,11 @@ export enum LockClass {
  *   never across a call into mm or fs (shmat maps with it dropped) and
  *   never two kinds together. Frames for message text are allocated
  *   before it is taken.
+ * - SOCK (every AF_UNIX socket, src/kernel/unix_sock.ts: Linux's
+ *   unix_state_lock and the receive queues' locks in one) is a leaf like
+ *   PIPE: held to move bytes between a buffer and a receive ring or to
+ *   change connection state, never across a path walk (bind and connect
+ *   resolve the name first) or an allocation that may reclaim.
  * - FRAME_ALLOC is innermost: any of the above may need a frame.
  * - TEST_A < TEST_B < TEST_C are for the tests of src/sync only.
  */
@@ -104,7 +110,7 @@ const LOCK_ORDER: readonly (readonly LockClass[])[] = [
   [LockClass.PAGE_TABLE],
   [LockClass.INODE_CACHE],
   [LockClass.PAGE_CACHE],
-  [LockClass.FILE_TABLE, LockClass.TASK_TABLE, LockClass.PIPE, LockClass.IPC],
+  [LockClass.FILE_TABLE, LockClass.TASK_TABLE, LockClass.PIPE, LockClass.IPC, LockClass.SOCK],
   [LockClass.SIGHAND],
   [LockClass.FRAME_ALLOC],
   [LockClass.TEST_A],

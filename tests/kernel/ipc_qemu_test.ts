@@ -55,7 +55,7 @@ if (!available && !optOut) {
         stderr: () => {},
       });
       try {
-        for (const program of ["ipcbasic", "ipcfork"]) {
+        for (const program of ["ipcbasic", "ipcfork", "unixbasic"]) {
           const out: Uint8Array[] = [];
           const p = m.spawn(`/static/${program}`, [program], { stdout: (d) => out.push(d) });
           const got = await within(p.wait(), 60_000, program);
