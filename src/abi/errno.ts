@@ -28,6 +28,7 @@ export const EISDIR = 21;
 export const EINVAL = 22;
 export const ENFILE = 23;
 export const EMFILE = 24;
+export const ENOTTY = 25;
 export const ETXTBSY = 26;
 export const EFBIG = 27;
 export const ENOSPC = 28;
@@ -36,6 +37,7 @@ export const EROFS = 30;
 export const EMLINK = 31;
 export const EPIPE = 32;
 export const ERANGE = 34;
+export const EDEADLK = 35;
 export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
@@ -91,6 +93,7 @@ const NAMES: Record<number, string> = {
   [EINVAL]: "EINVAL",
   [ENFILE]: "ENFILE",
   [EMFILE]: "EMFILE",
+  [ENOTTY]: "ENOTTY",
   [ETXTBSY]: "ETXTBSY",
   [EFBIG]: "EFBIG",
   [ENOSPC]: "ENOSPC",
@@ -100,6 +103,7 @@ const NAMES: Record<number, string> = {
   [EPIPE]: "EPIPE",
   [ERANGE]: "ERANGE",
   [ENAMETOOLONG]: "ENAMETOOLONG",
+  [EDEADLK]: "EDEADLK",
   [ENOSYS]: "ENOSYS",
   [ENOTEMPTY]: "ENOTEMPTY",
   [ELOOP]: "ELOOP",

@@ -6,9 +6,11 @@
  * - ipcBoot: the id tables' boot state (main thread, once);
  * - ipcAttach: this thread's VmOperations for attached segments (every
  *   thread that mounts or attaches the file system);
- * - ipcExit: a process is gone: its SEM_UNDO adjustments are applied and
- *   its task's semop wait record is cleared (its own thread at exit, or
- *   the Machine for a process whose Worker died; idempotent);
+ * - ipcExit: a task is gone: its semop wait record is cleared, and when it
+ *   was its thread group's last, the group's SEM_UNDO adjustments are
+ *   applied (its own thread at exit, or the Machine for a Worker that
+ *   died; after signalExit, so the group's live count says whether it was
+ *   the last; idempotent);
  * - ipcTeardown: remove every id (shutdown: no process is left).
  *
  * Shared memory segments need nothing at exit: their attaches are VMAs,
@@ -24,6 +26,8 @@ import { msgTable, msgTeardown } from "./ipc_msg.ts";
 import { semExit, semExitTask, semState, semTeardown } from "./ipc_sem.ts";
 import { shmTable, shmTeardown, sysvShmVmOps } from "./ipc_shm.ts";
 import { idTableInit } from "./ipc_util.ts";
+import { procGet } from "./proc.ts";
+import { groupField, taskField } from "./signal_state.ts";
 
 /** Set the three id tables to their boot state. Main thread, at boot, before any process. */
 export function ipcBoot(mem: Memory): void {
@@ -38,13 +42,18 @@ export function ipcAttach(c: XipCtx): void {
 }
 
 /**
- * Process `pid`, whose (only) task is `tid`, has exited: apply its
- * semaphore undo list and forget any semop wait of the task. Entry: no
- * lock held; any thread.
+ * Task `tid` has exited (after signalExit): forget any semop wait of it,
+ * and when its thread group has no live thread left, apply the group's
+ * undo list (threads share it, as CLONE_SYSVSEM does; Linux's exit_sem
+ * runs when the last user of the undo list goes). Entry: no lock held;
+ * any thread.
  */
-export function ipcExit(mem: Memory, tid: number, pid: number): void {
+export function ipcExit(mem: Memory, tid: number): void {
   semExitTask(mem, tid);
-  if (pid > 0) semExit(mem, pid);
+  const g = taskField(mem, tid, "group");
+  if (g !== 0 && groupField(mem, g, "live") > 0) return;
+  const tgid = procGet(mem, tid, "tgid") || procGet(mem, tid, "pid");
+  if (tgid > 0) semExit(mem, tgid);
 }
 
 /** Remove every segment, set and queue (machine shutdown). Main thread. */

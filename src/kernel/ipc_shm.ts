@@ -89,10 +89,11 @@ export function shmTable(mem: Memory): IdTable {
   return new IdTable(mem, base, SHM_IDS, SHMID_WORDS);
 }
 
-/** The pid of the process this thread runs (0 on the Machine's thread). */
+/** The process (thread group) this thread runs, its tgid (0 on the Machine's thread). */
 function currentPid(mem: Memory): number {
   const tid = currentTid();
-  return tid >= 2 && tid < mem.layout.config.maxTasks ? procGet(mem, tid, "pid") : 0;
+  if (tid < 2 || tid >= mem.layout.config.maxTasks) return 0;
+  return procGet(mem, tid, "tgid") || procGet(mem, tid, "pid");
 }
 
 /** The InodeRef of segment record `r`. Lock held (or the record is ours). */

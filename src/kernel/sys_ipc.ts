@@ -54,7 +54,7 @@ export const sysSemget = (t: Task, key: number, nsems: number, flg: number): num
  * an int for SETVAL and a pointer for the others.
  */
 export const sysSemctl = (t: Task, id: number, num: number, cmd: number, arg: number): number =>
-  semCtl(t.mem, t.pid, id, num, cmd, arg, userBuf(t, arg));
+  semCtl(t.mem, t.tgid, id, num, cmd, arg, userBuf(t, arg));
 
 /**
  * semtimedop with a relative time64 timeout at `tsp` (0: none), the
@@ -74,7 +74,8 @@ function semtimedop(t: Task, id: number, sops: number, nsops: number, tsp: numbe
     if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
     timeoutMs = sec * 1000 + nsec / 1e6;
   }
-  const who = { mem: t.mem, tid: t.tid, pid: t.pid, sig: t.sig };
+  // The undo list is the thread group's (CLONE_SYSVSEM), so entries are owned by the tgid.
+  const who = { mem: t.mem, tid: t.tid, pid: t.tgid, sig: t.sig };
   return semTimedOp(who, id, decodeSemOps(raw, nsops), timeoutMs);
 }
 
@@ -95,7 +96,7 @@ export function sysMsgsnd(t: Task, id: number, msgp: number, msgsz: number, flg:
   const raw = userRead(t, msgp, 4 + msgsz);
   if (typeof raw === "number") return raw;
   const mtype = new DataView(raw.buffer).getInt32(0, true);
-  return msgSnd({ mem: t.mem, pid: t.pid, sig: t.sig }, id, mtype, raw.subarray(4), flg);
+  return msgSnd({ mem: t.mem, pid: t.tgid, sig: t.sig }, id, mtype, raw.subarray(4), flg);
 }
 
 /** msgrcv(msqid, msgp, msgsz, msgtyp, msgflg): the text length copied. */
@@ -107,7 +108,7 @@ export function sysMsgrcv(
   msgtyp: number,
   flg: number,
 ): number {
-  const m = msgRcv({ mem: t.mem, pid: t.pid, sig: t.sig }, id, msgsz, msgtyp, flg);
+  const m = msgRcv({ mem: t.mem, pid: t.tgid, sig: t.sig }, id, msgsz, msgtyp, flg);
   if (typeof m === "number") return m;
   const out = new Uint8Array(4 + m.text.length);
   new DataView(out.buffer).setInt32(0, m.mtype, true);

@@ -181,7 +181,7 @@ export function sysSocket(t: Task, domain: number, type: number, protocol: numbe
   if ((type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
   if (base !== SOCK_STREAM && base !== SOCK_DGRAM) return -ESOCKTNOSUPPORT;
   if (protocol !== 0 && protocol !== AF_UNIX) return -EPROTONOSUPPORT;
-  const id = sockCreate(t.mem, base, t.pid);
+  const id = sockCreate(t.mem, base, t.tgid);
   if (id < 0) return id;
   return installSock(t, id, type);
 }
@@ -205,7 +205,7 @@ export function sysSocketpair(
   if ((type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) !== 0) return -EINVAL;
   if (base !== SOCK_STREAM && base !== SOCK_DGRAM) return -ESOCKTNOSUPPORT;
   if (protocol !== 0 && protocol !== AF_UNIX) return -EPROTONOSUPPORT;
-  const pair = sockPair(t.mem, base, t.pid);
+  const pair = sockPair(t.mem, base, t.tgid);
   if (typeof pair === "number") return pair;
   const a = installSock(t, pair[0], type);
   if (a < 0) {
@@ -259,7 +259,7 @@ export function sysConnect(t: Task, fd: number, addr: number, len: number): numb
     if (typeof name === "number") return name;
     if (type === SOCK_DGRAM) return sockConnectDgram(t.mem, f.islot, name);
     for (;;) {
-      const step: ConnectStep = sockConnectStream(t.mem, f.islot, name, t.pid);
+      const step: ConnectStep = sockConnectStream(t.mem, f.islot, name, t.tgid);
       if (typeof step === "number") return step;
       const e = waitStep(t, f, step);
       if (e < 0) return e;

@@ -18,6 +18,7 @@ import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/r
 import { SIGSYS } from "./signal.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
+import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
 import { IPC_SYSCALLS } from "./sys_ipc.ts";
 import { SOCKET_SYSCALLS } from "./sys_socket.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
@@ -35,6 +36,7 @@ export type { ArgKind, SyscallDef, SyscallFn } from "./syscall_def.ts";
  */
 export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
+  IOCTL_SYSCALLS,
   MM_SYSCALLS,
   PROC_SYSCALLS,
   FORK_SYSCALLS,
