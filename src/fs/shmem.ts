@@ -585,9 +585,7 @@ export function shmemVmOps(c: XipCtx): VmOperations {
     fault: (vmf: VmFault) => shmemFault(c, vmf),
     open(mem: Memory, v: number, after?: number) {
       ihold(c, vmaInode(c, v));
-      // rmapAddVma takes `after` once fork's immapInsertAfter lands.
-      const add = rmapAddVma as (mem: Memory, v: number, after?: number) => void;
-      add(mem, v, after);
+      rmapAddVma(mem, v, after); // fork: right after the parent's VMA
     },
     close(mem: Memory, v: number) {
       const ip = vmaInode(c, v);

@@ -60,6 +60,7 @@ import {
 import { ICACHE_SLOTS } from "../abi/layout.ts";
 import {
   ipcParts,
+  SHMEM_KIND_SYSV,
   SHMEM_KIND_TMPFS,
   SHMHDR,
   TDIRENT,
@@ -603,6 +604,40 @@ export class TmpfsMount implements VfsFs {
       if (!emit(e)) return 0;
     }
     return 0;
+  }
+}
+
+/**
+ * The name /proc/PID/maps shows for a mapping of shmem inode `ino` (as
+ * Linux's d_path of the shmem file): `/dev/zero (deleted)` for shared
+ * anonymous memory, `/SYSV<key> (deleted)` for a System V segment, the
+ * path of a tmpfs file (with " (deleted)" once unlinked). Takes the tmpfs
+ * lock. Entry: the caller's mapping keeps the inode alive.
+ */
+export function shmemMapsName(c: XipCtx, ino: number): string {
+  const ip = shmemIget(c, asIno(ino));
+  if (ip === null) return "";
+  try {
+    const kind = shmiGet(c, ip, "kind");
+    if (kind === SHMEM_KIND_SYSV) {
+      return `/SYSV${(shmiGet(c, ip, "key") >>> 0).toString(16).padStart(8, "0")} (deleted)`;
+    }
+    if (kind !== SHMEM_KIND_TMPFS) return "/dev/zero (deleted)";
+    if (shmiGet(c, ip, "nlink") === 0) return "(deleted)";
+    const t = new Tmpfs(c);
+    return t.locked(() => {
+      const parts: string[] = [];
+      for (let cur = ino, hops = 0; cur !== t.rootIno && hops <= TMPFS_DIRENTS; hops++) {
+        let found = -1;
+        for (let i = 0; i < TMPFS_DIRENTS && found < 0; i++) if (t.entIno(i) === cur) found = i;
+        if (found < 0) return "";
+        parts.unshift(t.entName(found));
+        cur = t.entParent(found);
+      }
+      return "/" + [...SHM_MOUNT, ...parts].join("/");
+    });
+  } finally {
+    shmemIput(c, ip);
   }
 }
 

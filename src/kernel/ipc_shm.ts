@@ -255,8 +255,7 @@ export function sysvShmVmOps(c: XipCtx): VmOperations {
     open(mem: Memory, v: number, after?: number) {
       const ip = vmaInode(c, v);
       shmemIhold(c, ip);
-      const add = rmapAddVma as (mem: Memory, v: number, after?: number) => void;
-      add(mem, v, after);
+      rmapAddVma(mem, v, after); // fork: right after the parent's VMA
       const idx = segOf(v);
       if (idx < 0) return; // destroyed: a VMA of a removed segment split or forked
       t.locked(() => {

@@ -260,3 +260,29 @@ Deno.test("mmap2(MAP_SHARED|MAP_ANONYMOUS) is shmem: zero-filled, refcounted, fr
     b.close();
   }
 });
+
+Deno.test("/proc/self/maps names shmem mappings as Linux does: /dev/zero, /SYSV<key>, /dev/shm/NAME", () => {
+  const b = makeBench();
+  try {
+    const rw = PROT_READ | PROT_WRITE;
+    const anon = b.call(nr.SYS_mmap2, 0, PAGE_SIZE, rw, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    const shm = b.call(nr.SYS_shmget, 0x1234abcd, PAGE_SIZE, 0o1000 | 0o600);
+    const seg = b.call(nr.SYS_shmat, shm, 0, 0);
+    assert.equal(b.call(nr.SYS_mkdirat, AT_FDCWD, path(b, "/dev/shm/dir"), 0o755), 0);
+    const fd = open(b, "/dev/shm/dir/obj", O_CREAT | O_RDWR);
+    b.call(nr.SYS_ftruncate64, fd, PAGE_SIZE, 0);
+    const file = b.call(nr.SYS_mmap2, 0, PAGE_SIZE, rw, MAP_SHARED, fd, 0);
+    const maps = open(b, "/proc/self/maps", O_RDONLY);
+    const n = b.call(nr.SYS_read, maps, DATA, 4096);
+    const text = dec.decode(b.peek(DATA, n));
+    const nameAt = (va: number) =>
+      text.split("\n").find((l) => l.startsWith(va.toString(16).padStart(8, "0")))?.slice(73);
+    assert.equal(nameAt(anon), "/dev/zero (deleted)");
+    assert.equal(nameAt(seg), "/SYSV1234abcd (deleted)");
+    assert.equal(nameAt(file), "/dev/shm/dir/obj");
+    assert.equal(b.call(nr.SYS_unlinkat, AT_FDCWD, path(b, "/dev/shm/dir/obj"), 0), 0);
+    assert.equal(b.call(nr.SYS_shmctl, shm, 0, 0), 0);
+  } finally {
+    b.close();
+  }
+});
