@@ -127,8 +127,9 @@ export function tiersSection(d: ReportData): string {
     parts.push(
       "",
       `Text placement under tier 1: \`tiers ${t.text.args}\` with its text in device frames ` +
-        `(DAX, mapped in place) ${t.text.deviceMs.toFixed(1)} CPU ms, in RAM frames (copy ` +
-        `mode) ${t.text.ramMs.toFixed(1)} CPU ms (medians, spawn to exit): device ÷ RAM time ${
+        `(DAX) ${t.text.deviceMs.toFixed(1)} CPU ms, in RAM frames (page-cache pages) ` +
+        `${t.text.ramMs.toFixed(1)} CPU ms, both mapped in place (medians, spawn to exit): ` +
+        `device ÷ RAM time ${
           (t.text.deviceMs / t.text.ramMs).toFixed(3)
         }. A translation is keyed by the physical frame, whichever kind it is.`,
     );
