@@ -80,6 +80,10 @@ const PROGRAMS: Record<string, string[]> = {
   threads: [],
   sigctl: [],
   ipcpeer: [],
+  spew: [],
+  cat: [],
+  env: [],
+  poke: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */

@@ -46,6 +46,7 @@
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  | fring   | fault ring and per-task counters for the live view           |
  *  | ipc     | shmem inodes, tmpfs entries, System V IPC (layout_ipc.ts)    |
+ *  | console | fds 0-2: input rings and output state (layout_console.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -62,6 +63,7 @@ import { ipcParts } from "./layout_ipc.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
 import { fringWords } from "./layout_fring.ts";
+import { consoleWords } from "./layout_console.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -451,6 +453,11 @@ export const ISLOT = {
   bmapLock: 16,
   /** Lock of the i_mmap list (I_MMAP). */
   iMmapLock: 18,
+  /**
+   * i_writecount: > 0 the opens for writing, < 0 the denials of exec
+   * (src/fs/write_access.ts); 0 when neither.
+   */
+  writecount: 20,
 } as const;
 export const ISLOT_WORDS = 32;
 export const ISTATE_FREE = 0;
@@ -694,11 +701,6 @@ export const PROC = {
   /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
   clearTid: 20,
   /**
-   * Console fds (bit fd, 0..2) still open in a cloned child, as the parent
-   * had them; until the console is a file in the fd table.
-   */
-  console: 21,
-  /**
    * On a leader: GROUP_EXIT_SET | status once a thread called exit_group,
    * the status the whole group reports (Linux's group_exit_code).
    */
@@ -836,6 +838,8 @@ export interface KernelLayout {
   readonly fring: Region;
   /** Shared memory and IPC: shmem inodes, tmpfs, System V IPC (layout_ipc.ts). */
   readonly ipc: Region;
+  /** The consoles behind fds 0-2 (layout_console.ts). */
+  readonly console: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -873,6 +877,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["pipes", pipesWords()],
     ["fring", fringWords(cfg)],
     ["ipc", ipcParts(cfg, ICACHE_SLOTS).words],
+    ["console", consoleWords(cfg.maxTasks)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -906,6 +911,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     pipes: placed.pipes!,
     fring: placed.fring!,
     ipc: placed.ipc!,
+    console: placed.console!,
     regions,
     bytes: next * 4,
   };

@@ -111,6 +111,10 @@ export class AnonMount implements VfsFs {
   isDax(ip: VInode): boolean {
     return anonOwns(ip.ino) || this.lower.isDax(ip);
   }
+  stream(ip: VInode): boolean {
+    // Sockets and pipes have no position: pread, pwrite and lseek are -ESPIPE.
+    return anonOwns(ip.ino) || (this.lower.stream?.(ip) ?? false);
+  }
   getattr(ip: VInode): VAttr {
     if (!anonOwns(ip.ino)) return this.lower.getattr(ip);
     const st = anonFileOps(ip.ino).stat(ip.slot);
@@ -166,6 +170,9 @@ export class AnonMount implements VfsFs {
   }
   fsync(ip: VInode): number {
     return anonOwns(ip.ino) ? -EINVAL : this.lower.fsync(ip);
+  }
+  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
+    return anonOwns(ip.ino) ? 0 : (this.lower.writeAccess?.(ip, op) ?? 0);
   }
   lookup(dir: VInode, name: string): Ino | number {
     return anonOwns(dir.ino) ? -ENOTDIR : this.lower.lookup(dir, name);

@@ -316,6 +316,9 @@ export class TmpfsMount implements VfsFs {
     // and never writes it back: what a memory-only inode wants.
     return shmemOwns(ip.ino) || this.lower.isDax(ip);
   }
+  stream(ip: VInode): boolean {
+    return !shmemOwns(ip.ino) && (this.lower.stream?.(ip) ?? false);
+  }
   getattr(ip: VInode): VAttr {
     if (!shmemOwns(ip.ino)) return this.lower.getattr(ip);
     const c = this.c;
@@ -375,6 +378,10 @@ export class TmpfsMount implements VfsFs {
   }
   fsync(ip: VInode): number {
     return shmemOwns(ip.ino) ? 0 : this.lower.fsync(ip);
+  }
+  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
+    // shmem inodes keep no i_writecount: ETXTBSY is not enforced for them.
+    return shmemOwns(ip.ino) ? 0 : (this.lower.writeAccess?.(ip, op) ?? 0);
   }
 
   lookup(dir: VInode, name: string): Ino | number {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { EINVAL, ENODEV, ENOMEM } from "../abi/errno.ts";
+import { EINVAL, ENOMEM } from "../abi/errno.ts";
 import { SHMEM_KIND_ANON } from "../abi/layout_ipc.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE } from "../abi/mman.ts";
 import { S_IFREG } from "../abi/fcntl.ts";
@@ -22,8 +22,9 @@ import type { Task } from "./task.ts";
 
 /**
  * mmap2(addr, len, prot, flags, fd, pgoff): pgoff counts 4096-byte units
- * (so a 32-bit guest reaches 16 TiB of file). Console fds cannot be mapped
- * (-ENODEV, as a tty); files come from the VFS (FileGlue.mmapFile).
+ * (so a 32-bit guest reaches 16 TiB of file). Files come from the VFS
+ * (FileGlue.mmap); a character device such as the console cannot be
+ * mapped (-ENODEV, as a tty).
  */
 export function sysMmap2(
   t: Task,
@@ -38,7 +39,6 @@ export function sysMmap2(
     if ((flags & MAP_TYPE) !== MAP_PRIVATE) return mmapSharedAnon(t, addr, len, prot, flags);
     return doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags);
   }
-  if (fd >= 0 && fd <= 2 && t.consoleOpen[fd]) return -ENODEV;
   return t.files.mmap(
     fd,
     (file) => doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags, file, pgoff >>> 0),
