@@ -109,6 +109,7 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   ipcpeer: { src: "guest/bin/ipcpeer.c" },
   ipcfork: { src: "guest/tests/ipcfork.c" },
   unixbasic: { src: "guest/tests/unixbasic.c" },
+  linktest: { src: "guest/tests/linktest.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

@@ -46,6 +46,10 @@ export const fmodeCanWrite = (flags: number): boolean =>
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
+/** linkat: follow a symlink at the old path (linkat does not by default). */
+export const AT_SYMLINK_FOLLOW = 0x400;
+/** An empty path names the dirfd's own file. */
+export const AT_EMPTY_PATH = 0x1000;
 
 // ---------------------------------------------------------------------------
 // lseek(2) whence

@@ -11,6 +11,7 @@ export const SYS_fcntl64 = 25;
 export const SYS_ioctl = 29;
 export const SYS_mkdirat = 34;
 export const SYS_unlinkat = 35;
+export const SYS_linkat = 37;
 export const SYS_renameat = 38;
 /** riscv32 names it ftruncate64: fd, length low word, length high word. */
 export const SYS_ftruncate64 = 46;

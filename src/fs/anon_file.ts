@@ -26,7 +26,7 @@
  * @module
  */
 
-import { EINVAL, ENOENT, ENOTDIR, ESPIPE } from "../abi/errno.ts";
+import { EINVAL, ENOENT, ENOTDIR, ESPIPE, EXDEV } from "../abi/errno.ts";
 import { FILES } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Ino } from "../abi/types.ts";
@@ -185,6 +185,11 @@ export class AnonMount implements VfsFs {
   }
   mkdir(dir: VInode, name: string, mode: number): Ino | number {
     return anonOwns(dir.ino) ? -ENOTDIR : this.lower.mkdir(dir, name, mode);
+  }
+  link(ip: VInode, dir: VInode, name: string): number {
+    if (anonOwns(dir.ino)) return -ENOTDIR;
+    // A socket's inode lives on no mounted filesystem (Linux: sockfs): -EXDEV.
+    return anonOwns(ip.ino) ? -EXDEV : this.lower.link(ip, dir, name);
   }
   unlink(dir: VInode, name: string): number {
     return anonOwns(dir.ino) ? -ENOTDIR : this.lower.unlink(dir, name);

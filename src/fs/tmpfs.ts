@@ -20,17 +20,20 @@
  * - directory entries: the TDIRENT table (layout_ipc.ts), every tmpfs
  *   directory's in one, with the directory's inode number in each entry;
  * - the namespace lock SHMHDR.lock (LockClass.TMPFS): every entry, every
- *   nlink and parent change. A linked inode holds one reference (its
- *   link), dropped by the unlink or rmdir that removes its last name,
+ *   nlink and parent change. Each name of an inode holds one reference on
+ *   it, dropped by the unlink, rmdir or rename that removes the name,
  *   after the lock is released; so an unlinked file that is still open or
- *   mapped lives on, and its pages go with its last reference.
+ *   mapped lives on, and its pages go with its last reference. A
+ *   directory has one name; a file has nlink of them (link(2)).
  *
- * Linux semantics kept: O_CREAT|O_EXCL, unlink while open, rename
- * (replacing a file, or an empty directory by a directory; EXDEV across
- * filesystems; EINVAL into its own subtree), "." and "..", sticky 1777
- * root, size= 50% of RAM (ENOSPC), nr_inodes (shmem's SHMEM_MAX_INODES).
- * Not kept: permissions are not checked (xip has no users), hard links
- * (link(2) is not a system call of xip), extended attributes.
+ * Linux semantics kept: O_CREAT|O_EXCL, unlink while open, hard links
+ * (shmem_link; musl's sem_open links its semaphore into place), rename
+ * (replacing a file, or an empty directory by a directory; a no-op
+ * between two names of one file; EXDEV across filesystems; EINVAL into
+ * its own subtree), "." and "..", sticky 1777 root, size= 50% of RAM
+ * (ENOSPC), nr_inodes (shmem's SHMEM_MAX_INODES).
+ * Not kept: permissions are not checked (xip has no users), extended
+ * attributes.
  *
  * @module
  */
@@ -77,6 +80,7 @@ import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
 import {
   shmemFallocate,
   shmemIget,
+  shmemIhold,
   shmemInodeNew,
   shmemIput,
   shmemIRwsem,
@@ -512,6 +516,31 @@ export class TmpfsMount implements VfsFs {
     return this.#remove(dir, name, true);
   }
 
+  link(ip: VInode, dir: VInode, name: string): number {
+    const oOwn = shmemOwns(ip.ino), nOwn = shmemOwns(dir.ino);
+    if (!oOwn && !nOwn) {
+      return this.#mountedOn(dir, name) ? -EEXIST : this.lower.link(ip, dir, name);
+    }
+    if (oOwn !== nOwn || shmiGet(this.c, ip, "kind") !== SHMEM_KIND_TMPFS) return -EXDEV;
+    if (isDir(shmiGet(this.c, ip, "mode"))) return -EPERM;
+    const c = this.c, t = this.#t;
+    const bytes = enc.encode(name);
+    return t.locked(() => {
+      if (shmiGet(c, dir, "nlink") === 0) return -ENOENT; // removed while we walked
+      if (t.find(dir.ino, name) >= 0) return -EEXIST;
+      const nlink = shmiGet(c, ip, "nlink");
+      if (nlink === 0) return -ENOENT; // its last name went meanwhile (shmem_link's check)
+      const slot = t.free();
+      if (slot < 0) return -ENOSPC;
+      shmemIhold(c, ip); // the new name's reference
+      shmiSet(c, ip, "nlink", nlink + 1);
+      shmiSet(c, ip, "ctime", nowSecs());
+      t.setEnt(slot, dir.ino, ip.ino, bytes);
+      touch(c, dir);
+      return 0;
+    });
+  }
+
   rename(odir: VInode, oname: string, ndir: VInode, nname: string): number {
     const oOwn = shmemOwns(odir.ino), nOwn = shmemOwns(ndir.ino);
     if (!oOwn && !nOwn) {
@@ -528,7 +557,8 @@ export class TmpfsMount implements VfsFs {
       const srcDir = isDir(shmiGet(c, this.#slotOf(src), "mode"));
       if (srcDir && this.#isAncestor(src, ndir.ino)) return -EINVAL;
       const ti = t.find(ndir.ino, nname);
-      if (ti === si) return 0;
+      // The same name, or two names of one file: nothing to do (POSIX).
+      if (ti === si || (ti >= 0 && t.entIno(ti) === src)) return 0;
       if (ti >= 0) {
         const tgt = shmemIget(c, asIno(t.entIno(ti)));
         if (tgt === null) {
@@ -656,12 +686,13 @@ function touch(c: XipCtx, dir: InodeRef): void {
 }
 
 /**
- * The bookkeeping of a name leaving `dir`: the inode loses its link
- * (nlink 0; a directory also takes its "." and the parent's ".." with it).
- * The caller drops the link's reference once the lock is released.
+ * The bookkeeping of a name leaving `dir`: a file loses one link; a
+ * directory its only one (nlink 0), taking its "." and the parent's ".."
+ * with it. The caller drops the name's reference once the lock is
+ * released.
  */
 function dropLink(c: XipCtx, dir: InodeRef, ip: InodeRef, wasDir: boolean): void {
-  shmiSet(c, ip, "nlink", 0);
+  shmiSet(c, ip, "nlink", wasDir ? 0 : shmiGet(c, ip, "nlink") - 1);
   shmiSet(c, ip, "ctime", nowSecs());
   if (wasDir) shmiSet(c, dir, "nlink", shmiGet(c, dir, "nlink") - 1);
   touch(c, dir);

@@ -61,8 +61,13 @@ const cwdOf = (proc: Proc): Ino => asIno(fdtCwd(proc.fs.mem, proc.fdt));
 const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
 
 /** Run `fn` on the parent of `path`, dropping the parent's reference after. */
-function withParent(proc: Proc, path: string, fn: (p: NameiParent) => number): number {
-  const p = pathParent(proc.fs, cwdOf(proc), path);
+function withParent(
+  proc: Proc,
+  path: string,
+  fn: (p: NameiParent) => number,
+  base: Ino = cwdOf(proc),
+): number {
+  const p = pathParent(proc.fs, base, path);
   if (typeof p === "number") return p;
   try {
     return fn(p);
@@ -277,6 +282,48 @@ export function vfsRename(proc: Proc, oldPath: string, newPath: string): number 
       return fs.rename(op.dir, op.name, np.dir, np.name);
     });
   });
+}
+
+/** Where linkat's paths start, and how it finds the old file. */
+export interface LinkAt {
+  /** Directory relative old paths start at (default: the current directory). */
+  oldBase?: Ino;
+  /** Directory relative new paths start at (default: the current directory). */
+  newBase?: Ino;
+  /** Follow a symlink at the old path (AT_SYMLINK_FOLLOW). */
+  follow?: boolean;
+  /** The old file itself when `oldPath` is empty (AT_EMPTY_PATH with a dirfd's file). */
+  empty?: VInode;
+}
+
+/**
+ * link(2) and linkat(2): `newPath` becomes another name of the file
+ * `oldPath` names (not followed unless `at.follow`). The filesystem checks
+ * -EXDEV, -EPERM (a directory), -ENOENT (no name left) and -EMLINK.
+ *
+ * @returns 0, or a lookup errno; -EEXIST when `newPath` exists or ends in
+ *   "/", "." or ".."; -ENOENT for a missing one with a trailing slash
+ */
+export function vfsLink(proc: Proc, oldPath: string, newPath: string, at: LinkAt = {}): number {
+  const { fs } = proc;
+  const cwd = cwdOf(proc);
+  const ip = oldPath === "" && at.empty !== undefined
+    ? at.empty
+    : pathLookup(fs, at.oldBase ?? cwd, oldPath, at.follow ?? false);
+  if (typeof ip === "number") return ip;
+  try {
+    return withParent(proc, newPath, (np) => {
+      if (isDotName(np.name)) return -EEXIST;
+      // filename_create: an existing name is -EEXIST before anything else.
+      const there = fs.lookup(np.dir, np.name);
+      if (there >= 0) return -EEXIST;
+      if (there !== -ENOENT) return there;
+      if (np.trailingSlash) return -ENOENT;
+      return fs.link(ip, np.dir, np.name);
+    }, at.newBase ?? cwd);
+  } finally {
+    if (ip !== at.empty) fs.iput(ip);
+  }
 }
 
 /**

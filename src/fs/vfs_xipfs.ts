@@ -120,6 +120,9 @@ export class XipVfs implements VfsFs {
   mknod(dir: VInode, name: string, mode: number): Ino | number {
     return this.x.mknod(dir, name, mode);
   }
+  link(ip: VInode, dir: VInode, name: string): number {
+    return this.x.link(ip, dir, name);
+  }
   unlink(dir: VInode, name: string): number {
     return this.x.unlink(dir, name);
   }

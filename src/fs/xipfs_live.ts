@@ -392,6 +392,9 @@ export class XipFs {
   rmdir(dir: InodeRef, name: string): number {
     return ns.rmdir(this.ctx, dir, name);
   }
+  link(ip: InodeRef, dir: InodeRef, name: string): number {
+    return ns.link(this.ctx, ip, dir, name);
+  }
   unlink(dir: InodeRef, name: string): number {
     return ns.unlink(this.ctx, dir, name);
   }

@@ -1,14 +1,15 @@
 /**
  * Namespace operations of the live xipfs (Linux's inode_operations for
- * directories, reduced): lookup, create, mkdir, unlink, rmdir, rename,
- * symlink, readlink, readdir. The VFS resolves paths and calls these with a
+ * directories, reduced): lookup, create, mkdir, link, unlink, rmdir,
+ * rename, symlink, readlink, readdir. The VFS resolves paths and calls these with a
  * referenced directory inode and one name.
  *
  * Locking (docs/ARCHITECTURE.md §3, i_rwsem outermost):
  * - lookup, readdir: the directory's i_rwsem for read.
  * - create, mkdir, symlink: the directory's i_rwsem for write.
  * - unlink, rmdir: the directory's i_rwsem (subclass 0), then the victim's
- *   (subclass 1), as vfs_unlink/vfs_rmdir do.
+ *   (subclass 1), as vfs_unlink/vfs_rmdir do; link the same, with the
+ *   inode that gains a name as the second (vfs_link).
  * - rename: cross-directory renames first take XFS.renameLock (Linux's
  *   s_vfs_rename_mutex), which freezes the shape of the directory tree;
  *   then both parents, ancestor first, else lower inode number first
@@ -29,6 +30,7 @@ import {
   EEXIST,
   EINVAL,
   EISDIR,
+  EMLINK,
   ENAMETOOLONG,
   ENOENT,
   ENOTDIR,
@@ -110,6 +112,15 @@ function dirWritable(c: XipCtx, dir: Ino): number {
   return 0;
 }
 
+/** In locked directory `dir`: 0 when `name` may be added, else -EEXIST or dirWritable's or the lookup's error. */
+function nameFree(c: XipCtx, dir: Ino, name: string): number {
+  const w = dirWritable(c, dir);
+  if (w < 0) return w;
+  const existing = dirLookup(c.vol, dir, name);
+  if (existing >= 0) return -EEXIST;
+  return existing === -ENOENT ? 0 : existing;
+}
+
 /**
  * Look `name` up in directory `dir`. Entry: a reference to `dir`, no lock
  * of it held. Takes its i_rwsem for read.
@@ -146,11 +157,8 @@ function makeNode(
   if (name === "." || name === "..") return -EEXIST;
   lockW(c, dir);
   try {
-    const w = dirWritable(c, dir.ino);
-    if (w < 0) return w;
-    const existing = dirLookup(c.vol, dir.ino, name);
-    if (existing >= 0) return -EEXIST;
-    if (existing !== -ENOENT) return existing;
+    const free = nameFree(c, dir.ino, name);
+    if (free < 0) return free;
     const ino = allocInode(c);
     if (ino < 0) return ino;
     const t = nowSecs();
@@ -271,6 +279,60 @@ export function symlink(c: XipCtx, dir: InodeRef, name: string, target: string):
  */
 export function readlink(c: XipCtx, ip: InodeRef): string | number {
   return symlinkRead(c.vol, ip.ino);
+}
+
+/**
+ * Most names one inode may have (ext4's EXT4_LINK_MAX): past it link(2)
+ * is -EMLINK.
+ */
+export const XIPFS_LINK_MAX = 65000;
+
+/**
+ * Give inode `ip`, which is not a directory, the further name `name` in
+ * `dir` (Linux's vfs_link and ext2_link). Entry: references to both, no
+ * lock held. Locks: dir's i_rwsem, then ip's (subclass 1), both for
+ * write, as filename_create and vfs_link take them (the same order as
+ * unlink's parent and victim).
+ *
+ * @returns 0, or -EPERM (a directory), -EEXIST, -ENOENT (dir removed, or
+ *   ip unlinked meanwhile), -EMLINK, -ENOTDIR, -ENAMETOOLONG, -EINVAL,
+ *   -ENOSPC (no block for the entry)
+ */
+export function link(c: XipCtx, ip: InodeRef, dir: InodeRef, name: string): number {
+  const bad = userNameCheck(name);
+  if (bad < 0) return bad;
+  if (name === "." || name === "..") return -EEXIST;
+  const mode = inodeGet(c.vol, ip.ino, "mode");
+  if (isDirMode(mode)) return -EPERM;
+  lockW(c, dir);
+  try {
+    const free = nameFree(c, dir.ino, name);
+    if (free < 0) return free;
+    lockW(c, ip, 1);
+    try {
+      const links = inodeGet(c.vol, ip.ino, "links");
+      if (links === 0) return -ENOENT; // its last name went while we looked (orphan)
+      if (links >= XIPFS_LINK_MAX) return -EMLINK;
+      const rc = dirAddEntry(
+        c.vol,
+        dir.ino,
+        name,
+        ip.ino,
+        modeToFileType(mode),
+        () => allocMetaBlock(c),
+      );
+      if (rc < 0) return rc;
+      inodeSet(c.vol, ip.ino, "links", links + 1);
+      inodeSet(c.vol, ip.ino, "ctime", nowSecs());
+      markInodeDirty(c, ip.ino);
+      touch(c, dir.ino);
+      return 0;
+    } finally {
+      unlockW(c, ip);
+    }
+  } finally {
+    unlockW(c, dir);
+  }
 }
 
 /**

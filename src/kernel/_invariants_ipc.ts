@@ -5,10 +5,13 @@
  * - shmem inodes: the slots flagged IFLAG_SHMEM are SHMHDR.nrInodes many;
  *   each slot's SHMI.pages is the page-cache pages of its mapping and they
  *   sum to SHMHDR.nrPages; each slot's i_count is exactly its users: the
- *   VMAs mapping it, the open files naming it, its tmpfs link (nlink > 0,
- *   or the tmpfs root), and the System V segment owning it.
+ *   VMAs mapping it, the open files naming it, its tmpfs names (one per
+ *   directory entry, and one for the tmpfs root), and the System V
+ *   segment owning it.
  * - tmpfs: every directory entry names a live tmpfs inode with nlink > 0
- *   and sits in a live tmpfs directory; names are unique in a directory.
+ *   and sits in a live tmpfs directory; names are unique in a directory;
+ *   a file's nlink is the number of entries naming it (hard links), a
+ *   directory has exactly one.
  * - System V shm: each live segment's inode is a SHMEM_KIND_SYSV inode
  *   that points back at it, and its attach count equals the VMAs of
  *   VMOPS_SYSV_SHM mapping it.
@@ -62,6 +65,7 @@ import {
   TDIRENT_WORDS,
   TMPFS_DIRENTS,
 } from "../abi/layout_ipc.ts";
+import { S_IFDIR, S_IFMT } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { SOCK, SOCK_MAX, SOCK_SLOT_BITS, SOCK_WORDS, SOCKHDR_WORDS } from "../abi/layout_ipc.ts";
 import { SS_LISTENING } from "../abi/socket.ts";
@@ -129,9 +133,10 @@ export function checkIpc(s: Snapshot, out: string[]): void {
     for (const e of refs) pages.set(e.mapping, (pages.get(e.mapping) ?? 0) + 1);
   }
 
-  // tmpfs links.
+  // tmpfs names: entries per inode number.
   const rootIno = Atomics.load(k, base + SHMHDR.tmpfsRootIno);
   const rootSlot = Atomics.load(k, base + SHMHDR.tmpfsRootSlot);
+  const names = tmpfsNames(s);
   const slotOfIno = new Map<number, number>();
   let nShmem = 0, nPages = 0;
   for (let slot = 1; slot < ICACHE_SLOTS; slot++) {
@@ -144,7 +149,17 @@ export function checkIpc(s: Snapshot, out: string[]): void {
       out.push(`ipc: shmem slot ${slot} counts ${shmi(slot, SHMI.pages)} pages but has ${have}`);
     }
     const tmpfs = shmi(slot, SHMI.kind) === SHMEM_KIND_TMPFS;
-    const link = tmpfs && (shmi(slot, SHMI.nlink) > 0 || slot === rootSlot) ? 1 : 0;
+    const named = names.get(slotW(slot, ISLOT.ino)) ?? 0;
+    const link = tmpfs ? named + (slot === rootSlot ? 1 : 0) : 0;
+    if (tmpfs && slot !== rootSlot) {
+      const dir = (shmi(slot, SHMI.mode) & S_IFMT) === S_IFDIR;
+      const nlink = shmi(slot, SHMI.nlink);
+      if (dir ? named > 1 || (named === 0) !== (nlink === 0) : nlink !== named) {
+        out.push(
+          `ipc: tmpfs inode ${slotW(slot, ISLOT.ino)} has nlink ${nlink} but ${named} names`,
+        );
+      }
+    }
     const want = (users.get(slot) ?? 0) + link;
     const count = slotW(slot, ISLOT.count);
     if (count !== want) {
@@ -217,6 +232,18 @@ function checkSocks(s: Snapshot, out: string[]): void {
   for (const id of owners.keys()) {
     if (!live.has(id)) out.push(`ipc: an open file names socket ${id}, which does not exist`);
   }
+}
+
+/** How many tmpfs directory entries name each inode number. */
+function tmpfsNames(s: Snapshot): Map<number, number> {
+  const k = s.mem.k32;
+  const ents = s.mem.layout.ipc.base + ipcParts(s.mem.layout.config, ICACHE_SLOTS).tdirent;
+  const names = new Map<number, number>();
+  for (let i = 0; i < TMPFS_DIRENTS; i++) {
+    const ino = Atomics.load(k, ents + i * TDIRENT_WORDS + TDIRENT.ino);
+    if (ino !== 0) names.set(ino, (names.get(ino) ?? 0) + 1);
+  }
+  return names;
 }
 
 /** tmpfs entries name live linked inodes in live directories, uniquely. */

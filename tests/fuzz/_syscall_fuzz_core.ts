@@ -165,6 +165,13 @@ function shape(n: number, a: number[], r: Rand, fds: number[], maps: number[]): 
       a[1] = r.chance(0.9) ? PATH_AT + 64 * r.int(PATHS.length) : arg(r);
       a[3] = 0o644;
       break;
+    case nr.SYS_linkat:
+      a[0] = -100;
+      a[1] = PATH_AT + 64 * r.int(PATHS.length);
+      a[2] = -100;
+      a[3] = PATH_AT + 64 * r.int(PATHS.length);
+      a[4] = r.pick([0, 0, 0x400, 0x1000]); // AT_SYMLINK_FOLLOW, AT_EMPTY_PATH
+      break;
     case nr.SYS_unlinkat:
       a[0] = -100;
       a[1] = PATH_AT + 64 * r.int(PATHS.length);

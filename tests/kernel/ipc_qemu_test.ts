@@ -5,7 +5,9 @@
  * MAP_SHARED|MAP_ANONYMOUS) and ipcfork (the same between a parent and
  * its forked children: shared anonymous memory, an inherited segment,
  * SEM_UNDO at a child's exit, semaphore and message ping-pong, an unnamed
- * POSIX semaphore) run under qemu-riscv32, which passes the IPC calls to
+ * POSIX semaphore), unixbasic (AF_UNIX sockets) and linktest (hard links
+ * on xipfs and tmpfs; sem_open linking its semaphore into place while
+ * forked children race to create it) run under qemu-riscv32, which passes the IPC calls to
  * the host's Linux kernel and /dev/shm, and under xip: the output and exit
  * status must be the same. Afterwards every IPC object is gone and the
  * machine's invariants hold.
@@ -41,7 +43,7 @@ if (!available && !optOut) {
 } else {
   Deno.test({
     name:
-      "ipcbasic and ipcfork print and exit as under qemu-riscv32 (System V IPC, shm_open, sem_open, shared memory across fork)",
+      "ipcbasic, ipcfork, unixbasic and linktest print and exit as under qemu-riscv32 (System V IPC, shm_open, sem_open, shared memory across fork, AF_UNIX, hard links)",
     ignore: !available,
     fn: async () => {
       const tree = makeGuestTree();
@@ -55,7 +57,7 @@ if (!available && !optOut) {
         stderr: () => {},
       });
       try {
-        for (const program of ["ipcbasic", "ipcfork", "unixbasic"]) {
+        for (const program of ["ipcbasic", "ipcfork", "unixbasic", "linktest"]) {
           const out: Uint8Array[] = [];
           const p = m.spawn(`/static/${program}`, [program], { stdout: (d) => out.push(d) });
           const got = await within(p.wait(), 60_000, program);
@@ -67,7 +69,7 @@ if (!available && !optOut) {
         }
         assert.equal(shmemPages(m.mem), 0, "no shmem page is left");
         assert.equal(shmemInodes(m.mem), 1, "only the tmpfs root is left");
-        assertInvariants(m, { fsck: true }, "after ipcbasic and ipcfork");
+        assertInvariants(m, { fsck: true }, "after the IPC programs");
       } finally {
         await within(m.shutdown(), 30_000, "shutdown");
         Deno.removeSync(tree, { recursive: true });

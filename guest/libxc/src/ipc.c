@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <semaphore.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
@@ -186,19 +187,41 @@ static inline int sem_add(volatile int *p, int v) {
   return old;
 }
 
-/* Map an open semaphore file, once its creator has written the sem_t. */
+/* Map an open semaphore file. A named one is linked into place only once
+ * its value is written, so a short file is no semaphore. */
 static sem_t *sem_map(int fd) {
   struct stat st;
-  for (int tries = 0;; tries++) {
-    if (fstat(fd, &st) < 0) return SEM_FAILED;
-    if (st.st_size >= (off_t)sizeof(sem_t)) break;
-    if (tries > 100000) {
-      errno = EINVAL; /* a creator that died before writing it */
-      return SEM_FAILED;
-    }
+  if (fstat(fd, &st) < 0) return SEM_FAILED;
+  if (st.st_size < (off_t)sizeof(sem_t)) {
+    errno = EINVAL;
+    return SEM_FAILED;
   }
   void *p = mmap(0, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   return p == MAP_FAILED ? SEM_FAILED : (sem_t *)p;
+}
+
+/* Make a semaphore file holding `value` under a private temporary name,
+ * then link it to `path`: nobody can open the name before the value is
+ * there. Returns the open fd, or -1 with errno (EEXIST: `path` exists). */
+static int sem_create(const char *path, mode_t mode, unsigned value) {
+  static int serial;
+  char tmp[sizeof SHM_DIR + 32];
+  int fd;
+  do {
+    snprintf(tmp, sizeof tmp, "%stmp-%d-%d", SHM_DIR, getpid(), sem_add(&serial, 1));
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EEXIST);
+  if (fd < 0) return -1;
+  sem_t init = {(int)value, 0};
+  int ok = write(fd, &init, sizeof init) == (ssize_t)sizeof init && link(tmp, path) == 0;
+  int err = errno;
+  unlink(tmp);
+  if (!ok) {
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
 }
 
 sem_t *sem_open(const char *name, int oflag, ...) {
@@ -227,16 +250,9 @@ sem_t *sem_open(const char *name, int oflag, ...) {
       }
       if (errno != ENOENT || !(oflag & O_CREAT)) return SEM_FAILED;
     }
-    /* Create it: the value is written before anyone can map the word. */
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    int fd = sem_create(path, mode, value);
     if (fd < 0) {
       if (errno == EEXIST && !(oflag & O_EXCL)) continue; /* lost a race: open theirs */
-      return SEM_FAILED;
-    }
-    sem_t init = {(int)value, 0};
-    if (write(fd, &init, sizeof init) != (ssize_t)sizeof init) {
-      close(fd);
-      unlink(path);
       return SEM_FAILED;
     }
     sem_t *s = sem_map(fd);

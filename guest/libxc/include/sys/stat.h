@@ -41,5 +41,6 @@ struct stat {
 #define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
 
 int fstat(int fd, struct stat *st);
+int mkdir(const char *path, mode_t mode);
 
 #endif
