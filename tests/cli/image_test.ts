@@ -200,6 +200,49 @@ Deno.test("xip run on a read-only image is refused before the guest runs; --snap
   }
 });
 
+Deno.test("a host write error at write-back is one honest line, no KERNEL BUG; the image stays repairable", async (t) => {
+  const img = await freshImage();
+  // spew writes /saved, then blocks on its stdout pipe, which nobody reads yet.
+  const p = spawnXip(["run", img, "--", "/bin/spew", "100000", "/saved"]);
+  let bound = false, reaped = false;
+  try {
+    await untilLocked(img, 60_000);
+    // A read-only bind mount over the image: from now on every open of
+    // its path for writing is EROFS, as on a file system the host turned
+    // read-only after an error (the run's locked descriptor is unaffected).
+    const b = await new Deno.Command("mount", { args: ["--bind", img, img], stderr: "piped" })
+      .output().catch(() => null);
+    if (b === null || b.code !== 0) {
+      const why = b === null ? "no mount(8)" : dec.decode(b.stderr).trim();
+      return void await t.step(`skipped: cannot bind-mount here (${why})`, () => {});
+    }
+    bound = true;
+    const ro = await new Deno.Command("mount", { args: ["-o", "remount,bind,ro", img] }).output();
+    assert.equal(ro.code, 0);
+    const r = await p.output(); // drains stdout: spew finishes, the run unmounts
+    reaped = true;
+    const err = dec.decode(r.stderr);
+    assert.equal(r.code, 1, err);
+    assert.equal(dec.decode(r.stdout).split("\n").length, 100_001, "the guest ran to the end");
+    assert.doesNotMatch(err, /KERNEL BUG|^\s+at /m);
+    assert.match(err, /^xip run: image \S+: cannot write: read-only file system\n$/);
+  } finally {
+    if (!reaped) {
+      p.kill("SIGKILL");
+      await p.output();
+    }
+    if (bound) await new Deno.Command("umount", { args: [img] }).output();
+  }
+  if (!bound) return;
+  // The superblock written dirty at mount is what the image says.
+  const n = await xip(["fsck", "-n", img]);
+  assert.equal(n.code, 4, n.out);
+  assert.match(n.out, /not cleanly unmounted/);
+  const y = await xip(["fsck", "-y", img]);
+  assert.equal(y.code, 1, y.out);
+  assert.equal((await xip(["fsck", "-n", img])).code, 0);
+});
+
 Deno.test("after a kill -9, fsck reports the dirty image, xip run warns, fsck -y repairs it", async () => {
   const img = await freshImage();
   const p = spawnXip(["run", img, "--", "/bin/counter", "/count", "10000000"]);
