@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Brand } from "./types.ts";
+
 export const EPERM = 1;
 export const ENOENT = 2;
 export const ESRCH = 3;
@@ -139,5 +141,15 @@ export function errnoName(e: number): string {
   return NAMES[Math.abs(e)] ?? `E?${Math.abs(e)}`;
 }
 
-/** True when a kernel return value is a negated errno. */
-export const isErr = (ret: number): boolean => ret < 0 && ret >= -4095;
+/**
+ * A negated errno, as a kernel function returns it in place of a value
+ * (Linux's ERR_PTR). A function that returns `Pfn | Errno` lets the caller
+ * narrow with isErr instead of casting.
+ */
+export type Errno = Brand<number, "Errno">;
+
+/** `-e` (a negated errno such as -ENOMEM) as an Errno. */
+export const asErrno = (e: number): Errno => e as Errno;
+
+/** True when a kernel return value is a negated errno (Linux's IS_ERR_VALUE). */
+export const isErr = (ret: number): ret is Errno => ret < 0 && ret >= -4095;

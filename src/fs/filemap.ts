@@ -16,7 +16,7 @@
  * @module
  */
 
-import { EINVAL } from "../abi/errno.ts";
+import { EINVAL, type Errno, isErr } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
 import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
@@ -57,10 +57,10 @@ export function filemapRead(fs: VfsFs, ip: VInode, pos: number, dst: Uint8Array)
     const off = p - pgoff * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - off, end - p);
     const pfn = readCachePage(mem, ip.slot, pgoff, aops, undefined, fs.aopsLookup);
-    if (pfn < 0) return done > 0 ? done : pfn;
-    const base = (pfn as Pfn) * PAGE_SIZE + off;
+    if (isErr(pfn)) return done > 0 ? done : pfn;
+    const base = pfn * PAGE_SIZE + off;
     dst.set(mem.u8.subarray(base, base + n), done);
-    putPage(mem, pfn as Pfn);
+    putPage(mem, pfn);
     done += n;
   }
   statAdd(mem, STAT.copiedRead, done);
@@ -82,7 +82,7 @@ function writeBegin(
   off: number,
   n: number,
   size: number,
-): Pfn | number {
+): Pfn | Errno {
   const mem = fs.mem;
   const fresh = (off === 0 && n === PAGE_SIZE) || pgoff * PAGE_SIZE >= size;
   for (;;) {
@@ -91,8 +91,8 @@ function writeBegin(
       // Must be read, or is cached already (readCachePage then just finds it).
       const pfn = readCachePage(mem, ip.slot, pgoff, fs.aops, undefined, fs.aopsLookup);
       if (cached !== -1) putPage(mem, cached);
-      if (pfn < 0) return pfn;
-      lockPage(mem, pfn as Pfn);
+      if (isErr(pfn)) return pfn;
+      lockPage(mem, pfn);
       return pfn;
     }
     // As readCachePage does: reclaim (writing dirty pages back) while that frees frames.
@@ -101,16 +101,16 @@ function writeBegin(
       () => allocFrame(mem),
       (m, nr) => shrinkPageCache(m, nr, fs.aopsLookup),
     );
-    if (pfn < 0) return pfn;
-    lockPage(mem, pfn as Pfn);
-    if (addToPageCacheLocked(mem, pfn as Pfn, ip.slot, pgoff) < 0) {
-      unlockPage(mem, pfn as Pfn);
-      putPage(mem, pfn as Pfn);
+    if (isErr(pfn)) return pfn;
+    lockPage(mem, pfn);
+    if (addToPageCacheLocked(mem, pfn, ip.slot, pgoff) < 0) {
+      unlockPage(mem, pfn);
+      putPage(mem, pfn);
       continue; // someone cached it meanwhile
     }
-    pageView(mem, pfn as Pfn).set(ZERO_PAGE);
+    pageView(mem, pfn).set(ZERO_PAGE);
     codeWritten(mem, pfn * PAGE_SIZE, PAGE_SIZE);
-    setPageFlag(mem, pfn as Pfn, PG_uptodate);
+    setPageFlag(mem, pfn, PG_uptodate);
     return pfn;
   }
 }
@@ -133,13 +133,13 @@ export function filemapWrite(fs: VfsFs, ip: VInode, pos: number, src: Uint8Array
     const off = p - pgoff * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - off, src.length - done);
     const pfn = writeBegin(fs, ip, pgoff, off, n, size);
-    if (pfn < 0) {
+    if (isErr(pfn)) {
       err = pfn;
       break;
     }
-    mem.u8.set(src.subarray(done, done + n), (pfn as Pfn) * PAGE_SIZE + off);
+    mem.u8.set(src.subarray(done, done + n), pfn * PAGE_SIZE + off);
     codeWritten(mem, pfn * PAGE_SIZE + off, n);
-    setPageDirty(mem, pfn as Pfn);
+    setPageDirty(mem, pfn);
     // i_size covers the page before it is unlocked (Linux's write_end):
     // eviction, while the rest of this write allocates frames, may write
     // the page back, and a block past i_size is one truncate never frees.
@@ -147,8 +147,8 @@ export function filemapWrite(fs: VfsFs, ip: VInode, pos: number, src: Uint8Array
       fs.setSize(ip, p + n);
       size = p + n;
     }
-    unlockPage(mem, pfn as Pfn);
-    putPage(mem, pfn as Pfn);
+    unlockPage(mem, pfn);
+    putPage(mem, pfn);
     done += n;
   }
   statAdd(mem, STAT.copiedWrite, done);

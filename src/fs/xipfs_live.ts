@@ -92,12 +92,16 @@ export interface MountOptions {
   dax: DaxOption;
   /** Host image file fsync writes into (memory device); without it fsync persists nothing. */
   imagePath?: string;
+  /** fileIdentity the file at imagePath must have (src/hw/image_file.ts); absent: not checked. */
+  imageIdentity?: string;
 }
 
 /** Options of attachXipfs. */
 export interface AttachOptions {
   /** The same imagePath the mount was given, so this thread's fsync can write it. */
   imagePath?: string;
+  /** The same imageIdentity the mount was given. */
+  imageIdentity?: string;
 }
 
 /** What getattr reports (struct stat, reduced). */
@@ -129,10 +133,12 @@ function buildCtx(
   mem: Memory,
   dev: BlockDevice,
   imagePath: string | null,
+  imageIdentity: string | null,
 ): XipCtx | { error: string } {
   const k32 = mem.k32;
   const xfs = mem.layout.xipfs.base;
-  const common = { mem, k32, dev, icache: mem.layout.icache.base, xfs, imagePath };
+  const icache = mem.layout.icache.base;
+  const common = { mem, k32, dev, icache, xfs, imagePath, imageIdentity };
   if (dev instanceof MemDevice) {
     const o = openVolume(dev.bytes);
     if (!o.ok) return { error: o.error };
@@ -178,7 +184,7 @@ export function mountXipfs(
         `storage); mount it with dax=never`,
     };
   }
-  const c = buildCtx(mem, dev, opts.imagePath ?? null);
+  const c = buildCtx(mem, dev, opts.imagePath ?? null, opts.imageIdentity ?? null);
   if ("error" in c) return c;
   if (!(dev instanceof MemDevice) && opts.imagePath !== undefined) {
     return { error: "imagePath is for a memory device; a bio device is its own image" };
@@ -221,7 +227,7 @@ export function attachXipfs(
   if (bio === dev instanceof MemDevice) {
     return { error: `the filesystem was mounted on a ${bio ? "bio" : "memory"} device` };
   }
-  const c = buildCtx(mem, dev, opts.imagePath ?? null);
+  const c = buildCtx(mem, dev, opts.imagePath ?? null, opts.imageIdentity ?? null);
   return "error" in c ? c : new XipFs(c);
 }
 

@@ -30,7 +30,7 @@ import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout_pipe.ts";
 import { msgStorePages } from "./ipc_msg.ts";
 import { sockRingPages } from "./unix_sock.ts";
 import { pteIsLeaf, pteIsTable, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
-import { asPte, type Pfn, type Pte } from "../abi/types.ts";
+import { asPfn, asPte, type Pfn, type Pte } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PTE_PROTNONE } from "../mm/pgtable.ts";
 import { zeroPfn } from "../mm/mm.ts";
@@ -234,7 +234,7 @@ function scanPcache(s: Snapshot): void {
     const w = base + i * PCACHE_SLOT_WORDS;
     const mapping = Atomics.load(k, w + PCACHE_SLOT.mapping);
     if (mapping <= 0) continue;
-    const pfn = Atomics.load(k, w + PCACHE_SLOT.pfn) as Pfn;
+    const pfn = asPfn(Atomics.load(k, w + PCACHE_SLOT.pfn));
     push(s.pcache, pfn, { mapping, pgoff: Atomics.load(k, w + PCACHE_SLOT.pgoff), pfn });
   }
 }

@@ -54,6 +54,11 @@ export interface FsMountOptions {
   /** Host image file fsync writes dirty blocks into; absent: nothing is durable before the save. */
   imagePath?: string;
   /**
+   * fileIdentity of the file at imagePath that the Machine locked: a sync
+   * that finds another file there refuses to write into it.
+   */
+  imageIdentity?: string;
+  /**
    * Crash testing: append every write and flush made on the image file, in
    * every thread, to this file (src/hw/image_file.ts setImageLog).
    */
@@ -116,7 +121,11 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
  */
 export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { error: string } {
   setImageLog(opts.imageLog ?? null); // the mount itself writes the superblock
-  const xip = mountXipfs(mem, new MemDevice(mem), { dax: opts.dax, imagePath: opts.imagePath });
+  const xip = mountXipfs(mem, new MemDevice(mem), {
+    dax: opts.dax,
+    imagePath: opts.imagePath,
+    imageIdentity: opts.imageIdentity,
+  });
   if (!(xip instanceof XipFs)) return xip;
   const fs = wire(mem, opts, xip);
   ipcBoot(mem);
@@ -132,7 +141,10 @@ export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { e
  * @returns the handle, or `{ error }` (not mounted, bad image)
  */
 export function attachKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { error: string } {
-  const xip = attachXipfs(mem, new MemDevice(mem), { imagePath: opts.imagePath });
+  const xip = attachXipfs(mem, new MemDevice(mem), {
+    imagePath: opts.imagePath,
+    imageIdentity: opts.imageIdentity,
+  });
   return xip instanceof XipFs ? wire(mem, opts, xip) : xip;
 }
 

@@ -30,7 +30,7 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
+import { asPte, asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
@@ -77,10 +77,10 @@ export function futexPhysWord(mem: Memory, mm: number, va: number, needWrite = f
       let w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
       const huge = w === WALK_HUGE; // a megapage: the root entry is the leaf
       if (huge) w = pmdWord(mem, mm, asVirt(va));
-      const pte = w < 0 ? 0 : pteLoad(p32, w);
+      const pte = w < 0 ? asPte(0) : pteLoad(p32, w);
       const want = PTE_U | PTE_R | (write ? PTE_W : 0);
-      if (w >= 0 && pteIsLeaf(pte as never) && (pte & want) === want) {
-        const pfn = huge ? hugePfnAt(pte as never, va) : pteToPfn(pte as never);
+      if (w >= 0 && pteIsLeaf(pte) && (pte & want) === want) {
+        const pfn = huge ? hugePfnAt(pte, va) : pteToPfn(pte);
         return (pfn * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
       }
       if (handleMmFaultLocked(mem, mm, asVirt(va), write ? ACCESS_WRITE : ACCESS_READ) !== 0) {

@@ -437,6 +437,8 @@ export class Machine {
     setCurrentTid(asTid(1));
     const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
     if (imagePath !== null) mount.imagePath = imagePath;
+    const locked = files.find((f) => f.writable && f.path === imagePath);
+    if (locked !== undefined) mount.imageIdentity = locked.identity;
     if (opts.imageLog !== undefined) mount.imageLog = opts.imageLog;
     // Also registers the main thread's file fault handlers and unmap hook: it
     // tears down dead processes' mms, which may hold file mappings.

@@ -12,11 +12,11 @@
  * @module
  */
 
-import { ENOMEM } from "../abi/errno.ts";
+import { ENOMEM, isErr } from "../abi/errno.ts";
 import { MM, MM_DYING, MM_FREE, MM_LIVE, MM_WORDS, mmBase, MMG } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { PTE_D, pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
-import { asVirt, type Pfn, type Pte } from "../abi/types.ts";
+import { asPfn, asVirt, type Pfn, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { allocFrame, allocFrameReclaim } from "./frame_alloc.ts";
 import {
@@ -90,11 +90,11 @@ export function mmBoot(mem: Memory): number {
 
 /** The [vdso] page's pfn (-1 before mmBoot). */
 export const vdsoPagePfn = (mem: Memory): Pfn =>
-  (Atomics.load(mem.k32, mem.layout.mmg.base + MMG.vdsoPfn) - 1) as Pfn;
+  asPfn(Atomics.load(mem.k32, mem.layout.mmg.base + MMG.vdsoPfn) - 1);
 
 /** The shared zero page's pfn (-1 before mmBoot). */
 export const zeroPfn = (mem: Memory): Pfn =>
-  (Atomics.load(mem.k32, mem.layout.mmg.base + MMG.zeroPfn) - 1) as Pfn;
+  asPfn(Atomics.load(mem.k32, mem.layout.mmg.base + MMG.zeroPfn) - 1);
 
 /** Machine-wide gauges of the mm layer, in frames. */
 export function mmGauges(mem: Memory): { pagetableFrames: number; anonFrames: number } {
@@ -150,11 +150,11 @@ export function mmAlloc(mem: Memory): number {
       continue;
     }
     const root = allocFrameReclaim(mem, { zero: true }); // no lock held: reclaim may run
-    if (root < 0) {
+    if (isErr(root)) {
       Atomics.store(k32, mw(mem, mm, MM.state), MM_FREE);
       return -ENOMEM;
     }
-    setPageFlag(mem, root as Pfn, PG_pagetable);
+    setPageFlag(mem, root, PG_pagetable);
     const b = mmBase(mem.layout, mm);
     const gen = k32[b + MM.tlbGen]!; // generations keep running across reuse
     k32.fill(0, b + MM.users, b + MM_WORDS);
@@ -283,7 +283,7 @@ export function exitMmap(mem: Memory, mm: number): void {
     v = next;
   }
   mmapWriteUnlock(mem, mm);
-  const root = k32[mw(mem, mm, MM.root)]! as Pfn;
+  const root = asPfn(k32[mw(mem, mm, MM.root)]!);
   k32[mw(mem, mm, MM.root)] = 0;
   freeTable(mem, mm, root);
   if (k32[mw(mem, mm, MM.ptFrames)] !== 0) {

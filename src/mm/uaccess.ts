@@ -25,7 +25,14 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown, type VirtAddr } from "../abi/types.ts";
+import {
+  asPte,
+  asVirt,
+  PAGE_SIZE,
+  pageOffset,
+  pageRoundDown,
+  type VirtAddr,
+} from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
 import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
@@ -66,10 +73,10 @@ function forUserRange(
         const huge = w === WALK_HUGE;
         if (huge) w = pmdWord(mem, mm, at);
         ptlLock(mem, mm);
-        const pte = w < 0 ? 0 : pteLoad(p32, w);
-        if (w >= 0 && pteIsLeaf(pte as never) && (pte & need) === need) {
+        const pte = w < 0 ? asPte(0) : pteLoad(p32, w);
+        if (w >= 0 && pteIsLeaf(pte) && (pte & need) === need) {
           if (access === ACCESS_WRITE && (pte & PTE_D) === 0) pteModify(p32, w, 0, PTE_A | PTE_D);
-          const pfn = huge ? hugePfnAt(pte as never, at) : pteToPfn(pte as never);
+          const pfn = huge ? hugePfnAt(pte, at) : pteToPfn(pte);
           const stop = !body(pfn * PAGE_SIZE + pageOffset(at), done, n);
           ptlUnlock(mem, mm);
           if (stop) return 0;
