@@ -81,7 +81,13 @@ function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | 
   };
 }
 
-/** The VmOperations of S_DAX files (VMOPS_DAX). */
+/**
+ * The VmOperations of S_DAX files (VMOPS_DAX). Entry: any lock state;
+ * building the table takes no lock. Each op keeps its own contract: fault as
+ * daxFault, hugeFault as daxPmdFault, pageMkwrite as daxPfnMkwrite
+ * (mmap_lock held for reading), msync as fsync (no lock of the inode held),
+ * open and close as rmapAddVma and rmapRemoveVma.
+ */
 export function daxVmOps(c: XipCtx): VmOperations {
   return {
     name: "dax",
@@ -96,7 +102,13 @@ export function daxVmOps(c: XipCtx): VmOperations {
   };
 }
 
-/** The VmOperations of page-cache files (VMOPS_FILEMAP). */
+/**
+ * The VmOperations of page-cache files (VMOPS_FILEMAP). Entry: any lock
+ * state; building the table takes no lock. Each op keeps its own contract:
+ * fault as filemapFault, pageMkwrite as filemapMkwrite (mmap_lock held for
+ * reading), msync as writebackMapping (no page lock held; takes each dirty
+ * page's lock in turn), open and close as rmapAddVma and rmapRemoveVma.
+ */
 export function filemapVmOps(f: FilemapCtx): VmOperations {
   const c = f.c;
   return {
@@ -169,8 +181,10 @@ export function truncateUnmap(c: XipCtx, ip: InodeRef, start: number, n: number)
 
 /**
  * Register this thread's DAX and page-cache VmOperations over `fs`, install
- * truncateUnmap as its unmap hook and the page-cache shrinker as its
- * reclaim hook. Call once per thread, after mounting or attaching.
+ * truncateUnmap as its unmap hook and the page-cache shrinker as its reclaim
+ * hook. Call once per thread, after mounting or attaching. Entry: no lock
+ * held; takes none (it only fills this thread's tables; the hooks carry the
+ * contracts of truncateUnmap and shrinkPageCache).
  */
 export function installFileMm(fs: XipFs): void {
   const c = fs.ctx;

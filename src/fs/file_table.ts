@@ -62,7 +62,9 @@ function checkFdt(mem: Memory, fdt: number, where: string): void {
 
 /**
  * Claim a free open-file record for inode (ino, islot) with `flags`, with
- * one reference and position 0. Takes and drops FILES.lock.
+ * one reference and position 0. Entry: no FILE_TABLE or TASK_TABLE lock held
+ * (the table lock is a leaf; anything outer may be). Takes and drops
+ * FILES.lock (FILE_TABLE).
  *
  * @returns the record index, or -ENFILE when the table is full
  */

@@ -103,9 +103,15 @@ function releaseSlot(c: XipCtx, slot: number): void {
 
 /**
  * Take a reference to inode `ino` in the inode cache, bringing it in if it
- * is not there (Linux's iget_locked + fill). Call with no page lock, no
- * block-map lock and nothing ranked inside INODE_CACHE held (it may write
- * back a cached inode's pages to reuse its slot).
+ * is not there (Linux's iget_locked + fill).
+ *
+ * Entry: no lock ranked at or inside DAX_ENTRY | PAGE_LOCK held (no page,
+ * DAX-entry, block-map, i_mmap, page-table or inode-cache lock); i_rwsem of
+ * other inodes may be held (namei, rename). Takes and drops the inode-cache
+ * lock (INODE_CACHE); to reuse a CACHED slot it evicts that inode with the
+ * lock dropped, writing back and dropping its pages under their page locks
+ * and, for an unlinked one, freeing its blocks under its block-map lock.
+ * Returns with no lock held.
  *
  * @returns the reference (drop it with iput), -ENOENT when `ino` is not an
  *   allocated inode, -ENFILE when every slot holds an active inode
@@ -350,7 +356,11 @@ export const icacheInUse = (c: XipCtx): number => Atomics.load(c.k32, c.icache +
 
 /**
  * Evict every CACHED inode (write back and drop its pages): unmount, and
- * tests that want an empty cache. Takes the ICACHE lock per slot.
+ * tests that want an empty cache.
+ *
+ * Entry: no lock held. Takes and drops the inode-cache lock per slot; each
+ * eviction runs with it dropped and takes the evicted inode's page locks
+ * (and, for an unlinked inode, its block-map lock and the allocator).
  *
  * @returns the number of ACTIVE inodes left (references still held)
  */

@@ -609,8 +609,14 @@ export function encodeStat64(st: VStat, buf: Uint8Array, off = 0): number {
  * ftruncate(2): grow (the new range reads as zeros, no block allocated) or
  * shrink (blocks past the end freed, the partial last block's tail zeroed).
  *
- * @returns 0, -EBADF, -EINVAL (negative length, not a regular file, or
- *   not open for writing, as Linux), -EFBIG
+ * Entry: no lock held (a syscall). Takes and drops the fd-table lock
+ * (FILE_TABLE) for the file reference; the filesystem's truncate takes
+ * i_rwsem then invalidate_lock, both for write, and under them the i_mmap
+ * and page-table locks (unmap), page locks and the block-map lock (see xipfs
+ * truncate). Dropping the file reference may release the file (fdPut).
+ *
+ * @returns 0, -EBADF, -EINVAL (negative length, not a regular file, or not
+ *   open for writing, as Linux), -EFBIG
  */
 export function vfsFtruncate(proc: Proc, fd: number, length: number): number {
   const { fs } = proc;
@@ -695,6 +701,11 @@ export function vfsTruncateInode(fs: VfsFs, ip: VInode, length: number): number 
  * fsync(2): the filesystem writes back the file's dirty cached pages (a DAX
  * file has none) and makes its data and metadata durable (fs.fsync; what
  * "durable" means is src/fs/xipfs_sync.ts's contract).
+ *
+ * Entry: no lock held (a syscall). Takes and drops the fd-table lock
+ * (FILE_TABLE) for the file reference; fs.fsync takes each dirty page's lock
+ * in turn (writepage's getBlock takes the block-map lock to fill holes) and
+ * the image's sync lock. Returns with no lock held.
  *
  * @returns 0, -EBADF, or the first I/O error
  */

@@ -122,13 +122,19 @@ function openCreate(proc: Proc, path: string, flags: number, mode: number): VIno
  * openat(AT_FDCWD, path, flags, mode). Accepts O_RDONLY, O_WRONLY, O_RDWR,
  * O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECT, O_DIRECTORY, O_NOFOLLOW,
  * O_CLOEXEC (and ignores O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_NOATIME,
- * O_SYNC: there is no tty, nothing blocks, and atime and sync writes are
- * not modelled).
+ * O_SYNC: there is no tty, nothing blocks, and atime and sync writes are not
+ * modelled).
+ *
+ * Entry: no lock held (a syscall). The path walk takes each directory's
+ * i_rwsem for read in turn (O_CREAT: the parent's for write), iget and iput
+ * the inode-cache lock; O_TRUNC truncates under i_rwsem and invalidate_lock
+ * (write) as vfsFtruncate; the new file and fd take and drop FILES.lock and
+ * the fd-table lock (FILE_TABLE). Returns with no lock held.
  *
  * @returns the lowest free fd, or -ENOENT, -EEXIST, -EISDIR (a directory
  *   opened for writing or with O_CREAT), -ENOTDIR (O_DIRECTORY on a
- *   non-directory, or a non-directory path component), -ELOOP (O_NOFOLLOW
- *   on a symlink, or too many links), -ENAMETOOLONG, -EINVAL (access mode 3,
+ *   non-directory, or a non-directory path component), -ELOOP (O_NOFOLLOW on
+ *   a symlink, or too many links), -ENAMETOOLONG, -EINVAL (access mode 3,
  *   O_PATH), -ENFILE, -EMFILE, -ENOSPC
  */
 export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): number {
@@ -163,7 +169,9 @@ export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): 
 }
 
 /**
- * stat(2) / lstat(2) by path.
+ * stat(2) / lstat(2) by path. Entry: no lock held (a syscall); the walk
+ * takes each directory's i_rwsem for read in turn and the inode-cache lock
+ * (iget, iput); getattr takes none. Returns with no lock held.
  *
  * @returns the stat, or a lookup errno
  */
@@ -268,7 +276,13 @@ export function vfsRmdir(proc: Proc, path: string): number {
  * the type rules (-EISDIR, -ENOTDIR, -ENOTEMPTY, -EINVAL for a directory
  * moved under itself).
  *
- * @returns 0 or -errno; -EBUSY when either last component is "/", "." or ".."
+ * Entry: no lock held (a syscall). Both parent walks take directory i_rwsems
+ * for read in turn, with nothing held between; the filesystem's rename then
+ * takes the rename lock and four i_rwsems for write (see xipfs rename).
+ * Returns with no lock held.
+ *
+ * @returns 0 or -errno; -EBUSY when either last component is "/", "." or
+ *   ".."
  */
 export function vfsRename(proc: Proc, oldPath: string, newPath: string): number {
   const { fs } = proc;
@@ -341,9 +355,12 @@ export function vfsSymlink(proc: Proc, target: string, path: string): number {
 }
 
 /**
- * readlink(2).
+ * readlink(2). Entry: no lock held (a syscall); the walk takes each
+ * directory's i_rwsem for read in turn and the inode-cache lock (iget,
+ * iput); reading the target takes none (a symlink never changes).
  *
- * @returns the target, or -EINVAL when `path` is not a symlink, or a lookup errno
+ * @returns the target, or -EINVAL when `path` is not a symlink, or a lookup
+ *   errno
  */
 export function vfsReadlink(proc: Proc, path: string): string | number {
   const ip = pathLookup(proc.fs, cwdOf(proc), path, false);
@@ -373,6 +390,11 @@ export function vfsChdir(proc: Proc, path: string): number {
 /**
  * getdents64(2): fill `buf` with linux_dirent64 records from the directory
  * position on, and advance the position (a filesystem cookie, d_off).
+ *
+ * Entry: no lock held (a syscall). Takes and drops the fd-table lock
+ * (FILE_TABLE) for the file reference; fs.readdir takes the directory's
+ * i_rwsem for read. No lock covers the position (Linux's f_pos_lock does): two
+ * getdents64 calls racing on one open file may read from the same position.
  *
  * @returns bytes filled (0 at the end), -EBADF, -ENOTDIR, or -EINVAL when
  *   the buffer cannot hold the next record

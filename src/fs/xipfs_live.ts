@@ -162,9 +162,13 @@ function buildCtx(
 
 /**
  * Mount the xipfs on `dev` (main thread, once). Validates the superblock,
- * marks the filesystem dirty in it (clean again at unmount), and sets up
- * the shared mount state. `dax: "always"` on a device without directAccess
- * is refused, as Linux refuses DAX on a block device that cannot do it.
+ * marks the filesystem dirty in it (clean again at unmount), and sets up the
+ * shared mount state. `dax: "always"` on a device without directAccess is
+ * refused, as Linux refuses DAX on a block device that cannot do it.
+ *
+ * Entry: no lock held; nothing else uses the mount yet. With an imagePath it
+ * takes and drops the image's sync lock (syncFs) to write the dirty
+ * superblock; nothing else is locked.
  *
  * @returns the filesystem, or `{ error }` with one line saying why not
  */

@@ -422,11 +422,17 @@ function isAncestor(c: XipCtx, anc: Ino, d: Ino): boolean {
 /**
  * Rename `oldName` in `oldDir` to `newName` in `newDir`, replacing an
  * existing target (a file by a file, an empty directory by a directory).
- * Lock order: see the module comment.
+ *
+ * Entry: references to both directories, no i_rwsem held. A cross-directory
+ * rename takes XFS.renameLock first (unchecked: it has no LockClass); then,
+ * all for write, the parents' i_rwsems (ancestor first, else lower inode
+ * first: subclasses 0 and 1), the source's (2) and an existing target's (3);
+ * iget takes the inode-cache lock under them. Everything is released, and
+ * the references dropped (iput), before it returns.
  *
  * @returns 0, or -ENOENT, -EEXIST never (targets are replaced), -EISDIR,
- *   -ENOTDIR, -ENOTEMPTY, -EINVAL (a directory into its own subtree),
- *   -EBUSY ("." or ".."), -ENAMETOOLONG, -ENOSPC
+ *   -ENOTDIR, -ENOTEMPTY, -EINVAL (a directory into its own subtree), -EBUSY
+ *   ("." or ".."), -ENAMETOOLONG, -ENOSPC
  */
 export function rename(
   c: XipCtx,

@@ -170,6 +170,10 @@ export function fsync(c: XipCtx, ip: InodeRef): number {
  * metadata pages, then flush. File data in the page cache is the caller's
  * (fsync, unmount).
  *
+ * Entry: no page lock held. A memory device takes and drops XFS.syncLock
+ * (syncDirtyBlocks); a bio device takes each dirty metadata page's lock in
+ * turn (writebackMapping).
+ *
  * @returns 0 or -errno
  */
 export function syncFs(c: XipCtx): number {

@@ -264,7 +264,11 @@ function writeWords(env: ExecEnv, obj: Dso, writes: [number, number][]): void {
 
 /**
  * Make PT_GNU_RELRO read-only, whole pages only (as glibc's
- * _dl_protect_relro: the page holding the end stays writable).
+ * _dl_protect_relro: the page holding the end stays writable). Entry: no
+ * lock held; doMprotect takes and drops mmap_lock for writing (and the
+ * page-table lock to weaken PTEs).
+ *
+ * @throws ExecFailure when the mprotect fails
  */
 export function protectRelro(env: ExecEnv, obj: Dso): void {
   const relro = obj.img.relro;

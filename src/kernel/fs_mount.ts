@@ -114,7 +114,10 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
 
 /**
  * Mount xipfs on the machine's memory device (main thread, once, at boot;
- * the mm is booted and this thread's task is set).
+ * the mm is booted and this thread's task is set). Entry: no lock held;
+ * nothing else uses the file system yet. Takes only what mountXipfs takes
+ * (the image's sync lock, to write the dirty superblock); wiring this
+ * thread's tables takes none.
  *
  * @returns the handle, or `{ error }` with one line (not an xipfs image,
  *   dax=always refused, already mounted)

@@ -107,8 +107,13 @@ function slotOfPid(t: Task, pid: number): number {
 /**
  * setpgid(pid, pgid) (Linux's rules, without exec'd-child tracking): the
  * target is the caller or one of its children in the same session, not a
- * session leader; the group is the target's own pid or an existing group
- * of the session.
+ * session leader; the group is the target's own pid or an existing group of
+ * the session.
+ *
+ * Entry: no lock held (a syscall). Takes and drops the tasklist lock
+ * (TASK_TABLE), as one no-kill region.
+ *
+ * @returns 0, or -EINVAL, -ESRCH, -EPERM
  */
 export function sysSetpgid(t: Task, pid: number, pgid: number): number {
   if (pid < 0 || pgid < 0) return -EINVAL;
@@ -149,7 +154,13 @@ function getIdOf(t: Task, pid: number, field: "pgid" | "sid"): number {
 export const sysGetpgid = (t: Task, pid: number): number => getIdOf(t, pid, "pgid");
 export const sysGetsid = (t: Task, pid: number): number => getIdOf(t, pid, "sid");
 
-/** setsid(): a new session and group led by the caller, unless it already leads a group. */
+/**
+ * setsid(): a new session and group led by the caller, unless it already
+ * leads a group. Entry: no lock held (a syscall); takes and drops the
+ * tasklist lock (TASK_TABLE), as one no-kill region.
+ *
+ * @returns the new session id, or -EPERM
+ */
 export function sysSetsid(t: Task): number {
   const mem = t.mem;
   return withTasklist(mem, () => {

@@ -375,7 +375,13 @@ export function sysFallocate(
   return t.files.fallocate(fd, mode, off, len);
 }
 
-/** fsync(fd). */
+/**
+ * fsync(fd). Entry: no lock held (a syscall); takes what vfsFsync takes (the
+ * fd-table lock for the reference, each dirty page's lock in turn, the
+ * image's sync lock).
+ *
+ * @returns 0, -EBADF, or the first I/O error
+ */
 export function sysFsync(t: Task, fd: number): number {
   return t.files.fsync(fd);
 }

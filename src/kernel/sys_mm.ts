@@ -21,10 +21,18 @@ import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 
 /**
- * mmap2(addr, len, prot, flags, fd, pgoff): pgoff counts 4096-byte units
- * (so a 32-bit guest reaches 16 TiB of file). Files come from the VFS
- * (FileGlue.mmap); a character device such as the console cannot be
- * mapped (-ENODEV, as a tty).
+ * mmap2(addr, len, prot, flags, fd, pgoff): pgoff counts 4096-byte units (so
+ * a 32-bit guest reaches 16 TiB of file). Files come from the VFS
+ * (FileGlue.mmap); a character device such as the console cannot be mapped
+ * (-ENODEV, as a tty).
+ *
+ * Entry: no lock held (a syscall). A file mapping takes and drops the
+ * fd-table lock for its file reference; doMmap takes mmap_lock for writing
+ * (and under it the i_mmap lock to link a file VMA, the i_mmap and
+ * page-table locks to unmap what MAP_FIXED replaces), and MAP_POPULATE
+ * faults the pages in under mmap_lock (read).
+ *
+ * @returns the address, or -errno (as doMmap; -EBADF, -ENODEV)
  */
 export function sysMmap2(
   t: Task,

@@ -112,8 +112,14 @@ function writeSigset(t: Task, va: number, s: SigSet): number {
 /**
  * rt_sigaction(sig, act, oact, sigsetsize): read and set a disposition
  * (do_sigaction). Unknown sa_flags bits are cleared (riscv knows no
- * SA_RESTORER), SIGKILL and SIGSTOP leave sa_mask, and setting a signal
- * to be ignored discards it wherever it is pending in the group.
+ * SA_RESTORER), SIGKILL and SIGSTOP leave sa_mask, and setting a signal to
+ * be ignored discards it wherever it is pending in the group.
+ *
+ * Entry: no lock held (a syscall). Copying act in and oact out takes and
+ * drops mmap_lock for reading, outside the siglock; the disposition is read
+ * and changed under the caller's siglock, taken and dropped once.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -ESRCH
  */
 export function sysRtSigaction(t: Task, sig: number, act: number, oact: number, size: number) {
   if (size !== SIGSET_SIZE) return -EINVAL;
@@ -160,9 +166,10 @@ export function sysRtSigaction(t: Task, sig: number, act: number, oact: number, 
 }
 
 /**
- * Set task `t`'s blocked mask (Linux's set_current_blocked): signals
- * newly blocked that are pending for the whole group are handed to
- * another thread that can take them (retarget_shared_pending).
+ * Set task `t`'s blocked mask (Linux's set_current_blocked): signals newly
+ * blocked that are pending for the whole group are handed to another thread
+ * that can take them (retarget_shared_pending). Entry: no siglock held;
+ * takes and drops the task's siglock (lockTaskSighand).
  */
 export function setCurrentBlocked(t: Task, s: SigSet): void {
   const { mem } = t;
@@ -185,7 +192,14 @@ export function setCurrentBlocked(t: Task, s: SigSet): void {
   }
 }
 
-/** rt_sigprocmask(how, set, oset, sigsetsize): change and/or query the blocked mask. */
+/**
+ * rt_sigprocmask(how, set, oset, sigsetsize): change and/or query the
+ * blocked mask. Entry: no lock held (a syscall). Copying the sets takes and
+ * drops mmap_lock for reading; the change takes and drops the siglock
+ * (setCurrentBlocked).
+ *
+ * @returns 0, or -EINVAL, -EFAULT
+ */
 export function sysRtSigprocmask(t: Task, how: number, set: number, oset: number, size: number) {
   if (size !== SIGSET_SIZE) return -EINVAL;
   const old = taskBlocked(t.mem, t.tid);
@@ -203,7 +217,14 @@ export function sysRtSigprocmask(t: Task, how: number, set: number, oset: number
   return 0;
 }
 
-/** rt_sigpending(set, sigsetsize): the blocked signals pending for this thread or its group. */
+/**
+ * rt_sigpending(set, sigsetsize): the blocked signals pending for this
+ * thread or its group. Entry: no lock held (a syscall). Reads the sets under
+ * the siglock, taken and dropped once; copying the result out takes and
+ * drops mmap_lock for reading after it.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -ESRCH
+ */
 export function sysRtSigpending(t: Task, set: number, size: number) {
   if ((size >>> 0) > SIGSET_SIZE) return -EINVAL;
   const { mem } = t;
@@ -226,8 +247,14 @@ export function sysRtSigpending(t: Task, set: number, size: number) {
 /**
  * rt_sigsuspend(mask, sigsetsize): wait for a signal with `mask` blocked;
  * the old mask comes back when the handler returns (or at once when no
- * handler runs). Always "fails" with EINTR: -ERESTARTNOHAND turns into
- * EINTR when a handler runs, and restarts the wait when none does.
+ * handler runs). Always "fails" with EINTR: -ERESTARTNOHAND turns into EINTR
+ * when a handler runs, and restarts the wait when none does.
+ *
+ * Entry: no lock held (a syscall). Reading the mask takes and drops
+ * mmap_lock for reading, setting it the siglock (setCurrentBlocked); it
+ * sleeps with no lock held.
+ *
+ * @returns -ERESTARTNOHAND, or -EINVAL, -EFAULT
  */
 export function sysRtSigsuspend(t: Task, mask: number, size: number) {
   if (size !== SIGSET_SIZE) return -EINVAL;
@@ -249,7 +276,12 @@ export function sysRtSigsuspend(t: Task, mask: number, size: number) {
  * waits the awaited signals are unblocked, so their arrival wakes it;
  * real_blocked keeps them from being treated as ignored meanwhile.
  *
- * @returns the signal, -EAGAIN on timeout, -EINTR for another signal, -EINVAL, -EFAULT
+ * Entry: no lock held (a syscall). Copying set, timeout and info takes and
+ * drops mmap_lock for reading; dequeuing and changing the mask take and drop
+ * the siglock each time; it sleeps with no lock held.
+ *
+ * @returns the signal, -EAGAIN on timeout, -EINTR for another signal,
+ *   -EINVAL, -EFAULT
  */
 export function sysRtSigtimedwait(t: Task, set: number, uinfo: number, uts: number, size: number) {
   if (size !== SIGSET_SIZE) return -EINVAL;
@@ -324,10 +356,16 @@ function takeOneOf(t: Task, these: SigSet): [number, KSigInfo | null] {
 }
 
 /**
- * rt_sigreturn(): return from a handler: restore the registers, the mask
- * and the alternate stack from the frame at sp. A bad frame kills with
- * SIGSEGV. The call returns the restored a0, so the dispatcher's write of
- * the result leaves it as it was.
+ * rt_sigreturn(): return from a handler: restore the registers, the mask and
+ * the alternate stack from the frame at sp. A bad frame kills with SIGSEGV.
+ * The call returns the restored a0, so the dispatcher's write of the result
+ * leaves it as it was.
+ *
+ * Entry: no lock held (a syscall). Reading the frame takes and drops
+ * mmap_lock for reading; restoring the mask (or forcing SIGSEGV) takes and
+ * drops the siglock; the alternate stack takes no lock.
+ *
+ * @returns the restored a0, or -EINVAL when the task has no hart
  */
 export function sysRtSigreturn(t: Task): number {
   const hart = t.sig.hart;

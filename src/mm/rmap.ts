@@ -52,7 +52,12 @@ const islotWord = (mem: Memory, slot: number, field: number): number =>
 export const immapHeadWord = (mem: Memory, slot: number): number =>
   islotWord(mem, slot, ISLOT.iMmap);
 
-/** Take the i_mmap lock of the inode in slot `slot` (LockClass.I_MMAP). */
+/**
+ * Take the i_mmap lock of the inode in slot `slot` (Linux's
+ * i_mmap_lock_write; LockClass.I_MMAP). Entry: nothing ranked inside I_MMAP
+ * held (no page-table, inode-cache or page-cache lock); returns with the
+ * i_mmap lock held.
+ */
 export function immapLock(mem: Memory, slot: number): void {
   mutexLock(mem.k32, islotWord(mem, slot, ISLOT.iMmapLock), LockClass.I_MMAP);
 }
@@ -76,7 +81,12 @@ export function rmapAddVma(mem: Memory, v: number, after = 0): void {
   immapUnlock(mem, slot);
 }
 
-/** Take file VMA `v` off its inode's i_mmap (VmOperations.close). Same locking as rmapAddVma. */
+/**
+ * Take file VMA `v` off its inode's i_mmap (VmOperations.close). Entry:
+ * mmap_lock of v's mm held for writing (munmap), or the mm is dead
+ * (exitMmap); no i_mmap or page-table lock held. Takes and drops the i_mmap
+ * lock.
+ */
 export function rmapRemoveVma(mem: Memory, v: number): void {
   const slot = vmaFile(mem, v);
   immapLock(mem, slot);
