@@ -62,6 +62,8 @@ import {
 } from "../mm/vma.ts";
 import type { ProcInfo } from "./procfs.ts";
 import { inodePaths } from "./procfs_path.ts";
+import { shmemCtx, shmemOwns } from "./shmem.ts";
+import { shmemMapsName } from "./tmpfs.ts";
 import { XIP_DEV } from "./vfs.ts";
 import type { VfsFs } from "./vfs_fs.ts";
 
@@ -362,7 +364,11 @@ export function mapsText(
   } finally {
     mmPut(mem, mm);
   }
-  const names = inodePaths(root, vmas.filter((s) => s.ino !== 0).map((s) => s.ino));
-  for (const s of vmas) if (s.ino !== 0) s.name = names.get(s.ino) ?? "";
+  const files = vmas.filter((s) => s.ino !== 0 && !shmemOwns(s.ino));
+  const names = inodePaths(root, files.map((s) => s.ino));
+  for (const s of vmas) {
+    if (s.ino === 0) continue;
+    s.name = shmemOwns(s.ino) ? shmemMapsName(shmemCtx(), s.ino) : names.get(s.ino) ?? "";
+  }
   return formatMaps(vmas, smaps);
 }

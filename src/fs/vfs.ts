@@ -5,6 +5,8 @@
  * operations on directories are in vfs_dir.ts.
  *
  * Data dispatch (Linux's ->read_iter/->write_iter of a DAX-aware fs):
+ * - anon files (sockets, pipes: anon_file.ts): their kind's ops, with the
+ *   open file (O_NONBLOCK); no position, so pread/pwrite/lseek are ESPIPE;
  * - S_DAX inode: daxRead/daxWrite, device to buffer, no page cache at all
  *   (O_DIRECT changes nothing, as with Linux DAX);
  * - otherwise O_DIRECT: the directIO hook (filemap.ts);
@@ -98,6 +100,7 @@ import {
   filemapWriteback,
 } from "./filemap.ts";
 import type { VfsFs, VInode } from "./vfs_fs.ts";
+import { ANON_INO_BASE, anonFileOps, anonOwns } from "./anon_file.ts";
 
 /** A process as the VFS sees it: the mounted filesystem and its fd table. */
 export interface Proc {
@@ -291,6 +294,41 @@ export function vfsInstallFile(proc: Proc, ip: VInode, flags: number, cloexec: b
   return fd;
 }
 
+/**
+ * Give anon object `id` of `kind` (anon_file.ts: a socket) an open file
+ * with `flags` and install it in the process's table; the open file owns
+ * the object from now on. On failure the object is released through its
+ * kind's ops.
+ *
+ * @returns the fd, -ENFILE or -EMFILE
+ */
+export function vfsInstallAnon(
+  proc: Proc,
+  kind: number,
+  id: number,
+  flags: number,
+  cloexec: boolean,
+): number {
+  return vfsInstallFile(proc, proc.fs.handle(asIno(ANON_INO_BASE + kind), id), flags, cloexec);
+}
+
+/**
+ * Run `fn` on the open file of `fd` when it is an anon file of `kind`,
+ * holding a reference for the call.
+ *
+ * @returns fn's result, -EBADF, or `notKind` (the fd is something else:
+ *   the socket calls' -ENOTSOCK)
+ */
+export function withAnon(
+  proc: Proc,
+  fd: number,
+  kind: number,
+  notKind: number,
+  fn: (f: OpenFile) => number,
+): number {
+  return withFile(proc, fd, (f) => (f.ino === ANON_INO_BASE + kind ? fn(f) : notKind));
+}
+
 function fileAllocOrPut(fs: VfsFs, ip: VInode, flags: number): number {
   const idx = fileAlloc(fs.mem, ip.ino, ip.slot, flags);
   if (idx < 0) fs.iput(ip);
@@ -393,6 +431,7 @@ function checkRead(fs: VfsFs, f: OpenFile, ip: VInode): number {
  */
 export function vfsRead(proc: Proc, fd: number, dst: Uint8Array): number {
   return withFile(proc, fd, (f, ip) => {
+    if (anonOwns(f.ino)) return fmodeCanRead(f.flags) ? anonFileOps(f.ino).read(f, dst) : -EBADF;
     const bad = checkRead(proc.fs, f, ip);
     if (bad < 0) return bad;
     const pos = filePos(proc.fs.mem, f.idx);
@@ -431,6 +470,7 @@ export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): 
 export function vfsWrite(proc: Proc, fd: number, src: Uint8Array): number {
   return withFile(proc, fd, (f, ip) => {
     if (!fmodeCanWrite(f.flags)) return -EBADF;
+    if (anonOwns(f.ino)) return anonFileOps(f.ino).write(f, src);
     const [n, at] = doWrite(proc.fs, ip, f.flags, filePos(proc.fs.mem, f.idx), src);
     if (n > 0) fileSetPos(proc.fs.mem, f.idx, at + n);
     return n;

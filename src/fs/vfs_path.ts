@@ -10,7 +10,18 @@
  * @module
  */
 
-import { EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTEMPTY } from "../abi/errno.ts";
+import {
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  EISDIR,
+  ELOOP,
+  ENOENT,
+  ENOTDIR,
+  ENOTEMPTY,
+  ENXIO,
+} from "../abi/errno.ts";
+import { ECONNREFUSED } from "../abi/errno.ts";
 import {
   accMode,
   DIRENT64,
@@ -29,6 +40,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  S_IFSOCK,
 } from "../abi/fcntl.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import { fdtCwd, fdtSetCwd, filePos, fileSetPos } from "./file_table.ts";
@@ -49,8 +61,13 @@ const cwdOf = (proc: Proc): Ino => asIno(fdtCwd(proc.fs.mem, proc.fdt));
 const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
 
 /** Run `fn` on the parent of `path`, dropping the parent's reference after. */
-function withParent(proc: Proc, path: string, fn: (p: NameiParent) => number): number {
-  const p = pathParent(proc.fs, cwdOf(proc), path);
+function withParent(
+  proc: Proc,
+  path: string,
+  fn: (p: NameiParent) => number,
+  base: Ino = cwdOf(proc),
+): number {
+  const p = pathParent(proc.fs, base, path);
   if (typeof p === "number") return p;
   try {
     return fn(p);
@@ -130,6 +147,7 @@ export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): 
   const type = ifmt(fs, ip);
   let err = 0;
   if (type === S_IFLNK) err = -ELOOP; // only reachable with O_NOFOLLOW
+  else if (type === S_IFSOCK) err = -ENXIO; // a socket's name is for connect(2), not open(2)
   else if ((flags & O_DIRECTORY) !== 0 && type !== S_IFDIR) err = -ENOTDIR;
   else if (type === S_IFDIR && (accMode(flags) !== O_RDONLY || (flags & O_TRUNC) !== 0)) {
     err = -EISDIR;
@@ -215,6 +233,35 @@ export function vfsMkdir(proc: Proc, path: string, mode = 0o755): number {
 }
 
 /**
+ * mknod(2) of a socket node at `path` (what bind(2) on a path does),
+ * permission bits from `mode`.
+ *
+ * @returns the new node's inode number, or -EEXIST (also for "/", "."
+ *   and ".."), -ENOENT, -ENOTDIR, -ENOSPC, -EPERM (not S_IFSOCK)
+ */
+export function vfsMknod(proc: Proc, path: string, mode: number): number {
+  return withParent(proc, path, (p) => {
+    if (isDotName(p.name) || p.trailingSlash) return -EEXIST;
+    return proc.fs.mknod(p.dir, p.name, mode);
+  });
+}
+
+/**
+ * The socket node at `path` that connect(2) or sendto(2) names (the last
+ * component followed if a symlink).
+ *
+ * @returns its inode number, or a lookup errno, or -ECONNREFUSED when the
+ *   path names something that is not a socket (Linux's answer)
+ */
+export function vfsSocketLookup(proc: Proc, path: string): number {
+  const ip = pathLookup(proc.fs, cwdOf(proc), path, true);
+  if (typeof ip === "number") return ip;
+  const sock = ifmt(proc.fs, ip) === S_IFSOCK;
+  proc.fs.iput(ip);
+  return sock ? ip.ino : -ECONNREFUSED;
+}
+
+/**
  * rmdir(2). Entry: no lock held (a syscall); the parent walk takes directory
  * i_rwsems for read in turn, then fs.rmdir the parent's and the victim's
  * i_rwsem for write.
@@ -256,6 +303,48 @@ export function vfsRename(proc: Proc, oldPath: string, newPath: string): number 
       return fs.rename(op.dir, op.name, np.dir, np.name);
     });
   });
+}
+
+/** Where linkat's paths start, and how it finds the old file. */
+export interface LinkAt {
+  /** Directory relative old paths start at (default: the current directory). */
+  oldBase?: Ino;
+  /** Directory relative new paths start at (default: the current directory). */
+  newBase?: Ino;
+  /** Follow a symlink at the old path (AT_SYMLINK_FOLLOW). */
+  follow?: boolean;
+  /** The old file itself when `oldPath` is empty (AT_EMPTY_PATH with a dirfd's file). */
+  empty?: VInode;
+}
+
+/**
+ * link(2) and linkat(2): `newPath` becomes another name of the file
+ * `oldPath` names (not followed unless `at.follow`). The filesystem checks
+ * -EXDEV, -EPERM (a directory), -ENOENT (no name left) and -EMLINK.
+ *
+ * @returns 0, or a lookup errno; -EEXIST when `newPath` exists or ends in
+ *   "/", "." or ".."; -ENOENT for a missing one with a trailing slash
+ */
+export function vfsLink(proc: Proc, oldPath: string, newPath: string, at: LinkAt = {}): number {
+  const { fs } = proc;
+  const cwd = cwdOf(proc);
+  const ip = oldPath === "" && at.empty !== undefined
+    ? at.empty
+    : pathLookup(fs, at.oldBase ?? cwd, oldPath, at.follow ?? false);
+  if (typeof ip === "number") return ip;
+  try {
+    return withParent(proc, newPath, (np) => {
+      if (isDotName(np.name)) return -EEXIST;
+      // filename_create: an existing name is -EEXIST before anything else.
+      const there = fs.lookup(np.dir, np.name);
+      if (there >= 0) return -EEXIST;
+      if (there !== -ENOENT) return there;
+      if (np.trailingSlash) return -ENOENT;
+      return fs.link(ip, np.dir, np.name);
+    }, at.newBase ?? cwd);
+  } finally {
+    if (ip !== at.empty) fs.iput(ip);
+  }
 }
 
 /**

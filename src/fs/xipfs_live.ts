@@ -32,6 +32,7 @@
 
 import {
   ICACHE_SLOTS,
+  IFLAG_SHMEM,
   ISLOT,
   XFS,
   XFS_DAX_ALWAYS,
@@ -394,8 +395,15 @@ export class XipFs {
   mkdir(dir: InodeRef, name: string, mode: number): Ino | number {
     return ns.mkdir(this.ctx, dir, name, mode);
   }
+  /** A socket node (mknod S_IFSOCK); -EPERM for any other type. */
+  mknod(dir: InodeRef, name: string, mode: number): Ino | number {
+    return ns.mknod(this.ctx, dir, name, mode);
+  }
   rmdir(dir: InodeRef, name: string): number {
     return ns.rmdir(this.ctx, dir, name);
+  }
+  link(ip: InodeRef, dir: InodeRef, name: string): number {
+    return ns.link(this.ctx, ip, dir, name);
   }
   unlink(dir: InodeRef, name: string): number {
     return ns.unlink(this.ctx, dir, name);
@@ -441,7 +449,10 @@ export class XipFs {
   /** Ops for any mapping this fs owns, for page-cache eviction. */
   aopsFor = (mapping: number): AddressSpaceOps | null => {
     if (mapping === XIPFS_META_MAPPING) return this.ctx.meta?.aops ?? null;
-    return mapping > 0 && mapping < ICACHE_SLOTS ? this.aops : null;
+    if (mapping <= 0 || mapping >= ICACHE_SLOTS) return null;
+    // A shmem inode's pages have no backing store: never written back, never evicted.
+    const flags = Atomics.load(this.ctx.k32, islotBase(this.ctx, mapping) + ISLOT.flags);
+    return (flags & IFLAG_SHMEM) !== 0 ? null : this.aops;
   };
   /** Blocks allocated / freed since mount, all threads (tests). */
   blocksAllocated(): number {

@@ -18,8 +18,8 @@
  * @module
  */
 
-import { EFAULT, EINVAL } from "../abi/errno.ts";
-import { S_IFCHR, S_IFMT, STAT64_BYTES } from "../abi/fcntl.ts";
+import { EFAULT, EINVAL, ENOENT } from "../abi/errno.ts";
+import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, S_IFCHR, S_IFMT, STAT64_BYTES } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { encodeStat64 } from "../fs/vfs.ts";
 import * as nr from "../abi/syscall_nr.ts";
@@ -460,6 +460,25 @@ export function sysUnlinkat(t: Task, dirfd: number, pathp: number, flags: number
   return t.files.unlinkat(dirfd, path, flags);
 }
 
+/** linkat(olddirfd, oldpath, newdirfd, newpath, flags). */
+export function sysLinkat(
+  t: Task,
+  olddirfd: number,
+  oldp: number,
+  newdirfd: number,
+  newp: number,
+  flags: number,
+): number {
+  if ((flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) !== 0) return -EINVAL;
+  const op = atPath(t, olddirfd, oldp);
+  if (typeof op === "number") return op;
+  const np = atPath(t, newdirfd, newp);
+  if (typeof np === "number") return np;
+  // getname: an empty path is -ENOENT before its dirfd is looked at (AT_EMPTY_PATH aside).
+  if ((op === "" && (flags & AT_EMPTY_PATH) === 0) || np === "") return -ENOENT;
+  return t.files.linkat(olddirfd, op, newdirfd, np, flags);
+}
+
 /**
  * mkdirat(dirfd, path, mode). Entry: no lock held (a syscall); the path is
  * copied in under mmap_lock (read), then locks as vfsMkdir.
@@ -497,6 +516,12 @@ export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): num
 export const FS_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_mkdirat, "mkdirat", ["dirfd", "path", "mode"], sysMkdirat),
   defineSyscall(nr.SYS_unlinkat, "unlinkat", ["dirfd", "path", "hex"], sysUnlinkat),
+  defineSyscall(
+    nr.SYS_linkat,
+    "linkat",
+    ["dirfd", "path", "dirfd", "path", "hex"],
+    sysLinkat,
+  ),
   // ftruncate may sleep in truncate's waits; an unfinished truncate is finished by the Machine.
   defineSyscall(nr.SYS_ftruncate64, "ftruncate64", ["fd", "u64"], sysFtruncate64, {
     killable: true,

@@ -6,8 +6,16 @@
  * @module
  */
 
-import { MAP_ANONYMOUS } from "../abi/mman.ts";
+import { EINVAL, ENOMEM } from "../abi/errno.ts";
+import { SHMEM_KIND_ANON } from "../abi/layout_ipc.ts";
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE } from "../abi/mman.ts";
+import { S_IFREG } from "../abi/fcntl.ts";
+import { pageRoundUp } from "../abi/types.ts";
+import { shmemCtx, shmemInodeNew, shmemIput } from "../fs/shmem.ts";
 import { doBrk, doMadvise, doMmap, doMprotect, doMsync, doMunmap } from "../mm/mmap.ts";
+import { TASK_SIZE } from "../mm/mm.ts";
+import { VMOPS_SHMEM } from "../mm/vma.ts";
+import { withNoKill } from "../sync/mod.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -19,12 +27,13 @@ import type { Task } from "./task.ts";
  * (-ENODEV, as a tty).
  *
  * Entry: no lock held (a syscall). A file mapping takes and drops the
- * fd-table lock for its file reference; doMmap takes mmap_lock for writing
- * (and under it the i_mmap lock to link a file VMA, the i_mmap and
+ * fd-table lock for its file reference; MAP_SHARED|MAP_ANONYMOUS first makes
+ * a shmem inode (the inode-cache lock, as iget). doMmap takes mmap_lock for
+ * writing (and under it the i_mmap lock to link a file VMA, the i_mmap and
  * page-table locks to unmap what MAP_FIXED replaces), and MAP_POPULATE
  * faults the pages in under mmap_lock (read).
  *
- * @returns the address, or -errno (as doMmap; -EBADF, -ENODEV)
+ * @returns the address, or -errno (as doMmap; -EBADF, -ENODEV, -ENOMEM)
  */
 export function sysMmap2(
   t: Task,
@@ -35,11 +44,39 @@ export function sysMmap2(
   fd: number,
   pgoff: number,
 ): number {
-  if ((flags & MAP_ANONYMOUS) !== 0) return doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags);
+  if ((flags & MAP_ANONYMOUS) !== 0) {
+    if ((flags & MAP_TYPE) !== MAP_PRIVATE) return mmapSharedAnon(t, addr, len, prot, flags);
+    return doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags);
+  }
   return t.files.mmap(
     fd,
     (file) => doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags, file, pgoff >>> 0),
   );
+}
+
+/**
+ * MAP_SHARED|MAP_ANONYMOUS: memory that stays shared across fork. As
+ * Linux's shmem_zero_setup, it is a mapping of a new unlinked shmem inode
+ * (src/fs/shmem.ts) of the mapping's size, which the VMA keeps alive; the
+ * fd and offset are ignored. The creation reference is dropped once the
+ * VMA holds its own, in one no-kill region (no lock records it).
+ *
+ * @returns the address, or what doMmap returns; -ENOMEM when no shmem
+ *   inode can be made
+ */
+function mmapSharedAnon(t: Task, addr: number, len: number, prot: number, flags: number): number {
+  len >>>= 0;
+  if (len === 0) return -EINVAL;
+  if (pageRoundUp(len) > TASK_SIZE) return -ENOMEM;
+  const c = shmemCtx();
+  return withNoKill(() => {
+    const ip = shmemInodeNew(c, SHMEM_KIND_ANON, S_IFREG | 0o600, pageRoundUp(len));
+    if (typeof ip === "number") return -ENOMEM;
+    const file = { slot: ip.slot, ops: VMOPS_SHMEM, readable: true, writable: true };
+    const r = doMmap(t.mem, t.mm, addr >>> 0, len, prot, flags & ~MAP_ANONYMOUS, file, 0);
+    shmemIput(c, ip);
+    return r;
+  });
 }
 
 /**
