@@ -39,10 +39,16 @@ import type { VfsFs, VInode } from "./vfs_fs.ts";
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 /**
  * Copy [pos, pos + dst.length) of `ip`, clamped to i_size, from the page
- * cache into `dst`, reading missing pages in through readpage. Caller
- * holds i_rwsem for read.
+ * cache into `dst`, reading missing pages in through readpage.
  *
- * @returns the bytes copied (0 at or past EOF), or -errno when nothing was copied
+ * Entry: i_rwsem held for read (vfs doRead), no page lock and nothing ranked
+ * inside PAGE_LOCK. readCachePage takes and drops the page-cache index lock,
+ * and on a miss the new page's lock (and may write back and reclaim other
+ * pages under their locks); returns with i_rwsem still held and nothing
+ * else.
+ *
+ * @returns the bytes copied (0 at or past EOF), or -errno when nothing was
+ *   copied
  */
 export function filemapRead(fs: VfsFs, ip: VInode, pos: number, dst: Uint8Array): number {
   const mem = fs.mem;
@@ -166,10 +172,15 @@ export function filemapWriteback(fs: VfsFs, ip: VInode, from = 0, to = Infinity)
 }
 
 /**
- * Whether file block `iblock` of `ip` holds data for SEEK_DATA/SEEK_HOLE:
- * a mapped block, or a dirty cached page not yet written back. A clean
- * cached page over a hole (a read of the hole) is still a hole, so both
- * modes answer alike.
+ * Whether file block `iblock` of `ip` holds data for SEEK_DATA/SEEK_HOLE: a
+ * mapped block, or a dirty cached page not yet written back. A clean cached
+ * page over a hole (a read of the hole) is still a hole, so both modes
+ * answer alike.
+ *
+ * Entry: i_rwsem held for read (vfs seekDataHole), no page lock. Takes no
+ * lock: getBlock without create, findGetPage and putPage are lock-free.
+ *
+ * @returns true or false, or getBlock's negative errno
  */
 export function filemapBlockHasData(fs: VfsFs, ip: VInode, iblock: number): boolean | number {
   const b = fs.getBlock(ip, iblock, false);
@@ -208,10 +219,16 @@ export const DIO_ALIGN = PAGE_SIZE;
 
 /**
  * Default O_DIRECT: aligned requests only (else -EINVAL, as Linux). A read
- * first writes back cached dirty pages of the range so it sees them; a
- * write writes them back first, goes to the device, then copies the new
- * bytes into any page still cached so the cache never serves stale data
- * (Linux invalidates instead). Holes read as zeros; a read stops at EOF.
+ * first writes back cached dirty pages of the range so it sees them; a write
+ * writes them back first, goes to the device, then copies the new bytes into
+ * any page still cached so the cache never serves stale data (Linux
+ * invalidates instead). Holes read as zeros; a read stops at EOF.
+ *
+ * Entry: i_rwsem held, read for "read" and write for "write" (DirectIO); no
+ * page lock. Takes each dirty page's lock in turn to write it back and each
+ * cached page's lock to update it, and writepage's getBlock takes the
+ * block-map lock to fill holes; returns with i_rwsem still held and nothing
+ * else.
  *
  * @returns bytes transferred, or -errno when none were
  */

@@ -80,7 +80,7 @@ function withInvalidate(c: XipCtx, ip: InodeRef, body: () => number): number {
  * drops the one it locked the page with (the rule of lockPage).
  * Entry: page lock held.
  */
-function mapLockedPage(vmf: VmFault, pfn: Pfn, writable: boolean): void {
+export function mapLockedPage(vmf: VmFault, pfn: Pfn, writable: boolean): void {
   const { mem, mm } = vmf;
   const ptw = vmf.ptw;
   const bits = PTE_V | PTE_U | PTE_A | (writable ? PTE_D : 0) |

@@ -453,7 +453,12 @@ function freeBlockRangeNoKill(c: XipCtx, ip: InodeRef, first: number, end: numbe
  * ext2_aops over get_block), for files that are not DAX. The mapping id is
  * the inode-cache slot. readpage fills a hole with zeros without allocating;
  * writepage allocates (getBlock create) and writes the page with bio.
- * Called with the page locked (PAGE_LOCK held; getBlock nests inside it).
+ *
+ * Entry: for both ops, the page locked (PAGE_LOCK held) when the page cache
+ * calls them (readCachePage, writebackMapping), or i_rwsem held with no page
+ * lock for O_DIRECT (defaultDirectIO). readpage takes no lock
+ * (bmapLookupFast); writepage takes and drops the block-map lock to fill a
+ * hole. Building the table takes no lock.
  */
 export function fileAops(c: XipCtx): AddressSpaceOps {
   const inoOf = (mapping: number): Ino =>

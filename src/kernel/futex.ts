@@ -141,7 +141,10 @@ function futexInterrupted(t: Task, va: number, val: number, deadline: number): n
 }
 
 /**
- * FUTEX_WAKE: wake up to `n` sleepers on the word at `va`.
+ * FUTEX_WAKE: wake up to `n` sleepers on the word at `va`. Entry: no lock
+ * held; futexPhysWord takes and drops mmap_lock for reading (and a fault's
+ * locks when the page is not mapped). The wake itself is a lock-free
+ * Atomics.notify.
  *
  * @returns how many were woken, or -EINVAL, -EFAULT
  */
@@ -155,8 +158,12 @@ export function futexWake(t: Task, va: number, n: number): number {
  * futex(uaddr, op, val, timeout, uaddr2, val3): dispatch on the command.
  * `timeoutMs` is the decoded relative timeout of a wait (null: none);
  * `deadline` the absolute one of the ops whose timeout is absolute (in
- * performance.now() time, Infinity: none); `val2` the timeout argument as
- * a number, for the ops that take a count there.
+ * performance.now() time, Infinity: none); `val2` the timeout argument as a
+ * number, for the ops that take a count there.
+ *
+ * Entry: no lock held (the task is in kernel mode). Every command takes and
+ * drops mmap_lock for reading to find its word (futexPhysWord) and sleeps,
+ * if it does, with no lock held.
  *
  * @returns the command's result, or -ENOSYS for one xip does not have
  */

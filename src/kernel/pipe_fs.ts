@@ -18,7 +18,7 @@
  * @module
  */
 
-import { EINVAL, ENOTDIR, ESPIPE } from "../abi/errno.ts";
+import { EINVAL, ENOTDIR, ESPIPE, EXDEV } from "../abi/errno.ts";
 import { O_NONBLOCK } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
@@ -184,6 +184,14 @@ export class PipeMount implements Required<VfsFs> {
   }
   mkdir(dir: VInode, name: string, mode: number): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.mkdir(dir, name, mode);
+  }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    return own(dir) ? -ENOTDIR : this.inner.mknod(dir, name, mode);
+  }
+  link(ip: VInode, dir: VInode, name: string): number {
+    if (own(dir)) return -ENOTDIR;
+    // A pipe lives on pipefs, which is no mount a name could be linked into.
+    return own(ip) ? -EXDEV : this.inner.link(ip, dir, name);
   }
   unlink(dir: VInode, name: string): number {
     return own(dir) ? -ENOTDIR : this.inner.unlink(dir, name);

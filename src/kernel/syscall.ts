@@ -20,6 +20,8 @@ import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { PIPE_SYSCALLS } from "./sys_pipe.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
+import { IPC_SYSCALLS } from "./sys_ipc.ts";
+import { SOCKET_SYSCALLS } from "./sys_socket.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
@@ -41,6 +43,8 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FORK_SYSCALLS,
   PIPE_SYSCALLS,
   SIGNAL_SYSCALLS,
+  IPC_SYSCALLS,
+  SOCKET_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {

@@ -167,8 +167,17 @@ export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Acc
 
 /**
  * handleMmFault for callers that already hold mmap_lock (read or write):
- * copyFromUser, getUserPages, MAP_POPULATE. Same results, plus
- * VM_FAULT_EXPAND_STACK, which they must handle or treat as SIGSEGV.
+ * copyFromUser, getUserPages, MAP_POPULATE, futexPhysWord. Same results,
+ * plus VM_FAULT_EXPAND_STACK, which they must handle or treat as SIGSEGV.
+ *
+ * Entry: mmap_lock held (read or write), nothing ranked inside it. Takes and
+ * drops page_table_lock, and for a file VMA whatever its fault handler takes
+ * (invalidate_lock (read), the DAX_PMD range, the DAX entry or page lock,
+ * and the block-map lock for a shared write: see daxFault, filemapFault);
+ * returns with mmap_lock still held and nothing else.
+ *
+ * @returns 0, VM_FAULT_EXPAND_STACK, or one of VM_FAULT_SIGSEGV,
+ *   VM_FAULT_SIGBUS, VM_FAULT_OOM
  */
 export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
   if (va >= TASK_SIZE) return VM_FAULT_SIGSEGV;

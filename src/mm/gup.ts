@@ -42,9 +42,7 @@ import {
   pteIsLeaf,
   pteIsSpecial,
   pteIsTable,
-  PTES_PER_TABLE,
   pteToPfn,
-  px,
 } from "../abi/sv32.ts";
 import { asVirt, PAGE_MASK, PAGE_SIZE, type Pfn, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
@@ -52,7 +50,16 @@ import { currentTid } from "../sync/mod.ts";
 import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
 import { getPage, getPageUnlessZero, pfnValid, putPage } from "./memmap.ts";
 import { mmapReadLock, mmapReadUnlock, ptlLock, ptlUnlock, TASK_SIZE } from "./mm.ts";
-import { mmRoot, physWords, pteLoad, pteModify, walk, WALK_HUGE } from "./pgtable.ts";
+import {
+  mmRoot,
+  physWords,
+  pmdOffset,
+  pteLoad,
+  pteModify,
+  pteOffset,
+  walk,
+  WALK_HUGE,
+} from "./pgtable.ts";
 import { splitHugePmd } from "./huge_memory.ts";
 import { TLB_MODE_USER } from "./tlb.ts";
 
@@ -177,10 +184,10 @@ function pinOneFast(
   va: number,
   write: boolean,
 ): number {
-  const w1 = root * PTES_PER_TABLE + px(1, asVirt(va));
+  const w1 = pmdOffset(root, va);
   const pde = pteLoad(p32, w1);
   if (!pteIsTable(pde)) return -1;
-  const w0 = pteToPfn(pde) * PTES_PER_TABLE + px(0, asVirt(va));
+  const w0 = pteOffset(pde, va);
   const pte = pteLoad(p32, w0);
   // A write pin needs a PTE the hart could store through without a fault (W and D).
   if (!pteAllows(pte, write ? ACCESS_WRITE : ACCESS_READ) || pteIsSpecial(pte)) return -1;
