@@ -31,10 +31,16 @@ import type { VAttr, VDirent, VfsFs, VInode } from "../fs/vfs_fs.ts";
 import { currentTid } from "../sync/task.ts";
 import { pipeAlloc, type PipeEnd, pipeGet, pipePut, pipeRead, pipeWrite } from "./pipe.ts";
 
-/** Inode number of every pipe's read end (below the device and procfs ranges). */
-export const PIPE_INO_READ = asIno(0x3e00_0001);
+/**
+ * Pipe ends' inode numbers: below the anon files' range (0x3d00_0000),
+ * shmem's (0x3e00_0000), the character devices' (0x3f00_0000) and
+ * procfs's (0x4000_0000), far above any xipfs inode.
+ */
+const PIPE_INO_BASE = 0x3c00_0000;
+/** Inode number of every pipe's read end. */
+export const PIPE_INO_READ = asIno(PIPE_INO_BASE + 1);
 /** Inode number of every pipe's write end. */
-export const PIPE_INO_WRITE = asIno(0x3e00_0002);
+export const PIPE_INO_WRITE = asIno(PIPE_INO_BASE + 2);
 
 /** S_IFIFO: what fstat says a pipe is. */
 export const S_IFIFO = 0o010000;
