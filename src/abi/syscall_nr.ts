@@ -7,6 +7,8 @@
  */
 
 export const SYS_getcwd = 17;
+export const SYS_dup = 23;
+export const SYS_dup3 = 24;
 export const SYS_fcntl64 = 25;
 export const SYS_ioctl = 29;
 export const SYS_mkdirat = 34;

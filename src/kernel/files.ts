@@ -42,7 +42,10 @@ import {
   type Proc,
   vfsClose,
   vfsCloseOnExec,
+  vfsDup,
+  vfsDup2,
   vfsFallocate,
+  vfsFcntl,
   vfsFstat,
   vfsFsync,
   vfsFtruncate,
@@ -79,6 +82,12 @@ export interface FileGlue {
   /** openat(2): the new fd or -errno. `dirfd` is AT_FDCWD or an open directory. */
   openat(dirfd: number, path: string, flags: number, mode: number): number;
   close(fd: number): number;
+  /** dup(2) and fcntl's F_DUPFD: the lowest free fd >= `minFd` on the same open file. */
+  dup(fd: number, minFd?: number, cloexec?: boolean): number;
+  /** dup3(2): `newFd` names `oldFd`'s open file (what it named is closed). */
+  dup3(oldFd: number, newFd: number, cloexec: boolean): number;
+  /** fcntl(2)'s descriptor and status-flag commands (vfsFcntl). */
+  fcntl(fd: number, cmd: number, arg: number): number;
   /** read(2) at the file position into `dst`: bytes read (0 at EOF) or -errno. */
   read(fd: number, dst: Uint8Array): number;
   write(fd: number, src: Uint8Array): number;
@@ -250,6 +259,15 @@ export class VfsFiles implements FileGlue {
   }
   close(fd: number): number {
     return vfsClose(this.proc, fd);
+  }
+  dup(fd: number, minFd = 0, cloexec = false): number {
+    return vfsDup(this.proc, fd, minFd, cloexec);
+  }
+  dup3(oldFd: number, newFd: number, cloexec: boolean): number {
+    return vfsDup2(this.proc, oldFd, newFd, cloexec);
+  }
+  fcntl(fd: number, cmd: number, arg: number): number {
+    return vfsFcntl(this.proc, fd, cmd, arg);
   }
   read(fd: number, dst: Uint8Array): number {
     return vfsRead(this.proc, fd, dst);
