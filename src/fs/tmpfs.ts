@@ -61,6 +61,7 @@ import {
   S_IFSOCK,
 } from "../abi/fcntl.ts";
 import { ICACHE_SLOTS } from "../abi/layout.ts";
+import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import {
   ipcParts,
   SHMEM_KIND_SYSV,
@@ -382,6 +383,11 @@ export class TmpfsMount implements VfsFs {
   }
   fsync(ip: VInode): number {
     return shmemOwns(ip.ino) ? 0 : this.lower.fsync(ip);
+  }
+  poll(ip: VInode, flags: number): number {
+    return shmemOwns(ip.ino)
+      ? DEFAULT_POLLMASK
+      : (this.lower.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
   }
   writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
     // shmem inodes keep no i_writecount: ETXTBSY is not enforced for them.

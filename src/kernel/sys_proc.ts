@@ -97,7 +97,7 @@ export function sysClockGettime64(t: Task, clockid: number, tp: number): number 
 }
 
 /** A struct timespec64 at `tsp` as ms; -errno for a fault or an invalid time. */
-function readTimespec(t: Task, tsp: number): number {
+export function readTimespec(t: Task, tsp: number): number {
   const raw = userRead(t, tsp, 16);
   if (typeof raw === "number") return raw;
   const dv = new DataView(raw.buffer);

@@ -21,6 +21,7 @@ import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
 import { IPC_SYSCALLS } from "./sys_ipc.ts";
 import { SOCKET_SYSCALLS } from "./sys_socket.ts";
+import { POLL_SYSCALLS } from "./sys_poll.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
@@ -43,6 +44,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   SIGNAL_SYSCALLS,
   IPC_SYSCALLS,
   SOCKET_SYSCALLS,
+  POLL_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {
