@@ -130,9 +130,8 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
  *
  * Entry: a reference to `ip`, no lock of the inode held. Takes i_rwsem
  * (write) for the whole append; under it getBlock takes the block-map lock
- * and the block allocator to fill holes, and a filled hole's zero page is
- * unmapped under the i_mmap and page-table locks (daxHoleFilled). Returns
- * with nothing held.
+ * to fill holes, and a filled hole's zero page is unmapped under the i_mmap
+ * and page-table locks (daxHoleFilled). Returns with nothing held.
  *
  * @returns the bytes written (or -errno) and the position they start at
  */

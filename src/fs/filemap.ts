@@ -178,9 +178,7 @@ export function filemapWriteback(fs: VfsFs, ip: VInode, from = 0, to = Infinity)
  * answer alike.
  *
  * Entry: i_rwsem held for read (vfs seekDataHole), no page lock. Takes no
- * sleeping lock: getBlock without create and findGetPage are lock-free;
- * dropping the page reference may free a frame under the frame allocator's
- * lock.
+ * lock: getBlock without create, findGetPage and putPage are lock-free.
  *
  * @returns true or false, or getBlock's negative errno
  */
@@ -229,8 +227,8 @@ export const DIO_ALIGN = PAGE_SIZE;
  * Entry: i_rwsem held, read for "read" and write for "write" (DirectIO); no
  * page lock. Takes each dirty page's lock in turn to write it back and each
  * cached page's lock to update it, and writepage's getBlock takes the
- * block-map lock and the allocator to fill holes; returns with i_rwsem still
- * held and nothing else.
+ * block-map lock to fill holes; returns with i_rwsem still held and nothing
+ * else.
  *
  * @returns bytes transferred, or -errno when none were
  */

@@ -457,9 +457,8 @@ function freeBlockRangeNoKill(c: XipCtx, ip: InodeRef, first: number, end: numbe
  * Entry: for both ops, the page locked (PAGE_LOCK held) when the page cache
  * calls them (readCachePage, writebackMapping), or i_rwsem held with no page
  * lock for O_DIRECT (defaultDirectIO). readpage takes no lock
- * (bmapLookupFast); writepage takes and drops the block-map lock, and the
- * block allocator under it, to fill a hole. Building the table takes no
- * lock.
+ * (bmapLookupFast); writepage takes and drops the block-map lock to fill a
+ * hole. Building the table takes no lock.
  */
 export function fileAops(c: XipCtx): AddressSpaceOps {
   const inoOf = (mapping: number): Ino =>

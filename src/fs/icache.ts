@@ -360,7 +360,7 @@ export const icacheInUse = (c: XipCtx): number => Atomics.load(c.k32, c.icache +
  *
  * Entry: no lock held. Takes and drops the inode-cache lock per slot; each
  * eviction runs with it dropped and takes the evicted inode's page locks
- * (and, for an unlinked inode, its block-map lock and the allocator).
+ * (and, for an unlinked inode, its block-map lock).
  *
  * @returns the number of ACTIVE inodes left (references still held)
  */

@@ -74,7 +74,7 @@ const slotBase = (mem: Memory, i: number): number =>
 /**
  * Take the index's writer lock (class PAGE_CACHE, Linux's i_pages xa_lock).
  * Entry: nothing ranked inside PAGE_CACHE held (it nests inside the page
- * lock and the page-table lock, outside the leaves and the frame allocator);
+ * lock and the page-table lock, outside only the leaf locks and the siglock);
  * returns with it held.
  */
 export function pcacheLock(mem: Memory): void {

@@ -155,7 +155,8 @@ export function vfsProcCreate(fs: VfsFs): Proc | number {
 /**
  * Give a child process a copy of `proc`'s fd table (fork): the same open
  * files at the same fds, shared (position and flags), one more reference
- * each. Any thread.
+ * each. Any thread. Entry: no FILE_TABLE lock held; takes and drops the
+ * table's lock (fdtDup).
  *
  * @returns the child's Proc, or -EMFILE when every fd table is taken
  */
@@ -165,9 +166,12 @@ export function vfsProcDup(proc: Proc): Proc | number {
 }
 
 /**
- * Close every close-on-exec fd of `proc` (execve's do_close_on_exec).
+ * Close every close-on-exec fd of `proc` (execve's do_close_on_exec). Entry:
+ * no lock held; takes and drops the fd-table lock, then releases each file
+ * as fdPut does.
  *
- * @returns 0, or the first error a release reported (every such fd is closed regardless)
+ * @returns 0, or the first error a release reported (every such fd is closed
+ *   regardless)
  */
 export function vfsCloseOnExec(proc: Proc): number {
   let err = 0;
@@ -179,12 +183,14 @@ export function vfsCloseOnExec(proc: Proc): number {
 }
 
 /**
- * A process (or thread) is done with fd table `fdt`: drop its use; the
- * last user closes every fd and frees the table (exit). The Machine's main
- * thread calls it for a dead Worker's process; it needs nothing but the
- * table index. Writeback of files closed for the last time happens here.
+ * A process (or thread) is done with fd table `fdt`: drop its use; the last
+ * user closes every fd and frees the table (exit). The Machine's main thread
+ * calls it for a dead Worker's process; it needs nothing but the table
+ * index. Writeback of files closed for the last time happens here. Entry: no
+ * lock held; each close as vfsClose.
  *
- * @returns 0, or the first error a release reported (every fd is closed regardless)
+ * @returns 0, or the first error a release reported (every fd is closed
+ *   regardless)
  */
 export function vfsProcExit(fs: VfsFs, fdt: number): number {
   if (fdtPutShared(fs.mem, fdt)) return 0; // another thread still uses the table
@@ -231,6 +237,12 @@ function fileRelease(fs: VfsFs, f: OpenFile): number {
 /**
  * Drop a reference taken by fdGet; release the file when it was the last
  * (Linux's fput). Also how the Machine drops the reference a dead task held.
+ * Entry: no lock held. The release writes back a written file's dirty pages
+ * (each page's lock in turn) and iputs the inode (the inode-cache lock; the
+ * last reference to an unlinked inode frees it under its page locks and
+ * block-map lock).
+ *
+ * @returns 0, or the release's writeback error
  */
 export function fdPut(fs: VfsFs, idx: number): number {
   const last = filePut(fs.mem, idx);
@@ -239,7 +251,9 @@ export function fdPut(fs: VfsFs, idx: number): number {
 
 /**
  * Run `fn` on the open file of `fd`, holding a reference for the call
- * (Linux's fdget/fdput). For the VFS modules only.
+ * (Linux's fdget/fdput). For the VFS modules only. Entry: no lock held;
+ * takes and drops the fd-table lock to get the reference, runs `fn` with no
+ * lock held, then drops the reference as fdPut (in a no-kill region).
  *
  * @returns fn's result, or -EBADF
  */
@@ -266,7 +280,8 @@ export function withFile(proc: Proc, fd: number, fn: (f: OpenFile, ip: VInode) =
 /**
  * Allocate an open file for referenced inode `ip` and install it in the
  * process's table. The inode reference moves into the record; on failure it
- * is dropped.
+ * is dropped. Entry: no lock held; takes and drops FILES.lock, then the
+ * fd-table lock (both FILE_TABLE, never together).
  *
  * @returns the fd, -ENFILE or -EMFILE
  */
@@ -321,10 +336,12 @@ function fileAllocOrPut(fs: VfsFs, ip: VInode, flags: number): number {
 }
 
 /**
- * Close `fd` (Linux's close_fd). The file is released when this was its
- * last reference (see fileRelease).
+ * Close `fd` (Linux's close_fd). The file is released when this was its last
+ * reference (see fileRelease). Entry: no lock held; takes and drops the
+ * fd-table lock, then releases as fdPut.
  *
- * @returns 0, -EBADF, or a writeback error (the fd is closed regardless, as in Linux)
+ * @returns 0, -EBADF, or a writeback error (the fd is closed regardless, as
+ *   in Linux)
  */
 export function vfsClose(proc: Proc, fd: number): number {
   const idx = fdRemove(proc.fs.mem, proc.fdt, fd);
@@ -404,8 +421,10 @@ function checkRead(fs: VfsFs, f: OpenFile, ip: VInode): number {
 
 /**
  * read(2): read up to dst.length bytes at the file position and advance it.
- * Concurrent reads through one shared open file each see a position
- * snapshot (Linux before f_pos_lock did the same).
+ * Concurrent reads through one shared open file each see a position snapshot
+ * (Linux before f_pos_lock did the same). Entry: no lock held; withFile's
+ * fd-table lock, then i_rwsem for read around the copy into `dst` (the
+ * caller's kernel buffer), with page locks under it for the page cache.
  *
  * @returns bytes read (0 at EOF), -EBADF (bad fd or not open for reading),
  *   -EISDIR, -EINVAL (O_DIRECT unaligned), or an I/O error
@@ -423,7 +442,8 @@ export function vfsRead(proc: Proc, fd: number, dst: Uint8Array): number {
 }
 
 /**
- * pread64(2): read at `pos`; the file position is unchanged.
+ * pread64(2): read at `pos`; the file position is unchanged. Entry: no lock
+ * held; locks as vfsRead.
  *
  * @returns as vfsRead, and -EINVAL for a negative position
  */
@@ -440,7 +460,9 @@ export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): 
 
 /**
  * write(2): write src at the file position (at EOF with O_APPEND) and
- * advance it past the bytes written.
+ * advance it past the bytes written. Entry: no lock held; withFile's
+ * fd-table lock, then i_rwsem for write around the copy, with page locks
+ * (page cache) and the block-map lock (new blocks) under it.
  *
  * @returns bytes written, -EBADF (bad fd or not open for writing), -EFBIG,
  *   -ENOSPC, -EINVAL (O_DIRECT unaligned), or an I/O error
@@ -458,6 +480,7 @@ export function vfsWrite(proc: Proc, fd: number, src: Uint8Array): number {
 /**
  * pwrite64(2): write at `pos`; the position is unchanged. With O_APPEND the
  * data goes to EOF whatever `pos` says (Linux's documented behaviour).
+ * Entry: no lock held; locks as vfsWrite.
  *
  * @returns as vfsWrite, and -EINVAL for a negative position
  */
@@ -502,7 +525,9 @@ function seekDataHoleLocked(fs: VfsFs, ip: VInode, pos: number, wantData: boolea
 
 /**
  * lseek(2) (llseek: 64-bit offsets as JS numbers). Directories accept
- * SEEK_SET and SEEK_CUR only (a getdents cookie).
+ * SEEK_SET and SEEK_CUR only (a getdents cookie). Entry: no lock held;
+ * withFile's fd-table lock, and i_rwsem for read for SEEK_DATA and
+ * SEEK_HOLE.
  *
  * @returns the new position, -EBADF, -EINVAL (bad whence or a negative
  *   result), -ENXIO (SEEK_DATA/SEEK_HOLE at or past EOF), -EOVERFLOW
@@ -567,7 +592,8 @@ export function vfsGetattr(fs: VfsFs, ip: VInode): VStat {
 }
 
 /**
- * fstat(2).
+ * fstat(2). Entry: no lock held; takes only withFile's fd-table lock
+ * (getattr takes none).
  *
  * @returns the stat, or -EBADF
  */
@@ -719,6 +745,8 @@ export function vfsFsync(proc: Proc, fd: number): number {
 /**
  * dup(2) / fcntl(F_DUPFD): a new fd >= `minFd` naming the same open file
  * (shared position and flags). The new fd is not close-on-exec unless asked.
+ * Entry: no lock held; takes and drops the fd-table lock twice (fdGet,
+ * fdInstall).
  *
  * @returns the new fd, -EBADF, -EMFILE, or -EINVAL for a bad minFd
  */
@@ -733,8 +761,10 @@ export function vfsDup(proc: Proc, fd: number, minFd = 0, cloexec = false): numb
 }
 
 /**
- * dup2(2)/dup3(2): make `newFd` name the open file of `oldFd`, closing
- * what `newFd` named before. Same fds: a no-op returning newFd.
+ * dup2(2)/dup3(2): make `newFd` name the open file of `oldFd`, closing what
+ * `newFd` named before. Same fds: a no-op returning newFd. Entry: no lock
+ * held; takes and drops the fd-table lock (fdGet, fdReplace), then releases
+ * the replaced file as fdPut.
  *
  * @returns newFd, or -EBADF
  */
@@ -760,6 +790,7 @@ const SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 
 /**
  * fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL.
+ * Entry: no lock held; takes and drops the fd-table lock only.
  *
  * @returns the command's result, -EBADF, or -EINVAL for another command
  */

@@ -199,7 +199,9 @@ function mustBeDir(fs: VfsFs, dir: VInode, name: string): number {
 
 /**
  * unlink(2). An open file stays readable through its fds until the last
- * close (the filesystem keeps the orphan inode).
+ * close (the filesystem keeps the orphan inode). Entry: no lock held (a
+ * syscall); the parent walk takes directory i_rwsems for read in turn, then
+ * fs.unlink the parent's and the victim's i_rwsem for write.
  *
  * @returns 0, -ENOENT, -EISDIR (a directory, "/", "." or ".."), -ENOTDIR
  */
@@ -215,9 +217,12 @@ export function vfsUnlink(proc: Proc, path: string): number {
 }
 
 /**
- * mkdir(2) with permission bits `mode`.
+ * mkdir(2) with permission bits `mode`. Entry: no lock held (a syscall); the
+ * parent walk takes directory i_rwsems for read in turn, then fs.mkdir the
+ * parent's for write.
  *
- * @returns 0, -EEXIST (also for "/", "." and ".."), -ENOENT, -ENOTDIR, -ENOSPC
+ * @returns 0, -EEXIST (also for "/", "." and ".."), -ENOENT, -ENOTDIR,
+ *   -ENOSPC
  */
 export function vfsMkdir(proc: Proc, path: string, mode = 0o755): number {
   return withParent(proc, path, (p) => {
@@ -257,10 +262,12 @@ export function vfsSocketLookup(proc: Proc, path: string): number {
 }
 
 /**
- * rmdir(2).
+ * rmdir(2). Entry: no lock held (a syscall); the parent walk takes directory
+ * i_rwsems for read in turn, then fs.rmdir the parent's and the victim's
+ * i_rwsem for write.
  *
- * @returns 0, -ENOENT, -ENOTDIR, -ENOTEMPTY (also for ".."), -EINVAL
- *   (for "."), -EBUSY (for "/")
+ * @returns 0, -ENOENT, -ENOTDIR, -ENOTEMPTY (also for ".."), -EINVAL (for
+ *   "."), -EBUSY (for "/")
  */
 export function vfsRmdir(proc: Proc, path: string): number {
   return withParent(proc, path, (p) => {
@@ -342,6 +349,8 @@ export function vfsLink(proc: Proc, oldPath: string, newPath: string, at: LinkAt
 
 /**
  * symlink(2): a link at `path` whose target is `target` (not resolved).
+ * Entry: no lock held (a syscall); the parent walk takes directory i_rwsems
+ * for read in turn, then fs.symlink the parent's for write.
  *
  * @returns 0, -EEXIST, -ENOENT (also for an empty target), -ENOSPC
  */

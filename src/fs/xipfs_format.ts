@@ -405,7 +405,7 @@ export const setInodeInUse = (vol: XipVol, ino: number, used: boolean): void =>
 
 // ---------------------------------------------------------------------------
 // offline allocator: single-threaded, for mkfs and tests. The live
-// filesystem has its own, under the block-allocator lock.
+// filesystem has its own, lock-free (balloc.ts).
 
 /**
  * Allocate a data block: mark it in use, decrement freeBlocks and zero it.

@@ -224,8 +224,9 @@ export function mknod(c: XipCtx, dir: InodeRef, name: string, mode: number): Ino
 }
 
 /**
- * Make directory `name` in `dir` (with "." and ".."). Same locking and
- * errors as create; the parent gains a link.
+ * Make directory `name` in `dir` (with "." and ".."); the parent gains a
+ * link. Errors as create. Entry: a reference to `dir`, no i_rwsem held;
+ * takes and drops dir's i_rwsem for write, and the block allocator under it.
  *
  * @returns the new inode number
  */
@@ -338,7 +339,9 @@ export function link(c: XipCtx, ip: InodeRef, dir: InodeRef, name: string): numb
 /**
  * Remove `name`, which is not a directory, from `dir`. The inode is freed
  * when its last reference goes (now, or at the last close: orphan
- * semantics). Locks: dir's i_rwsem, then the victim's; both for write.
+ * semantics). Entry: a reference to `dir`, no i_rwsem held. Takes dir's
+ * i_rwsem, then the victim's (subclass 1), both for write; the victim's
+ * reference is dropped after both are released (iput may free it).
  *
  * @returns 0, or -ENOENT, -EISDIR, -ENOTDIR, -EINVAL ("." or "..")
  */

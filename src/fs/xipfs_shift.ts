@@ -136,8 +136,8 @@ export function collapseBlocks(c: XipCtx, ip: InodeRef, s: number, n: number): n
  *
  * Entry: i_rwsem and invalidate_lock held for write, [s, ∞) unmapped and out
  * of the page cache (as collapseBlocks). Takes and drops the block-map lock,
- * with the block allocator under it, in one no-kill region; returns with
- * i_rwsem and invalidate_lock still held.
+ * in one no-kill region; returns with i_rwsem and invalidate_lock still
+ * held.
  *
  * @returns 0, or -EFBIG (a block would pass the largest file), -ENOSPC,
  *   -EUCLEAN

@@ -311,8 +311,8 @@ export function finishTruncate(c: XipCtx, tid: Tid): number {
  * Entry: a reference to `ip`, none of its locks held. Takes i_rwsem then
  * invalidate_lock, both for write (lockForTruncate), as truncate does; under
  * them the unmap takes the i_mmap and page-table locks, dropping cached
- * pages takes their page locks, and freeing blocks the block-map lock and
- * the allocator. Returns with nothing held.
+ * pages takes their page locks, and freeing blocks the block-map lock.
+ * Returns with nothing held.
  *
  * @returns 0, or -EINVAL, -EUCLEAN, a device error
  */

@@ -414,9 +414,10 @@ export class VfsFiles implements FileGlue {
 }
 
 /**
- * Close every file of fd table `fdTable` (PROC.fdTable: index + 1) and
- * free the table, for a process whose Worker died. Main thread, after
- * recoverTask. No-op for 0 (the process had no table yet).
+ * Close every file of fd table `fdTable` (PROC.fdTable: index + 1) and free
+ * the table, for a process whose Worker died. Main thread, after
+ * recoverTask. No-op for 0 (the process had no table yet). Entry: no lock
+ * held (the dead task's were released by recoverTask); locks as vfsProcExit.
  *
  * @returns 0, or the first writeback error
  */

@@ -139,7 +139,8 @@ export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { e
 
 /**
  * Attach this thread (a process Worker) to the file system the Machine
- * mounted. Touches no shared state.
+ * mounted. Touches no shared state. Entry: any lock state; takes no lock (it
+ * fills this thread's tables only).
  *
  * @returns the handle, or `{ error }` (not mounted, bad image)
  */

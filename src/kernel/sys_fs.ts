@@ -156,7 +156,15 @@ function directUser(t: Task, fd: number, write: boolean, va: number, n: number, 
   return t.files.direct(fd, write, va, n, pos);
 }
 
-/** read(fd, buf, count). */
+/**
+ * read(fd, buf, count). Entry: no lock held (a syscall). Each chunk is read
+ * into a kernel buffer with the file's locks (as vfsRead, or the console's
+ * input lock) and then copied out under mmap_lock (read), never both at
+ * once; O_DIRECT pins the user pages first (mmap_lock) and then takes
+ * i_rwsem.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export function sysRead(t: Task, fd: number, buf: number, count: number): number {
   const d = directUser(t, fd, false, buf, count, -1);
   if (d !== null) return d;
@@ -164,7 +172,14 @@ export function sysRead(t: Task, fd: number, buf: number, count: number): number
   return typeof step === "number" ? step : readToUser(t, step, buf, count);
 }
 
-/** write(fd, buf, count). */
+/**
+ * write(fd, buf, count). Entry: no lock held (a syscall). Each chunk is
+ * copied in under mmap_lock (read) and then written with the file's locks
+ * (as vfsWrite, or the console's output lock), never both at once; O_DIRECT
+ * pins the user pages first (mmap_lock) and then takes i_rwsem.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export function sysWrite(t: Task, fd: number, buf: number, count: number): number {
   const d = directUser(t, fd, true, buf, count, -1);
   if (d !== null) return d;
@@ -172,7 +187,12 @@ export function sysWrite(t: Task, fd: number, buf: number, count: number): numbe
   return typeof step === "number" ? step : writeFromUser(t, step, buf, count);
 }
 
-/** pread64(fd, buf, n, off_lo, off_hi). */
+/**
+ * pread64(fd, buf, n, off_lo, off_hi). Entry: no lock held (a syscall);
+ * locks as sysRead.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export function sysPread64(
   t: Task,
   fd: number,
@@ -189,7 +209,12 @@ export function sysPread64(
   return typeof step === "number" ? step : readToUser(t, step, buf, count);
 }
 
-/** pwrite64(fd, buf, n, off_lo, off_hi). */
+/**
+ * pwrite64(fd, buf, n, off_lo, off_hi). Entry: no lock held (a syscall);
+ * locks as sysWrite.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export function sysPwrite64(
   t: Task,
   fd: number,
@@ -248,12 +273,31 @@ function vectored(t: Task, fd: number, iovp: number, cnt: number, write: boolean
   return done;
 }
 
+/**
+ * readv(fd, iov, iovcnt). Entry: no lock held (a syscall); reading the
+ * iovecs takes mmap_lock (read), then each segment locks as sysRead.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export const sysReadv = (t: Task, fd: number, iov: number, cnt: number): number =>
   vectored(t, fd, iov, cnt, false);
+/**
+ * writev(fd, iov, iovcnt). Entry: no lock held (a syscall); reading the
+ * iovecs takes mmap_lock (read), then each segment locks as sysWrite.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export const sysWritev = (t: Task, fd: number, iov: number, cnt: number): number =>
   vectored(t, fd, iov, cnt, true);
 
-/** sendfile64(out_fd, in_fd, loff_t *off, n): copies through the kernel, chunk by chunk. */
+/**
+ * sendfile64(out_fd, in_fd, loff_t *off, n): copies through the kernel,
+ * chunk by chunk. Entry: no lock held (a syscall). Each chunk is read with
+ * in_fd's locks (as vfsRead) and then written with out_fd's (as vfsWrite),
+ * one file at a time; *off is read and written under mmap_lock (read).
+ *
+ * @returns bytes copied, or -errno when none were
+ */
 export function sysSendfile64(
   t: Task,
   outFd: number,
@@ -307,7 +351,12 @@ function atPath(t: Task, _dirfd: number, va: number): string | number {
   return userPath(t, va);
 }
 
-/** openat(dirfd, path, flags, mode). */
+/**
+ * openat(dirfd, path, flags, mode). Entry: no lock held (a syscall); the
+ * path is copied in under mmap_lock (read), then locks as vfsOpen.
+ *
+ * @returns the fd, or -errno
+ */
 export function sysOpenat(
   t: Task,
   dirfd: number,
@@ -325,7 +374,13 @@ export function sysClose(t: Task, fd: number): number {
   return t.files.close(fd);
 }
 
-/** llseek(fd, off_hi, off_lo, loff_t *result, whence): 0, the position stored at result. */
+/**
+ * llseek(fd, off_hi, off_lo, loff_t *result, whence): 0, the position stored
+ * at result. Entry: no lock held (a syscall); locks as vfsLseek, then the
+ * result is stored under mmap_lock (read).
+ *
+ * @returns 0, or -errno
+ */
 export function sysLlseek(
   t: Task,
   fd: number,
@@ -342,7 +397,12 @@ export function sysLlseek(
   return userWrite(t, result, b);
 }
 
-/** fstat(fd, struct stat64 *). */
+/**
+ * fstat(fd, struct stat64 *). Entry: no lock held (a syscall); the fd-table
+ * lock for the stat (vfsFstat), then mmap_lock (read) to store it.
+ *
+ * @returns 0, or -EBADF, -EFAULT
+ */
 export function sysFstat(t: Task, fd: number, statbuf: number): number {
   const st = t.files.fstat(fd);
   if (typeof st === "number") return st;
@@ -386,7 +446,13 @@ export function sysFsync(t: Task, fd: number): number {
   return t.files.fsync(fd);
 }
 
-/** unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. */
+/**
+ * unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. Entry: no
+ * lock held (a syscall); the path is copied in under mmap_lock (read), then
+ * locks as vfsUnlink or vfsRmdir.
+ *
+ * @returns 0, or -errno
+ */
 export function sysUnlinkat(t: Task, dirfd: number, pathp: number, flags: number): number {
   if ((flags & ~AT_REMOVEDIR) !== 0) return -EINVAL;
   const path = atPath(t, dirfd, pathp);
@@ -413,7 +479,12 @@ export function sysLinkat(
   return t.files.linkat(olddirfd, op, newdirfd, np, flags);
 }
 
-/** mkdirat(dirfd, path, mode). */
+/**
+ * mkdirat(dirfd, path, mode). Entry: no lock held (a syscall); the path is
+ * copied in under mmap_lock (read), then locks as vfsMkdir.
+ *
+ * @returns 0, or -errno
+ */
 export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number): number {
   const path = atPath(t, dirfd, pathp);
   if (typeof path === "number") return path;
@@ -421,10 +492,14 @@ export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number):
 }
 
 /**
- * getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end.
- * As Linux: the whole [buf, buf + n) must lie in user space even though at
- * most DIRENT_CHUNK bytes are filled, and entries that could not be copied
- * out are not consumed (the position goes back), so a retry sees them.
+ * getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end. As
+ * Linux: the whole [buf, buf + n) must lie in user space even though at most
+ * DIRENT_CHUNK bytes are filled, and entries that could not be copied out
+ * are not consumed (the position goes back), so a retry sees them. Entry: no
+ * lock held (a syscall); the records are read as vfsGetdents64 (the
+ * directory's i_rwsem for read) and then copied out under mmap_lock (read).
+ *
+ * @returns bytes filled, 0 at the end, or -errno
  */
 export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): number {
   const count = n >>> 0;

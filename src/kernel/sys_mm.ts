@@ -27,12 +27,13 @@ import type { Task } from "./task.ts";
  * (-ENODEV, as a tty).
  *
  * Entry: no lock held (a syscall). A file mapping takes and drops the
- * fd-table lock for its file reference; doMmap takes mmap_lock for writing
- * (and under it the i_mmap lock to link a file VMA, the i_mmap and
+ * fd-table lock for its file reference; MAP_SHARED|MAP_ANONYMOUS first makes
+ * a shmem inode (the inode-cache lock, as iget). doMmap takes mmap_lock for
+ * writing (and under it the i_mmap lock to link a file VMA, the i_mmap and
  * page-table locks to unmap what MAP_FIXED replaces), and MAP_POPULATE
  * faults the pages in under mmap_lock (read).
  *
- * @returns the address, or -errno (as doMmap; -EBADF, -ENODEV)
+ * @returns the address, or -errno (as doMmap; -EBADF, -ENODEV, -ENOMEM)
  */
 export function sysMmap2(
   t: Task,
@@ -78,23 +79,49 @@ function mmapSharedAnon(t: Task, addr: number, len: number, prot: number, flags:
   });
 }
 
-/** munmap(addr, len). */
+/**
+ * munmap(addr, len). Entry: no lock held (a syscall); doMunmap takes
+ * mmap_lock for writing and, under it, the i_mmap and page-table locks.
+ *
+ * @returns 0, or -EINVAL, -ENOMEM
+ */
 export const sysMunmap = (t: Task, addr: number, len: number): number =>
   doMunmap(t.mem, t.mm, addr >>> 0, len >>> 0);
 
-/** mprotect(addr, len, prot). */
+/**
+ * mprotect(addr, len, prot). Entry: no lock held (a syscall); doMprotect
+ * takes mmap_lock for writing and the page-table lock under it.
+ *
+ * @returns 0, or -EINVAL, -ENOMEM, -EACCES
+ */
 export const sysMprotect = (t: Task, addr: number, len: number, prot: number): number =>
   doMprotect(t.mem, t.mm, addr >>> 0, len >>> 0, prot);
 
-/** msync(addr, len, flags). */
+/**
+ * msync(addr, len, flags). Entry: no lock held (a syscall); doMsync takes
+ * mmap_lock for reading and, under it, each shared file VMA's msync (page
+ * locks in turn for the page cache; the image's sync lock for DAX).
+ *
+ * @returns 0, or -EINVAL, -ENOMEM, the file system's error
+ */
 export const sysMsync = (t: Task, addr: number, len: number, flags: number): number =>
   doMsync(t.mem, t.mm, addr >>> 0, len >>> 0, flags);
 
-/** madvise(addr, len, advice). */
+/**
+ * madvise(addr, len, advice). Entry: no lock held (a syscall); doMadvise
+ * takes mmap_lock for reading, and the page-table lock under it to zap
+ * (MADV_DONTNEED).
+ *
+ * @returns 0, or -EINVAL, -ENOMEM
+ */
 export const sysMadvise = (t: Task, addr: number, len: number, advice: number): number =>
   doMadvise(t.mem, t.mm, addr >>> 0, len >>> 0, advice);
 
-/** brk(addr): the new break, or the unchanged one when the move is refused (brk(0) asks). */
+/**
+ * brk(addr): the new break, or the unchanged one when the move is refused
+ * (brk(0) asks). Entry: no lock held (a syscall); doBrk takes mmap_lock for
+ * writing (and the page-table lock under it to shrink).
+ */
 export const sysBrk = (t: Task, addr: number): number => doBrk(t.mem, t.mm, addr >>> 0);
 
 /**

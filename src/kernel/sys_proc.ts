@@ -64,7 +64,13 @@ export function sysSetTidAddress(t: Task, ptr: number): number {
 /** Now in ms on the epoch, with sub-ms precision, the same in every Worker. */
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
-/** clock_gettime64(clockid, struct { int64 tv_sec; int64 tv_nsec; } *). */
+/**
+ * clock_gettime64(clockid, struct { int64 tv_sec; int64 tv_nsec; } *).
+ * Entry: no lock held (a syscall); storing the time takes and drops
+ * mmap_lock for reading.
+ *
+ * @returns 0, or -EINVAL, -EFAULT
+ */
 export function sysClockGettime64(t: Task, clockid: number, tp: number): number {
   let ms: number;
   switch (clockid) {

@@ -382,7 +382,13 @@ export function sysRtSigreturn(t: Task): number {
   return hart.x[REG_A0]!;
 }
 
-/** sigaltstack(ss, old_ss). */
+/**
+ * sigaltstack(ss, old_ss). Entry: no lock held (a syscall); copying ss in
+ * and old_ss out takes and drops mmap_lock for reading; the alternate stack
+ * itself is the task's own and takes no lock.
+ *
+ * @returns 0, or -EFAULT, -EINVAL, -EPERM, -ENOMEM
+ */
 export function sysSigaltstack(t: Task, uss: number, uoss: number): number {
   let ss: AltStack | null = null;
   if (uss !== 0) {
@@ -411,7 +417,14 @@ function killGroup(t: Task, g: number, sig: number, info: KSigInfo | null, must 
   return r < 0 ? r : 0;
 }
 
-/** kill(pid, sig). */
+/**
+ * kill(pid, sig). Entry: no lock held (a syscall); takes and drops the
+ * target group's siglock (sendToGroup). kill(-1) visits every group in turn
+ * without the tasklist lock (Linux holds tasklist_lock for the walk), one
+ * siglock at a time.
+ *
+ * @returns 0, or -EINVAL, -ESRCH
+ */
 export function sysKill(t: Task, pid: number, sig: number): number {
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
   const info = siginfoKill(sig, SI_USER, selfTgid(t));
@@ -451,7 +464,12 @@ function killThread(t: Task, x: number, sig: number, info: KSigInfo | null, must
   return r < 0 ? r : 0;
 }
 
-/** tkill(tid, sig). */
+/**
+ * tkill(tid, sig). Entry: no lock held (a syscall); takes and drops the
+ * target's siglock (sendToTask).
+ *
+ * @returns 0, or -EINVAL, -ESRCH
+ */
 export function sysTkill(t: Task, tid: number, sig: number): number {
   if (tid <= 0) return -EINVAL;
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
@@ -460,7 +478,12 @@ export function sysTkill(t: Task, tid: number, sig: number): number {
   return killThread(t, x, sig, siginfoKill(sig, SI_TKILL, selfTgid(t)));
 }
 
-/** tgkill(tgid, tid, sig). */
+/**
+ * tgkill(tgid, tid, sig). Entry: no lock held (a syscall); takes and drops
+ * the target's siglock (sendToTask).
+ *
+ * @returns 0, or -EINVAL, -ESRCH
+ */
 export function sysTgkill(t: Task, tgid: number, tid: number, sig: number): number {
   if (tid <= 0 || tgid <= 0) return -EINVAL;
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
@@ -491,7 +514,13 @@ function readQueueInfo(t: Task, sig: number, uinfo: number): KSigInfo | number {
 const forged = (info: KSigInfo, toSelf: boolean): boolean =>
   !toSelf && (info[2]! >= 0 || info[2] === SI_TKILL);
 
-/** rt_sigqueueinfo(tgid, sig, uinfo): sigqueue(3)'s call; a full queue gives -EAGAIN. */
+/**
+ * rt_sigqueueinfo(tgid, sig, uinfo): sigqueue(3)'s call; a full queue gives
+ * -EAGAIN. Entry: no lock held (a syscall); copying uinfo in takes and drops
+ * mmap_lock for reading, then sending takes and drops the group's siglock.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -EPERM, -ESRCH, -EAGAIN
+ */
 export function sysRtSigqueueinfo(t: Task, tgid: number, sig: number, uinfo: number): number {
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
   const info = readQueueInfo(t, sig, uinfo);
@@ -502,7 +531,13 @@ export function sysRtSigqueueinfo(t: Task, tgid: number, sig: number, uinfo: num
   return killGroup(t, g, sig, info, true);
 }
 
-/** rt_tgsigqueueinfo(tgid, tid, sig, uinfo). */
+/**
+ * rt_tgsigqueueinfo(tgid, tid, sig, uinfo). Entry: no lock held (a syscall);
+ * copying uinfo in takes and drops mmap_lock for reading, then sending takes
+ * and drops the target's siglock.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -EPERM, -ESRCH, -EAGAIN
+ */
 export function sysRtTgsigqueueinfo(
   t: Task,
   tgid: number,

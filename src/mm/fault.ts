@@ -173,8 +173,8 @@ export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Acc
  * Entry: mmap_lock held (read or write), nothing ranked inside it. Takes and
  * drops page_table_lock, and for a file VMA whatever its fault handler takes
  * (invalidate_lock (read), the DAX_PMD range, the DAX entry or page lock,
- * and the block-map and allocator locks for a shared write: see daxFault,
- * filemapFault); returns with mmap_lock still held and nothing else.
+ * and the block-map lock for a shared write: see daxFault, filemapFault);
+ * returns with mmap_lock still held and nothing else.
  *
  * @returns 0, VM_FAULT_EXPAND_STACK, or one of VM_FAULT_SIGSEGV,
  *   VM_FAULT_SIGBUS, VM_FAULT_OOM

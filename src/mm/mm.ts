@@ -108,7 +108,11 @@ export function mmGauges(mem: Memory): { pagetableFrames: number; anonFrames: nu
 // ---------------------------------------------------------------------------
 // Locks.
 
-/** mmap_lock for reading (faults, lookups). */
+/**
+ * mmap_lock for reading (faults, lookups). Entry: no lock ranked inside
+ * MMAP_LOCK held (i_rwsem may be); returns with it held for reading (drop it
+ * with mmapReadUnlock).
+ */
 export const mmapReadLock = (mem: Memory, mm: number): void =>
   downRead(mem.k32, mw(mem, mm, MM.mmapLock), LockClass.MMAP_LOCK);
 export const mmapReadUnlock = (mem: Memory, mm: number): void =>
@@ -127,7 +131,11 @@ export function mmapWriteUnlock(mem: Memory, mm: number): void {
   noKillExit();
   upWrite(mem.k32, mw(mem, mm, MM.mmapLock));
 }
-/** page_table_lock: guards changes to the mm's PTEs. */
+/**
+ * page_table_lock: guards changes to the mm's PTEs. Entry: nothing ranked
+ * inside PAGE_TABLE held (no inode-cache, page-cache or leaf lock); returns
+ * with it held.
+ */
 export const ptlLock = (mem: Memory, mm: number): void =>
   mutexLock(mem.k32, mw(mem, mm, MM.pageTableLock), LockClass.PAGE_TABLE);
 export const ptlUnlock = (mem: Memory, mm: number): void =>

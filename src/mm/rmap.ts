@@ -94,7 +94,10 @@ export function rmapRemoveVma(mem: Memory, v: number): void {
   immapUnlock(mem, slot);
 }
 
-/** VmOperations.lockRmap / unlockRmap for any file VMA. */
+/**
+ * VmOperations.lockRmap for any file VMA: immapLock of its inode. Entry: as
+ * immapLock; returns with the i_mmap lock held.
+ */
 export const rmapLockVma = (mem: Memory, v: number): void => immapLock(mem, vmaFile(mem, v));
 export const rmapUnlockVma = (mem: Memory, v: number): void => immapUnlock(mem, vmaFile(mem, v));
 

@@ -102,7 +102,10 @@ function forUserRange(
 }
 
 /**
- * Copy `len` bytes from user address `va` of mm `mm`.
+ * Copy `len` bytes from user address `va` of mm `mm`. Entry: no lock held
+ * (the task in kernel mode); takes mmap_lock for reading, and
+ * page_table_lock around each page's copy (dropped to fault a page in, or
+ * mmap_lock too to grow a stack); returns with nothing held.
  *
  * @returns the bytes, or -EFAULT when any part is not readable
  */
@@ -121,8 +124,9 @@ export function copyFromUser(
 }
 
 /**
- * Copy `bytes` to user address `va` of mm `mm`. On -EFAULT a prefix may
- * have been written, as in Linux.
+ * Copy `bytes` to user address `va` of mm `mm`. On -EFAULT a prefix may have
+ * been written, as in Linux. Entry: no lock held; locks as copyFromUser
+ * (mmap_lock for reading, page_table_lock per page; nothing held on return).
  *
  * @returns 0, or -EFAULT when any part is not writable
  */
@@ -136,7 +140,8 @@ export function copyToUser(mem: Memory, mm: number, va: VirtAddr, bytes: Uint8Ar
 
 /**
  * Copy a NUL-terminated string of at most `max` bytes from user address
- * `va`. Stops at the first NUL without touching the pages after it.
+ * `va`. Stops at the first NUL without touching the pages after it. Entry:
+ * no lock held; locks as copyFromUser.
  *
  * @returns the bytes before the NUL; exactly `max` bytes when there was no
  *   NUL within them (the caller decides, e.g. -ENAMETOOLONG); or -EFAULT
