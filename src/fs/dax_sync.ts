@@ -86,6 +86,21 @@ export function daxSyncNeeded(c: XipCtx, ip: InodeRef, pgoff: number, b: number)
 }
 
 /**
+ * daxSyncNeeded for a megapage write fault: blocks [b, b + n) at file
+ * pages [pgoff, pgoff + n). Same entry and locks.
+ */
+export function daxSyncNeededRange(
+  c: XipCtx,
+  ip: InodeRef,
+  pgoff: number,
+  b: number,
+  n: number,
+): boolean {
+  for (let i = 0; i < n; i++) if (blockDirty(c, b + i)) return true;
+  return daxSyncNeeded(c, ip, pgoff + n - 1, b + n - 1) || daxSyncNeeded(c, ip, pgoff, b);
+}
+
+/**
  * The first half of dax_finish_sync_fault: make the metadata (and every
  * other dirty block) durable in the host image, as vfs_fsync_range does.
  * Entry: no lock of the inode held (the fault dropped them); mmap_lock

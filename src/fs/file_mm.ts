@@ -15,6 +15,8 @@
 
 import { ISLOT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
+import { EOPNOTSUPP } from "../abi/errno.ts";
+import { MAP_SYNC } from "../abi/mman.ts";
 import { type Pfn, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pageMapcount, pageRefcount, pfnValid } from "../mm/memmap.ts";
@@ -29,6 +31,7 @@ import {
   type MmapFile,
   registerVmOps,
   VM_MIXEDMAP,
+  VM_SYNC,
   vmaEnd,
   vmaPgoff,
   vmaStart,
@@ -75,6 +78,7 @@ function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | 
 export function daxVmOps(c: XipCtx): VmOperations {
   return {
     name: "dax",
+    mmapSupportedFlags: MAP_SYNC,
     mmap: (_mem, _file, vmFlags) => vmFlags | VM_MIXEDMAP,
     fault: (vmf: VmFault) => daxFault(c, vmf),
     hugeFault: (vmf: VmFault) => daxPmdFault(c, vmf),
@@ -91,6 +95,9 @@ export function filemapVmOps(f: FilemapCtx): VmOperations {
   const c = f.c;
   return {
     name: "filemap",
+    mmapSupportedFlags: MAP_SYNC,
+    // MAP_SYNC needs a DAX file (ext4_file_mmap's daxdev_mapping_supported).
+    mmap: (_mem, _file, vmFlags) => (vmFlags & VM_SYNC) !== 0 ? -EOPNOTSUPP : vmFlags,
     fault: (vmf: VmFault) => filemapFault(f, vmf),
     pageMkwrite: (vmf: VmFault) => filemapMkwrite(f, vmf),
     msync(_mem, v, start: VirtAddr, end: VirtAddr) {

@@ -65,6 +65,7 @@ import { fsync, syncFs } from "./xipfs_sync.ts";
 import { punchHole, truncate, xipTruncatePage } from "./xipfs_truncate.ts";
 import { xipfsFallocate } from "./xipfs_falloc.ts";
 import { type FsxAttr, getFsxattr, setFsxattr } from "./xipfs_fsxattr.ts";
+import { hwpoisonLoad, setPoison } from "./xipfs_poison.ts";
 import * as ns from "./xipfs_live_ns.ts";
 import {
   inodeGet,
@@ -193,6 +194,7 @@ export function mountXipfs(
   superSet(c.vol, "mountCount", superGet(c.vol, "mountCount") + 1);
   superSet(c.vol, "writeTime", nowSecs());
   markBlockDirty(c, 0);
+  if (c.mdev !== null) hwpoisonLoad(c); // the device's poison list, kept in the image
   Atomics.store(k32, xfs + XFS.state, XFS_MOUNTED);
   return new XipFs(c);
 }
@@ -226,6 +228,8 @@ export class XipFs {
 
   constructor(readonly ctx: XipCtx) {
     this.aops = fileAops(ctx);
+    // A bio write of a whole poisoned block clears it (pmem_do_write): keep the image's list too.
+    if (ctx.mdev !== null) ctx.mdev.poisonCleared = (b) => setPoison(ctx, b, 1, false);
   }
 
   get mem(): Memory {

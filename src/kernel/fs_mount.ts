@@ -29,6 +29,7 @@ import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
 import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import { installFileMm } from "../fs/file_mm.ts";
+import { installMemoryFailure } from "./memory_failure.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
 import { procTableInfo } from "../fs/procfs_proctable.ts";
 import type { VfsFs } from "../fs/vfs_fs.ts";
@@ -72,6 +73,7 @@ function selfPidOf(mem: Memory): () => number {
 /** Register this thread's file fault handlers and hooks; build the VFS with /proc. */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
+  installMemoryFailure(xip.ctx);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
   return { mem, opts, xip, vfs: procfs, procfs };
 }

@@ -27,10 +27,10 @@ import {
   CAUSE_LOAD_ACCESS,
   CAUSE_STORE_ACCESS,
 } from "../abi/sv32.ts";
-import { type Tid, type VirtAddr } from "../abi/types.ts";
+import { PAGE_SHIFT, type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
-import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
+import { handleMmFault, VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
@@ -66,7 +66,7 @@ import { procGet, procSet } from "./proc.ts";
 import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
-import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
+import { faultInfo, forceSigInfo, forceSigMceerr, segvCode } from "./signal_send.ts";
 import { signalExit } from "./signal_state.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { type ConsoleSink, type ProcessHost, Task } from "./task.ts";
@@ -222,6 +222,15 @@ class ProcessEnv implements HartEnv {
         message: `SIGKILL at 0x${hex(va)} (pc 0x${hex(pc)}): out of memory`,
       });
       return false;
+    }
+    if ((r & VM_FAULT_HWPOISON) !== 0) {
+      // Poison consumed (memory failure): SIGBUS with BUS_MCEERR_AR and the page's address.
+      t.sig.fault = {
+        sig: SIGBUS,
+        message: `SIGBUS at 0x${hex(va)} (pc 0x${hex(pc)}): poisoned memory`,
+      };
+      forceSigMceerr(t.mem, t.tid, va, PAGE_SHIFT);
+      return this.#toUser(null);
     }
     const sig = (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
     const code = sig === SIGBUS ? BUS_ADRERR : segvCode(t.mem, t.mm, va);

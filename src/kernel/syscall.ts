@@ -19,6 +19,7 @@ import { SIGSYS } from "./signal.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
+import { PRCTL_SYSCALLS } from "./sys_prctl.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
@@ -36,6 +37,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
   IOCTL_SYSCALLS,
   MM_SYSCALLS,
+  PRCTL_SYSCALLS,
   PROC_SYSCALLS,
   FORK_SYSCALLS,
   SIGNAL_SYSCALLS,
