@@ -54,6 +54,7 @@ const LIBXC = [
   "sync",
   "divdi3",
   "process",
+  "thread",
   "signal",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
@@ -74,6 +75,7 @@ const PROGRAMS: Record<string, string[]> = {
   proctest: [],
   exectest: [],
   true: [],
+  threads: [],
   sigctl: [],
 };
 
@@ -93,6 +95,7 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   proctest: { src: "guest/bin/proctest.c" },
   exectest: { src: "guest/bin/exectest.c" },
   true: { src: "guest/bin/true.c" },
+  threads: { src: "guest/bin/threads.c" },
   sigbasic: { src: "guest/tests/sigbasic.c" },
   sigdie: { src: "guest/tests/sigdie.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu

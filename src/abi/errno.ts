@@ -37,6 +37,7 @@ export const EROFS = 30;
 export const EMLINK = 31;
 export const EPIPE = 32;
 export const ERANGE = 34;
+export const EDEADLK = 35;
 export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
@@ -81,6 +82,7 @@ const NAMES: Record<number, string> = {
   [EPIPE]: "EPIPE",
   [ERANGE]: "ERANGE",
   [ENAMETOOLONG]: "ENAMETOOLONG",
+  [EDEADLK]: "EDEADLK",
   [ENOSYS]: "ENOSYS",
   [ENOTEMPTY]: "ENOTEMPTY",
   [ELOOP]: "ELOOP",

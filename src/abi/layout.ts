@@ -569,7 +569,7 @@ export const FILES_MAX = 1024;
 export const FDT = {
   /** Mutex guarding the fd words of this table. */
   lock: 0,
-  /** 1 while a process owns the table. */
+  /** Users: the processes (threads, with CLONE_FILES) sharing the table; 0 = free. */
   inUse: 2,
   /** Inode number of the current directory. */
   cwd: 3,
@@ -661,10 +661,11 @@ export const PROC = {
   /** Slot of the parent (0: the Machine, also after reparenting). Under tasklistLock. */
   parentSlot: 11,
   /**
-   * The task's PR_MCE_KILL policy (Linux's PF_MCE_PROCESS / PF_MCE_EARLY):
-   * MCE_KILL_DEFAULT, MCE_KILL_LATE or MCE_KILL_EARLY; inherited at fork.
+   * Thread-group id: the pid of the group's leader (getpid). A process's
+   * first thread has tgid = pid; each thread (clone with CLONE_THREAD) has
+   * a pid of its own (its tid) and its leader's tgid.
    */
-  mceKill: 12,
+  tgid: 12,
   /**
    * The slot of the CLONE_VFORK child this process waits for (0: none).
    * The child clears it, and notifies, when it execs or exits (Linux's
@@ -685,7 +686,8 @@ export const PROC = {
   start: 17,
   /** Signal the parent gets when the process exits (clone's CSIGNAL byte; SIGCHLD after fork). */
   childSig: 18,
-  // Word 19 is free (sleepers publish their word in SIGTASK.waitWord).
+  /** Slot of the thread-group leader (the slot itself for a leader). */
+  leader: 19,
   /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
   clearTid: 20,
   /**
@@ -693,6 +695,25 @@ export const PROC = {
    * had them; until the console is a file in the fd table.
    */
   console: 21,
+  /**
+   * On a leader: GROUP_EXIT_SET | status once a thread called exit_group,
+   * the status the whole group reports (Linux's group_exit_code).
+   */
+  groupExit: 22,
+  /**
+   * On a leader that exited while other threads of its group still run:
+   * 1 until the last of them exits, which reports the group to the parent
+   * (Linux's delay_group_leader); wait skips such a zombie meanwhile.
+   */
+  delay: 23,
+  /** set_robust_list: the user address of the robust-list head, and its length. */
+  robustHead: 24,
+  robustLen: 25,
+  /**
+   * The task's PR_MCE_KILL policy (Linux's PF_MCE_PROCESS / PF_MCE_EARLY):
+   * MCE_KILL_DEFAULT, MCE_KILL_LATE or MCE_KILL_EARLY; inherited at fork.
+   */
+  mceKill: 26,
   /**
    * The register frame a cloned child starts from, written by the parent
    * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
@@ -708,6 +729,8 @@ export const PROC_ZOMBIE = 3;
 export const PROC_REAPED = 4;
 /** PROC.done: the Machine has retired the process's Worker (or torn it down itself). */
 export const PROC_DONE_MACHINE = 1;
+/** PROC.groupExit: set once exit_group fixed the group's status (in the low byte). */
+export const GROUP_EXIT_SET = 0x100;
 /** PROC.start: nothing to start (spawned by the Machine, or already started). */
 export const START_NONE = 0;
 /** PROC.start: a child made by clone, its frame written, waiting for a Worker. */

@@ -37,6 +37,7 @@ export const SYS_waitid = 95;
 export const SYS_set_tid_address = 96;
 /** futex with a 64-bit timespec timeout (xip's 98; Linux riscv32 has only 422). */
 export const SYS_futex = 98;
+export const SYS_set_robust_list = 99;
 export const SYS_kill = 129;
 export const SYS_tgkill = 131;
 export const SYS_setpgid = 154;

@@ -41,7 +41,7 @@ import type { MmapFile } from "../mm/vma.ts";
 import { doMmap } from "../mm/mmap.ts";
 import { directIORead, directIOWrite } from "../fs/direct_io.ts";
 import { mmapFile } from "../fs/file_mm.ts";
-import { fdtCwd, fdtSetCwd, filePos, fileSetPos } from "../fs/file_table.ts";
+import { fdtCwd, fdtGet, fdtSetCwd, filePos, fileSetPos } from "../fs/file_table.ts";
 import { procfsOwns } from "../fs/procfs.ts";
 import {
   type Proc,
@@ -136,6 +136,8 @@ export interface FileGlue {
    * same fds. @returns the child's PROC.fdTable (index + 1), or -EMFILE
    */
   dupTable(): number;
+  /** The same fd table for a new thread (CLONE_FILES). @returns its PROC.fdTable */
+  shareTable(): number;
   /**
    * Open `path` for exec (see VfsFiles.openExec), mapping its segments
    * into mm `into` (execve's new mm).
@@ -189,6 +191,12 @@ export class VfsFiles implements FileGlue {
    */
   static attach(fs: KernelFs, fdTable: number, mm: number): VfsFiles {
     return new VfsFiles(fs, { fs: fs.vfs, fdt: fdTable - 1 }, mm);
+  }
+
+  /** Share this fd table with a new thread (CLONE_FILES): one more user. */
+  shareTable(): number {
+    fdtGet(this.fs.mem, this.proc.fdt);
+    return this.fdTable;
   }
 
   /**

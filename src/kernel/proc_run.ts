@@ -60,6 +60,7 @@ import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } fro
 import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
 import { closeFilesOf, VfsFiles } from "./files.ts";
 import { readFrame } from "./fork.ts";
+import { exitRobustList } from "./futex_ops.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procGet, procSet } from "./proc.ts";
@@ -488,7 +489,10 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
     if (t !== null) t.files.closeAll();
     else closeFilesOf(fs, procGet(mem, tid, "fdTable")); // a clone child that never started
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
-    if (mm !== 0) clearChildTid(mem, tid, mm);
+    if (mm !== 0) {
+      exitRobustList(mem, tid, procGet(mem, tid, "pid"), mm);
+      clearChildTid(mem, tid, mm);
+    }
     switchMm(mem, tid, 0);
     enterIdle(mem, tid);
     if (mm !== 0) {
