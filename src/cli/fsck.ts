@@ -18,7 +18,9 @@ export const FSCK: CommandSpec = {
 checksum, geometry), block and inode bitmaps against what is in use (no
 block used twice, no leaks), inode reachability from / (orphans), link
 counts, directory structure (".", "..", rec_len, names, entries naming
-in-use inodes) and sizes. Each problem is printed on one line.`,
+in-use inodes) and sizes. Each problem is printed on one line. Poisoned
+blocks (memory failure, xip run --poison) are listed with the files that
+own them ("hwpoison:" lines); they are not errors.`,
   options: [],
   exit: `(as fsck(8)) 0 clean, 4 errors found (left uncorrected),
 8 unusable (cannot be read: missing file, bad magic, version or checksum,
@@ -34,6 +36,7 @@ async function checkImage(image: string): Promise<number> {
     throw new CliError(`image ${image}: ${r.errors[0] ?? "unusable"}`, 8);
   }
   for (const line of r.errors) await printLine(`${image}: ${line}`);
+  for (const line of r.notes ?? []) await printLine(`${image}: hwpoison: ${line}`);
   const opened = openVolume(bytes);
   if (r.status === 0 && opened.ok) {
     const { sb } = opened.vol;

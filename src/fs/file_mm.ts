@@ -43,6 +43,7 @@ import {
 import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
 import { daxPmdFault } from "./dax_pmd.ts";
+import { setPersistCtx } from "./dax_sync.ts";
 import { type FilemapCtx, filemapFault, filemapMkwrite } from "./filemap_fault.ts";
 import { ihold, iput, isDax } from "./icache.ts";
 import { shrinkPageCache, writebackMapping } from "./pagecache.ts";
@@ -174,6 +175,7 @@ export function installFileMm(fs: XipFs): void {
   registerVmOps(VMOPS_DAX, daxVmOps(c));
   registerVmOps(VMOPS_FILEMAP, filemapVmOps({ c, aops: fs.aops, aopsFor: fs.aopsFor }));
   setUnmapMappingRangeHook((ip, start, n) => truncateUnmap(c, ip, start, n));
+  setPersistCtx(c); // Zicbom cbo.clean/cbo.flush write lines of this device into its image
   // Anonymous and COW faults reclaim the page cache before they fail with OOM.
   setReclaimHook((mem, nr) => shrinkPageCache(mem, nr, fs.aopsFor));
 }

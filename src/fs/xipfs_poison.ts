@@ -11,7 +11,7 @@
  * @module
  */
 
-import { XPOISON, XPOISON_MAGIC, XPOISON_MAX_RUNS } from "../abi/layout.ts";
+import { XIPFS_ROOT_INO, XPOISON, XPOISON_MAGIC, XPOISON_MAX_RUNS } from "../abi/layout.ts";
 import { ENOSPC } from "../abi/errno.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import { badblockRuns, badblockSet } from "../hw/badblocks.ts";
@@ -19,7 +19,8 @@ import { LockClass, mutexLock, mutexUnlock } from "../sync/mod.ts";
 import { markBlockDirty } from "./balloc.ts";
 import type { XipCtx } from "./xipfs_ctx.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
-import { blockOff, inodeGet, inodeInUse, type XipVol } from "./xipfs_format.ts";
+import { dirIterate } from "./xipfs_dir.ts";
+import { blockOff, inodeGet, inodeInUse, isDirMode, type XipVol } from "./xipfs_format.ts";
 
 /** The list as stored: runs of [first block, blocks]; null when it is malformed (with why). */
 export function readPoisonList(vol: XipVol): { runs: [number, number][] } | { error: string } {
@@ -72,6 +73,60 @@ export function poisonedFiles(vol: XipVol): PoisonedFile[] {
     if (hits.length > 0) out.push({ ino: asIno(i), blocks: hits });
   }
   return out;
+}
+
+/**
+ * A path for each inode of `want`, found by walking the tree from the root
+ * (the first name met; a directory is entered once, so a corrupt tree
+ * cannot loop). Inodes not reached are left out. Reads only.
+ */
+function pathsOf(vol: XipVol, want: ReadonlySet<number>): Map<number, string> {
+  const found = new Map<number, string>();
+  const seen = new Set<number>([XIPFS_ROOT_INO]);
+  const stack: [Ino, string][] = [[asIno(XIPFS_ROOT_INO), ""]];
+  while (stack.length > 0 && found.size < want.size) {
+    const [dir, path] = stack.pop()!;
+    dirIterate(vol, dir, (e) => {
+      if (e.name === "." || e.name === "..") return;
+      const p = `${path}/${e.name}`;
+      if (want.has(e.ino) && !found.has(e.ino)) found.set(e.ino, p);
+      const mode = inodeInUse(vol, e.ino) ? inodeGet(vol, e.ino, "mode") : 0;
+      if (isDirMode(mode) && !seen.has(e.ino)) {
+        seen.add(e.ino);
+        stack.push([e.ino, p]);
+      }
+    });
+  }
+  return found;
+}
+
+/**
+ * fsck's poison pass: an error for a malformed list, else one note per
+ * file that owns poisoned blocks ("/lib/x.so (inode 12): 2 poisoned
+ * blocks at file blocks 3, 4"), metadata first. Reads only.
+ */
+export function poisonReport(vol: XipVol): { errors: string[]; notes: string[] } {
+  const list = readPoisonList(vol);
+  if ("error" in list) return { errors: [list.error], notes: [] };
+  const files = poisonedFiles(vol);
+  const paths = pathsOf(vol, new Set(files.map((f) => f.ino as number).filter((i) => i > 0)));
+  const notes = files.map((f) => {
+    const n = f.blocks.length, s = n === 1 ? "" : "s";
+    if (f.ino === 0) {
+      return `metadata: ${n} poisoned block${s} (device blocks ${
+        f.blocks.map((x) => x[1]).join(", ")
+      })`;
+    }
+    const where = f.blocks.map(([ib, b]) => (ib < 0 ? `map block ${b}` : `file block ${ib}`));
+    return `${paths.get(f.ino) ?? "(unreachable)"} (inode ${f.ino}): ${n} poisoned block${s} at ${
+      where.join(", ")
+    }`;
+  });
+  const total = list.runs.reduce((a, r) => a + r[1], 0);
+  if (total > 0) {
+    notes.unshift(`${total} poisoned block${total === 1 ? "" : "s"} in ${list.runs.length} run(s)`);
+  }
+  return { errors: [], notes };
 }
 
 /** Word index of the lock that guards the bitmap and the list. */

@@ -30,6 +30,7 @@ import {
 import { PAGE_SHIFT, type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
+import { persistPhys } from "../fs/dax_sync.ts";
 import { handleMmFault, VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
@@ -145,6 +146,8 @@ class ProcessEnv implements HartEnv {
 
   /** When this process's first fault in a row without a frame happened (0: none). */
   #oomSince = 0;
+  /** The physical block whose cache-block write-back just failed (-1: none), for trap(). */
+  #cboFailed = -1;
 
   /**
    * A fault found no frame even after reclaim: ask the OOM killer. If it
@@ -266,6 +269,12 @@ class ProcessEnv implements HartEnv {
     const t = this.t;
     enterKernel(t.mem, t.tid);
     const pc = this.hart!.pc >>> 0;
+    if (cause === CAUSE_STORE_ACCESS && this.#cboFailed >= 0) {
+      // cbo.clean/cbo.flush could not write its line into the host image.
+      this.#cboFailed = -1;
+      const what = `SIGBUS at 0x${hex(tval)} (pc 0x${hex(pc)}): cache-block write-back failed`;
+      return this.#fault(SIGBUS, BUS_ADRERR, tval, what);
+    }
     const [sig, code] = cause === CAUSE_ILLEGAL_INSTRUCTION
       ? [SIGILL, ILL_ILLOPC]
       : cause === CAUSE_BREAKPOINT
@@ -279,6 +288,17 @@ class ProcessEnv implements HartEnv {
       pc,
       `${signalName(sig)}: trap cause ${cause}, tval 0x${hex(tval)} (pc 0x${hex(pc)})`,
     );
+  }
+
+  /**
+   * Zicbom cbo.clean / cbo.flush of the line at `pa`: write it into the
+   * host image now (src/fs/dax_sync.ts persistLine, pmem's CLWB). User
+   * mode, no lock held.
+   */
+  cacheBlock(pa: number, _op: number): boolean {
+    if (persistPhys(pa) === 0) return true;
+    this.#cboFailed = pa;
+    return false;
   }
 
   poll(hart: Hart): boolean {

@@ -178,9 +178,10 @@ export function doMmap(
   if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) return -EINVAL;
   // Flags nobody knows are ignored, as Linux does (MAP_SHARED_VALIDATE
   // checks them below); plain MAP_SHARED drops the non-legacy ones, MAP_SYNC
-  // included (mmap(2): "silently ignored").
+  // included (mmap(2): "silently ignored"), after Linux has acted on
+  // MAP_FIXED_NOREPLACE.
   const asked = flags;
-  if (type === MAP_SHARED) flags &= LEGACY_MAP_MASK;
+  if (type === MAP_SHARED) flags &= LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE;
   flags &= MAP_KNOWN;
   const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
   if (fixed && !aligned(addr)) return -EINVAL;
