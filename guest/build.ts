@@ -77,6 +77,10 @@ const PROGRAMS: Record<string, string[]> = {
   true: [],
   threads: [],
   sigctl: [],
+  spew: [],
+  cat: [],
+  env: [],
+  poke: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */

@@ -74,6 +74,7 @@ export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
 export const S_IFLNK = 0o120000;
+export const S_IFCHR = 0o020000;
 
 /** statx attribute: the file is accessed DAX (STATX_ATTR_DAX). */
 export const STATX_ATTR_DAX = 0x0020_0000;
@@ -125,6 +126,7 @@ export const DIRENT64 = {
 export const dirent64Size = (nameLen: number): number => (DIRENT64.name + nameLen + 1 + 7) & ~7;
 
 export const DT_UNKNOWN = 0;
+export const DT_CHR = 2;
 export const DT_DIR = 4;
 export const DT_REG = 8;
 export const DT_LNK = 10;
@@ -138,6 +140,8 @@ export function modeToDtype(mode: number): number {
       return DT_DIR;
     case S_IFLNK:
       return DT_LNK;
+    case S_IFCHR:
+      return DT_CHR;
     default:
       return DT_UNKNOWN;
   }

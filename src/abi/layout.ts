@@ -46,6 +46,7 @@
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  | fring   | fault ring and per-task counters for the live view           |
+ *  | console | fds 0-2: input rings and output state (layout_console.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -61,6 +62,7 @@ import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
 import { fringWords } from "./layout_fring.ts";
+import { consoleWords } from "./layout_console.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -450,6 +452,11 @@ export const ISLOT = {
   bmapLock: 16,
   /** Lock of the i_mmap list (I_MMAP). */
   iMmapLock: 18,
+  /**
+   * i_writecount: > 0 the opens for writing, < 0 the denials of exec
+   * (src/fs/write_access.ts); 0 when neither.
+   */
+  writecount: 20,
 } as const;
 export const ISLOT_WORDS = 32;
 export const ISTATE_FREE = 0;
@@ -691,11 +698,6 @@ export const PROC = {
   /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
   clearTid: 20,
   /**
-   * Console fds (bit fd, 0..2) still open in a cloned child, as the parent
-   * had them; until the console is a file in the fd table.
-   */
-  console: 21,
-  /**
    * On a leader: GROUP_EXIT_SET | status once a thread called exit_group,
    * the status the whole group reports (Linux's group_exit_code).
    */
@@ -868,6 +870,8 @@ export interface KernelLayout {
   readonly pipes: Region;
   /** The fault ring and per-task counters (layout_fring.ts). */
   readonly fring: Region;
+  /** The consoles behind fds 0-2 (layout_console.ts). */
+  readonly console: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -905,6 +909,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
     ["fring", fringWords(cfg)],
+    ["console", consoleWords(cfg.maxTasks)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -938,6 +943,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     signal: placed.signal!,
     pipes: placed.pipes!,
     fring: placed.fring!,
+    console: placed.console!,
     regions,
     bytes: next * 4,
   };

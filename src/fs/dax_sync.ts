@@ -31,6 +31,7 @@
  */
 
 import { EIO } from "../abi/errno.ts";
+import { imagePwrite, imageSync } from "../hw/image_file.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
@@ -112,18 +113,6 @@ export function daxSyncMetadata(c: XipCtx): number {
   return syncFs(c);
 }
 
-/** This thread's open handle on each host image, for the persistence writes. */
-const imageFiles = new Map<string, Deno.FsFile>();
-
-function imageFile(path: string): Deno.FsFile {
-  let f = imageFiles.get(path);
-  if (f === undefined) {
-    f = Deno.openSync(path, { write: true });
-    imageFiles.set(path, f);
-  }
-  return f;
-}
-
 /** Lines this thread's cbo.clean/cbo.flush wrote into the host image (tests, stats). */
 let linesPersisted = 0;
 export const persistedLines = (): number => linesPersisted;
@@ -150,15 +139,20 @@ export function persistLine(c: XipCtx, pa: number): number {
   const off = (pa - first) & ~(CACHE_LINE - 1);
   const lock = xfsWord(c, "syncLock");
   mutexLock(c.k32, lock, LockClass.NONE);
+  let f: Deno.FsFile | null = null;
   try {
-    const f = imageFile(c.imagePath);
-    persistWrite(f, off, c.mdev.bytes.subarray(off, off + CACHE_LINE));
-    f.syncDataSync();
+    // Opened for each line, as syncDirtyBlocks opens for each sync: the
+    // writes go through imagePwrite/imageSync, so an image write log
+    // (tests/crash) records them in the one order XFS.syncLock gives.
+    f = Deno.openSync(c.imagePath, { write: true });
+    imagePwrite(f, off, c.mdev.bytes.subarray(off, off + CACHE_LINE));
+    imageSync(f);
     linesPersisted++;
     return 0;
   } catch {
     return -EIO;
   } finally {
+    f?.close();
     mutexUnlock(c.k32, lock);
   }
 }
@@ -179,14 +173,3 @@ export function setPersistCtx(c: XipCtx | null): void {
  */
 export const persistPhys = (pa: number): number =>
   persistCtx === null ? 0 : persistLine(persistCtx, pa);
-
-/** pwrite `src` (a view of shared memory) at `off` of the image. @throws the host error */
-function persistWrite(f: Deno.FsFile, off: number, src: Uint8Array): void {
-  const buf = src.slice(); // Deno writes from plain buffers
-  f.seekSync(off, Deno.SeekMode.Start);
-  for (let done = 0; done < buf.length;) {
-    const w = f.writeSync(buf.subarray(done));
-    if (w <= 0) throw new Error("short write");
-    done += w;
-  }
-}

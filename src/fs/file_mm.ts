@@ -30,9 +30,11 @@ import {
 import {
   type MmapFile,
   registerVmOps,
+  VM_DENYWRITE,
   VM_MIXEDMAP,
   VM_SYNC,
   vmaEnd,
+  vmaFlags,
   vmaPgoff,
   vmaStart,
   type VmFault,
@@ -50,6 +52,7 @@ import { shrinkPageCache, writebackMapping } from "./pagecache.ts";
 import { setReclaimHook } from "../mm/frame_alloc.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
 import { fsync } from "./xipfs_sync.ts";
+import { writeAccess } from "./write_access.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
 import { setUnmapMappingRangeHook, type XipFs } from "./xipfs_live.ts";
 
@@ -63,10 +66,14 @@ function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | 
   return {
     open(mem: Memory, v: number, after?: number) {
       ihold(c, vmaInode(c, v));
+      // Each exec mapping holds a denial for its life; the exec's own one
+      // covers the moment before the first (write_access.ts).
+      if ((vmaFlags(mem, v) & VM_DENYWRITE) !== 0) writeAccess(mem, vmaInode(c, v).slot, "deny");
       rmapAddVma(mem, v, after);
     },
     close(mem: Memory, v: number) {
       const ip = vmaInode(c, v);
+      if ((vmaFlags(mem, v) & VM_DENYWRITE) !== 0) writeAccess(mem, ip.slot, "allow");
       rmapRemoveVma(mem, v);
       iput(c, ip);
     },

@@ -18,8 +18,15 @@
  *     each file that owns poisoned blocks (not an error: the image is
  *     consistent, the media failed)
  *
+ * With `{ state: true }` (xip fsck) a superblock whose state says the
+ * filesystem was not unmounted cleanly (a crash, or a kill) is an error
+ * too, and the check runs in full as e2fsck does for such a filesystem.
+ * Without it (the live machine's own checks, which run while mounted) the
+ * state only has to be one of the two valid values.
+ *
  * Exit status as fsck(8): 0 clean, 4 errors left uncorrected, 8
  * operational error (the image cannot be read as xipfs at all).
+ * fsck_repair.ts repairs what this finds.
  *
  * @module
  */
@@ -72,6 +79,15 @@ export interface FsckResult {
 /** Error lines kept; the rest are counted in a final line. */
 export const FSCK_MAX_ERRORS = 200;
 
+/** Options of fsck. */
+export interface FsckOptions {
+  /** Count a superblock left dirty (not unmounted cleanly) as an error. */
+  state?: boolean;
+}
+
+/** The line fsck reports for a superblock left dirty. */
+export const FSCK_NOT_CLEAN = "not cleanly unmounted (superblock state dirty): check forced";
+
 /**
  * Check `image`. Reads only; never throws, whatever the bytes (an
  * unexpected exception would be an fsck bug and is reported as status 8
@@ -88,11 +104,12 @@ export const FSCK_MAX_ERRORS = 200;
  * @param image the bytes of an image, e.g. from `Deno.readFileSync`
  * @returns the status (0 clean, 4 errors found, 8 unusable) and one line per problem
  */
-export function fsck(image: Uint8Array): FsckResult {
+export function fsck(image: Uint8Array, opts: FsckOptions = {}): FsckResult {
   try {
     const opened = openVolume(image);
     if (!opened.ok) return { status: FSCK_UNUSABLE, errors: [opened.error] };
     const c = new Checker(opened.vol);
+    if (opts.state && superGet(opened.vol, "state") === XIPFS_STATE_DIRTY) c.error(FSCK_NOT_CLEAN);
     c.run();
     const poison = poisonReport(opened.vol);
     for (const e of poison.errors) c.error(e);

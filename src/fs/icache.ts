@@ -135,6 +135,7 @@ export function iget(c: XipCtx, ino: Ino): InodeRef | number {
     if (free !== 0) {
       const base = islotBase(c, free);
       c.k32[base + ISLOT.flags] = dax ? IFLAG_DAX : 0;
+      Atomics.store(c.k32, base + ISLOT.writecount, 0); // a new inode: no writers, no denials
       Atomics.store(c.k32, base + ISLOT.count, 1);
       Atomics.store(c.k32, base + ISLOT.state, ISTATE_ACTIVE);
       Atomics.store(c.k32, base + ISLOT.ino, ino);

@@ -132,6 +132,9 @@ export class ProcfsMount implements VfsFs {
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.root.fsync(ip);
   }
+  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
+    return own(ip) ? 0 : (this.root.writeAccess?.(ip, op) ?? 0);
+  }
 
   lookup(dir: VInode, name: string): Ino | number {
     if (own(dir)) return this.proc.lookup(dir, name);

@@ -30,6 +30,7 @@ import {
   ENXIO,
   EOPNOTSUPP,
   EOVERFLOW,
+  ESPIPE,
 } from "../abi/errno.ts";
 import {
   F_DUPFD,
@@ -216,6 +217,10 @@ function fileRelease(fs: VfsFs, f: OpenFile): number {
     const wb = filemapWriteback(fs, ip);
     if (wb < 0) err = wb;
   }
+  // The write access vfsOpen took for a regular file opened for writing.
+  if (fmodeCanWrite(f.flags) && (fs.getattr(ip).mode & S_IFMT) === S_IFREG) {
+    fs.writeAccess?.(ip, "put");
+  }
   fs.iput(ip);
   return err;
 }
@@ -385,6 +390,8 @@ export function vfsRead(proc: Proc, fd: number, dst: Uint8Array): number {
  */
 export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): number {
   return withFile(proc, fd, (f, ip) => {
+    // As ksys_pread64: no FMODE_PREAD is -ESPIPE before vfs_read's checks.
+    if (proc.fs.stream?.(ip)) return -ESPIPE;
     const bad = checkRead(proc.fs, f, ip);
     if (bad < 0) return bad;
     if (!Number.isInteger(pos) || pos < 0) return -EINVAL;
@@ -416,6 +423,7 @@ export function vfsWrite(proc: Proc, fd: number, src: Uint8Array): number {
  */
 export function vfsPwrite(proc: Proc, fd: number, src: Uint8Array, pos: number): number {
   return withFile(proc, fd, (f, ip) => {
+    if (proc.fs.stream?.(ip)) return -ESPIPE;
     if (!fmodeCanWrite(f.flags)) return -EBADF;
     if (!Number.isInteger(pos) || pos < 0) return -EINVAL;
     return doWrite(proc.fs, ip, f.flags, pos, src)[0];
@@ -462,6 +470,7 @@ function seekDataHoleLocked(fs: VfsFs, ip: VInode, pos: number, wantData: boolea
 export function vfsLseek(proc: Proc, fd: number, offset: number, whence: number): number {
   const { fs } = proc;
   return withFile(proc, fd, (f, ip) => {
+    if (fs.stream?.(ip)) return -ESPIPE;
     if (!Number.isInteger(offset)) return -EINVAL;
     const pos = filePos(fs.mem, f.idx);
     const dir = isDirInode(fs, ip);
@@ -505,7 +514,7 @@ export function vfsGetattr(fs: VfsFs, ip: VInode): VStat {
     nlink: a.links,
     uid: a.uid,
     gid: a.gid,
-    rdev: 0,
+    rdev: a.rdev ?? 0,
     size: a.size,
     blksize: PAGE_SIZE,
     blocks: a.blocks,

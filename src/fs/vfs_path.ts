@@ -127,8 +127,15 @@ export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): 
   else if ((flags & O_DIRECTORY) !== 0 && type !== S_IFDIR) err = -ENOTDIR;
   else if (type === S_IFDIR && (accMode(flags) !== O_RDONLY || (flags & O_TRUNC) !== 0)) {
     err = -EISDIR;
-  } else if ((flags & O_TRUNC) !== 0 && type === S_IFREG && fs.size(ip) > 0) {
+  }
+  // A writable open of a running program's text is -ETXTBSY, before any
+  // truncate (Linux's get_write_access in do_dentry_open); the file's
+  // release puts it back (vfs.ts fileRelease).
+  const writer = err === 0 && type === S_IFREG && accMode(flags) !== O_RDONLY;
+  if (writer) err = fs.writeAccess?.(ip, "get") ?? 0;
+  if (err === 0 && (flags & O_TRUNC) !== 0 && type === S_IFREG && fs.size(ip) > 0) {
     err = vfsTruncateInode(fs, ip, 0);
+    if (err < 0 && writer) fs.writeAccess?.(ip, "put");
   }
   if (err < 0) {
     fs.iput(ip);

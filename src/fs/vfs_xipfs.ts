@@ -15,6 +15,7 @@ import type { Memory } from "../hw/memory.ts";
 import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
 import { type XipFs, XIPFS_MAX_BYTES } from "./xipfs_live.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
+import { writeAccess, type WriteAccessOp } from "./write_access.ts";
 
 /** Entries fetched from the filesystem per readdir batch. */
 const READDIR_BATCH = 32;
@@ -53,6 +54,9 @@ export class XipVfs implements VfsFs {
   }
   isDax(ip: VInode): boolean {
     return this.x.isDax(ip);
+  }
+  writeAccess(ip: VInode, op: WriteAccessOp): number {
+    return writeAccess(this.mem, ip.slot, op);
   }
   getattr(ip: VInode): VAttr {
     const s = this.x.getattr(ip);

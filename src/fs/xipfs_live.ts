@@ -61,7 +61,7 @@ import { fileAops, getBlock } from "./getblock.ts";
 import { icacheShrink, icount, iget, ihold, iput, isDax, slotInode } from "./icache.ts";
 import { MetaCache, XIPFS_META_MAPPING } from "./metacache.ts";
 import type { AddressSpaceOps } from "./pagecache.ts";
-import { fsync, syncFs } from "./xipfs_sync.ts";
+import { fsync, syncFs, syncLastError } from "./xipfs_sync.ts";
 import { punchHole, truncate, xipTruncatePage } from "./xipfs_truncate.ts";
 import { xipfsFallocate } from "./xipfs_falloc.ts";
 import { type FsxAttr, getFsxattr, setFsxattr } from "./xipfs_fsxattr.ts";
@@ -195,6 +195,11 @@ export function mountXipfs(
   superSet(c.vol, "writeTime", nowSecs());
   markBlockDirty(c, 0);
   if (c.mdev !== null) hwpoisonLoad(c); // the device's poison list, kept in the image
+  // The image must say "dirty" before any other block of it is written in
+  // place, so that a crash from here on is seen (xipfs_sync.ts).
+  if (opts.imagePath !== undefined && syncFs(c) < 0) {
+    return { error: `cannot write the image: ${syncLastError()}` };
+  }
   Atomics.store(k32, xfs + XFS.state, XFS_MOUNTED);
   return new XipFs(c);
 }

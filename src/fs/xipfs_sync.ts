@@ -31,7 +31,8 @@
  * @module
  */
 
-import { ISLOT, XFS } from "../abi/layout.ts";
+import { ISLOT, XFS, XIPFS_STATE_CLEAN } from "../abi/layout.ts";
+import { describeHostError, imagePwrite, imageSync } from "../hw/image_file.ts";
 import { EIO } from "../abi/errno.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
@@ -42,17 +43,31 @@ import { isDax } from "./icache.ts";
 import { writebackMapping } from "./pagecache.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
 import { type InodeRef, islotBase, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
+import { superGet } from "./xipfs_format.ts";
 
 /** Dirty blocks written into the image by this thread's fsyncs (tests). */
 let blocksWritten = 0;
 export const syncBlocksWritten = (): number => blocksWritten;
 
+/** Why this thread's last syncDirtyBlocks failed (one phrase), for unmount's message. */
+let lastError = "";
+export const syncLastError = (): string => lastError;
+
 /**
  * Write every dirty device block into the host image file and fdatasync it.
  * Caller holds no lock; takes XFS.syncLock (a leaf, unchecked: it has no
- * class in LOCK_ORDER and nothing is taken under it).
+ * class in LOCK_ORDER and nothing is taken under it), so the writes of two
+ * syncs never interleave and the image sees them in one order.
  *
- * @returns 0, or -EIO (the bits of blocks not written are set again)
+ * Order, so that a crash at any point leaves an image fsck can repair
+ * without losing what an earlier sync made durable: the superblock is
+ * written dirty and flushed at mount (mountXipfs) before anything else;
+ * a sync writes its blocks and flushes once; when the superblock says
+ * clean (unmount), every other block is written and flushed first and the
+ * superblock last, flushed again, as ext2's put_super does.
+ *
+ * @returns 0, or -EIO (the bits of blocks not written are set again;
+ *   syncLastError says why)
  */
 export function syncDirtyBlocks(c: XipCtx): number {
   if (c.mdev === null || c.imagePath === null) return 0;
@@ -63,6 +78,9 @@ export function syncDirtyBlocks(c: XipCtx): number {
   const base = c.xfs + XFS.dirty;
   try {
     file = Deno.openSync(c.imagePath, { write: true });
+    const superLast = superGet(c.vol, "state") === XIPFS_STATE_CLEAN &&
+      (Atomics.load(c.k32, base) & 1) !== 0;
+    if (superLast) Atomics.and(c.k32, base, ~1);
     for (let wi = 0; wi < words; wi++) {
       if (Atomics.load(c.k32, base + wi) === 0) continue;
       const bits = Atomics.exchange(c.k32, base + wi, 0);
@@ -74,37 +92,47 @@ export function syncDirtyBlocks(c: XipCtx): number {
         let n = 1;
         while (bit + n < 32 && (bits & (1 << (bit + n))) !== 0) n++;
         const b = wi * 32 + bit;
-        if (!writeBlocks(file, c.mdev.bytes, b, n)) {
+        const err = writeBlocks(file, c.mdev.bytes, b, n);
+        if (err !== null) {
           Atomics.or(c.k32, base + wi, bits); // try again next time; later words were not cleared
-          return -EIO;
+          if (superLast) Atomics.or(c.k32, base, 1);
+          return fail(err);
         }
         blocksWritten += n;
         bit += n;
       }
     }
-    file.syncDataSync();
+    imageSync(file);
+    if (superLast) {
+      const err = writeBlocks(file, c.mdev.bytes, 0, 1);
+      if (err !== null) {
+        Atomics.or(c.k32, base, 1);
+        return fail(err);
+      }
+      blocksWritten++;
+      imageSync(file);
+    }
     return 0;
-  } catch {
-    return -EIO;
+  } catch (e) {
+    return fail(describeHostError(e));
   } finally {
     file?.close();
     mutexUnlock(c.k32, lock);
   }
 }
 
-/** pwrite blocks [b, b + n) of `bytes` at the same place in `file`. */
-function writeBlocks(file: Deno.FsFile, bytes: Uint8Array, b: number, n: number): boolean {
+function fail(why: string): number {
+  lastError = why;
+  return -EIO;
+}
+
+/** pwrite blocks [b, b + n) of `bytes` at the same place in `file`; null, or why it failed. */
+function writeBlocks(file: Deno.FsFile, bytes: Uint8Array, b: number, n: number): string | null {
   try {
-    file.seekSync(b * PAGE_SIZE, Deno.SeekMode.Start);
-    const src = bytes.subarray(b * PAGE_SIZE, (b + n) * PAGE_SIZE);
-    for (let done = 0; done < src.length;) {
-      const w = file.writeSync(src.subarray(done));
-      if (w <= 0) return false;
-      done += w;
-    }
-    return true;
-  } catch {
-    return false;
+    imagePwrite(file, b * PAGE_SIZE, bytes.subarray(b * PAGE_SIZE, (b + n) * PAGE_SIZE));
+    return null;
+  } catch (e) {
+    return describeHostError(e);
   }
 }
 

@@ -56,7 +56,7 @@ import {
   hwcapBit,
   PHDR_SIZE,
 } from "../abi/elf.ts";
-import { EACCES, EINVAL, ENOENT, ENOEXEC, ENOMEM } from "../abi/errno.ts";
+import { EACCES, EINVAL, ENOENT, ENOEXEC, ENOMEM, ETXTBSY } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asVirt, PAGE_MASK, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
 import { setBrkStart } from "../mm/mmap.ts";
@@ -72,7 +72,7 @@ import {
 import { checkEntry, readElf } from "./elf.ts";
 import { readDynamic } from "./elf_dyn.ts";
 import { mapImage } from "./exec_map.ts";
-import { checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";
+import { type ArgString, argText, checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";
 import { installVdso } from "./vdso.ts";
 import {
   type ExecEnv,
@@ -116,8 +116,8 @@ const USER_HZ = 100;
 export function execve(
   env: ExecEnv,
   path: string,
-  argv: string[],
-  envp: string[],
+  argv: ArgString[],
+  envp: ArgString[],
   opts: ExecOptions = {},
 ): ExecResult | ExecError {
   const opened: ExecFile[] = [];
@@ -145,6 +145,8 @@ function openFailure(path: string, errno: number): ExecFailure {
     ? "permission denied"
     : errno === ENOEXEC
     ? "not a regular file"
+    : errno === ETXTBSY
+    ? "text file busy (open for writing)"
     : `cannot open (errno ${errno})`;
   return new ExecFailure(errno, `${path}: ${why}`);
 }
@@ -152,8 +154,8 @@ function openFailure(path: string, errno: number): ExecFailure {
 function load(
   env: ExecEnv,
   path: string,
-  argv: string[],
-  envp: string[],
+  argv: ArgString[],
+  envp: ArgString[],
   opts: ExecOptions,
   opened: ExecFile[],
 ): ExecResult {
@@ -170,7 +172,10 @@ function load(
   // 1. Parse everything before mapping anything.
   const prog = openDso(f, path, path);
   checkEntry(prog.img);
-  const searchPath = [...ldLibraryPath(envp), ...(opts.libraryPath ?? DEFAULT_LIBRARY_PATH)];
+  const searchPath = [
+    ...ldLibraryPath(envp.map(argText)),
+    ...(opts.libraryPath ?? DEFAULT_LIBRARY_PATH),
+  ];
   const all = loadNeeded(env, [prog], opened, searchPath, openDso);
 
   // 2. Map.

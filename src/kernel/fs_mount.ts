@@ -13,7 +13,8 @@
  * - livefs's unmap hook (truncate → unmapMappingRange in every process,
  *   plus the wait for gup pins on DAX frames), file_mm.ts installFileMm;
  * - procfs's view of the process table (procfs_proctable.ts), with the
- *   calling thread's process found from its current task id.
+ *   calling thread's process found from its current task id;
+ * - the character-device drivers (the console, src/kernel/console.ts).
  * O_DIRECT from the syscall layer does not go through the VFS's kernel
  * buffer hook (filemap.ts setDirectIO keeps its bio default for kernel
  * callers): files.ts calls the get_user_pages path (direct_io.ts) with
@@ -28,6 +29,8 @@
 import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
 import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
+import { ChrdevMount } from "../fs/chrdev.ts";
+import { setImageLog } from "../hw/image_file.ts";
 import { installFileMm } from "../fs/file_mm.ts";
 import { installMemoryFailure } from "./memory_failure.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
@@ -36,12 +39,18 @@ import type { VfsFs } from "../fs/vfs_fs.ts";
 import { XipVfs } from "../fs/vfs_xipfs.ts";
 import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../fs/xipfs_live.ts";
 import { currentTid } from "../sync/mod.ts";
+import { registerConsole } from "./console.ts";
 
 /** Mount options the Machine passes to every Worker (structured-clone safe). */
 export interface FsMountOptions {
   dax: DaxOption;
   /** Host image file fsync writes dirty blocks into; absent: nothing is durable before the save. */
   imagePath?: string;
+  /**
+   * Crash testing: append every write and flush made on the image file, in
+   * every thread, to this file (src/hw/image_file.ts setImageLog).
+   */
+  imageLog?: string;
 }
 
 /** This thread's handle on the mounted file system. */
@@ -50,7 +59,10 @@ export interface KernelFs {
   readonly opts: FsMountOptions;
   /** The live xipfs (DAX I/O, mmap ops, direct I/O). */
   readonly xip: XipFs;
-  /** The VFS's filesystem: xipfs with procfs on /proc. Use it for every Proc. */
+  /**
+   * The VFS's filesystem: xipfs with procfs on /proc and the character
+   * devices (the console) in front. Use it for every Proc.
+   */
   readonly vfs: VfsFs;
   readonly procfs: ProcfsMount;
 }
@@ -71,12 +83,17 @@ function selfPidOf(mem: Memory): () => number {
   };
 }
 
-/** Register this thread's file fault handlers and hooks; build the VFS with /proc. */
+/**
+ * Register this thread's file fault handlers, hooks and device drivers;
+ * build the VFS with /proc and the console.
+ */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
   installMemoryFailure(xip.ctx);
+  setImageLog(opts.imageLog ?? null);
+  registerConsole(mem);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
-  return { mem, opts, xip, vfs: procfs, procfs };
+  return { mem, opts, xip, vfs: new ChrdevMount(procfs), procfs };
 }
 
 /**
@@ -87,6 +104,7 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
  *   dax=always refused, already mounted)
  */
 export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { error: string } {
+  setImageLog(opts.imageLog ?? null); // the mount itself writes the superblock
   const xip = mountXipfs(mem, new MemDevice(mem), { dax: opts.dax, imagePath: opts.imagePath });
   return xip instanceof XipFs ? wire(mem, opts, xip) : xip;
 }

@@ -32,8 +32,11 @@ export function workerPermissionProblem(): string | null {
 
 /** What a pooled Worker reports while running a process. */
 export interface WorkerEvents {
-  /** Output with its ticket (out_order.ts). */
-  out(fd: 1 | 2, data: Uint8Array, ticket: number): void;
+  /**
+   * Output the process wrote to stream `fd` of console `console`, for the
+   * Machine to deliver, with its ticket (out_order.ts).
+   */
+  out(console: number, fd: 1 | 2, data: Uint8Array, ticket: number): void;
   exit(result: ProcessResult, ticket: number): void;
   /** The Worker threw outside the kernel's own handling (it is unusable now). */
   error(message: string): void;
@@ -59,6 +62,7 @@ export class PooledWorker {
       this.worker.onmessage = (ev: MessageEvent) => {
         const m = ev.data as {
           t: string;
+          console?: number;
           fd?: 1 | 2;
           data?: Uint8Array;
           result?: ProcessResult;
@@ -69,7 +73,7 @@ export class PooledWorker {
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
-        } else if (m.t === "out") this.events?.out(m.fd!, m.data!, m.ticket!);
+        } else if (m.t === "out") this.events?.out(m.console!, m.fd!, m.data!, m.ticket!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;

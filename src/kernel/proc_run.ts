@@ -71,7 +71,9 @@ import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
 import { faultInfo, forceSigInfo, forceSigMceerr, segvCode } from "./signal_send.ts";
 import { signalExit } from "./signal_state.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
-import { type ConsoleSink, type ProcessHost, Task } from "./task.ts";
+import { type ProcessHost, Task } from "./task.ts";
+import { consoleFlush } from "./console.ts";
+import type { ArgString } from "./exec_stack.ts";
 
 /**
  * How exec places program text: "map" mmaps every PT_LOAD segment from the
@@ -87,9 +89,11 @@ export interface ExecStart {
   pid: number;
   parentPid: number;
   path: string;
-  argv: string[];
-  envp: string[];
-  stdin: Uint8Array;
+  /** Arguments and environment: text, or exact bytes (see exec_stack.ts ArgString). */
+  argv: ArgString[];
+  envp: ArgString[];
+  /** Cookie of the console fds 0, 1 and 2 open on (src/kernel/console.ts). */
+  console: number;
   textMode: TextMode;
   /** CLOCK_MONOTONIC's zero, on the performance.timeOrigin + now() clock. */
   bootMs: number;
@@ -103,8 +107,6 @@ export interface CloneStart {
   kind: "clone";
   tid: number;
   pid: number;
-  /** Console input the child reads (until the console is a file in the fd table). */
-  stdin: Uint8Array;
   textMode: TextMode;
   bootMs: number;
 }
@@ -342,8 +344,8 @@ function enterUserChecked(env: ProcessEnv): boolean {
 /** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
 const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 : 126);
 
-/** What the Worker offers the process: console output and the Machine's doorbell. */
-export type ProcessIo = ConsoleSink & ProcessHost;
+/** What the Worker offers the process: the Machine's doorbell (console output is a file). */
+export type ProcessIo = ProcessHost;
 
 /**
  * Run process `s` to completion in this Worker: allocate its mm, exec (or
@@ -354,7 +356,7 @@ export type ProcessIo = ConsoleSink & ProcessHost;
  * thread has no current task. Never throws: a kernel exception becomes a
  * `panic` in the result.
  */
-export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): ProcessResult {
+export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): ProcessResult {
   const mem = fs.mem;
   const tid = s.tid as Tid;
   setCurrentTid(tid);
@@ -402,8 +404,6 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
     switchMm(mem, tid, mm);
     const files = VfsFiles.attach(fs, procGet(mem, tid, "fdTable"), mm);
     const task = newTask(s, procGet(mem, tid, "parent"), mm, files);
-    const open = procGet(mem, tid, "console");
-    for (let fd = 0; fd < 3; fd++) task.consoleOpen[fd] = (open & (1 << fd)) !== 0;
     t = task;
     const frame = readFrame(mem, tid);
     const e = new ProcessEnv(task, null);
@@ -420,12 +420,10 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
       pid: s.pid,
       parentPid,
       mm,
-      console,
-      stdin: s.stdin,
       files,
       bootMs: s.bootMs,
       textMode: s.textMode,
-      host: console,
+      host,
     });
   }
 
@@ -453,7 +451,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
     }
     procSet(mem, tid, "mm", mm);
     switchMm(mem, tid, mm);
-    const files = VfsFiles.create(fs, mm);
+    const files = VfsFiles.create(fs, mm, s.console);
     if (typeof files === "number") {
       reason = {
         code: 0,
@@ -506,6 +504,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ProcessIo): P
     signalExit(mem, tid); // no more signals; the pending ones are dropped
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
+    consoleFlush(mem); // the process's partial output lines, before its files close
     if (t !== null) t.files.closeAll();
     else closeFilesOf(fs, procGet(mem, tid, "fdTable")); // a clone child that never started
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);

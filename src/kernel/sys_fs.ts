@@ -3,11 +3,9 @@
  * openat, close, llseek, fstat (stat64), ftruncate64, fallocate, fsync, unlinkat,
  * mkdirat, getdents64.
  *
- * fds 0, 1 and 2 are the console until the guest closes them: stdin reads
- * the process's stdin bytes, stdout and stderr go to its ConsoleSink.
- * Every other fd goes to the VFS through the task's FileGlue (files.ts),
- * which keeps 0..2 reserved in the VFS fd table while the console holds
- * them; closing a console fd frees its number for the next open.
+ * Every fd goes to the VFS through the task's FileGlue (files.ts); fds 0,
+ * 1 and 2 start as the console (src/kernel/console.ts), a character device
+ * without a position (pread, pwrite, llseek: -ESPIPE).
  *
  * O_DIRECT on a page-cache file bypasses the bounce buffer: read, write,
  * pread64 and pwrite64 hand the user address to FileGlue.direct, which
@@ -20,10 +18,10 @@
  * @module
  */
 
-import { EBADF, EFAULT, EINVAL, ENODEV, ENOTDIR, ESPIPE } from "../abi/errno.ts";
-import { STAT64_BYTES } from "../abi/fcntl.ts";
+import { EFAULT, EINVAL } from "../abi/errno.ts";
+import { S_IFCHR, S_IFMT, STAT64_BYTES } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
-import { encodeStat64, fallocateArgsCheck, type VStat } from "../fs/vfs.ts";
+import { encodeStat64 } from "../fs/vfs.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -43,11 +41,7 @@ const DIRENT_CHUNK = 64 * 1024;
 /** Bytes of struct stat64 (asm-generic, see guest/README.md). */
 export const STAT64_SIZE = STAT64_BYTES;
 
-const S_IFCHR = 0o020000;
 const SEEK_SET = 0, SEEK_CUR = 1;
-
-/** Whether `fd` is a console fd the guest has not closed. */
-const isConsole = (t: Task, fd: number): boolean => fd >= 0 && fd <= 2 && t.consoleOpen[fd]!;
 
 /**
  * One step of a read: fill `dst`, return bytes read (0 at end) or -errno.
@@ -61,29 +55,8 @@ interface ReadStep {
 /** One step of a write: consume `src`, return bytes written or -errno. */
 type WriteStep = (src: Uint8Array) => number;
 
-function consoleRead(t: Task, fd: number): ReadStep | number {
-  if (fd !== 0) return -EBADF; // stdout and stderr are write-only here
-  const step: ReadStep = (dst) => {
-    const n = Math.min(dst.length, t.stdin.length - t.stdinPos);
-    dst.set(t.stdin.subarray(t.stdinPos, t.stdinPos + n));
-    t.stdinPos += n;
-    return n;
-  };
-  step.giveBack = (n) => t.stdinPos -= n;
-  return step;
-}
-
-function consoleWrite(t: Task, fd: number): WriteStep | number {
-  if (fd === 0) return -EBADF;
-  return (src) => {
-    t.console.write(fd as 1 | 2, src.slice());
-    return src.length;
-  };
-}
-
 /** The read step for `fd` at its position (pos < 0) or at `pos`. */
 function readStep(t: Task, fd: number, pos: number): ReadStep | number {
-  if (isConsole(t, fd)) return pos >= 0 ? -ESPIPE : consoleRead(t, fd);
   if (pos < 0) {
     const step: ReadStep = (dst) => t.files.read(fd, dst);
     step.giveBack = (n) => t.files.lseek(fd, -n, SEEK_CUR);
@@ -98,7 +71,6 @@ function readStep(t: Task, fd: number, pos: number): ReadStep | number {
 }
 
 function writeStep(t: Task, fd: number, pos: number): WriteStep | number {
-  if (isConsole(t, fd)) return pos >= 0 ? -ESPIPE : consoleWrite(t, fd);
   if (pos < 0) return (src) => t.files.write(fd, src);
   let at = pos;
   return (src) => {
@@ -178,7 +150,6 @@ function userReadPrefix(t: Task, va: number, len: number): Uint8Array {
  * the result, or null to take the buffered path.
  */
 function directUser(t: Task, fd: number, write: boolean, va: number, n: number, pos: number) {
-  if (isConsole(t, fd)) return null;
   n = Math.min(n >>> 0, MAX_RW_COUNT);
   va >>>= 0;
   if (!accessOk(va, n)) return -EFAULT;
@@ -292,7 +263,9 @@ export function sysSendfile64(
 ): number {
   const offp = offPtr >>> 0;
   const n = Math.min(count >>> 0, MAX_RW_COUNT);
-  if (isConsole(t, inFd)) return -EINVAL; // Linux wants an in_fd that supports splice_read
+  // A character device such as the console has no splice_read here.
+  const inSt = t.files.fstat(inFd);
+  if (typeof inSt !== "number" && (inSt.mode & S_IFMT) === S_IFCHR) return -EINVAL;
   let pos = -1;
   if (offp !== 0) {
     const raw = userRead(t, offp, 8);
@@ -329,16 +302,9 @@ export function sysSendfile64(
   return done;
 }
 
-/**
- * The path of an *at() call, or -errno: a relative path against a console
- * dirfd is -ENOTDIR (a tty is no directory; the console's reservation in
- * the VFS table must never serve as one).
- */
-function atPath(t: Task, dirfd: number, va: number): string | number {
-  const path = userPath(t, va);
-  if (typeof path === "number") return path;
-  if (isConsole(t, dirfd) && !path.startsWith("/")) return -ENOTDIR;
-  return path;
+/** The path of an *at() call, or -errno (a relative path against a non-directory dirfd: -ENOTDIR, from the VFS). */
+function atPath(t: Task, _dirfd: number, va: number): string | number {
+  return userPath(t, va);
 }
 
 /** openat(dirfd, path, flags, mode). */
@@ -356,11 +322,6 @@ export function sysOpenat(
 
 /** close(fd). */
 export function sysClose(t: Task, fd: number): number {
-  if (isConsole(t, fd)) {
-    t.consoleOpen[fd] = false;
-    t.files.close(fd); // its reservation in the VFS table: the number is free again
-    return 0;
-  }
   return t.files.close(fd);
 }
 
@@ -373,7 +334,6 @@ export function sysLlseek(
   result: number,
   whence: number,
 ): number {
-  if (isConsole(t, fd)) return -ESPIPE;
   const off = argU64(offLo, offHi);
   const pos = t.files.lseek(fd, off, whence);
   if (pos < 0) return pos;
@@ -382,31 +342,9 @@ export function sysLlseek(
   return userWrite(t, result, b);
 }
 
-/** What fstat says about a console fd: a character device, as a pty is. */
-function consoleStat(fd: number): VStat {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    dev: 0,
-    ino: fd + 1,
-    mode: S_IFCHR | 0o620,
-    nlink: 1,
-    uid: 0,
-    gid: 0,
-    rdev: 0x8800, // major 136 (pts), minor 0
-    size: 0,
-    blksize: 1024,
-    blocks: 0,
-    atime: now,
-    mtime: now,
-    ctime: now,
-    attributes: 0,
-    dax: false,
-  };
-}
-
 /** fstat(fd, struct stat64 *). */
 export function sysFstat(t: Task, fd: number, statbuf: number): number {
-  const st = isConsole(t, fd) ? consoleStat(fd) : t.files.fstat(fd);
+  const st = t.files.fstat(fd);
   if (typeof st === "number") return st;
   const buf = new Uint8Array(STAT64_BYTES);
   encodeStat64(st, buf);
@@ -417,13 +355,12 @@ export function sysFstat(t: Task, fd: number, statbuf: number): number {
 export function sysFtruncate64(t: Task, fd: number, lenLo: number, lenHi: number): number {
   const len = argU64(lenLo, lenHi);
   if (len < 0) return -EINVAL;
-  if (isConsole(t, fd)) return -EINVAL;
   return t.files.ftruncate(fd, len);
 }
 
 /**
- * fallocate(fd, mode, off_lo, off_hi, len_lo, len_hi). The console is a
- * character device: once the arguments pass, -ENODEV as on a tty.
+ * fallocate(fd, mode, off_lo, off_hi, len_lo, len_hi). On a character
+ * device such as the console: -ENODEV once the arguments pass, as on a tty.
  */
 export function sysFallocate(
   t: Task,
@@ -435,16 +372,12 @@ export function sysFallocate(
   lenHi: number,
 ): number {
   const off = argU64(offLo, offHi), len = argU64(lenLo, lenHi);
-  if (isConsole(t, fd)) {
-    const bad = fallocateArgsCheck(mode, off, len);
-    return bad < 0 ? bad : -ENODEV;
-  }
   return t.files.fallocate(fd, mode, off, len);
 }
 
 /** fsync(fd). */
 export function sysFsync(t: Task, fd: number): number {
-  return isConsole(t, fd) ? -EINVAL : t.files.fsync(fd);
+  return t.files.fsync(fd);
 }
 
 /** unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. */
@@ -469,7 +402,6 @@ export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number):
  * out are not consumed (the position goes back), so a retry sees them.
  */
 export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): number {
-  if (isConsole(t, fd)) return -ENOTDIR;
   const count = n >>> 0;
   if (!accessOk(dirp >>> 0, count)) return -EFAULT;
   const before = t.files.lseek(fd, 0, SEEK_CUR);

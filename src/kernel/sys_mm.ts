@@ -6,7 +6,6 @@
  * @module
  */
 
-import { ENODEV } from "../abi/errno.ts";
 import { MAP_ANONYMOUS } from "../abi/mman.ts";
 import { doBrk, doMadvise, doMmap, doMprotect, doMsync, doMunmap } from "../mm/mmap.ts";
 import * as nr from "../abi/syscall_nr.ts";
@@ -15,8 +14,9 @@ import type { Task } from "./task.ts";
 
 /**
  * mmap2(addr, len, prot, flags, fd, pgoff): pgoff counts 4096-byte units
- * (so a 32-bit guest reaches 16 TiB of file). Console fds cannot be mapped
- * (-ENODEV, as a tty); files come from the VFS (FileGlue.mmapFile).
+ * (so a 32-bit guest reaches 16 TiB of file). Files come from the VFS
+ * (FileGlue.mmap); a character device such as the console cannot be
+ * mapped (-ENODEV, as a tty).
  */
 export function sysMmap2(
   t: Task,
@@ -28,7 +28,6 @@ export function sysMmap2(
   pgoff: number,
 ): number {
   if ((flags & MAP_ANONYMOUS) !== 0) return doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags);
-  if (fd >= 0 && fd <= 2 && t.consoleOpen[fd]) return -ENODEV;
   return t.files.mmap(
     fd,
     (file) => doMmap(t.mem, t.mm, addr >>> 0, len >>> 0, prot, flags, file, pgoff >>> 0),

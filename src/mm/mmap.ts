@@ -106,6 +106,7 @@ import {
   setVmaFlags,
   splitVma,
   VM_ACCESS,
+  VM_DENYWRITE,
   VM_GROWSDOWN,
   VM_LOCKED,
   VM_MAY_SHIFT,
@@ -217,6 +218,7 @@ export function doMmap(
       if (r < 0) return r;
       vmFlags = r;
     }
+    if (file.denyWrite) vmFlags |= VM_DENYWRITE;
     opsId = file.ops;
     slot = file.slot;
   } else pgoff = 0;

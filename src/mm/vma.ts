@@ -34,6 +34,12 @@ export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_GROWSDOWN = 0x100;
 export const VM_PFNMAP = 0x400;
+/**
+ * The mapping denies writes to its file (Linux's VM_DENYWRITE, before 5.15):
+ * exec's text and data mappings, so the file cannot be opened for writing
+ * while they exist (src/fs/write_access.ts).
+ */
+export const VM_DENYWRITE = 0x800;
 export const VM_LOCKED = 0x2000;
 /** MAP_SYNC: a write fault makes the file's metadata durable before mapping (DAX only). */
 export const VM_SYNC = 0x0080_0000;
@@ -468,6 +474,8 @@ export interface MmapFile {
   /** f_mode: whether the descriptor was opened for reading and for writing. */
   readonly readable: boolean;
   readonly writable: boolean;
+  /** exec maps it: the VMA gets VM_DENYWRITE. Never from mmap(2). */
+  readonly denyWrite?: boolean;
 }
 
 /** Registry ids. Anonymous memory has none. */

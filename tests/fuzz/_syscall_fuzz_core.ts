@@ -41,6 +41,13 @@ import { ROOTFS } from "./_fuzz_machine.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { mkfs } from "../../src/fs/mkfs.ts";
 import { VfsFiles } from "../../src/kernel/files.ts";
+import {
+  consoleAlloc,
+  consoleInputPush,
+  consolePut,
+  setConsoleTransport,
+} from "../../src/kernel/console.ts";
+import { CONS_INPUT } from "../../src/abi/layout_console.ts";
 import { type KernelFs, mountKernelFs } from "../../src/kernel/fs_mount.ts";
 import { caseSeed, Rand } from "./_rng.ts";
 
@@ -233,7 +240,13 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
   setBrkStart(mem, mm, HEAP);
   const enc = new TextEncoder();
   PATHS.forEach((p, k) => copyToUser(mem, mm, asVirt(PATH_AT + 64 * k), enc.encode(p + "\0")));
-  const files = VfsFiles.create(z.fs, mm);
+  setConsoleTransport({ send: () => 0 });
+  const console = consoleAlloc(mem, CONS_INPUT);
+  if (console < 0) throw new Error(`consoleAlloc ${console}`);
+  consoleInputPush(mem, console, enc.encode("stdin bytes for the fuzzer\n"));
+  consoleInputPush(mem, console, null);
+  const files = VfsFiles.create(z.fs, mm, console);
+  consolePut(mem, console); // the open files hold it now
   if (typeof files === "number") throw new Error(`VfsFiles.create: ${files}`);
   procSet(mem, 2, "fdTable", files.fdTable);
   const t = new Task({
@@ -242,8 +255,6 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     pid,
     parentPid: 0,
     mm,
-    console: { write: () => {} },
-    stdin: enc.encode("stdin bytes for the fuzzer\n"),
     files,
     bootMs: performance.timeOrigin,
   });
