@@ -77,11 +77,11 @@ unmounted cleanly (a crash, a kill -9) still runs, with a warning.`,
     },
     {
       name: "poison",
-      arg: "OFFSET[:LEN]",
-      help: "poison the device bytes OFFSET..OFFSET+LEN (default LEN 4K;\n" +
-        "K, M, G suffixes, 0x for hex; may be repeated) before the\n" +
-        "processes start, as a memory failure: reads fail with EIO and a\n" +
-        "process that touches a mapped poisoned page gets SIGBUS",
+      arg: "RANGE",
+      help: "poison the device bytes of RANGE, OFFSET[:LEN] (LEN 4K when\n" +
+        "absent; K, M, G suffixes, 0x for hex; repeatable) before the\n" +
+        "processes start, as a memory failure: reads of them fail\n" +
+        "with EIO, a process that touches a mapped one gets SIGBUS",
       multiple: true,
     },
     { name: "snapshot", help: "discard the changes instead of writing IMAGE back" },
