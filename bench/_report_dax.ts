@@ -88,6 +88,24 @@ async function barrier(m: Machine, n: number, procs: Process[]): Promise<void> {
   }
 }
 
+/**
+ * A dax=always Machine on `image` (bytes, or a host file it writes
+ * through) with `warm` Workers kept warm and one process slot more; the
+ * guests' output is dropped.
+ */
+function daxMachine(image: Uint8Array | string, warm: number, ram: number): Promise<Machine> {
+  return Machine.boot({
+    image,
+    ram,
+    dax: "always",
+    maxProcs: warm + 1,
+    warm,
+    stdout: () => {},
+    stderr: () => {},
+    keepWarmMs: Infinity,
+  });
+}
+
 const faultSum = (s: MachineStats): number => Object.values(s.faults).reduce((a, b) => a + b, 0);
 
 /**
@@ -100,16 +118,7 @@ async function hugeRun(
   procs: number,
   variant: "hold" | "idle",
 ): Promise<{ s: MachineStats; touchUs: number[] }> {
-  const m = await Machine.boot({
-    image: image.slice(),
-    ram: 128 * MIB,
-    dax: "always",
-    maxProcs: procs + 2,
-    warm: procs + 1,
-    stdout: () => {},
-    stderr: () => {},
-    keepWarmMs: Infinity,
-  });
+  const m = await daxMachine(image.slice(), procs + 1, 128 * MIB);
   try {
     const outs: string[] = Array(procs).fill("");
     const ps = outs.map((_, i) =>
@@ -140,16 +149,7 @@ async function hugeRun(
  * best touch time, in µs (the least disturbed by a loaded host).
  */
 async function soloTouch(image: Uint8Array, runs: number): Promise<number> {
-  const m = await Machine.boot({
-    image: image.slice(),
-    ram: 64 * MIB,
-    dax: "always",
-    maxProcs: 2,
-    warm: 1,
-    stdout: () => {},
-    stderr: () => {},
-    keepWarmMs: Infinity,
-  });
+  const m = await daxMachine(image.slice(), 1, 64 * MIB);
   try {
     const times: number[] = [];
     for (let i = 0; i <= runs; i++) {
@@ -229,15 +229,7 @@ async function mapsyncPoint(
   const dir = await Deno.makeTempDir({ dir: parent, prefix: "xip-bench-mapsync-" });
   const path = `${dir}/root.img`;
   await Deno.writeFile(path, mkfs({ sizeBytes: 16 * MIB, from: `${ROOT}fixtures/rootfs` }));
-  const m = await Machine.boot({
-    image: path,
-    dax: "always",
-    maxProcs: 2,
-    warm: 1,
-    stdout: () => {},
-    stderr: () => {},
-    keepWarmMs: Infinity,
-  });
+  const m = await daxMachine(path, 1, 64 * MIB);
   try {
     const persist: number[] = [], fsync: number[] = [];
     await mapsyncRun(m, n, "mapsync"); // warm-up: Workers, translations, the file's blocks

@@ -36,6 +36,7 @@ import {
   checkCrashPoints,
   crashPoints,
   formatCrash,
+  rand32,
   startRecording,
 } from "../crash/_log_writes.ts";
 
@@ -54,17 +55,6 @@ function record(i: number): Uint8Array {
   v.setUint32(8, (Math.imul(i, 0x9e3779b1) + 7) >>> 0, true);
   for (let k = 0; k < LINE - 12; k++) r[12 + k] = (i + k) & 0xff;
   return r;
-}
-
-/** xorshift32, for the cut times. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
 }
 
 /** What is wrong with a copy of the image cut when `durable` records were fenced; null if nothing. */
@@ -97,10 +87,47 @@ function progressWord(m: Machine, n: number): number | null {
   return (m.mem.layout.config.ramFrames + b) * (PAGE_SIZE / 4);
 }
 
+/**
+ * Run `mapsync /records n progress` on `m`, calling `poll` with the
+ * progress word's value (0 before its page exists) after every `pause()`
+ * ms until the guest exits; check it exited 0 with all n records fenced.
+ */
+async function runMapsync(
+  m: Machine,
+  n: number,
+  pause: () => number,
+  poll: (durable: number) => void,
+): Promise<void> {
+  let out = "";
+  const dec = new TextDecoder();
+  const p = m.spawn("/bin/mapsync", ["mapsync", "/records", `${n}`, "progress"], {
+    stdout: (d) => (out += dec.decode(d)),
+    stderr: (d) => (out += dec.decode(d)),
+  });
+  let exited = false;
+  const status = p.wait().then((s) => {
+    exited = true;
+    return s;
+  });
+  const durable = () => {
+    const w = progressWord(m, n);
+    return w === null ? 0 : Atomics.load(physWords(m.mem), w);
+  };
+  while (!exited) {
+    await new Promise((r) => setTimeout(r, pause()));
+    poll(durable());
+  }
+  const s = await within(status, 300_000, "mapsync");
+  assert.equal(s.code, 0, out);
+  assert.match(out, new RegExp(`^mapsync: ${n} records in \\d+ us\\n$`));
+  assert.equal(durable(), n, "the progress word");
+  poll(n);
+}
+
 for (const memmap of ["none", "device"] as const) {
   Deno.test(`every record fenced through MAP_SYNC + cbo.flush survives a cut of the image (memmap=${memmap})`, async () => {
     const seed = (Date.now() ^ (memmap === "none" ? 0x5a5a : 0xa5a5)) >>> 0;
-    const rand = rng(seed);
+    const rand = rand32(seed);
     const dir = Deno.makeTempDirSync({ prefix: "xip-mapsync-crash-" });
     const path = `${dir}/root.img`;
     Deno.writeFileSync(path, mkfs({ sizeBytes: 16 << 20, from: tree }));
@@ -113,31 +140,11 @@ for (const memmap of ["none", "device"] as const) {
       lockdep: true,
     });
     try {
-      let out = "";
-      const dec = new TextDecoder();
-      const p = m.spawn("/bin/mapsync", ["mapsync", "/records", `${RECORDS}`, "progress"], {
-        stdout: (d) => (out += dec.decode(d)),
-        stderr: (d) => (out += dec.decode(d)),
-      });
-      let exited = false;
-      const status = p.wait().then((s) => {
-        exited = true;
-        return s;
-      });
       const cuts: { durable: number; image: Uint8Array }[] = [];
-      while (!exited) {
-        await new Promise((r) => setTimeout(r, rand() * 3));
-        const w = progressWord(m, RECORDS);
-        const durable = w === null ? 0 : Atomics.load(physWords(m.mem), w);
+      // The last poll comes after the exit, with nothing syncing and no fsync at all.
+      await runMapsync(m, RECORDS, () => rand() * 3, (durable) => {
         cuts.push({ durable, image: Deno.readFileSync(path) });
-      }
-      const s = await within(status, 300_000, "mapsync");
-      assert.equal(s.code, 0, out);
-      assert.match(out, new RegExp(`^mapsync: ${RECORDS} records in \\d+ us\\n$`));
-      const w = progressWord(m, RECORDS);
-      assert.ok(w !== null);
-      assert.equal(Atomics.load(physWords(m.mem), w), RECORDS, "the progress word");
-      cuts.push({ durable: RECORDS, image: Deno.readFileSync(path) }); // with no fsync at all
+      });
       const mid = cuts.filter((c) => c.durable > 0 && c.durable < RECORDS).length;
       // Each record costs an fdatasync of the image, so the run spans many cuts.
       assert.ok(mid >= 1, `seed ${seed}: ${cuts.length} cuts, none while records were written`);
@@ -167,30 +174,10 @@ Deno.test("MAP_SYNC records survive every flush point and torn point of the reco
   const m = await Machine.boot({ image: path, imageLog: rec.logPath, dax: "always", maxProcs: 2 });
   let marked = 0;
   try {
-    let out = "";
-    const dec = new TextDecoder();
-    const p = m.spawn("/bin/mapsync", ["mapsync", "/records", `${records}`, "progress"], {
-      stdout: (d) => (out += dec.decode(d)),
-      stderr: (d) => (out += dec.decode(d)),
-    });
-    let exited = false;
-    const status = p.wait().then((s) => {
-      exited = true;
-      return s;
-    });
     // Mark each progress value seen: its record's flush is already in the log.
-    while (!exited) {
-      const w = progressWord(m, records);
-      const now = w === null ? 0 : Atomics.load(physWords(m.mem), w);
-      if (now > marked) rec.mark(`durable ${(marked = now)}`);
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    const s = await within(status, 300_000, "mapsync");
-    assert.equal(s.code, 0, out);
-    const w = progressWord(m, records);
-    assert.ok(w !== null);
-    marked = Atomics.load(physWords(m.mem), w);
-    rec.mark(`durable ${marked}`);
+    await runMapsync(m, records, () => 1, (durable) => {
+      if (durable > marked) rec.mark(`durable ${(marked = durable)}`);
+    });
   } finally {
     await within(m.shutdown(), 30_000, "shutdown");
   }
