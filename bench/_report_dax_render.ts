@@ -9,8 +9,9 @@ import { table } from "./_report_render.ts";
 import type { TargetRow } from "./_report_targets.ts";
 import type { DaxResult, HugePoint, ReportData } from "./_report_types.ts";
 
+/** a ÷ b as "12.3×"; "—" when a is 0 (a count only the megapage side has). */
 const ratio = (a: number, b: number): string =>
-  b === 0 ? (a === 0 ? "—" : "∞ (none with megapages)") : `${(a / b).toFixed(1)}×`;
+  a === 0 ? "—" : b === 0 ? "∞ (none with megapages)" : `${(a / b).toFixed(1)}×`;
 
 function hugeTable(r: DaxResult): string[] {
   const h = r.huge;
