@@ -139,6 +139,9 @@ export interface TranslatorPoint {
   procs: number;
   translations: number;
   sharedInstalls: number;
+  /** Ms spent discovering and emitting, and compiling and instantiating, summed over the Workers (wall time inside each). */
+  emitMs?: number;
+  compileMs?: number;
 }
 
 /** The translator's CPU cost per frame, measured on one thread (bench/_report_tiers.ts). */
@@ -170,6 +173,8 @@ export interface TiersResult extends Measured {
   rows?: TierRow[];
   /** Spawn-to-exit medians of compute 1. */
   exec?: { offMs: number; autoMs: number; runs: number };
+  /** The same on a fresh machine each run: a cold Worker, no translations yet. */
+  execCold?: { offMs: number; autoMs: number; runs: number };
   daxExec?: { daxMs: number; pagecacheMs: number; runs: number };
   text?: { deviceMs: number; ramMs: number; args: string };
   translator?: TranslatorPoint[];

@@ -46,6 +46,7 @@
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  | fring   | fault ring and per-task counters for the live view           |
+ *  | ipc     | shmem inodes, tmpfs entries, System V IPC (layout_ipc.ts)    |
  *  | console | fds 0-2: input rings and output state (layout_console.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
@@ -59,6 +60,7 @@
  */
 
 import { signalWords } from "./signal_layout.ts";
+import { ipcParts } from "./layout_ipc.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
 import { fringWords } from "./layout_fring.ts";
@@ -468,6 +470,8 @@ export const ISTATE_CACHED = 2;
 export const ISTATE_FREEING = 3;
 /** The inode is S_DAX: read/write/fault go straight to the device. */
 export const IFLAG_DAX = 1 << 0;
+/** A shmem inode (src/fs/shmem.ts): no blocks, never written back or evicted. */
+export const IFLAG_SHMEM = 1 << 1;
 
 // ---------------------------------------------------------------------------
 // xipfs: the mounted filesystem's shared state (src/fs/xipfs_live.ts),
@@ -870,6 +874,8 @@ export interface KernelLayout {
   readonly pipes: Region;
   /** The fault ring and per-task counters (layout_fring.ts). */
   readonly fring: Region;
+  /** Shared memory and IPC: shmem inodes, tmpfs, System V IPC (layout_ipc.ts). */
+  readonly ipc: Region;
   /** The consoles behind fds 0-2 (layout_console.ts). */
   readonly console: Region;
   /** All regions in address order, for checks and dumps. */
@@ -909,6 +915,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
     ["fring", fringWords(cfg)],
+    ["ipc", ipcParts(cfg, ICACHE_SLOTS).words],
     ["console", consoleWords(cfg.maxTasks)],
   ];
   const placed: Record<string, Region> = {};
@@ -943,6 +950,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     signal: placed.signal!,
     pipes: placed.pipes!,
     fring: placed.fring!,
+    ipc: placed.ipc!,
     console: placed.console!,
     regions,
     bytes: next * 4,
@@ -1173,6 +1181,8 @@ export const XIPFS_NAME_MAX = 255;
 export const XFT_UNKNOWN = 0;
 export const XFT_REG = 1;
 export const XFT_DIR = 2;
+/** A socket's name (bind on a path). */
+export const XFT_SOCK = 6;
 export const XFT_SYMLINK = 7;
 
 /** A run of blocks on the device. */

@@ -6,7 +6,7 @@
  */
 
 import { XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
-import { fsck, FSCK_UNUSABLE } from "../fs/fsck.ts";
+import { fsck, FSCK_NOT_CLEAN, FSCK_UNUSABLE } from "../fs/fsck.ts";
 import { fsckRepair, LOST_FOUND } from "../fs/fsck_repair.ts";
 import { openVolume, superGet } from "../fs/xipfs_format.ts";
 import { ImageError } from "../hw/image.ts";
@@ -34,7 +34,9 @@ checksum, geometry, and whether it was unmounted cleanly: after a crash or
 a kill it was not, and that is reported), the block and inode bitmaps
 against what is in use, every block pointer, directory structure, that
 every inode is reachable from /, link counts and the free counts. Each
-problem is printed on one line.
+problem is printed on one line. As with e2fsck, an image that was not
+unmounted cleanly is checked and reported, but if nothing else is wrong
+"fsck -n" exits 0; -p or -y mark it clean (exit 1).
 
 While it repairs, fsck holds IMAGE's write lock (a running xip run is
 refused) and writes the blocks that changed in place, superblock last.
@@ -102,8 +104,14 @@ async function check(image: string): Promise<number> {
   }
   for (const line of r.errors) await printLine(`${image}: ${line}`);
   for (const line of r.notes ?? []) await printLine(`${image}: hwpoison: ${line}`);
+  // e2fsck -n on an fs that was not cleanly unmounted: "check forced", and
+  // with nothing else wrong, exit 0 (only a repair can mark it clean).
+  const onlyDirty = r.errors.length > 0 && r.errors.every((e) => e === FSCK_NOT_CLEAN);
   if (r.status === 0) await printLine(`${image}: clean, ${usage(bytes)}`);
-  else {
+  else if (onlyDirty) {
+    await printLine(`${image}: no errors found, ${usage(bytes)}`);
+    return FSCK_EXIT.clean;
+  } else {
     await printLine(
       `${image}: ${r.errors.length} error line(s); the image needs repair (xip fsck -y ${image})`,
     );

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { EINVAL, ENODEV, ENOTDIR } from "../abi/errno.ts";
+import { EINVAL, ENODEV, ENOTDIR, EXDEV } from "../abi/errno.ts";
 import { S_IFCHR } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
@@ -235,8 +235,16 @@ export class ChrdevMount implements VfsFs {
   mkdir(dir: VInode, name: string, mode: number): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.mkdir(dir, name, mode);
   }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    return own(dir) ? -ENOTDIR : this.inner.mknod(dir, name, mode);
+  }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.symlink(dir, name, target);
+  }
+  link(ip: VInode, dir: VInode, name: string): number {
+    if (own(dir)) return -ENOTDIR;
+    // A device inode here is named by no filesystem (the console): no mount to link it into.
+    return own(ip) ? -EXDEV : this.inner.link(ip, dir, name);
   }
   unlink(dir: VInode, name: string): number {
     return own(dir) ? -ENOTDIR : this.inner.unlink(dir, name);

@@ -136,7 +136,12 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
 /**
  * Append `src` to DAX inode `ip` (O_APPEND): the position is i_size read
  * under i_rwsem for write, so concurrent appenders never pick the same
- * offset. Entry and errors as daxWrite.
+ * offset. Errors as daxWrite.
+ *
+ * Entry: a reference to `ip`, no lock of the inode held. Takes i_rwsem
+ * (write) for the whole append; under it getBlock takes the block-map lock
+ * to fill holes, and a filled hole's zero page is unmapped under the i_mmap
+ * and page-table locks (daxHoleFilled). Returns with nothing held.
  *
  * @returns the bytes written (or -errno) and the position they start at
  */

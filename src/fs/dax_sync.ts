@@ -88,7 +88,8 @@ export function daxSyncNeeded(c: XipCtx, ip: InodeRef, pgoff: number, b: number)
 
 /**
  * daxSyncNeeded for a megapage write fault: blocks [b, b + n) at file
- * pages [pgoff, pgoff + n). Same entry and locks.
+ * pages [pgoff, pgoff + n). Entry: invalidate_lock and the PMD-range lock
+ * held; takes XFS.syncLock briefly.
  */
 export function daxSyncNeededRange(
   c: XipCtx,

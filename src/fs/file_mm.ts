@@ -1,6 +1,7 @@
 /**
- * Wiring of the live xipfs into the mm layer, once per thread: the two
- * VmOperations (DAX and page cache), the truncate hook that unmaps a range
+ * Wiring of the live xipfs into the mm layer, once per thread: the three
+ * VmOperations (DAX, page cache, and shmem for the memory-backed inodes
+ * that share its inode cache), the truncate hook that unmaps a range
  * from every process, and the choice of ops for an mmap of a file.
  *
  * Every thread that maps or faults files (the main thread and each Worker)
@@ -41,6 +42,7 @@ import {
   type VmOperations,
   VMOPS_DAX,
   VMOPS_FILEMAP,
+  VMOPS_SHMEM,
 } from "../mm/vma.ts";
 import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
@@ -50,6 +52,7 @@ import { type FilemapCtx, filemapFault, filemapMkwrite } from "./filemap_fault.t
 import { ihold, iput, isDax } from "./icache.ts";
 import { shrinkPageCache, writebackMapping } from "./pagecache.ts";
 import { setReclaimHook } from "../mm/frame_alloc.ts";
+import { isShmemSlot, shmemAttach, shmemVmOps } from "./shmem.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
 import { fsync } from "./xipfs_sync.ts";
 import { writeAccess } from "./write_access.ts";
@@ -82,7 +85,13 @@ function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | 
   };
 }
 
-/** The VmOperations of S_DAX files (VMOPS_DAX). */
+/**
+ * The VmOperations of S_DAX files (VMOPS_DAX). Entry: any lock state;
+ * building the table takes no lock. Each op keeps its own contract: fault as
+ * daxFault, hugeFault as daxPmdFault, pageMkwrite as daxPfnMkwrite
+ * (mmap_lock held for reading), msync as fsync (no lock of the inode held),
+ * open and close as rmapAddVma and rmapRemoveVma.
+ */
 export function daxVmOps(c: XipCtx): VmOperations {
   return {
     name: "dax",
@@ -98,7 +107,13 @@ export function daxVmOps(c: XipCtx): VmOperations {
   };
 }
 
-/** The VmOperations of page-cache files (VMOPS_FILEMAP). */
+/**
+ * The VmOperations of page-cache files (VMOPS_FILEMAP). Entry: any lock
+ * state; building the table takes no lock. Each op keeps its own contract:
+ * fault as filemapFault, pageMkwrite as filemapMkwrite (mmap_lock held for
+ * reading), msync as writebackMapping (no page lock held; takes each dirty
+ * page's lock in turn), open and close as rmapAddVma and rmapRemoveVma.
+ */
 export function filemapVmOps(f: FilemapCtx): VmOperations {
   const c = f.c;
   return {
@@ -174,13 +189,17 @@ export function truncateUnmap(c: XipCtx, ip: InodeRef, start: number, n: number)
 
 /**
  * Register this thread's DAX and page-cache VmOperations over `fs`, install
- * truncateUnmap as its unmap hook and the page-cache shrinker as its
- * reclaim hook. Call once per thread, after mounting or attaching.
+ * truncateUnmap as its unmap hook and the page-cache shrinker as its reclaim
+ * hook. Call once per thread, after mounting or attaching. Entry: no lock
+ * held; takes none (it only fills this thread's tables; the hooks carry the
+ * contracts of truncateUnmap and shrinkPageCache).
  */
 export function installFileMm(fs: XipFs): void {
   const c = fs.ctx;
   registerVmOps(VMOPS_DAX, daxVmOps(c));
   registerVmOps(VMOPS_FILEMAP, filemapVmOps({ c, aops: fs.aops, aopsFor: fs.aopsFor }));
+  registerVmOps(VMOPS_SHMEM, shmemVmOps(c));
+  shmemAttach(c);
   setUnmapMappingRangeHook((ip, start, n) => truncateUnmap(c, ip, start, n));
   setPersistCtx(c); // Zicbom cbo.clean/cbo.flush write lines of this device into its image
   // Anonymous and COW faults reclaim the page cache before they fail with OOM.
@@ -188,9 +207,11 @@ export function installFileMm(fs: XipFs): void {
 }
 
 /**
- * The MmapFile doMmap needs for an open file of `ip`: DAX ops for an S_DAX
- * inode, page-cache ops otherwise. `readable`/`writable` are the fd's mode.
+ * The MmapFile doMmap needs for an open file of `ip`: shmem ops for a
+ * shmem inode (src/fs/shmem.ts), DAX ops for an S_DAX inode, page-cache ops
+ * otherwise. `readable`/`writable` are the fd's mode.
  */
 export function mmapFile(fs: XipFs, ip: InodeRef, readable: boolean, writable: boolean): MmapFile {
-  return { slot: ip.slot, ops: fs.isDax(ip) ? VMOPS_DAX : VMOPS_FILEMAP, readable, writable };
+  const ops = isShmemSlot(fs.ctx, ip.slot) ? VMOPS_SHMEM : fs.isDax(ip) ? VMOPS_DAX : VMOPS_FILEMAP;
+  return { slot: ip.slot, ops, readable, writable };
 }

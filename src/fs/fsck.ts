@@ -53,6 +53,7 @@ import {
   isDirMode,
   isLnkMode,
   isRegMode,
+  isSockMode,
   openVolume,
   superGet,
   type XipSuper,
@@ -130,6 +131,7 @@ function typeName(mode: number): string {
   if (isRegMode(mode)) return "file";
   if (isDirMode(mode)) return "directory";
   if (isLnkMode(mode)) return "symlink";
+  if (isSockMode(mode)) return "socket";
   return "unknown";
 }
 

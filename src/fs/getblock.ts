@@ -216,7 +216,14 @@ function zeroNewBlocks(c: XipCtx, b: BlockNo, n: number): number {
   return 0;
 }
 
-/** Allocate and zero a metadata block (indirect, directory). @returns it or -errno */
+/**
+ * Allocate and zero a metadata block (indirect, directory). Any lock may
+ * be held (getBlock's caller holds the block-map lock, the namespace
+ * operations theirs); takes the HWPOISON lock (a leaf) only when the block
+ * was poisoned.
+ *
+ * @returns it or -errno
+ */
 export function allocMetaBlock(c: XipCtx): BlockNo {
   const b = allocBlock(c);
   if (b < 0) return b;
@@ -230,7 +237,8 @@ export function allocMetaBlock(c: XipCtx): BlockNo {
 /**
  * Blocks [b, b + n) were just overwritten whole with zeros: their poison,
  * if any, is gone (the zeroing is pmem's dax_zero_page_range, which clears
- * poison). Cheap when the device has none.
+ * poison). Cheap when the device has none. Any lock may be held; takes the
+ * HWPOISON lock (a leaf) only when some block is poisoned.
  */
 export function clearPoison(c: XipCtx, b: number, n: number): void {
   if (badblockFirst(c.mem, b, n) >= 0) setPoison(c, b, n, false);
@@ -466,7 +474,12 @@ function freeBlockRangeNoKill(c: XipCtx, ip: InodeRef, first: number, end: numbe
  * ext2_aops over get_block), for files that are not DAX. The mapping id is
  * the inode-cache slot. readpage fills a hole with zeros without allocating;
  * writepage allocates (getBlock create) and writes the page with bio.
- * Called with the page locked (PAGE_LOCK held; getBlock nests inside it).
+ *
+ * Entry: for both ops, the page locked (PAGE_LOCK held) when the page cache
+ * calls them (readCachePage, writebackMapping), or i_rwsem held with no page
+ * lock for O_DIRECT (defaultDirectIO). readpage takes no lock
+ * (bmapLookupFast); writepage takes and drops the block-map lock to fill a
+ * hole. Building the table takes no lock.
  */
 export function fileAops(c: XipCtx): AddressSpaceOps {
   const inoOf = (mapping: number): Ino =>

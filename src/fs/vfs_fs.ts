@@ -139,6 +139,18 @@ export interface VfsFs {
   lookup(dir: VInode, name: string): Ino | number;
   create(dir: VInode, name: string, mode: number): Ino | number;
   mkdir(dir: VInode, name: string, mode: number): Ino | number;
+  /**
+   * Make a special node `name` of `mode` (type bits included): S_IFSOCK,
+   * for bind(2) on a path. -EPERM for a type the filesystem cannot hold.
+   */
+  mknod(dir: VInode, name: string, mode: number): Ino | number;
+  /**
+   * Give `ip` (not a directory) the further name `name` in `dir`: link(2).
+   * Checked in Linux's order: -EXDEV when they are on different
+   * filesystems, -EPERM for a directory or a filesystem without hard
+   * links, -EEXIST, -ENOENT when `ip` has no name left, -EMLINK.
+   */
+  link(ip: VInode, dir: VInode, name: string): number;
   unlink(dir: VInode, name: string): number;
   rmdir(dir: VInode, name: string): number;
   rename(odir: VInode, oname: string, ndir: VInode, nname: string): number;

@@ -67,6 +67,7 @@ import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
 import { poisonDeviceRange } from "./memory_failure.ts";
+import { ipcExit } from "./ipc.ts";
 import type { ArgString } from "./exec_stack.ts";
 import { ConsoleHost, type ConsoleInput, type OutputSink } from "./console_host.ts";
 
@@ -437,6 +438,8 @@ export class Machine {
     setCurrentTid(asTid(1));
     const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
     if (imagePath !== null) mount.imagePath = imagePath;
+    const locked = files.find((f) => f.writable && f.path === imagePath);
+    if (locked !== undefined) mount.imageIdentity = locked.identity;
     if (opts.imageLog !== undefined) mount.imageLog = opts.imageLog;
     // Also registers the main thread's file fault handlers and unmap hook: it
     // tears down dead processes' mms, which may hold file mappings.
@@ -756,6 +759,7 @@ export class Machine {
     const st = procGet(mem, slot, "state");
     if (st !== PROC_ZOMBIE && st !== PROC_REAPED) {
       signalExit(mem, slot); // before exitNotify, which counts the group's live threads
+      ipcExit(mem, slot); // SEM_UNDO when this was the group's last thread
       exitNotify(mem, slot, 0, sig);
     }
     const status = { code: 128 + sig, signal: sig, message };

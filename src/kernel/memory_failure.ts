@@ -68,7 +68,8 @@ export function poisonBlocks(c: XipCtx, first: number, n: number): number {
 /**
  * machine.poison / `xip run --poison`: poison the device bytes
  * [offset, offset + len), every 4 KiB block they touch (a poisoned sector
- * poisons its page, as memory failure works on pages).
+ * poisons its page, as memory failure works on pages). Entry: no lock
+ * held; takes what poisonBlocks takes.
  *
  * @returns the blocks newly poisoned, or -EINVAL for a range that is not
  *   inside the device
@@ -85,7 +86,8 @@ export function poisonDeviceRange(c: XipCtx, offset: number, len: number): numbe
 
 /**
  * Install this thread's madvise(MADV_HWPOISON) handler over the mounted
- * file system (the kernel's wiring does it in every thread).
+ * file system (the kernel's wiring does it in every thread). Entry: no
+ * lock held; takes none (the handler takes what poisonBlocks takes).
  */
 export function installMemoryFailure(c: XipCtx): void {
   setMemoryFailureHook((mem: Memory, pfns: readonly Pfn[]) => {

@@ -70,6 +70,7 @@ import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
 import { faultInfo, forceSigInfo, forceSigMceerr, segvCode } from "./signal_send.ts";
 import { signalExit } from "./signal_state.ts";
+import { ipcExit } from "./ipc.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { type ProcessHost, Task } from "./task.ts";
 import { consoleFlush } from "./console.ts";
@@ -502,6 +503,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): Pr
   function teardown(): void {
     procSet(mem, tid, "state", PROC_EXITING);
     signalExit(mem, tid); // no more signals; the pending ones are dropped
+    ipcExit(mem, tid); // SEM_UNDO when the group's last thread goes (Linux's exit_sem)
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
     consoleFlush(mem); // the process's partial output lines, before its files close

@@ -20,6 +20,8 @@ import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
 import { PRCTL_SYSCALLS } from "./sys_prctl.ts";
+import { IPC_SYSCALLS } from "./sys_ipc.ts";
+import { SOCKET_SYSCALLS } from "./sys_socket.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
@@ -41,6 +43,8 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   PROC_SYSCALLS,
   FORK_SYSCALLS,
   SIGNAL_SYSCALLS,
+  IPC_SYSCALLS,
+  SOCKET_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {

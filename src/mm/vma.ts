@@ -484,6 +484,10 @@ export const VMOPS_DAX = 1;
 export const VMOPS_FILEMAP = 2;
 /** The [vdso] special mapping (src/kernel/vdso.ts): no file, faults in one shared page. */
 export const VMOPS_VDSO = 3;
+/** shmem mappings (src/fs/shmem.ts): MAP_SHARED|MAP_ANONYMOUS, System V shm, tmpfs files. */
+export const VMOPS_SHMEM = 4;
+/** System V shared memory (src/kernel/ipc_shm.ts): shmem faults, attach counting. */
+export const VMOPS_SYSV_SHM = 5;
 /** Ids from here up are free for tests. */
 export const VMOPS_TEST = 8;
 const VMOPS_MAX = 16;
