@@ -157,10 +157,14 @@ export function attachKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { 
 /**
  * Unmount at shutdown (main thread; every process is gone): remove every
  * System V IPC object and tmpfs file (their memory goes), drop unused
- * inodes, mark the superblock clean and write dirty blocks to the image
- * file when the mount has one.
+ * inodes, mark the superblock clean and write dirty blocks to the image file
+ * when the mount has one. Entry: no lock held. Takes each IPC kind's lock in
+ * turn (ipcTeardown), then the TMPFS lock (tmpfsUnmount), dropping inode
+ * references with neither held; unmount evicts cached inodes (page locks)
+ * and takes the image's sync lock.
  *
- * @returns 0, -EBUSY (an inode is still referenced: a leak), or a write error
+ * @returns 0, -EBUSY (an inode is still referenced: a leak), or a write
+ *   error
  */
 export function unmountKernelFs(fs: KernelFs): number {
   ipcTeardown(fs.xip.ctx);
