@@ -332,7 +332,7 @@ async function collect(quick: boolean, only: Set<string> | null, machine: boolea
     })),
     ...(machine
       ? [{
-        what: "whole-machine runs (exec, scaling, footprint, qemu, tlb, tiers)",
+        what: "whole-machine runs (exec, scaling, footprint, qemu, tlb, tiers, dax)",
         expect: MACHINE_EXPECT[mode],
       }]
       : []),

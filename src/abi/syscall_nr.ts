@@ -45,6 +45,7 @@ export const SYS_setpgid = 154;
 export const SYS_getpgid = 155;
 export const SYS_getsid = 156;
 export const SYS_setsid = 157;
+export const SYS_prctl = 167;
 export const SYS_getpid = 172;
 export const SYS_getppid = 173;
 export const SYS_gettid = 178;

@@ -40,7 +40,9 @@ unmounted cleanly is checked and reported, but if nothing else is wrong
 
 While it repairs, fsck holds IMAGE's write lock (a running xip run is
 refused) and writes the blocks that changed in place, superblock last.
-A second "xip fsck -n" after -y finds the image clean.`,
+A second "xip fsck -n" after -y finds the image clean. Poisoned blocks
+(memory failure, xip run --poison) are listed with the files that own them
+("hwpoison:" lines); they are not errors.`,
   options: [
     { name: "check-only", short: "n", help: "check only, change nothing (the default)" },
     {
@@ -101,6 +103,7 @@ async function check(image: string): Promise<number> {
     throw new CliError(`image ${image}: ${r.errors[0] ?? "unusable"}`, FSCK_EXIT.operational);
   }
   for (const line of r.errors) await printLine(`${image}: ${line}`);
+  for (const line of r.notes ?? []) await printLine(`${image}: hwpoison: ${line}`);
   // e2fsck -n on an fs that was not cleanly unmounted: "check forced", and
   // with nothing else wrong, exit 0 (only a repair can mark it clean).
   const onlyDirty = r.errors.length > 0 && r.errors.every((e) => e === FSCK_NOT_CLEAN);

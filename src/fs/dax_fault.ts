@@ -58,6 +58,7 @@ import {
   copyUserPage,
   insertMixed,
   VM_FAULT_DONE_COW,
+  VM_FAULT_HWPOISON,
   VM_FAULT_NOPAGE,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
@@ -66,10 +67,12 @@ import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { ptlLock, ptlUnlock, zeroPfn } from "../mm/mm.ts";
 import { HPAGE_PMD_NR, physWords, vmPteBits, walk, WALK_HUGE } from "../mm/pgtable.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
-import { VM_SHARED, vmaFile, vmaFlags, type VmFault } from "../mm/vma.ts";
+import { VM_SHARED, VM_SYNC, vmaFile, vmaFlags, type VmFault } from "../mm/vma.ts";
 import { bitLock, bitUnlock, downRead, LockClass, upRead } from "../sync/mod.ts";
 import { perturb } from "../sync/debug.ts";
 import { markBlockDirty } from "./balloc.ts";
+import { daxSyncMetadata, daxSyncNeeded, VM_FAULT_NEEDDSYNC } from "./dax_sync.ts";
+import { badblockTest } from "../hw/badblocks.ts";
 import { bmapLookupFast, getBlock } from "./getblock.ts";
 import { slotInode } from "./icache.ts";
 import { inodeGetSize } from "./xipfs_format.ts";
@@ -182,7 +185,10 @@ function daxLoadHole(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
  * Shared write to page vmf.pgoff (first touch, or a read-only PTE being
  * made writable): allocate the block if it is a hole, unmap the zero page
  * from every process that mapped it for this page, map the block writable
- * and mark it dirty for fsync. Entry: invalidate_lock and the entry held.
+ * and mark it dirty for fsync. On a MAP_SYNC mapping whose metadata is not
+ * yet durable it maps nothing and asks for a sync first
+ * (VM_FAULT_NEEDDSYNC, dax_sync.ts). Entry: invalidate_lock and the entry
+ * held.
  */
 function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   const { mem } = vmf;
@@ -200,9 +206,12 @@ function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
     // may keep it once the block exists. Cheap when nobody does.
     unmapMappingRange(mem, ip.slot, vmf.pgoff, 1);
   }
+  if (badblockTest(mem, b)) return VM_FAULT_HWPOISON;
   const pfn = daxBlockPfn(c, b);
   if (pfn < 0) return faultError(pfn);
   markBlockDirty(c, b);
+  const sync = (vmaFlags(mem, vmf.vma) & VM_SYNC) !== 0;
+  if (sync && daxSyncNeeded(c, ip, vmf.pgoff, b)) return VM_FAULT_NEEDDSYNC;
   const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, true);
   if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
   return r;
@@ -215,10 +224,11 @@ function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
  *
  * @returns VM_FAULT_NOPAGE (PTE installed or another Worker won),
  *   VM_FAULT_DONE_COW (vmf.cowPage filled), VM_FAULT_SIGBUS (past EOF,
- *   ENOSPC, I/O error), VM_FAULT_OOM
+ *   ENOSPC, I/O error), VM_FAULT_HWPOISON (the block is poisoned),
+ *   VM_FAULT_OOM
  */
 export function daxFault(c: XipCtx, vmf: VmFault): number {
-  return withEntry(c, vmf, (ip) => {
+  const r = withEntry(c, vmf, (ip) => {
     const { mem } = vmf;
     if (vmf.cowPage !== 0) {
       // Private write: COW straight from the device frame, which may have
@@ -227,6 +237,7 @@ export function daxFault(c: XipCtx, vmf: VmFault): number {
       if (b < 0) return faultError(b);
       if (b === 0) mem.u8.fill(0, vmf.cowPage * PAGE_SIZE, (vmf.cowPage + 1) * PAGE_SIZE);
       else {
+        if (badblockTest(mem, b)) return VM_FAULT_HWPOISON; // copying it would consume poison
         const src = daxBlockPfn(c, b);
         if (src < 0) return faultError(src);
         copyUserPage(mem, vmf.cowPage, src as Pfn);
@@ -238,12 +249,14 @@ export function daxFault(c: XipCtx, vmf: VmFault): number {
     const b = getBlock(c, ip, vmf.pgoff, false);
     if (b < 0) return faultError(b);
     if (b === 0) return daxLoadHole(c, ip, vmf);
+    if (badblockTest(mem, b)) return VM_FAULT_HWPOISON;
     const pfn = daxBlockPfn(c, b);
     if (pfn < 0) return faultError(pfn);
     const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, false);
     if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
     return r;
   });
+  return r === VM_FAULT_NEEDDSYNC ? daxFinishSyncFault(c, vmf) : r;
 }
 
 /**
@@ -252,10 +265,34 @@ export function daxFault(c: XipCtx, vmf: VmFault): number {
  * in every process; a device frame is marked dirty and made writable.
  * Entry and locks as daxFault.
  *
- * @returns VM_FAULT_NOPAGE (done), VM_FAULT_SIGBUS, VM_FAULT_OOM
+ * @returns VM_FAULT_NOPAGE (done), VM_FAULT_SIGBUS, VM_FAULT_HWPOISON, VM_FAULT_OOM
  */
 export function daxPfnMkwrite(c: XipCtx, vmf: VmFault): number {
-  return withEntry(c, vmf, (ip) => daxSharedWrite(c, ip, vmf));
+  const r = withEntry(c, vmf, (ip) => daxSharedWrite(c, ip, vmf));
+  return r === VM_FAULT_NEEDDSYNC ? daxFinishSyncFault(c, vmf) : r;
+}
+
+/**
+ * The end of a MAP_SYNC write fault whose metadata was not durable
+ * (Linux's dax_finish_sync_fault): with no lock of the inode held, make the
+ * file system durable in the host image (vfs_fsync_range); then, under the
+ * entry again, map the page writable if the file still has that block
+ * there (dax_insert_pfn_mkwrite). Entry: mmap_lock held for reading.
+ *
+ * @returns VM_FAULT_NOPAGE (mapped, or the file changed meanwhile: retry),
+ *   VM_FAULT_SIGBUS when the sync failed
+ */
+function daxFinishSyncFault(c: XipCtx, vmf: VmFault): number {
+  if (daxSyncMetadata(c) < 0) return VM_FAULT_SIGBUS;
+  return withEntry(c, vmf, (ip) => {
+    const b = bmapLookupFast(c, ip.ino, vmf.pgoff);
+    if (b <= 0 || badblockTest(vmf.mem, b)) return VM_FAULT_NOPAGE;
+    const pfn = daxBlockPfn(c, b);
+    if (pfn < 0) return faultError(pfn);
+    const r = insertMixed(vmf.mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, true);
+    if (r === VM_FAULT_NOPAGE) countFault(vmf.mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
+    return r;
+  });
 }
 
 /**

@@ -16,6 +16,8 @@
 
 import { ISLOT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
+import { EOPNOTSUPP } from "../abi/errno.ts";
+import { MAP_SYNC } from "../abi/mman.ts";
 import { type Pfn, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pageMapcount, pageRefcount, pfnValid } from "../mm/memmap.ts";
@@ -31,6 +33,7 @@ import {
   registerVmOps,
   VM_DENYWRITE,
   VM_MIXEDMAP,
+  VM_SYNC,
   vmaEnd,
   vmaFlags,
   vmaPgoff,
@@ -44,6 +47,7 @@ import {
 import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
 import { daxPmdFault } from "./dax_pmd.ts";
+import { setPersistCtx } from "./dax_sync.ts";
 import { type FilemapCtx, filemapFault, filemapMkwrite } from "./filemap_fault.ts";
 import { ihold, iput, isDax } from "./icache.ts";
 import { shrinkPageCache, writebackMapping } from "./pagecache.ts";
@@ -91,6 +95,7 @@ function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | 
 export function daxVmOps(c: XipCtx): VmOperations {
   return {
     name: "dax",
+    mmapSupportedFlags: MAP_SYNC,
     mmap: (_mem, _file, vmFlags) => vmFlags | VM_MIXEDMAP,
     fault: (vmf: VmFault) => daxFault(c, vmf),
     hugeFault: (vmf: VmFault) => daxPmdFault(c, vmf),
@@ -113,6 +118,9 @@ export function filemapVmOps(f: FilemapCtx): VmOperations {
   const c = f.c;
   return {
     name: "filemap",
+    mmapSupportedFlags: MAP_SYNC,
+    // MAP_SYNC needs a DAX file (ext4_file_mmap's daxdev_mapping_supported).
+    mmap: (_mem, _file, vmFlags) => (vmFlags & VM_SYNC) !== 0 ? -EOPNOTSUPP : vmFlags,
     fault: (vmf: VmFault) => filemapFault(f, vmf),
     pageMkwrite: (vmf: VmFault) => filemapMkwrite(f, vmf),
     msync(_mem, v, start: VirtAddr, end: VirtAddr) {
@@ -193,6 +201,7 @@ export function installFileMm(fs: XipFs): void {
   registerVmOps(VMOPS_SHMEM, shmemVmOps(c));
   shmemAttach(c);
   setUnmapMappingRangeHook((ip, start, n) => truncateUnmap(c, ip, start, n));
+  setPersistCtx(c); // Zicbom cbo.clean/cbo.flush write lines of this device into its image
   // Anonymous and COW faults reclaim the page cache before they fail with OOM.
   setReclaimHook((mem, nr) => shrinkPageCache(mem, nr, fs.aopsFor));
 }

@@ -190,7 +190,9 @@ export function shmemInodeNew(
 }
 
 /**
- * Take a reference on shmem inode `ino` by number.
+ * Take a reference on shmem inode `ino` by number. Entry: nothing ranked
+ * inside INODE_CACHE held (TMPFS may be: tmpfsUnmount); takes and drops the
+ * inode-cache lock (icacheGrab).
  *
  * @returns the inode, or null when it is gone (or being freed)
  */
@@ -576,8 +578,12 @@ export function shmemFault(c: XipCtx, vmf: VmFault): number {
 /**
  * The VmOperations of shmem mappings (VMOPS_SHMEM). The VMA holds a
  * reference on the inode (open: ihold; close: shmemIput), as a Linux VMA
- * holds its struct file; for MAP_SHARED|MAP_ANONYMOUS that reference is
- * what keeps the memory alive, across fork and until the last unmap.
+ * holds its struct file; for MAP_SHARED|MAP_ANONYMOUS that reference is what
+ * keeps the memory alive, across fork and until the last unmap. Entry: any
+ * lock state; building the table takes no lock. Each op keeps its own
+ * contract: fault as shmemFault (mmap_lock held for reading), open and close
+ * as rmapAddVma and rmapRemoveVma (mmap_lock held for writing; the i_mmap
+ * lock), close's shmemIput after the i_mmap lock is dropped.
  */
 export function shmemVmOps(c: XipCtx): VmOperations {
   return {

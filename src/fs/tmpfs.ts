@@ -109,10 +109,9 @@ const dec = new TextDecoder();
 const isDir = (mode: number): boolean => (mode & S_IFMT) === S_IFDIR;
 
 /**
- * Make the tmpfs's root directory (mode 1777, as /dev/shm is) and record it
- * in SHMHDR. Main thread, once, at boot; the root keeps its creation
- * reference until tmpfsUnmount.
- *
+ * Make the tmpfs's root directory (mode 1777, as /dev/shm is), in SHMHDR;
+ * it keeps its creation reference until tmpfsUnmount. Main thread, once, at
+ * boot. Entry: no lock held; the inode-cache lock (shmemInodeNew).
  * @returns 0, or -errno (no inode slot)
  */
 export function tmpfsMountInit(c: XipCtx): number {
@@ -127,10 +126,10 @@ export function tmpfsMountInit(c: XipCtx): number {
 }
 
 /**
- * Make the mount point's directories in `lower` when they are missing
- * (/dev 0755, /dev/shm 1777), as an init system's tmpfiles does. Main
- * thread at boot, through `lower`'s directory calls.
- *
+ * Make the mount point's directories in `lower` when they are missing (/dev
+ * 0755, /dev/shm 1777), as an init system's tmpfiles does. Main thread at
+ * boot, through `lower`'s directory calls. Entry: no lock held; each call
+ * takes its directory's i_rwsem.
  * @returns 0, or the first error other than EEXIST
  */
 export function tmpfsMountPrepare(lower: VfsFs): number {
@@ -155,8 +154,10 @@ export function tmpfsMountPrepare(lower: VfsFs): number {
 }
 
 /**
- * Drop every tmpfs name and the root (machine shutdown: no process is
- * left), so the inode cache holds no tmpfs inode at unmount. Main thread.
+ * Drop every tmpfs name and the root (machine shutdown: no process is left),
+ * so the inode cache holds no tmpfs inode at unmount. Main thread. Entry: no
+ * lock held; the TMPFS lock (the inode-cache lock under it) to clear the
+ * names, then shmemIput with it dropped.
  */
 export function tmpfsUnmount(c: XipCtx): void {
   const h = c.mem.layout.ipc.base;

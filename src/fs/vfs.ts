@@ -295,10 +295,11 @@ export function vfsInstallFile(proc: Proc, ip: VInode, flags: number, cloexec: b
 }
 
 /**
- * Give anon object `id` of `kind` (anon_file.ts: a socket) an open file
- * with `flags` and install it in the process's table; the open file owns
- * the object from now on. On failure the object is released through its
- * kind's ops.
+ * Give anon object `id` of `kind` (anon_file.ts: a socket) an open file with
+ * `flags` and install it in the process's table; the open file owns the
+ * object from now on. On failure the object is released through its kind's
+ * ops. Entry: no lock held; locks as vfsInstallFile (FILES.lock, then the
+ * fd-table lock).
  *
  * @returns the fd, -ENFILE or -EMFILE
  */
@@ -314,10 +315,11 @@ export function vfsInstallAnon(
 
 /**
  * Run `fn` on the open file of `fd` when it is an anon file of `kind`,
- * holding a reference for the call.
+ * holding a reference for the call. Entry: no lock held; locks as withFile
+ * (`fn` runs with no lock held).
  *
- * @returns fn's result, -EBADF, or `notKind` (the fd is something else:
- *   the socket calls' -ENOTSOCK)
+ * @returns fn's result, -EBADF, or `notKind` (the fd is something else: the
+ *   socket calls' -ENOTSOCK)
  */
 export function withAnon(
   proc: Proc,

@@ -234,10 +234,12 @@ export function vfsMkdir(proc: Proc, path: string, mode = 0o755): number {
 
 /**
  * mknod(2) of a socket node at `path` (what bind(2) on a path does),
- * permission bits from `mode`.
+ * permission bits from `mode`. Entry: no lock held; the parent walk takes
+ * directory i_rwsems for read in turn, then fs.mknod the parent's for write
+ * (or the TMPFS lock).
  *
- * @returns the new node's inode number, or -EEXIST (also for "/", "."
- *   and ".."), -ENOENT, -ENOTDIR, -ENOSPC, -EPERM (not S_IFSOCK)
+ * @returns the new node's inode number, or -EEXIST (also for "/", "." and
+ *   ".."), -ENOENT, -ENOTDIR, -ENOSPC, -EPERM (not S_IFSOCK)
  */
 export function vfsMknod(proc: Proc, path: string, mode: number): number {
   return withParent(proc, path, (p) => {
@@ -248,7 +250,9 @@ export function vfsMknod(proc: Proc, path: string, mode: number): number {
 
 /**
  * The socket node at `path` that connect(2) or sendto(2) names (the last
- * component followed if a symlink).
+ * component followed if a symlink). Entry: no lock held; the walk takes each
+ * directory's i_rwsem for read in turn, and iget and iput the inode-cache
+ * lock.
  *
  * @returns its inode number, or a lookup errno, or -ECONNREFUSED when the
  *   path names something that is not a socket (Linux's answer)
@@ -320,7 +324,10 @@ export interface LinkAt {
 /**
  * link(2) and linkat(2): `newPath` becomes another name of the file
  * `oldPath` names (not followed unless `at.follow`). The filesystem checks
- * -EXDEV, -EPERM (a directory), -ENOENT (no name left) and -EMLINK.
+ * -EXDEV, -EPERM (a directory), -ENOENT (no name left) and -EMLINK. Entry:
+ * no lock held; both walks take directory i_rwsems for read in turn, then
+ * fs.link takes the new parent's i_rwsem and the inode's (subclass 1), both
+ * for write (tmpfs: the TMPFS lock).
  *
  * @returns 0, or a lookup errno; -EEXIST when `newPath` exists or ends in
  *   "/", "." or ".."; -ENOENT for a missing one with a trailing slash

@@ -211,10 +211,11 @@ export function create(
 }
 
 /**
- * Make a socket node `name` in `dir` with permission bits from `mode`
- * (mknod S_IFSOCK, as bind(2) on a path does). Same locking and errors as
- * create; only sockets may be made this way (-EPERM otherwise: xip has no
- * device or FIFO nodes on disk).
+ * Make a socket node `name` in `dir` with permission bits from `mode` (mknod
+ * S_IFSOCK, as bind(2) on a path does); only sockets may be made this way
+ * (-EPERM otherwise: xip has no device or FIFO nodes on disk). Errors as
+ * create. Entry: a reference to `dir`, no i_rwsem held; takes and drops
+ * dir's i_rwsem for write.
  *
  * @returns the new inode number
  */

@@ -35,6 +35,7 @@ import { errnoName } from "../abi/errno.ts";
 import { ChrdevMount } from "../fs/chrdev.ts";
 import { setImageLog } from "../hw/image_file.ts";
 import { installFileMm } from "../fs/file_mm.ts";
+import { installMemoryFailure } from "./memory_failure.ts";
 import { TmpfsMount, tmpfsMountInit, tmpfsMountPrepare, tmpfsUnmount } from "../fs/tmpfs.ts";
 import { ipcAttach, ipcBoot, ipcTeardown } from "./ipc.ts";
 import { AnonMount } from "../fs/anon_file.ts";
@@ -103,6 +104,7 @@ function selfPidOf(mem: Memory): () => number {
  */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
+  installMemoryFailure(xip.ctx);
   setImageLog(opts.imageLog ?? null);
   registerConsole(mem);
   ipcAttach(xip.ctx);
@@ -155,10 +157,14 @@ export function attachKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { 
 /**
  * Unmount at shutdown (main thread; every process is gone): remove every
  * System V IPC object and tmpfs file (their memory goes), drop unused
- * inodes, mark the superblock clean and write dirty blocks to the image
- * file when the mount has one.
+ * inodes, mark the superblock clean and write dirty blocks to the image file
+ * when the mount has one. Entry: no lock held. Takes each IPC kind's lock in
+ * turn (ipcTeardown), then the TMPFS lock (tmpfsUnmount), dropping inode
+ * references with neither held; unmount evicts cached inodes (page locks)
+ * and takes the image's sync lock.
  *
- * @returns 0, -EBUSY (an inode is still referenced: a leak), or a write error
+ * @returns 0, -EBUSY (an inode is still referenced: a leak), or a write
+ *   error
  */
 export function unmountKernelFs(fs: KernelFs): number {
   ipcTeardown(fs.xip.ctx);

@@ -36,7 +36,10 @@ export function ipcBoot(mem: Memory): void {
   idTableInit(msgTable(mem));
 }
 
-/** Register this thread's VmOperations of attached System V segments. */
+/**
+ * Register this thread's VmOperations of attached System V segments. Entry:
+ * any lock state; takes no lock (the ops' contracts are sysvShmVmOps's).
+ */
 export function ipcAttach(c: XipCtx): void {
   registerVmOps(VMOPS_SYSV_SHM, sysvShmVmOps(c));
 }
@@ -56,7 +59,12 @@ export function ipcExit(mem: Memory, tid: number): void {
   if (tgid > 0) semExit(mem, tgid);
 }
 
-/** Remove every segment, set and queue (machine shutdown). Main thread. */
+/**
+ * Remove every segment, set and queue (machine shutdown). Main thread.
+ * Entry: no lock held; takes the shm, sem and msg IPC locks one after
+ * another (never two kinds together), dropping segment inode references
+ * after the shm lock.
+ */
 export function ipcTeardown(c: XipCtx): void {
   shmTeardown(c);
   semTeardown(c.mem);

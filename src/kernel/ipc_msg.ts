@@ -312,8 +312,10 @@ function freeQueueLocked(mem: Memory, t: IdTable, idx: number): void {
 }
 
 /**
- * msgctl(msqid, cmd, buf) (ksys_msgctl, IPC_64 layouts): IPC_STAT,
- * MSG_STAT, MSG_STAT_ANY, IPC_SET, IPC_RMID, IPC_INFO, MSG_INFO.
+ * msgctl(msqid, cmd, buf) (ksys_msgctl, IPC_64 layouts): IPC_STAT, MSG_STAT,
+ * MSG_STAT_ANY, IPC_SET, IPC_RMID, IPC_INFO, MSG_INFO. Entry: no lock held.
+ * Takes and drops the msg IPC lock; `buf` is read before it and written
+ * after it (mmap_lock for reading), never under it.
  *
  * @returns 0, an id (MSG_STAT*), the highest index (*_INFO), or -EINVAL,
  *   -EPERM (msg_qbytes above MSGMNB, which needs CAP_SYS_RESOURCE), -EFAULT
@@ -397,7 +399,11 @@ export function msgCtl(mem: Memory, id: number, cmd: number, buf: IpcUserBuf): n
   }
 }
 
-/** Remove every queue (machine shutdown). Main thread. */
+/**
+ * Remove every queue (machine shutdown). Main thread. Entry: no lock held;
+ * takes and drops the msg IPC lock (message frames go back to the lock-free
+ * allocator under it).
+ */
 export function msgTeardown(mem: Memory): void {
   const t = msgTable(mem);
   t.locked(() => {

@@ -382,11 +382,13 @@ function countWaiters(s: SemState, semid: number, num: number, kind: number): nu
 /**
  * semctl(semid, semnum, cmd, arg) (ksys_semctl, IPC_64 layouts). `arg` is
  * the union semun: `val` for SETVAL, `buf` for the array and struct
- * commands.
+ * commands. Entry: no lock held. Takes and drops the sem IPC lock (twice for
+ * SETALL: to size the array, then to set it); `buf` is copied outside it
+ * (mmap_lock for reading).
  *
- * @returns the command's value (GETVAL, GETPID, GETNCNT, GETZCNT, the id
- *   for SEM_STAT*, the highest index for *_INFO) or 0, or -EINVAL,
- *   -ERANGE (SETVAL/SETALL out of 0..SEMVMX), -EFAULT
+ * @returns the command's value (GETVAL, GETPID, GETNCNT, GETZCNT, the id for
+ *   SEM_STAT*, the highest index for *_INFO) or 0, or -EINVAL, -ERANGE
+ *   (SETVAL/SETALL out of 0..SEMVMX), -EIDRM, -EFAULT
  */
 export function semCtl(
   mem: Memory,
@@ -579,7 +581,10 @@ export function semExitTask(mem: Memory, tid: number): void {
   Atomics.store(mem.k32, semState(mem).waitRec(tid) + SEMWAIT.semid, 0);
 }
 
-/** Remove every set (machine shutdown). Main thread. */
+/**
+ * Remove every set (machine shutdown). Main thread. Entry: no lock held;
+ * takes and drops the sem IPC lock.
+ */
 export function semTeardown(mem: Memory): void {
   const s = semState(mem);
   s.t.locked(() => {

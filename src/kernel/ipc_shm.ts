@@ -103,9 +103,12 @@ const segInode = (k32: Int32Array, r: number): InodeRef => ({
 });
 
 /**
- * shmget(key, size, shmflg) (ksys_shmget): the id of the segment for
- * `key`, made when needed (IPC_PRIVATE always makes one) with permission
- * bits from `flg`.
+ * shmget(key, size, shmflg) (ksys_shmget): the id of the segment for `key`,
+ * made when needed (IPC_PRIVATE always makes one) with permission bits from
+ * `flg`. Entry: no lock held. Takes and drops the shm IPC lock to look the
+ * key up and again to add the record; the segment's inode is made between
+ * the two, with it dropped (the inode-cache lock, as iget), and a loser's
+ * reference is dropped after.
  *
  * @returns the id, or -EINVAL (size below SHMMIN or above SHMMAX, or above
  *   an existing segment's), -EEXIST, -ENOENT, -ENOSPC (no record, or no
@@ -151,12 +154,16 @@ export function shmGet(c: XipCtx, key: number, size: number, flg: number): numbe
 
 /**
  * shmat(shmid, shmaddr, shmflg) (do_shmat) into mm `mm`: map the whole
- * segment shared, at `addr` (rounded down with SHM_RND) or where the
- * kernel chooses for 0; read-only with SHM_RDONLY, executable with SHM_EXEC.
- * An address over an existing mapping needs SHM_REMAP.
+ * segment shared, at `addr` (rounded down with SHM_RND) or where the kernel
+ * chooses for 0; read-only with SHM_RDONLY, executable with SHM_EXEC. An
+ * address over an existing mapping needs SHM_REMAP. Entry: no lock held.
+ * Takes and drops the shm IPC lock to pin the segment, then maps it with the
+ * lock dropped (mmap_lock for reading to check the range, then doMmap:
+ * mmap_lock for writing and the i_mmap lock), then takes the shm lock again
+ * to unpin.
  *
- * @returns the address, or -EINVAL (bad id or address), -EIDRM (the
- *   segment was removed), -ENOMEM (no room)
+ * @returns the address, or -EINVAL (bad id or address), -EIDRM (the segment
+ *   was removed), -ENOMEM (no room)
  */
 export function shmAt(c: XipCtx, mm: number, id: number, addr: number, flg: number): number {
   const mem = c.mem;
@@ -243,8 +250,12 @@ function destroyLocked(c: XipCtx, t: IdTable, idx: number): InodeRef {
 }
 
 /**
- * The VmOperations of attached segments (Linux's shm_vm_ops): shmem's
- * fault, the i_mmap bookkeeping of any file VMA, and attach counting.
+ * The VmOperations of attached segments (Linux's shm_vm_ops): shmem's fault,
+ * the i_mmap bookkeeping of any file VMA, and attach counting. Entry: any
+ * lock state; building the table takes no lock. open and close run with
+ * mmap_lock held for writing (or a dead mm) and take the i_mmap lock and
+ * then, with it dropped, the shm IPC lock; close drops the inode reference
+ * last, with neither held.
  */
 export function sysvShmVmOps(c: XipCtx): VmOperations {
   const t = shmTable(c.mem);
@@ -280,9 +291,12 @@ export function sysvShmVmOps(c: XipCtx): VmOperations {
 
 /**
  * shmdt(shmaddr) (ksys_shmdt) from mm `mm`: unmap the segment attached at
- * `addr`: the VMA there whose page offset says the segment starts at
- * `addr`, and every other VMA of the same segment in the segment's size
- * from there (a partly unmapped or mprotected attach is several VMAs).
+ * `addr`: the VMA there whose page offset says the segment starts at `addr`,
+ * and every other VMA of the same segment in the segment's size from there
+ * (a partly unmapped or mprotected attach is several VMAs). Entry: no lock
+ * held. Finds the VMAs under mmap_lock for reading, drops it, then unmaps
+ * each range as doMunmap (mmap_lock for writing; the VMA close takes the shm
+ * IPC lock).
  *
  * @returns 0, or -EINVAL (not page aligned, or no segment attached there)
  */
@@ -324,8 +338,10 @@ export interface IpcUserBuf {
 
 /**
  * shmctl(shmid, cmd, buf) (ksys_shmctl with IPC_64 layouts): IPC_STAT,
- * SHM_STAT, SHM_STAT_ANY, IPC_SET, IPC_RMID, IPC_INFO, SHM_INFO,
- * SHM_LOCK, SHM_UNLOCK.
+ * SHM_STAT, SHM_STAT_ANY, IPC_SET, IPC_RMID, IPC_INFO, SHM_INFO, SHM_LOCK,
+ * SHM_UNLOCK. Entry: no lock held. Takes and drops the shm IPC lock; `buf`
+ * is copied outside it (mmap_lock for reading), and IPC_RMID drops the
+ * destroyed segment's inode reference after it.
  *
  * @returns 0, an id (SHM_STAT*), the highest index in use (*_INFO), or
  *   -EINVAL (bad id or command, IPC_64), -EFAULT
@@ -429,6 +445,8 @@ export function shmCtl(c: XipCtx, id: number, cmd: number, buf: IpcUserBuf): num
 /**
  * Destroy every segment (machine shutdown: no process is left, so none is
  * attached), dropping the inode references the records hold. Main thread.
+ * Entry: no lock held; takes and drops the shm IPC lock, then drops the
+ * references with it released.
  */
 export function shmTeardown(c: XipCtx): void {
   const t = shmTable(c.mem);

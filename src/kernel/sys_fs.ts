@@ -460,7 +460,13 @@ export function sysUnlinkat(t: Task, dirfd: number, pathp: number, flags: number
   return t.files.unlinkat(dirfd, path, flags);
 }
 
-/** linkat(olddirfd, oldpath, newdirfd, newpath, flags). */
+/**
+ * linkat(olddirfd, oldpath, newdirfd, newpath, flags). Entry: no lock held
+ * (a syscall); both paths are copied in under mmap_lock (read), then locks
+ * as vfsLink.
+ *
+ * @returns 0, or -errno
+ */
 export function sysLinkat(
   t: Task,
   olddirfd: number,

@@ -30,18 +30,36 @@ const userBuf = (t: Task, va: number): IpcUserBuf => ({
   write: (bytes) => userWrite(t, va, bytes),
 });
 
-/** shmget(key, size, shmflg). */
+/**
+ * shmget(key, size, shmflg). Entry: no lock held (a syscall); locks as
+ * shmGet.
+ *
+ * @returns the id, or -errno
+ */
 export const sysShmget = (_t: Task, key: number, size: number, flg: number): number =>
   shmGet(shmemCtx(), key, size >>> 0, flg);
 
-/** shmat(shmid, shmaddr, shmflg): the attach address. */
+/**
+ * shmat(shmid, shmaddr, shmflg): the attach address. Entry: no lock held (a
+ * syscall); locks as shmAt.
+ *
+ * @returns the address, or -errno
+ */
 export const sysShmat = (t: Task, id: number, addr: number, flg: number): number =>
   shmAt(shmemCtx(), t.mm, id, addr >>> 0, flg);
 
-/** shmdt(shmaddr). */
+/**
+ * shmdt(shmaddr). Entry: no lock held (a syscall); locks as shmDt.
+ *
+ * @returns 0 or -EINVAL
+ */
 export const sysShmdt = (t: Task, addr: number): number => shmDt(shmemCtx(), t.mm, addr >>> 0);
 
-/** shmctl(shmid, cmd, buf). */
+/**
+ * shmctl(shmid, cmd, buf). Entry: no lock held (a syscall); locks as shmCtl.
+ *
+ * @returns as shmCtl
+ */
 export const sysShmctl = (t: Task, id: number, cmd: number, buf: number): number =>
   shmCtl(shmemCtx(), id, cmd, userBuf(t, buf));
 
@@ -50,8 +68,11 @@ export const sysSemget = (t: Task, key: number, nsems: number, flg: number): num
   semGet(t.mem, key, nsems, flg);
 
 /**
- * semctl(semid, semnum, cmd, arg): `arg` is union semun passed by value,
- * an int for SETVAL and a pointer for the others.
+ * semctl(semid, semnum, cmd, arg): `arg` is union semun passed by value, an
+ * int for SETVAL and a pointer for the others. Entry: no lock held (a
+ * syscall); locks as semCtl.
+ *
+ * @returns as semCtl
  */
 export const sysSemctl = (t: Task, id: number, num: number, cmd: number, arg: number): number =>
   semCtl(t.mem, t.tgid, id, num, cmd, arg, userBuf(t, arg));
@@ -79,18 +100,36 @@ function semtimedop(t: Task, id: number, sops: number, nsops: number, tsp: numbe
   return semTimedOp(who, id, decodeSemOps(raw, nsops), timeoutMs);
 }
 
-/** semop(semid, sops, nsops). */
+/**
+ * semop(semid, sops, nsops). Entry: no lock held (a syscall); the operations
+ * are copied in under mmap_lock (read), then applied under the sem IPC lock,
+ * which is dropped to sleep.
+ *
+ * @returns 0, or -errno
+ */
 export const sysSemop = (t: Task, id: number, sops: number, nsops: number): number =>
   semtimedop(t, id, sops, nsops >>> 0, 0);
 
-/** semtimedop_time64(semid, sops, nsops, timeout). */
+/**
+ * semtimedop_time64(semid, sops, nsops, timeout). Entry: no lock held (a
+ * syscall); locks as sysSemop.
+ *
+ * @returns 0, or -errno (-EAGAIN on timeout)
+ */
 export const sysSemtimedop = (t: Task, id: number, sops: number, n: number, ts: number): number =>
   semtimedop(t, id, sops, n >>> 0, ts);
 
 /** msgget(key, msgflg). */
 export const sysMsgget = (t: Task, key: number, flg: number): number => msgGet(t.mem, key, flg);
 
-/** msgsnd(msqid, msgp, msgsz, msgflg): msgp points at { long mtype; char mtext[msgsz]; }. */
+/**
+ * msgsnd(msqid, msgp, msgsz, msgflg): msgp points at { long mtype; char
+ * mtext[msgsz]; }. Entry: no lock held (a syscall); the message is copied in
+ * under mmap_lock (read) first, then msgSnd takes the msg IPC lock (dropped
+ * to sleep).
+ *
+ * @returns 0, or -errno
+ */
 export function sysMsgsnd(t: Task, id: number, msgp: number, msgsz: number, flg: number): number {
   if (msgsz < 0 || msgsz > MSGMAX || id < 0) return -EINVAL;
   const raw = userRead(t, msgp, 4 + msgsz);
@@ -99,7 +138,13 @@ export function sysMsgsnd(t: Task, id: number, msgp: number, msgsz: number, flg:
   return msgSnd({ mem: t.mem, pid: t.tgid, sig: t.sig }, id, mtype, raw.subarray(4), flg);
 }
 
-/** msgrcv(msqid, msgp, msgsz, msgtyp, msgflg): the text length copied. */
+/**
+ * msgrcv(msqid, msgp, msgsz, msgtyp, msgflg): the text length copied. Entry:
+ * no lock held (a syscall); msgRcv takes the msg IPC lock (dropped to
+ * sleep), then the message is copied out under mmap_lock (read).
+ *
+ * @returns the text length, or -errno
+ */
 export function sysMsgrcv(
   t: Task,
   id: number,
@@ -117,7 +162,11 @@ export function sysMsgrcv(
   return userWrite(t, msgp, out) < 0 ? -EFAULT : m.text.length;
 }
 
-/** msgctl(msqid, cmd, buf). */
+/**
+ * msgctl(msqid, cmd, buf). Entry: no lock held (a syscall); locks as msgCtl.
+ *
+ * @returns as msgCtl
+ */
 export const sysMsgctl = (t: Task, id: number, cmd: number, buf: number): number =>
   msgCtl(t.mem, id, cmd, userBuf(t, buf));
 

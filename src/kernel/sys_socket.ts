@@ -174,7 +174,11 @@ function putAddr(t: Task, a: Uint8Array, va: number, lenVa: number): number {
   return userWrite(t, lenVa, out);
 }
 
-/** socket(domain, type, protocol). */
+/**
+ * socket(domain, type, protocol). Entry: no lock held (a syscall); the SOCK
+ * lock to make the socket, then FILES.lock and the fd-table lock to install
+ * it (vfsInstallAnon).
+ */
 export function sysSocket(t: Task, domain: number, type: number, protocol: number): number {
   if (domain !== AF_UNIX) return -EAFNOSUPPORT;
   const base = type & SOCK_TYPE_MASK;
@@ -192,7 +196,11 @@ function installSock(t: Task, id: number, type: number): number {
   return vfsInstallAnon(t.files.proc, ANON_SOCKET, id, flags, (type & SOCK_CLOEXEC) !== 0);
 }
 
-/** socketpair(domain, type, protocol, sv[2]). */
+/**
+ * socketpair(domain, type, protocol, sv[2]). Entry: no lock held; the SOCK
+ * lock, then the install as sysSocket, then mmap_lock (read) to store the
+ * fds.
+ */
 export function sysSocketpair(
   t: Task,
   domain: number,
@@ -224,7 +232,11 @@ export function sysSocketpair(
   return 0;
 }
 
-/** bind(fd, addr, addrlen). */
+/**
+ * bind(fd, addr, addrlen). Entry: no lock held; withSock's fd-table lock;
+ * the address is copied in and a path made as a socket node (vfsMknod:
+ * directory i_rwsems) before sockBind takes the SOCK lock.
+ */
 export function sysBind(t: Task, fd: number, addr: number, len: number): number {
   return withSock(t, fd, (f) => {
     if (sockWord(t.mem, f.islot, "addrLen") !== 0) return -EINVAL;
@@ -236,7 +248,10 @@ export function sysBind(t: Task, fd: number, addr: number, len: number): number 
   });
 }
 
-/** listen(fd, backlog). */
+/**
+ * listen(fd, backlog). Entry: no lock held; withSock's fd-table lock, then
+ * the SOCK lock.
+ */
 export const sysListen = (t: Task, fd: number, backlog: number): number =>
   withSock(t, fd, (f) => sockListen(t.mem, f.islot, backlog));
 
@@ -246,7 +261,11 @@ function waitStep(t: Task, f: OpenFile, step: { wait: number; seen: number }): n
   return sleepOnWord(t.mem, currentTid(), step.wait, step.seen);
 }
 
-/** connect(fd, addr, addrlen). */
+/**
+ * connect(fd, addr, addrlen). Entry: no lock held; withSock's fd-table lock;
+ * the address is copied in and its path resolved (vfsSocketLookup) before
+ * the SOCK lock; it sleeps holding none.
+ */
 export function sysConnect(t: Task, fd: number, addr: number, len: number): number {
   return withSock(t, fd, (f) => {
     const type = sockWord(t.mem, f.islot, "type");
@@ -267,7 +286,12 @@ export function sysConnect(t: Task, fd: number, addr: number, len: number): numb
   });
 }
 
-/** accept4(fd, addr, addrlen, flags) (accept is flags 0). */
+/**
+ * accept4(fd, addr, addrlen, flags) (accept is flags 0). Entry: no lock
+ * held; withSock's fd-table lock; the SOCK lock and the install (FILES.lock,
+ * fd-table lock) in one no-kill region, one after the other; the address is
+ * copied out after; it sleeps holding none.
+ */
 export function sysAccept4(
   t: Task,
   fd: number,
@@ -304,18 +328,24 @@ export function sysAccept4(
   });
 }
 
-/** accept(fd, addr, addrlen). */
+/** accept(fd, addr, addrlen). Entry: no lock held; locks as sysAccept4. */
 export const sysAccept = (t: Task, fd: number, addr: number, lenVa: number): number =>
   sysAccept4(t, fd, addr, lenVa, 0);
 
-/** getsockname(fd, addr, addrlen). */
+/**
+ * getsockname(fd, addr, addrlen). Entry: no lock held; the fd-table lock,
+ * the SOCK lock, then mmap_lock (read) to copy out.
+ */
 export const sysGetsockname = (t: Task, fd: number, addr: number, lenVa: number): number =>
   withSock(t, fd, (f) => {
     const a = sockName(t.mem, f.islot);
     return typeof a === "number" ? a : putAddr(t, a, addr, lenVa);
   });
 
-/** getpeername(fd, addr, addrlen). */
+/**
+ * getpeername(fd, addr, addrlen). Entry: no lock held; locks as
+ * sysGetsockname.
+ */
 export const sysGetpeername = (t: Task, fd: number, addr: number, lenVa: number): number =>
   withSock(t, fd, (f) => {
     const a = sockPeerName(t.mem, f.islot);
@@ -333,7 +363,11 @@ function sendOn(
   return sockSend(t.mem, f.islot, data, flags, f.flags, dest);
 }
 
-/** sendto(fd, buf, len, flags, dest_addr, addrlen). */
+/**
+ * sendto(fd, buf, len, flags, dest_addr, addrlen). Entry: no lock held;
+ * withSock's fd-table lock; data and address are copied in (mmap_lock, read)
+ * and the path resolved first, then sockSend takes the SOCK lock per step.
+ */
 export function sysSendto(
   t: Task,
   fd: number,
@@ -358,7 +392,11 @@ export function sysSendto(
   });
 }
 
-/** recvfrom(fd, buf, len, flags, src_addr, addrlen). */
+/**
+ * recvfrom(fd, buf, len, flags, src_addr, addrlen). Entry: no lock held;
+ * withSock's fd-table lock; sockRecv takes the SOCK lock per step, then data
+ * and address are copied out.
+ */
 export function sysRecvfrom(
   t: Task,
   fd: number,
@@ -389,7 +427,10 @@ function readIovecs(t: Task, iov: number, n: number): [number, number][] | numbe
   return out;
 }
 
-/** sendmsg(fd, msg, flags): the iovecs gathered into one send (one datagram). */
+/**
+ * sendmsg(fd, msg, flags): the iovecs gathered into one send (one datagram).
+ * Entry: no lock held; locks as sysSendto.
+ */
 export function sysSendmsg(t: Task, fd: number, msg: number, flags: number): number {
   return withSock(t, fd, (f) => {
     const raw = userRead(t, msg, MSGHDR_BYTES);
@@ -422,7 +463,10 @@ export function sysSendmsg(t: Task, fd: number, msg: number, flags: number): num
   });
 }
 
-/** recvmsg(fd, msg, flags): one receive scattered over the iovecs. */
+/**
+ * recvmsg(fd, msg, flags): one receive scattered over the iovecs. Entry: no
+ * lock held; locks as sysRecvfrom.
+ */
 export function sysRecvmsg(t: Task, fd: number, msg: number, flags: number): number {
   return withSock(t, fd, (f) => {
     const raw = userRead(t, msg, MSGHDR_BYTES);
@@ -457,7 +501,10 @@ export function sysRecvmsg(t: Task, fd: number, msg: number, flags: number): num
   });
 }
 
-/** shutdown(fd, how). */
+/**
+ * shutdown(fd, how). Entry: no lock held; withSock's fd-table lock, then the
+ * SOCK lock.
+ */
 export const sysShutdown = (t: Task, fd: number, how: number): number =>
   withSock(t, fd, (f) => sockShutdown(t.mem, f.islot, how));
 
@@ -470,7 +517,11 @@ function readTimeo(raw: Uint8Array, wide: boolean): number {
   return Math.min(0x7fff_ffff, sec * 1000 + Math.ceil(usec / 1000));
 }
 
-/** setsockopt(fd, level, optname, optval, optlen) at SOL_SOCKET. */
+/**
+ * setsockopt(fd, level, optname, optval, optlen) at SOL_SOCKET. Entry: no
+ * lock held; the fd-table lock; optval is copied in, then stored under the
+ * SOCK lock.
+ */
 export function sysSetsockopt(
   t: Task,
   fd: number,
@@ -524,7 +575,11 @@ export function sysSetsockopt(
   });
 }
 
-/** getsockopt(fd, level, optname, optval, optlen) at SOL_SOCKET. */
+/**
+ * getsockopt(fd, level, optname, optval, optlen) at SOL_SOCKET. Entry: no
+ * lock held; the fd-table lock; read under the SOCK lock, copied out after
+ * it.
+ */
 export function sysGetsockopt(
   t: Task,
   fd: number,

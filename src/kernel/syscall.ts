@@ -19,6 +19,7 @@ import { SIGSYS } from "./signal.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
+import { PRCTL_SYSCALLS } from "./sys_prctl.ts";
 import { IPC_SYSCALLS } from "./sys_ipc.ts";
 import { SOCKET_SYSCALLS } from "./sys_socket.ts";
 import { POLL_SYSCALLS } from "./sys_poll.ts";
@@ -39,6 +40,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
   IOCTL_SYSCALLS,
   MM_SYSCALLS,
+  PRCTL_SYSCALLS,
   PROC_SYSCALLS,
   FORK_SYSCALLS,
   SIGNAL_SYSCALLS,

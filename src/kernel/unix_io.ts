@@ -136,7 +136,8 @@ type Step = number | { page: number; rec: number } | { wait: number; seen: numbe
 /**
  * send on socket `id` (write(2), send, sendto, sendmsg): `dest` is a
  * datagram's destination (null: the connected peer). `fileFlags` are the
- * open file's (O_NONBLOCK).
+ * open file's (O_NONBLOCK). Entry: no lock held; `src` is a kernel buffer.
+ * Takes and drops the SOCK lock per step and sleeps with nothing held.
  *
  * @returns bytes sent, or -errno (EPIPE, ENOTCONN, EDESTADDRREQ,
  *   ECONNREFUSED, EMSGSIZE, EAGAIN, ERESTARTSYS/EINTR, ENOMEM)
@@ -420,10 +421,12 @@ export function sockPoll(mem: Memory, id: number): number {
 }
 
 /**
- * Register this thread's file operations of sockets (ANON_SOCKET): read
- * and write as recv and send with no flags, release as sockRelease (the
- * bound name's inode reference dropped through `iput`), fstat as
- * S_IFSOCK. Call once per thread that mounts or attaches the filesystem.
+ * Register this thread's file operations of sockets (ANON_SOCKET): read and
+ * write as recv and send with no flags, release as sockRelease (the bound
+ * name's inode reference dropped through `iput`), fstat as S_IFSOCK. Call
+ * once per thread that mounts or attaches the filesystem. Entry: any lock
+ * state; takes no lock (read and write lock as sockRecv and sockSend;
+ * release drops the inode reference after the SOCK lock).
  */
 export function registerSocketOps(mem: Memory, iput: (ino: number, slot: number) => void): void {
   const ops: AnonFileOps = {

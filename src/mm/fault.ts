@@ -116,6 +116,8 @@ import {
 // vm_fault_t bits, with Linux's values.
 export const VM_FAULT_OOM = 0x1;
 export const VM_FAULT_SIGBUS = 0x2;
+/** The page is poisoned (memory failure): SIGBUS with BUS_MCEERR_AR. */
+export const VM_FAULT_HWPOISON = 0x10;
 export const VM_FAULT_MAJOR = 0x4;
 export const VM_FAULT_SIGSEGV = 0x40;
 export const VM_FAULT_NOPAGE = 0x100;
@@ -123,7 +125,7 @@ export const VM_FAULT_LOCKED = 0x200;
 export const VM_FAULT_RETRY = 0x400;
 export const VM_FAULT_DONE_COW = 0x1000;
 /** The bits that mean the access cannot be satisfied. */
-export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON;
 
 /** A and D may change under us (the hart sets them); pte_same ignores them. */
 const AD = PTE_A | PTE_D;

@@ -41,6 +41,8 @@ export const VM_PFNMAP = 0x400;
  */
 export const VM_DENYWRITE = 0x800;
 export const VM_LOCKED = 0x2000;
+/** MAP_SYNC: a write fault makes the file's metadata durable before mapping (DAX only). */
+export const VM_SYNC = 0x0080_0000;
 export const VM_MIXEDMAP = 0x1000_0000;
 /** The access bits; VM_MAY* is this shifted by VM_MAY_SHIFT. */
 export const VM_ACCESS = VM_READ | VM_WRITE | VM_EXEC;
@@ -429,6 +431,12 @@ export interface VmOperations {
    * allocate blocks, mark it dirty. 0 to go on, or VM_FAULT_* error bits.
    */
   pageMkwrite?(vmf: VmFault): number;
+  /**
+   * Flags beyond LEGACY_MAP_MASK this file accepts with
+   * MAP_SHARED_VALIDATE (Linux's FOP_MMAP_SYNC): MAP_SYNC or 0. Its ->mmap
+   * may still refuse the VMA (a page-cache file with VM_SYNC).
+   */
+  readonly mmapSupportedFlags?: number;
   /**
    * The file's ->mmap: check and adjust the new VMA's flags (DAX adds
    * VM_MIXEDMAP). Runs before the VMA exists.
