@@ -17,6 +17,8 @@ import { type Proc, withFile } from "./vfs.ts";
  * The POLL* events of `fd` in process `proc`, holding a reference on its
  * open file for the call. Never sleeps.
  *
+ * Entry: no lock held (a socket's poll takes the sockets' lock).
+ *
  * @returns the events, or POLLNVAL when `fd` is not open
  */
 export function vfsPoll(proc: Proc, fd: number): number {
