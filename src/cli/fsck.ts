@@ -9,6 +9,7 @@ import { XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
 import { fsck, FSCK_NOT_CLEAN, FSCK_UNUSABLE } from "../fs/fsck.ts";
 import { fsckRepair, LOST_FOUND } from "../fs/fsck_repair.ts";
 import { openVolume, superGet } from "../fs/xipfs_format.ts";
+import { poisonReport } from "../fs/xipfs_poison.ts";
 import { ImageError } from "../hw/image.ts";
 import { ImageFile } from "../hw/image_file.ts";
 import { type CommandSpec, type Parsed, positionalArgs } from "./_command.ts";
@@ -140,6 +141,11 @@ async function repair(image: string, mode: "preen" | "yes"): Promise<number> {
     }
     writeChanged(f, before, bytes);
     for (const line of r.fixes) await printLine(`${image}: ${line}`);
+    // Poison is no error to repair, but -y reports it as -n does.
+    const o = openVolume(bytes);
+    for (const line of o.ok ? poisonReport(o.vol).notes : []) {
+      await printLine(`${image}: hwpoison: ${line}`);
+    }
     for (const line of r.errors) await printLine(`${image}: left: ${line}`);
     if (r.status === 0) await printLine(`${image}: clean, ${usage(bytes)}`);
     else if (r.status === 1) {

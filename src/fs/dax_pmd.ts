@@ -28,6 +28,7 @@
  * @module
  */
 
+import { isErr } from "../abi/errno.ts";
 import { ISLOT } from "../abi/layout.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
 import { type Pfn } from "../abi/types.ts";
@@ -89,14 +90,14 @@ function pmdFaultLocked(c: XipCtx, ip: InodeRef, vmf: VmFault, synced: boolean):
   if (b0 === 0) return VM_FAULT_FALLBACK; // a hole: 4 KiB zero pages, no huge zero page
   if (bmapRun(c, ip.ino, vmf.pgoff, b0, HPAGE_PMD_NR) < HPAGE_PMD_NR) return VM_FAULT_FALLBACK;
   const pfn = daxBlockPfn(c, b0);
-  if (pfn < 0) return faultError(pfn);
+  if (isErr(pfn)) return faultError(pfn);
   if (pfn % HPAGE_PMD_NR !== 0) return VM_FAULT_FALLBACK;
   // A poisoned block: 4 KiB PTEs, so that only its page raises SIGBUS.
   if (badblockFirst(c.mem, b0, HPAGE_PMD_NR) >= 0) return VM_FAULT_FALLBACK;
   if (write) markRangeDirty(c, b0, HPAGE_PMD_NR);
   const sync = write && !synced && (vmaFlags(c.mem, vmf.vma) & VM_SYNC) !== 0;
   if (sync && daxSyncNeededRange(c, ip, vmf.pgoff, b0, HPAGE_PMD_NR)) return VM_FAULT_NEEDDSYNC;
-  const r = insertPfnPmd(c.mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, write);
+  const r = insertPfnPmd(c.mem, vmf.mm, vmf.vma, vmf.address, pfn, write);
   if (r === VM_FAULT_NOPAGE && vmf.origPte === 0) {
     countFault(c.mem, FAULT_KIND.daxPmd, vmf.address, pfn as Pfn);
   }

@@ -585,10 +585,11 @@ export function shmemFault(c: XipCtx, vmf: VmFault): number {
  * as rmapAddVma and rmapRemoveVma (mmap_lock held for writing; the i_mmap
  * lock), close's shmemIput after the i_mmap lock is dropped.
  */
-export function shmemVmOps(c: XipCtx): VmOperations {
+export function shmemVmOps(c: XipCtx): VmOperations<XipCtx> {
   return {
     name: "shmem",
-    fault: (vmf: VmFault) => shmemFault(c, vmf),
+    ctx: c,
+    fault: shmemFault,
     open(mem: Memory, v: number, after?: number) {
       ihold(c, vmaInode(c, v));
       rmapAddVma(mem, v, after); // fork: right after the parent's VMA

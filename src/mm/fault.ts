@@ -467,7 +467,7 @@ function wpPageCopy(vmf: MutableVmFault): number {
 function wpPageShared(vmf: MutableVmFault, page: Pfn | null): number {
   const ops = vmOps(vmaOpsId(vmf.mem, vmf.vma));
   if (ops?.pageMkwrite !== undefined) {
-    const r = ops.pageMkwrite(vmf);
+    const r = ops.pageMkwrite(ops.ctx, vmf);
     if ((r & VM_FAULT_ERROR) !== 0) return r;
     if ((r & VM_FAULT_NOPAGE) !== 0) return 0;
   }
@@ -488,7 +488,7 @@ function doFault(vmf: MutableVmFault): number {
 
 /** Read of an unmapped file page (Linux's do_read_fault). Entry: mmap_lock held (read). */
 function doReadFault(vmf: MutableVmFault, ops: VmOperations): number {
-  const r = ops.fault(vmf);
+  const r = ops.fault(ops.ctx, vmf);
   if ((r & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) return r;
   return finishFault(vmf);
 }
@@ -506,7 +506,7 @@ function doCowFault(vmf: MutableVmFault, ops: VmOperations): number {
     const cow = allocAnonPage(mem, false);
     if (isErr(cow)) return VM_FAULT_OOM;
     vmf.cowPage = cow;
-    const r = ops.fault(vmf);
+    const r = ops.fault(ops.ctx, vmf);
     const src = vmf.page;
     if ((r & VM_FAULT_ERROR) !== 0 || ((r & VM_FAULT_DONE_COW) === 0 && src === -1)) {
       putPage(mem, cow);
@@ -524,10 +524,10 @@ function doCowFault(vmf: MutableVmFault, ops: VmOperations): number {
 
 /** Shared write to an unmapped file page (Linux's do_shared_fault). Entry: mmap_lock held (read). */
 function doSharedFault(vmf: MutableVmFault, ops: VmOperations): number {
-  const r = ops.fault(vmf);
+  const r = ops.fault(ops.ctx, vmf);
   if ((r & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) return r;
   if (ops.pageMkwrite !== undefined) {
-    const m = ops.pageMkwrite(vmf);
+    const m = ops.pageMkwrite(ops.ctx, vmf);
     if ((m & VM_FAULT_ERROR) !== 0) {
       if (vmf.page !== -1) putPage(vmf.mem, vmf.page);
       return m;

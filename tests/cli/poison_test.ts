@@ -68,6 +68,11 @@ Deno.test("xip run --poison kills the program that touches it; fsck and ls repor
   // The saved list is loaded at the next boot: the same program dies without --poison.
   const again = await xip("run", image, "--", "/bin/hwpoison", "text", "/ctl");
   assert.equal(again.code, 135, again.err);
+  // fsck -y keeps the list (poison is no error to repair) and reports it as -n does.
+  const y = await xip("fsck", "-y", image);
+  assert.ok(y.code === 0 || y.code === 1, y.out);
+  assert.match(y.out, /hwpoison: \/bin\/hwpoison \(inode \d+\): 1 poisoned block/);
+  assert.match((await xip("fsck", "-n", image)).out, /hwpoison: 1 poisoned block in 1 run/);
 });
 
 for (const bad of ["1:2:3", "abc", "0x10:0", "99999999999"]) {

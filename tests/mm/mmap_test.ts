@@ -53,6 +53,7 @@ const OPS_SYNC = VMOPS_TEST + 3;
 const msyncs: [number, number, number][] = [];
 registerVmOps(OPS_SYNC, {
   name: "test-msync",
+  ctx: null,
   fault: () => 0x2, // SIGBUS: these tests never touch the pages
   msync(_mem, _vma, start, end, flags) {
     msyncs.push([start, end, flags]);
