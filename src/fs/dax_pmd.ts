@@ -31,7 +31,6 @@
 import { isErr } from "../abi/errno.ts";
 import { ISLOT } from "../abi/layout.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
-import { type Pfn } from "../abi/types.ts";
 import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { VM_FAULT_NOPAGE } from "../mm/fault.ts";
 import { insertPfnPmd, VM_FAULT_FALLBACK } from "../mm/huge_memory.ts";
@@ -99,7 +98,7 @@ function pmdFaultLocked(c: XipCtx, ip: InodeRef, vmf: VmFault, synced: boolean):
   if (sync && daxSyncNeededRange(c, ip, vmf.pgoff, b0, HPAGE_PMD_NR)) return VM_FAULT_NEEDDSYNC;
   const r = insertPfnPmd(c.mem, vmf.mm, vmf.vma, vmf.address, pfn, write);
   if (r === VM_FAULT_NOPAGE && vmf.origPte === 0) {
-    countFault(c.mem, FAULT_KIND.daxPmd, vmf.address, pfn as Pfn);
+    countFault(c.mem, FAULT_KIND.daxPmd, vmf.address, pfn);
   }
   return r;
 }
