@@ -48,6 +48,7 @@ export const SYS_setpgid = 154;
 export const SYS_getpgid = 155;
 export const SYS_getsid = 156;
 export const SYS_setsid = 157;
+export const SYS_prctl = 167;
 export const SYS_getpid = 172;
 export const SYS_getppid = 173;
 export const SYS_gettid = 178;
@@ -64,6 +65,7 @@ export const SYS_madvise = 233;
 /** Not in riscv32's table (no 32-bit time rusage); xip answers it as the generic 260. */
 export const SYS_wait4 = 260;
 export const SYS_clock_gettime64 = 403;
+export const SYS_ppoll_time64 = 414;
 export const SYS_futex_time64 = 422;
 // System V IPC (asm-generic: one number per call, no ipc(2)).
 export const SYS_msgget = 186;

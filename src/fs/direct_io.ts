@@ -28,7 +28,7 @@
  */
 
 import { STAT } from "../abi/layout.ts";
-import { EINVAL } from "../abi/errno.ts";
+import { EINVAL, isErr } from "../abi/errno.ts";
 import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
@@ -54,8 +54,8 @@ function copyBlock(c: XipCtx, b: number, pfn: Pfn, toDevice: boolean, bytes: num
   const at = pfn * PAGE_SIZE;
   if (c.mdev !== null) {
     const src = daxBlockPfn(c, b);
-    if (src < 0) return src;
-    const dev = (src as number) * PAGE_SIZE;
+    if (isErr(src)) return src;
+    const dev = src * PAGE_SIZE;
     if (toDevice) u8.copyWithin(dev, at, at + bytes);
     else u8.copyWithin(at, dev, dev + bytes);
     codeWritten(c.mem, toDevice ? dev : at, bytes);

@@ -16,6 +16,8 @@
 
 import { ISLOT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
+import { EOPNOTSUPP, isErr } from "../abi/errno.ts";
+import { MAP_SYNC } from "../abi/mman.ts";
 import { type Pfn, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pageMapcount, pageRefcount, pfnValid } from "../mm/memmap.ts";
@@ -31,11 +33,11 @@ import {
   registerVmOps,
   VM_DENYWRITE,
   VM_MIXEDMAP,
+  VM_SYNC,
   vmaEnd,
   vmaFlags,
   vmaPgoff,
   vmaStart,
-  type VmFault,
   type VmOperations,
   VMOPS_DAX,
   VMOPS_FILEMAP,
@@ -44,6 +46,7 @@ import {
 import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
 import { daxPmdFault } from "./dax_pmd.ts";
+import { setPersistCtx } from "./dax_sync.ts";
 import { type FilemapCtx, filemapFault, filemapMkwrite } from "./filemap_fault.ts";
 import { ihold, iput, isDax } from "./icache.ts";
 import { shrinkPageCache, writebackMapping } from "./pagecache.ts";
@@ -88,13 +91,15 @@ function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | 
  * (mmap_lock held for reading), msync as fsync (no lock of the inode held),
  * open and close as rmapAddVma and rmapRemoveVma.
  */
-export function daxVmOps(c: XipCtx): VmOperations {
+export function daxVmOps(c: XipCtx): VmOperations<XipCtx> {
   return {
     name: "dax",
+    ctx: c,
+    mmapSupportedFlags: MAP_SYNC,
     mmap: (_mem, _file, vmFlags) => vmFlags | VM_MIXEDMAP,
-    fault: (vmf: VmFault) => daxFault(c, vmf),
-    hugeFault: (vmf: VmFault) => daxPmdFault(c, vmf),
-    pageMkwrite: (vmf: VmFault) => daxPfnMkwrite(c, vmf),
+    fault: daxFault,
+    hugeFault: daxPmdFault,
+    pageMkwrite: daxPfnMkwrite,
     // Stores through the mapping land on the device itself; fsync records
     // every block of a mapped DAX file for the host image.
     msync: (_mem, v) => fsync(c, vmaInode(c, v)),
@@ -109,12 +114,16 @@ export function daxVmOps(c: XipCtx): VmOperations {
  * reading), msync as writebackMapping (no page lock held; takes each dirty
  * page's lock in turn), open and close as rmapAddVma and rmapRemoveVma.
  */
-export function filemapVmOps(f: FilemapCtx): VmOperations {
+export function filemapVmOps(f: FilemapCtx): VmOperations<FilemapCtx> {
   const c = f.c;
   return {
     name: "filemap",
-    fault: (vmf: VmFault) => filemapFault(f, vmf),
-    pageMkwrite: (vmf: VmFault) => filemapMkwrite(f, vmf),
+    ctx: f,
+    mmapSupportedFlags: MAP_SYNC,
+    // MAP_SYNC needs a DAX file (ext4_file_mmap's daxdev_mapping_supported).
+    mmap: (_mem, _file, vmFlags) => (vmFlags & VM_SYNC) !== 0 ? -EOPNOTSUPP : vmFlags,
+    fault: filemapFault,
+    pageMkwrite: filemapMkwrite,
     msync(_mem, v, start: VirtAddr, end: VirtAddr) {
       const from = vmaPgoff(c.mem, v) + ((start - vmaStart(c.mem, v)) >>> 12);
       const to = from + ((Math.min(end, vmaEnd(c.mem, v)) - start + 4095) >>> 12);
@@ -140,8 +149,8 @@ export function daxLayoutBusyPage(c: XipCtx, ip: InodeRef, start: number, n: num
   bmapWalk(c.vol, ip.ino, (b, ib, kind, valid) => {
     if (busy !== -1 || kind !== "data" || !valid || ib < start || ib >= end) return;
     const pfn = daxBlockPfn(c, b);
-    if (pfn < 0 || !pfnValid(c.mem, pfn as Pfn)) return;
-    if (pageRefcount(c.mem, pfn as Pfn) > pageMapcount(c.mem, pfn as Pfn)) busy = pfn as Pfn;
+    if (isErr(pfn) || !pfnValid(c.mem, pfn)) return;
+    if (pageRefcount(c.mem, pfn) > pageMapcount(c.mem, pfn)) busy = pfn;
   });
   return busy;
 }
@@ -193,6 +202,7 @@ export function installFileMm(fs: XipFs): void {
   registerVmOps(VMOPS_SHMEM, shmemVmOps(c));
   shmemAttach(c);
   setUnmapMappingRangeHook((ip, start, n) => truncateUnmap(c, ip, start, n));
+  setPersistCtx(c); // Zicbom cbo.clean/cbo.flush write lines of this device into its image
   // Anonymous and COW faults reclaim the page cache before they fail with OOM.
   setReclaimHook((mem, nr) => shrinkPageCache(mem, nr, fs.aopsFor));
 }

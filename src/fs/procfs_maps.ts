@@ -293,6 +293,7 @@ const VMFLAG_NAMES: readonly [number, string][] = [
   [8, "gd"],
   [10, "pf"],
   [13, "lo"],
+  [23, "sf"],
   [28, "mm"],
 ];
 

@@ -34,7 +34,7 @@
  * @module
  */
 
-import { EFBIG, EINVAL, ENOMEM, ENOSPC } from "../abi/errno.ts";
+import { asErrno, EFBIG, EINVAL, ENOMEM, ENOSPC, type Errno, isErr } from "../abi/errno.ts";
 import { IFLAG_SHMEM, ISLOT } from "../abi/layout.ts";
 import {
   SHMEM_INO_BASE,
@@ -255,7 +255,12 @@ const tmpfsLimitPages = (mem: Memory): number => Math.floor(mem.layout.config.ra
  * @returns the pfn, -1 for a hole when !create, -ENOMEM (no frame),
  *   -ENOSPC (the tmpfs is full)
  */
-export function shmemGetPage(c: XipCtx, ip: InodeRef, pgoff: number, create: boolean): number {
+export function shmemGetPage(
+  c: XipCtx,
+  ip: InodeRef,
+  pgoff: number,
+  create: boolean,
+): Pfn | Errno | -1 {
   const mem = c.mem;
   for (;;) {
     const found = findGetPage(mem, ip.slot, pgoff);
@@ -265,12 +270,12 @@ export function shmemGetPage(c: XipCtx, ip: InodeRef, pgoff: number, create: boo
       shmiGet(c, ip, "kind") === SHMEM_KIND_TMPFS &&
       Atomics.load(c.k32, hdr(c) + SHMHDR.tmpfsPages) >= tmpfsLimitPages(mem)
     ) {
-      return -ENOSPC;
+      return asErrno(-ENOSPC);
     }
-    const got = withNoKill(() => {
+    const got = withNoKill((): Pfn | Errno | typeof RETRY => {
       const pfn = allocFrameReclaim(mem, { zero: true });
-      if (pfn < 0) return pfn;
-      const page = pfn as Pfn;
+      if (isErr(pfn)) return pfn;
+      const page = pfn;
       setPageFlag(mem, page, PG_uptodate);
       setPageFlag(mem, page, PG_dirty);
       lockPage(mem, page); // a fresh frame: nobody else can hold it
@@ -306,9 +311,9 @@ export function shmemRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array)
       const inPage = at % PAGE_SIZE;
       const len = Math.min(n - done, PAGE_SIZE - inPage);
       const pfn = shmemGetPage(c, ip, Math.floor(at / PAGE_SIZE), false);
-      if (pfn === -1) dst.fill(0, done, done + len);
+      if (pfn === -1 || isErr(pfn)) dst.fill(0, done, done + len);
       else {
-        const page = pfn as Pfn;
+        const page = pfn;
         dst.set(pageView(c.mem, page).subarray(inPage, inPage + len), done);
         putPage(c.mem, page);
       }
@@ -348,12 +353,12 @@ export function shmemWrite(
       const inPage = at % PAGE_SIZE;
       const len = Math.min(n - done, PAGE_SIZE - inPage);
       const pfn = shmemGetPage(c, ip, Math.floor(at / PAGE_SIZE), true);
-      if (pfn < 0) {
+      if (pfn === -1 || isErr(pfn)) {
         if (done === 0) return [pfn, pos];
         break;
       }
-      pageView(c.mem, pfn as Pfn).set(src.subarray(done, done + len), inPage);
-      putPage(c.mem, pfn as Pfn);
+      pageView(c.mem, pfn).set(src.subarray(done, done + len), inPage);
+      putPage(c.mem, pfn);
       done += len;
     }
     if (pos + done > shmemSize(c, ip)) setSize(c, ip, pos + done);
@@ -467,8 +472,8 @@ export function shmemPunchHole(c: XipCtx, ip: InodeRef, off: number, len: number
 /** Zero [at, at + len) inside one page, if the page exists (a hole is zero already). */
 function zeroRange(c: XipCtx, ip: InodeRef, at: number, len: number): void {
   const pfn = shmemGetPage(c, ip, Math.floor(at / PAGE_SIZE), false);
-  if (pfn < 0) return;
-  const page = pfn as Pfn;
+  if (pfn === -1 || isErr(pfn)) return;
+  const page = pfn;
   withNoKill(() => lockPage(c.mem, page));
   pageView(c.mem, page).fill(0, at % PAGE_SIZE, at % PAGE_SIZE + len);
   withNoKill(() => {
@@ -504,14 +509,14 @@ export function shmemFallocate(
         continue;
       }
       const pfn = shmemGetPage(c, ip, pg, true);
-      if (pfn < 0) {
+      if (pfn === -1 || isErr(pfn)) {
         const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
         downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
         for (const m of made) dropPages(c, ip, m, m + 1);
         upWrite(c.k32, inval);
         return pfn;
       }
-      putPage(c.mem, pfn as Pfn);
+      putPage(c.mem, pfn);
       made.push(pg);
     }
     if (!keepSize && off + len > shmemSize(c, ip)) setSize(c, ip, off + len);
@@ -553,11 +558,11 @@ export function shmemFault(c: XipCtx, vmf: VmFault): number {
     // From the reference to the lock, no kill point (the rule of lockPage).
     const pfn = withNoKill(() => {
       const got = shmemGetPage(c, ip, vmf.pgoff, true);
-      if (got >= 0) lockPage(mem, got as Pfn);
+      if (got !== -1 && !isErr(got)) lockPage(mem, got);
       return got;
     });
-    if (pfn < 0) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-    const page = pfn as Pfn;
+    if (pfn === -1 || isErr(pfn)) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+    const page = pfn;
     try {
       if (!pageIs(mem, page, ip.slot, vmf.pgoff)) return VM_FAULT_NOPAGE;
       if (vmf.pgoff >= sizePages(shmemSize(c, ip))) return VM_FAULT_SIGBUS;
@@ -585,10 +590,11 @@ export function shmemFault(c: XipCtx, vmf: VmFault): number {
  * as rmapAddVma and rmapRemoveVma (mmap_lock held for writing; the i_mmap
  * lock), close's shmemIput after the i_mmap lock is dropped.
  */
-export function shmemVmOps(c: XipCtx): VmOperations {
+export function shmemVmOps(c: XipCtx): VmOperations<XipCtx> {
   return {
     name: "shmem",
-    fault: (vmf: VmFault) => shmemFault(c, vmf),
+    ctx: c,
+    fault: shmemFault,
     open(mem: Memory, v: number, after?: number) {
       ihold(c, vmaInode(c, v));
       rmapAddVma(mem, v, after); // fork: right after the parent's VMA

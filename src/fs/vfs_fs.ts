@@ -86,6 +86,13 @@ export interface VfsFs {
    * stream needs for O_NONBLOCK; files ignore them.)
    */
   stream?(ip: VInode): boolean;
+  /**
+   * poll(2)'s events of an open file of `ip` (open flags `flags`), for
+   * filesystems whose files are not always ready (pipes, devices). Never
+   * sleeps; a change of readiness bumps the poll word (sys_poll.ts
+   * pollWake). Absent: DEFAULT_POLLMASK.
+   */
+  poll?(ip: VInode, flags: number): number;
   getattr(ip: VInode): VAttr;
   /** i_size. No lock needed (a racing writer may change it right after). */
   size(ip: VInode): number;

@@ -66,6 +66,7 @@ import { fsync, syncFs, syncLastError } from "./xipfs_sync.ts";
 import { punchHole, truncate, xipTruncatePage } from "./xipfs_truncate.ts";
 import { xipfsFallocate } from "./xipfs_falloc.ts";
 import { type FsxAttr, getFsxattr, setFsxattr } from "./xipfs_fsxattr.ts";
+import { hwpoisonLoad, setPoison } from "./xipfs_poison.ts";
 import * as ns from "./xipfs_live_ns.ts";
 import {
   inodeGet,
@@ -204,6 +205,7 @@ export function mountXipfs(
   superSet(c.vol, "mountCount", superGet(c.vol, "mountCount") + 1);
   superSet(c.vol, "writeTime", nowSecs());
   markBlockDirty(c, 0);
+  if (c.mdev !== null) hwpoisonLoad(c); // the device's poison list, kept in the image
   // The image must say "dirty" before any other block of it is written in
   // place, so that a crash from here on is seen (xipfs_sync.ts).
   if (opts.imagePath !== undefined && syncFs(c) < 0) {
@@ -242,6 +244,8 @@ export class XipFs {
 
   constructor(readonly ctx: XipCtx) {
     this.aops = fileAops(ctx);
+    // A bio write of a whole poisoned block clears it (pmem_do_write): keep the image's list too.
+    if (ctx.mdev !== null) ctx.mdev.poisonCleared = (b) => setPoison(ctx, b, 1, false);
   }
 
   get mem(): Memory {

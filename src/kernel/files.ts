@@ -63,6 +63,7 @@ import {
 } from "../fs/vfs.ts";
 import { vfsGetdents64, vfsLink, vfsMkdir, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
 import { asIno, type Ino } from "../abi/types.ts";
+import { vfsPoll } from "../fs/vfs_poll.ts";
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
@@ -103,6 +104,8 @@ export interface FileGlue {
   unlinkat(dirfd: number, path: string, flags: number): number;
   /** mkdirat(2): 0 or -errno. */
   mkdirat(dirfd: number, path: string, mode: number): number;
+  /** poll(2)'s events of `fd` now (vfsPoll): POLL* bits, POLLNVAL when it is not open. */
+  poll(fd: number): number;
   /** linkat(2) with AT_SYMLINK_FOLLOW and AT_EMPTY_PATH in `flags`: 0 or -errno. */
   linkat(od: number, op: string, nd: number, np: string, flags: number): number;
   /** linux_dirent64 records filling at most `max` bytes, or -errno. */
@@ -305,6 +308,9 @@ export class VfsFiles implements FileGlue {
   }
   mkdirat(dirfd: number, path: string, mode: number): number {
     return this.#at(dirfd, path, () => vfsMkdir(this.proc, path, mode));
+  }
+  poll(fd: number): number {
+    return vfsPoll(this.proc, fd);
   }
   linkat(od: number, op: string, nd: number, np: string, flags: number): number {
     const proc = this.proc;

@@ -35,6 +35,7 @@ import { errnoName } from "../abi/errno.ts";
 import { ChrdevMount } from "../fs/chrdev.ts";
 import { setImageLog } from "../hw/image_file.ts";
 import { installFileMm } from "../fs/file_mm.ts";
+import { installMemoryFailure } from "./memory_failure.ts";
 import { TmpfsMount, tmpfsMountInit, tmpfsMountPrepare, tmpfsUnmount } from "../fs/tmpfs.ts";
 import { ipcAttach, ipcBoot, ipcTeardown } from "./ipc.ts";
 import { AnonMount } from "../fs/anon_file.ts";
@@ -104,6 +105,7 @@ function selfPidOf(mem: Memory): () => number {
  */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
+  installMemoryFailure(xip.ctx);
   setImageLog(opts.imageLog ?? null);
   registerConsole(mem);
   ipcAttach(xip.ctx);

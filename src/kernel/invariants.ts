@@ -68,6 +68,10 @@
  *    file offset, grants no permission the VMA lacks (W only when shared),
  *    and (given a volume) names exactly the 1024 in-use blocks the inode
  *    maps there.
+ * 3c. Poison [_invariants_poison.ts checkPoison]. No leaf PTE or megapage
+ *    maps a poisoned device block (memory failure unmapped it everywhere;
+ *    faults refuse it); the poison bitmap's count is its population; given
+ *    a volume, the list saved in its block 0 names exactly those blocks.
  * 4. VMAs [checkVmas]. Each live mm's list is sorted, page aligned, without
  *    overlap, its records name the mm and MM.vmaCount matches; every used
  *    VMA slot is on a live mm's list; file VMAs are on their inode's i_mmap
@@ -113,6 +117,7 @@ import {
 } from "./_invariants_mm.ts";
 import { checkLocks } from "./_invariants_locks.ts";
 import { checkHuges } from "./_invariants_huge.ts";
+import { checkPoison } from "./_invariants_poison.ts";
 import { checkIpc } from "./_invariants_ipc.ts";
 import { takeSnapshot } from "./_invariants_scan.ts";
 
@@ -188,6 +193,7 @@ export function checkInvariants(mem: Memory, opts: InvariantOptions = {}): strin
   const vol = opts.vol === undefined ? defaultVol(mem) : opts.vol;
   checkPtes(s, vol, out);
   checkHuges(s, vol, out);
+  checkPoison(s, vol, out);
   checkVmas(s, out);
   checkGauges(s, out);
   checkIpc(s, out);

@@ -75,7 +75,6 @@ import {
   vmaOpsId,
   vmaPgoff,
   vmaStart,
-  type VmFault,
   type VmOperations,
   VMOPS_SYSV_SHM,
 } from "../mm/vma.ts";
@@ -257,12 +256,13 @@ function destroyLocked(c: XipCtx, t: IdTable, idx: number): InodeRef {
  * then, with it dropped, the shm IPC lock; close drops the inode reference
  * last, with neither held.
  */
-export function sysvShmVmOps(c: XipCtx): VmOperations {
+export function sysvShmVmOps(c: XipCtx): VmOperations<XipCtx> {
   const t = shmTable(c.mem);
   const segOf = (v: number): number => shmiGet(c, vmaInode(c, v), "sysvIdx") - 1;
   return {
     name: "sysv-shm",
-    fault: (vmf: VmFault) => shmemFault(c, vmf),
+    ctx: c,
+    fault: shmemFault,
     open(mem: Memory, v: number, after?: number) {
       const ip = vmaInode(c, v);
       shmemIhold(c, ip);

@@ -20,8 +20,10 @@ import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { PIPE_SYSCALLS } from "./sys_pipe.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
+import { PRCTL_SYSCALLS } from "./sys_prctl.ts";
 import { IPC_SYSCALLS } from "./sys_ipc.ts";
 import { SOCKET_SYSCALLS } from "./sys_socket.ts";
+import { POLL_SYSCALLS } from "./sys_poll.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
@@ -39,12 +41,14 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
   IOCTL_SYSCALLS,
   MM_SYSCALLS,
+  PRCTL_SYSCALLS,
   PROC_SYSCALLS,
   FORK_SYSCALLS,
   PIPE_SYSCALLS,
   SIGNAL_SYSCALLS,
   IPC_SYSCALLS,
   SOCKET_SYSCALLS,
+  POLL_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {

@@ -122,7 +122,7 @@ export function vdsoSigreturn(mem: Memory, mm: number): number {
  * install the shared page, pte_special and read-only, if the PTE is still
  * empty. Entry: mmap_lock held for reading.
  */
-function vdsoFault(vmf: VmFault): number {
+function vdsoFault(_ctx: null, vmf: VmFault): number {
   const pfn = vdsoPfn(vmf.mem);
   if (isErr(pfn)) return VM_FAULT_OOM;
   setPte(vmf, pfn, false, false); // not counted: the page lives as long as the kernel
@@ -131,6 +131,7 @@ function vdsoFault(vmf: VmFault): number {
 
 registerVmOps(VMOPS_VDSO, {
   name: "vdso",
+  ctx: null,
   fault: vdsoFault,
   mmap() {
     throw new KernelPanic("vdso mmap", "the [vdso] is never mapped through mmap");

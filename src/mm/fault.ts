@@ -116,6 +116,8 @@ import {
 // vm_fault_t bits, with Linux's values.
 export const VM_FAULT_OOM = 0x1;
 export const VM_FAULT_SIGBUS = 0x2;
+/** The page is poisoned (memory failure): SIGBUS with BUS_MCEERR_AR. */
+export const VM_FAULT_HWPOISON = 0x10;
 export const VM_FAULT_MAJOR = 0x4;
 export const VM_FAULT_SIGSEGV = 0x40;
 export const VM_FAULT_NOPAGE = 0x100;
@@ -123,7 +125,7 @@ export const VM_FAULT_LOCKED = 0x200;
 export const VM_FAULT_RETRY = 0x400;
 export const VM_FAULT_DONE_COW = 0x1000;
 /** The bits that mean the access cannot be satisfied. */
-export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON;
 
 /** A and D may change under us (the hart sets them); pte_same ignores them. */
 const AD = PTE_A | PTE_D;
@@ -465,7 +467,7 @@ function wpPageCopy(vmf: MutableVmFault): number {
 function wpPageShared(vmf: MutableVmFault, page: Pfn | null): number {
   const ops = vmOps(vmaOpsId(vmf.mem, vmf.vma));
   if (ops?.pageMkwrite !== undefined) {
-    const r = ops.pageMkwrite(vmf);
+    const r = ops.pageMkwrite(ops.ctx, vmf);
     if ((r & VM_FAULT_ERROR) !== 0) return r;
     if ((r & VM_FAULT_NOPAGE) !== 0) return 0;
   }
@@ -486,7 +488,7 @@ function doFault(vmf: MutableVmFault): number {
 
 /** Read of an unmapped file page (Linux's do_read_fault). Entry: mmap_lock held (read). */
 function doReadFault(vmf: MutableVmFault, ops: VmOperations): number {
-  const r = ops.fault(vmf);
+  const r = ops.fault(ops.ctx, vmf);
   if ((r & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) return r;
   return finishFault(vmf);
 }
@@ -504,7 +506,7 @@ function doCowFault(vmf: MutableVmFault, ops: VmOperations): number {
     const cow = allocAnonPage(mem, false);
     if (isErr(cow)) return VM_FAULT_OOM;
     vmf.cowPage = cow;
-    const r = ops.fault(vmf);
+    const r = ops.fault(ops.ctx, vmf);
     const src = vmf.page;
     if ((r & VM_FAULT_ERROR) !== 0 || ((r & VM_FAULT_DONE_COW) === 0 && src === -1)) {
       putPage(mem, cow);
@@ -522,10 +524,10 @@ function doCowFault(vmf: MutableVmFault, ops: VmOperations): number {
 
 /** Shared write to an unmapped file page (Linux's do_shared_fault). Entry: mmap_lock held (read). */
 function doSharedFault(vmf: MutableVmFault, ops: VmOperations): number {
-  const r = ops.fault(vmf);
+  const r = ops.fault(ops.ctx, vmf);
   if ((r & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) return r;
   if (ops.pageMkwrite !== undefined) {
-    const m = ops.pageMkwrite(vmf);
+    const m = ops.pageMkwrite(ops.ctx, vmf);
     if ((m & VM_FAULT_ERROR) !== 0) {
       if (vmf.page !== -1) putPage(vmf.mem, vmf.page);
       return m;

@@ -68,6 +68,8 @@ const PATHS = [
   "",
 ];
 const PATH_AT = SCRATCH + 4096; // path i at PATH_AT + 64 * i
+/** A zero timespec for ppoll, rewritten before each call. */
+const POLL_TS = SCRATCH + 3 * 4096;
 const CALLS = 200;
 
 export interface SyscallFuzz {
@@ -289,6 +291,12 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     if (n === nr.SYS_msgrcv) a[4] = a[4]! | IPC_NOWAIT;
     if (n === nr.SYS_socket || n === nr.SYS_socketpair) a[1] = a[1]! | SOCK_NONBLOCK;
     if (n === nr.SYS_accept4) a[3] = a[3]! | SOCK_NONBLOCK;
+    if (n === nr.SYS_ppoll_time64) {
+      // A poll with no timeout waits for ever: give it 0 s (or a bad pointer), and a few pollfds.
+      copyToUser(mem, mm, asVirt(POLL_TS), new Uint8Array(16));
+      a[1] = r.int(4);
+      a[2] = r.chance(0.9) ? POLL_TS : 4;
+    }
     if (n === nr.SYS_mmap2) a[3] = a[3]! & ~0x8000; // no MAP_POPULATE of gigabytes
     if (n === nr.SYS_brk) a[0] = HEAP + (a[0]! & 0xffff);
     if ((n === nr.SYS_exit || n === nr.SYS_exit_group) && r.chance(0.95)) continue; // keep going longer

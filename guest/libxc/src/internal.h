@@ -53,6 +53,7 @@ enum {
   SYS_msync = 227,
   SYS_madvise = 233,
   SYS_clock_gettime64 = 403,
+  SYS_ppoll_time64 = 414, /* fds, nfds, struct __kernel_timespec *, sigset_t *, 8 */
 };
 
 static inline long xc_syscall6(long n, long a, long b, long c, long d, long e, long f) {
