@@ -19,6 +19,7 @@
  */
 
 import { EINVAL, ENOTDIR, ESPIPE, EXDEV } from "../abi/errno.ts";
+import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { O_NONBLOCK } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
@@ -29,7 +30,15 @@ import type { AddressSpaceOps, AopsLookup } from "../fs/pagecache.ts";
 import { type Proc, vfsClose, vfsInstallFile } from "../fs/vfs.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "../fs/vfs_fs.ts";
 import { currentTid } from "../sync/task.ts";
-import { pipeAlloc, type PipeEnd, pipeGet, pipePut, pipeRead, pipeWrite } from "./pipe.ts";
+import {
+  pipeAlloc,
+  type PipeEnd,
+  pipeGet,
+  pipePoll,
+  pipePut,
+  pipeRead,
+  pipeWrite,
+} from "./pipe.ts";
 
 /**
  * Pipe ends' inode numbers: below the anon files' range (0x3d00_0000),
@@ -105,6 +114,10 @@ export class PipeMount implements Required<VfsFs> {
     this.aopsLookup = inner.aopsLookup;
   }
 
+  poll(ip: VInode, flags: number): number {
+    if (own(ip)) return pipePoll(this.mem, ip.slot, endOf(ip));
+    return this.inner.poll?.(ip, flags) ?? DEFAULT_POLLMASK;
+  }
   stream(ip: VInode): boolean {
     return own(ip) || (this.inner.stream?.(ip) ?? false);
   }
