@@ -11,6 +11,9 @@
  *                     a child writes KIB KiB in CHUNK-byte writes, the
  *                     parent reads in CHUNK-byte reads (the throughput
  *                     bench: nothing is checked but the count)
+ *   pipetest poll     poll(2) on both ends: readable only with bytes or
+ *                     once the writer is gone (POLLHUP), writable until
+ *                     full, POLLERR once the reader is gone
  *   pipetest atomic   three children each write 100 records of PIPE_BUF
  *                     bytes of their own letter: no record is torn
  *   pipetest sigpipe  writing to a pipe whose reader is gone kills the
@@ -18,6 +21,7 @@
  * Every line it prints is fixed, so qemu-riscv32 and xip print the same. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +143,36 @@ static int blast(long kib, long chunk) {
   return got == len && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
 }
 
+/* The revents of one fd, polled without waiting. */
+static int revents(int fd, short events) {
+  struct pollfd pfd = {fd, events, 0};
+  return poll(&pfd, 1, 0) < 0 ? -1 : pfd.revents;
+}
+
+static int polls(void) {
+  int p[2];
+  pipe2(p, O_NONBLOCK);
+  expect("empty: the read end is not readable", revents(p[0], POLLIN) == 0);
+  expect("the write end is writable", revents(p[1], POLLOUT) == POLLOUT);
+  write(p[1], "x", 1);
+  expect("a byte in: readable", revents(p[0], POLLIN) == POLLIN);
+  static char buf[65536];
+  while (write(p[1], buf, sizeof buf) > 0) {
+  }
+  expect("full: not writable", revents(p[1], POLLOUT) == 0);
+  while (read(p[0], buf, sizeof buf) > 0) {
+  }
+  close(p[1]);
+  expect("the writer gone: POLLHUP", revents(p[0], POLLIN) == POLLHUP);
+  close(p[0]);
+  pipe(p);
+  close(p[0]);
+  expect("the reader gone: POLLERR", revents(p[1], POLLOUT) == (POLLOUT | POLLERR));
+  expect("a closed fd: POLLNVAL", revents(p[0], POLLIN) == POLLNVAL);
+  close(p[1]);
+  return 0;
+}
+
 static int atomic(void) {
   int p[2];
   pipe(p);
@@ -200,8 +234,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "epipe")) return epipe();
   if (!strcmp(cmd, "stream") && argc > 2) return stream(atol(argv[2]));
   if (!strcmp(cmd, "atomic")) return atomic();
+  if (!strcmp(cmd, "poll")) return polls();
   if (!strcmp(cmd, "blast") && argc > 3) return blast(atol(argv[2]), atol(argv[3]));
   if (!strcmp(cmd, "sigpipe")) return sigpipe();
-  printf("usage: pipetest basic | epipe | stream KIB | blast KIB CHUNK | atomic | sigpipe\n");
+  printf("usage: pipetest basic | epipe | stream KIB | blast KIB CHUNK | poll | atomic | sigpipe\n");
   return 2;
 }

@@ -2,8 +2,9 @@
  * Pipes between processes, end to end (guest/bin/pipetest.c): pipe2 and
  * its flags, order and capacity, O_NONBLOCK, EOF after the last writer,
  * EPIPE and SIGPIPE after the last reader, a 1 MiB stream in odd-sized
- * reads and writes, and PIPE_BUF atomicity across writers; in both DAX
- * modes (a pipe's ring is RAM either way) with the invariants after.
+ * reads and writes, PIPE_BUF atomicity across writers, and poll's events
+ * on both ends; in both DAX modes (a pipe's ring is RAM either way) with
+ * the invariants after.
  * Everything but the ignored-SIGPIPE case is compared with qemu-riscv32.
  */
 
@@ -29,8 +30,20 @@ const BASIC = [
   "",
 ].join("\n");
 
+const POLL = [
+  "empty: the read end is not readable: ok",
+  "the write end is writable: ok",
+  "a byte in: readable: ok",
+  "full: not writable: ok",
+  "the writer gone: POLLHUP: ok",
+  "the reader gone: POLLERR: ok",
+  "a closed fd: POLLNVAL: ok",
+  "",
+].join("\n");
+
 const CASES: [string[], string][] = [
   [["basic"], BASIC],
+  [["poll"], POLL],
   [["stream", "1024"], "stream: 1048576 of 1048576 bytes, 0 wrong, writer exited 0\n"],
   [["atomic"], "atomic: records 100 100 100, torn 0\n"],
   [["sigpipe"], "writer killed by signal 13\n"],
