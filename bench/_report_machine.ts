@@ -2,10 +2,11 @@
  * Whole-machine measurements that do not fit Deno.bench, because each data
  * point is a Machine run that returns a stats object: exec time per mode,
  * scaling (1..64 processes), memory footprint (processes x library size),
- * the hart against qemu-riscv32, and TLB shootdown latency percentiles. Prints one MachineRuns JSON object on
+ * the hart against qemu-riscv32, TLB shootdown latency percentiles, and
+ * DAX megapages and MAP_SYNC (bench/_report_dax.ts). Prints one MachineRuns JSON object on
  * stdout; bench/report.ts runs it as a subprocess.
  *
- *   deno run -A bench/_report_machine.ts [--quick] [--only exec,scaling,footprint,qemu,tlb,tiers]
+ *   deno run -A bench/_report_machine.ts [--quick] [--only exec,scaling,footprint,qemu,tlb,tiers,dax]
  *
  * RAM comes from the runtime's own counters (machine.stats(): the frame
  * allocator's peak, the page-cache gauge) and from the Deno process's RSS,
@@ -21,6 +22,7 @@ import type { MachineStats } from "../src/kernel/stats.ts";
 import { buildPadRoots } from "./_report_guestlib.ts";
 import { measureTlb } from "./_report_tlb.ts";
 import { measureTiers } from "./_report_tiers.ts";
+import { measureDax } from "./_report_dax.ts";
 import {
   type ExecPoint,
   FOOTPRINT_BASE_TEXT,
@@ -301,8 +303,8 @@ async function measureQemu(quick: boolean): Promise<QemuResult> {
   };
 }
 
-type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb" | "tiers";
-const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb", "tiers"];
+type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb" | "tiers" | "dax";
+const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb", "tiers", "dax"];
 
 /** Run one part; an exception becomes "not measured" with its first line. */
 async function guarded<T extends { status: string; reason?: string }>(
@@ -334,6 +336,7 @@ if (import.meta.main) {
     qemu: await guarded(only.has("qemu"), () => measureQemu(quick), { status: "ok" }),
     tlb: await guarded(only.has("tlb"), () => measureTlb(quick), { status: "ok" }),
     tiers: await guarded(only.has("tiers"), () => measureTiers(quick), { status: "ok" }),
+    dax: await guarded(only.has("dax"), () => measureDax(quick), { status: "ok" }),
   };
   console.log(JSON.stringify(runs));
 }

@@ -18,6 +18,7 @@ import {
 } from "./_report_types.ts";
 import { evaluateTargets } from "./_report_targets.ts";
 import { tiersSection } from "./_report_tiers_render.ts";
+import { daxSection } from "./_report_dax_render.ts";
 
 const MIB = 1024 * 1024;
 
@@ -331,6 +332,8 @@ export function renderReport(d: ReportData, plots: Plot[], plotDir: string): str
     tiersSection(d),
     "",
     tlbSection(d),
+    "",
+    daxSection(d),
     "",
     plotsSection(plots, plotDir),
     "",

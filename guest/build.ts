@@ -56,6 +56,8 @@ const LIBXC = [
   "process",
   "thread",
   "signal",
+  "ipc",
+  "socket",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -77,6 +79,7 @@ const PROGRAMS: Record<string, string[]> = {
   true: [],
   threads: [],
   sigctl: [],
+  ipcpeer: [],
   spew: [],
   cat: [],
   env: [],
@@ -102,6 +105,13 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   threads: { src: "guest/bin/threads.c" },
   sigbasic: { src: "guest/tests/sigbasic.c" },
   sigdie: { src: "guest/tests/sigdie.c" },
+  ipcbasic: { src: "guest/tests/ipcbasic.c" },
+  ipcpeer: { src: "guest/bin/ipcpeer.c" },
+  ipcfork: { src: "guest/tests/ipcfork.c" },
+  unixbasic: { src: "guest/tests/unixbasic.c" },
+  linktest: { src: "guest/tests/linktest.c" },
+  polltest: { src: "guest/tests/polltest.c" },
+  ipcbench: { src: "guest/bin/ipcbench.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

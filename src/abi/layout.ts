@@ -42,9 +42,11 @@
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | daxpmd  | DAX PMD-range locks (rwsems), hashed by (inode, pgoff / 1024)|
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
+ *  | hwpoison| one bit a device frame: poisoned (memory failure)            |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  | fring   | fault ring and per-task counters for the live view           |
+ *  | ipc     | shmem inodes, tmpfs entries, System V IPC (layout_ipc.ts)    |
  *  | console | fds 0-2: input rings and output state (layout_console.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
@@ -58,6 +60,7 @@
  */
 
 import { signalWords } from "./signal_layout.ts";
+import { ipcParts } from "./layout_ipc.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
 import { fringWords } from "./layout_fring.ts";
@@ -467,6 +470,8 @@ export const ISTATE_CACHED = 2;
 export const ISTATE_FREEING = 3;
 /** The inode is S_DAX: read/write/fault go straight to the device. */
 export const IFLAG_DAX = 1 << 0;
+/** A shmem inode (src/fs/shmem.ts): no blocks, never written back or evicted. */
+export const IFLAG_SHMEM = 1 << 1;
 
 // ---------------------------------------------------------------------------
 // xipfs: the mounted filesystem's shared state (src/fs/xipfs_live.ts),
@@ -711,6 +716,11 @@ export const PROC = {
   robustHead: 24,
   robustLen: 25,
   /**
+   * The task's PR_MCE_KILL policy (Linux's PF_MCE_PROCESS / PF_MCE_EARLY):
+   * MCE_KILL_DEFAULT, MCE_KILL_LATE or MCE_KILL_EARLY; inherited at fork.
+   */
+  mceKill: 26,
+  /**
    * The register frame a cloned child starts from, written by the parent
    * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
    */
@@ -736,6 +746,13 @@ export const START_TAKEN = 2;
 /** Teardown steps done (PROC.teardown): the mm was released; the files were closed. */
 export const PROC_TD_MM = 1;
 export const PROC_TD_FILES = 2;
+
+/** PROC.mceKill: the system default (vm.memory_failure_early_kill = 0: late). */
+export const MCE_KILL_DEFAULT = 0;
+/** PROC.mceKill: killed when it touches poisoned memory (BUS_MCEERR_AR). */
+export const MCE_KILL_LATE = 1;
+/** PROC.mceKill: killed as soon as memory it maps is poisoned (BUS_MCEERR_AO). */
+export const MCE_KILL_EARLY = 2;
 
 /** Word index of process slot `slot`'s record. */
 export const procBase = (l: KernelLayout, slot: number): number =>
@@ -775,6 +792,29 @@ export const DAXPMD_LOCK_WORDS = 4;
 
 /** Words of the devmap bitmap: one bit per device frame. */
 export const devmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.deviceFrames / 32);
+
+// ---------------------------------------------------------------------------
+// hwpoison: the memory device's poisoned blocks (src/hw/badblocks.ts),
+// Linux's badblocks of a pmem namespace: one bit per device block, set by
+// memory failure (machine.poison, madvise(MADV_HWPOISON), a list loaded at
+// mount) and cleared by a write of the whole block. The bits change under
+// `lock` (a src/sync mutex, a leaf), which also guards the copy of the list
+// xipfs keeps in its image (XPOISON); tests read them with Atomics.
+//
+// ```
+//  +--------------------------------+-----------------------------------+
+//  | lock (2) | count | (pad)        | bitmap: 1 bit per device frame    |
+//  +--------------------------------+-----------------------------------+
+// ```
+
+export const HWPOISON = {
+  /** Mutex guarding the bitmap and the image's list. */
+  lock: 0,
+  /** Poisoned blocks (the bitmap's population count). */
+  count: 4,
+  /** First bitmap word: block b is bit b & 31 of word b >> 5. */
+  bitmap: 16,
+} as const;
 
 // ---------------------------------------------------------------------------
 
@@ -826,12 +866,16 @@ export interface KernelLayout {
   readonly daxpmd: Region;
   /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
+  /** Poisoned device blocks (HWPOISON). */
+  readonly hwpoison: Region;
   /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
   readonly signal: Region;
   /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
   readonly pipes: Region;
   /** The fault ring and per-task counters (layout_fring.ts). */
   readonly fring: Region;
+  /** Shared memory and IPC: shmem inodes, tmpfs, System V IPC (layout_ipc.ts). */
+  readonly ipc: Region;
   /** The consoles behind fds 0-2 (layout_console.ts). */
   readonly console: Region;
   /** All regions in address order, for checks and dumps. */
@@ -867,9 +911,11 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["daxent", DAXENT_WORDS],
     ["daxpmd", DAXPMD_LOCKS * DAXPMD_LOCK_WORDS],
     ["devmap", devmapWords(cfg)],
+    ["hwpoison", HWPOISON.bitmap + devmapWords(cfg)],
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
     ["fring", fringWords(cfg)],
+    ["ipc", ipcParts(cfg, ICACHE_SLOTS).words],
     ["console", consoleWords(cfg.maxTasks)],
   ];
   const placed: Record<string, Region> = {};
@@ -900,9 +946,11 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     daxent: placed.daxent!,
     daxpmd: placed.daxpmd!,
     devmap: placed.devmap!,
+    hwpoison: placed.hwpoison!,
     signal: placed.signal!,
     pipes: placed.pipes!,
     fring: placed.fring!,
+    ipc: placed.ipc!,
     console: placed.console!,
     regions,
     bytes: next * 4,
@@ -1035,6 +1083,22 @@ export const XSUPER = {
 } as const;
 /** Bytes of block 0 the superblock uses; the rest of the block is zero. */
 export const XSUPER_BYTES = 128;
+
+/**
+ * The device's poison list, kept in block 0 past the superblock so that it
+ * persists with the image (src/fs/xipfs_poison.ts): a magic (0 when there
+ * is no poison), the number of runs, then XPOISON_MAX_RUNS runs of
+ * (first block u32, blocks u32). Not covered by the superblock checksum.
+ */
+export const XPOISON = {
+  magic: 2048,
+  count: 2052,
+  runs: 2056,
+} as const;
+/** "XPSN", little-endian. */
+export const XPOISON_MAGIC = 0x4e53_5058;
+/** Runs that fit between XPOISON.runs and the end of block 0. */
+export const XPOISON_MAX_RUNS = 255;
 export const XIPFS_STATE_CLEAN = 1;
 export const XIPFS_STATE_DIRTY = 2;
 
@@ -1117,6 +1181,8 @@ export const XIPFS_NAME_MAX = 255;
 export const XFT_UNKNOWN = 0;
 export const XFT_REG = 1;
 export const XFT_DIR = 2;
+/** A socket's name (bind on a path). */
+export const XFT_SOCK = 6;
 export const XFT_SYMLINK = 7;
 
 /** A run of blocks on the device. */

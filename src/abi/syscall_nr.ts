@@ -11,6 +11,7 @@ export const SYS_fcntl64 = 25;
 export const SYS_ioctl = 29;
 export const SYS_mkdirat = 34;
 export const SYS_unlinkat = 35;
+export const SYS_linkat = 37;
 export const SYS_renameat = 38;
 /** riscv32 names it ftruncate64: fd, length low word, length high word. */
 export const SYS_ftruncate64 = 46;
@@ -44,6 +45,7 @@ export const SYS_setpgid = 154;
 export const SYS_getpgid = 155;
 export const SYS_getsid = 156;
 export const SYS_setsid = 157;
+export const SYS_prctl = 167;
 export const SYS_getpid = 172;
 export const SYS_getppid = 173;
 export const SYS_gettid = 178;
@@ -60,4 +62,36 @@ export const SYS_madvise = 233;
 /** Not in riscv32's table (no 32-bit time rusage); xip answers it as the generic 260. */
 export const SYS_wait4 = 260;
 export const SYS_clock_gettime64 = 403;
+export const SYS_ppoll_time64 = 414;
 export const SYS_futex_time64 = 422;
+// System V IPC (asm-generic: one number per call, no ipc(2)).
+export const SYS_msgget = 186;
+export const SYS_msgctl = 187;
+export const SYS_msgrcv = 188;
+export const SYS_msgsnd = 189;
+export const SYS_semget = 190;
+export const SYS_semctl = 191;
+export const SYS_semop = 193;
+export const SYS_shmget = 194;
+export const SYS_shmctl = 195;
+export const SYS_shmat = 196;
+export const SYS_shmdt = 197;
+/** semtimedop with a 64-bit timespec (riscv32 has no time32 semtimedop, 192). */
+export const SYS_semtimedop_time64 = 420;
+// Sockets (asm-generic: one number per call, no socketcall(2)).
+export const SYS_socket = 198;
+export const SYS_socketpair = 199;
+export const SYS_bind = 200;
+export const SYS_listen = 201;
+export const SYS_accept = 202;
+export const SYS_connect = 203;
+export const SYS_getsockname = 204;
+export const SYS_getpeername = 205;
+export const SYS_sendto = 206;
+export const SYS_recvfrom = 207;
+export const SYS_setsockopt = 208;
+export const SYS_getsockopt = 209;
+export const SYS_shutdown = 210;
+export const SYS_sendmsg = 211;
+export const SYS_recvmsg = 212;
+export const SYS_accept4 = 242;

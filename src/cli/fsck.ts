@@ -6,9 +6,10 @@
  */
 
 import { XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
-import { fsck, FSCK_UNUSABLE } from "../fs/fsck.ts";
+import { fsck, FSCK_NOT_CLEAN, FSCK_UNUSABLE } from "../fs/fsck.ts";
 import { fsckRepair, LOST_FOUND } from "../fs/fsck_repair.ts";
 import { openVolume, superGet } from "../fs/xipfs_format.ts";
+import { poisonReport } from "../fs/xipfs_poison.ts";
 import { ImageError } from "../hw/image.ts";
 import { ImageFile } from "../hw/image_file.ts";
 import { type CommandSpec, type Parsed, positionalArgs } from "./_command.ts";
@@ -34,11 +35,15 @@ checksum, geometry, and whether it was unmounted cleanly: after a crash or
 a kill it was not, and that is reported), the block and inode bitmaps
 against what is in use, every block pointer, directory structure, that
 every inode is reachable from /, link counts and the free counts. Each
-problem is printed on one line.
+problem is printed on one line. As with e2fsck, an image that was not
+unmounted cleanly is checked and reported, but if nothing else is wrong
+"fsck -n" exits 0; -p or -y mark it clean (exit 1).
 
 While it repairs, fsck holds IMAGE's write lock (a running xip run is
 refused) and writes the blocks that changed in place, superblock last.
-A second "xip fsck -n" after -y finds the image clean.`,
+A second "xip fsck -n" after -y finds the image clean. Poisoned blocks
+(memory failure, xip run --poison) are listed with the files that own them
+("hwpoison:" lines); they are not errors.`,
   options: [
     { name: "check-only", short: "n", help: "check only, change nothing (the default)" },
     {
@@ -99,8 +104,15 @@ async function check(image: string): Promise<number> {
     throw new CliError(`image ${image}: ${r.errors[0] ?? "unusable"}`, FSCK_EXIT.operational);
   }
   for (const line of r.errors) await printLine(`${image}: ${line}`);
+  for (const line of r.notes ?? []) await printLine(`${image}: hwpoison: ${line}`);
+  // e2fsck -n on an fs that was not cleanly unmounted: "check forced", and
+  // with nothing else wrong, exit 0 (only a repair can mark it clean).
+  const onlyDirty = r.errors.length > 0 && r.errors.every((e) => e === FSCK_NOT_CLEAN);
   if (r.status === 0) await printLine(`${image}: clean, ${usage(bytes)}`);
-  else {
+  else if (onlyDirty) {
+    await printLine(`${image}: no errors found, ${usage(bytes)}`);
+    return FSCK_EXIT.clean;
+  } else {
     await printLine(
       `${image}: ${r.errors.length} error line(s); the image needs repair (xip fsck -y ${image})`,
     );
@@ -129,6 +141,11 @@ async function repair(image: string, mode: "preen" | "yes"): Promise<number> {
     }
     writeChanged(f, before, bytes);
     for (const line of r.fixes) await printLine(`${image}: ${line}`);
+    // Poison is no error to repair, but -y reports it as -n does.
+    const o = openVolume(bytes);
+    for (const line of o.ok ? poisonReport(o.vol).notes : []) {
+      await printLine(`${image}: hwpoison: ${line}`);
+    }
     for (const line of r.errors) await printLine(`${image}: left: ${line}`);
     if (r.status === 0) await printLine(`${image}: clean, ${usage(bytes)}`);
     else if (r.status === 1) {

@@ -75,6 +75,15 @@ unmounted cleanly (a crash, a kill -9) still runs, with a warning.`,
         '(docs/stats.schema.json); "-" writes it to stdout, after the\n' +
         "processes' output",
     },
+    {
+      name: "poison",
+      arg: "RANGE",
+      help: "poison the device bytes of RANGE, OFFSET[:LEN] (LEN 4K when\n" +
+        "absent; K, M, G suffixes, 0x for hex; repeatable) before the\n" +
+        "processes start, as a memory failure: reads of them fail\n" +
+        "with EIO, a process that touches a mapped one gets SIGBUS",
+      multiple: true,
+    },
     { name: "snapshot", help: "discard the changes instead of writing IMAGE back" },
     {
       name: "env",
@@ -141,6 +150,7 @@ async function runImage(p: Parsed): Promise<number> {
   const ram = ramText === undefined ? 64 * 1024 * 1024 : parseSize(ramText);
   if (ram % 4096 !== 0) throw usageError(`--ram must be a multiple of 4096 bytes`);
   const statsPath = stringOption(p, "stats");
+  const poison = ((p.values.poison ?? []) as string[]).map(parsePoison);
   const snapshot = p.values.snapshot === true;
   const set = (p.values.env as string[] | undefined) ?? [];
   for (const e of set) {
@@ -174,6 +184,14 @@ async function runImage(p: Parsed): Promise<number> {
   } catch (e) {
     await ui?.close(false);
     if (e instanceof ImageError || e instanceof MachineError) throw new CliError(e.message, 1);
+    throw e;
+  }
+  try {
+    for (const [offset, len] of poison) machine.poison(offset, len);
+  } catch (e) {
+    await machine.shutdown();
+    await ui?.close(false);
+    if (e instanceof MachineError) throw usageError(`--poison: ${e.message}`);
     throw e;
   }
   if (machine.mountedDirty) {
@@ -218,6 +236,27 @@ async function runImage(p: Parsed): Promise<number> {
   await ui?.close(failure === null);
   if (failure !== null) throw failure;
   return status;
+}
+
+/**
+ * Parse --poison's OFFSET[:LEN]: each a decimal or 0x-hex number with an
+ * optional K, M or G suffix; LEN defaults to one 4 KiB block.
+ *
+ * @throws CliError (2) for a malformed range
+ */
+export function parsePoison(text: string): [number, number] {
+  const num = (t: string, what: string): number => {
+    const m = /^(0x[0-9a-f]+|\d+)([KMG]?)$/i.exec(t.trim());
+    const unit = { "": 1, K: 1024, M: 1 << 20, G: 1 << 30 }[m?.[2]?.toUpperCase() ?? ""];
+    const n = m === null || unit === undefined ? NaN : Number(m[1]) * unit;
+    if (!Number.isSafeInteger(n)) throw usageError(`--poison ${text}: bad ${what}`);
+    return n;
+  };
+  const [off, len, extra] = text.split(":");
+  if (extra !== undefined) throw usageError(`--poison ${text}: expected OFFSET[:LEN]`);
+  const n = len === undefined ? 4096 : num(len, "length");
+  if (n === 0) throw usageError(`--poison ${text}: the length is 0`);
+  return [num(off!, "offset"), n];
 }
 
 /**

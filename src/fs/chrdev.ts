@@ -29,9 +29,10 @@
  * @module
  */
 
-import { EINVAL, ENODEV, ENOTDIR } from "../abi/errno.ts";
+import { EINVAL, ENODEV, ENOTDIR, EXDEV } from "../abi/errno.ts";
 import { S_IFCHR } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
+import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
@@ -222,6 +223,10 @@ export class ChrdevMount implements VfsFs {
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.inner.fsync(ip);
   }
+  poll(ip: VInode, flags: number): number {
+    // The drivers have no poll operation yet: a device reads as always ready.
+    return own(ip) ? DEFAULT_POLLMASK : (this.inner.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
+  }
   writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
     return own(ip) ? 0 : (this.inner.writeAccess?.(ip, op) ?? 0);
   }
@@ -235,8 +240,16 @@ export class ChrdevMount implements VfsFs {
   mkdir(dir: VInode, name: string, mode: number): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.mkdir(dir, name, mode);
   }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    return own(dir) ? -ENOTDIR : this.inner.mknod(dir, name, mode);
+  }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.symlink(dir, name, target);
+  }
+  link(ip: VInode, dir: VInode, name: string): number {
+    if (own(dir)) return -ENOTDIR;
+    // A device inode here is named by no filesystem (the console): no mount to link it into.
+    return own(ip) ? -EXDEV : this.inner.link(ip, dir, name);
   }
   unlink(dir: VInode, name: string): number {
     return own(dir) ? -ENOTDIR : this.inner.unlink(dir, name);

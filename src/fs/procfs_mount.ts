@@ -27,9 +27,20 @@
  * @module
  */
 
-import { EACCES, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, EOPNOTSUPP, EXDEV } from "../abi/errno.ts";
+import {
+  EACCES,
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  EISDIR,
+  ENOENT,
+  EOPNOTSUPP,
+  EPERM,
+  EXDEV,
+} from "../abi/errno.ts";
 import { DT_DIR } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
+import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
@@ -132,6 +143,9 @@ export class ProcfsMount implements VfsFs {
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.root.fsync(ip);
   }
+  poll(ip: VInode, flags: number): number {
+    return own(ip) ? DEFAULT_POLLMASK : (this.root.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
+  }
   writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
     return own(ip) ? 0 : (this.root.writeAccess?.(ip, op) ?? 0);
   }
@@ -148,9 +162,19 @@ export class ProcfsMount implements VfsFs {
     if (own(dir)) return -EACCES;
     return this.isMountPoint(dir, name) ? -EEXIST : this.root.mkdir(dir, name, mode);
   }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    if (own(dir)) return -EACCES;
+    return this.isMountPoint(dir, name) ? -EEXIST : this.root.mknod(dir, name, mode);
+  }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     if (own(dir)) return -EACCES;
     return this.isMountPoint(dir, name) ? -EEXIST : this.root.symlink(dir, name, target);
+  }
+  link(ip: VInode, dir: VInode, name: string): number {
+    // Across the mount point: -EXDEV; inside /proc: proc has no ->link, -EPERM.
+    if (own(ip) !== own(dir)) return -EXDEV;
+    if (own(ip)) return -EPERM;
+    return this.isMountPoint(dir, name) ? -EEXIST : this.root.link(ip, dir, name);
   }
   unlink(dir: VInode, name: string): number {
     if (own(dir)) return -EACCES;

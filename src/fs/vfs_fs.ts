@@ -84,6 +84,13 @@ export interface VfsFs {
    * and lseek on it are -ESPIPE (Linux's FMODE_STREAM). Absent: never.
    */
   stream?(ip: VInode): boolean;
+  /**
+   * poll(2)'s events of an open file of `ip` (open flags `flags`), for
+   * filesystems whose files are not always ready (pipes, devices). Never
+   * sleeps; a change of readiness bumps the poll word (sys_poll.ts
+   * pollWake). Absent: DEFAULT_POLLMASK.
+   */
+  poll?(ip: VInode, flags: number): number;
   getattr(ip: VInode): VAttr;
   /** i_size. No lock needed (a racing writer may change it right after). */
   size(ip: VInode): number;
@@ -139,6 +146,18 @@ export interface VfsFs {
   lookup(dir: VInode, name: string): Ino | number;
   create(dir: VInode, name: string, mode: number): Ino | number;
   mkdir(dir: VInode, name: string, mode: number): Ino | number;
+  /**
+   * Make a special node `name` of `mode` (type bits included): S_IFSOCK,
+   * for bind(2) on a path. -EPERM for a type the filesystem cannot hold.
+   */
+  mknod(dir: VInode, name: string, mode: number): Ino | number;
+  /**
+   * Give `ip` (not a directory) the further name `name` in `dir`: link(2).
+   * Checked in Linux's order: -EXDEV when they are on different
+   * filesystems, -EPERM for a directory or a filesystem without hard
+   * links, -EEXIST, -ENOENT when `ip` has no name left, -EMLINK.
+   */
+  link(ip: VInode, dir: VInode, name: string): number;
   unlink(dir: VInode, name: string): number;
   rmdir(dir: VInode, name: string): number;
   rename(odir: VInode, oname: string, ndir: VInode, nname: string): number;

@@ -32,8 +32,9 @@
  */
 
 import { ISLOT, XFS, XIPFS_STATE_CLEAN } from "../abi/layout.ts";
-import { describeHostError, imagePwrite, imageSync } from "../hw/image_file.ts";
+import { describeHostError, fileIdentity, imagePwrite, imageSync } from "../hw/image_file.ts";
 import { EIO } from "../abi/errno.ts";
+import { KernelPanic } from "../abi/panic.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
@@ -78,6 +79,12 @@ export function syncDirtyBlocks(c: XipCtx): number {
   const base = c.xfs + XFS.dirty;
   try {
     file = Deno.openSync(c.imagePath, { write: true });
+    // The path must still name the file the Machine locked: blocks of this
+    // device written into a file renamed over it would corrupt that file
+    // (qemu keeps its descriptor; a Worker cannot share the main thread's).
+    if (c.imageIdentity !== null && fileIdentity(file.statSync()) !== c.imageIdentity) {
+      return fail("another file has replaced it on the host; not writing into that one");
+    }
     const superLast = superGet(c.vol, "state") === XIPFS_STATE_CLEAN &&
       (Atomics.load(c.k32, base) & 1) !== 0;
     if (superLast) Atomics.and(c.k32, base, ~1);
@@ -114,6 +121,8 @@ export function syncDirtyBlocks(c: XipCtx): number {
     }
     return 0;
   } catch (e) {
+    // Only the host's errors become -EIO; a broken invariant stays a panic.
+    if (e instanceof KernelPanic) throw e;
     return fail(describeHostError(e));
   } finally {
     file?.close();
@@ -160,6 +169,10 @@ export function fsync(c: XipCtx, ip: InodeRef): number {
  * memory device the dirty blocks into the image; on a bio device the
  * metadata pages, then flush. File data in the page cache is the caller's
  * (fsync, unmount).
+ *
+ * Entry: no page lock held. A memory device takes and drops XFS.syncLock
+ * (syncDirtyBlocks); a bio device takes each dirty metadata page's lock in
+ * turn (writebackMapping).
  *
  * @returns 0 or -errno
  */

@@ -192,6 +192,12 @@ export interface ImageOpenOptions {
   maxBytes?: number;
 }
 
+/**
+ * Which host file `st` describes ("dev:ino"): a path that names another
+ * file now (renamed over, replaced) has another identity.
+ */
+export const fileIdentity = (st: Deno.FileInfo): string => `${st.dev}:${st.ino}`;
+
 /** An image file, open and locked. */
 export class ImageFile {
   #file: Deno.FsFile | null;
@@ -202,6 +208,8 @@ export class ImageFile {
     readonly size: number,
     readonly writable: boolean,
     readonly sparse: boolean,
+    /** fileIdentity of the file opened and locked (fstat: not the path's). */
+    readonly identity: string,
   ) {
     this.#file = file;
   }
@@ -283,7 +291,14 @@ export class ImageFile {
     }
     // Fewer blocks allocated than the size needs: a sparse file.
     const sparse = st.blocks !== null && st.blocks * 512 < st.size;
-    return new ImageFile(path, file, st.size, write, sparse);
+    let identity: string;
+    try {
+      identity = fileIdentity(file.statSync());
+    } catch (e) {
+      file.close();
+      throw new ImageError(`image ${path}: ${describeHostError(e)}`);
+    }
+    return new ImageFile(path, file, st.size, write, sparse, identity);
   }
 
   #open(): Deno.FsFile {

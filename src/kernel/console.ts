@@ -288,7 +288,12 @@ function lockInterruptible(mem: Memory, w: number): boolean {
 /**
  * read(2) on the console's input: bytes read (at most dst.length, at most
  * what is buffered), 0 at end of input, -ERESTARTSYS when interrupted while
- * empty.
+ * empty. Entry: no lock held (a syscall, kernel mode). Takes the console's
+ * input lock (CONSOLE.inLock: unchecked, LockClass.NONE, taken in
+ * interruptible slices) and holds it while it sleeps for input, so readers
+ * queue behind it; returns with nothing held.
+ *
+ * @returns bytes read, 0 at end of input, or -EIO, -ERESTARTSYS
  */
 export function consoleRead(mem: Memory, cookie: number, dst: Uint8Array): number {
   const r = recOf(mem, cookie);
@@ -450,10 +455,14 @@ function writeFailed(mem: Memory, err: number): number {
 }
 
 /**
- * write(2) on stream `fd` (1 or 2) of console `cookie`.
+ * write(2) on stream `fd` (1 or 2) of console `cookie`. Entry: no lock held
+ * (a syscall, kernel mode). A host stream's write runs under the console's
+ * output lock (CONSOLE.outLock: unchecked, LockClass.NONE, taken in
+ * interruptible slices); a -EPIPE sends SIGPIPE to the caller under its
+ * siglock, after the output lock is dropped.
  *
- * @returns src.length, or -EPIPE (with SIGPIPE sent), -ENOSPC, -EBADF,
- *   -EIO, -ERESTARTSYS
+ * @returns src.length, or -EPIPE (with SIGPIPE sent), -ENOSPC, -EBADF, -EIO,
+ *   -ERESTARTSYS
  */
 export function consoleWrite(mem: Memory, cookie: number, fd: 1 | 2, src: Uint8Array): number {
   const r = recOf(mem, cookie);
@@ -495,8 +504,9 @@ export function consoleWrite(mem: Memory, cookie: number, fd: 1 | 2, src: Uint8A
 }
 
 /**
- * Write out every partial line this thread holds (the process exits).
- * Errors are dropped: nobody is left to report them to.
+ * Write out every partial line this thread holds (the process exits). Errors
+ * are dropped: nobody is left to report them to. Entry: no lock held; a host
+ * stream's write takes and drops the console's output lock, as consoleWrite.
  */
 export function consoleFlush(mem: Memory): void {
   for (const [key, h] of holds) {
@@ -532,7 +542,11 @@ function consoleDriver(mem: Memory): ChrdevOps {
   };
 }
 
-/** Register the console driver for `mem` in this thread (fs_mount.ts does, at mount and attach). */
+/**
+ * Register the console driver for `mem` in this thread (fs_mount.ts does, at
+ * mount and attach). Entry: any lock state; takes no lock (the driver's read
+ * and write take the console's locks: see consoleRead, consoleWrite).
+ */
 export function registerConsole(mem: Memory): void {
   registerChrdev(CONSOLE_MAJOR, consoleDriver(mem));
 }

@@ -20,8 +20,10 @@
 
 import { EACCES, EBADF, EISDIR, ENODEV, ENOTDIR, ENOTTY } from "../abi/errno.ts";
 import {
+  AT_EMPTY_PATH,
   AT_FDCWD,
   AT_REMOVEDIR,
+  AT_SYMLINK_FOLLOW,
   fmodeCanRead,
   fmodeCanWrite,
   O_DIRECT,
@@ -56,7 +58,9 @@ import {
   type VStat,
   withFile,
 } from "../fs/vfs.ts";
-import { vfsGetdents64, vfsMkdir, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
+import { vfsGetdents64, vfsLink, vfsMkdir, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
+import { asIno, type Ino } from "../abi/types.ts";
+import { vfsPoll } from "../fs/vfs_poll.ts";
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
@@ -70,6 +74,8 @@ import type { InodeRef, XipFs } from "../fs/xipfs_live.ts";
 export interface FileGlue {
   /** Index + 1 of the process's fd table (PROC.fdTable); 0 when none. */
   readonly fdTable: number;
+  /** The process as the VFS sees it (for the socket calls' path and fd work, sys_socket.ts). */
+  readonly proc: Proc;
   /** openat(2): the new fd or -errno. `dirfd` is AT_FDCWD or an open directory. */
   openat(dirfd: number, path: string, flags: number, mode: number): number;
   close(fd: number): number;
@@ -88,6 +94,10 @@ export interface FileGlue {
   unlinkat(dirfd: number, path: string, flags: number): number;
   /** mkdirat(2): 0 or -errno. */
   mkdirat(dirfd: number, path: string, mode: number): number;
+  /** poll(2)'s events of `fd` now (vfsPoll): POLL* bits, POLLNVAL when it is not open. */
+  poll(fd: number): number;
+  /** linkat(2) with AT_SYMLINK_FOLLOW and AT_EMPTY_PATH in `flags`: 0 or -errno. */
+  linkat(od: number, op: string, nd: number, np: string, flags: number): number;
   /** linux_dirent64 records filling at most `max` bytes, or -errno. */
   getdents64(fd: number, max: number): Uint8Array | number;
   /**
@@ -214,6 +224,21 @@ export class VfsFiles implements FileGlue {
     });
   }
 
+  /**
+   * Run `fn` with the directory relative paths start at: the cwd for
+   * AT_FDCWD or an absolute path, else `dirfd`'s directory, referenced for
+   * the call (-ENOTDIR when it is not one).
+   */
+  #base(dirfd: number, path: string, fn: (base: Ino) => number): number {
+    if (dirfd === AT_FDCWD || path.startsWith("/")) {
+      return fn(asIno(fdtCwd(this.fs.mem, this.proc.fdt)));
+    }
+    return withFile(this.proc, dirfd, (_f, ip) => {
+      if (ifmt(this.fs.vfs, ip) !== S_IFDIR) return -ENOTDIR;
+      return fn(ip.ino);
+    });
+  }
+
   openat(dirfd: number, path: string, flags: number, mode: number): number {
     return this.#at(dirfd, path, () => vfsOpen(this.proc, path, flags, mode));
   }
@@ -256,6 +281,30 @@ export class VfsFiles implements FileGlue {
   }
   mkdirat(dirfd: number, path: string, mode: number): number {
     return this.#at(dirfd, path, () => vfsMkdir(this.proc, path, mode));
+  }
+  poll(fd: number): number {
+    return vfsPoll(this.proc, fd);
+  }
+  linkat(od: number, op: string, nd: number, np: string, flags: number): number {
+    const proc = this.proc;
+    if (op === "" && (flags & AT_EMPTY_PATH) !== 0) {
+      // The dirfd's own file (Linux's flink); AT_FDCWD names the current directory.
+      if (od === AT_FDCWD) {
+        return this.#base(nd, np, (newBase) => vfsLink(proc, ".", np, { newBase }));
+      }
+      return withFile(
+        proc,
+        od,
+        (_f, empty) => this.#base(nd, np, (newBase) => vfsLink(proc, "", np, { newBase, empty })),
+      );
+    }
+    const follow = (flags & AT_SYMLINK_FOLLOW) !== 0;
+    return this.#base(
+      od,
+      op,
+      (oldBase) =>
+        this.#base(nd, np, (newBase) => vfsLink(proc, op, np, { oldBase, newBase, follow })),
+    );
   }
   getdents64(fd: number, max: number): Uint8Array | number {
     const buf = new Uint8Array(max);
@@ -365,9 +414,10 @@ export class VfsFiles implements FileGlue {
 }
 
 /**
- * Close every file of fd table `fdTable` (PROC.fdTable: index + 1) and
- * free the table, for a process whose Worker died. Main thread, after
- * recoverTask. No-op for 0 (the process had no table yet).
+ * Close every file of fd table `fdTable` (PROC.fdTable: index + 1) and free
+ * the table, for a process whose Worker died. Main thread, after
+ * recoverTask. No-op for 0 (the process had no table yet). Entry: no lock
+ * held (the dead task's were released by recoverTask); locks as vfsProcExit.
  *
  * @returns 0, or the first writeback error
  */

@@ -66,6 +66,8 @@ import { OutputOrder } from "./out_order.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
+import { poisonDeviceRange } from "./memory_failure.ts";
+import { ipcExit } from "./ipc.ts";
 import type { ArgString } from "./exec_stack.ts";
 import { ConsoleHost, type ConsoleInput, type OutputSink } from "./console_host.ts";
 
@@ -436,6 +438,8 @@ export class Machine {
     setCurrentTid(asTid(1));
     const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
     if (imagePath !== null) mount.imagePath = imagePath;
+    const locked = files.find((f) => f.writable && f.path === imagePath);
+    if (locked !== undefined) mount.imageIdentity = locked.identity;
     if (opts.imageLog !== undefined) mount.imageLog = opts.imageLog;
     // Also registers the main thread's file fault handlers and unmap hook: it
     // tears down dead processes' mms, which may hold file mappings.
@@ -755,6 +759,7 @@ export class Machine {
     const st = procGet(mem, slot, "state");
     if (st !== PROC_ZOMBIE && st !== PROC_REAPED) {
       signalExit(mem, slot); // before exitNotify, which counts the group's live threads
+      ipcExit(mem, slot); // SEM_UNDO when this was the group's last thread
       exitNotify(mem, slot, 0, sig);
     }
     const status = { code: 128 + sig, signal: sig, message };
@@ -901,6 +906,28 @@ export class Machine {
       wallMs: performance.timeOrigin + performance.now() - this.#bootMs,
       panics: this.#panics,
     });
+  }
+
+  /**
+   * Memory failure: poison the device bytes [offset, offset + len) (every
+   * 4 KiB block they touch), as a failed scrub or machine check reports
+   * them (Linux's memory_failure on each page). Every mapping of a poisoned
+   * block is removed at once; a process that touches one afterwards gets
+   * SIGBUS (BUS_MCEERR_AR), one that asked for early kill (PR_MCE_KILL) gets
+   * it now. Reads of the blocks fail with EIO until a write covering a whole
+   * block clears it; the list is saved in the image.
+   *
+   * @returns the number of blocks newly poisoned
+   * @throws MachineError when the range is not inside the device or the machine is shut down
+   */
+  poison(offset: number, len: number = PAGE_SIZE): number {
+    if (this.#down) throw new MachineError("the machine is shut down");
+    const n = poisonDeviceRange(this.fs.xip.ctx, offset, len);
+    if (n < 0) {
+      const bytes = this.mem.layout.config.deviceFrames * PAGE_SIZE;
+      throw new MachineError(`poison ${offset}:${len} is not inside the ${bytes}-byte device`);
+    }
+    return n;
   }
 
   /**

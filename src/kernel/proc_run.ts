@@ -27,10 +27,11 @@ import {
   CAUSE_LOAD_ACCESS,
   CAUSE_STORE_ACCESS,
 } from "../abi/sv32.ts";
-import { type Tid, type VirtAddr } from "../abi/types.ts";
+import { PAGE_SHIFT, type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
-import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
+import { persistPhys } from "../fs/dax_sync.ts";
+import { handleMmFault, VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
@@ -67,8 +68,9 @@ import { procGet, procSet } from "./proc.ts";
 import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
-import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
+import { faultInfo, forceSigInfo, forceSigMceerr, segvCode } from "./signal_send.ts";
 import { signalExit } from "./signal_state.ts";
+import { ipcExit } from "./ipc.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { type ProcessHost, Task } from "./task.ts";
 import { consoleFlush } from "./console.ts";
@@ -147,6 +149,8 @@ class ProcessEnv implements HartEnv {
 
   /** When this process's first fault in a row without a frame happened (0: none). */
   #oomSince = 0;
+  /** The physical block whose cache-block write-back just failed (-1: none), for trap(). */
+  #cboFailed = -1;
 
   /**
    * A fault found no frame even after reclaim: ask the OOM killer. If it
@@ -226,6 +230,15 @@ class ProcessEnv implements HartEnv {
       });
       return false;
     }
+    if ((r & VM_FAULT_HWPOISON) !== 0) {
+      // Poison consumed (memory failure): SIGBUS with BUS_MCEERR_AR and the page's address.
+      t.sig.fault = {
+        sig: SIGBUS,
+        message: `SIGBUS at 0x${hex(va)} (pc 0x${hex(pc)}): poisoned memory`,
+      };
+      forceSigMceerr(t.mem, t.tid, va, PAGE_SHIFT);
+      return this.#toUser(null);
+    }
     const sig = (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
     const code = sig === SIGBUS ? BUS_ADRERR : segvCode(t.mem, t.mm, va);
     return this.#fault(sig, code, va, `${signalName(sig)} at 0x${hex(va)} (pc 0x${hex(pc)})`);
@@ -259,6 +272,12 @@ class ProcessEnv implements HartEnv {
     const t = this.t;
     enterKernel(t.mem, t.tid);
     const pc = this.hart!.pc >>> 0;
+    if (cause === CAUSE_STORE_ACCESS && this.#cboFailed >= 0) {
+      // cbo.clean/cbo.flush could not write its line into the host image.
+      this.#cboFailed = -1;
+      const what = `SIGBUS at 0x${hex(tval)} (pc 0x${hex(pc)}): cache-block write-back failed`;
+      return this.#fault(SIGBUS, BUS_ADRERR, tval, what);
+    }
     const [sig, code] = cause === CAUSE_ILLEGAL_INSTRUCTION
       ? [SIGILL, ILL_ILLOPC]
       : cause === CAUSE_BREAKPOINT
@@ -272,6 +291,17 @@ class ProcessEnv implements HartEnv {
       pc,
       `${signalName(sig)}: trap cause ${cause}, tval 0x${hex(tval)} (pc 0x${hex(pc)})`,
     );
+  }
+
+  /**
+   * Zicbom cbo.clean / cbo.flush of the line at `pa`: write it into the
+   * host image now (src/fs/dax_sync.ts persistLine, pmem's CLWB). User
+   * mode, no lock held.
+   */
+  cacheBlock(pa: number, _op: number): boolean {
+    if (persistPhys(pa) === 0) return true;
+    this.#cboFailed = pa;
+    return false;
   }
 
   poll(hart: Hart): boolean {
@@ -473,6 +503,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): Pr
   function teardown(): void {
     procSet(mem, tid, "state", PROC_EXITING);
     signalExit(mem, tid); // no more signals; the pending ones are dropped
+    ipcExit(mem, tid); // SEM_UNDO when the group's last thread goes (Linux's exit_sem)
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
     consoleFlush(mem); // the process's partial output lines, before its files close

@@ -18,8 +18,8 @@
  * @module
  */
 
-import { EFAULT, EINVAL } from "../abi/errno.ts";
-import { S_IFCHR, S_IFMT, STAT64_BYTES } from "../abi/fcntl.ts";
+import { EFAULT, EINVAL, ENOENT } from "../abi/errno.ts";
+import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, S_IFCHR, S_IFMT, STAT64_BYTES } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { encodeStat64 } from "../fs/vfs.ts";
 import * as nr from "../abi/syscall_nr.ts";
@@ -156,7 +156,15 @@ function directUser(t: Task, fd: number, write: boolean, va: number, n: number, 
   return t.files.direct(fd, write, va, n, pos);
 }
 
-/** read(fd, buf, count). */
+/**
+ * read(fd, buf, count). Entry: no lock held (a syscall). Each chunk is read
+ * into a kernel buffer with the file's locks (as vfsRead, or the console's
+ * input lock) and then copied out under mmap_lock (read), never both at
+ * once; O_DIRECT pins the user pages first (mmap_lock) and then takes
+ * i_rwsem.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export function sysRead(t: Task, fd: number, buf: number, count: number): number {
   const d = directUser(t, fd, false, buf, count, -1);
   if (d !== null) return d;
@@ -164,7 +172,14 @@ export function sysRead(t: Task, fd: number, buf: number, count: number): number
   return typeof step === "number" ? step : readToUser(t, step, buf, count);
 }
 
-/** write(fd, buf, count). */
+/**
+ * write(fd, buf, count). Entry: no lock held (a syscall). Each chunk is
+ * copied in under mmap_lock (read) and then written with the file's locks
+ * (as vfsWrite, or the console's output lock), never both at once; O_DIRECT
+ * pins the user pages first (mmap_lock) and then takes i_rwsem.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export function sysWrite(t: Task, fd: number, buf: number, count: number): number {
   const d = directUser(t, fd, true, buf, count, -1);
   if (d !== null) return d;
@@ -172,7 +187,12 @@ export function sysWrite(t: Task, fd: number, buf: number, count: number): numbe
   return typeof step === "number" ? step : writeFromUser(t, step, buf, count);
 }
 
-/** pread64(fd, buf, n, off_lo, off_hi). */
+/**
+ * pread64(fd, buf, n, off_lo, off_hi). Entry: no lock held (a syscall);
+ * locks as sysRead.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export function sysPread64(
   t: Task,
   fd: number,
@@ -189,7 +209,12 @@ export function sysPread64(
   return typeof step === "number" ? step : readToUser(t, step, buf, count);
 }
 
-/** pwrite64(fd, buf, n, off_lo, off_hi). */
+/**
+ * pwrite64(fd, buf, n, off_lo, off_hi). Entry: no lock held (a syscall);
+ * locks as sysWrite.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export function sysPwrite64(
   t: Task,
   fd: number,
@@ -248,12 +273,31 @@ function vectored(t: Task, fd: number, iovp: number, cnt: number, write: boolean
   return done;
 }
 
+/**
+ * readv(fd, iov, iovcnt). Entry: no lock held (a syscall); reading the
+ * iovecs takes mmap_lock (read), then each segment locks as sysRead.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export const sysReadv = (t: Task, fd: number, iov: number, cnt: number): number =>
   vectored(t, fd, iov, cnt, false);
+/**
+ * writev(fd, iov, iovcnt). Entry: no lock held (a syscall); reading the
+ * iovecs takes mmap_lock (read), then each segment locks as sysWrite.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export const sysWritev = (t: Task, fd: number, iov: number, cnt: number): number =>
   vectored(t, fd, iov, cnt, true);
 
-/** sendfile64(out_fd, in_fd, loff_t *off, n): copies through the kernel, chunk by chunk. */
+/**
+ * sendfile64(out_fd, in_fd, loff_t *off, n): copies through the kernel,
+ * chunk by chunk. Entry: no lock held (a syscall). Each chunk is read with
+ * in_fd's locks (as vfsRead) and then written with out_fd's (as vfsWrite),
+ * one file at a time; *off is read and written under mmap_lock (read).
+ *
+ * @returns bytes copied, or -errno when none were
+ */
 export function sysSendfile64(
   t: Task,
   outFd: number,
@@ -307,7 +351,12 @@ function atPath(t: Task, _dirfd: number, va: number): string | number {
   return userPath(t, va);
 }
 
-/** openat(dirfd, path, flags, mode). */
+/**
+ * openat(dirfd, path, flags, mode). Entry: no lock held (a syscall); the
+ * path is copied in under mmap_lock (read), then locks as vfsOpen.
+ *
+ * @returns the fd, or -errno
+ */
 export function sysOpenat(
   t: Task,
   dirfd: number,
@@ -325,7 +374,13 @@ export function sysClose(t: Task, fd: number): number {
   return t.files.close(fd);
 }
 
-/** llseek(fd, off_hi, off_lo, loff_t *result, whence): 0, the position stored at result. */
+/**
+ * llseek(fd, off_hi, off_lo, loff_t *result, whence): 0, the position stored
+ * at result. Entry: no lock held (a syscall); locks as vfsLseek, then the
+ * result is stored under mmap_lock (read).
+ *
+ * @returns 0, or -errno
+ */
 export function sysLlseek(
   t: Task,
   fd: number,
@@ -342,7 +397,12 @@ export function sysLlseek(
   return userWrite(t, result, b);
 }
 
-/** fstat(fd, struct stat64 *). */
+/**
+ * fstat(fd, struct stat64 *). Entry: no lock held (a syscall); the fd-table
+ * lock for the stat (vfsFstat), then mmap_lock (read) to store it.
+ *
+ * @returns 0, or -EBADF, -EFAULT
+ */
 export function sysFstat(t: Task, fd: number, statbuf: number): number {
   const st = t.files.fstat(fd);
   if (typeof st === "number") return st;
@@ -375,12 +435,24 @@ export function sysFallocate(
   return t.files.fallocate(fd, mode, off, len);
 }
 
-/** fsync(fd). */
+/**
+ * fsync(fd). Entry: no lock held (a syscall); takes what vfsFsync takes (the
+ * fd-table lock for the reference, each dirty page's lock in turn, the
+ * image's sync lock).
+ *
+ * @returns 0, -EBADF, or the first I/O error
+ */
 export function sysFsync(t: Task, fd: number): number {
   return t.files.fsync(fd);
 }
 
-/** unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. */
+/**
+ * unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. Entry: no
+ * lock held (a syscall); the path is copied in under mmap_lock (read), then
+ * locks as vfsUnlink or vfsRmdir.
+ *
+ * @returns 0, or -errno
+ */
 export function sysUnlinkat(t: Task, dirfd: number, pathp: number, flags: number): number {
   if ((flags & ~AT_REMOVEDIR) !== 0) return -EINVAL;
   const path = atPath(t, dirfd, pathp);
@@ -388,7 +460,37 @@ export function sysUnlinkat(t: Task, dirfd: number, pathp: number, flags: number
   return t.files.unlinkat(dirfd, path, flags);
 }
 
-/** mkdirat(dirfd, path, mode). */
+/**
+ * linkat(olddirfd, oldpath, newdirfd, newpath, flags). Entry: no lock held
+ * (a syscall); both paths are copied in under mmap_lock (read), then locks
+ * as vfsLink.
+ *
+ * @returns 0, or -errno
+ */
+export function sysLinkat(
+  t: Task,
+  olddirfd: number,
+  oldp: number,
+  newdirfd: number,
+  newp: number,
+  flags: number,
+): number {
+  if ((flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) !== 0) return -EINVAL;
+  const op = atPath(t, olddirfd, oldp);
+  if (typeof op === "number") return op;
+  const np = atPath(t, newdirfd, newp);
+  if (typeof np === "number") return np;
+  // getname: an empty path is -ENOENT before its dirfd is looked at (AT_EMPTY_PATH aside).
+  if ((op === "" && (flags & AT_EMPTY_PATH) === 0) || np === "") return -ENOENT;
+  return t.files.linkat(olddirfd, op, newdirfd, np, flags);
+}
+
+/**
+ * mkdirat(dirfd, path, mode). Entry: no lock held (a syscall); the path is
+ * copied in under mmap_lock (read), then locks as vfsMkdir.
+ *
+ * @returns 0, or -errno
+ */
 export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number): number {
   const path = atPath(t, dirfd, pathp);
   if (typeof path === "number") return path;
@@ -396,10 +498,14 @@ export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number):
 }
 
 /**
- * getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end.
- * As Linux: the whole [buf, buf + n) must lie in user space even though at
- * most DIRENT_CHUNK bytes are filled, and entries that could not be copied
- * out are not consumed (the position goes back), so a retry sees them.
+ * getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end. As
+ * Linux: the whole [buf, buf + n) must lie in user space even though at most
+ * DIRENT_CHUNK bytes are filled, and entries that could not be copied out
+ * are not consumed (the position goes back), so a retry sees them. Entry: no
+ * lock held (a syscall); the records are read as vfsGetdents64 (the
+ * directory's i_rwsem for read) and then copied out under mmap_lock (read).
+ *
+ * @returns bytes filled, 0 at the end, or -errno
  */
 export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): number {
   const count = n >>> 0;
@@ -416,6 +522,12 @@ export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): num
 export const FS_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_mkdirat, "mkdirat", ["dirfd", "path", "mode"], sysMkdirat),
   defineSyscall(nr.SYS_unlinkat, "unlinkat", ["dirfd", "path", "hex"], sysUnlinkat),
+  defineSyscall(
+    nr.SYS_linkat,
+    "linkat",
+    ["dirfd", "path", "dirfd", "path", "hex"],
+    sysLinkat,
+  ),
   // ftruncate may sleep in truncate's waits; an unfinished truncate is finished by the Machine.
   defineSyscall(nr.SYS_ftruncate64, "ftruncate64", ["fd", "u64"], sysFtruncate64, {
     killable: true,

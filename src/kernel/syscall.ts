@@ -19,6 +19,10 @@ import { SIGSYS } from "./signal.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
+import { PRCTL_SYSCALLS } from "./sys_prctl.ts";
+import { IPC_SYSCALLS } from "./sys_ipc.ts";
+import { SOCKET_SYSCALLS } from "./sys_socket.ts";
+import { POLL_SYSCALLS } from "./sys_poll.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
@@ -36,9 +40,13 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
   IOCTL_SYSCALLS,
   MM_SYSCALLS,
+  PRCTL_SYSCALLS,
   PROC_SYSCALLS,
   FORK_SYSCALLS,
   SIGNAL_SYSCALLS,
+  IPC_SYSCALLS,
+  SOCKET_SYSCALLS,
+  POLL_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {

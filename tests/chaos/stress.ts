@@ -88,10 +88,13 @@ const slice = Math.max(5, Math.min(60, seconds / (modes.length * perturbs.length
 const minOps = Number(values["min-ops"]);
 const firstSeed = seed;
 const hardEnd = end + 2 * seconds * 1000;
-let runs = 0, ops = 0, guestRan = 0;
-while (Date.now() < end || (ops < minOps && Date.now() < hardEnd)) {
+let runs = 0, ops = 0, guestRan = 0, lastSeed = seed;
+const more = () => Date.now() < end || (ops < minOps && Date.now() < hardEnd);
+soak: while (more()) {
   for (const mode of modes) {
     for (const perturb of perturbs) {
+      if (!more()) break soak; // the time is up and --min-ops is met: no run past the end
+      lastSeed = seed;
       const o = {
         seed,
         workers,
@@ -131,7 +134,7 @@ stopTicker();
 console.log(
   `stress: ${runs} runs, ${ops} oracle-checked operations${
     guests > 0 ? `, ${guestRan} guest fsx operations` : ""
-  }, seeds ${firstSeed}..${seed - 1}, all OK`,
+  }, seeds ${firstSeed}..${lastSeed}, all OK`,
 );
 if (ops < minOps) {
   console.log(

@@ -16,6 +16,8 @@
  */
 
 import { SYS_rt_sigsuspend, SYS_rt_sigtimedwait_time64 } from "../../src/abi/signal.ts";
+import { IPC_NOWAIT } from "../../src/abi/ipc.ts";
+import { SOCK_NONBLOCK } from "../../src/abi/socket.ts";
 import { errnoName } from "../../src/abi/errno.ts";
 import {
   MAP_ANONYMOUS,
@@ -66,6 +68,8 @@ const PATHS = [
   "",
 ];
 const PATH_AT = SCRATCH + 4096; // path i at PATH_AT + 64 * i
+/** A zero timespec for ppoll, rewritten before each call. */
+const POLL_TS = SCRATCH + 3 * 4096;
 const CALLS = 200;
 
 export interface SyscallFuzz {
@@ -162,6 +166,13 @@ function shape(n: number, a: number[], r: Rand, fds: number[], maps: number[]): 
       a[0] = r.chance(0.8) ? -100 : r.int(8); // AT_FDCWD
       a[1] = r.chance(0.9) ? PATH_AT + 64 * r.int(PATHS.length) : arg(r);
       a[3] = 0o644;
+      break;
+    case nr.SYS_linkat:
+      a[0] = -100;
+      a[1] = PATH_AT + 64 * r.int(PATHS.length);
+      a[2] = -100;
+      a[3] = PATH_AT + 64 * r.int(PATHS.length);
+      a[4] = r.pick([0, 0, 0x400, 0x1000]); // AT_SYMLINK_FOLLOW, AT_EMPTY_PATH
       break;
     case nr.SYS_unlinkat:
       a[0] = -100;
@@ -272,6 +283,18 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     if (n === nr.SYS_futex || n === nr.SYS_futex_time64) a[1] = 1; // FUTEX_WAKE: a WAIT with no waker never ends
     // rt_sigsuspend and rt_sigtimedwait wait for a signal nobody sends here (or a random timeout).
     if (n === SYS_rt_sigsuspend || n === SYS_rt_sigtimedwait_time64) continue;
+    // IPC that would wait for another process: semop never gives up; queues and sockets don't wait.
+    if (n === nr.SYS_semop || n === nr.SYS_semtimedop_time64) continue;
+    if (n === nr.SYS_msgsnd) a[3] = a[3]! | IPC_NOWAIT;
+    if (n === nr.SYS_msgrcv) a[4] = a[4]! | IPC_NOWAIT;
+    if (n === nr.SYS_socket || n === nr.SYS_socketpair) a[1] = a[1]! | SOCK_NONBLOCK;
+    if (n === nr.SYS_accept4) a[3] = a[3]! | SOCK_NONBLOCK;
+    if (n === nr.SYS_ppoll_time64) {
+      // A poll with no timeout waits for ever: give it 0 s (or a bad pointer), and a few pollfds.
+      copyToUser(mem, mm, asVirt(POLL_TS), new Uint8Array(16));
+      a[1] = r.int(4);
+      a[2] = r.chance(0.9) ? POLL_TS : 4;
+    }
     if (n === nr.SYS_mmap2) a[3] = a[3]! & ~0x8000; // no MAP_POPULATE of gigabytes
     if (n === nr.SYS_brk) a[0] = HEAP + (a[0]! & 0xffff);
     if ((n === nr.SYS_exit || n === nr.SYS_exit_group) && r.chance(0.95)) continue; // keep going longer

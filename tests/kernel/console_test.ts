@@ -135,17 +135,22 @@ Deno.test("console: with prefixes, each process's lines stay whole and in order"
 Deno.test("console: prefixed output without newlines is linear in its size", async () => {
   // The old forwarding re-split the whole pending line on every write:
   // 8 MiB took 15 s against 0.4 s. Compare 1 MiB with 8 MiB in one run:
-  // linear stays far below the 64x of quadratic.
+  // linear stays far below the 64x of quadratic. Each size takes the
+  // faster of two rounds, so one stall of a loaded host does not decide.
   const times: number[] = [];
   for (const mib of [1, 8]) {
     let bytes = 0;
     const m = await boot({ prefixOutput: true, stdout: (d) => bytes += d.length, maxProcs: 2 });
     try {
-      const t0 = performance.now();
-      const ps = [0, 1].map(() => m.spawn("/bin/spew", ["spew", "-c", String(mib << 20)]));
-      for (const p of ps) assert.equal((await within(p.wait(), 120_000, "spew -c")).code, 0);
-      times.push(performance.now() - t0);
-      assert.ok(bytes >= 2 * (mib << 20), `${bytes} bytes for ${mib} MiB`);
+      let best = Infinity;
+      for (let round = 1; round <= 2; round++) {
+        const t0 = performance.now();
+        const ps = [0, 1].map(() => m.spawn("/bin/spew", ["spew", "-c", String(mib << 20)]));
+        for (const p of ps) assert.equal((await within(p.wait(), 120_000, "spew -c")).code, 0);
+        best = Math.min(best, performance.now() - t0);
+        assert.ok(bytes >= round * 2 * (mib << 20), `${bytes} bytes for ${mib} MiB`);
+      }
+      times.push(best);
     } finally {
       await m.shutdown();
     }

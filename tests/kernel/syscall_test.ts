@@ -308,6 +308,16 @@ Deno.test("syscall fuzz: random numbers and arguments (wild pointers, huge lengt
       const n = pick(nrs);
       const args = [values(), values(), values(), values(), values(), values()];
       if (n === nr.SYS_futex || n === nr.SYS_futex_time64) args[3] = 0, args[1] = 1; // no endless WAIT
+      if (n === nr.SYS_ppoll_time64) {
+        // No endless (or long) poll: a zero timeout written just before the call, or,
+        // where the fuzz unmapped that page, a timeout pointer that faults.
+        try {
+          b.poke(SCRATCH + SCRATCH_BYTES - 16, new Uint8Array(16));
+          args[2] = SCRATCH + SCRATCH_BYTES - 16;
+        } catch {
+          args[2] = KERNELISH;
+        }
+      }
       if (n === nr.SYS_mmap2) args[3]! &= ~0x8000; // no MAP_POPULATE of gigabytes
       // A heap of gigabytes is legal but makes huge reads of it slow; keep it small.
       if (n === nr.SYS_brk) args[0] = HEAP + (args[0]! & 0xffff);

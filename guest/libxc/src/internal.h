@@ -15,7 +15,9 @@ enum {
   SYS_dup = 23,
   SYS_dup3 = 24,
   SYS_fcntl64 = 25,
+  SYS_mkdirat = 34,
   SYS_unlinkat = 35,
+  SYS_linkat = 37,
   SYS_ftruncate64 = 46,  /* fd, len_lo, len_hi */
   SYS_fallocate = 47,    /* fd, mode, off_lo, off_hi, len_lo, len_hi */
   SYS_openat = 56,
@@ -51,6 +53,7 @@ enum {
   SYS_msync = 227,
   SYS_madvise = 233,
   SYS_clock_gettime64 = 403,
+  SYS_ppoll_time64 = 414, /* fds, nfds, struct __kernel_timespec *, sigset_t *, 8 */
 };
 
 static inline long xc_syscall6(long n, long a, long b, long c, long d, long e, long f) {

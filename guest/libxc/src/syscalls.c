@@ -1,6 +1,7 @@
 /* syscalls.c: the POSIX wrappers around the Linux riscv32 system calls. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -98,6 +99,18 @@ int unlinkat(int dirfd, const char *path, int flags) {
   return (int)__xc_ret(xc_syscall3(SYS_unlinkat, dirfd, path, flags));
 }
 
+int mkdir(const char *path, mode_t mode) {
+  return (int)__xc_ret(xc_syscall3(SYS_mkdirat, AT_FDCWD, path, mode));
+}
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
+  return (int)__xc_ret(xc_syscall5(SYS_linkat, olddirfd, oldpath, newdirfd, newpath, flags));
+}
+
+int link(const char *oldpath, const char *newpath) {
+  return linkat(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
+}
+
 int unlink(const char *path) {
   return unlinkat(AT_FDCWD, path, 0);
 }
@@ -186,6 +199,21 @@ int clock_gettime(clockid_t clk, struct timespec *ts) {
   ts->tv_sec = kts[0];
   ts->tv_nsec = (long)kts[1];
   return 0;
+}
+
+/* ppoll_time64 takes a 64-bit timespec; the struct's long tv_nsec is widened. */
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask) {
+  long long kts[2];
+  if (tmo) {
+    kts[0] = tmo->tv_sec;
+    kts[1] = tmo->tv_nsec;
+  }
+  return (int)__xc_ret(xc_syscall5(SYS_ppoll_time64, fds, n, tmo ? kts : 0, mask, 8));
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
+  struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+  return ppoll(fds, n, timeout_ms < 0 ? 0 : &ts, 0);
 }
 
 /* struct stat must match what syscall 80 writes (asm-generic stat64). */
