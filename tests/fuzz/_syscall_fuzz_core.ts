@@ -18,6 +18,7 @@
 import { SYS_rt_sigsuspend, SYS_rt_sigtimedwait_time64 } from "../../src/abi/signal.ts";
 import { IPC_NOWAIT } from "../../src/abi/ipc.ts";
 import { SOCK_NONBLOCK } from "../../src/abi/socket.ts";
+import { F_SETFL, O_NONBLOCK } from "../../src/abi/fcntl.ts";
 import { errnoName } from "../../src/abi/errno.ts";
 import {
   MAP_ANONYMOUS,
@@ -291,6 +292,9 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     if (n === nr.SYS_msgrcv) a[4] = a[4]! | IPC_NOWAIT;
     if (n === nr.SYS_socket || n === nr.SYS_socketpair) a[1] = a[1]! | SOCK_NONBLOCK;
     if (n === nr.SYS_accept4) a[3] = a[3]! | SOCK_NONBLOCK;
+    // Pipes likewise: no other process could ever fill or drain one of the fuzzer's own.
+    if (n === nr.SYS_pipe2) a[1] = a[1]! | O_NONBLOCK;
+    if (n === nr.SYS_fcntl64 && a[1] === F_SETFL) a[2] = a[2]! | O_NONBLOCK;
     if (n === nr.SYS_ppoll_time64) {
       // A poll with no timeout waits for ever: give it 0 s (or a bad pointer), and a few pollfds.
       copyToUser(mem, mm, asVirt(POLL_TS), new Uint8Array(16));
