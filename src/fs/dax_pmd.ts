@@ -28,8 +28,8 @@
  * @module
  */
 
+import { invalidateLockShared, invalidateUnlockShared } from "./xipfs_locks.ts";
 import { isErr } from "../abi/errno.ts";
-import { ISLOT } from "../abi/layout.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
 import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { VM_FAULT_NOPAGE } from "../mm/fault.ts";
@@ -39,12 +39,18 @@ import { VM_SYNC, vmaFlags, type VmFault } from "../mm/vma.ts";
 import { VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { badblockFirst } from "../hw/badblocks.ts";
 import { daxSyncMetadata, daxSyncNeededRange, VM_FAULT_NEEDDSYNC } from "./dax_sync.ts";
-import { downRead, downWrite, LockClass, upRead, upWrite } from "../sync/mod.ts";
 import { markRangeDirty } from "./balloc.ts";
-import { daxBlockPfn, daxPmdLockWord, faultError, sizePages, vmaInode } from "./dax_fault.ts";
+import {
+  daxBlockPfn,
+  daxPmdLock,
+  daxPmdUnlock,
+  faultError,
+  sizePages,
+  vmaInode,
+} from "./dax_fault.ts";
 import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
 import { inodeGet, inodeGetSize } from "./xipfs_format.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
 
 /**
  * The megapage fault of S_DAX files (VmOperations.hugeFault). Entry:
@@ -57,17 +63,15 @@ import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
  */
 export function daxPmdFault(c: XipCtx, vmf: VmFault): number {
   const ip = vmaInode(c, vmf.vma);
-  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  const lock = daxPmdLockWord(c.mem, ip.slot, vmf.pgoff);
   for (let synced = false;;) {
-    downRead(c.k32, inval, LockClass.INVALIDATE_LOCK);
-    downWrite(c.k32, lock, LockClass.DAX_PMD);
+    invalidateLockShared(c, ip);
+    daxPmdLock(c.mem, ip.slot, vmf.pgoff);
     let r: number;
     try {
       r = pmdFaultLocked(c, ip, vmf, synced);
     } finally {
-      upWrite(c.k32, lock);
-      upRead(c.k32, inval);
+      daxPmdUnlock(c.mem, ip.slot, vmf.pgoff);
+      invalidateUnlockShared(c, ip);
     }
     if (r !== VM_FAULT_NEEDDSYNC) return r;
     // MAP_SYNC (dax_finish_sync_fault): the metadata durable first, then map.

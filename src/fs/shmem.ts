@@ -34,6 +34,16 @@
  * @module
  */
 
+import {
+  inodeLock,
+  inodeLockShared,
+  inodeUnlock,
+  inodeUnlockShared,
+  invalidateLock,
+  invalidateLockShared,
+  invalidateUnlock,
+  invalidateUnlockShared,
+} from "./xipfs_locks.ts";
 import { asErrno, EFBIG, EINVAL, ENOMEM, ENOSPC, type Errno, isErr } from "../abi/errno.ts";
 import { IFLAG_SHMEM, ISLOT } from "../abi/layout.ts";
 import {
@@ -62,7 +72,7 @@ import {
 import { rmapAddVma, rmapLockVma, rmapRemoveVma, rmapUnlockVma } from "../mm/rmap.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
 import { VM_SHARED, vmaFlags, type VmFault, type VmOperations } from "../mm/vma.ts";
-import { downRead, downWrite, LockClass, upRead, upWrite, withNoKill } from "../sync/mod.ts";
+import { withNoKill } from "../sync/mod.ts";
 import { sizePages, vmaInode } from "./dax_fault.ts";
 import { nowSecs } from "./dax.ts";
 import { mapLockedPage } from "./filemap_fault.ts";
@@ -300,8 +310,7 @@ export function shmemGetPage(
  * @returns bytes read (0 at or past EOF)
  */
 export function shmemRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): number {
-  const sem = shmemIRwsem(c, ip);
-  downRead(c.k32, sem, LockClass.I_RWSEM);
+  inodeLockShared(c, ip);
   try {
     const size = shmemSize(c, ip);
     if (pos >= size) return 0;
@@ -322,7 +331,7 @@ export function shmemRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array)
     shmiSet(c, ip, "atime", nowSecs());
     return n;
   } finally {
-    upRead(c.k32, sem);
+    inodeUnlockShared(c, ip);
   }
 }
 
@@ -340,8 +349,7 @@ export function shmemWrite(
   src: Uint8Array,
   append = false,
 ): [number, number] {
-  const sem = shmemIRwsem(c, ip);
-  downWrite(c.k32, sem, LockClass.I_RWSEM);
+  inodeLock(c, ip);
   try {
     if (append) pos = shmemSize(c, ip);
     if (src.length === 0) return [0, pos];
@@ -367,7 +375,7 @@ export function shmemWrite(
     shmiSet(c, ip, "ctime", now);
     return [done, pos];
   } finally {
-    upWrite(c.k32, sem);
+    inodeUnlock(c, ip);
   }
 }
 
@@ -383,10 +391,8 @@ export function shmemWrite(
 export function shmemTruncate(c: XipCtx, ip: InodeRef, size: number): number {
   if (!Number.isInteger(size) || size < 0) return -EINVAL;
   if (size > SHMEM_MAX_BYTES) return -EFBIG;
-  const sem = shmemIRwsem(c, ip);
-  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  downWrite(c.k32, sem, LockClass.I_RWSEM);
-  downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+  inodeLock(c, ip);
+  invalidateLock(c, ip);
   try {
     const old = shmemSize(c, ip);
     setSize(c, ip, size);
@@ -403,8 +409,8 @@ export function shmemTruncate(c: XipCtx, ip: InodeRef, size: number): number {
     shmiSet(c, ip, "ctime", now);
     return 0;
   } finally {
-    upWrite(c.k32, inval);
-    upWrite(c.k32, sem);
+    invalidateUnlock(c, ip);
+    inodeUnlock(c, ip);
   }
 }
 
@@ -448,10 +454,8 @@ function dropPages(c: XipCtx, ip: InodeRef, from: number, to: number): number {
  * @returns 0
  */
 export function shmemPunchHole(c: XipCtx, ip: InodeRef, off: number, len: number): number {
-  const sem = shmemIRwsem(c, ip);
-  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  downWrite(c.k32, sem, LockClass.I_RWSEM);
-  downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+  inodeLock(c, ip);
+  invalidateLock(c, ip);
   try {
     const end = off + len;
     const first = sizePages(off), last = Math.floor(end / PAGE_SIZE);
@@ -464,8 +468,8 @@ export function shmemPunchHole(c: XipCtx, ip: InodeRef, off: number, len: number
     shmiSet(c, ip, "mtime", nowSecs());
     return 0;
   } finally {
-    upWrite(c.k32, inval);
-    upWrite(c.k32, sem);
+    invalidateUnlock(c, ip);
+    inodeUnlock(c, ip);
   }
 }
 
@@ -498,8 +502,7 @@ export function shmemFallocate(
   keepSize: boolean,
 ): number {
   if (off + len > SHMEM_MAX_BYTES) return -EFBIG;
-  const sem = shmemIRwsem(c, ip);
-  downWrite(c.k32, sem, LockClass.I_RWSEM);
+  inodeLock(c, ip);
   try {
     const made: number[] = [];
     for (let pg = Math.floor(off / PAGE_SIZE); pg < sizePages(off + len); pg++) {
@@ -510,10 +513,9 @@ export function shmemFallocate(
       }
       const pfn = shmemGetPage(c, ip, pg, true);
       if (pfn === -1 || isErr(pfn)) {
-        const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-        downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+        invalidateLock(c, ip);
         for (const m of made) dropPages(c, ip, m, m + 1);
-        upWrite(c.k32, inval);
+        invalidateUnlock(c, ip);
         return pfn;
       }
       putPage(c.mem, pfn);
@@ -522,7 +524,7 @@ export function shmemFallocate(
     if (!keepSize && off + len > shmemSize(c, ip)) setSize(c, ip, off + len);
     return 0;
   } finally {
-    upWrite(c.k32, sem);
+    inodeUnlock(c, ip);
   }
 }
 
@@ -531,12 +533,11 @@ export function shmemFallocate(
 
 /** Run `body` under `ip`'s invalidate_lock (read). Entry: mmap_lock held for reading. */
 function withInvalidate(c: XipCtx, ip: InodeRef, body: () => number): number {
-  const w = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  downRead(c.k32, w, LockClass.INVALIDATE_LOCK);
+  invalidateLockShared(c, ip);
   try {
     return body();
   } finally {
-    upRead(c.k32, w);
+    invalidateUnlockShared(c, ip);
   }
 }
 
