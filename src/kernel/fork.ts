@@ -21,6 +21,7 @@
  * @module
  */
 
+import { tstatCommFork } from "../mm/fault_ring.ts";
 import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
 import { PROCS_HDR, START_PENDING } from "../abi/layout.ts";
 import { REG_A0, REG_SP, REG_TP } from "../abi/regs.ts";
@@ -217,6 +218,7 @@ function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): numb
   if ((req.flags & CLONE_PARENT_SETTID) !== 0) putTid(mem, t.mm, req.ptid, pid);
   if ((req.flags & CLONE_CHILD_SETTID) !== 0) putTid(mem, mm, req.ctid, pid);
   if ((req.flags & CLONE_VFORK) !== 0) procSet(mem, t.slot, "vforkChild", slot);
+  tstatCommFork(mem, t.tid, tid, pid); // the live view names the child's program
   procSet(mem, slot, "start", START_PENDING);
   return 0;
 }

@@ -381,6 +381,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): Pr
         if (img === null || t.exiting !== null) break;
         // execve replaced the image: a new hart on the new mm runs it.
         t.execPending = null;
+        tstatComm(mem, t.tid, t.pid, img.loaded[0]?.path ?? ""); // begin_new_exec's comm
         statAdd(mem, STAT.instret, hart.instret - env.instretPublished);
         priorInstret += hart.instret;
         env = new ProcessEnv(t, img);

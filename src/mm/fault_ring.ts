@@ -136,3 +136,19 @@ export function tstatComm(mem: Memory, tid: number, pid: number, path: string): 
   const words = new Int32Array(bytes.buffer);
   for (let i = 0; i < words.length; i++) Atomics.store(mem.k32, r + TSTAT.comm + i, words[i]!);
 }
+
+/**
+ * Give a new child task `tid` (process `pid`) the program name of task
+ * `from`, as fork copies task->comm (dup_task_struct): the child runs the
+ * same program until it execs. Entry: any lock state; the parent's thread,
+ * before the child's Worker starts (so the child's record has no writer).
+ */
+export function tstatCommFork(mem: Memory, from: number, tid: number, pid: number): void {
+  if (from < 1 || from >= mem.layout.config.maxTasks) return;
+  const r = tstatOwn(mem, tid, pid);
+  if (r < 0) return;
+  const src = tstatBase(mem.layout.fring.base, from) + TSTAT.comm;
+  for (let i = 0; i < TSTAT_COMM_BYTES / 4; i++) {
+    Atomics.store(mem.k32, r + TSTAT.comm + i, Atomics.load(mem.k32, src + i));
+  }
+}

@@ -20,6 +20,7 @@ import {
   FAULT_KIND,
   FAULT_KINDS,
   tstatComm,
+  tstatCommFork,
   tstatInstret,
 } from "../../src/mm/fault_ring.ts";
 import { mmAlloc, mmPut, zeroPfn } from "../../src/mm/mm.ts";
@@ -184,6 +185,19 @@ Deno.test("tstatComm() cuts a long path at a character boundary", () => {
     const comm = readTaskStat(mem, tid, pid)!.comm;
     assert.ok(new TextEncoder().encode(comm).length <= TSTAT_COMM_BYTES - 1);
     assert.ok(path.startsWith(comm) && comm.length === 32, comm);
+  });
+});
+
+Deno.test("tstatCommFork() gives a forked child its parent's program name until it execs", () => {
+  withProcess((mem, pid, tid) => {
+    tstatComm(mem, tid, pid, "/bin/sh");
+    const child = tid + 1, childPid = pid + 100;
+    tstatCommFork(mem, tid, child, childPid);
+    assert.equal(readTaskStat(mem, child, childPid)!.comm, "/bin/sh");
+    assert.equal(readTaskStat(mem, child, childPid)!.faults.anon, 0, "a fresh record");
+    tstatComm(mem, child, childPid, "/bin/wc"); // its execve
+    assert.equal(readTaskStat(mem, child, childPid)!.comm, "/bin/wc");
+    assert.equal(readTaskStat(mem, tid, pid)!.comm, "/bin/sh", "the parent keeps its own");
   });
 });
 
