@@ -7,6 +7,8 @@
  *   worker → main  { t: "ready" } | { t: "fail", error } the fs could not be attached
  *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
  *   worker → main  { t: "out", fd: 1 | 2, data }         console output, in order
+ *   worker → main  { t: "strace", line }                 a --strace line, in order with output
+ *   worker → main  { t: "enosys", nr }                   a process called an unimplemented number
  *   worker → main  { t: "exit", result: ProcessResult }  the process is a zombie
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
@@ -18,6 +20,7 @@
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
+import type { KernelLog } from "../src/kernel/task.ts";
 import { exitWorker, setKillAction } from "../src/sync/task.ts";
 
 // A killed task dies where it stands (src/sync/task.ts exitWorker) and the
@@ -37,6 +40,8 @@ const port = self as unknown as {
 
 let mem: Memory | null = null;
 let fs: KernelFs | null = null;
+/** Numbers already reported as unimplemented by this Worker (the Machine dedups across Workers). */
+const enosysSent = new Set<number>();
 
 port.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
@@ -54,10 +59,19 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
     return;
   }
   if (fs === null) throw new Error("process worker: run before init");
+  const klog: KernelLog = {
+    strace: m.start.strace ?? false,
+    trace: (line) => port.postMessage({ t: "strace", line }),
+    enosys(nr) {
+      if (enosysSent.has(nr)) return;
+      enosysSent.add(nr);
+      port.postMessage({ t: "enosys", nr });
+    },
+  };
   const result = runProcess(fs, m.start, {
     write(fd, data) {
       port.postMessage({ t: "out", fd, data });
     },
-  });
+  }, klog);
   port.postMessage({ t: "exit", result });
 };

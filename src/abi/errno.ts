@@ -28,6 +28,7 @@ export const EISDIR = 21;
 export const EINVAL = 22;
 export const ENFILE = 23;
 export const EMFILE = 24;
+export const ENOTTY = 25;
 export const ETXTBSY = 26;
 export const EFBIG = 27;
 export const ENOSPC = 28;
@@ -36,11 +37,15 @@ export const EROFS = 30;
 export const EMLINK = 31;
 export const EPIPE = 32;
 export const ERANGE = 34;
+export const EDEADLK = 35;
 export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
+export const ENOLCK = 37;
 export const ENOTEMPTY = 39;
 export const ELOOP = 40;
 export const ENODATA = 61; // ENODATA
+/** Accessing a corrupted shared library: exec's answer for a bad program interpreter. */
+export const ELIBBAD = 80;
 export const ETIMEDOUT = 110;
 export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
@@ -70,6 +75,7 @@ const NAMES: Record<number, string> = {
   [EINVAL]: "EINVAL",
   [ENFILE]: "ENFILE",
   [EMFILE]: "EMFILE",
+  [ENOTTY]: "ENOTTY",
   [ETXTBSY]: "ETXTBSY",
   [EFBIG]: "EFBIG",
   [ENOSPC]: "ENOSPC",
@@ -78,11 +84,14 @@ const NAMES: Record<number, string> = {
   [EMLINK]: "EMLINK",
   [EPIPE]: "EPIPE",
   [ERANGE]: "ERANGE",
+  [EDEADLK]: "EDEADLK",
   [ENAMETOOLONG]: "ENAMETOOLONG",
   [ENOSYS]: "ENOSYS",
+  [ENOLCK]: "ENOLCK",
   [ENOTEMPTY]: "ENOTEMPTY",
   [ELOOP]: "ELOOP",
   [ENODATA]: "ENODATA",
+  [ELIBBAD]: "ELIBBAD",
   [ETIMEDOUT]: "ETIMEDOUT",
   [EOVERFLOW]: "EOVERFLOW",
   [EOPNOTSUPP]: "EOPNOTSUPP",

@@ -39,6 +39,7 @@
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
+ *  | flocks  | POSIX record locks (layout_locks.ts, src/fs/locks.ts)        |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -50,6 +51,7 @@
  * @module
  */
 
+import { flocksWords } from "./layout_locks.ts";
 import { PAGE_SIZE } from "./types.ts";
 
 /** Region alignment, in words (64 bytes). */
@@ -505,7 +507,7 @@ export const xfsDirtyWords = (cfg: LayoutConfig): number => Math.ceil(cfg.device
 //  | counters           | of FILE_WORDS                 | FDT_HEADER_WORDS + FDT_FDS words|
 //  +--------------------+-------------------------------+---------------------------------+
 //  open file: [ refcount | ino | islot | flags | pos (i64, 2 words) | (pad) (pad) ]
-//  fd table:  [ lock (2) | inUse | cwd | nrOpen | (pad...) | fd 0 | fd 1 | ... fd FDT_FDS-1 ]
+//  fd table:  [ lock (2) | inUse | cwd | nrOpen | nofile | nofileMax | (pad...) | fd 0 | ... ]
 //  fd word:   0 = closed, else (open-file index + 1) | FDT_CLOEXEC_BIT
 // ```
 //
@@ -559,6 +561,12 @@ export const FDT = {
   cwd: 3,
   /** Open fds. */
   nrOpen: 4,
+  /**
+   * RLIMIT_NOFILE of the owning process, soft and hard: no fd at or above
+   * the soft limit is installed (written under `lock`; at most FDT_FDS).
+   */
+  nofile: 5,
+  nofileMax: 6,
   /** First fd word. */
   fds: 16,
 } as const;
@@ -685,6 +693,7 @@ export interface KernelLayout {
   readonly procs: Region;
   readonly daxent: Region;
   readonly devmap: Region;
+  readonly flocks: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -717,6 +726,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
+    ["flocks", flocksWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -745,6 +755,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     procs: placed.procs!,
     daxent: placed.daxent!,
     devmap: placed.devmap!,
+    flocks: placed.flocks!,
     regions,
     bytes: next * 4,
   };

@@ -15,7 +15,8 @@ import { CliError, parseCommand, parseSize, printLine, usageError } from "./_com
 const USAGE = "xip run IMAGE [options] -- PROGRAM [ARGS...]";
 
 export const RUN_HELP = `usage: xip run IMAGE [--dax always|never|inode] [--procs N] [--ram 64M]
-              [--memmap none|device] [--stats FILE] [--snapshot] -- PROGRAM [ARGS...]
+              [--memmap none|device] [--stats FILE] [--snapshot] [--strace]
+              -- PROGRAM [ARGS...]
 
 Boot a machine on the xipfs image IMAGE and run N processes of PROGRAM (a
 path inside the image) at once, each in its own Worker. Their stdout and
@@ -29,6 +30,8 @@ options:
   --memmap MODE    none (default) or device: give device frames struct pages
   --stats FILE     write the run's statistics to FILE as one JSON object
   --snapshot       discard the changes instead of writing IMAGE back
+  --strace         print every system call of every process on stderr, one
+                   line each in strace's format ("[pid N] name(args) = ret")
   -h, --help       show this help
 
 exit status: the first non-zero status of the processes in spawn order
@@ -51,6 +54,7 @@ const OPTIONS = {
   memmap: { type: "string" },
   stats: { type: "string" },
   snapshot: { type: "boolean" },
+  strace: { type: "boolean" },
 } as const;
 
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
@@ -101,6 +105,7 @@ export async function cmdRun(args: string[]): Promise<number> {
       maxProcs: procs,
       warm: procs,
       prefixOutput: procs > 1,
+      strace: p.values.strace === true,
     });
   } catch (e) {
     if (e instanceof ImageError || e instanceof MachineError) throw new CliError(e.message, 1);

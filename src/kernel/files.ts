@@ -24,12 +24,15 @@
  * @module
  */
 
-import { EBADF, EISDIR, ENODEV, ENOEXEC, ENOTDIR } from "../abi/errno.ts";
+import { EBADF, EINVAL, EISDIR, ENODEV, ENOENT, ENOEXEC, ENOTDIR } from "../abi/errno.ts";
 import {
   AT_FDCWD,
   AT_REMOVEDIR,
+  F_DUPFD,
+  F_DUPFD_CLOEXEC,
   fmodeCanRead,
   fmodeCanWrite,
+  NAME_MAX,
   O_ACCMODE,
   O_DIRECT,
   O_RDONLY,
@@ -41,12 +44,36 @@ import type { MmapFile } from "../mm/vma.ts";
 import { doMmap } from "../mm/mmap.ts";
 import { directIORead, directIOWrite } from "../fs/direct_io.ts";
 import { mmapFile } from "../fs/file_mm.ts";
-import { fdtCwd, fdtSetCwd, filePos, fileSetPos } from "../fs/file_table.ts";
+import {
+  fdtCwd,
+  fdtNofile,
+  fdtSetCwd,
+  fdtSetNofile,
+  filePos,
+  fileSetPos,
+} from "../fs/file_table.ts";
+import { pathLookup } from "../fs/namei.ts";
+import {
+  emptyStatfs,
+  mustBeDir,
+  PROC_SUPER_MAGIC,
+  ST_NODEV,
+  ST_NOEXEC,
+  ST_NOSUID,
+  vfsAccess,
+  vfsGetcwd,
+  type VStatfs,
+  XIPFS_STATFS_MAGIC,
+} from "../fs/vfs_cwd.ts";
+import { asIno, type Ino, PAGE_SIZE } from "../abi/types.ts";
 import { procfsOwns } from "../fs/procfs.ts";
 import {
   type Proc,
   vfsClose,
+  vfsDup,
+  vfsDup2,
   vfsFallocate,
+  vfsFcntl,
   vfsFstat,
   vfsFsync,
   vfsFtruncate,
@@ -61,7 +88,18 @@ import {
   type VStat,
   withFile,
 } from "../fs/vfs.ts";
-import { vfsGetdents64, vfsMkdir, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
+import {
+  vfsChdir,
+  vfsGetdents64,
+  vfsMkdir,
+  vfsOpen,
+  vfsReadlink,
+  vfsRename,
+  vfsRmdir,
+  vfsStat,
+  vfsSymlink,
+  vfsUnlink,
+} from "../fs/vfs_path.ts";
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
@@ -102,6 +140,34 @@ export interface FileGlue {
   mkdirat(dirfd: number, path: string, mode: number): number;
   /** linux_dirent64 records filling at most `max` bytes, or -errno. */
   getdents64(fd: number, max: number): Uint8Array | number;
+  /** stat of `path` relative to `dirfd`, following a final symlink when `follow`. */
+  statat(dirfd: number, path: string, follow: boolean): VStat | number;
+  /** faccessat(2) (vfsAccess): 0 or -errno. */
+  accessat(dirfd: number, path: string, mode: number, follow: boolean): number;
+  /** readlinkat(2): the target or -errno. */
+  readlinkat(dirfd: number, path: string): string | number;
+  /** renameat2(2) without flags other than RENAME_NOREPLACE: 0 or -errno. */
+  renameat(od: number, op: string, nd: number, np: string, noReplace: boolean): number;
+  /** symlinkat(2): 0 or -errno. */
+  symlinkat(target: string, dirfd: number, path: string): number;
+  /** chdir(2), fchdir(2), getcwd(2). */
+  chdir(path: string): number;
+  fchdir(fd: number): number;
+  getcwd(): string | number;
+  /** statfs of the filesystem `path` (or, with a number, fd) is on. */
+  statfs(where: string | number): VStatfs | number;
+  /** dup(2), dup3(2) (dup2 when newFd differs and !cloexec), fcntl(2): as Linux, or -errno. */
+  dup(fd: number): number;
+  dup3(fd: number, newFd: number, cloexec: boolean): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  /**
+   * What the record-lock calls need of `fd`: its open-file record, inode,
+   * flags, position and size, and the fd table (the lock owner), or -EBADF.
+   */
+  lockInfo(fd: number): LockInfo | number;
+  /** RLIMIT_NOFILE of the fd table: [soft, hard]; set it (0 <= soft <= hard <= FDT_FDS). */
+  nofile(): [number, number];
+  setNofile(soft: number, hard: number): void;
   /**
    * Run `map` with what doMmap needs for `fd`, holding a reference on the
    * file for the call (the VMA takes its own).
@@ -123,6 +189,16 @@ export interface FileGlue {
 }
 
 const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
+
+/** FileGlue.lockInfo's answer (a snapshot: valid for the calling syscall). */
+export interface LockInfo {
+  idx: number;
+  ino: number;
+  flags: number;
+  pos: number;
+  size: number;
+  fdt: number;
+}
 
 /** The files of one process, over the VFS of this thread. */
 export class VfsFiles implements FileGlue {
@@ -215,6 +291,147 @@ export class VfsFiles implements FileGlue {
   }
   mkdirat(dirfd: number, path: string, mode: number): number {
     return this.#at(dirfd, path, () => vfsMkdir(this.proc, path, mode));
+  }
+  statat(dirfd: number, path: string, follow: boolean): VStat | number {
+    let st: VStat | number = -ENOENT;
+    const r = this.#at(dirfd, path, () => {
+      st = vfsStat(this.proc, path, follow);
+      return typeof st === "number" ? st : 0;
+    });
+    return r < 0 ? r : st;
+  }
+  accessat(dirfd: number, path: string, mode: number, follow: boolean): number {
+    return this.#base(dirfd, path, (base) => vfsAccess(this.proc, base, path, mode, follow));
+  }
+  readlinkat(dirfd: number, path: string): string | number {
+    let out: string | number = -ENOENT;
+    const r = this.#at(dirfd, path, () => {
+      out = vfsReadlink(this.proc, path);
+      return typeof out === "number" ? out : 0;
+    });
+    return r < 0 ? r : out;
+  }
+  renameat(od: number, op: string, nd: number, np: string, noReplace: boolean): number {
+    return this.#base(
+      od,
+      op,
+      (oldBase) =>
+        this.#base(
+          nd,
+          np,
+          (newBase) => vfsRename(this.proc, op, np, { oldBase, newBase, noReplace }),
+        ),
+    );
+  }
+  symlinkat(target: string, dirfd: number, path: string): number {
+    return this.#at(dirfd, path, () => vfsSymlink(this.proc, target, path));
+  }
+  chdir(path: string): number {
+    return vfsChdir(this.proc, path);
+  }
+  fchdir(fd: number): number {
+    return withFile(this.proc, fd, (_f, ip) => {
+      const bad = mustBeDir(this.fs.vfs, ip);
+      if (bad < 0) return bad;
+      fdtSetCwd(this.fs.mem, this.proc.fdt, ip.ino);
+      return 0;
+    });
+  }
+  getcwd(): string | number {
+    return vfsGetcwd(this.proc);
+  }
+  statfs(where: string | number): VStatfs | number {
+    let out: VStatfs | number = -ENOENT;
+    const r = typeof where === "number"
+      ? withFile(this.proc, where, (_f, ip) => {
+        out = this.#statfsOf(ip);
+        return 0;
+      })
+      : this.#lookup(where, (ip) => {
+        out = this.#statfsOf(ip);
+        return 0;
+      });
+    return r < 0 ? r : out;
+  }
+  dup(fd: number): number {
+    return vfsDup(this.proc, fd);
+  }
+  dup3(fd: number, newFd: number, cloexec: boolean): number {
+    return vfsDup2(this.proc, fd, newFd, cloexec);
+  }
+  fcntl(fd: number, cmd: number, arg: number): number {
+    if (cmd === F_DUPFD || cmd === F_DUPFD_CLOEXEC) {
+      const [soft] = fdtNofile(this.fs.mem, this.proc.fdt);
+      if (arg < 0 || arg >= soft) return -EINVAL; // Linux: arg past RLIMIT_NOFILE
+    }
+    return vfsFcntl(this.proc, fd, cmd, arg);
+  }
+  nofile(): [number, number] {
+    return fdtNofile(this.fs.mem, this.proc.fdt);
+  }
+  lockInfo(fd: number): LockInfo | number {
+    let info: LockInfo | null = null;
+    const r = withFile(this.proc, fd, (f, ip) => {
+      const size = this.fs.vfs.size(ip);
+      info = {
+        idx: f.idx,
+        ino: ip.ino,
+        flags: f.flags,
+        pos: filePos(this.fs.mem, f.idx),
+        size,
+        fdt: this.proc.fdt,
+      };
+      return 0;
+    });
+    return r < 0 ? r : info!;
+  }
+  setNofile(soft: number, hard: number): void {
+    fdtSetNofile(this.fs.mem, this.proc.fdt, soft, hard);
+  }
+
+  /**
+   * Run `fn` with the directory relative paths start at: the cwd for
+   * AT_FDCWD or an absolute path, else `dirfd`'s directory, referenced for
+   * the call (-ENOTDIR when it is not one).
+   */
+  #base(dirfd: number, path: string, fn: (base: Ino) => number): number {
+    if (dirfd === AT_FDCWD || path.startsWith("/")) {
+      return fn(asIno(fdtCwd(this.fs.mem, this.proc.fdt)));
+    }
+    return withFile(this.proc, dirfd, (_f, ip) => {
+      if (ifmt(this.fs.vfs, ip) !== S_IFDIR) return -ENOTDIR;
+      return fn(ip.ino);
+    });
+  }
+
+  /** Run `fn` on the inode `path` names (followed), referenced for the call. */
+  #lookup(path: string, fn: (ip: VInode) => number): number {
+    const vfs = this.fs.vfs;
+    const ip = pathLookup(vfs, asIno(fdtCwd(this.fs.mem, this.proc.fdt)), path, true);
+    if (typeof ip === "number") return ip;
+    try {
+      return fn(ip);
+    } finally {
+      vfs.iput(ip);
+    }
+  }
+
+  /** statfs of the filesystem inode `ip` is on: procfs, or the root xipfs. */
+  #statfsOf(ip: VInode): VStatfs {
+    if (procfsOwns(ip.ino)) return emptyStatfs(PROC_SUPER_MAGIC, ST_NOSUID | ST_NODEV | ST_NOEXEC);
+    const c = this.fs.xip.statfsCounts();
+    return {
+      type: XIPFS_STATFS_MAGIC,
+      bsize: PAGE_SIZE,
+      blocks: c.blocks,
+      bfree: c.bfree,
+      bavail: c.bfree,
+      files: c.files,
+      ffree: c.ffree,
+      namelen: NAME_MAX,
+      frsize: PAGE_SIZE,
+      flags: 0,
+    };
   }
   getdents64(fd: number, max: number): Uint8Array | number {
     const buf = new Uint8Array(max);

@@ -1,7 +1,9 @@
 /**
  * The file system as the process layer sees it, one handle per thread: the
  * live xipfs on the memory device, the VFS over it with procfs mounted on
- * /proc, and the per-thread wiring the mm needs to fault files in.
+ * /proc and the device nodes on /dev (devfs.ts), and the per-thread wiring
+ * the mm needs to fault files in. Mounting at boot also creates /dev,
+ * /dev/shm and /tmp when the image lacks them.
  *
  * The Machine's main thread mounts (mountKernelFs) once at boot; every
  * process Worker attaches (attachKernelFs) to the same shared state. Both
@@ -28,6 +30,8 @@
 import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
 import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
+import { errnoName } from "../abi/errno.ts";
+import { DevMount, makeSystemDirs } from "../fs/devfs.ts";
 import { installFileMm } from "../fs/file_mm.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
 import { procTableInfo } from "../fs/procfs_proctable.ts";
@@ -69,11 +73,11 @@ function selfPidOf(mem: Memory): () => number {
   };
 }
 
-/** Register this thread's file fault handlers and hooks; build the VFS with /proc. */
+/** Register this thread's file fault handlers and hooks; build the VFS with /proc and /dev. */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
-  return { mem, opts, xip, vfs: procfs, procfs };
+  return { mem, opts, xip, vfs: new DevMount(procfs), procfs };
 }
 
 /**
@@ -85,7 +89,10 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
  */
 export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { error: string } {
   const xip = mountXipfs(mem, new MemDevice(mem), { dax: opts.dax, imagePath: opts.imagePath });
-  return xip instanceof XipFs ? wire(mem, opts, xip) : xip;
+  if (!(xip instanceof XipFs)) return xip;
+  const fs = wire(mem, opts, xip);
+  const r = makeSystemDirs(fs.vfs);
+  return r < 0 ? { error: `cannot create /dev, /dev/shm or /tmp: ${errnoName(r)}` } : fs;
 }
 
 /**

@@ -29,6 +29,7 @@ import {
 } from "../abi/layout.ts";
 import { asTid, PAGE_SIZE } from "../abi/types.ts";
 import { errnoName } from "../abi/errno.ts";
+import { syscallName } from "../abi/syscall_names.ts";
 import { ImageError, loadImage, MemDevice, saveImage } from "../hw/device.ts";
 import { createMemory, type Memory } from "../hw/memory.ts";
 import { freeFrameCount } from "../mm/frame_alloc.ts";
@@ -46,6 +47,7 @@ import { TASK_DEAD, TASK_LIVE, taskChaosArm, taskKill, taskKillAcked } from "../
 import { heldLocks } from "../sync/held.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { closeFilesOf } from "./files.ts";
+import { locksWaitDone } from "../fs/locks.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult, TextMode } from "./proc_run.ts";
@@ -103,6 +105,13 @@ export interface BootOptions {
   killGraceMs?: number;
   /** Check the lock order in every thread (slower; default false). */
   lockdep?: boolean;
+  /** Trace every system call of every process to `log` (`xip run --strace`). */
+  strace?: boolean;
+  /**
+   * Where the kernel's own lines go: --strace lines, and the one notice per
+   * unimplemented system call number (default: this process's stderr).
+   */
+  log?: (line: string) => void;
 }
 
 /** Options of spawn. */
@@ -192,6 +201,8 @@ export class Machine {
   readonly #procs = new Map<number, ProcState>(); // by pid
   readonly #slots = new Set<number>();
   readonly #exits: { pid: number; code: number }[] = [];
+  /** Unimplemented system call numbers already reported (once per number per machine). */
+  readonly #enosys = new Set<number>();
   #spawned = 0;
   #panics = 0;
   #down = false;
@@ -319,6 +330,7 @@ export class Machine {
       stdin: bytesOf(opts.stdin ?? this.opts.stdin),
       textMode: this.opts.textMode ?? "map",
       bootMs: this.#bootMs,
+      strace: this.opts.strace ?? false,
     });
     return { pid, wait: () => done };
   }
@@ -335,6 +347,14 @@ export class Machine {
     p.worker = w;
     w.run(start, {
       out: (fd, data) => (fd === 2 ? p.err : p.out).write(data),
+      strace: (line) => this.#log(line),
+      enosys: (nr) => {
+        if (this.#enosys.has(nr)) return;
+        this.#enosys.add(nr);
+        this.#log(
+          `xip: pid ${p.pid}: system call ${syscallName(nr)} (${nr}) is not implemented: -ENOSYS`,
+        );
+      },
       exit: (r) => this.#reaped(p, r),
       error: (msg) => this.#forceTeardown(p, SIGKILL, `worker died: ${msg}`),
     });
@@ -387,6 +407,7 @@ export class Machine {
     // page references with page locks, a file reference, a truncate in flight.
     const state = taskState(mem.k32, asTid(slot));
     if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTid(slot));
+    locksWaitDone(mem, slot); // an F_SETLKW it died in must not look like a waiter any more
     let td = procGet(mem, slot, "teardown");
     if ((td & PROC_TD_FILES) === 0) {
       closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));
@@ -406,6 +427,12 @@ export class Machine {
 
   #reportLeak(pid: number, what: string): void {
     this.#bug(`tearing down pid ${pid}: ${what}`);
+  }
+
+  /** A kernel log line (BootOptions.log). */
+  #log(line: string): void {
+    if (this.opts.log !== undefined) this.opts.log(line);
+    else writeAllSync(Deno.stderr)(enc.encode(line + "\n"));
   }
 
   /** Count and print a kernel bug the Machine found itself. */

@@ -13,6 +13,9 @@ import type { ProcessResult, ProcessStart } from "./proc_run.ts";
 /** What a pooled Worker reports while running a process. */
 export interface WorkerEvents {
   out(fd: 1 | 2, data: Uint8Array): void;
+  /** A `--strace` line, or a notice that system call `nr` is not implemented. */
+  strace(line: string): void;
+  enosys(nr: number): void;
   exit(result: ProcessResult): void;
   /** The Worker threw outside the kernel's own handling (it is unusable now). */
   error(message: string): void;
@@ -41,12 +44,16 @@ export class PooledWorker {
           data?: Uint8Array;
           result?: ProcessResult;
           error?: string;
+          line?: string;
+          nr?: number;
         };
         if (m.t === "ready") resolve();
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
         } else if (m.t === "out") this.events?.out(m.fd!, m.data!);
+        else if (m.t === "strace") this.events?.strace(m.line!);
+        else if (m.t === "enosys") this.events?.enosys(m.nr!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;

@@ -50,7 +50,8 @@ import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procExit, procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
-import { type ConsoleSink, Task } from "./task.ts";
+import { straceExitLine } from "./strace.ts";
+import { type ConsoleSink, type KernelLog, NO_KERNEL_LOG, Task } from "./task.ts";
 
 /**
  * How exec places program text: "map" mmaps every PT_LOAD segment from the
@@ -71,6 +72,8 @@ export interface ProcessStart {
   textMode: TextMode;
   /** CLOCK_MONOTONIC's zero, on the performance.timeOrigin + now() clock. */
   bootMs: number;
+  /** Trace every system call to the kernel log (`xip run --strace`). */
+  strace?: boolean;
 }
 
 /** How the process ended, as the Worker reports it. */
@@ -250,7 +253,12 @@ const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 
  * s.tid and initialised the task; this thread has no current task.
  * Never throws: a kernel exception becomes a `panic` in the result.
  */
-export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink): ProcessResult {
+export function runProcess(
+  fs: KernelFs,
+  s: ProcessStart,
+  console: ConsoleSink,
+  klog: KernelLog = NO_KERNEL_LOG,
+): ProcessResult {
   const mem = fs.mem;
   const tid = s.tid as Tid;
   setCurrentTid(tid);
@@ -308,6 +316,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
       stdin: s.stdin,
       files,
       bootMs: s.bootMs,
+      klog,
     });
     t = task; // teardown closes its files even if exec fails
     const img = execve({ mem, mm, openExec: (p) => files.openExec(p) }, s.path, s.argv, s.envp, {
@@ -346,6 +355,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, console: ConsoleSink):
     }
     const instret = hart?.instret ?? 0;
     const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;
+    if (klog.strace) klog.trace(straceExitLine(s.pid, reason.code & 0xff, reason.signal));
     return { code, signal: reason.signal, instret, message: reason.message, panic };
   }
 

@@ -14,6 +14,7 @@ import type { Tid } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
 import { procGet } from "./proc.ts";
+import { defaultRlimits, type Rlimits } from "./rlimit.ts";
 import { firstPending } from "./signal.ts";
 
 /** Where the process's console output goes (the Machine's forwarding). */
@@ -21,6 +22,22 @@ export interface ConsoleSink {
   /** Bytes the guest wrote to fd 1 (stdout) or 2 (stderr). */
   write(fd: 1 | 2, bytes: Uint8Array): void;
 }
+
+/**
+ * Where the kernel's own lines about a process go: the Machine's log
+ * (stderr for `xip run`), never the guest's console.
+ */
+export interface KernelLog {
+  /** Trace every system call (`xip run --strace`). */
+  readonly strace: boolean;
+  /** One `--strace` line. */
+  trace(line: string): void;
+  /** System call `nr` is not implemented; the Machine reports each number once. */
+  enosys(nr: number): void;
+}
+
+/** A log that traces nothing and drops notices (tests, and a Task built without one). */
+export const NO_KERNEL_LOG: KernelLog = { strace: false, trace() {}, enosys() {} };
 
 /** How a process ends: an exit_group status, or a fatal signal. */
 export interface ExitReason {
@@ -42,6 +59,8 @@ export interface TaskInit {
   files: FileGlue;
   /** performance.timeOrigin + performance.now() at Machine boot: CLOCK_MONOTONIC's zero. */
   bootMs: number;
+  /** Trace and notice lines (default NO_KERNEL_LOG). */
+  klog?: KernelLog;
 }
 
 export class Task {
@@ -55,6 +74,7 @@ export class Task {
   readonly console: ConsoleSink;
   readonly files: FileGlue;
   readonly bootMs: number;
+  readonly klog: KernelLog;
   /** When the process started, on the same clock as bootMs. */
   readonly startMs = performance.timeOrigin + performance.now();
   /** stdin bytes and the read position in them. */
@@ -66,6 +86,12 @@ export class Task {
   exiting: ExitReason | null = null;
   /** An exception that escaped the kernel (a bug): the Worker reports it loudly. */
   panic: unknown = null;
+  /** File mode creation mask (umask), applied by openat and mkdirat. */
+  umask = 0o022;
+  /** Resource limits but RLIMIT_NOFILE (which the fd table keeps). */
+  rlimits: Rlimits = defaultRlimits();
+  /** membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) was called. */
+  membarrierRegistered = false;
 
   constructor(init: TaskInit) {
     this.mem = init.mem;
@@ -78,6 +104,7 @@ export class Task {
     this.stdin = init.stdin;
     this.files = init.files;
     this.bootMs = init.bootMs;
+    this.klog = init.klog ?? NO_KERNEL_LOG;
   }
 
   /** The first pending signal (0: none). Cheap: one atomic load. */

@@ -183,7 +183,7 @@ function shape(n: number, a: number[], r: Rand, fds: number[], maps: number[]): 
       break;
     case nr.SYS_close:
     case nr.SYS_fsync:
-    case nr.SYS_fstat64:
+    case nr.SYS_statx:
       a[0] = fd();
       a[1] = buf();
       break;
@@ -257,7 +257,10 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     const n = r.chance(0.9) ? r.pick(NRS) : r.pick([-1, 0, 5, 300, 1000, 402, 404, r.int(500)]);
     const a = [arg(r), arg(r), arg(r), arg(r), arg(r), arg(r)];
     shape(n, a, r, fds, maps);
-    if (n === nr.SYS_futex || n === nr.SYS_futex_time64) a[1] = 1; // FUTEX_WAKE: a WAIT with no waker never ends
+    if (n === nr.SYS_futex_time64) a[1] = 1; // FUTEX_WAKE: a WAIT with no waker never ends
+    // A sleep of a random length (or forever, ppoll with no timeout) would stall the fuzzer:
+    // an unmapped timeout pointer makes them fail fast instead.
+    if (n === nr.SYS_ppoll_time64 || n === nr.SYS_clock_nanosleep_time64) a[2] = 0x7fff_f000;
     if (n === nr.SYS_mmap2) a[3] = a[3]! & ~0x8000; // no MAP_POPULATE of gigabytes
     if (n === nr.SYS_brk) a[0] = HEAP + (a[0]! & 0xffff);
     if ((n === nr.SYS_exit || n === nr.SYS_exit_group) && r.chance(0.95)) continue; // keep going longer

@@ -7,11 +7,10 @@ import {
   O_CREAT,
   O_RDONLY,
   O_RDWR,
-  STAT64,
 } from "../../src/abi/fcntl.ts";
 import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
-import { makeBench, SCRATCH } from "./_task.ts";
+import { makeBench, SCRATCH, statxFd, statxFields } from "./_task.ts";
 
 const PAGE = 4096;
 const PUNCH = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
@@ -31,12 +30,9 @@ function fallocate(b: Bench, fd: number, mode: number, off: number, len: number)
   return b.call(nr.SYS_fallocate, fd, mode, off >>> 0, hi(off), len >>> 0, hi(len));
 }
 function stat(b: Bench, fd: number): { size: number; blocks: number } {
-  assert.equal(b.call(nr.SYS_fstat64, fd, RES), 0);
-  const v = new DataView(b.peek(RES, 104).buffer);
-  return {
-    size: Number(v.getBigInt64(STAT64.size, true)),
-    blocks: Number(v.getBigInt64(STAT64.blocks, true)),
-  };
+  assert.equal(statxFd(b, fd, RES), 0);
+  const { size, blocks } = statxFields(b, RES);
+  return { size, blocks };
 }
 /** The file's bytes [0, n) through pread64 (a scratch page at a time). */
 function contents(b: Bench, fd: number, n: number): Uint8Array {

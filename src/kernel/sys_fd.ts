@@ -1,0 +1,298 @@
+/**
+ * Descriptor syscalls: dup, dup3, fcntl64, ioctl, ppoll_time64, preadv,
+ * pwritev, preadv2, pwritev2 and fdatasync.
+ *
+ * The positioned vectored calls are preadv64/pwritev64 run iovec by iovec
+ * (each through sys_fs.ts's pread64/pwrite64, so the console, O_DIRECT and
+ * chunking rules are theirs), stopping at the first short transfer, as
+ * Linux's do_loop_readv_writev does. The v2 forms take offset -1 to mean
+ * the file position and accept RWF_HIPRI/DSYNC/SYNC (no effect: writes are
+ * already as durable as fsync would make them afterwards) and RWF_APPEND.
+ *
+ * Console fds (0..2 while open) are character devices without a tty:
+ * ioctl says -ENOTTY, poll says ready, F_GETFL says O_RDONLY (stdin) or
+ * O_WRONLY (stdout, stderr).
+ *
+ * @module
+ */
+
+import { EBADF, EINVAL, ENOTTY, EOPNOTSUPP } from "../abi/errno.ts";
+import {
+  F_DUPFD,
+  F_DUPFD_CLOEXEC,
+  F_GETFD,
+  F_GETFL,
+  F_SETFD,
+  F_SETFL,
+  FD_CLOEXEC,
+  O_APPEND,
+  O_CLOEXEC,
+  O_RDONLY,
+  O_WRONLY,
+  SEEK_CUR,
+} from "../abi/fcntl.ts";
+import * as nr from "../abi/syscall_nr.ts";
+import { fcntlLock, isLockCmd } from "./posix_lock.ts";
+import { readIovec, sysPread64, sysPwrite64, sysReadv, sysWritev } from "./sys_fs.ts";
+import { kernelSleepUntil, readTimespec } from "./sys_time.ts";
+import { withNoKill } from "../sync/task.ts";
+import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
+import type { Task } from "./task.ts";
+import { argU64, userRead, userWrite } from "./uaccess_task.ts";
+
+/** ioctl numbers xip answers (asm-generic/ioctls.h). */
+export const TCGETS = 0x5401;
+export const TIOCGWINSZ = 0x5413;
+export const FIONREAD = 0x541b;
+export const FIONBIO = 0x5421;
+export const FIONCLEX = 0x5450;
+export const FIOCLEX = 0x5451;
+
+/** poll(2) event bits. */
+export const POLLIN = 0x1, POLLOUT = 0x4, POLLNVAL = 0x20;
+const POLLRDNORM = 0x40, POLLWRNORM = 0x100;
+
+/** preadv2/pwritev2 flags (linux/fs.h). */
+const RWF_HIPRI = 1, RWF_DSYNC = 2, RWF_SYNC = 4, RWF_NOWAIT = 8, RWF_APPEND = 16;
+
+const isConsole = (t: Task, fd: number): boolean => fd >= 0 && fd <= 2 && t.consoleOpen[fd]!;
+
+/** dup(oldfd). */
+export const sysDup = (t: Task, fd: number): number => t.files.dup(fd);
+
+/**
+ * dup3(oldfd, newfd, flags). Replacing a console fd ends that console fd:
+ * the number now names the file (as `dup2(file, 1)` redirects stdout).
+ */
+export function sysDup3(t: Task, oldFd: number, newFd: number, flags: number): number {
+  if ((flags & ~O_CLOEXEC) !== 0 || oldFd === newFd) return -EINVAL;
+  const r = t.files.dup3(oldFd, newFd, (flags & O_CLOEXEC) !== 0);
+  if (r >= 0 && isConsole(t, newFd)) t.consoleOpen[newFd] = false;
+  return r;
+}
+
+/**
+ * fcntl64(fd, cmd, arg). The call is killable for F_SETLKW's sleep; the
+ * record-lock code keeps its own references recorded (posix_lock.ts), and
+ * every other command runs as a no-kill region.
+ */
+export function sysFcntl64(t: Task, fd: number, cmd: number, arg: number): number {
+  if (isLockCmd(cmd)) return fcntlLock(t, fd, cmd, arg >>> 0);
+  return withNoKill(() => fcntlOther(t, fd, cmd, arg));
+}
+
+function fcntlOther(t: Task, fd: number, cmd: number, arg: number): number {
+  if (isConsole(t, fd)) {
+    switch (cmd) {
+      case F_GETFL:
+        return fd === 0 ? O_RDONLY : O_WRONLY;
+      case F_SETFL:
+        return 0;
+      case F_GETFD:
+      case F_SETFD:
+        break; // the reservation's fd word carries FD_CLOEXEC
+      case F_DUPFD:
+      case F_DUPFD_CLOEXEC:
+        break;
+      default:
+        return -EINVAL;
+    }
+  }
+  return t.files.fcntl(fd, cmd, arg);
+}
+
+/**
+ * ioctl(fd, cmd, arg). No fd is a terminal: TCGETS and TIOCGWINSZ are
+ * -ENOTTY (so isatty is 0 and stdio buffers fully, as for a pipe).
+ * FIONREAD on a regular file gives the bytes left before EOF; FIONBIO,
+ * FIOCLEX and FIONCLEX work on any fd; everything else is -ENOTTY.
+ */
+export function sysIoctl(t: Task, fd: number, cmd: number, arg: number): number {
+  const console = isConsole(t, fd);
+  const st = console ? null : t.files.fstat(fd);
+  if (typeof st === "number") return st; // -EBADF
+  switch (cmd >>> 0) {
+    case FIOCLEX:
+    case FIONCLEX:
+      return t.files.fcntl(fd, F_SETFD, cmd === FIOCLEX ? FD_CLOEXEC : 0);
+    case FIONBIO: {
+      const on = userRead(t, arg, 4);
+      return typeof on === "number" ? on : 0; // nothing in xip blocks on I/O
+    }
+    case FIONREAD: {
+      if (st === null || (st.mode & 0o170000) !== 0o100000) return -ENOTTY;
+      const pos = t.files.lseek(fd, 0, SEEK_CUR);
+      if (pos < 0) return pos;
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setInt32(0, Math.max(0, Math.min(0x7fff_ffff, st.size - pos)), true);
+      return userWrite(t, arg, b);
+    }
+    default:
+      return -ENOTTY;
+  }
+}
+
+/**
+ * ppoll_time64(fds, nfds, timeout, sigmask, sigsetsize). Every open fd is
+ * always ready for what it can do (regular files, devices and the console
+ * never block in xip), so a call with any ready fd returns at once; one
+ * with none sleeps for the timeout (killably) and returns 0. The signal
+ * mask argument is not applied (xip has no blocked signals to swap in).
+ */
+export function sysPpollTime64(t: Task, fds: number, nfds: number, tmo: number): number {
+  const n = nfds >>> 0;
+  if (n > t.files.nofile()[0]) return -EINVAL;
+  const raw = n === 0 ? new Uint8Array(0) : userRead(t, fds, n * 8);
+  if (typeof raw === "number") return raw;
+  const v = new DataView(raw.buffer);
+  let ready = 0;
+  for (let i = 0; i < n; i++) {
+    const fd = v.getInt32(i * 8, true);
+    const events = v.getInt16(i * 8 + 4, true);
+    let rev = 0;
+    if (fd >= 0) rev = fdPollMask(t, fd) & (events | POLLNVAL);
+    v.setInt16(i * 8 + 6, rev, true);
+    if (rev !== 0) ready++;
+  }
+  if (ready === 0 && (tmo >>> 0) !== 0) {
+    const ts = readTimespec(t, tmo);
+    if (typeof ts === "number") return ts;
+    const r = kernelSleepUntil(t, performance.now() + ts);
+    if (r < 0) return r;
+  } else if (ready === 0) {
+    const r = kernelSleepUntil(t, Infinity);
+    if (r < 0) return r;
+  }
+  return n === 0 ? 0 : (userWrite(t, fds, raw) < 0 ? -EINVAL : ready);
+}
+
+/** What poll reports for `fd`: POLLNVAL when closed. */
+function fdPollMask(t: Task, fd: number): number {
+  const ready = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+  if (isConsole(t, fd)) return fd === 0 ? POLLIN | POLLRDNORM : POLLOUT | POLLWRNORM;
+  const st = t.files.fstat(fd);
+  return typeof st === "number" ? POLLNVAL : ready;
+}
+
+/**
+ * The positioned vectored transfer: each iovec through pread64/pwrite64
+ * at the running offset, or through readv/writev at the file position
+ * when pos is -1 (the v2 forms).
+ */
+function vectoredAt(
+  t: Task,
+  fd: number,
+  iovp: number,
+  cnt: number,
+  pos: number,
+  write: boolean,
+): number {
+  if (pos === -1) return write ? sysWritev(t, fd, iovp, cnt) : sysReadv(t, fd, iovp, cnt);
+  if (pos < 0) return -EINVAL;
+  const iov = readIovec(t, iovp, cnt);
+  if (typeof iov === "number") return iov;
+  if (iov.length === 0) {
+    const st = isConsole(t, fd) ? null : t.files.fstat(fd);
+    return typeof st === "number" ? st : 0;
+  }
+  let done = 0;
+  for (const [base, len] of iov) {
+    const at = pos + done;
+    const lo = at % 0x1_0000_0000, hi = Math.floor(at / 0x1_0000_0000);
+    const r = write
+      ? sysPwrite64(t, fd, base, len, lo | 0, hi | 0)
+      : sysPread64(t, fd, base, len, lo | 0, hi | 0);
+    if (r < 0) return done > 0 ? done : r;
+    done += r;
+    if (r < len) break;
+  }
+  return done;
+}
+
+/** preadv(fd, iov, cnt, pos_lo, pos_hi). */
+export const sysPreadv = (t: Task, fd: number, iov: number, cnt: number, lo: number, hi: number) =>
+  vectoredAt(t, fd, iov, cnt, argU64(lo, hi), false);
+/** pwritev(fd, iov, cnt, pos_lo, pos_hi). */
+export const sysPwritev = (t: Task, fd: number, iov: number, cnt: number, lo: number, hi: number) =>
+  vectoredAt(t, fd, iov, cnt, argU64(lo, hi), true);
+
+/** The flag check of the v2 forms: -EOPNOTSUPP for unknown or unsupported flags. */
+function rwfCheck(flags: number, write: boolean): number {
+  const known = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND;
+  if ((flags & ~known) !== 0) return -EOPNOTSUPP;
+  if (!write && (flags & RWF_APPEND) !== 0) return -EOPNOTSUPP; // ignored by Linux on reads
+  return 0;
+}
+
+/** preadv2(fd, iov, cnt, pos_lo, pos_hi, flags). */
+export function sysPreadv2(
+  t: Task,
+  fd: number,
+  iov: number,
+  cnt: number,
+  lo: number,
+  hi: number,
+  flags: number,
+): number {
+  const bad = rwfCheck(flags & ~RWF_APPEND, false);
+  if (bad < 0) return bad;
+  return vectoredAt(t, fd, iov, cnt, argU64(lo, hi), false);
+}
+
+/**
+ * pwritev2(fd, iov, cnt, pos_lo, pos_hi, flags). RWF_APPEND writes at the
+ * end of the file whatever the offset, like O_APPEND for this call.
+ */
+export function sysPwritev2(
+  t: Task,
+  fd: number,
+  iov: number,
+  cnt: number,
+  lo: number,
+  hi: number,
+  flags: number,
+): number {
+  const bad = rwfCheck(flags, true);
+  if (bad < 0) return bad;
+  let pos = argU64(lo, hi);
+  if ((flags & RWF_APPEND) !== 0 && !isConsole(t, fd)) {
+    const st = t.files.fstat(fd);
+    if (typeof st === "number") return st;
+    const fl = t.files.fcntl(fd, F_GETFL, 0);
+    if (fl < 0) return fl;
+    if ((fl & O_APPEND) === 0) pos = st.size;
+  }
+  return vectoredAt(t, fd, iov, cnt, pos, true);
+}
+
+/** fdatasync(fd): fsync (xipfs makes data and metadata durable together). */
+export function sysFdatasync(t: Task, fd: number): number {
+  return isConsole(t, fd) ? -EINVAL : t.files.fsync(fd);
+}
+
+/** -EBADF for a fd that is not open (exported for the lock module's checks). */
+export const fdOpen = (t: Task, fd: number): number =>
+  isConsole(t, fd) ? 0 : typeof t.files.fstat(fd) === "number" ? -EBADF : 0;
+
+/** The descriptor calls (syscall.ts joins the tables). */
+export const FD_SYSCALLS: readonly SyscallDef[] = [
+  defineSyscall(nr.SYS_dup, "dup", ["fd"], sysDup),
+  defineSyscall(nr.SYS_dup3, "dup3", ["fd", "fd", "oflags"], sysDup3),
+  // F_SETLKW sleeps in wait slices: killable there.
+  defineSyscall(nr.SYS_fcntl64, "fcntl64", ["fd", "fcntlcmd", "hex"], sysFcntl64, {
+    killable: true,
+  }),
+  defineSyscall(nr.SYS_ioctl, "ioctl", ["fd", "ioctlcmd", "ptr"], sysIoctl),
+  defineSyscall(nr.SYS_preadv, "preadv", ["fd", "ptr", "int", "u64"], sysPreadv),
+  defineSyscall(nr.SYS_pwritev, "pwritev", ["fd", "ptr", "int", "u64"], sysPwritev),
+  defineSyscall(nr.SYS_preadv2, "preadv2", ["fd", "ptr", "int", "u64", "hex"], sysPreadv2),
+  defineSyscall(nr.SYS_pwritev2, "pwritev2", ["fd", "ptr", "int", "u64", "hex"], sysPwritev2),
+  defineSyscall(nr.SYS_fdatasync, "fdatasync", ["fd"], sysFdatasync),
+  defineSyscall(
+    nr.SYS_ppoll_time64,
+    "ppoll_time64",
+    ["ptr", "uint", "ptr", "ptr", "size"],
+    sysPpollTime64,
+    { killable: true },
+  ),
+];
