@@ -117,6 +117,8 @@ export interface BootOptions {
 /** Options of spawn. */
 export interface SpawnOptions {
   env?: string[] | Record<string, string>;
+  /** The process's current directory, a path in the image (default "/"). */
+  cwd?: string;
   stdin?: Uint8Array | string;
   stdout?: OutputSink;
   stderr?: OutputSink;
@@ -331,6 +333,7 @@ export class Machine {
       textMode: this.opts.textMode ?? "map",
       bootMs: this.#bootMs,
       strace: this.opts.strace ?? false,
+      cwd: opts.cwd,
     });
     return { pid, wait: () => done };
   }

@@ -74,6 +74,8 @@ export interface ProcessStart {
   bootMs: number;
   /** Trace every system call to the kernel log (`xip run --strace`). */
   strace?: boolean;
+  /** Current directory to start in (default the root). */
+  cwd?: string;
 }
 
 /** How the process ended, as the Worker reports it. */
@@ -306,6 +308,14 @@ export function runProcess(
       return null;
     }
     procSet(mem, tid, "fdTable", files.fdTable);
+    if (s.cwd !== undefined) {
+      const r = files.chdir(s.cwd);
+      if (r < 0) {
+        files.closeAll();
+        reason = { code: 127, signal: 0, message: `cannot enter ${s.cwd}: ${errnoName(r)}` };
+        return null;
+      }
+    }
     const task = new Task({
       mem,
       tid,

@@ -197,21 +197,30 @@ const RLIMITS = [
   "RLIMIT_RTTIME",
 ];
 
-const hex = (v: number): string => "0x" + (v >>> 0).toString(16);
+/** C's %#x: 0x-prefixed hex, but a plain 0 for zero. */
+const hex = (v: number): string => (v === 0 ? "0" : "0x" + (v >>> 0).toString(16));
 const named = (table: readonly string[] | Record<number, string>, v: number): string =>
   (table as Record<number, string>)[v] ?? String(v);
 
-/** A byte string the way strace quotes it: C escapes, octal for the rest. */
+/**
+ * A byte string the way strace quotes it: C escapes, octal for the rest
+ * (three digits when a digit follows, so "\0" then "4" stays unambiguous).
+ */
 export function quoteBytes(b: Uint8Array, truncated: boolean): string {
   let s = '"';
-  for (const c of b) {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
     if (c === 0x22) s += '\\"';
     else if (c === 0x5c) s += "\\\\";
     else if (c === 0x0a) s += "\\n";
     else if (c === 0x09) s += "\\t";
     else if (c === 0x0d) s += "\\r";
     else if (c >= 0x20 && c < 0x7f) s += String.fromCharCode(c);
-    else s += "\\" + c.toString(8);
+    else {
+      const next = b[i + 1];
+      const digit = next !== undefined && next >= 0x30 && next <= 0x37;
+      s += "\\" + c.toString(8).padStart(digit ? 3 : 1, "0");
+    }
   }
   return s + '"' + (truncated ? "..." : "");
 }
@@ -294,13 +303,23 @@ function formatArg(t: Task, k: ArgKind, a: number[], i: number, after: number | 
   }
 }
 
-/** The argument list of `def` from a0..a5; `after` is the result once known. */
+/** O_CREAT | O_TMPFILE: the open flags that make open's mode argument meaningful. */
+const OPEN_TAKES_MODE = 0o100 | 0o20000000;
+
+/**
+ * The argument list of `def` from a0..a5; `after` is the result once known.
+ * As strace, a "mode" right after "oflags" is shown only when the flags
+ * create a file.
+ */
 function formatArgs(t: Task, def: SyscallDef, a: number[], after: number | null): string {
   const out: string[] = [];
   let i = 0;
+  let prev: ArgKind | null = null;
   for (const k of def.args) {
-    out.push(formatArg(t, k, a, i, after));
+    const skip = k === "mode" && prev === "oflags" && (a[i - 1]! & OPEN_TAKES_MODE) === 0;
+    if (!skip) out.push(formatArg(t, k, a, i, after));
     i += argRegs(k);
+    prev = k;
   }
   return out.join(", ");
 }
