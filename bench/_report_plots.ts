@@ -11,8 +11,8 @@
  * @module
  */
 
-import * as vl from "vega-lite";
-import * as vega from "vega";
+import * as vl from "npm:vega-lite@6";
+import * as vega from "npm:vega@6";
 import type { FootprintPoint, MachineRuns, Mode, ScalingPoint } from "./_report_types.ts";
 
 /** One colour per mode, the same in every plot (colour-blind-safe Dark2 entries). */

@@ -46,7 +46,7 @@ export interface Measured {
   reason?: string;
 }
 
-/** Stats of one Machine run, the fields of DESIGN.md §6 the report uses. */
+/** Stats of one Machine run, the fields of docs/stats.schema.json the report uses. */
 export interface RunStats {
   instret: number;
   peakFrames: number;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { XMLValidator } from "fast-xml-parser";
+import { XMLValidator } from "npm:fast-xml-parser@4";
 import { dirname, join } from "node:path";
 
 const HEADINGS = [

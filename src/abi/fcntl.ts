@@ -130,6 +130,16 @@ export function modeToDtype(mode: number): number {
 export const FALLOC_FL_KEEP_SIZE = 0x01;
 /** Deallocate the range (reads as zeros after); Linux requires KEEP_SIZE with it. */
 export const FALLOC_FL_PUNCH_HOLE = 0x02;
+/** Reserved codepoint (never implemented by Linux file systems). */
+export const FALLOC_FL_NO_HIDE_STALE = 0x04;
+/** Remove the range; what follows moves down, i_size shrinks by len (block aligned). */
+export const FALLOC_FL_COLLAPSE_RANGE = 0x08;
+/** Make the range read as zeros with blocks allocated under it. */
+export const FALLOC_FL_ZERO_RANGE = 0x10;
+/** Insert a hole of len bytes at off; what follows moves up, i_size grows (block aligned). */
+export const FALLOC_FL_INSERT_RANGE = 0x20;
+/** Unshare shared (reflinked) blocks: xipfs has none to unshare. */
+export const FALLOC_FL_UNSHARE_RANGE = 0x40;
 
 /** Longest path accepted (PATH_MAX, bytes including the NUL). */
 export const PATH_MAX = 4096;

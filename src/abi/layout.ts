@@ -165,7 +165,7 @@ export const TASK = {
 } as const;
 
 /**
- * TLB shootdown words of a task (src/mm/tlb.ts, DESIGN.md §4). A task
+ * TLB shootdown words of a task (src/mm/tlb.ts, docs/ARCHITECTURE.md §5). A task
  * publishes where it runs so that code which weakens PTEs knows whom to
  * wait for. Written by the task itself, read by flushers.
  */
@@ -659,7 +659,7 @@ export const DAXENT_LOCK_BIT = 0;
 // ---------------------------------------------------------------------------
 // devmap: one bit per device frame, set (Atomics.or, never cleared) when a
 // PTE first maps that frame into a process: the device frames a run ever
-// mapped (stats `device.mapped_frames`, DESIGN.md §6), whoever unmapped or
+// mapped (stats `device.mapped_frames`, docs/stats.schema.json), whoever unmapped or
 // tore them down later. Frame ramFrames + d is bit d & 31 of word d >> 5.
 
 /** Words of the devmap bitmap: one bit per device frame. */
@@ -921,6 +921,11 @@ export const XIPFS_PTRS_PER_BLOCK = XIPFS_BLOCK_SIZE / 4;
 export const XIPFS_SYMLINK_INLINE_MAX = XINODE.dindirect + 4 - XINODE.block; // 56 bytes
 /** The inode is DAX-capable: mapped straight from the device under dax=inode (FS_DAX_FL). */
 export const XIP_FL_DAX = 0x0200_0000;
+/**
+ * The inode may own blocks past i_size (fallocate KEEP_SIZE, extent
+ * preallocation), as ext4's EXT4_EOFBLOCKS_FL: fsck accepts them.
+ */
+export const XIP_FL_EOFBLOCKS = 0x0040_0000;
 
 /**
  * Directory entry, at any 4-byte-aligned offset of a directory block.

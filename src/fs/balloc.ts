@@ -8,7 +8,7 @@
  * for by a reservation, a reserving thread is guaranteed a clear bit
  * somewhere; a free clears the bit before it gives the unit back. So no
  * lock is taken and these may be called under any lock (the BLOCK_ALLOC
- * rank of DESIGN.md §4 is never held). The bitmap bits are the ones the
+ * rank of docs/ARCHITECTURE.md §3 is never held). The bitmap bits are the ones the
  * offline tools read (xipfs_format.ts): bit n is bit n & 31 of LE word n >> 5.
  *
  * A next-fit rotor (XFS.rotor) starts each search where the last one ended,

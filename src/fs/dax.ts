@@ -10,7 +10,7 @@
  * of a file written sequentially is a handful of copies (the next-fit
  * allocator keeps a writer's blocks together). Holes copy zeros.
  *
- * Locking (DESIGN.md §4): daxRead holds i_rwsem for read and daxWrite for
+ * Locking (docs/ARCHITECTURE.md §3): daxRead holds i_rwsem for read and daxWrite for
  * write over the whole call; getBlock takes the block-map lock inside that
  * when it allocates. A write that races a fault on the same hole gets the
  * same block as the fault (getBlock's contract).

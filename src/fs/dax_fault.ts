@@ -1,7 +1,7 @@
 /**
  * DAX faults: the fault half of the project's fs/dax.c. A DAX file's pages
  * are never copied into RAM; a fault maps the device frame that holds the
- * file block straight into the process (DESIGN.md §3):
+ * file block straight into the process (docs/ARCHITECTURE.md §4):
  *
  * ```
  * daxFault: invalidate_lock(read) → lock the DAX entry (inode, pgoff)

@@ -35,7 +35,7 @@
  * @module
  */
 
-import { EACCES, EBUSY, EEXIST, EINVAL, ENOENT, ENOSPC, ENXIO } from "../abi/errno.ts";
+import { EACCES, EBUSY, EEXIST, EINVAL, ENODEV, ENOENT, ENOSPC, ENXIO } from "../abi/errno.ts";
 import { DT_CHR, S_IFCHR } from "../abi/fcntl.ts";
 import { vfsProcCreate, vfsProcExit } from "./vfs.ts";
 import { vfsMkdir } from "./vfs_path.ts";
@@ -251,6 +251,9 @@ export class DevMount implements VfsFs {
   }
   punchHole(ip: VInode, off: number, len: number): number {
     return devfsOwns(ip.ino) ? -EINVAL : this.lower.punchHole(ip, off, len);
+  }
+  fallocate(ip: VInode, mode: number, off: number, len: number): number {
+    return devfsOwns(ip.ino) ? -ENODEV : this.lower.fallocate(ip, mode, off, len);
   }
   fsync(ip: VInode): number {
     return devfsOwns(ip.ino) ? -EINVAL : this.lower.fsync(ip);

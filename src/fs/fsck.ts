@@ -5,7 +5,8 @@
  *  1. superblock: magic, version, checksum, geometry, image length
  *     (any failure here makes the image unusable: status 8)
  *  2. inodes: bitmap bit against mode, file type, size limits, every block
- *     pointer in range, no block claimed twice, no block past i_size,
+ *     pointer in range, no block claimed twice, no block past i_size
+ *     (unless the inode says XIP_FL_EOFBLOCKS: preallocated by fallocate),
  *     i_blocks against the blocks counted
  *  3. directories, walked from the root: entry structure (rec_len, names),
  *     "." and "..", entries naming in-use inodes of the type they say,
@@ -20,7 +21,13 @@
  * @module
  */
 
-import { XDIRENT, XIPFS_BLOCK_SIZE, XIPFS_STATE_CLEAN, XIPFS_STATE_DIRTY } from "../abi/layout.ts";
+import {
+  XDIRENT,
+  XIP_FL_EOFBLOCKS,
+  XIPFS_BLOCK_SIZE,
+  XIPFS_STATE_CLEAN,
+  XIPFS_STATE_DIRTY,
+} from "../abi/layout.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import { BMAP_MAX_BLOCKS, bmapLookup, bmapWalk } from "./xipfs_bmap.ts";
 import { direntCheck, modeToFileType } from "./xipfs_dir.ts";
@@ -161,6 +168,8 @@ class Checker {
 
   private checkBlocks(ino: Ino, size: number): void {
     const endBlock = Math.ceil(size / XIPFS_BLOCK_SIZE);
+    // EXT4_EOFBLOCKS_FL's rule: blocks past EOF are preallocated, not leaked.
+    const eofBlocks = (inodeGet(this.vol, ino, "flags") & XIP_FL_EOFBLOCKS) !== 0;
     let counted = 0;
     bmapWalk(this.vol, ino, (b, iblock, kind, valid) => {
       if (!valid) {
@@ -173,7 +182,7 @@ class Checker {
       const prev = this.owner[b]!;
       if (prev !== 0) this.error(`block ${b} is claimed by inode ${prev} and inode ${ino}`);
       else this.owner[b] = ino;
-      if (kind === "data" && iblock >= endBlock) {
+      if (kind === "data" && iblock >= endBlock && !eofBlocks) {
         this.error(`inode ${ino}: block ${b} mapped at iblock ${iblock}, past i_size ${size}`);
       }
     });

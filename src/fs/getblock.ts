@@ -70,7 +70,11 @@ const indWord = (c: XipCtx, b: number, i: number): number => blockOff(c.vol, b) 
  * @returns the location; 0 when an indirect block on the way is a hole;
  *   -EFBIG past the largest file; -EUCLEAN for a corrupt pointer
  */
-function ptrLocate(c: XipCtx, ino: Ino, iblock: number): { w: number; blk: number } | number {
+export function ptrLocate(
+  c: XipCtx,
+  ino: Ino,
+  iblock: number,
+): { w: number; blk: number } | number {
   const path = bmapPath(iblock);
   if (path === null) return -EFBIG;
   let w = inodePtrOff(c.vol, ino, path.slot) / 4;

@@ -126,6 +126,9 @@ export class ProcfsMount implements VfsFs {
     // procfs files have no ->fallocate (Linux: EOPNOTSUPP).
     return own(ip) ? -EOPNOTSUPP : this.root.punchHole(ip, off, len);
   }
+  fallocate(ip: VInode, mode: number, off: number, len: number): number {
+    return own(ip) ? -EOPNOTSUPP : this.root.fallocate(ip, mode, off, len);
+  }
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.root.fsync(ip);
   }

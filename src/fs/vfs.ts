@@ -38,8 +38,12 @@ import {
   F_GETFL,
   F_SETFD,
   F_SETFL,
+  FALLOC_FL_COLLAPSE_RANGE,
+  FALLOC_FL_INSERT_RANGE,
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_UNSHARE_RANGE,
+  FALLOC_FL_ZERO_RANGE,
   FD_CLOEXEC,
   fmodeCanRead,
   fmodeCanWrite,
@@ -521,30 +525,41 @@ export function vfsFtruncate(proc: Proc, fd: number, length: number): number {
 const FALLOC_FL_KNOWN = 0x7f;
 
 /**
- * The checks of fallocate(2) that look only at its arguments, in Linux's
- * order: a negative offset or a length <= 0 is -EINVAL; an unknown mode bit,
- * or PUNCH_HOLE without KEEP_SIZE, is -EOPNOTSUPP.
+ * The checks of fallocate(2) that look only at its arguments, in the order
+ * of Linux's vfs_fallocate: a negative offset or a length <= 0 is -EINVAL;
+ * an unknown mode bit, PUNCH_HOLE with ZERO_RANGE, or PUNCH_HOLE without
+ * KEEP_SIZE is -EOPNOTSUPP; COLLAPSE_RANGE or INSERT_RANGE with any other
+ * bit, or UNSHARE_RANGE with anything but KEEP_SIZE, is -EINVAL.
  *
  * @returns 0 when the arguments are acceptable, else -errno
  */
 export function fallocateArgsCheck(mode: number, off: number, len: number): number {
   if (!Number.isInteger(off) || !Number.isInteger(len) || off < 0 || len <= 0) return -EINVAL;
   if ((mode & ~FALLOC_FL_KNOWN) !== 0) return -EOPNOTSUPP;
+  const punchZero = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
+  if ((mode & punchZero) === punchZero) return -EOPNOTSUPP;
   if ((mode & FALLOC_FL_PUNCH_HOLE) !== 0 && (mode & FALLOC_FL_KEEP_SIZE) === 0) {
     return -EOPNOTSUPP;
   }
+  for (const only of [FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE]) {
+    if ((mode & only) !== 0 && (mode & ~only) !== 0) return -EINVAL;
+  }
+  const unshareOk = FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE;
+  if ((mode & FALLOC_FL_UNSHARE_RANGE) !== 0 && (mode & ~unshareOk) !== 0) return -EINVAL;
   return 0;
 }
 
 /**
- * fallocate(2). Only FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE is
- * implemented (xipfs, like ext2, never allocates ahead): the range reads as
- * zeros afterwards, whole blocks are freed, i_size stays. Caller holds no
- * inode lock; the filesystem takes i_rwsem and invalidate_lock.
+ * fallocate(2): punch-hole through fs.punchHole, every other mode through
+ * fs.fallocate (xipfs: allocate, zero, collapse, insert; see
+ * src/fs/xipfs_falloc.ts). Caller holds no inode lock; the filesystem
+ * takes i_rwsem and invalidate_lock.
  *
  * @returns 0, -EBADF (bad fd or not open for writing), -EINVAL (offset < 0,
- *   len <= 0), -EOPNOTSUPP (another mode), -EISDIR, -ENODEV (not a regular
- *   file), -EFBIG (offset + len past the largest file), or a device error
+ *   len <= 0, a mode combination vfs_fallocate refuses, an unaligned or
+ *   out-of-range collapse or insert), -EOPNOTSUPP (a mode the filesystem
+ *   lacks), -EISDIR, -ENODEV (not a regular file), -EFBIG (offset + len
+ *   past the largest file), -ENOSPC, or a device error
  */
 export function vfsFallocate(
   proc: Proc,
@@ -562,8 +577,8 @@ export function vfsFallocate(
     if (fmt === S_IFDIR) return -EISDIR;
     if (fmt !== S_IFREG) return -ENODEV;
     if (off + len > fs.maxBytes) return -EFBIG;
-    if (mode !== (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) return -EOPNOTSUPP;
-    return fs.punchHole(ip, off, len);
+    if (mode === (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) return fs.punchHole(ip, off, len);
+    return fs.fallocate(ip, mode, off, len);
   });
 }
 

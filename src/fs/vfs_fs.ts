@@ -118,6 +118,13 @@ export interface VfsFs {
    * free the whole ones. Takes i_rwsem and invalidate_lock for write.
    */
   punchHole(ip: VInode, off: number, len: number): number;
+  /**
+   * fallocate(2)'s other modes: allocate (0, KEEP_SIZE), ZERO_RANGE,
+   * COLLAPSE_RANGE, INSERT_RANGE (vfsFallocate checked the argument rules).
+   * Takes i_rwsem and invalidate_lock for write. -EOPNOTSUPP when the
+   * filesystem has no such mode.
+   */
+  fallocate(ip: VInode, mode: number, off: number, len: number): number;
   /** Write back the inode's dirty cached pages, then make its data and metadata durable. */
   fsync(ip: VInode): number;
 

@@ -97,6 +97,9 @@ export class XipVfs implements VfsFs {
   punchHole(ip: VInode, off: number, len: number): number {
     return this.x.punchHole(ip, off, len);
   }
+  fallocate(ip: VInode, mode: number, off: number, len: number): number {
+    return this.x.fallocate(ip, mode, off, len);
+  }
   fsync(ip: VInode): number {
     return this.x.fsync(ip);
   }

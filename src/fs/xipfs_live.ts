@@ -15,6 +15,7 @@
  *  getblock.ts      getBlock (the seeds' get_block), block freeing, page-cache aops
  *  dax.ts           daxRead / daxWrite (dax_iomap_rw)
  *  xipfs_truncate.ts  truncate, punchHole, xipTruncatePage, the unmap hook
+ *  xipfs_falloc.ts    fallocate: allocate, zero, collapse and insert ranges
  *  xipfs_live_ns.ts lookup, create, mkdir, unlink, rmdir, rename, symlink, readdir
  *  xipfs_sync.ts    fsync, sync (durability in the host image)
  *  metacache.ts     metadata of a bio-only device in the page cache
@@ -62,6 +63,7 @@ import { MetaCache, XIPFS_META_MAPPING } from "./metacache.ts";
 import type { AddressSpaceOps } from "./pagecache.ts";
 import { fsync, syncFs } from "./xipfs_sync.ts";
 import { punchHole, truncate, xipTruncatePage } from "./xipfs_truncate.ts";
+import { xipfsFallocate } from "./xipfs_falloc.ts";
 import * as ns from "./xipfs_live_ns.ts";
 import {
   inodeGet,
@@ -327,6 +329,10 @@ export class XipFs {
   /** Deallocate a byte range, keeping the size. */
   punchHole(ip: InodeRef, off: number, len: number): number {
     return punchHole(this.ctx, ip, off, len);
+  }
+  /** fallocate's other modes (xipfs_falloc.ts); the VFS checked the arguments. */
+  fallocate(ip: InodeRef, mode: number, off: number, len: number): number {
+    return xipfsFallocate(this.ctx, ip, mode, off, len);
   }
   /** Zero from `size` to the end of its block. Caller holds i_rwsem and invalidate_lock (write). */
   xipTruncatePage(ip: InodeRef, size: number): number {

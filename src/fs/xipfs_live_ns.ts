@@ -4,7 +4,7 @@
  * symlink, readlink, readdir. The VFS resolves paths and calls these with a
  * referenced directory inode and one name.
  *
- * Locking (DESIGN.md §4, i_rwsem outermost):
+ * Locking (docs/ARCHITECTURE.md §3, i_rwsem outermost):
  * - lookup, readdir: the directory's i_rwsem for read.
  * - create, mkdir, symlink: the directory's i_rwsem for write.
  * - unlink, rmdir: the directory's i_rwsem (subclass 0), then the victim's

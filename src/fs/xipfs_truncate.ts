@@ -17,7 +17,14 @@
  * @module
  */
 
-import { ISLOT, TASK, TRUNC_NONE, TRUNC_SIZE, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
+import {
+  ISLOT,
+  TASK,
+  TRUNC_NONE,
+  TRUNC_SIZE,
+  XIP_FL_EOFBLOCKS,
+  XIPFS_BLOCK_SIZE,
+} from "../abi/layout.ts";
 import { taskNote, taskNoteOf, withNoKill } from "../sync/task.ts";
 import { perturb } from "../sync/debug.ts";
 import type { Ino, Tid } from "../abi/types.ts";
@@ -32,7 +39,6 @@ import {
   putPage,
   testPageFlag,
 } from "../mm/memmap.ts";
-import { KernelPanic } from "../abi/panic.ts";
 import { downWrite, upWrite } from "../sync/rwsem.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { markBlockDirty, markInodeDirty } from "./balloc.ts";
@@ -48,8 +54,9 @@ import {
   unlockPage,
 } from "./pagecache.ts";
 import { pcacheCollect } from "./pagecache_index.ts";
+import { unmapMappingRange } from "../mm/rmap.ts";
 import { pageIs } from "./pagecache_page.ts";
-import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
+import { inodeGet, inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
 
 const BS = XIPFS_BLOCK_SIZE;
@@ -126,8 +133,19 @@ function pcacheZeroBlockRange(
   }
 }
 
-/** Zero [from, to) of file block `iblock`, the DAX or the page-cache way. */
-function zeroBlockRange(c: XipCtx, ip: InodeRef, iblock: number, from: number, to: number): number {
+/**
+ * Zero [from, to) of file block `iblock`, the DAX or the page-cache way.
+ * Caller holds i_rwsem and invalidate_lock for write.
+ *
+ * @returns 0 or -errno
+ */
+export function zeroBlockRange(
+  c: XipCtx,
+  ip: InodeRef,
+  iblock: number,
+  from: number,
+  to: number,
+): number {
   if (from >= to) return 0;
   return isDax(c, ip)
     ? daxZeroBlockRange(c, ip, iblock, from, to)
@@ -152,7 +170,7 @@ export function xipTruncatePage(c: XipCtx, ip: InodeRef, size: number): number {
  * truncate_inode_pages_range). Caller holds invalidate_lock for write and
  * has unmapped the range. Dirty data in them is discarded.
  */
-function dropPagesRange(c: XipCtx, ip: InodeRef, from: number, to: number): void {
+export function dropPagesRange(c: XipCtx, ip: InodeRef, from: number, to: number): void {
   const entries = pcacheCollect(c.mem, (m, o) => m === ip.slot && o >= from && o < to);
   for (const e of entries) {
     const got = withNoKill(() => {
@@ -163,9 +181,11 @@ function dropPagesRange(c: XipCtx, ip: InodeRef, from: number, to: number): void
     if (!got) continue;
     if (pageIs(c.mem, e.pfn, ip.slot, e.pgoff)) {
       if (pageMapcount(c.mem, e.pfn) > 0) {
-        unlockPage(c.mem, e.pfn);
-        putPage(c.mem, e.pfn);
-        throw new KernelPanic("dropPagesRange", `page ${e.pgoff} of inode ${ip.ino} still mapped`);
+        // A munmap or exit in another Worker cleared its PTE but drops the
+        // mapcount only after its TLB shootdown: unmap again, as
+        // truncateInodePages does (a real PTE goes; a lagging count belongs
+        // to an unmap in flight, whose reference keeps the frame).
+        unmapMappingRange(c.mem, ip.slot, e.pgoff, 1, true);
       }
       clearPageFlag(c.mem, e.pfn, PG_dirty);
       deleteFromPageCache(c.mem, e.pfn);
@@ -175,8 +195,11 @@ function dropPagesRange(c: XipCtx, ip: InodeRef, from: number, to: number): void
   }
 }
 
-/** Take i_rwsem then invalidate_lock, both for write; returns the unlock. */
-function lockForTruncate(c: XipCtx, ip: InodeRef): () => void {
+/**
+ * Take i_rwsem then invalidate_lock, both for write (truncate, punch hole,
+ * fallocate); returns the unlock. Entry: none of `ip`'s locks held.
+ */
+export function lockForTruncate(c: XipCtx, ip: InodeRef): () => void {
   const base = islotBase(c, ip.slot);
   downWrite(c.k32, base + ISLOT.iRwsem, LockClass.I_RWSEM);
   downWrite(c.k32, base + ISLOT.invalidateLock, LockClass.INVALIDATE_LOCK);
@@ -186,7 +209,8 @@ function lockForTruncate(c: XipCtx, ip: InodeRef): () => void {
   };
 }
 
-function stamp(c: XipCtx, ip: InodeRef): void {
+/** Set mtime and ctime to now and mark the inode dirty. */
+export function stamp(c: XipCtx, ip: InodeRef): void {
   const t = nowSecs();
   inodeSet(c.vol, ip.ino, "mtime", t);
   inodeSet(c.vol, ip.ino, "ctime", t);
@@ -208,7 +232,10 @@ export function truncate(c: XipCtx, ip: InodeRef, newSize: number): number {
   const unlock = lockForTruncate(c, ip);
   try {
     const old = inodeGetSize(c.vol, ip.ino);
-    if (newSize >= old) {
+    // ext4_setattr truncates blocks past EOF whenever the size does not
+    // grow: a same-size truncate frees preallocated blocks (EOFBLOCKS).
+    const prealloc = (inodeGet(c.vol, ip.ino, "flags") & XIP_FL_EOFBLOCKS) !== 0;
+    if (newSize > old || (newSize === old && !prealloc)) {
       // Bytes past the old EOF in its last block must read as zeros once
       // they are inside the file (a store through a mapping may have put
       // something there).
@@ -229,11 +256,21 @@ export function truncate(c: XipCtx, ip: InodeRef, newSize: number): number {
     stamp(c, ip);
     perturb(c.k32); // DEBUG_PERTURB: widen the window between i_size and the unmap
     const r = dropPastEof(c, ip);
+    // Nothing is left past EOF: preallocated blocks went with the rest.
+    clearEofBlocks(c, ip);
     taskNote(c.k32, TASK.truncOp, TRUNC_NONE);
     return r;
   } finally {
     unlock();
   }
+}
+
+/** Clear XIP_FL_EOFBLOCKS once no block can lie past i_size. Caller holds lockForTruncate. */
+function clearEofBlocks(c: XipCtx, ip: InodeRef): void {
+  const flags = inodeGet(c.vol, ip.ino, "flags");
+  if ((flags & XIP_FL_EOFBLOCKS) === 0) return;
+  inodeSet(c.vol, ip.ino, "flags", flags & ~XIP_FL_EOFBLOCKS);
+  markInodeDirty(c, ip.ino);
 }
 
 /** Unmap, drop and free everything of `ip` past i_size. Caller holds lockForTruncate. */

@@ -1,6 +1,6 @@
 /**
  * futex(2): FUTEX_WAIT and FUTEX_WAKE on the physical word behind a user
- * address (DESIGN.md §5).
+ * address (docs/ARCHITECTURE.md §6).
  *
  * Linux keys a shared futex by (inode, offset) or (mm, address); xip keys
  * every futex by its physical word, which is the same thing one level

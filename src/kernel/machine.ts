@@ -1,5 +1,5 @@
 /**
- * The Machine: the main thread's side of xip (DESIGN.md §1). It creates
+ * The Machine: the main thread's side of xip (docs/ARCHITECTURE.md §7). It creates
  * the SharedArrayBuffers, loads or formats the memory device, mounts
  * xipfs, keeps Workers warm, spawns processes onto them, forwards their
  * console output, kills and reaps them, reports stats and saves the image.
@@ -548,7 +548,7 @@ export class Machine {
     p.killTimer = setTimeout(look, KILL_ACK_POLL_MS);
   }
 
-  /** The stats object of DESIGN.md §6 (see stats.ts). */
+  /** The stats object (src/kernel/stats.ts, docs/stats.schema.json). */
   stats(): MachineStats {
     const exit = [...this.#exits].sort((a, b) => a.pid - b.pid).map((e) => e.code);
     return collectStats(this.mem, {

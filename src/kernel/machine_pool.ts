@@ -1,6 +1,6 @@
 /**
  * A pool of process Workers kept warm. Starting a Deno Worker and loading
- * the kernel modules into it costs tens of milliseconds (PLATFORM.md: about
+ * the kernel modules into it costs tens of milliseconds (docs/ARCHITECTURE.md §14: about
  * 43 ms each), so the Machine starts some at boot and reuses a Worker after
  * its process exits.
  *

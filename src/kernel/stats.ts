@@ -1,5 +1,5 @@
 /**
- * The stats object of DESIGN.md §6, read from the machine-wide counters
+ * The stats object (docs/stats.schema.json, docs/ARCHITECTURE.md §7), read from the machine-wide counters
  * (STAT), the frame allocator and the mm gauges. Nothing here is derived
  * from assumptions: every number is a counter or gauge that the code doing
  * the work maintains, or a count the Machine made of what it saw.
@@ -8,42 +8,91 @@
  */
 
 import { STAT } from "../abi/layout.ts";
+import { PAGE_SIZE } from "../abi/types.ts";
 import { type Memory, statRead } from "../hw/memory.ts";
 import { totalFrames, usedFramesPeak } from "../mm/frame_alloc.ts";
 import { mmGauges } from "../mm/mm.ts";
 import { pagecacheFrames } from "../fs/pagecache.ts";
 import { deviceFramesEverMapped } from "../mm/devmap.ts";
 
-/** `xip run --stats` and `machine.stats()`. */
+/**
+ * The version of the stats format, `MachineStats.version`. It changes when a
+ * field is removed or changes its meaning or unit; fields may be added
+ * within a version, so a reader should ignore fields it does not know.
+ */
+export const STATS_VERSION = 1;
+
+/**
+ * A machine's statistics: what `machine.stats()` returns and `xip run
+ * --stats` writes as JSON. Every number is a non-negative integer. Units are
+ * in the names: `*_frames` count frames of `page_size` bytes, `*_bytes`
+ * bytes, `*_ms` milliseconds; faults, processes and instructions are counts.
+ * Counters (faults, bytes copied, instructions) add up everything since
+ * boot; gauges (`ram.pagecache_frames` and the other "now" fields) hold the
+ * value at the moment of the call. The JSON Schema generated from this type
+ * is docs/stats.schema.json.
+ */
 export interface MachineStats {
+  /** The stats format version, {@linkcode STATS_VERSION}. */
+  version: 1;
+  /** Bytes per page and per frame (4096): the unit of every `*_frames` field. */
+  page_size: number;
   /** Processes spawned since boot. */
   procs: number;
-  /** Exit statuses (128 + signal when killed), in spawn order, of the processes that exited. */
+  /**
+   * Exit statuses of the processes that have exited, ordered by pid: the
+   * exit_group status, or 128 + signal for a process a signal killed.
+   */
   exit: number[];
+  /** Page faults resolved since boot, counted by how they were resolved. */
   faults: {
+    /** Faults that mapped a device frame in place (DAX). */
     dax: number;
+    /** Page-cache faults that found the page already cached. */
     file_minor: number;
+    /** Page-cache faults that read the page in from the device (a copy). */
     file_major: number;
+    /** Copy-on-write faults: a private write copied a page into a new RAM frame. */
     cow: number;
+    /** Anonymous write faults that allocated a zeroed RAM frame. */
     anon: number;
+    /** Read faults that mapped the shared zero page (anonymous memory or a DAX hole). */
     zero: number;
   };
+  /** RAM, in frames of `page_size` bytes. */
   ram: {
+    /** RAM frames of the machine. */
     total_frames: number;
+    /** The most RAM frames in use at once since boot. */
     peak_used_frames: number;
-    /** Gauges, now. */
+    /** Frames holding page-cache pages now. */
     pagecache_frames: number;
+    /** Frames holding page tables now. */
     pagetable_frames: number;
+    /** Frames holding anonymous memory (and private copies) now. */
     anon_frames: number;
   };
+  /** The memory device, in frames of `page_size` bytes. */
   device: {
+    /** Frames of the device (its size over `page_size`). */
     total_frames: number;
-    /** Distinct device frames some process mapped at some point of the run (DAX sharing). */
+    /** Distinct device frames some process mapped at some point since boot (DAX sharing). */
     mapped_frames: number;
   };
-  copied_bytes: { pagecache_fill: number; cow: number; read: number; write: number };
-  /** Instructions retired by every process that exited. */
+  /** Bytes copied between frames or between the device and RAM, since boot. */
+  copied_bytes: {
+    /** Copied from the device into page-cache pages. */
+    pagecache_fill: number;
+    /** Copied by copy-on-write faults. */
+    cow: number;
+    /** Copied to processes by read(2) and friends. */
+    read: number;
+    /** Copied from processes by write(2) and friends. */
+    write: number;
+  };
+  /** Instructions retired by the processes, since boot. */
   instret: number;
+  /** Milliseconds since boot. */
   wall_ms: number;
   /** Kernel bugs seen (exceptions escaping the kernel); 0 in a healthy run. */
   panics: number;
@@ -62,6 +111,8 @@ export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
   const g = mmGauges(mem);
   const s = (id: (typeof STAT)[keyof typeof STAT]) => statRead(mem, id);
   return {
+    version: STATS_VERSION,
+    page_size: PAGE_SIZE,
     procs: c.procs,
     exit: [...c.exit],
     faults: {

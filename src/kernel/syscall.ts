@@ -1,7 +1,7 @@
 /**
  * The system-call table and dispatcher (Linux's sys_call_table and
  * do_syscall for riscv32): a7 holds the number, a0..a5 the arguments, a0
- * the result (-4095..-1 is -errno). DESIGN.md §5 and guest/README.md give
+ * the result (-4095..-1 is -errno). docs/ARCHITECTURE.md §6 and guest/README.md give
  * the ABI.
  *
  * Nothing a guest passes may throw: handlers return -errno for every bad

@@ -1,7 +1,7 @@
 /**
  * The device frames a run ever mapped (layout.ts devmap region): one bit
  * per device frame, set when a PTE first maps the frame into a process and
- * never cleared, so `device.mapped_frames` (DESIGN.md §6, "counted over the
+ * never cleared, so `device.mapped_frames` (docs/stats.schema.json: "counted over the
  * whole run") also counts frames that were unmapped, truncated away or torn
  * down with their process before anyone looked. Any thread; no lock: the
  * bits only ever go from 0 to 1 (Atomics.or).

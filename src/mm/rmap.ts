@@ -11,7 +11,7 @@
  *
  * unmapMappingRange is what makes truncate safe: it clears the PTEs of the
  * range in every mapping process, shoots down every hart's TLB for those
- * mms (DESIGN.md §4), and only then drops the references the PTEs held. So
+ * mms (docs/ARCHITECTURE.md §5), and only then drops the references the PTEs held. So
  * when it returns, no process can reach the old frames, and the file
  * system may free the blocks behind them.
  *

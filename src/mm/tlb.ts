@@ -1,5 +1,5 @@
 /**
- * TLB shootdown (DESIGN.md §4). Each hart caches translations in a software
+ * TLB shootdown (docs/ARCHITECTURE.md §5). Each hart caches translations in a software
  * TLB private to its Worker; this module tells it when to drop them.
  *
  * Every task publishes three words in its TASK record (TASK_TLB): its mode

@@ -4,7 +4,7 @@
  * on the main thread turns a check on for every Worker at once.
  *
  * ```
- *  bit 0  DEBUG_LOCKDEP   check the lock order of DESIGN.md §4 on every acquire
+ *  bit 0  DEBUG_LOCKDEP   check the lock order of docs/ARCHITECTURE.md §3 on every acquire
  *  bit 1  DEBUG_PERTURB   random tiny yields at lock acquire/release and inside faults,
  *                         getBlock's fault path and truncate, to shake out races
  * ```

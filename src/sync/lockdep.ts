@@ -1,5 +1,5 @@
 /**
- * Lock classes and the one lock order of xip (DESIGN.md §4), with the check
+ * Lock classes and the one lock order of xip (docs/ARCHITECTURE.md §3), with the check
  * that enforces it when DEBUG_LOCKDEP is set.
  *
  * Every lock is taken with a class. A task may take a lock only if its class
@@ -50,7 +50,7 @@ export enum LockClass {
  * The lock order, outermost first. Classes on one line share a rank and may
  * not nest in each other.
  *
- * - I_RWSEM .. FRAME_ALLOC follow DESIGN.md §4 (mm/rmap.c, simplified).
+ * - I_RWSEM .. FRAME_ALLOC follow docs/ARCHITECTURE.md §3 (mm/rmap.c, simplified).
  * - DAX_ENTRY | PAGE_LOCK: a fault locks either the DAX entry or the page
  *   of one (inode, pgoff), never both.
  * - INODE_CACHE (the in-memory inode table, Linux's inode_hash_lock) comes

@@ -1,7 +1,7 @@
 /**
  * src/sync: Atomics locks on the kernel-tables SharedArrayBuffer.
  *
- * Lock order: see LOCK_ORDER in lockdep.ts (DESIGN.md §4). Every primitive
+ * Lock order: see LOCK_ORDER in lockdep.ts (docs/ARCHITECTURE.md §3). Every primitive
  * takes `(k, w, ...)`: the kernel tables as an Int32Array and the word
  * index of the lock. All-zero words are unlocked locks.
  *

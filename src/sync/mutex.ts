@@ -51,7 +51,7 @@ export const MUTEX_OWNER_MASK = MUTEX_WAITERS - 1;
 
 /**
  * Load-only spins before sleeping. A wait/notify round trip costs tens of
- * microseconds (PLATFORM.md) and critical sections here are mostly far
+ * microseconds (docs/ARCHITECTURE.md §14) and critical sections here are mostly far
  * shorter, so a short spin usually sees the unlock. Measured with
  * bench/sync_bench.ts, 2 Workers x 20000 contended pairs, on the 2-core
  * test machine under load (avg per batch): spin 0: 33 ms, 50: 35 ms,

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { XMLValidator } from "fast-xml-parser";
+import { XMLValidator } from "npm:fast-xml-parser@4";
 import { parseBenchJson, writeReport } from "../../bench/report.ts";
 import { evaluateTargets } from "../../bench/_report_targets.ts";
 import type {

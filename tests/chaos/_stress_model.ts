@@ -120,12 +120,22 @@ export class OwnFile {
  * at offset o, so a byte read is valid when it is 0 (a hole, truncated and
  * regrown, or the tail of a partial page) or churnByte(o). Anything else
  * came from another file: a freed block seen through a stale mapping, or a
- * page-cache page that outlived its truncate.
+ * page-cache page that outlived its truncate. fallocate races the faults
+ * too: punch, zero and allocate keep the rule; collapse and insert keep it
+ * because they move by multiples of CHURN_PERIOD.
  */
 export const CHURN_MAX = 64 * 1024;
 
+/**
+ * Collapse and insert (fallocate) move the churn file's bytes by multiples
+ * of this, so churnByte repeats with it: the value a byte may hold depends
+ * on its offset modulo CHURN_PERIOD.
+ */
+export const CHURN_PERIOD = 16 * 1024;
+
 /** The only non-zero value offset `o` of the churn file may hold. */
-export const churnByte = (o: number): number => ((Math.imul(o, 0x9e37_79b1) >>> 24) & 0xff) | 1;
+export const churnByte = (o: number): number =>
+  ((Math.imul(o % CHURN_PERIOD, 0x9e37_79b1) >>> 24) & 0xff) | 1;
 
 /** Bytes for [pos, pos + len) of the churn file. */
 export function churnBytes(pos: number, len: number): Uint8Array {

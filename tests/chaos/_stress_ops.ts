@@ -8,8 +8,15 @@
  * one. The model (_stress_model.ts) checks every value read.
  */
 
-import { EFAULT, ENOMEM, errnoName } from "../../src/abi/errno.ts";
-import { O_RDWR } from "../../src/abi/fcntl.ts";
+import { EFAULT, EFBIG, EINVAL, ENOMEM, errnoName } from "../../src/abi/errno.ts";
+import {
+  FALLOC_FL_COLLAPSE_RANGE,
+  FALLOC_FL_INSERT_RANGE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_ZERO_RANGE,
+  O_RDWR,
+} from "../../src/abi/fcntl.ts";
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -21,6 +28,7 @@ import {
 import { asIno, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import {
   type Proc,
+  vfsFallocate,
   vfsFsync,
   vfsFtruncate,
   vfsPread,
@@ -41,6 +49,7 @@ import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
 import { Rand } from "../fuzz/_rng.ts";
 import {
   CHURN_MAX,
+  CHURN_PERIOD,
   churnBad,
   churnBytes,
   makeRecord,
@@ -87,6 +96,7 @@ export const OPS = [
   "churn-map-write",
   "churn-read",
   "churn-map-read",
+  "churn-falloc",
 ] as const;
 export type OpName = (typeof OPS)[number];
 const WEIGHTS: Record<OpName, number> = {
@@ -109,6 +119,7 @@ const WEIGHTS: Record<OpName, number> = {
   "churn-map-write": 3,
   "churn-read": 3,
   "churn-map-read": 4,
+  "churn-falloc": 3,
 };
 const TOTAL = Object.values(WEIGHTS).reduce((a, b) => a + b, 0);
 
@@ -448,6 +459,8 @@ export class StressProc {
         if (e !== 0 && !(e < 0 && this.oom(e))) this.fail(`ftruncate churn to ${size}: ${e}`);
         return;
       }
+      case "churn-falloc":
+        return this.churnFalloc(fd);
       case "churn-write": {
         const n = vfsPwrite(this.proc, fd, churnBytes(pos, len), pos);
         if (n !== len && !this.oom(n)) this.fail(`pwrite churn (${pos}, ${len}): ${n}`);
@@ -482,6 +495,43 @@ export class StressProc {
         }
       }
     }
+  }
+
+  /**
+   * fallocate on the churn file while other Workers fault it: every mode
+   * keeps the churn rule (see _stress_model.ts). Collapse and insert may
+   * find the size changed under them (EINVAL), which is allowed.
+   */
+  private churnFalloc(fd: number): void {
+    const r = this.r;
+    const modes = [
+      0,
+      FALLOC_FL_KEEP_SIZE,
+      FALLOC_FL_ZERO_RANGE,
+      FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+      FALLOC_FL_COLLAPSE_RANGE,
+      FALLOC_FL_INSERT_RANGE,
+    ];
+    const mode = r.pick(modes);
+    const shifts = mode === FALLOC_FL_COLLAPSE_RANGE || mode === FALLOC_FL_INSERT_RANGE;
+    const off = shifts ? CHURN_PERIOD * r.int(3) : r.int(CHURN_MAX - 1);
+    const len = shifts ? CHURN_PERIOD : 1 + r.int(Math.min(3 * PAGE_SIZE, CHURN_MAX - off));
+    if (mode === FALLOC_FL_INSERT_RANGE && this.x.size(this.churnRef()) + len > CHURN_MAX) return;
+    const e = vfsFallocate(this.proc, fd, mode, off, len);
+    if (e === 0 || (e < 0 && this.oom(e))) return;
+    if (shifts && (e === -EINVAL || e === -EFBIG)) return;
+    this.fail(`fallocate churn mode ${mode} (${off}, ${len}): ${e}`);
+  }
+
+  /** The churn file's inode (for its size). */
+  private churnRef(): InodeRef {
+    let ref: InodeRef | null = null;
+    withFile(this.proc, this.churnFd, (_f, ip) => {
+      ref = ip as InodeRef;
+      return 0;
+    });
+    return ref!;
   }
 
   private sharedWrite(viaMap: boolean): void {

@@ -19,7 +19,14 @@ for (const mode of ["dax", "pagecache"] as const) {
       assert.deepEqual(r.problems, [], `seed ${SEED}`);
       assert.ok(r.ops > 0, `seed ${SEED}: operations ran`);
       for (
-        const op of ["own-map-write", "shared-map-read", "own-truncate", "churn-map-read", "exit"]
+        const op of [
+          "own-map-write",
+          "shared-map-read",
+          "own-truncate",
+          "churn-map-read",
+          "churn-falloc",
+          "exit",
+        ]
       ) {
         assert.ok((r.counts[op] ?? 0) > 0, `seed ${SEED}: ${op} ran`);
       }

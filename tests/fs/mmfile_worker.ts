@@ -37,6 +37,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { getUserPagesFast, unpinUserPages } from "../../src/mm/gup.ts";
+import { FALLOC_FL_COLLAPSE_RANGE } from "../../src/abi/fcntl.ts";
 import { doMmap, doMunmap } from "../../src/mm/mmap.ts";
 import { physWords, pteLoad, walk } from "../../src/mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../../src/mm/tlb.ts";
@@ -270,8 +271,16 @@ function truncator(j: TruncatorJob) {
       const blk = fs.getBlock(a, p, false);
       if (blk > 0) aBlocks.add(blk);
     }
-    const rc = r() < 0.5 ? fs.truncate(a, 0) : fs.punchHole(a, 0, j.aPages * P);
-    if (rc !== 0) throw new Error(`truncate/punch A: ${rc}`);
+    // Truncate, punch, or collapse most of A (fallocate) and truncate the rest:
+    // each frees A's blocks only after unmapping them and waiting for pins.
+    const how = r();
+    let rc = how < 0.35
+      ? fs.truncate(a, 0)
+      : how < 0.7
+      ? fs.punchHole(a, 0, j.aPages * P)
+      : fs.fallocate(a, FALLOC_FL_COLLAPSE_RANGE, 0, (j.aPages - 1) * P);
+    if (rc === 0 && how >= 0.7) rc = fs.truncate(a, 0);
+    if (rc !== 0) throw new Error(`truncate/punch/collapse A: ${rc}`);
     // The device is nearly full: B's blocks are mostly the ones A just gave back.
     // Short when the old mapping refilled punched holes of A meanwhile (ENOSPC).
     const wb = fs.daxWrite(b, 0, fill(tagged(TAG_B, i), j.bPages));

@@ -1,6 +1,6 @@
 /**
  * Checks the committed RISC-V fixtures against what the xip loader accepts
- * (DESIGN.md §5): ELF32 RISC-V without compressed instructions, no
+ * (docs/ARCHITECTURE.md §6): ELF32 RISC-V without compressed instructions, no
  * PT_INTERP, no text relocations, only RELATIVE, 32 and JUMP_SLOT
  * relocations, and every imported symbol exported by a DT_NEEDED library.
  * Runs with Deno alone: the ELF is parsed in TypeScript.

@@ -1,6 +1,6 @@
 /**
  * stats `device.mapped_frames` counts the device frames mapped at any point
- * of the run (DESIGN.md §6), not those still mapped when a process exited:
+ * of the run (docs/stats.schema.json), not those still mapped when a process exited:
  * a frame mapped and unmapped before exit counts, so do frames of a process
  * the Machine killed, and a frame counts once however often it is mapped.
  * While a process holds its mapping, /proc/meminfo's DeviceMapped reports

@@ -56,13 +56,18 @@ const DEVICE_BYTES = 2 * 1024 * 1024;
 /**
  * A fresh bench; `stdin` is the console input. The file system is an empty
  * xipfs on a memory device, mounted with `dax` (default "never": the page
- * cache), so file syscalls go through the real VFS.
+ * cache), so file syscalls go through the real VFS; `memmap` gives the
+ * device frames struct pages or not.
  */
-export function makeBench(stdin = "", dax: "always" | "never" = "never"): Bench {
+export function makeBench(
+  stdin = "",
+  dax: "always" | "never" = "never",
+  memmap: "none" | "device" = "none",
+): Bench {
   const mem = createMemory({
     ramFrames: 1024,
     deviceFrames: DEVICE_BYTES / PAGE_SIZE,
-    deviceMemmap: false,
+    deviceMemmap: memmap === "device",
     maxTasks: 4,
   }, { image: mkfs({ sizeBytes: DEVICE_BYTES }) });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");

@@ -23,7 +23,6 @@ const WILD = 0x5000_0000;
 /** Above user space. */
 const KERNELISH = 0xffff_f000 | 0;
 
-
 Deno.test("write() sends console bytes to the sink and returns the count", () => {
   const b = makeBench();
   try {

@@ -80,7 +80,7 @@ Deno.test("lockdep is silent against the order when DEBUG_LOCKDEP is off", () =>
   assert.equal(heldLocks(kern.k, MAIN_TID).length, 0);
 });
 
-Deno.test("lockdep accepts the whole DESIGN.md order taken outermost first", () => {
+Deno.test("lockdep accepts the whole lock order of docs/ARCHITECTURE.md §3 taken outermost first", () => {
   const kern = lockdepKernel();
   const chain = [
     LockClass.I_RWSEM,
