@@ -1,15 +1,28 @@
 /**
- * xip: a Deno runtime with true shared memory, where Worker threads are
- * processes that execute RISC-V code in place from a shared memory device.
+ * xip: a Deno runtime with true shared memory. A {@linkcode Machine} holds a
+ * memory device (an xipfs filesystem image in a SharedArrayBuffer); its
+ * processes are Worker threads that run real RISC-V (RV32IMA) programs and
+ * shared libraries in place from the device, the way Linux's DAX does, or
+ * through a page cache for comparison.
  *
- * This module only re-exports the public API.
+ * ```ts
+ * import { Machine } from "@xip/xip";
+ *
+ * await using machine = await Machine.boot({ from: "fixtures/rootfs", dax: "always" });
+ * const p = machine.spawn("/bin/compute", ["compute", "1"]);
+ * const { code } = await p.wait();
+ * const s = machine.stats();
+ * console.log(`exit ${code}: ${s.faults.dax} DAX faults, ${s.instret} instructions`);
+ * ```
+ *
+ * Also here: {@linkcode mkfs} and {@linkcode fsck} for images, the error
+ * classes, and the stats type (its JSON Schema is docs/stats.schema.json).
+ * The Atomics locks are in the `./sync` sub-export, the kernel's types and
+ * layouts in `./internals`, and the `xip` command in `./cli`.
  *
  * @module
  */
 
-export { KernelPanic } from "./src/abi/panic.ts";
-export * from "./src/abi/types.ts";
-export { computeLayout, type KernelLayout, type LayoutConfig } from "./src/abi/layout.ts";
 export {
   type BootOptions,
   type ExitStatus,
@@ -19,7 +32,16 @@ export {
   type Process,
   type SpawnOptions,
 } from "./src/kernel/machine.ts";
-export type { MachineStats } from "./src/kernel/stats.ts";
-export { mkfs, MkfsError, type MkfsOptions } from "./src/fs/mkfs.ts";
-export { fsck, type FsckResult } from "./src/fs/fsck.ts";
-export * from "./src/sync/mod.ts";
+export { type MachineStats, STATS_VERSION } from "./src/kernel/stats.ts";
+export {
+  mkfs,
+  MKFS_DEFAULT_BYTES,
+  MKFS_MAX_BYTES,
+  MKFS_MIN_BYTES,
+  MkfsError,
+  type MkfsOptions,
+} from "./src/fs/mkfs.ts";
+export { fsck, FSCK_CLEAN, FSCK_ERRORS, FSCK_UNUSABLE, type FsckResult } from "./src/fs/fsck.ts";
+export { ImageError } from "./src/hw/image.ts";
+export { KernelPanic } from "./src/abi/panic.ts";
+export { VERSION } from "./src/version.ts";

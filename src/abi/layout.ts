@@ -669,29 +669,49 @@ export const devmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.deviceFr
 
 /** A placed region: `words` 32-bit words starting at word `base`. */
 export interface Region {
+  /** The region's name, as in the map at the top of this module. */
   readonly name: string;
+  /** Index of its first word. */
   readonly base: number;
+  /** Its size in 32-bit words. */
   readonly words: number;
 }
 
 /** The computed placement of every kernel-table region. */
 export interface KernelLayout {
+  /** What the layout was computed for. */
   readonly config: LayoutConfig;
+  /** Magic, configuration echo, debug bits. */
   readonly header: Region;
+  /** Machine-wide 64-bit counters (STAT). */
   readonly stats: Region;
+  /** Words with no owner, for tests and benchmarks. */
   readonly scratch: Region;
+  /** One record per host thread (TASK): held-lock stack, TLB words. */
   readonly tasks: Region;
+  /** One struct page per RAM frame (PAGE), and per device frame with a device memmap. */
   readonly memmap: Region;
+  /** The frame allocator (FALLOC). */
   readonly falloc: Region;
+  /** The page-cache index (PCACHE). */
   readonly pcache: Region;
+  /** mm globals (MMG). */
   readonly mmg: Region;
+  /** One mm_struct per task slot (MM). */
   readonly mms: Region;
+  /** vm_area_struct slots (VMA). */
   readonly vmas: Region;
+  /** In-memory inodes (ICACHE, ISLOT). */
   readonly icache: Region;
+  /** The mounted xipfs's shared state (XFS). */
   readonly xipfs: Region;
+  /** Open files and fd tables (FILES, FILE, FDT). */
   readonly files: Region;
+  /** The process table (PROCS_HDR, PROC). */
   readonly procs: Region;
+  /** DAX entry locks (DAXENT). */
   readonly daxent: Region;
+  /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
   readonly flocks: Region;
   /** All regions in address order, for checks and dumps. */

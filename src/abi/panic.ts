@@ -9,8 +9,11 @@
 
 /** Thrown when a kernel invariant is broken. */
 export class KernelPanic extends Error {
+  /** Always "KernelPanic". */
   override name = "KernelPanic";
   /**
+   * A panic found by `where`.
+   *
    * @param where the function that detected the problem, e.g. "mapPages"
    * @param what what is wrong
    */

@@ -12,8 +12,11 @@
  * @module
  */
 
-declare const brand: unique symbol;
-type Brand<T, B extends string> = T & { readonly [brand]: B };
+/**
+ * A `T` that only values made by the named conversion helpers have, so that
+ * a `Brand<number, "Pfn">` cannot be passed where a block number is wanted.
+ */
+export type Brand<T, B extends string> = T & { readonly __brand: B };
 
 /** Page frame number: index of a 4 KiB frame in physical memory. */
 export type Pfn = Brand<number, "Pfn">;
@@ -37,21 +40,36 @@ export type Pid = Brand<number, "Pid">;
  */
 export type Tid = Brand<number, "Tid">;
 
+/** log2 of the page size. */
 export const PAGE_SHIFT = 12;
-export const PAGE_SIZE = 1 << PAGE_SHIFT; // bytes
+/** Bytes in a page, a frame and an xipfs block: 4096. */
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** The offset bits of an address within its page. */
 export const PAGE_MASK = PAGE_SIZE - 1;
+/** log2 of the sector size. */
 export const SECTOR_SHIFT = 9;
-export const SECTOR_SIZE = 1 << SECTOR_SHIFT; // bytes
+/** Bytes in a block-device sector: 512. */
+export const SECTOR_SIZE = 1 << SECTOR_SHIFT;
+/** Sectors in a page: 8. */
 export const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
 
+/** `n` as a page frame number. */
 export const asPfn = (n: number): Pfn => n as Pfn;
+/** `n` as a physical byte address. */
 export const asPhys = (n: number): PhysAddr => n as PhysAddr;
+/** `n` as a guest virtual address (made unsigned 32-bit). */
 export const asVirt = (n: number): VirtAddr => (n >>> 0) as VirtAddr;
+/** `n` as a page-table entry (made unsigned 32-bit). */
 export const asPte = (n: number): Pte => (n >>> 0) as Pte;
+/** `n` as an xipfs block number. */
 export const asBlock = (n: number): BlockNo => n as BlockNo;
+/** `n` as a sector number. */
 export const asSector = (n: number): Sector => n as Sector;
+/** `n` as an inode number. */
 export const asIno = (n: number): Ino => n as Ino;
+/** `n` as a process id. */
 export const asPid = (n: number): Pid => n as Pid;
+/** `n` as a task id. */
 export const asTid = (n: number): Tid => n as Tid;
 
 /** First byte of frame `pfn`. */

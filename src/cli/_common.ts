@@ -1,15 +1,14 @@
 /**
- * Shared pieces of the `xip` subcommands: argument parsing with one-line
- * errors, size suffixes, loading an image, errno messages, raw stdout.
+ * Shared pieces of the `xip` subcommands: errors, size suffixes, loading an
+ * image, errno messages, raw stdout, reading the environment.
  *
- * A subcommand is `(args) => Promise<number>`: it returns its exit status
- * and throws only CliError (a one-line message plus a status); main.ts
- * turns anything else into a one-line "internal error".
+ * A subcommand (src/cli/_command.ts) returns its exit status and throws
+ * only CliError (a one-line message plus a status); main.ts turns anything
+ * else into a one-line "internal error".
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   EINVAL,
   EISDIR,
@@ -21,6 +20,7 @@ import {
   EUCLEAN,
 } from "../abi/errno.ts";
 import { openVolume, type XipVol } from "../fs/xipfs_format.ts";
+import { hostErrorText } from "../hw/image.ts";
 
 /** Exit status for bad usage: unknown flag, bad value, missing argument. */
 export const EXIT_USAGE = 2;
@@ -36,43 +36,6 @@ export class CliError extends Error {
 /** A usage error (exit 2). */
 export const usageError = (msg: string): CliError => new CliError(msg, EXIT_USAGE);
 
-type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
-
-/** The parsed command line of one subcommand. */
-export interface Parsed {
-  readonly values: Record<string, string | boolean | undefined>;
-  readonly positionals: string[];
-}
-
-/**
- * Parse `args` strictly (node:util parseArgs). `--help`/`-h` is always
- * accepted. An unknown option or a missing value becomes a usage error.
- */
-export function parseCommand(args: string[], options: OptionSpec): Parsed {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: { ...options, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: true,
-    });
-    return { values: values as Parsed["values"], positionals };
-  } catch (e) {
-    // parseArgs messages carry advice after the first sentence; keep one line.
-    const first = String((e as Error).message).split(/\.\s|\n/)[0] ?? "bad arguments";
-    throw usageError(first);
-  }
-}
-
-/** Require exactly `min`..`max` positionals, else a usage error. */
-export function positionals(p: Parsed, min: number, max: number, usage: string): string[] {
-  if (p.positionals.length < min) throw usageError(`missing argument (usage: ${usage})`);
-  if (p.positionals.length > max) {
-    throw usageError(`unexpected argument "${p.positionals[max]}" (usage: ${usage})`);
-  }
-  return p.positionals;
-}
-
 const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
 
 /**
@@ -82,7 +45,7 @@ const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 10
  */
 export function parseSize(text: string): number {
   const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
-  if (!m) throw usageError(`bad size "${text}" (expected a number with an optional K, M or G)`);
+  if (!m) throw usageError(`bad size "${text}": expected a number with an optional K, M or G`);
   const n = Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!;
   if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`bad size "${text}"`);
   return n;
@@ -102,21 +65,32 @@ const ERRNO_TEXT: Record<number, string> = {
 export const errnoMessage = (e: number): string =>
   `${ERRNO_TEXT[Math.abs(e)] ?? "error"} (${errnoName(e)})`;
 
-/** Read a whole host file, or throw CliError(status) with one line. */
+/** Read a whole image file, or throw CliError(status): "image PATH: not found". */
 export function readImageFile(path: string, status: number): Uint8Array {
   try {
     return Deno.readFileSync(path);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
-    throw new CliError(`${path}: cannot read image: ${why}`, status);
+    throw new CliError(`image ${path}: ${hostErrorText(e)}`, status);
   }
 }
 
 /** Load and open an image, or throw CliError(status) naming what is wrong. */
 export function loadVolume(path: string, status: number): XipVol {
   const opened = openVolume(readImageFile(path, status));
-  if (!opened.ok) throw new CliError(`${path}: ${opened.error}`, status);
+  if (!opened.ok) throw new CliError(`image ${path}: ${opened.error}`, status);
   return opened.vol;
+}
+
+/**
+ * The environment variable `name`, or undefined when it is unset or this
+ * process may not read it (run without --allow-env): an optional setting
+ * never turns a narrow permission set into a failure.
+ */
+export function envGet(name: string): string | undefined {
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+    return undefined;
+  }
+  return Deno.env.get(name);
 }
 
 /** Write all of `bytes` to stdout (writes may be partial on pipes). */

@@ -8,41 +8,31 @@ import { XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
 import { fileRead } from "../fs/xipfs_file.ts";
 import { inodeGetSize } from "../fs/xipfs_format.ts";
 import { namei } from "../fs/xipfs_namei.ts";
-import {
-  CliError,
-  errnoMessage,
-  loadVolume,
-  parseCommand,
-  positionals,
-  printLine,
-  writeStdout,
-} from "./_common.ts";
-
-const USAGE = "xip cat IMAGE PATH";
-
-export const CAT_HELP = `usage: ${USAGE}
-
-Write the bytes of file PATH of the xipfs image IMAGE to stdout, raw.
-Symlinks are followed (at most 40, then ELOOP); holes read as zeros.
-
-options:
-  -h, --help   show this help
-
-exit status: 0 done, 1 the image is unreadable or corrupt (bad magic,
-version or checksum, truncated), PATH does not resolve or is a directory,
-2 bad usage.`;
+import { type CommandSpec, positionalArgs } from "./_command.ts";
+import { CliError, errnoMessage, loadVolume, writeStdout } from "./_common.ts";
 
 /** Bytes copied per write to stdout. */
 const CHUNK = 256 * XIPFS_BLOCK_SIZE;
 
-/** Run `xip cat`. */
-export async function cmdCat(args: string[]): Promise<number> {
-  const p = parseCommand(args, {});
-  if (p.values.help) {
-    await printLine(CAT_HELP);
-    return 0;
-  }
-  const [image, path] = positionals(p, 2, 2, USAGE) as [string, string];
+/** `xip cat`. */
+export const CAT: CommandSpec = {
+  name: "cat",
+  usage: "IMAGE PATH",
+  summary: "write a file of an image to stdout",
+  about: `Write the bytes of file PATH of the xipfs image IMAGE to stdout, raw.
+Symlinks are followed (at most 40, then ELOOP); holes read as zeros.`,
+  options: [],
+  exit: `0 done, 1 the image is unreadable or corrupt (bad magic,
+version or checksum, truncated), PATH does not resolve or is a directory,
+2 bad usage.`,
+  run: (p) => {
+    const [image, path] = positionalArgs(p, 2, 2, ["IMAGE", "PATH"]) as [string, string];
+    return catFile(image, path);
+  },
+};
+
+/** Write file `path` of image `image` to stdout; the exit status. */
+async function catFile(image: string, path: string): Promise<number> {
   const vol = loadVolume(image, 1);
   const ino = namei(vol, path, true);
   if (ino < 0) throw new CliError(`${path}: ${errnoMessage(ino)}`, 1);

@@ -23,29 +23,8 @@ import {
   type XipVol,
 } from "../fs/xipfs_format.ts";
 import { namei } from "../fs/xipfs_namei.ts";
-import {
-  CliError,
-  errnoMessage,
-  loadVolume,
-  parseCommand,
-  positionals,
-  printLine,
-} from "./_common.ts";
-
-const USAGE = "xip ls IMAGE [PATH]";
-
-export const LS_HELP = `usage: ${USAGE}
-
-List directory PATH of the xipfs image IMAGE (default /) like ls -l: mode,
-link count, size in bytes and name; a symlink shows "name -> target". When
-PATH names a file or a symlink, list that one entry (add a trailing "/" to
-list the directory a symlink points to). "." and ".." are not listed.
-
-options:
-  -h, --help   show this help
-
-exit status: 0 listed, 1 the image is unreadable or corrupt (bad magic,
-version or checksum, truncated) or PATH does not resolve, 2 bad usage.`;
+import { type CommandSpec, positionalArgs } from "./_command.ts";
+import { CliError, errnoMessage, loadVolume, printLine } from "./_common.ts";
 
 /** "drwxr-xr-x" for a mode, with s/S and t/T as ls prints them. */
 export function modeString(mode: number): string {
@@ -116,15 +95,22 @@ export function listPath(vol: XipVol, path: string): string[] {
   return formatRows(entries.map((e) => row(vol, e.ino, e.name)));
 }
 
-/** Run `xip ls`. */
-export async function cmdLs(args: string[]): Promise<number> {
-  const p = parseCommand(args, {});
-  if (p.values.help) {
-    await printLine(LS_HELP);
+/** `xip ls`. */
+export const LS: CommandSpec = {
+  name: "ls",
+  usage: "IMAGE [PATH]",
+  summary: "list a directory of an image like ls -l",
+  about: `List directory PATH of the xipfs image IMAGE (default /) like ls -l: mode,
+link count, size in bytes and name; a symlink shows "name -> target". When
+PATH names a file or a symlink, list that one entry (add a trailing "/" to
+list the directory a symlink points to). "." and ".." are not listed.`,
+  options: [],
+  exit: `0 listed, 1 the image is unreadable or corrupt (bad magic,
+version or checksum, truncated) or PATH does not resolve, 2 bad usage.`,
+  async run(p) {
+    const [image, path = "/"] = positionalArgs(p, 1, 2, ["IMAGE", "PATH"]) as [string, string?];
+    const vol = loadVolume(image, 1);
+    for (const line of listPath(vol, path)) await printLine(line);
     return 0;
-  }
-  const [image, path = "/"] = positionals(p, 1, 2, USAGE) as [string, string?];
-  const vol = loadVolume(image, 1);
-  for (const line of listPath(vol, path)) await printLine(line);
-  return 0;
-}
+  },
+};

@@ -1,64 +1,108 @@
 /**
- * The `xip` command (`deno task xip <command>`): dispatch to a subcommand.
- * Every failure is one line on stderr with a documented exit status; a
- * stack trace never reaches the user.
+ * The `xip` command: `xip <command> [options]`. Each command is declared as
+ * a CommandSpec (src/cli/_command.ts); this module dispatches to it, prints
+ * its help for `xip help CMD` and `xip CMD --help` alike, and turns every
+ * failure into one line on stderr with a documented exit status. A stack
+ * trace never reaches the user.
+ *
+ * ```sh
+ * deno run --allow-read src/cli/main.ts ls root.img /bin
+ * deno install -g --allow-read --allow-write -n xip --config deno.json src/cli/main.ts
+ * ```
  *
  * @module
  */
 
-import { cmdCat } from "./cat.ts";
+import { CAT } from "./cat.ts";
+import { type CommandSpec, helpText, parseCommandLine } from "./_command.ts";
 import { CliError, EXIT_USAGE } from "./_common.ts";
-import { cmdFsck } from "./fsck.ts";
-import { cmdLs } from "./ls.ts";
-import { cmdMkfs } from "./mkfs.ts";
-import { cmdRun } from "./run.ts";
+import { DEMO } from "./demo.ts";
+import { FSCK } from "./fsck.ts";
+import { LS } from "./ls.ts";
+import { MKFS } from "./mkfs.ts";
+import { RUN } from "./run.ts";
+import { VERSION } from "../version.ts";
 
-const USAGE = `usage: xip <command> [options]
+/** Every subcommand, in the order `xip help` lists them. */
+const COMMANDS: readonly CommandSpec[] = [MKFS, LS, CAT, FSCK, RUN, DEMO];
 
-commands:
-  mkfs IMAGE [--size 64M] [--from HOSTDIR]   make an xipfs image
-  ls IMAGE [PATH]                            list a directory like ls -l
-  cat IMAGE PATH                             print a file's bytes
-  fsck IMAGE                                 check an image (exit 0, 4 or 8)
-  run IMAGE [...] -- PROGRAM [ARGS...]       run RISC-V programs in processes
+/** The top-level help: the commands and their one-line summaries. */
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    "usage: xip <command> [options]",
+    "       xip help [<command>]",
+    "       xip --version",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    "",
+    '"xip help CMD" (or "xip CMD --help") describes a command. Errors are one line on',
+    "stderr; bad usage exits 2.",
+  ].join("\n");
+}
 
-"xip <command> --help" describes each command. Bad usage exits 2.`;
+const enc = new TextEncoder();
+const out = (text: string) => Deno.stdout.writeSync(enc.encode(text + "\n"));
+const err = (text: string) => Deno.stderr.writeSync(enc.encode(text + "\n"));
 
-type Command = (args: string[]) => Promise<number>;
-
-const COMMANDS: Record<string, Command> = {
-  mkfs: cmdMkfs,
-  ls: cmdLs,
-  cat: cmdCat,
-  fsck: cmdFsck,
-  run: cmdRun,
-};
-
-/** Run `xip` with `argv` (without the program name); resolves to the exit status. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Run `xip` with `argv` (without the program name), printing to this
+ * process's stdout and stderr.
+ *
+ * @example List a directory of an image
+ * ```ts ignore
+ * import { main } from "@xip/xip/cli";
+ *
+ * const status = await main(["ls", "root.img", "/bin"]);
+ * ```
+ *
+ * @param argv the arguments, e.g. `["run", "root.img", "--", "/bin/hello"]`
+ * @returns the exit status
+ */
+export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === "--help" || name === "-h" || name === "help") {
-    console.log(USAGE);
+  if (name === "--version" || name === "-V") {
+    out(`xip ${VERSION}`);
+    return 0;
+  }
+  if (name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
+    out(mainHelp());
     return 0;
   }
   if (name === undefined) {
-    console.error("xip: missing command (try xip --help)");
+    err("xip: missing command (try xip help)");
     return EXIT_USAGE;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
-    console.error(`xip: unknown command "${name}" (try xip --help)`);
+  if (name === "help") {
+    const cmd = COMMANDS.find((c) => c.name === rest[0]);
+    if (cmd === undefined || rest.length > 1) {
+      err(`xip help: unknown command "${rest.join(" ")}" (try xip help)`);
+      return EXIT_USAGE;
+    }
+    out(helpText(cmd));
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (cmd === undefined) {
+    err(`xip: unknown command "${name}" (try xip help)`);
     return EXIT_USAGE;
   }
   try {
-    return await cmd(rest);
+    const parsed = parseCommandLine(cmd, [...rest]);
+    if (parsed.values.help) {
+      out(helpText(cmd));
+      return 0;
+    }
+    return await cmd.run(parsed);
   } catch (e) {
     if (e instanceof CliError) {
-      console.error(`xip ${name}: ${e.message}`);
+      const hint = e.status === EXIT_USAGE ? ` (try xip help ${name})` : "";
+      err(`xip ${name}: ${e.message}${hint}`);
       return e.status;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    console.error(`xip ${name}: internal error: ${msg.split("\n")[0]}`);
+    err(`xip ${name}: internal error: ${msg.split("\n")[0]}`);
     return name === "fsck" ? 8 : 1;
   }
 }

@@ -6,66 +6,63 @@
 
 import { mkfs, MKFS_MAX_BYTES, MKFS_MIN_BYTES, MkfsError } from "../fs/mkfs.ts";
 import { openVolume, superGet } from "../fs/xipfs_format.ts";
-import {
-  CliError,
-  parseCommand,
-  parseSize,
-  positionals,
-  printLine,
-  usageError,
-} from "./_common.ts";
+import { hostErrorText, ImageError, saveImageBytes } from "../hw/image.ts";
+import { type CommandSpec, type Parsed, positionalArgs, stringOption } from "./_command.ts";
+import { CliError, parseSize, printLine, usageError } from "./_common.ts";
 
-const USAGE = "xip mkfs IMAGE [--size 64M] [--from HOSTDIR] [--inodes N] [--no-dax]";
-
-export const MKFS_HELP = `usage: ${USAGE}
-
-Make an xipfs image file IMAGE, optionally holding a copy of HOSTDIR
-(directories, regular files, symlinks, permission bits and mtimes).
-
-options:
-  --size SIZE     image size: bytes, or with a K, M or G suffix (default 64M);
-                  a multiple of 4096, from 64K to 4G
-  --from HOSTDIR  copy this host directory tree into the image's root
-  --inodes N      number of inodes (default: one per 16 KiB)
-  --no-dax        do not set the per-inode DAX flag (by default every file and
-                  directory gets it, so dax=inode maps every file in place)
-  -h, --help      show this help
-
-The image is written atomically (a temporary file, then rename).
-exit status: 0 done, 1 mkfs failed (no space, unreadable host file, I/O),
-2 bad usage.`;
+/** `xip mkfs`. */
+export const MKFS: CommandSpec = {
+  name: "mkfs",
+  usage: "IMAGE [--size 64M] [--from HOSTDIR] [--inodes N] [--no-dax]",
+  summary: "make an xipfs image, optionally from a host directory",
+  about: `Make an xipfs image file IMAGE, optionally holding a copy of HOSTDIR
+(directories, regular files, symlinks, permission bits and mtimes). The
+image is written atomically (a temporary file, then a rename).`,
+  options: [
+    {
+      name: "size",
+      arg: "SIZE",
+      help: "image size: bytes, or with a K, M or G suffix (default 64M);\n" +
+        "a multiple of 4096, from 64K to 4G",
+    },
+    { name: "from", arg: "HOSTDIR", help: "copy this host directory tree into the image's root" },
+    { name: "inodes", arg: "N", help: "number of inodes (default: one per 16 KiB)" },
+    {
+      name: "no-dax",
+      help: "do not set the per-inode DAX flag (by default every file and\n" +
+        "directory gets it, so dax=inode maps every file in place)",
+    },
+  ],
+  exit: "0 done, 1 mkfs failed (no space, unreadable host file, I/O),\n2 bad usage.",
+  run: makeImage,
+};
 
 /** Run `xip mkfs`. */
-export async function cmdMkfs(args: string[]): Promise<number> {
-  const p = parseCommand(args, {
-    size: { type: "string" },
-    from: { type: "string" },
-    inodes: { type: "string" },
-    "no-dax": { type: "boolean" },
-  });
-  if (p.values.help) {
-    await printLine(MKFS_HELP);
-    return 0;
-  }
-  const [image] = positionals(p, 1, 1, USAGE) as [string];
-  const sizeBytes = parseSize((p.values.size as string | undefined) ?? "64M");
-  if (sizeBytes % 4096 !== 0) throw usageError(`size ${sizeBytes} is not a multiple of 4096`);
+async function makeImage(p: Parsed): Promise<number> {
+  const [image] = positionalArgs(p, 1, 1, ["IMAGE"]) as [string];
+  const sizeBytes = parseSize(stringOption(p, "size") ?? "64M");
+  if (sizeBytes % 4096 !== 0) throw usageError(`--size ${sizeBytes} is not a multiple of 4096`);
   if (sizeBytes < MKFS_MIN_BYTES || sizeBytes > MKFS_MAX_BYTES) {
-    throw usageError(`size ${sizeBytes} is outside ${MKFS_MIN_BYTES}..${MKFS_MAX_BYTES} bytes`);
+    throw usageError(`--size ${sizeBytes} is outside ${MKFS_MIN_BYTES}..${MKFS_MAX_BYTES} bytes`);
   }
   let inodes: number | undefined;
-  if (p.values.inodes !== undefined) {
-    inodes = Number(p.values.inodes);
-    if (!/^\d+$/.test(p.values.inodes as string) || inodes < 1) {
-      throw usageError(`bad inode count "${p.values.inodes}"`);
+  const inodesText = stringOption(p, "inodes");
+  if (inodesText !== undefined) {
+    inodes = Number(inodesText);
+    if (!/^\d+$/.test(inodesText) || inodes < 1) {
+      throw usageError(`--inodes must be a whole number of at least 1 (got "${inodesText}")`);
     }
   }
-  const from = p.values.from as string | undefined;
+  const from = stringOption(p, "from");
   if (from !== undefined) {
     let isDir = false;
     try {
       isDir = Deno.statSync(from).isDirectory;
-    } catch { /* reported below */ }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        throw new CliError(`${from}: ${hostErrorText(e)}`, 1);
+      }
+    }
     if (!isDir) throw new CliError(`${from}: not a directory`, 1);
   }
   let img: Uint8Array;
@@ -75,13 +72,18 @@ export async function cmdMkfs(args: string[]): Promise<number> {
       from,
       inodes,
       dax: !p.values["no-dax"],
-      warn: (m) => console.error(m),
+      warn: (m) => console.error(`xip mkfs: ${m}`),
     });
   } catch (e) {
     if (e instanceof MkfsError) throw new CliError(e.message, 1);
     throw e;
   }
-  writeAtomically(image, img);
+  try {
+    saveImageBytes(img, image);
+  } catch (e) {
+    if (e instanceof ImageError) throw new CliError(e.message, 1);
+    throw e;
+  }
   const opened = openVolume(img);
   if (opened.ok) {
     const { sb } = opened.vol;
@@ -92,18 +94,4 @@ export async function cmdMkfs(args: string[]): Promise<number> {
     );
   }
   return 0;
-}
-
-/** Write `bytes` to `path` through a temporary file in the same directory and a rename. */
-function writeAtomically(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${Deno.pid}-${Math.floor(Math.random() * 1e9)}`;
-  try {
-    Deno.writeFileSync(tmp, bytes);
-    Deno.renameSync(tmp, path);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* it may not exist */ }
-    throw new CliError(`${path}: cannot write image: ${(e as Error).message}`, 1);
-  }
 }

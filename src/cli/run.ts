@@ -8,97 +8,101 @@
  * @module
  */
 
-import { ImageError } from "../hw/image.ts";
+import { dirname } from "node:path";
+import { hostErrorText, ImageError } from "../hw/image.ts";
 import { Machine, MachineError, type Process } from "../kernel/machine.ts";
-import { CliError, parseCommand, parseSize, printLine, usageError } from "./_common.ts";
+import {
+  choiceOption,
+  type CommandSpec,
+  intOption,
+  type Parsed,
+  stringOption,
+} from "./_command.ts";
+import { machineProgress, StatusLine } from "./_progress.ts";
+import { CliError, envGet, parseSize, usageError, writeStdout } from "./_common.ts";
 
-const USAGE = "xip run IMAGE [options] -- PROGRAM [ARGS...]";
-
-export const RUN_HELP = `usage: xip run IMAGE [--dax always|never|inode] [--procs N] [--ram 64M]
-              [--memmap none|device] [--stats FILE] [--snapshot] [--strace]
-              -- PROGRAM [ARGS...]
-
-Boot a machine on the xipfs image IMAGE and run N processes of PROGRAM (a
+/** `xip run`. New options are one entry in `options` plus their use in `runImage`. */
+export const RUN: CommandSpec = {
+  name: "run",
+  usage: "IMAGE [options] -- PROGRAM [ARGS...]",
+  summary: "run N processes of a RISC-V program from an image",
+  about: `Boot a machine on the xipfs image IMAGE and run N processes of PROGRAM (a
 path inside the image) at once, each in its own Worker. Their stdout and
-stderr are forwarded; with N > 1 every line is prefixed with "[pid] ".
-
-options:
-  --dax MODE       always: every file is DAX; never: every file goes through
-                   the page cache; inode: the per-file flag decides (default)
-  --procs N        processes to run at once (default 1, at most 1024)
-  --ram SIZE       RAM of the machine (default 64M; K, M, G suffixes)
-  --memmap MODE    none (default) or device: give device frames struct pages
-  --stats FILE     write the run's statistics to FILE as one JSON object
-  --snapshot       discard the changes instead of writing IMAGE back
-  --strace         print every system call of every process on stderr, one
-                   line each in strace's format ("[pid N] name(args) = ret")
-  -h, --help       show this help
-
-exit status: the first non-zero status of the processes in spawn order
+stderr are forwarded; with N > 1 every line is prefixed with "[pid] ". When
+the run ends, IMAGE is written back atomically, so files the processes wrote
+persist.`,
+  options: [
+    {
+      name: "dax",
+      arg: "MODE",
+      help: "always: every file is DAX; never: every file goes through\n" +
+        "the page cache; inode: the per-file flag decides (default)",
+    },
+    { name: "procs", arg: "N", help: "processes to run at once (default 1, at most 1024)" },
+    { name: "ram", arg: "SIZE", help: "RAM of the machine (default 64M; K, M, G suffixes)" },
+    {
+      name: "memmap",
+      arg: "MODE",
+      help: "none (default) or device: give device frames struct pages",
+    },
+    {
+      name: "stats",
+      arg: "FILE",
+      help: "write the run's statistics to FILE as one JSON object\n" +
+        '(docs/stats.schema.json); "-" writes it to stdout, after the\n' +
+        "processes' output",
+    },
+    { name: "snapshot", help: "discard the changes instead of writing IMAGE back" },
+    {
+      name: "strace",
+      help: "print every system call of every process on stderr, one\n" +
+        'line each in strace\'s format ("[pid N] name(args) = ret")',
+    },
+  ],
+  exit: `the first non-zero status of the processes in spawn order
 (128 + signal for a process killed by a signal, 139 for SIGSEGV; 127 when
 PROGRAM does not exist, 126 when it cannot be executed), else 0; 1 when
-the image cannot be used; 2 bad usage.
-
-environment:
+the image cannot be used; 2 bad usage.`,
+  notes: `environment:
   XIP_CHECK_INVARIANTS=1  end the run by checking the machine's invariants
                    and fsck; each violation is printed and the exit status
-                   is 70 (the tests run xip this way)`;
+                   is 70 (the tests run xip this way; read only with
+                   --allow-env)`,
+  passThrough: true,
+  run: runImage,
+};
 
 /** Exit status of a run whose final invariant check failed (sysexits EX_SOFTWARE). */
 const EXIT_INVARIANTS = 70;
-
-const OPTIONS = {
-  dax: { type: "string" },
-  procs: { type: "string" },
-  ram: { type: "string" },
-  memmap: { type: "string" },
-  stats: { type: "string" },
-  snapshot: { type: "boolean" },
-  strace: { type: "boolean" },
-} as const;
-
-function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
-  if (v === undefined) return dflt;
-  if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
-  throw usageError(`--${name} must be one of ${allowed.join(", ")} (got "${String(v)}")`);
-}
 
 const enc = new TextEncoder();
 const err = (line: string) => Deno.stderr.writeSync(enc.encode(`xip run: ${line}\n`));
 
 /** Run `xip run`. */
-export async function cmdRun(args: string[]): Promise<number> {
-  const dash = args.indexOf("--");
-  const head = dash < 0 ? args : args.slice(0, dash);
-  const prog = dash < 0 ? [] : args.slice(dash + 1);
-  const p = parseCommand(head, OPTIONS);
-  if (p.values.help) {
-    await printLine(RUN_HELP);
-    return 0;
-  }
-  if (p.positionals.length === 0) throw usageError(`missing IMAGE (usage: ${USAGE})`);
+async function runImage(p: Parsed): Promise<number> {
+  if (p.positionals.length === 0) throw usageError("missing IMAGE");
   if (p.positionals.length > 1) {
-    throw usageError(`unexpected argument "${p.positionals[1]}" before -- (usage: ${USAGE})`);
+    throw usageError(`unexpected argument "${p.positionals[1]}" before --`);
   }
-  if (prog.length === 0) throw usageError(`missing -- PROGRAM (usage: ${USAGE})`);
+  if (p.rest.length === 0) throw usageError("missing -- PROGRAM");
+  const prog = p.rest;
   const image = p.positionals[0]!;
-  const dax = oneOf("dax", p.values.dax, ["always", "never", "inode"] as const, "inode");
-  const memmap = oneOf("memmap", p.values.memmap, ["none", "device"] as const, "none");
-  const procsText = (p.values.procs as string | undefined) ?? "1";
-  if (!/^\d+$/.test(procsText) || Number(procsText) < 1 || Number(procsText) > 1024) {
-    throw usageError(`--procs must be a whole number from 1 to 1024 (got "${procsText}")`);
-  }
-  const procs = Number(procsText);
-  const ram = p.values.ram === undefined ? 64 * 1024 * 1024 : parseSize(p.values.ram as string);
+  const dax = choiceOption(p, "dax", ["always", "never", "inode"] as const, "inode");
+  const memmap = choiceOption(p, "memmap", ["none", "device"] as const, "none");
+  const procs = intOption(p, "procs", 1, 1024, 1);
+  const ramText = stringOption(p, "ram");
+  const ram = ramText === undefined ? 64 * 1024 * 1024 : parseSize(ramText);
   if (ram % 4096 !== 0) throw usageError(`--ram must be a multiple of 4096 bytes`);
-  const statsPath = p.values.stats as string | undefined;
+  const statsPath = stringOption(p, "stats");
+  const snapshot = p.values.snapshot === true;
+  if (!snapshot) checkWritable(image);
 
   let machine: Machine;
   try {
     machine = await Machine.boot({
       image,
       // fsync writes guest data into IMAGE as it goes, unless the run is a snapshot.
-      imagePath: p.values.snapshot ? null : image,
+      imagePath: snapshot ? null : image,
       dax,
       memmap,
       ram,
@@ -115,7 +119,7 @@ export async function cmdRun(args: string[]): Promise<number> {
   let failure: unknown = null;
   try {
     status = await runAll(machine, prog, procs, statsPath);
-    if (Deno.env.get("XIP_CHECK_INVARIANTS") === "1") {
+    if (envGet("XIP_CHECK_INVARIANTS") === "1") {
       // Every process has been reaped: the machine is quiescent here.
       const bad = machine.checkInvariants({ fsck: true });
       for (const line of bad) err(`invariant violated: ${line}`);
@@ -125,12 +129,31 @@ export async function cmdRun(args: string[]): Promise<number> {
     failure = e;
   }
   try {
-    await machine.shutdown(p.values.snapshot ? {} : { save: image });
+    await machine.shutdown(snapshot ? {} : { save: image });
   } catch (e) {
     failure ??= e instanceof ImageError ? new CliError(e.message, 1) : e;
   }
   if (failure !== null) throw failure;
   return status;
+}
+
+/**
+ * Refuse, before anything runs, a run whose image could not be written back
+ * (saved through a temporary file beside it, so the directory must be
+ * readable and writable).
+ *
+ * @throws CliError (1) naming the flag that is missing
+ */
+function checkWritable(image: string): void {
+  const dir = dirname(image);
+  for (const name of ["read", "write"] as const) {
+    if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") {
+      throw new CliError(
+        `image ${image}: writing it back needs --allow-${name} for ${dir} (or use --snapshot)`,
+        1,
+      );
+    }
+  }
 }
 
 /** Spawn the processes, wait for all, report, write the stats; the exit status. */
@@ -144,7 +167,7 @@ async function runAll(
   const [path, ...rest] = prog as [string, ...string[]];
   const handles: Process[] = [];
   for (let i = 0; i < procs; i++) handles.push(machine.spawn(path, [path, ...rest]));
-  const stopProgress = Deno.stderr.isTerminal() ? startProgress(machine) : () => {};
+  const stopProgress = machineProgress(machine, new StatusLine(), "xip");
   const results = await Promise.all(handles.map((h) => h.wait())).finally(stopProgress);
   results.forEach((r, i) => {
     if (r.message !== undefined) {
@@ -155,44 +178,11 @@ async function runAll(
   if (statsPath !== undefined) {
     const json = JSON.stringify(machine.stats(), null, 2) + "\n";
     try {
-      Deno.writeTextFileSync(statsPath, json);
+      if (statsPath === "-") await writeStdout(enc.encode(json));
+      else Deno.writeTextFileSync(statsPath, json);
     } catch (e) {
-      throw new CliError(`cannot write stats to ${statsPath}: ${(e as Error).message}`, 1);
+      throw new CliError(`--stats ${statsPath}: cannot write: ${hostErrorText(e)}`, 1);
     }
   }
   return status;
-}
-
-/** How often the progress line is redrawn, in ms. */
-const PROGRESS_MS = 500;
-
-/**
- * On a terminal, redraw one status line on stderr while the run goes on:
- * processes alive, instructions per second over the last interval, faults.
- * Every figure comes from machine.stats(). Returns the function that stops
- * it and clears the line.
- */
-function startProgress(machine: Machine): () => void {
-  const enc = new TextEncoder();
-  const draw = (text: string) => Deno.stderr.writeSync(enc.encode(`\r\x1b[K${text}`));
-  let last = machine.stats();
-  let lastAt = performance.now();
-  const timer = setInterval(() => {
-    const now = machine.stats();
-    const at = performance.now();
-    const ips = (now.instret - last.instret) / ((at - lastAt) / 1000);
-    const f = now.faults;
-    const faults = f.dax + f.file_major + f.file_minor + f.cow + f.anon + f.zero;
-    draw(
-      `xip: ${machine.live} alive, ${(ips / 1e6).toFixed(1)} M instr/s, ` +
-        `${faults} faults (dax ${f.dax}, file ${f.file_major + f.file_minor}, ` +
-        `anon ${f.anon}, cow ${f.cow})`,
-    );
-    last = now;
-    lastAt = at;
-  }, PROGRESS_MS);
-  return () => {
-    clearInterval(timer);
-    draw("");
-  };
 }

@@ -48,10 +48,14 @@ import {
   type XipVol,
 } from "./xipfs_format.ts";
 
+/** fsck status: the image is clean (fsck(8) exit 0). */
 export const FSCK_CLEAN = 0;
+/** fsck status: errors were found and left uncorrected (fsck(8) exit 4). */
 export const FSCK_ERRORS = 4;
+/** fsck status: the image cannot be read as xipfs at all (fsck(8) exit 8). */
 export const FSCK_UNUSABLE = 8;
 
+/** What {@linkcode fsck} found. */
 export interface FsckResult {
   /** 0 clean, 4 errors found, 8 unusable. */
   readonly status: 0 | 4 | 8;
@@ -66,6 +70,17 @@ export const FSCK_MAX_ERRORS = 200;
  * Check `image`. Reads only; never throws, whatever the bytes (an
  * unexpected exception would be an fsck bug and is reported as status 8
  * with an "internal error" line).
+ *
+ * @example Check an image and print what is wrong
+ * ```ts
+ * import { fsck, mkfs } from "@xip/xip";
+ *
+ * const { status, errors } = fsck(mkfs({ sizeBytes: 1 << 20 }));
+ * console.log(status, errors); // 0 []
+ * ```
+ *
+ * @param image the bytes of an image, e.g. from `Deno.readFileSync`
+ * @returns the status (0 clean, 4 errors found, 8 unusable) and one line per problem
  */
 export function fsck(image: Uint8Array): FsckResult {
   try {

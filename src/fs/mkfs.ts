@@ -58,9 +58,16 @@ export const MKFS_MIN_BYTES = 16 * XIPFS_BLOCK_SIZE;
 /** Largest image: the 32-bit block numbers and the 4 GiB SharedArrayBuffer both allow it. */
 export const MKFS_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 
+/** Size of an image when mkfs is not told one: 64 MiB, as `xip mkfs` makes. */
+export const MKFS_DEFAULT_BYTES = 64 * 1024 * 1024;
+
+/** Options of {@linkcode mkfs}. Every field is optional. */
 export interface MkfsOptions {
-  /** Size of the image in bytes: a multiple of 4096, MKFS_MIN_BYTES..MKFS_MAX_BYTES. */
-  readonly sizeBytes: number;
+  /**
+   * Size of the image in bytes: a multiple of 4096, from MKFS_MIN_BYTES
+   * (64 KiB) to MKFS_MAX_BYTES (4 GiB). Default MKFS_DEFAULT_BYTES (64 MiB).
+   */
+  readonly sizeBytes?: number;
   /** Host directory whose contents become the root directory. */
   readonly from?: string;
   /** Number of inodes; default one per 16 KiB of image, at least 16. */
@@ -75,19 +82,32 @@ export interface MkfsOptions {
 
 /** mkfs could not build the image; the message is one line for the user. */
 export class MkfsError extends Error {
+  /** Always "MkfsError". */
   override name = "MkfsError";
 }
 
 /**
- * Build a fresh image of `opts.sizeBytes` bytes.
+ * Build a fresh xipfs image of `opts.sizeBytes` bytes (default 64 MiB),
+ * holding a copy of the host directory `opts.from` when given. Reading the
+ * host tree needs --allow-read for it.
  *
+ * @example Make an image of a directory and check it
+ * ```ts
+ * import { fsck, mkfs } from "@xip/xip";
+ *
+ * const image = mkfs({ from: "fixtures/rootfs" });
+ * console.log(image.length, fsck(image).status); // 67108864 0
+ * ```
+ *
+ * @param opts what to build (every field is optional)
  * @returns the image, a clean filesystem that fsck passes
  * @throws MkfsError on a bad size or inode count, a tree that does not fit,
  *   a host name longer than 255 bytes or a host read error
  */
-export function mkfs(opts: MkfsOptions): Uint8Array {
-  checkSize(opts.sizeBytes);
-  const dev = new Uint8Array(opts.sizeBytes);
+export function mkfs(opts: MkfsOptions = {}): Uint8Array {
+  const sizeBytes = opts.sizeBytes ?? MKFS_DEFAULT_BYTES;
+  checkSize(sizeBytes);
+  const dev = new Uint8Array(sizeBytes);
   mkfsInto(dev, opts);
   return dev;
 }
@@ -261,7 +281,7 @@ class Builder {
       this.link(dir, name, ino, XFT_REG, hostPath);
       if ((st.nlink ?? 1) > 1) this.hardLinks.set(key, ino);
     } else {
-      this.opts.warn?.(`mkfs: skipping ${hostPath}: not a file, directory or symlink`);
+      this.opts.warn?.(`skipping ${hostPath}: not a file, directory or symlink`);
     }
   }
 

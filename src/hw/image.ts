@@ -14,6 +14,7 @@ import { PAGE_SIZE } from "../abi/types.ts";
 
 /** A device image could not be read, written or used. The message is one line. */
 export class ImageError extends Error {
+  /** Always "ImageError". */
   override name = "ImageError";
 }
 
@@ -23,10 +24,15 @@ export const MAX_IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
 /** Copy chunk for saveImage: Deno writes from plain buffers, not SAB-backed views. */
 const SAVE_CHUNK = 1 << 20;
 
-function describe(err: unknown): string {
+/** Why a host file operation failed, in a few words ("not found", "permission denied", ...). */
+export function hostErrorText(err: unknown): string {
   if (err instanceof Deno.errors.NotFound) return "not found";
   if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (err instanceof Deno.errors.IsADirectory) return "is a directory";
+  if (err instanceof Deno.errors.NotCapable) {
+    const flag = /--allow-[a-z-]+/.exec(err.message)?.[0];
+    return flag === undefined ? "not permitted" : `not permitted (run with ${flag})`;
+  }
   return err instanceof Error ? err.message.split("\n")[0]! : String(err);
 }
 
@@ -45,7 +51,7 @@ export function loadImage(path: string, maxBytes: number = MAX_IMAGE_BYTES): Uin
     size = st.size;
   } catch (err) {
     if (err instanceof ImageError) throw err;
-    throw new ImageError(`image ${path}: ${describe(err)}`);
+    throw new ImageError(`image ${path}: ${hostErrorText(err)}`);
   }
   if (size === 0) throw new ImageError(`image ${path}: empty`);
   if (size % PAGE_SIZE !== 0) {
@@ -58,7 +64,7 @@ export function loadImage(path: string, maxBytes: number = MAX_IMAGE_BYTES): Uin
   try {
     bytes = Deno.readFileSync(path);
   } catch (err) {
-    throw new ImageError(`image ${path}: ${describe(err)}`);
+    throw new ImageError(`image ${path}: ${hostErrorText(err)}`);
   }
   // The file may have changed between stat and read.
   if (bytes.length !== size) {
@@ -107,7 +113,7 @@ export function saveImageBytes(bytes: Uint8Array, path: string): void {
     try {
       Deno.removeSync(tmp);
     } catch { /* it may never have been created */ }
-    throw new ImageError(`cannot save image ${path}: ${describe(err)}`);
+    throw new ImageError(`image ${path}: cannot save: ${hostErrorText(err)}`);
   }
   syncDir(dir);
 }

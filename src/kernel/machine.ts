@@ -7,14 +7,6 @@
  * The main thread is task 1: it takes kernel locks itself when it tears
  * down a process whose Worker died (after recovering that task's locks).
  *
- * @example
- * ```ts
- * const m = await Machine.boot({ image: "rootfs.img", dax: "always" });
- * const p = m.spawn("/bin/hello", ["hello"]);
- * const { code } = await p.wait();
- * await m.shutdown({ save: "rootfs.img" });
- * ```
- *
  * @module
  */
 
@@ -49,30 +41,39 @@ import { LockClass } from "../sync/lockdep.ts";
 import { closeFilesOf } from "./files.ts";
 import { locksWaitDone } from "../fs/locks.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
-import { type PooledWorker, WorkerPool } from "./machine_pool.ts";
-import type { ProcessResult, TextMode } from "./proc_run.ts";
+import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
+import type { ProcessResult } from "./proc_run.ts";
 import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
 
-/** A boot failure the user caused (bad image, bad size); the message is one line. */
 /** How often the Machine looks for a killed task's acknowledgement, in ms. */
 const KILL_ACK_POLL_MS = 5;
 
+/**
+ * A Machine could not boot or do what was asked, for a reason the caller
+ * can fix (a bad size or option, too many processes, a machine already shut
+ * down). The message is one line.
+ */
 export class MachineError extends Error {
+  /** Always "MachineError". */
   override name = "MachineError";
 }
 
-/** Receives console bytes. */
+/** Receives a process's console output, a chunk of bytes at a time. */
 export type OutputSink = (data: Uint8Array) => void;
 
-/** Options of Machine.boot. */
+/** Options of {@linkcode Machine.boot}. Every field is optional. */
 export interface BootOptions {
-  /** The device image: bytes, or a host path to load. Absent: a fresh, empty xipfs of `size`. */
+  /**
+   * The device image: its bytes, or the path of an image file to load
+   * (needs --allow-read). Absent: a fresh xipfs of `size` bytes, holding a
+   * copy of `from` when given.
+   */
   image?: Uint8Array | string;
-  /** Device bytes when no image is given (default 16 MiB). */
+  /** Device bytes when no image is given (default 16 MiB; a multiple of 4096). */
   size?: number;
   /** Host directory copied into a fresh image (mkfs --from); only without `image`. */
   from?: string;
@@ -96,11 +97,22 @@ export interface BootOptions {
   stdin?: Uint8Array | string;
   /** Prefix each output line with "[pid] " (xip run does when it runs several processes). */
   prefixOutput?: boolean;
-  /** Where console output goes unless spawn says otherwise (default: this process's stdout/stderr). */
+  /** Where processes' stdout goes unless spawn says otherwise (default: this process's stdout). */
   stdout?: OutputSink;
+  /** Where processes' stderr goes unless spawn says otherwise (default: this process's stderr). */
   stderr?: OutputSink;
-  /** How exec places program text (default "map": shared from the file). */
-  textMode?: TextMode;
+  /**
+   * How exec places program text: "map" (default) maps it from the file,
+   * in place when the file is DAX; "copy" reads it into anonymous memory
+   * (a baseline for measurements).
+   */
+  textMode?: "map" | "copy";
+  /**
+   * How long idle Workers stay warm once no process exists, in ms (default
+   * 250). Then they stop, so that a script which never calls shutdown()
+   * still exits; the next spawn starts Workers again (15–40 ms each).
+   */
+  keepWarmMs?: number;
   /** How long kill waits for a process to stop before terminating its Worker (default 2000 ms). */
   killGraceMs?: number;
   /** Check the lock order in every thread (slower; default false). */
@@ -114,13 +126,17 @@ export interface BootOptions {
   log?: (line: string) => void;
 }
 
-/** Options of spawn. */
+/** Options of {@linkcode Machine.prototype.spawn}. Every field is optional. */
 export interface SpawnOptions {
+  /** The environment: `["K=V", ...]` or `{ K: "V" }` (default empty). */
   env?: string[] | Record<string, string>;
   /** The process's current directory, a path in the image (default "/"). */
   cwd?: string;
+  /** What the process reads from fd 0 (default: BootOptions.stdin, else empty). */
   stdin?: Uint8Array | string;
+  /** Where its fd 1 goes (default: BootOptions.stdout, else this process's stdout). */
   stdout?: OutputSink;
+  /** Where its fd 2 goes (default: BootOptions.stderr, else this process's stderr). */
   stderr?: OutputSink;
 }
 
@@ -134,8 +150,9 @@ export interface ExitStatus {
   message?: string;
 }
 
-/** A spawned process. */
+/** A spawned process: its pid, and a promise of how it ended. */
 export interface Process {
+  /** Its process id, allocated by spawn (1, 2, ... in spawn order on a fresh machine). */
   readonly pid: number;
   /** Resolves once the process has exited and been torn down completely. */
   wait(): Promise<ExitStatus>;
@@ -190,11 +207,43 @@ const bytesOf = (s: Uint8Array | string | undefined): Uint8Array =>
 
 const MIB = 1024 * 1024;
 
+/**
+ * A machine: memory, a memory device holding an xipfs image, and processes
+ * that run RISC-V programs from it, each in its own Worker. Boot one with
+ * {@linkcode Machine.boot}, start processes with `spawn`, wait for them,
+ * read `stats()`, and `shutdown()` (or let `await using` do it).
+ *
+ * @example Boot from a directory, run a program, read the stats
+ * ```ts
+ * import { Machine } from "@xip/xip";
+ *
+ * await using machine = await Machine.boot({ from: "fixtures/rootfs", dax: "always" });
+ * const hello = machine.spawn("/bin/hello", ["hello", "world"]);
+ * const { code } = await hello.wait(); // it printed "hello from xip" and its argv
+ * const stats = machine.stats();
+ * console.log(code, stats.faults.dax, stats.instret); // 0, then counts
+ * ```
+ */
 export class Machine {
+  /**
+   * The machine's memory: both SharedArrayBuffers and their views.
+   *
+   * @internal For xip's own tests and tools; not a stable API.
+   */
   readonly mem: Memory;
+  /**
+   * The memory device (its bytes are the image).
+   *
+   * @internal For xip's own tests and tools; not a stable API.
+   */
   readonly device: MemDevice;
+  /** The options the machine was booted with. */
   readonly opts: Readonly<BootOptions>;
-  /** The main thread's handle on the mounted file system (xipfs with /proc). */
+  /**
+   * The main thread's handle on the mounted file system (xipfs with /proc).
+   *
+   * @internal For xip's own tests and tools; not a stable API.
+   */
   readonly fs: KernelFs;
   /** Free RAM frames right after boot: what a quiet machine returns to. */
   readonly bootFreeFrames: number;
@@ -208,6 +257,8 @@ export class Machine {
   #spawned = 0;
   #panics = 0;
   #down = false;
+  /** Stops idle Workers once no process has existed for keepWarmMs. */
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(mem: Memory, opts: BootOptions, fs: KernelFs) {
     this.mem = mem;
@@ -221,6 +272,20 @@ export class Machine {
   /**
    * Boot a machine: memory, device, mount, warm Workers.
    *
+   * @example Boot from an image file, run 4 processes at once
+   * ```ts
+   * import { Machine, mkfs } from "@xip/xip";
+   *
+   * const path = await Deno.makeTempFile({ suffix: ".img" });
+   * await Deno.writeFile(path, mkfs({ from: "fixtures/rootfs" }));
+   * await using m = await Machine.boot({ image: path, maxProcs: 4 });
+   * const ps = [1, 2, 3, 4].map(() => m.spawn("/bin/compute", ["compute", "1"]));
+   * const codes = (await Promise.all(ps.map((p) => p.wait()))).map((s) => s.code);
+   * console.log(codes); // [0, 0, 0, 0]
+   * ```
+   *
+   * @param opts the image, sizes and policies (every field is optional)
+   * @returns the running machine
    * @throws MachineError (or ImageError) with one line for a bad image, size or option
    */
   static async boot(opts: BootOptions = {}): Promise<Machine> {
@@ -228,6 +293,8 @@ export class Machine {
     if (!Number.isInteger(maxProcs) || maxProcs < 1 || maxProcs > 1024) {
       throw new MachineError(`maxProcs ${maxProcs} is outside 1..1024`);
     }
+    const noWorkers = workerPermissionProblem();
+    if (noWorkers !== null) throw new MachineError(noWorkers);
     const ramBytes = opts.ram ?? 64 * MIB;
     if (!Number.isSafeInteger(ramBytes) || ramBytes < 64 * PAGE_SIZE || ramBytes % PAGE_SIZE) {
       throw new MachineError(`RAM size ${ramBytes} must be a multiple of 4096, at least 256 KiB`);
@@ -268,10 +335,25 @@ export class Machine {
     // Also registers the main thread's file fault handlers and unmap hook: it
     // tears down dead processes' mms, which may hold file mappings.
     const fs = mountKernelFs(mem, mount);
-    if ("error" in fs) throw new MachineError(`cannot mount the image: ${fs.error}`);
+    if ("error" in fs) {
+      const which = typeof opts.image === "string" ? `image ${opts.image}` : "the image";
+      throw new MachineError(`${which}: cannot mount: ${fs.error}`);
+    }
     const m = new Machine(mem, opts, fs);
     await m.#pool.warm(Math.min(opts.warm ?? 4, maxProcs));
+    m.#armIdle();
     return m;
+  }
+
+  /**
+   * With no process left, stop the idle Workers after keepWarmMs, so that
+   * nothing keeps the event loop alive when the caller is done with the
+   * machine (Deno Workers cannot be unref'd). spawn() disarms it.
+   */
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#down || this.#procs.size > 0) return;
+    this.#idleTimer = setTimeout(() => this.#pool.stopIdle(), this.opts.keepWarmMs ?? 250);
   }
 
   /** Processes that may exist at once. */
@@ -287,11 +369,27 @@ export class Machine {
   /**
    * Start `path` with `argv` (argv[0] included) in a new process.
    *
+   * @example Capture a process's output
+   * ```ts
+   * import { Machine } from "@xip/xip";
+   *
+   * await using m = await Machine.boot({ from: "fixtures/rootfs" });
+   * let out = "";
+   * const dec = new TextDecoder();
+   * const p = m.spawn("/bin/hello", ["hello"], { stdout: (b) => out += dec.decode(b) });
+   * await p.wait();
+   * console.log(out.split("\n")[0]); // hello from xip
+   * ```
+   *
+   * @param path the program, a path inside the image
+   * @param argv its arguments, argv[0] included (default `[path]`)
+   * @param opts environment, stdin and where its output goes
    * @returns the process; its pid is allocated now, its Worker starts soon after
    * @throws MachineError when maxProcs processes already exist or the machine is shut down
    */
   spawn(path: string, argv: string[] = [path], opts: SpawnOptions = {}): Process {
     if (this.#down) throw new MachineError("the machine is shut down");
+    clearTimeout(this.#idleTimer);
     let slot = 2;
     while (slot < this.mem.layout.config.maxTasks && this.#slots.has(slot)) slot++;
     if (slot >= this.mem.layout.config.maxTasks) {
@@ -392,6 +490,7 @@ export class Machine {
     this.#procs.delete(p.pid);
     this.#exits.push({ pid: p.pid, code: s.code });
     p.resolve(s);
+    this.#armIdle();
   }
 
   /**
@@ -491,6 +590,7 @@ export class Machine {
    * made while it holds a lock of that LockClass (0: any). If it exits
    * first, nothing happens. The exit message names the locks it held.
    *
+   * @internal For xip's chaos tests; not a stable API.
    * @returns false when no such process exists
    */
   chaosKill(pid: number, points: number, cls = 0): boolean {
@@ -565,6 +665,7 @@ export class Machine {
    * held lock, and fsck with `{ fsck: true }`. Call it only at quiescence,
    * with no process running kernel code.
    *
+   * @internal For xip's own tests (and `xip run` with XIP_CHECK_INVARIANTS=1).
    * @returns one line per violation; empty when the machine is consistent
    */
   checkInvariants(opts: InvariantOptions = {}): string[] {
@@ -586,6 +687,7 @@ export class Machine {
   async shutdown(opts: { save?: string } = {}): Promise<void> {
     if (this.#down) return;
     this.#down = true;
+    clearTimeout(this.#idleTimer);
     const left = [...this.#procs.values()];
     for (const p of left) this.kill(p.pid, SIGKILL);
     await Promise.all(left.map((p) => p.done));
@@ -596,5 +698,13 @@ export class Machine {
     } finally {
       this.#pool.close();
     }
+  }
+
+  /**
+   * `await using m = await Machine.boot(...)` shuts the machine down (without
+   * saving) when `m` goes out of scope.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 }

@@ -10,6 +10,26 @@
 import type { FsMountOptions } from "./fs_mount.ts";
 import type { ProcessResult, ProcessStart } from "./proc_run.ts";
 
+/** The module each process Worker starts from. */
+const WORKER_URL = new URL("../../workers/process.ts", import.meta.url);
+
+/**
+ * Why process Workers could not start in this Deno process, or null when
+ * they can. Starting a Worker from local files reads its module graph
+ * (workers/ and src/), which Deno allows only with read permission there;
+ * without it every Worker would fail as it loads, one error per process.
+ */
+export function workerPermissionProblem(): string | null {
+  if (WORKER_URL.protocol !== "file:") return null;
+  for (const dir of ["../../workers/", "../../src/"]) {
+    const path = new URL(dir, import.meta.url);
+    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
+      return `starting process Workers needs read access to ${path.pathname} (--allow-read)`;
+    }
+  }
+  return null;
+}
+
 /** What a pooled Worker reports while running a process. */
 export interface WorkerEvents {
   out(fd: 1 | 2, data: Uint8Array): void;
@@ -91,7 +111,7 @@ export class PooledWorker {
 export class WorkerPool {
   readonly #idle: PooledWorker[] = [];
   readonly #all = new Set<PooledWorker>();
-  readonly #url = new URL("../../workers/process.ts", import.meta.url).href;
+  readonly #url = WORKER_URL.href;
 
   constructor(
     readonly phys: SharedArrayBuffer,
@@ -157,6 +177,11 @@ export class WorkerPool {
   /** Workers alive (idle or busy). */
   get size(): number {
     return this.#all.size;
+  }
+
+  /** Terminate the idle Workers (a later acquire starts new ones). */
+  stopIdle(): void {
+    for (const w of this.#idle.splice(0)) this.discard(w);
   }
 
   /** Terminate every Worker. */

@@ -25,6 +25,7 @@ export const BARRIER = {
   parties: 1,
   opened: 2,
 } as const;
+/** Words a barrier occupies (set up with initBarrier). */
 export const BARRIER_WORDS = 3;
 
 const ARRIVED_MASK = 0xffff;

@@ -11,6 +11,7 @@
 
 import { KILL_POLL_MS, killCheck } from "./task.ts";
 
+/** Words a completion occupies (zero, or initCompletion: not done). */
 export const COMPLETION_WORDS = 1;
 
 /** The count after completeAll (Linux: UINT_MAX). */

@@ -196,12 +196,19 @@ export function heldAbort(k: Int32Array, e: number): void {
 
 /** One entry of a task's held-lock stack, decoded. */
 export interface HeldLock {
+  /** Word index of the lock (of its flags word, for a bit lock). */
   readonly word: number;
+  /** Its lock class. */
   readonly cls: LockClass;
+  /** KIND_MUTEX, KIND_RWSEM or KIND_BIT. */
   readonly kind: number;
+  /** MODE_EXCL, or MODE_READ for a reader of an rwsem. */
   readonly mode: number;
+  /** The subclass it was taken with (0 unless nested). */
   readonly subclass: number;
+  /** HELD_ACQUIRING while the task waits for it, HELD_HELD once taken. */
   readonly state: number;
+  /** The bit number of a bit lock, -1 for other kinds. */
   readonly bit: number;
 }
 

@@ -43,6 +43,7 @@ export const MUTEX = {
   lock: 0,
   spare: 1,
 } as const;
+/** Words a mutex occupies (all zero: unlocked). */
 export const MUTEX_WORDS = 2;
 
 /** "Someone may be sleeping": the unlocker must notify. */

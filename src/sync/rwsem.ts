@@ -52,6 +52,7 @@ import { currentTid, KILL_POLL_MS, killCheck } from "./task.ts";
 export const RWSEM = {
   count: 0,
 } as const;
+/** Words an rwsem occupies (all zero: unlocked). */
 export const RWSEM_WORDS = 4;
 
 export const RWSEM_READERS_MASK = 0xffff;

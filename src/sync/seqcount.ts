@@ -23,6 +23,7 @@
 
 import { KernelPanic } from "../abi/panic.ts";
 
+/** Words a sequence count occupies (zero: no write in progress). */
 export const SEQCOUNT_WORDS = 1;
 
 /** Spins on an odd count before napping 50 µs at a time. */

@@ -47,28 +47,45 @@ Deno.test.afterAll(() => {
   Deno.removeSync(work, { recursive: true });
 });
 
-for (const cmd of [[], ["mkfs"], ["ls"], ["cat"], ["fsck"], ["run"]]) {
-  Deno.test(`xip ${cmd.join(" ")} --help exits 0 and prints usage`, async () => {
+for (const cmd of [[], ["mkfs"], ["ls"], ["cat"], ["fsck"], ["run"], ["demo"]]) {
+  Deno.test(`xip ${cmd.join(" ")} --help exits 0 and prints usage, as xip help ${cmd[0] ?? ""} does`, async () => {
     const r = await xip(...cmd, "--help");
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^usage: xip/);
     assert.equal(r.err, "");
+    const h = await xip("help", ...cmd);
+    assert.equal(h.code, 0, h.err);
+    assert.equal(h.out, r.out);
+    if (cmd.length > 0) assert.match(r.out, new RegExp(`^usage: xip ${cmd[0]} `));
+    for (const line of r.out.split("\n")) assert.ok(line.length <= 80, `long help line: ${line}`);
   });
 }
 
+Deno.test("xip --version prints the version of deno.json", async () => {
+  const r = await xip("--version");
+  assert.equal(r.code, 0, r.err);
+  const version = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)))
+    .version;
+  assert.equal(r.out, `xip ${version}\n`);
+});
+
 const USAGE_ERRORS: [string[], RegExp][] = [
-  [["ls", "img", "--bogus"], /^xip ls: Unknown option '--bogus'$/],
-  [["fsck", "-x", "img"], /^xip fsck: Unknown option '-x'$/],
-  [["mkfs", "img", "--size", "12Q"], /^xip mkfs: bad size "12Q"/],
-  [["mkfs", "img", "--size", "10000"], /^xip mkfs: size 10000 is not a multiple of 4096$/],
-  [["mkfs", "img", "--size", "8K"], /^xip mkfs: size 8192 is outside/],
-  [["mkfs", "img", "--size", "8G"], /^xip mkfs: size \d+ is outside/],
-  [["mkfs", "img", "--size"], /^xip mkfs: Option '--size <value>' argument missing$/],
-  [["mkfs"], /^xip mkfs: missing argument/],
-  [["cat", "img"], /^xip cat: missing argument/],
-  [["ls", "a", "b", "c"], /^xip ls: unexpected argument "c"/],
-  [["frobnicate"], /^xip: unknown command "frobnicate"/],
-  [[], /^xip: missing command/],
+  [["ls", "img", "--bogus"], /^xip ls: unknown option --bogus \(try xip help ls\)$/],
+  [["fsck", "-x", "img"], /^xip fsck: unknown option -x \(try xip help fsck\)$/],
+  [["mkfs", "img", "--size", "12Q"], /^xip mkfs: bad size "12Q": expected a number/],
+  [["mkfs", "img", "--size", "10000"], /^xip mkfs: --size 10000 is not a multiple of 4096 \(/],
+  [["mkfs", "img", "--size", "8K"], /^xip mkfs: --size 8192 is outside/],
+  [["mkfs", "img", "--size", "8G"], /^xip mkfs: --size \d+ is outside/],
+  [["mkfs", "img", "--size"], /^xip mkfs: option --size needs a value \(try xip help mkfs\)$/],
+  [["mkfs", "img", "--no-dax=1"], /^xip mkfs: option --no-dax takes no value/],
+  [["mkfs", "img", "--inodes", "x"], /^xip mkfs: --inodes must be a whole number/],
+  [["mkfs"], /^xip mkfs: missing IMAGE \(try xip help mkfs\)$/],
+  [["cat", "img"], /^xip cat: missing PATH \(try xip help cat\)$/],
+  [["ls", "a", "b", "c"], /^xip ls: unexpected argument "c" \(try xip help ls\)$/],
+  [["demo", "--procs", "0"], /^xip demo: --procs must be a whole number from 1 to 1024/],
+  [["help", "frobnicate"], /^xip help: unknown command "frobnicate" \(try xip help\)$/],
+  [["frobnicate"], /^xip: unknown command "frobnicate" \(try xip help\)$/],
+  [[], /^xip: missing command \(try xip help\)$/],
 ];
 
 for (const [args, pattern] of USAGE_ERRORS) {
@@ -84,7 +101,7 @@ Deno.test("xip ls/cat/fsck on a missing image give one line: exit 1, 1 and 8", a
   for (const [cmd, code] of [["ls", 1], ["cat", 1], ["fsck", 8]] as const) {
     const r = await xip(cmd, `${work}/missing.img`, ...(cmd === "cat" ? ["/x"] : []));
     assert.equal(r.code, code, cmd);
-    assertOneLine(r, /missing\.img: cannot read image: no such file$/);
+    assertOneLine(r, new RegExp(`^xip ${cmd}: image \\S+/missing\\.img: not found$`));
   }
 });
 

@@ -80,7 +80,11 @@ for (const dax of ["always", "never"] as const) {
         log: () => {},
       });
       try {
-        const r = await runOnMachine(m, "/bin/lua", ["lua", "-e", "print(1+1, _VERSION, arg[0], arg[1])"]);
+        const r = await runOnMachine(m, "/bin/lua", [
+          "lua",
+          "-e",
+          "print(1+1, _VERSION, arg[0], arg[1])",
+        ]);
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout, "2\tLua 5.4\tlua\t-e\n"); // no script: every argument is in arg
         const e = await runOnMachine(m, "/bin/lua", ["lua", "-e", "error('boom')"]);
