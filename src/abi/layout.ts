@@ -713,6 +713,7 @@ export interface KernelLayout {
   readonly daxent: Region;
   /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
+  /** POSIX record locks (FLOCKS, FLOCK in layout_locks.ts). */
   readonly flocks: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
