@@ -100,11 +100,14 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
 const MOTD = "Welcome to xip: these programs run in place from the memory device.\n";
 
 /**
- * The project's musl programs (guest/musl/): name -> sources. Each is built
- * as a dynamic PIE into rootfs/usr/bin and, when the third-party build
- * runs (it needs libc.a), statically into static/musl/.
+ * The project's musl programs: name -> sources. Each is built as a dynamic
+ * PIE into rootfs/usr/bin and, when the third-party build runs (it needs
+ * libc.a), statically into static/musl/. hello is bin/hello.c again: the
+ * same program as /bin/hello, on musl (user-space ld.so) instead of libxc
+ * (linked by the kernel), for the report's relocation-cost comparison.
  */
 const MUSL_PROGRAMS: Record<string, string[]> = {
+  hello: ["guest/bin/hello.c"],
   mtest: ["main", "stdio", "memory", "strings", "time", "files", "dirs", "errnos", "proc"].map(
     (n) => `guest/musl/${n}.c`,
   ),

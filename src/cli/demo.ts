@@ -9,6 +9,12 @@
  * Then it runs /bin/counter in PROCS processes against one MAP_SHARED file
  * and reads the counter back from the device.
  *
+ * Act two is real third-party code: PROCS processes of the dynamic Lua
+ * (musl's ld.so maps libc.so and liblua.so, in place under DAX) run a
+ * script that sieves primes, counts words and folds a coroutine, again
+ * with dax=always and dax=never, and the table shows what the code cost
+ * in RAM (demo_lua.ts).
+ *
  * It says what it is doing before each phase, and on a terminal keeps a
  * live line on stderr (processes alive, instructions per second, faults).
  *
@@ -26,6 +32,7 @@ import { Machine } from "../kernel/machine.ts";
 import type { MachineStats } from "../kernel/stats.ts";
 import { type CommandSpec, intOption, type Parsed } from "./_command.ts";
 import { formatDuration, machineProgress, StatusLine } from "./_progress.ts";
+import { luaAct } from "./demo_lua.ts";
 
 const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;
 const IMAGE_BYTES = 16 * 1024 * 1024;
@@ -162,7 +169,9 @@ export const DEMO: CommandSpec = {
   about: `Build an xipfs image of fixtures/rootfs in memory, run N processes of
 /bin/compute (which links libc.so and libcompute.so) with dax=always and
 again with dax=never, print the two runs side by side, then run
-/bin/counter in N processes against one MAP_SHARED file and check the total.`,
+/bin/counter in N processes against one MAP_SHARED file and check the total.
+Act two: N processes of the real Lua 5.4 (dynamic, musl) run a script,
+with dax=always and dax=never, and the RAM their code took is compared.`,
   options: [
     { name: "procs", arg: "N", help: "processes per run (default 8)" },
     { name: "iterations", arg: "N", help: "iterations of /bin/compute (default 16)" },
@@ -221,5 +230,6 @@ async function runDemo(p: Parsed): Promise<number> {
     `  /count holds ${fmt(count)}; expected ${procs} × ${increments} = ${fmt(want)}: ` +
       `${count === want ? "exact" : "WRONG"}`,
   );
-  return failed || !same || count !== want ? 1 : 0;
+  const luaOk = await luaAct(image, procs, status);
+  return failed || !same || count !== want || !luaOk ? 1 : 0;
 }

@@ -186,6 +186,7 @@ Deno.test("rootfs bin/compute exercises all three relocation types the loader su
 const MUSL_DYNAMIC: Record<string, string[]> = {
   "rootfs/bin/lua": ["liblua.so", "libc.so"],
   "rootfs/usr/bin/mtest": ["libc.so"],
+  "rootfs/usr/bin/hello": ["libc.so"],
   "rootfs/lib/liblua.so": ["libc.so"],
   "rootfs/lib/ld-musl-riscv32.so.1": [],
   "lua-testes/libs/lib1.so": [],
@@ -195,7 +196,7 @@ const MUSL_DYNAMIC: Record<string, string[]> = {
   "lua-testes/libs/lib2-v2.so": [],
 };
 /** The musl programs, which name musl's dynamic linker as their interpreter. */
-const MUSL_PROGRAMS = ["rootfs/bin/lua", "rootfs/usr/bin/mtest"];
+const MUSL_PROGRAMS = ["rootfs/bin/lua", "rootfs/usr/bin/mtest", "rootfs/usr/bin/hello"];
 
 /** The PT_INTERP string of `path`, or null. */
 function interpOf(path: string, elf: Elf): string | null {
