@@ -17,6 +17,7 @@ import {
   type SuiteResult,
 } from "./_report_types.ts";
 import { evaluateTargets } from "./_report_targets.ts";
+import { muslSection } from "./_report_musl.ts";
 
 const MIB = 1024 * 1024;
 
@@ -324,6 +325,8 @@ export function renderReport(d: ReportData, plots: Plot[], plotDir: string): str
     scalingSection(d),
     "",
     footprintSection(d),
+    "",
+    muslSection(d.runs.musl, table),
     "",
     qemuSection(d),
     "",

@@ -18,6 +18,7 @@ import {
   type ReportData,
   type SuiteResult,
 } from "./_report_types.ts";
+import { muslExecTarget } from "./_report_musl.ts";
 
 export interface TargetRow {
   target: string;
@@ -253,5 +254,6 @@ export function evaluateTargets(d: ReportData): TargetRow[] {
     scalingTarget(d),
     ramTarget(d),
     hartTarget(d),
+    muslExecTarget(d.runs.musl),
   ];
 }

@@ -111,7 +111,17 @@ interface Proc {
   status?: ExitStatus;
 }
 
-/** The workload of one round: counters, compute, fsx with logs. */
+/**
+ * A musl process for the mix: the dynamic lua writes a file through stdio,
+ * reads it back line by line, removes it and prints the sum.
+ */
+const luaChaos = (round: number): string =>
+  `local p = "/lua${round}.txt" local f = assert(io.open(p, "w")) ` +
+  `for i = 1, 2000 do f:write(i, "\\n") end f:close() local n = 0 ` +
+  `for l in io.lines(p) do n = n + tonumber(l) end os.remove(p) print("lua ok " .. n)`;
+const LUA_CHAOS_OUT = "lua ok 2001000\n";
+
+/** The workload of one round: counters, compute, fsx with logs, and a musl lua. */
 function roundArgv(round: number, r: Rand, fsxOps: number): string[][] {
   return [
     ["/bin/counter", `/cnt${round}a`, "3000"],
@@ -120,6 +130,7 @@ function roundArgv(round: number, r: Rand, fsxOps: number): string[][] {
     ["/bin/fsx", `/fsx${round}a`, String(r.u32()), String(fsxOps), `/log${round}a`],
     ["/bin/fsx", `/fsx${round}b`, String(r.u32()), String(fsxOps), `/log${round}b`],
     ["/bin/fsx", `/fsx${round}c`, String(r.u32()), String(fsxOps), `/log${round}c`],
+    ["/bin/lua", "-e", luaChaos(round)],
   ];
 }
 
@@ -134,6 +145,7 @@ function survivorProblem(p: Proc): string | null {
   if (prog === "/bin/fsx" && !p.out.includes(`fsx: ${p.argv[3]} ops ok`)) {
     return `no "ops ok": ${p.out.slice(-200)}`;
   }
+  if (prog === "/bin/lua" && p.out !== LUA_CHAOS_OUT) return `wrong output: ${p.out.slice(0, 200)}`;
   return null;
 }
 
@@ -182,9 +194,10 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
     dax: o.dax,
     lockdep: true,
     maxProcs: 8,
-    warm: 6,
+    warm: 7,
     killGraceMs: 5000,
     stderr: (d) => errs.push(dec.decode(d)),
+    log: () => {},
   });
   if (o.perturb) setDebug(m.mem.k32, DEBUG_PERTURB, true);
   let saved = false;
@@ -201,8 +214,9 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
       rep.processes += procs.length;
       const strikes: Promise<void>[] = [];
       const classes = TARGET_CLASSES[o.dax];
-      // Victims: one counter and two fsx (the long runs), so that kills land mid-run.
-      for (const i of [r.int(2), 3 + r.int(3), 3 + r.int(3)]) {
+      // Victims: one counter, two fsx (the long runs), so that kills land mid-run, and in
+      // every other round the lua.
+      for (const i of [r.int(2), 3 + r.int(3), 3 + r.int(3), ...(r.int(2) === 0 ? [6] : [])]) {
         if (procs[i]!.victim !== "") continue;
         const pid = spawned[i]!.pid;
         procs[i]!.victim = r.int(3) === 0 ? "terminate" : "point";
