@@ -67,6 +67,8 @@ const LIBXC = [
   "printf",
   "sync",
   "divdi3",
+  "process",
+  "signal",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -80,6 +82,11 @@ const PROGRAMS: Record<string, string[]> = {
   maps: [],
   fsx: [],
   hostile: [],
+  forkcow: [],
+  proctest: [],
+  exectest: [],
+  true: [],
+  sigctl: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
@@ -94,6 +101,12 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   format: { src: "guest/tests/format.c" },
   alloc: { src: "guest/tests/alloc.c" },
   exitcode: { src: "guest/tests/exitcode.c" },
+  forkcow: { src: "guest/bin/forkcow.c" },
+  proctest: { src: "guest/bin/proctest.c" },
+  exectest: { src: "guest/bin/exectest.c" },
+  true: { src: "guest/bin/true.c" },
+  sigbasic: { src: "guest/tests/sigbasic.c" },
+  sigdie: { src: "guest/tests/sigdie.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

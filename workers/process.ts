@@ -6,19 +6,27 @@
  *   main → worker  { t: "init", phys, kernel, mount }   attach memory and the fs
  *   worker → main  { t: "ready" } | { t: "fail", error } the fs could not be attached
  *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
- *   worker → main  { t: "out", fd: 1 | 2, data }         console output, in order
- *   worker → main  { t: "strace", line }                 a --strace line, in order with output
+ *   worker → main  { t: "out", fd: 1 | 2, data, ticket } console output, in order
+ *   worker → main  { t: "strace", line, ticket }         a --strace line, in order with output
  *   worker → main  { t: "enosys", nr }                   a process called an unimplemented number
- *   worker → main  { t: "exit", result: ProcessResult }  the process is a zombie
+ *   worker → main  { t: "exit", result, ticket }         the process is a zombie
+ * Each ticketed event carries a ticket taken when it happened
+ * (PROCS_HDR.outSeq), by which the Machine orders the events of different
+ * Workers (src/kernel/out_order.ts).
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
- * not return to the event loop, so the Machine sets PROC.sigPending instead.
+ * not return to the event loop, so the Machine queues a signal in shared
+ * memory instead (src/kernel/signal_send.ts), which the hart's poll notices.
+ * Nor do fork requests: a process that clones leaves the child in shared
+ * memory and rings the Machine's doorbell (src/kernel/fork.ts).
  *
  * @module
  */
 
+import { PROCS_HDR } from "../src/abi/layout.ts";
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
+import { ringDoorbell } from "../src/kernel/fork.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
 import type { KernelLog } from "../src/kernel/task.ts";
 import { exitWorker, setKillAction } from "../src/sync/task.ts";
@@ -39,6 +47,10 @@ const port = self as unknown as {
 };
 
 let mem: Memory | null = null;
+
+/** A ticket for an event reported to the Machine (src/kernel/out_order.ts). */
+const takeTicket = (m: Memory): number =>
+  Atomics.add(m.k32, m.layout.procs.base + PROCS_HDR.outSeq, 1);
 let fs: KernelFs | null = null;
 /** Numbers already reported as unimplemented by this Worker (the Machine dedups across Workers). */
 const enosysSent = new Set<number>();
@@ -59,9 +71,10 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
     return;
   }
   if (fs === null) throw new Error("process worker: run before init");
+  const mm = mem!;
   const klog: KernelLog = {
     strace: m.start.strace ?? false,
-    trace: (line) => port.postMessage({ t: "strace", line }),
+    trace: (line) => port.postMessage({ t: "strace", line, ticket: takeTicket(mm) }),
     enosys(nr) {
       if (enosysSent.has(nr)) return;
       enosysSent.add(nr);
@@ -70,8 +83,11 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
   };
   const result = runProcess(fs, m.start, {
     write(fd, data) {
-      port.postMessage({ t: "out", fd, data });
+      port.postMessage({ t: "out", fd, data, ticket: takeTicket(mm) });
+    },
+    ringDoorbell() {
+      ringDoorbell(mm);
     },
   }, klog);
-  port.postMessage({ t: "exit", result });
+  port.postMessage({ t: "exit", result, ticket: takeTicket(mm) });
 };

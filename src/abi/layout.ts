@@ -40,6 +40,8 @@
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  | flocks  | POSIX record locks (layout_locks.ts, src/fs/locks.ts)        |
+ *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
+ *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -52,7 +54,9 @@
  */
 
 import { flocksWords } from "./layout_locks.ts";
+import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
+import { pipesWords } from "./layout_pipe.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -308,6 +312,8 @@ export const MMG = {
   /** Gauges, in frames: page-table pages, anonymous pages in use. */
   pagetableFrames: 2,
   anonFrames: 3,
+  /** The [vdso] page's pfn + 1 (src/kernel/vdso.ts fills it), written at boot by mmBoot. */
+  vdsoPfn: 4,
 } as const;
 export const MMG_WORDS = 16;
 
@@ -342,6 +348,8 @@ export const MM = {
   rssAnon: 15,
   rssFile: 16,
   ptFrames: 17,
+  /** Start of the [vdso] mapping (the sigreturn trampoline, src/kernel/vdso.ts); 0: none. */
+  vdso: 18,
 } as const;
 export const MM_WORDS = 32;
 export const MM_FREE = 0;
@@ -595,15 +603,36 @@ export const fileBase = (filesBase: number, idx: number): number =>
 // procs: the process table (src/kernel/proc.ts). A header, then one record
 // per task slot: a process runs on exactly one task (its Worker), so the
 // record of the process on task `tid` is slot `tid`. Slot 0 is never used.
-// The Machine (main thread) claims a slot at spawn and frees it at reap; the
-// Worker fills in the mm and fd table and the exit status. Every word is
-// accessed with Atomics: the main thread reads them while the Worker runs.
+// A slot is claimed with compareExchange, by the Machine at spawn or by a
+// parent's Worker at fork, and freed once both the parent (wait) and the
+// Machine (the Worker retired) are done with the zombie. The Worker fills
+// in the mm and fd table and the exit status. Every word is accessed with
+// Atomics: the main thread reads them while the Worker runs.
 
 export const PROCS_HDR = {
   /** The last pid handed out (pids start at 1 and are never reused within a boot). */
   lastPid: 0,
   /** Processes alive (running or exiting, not yet reaped). */
   live: 1,
+  /**
+   * tasklist_lock (a src/sync mutex, TASK_TABLE class, MUTEX_WORDS): guards
+   * the parent links (PROC.parent, PROC.parentSlot) and the moves to
+   * ZOMBIE and REAPED, so that exit, reparenting and wait agree on who
+   * reaps whom (src/kernel/exit.ts).
+   */
+  tasklistLock: 2,
+  /**
+   * The Machine's doorbell: a counter a Worker bumps (and notifies) after
+   * it leaves a new child in a slot with PROC.start = START_PENDING. The
+   * main thread waits on it with Atomics.waitAsync, never blocking.
+   */
+  doorbell: 4,
+  /**
+   * Tickets of the events Workers report to the Machine by message
+   * (console output, exit), taken as they happen, so the Machine can
+   * deliver them in that order (src/kernel/out_order.ts).
+   */
+  outSeq: 5,
 } as const;
 export const PROCS_HDR_WORDS = 16;
 
@@ -622,20 +651,65 @@ export const PROC = {
   exitCode: 5,
   /** The signal that killed it (0: it exited). */
   exitSignal: 6,
-  /** Pending signals, bit (sig - 1) per signal (kill sets, the Worker polls). */
-  sigPending: 7,
+  // Word 7 held a 31-bit pending-signal word; signals live in the `signal` region now.
   /** Index of its fd table in the vfs layer + 1 (0: none). */
   fdTable: 8,
   /** physical word index + 1 of the futex word it sleeps on (0: not in a futex wait). */
   futexWord: 9,
   /** Teardown progress, PROC_TD_* bits, so the Machine finishes what a dead Worker left. */
   teardown: 10,
+  /** Slot of the parent (0: the Machine, also after reparenting). Under tasklistLock. */
+  parentSlot: 11,
+  // Word 12 is free (a process's wait4 sleeps on its signal group's childEvents).
+  /**
+   * The slot of the CLONE_VFORK child this process waits for (0: none).
+   * The child clears it, and notifies, when it execs or exits (Linux's
+   * vfork_done completion).
+   */
+  vforkChild: 13,
+  /** Process group id (inherited at fork; setpgid). */
+  pgid: 14,
+  /**
+   * PROC_DONE_* bits: who is finished with a zombie's slot. The slot is
+   * freed once the parent has reaped it (state PROC_REAPED) and the
+   * Machine has retired the Worker that ran it (PROC_DONE_MACHINE).
+   */
+  done: 15,
+  /** Session id (inherited at fork; setsid). */
+  sid: 16,
+  /** START_*: whether a cloned child still waits for the Machine to give it a Worker. */
+  start: 17,
+  /** Signal the parent gets when the process exits (clone's CSIGNAL byte; SIGCHLD after fork). */
+  childSig: 18,
+  // Word 19 is free (sleepers publish their word in SIGTASK.waitWord).
+  /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
+  clearTid: 20,
+  /**
+   * Console fds (bit fd, 0..2) still open in a cloned child, as the parent
+   * had them; until the console is a file in the fd table.
+   */
+  console: 21,
+  /**
+   * The register frame a cloned child starts from, written by the parent
+   * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
+   */
+  frame: 32,
 } as const;
-export const PROC_WORDS = 16;
+export const PROC_WORDS = 64;
 export const PROC_FREE = 0;
 export const PROC_RUNNING = 1;
 export const PROC_EXITING = 2;
 export const PROC_ZOMBIE = 3;
+/** A zombie whose status the parent collected; the slot waits for PROC_DONE_MACHINE. */
+export const PROC_REAPED = 4;
+/** PROC.done: the Machine has retired the process's Worker (or torn it down itself). */
+export const PROC_DONE_MACHINE = 1;
+/** PROC.start: nothing to start (spawned by the Machine, or already started). */
+export const START_NONE = 0;
+/** PROC.start: a child made by clone, its frame written, waiting for a Worker. */
+export const START_PENDING = 1;
+/** PROC.start: the Machine took the child and is giving it a Worker. */
+export const START_TAKEN = 2;
 /** Teardown steps done (PROC.teardown): the mm was released; the files were closed. */
 export const PROC_TD_MM = 1;
 export const PROC_TD_FILES = 2;
@@ -715,6 +789,10 @@ export interface KernelLayout {
   readonly devmap: Region;
   /** POSIX record locks (FLOCKS, FLOCK in layout_locks.ts). */
   readonly flocks: Region;
+  /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
+  readonly signal: Region;
+  /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
+  readonly pipes: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -748,6 +826,8 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["daxent", DAXENT_WORDS],
     ["devmap", devmapWords(cfg)],
     ["flocks", flocksWords(cfg)],
+    ["signal", signalWords(cfg)],
+    ["pipes", pipesWords()],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -777,6 +857,8 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     daxent: placed.daxent!,
     devmap: placed.devmap!,
     flocks: placed.flocks!,
+    signal: placed.signal!,
+    pipes: placed.pipes!,
     regions,
     bytes: next * 4,
   };

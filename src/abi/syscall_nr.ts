@@ -48,6 +48,7 @@ export const SYS_fsync = 82;
 export const SYS_fdatasync = 83;
 export const SYS_exit = 93;
 export const SYS_exit_group = 94;
+export const SYS_waitid = 95;
 export const SYS_set_tid_address = 96;
 export const SYS_set_robust_list = 99;
 export const SYS_sched_getaffinity = 123;
@@ -55,6 +56,10 @@ export const SYS_sched_yield = 124;
 export const SYS_kill = 129;
 export const SYS_tgkill = 131;
 export const SYS_times = 153;
+export const SYS_setpgid = 154;
+export const SYS_getpgid = 155;
+export const SYS_getsid = 156;
+export const SYS_setsid = 157;
 export const SYS_uname = 160;
 export const SYS_getrusage = 165;
 export const SYS_umask = 166;
@@ -68,11 +73,16 @@ export const SYS_gettid = 178;
 export const SYS_sysinfo = 179;
 export const SYS_brk = 214;
 export const SYS_munmap = 215;
+/** clone(flags, newsp, parent_tid, tls, child_tid): riscv's argument order. */
+export const SYS_clone = 220;
+export const SYS_execve = 221;
 /** mmap2: the offset argument counts 4096-byte units. */
 export const SYS_mmap2 = 222;
 export const SYS_mprotect = 226;
 export const SYS_msync = 227;
 export const SYS_madvise = 233;
+/** Not in riscv32's table (no 32-bit time rusage); xip answers it as the generic 260. */
+export const SYS_wait4 = 260;
 export const SYS_prlimit64 = 261;
 export const SYS_renameat2 = 276;
 export const SYS_getrandom = 278;

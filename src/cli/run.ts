@@ -75,6 +75,9 @@ the image cannot be used; 2 bad usage.`,
 /** Exit status of a run whose final invariant check failed (sysexits EX_SOFTWARE). */
 const EXIT_INVARIANTS = 70;
 
+/** Processes that may exist at once in `xip run` (the Machine's maxProcs), at least --procs. */
+export const RUN_MAX_PROCS = 64;
+
 const enc = new TextEncoder();
 const err = (line: string) => Deno.stderr.writeSync(enc.encode(`xip run: ${line}\n`));
 
@@ -106,7 +109,8 @@ async function runImage(p: Parsed): Promise<number> {
       dax,
       memmap,
       ram,
-      maxProcs: procs,
+      // Room for the processes the guests fork, beyond the ones started here.
+      maxProcs: Math.max(procs, RUN_MAX_PROCS),
       warm: procs,
       prefixOutput: procs > 1,
       strace: p.values.strace === true,

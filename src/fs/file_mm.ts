@@ -56,9 +56,9 @@ const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** open/close/lockRmap/unlockRmap, common to both kinds of file VMA. */
 function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | "unlockRmap"> {
   return {
-    open(mem: Memory, v: number) {
+    open(mem: Memory, v: number, after?: number) {
       ihold(c, vmaInode(c, v));
-      rmapAddVma(mem, v);
+      rmapAddVma(mem, v, after);
     },
     close(mem: Memory, v: number) {
       const ip = vmaInode(c, v);

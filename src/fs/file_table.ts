@@ -169,6 +169,32 @@ export function fdtAlloc(mem: Memory, cwd: number): number {
   return -EMFILE;
 }
 
+/**
+ * A new fd table naming the same open files as `fdt`, fd for fd, with the
+ * same close-on-exec bits and current directory (Linux's dup_fd, for a
+ * fork without CLONE_FILES): each open file gains one reference per fd.
+ * Takes `fdt`'s lock.
+ *
+ * @returns the new table's index, or -EMFILE when every table is taken
+ */
+export function fdtDup(mem: Memory, fdt: number): number {
+  const t = fdtAlloc(mem, fdtCwd(mem, fdt));
+  if (t < 0) return t;
+  const nb = tableBase(mem, t);
+  withTable(mem, fdt, (b) => {
+    let open = 0;
+    for (let fd = 0; fd < FDT_FDS; fd++) {
+      const w = mem.k32[b + FDT.fds + fd]!;
+      if (w === 0) continue;
+      fileGet(mem, (w & FD_INDEX_MASK) - 1);
+      Atomics.store(mem.k32, nb + FDT.fds + fd, w);
+      open++;
+    }
+    Atomics.store(mem.k32, nb + FDT.nrOpen, open);
+  });
+  return t;
+}
+
 /** Free fd table `fdt`. Entry: every fd of it is closed (fdtCloseAll). */
 export function fdtFree(mem: Memory, fdt: number): void {
   checkFdt(mem, fdt, "fdtFree");
@@ -336,6 +362,26 @@ export function fdSetCloexec(mem: Memory, fdt: number, fd: number, on: boolean):
     if (w === 0) return -EBADF;
     Atomics.store(mem.k32, b + FDT.fds + fd, on ? w | FDT_CLOEXEC_BIT : w & FD_INDEX_MASK);
     return 0;
+  });
+}
+
+/**
+ * Clear every close-on-exec fd of table `fdt` (execve) and hand their
+ * references to the caller, who puts each.
+ *
+ * @returns the open-file records the cleared fds named
+ */
+export function fdtTakeCloexec(mem: Memory, fdt: number): number[] {
+  return withTable(mem, fdt, (b) => {
+    const out: number[] = [];
+    for (let fd = 0; fd < FDT_FDS; fd++) {
+      const w = mem.k32[b + FDT.fds + fd]!;
+      if (w === 0 || (w & FDT_CLOEXEC_BIT) === 0) continue;
+      Atomics.store(mem.k32, b + FDT.fds + fd, 0);
+      Atomics.sub(mem.k32, b + FDT.nrOpen, 1);
+      out.push((w & FD_INDEX_MASK) - 1);
+    }
+    return out;
   });
 }
 

@@ -18,7 +18,7 @@
  * perms: r/w/x from VM_READ/WRITE/EXEC, then `s` for VM_MAYSHARE, else `p`.
  * offset: pgoff * 4096 for a file mapping, 0 for anonymous memory. dev:
  * XIP_DEV (01:00, see src/fs/vfs.ts) for a file, 00:00 for anonymous.
- * Names: the file's path (procfs_path.ts), `[heap]` for the VMA around the
+ * Names: the file's path (procfs_path.ts), `[vdso]` for the sigreturn page, `[heap]` for the VMA around the
  * brk area, `[stack]` for an anonymous VM_GROWSDOWN VMA, nothing for other
  * anonymous memory.
  *
@@ -45,8 +45,10 @@ import {
   vmaFirst,
   vmaFlags,
   vmaNext,
+  vmaOpsId,
   vmaPgoff,
   vmaStart,
+  VMOPS_VDSO,
 } from "../mm/vma.ts";
 import type { ProcInfo } from "./procfs.ts";
 import { inodePaths } from "./procfs_path.ts";
@@ -210,7 +212,8 @@ export function snapshotVmas(mem: Memory, mm: number, smaps: boolean): VmaSnap[]
       const file = vmaFile(mem, v);
       let name = "";
       // Linux's [heap] test (show_map_vma): the VMA reaches the brk area.
-      if (file === 0 && start <= brk && end >= brkStart) name = "[heap]";
+      if (vmaOpsId(mem, v) === VMOPS_VDSO) name = "[vdso]";
+      else if (file === 0 && start <= brk && end >= brkStart) name = "[heap]";
       else if (file === 0 && (flags & VM_GROWSDOWN) !== 0) name = "[stack]";
       out.push({
         start,

@@ -74,8 +74,10 @@ import {
   fdReplace,
   fdSetCloexec,
   fdtAlloc,
+  fdtDup,
   fdtFree,
   fdtOpenFds,
+  fdtTakeCloexec,
   fileAlloc,
   filePos,
   filePut,
@@ -142,6 +144,32 @@ export interface VStat {
 export function vfsProcCreate(fs: VfsFs): Proc | number {
   const fdt = fdtAlloc(fs.mem, fs.rootIno);
   return fdt < 0 ? fdt : { fs, fdt };
+}
+
+/**
+ * Give a child process a copy of `proc`'s fd table (fork): the same open
+ * files at the same fds, shared (position and flags), one more reference
+ * each. Any thread.
+ *
+ * @returns the child's Proc, or -EMFILE when every fd table is taken
+ */
+export function vfsProcDup(proc: Proc): Proc | number {
+  const fdt = fdtDup(proc.fs.mem, proc.fdt);
+  return fdt < 0 ? fdt : { fs: proc.fs, fdt };
+}
+
+/**
+ * Close every close-on-exec fd of `proc` (execve's do_close_on_exec).
+ *
+ * @returns 0, or the first error a release reported (every such fd is closed regardless)
+ */
+export function vfsCloseOnExec(proc: Proc): number {
+  let err = 0;
+  for (const idx of fdtTakeCloexec(proc.fs.mem, proc.fdt)) {
+    const e = fdPut(proc.fs, idx);
+    if (e < 0 && err === 0) err = e;
+  }
+  return err;
 }
 
 /**

@@ -38,6 +38,7 @@ import {
   PAGE,
   PAGE_WORDS,
   PCACHE,
+  PROCS_HDR,
   TASK,
   taskBase,
   XFS,
@@ -114,6 +115,7 @@ function checkLockWords(mem: Memory, out: string[]): void {
   mutexFree(k, l.xipfs.base + XFS.renameLock, "xipfs rename lock", out);
   mutexFree(k, l.xipfs.base + XFS.syncLock, "xipfs sync lock", out);
   mutexFree(k, l.files.base + FILES.lock, "open-file table lock", out);
+  mutexFree(k, l.procs.base + PROCS_HDR.tasklistLock, "tasklist lock", out);
   for (let t = 0; t < fdtMax(l.config); t++) {
     mutexFree(k, fdtBase(l.files.base, t) + FDT.lock, `fd table ${t} lock`, out);
   }

@@ -93,8 +93,8 @@ function counted(s: Snapshot, r: PteRef): boolean {
 export type Pins = ReadonlyMap<number, number>;
 
 /**
- * Every RAM frame is exactly one of free, page cache, anonymous, page table
- * or the zero page, and its struct page agrees. See invariants.ts for the
+ * Every RAM frame is exactly one of free, page cache, anonymous, page table,
+ * pipe buffer or the zero page, and its struct page agrees. See invariants.ts for the
  * rules in prose.
  */
 export function checkFrameClasses(s: Snapshot, pins: Pins, out: string[]): void {
@@ -103,8 +103,10 @@ export function checkFrameClasses(s: Snapshot, pins: Pins, out: string[]): void 
     const pg = readPage(mem, pfn);
     const classes: string[] = [];
     if (pfn === s.zero) classes.push("zero page");
+    if (pfn === s.vdso) classes.push("vdso page");
     if (s.tables.has(pfn)) classes.push("page table");
     if (s.pcache.has(pfn)) classes.push("page cache");
+    if (s.pipes.has(pfn)) classes.push("pipe buffer");
     if (has(pg.flags, PG_anon)) classes.push("anonymous");
     const nptes = s.ptesByPfn.get(pfn)?.length ?? 0;
     if (!frameInUse(mem, pfn)) {
@@ -174,6 +176,16 @@ function checkClassFields(s: Snapshot, pfn: number, pg: PageRec, cls: string, ou
   if (cls === "anonymous" && pg.mapping !== 0) {
     out.push(`frame ${pfn}: anonymous but mapping is ${pg.mapping}`);
   }
+  if (cls === "pipe buffer") {
+    const owners = s.pipes.get(pfn)!;
+    if (owners.length > 1) out.push(`frame ${pfn}: a ring page of ${owners.length} pipe slots`);
+    if ((s.ptesByPfn.get(pfn)?.length ?? 0) > 0) {
+      out.push(`frame ${pfn}: pipe buffer mapped into user space by a PTE`);
+    }
+    if (pg.flags !== 0 || pg.mapping !== 0) {
+      out.push(`frame ${pfn}: pipe buffer with flags ${hex(pg.flags)} mapping ${pg.mapping}`);
+    }
+  }
 }
 
 /**
@@ -192,7 +204,8 @@ export function checkCounts(s: Snapshot, pins: Pins, out: string[]): void {
     const ptes = (s.ptesByPfn.get(pfn) ?? []).filter((r) => counted(s, r)).length;
     const pin = pins.get(pfn) ?? 0;
     const cache = s.pcache.has(pfn) ? 1 : 0;
-    const kernel = ram && (pfn === s.zero || s.tables.has(pfn)) ? 1 : 0;
+    const kernel =
+      ram && (pfn === s.zero || pfn === s.vdso || s.tables.has(pfn) || s.pipes.has(pfn)) ? 1 : 0;
     const want = ptes + pin + cache + kernel;
     const meta = cache === 1 && s.pcache.get(pfn)![0]!.mapping === XIPFS_META_MAPPING;
     if (meta ? pg.refcount < want : pg.refcount !== want) {
@@ -263,6 +276,11 @@ function checkRamPte(
   if (r.pfn === s.zero) {
     if (!pteIsSpecial(r.pte)) out.push(`${where(r)} maps the zero page without pte_special`);
     if ((r.pte & PTE_W) !== 0) out.push(`${where(r)} maps the zero page writable`);
+    return;
+  }
+  if (r.pfn === s.vdso) {
+    if (!pteIsSpecial(r.pte)) out.push(`${where(r)} maps the vdso page without pte_special`);
+    if ((r.pte & PTE_W) !== 0) out.push(`${where(r)} maps the vdso page writable`);
     return;
   }
   if (pteIsSpecial(r.pte)) {

@@ -26,11 +26,13 @@ import {
   vmaBase,
   VMAS_PER_TASK,
 } from "../abi/layout.ts";
+import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout_pipe.ts";
 import { pteIsLeaf, pteIsTable, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
 import { asPte, type Pfn, type Pte } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PTE_PROTNONE } from "../mm/pgtable.ts";
 import { zeroPfn } from "../mm/mm.ts";
+import { vdsoFrame } from "./vdso.ts";
 
 /** A present leaf PTE (valid, or PROT_NONE) found by walking an mm's tables. */
 export interface PteRef {
@@ -67,6 +69,8 @@ export interface Snapshot {
   readonly deviceFrames: number;
   /** The zero page, -1 before mmBoot. */
   readonly zero: number;
+  /** The [vdso] page (kept like the zero page, mapped pte_special), -1 before its first use. */
+  readonly vdso: number;
   /** Live mm slots (state MM_LIVE). */
   readonly mms: number[];
   /** mm slots that are neither free nor live (dying: a teardown did not finish). */
@@ -85,6 +89,8 @@ export interface Snapshot {
   readonly pcache: Map<number, PcacheRef[]>;
   /** VMAs of live mms, in list order per mm. */
   readonly vmas: Map<number, VmaRec[]>;
+  /** Ring pages of live pipes: frame -> the pipe records naming it (one, unless broken). */
+  readonly pipes: Map<number, number[]>;
 }
 
 /** Whether RAM frame `pfn`'s bit is set in the frame allocator's bitmap. */
@@ -208,6 +214,19 @@ function scanPcache(s: Snapshot): void {
   }
 }
 
+/** Read the pipe records' ring pages (no lock: see the module comment). */
+function scanPipes(s: Snapshot): void {
+  const k = s.mem.k32;
+  for (let slot = 0; slot < PIPES_MAX; slot++) {
+    const r = pipeBase(s.mem.layout.pipes.base, slot);
+    if (Atomics.load(k, r + PIPE.id) === 0) continue;
+    for (let i = 0; i < PIPE_PAGES; i++) {
+      const p = Atomics.load(k, r + PIPE.pages + i);
+      if (p !== 0) push(s.pipes, p - 1, slot);
+    }
+  }
+}
+
 /**
  * Take the snapshot. Entry: quiescence (see the module comment).
  */
@@ -218,6 +237,7 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     ramFrames: cfg.ramFrames,
     deviceFrames: cfg.deviceFrames,
     zero: zeroPfn(mem),
+    vdso: vdsoFrame(mem),
     mms: [],
     oddMms: [],
     tables: new Map(),
@@ -227,6 +247,7 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     ptesByPfn: new Map(),
     pcache: new Map(),
     vmas: new Map(),
+    pipes: new Map(),
   };
   for (let mm = 1; mm < cfg.maxTasks; mm++) {
     const state = Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state);
@@ -239,5 +260,6 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     walkMm(s, p32, mm, vmas);
   }
   scanPcache(s);
+  scanPipes(s);
   return s;
 }

@@ -27,6 +27,7 @@
  *      mprotect each PT_GNU_RELRO read-only
  *   4. collect the init and fini functions, dependencies first
  *   5. build the stack (exec_stack.ts) and set the heap start
+ *   6. map the [vdso] page (vdso.ts), where signal handlers return to
  *
  * On failure the mm holds whatever was mapped so far: the caller discards it
  * with exitMmap (as Linux, past the point of no return, kills the task).
@@ -68,7 +69,7 @@ import {
   hwcapBit,
   PHDR_SIZE,
 } from "../abi/elf.ts";
-import { EACCES, EINVAL, ELIBBAD, ENOENT, ENOEXEC } from "../abi/errno.ts";
+import { EACCES, EINVAL, ELIBBAD, ENOENT, ENOEXEC, ENOMEM } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asVirt, PAGE_MASK, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
 import { setBrkStart } from "../mm/mmap.ts";
@@ -85,6 +86,7 @@ import { checkEntry, type ElfImage, readElf, readInterpPath } from "./elf.ts";
 import { readDynamic } from "./elf_dyn.ts";
 import { mapImage } from "./exec_map.ts";
 import { checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";
+import { installVdso } from "./vdso.ts";
 import {
   type ExecEnv,
   type ExecError,
@@ -364,6 +366,11 @@ function startImage(
   const random = opts.random ?? crypto.getRandomValues(new Uint8Array(16));
   const st = setupStack(env, path, { argv, envp, execfn: path, auxv, random }, stackSize);
   setBrkStart(env.mem, env.mm, prog.end);
+  // 6. The [vdso] page signal handlers return through (vdso.ts), mapped
+  // last as Linux's arch_setup_additional_pages does.
+  if (installVdso(env.mem, env.mm) < 0) {
+    throw new ExecFailure(ENOMEM, `${path}: no room for the [vdso] page`);
+  }
 
   return {
     entry: asVirt(entry),

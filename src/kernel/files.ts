@@ -24,7 +24,7 @@
  * @module
  */
 
-import { EBADF, EINVAL, EISDIR, ENODEV, ENOENT, ENOEXEC, ENOTDIR } from "../abi/errno.ts";
+import { EACCES, EBADF, EINVAL, EISDIR, ENODEV, ENOENT, ENOTDIR } from "../abi/errno.ts";
 import {
   AT_FDCWD,
   AT_REMOVEDIR,
@@ -70,6 +70,7 @@ import { procfsOwns } from "../fs/procfs.ts";
 import {
   type Proc,
   vfsClose,
+  vfsCloseOnExec,
   vfsDup,
   vfsDup2,
   vfsFallocate,
@@ -81,6 +82,7 @@ import {
   vfsLseek,
   vfsPread,
   vfsProcCreate,
+  vfsProcDup,
   vfsProcExit,
   vfsPwrite,
   vfsRead,
@@ -186,6 +188,21 @@ export interface FileGlue {
   direct(fd: number, write: boolean, va: number, len: number, pos: number): number | null;
   /** Close every fd and free the table (exit). Entry: no lock held. */
   closeAll(): void;
+  /**
+   * A copy of the fd table for a forked child: the same open files at the
+   * same fds. @returns the child's PROC.fdTable (index + 1), or -EMFILE
+   */
+  dupTable(): number;
+  /**
+   * Open `path` for exec (see VfsFiles.openExec), mapping its segments
+   * into mm `into` (execve's new mm).
+   */
+  openExec(path: string, into: number): ExecFile | number;
+  /**
+   * execve's point of no return: close the close-on-exec fds, and use mm
+   * `mm` from now on. Entry: no lock held.
+   */
+  execFlush(mm: number): void;
 }
 
 const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
@@ -205,7 +222,11 @@ export class VfsFiles implements FileGlue {
   readonly fdTable: number;
   #open = true;
 
-  private constructor(readonly fs: KernelFs, readonly proc: Proc, readonly mm: number) {
+  /** The mm direct I/O pins user pages in: the process's (execve switches it). */
+  mm: number;
+
+  private constructor(readonly fs: KernelFs, readonly proc: Proc, mm: number) {
+    this.mm = mm;
     this.fdTable = proc.fdt + 1;
   }
 
@@ -227,6 +248,25 @@ export class VfsFiles implements FileGlue {
       }
     }
     return new VfsFiles(fs, proc, mm);
+  }
+
+  /**
+   * The files of a process whose fd table `fdTable` (PROC.fdTable: index +
+   * 1) already exists (a forked child, running mm `mm`).
+   */
+  static attach(fs: KernelFs, fdTable: number, mm: number): VfsFiles {
+    return new VfsFiles(fs, { fs: fs.vfs, fdt: fdTable - 1 }, mm);
+  }
+
+  /**
+   * A copy of this process's fd table for a child (fork): the same open
+   * files at the same fds.
+   *
+   * @returns the child's fd table (index + 1, for PROC.fdTable), or -EMFILE
+   */
+  dupTable(): number {
+    const p = vfsProcDup(this.proc);
+    return typeof p === "number" ? p : p.fdt + 1;
   }
 
   /**
@@ -474,24 +514,30 @@ export class VfsFiles implements FileGlue {
     vfsProcExit(this.fs.vfs, this.proc.fdt);
   }
 
+  execFlush(mm: number): void {
+    this.mm = mm;
+    vfsCloseOnExec(this.proc);
+  }
+
   /**
    * Open `path` for exec, through the same fd table (the fd is closed by
    * ExecFile.close before exec returns). Text maps through `mmap` above,
    * so a DAX file's text is the device's frames and a page-cache file's
    * is the cache's pages.
    *
-   * @returns the file, or -ENOENT/-ENOTDIR/-ELOOP (lookup), -ENOEXEC for a
-   *   non-regular file, -EMFILE
+   * @returns the file, or -ENOENT/-ENOTDIR/-ELOOP (lookup), -EACCES for a
+   *   file that is not regular, -EMFILE
    */
-  openExec(path: string): ExecFile | number {
+  openExec(path: string, into: number = this.mm): ExecFile | number {
     const fd = vfsOpen(this.proc, path, O_RDONLY);
     if (fd < 0) return fd;
     const st = vfsFstat(this.proc, fd);
     if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) {
       vfsClose(this.proc, fd);
-      return typeof st === "number" ? st : -ENOEXEC;
+      // Linux's do_open_execat: anything but a regular file is EACCES.
+      return typeof st === "number" ? st : -EACCES;
     }
-    const mem = this.fs.mem, mm = this.mm;
+    const mem = this.fs.mem, mm = into;
     return {
       size: st.size,
       pread: (pos, dst) => {

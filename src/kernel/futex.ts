@@ -19,7 +19,8 @@
  * @module
  */
 
-import { EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
+import { EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
+import { ERESTART_RESTARTBLOCK, ERESTARTSYS } from "../abi/signal.ts";
 import { ACCESS_READ, PTE_R, PTE_U, pteIsLeaf, pteToPfn } from "../abi/sv32.ts";
 import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -76,7 +77,8 @@ export function futexPhysWord(mem: Memory, mm: number, va: number): number {
  * held (the task is in kernel mode, so TLB shootdowns do not wait for it).
  *
  * @returns 0 (woken, or a spurious return), -EAGAIN (the word did not hold
- *   val), -ETIMEDOUT, -EINTR (a signal is pending), -EINVAL, -EFAULT
+ *   val), -ETIMEDOUT, -ERESTARTSYS or -ERESTART_RESTARTBLOCK (a signal is
+ *   pending: see futexInterrupted), -EINVAL, -EFAULT
  */
 export function futexWait(t: Task, va: number, val: number, timeoutMs: number | null): number {
   const idx = futexPhysWord(t.mem, t.mm, va);
@@ -87,16 +89,32 @@ export function futexWait(t: Task, va: number, val: number, timeoutMs: number | 
   try {
     for (let first = true;; first = false) {
       killCheck(t.mem.k32); // a hard kill stops the task here, asleep
-      if (t.pendingSignal() !== 0) return -EINTR;
+      if (t.signalPending()) return futexInterrupted(t, va, val, deadline);
       const left = deadline - performance.now();
       if (left <= 0) return -ETIMEDOUT;
       const r = Atomics.wait(p32, idx, val | 0, Math.min(FUTEX_SLICE_MS, left));
-      if (r === "ok") return 0;
+      // A signal's wake-up notifies this word too (signal_send.ts): tell the
+      // two apart as Linux does, by whether a signal is pending. A real wake
+      // racing a signal becomes a restart, which sees the changed word at once.
+      if (r === "ok") return t.signalPending() ? futexInterrupted(t, va, val, deadline) : 0;
       if (r === "not-equal") return first ? -EAGAIN : 0;
     }
   } finally {
     procSet(t.mem, t.slot, "futexWord", 0);
   }
+}
+
+/**
+ * A signal interrupted a FUTEX_WAIT (Linux's futex_wait): without a
+ * timeout the wait restarts transparently unless a handler without
+ * SA_RESTART runs; with one it resumes through restart_syscall with the
+ * time that is left (futex_wait_restart), or fails with EINTR when a
+ * handler runs.
+ */
+function futexInterrupted(t: Task, va: number, val: number, deadline: number): number {
+  if (deadline === Infinity) return -ERESTARTSYS;
+  t.sig.restartBlock = () => futexWait(t, va, val, Math.max(0, deadline - performance.now()));
+  return -ERESTART_RESTARTBLOCK;
 }
 
 /**

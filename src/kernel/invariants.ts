@@ -16,14 +16,16 @@
  *    - free: its frame-allocator bit is clear, and its struct page is clear
  *      (flags, refcount, mapcount, mapping, index, private all 0; the
  *      next/prev links are not checked);
- *    - the zero page (MMG.zeroPfn);
+ *    - the zero page (MMG.zeroPfn), or the [vdso] page (src/kernel/vdso.ts);
  *    - a page table: reachable from a live mm's root (the root itself or a
  *      level-0 table it names), PG_pagetable set, mapped by no PTE;
  *    - page cache: in the page-cache index, with the struct page's
  *      (mapping, index) equal to the index entry's, PG_uptodate, indexed
  *      once, and its mapping an inode slot that holds an inode (or the
  *      xipfs metadata mapping on bio devices);
- *    - anonymous: PG_anon, mapping 0.
+ *    - anonymous: PG_anon, mapping 0;
+ *    - a pipe buffer: a ring page of a live pipe (layout_pipe.ts), no
+ *      flags, mapping 0, mapped by no PTE.
  *    A frame in use in no class is a leak (unless the caller declares pins
  *    on it, e.g. a page still pinned by gup after truncate took it out of
  *    the cache); a free frame in any class, or mapped, is reported.
@@ -34,10 +36,10 @@
  *    reference: not pte_special, not the zero page, not in a VM_PFNMAP VMA
  *    (Linux's vm_normal_page); pins are the references the caller declares
  *    (`opts.pins`); page cache is 1 for a frame in the index (the cache's
- *    own reference); kernel is 1 for the zero page and for page tables (the
- *    allocation reference they keep). An anonymous page's allocation
- *    reference becomes its first PTE's (accountMap haveRef), so it has no
- *    kernel term. Metadata pages of a bio-device xipfs are also pinned by
+ *    own reference); kernel is 1 for the zero page, the vdso page, page
+ *    tables and pipe buffers (the allocation reference they keep). An
+ *    anonymous page's allocation reference becomes its first PTE's
+ *    (accountMap haveRef), so it has no kernel term. Metadata pages of a bio-device xipfs are also pinned by
  *    every thread's memo (metacache.ts), a number nobody records, so for
  *    them refcount is only checked to be at least the sum.
  *      mapcount = PTEs (the same counted PTEs).

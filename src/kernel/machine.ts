@@ -15,9 +15,13 @@ import {
   MM_LIVE,
   mmBase,
   PROC_EXITING,
+  PROC_REAPED,
   PROC_TD_FILES,
   PROC_TD_MM,
   PROC_ZOMBIE,
+  PROCS_HDR,
+  START_PENDING,
+  START_TAKEN,
 } from "../abi/layout.ts";
 import { asTid, PAGE_SIZE } from "../abi/types.ts";
 import { errnoName } from "../abi/errno.ts";
@@ -43,8 +47,13 @@ import { locksWaitDone } from "../fs/locks.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult } from "./proc_run.ts";
-import { procAlloc, procExit, procFree, procGet, procKill } from "./proc.ts";
+import { procClaim, procGet, procLive, procWord } from "./proc.ts";
+import { exitNotify, machineRetire, vforkRelease } from "./exit.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
+import { killTaskGroup, SEND_FATAL } from "./signal_send.ts";
+import { signalRelease, signalSpawn } from "./signal_state.ts";
+import { vdsoPfn } from "./vdso.ts";
+import { OutputOrder } from "./out_order.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
@@ -250,13 +259,18 @@ export class Machine {
   readonly #pool: WorkerPool;
   readonly #bootMs = performance.timeOrigin + performance.now();
   readonly #procs = new Map<number, ProcState>(); // by pid
-  readonly #slots = new Set<number>();
+  readonly #settleWaiters: (() => void)[] = [];
+  /** Workers' output and exits, put back in the order they happened. */
+  readonly #order = new OutputOrder();
   readonly #exits: { pid: number; code: number }[] = [];
   /** Unimplemented system call numbers already reported (once per number per machine). */
   readonly #enosys = new Set<number>();
   #spawned = 0;
   #panics = 0;
+  /** shutdown() began: no new process may start. */
   #down = false;
+  /** shutdown() finished: the doorbell loop ends. */
+  #closed = false;
   /** Stops idle Workers once no process has existed for keepWarmMs. */
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -322,6 +336,7 @@ export class Machine {
       mkfsInto(new MemDevice(mem).bytes, { from: opts.from });
     }
     if (mmBoot(mem) !== 0) throw new MachineError("out of RAM at boot");
+    if (vdsoPfn(mem) < 0) throw new MachineError("out of RAM at boot");
     setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
     taskInit(mem.k32, asTid(1));
     setCurrentTid(asTid(1));
@@ -341,6 +356,7 @@ export class Machine {
     }
     const m = new Machine(mem, opts, fs);
     await m.#pool.warm(Math.min(opts.warm ?? 4, maxProcs));
+    m.#doorbellLoop().catch((e) => m.#bug(`doorbell loop: ${(e as Error).message}`));
     m.#armIdle();
     return m;
   }
@@ -367,6 +383,20 @@ export class Machine {
   }
 
   /**
+   * Resolves once no process is left: every process, the ones guests
+   * forked included, has exited and been reaped (orphans by the Machine,
+   * as init). Then the Machine is quiescent (checkInvariants may run).
+   */
+  settled(): Promise<void> {
+    if (this.#quiet()) return Promise.resolve();
+    return new Promise((resolve) => this.#settleWaiters.push(resolve));
+  }
+
+  #quiet(): boolean {
+    return this.#procs.size === 0 && procLive(this.mem) === 0;
+  }
+
+  /**
    * Start `path` with `argv` (argv[0] included) in a new process.
    *
    * @example Capture a process's output
@@ -390,31 +420,19 @@ export class Machine {
   spawn(path: string, argv: string[] = [path], opts: SpawnOptions = {}): Process {
     if (this.#down) throw new MachineError("the machine is shut down");
     clearTimeout(this.#idleTimer);
-    let slot = 2;
-    while (slot < this.mem.layout.config.maxTasks && this.#slots.has(slot)) slot++;
-    if (slot >= this.mem.layout.config.maxTasks) {
+    const claim = procClaim(this.mem, 0);
+    if (typeof claim === "number") {
       throw new MachineError(`too many processes (maxProcs is ${this.maxProcs})`);
     }
-    this.#slots.add(slot);
+    const { slot, pid } = claim;
     taskInit(this.mem.k32, asTid(slot));
-    const pid = procAlloc(this.mem, slot, 0);
-    this.#spawned++;
-    const prefix = this.opts.prefixOutput ? `[${pid}] ` : null;
-    let resolve!: (s: ExitStatus) => void;
-    const done = new Promise<ExitStatus>((r) => resolve = r);
-    const p: ProcState = {
+    signalSpawn(this.mem, slot, pid);
+    const p = this.#track(
       pid,
       slot,
-      worker: null,
-      status: null,
-      resolve,
-      done,
-      out: new LineSink(opts.stdout ?? this.opts.stdout ?? writeAllSync(Deno.stdout), prefix),
-      err: new LineSink(opts.stderr ?? this.opts.stderr ?? writeAllSync(Deno.stderr), prefix),
-      killTimer: undefined,
-      killSig: 0,
-    };
-    this.#procs.set(pid, p);
+      opts.stdout ?? this.opts.stdout ?? writeAllSync(Deno.stdout),
+      opts.stderr ?? this.opts.stderr ?? writeAllSync(Deno.stderr),
+    );
     const env = opts.env === undefined
       ? []
       : Array.isArray(opts.env)
@@ -433,7 +451,87 @@ export class Machine {
       strace: this.opts.strace ?? false,
       cwd: opts.cwd,
     });
-    return { pid, wait: () => done };
+    return { pid, wait: () => p.done };
+  }
+
+  /** Start tracking process `pid` in `slot`, with output to `out` and `err`. */
+  #track(pid: number, slot: number, out: OutputSink, err: OutputSink): ProcState {
+    clearTimeout(this.#idleTimer);
+    this.#spawned++;
+    const prefix = this.opts.prefixOutput ? `[${pid}] ` : null;
+    let resolve!: (s: ExitStatus) => void;
+    const done = new Promise<ExitStatus>((r) => resolve = r);
+    const p: ProcState = {
+      pid,
+      slot,
+      worker: null,
+      status: null,
+      resolve,
+      done,
+      out: new LineSink(out, prefix),
+      err: new LineSink(err, prefix),
+      killTimer: undefined,
+      killSig: 0,
+    };
+    this.#procs.set(pid, p);
+    return p;
+  }
+
+  /**
+   * The doorbell loop: wait (asynchronously: the main thread never blocks)
+   * until a Worker rings, then start every child clone left pending. Runs
+   * from boot until shutdown.
+   */
+  async #doorbellLoop(): Promise<void> {
+    const k32 = this.mem.k32;
+    const w = this.mem.layout.procs.base + PROCS_HDR.doorbell;
+    while (!this.#closed) {
+      const seen = Atomics.load(k32, w);
+      this.#startPending();
+      const r = Atomics.waitAsync(k32, w, seen);
+      if (r.async) await r.value;
+    }
+  }
+
+  /** Give a Worker to every child in START_PENDING (or tear it down after shutdown began). */
+  #startPending(): void {
+    const mem = this.mem;
+    for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
+      const sw = procWord(mem, slot, "start");
+      if (Atomics.load(mem.k32, sw) !== START_PENDING) continue;
+      if (Atomics.compareExchange(mem.k32, sw, START_PENDING, START_TAKEN) !== START_PENDING) {
+        continue;
+      }
+      const pid = procGet(mem, slot, "pid");
+      // The child's output goes where its parent's does.
+      const parent = this.#bySlot(procGet(mem, slot, "parentSlot"));
+      const p = this.#track(
+        pid,
+        slot,
+        parent?.out.sink ?? this.opts.stdout ?? writeAllSync(Deno.stdout),
+        parent?.err.sink ?? this.opts.stderr ?? writeAllSync(Deno.stderr),
+      );
+      if (this.#down) {
+        this.#forceTeardown(p, SIGKILL, "killed by SIGKILL (the machine is shutting down)");
+        continue;
+      }
+      this.#start(p, {
+        kind: "clone",
+        tid: slot,
+        pid,
+        stdin: new Uint8Array(0),
+        textMode: this.opts.textMode ?? "map",
+        bootMs: this.#bootMs,
+        strace: this.opts.strace ?? false,
+      });
+    }
+  }
+
+  /** The tracked process running in `slot`, if any. */
+  #bySlot(slot: number): ProcState | undefined {
+    if (slot === 0) return undefined;
+    for (const p of this.#procs.values()) if (p.slot === slot) return p;
+    return undefined;
   }
 
   async #start(p: ProcState, start: Parameters<PooledWorker["run"]>[0]): Promise<void> {
@@ -447,8 +545,9 @@ export class Machine {
     if (p.status !== null) return this.#pool.release(w); // killed and reaped meanwhile
     p.worker = w;
     w.run(start, {
-      out: (fd, data) => (fd === 2 ? p.err : p.out).write(data),
-      strace: (line) => this.#log(line),
+      out: (fd, data, ticket) =>
+        this.#order.put(ticket, () => (fd === 2 ? p.err : p.out).write(data)),
+      strace: (line, ticket) => this.#order.put(ticket, () => this.#log(line)),
       enosys: (nr) => {
         if (this.#enosys.has(nr)) return;
         this.#enosys.add(nr);
@@ -456,7 +555,7 @@ export class Machine {
           `xip: pid ${p.pid}: system call ${syscallName(nr)} (${nr}) is not implemented: -ENOSYS`,
         );
       },
-      exit: (r) => this.#reaped(p, r),
+      exit: (r, ticket) => this.#order.put(ticket, () => this.#reaped(p, r)),
       error: (msg) => this.#forceTeardown(p, SIGKILL, `worker died: ${msg}`),
     });
   }
@@ -485,9 +584,11 @@ export class Machine {
     p.status = s;
     p.out.flush();
     p.err.flush();
-    procFree(this.mem, p.slot);
-    this.#slots.delete(p.slot);
+    signalRelease(this.mem, p.slot);
+    // The parent reaps the zombie (or the Machine, as its parent or init).
+    machineRetire(this.mem, p.slot);
     this.#procs.delete(p.pid);
+    if (this.#quiet()) { for (const w of this.#settleWaiters.splice(0)) w(); }
     this.#exits.push({ pid: p.pid, code: s.code });
     p.resolve(s);
     this.#armIdle();
@@ -523,7 +624,9 @@ export class Machine {
         this.#reportLeak(p.pid, `mm ${mm} was half torn down when its Worker died`);
       }
     }
-    if (procGet(mem, slot, "state") !== PROC_ZOMBIE) procExit(mem, slot, 0, sig);
+    vforkRelease(mem, slot);
+    const st = procGet(mem, slot, "state");
+    if (st !== PROC_ZOMBIE && st !== PROC_REAPED) exitNotify(mem, slot, 0, sig);
     this.#finish(p, { code: 128 + sig, signal: sig, message });
   }
 
@@ -545,18 +648,23 @@ export class Machine {
   }
 
   /**
-   * Send `sig` (default SIGTERM) to process `pid`: it exits at its next
-   * safe point (a poll, a trap, a futex wait slice) with status 128 + sig.
-   * If it has not stopped after the grace period, its Worker is terminated
-   * and the Machine tears the process down itself.
+   * Send `sig` (1..64, default SIGTERM) to process `pid`, as kill(2) from
+   * outside the guest (si_code SI_USER, si_pid 0). The process acts on it
+   * at its next safe point (a poll, a trap, a system-call return, or at
+   * once if it sleeps): it runs its handler, ignores it, stops (SIGSTOP,
+   * SIGTSTP, SIGTTIN, SIGTTOU), continues (SIGCONT), or dies with status
+   * 128 + sig. Only a signal that will kill it starts the grace period:
+   * if it has not stopped after it, its Worker is terminated and the
+   * Machine tears the process down itself.
    *
    * @returns false when no such process exists or sig is invalid
    */
   kill(pid: number, sig: number = SIGTERM): boolean {
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null || !validSignal(sig)) return false;
-    if (!procKill(this.mem, p.slot, sig)) return false;
-    if (p.killTimer === undefined) {
+    const r = killTaskGroup(this.mem, p.slot, sig);
+    if (r < 0) return false;
+    if (r === SEND_FATAL && p.killTimer === undefined) {
       p.killSig = sig;
       p.killTimer = setTimeout(() => this.#escalate(p), this.opts.killGraceMs ?? 2000);
     }
@@ -688,9 +796,16 @@ export class Machine {
     if (this.#down) return;
     this.#down = true;
     clearTimeout(this.#idleTimer);
-    const left = [...this.#procs.values()];
-    for (const p of left) this.kill(p.pid, SIGKILL);
-    await Promise.all(left.map((p) => p.done));
+    // Children cloned meanwhile are torn down as the doorbell loop meets them.
+    for (let left = [...this.#procs.values()]; left.length > 0; left = [...this.#procs.values()]) {
+      for (const p of left) this.kill(p.pid, SIGKILL);
+      await Promise.all(left.map((p) => p.done));
+    }
+    this.#closed = true;
+    this.#order.close();
+    const bell = this.mem.layout.procs.base + PROCS_HDR.doorbell;
+    Atomics.add(this.mem.k32, bell, 1);
+    Atomics.notify(this.mem.k32, bell);
     try {
       const rc = unmountKernelFs(this.fs);
       if (rc < 0) this.#bug(`at unmount (${errnoName(rc)}): an inode is still referenced`);

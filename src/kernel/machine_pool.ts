@@ -32,11 +32,13 @@ export function workerPermissionProblem(): string | null {
 
 /** What a pooled Worker reports while running a process. */
 export interface WorkerEvents {
-  out(fd: 1 | 2, data: Uint8Array): void;
-  /** A `--strace` line, or a notice that system call `nr` is not implemented. */
-  strace(line: string): void;
+  /** Output with its ticket (out_order.ts). */
+  out(fd: 1 | 2, data: Uint8Array, ticket: number): void;
+  /** A `--strace` line, ordered with the output by its ticket. */
+  strace(line: string, ticket: number): void;
+  /** A process called system call `nr`, which is not implemented (not ordered). */
   enosys(nr: number): void;
-  exit(result: ProcessResult): void;
+  exit(result: ProcessResult, ticket: number): void;
   /** The Worker threw outside the kernel's own handling (it is unusable now). */
   error(message: string): void;
 }
@@ -64,6 +66,7 @@ export class PooledWorker {
           data?: Uint8Array;
           result?: ProcessResult;
           error?: string;
+          ticket?: number;
           line?: string;
           nr?: number;
         };
@@ -71,13 +74,13 @@ export class PooledWorker {
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
-        } else if (m.t === "out") this.events?.out(m.fd!, m.data!);
-        else if (m.t === "strace") this.events?.strace(m.line!);
+        } else if (m.t === "out") this.events?.out(m.fd!, m.data!, m.ticket!);
+        else if (m.t === "strace") this.events?.strace(m.line!, m.ticket!);
         else if (m.t === "enosys") this.events?.enosys(m.nr!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;
-          ev?.exit(m.result!);
+          ev?.exit(m.result!, m.ticket!);
         }
       };
       this.worker.onerror = (ev: ErrorEvent) => {

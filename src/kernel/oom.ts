@@ -21,8 +21,8 @@
 import { MM } from "../abi/layout.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmField } from "../mm/mm.ts";
-import { PROC_EXITING, PROC_RUNNING, procGet, procKill } from "./proc.ts";
-import { sigBit, SIGKILL } from "./signal.ts";
+import { PROC_EXITING, PROC_RUNNING, procGet } from "./proc.ts";
+import { fatalSignalPending, sendSigkill } from "./signal_send.ts";
 
 /** What outOfMemory decided for the faulting process. */
 export const OOM_DIE = 0;
@@ -48,7 +48,6 @@ function badness(mem: Memory, slot: number): number {
  *   OOM_RETRY when another process is dying to give memory back
  */
 export function outOfMemory(mem: Memory, self: number): number {
-  const kill = sigBit(SIGKILL);
   let victim = self;
   let worst = badness(mem, self);
   for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
@@ -59,13 +58,13 @@ export function outOfMemory(mem: Memory, self: number): number {
     // yet released): its frames are on the way, nobody else needs to die.
     if (state === PROC_EXITING && procGet(mem, slot, "mm") !== 0) return OOM_RETRY;
     if (state !== PROC_RUNNING) continue;
-    if ((procGet(mem, slot, "sigPending") & kill) !== 0) {
+    if (fatalSignalPending(mem, slot)) {
       if (b > 0) return OOM_RETRY;
       continue;
     }
     if (b > worst) [victim, worst] = [slot, b];
   }
   if (victim === self) return OOM_DIE;
-  procKill(mem, victim, SIGKILL);
+  sendSigkill(mem, victim);
   return OOM_RETRY;
 }

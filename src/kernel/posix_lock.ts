@@ -11,14 +11,15 @@
  *  flock   { s16 type; s16 whence; s32 start; s32 len; s32 pid; }             16 bytes
  *  flock64 { s16 type; s16 whence; pad; s64 start; s64 len; s32 pid; pad }    32 bytes
  * ```
- * F_SETLKW sleeps in slices on the table's release counter: killable,
- * and -EINTR when a signal arrives; -EDEADLK when waiting would close a
- * cycle of processes waiting for each other's locks.
+ * F_SETLKW sleeps on the table's release counter (signalSleep: killable
+ * slices, woken by a release or a signal): -ERESTARTSYS when a signal
+ * arrives (EINTR if a handler without SA_RESTART runs), -EDEADLK when
+ * waiting would close a cycle of processes waiting for each other's locks.
  *
  * @module
  */
 
-import { EAGAIN, EBADF, EINTR, EINVAL, EOVERFLOW } from "../abi/errno.ts";
+import { EAGAIN, EBADF, EINVAL, EOVERFLOW } from "../abi/errno.ts";
 import { fmodeCanRead, fmodeCanWrite, SEEK_CUR, SEEK_END, SEEK_SET } from "../abi/fcntl.ts";
 import {
   F_RDLCK,
@@ -33,7 +34,8 @@ import {
   ofdOwner,
   posixOwner,
 } from "../fs/locks.ts";
-import { killCheck } from "../sync/mod.ts";
+import { ERESTARTSYS } from "../abi/signal.ts";
+import { signalSleep } from "./signal_task.ts";
 import type { Task } from "./task.ts";
 import { userRead, userWrite } from "./uaccess_task.ts";
 
@@ -42,8 +44,6 @@ export const F_GETLK64 = 12, F_SETLK64 = 13, F_SETLKW64 = 14;
 export const F_OFD_GETLK = 36, F_OFD_SETLK = 37, F_OFD_SETLKW = 38;
 
 const FLOCK32_BYTES = 16, FLOCK64_BYTES = 32;
-/** Longest single wait of an F_SETLKW sleeper. */
-const LOCK_SLICE_MS = 20;
 
 const LOCK_CMDS = new Set([
   F_GETLK,
@@ -139,7 +139,7 @@ function range(fl: Flock, pos: number, size: number): [number, number] | number 
  * fcntl(fd, cmd, struct flock *arg) for a record-lock command.
  *
  * @returns 0, -EBADF (bad fd, or the access mode does not allow the lock
- *   type), -EINVAL, -EFAULT, -EAGAIN (F_SETLK conflict), -EDEADLK, -EINTR,
+ *   type), -EINVAL, -EFAULT, -EAGAIN (F_SETLK conflict), -EDEADLK, -ERESTARTSYS,
  *   -ENOLCK, -EOVERFLOW
  */
 export function fcntlLock(t: Task, fd: number, cmd: number, arg: number): number {
@@ -188,9 +188,8 @@ function setLockWait(t: Task, ino: number, req: FileLock): number {
       const [word, seq] = locksSeq(t.mem);
       const r = locksSet(t.mem, ino, req, t.slot);
       if (r !== -EAGAIN) return r; // anything else ends the wait
-      killCheck(t.mem.k32);
-      if (t.pendingSignal() !== 0) return -EINTR;
-      Atomics.wait(t.mem.k32, word, seq, LOCK_SLICE_MS);
+      // A release bumps the word; a signal's wake-up notifies it too (signalSleep).
+      if (signalSleep(t.sig, t.mem.k32, word, seq, null) === "signal") return -ERESTARTSYS;
     }
   } finally {
     locksWaitDone(t.mem, t.slot);

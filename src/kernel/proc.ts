@@ -3,21 +3,28 @@
  * task slot, shared by the Machine (main thread) and the Workers.
  *
  * Who writes what:
- * - the Machine claims a slot (procAlloc) at spawn, sets pending signals
- *   (procKill) and frees the slot when it reaps the process (procFree);
+ * - the Machine (at spawn) or a parent's Worker (at fork) claims a free
+ *   slot (procClaim); signals live in the `signal` region
+ *   (signal_state.ts);
  * - the Worker running the process records its mm and fd table, marks
- *   itself exiting, records each teardown step and finally its status
- *   (procExit), which makes it a zombie.
+ *   itself exiting, records each teardown step and finally its status,
+ *   which makes it a zombie (exitNotify in exit.ts);
+ * - the parent reaps the zombie (wait, exit.ts) and the Machine retires
+ *   its Worker; the second of the two frees the slot (procFreeIfDone).
  * Every access is an Atomics operation: both sides read while the other
- * writes, and no lock guards the record.
+ * writes. The parent links and the moves to ZOMBIE and REAPED are made
+ * under the tasklist lock (exit.ts); everything else needs no lock.
  *
  * @module
  */
 
+import { EAGAIN } from "../abi/errno.ts";
 import {
   PROC,
+  PROC_DONE_MACHINE,
   PROC_EXITING,
   PROC_FREE,
+  PROC_REAPED,
   PROC_RUNNING,
   PROC_WORDS,
   PROC_ZOMBIE,
@@ -26,10 +33,8 @@ import {
 } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
-import { physWords } from "../mm/pgtable.ts";
-import { sigBit, validSignal } from "./signal.ts";
 
-export { PROC_EXITING, PROC_FREE, PROC_RUNNING, PROC_ZOMBIE };
+export { PROC_EXITING, PROC_FREE, PROC_REAPED, PROC_RUNNING, PROC_ZOMBIE };
 
 /** A PROC field name, e.g. "mm". */
 export type ProcField = keyof typeof PROC;
@@ -70,18 +75,71 @@ export function procAlloc(mem: Memory, slot: number, parent: number): number {
   if (Atomics.compareExchange(k, b + PROC.state, PROC_FREE, PROC_RUNNING) !== PROC_FREE) {
     throw new KernelPanic("procAlloc", `slot ${slot} is in use`);
   }
+  return procInit(mem, slot, parent);
+}
+
+/**
+ * Claim the lowest free slot for a new process whose parent runs in
+ * `parentSlot` (0: the Machine). The child inherits the parent's process
+ * group and session; a child of the Machine leads its own. The caller
+ * initialises the slot's task (taskInit) before anything runs on it.
+ * Any thread; no lock (the claim is a compareExchange on the state).
+ *
+ * @returns the slot and the new pid, or -EAGAIN when every slot is taken
+ *   (Linux's fork at the pid or thread limit)
+ */
+export function procClaim(mem: Memory, parentSlot: number): { slot: number; pid: number } | number {
+  const n = mem.layout.config.maxTasks;
+  const k = mem.k32;
+  for (let slot = 2; slot < n; slot++) {
+    const b = procBase(mem.layout, slot);
+    if (Atomics.load(k, b + PROC.state) !== PROC_FREE) continue;
+    if (Atomics.compareExchange(k, b + PROC.state, PROC_FREE, PROC_RUNNING) !== PROC_FREE) continue;
+    const pid = procInit(mem, slot, parentSlot === 0 ? 0 : procGet(mem, parentSlot, "pid"));
+    Atomics.store(k, b + PROC.parentSlot, parentSlot);
+    if (parentSlot !== 0) {
+      Atomics.store(k, b + PROC.pgid, procGet(mem, parentSlot, "pgid"));
+      Atomics.store(k, b + PROC.sid, procGet(mem, parentSlot, "sid"));
+    }
+    return { slot, pid };
+  }
+  return -EAGAIN;
+}
+
+/** Fill a freshly claimed record; returns the new pid. */
+function procInit(mem: Memory, slot: number, parent: number): number {
+  const k = mem.k32;
+  const b = procBase(mem.layout, slot);
   const pid = Atomics.add(k, mem.layout.procs.base + PROCS_HDR.lastPid, 1) + 1;
   for (let i = 1; i < PROC_WORDS; i++) Atomics.store(k, b + i, 0);
   Atomics.store(k, b + PROC.pid, pid);
   Atomics.store(k, b + PROC.tid, slot);
   Atomics.store(k, b + PROC.parent, parent);
+  Atomics.store(k, b + PROC.pgid, pid);
+  Atomics.store(k, b + PROC.sid, pid);
   Atomics.add(k, mem.layout.procs.base + PROCS_HDR.live, 1);
   return pid;
 }
 
 /**
- * Record the exit status and make the process a zombie. Called by its
- * Worker once teardown is done, or by the Machine for a dead Worker.
+ * Give back a slot claimed by procClaim whose process never ran (fork
+ * failed after the claim). Entry: nothing else knows the slot yet.
+ */
+export function procUnclaim(mem: Memory, slot: number): void {
+  checkSlot(mem, slot, "procUnclaim");
+  const b = procBase(mem.layout, slot);
+  if (
+    Atomics.compareExchange(mem.k32, b + PROC.state, PROC_RUNNING, PROC_FREE) !== PROC_RUNNING
+  ) {
+    throw new KernelPanic("procUnclaim", `slot ${slot} is not a fresh claim`);
+  }
+  Atomics.sub(mem.k32, mem.layout.procs.base + PROCS_HDR.live, 1);
+}
+
+/**
+ * Record the exit status and make the process a zombie. The bare state
+ * change: processes exit through exitNotify (exit.ts), which also
+ * reparents and wakes the parent.
  */
 export function procExit(mem: Memory, slot: number, code: number, signal: number): void {
   procSet(mem, slot, "exitCode", code & 0xff);
@@ -90,7 +148,8 @@ export function procExit(mem: Memory, slot: number, code: number, signal: number
 }
 
 /**
- * Reap a zombie: free the slot. Main thread.
+ * Reap a zombie and free its slot at once (a process nobody else waits
+ * for: tests, and the Machine's own children go through exit.ts).
  *
  * @throws KernelPanic if the process is not a zombie
  */
@@ -105,19 +164,20 @@ export function procFree(mem: Memory, slot: number): void {
 }
 
 /**
- * Make `sig` pending for the process in `slot` and wake it if it sleeps in
- * a futex wait, so it sees the signal at once (a spurious wake-up for other
- * sleepers on that word, which futex users must tolerate anyway).
+ * Free a reaped slot once the Machine is done with it too (PROC_REAPED and
+ * PROC_DONE_MACHINE). Both the reaper and the Machine call it after their
+ * own step; the compareExchange lets exactly one of them free the slot.
  *
- * @returns false when the slot holds no live process or sig is invalid
+ * @returns true when this call freed the slot
  */
-export function procKill(mem: Memory, slot: number, sig: number): boolean {
-  if (!validSignal(sig)) return false;
-  const st = procGet(mem, slot, "state");
-  if (st !== PROC_RUNNING && st !== PROC_EXITING) return false;
-  Atomics.or(mem.k32, pw(mem, slot, "sigPending"), sigBit(sig));
-  const fw = procGet(mem, slot, "futexWord");
-  if (fw !== 0) Atomics.notify(physWords(mem), fw - 1);
+export function procFreeIfDone(mem: Memory, slot: number): boolean {
+  const k = mem.k32;
+  const b = procBase(mem.layout, slot);
+  if ((Atomics.load(k, b + PROC.done) & PROC_DONE_MACHINE) === 0) return false;
+  if (Atomics.compareExchange(k, b + PROC.state, PROC_REAPED, PROC_FREE) !== PROC_REAPED) {
+    return false;
+  }
+  Atomics.sub(k, mem.layout.procs.base + PROCS_HDR.live, 1);
   return true;
 }
 

@@ -5,9 +5,12 @@
  *
  * The hart runs user code; every trap enters the kernel in this same
  * thread through the HartEnv below: page faults go to handleMmFault,
- * ecalls to the syscall dispatcher, other traps become fatal signals, and
- * the periodic poll acknowledges TLB shootdowns and notices pending
- * signals. The task publishes its mode (user or kernel) around each trap,
+ * ecalls to the syscall dispatcher, other traps raise synchronous signals,
+ * and the periodic poll acknowledges TLB shootdowns and notices pending
+ * signals. Every way back to user mode goes through #toUser, which
+ * delivers pending signals (signal_deliver.ts): the same three points
+ * (syscall return, fault, poll) for the interpreter and for translated
+ * code, which stops at each of them. The task publishes its mode (user or kernel) around each trap,
  * as the shootdown protocol requires (src/mm/tlb.ts).
  *
  * @module
@@ -31,7 +34,16 @@ import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
-import { REG_A7 } from "../abi/regs.ts";
+import { REG_A0, REG_A7 } from "../abi/regs.ts";
+import {
+  BUS_ADRALN,
+  BUS_ADRERR,
+  ILL_ILLOPC,
+  SEGV_ACCERR,
+  SYS_rt_sigreturn,
+  TRAP_BRKPT,
+} from "../abi/signal.ts";
+import { TIF_SIGPENDING } from "../abi/signal_layout.ts";
 import {
   killCheck,
   noKillEnter,
@@ -44,14 +56,19 @@ import {
 } from "../sync/mod.ts";
 import { STAT } from "../abi/layout.ts";
 import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
-import { VfsFiles } from "./files.ts";
+import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
+import { closeFilesOf, VfsFiles } from "./files.ts";
+import { readFrame } from "./fork.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
-import { procExit, procGet, procSet } from "./proc.ts";
+import { procGet, procSet } from "./proc.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
+import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
+import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
+import { signalExit } from "./signal_state.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { straceExitLine } from "./strace.ts";
-import { type ConsoleSink, type KernelLog, NO_KERNEL_LOG, Task } from "./task.ts";
+import { type ConsoleSink, type KernelLog, NO_KERNEL_LOG, type ProcessHost, Task } from "./task.ts";
 
 /**
  * How exec places program text: "map" mmaps every PT_LOAD segment from the
@@ -60,8 +77,9 @@ import { type ConsoleSink, type KernelLog, NO_KERNEL_LOG, Task } from "./task.ts
  */
 export type TextMode = "map" | "copy";
 
-/** What the Machine tells a Worker to run. */
-export interface ProcessStart {
+/** What the Machine tells a Worker to run: a program to exec, in a new process. */
+export interface ExecStart {
+  kind?: "exec";
   tid: number;
   pid: number;
   parentPid: number;
@@ -77,6 +95,24 @@ export interface ProcessStart {
   /** Current directory to start in (default the root). */
   cwd?: string;
 }
+
+/**
+ * ... or a child that clone built in slot `tid` (its mm, fd table and
+ * register frame are in the process record; fork.ts).
+ */
+export interface CloneStart {
+  kind: "clone";
+  tid: number;
+  pid: number;
+  /** Console input the child reads (until the console is a file in the fd table). */
+  stdin: Uint8Array;
+  textMode: TextMode;
+  bootMs: number;
+  /** Trace every system call to the kernel log (`xip run --strace`), as the parent. */
+  strace?: boolean;
+}
+
+export type ProcessStart = ExecStart | CloneStart;
 
 /** How the process ended, as the Worker reports it. */
 export interface ProcessResult {
@@ -108,7 +144,8 @@ class ProcessEnv implements HartEnv {
   step = 0;
   /** Instructions of this process already added to STAT.instret. */
   instretPublished = 0;
-  constructor(readonly t: Task, readonly img: ExecResult) {}
+  /** The image exec loaded (its init calls run first); null for a cloned child, already running. */
+  constructor(readonly t: Task, readonly img: ExecResult | null) {}
 
   /** When this process's first fault in a row without a frame happened (0: none). */
   #oomSince = 0;
@@ -129,46 +166,80 @@ class ProcessEnv implements HartEnv {
     return true;
   }
 
-  #toUser(): boolean {
-    const sig = this.t.pendingSignal();
-    if (sig !== 0) {
-      this.t.exit({ code: 0, signal: sig });
-      return false;
+  /**
+   * Return to user mode (Linux's exit_to_user_mode_loop): deliver every
+   * pending signal first, one doSignal each, so handler frames stack as
+   * on Linux. `sc` is the system call being returned from (null after a
+   * fault or a poll), for restarts. Entry: kernel mode, no lock held.
+   *
+   * @returns false when the process must stop (t.exiting set)
+   */
+  #toUser(sc: SyscallReturn | null): boolean {
+    const t = this.t;
+    const k = t.mem.k32;
+    while ((Atomics.load(k, t.sig.flagsWord) & TIF_SIGPENDING) !== 0) {
+      if (!doSignal(t, this.hart!, sc)) return false;
     }
-    enterUser(this.t.mem, this.t.tid, () => this.hart!.flushTlb());
+    enterUser(t.mem, t.tid, () => this.hart!.flushTlb());
     return true;
+  }
+
+  /**
+   * A fault or trap raised `sig` (force_sig_fault): queue it with its
+   * siginfo, remembering the line to print should it kill, then return to
+   * user mode, into its handler if there is one.
+   */
+  /** #toUser for the first entry (runHart). */
+  toUser(): boolean {
+    return this.#toUser(null);
+  }
+
+  #fault(sig: number, code: number, addr: number, message: string): boolean {
+    const t = this.t;
+    t.sig.fault = { sig, message };
+    forceSigInfo(t.mem, t.tid, faultInfo(sig, code, addr));
+    return this.#toUser(null);
   }
 
   pageFault(va: VirtAddr, access: Access, _cause: number): boolean {
     const t = this.t;
     enterKernel(t.mem, t.tid);
-    if (access === ACCESS_EXEC && isInitReturn(va) && this.step <= this.img.initCalls.length) {
+    const img = this.img;
+    if (
+      access === ACCESS_EXEC && isInitReturn(va) && img !== null &&
+      this.step <= img.initCalls.length
+    ) {
       // An init function returned: start the next one, or the program.
-      this.hart!.pc = execStartStep(this.hart!.x, this.img, this.step++);
-      return this.#toUser();
+      this.hart!.pc = execStartStep(this.hart!.x, img, this.step++);
+      return this.#toUser(null);
     }
     const r = handleMmFault(t.mem, t.mm, va, access);
     if (r === 0) {
       this.#oomSince = 0;
-      return this.#toUser();
+      return this.#toUser(null);
     }
-    if ((r & VM_FAULT_OOM) !== 0 && this.#oomRetry()) return this.#toUser();
-    const sig = (r & VM_FAULT_OOM) !== 0 ? SIGKILL : (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
+    if ((r & VM_FAULT_OOM) !== 0 && this.#oomRetry()) return this.#toUser(null);
     const pc = this.hart!.pc >>> 0;
-    t.exit({
-      code: 0,
-      signal: sig,
-      message: `${signalName(sig)} at 0x${hex(va)} (pc 0x${hex(pc)})${
-        (r & VM_FAULT_OOM) !== 0 ? ": out of memory" : ""
-      }`,
-    });
-    return false;
+    if ((r & VM_FAULT_OOM) !== 0) {
+      t.exit({
+        code: 0,
+        signal: SIGKILL,
+        message: `SIGKILL at 0x${hex(va)} (pc 0x${hex(pc)}): out of memory`,
+      });
+      return false;
+    }
+    const sig = (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
+    const code = sig === SIGBUS ? BUS_ADRERR : segvCode(t.mem, t.mm, va);
+    return this.#fault(sig, code, va, `${signalName(sig)} at 0x${hex(va)} (pc 0x${hex(pc)})`);
   }
 
   ecall(hart: Hart): boolean {
     enterKernel(this.t.mem, this.t.tid);
-    if (syscallKillable(hart.x[REG_A7]!)) {
-      return syscallDispatch(this.t, hart.x) && this.#toUser();
+    const nr = hart.x[REG_A7]!;
+    // rt_sigreturn restores a0 from the frame: never take it for an interrupted call.
+    const sc = { active: nr !== SYS_rt_sigreturn, origA0: hart.x[REG_A0]! };
+    if (syscallKillable(nr)) {
+      return syscallDispatch(this.t, hart.x) && this.#toUser(sc);
     }
     noKillEnter();
     let done: boolean;
@@ -177,27 +248,32 @@ class ProcessEnv implements HartEnv {
     } finally {
       noKillExit();
     }
-    return done && this.#toUser();
+    return done && this.#toUser(sc);
   }
 
+  /**
+   * Any other trap, as arch/riscv/kernel/traps.c maps it: an illegal
+   * instruction is SIGILL (ILL_ILLOPC), ebreak SIGTRAP (TRAP_BRKPT), an
+   * access fault SIGSEGV (SEGV_ACCERR), a misaligned fetch or atomic
+   * SIGBUS (BUS_ADRALN); si_addr is the trapping pc, as Linux's epc.
+   */
   trap(cause: number, tval: number): boolean {
     const t = this.t;
     enterKernel(t.mem, t.tid);
-    const sig = cause === CAUSE_ILLEGAL_INSTRUCTION
-      ? SIGILL
+    const pc = this.hart!.pc >>> 0;
+    const [sig, code] = cause === CAUSE_ILLEGAL_INSTRUCTION
+      ? [SIGILL, ILL_ILLOPC]
       : cause === CAUSE_BREAKPOINT
-      ? SIGTRAP
+      ? [SIGTRAP, TRAP_BRKPT]
       : cause === CAUSE_LOAD_ACCESS || cause === CAUSE_STORE_ACCESS || cause === CAUSE_FETCH_ACCESS
-      ? SIGSEGV
-      : SIGBUS; // misaligned fetch, LR, SC or AMO
-    t.exit({
-      code: 0,
-      signal: sig,
-      message: `${signalName(sig)}: trap cause ${cause}, tval 0x${hex(tval)} (pc 0x${
-        hex(this.hart!.pc)
-      })`,
-    });
-    return false;
+      ? [SIGSEGV, SEGV_ACCERR]
+      : [SIGBUS, BUS_ADRALN]; // misaligned fetch, LR, SC or AMO
+    return this.#fault(
+      sig,
+      code,
+      pc,
+      `${signalName(sig)}: trap cause ${cause}, tval 0x${hex(tval)} (pc 0x${hex(pc)})`,
+    );
   }
 
   poll(hart: Hart): boolean {
@@ -209,11 +285,9 @@ class ProcessEnv implements HartEnv {
       statAdd(t.mem, STAT.instret, hart.instret - this.instretPublished);
       this.instretPublished = hart.instret;
     }
-    const sig = t.pendingSignal();
-    if (sig === 0) return true;
+    if ((Atomics.load(t.mem.k32, t.sig.flagsWord) & TIF_SIGPENDING) === 0) return true;
     enterKernel(t.mem, t.tid);
-    t.exit({ code: 0, signal: sig });
-    return false;
+    return this.#toUser(null);
   }
 }
 
@@ -234,31 +308,30 @@ function runHart(env: ProcessEnv, hart: Hart): void {
   }
 }
 
+/** The first entry to user mode: deliver what is already pending (a kill before the start). */
 function enterUserChecked(env: ProcessEnv): boolean {
-  const t = env.t;
-  const sig = t.pendingSignal();
-  if (sig !== 0) {
-    t.exit({ code: 0, signal: sig });
-    return false;
-  }
-  enterUser(t.mem, t.tid, () => env.hart!.flushTlb());
-  return true;
+  return env.toUser();
 }
 
 /** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
 const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 : 126);
 
+/** What the Worker offers the process: console output and the Machine's doorbell. */
+export type ProcessIo = ConsoleSink & ProcessHost;
+
 /**
- * Run process `s` to completion in this Worker: allocate its mm, exec,
- * run init calls and the program, then tear everything down and record the
- * status (the process becomes a zombie). Entry: the Machine claimed slot
- * s.tid and initialised the task; this thread has no current task.
- * Never throws: a kernel exception becomes a `panic` in the result.
+ * Run process `s` to completion in this Worker: allocate its mm, exec (or
+ * take the mm, files and registers clone left in its slot), run init calls
+ * and the program, then tear everything down and record the status (the
+ * process becomes a zombie). Entry: slot s.tid was claimed and its task
+ * initialised (by the Machine at spawn, by the parent at clone); this
+ * thread has no current task. Never throws: a kernel exception becomes a
+ * `panic` in the result.
  */
 export function runProcess(
   fs: KernelFs,
   s: ProcessStart,
-  console: ConsoleSink,
+  console: ProcessIo,
   klog: KernelLog = NO_KERNEL_LOG,
 ): ProcessResult {
   const mem = fs.mem;
@@ -268,15 +341,28 @@ export function runProcess(
   let hart: Hart | null = null;
   let env: ProcessEnv | null = null;
   let reason = { code: 0, signal: 0 } as { code: number; signal: number; message?: string };
+  /** Instructions of the images an execve replaced. */
+  let priorInstret = 0;
   let panic: string | undefined;
   try {
     // Setting up and exec run as a no-kill region: they hold references no
     // lock records (src/sync/task.ts). The process becomes killable once its
     // hart runs: in user mode, in its page faults and in the system calls declared killable (syscall_def.ts).
-    const started = withNoKill(() => startProcess());
+    const started = withNoKill(() => s.kind === "clone" ? startClone(s) : startProcess(s));
     if (started !== null) {
       [t, env, hart] = started;
-      runHart(env, hart);
+      for (;;) {
+        runHart(env, hart);
+        const img = t.execPending;
+        if (img === null || t.exiting !== null) break;
+        // execve replaced the image: a new hart on the new mm runs it.
+        t.execPending = null;
+        statAdd(mem, STAT.instret, hart.instret - env.instretPublished);
+        priorInstret += hart.instret;
+        env = new ProcessEnv(t, img);
+        hart = newHart(env, t.mm);
+        hart.pc = execStartStep(hart.x, img, env.step++);
+      }
       reason = t.exiting ?? { code: 0, signal: SIGKILL, message: "stopped without a reason" };
       if (t.panic !== null) panic = describe(t.panic);
     }
@@ -289,8 +375,52 @@ export function runProcess(
   }
   return finish();
 
+  /** Take the mm, files and registers clone left in the slot. */
+  function startClone(s: CloneStart): [Task, ProcessEnv, Hart] {
+    const mm = procGet(mem, tid, "mm");
+    switchMm(mem, tid, mm);
+    const files = VfsFiles.attach(fs, procGet(mem, tid, "fdTable"), mm);
+    const task = newTask(s, procGet(mem, tid, "parent"), mm, files);
+    const open = procGet(mem, tid, "console");
+    for (let fd = 0; fd < 3; fd++) task.consoleOpen[fd] = (open & (1 << fd)) !== 0;
+    t = task;
+    const frame = readFrame(mem, tid);
+    const e = new ProcessEnv(task, null);
+    const h = newHart(e, mm);
+    h.x.set(frame.x);
+    h.pc = frame.pc;
+    return [task, e, h];
+  }
+
+  function newTask(s: ProcessStart, parentPid: number, mm: number, files: VfsFiles): Task {
+    return new Task({
+      mem,
+      tid,
+      pid: s.pid,
+      parentPid,
+      mm,
+      console,
+      stdin: s.stdin,
+      files,
+      bootMs: s.bootMs,
+      textMode: s.textMode,
+      host: console,
+      klog,
+    });
+  }
+
+  function newHart(e: ProcessEnv, mm: number): Hart {
+    const h = new Hart(mem.phys, e, {
+      rootPfn: mmRoot(mem, mm),
+      tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
+    });
+    e.hart = h;
+    e.t.sig.hart = h;
+    return h;
+  }
+
   /** Allocate the mm and files, exec; null (reason set) when the process cannot start. */
-  function startProcess(): [Task, ProcessEnv, Hart] | null {
+  function startProcess(s: ExecStart): [Task, ProcessEnv, Hart] | null {
     const mm = mmAlloc(mem);
     if (mm < 0) {
       reason = { code: 0, signal: SIGKILL, message: "out of memory: no mm slot or frame" };
@@ -316,18 +446,7 @@ export function runProcess(
         return null;
       }
     }
-    const task = new Task({
-      mem,
-      tid,
-      pid: s.pid,
-      parentPid: s.parentPid,
-      mm,
-      console,
-      stdin: s.stdin,
-      files,
-      bootMs: s.bootMs,
-      klog,
-    });
+    const task = newTask(s, s.parentPid, mm, files);
     t = task; // teardown closes its files even if exec fails
     const img = execve({ mem, mm, openExec: (p) => files.openExec(p) }, s.path, s.argv, s.envp, {
       textMode: s.textMode,
@@ -341,11 +460,7 @@ export function runProcess(
       return null;
     }
     const e = new ProcessEnv(task, img);
-    const h = new Hart(mem.phys, e, {
-      rootPfn: mmRoot(mem, mm),
-      tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
-    });
-    e.hart = h;
+    const h = newHart(e, mm);
     h.pc = execStartStep(h.x, img, e.step++);
     return [task, e, h];
   }
@@ -363,7 +478,7 @@ export function runProcess(
     } finally {
       noKillExit();
     }
-    const instret = hart?.instret ?? 0;
+    const instret = priorInstret + (hart?.instret ?? 0);
     const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;
     if (klog.strace) klog.trace(straceExitLine(s.pid, reason.code & 0xff, reason.signal));
     return { code, signal: reason.signal, instret, message: reason.message, panic };
@@ -371,10 +486,13 @@ export function runProcess(
 
   function teardown(): void {
     procSet(mem, tid, "state", PROC_EXITING);
+    signalExit(mem, tid); // no more signals; the pending ones are dropped
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
-    t?.files.closeAll();
+    if (t !== null) t.files.closeAll();
+    else closeFilesOf(fs, procGet(mem, tid, "fdTable")); // a clone child that never started
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
+    if (mm !== 0) clearChildTid(mem, tid, mm);
     switchMm(mem, tid, 0);
     enterIdle(mem, tid);
     if (mm !== 0) {
@@ -382,9 +500,10 @@ export function runProcess(
       procSet(mem, tid, "mm", 0);
     }
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_MM);
+    vforkRelease(mem, tid);
     if (hart !== null) statAdd(mem, STAT.instret, hart.instret - (env?.instretPublished ?? 0));
     const signal = reason.signal;
-    procExit(mem, tid, signal !== 0 ? 0 : reason.code, signal);
+    exitNotify(mem, tid, signal !== 0 ? 0 : reason.code, signal);
     taskExit(mem.k32, tid);
   }
 }

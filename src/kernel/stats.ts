@@ -37,7 +37,7 @@ export interface MachineStats {
   version: 1;
   /** Bytes per page and per frame (4096): the unit of every `*_frames` field. */
   page_size: number;
-  /** Processes spawned since boot. */
+  /** Processes started since boot: spawned by the Machine or forked by guests. */
   procs: number;
   /**
    * Exit statuses of the processes that have exited, ordered by pid: the

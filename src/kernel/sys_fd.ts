@@ -17,6 +17,7 @@
  */
 
 import { EBADF, EINVAL, ENOTTY, EOPNOTSUPP } from "../abi/errno.ts";
+import { ERESTARTNOHAND } from "../abi/signal.ts";
 import {
   F_DUPFD,
   F_DUPFD_CLOEXEC,
@@ -136,8 +137,10 @@ export function sysIoctl(t: Task, fd: number, cmd: number, arg: number): number 
  * ppoll_time64(fds, nfds, timeout, sigmask, sigsetsize). Every open fd is
  * always ready for what it can do (regular files, devices and the console
  * never block in xip), so a call with any ready fd returns at once; one
- * with none sleeps for the timeout (killably) and returns 0. The signal
- * mask argument is not applied (xip has no blocked signals to swap in).
+ * with none sleeps for the timeout (killably) and returns 0, or
+ * -ERESTARTNOHAND when a signal comes (EINTR if a handler runs). The
+ * signal mask argument is not applied during the sleep (ppoll's atomic
+ * mask swap is left out; poll with a NULL mask is exact).
  */
 export function sysPpollTime64(t: Task, fds: number, nfds: number, tmo: number): number {
   const n = nfds >>> 0;
@@ -154,14 +157,15 @@ export function sysPpollTime64(t: Task, fds: number, nfds: number, tmo: number):
     v.setInt16(i * 8 + 6, rev, true);
     if (rev !== 0) ready++;
   }
-  if (ready === 0 && (tmo >>> 0) !== 0) {
-    const ts = readTimespec(t, tmo);
-    if (typeof ts === "number") return ts;
-    const r = kernelSleepUntil(t, performance.now() + ts);
-    if (r < 0) return r;
-  } else if (ready === 0) {
-    const r = kernelSleepUntil(t, Infinity);
-    if (r < 0) return r;
+  if (ready === 0) {
+    // Nothing is ready, and nothing in xip becomes ready later: sleep out the timeout.
+    let deadline = Infinity;
+    if ((tmo >>> 0) !== 0) {
+      const ms = readTimespec(t, tmo);
+      if (ms < 0) return ms;
+      deadline = performance.now() + ms;
+    }
+    if (kernelSleepUntil(t, deadline) === "signal") return -ERESTARTNOHAND;
   }
   return n === 0 ? 0 : (userWrite(t, fds, raw) < 0 ? -EINVAL : ready);
 }

@@ -1,15 +1,13 @@
 /**
  * Process syscalls: exit, exit_group, getpid, getppid, gettid,
- * set_tid_address, kill, clock_gettime64 and futex.
+ * set_tid_address, clock_gettime64 and futex (kill is in sys_signal.ts).
  *
  * @module
  */
 
-import { EINVAL, EPERM, ESRCH } from "../abi/errno.ts";
-import { PROC_RUNNING } from "../abi/layout.ts";
+import { EINVAL } from "../abi/errno.ts";
 import { doFutex, FUTEX_CMD_MASK, FUTEX_WAIT } from "./futex.ts";
-import { procGet, procKill } from "./proc.ts";
-import { validSignal } from "./signal.ts";
+import { procGet, procSet } from "./proc.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -34,27 +32,18 @@ export function sysExitGroup(t: Task, status: number): number {
 }
 
 export const sysGetpid = (t: Task): number => t.pid;
-export const sysGetppid = (t: Task): number => t.parentPid;
+/** The parent's pid now: 0 once the parent is gone (the Machine, as init, adopted it). */
+export const sysGetppid = (t: Task): number => procGet(t.mem, t.slot, "parent");
 /** One thread per process: its tid is its pid. */
 export const sysGettid = (t: Task): number => t.pid;
-/** set_tid_address(ptr): no thread exit notification is ever due; returns the tid. */
-export const sysSetTidAddress = (t: Task): number => t.pid;
-
 /**
- * kill(pid, sig): make `sig` pending for process `pid` (every signal's
- * action is to terminate). sig 0 checks that the process exists. Only
- * positive pids are supported (no process groups): -EPERM otherwise.
+ * set_tid_address(ptr): at exit, the word at ptr is cleared and futex-woken
+ * when another process still shares the mm (Linux's clear_child_tid).
+ * Returns the tid.
  */
-export function sysKill(t: Task, pid: number, sig: number): number {
-  if (sig !== 0 && !validSignal(sig)) return -EINVAL;
-  if (pid <= 0) return -EPERM;
-  const n = t.mem.layout.config.maxTasks;
-  for (let slot = 2; slot < n; slot++) {
-    if (procGet(t.mem, slot, "pid") !== pid) continue;
-    if (procGet(t.mem, slot, "state") !== PROC_RUNNING) continue;
-    return sig === 0 || procKill(t.mem, slot, sig) ? 0 : -ESRCH;
-  }
-  return -ESRCH;
+export function sysSetTidAddress(t: Task, ptr: number): number {
+  procSet(t.mem, t.slot, "clearTid", ptr >>> 0);
+  return t.pid;
 }
 
 /** Now in ms on the epoch, with sub-ms precision, the same in every Worker. */
@@ -125,7 +114,6 @@ export const PROC_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_futex_time64, "futex_time64", ["ptr", "int", "int", "ptr"], sysFutex, {
     killable: true,
   }),
-  defineSyscall(nr.SYS_kill, "kill", ["int", "signal"], sysKill),
   defineSyscall(nr.SYS_getpid, "getpid", [], sysGetpid),
   defineSyscall(nr.SYS_getppid, "getppid", [], sysGetppid),
   defineSyscall(nr.SYS_gettid, "gettid", [], sysGettid),

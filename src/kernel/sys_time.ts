@@ -4,18 +4,22 @@
  * nanosleep), clock_getres_time64, and the killable kernel sleep that
  * ppoll shares.
  *
- * A sleeping task waits in slices on a private word and checks between
- * them for a hard kill (killCheck) and a pending signal (-EINTR), like a
- * futex sleeper (futex.ts). The clocks are the ones clock_gettime64 reads
- * (sys_proc.ts): CLOCK_REALTIME is the host's epoch clock, CLOCK_MONOTONIC
- * and CLOCK_BOOTTIME count from the Machine's boot.
+ * A sleeping task waits on its signal wake word (signal_task.ts
+ * signalSleep: killable slices, ended at once by a signal's wake-up).
+ * Interrupted, a relative nanosleep stores the time left and returns
+ * -ERESTART_RESTARTBLOCK, which restarts it with that time when no
+ * handler runs (Linux's hrtimer_nanosleep_restart) and is EINTR when one
+ * does; an absolute one returns -ERESTARTNOHAND. The clocks are the ones
+ * clock_gettime64 reads (sys_proc.ts): CLOCK_REALTIME is the host's epoch
+ * clock, CLOCK_MONOTONIC and CLOCK_BOOTTIME count from the Machine's boot.
  *
  * @module
  */
 
-import { EFAULT, EINTR, EINVAL, EOPNOTSUPP } from "../abi/errno.ts";
+import { EFAULT, EINVAL, EOPNOTSUPP } from "../abi/errno.ts";
+import { ERESTART_RESTARTBLOCK, ERESTARTNOHAND } from "../abi/signal.ts";
 import * as nr from "../abi/syscall_nr.ts";
-import { killCheck } from "../sync/mod.ts";
+import { signalSleep } from "./signal_task.ts";
 import {
   CLOCK_BOOTTIME,
   CLOCK_MONOTONIC,
@@ -33,25 +37,23 @@ import { putU64, userRead, userWrite } from "./uaccess_task.ts";
 /** clock_nanosleep flag: the time is an absolute deadline on the clock. */
 export const TIMER_ABSTIME = 1;
 
-/** Longest single wait of a sleeping task: bounds how late it sees a kill or a signal. */
-const SLEEP_SLICE_MS = 20;
-/** A word nobody notifies: Atomics.wait on it is a plain sleep. */
-const NAP = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * Sleep until performance.now() reaches `deadline` (Infinity: until a
- * signal). Entry: kernel mode, no lock held; the caller's syscall is
- * killable. A hard kill stops the task inside.
+ * signal), on the task's signal wake word. Entry: kernel mode, no lock
+ * held; the caller's syscall is killable. A hard kill stops the task inside.
  *
- * @returns 0 at the deadline, or -EINTR when a signal became pending
+ * @returns "done" at the deadline, "signal" when a signal is pending
  */
-export function kernelSleepUntil(t: Task, deadline: number): number {
+export function kernelSleepUntil(t: Task, deadline: number): "done" | "signal" {
+  const k = t.mem.k32;
   for (;;) {
-    killCheck(t.mem.k32);
-    if (t.pendingSignal() !== 0) return -EINTR;
+    if (t.signalPending()) return "signal";
     const left = deadline - performance.now();
-    if (left <= 0) return 0;
-    Atomics.wait(NAP, 0, 0, Math.min(SLEEP_SLICE_MS, left));
+    if (left <= 0) return "done";
+    const seen = Atomics.load(k, t.sig.wakeWord);
+    if (signalSleep(t.sig, k, t.sig.wakeWord, seen, left === Infinity ? null : left) === "signal") {
+      return "signal";
+    }
   }
 }
 
@@ -100,7 +102,9 @@ function clockNowMs(t: Task, clock: number): number | null {
  * CLOCK_BOOTTIME. Interrupted by a signal, a relative sleep stores the
  * time left in `remain` (when not NULL) and returns -EINTR.
  *
- * @returns 0, -EINTR, -EINVAL (bad clock or timespec), -EOPNOTSUPP (a CPU-time clock), -EFAULT
+ * @returns 0, -ERESTART_RESTARTBLOCK or -ERESTARTNOHAND (a signal: EINTR
+ *   if a handler runs), -EINVAL (bad clock or timespec), -EOPNOTSUPP (a
+ *   CPU-time clock), -EFAULT
  */
 export function sysClockNanosleepTime64(
   t: Task,
@@ -116,13 +120,19 @@ export function sysClockNanosleepTime64(
   const ms = readTimespec(t, req);
   if (ms < 0) return ms;
   const abs = (flags & TIMER_ABSTIME) !== 0;
-  const deadline = performance.now() + (abs ? ms - now : ms);
-  const r = kernelSleepUntil(t, deadline);
-  if (r === -EINTR && !abs && rem >>> 0 !== 0) {
+  return nanosleepUntil(t, performance.now() + (abs ? ms - now : ms), abs, rem);
+}
+
+/** The sleep of clock_nanosleep, and of its restart after a signal without a handler. */
+function nanosleepUntil(t: Task, deadline: number, abs: boolean, rem: number): number {
+  if (kernelSleepUntil(t, deadline) === "done") return 0;
+  if (abs) return -ERESTARTNOHAND;
+  if (rem >>> 0 !== 0) {
     const w = writeTimespec(t, rem, Math.max(0, deadline - performance.now()));
     if (w < 0) return -EFAULT;
   }
-  return r;
+  t.sig.restartBlock = () => nanosleepUntil(t, deadline, abs, rem);
+  return -ERESTART_RESTARTBLOCK;
 }
 
 /**

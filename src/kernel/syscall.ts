@@ -21,6 +21,7 @@ import { ENOSYS } from "../abi/errno.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/regs.ts";
 import { SIGSYS } from "./signal.ts";
 import { FD_SYSCALLS } from "./sys_fd.ts";
+import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { INFO_SYSCALLS } from "./sys_info.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
@@ -28,6 +29,7 @@ import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { STAT_SYSCALLS } from "./sys_stat.ts";
 import { TIME_SYSCALLS } from "./sys_time.ts";
 import { argRegisters, straceLine } from "./strace.ts";
+import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
 import type { SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 
@@ -46,6 +48,8 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FD_SYSCALLS,
   TIME_SYSCALLS,
   INFO_SYSCALLS,
+  FORK_SYSCALLS,
+  SIGNAL_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {
@@ -63,9 +67,13 @@ function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, Sys
  * Run the system call in `regs` for task `t` and write its result to a0.
  * Entry: the task is in kernel mode and holds no lock. Never throws.
  *
+ * Pending signals are the caller's to deliver on the way back to user
+ * mode (signal_deliver.ts doSignal), which also settles a call that
+ * returned -ERESTART*.
+ *
  * @returns true to return to user mode; false when the process must stop
- *   (exit, a fatal signal became pending, or a kernel bug), with
- *   `t.exiting` set
+ *   (exit, or a kernel bug), with `t.exiting` set, or when execve
+ *   replaced the image (`t.execPending`)
  */
 export function syscallDispatch(t: Task, regs: Int32Array): boolean {
   const nr = regs[REG_A7]!;
@@ -93,13 +101,8 @@ export function syscallDispatch(t: Task, regs: Int32Array): boolean {
   if (traced !== null) {
     t.klog.trace(straceLine(t, nr, def, traced, t.exiting !== null ? null : ret | 0));
   }
-  if (t.exiting !== null) return false;
+  if (t.exiting !== null || t.execPending !== null) return false;
   regs[REG_A0] = ret | 0;
-  const sig = t.pendingSignal();
-  if (sig !== 0) {
-    t.exit({ code: 0, signal: sig });
-    return false;
-  }
   return true;
 }
 

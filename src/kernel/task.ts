@@ -11,11 +11,11 @@
  */
 
 import type { Tid } from "../abi/types.ts";
+import type { ExecResult } from "./exec_types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
-import { procGet } from "./proc.ts";
 import { defaultRlimits, type Rlimits } from "./rlimit.ts";
-import { firstPending } from "./signal.ts";
+import { TaskSignals } from "./signal_task.ts";
 
 /** Where the process's console output goes (the Machine's forwarding). */
 export interface ConsoleSink {
@@ -47,6 +47,19 @@ export interface ExitReason {
   message?: string;
 }
 
+/**
+ * What a process asks of the Machine from inside a syscall, without
+ * waiting for an answer (the Worker never returns to its event loop while
+ * the process runs).
+ */
+export interface ProcessHost {
+  /**
+   * A child left in its slot with PROC.start = START_PENDING wants a Worker:
+   * ring the Machine's doorbell.
+   */
+  ringDoorbell(): void;
+}
+
 /** Construction parameters of a Task. */
 export interface TaskInit {
   mem: Memory;
@@ -61,6 +74,10 @@ export interface TaskInit {
   bootMs: number;
   /** Trace and notice lines (default NO_KERNEL_LOG). */
   klog?: KernelLog;
+  /** How exec places program text ("map" unless given). */
+  textMode?: "map" | "copy";
+  /** The Machine, for clone (absent in tests that run a Task alone: clone is -ENOSYS). */
+  host?: ProcessHost;
 }
 
 export class Task {
@@ -69,6 +86,7 @@ export class Task {
   /** Process slot: equal to the tid (one process per task). */
   readonly slot: number;
   readonly pid: number;
+  /** The parent's pid when the process started (getppid reads the live record). */
   readonly parentPid: number;
   mm: number;
   readonly console: ConsoleSink;
@@ -92,6 +110,15 @@ export class Task {
   rlimits: Rlimits = defaultRlimits();
   /** membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) was called. */
   membarrierRegistered = false;
+  /**
+   * Set by a successful execve: the new image, which the process layer
+   * starts on a new hart instead of returning to the old one.
+   */
+  execPending: ExecResult | null = null;
+  readonly textMode: "map" | "copy";
+  readonly host: ProcessHost | null;
+  /** Task-local signal state; the shared part is in the `signal` region (signal_state.ts). */
+  readonly sig: TaskSignals;
 
   constructor(init: TaskInit) {
     this.mem = init.mem;
@@ -105,11 +132,14 @@ export class Task {
     this.files = init.files;
     this.bootMs = init.bootMs;
     this.klog = init.klog ?? NO_KERNEL_LOG;
+    this.textMode = init.textMode ?? "map";
+    this.host = init.host ?? null;
+    this.sig = new TaskSignals(init.mem, init.tid, init.pid);
   }
 
-  /** The first pending signal (0: none). Cheap: one atomic load. */
-  pendingSignal(): number {
-    return firstPending(procGet(this.mem, this.slot, "sigPending"));
+  /** Linux's signal_pending(current): a signal awaits delivery. Cheap: one atomic load. */
+  signalPending(): boolean {
+    return this.sig.pending();
   }
 
   /** Stop the process with `reason` unless it is already stopping (the first reason wins). */

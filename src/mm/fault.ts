@@ -105,6 +105,7 @@ import {
   vmaStart,
   type VmFault,
   vmOps,
+  VMOPS_NONE,
 } from "./vma.ts";
 
 // vm_fault_t bits, with Linux's values.
@@ -226,7 +227,9 @@ type MutableVmFault = { -readonly [K in keyof VmFault]: VmFault[K] };
 function handlePteFault(vmf: MutableVmFault): number {
   const pte = vmf.origPte;
   if (!ptePresent(pte)) {
-    return vmaIsAnon(vmf.mem, vmf.vma) ? doAnonymousPage(vmf) : doFault(vmf);
+    // Linux's vma_is_anonymous is "no vm_ops": a special mapping ([vdso])
+    // has operations but no file, and faults through them.
+    return vmaOpsId(vmf.mem, vmf.vma) === VMOPS_NONE ? doAnonymousPage(vmf) : doFault(vmf);
   }
   if ((pte & PTE_PROTNONE) !== 0) {
     // mprotect rewrites every PTE of a VMA it makes accessible, under mmap_lock write.

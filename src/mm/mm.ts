@@ -68,9 +68,9 @@ export const mmField = (mem: Memory, mm: number, field: number): number =>
 // The zero page.
 
 /**
- * Boot the mm layer: allocate the shared zero page. Main thread, once,
- * after createMemory and before any mm exists. The zero page keeps its
- * allocation reference forever.
+ * Boot the mm layer: allocate the shared zero page and the [vdso] page.
+ * Main thread, once, after createMemory and before any mm exists. Both keep
+ * their allocation reference forever.
  *
  * @returns 0, or -ENOMEM
  */
@@ -80,8 +80,17 @@ export function mmBoot(mem: Memory): number {
   const pfn = allocFrame(mem, { zero: true });
   if (pfn < 0) return pfn;
   Atomics.store(mem.k32, w, pfn + 1);
+  // The [vdso] page (Linux's vdso pages, kept for the life of the kernel);
+  // the kernel writes its code (src/kernel/vdso.ts).
+  const vdso = allocFrame(mem, { zero: true });
+  if (vdso < 0) return vdso;
+  Atomics.store(mem.k32, mem.layout.mmg.base + MMG.vdsoPfn, vdso + 1);
   return 0;
 }
+
+/** The [vdso] page's pfn (-1 before mmBoot). */
+export const vdsoPagePfn = (mem: Memory): Pfn =>
+  (Atomics.load(mem.k32, mem.layout.mmg.base + MMG.vdsoPfn) - 1) as Pfn;
 
 /** The shared zero page's pfn (-1 before mmBoot). */
 export const zeroPfn = (mem: Memory): Pfn =>

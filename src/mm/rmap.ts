@@ -33,6 +33,7 @@ import { flushTlbMm } from "./tlb.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "./_sync.ts";
 import {
   immapInsert,
+  immapInsertAfter,
   immapList,
   immapRemove,
   VM_SHARED,
@@ -64,13 +65,15 @@ export function immapUnlock(mem: Memory, slot: number): void {
 
 /**
  * Put file VMA `v` on its inode's i_mmap (the common half of a file
- * system's VmOperations.open). Entry: mmap_lock of v's mm held for writing;
+ * system's VmOperations.open): at the front, or right after `after` (fork,
+ * see immapInsertAfter). Entry: mmap_lock of v's mm held for writing;
  * takes the i_mmap lock.
  */
-export function rmapAddVma(mem: Memory, v: number): void {
+export function rmapAddVma(mem: Memory, v: number, after = 0): void {
   const slot = vmaFile(mem, v);
   immapLock(mem, slot);
-  immapInsert(mem, immapHeadWord(mem, slot), v);
+  if (after !== 0) immapInsertAfter(mem, immapHeadWord(mem, slot), after, v);
+  else immapInsert(mem, immapHeadWord(mem, slot), v);
   immapUnlock(mem, slot);
 }
 

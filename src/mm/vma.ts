@@ -318,6 +318,25 @@ export function immapInsert(mem: Memory, head: number, v: number): void {
   mem.k32[head] = v;
 }
 
+/**
+ * Put `v` on the i_mmap list whose head is word `head` right after `after`
+ * (which is on it). fork puts a child's VMA after its parent's, so an rmap
+ * walk (truncate) that meets the two visits the parent first: a PTE that
+ * fork copies after the walk zapped the parent's cannot have existed, and
+ * one copied before is zapped when the walk reaches the child (Linux's
+ * vma_interval_tree_insert_after).
+ */
+export function immapInsertAfter(mem: Memory, head: number, after: number, v: number): void {
+  const next = f(mem, after, VMA.rmapNext);
+  if (next === 0 && f(mem, after, VMA.rmapPrev) === 0 && mem.k32[head] !== after) {
+    throw new KernelPanic("immapInsertAfter", `vma ${after} is not on the list`);
+  }
+  set(mem, v, VMA.rmapPrev, after);
+  set(mem, v, VMA.rmapNext, next);
+  set(mem, after, VMA.rmapNext, v);
+  if (next !== 0) set(mem, next, VMA.rmapPrev, v);
+}
+
 /** Take `v` off the i_mmap list whose head is word `head`. */
 export function immapRemove(mem: Memory, head: number, v: number): void {
   const prev = f(mem, v, VMA.rmapPrev);
@@ -403,12 +422,13 @@ export interface VmOperations {
    */
   mmap?(mem: Memory, file: MmapFile, vmFlags: number): number;
   /**
-   * A VMA of this file now exists (mmap or split): put it on i_mmap (taking
-   * the i_mmap lock). A split calls it before the old VMA shrinks, so for a
-   * moment the two overlap on i_mmap; a walker must tolerate that (zapping a
-   * PTE twice is harmless).
+   * A VMA of this file now exists (mmap, split or fork): put it on i_mmap
+   * (taking the i_mmap lock), right after `after` when given (fork: the
+   * parent's VMA, see immapInsertAfter). A split calls it before the old
+   * VMA shrinks, so for a moment the two overlap on i_mmap; a walker must
+   * tolerate that (zapping a PTE twice is harmless).
    */
-  open?(mem: Memory, vma: number): void;
+  open?(mem: Memory, vma: number, after?: number): void;
   /**
    * Take / release the i_mmap lock of the VMA's file. mm holds it while it
    * changes a file VMA's start, end or pgoff in place, so that rmap walkers
@@ -437,6 +457,8 @@ export interface MmapFile {
 export const VMOPS_NONE = 0;
 export const VMOPS_DAX = 1;
 export const VMOPS_FILEMAP = 2;
+/** The [vdso] special mapping (src/kernel/vdso.ts): no file, faults in one shared page. */
+export const VMOPS_VDSO = 3;
 /** Ids from here up are free for tests. */
 export const VMOPS_TEST = 8;
 const VMOPS_MAX = 16;

@@ -40,10 +40,12 @@ export enum LockClass {
   PAGE_CACHE,
   FILE_TABLE,
   TASK_TABLE,
+  PIPE,
   FRAME_ALLOC,
   TEST_A,
   TEST_B,
   TEST_C,
+  SIGHAND,
 }
 
 /**
@@ -64,9 +66,16 @@ export enum LockClass {
  *   dirties a page. A DAX entry or page is locked *after* the index lock is
  *   dropped: look up under PAGE_CACHE, bitTryLock, and if busy drop PAGE_CACHE
  *   and waitOnBit, as fs/dax.c's wait_entry_unlocked does.
- * - FILE_TABLE and TASK_TABLE are leaves (Linux's files->file_lock and
- *   tasklist_lock): held briefly to find or install a slot, never across a
- *   call into mm or fs, and never together. They may be taken anywhere.
+ * - FILE_TABLE, TASK_TABLE and PIPE are leaves (Linux's files->file_lock,
+ *   tasklist_lock and pipe->mutex): held briefly to find or install a slot
+ *   or move bytes through a pipe's ring, never across a call into mm or fs
+ *   (a pipe copies to a kernel buffer, and allocates its pages with the
+ *   lock dropped), and never together. They may be taken anywhere.
+ * - SIGHAND (Linux's sighand->siglock) nests inside TASK_TABLE, as siglock
+ *   nests in tasklist_lock: a sender finds the task, then locks its sighand.
+ *   Nothing but the frame allocator is taken under it, and no two siglocks
+ *   are ever held together (notifying a parent happens after the child's
+ *   siglock is dropped).
  * - FRAME_ALLOC is innermost: any of the above may need a frame.
  * - TEST_A < TEST_B < TEST_C are for the tests of src/sync only.
  */
@@ -81,7 +90,8 @@ const LOCK_ORDER: readonly (readonly LockClass[])[] = [
   [LockClass.PAGE_TABLE],
   [LockClass.INODE_CACHE],
   [LockClass.PAGE_CACHE],
-  [LockClass.FILE_TABLE, LockClass.TASK_TABLE],
+  [LockClass.FILE_TABLE, LockClass.TASK_TABLE, LockClass.PIPE],
+  [LockClass.SIGHAND],
   [LockClass.FRAME_ALLOC],
   [LockClass.TEST_A],
   [LockClass.TEST_B],

@@ -15,6 +15,7 @@
  * how the process ended and by the errnos seen.
  */
 
+import { SYS_rt_sigsuspend, SYS_rt_sigtimedwait_time64 } from "../../src/abi/signal.ts";
 import { errnoName } from "../../src/abi/errno.ts";
 import {
   MAP_ANONYMOUS,
@@ -261,6 +262,8 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     // A sleep of a random length (or forever, ppoll with no timeout) would stall the fuzzer:
     // an unmapped timeout pointer makes them fail fast instead.
     if (n === nr.SYS_ppoll_time64 || n === nr.SYS_clock_nanosleep_time64) a[2] = 0x7fff_f000;
+    // rt_sigsuspend and rt_sigtimedwait wait for a signal nobody sends here (or a random timeout).
+    if (n === SYS_rt_sigsuspend || n === SYS_rt_sigtimedwait_time64) continue;
     if (n === nr.SYS_mmap2) a[3] = a[3]! & ~0x8000; // no MAP_POPULATE of gigabytes
     if (n === nr.SYS_brk) a[0] = HEAP + (a[0]! & 0xffff);
     if ((n === nr.SYS_exit || n === nr.SYS_exit_group) && r.chance(0.95)) continue; // keep going longer

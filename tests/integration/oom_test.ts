@@ -19,6 +19,7 @@
  */
 
 import assert from "node:assert/strict";
+import { fatalSignalPending } from "../../src/kernel/signal_send.ts";
 import { PAGE_SIZE } from "../../src/abi/types.ts";
 import { type ExitStatus, type Machine } from "../../src/kernel/machine.ts";
 import { procGet } from "../../src/kernel/proc.ts";
@@ -97,7 +98,7 @@ function spawnHog(m: Machine): Hog {
 async function settle(m: Machine, hogs: Hog[], what: string): Promise<void> {
   const asleep = (pid: number) => {
     const s = procSlot(m, pid);
-    return s > 0 && procGet(m.mem, s, "futexWord") !== 0 && procGet(m.mem, s, "sigPending") === 0;
+    return s > 0 && procGet(m.mem, s, "futexWord") !== 0 && !fatalSignalPending(m.mem, s);
   };
   await until(() => hogs.every((h) => h.status !== null || asleep(h.pid)), 120_000, what);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { signalRelease } from "../../src/kernel/signal_state.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { SYS_statx } from "../../src/abi/syscall_nr.ts";
 import { AT_EMPTY_PATH, STATX, STATX_BASIC_STATS, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
@@ -141,7 +142,7 @@ export function makeBench(
       return b;
     },
     revive() {
-      procSet(mem, 2, "sigPending", 0);
+      signalRelease(mem, 2); // a fresh Task attaches fresh signal state
       this.t.files.closeAll();
       this.t = mk();
     },

@@ -2,15 +2,26 @@ import assert from "node:assert/strict";
 import { MM, mmBase } from "../../src/abi/layout.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { OOM_DIE, OOM_RETRY, outOfMemory } from "../../src/kernel/oom.ts";
-import { PROC_EXITING, procAlloc, procGet, procSet } from "../../src/kernel/proc.ts";
-import { sigBit, SIGKILL, SIGTERM } from "../../src/kernel/signal.ts";
+import { PROC_EXITING, procAlloc, procSet } from "../../src/kernel/proc.ts";
+import { SIGTERM } from "../../src/kernel/signal.ts";
+import { fatalSignalPending, killTaskGroup } from "../../src/kernel/signal_send.ts";
+import {
+  lockTaskSighand,
+  setBlockedLocked,
+  signalSpawn,
+  sigunlock,
+} from "../../src/kernel/signal_state.ts";
+import { asTid } from "../../src/abi/types.ts";
+import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
 
 /** A machine with processes in slots 2.. whose mms hold `rss[i]` anonymous pages (one table each). */
 function withProcs(rss: number[]): Memory {
   const mem = createMemory({ ramFrames: 16, deviceFrames: 0, deviceMemmap: false, maxTasks: 8 });
+  taskInit(mem.k32, asTid(1)); // the Machine's task, which takes the targets' siglocks
+  setCurrentTid(asTid(1));
   rss.forEach((pages, i) => {
     const slot = 2 + i;
-    procAlloc(mem, slot, 0);
+    signalSpawn(mem, slot, procAlloc(mem, slot, 0));
     procSet(mem, slot, "mm", slot); // mm slot = task slot, as the Machine does
     Atomics.store(mem.k32, mmBase(mem.layout, slot) + MM.rssAnon, pages);
     Atomics.store(mem.k32, mmBase(mem.layout, slot) + MM.ptFrames, 1);
@@ -18,8 +29,7 @@ function withProcs(rss: number[]): Memory {
   return mem;
 }
 
-const killed = (mem: Memory, slot: number) =>
-  (procGet(mem, slot, "sigPending") & sigBit(SIGKILL)) !== 0;
+const killed = (mem: Memory, slot: number) => fatalSignalPending(mem, slot);
 
 Deno.test("outOfMemory() SIGKILLs the process holding the most RAM and tells the faulter to retry", () => {
   const mem = withProcs([10, 50, 30]);
@@ -52,7 +62,11 @@ Deno.test("outOfMemory() picks no second victim while the first is still dying",
 
 Deno.test("outOfMemory() ignores a pending signal other than SIGKILL", () => {
   const mem = withProcs([10, 50]);
-  procSet(mem, 3, "sigPending", sigBit(SIGTERM));
+  const h = lockTaskSighand(mem, 3);
+  setBlockedLocked(mem, 3, { lo: 1 << (SIGTERM - 1), hi: 0 });
+  sigunlock(mem, h);
+  assert.ok(killTaskGroup(mem, 3, SIGTERM) >= 0);
+  assert.ok(!killed(mem, 3), "a blocked SIGTERM is only pending");
   assert.equal(outOfMemory(mem, 2), OOM_RETRY);
   assert.ok(killed(mem, 3));
 });

@@ -9,18 +9,9 @@ import {
   procExit,
   procFree,
   procGet,
-  procKill,
   procLive,
 } from "../../src/kernel/proc.ts";
-import {
-  firstPending,
-  sigBit,
-  SIGINT,
-  SIGKILL,
-  signalStatus,
-  SIGSEGV,
-  SIGTERM,
-} from "../../src/kernel/signal.ts";
+import { SIGKILL, signalName, signalStatus, SIGSEGV, SIGTERM } from "../../src/kernel/signal.ts";
 
 const mem = () =>
   createMemory({ ramFrames: 16, deviceFrames: 0, deviceMemmap: false, maxTasks: 6 });
@@ -56,27 +47,12 @@ Deno.test("procAlloc() gives increasing pids; procExit/procFree make a zombie th
   assert.equal(procAlloc(m, 2, 0), 3, "pids are not reused");
 });
 
-Deno.test("procKill() sets pending bits of live processes only, and refuses bad signals", () => {
-  const m = mem();
-  procAlloc(m, 4, 0);
-  assert.ok(procKill(m, 4, SIGTERM));
-  assert.ok(procKill(m, 4, SIGINT));
-  assert.equal(procGet(m, 4, "sigPending"), sigBit(SIGTERM) | sigBit(SIGINT));
-  assert.equal(procKill(m, 4, 0), false);
-  assert.equal(procKill(m, 4, 32), false);
-  assert.equal(procKill(m, 5, SIGTERM), false, "free slot");
-  procExit(m, 4, 0, SIGTERM);
-  assert.equal(procKill(m, 4, SIGKILL), false, "zombie");
-});
-
-Deno.test("firstPending() prefers SIGKILL, then the lowest signal; signalStatus() is 128 + sig", () => {
-  const cases: [number, number][] = [
-    [0, 0],
-    [sigBit(SIGTERM), SIGTERM],
-    [sigBit(SIGTERM) | sigBit(SIGINT), SIGINT],
-    [sigBit(SIGTERM) | sigBit(SIGKILL) | sigBit(SIGINT), SIGKILL],
-    [sigBit(31), 31],
-  ];
-  for (const [word, sig] of cases) assert.equal(firstPending(word), sig, `word ${word}`);
+Deno.test("signalStatus() is 128 + sig; signalName() names 1..64 as Linux's kill -l", () => {
   assert.equal(signalStatus(SIGSEGV), 139);
+  assert.equal(signalStatus(64), 192);
+  assert.equal(signalName(SIGKILL), "SIGKILL");
+  assert.equal(signalName(SIGTERM), "SIGTERM");
+  assert.equal(signalName(32), "SIGRT0");
+  assert.equal(signalName(64), "SIGRT32");
+  assert.equal(signalName(65), "signal 65");
 });

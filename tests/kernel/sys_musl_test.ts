@@ -29,6 +29,7 @@ import { VfsFiles } from "../../src/kernel/files.ts";
 import { syscallDispatch } from "../../src/kernel/syscall.ts";
 import { Task } from "../../src/kernel/task.ts";
 import { STATX } from "../../src/kernel/sys_stat.ts";
+import { asTid } from "../../src/abi/types.ts";
 import { type Bench, makeBench, SCRATCH, statxFd, statxFields } from "./_task.ts";
 
 const enc = new TextEncoder();
@@ -219,7 +220,17 @@ Deno.test("fcntl64() record locks conflict between processes, report the holder,
     // A second process on the same machine: its own fd table, so its own lock owner.
     const files = VfsFiles.create(b.fs, b.t.mm);
     if (typeof files === "number") throw new Error("no fd table");
-    const t2 = new Task({ ...b.t, pid: b.t.pid + 100, files, klog: undefined });
+    const t2 = new Task({
+      mem: b.mem,
+      tid: asTid(3), // its own signal state; the thread's current task stays the bench's
+      pid: b.t.pid + 100,
+      parentPid: 0,
+      mm: b.t.mm,
+      console: b.t.console,
+      stdin: new Uint8Array(0),
+      files,
+      bootMs: b.t.bootMs,
+    });
     const regs = new Int32Array(32);
     const call2 = (n: number, ...args: number[]) => {
       regs.fill(0);

@@ -94,6 +94,7 @@ Deno.test("lockdep accepts the whole lock order of docs/ARCHITECTURE.md §3 take
     LockClass.INODE_CACHE,
     LockClass.PAGE_CACHE,
     LockClass.TASK_TABLE,
+    LockClass.SIGHAND,
     LockClass.FRAME_ALLOC,
   ];
   for (let i = 1; i < chain.length; i++) assert.ok(lockRank(chain[i]!) > lockRank(chain[i - 1]!));

@@ -17,6 +17,14 @@
 #define O_DIRECTORY 0200000
 #define O_CLOEXEC 02000000
 
+#define F_DUPFD 0
+#define F_GETFD 1
+#define F_SETFD 2
+#define F_GETFL 3
+#define F_SETFL 4
+#define F_DUPFD_CLOEXEC 1030
+#define FD_CLOEXEC 1
+
 #define AT_FDCWD (-100)
 #define AT_REMOVEDIR 0x200
 
@@ -29,5 +37,6 @@ int open(const char *path, int flags, ...);
  * the range reads as zeros, the size stays. -1 and errno on failure. */
 int fallocate(int fd, int mode, off_t off, off_t len);
 int openat(int dirfd, const char *path, int flags, ...);
+int fcntl(int fd, int cmd, ...);
 
 #endif

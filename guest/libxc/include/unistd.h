@@ -25,6 +25,34 @@ int unlink(const char *path);
 int unlinkat(int dirfd, const char *path, int flags);
 int rmdir(const char *path);
 pid_t getpid(void);
+pid_t getppid(void);
+
+/* Processes (process.c). riscv32 has no fork, vfork or wait4 system calls:
+ * fork is clone(SIGCHLD), and waitpid (sys/wait.h) is made from waitid. */
+pid_t fork(void);
+int execve(const char *path, char *const argv[], char *const envp[]);
+int execv(const char *path, char *const argv[]);
+/* execvp: a name without '/' is looked up in $PATH (default "/bin"). */
+int execvp(const char *file, char *const argv[]);
+int pipe(int fds[2]);
+int pipe2(int fds[2], int flags);
+int dup(int fd);
+int dup2(int oldfd, int newfd);
+int dup3(int oldfd, int newfd, int flags);
+/* clone(flags, stack, ptid, tls, ctid) and, in the child, exit(fn(arg))
+ * on `stack` (its top). Returns the child's tid, or -errno (not errno). */
+int __xc_clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid, void *tls,
+               pid_t *ctid);
+#define CLONE_VM 0x100
+#define CLONE_VFORK 0x4000
+int setpgid(pid_t pid, pid_t pgid);
+pid_t getpgid(pid_t pid);
+pid_t setsid(void);
+
+/* The environment. A function, not a variable, so programs never need a
+ * copy relocation against libc.so (as errno). */
+char ***__environ_location(void);
+#define environ (*__environ_location())
 int brk(void *addr);
 void *sbrk(long incr);
 void _exit(int status) __attribute__((noreturn));

@@ -12,11 +12,15 @@
 #define HIDDEN __attribute__((visibility("hidden")))
 
 enum {
+  SYS_dup = 23,
+  SYS_dup3 = 24,
+  SYS_fcntl64 = 25,
   SYS_unlinkat = 35,
   SYS_ftruncate64 = 46,  /* fd, len_lo, len_hi */
   SYS_fallocate = 47,    /* fd, mode, off_lo, off_hi, len_lo, len_hi */
   SYS_openat = 56,
   SYS_close = 57,
+  SYS_pipe2 = 59,
   SYS_getdents64 = 61,
   SYS_llseek = 62,       /* fd, off_hi, off_lo, loff_t *result, whence */
   SYS_read = 63,
@@ -30,16 +34,23 @@ enum {
   SYS_fsync = 82,
   SYS_exit = 93,
   SYS_exit_group = 94,
-
+  SYS_waitid = 95,       /* idtype, id, siginfo_t *, options, rusage * */
+  SYS_set_tid_address = 96,
+  SYS_setpgid = 154,
+  SYS_getpgid = 155,
+  SYS_setsid = 157,
   SYS_getpid = 172,
-  SYS_renameat2 = 276,   /* olddirfd, oldpath, newdirfd, newpath, flags */
-  SYS_statx = 291,       /* dirfd, path, flags, mask, struct statx * */
+  SYS_getppid = 173,
   SYS_brk = 214,
   SYS_munmap = 215,
+  SYS_clone = 220,       /* flags, newsp, parent_tid, tls, child_tid */
+  SYS_execve = 221,
   SYS_mmap2 = 222,       /* addr, len, prot, flags, fd, offset / 4096 */
   SYS_mprotect = 226,
   SYS_msync = 227,
   SYS_madvise = 233,
+  SYS_renameat2 = 276,   /* olddirfd, oldpath, newdirfd, newpath, flags */
+  SYS_statx = 291,       /* dirfd, path, flags, mask, struct statx * */
   SYS_clock_gettime64 = 403,
   SYS_futex_time64 = 422, /* uaddr, op, val, timeout (always 0 here) */
 };

@@ -45,6 +45,10 @@ void abort(void) {
   __xc_die("abort\n");
 }
 
+char ***__environ_location(void) {
+  return &xc_environ;
+}
+
 char *getenv(const char *name) {
   size_t n = strlen(name);
   for (char **e = xc_environ; e && *e; e++) {

@@ -1,0 +1,260 @@
+/* proctest: process-lifecycle checks, one per subcommand, each printing
+ * fixed lines (so qemu-riscv32 and xip can be compared where Linux's
+ * answer does not depend on the host).
+ *
+ *   proctest bomb      a bounded fork bomb: every process forks up to 8
+ *                      times; a fork that fails must fail with EAGAIN;
+ *                      the root reports whether any fork hit the limit
+ *   proctest orphan    the child leaves a grandchild behind and exits; the
+ *                      grandchild waits until it is adopted (getppid
+ *                      changes) and prints its new parent (host-dependent)
+ *   proctest wait      waitid WNOWAIT, waitpid by process group, bad
+ *                      options, a pid that is no child
+ *   proctest wclone    a clone child with no exit signal is only seen by
+ *                      __WALL / __WCLONE waits (Linux; qemu forks instead)
+ *   proctest sleep     fork a child that sleeps in a futex wait forever,
+ *                      print its pid, and wait for it (for kill tests)
+ *   proctest vfork     clone(CLONE_VM|CLONE_VFORK) on a stack of its own:
+ *                      the parent resumes only after the child is done,
+ *                      and sees its write (qemu turns vfork into fork)
+ *   proctest sigchld   a SIGCHLD handler runs for an exit; WUNTRACED sees a
+ *                      stop, WCONTINUED the continue; with SIGCHLD ignored,
+ *                      children are reaped at once and wait says ECHILD
+ *   proctest cycles N [PATH]
+ *                      N rounds of fork, then exit (or exec PATH and its
+ *                      exit), then wait; every child must exit 0 */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xc/sync.h>
+
+#define __WALL 0x40000000
+#define __WCLONE 0x80000000
+
+static int bomb(pid_t root) {
+  int saw = 0, kids = 0, bad = 0;
+  for (int i = 0; i < 8; i++) {
+    pid_t p = fork();
+    if (p == 0) {
+      kids = 0; /* the child goes on with the rest of the loop */
+      continue;
+    }
+    if (p < 0) {
+      if (errno == EAGAIN) saw = 1;
+      else bad = 1;
+      break;
+    }
+    kids++;
+  }
+  int st;
+  while (kids > 0 && wait(&st) > 0) {
+    kids--;
+    if (!WIFEXITED(st)) bad = 1;
+    else if (WEXITSTATUS(st) == 1) saw = 1;
+    else if (WEXITSTATUS(st) != 0) bad = 1;
+  }
+  if (kids != 0) bad = 1;
+  if (getpid() != root) exit(bad ? 2 : saw);
+  printf("fork bomb: %s, EAGAIN %s\n", bad ? "errors" : "no errors", saw ? "seen" : "not seen");
+  return bad;
+}
+
+static int orphan(void) {
+  pid_t child = fork();
+  if (child == 0) {
+    pid_t me = getpid();
+    if (fork() == 0) {
+      while (getppid() == me) {
+      }
+      printf("grandchild: adopted by %d\n", getppid());
+      exit(0);
+    }
+    exit(0);
+  }
+  int st;
+  waitpid(child, &st, 0);
+  printf("child exited %d, leaving its child behind\n", WEXITSTATUS(st));
+  fflush(stdout);
+  return 0;
+}
+
+static void expect(const char *what, int ok) {
+  printf("%s: %s\n", what, ok ? "ok" : "WRONG");
+}
+
+static int waits(void) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) exit(3);
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int r = waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+  expect("waitid WNOWAIT reports the exit", r == 0 && si.si_pid == c && si.si_code == CLD_EXITED &&
+                                                si.si_status == 3 && si.si_signo == 17);
+  int st = 0;
+  expect("the zombie is still there for waitpid", waitpid(c, &st, 0) == c && WEXITSTATUS(st) == 3);
+  expect("then it is gone (ECHILD)", waitpid(c, &st, 0) < 0 && errno == ECHILD);
+  expect("bad options are EINVAL", waitpid(-1, &st, 0x100) < 0 && errno == EINVAL);
+  expect("a pid that is not a child is ECHILD", waitpid(1, &st, WNOHANG) < 0 && errno == ECHILD);
+
+  fflush(stdout);
+  pid_t g = fork();
+  if (g == 0) {
+    setpgid(0, 0);
+    exit(5);
+  }
+  setpgid(g, g); /* either of the two calls may win; both mean the same */
+  expect("waitpid(-pgid) finds the child in its own group",
+         waitpid(-g, &st, 0) == g && WEXITSTATUS(st) == 5);
+  expect("no children left", wait(&st) < 0 && errno == ECHILD);
+  return 0;
+}
+
+static int wclone(void) {
+  fflush(stdout);
+  /* clone(flags = 0): a child with no exit signal. */
+  long r;
+  {
+    register long a0 __asm__("a0") = 0, a1 __asm__("a1") = 0, a2 __asm__("a2") = 0;
+    register long a3 __asm__("a3") = 0, a4 __asm__("a4") = 0, a7 __asm__("a7") = 220;
+    __asm__ volatile("ecall" : "+r"(a0) : "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a7) : "memory");
+    r = a0;
+  }
+  if (r == 0) exit(9);
+  siginfo_t si;
+  expect("a plain wait does not see a clone child",
+         waitid(P_ALL, 0, &si, WEXITED) < 0 && errno == ECHILD);
+  memset(&si, 0, sizeof si);
+  expect("__WCLONE does", waitid(P_ALL, 0, &si, WEXITED | WNOWAIT | __WCLONE) == 0 &&
+                              si.si_pid == r && si.si_status == 9);
+  int st;
+  expect("__WALL does too", waitpid(-1, &st, __WALL) == r && WEXITSTATUS(st) == 9);
+  return 0;
+}
+
+static int sleeper(void) {
+  pid_t c = fork();
+  if (c == 0) {
+    volatile int word = 0;
+    for (;;) xc_futex_wait(&word, 0);
+  }
+  printf("sleeper %d\n", c);
+  fflush(stdout);
+  int st;
+  if (waitpid(c, &st, 0) != c) return 1;
+  if (WIFSIGNALED(st)) printf("child killed by signal %d\n", WTERMSIG(st));
+  else printf("child exited %d\n", WEXITSTATUS(st));
+  return 0;
+}
+
+static volatile int vfork_word;
+
+static int vfork_child(void *arg) {
+  /* Dawdle first: a parent that did not wait would see 0. */
+  for (volatile int i = 0; i < 300000; i++) {
+  }
+  vfork_word = (int)(long)arg;
+  return 7;
+}
+
+static int vforks(void) {
+  char *stack = malloc(16384);
+  fflush(stdout);
+  int pid = __xc_clone(vfork_child, stack + 16384, CLONE_VM | CLONE_VFORK | 17, (void *)42, 0, 0,
+                       0);
+  expect("vfork: the parent resumes after the child wrote", pid > 0 && vfork_word == 42);
+  int st;
+  expect("vfork: the child exits 7", waitpid(pid, &st, 0) == pid && WEXITSTATUS(st) == 7);
+  free(stack);
+  return 0;
+}
+
+static volatile int chld_count;
+
+static void on_chld(int sig) {
+  (void)sig;
+  chld_count++;
+}
+
+static int sigchlds(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_chld;
+  sigaction(SIGCHLD, &sa, 0);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) exit(4);
+  int st = 0;
+  pid_t r;
+  while ((r = waitpid(c, &st, 0)) < 0 && errno == EINTR) {
+  }
+  expect("SIGCHLD handler ran for the exit", r == c && WEXITSTATUS(st) == 4 && chld_count == 1);
+
+  fflush(stdout);
+  c = fork();
+  if (c == 0) {
+    raise(SIGSTOP);
+    exit(6);
+  }
+  while ((r = waitpid(c, &st, WUNTRACED)) < 0 && errno == EINTR) {
+  }
+  expect("WUNTRACED reports the stop", r == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
+  kill(c, SIGCONT);
+  while ((r = waitpid(c, &st, WCONTINUED)) < 0 && errno == EINTR) {
+  }
+  expect("WCONTINUED reports the continue", r == c && WIFCONTINUED(st));
+  while ((r = waitpid(c, &st, 0)) < 0 && errno == EINTR) {
+  }
+  expect("then the exit", r == c && WIFEXITED(st) && WEXITSTATUS(st) == 6);
+
+  signal(SIGCHLD, SIG_IGN);
+  fflush(stdout);
+  c = fork();
+  if (c == 0) exit(0);
+  expect("with SIGCHLD ignored the child is reaped at once (ECHILD)",
+         waitpid(-1, &st, 0) < 0 && errno == ECHILD);
+  return 0;
+}
+
+static int cycles(int n, const char *path) {
+  for (int i = 0; i < n; i++) {
+    pid_t c = fork();
+    if (c < 0) {
+      printf("fork failed at cycle %d: errno %d\n", i, errno);
+      return 1;
+    }
+    if (c == 0) {
+      if (path) {
+        char *argv[] = {(char *)path, 0};
+        execve(path, argv, 0);
+        _exit(127);
+      }
+      _exit(0);
+    }
+    int st;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      printf("cycle %d: child status %#x\n", i, st);
+      return 1;
+    }
+  }
+  printf("%d cycles of fork, %s, wait: ok\n", n, path ? "exec" : "exit");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (!strcmp(cmd, "bomb")) return bomb(getpid());
+  if (!strcmp(cmd, "orphan")) return orphan();
+  if (!strcmp(cmd, "wait")) return waits();
+  if (!strcmp(cmd, "wclone")) return wclone();
+  if (!strcmp(cmd, "sleep")) return sleeper();
+  if (!strcmp(cmd, "vfork")) return vforks();
+  if (!strcmp(cmd, "sigchld")) return sigchlds();
+  if (!strcmp(cmd, "cycles") && argc > 2) return cycles(atoi(argv[2]), argc > 3 ? argv[3] : 0);
+  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork|sigchld|cycles N [PATH]\n");
+  return 2;
+}

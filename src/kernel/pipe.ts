@@ -1,0 +1,303 @@
+/**
+ * Pipes (Linux's fs/pipe.c, reduced): a ring of up to PIPE_PAGES RAM
+ * pages in shared memory, so that the two ends may be used from any
+ * Worker. The record layout is in src/abi/layout_pipe.ts; the open files
+ * of the two ends reach the ring through the pipe driver (pipe_fs.ts).
+ *
+ * Semantics, as pipe(7):
+ * - read takes what is buffered, at most what was asked, and never waits
+ *   for more; an empty pipe blocks, or returns 0 once no writer is left,
+ *   or -EAGAIN with O_NONBLOCK;
+ * - a write of at most PIPE_BUF bytes is atomic: it waits until it fits
+ *   whole, and no other write's bytes come between its own; a larger
+ *   write goes in as room appears and may be interleaved; a blocking
+ *   write returns only when everything went in (or a signal stops it,
+ *   returning what went in, or -ERESTARTSYS if nothing did); with O_NONBLOCK, a
+ *   small write that does not fit is -EAGAIN and a large one writes what
+ *   fits (-EAGAIN if nothing does);
+ * - writing with no reader left raises SIGPIPE on the writer and fails
+ *   with -EPIPE (or returns what went in before the last reader left).
+ *
+ * Sleeping: a reader or writer that must wait notes the pipe's event word
+ * under the lock, drops the lock and sleeps on the word (sleep.ts), so it
+ * stays killable and interruptible; every change bumps the word.
+ *
+ * Pages: a write that needs a page the ring does not have yet drops the
+ * lock, allocates one (which may reclaim the page cache), and retakes the
+ * lock; the pages stay until the pipe is freed.
+ *
+ * @module
+ */
+
+import { EAGAIN, ENFILE, ENOMEM, ENXIO, EPIPE } from "../abi/errno.ts";
+import {
+  PIPE,
+  PIPE_BUF,
+  PIPE_CAPACITY,
+  PIPE_PAGES,
+  pipeBase,
+  PIPES_HDR,
+  PIPES_MAX,
+} from "../abi/layout_pipe.ts";
+import { KernelPanic } from "../abi/panic.ts";
+import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import type { Memory } from "../hw/memory.ts";
+import { allocFrameReclaim } from "../mm/frame_alloc.ts";
+import { putPage } from "../mm/memmap.ts";
+import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
+import { SIGPIPE } from "./signal.ts";
+import { sendSigSelf } from "./signal_send.ts";
+import { sleepOnWord } from "./sleep.ts";
+
+/** Which end of a pipe an open file is. */
+export type PipeEnd = "read" | "write";
+
+/** Cookie bits that hold the record slot; the rest is a generation. */
+const SLOT_BITS = 9;
+const SLOT_MASK = (1 << SLOT_BITS) - 1;
+if (PIPES_MAX > SLOT_MASK + 1) throw new KernelPanic("pipe", "pipe slots do not fit the id");
+
+/** Word index of the record of pipe `id`, or -1 when it names no live pipe. */
+function recOf(mem: Memory, id: number): number {
+  const slot = id & SLOT_MASK;
+  if (id <= 0 || slot >= PIPES_MAX) return -1;
+  const r = pipeBase(mem.layout.pipes.base, slot);
+  return Atomics.load(mem.k32, r + PIPE.id) === id ? r : -1;
+}
+
+const lock = (mem: Memory, r: number): void => mutexLock(mem.k32, r + PIPE.lock, LockClass.PIPE);
+const unlock = (mem: Memory, r: number): void => mutexUnlock(mem.k32, r + PIPE.lock);
+
+/** Bump the event word and wake every sleeper. */
+function wake(mem: Memory, r: number): void {
+  Atomics.add(mem.k32, r + PIPE.event, 1);
+  Atomics.notify(mem.k32, r + PIPE.event);
+}
+
+/**
+ * Make a pipe with no ends open yet (pipeGet opens them). Any thread.
+ *
+ * @returns its id, or -ENFILE when every record is taken
+ */
+export function pipeAlloc(mem: Memory): number {
+  const k32 = mem.k32;
+  const base = mem.layout.pipes.base;
+  for (let slot = 0; slot < PIPES_MAX; slot++) {
+    const r = pipeBase(base, slot);
+    if (Atomics.compareExchange(k32, r + PIPE.id, 0, -1) !== 0) continue;
+    const gen = (Atomics.add(k32, base + PIPES_HDR.lastId, 1) + 1) & 0x3f_ffff;
+    const id = ((gen || 1) << SLOT_BITS) | slot;
+    for (const f of [PIPE.readers, PIPE.writers, PIPE.head, PIPE.tail, PIPE.lock]) {
+      Atomics.store(k32, r + f, 0);
+    }
+    Atomics.store(k32, r + PIPE.lock + 1, 0);
+    for (let i = 0; i < PIPE_PAGES; i++) Atomics.store(k32, r + PIPE.pages + i, 0);
+    Atomics.store(k32, r + PIPE.id, id); // publishes the fields above
+    return id;
+  }
+  return -ENFILE;
+}
+
+/**
+ * Open one end of pipe `id`: one more reader or writer.
+ *
+ * @returns `id`, or -ENXIO when the pipe is gone
+ */
+export function pipeGet(mem: Memory, id: number, end: PipeEnd): number {
+  const r = recOf(mem, id);
+  if (r < 0) return -ENXIO;
+  Atomics.add(mem.k32, r + (end === "read" ? PIPE.readers : PIPE.writers), 1);
+  return id;
+}
+
+/**
+ * Close one end of pipe `id` (the last reference of an open file of that
+ * end went). Readers waiting on the last writer see EOF; writers waiting
+ * on the last reader see EPIPE. When both ends are closed, the pipe and
+ * its pages are freed. Any thread (the Machine closes a dead process's
+ * files). Entry: no PIPE lock held.
+ *
+ * @throws KernelPanic when the pipe does not exist or the end was not open
+ */
+export function pipePut(mem: Memory, id: number, end: PipeEnd): void {
+  const r = recOf(mem, id);
+  if (r < 0) throw new KernelPanic("pipePut", `pipe ${id} does not exist`);
+  const k32 = mem.k32;
+  withNoKill(() => {
+    lock(mem, r);
+    const w = r + (end === "read" ? PIPE.readers : PIPE.writers);
+    const left = Atomics.sub(k32, w, 1) - 1;
+    if (left < 0) {
+      Atomics.add(k32, w, 1);
+      unlock(mem, r);
+      throw new KernelPanic("pipePut", `pipe ${id}: no ${end} end open`);
+    }
+    const gone = Atomics.load(k32, r + PIPE.readers) === 0 &&
+      Atomics.load(k32, r + PIPE.writers) === 0;
+    if (gone) {
+      for (let i = 0; i < PIPE_PAGES; i++) {
+        const p = Atomics.exchange(k32, r + PIPE.pages + i, 0);
+        if (p !== 0) putPage(mem, (p - 1) as Pfn);
+      }
+    }
+    unlock(mem, r);
+    wake(mem, r);
+    if (gone) Atomics.store(k32, r + PIPE.id, 0);
+  });
+}
+
+/** Bytes buffered in pipe `id` (FIONREAD), or -ENXIO. */
+export function pipeBuffered(mem: Memory, id: number): number {
+  const r = recOf(mem, id);
+  if (r < 0) return -ENXIO;
+  return (Atomics.load(mem.k32, r + PIPE.tail) - Atomics.load(mem.k32, r + PIPE.head)) >>> 0;
+}
+
+/** Copy `n` bytes between `buf[at..]` and the ring from stream byte `pos`. Entry: lock held. */
+function ringCopy(
+  mem: Memory,
+  r: number,
+  pos: number,
+  buf: Uint8Array,
+  at: number,
+  n: number,
+  intoRing: boolean,
+): void {
+  const u8 = mem.u8;
+  for (let done = 0; done < n;) {
+    const off = (pos + done) % PIPE_CAPACITY;
+    const page = Atomics.load(mem.k32, r + PIPE.pages + Math.floor(off / PAGE_SIZE)) - 1;
+    if (page < 0) throw new KernelPanic("pipe ringCopy", `no page at ring offset ${off}`);
+    const inPage = off % PAGE_SIZE;
+    const len = Math.min(n - done, PAGE_SIZE - inPage);
+    const pa = page * PAGE_SIZE + inPage;
+    if (intoRing) u8.set(buf.subarray(at + done, at + done + len), pa);
+    else buf.set(u8.subarray(pa, pa + len), at + done);
+    done += len;
+  }
+}
+
+/**
+ * read(2) on the read end of pipe `id` into `dst`, as the process in slot
+ * `slot` (the calling thread's). Entry: no lock held.
+ *
+ * @returns bytes read (0: no writer left and nothing buffered), -EAGAIN
+ *   (nonblock and empty), -ERESTARTSYS (a signal, or a kill, while
+ *   waiting), -ENXIO
+ */
+export function pipeRead(
+  mem: Memory,
+  slot: number,
+  id: number,
+  dst: Uint8Array,
+  nonblock: boolean,
+): number {
+  const r = recOf(mem, id);
+  if (r < 0) return -ENXIO;
+  if (dst.length === 0) return 0;
+  const k32 = mem.k32;
+  for (;;) {
+    lock(mem, r);
+    const head = Atomics.load(k32, r + PIPE.head);
+    const avail = (Atomics.load(k32, r + PIPE.tail) - head) >>> 0;
+    if (avail > 0) {
+      const n = Math.min(avail, dst.length);
+      ringCopy(mem, r, head >>> 0, dst, 0, n, false);
+      Atomics.store(k32, r + PIPE.head, (head + n) | 0);
+      unlock(mem, r);
+      wake(mem, r);
+      return n;
+    }
+    const seen = Atomics.load(k32, r + PIPE.event);
+    const writers = Atomics.load(k32, r + PIPE.writers);
+    unlock(mem, r);
+    if (writers === 0) return 0;
+    if (nonblock) return -EAGAIN;
+    const s = sleepOnWord(mem, slot, r + PIPE.event, seen);
+    if (s < 0) return s;
+  }
+}
+
+/**
+ * write(2) on the write end of pipe `id` from `src`, as the process in
+ * slot `slot`. Entry: no lock held.
+ *
+ * @returns bytes written, or -EPIPE (no reader; SIGPIPE is raised too),
+ *   -EAGAIN (nonblock and no room), -ERESTARTSYS (a signal before anything
+ *   was written), -ENOMEM (no frame for a ring page), -ENXIO
+ */
+export function pipeWrite(
+  mem: Memory,
+  slot: number,
+  id: number,
+  src: Uint8Array,
+  nonblock: boolean,
+): number {
+  const r = recOf(mem, id);
+  if (r < 0) return -ENXIO;
+  const k32 = mem.k32;
+  const atomic = src.length <= PIPE_BUF;
+  let done = 0;
+  for (;;) {
+    lock(mem, r);
+    if (Atomics.load(k32, r + PIPE.readers) === 0) {
+      unlock(mem, r);
+      sendSigSelf(mem, slot, SIGPIPE);
+      return done > 0 ? done : -EPIPE;
+    }
+    if (done === src.length) {
+      unlock(mem, r);
+      return done;
+    }
+    const tail = Atomics.load(k32, r + PIPE.tail) >>> 0;
+    const room = PIPE_CAPACITY - ((tail - Atomics.load(k32, r + PIPE.head)) >>> 0);
+    const left = src.length - done;
+    if (atomic ? room >= left : room > 0) {
+      const n = Math.min(room, left);
+      const missing = missingPage(mem, r, tail, n);
+      if (missing >= 0) {
+        unlock(mem, r);
+        if (!addPage(mem, r, missing)) return done > 0 ? done : -ENOMEM;
+        continue;
+      }
+      ringCopy(mem, r, tail, src, done, n, true);
+      Atomics.store(k32, r + PIPE.tail, (tail + n) | 0);
+      unlock(mem, r);
+      wake(mem, r);
+      done += n;
+      continue;
+    }
+    const seen = Atomics.load(k32, r + PIPE.event);
+    unlock(mem, r);
+    if (nonblock) return done > 0 ? done : -EAGAIN;
+    const s = sleepOnWord(mem, slot, r + PIPE.event, seen);
+    if (s < 0) return done > 0 ? done : s;
+  }
+}
+
+/** The first ring page [pos, pos + n) needs that is not allocated, or -1. Entry: lock held. */
+function missingPage(mem: Memory, r: number, pos: number, n: number): number {
+  const first = Math.floor((pos % PIPE_CAPACITY) / PAGE_SIZE);
+  const last = Math.floor(((pos + n - 1) % PIPE_CAPACITY) / PAGE_SIZE);
+  for (let i = first;; i = (i + 1) % PIPE_PAGES) {
+    if (Atomics.load(mem.k32, r + PIPE.pages + i) === 0) return i;
+    if (i === last) return -1;
+  }
+}
+
+/**
+ * Give ring page `i` a frame, unless someone else did meanwhile. Entry: no
+ * lock held (the allocation may reclaim).
+ *
+ * @returns false when no frame could be had
+ */
+function addPage(mem: Memory, r: number, i: number): boolean {
+  return withNoKill(() => {
+    const pfn = allocFrameReclaim(mem);
+    if (pfn < 0) return false;
+    if (Atomics.compareExchange(mem.k32, r + PIPE.pages + i, 0, pfn + 1) !== 0) {
+      putPage(mem, pfn as Pfn);
+    }
+    return true;
+  });
+}
