@@ -121,7 +121,18 @@ const MOTD = "Welcome to xip: these programs run in place from the memory device
  */
 const MUSL_PROGRAMS: Record<string, string[]> = {
   hello: ["guest/bin/hello.c"],
-  mtest: ["main", "stdio", "memory", "strings", "time", "files", "dirs", "errnos", "proc"].map(
+  mtest: [
+    "main",
+    "stdio",
+    "memory",
+    "strings",
+    "time",
+    "files",
+    "dirs",
+    "errnos",
+    "proc",
+    "signals",
+  ].map(
     (n) => `guest/musl/${n}.c`,
   ),
 };

@@ -13,7 +13,7 @@ static const struct {
 } groups[] = {
 	{"stdio", group_stdio},   {"memory", group_memory}, {"strings", group_strings},
 	{"time", group_time},     {"files", group_files},   {"dirs", group_dirs},
-	{"errnos", group_errnos}, {"proc", group_proc},
+	{"errnos", group_errnos}, {"proc", group_proc},     {"signals", group_signals},
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 

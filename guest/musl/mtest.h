@@ -33,5 +33,6 @@ int group_files(void);
 int group_dirs(void);
 int group_errnos(void);
 int group_proc(void);
+int group_signals(void);
 
 #endif

@@ -1,7 +1,7 @@
 /**
  * musl conformance: every group of mtest (guest/musl/: stdio, malloc and
  * mmap, strings, time, files, directories, errno paths, identity and
- * limits) prints the same lines and exits with the same status under xip
+ * limits, signals) prints the same lines and exits with the same status under xip
  * as under qemu-riscv32, dynamic (PT_INTERP, musl's ld.so from the image)
  * and static (ET_EXEC, musl's own TLS setup from AT_PHDR), in both DAX
  * modes. Each group also says PASSED by itself, so a check that fails the
@@ -17,7 +17,7 @@ import { makeGuestTree, within } from "../kernel/_guest_image.ts";
 import { haveQemu } from "./_qemu.ts";
 import { runOnMachine, runQemu, runQemuDynamic, type RunResult, STATIC_MUSL } from "./_musl.ts";
 
-const GROUPS = ["stdio", "memory", "strings", "time", "files", "dirs", "errnos", "proc"];
+const GROUPS = ["stdio", "memory", "strings", "time", "files", "dirs", "errnos", "proc", "signals"];
 
 const available = await haveQemu();
 const optOut = Deno.env.get("XIP_NO_QEMU") === "1";
