@@ -5,7 +5,8 @@
  * the hart against qemu-riscv32, and TLB shootdown latency percentiles. Prints one MachineRuns JSON object on
  * stdout; bench/report.ts runs it as a subprocess.
  *
- *   deno run -A bench/_report_machine.ts [--quick] [--only exec,scaling,footprint,qemu,tlb,musl]
+ *   deno run -A bench/_report_machine.ts [--quick]
+ *       [--only exec,scaling,footprint,qemu,tlb,tiers,musl]
  *
  * RAM comes from the runtime's own counters (machine.stats(): the frame
  * allocator's peak, the page-cache gauge) and from the Deno process's RSS,
@@ -21,6 +22,7 @@ import type { MachineStats } from "../src/kernel/stats.ts";
 import { buildPadRoots } from "./_report_guestlib.ts";
 import { measureTlb } from "./_report_tlb.ts";
 import { measureMusl } from "./_report_musl.ts";
+import { measureTiers } from "./_report_tiers.ts";
 import {
   type ExecPoint,
   FOOTPRINT_BASE_TEXT,
@@ -300,8 +302,8 @@ async function measureQemu(quick: boolean): Promise<QemuResult> {
   };
 }
 
-type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb" | "musl";
-const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb", "musl"];
+type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb" | "tiers" | "musl";
+const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb", "tiers", "musl"];
 
 /** Run one part; an exception becomes "not measured" with its first line. */
 async function guarded<T extends { status: string; reason?: string }>(
@@ -333,6 +335,7 @@ if (import.meta.main) {
     qemu: await guarded(only.has("qemu"), () => measureQemu(quick), { status: "ok" }),
     tlb: await guarded(only.has("tlb"), () => measureTlb(quick), { status: "ok" }),
     musl: await guarded(only.has("musl"), () => measureMusl(quick), { status: "ok" }),
+    tiers: await guarded(only.has("tiers"), () => measureTiers(quick), { status: "ok" }),
   };
   console.log(JSON.stringify(runs));
 }

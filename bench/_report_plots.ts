@@ -14,6 +14,7 @@
 import * as vl from "npm:vega-lite@6";
 import * as vega from "npm:vega@6";
 import type { FootprintPoint, MachineRuns, Mode, ScalingPoint } from "./_report_types.ts";
+import { tiersPlots } from "./_report_tiers_render.ts";
 
 /** One colour per mode, the same in every plot (colour-blind-safe Dark2 entries). */
 export const MODE_SCALE = {
@@ -210,5 +211,9 @@ function footprintPlots(f: MachineRuns["footprint"]): Promise<Plot>[] {
 
 /** Every plot the data allows; none when the scaling and footprint runs were not measured. */
 export async function renderPlots(runs: MachineRuns): Promise<Plot[]> {
-  return await Promise.all([...scalingPlots(runs.scaling), ...footprintPlots(runs.footprint)]);
+  const tiers = await tiersPlots(runs.tiers);
+  return [
+    ...await Promise.all([...scalingPlots(runs.scaling), ...footprintPlots(runs.footprint)]),
+    ...tiers,
+  ];
 }

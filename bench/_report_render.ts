@@ -18,6 +18,7 @@ import {
 } from "./_report_types.ts";
 import { evaluateTargets } from "./_report_targets.ts";
 import { muslSection } from "./_report_musl.ts";
+import { tiersSection } from "./_report_tiers_render.ts";
 
 const MIB = 1024 * 1024;
 
@@ -329,6 +330,8 @@ export function renderReport(d: ReportData, plots: Plot[], plotDir: string): str
     muslSection(d.runs.musl, table),
     "",
     qemuSection(d),
+    "",
+    tiersSection(d),
     "",
     tlbSection(d),
     "",

@@ -124,6 +124,51 @@ export interface TlbResult extends Measured {
   idleP50Us?: number;
 }
 
+/** One workload of the hart-tiers table: the extra instructions of the larger size, and times. */
+export interface TierRow {
+  workload: string;
+  /** The two sizes' arguments. */
+  args: [string, string];
+  instret: number;
+  /** Time of the extra work: interpreter, tier 1 ("auto"), qemu-riscv32 (null: not installed). */
+  interpMs: number;
+  jitMs: number;
+  qemuMs: number | null;
+}
+
+/** Translations and translator cost for N processes of one program on a fresh machine. */
+export interface TranslatorPoint {
+  procs: number;
+  translations: number;
+  sharedInstalls: number;
+  emitMsPerFrame: number;
+  compileMsPerInstall: number;
+}
+
+/** First call (which compiles the function) of translated frames: where V8 reuses compiled code. */
+export interface V8Sharing {
+  frames: number;
+  /** In a fresh Worker. */
+  firstCallMs: number;
+  /** The same bytes again, a new Module in the same Worker. */
+  sameWorkerAgainMs: number;
+  /** The same bytes in a second fresh Worker. */
+  otherWorkerMs: number;
+}
+
+/** The hart tiers (bench/_report_tiers.ts). */
+export interface TiersResult extends Measured {
+  qemu?: boolean;
+  rows?: TierRow[];
+  /** Spawn-to-exit medians of compute 1. */
+  exec?: { offMs: number; autoMs: number; runs: number };
+  daxExec?: { daxMs: number; pagecacheMs: number; runs: number };
+  text?: { deviceMs: number; ramMs: number; args: string };
+  translator?: TranslatorPoint[];
+  warmup?: { instructions: number; ms: number; steadyMips: number };
+  v8?: V8Sharing;
+}
+
 export interface MachineRuns {
   scaling: Measured & { points: ScalingPoint[]; validity: ModeValidity[] };
   footprint: Measured & { points: FootprintPoint[]; validity: ModeValidity[] };
@@ -133,6 +178,8 @@ export interface MachineRuns {
   tlb?: TlbResult;
   /** musl and Lua (bench/_report_musl.ts); absent in data saved before it existed. */
   musl?: MuslResult;
+  /** Absent in data saved before it existed. */
+  tiers?: TiersResult;
 }
 
 export interface MachineInfo {

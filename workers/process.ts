@@ -3,7 +3,9 @@
  *
  * Protocol (structured-clone messages; all shared state is in the two
  * SharedArrayBuffers):
- *   main → worker  { t: "init", phys, kernel, mount }   attach memory and the fs
+ *   main → worker  { t: "init", phys, kernel, jit, mount }  attach memory and the fs (phys is
+ *                                                      the shared WebAssembly.Memory; jit the
+ *                                                      translator's buffer, or null)
  *   worker → main  { t: "ready" } | { t: "fail", error } the fs could not be attached
  *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
  *   worker → main  { t: "out", fd: 1 | 2, data, ticket } console output, in order
@@ -37,7 +39,13 @@ setKillAction(exitWorker);
 
 /** Messages the Machine sends. */
 export type ToWorker =
-  | { t: "init"; phys: SharedArrayBuffer; kernel: SharedArrayBuffer; mount: FsMountOptions }
+  | {
+    t: "init";
+    phys: WebAssembly.Memory;
+    kernel: SharedArrayBuffer;
+    jit: WebAssembly.Memory | null;
+    mount: FsMountOptions;
+  }
   | { t: "run"; start: ProcessStart };
 
 /** The Worker global, typed without the deno.worker lib. */
@@ -58,7 +66,7 @@ const enosysSent = new Set<number>();
 port.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   if (m.t === "init") {
-    mem = attachMemory(m.phys, m.kernel);
+    mem = attachMemory(m.phys, m.kernel, m.jit);
     // Attaching also registers this thread's file fault handlers (VMOPS_DAX,
     // VMOPS_FILEMAP) and truncate's unmap hook: see src/kernel/fs_mount.ts.
     const r = attachKernelFs(mem, m.mount);

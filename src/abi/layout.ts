@@ -5,7 +5,9 @@
  *
  * Physical memory, addressed in bytes (`PhysAddr`) and frames (`Pfn`). RAM
  * and the memory device are two regions of one buffer, so that the hart's
- * TLB hit is a single typed-array access whichever kind of frame a PTE names:
+ * TLB hit is a single typed-array access whichever kind of frame a PTE names.
+ * The buffer is a shared `WebAssembly.Memory` (at most 4 GiB, wasm32), so
+ * that translated guest code (src/hw/jit) addresses it as its memory 0:
  *
  * ```
  *  pfn 0                         R                              R+M
@@ -864,9 +866,17 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
   };
 }
 
-/** Bytes of the physical-memory buffer: RAM then device. */
+/** Bytes in a WebAssembly memory page: physical memory is one shared wasm memory. */
+export const WASM_PAGE_BYTES = 65536;
+
+/**
+ * Bytes of the physical-memory buffer: RAM then device, rounded up to whole
+ * 64 KiB WebAssembly pages (src/hw/memory.ts). The tail past the last device
+ * frame, under 64 KiB, is never a frame: no pfn names it.
+ */
 export function physBytes(cfg: LayoutConfig): number {
-  return (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
+  const bytes = (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
+  return Math.ceil(bytes / WASM_PAGE_BYTES) * WASM_PAGE_BYTES;
 }
 
 /** Word index of mm slot `mm`'s record. */

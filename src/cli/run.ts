@@ -18,6 +18,7 @@ import {
   type Parsed,
   stringOption,
 } from "./_command.ts";
+import { JIT_DEFAULT } from "../kernel/proc_jit.ts";
 import { machineProgress, StatusLine } from "./_progress.ts";
 import { CliError, envGet, parseSize, usageError, writeStdout } from "./_common.ts";
 
@@ -44,6 +45,13 @@ persist.`,
       name: "memmap",
       arg: "MODE",
       help: "none (default) or device: give device frames struct pages",
+    },
+    {
+      name: "jit",
+      arg: "MODE",
+      help: "translate guest code to WebAssembly: off, auto (a page of\n" +
+        "code once it is hot) or eager (at its first run); default:\n" +
+        `XIP_JIT from the environment, else ${JIT_DEFAULT}`,
     },
     {
       name: "stats",
@@ -92,6 +100,9 @@ async function runImage(p: Parsed): Promise<number> {
   const image = p.positionals[0]!;
   const dax = choiceOption(p, "dax", ["always", "never", "inode"] as const, "inode");
   const memmap = choiceOption(p, "memmap", ["none", "device"] as const, "none");
+  const jit = stringOption(p, "jit") === undefined
+    ? undefined
+    : choiceOption(p, "jit", ["off", "auto", "eager"] as const, JIT_DEFAULT);
   const procs = intOption(p, "procs", 1, 1024, 1);
   const ramText = stringOption(p, "ram");
   const ram = ramText === undefined ? 64 * 1024 * 1024 : parseSize(ramText);
@@ -108,6 +119,7 @@ async function runImage(p: Parsed): Promise<number> {
       imagePath: snapshot ? null : image,
       dax,
       memmap,
+      jit,
       ram,
       // Room for the processes the guests fork, beyond the ones started here.
       maxProcs: Math.max(procs, RUN_MAX_PROCS),

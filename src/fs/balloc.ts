@@ -25,6 +25,7 @@
 import { XIPFS_BLOCK_SIZE, XIPFS_INODE_SIZE, XSUPER } from "../abi/layout.ts";
 import { ENOSPC, EUCLEAN } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
+import { codeFrameReused } from "../hw/jit/shared.ts";
 import { asBlock, asIno, type BlockNo, type Ino } from "../abi/types.ts";
 import { blockOff, inodeBlock, inodeOff } from "./xipfs_format.ts";
 import { xfsWord, type XipCtx } from "./xipfs_ctx.ts";
@@ -124,6 +125,7 @@ export function allocBlock(c: XipCtx): BlockNo {
   }
   c.k32[rotor] = b + 1; // a hint: a plain store is enough
   Atomics.add(c.k32, xfsWord(c, "allocs"), 1);
+  blockReused(c, b);
   markBlockDirty(c, sb.blockBitmapStart + Math.floor(b / BITS_PER_BLOCK));
   markBlockDirty(c, 0);
   return asBlock(b);
@@ -156,11 +158,20 @@ export function freeMappedBlock(c: XipCtx, b: BlockNo): number {
   return clearBlock(c, b) === "ok" ? 0 : -EUCLEAN;
 }
 
+/**
+ * Block `b` changes hands: on a memory device it is the frame RAM frames +
+ * b, whose translated code (src/hw/jit) dies with it.
+ */
+function blockReused(c: XipCtx, b: number): void {
+  if (c.mdev !== null) codeFrameReused(c.mem, c.mem.layout.config.ramFrames + b);
+}
+
 /** Clear `b`'s bitmap bit and count it free; what was wrong, if anything. */
 function clearBlock(c: XipCtx, b: BlockNo): "ok" | "range" | "free" {
   const { sb } = c.vol;
   if (b < sb.dataStart || b >= sb.totalBlocks) return "range";
   if (c.meta !== null) c.meta.forget(b);
+  blockReused(c, b);
   const w = bitmapWord(c, sb.blockBitmapStart, b);
   const bit = 1 << (b & 31);
   if ((Atomics.and(c.i32, w, ~bit) & bit) === 0) return "free";

@@ -22,6 +22,7 @@ import { ISLOT, STAT, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
 import { EFBIG, EINVAL, EIO, EOPNOTSUPP } from "../abi/errno.ts";
 import { type BlockNo, blockToSector } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
+import { codeWritten } from "../hw/jit/shared.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { markInodeDirty, markRangeDirty } from "./balloc.ts";
@@ -188,6 +189,7 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
       break;
     }
     bytes.set(src.subarray(p - pos, p - pos + len), at + inOff);
+    codeWritten(c.mem, bytes.byteOffset + at + inOff, len); // text mapped elsewhere changes in place
     markRangeDirty(c, b, n);
     p += len;
   }
@@ -222,6 +224,7 @@ export function daxZeroBlockRange(
   const at = daxAddr(c, b, BS);
   if (at < 0) return at;
   c.mdev!.bytes.fill(0, at + from, at + to);
+  codeWritten(c.mem, c.mdev!.bytes.byteOffset + at + from, to - from);
   markRangeDirty(c, b, 1);
   return 0;
 }

@@ -31,6 +31,7 @@ import { STAT } from "../abi/layout.ts";
 import { EINVAL } from "../abi/errno.ts";
 import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
+import { codeWritten } from "../hw/jit/shared.ts";
 import { getUserPagesFast, unpinUserPages } from "../mm/gup.ts";
 import { putPage } from "../mm/memmap.ts";
 import { markBlockDirty } from "./balloc.ts";
@@ -57,6 +58,7 @@ function copyBlock(c: XipCtx, b: number, pfn: Pfn, toDevice: boolean, bytes: num
     const dev = (src as number) * PAGE_SIZE;
     if (toDevice) u8.copyWithin(dev, at, at + bytes);
     else u8.copyWithin(at, dev, dev + bytes);
+    codeWritten(c.mem, toDevice ? dev : at, bytes);
     return 0;
   }
   if (bytes !== PAGE_SIZE) {
@@ -64,9 +66,11 @@ function copyBlock(c: XipCtx, b: number, pfn: Pfn, toDevice: boolean, bytes: num
     const r = c.dev.bioRead(b as never, buf);
     if (r < 0) return r;
     u8.set(buf.subarray(0, bytes), at);
+    codeWritten(c.mem, at, bytes);
     return 0;
   }
   const r = toDevice ? c.dev.bioWrite(b as never, u8, at) : c.dev.bioRead(b as never, u8, at);
+  if (r >= 0 && !toDevice) codeWritten(c.mem, at, PAGE_SIZE);
   return r < 0 ? r : 0;
 }
 
@@ -106,7 +110,10 @@ export function directIORead(
       const n = Math.min(PAGE_SIZE, want - i * PAGE_SIZE);
       const b = bmapLookupFast(c, ip.ino, first + i);
       const r = b < 0 ? b : b === 0 ? 0 : copyBlock(c, b, pins[i]!, false, n);
-      if (b === 0) c.mem.u8.fill(0, pins[i]! * PAGE_SIZE, pins[i]! * PAGE_SIZE + n);
+      if (b === 0) {
+        c.mem.u8.fill(0, pins[i]! * PAGE_SIZE, pins[i]! * PAGE_SIZE + n);
+        codeWritten(c.mem, pins[i]! * PAGE_SIZE, n);
+      }
       if (r < 0) return i > 0 ? i * PAGE_SIZE : r;
     }
     statAdd(c.mem, STAT.copiedRead, want);
@@ -178,6 +185,7 @@ function refreshCachedPage(c: XipCtx, ip: InodeRef, pgoff: number, src: Pfn): vo
   if (pfn === -1) return;
   lockPage(c.mem, pfn);
   pageView(c.mem, pfn).set(c.mem.u8.subarray(src * PAGE_SIZE, (src + 1) * PAGE_SIZE));
+  codeWritten(c.mem, pfn * PAGE_SIZE, PAGE_SIZE);
   unlockPage(c.mem, pfn);
   putPage(c.mem, pfn);
 }

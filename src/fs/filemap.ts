@@ -20,6 +20,7 @@ import { EINVAL } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
 import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
+import { codeWritten } from "../hw/jit/shared.ts";
 import { allocFrame, withReclaim } from "../mm/frame_alloc.ts";
 import { PG_dirty, PG_uptodate, putPage, setPageFlag, testPageFlag } from "../mm/memmap.ts";
 import {
@@ -108,6 +109,7 @@ function writeBegin(
       continue; // someone cached it meanwhile
     }
     pageView(mem, pfn as Pfn).set(ZERO_PAGE);
+    codeWritten(mem, pfn * PAGE_SIZE, PAGE_SIZE);
     setPageFlag(mem, pfn as Pfn, PG_uptodate);
     return pfn;
   }
@@ -136,6 +138,7 @@ export function filemapWrite(fs: VfsFs, ip: VInode, pos: number, src: Uint8Array
       break;
     }
     mem.u8.set(src.subarray(done, done + n), (pfn as Pfn) * PAGE_SIZE + off);
+    codeWritten(mem, pfn * PAGE_SIZE + off, n);
     setPageDirty(mem, pfn as Pfn);
     // i_size covers the page before it is unlocked (Linux's write_end):
     // eviction, while the rest of this write allocates frames, may write
@@ -251,6 +254,7 @@ export function defaultDirectIO(
     if (pfn !== -1) {
       lockPage(fs.mem, pfn);
       pageView(fs.mem, pfn).set(chunk);
+      codeWritten(fs.mem, pfn * PAGE_SIZE, PAGE_SIZE);
       unlockPage(fs.mem, pfn);
       putPage(fs.mem, pfn);
     }

@@ -55,8 +55,12 @@ import {
 
 /** Smallest image mkfs makes: superblock, bitmaps, an inode block and a few data blocks. */
 export const MKFS_MIN_BYTES = 16 * XIPFS_BLOCK_SIZE;
-/** Largest image: the 32-bit block numbers and the 4 GiB SharedArrayBuffer both allow it. */
-export const MKFS_MAX_BYTES = 4 * 1024 * 1024 * 1024;
+/**
+ * Largest image: 4 GiB (one wasm32 memory holds RAM and device together)
+ * less the 64 MiB of RAM `xip run` gives by default, so every image mkfs
+ * makes also runs. A run with more RAM than that checks the sum itself.
+ */
+export const MKFS_MAX_BYTES = 4 * 1024 * 1024 * 1024 - 64 * 1024 * 1024;
 
 /** Size of an image when mkfs is not told one: 64 MiB, as `xip mkfs` makes. */
 export const MKFS_DEFAULT_BYTES = 64 * 1024 * 1024;

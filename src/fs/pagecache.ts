@@ -33,6 +33,7 @@ import { STAT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory, statAdd } from "../hw/memory.ts";
+import { codeWritten } from "../hw/jit/shared.ts";
 import { allocFrame, withReclaim } from "../mm/frame_alloc.ts";
 import {
   clearPageFlag,
@@ -171,6 +172,7 @@ function fillPage(
   aops: AddressSpaceOps,
 ): number {
   const err = aops.readpage(mapping, pgoff, pageView(mem, pfn));
+  codeWritten(mem, pfn * PAGE_SIZE, PAGE_SIZE);
   if (err < 0) {
     // Linux leaves a !uptodate page behind; dropping it lets the next
     // reader start clean instead of finding a half-filled frame.

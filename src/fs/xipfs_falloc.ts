@@ -29,6 +29,7 @@
  * @module
  */
 
+import { codeWritten } from "../hw/jit/shared.ts";
 import { XIP_FL_EOFBLOCKS, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
 import { EFBIG, EINVAL, EOPNOTSUPP } from "../abi/errno.ts";
 import {
@@ -164,6 +165,7 @@ function zeroWholeBlock(c: XipCtx, ip: InodeRef, ib: number): number {
     const da = c.mdev.directAccess(blockToSector(b), BS);
     if (typeof da === "number") return da;
     c.mdev.bytes.fill(0, da.kaddr, da.kaddr + BS);
+    codeWritten(c.mem, c.mdev.bytes.byteOffset + da.kaddr, BS);
   } else {
     const w = c.dev.bioWrite(asBlock(b), ZERO_BLOCK);
     if (w < 0) return w;

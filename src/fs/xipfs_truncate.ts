@@ -39,6 +39,7 @@ import {
   putPage,
   testPageFlag,
 } from "../mm/memmap.ts";
+import { codeWritten } from "../hw/jit/shared.ts";
 import { downWrite, upWrite } from "../sync/rwsem.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { markBlockDirty, markInodeDirty } from "./balloc.ts";
@@ -114,6 +115,7 @@ function pcacheZeroBlockRange(
       pfn !== -1 && pageIs(c.mem, pfn, ip.slot, iblock) && testPageFlag(c.mem, pfn, PG_uptodate)
     ) {
       pageView(c.mem, pfn).fill(0, from, to);
+      codeWritten(c.mem, pfn * XIPFS_BLOCK_SIZE + from, to - from);
     }
     const b = bmapLookupFast(c, ip.ino, iblock);
     if (b <= 0) return b;

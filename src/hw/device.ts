@@ -33,8 +33,9 @@ import {
 } from "../abi/types.ts";
 import { type Memory, statAdd } from "./memory.ts";
 import { saveImageBytes } from "./image.ts";
+import { codeWritten } from "./jit/shared.ts";
 
-export { ImageError, loadImage, MAX_IMAGE_BYTES } from "./image.ts";
+export { ImageError, imageFileSize, loadImage, MAX_IMAGE_BYTES, readImageInto } from "./image.ts";
 
 /** PAGE_SIZE as the bigint the stats counters add. */
 const PAGE_BYTES = BigInt(PAGE_SIZE);
@@ -119,6 +120,7 @@ export class MemDevice implements BlockDevice {
     if (bad !== 0) return bad;
     if (!Number.isInteger(srcOff) || srcOff < 0 || srcOff + PAGE_SIZE > src.length) return -EINVAL;
     this.bytes.set(src.subarray(srcOff, srcOff + PAGE_SIZE), block * PAGE_SIZE);
+    codeWritten(this.mem, this.bytes.byteOffset + block * PAGE_SIZE, PAGE_SIZE);
     statAdd(this.mem, STAT.bioWriteBytes, PAGE_BYTES);
     return PAGE_SIZE;
   }

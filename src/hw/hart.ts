@@ -17,12 +17,24 @@
  * Every synchronous trap leaves the switch through one exit (`break trap`),
  * which hands it to the env with `hart.pc` at the trapping instruction.
  *
+ * Tier 1 (src/hw/jit): with a JitRuntime, the loop offers every change of
+ * fetch page to `jit.enter`, which runs the frame's translation when it has
+ * one (translating it first when it is due). Translated code retires
+ * instructions out of the same chunk, so polls and the budget stay exact.
+ * It returns when control leaves the frame (the loop dispatches again), when
+ * the budget has too little left for its next block (the loop interprets
+ * the rest up to the poll), or at an instruction it leaves to this loop
+ * (EXIT_STEP: traps, ecall, CSRs, fence.i): the loop then executes exactly
+ * that one instruction, by shrinking the chunk to it, and dispatches again.
+ * The registers, the TLBs and the LR reservation live in the hart's state
+ * buffer (hart_state.ts), which both tiers use in place.
+ *
  * Memory-model notes:
- * - FENCE and FENCE.I are no-ops. Plain loads and stores are plain typed-
- *   array accesses (JS "unordered"); AMOs, LR and SC are Atomics, which are
- *   sequentially consistent, so a guest that synchronises through AMOs or
- *   LR/SC (every lock libxc builds) is ordered correctly. Because there is no
- *   decode cache, FENCE.I needs nothing either.
+ * - FENCE is a no-op. Plain loads and stores are plain typed-array accesses
+ *   (JS "unordered"); AMOs, LR and SC are Atomics, which are sequentially
+ *   consistent, so a guest that synchronises through AMOs or LR/SC (every
+ *   lock libxc builds) is ordered correctly. The interpreter has no decode
+ *   cache; FENCE.I drops the hart's translations when it has a JitRuntime.
  * - LR/SC: LR records the physical address and the value it read. SC
  *   succeeds iff that reservation is still held for the same physical word
  *   and `Atomics.compareExchange(word, valueLrRead, newValue)` finds the
@@ -56,6 +68,9 @@ import {
 import { asVirt, type VirtAddr } from "../abi/types.ts";
 import { amoMinMax, div, divu, mulh, mulhsu, mulhu, rem, remu } from "./hart_alu.ts";
 import { HartMmu, type TlbGenWord } from "./hart_mmu.ts";
+import { EXIT_BUDGET, EXIT_STEP, HartState, STATE } from "./hart_state.ts";
+import type { JitRuntime } from "./jit/runtime.ts";
+import type { JitShared } from "./jit/shared.ts";
 import { TLB_ENTRIES } from "./tlb.ts";
 
 /** The kernel as the hart sees it. Each method runs in the hart's own thread. */
@@ -107,6 +122,20 @@ export interface HartOptions {
   readonly tlbGenWord?: TlbGenWord;
   /** Instructions between poll points. Bounds the latency of a TLB shootdown. */
   readonly pollInterval?: number;
+  /** Frames of physical memory (RAM plus device); default: every frame of the buffer. */
+  readonly frames?: number;
+  /**
+   * The translator's shared code marks, when the machine translates: the
+   * MMU keeps code frames out of the store TLB even if this hart only
+   * interprets. Implied by `jit`.
+   */
+  readonly code?: JitShared | null;
+  /**
+   * Tier 1: the runtime this hart binds to (its state buffer becomes the
+   * hart's). It must have been made for the same physical memory and TLB
+   * size. Absent or null: the hart only interprets.
+   */
+  readonly jit?: JitRuntime | null;
 }
 
 /** Why `run` returned. On "trap", `hart.cause` and `hart.tval` say which. */
@@ -136,8 +165,8 @@ function accessOfCause(cause: number): Access {
 }
 
 export class Hart {
-  /** x0..x31 as int32. x[0] reads 0 at every instruction boundary. */
-  readonly x: Int32Array = new Int32Array(32);
+  /** x0..x31 as int32, in the state buffer. x[0] reads 0 at every instruction boundary. */
+  readonly x: Int32Array;
   /** The next instruction's address, uint32. Valid whenever `run` is not executing. */
   pc: number;
   /** Instructions retired (the instret CSR). */
@@ -150,16 +179,35 @@ export class Hart {
   tval = 0;
   readonly mmu: HartMmu;
   readonly pollInterval: number;
-  /** LR reservation: physical byte address, or -1; and the value LR read. */
-  private resPa = -1;
-  private resVal = 0;
+  /** Registers, control words (the LR reservation) and TLBs, shared with translated code. */
+  readonly state: HartState;
+  /** Tier 1, or null. */
+  readonly jit: JitRuntime | null;
 
   /**
    * @param phys physical memory: RAM frames then device frames, 4 KiB each
+   *   (the shared WebAssembly.Memory, or its buffer when there is no `jit`)
    * @param env the kernel's trap handlers
+   * @throws Error when `jit` is given with a physical memory it cannot use
    */
-  constructor(phys: SharedArrayBuffer, readonly env: HartEnv, opts: HartOptions) {
-    this.mmu = new HartMmu(phys, opts.rootPfn, opts.tlbEntries ?? TLB_ENTRIES, opts.tlbGenWord);
+  constructor(
+    phys: SharedArrayBuffer | WebAssembly.Memory,
+    readonly env: HartEnv,
+    opts: HartOptions,
+  ) {
+    const buf = phys instanceof WebAssembly.Memory ? phys.buffer as SharedArrayBuffer : phys;
+    this.jit = opts.jit ?? null;
+    const entries = opts.tlbEntries ?? TLB_ENTRIES;
+    if (this.jit !== null && this.jit.state.entries !== entries) {
+      throw new Error(
+        `Hart: the JitRuntime has ${this.jit.state.entries} TLB entries, not ${entries}`,
+      );
+    }
+    this.state = this.jit !== null ? this.jit.state : new HartState(entries);
+    const code = this.jit?.shared ?? opts.code ?? null;
+    this.mmu = new HartMmu(buf, opts.rootPfn, this.state, opts.tlbGenWord, code, opts.frames);
+    this.jit?.bind(this, this.mmu);
+    this.x = this.state.x;
     this.pc = (opts.pc ?? 0) >>> 0;
     this.pollInterval = opts.pollInterval ?? POLL_INTERVAL;
   }
@@ -198,6 +246,11 @@ export class Hart {
     const lTag = mmu.loadTlb.tag, lDel = mmu.loadTlb.delta;
     const sTag = mmu.storeTlb.tag, sDel = mmu.storeTlb.delta;
     const mask = mmu.fetchTlb.mask;
+    const st32 = this.state.i32;
+    const jit = this.jit;
+    if (jit !== null && jit.owner !== this) {
+      throw new Error("Hart.run: another hart is bound to this JitRuntime now");
+    }
     let pc = this.pc | 0;
     // The page the last fetch came from: most fetches skip the TLB index.
     let fVpn = -1, fDelta = 0;
@@ -205,11 +258,21 @@ export class Hart {
     // Instructions in the current chunk, and how many of them are left.
     let chunk = 0, left = 0;
     let cause = -1, tval = 0;
+    // Tier 1 left one instruction to this loop: the instructions of the chunk after it, else -1.
+    let stepRest = -1;
     mmu.checkTlbGen();
     x[0] = 0;
 
     for (;;) {
       if (left === 0) {
+        if (stepRest >= 0) {
+          // That one instruction ran (or trapped): give the chunk back and dispatch again.
+          left = stepRest;
+          chunk += stepRest;
+          stepRest = -1;
+          fVpn = -1;
+          if (left > 0) continue;
+        }
         // Poll point: account the chunk, check the budget and the TLB generation.
         this.cycle += chunk;
         this.instret += chunk;
@@ -240,6 +303,21 @@ export class Hart {
           }
           fVpn = vp;
           fDelta = fDel[e]!;
+          if (jit !== null && stepRest < 0) {
+            // Tier 1 runs the frame if it has a translation, from the rest of this chunk.
+            const n = jit.enter(pc, (pc + fDelta) >>> 0, left + 1, this.instret + chunk - left);
+            if (n >= 0) {
+              left = left + 1 - n;
+              pc = jit.exitPc | 0;
+              const kind = jit.exitKind;
+              if (kind === EXIT_STEP && left > 0) {
+                stepRest = left - 1;
+                chunk -= stepRest;
+                left = 1;
+              } else if (kind !== EXIT_BUDGET) fVpn = -1;
+              continue;
+            }
+          }
         }
         const insn = m32[(pc + fDelta) >>> 2]!;
         const rd = (insn >>> 7) & 31;
@@ -500,6 +578,7 @@ export class Hart {
               tval = insn >>> 0;
               break trap;
             }
+            if (f3 === 1 && jit !== null) jit.fenceI();
             break;
           case 0x73: { // ecall ebreak csrr
             if (insn === 0x00000073) { // ecall
@@ -556,8 +635,8 @@ export class Hart {
                 break trap;
               }
               const v = Atomics.load(m32, pa >>> 2);
-              this.resPa = pa;
-              this.resVal = v;
+              st32[STATE.resPa >> 2] = pa;
+              st32[STATE.resVal >> 2] = v;
               x[rd] = v;
               break;
             }
@@ -570,13 +649,15 @@ export class Hart {
             }
             const w = pa >>> 2, b = x[rs2]!;
             switch (f5) {
-              case 0x03: // sc.w
-                x[rd] = this.resPa === pa &&
-                    Atomics.compareExchange(m32, w, this.resVal, b) === this.resVal
-                  ? 0
-                  : 1;
-                this.resPa = -1;
+              case 0x03: { // sc.w
+                const rv = st32[STATE.resVal >> 2]!;
+                x[rd] =
+                  st32[STATE.resPa >> 2] === pa && Atomics.compareExchange(m32, w, rv, b) === rv
+                    ? 0
+                    : 1;
+                st32[STATE.resPa >> 2] = -1;
                 break;
+              }
               case 0x01: // amoswap.w
                 x[rd] = Atomics.exchange(m32, w, b);
                 break;
@@ -595,6 +676,8 @@ export class Hart {
               default: // amomin.w amomax.w amominu.w amomaxu.w
                 x[rd] = amoMinMax(m32, w, b, f5);
             }
+            // Not through the store TLB: it may have written a code frame.
+            if (sTag[e] !== vp) mmu.noteStore(pa);
             break;
           }
           default:
@@ -614,7 +697,7 @@ export class Hart {
       this.pc = pc >>> 0;
       this.cause = cause;
       this.tval = tval;
-      this.resPa = -1;
+      st32[STATE.resPa >> 2] = -1;
       mmu.faultCause = -1;
       if (cause === CAUSE_ECALL_U) {
         this.pc = (pc + 4) >>> 0;

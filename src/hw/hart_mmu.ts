@@ -5,6 +5,14 @@
  * The hart's hot loop reads the TLB arrays and the views directly; it calls
  * in here only on a TLB miss, a misaligned access or a page-crossing one.
  *
+ * The TLB arrays live in the hart's state buffer (hart_state.ts), where
+ * translated code reads them too.
+ *
+ * Code frames (src/hw/jit): when the machine translates guest code, a frame
+ * marked as code never enters the store TLB (QEMU's NOTDIRTY, v86's
+ * has_code), so every store to it comes through `store` here, which bumps
+ * the frame's code generation after writing.
+ *
  * Misaligned loads and stores are emulated, not trapped: the access is split
  * into bytes and each byte is translated (so an access that crosses a page
  * boundary uses both frames). Linux emulates them for user space too, so a
@@ -27,8 +35,10 @@ import {
   CAUSE_STORE_ACCESS,
   faultCause,
 } from "../abi/sv32.ts";
+import type { HartState } from "./hart_state.ts";
+import type { JitShared } from "./jit/shared.ts";
 import { sv32Walk, WALK_PAGE_FAULT } from "./sv32_walk.ts";
-import { Tlb, TLB_ENTRIES } from "./tlb.ts";
+import type { Tlb } from "./tlb.ts";
 
 /** A word of shared memory the kernel bumps when PTEs of this mm were cleared or weakened. */
 export interface TlbGenWord {
@@ -65,21 +75,36 @@ export class HartMmu {
   faultCause = -1;
   /** The faulting virtual address (uint32) when faultCause >= 0. */
   faultVa = 0;
+  /** Set by `store` when it wrote into a frame marked as code (the caller clears it). */
+  codeStored = false;
+  /** The translator's code marks, or null when the machine translates nothing. */
+  readonly code: JitShared | null;
+  /** Frames of physical memory: a PTE naming a frame at or past it is an access fault. */
+  readonly frames: number;
 
+  /**
+   * @param phys physical memory
+   * @param state where the TLBs live
+   * @param frames frames of physical memory (RAM plus device); default: all of `phys`
+   */
   constructor(
     phys: SharedArrayBuffer,
     rootPfn: number,
-    tlbEntries = TLB_ENTRIES,
+    state: HartState,
     genWord?: TlbGenWord,
+    code: JitShared | null = null,
+    frames: number = Math.floor(phys.byteLength / 4096),
   ) {
     this.u8 = new Uint8Array(phys);
     this.i8 = new Int8Array(phys);
     this.u16 = new Uint16Array(phys);
     this.i16 = new Int16Array(phys);
     this.m32 = new Int32Array(phys);
-    this.fetchTlb = new Tlb(tlbEntries);
-    this.loadTlb = new Tlb(tlbEntries);
-    this.storeTlb = new Tlb(tlbEntries);
+    this.fetchTlb = state.fetchTlb;
+    this.loadTlb = state.loadTlb;
+    this.storeTlb = state.storeTlb;
+    this.code = code;
+    this.frames = frames;
     this.rootPfn = rootPfn;
     this.genWord = genWord ?? null;
     if (this.genWord) this.tlbGen = Atomics.load(this.genWord.k32, this.genWord.index);
@@ -125,14 +150,29 @@ export class HartMmu {
     const vp = va >>> 12;
     const e = vp & tlb.mask;
     if (tlb.tag[e] === vp) return (va + tlb.delta[e]!) >>> 0;
-    const frame = sv32Walk(this.m32, this.rootPfn, va, access);
+    const frame = sv32Walk(this.m32, this.rootPfn, va, access, this.frames);
     if (frame < 0) {
       this.faultCause = frame === WALK_PAGE_FAULT ? faultCause(access) : accessFaultCause(access);
       this.faultVa = va >>> 0;
       return -1;
     }
-    tlb.fill(va, frame);
+    // A code frame stays out of the store TLB: its stores must reach `store`.
+    if (access !== ACCESS_WRITE || this.code === null || !this.code.isCode(frame >>> 12)) {
+      tlb.fill(va, frame);
+    }
     return frame + (va & 0xfff);
+  }
+
+  /**
+   * After a store that did not go through the store TLB wrote physical
+   * address `pa`: if its frame is code, bump the frame's generation (its
+   * translations die) and set `codeStored`.
+   */
+  noteStore(pa: number): void {
+    const code = this.code;
+    if (code !== null && code.isCode(pa >>> 12) && code.noteChange(pa >>> 12)) {
+      this.codeStored = true;
+    }
   }
 
   /**
@@ -184,6 +224,7 @@ export class HartMmu {
       if (n === 4) this.m32[pa >>> 2] = value;
       else if (n === 2) this.u16[pa >>> 1] = value;
       else this.u8[pa] = value;
+      this.noteStore(pa);
       return true;
     }
     const lo = this.translate(va, ACCESS_WRITE);
@@ -200,6 +241,8 @@ export class HartMmu {
       if (((va + i) ^ va) >>> 12 === 0) this.u8[lo + i] = b;
       else this.u8[hi + i] = b;
     }
+    this.noteStore(lo);
+    if (hi !== lo) this.noteStore(hi);
     return true;
   }
 }

@@ -18,10 +18,14 @@ export class ImageError extends Error {
   override name = "ImageError";
 }
 
-/** Largest image loadImage accepts unless told otherwise: 2 GiB. */
-export const MAX_IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
+/**
+ * Largest image loadImage accepts unless told otherwise: 4 GiB, the most one
+ * wasm32 memory holds. A machine needs RAM beside it, so Machine.boot also
+ * checks RAM plus image against that limit.
+ */
+export const MAX_IMAGE_BYTES = 4 * 1024 * 1024 * 1024;
 
-/** Copy chunk for saveImage: Deno writes from plain buffers, not SAB-backed views. */
+/** Copy chunk for saveImage and readImageInto: Deno does host I/O through plain buffers, not SAB-backed views. */
 const SAVE_CHUNK = 1 << 20;
 
 /** Why a host file operation failed, in a few words ("not found", "permission denied", ...). */
@@ -37,13 +41,12 @@ export function hostErrorText(err: unknown): string {
 }
 
 /**
- * Read a whole device image. Its size must be a non-zero multiple of
- * PAGE_SIZE and at most `maxBytes`; the size is checked before the file is
- * read, so an oversized file costs nothing.
+ * The size of a device image file, checked: a non-zero multiple of PAGE_SIZE
+ * and at most `maxBytes`. Reads nothing but the file's metadata.
  *
- * @throws ImageError when the file is missing, unreadable, empty, of the wrong size or too big
+ * @throws ImageError when the file is missing, not a regular file, empty, of the wrong size or too big
  */
-export function loadImage(path: string, maxBytes: number = MAX_IMAGE_BYTES): Uint8Array {
+export function imageFileSize(path: string, maxBytes: number = MAX_IMAGE_BYTES): number {
   let size: number;
   try {
     const st = Deno.statSync(path);
@@ -60,6 +63,18 @@ export function loadImage(path: string, maxBytes: number = MAX_IMAGE_BYTES): Uin
   if (size > maxBytes) {
     throw new ImageError(`image ${path}: size ${size} exceeds the limit of ${maxBytes} bytes`);
   }
+  return size;
+}
+
+/**
+ * Read a whole device image. Its size must be a non-zero multiple of
+ * PAGE_SIZE and at most `maxBytes`; the size is checked before the file is
+ * read, so an oversized file costs nothing.
+ *
+ * @throws ImageError when the file is missing, unreadable, empty, of the wrong size or too big
+ */
+export function loadImage(path: string, maxBytes: number = MAX_IMAGE_BYTES): Uint8Array {
+  const size = imageFileSize(path, maxBytes);
   let bytes: Uint8Array;
   try {
     bytes = Deno.readFileSync(path);
@@ -71,6 +86,36 @@ export function loadImage(path: string, maxBytes: number = MAX_IMAGE_BYTES): Uin
     throw new ImageError(`image ${path}: changed size while being read`);
   }
   return bytes;
+}
+
+/**
+ * Read the image at `path` straight into `dst` (the device region of a
+ * machine's physical memory), so that a multi-GiB image is never held twice.
+ * The file must be exactly `dst.length` bytes, as imageFileSize reported.
+ *
+ * @throws ImageError when the file cannot be read or no longer has that size
+ */
+export function readImageInto(path: string, dst: Uint8Array): void {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = Deno.openSync(path, { read: true });
+    const chunk = new Uint8Array(Math.min(SAVE_CHUNK, dst.length));
+    let off = 0;
+    while (off < dst.length) {
+      const n = file.readSync(chunk.subarray(0, Math.min(chunk.length, dst.length - off)));
+      if (n === null) break;
+      dst.set(chunk.subarray(0, n), off);
+      off += n;
+    }
+    if (off !== dst.length || file.readSync(chunk.subarray(0, 1)) !== null) {
+      throw new ImageError(`image ${path}: changed size while being read`);
+    }
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw new ImageError(`image ${path}: ${hostErrorText(err)}`);
+  } finally {
+    file?.close();
+  }
 }
 
 function dirAndBase(path: string): [string, string] {

@@ -9,6 +9,13 @@
  * recomputes the layout from the header and refuses a buffer that does not
  * match it.
  *
+ * Physical memory is a shared `WebAssembly.Memory` whose `.buffer` is the
+ * SharedArrayBuffer every typed view indexes. The Memory object itself is
+ * what a process Worker is handed, because translated guest code (src/hw/jit)
+ * imports it as its memory 0: one translation then reads and writes the very
+ * frames the interpreter does. A wasm32 memory holds at most 4 GiB, which is
+ * the limit on RAM plus device (MAX_PHYS_FRAMES).
+ *
  * @module
  */
 
@@ -24,16 +31,28 @@ import {
   physBytes,
   readLayout,
   STAT,
+  WASM_PAGE_BYTES,
   writeHeader,
 } from "../abi/layout.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { ImageError } from "./image.ts";
+import { JitShared } from "./jit/shared.ts";
 
 /** One thread's handle on physical memory and the kernel tables. */
 export interface Memory {
   layout: KernelLayout;
   /** RAM frames then device frames; byte offset = pfn * PAGE_SIZE. */
   phys: SharedArrayBuffer;
+  /**
+   * The shared WebAssembly.Memory whose buffer is `phys`; null in a thread
+   * that was handed only the buffer (such a thread cannot run translated code).
+   */
+  physMemory: WebAssembly.Memory | null;
+  /**
+   * The translator's shared state (code generations, marks, products), when
+   * the machine translates guest code (Machine.boot's `jit`); else null.
+   */
+  jit: JitShared | null;
   /** The kernel tables (layout.ts), in 32-bit words. */
   kernel: SharedArrayBuffer;
   /** All of `phys`. */
@@ -54,8 +73,11 @@ export interface CreateMemoryOptions {
   image?: Uint8Array;
 }
 
-/** The largest frame count a config may ask for: Sv32 PTEs hold a 22-bit PPN. */
-export const MAX_PHYS_FRAMES = 1 << 22;
+/**
+ * The largest frame count (RAM plus device) a config may ask for: 4 GiB, the
+ * most a wasm32 memory holds (Sv32 PTEs could name 2^22 frames).
+ */
+export const MAX_PHYS_FRAMES = 1 << 20;
 
 function checkConfig(cfg: LayoutConfig): void {
   const ok = (n: number) => Number.isInteger(n) && n >= 0;
@@ -68,15 +90,22 @@ function checkConfig(cfg: LayoutConfig): void {
     throw new Error(
       `createMemory: ${
         cfg.ramFrames + cfg.deviceFrames
-      } frames exceed the Sv32 limit of ${MAX_PHYS_FRAMES}`,
+      } frames exceed the limit of ${MAX_PHYS_FRAMES} (4 GiB, one wasm32 memory)`,
     );
   }
 }
 
-function views(layout: KernelLayout, phys: SharedArrayBuffer, kernel: SharedArrayBuffer): Memory {
+function views(
+  layout: KernelLayout,
+  physMemory: WebAssembly.Memory | null,
+  phys: SharedArrayBuffer,
+  kernel: SharedArrayBuffer,
+): Memory {
   return {
     layout,
     phys,
+    physMemory,
+    jit: null,
     kernel,
     u8: new Uint8Array(phys),
     k32: new Int32Array(kernel),
@@ -134,9 +163,12 @@ export function createMemory(cfg: LayoutConfig, opts: CreateMemoryOptions = {}):
     }
   }
   const layout = computeLayout(cfg);
+  const pages = physBytes(cfg) / WASM_PAGE_BYTES;
+  const physMemory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   const mem = views(
     layout,
-    new SharedArrayBuffer(physBytes(cfg)),
+    physMemory,
+    physMemory.buffer as SharedArrayBuffer,
     new SharedArrayBuffer(layout.bytes),
   );
   writeHeader(mem.k32, layout);
@@ -148,12 +180,19 @@ export function createMemory(cfg: LayoutConfig, opts: CreateMemoryOptions = {}):
 
 /**
  * Build this thread's views of buffers another thread created (a Worker
- * calls this with the buffers the Machine posted to it). Touches no shared
- * state.
+ * calls this with what the Machine posted to it: the physical memory as the
+ * shared WebAssembly.Memory, or as its buffer alone, and the translator's
+ * buffer when the machine has one). Touches no shared state.
  *
  * @throws Error naming what is wrong when the buffers are not a machine's memory
  */
-export function attachMemory(phys: SharedArrayBuffer, kernel: SharedArrayBuffer): Memory {
+export function attachMemory(
+  physical: WebAssembly.Memory | SharedArrayBuffer,
+  kernel: SharedArrayBuffer,
+  jit: WebAssembly.Memory | null = null,
+): Memory {
+  const physMemory = physical instanceof WebAssembly.Memory ? physical : null;
+  const phys = physMemory !== null ? physMemory.buffer : physical;
   if (!(phys instanceof SharedArrayBuffer) || !(kernel instanceof SharedArrayBuffer)) {
     throw new Error("attachMemory: both buffers must be SharedArrayBuffers");
   }
@@ -170,7 +209,14 @@ export function attachMemory(phys: SharedArrayBuffer, kernel: SharedArrayBuffer)
       `attachMemory: physical buffer is ${phys.byteLength} bytes, the header says ${want}`,
     );
   }
-  return views(layout, phys, kernel);
+  const mem = views(layout, physMemory, phys, kernel);
+  if (jit !== null) {
+    mem.jit = JitShared.attach(jit);
+    if (mem.jit.layout.frames !== layout.config.ramFrames + layout.config.deviceFrames) {
+      throw new Error("attachMemory: the translator buffer is for another machine");
+    }
+  }
+  return mem;
 }
 
 /** A stat counter's name, e.g. "bioReadBytes". */

@@ -43,12 +43,19 @@ const WORDS_PER_FRAME = 1024;
  * @param rootPfn frame of the root (level-1) table, satp.PPN
  * @param va virtual address (any int32 or uint32 form)
  * @param access ACCESS_READ, ACCESS_WRITE or ACCESS_EXEC
+ * @param frames frames of physical memory; a PTE naming one at or past it is an access fault
+ *   (default: every frame of `m32`)
  * @returns the physical byte address of the 4 KiB frame that holds `va` (a
  *   superpage yields the 4 KiB frame inside it), or WALK_PAGE_FAULT, or
  *   WALK_ACCESS_FAULT
  */
-export function sv32Walk(m32: Int32Array, rootPfn: number, va: number, access: Access): number {
-  const frames = m32.length / WORDS_PER_FRAME;
+export function sv32Walk(
+  m32: Int32Array,
+  rootPfn: number,
+  va: number,
+  access: Access,
+  frames: number = m32.length / WORDS_PER_FRAME,
+): number {
   let table = rootPfn;
   for (let level = 1; level >= 0; level--) {
     if (table >= frames) return WALK_ACCESS_FAULT;

@@ -39,14 +39,18 @@ export class Tlb {
 
   /**
    * @param entries a power of two
+   * @param buffer where the arrays live (a hart's state buffer, hart_state.ts); default: their own
+   * @param tagOffset byte offset of `tag` in `buffer`
+   * @param deltaOffset byte offset of `delta` in `buffer`
    * @throws KernelPanic when `entries` is not a power of two
    */
-  constructor(entries: number = TLB_ENTRIES) {
+  constructor(entries: number = TLB_ENTRIES, buffer?: ArrayBuffer, tagOffset = 0, deltaOffset = 0) {
     if (entries < 1 || (entries & (entries - 1)) !== 0) {
       throw new KernelPanic("Tlb", `entries ${entries} is not a power of two`);
     }
-    this.tag = new Int32Array(entries).fill(TLB_INVALID);
-    this.delta = new Int32Array(entries);
+    this.tag = buffer ? new Int32Array(buffer, tagOffset, entries) : new Int32Array(entries);
+    this.delta = buffer ? new Int32Array(buffer, deltaOffset, entries) : new Int32Array(entries);
+    this.tag.fill(TLB_INVALID);
     this.mask = entries - 1;
   }
 
@@ -61,5 +65,15 @@ export class Tlb {
   /** Forget every entry. */
   flush(): void {
     this.tag.fill(TLB_INVALID);
+  }
+
+  /** Forget the entries that map a page to the frame whose first byte is `framePa`. */
+  flushFrame(framePa: number): void {
+    const tag = this.tag, delta = this.delta;
+    for (let e = 0; e <= this.mask; e++) {
+      if (tag[e] !== TLB_INVALID && ((tag[e]! * 4096 + delta[e]!) | 0) === (framePa | 0)) {
+        tag[e] = TLB_INVALID;
+      }
+    }
   }
 }

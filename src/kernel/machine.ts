@@ -26,12 +26,15 @@ import {
 import { asTid, PAGE_SIZE } from "../abi/types.ts";
 import { errnoName } from "../abi/errno.ts";
 import { syscallName } from "../abi/syscall_names.ts";
-import { ImageError, loadImage, MemDevice, saveImage } from "../hw/device.ts";
-import { createMemory, type Memory } from "../hw/memory.ts";
+import { ImageError, imageFileSize, MemDevice, readImageInto, saveImage } from "../hw/device.ts";
+import { createMemory, MAX_PHYS_FRAMES, type Memory } from "../hw/memory.ts";
 import { freeFrameCount } from "../mm/frame_alloc.ts";
 import { mmBoot, mmPut } from "../mm/mm.ts";
 import { mkfsInto } from "../fs/mkfs.ts";
+import { JitShared } from "../hw/jit/shared.ts";
+import { jitBootCheck, jitBootMode, type JitOption } from "./proc_jit.ts";
 import {
+  DEBUG_JITCHECK,
   DEBUG_LOCKDEP,
   recoverTask,
   setCurrentTid,
@@ -133,6 +136,14 @@ export interface BootOptions {
    * unimplemented system call number (default: this process's stderr).
    */
   log?: (line: string) => void;
+  /**
+   * Tier 1, guest code translated to WebAssembly (src/hw/jit): "off", "auto"
+   * (a frame once it is hot) or "eager" (a frame at its first dispatch).
+   * Default: XIP_JIT from the environment, else JIT_DEFAULT.
+   */
+  jit?: "off" | "auto" | "eager";
+  /** Debug: check translated code against its frame's bytes at every entry (XIP_JIT_CHECK=1). */
+  jitCheck?: boolean;
 }
 
 /** Options of {@linkcode Machine.prototype.spawn}. Every field is optional. */
@@ -216,6 +227,13 @@ const bytesOf = (s: Uint8Array | string | undefined): Uint8Array =>
 
 const MIB = 1024 * 1024;
 
+/** A byte count for a message: "64 MiB", "3 GiB" or "12288 bytes". */
+function sizeText(n: number): string {
+  if (n % (1024 * MIB) === 0) return `${n / (1024 * MIB)} GiB`;
+  if (n % MIB === 0) return `${n / MIB} MiB`;
+  return `${n} bytes`;
+}
+
 /**
  * A machine: memory, a memory device holding an xipfs image, and processes
  * that run RISC-V programs from it, each in its own Worker. Boot one with
@@ -279,7 +297,8 @@ export class Machine {
     this.opts = opts;
     this.fs = fs;
     this.device = new MemDevice(mem);
-    this.#pool = new WorkerPool(mem.phys, mem.kernel, fs.opts);
+    if (mem.physMemory === null) throw new MachineError("physical memory is not a wasm memory");
+    this.#pool = new WorkerPool(mem.physMemory, mem.kernel, mem.jit?.memory ?? null, fs.opts);
     this.bootFreeFrames = freeFrameCount(mem);
   }
 
@@ -313,12 +332,20 @@ export class Machine {
     if (!Number.isSafeInteger(ramBytes) || ramBytes < 64 * PAGE_SIZE || ramBytes % PAGE_SIZE) {
       throw new MachineError(`RAM size ${ramBytes} must be a multiple of 4096, at least 256 KiB`);
     }
-    let image: Uint8Array | null = null;
-    if (typeof opts.image === "string") image = loadImage(opts.image);
-    else if (opts.image !== undefined) image = opts.image;
-    const devBytes = image?.length ?? opts.size ?? 16 * MIB;
+    // A path is read straight into the device region once memory exists.
+    const imageFile = typeof opts.image === "string" ? opts.image : null;
+    const image = typeof opts.image === "string" ? null : opts.image ?? null;
+    const devBytes = imageFile !== null
+      ? imageFileSize(imageFile)
+      : image?.length ?? opts.size ?? 16 * MIB;
     if (!Number.isSafeInteger(devBytes) || devBytes <= 0 || devBytes % PAGE_SIZE !== 0) {
       throw new MachineError(`device size ${devBytes} is not a positive multiple of 4096`);
+    }
+    if (ramBytes + devBytes > MAX_PHYS_FRAMES * PAGE_SIZE) {
+      throw new MachineError(
+        `RAM (${sizeText(ramBytes)}) plus device (${sizeText(devBytes)}) exceed 4 GiB, ` +
+          `the most one wasm32 memory holds: use a smaller --ram or image`,
+      );
     }
     let mem: Memory;
     try {
@@ -332,12 +359,24 @@ export class Machine {
       if (e instanceof ImageError) throw e;
       throw new MachineError((e as Error).message.split("\n")[0]!);
     }
-    if (image === null) {
+    if (imageFile !== null) readImageInto(imageFile, new MemDevice(mem).bytes);
+    else if (image === null) {
       mkfsInto(new MemDevice(mem).bytes, { from: opts.from });
     }
     if (mmBoot(mem) !== 0) throw new MachineError("out of RAM at boot");
     if (vdsoPfn(mem) < 0) throw new MachineError("out of RAM at boot");
     setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
+    let jit: JitOption;
+    try {
+      jit = jitBootMode(opts.jit);
+    } catch (e) {
+      throw new MachineError((e as Error).message);
+    }
+    if (jit !== "off") {
+      const cfg = mem.layout.config;
+      mem.jit = JitShared.create(cfg.ramFrames + cfg.deviceFrames, { mode: jit });
+    }
+    setDebug(mem.k32, DEBUG_JITCHECK, jitBootCheck(opts.jitCheck));
     taskInit(mem.k32, asTid(1));
     setCurrentTid(asTid(1));
     const imagePath = opts.imagePath !== undefined

@@ -53,8 +53,9 @@ export class PooledWorker {
 
   constructor(
     url: string,
-    phys: SharedArrayBuffer,
+    phys: WebAssembly.Memory,
     kernel: SharedArrayBuffer,
+    jit: WebAssembly.Memory | null,
     mount: FsMountOptions,
   ) {
     this.worker = new Worker(url, { type: "module" });
@@ -94,7 +95,7 @@ export class PooledWorker {
       };
     });
     this.ready.catch(() => {}); // a failed start is reported through acquire()
-    this.worker.postMessage({ t: "init", phys, kernel, mount });
+    this.worker.postMessage({ t: "init", phys, kernel, jit, mount });
   }
 
   /** Start a process. Entry: the Worker is ready and idle. */
@@ -117,13 +118,14 @@ export class WorkerPool {
   readonly #url = WORKER_URL.href;
 
   constructor(
-    readonly phys: SharedArrayBuffer,
+    readonly phys: WebAssembly.Memory,
     readonly kernel: SharedArrayBuffer,
+    readonly jit: WebAssembly.Memory | null,
     readonly mount: FsMountOptions,
   ) {}
 
   #spawn(): PooledWorker {
-    const w = new PooledWorker(this.#url, this.phys, this.kernel, this.mount);
+    const w = new PooledWorker(this.#url, this.phys, this.kernel, this.jit, this.mount);
     this.#all.add(w);
     return w;
   }

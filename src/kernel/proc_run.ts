@@ -62,6 +62,7 @@ import { readFrame } from "./fork.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procGet, procSet } from "./proc.ts";
+import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
 import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
@@ -410,9 +411,14 @@ export function runProcess(
   }
 
   function newHart(e: ProcessEnv, mm: number): Hart {
-    const h = new Hart(mem.phys, e, {
+    // Tier 1 when the machine translates: this Worker's runtime (its translations outlive us).
+    const jit = processJit(mem);
+    const h = new Hart(jit !== null ? mem.physMemory! : mem.phys, e, {
       rootPfn: mmRoot(mem, mm),
       tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
+      frames: mem.layout.config.ramFrames + mem.layout.config.deviceFrames,
+      code: mem.jit,
+      jit,
     });
     e.hart = h;
     e.t.sig.hart = h;

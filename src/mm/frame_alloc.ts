@@ -61,6 +61,7 @@ import { FALLOC, fallocBitmapWords, PAGE } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asPfn, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
+import { codeFrameReused } from "../hw/jit/shared.ts";
 import { PG_CHECK_AT_FREE, ramPageBase } from "./memmap.ts";
 import { withNoKill } from "./_sync.ts";
 
@@ -159,6 +160,7 @@ export function allocFrame(mem: Memory, opts?: AllocOptions): Pfn | number {
   // Atomics are builtin calls in V8 (~20-30 ns each), so this fast path
   // keeps to the two compareExchanges it needs.
   k32[p + PAGE.refcount] = 1;
+  codeFrameReused(mem, pfn); // translations of its last owner's code die with it
   if (opts?.zero) mem.u8.set(ZERO_PAGE, pfn * PAGE_SIZE);
   return pfn;
 }
@@ -195,6 +197,7 @@ export function freeFrame(mem: Memory, pfn: Pfn): void {
       `bad page state pfn ${pfn}: refcount ${refs} mapcount ${maps} flags 0x${flags.toString(16)}`,
     );
   }
+  codeFrameReused(mem, pfn);
   // Clear the struct page before the bit: once the bit is clear another
   // Worker may allocate the frame and set refcount to 1. The Atomics.and
   // publishes these plain stores to whoever claims the bit next.

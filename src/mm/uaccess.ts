@@ -27,6 +27,7 @@ import {
 } from "../abi/sv32.ts";
 import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
+import { codeWritten } from "../hw/jit/shared.ts";
 import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
 import { mmapReadLock, mmapReadUnlock, ptlLock, ptlUnlock, TASK_SIZE } from "./mm.ts";
 import { physWords, pteLoad, pteModify, walk } from "./pgtable.ts";
@@ -117,6 +118,7 @@ export function copyFromUser(
 export function copyToUser(mem: Memory, mm: number, va: VirtAddr, bytes: Uint8Array): number {
   return forUserRange(mem, mm, va, bytes.length, ACCESS_WRITE, (phys, done, n) => {
     mem.u8.set(bytes.subarray(done, done + n), phys);
+    codeWritten(mem, phys, n);
     return true;
   });
 }

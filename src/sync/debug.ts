@@ -7,6 +7,9 @@
  *  bit 0  DEBUG_LOCKDEP   check the lock order of docs/ARCHITECTURE.md §3 on every acquire
  *  bit 1  DEBUG_PERTURB   random tiny yields at lock acquire/release and inside faults,
  *                         getBlock's fault path and truncate, to shake out races
+ *  bit 2  DEBUG_JITCHECK  at every entry into translated code, compare the frame's bytes
+ *                         with the bytes it was translated from (src/hw/jit/runtime.ts);
+ *                         read when a process starts
  * ```
  *
  * @module
@@ -18,6 +21,8 @@ import { HEADER } from "../abi/layout.ts";
 export const DEBUG_LOCKDEP = 1 << 0;
 /** Perturb the schedule: a random short spin or sleep at lock acquire and release. */
 export const DEBUG_PERTURB = 1 << 1;
+/** Check translated code against its frame's bytes at every entry (src/hw/jit). */
+export const DEBUG_JITCHECK = 1 << 2;
 
 /** The DEBUG_* bits currently set. */
 export function debugFlags(k: Int32Array): number {

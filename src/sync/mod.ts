@@ -8,7 +8,14 @@
  * @module
  */
 
-export { DEBUG_LOCKDEP, DEBUG_PERTURB, debugFlags, perturbSeed, setDebug } from "./debug.ts";
+export {
+  DEBUG_JITCHECK,
+  DEBUG_LOCKDEP,
+  DEBUG_PERTURB,
+  debugFlags,
+  perturbSeed,
+  setDebug,
+} from "./debug.ts";
 export type { TaskNote } from "./task.ts";
 export {
   currentTid,

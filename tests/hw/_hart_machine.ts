@@ -2,6 +2,10 @@
  * A test machine for the hart: a physical buffer of RAM then "device"
  * frames, a bump allocator over RAM, and a hand-built Sv32 page table.
  *
+ * `setup` gives the hart a tier-1 runtime (src/hw/jit) when XIP_JIT is
+ * "eager" or "auto" (or when asked to): the hart suites run under both tiers
+ * that way (tests/hw/hart_jit_test.ts runs them again with XIP_JIT=eager).
+ *
  * @module
  */
 
@@ -10,6 +14,14 @@ import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/abi/s
 import type { VirtAddr } from "../../src/abi/types.ts";
 import type { Access } from "../../src/abi/sv32.ts";
 import { Hart, type HartEnv, type HartOptions } from "../../src/hw/hart.ts";
+import { type JitMode, JitRuntime } from "../../src/hw/jit/runtime.ts";
+import { JitShared } from "../../src/hw/jit/shared.ts";
+
+/** The tier-1 mode the hart suites run under: XIP_JIT=eager|auto, else none. */
+export function envJitMode(): JitMode | null {
+  const v = Deno.env.get("XIP_JIT");
+  return v === "eager" || v === "auto" ? v : null;
+}
 
 export const URX = PTE_V | PTE_U | PTE_R | PTE_X;
 export const URW = PTE_V | PTE_U | PTE_R | PTE_W;
@@ -18,17 +30,43 @@ export const URWX = PTE_V | PTE_U | PTE_R | PTE_W | PTE_X;
 export { PTE_A, PTE_D };
 
 export class TestMachine {
+  /** Physical memory as the shared wasm memory translated code imports; `phys` is its buffer. */
+  readonly physMemory: WebAssembly.Memory | null;
   readonly phys: SharedArrayBuffer;
   readonly m32: Int32Array;
   readonly u8: Uint8Array;
   readonly root: number;
   private nextRam = 0;
 
+  #jit: JitShared | null = null;
+
   constructor(readonly ramFrames = 64, readonly deviceFrames = 16, phys?: SharedArrayBuffer) {
-    this.phys = phys ?? new SharedArrayBuffer((ramFrames + deviceFrames) * PAGE_SIZE);
+    const pages = Math.ceil((ramFrames + deviceFrames) * PAGE_SIZE / 65536);
+    this.physMemory = phys
+      ? null
+      : new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.phys = phys ?? this.physMemory!.buffer as SharedArrayBuffer;
     this.m32 = new Int32Array(this.phys);
     this.u8 = new Uint8Array(this.phys);
     this.root = this.allocFrame();
+  }
+
+  /** Frames of physical memory (the buffer may be longer: whole wasm pages). */
+  get frames(): number {
+    return this.ramFrames + this.deviceFrames;
+  }
+
+  /** The translator's shared state for this machine (made on first use). */
+  get jitShared(): JitShared {
+    return this.#jit ??= JitShared.create(this.ramFrames + this.deviceFrames, {
+      arenaBytes: 1 << 20,
+    });
+  }
+
+  /** A tier-1 runtime over this machine's memory. */
+  jitRuntime(mode: JitMode, opts: { check?: boolean; tlbEntries?: number } = {}): JitRuntime {
+    if (this.physMemory === null) throw new Error("TestMachine: no wasm memory for the JIT");
+    return new JitRuntime({ mode, phys: this.physMemory, shared: this.jitShared, ...opts });
   }
 
   /** A zeroed RAM frame (bump allocation). */
@@ -143,7 +181,13 @@ export const DATA_VA = 0x0002_0000;
  */
 export function setup(
   words: ArrayLike<number>,
-  opts: { device?: boolean; dataFlags?: number; hart?: Partial<HartOptions> } = {},
+  opts: {
+    device?: boolean;
+    dataFlags?: number;
+    hart?: Partial<HartOptions>;
+    /** Tier 1: a mode, or null for none (default: envJitMode()). */
+    jit?: JitMode | null;
+  } = {},
 ): { m: TestMachine; env: RecordingEnv; hart: Hart; textPfn: number; dataPfn: number } {
   const m = new TestMachine();
   const textPfn = opts.device ? m.devicePfn(0) : m.allocFrame();
@@ -152,7 +196,17 @@ export function setup(
   const dataPfn = m.allocFrame();
   m.map(DATA_VA, dataPfn, opts.dataFlags ?? URW);
   const env = new RecordingEnv();
-  const hart = new Hart(m.phys, env, { rootPfn: m.root, pc: TEXT_VA, ...opts.hart });
+  const mode = opts.jit !== undefined ? opts.jit : envJitMode();
+  const jit = mode === null
+    ? null
+    : m.jitRuntime(mode, { check: true, tlbEntries: opts.hart?.tlbEntries });
+  const hart = new Hart(m.physMemory!, env, {
+    rootPfn: m.root,
+    pc: TEXT_VA,
+    frames: m.frames,
+    jit,
+    ...opts.hart,
+  });
   env.hart = hart;
   return { m, env, hart, textPfn, dataPfn };
 }

@@ -9,8 +9,15 @@ import {
   STAT,
 } from "../../src/abi/layout.ts";
 import { PAGE_SIZE } from "../../src/abi/types.ts";
-import { ImageError } from "../../src/hw/image.ts";
-import { attachMemory, createMemory, statAdd, statRead } from "../../src/hw/memory.ts";
+import { ImageError, MAX_IMAGE_BYTES } from "../../src/hw/image.ts";
+import {
+  attachMemory,
+  createMemory,
+  MAX_PHYS_FRAMES,
+  statAdd,
+  statRead,
+} from "../../src/hw/memory.ts";
+import { MKFS_MAX_BYTES } from "../../src/fs/mkfs.ts";
 
 const CFG: LayoutConfig = { ramFrames: 40, deviceFrames: 8, deviceMemmap: true, maxTasks: 4 };
 
@@ -103,4 +110,42 @@ Deno.test("statAdd() and statRead() count per counter, beyond 32 bits", () => {
   assert.equal(statRead(mem, STAT.bioReadBytes), 2 ** 32);
   assert.equal(statRead(mem, STAT.instret), 5);
   assert.equal(statRead(mem, STAT.bioWriteBytes), 0);
+});
+
+Deno.test("createMemory() puts physical memory in a shared WebAssembly.Memory of whole wasm pages", () => {
+  const mem = createMemory(CFG);
+  assert.ok(mem.physMemory instanceof WebAssembly.Memory);
+  assert.equal(mem.physMemory.buffer, mem.phys);
+  assert.ok(mem.phys instanceof SharedArrayBuffer);
+  assert.equal(mem.phys.byteLength % 65536, 0);
+  assert.ok(mem.phys.byteLength >= (CFG.ramFrames + CFG.deviceFrames) * PAGE_SIZE);
+  const other = attachMemory(mem.physMemory, mem.kernel);
+  assert.equal(other.physMemory, mem.physMemory);
+  other.u8[777] = 5;
+  assert.equal(mem.u8[777], 5);
+});
+
+Deno.test("createMemory() refuses more than 4 GiB of RAM plus device (one wasm32 memory)", () => {
+  assert.equal(MAX_PHYS_FRAMES * PAGE_SIZE, 4 * 1024 ** 3);
+  assert.throws(
+    () => createMemory({ ...CFG, ramFrames: MAX_PHYS_FRAMES - 4, deviceFrames: 8 }),
+    /exceed the limit of 1048576 \(4 GiB, one wasm32 memory\)/,
+  );
+});
+
+Deno.test("every image mkfs makes fits a machine with the default 64 MiB of RAM", () => {
+  assert.ok(MKFS_MAX_BYTES + 64 * 1024 * 1024 <= MAX_PHYS_FRAMES * PAGE_SIZE);
+  assert.ok(MAX_IMAGE_BYTES >= MKFS_MAX_BYTES, "loadImage takes what mkfs makes");
+});
+
+Deno.test("Machine.boot() refuses RAM plus device over 4 GiB with one line, before allocating", async () => {
+  const { Machine, MachineError } = await import("../../src/kernel/machine.ts");
+  await assert.rejects(
+    () => Machine.boot({ ram: 3 * 1024 ** 3, size: 2 * 1024 ** 3 }),
+    (e) =>
+      e instanceof MachineError &&
+      /^RAM \(3 GiB\) plus device \(2 GiB\) exceed 4 GiB, the most one wasm32 memory holds/
+        .test(e.message) &&
+      !e.message.includes("\n"),
+  );
 });

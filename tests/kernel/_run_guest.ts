@@ -19,6 +19,9 @@ import { handleMmFault } from "../../src/mm/fault.ts";
 import { mmField } from "../../src/mm/mm.ts";
 import { doBrk, doMmap, doMunmap } from "../../src/mm/mmap.ts";
 import { copyFromUser } from "../../src/mm/uaccess.ts";
+import { type JitMode, JitRuntime } from "../../src/hw/jit/runtime.ts";
+import { JitShared } from "../../src/hw/jit/shared.ts";
+import { envJitMode } from "../hw/_hart_machine.ts";
 
 export interface GuestRun {
   stdout: string;
@@ -28,12 +31,20 @@ export interface GuestRun {
   /** Init functions that returned to INIT_RETURN. */
   initsRun: number;
   instret: number;
+  /** The tier-1 runtime the hart ran with, if any. */
+  jit: JitRuntime | null;
 }
 
 const SIGILL = 4, SIGSEGV = 11;
 
 /** Run `res` in `mm` until it exits, or throw after `budget` instructions. */
-export function runGuest(mem: Memory, mm: number, res: ExecResult, budget = 400_000_000): GuestRun {
+export function runGuest(
+  mem: Memory,
+  mm: number,
+  res: ExecResult,
+  budget = 400_000_000,
+  jitMode?: JitMode | null,
+): GuestRun {
   const out: number[][] = [[], [], []];
   let status = -1;
   let step = 0;
@@ -102,9 +113,21 @@ export function runGuest(mem: Memory, mm: number, res: ExecResult, budget = 400_
     },
     poll: () => true,
   };
-  const hart = new Hart(mem.phys, env, {
+  // Tier 1 when XIP_JIT asks for it (the suites run under both tiers).
+  const mode = jitMode ?? envJitMode();
+  const cfg = mem.layout.config;
+  let jit: JitRuntime | null = null;
+  if (mode !== null && mem.physMemory !== null) {
+    mem.jit ??= JitShared.create(cfg.ramFrames + cfg.deviceFrames, { mode, arenaBytes: 1 << 22 });
+    const check = Deno.env.get("XIP_JIT_CHECK") === "1";
+    jit = new JitRuntime({ mode, phys: mem.physMemory, shared: mem.jit, check });
+  }
+  const hart = new Hart(jit !== null ? mem.physMemory! : mem.phys, env, {
     rootPfn: mmField(mem, mm, MM.root),
     tlbGenWord: { k32: mem.k32, index: mmBase(mem.layout, mm) + MM.tlbGen },
+    frames: cfg.ramFrames + cfg.deviceFrames,
+    code: mem.jit,
+    jit,
   });
   hart.pc = execStartStep(hart.x, res, step++);
   while (status < 0) {
@@ -121,6 +144,7 @@ export function runGuest(mem: Memory, mm: number, res: ExecResult, budget = 400_
     status,
     initsRun,
     instret: hart.instret,
+    jit,
   };
 }
 

@@ -1,0 +1,382 @@
+/**
+ * The "hart tiers" measurement (issue 12): the interpreter (tier 0), the
+ * WebAssembly translator (tier 1, src/hw/jit) and qemu-riscv32 on the same
+ * static guests, in the same run; exec of a short process under both tiers;
+ * DAX against page-cache exec and device-frame against RAM-frame text with
+ * tier 1; the translator's cost per frame for 1 and 8 processes; warm-up.
+ *
+ * Each compute figure is the difference of two runs of one program at two
+ * sizes (as the qemu section of the report does), so start-up, exec and
+ * warm-up cancel and the steady state remains; medians of 3 (1 in --quick).
+ * Times are CPU time (user + system) of the process that runs the guest:
+ * this Deno process for xip (its Workers and V8's compiler threads
+ * included), qemu-riscv32's own for qemu (through /usr/bin/time; wall time
+ * when that is missing). On a machine shared with other jobs, CPU time
+ * follows the work done; wall time follows the other jobs too.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { mkfs } from "../src/fs/mkfs.ts";
+import { layOutBlocks } from "../src/hw/jit/blocks.ts";
+import { discover } from "../src/hw/jit/discover.ts";
+import { emitFrame } from "../src/hw/jit/emit.ts";
+import { Machine } from "../src/kernel/machine.ts";
+import type { JitOption } from "../src/kernel/proc_jit.ts";
+import { buildTiersGuest } from "./_report_tiers_guest.ts";
+import type { TierRow, TiersResult, TranslatorPoint, V8Sharing } from "./_report_types.ts";
+
+const MIB = 1024 * 1024;
+const ROOT = new URL("../", import.meta.url).pathname;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = s.length >> 1;
+  return s.length % 2 ? s[k]! : (s[k - 1]! + s[k]!) / 2;
+};
+
+const discard = (_d: Uint8Array): void => {};
+
+async function boot(
+  image: Uint8Array,
+  jit: JitOption,
+  opts: { dax?: "always" | "never"; textMode?: "map" | "copy"; procs?: number } = {},
+): Promise<Machine> {
+  const procs = opts.procs ?? 1;
+  return await Machine.boot({
+    image: image.slice(),
+    ram: 32 * MIB + procs * 4 * MIB,
+    dax: opts.dax ?? "always",
+    textMode: opts.textMode ?? "map",
+    jit,
+    maxProcs: Math.max(2, procs),
+    warm: procs,
+    stdout: discard,
+    stderr: discard,
+  });
+}
+
+/** CPU ms (user + system) this process has used. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * Spawn `argv` on `m` `n` times at once and wait: CPU ms, wall ms and
+ * instructions retired.
+ */
+async function timeRun(
+  m: Machine,
+  argv: string[],
+  n = 1,
+): Promise<{ ms: number; wallMs: number; instret: number }> {
+  const before = m.stats().instret;
+  const c0 = cpuMs(), t0 = performance.now();
+  const ps = Array.from({ length: n }, () => m.spawn(argv[0]!, argv));
+  for (const p of ps) {
+    const s = await p.wait();
+    if (s.code !== 0) throw new Error(`${argv.join(" ")} exited ${s.code}: ${s.message ?? ""}`);
+  }
+  const wallMs = performance.now() - t0;
+  return { ms: cpuMs() - c0, wallMs, instret: m.stats().instret - before };
+}
+
+let haveTime: boolean | null = null;
+
+/** qemu-riscv32's CPU ms (user + system) for `path args`; its wall ms without /usr/bin/time. */
+async function timeQemu(path: string, args: string[]): Promise<number> {
+  if (haveTime === null) {
+    try {
+      haveTime = (await new Deno.Command("/usr/bin/time", { args: ["true"], stderr: "null" })
+        .output()).success;
+    } catch {
+      haveTime = false;
+    }
+  }
+  const t0 = performance.now();
+  const out = await new Deno.Command(haveTime ? "/usr/bin/time" : "qemu-riscv32", {
+    args: haveTime ? ["-f", "%U %S", "qemu-riscv32", path, ...args] : [path, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`qemu-riscv32 ${path} exited ${out.code}`);
+  if (!haveTime) return performance.now() - t0;
+  const last = new TextDecoder().decode(out.stderr).trim().split("\n").pop()!;
+  const [u, sys] = last.split(" ").map(Number) as [number, number];
+  return (u + sys) * 1000;
+}
+
+async function haveQemu(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("sh", { args: ["-c", "command -v qemu-riscv32"] }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+interface Workload {
+  name: string;
+  /** Path in the image and on the host. */
+  path: string;
+  args: (size: number) => string[];
+  sizes: [number, number];
+}
+
+/** The workloads: the static compute program, the crc32 loop, fannkuch-redux. */
+function workloads(quick: boolean): Workload[] {
+  return [
+    {
+      name: "compute (fixtures/static/compute)",
+      path: "/bin/compute",
+      args: (n) => [String(n)],
+      sizes: quick ? [1, 3] : [1, 9],
+    },
+    {
+      name: "crc32 loop (bitwise, 4 KiB buffer)",
+      path: "/bin/tiers",
+      args: (n) => ["crc", String(n)],
+      sizes: quick ? [2, 10] : [5, 60],
+    },
+    {
+      name: "fannkuch-redux",
+      path: "/bin/tiers",
+      args: (n) => ["fannkuch", String(n)],
+      sizes: quick ? [7, 8] : [8, 9],
+    },
+  ];
+}
+
+/** Steady-state rows: every workload at both sizes, tiers and qemu taking turns. */
+async function measureRows(
+  image: Uint8Array,
+  dir: string,
+  quick: boolean,
+  qemu: boolean,
+): Promise<TierRow[]> {
+  const reps = quick ? 1 : 3;
+  const machines = { off: await boot(image, "off"), auto: await boot(image, "auto") };
+  const rows: TierRow[] = [];
+  try {
+    for (const w of workloads(quick)) {
+      const argv = (n: number) => [w.path, ...w.args(n)];
+      // Warm both Workers (and tier 1's translations) on the large size once.
+      for (const m of Object.values(machines)) await timeRun(m, argv(w.sizes[1]));
+      const t = { off: [[], []], auto: [[], []], qemu: [[], []] } as Record<string, number[][]>;
+      let instret = [0, 0];
+      for (let r = 0; r < reps; r++) {
+        for (const [k, n] of w.sizes.entries()) {
+          const off = await timeRun(machines.off, argv(n));
+          const auto = await timeRun(machines.auto, argv(n));
+          t.off![k]!.push(off.ms);
+          t.auto![k]!.push(auto.ms);
+          instret[k] = off.instret;
+          if (qemu) t.qemu![k]!.push(await timeQemu(`${dir}${w.path}`, w.args(n)));
+        }
+      }
+      const diff = (xs: number[][]) => median(xs[1]!) - median(xs[0]!);
+      instret = [instret[0]!, instret[1]!];
+      rows.push({
+        workload: w.name,
+        args: [w.args(w.sizes[0]).join(" "), w.args(w.sizes[1]).join(" ")],
+        instret: instret[1]! - instret[0]!,
+        interpMs: diff(t.off!),
+        jitMs: diff(t.auto!),
+        qemuMs: qemu ? diff(t.qemu!) : null,
+      });
+    }
+  } finally {
+    await machines.off.shutdown();
+    await machines.auto.shutdown();
+  }
+  return rows;
+}
+
+/** Median spawn-to-exit ms of `argv` on each machine, the machines taking turns run by run. */
+async function execMedians(machines: Machine[], argv: string[], runs: number): Promise<number[]> {
+  const ms: number[][] = machines.map(() => []);
+  for (let r = -1; r < runs; r++) {
+    for (const [k, m] of machines.entries()) {
+      const { ms: t } = await timeRun(m, argv);
+      if (r >= 0) ms[k]!.push(t);
+    }
+  }
+  return ms.map(median);
+}
+
+/** Translations and their cost for `procs` processes of compute on a fresh machine. */
+async function measureTranslator(image: Uint8Array, procs: number): Promise<TranslatorPoint> {
+  const m = await boot(image, "eager", { procs });
+  try {
+    await timeRun(m, ["/bin/compute", "1"], procs);
+    const c = m.mem.jit!.counters();
+    return {
+      procs,
+      translations: c.translations,
+      sharedInstalls: c.sharedInstalls,
+      emitMsPerFrame: c.translations > 0 ? c.emitMs / c.translations : 0,
+      compileMsPerInstall: c.compileMs / Math.max(1, c.translations + c.sharedInstalls),
+    };
+  } finally {
+    await m.shutdown();
+  }
+}
+
+/**
+ * Warm-up: fannkuch on a fresh machine ("auto", a cold Worker), the
+ * instructions retired and the CPU time sampled every 2 ms; warm-up is the
+ * instructions (and CPU ms) until a 20 CPU-ms window first runs at 80% of
+ * the rate of the run's second half.
+ */
+async function measureWarmup(image: Uint8Array, quick: boolean) {
+  const m = await boot(image, "auto");
+  try {
+    const samples: [number, number][] = [];
+    const c0 = cpuMs();
+    const p = m.spawn("/bin/tiers", ["/bin/tiers", "fannkuch", quick ? "9" : "10"]);
+    let done = false;
+    const finished = p.wait().then(() => done = true);
+    while (!done) {
+      samples.push([cpuMs() - c0, m.stats().instret]);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await finished;
+    samples.push([cpuMs() - c0, m.stats().instret]);
+    const [endMs, endN] = samples[samples.length - 1]!;
+    const half = samples.find(([t]) => t >= endMs / 2)!;
+    const steady = (endN - half[1]) / (endMs - half[0]); // instructions per ms
+    for (let i = 0; i < samples.length; i++) {
+      const j = samples.findIndex(([t]) => t >= samples[i]![0] + 20);
+      if (j < 0) break;
+      const rate = (samples[j]![1] - samples[i]![1]) / (samples[j]![0] - samples[i]![0]);
+      if (rate >= 0.8 * steady) {
+        return { instructions: samples[i]![1], ms: samples[i]![0], steadyMips: steady / 1000 };
+      }
+    }
+    return { instructions: endN, ms: endMs, steadyMips: steady / 1000 };
+  } finally {
+    await m.shutdown();
+  }
+}
+
+/** First-call times of `bytes` in a fresh Worker (after `warm`), and of the same bytes again there. */
+async function probeWorker(bytes: Uint8Array<ArrayBuffer>, warm: Uint8Array<ArrayBuffer>) {
+  const w = new Worker(new URL("./_report_tiers_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  try {
+    return await new Promise<{ firstCallMs: number; sameWorkerAgainMs: number }>(
+      (resolve, reject) => {
+        w.onmessage = (ev) => resolve(ev.data);
+        w.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(e.message));
+        };
+        w.postMessage({ bytes, warm });
+      },
+    );
+  } finally {
+    w.terminate();
+  }
+}
+
+/**
+ * Does V8 reuse compiled code across Workers for identical module bytes?
+ * Translations of libc.so's frames, each made unique to this run (a nop's
+ * immediate): the first call of each (which compiles the function, V8
+ * compiling lazily) in a fresh Worker, in a second fresh Worker, and once
+ * more in the first Worker from a fresh copy of the bytes. Medians.
+ */
+async function measureV8Sharing(quick: boolean): Promise<V8Sharing> {
+  const img = Deno.readFileSync(`${ROOT}fixtures/rootfs/lib/libc.so`);
+  const salt = Math.floor(Math.random() * 1024);
+  const frame = (k: number, s: number) => {
+    const off = 4096 * (1 + (k % Math.floor(img.length / 4096 - 1)));
+    const words = new Int32Array(img.slice(off, off + 4096).buffer);
+    words[1023] = (s << 20) | 0x13; // addi x0, x0, s: bytes nothing compiled before
+    const code = discover(words);
+    return emitFrame(code, layOutBlocks(code), { tlbEntries: 256 });
+  };
+  const first: number[] = [], again: number[] = [], other: number[] = [];
+  const n = quick ? 3 : 9;
+  for (let k = 0; k < n; k++) {
+    const bytes = frame(k, salt + k);
+    const a = await probeWorker(bytes, frame(k + 1, 1100 + salt + k));
+    const b = await probeWorker(bytes, frame(k + 2, 1500 + salt + k));
+    first.push(a.firstCallMs);
+    again.push(a.sameWorkerAgainMs);
+    other.push(b.firstCallMs);
+  }
+  return {
+    frames: n,
+    firstCallMs: median(first),
+    sameWorkerAgainMs: median(again),
+    otherWorkerMs: median(other),
+  };
+}
+
+/** Everything the tiers section shows. */
+export async function measureTiers(quick: boolean): Promise<TiersResult> {
+  const dir = await Deno.makeTempDir({ prefix: "xip-bench-tiers-root-" });
+  try {
+    const why = await buildTiersGuest(dir);
+    if (why !== null) return { status: "not measured", reason: why };
+    await Deno.copyFile(`${ROOT}fixtures/static/compute`, `${dir}/bin/compute`);
+    const image = mkfs({ sizeBytes: 4 * MIB, from: dir });
+    const qemu = await haveQemu();
+    const rows = await measureRows(image, dir, quick, qemu);
+    const runs = quick ? 3 : 11;
+
+    // Exec of a short process: compute 1, interpreter against tier 1 ("auto").
+    const ex = [await boot(image, "off"), await boot(image, "auto")];
+    let execOff: number, execAuto: number;
+    try {
+      [execOff, execAuto] = await execMedians(ex, ["/bin/compute", "1"], runs) as [number, number];
+    } finally {
+      for (const m of ex) await m.shutdown();
+    }
+
+    // With tier 1: DAX exec against page-cache exec; text in device frames against RAM frames.
+    const rootfs = mkfs({ sizeBytes: 8 * MIB, from: `${ROOT}fixtures/rootfs` });
+    const dp = [
+      await boot(rootfs, "auto", { dax: "always" }),
+      await boot(rootfs, "auto", { dax: "never" }),
+    ];
+    let daxMs: number, pcMs: number;
+    try {
+      [daxMs, pcMs] = await execMedians(dp, ["/bin/compute", "1"], runs) as [number, number];
+    } finally {
+      for (const m of dp) await m.shutdown();
+    }
+    const text = [
+      await boot(image, "auto", { textMode: "map" }),
+      await boot(image, "auto", { textMode: "copy" }),
+    ];
+    const crc = ["/bin/tiers", "crc", quick ? "10" : "60"];
+    let deviceMs: number, ramMs: number;
+    try {
+      [deviceMs, ramMs] = await execMedians(text, crc, quick ? 1 : 5) as [number, number];
+    } finally {
+      for (const m of text) await m.shutdown();
+    }
+
+    const translator = [await measureTranslator(image, 1), await measureTranslator(image, 8)];
+    const warmup = await measureWarmup(image, quick);
+    const v8 = await measureV8Sharing(quick);
+    return {
+      status: "ok",
+      qemu,
+      rows,
+      exec: { offMs: execOff, autoMs: execAuto, runs },
+      daxExec: { daxMs, pagecacheMs: pcMs, runs },
+      text: { deviceMs, ramMs, args: crc.slice(1).join(" ") },
+      translator,
+      warmup,
+      v8,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

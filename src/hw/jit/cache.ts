@@ -1,0 +1,123 @@
+/**
+ * The product arena: translations shared between Workers as wasm bytes, so
+ * that N processes running the same frame pay for one translation, not N
+ * (v86 has one thread and no such thing; QEMU's TB cache is shared by the
+ * vCPU threads of one process, which is what this is for Workers).
+ *
+ * A product is published under the frame's codeGen word and carries the 4
+ * KiB the frame held when it was translated. Another Worker that wants the
+ * same frame at the same generation takes it only if the frame still holds
+ * those bytes, then compiles and instantiates the bytes itself (V8 compiles
+ * per isolate; see bench/REPORT.md for what that costs).
+ *
+ * The arena is a ring (layout_jit.ts): a writer reserves [head, head + n)
+ * with a compare-and-swap on JITH.ring, wrapping to 0 with the next epoch
+ * when the end is reached, writes the record, and only then points
+ * dir[pfn] at it. A reader checks, before and after copying, that no writer
+ * of a later epoch has reserved the record's space; a record that fails is
+ * a miss, never an error. No lock: a Worker killed mid-publish leaves a
+ * reserved record nobody points at.
+ *
+ * @module
+ */
+
+import { JITH, JREC, JREC_HEADER_BYTES, JREC_MAGIC } from "../../abi/layout_jit.ts";
+import type { JitShared } from "./shared.ts";
+
+const FRAME_BYTES = 4096;
+const EPOCH_SHIFT = 24;
+const HEAD_MASK = (1 << EPOCH_SHIFT) - 1;
+
+/** Is a record of epoch `epoch` at arena offset `off` still intact, given the ring state `ring`? */
+function intact(ring: number, epoch: number, off: number): boolean {
+  const cur = ring >>> EPOCH_SHIFT, head = (ring & HEAD_MASK) * 16;
+  if (cur === epoch) return true;
+  return cur === ((epoch + 1) & 0xff) && off >= head;
+}
+
+/**
+ * Publish a translation of frame `pfn` made from `words` under codeGen word
+ * `gen`. Lock-free; any thread.
+ *
+ * @returns false when the arena is too small to hold it (nothing is written)
+ */
+export function publishProduct(
+  j: JitShared,
+  pfn: number,
+  gen: number,
+  tlbEntries: number,
+  words: Int32Array,
+  wasm: Uint8Array,
+): boolean {
+  const l = j.layout;
+  const total = Math.ceil((JREC_HEADER_BYTES + FRAME_BYTES + wasm.length) / 16) * 16;
+  if (total > l.arenaBytes || l.arenaBytes / 16 > HEAD_MASK) return false;
+  let off: number, epoch: number;
+  for (;;) {
+    const r = Atomics.load(j.i32, JITH.ring);
+    const cur = r >>> EPOCH_SHIFT, head = (r & HEAD_MASK) * 16;
+    if (head + total <= l.arenaBytes) {
+      off = head;
+      epoch = cur;
+    } else {
+      off = 0;
+      epoch = (cur + 1) & 0xff;
+    }
+    const next = (epoch << EPOCH_SHIFT) | ((off + total) / 16);
+    if (Atomics.compareExchange(j.i32, JITH.ring, r, next) === r) break;
+  }
+  const at = l.arena + off;
+  const h = new Int32Array(j.sab, at, JREC_HEADER_BYTES / 4);
+  h[JREC.magic / 4] = 0; // not a record until the header is complete
+  h[JREC.epoch / 4] = epoch;
+  h[JREC.pfn / 4] = pfn;
+  h[JREC.gen / 4] = gen;
+  h[JREC.tlbEntries / 4] = tlbEntries;
+  h[JREC.wasmBytes / 4] = wasm.length;
+  h[JREC.total / 4] = total;
+  new Int32Array(j.sab, at + JREC_HEADER_BYTES, FRAME_BYTES / 4).set(words);
+  j.u8.set(wasm, at + JREC_HEADER_BYTES + FRAME_BYTES);
+  Atomics.store(h, JREC.magic / 4, JREC_MAGIC);
+  Atomics.store(j.i32, l.dir + pfn, off / 16 + 1);
+  return true;
+}
+
+/**
+ * The wasm bytes of a published translation of frame `pfn` at codeGen word
+ * `gen` for `tlbEntries`, if one exists, is intact, and was made from
+ * exactly `words` (the frame's bytes as the caller read them after marking
+ * it). Lock-free; any thread.
+ *
+ * @returns a private copy of the bytes, or null
+ */
+export function findProduct(
+  j: JitShared,
+  pfn: number,
+  gen: number,
+  tlbEntries: number,
+  words: Int32Array,
+): Uint8Array<ArrayBuffer> | null {
+  const l = j.layout;
+  const d = Atomics.load(j.i32, l.dir + pfn);
+  if (d === 0) return null;
+  const off = (d - 1) * 16;
+  if (off + JREC_HEADER_BYTES + FRAME_BYTES > l.arenaBytes) return null;
+  const at = l.arena + off;
+  const h = new Int32Array(j.sab, at, JREC_HEADER_BYTES / 4);
+  if (Atomics.load(h, JREC.magic / 4) !== JREC_MAGIC) return null;
+  const epoch = h[JREC.epoch / 4]!;
+  const n = h[JREC.wasmBytes / 4]!;
+  if (
+    !intact(Atomics.load(j.i32, JITH.ring), epoch, off) || h[JREC.pfn / 4] !== pfn ||
+    h[JREC.gen / 4] !== gen || h[JREC.tlbEntries / 4] !== tlbEntries || n <= 0 ||
+    off + JREC_HEADER_BYTES + FRAME_BYTES + n > l.arenaBytes
+  ) return null;
+  const src = new Int32Array(j.sab, at + JREC_HEADER_BYTES, FRAME_BYTES / 4);
+  for (let i = 0; i < FRAME_BYTES / 4; i++) if (src[i] !== words[i]) return null;
+  const start = at + JREC_HEADER_BYTES + FRAME_BYTES;
+  const wasm = new Uint8Array(n);
+  wasm.set(j.u8.subarray(start, start + n));
+  // A writer that wrapped around may have overwritten the record while we copied it.
+  if (!intact(Atomics.load(j.i32, JITH.ring), epoch, off)) return null;
+  return wasm;
+}

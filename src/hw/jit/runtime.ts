@@ -1,0 +1,404 @@
+/**
+ * Tier 1's runtime in one Worker: the hart state buffer translated code
+ * imports, the slow-path helpers it calls, the table of installed
+ * translations keyed by physical frame, the heat that decides when a frame
+ * is worth translating, and `enter`, which the interpreter calls whenever
+ * its fetch moves to another page (QEMU's cpu_exec / tb_lookup / tb_gen_code;
+ * v86's cpu.rs main loop with jit_find_cache_entry and the hotness counters
+ * of jit.rs).
+ *
+ * A translation is keyed by (pfn, codeGen word). It is found through the
+ * frame the fetch TLB names and is never reached any other way, so a TLB
+ * shootdown needs nothing from it: once the hart has flushed, it no longer
+ * reaches the frame. Each entry compares the translation's word with the
+ * frame's codeGen word (one load), so a bump anywhere kills it at once.
+ * Installed translations sit in the hart state's entry slots and in a
+ * function table, where the dispatcher (dispatch.ts) finds them: a jump
+ * from one translated frame to another stays in WebAssembly.
+ *
+ * The runtime outlives one process: the pool reuses a Worker, and with it
+ * the translations of every frame whose generation did not change, such as
+ * the text of a program run again from the device (execute in place, for
+ * translated code too). One hart is bound to it at a time.
+ *
+ * @module
+ */
+
+import { JITH } from "../../abi/layout_jit.ts";
+import { KernelPanic } from "../../abi/panic.ts";
+import { HartState, STATE, STATE_SLOTS, stateBytes } from "../hart_state.ts";
+import type { HartMmu } from "../hart_mmu.ts";
+import { layOutBlocks } from "./blocks.ts";
+import { findProduct, publishProduct } from "./cache.ts";
+import { discover, FRAME_WORDS } from "./discover.ts";
+import { DISPATCH_EXPORT, emitDispatcher } from "./dispatch.ts";
+import { emitFrame, RUN_EXPORT, ST_CODE, ST_FAULT, ST_OK } from "./emit.ts";
+import { HOT_INSNS, type JitMode, type JitShared } from "./shared.ts";
+
+export type { JitMode };
+
+/** A translated frame's entry: (entry word, budget, page VA) -> next pc. */
+type RunFn = (word: number, budget: number, pageVa: number) => number;
+/** The dispatcher: (pc, budget) -> next pc. */
+type DispatchFn = (pc: number, budget: number) => number;
+
+/** One installed translation. */
+interface Translation {
+  readonly pfn: number;
+  /** The codeGen word it was made for (mark set). */
+  readonly gen: number;
+  readonly run: RunFn;
+  /** Its index in the function table. */
+  readonly fn: number;
+  /** The frame's words it was made from. */
+  readonly words: Int32Array;
+  /** False after fence.i, until the frame's bytes have been compared with `words` again. */
+  verified: boolean;
+}
+
+/** Options of a runtime. */
+export interface JitRuntimeOptions {
+  mode: JitMode;
+  /** The machine's physical memory (memory 0 of every translation). */
+  phys: WebAssembly.Memory;
+  /** Code generations, marks, counters and the product arena. */
+  shared: JitShared;
+  /** Entries per TLB of the harts bound to it (default 256). */
+  tlbEntries?: number;
+  /** Debug: compare the frame's bytes with the translation's at every entry (slow). */
+  check?: boolean;
+  /** Instructions interpreted in a frame before "auto" translates it (default HOT_INSNS, 0 for eager). */
+  hotInsns?: number;
+}
+
+/** Installed translations a runtime keeps (the oldest go first beyond it). */
+const MAX_TRANSLATIONS = 4096;
+
+/** Slots of the heat table (a power of two). */
+const HEAT_SLOTS = 1024;
+
+/** Counters of one runtime (this Worker), for tests and the bench. */
+export interface JitLocalStats {
+  /** Frames this runtime translated itself. */
+  translated: number;
+  /** Translations installed from another Worker's product. */
+  sharedInstalls: number;
+  /** Entries into translated code from the interpreter. */
+  entries: number;
+  /** Instructions retired by translated code. */
+  instructions: number;
+  /** Returns to the interpreter by exit kind: EXIT_JUMP, EXIT_BUDGET, EXIT_STEP. */
+  exits: [number, number, number];
+  /** Translations found dead at entry (their frame's generation moved). */
+  stale: number;
+  /** Translations dropped by fence.i whose frame no longer held their bytes. */
+  fenceMismatches: number;
+  /** Milliseconds spent in discover, lay out and emit; and in compile and instantiate. */
+  emitMs: number;
+  compileMs: number;
+}
+
+export class JitRuntime {
+  readonly mode: JitMode;
+  readonly state: HartState;
+  readonly shared: JitShared;
+  /** Debug: compare the frame's bytes with the translation's at every entry. */
+  check: boolean;
+  readonly hotInsns: number;
+  /** The bound hart's MMU, whose slow paths the helpers call. */
+  mmu: HartMmu | null = null;
+  /** The bound hart (an opaque owner token: only it may enter). */
+  owner: object | null = null;
+  /** Set by `enter`: where translated code left off, and why (EXIT_*). */
+  exitPc = 0;
+  exitKind = 0;
+  readonly stats: JitLocalStats = {
+    translated: 0,
+    sharedInstalls: 0,
+    entries: 0,
+    instructions: 0,
+    exits: [0, 0, 0],
+    stale: 0,
+    fenceMismatches: 0,
+    emitMs: 0,
+    compileMs: 0,
+  };
+
+  readonly #stateMemory: WebAssembly.Memory;
+  readonly #imports: WebAssembly.Imports;
+  readonly #phys32: Int32Array;
+  readonly #st32: Int32Array;
+  readonly #genBase: number;
+  readonly #gen32: Int32Array;
+  /** Every installed translation, by pfn, oldest first. */
+  readonly #all = new Map<number, Translation>();
+  // The entry slots (in the state buffer): direct-mapped on the pfn, so a hit is two compares.
+  readonly #sPfn: Int32Array;
+  readonly #sGen: Int32Array;
+  readonly #sFn: Int32Array;
+  /** Every translation's function, by table index; free indices. */
+  readonly #table: WebAssembly.Table;
+  readonly #runs: (RunFn | null)[] = [];
+  readonly #freeFns: number[] = [];
+  readonly #dispatch: DispatchFn;
+  // Heat of frames without a translation: interpreted instructions, direct-mapped.
+  readonly #hPfn = new Int32Array(HEAT_SLOTS).fill(-1);
+  readonly #hInsns = new Int32Array(HEAT_SLOTS);
+  /** The frame the interpreter entered last without a translation, and the instruction count then. */
+  #lastPfn = -1;
+  #lastAt = 0;
+  #epoch: number;
+
+  constructor(opts: JitRuntimeOptions) {
+    const entries = opts.tlbEntries ?? 256;
+    const pages = Math.ceil(stateBytes(entries) / 65536);
+    this.#stateMemory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    this.state = new HartState(entries, this.#stateMemory.buffer as ArrayBuffer);
+    this.mode = opts.mode;
+    this.shared = opts.shared;
+    this.check = opts.check ?? false;
+    this.hotInsns = opts.mode === "eager" ? 0 : opts.hotInsns ?? HOT_INSNS;
+    this.#phys32 = new Int32Array(opts.phys.buffer);
+    this.#st32 = this.state.i32;
+    this.#gen32 = opts.shared.i32;
+    this.#genBase = opts.shared.layout.gen;
+    this.#epoch = opts.shared.markEpoch();
+    this.#sPfn = this.state.slotPfn;
+    this.#sGen = this.state.slotGen;
+    this.#sFn = this.state.slotFn;
+    this.#table = new WebAssembly.Table({ element: "anyfunc", initial: 64 });
+    const dispatcher = new WebAssembly.Instance(
+      new WebAssembly.Module(emitDispatcher(entries, opts.shared.layout.gen * 4)),
+      { env: { state: this.#stateMemory, jit: opts.shared.memory, table: this.#table } },
+    );
+    this.#dispatch = dispatcher.exports[DISPATCH_EXPORT] as unknown as DispatchFn;
+    const st32 = this.#st32;
+    const fault = STATE.fault / 4;
+    this.#imports = {
+      env: {
+        phys: opts.phys,
+        state: this.#stateMemory,
+        ld: (va: number, funct3: number): number => {
+          const mmu = this.mmu!;
+          const v = mmu.load(va, funct3);
+          if (mmu.faultCause >= 0) {
+            // The interpreter runs the instruction again and takes the trap itself.
+            mmu.faultCause = -1;
+            st32[fault] = 1;
+            return 0;
+          }
+          st32[fault] = 0;
+          return v;
+        },
+        st: (va: number, value: number, funct3: number): number => {
+          const mmu = this.mmu!;
+          mmu.codeStored = false;
+          if (!mmu.store(va, funct3, value)) {
+            mmu.faultCause = -1;
+            return ST_FAULT;
+          }
+          return mmu.codeStored ? ST_CODE : ST_OK;
+        },
+      },
+    };
+  }
+
+  /** Bind `owner` (a hart) with its MMU; the state is reset for it. */
+  bind(owner: object, mmu: HartMmu): void {
+    this.owner = owner;
+    this.mmu = mmu;
+    this.state.reset();
+    this.#lastPfn = -1;
+  }
+
+  /**
+   * Run the translation of the frame at physical byte address `framePa`,
+   * which the fetch TLB maps at `pc`'s page, from `pc`, for at most `budget`
+   * instructions; translate it first if it is due. Called by the
+   * interpreter at every change of fetch page, with `now` its count of
+   * instructions so far (for the heat of untranslated frames).
+   *
+   * @returns the instructions translated code retired (`exitPc` and
+   *   `exitKind` say where it stopped and why), or -1 when the frame has no
+   *   translation and the interpreter should run it
+   */
+  enter(pc: number, framePa: number, budget: number, now: number): number {
+    const pfn = framePa >>> 12;
+    const s = pfn & (STATE_SLOTS - 1);
+    if (this.#sPfn[s] !== pfn || this.#sGen[s] !== this.#gen32[this.#genBase + pfn]) {
+      if (!this.#lookup(pfn, now)) return -1;
+    }
+    this.#lastPfn = -1;
+    // A frame newly marked as code anywhere: no store TLB entry may bypass the mark.
+    const epoch = this.#gen32[JITH.markEpoch]!;
+    if (epoch !== this.#epoch) {
+      this.#epoch = epoch;
+      this.state.storeTlb.flush();
+    }
+    let npc: number;
+    if (this.check) {
+      // One frame at a time, so that every entry is checked.
+      this.#checkBytes(pfn);
+      npc = this.#runs[this.#sFn[s]!]!((pc >>> 2) & (FRAME_WORDS - 1), budget, pc & ~0xfff);
+    } else npc = this.#dispatch(pc, budget);
+    const left = this.#st32[STATE.budget / 4]!;
+    this.exitPc = npc;
+    this.exitKind = this.#st32[STATE.exitKind / 4]!;
+    this.stats.exits[this.exitKind]!++;
+    this.stats.entries++;
+    this.stats.instructions += budget - left;
+    return budget - left;
+  }
+
+  /** fence.i: forget which translations match their frames; each is compared again at its next entry. */
+  fenceI(): void {
+    for (const t of this.#all.values()) t.verified = false;
+    this.#sPfn.fill(-1);
+  }
+
+  /** Drop every translation (tests; a machine that goes away). */
+  clear(): void {
+    for (const t of [...this.#all.values()]) this.#drop(t);
+    this.#hPfn.fill(-1);
+  }
+
+  /** Installed translations. */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /**
+   * The entry-slot miss: put the frame's translation in its slot, if it has
+   * one or is due for one; else count heat.
+   *
+   * @returns true when the slot now holds a translation of `pfn`
+   */
+  #lookup(pfn: number, now: number): boolean {
+    const gen = this.#gen32[this.#genBase + pfn]!;
+    let t = this.#all.get(pfn);
+    if (t !== undefined && t.gen !== gen) {
+      this.#drop(t);
+      this.stats.stale++;
+      t = undefined;
+    }
+    if (t !== undefined && !t.verified) {
+      if (this.#sameBytes(pfn, t.words)) t.verified = true;
+      else {
+        // Stored to by a path that bypassed the mark (another hart's stale store TLB entry):
+        // kill it everywhere.
+        this.shared.noteChange(pfn);
+        this.#drop(t);
+        this.stats.fenceMismatches++;
+        t = undefined;
+      }
+    }
+    if (t === undefined) {
+      if (!this.#hot(pfn, now)) return false;
+      t = this.#translate(pfn);
+    }
+    const s = pfn & (STATE_SLOTS - 1);
+    this.#sPfn[s] = pfn;
+    this.#sGen[s] = t.gen;
+    this.#sFn[s] = t.fn;
+    return true;
+  }
+
+  /** Forget translation `t`: its slot, its table entry, its place in the map. */
+  #drop(t: Translation): void {
+    const s = t.pfn & (STATE_SLOTS - 1);
+    if (this.#sPfn[s] === t.pfn) this.#sPfn[s] = -1;
+    this.#table.set(t.fn, null);
+    this.#runs[t.fn] = null;
+    this.#freeFns.push(t.fn);
+    this.#all.delete(t.pfn);
+  }
+
+  /**
+   * Count heat: the instructions interpreted since the last entry without a
+   * translation go to the frame of that entry. True when `pfn` is due.
+   */
+  #hot(pfn: number, now: number): boolean {
+    if (this.hotInsns === 0) return true;
+    const last = this.#lastPfn;
+    if (last >= 0) {
+      const spent = Math.min(now - this.#lastAt, 1 << 24);
+      const hl = last & (HEAT_SLOTS - 1);
+      if (this.#hPfn[hl] !== last) {
+        this.#hPfn[hl] = last;
+        this.#hInsns[hl] = 0;
+      }
+      this.#hInsns[hl] = this.#hInsns[hl]! + spent;
+    }
+    this.#lastPfn = pfn;
+    this.#lastAt = now;
+    const hh = pfn & (HEAT_SLOTS - 1);
+    if (this.#hPfn[hh] !== pfn || this.#hInsns[hh]! < this.hotInsns) return false;
+    this.#hPfn[hh] = -1;
+    return true;
+  }
+
+  /** Translate frame `pfn` (or install another Worker's translation of it) and keep it. */
+  #translate(pfn: number): Translation {
+    const sh = this.shared;
+    // Mark first, then read: a write that lands after the mark bumps the generation.
+    const gen = sh.markCode(pfn);
+    const words = this.#phys32.slice(pfn * FRAME_WORDS, (pfn + 1) * FRAME_WORDS);
+    const entries = this.state.entries;
+    const t0 = performance.now();
+    let bytes: Uint8Array<ArrayBuffer> | null = findProduct(sh, pfn, gen, entries, words);
+    const shared = bytes !== null;
+    if (bytes === null) {
+      const code = discover(words);
+      bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: entries });
+      if (!publishProduct(sh, pfn, gen, entries, words, bytes)) sh.count(JITH.unpublished);
+    }
+    const t1 = performance.now();
+    let run: RunFn;
+    try {
+      const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.#imports);
+      run = inst.exports[RUN_EXPORT] as unknown as RunFn;
+    } catch (e) {
+      throw new KernelPanic("JitRuntime.translate", `frame ${pfn}: ${(e as Error).message}`);
+    }
+    const t2 = performance.now();
+    if (shared) {
+      this.stats.sharedInstalls++;
+      sh.count(JITH.sharedInstalls);
+    } else {
+      this.stats.translated++;
+      sh.count(JITH.translations);
+      sh.addNs(JITH.emitNs, (t1 - t0) * 1e6);
+    }
+    sh.addNs(JITH.compileNs, (t2 - t1) * 1e6);
+    this.stats.emitMs += t1 - t0;
+    this.stats.compileMs += t2 - t1;
+    if (this.#all.size >= MAX_TRANSLATIONS) this.#drop(this.#all.values().next().value!);
+    let fn = this.#freeFns.pop();
+    if (fn === undefined) {
+      fn = this.#runs.length;
+      if (fn >= this.#table.length) this.#table.grow(this.#table.length);
+    }
+    this.#table.set(fn, run);
+    this.#runs[fn] = run;
+    const t: Translation = { pfn, gen, run, fn, words, verified: true };
+    this.#all.set(pfn, t);
+    return t;
+  }
+
+  #sameBytes(pfn: number, words: Int32Array): boolean {
+    const p = this.#phys32, base = pfn * FRAME_WORDS;
+    for (let i = 0; i < FRAME_WORDS; i++) if (p[base + i] !== words[i]) return false;
+    return true;
+  }
+
+  /** Debug check: the frame must hold the bytes its current translation was made from. */
+  #checkBytes(pfn: number): void {
+    const t = this.#all.get(pfn);
+    if (t !== undefined && !this.#sameBytes(pfn, t.words)) {
+      throw new KernelPanic(
+        "JitRuntime.enter",
+        `frame ${pfn} changed under its translation without a codeGen bump`,
+      );
+    }
+  }
+}
