@@ -156,7 +156,7 @@ Deno.test("parseBenchJson() reads Deno's JSON after other output, failures inclu
 
 Deno.test("evaluateTargets() reports met, missed and not measured with reasons", () => {
   const t = evaluateTargets(fixture(true));
-  assert.equal(t.length, 6);
+  assert.equal(t.length, 7);
   const by = (re: RegExp) => t.find((x) => re.test(x.target))!;
   assert.equal(by(/DAX read vs raw/).verdict, "missed"); // 0.5 of raw
   assert.match(by(/DAX read vs raw/).measured, /0\.50/);
@@ -166,6 +166,7 @@ Deno.test("evaluateTargets() reports met, missed and not measured with reasons",
   assert.equal(by(/RAM for code/).verdict, "met");
   assert.equal(by(/Exec/).verdict, "met"); // 101 / 100 ms
   assert.equal(by(/Hart/).verdict, "not measured");
+  assert.equal(by(/musl/).verdict, "not measured", "no musl runs in this data");
   const invalid = evaluateTargets(fixture(false));
   assert.equal(invalid.find((x) => /Exec/.test(x.target))!.verdict, "not measured");
   assert.match(invalid.find((x) => /Exec/.test(x.target))!.note, /fell back/);
