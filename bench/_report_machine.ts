@@ -65,6 +65,7 @@ async function bootMode(mode: Mode, image: Uint8Array, ram: number, procs: numbe
     warm: procs,
     stdout: discard,
     stderr: discard,
+    keepWarmMs: Infinity, // measurements assume warm Workers between runs
   });
 }
 

@@ -46,6 +46,7 @@ for (const [mode, opts] of MODES) {
     ...opts,
     stdout: quiet,
     stderr: quiet,
+    keepWarmMs: Infinity, // the warmed Worker must stay warm until the benchmarks run
   });
   machines.push(m);
   await compute(m); // warms the Worker, and tells whether text was placed as the mode says

@@ -22,8 +22,8 @@
 
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { renderPlots } from "./_report_plots.ts";
 import { renderReport } from "./_report_render.ts";
+import { formatDuration, StatusLine, ticker } from "../src/cli/_progress.ts";
 import type {
   BenchRow,
   MachineInfo,
@@ -41,21 +41,91 @@ interface SuiteSpec {
   quick: boolean;
   /** Where the file comes from, for the "not measured" line while it is absent. */
   from: string;
+  /**
+   * Seconds it took in a full and a --quick run, for the progress estimate
+   * (full: the run of bench/REPORT.md; quick: a run on a loaded 2-core
+   * machine). Only their proportions matter much: the estimate scales them
+   * by how fast the current run has gone.
+   */
+  expect: { full: number; quick: number };
 }
 
 /** Every suite of the report, in report order. */
 export const SUITES: SuiteSpec[] = [
-  { suite: "io", file: "bench/io_bench.ts", quick: true, from: "bench (livefs + vfs)" },
-  { suite: "exec", file: "bench/exec_bench.ts", quick: true, from: "bench (kernel)" },
-  { suite: "startup", file: "bench/startup_bench.ts", quick: true, from: "bench (kernel)" },
-  { suite: "hart", file: "bench/hart_bench.ts", quick: false, from: "hart" },
-  { suite: "mm", file: "bench/mm_bench.ts", quick: false, from: "mmcore" },
-  { suite: "mmfile", file: "bench/fault_bench.ts", quick: true, from: "mmfile" },
-  { suite: "livefs", file: "bench/fs_bench.ts", quick: false, from: "livefs" },
-  { suite: "pagecache", file: "bench/pagecache_bench.ts", quick: false, from: "pagecache" },
-  { suite: "physmem", file: "bench/physmem_bench.ts", quick: false, from: "physmem" },
-  { suite: "sync", file: "bench/sync_bench.ts", quick: false, from: "sync" },
+  {
+    suite: "io",
+    file: "bench/io_bench.ts",
+    quick: true,
+    from: "bench (livefs + vfs)",
+    expect: { full: 16, quick: 10 },
+  },
+  {
+    suite: "exec",
+    file: "bench/exec_bench.ts",
+    quick: true,
+    from: "bench (kernel)",
+    expect: { full: 8, quick: 27 },
+  },
+  {
+    suite: "startup",
+    file: "bench/startup_bench.ts",
+    quick: true,
+    from: "bench (kernel)",
+    expect: { full: 7, quick: 18 },
+  },
+  {
+    suite: "hart",
+    file: "bench/hart_bench.ts",
+    quick: false,
+    from: "hart",
+    expect: { full: 9, quick: 0 },
+  },
+  {
+    suite: "mm",
+    file: "bench/mm_bench.ts",
+    quick: false,
+    from: "mmcore",
+    expect: { full: 4, quick: 0 },
+  },
+  {
+    suite: "mmfile",
+    file: "bench/fault_bench.ts",
+    quick: true,
+    from: "mmfile",
+    expect: { full: 7, quick: 24 },
+  },
+  {
+    suite: "livefs",
+    file: "bench/fs_bench.ts",
+    quick: false,
+    from: "livefs",
+    expect: { full: 9, quick: 0 },
+  },
+  {
+    suite: "pagecache",
+    file: "bench/pagecache_bench.ts",
+    quick: false,
+    from: "pagecache",
+    expect: { full: 3, quick: 0 },
+  },
+  {
+    suite: "physmem",
+    file: "bench/physmem_bench.ts",
+    quick: false,
+    from: "physmem",
+    expect: { full: 12, quick: 0 },
+  },
+  {
+    suite: "sync",
+    file: "bench/sync_bench.ts",
+    quick: false,
+    from: "sync",
+    expect: { full: 6, quick: 0 },
+  },
 ];
+
+/** Typical seconds of the whole-machine runs (bench/_report_machine.ts), full and --quick. */
+const MACHINE_EXPECT = { full: 276, quick: 18 };
 
 interface DenoBenchJson {
   benches: {
@@ -232,6 +302,8 @@ export function machineInfo(): MachineInfo {
 /** Render `data` into `out` and its plots directory. Returns the plot paths written. */
 export async function writeReport(data: ReportData, out: string): Promise<string[]> {
   const plotDir = join(dirname(out), "plots");
+  // The plotting libraries (vega, vega-lite) load here, only when a report is rendered.
+  const { renderPlots } = await import("./_report_plots.ts");
   const plots = await renderPlots(data.runs);
   await Deno.mkdir(plotDir, { recursive: true }); // and the report's own directory
   const written: string[] = [];
@@ -248,20 +320,67 @@ async function collect(quick: boolean, only: Set<string> | null, machine: boolea
   const t0 = performance.now();
   const info = machineInfo();
   const suites: SuiteResult[] = [];
-  for (const spec of SUITES) {
-    if (only !== null && !only.has(spec.suite)) continue;
-    console.error(`bench:report: suite ${spec.suite} (${spec.file})`);
-    suites.push(await runSuite(spec, quick));
+  const picked = SUITES.filter((spec) => only === null || only.has(spec.suite));
+  // Progress: a line on stderr as each phase starts, with the time left estimated from each
+  // phase's typical duration scaled by how fast this run has gone so far; a live line on a
+  // terminal in between.
+  const mode = quick ? "quick" : "full";
+  const phases = [
+    ...picked.map((spec) => ({
+      what: `suite ${spec.suite} (${spec.file})`,
+      expect: quick && !spec.quick ? 0 : spec.expect[mode],
+    })),
+    ...(machine
+      ? [{
+        what: "whole-machine runs (exec, scaling, footprint, qemu, tlb)",
+        expect: MACHINE_EXPECT[mode],
+      }]
+      : []),
+  ];
+  const total = phases.reduce((n, p) => n + p.expect, 0);
+  let doneExpect = 0, phaseStart = performance.now(), phaseExpect = 0;
+  const progress = () => {
+    const now = performance.now();
+    // This run's speed against the expectations, from the phases finished so far (1 before any).
+    const rate = doneExpect > 0 ? (phaseStart - t0) / 1000 / doneExpect : 1;
+    // The running phase is credited with its elapsed time, never with more than it should take.
+    const inPhase = Math.min((now - phaseStart) / 1000 / rate, 0.95 * phaseExpect);
+    const leftMs = (total - doneExpect - inPhase) * rate * 1000;
+    return `${formatDuration(now - t0)} elapsed, about ${formatDuration(leftMs)} left`;
+  };
+  const status = new StatusLine();
+  const phase = (i: number) => {
+    doneExpect += phaseExpect;
+    phaseStart = performance.now();
+    phaseExpect = phases[i]!.expect;
+    status.log(`bench:report: [${i + 1}/${phases.length}] ${phases[i]!.what}; ${progress()}`);
+  };
+  const stop = ticker(status, () => `bench:report: ${progress()}`);
+  try {
+    for (const [i, spec] of picked.entries()) {
+      phase(i);
+      suites.push(await runSuite(spec, quick));
+    }
+  } finally {
+    stop();
   }
-  console.error("bench:report: whole-machine runs (exec, scaling, footprint, qemu, tlb)");
   const nm = { status: "not measured" as const, reason: "--no-machine" };
-  const runs: MachineRuns = machine ? await runMachine(quick) : {
+  let runs: MachineRuns = {
     exec: { ...nm, points: [], iterations: 0, validity: [] },
     scaling: { ...nm, points: [], validity: [] },
     footprint: { ...nm, points: [], validity: [] },
     qemu: nm,
     tlb: nm,
   };
+  if (machine) {
+    phase(picked.length);
+    const stopMachine = ticker(status, () => `bench:report: ${progress()}`);
+    try {
+      runs = await runMachine(quick);
+    } finally {
+      stopMachine();
+    }
+  }
   const data: ReportData = {
     version: 1,
     quick,

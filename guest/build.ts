@@ -1,8 +1,8 @@
 /**
  * guest/build.ts: rebuild every RISC-V binary under fixtures/ from guest/.
  *
- * `deno task guest` writes fixtures/rootfs (bin/, lib/, etc/) and
- * fixtures/static. `deno run -A guest/build.ts --out DIR` builds into DIR
+ * `deno task guest` writes fixtures/rootfs (bin/, lib/, etc/),
+ * fixtures/static and fixtures/huge (libbig.so, 16 MiB, and bigtouch). `deno run -A guest/build.ts --out DIR` builds into DIR
  * instead (tests use that to check the committed fixtures are current).
  *
  * `--thirdparty DIR` (or $XIP_THIRDPARTY) names the directory holding the
@@ -68,6 +68,7 @@ const LIBXC = [
   "sync",
   "divdi3",
   "process",
+  "thread",
   "signal",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
@@ -82,10 +83,13 @@ const PROGRAMS: Record<string, string[]> = {
   maps: [],
   fsx: [],
   hostile: [],
+  hwpoison: [],
+  mapsync: [],
   forkcow: [],
   proctest: [],
   exectest: [],
   true: [],
+  threads: [],
   sigctl: [],
 };
 
@@ -105,6 +109,7 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   proctest: { src: "guest/bin/proctest.c" },
   exectest: { src: "guest/bin/exectest.c" },
   true: { src: "guest/bin/true.c" },
+  threads: { src: "guest/bin/threads.c" },
   sigbasic: { src: "guest/tests/sigbasic.c" },
   sigdie: { src: "guest/tests/sigdie.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
@@ -351,9 +356,51 @@ async function build(out: string): Promise<void> {
     ));
 
     await Deno.writeTextFile(`${out}/rootfs/etc/motd`, MOTD);
+    await buildHuge(out, objDir, crt0, lib);
   } finally {
     await Deno.remove(objDir, { recursive: true });
   }
+}
+
+/** Bytes of libbig.so's blob (guest/big/libbig.c BIG_BYTES). */
+const BIG_BYTES = 16 << 20;
+/** The word page i of the blob starts with is BIG_MAGIC ^ i. */
+const BIG_MAGIC = 0x5197_0000;
+
+/**
+ * fixtures/huge: libbig.so (a 16 MiB read-only segment, guest/big) and
+ * bin/bigtouch, for the megapage tests and bench. Kept out of rootfs so the
+ * images built from it stay small; the blob is generated here, the same
+ * bytes every time.
+ */
+async function buildHuge(out: string, objDir: string, crt0: string, libDir: string): Promise<void> {
+  await Deno.mkdir(`${out}/huge/bin`, { recursive: true });
+  await Deno.mkdir(`${out}/huge/lib`, { recursive: true });
+  const blob = new Uint8Array(BIG_BYTES);
+  const v = new DataView(blob.buffer);
+  for (let i = 0; i < BIG_BYTES / 4096; i++) v.setUint32(i * 4096, (BIG_MAGIC ^ i) >>> 0, true);
+  const blobPath = `${objDir}/big.blob`;
+  await Deno.writeFile(blobPath, blob);
+  const obj = (src: string, extra: string[]) => compile(src, objDir, "big", ["-fPIC", ...extra]);
+  const [c, s] = await Promise.all([
+    obj("guest/big/libbig.c", []),
+    obj("guest/big/blob.S", [`-DBLOB_PATH="${blobPath}"`]),
+  ]);
+  const big = `${out}/huge/lib/libbig.so`;
+  const shared = ["-shared", "-Bsymbolic", "--hash-style=both", "-z", "defs", ...LDFLAGS];
+  await run("ld.lld", [...shared, "-soname", "libbig.so", "-o", big, c, s]);
+  const prog = await compile("guest/bin/bigtouch.c", objDir, "pie", ["-fPIE"]);
+  await run("ld.lld", [
+    "-pie",
+    "--no-dynamic-linker",
+    ...LDFLAGS,
+    "-o",
+    `${out}/huge/bin/bigtouch`,
+    crt0,
+    prog,
+    big,
+    `${libDir}/libc.so`,
+  ]);
 }
 
 if (import.meta.main) {

@@ -40,10 +40,12 @@
  *  | files   | open-file table and per-process fd tables                    |
  *  | procs   | process table: next pid, one record a task slot              |
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
+ *  | daxpmd  | DAX PMD-range locks (rwsems), hashed by (inode, pgoff / 1024)|
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  | flocks  | POSIX record locks (layout_locks.ts, src/fs/locks.ts)        |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
+ *  | fring   | fault ring and per-task counters for the live view           |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -59,6 +61,7 @@ import { flocksWords } from "./layout_locks.ts";
 import { signalWords } from "./signal_layout.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
+import { fringWords } from "./layout_fring.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -118,6 +121,8 @@ export const STAT = {
   bioReadBytes: 10,
   bioWriteBytes: 11,
   instret: 12,
+  /** DAX faults that mapped a 4 MiB megapage (src/mm/huge_memory.ts). */
+  faultDaxPmd: 13,
 } as const;
 export const STAT_COUNT = 32; // room for the counters later layers add
 
@@ -565,7 +570,7 @@ export const FILES_MAX = 1024;
 export const FDT = {
   /** Mutex guarding the fd words of this table. */
   lock: 0,
-  /** 1 while a process owns the table. */
+  /** Users: the processes (threads, with CLONE_FILES) sharing the table; 0 = free. */
   inUse: 2,
   /** Inode number of the current directory. */
   cwd: 3,
@@ -662,7 +667,12 @@ export const PROC = {
   teardown: 10,
   /** Slot of the parent (0: the Machine, also after reparenting). Under tasklistLock. */
   parentSlot: 11,
-  // Word 12 is free (a process's wait4 sleeps on its signal group's childEvents).
+  /**
+   * Thread-group id: the pid of the group's leader (getpid). A process's
+   * first thread has tgid = pid; each thread (clone with CLONE_THREAD) has
+   * a pid of its own (its tid) and its leader's tgid.
+   */
+  tgid: 12,
   /**
    * The slot of the CLONE_VFORK child this process waits for (0: none).
    * The child clears it, and notifies, when it execs or exits (Linux's
@@ -683,7 +693,8 @@ export const PROC = {
   start: 17,
   /** Signal the parent gets when the process exits (clone's CSIGNAL byte; SIGCHLD after fork). */
   childSig: 18,
-  // Word 19 is free (sleepers publish their word in SIGTASK.waitWord).
+  /** Slot of the thread-group leader (the slot itself for a leader). */
+  leader: 19,
   /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
   clearTid: 20,
   /**
@@ -691,6 +702,20 @@ export const PROC = {
    * had them; until the console is a file in the fd table.
    */
   console: 21,
+  /**
+   * On a leader: GROUP_EXIT_SET | status once a thread called exit_group,
+   * the status the whole group reports (Linux's group_exit_code).
+   */
+  groupExit: 22,
+  /**
+   * On a leader that exited while other threads of its group still run:
+   * 1 until the last of them exits, which reports the group to the parent
+   * (Linux's delay_group_leader); wait skips such a zombie meanwhile.
+   */
+  delay: 23,
+  /** set_robust_list: the user address of the robust-list head, and its length. */
+  robustHead: 24,
+  robustLen: 25,
   /**
    * The register frame a cloned child starts from, written by the parent
    * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
@@ -706,6 +731,8 @@ export const PROC_ZOMBIE = 3;
 export const PROC_REAPED = 4;
 /** PROC.done: the Machine has retired the process's Worker (or torn it down itself). */
 export const PROC_DONE_MACHINE = 1;
+/** PROC.groupExit: set once exit_group fixed the group's status (in the low byte). */
+export const GROUP_EXIT_SET = 0x100;
 /** PROC.start: nothing to start (spawned by the Machine, or already started). */
 export const START_NONE = 0;
 /** PROC.start: a child made by clone, its frame written, waiting for a Worker. */
@@ -731,6 +758,20 @@ export const procBase = (l: KernelLayout, slot: number): number =>
 export const DAXENT_WORDS = 1024;
 /** The lock bit in an entry word. */
 export const DAXENT_LOCK_BIT = 0;
+
+// ---------------------------------------------------------------------------
+// daxpmd: the locks that make a DAX entry cover a 4 MiB range, as Linux's
+// xarray holds either one PMD entry or PTE entries for it
+// (src/fs/dax_pmd.ts). One rwsem (RWSEM_WORDS = 4 words) per hash bucket
+// of (inode slot, pgoff >> 10), LockClass.DAX_PMD: a 4 KiB fault holds its
+// range's lock for reading around its DAX entry, a megapage fault holds it
+// for writing, so the two never work on one range at once. Two ranges that
+// hash alike only serialise each other; a task holds at most one.
+
+/** PMD-range locks (a power of two). */
+export const DAXPMD_LOCKS = 256;
+/** Words per PMD-range lock (src/sync rwsem). */
+export const DAXPMD_LOCK_WORDS = 4;
 
 // ---------------------------------------------------------------------------
 // devmap: one bit per device frame, set (Atomics.or, never cleared) when a
@@ -787,6 +828,8 @@ export interface KernelLayout {
   readonly procs: Region;
   /** DAX entry locks (DAXENT). */
   readonly daxent: Region;
+  /** DAX PMD-range locks (rwsems). */
+  readonly daxpmd: Region;
   /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
   /** POSIX record locks (FLOCKS, FLOCK in layout_locks.ts). */
@@ -795,6 +838,8 @@ export interface KernelLayout {
   readonly signal: Region;
   /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
   readonly pipes: Region;
+  /** The fault ring and per-task counters (layout_fring.ts). */
+  readonly fring: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -826,10 +871,12 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["files", filesWords(cfg)],
     ["procs", PROCS_HDR_WORDS + cfg.maxTasks * PROC_WORDS],
     ["daxent", DAXENT_WORDS],
+    ["daxpmd", DAXPMD_LOCKS * DAXPMD_LOCK_WORDS],
     ["devmap", devmapWords(cfg)],
     ["flocks", flocksWords(cfg)],
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
+    ["fring", fringWords(cfg)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -857,10 +904,12 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     files: placed.files!,
     procs: placed.procs!,
     daxent: placed.daxent!,
+    daxpmd: placed.daxpmd!,
     devmap: placed.devmap!,
     flocks: placed.flocks!,
     signal: placed.signal!,
     pipes: placed.pipes!,
+    fring: placed.fring!,
     regions,
     bytes: next * 4,
   };
@@ -1025,6 +1074,14 @@ export const XINODE = {
   block: 48,
   indirect: 96,
   dindirect: 100,
+  /**
+   * Extent-size hint, in blocks (XFS's di_extsize, FS_IOC_FSSETXATTR's
+   * fsx_extsize / 4096): 0 for none, else a power of two up to 1024. A
+   * hole in a wholly unallocated extent is filled by allocating the whole
+   * extent at once, aligned so that its first frame is a multiple of the
+   * extent size (src/fs/getblock.ts): 1024 gives 4 MiB megapages.
+   */
+  extsize: 104,
 } as const;
 export const XIPFS_INODE_SIZE = 128; // bytes
 export const XIPFS_NDIR = 12;

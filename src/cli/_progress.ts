@@ -71,6 +71,20 @@ export function etaText(done: number, total: number, elapsedMs: number): string 
   return `${formatDuration(elapsedMs)} elapsed, ${tail}`;
 }
 
+/**
+ * Redraw `status` with `text()` every `ms` while work goes on (terminal
+ * only). Returns the function that stops it and clears the line.
+ */
+export function ticker(status: StatusLine, text: () => string, ms = 1000): () => void {
+  if (!status.live) return () => {};
+  status.draw(text());
+  const timer = setInterval(() => status.draw(text()), ms);
+  return () => {
+    clearInterval(timer);
+    status.clear();
+  };
+}
+
 /** How often a machine's progress line is redrawn, in ms. */
 const MACHINE_PROGRESS_MS = 500;
 

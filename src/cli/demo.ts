@@ -18,8 +18,10 @@
  * It says what it is doing before each phase, and on a terminal keeps a
  * live line on stderr (processes alive, instructions per second, faults).
  *
- * Usage: `deno task demo [--procs N] [--iterations N] [--increments N]`,
- * which is `xip demo`.
+ * Usage: `deno task demo [--procs N] [--iterations N] [--increments N]
+ * [--ui [HOST:]PORT [--ui-hold]]`, which is `xip demo`. With --ui, a live
+ * view of each run (src/ui) is served while the demo goes on, the finished
+ * runs' totals side by side.
  *
  * @module
  */
@@ -31,7 +33,9 @@ import { fileRead } from "../fs/xipfs_file.ts";
 import { Machine } from "../kernel/machine.ts";
 import type { MachineStats } from "../kernel/stats.ts";
 import { type CommandSpec, intOption, type Parsed } from "./_command.ts";
+import { CliError, errnoMessage } from "./_common.ts";
 import { formatDuration, machineProgress, StatusLine } from "./_progress.ts";
+import { type CliView, openUi, UI_OPTIONS } from "./_ui.ts";
 import { luaAct } from "./demo_lua.ts";
 
 const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;
@@ -55,6 +59,7 @@ async function runCompute(
   procs: number,
   iterations: number,
   status: StatusLine,
+  ui: CliView | null,
 ): Promise<RunResult> {
   const machine = await Machine.boot({
     image: image.slice(),
@@ -63,6 +68,7 @@ async function runCompute(
     maxProcs: procs,
     warm: procs,
   });
+  const watched = ui?.watch(`dax=${dax}: ${procs} × /bin/compute ${iterations}`, machine);
   try {
     const outputs = Array.from({ length: procs }, () => "");
     const dec = new TextDecoder();
@@ -85,6 +91,7 @@ async function runCompute(
       codes: exits.map((e) => e.code),
     };
   } finally {
+    watched?.finish();
     await machine.shutdown();
   }
 }
@@ -95,6 +102,7 @@ async function runCounter(
   procs: number,
   n: number,
   status: StatusLine,
+  ui: CliView | null,
 ): Promise<number> {
   const machine = await Machine.boot({
     image: image.slice(),
@@ -103,6 +111,7 @@ async function runCounter(
     maxProcs: procs,
     warm: procs,
   });
+  const watched = ui?.watch(`dax=always: ${procs} × /bin/counter /count ${n}`, machine);
   try {
     const ps = Array.from(
       { length: procs },
@@ -111,16 +120,22 @@ async function runCounter(
     const stop = machineProgress(machine, status, "  counter");
     const exits = await Promise.all(ps.map((p) => p.wait())).finally(stop);
     const bad = exits.find((e) => e.code !== 0);
-    if (bad) throw new Error(`counter exited ${bad.code}${bad.message ? `: ${bad.message}` : ""}`);
+    if (bad) {
+      throw new CliError(
+        `/bin/counter exited ${bad.code}${bad.message ? `: ${bad.message}` : ""}`,
+        1,
+      );
+    }
     // Every process has exited and unmapped: the word is on the device.
     const opened = openVolume(machine.device.bytes);
-    if (!opened.ok) throw new Error(`cannot read the device back: ${opened.error}`);
+    if (!opened.ok) throw new CliError(`cannot read the device back: ${opened.error}`, 1);
     const ino = namei(opened.vol, "/count");
-    if (ino < 0) throw new Error(`/count: errno ${-ino}`);
+    if (ino < 0) throw new CliError(`/count: ${errnoMessage(ino)}`, 1);
     const bytes = fileRead(opened.vol, ino, 0, 4);
-    if (typeof bytes === "number") throw new Error(`/count: errno ${-bytes}`);
+    if (typeof bytes === "number") throw new CliError(`/count: ${errnoMessage(bytes)}`, 1);
     return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
   } finally {
+    watched?.finish();
     await machine.shutdown();
   }
 }
@@ -164,7 +179,7 @@ function table(a: RunResult, b: RunResult): string {
 /** `xip demo` (`deno task demo`). */
 export const DEMO: CommandSpec = {
   name: "demo",
-  usage: "[--procs N] [--iterations N] [--increments N]",
+  usage: "[--procs N] [--iterations N] [--increments N] [--ui PORT]",
   summary: "the demonstration: DAX against the page cache, side by side",
   about: `Build an xipfs image of fixtures/rootfs in memory, run N processes of
 /bin/compute (which links libc.so and libcompute.so) with dax=always and
@@ -176,6 +191,7 @@ with dax=always and dax=never, and the RAM their code took is compared.`,
     { name: "procs", arg: "N", help: "processes per run (default 8)" },
     { name: "iterations", arg: "N", help: "iterations of /bin/compute (default 16)" },
     { name: "increments", arg: "N", help: "increments per /bin/counter process (default 1000)" },
+    ...UI_OPTIONS,
   ],
   exit: "0 when every process succeeded, all printed the same and the\n" +
     "count is exact; 1 otherwise; 2 bad usage.",
@@ -187,6 +203,7 @@ async function runDemo(p: Parsed): Promise<number> {
   const iterations = intOption(p, "iterations", 1, 1_000_000, 16);
   const increments = intOption(p, "increments", 1, 1_000_000_000, 1000);
   const status = new StatusLine();
+  const ui = openUi(p.values, (line) => console.error(`xip demo: ${line}`));
   console.log(`xip demo: building an xipfs image of fixtures/rootfs in memory`);
   const image = mkfs({ sizeBytes: IMAGE_BYTES, from: ROOTFS });
 
@@ -194,7 +211,7 @@ async function runDemo(p: Parsed): Promise<number> {
   const runs: RunResult[] = [];
   for (const mode of ["always", "never"] as const) {
     console.log(`  dax=${mode}: booting a machine and starting ${procs} processes`);
-    const r = await runCompute(image, mode, procs, iterations, status);
+    const r = await runCompute(image, mode, procs, iterations, status, ui);
     console.log(
       `  dax=${mode}: all ${procs} exited after ${formatDuration(r.wallMs)}, ` +
         `${fmt(r.stats.instret)} instructions`,
@@ -224,12 +241,13 @@ async function runDemo(p: Parsed): Promise<number> {
   );
 
   console.log(`\nshared counter: ${procs} × /bin/counter /count ${increments} (dax=always)`);
-  const count = await runCounter(image, procs, increments, status);
+  const count = await runCounter(image, procs, increments, status, ui);
   const want = procs * increments;
   console.log(
     `  /count holds ${fmt(count)}; expected ${procs} × ${increments} = ${fmt(want)}: ` +
       `${count === want ? "exact" : "WRONG"}`,
   );
-  const luaOk = await luaAct(image, procs, status);
+  const luaOk = await luaAct(image, procs, status, ui);
+  await ui?.close();
   return failed || !same || count !== want || !luaOk ? 1 : 0;
 }

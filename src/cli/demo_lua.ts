@@ -16,6 +16,7 @@
 import { Machine } from "../kernel/machine.ts";
 import type { MachineStats } from "../kernel/stats.ts";
 import { formatDuration, machineProgress, type StatusLine } from "./_progress.ts";
+import type { CliView } from "./_ui.ts";
 
 const RAM_BYTES = 64 * 1024 * 1024;
 /** Primes are sieved up to this. */
@@ -64,6 +65,7 @@ export async function runLua(
   dax: "always" | "never",
   procs: number,
   status: StatusLine | null,
+  ui: CliView | null = null,
 ): Promise<LuaRun> {
   const machine = await Machine.boot({
     image: image.slice(),
@@ -71,8 +73,9 @@ export async function runLua(
     ram: RAM_BYTES,
     maxProcs: procs,
     warm: procs,
-    log: () => {}, // lua asks for signals; their notice is not the point here
+    log: () => {},
   });
+  const watched = ui?.watch(`dax=${dax}: ${procs} × /bin/lua`, machine);
   try {
     const outputs = Array.from({ length: procs }, () => "");
     const dec = new TextDecoder();
@@ -94,6 +97,7 @@ export async function runLua(
       codes: exits.map((e) => e.code),
     };
   } finally {
+    watched?.finish();
     await machine.shutdown();
   }
 }
@@ -140,6 +144,7 @@ export async function luaAct(
   image: Uint8Array,
   procs: number,
   status: StatusLine,
+  ui: CliView | null = null,
 ): Promise<boolean> {
   console.log(
     `\nact two: ${procs} × /bin/lua (musl's ld.so, libc.so, liblua.so), ` +
@@ -147,7 +152,7 @@ export async function luaAct(
   );
   const runs: LuaRun[] = [];
   for (const mode of ["always", "never"] as const) {
-    const r = await runLua(image, mode, procs, status);
+    const r = await runLua(image, mode, procs, status, ui);
     console.log(`  dax=${mode}: all ${procs} exited after ${formatDuration(r.wallMs)}`);
     runs.push(r);
   }

@@ -11,6 +11,8 @@
 import { dirname } from "node:path";
 import { hostErrorText, ImageError } from "../hw/image.ts";
 import { Machine, MachineError, type Process } from "../kernel/machine.ts";
+import { statsJson } from "../kernel/stats.ts";
+import { openUi, UI_OPTIONS } from "./_ui.ts";
 import {
   choiceOption,
   type CommandSpec,
@@ -66,6 +68,7 @@ persist.`,
       help: "print every system call of every process on stderr, one\n" +
         'line each in strace\'s format ("[pid N] name(args) = ret")',
     },
+    ...UI_OPTIONS,
   ],
   exit: `the first non-zero status of the processes in spawn order
 (128 + signal for a process killed by a signal, 139 for SIGSEGV; 127 when
@@ -110,6 +113,7 @@ async function runImage(p: Parsed): Promise<number> {
   const statsPath = stringOption(p, "stats");
   const snapshot = p.values.snapshot === true;
   if (!snapshot) checkWritable(image);
+  const ui = openUi(p.values, err);
 
   let machine: Machine;
   try {
@@ -128,9 +132,11 @@ async function runImage(p: Parsed): Promise<number> {
       strace: p.values.strace === true,
     });
   } catch (e) {
+    await ui?.close(false);
     if (e instanceof ImageError || e instanceof MachineError) throw new CliError(e.message, 1);
     throw e;
   }
+  const watched = ui?.watch(`${prog.join(" ")} · dax=${dax} · ${procs} process(es)`, machine);
   let status = 0;
   let failure: unknown = null;
   try {
@@ -144,11 +150,13 @@ async function runImage(p: Parsed): Promise<number> {
   } catch (e) {
     failure = e;
   }
+  watched?.finish();
   try {
     await machine.shutdown(snapshot ? {} : { save: image });
   } catch (e) {
     failure ??= e instanceof ImageError ? new CliError(e.message, 1) : e;
   }
+  await ui?.close(failure === null);
   if (failure !== null) throw failure;
   return status;
 }
@@ -192,7 +200,7 @@ async function runAll(
     if (status === 0 && r.code !== 0) status = r.code;
   });
   if (statsPath !== undefined) {
-    const json = JSON.stringify(machine.stats(), null, 2) + "\n";
+    const json = statsJson(machine.stats());
     try {
       if (statsPath === "-") await writeStdout(enc.encode(json));
       else Deno.writeTextFileSync(statsPath, json);

@@ -132,6 +132,82 @@ export function allocBlock(c: XipCtx): BlockNo {
 }
 
 /**
+ * Allocate `n` contiguous data blocks (n a power of two up to 1024) whose
+ * first block's frame is a multiple of `n`: an extent for an inode with an
+ * extent-size hint (XFS's xfs_bmap_extsize_align + an aligned allocation),
+ * so that a 1024-block extent can be mapped with one 4 MiB megapage. The
+ * frame of block b is `ramFrames + b` on a memory device; on a bio-only
+ * device there are no frames and the block number itself is aligned.
+ * Reserves n units of the free count, then claims the run word by word
+ * with compareExchange, backing out of a run another allocator got into
+ * first. Contents are not zeroed (the caller zeroes before linking). Any
+ * lock may be held; takes none.
+ *
+ * @returns the first block, or -ENOSPC when no aligned free run exists
+ */
+export function allocBlockRun(c: XipCtx, n: number): BlockNo {
+  if (n < 1 || n > 1024 || (n & (n - 1)) !== 0) {
+    throw new KernelPanic("allocBlockRun", `run of ${n} blocks`);
+  }
+  const sw = superWord(c, "freeBlocks");
+  if (!reserveN(c, sw, n)) return asBlock(-ENOSPC);
+  const { sb } = c.vol;
+  const phase = c.mdev === null ? 0 : (n - (c.mem.layout.config.ramFrames % n)) % n;
+  let b = sb.dataStart + ((phase - (sb.dataStart % n) + n) % n);
+  for (; b + n <= sb.totalBlocks; b += n) {
+    if (claimRun(c, sb.blockBitmapStart, b, n)) {
+      Atomics.add(c.k32, xfsWord(c, "allocs"), n);
+      for (let m = b; m < b + n; m += BITS_PER_BLOCK - (m % BITS_PER_BLOCK)) {
+        markBlockDirty(c, sb.blockBitmapStart + Math.floor(m / BITS_PER_BLOCK));
+      }
+      markBlockDirty(c, 0);
+      return asBlock(b);
+    }
+  }
+  Atomics.add(c.i32, sw, n);
+  return asBlock(-ENOSPC);
+}
+
+/** Take `n` units from a free counter at once; false when fewer are left. */
+function reserveN(c: XipCtx, w: number, n: number): boolean {
+  for (;;) {
+    const v = Atomics.load(c.i32, w);
+    if (v < n) return false;
+    if (Atomics.compareExchange(c.i32, w, v, v - n) === v) return true;
+  }
+}
+
+/**
+ * Claim bits [b, b + n) of the bitmap at block `start` if all are clear,
+ * word by word; on a word with a bit already set, give back the words
+ * claimed so far. @returns whether the whole run is now ours
+ */
+function claimRun(c: XipCtx, start: number, b: number, n: number): boolean {
+  const claimed: [number, number][] = [];
+  for (let m = b; m < b + n;) {
+    const inWord = Math.min(32 - (m & 31), b + n - m);
+    const mask = inWord === 32 ? -1 : ((1 << inWord) - 1) << (m & 31);
+    const w = bitmapWord(c, start, m);
+    let got = false;
+    for (let v = Atomics.load(c.i32, w); (v & mask) === 0;) {
+      const seen = Atomics.compareExchange(c.i32, w, v, v | mask);
+      if (seen === v) {
+        got = true;
+        break;
+      }
+      v = seen; // another bit of the word changed: look again
+    }
+    if (!got) {
+      for (const [cw, cm] of claimed) Atomics.and(c.i32, cw, ~cm);
+      return false;
+    }
+    claimed.push([w, mask]);
+    m += inWord;
+  }
+  return true;
+}
+
+/**
  * Free data block `b`. The caller has unlinked it from every block map and
  * made sure nobody reaches it any more (truncate: mappings unmapped under
  * invalidate_lock). On a bio-only device the block's metadata page, if

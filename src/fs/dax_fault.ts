@@ -18,6 +18,9 @@
  * no struct page by default and is mapped with pte_special, never counted;
  * with a device memmap (`deviceMemmap`) it is refcounted like RAM.
  *
+ * Megapages (4 MiB, one PTE in the root table) are dax_pmd.ts's; a 4 KiB
+ * fault takes its range's PMD-range lock for reading around its entry.
+ *
  * DAX entry locks: Linux keeps a locked entry per (mapping, index) in
  * i_pages. Here only the lock is needed, so it is a bit lock in a hashed
  * table of words (layout.ts DAXENT). Two pages that hash to one word only
@@ -39,12 +42,18 @@
  * @module
  */
 
-import { DAXENT_LOCK_BIT, DAXENT_WORDS, ISLOT, STAT } from "../abi/layout.ts";
+import {
+  DAXENT_LOCK_BIT,
+  DAXENT_WORDS,
+  DAXPMD_LOCK_WORDS,
+  DAXPMD_LOCKS,
+  ISLOT,
+} from "../abi/layout.ts";
 import { ENOMEM } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { ACCESS_WRITE, pfnToPte, PTE_A, PTE_SPECIAL, PTE_U, PTE_V, pteToPfn } from "../abi/sv32.ts";
 import { asPte, blockToSector, PAGE_SIZE, type Pfn } from "../abi/types.ts";
-import { type Memory, statAdd } from "../hw/memory.ts";
+import { type Memory } from "../hw/memory.ts";
 import {
   copyUserPage,
   insertMixed,
@@ -53,8 +62,9 @@ import {
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
 } from "../mm/fault.ts";
+import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { ptlLock, ptlUnlock, zeroPfn } from "../mm/mm.ts";
-import { physWords, vmPteBits, walk } from "../mm/pgtable.ts";
+import { HPAGE_PMD_NR, physWords, vmPteBits, walk, WALK_HUGE } from "../mm/pgtable.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
 import { VM_SHARED, vmaFile, vmaFlags, type VmFault } from "../mm/vma.ts";
 import { bitLock, bitUnlock, downRead, LockClass, upRead } from "../sync/mod.ts";
@@ -64,9 +74,6 @@ import { bmapLookupFast, getBlock } from "./getblock.ts";
 import { slotInode } from "./icache.ts";
 import { inodeGetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
-
-/** A stat increment, as the bigint statAdd adds (no conversion on the fault path). */
-const ONE = 1n;
 
 /** Pages needed to hold `size` bytes. */
 export const sizePages = (size: number): number => Math.ceil(size / PAGE_SIZE);
@@ -87,6 +94,16 @@ export function vmaInode(c: XipCtx, vma: number): InodeRef {
 export function daxEntryWord(mem: Memory, slot: number, pgoff: number): number {
   const h = (Math.imul(slot, 0x9e37_79b1) ^ Math.imul(pgoff + 1, 0x85eb_ca6b)) >>> 0;
   return mem.layout.daxent.base + ((h ^ (h >>> 15)) & (DAXENT_WORDS - 1));
+}
+
+/**
+ * Word index of the PMD-range lock of (inode slot, pgoff): the rwsem that
+ * makes a DAX entry cover a 4 MiB range (layout.ts DAXPMD, dax_pmd.ts).
+ */
+export function daxPmdLockWord(mem: Memory, slot: number, pgoff: number): number {
+  const range = Math.floor(pgoff / HPAGE_PMD_NR);
+  const h = (Math.imul(slot, 0x9e37_79b1) ^ Math.imul(range + 1, 0x85eb_ca6b)) >>> 0;
+  return mem.layout.daxpmd.base + ((h ^ (h >>> 15)) & (DAXPMD_LOCKS - 1)) * DAXPMD_LOCK_WORDS;
 }
 
 /** Lock the DAX entry of (slot, pgoff). Entry: invalidate_lock held; no entry or page lock. */
@@ -113,23 +130,27 @@ export function daxBlockPfn(c: XipCtx, b: number): Pfn | number {
 }
 
 /** VM_FAULT_* for a getBlock/directAccess error (Linux's vmf_error). */
-const faultError = (err: number): number => err === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+export const faultError = (err: number): number => err === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 
 /**
- * Run `body` with invalidate_lock (read) and the DAX entry of vmf.pgoff
+ * Run `body` with invalidate_lock (read), the PMD-range lock of vmf.pgoff
+ * (read: no megapage fault of the range runs meanwhile) and its DAX entry
  * held, after re-checking i_size under them: a page at or past EOF is
  * VM_FAULT_SIGBUS. Entry: mmap_lock held for reading.
  */
 function withEntry(c: XipCtx, vmf: VmFault, body: (ip: InodeRef) => number): number {
   const ip = vmaInode(c, vmf.vma);
   const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
+  const pmdLock = daxPmdLockWord(c.mem, ip.slot, vmf.pgoff);
   downRead(c.k32, inval, LockClass.INVALIDATE_LOCK);
+  downRead(c.k32, pmdLock, LockClass.DAX_PMD);
   daxLockEntry(c.mem, ip.slot, vmf.pgoff);
   try {
     if (vmf.pgoff >= sizePages(inodeGetSize(c.vol, ip.ino))) return VM_FAULT_SIGBUS;
     return body(ip);
   } finally {
     daxUnlockEntry(c.mem, ip.slot, vmf.pgoff);
+    upRead(c.k32, pmdLock);
     upRead(c.k32, inval);
   }
 }
@@ -144,6 +165,7 @@ function withEntry(c: XipCtx, vmf: VmFault, body: (ip: InodeRef) => number): num
 function daxLoadHole(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   const { mem, mm } = vmf;
   const ptw = walk(mem, mm, vmf.address, true);
+  if (ptw === WALK_HUGE) return VM_FAULT_NOPAGE; // another Worker mapped a megapage
   if (ptw < 0) return VM_FAULT_OOM;
   const bits = PTE_V | PTE_U | PTE_A | vmPteBits(vmaFlags(mem, vmf.vma), false) | PTE_SPECIAL;
   const pte = pfnToPte(zeroPfn(mem), bits);
@@ -151,7 +173,7 @@ function daxLoadHole(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   const won =
     Atomics.compareExchange(physWords(mem), ptw, vmf.origPte | 0, pte | 0) === (vmf.origPte | 0);
   ptlUnlock(mem, mm);
-  if (won) statAdd(mem, STAT.faultZero, ONE);
+  if (won) countFault(mem, FAULT_KIND.zero, vmf.address, zeroPfn(mem));
   if (bmapLookupFast(c, ip.ino, vmf.pgoff) !== 0) unmapMappingRange(mem, ip.slot, vmf.pgoff, 1);
   return VM_FAULT_NOPAGE;
 }
@@ -182,7 +204,7 @@ function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   if (pfn < 0) return faultError(pfn);
   markBlockDirty(c, b);
   const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, true);
-  if (r === VM_FAULT_NOPAGE) statAdd(mem, STAT.faultDax, ONE);
+  if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
   return r;
 }
 
@@ -219,7 +241,7 @@ export function daxFault(c: XipCtx, vmf: VmFault): number {
     const pfn = daxBlockPfn(c, b);
     if (pfn < 0) return faultError(pfn);
     const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, false);
-    if (r === VM_FAULT_NOPAGE) statAdd(mem, STAT.faultDax, ONE);
+    if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
     return r;
   });
 }

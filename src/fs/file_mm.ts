@@ -39,6 +39,7 @@ import {
 } from "../mm/vma.ts";
 import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
+import { daxPmdFault } from "./dax_pmd.ts";
 import { type FilemapCtx, filemapFault, filemapMkwrite } from "./filemap_fault.ts";
 import { ihold, iput, isDax } from "./icache.ts";
 import { shrinkPageCache, writebackMapping } from "./pagecache.ts";
@@ -76,6 +77,7 @@ export function daxVmOps(c: XipCtx): VmOperations {
     name: "dax",
     mmap: (_mem, _file, vmFlags) => vmFlags | VM_MIXEDMAP,
     fault: (vmf: VmFault) => daxFault(c, vmf),
+    hugeFault: (vmf: VmFault) => daxPmdFault(c, vmf),
     pageMkwrite: (vmf: VmFault) => daxPfnMkwrite(c, vmf),
     // Stores through the mapping land on the device itself; fsync records
     // every block of a mapped DAX file for the host image.

@@ -191,8 +191,37 @@ export function fdtDup(mem: Memory, fdt: number): number {
       open++;
     }
     Atomics.store(mem.k32, nb + FDT.nrOpen, open);
+    // The child inherits RLIMIT_NOFILE (fork copies rlimits).
+    Atomics.store(mem.k32, nb + FDT.nofile, mem.k32[b + FDT.nofile]!);
+    Atomics.store(mem.k32, nb + FDT.nofileMax, mem.k32[b + FDT.nofileMax]!);
   });
   return t;
+}
+
+/**
+ * One more user of fd table `fdt` (a thread made with CLONE_FILES shares
+ * its creator's table, Linux's files_struct count). Entry: the caller is a
+ * user already.
+ */
+export function fdtGet(mem: Memory, fdt: number): void {
+  checkFdt(mem, fdt, "fdtGet");
+  const old = Atomics.add(mem.k32, tableBase(mem, fdt) + FDT.inUse, 1);
+  if (old <= 0) throw new KernelPanic("fdtGet", `fd table ${fdt} has ${old} users`);
+}
+
+/**
+ * Drop a user of fd table `fdt` unless it is the last one (put_files_struct).
+ *
+ * @returns true when others still use the table (done); false when the
+ *   caller is the last user: it must close every fd and fdtFree the table
+ */
+export function fdtPutShared(mem: Memory, fdt: number): boolean {
+  checkFdt(mem, fdt, "fdtPutShared");
+  const w = tableBase(mem, fdt) + FDT.inUse;
+  for (let n = Atomics.load(mem.k32, w); n > 1; n = Atomics.load(mem.k32, w)) {
+    if (Atomics.compareExchange(mem.k32, w, n, n - 1) === n) return true;
+  }
+  return false;
 }
 
 /** Free fd table `fdt`. Entry: every fd of it is closed (fdtCloseAll). */
@@ -208,7 +237,7 @@ export function fdtFree(mem: Memory, fdt: number): void {
 /** Whether fd table `fdt` belongs to a process. */
 export function fdtInUse(mem: Memory, fdt: number): boolean {
   checkFdt(mem, fdt, "fdtInUse");
-  return Atomics.load(mem.k32, tableBase(mem, fdt) + FDT.inUse) === 1;
+  return Atomics.load(mem.k32, tableBase(mem, fdt) + FDT.inUse) > 0;
 }
 
 /** The current directory's inode number of table `fdt`. */

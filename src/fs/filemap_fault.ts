@@ -23,11 +23,10 @@
  * @module
  */
 
-import { ISLOT, STAT } from "../abi/layout.ts";
+import { ISLOT } from "../abi/layout.ts";
 import { ENOMEM } from "../abi/errno.ts";
 import { ACCESS_WRITE, pfnToPte, PTE_A, PTE_D, PTE_U, PTE_V, pteToPfn } from "../abi/sv32.ts";
 import { asPte, type Pfn } from "../abi/types.ts";
-import { statAdd } from "../hw/memory.ts";
 import {
   copyUserPage,
   VM_FAULT_DONE_COW,
@@ -35,6 +34,7 @@ import {
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
 } from "../mm/fault.ts";
+import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { getPage, putPage } from "../mm/memmap.ts";
 import { accountMap, ptlLock, ptlUnlock } from "../mm/mm.ts";
 import { physWords, pteLoad, vmPteBits } from "../mm/pgtable.ts";
@@ -54,9 +54,6 @@ import {
 import { pageIs } from "./pagecache_page.ts";
 import { inodeGetSize } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
-
-/** A stat increment, as the bigint statAdd adds (no conversion on the fault path). */
-const ONE = 1n;
 
 /** What the page-cache fault path needs from the file system. */
 export interface FilemapCtx {
@@ -125,7 +122,12 @@ export function filemapFault(f: FilemapCtx, vmf: VmFault): number {
       return got;
     });
     if (pfn < 0) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-    statAdd(mem, info.major ? STAT.faultFileMajor : STAT.faultFileMinor, ONE);
+    countFault(
+      mem,
+      info.major ? FAULT_KIND.fileMajor : FAULT_KIND.fileMinor,
+      vmf.address,
+      pfn as Pfn,
+    );
     const page = pfn as Pfn;
     try {
       // Truncated or evicted between the lookup and the lock: let the hart retry.

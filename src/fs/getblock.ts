@@ -23,18 +23,21 @@
  * @module
  */
 
-import { ISLOT, XIPFS_PTRS_PER_BLOCK } from "../abi/layout.ts";
-import { EFBIG, EUCLEAN } from "../abi/errno.ts";
+import { IFLAG_DAX, ISLOT, XIP_FL_EOFBLOCKS, XIPFS_PTRS_PER_BLOCK } from "../abi/layout.ts";
+import { EFBIG, EIO, ENOSPC, EUCLEAN } from "../abi/errno.ts";
+import { unmapMappingRange } from "../mm/rmap.ts";
 import { asBlock, type BlockNo, blockToSector, type Ino, PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { withNoKill } from "../sync/task.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import {
   allocBlock,
+  allocBlockRun,
   freeBlock,
   freeMappedBlock,
   markBlockDirty,
   markInodeDirty,
+  markRangeDirty,
 } from "./balloc.ts";
 import type { AddressSpaceOps } from "./pagecache.ts";
 import {
@@ -52,9 +55,13 @@ import {
   blockPtrValid,
   inodeBlock,
   inodeGet,
+  inodeGetSize,
   inodePtrOff,
   inodeSet,
 } from "./xipfs_format.ts";
+
+/** Blocks of a 4 MiB megapage: the largest extent-size hint. */
+const HPAGE_BLOCKS = 1024;
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
@@ -185,21 +192,25 @@ export function bmapRun(c: XipCtx, ino: Ino, iblock: number, b: number, maxN: nu
 }
 
 /**
- * Zero new data block `b` before anyone can reach it: through directAccess
- * on a memory device (the only route from a file block to device memory),
- * with a bio write of zeros on a bio-only device.
+ * Zero new data blocks [b, b + n) before anyone can reach them: through
+ * directAccess on a memory device (the only route from a file block to
+ * device memory), with bio writes of zeros on a bio-only device.
  *
  * @returns 0 or -errno
  */
-function zeroNewBlock(c: XipCtx, b: BlockNo): number {
+function zeroNewBlocks(c: XipCtx, b: BlockNo, n: number): number {
   if (c.mdev !== null) {
-    const da = c.mdev.directAccess(blockToSector(b), PAGE_SIZE);
+    const da = c.mdev.directAccess(blockToSector(b), n * PAGE_SIZE);
     if (typeof da === "number") return da;
-    c.mdev.bytes.fill(0, da.kaddr, da.kaddr + PAGE_SIZE);
+    if (da.avail < n * PAGE_SIZE) return -EIO;
+    c.mdev.bytes.fill(0, da.kaddr, da.kaddr + n * PAGE_SIZE);
     return 0;
   }
-  const n = c.dev.bioWrite(b, ZERO_PAGE);
-  return n < 0 ? n : 0;
+  for (let i = 0; i < n; i++) {
+    const w = c.dev.bioWrite(asBlock(b + i), ZERO_PAGE);
+    if (w < 0) return w;
+  }
+  return 0;
 }
 
 /** Allocate and zero a metadata block (indirect, directory). @returns it or -errno */
@@ -215,9 +226,12 @@ export function allocMetaBlock(c: XipCtx): BlockNo {
 /**
  * Map file block `iblock` of inode `ip` to a device block; with `create`,
  * fill a hole with a new zeroed block (and any missing indirect blocks).
- * Entry: the caller holds a reference to `ip` and may hold i_rwsem,
- * invalidate_lock and a DAX-entry or page lock; not the block-map lock.
- * Exit: the same. Takes the block-map lock only to allocate.
+ * An inode with an extent-size hint (XINODE.extsize) fills a hole in a
+ * wholly unallocated extent by allocating the whole extent, aligned
+ * (extentFill); a DAX process that mapped the zero page anywhere in it
+ * loses that PTE. Entry: the caller holds a reference to `ip` and may hold
+ * i_rwsem, invalidate_lock and a DAX-entry or page lock; not the block-map
+ * lock. Exit: the same. Takes the block-map lock only to allocate.
  *
  * @returns the block (> 0); 0 for a hole when !create; -EFBIG past the
  *   largest file, -ENOSPC, -EUCLEAN (corrupt map) or a device error
@@ -226,65 +240,133 @@ export function getBlock(c: XipCtx, ip: InodeRef, iblock: number, create: boolea
   const b = bmapLookupFast(c, ip.ino, iblock);
   if (b !== 0 || !create) return b;
   const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
+  const ext = { first: -1, n: 0 };
   mutexLock(c.k32, lock, LockClass.BLOCK_MAP);
+  let nb: BlockNo;
   try {
-    return getBlockLocked(c, ip.ino, iblock);
+    nb = getBlockLocked(c, ip.ino, iblock, ext);
   } finally {
     mutexUnlock(c.k32, lock);
   }
+  // The rest of a new extent was holes too: no DAX zero-page PTE may stay
+  // on it (the caller takes care of `iblock` itself, as for one block).
+  const base = islotBase(c, ip.slot);
+  if (
+    ext.n > 0 && (Atomics.load(c.k32, base + ISLOT.flags) & IFLAG_DAX) !== 0 &&
+    Atomics.load(c.k32, base + ISLOT.iMmap) !== 0
+  ) {
+    unmapMappingRange(c.mem, ip.slot, ext.first, ext.n);
+  }
+  return nb;
 }
 
-/** getBlock(create) under the block-map lock. */
-function getBlockLocked(c: XipCtx, ino: Ino, iblock: number): BlockNo {
-  // Somebody may have filled the hole while we waited for the lock.
-  const again = bmapLookupFast(c, ino, iblock);
-  if (again !== 0) return again;
+/**
+ * The slot of `iblock`'s pointer, creating the indirect blocks on the way
+ * (zeroed before they are linked; counted in i_blocks). Caller holds the
+ * block-map lock.
+ *
+ * @returns the word (in c.i32) and the block holding it, or -EFBIG,
+ *   -EUCLEAN, -ENOSPC
+ */
+export function ptrSlotCreate(
+  c: XipCtx,
+  ino: Ino,
+  iblock: number,
+): { w: number; blk: number } | number {
   const path = bmapPath(iblock);
-  if (path === null) return asBlock(-EFBIG);
+  if (path === null) return -EFBIG;
   let w = inodePtrOff(c.vol, ino, path.slot) / 4;
   let blk = inodeBlock(c.vol.sb, ino);
-  let linked = 0;
-  const account = () => {
-    if (linked === 0) return;
-    inodeSet(c.vol, ino, "blocks", inodeGet(c.vol, ino, "blocks") + linked);
-    markInodeDirty(c, ino);
-  };
   for (const i of path.idx) {
     let p = Atomics.load(c.i32, w) >>> 0;
     if (p === 0) {
       const m = allocMetaBlock(c);
-      if (m < 0) {
-        account();
-        return m;
-      }
+      if (m < 0) return m;
       p = m;
-      Atomics.store(c.i32, w, p); // zeroed above: safe to publish
+      Atomics.store(c.i32, w, p); // zeroed: safe to publish
       markBlockDirty(c, blk);
-      linked++;
-    } else if (!blockPtrValid(c.vol.sb, p)) {
-      account();
-      return asBlock(-EUCLEAN);
-    }
+      inodeSet(c.vol, ino, "blocks", inodeGet(c.vol, ino, "blocks") + 1);
+      markInodeDirty(c, ino);
+    } else if (!blockPtrValid(c.vol.sb, p)) return -EUCLEAN;
     w = indWord(c, p, i);
     blk = p;
   }
+  return { w, blk };
+}
+
+/** getBlock(create) under the block-map lock; `ext` receives an extent it allocated. */
+function getBlockLocked(
+  c: XipCtx,
+  ino: Ino,
+  iblock: number,
+  ext: { first: number; n: number },
+): BlockNo {
+  // Somebody may have filled the hole while we waited for the lock.
+  const again = bmapLookupFast(c, ino, iblock);
+  if (again !== 0) return again;
+  const fromExtent = extentFill(c, ino, iblock, ext);
+  if (fromExtent !== 0) return fromExtent;
+  const slot = ptrSlotCreate(c, ino, iblock);
+  if (typeof slot === "number") return asBlock(slot);
   const nb = allocBlock(c);
-  if (nb < 0) {
-    account();
-    return nb;
-  }
-  const err = zeroNewBlock(c, nb);
+  if (nb < 0) return nb;
+  const err = zeroNewBlocks(c, nb, 1);
   if (err < 0) {
     freeBlock(c, nb);
-    account();
     return asBlock(err);
   }
-  Atomics.store(c.i32, w, nb); // publish only after the zeroing
+  Atomics.store(c.i32, slot.w, nb); // publish only after the zeroing
   markBlockDirty(c, nb);
-  markBlockDirty(c, blk);
-  linked++;
-  account();
+  markBlockDirty(c, slot.blk);
+  inodeSet(c.vol, ino, "blocks", inodeGet(c.vol, ino, "blocks") + 1);
+  markInodeDirty(c, ino);
   return nb;
+}
+
+/**
+ * With an extent-size hint E, fill the hole at `iblock` by allocating its
+ * whole extent [g, g + E) (g = iblock rounded down to E) as one aligned run
+ * (balloc.ts allocBlockRun), zeroed, when every block of the extent is a
+ * hole (XFS's extent-size allocation; holes are zeroed blocks rather than
+ * unwritten extents). Blocks past EOF set XIP_FL_EOFBLOCKS. Caller holds
+ * the block-map lock.
+ *
+ * @returns the block for `iblock`; 0 when the hint does not apply (no hint,
+ *   a partly allocated extent, no aligned run free: allocate one block);
+ *   or -errno (what was linked before it stays linked)
+ */
+function extentFill(
+  c: XipCtx,
+  ino: Ino,
+  iblock: number,
+  ext: { first: number; n: number },
+): BlockNo {
+  const e = inodeGet(c.vol, ino, "extsize");
+  if (e <= 1 || e > HPAGE_BLOCKS || (e & (e - 1)) !== 0) return asBlock(0);
+  const g = iblock - (iblock % e);
+  if (g + e > BMAP_MAX_BLOCKS) return asBlock(0);
+  for (let i = 0; i < e; i++) if (bmapLookupFast(c, ino, g + i) !== 0) return asBlock(0);
+  const b0 = allocBlockRun(c, e);
+  if (b0 < 0) return asBlock(0);
+  const err = zeroNewBlocks(c, b0, e);
+  let linked = 0;
+  for (; err === 0 && linked < e; linked++) {
+    const slot = ptrSlotCreate(c, ino, g + linked);
+    if (typeof slot === "number") break;
+    Atomics.store(c.i32, slot.w, b0 + linked);
+    markBlockDirty(c, slot.blk);
+  }
+  for (let i = linked; i < e; i++) freeBlock(c, asBlock(b0 + i));
+  inodeSet(c.vol, ino, "blocks", inodeGet(c.vol, ino, "blocks") + linked);
+  if ((g + linked) * PAGE_SIZE > inodeGetSize(c.vol, ino)) {
+    inodeSet(c.vol, ino, "flags", inodeGet(c.vol, ino, "flags") | XIP_FL_EOFBLOCKS);
+  }
+  markInodeDirty(c, ino);
+  markRangeDirty(c, b0, linked);
+  ext.first = g;
+  ext.n = linked;
+  if (err < 0) return asBlock(err);
+  return asBlock(iblock - g < linked ? b0 + (iblock - g) : -ENOSPC);
 }
 
 /**

@@ -17,6 +17,13 @@
  * Sparse files: by default a whole 4 KiB block of zeros in a host file is
  * left as a hole (it reads back as zeros all the same).
  *
+ * Large files: a file of 4 MiB or more is laid out in 4 MiB extents, each
+ * on a run of blocks starting at a multiple of 1024, with the inode's
+ * extent-size hint set (XFS's extsize), so that a DAX mapping of it takes
+ * one megapage per 4 MiB (src/fs/dax_pmd.ts) when RAM is a multiple of
+ * 4 MiB (device block b is frame RAM frames + b). `pmdAlign: false` turns
+ * it off.
+ *
  * @module
  */
 
@@ -31,13 +38,15 @@ import {
   XIPFS_STATE_CLEAN,
 } from "../abi/layout.ts";
 import { errnoName } from "../abi/errno.ts";
-import { asIno, type BlockNo, type Ino } from "../abi/types.ts";
+import { asBlock, asIno, type BlockNo, type Ino } from "../abi/types.ts";
 import { bmapInsert } from "./xipfs_bmap.ts";
 import { dirAddEntry, dirInitBlock } from "./xipfs_dir.ts";
 import { fileWriteOffline, symlinkWriteOffline } from "./xipfs_file.ts";
 import {
   allocBlockOffline,
   allocInodeOffline,
+  blockInUse,
+  blockOff,
   inodeGet,
   inodeSet,
   inodeSetSize,
@@ -49,9 +58,15 @@ import {
   S_IFREG,
   setBlockInUse,
   superFormat,
+  superGet,
   superSet,
   type XipVol,
 } from "./xipfs_format.ts";
+
+/** Blocks of one aligned extent of a large file: a 4 MiB megapage. */
+const EXTENT_BLOCKS = 1024;
+/** Files at least this long are laid out in aligned extents. */
+const EXTENT_BYTES = EXTENT_BLOCKS * XIPFS_BLOCK_SIZE;
 
 /** Smallest image mkfs makes: superblock, bitmaps, an inode block and a few data blocks. */
 export const MKFS_MIN_BYTES = 16 * XIPFS_BLOCK_SIZE;
@@ -78,8 +93,13 @@ export interface MkfsOptions {
   readonly inodes?: number;
   /** Set XIP_FL_DAX on regular files and directories (default true). */
   readonly dax?: boolean;
-  /** Leave all-zero host blocks as holes (default true). */
+  /** Leave all-zero host blocks as holes (default true); never inside a 4 MiB extent. */
   readonly sparse?: boolean;
+  /**
+   * Lay out files of 4 MiB or more in 4 MiB-aligned extents with an
+   * extent-size hint, for DAX megapages (default true).
+   */
+  readonly pmdAlign?: boolean;
   /** Receives one line per host entry that was skipped. */
   readonly warn?: (msg: string) => void;
 }
@@ -281,12 +301,52 @@ class Builder {
       const data = this.host(() => Deno.readFileSync(hostPath), hostPath);
       const ino = this.newInode(S_IFREG | perm, mtime);
       const sparse = this.opts.sparse !== false;
+      if (this.opts.pmdAlign !== false && data.length >= EXTENT_BYTES) this.writeExtents(ino, data);
       this.check(fileWriteOffline(this.vol, ino, 0, data, this.alloc, sparse), hostPath);
       this.link(dir, name, ino, XFT_REG, hostPath);
       if ((st.nlink ?? 1) > 1) this.hardLinks.set(key, ino);
     } else {
       this.opts.warn?.(`skipping ${hostPath}: not a file, directory or symlink`);
     }
+  }
+
+  /**
+   * Lay out a large file in aligned 4 MiB extents (XFS's extent-size hint,
+   * which the inode keeps): each 1024-block part of the file goes to a run
+   * of free blocks starting at a multiple of 1024, all of it allocated
+   * (no holes inside an extent), so a DAX mapping can use one megapage per
+   * 4 MiB. A part for which no aligned run is free is left to
+   * fileWriteOffline (ordinary blocks). Only allocates and links: the
+   * bytes are written by the caller's fileWriteOffline, which finds the
+   * blocks in place.
+   */
+  private writeExtents(ino: Ino, data: Uint8Array): void {
+    inodeSet(this.vol, ino, "extsize", EXTENT_BLOCKS);
+    const blocks = Math.ceil(data.length / XIPFS_BLOCK_SIZE);
+    for (let g = 0; g < blocks; g += EXTENT_BLOCKS) {
+      const n = Math.min(EXTENT_BLOCKS, blocks - g);
+      const run = this.alignedRun(n);
+      if (run < 0) return;
+      for (let i = 0; i < n; i++) {
+        this.check(bmapInsert(this.vol, ino, g + i, asBlock(run + i), this.alloc), "extent");
+      }
+    }
+  }
+
+  /** Claim n free blocks from a multiple of EXTENT_BLOCKS (zeroed), or -1 when none is free. */
+  private alignedRun(n: number): number {
+    const { dataStart, totalBlocks } = this.vol.sb;
+    const first = Math.ceil(dataStart / EXTENT_BLOCKS) * EXTENT_BLOCKS;
+    for (let b = first; b + n <= totalBlocks; b += EXTENT_BLOCKS) {
+      let free = true;
+      for (let i = 0; i < n && free; i++) free = !blockInUse(this.vol, b + i);
+      if (!free) continue;
+      for (let i = 0; i < n; i++) setBlockInUse(this.vol, b + i, true);
+      superSet(this.vol, "freeBlocks", superGet(this.vol, "freeBlocks") - n);
+      this.vol.dev.fill(0, blockOff(this.vol, b), blockOff(this.vol, b + n));
+      return b;
+    }
+    return -1;
   }
 
   private host<T>(f: () => T, hostPath: string): T {

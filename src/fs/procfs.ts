@@ -54,8 +54,10 @@ export interface ProcInfo {
   lookupPid(pid: number): { mm: number } | null;
   /** The calling thread's process id; 0 when the thread runs no process (the Machine). */
   selfPid(): number;
-  /** Every live pid, ascending. */
+  /** Every live process (thread-group leader) pid, ascending. */
   pids(): number[];
+  /** The thread ids of process `pid` (its own pid first among them), ascending; [] if none. */
+  threads?(pid: number): number[];
 }
 
 /** First procfs inode number; every xipfs inode number is below it. */
@@ -74,6 +76,7 @@ const enum Kind {
   pidDir,
   maps,
   smaps,
+  taskDir,
 }
 
 /** Files of a /proc/PID directory: name, kind, inode offset. */
@@ -81,6 +84,8 @@ const PID_FILES: readonly [string, Kind, number][] = [
   ["maps", Kind.maps, 1],
   ["smaps", Kind.smaps, 2],
 ];
+/** Inode offset of /proc/PID/task, the directory of the process's threads. */
+const TASK_OFF = 3;
 
 /** Whether `ino` is a procfs inode (the mount routes by this). */
 export const procfsOwns = (ino: number): boolean => ino >= PROC_INO_BASE;
@@ -97,6 +102,7 @@ function decode(ino: number): [Kind, number] | null {
   if (pid < 1) return null;
   const off = rel % 8;
   if (off === 0) return [Kind.pidDir, pid];
+  if (off === TASK_OFF) return [Kind.taskDir, pid];
   const f = PID_FILES.find(([, , o]) => o === off);
   return f === undefined ? null : [f[1], pid];
 }
@@ -190,7 +196,10 @@ export class ProcFs {
       links = 2 + this.info.pids().length;
     } else if (kind === Kind.pidDir) {
       mode = S_IFDIR | 0o555;
-      links = 2;
+      links = 3;
+    } else if (kind === Kind.taskDir) {
+      mode = S_IFDIR | 0o555;
+      links = 2 + this.tids(this.kindOf(ip, "ProcFs.getattr")[1]).length;
     } else if (kind === Kind.self) mode = S_IFLNK | 0o777;
     return {
       ino: ip.ino,
@@ -222,12 +231,24 @@ export class ProcFs {
       const p = parsePid(name);
       return p !== 0 && this.alive(p) ? pidIno(p, 0) : -ENOENT;
     }
+    if (kind === Kind.taskDir) {
+      if (name === ".") return dir.ino;
+      if (name === "..") return pidIno(pid, 0);
+      const t = parsePid(name);
+      return t !== 0 && this.tids(pid).includes(t) ? pidIno(t, 0) : -ENOENT;
+    }
     if (kind !== Kind.pidDir) return -ENOTDIR;
     if (!this.alive(pid)) return -ENOENT;
     if (name === ".") return dir.ino;
     if (name === "..") return PROC_ROOT_INO;
+    if (name === "task") return pidIno(pid, TASK_OFF);
     const f = PID_FILES.find(([n]) => n === name);
     return f === undefined ? -ENOENT : pidIno(pid, f[2]);
+  }
+
+  /** The threads of process `pid` (just `pid` when the table does not say). */
+  private tids(pid: number): number[] {
+    return this.info.threads?.(pid) ?? (this.alive(pid) ? [pid] : []);
   }
 
   /**
@@ -240,6 +261,7 @@ export class ProcFs {
    */
   readdir(dir: VInode, cookie: number, emit: (e: VDirent) => boolean): number {
     const [kind, pid] = this.kindOf(dir, "ProcFs.readdir");
+    if (kind === Kind.taskDir) return this.readTaskDir(dir, pid, cookie, emit);
     if (kind !== Kind.root && kind !== Kind.pidDir) return -ENOTDIR;
     const fixed: [string, number, number][] = kind === Kind.root
       ? [
@@ -252,6 +274,7 @@ export class ProcFs {
         [".", dir.ino, DT_DIR],
         ["..", PROC_ROOT_INO, DT_DIR],
         ...PID_FILES.map(([n, , off]): [string, number, number] => [n, pidIno(pid, off), DT_REG]),
+        ["task", pidIno(pid, TASK_OFF), DT_DIR],
       ];
     for (let i = Math.max(0, cookie); i < fixed.length; i++) {
       const [name, ino, dtype] = fixed[i]!;
@@ -263,6 +286,30 @@ export class ProcFs {
       if (p < from || p < 1 || p > PROC_PID_MAX) continue;
       const e = { ino: pidIno(p, 0), name: String(p), dtype: DT_DIR, next: fixed.length + p + 1 };
       if (!emit(e)) return 0;
+    }
+    return 0;
+  }
+
+  /** /proc/PID/task: ".", "..", then each thread T at position 2 + T. */
+  private readTaskDir(
+    dir: VInode,
+    pid: number,
+    cookie: number,
+    emit: (e: VDirent) => boolean,
+  ): number {
+    const fixed: [string, number][] = [[".", dir.ino], ["..", pidIno(pid, 0)]];
+    for (let i = Math.max(0, cookie); i < fixed.length; i++) {
+      const [name, ino] = fixed[i]!;
+      if (!emit({ ino: asIno(ino), name, dtype: DT_DIR, next: i + 1 })) return 0;
+    }
+    const from = Math.max(0, cookie - fixed.length);
+    for (const t of this.tids(pid)) {
+      if (t < from || t > PROC_PID_MAX) continue;
+      if (
+        !emit({ ino: pidIno(t, 0), name: String(t), dtype: DT_DIR, next: fixed.length + t + 1 })
+      ) {
+        return 0;
+      }
     }
     return 0;
   }

@@ -26,13 +26,22 @@
  */
 
 import { ICACHE, ISLOT, ISLOT_WORDS, MM, mmBase } from "../abi/layout.ts";
-import { PTE_A, PTE_D, pteIsTable, PTES_PER_TABLE, pteToPfn, px } from "../abi/sv32.ts";
+import {
+  pfnToPte,
+  PTE_A,
+  PTE_D,
+  PTE_FLAGS_MASK,
+  pteIsTable,
+  PTES_PER_TABLE,
+  pteToPfn,
+  px,
+} from "../abi/sv32.ts";
 import { asPte, asVirt, PAGE_SIZE, type Pfn, type Pte } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { vmNormalPage } from "../mm/fault.ts";
 import { pageMapcount, PG_anon, PG_dirty, testPageFlag } from "../mm/memmap.ts";
 import { mmapReadLock, mmapReadUnlock, mmPut } from "../mm/mm.ts";
-import { mmRoot, PGDIR_SIZE, physWords, ptePresent } from "../mm/pgtable.ts";
+import { hugePfnAt, mmRoot, PGDIR_SIZE, physWords, pmdIsHuge, ptePresent } from "../mm/pgtable.ts";
 import {
   VM_EXEC,
   VM_GROWSDOWN,
@@ -74,6 +83,8 @@ export interface MemSizeStats {
   anonymous: number;
   /** Pss of a VM_LOCKED VMA << PSS_SHIFT. */
   lockedFixed: number;
+  /** Bytes mapped by DAX megapages (FilePmdMapped; not in Rss: they hold no reference). */
+  filePmdMapped: number;
 }
 
 /** One VMA as maps and smaps show it, copied out under mmap_lock. */
@@ -101,6 +112,7 @@ const newMss = (): MemSizeStats => ({
   referenced: 0,
   anonymous: 0,
   lockedFixed: 0,
+  filePmdMapped: 0,
 });
 
 /** Inode number held by inode-cache slot `slot` (the VMA's reference keeps it there). */
@@ -113,7 +125,9 @@ function slotIno(mem: Memory, slot: number): number {
 
 /**
  * Call `fn` for every present leaf PTE in [start, end) of mm `mm`, in
- * address order, skipping 4 MiB ranges that have no level-0 table. Entry:
+ * address order, skipping 4 MiB ranges that have no level-0 table. A
+ * megapage is reported page by page, as the PTE each of its 1024 frames
+ * would have, with `huge` set (smaps_pmd_entry's view). Entry:
  * mmap_lock held (tables are freed only under it for writing); PTEs are
  * read atomically, without the page-table lock, as Linux's smaps walk
  * reads them under the PTE lock only to keep the page alive, which the
@@ -125,7 +139,7 @@ export function forEachPresentPte(
   mm: number,
   start: number,
   end: number,
-  fn: (va: number, pte: Pte) => void,
+  fn: (va: number, pte: Pte, huge: boolean) => void,
 ): void {
   const p32 = physWords(mem);
   const root = mmRoot(mem, mm);
@@ -133,6 +147,12 @@ export function forEachPresentPte(
   while (va < end) {
     const pde = asPte(Atomics.load(p32, root * PTES_PER_TABLE + px(1, asVirt(va))));
     const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
+    if (pmdIsHuge(pde)) {
+      for (; va < next; va += PAGE_SIZE) {
+        fn(va, pfnToPte(hugePfnAt(pde, va), pde & PTE_FLAGS_MASK), true);
+      }
+      continue;
+    }
     if (!pteIsTable(pde)) {
       va = next;
       continue;
@@ -140,7 +160,7 @@ export function forEachPresentPte(
     const table = pteToPfn(pde) * PTES_PER_TABLE;
     for (; va < next; va += PAGE_SIZE) {
       const pte = asPte(Atomics.load(p32, table + px(0, asVirt(va))));
-      if (ptePresent(pte)) fn(va, pte);
+      if (ptePresent(pte)) fn(va, pte, false);
     }
   }
 }
@@ -156,7 +176,9 @@ export function forEachPresentPte(
 function accountVma(mem: Memory, mm: number, v: number): MemSizeStats {
   const mss = newMss();
   const locked = (vmaFlags(mem, v) & VM_LOCKED) !== 0;
-  forEachPresentPte(mem, mm, vmaStart(mem, v), vmaEnd(mem, v), (_va, pte) => {
+  forEachPresentPte(mem, mm, vmaStart(mem, v), vmaEnd(mem, v), (_va, pte, huge) => {
+    // A DAX megapage holds no reference (pmd_devmap): it shows only here.
+    if (huge) mss.filePmdMapped += PAGE_SIZE;
     const pfn: Pfn | null = vmNormalPage(mem, v, pte);
     if (pfn === null) return;
     const dirty = (pte & PTE_D) !== 0 || testPageFlag(mem, pfn, PG_dirty);
@@ -303,7 +325,7 @@ export function smapsBlock(s: VmaSnap): string {
     kbLine("LazyFree", 0),
     kbLine("AnonHugePages", 0),
     kbLine("ShmemPmdMapped", 0),
-    kbLine("FilePmdMapped", 0),
+    kbLine("FilePmdMapped", m.filePmdMapped),
     kbLine("Shared_Hugetlb", 0),
     kbLine("Private_Hugetlb", 0),
     kbLine("Swap", 0),

@@ -6,18 +6,21 @@
  *
  * A process is shown from the slot's claim (PROC_RUNNING) until it is
  * reaped: a zombie keeps its /proc/PID directory, with empty maps once its
- * mm is released, as in Linux.
+ * mm is released, as in Linux. /proc lists thread-group leaders; every
+ * thread has a /proc/TID directory of its own all the same, reached by
+ * name, and is listed in its process's /proc/PID/task.
  *
  * @module
  */
 
-import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
+import { PROC, PROC_FREE, PROC_REAPED, procBase } from "../abi/layout.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { ProcInfo } from "./procfs.ts";
 
-/** A live record of the table: slot, pid and mm slot (0: none). */
+/** A live record of the table: its pid (a thread's tid), thread group and mm slot (0: none). */
 interface ProcRecord {
   pid: number;
+  tgid: number;
   mm: number;
 }
 
@@ -27,9 +30,11 @@ function records(mem: Memory): ProcRecord[] {
   const k = mem.k32;
   for (let slot = 1; slot < mem.layout.config.maxTasks; slot++) {
     const b = procBase(mem.layout, slot);
-    if (Atomics.load(k, b + PROC.state) === PROC_FREE) continue;
+    const st = Atomics.load(k, b + PROC.state);
+    if (st === PROC_FREE || st === PROC_REAPED) continue;
     const pid = Atomics.load(k, b + PROC.pid);
-    if (pid > 0) out.push({ pid, mm: Atomics.load(k, b + PROC.mm) });
+    const tgid = Atomics.load(k, b + PROC.tgid) || pid;
+    if (pid > 0) out.push({ pid, tgid, mm: Atomics.load(k, b + PROC.mm) });
   }
   return out;
 }
@@ -47,7 +52,10 @@ export function procTableInfo(mem: Memory, selfPid: () => number): ProcInfo {
     },
     selfPid,
     pids(): number[] {
-      return records(mem).map((p) => p.pid).sort((a, b) => a - b);
+      return records(mem).filter((p) => p.pid === p.tgid).map((p) => p.pid).sort((a, b) => a - b);
+    },
+    threads(pid: number): number[] {
+      return records(mem).filter((p) => p.tgid === pid).map((p) => p.pid).sort((a, b) => a - b);
     },
   };
 }

@@ -77,6 +77,7 @@ import {
   fdtDup,
   fdtFree,
   fdtOpenFds,
+  fdtPutShared,
   fdtTakeCloexec,
   fileAlloc,
   filePos,
@@ -173,14 +174,15 @@ export function vfsCloseOnExec(proc: Proc): number {
 }
 
 /**
- * Close every fd of table `fdt` and free the table (process exit). The
- * Machine's main thread calls it for a dead Worker's process; it needs
- * nothing but the table index. Writeback of files closed for the last time
- * happens here.
+ * A process (or thread) is done with fd table `fdt`: drop its use; the
+ * last user closes every fd and frees the table (exit). The Machine's main
+ * thread calls it for a dead Worker's process; it needs nothing but the
+ * table index. Writeback of files closed for the last time happens here.
  *
  * @returns 0, or the first error a release reported (every fd is closed regardless)
  */
 export function vfsProcExit(fs: VfsFs, fdt: number): number {
+  if (fdtPutShared(fs.mem, fdt)) return 0; // another thread still uses the table
   let err = 0;
   for (const fd of fdtOpenFds(fs.mem, fdt)) {
     const e = vfsClose({ fs, fdt }, fd);

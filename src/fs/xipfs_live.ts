@@ -16,6 +16,7 @@
  *  dax.ts           daxRead / daxWrite (dax_iomap_rw)
  *  xipfs_truncate.ts  truncate, punchHole, xipTruncatePage, the unmap hook
  *  xipfs_falloc.ts    fallocate: allocate, zero, collapse and insert ranges
+ *  xipfs_fsxattr.ts   FS_IOC_FS[GS]ETXATTR: the extent-size hint
  *  xipfs_live_ns.ts lookup, create, mkdir, unlink, rmdir, rename, symlink, readdir
  *  xipfs_sync.ts    fsync, sync (durability in the host image)
  *  metacache.ts     metadata of a bio-only device in the page cache
@@ -64,6 +65,7 @@ import type { AddressSpaceOps } from "./pagecache.ts";
 import { fsync, syncFs } from "./xipfs_sync.ts";
 import { punchHole, truncate, xipTruncatePage } from "./xipfs_truncate.ts";
 import { xipfsFallocate } from "./xipfs_falloc.ts";
+import { type FsxAttr, getFsxattr, setFsxattr } from "./xipfs_fsxattr.ts";
 import * as ns from "./xipfs_live_ns.ts";
 import {
   inodeGet,
@@ -329,6 +331,14 @@ export class XipFs {
   /** Deallocate a byte range, keeping the size. */
   punchHole(ip: InodeRef, off: number, len: number): number {
     return punchHole(this.ctx, ip, off, len);
+  }
+  /** FS_IOC_FSGETXATTR (xipfs_fsxattr.ts). */
+  getFsxattr(ip: InodeRef): FsxAttr {
+    return getFsxattr(this.ctx, ip);
+  }
+  /** FS_IOC_FSSETXATTR: the extent-size hint (xipfs_fsxattr.ts). @returns 0 or -EINVAL */
+  setFsxattr(ip: InodeRef, a: FsxAttr): number {
+    return setFsxattr(this.ctx, ip, a);
   }
   /** fallocate's other modes (xipfs_falloc.ts); the VFS checked the arguments. */
   fallocate(ip: InodeRef, mode: number, off: number, len: number): number {

@@ -32,50 +32,15 @@ import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { withNoKill } from "../sync/task.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { freeMappedBlock, markBlockDirty, markInodeDirty } from "./balloc.ts";
-import { allocMetaBlock, ptrLocate } from "./getblock.ts";
-import { BMAP_MAX_BLOCKS, bmapPath, bmapWalk } from "./xipfs_bmap.ts";
-import {
-  blockOff,
-  blockPtrValid,
-  inodeBlock,
-  inodeGet,
-  inodePtrOff,
-  inodeSet,
-} from "./xipfs_format.ts";
+import { ptrLocate, ptrSlotCreate } from "./getblock.ts";
+import { BMAP_MAX_BLOCKS, bmapWalk } from "./xipfs_bmap.ts";
+import { blockPtrValid, inodeGet, inodeSet } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
 
 /** Where a block pointer lives: its word in c.i32 and the block holding it (for dirtying). */
 interface PtrSlot {
   readonly w: number;
   readonly blk: number;
-}
-
-/**
- * The slot of `iblock`'s pointer, allocating missing indirect blocks on the
- * way (zeroed, linked, counted in i_blocks). Caller holds the block-map lock.
- *
- * @returns the slot, or -EFBIG, -EUCLEAN, -ENOSPC
- */
-function ptrSlotCreate(c: XipCtx, ino: Ino, iblock: number): PtrSlot | number {
-  const path = bmapPath(iblock);
-  if (path === null) return -EFBIG;
-  let w = inodePtrOff(c.vol, ino, path.slot) / 4;
-  let blk = inodeBlock(c.vol.sb, ino);
-  for (const i of path.idx) {
-    let p = Atomics.load(c.i32, w) >>> 0;
-    if (p === 0) {
-      const m = allocMetaBlock(c);
-      if (m < 0) return m;
-      p = m;
-      Atomics.store(c.i32, w, p);
-      markBlockDirty(c, blk);
-      inodeSet(c.vol, ino, "blocks", inodeGet(c.vol, ino, "blocks") + 1);
-      markInodeDirty(c, ino);
-    } else if (!blockPtrValid(c.vol.sb, p)) return -EUCLEAN;
-    w = blockOff(c.vol, p) / 4 + i;
-    blk = p;
-  }
-  return { w, blk };
 }
 
 /**

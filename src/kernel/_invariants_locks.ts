@@ -23,6 +23,8 @@
 import {
   DAXENT_LOCK_BIT,
   DAXENT_WORDS,
+  DAXPMD_LOCK_WORDS,
+  DAXPMD_LOCKS,
   FDT,
   fdtBase,
   fdtMax,
@@ -118,6 +120,9 @@ function checkLockWords(mem: Memory, out: string[]): void {
   mutexFree(k, l.procs.base + PROCS_HDR.tasklistLock, "tasklist lock", out);
   for (let t = 0; t < fdtMax(l.config); t++) {
     mutexFree(k, fdtBase(l.files.base, t) + FDT.lock, `fd table ${t} lock`, out);
+  }
+  for (let i = 0; i < DAXPMD_LOCKS; i++) {
+    rwsemFree(k, l.daxpmd.base + i * DAXPMD_LOCK_WORDS, `DAX PMD-range lock ${i}`, out);
   }
   for (let i = 0; i < DAXENT_WORDS; i++) {
     if ((Atomics.load(k, l.daxent.base + i) & (1 << DAXENT_LOCK_BIT)) !== 0) {

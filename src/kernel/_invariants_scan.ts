@@ -44,6 +44,18 @@ export interface PteRef {
   readonly vma: number;
 }
 
+/** A megapage: a leaf (valid or PROT_NONE) in a root table, mapping 4 MiB. */
+export interface HugeRef {
+  readonly mm: number;
+  /** The 4 MiB-aligned address it maps. */
+  readonly va: number;
+  readonly pte: Pte;
+  /** The first of its 1024 frames. */
+  readonly pfn: Pfn;
+  /** The VMA slot covering `va`, 0 when none does (itself a violation). */
+  readonly vma: number;
+}
+
 /** A page-cache index entry. */
 export interface PcacheRef {
   readonly mapping: number;
@@ -83,6 +95,8 @@ export interface Snapshot {
   readonly badEntries: string[];
   /** Every present leaf PTE, in walk order. */
   readonly ptes: PteRef[];
+  /** Every megapage, in walk order. */
+  readonly huges: HugeRef[];
   /** Leaf PTEs grouped by the frame they name. */
   readonly ptesByPfn: Map<number, PteRef[]>;
   /** Page-cache index entries by frame; a frame indexed twice has two. */
@@ -165,6 +179,11 @@ function walkMm(s: Snapshot, p32: Int32Array, mm: number, vmas: VmaRec[]): void 
   for (let i = 0; i < PTES_PER_TABLE; i++) {
     const pde = asPte(Atomics.load(p32, root * PTES_PER_TABLE + i));
     if (pde === 0) continue;
+    if (pteIsLeaf(pde) || (pde & PTE_PROTNONE) !== 0) {
+      const va = i * PTES_PER_TABLE * 4096;
+      s.huges.push({ mm, va, pte: pde, pfn: pteToPfn(pde), vma: vmaAt(vmas, va) });
+      continue;
+    }
     if (!pteIsTable(pde)) {
       s.badEntries.push(`mm ${mm}: root entry ${i} is 0x${(pde >>> 0).toString(16)}, not a table`);
       continue;
@@ -244,6 +263,7 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     sharedTables: [],
     badEntries: [],
     ptes: [],
+    huges: [],
     ptesByPfn: new Map(),
     pcache: new Map(),
     vmas: new Map(),

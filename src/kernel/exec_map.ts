@@ -7,7 +7,11 @@
  * mapping, which picks the address (top-down below mmapBase for a library)
  * or claims a fixed one with MAP_FIXED_NOREPLACE (the program); each segment
  * is then mapped MAP_FIXED over the reservation and the holes between
- * segments are unmapped.
+ * segments are unmapped. A library with a segment of 4 MiB or more whose
+ * address and file offset agree modulo 4 MiB gets a 4 MiB-aligned load
+ * bias (the reservation is made 4 MiB longer and trimmed), so that DAX
+ * can map its text with megapages (Linux aligns large ET_DYN loads to
+ * PMD_SIZE for THP the same way).
  *
  * A segment in textMode "map":
  * ```
@@ -78,7 +82,12 @@ export function mapImage(
 ): MappedImage {
   const span = img.maxVaddr - img.minVaddr;
   const flags = MAP_PRIVATE | MAP_ANONYMOUS | (at === null ? 0 : MAP_FIXED_NOREPLACE);
-  const r = doMmap(env.mem, env.mm, at ?? 0, span, PROT_NONE, flags);
+  // A large segment whose file offset and address agree modulo 4 MiB gets a
+  // 4 MiB-aligned load bias, so its DAX text can be mapped with megapages.
+  const pad = at === null && img.loads.some(hugeCandidate) ? HUGE : 0;
+  let r = doMmap(env.mem, env.mm, at ?? 0, span + pad, PROT_NONE, flags);
+  if (r < 0 && pad > 0) r = doMmap(env.mem, env.mm, 0, span, PROT_NONE, flags);
+  else if (r >= 0 && pad > 0) r = trimToAligned(env, img, r, span);
   if (r < 0) {
     const where = at === null ? "" : ` at ${hex(at)}`;
     const why = r === -EEXIST ? "overlaps another mapping" : `failed (errno ${-r})`;
@@ -93,6 +102,28 @@ export function mapImage(
     prevEnd = base + pageRoundUp(seg.vaddr + seg.memsz);
   }
   return { base, start: r, end: r + span };
+}
+
+/** A megapage: the alignment that lets DAX map 4 MiB with one PTE. */
+const HUGE = 4 * 1024 * 1024;
+
+/** A segment worth aligning: 4 MiB or more of file, offset and address congruent mod 4 MiB. */
+const hugeCandidate = (seg: Segment): boolean =>
+  seg.filesz >= HUGE && (seg.vaddr - seg.offset) % HUGE === 0;
+
+/**
+ * Keep, of a reservation of span + 4 MiB at `r`, the span whose load bias
+ * (start - minVaddr) is a multiple of 4 MiB, and give back the rest.
+ *
+ * @returns the start of the kept span
+ */
+function trimToAligned(env: ExecEnv, img: ElfImage, r: number, span: number): number {
+  const bias = r - img.minVaddr;
+  const start = r + ((HUGE - (((bias % HUGE) + HUGE) % HUGE)) % HUGE);
+  if (start > r) unmapHole(env, img, r, start);
+  const end = r + span + HUGE;
+  if (start + span < end) unmapHole(env, img, start + span, end);
+  return start;
 }
 
 /** Give back the reservation between two segments. */

@@ -26,6 +26,7 @@
  */
 
 import {
+  GROUP_EXIT_SET,
   PROC_DONE_MACHINE,
   PROC_FREE,
   PROC_REAPED,
@@ -40,11 +41,18 @@ import { mmField, TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
 import { copyToUser } from "../mm/uaccess.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
-import { SIGGRP, SIGTASK_FREE } from "../abi/signal_layout.ts";
+import { SIGGRP, SIGNAL_GROUP_EXIT, SIGTASK_FREE } from "../abi/signal_layout.ts";
 import { futexPhysWord } from "./futex.ts";
 import { SIGCHLD } from "./signal.ts";
-import { notifyParentExit } from "./signal_send.ts";
-import { groupField, setGroupField, sigGroup, taskField } from "./signal_state.ts";
+import { notifyParentExit, startGroupExit } from "./signal_send.ts";
+import {
+  groupField,
+  lockTaskSighand,
+  setGroupField,
+  sigGroup,
+  sigunlock,
+  taskField,
+} from "./signal_state.ts";
 import { procExit, procFreeIfDone, procGet, procSet, procWord } from "./proc.ts";
 
 const tasklistWord = (mem: Memory): number => mem.layout.procs.base + PROCS_HDR.tasklistLock;
@@ -65,14 +73,15 @@ export function withTasklist<T>(mem: Memory, fn: () => T): T {
 }
 
 /**
- * Slots of the processes whose parent is `slot` (any state but free).
- * Entry: tasklist lock held, for an answer that stays true.
+ * Slots of the processes whose parent is `slot` (any state but free):
+ * thread-group leaders only, since a thread is nobody's child. Entry:
+ * tasklist lock held, for an answer that stays true.
  */
 export function childSlots(mem: Memory, slot: number): number[] {
   const out: number[] = [];
   for (let s = 2; s < mem.layout.config.maxTasks; s++) {
     if (procGet(mem, s, "state") === PROC_FREE) continue;
-    if (procGet(mem, s, "parentSlot") === slot) out.push(s);
+    if (procGet(mem, s, "parentSlot") === slot && procGet(mem, s, "leader") === s) out.push(s);
   }
   return out;
 }
@@ -83,40 +92,108 @@ function liveGroup(mem: Memory, slot: number): number {
 }
 
 /**
- * The process in `slot` has released its mm and files: hand its children
- * to the Machine (init), record its status, which makes it a zombie, and
- * tell its parent (Linux's exit_notify): SIGCHLD with the status when its
- * exit signal is SIGCHLD (notifyParentExit), and the parent's wait4
- * sleepers woken in every case. A parent that ignores SIGCHLD (or set
- * SA_NOCLDWAIT) never sees the zombie: it is reaped at once. Called by
- * the process's own Worker at the end of teardown, or by the Machine for a
- * Worker that died, before the process's signal state is released.
+ * exit_group's first step (Linux's do_group_exit): fix the status the
+ * whole thread group of task `slot` reports and kill its other threads,
+ * unless a group exit is already under way (then its status stands).
+ * Entry: no lock held; the caller is a live task of the group.
+ *
+ * @returns the status the group will report
+ */
+export function groupExit(mem: Memory, slot: number, status: number): number {
+  const leader = procGet(mem, slot, "leader");
+  const h = lockTaskSighand(mem, slot);
+  if (h === 0) return status;
+  try {
+    const g = taskField(mem, slot, "group");
+    if ((groupField(mem, g, "flags") & SIGNAL_GROUP_EXIT) !== 0) {
+      const ge = procGet(mem, leader, "groupExit");
+      return (ge & GROUP_EXIT_SET) !== 0 ? ge & 0xff : status;
+    }
+    procSet(mem, leader, "groupExit", GROUP_EXIT_SET | (status & 0xff));
+    if (groupField(mem, g, "live") > 1) startGroupExit(mem, g, 0);
+    return status & 0xff;
+  } finally {
+    sigunlock(mem, h);
+  }
+}
+
+/**
+ * What thread group `g` (leader slot `leader`) reports once its last
+ * thread is gone: an exit_group's status, else the fatal signal of a group
+ * exit, else the leader's own exit. Entry: tasklist lock held.
+ */
+function groupStatus(mem: Memory, leader: number, g: number): { code: number; signal: number } {
+  const ge = procGet(mem, leader, "groupExit");
+  if ((ge & GROUP_EXIT_SET) !== 0) return { code: ge & 0xff, signal: 0 };
+  if (
+    g !== 0 && (groupField(mem, g, "flags") & SIGNAL_GROUP_EXIT) !== 0 &&
+    groupField(mem, g, "exitCode") !== 0
+  ) {
+    return { code: 0, signal: groupField(mem, g, "exitCode") };
+  }
+  return { code: procGet(mem, leader, "exitCode"), signal: procGet(mem, leader, "exitSignal") };
+}
+
+/**
+ * Task `slot` has released its mm and files and its signal state has
+ * exited (signalExit): record its status, which makes it a zombie, and
+ * then (Linux's exit_notify, release_task and delay_group_leader):
+ * - a thread other than the leader is reaped at once (nobody waits for
+ *   threads); if it was the last one and the leader already exited, the
+ *   group is done;
+ * - a leader whose threads still run waits for them as a delayed zombie
+ *   (PROC.delay), which wait does not report;
+ * - when the group is done (groupDone), its children go to the Machine
+ *   (init), the leader's record takes the group's status, and the parent
+ *   is told: SIGCHLD through notifyParentExit when the exit signal is
+ *   SIGCHLD, and its wait4 sleepers woken in every case. A parent that
+ *   ignores SIGCHLD (or set SA_NOCLDWAIT) never sees the zombie: it is
+ *   reaped at once.
+ * Called by the task's own Worker at the end of teardown, or by the
+ * Machine for a Worker that died, before the signal state is released.
  * Entry: no lock held.
  */
 export function exitNotify(mem: Memory, slot: number, code: number, signal: number): void {
   withTasklist(mem, () => {
-    for (const c of childSlots(mem, slot)) {
-      procSet(mem, c, "parentSlot", 0);
-      procSet(mem, c, "parent", 0);
-      const cg = liveGroup(mem, c);
-      if (cg !== 0) setGroupField(mem, cg, "parent", 0);
-    }
-    procExit(mem, slot, code, signal);
+    const leader = procGet(mem, slot, "leader");
     const g = liveGroup(mem, slot);
-    if (procGet(mem, slot, "parentSlot") === 0 || g === 0) return;
-    if (procGet(mem, slot, "childSig") === SIGCHLD) {
-      if (notifyParentExit(mem, g, code, signal, false)) reapZombie(mem, slot);
-    } else {
-      // A clone child with another exit signal (or none): no SIGCHLD, but
-      // its parent's __WCLONE waits are woken.
-      const pg = groupField(mem, g, "parent");
-      if (pg !== 0) {
-        const w = sigGroup(mem, pg) + SIGGRP.childEvents;
-        Atomics.add(mem.k32, w, 1);
-        Atomics.notify(mem.k32, w);
-      }
+    procExit(mem, slot, code, signal);
+    const others = g === 0 ? 0 : groupField(mem, g, "live");
+    if (slot !== leader) {
+      reapZombie(mem, slot);
+      if (others === 0 && procGet(mem, leader, "delay") === 1) groupDone(mem, leader, g);
+      return;
     }
+    if (others > 0) procSet(mem, leader, "delay", 1);
+    else groupDone(mem, leader, g);
   });
+}
+
+/** The last thread of group `g` (leader `leader`) is gone. Entry: tasklist lock held. */
+function groupDone(mem: Memory, leader: number, g: number): void {
+  const st = groupStatus(mem, leader, g);
+  procSet(mem, leader, "exitCode", st.code);
+  procSet(mem, leader, "exitSignal", st.signal);
+  procSet(mem, leader, "delay", 0);
+  for (const c of childSlots(mem, leader)) {
+    procSet(mem, c, "parentSlot", 0);
+    procSet(mem, c, "parent", 0);
+    const cg = liveGroup(mem, c);
+    if (cg !== 0) setGroupField(mem, cg, "parent", 0);
+  }
+  if (procGet(mem, leader, "parentSlot") === 0 || g === 0) return;
+  if (procGet(mem, leader, "childSig") === SIGCHLD) {
+    if (notifyParentExit(mem, g, st.code, st.signal, false)) reapZombie(mem, leader);
+  } else {
+    // A clone child with another exit signal (or none): no SIGCHLD, but
+    // its parent's __WCLONE waits are woken.
+    const pg = groupField(mem, g, "parent");
+    if (pg !== 0) {
+      const w = sigGroup(mem, pg) + SIGGRP.childEvents;
+      Atomics.add(mem.k32, w, 1);
+      Atomics.notify(mem.k32, w);
+    }
+  }
 }
 
 /**

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { EACCES, EBADF, EINVAL, EISDIR, ENODEV, ENOENT, ENOTDIR } from "../abi/errno.ts";
+import { EACCES, EBADF, EINVAL, EISDIR, ENODEV, ENOENT, ENOTDIR, ENOTTY } from "../abi/errno.ts";
 import {
   AT_FDCWD,
   AT_REMOVEDIR,
@@ -46,6 +46,7 @@ import { directIORead, directIOWrite } from "../fs/direct_io.ts";
 import { mmapFile } from "../fs/file_mm.ts";
 import {
   fdtCwd,
+  fdtGet,
   fdtNofile,
   fdtSetCwd,
   fdtSetNofile,
@@ -66,6 +67,7 @@ import {
   XIPFS_STATFS_MAGIC,
 } from "../fs/vfs_cwd.ts";
 import { asIno, type Ino, PAGE_SIZE } from "../abi/types.ts";
+
 import { procfsOwns } from "../fs/procfs.ts";
 import {
   type Proc,
@@ -105,6 +107,7 @@ import {
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
+import type { InodeRef, XipFs } from "../fs/xipfs_live.ts";
 
 /** The console fds, reserved in every new fd table. */
 export const CONSOLE_FDS = 3;
@@ -186,6 +189,14 @@ export interface FileGlue {
    *   page-cache file (DAX files ignore O_DIRECT, as Linux's do)
    */
   direct(fd: number, write: boolean, va: number, len: number, pos: number): number | null;
+  /**
+   * Run `fn` on the xipfs inode a regular file `fd` names (for ioctls that
+   * work on the inode: FS_IOC_FS[GS]ETXATTR), holding a reference on the
+   * file for the call.
+   *
+   * @returns fn's result, or -EBADF, -ENOTTY (not an xipfs regular file)
+   */
+  withInode(fd: number, fn: (xip: XipFs, ip: InodeRef, writable: boolean) => number): number;
   /** Close every fd and free the table (exit). Entry: no lock held. */
   closeAll(): void;
   /**
@@ -193,6 +204,8 @@ export interface FileGlue {
    * same fds. @returns the child's PROC.fdTable (index + 1), or -EMFILE
    */
   dupTable(): number;
+  /** The same fd table for a new thread (CLONE_FILES). @returns its PROC.fdTable */
+  shareTable(): number;
   /**
    * Open `path` for exec (see VfsFiles.openExec), mapping its segments
    * into mm `into` (execve's new mm).
@@ -256,6 +269,12 @@ export class VfsFiles implements FileGlue {
    */
   static attach(fs: KernelFs, fdTable: number, mm: number): VfsFiles {
     return new VfsFiles(fs, { fs: fs.vfs, fdt: fdTable - 1 }, mm);
+  }
+
+  /** Share this fd table with a new thread (CLONE_FILES): one more user. */
+  shareTable(): number {
+    fdtGet(this.fs.mem, this.proc.fdt);
+    return this.fdTable;
   }
 
   /**
@@ -485,6 +504,14 @@ export class VfsFiles implements FileGlue {
       // procfs files and directories have no pages to map (Linux: no ->mmap, ENODEV).
       if (procfsOwns(ip.ino) || ifmt(vfs, ip) !== S_IFREG) return -ENODEV;
       return map(mmapFile(xip, ip, fmodeCanRead(f.flags), fmodeCanWrite(f.flags)));
+    });
+  }
+
+  withInode(fd: number, fn: (xip: XipFs, ip: InodeRef, writable: boolean) => number): number {
+    const { vfs, xip } = this.fs;
+    return withFile(this.proc, fd, (f, ip) => {
+      if (procfsOwns(ip.ino) || ifmt(vfs, ip) !== S_IFREG) return -ENOTTY;
+      return fn(xip, ip, fmodeCanWrite(f.flags));
     });
   }
 

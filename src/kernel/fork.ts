@@ -100,21 +100,33 @@ function putTid(mem: Memory, mm: number, va: number, v: number): void {
  * clone(flags, newsp, ptid, tls, ctid) for the calling task (riscv's
  * argument order). Entry: a syscall of `t`, no lock held.
  *
- * @returns the child's pid to the parent, or -EAGAIN (no process slot, the
- *   Machine's limit), -ENOMEM (no mm or memory to copy it), -EMFILE (no fd
- *   table), -EINVAL (bad flags), -ENOSYS (threads, or no Machine to run
- *   the child); -ERESTARTSYS when a vfork parent is killed while it waits
+ * A thread (CLONE_THREAD, with CLONE_VM, CLONE_SIGHAND and CLONE_FILES as
+ * pthread_create passes them) shares the mm, the fd table and the signal
+ * dispositions, joins the thread group (getpid is the leader's pid, gettid
+ * its own), and is nobody's child: it is reaped as it exits.
+ *
+ * @returns the child's pid (a thread's tid) to the parent, or -EAGAIN (no
+ *   process slot, the Machine's limit), -ENOMEM (no mm or memory to copy
+ *   it), -EMFILE (no fd table), -EINVAL (bad flags), -ENOSYS (no Machine to
+ *   run the child); -ERESTARTSYS when a vfork parent is killed while it waits
  */
 export function doClone(t: Task, req: CloneRequest): number {
   const bad = checkFlags(req.flags);
   if (bad < 0) return bad;
-  if ((req.flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS)) !== 0) return -ENOSYS;
   if (t.host === null || t.sig.hart === null) return -ENOSYS;
   const mem = t.mem;
-  const parentSlot = (req.flags & CLONE_PARENT) !== 0 ? procGet(mem, t.slot, "parentSlot") : t.slot;
-  const claim = procClaim(mem, parentSlot);
+  // Children hang off their group's leader, so any thread may wait for
+  // them; a thread, or a CLONE_PARENT child, gets the group's own parent.
+  const leader = procGet(mem, t.slot, "leader");
+  const sibling = (req.flags & (CLONE_THREAD | CLONE_PARENT)) !== 0;
+  const claim = procClaim(mem, sibling ? procGet(mem, leader, "parentSlot") : leader);
   if (typeof claim === "number") return claim;
   const { slot, pid } = claim;
+  if ((req.flags & CLONE_THREAD) !== 0) {
+    for (const f of ["tgid", "leader", "pgid", "sid", "parent"] as const) {
+      procSet(mem, slot, f, procGet(mem, leader, f));
+    }
+  }
   // The child's pieces are ours alone until the slot is marked pending.
   const err = withNoKill(() => buildChild(t, req, slot, pid));
   if (err < 0) return err;
@@ -160,7 +172,7 @@ function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): numb
     mm = dupMm(mem, t.mm);
     if (mm < 0) return fail(mm, 0);
   }
-  const fdTable = t.files.dupTable();
+  const fdTable = (req.flags & CLONE_FILES) !== 0 ? t.files.shareTable() : t.files.dupTable();
   if (fdTable < 0) return fail(fdTable, mm);
   procSet(mem, slot, "mm", mm);
   procSet(mem, slot, "fdTable", fdTable);
@@ -170,7 +182,8 @@ function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): numb
     thread: (req.flags & CLONE_THREAD) !== 0,
     vmNoVfork: (req.flags & (CLONE_VM | CLONE_VFORK)) === CLONE_VM,
   });
-  procSet(mem, slot, "childSig", req.flags & CSIGNAL);
+  // A thread is never its parent's child to wait for, and signals no one at exit.
+  procSet(mem, slot, "childSig", (req.flags & CLONE_THREAD) !== 0 ? 0 : req.flags & CSIGNAL);
   let console = 0;
   t.consoleOpen.forEach((open, fd) => console |= open ? 1 << fd : 0);
   procSet(mem, slot, "console", console);

@@ -67,9 +67,10 @@ function selfPidOf(mem: Memory): () => number {
     const tid = currentTid();
     if (tid < 2 || tid >= mem.layout.config.maxTasks) return 0;
     const b = procBase(mem.layout, tid);
+    // /proc/self is the process: the thread group's id, in every thread.
     return Atomics.load(mem.k32, b + PROC.state) === PROC_FREE
       ? 0
-      : Atomics.load(mem.k32, b + PROC.pid);
+      : Atomics.load(mem.k32, b + PROC.tgid) || Atomics.load(mem.k32, b + PROC.pid);
   };
 }
 

@@ -21,13 +21,22 @@
 
 import { EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
 import { ERESTART_RESTARTBLOCK, ERESTARTSYS } from "../abi/signal.ts";
-import { ACCESS_READ, PTE_R, PTE_U, pteIsLeaf, pteToPfn } from "../abi/sv32.ts";
+import {
+  ACCESS_READ,
+  ACCESS_WRITE,
+  PTE_R,
+  PTE_U,
+  PTE_W,
+  pteIsLeaf,
+  pteToPfn,
+} from "../abi/sv32.ts";
 import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
-import { physWords, pteLoad, walk } from "../mm/pgtable.ts";
+import { hugePfnAt, physWords, pmdWord, pteLoad, walk, WALK_HUGE } from "../mm/pgtable.ts";
 import { killCheck } from "../sync/task.ts";
+import { FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET, futexMoreOps } from "./futex_ops.ts";
 import { procSet } from "./proc.ts";
 import type { Task } from "./task.ts";
 
@@ -45,25 +54,39 @@ const MAX_TRIES = 16;
 
 /**
  * The physical word index (into physWords) of user address `va` in mm
- * `mm`, faulting the page in for reading as a load would. Entry: no lock
- * held; takes mmap_lock for reading.
+ * `mm`, faulting the page in as an access would. Where the mapping may be
+ * written, the page is faulted in for writing even for a wait, so that a
+ * private page shared copy-on-write (after a fork) is this mm's own first:
+ * xip keys a futex by its frame, and a copy made later would move the
+ * word away from a sleeper (Linux keys private futexes by address instead).
+ * Entry: no lock held; takes mmap_lock for reading.
  *
+ * @param needWrite the caller will modify the word (WAKE_OP, PI, robust
+ *   lists): a mapping it may not write is -EFAULT
  * @returns the word index, or -EINVAL (not 4-byte aligned), -EFAULT
  */
-export function futexPhysWord(mem: Memory, mm: number, va: number): number {
+export function futexPhysWord(mem: Memory, mm: number, va: number, needWrite = false): number {
   va >>>= 0;
   if ((va & 3) !== 0) return -EINVAL;
   if (va >= TASK_SIZE) return -EFAULT;
   const p32 = physWords(mem);
+  let write = true;
   mmapReadLock(mem, mm);
   try {
     for (let tries = 0; tries < MAX_TRIES; tries++) {
-      const w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
+      let w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
+      const huge = w === WALK_HUGE; // a megapage: the root entry is the leaf
+      if (huge) w = pmdWord(mem, mm, asVirt(va));
       const pte = w < 0 ? 0 : pteLoad(p32, w);
-      if (w >= 0 && pteIsLeaf(pte as never) && (pte & (PTE_U | PTE_R)) === (PTE_U | PTE_R)) {
-        return (pteToPfn(pte as never) * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
+      const want = PTE_U | PTE_R | (write ? PTE_W : 0);
+      if (w >= 0 && pteIsLeaf(pte as never) && (pte & want) === want) {
+        const pfn = huge ? hugePfnAt(pte as never, va) : pteToPfn(pte as never);
+        return (pfn * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
       }
-      if (handleMmFaultLocked(mem, mm, asVirt(va), ACCESS_READ) !== 0) return -EFAULT;
+      if (handleMmFaultLocked(mem, mm, asVirt(va), write ? ACCESS_WRITE : ACCESS_READ) !== 0) {
+        if (!write || needWrite) return -EFAULT;
+        write = false; // a mapping it may only read: wait on it as it is
+      }
     }
     return -EFAULT;
   } finally {
@@ -129,10 +152,13 @@ export function futexWake(t: Task, va: number, n: number): number {
 }
 
 /**
- * futex(uaddr, op, val, timeout): dispatch on the command.
- * `timeoutMs` is the decoded relative timeout (null: none).
+ * futex(uaddr, op, val, timeout, uaddr2, val3): dispatch on the command.
+ * `timeoutMs` is the decoded relative timeout of a wait (null: none);
+ * `deadline` the absolute one of the ops whose timeout is absolute (in
+ * performance.now() time, Infinity: none); `val2` the timeout argument as
+ * a number, for the ops that take a count there.
  *
- * @returns as futexWait/futexWake, or -ENOSYS for another command
+ * @returns the command's result, or -ENOSYS for one xip does not have
  */
 export function doFutex(
   t: Task,
@@ -140,13 +166,29 @@ export function doFutex(
   op: number,
   val: number,
   timeoutMs: number | null,
+  val2 = 0,
+  va2 = 0,
+  val3 = 0,
+  deadline = Infinity,
 ): number {
-  switch (op & FUTEX_CMD_MASK) {
+  const cmd = op & FUTEX_CMD_MASK;
+  switch (cmd) {
     case FUTEX_WAIT:
       return futexWait(t, va, val, timeoutMs);
     case FUTEX_WAKE:
       return futexWake(t, va, val);
+    case FUTEX_WAIT_BITSET:
+      // Bitsets are not matched (futex_ops.ts): a plain wait, to an absolute deadline.
+      if (val3 === 0) return -EINVAL;
+      return futexWait(
+        t,
+        va,
+        val,
+        deadline === Infinity ? null : Math.max(0, deadline - performance.now()),
+      );
+    case FUTEX_WAKE_BITSET:
+      return val3 === 0 ? -EINVAL : futexWake(t, va, val);
     default:
-      return -ENOSYS;
+      return futexMoreOps(t, cmd, va, val, val2, va2, val3, deadline) ?? -ENOSYS;
   }
 }

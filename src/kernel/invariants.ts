@@ -57,6 +57,13 @@
  *    offset (bmap), so no stale mapping survives a truncate or a
  *    reallocation. Table entries that are neither tables nor leaves, and
  *    frames past physical memory, are reported too.
+ * 3b. Megapages [_invariants_huge.ts checkHuges]. Every leaf in a root
+ *    table (a 4 MiB megapage, src/mm/huge_memory.ts) names 1024 device
+ *    frames from a 1024-aligned pfn, is pte_special (holds no reference),
+ *    lies inside one DAX file VMA that covers all 4 MiB at a 4 MiB-aligned
+ *    file offset, grants no permission the VMA lacks (W only when shared),
+ *    and (given a volume) names exactly the 1024 in-use blocks the inode
+ *    maps there.
  * 4. VMAs [checkVmas]. Each live mm's list is sorted, page aligned, without
  *    overlap, its records name the mm and MM.vmaCount matches; every used
  *    VMA slot is on a live mm's list; file VMAs are on their inode's i_mmap
@@ -93,6 +100,7 @@ import {
   type Pins,
 } from "./_invariants_mm.ts";
 import { checkLocks } from "./_invariants_locks.ts";
+import { checkHuges } from "./_invariants_huge.ts";
 import { takeSnapshot } from "./_invariants_scan.ts";
 
 /** Options of checkInvariants. */
@@ -164,7 +172,9 @@ export function checkInvariants(mem: Memory, opts: InvariantOptions = {}): strin
   const s = takeSnapshot(mem, physWords(mem));
   checkFrameClasses(s, pins, out);
   checkCounts(s, pins, out);
-  checkPtes(s, opts.vol === undefined ? defaultVol(mem) : opts.vol, out);
+  const vol = opts.vol === undefined ? defaultVol(mem) : opts.vol;
+  checkPtes(s, vol, out);
+  checkHuges(s, vol, out);
   checkVmas(s, out);
   checkGauges(s, out);
   if (opts.skipLocks !== true) checkLocks(mem, out);

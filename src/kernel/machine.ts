@@ -51,10 +51,11 @@ import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } fr
 import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult } from "./proc_run.ts";
 import { procClaim, procGet, procLive, procWord } from "./proc.ts";
-import { exitNotify, machineRetire, vforkRelease } from "./exit.ts";
+import { clearChildTid, exitNotify, machineRetire, vforkRelease } from "./exit.ts";
+import { exitRobustList } from "./futex_ops.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { killTaskGroup, SEND_FATAL } from "./signal_send.ts";
-import { signalRelease, signalSpawn } from "./signal_state.ts";
+import { signalExit, signalRelease, signalSpawn } from "./signal_state.ts";
 import { vdsoPfn } from "./vdso.ts";
 import { OutputOrder } from "./out_order.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
@@ -123,6 +124,7 @@ export interface BootOptions {
    * How long idle Workers stay warm once no process exists, in ms (default
    * 250). Then they stop, so that a script which never calls shutdown()
    * still exits; the next spawn starts Workers again (15–40 ms each).
+   * Infinity keeps them until shutdown() (which the script must then call).
    */
   keepWarmMs?: number;
   /** How long kill waits for a process to stop before terminating its Worker (default 2000 ms). */
@@ -190,6 +192,10 @@ interface ProcState {
   killTimer: ReturnType<typeof setTimeout> | undefined;
   /** The signal of a kill whose grace period is running (for a forced teardown). */
   killSig: number;
+  /** A thread other than its group's leader (not a process of its own). */
+  thread: boolean;
+  /** A leader that exited before its threads: its own status, until the group is done. */
+  held: ExitStatus | null;
 }
 
 /** Console forwarding with the optional "[pid] " line prefix. */
@@ -278,6 +284,8 @@ export class Machine {
   readonly #bootMs = performance.timeOrigin + performance.now();
   readonly #procs = new Map<number, ProcState>(); // by pid
   readonly #settleWaiters: (() => void)[] = [];
+  /** Leaders that exited before the other threads of their group. */
+  readonly #delayed = new Set<ProcState>();
   /** Workers' output and exits, put back in the order they happened. */
   readonly #order = new OutputOrder();
   readonly #exits: { pid: number; code: number }[] = [];
@@ -407,13 +415,23 @@ export class Machine {
    */
   #armIdle(): void {
     clearTimeout(this.#idleTimer);
-    if (this.#down || this.#procs.size > 0) return;
-    this.#idleTimer = setTimeout(() => this.#pool.stopIdle(), this.opts.keepWarmMs ?? 250);
+    const ms = this.opts.keepWarmMs ?? 250;
+    if (this.#down || this.#procs.size > 0 || !(ms < Infinity)) return;
+    this.#idleTimer = setTimeout(() => this.#pool.stopIdle(), ms);
   }
 
   /** Processes that may exist at once. */
   get maxProcs(): number {
     return this.mem.layout.config.maxTasks - 2;
+  }
+
+  /**
+   * Workers alive now, idle or running a process.
+   *
+   * @internal For xip's own tests; not a stable API.
+   */
+  get workers(): number {
+    return this.#pool.size;
   }
 
   /** Processes spawned and not yet reaped. */
@@ -511,7 +529,10 @@ export class Machine {
       err: new LineSink(err, prefix),
       killTimer: undefined,
       killSig: 0,
+      thread: procGet(this.mem, slot, "leader") !== slot,
+      held: null,
     };
+    if (p.thread) this.#spawned--; // a thread is not a process
     this.#procs.set(pid, p);
     return p;
   }
@@ -542,8 +563,9 @@ export class Machine {
         continue;
       }
       const pid = procGet(mem, slot, "pid");
-      // The child's output goes where its parent's does.
-      const parent = this.#bySlot(procGet(mem, slot, "parentSlot"));
+      // A thread's output goes where its process's does; a child's where its parent's does.
+      const leader = procGet(mem, slot, "leader");
+      const parent = this.#bySlot(leader !== slot ? leader : procGet(mem, slot, "parentSlot"));
       const p = this.#track(
         pid,
         slot,
@@ -614,7 +636,36 @@ export class Machine {
       }
     }
     if (w !== null) discard ? this.#pool.discard(w) : this.#pool.release(w);
-    this.#finish(p, { code: r.code, signal: r.signal, message: r.message });
+    const own = { code: r.code, signal: r.signal, message: r.message };
+    if (!p.thread && procGet(this.mem, p.slot, "delay") === 1) {
+      // The leader exited while its threads run: the process is not done yet.
+      p.held = own;
+      this.#delayed.add(p);
+      return;
+    }
+    this.#finish(p, p.thread ? own : this.#groupStatus(p, own));
+  }
+
+  /**
+   * What a leader's process reports: the group's status, which its record
+   * holds once the group is done (exitNotify), whoever of its threads
+   * exited last; the Worker's own line is kept when it tells the same story.
+   */
+  #groupStatus(p: ProcState, own: ExitStatus): ExitStatus {
+    const st = procGet(this.mem, p.slot, "state");
+    if (st !== PROC_ZOMBIE && st !== PROC_REAPED) return own;
+    const sig = procGet(this.mem, p.slot, "exitSignal");
+    const code = sig !== 0 ? 128 + sig : procGet(this.mem, p.slot, "exitCode");
+    return { code, signal: sig, message: sig === own.signal ? own.message : undefined };
+  }
+
+  /** Finish the delayed leaders whose groups are done now. */
+  #finishDelayed(): void {
+    for (const d of this.#delayed) {
+      if (procGet(this.mem, d.slot, "delay") !== 0) continue;
+      this.#delayed.delete(d);
+      this.#finish(d, this.#groupStatus(d, d.held!));
+    }
   }
 
   #finish(p: ProcState, s: ExitStatus): void {
@@ -627,9 +678,10 @@ export class Machine {
     // The parent reaps the zombie (or the Machine, as its parent or init).
     machineRetire(this.mem, p.slot);
     this.#procs.delete(p.pid);
-    if (this.#quiet()) { for (const w of this.#settleWaiters.splice(0)) w(); }
-    this.#exits.push({ pid: p.pid, code: s.code });
+    if (!p.thread) this.#exits.push({ pid: p.pid, code: s.code });
     p.resolve(s);
+    this.#finishDelayed();
+    if (this.#quiet()) { for (const w of this.#settleWaiters.splice(0)) w(); }
     this.#armIdle();
   }
 
@@ -650,6 +702,8 @@ export class Machine {
     const state = taskState(mem.k32, asTid(slot));
     if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTid(slot));
     locksWaitDone(mem, slot); // an F_SETLKW it died in must not look like a waiter any more
+    // A thread torn down the hard way takes its whole group with it, as a fatal signal would.
+    killTaskGroup(mem, slot, SIGKILL);
     let td = procGet(mem, slot, "teardown");
     if ((td & PROC_TD_FILES) === 0) {
       closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));
@@ -658,6 +712,9 @@ export class Machine {
     const mm = procGet(mem, slot, "mm");
     if ((td & PROC_TD_MM) === 0 && mm !== 0) {
       if (Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state) === MM_LIVE) {
+        // Robust futexes it held are released for the threads that share the mm.
+        exitRobustList(mem, slot, procGet(mem, slot, "pid"), mm);
+        clearChildTid(mem, slot, mm);
         mmPut(mem, mm);
       } else {
         this.#reportLeak(p.pid, `mm ${mm} was half torn down when its Worker died`);
@@ -665,8 +722,17 @@ export class Machine {
     }
     vforkRelease(mem, slot);
     const st = procGet(mem, slot, "state");
-    if (st !== PROC_ZOMBIE && st !== PROC_REAPED) exitNotify(mem, slot, 0, sig);
-    this.#finish(p, { code: 128 + sig, signal: sig, message });
+    if (st !== PROC_ZOMBIE && st !== PROC_REAPED) {
+      signalExit(mem, slot); // before exitNotify, which counts the group's live threads
+      exitNotify(mem, slot, 0, sig);
+    }
+    const status = { code: 128 + sig, signal: sig, message };
+    if (!p.thread && procGet(mem, slot, "delay") === 1) {
+      p.held = status;
+      this.#delayed.add(p);
+      return;
+    }
+    this.#finish(p, p.thread ? status : this.#groupStatus(p, status));
   }
 
   #reportLeak(pid: number, what: string): void {

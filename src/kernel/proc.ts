@@ -117,6 +117,8 @@ function procInit(mem: Memory, slot: number, parent: number): number {
   Atomics.store(k, b + PROC.parent, parent);
   Atomics.store(k, b + PROC.pgid, pid);
   Atomics.store(k, b + PROC.sid, pid);
+  Atomics.store(k, b + PROC.tgid, pid);
+  Atomics.store(k, b + PROC.leader, slot);
   Atomics.add(k, mem.layout.procs.base + PROCS_HDR.live, 1);
   return pid;
 }

@@ -31,6 +31,7 @@ import { type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
 import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
+import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
@@ -59,6 +60,7 @@ import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } fro
 import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
 import { closeFilesOf, VfsFiles } from "./files.ts";
 import { readFrame } from "./fork.ts";
+import { exitRobustList } from "./futex_ops.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procGet, procSet } from "./proc.ts";
@@ -285,6 +287,7 @@ class ProcessEnv implements HartEnv {
     if (hart.instret - this.instretPublished >= INSTRET_PUBLISH) {
       statAdd(t.mem, STAT.instret, hart.instret - this.instretPublished);
       this.instretPublished = hart.instret;
+      tstatInstret(t.mem, t.tid, t.pid, hart.instret); // the live view's per-process rate
     }
     if ((Atomics.load(t.mem.k32, t.sig.flagsWord) & TIF_SIGPENDING) === 0) return true;
     enterKernel(t.mem, t.tid);
@@ -465,6 +468,7 @@ export function runProcess(
       };
       return null;
     }
+    tstatComm(mem, tid, s.pid, s.path);
     const e = new ProcessEnv(task, img);
     const h = newHart(e, mm);
     h.pc = execStartStep(h.x, img, e.step++);
@@ -498,7 +502,10 @@ export function runProcess(
     if (t !== null) t.files.closeAll();
     else closeFilesOf(fs, procGet(mem, tid, "fdTable")); // a clone child that never started
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
-    if (mm !== 0) clearChildTid(mem, tid, mm);
+    if (mm !== 0) {
+      exitRobustList(mem, tid, procGet(mem, tid, "pid"), mm);
+      clearChildTid(mem, tid, mm);
+    }
     switchMm(mem, tid, 0);
     enterIdle(mem, tid);
     if (mm !== 0) {

@@ -48,6 +48,11 @@ export interface MachineStats {
   faults: {
     /** Faults that mapped a device frame in place (DAX). */
     dax: number;
+    /**
+     * DAX faults that mapped 1024 device frames in place with one 4 MiB
+     * megapage (a huge PMD); they are not counted in `dax`.
+     */
+    dax_pmd: number;
     /** Page-cache faults that found the page already cached. */
     file_minor: number;
     /** Page-cache faults that read the page in from the device (a copy). */
@@ -117,6 +122,7 @@ export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
     exit: [...c.exit],
     faults: {
       dax: s(STAT.faultDax),
+      dax_pmd: s(STAT.faultDaxPmd),
       file_minor: s(STAT.faultFileMinor),
       file_major: s(STAT.faultFileMajor),
       cow: s(STAT.faultCow),
@@ -144,4 +150,12 @@ export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
     wall_ms: Math.round(c.wallMs),
     panics: c.panics,
   };
+}
+
+/**
+ * The stats as one JSON document: what `xip run --stats FILE` writes and
+ * the live view's GET /api/stats returns, byte for byte.
+ */
+export function statsJson(s: MachineStats): string {
+  return JSON.stringify(s, null, 2) + "\n";
 }

@@ -1,6 +1,7 @@
 /**
- * Descriptor syscalls: dup, dup3, fcntl64, ioctl, ppoll_time64, preadv,
- * pwritev, preadv2, pwritev2 and fdatasync.
+ * Descriptor syscalls: dup, dup3, fcntl64, ppoll_time64, preadv, pwritev,
+ * preadv2, pwritev2 and fdatasync, and the descriptor ioctls (FIONREAD,
+ * FIONBIO, FIOCLEX, FIONCLEX) in sys_ioctl.ts's table.
  *
  * The positioned vectored calls are preadv64/pwritev64 run iovec by iovec
  * (each through sys_fs.ts's pread64/pwrite64, so the console, O_DIRECT and
@@ -35,6 +36,7 @@ import {
 import * as nr from "../abi/syscall_nr.ts";
 import { fcntlLock, isLockCmd } from "./posix_lock.ts";
 import { readIovec, sysPread64, sysPwrite64, sysReadv, sysWritev } from "./sys_fs.ts";
+import { IOCTLS } from "./sys_ioctl.ts";
 import { kernelSleepUntil, readTimespec } from "./sys_time.ts";
 import { withNoKill } from "../sync/task.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
@@ -103,35 +105,32 @@ function fcntlOther(t: Task, fd: number, cmd: number, arg: number): number {
 }
 
 /**
- * ioctl(fd, cmd, arg). No fd is a terminal: TCGETS and TIOCGWINSZ are
- * -ENOTTY (so isatty is 0 and stdio buffers fully, as for a pipe).
- * FIONREAD on a regular file gives the bytes left before EOF; FIONBIO,
- * FIOCLEX and FIONCLEX work on any fd; everything else is -ENOTTY.
+ * The descriptor ioctls, added to sys_ioctl.ts's table. No fd is a
+ * terminal: TCGETS and TIOCGWINSZ fall through to the table's -ENOTTY (so
+ * isatty is 0 and stdio buffers fully, as for a pipe). FIONREAD on a
+ * regular file gives the bytes left before EOF; FIONBIO, FIOCLEX and
+ * FIONCLEX work on any fd.
  */
-export function sysIoctl(t: Task, fd: number, cmd: number, arg: number): number {
-  const console = isConsole(t, fd);
-  const st = console ? null : t.files.fstat(fd);
-  if (typeof st === "number") return st; // -EBADF
-  switch (cmd >>> 0) {
-    case FIOCLEX:
-    case FIONCLEX:
-      return t.files.fcntl(fd, F_SETFD, cmd === FIOCLEX ? FD_CLOEXEC : 0);
-    case FIONBIO: {
-      const on = userRead(t, arg, 4);
-      return typeof on === "number" ? on : 0; // nothing in xip blocks on I/O
-    }
-    case FIONREAD: {
-      if (st === null || (st.mode & 0o170000) !== 0o100000) return -ENOTTY;
-      const pos = t.files.lseek(fd, 0, SEEK_CUR);
-      if (pos < 0) return pos;
-      const b = new Uint8Array(4);
-      new DataView(b.buffer).setInt32(0, Math.max(0, Math.min(0x7fff_ffff, st.size - pos)), true);
-      return userWrite(t, arg, b);
-    }
-    default:
-      return -ENOTTY;
-  }
+function ioctlFionread(t: Task, fd: number, arg: number): number {
+  const st = isConsole(t, fd) ? null : t.files.fstat(fd);
+  if (typeof st === "number") return st;
+  if (st === null || (st.mode & 0o170000) !== 0o100000) return -ENOTTY;
+  const pos = t.files.lseek(fd, 0, SEEK_CUR);
+  if (pos < 0) return pos;
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, Math.max(0, Math.min(0x7fff_ffff, st.size - pos)), true);
+  return userWrite(t, arg, b);
 }
+function ioctlFionbio(t: Task, _fd: number, arg: number): number {
+  const on = userRead(t, arg, 4);
+  return typeof on === "number" ? on : 0; // nothing in xip blocks on file I/O
+}
+const ioctlCloexec = (on: boolean) => (t: Task, fd: number): number =>
+  t.files.fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
+IOCTLS.set(FIONREAD, ioctlFionread);
+IOCTLS.set(FIONBIO, ioctlFionbio);
+IOCTLS.set(FIOCLEX, ioctlCloexec(true));
+IOCTLS.set(FIONCLEX, ioctlCloexec(false));
 
 /**
  * ppoll_time64(fds, nfds, timeout, sigmask, sigsetsize). Every open fd is
@@ -286,7 +285,6 @@ export const FD_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_fcntl64, "fcntl64", ["fd", "fcntlcmd", "hex"], sysFcntl64, {
     killable: true,
   }),
-  defineSyscall(nr.SYS_ioctl, "ioctl", ["fd", "ioctlcmd", "ptr"], sysIoctl),
   defineSyscall(nr.SYS_preadv, "preadv", ["fd", "ptr", "int", "u64"], sysPreadv),
   defineSyscall(nr.SYS_pwritev, "pwritev", ["fd", "ptr", "int", "u64"], sysPwritev),
   defineSyscall(nr.SYS_preadv2, "preadv2", ["fd", "ptr", "int", "u64", "hex"], sysPreadv2),

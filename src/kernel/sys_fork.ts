@@ -98,7 +98,7 @@ export function sysWaitid(
 function slotOfPid(t: Task, pid: number): number {
   for (let s = 2; s < t.mem.layout.config.maxTasks; s++) {
     const st = procGet(t.mem, s, "state");
-    if (st === PROC_FREE || st === PROC_REAPED) continue;
+    if (st === PROC_FREE || st === PROC_REAPED || procGet(t.mem, s, "leader") !== s) continue;
     if (procGet(t.mem, s, "pid") === pid) return s;
   }
   return -ESRCH;
@@ -114,10 +114,10 @@ export function sysSetpgid(t: Task, pid: number, pgid: number): number {
   if (pid < 0 || pgid < 0) return -EINVAL;
   const mem = t.mem;
   return withTasklist(mem, () => {
-    const target = pid === 0 ? t.slot : slotOfPid(t, pid);
+    const target = pid === 0 ? t.leader : slotOfPid(t, pid);
     if (target < 0) return target;
-    if (target !== t.slot && procGet(mem, target, "parentSlot") !== t.slot) return -ESRCH;
-    const sid = procGet(mem, t.slot, "sid");
+    if (target !== t.leader && procGet(mem, target, "parentSlot") !== t.leader) return -ESRCH;
+    const sid = procGet(mem, t.leader, "sid");
     if (procGet(mem, target, "sid") !== sid) return -EPERM;
     const tpid = procGet(mem, target, "pid");
     if (sid === tpid) return -EPERM; // a session leader keeps its group
@@ -139,7 +139,7 @@ export function sysSetpgid(t: Task, pid: number, pgid: number): number {
 /** getpgid(pid) and getsid(pid): pid 0 is the caller. */
 function getIdOf(t: Task, pid: number, field: "pgid" | "sid"): number {
   if (pid < 0) return -ESRCH;
-  if (pid === 0) return procGet(t.mem, t.slot, field);
+  if (pid === 0) return procGet(t.mem, t.leader, field);
   return withTasklist(t.mem, () => {
     const s = slotOfPid(t, pid);
     return s < 0 ? s : procGet(t.mem, s, field);
@@ -153,14 +153,14 @@ export const sysGetsid = (t: Task, pid: number): number => getIdOf(t, pid, "sid"
 export function sysSetsid(t: Task): number {
   const mem = t.mem;
   return withTasklist(mem, () => {
-    const pid = procGet(mem, t.slot, "pid");
+    const pid = t.tgid;
     for (let s = 2; s < mem.layout.config.maxTasks; s++) {
       const st = procGet(mem, s, "state");
-      if (st === PROC_FREE || st === PROC_REAPED) continue;
+      if (st === PROC_FREE || st === PROC_REAPED || procGet(mem, s, "leader") !== s) continue;
       if (procGet(mem, s, "pgid") === pid) return -EPERM;
     }
-    procSet(mem, t.slot, "pgid", pid);
-    procSet(mem, t.slot, "sid", pid);
+    procSet(mem, t.leader, "pgid", pid);
+    procSet(mem, t.leader, "sid", pid);
     return pid;
   });
 }

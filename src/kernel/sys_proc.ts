@@ -6,7 +6,9 @@
  */
 
 import { EINVAL } from "../abi/errno.ts";
-import { doFutex, FUTEX_CMD_MASK, FUTEX_WAIT } from "./futex.ts";
+import { doFutex, FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_WAIT } from "./futex.ts";
+import { FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_WAIT_BITSET, sysSetRobustList } from "./futex_ops.ts";
+import { groupExit } from "./exit.ts";
 import { procGet, procSet } from "./proc.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
@@ -22,19 +24,28 @@ export const CLOCK_REALTIME_COARSE = 5;
 export const CLOCK_MONOTONIC_COARSE = 6;
 export const CLOCK_BOOTTIME = 7;
 
-/**
- * exit(status) and exit_group(status): xip processes have one thread, so
- * both end the process. The dispatcher sees `t.exiting` and stops the hart.
- */
-export function sysExitGroup(t: Task, status: number): number {
+/** exit(status): the calling thread ends; the process goes on while other threads live. */
+export function sysExit(t: Task, status: number): number {
   t.exit({ code: status & 0xff, signal: 0 });
   return 0;
 }
 
-export const sysGetpid = (t: Task): number => t.pid;
+/**
+ * exit_group(status): every thread of the process ends, and the process
+ * reports `status` (Linux's do_group_exit: the first group exit's status
+ * wins, and the other threads are killed).
+ */
+export function sysExitGroup(t: Task, status: number): number {
+  const code = groupExit(t.mem, t.tid, status & 0xff);
+  t.exit({ code, signal: 0 });
+  return 0;
+}
+
+/** The thread group's id: the leader's pid, the same in every thread. */
+export const sysGetpid = (t: Task): number => t.tgid;
 /** The parent's pid now: 0 once the parent is gone (the Machine, as init, adopted it). */
 export const sysGetppid = (t: Task): number => procGet(t.mem, t.slot, "parent");
-/** One thread per process: its tid is its pid. */
+/** The calling thread's own id (the pid, for a process's first thread). */
 export const sysGettid = (t: Task): number => t.pid;
 /**
  * set_tid_address(ptr): at exit, the word at ptr is cleared and futex-woken
@@ -81,10 +92,23 @@ export function sysClockGettime64(t: Task, clockid: number, tp: number): number 
   return userWrite(t, tp, b);
 }
 
+/** A struct timespec64 at `tsp` as ms; -errno for a fault or an invalid time. */
+function readTimespec(t: Task, tsp: number): number {
+  const raw = userRead(t, tsp, 16);
+  if (typeof raw === "number") return raw;
+  const dv = new DataView(raw.buffer);
+  const sec = Number(dv.getBigInt64(0, true)), nsec = Number(dv.getBigInt64(8, true));
+  if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
+  return sec * 1000 + nsec / 1e6;
+}
+
 /**
- * futex(uaddr, op, val, timeout): the timeout of FUTEX_WAIT is relative
- * and points at a 64-bit struct timespec (the time64 layout, which is the
- * only one riscv32 has; 0 means wait forever).
+ * futex(uaddr, op, val, timeout, uaddr2, val3). The timeout argument is a
+ * pointer to a 64-bit struct timespec (the time64 layout, the only one
+ * riscv32 has): relative for FUTEX_WAIT; absolute for WAIT_BITSET
+ * (CLOCK_MONOTONIC, or CLOCK_REALTIME with FUTEX_CLOCK_REALTIME), LOCK_PI
+ * (CLOCK_REALTIME) and LOCK_PI2; and for REQUEUE, CMP_REQUEUE and WAKE_OP
+ * it is a count (val2) instead. 0 means no timeout.
  */
 export function sysFutex(
   t: Task,
@@ -92,28 +116,40 @@ export function sysFutex(
   op: number,
   val: number,
   timeout: number,
+  uaddr2: number,
+  val3: number,
 ): number {
+  const cmd = op & FUTEX_CMD_MASK;
   const tsp = timeout >>> 0;
   let timeoutMs: number | null = null;
-  if ((op & FUTEX_CMD_MASK) === FUTEX_WAIT && tsp !== 0) {
-    const raw = userRead(t, tsp, 16);
-    if (typeof raw === "number") return raw;
-    const dv = new DataView(raw.buffer);
-    const sec = Number(dv.getBigInt64(0, true)), nsec = Number(dv.getBigInt64(8, true));
-    if (sec < 0 || nsec < 0 || nsec >= 1e9) return -EINVAL;
-    timeoutMs = sec * 1000 + nsec / 1e6;
+  let deadline = Infinity;
+  const absolute = cmd === FUTEX_WAIT_BITSET || cmd === FUTEX_LOCK_PI || cmd === FUTEX_LOCK_PI2;
+  if ((cmd === FUTEX_WAIT || absolute) && tsp !== 0) {
+    const ms = readTimespec(t, tsp);
+    if (ms < 0) return ms;
+    if (!absolute) timeoutMs = ms;
+    else {
+      const realtime = cmd === FUTEX_LOCK_PI || (op & FUTEX_CLOCK_REALTIME) !== 0;
+      const now = realtime ? nowMs() : Math.max(0, nowMs() - t.bootMs);
+      deadline = performance.now() + (ms - now);
+    }
   }
-  return doFutex(t, uaddr, op, val, timeoutMs);
+  return doFutex(t, uaddr, op, val, timeoutMs, timeout, uaddr2 >>> 0, val3, deadline);
 }
 
 /** The process system calls. The futex sleep is killable (in wait slices). */
 export const PROC_SYSCALLS: readonly SyscallDef[] = [
-  defineSyscall(nr.SYS_exit, "exit", ["int"], sysExitGroup),
+  defineSyscall(nr.SYS_exit, "exit", ["int"], sysExit),
   defineSyscall(nr.SYS_exit_group, "exit_group", ["int"], sysExitGroup),
   defineSyscall(nr.SYS_set_tid_address, "set_tid_address", ["ptr"], sysSetTidAddress),
-  defineSyscall(nr.SYS_futex_time64, "futex_time64", ["ptr", "int", "int", "ptr"], sysFutex, {
-    killable: true,
-  }),
+  defineSyscall(
+    nr.SYS_futex_time64,
+    "futex_time64",
+    ["ptr", "int", "int", "ptr", "ptr", "hex"],
+    sysFutex,
+    { killable: true },
+  ),
+  defineSyscall(nr.SYS_set_robust_list, "set_robust_list", ["ptr", "size"], sysSetRobustList),
   defineSyscall(nr.SYS_getpid, "getpid", [], sysGetpid),
   defineSyscall(nr.SYS_getppid, "getppid", [], sysGetppid),
   defineSyscall(nr.SYS_gettid, "gettid", [], sysGettid),

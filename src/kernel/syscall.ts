@@ -24,6 +24,7 @@ import { FD_SYSCALLS } from "./sys_fd.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { INFO_SYSCALLS } from "./sys_info.ts";
+import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { STAT_SYSCALLS } from "./sys_stat.ts";
@@ -42,6 +43,7 @@ export type { ArgKind, SyscallDef, SyscallFn } from "./syscall_def.ts";
  */
 export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
+  IOCTL_SYSCALLS,
   MM_SYSCALLS,
   PROC_SYSCALLS,
   STAT_SYSCALLS,

@@ -14,6 +14,7 @@ import type { Tid } from "../abi/types.ts";
 import type { ExecResult } from "./exec_types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
+import { procGet } from "./proc.ts";
 import { defaultRlimits, type Rlimits } from "./rlimit.ts";
 import { TaskSignals } from "./signal_task.ts";
 
@@ -85,7 +86,12 @@ export class Task {
   readonly tid: Tid;
   /** Process slot: equal to the tid (one process per task). */
   readonly slot: number;
+  /** The task's own id: the pid of a process, the tid of a thread (gettid). */
   readonly pid: number;
+  /** Its thread group's id, the leader's pid (getpid). */
+  readonly tgid: number;
+  /** Slot of its thread group's leader (its own slot for a leader). */
+  readonly leader: number;
   /** The parent's pid when the process started (getppid reads the live record). */
   readonly parentPid: number;
   mm: number;
@@ -125,6 +131,8 @@ export class Task {
     this.tid = init.tid;
     this.slot = init.tid;
     this.pid = init.pid;
+    this.tgid = procGet(init.mem, init.tid, "tgid") || init.pid;
+    this.leader = procGet(init.mem, init.tid, "leader") || init.tid;
     this.parentPid = init.parentPid;
     this.mm = init.mm;
     this.console = init.console;

@@ -84,7 +84,7 @@ export function wait4Sel(t: Task, pid: number, options: number): WaitSel | numbe
   if (pid === -0x8000_0000) return -ESRCH; // -INT_MIN does not exist
   if (pid === -1) return { type: P_ALL, id: 0 };
   if (pid < 0) return { type: P_PGID, id: -pid };
-  if (pid === 0) return { type: P_PGID, id: procGet(t.mem, t.slot, "pgid") };
+  if (pid === 0) return { type: P_PGID, id: procGet(t.mem, t.leader, "pgid") };
   return { type: P_PID, id: pid };
 }
 
@@ -103,7 +103,7 @@ export function waitidSel(t: Task, idtype: number, id: number, options: number):
       return id <= 0 ? -EINVAL : { type: P_PID, id };
     case P_PGID:
       if (id < 0) return -EINVAL;
-      return { type: P_PGID, id: id === 0 ? procGet(t.mem, t.slot, "pgid") : id };
+      return { type: P_PGID, id: id === 0 ? procGet(t.mem, t.leader, "pgid") : id };
     default:
       return -EINVAL;
   }
@@ -165,7 +165,7 @@ export function doWait(t: Task, sel: WaitSel, options: number): WaitResult | num
     const seen = Atomics.load(mem.k32, ev);
     let any = false;
     const found = withTasklist(mem, (): WaitResult | null => {
-      for (const c of childSlots(mem, t.slot)) {
+      for (const c of childSlots(mem, t.leader)) {
         const st = procGet(mem, c, "state");
         if (st === PROC_REAPED || !eligible(t, c, sel, options)) continue;
         any = true;
@@ -174,7 +174,8 @@ export function doWait(t: Task, sel: WaitSel, options: number): WaitResult | num
           if (j !== null) return j;
           continue;
         }
-        if ((options & WEXITED) === 0) continue;
+        // A leader whose threads still run is not reported yet (delay_group_leader).
+        if ((options & WEXITED) === 0 || procGet(mem, c, "delay") !== 0) continue;
         const r = zombieResult(t, c);
         if ((options & WNOWAIT) === 0 && !reapZombie(mem, c)) continue;
         return r;

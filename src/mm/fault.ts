@@ -4,6 +4,7 @@
  *
  * ```
  * handleMmFault ── mmap_lock(read), findVma, access check
+ *   ├ handleHugePmd ── a 4 MiB megapage, when the VMA and the file allow one (huge_memory.ts)
  *   └ handlePteFault ── walk (allocating the level-0 table)
  *       ├ PTE empty, anonymous ── doAnonymousPage: read → zero page, write → fresh frame
  *       ├ PTE empty, file ─────── doFault → VmOperations.fault
@@ -61,6 +62,7 @@ import {
   testPageFlag,
 } from "./memmap.ts";
 import { noteDeviceMapped } from "./devmap.ts";
+import { countFault, FAULT_KIND } from "./fault_ring.ts";
 import {
   accountMap,
   MMAP_MIN_ADDR,
@@ -82,7 +84,9 @@ import {
   ptePresent,
   vmPteBits,
   walk,
+  WALK_HUGE,
 } from "./pgtable.ts";
+import { handleHugePmd, VM_FAULT_FALLBACK } from "./huge_memory.ts";
 import { flushTlbMm } from "./tlb.ts";
 import { withNoKill } from "./_sync.ts";
 import { perturb } from "../sync/debug.ts";
@@ -174,11 +178,15 @@ export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, acces
     return grows && vmaEnd(mem, vma) - va <= STACK_LIMIT ? VM_FAULT_EXPAND_STACK : VM_FAULT_SIGSEGV;
   }
   if (!vmaAllows(vmaFlags(mem, vma), access)) return VM_FAULT_SIGSEGV;
+  const huge = handleHugePmd(mem, mm, vma, va, access);
+  if (huge !== VM_FAULT_FALLBACK) return huge & VM_FAULT_ERROR;
   const address = asVirt(pageRoundDown(va));
   let ptw = walk(mem, mm, address, true);
   // A missing page table is a frame to allocate too: reclaim the page cache
   // before failing, as for the page itself (only mmap_lock is held here).
   if (ptw === -ENOMEM) ptw = withReclaim(mem, () => walk(mem, mm, address, true));
+  // A megapage appeared meanwhile (another Worker's fault): retry the access.
+  if (ptw === WALK_HUGE) return 0;
   if (ptw < 0) return VM_FAULT_OOM;
   const vmf: MutableVmFault = {
     mem,
@@ -271,7 +279,7 @@ function doAnonymousPage(vmf: MutableVmFault): number {
     const won =
       Atomics.compareExchange(p32, vmf.ptw, vmf.origPte | 0, pte | 0) === (vmf.origPte | 0);
     ptlUnlock(mem, mm);
-    if (won) statAdd(mem, STAT.faultZero, 1);
+    if (won) countFault(mem, FAULT_KIND.zero, vmf.address, zeroPfn(mem));
     return 0;
   }
   // No kill point while the new frame is ours alone (src/sync/task.ts).
@@ -288,7 +296,7 @@ function doAnonymousPage(vmf: MutableVmFault): number {
     Atomics.store(p32, vmf.ptw, pfnToPte(pfn as Pfn, leafBits(mem, vmf.vma, true)) | 0);
     accountMap(mem, mm, pfn as Pfn, true);
     ptlUnlock(mem, mm);
-    statAdd(mem, STAT.faultAnon, 1);
+    countFault(mem, FAULT_KIND.anon, vmf.address, pfn as Pfn);
     return 0;
   });
 }
@@ -394,7 +402,7 @@ function wpPageCopyNoKill(vmf: MutableVmFault): number {
   // Other Workers of this mm may still hold the old read-only translation.
   flushTlbMm(mem, mm);
   releasePte(mem, mm, old);
-  statAdd(mem, fromZero ? STAT.faultAnon : STAT.faultCow, 1);
+  countFault(mem, fromZero ? FAULT_KIND.anon : FAULT_KIND.cow, vmf.address, pfn as Pfn);
   return 0;
 }
 
@@ -460,7 +468,7 @@ function doCowFaultNoKill(vmf: MutableVmFault, fault: (vmf: VmFault) => number):
   Atomics.store(p32, vmf.ptw, pfnToPte(cow as Pfn, leafBits(mem, vmf.vma, true)) | 0);
   accountMap(mem, mm, cow as Pfn, true);
   ptlUnlock(mem, mm);
-  statAdd(mem, STAT.faultCow, 1);
+  countFault(mem, FAULT_KIND.cow, vmf.address, cow as Pfn);
   return 0;
 }
 
@@ -514,7 +522,8 @@ function finishFaultNoKill(vmf: MutableVmFault, writable: boolean): number {
  * is left alone, since another Worker won the race.
  * Entry: mmap_lock held (read); page_table_lock not held.
  *
- * @returns VM_FAULT_NOPAGE (the PTE is in place, retry the access) or VM_FAULT_OOM
+ * @returns VM_FAULT_NOPAGE (the PTE is in place, or a megapage maps `va`:
+ *   retry the access) or VM_FAULT_OOM
  */
 export function insertMixed(
   mem: Memory,
@@ -531,6 +540,7 @@ export function insertMixed(
     throw new KernelPanic("insertMixed", `writable insert into read-only vma ${vma}`);
   }
   const ptw = walk(mem, mm, asVirt(pageRoundDown(va)), true);
+  if (ptw === WALK_HUGE) return VM_FAULT_NOPAGE; // a megapage maps it: retry
   if (ptw < 0) return VM_FAULT_OOM;
   const p32 = physWords(mem);
   const counted = pfnValid(mem, pfn);

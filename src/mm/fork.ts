@@ -22,6 +22,10 @@
  *                      both keep writing the same frame
  * ```
  *
+ * A DAX megapage (a leaf in the root table) is copied as one entry
+ * (copyHugePmd): it holds no reference and is never writable in a private
+ * mapping, so parent and child simply share it.
+ *
  * Which VMAs get their PTEs copied (Linux's vma_needs_copy): all but the
  * shared file mappings of the page cache, which the child refaults from
  * the cache. VM_MIXEDMAP (DAX) mappings are always copied, shared or not,
@@ -55,7 +59,16 @@ import {
   ptlLock,
   ptlUnlock,
 } from "./mm.ts";
-import { mmRoot, PGDIR_SIZE, physWords, pteLoad, pteModify, ptePresent, walk } from "./pgtable.ts";
+import {
+  mmRoot,
+  PGDIR_SIZE,
+  physWords,
+  pmdIsHuge,
+  pteLoad,
+  pteModify,
+  ptePresent,
+  walk,
+} from "./pgtable.ts";
 import { flushTlbMm } from "./tlb.ts";
 import { downWrite, LockClass, mutexLock, mutexUnlock, upWrite } from "./_sync.ts";
 import {
@@ -179,7 +192,9 @@ export function copyPageRange(
   for (let va: number = vmaStart(mem, v); va < end;) {
     const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
     const pde = pteLoad(p32, oldRoot * PTES_PER_TABLE + px(1, asVirt(va)));
-    if (pteIsTable(pde)) {
+    if (pmdIsHuge(pde)) {
+      copyHugePmd(mem, mm, oldMm, v, asVirt(va), s);
+    } else if (pteIsTable(pde)) {
       // The child's table first, with no page-table lock held: allocating
       // may reclaim, and reclaim zaps PTEs under page-table locks.
       const at = asVirt(va);
@@ -190,6 +205,40 @@ export function copyPageRange(
     va = next;
   }
   return 0;
+}
+
+/**
+ * Copy a DAX megapage of the parent into the child as one root entry
+ * (Linux's copy_huge_pmd, which DAX mappings skip and refault; xip keeps
+ * them mapped in the child, as it keeps DAX PTEs). A megapage holds no
+ * reference and is never writable in a private mapping, so the entry is
+ * copied as it is (clean for a shared one). Takes both page-table locks.
+ */
+function copyHugePmd(
+  mem: Memory,
+  mm: number,
+  oldMm: number,
+  v: number,
+  va: VirtAddr,
+  s: ForkStats,
+): void {
+  const p32 = physWords(mem);
+  const dstPtl = mmBase(mem.layout, mm) + MM.pageTableLock;
+  ptlLock(mem, oldMm);
+  mutexLock(mem.k32, dstPtl, LockClass.PAGE_TABLE, CHILD);
+  try {
+    let pmd = pteLoad(p32, mmRoot(mem, oldMm) * PTES_PER_TABLE + px(1, va));
+    if (!pmdIsHuge(pmd)) return;
+    if ((vmaFlags(mem, v) & VM_SHARED) !== 0) pmd = asPte(pmd & ~PTE_D);
+    const dw = mmRoot(mem, mm) * PTES_PER_TABLE + px(1, va);
+    if (Atomics.compareExchange(p32, dw, 0, pmd | 0) !== 0) {
+      throw new KernelPanic("copyHugePmd", `child root entry for 0x${va.toString(16)} already set`);
+    }
+    s.ptes++;
+  } finally {
+    mutexUnlock(mem.k32, dstPtl);
+    ptlUnlock(mem, oldMm);
+  }
 }
 
 /** Copy [start, end) within one 4 MiB table. Takes both page-table locks. */

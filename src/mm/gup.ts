@@ -14,7 +14,8 @@
  * Two walks, as in Linux:
  * - getUserPages: under mmap_lock (read), PTE checked and pinned under the
  *   page-table lock, faulting missing or read-only pages in as the hart
- *   would (a write pin breaks COW first).
+ *   would (a write pin breaks COW first). A megapage is split first
+ *   (huge_memory.ts splitHugePmd): a pin is on one page.
  * - getUserPagesFast: no mmap_lock, no page-table lock; PTEs read with
  *   Atomics, pinned with getPageUnlessZero and re-checked afterwards. What
  *   keeps the page tables it walks alive is the TLB shootdown protocol: for
@@ -51,7 +52,8 @@ import { currentTid } from "../sync/mod.ts";
 import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
 import { getPage, getPageUnlessZero, pfnValid, putPage } from "./memmap.ts";
 import { mmapReadLock, mmapReadUnlock, ptlLock, ptlUnlock, TASK_SIZE } from "./mm.ts";
-import { mmRoot, physWords, pteLoad, pteModify, walk } from "./pgtable.ts";
+import { mmRoot, physWords, pteLoad, pteModify, walk, WALK_HUGE } from "./pgtable.ts";
+import { splitHugePmd } from "./huge_memory.ts";
 import { TLB_MODE_USER } from "./tlb.ts";
 
 /** Faults tolerated on one page (each retry means another Worker changed it meanwhile). */
@@ -82,6 +84,12 @@ function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn 
   const p32 = physWords(mem);
   for (let tries = 0; tries < MAX_RETRIES; tries++) {
     const w = walk(mem, mm, asVirt(va), false);
+    if (w === WALK_HUGE) {
+      // Pins are per page: split the megapage (Linux's gup follows it;
+      // xip splits, so every pin sits on a counted PTE).
+      splitHugePmd(mem, mm, va);
+      continue;
+    }
     ptlLock(mem, mm);
     const pte = w < 0 ? (0 as Pte) : pteLoad(p32, w);
     if (pteAllows(pte, access)) {

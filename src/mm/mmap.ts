@@ -68,14 +68,20 @@ import {
 import {
   freePgtables,
   newGather,
+  PGDIR_SIZE,
   physWords,
+  pmdWord,
   PTE_PROTNONE,
+  pteClear,
   pteModify,
   ptePresent,
+  splitHugePmdLocked,
   unmapRange,
   vmPteBits,
   walk,
+  WALK_HUGE,
 } from "./pgtable.ts";
+import { splitHugePmd, thpGetUnmappedArea } from "./huge_memory.ts";
 import { flushTlbMm } from "./tlb.ts";
 import {
   findVma,
@@ -216,6 +222,14 @@ function mmapRegion(
     start = addr;
   } else {
     start = getUnmappedArea(mem, mm, addr, size);
+    // A file that can take megapages gets a 4 MiB-congruent address
+    // (thp_get_unmapped_area), unless the hint was free and taken.
+    if (start >= 0 && start !== pageRoundUp(addr) && size >= PGDIR_SIZE && file !== 0) {
+      if (vmOps(ops)?.hugeFault !== undefined) {
+        const aligned = thpGetUnmappedArea((n) => getUnmappedArea(mem, mm, 0, n), size, pgoff);
+        if (aligned >= 0) start = aligned;
+      }
+    }
     if (start < 0) return start;
   }
   // One slot for the new VMA, plus the worst case of a MAP_FIXED that splits one.
@@ -313,15 +327,27 @@ export function doMunmap(mem: Memory, mm: number, addr: number, len: number): nu
 function splitAround(mem: Memory, mm: number, start: number, end: number): number {
   const first = findVma(mem, mm, asVirt(start));
   if (first !== 0 && vmaStart(mem, first) < start && vmaEnd(mem, first) > start) {
-    const r = splitVma(mem, mm, first, asVirt(start));
+    const r = splitVmaHuge(mem, mm, first, start);
     if (r < 0) return r;
   }
   const last = findVma(mem, mm, asVirt(end - 1));
   if (last !== 0 && vmaStart(mem, last) < end && vmaEnd(mem, last) > end) {
-    const r = splitVma(mem, mm, last, asVirt(end));
+    const r = splitVmaHuge(mem, mm, last, end);
     if (r < 0) return r;
   }
   return 0;
+}
+
+/**
+ * splitVma, after splitting a megapage that straddles `at` (Linux's
+ * vma_adjust_trans_huge): a megapage never spans two VMAs. Entry:
+ * mmap_lock held for writing.
+ *
+ * @returns the new VMA or -ENOMEM
+ */
+function splitVmaHuge(mem: Memory, mm: number, v: number, at: number): number {
+  if (at % PGDIR_SIZE !== 0) splitHugePmd(mem, mm, at);
+  return splitVma(mem, mm, v, asVirt(at));
 }
 
 /**
@@ -337,7 +363,7 @@ export function munmapLocked(mem: Memory, mm: number, start: number, size: numbe
   const first = findVmaIntersection(mem, mm, asVirt(start), asVirt(end));
   if (first === 0) return 0;
   if (vmaStart(mem, first) < start && vmaEnd(mem, first) > end) {
-    const r = splitVma(mem, mm, first, asVirt(end));
+    const r = splitVmaHuge(mem, mm, first, end);
     if (r < 0) return r;
   }
   const g = newGather();
@@ -439,15 +465,9 @@ function changeProtection(mem: Memory, mm: number, start: number, end: number, v
   const p32 = physWords(mem);
   const rx = vmPteBits(vm, false);
   const keepW = (vm & VM_WRITE) !== 0 ? PTE_W : 0;
-  ptlLock(mem, mm);
-  for (let va = start; va < end; va += PAGE_SIZE) {
-    const w = walk(mem, mm, asVirt(va), false);
-    if (w < 0) {
-      va = (Math.floor(va / (PAGE_SIZE * 1024)) + 1) * PAGE_SIZE * 1024 - PAGE_SIZE;
-      continue;
-    }
+  const change = (w: number): void => {
     const pte = Atomics.load(p32, w);
-    if (!ptePresent(asPte(pte))) continue;
+    if (!ptePresent(asPte(pte))) return;
     if (vm === 0) {
       pteModify(p32, w, PTE_V | PTE_R | PTE_W | PTE_X, PTE_PROTNONE);
     } else {
@@ -455,8 +475,34 @@ function changeProtection(mem: Memory, mm: number, start: number, end: number, v
       const w0 = pte & PTE_W & keepW;
       pteModify(p32, w, PTE_PROTNONE | PTE_R | PTE_W | PTE_X, PTE_V | rx | w0);
     }
+  };
+  let zapped = false;
+  ptlLock(mem, mm);
+  for (let va = start; va < end; va += PAGE_SIZE) {
+    let w = walk(mem, mm, asVirt(va), false);
+    if (w === WALK_HUGE) {
+      // Linux's change_huge_pmd for a megapage the range covers, else split it first.
+      const w1 = pmdWord(mem, mm, asVirt(va));
+      if (va % PGDIR_SIZE === 0 && va + PGDIR_SIZE <= end) {
+        change(w1);
+        va += PGDIR_SIZE - PAGE_SIZE;
+        continue;
+      }
+      if (!splitHugePmdLocked(mem, mm, w1)) {
+        pteClear(p32, w1); // no frame for the table: zap it whole (DAX refaults)
+        zapped = true;
+        continue;
+      }
+      w = walk(mem, mm, asVirt(va), false);
+    }
+    if (w < 0) {
+      va = (Math.floor(va / (PAGE_SIZE * 1024)) + 1) * PAGE_SIZE * 1024 - PAGE_SIZE;
+      continue;
+    }
+    change(w);
   }
   ptlUnlock(mem, mm);
+  if (zapped) flushTlbMm(mem, mm);
 }
 
 // ---------------------------------------------------------------------------

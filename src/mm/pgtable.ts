@@ -22,6 +22,13 @@
  * clear, so the hart faults, but the frame is still mapped and counted.
  * Linux riscv uses a similar trick (_PAGE_PROT_NONE).
  *
+ * A leaf in the root table is a 4 MiB megapage (Sv32's superpage, Linux's
+ * huge PMD): it maps 1024 consecutive frames from a 1024-aligned pfn. Only
+ * DAX maps them (src/mm/huge_memory.ts), always with pte_special (the
+ * frames are not refcounted for it, as Linux's pmd_devmap); every walk
+ * below either handles one or reports it (WALK_HUGE), and
+ * splitHugePmdLocked turns one into a level-0 table of 1024 PTEs.
+ *
  * Locks: walks that only read need none (the caller keeps the VMA alive);
  * leaf changes are made under mm.page_table_lock; table pages are freed only
  * under mmap_lock held for writing, and only after a TLB shootdown.
@@ -34,7 +41,11 @@ import { MM, mmBase, MMG } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
   pfnToPte,
+  PTE_A,
+  PTE_D,
+  PTE_FLAGS_MASK,
   PTE_R,
+  PTE_SPECIAL,
   PTE_V,
   PTE_W,
   PTE_X,
@@ -48,6 +59,7 @@ import {
   asPfn,
   asPte,
   asVirt,
+  PAGE_SHIFT,
   PAGE_SIZE,
   type Pfn,
   type Pte,
@@ -55,7 +67,14 @@ import {
 } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { allocFrame, freeFrame } from "./frame_alloc.ts";
-import { clearPageFlag, PG_pagetable, setPageFlag } from "./memmap.ts";
+import {
+  clearPageFlag,
+  getPage,
+  pageAddMapcount,
+  pfnValid,
+  PG_pagetable,
+  setPageFlag,
+} from "./memmap.ts";
 import { noteDeviceMapped } from "./devmap.ts";
 import { VM_EXEC, VM_READ, VM_WRITE } from "./vma.ts";
 
@@ -66,6 +85,18 @@ export const PGDIR_SIZE = PAGE_SIZE * PTES_PER_TABLE;
 
 /** True when a PTE maps a frame: a valid leaf or a PROT_NONE leaf. */
 export const ptePresent = (pte: Pte): boolean => pteIsLeaf(pte) || (pte & PTE_PROTNONE) !== 0;
+/** Frames one megapage maps. */
+export const HPAGE_PMD_NR = PTES_PER_TABLE;
+/** walk()'s answer when the root entry for the address is a megapage leaf. */
+export const WALK_HUGE = -3;
+/** True for a root entry that is a megapage: a (possibly PROT_NONE) leaf, not a table. */
+export const pmdIsHuge = (pmd: Pte): boolean => ptePresent(pmd);
+/** The root-table word (in physWords) that maps `va` in mm `mm`. */
+export const pmdWord = (mem: Memory, mm: number, va: VirtAddr): number =>
+  mmRoot(mem, mm) * PTES_PER_TABLE + px(1, va);
+/** The frame a megapage leaf `pmd` maps at `va` (inside its 4 MiB). */
+export const hugePfnAt = (pmd: Pte, va: number): Pfn =>
+  asPfn(pteToPfn(pmd) + ((va >>> PAGE_SHIFT) & (PTES_PER_TABLE - 1)));
 
 const physWordsCache = new WeakMap<SharedArrayBuffer, Int32Array>();
 
@@ -137,7 +168,9 @@ export function freeTable(mem: Memory, mm: number, pfn: Pfn): void {
  * frame. Entry: the caller keeps the mm alive (mmap_lock, or a reference).
  *
  * @returns the PTE's word index, -1 when there is no table and `!alloc`,
- *   or -ENOMEM when a table page cannot be allocated
+ *   WALK_HUGE when a megapage maps `va` (the caller handles it or splits
+ *   it first: Linux's pmd_trans_huge check), or -ENOMEM when a table page
+ *   cannot be allocated
  */
 export function walk(mem: Memory, mm: number, va: VirtAddr, alloc: boolean): number {
   return walkRoot(mem, mmRoot(mem, mm), va, alloc ? mm : 0);
@@ -160,9 +193,56 @@ export function walkRoot(mem: Memory, root: Pfn, va: VirtAddr, allocFor: number)
     pde = pteLoad(p32, w1);
   }
   if (!pteIsTable(pde)) {
+    if (pmdIsHuge(pde)) return WALK_HUGE;
     throw new KernelPanic("walk", `root entry for 0x${va.toString(16)} is 0x${pde.toString(16)}`);
   }
   return pteToPfn(pde) * PTES_PER_TABLE + px(0, va);
+}
+
+/**
+ * Split the megapage at root word `w1` of mm `mm` into a level-0 table of
+ * 1024 PTEs naming the same frames with the same bits (Linux's
+ * __split_huge_pmd_locked, done for real rather than zapping: no process
+ * loses its mapping). A frame with a struct page (a device memmap) becomes
+ * a counted PTE, as every such DAX PTE is (accountMap); without one, the
+ * PTEs stay pte_special. The translations do not change, so no TLB flush
+ * is needed; A and D bits the hart set on the megapage meanwhile are
+ * carried over. Entry: page_table_lock of `mm` held; the caller keeps the
+ * VMA (mmap_lock or i_mmap lock).
+ *
+ * @returns true when split or when `w1` holds no megapage any more; false
+ *   when no frame was free for the table (the megapage is left alone: the
+ *   caller zaps it whole instead, which DAX can always refault)
+ */
+export function splitHugePmdLocked(mem: Memory, mm: number, w1: number): boolean {
+  const p32 = physWords(mem);
+  const pmd = pteLoad(p32, w1);
+  if (!pmdIsHuge(pmd)) return true;
+  const t = allocFrame(mem, { zero: false });
+  if (t < 0) return false;
+  setPageFlag(mem, t as Pfn, PG_pagetable);
+  Atomics.add(mem.k32, mmBase(mem.layout, mm) + MM.ptFrames, 1);
+  Atomics.add(mem.k32, mem.layout.mmg.base + MMG.pagetableFrames, 1);
+  const first = pteToPfn(pmd);
+  const flags = pmd & PTE_FLAGS_MASK;
+  const counted = pfnValid(mem, first);
+  const base = (t as Pfn) * PTES_PER_TABLE;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const pfn = asPfn(first + i);
+    const pte = pfnToPte(pfn, counted ? flags & ~PTE_SPECIAL : flags);
+    Atomics.store(p32, base + i, pte | 0);
+    if (counted) {
+      // mm.ts's accountMap for a file frame (device frames are never anonymous).
+      getPage(mem, pfn);
+      pageAddMapcount(mem, pfn, 1);
+      Atomics.add(mem.k32, mmBase(mem.layout, mm) + MM.rssFile, 1);
+    }
+  }
+  // Publish the table; the hart may have set A or D on the megapage since we read it.
+  const old = asPte(Atomics.exchange(p32, w1, pfnToPte(t as Pfn, PTE_V) | 0));
+  const ad = old & (PTE_A | PTE_D) & ~pmd;
+  if (ad !== 0) { for (let i = 0; i < HPAGE_PMD_NR; i++) pteModify(p32, base + i, 0, ad); }
+  return true;
 }
 
 /**
@@ -217,8 +297,19 @@ export function unmapRange(mem: Memory, mm: number, start: VirtAddr, end: VirtAd
   const root = mmRoot(mem, mm);
   let n = 0;
   for (let va = start; va < end;) {
-    const pde = pteLoad(p32, root * PTES_PER_TABLE + px(1, asVirt(va)));
+    const w1 = root * PTES_PER_TABLE + px(1, asVirt(va));
+    let pde = pteLoad(p32, w1);
     const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
+    if (pmdIsHuge(pde)) {
+      // Linux's zap_huge_pmd when the range covers it, else split_huge_pmd first.
+      if ((va % PGDIR_SIZE === 0 && next - va === PGDIR_SIZE) || !splitHugePmdLocked(mem, mm, w1)) {
+        g.ptes.push(pteClear(p32, w1));
+        n++;
+        va = asVirt(next);
+        continue;
+      }
+      pde = pteLoad(p32, w1);
+    }
     if (pteIsTable(pde)) {
       const base = pteToPfn(pde) * PTES_PER_TABLE;
       for (let v: number = va; v < next; v += PAGE_SIZE) {

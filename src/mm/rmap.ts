@@ -27,7 +27,16 @@ import { pteIsSpecial, pteIsTable, PTES_PER_TABLE, pteToPfn, px } from "../abi/s
 import { asVirt, PAGE_SHIFT, PAGE_SIZE, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pfnValid, PG_anon, testPageFlag } from "./memmap.ts";
-import { mmRoot, PGDIR_SIZE, physWords, pteClear, pteLoad, ptePresent } from "./pgtable.ts";
+import {
+  mmRoot,
+  PGDIR_SIZE,
+  physWords,
+  pmdIsHuge,
+  pteClear,
+  pteLoad,
+  ptePresent,
+  splitHugePmdLocked,
+} from "./pgtable.ts";
 import { ptlLock, ptlUnlock, releasePte } from "./mm.ts";
 import { flushTlbMm } from "./tlb.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "./_sync.ts";
@@ -108,7 +117,18 @@ function zapRange(
   const root = mmRoot(mem, mm);
   for (let va = start; va < end;) {
     const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
-    const pde = pteLoad(p32, root * PTES_PER_TABLE + px(1, asVirt(va)));
+    const w1 = root * PTES_PER_TABLE + px(1, asVirt(va));
+    let pde = pteLoad(p32, w1);
+    if (pmdIsHuge(pde)) {
+      // Zap a megapage the range covers whole; split one it covers in part
+      // (zap_pmd_range's split_huge_pmd), or zap it whole if no frame is free.
+      if ((va % PGDIR_SIZE === 0 && next - va === PGDIR_SIZE) || !splitHugePmdLocked(mem, mm, w1)) {
+        out.push(pteClear(p32, w1));
+        va = next;
+        continue;
+      }
+      pde = pteLoad(p32, w1);
+    }
     if (pteIsTable(pde)) {
       const base = pteToPfn(pde) * PTES_PER_TABLE;
       for (let v = va; v < next; v += PAGE_SIZE) {

@@ -30,7 +30,7 @@ import { type Memory } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
 import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
 import { mmapReadLock, mmapReadUnlock, ptlLock, ptlUnlock, TASK_SIZE } from "./mm.ts";
-import { physWords, pteLoad, pteModify, walk } from "./pgtable.ts";
+import { hugePfnAt, physWords, pmdWord, pteLoad, pteModify, walk, WALK_HUGE } from "./pgtable.ts";
 
 /** Faults tolerated on one page (each retry means another Worker changed it meanwhile). */
 const MAX_RETRIES = 32;
@@ -61,12 +61,16 @@ function forUserRange(
       let copied = false;
       for (let tries = 0; !copied; tries++) {
         if (tries === MAX_RETRIES) return -EFAULT;
-        const w = walk(mem, mm, asVirt(pageRoundDown(at)), false);
+        let w = walk(mem, mm, asVirt(pageRoundDown(at)), false);
+        // A megapage: its root entry is the leaf (huge_memory.ts).
+        const huge = w === WALK_HUGE;
+        if (huge) w = pmdWord(mem, mm, at);
         ptlLock(mem, mm);
         const pte = w < 0 ? 0 : pteLoad(p32, w);
         if (w >= 0 && pteIsLeaf(pte as never) && (pte & need) === need) {
           if (access === ACCESS_WRITE && (pte & PTE_D) === 0) pteModify(p32, w, 0, PTE_A | PTE_D);
-          const stop = !body(pteToPfn(pte as never) * PAGE_SIZE + pageOffset(at), done, n);
+          const pfn = huge ? hugePfnAt(pte as never, at) : pteToPfn(pte as never);
+          const stop = !body(pfn * PAGE_SIZE + pageOffset(at), done, n);
           ptlUnlock(mem, mm);
           if (stop) return 0;
           copied = true;

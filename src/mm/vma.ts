@@ -410,6 +410,15 @@ export interface VmOperations {
    */
   fault(vmf: VmFault): number;
   /**
+   * Map the 4 MiB around vmf.address with one megapage (Linux's
+   * ->huge_fault at PMD order; huge_memory.ts calls it only where a
+   * megapage may go). vmf.address is 4 MiB aligned, vmf.ptw is the root
+   * entry's word and vmf.origPte its value: 0, or a read-only megapage a
+   * shared write wants writable. Returns VM_FAULT_NOPAGE (in place, or
+   * another Worker won), VM_FAULT_FALLBACK (use 4 KiB PTEs) or an error.
+   */
+  hugeFault?(vmf: VmFault): number;
+  /**
    * A page of a shared mapping is about to become writable (page_mkwrite):
    * allocate blocks, mark it dirty. 0 to go on, or VM_FAULT_* error bits.
    */

@@ -89,7 +89,9 @@ export function heldPush(
   check: boolean,
 ): number {
   const tid = currentTid();
-  if (tid === 0) throw new KernelPanic("heldPush", "lock taken outside any task");
+  if (tid === 0) {
+    throw new KernelPanic("heldPush", "lock taken outside any task (enter one first: enterTask)");
+  }
   const t = k[HEADER.tasksBase]! + tid * TASK_WORDS;
   if (k[t + TASK.state] !== TASK_LIVE) killNoticed(k, t);
   else if (k[t + TASK.chaosAt] !== 0) chaosPoint(k, t);

@@ -46,6 +46,8 @@ export enum LockClass {
   TEST_B,
   TEST_C,
   SIGHAND,
+  /** A DAX PMD-range lock (src/fs/dax_pmd.ts): read around a 4 KiB DAX entry, write for a megapage. */
+  DAX_PMD,
 }
 
 /**
@@ -53,6 +55,9 @@ export enum LockClass {
  * not nest in each other.
  *
  * - I_RWSEM .. FRAME_ALLOC follow docs/ARCHITECTURE.md §3 (mm/rmap.c, simplified).
+ * - DAX_PMD: the 4 MiB range of a DAX fault, held around its DAX entry
+ *   (read) or alone (write, a megapage fault), as one xarray entry covers
+ *   a PMD range in Linux.
  * - DAX_ENTRY | PAGE_LOCK: a fault locks either the DAX entry or the page
  *   of one (inode, pgoff), never both.
  * - INODE_CACHE (the in-memory inode table, Linux's inode_hash_lock) comes
@@ -83,6 +88,7 @@ const LOCK_ORDER: readonly (readonly LockClass[])[] = [
   [LockClass.I_RWSEM],
   [LockClass.MMAP_LOCK],
   [LockClass.INVALIDATE_LOCK],
+  [LockClass.DAX_PMD],
   [LockClass.DAX_ENTRY, LockClass.PAGE_LOCK],
   [LockClass.BLOCK_MAP],
   [LockClass.BLOCK_ALLOC],

@@ -8,15 +8,8 @@
  * one. The model (_stress_model.ts) checks every value read.
  */
 
-import { EFAULT, EFBIG, EINVAL, ENOMEM, errnoName } from "../../src/abi/errno.ts";
-import {
-  FALLOC_FL_COLLAPSE_RANGE,
-  FALLOC_FL_INSERT_RANGE,
-  FALLOC_FL_KEEP_SIZE,
-  FALLOC_FL_PUNCH_HOLE,
-  FALLOC_FL_ZERO_RANGE,
-  O_RDWR,
-} from "../../src/abi/fcntl.ts";
+import { EFAULT, ENOMEM, errnoName } from "../../src/abi/errno.ts";
+import { O_RDWR } from "../../src/abi/fcntl.ts";
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -28,16 +21,13 @@ import {
 import { asIno, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import {
   type Proc,
-  vfsFallocate,
   vfsFsync,
   vfsFtruncate,
   vfsPread,
   vfsProcCreate,
   vfsProcExit,
   vfsPwrite,
-  withFile,
 } from "../../src/fs/vfs.ts";
-import type { MmapFile } from "../../src/mm/vma.ts";
 import { vfsOpen, vfsStat } from "../../src/fs/vfs_path.ts";
 import type { XipVfs } from "../../src/fs/vfs_xipfs.ts";
 import type { InodeRef, XipFs } from "../../src/fs/xipfs_live.ts";
@@ -47,11 +37,8 @@ import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, doMunmap } from "../../src/mm/mmap.ts";
 import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
 import { Rand } from "../fuzz/_rng.ts";
+import { CHURN, type ChurnHost, ChurnTarget, HUGE_CHURN } from "./_stress_churn.ts";
 import {
-  CHURN_MAX,
-  CHURN_PERIOD,
-  churnBad,
-  churnBytes,
   makeRecord,
   OWN_MAX,
   OwnFile,
@@ -65,12 +52,11 @@ import {
 
 export const ownPath = (w: number, j: number): string => `/w${w}/own${j}`;
 export const sharedPath = (f: number): string => `/shared${f}`;
-export const CHURN_PATH = "/churn";
+export { CHURN, HUGE_CHURN } from "./_stress_churn.ts";
 
 const OWN_MAP = (j: number): number => 0x4000_0000 + j * 0x100_0000;
 const SHARED_MAP = (f: number): number => 0x5000_0000 + f * 0x100_0000;
 const ANON_MAP = 0x6000_0000;
-const CHURN_MAP = 0x5800_0000;
 const ANON_BYTES = 4 * PAGE_SIZE;
 /** Reads of a torn shared record are retried this many times before it is a violation. */
 const TORN_RETRIES = 2000;
@@ -97,6 +83,13 @@ export const OPS = [
   "churn-read",
   "churn-map-read",
   "churn-falloc",
+  "huge-truncate",
+  "huge-falloc",
+  "huge-write",
+  "huge-map-write",
+  "huge-read",
+  "huge-map-read",
+  "huge-munmap",
 ] as const;
 export type OpName = (typeof OPS)[number];
 const WEIGHTS: Record<OpName, number> = {
@@ -120,13 +113,20 @@ const WEIGHTS: Record<OpName, number> = {
   "churn-read": 3,
   "churn-map-read": 4,
   "churn-falloc": 3,
+  "huge-truncate": 2,
+  "huge-falloc": 2,
+  "huge-write": 2,
+  "huge-map-write": 2,
+  "huge-read": 2,
+  "huge-map-read": 3,
+  "huge-munmap": 1,
 };
 const TOTAL = Object.values(WEIGHTS).reduce((a, b) => a + b, 0);
 
 /** Thrown when a new process cannot get its first frame under RAM pressure (the op is skipped). */
 class OomSkip extends Error {}
 
-export class StressProc {
+export class StressProc implements ChurnHost {
   readonly own: OwnFile[] = Array.from({ length: STRESS_OWN_FILES }, () => new OwnFile());
   /** The last seq this Worker wrote into each of its slots, per shared file. */
   readonly lastSeq: number[][] = Array.from(
@@ -140,7 +140,7 @@ export class StressProc {
   );
   readonly counts: Record<string, number> = {};
   readonly violations: string[] = [];
-  private readonly r: Rand;
+  readonly r: Rand;
   private readonly ownRefs: InodeRef[] = [];
   private proc!: Proc;
   private mm = 0;
@@ -148,8 +148,8 @@ export class StressProc {
   private sharedFd: number[] = [];
   private ownMapped: boolean[] = [];
   private sharedMapped: boolean[] = [];
-  private churnFd = -1;
-  private churnMapped = false;
+  private readonly churnT = new ChurnTarget(CHURN, this);
+  private readonly hugeT = new ChurnTarget(HUGE_CHURN, this);
   private anon: Uint8Array | null = null;
   opIndex = 0;
 
@@ -188,7 +188,7 @@ export class StressProc {
    * Linux's would (ENOMEM, SIGBUS). Count it, let `lost` forget what the
    * model can no longer know, and report whether it was such a failure.
    */
-  private oom(ret: number | string, lost?: () => void): boolean {
+  oom(ret: number | string, lost?: () => void): boolean {
     const code = typeof ret === "string" ? Number(/-\d+/.exec(ret)?.[0] ?? NaN) : ret;
     if (!this.pressure || !(code === -ENOMEM || code === -EFAULT || code >= 0)) return false;
     this.counts.oom = (this.counts.oom ?? 0) + 1;
@@ -196,11 +196,11 @@ export class StressProc {
     return true;
   }
 
-  private fail(msg: string): void {
+  fail(msg: string): void {
     this.violations.push(`worker ${this.w} op ${this.opIndex}: ${msg}`);
   }
 
-  private procOrNew(): Proc {
+  procOrNew(): Proc {
     if (this.mm === 0) {
       const mm = mmAlloc(this.mem);
       if (mm < 0) {
@@ -215,11 +215,15 @@ export class StressProc {
       this.sharedFd = [];
       this.ownMapped = [];
       this.sharedMapped = [];
-      this.churnFd = -1;
-      this.churnMapped = false;
+      this.churnT.reset();
+      this.hugeT.reset();
       this.anon = null;
     }
     return this.proc;
+  }
+
+  mmOf(): number {
+    return this.mm;
   }
 
   private ownFdOf(j: number): number {
@@ -411,127 +415,12 @@ export class StressProc {
         return this.unmapSome();
       case "exit":
         return this.exit();
-      default:
-        return this.churn(op);
-    }
-  }
-
-  private churnOpen(): number {
-    this.procOrNew();
-    if (this.churnFd < 0) {
-      this.churnFd = this.fd(vfsOpen(this.proc, CHURN_PATH, O_RDWR), "open churn");
-    }
-    return this.churnFd;
-  }
-
-  private churnMap(): void {
-    const fd = this.churnOpen();
-    if (this.churnMapped) return;
-    let file: MmapFile | null = null;
-    withFile(this.proc, fd, (_f, ip) => {
-      file = mmapFile(this.x, ip, true, true);
-      return 0;
-    });
-    const flags = MAP_SHARED | MAP_FIXED;
-    const got = doMmap(
-      this.mem,
-      this.mm,
-      CHURN_MAP,
-      CHURN_MAX,
-      PROT_READ | PROT_WRITE,
-      flags,
-      file!,
-    );
-    if (got !== CHURN_MAP) throw new Error(`mmap churn: ${got}`);
-    this.churnMapped = true;
-  }
-
-  /** The truncate-versus-fault race on the churn file (see _stress_model.ts). */
-  private churn(op: OpName): void {
-    const r = this.r;
-    const fd = this.churnOpen();
-    const pos = r.int(CHURN_MAX - 1);
-    const len = 1 + r.int(Math.min(8192, CHURN_MAX - pos));
-    switch (op) {
-      case "churn-truncate": {
-        const size = 4 * r.int(CHURN_MAX / 4 + 1);
-        const e = vfsFtruncate(this.proc, fd, size);
-        if (e !== 0 && !(e < 0 && this.oom(e))) this.fail(`ftruncate churn to ${size}: ${e}`);
-        return;
-      }
-      case "churn-falloc":
-        return this.churnFalloc(fd);
-      case "churn-write": {
-        const n = vfsPwrite(this.proc, fd, churnBytes(pos, len), pos);
-        if (n !== len && !this.oom(n)) this.fail(`pwrite churn (${pos}, ${len}): ${n}`);
-        return;
-      }
-      case "churn-map-write": {
-        this.churnMap();
-        // Past EOF the store faults (SIGBUS): allowed, the size moves under us.
-        copyToUser(this.mem, this.mm, asVirt(CHURN_MAP + pos), churnBytes(pos, len));
-        return;
-      }
-      case "churn-read": {
-        const dst = new Uint8Array(len);
-        const n = vfsPread(this.proc, fd, dst, pos);
-        if (n < 0) {
-          if (this.oom(n)) return;
-          return this.fail(`pread churn (${pos}, ${len}): ${n}`);
-        }
-        const bad = churnBad(pos, dst.subarray(0, n));
-        if (bad >= 0) {
-          this.fail(`churn byte ${bad} read ${dst[bad - pos]} through read(2): foreign data`);
-        }
-        return;
-      }
       default: {
-        this.churnMap();
-        const got = copyFromUser(this.mem, this.mm, asVirt(CHURN_MAP + pos), len);
-        if (typeof got === "number") return; // past EOF: SIGBUS, allowed
-        const bad = churnBad(pos, got);
-        if (bad >= 0) {
-          this.fail(`churn byte ${bad} read ${got[bad - pos]} through a mapping: foreign data`);
-        }
+        // "churn-read" → target churn, kind "read"; "huge-map-write" → huge, "map-write".
+        const [file, ...kind] = op.split("-");
+        return (file === "huge" ? this.hugeT : this.churnT).run(kind.join("-"));
       }
     }
-  }
-
-  /**
-   * fallocate on the churn file while other Workers fault it: every mode
-   * keeps the churn rule (see _stress_model.ts). Collapse and insert may
-   * find the size changed under them (EINVAL), which is allowed.
-   */
-  private churnFalloc(fd: number): void {
-    const r = this.r;
-    const modes = [
-      0,
-      FALLOC_FL_KEEP_SIZE,
-      FALLOC_FL_ZERO_RANGE,
-      FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-      FALLOC_FL_COLLAPSE_RANGE,
-      FALLOC_FL_INSERT_RANGE,
-    ];
-    const mode = r.pick(modes);
-    const shifts = mode === FALLOC_FL_COLLAPSE_RANGE || mode === FALLOC_FL_INSERT_RANGE;
-    const off = shifts ? CHURN_PERIOD * r.int(3) : r.int(CHURN_MAX - 1);
-    const len = shifts ? CHURN_PERIOD : 1 + r.int(Math.min(3 * PAGE_SIZE, CHURN_MAX - off));
-    if (mode === FALLOC_FL_INSERT_RANGE && this.x.size(this.churnRef()) + len > CHURN_MAX) return;
-    const e = vfsFallocate(this.proc, fd, mode, off, len);
-    if (e === 0 || (e < 0 && this.oom(e))) return;
-    if (shifts && (e === -EINVAL || e === -EFBIG)) return;
-    this.fail(`fallocate churn mode ${mode} (${off}, ${len}): ${e}`);
-  }
-
-  /** The churn file's inode (for its size). */
-  private churnRef(): InodeRef {
-    let ref: InodeRef | null = null;
-    withFile(this.proc, this.churnFd, (_f, ip) => {
-      ref = ip as InodeRef;
-      return 0;
-    });
-    return ref!;
   }
 
   private sharedWrite(viaMap: boolean): void {

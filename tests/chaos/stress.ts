@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { formatGuests, runStressWithGuests } from "./_stress_guests.ts";
 import { formatStress, runStress, type StressReport } from "./_stress_runner.ts";
 import { formatKillChaos, runKillChaos } from "./_kill_chaos.ts";
+import { etaText, StatusLine, ticker } from "../../src/cli/_progress.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -58,7 +59,15 @@ if (
   );
   Deno.exit(2);
 }
-const end = Date.now() + seconds * 1000;
+const start = Date.now();
+const end = start + seconds * 1000;
+// Progress on stderr: the soak is bounded by time, so the time left is what is left of it
+// (a run that has started finishes, which may add up to one slice).
+const status = new StatusLine();
+const progress = () => etaText(Date.now() - start, seconds * 1000, Date.now() - start);
+const stopTicker = ticker(status, () => `stress: ${progress()}`);
+/** One line on stderr after each run. */
+const runDone = (runs: number) => status.log(`stress: run ${runs} done, ${progress()}`);
 if (values.kill) await killSoak();
 const slice = Math.max(5, Math.min(60, seconds / (modes.length * perturbs.length)));
 let runs = 0, ops = 0, guestRan = 0;
@@ -85,8 +94,10 @@ while (Date.now() < end) {
         console.log(formatStress(r));
       }
       runs++;
+      runDone(runs);
       ops += r.ops;
       if (r.problems.length > 0) {
+        stopTicker();
         console.log(
           `FAILED: replay with deno task stress --seed ${seed} --mode ${mode} --perturb ${
             perturb ? "on" : "off"
@@ -98,6 +109,7 @@ while (Date.now() < end) {
   }
   seed++;
 }
+stopTicker();
 console.log(
   `stress: ${runs} runs, ${ops} operations${
     guests > 0 ? `, ${guestRan} guest fsx operations` : ""
@@ -119,10 +131,12 @@ async function killSoak(): Promise<never> {
         const rep = await runKillChaos({ seed, dax, rounds, perturb, ramFrames: ram });
         console.log(formatKillChaos(rep));
         runs++;
+        runDone(runs);
         killed += rep.killed;
         procs += rep.processes;
         durable += rep.durableRecords;
         if (rep.problems.length > 0) {
+          stopTicker();
           console.log(
             `FAILED: replay with deno task stress --kill --seed ${seed} --mode ${mode} --perturb ${
               perturb ? "on" : "off"
@@ -134,6 +148,7 @@ async function killSoak(): Promise<never> {
     }
     seed++;
   }
+  stopTicker();
   console.log(
     `stress --kill: ${runs} runs, ${procs} processes, ${killed} killed, ${durable} durable records checked, all OK`,
   );

@@ -169,3 +169,35 @@ Deno.test("namei() gives ELOOP for a symlink cycle", () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("mkfs() lays out a file of 4 MiB or more in 1024-aligned extents with the hint set, zeros included", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const big = new Uint8Array(9 * 1024 * 1024 + 100).map((_, i) => (i >> 12) & 0xff);
+    big.fill(0, 4096, 3 * 4096); // whole zero blocks: no holes inside an extent
+    Deno.writeFileSync(`${dir}/small`, new Uint8Array(5000).fill(1));
+    Deno.writeFileSync(`${dir}/big`, big);
+    const img = mkfs({ sizeBytes: 24 << 20, from: dir });
+    assert.deepEqual(fsck(img).errors, []);
+    const o = openVolume(img);
+    if (!o.ok) throw new Error(o.error);
+    const ino = namei(o.vol, "/big", false);
+    assert.ok(ino > 0);
+    assert.equal(inodeGet(o.vol, ino, "extsize"), 1024);
+    const blocks = Math.ceil(big.length / XIPFS_BLOCK_SIZE);
+    for (let g = 0; g < blocks; g += 1024) {
+      const b0 = bmapLookup(o.vol, ino, g);
+      assert.equal(b0 % 1024, 0, `extent ${g / 1024} starts aligned`);
+      for (let i = 0; i < Math.min(1024, blocks - g); i++) {
+        assert.equal(bmapLookup(o.vol, ino, g + i), b0 + i, `block ${g + i} in its extent`);
+      }
+    }
+    assert.deepEqual(fileRead(o.vol, ino, 0, big.length), big);
+    const flat = mkfs({ sizeBytes: 24 << 20, from: dir, pmdAlign: false });
+    const f = openVolume(flat);
+    if (!f.ok) throw new Error(f.error);
+    assert.equal(inodeGet(f.vol, namei(f.vol, "/big", false), "extsize"), 0, "pmdAlign: false");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -233,7 +233,7 @@ function listDir(env: ProcEnv, path: string, bufBytes = 4096): [string, number][
   return out;
 }
 
-Deno.test("getdents lists self, meminfo and the live pids in /proc, and maps/smaps in /proc/PID", () => {
+Deno.test("getdents lists self, meminfo and the live pids in /proc, and maps/smaps/task in /proc/PID", () => {
   const env = procEnv();
   env.info.procs.set(42, { mm: 0 });
   env.info.procs.set(7, { mm: 0 });
@@ -248,10 +248,15 @@ Deno.test("getdents lists self, meminfo and the live pids in /proc, and maps/sma
   ];
   assert.deepEqual(listDir(env, "/proc"), want);
   assert.deepEqual(listDir(env, "/proc", 32), want, "one record per call resumes correctly");
-  assert.deepEqual(listDir(env, "/proc/42"), [[".", DT_DIR], ["..", DT_DIR], ["maps", DT_REG], [
-    "smaps",
-    DT_REG,
-  ]]);
+  assert.deepEqual(listDir(env, "/proc/42"), [
+    [".", DT_DIR],
+    ["..", DT_DIR],
+    ["maps", DT_REG],
+    ["smaps", DT_REG],
+    ["task", DT_DIR],
+  ]);
+  // Without a thread list from the table, a process is its only thread.
+  assert.deepEqual(listDir(env, "/proc/42/task"), [[".", DT_DIR], ["..", DT_DIR], ["42", DT_DIR]]);
   assert.deepEqual(listDir(env, "/proc/self/"), listDir(env, "/proc/7"));
   const root = listDir(env, "/");
   assert.deepEqual(

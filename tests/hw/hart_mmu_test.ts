@@ -323,6 +323,53 @@ Deno.test("run() page-faults on a misaligned superpage", () => {
   assert.deepEqual(faults(s.env), [["pageFault", 13, UNMAPPED, TEXT_VA]]);
 });
 
+Deno.test("run() sets A on a superpage leaf for a load and A|D for a store, in the level-1 PTE", () => {
+  const l1 = (m: TestMachine) => m.m32[m.root * 1024 + ((UNMAPPED >>> 22) & 0x3ff)]! >>> 0;
+  const s = setup([A.lw(A0, A1, 0), A.ecall()]);
+  s.m.mapSuper(UNMAPPED, 0, URW & ~(PTE_A | PTE_D));
+  s.hart.x[A7] = 93;
+  s.hart.x[A1] = UNMAPPED + s.dataPfn * 4096;
+  assert.equal(s.hart.run(10), "exit");
+  assert.equal(l1(s.m) & (PTE_A | PTE_D), PTE_A, "a load sets A only");
+  const w = setup([A.sw(A2, A1, 8), A.ecall()]);
+  w.m.mapSuper(UNMAPPED, 0, URW & ~(PTE_A | PTE_D));
+  w.hart.x[A7] = 93;
+  w.hart.x[A1] = UNMAPPED + w.dataPfn * 4096;
+  w.hart.x[A2] = 5;
+  assert.equal(w.hart.run(10), "exit");
+  assert.equal(l1(w.m) & (PTE_A | PTE_D), PTE_A | PTE_D, "a store sets A and D");
+  assert.equal(w.m.word(w.dataPfn, 8), 5);
+});
+
+Deno.test("run() page-faults on a superpage without the permission: store to R, fetch from RW, no U", () => {
+  const cases: [string, number[], number, number][] = [
+    ["store to a read-only superpage", [A.sw(A0, A1, 0)], UR, 15],
+    ["fetch from a non-executable superpage", [A.jalr(ZERO, A1, 0)], URW, 12],
+    ["load from a supervisor superpage", [A.lw(A0, A1, 0)], URW & ~PTE_U, 13],
+  ];
+  for (const [what, words, flags, cause] of cases) {
+    const s = setup(words);
+    s.m.mapSuper(UNMAPPED, 0, flags);
+    s.hart.x[A1] = UNMAPPED + s.dataPfn * 4096;
+    assert.equal(s.hart.run(10), "trap", what);
+    assert.equal(s.env.traps[0]!.cause, cause, what);
+    assert.equal(s.env.traps[0]!.tval >>> 0, UNMAPPED + s.dataPfn * 4096, what);
+  }
+});
+
+Deno.test("run() executes from a superpage and fills 4 KiB TLB entries from it", () => {
+  // Code at frame textPfn seen through a superpage at UNMAPPED: jump there and run it.
+  const s = setup([A.jalr(ZERO, A1, 0)]);
+  s.m.mapSuper(UNMAPPED, 0, URX);
+  s.m.load(s.textPfn, [A.addi(A0, ZERO, 9), A.ecall()], 64);
+  s.hart.x[A7] = 93;
+  s.hart.x[A1] = UNMAPPED + s.textPfn * 4096 + 64;
+  assert.equal(s.hart.run(10), "exit");
+  assert.equal(s.env.exitCode, 9);
+  const vp = (UNMAPPED + s.textPfn * 4096) >>> 12;
+  assert.equal(s.hart.mmu.fetchTlb.tag[vp & s.hart.mmu.fetchTlb.mask], vp, "a 4 KiB entry");
+});
+
 Deno.test("run() reports an access fault (5, 7, 1) for a PTE naming a frame beyond memory", () => {
   for (
     const [words, cause] of [[[A.lw(A0, A1, 0)], 5], [[A.sw(A0, A1, 0)], 7], [

@@ -89,14 +89,16 @@ Deno.test({
         assert.equal(out.code, 0);
       }
       // qemu-user keeps a host SIGCHLD handler, so a guest's SIG_IGN does not
-      // autoreap there as Linux does: compare the other lines.
+      // autoreap there as Linux does, and it may deliver the SIGCHLD after
+      // waitpid returned (Linux delivers it on the way out of wait4):
+      // compare the stop, continue and exit lines.
       const sc = await new Deno.Command("qemu-riscv32", {
         args: [STATIC_DIR + "proctest", "sigchld"],
         cwd,
         stdout: "piped",
       }).output();
       const lines = new TextDecoder().decode(sc.stdout).split("\n");
-      assert.deepEqual(lines.slice(0, 4), SIGCHLD_LINES.split("\n").slice(0, 4), "qemu sigchld");
+      assert.deepEqual(lines.slice(1, 4), SIGCHLD_LINES.split("\n").slice(1, 4), "qemu sigchld");
     } finally {
       await Deno.remove(cwd, { recursive: true });
     }
@@ -143,10 +145,12 @@ Deno.test("exit: an orphan is adopted by the Machine (getppid 0) and reaped when
     });
     assert.equal((await within(p.wait(), 30_000, "proctest orphan")).code, 0);
     await within(m.settled(), 30_000, "the orphan exits and is reaped");
-    assert.equal(
-      out.join(""),
-      "child exited 0, leaving its child behind\ngrandchild: adopted by 0\n",
-    );
+    // The grandchild may print before or after its grandparent's wait returns, as on Linux.
+    assert.deepEqual(out.join("").split("\n").sort(), [
+      "",
+      "child exited 0, leaving its child behind",
+      "grandchild: adopted by 0",
+    ]);
   });
 });
 

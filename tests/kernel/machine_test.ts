@@ -190,6 +190,7 @@ Deno.test("stats() has every documented field, consistent with what ran", async 
       "anon",
       "cow",
       "dax",
+      "dax_pmd",
       "file_major",
       "file_minor",
       "zero",

@@ -98,14 +98,12 @@ Deno.test("@xip/xip/internals and @xip/xip/cli: the layout and the command", asy
   assert.equal(await main(["frobnicate"]), 2);
 });
 
-Deno.test("the README's library example runs as written, with only --allow-read", async () => {
-  const readme = Deno.readTextFileSync(join(ROOT, "README.md"));
-  const section = readme.slice(readme.indexOf("## Use it as a library"));
-  const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-  assert.ok(code !== undefined, "no ts block in the README's library section");
-  assert.match(code, /from "@xip\/xip"/);
-  // Where the README says to put it: in the checkout, so that @xip/xip resolves.
-  const script = join(ROOT, `hello_xip_${crypto.randomUUID().slice(0, 8)}.ts`);
+/**
+ * Run `code` as a script saved in the checkout (where `@xip/xip` resolves, as
+ * the README says), with only --allow-read, under a timeout.
+ */
+async function runScript(code: string, timeoutMs: number) {
+  const script = join(ROOT, `pkg_test_${crypto.randomUUID().slice(0, 8)}.ts`);
   Deno.writeTextFileSync(script, code);
   try {
     const r = await new Deno.Command(Deno.execPath(), {
@@ -113,36 +111,34 @@ Deno.test("the README's library example runs as written, with only --allow-read"
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",
-      signal: AbortSignal.timeout(120_000),
+      signal: AbortSignal.timeout(timeoutMs),
     }).output();
-    assert.equal(r.code, 0, dec.decode(r.stderr));
-    assert.match(dec.decode(r.stdout), /^exit 0: [1-9]\d* DAX faults, [1-9]\d* instructions$/m);
+    return { code: r.code, signal: r.signal, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
   } finally {
     Deno.removeSync(script);
   }
+}
+
+Deno.test("the README's library example runs as written, with only --allow-read", async () => {
+  const readme = Deno.readTextFileSync(join(ROOT, "README.md"));
+  const section = readme.slice(readme.indexOf("## Use it as a library"));
+  const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(code !== undefined, "no ts block in the README's library section");
+  assert.match(code, /from "@xip\/xip"/);
+  const r = await runScript(code, 120_000);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^exit 0: [1-9]\d* DAX faults, [1-9]\d* instructions$/m);
 });
 
 Deno.test("a script that never calls shutdown() exits after its last process", async () => {
-  const script = join(ROOT, `no_shutdown_${crypto.randomUUID().slice(0, 8)}.ts`);
-  Deno.writeTextFileSync(
-    script,
+  const r = await runScript(
     `import { Machine } from "@xip/xip";
 const m = await Machine.boot({ from: "fixtures/rootfs", stdout: () => {} });
 console.log((await m.spawn("/bin/hello").wait()).code);
 `,
+    60_000,
   );
-  try {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "--allow-read", script],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    assert.equal(r.signal, null, "killed by the timeout: the script hung");
-    assert.equal(r.code, 0, dec.decode(r.stderr));
-    assert.equal(dec.decode(r.stdout), "0\n");
-  } finally {
-    Deno.removeSync(script);
-  }
+  assert.equal(r.signal, null, "killed by the timeout: the script hung");
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, "0\n");
 });

@@ -16,6 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <xc/sync.h>
+
 #include "internal.h"
 
 #define HDR 16u
@@ -77,6 +79,9 @@ static void *carve(size_t need) {
   return p;
 }
 
+/* The free lists and the heap top, for threads (pthread.h). */
+static xc_mutex heap_lock = XC_MUTEX_INIT;
+
 void *malloc(size_t n) {
   if (n == 0) n = 1;
   if (n > ((size_t)1 << MAX_SHIFT)) {
@@ -90,17 +95,18 @@ void *malloc(size_t n) {
   }
   unsigned c = class_of(n);
   struct header *h;
+  xc_mutex_lock(&heap_lock);
   if (free_lists[c]) {
     struct free_block *b = free_lists[c];
     free_lists[c] = b->next;
     h = &b->h;
   } else {
     h = carve(HDR + ((size_t)1 << (c + MIN_SHIFT)));
-    if (!h) return 0;
-    h->size = (size_t)1 << (c + MIN_SHIFT);
+    if (h) h->size = (size_t)1 << (c + MIN_SHIFT);
   }
-  h->magic = MAGIC_SMALL;
-  return (unsigned char *)h + HDR;
+  if (h) h->magic = MAGIC_SMALL;
+  xc_mutex_unlock(&heap_lock);
+  return h ? (unsigned char *)h + HDR : 0;
 }
 
 /* The header of a live block; a bad or freed pointer ends the process. */
@@ -121,9 +127,11 @@ void free(void *p) {
   }
   struct free_block *b = (struct free_block *)h;
   unsigned c = class_of(h->size);
+  xc_mutex_lock(&heap_lock);
   h->magic = MAGIC_FREE;
   b->next = free_lists[c];
   free_lists[c] = b;
+  xc_mutex_unlock(&heap_lock);
 }
 
 void *calloc(size_t count, size_t size) {

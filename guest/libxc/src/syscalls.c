@@ -11,17 +11,10 @@
 
 #include "internal.h"
 
-/* Processes are single-threaded (there is no clone), so errno is a plain
- * variable, reached by programs through __errno_location(). */
-static int xc_errno;
-
-int *__errno_location(void) {
-  return &xc_errno;
-}
-
+/* errno is per thread: __errno_location is in thread.c. */
 long __xc_ret(long r) {
   if (r < 0 && r > -4096) {
-    xc_errno = (int)-r;
+    errno = (int)-r;
     return -1;
   }
   return r;
@@ -173,7 +166,7 @@ pid_t getpid(void) {
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
   if (off & 4095) {
-    xc_errno = EINVAL;
+    errno = EINVAL;
     return MAP_FAILED;
   }
   long r = xc_syscall6(SYS_mmap2, (long)addr, (long)len, prot, flags, fd, (long)(off >> 12));
@@ -205,7 +198,7 @@ int brk(void *addr) {
   if (r < 0 && r > -4096) return (int)__xc_ret(r); /* a runtime without brk */
   cur_brk = (unsigned long)r;
   if (cur_brk != (unsigned long)addr) {
-    xc_errno = ENOMEM;
+    errno = ENOMEM;
     return -1;
   }
   return 0;
