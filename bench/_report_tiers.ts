@@ -25,7 +25,13 @@ import { emitFrame } from "../src/hw/jit/emit.ts";
 import { Machine } from "../src/kernel/machine.ts";
 import type { JitOption } from "../src/kernel/proc_jit.ts";
 import { buildTiersGuest } from "./_report_tiers_guest.ts";
-import type { TierRow, TiersResult, TranslatorPoint, V8Sharing } from "./_report_types.ts";
+import type {
+  TierRow,
+  TiersResult,
+  TranslatorCost,
+  TranslatorPoint,
+  V8Sharing,
+} from "./_report_types.ts";
 
 const MIB = 1024 * 1024;
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -52,6 +58,9 @@ async function boot(
     jit,
     maxProcs: Math.max(2, procs),
     warm: procs,
+    // Keep the Workers (and with them tier 1's translations and V8's warm code) between the
+    // interleaved runs: an idle Worker is stopped after 250 ms by default.
+    keepWarmMs: 600_000,
     stdout: discard,
     stderr: discard,
   });
@@ -85,8 +94,13 @@ async function timeRun(
 
 let haveTime: boolean | null = null;
 
-/** qemu-riscv32's CPU ms (user + system) for `path args`; its wall ms without /usr/bin/time. */
-async function timeQemu(path: string, args: string[]): Promise<number> {
+/**
+ * qemu-riscv32's CPU ms (user + system) for one run of `path args`: the
+ * command runs `reps` times in a row under /usr/bin/time, whose resolution
+ * is 10 ms, and the total is divided; wall ms of one run without
+ * /usr/bin/time.
+ */
+async function timeQemu(path: string, args: string[], reps = 1): Promise<number> {
   if (haveTime === null) {
     try {
       haveTime = (await new Deno.Command("/usr/bin/time", { args: ["true"], stderr: "null" })
@@ -95,17 +109,24 @@ async function timeQemu(path: string, args: string[]): Promise<number> {
       haveTime = false;
     }
   }
-  const t0 = performance.now();
-  const out = await new Deno.Command(haveTime ? "/usr/bin/time" : "qemu-riscv32", {
-    args: haveTime ? ["-f", "%U %S", "qemu-riscv32", path, ...args] : [path, ...args],
+  if (!haveTime) {
+    const t0 = performance.now();
+    const out = await new Deno.Command("qemu-riscv32", { args: [path, ...args], stdout: "null" })
+      .output();
+    if (!out.success) throw new Error(`qemu-riscv32 ${path} exited ${out.code}`);
+    return performance.now() - t0;
+  }
+  const loop = `i=0; while [ $i -lt ${reps} ]; do qemu-riscv32 "$@" >/dev/null || exit 1; ` +
+    `i=$((i+1)); done`;
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%U %S", "sh", "-c", loop, "sh", path, ...args],
     stdout: "null",
     stderr: "piped",
   }).output();
   if (!out.success) throw new Error(`qemu-riscv32 ${path} exited ${out.code}`);
-  if (!haveTime) return performance.now() - t0;
   const last = new TextDecoder().decode(out.stderr).trim().split("\n").pop()!;
   const [u, sys] = last.split(" ").map(Number) as [number, number];
-  return (u + sys) * 1000;
+  return (u + sys) * 1000 / reps;
 }
 
 async function haveQemu(): Promise<boolean> {
@@ -132,19 +153,19 @@ function workloads(quick: boolean): Workload[] {
       name: "compute (fixtures/static/compute)",
       path: "/bin/compute",
       args: (n) => [String(n)],
-      sizes: quick ? [1, 3] : [1, 9],
+      sizes: quick ? [1, 4] : [2, 30],
     },
     {
       name: "crc32 loop (bitwise, 4 KiB buffer)",
       path: "/bin/tiers",
       args: (n) => ["crc", String(n)],
-      sizes: quick ? [2, 10] : [5, 60],
+      sizes: quick ? [5, 60] : [10, 400],
     },
     {
       name: "fannkuch-redux",
       path: "/bin/tiers",
       args: (n) => ["fannkuch", String(n)],
-      sizes: quick ? [7, 8] : [8, 9],
+      sizes: quick ? [7, 9] : [7, 9],
     },
   ];
 }
@@ -166,6 +187,18 @@ async function measureRows(
       for (const m of Object.values(machines)) await timeRun(m, argv(w.sizes[1]));
       const t = { off: [[], []], auto: [[], []], qemu: [[], []] } as Record<string, number[][]>;
       let instret = [0, 0];
+      // qemu is fast: repeat each of its runs to over a second of CPU (/usr/bin/time counts 10 ms).
+      const qemuReps = [1, 1];
+      if (qemu) {
+        for (const [k, n] of w.sizes.entries()) {
+          for (let reps = 1;;) {
+            const total = (await timeQemu(`${dir}${w.path}`, w.args(n), reps)) * reps;
+            qemuReps[k] = reps;
+            if (total >= 1000 || reps >= 400) break;
+            reps = Math.min(400, reps * Math.max(2, Math.ceil(1200 / Math.max(total, 10))));
+          }
+        }
+      }
       for (let r = 0; r < reps; r++) {
         for (const [k, n] of w.sizes.entries()) {
           const off = await timeRun(machines.off, argv(n));
@@ -173,7 +206,7 @@ async function measureRows(
           t.off![k]!.push(off.ms);
           t.auto![k]!.push(auto.ms);
           instret[k] = off.instret;
-          if (qemu) t.qemu![k]!.push(await timeQemu(`${dir}${w.path}`, w.args(n)));
+          if (qemu) t.qemu![k]!.push(await timeQemu(`${dir}${w.path}`, w.args(n), qemuReps[k]));
         }
       }
       const diff = (xs: number[][]) => median(xs[1]!) - median(xs[0]!);
@@ -206,22 +239,59 @@ async function execMedians(machines: Machine[], argv: string[], runs: number): P
   return ms.map(median);
 }
 
-/** Translations and their cost for `procs` processes of compute on a fresh machine. */
+/** Translations for `procs` processes of compute on a fresh machine ("eager"). */
 async function measureTranslator(image: Uint8Array, procs: number): Promise<TranslatorPoint> {
   const m = await boot(image, "eager", { procs });
   try {
     await timeRun(m, ["/bin/compute", "1"], procs);
     const c = m.mem.jit!.counters();
-    return {
-      procs,
-      translations: c.translations,
-      sharedInstalls: c.sharedInstalls,
-      emitMsPerFrame: c.translations > 0 ? c.emitMs / c.translations : 0,
-      compileMsPerInstall: c.compileMs / Math.max(1, c.translations + c.sharedInstalls),
-    };
+    return { procs, translations: c.translations, sharedInstalls: c.sharedInstalls };
   } finally {
     await m.shutdown();
   }
+}
+
+/**
+ * The translator's CPU cost per frame, on this thread with nothing else
+ * running in the process: libc.so's frames emitted three times (the first
+ * pass runs the emitter cold, as a fresh Worker does; the third warm), and
+ * each module compiled, instantiated and called once.
+ */
+function measureTranslatorCost(): TranslatorCost {
+  const img = Deno.readFileSync(`${ROOT}fixtures/rootfs/lib/libc.so`);
+  const frames: Int32Array[] = [];
+  for (let off = 0; off + 4096 <= img.length; off += 4096) {
+    frames.push(new Int32Array(img.slice(off, off + 4096).buffer));
+  }
+  const salt = Math.floor(Math.random() * 1024); // bytes no V8 cache has seen
+  const passes: number[] = [];
+  let modules: Uint8Array<ArrayBuffer>[] = [];
+  for (let pass = 0; pass < 3; pass++) {
+    modules = [];
+    const c0 = cpuMs();
+    for (const [k, f] of frames.entries()) {
+      const words = f.slice();
+      words[1023] = ((salt + pass * 64 + k) << 20) | 0x13;
+      const code = discover(words);
+      modules.push(emitFrame(code, layOutBlocks(code), { tlbEntries: 256 }));
+    }
+    passes.push((cpuMs() - c0) / frames.length);
+  }
+  const phys = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  const state = new WebAssembly.Memory({ initial: 1 });
+  const imports = { env: { phys, state, ld: () => 0, st: () => 0 } };
+  const c0 = cpuMs();
+  for (const bytes of modules) {
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports);
+    (inst.exports.run as (w: number, b: number, v: number) => number)(0, 0, 0);
+  }
+  return {
+    frames: frames.length,
+    bytesPerFrame: modules.reduce((a, b) => a + b.length, 0) / modules.length,
+    emitColdMs: passes[0]!,
+    emitWarmMs: passes[2]!,
+    compileMs: (cpuMs() - c0) / modules.length,
+  };
 }
 
 /**
@@ -362,6 +432,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
       for (const m of text) await m.shutdown();
     }
 
+    const cost = measureTranslatorCost();
     const translator = [await measureTranslator(image, 1), await measureTranslator(image, 8)];
     const warmup = await measureWarmup(image, quick);
     const v8 = await measureV8Sharing(quick);
@@ -373,6 +444,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
       daxExec: { daxMs, pagecacheMs: pcMs, runs },
       text: { deviceMs, ramMs, args: crc.slice(1).join(" ") },
       translator,
+      cost,
       warmup,
       v8,
     };

@@ -136,13 +136,23 @@ export interface TierRow {
   qemuMs: number | null;
 }
 
-/** Translations and translator cost for N processes of one program on a fresh machine. */
+/** Translations for N processes of one program on a fresh machine. */
 export interface TranslatorPoint {
   procs: number;
   translations: number;
   sharedInstalls: number;
-  emitMsPerFrame: number;
-  compileMsPerInstall: number;
+}
+
+/** The translator's CPU cost per frame, measured on one thread (bench/_report_tiers.ts). */
+export interface TranslatorCost {
+  frames: number;
+  /** Wasm bytes per frame. */
+  bytesPerFrame: number;
+  /** Discover, lay out and emit: the first pass over the frames (cold JavaScript), and the third. */
+  emitColdMs: number;
+  emitWarmMs: number;
+  /** WebAssembly.Module, Instance and the first call (which compiles the function). */
+  compileMs: number;
 }
 
 /** First call (which compiles the function) of translated frames: where V8 reuses compiled code. */
@@ -165,6 +175,7 @@ export interface TiersResult extends Measured {
   daxExec?: { daxMs: number; pagecacheMs: number; runs: number };
   text?: { deviceMs: number; ramMs: number; args: string };
   translator?: TranslatorPoint[];
+  cost?: TranslatorCost;
   warmup?: { instructions: number; ms: number; steadyMips: number };
   v8?: V8Sharing;
 }

@@ -141,7 +141,7 @@ export interface BootOptions {
   /**
    * Tier 1, guest code translated to WebAssembly (src/hw/jit): "off", "auto"
    * (a frame once it is hot) or "eager" (a frame at its first dispatch).
-   * Default: XIP_JIT from the environment, else JIT_DEFAULT.
+   * Default: XIP_JIT from the environment, else "auto".
    */
   jit?: "off" | "auto" | "eager";
   /** Debug: check translated code against its frame's bytes at every entry (XIP_JIT_CHECK=1). */

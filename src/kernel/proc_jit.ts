@@ -41,7 +41,7 @@ export function processJit(mem: Memory): JitRuntime | null {
 export type JitOption = "off" | "auto" | "eager";
 
 /** The default when Machine.boot is given no `jit`. */
-export const JIT_DEFAULT: JitOption = "off";
+export const JIT_DEFAULT: JitOption = "auto";
 
 function envText(name: string): string | undefined {
   try {

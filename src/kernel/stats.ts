@@ -97,10 +97,37 @@ export interface MachineStats {
   };
   /** Instructions retired by the processes, since boot. */
   instret: number;
+  /**
+   * Tier 1, guest code translated to WebAssembly (`jit` of Machine.boot),
+   * since boot, all Workers together; all 0 when the machine does not translate.
+   */
+  jit: {
+    /** Frames translated: decoded, laid out and emitted as a wasm module. */
+    translations: number;
+    /** Translations a Worker installed from another Worker's published product instead. */
+    shared_installs: number;
+    /** Translations killed by a write into their frame, or by the frame's reuse. */
+    invalidations: number;
+    /** Milliseconds spent translating (decode, lay out, emit). */
+    translate_ms: number;
+    /** Milliseconds spent compiling and instantiating translations. */
+    compile_ms: number;
+  };
   /** Milliseconds since boot. */
   wall_ms: number;
   /** Kernel bugs seen (exceptions escaping the kernel); 0 in a healthy run. */
   panics: number;
+}
+
+function jitStats(mem: Memory): MachineStats["jit"] {
+  const c = mem.jit?.counters();
+  return {
+    translations: c?.translations ?? 0,
+    shared_installs: c?.sharedInstalls ?? 0,
+    invalidations: c?.invalidations ?? 0,
+    translate_ms: Math.round(c?.emitMs ?? 0),
+    compile_ms: Math.round(c?.compileMs ?? 0),
+  };
 }
 
 /** What the Machine counted itself. */
@@ -147,6 +174,7 @@ export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
       write: s(STAT.copiedWrite),
     },
     instret: s(STAT.instret),
+    jit: jitStats(mem),
     wall_ms: Math.round(c.wallMs),
     panics: c.panics,
   };

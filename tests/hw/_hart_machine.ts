@@ -23,6 +23,15 @@ export function envJitMode(): JitMode | null {
   return v === "eager" || v === "auto" ? v : null;
 }
 
+/**
+ * Machine.boot's `jit` for the suites that must run under both tiers (exec
+ * and the qemu differential): XIP_JIT when set, else "off", so the ordinary
+ * run covers the interpreter and tests/hw/jit_modes_test.ts tier 1.
+ */
+export function suiteJit(): "off" | "auto" | "eager" {
+  return envJitMode() ?? "off";
+}
+
 export const URX = PTE_V | PTE_U | PTE_R | PTE_X;
 export const URW = PTE_V | PTE_U | PTE_R | PTE_W;
 export const UR = PTE_V | PTE_U | PTE_R;

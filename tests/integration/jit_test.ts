@@ -146,6 +146,9 @@ Deno.test("processes of one program share its translations: the first Worker tra
     const ps = Array.from({ length: 4 }, () => m.spawn("/bin/compute", ["/bin/compute"]));
     for (const p of ps) assert.equal((await within(p.wait(), WAIT_MS, "compute")).code, 0);
     const all = m.mem.jit!.counters();
+    const st = m.stats().jit;
+    assert.equal(st.translations, all.translations, "stats() reports the translator's counters");
+    assert.equal(st.shared_installs, all.sharedInstalls);
     // Every frame was translated once already: the other Workers take the published products.
     assert.ok(all.sharedInstalls >= 1, `shared installs: ${JSON.stringify(all)}`);
     assert.ok(

@@ -10,6 +10,7 @@
  * marks the cases ignored, never passed.
  */
 import assert from "node:assert/strict";
+import { suiteJit } from "../hw/_hart_machine.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { STATIC_CASES } from "../guest/_expected.ts";
 import { haveQemu, runUnderQemu } from "../guest/_qemu.ts";
@@ -31,6 +32,7 @@ if (!available && !optOut) {
     fn: async () => {
       const tree = makeGuestTree();
       const m = await Machine.boot({
+        jit: suiteJit(),
         from: tree,
         size: 16 * 1024 * 1024,
         ram: 32 * 1024 * 1024,

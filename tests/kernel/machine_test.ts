@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { suiteJit } from "../hw/_hart_machine.ts";
 import { PROC_FREE, TASK_TLB, taskBase } from "../../src/abi/layout.ts";
 import { TLB_MODE_USER } from "../../src/mm/tlb.ts";
 import { asTid } from "../../src/abi/types.ts";
@@ -22,6 +23,7 @@ async function withMachine(
   opts: { maxProcs?: number; warm?: number } = {},
 ): Promise<void> {
   const m = await Machine.boot({
+    jit: suiteJit(),
     from: tree,
     size: 16 * 1024 * 1024,
     ram: RAM,

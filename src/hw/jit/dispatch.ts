@@ -17,6 +17,12 @@
  * It imports the hart state as memory 0, the translator's shared memory
  * (codeGen) as memory 1, and the runtime's function table.
  *
+ * Measured before it was kept (tests/kernel helpers, `compute 100` under
+ * "eager", M instructions per CPU-second, three runs each, interleaved, a
+ * loaded machine): returning to JavaScript at every change of frame 699-752,
+ * through the dispatcher 947-974; JavaScript entries per run fell from
+ * about 1.5 M to 30 k (one or two a poll).
+ *
  * @module
  */
 

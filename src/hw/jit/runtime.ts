@@ -71,8 +71,11 @@ export interface JitRuntimeOptions {
   hotInsns?: number;
 }
 
-/** Installed translations a runtime keeps (the oldest go first beyond it). */
-const MAX_TRANSLATIONS = 4096;
+/**
+ * Installed translations a runtime keeps (the oldest go first beyond it): 4 MiB of guest
+ * text, and a bound on the machine code one Worker holds (a frame compiles to some 100 KiB).
+ */
+const MAX_TRANSLATIONS = 1024;
 
 /** Slots of the heat table (a power of two). */
 const HEAT_SLOTS = 1024;
