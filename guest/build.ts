@@ -403,11 +403,44 @@ async function buildHuge(out: string, objDir: string, crt0: string, libDir: stri
   ]);
 }
 
+const USAGE = `usage: deno task guest [--out DIR] [--thirdparty DIR]
+
+Rebuild the RISC-V binaries under fixtures/ from guest/ with clang and lld.
+
+options:
+  --out DIR         write the output tree to DIR instead of fixtures/
+  --thirdparty DIR  the directory holding musl-1.2.5.tar.gz and lua-5.4.8.tar.gz
+                    (or $XIP_THIRDPARTY): rebuild musl, its dynamic linker,
+                    liblua.so, lua, the sysroot and Lua's test suite too;
+                    without it they stay as committed
+  -h, --help        show this help
+
+exit status: 0 built; 1 a build step failed; 2 bad usage.`;
+
+/** The options, or a one-line usage error and exit status 2. */
+function parseOptions(): { out?: string; thirdparty?: string } {
+  try {
+    const { values } = parseArgs({
+      args: Deno.args,
+      options: {
+        out: { type: "string" },
+        thirdparty: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+    return values;
+  } catch (e) {
+    console.error(`guest: ${e instanceof Error ? e.message : String(e)} (--help for usage)`);
+    Deno.exit(2);
+  }
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { out: { type: "string" }, thirdparty: { type: "string" } },
-  });
+  const values = parseOptions();
   const out = values.out ? resolve(values.out) : `${ROOT}/fixtures`;
   const dir = values.thirdparty ?? Deno.env.get("XIP_THIRDPARTY");
   try {

@@ -82,3 +82,25 @@ Deno.test({
   ignore: !toolchain || thirdparty === "",
   fn: () => rebuildMatches(thirdparty),
 });
+
+Deno.test("guest/build.ts answers bad usage with one line and status 2, --help with its usage", async () => {
+  const run = async (...args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}guest/build.ts`, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: r.code, stdout: text(r.stdout), stderr: text(r.stderr) };
+  };
+  for (const args of [["--bogus"], ["extra"], ["--thirdparty"]]) {
+    const r = await run(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /^guest: .+ \(--help for usage\)\n$/, args.join(" "));
+    assert.equal(r.stdout, "", args.join(" "));
+  }
+  const h = await run("--help");
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /^usage: deno task guest \[--out DIR\] \[--thirdparty DIR\]\n/);
+  assert.match(h.stdout, /exit status: 0 built; 1 a build step failed; 2 bad usage\./);
+});
