@@ -20,6 +20,7 @@ import { errnoName } from "../abi/errno.ts";
 import { AT_FDCWD } from "../abi/fcntl.ts";
 import { REG_A0 } from "../abi/regs.ts";
 import { syscallName } from "../abi/syscall_names.ts";
+import { SIGRTMIN } from "../abi/signal.ts";
 import { signalName } from "./signal.ts";
 import { type ArgKind, argRegs, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -197,6 +198,8 @@ const RLIMITS = [
   "RLIMIT_RTTIME",
 ];
 
+const SIG_HOW = ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"];
+
 /** C's %#x: 0x-prefixed hex, but a plain 0 for zero. */
 const hex = (v: number): string => (v === 0 ? "0" : "0x" + (v >>> 0).toString(16));
 const named = (table: readonly string[] | Record<number, string>, v: number): string =>
@@ -250,6 +253,31 @@ function userBuffer(t: Task, va: number, len: number): string {
   return typeof b === "number" ? hex(va) : quoteBytes(b, len > n);
 }
 
+/**
+ * The 64-bit sigset_t at `va` as strace shows it: `[INT TERM]` (names
+ * without "SIG"), or `~[...]` of the complement when more than half the
+ * signals are in it; the address when unreadable.
+ */
+function userSigset(t: Task, va: number): string {
+  if (va === 0) return "NULL";
+  const b = userRead(t, va, 8);
+  if (typeof b === "number") return hex(va);
+  const has = (s: number) => (b[(s - 1) >> 3]! & (1 << ((s - 1) & 7))) !== 0;
+  const all = Array.from({ length: 64 }, (_, i) => i + 1);
+  const members = all.filter(has);
+  const inverted = members.length > 32;
+  const shown = inverted ? all.filter((s) => !has(s)) : members;
+  // strace's names in a set: INT, ..., then RTMIN, RT_1 ... RT_32 from 32 on.
+  const name = (s: number) =>
+    s < SIGRTMIN
+      ? signalName(s).replace(/^SIG/, "")
+      : s === SIGRTMIN
+      ? "RTMIN"
+      : `RT_${s - SIGRTMIN}`;
+  const list = shown.map(name).join(" ");
+  return `${inverted ? "~" : ""}[${list}]`;
+}
+
 /** One argument of kind `k` from registers `a` starting at `i`. */
 function formatArg(t: Task, k: ArgKind, a: number[], i: number, after: number | null): string {
   const v = a[i]!;
@@ -296,6 +324,15 @@ function formatArg(t: Task, k: ArgKind, a: number[], i: number, after: number | 
       return IOCTL[v] ?? hex(v);
     case "resource":
       return named(RLIMITS, v);
+    case "sighow":
+      return named(SIG_HOW, v);
+    case "sigset":
+      return userSigset(t, v);
+    case "osigset":
+      return after === 0 ? userSigset(t, v) : v === 0 ? "NULL" : hex(v);
+    case "pgoff":
+      // mmap2's offset counts pages; strace prints it in bytes.
+      return v === 0 ? "0" : "0x" + ((v >>> 0) * 4096).toString(16);
     case "u64":
       return String(BigInt.asIntN(64, (BigInt(a[i + 1]! >>> 0) << 32n) | BigInt(v >>> 0)));
     case "u64hl":

@@ -64,7 +64,7 @@ export const MM_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(
     nr.SYS_mmap2,
     "mmap2",
-    ["ptr", "size", "prot", "mapflags", "fd", "hex"],
+    ["ptr", "size", "prot", "mapflags", "fd", "pgoff"],
     sysMmap2,
     { killable: true, ret: "hex" },
   ),

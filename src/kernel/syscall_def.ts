@@ -73,6 +73,10 @@ export type ArgKind =
   | "fcntlcmd"
   | "ioctlcmd"
   | "resource"
+  | "sighow"
+  | "sigset"
+  | "osigset"
+  | "pgoff"
   | "u64"
   | "u64hl";
 
