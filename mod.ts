@@ -25,13 +25,16 @@
 
 export {
   type BootOptions,
+  type ConsoleInput,
   type ExitStatus,
+  type InputSource,
   Machine,
   MachineError,
   type OutputSink,
   type Process,
   type SpawnOptions,
 } from "./src/kernel/machine.ts";
+export type { ArgString } from "./src/kernel/exec_stack.ts";
 export { type MachineStats, STATS_VERSION } from "./src/kernel/stats.ts";
 export {
   mkfs,
@@ -41,7 +44,15 @@ export {
   MkfsError,
   type MkfsOptions,
 } from "./src/fs/mkfs.ts";
-export { fsck, FSCK_CLEAN, FSCK_ERRORS, FSCK_UNUSABLE, type FsckResult } from "./src/fs/fsck.ts";
+export {
+  fsck,
+  FSCK_CLEAN,
+  FSCK_ERRORS,
+  FSCK_UNUSABLE,
+  type FsckOptions,
+  type FsckResult,
+} from "./src/fs/fsck.ts";
+export { fsckRepair, type RepairMode, type RepairResult } from "./src/fs/fsck_repair.ts";
 export { ImageError } from "./src/hw/image.ts";
 export { KernelPanic } from "./src/abi/panic.ts";
 export { VERSION } from "./src/version.ts";

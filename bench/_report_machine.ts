@@ -2,11 +2,12 @@
  * Whole-machine measurements that do not fit Deno.bench, because each data
  * point is a Machine run that returns a stats object: exec time per mode,
  * scaling (1..64 processes), memory footprint (processes x library size),
- * the hart against qemu-riscv32, and TLB shootdown latency percentiles. Prints one MachineRuns JSON object on
+ * the hart against qemu-riscv32, TLB shootdown latency percentiles, and
+ * DAX megapages and MAP_SYNC (bench/_report_dax.ts). Prints one MachineRuns JSON object on
  * stdout; bench/report.ts runs it as a subprocess.
  *
  *   deno run -A bench/_report_machine.ts [--quick]
- *       [--only exec,scaling,footprint,qemu,tlb,tiers,musl]
+ *       [--only exec,scaling,footprint,qemu,tlb,tiers,dax,musl]
  *
  * RAM comes from the runtime's own counters (machine.stats(): the frame
  * allocator's peak, the page-cache gauge) and from the Deno process's RSS,
@@ -23,6 +24,7 @@ import { buildPadRoots } from "./_report_guestlib.ts";
 import { measureTlb } from "./_report_tlb.ts";
 import { measureMusl } from "./_report_musl.ts";
 import { measureTiers } from "./_report_tiers.ts";
+import { measureDax } from "./_report_dax.ts";
 import {
   type ExecPoint,
   FOOTPRINT_BASE_TEXT,
@@ -303,8 +305,8 @@ async function measureQemu(quick: boolean): Promise<QemuResult> {
   };
 }
 
-type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb" | "tiers" | "musl";
-const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb", "tiers", "musl"];
+type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb" | "tiers" | "dax" | "musl";
+const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb", "tiers", "dax", "musl"];
 
 /** Run one part; an exception becomes "not measured" with its first line. */
 async function guarded<T extends { status: string; reason?: string }>(
@@ -337,6 +339,7 @@ if (import.meta.main) {
     tlb: await guarded(only.has("tlb"), () => measureTlb(quick), { status: "ok" }),
     musl: await guarded(only.has("musl"), () => measureMusl(quick), { status: "ok" }),
     tiers: await guarded(only.has("tiers"), () => measureTiers(quick), { status: "ok" }),
+    dax: await guarded(only.has("dax"), () => measureDax(quick), { status: "ok" }),
   };
   console.log(JSON.stringify(runs));
 }

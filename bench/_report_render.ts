@@ -19,6 +19,7 @@ import {
 import { evaluateTargets } from "./_report_targets.ts";
 import { muslSection } from "./_report_musl.ts";
 import { tiersSection } from "./_report_tiers_render.ts";
+import { daxSection } from "./_report_dax_render.ts";
 
 const MIB = 1024 * 1024;
 
@@ -334,6 +335,8 @@ export function renderReport(d: ReportData, plots: Plot[], plotDir: string): str
     tiersSection(d),
     "",
     tlbSection(d),
+    "",
+    daxSection(d),
     "",
     plotsSection(plots, plotDir),
     "",

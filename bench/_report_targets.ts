@@ -10,6 +10,7 @@
  * @module
  */
 
+import { daxTargets } from "./_report_dax_render.ts";
 import {
   type BenchRow,
   extraTextFrames,
@@ -245,7 +246,7 @@ function hartTarget(d: ReportData): TargetRow {
   return notMeasured(t, goal, `${whyNot(s, "hart")}; qemu comparison: ${q.reason ?? "none"}`);
 }
 
-/** Every target of issue 7, in the issue's order. */
+/** Every target of issue 7, in the issue's order, then issue 16's. */
 export function evaluateTargets(d: ReportData): TargetRow[] {
   return [
     daxReadTarget(d),
@@ -255,5 +256,6 @@ export function evaluateTargets(d: ReportData): TargetRow[] {
     ramTarget(d),
     hartTarget(d),
     muslExecTarget(d.runs.musl),
+    ...daxTargets(d),
   ];
 }

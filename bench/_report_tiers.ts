@@ -239,13 +239,44 @@ async function execMedians(machines: Machine[], argv: string[], runs: number): P
   return ms.map(median);
 }
 
+/**
+ * Median spawn-to-exit CPU ms of `argv` on a fresh machine of each mode, a
+ * new pair of machines every run: the Worker is ready but has run nothing,
+ * so tier 1 starts with no translations and a cold emitter.
+ */
+async function coldExecMedians(
+  image: Uint8Array,
+  modes: JitOption[],
+  argv: string[],
+  runs: number,
+): Promise<number[]> {
+  const ms: number[][] = modes.map(() => []);
+  for (let r = 0; r < runs; r++) {
+    for (const [k, mode] of modes.entries()) {
+      const m = await boot(image, mode);
+      try {
+        ms[k]!.push((await timeRun(m, argv)).ms);
+      } finally {
+        await m.shutdown();
+      }
+    }
+  }
+  return ms.map(median);
+}
+
 /** Translations for `procs` processes of compute on a fresh machine ("eager"). */
 async function measureTranslator(image: Uint8Array, procs: number): Promise<TranslatorPoint> {
   const m = await boot(image, "eager", { procs });
   try {
     await timeRun(m, ["/bin/compute", "1"], procs);
     const c = m.mem.jit!.counters();
-    return { procs, translations: c.translations, sharedInstalls: c.sharedInstalls };
+    return {
+      procs,
+      translations: c.translations,
+      sharedInstalls: c.sharedInstalls,
+      emitMs: c.emitMs,
+      compileMs: c.compileMs,
+    };
   } finally {
     await m.shutdown();
   }
@@ -408,6 +439,13 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
       for (const m of ex) await m.shutdown();
     }
 
+    const [coldOff, coldAuto] = await coldExecMedians(
+      image,
+      ["off", "auto"],
+      ["/bin/compute", "1"],
+      quick ? 2 : 7,
+    ) as [number, number];
+
     // With tier 1: DAX exec against page-cache exec; text in device frames against RAM frames.
     const rootfs = mkfs({ sizeBytes: 8 * MIB, from: `${ROOT}fixtures/rootfs` });
     const dp = [
@@ -420,11 +458,13 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
     } finally {
       for (const m of dp) await m.shutdown();
     }
+    // Text in device frames (DAX) against RAM frames (page-cache pages), both mapped in place
+    // and kept from run to run, so the translations are too.
     const text = [
-      await boot(image, "auto", { textMode: "map" }),
-      await boot(image, "auto", { textMode: "copy" }),
+      await boot(image, "auto", { dax: "always" }),
+      await boot(image, "auto", { dax: "never" }),
     ];
-    const crc = ["/bin/tiers", "crc", quick ? "10" : "60"];
+    const crc = ["/bin/tiers", "crc", quick ? "60" : "400"];
     let deviceMs: number, ramMs: number;
     try {
       [deviceMs, ramMs] = await execMedians(text, crc, quick ? 1 : 5) as [number, number];
@@ -441,6 +481,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
       qemu,
       rows,
       exec: { offMs: execOff, autoMs: execAuto, runs },
+      execCold: { offMs: coldOff, autoMs: coldAuto, runs: quick ? 2 : 7 },
       daxExec: { daxMs, pagecacheMs: pcMs, runs },
       text: { deviceMs, ramMs, args: crc.slice(1).join(" ") },
       translator,

@@ -52,9 +52,20 @@ export function tierTargets(t: TiersResult): TierTarget[] {
   if (t.exec) {
     const v = t.exec.offMs / t.exec.autoMs;
     out.push({
-      target: "exec of `compute 1` (spawn to exit, CPU time), tier 1 vs interpreter",
+      target: "exec of `compute 1` (spawn to exit, CPU time, a pooled Worker that ran it " +
+        "before), tier 1 vs interpreter",
       goal: "≥ 0.95×",
       measured: `${x(v)} (${t.exec.autoMs.toFixed(1)} vs ${t.exec.offMs.toFixed(1)} ms)`,
+      met: v >= 0.95,
+    });
+  }
+  if (t.execCold) {
+    const v = t.execCold.offMs / t.execCold.autoMs;
+    out.push({
+      target: "exec of `compute 1` on a fresh machine (a cold Worker, no translations), tier 1 " +
+        "vs interpreter",
+      goal: "≥ 0.95×",
+      measured: `${x(v)} (${t.execCold.autoMs.toFixed(1)} vs ${t.execCold.offMs.toFixed(1)} ms)`,
       met: v >= 0.95,
     });
   }
@@ -127,8 +138,9 @@ export function tiersSection(d: ReportData): string {
     parts.push(
       "",
       `Text placement under tier 1: \`tiers ${t.text.args}\` with its text in device frames ` +
-        `(DAX, mapped in place) ${t.text.deviceMs.toFixed(1)} CPU ms, in RAM frames (copy ` +
-        `mode) ${t.text.ramMs.toFixed(1)} CPU ms (medians, spawn to exit): device ÷ RAM time ${
+        `(DAX) ${t.text.deviceMs.toFixed(1)} CPU ms, in RAM frames (page-cache pages) ` +
+        `${t.text.ramMs.toFixed(1)} CPU ms, both mapped in place (medians, spawn to exit): ` +
+        `device ÷ RAM time ${
           (t.text.deviceMs / t.text.ramMs).toFixed(3)
         }. A translation is keyed by the physical frame, whichever kind it is.`,
     );
@@ -148,15 +160,32 @@ export function tiersSection(d: ReportData): string {
   if (t.translator && t.translator.length > 0) {
     parts.push(
       "",
-      "Translations for N processes of `compute 1` on a fresh machine with `--jit eager` " +
-        "(every frame run is translated): frames translated, and installs of a product " +
-        "another Worker published (no translation, a compile only).",
+      "Translations for N processes of `compute 1` started together on a fresh machine with " +
+        "`--jit eager` (every frame run is translated): frames translated, installs of a " +
+        "product another Worker published (no translation, a compile only; a Worker that " +
+        "finds a frame claimed by another interprets it until the product appears), and the " +
+        "time per frame inside the Workers (wall time, so with N Workers on this machine's " +
+        "cores it includes waiting for a core).",
       "",
       table(
-        ["processes", "translations", "shared installs"],
-        t.translator.map((
-          p,
-        ) => [String(p.procs), String(p.translations), String(p.sharedInstalls)]),
+        [
+          "processes",
+          "translations",
+          "shared installs",
+          "emit ms a translation",
+          "compile + instantiate ms a frame installed",
+        ],
+        t.translator.map((p) => {
+          const per = (ms: number | undefined, n: number) =>
+            ms === undefined || n === 0 ? "—" : (ms / n).toFixed(2);
+          return [
+            String(p.procs),
+            String(p.translations),
+            String(p.sharedInstalls),
+            per(p.emitMs, p.translations),
+            per(p.compileMs, p.translations + p.sharedInstalls),
+          ];
+        }),
       ),
     );
   }

@@ -141,6 +141,9 @@ export interface TranslatorPoint {
   procs: number;
   translations: number;
   sharedInstalls: number;
+  /** Ms spent discovering and emitting, and compiling and instantiating, summed over the Workers (wall time inside each). */
+  emitMs?: number;
+  compileMs?: number;
 }
 
 /** The translator's CPU cost per frame, measured on one thread (bench/_report_tiers.ts). */
@@ -172,12 +175,60 @@ export interface TiersResult extends Measured {
   rows?: TierRow[];
   /** Spawn-to-exit medians of compute 1. */
   exec?: { offMs: number; autoMs: number; runs: number };
+  /** The same on a fresh machine each run: a cold Worker, no translations yet. */
+  execCold?: { offMs: number; autoMs: number; runs: number };
   daxExec?: { daxMs: number; pagecacheMs: number; runs: number };
   text?: { deviceMs: number; ramMs: number; args: string };
   translator?: TranslatorPoint[];
   cost?: TranslatorCost;
   warmup?: { instructions: number; ms: number; steadyMips: number };
   v8?: V8Sharing;
+}
+
+/** How mkfs laid libbig.so out: 4 MiB-aligned extents (megapages) or not (4 KiB PTEs). */
+export type HugeLayout = "megapage" | "4k";
+
+/**
+ * One layout of the megapage comparison (bench/_report_dax.ts): what
+ * touching the 16 MiB cost, the idle baseline subtracted, all processes
+ * together, counted while they all map it.
+ */
+export interface HugePoint {
+  layout: HugeLayout;
+  procs: number;
+  /** Faults of every kind taken to touch the blob. */
+  faults: number;
+  /** Of those, megapage faults. */
+  pmdFaults: number;
+  /** Page-table frames in use for it. */
+  pagetableFrames: number;
+  /** The whole machine at the barrier, baseline included. */
+  machineFaults: number;
+  machinePagetableFrames: number;
+  /** Median over the processes of the touch loop's time, faults included, in µs. */
+  touchUsMedian: number;
+  /** One process alone: the best of several touch loops (after a warm-up), in µs. */
+  soloTouchUs: number;
+}
+
+/** Where the host image lay, and µs per record of each way (median of the rounds). */
+export interface MapSyncPoint {
+  where: "disk" | "tmpfs";
+  persistUs: number;
+  fsyncUs: number;
+}
+
+/** A 64-byte record made durable: MAP_SYNC + cbo.flush + fence against pwrite + fsync. */
+export interface MapSyncResult extends Measured {
+  records?: number;
+  rounds?: number;
+  points?: MapSyncPoint[];
+}
+
+/** Issue 16's measurements (bench/_report_dax.ts). */
+export interface DaxResult extends Measured {
+  huge?: Measured & { blobPages?: number; points?: HugePoint[] };
+  mapsync?: MapSyncResult;
 }
 
 export interface MachineRuns {
@@ -191,6 +242,8 @@ export interface MachineRuns {
   musl?: MuslResult;
   /** Absent in data saved before it existed. */
   tiers?: TiersResult;
+  /** Absent in data saved before it existed. */
+  dax?: DaxResult;
 }
 
 export interface MachineInfo {

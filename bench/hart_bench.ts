@@ -2,7 +2,8 @@
  * Hart throughput: compute-bound guest loops run through the MMU and TLBs.
  *
  *   deno bench -A bench/hart_bench.ts     per-iteration times (each iteration runs BUDGET instructions)
- *   deno run -A bench/hart_bench.ts       prints M instructions/s and the device/RAM ratio
+ *   deno run -A bench/hart_bench.ts       prints M instructions/s, interpreter and tier 1, and the
+ *                                         device/RAM ratio of each
  *
  * Measured 2026-11-22 on the 2-core project machine while other sessions
  * kept the load average at 8-21, so figures are a floor and vary run to run:
@@ -66,8 +67,9 @@ function arithProgram(): number[] {
   return [...p.assemble()];
 }
 
-function makeHart(words: number[], device: boolean): Hart {
-  const s = setup(words, { device });
+function makeHart(words: number[], device: boolean, jit: "eager" | null = null): Hart {
+  // The interpreter benches pin jit to null (XIP_JIT must not change them).
+  const s = setup(words, { device, jit });
   for (let k = 0; k < 4096; k++) s.m.u8[s.dataPfn * 4096 + k] = (k * 131 + 7) & 0xff;
   return s.hart;
 }
@@ -80,6 +82,10 @@ function runBudget(h: Hart): void {
 const crcRam = makeHart(crcProgram(), false);
 const crcDev = makeHart(crcProgram(), true);
 const arith = makeHart(arithProgram(), false);
+// Tier 1 (src/hw/jit) on the same loops: translated at the first dispatch.
+const crcRamJit = makeHart(crcProgram(), false, "eager");
+const crcDevJit = makeHart(crcProgram(), true, "eager");
+const arithJit = makeHart(arithProgram(), false, "eager");
 
 Deno.bench({
   name: `crc32 loop, text in RAM (${BUDGET / 1e6}M instr)`,
@@ -91,8 +97,21 @@ Deno.bench(
   () => runBudget(crcDev),
 );
 Deno.bench(
-  { name: `alu+mul+lw/sw loop (${BUDGET / 1e6}M instr)`, group: "mix" },
+  { name: `alu+mul+lw/sw loop (${BUDGET / 1e6}M instr)`, group: "mix", baseline: true },
   () => runBudget(arith),
+);
+Deno.bench({
+  name: `tier 1: crc32 loop, text in RAM (${BUDGET / 1e6}M instr)`,
+  group: "text (tier 1)",
+  baseline: true,
+}, () => runBudget(crcRamJit));
+Deno.bench(
+  { name: `tier 1: crc32 loop, text in device (${BUDGET / 1e6}M instr)`, group: "text (tier 1)" },
+  () => runBudget(crcDevJit),
+);
+Deno.bench(
+  { name: `tier 1: alu+mul+lw/sw loop (${BUDGET / 1e6}M instr)`, group: "mix" },
+  () => runBudget(arithJit),
 );
 
 /**
@@ -113,11 +132,26 @@ function mips(harts: Hart[], rounds = 9): number[] {
 }
 
 if (import.meta.main) {
-  mips([crcRam, crcDev, arith], 2); // warm up the JIT
-  const [ram, dev, mix] = mips([crcRam, crcDev, arith]) as [number, number, number];
-  console.log(`crc32, text in RAM:    ${ram.toFixed(1)} M instr/s`);
+  const harts = [crcRam, crcDev, arith, crcRamJit, crcDevJit, arithJit];
+  mips(harts, 2); // warm up V8's JIT (and tier 1's wasm)
+  const [ram, dev, mix, jram, jdev, jmix] = mips(harts) as number[] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const line = (what: string, i: number, t: number) =>
+    console.log(
+      `${what}  interpreter ${i.toFixed(1)}  tier 1 ${t.toFixed(1)} M instr/s  (${
+        (t / i).toFixed(2)
+      }x)`,
+    );
+  line("crc32, text in RAM:   ", ram, jram);
+  line("crc32, text in device:", dev, jdev);
+  line("alu+mul+lw/sw:        ", mix, jmix);
   console.log(
-    `crc32, text in device: ${dev.toFixed(1)} M instr/s  (device/RAM ${(dev / ram).toFixed(3)})`,
+    `device/RAM: interpreter ${(dev / ram).toFixed(3)}, tier 1 ${(jdev / jram).toFixed(3)}`,
   );
-  console.log(`alu+mul+lw/sw:         ${mix.toFixed(1)} M instr/s`);
 }

@@ -125,7 +125,7 @@ export const SUITES: SuiteSpec[] = [
 ];
 
 /** Typical seconds of the whole-machine runs (bench/_report_machine.ts), full and --quick. */
-const MACHINE_EXPECT = { full: 276, quick: 18 };
+const MACHINE_EXPECT = { full: 576, quick: 60 };
 
 interface DenoBenchJson {
   benches: {
@@ -332,7 +332,7 @@ async function collect(quick: boolean, only: Set<string> | null, machine: boolea
     })),
     ...(machine
       ? [{
-        what: "whole-machine runs (exec, scaling, footprint, qemu, tlb)",
+        what: "whole-machine runs (exec, scaling, footprint, qemu, tlb, tiers, dax)",
         expect: MACHINE_EXPECT[mode],
       }]
       : []),

@@ -70,6 +70,8 @@ const LIBXC = [
   "process",
   "thread",
   "signal",
+  "ipc",
+  "socket",
 ].map((n) => `guest/libxc/src/${n}.c`);
 
 const LIBCOMPUTE = ["crc32", "matrix", "sort"].map((n) => `guest/libcompute/${n}.c`);
@@ -91,6 +93,11 @@ const PROGRAMS: Record<string, string[]> = {
   true: [],
   threads: [],
   sigctl: [],
+  ipcpeer: [],
+  spew: [],
+  cat: [],
+  env: [],
+  poke: [],
 };
 
 /** Static programs for qemu-riscv32: name -> source (and whether it needs libcompute). */
@@ -112,6 +119,12 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   threads: { src: "guest/bin/threads.c" },
   sigbasic: { src: "guest/tests/sigbasic.c" },
   sigdie: { src: "guest/tests/sigdie.c" },
+  ipcbasic: { src: "guest/tests/ipcbasic.c" },
+  ipcpeer: { src: "guest/bin/ipcpeer.c" },
+  ipcfork: { src: "guest/tests/ipcfork.c" },
+  unixbasic: { src: "guest/tests/unixbasic.c" },
+  linktest: { src: "guest/tests/linktest.c" },
+  ipcbench: { src: "guest/bin/ipcbench.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };
 

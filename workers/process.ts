@@ -8,7 +8,9 @@
  *                                                      translator's buffer, or null)
  *   worker → main  { t: "ready" } | { t: "fail", error } the fs could not be attached
  *   main → worker  { t: "run", start: ProcessStart }    run one process to completion
- *   worker → main  { t: "out", fd: 1 | 2, data, ticket } console output, in order
+ *   worker → main  { t: "out", console, fd: 1 | 2, data, ticket }
+ *                                                      output on a console stream the
+ *                                                      Machine delivers itself, in order
  *   worker → main  { t: "strace", line, ticket }         a --strace line, in order with output
  *   worker → main  { t: "enosys", nr }                   a process called an unimplemented number
  *   worker → main  { t: "exit", result, ticket }         the process is a zombie
@@ -28,6 +30,7 @@
 import { PROCS_HDR } from "../src/abi/layout.ts";
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
+import { setConsoleTransport } from "../src/kernel/console.ts";
 import { ringDoorbell } from "../src/kernel/fork.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
 import type { KernelLog } from "../src/kernel/task.ts";
@@ -75,6 +78,15 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
       return;
     }
     fs = r;
+    // Console streams that do not go to the host's own fds reach the
+    // Machine as messages, ordered with the exits by their tickets.
+    const k = mem;
+    setConsoleTransport({
+      send(console, fd, data) {
+        port.postMessage({ t: "out", console, fd, data, ticket: takeTicket(k) });
+        return 0;
+      },
+    });
     port.postMessage({ t: "ready" });
     return;
   }
@@ -90,9 +102,6 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
     },
   };
   const result = runProcess(fs, m.start, {
-    write(fd, data) {
-      port.postMessage({ t: "out", fd, data, ticket: takeTicket(mm) });
-    },
     ringDoorbell() {
       ringDoorbell(mm);
     },

@@ -1,4 +1,4 @@
-/* hwpoison MODE CTL [FILE PAGE] [early]: a process for the memory-failure
+/* hwpoison MODE CTL [FILE PAGE] [early] [idle] [catch]: a process for the memory-failure
  * tests. It maps CTL (a file of at least 4 KiB) MAP_SHARED and then, until
  * the host sets CTL's first word, touches one page again and again:
  *
@@ -11,16 +11,20 @@
  *
  * Before the loop it prints "ready OFFSET" with the file offset of the page
  * it touches (from /proc/self/maps), so the host knows which device block
- * to poison. A trailing "early" asks for early kill first
+ * to poison. "idle" maps and touches the page once, then waits without
+ * touching it again; "early" is idle and asks for early kill first
  * (prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY)). A process whose
  * page is poisoned dies of SIGBUS when it touches it (or at once, early);
- * the others print "done" and exit 0. */
+ * the others print "done" and exit 0. With "catch", a SA_SIGINFO handler reports the SIGBUS
+ * instead: "sigbus code C lsb L at page|other" (C 4 is BUS_MCEERR_AR, 5
+ * BUS_MCEERR_AO; "page" when si_addr is the touched page) and exits 42. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -42,13 +46,45 @@ static long syscall5(long n, long a, long b, long c, long d, long e) {
   return a0;
 }
 
-/* A page of text and a page of data that hold nothing else. */
-__attribute__((section(".text.hwpoison"), aligned(PAGE), noinline)) int poison_fn(int x) {
-  return x * 3 + 1;
-}
+/* A page of text and a page of data that hold nothing else. poison_fn
+ * (x * 3 + 1) is written in assembly so that the page can be padded to its
+ * end: nothing else the program runs (.plt comes next) shares the page. */
+__asm__(".pushsection .text.hwpoison,\"ax\",@progbits\n"
+        ".balign 4096\n"
+        ".globl poison_fn\n"
+        ".type poison_fn,@function\n"
+        "poison_fn:\n"
+        "  slli a1, a0, 1\n"
+        "  add a0, a0, a1\n"
+        "  addi a0, a0, 1\n"
+        "  ret\n"
+        ".balign 4096\n"
+        ".popsection\n");
+int poison_fn(int x);
 __attribute__((section(".data.hwpoison"), aligned(PAGE))) volatile uint32_t poison_data[PAGE / 4] = {
   0x600d,
 };
+
+/* The page the process touches, for the handler's si_addr check. */
+static const void *touched_page;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc) {
+  (void)sig;
+  (void)uc;
+  char line[80];
+  unsigned long page = (unsigned long)touched_page & ~(unsigned long)(PAGE - 1);
+  int same = ((unsigned long)si->si_addr & ~(unsigned long)(PAGE - 1)) == page;
+  int n = snprintf(line, sizeof line, "sigbus code %d lsb %d at %s\n", si->si_code,
+                   (int)si->si_addr_lsb, same ? "page" : "other");
+  write(1, line, (size_t)n);
+  _exit(42);
+}
+
+static int has_arg(int argc, char **argv, int from, const char *word) {
+  for (int i = from; i < argc; i++)
+    if (!strcmp(argv[i], word)) return 1;
+  return 0;
+}
 
 static int fail(const char *what) {
   fprintf(stderr, "hwpoison: %s: %s\n", what, strerror(errno));
@@ -90,15 +126,23 @@ static long file_offset(const void *a) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: hwpoison text|data|shared|madvise CTL [FILE PAGE] [early]\n");
+    fprintf(stderr, "usage: hwpoison text|data|shared|madvise CTL [FILE PAGE] [early] [idle] [catch]\n");
     return 2;
   }
   const char *mode = argv[1];
   int file_mode = !strcmp(mode, "shared") || !strcmp(mode, "madvise");
   if (file_mode && argc < 5) return 2;
-  if (!strcmp(argv[argc - 1], "early") &&
+  int opts = file_mode ? 5 : 3;
+  if (has_arg(argc, argv, opts, "early") &&
       syscall5(SYS_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0) != 0) {
     return fail("prctl");
+  }
+  if (has_arg(argc, argv, opts, "catch")) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    if (sigaction(SIGBUS, &sa, 0) != 0) return fail("sigaction");
   }
   int cfd = open(argv[2], O_RDWR);
   if (cfd < 0) return fail("open CTL");
@@ -119,6 +163,7 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "text") != 0) {
     return 2;
   }
+  touched_page = touched;
   volatile uint32_t sink = 0;
   sink += file_mode ? page[0] : !strcmp(mode, "data") ? poison_data[0] : (uint32_t)poison_fn(1);
   printf("ready %ld\n", file_offset(touched));
@@ -131,7 +176,9 @@ int main(int argc, char **argv) {
     printf("touched a poisoned page and lived (%u)\n", sink);
     return 1;
   }
+  int idle = has_arg(argc, argv, opts, "idle") || has_arg(argc, argv, opts, "early");
   for (unsigned long i = 0; ctl[0] == 0; i++) {
+    if (idle) continue;
     if (!strcmp(mode, "text")) sink += (uint32_t)poison_fn((int)i);
     else if (!strcmp(mode, "data")) sink += poison_data[0];
     else sink += page[0];

@@ -1,4 +1,4 @@
-/* mapsync FILE N: write N 64-byte records into FILE through a
+/* mapsync FILE N [fsync|progress]: write N 64-byte records into FILE through a
  * MAP_SHARED_VALIDATE | MAP_SYNC mapping and make each durable with
  * cbo.flush of its cache line and a fence, never fsync or msync (the
  * pmem model: CLWB + SFENCE). Record i sits at offset 64 * i:
@@ -12,7 +12,11 @@
  * pwrite and made durable with fsync instead (the cost comparison); either
  * way it prints the time the N records took. Records beyond the first page
  * fault their page in on the first store, which makes the metadata
- * durable before the page becomes writable (MAP_SYNC's promise). */
+ * durable before the page becomes writable (MAP_SYNC's promise). With
+ * "progress", the file has one more page, whose first word the program
+ * sets (an atomic store, never flushed) to i + 1 once record i's fence has
+ * returned: the host reads it, then copies the image, and every record
+ * below the count it read must be in the copy. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,18 +55,22 @@ static void make_record(uint8_t *r, long i) {
 
 int main(int argc, char **argv) {
   if (argc != 3 && argc != 4) {
-    fprintf(stderr, "usage: mapsync FILE N [fsync]\n");
+    fprintf(stderr, "usage: mapsync FILE N [fsync|progress]\n");
     return 2;
   }
   long n = atol(argv[2]);
-  long size = (n * LINE + PAGE - 1) / PAGE * PAGE;
+  int use_fsync = argc == 4 && !strcmp(argv[3], "fsync");
+  int progress = argc == 4 && !strcmp(argv[3], "progress");
+  if (argc == 4 && !use_fsync && !progress) return 2;
+  long records = (n * LINE + PAGE - 1) / PAGE * PAGE;
+  long size = records + (progress ? PAGE : 0);
   int fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, size) < 0) {
     fprintf(stderr, "mapsync: %s: %s\n", argv[1], strerror(errno));
     return 1;
   }
   long long t0;
-  if (argc == 4) {
+  if (use_fsync) {
     /* The comparison: each record made durable with pwrite + fsync. */
     uint8_t r[LINE];
     t0 = now_us();
@@ -80,12 +88,14 @@ int main(int argc, char **argv) {
       return errno == EOPNOTSUPP ? 3 : 1;
     }
     p[0] = 0; /* the write fault of the first page: metadata made durable here */
+    uint32_t *done = progress ? (uint32_t *)(p + records) : 0;
     t0 = now_us();
     for (long i = 0; i < n; i++) {
       uint8_t *r = p + i * LINE;
       make_record(r, i);
       cbo_flush(r);
       fence();
+      if (done) __atomic_store_n(done, (uint32_t)(i + 1), __ATOMIC_SEQ_CST);
     }
   }
   long long us = now_us() - t0;

@@ -194,12 +194,23 @@ static int sigchlds(void) {
   }
   expect("SIGCHLD handler ran for the exit", r == c && WEXITSTATUS(st) == 4 && chld_count == 1);
 
+  /* The continued child must not exit before the parent has seen the
+   * continue: once it is a zombie, wait reports the exit instead (Linux's
+   * wait_consider_task looks at exit_state first). So it waits for a
+   * SIGUSR1, blocked across the fork, that the parent sends only then. */
+  sigset_t usr1, old;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &usr1, &old);
   fflush(stdout);
   c = fork();
   if (c == 0) {
     raise(SIGSTOP);
+    while (sigwaitinfo(&usr1, 0) < 0 && errno == EINTR) {
+    }
     exit(6);
   }
+  sigprocmask(SIG_SETMASK, &old, 0);
   while ((r = waitpid(c, &st, WUNTRACED)) < 0 && errno == EINTR) {
   }
   expect("WUNTRACED reports the stop", r == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
@@ -207,6 +218,7 @@ static int sigchlds(void) {
   while ((r = waitpid(c, &st, WCONTINUED)) < 0 && errno == EINTR) {
   }
   expect("WCONTINUED reports the continue", r == c && WIFCONTINUED(st));
+  kill(c, SIGUSR1);
   while ((r = waitpid(c, &st, 0)) < 0 && errno == EINTR) {
   }
   expect("then the exit", r == c && WIFEXITED(st) && WEXITSTATUS(st) == 6);

@@ -88,7 +88,28 @@ export const PF_R = 0x4;
 // ---------------------------------------------------------------------------
 // The dynamic section.
 
+/** Elf32_Dyn: a tag and a value or address. */
+export const DYN = { tag: 0, val: 4 } as const;
 export const DYN_SIZE = 8;
+
+/**
+ * The DT_HASH table (SysV): nbucket, nchain, then nbucket bucket words and
+ * nchain chain words, each a symbol index.
+ */
+export const SYSV_HASH = { nbucket: 0, nchain: 4, buckets: 8 } as const;
+
+/**
+ * The DT_GNU_HASH table: a 16-byte header, then bloomSize bloom words
+ * (32-bit on ELF32), nbuckets bucket words, and one chain word per symbol
+ * from symoffset on (the hash with bit 0 marking a chain's end).
+ */
+export const GNU_HASH = {
+  nbuckets: 0,
+  symoffset: 4,
+  bloomSize: 8,
+  bloomShift: 12,
+  bloom: 16,
+} as const;
 
 export const DT_NULL = 0;
 export const DT_NEEDED = 1;

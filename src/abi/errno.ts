@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Brand } from "./types.ts";
+
 export const EPERM = 1;
 export const ENOENT = 2;
 export const ESRCH = 3;
@@ -50,6 +52,27 @@ export const ETIMEDOUT = 110;
 export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
 export const EUCLEAN = 117;
+// System V IPC and sockets.
+export const ENOMSG = 42;
+export const EIDRM = 43;
+export const ENOTSOCK = 88;
+export const EDESTADDRREQ = 89;
+export const EMSGSIZE = 90;
+export const EPROTOTYPE = 91;
+export const ENOPROTOOPT = 92;
+export const EPROTONOSUPPORT = 93;
+export const ESOCKTNOSUPPORT = 94;
+export const EAFNOSUPPORT = 97;
+export const EADDRINUSE = 98;
+export const EADDRNOTAVAIL = 99;
+export const ECONNABORTED = 103;
+export const ECONNRESET = 104;
+export const ENOBUFS = 105;
+export const EISCONN = 106;
+export const ENOTCONN = 107;
+export const ECONNREFUSED = 111;
+export const EALREADY = 114;
+export const EINPROGRESS = 115;
 
 const NAMES: Record<number, string> = {
   [EPERM]: "EPERM",
@@ -96,6 +119,26 @@ const NAMES: Record<number, string> = {
   [EOVERFLOW]: "EOVERFLOW",
   [EOPNOTSUPP]: "EOPNOTSUPP",
   [EUCLEAN]: "EUCLEAN",
+  [ENOMSG]: "ENOMSG",
+  [EIDRM]: "EIDRM",
+  [ENOTSOCK]: "ENOTSOCK",
+  [EDESTADDRREQ]: "EDESTADDRREQ",
+  [EMSGSIZE]: "EMSGSIZE",
+  [EPROTOTYPE]: "EPROTOTYPE",
+  [ENOPROTOOPT]: "ENOPROTOOPT",
+  [EPROTONOSUPPORT]: "EPROTONOSUPPORT",
+  [ESOCKTNOSUPPORT]: "ESOCKTNOSUPPORT",
+  [EAFNOSUPPORT]: "EAFNOSUPPORT",
+  [EADDRINUSE]: "EADDRINUSE",
+  [EADDRNOTAVAIL]: "EADDRNOTAVAIL",
+  [ECONNABORTED]: "ECONNABORTED",
+  [ECONNRESET]: "ECONNRESET",
+  [ENOBUFS]: "ENOBUFS",
+  [EISCONN]: "EISCONN",
+  [ENOTCONN]: "ENOTCONN",
+  [ECONNREFUSED]: "ECONNREFUSED",
+  [EALREADY]: "EALREADY",
+  [EINPROGRESS]: "EINPROGRESS",
 };
 
 /** "ENOMEM" for 12 or -12; "E?123" for a number it does not know. */
@@ -103,5 +146,15 @@ export function errnoName(e: number): string {
   return NAMES[Math.abs(e)] ?? `E?${Math.abs(e)}`;
 }
 
-/** True when a kernel return value is a negated errno. */
-export const isErr = (ret: number): boolean => ret < 0 && ret >= -4095;
+/**
+ * A negated errno, as a kernel function returns it in place of a value
+ * (Linux's ERR_PTR). A function that returns `Pfn | Errno` lets the caller
+ * narrow with isErr instead of casting.
+ */
+export type Errno = Brand<number, "Errno">;
+
+/** `-e` (a negated errno such as -ENOMEM) as an Errno. */
+export const asErrno = (e: number): Errno => e as Errno;
+
+/** True when a kernel return value is a negated errno (Linux's IS_ERR_VALUE). */
+export const isErr = (ret: number): ret is Errno => ret < 0 && ret >= -4095;

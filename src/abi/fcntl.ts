@@ -46,6 +46,10 @@ export const fmodeCanWrite = (flags: number): boolean =>
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
+/** linkat: follow a symlink at the old path (linkat does not by default). */
+export const AT_SYMLINK_FOLLOW = 0x400;
+/** An empty path names the dirfd's own file. */
+export const AT_EMPTY_PATH = 0x1000;
 
 // ---------------------------------------------------------------------------
 // lseek(2) whence
@@ -74,6 +78,7 @@ export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
 export const S_IFLNK = 0o120000;
+export const S_IFSOCK = 0o140000;
 export const S_IFCHR = 0o020000;
 
 /** statx attribute: the file is accessed DAX (STATX_ATTR_DAX). */
@@ -102,10 +107,11 @@ export const DIRENT64 = {
 export const dirent64Size = (nameLen: number): number => (DIRENT64.name + nameLen + 1 + 7) & ~7;
 
 export const DT_UNKNOWN = 0;
-export const DT_DIR = 4;
 export const DT_CHR = 2;
+export const DT_DIR = 4;
 export const DT_REG = 8;
 export const DT_LNK = 10;
+export const DT_SOCK = 12;
 
 /** The DT_* type for an st_mode. */
 export function modeToDtype(mode: number): number {
@@ -116,6 +122,8 @@ export function modeToDtype(mode: number): number {
       return DT_DIR;
     case S_IFLNK:
       return DT_LNK;
+    case S_IFSOCK:
+      return DT_SOCK;
     case S_IFCHR:
       return DT_CHR;
     default:

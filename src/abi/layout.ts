@@ -43,9 +43,12 @@
  *  | daxpmd  | DAX PMD-range locks (rwsems), hashed by (inode, pgoff / 1024)|
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
  *  | flocks  | POSIX record locks (layout_locks.ts, src/fs/locks.ts)        |
+ *  | hwpoison| one bit a device frame: poisoned (memory failure)            |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
  *  | fring   | fault ring and per-task counters for the live view           |
+ *  | ipc     | shmem inodes, tmpfs entries, System V IPC (layout_ipc.ts)    |
+ *  | console | fds 0-2: input rings and output state (layout_console.ts)    |
  *  +---------+--------------------------------------------------------------+
  * ```
  *
@@ -59,9 +62,11 @@
 
 import { flocksWords } from "./layout_locks.ts";
 import { signalWords } from "./signal_layout.ts";
+import { ipcParts } from "./layout_ipc.ts";
 import { PAGE_SIZE } from "./types.ts";
 import { pipesWords } from "./layout_pipe.ts";
 import { fringWords } from "./layout_fring.ts";
+import { consoleWords } from "./layout_console.ts";
 
 /** Region alignment, in words (64 bytes). */
 export const REGION_ALIGN_WORDS = 16;
@@ -451,6 +456,11 @@ export const ISLOT = {
   bmapLock: 16,
   /** Lock of the i_mmap list (I_MMAP). */
   iMmapLock: 18,
+  /**
+   * i_writecount: > 0 the opens for writing, < 0 the denials of exec
+   * (src/fs/write_access.ts); 0 when neither.
+   */
+  writecount: 20,
 } as const;
 export const ISLOT_WORDS = 32;
 export const ISTATE_FREE = 0;
@@ -462,6 +472,8 @@ export const ISTATE_CACHED = 2;
 export const ISTATE_FREEING = 3;
 /** The inode is S_DAX: read/write/fault go straight to the device. */
 export const IFLAG_DAX = 1 << 0;
+/** A shmem inode (src/fs/shmem.ts): no blocks, never written back or evicted. */
+export const IFLAG_SHMEM = 1 << 1;
 
 // ---------------------------------------------------------------------------
 // xipfs: the mounted filesystem's shared state (src/fs/xipfs_live.ts),
@@ -698,11 +710,6 @@ export const PROC = {
   /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
   clearTid: 20,
   /**
-   * Console fds (bit fd, 0..2) still open in a cloned child, as the parent
-   * had them; until the console is a file in the fd table.
-   */
-  console: 21,
-  /**
    * On a leader: GROUP_EXIT_SET | status once a thread called exit_group,
    * the status the whole group reports (Linux's group_exit_code).
    */
@@ -716,6 +723,11 @@ export const PROC = {
   /** set_robust_list: the user address of the robust-list head, and its length. */
   robustHead: 24,
   robustLen: 25,
+  /**
+   * The task's PR_MCE_KILL policy (Linux's PF_MCE_PROCESS / PF_MCE_EARLY):
+   * MCE_KILL_DEFAULT, MCE_KILL_LATE or MCE_KILL_EARLY; inherited at fork.
+   */
+  mceKill: 26,
   /**
    * The register frame a cloned child starts from, written by the parent
    * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
@@ -742,6 +754,13 @@ export const START_TAKEN = 2;
 /** Teardown steps done (PROC.teardown): the mm was released; the files were closed. */
 export const PROC_TD_MM = 1;
 export const PROC_TD_FILES = 2;
+
+/** PROC.mceKill: the system default (vm.memory_failure_early_kill = 0: late). */
+export const MCE_KILL_DEFAULT = 0;
+/** PROC.mceKill: killed when it touches poisoned memory (BUS_MCEERR_AR). */
+export const MCE_KILL_LATE = 1;
+/** PROC.mceKill: killed as soon as memory it maps is poisoned (BUS_MCEERR_AO). */
+export const MCE_KILL_EARLY = 2;
 
 /** Word index of process slot `slot`'s record. */
 export const procBase = (l: KernelLayout, slot: number): number =>
@@ -781,6 +800,29 @@ export const DAXPMD_LOCK_WORDS = 4;
 
 /** Words of the devmap bitmap: one bit per device frame. */
 export const devmapWords = (cfg: LayoutConfig): number => Math.ceil(cfg.deviceFrames / 32);
+
+// ---------------------------------------------------------------------------
+// hwpoison: the memory device's poisoned blocks (src/hw/badblocks.ts),
+// Linux's badblocks of a pmem namespace: one bit per device block, set by
+// memory failure (machine.poison, madvise(MADV_HWPOISON), a list loaded at
+// mount) and cleared by a write of the whole block. The bits change under
+// `lock` (a src/sync mutex, a leaf), which also guards the copy of the list
+// xipfs keeps in its image (XPOISON); tests read them with Atomics.
+//
+// ```
+//  +--------------------------------+-----------------------------------+
+//  | lock (2) | count | (pad)        | bitmap: 1 bit per device frame    |
+//  +--------------------------------+-----------------------------------+
+// ```
+
+export const HWPOISON = {
+  /** Mutex guarding the bitmap and the image's list. */
+  lock: 0,
+  /** Poisoned blocks (the bitmap's population count). */
+  count: 4,
+  /** First bitmap word: block b is bit b & 31 of word b >> 5. */
+  bitmap: 16,
+} as const;
 
 // ---------------------------------------------------------------------------
 
@@ -834,12 +876,18 @@ export interface KernelLayout {
   readonly devmap: Region;
   /** POSIX record locks (FLOCKS, FLOCK in layout_locks.ts). */
   readonly flocks: Region;
+  /** Poisoned device blocks (HWPOISON). */
+  readonly hwpoison: Region;
   /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
   readonly signal: Region;
   /** Pipe records: ring pages, readers, writers (layout_pipe.ts). */
   readonly pipes: Region;
   /** The fault ring and per-task counters (layout_fring.ts). */
   readonly fring: Region;
+  /** Shared memory and IPC: shmem inodes, tmpfs, System V IPC (layout_ipc.ts). */
+  readonly ipc: Region;
+  /** The consoles behind fds 0-2 (layout_console.ts). */
+  readonly console: Region;
   /** All regions in address order, for checks and dumps. */
   readonly regions: readonly Region[];
   /** Total size of the kernel-table buffer, in bytes. */
@@ -874,9 +922,12 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["daxpmd", DAXPMD_LOCKS * DAXPMD_LOCK_WORDS],
     ["devmap", devmapWords(cfg)],
     ["flocks", flocksWords(cfg)],
+    ["hwpoison", HWPOISON.bitmap + devmapWords(cfg)],
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
     ["fring", fringWords(cfg)],
+    ["ipc", ipcParts(cfg, ICACHE_SLOTS).words],
+    ["console", consoleWords(cfg.maxTasks)],
   ];
   const placed: Record<string, Region> = {};
   const regions: Region[] = [];
@@ -907,9 +958,12 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     daxpmd: placed.daxpmd!,
     devmap: placed.devmap!,
     flocks: placed.flocks!,
+    hwpoison: placed.hwpoison!,
     signal: placed.signal!,
     pipes: placed.pipes!,
     fring: placed.fring!,
+    ipc: placed.ipc!,
+    console: placed.console!,
     regions,
     bytes: next * 4,
   };
@@ -1041,6 +1095,22 @@ export const XSUPER = {
 } as const;
 /** Bytes of block 0 the superblock uses; the rest of the block is zero. */
 export const XSUPER_BYTES = 128;
+
+/**
+ * The device's poison list, kept in block 0 past the superblock so that it
+ * persists with the image (src/fs/xipfs_poison.ts): a magic (0 when there
+ * is no poison), the number of runs, then XPOISON_MAX_RUNS runs of
+ * (first block u32, blocks u32). Not covered by the superblock checksum.
+ */
+export const XPOISON = {
+  magic: 2048,
+  count: 2052,
+  runs: 2056,
+} as const;
+/** "XPSN", little-endian. */
+export const XPOISON_MAGIC = 0x4e53_5058;
+/** Runs that fit between XPOISON.runs and the end of block 0. */
+export const XPOISON_MAX_RUNS = 255;
 export const XIPFS_STATE_CLEAN = 1;
 export const XIPFS_STATE_DIRTY = 2;
 
@@ -1123,6 +1193,8 @@ export const XIPFS_NAME_MAX = 255;
 export const XFT_UNKNOWN = 0;
 export const XFT_REG = 1;
 export const XFT_DIR = 2;
+/** A socket's name (bind on a path). */
+export const XFT_SOCK = 6;
 export const XFT_SYMLINK = 7;
 
 /** A run of blocks on the device. */

@@ -7,13 +7,14 @@
  * addressed in 32-bit words unless a comment says bytes.
  *
  * ```
- *  word 0      16               16 + F             arena (bytes, 16-aligned)           end
- *  +-----------+----------------+------------------+-----------------------------------+
- *  | header    | codeGen[pfn]   | dir[pfn]         | product arena: a ring of records  |
- *  | JITH      | one word a     | one word a frame:| [ JREC header | the frame's bytes |
- *  |           | frame, RAM     | the newest record| when translated (4 KiB) | wasm    |
- *  |           | then device    | + 1, or 0        | module bytes ]                    |
- *  +-----------+----------------+------------------+-----------------------------------+
+ *  word 0      16               16 + F             16 + 2F          arena (bytes, 16-aligned)    end
+ *  +-----------+----------------+------------------+----------------+---------------------------+
+ *  | header    | codeGen[pfn]   | dir[pfn]         | claim[pfn]     | product arena: a ring of  |
+ *  | JITH      | one word a     | one word a frame:| the codeGen    | records [ JREC header |   |
+ *  |           | frame, RAM     | the newest record| word a Worker  | the frame's bytes when    |
+ *  |           | then device    | + 1, or 0        | is translating | translated | wasm bytes ] |
+ *  |           |                |                  | it for, or 0   |                           |
+ *  +-----------+----------------+------------------+----------------+---------------------------+
  *  F = RAM frames + device frames
  * ```
  *
@@ -23,6 +24,13 @@
  * CODEGEN_ONE and clears the mark, so every translation keyed by the old word
  * is dead at once, in every Worker. No lock guards these words: they change
  * only by Atomics read-modify-write (src/hw/jit/shared.ts).
+ *
+ * claim[pfn] is a hint, not a lock: a Worker about to translate a frame that
+ * no product covers stores the frame's codeGen word there, and clears it
+ * once it has published; another Worker that finds the claim for the same
+ * word interprets the frame meanwhile and installs the product afterwards,
+ * instead of translating the frame too. A claim whose holder died is
+ * ignored after a while (src/hw/jit/cache.ts).
  *
  * The arena is a ring: writers reserve space with a compare-and-swap on
  * JITH.ring (epoch << 24 | head in 16-byte units); a reader validates a
@@ -111,6 +119,8 @@ export interface JitLayout {
   readonly gen: number;
   /** Word index of dir[0]. */
   readonly dir: number;
+  /** Word index of claim[0]. */
+  readonly claim: number;
   /** Byte offset of the arena. */
   readonly arena: number;
   readonly arenaBytes: number;
@@ -122,7 +132,8 @@ export interface JitLayout {
 export function jitLayout(frames: number, arenaBytes: number = JIT_ARENA_BYTES): JitLayout {
   const gen = JIT_HEADER_WORDS;
   const dir = gen + frames;
-  const arena = Math.ceil(((dir + frames) * 4) / 16) * 16;
+  const claim = dir + frames;
+  const arena = Math.ceil(((claim + frames) * 4) / 16) * 16;
   const bytes = Math.ceil((arena + Math.max(0, arenaBytes)) / 65536) * 65536;
-  return { frames, gen, dir, arena, arenaBytes: bytes - arena, bytes };
+  return { frames, gen, dir, claim, arena, arenaBytes: bytes - arena, bytes };
 }

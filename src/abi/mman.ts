@@ -31,6 +31,18 @@ export const MAP_STACK = 0x2_0000;
 export const MAP_HUGETLB = 0x4_0000;
 export const MAP_SYNC = 0x8_0000;
 export const MAP_FIXED_NOREPLACE = 0x10_0000;
+/** Anonymous pages need not be zeroed (only with CONFIG_MMAP_ALLOW_UNINITIALIZED; ignored). */
+export const MAP_UNINITIALIZED = 0x400_0000;
+
+/**
+ * The flags mmap has always accepted, Linux's LEGACY_MAP_MASK: plain
+ * MAP_SHARED strips everything else, MAP_SHARED_VALIDATE refuses anything
+ * else a file does not support (-EOPNOTSUPP). MAP_FIXED_NOREPLACE is not
+ * in it, as in Linux.
+ */
+export const LEGACY_MAP_MASK = MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS |
+  MAP_DENYWRITE | MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED |
+  MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB;
 
 /** What mmap() returns on failure, as the C library sees it. */
 export const MAP_FAILED = -1;
@@ -40,6 +52,8 @@ export const MADV_RANDOM = 1;
 export const MADV_SEQUENTIAL = 2;
 export const MADV_WILLNEED = 3;
 export const MADV_DONTNEED = 4;
+/** Poison the pages (memory_failure), as a machine check would; root only in Linux. */
+export const MADV_HWPOISON = 100;
 
 export const MS_ASYNC = 1;
 export const MS_INVALIDATE = 2;

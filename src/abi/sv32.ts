@@ -82,6 +82,17 @@ export const CAUSE_FETCH_PAGE_FAULT = 12;
 export const CAUSE_LOAD_PAGE_FAULT = 13;
 export const CAUSE_STORE_PAGE_FAULT = 15;
 
+/**
+ * Zicbom cache-block operations: MISC-MEM (opcode 0x0f) with funct3 2, rd
+ * x0, the operation in imm[11:0] and the address in rs1; the block is
+ * CBO_BLOCK bytes. cbo.inval (0) is not enabled for U-mode (Linux leaves
+ * envcfg.CBIE clear), and cbo.zero (Zicboz, 4) is not implemented: both
+ * are illegal instructions.
+ */
+export const CBO_CLEAN = 1;
+export const CBO_FLUSH = 2;
+export const CBO_BLOCK = 64;
+
 /** The page-fault cause for an access kind. */
 export function faultCause(access: Access): number {
   if (access === ACCESS_EXEC) return CAUSE_FETCH_PAGE_FAULT;

@@ -77,6 +77,8 @@ export interface CommandSpec {
   readonly passThrough?: boolean;
   /** Run the command; resolves to its exit status, throws CliError for a failure. */
   readonly run: (p: Parsed) => Promise<number>;
+  /** The exit status of a usage error, when not 2 (fsck: e2fsck's 16). */
+  readonly usageStatus?: number;
 }
 
 const HELP_OPTION: OptionSpec = { name: "help", short: "h", help: "show this help" };
@@ -154,7 +156,7 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): Parsed {
   }
   try {
     const { values, positionals } = parseArgs({
-      args: head,
+      args: joinNegativeValues(head, options),
       options,
       strict: true,
       allowPositionals: true,
@@ -163,6 +165,34 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): Parsed {
   } catch (e) {
     throw parseArgsError(e);
   }
+}
+
+/**
+ * `--opt -5` as `--opt=-5` for options that take a value: node's parseArgs
+ * calls a value starting with "-" ambiguous, so the option's own check
+ * (which names the value) would never run.
+ */
+function joinNegativeValues(
+  args: string[],
+  options: Record<string, { type: "string" | "boolean"; short?: string }>,
+): string[] {
+  const takesValue = new Map<string, string>();
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.type !== "string") continue;
+    takesValue.set(`--${name}`, name);
+    if (spec.short !== undefined) takesValue.set(`-${spec.short}`, name);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const name = takesValue.get(a);
+    const next = args[i + 1];
+    if (name !== undefined && next !== undefined && /^-\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /** Exactly `min`..`max` positionals named by `names` (for the message), else a usage error. */

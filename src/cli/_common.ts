@@ -20,7 +20,8 @@ import {
   EUCLEAN,
 } from "../abi/errno.ts";
 import { openVolume, type XipVol } from "../fs/xipfs_format.ts";
-import { hostErrorText } from "../hw/image.ts";
+import { ImageError } from "../hw/image.ts";
+import { ImageFile } from "../hw/image_file.ts";
 
 /** Exit status for bad usage: unknown flag, bad value, missing argument. */
 export const EXIT_USAGE = 2;
@@ -65,12 +66,23 @@ const ERRNO_TEXT: Record<number, string> = {
 export const errnoMessage = (e: number): string =>
   `${ERRNO_TEXT[Math.abs(e)] ?? "error"} (${errnoName(e)})`;
 
-/** Read a whole image file, or throw CliError(status): "image PATH: not found". */
+/**
+ * Read a whole image file under a shared lock (src/hw/image_file.ts): what
+ * it is and how big are checked before a byte is read, so a FIFO, a device
+ * such as /dev/zero or a file far too large fails at once.
+ *
+ * @throws CliError(status) with one line ("image PATH: not found")
+ */
 export function readImageFile(path: string, status: number): Uint8Array {
+  let f: ImageFile | null = null;
   try {
-    return Deno.readFileSync(path);
+    f = ImageFile.open(path);
+    return f.read();
   } catch (e) {
-    throw new CliError(`image ${path}: ${hostErrorText(e)}`, status);
+    if (e instanceof ImageError) throw new CliError(e.message, status);
+    throw e;
+  } finally {
+    f?.close();
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * `xip ls IMAGE [PATH]`: list a directory of an image, or one file, like
- * `ls -l` (mode, links, size, name; a symlink shows `name -> target`).
+ * `ls -l` (mode, links, size, name; a symlink shows `name -> target`; a
+ * file that owns poisoned blocks is marked, as xfs_scrub reports media
+ * errors by file).
  *
  * @module
  */
@@ -23,6 +25,7 @@ import {
   type XipVol,
 } from "../fs/xipfs_format.ts";
 import { namei } from "../fs/xipfs_namei.ts";
+import { poisonedFiles } from "../fs/xipfs_poison.ts";
 import { type CommandSpec, positionalArgs } from "./_command.ts";
 import { CliError, errnoMessage, loadVolume, printLine } from "./_common.ts";
 
@@ -52,7 +55,12 @@ interface Row {
   name: string;
 }
 
-function row(vol: XipVol, ino: Ino, name: string): Row {
+/** The poisoned-block count of each file that has some, by inode (empty for a clean image). */
+function poisonCounts(vol: XipVol): Map<number, number> {
+  return new Map(poisonedFiles(vol).map((f) => [f.ino as number, f.blocks.length]));
+}
+
+function row(vol: XipVol, ino: Ino, name: string, poison: Map<number, number>): Row {
   if (!inoValid(vol.sb, ino) || !inodeInUse(vol, ino)) {
     throw new CliError(`${name}: ${errnoMessage(-EUCLEAN)}`, 1);
   }
@@ -62,6 +70,8 @@ function row(vol: XipVol, ino: Ino, name: string): Row {
     const t = symlinkRead(vol, ino);
     shown += typeof t === "number" ? " -> ?" : ` -> ${t}`;
   }
+  const bad = poison.get(ino);
+  if (bad !== undefined) shown += `  [hwpoison: ${bad} block${bad === 1 ? "" : "s"}]`;
   return {
     mode: modeString(mode),
     links: String(inodeGet(vol, ino, "links")),
@@ -85,14 +95,15 @@ export function formatRows(rows: Row[]): string[] {
 export function listPath(vol: XipVol, path: string): string[] {
   const ino = namei(vol, path, path.endsWith("/"));
   if (ino < 0) throw new CliError(`${path}: ${errnoMessage(ino)}`, 1);
-  if (!isDirMode(inodeGet(vol, ino, "mode"))) return formatRows([row(vol, ino, path)]);
+  const poison = poisonCounts(vol);
+  if (!isDirMode(inodeGet(vol, ino, "mode"))) return formatRows([row(vol, ino, path, poison)]);
   const entries: DirEntry[] = [];
   const rc = dirIterate(vol, ino, (e) => {
     if (e.name !== "." && e.name !== "..") entries.push(e);
   });
   if (rc < 0) throw new CliError(`${path}: ${errnoMessage(rc)}`, 1);
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return formatRows(entries.map((e) => row(vol, e.ino, e.name)));
+  return formatRows(entries.map((e) => row(vol, e.ino, e.name, poison)));
 }
 
 /** `xip ls`. */
@@ -103,8 +114,14 @@ export const LS: CommandSpec = {
   about: `List directory PATH of the xipfs image IMAGE (default /) like ls -l: mode,
 link count, size in bytes and name; a symlink shows "name -> target". When
 PATH names a file or a symlink, list that one entry (add a trailing "/" to
-list the directory a symlink points to). "." and ".." are not listed.`,
-  options: [],
+list the directory a symlink points to). "." and ".." are not listed. A
+file with poisoned blocks (memory failure, xip run --poison) ends with
+"[hwpoison: N blocks]"; its poisoned bytes read as EIO until rewritten.`,
+  options: [{
+    name: "long",
+    short: "l",
+    help: "long listing (the only format; accepted as ls takes it)",
+  }],
   exit: `0 listed, 1 the image is unreadable or corrupt (bad magic,
 version or checksum, truncated) or PATH does not resolve, 2 bad usage.`,
   async run(p) {

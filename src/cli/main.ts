@@ -97,10 +97,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await cmd.run(parsed);
   } catch (e) {
     if (e instanceof CliError) {
-      const hint = e.status === EXIT_USAGE ? ` (try xip help ${name})` : "";
-      err(`xip ${name}: ${e.message}${hint}`);
-      return e.status;
+      const usage = e.status === EXIT_USAGE;
+      err(`xip ${name}: ${e.message}${usage ? ` (try xip help ${name})` : ""}`);
+      return usage ? (cmd.usageStatus ?? EXIT_USAGE) : e.status;
     }
+    // stdout closed under us (xip ls IMAGE | head): end quietly, as a
+    // process killed by SIGPIPE does.
+    if (e instanceof Deno.errors.BrokenPipe) return 128 + 13;
     const msg = e instanceof Error ? e.message : String(e);
     err(`xip ${name}: internal error: ${msg.split("\n")[0]}`);
     return name === "fsck" ? 8 : 1;

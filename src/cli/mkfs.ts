@@ -7,6 +7,8 @@
 import { mkfs, MKFS_MAX_BYTES, MKFS_MIN_BYTES, MkfsError } from "../fs/mkfs.ts";
 import { openVolume, superGet } from "../fs/xipfs_format.ts";
 import { hostErrorText, ImageError, saveImageBytes } from "../hw/image.ts";
+import { lockForReplace } from "../hw/image_file.ts";
+import { withSignalsDeferred } from "./_signals.ts";
 import { type CommandSpec, type Parsed, positionalArgs, stringOption } from "./_command.ts";
 import { CliError, parseSize, printLine, usageError } from "./_common.ts";
 
@@ -16,8 +18,12 @@ export const MKFS: CommandSpec = {
   usage: "IMAGE [--size 64M] [--from HOSTDIR] [--inodes N] [--no-dax]",
   summary: "make an xipfs image, optionally from a host directory",
   about: `Make an xipfs image file IMAGE, optionally holding a copy of HOSTDIR
-(directories, regular files, symlinks, permission bits and mtimes). The
-image is written atomically (a temporary file, then a rename).`,
+(directories, regular files, symlinks, permission bits and mtimes; a name
+that is not UTF-8 is skipped with a warning). The image is written
+atomically (a temporary file, then a rename; a symlink is followed and the
+old file's mode kept). An existing IMAGE that a run holds is refused;
+SIGINT, SIGTERM and SIGHUP wait for the write to end, and temporary files
+of a mkfs killed with SIGKILL are removed by the next one.`,
   options: [
     {
       name: "size",
@@ -78,12 +84,19 @@ async function makeImage(p: Parsed): Promise<number> {
     if (e instanceof MkfsError) throw new CliError(e.message, 1);
     throw e;
   }
+  // Replacing an image a Machine runs on would pull it from under it.
+  let lock: Deno.FsFile | null = null;
+  let sig = 0;
   try {
-    saveImageBytes(img, image);
+    lock = lockForReplace(image);
+    [, sig] = await withSignalsDeferred(() => saveImageBytes(img, image));
   } catch (e) {
     if (e instanceof ImageError) throw new CliError(e.message, 1);
     throw e;
+  } finally {
+    lock?.close();
   }
+  if (sig !== 0) return 128 + sig; // the image is complete; stop as asked
   const opened = openVolume(img);
   if (opened.ok) {
     const { sb } = opened.vol;

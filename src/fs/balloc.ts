@@ -157,6 +157,7 @@ export function allocBlockRun(c: XipCtx, n: number): BlockNo {
   for (; b + n <= sb.totalBlocks; b += n) {
     if (claimRun(c, sb.blockBitmapStart, b, n)) {
       Atomics.add(c.k32, xfsWord(c, "allocs"), n);
+      for (let m = b; m < b + n; m++) blockReused(c, m);
       for (let m = b; m < b + n; m += BITS_PER_BLOCK - (m % BITS_PER_BLOCK)) {
         markBlockDirty(c, sb.blockBitmapStart + Math.floor(m / BITS_PER_BLOCK));
       }

@@ -30,6 +30,8 @@ import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
 import { daxHoleFilled } from "./dax_fault.ts";
 import { BMAP_MAX_BLOCKS } from "./xipfs_bmap.ts";
 import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
+import { badblockFirst } from "../hw/badblocks.ts";
+import { setPoison } from "./xipfs_poison.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
 
 const BS = XIPFS_BLOCK_SIZE;
@@ -57,8 +59,9 @@ function daxAddr(c: XipCtx, b: BlockNo, bytes: number): number {
  * Entry: a reference to `ip`, no lock of the inode held. Takes i_rwsem for
  * read. Holes read as zeros; the read stops at i_size.
  *
- * @returns bytes read (0 at or past EOF), or -EINVAL, -EUCLEAN, -EIO,
- *   -EOPNOTSUPP on a device without directAccess
+ * @returns bytes read (0 at or past EOF; short before a poisoned block),
+ *   or -EINVAL, -EUCLEAN, -EIO (the first block is poisoned, or a device
+ *   error), -EOPNOTSUPP on a device without directAccess
  */
 export function daxRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): number {
   if (c.mdev === null) return -EOPNOTSUPP; // no directAccess: no DAX
@@ -86,18 +89,23 @@ function daxReadLocked(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): n
     // Extend the run while the next file block is the next device block
     // (or, for a hole, the next hole).
     const n = bmapRun(c, ip.ino, ib, b, Math.floor((end - 1) / BS) - ib + 1);
-    const len = Math.min(n * BS - inOff, end - p);
+    let len = Math.min(n * BS - inOff, end - p);
     if (b === 0) {
       dst.fill(0, p - pos, p - pos + len);
     } else {
+      // Poison (src/hw/badblocks.ts): read up to it; at it, -EIO (pmem's read path).
+      const bad = badblockFirst(c.mem, b, n);
+      if (bad === b) break;
+      if (bad > b) len = Math.min(len, (bad - b) * BS - inOff);
       const at = daxAddr(c, b, n * BS);
       if (at < 0) return p > pos ? p - pos : at;
       dst.set(bytes.subarray(at + inOff, at + inOff + len), p - pos);
     }
     p += len;
   }
-  statAdd(c.mem, STAT.copiedRead, end - pos);
-  return end - pos;
+  if (p === pos && p < end) return -EIO; // stopped at a poisoned block before any byte
+  statAdd(c.mem, STAT.copiedRead, p - pos);
+  return p - pos;
 }
 
 /**
@@ -107,7 +115,9 @@ function daxReadLocked(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): n
  * file is cut short there; one that starts past it fails.
  *
  * @returns bytes written, or -EFBIG, -ENOSPC (when nothing was written),
- *   -EINVAL, -EUCLEAN, -EIO, -EOPNOTSUPP on a device without directAccess
+ *   -EINVAL, -EUCLEAN, -EIO (a poisoned block the write does not cover
+ *   whole, first; a write covering a poisoned block whole clears it),
+ *   -EOPNOTSUPP on a device without directAccess
  */
 export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): number {
   if (c.mdev === null) return -EOPNOTSUPP;
@@ -126,7 +136,12 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
 /**
  * Append `src` to DAX inode `ip` (O_APPEND): the position is i_size read
  * under i_rwsem for write, so concurrent appenders never pick the same
- * offset. Entry and errors as daxWrite.
+ * offset. Errors as daxWrite.
+ *
+ * Entry: a reference to `ip`, no lock of the inode held. Takes i_rwsem
+ * (write) for the whole append; under it getBlock takes the block-map lock
+ * to fill holes, and a filled hole's zero page is unmapped under the i_mmap
+ * and page-table locks (daxHoleFilled). Returns with nothing held.
  *
  * @returns the bytes written (or -errno) and the position they start at
  */
@@ -182,7 +197,14 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
         n++;
       }
     }
-    const len = Math.min(n * BS - inOff, end - p);
+    const full = Math.min(n * BS - inOff, end - p);
+    // Poison: a block the write covers whole is written and cleared (pmem's
+    // recovery write); one it covers in part stops the write there (-EIO).
+    const len = poisonCut(c, b, n, inOff, full);
+    if (len <= 0) {
+      err = -EIO;
+      break;
+    }
     const at = daxAddr(c, b, n * BS);
     if (at < 0) {
       err = at;
@@ -191,7 +213,12 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
     bytes.set(src.subarray(p - pos, p - pos + len), at + inOff);
     codeWritten(c.mem, bytes.byteOffset + at + inOff, len); // text mapped elsewhere changes in place
     markRangeDirty(c, b, n);
+    clearWrittenPoison(c, b, inOff, len);
     p += len;
+    if (len < full) {
+      err = -EIO; // stopped before a poisoned block it covers only in part
+      break;
+    }
   }
   const done = p - pos;
   if (done > 0) {
@@ -203,6 +230,32 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
     statAdd(c.mem, STAT.copiedWrite, done);
   }
   return done > 0 ? done : err;
+}
+
+/**
+ * How many of `len` bytes, from byte `inOff` of device block `b` on (a run
+ * of `n` blocks), a write may store before a poisoned block it does not
+ * cover whole. No lock needed (the bits change only under the poison lock;
+ * a write racing a new poison is the race real hardware has too).
+ *
+ * @returns `len`, or fewer (0: the first block is such a block)
+ */
+function poisonCut(c: XipCtx, b: number, n: number, inOff: number, len: number): number {
+  for (let k = badblockFirst(c.mem, b, n); k >= 0; k = badblockFirst(c.mem, k + 1, b + n - k - 1)) {
+    const start = (k - b) * BS;
+    if (start >= inOff + len) break;
+    if (start < inOff || start + BS > inOff + len) return Math.max(0, start - inOff);
+  }
+  return len;
+}
+
+/** Clear the poison of the blocks of the run at `b` that [inOff, inOff + len) wrote whole. */
+function clearWrittenPoison(c: XipCtx, b: number, inOff: number, len: number): void {
+  const first = b + Math.ceil(inOff / BS), end = b + Math.floor((inOff + len) / BS);
+  for (let k = badblockFirst(c.mem, first, end - first); k >= 0;) {
+    setPoison(c, k, 1, false);
+    k = badblockFirst(c.mem, k + 1, end - k - 1);
+  }
 }
 
 /**

@@ -49,27 +49,31 @@ import {
   DAXPMD_LOCKS,
   ISLOT,
 } from "../abi/layout.ts";
-import { ENOMEM } from "../abi/errno.ts";
+import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { ACCESS_WRITE, pfnToPte, PTE_A, PTE_SPECIAL, PTE_U, PTE_V, pteToPfn } from "../abi/sv32.ts";
-import { asPte, blockToSector, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { ACCESS_WRITE, PTE_V, pteToPfn } from "../abi/sv32.ts";
+import { asBlock, asPte, blockToSector, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import {
   copyUserPage,
   insertMixed,
+  setZeroPte,
   VM_FAULT_DONE_COW,
+  VM_FAULT_HWPOISON,
   VM_FAULT_NOPAGE,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
 } from "../mm/fault.ts";
 import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
-import { ptlLock, ptlUnlock, zeroPfn } from "../mm/mm.ts";
-import { HPAGE_PMD_NR, physWords, vmPteBits, walk, WALK_HUGE } from "../mm/pgtable.ts";
+import { zeroPfn } from "../mm/mm.ts";
+import { HPAGE_PMD_NR } from "../mm/pgtable.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
-import { VM_SHARED, vmaFile, vmaFlags, type VmFault } from "../mm/vma.ts";
+import { VM_SHARED, VM_SYNC, vmaFile, vmaFlags, type VmFault } from "../mm/vma.ts";
 import { bitLock, bitUnlock, downRead, LockClass, upRead } from "../sync/mod.ts";
 import { perturb } from "../sync/debug.ts";
 import { markBlockDirty } from "./balloc.ts";
+import { daxSyncMetadata, daxSyncNeeded, VM_FAULT_NEEDDSYNC } from "./dax_sync.ts";
+import { badblockTest } from "../hw/badblocks.ts";
 import { bmapLookupFast, getBlock } from "./getblock.ts";
 import { slotInode } from "./icache.ts";
 import { inodeGetSize } from "./xipfs_format.ts";
@@ -122,38 +126,43 @@ export function daxUnlockEntry(mem: Memory, slot: number, pgoff: number): void {
  *
  * @returns the pfn, or -errno
  */
-export function daxBlockPfn(c: XipCtx, b: number): Pfn | number {
+export function daxBlockPfn(c: XipCtx, b: number): Pfn | Errno {
   if (c.mdev === null) throw new KernelPanic("daxBlockPfn", "DAX on a device without directAccess");
-  const da = c.mdev.directAccess(blockToSector(b as never), PAGE_SIZE);
-  if (typeof da === "number") return da;
-  return da.avail < PAGE_SIZE ? -ENOMEM : da.pfn;
+  const da = c.mdev.directAccess(blockToSector(asBlock(b)), PAGE_SIZE);
+  if (typeof da === "number") return asErrno(da);
+  return da.avail < PAGE_SIZE ? asErrno(-ENOMEM) : da.pfn;
 }
 
 /** VM_FAULT_* for a getBlock/directAccess error (Linux's vmf_error). */
 export const faultError = (err: number): number => err === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 
 /**
- * Run `body` with invalidate_lock (read), the PMD-range lock of vmf.pgoff
- * (read: no megapage fault of the range runs meanwhile) and its DAX entry
- * held, after re-checking i_size under them: a page at or past EOF is
- * VM_FAULT_SIGBUS. Entry: mmap_lock held for reading.
+ * Take what a 4 KiB DAX fault on vmf.pgoff holds (Linux's
+ * grab_mapping_entry with the filemap invalidate lock): invalidate_lock
+ * (read), the PMD-range lock (read: no megapage fault of the range runs
+ * meanwhile) and the DAX entry. Entry: mmap_lock held for reading; exit:
+ * those three held too, until daxUnlockFault.
+ *
+ * @returns the inode the VMA maps
  */
-function withEntry(c: XipCtx, vmf: VmFault, body: (ip: InodeRef) => number): number {
+function daxLockFault(c: XipCtx, vmf: VmFault): InodeRef {
   const ip = vmaInode(c, vmf.vma);
-  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  const pmdLock = daxPmdLockWord(c.mem, ip.slot, vmf.pgoff);
-  downRead(c.k32, inval, LockClass.INVALIDATE_LOCK);
-  downRead(c.k32, pmdLock, LockClass.DAX_PMD);
+  downRead(c.k32, islotBase(c, ip.slot) + ISLOT.invalidateLock, LockClass.INVALIDATE_LOCK);
+  downRead(c.k32, daxPmdLockWord(c.mem, ip.slot, vmf.pgoff), LockClass.DAX_PMD);
   daxLockEntry(c.mem, ip.slot, vmf.pgoff);
-  try {
-    if (vmf.pgoff >= sizePages(inodeGetSize(c.vol, ip.ino))) return VM_FAULT_SIGBUS;
-    return body(ip);
-  } finally {
-    daxUnlockEntry(c.mem, ip.slot, vmf.pgoff);
-    upRead(c.k32, pmdLock);
-    upRead(c.k32, inval);
-  }
+  return ip;
 }
+
+/** Drop what daxLockFault took, in reverse order. */
+function daxUnlockFault(c: XipCtx, ip: InodeRef, vmf: VmFault): void {
+  daxUnlockEntry(c.mem, ip.slot, vmf.pgoff);
+  upRead(c.k32, daxPmdLockWord(c.mem, ip.slot, vmf.pgoff));
+  upRead(c.k32, islotBase(c, ip.slot) + ISLOT.invalidateLock);
+}
+
+/** Whether vmf.pgoff is at or past EOF, re-checked under the fault's locks (then SIGBUS). */
+const pastEof = (c: XipCtx, ip: InodeRef, vmf: VmFault): boolean =>
+  vmf.pgoff >= sizePages(inodeGetSize(c.vol, ip.ino));
 
 /**
  * Read fault on a hole (Linux's dax_load_hole): map the shared zero page
@@ -161,28 +170,47 @@ function withEntry(c: XipCtx, vmf: VmFault, body: (ip: InodeRef) => number): num
  * A write(2) fills holes without our entry lock, so after mapping, look
  * again: if a block appeared meanwhile, take the zero page back out (the
  * writer unmaps after publishing its block, so one of us always does).
+ * Entry: as daxFault, with the fault's locks held.
  */
 function daxLoadHole(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
-  const { mem, mm } = vmf;
-  const ptw = walk(mem, mm, vmf.address, true);
-  if (ptw === WALK_HUGE) return VM_FAULT_NOPAGE; // another Worker mapped a megapage
-  if (ptw < 0) return VM_FAULT_OOM;
-  const bits = PTE_V | PTE_U | PTE_A | vmPteBits(vmaFlags(mem, vmf.vma), false) | PTE_SPECIAL;
-  const pte = pfnToPte(zeroPfn(mem), bits);
-  ptlLock(mem, mm);
-  const won =
-    Atomics.compareExchange(physWords(mem), ptw, vmf.origPte | 0, pte | 0) === (vmf.origPte | 0);
-  ptlUnlock(mem, mm);
-  if (won) countFault(mem, FAULT_KIND.zero, vmf.address, zeroPfn(mem));
-  if (bmapLookupFast(c, ip.ino, vmf.pgoff) !== 0) unmapMappingRange(mem, ip.slot, vmf.pgoff, 1);
+  setZeroPte(vmf);
+  if (bmapLookupFast(c, ip.ino, vmf.pgoff) !== 0) unmapMappingRange(vmf.mem, ip.slot, vmf.pgoff, 1);
   return VM_FAULT_NOPAGE;
+}
+
+/**
+ * Private write: copy the block straight from its device frame into
+ * vmf.cowPage, which may have no struct page (Linux's dax_fault_cow_page,
+ * cow_user_page on a pfn); a hole copies zeros. doCowFault maps the copy.
+ * Entry: the fault's locks held.
+ *
+ * @returns VM_FAULT_DONE_COW, or an error
+ */
+function daxFaultCowPage(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
+  const { mem } = vmf;
+  const dst = vmf.cowPage;
+  if (dst === 0) {
+    throw new KernelPanic("daxFaultCowPage", "a private write fault without a cowPage");
+  }
+  const b = getBlock(c, ip, vmf.pgoff, false);
+  if (b < 0) return faultError(b);
+  if (b === 0) mem.u8.fill(0, dst * PAGE_SIZE, (dst + 1) * PAGE_SIZE);
+  else {
+    if (badblockTest(mem, b)) return VM_FAULT_HWPOISON; // copying it would consume poison
+    const src = daxBlockPfn(c, b);
+    if (isErr(src)) return faultError(src);
+    copyUserPage(mem, dst, src);
+  }
+  return VM_FAULT_DONE_COW;
 }
 
 /**
  * Shared write to page vmf.pgoff (first touch, or a read-only PTE being
  * made writable): allocate the block if it is a hole, unmap the zero page
  * from every process that mapped it for this page, map the block writable
- * and mark it dirty for fsync. Entry: invalidate_lock and the entry held.
+ * and mark it dirty for fsync. On a MAP_SYNC mapping whose metadata is not
+ * yet durable it maps nothing and asks for a sync first
+ * (VM_FAULT_NEEDDSYNC, dax_sync.ts). Entry: the fault's locks held.
  */
 function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   const { mem } = vmf;
@@ -200,50 +228,53 @@ function daxSharedWrite(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
     // may keep it once the block exists. Cheap when nobody does.
     unmapMappingRange(mem, ip.slot, vmf.pgoff, 1);
   }
+  if (badblockTest(mem, b)) return VM_FAULT_HWPOISON;
   const pfn = daxBlockPfn(c, b);
-  if (pfn < 0) return faultError(pfn);
+  if (isErr(pfn)) return faultError(pfn);
   markBlockDirty(c, b);
-  const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, true);
-  if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
+  const sync = (vmaFlags(mem, vmf.vma) & VM_SYNC) !== 0;
+  if (sync && daxSyncNeeded(c, ip, vmf.pgoff, b)) return VM_FAULT_NEEDDSYNC;
+  const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn, true);
+  if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn);
   return r;
 }
 
 /**
- * The DAX fault handler (VmOperations.fault of S_DAX files). Entry:
- * mmap_lock held for reading, nothing else. Takes invalidate_lock (read)
- * and the DAX entry; getBlock takes the block-map lock under them.
+ * The DAX fault handler (VmOperations.fault of S_DAX files; Linux's
+ * dax_iomap_pte_fault). Entry: mmap_lock held for reading, nothing else.
+ * Takes invalidate_lock (read), the PMD-range lock (read) and the DAX
+ * entry, and drops them before it returns; getBlock takes the block-map
+ * lock under them.
  *
  * @returns VM_FAULT_NOPAGE (PTE installed or another Worker won),
  *   VM_FAULT_DONE_COW (vmf.cowPage filled), VM_FAULT_SIGBUS (past EOF,
- *   ENOSPC, I/O error), VM_FAULT_OOM
+ *   ENOSPC, I/O error), VM_FAULT_HWPOISON (the block is poisoned),
+ *   VM_FAULT_OOM
  */
 export function daxFault(c: XipCtx, vmf: VmFault): number {
-  return withEntry(c, vmf, (ip) => {
-    const { mem } = vmf;
-    if (vmf.cowPage !== 0) {
-      // Private write: COW straight from the device frame, which may have
-      // no struct page (Linux's cow_user_page on a pfn); a hole copies zeros.
+  const { mem } = vmf;
+  const ip = daxLockFault(c, vmf);
+  let r: number;
+  try {
+    if (pastEof(c, ip, vmf)) return VM_FAULT_SIGBUS;
+    if (vmf.cowPage !== 0) return daxFaultCowPage(c, ip, vmf);
+    if (vmf.access === ACCESS_WRITE && (vmaFlags(mem, vmf.vma) & VM_SHARED) !== 0) {
+      r = daxSharedWrite(c, ip, vmf); // may need a sync, after the locks go
+    } else {
       const b = getBlock(c, ip, vmf.pgoff, false);
       if (b < 0) return faultError(b);
-      if (b === 0) mem.u8.fill(0, vmf.cowPage * PAGE_SIZE, (vmf.cowPage + 1) * PAGE_SIZE);
-      else {
-        const src = daxBlockPfn(c, b);
-        if (src < 0) return faultError(src);
-        copyUserPage(mem, vmf.cowPage, src as Pfn);
-      }
-      return VM_FAULT_DONE_COW;
+      if (b === 0) return daxLoadHole(c, ip, vmf);
+      if (badblockTest(mem, b)) return VM_FAULT_HWPOISON;
+      const pfn = daxBlockPfn(c, b);
+      if (isErr(pfn)) return faultError(pfn);
+      const ins = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn, false);
+      if (ins === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn);
+      return ins;
     }
-    const shared = (vmaFlags(mem, vmf.vma) & VM_SHARED) !== 0;
-    if (vmf.access === ACCESS_WRITE && shared) return daxSharedWrite(c, ip, vmf);
-    const b = getBlock(c, ip, vmf.pgoff, false);
-    if (b < 0) return faultError(b);
-    if (b === 0) return daxLoadHole(c, ip, vmf);
-    const pfn = daxBlockPfn(c, b);
-    if (pfn < 0) return faultError(pfn);
-    const r = insertMixed(mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, false);
-    if (r === VM_FAULT_NOPAGE) countFault(mem, FAULT_KIND.dax, vmf.address, pfn as Pfn);
-    return r;
-  });
+  } finally {
+    daxUnlockFault(c, ip, vmf);
+  }
+  return r === VM_FAULT_NEEDDSYNC ? daxFinishSyncFault(c, vmf) : r;
 }
 
 /**
@@ -252,10 +283,45 @@ export function daxFault(c: XipCtx, vmf: VmFault): number {
  * in every process; a device frame is marked dirty and made writable.
  * Entry and locks as daxFault.
  *
- * @returns VM_FAULT_NOPAGE (done), VM_FAULT_SIGBUS, VM_FAULT_OOM
+ * @returns VM_FAULT_NOPAGE (done), VM_FAULT_SIGBUS, VM_FAULT_HWPOISON, VM_FAULT_OOM
  */
 export function daxPfnMkwrite(c: XipCtx, vmf: VmFault): number {
-  return withEntry(c, vmf, (ip) => daxSharedWrite(c, ip, vmf));
+  const ip = daxLockFault(c, vmf);
+  let r: number;
+  try {
+    r = pastEof(c, ip, vmf) ? VM_FAULT_SIGBUS : daxSharedWrite(c, ip, vmf);
+  } finally {
+    daxUnlockFault(c, ip, vmf);
+  }
+  return r === VM_FAULT_NEEDDSYNC ? daxFinishSyncFault(c, vmf) : r;
+}
+
+/**
+ * The end of a MAP_SYNC write fault whose metadata was not durable
+ * (Linux's dax_finish_sync_fault): with no lock of the inode held, make the
+ * file system durable in the host image (vfs_fsync_range); then, under the
+ * entry again, map the page writable if the file still has that block
+ * there (dax_insert_pfn_mkwrite). Entry: mmap_lock held for reading; takes
+ * and drops the fault's locks as daxFault.
+ *
+ * @returns VM_FAULT_NOPAGE (mapped, or the file changed meanwhile: retry),
+ *   VM_FAULT_SIGBUS when the sync failed or the page is past EOF now
+ */
+function daxFinishSyncFault(c: XipCtx, vmf: VmFault): number {
+  if (daxSyncMetadata(c) < 0) return VM_FAULT_SIGBUS;
+  const ip = daxLockFault(c, vmf);
+  try {
+    if (pastEof(c, ip, vmf)) return VM_FAULT_SIGBUS;
+    const b = bmapLookupFast(c, ip.ino, vmf.pgoff);
+    if (b <= 0 || badblockTest(vmf.mem, b)) return VM_FAULT_NOPAGE;
+    const pfn = daxBlockPfn(c, b);
+    if (isErr(pfn)) return faultError(pfn);
+    const r = insertMixed(vmf.mem, vmf.mm, vmf.vma, vmf.address, pfn, true);
+    if (r === VM_FAULT_NOPAGE) countFault(vmf.mem, FAULT_KIND.dax, vmf.address, pfn);
+    return r;
+  } finally {
+    daxUnlockFault(c, ip, vmf);
+  }
 }
 
 /**

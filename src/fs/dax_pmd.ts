@@ -10,7 +10,9 @@
  *     is 1024-aligned (an extent: extsize hint, mkfs --from), else FALLBACK
  *     (a shared write into a wholly unallocated extent with a 4 MiB hint
  *     allocates it first); a hole is never mapped huge (no huge zero page)
- *   → write: every block of the run is marked dirty
+ *   → no block of it is poisoned, else FALLBACK (only the bad page faults)
+ *   → write: every block of the run is marked dirty; on a MAP_SYNC mapping
+ *     with metadata not yet durable, unlock, sync, and start again
  *   → insertPfnPmd (FALLBACK if this mm has 4 KiB PTEs in the range)
  * ```
  *
@@ -26,6 +28,7 @@
  * @module
  */
 
+import { isErr } from "../abi/errno.ts";
 import { ISLOT } from "../abi/layout.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
 import { type Pfn } from "../abi/types.ts";
@@ -33,7 +36,10 @@ import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { VM_FAULT_NOPAGE } from "../mm/fault.ts";
 import { insertPfnPmd, VM_FAULT_FALLBACK } from "../mm/huge_memory.ts";
 import { HPAGE_PMD_NR } from "../mm/pgtable.ts";
-import { type VmFault } from "../mm/vma.ts";
+import { VM_SYNC, vmaFlags, type VmFault } from "../mm/vma.ts";
+import { VM_FAULT_SIGBUS } from "../mm/fault.ts";
+import { badblockFirst } from "../hw/badblocks.ts";
+import { daxSyncMetadata, daxSyncNeededRange, VM_FAULT_NEEDDSYNC } from "./dax_sync.ts";
 import { downRead, downWrite, LockClass, upRead, upWrite } from "../sync/mod.ts";
 import { markRangeDirty } from "./balloc.ts";
 import { daxBlockPfn, daxPmdLockWord, faultError, sizePages, vmaInode } from "./dax_fault.ts";
@@ -54,18 +60,25 @@ export function daxPmdFault(c: XipCtx, vmf: VmFault): number {
   const ip = vmaInode(c, vmf.vma);
   const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
   const lock = daxPmdLockWord(c.mem, ip.slot, vmf.pgoff);
-  downRead(c.k32, inval, LockClass.INVALIDATE_LOCK);
-  downWrite(c.k32, lock, LockClass.DAX_PMD);
-  try {
-    return pmdFaultLocked(c, ip, vmf);
-  } finally {
-    upWrite(c.k32, lock);
-    upRead(c.k32, inval);
+  for (let synced = false;;) {
+    downRead(c.k32, inval, LockClass.INVALIDATE_LOCK);
+    downWrite(c.k32, lock, LockClass.DAX_PMD);
+    let r: number;
+    try {
+      r = pmdFaultLocked(c, ip, vmf, synced);
+    } finally {
+      upWrite(c.k32, lock);
+      upRead(c.k32, inval);
+    }
+    if (r !== VM_FAULT_NEEDDSYNC) return r;
+    // MAP_SYNC (dax_finish_sync_fault): the metadata durable first, then map.
+    if (daxSyncMetadata(c) < 0) return VM_FAULT_SIGBUS;
+    synced = true;
   }
 }
 
-/** daxPmdFault under its locks. */
-function pmdFaultLocked(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
+/** daxPmdFault under its locks; `synced`: the metadata was made durable just now. */
+function pmdFaultLocked(c: XipCtx, ip: InodeRef, vmf: VmFault, synced: boolean): number {
   if (vmf.pgoff + HPAGE_PMD_NR > sizePages(inodeGetSize(c.vol, ip.ino))) return VM_FAULT_FALLBACK;
   const write = vmf.access === ACCESS_WRITE;
   let b0 = bmapLookupFast(c, ip.ino, vmf.pgoff);
@@ -77,10 +90,14 @@ function pmdFaultLocked(c: XipCtx, ip: InodeRef, vmf: VmFault): number {
   if (b0 === 0) return VM_FAULT_FALLBACK; // a hole: 4 KiB zero pages, no huge zero page
   if (bmapRun(c, ip.ino, vmf.pgoff, b0, HPAGE_PMD_NR) < HPAGE_PMD_NR) return VM_FAULT_FALLBACK;
   const pfn = daxBlockPfn(c, b0);
-  if (pfn < 0) return faultError(pfn);
+  if (isErr(pfn)) return faultError(pfn);
   if (pfn % HPAGE_PMD_NR !== 0) return VM_FAULT_FALLBACK;
+  // A poisoned block: 4 KiB PTEs, so that only its page raises SIGBUS.
+  if (badblockFirst(c.mem, b0, HPAGE_PMD_NR) >= 0) return VM_FAULT_FALLBACK;
   if (write) markRangeDirty(c, b0, HPAGE_PMD_NR);
-  const r = insertPfnPmd(c.mem, vmf.mm, vmf.vma, vmf.address, pfn as Pfn, write);
+  const sync = write && !synced && (vmaFlags(c.mem, vmf.vma) & VM_SYNC) !== 0;
+  if (sync && daxSyncNeededRange(c, ip, vmf.pgoff, b0, HPAGE_PMD_NR)) return VM_FAULT_NEEDDSYNC;
+  const r = insertPfnPmd(c.mem, vmf.mm, vmf.vma, vmf.address, pfn, write);
   if (r === VM_FAULT_NOPAGE && vmf.origPte === 0) {
     countFault(c.mem, FAULT_KIND.daxPmd, vmf.address, pfn as Pfn);
   }

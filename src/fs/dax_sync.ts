@@ -16,12 +16,13 @@
  *
  * 2. Data (pmem's arch_wb_cache_pmem + wmb_pmem: CLWB on each line, then
  *    SFENCE). The hart's Zicbom cbo.clean and cbo.flush hand the physical
- *    address of a 64-byte line to the process's PersistQueue; the next FENCE
- *    drains it: every queued line of device memory is written into the host
- *    image, then the image is fdatasynced. So a guest makes a store durable
- *    with a cache-block flush and a fence, no fsync or msync, as on a
- *    machine with persistent memory, where the host image file is the
- *    persistence domain. Lines of RAM are not persistent and are ignored.
+ *    address of a 64-byte line to persistLine, which writes the line of
+ *    device memory into the host image and fdatasyncs it before the
+ *    instruction retires; the FENCE after it is then an ordinary fence. So
+ *    a guest makes a store durable with a cache-block flush and a fence, no
+ *    fsync or msync, as on a machine with persistent memory, where the host
+ *    image file is the persistence domain. Lines of RAM are not persistent
+ *    and are ignored.
  *
  * Without a host image (a snapshot run) there is nothing to make durable:
  * both halves do nothing.
@@ -29,15 +30,15 @@
  * @module
  */
 
-import { ISLOT, XFS } from "../abi/layout.ts";
 import { EIO } from "../abi/errno.ts";
+import { imagePwrite, imageSync } from "../hw/image_file.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { bmapPath } from "./xipfs_bmap.ts";
 import { blockOff, inodeBlock, inodePtrOff } from "./xipfs_format.ts";
 import { syncFs } from "./xipfs_sync.ts";
-import { type InodeRef, islotBase, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
 
 /** Linux's VM_FAULT_NEEDDSYNC: map the page only after the metadata is durable. */
 export const VM_FAULT_NEEDDSYNC = 0x2000;
@@ -86,6 +87,22 @@ export function daxSyncNeeded(c: XipCtx, ip: InodeRef, pgoff: number, b: number)
 }
 
 /**
+ * daxSyncNeeded for a megapage write fault: blocks [b, b + n) at file
+ * pages [pgoff, pgoff + n). Entry: invalidate_lock and the PMD-range lock
+ * held; takes XFS.syncLock briefly.
+ */
+export function daxSyncNeededRange(
+  c: XipCtx,
+  ip: InodeRef,
+  pgoff: number,
+  b: number,
+  n: number,
+): boolean {
+  for (let i = 0; i < n; i++) if (blockDirty(c, b + i)) return true;
+  return daxSyncNeeded(c, ip, pgoff + n - 1, b + n - 1) || daxSyncNeeded(c, ip, pgoff, b);
+}
+
+/**
  * The first half of dax_finish_sync_fault: make the metadata (and every
  * other dirty block) durable in the host image, as vfs_fsync_range does.
  * Entry: no lock of the inode held (the fault dropped them); mmap_lock
@@ -97,101 +114,63 @@ export function daxSyncMetadata(c: XipCtx): number {
   return syncFs(c);
 }
 
-/** Whether the inode's mapping may have a MAP_SYNC VMA (cheap test for the fault path). */
-export const inodeMapped = (c: XipCtx, ip: InodeRef): boolean =>
-  Atomics.load(c.k32, islotBase(c, ip.slot) + ISLOT.iMmap) !== 0;
+/** Lines this thread's cbo.clean/cbo.flush wrote into the host image (tests, stats). */
+let linesPersisted = 0;
+export const persistedLines = (): number => linesPersisted;
 
-/** This thread's open handle on each host image, for the persistence writes. */
-const imageFiles = new Map<string, Deno.FsFile>();
-
-function imageFile(path: string): Deno.FsFile {
-  let f = imageFiles.get(path);
-  if (f === undefined) {
-    f = Deno.openSync(path, { write: true });
-    imageFiles.set(path, f);
+/**
+ * Zicbom cbo.clean / cbo.flush of physical address `pa` (pmem's CLWB of one
+ * line): write the 64-byte line holding it into the host image and
+ * fdatasync, before the instruction retires. Lines of RAM hold nothing
+ * persistent and are ignored, as is everything without a host image. The
+ * write is synchronous rather than queued for the next FENCE: a later
+ * FENCE then has nothing left to wait for, so it stays an ordinary fence
+ * in both hart tiers (the translator compiles FENCE to nothing), and the
+ * guest's "cbo.flush; fence" still means "durable once the fence
+ * retires". Holds XFS.syncLock, so a concurrent fsync and this never
+ * interleave their writes. Entry: no lock held.
+ *
+ * @returns 0 (also for RAM or no image), or -EIO when the host write fails
+ */
+export function persistLine(c: XipCtx, pa: number): number {
+  const cfg = c.mem.layout.config;
+  const first = cfg.ramFrames * PAGE_SIZE;
+  if (pa < first || pa >= first + cfg.deviceFrames * PAGE_SIZE) return 0;
+  if (c.imagePath === null || c.mdev === null) return 0;
+  const off = (pa - first) & ~(CACHE_LINE - 1);
+  const lock = xfsWord(c, "syncLock");
+  mutexLock(c.k32, lock, LockClass.NONE);
+  let f: Deno.FsFile | null = null;
+  try {
+    // Opened for each line, as syncDirtyBlocks opens for each sync: the
+    // writes go through imagePwrite/imageSync, so an image write log
+    // (tests/crash) records them in the one order XFS.syncLock gives.
+    f = Deno.openSync(c.imagePath, { write: true });
+    imagePwrite(f, off, c.mdev.bytes.subarray(off, off + CACHE_LINE));
+    imageSync(f);
+    linesPersisted++;
+    return 0;
+  } catch {
+    return -EIO;
+  } finally {
+    f?.close();
+    mutexUnlock(c.k32, lock);
   }
-  return f;
+}
+
+/** The file system whose image this thread's cache-block writes go to (installFileMm). */
+let persistCtx: XipCtx | null = null;
+
+/** Set this thread's file system for persistPhys (once per thread, at mount or attach). */
+export function setPersistCtx(c: XipCtx | null): void {
+  persistCtx = c;
 }
 
 /**
- * The cache lines a process cleaned or flushed (Zicbom cbo.clean/flush)
- * and has not fenced yet, by device byte offset: the write-pending queue
- * of a pmem platform, one per process.
+ * The hart's cache-block hook (HartEnv.cacheBlock): persistLine on this
+ * thread's file system. Entry: no lock held.
+ *
+ * @returns 0 (also with no file system), or -EIO
  */
-export class PersistQueue {
-  readonly #lines = new Set<number>();
-  readonly #first: number;
-  readonly #end: number;
-
-  constructor(readonly c: XipCtx) {
-    const cfg = c.mem.layout.config;
-    this.#first = cfg.ramFrames * PAGE_SIZE;
-    this.#end = (cfg.ramFrames + cfg.deviceFrames) * PAGE_SIZE;
-  }
-
-  /** Lines waiting for a fence. */
-  get pending(): number {
-    return this.#lines.size;
-  }
-
-  /**
-   * cbo.clean or cbo.flush of physical address `pa`: queue its line if it
-   * is device memory (RAM holds nothing persistent). Any thread state.
-   */
-  note(pa: number): void {
-    if (pa < this.#first || pa >= this.#end) return;
-    this.#lines.add((pa - this.#first) & ~(CACHE_LINE - 1));
-  }
-
-  /**
-   * FENCE: write every queued line into the host image (adjacent lines in
-   * one write) and fdatasync it. Holds XFS.syncLock, so a concurrent fsync
-   * and this never interleave their writes. Entry: no lock held.
-   *
-   * @returns 0 (also with nothing queued or no host image), or -EIO
-   */
-  drain(): number {
-    if (this.#lines.size === 0) return 0;
-    const lines = [...this.#lines].sort((a, b) => a - b);
-    this.#lines.clear();
-    const { c } = this;
-    if (c.imagePath === null || c.mdev === null) return 0;
-    const lock = xfsWord(c, "syncLock");
-    mutexLock(c.k32, lock, LockClass.NONE);
-    try {
-      const f = imageFile(c.imagePath);
-      for (let i = 0; i < lines.length;) {
-        let j = i + 1;
-        while (j < lines.length && lines[j] === lines[j - 1]! + CACHE_LINE) j++;
-        const off = lines[i]!, len = (j - i) * CACHE_LINE;
-        persistWrite(f, off, c.mdev.bytes.subarray(off, off + len));
-        i = j;
-      }
-      persistSync(f);
-      return 0;
-    } catch {
-      return -EIO;
-    } finally {
-      mutexUnlock(c.k32, lock);
-    }
-  }
-}
-
-/** pwrite `src` (a view of shared memory) at `off` of the image. @throws the host error */
-function persistWrite(f: Deno.FsFile, off: number, src: Uint8Array): void {
-  const buf = src.slice(); // Deno writes from plain buffers
-  f.seekSync(off, Deno.SeekMode.Start);
-  for (let done = 0; done < buf.length;) {
-    const w = f.writeSync(buf.subarray(done));
-    if (w <= 0) throw new Error("short write");
-    done += w;
-  }
-}
-
-/** fdatasync the image. @throws the host error */
-function persistSync(f: Deno.FsFile): void {
-  f.syncDataSync();
-}
-
-/** The XFS word the persistence writes serialise on (for tests). */
-export const persistLockWord = (c: XipCtx): number => c.xfs + XFS.syncLock;
+export const persistPhys = (pa: number): number =>
+  persistCtx === null ? 0 : persistLine(persistCtx, pa);

@@ -35,7 +35,17 @@
  * @module
  */
 
-import { EACCES, EBUSY, EEXIST, EINVAL, ENODEV, ENOENT, ENOSPC, ENXIO } from "../abi/errno.ts";
+import {
+  EACCES,
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  ENODEV,
+  ENOENT,
+  ENOSPC,
+  ENXIO,
+  EXDEV,
+} from "../abi/errno.ts";
 import { DT_CHR, S_IFCHR } from "../abi/fcntl.ts";
 import { vfsProcCreate, vfsProcExit } from "./vfs.ts";
 import { vfsMkdir } from "./vfs_path.ts";
@@ -49,7 +59,11 @@ import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
 /** The directory the device nodes appear in, under the root. */
 export const DEV_DIR_NAME = "dev";
 
-/** First device inode number; procfs starts at 0x4000_0000. */
+/**
+ * First device inode number; procfs starts at 0x4000_0000. It lies in
+ * chrdev.ts's range (major 0, which no driver there has): DevMount is
+ * mounted outside ChrdevMount and answers for these inodes itself.
+ */
 export const DEVFS_INO_BASE = 0x3f00_0000;
 
 /**
@@ -173,6 +187,13 @@ export class DevMount implements VfsFs {
   isDax(ip: VInode): boolean {
     return devfsOwns(ip.ino) || this.lower.isDax(ip);
   }
+  /** Device nodes keep a position (Linux's mem devices are not streams); the rest pass down. */
+  stream(ip: VInode): boolean {
+    return devfsOwns(ip.ino) ? false : (this.lower.stream?.(ip) ?? false);
+  }
+  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
+    return devfsOwns(ip.ino) ? 0 : (this.lower.writeAccess?.(ip, op) ?? 0);
+  }
   getattr(ip: VInode): VAttr {
     if (!devfsOwns(ip.ino)) return this.lower.getattr(ip);
     const d = deviceOf(ip.ino);
@@ -273,6 +294,14 @@ export class DevMount implements VfsFs {
   }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     return this.#devName(dir, name, -EEXIST) ?? this.lower.symlink(dir, name, target);
+  }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    return this.#devName(dir, name, -EEXIST) ?? this.lower.mknod(dir, name, mode);
+  }
+  link(ip: VInode, dir: VInode, name: string): number {
+    // A device node lives on no filesystem below: no mount to link it into.
+    if (devfsOwns(ip.ino)) return -EXDEV;
+    return this.#devName(dir, name, -EEXIST) ?? this.lower.link(ip, dir, name);
   }
   unlink(dir: VInode, name: string): number {
     // Removing a node of a mount that owns it: Linux says EBUSY for a mount point.

@@ -28,8 +28,8 @@
  */
 
 import { STAT } from "../abi/layout.ts";
-import { EINVAL } from "../abi/errno.ts";
-import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { EINVAL, isErr } from "../abi/errno.ts";
+import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
 import { getUserPagesFast, unpinUserPages } from "../mm/gup.ts";
@@ -54,8 +54,8 @@ function copyBlock(c: XipCtx, b: number, pfn: Pfn, toDevice: boolean, bytes: num
   const at = pfn * PAGE_SIZE;
   if (c.mdev !== null) {
     const src = daxBlockPfn(c, b);
-    if (src < 0) return src;
-    const dev = (src as number) * PAGE_SIZE;
+    if (isErr(src)) return src;
+    const dev = src * PAGE_SIZE;
     if (toDevice) u8.copyWithin(dev, at, at + bytes);
     else u8.copyWithin(at, dev, dev + bytes);
     codeWritten(c.mem, toDevice ? dev : at, bytes);
@@ -63,13 +63,13 @@ function copyBlock(c: XipCtx, b: number, pfn: Pfn, toDevice: boolean, bytes: num
   }
   if (bytes !== PAGE_SIZE) {
     const buf = new Uint8Array(PAGE_SIZE);
-    const r = c.dev.bioRead(b as never, buf);
+    const r = c.dev.bioRead(asBlock(b), buf);
     if (r < 0) return r;
     u8.set(buf.subarray(0, bytes), at);
     codeWritten(c.mem, at, bytes);
     return 0;
   }
-  const r = toDevice ? c.dev.bioWrite(b as never, u8, at) : c.dev.bioRead(b as never, u8, at);
+  const r = toDevice ? c.dev.bioWrite(asBlock(b), u8, at) : c.dev.bioRead(asBlock(b), u8, at);
   if (r >= 0 && !toDevice) codeWritten(c.mem, at, PAGE_SIZE);
   return r < 0 ? r : 0;
 }

@@ -1,6 +1,7 @@
 /**
- * Wiring of the live xipfs into the mm layer, once per thread: the two
- * VmOperations (DAX and page cache), the truncate hook that unmaps a range
+ * Wiring of the live xipfs into the mm layer, once per thread: the three
+ * VmOperations (DAX, page cache, and shmem for the memory-backed inodes
+ * that share its inode cache), the truncate hook that unmaps a range
  * from every process, and the choice of ops for an mmap of a file.
  *
  * Every thread that maps or faults files (the main thread and each Worker)
@@ -15,6 +16,8 @@
 
 import { ISLOT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
+import { EOPNOTSUPP, isErr } from "../abi/errno.ts";
+import { MAP_SYNC } from "../abi/mman.ts";
 import { type Pfn, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pageMapcount, pageRefcount, pfnValid } from "../mm/memmap.ts";
@@ -28,24 +31,30 @@ import {
 import {
   type MmapFile,
   registerVmOps,
+  VM_DENYWRITE,
   VM_MIXEDMAP,
+  VM_SYNC,
   vmaEnd,
+  vmaFlags,
   vmaPgoff,
   vmaStart,
-  type VmFault,
   type VmOperations,
   VMOPS_DAX,
   VMOPS_FILEMAP,
+  VMOPS_SHMEM,
 } from "../mm/vma.ts";
 import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
 import { daxPmdFault } from "./dax_pmd.ts";
+import { setPersistCtx } from "./dax_sync.ts";
 import { type FilemapCtx, filemapFault, filemapMkwrite } from "./filemap_fault.ts";
 import { ihold, iput, isDax } from "./icache.ts";
 import { shrinkPageCache, writebackMapping } from "./pagecache.ts";
 import { setReclaimHook } from "../mm/frame_alloc.ts";
+import { isShmemSlot, shmemAttach, shmemVmOps } from "./shmem.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
 import { fsync } from "./xipfs_sync.ts";
+import { writeAccess } from "./write_access.ts";
 import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
 import { setUnmapMappingRangeHook, type XipFs } from "./xipfs_live.ts";
 
@@ -59,10 +68,14 @@ function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | 
   return {
     open(mem: Memory, v: number, after?: number) {
       ihold(c, vmaInode(c, v));
+      // Each exec mapping holds a denial for its life; the exec's own one
+      // covers the moment before the first (write_access.ts).
+      if ((vmaFlags(mem, v) & VM_DENYWRITE) !== 0) writeAccess(mem, vmaInode(c, v).slot, "deny");
       rmapAddVma(mem, v, after);
     },
     close(mem: Memory, v: number) {
       const ip = vmaInode(c, v);
+      if ((vmaFlags(mem, v) & VM_DENYWRITE) !== 0) writeAccess(mem, ip.slot, "allow");
       rmapRemoveVma(mem, v);
       iput(c, ip);
     },
@@ -71,14 +84,22 @@ function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | 
   };
 }
 
-/** The VmOperations of S_DAX files (VMOPS_DAX). */
-export function daxVmOps(c: XipCtx): VmOperations {
+/**
+ * The VmOperations of S_DAX files (VMOPS_DAX). Entry: any lock state;
+ * building the table takes no lock. Each op keeps its own contract: fault as
+ * daxFault, hugeFault as daxPmdFault, pageMkwrite as daxPfnMkwrite
+ * (mmap_lock held for reading), msync as fsync (no lock of the inode held),
+ * open and close as rmapAddVma and rmapRemoveVma.
+ */
+export function daxVmOps(c: XipCtx): VmOperations<XipCtx> {
   return {
     name: "dax",
+    ctx: c,
+    mmapSupportedFlags: MAP_SYNC,
     mmap: (_mem, _file, vmFlags) => vmFlags | VM_MIXEDMAP,
-    fault: (vmf: VmFault) => daxFault(c, vmf),
-    hugeFault: (vmf: VmFault) => daxPmdFault(c, vmf),
-    pageMkwrite: (vmf: VmFault) => daxPfnMkwrite(c, vmf),
+    fault: daxFault,
+    hugeFault: daxPmdFault,
+    pageMkwrite: daxPfnMkwrite,
     // Stores through the mapping land on the device itself; fsync records
     // every block of a mapped DAX file for the host image.
     msync: (_mem, v) => fsync(c, vmaInode(c, v)),
@@ -86,13 +107,23 @@ export function daxVmOps(c: XipCtx): VmOperations {
   };
 }
 
-/** The VmOperations of page-cache files (VMOPS_FILEMAP). */
-export function filemapVmOps(f: FilemapCtx): VmOperations {
+/**
+ * The VmOperations of page-cache files (VMOPS_FILEMAP). Entry: any lock
+ * state; building the table takes no lock. Each op keeps its own contract:
+ * fault as filemapFault, pageMkwrite as filemapMkwrite (mmap_lock held for
+ * reading), msync as writebackMapping (no page lock held; takes each dirty
+ * page's lock in turn), open and close as rmapAddVma and rmapRemoveVma.
+ */
+export function filemapVmOps(f: FilemapCtx): VmOperations<FilemapCtx> {
   const c = f.c;
   return {
     name: "filemap",
-    fault: (vmf: VmFault) => filemapFault(f, vmf),
-    pageMkwrite: (vmf: VmFault) => filemapMkwrite(f, vmf),
+    ctx: f,
+    mmapSupportedFlags: MAP_SYNC,
+    // MAP_SYNC needs a DAX file (ext4_file_mmap's daxdev_mapping_supported).
+    mmap: (_mem, _file, vmFlags) => (vmFlags & VM_SYNC) !== 0 ? -EOPNOTSUPP : vmFlags,
+    fault: filemapFault,
+    pageMkwrite: filemapMkwrite,
     msync(_mem, v, start: VirtAddr, end: VirtAddr) {
       const from = vmaPgoff(c.mem, v) + ((start - vmaStart(c.mem, v)) >>> 12);
       const to = from + ((Math.min(end, vmaEnd(c.mem, v)) - start + 4095) >>> 12);
@@ -118,8 +149,8 @@ export function daxLayoutBusyPage(c: XipCtx, ip: InodeRef, start: number, n: num
   bmapWalk(c.vol, ip.ino, (b, ib, kind, valid) => {
     if (busy !== -1 || kind !== "data" || !valid || ib < start || ib >= end) return;
     const pfn = daxBlockPfn(c, b);
-    if (pfn < 0 || !pfnValid(c.mem, pfn as Pfn)) return;
-    if (pageRefcount(c.mem, pfn as Pfn) > pageMapcount(c.mem, pfn as Pfn)) busy = pfn as Pfn;
+    if (isErr(pfn) || !pfnValid(c.mem, pfn)) return;
+    if (pageRefcount(c.mem, pfn) > pageMapcount(c.mem, pfn)) busy = pfn;
   });
   return busy;
 }
@@ -159,22 +190,29 @@ export function truncateUnmap(c: XipCtx, ip: InodeRef, start: number, n: number)
 
 /**
  * Register this thread's DAX and page-cache VmOperations over `fs`, install
- * truncateUnmap as its unmap hook and the page-cache shrinker as its
- * reclaim hook. Call once per thread, after mounting or attaching.
+ * truncateUnmap as its unmap hook and the page-cache shrinker as its reclaim
+ * hook. Call once per thread, after mounting or attaching. Entry: no lock
+ * held; takes none (it only fills this thread's tables; the hooks carry the
+ * contracts of truncateUnmap and shrinkPageCache).
  */
 export function installFileMm(fs: XipFs): void {
   const c = fs.ctx;
   registerVmOps(VMOPS_DAX, daxVmOps(c));
   registerVmOps(VMOPS_FILEMAP, filemapVmOps({ c, aops: fs.aops, aopsFor: fs.aopsFor }));
+  registerVmOps(VMOPS_SHMEM, shmemVmOps(c));
+  shmemAttach(c);
   setUnmapMappingRangeHook((ip, start, n) => truncateUnmap(c, ip, start, n));
+  setPersistCtx(c); // Zicbom cbo.clean/cbo.flush write lines of this device into its image
   // Anonymous and COW faults reclaim the page cache before they fail with OOM.
   setReclaimHook((mem, nr) => shrinkPageCache(mem, nr, fs.aopsFor));
 }
 
 /**
- * The MmapFile doMmap needs for an open file of `ip`: DAX ops for an S_DAX
- * inode, page-cache ops otherwise. `readable`/`writable` are the fd's mode.
+ * The MmapFile doMmap needs for an open file of `ip`: shmem ops for a
+ * shmem inode (src/fs/shmem.ts), DAX ops for an S_DAX inode, page-cache ops
+ * otherwise. `readable`/`writable` are the fd's mode.
  */
 export function mmapFile(fs: XipFs, ip: InodeRef, readable: boolean, writable: boolean): MmapFile {
-  return { slot: ip.slot, ops: fs.isDax(ip) ? VMOPS_DAX : VMOPS_FILEMAP, readable, writable };
+  const ops = isShmemSlot(fs.ctx, ip.slot) ? VMOPS_SHMEM : fs.isDax(ip) ? VMOPS_DAX : VMOPS_FILEMAP;
+  return { slot: ip.slot, ops, readable, writable };
 }

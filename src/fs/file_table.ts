@@ -62,7 +62,9 @@ function checkFdt(mem: Memory, fdt: number, where: string): void {
 
 /**
  * Claim a free open-file record for inode (ino, islot) with `flags`, with
- * one reference and position 0. Takes and drops FILES.lock.
+ * one reference and position 0. Entry: no FILE_TABLE or TASK_TABLE lock held
+ * (the table lock is a leaf; anything outer may be). Takes and drops
+ * FILES.lock (FILE_TABLE).
  *
  * @returns the record index, or -ENFILE when the table is full
  */
@@ -171,9 +173,10 @@ export function fdtAlloc(mem: Memory, cwd: number): number {
 
 /**
  * A new fd table naming the same open files as `fdt`, fd for fd, with the
- * same close-on-exec bits and current directory (Linux's dup_fd, for a
- * fork without CLONE_FILES): each open file gains one reference per fd.
- * Takes `fdt`'s lock.
+ * same close-on-exec bits and current directory (Linux's dup_fd, for a fork
+ * without CLONE_FILES): each open file gains one reference per fd. Entry: no
+ * FILE_TABLE or TASK_TABLE lock held (a leaf); takes and drops `fdt`'s lock
+ * (FILE_TABLE).
  *
  * @returns the new table's index, or -EMFILE when every table is taken
  */
@@ -289,9 +292,12 @@ export function fdtSetNofile(mem: Memory, fdt: number, soft: number, hard: numbe
 
 /**
  * Install open-file record `idx` at the lowest free fd >= `minFd` and below
- * the table's RLIMIT_NOFILE (the caller's reference moves into the fd word).
+ * the table's RLIMIT_NOFILE (the caller's reference moves into the fd
+ * word). Entry: no FILE_TABLE or TASK_TABLE lock held; takes and drops the
+ * table's lock (FILE_TABLE).
  *
- * @returns the fd, or -EMFILE when none is free (the caller still owns its reference)
+ * @returns the fd, or -EMFILE when none is free (the caller still owns its
+ *   reference)
  */
 export function fdInstall(
   mem: Memory,
@@ -314,7 +320,8 @@ export function fdInstall(
 
 /**
  * Put record `idx` at `fd` (dup2), taking the fd word over. The caller's
- * reference moves into the fd word.
+ * reference moves into the fd word. Entry: no FILE_TABLE or TASK_TABLE lock
+ * held; takes and drops the table's lock (FILE_TABLE).
  *
  * @returns the record that `fd` named before (the caller puts it), -1 if none, or
  *   -EBADF (also for a fd at or above RLIMIT_NOFILE, as Linux's dup2)
@@ -337,7 +344,9 @@ export function fdReplace(mem: Memory, fdt: number, fd: number, idx: number, clo
  * Look up `fd` and take a reference on its open file (Linux's fdget). The
  * caller drops it with filePut. `noteRef`, if given, runs under the table
  * lock right after the reference is taken (the VFS records it there for a
- * killed task's recovery, src/sync/task.ts taskNote).
+ * killed task's recovery, src/sync/task.ts taskNote) and must take no lock.
+ * Entry: no FILE_TABLE or TASK_TABLE lock held; takes and drops the table's
+ * lock (FILE_TABLE).
  *
  * @returns the record index, or -EBADF
  */
@@ -359,7 +368,9 @@ export function fdGet(
 }
 
 /**
- * Clear `fd` and hand its reference to the caller (who puts it).
+ * Clear `fd` and hand its reference to the caller (who puts it). Entry: no
+ * FILE_TABLE or TASK_TABLE lock held; takes and drops the table's lock
+ * (FILE_TABLE).
  *
  * @returns the record index it named, or -EBADF
  */
@@ -374,7 +385,10 @@ export function fdRemove(mem: Memory, fdt: number, fd: number): number {
   });
 }
 
-/** Whether `fd` is close-on-exec; -EBADF when closed. */
+/**
+ * Whether `fd` is close-on-exec; -EBADF when closed. Entry: no FILE_TABLE
+ * lock held; takes and drops the table's lock.
+ */
 export function fdGetCloexec(mem: Memory, fdt: number, fd: number): boolean | number {
   if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
   return withTable(mem, fdt, (b) => {
@@ -383,7 +397,12 @@ export function fdGetCloexec(mem: Memory, fdt: number, fd: number): boolean | nu
   });
 }
 
-/** Set or clear close-on-exec on `fd`. @returns 0 or -EBADF */
+/**
+ * Set or clear close-on-exec on `fd`. Entry: no FILE_TABLE lock held; takes
+ * and drops the table's lock.
+ *
+ * @returns 0 or -EBADF
+ */
 export function fdSetCloexec(mem: Memory, fdt: number, fd: number, on: boolean): number {
   if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
   return withTable(mem, fdt, (b) => {
@@ -396,7 +415,8 @@ export function fdSetCloexec(mem: Memory, fdt: number, fd: number, on: boolean):
 
 /**
  * Clear every close-on-exec fd of table `fdt` (execve) and hand their
- * references to the caller, who puts each.
+ * references to the caller, who puts each. Entry: no FILE_TABLE lock held;
+ * takes and drops the table's lock.
  *
  * @returns the open-file records the cleared fds named
  */
@@ -414,7 +434,10 @@ export function fdtTakeCloexec(mem: Memory, fdt: number): number[] {
   });
 }
 
-/** The open fds of table `fdt`, ascending (a snapshot). */
+/**
+ * The open fds of table `fdt`, ascending (a snapshot). Entry: no FILE_TABLE
+ * lock held; takes and drops the table's lock.
+ */
 export function fdtOpenFds(mem: Memory, fdt: number): number[] {
   return withTable(mem, fdt, (b) => {
     const fds: number[] = [];

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { EINVAL } from "../abi/errno.ts";
+import { EINVAL, type Errno, isErr } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
 import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
@@ -39,10 +39,16 @@ import type { VfsFs, VInode } from "./vfs_fs.ts";
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 /**
  * Copy [pos, pos + dst.length) of `ip`, clamped to i_size, from the page
- * cache into `dst`, reading missing pages in through readpage. Caller
- * holds i_rwsem for read.
+ * cache into `dst`, reading missing pages in through readpage.
  *
- * @returns the bytes copied (0 at or past EOF), or -errno when nothing was copied
+ * Entry: i_rwsem held for read (vfs doRead), no page lock and nothing ranked
+ * inside PAGE_LOCK. readCachePage takes and drops the page-cache index lock,
+ * and on a miss the new page's lock (and may write back and reclaim other
+ * pages under their locks); returns with i_rwsem still held and nothing
+ * else.
+ *
+ * @returns the bytes copied (0 at or past EOF), or -errno when nothing was
+ *   copied
  */
 export function filemapRead(fs: VfsFs, ip: VInode, pos: number, dst: Uint8Array): number {
   const mem = fs.mem;
@@ -57,10 +63,10 @@ export function filemapRead(fs: VfsFs, ip: VInode, pos: number, dst: Uint8Array)
     const off = p - pgoff * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - off, end - p);
     const pfn = readCachePage(mem, ip.slot, pgoff, aops, undefined, fs.aopsLookup);
-    if (pfn < 0) return done > 0 ? done : pfn;
-    const base = (pfn as Pfn) * PAGE_SIZE + off;
+    if (isErr(pfn)) return done > 0 ? done : pfn;
+    const base = pfn * PAGE_SIZE + off;
     dst.set(mem.u8.subarray(base, base + n), done);
-    putPage(mem, pfn as Pfn);
+    putPage(mem, pfn);
     done += n;
   }
   statAdd(mem, STAT.copiedRead, done);
@@ -82,7 +88,7 @@ function writeBegin(
   off: number,
   n: number,
   size: number,
-): Pfn | number {
+): Pfn | Errno {
   const mem = fs.mem;
   const fresh = (off === 0 && n === PAGE_SIZE) || pgoff * PAGE_SIZE >= size;
   for (;;) {
@@ -91,8 +97,8 @@ function writeBegin(
       // Must be read, or is cached already (readCachePage then just finds it).
       const pfn = readCachePage(mem, ip.slot, pgoff, fs.aops, undefined, fs.aopsLookup);
       if (cached !== -1) putPage(mem, cached);
-      if (pfn < 0) return pfn;
-      lockPage(mem, pfn as Pfn);
+      if (isErr(pfn)) return pfn;
+      lockPage(mem, pfn);
       return pfn;
     }
     // As readCachePage does: reclaim (writing dirty pages back) while that frees frames.
@@ -101,16 +107,16 @@ function writeBegin(
       () => allocFrame(mem),
       (m, nr) => shrinkPageCache(m, nr, fs.aopsLookup),
     );
-    if (pfn < 0) return pfn;
-    lockPage(mem, pfn as Pfn);
-    if (addToPageCacheLocked(mem, pfn as Pfn, ip.slot, pgoff) < 0) {
-      unlockPage(mem, pfn as Pfn);
-      putPage(mem, pfn as Pfn);
+    if (isErr(pfn)) return pfn;
+    lockPage(mem, pfn);
+    if (addToPageCacheLocked(mem, pfn, ip.slot, pgoff) < 0) {
+      unlockPage(mem, pfn);
+      putPage(mem, pfn);
       continue; // someone cached it meanwhile
     }
-    pageView(mem, pfn as Pfn).set(ZERO_PAGE);
+    pageView(mem, pfn).set(ZERO_PAGE);
     codeWritten(mem, pfn * PAGE_SIZE, PAGE_SIZE);
-    setPageFlag(mem, pfn as Pfn, PG_uptodate);
+    setPageFlag(mem, pfn, PG_uptodate);
     return pfn;
   }
 }
@@ -133,13 +139,13 @@ export function filemapWrite(fs: VfsFs, ip: VInode, pos: number, src: Uint8Array
     const off = p - pgoff * PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - off, src.length - done);
     const pfn = writeBegin(fs, ip, pgoff, off, n, size);
-    if (pfn < 0) {
+    if (isErr(pfn)) {
       err = pfn;
       break;
     }
-    mem.u8.set(src.subarray(done, done + n), (pfn as Pfn) * PAGE_SIZE + off);
+    mem.u8.set(src.subarray(done, done + n), pfn * PAGE_SIZE + off);
     codeWritten(mem, pfn * PAGE_SIZE + off, n);
-    setPageDirty(mem, pfn as Pfn);
+    setPageDirty(mem, pfn);
     // i_size covers the page before it is unlocked (Linux's write_end):
     // eviction, while the rest of this write allocates frames, may write
     // the page back, and a block past i_size is one truncate never frees.
@@ -147,8 +153,8 @@ export function filemapWrite(fs: VfsFs, ip: VInode, pos: number, src: Uint8Array
       fs.setSize(ip, p + n);
       size = p + n;
     }
-    unlockPage(mem, pfn as Pfn);
-    putPage(mem, pfn as Pfn);
+    unlockPage(mem, pfn);
+    putPage(mem, pfn);
     done += n;
   }
   statAdd(mem, STAT.copiedWrite, done);
@@ -166,10 +172,15 @@ export function filemapWriteback(fs: VfsFs, ip: VInode, from = 0, to = Infinity)
 }
 
 /**
- * Whether file block `iblock` of `ip` holds data for SEEK_DATA/SEEK_HOLE:
- * a mapped block, or a dirty cached page not yet written back. A clean
- * cached page over a hole (a read of the hole) is still a hole, so both
- * modes answer alike.
+ * Whether file block `iblock` of `ip` holds data for SEEK_DATA/SEEK_HOLE: a
+ * mapped block, or a dirty cached page not yet written back. A clean cached
+ * page over a hole (a read of the hole) is still a hole, so both modes
+ * answer alike.
+ *
+ * Entry: i_rwsem held for read (vfs seekDataHole), no page lock. Takes no
+ * lock: getBlock without create, findGetPage and putPage are lock-free.
+ *
+ * @returns true or false, or getBlock's negative errno
  */
 export function filemapBlockHasData(fs: VfsFs, ip: VInode, iblock: number): boolean | number {
   const b = fs.getBlock(ip, iblock, false);
@@ -208,10 +219,16 @@ export const DIO_ALIGN = PAGE_SIZE;
 
 /**
  * Default O_DIRECT: aligned requests only (else -EINVAL, as Linux). A read
- * first writes back cached dirty pages of the range so it sees them; a
- * write writes them back first, goes to the device, then copies the new
- * bytes into any page still cached so the cache never serves stale data
- * (Linux invalidates instead). Holes read as zeros; a read stops at EOF.
+ * first writes back cached dirty pages of the range so it sees them; a write
+ * writes them back first, goes to the device, then copies the new bytes into
+ * any page still cached so the cache never serves stale data (Linux
+ * invalidates instead). Holes read as zeros; a read stops at EOF.
+ *
+ * Entry: i_rwsem held, read for "read" and write for "write" (DirectIO); no
+ * page lock. Takes each dirty page's lock in turn to write it back and each
+ * cached page's lock to update it, and writepage's getBlock takes the
+ * block-map lock to fill holes; returns with i_rwsem still held and nothing
+ * else.
  *
  * @returns bytes transferred, or -errno when none were
  */

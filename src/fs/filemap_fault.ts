@@ -24,7 +24,7 @@
  */
 
 import { ISLOT } from "../abi/layout.ts";
-import { ENOMEM } from "../abi/errno.ts";
+import { ENOMEM, isErr } from "../abi/errno.ts";
 import { ACCESS_WRITE, pfnToPte, PTE_A, PTE_D, PTE_U, PTE_V, pteToPfn } from "../abi/sv32.ts";
 import { asPte, type Pfn } from "../abi/types.ts";
 import {
@@ -80,7 +80,7 @@ function withInvalidate(c: XipCtx, ip: InodeRef, body: () => number): number {
  * drops the one it locked the page with (the rule of lockPage).
  * Entry: page lock held.
  */
-function mapLockedPage(vmf: VmFault, pfn: Pfn, writable: boolean): void {
+export function mapLockedPage(vmf: VmFault, pfn: Pfn, writable: boolean): void {
   const { mem, mm } = vmf;
   const ptw = vmf.ptw;
   const bits = PTE_V | PTE_U | PTE_A | (writable ? PTE_D : 0) |
@@ -118,17 +118,12 @@ export function filemapFault(f: FilemapCtx, vmf: VmFault): number {
     // holding the page lock has that one reference dropped for it (lockPage).
     const pfn = withNoKill(() => {
       const got = readCachePage(mem, ip.slot, vmf.pgoff, f.aops, info, f.aopsFor);
-      if (got >= 0) lockPage(mem, got as Pfn);
+      if (!isErr(got)) lockPage(mem, got);
       return got;
     });
-    if (pfn < 0) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-    countFault(
-      mem,
-      info.major ? FAULT_KIND.fileMajor : FAULT_KIND.fileMinor,
-      vmf.address,
-      pfn as Pfn,
-    );
-    const page = pfn as Pfn;
+    if (isErr(pfn)) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+    countFault(mem, info.major ? FAULT_KIND.fileMajor : FAULT_KIND.fileMinor, vmf.address, pfn);
+    const page = pfn;
     try {
       // Truncated or evicted between the lookup and the lock: let the hart retry.
       if (!pageIs(mem, page, ip.slot, vmf.pgoff)) return VM_FAULT_NOPAGE;

@@ -14,9 +14,19 @@
  *  4. reachability (orphans) and link counts
  *  5. the block bitmap against the blocks in use (no leaks, nothing in use
  *     marked free) and the superblock's free counts against the bitmaps
+ *  6. the poison list (xipfs_poison.ts): well formed, and a note naming
+ *     each file that owns poisoned blocks (not an error: the image is
+ *     consistent, the media failed)
+ *
+ * With `{ state: true }` (xip fsck) a superblock whose state says the
+ * filesystem was not unmounted cleanly (a crash, or a kill) is an error
+ * too, and the check runs in full as e2fsck does for such a filesystem.
+ * Without it (the live machine's own checks, which run while mounted) the
+ * state only has to be one of the two valid values.
  *
  * Exit status as fsck(8): 0 clean, 4 errors left uncorrected, 8
  * operational error (the image cannot be read as xipfs at all).
+ * fsck_repair.ts repairs what this finds.
  *
  * @module
  */
@@ -32,6 +42,7 @@ import { asIno, type Ino } from "../abi/types.ts";
 import { BMAP_MAX_BLOCKS, bmapLookup, bmapWalk } from "./xipfs_bmap.ts";
 import { direntCheck, modeToFileType } from "./xipfs_dir.ts";
 import { symlinkIsInline } from "./xipfs_file.ts";
+import { poisonReport } from "./xipfs_poison.ts";
 import {
   blockInUse,
   blockOff,
@@ -42,6 +53,7 @@ import {
   isDirMode,
   isLnkMode,
   isRegMode,
+  isSockMode,
   openVolume,
   superGet,
   type XipSuper,
@@ -61,10 +73,21 @@ export interface FsckResult {
   readonly status: 0 | 4 | 8;
   /** One line per problem found (at most FSCK_MAX_ERRORS, then a summary line). */
   readonly errors: string[];
+  /** Facts that are not errors: the poisoned blocks and the files that own them. */
+  readonly notes?: string[];
 }
 
 /** Error lines kept; the rest are counted in a final line. */
 export const FSCK_MAX_ERRORS = 200;
+
+/** Options of fsck. */
+export interface FsckOptions {
+  /** Count a superblock left dirty (not unmounted cleanly) as an error. */
+  state?: boolean;
+}
+
+/** The line fsck reports for a superblock left dirty. */
+export const FSCK_NOT_CLEAN = "not cleanly unmounted (superblock state dirty): check forced";
 
 /**
  * Check `image`. Reads only; never throws, whatever the bytes (an
@@ -82,13 +105,21 @@ export const FSCK_MAX_ERRORS = 200;
  * @param image the bytes of an image, e.g. from `Deno.readFileSync`
  * @returns the status (0 clean, 4 errors found, 8 unusable) and one line per problem
  */
-export function fsck(image: Uint8Array): FsckResult {
+export function fsck(image: Uint8Array, opts: FsckOptions = {}): FsckResult {
   try {
     const opened = openVolume(image);
     if (!opened.ok) return { status: FSCK_UNUSABLE, errors: [opened.error] };
     const c = new Checker(opened.vol);
+    if (opts.state && superGet(opened.vol, "state") === XIPFS_STATE_DIRTY) c.error(FSCK_NOT_CLEAN);
     c.run();
-    return { status: c.errorCount === 0 ? FSCK_CLEAN : FSCK_ERRORS, errors: c.lines() };
+    const poison = poisonReport(opened.vol);
+    for (const e of poison.errors) c.error(e);
+    const status = c.errorCount === 0 ? FSCK_CLEAN : FSCK_ERRORS;
+    return {
+      status,
+      errors: c.lines(),
+      ...(poison.notes.length > 0 ? { notes: poison.notes } : {}),
+    };
   } catch (e) {
     return { status: FSCK_UNUSABLE, errors: [`internal error: ${String(e)}`] };
   }
@@ -100,6 +131,7 @@ function typeName(mode: number): string {
   if (isRegMode(mode)) return "file";
   if (isDirMode(mode)) return "directory";
   if (isLnkMode(mode)) return "symlink";
+  if (isSockMode(mode)) return "socket";
   return "unknown";
 }
 

@@ -26,6 +26,8 @@
 import { IFLAG_DAX, ISLOT, XIP_FL_EOFBLOCKS, XIPFS_PTRS_PER_BLOCK } from "../abi/layout.ts";
 import { EFBIG, EIO, ENOSPC, EUCLEAN } from "../abi/errno.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
+import { badblockFirst } from "../hw/badblocks.ts";
+import { setPoison } from "./xipfs_poison.ts";
 import { asBlock, type BlockNo, blockToSector, type Ino, PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { withNoKill } from "../sync/task.ts";
@@ -204,6 +206,7 @@ function zeroNewBlocks(c: XipCtx, b: BlockNo, n: number): number {
     if (typeof da === "number") return da;
     if (da.avail < n * PAGE_SIZE) return -EIO;
     c.mdev.bytes.fill(0, da.kaddr, da.kaddr + n * PAGE_SIZE);
+    clearPoison(c, b, n);
     return 0;
   }
   for (let i = 0; i < n; i++) {
@@ -213,14 +216,32 @@ function zeroNewBlocks(c: XipCtx, b: BlockNo, n: number): number {
   return 0;
 }
 
-/** Allocate and zero a metadata block (indirect, directory). @returns it or -errno */
+/**
+ * Allocate and zero a metadata block (indirect, directory). Any lock may
+ * be held (getBlock's caller holds the block-map lock, the namespace
+ * operations theirs); takes the HWPOISON lock (a leaf) only when the block
+ * was poisoned.
+ *
+ * @returns it or -errno
+ */
 export function allocMetaBlock(c: XipCtx): BlockNo {
   const b = allocBlock(c);
   if (b < 0) return b;
   const off = blockOff(c.vol, b);
   c.vol.dev.fill(0, off, off + PAGE_SIZE);
+  if (c.mdev !== null) clearPoison(c, b, 1);
   markBlockDirty(c, b);
   return b;
+}
+
+/**
+ * Blocks [b, b + n) were just overwritten whole with zeros: their poison,
+ * if any, is gone (the zeroing is pmem's dax_zero_page_range, which clears
+ * poison). Cheap when the device has none. Any lock may be held; takes the
+ * HWPOISON lock (a leaf) only when some block is poisoned.
+ */
+export function clearPoison(c: XipCtx, b: number, n: number): void {
+  if (badblockFirst(c.mem, b, n) >= 0) setPoison(c, b, n, false);
 }
 
 /**
@@ -453,7 +474,12 @@ function freeBlockRangeNoKill(c: XipCtx, ip: InodeRef, first: number, end: numbe
  * ext2_aops over get_block), for files that are not DAX. The mapping id is
  * the inode-cache slot. readpage fills a hole with zeros without allocating;
  * writepage allocates (getBlock create) and writes the page with bio.
- * Called with the page locked (PAGE_LOCK held; getBlock nests inside it).
+ *
+ * Entry: for both ops, the page locked (PAGE_LOCK held) when the page cache
+ * calls them (readCachePage, writebackMapping), or i_rwsem held with no page
+ * lock for O_DIRECT (defaultDirectIO). readpage takes no lock
+ * (bmapLookupFast); writepage takes and drops the block-map lock to fill a
+ * hole. Building the table takes no lock.
  */
 export function fileAops(c: XipCtx): AddressSpaceOps {
   const inoOf = (mapping: number): Ino =>

@@ -103,9 +103,15 @@ function releaseSlot(c: XipCtx, slot: number): void {
 
 /**
  * Take a reference to inode `ino` in the inode cache, bringing it in if it
- * is not there (Linux's iget_locked + fill). Call with no page lock, no
- * block-map lock and nothing ranked inside INODE_CACHE held (it may write
- * back a cached inode's pages to reuse its slot).
+ * is not there (Linux's iget_locked + fill).
+ *
+ * Entry: no lock ranked at or inside DAX_ENTRY | PAGE_LOCK held (no page,
+ * DAX-entry, block-map, i_mmap, page-table or inode-cache lock); i_rwsem of
+ * other inodes may be held (namei, rename). Takes and drops the inode-cache
+ * lock (INODE_CACHE); to reuse a CACHED slot it evicts that inode with the
+ * lock dropped, writing back and dropping its pages under their page locks
+ * and, for an unlinked one, freeing its blocks under its block-map lock.
+ * Returns with no lock held.
  *
  * @returns the reference (drop it with iput), -ENOENT when `ino` is not an
  *   allocated inode, -ENFILE when every slot holds an active inode
@@ -135,6 +141,7 @@ export function iget(c: XipCtx, ino: Ino): InodeRef | number {
     if (free !== 0) {
       const base = islotBase(c, free);
       c.k32[base + ISLOT.flags] = dax ? IFLAG_DAX : 0;
+      Atomics.store(c.k32, base + ISLOT.writecount, 0); // a new inode: no writers, no denials
       Atomics.store(c.k32, base + ISLOT.count, 1);
       Atomics.store(c.k32, base + ISLOT.state, ISTATE_ACTIVE);
       Atomics.store(c.k32, base + ISLOT.ino, ino);
@@ -152,6 +159,104 @@ export function iget(c: XipCtx, ino: Ino): InodeRef | number {
     evictSlot(c, victim);
     Atomics.add(c.k32, c.icache + ICACHE.reclaims, 1);
   }
+}
+
+/**
+ * Give inode `ino` of another in-memory filesystem (shmem: src/fs/shmem.ts)
+ * a slot of its own, ACTIVE with one reference and `flags`, evicting a
+ * CACHED xipfs inode when no slot is free (as iget does). Its slot is then
+ * its page-cache mapping and holds its locks and i_mmap list; xipfs's iget
+ * never finds it (the number is outside the volume). Release it with
+ * icacheFreeSlot. Entry: as iget.
+ *
+ * @returns the slot, or -ENFILE when every slot holds an active inode
+ */
+export function icacheClaimSlot(c: XipCtx, ino: Ino, flags: number): number {
+  for (;;) {
+    icLock(c);
+    const free = slotInState(c, ISTATE_FREE);
+    if (free !== 0) {
+      const base = islotBase(c, free);
+      c.k32[base + ISLOT.flags] = flags;
+      Atomics.store(c.k32, base + ISLOT.count, 1);
+      Atomics.store(c.k32, base + ISLOT.state, ISTATE_ACTIVE);
+      Atomics.store(c.k32, base + ISLOT.ino, ino);
+      Atomics.add(c.k32, c.icache + ICACHE.nrInodes, 1);
+      icUnlock(c);
+      return free;
+    }
+    const victim = slotInState(c, ISTATE_CACHED);
+    if (victim === 0) {
+      icUnlock(c);
+      return -ENFILE;
+    }
+    Atomics.store(c.k32, islotBase(c, victim) + ISLOT.state, ISTATE_FREEING);
+    icUnlock(c);
+    evictSlot(c, victim);
+    Atomics.add(c.k32, c.icache + ICACHE.reclaims, 1);
+  }
+}
+
+/**
+ * Take a reference on inode `ino` of a slot claimed by icacheClaimSlot,
+ * found by number (an iget for those inodes). A slot that is not ACTIVE
+ * (its last reference went) is not found. Takes the ICACHE lock.
+ *
+ * @returns the slot, or 0 when no active slot holds `ino`
+ */
+export function icacheGrab(c: XipCtx, ino: Ino): number {
+  icLock(c);
+  try {
+    const s = findSlot(c, ino);
+    if (s === 0) return 0;
+    const base = islotBase(c, s);
+    if (c.k32[base + ISLOT.state] !== ISTATE_ACTIVE) return 0;
+    Atomics.add(c.k32, base + ISLOT.count, 1);
+    return s;
+  } finally {
+    icUnlock(c);
+  }
+}
+
+/**
+ * Drop a reference on a slot claimed by icacheClaimSlot. When it was the
+ * last, the slot turns FREEING (icacheGrab no longer finds it) and the
+ * caller must release what the inode holds, then call icacheFreeSlot.
+ * Takes the ICACHE lock.
+ *
+ * @returns true when this dropped the last reference
+ * @throws KernelPanic when the count would go below 0 or the slot changed hands
+ */
+export function icacheDrop(c: XipCtx, ip: InodeRef): boolean {
+  const base = islotBase(c, ip.slot);
+  icLock(c);
+  try {
+    if (c.k32[base + ISLOT.ino] !== ip.ino) {
+      throw new KernelPanic("icacheDrop", `slot ${ip.slot} no longer holds inode ${ip.ino}`);
+    }
+    const left = Atomics.sub(c.k32, base + ISLOT.count, 1) - 1;
+    if (left < 0) {
+      Atomics.add(c.k32, base + ISLOT.count, 1);
+      throw new KernelPanic("icacheDrop", `inode ${ip.ino} reference count underflow`);
+    }
+    if (left > 0) return false;
+    Atomics.store(c.k32, base + ISLOT.state, ISTATE_FREEING);
+    return true;
+  } finally {
+    icUnlock(c);
+  }
+}
+
+/**
+ * Free a slot claimed by icacheClaimSlot whose last reference is gone and
+ * whose pages are gone. Takes the ICACHE lock.
+ */
+export function icacheFreeSlot(c: XipCtx, slot: number): void {
+  const base = islotBase(c, slot);
+  if (Atomics.load(c.k32, base + ISLOT.count) !== 0) {
+    throw new KernelPanic("icacheFreeSlot", `slot ${slot} is still referenced`);
+  }
+  releaseSlot(c, slot);
 }
 
 /**
@@ -251,7 +356,11 @@ export const icacheInUse = (c: XipCtx): number => Atomics.load(c.k32, c.icache +
 
 /**
  * Evict every CACHED inode (write back and drop its pages): unmount, and
- * tests that want an empty cache. Takes the ICACHE lock per slot.
+ * tests that want an empty cache.
+ *
+ * Entry: no lock held. Takes and drops the inode-cache lock per slot; each
+ * eviction runs with it dropped and takes the evicted inode's page locks
+ * (and, for an unlinked inode, its block-map lock).
  *
  * @returns the number of ACTIVE inodes left (references still held)
  */

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { isErr } from "../abi/errno.ts";
 import { ICACHE_SLOTS } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
@@ -128,8 +129,8 @@ export class MetaCache {
         continue;
       }
       const pfn = withReclaim(mem, () => allocFrame(mem), (m, nr) => shrinkPageCache(m, nr, null));
-      if (pfn < 0) break;
-      const page = pfn as Pfn;
+      if (isErr(pfn)) break;
+      const page = pfn;
       if (!bitTryLock(mem.k32, pageFlagsWord(mem, page), PG_locked, LockClass.PAGE_LOCK)) {
         throw new KernelPanic("MetaCache.find", `fresh frame ${page} is locked`);
       }

@@ -261,6 +261,14 @@ class Builder {
       throw new MkfsError(`cannot read ${hostDir}: ${(e as Error).message}`);
     }
     for (const name of names) {
+      // Deno hands over a name that is not UTF-8 with U+FFFD in place of the
+      // bad bytes, a name that then reaches no file. xip's file names are
+      // UTF-8 end to end (the VFS and the syscall layer), so such an entry
+      // cannot be copied or reached: skip it, saying so, as for a device.
+      if (name.includes("\ufffd") && !exists(`${hostDir}/${name}`)) {
+        this.opts.warn?.(`skipping ${hostDir}/${name}: the name is not UTF-8`);
+        continue;
+      }
       if (new TextEncoder().encode(name).length > 255) {
         throw new MkfsError(`${hostDir}/${name}: name longer than 255 bytes`);
       }
@@ -355,5 +363,15 @@ class Builder {
     } catch (e) {
       throw new MkfsError(`cannot read ${hostPath}: ${(e as Error).message}`);
     }
+  }
+}
+
+/** Whether `path` names something (lstat succeeds). */
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

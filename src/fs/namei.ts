@@ -149,9 +149,14 @@ export function pathLookup(
 
 /**
  * Resolve every component of `path` but the last (Linux's
- * filename_parentat), following symlinks on the way. The last component
- * is returned by name, not looked up, for create, mkdir, unlink, rmdir
- * and rename. "." and ".." come back as they are; the caller decides.
+ * filename_parentat), following symlinks on the way. The last component is
+ * returned by name, not looked up, for create, mkdir, unlink, rmdir and
+ * rename. "." and ".." come back as they are; the caller decides.
+ *
+ * Entry: no inode lock held (the walk holds none between components). Each
+ * lookup takes and drops the directory's i_rwsem for read, and iget and iput
+ * take the inode-cache lock. Returns holding a reference to `dir` and no
+ * lock.
  *
  * @returns the parent (the caller iputs `dir`), or -ENOENT, -ENOTDIR,
  *   -ELOOP, -ENAMETOOLONG

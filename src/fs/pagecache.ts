@@ -28,7 +28,7 @@
  * @module
  */
 
-import { EEXIST, ENOMEM } from "../abi/errno.ts";
+import { EEXIST, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
@@ -151,7 +151,7 @@ export function addToPageCacheLocked(
 }
 
 /** Allocate a frame; on -ENOMEM shrink the cache while that frees frames (withReclaim). */
-function allocCacheFrame(mem: Memory, aopsFor: AopsLookup | null): Pfn | number {
+function allocCacheFrame(mem: Memory, aopsFor: AopsLookup | null): Pfn | Errno {
   const pfn = allocFrame(mem);
   if (pfn !== -ENOMEM) return pfn;
   return withReclaim(mem, () => allocFrame(mem), (m, nr) => shrinkPageCache(m, nr, aopsFor));
@@ -207,7 +207,7 @@ export function readCachePage(
   aops: AddressSpaceOps,
   info?: ReadPageInfo,
   aopsFor: AopsLookup | null = null,
-): Pfn | number {
+): Pfn | Errno {
   if (info) info.major = false;
   for (;;) {
     const found = findGetPage(mem, mapping, pgoff);
@@ -218,17 +218,17 @@ export function readCachePage(
       continue;
     }
     const pfn = allocCacheFrame(mem, aopsFor);
-    if (pfn < 0) return pfn;
-    lockPage(mem, pfn as Pfn); // a fresh frame: nobody else can hold it
-    if (addToPageCacheLocked(mem, pfn as Pfn, mapping, pgoff) === -EEXIST) {
-      unlockPage(mem, pfn as Pfn);
-      putPage(mem, pfn as Pfn);
+    if (isErr(pfn)) return pfn;
+    lockPage(mem, pfn); // a fresh frame: nobody else can hold it
+    if (addToPageCacheLocked(mem, pfn, mapping, pgoff) === -EEXIST) {
+      unlockPage(mem, pfn);
+      putPage(mem, pfn);
       continue; // lost the race to insert; find the winner's page
     }
-    const err = fillPage(mem, pfn as Pfn, mapping, pgoff, aops);
-    unlockPage(mem, pfn as Pfn);
-    if (err < 0) {
-      putPage(mem, pfn as Pfn);
+    const err = fillPage(mem, pfn, mapping, pgoff, aops);
+    unlockPage(mem, pfn);
+    if (isErr(err)) {
+      putPage(mem, pfn);
       return err;
     }
     if (info) info.major = true;
@@ -248,7 +248,7 @@ function waitForFill(
   pgoff: number,
   aops: AddressSpaceOps,
   info?: ReadPageInfo,
-): Pfn | number {
+): Pfn | Errno | typeof EAGAIN_RETRY {
   waitOnBit(mem.k32, pageFlagsWord(mem, pfn), PG_locked);
   if (testPageFlag(mem, pfn, PG_uptodate) && pageIs(mem, pfn, mapping, pgoff)) return pfn;
   // The fill failed or the page was truncated. Take the lock and look again
@@ -265,7 +265,7 @@ function waitForFill(
   }
   const err = fillPage(mem, pfn, mapping, pgoff, aops);
   unlockPage(mem, pfn);
-  if (err < 0) {
+  if (isErr(err)) {
     putPage(mem, pfn);
     return err;
   }

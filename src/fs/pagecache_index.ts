@@ -72,8 +72,10 @@ const slotBase = (mem: Memory, i: number): number =>
   mem.layout.pcache.base + PCACHE.slots + i * PCACHE_SLOT_WORDS;
 
 /**
- * Take the index's writer lock (class PAGE_CACHE). It nests inside the page
- * lock and outside the frame allocator.
+ * Take the index's writer lock (class PAGE_CACHE, Linux's i_pages xa_lock).
+ * Entry: nothing ranked inside PAGE_CACHE held (it nests inside the page
+ * lock and the page-table lock, outside only the leaf locks and the siglock);
+ * returns with it held.
  */
 export function pcacheLock(mem: Memory): void {
   mutexLock(mem.k32, hdr(mem, PCACHE.lock), LockClass.PAGE_CACHE);
@@ -237,7 +239,8 @@ export function pcacheRebuildLocked(mem: Memory): void {
 /**
  * Copy out the live entries that `pred` accepts, under the index lock so
  * that the snapshot is exact (a lock-free scan could miss entries a rebuild
- * moves behind it). Takes and releases the index lock.
+ * moves behind it). Entry: as pcacheLock (no PAGE_CACHE lock held); takes
+ * and drops the index lock. `pred` runs under it and must take no lock.
  */
 export function pcacheCollect(
   mem: Memory,

@@ -26,22 +26,23 @@
  */
 
 import { ICACHE, ISLOT, ISLOT_WORDS, MM, mmBase } from "../abi/layout.ts";
-import {
-  pfnToPte,
-  PTE_A,
-  PTE_D,
-  PTE_FLAGS_MASK,
-  pteIsTable,
-  PTES_PER_TABLE,
-  pteToPfn,
-  px,
-} from "../abi/sv32.ts";
-import { asPte, asVirt, PAGE_SIZE, type Pfn, type Pte } from "../abi/types.ts";
+import { pfnToPte, PTE_A, PTE_D, PTE_FLAGS_MASK, pteIsTable } from "../abi/sv32.ts";
+import { PAGE_SIZE, type Pfn, type Pte } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { vmNormalPage } from "../mm/fault.ts";
 import { pageMapcount, PG_anon, PG_dirty, testPageFlag } from "../mm/memmap.ts";
 import { mmapReadLock, mmapReadUnlock, mmPut } from "../mm/mm.ts";
-import { hugePfnAt, mmRoot, PGDIR_SIZE, physWords, pmdIsHuge, ptePresent } from "../mm/pgtable.ts";
+import {
+  hugePfnAt,
+  mmRoot,
+  physWords,
+  pmdAddrEnd,
+  pmdIsHuge,
+  pmdOffset,
+  pteLoad,
+  pteOffset,
+  ptePresent,
+} from "../mm/pgtable.ts";
 import {
   VM_EXEC,
   VM_GROWSDOWN,
@@ -61,6 +62,8 @@ import {
 } from "../mm/vma.ts";
 import type { ProcInfo } from "./procfs.ts";
 import { inodePaths } from "./procfs_path.ts";
+import { shmemCtx, shmemOwns } from "./shmem.ts";
+import { shmemMapsName } from "./tmpfs.ts";
 import { XIP_DEV } from "./vfs.ts";
 import type { VfsFs } from "./vfs_fs.ts";
 
@@ -143,24 +146,18 @@ export function forEachPresentPte(
 ): void {
   const p32 = physWords(mem);
   const root = mmRoot(mem, mm);
-  let va = start;
-  while (va < end) {
-    const pde = asPte(Atomics.load(p32, root * PTES_PER_TABLE + px(1, asVirt(va))));
-    const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
+  for (let va = start, next: number; va < end; va = next) {
+    next = pmdAddrEnd(va, end);
+    const pde = pteLoad(p32, pmdOffset(root, va));
     if (pmdIsHuge(pde)) {
-      for (; va < next; va += PAGE_SIZE) {
-        fn(va, pfnToPte(hugePfnAt(pde, va), pde & PTE_FLAGS_MASK), true);
+      for (let v = va; v < next; v += PAGE_SIZE) {
+        fn(v, pfnToPte(hugePfnAt(pde, v), pde & PTE_FLAGS_MASK), true);
       }
-      continue;
-    }
-    if (!pteIsTable(pde)) {
-      va = next;
-      continue;
-    }
-    const table = pteToPfn(pde) * PTES_PER_TABLE;
-    for (; va < next; va += PAGE_SIZE) {
-      const pte = asPte(Atomics.load(p32, table + px(0, asVirt(va))));
-      if (ptePresent(pte)) fn(va, pte, false);
+    } else if (pteIsTable(pde)) {
+      for (let v = va; v < next; v += PAGE_SIZE) {
+        const pte = pteLoad(p32, pteOffset(pde, v));
+        if (ptePresent(pte)) fn(v, pte, false);
+      }
     }
   }
 }
@@ -296,6 +293,7 @@ const VMFLAG_NAMES: readonly [number, string][] = [
   [8, "gd"],
   [10, "pf"],
   [13, "lo"],
+  [23, "sf"],
   [28, "mm"],
 ];
 
@@ -367,7 +365,11 @@ export function mapsText(
   } finally {
     mmPut(mem, mm);
   }
-  const names = inodePaths(root, vmas.filter((s) => s.ino !== 0).map((s) => s.ino));
-  for (const s of vmas) if (s.ino !== 0) s.name = names.get(s.ino) ?? "";
+  const files = vmas.filter((s) => s.ino !== 0 && !shmemOwns(s.ino));
+  const names = inodePaths(root, files.map((s) => s.ino));
+  for (const s of vmas) {
+    if (s.ino === 0) continue;
+    s.name = shmemOwns(s.ino) ? shmemMapsName(shmemCtx(), s.ino) : names.get(s.ino) ?? "";
+  }
   return formatMaps(vmas, smaps);
 }

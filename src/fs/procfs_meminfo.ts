@@ -73,7 +73,11 @@ export function deviceFramesMapped(mem: Memory): number {
   return seen.size;
 }
 
-/** The meminfo values now. Any thread; takes mm locks only for DeviceMapped. */
+/**
+ * The meminfo values now. Entry: no lock held (any thread). Takes each live
+ * mm's mmap_lock for reading in turn, for DeviceMapped (deviceFramesMapped);
+ * the other values are lock-free counters.
+ */
 export function meminfoFrames(mem: Memory): MeminfoFrames {
   const g = mmGauges(mem);
   return {
@@ -87,7 +91,10 @@ export function meminfoFrames(mem: Memory): MeminfoFrames {
   };
 }
 
-/** The text of /proc/meminfo. */
+/**
+ * The text of /proc/meminfo. Entry: no lock held; takes what meminfoFrames
+ * takes (each live mm's mmap_lock for reading, in turn).
+ */
 export function meminfoText(mem: Memory): string {
   const f = meminfoFrames(mem);
   const rows: [string, number][] = [

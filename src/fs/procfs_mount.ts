@@ -27,7 +27,17 @@
  * @module
  */
 
-import { EACCES, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, EOPNOTSUPP, EXDEV } from "../abi/errno.ts";
+import {
+  EACCES,
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  EISDIR,
+  ENOENT,
+  EOPNOTSUPP,
+  EPERM,
+  EXDEV,
+} from "../abi/errno.ts";
 import { DT_DIR } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
@@ -132,6 +142,9 @@ export class ProcfsMount implements VfsFs {
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.root.fsync(ip);
   }
+  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
+    return own(ip) ? 0 : (this.root.writeAccess?.(ip, op) ?? 0);
+  }
 
   lookup(dir: VInode, name: string): Ino | number {
     if (own(dir)) return this.proc.lookup(dir, name);
@@ -145,9 +158,19 @@ export class ProcfsMount implements VfsFs {
     if (own(dir)) return -EACCES;
     return this.isMountPoint(dir, name) ? -EEXIST : this.root.mkdir(dir, name, mode);
   }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    if (own(dir)) return -EACCES;
+    return this.isMountPoint(dir, name) ? -EEXIST : this.root.mknod(dir, name, mode);
+  }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     if (own(dir)) return -EACCES;
     return this.isMountPoint(dir, name) ? -EEXIST : this.root.symlink(dir, name, target);
+  }
+  link(ip: VInode, dir: VInode, name: string): number {
+    // Across the mount point: -EXDEV; inside /proc: proc has no ->link, -EPERM.
+    if (own(ip) !== own(dir)) return -EXDEV;
+    if (own(ip)) return -EPERM;
+    return this.isMountPoint(dir, name) ? -EEXIST : this.root.link(ip, dir, name);
   }
   unlink(dir: VInode, name: string): number {
     if (own(dir)) return -EACCES;

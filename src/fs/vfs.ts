@@ -5,6 +5,8 @@
  * operations on directories are in vfs_dir.ts.
  *
  * Data dispatch (Linux's ->read_iter/->write_iter of a DAX-aware fs):
+ * - anon files (sockets, pipes: anon_file.ts): their kind's ops, with the
+ *   open file (O_NONBLOCK); no position, so pread/pwrite/lseek are ESPIPE;
  * - S_DAX inode: daxRead/daxWrite, device to buffer, no page cache at all
  *   (O_DIRECT changes nothing, as with Linux DAX);
  * - otherwise O_DIRECT: the directIO hook (filemap.ts);
@@ -30,6 +32,7 @@ import {
   ENXIO,
   EOPNOTSUPP,
   EOVERFLOW,
+  ESPIPE,
 } from "../abi/errno.ts";
 import {
   F_DUPFD,
@@ -96,6 +99,7 @@ import {
 } from "./filemap.ts";
 import type { VfsFs, VInode } from "./vfs_fs.ts";
 import { locksRelease, ofdOwner, posixOwner } from "./locks.ts";
+import { ANON_INO_BASE, anonFileOps, anonOwns } from "./anon_file.ts";
 
 /** A process as the VFS sees it: the mounted filesystem and its fd table. */
 export interface Proc {
@@ -150,7 +154,8 @@ export function vfsProcCreate(fs: VfsFs): Proc | number {
 /**
  * Give a child process a copy of `proc`'s fd table (fork): the same open
  * files at the same fds, shared (position and flags), one more reference
- * each. Any thread.
+ * each. Any thread. Entry: no FILE_TABLE lock held; takes and drops the
+ * table's lock (fdtDup).
  *
  * @returns the child's Proc, or -EMFILE when every fd table is taken
  */
@@ -160,9 +165,12 @@ export function vfsProcDup(proc: Proc): Proc | number {
 }
 
 /**
- * Close every close-on-exec fd of `proc` (execve's do_close_on_exec).
+ * Close every close-on-exec fd of `proc` (execve's do_close_on_exec). Entry:
+ * no lock held; takes and drops the fd-table lock, then releases each file
+ * as fdPut does.
  *
- * @returns 0, or the first error a release reported (every such fd is closed regardless)
+ * @returns 0, or the first error a release reported (every such fd is closed
+ *   regardless)
  */
 export function vfsCloseOnExec(proc: Proc): number {
   let err = 0;
@@ -174,12 +182,14 @@ export function vfsCloseOnExec(proc: Proc): number {
 }
 
 /**
- * A process (or thread) is done with fd table `fdt`: drop its use; the
- * last user closes every fd and frees the table (exit). The Machine's main
- * thread calls it for a dead Worker's process; it needs nothing but the
- * table index. Writeback of files closed for the last time happens here.
+ * A process (or thread) is done with fd table `fdt`: drop its use; the last
+ * user closes every fd and frees the table (exit). The Machine's main thread
+ * calls it for a dead Worker's process; it needs nothing but the table
+ * index. Writeback of files closed for the last time happens here. Entry: no
+ * lock held; each close as vfsClose.
  *
- * @returns 0, or the first error a release reported (every fd is closed regardless)
+ * @returns 0, or the first error a release reported (every fd is closed
+ *   regardless)
  */
 export function vfsProcExit(fs: VfsFs, fdt: number): number {
   if (fdtPutShared(fs.mem, fdt)) return 0; // another thread still uses the table
@@ -216,6 +226,10 @@ function fileRelease(fs: VfsFs, f: OpenFile): number {
     const wb = filemapWriteback(fs, ip);
     if (wb < 0) err = wb;
   }
+  // The write access vfsOpen took for a regular file opened for writing.
+  if (fmodeCanWrite(f.flags) && (fs.getattr(ip).mode & S_IFMT) === S_IFREG) {
+    fs.writeAccess?.(ip, "put");
+  }
   fs.iput(ip);
   return err;
 }
@@ -223,6 +237,12 @@ function fileRelease(fs: VfsFs, f: OpenFile): number {
 /**
  * Drop a reference taken by fdGet; release the file when it was the last
  * (Linux's fput). Also how the Machine drops the reference a dead task held.
+ * Entry: no lock held. The release writes back a written file's dirty pages
+ * (each page's lock in turn) and iputs the inode (the inode-cache lock; the
+ * last reference to an unlinked inode frees it under its page locks and
+ * block-map lock).
+ *
+ * @returns 0, or the release's writeback error
  */
 export function fdPut(fs: VfsFs, idx: number): number {
   const last = filePut(fs.mem, idx);
@@ -231,7 +251,9 @@ export function fdPut(fs: VfsFs, idx: number): number {
 
 /**
  * Run `fn` on the open file of `fd`, holding a reference for the call
- * (Linux's fdget/fdput). For the VFS modules only.
+ * (Linux's fdget/fdput). For the VFS modules only. Entry: no lock held;
+ * takes and drops the fd-table lock to get the reference, runs `fn` with no
+ * lock held, then drops the reference as fdPut (in a no-kill region).
  *
  * @returns fn's result, or -EBADF
  */
@@ -258,7 +280,8 @@ export function withFile(proc: Proc, fd: number, fn: (f: OpenFile, ip: VInode) =
 /**
  * Allocate an open file for referenced inode `ip` and install it in the
  * process's table. The inode reference moves into the record; on failure it
- * is dropped.
+ * is dropped. Entry: no lock held; takes and drops FILES.lock, then the
+ * fd-table lock (both FILE_TABLE, never together).
  *
  * @returns the fd, -ENFILE or -EMFILE
  */
@@ -271,6 +294,43 @@ export function vfsInstallFile(proc: Proc, ip: VInode, flags: number, cloexec: b
   return fd;
 }
 
+/**
+ * Give anon object `id` of `kind` (anon_file.ts: a socket) an open file with
+ * `flags` and install it in the process's table; the open file owns the
+ * object from now on. On failure the object is released through its kind's
+ * ops. Entry: no lock held; locks as vfsInstallFile (FILES.lock, then the
+ * fd-table lock).
+ *
+ * @returns the fd, -ENFILE or -EMFILE
+ */
+export function vfsInstallAnon(
+  proc: Proc,
+  kind: number,
+  id: number,
+  flags: number,
+  cloexec: boolean,
+): number {
+  return vfsInstallFile(proc, proc.fs.handle(asIno(ANON_INO_BASE + kind), id), flags, cloexec);
+}
+
+/**
+ * Run `fn` on the open file of `fd` when it is an anon file of `kind`,
+ * holding a reference for the call. Entry: no lock held; locks as withFile
+ * (`fn` runs with no lock held).
+ *
+ * @returns fn's result, -EBADF, or `notKind` (the fd is something else: the
+ *   socket calls' -ENOTSOCK)
+ */
+export function withAnon(
+  proc: Proc,
+  fd: number,
+  kind: number,
+  notKind: number,
+  fn: (f: OpenFile) => number,
+): number {
+  return withFile(proc, fd, (f) => (f.ino === ANON_INO_BASE + kind ? fn(f) : notKind));
+}
+
 function fileAllocOrPut(fs: VfsFs, ip: VInode, flags: number): number {
   const idx = fileAlloc(fs.mem, ip.ino, ip.slot, flags);
   if (idx < 0) fs.iput(ip);
@@ -280,9 +340,11 @@ function fileAllocOrPut(fs: VfsFs, ip: VInode, flags: number): number {
 /**
  * Close `fd` (Linux's close_fd), dropping the process's POSIX record
  * locks on the file's inode. The file is released when this was its last
- * reference (see fileRelease).
+ * reference (see fileRelease). Entry: no lock held; takes and drops the
+ * fd-table lock, then releases as fdPut.
  *
- * @returns 0, -EBADF, or a writeback error (the fd is closed regardless, as in Linux)
+ * @returns 0, -EBADF, or a writeback error (the fd is closed regardless, as
+ *   in Linux)
  */
 export function vfsClose(proc: Proc, fd: number): number {
   const idx = fdRemove(proc.fs.mem, proc.fdt, fd);
@@ -364,14 +426,17 @@ function checkRead(fs: VfsFs, f: OpenFile, ip: VInode): number {
 
 /**
  * read(2): read up to dst.length bytes at the file position and advance it.
- * Concurrent reads through one shared open file each see a position
- * snapshot (Linux before f_pos_lock did the same).
+ * Concurrent reads through one shared open file each see a position snapshot
+ * (Linux before f_pos_lock did the same). Entry: no lock held; withFile's
+ * fd-table lock, then i_rwsem for read around the copy into `dst` (the
+ * caller's kernel buffer), with page locks under it for the page cache.
  *
  * @returns bytes read (0 at EOF), -EBADF (bad fd or not open for reading),
  *   -EISDIR, -EINVAL (O_DIRECT unaligned), or an I/O error
  */
 export function vfsRead(proc: Proc, fd: number, dst: Uint8Array): number {
   return withFile(proc, fd, (f, ip) => {
+    if (anonOwns(f.ino)) return fmodeCanRead(f.flags) ? anonFileOps(f.ino).read(f, dst) : -EBADF;
     const bad = checkRead(proc.fs, f, ip);
     if (bad < 0) return bad;
     const pos = filePos(proc.fs.mem, f.idx);
@@ -382,12 +447,15 @@ export function vfsRead(proc: Proc, fd: number, dst: Uint8Array): number {
 }
 
 /**
- * pread64(2): read at `pos`; the file position is unchanged.
+ * pread64(2): read at `pos`; the file position is unchanged. Entry: no lock
+ * held; locks as vfsRead.
  *
  * @returns as vfsRead, and -EINVAL for a negative position
  */
 export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): number {
   return withFile(proc, fd, (f, ip) => {
+    // As ksys_pread64: no FMODE_PREAD is -ESPIPE before vfs_read's checks.
+    if (proc.fs.stream?.(ip)) return -ESPIPE;
     const bad = checkRead(proc.fs, f, ip);
     if (bad < 0) return bad;
     if (!Number.isInteger(pos) || pos < 0) return -EINVAL;
@@ -397,7 +465,9 @@ export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): 
 
 /**
  * write(2): write src at the file position (at EOF with O_APPEND) and
- * advance it past the bytes written.
+ * advance it past the bytes written. Entry: no lock held; withFile's
+ * fd-table lock, then i_rwsem for write around the copy, with page locks
+ * (page cache) and the block-map lock (new blocks) under it.
  *
  * @returns bytes written, -EBADF (bad fd or not open for writing), -EFBIG,
  *   -ENOSPC, -EINVAL (O_DIRECT unaligned), or an I/O error
@@ -405,6 +475,7 @@ export function vfsPread(proc: Proc, fd: number, dst: Uint8Array, pos: number): 
 export function vfsWrite(proc: Proc, fd: number, src: Uint8Array): number {
   return withFile(proc, fd, (f, ip) => {
     if (!fmodeCanWrite(f.flags)) return -EBADF;
+    if (anonOwns(f.ino)) return anonFileOps(f.ino).write(f, src);
     const [n, at] = doWrite(proc.fs, ip, f.flags, filePos(proc.fs.mem, f.idx), src);
     if (n > 0) fileSetPos(proc.fs.mem, f.idx, at + n);
     return n;
@@ -414,11 +485,13 @@ export function vfsWrite(proc: Proc, fd: number, src: Uint8Array): number {
 /**
  * pwrite64(2): write at `pos`; the position is unchanged. With O_APPEND the
  * data goes to EOF whatever `pos` says (Linux's documented behaviour).
+ * Entry: no lock held; locks as vfsWrite.
  *
  * @returns as vfsWrite, and -EINVAL for a negative position
  */
 export function vfsPwrite(proc: Proc, fd: number, src: Uint8Array, pos: number): number {
   return withFile(proc, fd, (f, ip) => {
+    if (proc.fs.stream?.(ip)) return -ESPIPE;
     if (!fmodeCanWrite(f.flags)) return -EBADF;
     if (!Number.isInteger(pos) || pos < 0) return -EINVAL;
     return doWrite(proc.fs, ip, f.flags, pos, src)[0];
@@ -457,7 +530,9 @@ function seekDataHoleLocked(fs: VfsFs, ip: VInode, pos: number, wantData: boolea
 
 /**
  * lseek(2) (llseek: 64-bit offsets as JS numbers). Directories accept
- * SEEK_SET and SEEK_CUR only (a getdents cookie).
+ * SEEK_SET and SEEK_CUR only (a getdents cookie). Entry: no lock held;
+ * withFile's fd-table lock, and i_rwsem for read for SEEK_DATA and
+ * SEEK_HOLE.
  *
  * @returns the new position, -EBADF, -EINVAL (bad whence or a negative
  *   result), -ENXIO (SEEK_DATA/SEEK_HOLE at or past EOF), -EOVERFLOW
@@ -465,6 +540,7 @@ function seekDataHoleLocked(fs: VfsFs, ip: VInode, pos: number, wantData: boolea
 export function vfsLseek(proc: Proc, fd: number, offset: number, whence: number): number {
   const { fs } = proc;
   return withFile(proc, fd, (f, ip) => {
+    if (fs.stream?.(ip)) return -ESPIPE;
     if (!Number.isInteger(offset)) return -EINVAL;
     const pos = filePos(fs.mem, f.idx);
     const dir = isDirInode(fs, ip);
@@ -521,7 +597,8 @@ export function vfsGetattr(fs: VfsFs, ip: VInode): VStat {
 }
 
 /**
- * fstat(2).
+ * fstat(2). Entry: no lock held; takes only withFile's fd-table lock
+ * (getattr takes none).
  *
  * @returns the stat, or -EBADF
  */
@@ -538,8 +615,14 @@ export function vfsFstat(proc: Proc, fd: number): VStat | number {
  * ftruncate(2): grow (the new range reads as zeros, no block allocated) or
  * shrink (blocks past the end freed, the partial last block's tail zeroed).
  *
- * @returns 0, -EBADF, -EINVAL (negative length, not a regular file, or
- *   not open for writing, as Linux), -EFBIG
+ * Entry: no lock held (a syscall). Takes and drops the fd-table lock
+ * (FILE_TABLE) for the file reference; the filesystem's truncate takes
+ * i_rwsem then invalidate_lock, both for write, and under them the i_mmap
+ * and page-table locks (unmap), page locks and the block-map lock (see xipfs
+ * truncate). Dropping the file reference may release the file (fdPut).
+ *
+ * @returns 0, -EBADF, -EINVAL (negative length, not a regular file, or not
+ *   open for writing, as Linux), -EFBIG
  */
 export function vfsFtruncate(proc: Proc, fd: number, length: number): number {
   const { fs } = proc;
@@ -625,6 +708,11 @@ export function vfsTruncateInode(fs: VfsFs, ip: VInode, length: number): number 
  * file has none) and makes its data and metadata durable (fs.fsync; what
  * "durable" means is src/fs/xipfs_sync.ts's contract).
  *
+ * Entry: no lock held (a syscall). Takes and drops the fd-table lock
+ * (FILE_TABLE) for the file reference; fs.fsync takes each dirty page's lock
+ * in turn (writepage's getBlock takes the block-map lock to fill holes) and
+ * the image's sync lock. Returns with no lock held.
+ *
  * @returns 0, -EBADF, or the first I/O error
  */
 export function vfsFsync(proc: Proc, fd: number): number {
@@ -637,6 +725,8 @@ export function vfsFsync(proc: Proc, fd: number): number {
 /**
  * dup(2) / fcntl(F_DUPFD): a new fd >= `minFd` naming the same open file
  * (shared position and flags). The new fd is not close-on-exec unless asked.
+ * Entry: no lock held; takes and drops the fd-table lock twice (fdGet,
+ * fdInstall).
  *
  * @returns the new fd, -EBADF, -EMFILE, or -EINVAL for a bad minFd
  */
@@ -651,8 +741,10 @@ export function vfsDup(proc: Proc, fd: number, minFd = 0, cloexec = false): numb
 }
 
 /**
- * dup2(2)/dup3(2): make `newFd` name the open file of `oldFd`, closing
- * what `newFd` named before. Same fds: a no-op returning newFd.
+ * dup2(2)/dup3(2): make `newFd` name the open file of `oldFd`, closing what
+ * `newFd` named before. Same fds: a no-op returning newFd. Entry: no lock
+ * held; takes and drops the fd-table lock (fdGet, fdReplace), then releases
+ * the replaced file as fdPut.
  *
  * @returns newFd, or -EBADF
  */
@@ -678,6 +770,7 @@ const SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 
 /**
  * fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL.
+ * Entry: no lock held; takes and drops the fd-table lock only.
  *
  * @returns the command's result, -EBADF, or -EINVAL for another command
  */

@@ -47,7 +47,7 @@ export interface VAttr {
   ctime: number;
   /** The inode is accessed DAX (S_DAX). */
   dax: boolean;
-  /** Device number of a character device (st_rdev); absent: 0. */
+  /** st_rdev of a device inode (src/fs/chrdev.ts); absent: 0. */
   rdev?: number;
 }
 
@@ -79,6 +79,11 @@ export interface VfsFs {
   /** Largest file size the filesystem supports (s_maxbytes). */
   readonly maxBytes: number;
   isDax(ip: VInode): boolean;
+  /**
+   * The inode is a device without a file position (a tty): pread, pwrite
+   * and lseek on it are -ESPIPE (Linux's FMODE_STREAM). Absent: never.
+   */
+  stream?(ip: VInode): boolean;
   getattr(ip: VInode): VAttr;
   /** i_size. No lock needed (a racing writer may change it right after). */
   size(ip: VInode): number;
@@ -127,10 +132,30 @@ export interface VfsFs {
   fallocate(ip: VInode, mode: number, off: number, len: number): number;
   /** Write back the inode's dirty cached pages, then make its data and metadata durable. */
   fsync(ip: VInode): number;
+  /**
+   * i_writecount (src/fs/write_access.ts): "get" before an open for
+   * writing, "put" at its release, "deny"/"allow" around exec. Absent, or
+   * for inodes without one (procfs, devices): always 0.
+   *
+   * @returns 0, or -ETXTBSY
+   */
+  writeAccess?(ip: VInode, op: "get" | "put" | "deny" | "allow"): number;
 
   lookup(dir: VInode, name: string): Ino | number;
   create(dir: VInode, name: string, mode: number): Ino | number;
   mkdir(dir: VInode, name: string, mode: number): Ino | number;
+  /**
+   * Make a special node `name` of `mode` (type bits included): S_IFSOCK,
+   * for bind(2) on a path. -EPERM for a type the filesystem cannot hold.
+   */
+  mknod(dir: VInode, name: string, mode: number): Ino | number;
+  /**
+   * Give `ip` (not a directory) the further name `name` in `dir`: link(2).
+   * Checked in Linux's order: -EXDEV when they are on different
+   * filesystems, -EPERM for a directory or a filesystem without hard
+   * links, -EEXIST, -ENOENT when `ip` has no name left, -EMLINK.
+   */
+  link(ip: VInode, dir: VInode, name: string): number;
   unlink(dir: VInode, name: string): number;
   rmdir(dir: VInode, name: string): number;
   /** `noReplace`: -EEXIST rather than replacing an existing target (RENAME_NOREPLACE). */

@@ -10,7 +10,18 @@
  * @module
  */
 
-import { EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTEMPTY } from "../abi/errno.ts";
+import {
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  EISDIR,
+  ELOOP,
+  ENOENT,
+  ENOTDIR,
+  ENOTEMPTY,
+  ENXIO,
+} from "../abi/errno.ts";
+import { ECONNREFUSED } from "../abi/errno.ts";
 import {
   accMode,
   DIRENT64,
@@ -29,6 +40,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  S_IFSOCK,
 } from "../abi/fcntl.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import { fdtCwd, fdtSetCwd, filePos, fileSetPos } from "./file_table.ts";
@@ -114,13 +126,19 @@ function openCreate(proc: Proc, path: string, flags: number, mode: number): VIno
  * openat(AT_FDCWD, path, flags, mode). Accepts O_RDONLY, O_WRONLY, O_RDWR,
  * O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECT, O_DIRECTORY, O_NOFOLLOW,
  * O_CLOEXEC (and ignores O_LARGEFILE, O_NOCTTY, O_NONBLOCK, O_NOATIME,
- * O_SYNC: there is no tty, nothing blocks, and atime and sync writes are
- * not modelled).
+ * O_SYNC: there is no tty, nothing blocks, and atime and sync writes are not
+ * modelled).
+ *
+ * Entry: no lock held (a syscall). The path walk takes each directory's
+ * i_rwsem for read in turn (O_CREAT: the parent's for write), iget and iput
+ * the inode-cache lock; O_TRUNC truncates under i_rwsem and invalidate_lock
+ * (write) as vfsFtruncate; the new file and fd take and drop FILES.lock and
+ * the fd-table lock (FILE_TABLE). Returns with no lock held.
  *
  * @returns the lowest free fd, or -ENOENT, -EEXIST, -EISDIR (a directory
  *   opened for writing or with O_CREAT), -ENOTDIR (O_DIRECTORY on a
- *   non-directory, or a non-directory path component), -ELOOP (O_NOFOLLOW
- *   on a symlink, or too many links), -ENAMETOOLONG, -EINVAL (access mode 3,
+ *   non-directory, or a non-directory path component), -ELOOP (O_NOFOLLOW on
+ *   a symlink, or too many links), -ENAMETOOLONG, -EINVAL (access mode 3,
  *   O_PATH), -ENFILE, -EMFILE, -ENOSPC
  */
 export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): number {
@@ -133,11 +151,19 @@ export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): 
   const type = ifmt(fs, ip);
   let err = 0;
   if (type === S_IFLNK) err = -ELOOP; // only reachable with O_NOFOLLOW
+  else if (type === S_IFSOCK) err = -ENXIO; // a socket's name is for connect(2), not open(2)
   else if ((flags & O_DIRECTORY) !== 0 && type !== S_IFDIR) err = -ENOTDIR;
   else if (type === S_IFDIR && (accMode(flags) !== O_RDONLY || (flags & O_TRUNC) !== 0)) {
     err = -EISDIR;
-  } else if ((flags & O_TRUNC) !== 0 && type === S_IFREG && fs.size(ip) > 0) {
+  }
+  // A writable open of a running program's text is -ETXTBSY, before any
+  // truncate (Linux's get_write_access in do_dentry_open); the file's
+  // release puts it back (vfs.ts fileRelease).
+  const writer = err === 0 && type === S_IFREG && accMode(flags) !== O_RDONLY;
+  if (writer) err = fs.writeAccess?.(ip, "get") ?? 0;
+  if (err === 0 && (flags & O_TRUNC) !== 0 && type === S_IFREG && fs.size(ip) > 0) {
     err = vfsTruncateInode(fs, ip, 0);
+    if (err < 0 && writer) fs.writeAccess?.(ip, "put");
   }
   if (err === 0 && fs.open !== undefined) err = fs.open(ip, flags); // a driver's ->open
   if (err < 0) {
@@ -148,7 +174,9 @@ export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): 
 }
 
 /**
- * stat(2) / lstat(2) by path.
+ * stat(2) / lstat(2) by path. Entry: no lock held (a syscall); the walk
+ * takes each directory's i_rwsem for read in turn and the inode-cache lock
+ * (iget, iput); getattr takes none. Returns with no lock held.
  *
  * @returns the stat, or a lookup errno
  */
@@ -176,7 +204,9 @@ function mustBeDir(fs: VfsFs, dir: VInode, name: string): number {
 
 /**
  * unlink(2). An open file stays readable through its fds until the last
- * close (the filesystem keeps the orphan inode).
+ * close (the filesystem keeps the orphan inode). Entry: no lock held (a
+ * syscall); the parent walk takes directory i_rwsems for read in turn, then
+ * fs.unlink the parent's and the victim's i_rwsem for write.
  *
  * @returns 0, -ENOENT, -EISDIR (a directory, "/", "." or ".."), -ENOTDIR
  */
@@ -192,9 +222,12 @@ export function vfsUnlink(proc: Proc, path: string): number {
 }
 
 /**
- * mkdir(2) with permission bits `mode`.
+ * mkdir(2) with permission bits `mode`. Entry: no lock held (a syscall); the
+ * parent walk takes directory i_rwsems for read in turn, then fs.mkdir the
+ * parent's for write.
  *
- * @returns 0, -EEXIST (also for "/", "." and ".."), -ENOENT, -ENOTDIR, -ENOSPC
+ * @returns 0, -EEXIST (also for "/", "." and ".."), -ENOENT, -ENOTDIR,
+ *   -ENOSPC
  */
 export function vfsMkdir(proc: Proc, path: string, mode = 0o755): number {
   return withParent(proc, path, (p) => {
@@ -205,10 +238,45 @@ export function vfsMkdir(proc: Proc, path: string, mode = 0o755): number {
 }
 
 /**
- * rmdir(2).
+ * mknod(2) of a socket node at `path` (what bind(2) on a path does),
+ * permission bits from `mode`. Entry: no lock held; the parent walk takes
+ * directory i_rwsems for read in turn, then fs.mknod the parent's for write
+ * (or the TMPFS lock).
  *
- * @returns 0, -ENOENT, -ENOTDIR, -ENOTEMPTY (also for ".."), -EINVAL
- *   (for "."), -EBUSY (for "/")
+ * @returns the new node's inode number, or -EEXIST (also for "/", "." and
+ *   ".."), -ENOENT, -ENOTDIR, -ENOSPC, -EPERM (not S_IFSOCK)
+ */
+export function vfsMknod(proc: Proc, path: string, mode: number): number {
+  return withParent(proc, path, (p) => {
+    if (isDotName(p.name) || p.trailingSlash) return -EEXIST;
+    return proc.fs.mknod(p.dir, p.name, mode);
+  });
+}
+
+/**
+ * The socket node at `path` that connect(2) or sendto(2) names (the last
+ * component followed if a symlink). Entry: no lock held; the walk takes each
+ * directory's i_rwsem for read in turn, and iget and iput the inode-cache
+ * lock.
+ *
+ * @returns its inode number, or a lookup errno, or -ECONNREFUSED when the
+ *   path names something that is not a socket (Linux's answer)
+ */
+export function vfsSocketLookup(proc: Proc, path: string): number {
+  const ip = pathLookup(proc.fs, cwdOf(proc), path, true);
+  if (typeof ip === "number") return ip;
+  const sock = ifmt(proc.fs, ip) === S_IFSOCK;
+  proc.fs.iput(ip);
+  return sock ? ip.ino : -ECONNREFUSED;
+}
+
+/**
+ * rmdir(2). Entry: no lock held (a syscall); the parent walk takes directory
+ * i_rwsems for read in turn, then fs.rmdir the parent's and the victim's
+ * i_rwsem for write.
+ *
+ * @returns 0, -ENOENT, -ENOTDIR, -ENOTEMPTY (also for ".."), -EINVAL (for
+ *   "."), -EBUSY (for "/")
  */
 export function vfsRmdir(proc: Proc, path: string): number {
   return withParent(proc, path, (p) => {
@@ -233,7 +301,13 @@ export interface RenameAt {
  * the type rules (-EISDIR, -ENOTDIR, -ENOTEMPTY, -EINVAL for a directory
  * moved under itself).
  *
- * @returns 0 or -errno; -EBUSY when either last component is "/", "." or ".."
+ * Entry: no lock held (a syscall). Both parent walks take directory i_rwsems
+ * for read in turn, with nothing held between; the filesystem's rename then
+ * takes the rename lock and four i_rwsems for write (see xipfs rename).
+ * Returns with no lock held.
+ *
+ * @returns 0 or -errno; -EBUSY when either last component is "/", "." or
+ *   ".."
  */
 export function vfsRename(proc: Proc, oldPath: string, newPath: string, at: RenameAt = {}): number {
   const { fs } = proc;
@@ -250,8 +324,55 @@ export function vfsRename(proc: Proc, oldPath: string, newPath: string, at: Rena
   }, at.oldBase ?? cwd);
 }
 
+/** Where linkat's paths start, and how it finds the old file. */
+export interface LinkAt {
+  /** Directory relative old paths start at (default: the current directory). */
+  oldBase?: Ino;
+  /** Directory relative new paths start at (default: the current directory). */
+  newBase?: Ino;
+  /** Follow a symlink at the old path (AT_SYMLINK_FOLLOW). */
+  follow?: boolean;
+  /** The old file itself when `oldPath` is empty (AT_EMPTY_PATH with a dirfd's file). */
+  empty?: VInode;
+}
+
+/**
+ * link(2) and linkat(2): `newPath` becomes another name of the file
+ * `oldPath` names (not followed unless `at.follow`). The filesystem checks
+ * -EXDEV, -EPERM (a directory), -ENOENT (no name left) and -EMLINK. Entry:
+ * no lock held; both walks take directory i_rwsems for read in turn, then
+ * fs.link takes the new parent's i_rwsem and the inode's (subclass 1), both
+ * for write (tmpfs: the TMPFS lock).
+ *
+ * @returns 0, or a lookup errno; -EEXIST when `newPath` exists or ends in
+ *   "/", "." or ".."; -ENOENT for a missing one with a trailing slash
+ */
+export function vfsLink(proc: Proc, oldPath: string, newPath: string, at: LinkAt = {}): number {
+  const { fs } = proc;
+  const cwd = cwdOf(proc);
+  const ip = oldPath === "" && at.empty !== undefined
+    ? at.empty
+    : pathLookup(fs, at.oldBase ?? cwd, oldPath, at.follow ?? false);
+  if (typeof ip === "number") return ip;
+  try {
+    return withParent(proc, newPath, (np) => {
+      if (isDotName(np.name)) return -EEXIST;
+      // filename_create: an existing name is -EEXIST before anything else.
+      const there = fs.lookup(np.dir, np.name);
+      if (there >= 0) return -EEXIST;
+      if (there !== -ENOENT) return there;
+      if (np.trailingSlash) return -ENOENT;
+      return fs.link(ip, np.dir, np.name);
+    }, at.newBase ?? cwd);
+  } finally {
+    if (ip !== at.empty) fs.iput(ip);
+  }
+}
+
 /**
  * symlink(2): a link at `path` whose target is `target` (not resolved).
+ * Entry: no lock held (a syscall); the parent walk takes directory i_rwsems
+ * for read in turn, then fs.symlink the parent's for write.
  *
  * @returns 0, -EEXIST, -ENOENT (also for an empty target), -ENOSPC
  */
@@ -265,9 +386,12 @@ export function vfsSymlink(proc: Proc, target: string, path: string): number {
 }
 
 /**
- * readlink(2).
+ * readlink(2). Entry: no lock held (a syscall); the walk takes each
+ * directory's i_rwsem for read in turn and the inode-cache lock (iget,
+ * iput); reading the target takes none (a symlink never changes).
  *
- * @returns the target, or -EINVAL when `path` is not a symlink, or a lookup errno
+ * @returns the target, or -EINVAL when `path` is not a symlink, or a lookup
+ *   errno
  */
 export function vfsReadlink(proc: Proc, path: string): string | number {
   const ip = pathLookup(proc.fs, cwdOf(proc), path, false);
@@ -297,6 +421,11 @@ export function vfsChdir(proc: Proc, path: string): number {
 /**
  * getdents64(2): fill `buf` with linux_dirent64 records from the directory
  * position on, and advance the position (a filesystem cookie, d_off).
+ *
+ * Entry: no lock held (a syscall). Takes and drops the fd-table lock
+ * (FILE_TABLE) for the file reference; fs.readdir takes the directory's
+ * i_rwsem for read. No lock covers the position (Linux's f_pos_lock does): two
+ * getdents64 calls racing on one open file may read from the same position.
  *
  * @returns bytes filled (0 at the end), -EBADF, -ENOTDIR, or -EINVAL when
  *   the buffer cannot hold the next record

@@ -7,14 +7,15 @@
  * @module
  */
 
-import { XFT_DIR, XFT_REG, XFT_SYMLINK } from "../abi/layout.ts";
-import { DT_DIR, DT_LNK, DT_REG, DT_UNKNOWN } from "../abi/fcntl.ts";
+import { XFT_DIR, XFT_REG, XFT_SOCK, XFT_SYMLINK } from "../abi/layout.ts";
+import { DT_DIR, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN } from "../abi/fcntl.ts";
 import type { Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
 import { type XipFs, XIPFS_MAX_BYTES } from "./xipfs_live.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
+import { writeAccess, type WriteAccessOp } from "./write_access.ts";
 
 /** Entries fetched from the filesystem per readdir batch. */
 const READDIR_BATCH = 32;
@@ -23,6 +24,7 @@ const XFT_TO_DT: Record<number, number> = {
   [XFT_REG]: DT_REG,
   [XFT_DIR]: DT_DIR,
   [XFT_SYMLINK]: DT_LNK,
+  [XFT_SOCK]: DT_SOCK,
 };
 
 /** A VfsFs over this thread's XipFs (from mountXipfs or attachXipfs). */
@@ -53,6 +55,9 @@ export class XipVfs implements VfsFs {
   }
   isDax(ip: VInode): boolean {
     return this.x.isDax(ip);
+  }
+  writeAccess(ip: VInode, op: WriteAccessOp): number {
+    return writeAccess(this.mem, ip.slot, op);
   }
   getattr(ip: VInode): VAttr {
     const s = this.x.getattr(ip);
@@ -111,6 +116,12 @@ export class XipVfs implements VfsFs {
   }
   mkdir(dir: VInode, name: string, mode: number): Ino | number {
     return this.x.mkdir(dir, name, mode);
+  }
+  mknod(dir: VInode, name: string, mode: number): Ino | number {
+    return this.x.mknod(dir, name, mode);
+  }
+  link(ip: VInode, dir: VInode, name: string): number {
+    return this.x.link(ip, dir, name);
   }
   unlink(dir: VInode, name: string): number {
     return this.x.unlink(dir, name);

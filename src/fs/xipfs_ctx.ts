@@ -48,6 +48,8 @@ export interface XipCtx {
   readonly meta: MetaCache | null;
   /** Host image file that fsync writes dirty blocks into (memory device only). */
   readonly imagePath: string | null;
+  /** fileIdentity the file at imagePath must still have; null: not checked. */
+  readonly imageIdentity: string | null;
 }
 
 /** Word index of slot `slot`'s record. */

@@ -15,6 +15,7 @@ import {
   XDIRENT,
   XFT_DIR,
   XFT_REG,
+  XFT_SOCK,
   XFT_SYMLINK,
   XFT_UNKNOWN,
   XIPFS_BLOCK_SIZE,
@@ -32,6 +33,7 @@ import {
   isDirMode,
   isLnkMode,
   isRegMode,
+  isSockMode,
   type XipVol,
 } from "./xipfs_format.ts";
 
@@ -58,6 +60,7 @@ export function modeToFileType(mode: number): number {
   if (isRegMode(mode)) return XFT_REG;
   if (isDirMode(mode)) return XFT_DIR;
   if (isLnkMode(mode)) return XFT_SYMLINK;
+  if (isSockMode(mode)) return XFT_SOCK;
   return XFT_UNKNOWN;
 }
 

@@ -42,7 +42,7 @@ import { asBlock, type BlockNo, blockToSector } from "../abi/types.ts";
 import { markBlockDirty, markInodeDirty } from "./balloc.ts";
 import { daxHoleFilled } from "./dax_fault.ts";
 import { XIPFS_MAX_BYTES } from "./dax.ts";
-import { bmapLookupFast, fileAops, getBlock } from "./getblock.ts";
+import { bmapLookupFast, clearPoison, fileAops, getBlock } from "./getblock.ts";
 import { isDax } from "./icache.ts";
 import { truncateInodePages, writebackMapping } from "./pagecache.ts";
 import {
@@ -165,6 +165,7 @@ function zeroWholeBlock(c: XipCtx, ip: InodeRef, ib: number): number {
     const da = c.mdev.directAccess(blockToSector(b), BS);
     if (typeof da === "number") return da;
     c.mdev.bytes.fill(0, da.kaddr, da.kaddr + BS);
+    clearPoison(c, b, 1);
     codeWritten(c.mem, c.mdev.bytes.byteOffset + da.kaddr, BS);
   } else {
     const w = c.dev.bioWrite(asBlock(b), ZERO_BLOCK);

@@ -31,11 +31,13 @@ export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
 export const S_IFLNK = 0o120000;
+export const S_IFSOCK = 0o140000;
 export const S_IALLUGO = 0o7777; // permission, setuid/setgid and sticky bits
 
 export const isDirMode = (mode: number): boolean => (mode & S_IFMT) === S_IFDIR;
 export const isRegMode = (mode: number): boolean => (mode & S_IFMT) === S_IFREG;
 export const isLnkMode = (mode: number): boolean => (mode & S_IFMT) === S_IFLNK;
+export const isSockMode = (mode: number): boolean => (mode & S_IFMT) === S_IFSOCK;
 
 /** The geometry of a mounted image: the checksummed, never-changing part of the superblock. */
 export interface XipSuper {
@@ -403,7 +405,7 @@ export const setInodeInUse = (vol: XipVol, ino: number, used: boolean): void =>
 
 // ---------------------------------------------------------------------------
 // offline allocator: single-threaded, for mkfs and tests. The live
-// filesystem has its own, under the block-allocator lock.
+// filesystem has its own, lock-free (balloc.ts).
 
 /**
  * Allocate a data block: mark it in use, decrement freeBlocks and zero it.

@@ -32,6 +32,7 @@
 
 import {
   ICACHE_SLOTS,
+  IFLAG_SHMEM,
   ISLOT,
   XFS,
   XFS_DAX_ALWAYS,
@@ -62,10 +63,11 @@ import { fileAops, getBlock } from "./getblock.ts";
 import { icacheShrink, icount, iget, ihold, iput, isDax, slotInode } from "./icache.ts";
 import { MetaCache, XIPFS_META_MAPPING } from "./metacache.ts";
 import type { AddressSpaceOps } from "./pagecache.ts";
-import { fsync, syncFs } from "./xipfs_sync.ts";
+import { fsync, syncFs, syncLastError } from "./xipfs_sync.ts";
 import { punchHole, truncate, xipTruncatePage } from "./xipfs_truncate.ts";
 import { xipfsFallocate } from "./xipfs_falloc.ts";
 import { type FsxAttr, getFsxattr, setFsxattr } from "./xipfs_fsxattr.ts";
+import { hwpoisonLoad, setPoison } from "./xipfs_poison.ts";
 import * as ns from "./xipfs_live_ns.ts";
 import {
   inodeGet,
@@ -92,12 +94,16 @@ export interface MountOptions {
   dax: DaxOption;
   /** Host image file fsync writes into (memory device); without it fsync persists nothing. */
   imagePath?: string;
+  /** fileIdentity the file at imagePath must have (src/hw/image_file.ts); absent: not checked. */
+  imageIdentity?: string;
 }
 
 /** Options of attachXipfs. */
 export interface AttachOptions {
   /** The same imagePath the mount was given, so this thread's fsync can write it. */
   imagePath?: string;
+  /** The same imageIdentity the mount was given. */
+  imageIdentity?: string;
 }
 
 /** What getattr reports (struct stat, reduced). */
@@ -129,10 +135,12 @@ function buildCtx(
   mem: Memory,
   dev: BlockDevice,
   imagePath: string | null,
+  imageIdentity: string | null,
 ): XipCtx | { error: string } {
   const k32 = mem.k32;
   const xfs = mem.layout.xipfs.base;
-  const common = { mem, k32, dev, icache: mem.layout.icache.base, xfs, imagePath };
+  const icache = mem.layout.icache.base;
+  const common = { mem, k32, dev, icache, xfs, imagePath, imageIdentity };
   if (dev instanceof MemDevice) {
     const o = openVolume(dev.bytes);
     if (!o.ok) return { error: o.error };
@@ -156,9 +164,13 @@ function buildCtx(
 
 /**
  * Mount the xipfs on `dev` (main thread, once). Validates the superblock,
- * marks the filesystem dirty in it (clean again at unmount), and sets up
- * the shared mount state. `dax: "always"` on a device without directAccess
- * is refused, as Linux refuses DAX on a block device that cannot do it.
+ * marks the filesystem dirty in it (clean again at unmount), and sets up the
+ * shared mount state. `dax: "always"` on a device without directAccess is
+ * refused, as Linux refuses DAX on a block device that cannot do it.
+ *
+ * Entry: no lock held; nothing else uses the mount yet. With an imagePath it
+ * takes and drops the image's sync lock (syncFs) to write the dirty
+ * superblock; nothing else is locked.
  *
  * @returns the filesystem, or `{ error }` with one line saying why not
  */
@@ -178,7 +190,7 @@ export function mountXipfs(
         `storage); mount it with dax=never`,
     };
   }
-  const c = buildCtx(mem, dev, opts.imagePath ?? null);
+  const c = buildCtx(mem, dev, opts.imagePath ?? null, opts.imageIdentity ?? null);
   if ("error" in c) return c;
   if (!(dev instanceof MemDevice) && opts.imagePath !== undefined) {
     return { error: "imagePath is for a memory device; a bio device is its own image" };
@@ -194,6 +206,12 @@ export function mountXipfs(
   superSet(c.vol, "mountCount", superGet(c.vol, "mountCount") + 1);
   superSet(c.vol, "writeTime", nowSecs());
   markBlockDirty(c, 0);
+  if (c.mdev !== null) hwpoisonLoad(c); // the device's poison list, kept in the image
+  // The image must say "dirty" before any other block of it is written in
+  // place, so that a crash from here on is seen (xipfs_sync.ts).
+  if (opts.imagePath !== undefined && syncFs(c) < 0) {
+    return { error: `cannot write the image: ${syncLastError()}` };
+  }
   Atomics.store(k32, xfs + XFS.state, XFS_MOUNTED);
   return new XipFs(c);
 }
@@ -216,7 +234,7 @@ export function attachXipfs(
   if (bio === dev instanceof MemDevice) {
     return { error: `the filesystem was mounted on a ${bio ? "bio" : "memory"} device` };
   }
-  const c = buildCtx(mem, dev, opts.imagePath ?? null);
+  const c = buildCtx(mem, dev, opts.imagePath ?? null, opts.imageIdentity ?? null);
   return "error" in c ? c : new XipFs(c);
 }
 
@@ -227,6 +245,8 @@ export class XipFs {
 
   constructor(readonly ctx: XipCtx) {
     this.aops = fileAops(ctx);
+    // A bio write of a whole poisoned block clears it (pmem_do_write): keep the image's list too.
+    if (ctx.mdev !== null) ctx.mdev.poisonCleared = (b) => setPoison(ctx, b, 1, false);
   }
 
   get mem(): Memory {
@@ -380,8 +400,15 @@ export class XipFs {
   mkdir(dir: InodeRef, name: string, mode: number): Ino | number {
     return ns.mkdir(this.ctx, dir, name, mode);
   }
+  /** A socket node (mknod S_IFSOCK); -EPERM for any other type. */
+  mknod(dir: InodeRef, name: string, mode: number): Ino | number {
+    return ns.mknod(this.ctx, dir, name, mode);
+  }
   rmdir(dir: InodeRef, name: string): number {
     return ns.rmdir(this.ctx, dir, name);
+  }
+  link(ip: InodeRef, dir: InodeRef, name: string): number {
+    return ns.link(this.ctx, ip, dir, name);
   }
   unlink(dir: InodeRef, name: string): number {
     return ns.unlink(this.ctx, dir, name);
@@ -433,7 +460,10 @@ export class XipFs {
   /** Ops for any mapping this fs owns, for page-cache eviction. */
   aopsFor = (mapping: number): AddressSpaceOps | null => {
     if (mapping === XIPFS_META_MAPPING) return this.ctx.meta?.aops ?? null;
-    return mapping > 0 && mapping < ICACHE_SLOTS ? this.aops : null;
+    if (mapping <= 0 || mapping >= ICACHE_SLOTS) return null;
+    // A shmem inode's pages have no backing store: never written back, never evicted.
+    const flags = Atomics.load(this.ctx.k32, islotBase(this.ctx, mapping) + ISLOT.flags);
+    return (flags & IFLAG_SHMEM) !== 0 ? null : this.aops;
   };
   /** Blocks allocated / freed since mount, all threads (tests). */
   blocksAllocated(): number {

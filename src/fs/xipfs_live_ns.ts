@@ -1,14 +1,15 @@
 /**
  * Namespace operations of the live xipfs (Linux's inode_operations for
- * directories, reduced): lookup, create, mkdir, unlink, rmdir, rename,
- * symlink, readlink, readdir. The VFS resolves paths and calls these with a
+ * directories, reduced): lookup, create, mkdir, link, unlink, rmdir,
+ * rename, symlink, readlink, readdir. The VFS resolves paths and calls these with a
  * referenced directory inode and one name.
  *
  * Locking (docs/ARCHITECTURE.md §3, i_rwsem outermost):
  * - lookup, readdir: the directory's i_rwsem for read.
  * - create, mkdir, symlink: the directory's i_rwsem for write.
  * - unlink, rmdir: the directory's i_rwsem (subclass 0), then the victim's
- *   (subclass 1), as vfs_unlink/vfs_rmdir do.
+ *   (subclass 1), as vfs_unlink/vfs_rmdir do; link the same, with the
+ *   inode that gains a name as the second (vfs_link).
  * - rename: cross-directory renames first take XFS.renameLock (Linux's
  *   s_vfs_rename_mutex), which freezes the shape of the directory tree;
  *   then both parents, ancestor first, else lower inode number first
@@ -23,24 +24,18 @@
  * @module
  */
 
-import {
-  XDIRENT,
-  XFT_DIR,
-  XFT_REG,
-  XFT_SYMLINK,
-  XIP_FL_DAX,
-  XIPFS_BLOCK_SIZE,
-  XIPFS_NAME_MAX,
-} from "../abi/layout.ts";
+import { XDIRENT, XFT_DIR, XIP_FL_DAX, XIPFS_BLOCK_SIZE, XIPFS_NAME_MAX } from "../abi/layout.ts";
 import {
   EBUSY,
   EEXIST,
   EINVAL,
   EISDIR,
+  EMLINK,
   ENAMETOOLONG,
   ENOENT,
   ENOTDIR,
   ENOTEMPTY,
+  EPERM,
   EUCLEAN,
 } from "../abi/errno.ts";
 import { type Ino } from "../abi/types.ts";
@@ -61,6 +56,7 @@ import {
   dirIterate,
   dirLookup,
   dirRemoveEntry,
+  modeToFileType,
   nameCheck,
 } from "./xipfs_dir.ts";
 import { symlinkRead, symlinkWriteOffline } from "./xipfs_file.ts";
@@ -75,6 +71,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  S_IFSOCK,
 } from "./xipfs_format.ts";
 import { type InodeRef, islotBase, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
 
@@ -115,6 +112,15 @@ function dirWritable(c: XipCtx, dir: Ino): number {
   return 0;
 }
 
+/** In locked directory `dir`: 0 when `name` may be added, else -EEXIST or dirWritable's or the lookup's error. */
+function nameFree(c: XipCtx, dir: Ino, name: string): number {
+  const w = dirWritable(c, dir);
+  if (w < 0) return w;
+  const existing = dirLookup(c.vol, dir, name);
+  if (existing >= 0) return -EEXIST;
+  return existing === -ENOENT ? 0 : existing;
+}
+
 /**
  * Look `name` up in directory `dir`. Entry: a reference to `dir`, no lock
  * of it held. Takes its i_rwsem for read.
@@ -151,11 +157,8 @@ function makeNode(
   if (name === "." || name === "..") return -EEXIST;
   lockW(c, dir);
   try {
-    const w = dirWritable(c, dir.ino);
-    if (w < 0) return w;
-    const existing = dirLookup(c.vol, dir.ino, name);
-    if (existing >= 0) return -EEXIST;
-    if (existing !== -ENOENT) return existing;
+    const free = nameFree(c, dir.ino, name);
+    if (free < 0) return free;
     const ino = allocInode(c);
     if (ino < 0) return ino;
     const t = nowSecs();
@@ -166,7 +169,7 @@ function makeNode(
     inodeSet(c.vol, ino, "ctime", t);
     inodeSet(c.vol, ino, "flags", flags);
     let rc = init(ino);
-    const type = isDirMode(mode) ? XFT_DIR : (mode & S_IFMT) === S_IFLNK ? XFT_SYMLINK : XFT_REG;
+    const type = modeToFileType(mode);
     if (rc >= 0) rc = dirAddEntry(c.vol, dir.ino, name, ino, type, () => allocMetaBlock(c));
     if (rc < 0) {
       inodeSet(c.vol, ino, "links", 0);
@@ -208,8 +211,23 @@ export function create(
 }
 
 /**
- * Make directory `name` in `dir` (with "." and ".."). Same locking and
- * errors as create; the parent gains a link.
+ * Make a socket node `name` in `dir` with permission bits from `mode` (mknod
+ * S_IFSOCK, as bind(2) on a path does); only sockets may be made this way
+ * (-EPERM otherwise: xip has no device or FIFO nodes on disk). Errors as
+ * create. Entry: a reference to `dir`, no i_rwsem held; takes and drops
+ * dir's i_rwsem for write.
+ *
+ * @returns the new inode number
+ */
+export function mknod(c: XipCtx, dir: InodeRef, name: string, mode: number): Ino | number {
+  if ((mode & S_IFMT) !== S_IFSOCK) return -EPERM;
+  return makeNode(c, dir, name, S_IFSOCK | (mode & S_IALLUGO), 0, () => 0);
+}
+
+/**
+ * Make directory `name` in `dir` (with "." and ".."); the parent gains a
+ * link. Errors as create. Entry: a reference to `dir`, no i_rwsem held;
+ * takes and drops dir's i_rwsem for write, and the block allocator under it.
  *
  * @returns the new inode number
  */
@@ -266,9 +284,65 @@ export function readlink(c: XipCtx, ip: InodeRef): string | number {
 }
 
 /**
+ * Most names one inode may have (ext4's EXT4_LINK_MAX): past it link(2)
+ * is -EMLINK.
+ */
+export const XIPFS_LINK_MAX = 65000;
+
+/**
+ * Give inode `ip`, which is not a directory, the further name `name` in
+ * `dir` (Linux's vfs_link and ext2_link). Entry: references to both, no
+ * lock held. Locks: dir's i_rwsem, then ip's (subclass 1), both for
+ * write, as filename_create and vfs_link take them (the same order as
+ * unlink's parent and victim).
+ *
+ * @returns 0, or -EPERM (a directory), -EEXIST, -ENOENT (dir removed, or
+ *   ip unlinked meanwhile), -EMLINK, -ENOTDIR, -ENAMETOOLONG, -EINVAL,
+ *   -ENOSPC (no block for the entry)
+ */
+export function link(c: XipCtx, ip: InodeRef, dir: InodeRef, name: string): number {
+  const bad = userNameCheck(name);
+  if (bad < 0) return bad;
+  if (name === "." || name === "..") return -EEXIST;
+  const mode = inodeGet(c.vol, ip.ino, "mode");
+  if (isDirMode(mode)) return -EPERM;
+  lockW(c, dir);
+  try {
+    const free = nameFree(c, dir.ino, name);
+    if (free < 0) return free;
+    lockW(c, ip, 1);
+    try {
+      const links = inodeGet(c.vol, ip.ino, "links");
+      if (links === 0) return -ENOENT; // its last name went while we looked (orphan)
+      if (links >= XIPFS_LINK_MAX) return -EMLINK;
+      const rc = dirAddEntry(
+        c.vol,
+        dir.ino,
+        name,
+        ip.ino,
+        modeToFileType(mode),
+        () => allocMetaBlock(c),
+      );
+      if (rc < 0) return rc;
+      inodeSet(c.vol, ip.ino, "links", links + 1);
+      inodeSet(c.vol, ip.ino, "ctime", nowSecs());
+      markInodeDirty(c, ip.ino);
+      touch(c, dir.ino);
+      return 0;
+    } finally {
+      unlockW(c, ip);
+    }
+  } finally {
+    unlockW(c, dir);
+  }
+}
+
+/**
  * Remove `name`, which is not a directory, from `dir`. The inode is freed
  * when its last reference goes (now, or at the last close: orphan
- * semantics). Locks: dir's i_rwsem, then the victim's; both for write.
+ * semantics). Entry: a reference to `dir`, no i_rwsem held. Takes dir's
+ * i_rwsem, then the victim's (subclass 1), both for write; the victim's
+ * reference is dropped after both are released (iput may free it).
  *
  * @returns 0, or -ENOENT, -EISDIR, -ENOTDIR, -EINVAL ("." or "..")
  */
@@ -353,11 +427,18 @@ function isAncestor(c: XipCtx, anc: Ino, d: Ino): boolean {
  * Rename `oldName` in `oldDir` to `newName` in `newDir`, replacing an
  * existing target (a file by a file, an empty directory by a directory),
  * unless `noReplace` (renameat2's RENAME_NOREPLACE: decided under the same
- * locks as the rename, so it is atomic). Lock order: see the module comment.
+ * locks as the rename, so it is atomic).
+ *
+ * Entry: references to both directories, no i_rwsem held. A cross-directory
+ * rename takes XFS.renameLock first (unchecked: it has no LockClass); then,
+ * all for write, the parents' i_rwsems (ancestor first, else lower inode
+ * first: subclasses 0 and 1), the source's (2) and an existing target's (3);
+ * iget takes the inode-cache lock under them. Everything is released, and
+ * the references dropped (iput), before it returns.
  *
  * @returns 0, or -ENOENT, -EEXIST (only with noReplace), -EISDIR,
- *   -ENOTDIR, -ENOTEMPTY, -EINVAL (a directory into its own subtree),
- *   -EBUSY ("." or ".."), -ENAMETOOLONG, -ENOSPC
+ *   -ENOTDIR, -ENOTEMPTY, -EINVAL (a directory into its own subtree), -EBUSY
+ *   ("." or ".."), -ENAMETOOLONG, -ENOSPC
  */
 export function rename(
   c: XipCtx,
@@ -451,11 +532,7 @@ function renameLocked(
   srcIsDir: boolean,
 ): number {
   const v = c.vol;
-  const type = srcIsDir
-    ? XFT_DIR
-    : (inodeGet(v, src.ino, "mode") & S_IFMT) === S_IFLNK
-    ? XFT_SYMLINK
-    : XFT_REG;
+  const type = srcIsDir ? XFT_DIR : modeToFileType(inodeGet(v, src.ino, "mode"));
   const alloc = () => allocMetaBlock(c);
   if (tgt !== null) {
     const rc = dirRemoveEntry(v, newDir.ino, newName);
@@ -464,7 +541,7 @@ function renameLocked(
   const add = dirAddEntry(v, newDir.ino, newName, src.ino, type, alloc);
   if (add < 0) {
     if (tgt !== null) {
-      const tt = isDirMode(inodeGet(v, tgt.ino, "mode")) ? XFT_DIR : XFT_REG;
+      const tt = modeToFileType(inodeGet(v, tgt.ino, "mode"));
       dirAddEntry(v, newDir.ino, newName, tgt.ino, tt, alloc); // the slot just freed fits it
     }
     return add;

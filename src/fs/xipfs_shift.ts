@@ -132,9 +132,15 @@ export function collapseBlocks(c: XipCtx, ip: InodeRef, s: number, n: number): n
 
 /**
  * INSERT_RANGE's block work: move every pointer at or past `s` up by n,
- * leaving n holes at s. Entry as collapseBlocks.
+ * leaving n holes at s. i_size is the caller's.
  *
- * @returns 0, or -EFBIG (a block would pass the largest file), -ENOSPC, -EUCLEAN
+ * Entry: i_rwsem and invalidate_lock held for write, [s, ∞) unmapped and out
+ * of the page cache (as collapseBlocks). Takes and drops the block-map lock,
+ * in one no-kill region; returns with i_rwsem and invalidate_lock still
+ * held.
+ *
+ * @returns 0, or -EFBIG (a block would pass the largest file), -ENOSPC,
+ *   -EUCLEAN
  */
 export function insertBlocks(c: XipCtx, ip: InodeRef, s: number, n: number): number {
   return withBmapLock(c, ip, () => {

@@ -31,8 +31,10 @@
  * @module
  */
 
-import { ISLOT, XFS } from "../abi/layout.ts";
+import { ISLOT, XFS, XIPFS_STATE_CLEAN } from "../abi/layout.ts";
+import { describeHostError, fileIdentity, imagePwrite, imageSync } from "../hw/image_file.ts";
 import { EIO } from "../abi/errno.ts";
+import { KernelPanic } from "../abi/panic.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
@@ -42,17 +44,31 @@ import { isDax } from "./icache.ts";
 import { writebackMapping } from "./pagecache.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
 import { type InodeRef, islotBase, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
+import { superGet } from "./xipfs_format.ts";
 
 /** Dirty blocks written into the image by this thread's fsyncs (tests). */
 let blocksWritten = 0;
 export const syncBlocksWritten = (): number => blocksWritten;
 
+/** Why this thread's last syncDirtyBlocks failed (one phrase), for unmount's message. */
+let lastError = "";
+export const syncLastError = (): string => lastError;
+
 /**
  * Write every dirty device block into the host image file and fdatasync it.
  * Caller holds no lock; takes XFS.syncLock (a leaf, unchecked: it has no
- * class in LOCK_ORDER and nothing is taken under it).
+ * class in LOCK_ORDER and nothing is taken under it), so the writes of two
+ * syncs never interleave and the image sees them in one order.
  *
- * @returns 0, or -EIO (the bits of blocks not written are set again)
+ * Order, so that a crash at any point leaves an image fsck can repair
+ * without losing what an earlier sync made durable: the superblock is
+ * written dirty and flushed at mount (mountXipfs) before anything else;
+ * a sync writes its blocks and flushes once; when the superblock says
+ * clean (unmount), every other block is written and flushed first and the
+ * superblock last, flushed again, as ext2's put_super does.
+ *
+ * @returns 0, or -EIO (the bits of blocks not written are set again;
+ *   syncLastError says why)
  */
 export function syncDirtyBlocks(c: XipCtx): number {
   if (c.mdev === null || c.imagePath === null) return 0;
@@ -63,6 +79,15 @@ export function syncDirtyBlocks(c: XipCtx): number {
   const base = c.xfs + XFS.dirty;
   try {
     file = Deno.openSync(c.imagePath, { write: true });
+    // The path must still name the file the Machine locked: blocks of this
+    // device written into a file renamed over it would corrupt that file
+    // (qemu keeps its descriptor; a Worker cannot share the main thread's).
+    if (c.imageIdentity !== null && fileIdentity(file.statSync()) !== c.imageIdentity) {
+      return fail("another file has replaced it on the host; not writing into that one");
+    }
+    const superLast = superGet(c.vol, "state") === XIPFS_STATE_CLEAN &&
+      (Atomics.load(c.k32, base) & 1) !== 0;
+    if (superLast) Atomics.and(c.k32, base, ~1);
     for (let wi = 0; wi < words; wi++) {
       if (Atomics.load(c.k32, base + wi) === 0) continue;
       const bits = Atomics.exchange(c.k32, base + wi, 0);
@@ -74,37 +99,49 @@ export function syncDirtyBlocks(c: XipCtx): number {
         let n = 1;
         while (bit + n < 32 && (bits & (1 << (bit + n))) !== 0) n++;
         const b = wi * 32 + bit;
-        if (!writeBlocks(file, c.mdev.bytes, b, n)) {
+        const err = writeBlocks(file, c.mdev.bytes, b, n);
+        if (err !== null) {
           Atomics.or(c.k32, base + wi, bits); // try again next time; later words were not cleared
-          return -EIO;
+          if (superLast) Atomics.or(c.k32, base, 1);
+          return fail(err);
         }
         blocksWritten += n;
         bit += n;
       }
     }
-    file.syncDataSync();
+    imageSync(file);
+    if (superLast) {
+      const err = writeBlocks(file, c.mdev.bytes, 0, 1);
+      if (err !== null) {
+        Atomics.or(c.k32, base, 1);
+        return fail(err);
+      }
+      blocksWritten++;
+      imageSync(file);
+    }
     return 0;
-  } catch {
-    return -EIO;
+  } catch (e) {
+    // Only the host's errors become -EIO; a broken invariant stays a panic.
+    if (e instanceof KernelPanic) throw e;
+    return fail(describeHostError(e));
   } finally {
     file?.close();
     mutexUnlock(c.k32, lock);
   }
 }
 
-/** pwrite blocks [b, b + n) of `bytes` at the same place in `file`. */
-function writeBlocks(file: Deno.FsFile, bytes: Uint8Array, b: number, n: number): boolean {
+function fail(why: string): number {
+  lastError = why;
+  return -EIO;
+}
+
+/** pwrite blocks [b, b + n) of `bytes` at the same place in `file`; null, or why it failed. */
+function writeBlocks(file: Deno.FsFile, bytes: Uint8Array, b: number, n: number): string | null {
   try {
-    file.seekSync(b * PAGE_SIZE, Deno.SeekMode.Start);
-    const src = bytes.subarray(b * PAGE_SIZE, (b + n) * PAGE_SIZE);
-    for (let done = 0; done < src.length;) {
-      const w = file.writeSync(src.subarray(done));
-      if (w <= 0) return false;
-      done += w;
-    }
-    return true;
-  } catch {
-    return false;
+    imagePwrite(file, b * PAGE_SIZE, bytes.subarray(b * PAGE_SIZE, (b + n) * PAGE_SIZE));
+    return null;
+  } catch (e) {
+    return describeHostError(e);
   }
 }
 
@@ -132,6 +169,10 @@ export function fsync(c: XipCtx, ip: InodeRef): number {
  * memory device the dirty blocks into the image; on a bio device the
  * metadata pages, then flush. File data in the page cache is the caller's
  * (fsync, unmount).
+ *
+ * Entry: no page lock held. A memory device takes and drops XFS.syncLock
+ * (syncDirtyBlocks); a bio device takes each dirty metadata page's lock in
+ * turn (writebackMapping).
  *
  * @returns 0 or -errno
  */

@@ -306,7 +306,13 @@ export function finishTruncate(c: XipCtx, tid: Tid): number {
 /**
  * Deallocate bytes [off, off + len) of `ip` (fallocate PUNCH_HOLE |
  * KEEP_SIZE): partial blocks at the edges are zeroed, whole blocks become
- * holes; i_size does not change. Same locking as truncate.
+ * holes; i_size does not change.
+ *
+ * Entry: a reference to `ip`, none of its locks held. Takes i_rwsem then
+ * invalidate_lock, both for write (lockForTruncate), as truncate does; under
+ * them the unmap takes the i_mmap and page-table locks, dropping cached
+ * pages takes their page locks, and freeing blocks the block-map lock.
+ * Returns with nothing held.
  *
  * @returns 0, or -EINVAL, -EUCLEAN, a device error
  */

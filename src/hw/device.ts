@@ -33,6 +33,7 @@ import {
 } from "../abi/types.ts";
 import { type Memory, statAdd } from "./memory.ts";
 import { saveImageBytes } from "./image.ts";
+import { badblockSet, badblockTest } from "./badblocks.ts";
 import { codeWritten } from "./jit/shared.ts";
 
 export { ImageError, imageFileSize, loadImage, MAX_IMAGE_BYTES, readImageInto } from "./image.ts";
@@ -98,11 +99,13 @@ export class MemDevice implements BlockDevice {
    * needed; a concurrent bioWrite of the same block may be seen half done,
    * as with a real device, so callers serialise through the page lock.
    *
-   * @returns PAGE_SIZE, -EIO for a block past the end, -EINVAL when dst is too short
+   * @returns PAGE_SIZE, -EIO for a block past the end or a poisoned one,
+   *   -EINVAL when dst is too short
    */
   bioRead(block: BlockNo, dst: Uint8Array, dstOff = 0): number {
     const bad = this.#checkBlock(block);
     if (bad !== 0) return bad;
+    if (badblockTest(this.mem, block)) return -EIO; // pmem_do_read: a bad sector in the range
     if (!Number.isInteger(dstOff) || dstOff < 0 || dstOff + PAGE_SIZE > dst.length) return -EINVAL;
     const off = block * PAGE_SIZE;
     dst.set(this.bytes.subarray(off, off + PAGE_SIZE), dstOff);
@@ -120,9 +123,24 @@ export class MemDevice implements BlockDevice {
     if (bad !== 0) return bad;
     if (!Number.isInteger(srcOff) || srcOff < 0 || srcOff + PAGE_SIZE > src.length) return -EINVAL;
     this.bytes.set(src.subarray(srcOff, srcOff + PAGE_SIZE), block * PAGE_SIZE);
+    // A whole-block write clears poison, as pmem_do_write's pmem_clear_poison.
+    if (badblockTest(this.mem, block)) this.clearPoison(block);
     codeWritten(this.mem, this.bytes.byteOffset + block * PAGE_SIZE, PAGE_SIZE);
     statAdd(this.mem, STAT.bioWriteBytes, PAGE_BYTES);
     return PAGE_SIZE;
+  }
+
+  /**
+   * Who keeps the list of poisoned blocks up to date when a write clears
+   * one (xipfs sets it: the list lives in its image); without it only the
+   * device's bitmap is cleared. Per thread, like the object.
+   */
+  poisonCleared: ((block: number) => void) | null = null;
+
+  /** Clear block `block`'s poison, through poisonCleared when set. */
+  clearPoison(block: number): void {
+    if (this.poisonCleared !== null) this.poisonCleared(block);
+    else badblockSet(this.mem, block, 1, false);
   }
 
   /**

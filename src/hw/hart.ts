@@ -30,7 +30,9 @@
  * buffer (hart_state.ts), which both tiers use in place.
  *
  * Memory-model notes:
- * - FENCE is a no-op. Plain loads and stores are plain typed-array accesses
+ * - FENCE is a no-op, and so is persistence ordering: Zicbom's cbo.clean
+ *   and cbo.flush write their block back through `env.cacheBlock` before
+ *   they retire, so nothing waits for the next FENCE. Plain loads and stores are plain typed-array accesses
  *   (JS "unordered"); AMOs, LR and SC are Atomics, which are sequentially
  *   consistent, so a guest that synchronises through AMOs or LR/SC (every
  *   lock libxc builds) is ordered correctly. The interpreter has no decode
@@ -63,7 +65,11 @@ import {
   CAUSE_MISALIGNED_FETCH,
   CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
+  CAUSE_STORE_ACCESS,
   CAUSE_STORE_PAGE_FAULT,
+  CBO_BLOCK,
+  CBO_CLEAN,
+  CBO_FLUSH,
 } from "../abi/sv32.ts";
 import { asVirt, type VirtAddr } from "../abi/types.ts";
 import { amoMinMax, div, divu, mulh, mulhsu, mulhu, rem, remu } from "./hart_alu.ts";
@@ -109,6 +115,17 @@ export interface HartEnv {
    * @returns false to stop `run` with "poll"
    */
   poll(hart: Hart): boolean;
+  /**
+   * Zicbom cbo.clean / cbo.flush (`op` CBO_CLEAN or CBO_FLUSH) of the
+   * CBO_BLOCK-byte block at physical address `pa` (aligned), after the
+   * access check passed: write it back to its persistence domain (DAX
+   * persistence, src/fs/dax_sync.ts). Absent: a no-op, as on a machine
+   * whose caches are coherent with memory.
+   *
+   * @returns true when the block was written back; false raises a store
+   *   access fault (cause 7, tval the address), as a bus error would
+   */
+  cacheBlock?(pa: number, op: number): boolean;
 }
 
 export interface HartOptions {
@@ -572,7 +589,27 @@ export class Hart {
             }
             break;
           }
-          case 0x0f: // fence fence.i
+          case 0x0f: { // fence fence.i; Zicbom cbo.clean cbo.flush (f3 2)
+            if (
+              f3 === 2 && rd === 0 && ((insn >>> 20) === CBO_CLEAN || (insn >>> 20) === CBO_FLUSH)
+            ) {
+              // Allowed where a load or a store would be; a failed check is a store/AMO fault.
+              const va = x[rs1]!;
+              const pa = mmu.translate(va, ACCESS_READ);
+              if (pa < 0) {
+                cause = mmu.faultCause === CAUSE_LOAD_PAGE_FAULT
+                  ? CAUSE_STORE_PAGE_FAULT
+                  : CAUSE_STORE_ACCESS;
+                tval = mmu.faultVa;
+                break trap;
+              }
+              if (env.cacheBlock !== undefined && !env.cacheBlock(pa & -CBO_BLOCK, insn >>> 20)) {
+                cause = CAUSE_STORE_ACCESS;
+                tval = va >>> 0;
+                break trap;
+              }
+              break;
+            }
             if (f3 > 1) {
               cause = CAUSE_ILLEGAL_INSTRUCTION;
               tval = insn >>> 0;
@@ -580,6 +617,7 @@ export class Hart {
             }
             if (f3 === 1 && jit !== null) jit.fenceI();
             break;
+          }
           case 0x73: { // ecall ebreak csrr
             if (insn === 0x00000073) { // ecall
               cause = CAUSE_ECALL_U;

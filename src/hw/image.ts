@@ -123,11 +123,46 @@ function dirAndBase(path: string): [string, string] {
   return i < 0 ? [".", path] : [i === 0 ? "/" : path.slice(0, i), path.slice(i + 1)];
 }
 
+/** The temporary file name a save of `base` by process `pid` uses. */
+const tempName = (base: string, pid: number): string => `.${base}.xip-${pid}.tmp`;
+
+/**
+ * Remove temporary files of earlier saves of `base` in `dir` whose process
+ * is gone (killed with SIGKILL midway: nothing else can leave one).
+ */
+function removeStaleTemps(dir: string, base: string): void {
+  const re = new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.xip-(\\d+)\\.tmp$`);
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = re.exec(e.name);
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    let alive = pid === Deno.pid;
+    try {
+      alive ||= Deno.statSync(`/proc/${pid}`).isDirectory;
+    } catch { /* no such process */ }
+    if (!alive) {
+      try {
+        Deno.removeSync(`${dir}/${e.name}`);
+      } catch { /* raced with someone else's cleanup */ }
+    }
+  }
+}
+
 /**
  * Write `bytes` to `path` atomically: into a temporary file in the same
  * directory, fsync it, rename it over `path`, then fsync the directory so
  * the rename itself is durable. On failure the temporary file is removed
- * and `path` is untouched.
+ * and `path` is untouched. A symlink at `path` is followed (its target is
+ * replaced) and the old file's permission bits are kept. Temporary files
+ * left by a save that was killed with SIGKILL are removed first; SIGINT
+ * and SIGTERM cannot stop a save midway while the caller listens for them
+ * (xip run and mkfs do).
  *
  * The caller must keep `bytes` stable while this runs (no Worker writing the
  * device), or the saved image may mix old and new pages.
@@ -135,11 +170,18 @@ function dirAndBase(path: string): [string, string] {
  * @throws ImageError naming the path and the cause
  */
 export function saveImageBytes(bytes: Uint8Array, path: string): void {
-  const [dir, base] = dirAndBase(path);
-  const tmp = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  let target = path;
+  let mode = 0o644;
+  try {
+    target = Deno.realPathSync(path);
+    mode = (Deno.statSync(target).mode ?? 0o644) & 0o7777;
+  } catch { /* a new file */ }
+  const [dir, base] = dirAndBase(target);
+  removeStaleTemps(dir, base);
+  const tmp = `${dir}/${tempName(base, Deno.pid)}`;
   let file: Deno.FsFile | undefined;
   try {
-    file = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
+    file = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode });
     const chunk = new Uint8Array(Math.min(SAVE_CHUNK, bytes.length));
     for (let off = 0; off < bytes.length; off += chunk.length) {
       const n = Math.min(chunk.length, bytes.length - off);
@@ -150,7 +192,8 @@ export function saveImageBytes(bytes: Uint8Array, path: string): void {
     file.syncSync();
     file.close();
     file = undefined;
-    Deno.renameSync(tmp, path);
+    Deno.chmodSync(tmp, mode);
+    Deno.renameSync(tmp, target);
   } catch (err) {
     try {
       file?.close();

@@ -30,6 +30,7 @@ import {
   fdtMax,
   FILES,
   HEADER,
+  HWPOISON,
   ICACHE,
   ICACHE_SLOTS,
   ISLOT,
@@ -118,6 +119,7 @@ function checkLockWords(mem: Memory, out: string[]): void {
   mutexFree(k, l.xipfs.base + XFS.syncLock, "xipfs sync lock", out);
   mutexFree(k, l.files.base + FILES.lock, "open-file table lock", out);
   mutexFree(k, l.procs.base + PROCS_HDR.tasklistLock, "tasklist lock", out);
+  mutexFree(k, l.hwpoison.base + HWPOISON.lock, "hwpoison lock", out);
   for (let t = 0; t < fdtMax(l.config); t++) {
     mutexFree(k, fdtBase(l.files.base, t) + FDT.lock, `fd table ${t} lock`, out);
   }

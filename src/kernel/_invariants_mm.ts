@@ -107,6 +107,8 @@ export function checkFrameClasses(s: Snapshot, pins: Pins, out: string[]): void 
     if (s.tables.has(pfn)) classes.push("page table");
     if (s.pcache.has(pfn)) classes.push("page cache");
     if (s.pipes.has(pfn)) classes.push("pipe buffer");
+    if (s.msgPages.has(pfn)) classes.push("message-queue page");
+    if (s.sockPages.has(pfn)) classes.push("socket buffer");
     if (has(pg.flags, PG_anon)) classes.push("anonymous");
     const nptes = s.ptesByPfn.get(pfn)?.length ?? 0;
     if (!frameInUse(mem, pfn)) {
@@ -176,14 +178,19 @@ function checkClassFields(s: Snapshot, pfn: number, pg: PageRec, cls: string, ou
   if (cls === "anonymous" && pg.mapping !== 0) {
     out.push(`frame ${pfn}: anonymous but mapping is ${pg.mapping}`);
   }
-  if (cls === "pipe buffer") {
-    const owners = s.pipes.get(pfn)!;
-    if (owners.length > 1) out.push(`frame ${pfn}: a ring page of ${owners.length} pipe slots`);
+  const kernelBuffers = {
+    "pipe buffer": s.pipes,
+    "message-queue page": s.msgPages,
+    "socket buffer": s.sockPages,
+  };
+  if (cls in kernelBuffers) {
+    const owners = kernelBuffers[cls as keyof typeof kernelBuffers].get(pfn)!;
+    if (owners.length > 1) out.push(`frame ${pfn}: a ${cls} of ${owners.length} owners`);
     if ((s.ptesByPfn.get(pfn)?.length ?? 0) > 0) {
-      out.push(`frame ${pfn}: pipe buffer mapped into user space by a PTE`);
+      out.push(`frame ${pfn}: ${cls} mapped into user space by a PTE`);
     }
     if (pg.flags !== 0 || pg.mapping !== 0) {
-      out.push(`frame ${pfn}: pipe buffer with flags ${hex(pg.flags)} mapping ${pg.mapping}`);
+      out.push(`frame ${pfn}: ${cls} with flags ${hex(pg.flags)} mapping ${pg.mapping}`);
     }
   }
 }
@@ -204,8 +211,11 @@ export function checkCounts(s: Snapshot, pins: Pins, out: string[]): void {
     const ptes = (s.ptesByPfn.get(pfn) ?? []).filter((r) => counted(s, r)).length;
     const pin = pins.get(pfn) ?? 0;
     const cache = s.pcache.has(pfn) ? 1 : 0;
-    const kernel =
-      ram && (pfn === s.zero || pfn === s.vdso || s.tables.has(pfn) || s.pipes.has(pfn)) ? 1 : 0;
+    const kernel = ram &&
+        (pfn === s.zero || pfn === s.vdso || s.tables.has(pfn) || s.pipes.has(pfn) ||
+          s.msgPages.has(pfn) || s.sockPages.has(pfn))
+      ? 1
+      : 0;
     const want = ptes + pin + cache + kernel;
     const meta = cache === 1 && s.pcache.get(pfn)![0]!.mapping === XIPFS_META_MAPPING;
     if (meta ? pg.refcount < want : pg.refcount !== want) {

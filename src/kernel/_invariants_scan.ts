@@ -27,8 +27,10 @@ import {
   VMAS_PER_TASK,
 } from "../abi/layout.ts";
 import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout_pipe.ts";
+import { msgStorePages } from "./ipc_msg.ts";
+import { sockRingPages } from "./unix_sock.ts";
 import { pteIsLeaf, pteIsTable, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
-import { asPte, type Pfn, type Pte } from "../abi/types.ts";
+import { asPfn, asPte, type Pfn, type Pte } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PTE_PROTNONE } from "../mm/pgtable.ts";
 import { zeroPfn } from "../mm/mm.ts";
@@ -105,6 +107,10 @@ export interface Snapshot {
   readonly vmas: Map<number, VmaRec[]>;
   /** Ring pages of live pipes: frame -> the pipe records naming it (one, unless broken). */
   readonly pipes: Map<number, number[]>;
+  /** Store pages of live System V message queues: frame -> the queues naming it (ipc_msg.ts). */
+  readonly msgPages: Map<number, number[]>;
+  /** Receive-ring pages of live AF_UNIX sockets: frame -> the sockets naming it (unix_sock.ts). */
+  readonly sockPages: Map<number, number[]>;
 }
 
 /** Whether RAM frame `pfn`'s bit is set in the frame allocator's bitmap. */
@@ -228,7 +234,7 @@ function scanPcache(s: Snapshot): void {
     const w = base + i * PCACHE_SLOT_WORDS;
     const mapping = Atomics.load(k, w + PCACHE_SLOT.mapping);
     if (mapping <= 0) continue;
-    const pfn = Atomics.load(k, w + PCACHE_SLOT.pfn) as Pfn;
+    const pfn = asPfn(Atomics.load(k, w + PCACHE_SLOT.pfn));
     push(s.pcache, pfn, { mapping, pgoff: Atomics.load(k, w + PCACHE_SLOT.pgoff), pfn });
   }
 }
@@ -268,6 +274,8 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     pcache: new Map(),
     vmas: new Map(),
     pipes: new Map(),
+    msgPages: msgStorePages(mem),
+    sockPages: sockRingPages(mem),
   };
   for (let mm = 1; mm < cfg.maxTasks; mm++) {
     const state = Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state);

@@ -264,7 +264,11 @@ function writeWords(env: ExecEnv, obj: Dso, writes: [number, number][]): void {
 
 /**
  * Make PT_GNU_RELRO read-only, whole pages only (as glibc's
- * _dl_protect_relro: the page holding the end stays writable).
+ * _dl_protect_relro: the page holding the end stays writable). Entry: no
+ * lock held; doMprotect takes and drops mmap_lock for writing (and the
+ * page-table lock to weaken PTEs).
+ *
+ * @throws ExecFailure when the mprotect fails
  */
 export function protectRelro(env: ExecEnv, obj: Dso): void {
   const relro = obj.img.relro;
@@ -324,7 +328,12 @@ function checkCode(all: Dso[], obj: Dso, fn: number, what: string): VirtAddr {
 /**
  * The init calls (program DT_PREINIT_ARRAY, then per object in dependency
  * order DT_INIT and DT_INIT_ARRAY) and the fini calls (reverse order: per
- * object, program first, DT_FINI_ARRAY backwards then DT_FINI).
+ * object, program first, DT_FINI_ARRAY backwards then DT_FINI). Entry: no
+ * lock held; every object is mapped. Reading each array takes and drops
+ * mmap_lock for reading (copyFromUser).
+ *
+ * @throws ExecFailure when an array is not mapped or a call does not point
+ *   into an object's code
  */
 export function initFiniCalls(
   env: ExecEnv,

@@ -42,7 +42,9 @@ import {
   DT_SYMENT,
   DT_SYMTAB,
   DT_TEXTREL,
+  DYN,
   DYN_SIZE,
+  GNU_HASH,
   RELA_SIZE,
   SHN_UNDEF,
   STB_GLOBAL,
@@ -50,6 +52,7 @@ import {
   stBind,
   SYM,
   SYM_SIZE,
+  SYSV_HASH,
 } from "../abi/elf.ts";
 import { ByteView, type ElfImage, noexec, readVaddr, readVaddrTail } from "./elf.ts";
 import { type ExecFile } from "./exec_types.ts";
@@ -147,8 +150,8 @@ export function readDynamic(file: ExecFile, img: ElfImage): DynInfo {
   const needed: number[] = [];
   let terminated = false;
   for (let off = 0; off + DYN_SIZE <= size; off += DYN_SIZE) {
-    const tag = dv.u32(off);
-    const val = dv.u32(off + 4);
+    const tag = dv.u32(off + DYN.tag);
+    const val = dv.u32(off + DYN.val);
     if (tag === DT_NULL) {
       terminated = true;
       break;
@@ -242,12 +245,12 @@ function readSymTable(
   let nsyms = -1;
   if (tags.has(DT_HASH)) {
     const at = tags.get(DT_HASH)!;
-    const h = new ByteView(readVaddr(file, img, at, 8, "DT_HASH"), name, "DT_HASH");
-    const nbucket = h.u32(0), nchain = h.u32(4);
+    const h = new ByteView(readVaddr(file, img, at, SYSV_HASH.buckets, "DT_HASH"), name, "DT_HASH");
+    const nbucket = h.u32(SYSV_HASH.nbucket), nchain = h.u32(SYSV_HASH.nchain);
     if (nbucket === 0) noexec(name, "DT_HASH has no buckets");
     if (nbucket + nchain > img.fileSize / 4) noexec(name, "DT_HASH is larger than the file");
     sysv = new ByteView(
-      readVaddr(file, img, at, 8 + 4 * (nbucket + nchain), "DT_HASH"),
+      readVaddr(file, img, at, SYSV_HASH.buckets + 4 * (nbucket + nchain), "DT_HASH"),
       name,
       "DT_HASH",
     );
@@ -277,12 +280,13 @@ function readSymTable(
  * entry reached from the highest bucket (DT_GNU_HASH has no count).
  */
 function gnuSymCount(g: ByteView): number {
-  const nbuckets = g.u32(0), symoffset = g.u32(4), bloomSize = g.u32(8);
+  const nbuckets = g.u32(GNU_HASH.nbuckets), symoffset = g.u32(GNU_HASH.symoffset);
+  const bloomSize = g.u32(GNU_HASH.bloomSize);
   if (nbuckets === 0 || bloomSize === 0) {
     noexec(g.name, "DT_GNU_HASH has no buckets or bloom words");
   }
   if (nbuckets + bloomSize > g.length / 4) noexec(g.name, "truncated DT_GNU_HASH");
-  const buckets = 16 + 4 * bloomSize;
+  const buckets = GNU_HASH.bloom + 4 * bloomSize;
   let max = 0;
   for (let b = 0; b < nbuckets; b++) max = Math.max(max, g.u32(buckets + 4 * b));
   if (max === 0) return symoffset;
@@ -354,24 +358,25 @@ export function lookupInTable(t: SymTable, name: string): number {
 }
 
 function lookupSysv(t: SymTable, h: ByteView, name: Uint8Array): number {
-  const nbucket = h.u32(0), nchain = h.u32(4);
-  let idx = h.u32(8 + 4 * (elfHash(name) % nbucket));
+  const nbucket = h.u32(SYSV_HASH.nbucket), nchain = h.u32(SYSV_HASH.nchain);
+  let idx = h.u32(SYSV_HASH.buckets + 4 * (elfHash(name) % nbucket));
   for (let steps = 0; idx !== 0 && steps <= nchain; steps++) {
     if (idx >= nchain) noexec(t.name, `DT_HASH chain index ${idx} out of range`);
     if (defines(t, idx, name)) return idx;
-    idx = h.u32(8 + 4 * nbucket + 4 * idx);
+    idx = h.u32(SYSV_HASH.buckets + 4 * nbucket + 4 * idx);
   }
   return -1;
 }
 
 function lookupGnu(t: SymTable, g: ByteView, name: Uint8Array): number {
-  const nbuckets = g.u32(0), symoffset = g.u32(4), bloomSize = g.u32(8), shift = g.u32(12);
+  const nbuckets = g.u32(GNU_HASH.nbuckets), symoffset = g.u32(GNU_HASH.symoffset);
+  const bloomSize = g.u32(GNU_HASH.bloomSize), shift = g.u32(GNU_HASH.bloomShift);
   const h = gnuHash(name);
   // The bloom filter (32-bit words in ELF32) rejects most misses without touching the chain.
-  const word = g.u32(16 + 4 * (Math.floor(h / 32) % bloomSize));
+  const word = g.u32(GNU_HASH.bloom + 4 * (Math.floor(h / 32) % bloomSize));
   const mask = ((1 << (h % 32)) | (1 << ((h >>> (shift & 31)) % 32))) >>> 0;
   if (((word & mask) >>> 0) !== mask) return -1;
-  const buckets = 16 + 4 * bloomSize;
+  const buckets = GNU_HASH.bloom + 4 * bloomSize;
   let idx = g.u32(buckets + 4 * (h % nbuckets));
   if (idx === 0) return -1;
   if (idx < symoffset) noexec(t.name, "DT_GNU_HASH bucket below symoffset");

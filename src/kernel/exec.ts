@@ -69,7 +69,7 @@ import {
   hwcapBit,
   PHDR_SIZE,
 } from "../abi/elf.ts";
-import { EACCES, EINVAL, ELIBBAD, ENOENT, ENOEXEC, ENOMEM } from "../abi/errno.ts";
+import { EACCES, EINVAL, ELIBBAD, ENOENT, ENOEXEC, ENOMEM, ETXTBSY } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asVirt, PAGE_MASK, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
 import { setBrkStart } from "../mm/mmap.ts";
@@ -85,7 +85,7 @@ import {
 import { checkEntry, type ElfImage, readElf, readInterpPath } from "./elf.ts";
 import { readDynamic } from "./elf_dyn.ts";
 import { mapImage } from "./exec_map.ts";
-import { checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";
+import { type ArgString, argText, checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";
 import { installVdso } from "./vdso.ts";
 import {
   type ExecEnv,
@@ -130,8 +130,8 @@ const USER_HZ = 100;
 export function execve(
   env: ExecEnv,
   path: string,
-  argv: string[],
-  envp: string[],
+  argv: ArgString[],
+  envp: ArgString[],
   opts: ExecOptions = {},
 ): ExecResult | ExecError {
   const opened: ExecFile[] = [];
@@ -159,6 +159,8 @@ function openFailure(path: string, errno: number): ExecFailure {
     ? "permission denied"
     : errno === ENOEXEC
     ? "not a regular file"
+    : errno === ETXTBSY
+    ? "text file busy (open for writing)"
     : `cannot open (errno ${errno})`;
   return new ExecFailure(errno, `${path}: ${why}`);
 }
@@ -166,8 +168,8 @@ function openFailure(path: string, errno: number): ExecFailure {
 function load(
   env: ExecEnv,
   path: string,
-  argv: string[],
-  envp: string[],
+  argv: ArgString[],
+  envp: ArgString[],
   opts: ExecOptions,
   opened: ExecFile[],
 ): ExecResult {
@@ -199,7 +201,10 @@ function load(
     end: 0,
     deps: [],
   };
-  const searchPath = [...ldLibraryPath(envp), ...(opts.libraryPath ?? DEFAULT_LIBRARY_PATH)];
+  const searchPath = [
+    ...ldLibraryPath(envp.map(argText)),
+    ...(opts.libraryPath ?? DEFAULT_LIBRARY_PATH),
+  ];
   const all = loadNeeded(env, [prog], opened, searchPath, openDso);
 
   // 2. Map.
@@ -232,8 +237,8 @@ function load(
 
 /** What a load path passes on to the stack setup. */
 interface ExecArgs {
-  argv: string[];
-  envp: string[];
+  argv: ArgString[];
+  envp: ArgString[];
   opts: ExecOptions;
   stackSize: number;
 }

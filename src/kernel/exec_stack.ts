@@ -51,10 +51,28 @@ export const STACK_TOP = TASK_SIZE - PAGE_SIZE;
 /** The longest single argument or environment string (Linux's MAX_ARG_STRLEN, 32 pages). */
 export const MAX_ARG_STRLEN = 32 * 4096;
 
+/**
+ * An argument or environment string: text (written as UTF-8) or the exact
+ * bytes (a host argv that is not UTF-8 passes unchanged). No NUL inside.
+ */
+export type ArgString = string | Uint8Array;
+
+/** The bytes of `s` with its terminating NUL. */
+export function argBytes(s: ArgString): Uint8Array {
+  if (typeof s === "string") return enc.encode(s + "\0");
+  const b = new Uint8Array(s.length + 1);
+  b.set(s);
+  return b;
+}
+
+const dec = new TextDecoder();
+/** `s` as text (bytes that are not UTF-8 become U+FFFD), for lookups such as LD_LIBRARY_PATH. */
+export const argText = (s: ArgString): string => (typeof s === "string" ? s : dec.decode(s));
+
 /** What goes on the stack. */
 export interface StackArgs {
-  argv: string[];
-  envp: string[];
+  argv: ArgString[];
+  envp: ArgString[];
   /** The path that was executed (AT_EXECFN). */
   execfn: string;
   /** Auxv pairs in order, without AT_RANDOM, AT_EXECFN and AT_NULL (added here). */
@@ -81,10 +99,15 @@ const enc = new TextEncoder();
  * MAX_ARG_STRLEN, all together under a quarter of the stack (as Linux).
  * Throws ExecFailure(E2BIG) otherwise.
  */
-export function checkArgs(name: string, argv: string[], envp: string[], stackSize: number): void {
+export function checkArgs(
+  name: string,
+  argv: ArgString[],
+  envp: ArgString[],
+  stackSize: number,
+): void {
   let total = 0;
   for (const s of [...argv, ...envp]) {
-    const n = enc.encode(s).length + 1;
+    const n = argBytes(s).length;
     if (n > MAX_ARG_STRLEN) throw new ExecFailure(E2BIG, `${name}: an argument is ${n} bytes long`);
     total += n + 4;
   }
@@ -112,8 +135,8 @@ export function setupStack(
   if (r < 0) throw new ExecFailure(ENOMEM, `${name}: cannot map the stack (errno ${-r})`);
 
   // Strings, from the top down: a zero word, execfn, envp, argv.
-  const argvB = args.argv.map((s) => enc.encode(s + "\0"));
-  const envpB = args.envp.map((s) => enc.encode(s + "\0"));
+  const argvB = args.argv.map(argBytes);
+  const envpB = args.envp.map(argBytes);
   const fnB = enc.encode(args.execfn + "\0");
   let p = STACK_TOP - 4;
   p -= fnB.length;

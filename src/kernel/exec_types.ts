@@ -27,7 +27,18 @@ export interface ExecEnv {
   openExec(path: string): ExecFile | number;
 }
 
-/** An open file, as exec uses it. exec closes every handle it opened before it returns. */
+/**
+ * An open file, as exec uses it. exec closes every handle it opened before
+ * it returns.
+ *
+ * Write denial (Linux's deny_write_access; src/fs/write_access.ts): an
+ * ExecFile is opened with writes denied (openExec fails with -ETXTBSY when
+ * the file is open for writing), until close(); every mapping made through
+ * `mmap` denies writes for as long as it exists. So whatever exec opens
+ * through env.openExec and maps this way (the program, its PT_INTERP
+ * interpreter, the DT_NEEDED libraries exec maps) cannot be rewritten under
+ * the processes that run it; a file a process maps itself with mmap(2) can.
+ */
 export interface ExecFile {
   /** Size in bytes. */
   readonly size: number;

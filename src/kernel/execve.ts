@@ -54,6 +54,8 @@ const dec = new TextDecoder();
 /**
  * The NUL-terminated strings of the NULL-terminated pointer array at user
  * address `va` (argv or envp). A NULL array is empty, as Linux treats it.
+ * Entry: no lock held; each pointer and string read takes and drops
+ * mmap_lock for reading (copyFromUser, strncpyFromUser).
  *
  * @returns the strings, or -EFAULT, -E2BIG (too many, or one too long)
  */

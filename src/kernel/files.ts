@@ -5,17 +5,11 @@
  * main thread closes a dead process's files from the table index alone
  * (closeFilesOf).
  *
- * Console fds. The VFS hands out the lowest free fd, as Linux does, and
- * the console (fds 0, 1, 2: the process's stdin, stdout, stderr) lives in
- * the syscall layer, not in the VFS. So that both agree on which numbers
- * are taken, each console fd holds a reservation in the VFS fd table: an
- * open-file record on the root directory, never reached through a
- * syscall while the console fd is open. Closing a console fd (sys_fs.ts
- * sysClose) also closes its reservation, so the next open gets that
- * number, exactly as `close(1); open(...)` redirects stdout on Linux. The
- * syscall layer answers every call on an open console fd itself (a
- * relative *at() path against one is -ENOTDIR), so a reservation is never
- * used as a file.
+ * Console fds. fds 0, 1 and 2 of a new process are the console's input,
+ * output and error streams (src/kernel/console.ts): three ordinary open
+ * files on character-device inodes, so close, dup and the rest treat them
+ * as they treat any file, and `close(1); open(...)` redirects stdout as on
+ * Linux.
  *
  * Every method returns a negative errno for bad input and never throws.
  * Buffers are kernel buffers except for `direct`, which moves data
@@ -26,14 +20,15 @@
 
 import { EACCES, EBADF, EINVAL, EISDIR, ENODEV, ENOENT, ENOTDIR, ENOTTY } from "../abi/errno.ts";
 import {
+  AT_EMPTY_PATH,
   AT_FDCWD,
   AT_REMOVEDIR,
+  AT_SYMLINK_FOLLOW,
   F_DUPFD,
   F_DUPFD_CLOEXEC,
   fmodeCanRead,
   fmodeCanWrite,
   NAME_MAX,
-  O_ACCMODE,
   O_DIRECT,
   O_RDONLY,
   S_IFDIR,
@@ -95,6 +90,7 @@ import {
 import {
   vfsChdir,
   vfsGetdents64,
+  vfsLink,
   vfsMkdir,
   vfsOpen,
   vfsReadlink,
@@ -107,16 +103,8 @@ import {
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
+import { consoleInstall } from "./console.ts";
 import type { InodeRef, XipFs } from "../fs/xipfs_live.ts";
-
-/** The console fds, reserved in every new fd table. */
-export const CONSOLE_FDS = 3;
-/**
- * Open flags of a console reservation: access mode 3, neither readable nor
- * writable (Linux's "ioctl-only" mode), so even a path that reached the
- * record could not move data through it.
- */
-const RESERVED = O_ACCMODE;
 
 /**
  * A process's files: every method works on the calling process's fd table
@@ -125,6 +113,8 @@ const RESERVED = O_ACCMODE;
 export interface FileGlue {
   /** Index + 1 of the process's fd table (PROC.fdTable); 0 when none. */
   readonly fdTable: number;
+  /** The process as the VFS sees it (for the socket calls' path and fd work, sys_socket.ts). */
+  readonly proc: Proc;
   /** openat(2): the new fd or -errno. `dirfd` is AT_FDCWD or an open directory. */
   openat(dirfd: number, path: string, flags: number, mode: number): number;
   close(fd: number): number;
@@ -143,6 +133,8 @@ export interface FileGlue {
   unlinkat(dirfd: number, path: string, flags: number): number;
   /** mkdirat(2): 0 or -errno. */
   mkdirat(dirfd: number, path: string, mode: number): number;
+  /** linkat(2) with AT_SYMLINK_FOLLOW and AT_EMPTY_PATH in `flags`: 0 or -errno. */
+  linkat(od: number, op: string, nd: number, np: string, flags: number): number;
   /** linux_dirent64 records filling at most `max` bytes, or -errno. */
   getdents64(fd: number, max: number): Uint8Array | number;
   /** stat of `path` relative to `dirfd`, following a final symlink when `follow`. */
@@ -244,21 +236,20 @@ export class VfsFiles implements FileGlue {
   }
 
   /**
-   * A fresh fd table for a process running mm `mm`, fds 0..2 reserved for
-   * the console. Entry: this thread's task is the process's.
+   * A fresh fd table for a process running mm `mm`, with fds 0, 1 and 2
+   * open on console `console` (a cookie the caller holds a reference on).
+   * Entry: this thread's task is the process's.
    *
-   * @returns the files, or -EMFILE/-ENFILE when no table or record is free
+   * @returns the files, or -EMFILE/-ENFILE when no table or record is free,
+   *   -ENXIO when the console is gone
    */
-  static create(fs: KernelFs, mm: number): VfsFiles | number {
+  static create(fs: KernelFs, mm: number, console: number): VfsFiles | number {
     const proc = vfsProcCreate(fs.vfs);
     if (typeof proc === "number") return proc;
-    for (let fd = 0; fd < CONSOLE_FDS; fd++) {
-      const root = fs.vfs.iget(fs.vfs.rootIno);
-      const r = typeof root === "number" ? root : vfsInstallFile(proc, root, RESERVED, false);
-      if (r !== fd) {
-        vfsProcExit(fs.vfs, proc.fdt);
-        return r < 0 ? r : -EBADF;
-      }
+    const r = consoleInstall(console, (ip, flags) => vfsInstallFile(proc, ip, flags, false));
+    if (r < 0) {
+      vfsProcExit(fs.vfs, proc.fdt);
+      return r;
     }
     return new VfsFiles(fs, proc, mm);
   }
@@ -305,6 +296,21 @@ export class VfsFiles implements FileGlue {
       } finally {
         fdtSetCwd(mem, this.proc.fdt, cwd);
       }
+    });
+  }
+
+  /**
+   * Run `fn` with the directory relative paths start at: the cwd for
+   * AT_FDCWD or an absolute path, else `dirfd`'s directory, referenced for
+   * the call (-ENOTDIR when it is not one).
+   */
+  #base(dirfd: number, path: string, fn: (base: Ino) => number): number {
+    if (dirfd === AT_FDCWD || path.startsWith("/")) {
+      return fn(asIno(fdtCwd(this.fs.mem, this.proc.fdt)));
+    }
+    return withFile(this.proc, dirfd, (_f, ip) => {
+      if (ifmt(this.fs.vfs, ip) !== S_IFDIR) return -ENOTDIR;
+      return fn(ip.ino);
     });
   }
 
@@ -448,21 +454,6 @@ export class VfsFiles implements FileGlue {
     fdtSetNofile(this.fs.mem, this.proc.fdt, soft, hard);
   }
 
-  /**
-   * Run `fn` with the directory relative paths start at: the cwd for
-   * AT_FDCWD or an absolute path, else `dirfd`'s directory, referenced for
-   * the call (-ENOTDIR when it is not one).
-   */
-  #base(dirfd: number, path: string, fn: (base: Ino) => number): number {
-    if (dirfd === AT_FDCWD || path.startsWith("/")) {
-      return fn(asIno(fdtCwd(this.fs.mem, this.proc.fdt)));
-    }
-    return withFile(this.proc, dirfd, (_f, ip) => {
-      if (ifmt(this.fs.vfs, ip) !== S_IFDIR) return -ENOTDIR;
-      return fn(ip.ino);
-    });
-  }
-
   /** Run `fn` on the inode `path` names (followed), referenced for the call. */
   #lookup(path: string, fn: (ip: VInode) => number): number {
     const vfs = this.fs.vfs;
@@ -491,6 +482,27 @@ export class VfsFiles implements FileGlue {
       frsize: PAGE_SIZE,
       flags: 0,
     };
+  }
+  linkat(od: number, op: string, nd: number, np: string, flags: number): number {
+    const proc = this.proc;
+    if (op === "" && (flags & AT_EMPTY_PATH) !== 0) {
+      // The dirfd's own file (Linux's flink); AT_FDCWD names the current directory.
+      if (od === AT_FDCWD) {
+        return this.#base(nd, np, (newBase) => vfsLink(proc, ".", np, { newBase }));
+      }
+      return withFile(
+        proc,
+        od,
+        (_f, empty) => this.#base(nd, np, (newBase) => vfsLink(proc, "", np, { newBase, empty })),
+      );
+    }
+    const follow = (flags & AT_SYMLINK_FOLLOW) !== 0;
+    return this.#base(
+      od,
+      op,
+      (oldBase) =>
+        this.#base(nd, np, (newBase) => vfsLink(proc, op, np, { oldBase, newBase, follow })),
+    );
   }
   getdents64(fd: number, max: number): Uint8Array | number {
     const buf = new Uint8Array(max);
@@ -553,7 +565,7 @@ export class VfsFiles implements FileGlue {
    * is the cache's pages.
    *
    * @returns the file, or -ENOENT/-ENOTDIR/-ELOOP (lookup), -EACCES for a
-   *   file that is not regular, -EMFILE
+   *   file that is not regular, -ETXTBSY when it is open for writing, -EMFILE
    */
   openExec(path: string, into: number = this.mm): ExecFile | number {
     const fd = vfsOpen(this.proc, path, O_RDONLY);
@@ -564,6 +576,15 @@ export class VfsFiles implements FileGlue {
       // Linux's do_open_execat: anything but a regular file is EACCES.
       return typeof st === "number" ? st : -EACCES;
     }
+    // deny_write_access: while the exec runs, and then through each mapping
+    // made with `mmap` below (VM_DENYWRITE), nobody may open it for writing.
+    const { vfs } = this.fs;
+    const denied = withFile(this.proc, fd, (_f, ip) => vfs.writeAccess?.(ip, "deny") ?? 0);
+    if (denied < 0) {
+      vfsClose(this.proc, fd);
+      return denied;
+    }
+    const allow = () => withFile(this.proc, fd, (_f, ip) => vfs.writeAccess?.(ip, "allow") ?? 0);
     const mem = this.fs.mem, mm = into;
     return {
       size: st.size,
@@ -578,16 +599,23 @@ export class VfsFiles implements FileGlue {
         return done;
       },
       mmap: (addr, len, prot, flags, pgoff) =>
-        this.mmap(fd, (file) => doMmap(mem, mm, addr, len, prot, flags, file, pgoff)),
-      close: () => void vfsClose(this.proc, fd),
+        this.mmap(
+          fd,
+          (file) => doMmap(mem, mm, addr, len, prot, flags, { ...file, denyWrite: true }, pgoff),
+        ),
+      close: () => {
+        allow();
+        vfsClose(this.proc, fd);
+      },
     };
   }
 }
 
 /**
- * Close every file of fd table `fdTable` (PROC.fdTable: index + 1) and
- * free the table, for a process whose Worker died. Main thread, after
- * recoverTask. No-op for 0 (the process had no table yet).
+ * Close every file of fd table `fdTable` (PROC.fdTable: index + 1) and free
+ * the table, for a process whose Worker died. Main thread, after
+ * recoverTask. No-op for 0 (the process had no table yet). Entry: no lock
+ * held (the dead task's were released by recoverTask); locks as vfsProcExit.
  *
  * @returns 0, or the first writeback error
  */

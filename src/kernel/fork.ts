@@ -184,9 +184,6 @@ function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): numb
   });
   // A thread is never its parent's child to wait for, and signals no one at exit.
   procSet(mem, slot, "childSig", (req.flags & CLONE_THREAD) !== 0 ? 0 : req.flags & CSIGNAL);
-  let console = 0;
-  t.consoleOpen.forEach((open, fd) => console |= open ? 1 << fd : 0);
-  procSet(mem, slot, "console", console);
   if ((req.flags & CLONE_CHILD_CLEARTID) !== 0) procSet(mem, slot, "clearTid", req.ctid);
   writeFrame(t, slot, req);
   if ((req.flags & CLONE_PARENT_SETTID) !== 0) putTid(mem, t.mm, req.ptid, pid);

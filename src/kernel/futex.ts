@@ -30,7 +30,7 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
+import { asPte, asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
@@ -77,10 +77,10 @@ export function futexPhysWord(mem: Memory, mm: number, va: number, needWrite = f
       let w = walk(mem, mm, asVirt(pageRoundDown(va)), false);
       const huge = w === WALK_HUGE; // a megapage: the root entry is the leaf
       if (huge) w = pmdWord(mem, mm, asVirt(va));
-      const pte = w < 0 ? 0 : pteLoad(p32, w);
+      const pte = w < 0 ? asPte(0) : pteLoad(p32, w);
       const want = PTE_U | PTE_R | (write ? PTE_W : 0);
-      if (w >= 0 && pteIsLeaf(pte as never) && (pte & want) === want) {
-        const pfn = huge ? hugePfnAt(pte as never, va) : pteToPfn(pte as never);
+      if (w >= 0 && pteIsLeaf(pte) && (pte & want) === want) {
+        const pfn = huge ? hugePfnAt(pte, va) : pteToPfn(pte);
         return (pfn * PAGE_SIZE + pageOffset(asVirt(va))) >>> 2;
       }
       if (handleMmFaultLocked(mem, mm, asVirt(va), write ? ACCESS_WRITE : ACCESS_READ) !== 0) {
@@ -141,7 +141,10 @@ function futexInterrupted(t: Task, va: number, val: number, deadline: number): n
 }
 
 /**
- * FUTEX_WAKE: wake up to `n` sleepers on the word at `va`.
+ * FUTEX_WAKE: wake up to `n` sleepers on the word at `va`. Entry: no lock
+ * held; futexPhysWord takes and drops mmap_lock for reading (and a fault's
+ * locks when the page is not mapped). The wake itself is a lock-free
+ * Atomics.notify.
  *
  * @returns how many were woken, or -EINVAL, -EFAULT
  */
@@ -155,8 +158,12 @@ export function futexWake(t: Task, va: number, n: number): number {
  * futex(uaddr, op, val, timeout, uaddr2, val3): dispatch on the command.
  * `timeoutMs` is the decoded relative timeout of a wait (null: none);
  * `deadline` the absolute one of the ops whose timeout is absolute (in
- * performance.now() time, Infinity: none); `val2` the timeout argument as
- * a number, for the ops that take a count there.
+ * performance.now() time, Infinity: none); `val2` the timeout argument as a
+ * number, for the ops that take a count there.
+ *
+ * Entry: no lock held (the task is in kernel mode). Every command takes and
+ * drops mmap_lock for reading to find its word (futexPhysWord) and sleeps,
+ * if it does, with no lock held.
  *
  * @returns the command's result, or -ENOSYS for one xip does not have
  */

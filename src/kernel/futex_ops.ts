@@ -63,12 +63,16 @@ export const ROBUST_LIST_LIMIT = 2048;
 const PI_SLICE_MS = 20;
 
 /**
- * FUTEX_REQUEUE / FUTEX_CMP_REQUEUE: wake `nrWake` waiters on `va` and
- * move up to `nrRequeue` more to `va2`; here the moved ones are woken
- * instead (see the module comment). CMP_REQUEUE first checks that `va`
- * still holds `cmp`.
+ * FUTEX_REQUEUE / FUTEX_CMP_REQUEUE: wake `nrWake` waiters on `va` and move
+ * up to `nrRequeue` more to `va2`; here the moved ones are woken instead
+ * (see the module comment). CMP_REQUEUE first checks that `va` still holds
+ * `cmp`.
  *
- * @returns waiters woken, or -EAGAIN (CMP: the word changed), -EINVAL, -EFAULT
+ * Entry: no lock held. Takes and drops mmap_lock for reading once per word
+ * (futexPhysWord); the compare and the wake hold no lock.
+ *
+ * @returns waiters woken, or -EAGAIN (CMP: the word changed), -EINVAL,
+ *   -EFAULT
  */
 export function futexRequeue(
   t: Task,
@@ -130,12 +134,16 @@ function wakeOpCompare(old: number, cmp: number, arg: number): boolean | null {
 const sext12 = (v: number): number => (v << 20) >> 20;
 
 /**
- * FUTEX_WAKE_OP: atomically apply the operation encoded in `encoded` to
- * the word at `va2`, wake `nr` waiters on `va`, and if the old value of
- * `va2` passes the encoded comparison, wake `nr2` waiters on `va2`.
+ * FUTEX_WAKE_OP: atomically apply the operation encoded in `encoded` to the
+ * word at `va2`, wake `nr` waiters on `va`, and if the old value of `va2`
+ * passes the encoded comparison, wake `nr2` waiters on `va2`.
  *
- * @returns waiters woken (both words), or -ENOSYS (unknown op or
- *   comparison, as Linux), -EFAULT, -EINVAL
+ * Entry: no lock held. Takes and drops mmap_lock for reading once per word
+ * (futexPhysWord, `va2` faulted in for writing); the operation is a
+ * compareExchange loop and the wakes hold no lock.
+ *
+ * @returns waiters woken (both words), or -ENOSYS (unknown op or comparison,
+ *   as Linux), -EFAULT, -EINVAL
  */
 export function futexWakeOp(
   t: Task,
@@ -185,8 +193,12 @@ function tidAlive(mem: Memory, tid: number): boolean {
  * FUTEX_LOCK_PI / FUTEX_TRYLOCK_PI: take the PI futex at `va` for the
  * calling thread: an unowned word (owner 0, or an owner that is gone)
  * becomes `tid | FUTEX_WAITERS`; an owned one gets FUTEX_WAITERS and the
- * caller sleeps until it is released, or `deadline` (performance.now()
- * time) passes.
+ * caller sleeps until it is released, or `deadline` (performance.now() time)
+ * passes.
+ *
+ * Entry: no lock held (the task is in kernel mode). Takes and drops
+ * mmap_lock for reading to find the word (futexPhysWord); it sleeps, in
+ * killable slices, holding no kernel lock.
  *
  * @returns 0, or -EDEADLK (the caller owns it), -EAGAIN (trylock, owned),
  *   -ETIMEDOUT, -ERESTARTSYS (a signal), -EFAULT, -EINVAL
@@ -223,8 +235,10 @@ export function futexLockPi(t: Task, va: number, trylock: boolean, deadline: num
 }
 
 /**
- * FUTEX_UNLOCK_PI: release the PI futex at `va`, which the caller owns:
- * the word becomes 0 and every waiter is woken to race for it.
+ * FUTEX_UNLOCK_PI: release the PI futex at `va`, which the caller owns: the
+ * word becomes 0 and every waiter is woken to race for it. Entry: no lock
+ * held; takes and drops mmap_lock for reading to find the word
+ * (futexPhysWord).
  *
  * @returns 0, or -EPERM (not the owner), -EFAULT, -EINVAL
  */
@@ -247,6 +261,10 @@ export function futexUnlockPi(t: Task, va: number): number {
  * (REQUEUE and WAKE_OP counts), `va2` uaddr2, `val3` the compare value or
  * encoded operation; `deadline` the absolute timeout in performance.now()
  * time for the ops that sleep (Infinity: none).
+ *
+ * Entry: no lock held (the task is in kernel mode); each command takes and
+ * drops mmap_lock for reading per word, as futexRequeue, futexWakeOp,
+ * futexLockPi and futexUnlockPi say.
  *
  * @returns the op's result, or null when `cmd` is not one of these
  */

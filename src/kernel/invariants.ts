@@ -25,7 +25,10 @@
  *      xipfs metadata mapping on bio devices);
  *    - anonymous: PG_anon, mapping 0;
  *    - a pipe buffer: a ring page of a live pipe (layout_pipe.ts), no
- *      flags, mapping 0, mapped by no PTE.
+ *      flags, mapping 0, mapped by no PTE;
+ *    - a message-queue page: a store page of a live System V message
+ *      queue (ipc_msg.ts), or a socket buffer: a receive-ring page of a
+ *      live AF_UNIX socket (unix_sock.ts), the same rules.
  *    A frame in use in no class is a leak (unless the caller declares pins
  *    on it, e.g. a page still pinned by gup after truncate took it out of
  *    the cache); a free frame in any class, or mapped, is reported.
@@ -37,7 +40,8 @@
  *    (Linux's vm_normal_page); pins are the references the caller declares
  *    (`opts.pins`); page cache is 1 for a frame in the index (the cache's
  *    own reference); kernel is 1 for the zero page, the vdso page, page
- *    tables and pipe buffers (the allocation reference they keep). An
+ *    tables, pipe buffers, message-queue pages and socket buffers (the
+ *    allocation reference they keep). An
  *    anonymous page's allocation reference becomes its first PTE's
  *    (accountMap haveRef), so it has no kernel term. Metadata pages of a bio-device xipfs are also pinned by
  *    every thread's memo (metacache.ts), a number nobody records, so for
@@ -64,6 +68,10 @@
  *    file offset, grants no permission the VMA lacks (W only when shared),
  *    and (given a volume) names exactly the 1024 in-use blocks the inode
  *    maps there.
+ * 3c. Poison [_invariants_poison.ts checkPoison]. No leaf PTE or megapage
+ *    maps a poisoned device block (memory failure unmapped it everywhere;
+ *    faults refuse it); the poison bitmap's count is its population; given
+ *    a volume, the list saved in its block 0 names exactly those blocks.
  * 4. VMAs [checkVmas]. Each live mm's list is sorted, page aligned, without
  *    overlap, its records name the mm and MM.vmaCount matches; every used
  *    VMA slot is on a live mm's list; file VMAs are on their inode's i_mmap
@@ -81,6 +89,14 @@
  *    metadata in place there, in DAX and page-cache modes alike; file data
  *    still in dirty page-cache pages is not fsck's business), or after
  *    unmount; on a bio device pass the image bytes after sync/unmount.
+ * 8. Shared memory and IPC [_invariants_ipc.ts checkIpc]: shmem inodes'
+ *    page counts and reference counts (VMAs, open files, tmpfs links,
+ *    System V segments) are exact; tmpfs entries name linked inodes;
+ *    segments' attach counts equal their VMAs; no semop sleeper is left,
+ *    semaphore values are in range, undo entries name live semaphores;
+ *    each message queue's store agrees with its counts; every socket but
+ *    a connection waiting for accept is owned by exactly one open file,
+ *    and every socket open file names a live socket.
  *
  * @module
  */
@@ -101,6 +117,8 @@ import {
 } from "./_invariants_mm.ts";
 import { checkLocks } from "./_invariants_locks.ts";
 import { checkHuges } from "./_invariants_huge.ts";
+import { checkPoison } from "./_invariants_poison.ts";
+import { checkIpc } from "./_invariants_ipc.ts";
 import { takeSnapshot } from "./_invariants_scan.ts";
 
 /** Options of checkInvariants. */
@@ -175,8 +193,10 @@ export function checkInvariants(mem: Memory, opts: InvariantOptions = {}): strin
   const vol = opts.vol === undefined ? defaultVol(mem) : opts.vol;
   checkPtes(s, vol, out);
   checkHuges(s, vol, out);
+  checkPoison(s, vol, out);
   checkVmas(s, out);
   checkGauges(s, out);
+  checkIpc(s, out);
   if (opts.skipLocks !== true) checkLocks(mem, out);
   if (opts.fsck !== undefined && opts.fsck !== false) checkFsck(mem, opts.fsck, out);
   return out;

@@ -1,8 +1,9 @@
 /**
  * The Machine: the main thread's side of xip (docs/ARCHITECTURE.md §7). It creates
  * the SharedArrayBuffers, loads or formats the memory device, mounts
- * xipfs, keeps Workers warm, spawns processes onto them, forwards their
- * console output, kills and reaps them, reports stats and saves the image.
+ * xipfs, keeps Workers warm, spawns processes onto them with their
+ * consoles (console_host.ts), kills and reaps them, reports stats and
+ * saves the image.
  *
  * The main thread is task 1: it takes kernel locks itself when it tears
  * down a process whose Worker died (after recovering that task's locks).
@@ -26,7 +27,13 @@ import {
 import { asTid, PAGE_SIZE } from "../abi/types.ts";
 import { errnoName } from "../abi/errno.ts";
 import { syscallName } from "../abi/syscall_names.ts";
-import { ImageError, imageFileSize, MemDevice, readImageInto, saveImage } from "../hw/device.ts";
+import { ImageError, MemDevice, saveImage } from "../hw/device.ts";
+import { ImageFile } from "../hw/image_file.ts";
+import { superGet } from "../fs/xipfs_format.ts";
+import { openVolume } from "../fs/xipfs_format.ts";
+import { XIPFS_STATE_DIRTY } from "../abi/layout.ts";
+import { syncLastError } from "../fs/xipfs_sync.ts";
+import { EBUSY } from "../abi/errno.ts";
 import { createMemory, MAX_PHYS_FRAMES, type Memory } from "../hw/memory.ts";
 import { freeFrameCount } from "../mm/frame_alloc.ts";
 import { mmBoot, mmPut } from "../mm/mm.ts";
@@ -61,6 +68,12 @@ import { OutputOrder } from "./out_order.ts";
 import { collectStats, type MachineStats } from "./stats.ts";
 import { checkInvariants, type InvariantOptions } from "./invariants.ts";
 import { recoverDeadTask } from "./reap.ts";
+import { poisonDeviceRange } from "./memory_failure.ts";
+import { ipcExit } from "./ipc.ts";
+import type { ArgString } from "./exec_stack.ts";
+import { ConsoleHost, type ConsoleInput, type OutputSink } from "./console_host.ts";
+
+export type { ConsoleInput, InputSource, OutputSink } from "./console_host.ts";
 
 /** How often the Machine looks for a killed task's acknowledgement, in ms. */
 const KILL_ACK_POLL_MS = 5;
@@ -75,15 +88,13 @@ export class MachineError extends Error {
   override name = "MachineError";
 }
 
-/** Receives a process's console output, a chunk of bytes at a time. */
-export type OutputSink = (data: Uint8Array) => void;
-
 /** Options of {@linkcode Machine.boot}. Every field is optional. */
 export interface BootOptions {
   /**
    * The device image: its bytes, or the path of an image file to load
-   * (needs --allow-read). Absent: a fresh xipfs of `size` bytes, holding a
-   * copy of `from` when given.
+   * (needs --allow-read; checked and locked first: src/hw/image_file.ts).
+   * Absent: a fresh xipfs of `size` bytes, holding a copy of `from` when
+   * given.
    */
   image?: Uint8Array | string;
   /** Device bytes when no image is given (default 16 MiB; a multiple of 4096). */
@@ -100,17 +111,31 @@ export interface BootOptions {
    * or an image that must stay untouched until shutdown saves it).
    */
   imagePath?: string | null;
+  /**
+   * Crash testing: record every write and flush made on the image file in
+   * this file (tests/crash/_log_writes.ts).
+   */
+  imageLog?: string;
   /** Device frames get struct pages ("device", ZONE_DEVICE-like) or not (default "none"). */
   memmap?: "none" | "device";
   /** Processes that may exist at once (default 16). */
   maxProcs?: number;
   /** Workers started at boot (default min(4, maxProcs)). */
   warm?: number;
-  /** stdin of every process unless spawn gives one (default empty: read returns 0). */
-  stdin?: Uint8Array | string;
+  /**
+   * The console input of processes spawned without their own: bytes, or a
+   * host stream such as Deno.stdin, read only when a guest reads (one
+   * stream, shared by those processes as a pipe would be). Default: none,
+   * reads return 0.
+   */
+  stdin?: ConsoleInput;
   /** Prefix each output line with "[pid] " (xip run does when it runs several processes). */
   prefixOutput?: boolean;
-  /** Where processes' stdout goes unless spawn says otherwise (default: this process's stdout). */
+  /**
+   * Where console output goes unless spawn says otherwise. Default: this
+   * process's own stdout/stderr, written by the guest's thread, so that a
+   * guest sees the host's EPIPE or ENOSPC on its own write.
+   */
   stdout?: OutputSink;
   /** Where processes' stderr goes unless spawn says otherwise (default: this process's stderr). */
   stderr?: OutputSink;
@@ -148,14 +173,19 @@ export interface BootOptions {
   jitCheck?: boolean;
 }
 
-/** Options of {@linkcode Machine.prototype.spawn}. Every field is optional. */
+/**
+ * Options of {@linkcode Machine.prototype.spawn}. Every field is optional.
+ * Giving stdin, stdout or stderr makes the process a console of its own;
+ * what it does not give comes from the boot options (bytes given at boot
+ * are read again from their start).
+ */
 export interface SpawnOptions {
-  /** The environment: `["K=V", ...]` or `{ K: "V" }` (default empty). */
-  env?: string[] | Record<string, string>;
+  /** The environment: `["K=V", ...]` (strings, or exact bytes) or `{ K: "V" }` (default empty). */
+  env?: ArgString[] | Record<string, string>;
   /** The process's current directory, a path in the image (default "/"). */
   cwd?: string;
-  /** What the process reads from fd 0 (default: BootOptions.stdin, else empty). */
-  stdin?: Uint8Array | string;
+  /** What the process reads from fd 0 (default: BootOptions.stdin, else nothing). */
+  stdin?: ConsoleInput;
   /** Where its fd 1 goes (default: BootOptions.stdout, else this process's stdout). */
   stdout?: OutputSink;
   /** Where its fd 2 goes (default: BootOptions.stderr, else this process's stderr). */
@@ -187,8 +217,8 @@ interface ProcState {
   status: ExitStatus | null;
   resolve: (s: ExitStatus) => void;
   done: Promise<ExitStatus>;
-  out: LineSink;
-  err: LineSink;
+  /** Its own console (the Machine's reference is dropped at reap), or 0: the Machine's. */
+  ownConsole: number;
   killTimer: ReturnType<typeof setTimeout> | undefined;
   /** The signal of a kill whose grace period is running (for a forced teardown). */
   killSig: number;
@@ -198,38 +228,16 @@ interface ProcState {
   held: ExitStatus | null;
 }
 
-/** Console forwarding with the optional "[pid] " line prefix. */
-class LineSink {
-  #partial = "";
-  readonly #dec = new TextDecoder();
-  readonly #enc = new TextEncoder();
-  constructor(readonly sink: OutputSink, readonly prefix: string | null) {}
-  write(data: Uint8Array): void {
-    if (this.prefix === null) return this.sink(data);
-    const text = this.#partial + this.#dec.decode(data, { stream: true });
-    const lines = text.split("\n");
-    this.#partial = lines.pop()!;
-    if (lines.length > 0) {
-      this.sink(this.#enc.encode(lines.map((l) => this.prefix + l + "\n").join("")));
-    }
-  }
-  flush(): void {
-    if (this.prefix !== null && this.#partial !== "") {
-      this.sink(this.#enc.encode(this.prefix + this.#partial));
-      this.#partial = "";
-    }
-  }
-}
-
+/** Write all of `data` to a host stream; a failing stream (closed, full) loses the line. */
 function writeAllSync(f: { writeSync(p: Uint8Array): number }): OutputSink {
   return (data) => {
-    for (let off = 0; off < data.length;) off += f.writeSync(data.subarray(off));
+    try {
+      for (let off = 0; off < data.length;) off += f.writeSync(data.subarray(off));
+    } catch { /* the Machine's own report lines never take it down */ }
   };
 }
 
 const enc = new TextEncoder();
-const bytesOf = (s: Uint8Array | string | undefined): Uint8Array =>
-  s === undefined ? new Uint8Array(0) : typeof s === "string" ? enc.encode(s) : s;
 
 const MIB = 1024 * 1024;
 
@@ -281,6 +289,9 @@ export class Machine {
   /** Free RAM frames right after boot: what a quiet machine returns to. */
   readonly bootFreeFrames: number;
   readonly #pool: WorkerPool;
+  readonly #consoles: ConsoleHost;
+  /** The console of processes spawned without their own. */
+  readonly #console: number;
   readonly #bootMs = performance.timeOrigin + performance.now();
   readonly #procs = new Map<number, ProcState>(); // by pid
   readonly #settleWaiters: (() => void)[] = [];
@@ -295,12 +306,24 @@ export class Machine {
   #panics = 0;
   /** shutdown() began: no new process may start. */
   #down = false;
+  /** The image files the Machine holds open and locked until shutdown. */
+  readonly #files: ImageFile[];
+  /** The superblock said "not cleanly unmounted" when the image was loaded. */
+  readonly mountedDirty: boolean;
   /** shutdown() finished: the doorbell loop ends. */
   #closed = false;
   /** Stops idle Workers once no process has existed for keepWarmMs. */
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(mem: Memory, opts: BootOptions, fs: KernelFs) {
+  private constructor(
+    mem: Memory,
+    opts: BootOptions,
+    fs: KernelFs,
+    files: ImageFile[],
+    dirty: boolean,
+  ) {
+    this.#files = files;
+    this.mountedDirty = dirty;
     this.mem = mem;
     this.opts = opts;
     this.fs = fs;
@@ -308,6 +331,14 @@ export class Machine {
     if (mem.physMemory === null) throw new MachineError("physical memory is not a wasm memory");
     this.#pool = new WorkerPool(mem.physMemory, mem.kernel, mem.jit?.memory ?? null, fs.opts);
     this.bootFreeFrames = freeFrameCount(mem);
+    this.#consoles = new ConsoleHost(mem);
+    this.#console = this.#consoles.open({
+      stdin: opts.stdin,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      prefix: opts.prefixOutput,
+    });
+    if (this.#console < 0) throw new MachineError("no console record for the Machine");
   }
 
   /**
@@ -340,12 +371,40 @@ export class Machine {
     if (!Number.isSafeInteger(ramBytes) || ramBytes < 64 * PAGE_SIZE || ramBytes % PAGE_SIZE) {
       throw new MachineError(`RAM size ${ramBytes} must be a multiple of 4096, at least 256 KiB`);
     }
-    // A path is read straight into the device region once memory exists.
-    const imageFile = typeof opts.image === "string" ? opts.image : null;
+    const imagePath = opts.imagePath !== undefined
+      ? opts.imagePath
+      : typeof opts.image === "string"
+      ? opts.image
+      : null;
+    const files: ImageFile[] = [];
+    try {
+      return await Machine.#bootOn(opts, imagePath, maxProcs, ramBytes, files);
+    } catch (e) {
+      for (const f of files) f.close();
+      throw e;
+    }
+  }
+
+  /** boot() once the options are checked; the image files it opens go on `files`. */
+  static async #bootOn(
+    opts: BootOptions,
+    imagePath: string | null,
+    maxProcs: number,
+    ramBytes: number,
+    files: ImageFile[],
+  ): Promise<Machine> {
+    // A path is opened and locked now (src/hw/image_file.ts: checked before
+    // anything is read), and read straight into the device region once
+    // memory exists; for writing when the Machine writes it back in place.
+    const imageFile = typeof opts.image === "string"
+      ? ImageFile.open(opts.image, { write: imagePath === opts.image })
+      : null;
+    if (imageFile !== null) files.push(imageFile);
+    if (imagePath !== null && imagePath !== opts.image) {
+      files.push(ImageFile.open(imagePath, { write: true }));
+    }
     const image = typeof opts.image === "string" ? null : opts.image ?? null;
-    const devBytes = imageFile !== null
-      ? imageFileSize(imageFile)
-      : image?.length ?? opts.size ?? 16 * MIB;
+    const devBytes = imageFile !== null ? imageFile.size : image?.length ?? opts.size ?? 16 * MIB;
     if (!Number.isSafeInteger(devBytes) || devBytes <= 0 || devBytes % PAGE_SIZE !== 0) {
       throw new MachineError(`device size ${devBytes} is not a positive multiple of 4096`);
     }
@@ -367,10 +426,13 @@ export class Machine {
       if (e instanceof ImageError) throw e;
       throw new MachineError((e as Error).message.split("\n")[0]!);
     }
-    if (imageFile !== null) readImageInto(imageFile, new MemDevice(mem).bytes);
-    else if (image === null) {
-      mkfsInto(new MemDevice(mem).bytes, { from: opts.from });
-    }
+    const dev = new MemDevice(mem).bytes;
+    if (imageFile !== null) imageFile.readInto(dev);
+    else if (image === null) mkfsInto(dev, { from: opts.from });
+    // Space for the in-place write-back, before anything runs.
+    for (const f of files) if (f.writable && f.size === dev.length) f.reserve(dev);
+    const vol = openVolume(new MemDevice(mem).bytes);
+    const dirty = vol.ok && superGet(vol.vol, "state") === XIPFS_STATE_DIRTY;
     if (mmBoot(mem) !== 0) throw new MachineError("out of RAM at boot");
     if (vdsoPfn(mem) < 0) throw new MachineError("out of RAM at boot");
     setDebug(mem.k32, DEBUG_LOCKDEP, opts.lockdep ?? false);
@@ -387,13 +449,11 @@ export class Machine {
     setDebug(mem.k32, DEBUG_JITCHECK, jitBootCheck(opts.jitCheck));
     taskInit(mem.k32, asTid(1));
     setCurrentTid(asTid(1));
-    const imagePath = opts.imagePath !== undefined
-      ? opts.imagePath
-      : typeof opts.image === "string"
-      ? opts.image
-      : null;
     const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
     if (imagePath !== null) mount.imagePath = imagePath;
+    const locked = files.find((f) => f.writable && f.path === imagePath);
+    if (locked !== undefined) mount.imageIdentity = locked.identity;
+    if (opts.imageLog !== undefined) mount.imageLog = opts.imageLog;
     // Also registers the main thread's file fault handlers and unmap hook: it
     // tears down dead processes' mms, which may hold file mappings.
     const fs = mountKernelFs(mem, mount);
@@ -401,7 +461,7 @@ export class Machine {
       const which = typeof opts.image === "string" ? `image ${opts.image}` : "the image";
       throw new MachineError(`${which}: cannot mount: ${fs.error}`);
     }
-    const m = new Machine(mem, opts, fs);
+    const m = new Machine(mem, opts, fs, files, dirty);
     await m.#pool.warm(Math.min(opts.warm ?? 4, maxProcs));
     m.#doorbellLoop().catch((e) => m.#bug(`doorbell loop: ${(e as Error).message}`));
     m.#armIdle();
@@ -454,7 +514,8 @@ export class Machine {
   }
 
   /**
-   * Start `path` with `argv` (argv[0] included) in a new process.
+   * Start `path` with `argv` (argv[0] included; strings are written as
+   * UTF-8, byte arrays as they are) in a new process.
    *
    * @example Capture a process's output
    * ```ts
@@ -474,7 +535,7 @@ export class Machine {
    * @returns the process; its pid is allocated now, its Worker starts soon after
    * @throws MachineError when maxProcs processes already exist or the machine is shut down
    */
-  spawn(path: string, argv: string[] = [path], opts: SpawnOptions = {}): Process {
+  spawn(path: string, argv: ArgString[] = [path], opts: SpawnOptions = {}): Process {
     if (this.#down) throw new MachineError("the machine is shut down");
     clearTimeout(this.#idleTimer);
     const claim = procClaim(this.mem, 0);
@@ -484,12 +545,18 @@ export class Machine {
     const { slot, pid } = claim;
     taskInit(this.mem.k32, asTid(slot));
     signalSpawn(this.mem, slot, pid);
-    const p = this.#track(
-      pid,
-      slot,
-      opts.stdout ?? this.opts.stdout ?? writeAllSync(Deno.stdout),
-      opts.stderr ?? this.opts.stderr ?? writeAllSync(Deno.stderr),
-    );
+    let ownConsole = 0;
+    if (opts.stdin !== undefined || opts.stdout !== undefined || opts.stderr !== undefined) {
+      ownConsole = this.#consoles.open({
+        stdin: opts.stdin ?? this.opts.stdin,
+        stdout: opts.stdout ?? this.opts.stdout,
+        stderr: opts.stderr ?? this.opts.stderr,
+        prefix: this.opts.prefixOutput,
+      });
+      // A console per process: maxProcs + 1 records always suffice.
+      if (ownConsole < 0) throw new MachineError("no free console record");
+    }
+    const p = this.#track(pid, slot, ownConsole);
     const env = opts.env === undefined
       ? []
       : Array.isArray(opts.env)
@@ -502,7 +569,7 @@ export class Machine {
       path,
       argv,
       envp: env,
-      stdin: bytesOf(opts.stdin ?? this.opts.stdin),
+      console: ownConsole || this.#console,
       textMode: this.opts.textMode ?? "map",
       bootMs: this.#bootMs,
       strace: this.opts.strace ?? false,
@@ -511,11 +578,13 @@ export class Machine {
     return { pid, wait: () => p.done };
   }
 
-  /** Start tracking process `pid` in `slot`, with output to `out` and `err`. */
-  #track(pid: number, slot: number, out: OutputSink, err: OutputSink): ProcState {
+  /**
+   * Start tracking process `pid` in `slot`; `ownConsole` is a console made
+   * for it alone (0: none; a child's fds 0-2 are the files it inherited).
+   */
+  #track(pid: number, slot: number, ownConsole: number): ProcState {
     clearTimeout(this.#idleTimer);
     this.#spawned++;
-    const prefix = this.opts.prefixOutput ? `[${pid}] ` : null;
     let resolve!: (s: ExitStatus) => void;
     const done = new Promise<ExitStatus>((r) => resolve = r);
     const p: ProcState = {
@@ -525,8 +594,7 @@ export class Machine {
       status: null,
       resolve,
       done,
-      out: new LineSink(out, prefix),
-      err: new LineSink(err, prefix),
+      ownConsole,
       killTimer: undefined,
       killSig: 0,
       thread: procGet(this.mem, slot, "leader") !== slot,
@@ -563,15 +631,9 @@ export class Machine {
         continue;
       }
       const pid = procGet(mem, slot, "pid");
-      // A thread's output goes where its process's does; a child's where its parent's does.
-      const leader = procGet(mem, slot, "leader");
-      const parent = this.#bySlot(leader !== slot ? leader : procGet(mem, slot, "parentSlot"));
-      const p = this.#track(
-        pid,
-        slot,
-        parent?.out.sink ?? this.opts.stdout ?? writeAllSync(Deno.stdout),
-        parent?.err.sink ?? this.opts.stderr ?? writeAllSync(Deno.stderr),
-      );
+      // Its fds 0-2 are the files it inherited (a thread shares its process's):
+      // its output goes where its parent's does.
+      const p = this.#track(pid, slot, 0);
       if (this.#down) {
         this.#forceTeardown(p, SIGKILL, "killed by SIGKILL (the machine is shutting down)");
         continue;
@@ -580,7 +642,6 @@ export class Machine {
         kind: "clone",
         tid: slot,
         pid,
-        stdin: new Uint8Array(0),
         textMode: this.opts.textMode ?? "map",
         bootMs: this.#bootMs,
         strace: this.opts.strace ?? false,
@@ -606,8 +667,9 @@ export class Machine {
     if (p.status !== null) return this.#pool.release(w); // killed and reaped meanwhile
     p.worker = w;
     w.run(start, {
-      out: (fd, data, ticket) =>
-        this.#order.put(ticket, () => (fd === 2 ? p.err : p.out).write(data)),
+      // A stream the Machine delivers itself, in the order of its events.
+      out: (console, fd, data, ticket) =>
+        this.#order.put(ticket, () => this.#consoles.deliver(console, fd, data)),
       strace: (line, ticket) => this.#order.put(ticket, () => this.#log(line)),
       enosys: (nr) => {
         if (this.#enosys.has(nr)) return;
@@ -629,8 +691,7 @@ export class Machine {
     if (r.panic !== undefined) {
       this.#panics++;
       discard = true;
-      this.opts.stderr?.(enc.encode(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`)) ??
-        writeAllSync(Deno.stderr)(enc.encode(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`));
+      this.#report(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`);
       if (taskState(this.mem.k32, asTid(p.slot)) === TASK_LIVE) {
         recoverTask(this.mem.k32, asTid(p.slot));
       }
@@ -672,8 +733,7 @@ export class Machine {
     if (p.status !== null) return;
     clearTimeout(p.killTimer);
     p.status = s;
-    p.out.flush();
-    p.err.flush();
+    if (p.ownConsole !== 0) this.#consoles.release(p.ownConsole);
     signalRelease(this.mem, p.slot);
     // The parent reaps the zombie (or the Machine, as its parent or init).
     machineRetire(this.mem, p.slot);
@@ -724,6 +784,7 @@ export class Machine {
     const st = procGet(mem, slot, "state");
     if (st !== PROC_ZOMBIE && st !== PROC_REAPED) {
       signalExit(mem, slot); // before exitNotify, which counts the group's live threads
+      ipcExit(mem, slot); // SEM_UNDO when this was the group's last thread
       exitNotify(mem, slot, 0, sig);
     }
     const status = { code: 128 + sig, signal: sig, message };
@@ -748,8 +809,14 @@ export class Machine {
   /** Count and print a kernel bug the Machine found itself. */
   #bug(what: string): void {
     this.#panics++;
-    const line = enc.encode(`xip: KERNEL BUG ${what}\n`);
-    (this.opts.stderr ?? writeAllSync(Deno.stderr))(line);
+    this.#report(`xip: KERNEL BUG ${what}\n`);
+  }
+
+  /** Print a line of the Machine's own on its stderr; a failing sink loses it. */
+  #report(line: string): void {
+    try {
+      (this.opts.stderr ?? writeAllSync(Deno.stderr))(enc.encode(line));
+    } catch { /* nothing to report it to */ }
   }
 
   /**
@@ -873,6 +940,28 @@ export class Machine {
   }
 
   /**
+   * Memory failure: poison the device bytes [offset, offset + len) (every
+   * 4 KiB block they touch), as a failed scrub or machine check reports
+   * them (Linux's memory_failure on each page). Every mapping of a poisoned
+   * block is removed at once; a process that touches one afterwards gets
+   * SIGBUS (BUS_MCEERR_AR), one that asked for early kill (PR_MCE_KILL) gets
+   * it now. Reads of the blocks fail with EIO until a write covering a whole
+   * block clears it; the list is saved in the image.
+   *
+   * @returns the number of blocks newly poisoned
+   * @throws MachineError when the range is not inside the device or the machine is shut down
+   */
+  poison(offset: number, len: number = PAGE_SIZE): number {
+    if (this.#down) throw new MachineError("the machine is shut down");
+    const n = poisonDeviceRange(this.fs.xip.ctx, offset, len);
+    if (n < 0) {
+      const bytes = this.mem.layout.config.deviceFrames * PAGE_SIZE;
+      throw new MachineError(`poison ${offset}:${len} is not inside the ${bytes}-byte device`);
+    }
+    return n;
+  }
+
+  /**
    * Check the machine-wide invariants (src/kernel/invariants.ts): frame
    * classes, refcounts and mapcounts, PTE targets, VMA lists, gauges, no
    * held lock, and fsck with `{ fsck: true }`. Call it only at quiescence,
@@ -891,11 +980,15 @@ export class Machine {
   }
 
   /**
-   * Stop the machine: kill what still runs (SIGKILL), wait for it, unmount,
-   * save the device to `save` atomically when given, and terminate every
-   * Worker. The Machine cannot be used afterwards.
+   * Stop the machine: kill what still runs (SIGKILL), wait for it, unmount
+   * (which writes what changed into the image file in place, superblock
+   * last, when the Machine has one: BootOptions.imagePath), save a copy of
+   * the device to `save` atomically when that is another path, terminate
+   * every Worker and release the image locks. The Machine cannot be used
+   * afterwards.
    *
-   * @throws ImageError when the image cannot be saved (the Workers are stopped anyway)
+   * @throws ImageError with one line when the image cannot be written (the
+   *   Workers are stopped and the locks released anyway)
    */
   async shutdown(opts: { save?: string } = {}): Promise<void> {
     if (this.#down) return;
@@ -913,10 +1006,18 @@ export class Machine {
     Atomics.notify(this.mem.k32, bell);
     try {
       const rc = unmountKernelFs(this.fs);
-      if (rc < 0) this.#bug(`at unmount (${errnoName(rc)}): an inode is still referenced`);
-      if (opts.save !== undefined) saveImage(this.device, opts.save);
+      const path = this.fs.opts.imagePath;
+      if (rc === -EBUSY) this.#bug(`at unmount (${errnoName(rc)}): an inode is still referenced`);
+      else if (rc < 0) {
+        throw new ImageError(
+          `image ${path ?? "(none)"}: cannot write: ${syncLastError() || errnoName(rc)}`,
+        );
+      }
+      if (opts.save !== undefined && opts.save !== path) saveImage(this.device, opts.save);
     } finally {
+      this.#consoles.close();
       this.#pool.close();
+      for (const f of this.#files) f.close();
     }
   }
 

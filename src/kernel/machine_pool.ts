@@ -32,8 +32,11 @@ export function workerPermissionProblem(): string | null {
 
 /** What a pooled Worker reports while running a process. */
 export interface WorkerEvents {
-  /** Output with its ticket (out_order.ts). */
-  out(fd: 1 | 2, data: Uint8Array, ticket: number): void;
+  /**
+   * Output the process wrote to stream `fd` of console `console`, for the
+   * Machine to deliver, with its ticket (out_order.ts).
+   */
+  out(console: number, fd: 1 | 2, data: Uint8Array, ticket: number): void;
   /** A `--strace` line, ordered with the output by its ticket. */
   strace(line: string, ticket: number): void;
   /** A process called system call `nr`, which is not implemented (not ordered). */
@@ -63,6 +66,7 @@ export class PooledWorker {
       this.worker.onmessage = (ev: MessageEvent) => {
         const m = ev.data as {
           t: string;
+          console?: number;
           fd?: 1 | 2;
           data?: Uint8Array;
           result?: ProcessResult;
@@ -75,7 +79,7 @@ export class PooledWorker {
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
-        } else if (m.t === "out") this.events?.out(m.fd!, m.data!, m.ticket!);
+        } else if (m.t === "out") this.events?.out(m.console!, m.fd!, m.data!, m.ticket!);
         else if (m.t === "strace") this.events?.strace(m.line!, m.ticket!);
         else if (m.t === "enosys") this.events?.enosys(m.nr!);
         else if (m.t === "exit") {

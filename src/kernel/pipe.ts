@@ -22,9 +22,10 @@
  * under the lock, drops the lock and sleeps on the word (sleep.ts), so it
  * stays killable and interruptible; every change bumps the word.
  *
- * Pages: a write that needs a page the ring does not have yet drops the
- * lock, allocates one (which may reclaim the page cache), and retakes the
- * lock; the pages stay until the pipe is freed.
+ * Pages (page_ring.ts, shared with sockets): a write that needs a page
+ * the ring does not have yet drops the lock, allocates one (which may
+ * reclaim the page cache), and retakes the lock; the pages stay until the
+ * pipe is freed.
  *
  * @module
  */
@@ -40,10 +41,8 @@ import {
   PIPES_MAX,
 } from "../abi/layout_pipe.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import { allocFrameReclaim } from "../mm/frame_alloc.ts";
-import { putPage } from "../mm/memmap.ts";
+import { type PageRing, ringAddPage, ringCopy, ringFree, ringMissingPage } from "./page_ring.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
 import { SIGPIPE } from "./signal.ts";
 import { sendSigSelf } from "./signal_send.ts";
@@ -64,6 +63,9 @@ function recOf(mem: Memory, id: number): number {
   const r = pipeBase(mem.layout.pipes.base, slot);
   return Atomics.load(mem.k32, r + PIPE.id) === id ? r : -1;
 }
+
+/** The ring of the pipe record at `r`. */
+const ringOf = (r: number): PageRing => ({ r, pages: PIPE.pages, n: PIPE_PAGES });
 
 const lock = (mem: Memory, r: number): void => mutexLock(mem.k32, r + PIPE.lock, LockClass.PIPE);
 const unlock = (mem: Memory, r: number): void => mutexUnlock(mem.k32, r + PIPE.lock);
@@ -134,12 +136,7 @@ export function pipePut(mem: Memory, id: number, end: PipeEnd): void {
     }
     const gone = Atomics.load(k32, r + PIPE.readers) === 0 &&
       Atomics.load(k32, r + PIPE.writers) === 0;
-    if (gone) {
-      for (let i = 0; i < PIPE_PAGES; i++) {
-        const p = Atomics.exchange(k32, r + PIPE.pages + i, 0);
-        if (p !== 0) putPage(mem, (p - 1) as Pfn);
-      }
-    }
+    if (gone) ringFree(mem, ringOf(r));
     unlock(mem, r);
     wake(mem, r);
     if (gone) Atomics.store(k32, r + PIPE.id, 0);
@@ -151,30 +148,6 @@ export function pipeBuffered(mem: Memory, id: number): number {
   const r = recOf(mem, id);
   if (r < 0) return -ENXIO;
   return (Atomics.load(mem.k32, r + PIPE.tail) - Atomics.load(mem.k32, r + PIPE.head)) >>> 0;
-}
-
-/** Copy `n` bytes between `buf[at..]` and the ring from stream byte `pos`. Entry: lock held. */
-function ringCopy(
-  mem: Memory,
-  r: number,
-  pos: number,
-  buf: Uint8Array,
-  at: number,
-  n: number,
-  intoRing: boolean,
-): void {
-  const u8 = mem.u8;
-  for (let done = 0; done < n;) {
-    const off = (pos + done) % PIPE_CAPACITY;
-    const page = Atomics.load(mem.k32, r + PIPE.pages + Math.floor(off / PAGE_SIZE)) - 1;
-    if (page < 0) throw new KernelPanic("pipe ringCopy", `no page at ring offset ${off}`);
-    const inPage = off % PAGE_SIZE;
-    const len = Math.min(n - done, PAGE_SIZE - inPage);
-    const pa = page * PAGE_SIZE + inPage;
-    if (intoRing) u8.set(buf.subarray(at + done, at + done + len), pa);
-    else buf.set(u8.subarray(pa, pa + len), at + done);
-    done += len;
-  }
 }
 
 /**
@@ -202,7 +175,7 @@ export function pipeRead(
     const avail = (Atomics.load(k32, r + PIPE.tail) - head) >>> 0;
     if (avail > 0) {
       const n = Math.min(avail, dst.length);
-      ringCopy(mem, r, head >>> 0, dst, 0, n, false);
+      ringCopy(mem, ringOf(r), head >>> 0, dst, 0, n, false);
       Atomics.store(k32, r + PIPE.head, (head + n) | 0);
       unlock(mem, r);
       wake(mem, r);
@@ -254,13 +227,13 @@ export function pipeWrite(
     const left = src.length - done;
     if (atomic ? room >= left : room > 0) {
       const n = Math.min(room, left);
-      const missing = missingPage(mem, r, tail, n);
+      const missing = ringMissingPage(mem, ringOf(r), tail, n);
       if (missing >= 0) {
         unlock(mem, r);
-        if (!addPage(mem, r, missing)) return done > 0 ? done : -ENOMEM;
+        if (!ringAddPage(mem, ringOf(r), missing)) return done > 0 ? done : -ENOMEM;
         continue;
       }
-      ringCopy(mem, r, tail, src, done, n, true);
+      ringCopy(mem, ringOf(r), tail, src, done, n, true);
       Atomics.store(k32, r + PIPE.tail, (tail + n) | 0);
       unlock(mem, r);
       wake(mem, r);
@@ -273,31 +246,4 @@ export function pipeWrite(
     const s = sleepOnWord(mem, slot, r + PIPE.event, seen);
     if (s < 0) return done > 0 ? done : s;
   }
-}
-
-/** The first ring page [pos, pos + n) needs that is not allocated, or -1. Entry: lock held. */
-function missingPage(mem: Memory, r: number, pos: number, n: number): number {
-  const first = Math.floor((pos % PIPE_CAPACITY) / PAGE_SIZE);
-  const last = Math.floor(((pos + n - 1) % PIPE_CAPACITY) / PAGE_SIZE);
-  for (let i = first;; i = (i + 1) % PIPE_PAGES) {
-    if (Atomics.load(mem.k32, r + PIPE.pages + i) === 0) return i;
-    if (i === last) return -1;
-  }
-}
-
-/**
- * Give ring page `i` a frame, unless someone else did meanwhile. Entry: no
- * lock held (the allocation may reclaim).
- *
- * @returns false when no frame could be had
- */
-function addPage(mem: Memory, r: number, i: number): boolean {
-  return withNoKill(() => {
-    const pfn = allocFrameReclaim(mem);
-    if (pfn < 0) return false;
-    if (Atomics.compareExchange(mem.k32, r + PIPE.pages + i, 0, pfn + 1) !== 0) {
-      putPage(mem, pfn as Pfn);
-    }
-    return true;
-  });
 }

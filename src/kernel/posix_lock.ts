@@ -143,7 +143,6 @@ function range(fl: Flock, pos: number, size: number): [number, number] | number 
  *   -ENOLCK, -EOVERFLOW
  */
 export function fcntlLock(t: Task, fd: number, cmd: number, arg: number): number {
-  if (fd >= 0 && fd <= 2 && t.consoleOpen[fd]) return -EINVAL; // the console is no file to lock
   const wide = cmd !== F_GETLK && cmd !== F_SETLK && cmd !== F_SETLKW;
   const ofd = cmd === F_OFD_GETLK || cmd === F_OFD_SETLK || cmd === F_OFD_SETLKW;
   const raw = userRead(t, arg, wide ? FLOCK64_BYTES : FLOCK32_BYTES);

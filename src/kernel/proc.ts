@@ -100,6 +100,7 @@ export function procClaim(mem: Memory, parentSlot: number): { slot: number; pid:
     if (parentSlot !== 0) {
       Atomics.store(k, b + PROC.pgid, procGet(mem, parentSlot, "pgid"));
       Atomics.store(k, b + PROC.sid, procGet(mem, parentSlot, "sid"));
+      Atomics.store(k, b + PROC.mceKill, procGet(mem, parentSlot, "mceKill")); // PF_MCE_* is inherited
     }
     return { slot, pid };
   }

@@ -27,10 +27,11 @@ import {
   CAUSE_LOAD_ACCESS,
   CAUSE_STORE_ACCESS,
 } from "../abi/sv32.ts";
-import { type Tid, type VirtAddr } from "../abi/types.ts";
+import { PAGE_SHIFT, type Tid, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
-import { handleMmFault, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
+import { persistPhys } from "../fs/dax_sync.ts";
+import { handleMmFault, VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
@@ -67,11 +68,14 @@ import { procGet, procSet } from "./proc.ts";
 import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
-import { faultInfo, forceSigInfo, segvCode } from "./signal_send.ts";
+import { faultInfo, forceSigInfo, forceSigMceerr, segvCode } from "./signal_send.ts";
 import { signalExit } from "./signal_state.ts";
+import { ipcExit } from "./ipc.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { straceExitLine } from "./strace.ts";
-import { type ConsoleSink, type KernelLog, NO_KERNEL_LOG, type ProcessHost, Task } from "./task.ts";
+import { type KernelLog, NO_KERNEL_LOG, type ProcessHost, Task } from "./task.ts";
+import { consoleFlush } from "./console.ts";
+import type { ArgString } from "./exec_stack.ts";
 
 /**
  * How exec places program text: "map" mmaps every PT_LOAD segment from the
@@ -87,9 +91,11 @@ export interface ExecStart {
   pid: number;
   parentPid: number;
   path: string;
-  argv: string[];
-  envp: string[];
-  stdin: Uint8Array;
+  /** Arguments and environment: text, or exact bytes (see exec_stack.ts ArgString). */
+  argv: ArgString[];
+  envp: ArgString[];
+  /** Cookie of the console fds 0, 1 and 2 open on (src/kernel/console.ts). */
+  console: number;
   textMode: TextMode;
   /** CLOCK_MONOTONIC's zero, on the performance.timeOrigin + now() clock. */
   bootMs: number;
@@ -107,8 +113,6 @@ export interface CloneStart {
   kind: "clone";
   tid: number;
   pid: number;
-  /** Console input the child reads (until the console is a file in the fd table). */
-  stdin: Uint8Array;
   textMode: TextMode;
   bootMs: number;
   /** Trace every system call to the kernel log (`xip run --strace`), as the parent. */
@@ -152,6 +156,8 @@ class ProcessEnv implements HartEnv {
 
   /** When this process's first fault in a row without a frame happened (0: none). */
   #oomSince = 0;
+  /** The physical block whose cache-block write-back just failed (-1: none), for trap(). */
+  #cboFailed = -1;
 
   /**
    * A fault found no frame even after reclaim: ask the OOM killer. If it
@@ -231,6 +237,15 @@ class ProcessEnv implements HartEnv {
       });
       return false;
     }
+    if ((r & VM_FAULT_HWPOISON) !== 0) {
+      // Poison consumed (memory failure): SIGBUS with BUS_MCEERR_AR and the page's address.
+      t.sig.fault = {
+        sig: SIGBUS,
+        message: `SIGBUS at 0x${hex(va)} (pc 0x${hex(pc)}): poisoned memory`,
+      };
+      forceSigMceerr(t.mem, t.tid, va, PAGE_SHIFT);
+      return this.#toUser(null);
+    }
     const sig = (r & VM_FAULT_SIGBUS) !== 0 ? SIGBUS : SIGSEGV;
     const code = sig === SIGBUS ? BUS_ADRERR : segvCode(t.mem, t.mm, va);
     return this.#fault(sig, code, va, `${signalName(sig)} at 0x${hex(va)} (pc 0x${hex(pc)})`);
@@ -264,6 +279,12 @@ class ProcessEnv implements HartEnv {
     const t = this.t;
     enterKernel(t.mem, t.tid);
     const pc = this.hart!.pc >>> 0;
+    if (cause === CAUSE_STORE_ACCESS && this.#cboFailed >= 0) {
+      // cbo.clean/cbo.flush could not write its line into the host image.
+      this.#cboFailed = -1;
+      const what = `SIGBUS at 0x${hex(tval)} (pc 0x${hex(pc)}): cache-block write-back failed`;
+      return this.#fault(SIGBUS, BUS_ADRERR, tval, what);
+    }
     const [sig, code] = cause === CAUSE_ILLEGAL_INSTRUCTION
       ? [SIGILL, ILL_ILLOPC]
       : cause === CAUSE_BREAKPOINT
@@ -277,6 +298,17 @@ class ProcessEnv implements HartEnv {
       pc,
       `${signalName(sig)}: trap cause ${cause}, tval 0x${hex(tval)} (pc 0x${hex(pc)})`,
     );
+  }
+
+  /**
+   * Zicbom cbo.clean / cbo.flush of the line at `pa`: write it into the
+   * host image now (src/fs/dax_sync.ts persistLine, pmem's CLWB). User
+   * mode, no lock held.
+   */
+  cacheBlock(pa: number, _op: number): boolean {
+    if (persistPhys(pa) === 0) return true;
+    this.#cboFailed = pa;
+    return false;
   }
 
   poll(hart: Hart): boolean {
@@ -320,8 +352,8 @@ function enterUserChecked(env: ProcessEnv): boolean {
 /** Why exec failed, as a shell's status: 127 not found, 126 found but not runnable. */
 const execStatus = (errno: number): number => (Math.abs(errno) === ENOENT ? 127 : 126);
 
-/** What the Worker offers the process: console output and the Machine's doorbell. */
-export type ProcessIo = ConsoleSink & ProcessHost;
+/** What the Worker offers the process: the Machine's doorbell (console output is a file). */
+export type ProcessIo = ProcessHost;
 
 /**
  * Run process `s` to completion in this Worker: allocate its mm, exec (or
@@ -335,7 +367,7 @@ export type ProcessIo = ConsoleSink & ProcessHost;
 export function runProcess(
   fs: KernelFs,
   s: ProcessStart,
-  console: ProcessIo,
+  host: ProcessHost,
   klog: KernelLog = NO_KERNEL_LOG,
 ): ProcessResult {
   const mem = fs.mem;
@@ -385,8 +417,6 @@ export function runProcess(
     switchMm(mem, tid, mm);
     const files = VfsFiles.attach(fs, procGet(mem, tid, "fdTable"), mm);
     const task = newTask(s, procGet(mem, tid, "parent"), mm, files);
-    const open = procGet(mem, tid, "console");
-    for (let fd = 0; fd < 3; fd++) task.consoleOpen[fd] = (open & (1 << fd)) !== 0;
     t = task;
     const frame = readFrame(mem, tid);
     const e = new ProcessEnv(task, null);
@@ -403,12 +433,10 @@ export function runProcess(
       pid: s.pid,
       parentPid,
       mm,
-      console,
-      stdin: s.stdin,
       files,
       bootMs: s.bootMs,
       textMode: s.textMode,
-      host: console,
+      host,
       klog,
     });
   }
@@ -437,7 +465,7 @@ export function runProcess(
     }
     procSet(mem, tid, "mm", mm);
     switchMm(mem, tid, mm);
-    const files = VfsFiles.create(fs, mm);
+    const files = VfsFiles.create(fs, mm, s.console);
     if (typeof files === "number") {
       reason = {
         code: 0,
@@ -497,8 +525,10 @@ export function runProcess(
   function teardown(): void {
     procSet(mem, tid, "state", PROC_EXITING);
     signalExit(mem, tid); // no more signals; the pending ones are dropped
+    ipcExit(mem, tid); // SEM_UNDO when the group's last thread goes (Linux's exit_sem)
     enterKernel(mem, tid);
     const mm = procGet(mem, tid, "mm");
+    consoleFlush(mem); // the process's partial output lines, before its files close
     if (t !== null) t.files.closeAll();
     else closeFilesOf(fs, procGet(mem, tid, "fdTable")); // a clone child that never started
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);

@@ -202,12 +202,14 @@ export interface RestoredFrame {
 }
 
 /**
- * Restore the registers saved in the frame at the hart's sp
- * (rt_sigreturn's restore_sigcontext); the caller sets the mask and the
- * alternate stack. A frame that cannot be read, or whose extension header
- * is not the empty END header xip writes, is bad.
+ * Restore the registers saved in the frame at the hart's sp (rt_sigreturn's
+ * restore_sigcontext); the caller sets the mask and the alternate stack. A
+ * frame that cannot be read, or whose extension header is not the empty END
+ * header xip writes, is bad. Entry: no lock held; reading the frame takes
+ * and drops mmap_lock for reading (copyFromUser).
  *
- * @returns the mask and stack, or null for a bad frame (the caller forces SIGSEGV)
+ * @returns the mask and stack, or null for a bad frame (the caller forces
+ *   SIGSEGV)
  */
 export function restoreRtFrame(mem: Memory, mm: number, hart: Hart): RestoredFrame | null {
   const frame = hart.x[REG_SP]! >>> 0;

@@ -259,8 +259,10 @@ export function sendSignalLocked(
 }
 
 /**
- * Send `sig` to the thread group `g` (kill's PIDTYPE_TGID). Takes the
- * group's siglock.
+ * Send `sig` to the thread group `g` (kill's PIDTYPE_TGID). Entry: no
+ * siglock held (the tasklist lock may be: siglock nests inside it). Takes
+ * and drops the group's siglock, retaking it if an exec swapped the group's
+ * sighand meanwhile.
  *
  * @returns as sendSignalLocked, or -ESRCH when the group has no live thread
  */
@@ -286,7 +288,9 @@ export function sendToGroup(
 }
 
 /**
- * Send `sig` to task `tid` alone (tkill, tgkill, faults). Takes its siglock.
+ * Send `sig` to task `tid` alone (tkill, tgkill, faults). Entry: no siglock
+ * held (the tasklist lock may be). Takes and drops the task's siglock
+ * (lockTaskSighand).
  *
  * @returns as sendSignalLocked, or -ESRCH when the task is not live
  */
@@ -315,9 +319,12 @@ export function siginfoKill(sig: number, code: number, pid: number): KSigInfo {
 
 /**
  * Deliver a synchronous signal that the task itself caused (a fault, a bad
- * sigreturn frame), as Linux's force_sig_info_to_task: if the task blocks
- * or ignores it, the disposition reverts to SIG_DFL and it is unblocked,
- * so the fault kills rather than loops. Called by task `tid` itself.
+ * sigreturn frame), as Linux's force_sig_info_to_task: if the task blocks or
+ * ignores it, the disposition reverts to SIG_DFL and it is unblocked, so the
+ * fault kills rather than loops. Called by task `tid` itself.
+ *
+ * Entry: no siglock held. Takes and drops the task's siglock
+ * (lockTaskSighand); nothing if the task is no longer live.
  */
 export function forceSigInfo(mem: Memory, tid: number, info: KSigInfo): void {
   const sig = info[0]!;
@@ -342,8 +349,10 @@ export function forceSigInfo(mem: Memory, tid: number, info: KSigInfo): void {
 }
 
 /**
- * kill(pid, sig) as the Machine (or the host) sends it: SI_USER with
- * si_pid 0, since the sender is outside the guest's pid space.
+ * kill(pid, sig) as the Machine (or the host) sends it: SI_USER with si_pid
+ * 0, since the sender is outside the guest's pid space. Entry: no siglock
+ * held; finding the group takes no lock, and sendToGroup takes and drops its
+ * siglock.
  *
  * @returns as sendToGroup; -ESRCH when no process has that pid
  */
@@ -355,7 +364,8 @@ export function killFromOutside(mem: Memory, pid: number, sig: number): number {
 
 /**
  * Send `sig` to the process that task `tid` belongs to, from outside the
- * guest (the Machine's kill): SI_USER, si_pid 0.
+ * guest (the Machine's kill): SI_USER, si_pid 0. Entry: no siglock held;
+ * takes and drops the group's siglock (sendToGroup).
  *
  * @returns as sendToGroup; -ESRCH when the task has no live signal state
  */
@@ -388,7 +398,12 @@ export function sendSigSelf(mem: Memory, tid: number, sig: number): number {
   }
 }
 
-/** Send SIGKILL to the process of task `tid` (the OOM killer). @returns false if it is not live */
+/**
+ * Send SIGKILL to the process of task `tid` (the OOM killer). Entry: no
+ * siglock held; takes and drops the group's siglock (sendToGroup).
+ *
+ * @returns false if it is not live
+ */
 export function sendSigkill(mem: Memory, tid: number): boolean {
   const g = taskField(mem, tid, "group");
   return g !== 0 && taskField(mem, tid, "state") === SIGTASK_LIVE &&
@@ -424,8 +439,11 @@ function childInfo(mem: Memory, g: number, code: number, status: number): KSigIn
 /**
  * Group `g` stopped or continued: tell its parent (Linux's
  * do_notify_parent_cldstop): SIGCHLD with CLD_STOPPED or CLD_CONTINUED,
- * unless the parent ignores SIGCHLD or set SA_NOCLDSTOP; its wait4
- * sleepers are woken either way. Nothing for a child of the Machine.
+ * unless the parent ignores SIGCHLD or set SA_NOCLDSTOP; its wait4 sleepers
+ * are woken either way. Nothing for a child of the Machine.
+ *
+ * Entry: no siglock held (the child's was dropped first: no two siglocks
+ * nest). Takes and drops the parent's siglock.
  */
 export function notifyParentCldstop(mem: Memory, g: number, why: number): void {
   const pg = groupField(mem, g, "parent");
@@ -451,6 +469,10 @@ export function notifyParentCldstop(mem: Memory, g: number, why: number): void {
  * with CLD_EXITED and the exit status, or CLD_KILLED / CLD_DUMPED and the
  * signal, and wake the parent's wait4 sleepers. For the fork layer's exit
  * path; a child of the Machine has nobody to tell.
+ *
+ * Entry: tasklist lock held (exitNotify's groupDone), no siglock held. Takes
+ * and drops the parent's siglock under it; returns with the tasklist lock
+ * still held.
  *
  * @returns whether the child should be reaped at once because the parent
  *   ignores SIGCHLD or set SA_NOCLDWAIT (autoreap)
@@ -483,7 +505,10 @@ export function notifyParentExit(
 /**
  * For wait4(WUNTRACED): the stop signal of group `g` if it is stopped and
  * the stop has not been reported yet, else 0; with `consume`, report it
- * (Linux's wait_task_stopped clearing the exit code). Takes the siglock.
+ * (Linux's wait_task_stopped clearing the exit code).
+ *
+ * Entry: tasklist lock held (wait's jobResult), no siglock held. Takes and
+ * drops the group's siglock.
  */
 export function waitStopped(mem: Memory, g: number, consume: boolean): number {
   const h = groupField(mem, g, "sighand");
@@ -503,6 +528,9 @@ export function waitStopped(mem: Memory, g: number, consume: boolean): number {
 /**
  * For wait4(WCONTINUED): whether group `g` was continued since the last
  * report; with `consume`, report it (clears SIGNAL_STOP_CONTINUED).
+ *
+ * Entry: tasklist lock held (wait's jobResult), no siglock held. Takes and
+ * drops the group's siglock.
  */
 export function waitContinued(mem: Memory, g: number, consume: boolean): boolean {
   const h = groupField(mem, g, "sighand");
@@ -548,11 +576,13 @@ export function segvCode(mem: Memory, mm: number, va: number): number {
 /**
  * Raise SIGBUS with BUS_MCEERR_AR on the calling task (Linux's
  * force_sig_mceerr, for memory_failure): the access at `addr` consumed
- * poisoned memory; `lsb` is the log2 of the poisoned range (PAGE_SHIFT for
- * a page). Use it from a fault that returns to user mode through
- * proc_run's fault path, or call it and let the next return to user mode
- * deliver it. A handler sees si_addr and si_addr_lsb; without one (or
- * with SIGBUS blocked or ignored) the process dies of SIGBUS.
+ * poisoned memory; `lsb` is the log2 of the poisoned range (PAGE_SHIFT for a
+ * page). Use it from a fault that returns to user mode through proc_run's
+ * fault path, or call it and let the next return to user mode deliver it. A
+ * handler sees si_addr and si_addr_lsb; without one (or with SIGBUS blocked
+ * or ignored) the process dies of SIGBUS.
+ *
+ * Entry: no siglock held; takes and drops the task's siglock (forceSigInfo).
  */
 export function forceSigMceerr(mem: Memory, tid: number, addr: number, lsb: number): void {
   const i = faultInfo(SIGBUS, BUS_MCEERR_AR, addr);

@@ -130,9 +130,12 @@ export function sigunlock(mem: Memory, h: number): void {
 /**
  * Lock the sighand of live task `tid` (Linux's lock_task_sighand): re-check
  * after locking that the task still uses it, since a task that exits or
- * execs may let go of it meanwhile.
+ * execs may let go of it meanwhile. Entry: no siglock held (the tasklist
+ * lock may be); returns with it held when it answers a sighand (drop it with
+ * sigunlock).
  *
- * @returns the sighand index, locked; 0 (nothing locked) when the task is not live
+ * @returns the sighand index, locked; 0 (nothing locked) when the task is
+ *   not live
  */
 export function lockTaskSighand(mem: Memory, tid: number): number {
   for (;;) {
@@ -531,8 +534,10 @@ export function signalSpawn(mem: Memory, tid: number, pid: number): void {
 }
 
 /**
- * Attach signal state to a task that was set up without the Machine (a
- * test bench's Task): spawn it unless the record is live already.
+ * Attach signal state to a task that was set up without the Machine (a test
+ * bench's Task): spawn it unless the record is live already. Entry: no
+ * siglock held; releasing an exited record first takes and drops its siglock
+ * (signalRelease); spawning takes no lock.
  */
 export function signalAttach(mem: Memory, tid: number, pid: number): void {
   if (taskField(mem, tid, "state") === SIGTASK_LIVE) return;

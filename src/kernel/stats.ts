@@ -7,6 +7,7 @@
  * @module
  */
 
+import { badblockCount } from "../hw/badblocks.ts";
 import { STAT } from "../abi/layout.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { type Memory, statRead } from "../hw/memory.ts";
@@ -83,6 +84,8 @@ export interface MachineStats {
     total_frames: number;
     /** Distinct device frames some process mapped at some point since boot (DAX sharing). */
     mapped_frames: number;
+    /** Device frames poisoned now (memory failure; a whole-block write clears one). */
+    poisoned_frames: number;
   };
   /** Bytes copied between frames or between the device and RAM, since boot. */
   copied_bytes: {
@@ -166,6 +169,7 @@ export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
     device: {
       total_frames: mem.layout.config.deviceFrames,
       mapped_frames: deviceFramesEverMapped(mem),
+      poisoned_frames: badblockCount(mem),
     },
     copied_bytes: {
       pagecache_fill: s(STAT.copiedPagecacheFill),

@@ -19,20 +19,7 @@
 
 import { EBADF, EINVAL, ENOTTY, EOPNOTSUPP } from "../abi/errno.ts";
 import { ERESTARTNOHAND } from "../abi/signal.ts";
-import {
-  F_DUPFD,
-  F_DUPFD_CLOEXEC,
-  F_GETFD,
-  F_GETFL,
-  F_SETFD,
-  F_SETFL,
-  FD_CLOEXEC,
-  O_APPEND,
-  O_CLOEXEC,
-  O_RDONLY,
-  O_WRONLY,
-  SEEK_CUR,
-} from "../abi/fcntl.ts";
+import { F_GETFL, F_SETFD, FD_CLOEXEC, O_APPEND, O_CLOEXEC, SEEK_CUR } from "../abi/fcntl.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { fcntlLock, isLockCmd } from "./posix_lock.ts";
 import { readIovec, sysPread64, sysPwrite64, sysReadv, sysWritev } from "./sys_fs.ts";
@@ -58,20 +45,13 @@ const POLLRDNORM = 0x40, POLLWRNORM = 0x100;
 /** preadv2/pwritev2 flags (linux/fs.h). */
 const RWF_HIPRI = 1, RWF_DSYNC = 2, RWF_SYNC = 4, RWF_NOWAIT = 8, RWF_APPEND = 16;
 
-const isConsole = (t: Task, fd: number): boolean => fd >= 0 && fd <= 2 && t.consoleOpen[fd]!;
-
 /** dup(oldfd). */
 export const sysDup = (t: Task, fd: number): number => t.files.dup(fd);
 
-/**
- * dup3(oldfd, newfd, flags). Replacing a console fd ends that console fd:
- * the number now names the file (as `dup2(file, 1)` redirects stdout).
- */
+/** dup3(oldfd, newfd, flags). */
 export function sysDup3(t: Task, oldFd: number, newFd: number, flags: number): number {
   if ((flags & ~O_CLOEXEC) !== 0 || oldFd === newFd) return -EINVAL;
-  const r = t.files.dup3(oldFd, newFd, (flags & O_CLOEXEC) !== 0);
-  if (r >= 0 && isConsole(t, newFd)) t.consoleOpen[newFd] = false;
-  return r;
+  return t.files.dup3(oldFd, newFd, (flags & O_CLOEXEC) !== 0);
 }
 
 /**
@@ -85,22 +65,6 @@ export function sysFcntl64(t: Task, fd: number, cmd: number, arg: number): numbe
 }
 
 function fcntlOther(t: Task, fd: number, cmd: number, arg: number): number {
-  if (isConsole(t, fd)) {
-    switch (cmd) {
-      case F_GETFL:
-        return fd === 0 ? O_RDONLY : O_WRONLY;
-      case F_SETFL:
-        return 0;
-      case F_GETFD:
-      case F_SETFD:
-        break; // the reservation's fd word carries FD_CLOEXEC
-      case F_DUPFD:
-      case F_DUPFD_CLOEXEC:
-        break;
-      default:
-        return -EINVAL;
-    }
-  }
   return t.files.fcntl(fd, cmd, arg);
 }
 
@@ -112,9 +76,9 @@ function fcntlOther(t: Task, fd: number, cmd: number, arg: number): number {
  * FIONCLEX work on any fd.
  */
 function ioctlFionread(t: Task, fd: number, arg: number): number {
-  const st = isConsole(t, fd) ? null : t.files.fstat(fd);
+  const st = t.files.fstat(fd);
   if (typeof st === "number") return st;
-  if (st === null || (st.mode & 0o170000) !== 0o100000) return -ENOTTY;
+  if ((st.mode & 0o170000) !== 0o100000) return -ENOTTY;
   const pos = t.files.lseek(fd, 0, SEEK_CUR);
   if (pos < 0) return pos;
   const b = new Uint8Array(4);
@@ -172,7 +136,6 @@ export function sysPpollTime64(t: Task, fds: number, nfds: number, tmo: number):
 /** What poll reports for `fd`: POLLNVAL when closed. */
 function fdPollMask(t: Task, fd: number): number {
   const ready = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
-  if (isConsole(t, fd)) return fd === 0 ? POLLIN | POLLRDNORM : POLLOUT | POLLWRNORM;
   const st = t.files.fstat(fd);
   return typeof st === "number" ? POLLNVAL : ready;
 }
@@ -195,7 +158,7 @@ function vectoredAt(
   const iov = readIovec(t, iovp, cnt);
   if (typeof iov === "number") return iov;
   if (iov.length === 0) {
-    const st = isConsole(t, fd) ? null : t.files.fstat(fd);
+    const st = t.files.fstat(fd);
     return typeof st === "number" ? st : 0;
   }
   let done = 0;
@@ -258,7 +221,7 @@ export function sysPwritev2(
   const bad = rwfCheck(flags, true);
   if (bad < 0) return bad;
   let pos = argU64(lo, hi);
-  if ((flags & RWF_APPEND) !== 0 && !isConsole(t, fd)) {
+  if ((flags & RWF_APPEND) !== 0) {
     const st = t.files.fstat(fd);
     if (typeof st === "number") return st;
     const fl = t.files.fcntl(fd, F_GETFL, 0);
@@ -270,12 +233,12 @@ export function sysPwritev2(
 
 /** fdatasync(fd): fsync (xipfs makes data and metadata durable together). */
 export function sysFdatasync(t: Task, fd: number): number {
-  return isConsole(t, fd) ? -EINVAL : t.files.fsync(fd);
+  return t.files.fsync(fd);
 }
 
 /** -EBADF for a fd that is not open (exported for the lock module's checks). */
 export const fdOpen = (t: Task, fd: number): number =>
-  isConsole(t, fd) ? 0 : typeof t.files.fstat(fd) === "number" ? -EBADF : 0;
+  typeof t.files.fstat(fd) === "number" ? -EBADF : 0;
 
 /** The descriptor calls (syscall.ts joins the tables). */
 export const FD_SYSCALLS: readonly SyscallDef[] = [

@@ -20,7 +20,15 @@ import type { Task } from "./task.ts";
 import { userWrite } from "./uaccess_task.ts";
 import { doWait, wait4Sel, waitidSel, type WaitResult, type WaitSel, WEXITED } from "./wait.ts";
 
-/** clone(flags, newsp, ptid, tls, ctid). */
+/**
+ * clone(flags, newsp, ptid, tls, ctid). Entry: no lock held (a syscall).
+ * Takes what doClone takes, one lock at a time: the parent's mmap_lock for
+ * writing to copy the mm (dupMm), the fd-table lock to copy the table, the
+ * parent's siglock (signalFork), and mmap_lock for reading to store the
+ * tids; a vfork parent then sleeps with nothing held.
+ *
+ * @returns as doClone
+ */
 export function sysClone(
   t: Task,
   flags: number,
@@ -48,7 +56,15 @@ function wait(t: Task, sel: WaitSel | number, options: number): WaitResult | num
   return typeof sel === "number" ? sel : doWait(t, sel, options);
 }
 
-/** wait4(pid, int *wstatus, options, struct rusage *). */
+/**
+ * wait4(pid, int *wstatus, options, struct rusage *). Entry: no lock held (a
+ * syscall). doWait takes the tasklist lock (and a child's siglock under it
+ * for stop and continue reports) and sleeps with nothing held; the status
+ * and rusage are copied out afterwards under mmap_lock (read).
+ *
+ * @returns the child's pid, 0 (WNOHANG, none ready), or -ECHILD, -EINVAL,
+ *   -ESRCH, -EFAULT, -ERESTARTSYS
+ */
 export function sysWait4(
   t: Task,
   pid: number,
@@ -67,7 +83,12 @@ export function sysWait4(
   return r.pid;
 }
 
-/** waitid(idtype, id, siginfo_t *, options, struct rusage *): 0, the child described in *infop. */
+/**
+ * waitid(idtype, id, siginfo_t *, options, struct rusage *): 0, the child
+ * described in *infop. Entry: no lock held (a syscall); locks as sysWait4.
+ *
+ * @returns 0, or -ECHILD, -EINVAL, -EFAULT, -ERESTARTSYS
+ */
 export function sysWaitid(
   t: Task,
   idtype: number,
@@ -107,8 +128,13 @@ function slotOfPid(t: Task, pid: number): number {
 /**
  * setpgid(pid, pgid) (Linux's rules, without exec'd-child tracking): the
  * target is the caller or one of its children in the same session, not a
- * session leader; the group is the target's own pid or an existing group
- * of the session.
+ * session leader; the group is the target's own pid or an existing group of
+ * the session.
+ *
+ * Entry: no lock held (a syscall). Takes and drops the tasklist lock
+ * (TASK_TABLE), as one no-kill region.
+ *
+ * @returns 0, or -EINVAL, -ESRCH, -EPERM
  */
 export function sysSetpgid(t: Task, pid: number, pgid: number): number {
   if (pid < 0 || pgid < 0) return -EINVAL;
@@ -146,10 +172,28 @@ function getIdOf(t: Task, pid: number, field: "pgid" | "sid"): number {
   });
 }
 
+/**
+ * getpgid(pid): pid 0 is the caller. Entry: no lock held (a syscall); for
+ * another pid, takes and drops the tasklist lock.
+ *
+ * @returns the group id, or -ESRCH
+ */
 export const sysGetpgid = (t: Task, pid: number): number => getIdOf(t, pid, "pgid");
+/**
+ * getsid(pid): pid 0 is the caller. Entry: no lock held (a syscall); for
+ * another pid, takes and drops the tasklist lock.
+ *
+ * @returns the session id, or -ESRCH
+ */
 export const sysGetsid = (t: Task, pid: number): number => getIdOf(t, pid, "sid");
 
-/** setsid(): a new session and group led by the caller, unless it already leads a group. */
+/**
+ * setsid(): a new session and group led by the caller, unless it already
+ * leads a group. Entry: no lock held (a syscall); takes and drops the
+ * tasklist lock (TASK_TABLE), as one no-kill region.
+ *
+ * @returns the new session id, or -EPERM
+ */
 export function sysSetsid(t: Task): number {
   const mem = t.mem;
   return withTasklist(mem, () => {

@@ -3,11 +3,9 @@
  * openat, close, llseek, ftruncate64, fallocate, fsync, unlinkat, mkdirat,
  * getdents64. (riscv32 has no fstat: statx is in sys_stat.ts.)
  *
- * fds 0, 1 and 2 are the console until the guest closes them: stdin reads
- * the process's stdin bytes, stdout and stderr go to its ConsoleSink.
- * Every other fd goes to the VFS through the task's FileGlue (files.ts),
- * which keeps 0..2 reserved in the VFS fd table while the console holds
- * them; closing a console fd frees its number for the next open.
+ * Every fd goes to the VFS through the task's FileGlue (files.ts); fds 0,
+ * 1 and 2 start as the console (src/kernel/console.ts), a character device
+ * without a position (pread, pwrite, llseek: -ESPIPE).
  *
  * O_DIRECT on a page-cache file bypasses the bounce buffer: read, write,
  * pread64 and pwrite64 hand the user address to FileGlue.direct, which
@@ -20,9 +18,10 @@
  * @module
  */
 
-import { EBADF, EFAULT, EINVAL, ENODEV, ENOTDIR, ESPIPE } from "../abi/errno.ts";
+import { EFAULT, EINVAL, ENOENT } from "../abi/errno.ts";
+import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, S_IFCHR, S_IFMT } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
-import { fallocateArgsCheck, type VStat } from "../fs/vfs.ts";
+import type { VStat } from "../fs/vfs.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -40,11 +39,7 @@ export const UIO_MAXIOV = 1024;
 /** Largest getdents64 buffer honoured; a bigger one is filled only this far. */
 const DIRENT_CHUNK = 64 * 1024;
 
-const S_IFCHR = 0o020000;
 const SEEK_SET = 0, SEEK_CUR = 1;
-
-/** Whether `fd` is a console fd the guest has not closed. */
-const isConsole = (t: Task, fd: number): boolean => fd >= 0 && fd <= 2 && t.consoleOpen[fd]!;
 
 /**
  * One step of a read: fill `dst`, return bytes read (0 at end) or -errno.
@@ -58,29 +53,8 @@ interface ReadStep {
 /** One step of a write: consume `src`, return bytes written or -errno. */
 type WriteStep = (src: Uint8Array) => number;
 
-function consoleRead(t: Task, fd: number): ReadStep | number {
-  if (fd !== 0) return -EBADF; // stdout and stderr are write-only here
-  const step: ReadStep = (dst) => {
-    const n = Math.min(dst.length, t.stdin.length - t.stdinPos);
-    dst.set(t.stdin.subarray(t.stdinPos, t.stdinPos + n));
-    t.stdinPos += n;
-    return n;
-  };
-  step.giveBack = (n) => t.stdinPos -= n;
-  return step;
-}
-
-function consoleWrite(t: Task, fd: number): WriteStep | number {
-  if (fd === 0) return -EBADF;
-  return (src) => {
-    t.console.write(fd as 1 | 2, src.slice());
-    return src.length;
-  };
-}
-
 /** The read step for `fd` at its position (pos < 0) or at `pos`. */
 function readStep(t: Task, fd: number, pos: number): ReadStep | number {
-  if (isConsole(t, fd)) return pos >= 0 ? -ESPIPE : consoleRead(t, fd);
   if (pos < 0) {
     const step: ReadStep = (dst) => t.files.read(fd, dst);
     step.giveBack = (n) => t.files.lseek(fd, -n, SEEK_CUR);
@@ -95,7 +69,6 @@ function readStep(t: Task, fd: number, pos: number): ReadStep | number {
 }
 
 function writeStep(t: Task, fd: number, pos: number): WriteStep | number {
-  if (isConsole(t, fd)) return pos >= 0 ? -ESPIPE : consoleWrite(t, fd);
   if (pos < 0) return (src) => t.files.write(fd, src);
   let at = pos;
   return (src) => {
@@ -175,14 +148,21 @@ function userReadPrefix(t: Task, va: number, len: number): Uint8Array {
  * the result, or null to take the buffered path.
  */
 function directUser(t: Task, fd: number, write: boolean, va: number, n: number, pos: number) {
-  if (isConsole(t, fd)) return null;
   n = Math.min(n >>> 0, MAX_RW_COUNT);
   va >>>= 0;
   if (!accessOk(va, n)) return -EFAULT;
   return t.files.direct(fd, write, va, n, pos);
 }
 
-/** read(fd, buf, count). */
+/**
+ * read(fd, buf, count). Entry: no lock held (a syscall). Each chunk is read
+ * into a kernel buffer with the file's locks (as vfsRead, or the console's
+ * input lock) and then copied out under mmap_lock (read), never both at
+ * once; O_DIRECT pins the user pages first (mmap_lock) and then takes
+ * i_rwsem.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export function sysRead(t: Task, fd: number, buf: number, count: number): number {
   const d = directUser(t, fd, false, buf, count, -1);
   if (d !== null) return d;
@@ -190,7 +170,14 @@ export function sysRead(t: Task, fd: number, buf: number, count: number): number
   return typeof step === "number" ? step : readToUser(t, step, buf, count);
 }
 
-/** write(fd, buf, count). */
+/**
+ * write(fd, buf, count). Entry: no lock held (a syscall). Each chunk is
+ * copied in under mmap_lock (read) and then written with the file's locks
+ * (as vfsWrite, or the console's output lock), never both at once; O_DIRECT
+ * pins the user pages first (mmap_lock) and then takes i_rwsem.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export function sysWrite(t: Task, fd: number, buf: number, count: number): number {
   const d = directUser(t, fd, true, buf, count, -1);
   if (d !== null) return d;
@@ -198,7 +185,12 @@ export function sysWrite(t: Task, fd: number, buf: number, count: number): numbe
   return typeof step === "number" ? step : writeFromUser(t, step, buf, count);
 }
 
-/** pread64(fd, buf, n, off_lo, off_hi). */
+/**
+ * pread64(fd, buf, n, off_lo, off_hi). Entry: no lock held (a syscall);
+ * locks as sysRead.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export function sysPread64(
   t: Task,
   fd: number,
@@ -215,7 +207,12 @@ export function sysPread64(
   return typeof step === "number" ? step : readToUser(t, step, buf, count);
 }
 
-/** pwrite64(fd, buf, n, off_lo, off_hi). */
+/**
+ * pwrite64(fd, buf, n, off_lo, off_hi). Entry: no lock held (a syscall);
+ * locks as sysWrite.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export function sysPwrite64(
   t: Task,
   fd: number,
@@ -274,12 +271,31 @@ function vectored(t: Task, fd: number, iovp: number, cnt: number, write: boolean
   return done;
 }
 
+/**
+ * readv(fd, iov, iovcnt). Entry: no lock held (a syscall); reading the
+ * iovecs takes mmap_lock (read), then each segment locks as sysRead.
+ *
+ * @returns bytes read, or -errno when none were
+ */
 export const sysReadv = (t: Task, fd: number, iov: number, cnt: number): number =>
   vectored(t, fd, iov, cnt, false);
+/**
+ * writev(fd, iov, iovcnt). Entry: no lock held (a syscall); reading the
+ * iovecs takes mmap_lock (read), then each segment locks as sysWrite.
+ *
+ * @returns bytes written, or -errno when none were
+ */
 export const sysWritev = (t: Task, fd: number, iov: number, cnt: number): number =>
   vectored(t, fd, iov, cnt, true);
 
-/** sendfile64(out_fd, in_fd, loff_t *off, n): copies through the kernel, chunk by chunk. */
+/**
+ * sendfile64(out_fd, in_fd, loff_t *off, n): copies through the kernel,
+ * chunk by chunk. Entry: no lock held (a syscall). Each chunk is read with
+ * in_fd's locks (as vfsRead) and then written with out_fd's (as vfsWrite),
+ * one file at a time; *off is read and written under mmap_lock (read).
+ *
+ * @returns bytes copied, or -errno when none were
+ */
 export function sysSendfile64(
   t: Task,
   outFd: number,
@@ -289,7 +305,9 @@ export function sysSendfile64(
 ): number {
   const offp = offPtr >>> 0;
   const n = Math.min(count >>> 0, MAX_RW_COUNT);
-  if (isConsole(t, inFd)) return -EINVAL; // Linux wants an in_fd that supports splice_read
+  // A character device such as the console has no splice_read here.
+  const inSt = t.files.fstat(inFd);
+  if (typeof inSt !== "number" && (inSt.mode & S_IFMT) === S_IFCHR) return -EINVAL;
   let pos = -1;
   if (offp !== 0) {
     const raw = userRead(t, offp, 8);
@@ -326,19 +344,17 @@ export function sysSendfile64(
   return done;
 }
 
-/**
- * The path of an *at() call, or -errno: a relative path against a console
- * dirfd is -ENOTDIR (a tty is no directory; the console's reservation in
- * the VFS table must never serve as one).
- */
-function atPath(t: Task, dirfd: number, va: number): string | number {
-  const path = userPath(t, va);
-  if (typeof path === "number") return path;
-  if (isConsole(t, dirfd) && !path.startsWith("/")) return -ENOTDIR;
-  return path;
+/** The path of an *at() call, or -errno (a relative path against a non-directory dirfd: -ENOTDIR, from the VFS). */
+function atPath(t: Task, _dirfd: number, va: number): string | number {
+  return userPath(t, va);
 }
 
-/** openat(dirfd, path, flags, mode). */
+/**
+ * openat(dirfd, path, flags, mode). Entry: no lock held (a syscall); the
+ * path is copied in under mmap_lock (read), then locks as vfsOpen.
+ *
+ * @returns the fd, or -errno
+ */
 export function sysOpenat(
   t: Task,
   dirfd: number,
@@ -353,15 +369,16 @@ export function sysOpenat(
 
 /** close(fd). */
 export function sysClose(t: Task, fd: number): number {
-  if (isConsole(t, fd)) {
-    t.consoleOpen[fd] = false;
-    t.files.close(fd); // its reservation in the VFS table: the number is free again
-    return 0;
-  }
   return t.files.close(fd);
 }
 
-/** llseek(fd, off_hi, off_lo, loff_t *result, whence): 0, the position stored at result. */
+/**
+ * llseek(fd, off_hi, off_lo, loff_t *result, whence): 0, the position stored
+ * at result. Entry: no lock held (a syscall); locks as vfsLseek, then the
+ * result is stored under mmap_lock (read).
+ *
+ * @returns 0, or -errno
+ */
 export function sysLlseek(
   t: Task,
   fd: number,
@@ -370,7 +387,6 @@ export function sysLlseek(
   result: number,
   whence: number,
 ): number {
-  if (isConsole(t, fd)) return -ESPIPE;
   const off = argU64(offLo, offHi);
   const pos = t.files.lseek(fd, off, whence);
   if (pos < 0) return pos;
@@ -379,43 +395,24 @@ export function sysLlseek(
   return userWrite(t, result, b);
 }
 
-/** What fstat says about a console fd: a character device, as a pty is. */
-function consoleStat(fd: number): VStat {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    dev: 0,
-    ino: fd + 1,
-    mode: S_IFCHR | 0o620,
-    nlink: 1,
-    uid: 0,
-    gid: 0,
-    rdev: 0x8800, // major 136 (pts), minor 0
-    size: 0,
-    blksize: 1024,
-    blocks: 0,
-    atime: now,
-    mtime: now,
-    ctime: now,
-    attributes: 0,
-    dax: false,
-  };
-}
-
-/** The stat of `fd`: the console's, or the VFS file's (fstat and statx AT_EMPTY_PATH). */
-export const fdStat = (t: Task, fd: number): VStat | number =>
-  isConsole(t, fd) ? consoleStat(fd) : t.files.fstat(fd);
+/**
+ * The stat of `fd` (fstat, and statx with AT_EMPTY_PATH). Entry: no lock
+ * held; the fd-table lock for the stat (vfsFstat).
+ *
+ * @returns the stat, or -EBADF
+ */
+export const fdStat = (t: Task, fd: number): VStat | number => t.files.fstat(fd);
 
 /** ftruncate64(fd, len_lo, len_hi). */
 export function sysFtruncate64(t: Task, fd: number, lenLo: number, lenHi: number): number {
   const len = argU64(lenLo, lenHi);
   if (len < 0) return -EINVAL;
-  if (isConsole(t, fd)) return -EINVAL;
   return t.files.ftruncate(fd, len);
 }
 
 /**
- * fallocate(fd, mode, off_lo, off_hi, len_lo, len_hi). The console is a
- * character device: once the arguments pass, -ENODEV as on a tty.
+ * fallocate(fd, mode, off_lo, off_hi, len_lo, len_hi). On a character
+ * device such as the console: -ENODEV once the arguments pass, as on a tty.
  */
 export function sysFallocate(
   t: Task,
@@ -427,19 +424,27 @@ export function sysFallocate(
   lenHi: number,
 ): number {
   const off = argU64(offLo, offHi), len = argU64(lenLo, lenHi);
-  if (isConsole(t, fd)) {
-    const bad = fallocateArgsCheck(mode, off, len);
-    return bad < 0 ? bad : -ENODEV;
-  }
   return t.files.fallocate(fd, mode, off, len);
 }
 
-/** fsync(fd). */
+/**
+ * fsync(fd). Entry: no lock held (a syscall); takes what vfsFsync takes (the
+ * fd-table lock for the reference, each dirty page's lock in turn, the
+ * image's sync lock).
+ *
+ * @returns 0, -EBADF, or the first I/O error
+ */
 export function sysFsync(t: Task, fd: number): number {
-  return isConsole(t, fd) ? -EINVAL : t.files.fsync(fd);
+  return t.files.fsync(fd);
 }
 
-/** unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. */
+/**
+ * unlinkat(dirfd, path, flags): flags may only hold AT_REMOVEDIR. Entry: no
+ * lock held (a syscall); the path is copied in under mmap_lock (read), then
+ * locks as vfsUnlink or vfsRmdir.
+ *
+ * @returns 0, or -errno
+ */
 export function sysUnlinkat(t: Task, dirfd: number, pathp: number, flags: number): number {
   if ((flags & ~AT_REMOVEDIR) !== 0) return -EINVAL;
   const path = atPath(t, dirfd, pathp);
@@ -447,7 +452,37 @@ export function sysUnlinkat(t: Task, dirfd: number, pathp: number, flags: number
   return t.files.unlinkat(dirfd, path, flags);
 }
 
-/** mkdirat(dirfd, path, mode). */
+/**
+ * linkat(olddirfd, oldpath, newdirfd, newpath, flags). Entry: no lock held
+ * (a syscall); both paths are copied in under mmap_lock (read), then locks
+ * as vfsLink.
+ *
+ * @returns 0, or -errno
+ */
+export function sysLinkat(
+  t: Task,
+  olddirfd: number,
+  oldp: number,
+  newdirfd: number,
+  newp: number,
+  flags: number,
+): number {
+  if ((flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) !== 0) return -EINVAL;
+  const op = atPath(t, olddirfd, oldp);
+  if (typeof op === "number") return op;
+  const np = atPath(t, newdirfd, newp);
+  if (typeof np === "number") return np;
+  // getname: an empty path is -ENOENT before its dirfd is looked at (AT_EMPTY_PATH aside).
+  if ((op === "" && (flags & AT_EMPTY_PATH) === 0) || np === "") return -ENOENT;
+  return t.files.linkat(olddirfd, op, newdirfd, np, flags);
+}
+
+/**
+ * mkdirat(dirfd, path, mode). Entry: no lock held (a syscall); the path is
+ * copied in under mmap_lock (read), then locks as vfsMkdir.
+ *
+ * @returns 0, or -errno
+ */
 export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number): number {
   const path = atPath(t, dirfd, pathp);
   if (typeof path === "number") return path;
@@ -455,13 +490,16 @@ export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number):
 }
 
 /**
- * getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end.
- * As Linux: the whole [buf, buf + n) must lie in user space even though at
- * most DIRENT_CHUNK bytes are filled, and entries that could not be copied
- * out are not consumed (the position goes back), so a retry sees them.
+ * getdents64(fd, buf, n): bytes of linux_dirent64 records, 0 at the end. As
+ * Linux: the whole [buf, buf + n) must lie in user space even though at most
+ * DIRENT_CHUNK bytes are filled, and entries that could not be copied out
+ * are not consumed (the position goes back), so a retry sees them. Entry: no
+ * lock held (a syscall); the records are read as vfsGetdents64 (the
+ * directory's i_rwsem for read) and then copied out under mmap_lock (read).
+ *
+ * @returns bytes filled, 0 at the end, or -errno
  */
 export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): number {
-  if (isConsole(t, fd)) return -ENOTDIR;
   const count = n >>> 0;
   if (!accessOk(dirp >>> 0, count)) return -EFAULT;
   const before = t.files.lseek(fd, 0, SEEK_CUR);
@@ -476,6 +514,12 @@ export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): num
 export const FS_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_mkdirat, "mkdirat", ["dirfd", "path", "mode"], sysMkdirat),
   defineSyscall(nr.SYS_unlinkat, "unlinkat", ["dirfd", "path", "atflags"], sysUnlinkat),
+  defineSyscall(
+    nr.SYS_linkat,
+    "linkat",
+    ["dirfd", "path", "dirfd", "path", "atflags"],
+    sysLinkat,
+  ),
   // ftruncate may sleep in truncate's waits; an unfinished truncate is finished by the Machine.
   defineSyscall(nr.SYS_ftruncate64, "ftruncate64", ["fd", "u64"], sysFtruncate64, {
     killable: true,

@@ -41,8 +41,7 @@ export const IOCTLS: Map<number, IoctlFn> = new Map([
  * fds have no terminal commands: TCGETS and TIOCGWINSZ are -ENOTTY too).
  */
 export function sysIoctl(t: Task, fd: number, cmd: number, arg: number): number {
-  const console = fd >= 0 && fd <= 2 && t.consoleOpen[fd];
-  if (!console && typeof t.files.fstat(fd) === "number") return -EBADF;
+  if (typeof t.files.fstat(fd) === "number") return -EBADF;
   const fn = IOCTLS.get(cmd >>> 0);
   if (fn === undefined) return -ENOTTY;
   return fn(t, fd, arg >>> 0);

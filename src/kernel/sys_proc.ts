@@ -33,7 +33,11 @@ export function sysExit(t: Task, status: number): number {
 /**
  * exit_group(status): every thread of the process ends, and the process
  * reports `status` (Linux's do_group_exit: the first group exit's status
- * wins, and the other threads are killed).
+ * wins, and the other threads are killed). Entry: no lock held (a syscall);
+ * takes and drops the caller's siglock (groupExit). The teardown itself runs
+ * after the syscall returns.
+ *
+ * @returns 0 (the task stops before it sees it)
  */
 export function sysExitGroup(t: Task, status: number): number {
   const code = groupExit(t.mem, t.tid, status & 0xff);
@@ -60,7 +64,13 @@ export function sysSetTidAddress(t: Task, ptr: number): number {
 /** Now in ms on the epoch, with sub-ms precision, the same in every Worker. */
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
-/** clock_gettime64(clockid, struct { int64 tv_sec; int64 tv_nsec; } *). */
+/**
+ * clock_gettime64(clockid, struct { int64 tv_sec; int64 tv_nsec; } *).
+ * Entry: no lock held (a syscall); storing the time takes and drops
+ * mmap_lock for reading.
+ *
+ * @returns 0, or -EINVAL, -EFAULT
+ */
 export function sysClockGettime64(t: Task, clockid: number, tp: number): number {
   let ms: number;
   switch (clockid) {
@@ -107,8 +117,14 @@ function readTimespec(t: Task, tsp: number): number {
  * pointer to a 64-bit struct timespec (the time64 layout, the only one
  * riscv32 has): relative for FUTEX_WAIT; absolute for WAIT_BITSET
  * (CLOCK_MONOTONIC, or CLOCK_REALTIME with FUTEX_CLOCK_REALTIME), LOCK_PI
- * (CLOCK_REALTIME) and LOCK_PI2; and for REQUEUE, CMP_REQUEUE and WAKE_OP
- * it is a count (val2) instead. 0 means no timeout.
+ * (CLOCK_REALTIME) and LOCK_PI2; and for REQUEUE, CMP_REQUEUE and WAKE_OP it
+ * is a count (val2) instead. 0 means no timeout.
+ *
+ * Entry: no lock held (a syscall). Reading the timespec and each futex word
+ * takes and drops mmap_lock for reading (copyFromUser, futexPhysWord); a
+ * wait sleeps with no lock held.
+ *
+ * @returns as doFutex, or -EFAULT, -EINVAL for a bad timespec
  */
 export function sysFutex(
   t: Task,

@@ -112,8 +112,14 @@ function writeSigset(t: Task, va: number, s: SigSet): number {
 /**
  * rt_sigaction(sig, act, oact, sigsetsize): read and set a disposition
  * (do_sigaction). Unknown sa_flags bits are cleared (riscv knows no
- * SA_RESTORER), SIGKILL and SIGSTOP leave sa_mask, and setting a signal
- * to be ignored discards it wherever it is pending in the group.
+ * SA_RESTORER), SIGKILL and SIGSTOP leave sa_mask, and setting a signal to
+ * be ignored discards it wherever it is pending in the group.
+ *
+ * Entry: no lock held (a syscall). Copying act in and oact out takes and
+ * drops mmap_lock for reading, outside the siglock; the disposition is read
+ * and changed under the caller's siglock, taken and dropped once.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -ESRCH
  */
 export function sysRtSigaction(t: Task, sig: number, act: number, oact: number, size: number) {
   if (size !== SIGSET_SIZE) return -EINVAL;
@@ -160,9 +166,10 @@ export function sysRtSigaction(t: Task, sig: number, act: number, oact: number, 
 }
 
 /**
- * Set task `t`'s blocked mask (Linux's set_current_blocked): signals
- * newly blocked that are pending for the whole group are handed to
- * another thread that can take them (retarget_shared_pending).
+ * Set task `t`'s blocked mask (Linux's set_current_blocked): signals newly
+ * blocked that are pending for the whole group are handed to another thread
+ * that can take them (retarget_shared_pending). Entry: no siglock held;
+ * takes and drops the task's siglock (lockTaskSighand).
  */
 export function setCurrentBlocked(t: Task, s: SigSet): void {
   const { mem } = t;
@@ -185,7 +192,14 @@ export function setCurrentBlocked(t: Task, s: SigSet): void {
   }
 }
 
-/** rt_sigprocmask(how, set, oset, sigsetsize): change and/or query the blocked mask. */
+/**
+ * rt_sigprocmask(how, set, oset, sigsetsize): change and/or query the
+ * blocked mask. Entry: no lock held (a syscall). Copying the sets takes and
+ * drops mmap_lock for reading; the change takes and drops the siglock
+ * (setCurrentBlocked).
+ *
+ * @returns 0, or -EINVAL, -EFAULT
+ */
 export function sysRtSigprocmask(t: Task, how: number, set: number, oset: number, size: number) {
   if (size !== SIGSET_SIZE) return -EINVAL;
   const old = taskBlocked(t.mem, t.tid);
@@ -203,7 +217,14 @@ export function sysRtSigprocmask(t: Task, how: number, set: number, oset: number
   return 0;
 }
 
-/** rt_sigpending(set, sigsetsize): the blocked signals pending for this thread or its group. */
+/**
+ * rt_sigpending(set, sigsetsize): the blocked signals pending for this
+ * thread or its group. Entry: no lock held (a syscall). Reads the sets under
+ * the siglock, taken and dropped once; copying the result out takes and
+ * drops mmap_lock for reading after it.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -ESRCH
+ */
 export function sysRtSigpending(t: Task, set: number, size: number) {
   if ((size >>> 0) > SIGSET_SIZE) return -EINVAL;
   const { mem } = t;
@@ -226,8 +247,14 @@ export function sysRtSigpending(t: Task, set: number, size: number) {
 /**
  * rt_sigsuspend(mask, sigsetsize): wait for a signal with `mask` blocked;
  * the old mask comes back when the handler returns (or at once when no
- * handler runs). Always "fails" with EINTR: -ERESTARTNOHAND turns into
- * EINTR when a handler runs, and restarts the wait when none does.
+ * handler runs). Always "fails" with EINTR: -ERESTARTNOHAND turns into EINTR
+ * when a handler runs, and restarts the wait when none does.
+ *
+ * Entry: no lock held (a syscall). Reading the mask takes and drops
+ * mmap_lock for reading, setting it the siglock (setCurrentBlocked); it
+ * sleeps with no lock held.
+ *
+ * @returns -ERESTARTNOHAND, or -EINVAL, -EFAULT
  */
 export function sysRtSigsuspend(t: Task, mask: number, size: number) {
   if (size !== SIGSET_SIZE) return -EINVAL;
@@ -249,7 +276,12 @@ export function sysRtSigsuspend(t: Task, mask: number, size: number) {
  * waits the awaited signals are unblocked, so their arrival wakes it;
  * real_blocked keeps them from being treated as ignored meanwhile.
  *
- * @returns the signal, -EAGAIN on timeout, -EINTR for another signal, -EINVAL, -EFAULT
+ * Entry: no lock held (a syscall). Copying set, timeout and info takes and
+ * drops mmap_lock for reading; dequeuing and changing the mask take and drop
+ * the siglock each time; it sleeps with no lock held.
+ *
+ * @returns the signal, -EAGAIN on timeout, -EINTR for another signal,
+ *   -EINVAL, -EFAULT
  */
 export function sysRtSigtimedwait(t: Task, set: number, uinfo: number, uts: number, size: number) {
   if (size !== SIGSET_SIZE) return -EINVAL;
@@ -324,10 +356,16 @@ function takeOneOf(t: Task, these: SigSet): [number, KSigInfo | null] {
 }
 
 /**
- * rt_sigreturn(): return from a handler: restore the registers, the mask
- * and the alternate stack from the frame at sp. A bad frame kills with
- * SIGSEGV. The call returns the restored a0, so the dispatcher's write of
- * the result leaves it as it was.
+ * rt_sigreturn(): return from a handler: restore the registers, the mask and
+ * the alternate stack from the frame at sp. A bad frame kills with SIGSEGV.
+ * The call returns the restored a0, so the dispatcher's write of the result
+ * leaves it as it was.
+ *
+ * Entry: no lock held (a syscall). Reading the frame takes and drops
+ * mmap_lock for reading; restoring the mask (or forcing SIGSEGV) takes and
+ * drops the siglock; the alternate stack takes no lock.
+ *
+ * @returns the restored a0, or -EINVAL when the task has no hart
  */
 export function sysRtSigreturn(t: Task): number {
   const hart = t.sig.hart;
@@ -344,7 +382,13 @@ export function sysRtSigreturn(t: Task): number {
   return hart.x[REG_A0]!;
 }
 
-/** sigaltstack(ss, old_ss). */
+/**
+ * sigaltstack(ss, old_ss). Entry: no lock held (a syscall); copying ss in
+ * and old_ss out takes and drops mmap_lock for reading; the alternate stack
+ * itself is the task's own and takes no lock.
+ *
+ * @returns 0, or -EFAULT, -EINVAL, -EPERM, -ENOMEM
+ */
 export function sysSigaltstack(t: Task, uss: number, uoss: number): number {
   let ss: AltStack | null = null;
   if (uss !== 0) {
@@ -373,7 +417,14 @@ function killGroup(t: Task, g: number, sig: number, info: KSigInfo | null, must 
   return r < 0 ? r : 0;
 }
 
-/** kill(pid, sig). */
+/**
+ * kill(pid, sig). Entry: no lock held (a syscall); takes and drops the
+ * target group's siglock (sendToGroup). kill(-1) visits every group in turn
+ * without the tasklist lock (Linux holds tasklist_lock for the walk), one
+ * siglock at a time.
+ *
+ * @returns 0, or -EINVAL, -ESRCH
+ */
 export function sysKill(t: Task, pid: number, sig: number): number {
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
   const info = siginfoKill(sig, SI_USER, selfTgid(t));
@@ -413,7 +464,12 @@ function killThread(t: Task, x: number, sig: number, info: KSigInfo | null, must
   return r < 0 ? r : 0;
 }
 
-/** tkill(tid, sig). */
+/**
+ * tkill(tid, sig). Entry: no lock held (a syscall); takes and drops the
+ * target's siglock (sendToTask).
+ *
+ * @returns 0, or -EINVAL, -ESRCH
+ */
 export function sysTkill(t: Task, tid: number, sig: number): number {
   if (tid <= 0) return -EINVAL;
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
@@ -422,7 +478,12 @@ export function sysTkill(t: Task, tid: number, sig: number): number {
   return killThread(t, x, sig, siginfoKill(sig, SI_TKILL, selfTgid(t)));
 }
 
-/** tgkill(tgid, tid, sig). */
+/**
+ * tgkill(tgid, tid, sig). Entry: no lock held (a syscall); takes and drops
+ * the target's siglock (sendToTask).
+ *
+ * @returns 0, or -EINVAL, -ESRCH
+ */
 export function sysTgkill(t: Task, tgid: number, tid: number, sig: number): number {
   if (tid <= 0 || tgid <= 0) return -EINVAL;
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
@@ -453,7 +514,13 @@ function readQueueInfo(t: Task, sig: number, uinfo: number): KSigInfo | number {
 const forged = (info: KSigInfo, toSelf: boolean): boolean =>
   !toSelf && (info[2]! >= 0 || info[2] === SI_TKILL);
 
-/** rt_sigqueueinfo(tgid, sig, uinfo): sigqueue(3)'s call; a full queue gives -EAGAIN. */
+/**
+ * rt_sigqueueinfo(tgid, sig, uinfo): sigqueue(3)'s call; a full queue gives
+ * -EAGAIN. Entry: no lock held (a syscall); copying uinfo in takes and drops
+ * mmap_lock for reading, then sending takes and drops the group's siglock.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -EPERM, -ESRCH, -EAGAIN
+ */
 export function sysRtSigqueueinfo(t: Task, tgid: number, sig: number, uinfo: number): number {
   if (sig !== 0 && !validSignal(sig)) return -EINVAL;
   const info = readQueueInfo(t, sig, uinfo);
@@ -464,7 +531,13 @@ export function sysRtSigqueueinfo(t: Task, tgid: number, sig: number, uinfo: num
   return killGroup(t, g, sig, info, true);
 }
 
-/** rt_tgsigqueueinfo(tgid, tid, sig, uinfo). */
+/**
+ * rt_tgsigqueueinfo(tgid, tid, sig, uinfo). Entry: no lock held (a syscall);
+ * copying uinfo in takes and drops mmap_lock for reading, then sending takes
+ * and drops the target's siglock.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -EPERM, -ESRCH, -EAGAIN
+ */
 export function sysRtTgsigqueueinfo(
   t: Task,
   tgid: number,

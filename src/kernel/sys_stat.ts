@@ -12,13 +12,15 @@
  * @module
  */
 
-import { EINVAL, ENOTDIR, ERANGE } from "../abi/errno.ts";
+import { EINVAL, ERANGE } from "../abi/errno.ts";
 import { AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_WRONLY, STATX_ATTR_DAX } from "../abi/fcntl.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import type { VStat } from "../fs/vfs.ts";
 import type { VStatfs } from "../fs/vfs_cwd.ts";
 import { fdStat } from "./sys_fs.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
+import { chrdevOwns } from "../fs/chrdev.ts";
+import { devfsOwns } from "../fs/devfs.ts";
 import type { Task } from "./task.ts";
 import { argU64, userPath, userWrite } from "./uaccess_task.ts";
 
@@ -94,12 +96,12 @@ export function encodeStatx(st: VStat): Uint8Array {
   return b;
 }
 
-/** The path argument of an *at() call, or -errno (-ENOTDIR relative to a console fd). */
-export function atPath(t: Task, dirfd: number, va: number): string | number {
-  const path = userPath(t, va);
-  if (typeof path === "number") return path;
-  const console = dirfd >= 0 && dirfd <= 2 && t.consoleOpen[dirfd];
-  return console && path !== "" && !path.startsWith("/") ? -ENOTDIR : path;
+/**
+ * The path argument of an *at() call, or -errno. A relative path against
+ * a dirfd that is no directory is -ENOTDIR in the lookup (files.ts #base).
+ */
+export function atPath(t: Task, _dirfd: number, va: number): string | number {
+  return userPath(t, va);
 }
 
 /** statx(dirfd, path, flags, mask, struct statx *). */
@@ -183,9 +185,8 @@ export function sysChdir(t: Task, pathp: number): number {
   return typeof path === "number" ? path : t.files.chdir(path);
 }
 
-/** fchdir(fd): a console fd is no directory. */
+/** fchdir(fd): -ENOTDIR for a fd that is no directory (the console's, a file). */
 export function sysFchdir(t: Task, fd: number): number {
-  if (fd >= 0 && fd <= 2 && t.consoleOpen[fd]) return -ENOTDIR;
   return t.files.fchdir(fd);
 }
 
@@ -264,7 +265,9 @@ export function sysStatfs64(t: Task, pathp: number, size: number, buf: number): 
 /** fstatfs64(fd, size, buf). The console is a tty on devpts. */
 export function sysFstatfs64(t: Task, fd: number, size: number, buf: number): number {
   if (size >>> 0 !== STATFS64_BYTES) return -EINVAL;
-  if (fd >= 0 && fd <= 2 && t.consoleOpen[fd]) return consoleStatfs(t, buf);
+  const st = t.files.fstat(fd);
+  if (typeof st === "number") return st;
+  if (chrdevOwns(st.ino) && !devfsOwns(st.ino)) return consoleStatfs(t, buf);
   return statfsOut(t, t.files.statfs(fd), buf);
 }
 

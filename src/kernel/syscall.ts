@@ -25,6 +25,9 @@ import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { INFO_SYSCALLS } from "./sys_info.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
+import { PRCTL_SYSCALLS } from "./sys_prctl.ts";
+import { IPC_SYSCALLS } from "./sys_ipc.ts";
+import { SOCKET_SYSCALLS } from "./sys_socket.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { STAT_SYSCALLS } from "./sys_stat.ts";
@@ -45,6 +48,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FS_SYSCALLS,
   IOCTL_SYSCALLS,
   MM_SYSCALLS,
+  PRCTL_SYSCALLS,
   PROC_SYSCALLS,
   STAT_SYSCALLS,
   FD_SYSCALLS,
@@ -52,6 +56,8 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   INFO_SYSCALLS,
   FORK_SYSCALLS,
   SIGNAL_SYSCALLS,
+  IPC_SYSCALLS,
+  SOCKET_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {

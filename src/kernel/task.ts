@@ -1,7 +1,7 @@
 /**
  * The kernel's view of the process a Worker runs (Linux's task_struct,
- * reduced): which task and process slot it is, its mm, its console, its
- * files, and how it is exiting. Syscall handlers receive it.
+ * reduced): which task and process slot it is, its mm, its files (the
+ * console among them), and how it is exiting. Syscall handlers receive it.
  *
  * One Task exists per process, in the Worker that runs it, and only that
  * Worker touches it; what other threads must see lives in the shared
@@ -17,12 +17,6 @@ import type { FileGlue } from "./files.ts";
 import { procGet } from "./proc.ts";
 import { defaultRlimits, type Rlimits } from "./rlimit.ts";
 import { TaskSignals } from "./signal_task.ts";
-
-/** Where the process's console output goes (the Machine's forwarding). */
-export interface ConsoleSink {
-  /** Bytes the guest wrote to fd 1 (stdout) or 2 (stderr). */
-  write(fd: 1 | 2, bytes: Uint8Array): void;
-}
 
 /**
  * Where the kernel's own lines about a process go: the Machine's log
@@ -68,8 +62,6 @@ export interface TaskInit {
   pid: number;
   parentPid: number;
   mm: number;
-  console: ConsoleSink;
-  stdin: Uint8Array;
   files: FileGlue;
   /** performance.timeOrigin + performance.now() at Machine boot: CLOCK_MONOTONIC's zero. */
   bootMs: number;
@@ -95,17 +87,11 @@ export class Task {
   /** The parent's pid when the process started (getppid reads the live record). */
   readonly parentPid: number;
   mm: number;
-  readonly console: ConsoleSink;
   readonly files: FileGlue;
   readonly bootMs: number;
   readonly klog: KernelLog;
   /** When the process started, on the same clock as bootMs. */
   readonly startMs = performance.timeOrigin + performance.now();
-  /** stdin bytes and the read position in them. */
-  readonly stdin: Uint8Array;
-  stdinPos = 0;
-  /** Console fds 0, 1, 2 are open until the guest closes them. */
-  readonly consoleOpen = [true, true, true];
   /** Set by exit/exit_group or a fatal signal; the run loop stops and tears down. */
   exiting: ExitReason | null = null;
   /** An exception that escaped the kernel (a bug): the Worker reports it loudly. */
@@ -135,8 +121,6 @@ export class Task {
     this.leader = procGet(init.mem, init.tid, "leader") || init.tid;
     this.parentPid = init.parentPid;
     this.mm = init.mm;
-    this.console = init.console;
-    this.stdin = init.stdin;
     this.files = init.files;
     this.bootMs = init.bootMs;
     this.klog = init.klog ?? NO_KERNEL_LOG;

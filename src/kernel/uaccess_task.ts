@@ -19,14 +19,24 @@ export const PATH_MAX = 4096;
 export const accessOk = (va: number, len: number): boolean =>
   va >= 0 && len >= 0 && va + len <= TASK_SIZE;
 
-/** Copy `len` bytes (the caller bounds len) from user address `va`: the bytes or -EFAULT. */
+/**
+ * Copy `len` bytes (the caller bounds len) from user address `va`. Entry: no
+ * lock held; locks as copyFromUser (mmap_lock for reading).
+ *
+ * @returns the bytes, or -EFAULT
+ */
 export function userRead(t: Task, va: number, len: number): Uint8Array | number {
   va >>>= 0;
   if (!accessOk(va, len)) return -EFAULT;
   return copyFromUser(t.mem, t.mm, asVirt(va), len);
 }
 
-/** Copy `bytes` to user address `va`: 0 or -EFAULT. */
+/**
+ * Copy `bytes` to user address `va`. Entry: no lock held; locks as
+ * copyToUser (mmap_lock for reading).
+ *
+ * @returns 0 or -EFAULT
+ */
 export function userWrite(t: Task, va: number, bytes: Uint8Array): number {
   va >>>= 0;
   if (!accessOk(va, bytes.length)) return -EFAULT;
@@ -35,7 +45,12 @@ export function userWrite(t: Task, va: number, bytes: Uint8Array): number {
 
 const dec = new TextDecoder();
 
-/** A NUL-terminated path from user memory: the string, -EFAULT or -ENAMETOOLONG. */
+/**
+ * A NUL-terminated path from user memory. Entry: no lock held; locks as
+ * strncpyFromUser (mmap_lock for reading).
+ *
+ * @returns the string, -EFAULT or -ENAMETOOLONG
+ */
 export function userPath(t: Task, va: number): string | number {
   va >>>= 0;
   if (va >= TASK_SIZE) return -EFAULT;

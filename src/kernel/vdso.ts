@@ -27,17 +27,15 @@
  * @module
  */
 
-import { ENOMEM } from "../abi/errno.ts";
+import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { MM, mmBase } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { SYS_rt_sigreturn } from "../abi/signal.ts";
-import { pfnToPte, PTE_A, PTE_SPECIAL, PTE_U, PTE_V } from "../abi/sv32.ts";
 import { asVirt, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import { VM_FAULT_NOPAGE, VM_FAULT_OOM } from "../mm/fault.ts";
-import { mmapWriteLock, mmapWriteUnlock, ptlLock, ptlUnlock, vdsoPagePfn } from "../mm/mm.ts";
+import { setPte, VM_FAULT_NOPAGE, VM_FAULT_OOM } from "../mm/fault.ts";
+import { mmapWriteLock, mmapWriteUnlock, vdsoPagePfn } from "../mm/mm.ts";
 import { getUnmappedArea } from "../mm/mmap.ts";
-import { physWords, pteLoad, ptePresent, vmPteBits, walk } from "../mm/pgtable.ts";
 import {
   registerVmOps,
   VM_EXEC,
@@ -45,7 +43,6 @@ import {
   VM_MAYREAD,
   VM_READ,
   vmaAlloc,
-  vmaFlags,
   vmaLink,
   type VmFault,
   VMOPS_VDSO,
@@ -70,9 +67,9 @@ export const VDSO_VM_FLAGS = VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC;
  *
  * @returns the pfn, or -ENOMEM before mmBoot
  */
-export function vdsoPfn(mem: Memory): Pfn | number {
+export function vdsoPfn(mem: Memory): Pfn | Errno {
   const pfn = vdsoPagePfn(mem);
-  if (pfn < 0) return -ENOMEM;
+  if (pfn < 0) return asErrno(-ENOMEM);
   const dv = new DataView(mem.u8.buffer, pfn * PAGE_SIZE + VDSO_SIGRETURN_OFFSET, 8);
   if (dv.getUint32(0, true) !== TRAMPOLINE[0]) {
     TRAMPOLINE.forEach((insn, i) => dv.setUint32(4 * i, insn >>> 0, true));
@@ -125,22 +122,16 @@ export function vdsoSigreturn(mem: Memory, mm: number): number {
  * install the shared page, pte_special and read-only, if the PTE is still
  * empty. Entry: mmap_lock held for reading.
  */
-function vdsoFault(vmf: VmFault): number {
-  const { mem, mm } = vmf;
-  const pfn = vdsoPfn(mem);
-  if (pfn < 0) return VM_FAULT_OOM;
-  const ptw = walk(mem, mm, vmf.address, true);
-  if (ptw < 0) return VM_FAULT_OOM;
-  const p32 = physWords(mem);
-  const bits = PTE_V | PTE_U | PTE_A | PTE_SPECIAL | vmPteBits(vmaFlags(mem, vmf.vma), false);
-  ptlLock(mem, mm);
-  if (!ptePresent(pteLoad(p32, ptw))) Atomics.store(p32, ptw, pfnToPte(pfn as Pfn, bits) | 0);
-  ptlUnlock(mem, mm);
+function vdsoFault(_ctx: null, vmf: VmFault): number {
+  const pfn = vdsoPfn(vmf.mem);
+  if (isErr(pfn)) return VM_FAULT_OOM;
+  setPte(vmf, pfn, false, false); // not counted: the page lives as long as the kernel
   return VM_FAULT_NOPAGE;
 }
 
 registerVmOps(VMOPS_VDSO, {
   name: "vdso",
+  ctx: null,
   fault: vdsoFault,
   mmap() {
     throw new KernelPanic("vdso mmap", "the [vdso] is never mapped through mmap");

@@ -35,7 +35,7 @@ import {
   pteIsSpecial,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { ENOMEM } from "../abi/errno.ts";
+import { ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { STAT } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
@@ -88,7 +88,7 @@ import {
 } from "./pgtable.ts";
 import { handleHugePmd, VM_FAULT_FALLBACK } from "./huge_memory.ts";
 import { flushTlbMm } from "./tlb.ts";
-import { withNoKill } from "./_sync.ts";
+import { noKillEnter, noKillExit } from "./_sync.ts";
 import { perturb } from "../sync/debug.ts";
 import {
   FAULT_FLAG_WRITE,
@@ -108,6 +108,7 @@ import {
   vmaSetStart,
   vmaStart,
   type VmFault,
+  type VmOperations,
   vmOps,
   VMOPS_NONE,
 } from "./vma.ts";
@@ -115,6 +116,8 @@ import {
 // vm_fault_t bits, with Linux's values.
 export const VM_FAULT_OOM = 0x1;
 export const VM_FAULT_SIGBUS = 0x2;
+/** The page is poisoned (memory failure): SIGBUS with BUS_MCEERR_AR. */
+export const VM_FAULT_HWPOISON = 0x10;
 export const VM_FAULT_MAJOR = 0x4;
 export const VM_FAULT_SIGSEGV = 0x40;
 export const VM_FAULT_NOPAGE = 0x100;
@@ -122,7 +125,7 @@ export const VM_FAULT_LOCKED = 0x200;
 export const VM_FAULT_RETRY = 0x400;
 export const VM_FAULT_DONE_COW = 0x1000;
 /** The bits that mean the access cannot be satisfied. */
-export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON;
 
 /** A and D may change under us (the hart sets them); pte_same ignores them. */
 const AD = PTE_A | PTE_D;
@@ -166,8 +169,17 @@ export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Acc
 
 /**
  * handleMmFault for callers that already hold mmap_lock (read or write):
- * copyFromUser, getUserPages, MAP_POPULATE. Same results, plus
- * VM_FAULT_EXPAND_STACK, which they must handle or treat as SIGSEGV.
+ * copyFromUser, getUserPages, MAP_POPULATE, futexPhysWord. Same results,
+ * plus VM_FAULT_EXPAND_STACK, which they must handle or treat as SIGSEGV.
+ *
+ * Entry: mmap_lock held (read or write), nothing ranked inside it. Takes and
+ * drops page_table_lock, and for a file VMA whatever its fault handler takes
+ * (invalidate_lock (read), the DAX_PMD range, the DAX entry or page lock,
+ * and the block-map lock for a shared write: see daxFault, filemapFault);
+ * returns with mmap_lock still held and nothing else.
+ *
+ * @returns 0, VM_FAULT_EXPAND_STACK, or one of VM_FAULT_SIGSEGV,
+ *   VM_FAULT_SIGBUS, VM_FAULT_OOM
  */
 export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
   if (va >= TASK_SIZE) return VM_FAULT_SIGSEGV;
@@ -266,39 +278,81 @@ function leafBits(mem: Memory, vma: number, writable: boolean): number {
 }
 
 /**
- * First touch of an anonymous page (Linux's do_anonymous_page). A read maps
- * the shared zero page read-only, with pte_special so that nothing counts
- * it; a write gets a zeroed frame of its own.
+ * Install a PTE for `pfn` at the faulting slot, unless the slot changed
+ * since the walk (Linux's set_pte_range after the pte_same check of
+ * finish_fault and do_anonymous_page). The one place a fault fills an empty
+ * PTE. A `counted` frame's mapping is accounted, and the caller's reference
+ * becomes the mapping's (accountMap); a frame that is not counted (the zero
+ * page) gets pte_special. A writable file page is marked dirty under the
+ * lock, before any writeback can see it clean.
+ * Entry: mmap_lock held (read); takes and drops page_table_lock.
+ *
+ * @returns true when installed; false when another Worker changed the PTE
+ *   first, and the caller still owns its reference
  */
-function doAnonymousPage(vmf: MutableVmFault): number {
+export function setPte(vmf: VmFault, pfn: Pfn, writable: boolean, counted: boolean): boolean {
   const { mem, mm } = vmf;
   const p32 = physWords(mem);
+  const bits = leafBits(mem, vmf.vma, writable) | (counted ? 0 : PTE_SPECIAL);
+  ptlLock(mem, mm);
+  const same = pteSame(pteLoad(p32, vmf.ptw), vmf.origPte);
+  if (same) {
+    Atomics.store(p32, vmf.ptw, pfnToPte(pfn, bits) | 0);
+    if (counted) {
+      accountMap(mem, mm, pfn, true);
+      if (writable && !testPageFlag(mem, pfn, PG_anon)) setPageFlag(mem, pfn, PG_dirty);
+    }
+  }
+  ptlUnlock(mem, mm);
+  return same;
+}
+
+/**
+ * Map the shared zero page read-only at the faulting address, with
+ * pte_special so that nothing counts it (the read half of Linux's
+ * do_anonymous_page, and dax_load_hole). Counts a zero fault when it won.
+ * Entry: mmap_lock held (read).
+ *
+ * @returns true when this call installed it
+ */
+export function setZeroPte(vmf: VmFault): boolean {
+  const won = setPte(vmf, zeroPfn(vmf.mem), false, false);
+  if (won) countFault(vmf.mem, FAULT_KIND.zero, vmf.address, zeroPfn(vmf.mem));
+  return won;
+}
+
+/**
+ * A fresh anonymous frame for a fault: allocated (zeroed if `zero`, with
+ * direct reclaim), marked PG_anon, its reference the caller's.
+ * Entry: mmap_lock held (read) at most, inside a no-kill region.
+ */
+function allocAnonPage(mem: Memory, zero: boolean): Pfn | Errno {
+  const pfn = allocFrameReclaim(mem, { zero });
+  if (!isErr(pfn)) setPageFlag(mem, pfn, PG_anon);
+  return pfn;
+}
+
+/**
+ * First touch of an anonymous page (Linux's do_anonymous_page). A read maps
+ * the shared zero page; a write gets a zeroed frame of its own.
+ * Entry: mmap_lock held (read).
+ */
+function doAnonymousPage(vmf: MutableVmFault): number {
   if (vmf.access !== ACCESS_WRITE) {
-    const pte = pfnToPte(zeroPfn(mem), leafBits(mem, vmf.vma, false) | PTE_SPECIAL);
-    ptlLock(mem, mm);
-    const won =
-      Atomics.compareExchange(p32, vmf.ptw, vmf.origPte | 0, pte | 0) === (vmf.origPte | 0);
-    ptlUnlock(mem, mm);
-    if (won) countFault(mem, FAULT_KIND.zero, vmf.address, zeroPfn(mem));
+    setZeroPte(vmf);
     return 0;
   }
-  // No kill point while the new frame is ours alone (src/sync/task.ts).
-  return withNoKill(() => {
-    const pfn = allocFrameReclaim(mem, { zero: true });
-    if (pfn < 0) return VM_FAULT_OOM;
-    setPageFlag(mem, pfn as Pfn, PG_anon);
-    ptlLock(mem, mm);
-    if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
-      ptlUnlock(mem, mm);
-      putPage(mem, pfn as Pfn); // somebody else faulted it in
-      return 0;
-    }
-    Atomics.store(p32, vmf.ptw, pfnToPte(pfn as Pfn, leafBits(mem, vmf.vma, true)) | 0);
-    accountMap(mem, mm, pfn as Pfn, true);
-    ptlUnlock(mem, mm);
-    countFault(mem, FAULT_KIND.anon, vmf.address, pfn as Pfn);
+  const { mem } = vmf;
+  noKillEnter(); // no kill point while the new frame is ours alone (src/sync/task.ts)
+  try {
+    const pfn = allocAnonPage(mem, true);
+    if (isErr(pfn)) return VM_FAULT_OOM;
+    if (!setPte(vmf, pfn, true, true)) putPage(mem, pfn); // somebody else faulted it in
+    else countFault(mem, FAULT_KIND.anon, vmf.address, pfn);
     return 0;
-  });
+  } finally {
+    noKillExit();
+  }
 }
 
 /**
@@ -335,6 +389,7 @@ export function copyUserPage(mem: Memory, dst: Pfn, src: Pfn): void {
  * anonymous page that only this PTE maps and nothing pins is reused in
  * place. Everything else (the zero page, a file page, a device frame) is
  * copied into a fresh anonymous frame.
+ * Entry: mmap_lock held (read).
  */
 function doWpPage(vmf: MutableVmFault): number {
   const { mem, vma } = vmf;
@@ -364,153 +419,147 @@ function wpPageReuse(vmf: MutableVmFault, dirtyPage: Pfn | null = null): number 
 }
 
 /**
- * Break COW: copy the page the PTE maps (any frame; the zero page is not
- * copied, the new frame is just zeroed) into a fresh anonymous frame and
- * swap it in. The copy is made under the page-table lock after pte_same, so
- * a truncate, which must take that lock to clear the PTE, cannot free the
- * source mid-copy even when it is a device frame that cannot be pinned.
- * The old frame is released only after the TLB shootdown.
+ * Break COW (Linux's wp_page_copy): copy the page the PTE maps (any frame;
+ * the zero page is not copied, the new frame is just zeroed) into a fresh
+ * anonymous frame and swap it in. Unlike setPte this replaces a present
+ * PTE, so it clears and flushes the old one. The copy is made under the
+ * page-table lock after pte_same, so a truncate, which must take that lock
+ * to clear the PTE, cannot free the source mid-copy even when it is a
+ * device frame that cannot be pinned. The old frame is released only after
+ * the TLB shootdown.
+ * Entry: mmap_lock held (read).
  *
- * Counts STAT.faultCow (and copiedCow), or STAT.faultAnon for the zero page,
- * since nothing is copied then.
+ * Counts a COW fault (and STAT.copiedCow), or an anonymous fault for the
+ * zero page, since nothing is copied then.
  */
 function wpPageCopy(vmf: MutableVmFault): number {
-  // No kill point while the new frame, or the old PTE's reference, is ours alone.
-  return withNoKill(() => wpPageCopyNoKill(vmf));
-}
-
-function wpPageCopyNoKill(vmf: MutableVmFault): number {
   const { mem, mm } = vmf;
   const p32 = physWords(mem);
   const src = pteToPfn(vmf.origPte);
   const fromZero = src === zeroPfn(mem);
-  const pfn = allocFrameReclaim(mem, { zero: fromZero });
-  if (pfn < 0) return VM_FAULT_OOM;
-  setPageFlag(mem, pfn as Pfn, PG_anon);
-  ptlLock(mem, mm);
-  if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+  noKillEnter(); // no kill point while the new frame, or the old PTE's reference, is ours alone
+  try {
+    const pfn = allocAnonPage(mem, fromZero);
+    if (isErr(pfn)) return VM_FAULT_OOM;
+    ptlLock(mem, mm);
+    if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
+      ptlUnlock(mem, mm);
+      putPage(mem, pfn);
+      return 0;
+    }
+    if (!fromZero) copyUserPage(mem, pfn, src);
+    const old = asPte(
+      Atomics.exchange(p32, vmf.ptw, pfnToPte(pfn, leafBits(mem, vmf.vma, true)) | 0),
+    );
+    accountMap(mem, mm, pfn, true);
     ptlUnlock(mem, mm);
-    putPage(mem, pfn as Pfn);
+    // Other Workers of this mm may still hold the old read-only translation.
+    flushTlbMm(mem, mm);
+    releasePte(mem, mm, old);
+    countFault(mem, fromZero ? FAULT_KIND.anon : FAULT_KIND.cow, vmf.address, pfn);
     return 0;
+  } finally {
+    noKillExit();
   }
-  if (!fromZero) copyUserPage(mem, pfn as Pfn, src);
-  const old = asPte(
-    Atomics.exchange(p32, vmf.ptw, pfnToPte(pfn as Pfn, leafBits(mem, vmf.vma, true)) | 0),
-  );
-  accountMap(mem, mm, pfn as Pfn, true);
-  ptlUnlock(mem, mm);
-  // Other Workers of this mm may still hold the old read-only translation.
-  flushTlbMm(mem, mm);
-  releasePte(mem, mm, old);
-  countFault(mem, fromZero ? FAULT_KIND.anon : FAULT_KIND.cow, vmf.address, pfn as Pfn);
-  return 0;
 }
 
 /** Write to a read-only PTE of a shared file mapping: page_mkwrite, then make it writable. */
 function wpPageShared(vmf: MutableVmFault, page: Pfn | null): number {
   const ops = vmOps(vmaOpsId(vmf.mem, vmf.vma));
   if (ops?.pageMkwrite !== undefined) {
-    const r = ops.pageMkwrite(vmf);
+    const r = ops.pageMkwrite(ops.ctx, vmf);
     if ((r & VM_FAULT_ERROR) !== 0) return r;
     if ((r & VM_FAULT_NOPAGE) !== 0) return 0;
   }
   return wpPageReuse(vmf, page);
 }
 
-/** First touch of a file page: dispatch on read, private write, shared write. */
+/**
+ * First touch of a file page (Linux's do_fault): dispatch on read, private
+ * write, shared write. Entry: mmap_lock held (read).
+ */
 function doFault(vmf: MutableVmFault): number {
   const ops = vmOps(vmaOpsId(vmf.mem, vmf.vma));
   if (ops === undefined) return VM_FAULT_SIGBUS;
-  if (vmf.access !== ACCESS_WRITE) return doReadFault(vmf, ops.fault.bind(ops));
-  if ((vmaFlags(vmf.mem, vmf.vma) & VM_SHARED) === 0) return doCowFault(vmf, ops.fault.bind(ops));
-  return doSharedFault(vmf);
+  if (vmf.access !== ACCESS_WRITE) return doReadFault(vmf, ops);
+  if ((vmaFlags(vmf.mem, vmf.vma) & VM_SHARED) === 0) return doCowFault(vmf, ops);
+  return doSharedFault(vmf, ops);
 }
 
-function doReadFault(vmf: MutableVmFault, fault: (vmf: VmFault) => number): number {
-  const r = fault(vmf);
+/** Read of an unmapped file page (Linux's do_read_fault). Entry: mmap_lock held (read). */
+function doReadFault(vmf: MutableVmFault, ops: VmOperations): number {
+  const r = ops.fault(ops.ctx, vmf);
   if ((r & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) return r;
-  return finishFault(vmf, false);
+  return finishFault(vmf);
 }
 
 /**
  * Private write to an unmapped file page (Linux's do_cow_fault): the
  * handler either fills vmf.cowPage itself (VM_FAULT_DONE_COW, the DAX way,
- * copying from the device under its entry lock) or hands back a page to
- * copy from.
+ * copying from the device under its entry lock: dax_fault_cow_page) or
+ * hands back a page to copy from. Entry: mmap_lock held (read).
  */
-function doCowFault(vmf: MutableVmFault, fault: (vmf: VmFault) => number): number {
-  // No kill point while vmf.cowPage is ours alone (src/sync/task.ts).
-  return withNoKill(() => doCowFaultNoKill(vmf, fault));
+function doCowFault(vmf: MutableVmFault, ops: VmOperations): number {
+  const { mem } = vmf;
+  noKillEnter(); // no kill point while vmf.cowPage is ours alone (src/sync/task.ts)
+  try {
+    const cow = allocAnonPage(mem, false);
+    if (isErr(cow)) return VM_FAULT_OOM;
+    vmf.cowPage = cow;
+    const r = ops.fault(ops.ctx, vmf);
+    const src = vmf.page;
+    if ((r & VM_FAULT_ERROR) !== 0 || ((r & VM_FAULT_DONE_COW) === 0 && src === -1)) {
+      putPage(mem, cow);
+      return r;
+    }
+    if ((r & VM_FAULT_DONE_COW) === 0 && src !== -1) {
+      copyUserPage(mem, cow, src);
+      putPage(mem, src);
+    }
+    return finishFault(vmf);
+  } finally {
+    noKillExit();
+  }
 }
 
-function doCowFaultNoKill(vmf: MutableVmFault, fault: (vmf: VmFault) => number): number {
-  const { mem, mm } = vmf;
-  const cow = allocFrameReclaim(mem);
-  if (cow < 0) return VM_FAULT_OOM;
-  setPageFlag(mem, cow as Pfn, PG_anon);
-  vmf.cowPage = cow as Pfn;
-  const r = fault(vmf);
-  if ((r & VM_FAULT_ERROR) !== 0 || ((r & VM_FAULT_DONE_COW) === 0 && vmf.page === -1)) {
-    putPage(mem, cow as Pfn);
-    return r;
-  }
-  if ((r & VM_FAULT_DONE_COW) === 0) {
-    copyUserPage(mem, cow as Pfn, vmf.page as Pfn);
-    putPage(mem, vmf.page as Pfn);
-  }
-  const p32 = physWords(mem);
-  ptlLock(mem, mm);
-  if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
-    ptlUnlock(mem, mm);
-    putPage(mem, cow as Pfn);
-    return 0;
-  }
-  Atomics.store(p32, vmf.ptw, pfnToPte(cow as Pfn, leafBits(mem, vmf.vma, true)) | 0);
-  accountMap(mem, mm, cow as Pfn, true);
-  ptlUnlock(mem, mm);
-  countFault(mem, FAULT_KIND.cow, vmf.address, cow as Pfn);
-  return 0;
-}
-
-/** Shared write to an unmapped file page (Linux's do_shared_fault). */
-function doSharedFault(vmf: MutableVmFault): number {
-  const ops = vmOps(vmaOpsId(vmf.mem, vmf.vma))!;
-  const r = ops.fault(vmf);
+/** Shared write to an unmapped file page (Linux's do_shared_fault). Entry: mmap_lock held (read). */
+function doSharedFault(vmf: MutableVmFault, ops: VmOperations): number {
+  const r = ops.fault(ops.ctx, vmf);
   if ((r & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)) !== 0) return r;
   if (ops.pageMkwrite !== undefined) {
-    const m = ops.pageMkwrite(vmf);
+    const m = ops.pageMkwrite(ops.ctx, vmf);
     if ((m & VM_FAULT_ERROR) !== 0) {
       if (vmf.page !== -1) putPage(vmf.mem, vmf.page);
       return m;
     }
   }
-  return finishFault(vmf, true);
+  return finishFault(vmf);
 }
 
 /**
- * Map vmf.page (whose reference the handler passed to us) at the faulting
- * PTE (Linux's finish_fault). Backs out when the PTE is no longer empty.
+ * Map the page a file fault produced (Linux's finish_fault): vmf.cowPage
+ * for a private write, else vmf.page, whose reference the handler passed
+ * to us. Backs out, dropping the reference, when the PTE is no longer the
+ * one the walk saw. Entry: mmap_lock held (read).
+ *
+ * @returns 0 (the hart retries the access either way)
  */
-function finishFault(vmf: MutableVmFault, writable: boolean): number {
-  return withNoKill(() => finishFaultNoKill(vmf, writable));
-}
-
-function finishFaultNoKill(vmf: MutableVmFault, writable: boolean): number {
-  const { mem, mm } = vmf;
-  if (vmf.page === -1) throw new KernelPanic("finishFault", "fault returned 0 without a page");
-  const page = vmf.page;
-  const p32 = physWords(mem);
-  ptlLock(mem, mm);
-  if (!pteSame(pteLoad(p32, vmf.ptw), vmf.origPte)) {
-    ptlUnlock(mem, mm);
-    putPage(mem, page);
-    return 0;
+function finishFault(vmf: MutableVmFault): number {
+  const { mem } = vmf;
+  const write = vmf.access === ACCESS_WRITE;
+  const cow = write && (vmaFlags(mem, vmf.vma) & VM_SHARED) === 0;
+  const page = cow ? vmf.cowPage : vmf.page;
+  if (page === -1 || page === 0) {
+    throw new KernelPanic("finishFault", "fault returned 0 without a page");
   }
-  Atomics.store(p32, vmf.ptw, pfnToPte(page, leafBits(mem, vmf.vma, writable)) | 0);
-  accountMap(mem, mm, page, true);
-  if (writable) setPageFlag(mem, page, PG_dirty);
-  ptlUnlock(mem, mm);
-  return 0;
+  noKillEnter(); // the reference is ours alone until the PTE holds it
+  try {
+    if (!setPte(vmf, page, write, true)) putPage(mem, page);
+    else if (cow) countFault(mem, FAULT_KIND.cow, vmf.address, page);
+    return 0;
+  } finally {
+    noKillExit();
+  }
 }
 
 /**

@@ -56,7 +56,7 @@
  * @module
  */
 
-import { ENOMEM } from "../abi/errno.ts";
+import { asErrno, ENOMEM, type Errno } from "../abi/errno.ts";
 import { FALLOC, fallocBitmapWords, PAGE } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asPfn, PAGE_SIZE, type Pfn } from "../abi/types.ts";
@@ -138,11 +138,11 @@ function claimBit(k32: Int32Array, bitmap: number, words: number): number {
  * @returns the pfn, or -ENOMEM when every RAM frame is in use (never throws for that)
  * @throws KernelPanic when a frame marked free is still referenced (bad page state)
  */
-export function allocFrame(mem: Memory, opts?: AllocOptions): Pfn | number {
+export function allocFrame(mem: Memory, opts?: AllocOptions): Pfn | Errno {
   const { k32, layout } = mem;
   const f = layout.falloc.base;
   const before = reserveFrame(k32, f + FALLOC.freeFrames);
-  if (before === 0) return -ENOMEM;
+  if (before === 0) return asErrno(-ENOMEM);
   const cfg = layout.config;
   const pfn = asPfn(claimBit(k32, f + FALLOC.bitmap, fallocBitmapWords(cfg)));
   notePeak(k32, f + FALLOC.peakUsed, cfg.ramFrames - before + 1);
@@ -255,11 +255,11 @@ const MAX_RECLAIM_ROUNDS = 16;
  *   the page cache passes its own shrinker, with its writeback lookup
  * @returns what `attempt` last returned: -ENOMEM when reclaim could not help
  */
-export function withReclaim(
+export function withReclaim<T extends number>(
   mem: Memory,
-  attempt: () => number,
+  attempt: () => T,
   reclaim: ReclaimHook | null = reclaimHook,
-): number {
+): T {
   for (let round = 0;; round++) {
     const r = attempt();
     if (r !== -ENOMEM || reclaim === null || round === MAX_RECLAIM_ROUNDS) return r;
@@ -274,7 +274,7 @@ export function withReclaim(
  *
  * @returns the pfn, or -ENOMEM when reclaim found nothing to free either
  */
-export function allocFrameReclaim(mem: Memory, opts?: AllocOptions): Pfn | number {
+export function allocFrameReclaim(mem: Memory, opts?: AllocOptions): Pfn | Errno {
   const pfn = allocFrame(mem, opts);
   if (pfn !== -ENOMEM || reclaimHook === null) return pfn;
   return withReclaim(mem, () => allocFrame(mem, opts));

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { EFAULT, EINVAL } from "../abi/errno.ts";
+import { asErrno, EFAULT, EINVAL, type Errno, isErr } from "../abi/errno.ts";
 import { TASK_TLB, taskBase } from "../abi/layout.ts";
 import {
   type Access,
@@ -42,9 +42,7 @@ import {
   pteIsLeaf,
   pteIsSpecial,
   pteIsTable,
-  PTES_PER_TABLE,
   pteToPfn,
-  px,
 } from "../abi/sv32.ts";
 import { asVirt, PAGE_MASK, PAGE_SIZE, type Pfn, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
@@ -52,7 +50,16 @@ import { currentTid } from "../sync/mod.ts";
 import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
 import { getPage, getPageUnlessZero, pfnValid, putPage } from "./memmap.ts";
 import { mmapReadLock, mmapReadUnlock, ptlLock, ptlUnlock, TASK_SIZE } from "./mm.ts";
-import { mmRoot, physWords, pteLoad, pteModify, walk, WALK_HUGE } from "./pgtable.ts";
+import {
+  mmRoot,
+  physWords,
+  pmdOffset,
+  pteLoad,
+  pteModify,
+  pteOffset,
+  walk,
+  WALK_HUGE,
+} from "./pgtable.ts";
 import { splitHugePmd } from "./huge_memory.ts";
 import { TLB_MODE_USER } from "./tlb.ts";
 
@@ -80,7 +87,7 @@ export function unpinUserPages(mem: Memory, pfns: readonly Pfn[]): void {
  *
  * @returns the pfn, or -EFAULT
  */
-function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn | number {
+function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn | Errno {
   const p32 = physWords(mem);
   for (let tries = 0; tries < MAX_RETRIES; tries++) {
     const w = walk(mem, mm, asVirt(va), false);
@@ -101,7 +108,7 @@ function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn 
         if (access === ACCESS_WRITE && (pte & PTE_D) === 0) pteModify(p32, w, 0, PTE_A | PTE_D);
       }
       ptlUnlock(mem, mm);
-      return ok ? pfn : -EFAULT;
+      return ok ? pfn : asErrno(-EFAULT);
     }
     ptlUnlock(mem, mm);
     const r = handleMmFaultLocked(mem, mm, asVirt(va), access);
@@ -109,10 +116,10 @@ function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn 
       mmapReadUnlock(mem, mm);
       const e = expandStackUnlocked(mem, mm, asVirt(va));
       mmapReadLock(mem, mm);
-      if (e < 0) return -EFAULT;
-    } else if (r !== 0) return -EFAULT;
+      if (e < 0) return asErrno(-EFAULT);
+    } else if (r !== 0) return asErrno(-EFAULT);
   }
-  return -EFAULT;
+  return asErrno(-EFAULT);
 }
 
 /**
@@ -151,11 +158,11 @@ function pinLocked(
   try {
     for (let i = out.length; i < nrPages; i++) {
       const r = pinOneLocked(mem, mm, va + i * PAGE_SIZE, access);
-      if (r < 0) {
+      if (isErr(r)) {
         unpinUserPages(mem, out);
         return r;
       }
-      out.push(r as Pfn);
+      out.push(r);
     }
     return out;
   } finally {
@@ -177,10 +184,10 @@ function pinOneFast(
   va: number,
   write: boolean,
 ): number {
-  const w1 = root * PTES_PER_TABLE + px(1, asVirt(va));
+  const w1 = pmdOffset(root, va);
   const pde = pteLoad(p32, w1);
   if (!pteIsTable(pde)) return -1;
-  const w0 = pteToPfn(pde) * PTES_PER_TABLE + px(0, asVirt(va));
+  const w0 = pteOffset(pde, va);
   const pte = pteLoad(p32, w0);
   // A write pin needs a PTE the hart could store through without a fault (W and D).
   if (!pteAllows(pte, write ? ACCESS_WRITE : ACCESS_READ) || pteIsSpecial(pte)) return -1;

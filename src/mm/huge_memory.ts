@@ -146,7 +146,8 @@ export function handleHugePmd(
   const pmd = pteLoad(physWords(mem), w1);
   if (pmd === 0) {
     if (!hugeFaultSuitable(mem, vma, va, access)) return VM_FAULT_FALLBACK;
-    return vmOps(vmaOpsId(mem, vma))!.hugeFault!(hugeVmf(mem, mm, vma, va, access));
+    const ops = vmOps(vmaOpsId(mem, vma))!;
+    return ops.hugeFault!(ops.ctx, hugeVmf(mem, mm, vma, va, access));
   }
   if (!pmdIsHuge(pmd)) return VM_FAULT_FALLBACK;
   if ((pmd & PTE_PROTNONE) !== 0) {
@@ -156,7 +157,7 @@ export function handleHugePmd(
   if (access === ACCESS_WRITE && (pmd & PTE_W) === 0) {
     const ops = vmOps(vmaOpsId(mem, vma));
     if ((vmaFlags(mem, vma) & VM_SHARED) !== 0 && ops?.hugeFault !== undefined) {
-      const r = ops.hugeFault(hugeVmf(mem, mm, vma, va, access));
+      const r = ops.hugeFault(ops.ctx, hugeVmf(mem, mm, vma, va, access));
       if ((r & VM_FAULT_FALLBACK) === 0) return r;
     }
     splitHugePmd(mem, mm, va);

@@ -29,7 +29,7 @@
 
 import { PAGE, PAGE_WORDS } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { type Pfn } from "../abi/types.ts";
+import { asPfn, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { freeFrame } from "./frame_alloc.ts";
 
@@ -115,10 +115,10 @@ export function pageFlagsWord(mem: Memory, pfn: Pfn): number {
 export function pfnOfFlagsWord(mem: Memory, w: number): Pfn {
   const rel = w - mem.layout.memmap.base - PAGE.flags;
   const pfn = rel / PAGE_WORDS;
-  if (!Number.isInteger(pfn) || !pfnValid(mem, pfn as Pfn)) {
+  if (!Number.isInteger(pfn) || !pfnValid(mem, asPfn(pfn))) {
     throw new KernelPanic("pfnOfFlagsWord", `word ${w} is not a page's flags word`);
   }
-  return pfn as Pfn;
+  return asPfn(pfn);
 }
 
 /** The whole flags word. */

@@ -12,11 +12,11 @@
  * @module
  */
 
-import { ENOMEM } from "../abi/errno.ts";
+import { ENOMEM, isErr } from "../abi/errno.ts";
 import { MM, MM_DYING, MM_FREE, MM_LIVE, MM_WORDS, mmBase, MMG } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { PTE_D, pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
-import { asVirt, type Pfn, type Pte } from "../abi/types.ts";
+import { asPfn, asVirt, type Pfn, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { allocFrame, allocFrameReclaim } from "./frame_alloc.ts";
 import {
@@ -90,11 +90,11 @@ export function mmBoot(mem: Memory): number {
 
 /** The [vdso] page's pfn (-1 before mmBoot). */
 export const vdsoPagePfn = (mem: Memory): Pfn =>
-  (Atomics.load(mem.k32, mem.layout.mmg.base + MMG.vdsoPfn) - 1) as Pfn;
+  asPfn(Atomics.load(mem.k32, mem.layout.mmg.base + MMG.vdsoPfn) - 1);
 
 /** The shared zero page's pfn (-1 before mmBoot). */
 export const zeroPfn = (mem: Memory): Pfn =>
-  (Atomics.load(mem.k32, mem.layout.mmg.base + MMG.zeroPfn) - 1) as Pfn;
+  asPfn(Atomics.load(mem.k32, mem.layout.mmg.base + MMG.zeroPfn) - 1);
 
 /** Machine-wide gauges of the mm layer, in frames. */
 export function mmGauges(mem: Memory): { pagetableFrames: number; anonFrames: number } {
@@ -108,7 +108,11 @@ export function mmGauges(mem: Memory): { pagetableFrames: number; anonFrames: nu
 // ---------------------------------------------------------------------------
 // Locks.
 
-/** mmap_lock for reading (faults, lookups). */
+/**
+ * mmap_lock for reading (faults, lookups). Entry: no lock ranked inside
+ * MMAP_LOCK held (i_rwsem may be); returns with it held for reading (drop it
+ * with mmapReadUnlock).
+ */
 export const mmapReadLock = (mem: Memory, mm: number): void =>
   downRead(mem.k32, mw(mem, mm, MM.mmapLock), LockClass.MMAP_LOCK);
 export const mmapReadUnlock = (mem: Memory, mm: number): void =>
@@ -127,7 +131,11 @@ export function mmapWriteUnlock(mem: Memory, mm: number): void {
   noKillExit();
   upWrite(mem.k32, mw(mem, mm, MM.mmapLock));
 }
-/** page_table_lock: guards changes to the mm's PTEs. */
+/**
+ * page_table_lock: guards changes to the mm's PTEs. Entry: nothing ranked
+ * inside PAGE_TABLE held (no inode-cache, page-cache or leaf lock); returns
+ * with it held.
+ */
 export const ptlLock = (mem: Memory, mm: number): void =>
   mutexLock(mem.k32, mw(mem, mm, MM.pageTableLock), LockClass.PAGE_TABLE);
 export const ptlUnlock = (mem: Memory, mm: number): void =>
@@ -150,11 +158,11 @@ export function mmAlloc(mem: Memory): number {
       continue;
     }
     const root = allocFrameReclaim(mem, { zero: true }); // no lock held: reclaim may run
-    if (root < 0) {
+    if (isErr(root)) {
       Atomics.store(k32, mw(mem, mm, MM.state), MM_FREE);
       return -ENOMEM;
     }
-    setPageFlag(mem, root as Pfn, PG_pagetable);
+    setPageFlag(mem, root, PG_pagetable);
     const b = mmBase(mem.layout, mm);
     const gen = k32[b + MM.tlbGen]!; // generations keep running across reuse
     k32.fill(0, b + MM.users, b + MM_WORDS);
@@ -283,7 +291,7 @@ export function exitMmap(mem: Memory, mm: number): void {
     v = next;
   }
   mmapWriteUnlock(mem, mm);
-  const root = k32[mw(mem, mm, MM.root)]! as Pfn;
+  const root = asPfn(k32[mw(mem, mm, MM.root)]!);
   k32[mw(mem, mm, MM.root)] = 0;
   freeTable(mem, mm, root);
   if (k32[mw(mem, mm, MM.ptFrames)] !== 0) {

@@ -12,10 +12,22 @@
  * @module
  */
 
-import { EACCES, EBADF, EEXIST, EINVAL, ENODEV, ENOMEM, EOVERFLOW, EPERM } from "../abi/errno.ts";
+import {
+  EACCES,
+  EBADF,
+  EEXIST,
+  EINVAL,
+  ENODEV,
+  ENOMEM,
+  EOPNOTSUPP,
+  EOVERFLOW,
+  EPERM,
+} from "../abi/errno.ts";
 import { MM, mmBase } from "../abi/layout.ts";
 import {
+  LEGACY_MAP_MASK,
   MADV_DONTNEED,
+  MADV_HWPOISON,
   MADV_NORMAL,
   MADV_RANDOM,
   MADV_SEQUENTIAL,
@@ -26,6 +38,7 @@ import {
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_HUGETLB,
   MAP_LOCKED,
   MAP_NONBLOCK,
   MAP_NORESERVE,
@@ -34,7 +47,9 @@ import {
   MAP_SHARED,
   MAP_SHARED_VALIDATE,
   MAP_STACK,
+  MAP_SYNC,
   MAP_TYPE,
+  MAP_UNINITIALIZED,
   MS_ASYNC,
   MS_INVALIDATE,
   MS_SYNC,
@@ -82,6 +97,7 @@ import {
   WALK_HUGE,
 } from "./pgtable.ts";
 import { splitHugePmd, thpGetUnmappedArea } from "./huge_memory.ts";
+import { madviseHwpoison } from "./madvise_hwpoison.ts";
 import { flushTlbMm } from "./tlb.ts";
 import {
   findVma,
@@ -90,6 +106,7 @@ import {
   setVmaFlags,
   splitVma,
   VM_ACCESS,
+  VM_DENYWRITE,
   VM_GROWSDOWN,
   VM_LOCKED,
   VM_MAY_SHIFT,
@@ -100,6 +117,7 @@ import {
   VM_PFNMAP,
   VM_READ,
   VM_SHARED,
+  VM_SYNC,
   VM_WRITE,
   vmaAlloc,
   vmaEnd,
@@ -118,9 +136,10 @@ import {
 } from "./vma.ts";
 
 const PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC;
+/** Flags xip acts on or accepts; others are ignored as Linux does (or refused by MAP_SHARED_VALIDATE). */
 const MAP_KNOWN = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_DENYWRITE |
   MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK |
-  MAP_FIXED_NOREPLACE;
+  MAP_FIXED_NOREPLACE | MAP_SYNC | MAP_UNINITIALIZED | MAP_HUGETLB;
 
 const aligned = (a: number): boolean => (a & PAGE_MASK) === 0;
 
@@ -140,7 +159,8 @@ const protToVm = (prot: number): number => prot & VM_ACCESS;
  *   MAP_FIXED), -ENOMEM (no room, no VMA slot), -EACCES (fd mode does not
  *   allow the mapping), -ENODEV (the file cannot be mapped), -EBADF (no
  *   file for a file mapping), -EEXIST (MAP_FIXED_NOREPLACE over a mapping),
- *   -EOVERFLOW (pgoff + len wraps)
+ *   -EOVERFLOW (pgoff + len wraps), -EOPNOTSUPP (MAP_SHARED_VALIDATE with a
+ *   flag the file does not support; MAP_SYNC on a file that is not DAX)
  */
 export function doMmap(
   mem: Memory,
@@ -154,9 +174,16 @@ export function doMmap(
 ): number {
   addr >>>= 0;
   len >>>= 0;
-  if (len === 0 || (prot & ~PROT_ALL) !== 0 || (flags & ~MAP_KNOWN) !== 0) return -EINVAL;
+  if (len === 0 || (prot & ~PROT_ALL) !== 0) return -EINVAL;
   const type = flags & MAP_TYPE;
   if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) return -EINVAL;
+  // Flags nobody knows are ignored, as Linux does (MAP_SHARED_VALIDATE
+  // checks them below); plain MAP_SHARED drops the non-legacy ones, MAP_SYNC
+  // included (mmap(2): "silently ignored"), after Linux has acted on
+  // MAP_FIXED_NOREPLACE.
+  const asked = flags;
+  if (type === MAP_SHARED) flags &= LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE;
+  flags &= MAP_KNOWN;
   const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;
   if (fixed && !aligned(addr)) return -EINVAL;
   const size = pageRoundUp(len);
@@ -167,11 +194,18 @@ export function doMmap(
   let vmFlags = protToVm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (type !== MAP_PRIVATE) vmFlags |= VM_SHARED | VM_MAYSHARE;
   if ((flags & MAP_GROWSDOWN) !== 0) vmFlags |= VM_GROWSDOWN;
+  if ((flags & MAP_SYNC) !== 0) vmFlags |= VM_SYNC;
   let opsId = 0;
   let slot = 0;
+  // Anonymous memory has no MAP_SHARED_VALIDATE (Linux: -EINVAL).
+  if (anon && type === MAP_SHARED_VALIDATE) return -EINVAL;
   if (!anon && file !== undefined) {
     const ops = vmOps(file.ops);
     if (file.ops === 0 || ops === undefined) return -ENODEV;
+    if (type === MAP_SHARED_VALIDATE) {
+      const ok = LEGACY_MAP_MASK | (ops.mmapSupportedFlags ?? 0);
+      if ((asked & ~ok & ~MAP_FIXED_NOREPLACE & ~MAP_TYPE) !== 0) return -EOPNOTSUPP;
+    }
     // Linux refuses an offset range that wraps; xip keeps pgoff in a 31-bit word.
     if (pgoff < 0 || pgoff + (size >>> PAGE_SHIFT) > 0x7fff_ffff) return -EOVERFLOW;
     if (!file.readable) return -EACCES;
@@ -184,6 +218,7 @@ export function doMmap(
       if (r < 0) return r;
       vmFlags = r;
     }
+    if (file.denyWrite) vmFlags |= VM_DENYWRITE;
     opsId = file.ops;
     slot = file.slot;
   } else pgoff = 0;
@@ -510,7 +545,8 @@ function changeProtection(mem: Memory, mm: number, start: number, end: number, v
 
 /**
  * madvise(2). MADV_DONTNEED drops the pages of the range (anonymous memory
- * reads back as zeros, file memory refaults from the file); NORMAL, RANDOM,
+ * reads back as zeros, file memory refaults from the file); MADV_HWPOISON
+ * injects memory failure (madvise_hwpoison.ts); NORMAL, RANDOM,
  * SEQUENTIAL and WILLNEED are accepted and ignored. Entry: no lock held;
  * takes mmap_lock for reading, as Linux does for DONTNEED.
  *
@@ -526,7 +562,14 @@ export function doMadvise(
   addr >>>= 0;
   len >>>= 0;
   if (!aligned(addr)) return -EINVAL;
-  const known = [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED];
+  const known = [
+    MADV_NORMAL,
+    MADV_RANDOM,
+    MADV_SEQUENTIAL,
+    MADV_WILLNEED,
+    MADV_DONTNEED,
+    MADV_HWPOISON,
+  ];
   if (!known.includes(advice)) return -EINVAL;
   if (len === 0) return 0;
   const end = addr + pageRoundUp(len);
@@ -545,6 +588,10 @@ export function doMadvise(
         return -EINVAL;
       }
       at = vmaEnd(mem, v);
+    }
+    if (advice === MADV_HWPOISON) {
+      if (hole) return -ENOMEM;
+      return madviseHwpoison(mem, mm, addr, end);
     }
     if (advice === MADV_DONTNEED) {
       // Page tables stay: concurrent faults (mmap_lock read) may be using them.

@@ -36,7 +36,7 @@
  * @module
  */
 
-import { ENOMEM } from "../abi/errno.ts";
+import { ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { MM, mmBase, MMG } from "../abi/layout.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
@@ -91,9 +91,22 @@ export const HPAGE_PMD_NR = PTES_PER_TABLE;
 export const WALK_HUGE = -3;
 /** True for a root entry that is a megapage: a (possibly PROT_NONE) leaf, not a table. */
 export const pmdIsHuge = (pmd: Pte): boolean => ptePresent(pmd);
+// Sv32's index arithmetic, in one place. The root table is Linux's PMD level
+// (PGD, P4D, PUD and PMD folded into one); a root entry is a table, a
+// megapage leaf, or empty.
+
+/** The root-table word (in physWords) for `va` under root table `root` (Linux's pmd_offset). */
+export const pmdOffset = (root: number, va: number): number =>
+  root * PTES_PER_TABLE + px(1, asVirt(va));
+/** The level-0 word for `va` in the table that root entry `pmd` names (Linux's pte_offset). */
+export const pteOffset = (pmd: Pte, va: number): number =>
+  pteToPfn(pmd) * PTES_PER_TABLE + px(0, asVirt(va));
+/** The end of the 4 MiB range holding `va`, or `end` if sooner (Linux's pmd_addr_end). */
+export const pmdAddrEnd = (va: number, end: number): number =>
+  Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
 /** The root-table word (in physWords) that maps `va` in mm `mm`. */
 export const pmdWord = (mem: Memory, mm: number, va: VirtAddr): number =>
-  mmRoot(mem, mm) * PTES_PER_TABLE + px(1, va);
+  pmdOffset(mmRoot(mem, mm), va);
 /** The frame a megapage leaf `pmd` maps at `va` (inside its 4 MiB). */
 export const hugePfnAt = (pmd: Pte, va: number): Pfn =>
   asPfn(pteToPfn(pmd) + ((va >>> PAGE_SHIFT) & (PTES_PER_TABLE - 1)));
@@ -140,14 +153,15 @@ export function pteModify(p32: Int32Array, w: number, clear: number, set: number
 }
 
 /**
- * Allocate a zeroed page-table page and charge it to mm `mm`.
+ * Allocate a page-table page (zeroed unless the caller fills all of it)
+ * and charge it to mm `mm`.
  *
  * @returns the pfn, or -ENOMEM
  */
-function allocTable(mem: Memory, mm: number): Pfn | number {
-  const pfn = allocFrame(mem, { zero: true });
-  if (pfn < 0) return pfn;
-  setPageFlag(mem, pfn as Pfn, PG_pagetable);
+function allocTable(mem: Memory, mm: number, zero = true): Pfn | Errno {
+  const pfn = allocFrame(mem, { zero });
+  if (isErr(pfn)) return pfn;
+  setPageFlag(mem, pfn, PG_pagetable);
   Atomics.add(mem.k32, mmBase(mem.layout, mm) + MM.ptFrames, 1);
   Atomics.add(mem.k32, mem.layout.mmg.base + MMG.pagetableFrames, 1);
   return pfn;
@@ -182,21 +196,21 @@ export function walk(mem: Memory, mm: number, va: VirtAddr, alloc: boolean): num
  */
 export function walkRoot(mem: Memory, root: Pfn, va: VirtAddr, allocFor: number): number {
   const p32 = physWords(mem);
-  const w1 = root * PTES_PER_TABLE + px(1, va);
+  const w1 = pmdOffset(root, va);
   let pde = pteLoad(p32, w1);
   if (pde === 0) {
     if (allocFor === 0) return -1;
     const t = allocTable(mem, allocFor);
-    if (t < 0) return -ENOMEM;
-    const mine = pfnToPte(t as Pfn, PTE_V);
-    if (!pteCas(p32, w1, asPte(0), mine)) freeTable(mem, allocFor, t as Pfn);
+    if (isErr(t)) return -ENOMEM;
+    const mine = pfnToPte(t, PTE_V);
+    if (!pteCas(p32, w1, asPte(0), mine)) freeTable(mem, allocFor, t);
     pde = pteLoad(p32, w1);
   }
   if (!pteIsTable(pde)) {
     if (pmdIsHuge(pde)) return WALK_HUGE;
     throw new KernelPanic("walk", `root entry for 0x${va.toString(16)} is 0x${pde.toString(16)}`);
   }
-  return pteToPfn(pde) * PTES_PER_TABLE + px(0, va);
+  return pteOffset(pde, va);
 }
 
 /**
@@ -218,15 +232,12 @@ export function splitHugePmdLocked(mem: Memory, mm: number, w1: number): boolean
   const p32 = physWords(mem);
   const pmd = pteLoad(p32, w1);
   if (!pmdIsHuge(pmd)) return true;
-  const t = allocFrame(mem, { zero: false });
-  if (t < 0) return false;
-  setPageFlag(mem, t as Pfn, PG_pagetable);
-  Atomics.add(mem.k32, mmBase(mem.layout, mm) + MM.ptFrames, 1);
-  Atomics.add(mem.k32, mem.layout.mmg.base + MMG.pagetableFrames, 1);
+  const t = allocTable(mem, mm, false); // every word is stored below
+  if (isErr(t)) return false;
   const first = pteToPfn(pmd);
   const flags = pmd & PTE_FLAGS_MASK;
   const counted = pfnValid(mem, first);
-  const base = (t as Pfn) * PTES_PER_TABLE;
+  const base = t * PTES_PER_TABLE;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const pfn = asPfn(first + i);
     const pte = pfnToPte(pfn, counted ? flags & ~PTE_SPECIAL : flags);
@@ -239,7 +250,7 @@ export function splitHugePmdLocked(mem: Memory, mm: number, w1: number): boolean
     }
   }
   // Publish the table; the hart may have set A or D on the megapage since we read it.
-  const old = asPte(Atomics.exchange(p32, w1, pfnToPte(t as Pfn, PTE_V) | 0));
+  const old = asPte(Atomics.exchange(p32, w1, pfnToPte(t, PTE_V) | 0));
   const ad = old & (PTE_A | PTE_D) & ~pmd;
   if (ad !== 0) { for (let i = 0; i < HPAGE_PMD_NR; i++) pteModify(p32, base + i, 0, ad); }
   return true;
@@ -285,44 +296,52 @@ export interface MmuGather {
 export const newGather = (): MmuGather => ({ ptes: [], tables: [] });
 
 /**
- * Clear every leaf PTE in [start, end) and append the old values (present
- * leaves only) to `g.ptes`. Entry: page_table_lock held; the caller holds
- * mmap_lock or i_mmap lock so the range's VMAs stay. The frames must not be
- * released before the TLB shootdown (tlbFinishMmu).
+ * Clear every leaf PTE in [start, end) that `keep` (if given) does not
+ * keep, and append the old values (present leaves only) to `g.ptes`
+ * (Linux's zap_pmd_range and zap_pte_range). A megapage the range covers
+ * whole is zapped as one entry (zap_huge_pmd); one it covers in part is
+ * split first (split_huge_pmd), or zapped whole if no frame is free for
+ * the table, which DAX can always refault. `keep` sees only 4 KiB PTEs.
+ * Entry: page_table_lock held; the caller holds mmap_lock or the i_mmap
+ * lock so the range's VMAs stay. The frames must not be released before
+ * the TLB shootdown (tlbFinishMmu).
  *
  * @returns the number of PTEs cleared
  */
-export function unmapRange(mem: Memory, mm: number, start: VirtAddr, end: VirtAddr, g: MmuGather) {
+export function unmapRange(
+  mem: Memory,
+  mm: number,
+  start: VirtAddr,
+  end: VirtAddr,
+  g: MmuGather,
+  keep?: (pte: Pte) => boolean,
+): number {
   const p32 = physWords(mem);
   const root = mmRoot(mem, mm);
   let n = 0;
-  for (let va = start; va < end;) {
-    const w1 = root * PTES_PER_TABLE + px(1, asVirt(va));
+  for (let va: number = start, next: number; va < end; va = next) {
+    next = pmdAddrEnd(va, end);
+    const w1 = pmdOffset(root, va);
     let pde = pteLoad(p32, w1);
-    const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
     if (pmdIsHuge(pde)) {
-      // Linux's zap_huge_pmd when the range covers it, else split_huge_pmd first.
       if ((va % PGDIR_SIZE === 0 && next - va === PGDIR_SIZE) || !splitHugePmdLocked(mem, mm, w1)) {
         g.ptes.push(pteClear(p32, w1));
         n++;
-        va = asVirt(next);
         continue;
       }
       pde = pteLoad(p32, w1);
     }
-    if (pteIsTable(pde)) {
-      const base = pteToPfn(pde) * PTES_PER_TABLE;
-      for (let v: number = va; v < next; v += PAGE_SIZE) {
-        const w = base + px(0, asVirt(v));
-        if (Atomics.load(p32, w) === 0) continue;
-        const old = pteClear(p32, w);
-        if (ptePresent(old)) {
-          g.ptes.push(old);
-          n++;
-        }
+    if (!pteIsTable(pde)) continue;
+    for (let v = va; v < next; v += PAGE_SIZE) {
+      const w = pteOffset(pde, v);
+      const pte = pteLoad(p32, w);
+      if (pte === 0 || (keep !== undefined && ptePresent(pte) && keep(pte))) continue;
+      const old = pteClear(p32, w); // with the A and D bits the hart set meanwhile
+      if (ptePresent(old)) {
+        g.ptes.push(old);
+        n++;
       }
     }
-    va = asVirt(next);
   }
   return n;
 }

@@ -23,22 +23,12 @@
  */
 
 import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout.ts";
-import { pteIsSpecial, pteIsTable, PTES_PER_TABLE, pteToPfn, px } from "../abi/sv32.ts";
+import { pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
 import { asVirt, PAGE_SHIFT, PAGE_SIZE, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pfnValid, PG_anon, testPageFlag } from "./memmap.ts";
-import {
-  mmRoot,
-  PGDIR_SIZE,
-  physWords,
-  pmdIsHuge,
-  pteClear,
-  pteLoad,
-  ptePresent,
-  splitHugePmdLocked,
-} from "./pgtable.ts";
-import { ptlLock, ptlUnlock, releasePte } from "./mm.ts";
-import { flushTlbMm } from "./tlb.ts";
+import { type MmuGather, newGather, unmapRange } from "./pgtable.ts";
+import { ptlLock, ptlUnlock, tlbFinishMmu } from "./mm.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "./_sync.ts";
 import {
   immapInsert,
@@ -62,7 +52,12 @@ const islotWord = (mem: Memory, slot: number, field: number): number =>
 export const immapHeadWord = (mem: Memory, slot: number): number =>
   islotWord(mem, slot, ISLOT.iMmap);
 
-/** Take the i_mmap lock of the inode in slot `slot` (LockClass.I_MMAP). */
+/**
+ * Take the i_mmap lock of the inode in slot `slot` (Linux's
+ * i_mmap_lock_write; LockClass.I_MMAP). Entry: nothing ranked inside I_MMAP
+ * held (no page-table, inode-cache or page-cache lock); returns with the
+ * i_mmap lock held.
+ */
 export function immapLock(mem: Memory, slot: number): void {
   mutexLock(mem.k32, islotWord(mem, slot, ISLOT.iMmapLock), LockClass.I_MMAP);
 }
@@ -86,7 +81,12 @@ export function rmapAddVma(mem: Memory, v: number, after = 0): void {
   immapUnlock(mem, slot);
 }
 
-/** Take file VMA `v` off its inode's i_mmap (VmOperations.close). Same locking as rmapAddVma. */
+/**
+ * Take file VMA `v` off its inode's i_mmap (VmOperations.close). Entry:
+ * mmap_lock of v's mm held for writing (munmap), or the mm is dead
+ * (exitMmap); no i_mmap or page-table lock held. Takes and drops the i_mmap
+ * lock.
+ */
 export function rmapRemoveVma(mem: Memory, v: number): void {
   const slot = vmaFile(mem, v);
   immapLock(mem, slot);
@@ -94,56 +94,24 @@ export function rmapRemoveVma(mem: Memory, v: number): void {
   immapUnlock(mem, slot);
 }
 
-/** VmOperations.lockRmap / unlockRmap for any file VMA. */
+/**
+ * VmOperations.lockRmap for any file VMA: immapLock of its inode. Entry: as
+ * immapLock; returns with the i_mmap lock held.
+ */
 export const rmapLockVma = (mem: Memory, v: number): void => immapLock(mem, vmaFile(mem, v));
 export const rmapUnlockVma = (mem: Memory, v: number): void => immapUnlock(mem, vmaFile(mem, v));
 
 /**
- * Clear the leaf PTEs of [start, end) in mm `mm`, appending the old values
- * to `out`. With `evenCows` false, a private VMA keeps the PTEs that map
- * its own anonymous COW copies (they are no longer the file's pages), as
- * Linux's even_cows == 0. Entry: page_table_lock of `mm` held (so no table
- * of the range is freed meanwhile), i_mmap lock held (the VMA stays).
+ * unmapRange's `keep` for a private VMA when COW copies stay (Linux's
+ * even_cows == 0): a PTE that maps an anonymous page maps this process's
+ * own copy, no longer the file's page.
  */
-function zapRange(
-  mem: Memory,
-  mm: number,
-  start: number,
-  end: number,
-  keepAnon: boolean,
-  out: Pte[],
-): void {
-  const p32 = physWords(mem);
-  const root = mmRoot(mem, mm);
-  for (let va = start; va < end;) {
-    const next = Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
-    const w1 = root * PTES_PER_TABLE + px(1, asVirt(va));
-    let pde = pteLoad(p32, w1);
-    if (pmdIsHuge(pde)) {
-      // Zap a megapage the range covers whole; split one it covers in part
-      // (zap_pmd_range's split_huge_pmd), or zap it whole if no frame is free.
-      if ((va % PGDIR_SIZE === 0 && next - va === PGDIR_SIZE) || !splitHugePmdLocked(mem, mm, w1)) {
-        out.push(pteClear(p32, w1));
-        va = next;
-        continue;
-      }
-      pde = pteLoad(p32, w1);
-    }
-    if (pteIsTable(pde)) {
-      const base = pteToPfn(pde) * PTES_PER_TABLE;
-      for (let v = va; v < next; v += PAGE_SIZE) {
-        const w = base + px(0, asVirt(v));
-        const pte = pteLoad(p32, w);
-        if (!ptePresent(pte)) continue;
-        if (keepAnon && !pteIsSpecial(pte)) {
-          const pfn = pteToPfn(pte);
-          if (pfnValid(mem, pfn) && testPageFlag(mem, pfn, PG_anon)) continue;
-        }
-        out.push(pteClear(p32, w));
-      }
-    }
-    va = next;
-  }
+function anonCopy(mem: Memory): (pte: Pte) => boolean {
+  return (pte) => {
+    if (pteIsSpecial(pte)) return false;
+    const pfn = pteToPfn(pte);
+    return pfnValid(mem, pfn) && testPageFlag(mem, pfn, PG_anon);
+  };
 }
 
 /**
@@ -193,7 +161,7 @@ function zapMappingLocked(
   endPgoff: number,
   evenCows: boolean,
 ): number {
-  const zapped = new Map<number, Pte[]>();
+  const gathers = new Map<number, MmuGather>();
   let n = 0;
   for (const v of immapList(mem, immapHeadWord(mem, slot))) {
     const vs = vmaStart(mem, v);
@@ -203,26 +171,14 @@ function zapMappingLocked(
     const last = Math.min(endPgoff, vpg + vpages);
     if (first >= last) continue;
     const mm = vmaMm(mem, v);
-    let out = zapped.get(mm);
-    if (out === undefined) zapped.set(mm, out = []);
-    const keepAnon = !evenCows && (vmaFlags(mem, v) & VM_SHARED) === 0;
-    const before = out.length;
+    let g = gathers.get(mm);
+    if (g === undefined) gathers.set(mm, g = newGather());
+    const keep = !evenCows && (vmaFlags(mem, v) & VM_SHARED) === 0 ? anonCopy(mem) : undefined;
     ptlLock(mem, mm);
-    zapRange(
-      mem,
-      mm,
-      vs + (first - vpg) * PAGE_SIZE,
-      vs + (last - vpg) * PAGE_SIZE,
-      keepAnon,
-      out,
-    );
+    const from = asVirt(vs + (first - vpg) * PAGE_SIZE);
+    n += unmapRange(mem, mm, from, asVirt(vs + (last - vpg) * PAGE_SIZE), g, keep);
     ptlUnlock(mem, mm);
-    n += out.length - before;
   }
-  for (const [mm, ptes] of zapped) {
-    if (ptes.length === 0) continue;
-    flushTlbMm(mem, mm);
-    for (const pte of ptes) releasePte(mem, mm, pte);
-  }
+  for (const [mm, g] of gathers) tlbFinishMmu(mem, mm, g);
   return n;
 }

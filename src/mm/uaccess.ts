@@ -25,7 +25,14 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { asVirt, PAGE_SIZE, pageOffset, pageRoundDown, type VirtAddr } from "../abi/types.ts";
+import {
+  asPte,
+  asVirt,
+  PAGE_SIZE,
+  pageOffset,
+  pageRoundDown,
+  type VirtAddr,
+} from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
 import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
@@ -66,10 +73,10 @@ function forUserRange(
         const huge = w === WALK_HUGE;
         if (huge) w = pmdWord(mem, mm, at);
         ptlLock(mem, mm);
-        const pte = w < 0 ? 0 : pteLoad(p32, w);
-        if (w >= 0 && pteIsLeaf(pte as never) && (pte & need) === need) {
+        const pte = w < 0 ? asPte(0) : pteLoad(p32, w);
+        if (w >= 0 && pteIsLeaf(pte) && (pte & need) === need) {
           if (access === ACCESS_WRITE && (pte & PTE_D) === 0) pteModify(p32, w, 0, PTE_A | PTE_D);
-          const pfn = huge ? hugePfnAt(pte as never, at) : pteToPfn(pte as never);
+          const pfn = huge ? hugePfnAt(pte, at) : pteToPfn(pte);
           const stop = !body(pfn * PAGE_SIZE + pageOffset(at), done, n);
           ptlUnlock(mem, mm);
           if (stop) return 0;
@@ -95,7 +102,10 @@ function forUserRange(
 }
 
 /**
- * Copy `len` bytes from user address `va` of mm `mm`.
+ * Copy `len` bytes from user address `va` of mm `mm`. Entry: no lock held
+ * (the task in kernel mode); takes mmap_lock for reading, and
+ * page_table_lock around each page's copy (dropped to fault a page in, or
+ * mmap_lock too to grow a stack); returns with nothing held.
  *
  * @returns the bytes, or -EFAULT when any part is not readable
  */
@@ -114,8 +124,9 @@ export function copyFromUser(
 }
 
 /**
- * Copy `bytes` to user address `va` of mm `mm`. On -EFAULT a prefix may
- * have been written, as in Linux.
+ * Copy `bytes` to user address `va` of mm `mm`. On -EFAULT a prefix may have
+ * been written, as in Linux. Entry: no lock held; locks as copyFromUser
+ * (mmap_lock for reading, page_table_lock per page; nothing held on return).
  *
  * @returns 0, or -EFAULT when any part is not writable
  */
@@ -129,7 +140,8 @@ export function copyToUser(mem: Memory, mm: number, va: VirtAddr, bytes: Uint8Ar
 
 /**
  * Copy a NUL-terminated string of at most `max` bytes from user address
- * `va`. Stops at the first NUL without touching the pages after it.
+ * `va`. Stops at the first NUL without touching the pages after it. Entry:
+ * no lock held; locks as copyFromUser.
  *
  * @returns the bytes before the NUL; exactly `max` bytes when there was no
  *   NUL within them (the caller decides, e.g. -ENAMETOOLONG); or -EFAULT

@@ -34,7 +34,15 @@ export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_GROWSDOWN = 0x100;
 export const VM_PFNMAP = 0x400;
+/**
+ * The mapping denies writes to its file (Linux's VM_DENYWRITE, before 5.15):
+ * exec's text and data mappings, so the file cannot be opened for writing
+ * while they exist (src/fs/write_access.ts).
+ */
+export const VM_DENYWRITE = 0x800;
 export const VM_LOCKED = 0x2000;
+/** MAP_SYNC: a write fault makes the file's metadata durable before mapping (DAX only). */
+export const VM_SYNC = 0x0080_0000;
 export const VM_MIXEDMAP = 0x1000_0000;
 /** The access bits; VM_MAY* is this shifted by VM_MAY_SHIFT. */
 export const VM_ACCESS = VM_READ | VM_WRITE | VM_EXEC;
@@ -399,8 +407,15 @@ export interface VmFault {
  * file's ->mmap). Every callback runs with the mm's mmap_lock held (read in
  * faults, write in mmap/munmap/split).
  */
-export interface VmOperations {
+export interface VmOperations<C = unknown> {
   readonly name: string;
+  /**
+   * The file system's own context (its XipCtx, its page-cache context),
+   * handed back as the first argument of fault, hugeFault and pageMkwrite,
+   * so that the registry holds plain functions and a fault needs no
+   * closure (Linux reaches it through vmf->vma->vm_file).
+   */
+  readonly ctx: C;
   /**
    * Bring in the page at vmf.pgoff. Either install the PTE itself (with
    * insertMixed, re-checking pte_same under the page-table lock) and return
@@ -408,7 +423,7 @@ export interface VmOperations {
    * fill vmf.cowPage and return VM_FAULT_DONE_COW, or return an error
    * (VM_FAULT_SIGBUS past EOF, VM_FAULT_OOM).
    */
-  fault(vmf: VmFault): number;
+  fault(ctx: C, vmf: VmFault): number;
   /**
    * Map the 4 MiB around vmf.address with one megapage (Linux's
    * ->huge_fault at PMD order; huge_memory.ts calls it only where a
@@ -417,12 +432,18 @@ export interface VmOperations {
    * shared write wants writable. Returns VM_FAULT_NOPAGE (in place, or
    * another Worker won), VM_FAULT_FALLBACK (use 4 KiB PTEs) or an error.
    */
-  hugeFault?(vmf: VmFault): number;
+  hugeFault?(ctx: C, vmf: VmFault): number;
   /**
    * A page of a shared mapping is about to become writable (page_mkwrite):
    * allocate blocks, mark it dirty. 0 to go on, or VM_FAULT_* error bits.
    */
-  pageMkwrite?(vmf: VmFault): number;
+  pageMkwrite?(ctx: C, vmf: VmFault): number;
+  /**
+   * Flags beyond LEGACY_MAP_MASK this file accepts with
+   * MAP_SHARED_VALIDATE (Linux's FOP_MMAP_SYNC): MAP_SYNC or 0. Its ->mmap
+   * may still refuse the VMA (a page-cache file with VM_SYNC).
+   */
+  readonly mmapSupportedFlags?: number;
   /**
    * The file's ->mmap: check and adjust the new VMA's flags (DAX adds
    * VM_MIXEDMAP). Runs before the VMA exists.
@@ -460,6 +481,8 @@ export interface MmapFile {
   /** f_mode: whether the descriptor was opened for reading and for writing. */
   readonly readable: boolean;
   readonly writable: boolean;
+  /** exec maps it: the VMA gets VM_DENYWRITE. Never from mmap(2). */
+  readonly denyWrite?: boolean;
 }
 
 /** Registry ids. Anonymous memory has none. */
@@ -468,6 +491,10 @@ export const VMOPS_DAX = 1;
 export const VMOPS_FILEMAP = 2;
 /** The [vdso] special mapping (src/kernel/vdso.ts): no file, faults in one shared page. */
 export const VMOPS_VDSO = 3;
+/** shmem mappings (src/fs/shmem.ts): MAP_SHARED|MAP_ANONYMOUS, System V shm, tmpfs files. */
+export const VMOPS_SHMEM = 4;
+/** System V shared memory (src/kernel/ipc_shm.ts): shmem faults, attach counting. */
+export const VMOPS_SYSV_SHM = 5;
 /** Ids from here up are free for tests. */
 export const VMOPS_TEST = 8;
 const VMOPS_MAX = 16;
@@ -475,7 +502,7 @@ const VMOPS_MAX = 16;
 const registry: (VmOperations | undefined)[] = new Array(VMOPS_MAX);
 
 /** Register `ops` under `id` in this thread. Call at module load in every thread. */
-export function registerVmOps(id: number, ops: VmOperations): void {
+export function registerVmOps<C>(id: number, ops: VmOperations<C>): void {
   if (id <= VMOPS_NONE || id >= VMOPS_MAX) {
     throw new KernelPanic("registerVmOps", `id ${id} out of range`);
   }

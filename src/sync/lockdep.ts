@@ -48,6 +48,9 @@ export enum LockClass {
   SIGHAND,
   /** A DAX PMD-range lock (src/fs/dax_pmd.ts): read around a 4 KiB DAX entry, write for a megapage. */
   DAX_PMD,
+  TMPFS,
+  IPC,
+  SOCK,
 }
 
 /**
@@ -81,11 +84,28 @@ export enum LockClass {
  *   Nothing but the frame allocator is taken under it, and no two siglocks
  *   are ever held together (notifying a parent happens after the child's
  *   siglock is dropped).
+ * - TMPFS (the tmpfs namespace lock, src/fs/tmpfs.ts: Linux's directory
+ *   i_rwsem, one for every tmpfs directory at once) is taken by directory
+ *   operations holding nothing; under it a new inode claims an icache slot
+ *   (INODE_CACHE). The last reference of an unlinked inode is dropped
+ *   after it is released, so no page lock is ever taken under it.
+ * - IPC (System V IPC: one lock per kind, shm, sem and msg, src/kernel/
+ *   ipc_*.ts; Linux's ipc_ids rwsem and kern_ipc_perm locks in one) is a
+ *   leaf like FILE_TABLE: held to change semaphore values, queues and ids,
+ *   never across a call into mm or fs (shmat maps with it dropped) and
+ *   never two kinds together. Frames for message text are allocated
+ *   before it is taken.
+ * - SOCK (every AF_UNIX socket, src/kernel/unix_sock.ts: Linux's
+ *   unix_state_lock and the receive queues' locks in one) is a leaf like
+ *   PIPE: held to move bytes between a buffer and a receive ring or to
+ *   change connection state, never across a path walk (bind and connect
+ *   resolve the name first) or an allocation that may reclaim.
  * - FRAME_ALLOC is innermost: any of the above may need a frame.
  * - TEST_A < TEST_B < TEST_C are for the tests of src/sync only.
  */
 const LOCK_ORDER: readonly (readonly LockClass[])[] = [
   [LockClass.I_RWSEM],
+  [LockClass.TMPFS],
   [LockClass.MMAP_LOCK],
   [LockClass.INVALIDATE_LOCK],
   [LockClass.DAX_PMD],
@@ -96,7 +116,7 @@ const LOCK_ORDER: readonly (readonly LockClass[])[] = [
   [LockClass.PAGE_TABLE],
   [LockClass.INODE_CACHE],
   [LockClass.PAGE_CACHE],
-  [LockClass.FILE_TABLE, LockClass.TASK_TABLE, LockClass.PIPE],
+  [LockClass.FILE_TABLE, LockClass.TASK_TABLE, LockClass.PIPE, LockClass.IPC, LockClass.SOCK],
   [LockClass.SIGHAND],
   [LockClass.FRAME_ALLOC],
   [LockClass.TEST_A],

@@ -72,8 +72,35 @@ function runs(valid: boolean): MachineRuns {
     footprint: { status: "ok", points: footprint, validity },
     qemu: { status: "not measured", reason: "qemu-riscv32 is not installed" },
     tlb: { status: "ok", flushes: 100, busyHarts: 2, p50Us: 40, p99Us: 90, idleP50Us: 1 },
+    dax: {
+      status: "ok",
+      huge: {
+        status: "ok",
+        blobPages: 4096,
+        points: [
+          { ...HUGE, layout: "4k", faults: 8 * 4096, pagetableFrames: 32 },
+          { ...HUGE, layout: "megapage", faults: 40, pmdFaults: 32, pagetableFrames: 8 },
+        ],
+      },
+      mapsync: {
+        status: "ok",
+        records: 100,
+        rounds: 3,
+        points: [{ where: "disk", persistUs: 4000, fsyncUs: 4400 }],
+      },
+    },
   };
 }
+
+/** The fields of a megapage point the tests do not vary. */
+const HUGE = {
+  procs: 8,
+  pmdFaults: 0,
+  machineFaults: 40000,
+  machinePagetableFrames: 64,
+  touchUsMedian: 900_000,
+  soloTouchUs: 30_000,
+} as const;
 
 /** Deno's --json shape, as `deno bench --json` prints it. */
 const BENCH_JSON = `{
@@ -156,7 +183,11 @@ Deno.test("parseBenchJson() reads Deno's JSON after other output, failures inclu
 
 Deno.test("evaluateTargets() reports met, missed and not measured with reasons", () => {
   const t = evaluateTargets(fixture(true));
-  assert.equal(t.length, 7);
+  assert.equal(t.length, 9);
+  assert.equal(t.find((x) => /Megapages: faults/.test(x.target))!.verdict, "met"); // 819x
+  const tables = t.find((x) => /Megapages: page-table/.test(x.target))!;
+  assert.equal(tables.verdict, "missed"); // 4x
+  assert.match(tables.measured, /32 against 8 \(4\.0×\), 8 processes/);
   const by = (re: RegExp) => t.find((x) => re.test(x.target))!;
   assert.equal(by(/DAX read vs raw/).verdict, "missed"); // 0.5 of raw
   assert.match(by(/DAX read vs raw/).measured, /0\.50/);
@@ -184,11 +215,14 @@ Deno.test("writeReport() writes the sections, tables and XML-valid SVG plots", a
         "### Scaling",
         "### Memory footprint",
         "### TLB shootdown latency",
+        "### DAX megapages and MAP_SYNC",
         "## Plots",
         "## Bench suites",
       ]
     ) assert.ok(md.includes(h), `missing heading ${h}`);
     assert.match(md, /The ratios are the claim/);
+    assert.match(md, /\| faults to touch it, all processes \| 32768 \| 40 \| 819\.2× \|/);
+    assert.match(md, /\| disk \(temporary directory\) \| 4000\.0 µs \| 4400\.0 µs \| 1\.1× \|/);
     assert.match(md, /\| target \| goal \| measured \| verdict \|/);
     assert.match(md, /\| --- \| --- \|/);
     assert.match(md, /not measured \| suite mmfile missing/);

@@ -1,11 +1,13 @@
 /**
  * The long stress soak (not a test): `deno task stress --seconds N --seed S
  * [--workers K] [--mode dax|pagecache|both] [--perturb on|off|both] [--ram FRAMES]
- * [--guests G [--guest-ops N]]`.
+ * [--guests G [--guest-ops N]] [--min-ops M]`.
  * Runs rounds of every selected configuration until N seconds have passed,
  * each round with the next seed (S, S+1, ...), and prints one report per
  * run with its seed; exits 1 at the first run with a problem. A run is
- * replayed with `--seed` set to the seed it printed.
+ * replayed with `--seed` set to the seed it printed. With `--min-ops M` it
+ * goes on past N seconds (up to 3N) until M oracle-checked operations ran,
+ * and fails when it cannot (the soak .ci/run runs).
  *
  * With `--guests G` each run boots a Machine on fixtures/rootfs and runs G
  * guest fsx processes (N ops each, default 1000; seeds derived from the run
@@ -18,12 +20,21 @@
  * random moments or at random kill points; --mode and --perturb select the
  * configurations, --rounds R (default 4) the rounds per run, --ram FRAMES
  * the Machine's RAM (default 8192; small values add reclaim and OOM kills).
+ *
+ * With `--crash`, runs the long form of the crash-consistency test
+ * (tests/crash/_crash_soak.ts): recorded fsx runs in both DAX modes (G
+ * guests of N ops: --guests, default 4, --guest-ops, default 1000), every
+ * flush point and --torn T torn points (default 400) of each replayed,
+ * repaired and checked, until N seconds have passed; prints the crash
+ * points tried, lost and unrepairable.
  */
 
 import { parseArgs } from "node:util";
 import { formatGuests, runStressWithGuests } from "./_stress_guests.ts";
 import { formatStress, runStress, type StressReport } from "./_stress_runner.ts";
 import { formatKillChaos, runKillChaos } from "./_kill_chaos.ts";
+import { runCrashSoak } from "../crash/_crash_soak.ts";
+import { formatCrash } from "../crash/_log_writes.ts";
 import { etaText, StatusLine, ticker } from "../../src/cli/_progress.ts";
 
 const { values } = parseArgs({
@@ -39,7 +50,10 @@ const { values } = parseArgs({
     guests: { type: "string", default: "0" },
     "guest-ops": { type: "string", default: "1000" },
     kill: { type: "boolean", default: false },
+    crash: { type: "boolean", default: false },
+    torn: { type: "string", default: "400" },
     rounds: { type: "string", default: "4" },
+    "min-ops": { type: "string", default: "0" },
   },
 });
 const seconds = Number(values.seconds);
@@ -69,18 +83,25 @@ const stopTicker = ticker(status, () => `stress: ${progress()}`);
 /** One line on stderr after each run. */
 const runDone = (runs: number) => status.log(`stress: run ${runs} done, ${progress()}`);
 if (values.kill) await killSoak();
+if (values.crash) await crashSoak();
 const slice = Math.max(5, Math.min(60, seconds / (modes.length * perturbs.length)));
-let runs = 0, ops = 0, guestRan = 0;
-while (Date.now() < end) {
+const minOps = Number(values["min-ops"]);
+const firstSeed = seed;
+const hardEnd = end + 2 * seconds * 1000;
+let runs = 0, ops = 0, guestRan = 0, lastSeed = seed;
+const more = () => Date.now() < end || (ops < minOps && Date.now() < hardEnd);
+soak: while (more()) {
   for (const mode of modes) {
     for (const perturb of perturbs) {
+      if (!more()) break soak; // the time is up and --min-ops is met: no run past the end
+      lastSeed = seed;
       const o = {
         seed,
         workers,
         mode: mode as "dax" | "pagecache",
         perturb,
         ops: Number(values.ops),
-        seconds: Math.min(slice, Math.max(1, (end - Date.now()) / 1000)),
+        seconds: Math.min(slice, Math.max(Date.now() < end ? 1 : slice, (end - Date.now()) / 1000)),
         ramFrames: ram,
       };
       let r: StressReport;
@@ -111,10 +132,16 @@ while (Date.now() < end) {
 }
 stopTicker();
 console.log(
-  `stress: ${runs} runs, ${ops} operations${
+  `stress: ${runs} runs, ${ops} oracle-checked operations${
     guests > 0 ? `, ${guestRan} guest fsx operations` : ""
-  }, all OK`,
+  }, seeds ${firstSeed}..${lastSeed}, all OK`,
 );
+if (ops < minOps) {
+  console.log(
+    `stress: FAILED: ${ops} operations, fewer than --min-ops ${minOps} in the time allowed`,
+  );
+  Deno.exit(1);
+}
 
 /** --kill: the hard-kill chaos until the time is up; exits. */
 async function killSoak(): Promise<never> {
@@ -153,4 +180,19 @@ async function killSoak(): Promise<never> {
     `stress --kill: ${runs} runs, ${procs} processes, ${killed} killed, ${durable} durable records checked, all OK`,
   );
   Deno.exit(0);
+}
+
+/** `--crash`: the long crash-consistency soak; exits. */
+async function crashSoak(): Promise<never> {
+  const r = await runCrashSoak({
+    seconds,
+    seed,
+    guests: guests > 0 ? guests : 4,
+    ops: guestOps,
+    torn: Number(values.torn),
+    log: (l) => console.log(l),
+  });
+  console.log(`crash soak: ${r.rounds} rounds from seed ${seed}: ${formatCrash(r)}`);
+  for (const p of r.problems.slice(0, 20)) console.log(`  ${p}`);
+  Deno.exit(r.problems.length > 0 ? 1 : 0);
 }

@@ -71,7 +71,13 @@ Deno.test("xip --version prints the version of deno.json", async () => {
 
 const USAGE_ERRORS: [string[], RegExp][] = [
   [["ls", "img", "--bogus"], /^xip ls: unknown option --bogus \(try xip help ls\)$/],
-  [["fsck", "-x", "img"], /^xip fsck: unknown option -x \(try xip help fsck\)$/],
+  // A negative number reaches the option's own check (node's parseArgs calls it "ambiguous").
+  [["mkfs", "img", "--size", "-5"], /^xip mkfs: bad size "-5"/],
+  [
+    ["run", "img", "--procs", "-3", "--", "/bin/hello"],
+    /^xip run: --procs must be a whole number from 1 to 1024 \(got "-3"\)/,
+  ],
+  [["run", "img", "--ram", "-64M", "--", "/bin/hello"], /^xip run: bad size "-64M"/],
   [["mkfs", "img", "--size", "12Q"], /^xip mkfs: bad size "12Q": expected a number/],
   [["mkfs", "img", "--size", "10000"], /^xip mkfs: --size 10000 is not a multiple of 4096 \(/],
   [["mkfs", "img", "--size", "8K"], /^xip mkfs: --size 8192 is outside/],
@@ -87,6 +93,20 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [["frobnicate"], /^xip: unknown command "frobnicate" \(try xip help\)$/],
   [[], /^xip: missing command \(try xip help\)$/],
 ];
+
+Deno.test("xip fsck exits 16 (e2fsck's usage error) with one line for bad usage", async () => {
+  for (
+    const [args, pattern] of [
+      [["fsck", "-x", "img"], /^xip fsck: unknown option -x \(try xip help fsck\)$/],
+      [["fsck", "-n", "-y", "img"], /^xip fsck: -n, -p and -y exclude each other/],
+      [["fsck"], /^xip fsck: missing IMAGE/],
+    ] as const
+  ) {
+    const r = await xip(...args);
+    assert.equal(r.code, 16, args.join(" "));
+    assertOneLine(r, pattern);
+  }
+});
 
 for (const [args, pattern] of USAGE_ERRORS) {
   Deno.test(`xip ${args.join(" ")} exits 2 with one line on stderr`, async () => {
@@ -164,7 +184,8 @@ Deno.test("xip on a corrupt or truncated image: fsck exits 8, ls and cat exit 1,
   new DataView(badMagic.buffer).setUint32(XSUPER.magic, 0xdead_beef, true);
   const variants: [string, Uint8Array, RegExp][] = [
     ["magic.img", badMagic, /bad magic 0xdeadbeef: not an xipfs image$/],
-    ["trunc.img", good.slice(0, 5000), /image truncated/],
+    ["trunc.img", good.slice(0, 8192), /image truncated/],
+    ["odd.img", good.slice(0, 5000), /size 5000 is not a multiple of 4096$/],
   ];
   for (const [name, bytes, pattern] of variants) {
     const path = `${work}/${name}`;

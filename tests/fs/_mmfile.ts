@@ -30,12 +30,15 @@ export interface FileMachineOptions {
   dax?: "always" | "never" | "inode";
   lockdep?: boolean;
   maxTasks?: number;
+  /** A host file to hold the image and mount with (fsync and MAP_SYNC write it). */
+  imagePath?: string;
 }
 
 /** mkfs, load, boot mm, mount, install the file mm ops. */
 export function fileMachine(o: FileMachineOptions = {}): FileMachine {
   const sizeBytes = o.sizeBytes ?? 4 << 20;
   const image = mkfs({ sizeBytes, dax: true });
+  if (o.imagePath !== undefined) Deno.writeFileSync(o.imagePath, image);
   const mem = createMemory({
     ramFrames: o.ramFrames ?? 512,
     deviceFrames: sizeBytes / PAGE_SIZE,
@@ -47,7 +50,10 @@ export function fileMachine(o: FileMachineOptions = {}): FileMachine {
   taskInit(mem.k32, asTid(1));
   setCurrentTid(asTid(1));
   const dev = new MemDevice(mem);
-  const fs = mountXipfs(mem, dev, { dax: o.dax ?? "always" });
+  const fs = mountXipfs(mem, dev, {
+    dax: o.dax ?? "always",
+    ...(o.imagePath === undefined ? {} : { imagePath: o.imagePath }),
+  });
   if (!(fs instanceof XipFs)) throw new Error(fs.error);
   installFileMm(fs);
   const root = fs.iget(fs.rootIno);

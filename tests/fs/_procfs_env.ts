@@ -71,10 +71,11 @@ function fileOf(vmf: VmFault): { env: ProcEnv; ip: VInode } {
 
 registerVmOps(OPS_FILE_DAX, {
   name: "procfs-test-dax",
+  ctx: null,
   mmap(_mem, _file, vmFlags: number): number {
     return vmFlags | VM_MIXEDMAP;
   },
-  fault(vmf: VmFault): number {
+  fault(_ctx: null, vmf: VmFault): number {
     const { env, ip } = fileOf(vmf);
     const shared = (vmaFlags(vmf.mem, vmf.vma) & VM_SHARED) !== 0;
     const write = shared && vmf.access === ACCESS_WRITE;
@@ -92,7 +93,8 @@ registerVmOps(OPS_FILE_DAX, {
 
 registerVmOps(OPS_FILE_PAGES, {
   name: "procfs-test-pages",
-  fault(vmf: VmFault): number {
+  ctx: null,
+  fault(_ctx: null, vmf: VmFault): number {
     const { env, ip } = fileOf(vmf);
     const pfn = readCachePage(vmf.mem, ip.slot, vmf.pgoff, env.root.aops, undefined, null);
     if (pfn < 0) return VM_FAULT_SIGBUS;

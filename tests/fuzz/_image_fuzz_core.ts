@@ -12,7 +12,10 @@
  * - after the process exits and the filesystem unmounts, checkInvariants
  *   reports nothing (no lock held, no frame leaked);
  * - fsck and the live filesystem agree: a mount refusal is fsck status 8,
- *   and an -EUCLEAN/-EIO seen by an operation means fsck was not clean.
+ *   and an -EUCLEAN/-EIO seen by an operation means fsck was not clean;
+ * - repair: fsck -y (fsckRepair) on a copy gives 8 exactly when fsck did,
+ *   else 0 (only for a clean image) or 1, after which a second fsck -n is
+ *   clean and the repaired image mounts and unmounts.
  */
 
 import { errnoName } from "../../src/abi/errno.ts";
@@ -21,6 +24,7 @@ import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory } from "../../src/hw/memory.ts";
 import { fsck } from "../../src/fs/fsck.ts";
+import { fsckRepair } from "../../src/fs/fsck_repair.ts";
 import {
   type Proc,
   vfsClose,
@@ -179,6 +183,7 @@ export function imageFuzzCase(z: ImageFuzz, i: number): CaseOutcome {
   if (fr.errors.some((e) => e.startsWith("internal error"))) {
     problems.push(`fsck threw: ${fr.errors.find((e) => e.startsWith("internal error"))}`);
   }
+  repairPass(mut.bytes, fr.status, problems);
   const mem = createMemory({
     ramFrames: 256,
     deviceFrames: z.base.length / PAGE_SIZE,
@@ -223,4 +228,49 @@ export function imageFuzzCase(z: ImageFuzz, i: number): CaseOutcome {
   const errs = [...ops.errs].filter((e) => !["ENOENT", "EEXIST"].includes(e)).sort();
   const kind = `mounted, fsck ${fr.status}${errs.length > 0 ? `, ops: ${errs.join(" ")}` : ""}`;
   return { kind, mutation: mut.kind, target: dax, problems };
+}
+
+/**
+ * fsck -y on a copy of `image` (fsck status `checked`): it must classify
+ * as fsck did and leave an image that checks clean and mounts.
+ */
+function repairPass(image: Uint8Array, checked: number, problems: string[]): void {
+  const copy = image.slice();
+  const rep = fsckRepair(copy, "yes");
+  if (rep.errors.some((e) => e.includes("internal error"))) {
+    problems.push(`repair threw: ${rep.errors.join("; ")}`);
+    return;
+  }
+  if ((rep.status === 8) !== (checked === 8)) {
+    problems.push(`repair status ${rep.status} but fsck status ${checked}`);
+    return;
+  }
+  if (rep.status === 8) return;
+  if (rep.status !== 0 && rep.status !== 1) {
+    problems.push(
+      `repair left errors (status ${rep.status}): ${rep.errors.slice(0, 3).join("; ")}`,
+    );
+    return;
+  }
+  const again = fsck(copy, { state: true });
+  if (again.status !== 0) {
+    problems.push(`fsck after repair: ${again.errors.slice(0, 3).join("; ")}`);
+    return;
+  }
+  const mem = createMemory({
+    ramFrames: 256,
+    deviceFrames: copy.length / PAGE_SIZE,
+    deviceMemmap: false,
+    maxTasks: 4,
+  }, { image: copy });
+  if (mmBoot(mem) !== 0) throw new Error("mmBoot");
+  taskInit(mem.k32, asTid(1));
+  setCurrentTid(asTid(1));
+  const x = mountXipfs(mem, new MemDevice(mem), { dax: "always" });
+  if (!(x instanceof XipFs)) {
+    problems.push(`the repaired image does not mount: ${x.error}`);
+    return;
+  }
+  const um = x.unmount();
+  if (um < 0) problems.push(`unmount of the repaired image: ${errnoName(um)}`);
 }

@@ -16,6 +16,8 @@
  */
 
 import { SYS_rt_sigsuspend, SYS_rt_sigtimedwait_time64 } from "../../src/abi/signal.ts";
+import { IPC_NOWAIT } from "../../src/abi/ipc.ts";
+import { SOCK_NONBLOCK } from "../../src/abi/socket.ts";
 import { errnoName } from "../../src/abi/errno.ts";
 import {
   MAP_ANONYMOUS,
@@ -41,6 +43,13 @@ import { ROOTFS } from "./_fuzz_machine.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { mkfs } from "../../src/fs/mkfs.ts";
 import { VfsFiles } from "../../src/kernel/files.ts";
+import {
+  consoleAlloc,
+  consoleInputPush,
+  consolePut,
+  setConsoleTransport,
+} from "../../src/kernel/console.ts";
+import { CONS_INPUT } from "../../src/abi/layout_console.ts";
 import { type KernelFs, mountKernelFs } from "../../src/kernel/fs_mount.ts";
 import { caseSeed, Rand } from "./_rng.ts";
 
@@ -156,6 +165,13 @@ function shape(n: number, a: number[], r: Rand, fds: number[], maps: number[]): 
       a[1] = r.chance(0.9) ? PATH_AT + 64 * r.int(PATHS.length) : arg(r);
       a[3] = 0o644;
       break;
+    case nr.SYS_linkat:
+      a[0] = -100;
+      a[1] = PATH_AT + 64 * r.int(PATHS.length);
+      a[2] = -100;
+      a[3] = PATH_AT + 64 * r.int(PATHS.length);
+      a[4] = r.pick([0, 0, 0x400, 0x1000]); // AT_SYMLINK_FOLLOW, AT_EMPTY_PATH
+      break;
     case nr.SYS_unlinkat:
       a[0] = -100;
       a[1] = PATH_AT + 64 * r.int(PATHS.length);
@@ -233,7 +249,13 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
   setBrkStart(mem, mm, HEAP);
   const enc = new TextEncoder();
   PATHS.forEach((p, k) => copyToUser(mem, mm, asVirt(PATH_AT + 64 * k), enc.encode(p + "\0")));
-  const files = VfsFiles.create(z.fs, mm);
+  setConsoleTransport({ send: () => 0 });
+  const console = consoleAlloc(mem, CONS_INPUT);
+  if (console < 0) throw new Error(`consoleAlloc ${console}`);
+  consoleInputPush(mem, console, enc.encode("stdin bytes for the fuzzer\n"));
+  consoleInputPush(mem, console, null);
+  const files = VfsFiles.create(z.fs, mm, console);
+  consolePut(mem, console); // the open files hold it now
   if (typeof files === "number") throw new Error(`VfsFiles.create: ${files}`);
   procSet(mem, 2, "fdTable", files.fdTable);
   const t = new Task({
@@ -242,8 +264,6 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     pid,
     parentPid: 0,
     mm,
-    console: { write: () => {} },
-    stdin: enc.encode("stdin bytes for the fuzzer\n"),
     files,
     bootMs: performance.timeOrigin,
   });
@@ -264,6 +284,12 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     if (n === nr.SYS_ppoll_time64 || n === nr.SYS_clock_nanosleep_time64) a[2] = 0x7fff_f000;
     // rt_sigsuspend and rt_sigtimedwait wait for a signal nobody sends here (or a random timeout).
     if (n === SYS_rt_sigsuspend || n === SYS_rt_sigtimedwait_time64) continue;
+    // IPC that would wait for another process: semop never gives up; queues and sockets don't wait.
+    if (n === nr.SYS_semop || n === nr.SYS_semtimedop_time64) continue;
+    if (n === nr.SYS_msgsnd) a[3] = a[3]! | IPC_NOWAIT;
+    if (n === nr.SYS_msgrcv) a[4] = a[4]! | IPC_NOWAIT;
+    if (n === nr.SYS_socket || n === nr.SYS_socketpair) a[1] = a[1]! | SOCK_NONBLOCK;
+    if (n === nr.SYS_accept4) a[3] = a[3]! | SOCK_NONBLOCK;
     if (n === nr.SYS_mmap2) a[3] = a[3]! & ~0x8000; // no MAP_POPULATE of gigabytes
     if (n === nr.SYS_brk) a[0] = HEAP + (a[0]! & 0xffff);
     if ((n === nr.SYS_exit || n === nr.SYS_exit_group) && r.chance(0.95)) continue; // keep going longer

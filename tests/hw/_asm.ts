@@ -93,6 +93,8 @@ export const amomaxW = amo(0x14), amominuW = amo(0x18), amomaxuW = amo(0x1c);
 
 export const fence = (): number => 0x0ff0000f;
 export const fenceI = (): number => 0x0000100f;
+/** Zicbom cbo.* (MISC-MEM, funct3 2, rd x0): op 0 inval, 1 clean, 2 flush; address in rs1. */
+export const cbo = (op: number, rs1: number): number => i(op, rs1, 2, 0, 0x0f);
 export const ecall = (): number => 0x00000073;
 export const ebreak = (): number => 0x00100073;
 /** csrr rd, csr (csrrs rd, csr, x0). */

@@ -370,6 +370,73 @@ Deno.test("run() executes from a superpage and fills 4 KiB TLB entries from it",
   assert.equal(s.hart.mmu.fetchTlb.tag[vp & s.hart.mmu.fetchTlb.mask], vp, "a 4 KiB entry");
 });
 
+// ---------------------------------------------------------------------------
+// Zicbom: cbo.clean and cbo.flush hand the block's physical address to the env.
+
+/** A setup whose env records cacheBlock calls as [pa, op] and answers `ok`. */
+function cboSetup(words: number[], ok = true, dataFlags = URW) {
+  const s = setup(words, { dataFlags });
+  const calls: [number, number][] = [];
+  (s.env as unknown as { cacheBlock(pa: number, op: number): boolean }).cacheBlock = (pa, op) => {
+    calls.push([pa, op]);
+    return ok;
+  };
+  s.hart.x[A7] = 93;
+  return { ...s, calls };
+}
+
+Deno.test("run() hands cbo.clean and cbo.flush the 64-byte block's physical address, then runs on", () => {
+  const s = cboSetup([A.cbo(1, A1), A.cbo(2, A2), A.fence(), A.addi(A0, ZERO, 7), A.ecall()]);
+  s.hart.x[A1] = DATA_VA + 0x47;
+  s.hart.x[A2] = DATA_VA + 0xfff;
+  assert.equal(s.hart.run(20), "exit");
+  assert.equal(s.env.exitCode, 7);
+  const pa = s.dataPfn * 4096;
+  assert.deepEqual(s.calls, [[pa + 0x40, 1], [pa + 0xfc0, 2]]);
+});
+
+Deno.test("run() allows cbo.flush on a read-only page (a load would be allowed)", () => {
+  const s = cboSetup([A.cbo(2, A1), A.ecall()], true, UR);
+  s.hart.x[A1] = DATA_VA;
+  assert.equal(s.hart.run(10), "exit");
+  assert.deepEqual(s.calls, [[s.dataPfn * 4096, 2]]);
+});
+
+Deno.test("run() raises a store page fault (15) for cbo.flush on an unmapped page", () => {
+  const s = cboSetup([A.cbo(2, A1), A.ecall()]);
+  s.hart.x[A1] = UNMAPPED + 0x80;
+  assert.equal(s.hart.run(10), "trap");
+  assert.deepEqual(faults(s.env), [["pageFault", 15, UNMAPPED + 0x80, TEXT_VA]]);
+  assert.equal(s.env.traps[0]!.access, ACCESS_WRITE);
+  assert.deepEqual(s.calls, []);
+});
+
+Deno.test("run() raises a store access fault (7) when the block cannot be written back", () => {
+  const s = cboSetup([A.cbo(1, A1), A.ecall()], false);
+  s.hart.x[A1] = DATA_VA + 8;
+  assert.equal(s.hart.run(10), "trap");
+  assert.deepEqual(faults(s.env), [["trap", 7, DATA_VA + 8, TEXT_VA]]);
+});
+
+Deno.test("run() treats cbo.inval, cbo.zero and a cbo with rd != 0 as illegal instructions", () => {
+  const withRd = A.cbo(2, A1) | (5 << 7);
+  for (const insn of [A.cbo(0, A1), A.cbo(4, A1), withRd]) {
+    const s = cboSetup([insn, A.ecall()]);
+    s.hart.x[A1] = DATA_VA;
+    assert.equal(s.hart.run(10), "trap");
+    assert.deepEqual(faults(s.env), [["trap", 2, insn >>> 0, TEXT_VA]]);
+    assert.deepEqual(s.calls, []);
+  }
+});
+
+Deno.test("run() without an env cacheBlock treats cbo.flush as a no-op", () => {
+  const s = setup([A.cbo(2, A1), A.addi(A0, ZERO, 3), A.ecall()]);
+  s.hart.x[A7] = 93;
+  s.hart.x[A1] = DATA_VA;
+  assert.equal(s.hart.run(10), "exit");
+  assert.equal(s.env.exitCode, 3);
+});
+
 Deno.test("run() reports an access fault (5, 7, 1) for a PTE naming a frame beyond memory", () => {
   for (
     const [words, cause] of [[[A.lw(A0, A1, 0)], 5], [[A.sw(A0, A1, 0)], 7], [

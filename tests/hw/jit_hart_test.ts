@@ -12,6 +12,10 @@ import { DATA_VA, setup, TestMachine, TEXT_VA, URW, URWX, URX } from "./_hart_ma
 import { Hart } from "../../src/hw/hart.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import type { JitMode } from "../../src/hw/jit/runtime.ts";
+import { layOutBlocks } from "../../src/hw/jit/blocks.ts";
+import { claimFrame, frameClaimed, publishProduct, releaseFrame } from "../../src/hw/jit/cache.ts";
+import { discover } from "../../src/hw/jit/discover.ts";
+import { emitFrame } from "../../src/hw/jit/emit.ts";
 
 type Setup = ReturnType<typeof setup>;
 
@@ -244,6 +248,76 @@ Deno.test("a second runtime installs a frame from the first one's product instea
   assert.equal(stats[1]!.translated, 0);
   assert.equal(stats[1]!.sharedInstalls, 1);
   assert.equal(m.jitShared.counters().translations, 1);
+});
+
+/** The loop program on device text, a hart on `jit` (or the interpreter); its exit code once it exits. */
+function claimRig(jit: "eager" | null) {
+  const m = new TestMachine();
+  const text = m.devicePfn(0);
+  m.load(text, loopProgram(3000));
+  m.map(TEXT_VA, text, URX);
+  m.map(DATA_VA, m.allocFrame(), URW);
+  let code = -1;
+  const env = {
+    pageFault: () => false,
+    ecall: (h: Hart) => {
+      code = h.x[A0]!;
+      return false;
+    },
+    trap: () => false,
+    poll: () => true,
+  };
+  const rt = jit === null ? undefined : m.jitRuntime(jit);
+  const h = new Hart(m.physMemory!, env, {
+    rootPfn: m.root,
+    pc: TEXT_VA,
+    frames: m.frames,
+    jit: rt,
+  });
+  return { m, text, h, rt: rt!, code: () => code };
+}
+
+/** What another Worker does for a frame no product covers: translate it and publish the product. */
+function publishAsAnotherWorker(m: TestMachine, pfn: number, gen: number): void {
+  const words = new Int32Array(m.physMemory!.buffer, pfn * 4096, 1024).slice();
+  const code = discover(words);
+  const bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: 256 });
+  assert.ok(publishProduct(m.jitShared, pfn, gen, 256, words, bytes));
+}
+
+Deno.test("a runtime interprets a frame another Worker is translating, then installs its product", () => {
+  const ref = claimRig(null);
+  assert.equal(ref.h.run(1_000_000), "exit");
+  const r = claimRig("eager");
+  const sh = r.m.jitShared;
+  const gen = sh.markCode(r.text);
+  assert.ok(claimFrame(sh, r.text, gen), "the other Worker's claim");
+  assert.equal(r.h.run(5000), "budget");
+  assert.equal(r.rt.stats.translated, 0, "no translation while the claim is held");
+  assert.equal(r.rt.stats.entries, 0);
+  assert.equal(r.rt.stats.claimWaits, 1);
+  publishAsAnotherWorker(r.m, r.text, gen);
+  releaseFrame(sh, r.text, gen);
+  assert.equal(r.h.run(1_000_000), "exit");
+  assert.equal(r.rt.stats.translated, 0);
+  assert.equal(r.rt.stats.sharedInstalls, 1, "installed the published product");
+  assert.ok(r.rt.stats.entries > 0);
+  assert.equal(r.code(), ref.code());
+  assert.equal(r.h.instret, ref.h.instret);
+  assert.equal(sh.counters().translations, 0);
+});
+
+Deno.test("a claim whose holder never publishes is outwaited: the runtime translates after CLAIM_WAIT_MS", () => {
+  const r = claimRig("eager");
+  const sh = r.m.jitShared;
+  const gen = sh.markCode(r.text);
+  assert.ok(claimFrame(sh, r.text, gen), "a claim by a Worker that died");
+  assert.equal(r.h.run(5000), "budget");
+  assert.equal(r.rt.stats.translated, 0);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300); // past CLAIM_WAIT_MS
+  assert.equal(r.h.run(1_000_000), "exit");
+  assert.equal(r.rt.stats.translated, 1);
+  assert.equal(frameClaimed(sh, r.text, gen), false, "the dead claim is cleared");
 });
 
 Deno.test("tier 1 matches the interpreter on seeded random programs", () => {

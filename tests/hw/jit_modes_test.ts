@@ -3,7 +3,8 @@
  * translated at its first dispatch (XIP_JIT=eager) and the debug check on
  * (XIP_JIT_CHECK=1): their results must be those of the interpreter, which
  * the same suites check in the ordinary run. One `deno test` child runs
- * them, so this costs what those suites cost and no more.
+ * them, so this costs what those suites cost and no more. The rest of the
+ * tree under tier 1 is `deno task test:jit` (too long for every run).
  */
 
 import assert from "node:assert/strict";
@@ -14,12 +15,15 @@ const SUITES = [
   "tests/kernel/exec_run_test.ts",
   "tests/kernel/machine_test.ts",
   "tests/kernel/differential_test.ts",
+  "tests/kernel/signal_qemu_test.ts",
+  "tests/integration/exec_test.ts",
 ];
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test({
-  name: "the hart, exec and qemu-differential suites pass with XIP_JIT=eager and the debug check",
+  name:
+    "the hart, exec, signal and qemu-differential suites pass with XIP_JIT=eager and the debug check",
   // The child reports its own failures; sanitizers would only see the subprocess.
   sanitizeResources: false,
   fn: async () => {

@@ -56,10 +56,11 @@ let nextSlot = 1000;
 
 registerVmOps(OPS_EXEC_DAX, {
   name: "test-exec-dax",
+  ctx: null,
   mmap(_mem: Memory, _file, vmFlags: number): number {
     return vmFlags | VM_MIXEDMAP;
   },
-  fault(vmf: VmFault): number {
+  fault(_ctx: null, vmf: VmFault): number {
     const f = daxFiles.get(vmaFile(vmf.mem, vmf.vma));
     if (f === undefined || vmf.pgoff >= f.pages) return VM_FAULT_SIGBUS;
     const pfn = asPfn(f.pfn + vmf.pgoff);

@@ -24,6 +24,13 @@ import { type KernelFs, mountKernelFs, unmountKernelFs } from "../../src/kernel/
 import { procAlloc, procExit, procFree, procSet } from "../../src/kernel/proc.ts";
 import { syscallDispatch } from "../../src/kernel/syscall.ts";
 import { Task } from "../../src/kernel/task.ts";
+import {
+  consoleAlloc,
+  consoleInputPush,
+  consolePut,
+  setConsoleTransport,
+} from "../../src/kernel/console.ts";
+import { CONS_INPUT } from "../../src/abi/layout_console.ts";
 
 /** Where the scratch mapping starts, and its size. */
 export const SCRATCH = 0x4000_0000;
@@ -97,8 +104,29 @@ export function makeBench(
   setBrkStart(mem, mm, HEAP);
   const out: number[] = [], err: number[] = [];
   let dropped = 0;
+  // The console: stdin given up front, output captured through this
+  // thread's transport (the first MiB of each stream is kept).
+  setConsoleTransport({
+    send: (_c, fd, b) => {
+      const to = fd === 1 ? out : err;
+      if (to.length < 1 << 20) { for (const x of b) to.push(x); }
+      // keep the first MiB
+      else dropped += b.length;
+      return 0;
+    },
+  });
+  const input = new TextEncoder().encode(stdin);
+  let console = 0;
+  const newConsole = () => {
+    if (console !== 0) consolePut(mem, console);
+    console = consoleAlloc(mem, CONS_INPUT);
+    if (console < 0) throw new Error(`consoleAlloc: ${console}`);
+    consoleInputPush(mem, console, input); // at most a ring's worth
+    consoleInputPush(mem, console, null);
+  };
   const mk = () => {
-    const files = VfsFiles.create(fs, mm);
+    newConsole();
+    const files = VfsFiles.create(fs, mm, console);
     if (typeof files === "number") throw new Error(`VfsFiles.create: ${files}`);
     procSet(mem, 2, "fdTable", files.fdTable);
     return new Task({
@@ -107,14 +135,6 @@ export function makeBench(
       pid,
       parentPid: 0,
       mm,
-      console: {
-        write: (fd, b) => {
-          const to = fd === 1 ? out : err;
-          if (to.length < 1 << 20) { for (const x of b) to.push(x); // keep the first MiB
-           } else dropped += b.length;
-        },
-      },
-      stdin: new TextEncoder().encode(stdin),
       files,
       bootMs: performance.timeOrigin + performance.now(),
     });
@@ -151,6 +171,8 @@ export function makeBench(
     },
     close() {
       this.t.files.closeAll();
+      consolePut(mem, console);
+      setConsoleTransport(null);
       switchMm(mem, tid, 0);
       mmPut(mem, mm);
       setCurrentTid(asTid(1));

@@ -204,7 +204,11 @@ Deno.test("stats() has every documented field, consistent with what ran", async 
       "peak_used_frames",
       "total_frames",
     ]);
-    assert.deepEqual(Object.keys(s.device).sort(), ["mapped_frames", "total_frames"]);
+    assert.deepEqual(Object.keys(s.device).sort(), [
+      "mapped_frames",
+      "poisoned_frames",
+      "total_frames",
+    ]);
     assert.deepEqual(Object.keys(s.copied_bytes).sort(), [
       "cow",
       "pagecache_fill",

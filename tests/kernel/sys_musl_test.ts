@@ -6,6 +6,8 @@
  * membarrier. (mtest compares the same calls with qemu-riscv32 through
  * musl: tests/guest/musl_test.ts.)
  */
+import { CONS_INPUT } from "../../src/abi/layout_console.ts";
+import { consoleAlloc, consolePut } from "../../src/kernel/console.ts";
 import assert from "node:assert/strict";
 import {
   EACCES,
@@ -149,6 +151,22 @@ Deno.test("renameat2() replaces, refuses with RENAME_NOREPLACE, and says EINVAL 
     assert.equal(ren(8), -EINVAL, "unknown flag");
     assert.equal(ren(0), 0);
     assert.equal(open(b, "/x", O_RDONLY), -ENOENT);
+    // The same on the tmpfs mounted on /dev/shm.
+    for (const f of ["/dev/shm/x", "/dev/shm/y"]) {
+      b.call(nr.SYS_close, open(b, f, O_CREAT | O_WRONLY));
+    }
+    const shm = (flags: number) =>
+      b.call(
+        nr.SYS_renameat2,
+        AT_FDCWD,
+        path(b, "/dev/shm/x"),
+        AT_FDCWD,
+        path(b, "/dev/shm/y", PATH2),
+        flags,
+      );
+    assert.equal(shm(1), -EEXIST, "RENAME_NOREPLACE onto /dev/shm/y");
+    assert.equal(shm(0), 0);
+    assert.equal(open(b, "/dev/shm/x", O_RDONLY), -ENOENT);
   });
 });
 
@@ -218,7 +236,10 @@ Deno.test("prlimit64(RLIMIT_NOFILE) is enforced: EMFILE, dup2 EBADF, F_DUPFD EIN
 Deno.test("fcntl64() record locks conflict between processes, report the holder, and go on close", () => {
   withBench((b) => {
     // A second process on the same machine: its own fd table, so its own lock owner.
-    const files = VfsFiles.create(b.fs, b.t.mm);
+    const cons = consoleAlloc(b.mem, CONS_INPUT);
+    if (cons < 0) throw new Error(`consoleAlloc: ${cons}`);
+    const files = VfsFiles.create(b.fs, b.t.mm, cons);
+    consolePut(b.mem, cons); // the fds hold their own references
     if (typeof files === "number") throw new Error("no fd table");
     const t2 = new Task({
       mem: b.mem,
@@ -226,8 +247,6 @@ Deno.test("fcntl64() record locks conflict between processes, report the holder,
       pid: b.t.pid + 100,
       parentPid: 0,
       mm: b.t.mm,
-      console: b.t.console,
-      stdin: new Uint8Array(0),
       files,
       bootMs: b.t.bootMs,
     });

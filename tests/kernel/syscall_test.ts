@@ -58,12 +58,13 @@ Deno.test("write() returns -EFAULT for bad pointers and a partial count when the
 });
 
 Deno.test("read() from stdin copies the bytes then returns 0 at end; bad buffer gives -EFAULT", () => {
-  const b = makeBench("abc");
+  const b = makeBench("abcdef");
   try {
-    assert.equal(b.call(nr.SYS_read, 0, WILD, 3), -EFAULT);
     assert.equal(b.call(nr.SYS_read, 0, SCRATCH, 2), 2);
-    assert.equal(b.call(nr.SYS_read, 0, SCRATCH + 2, 100), 1);
+    assert.equal(b.call(nr.SYS_read, 0, SCRATCH + 2, 1), 1);
     assert.equal(dec.decode(b.peek(SCRATCH, 3)), "abc");
+    // As Linux's tty_read: bytes taken from the input before the copy faulted are gone.
+    assert.equal(b.call(nr.SYS_read, 0, WILD, 3), -EFAULT);
     assert.equal(b.call(nr.SYS_read, 0, SCRATCH, 100), 0);
     assert.equal(b.call(nr.SYS_read, 0, SCRATCH, 0x7fff_ffff), -EFAULT, "range past the mapping");
   } finally {

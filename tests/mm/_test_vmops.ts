@@ -33,14 +33,15 @@ export const mkwriteCalls: number[] = [];
 
 registerVmOps(OPS_PAGES, {
   name: "test-pages",
-  fault(vmf: VmFault): number {
+  ctx: null,
+  fault(_ctx: null, vmf: VmFault): number {
     const pfn = cachePages.get(vmf.pgoff);
     if (pfn === undefined) return VM_FAULT_SIGBUS;
     getPage(vmf.mem, pfn);
     vmf.page = pfn;
     return 0;
   },
-  pageMkwrite(vmf: VmFault): number {
+  pageMkwrite(_ctx: null, vmf: VmFault): number {
     mkwriteCalls.push(vmf.pgoff);
     return 0;
   },
@@ -54,10 +55,11 @@ export const daxPfn = (pgoff: number): Pfn => asPfn(dax.base + pgoff);
 
 registerVmOps(OPS_DAX, {
   name: "test-dax",
+  ctx: null,
   mmap(_mem: Memory, _file, vmFlags: number): number {
     return vmFlags | VM_MIXEDMAP;
   },
-  fault(vmf: VmFault): number {
+  fault(_ctx: null, vmf: VmFault): number {
     if (vmf.pgoff >= dax.size) return VM_FAULT_SIGBUS;
     const pfn = daxPfn(vmf.pgoff);
     if (vmf.cowPage !== 0) {

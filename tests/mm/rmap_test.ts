@@ -24,6 +24,7 @@ let lockWord = 0;
 const events: string[] = [];
 registerVmOps(OPS_RMAP, {
   name: "test-rmap",
+  ctx: null,
   fault: () => 0x2,
   open(mem: Memory, v: number) {
     mutexLock(mem.k32, lockWord, LockClass.I_MMAP);

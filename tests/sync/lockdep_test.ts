@@ -84,6 +84,7 @@ Deno.test("lockdep accepts the whole lock order of docs/ARCHITECTURE.md §3 take
   const kern = lockdepKernel();
   const chain = [
     LockClass.I_RWSEM,
+    LockClass.TMPFS,
     LockClass.MMAP_LOCK,
     LockClass.INVALIDATE_LOCK,
     LockClass.DAX_ENTRY,

@@ -44,5 +44,24 @@ int *__errno_location(void);
 #define ENOSYS 38
 #define ENOTEMPTY 39
 #define ETIMEDOUT 110
+/* System V IPC and sockets. */
+#define ENOMSG 42
+#define EOVERFLOW 75
+#define EIDRM 43
+#define ENOTSOCK 88
+#define EDESTADDRREQ 89
+#define EMSGSIZE 90
+#define EPROTOTYPE 91
+#define ENOPROTOOPT 92
+#define EPROTONOSUPPORT 93
+#define EOPNOTSUPP 95
+#define EAFNOSUPPORT 97
+#define EADDRINUSE 98
+#define EADDRNOTAVAIL 99
+#define ECONNRESET 104
+#define EISCONN 106
+#define ENOTCONN 107
+#define ECONNREFUSED 111
+#define EWOULDBLOCK EAGAIN
 
 #endif

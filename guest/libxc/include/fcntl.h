@@ -15,6 +15,7 @@
 #define O_APPEND 02000
 #define O_NONBLOCK 04000
 #define O_DIRECTORY 0200000
+#define O_NOFOLLOW 0400000
 #define O_CLOEXEC 02000000
 
 #define F_DUPFD 0
@@ -27,6 +28,8 @@
 
 #define AT_FDCWD (-100)
 #define AT_REMOVEDIR 0x200
+#define AT_SYMLINK_FOLLOW 0x400
+#define AT_EMPTY_PATH 0x1000
 
 /* fallocate modes (linux/falloc.h). xip implements PUNCH_HOLE|KEEP_SIZE. */
 #define FALLOC_FL_KEEP_SIZE 0x01

@@ -21,6 +21,8 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off);
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off);
 int ftruncate(int fd, off_t len);
 int fsync(int fd);
+int link(const char *oldpath, const char *newpath);
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 int unlink(const char *path);
 int unlinkat(int dirfd, const char *path, int flags);
 int rmdir(const char *path);

@@ -15,7 +15,9 @@ enum {
   SYS_dup = 23,
   SYS_dup3 = 24,
   SYS_fcntl64 = 25,
+  SYS_mkdirat = 34,
   SYS_unlinkat = 35,
+  SYS_linkat = 37,
   SYS_ftruncate64 = 46,  /* fd, len_lo, len_hi */
   SYS_fallocate = 47,    /* fd, mode, off_lo, off_hi, len_lo, len_hi */
   SYS_openat = 56,

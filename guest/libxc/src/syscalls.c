@@ -136,6 +136,18 @@ int unlinkat(int dirfd, const char *path, int flags) {
   return (int)__xc_ret(xc_syscall3(SYS_unlinkat, dirfd, path, flags));
 }
 
+int mkdir(const char *path, mode_t mode) {
+  return (int)__xc_ret(xc_syscall3(SYS_mkdirat, AT_FDCWD, path, mode));
+}
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
+  return (int)__xc_ret(xc_syscall5(SYS_linkat, olddirfd, oldpath, newdirfd, newpath, flags));
+}
+
+int link(const char *oldpath, const char *newpath) {
+  return linkat(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
+}
+
 int unlink(const char *path) {
   return unlinkat(AT_FDCWD, path, 0);
 }

@@ -121,3 +121,32 @@ export function findProduct(
   if (!intact(Atomics.load(j.i32, JITH.ring), epoch, off)) return null;
   return wasm;
 }
+
+/**
+ * Claim the translation of frame `pfn` at codeGen word `gen` (mark set, so
+ * never 0), so that other Workers wait for its product instead of
+ * translating the frame too (QEMU's vCPU threads take tb_lock for this;
+ * Workers only need the hint). Lock-free; any thread.
+ *
+ * @returns true when the caller holds the claim now; false when another
+ *   Worker holds it for `gen` (or took it a moment ago)
+ */
+export function claimFrame(j: JitShared, pfn: number, gen: number): boolean {
+  const i = j.layout.claim + pfn;
+  const c = Atomics.load(j.i32, i);
+  if (c === gen) return false;
+  return Atomics.compareExchange(j.i32, i, c, gen) === c;
+}
+
+/** True when some Worker holds a claim on frame `pfn` for codeGen word `gen`. */
+export function frameClaimed(j: JitShared, pfn: number, gen: number): boolean {
+  return j.i32[j.layout.claim + pfn] === gen;
+}
+
+/**
+ * Drop a claim on frame `pfn` for `gen` after its product is published (or
+ * could not be): a no-op when the word holds another claim by then.
+ */
+export function releaseFrame(j: JitShared, pfn: number, gen: number): void {
+  Atomics.compareExchange(j.i32, j.layout.claim + pfn, gen, 0);
+}

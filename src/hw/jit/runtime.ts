@@ -29,7 +29,7 @@ import { KernelPanic } from "../../abi/panic.ts";
 import { HartState, STATE, STATE_SLOTS, stateBytes } from "../hart_state.ts";
 import type { HartMmu } from "../hart_mmu.ts";
 import { layOutBlocks } from "./blocks.ts";
-import { findProduct, publishProduct } from "./cache.ts";
+import { claimFrame, findProduct, frameClaimed, publishProduct, releaseFrame } from "./cache.ts";
 import { discover, FRAME_WORDS } from "./discover.ts";
 import { DISPATCH_EXPORT, emitDispatcher } from "./dispatch.ts";
 import { emitFrame, RUN_EXPORT, ST_CODE, ST_FAULT, ST_OK } from "./emit.ts";
@@ -80,6 +80,13 @@ const MAX_TRANSLATIONS = 1024;
 /** Slots of the heat table (a power of two). */
 const HEAT_SLOTS = 1024;
 
+/**
+ * How long a Worker interprets a frame that another Worker has claimed to
+ * translate before it translates the frame itself (the other may have died,
+ * or be starved on a loaded machine): a cold translation takes a few ms.
+ */
+const CLAIM_WAIT_MS = 250;
+
 /** Counters of one runtime (this Worker), for tests and the bench. */
 export interface JitLocalStats {
   /** Frames this runtime translated itself. */
@@ -96,6 +103,8 @@ export interface JitLocalStats {
   stale: number;
   /** Translations dropped by fence.i whose frame no longer held their bytes. */
   fenceMismatches: number;
+  /** Frames this runtime interpreted while another Worker translated them (claim[pfn]). */
+  claimWaits: number;
   /** Milliseconds spent in discover, lay out and emit; and in compile and instantiate. */
   emitMs: number;
   compileMs: number;
@@ -123,6 +132,7 @@ export class JitRuntime {
     exits: [0, 0, 0],
     stale: 0,
     fenceMismatches: 0,
+    claimWaits: 0,
     emitMs: 0,
     compileMs: 0,
   };
@@ -151,6 +161,8 @@ export class JitRuntime {
   #lastPfn = -1;
   #lastAt = 0;
   #epoch: number;
+  /** Frames another Worker has claimed: when this runtime first found the claim. */
+  readonly #waits = new Map<number, number>();
 
   constructor(opts: JitRuntimeOptions) {
     const entries = opts.tlbEntries ?? 256;
@@ -297,7 +309,9 @@ export class JitRuntime {
     }
     if (t === undefined) {
       if (!this.#hot(pfn, now)) return false;
-      t = this.#translate(pfn);
+      const made = this.#translate(pfn);
+      if (made === null) return false;
+      t = made;
     }
     const s = pfn & (STATE_SLOTS - 1);
     this.#sPfn[s] = pfn;
@@ -340,21 +354,36 @@ export class JitRuntime {
     return true;
   }
 
-  /** Translate frame `pfn` (or install another Worker's translation of it) and keep it. */
-  #translate(pfn: number): Translation {
+  /**
+   * Translate frame `pfn` (or install another Worker's translation of it)
+   * and keep it.
+   *
+   * @returns the translation, or null while another Worker translates the
+   *   frame (the interpreter runs it meanwhile; a later entry installs the
+   *   other Worker's product)
+   */
+  #translate(pfn: number): Translation | null {
     const sh = this.shared;
     // Mark first, then read: a write that lands after the mark bumps the generation.
     const gen = sh.markCode(pfn);
+    if (frameClaimed(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
     const words = this.#phys32.slice(pfn * FRAME_WORDS, (pfn + 1) * FRAME_WORDS);
     const entries = this.state.entries;
     const t0 = performance.now();
     let bytes: Uint8Array<ArrayBuffer> | null = findProduct(sh, pfn, gen, entries, words);
     const shared = bytes !== null;
     if (bytes === null) {
-      const code = discover(words);
-      bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: entries });
-      if (!publishProduct(sh, pfn, gen, entries, words, bytes)) sh.count(JITH.unpublished);
+      // Lost the race for the claim: wait for the winner's product, as above.
+      if (!claimFrame(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
+      try {
+        const code = discover(words);
+        bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: entries });
+        if (!publishProduct(sh, pfn, gen, entries, words, bytes)) sh.count(JITH.unpublished);
+      } finally {
+        releaseFrame(sh, pfn, gen); // also a dead Worker's claim that this runtime outwaited
+      }
     }
+    this.#waits.delete(pfn);
     const t1 = performance.now();
     let run: RunFn;
     try {
@@ -386,6 +415,20 @@ export class JitRuntime {
     const t: Translation = { pfn, gen, run, fn, words, verified: true };
     this.#all.set(pfn, t);
     return t;
+  }
+
+  /**
+   * Another Worker holds the claim on `pfn`: true once this runtime has
+   * waited CLAIM_WAIT_MS for it since it first found the claim.
+   */
+  #waitedLong(pfn: number): boolean {
+    const now = performance.now();
+    const since = this.#waits.get(pfn);
+    if (since !== undefined) return now - since >= CLAIM_WAIT_MS;
+    if (this.#waits.size >= HEAT_SLOTS) this.#waits.clear();
+    this.#waits.set(pfn, now);
+    this.stats.claimWaits++;
+    return false;
   }
 
   #sameBytes(pfn: number, words: Int32Array): boolean {

@@ -33,4 +33,9 @@ int mprotect(void *addr, size_t len, int prot);
 int msync(void *addr, size_t len, int flags);
 int madvise(void *addr, size_t len, int advice);
 
+/* POSIX shared memory: open and unlink NAME in the tmpfs on /dev/shm
+ * (NAME's one leading '/' is dropped; it may contain no other '/'). */
+int shm_open(const char *name, int oflag, mode_t mode);
+int shm_unlink(const char *name);
+
 #endif

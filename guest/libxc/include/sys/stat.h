@@ -34,11 +34,14 @@ struct stat {
 #define S_IFCHR 0020000
 #define S_IFREG 0100000
 #define S_IFLNK 0120000
+#define S_IFSOCK 0140000
 #define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
 #define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
 #define S_ISCHR(m) (((m) & S_IFMT) == S_IFCHR)
+#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
 
 int fstat(int fd, struct stat *st);
+int mkdir(const char *path, mode_t mode);
 
 /* struct statx (linux/stat.h), 256 bytes: what riscv32 has instead of fstat. */
 struct statx_timestamp {
