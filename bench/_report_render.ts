@@ -18,6 +18,7 @@ import {
 } from "./_report_types.ts";
 import { evaluateTargets } from "./_report_targets.ts";
 import { muslSection } from "./_report_musl.ts";
+import { processTargets } from "./_report_process.ts";
 import { tiersSection } from "./_report_tiers_render.ts";
 import { daxSection } from "./_report_dax_render.ts";
 
@@ -69,7 +70,9 @@ function machineSection(d: ReportData): string {
 }
 
 function targetsSection(d: ReportData): string {
-  const rows = evaluateTargets(d).map((t) => [t.target, t.goal, t.measured, t.verdict, t.note]);
+  const rows = [...evaluateTargets(d), ...processTargets(d)].map((
+    t,
+  ) => [t.target, t.goal, t.measured, t.verdict, t.note]);
   return [
     "## Targets (issue 7)",
     "",

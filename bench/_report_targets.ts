@@ -30,26 +30,26 @@ export interface TargetRow {
   note: string;
 }
 
-const fmt = (x: number, d = 2): string => x.toFixed(d);
+export const fmt = (x: number, d = 2): string => x.toFixed(d);
 
-function suiteRows(d: ReportData, suite: string): SuiteResult | undefined {
+export function suiteRows(d: ReportData, suite: string): SuiteResult | undefined {
   return d.suites.find((s) => s.suite === suite);
 }
 
-function whyNot(s: SuiteResult | undefined, suite: string): string {
+export function whyNot(s: SuiteResult | undefined, suite: string): string {
   if (s === undefined) return `suite ${suite} is not part of this report`;
   if (s.status === "ok") return `suite ${suite} has no matching bench`;
   return `suite ${suite} ${s.status}: ${s.reason ?? ""}`.trim();
 }
 
-function findRow(rows: BenchRow[], re: RegExp, not?: RegExp): BenchRow | undefined {
+export function findRow(rows: BenchRow[], re: RegExp, not?: RegExp): BenchRow | undefined {
   return rows.find((r) =>
     re.test(`${r.group ?? ""} ${r.name}`) && !(not?.test(r.name) ?? false) &&
     r.error === undefined
   );
 }
 
-const notMeasured = (target: string, goal: string, note: string): TargetRow => ({
+export const notMeasured = (target: string, goal: string, note: string): TargetRow => ({
   target,
   goal,
   measured: "—",
@@ -57,7 +57,7 @@ const notMeasured = (target: string, goal: string, note: string): TargetRow => (
   note,
 });
 
-const verdict = (ok: boolean): "met" | "missed" => ok ? "met" : "missed";
+export const verdict = (ok: boolean): "met" | "missed" => ok ? "met" : "missed";
 
 /**
  * The 1 MiB DAX read against raw copy, from io (pread64 through the VFS)

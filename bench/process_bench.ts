@@ -24,8 +24,8 @@ const QUICK = Deno.env.get("XIP_BENCH_QUICK") === "1";
 const ITER = QUICK ? { n: 3, warmup: 1 } : { n: 10, warmup: 2 };
 /** Cycles per bench iteration. */
 export const CYCLES = 50;
-/** Primes below this take one thread about a second (hart speed dependent). */
-const LIMIT = QUICK ? "200000" : "1500000";
+/** Primes below this take one thread a second or more with the translator (hart speed dependent). */
+const LIMIT = QUICK ? "300000" : "3000000";
 
 const FIX = new URL("../fixtures/", import.meta.url).pathname;
 const root = Deno.makeTempDirSync({ prefix: "xip-bench-process-" });

@@ -92,6 +92,9 @@ const PROGRAMS: Record<string, string[]> = {
   exectest: [],
   true: [],
   threads: [],
+  pipetest: [],
+  sh: [],
+  wc: [],
   sigctl: [],
   ipcpeer: [],
   spew: [],
@@ -117,6 +120,9 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   exectest: { src: "guest/bin/exectest.c" },
   true: { src: "guest/bin/true.c" },
   threads: { src: "guest/bin/threads.c" },
+  pipetest: { src: "guest/bin/pipetest.c" },
+  sh: { src: "guest/bin/sh.c" },
+  wc: { src: "guest/bin/wc.c" },
   sigbasic: { src: "guest/tests/sigbasic.c" },
   sigdie: { src: "guest/tests/sigdie.c" },
   ipcbasic: { src: "guest/tests/ipcbasic.c" },
@@ -124,6 +130,7 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   ipcfork: { src: "guest/tests/ipcfork.c" },
   unixbasic: { src: "guest/tests/unixbasic.c" },
   linktest: { src: "guest/tests/linktest.c" },
+  polltest: { src: "guest/tests/polltest.c" },
   ipcbench: { src: "guest/bin/ipcbench.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };

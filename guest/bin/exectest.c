@@ -13,6 +13,7 @@
  * argv[0] must be the program's own path (it execs itself). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,20 @@ static int show(int argc, char **argv) {
   for (int i = 3; i < argc; i++) printf(" %s", argv[i]);
   const char *v = getenv("XIPVAR");
   struct stat st;
-  printf(" | XIPVAR=%s | fd 3 %s, fd 4 %s\n", v ? v : "(unset)",
+  printf(" | XIPVAR=%s | fd 3 %s, fd 4 %s", v ? v : "(unset)",
          fstat(3, &st) < 0 ? "closed" : "open", fstat(4, &st) < 0 ? "closed" : "open");
+  /* What execve keeps of the signal state: ignored stays ignored, a handler
+   * becomes the default, the mask and pending signals stay. */
+  struct sigaction u1, u2;
+  sigaction(SIGUSR1, 0, &u1);
+  sigaction(SIGUSR2, 0, &u2);
+  sigset_t mask, pend;
+  sigprocmask(SIG_BLOCK, 0, &mask);
+  sigpending(&pend);
+  printf(" | USR1 %s, USR2 %s, TERM %s%s\n", u1.sa_handler == SIG_DFL ? "default" : "not default",
+         u2.sa_handler == SIG_IGN ? "ignored" : "not ignored",
+         sigismember(&mask, SIGTERM) ? "blocked" : "unblocked",
+         sigismember(&pend, SIGTERM) ? " and pending" : "");
   return getpid() == atoi(argv[2]) ? 3 : 4;
 }
 
@@ -47,6 +60,22 @@ static void report(const char *what, pid_t pid) {
   if (waitpid(pid, &st, 0) != pid) printf("%s: waitpid failed\n", what);
   else if (WIFEXITED(st)) printf("%s: exited %d\n", what, WEXITSTATUS(st));
   else printf("%s: killed by signal %d\n", what, WTERMSIG(st));
+}
+
+static void on_usr1(int sig) { (void)sig; }
+
+/* A handler, an ignored signal, a blocked one left pending: for show. */
+static void signal_state(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sigaction(SIGUSR1, &sa, 0);
+  signal(SIGUSR2, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, 0);
+  raise(SIGTERM);
 }
 
 static void exec_show(const char *tag) {
@@ -87,7 +116,10 @@ int main(int argc, char **argv) {
   }
   fflush(stdout);
   pid_t c = fork();
-  if (c == 0) exec_show("fork");
+  if (c == 0) {
+    signal_state();
+    exec_show("fork");
+  }
   report("fork + exec", c);
 
   fflush(stdout);

@@ -20,14 +20,34 @@
  *   proctest sigchld   a SIGCHLD handler runs for an exit; WUNTRACED sees a
  *                      stop, WCONTINUED the continue; with SIGCHLD ignored,
  *                      children are reaped at once and wait says ECHILD
+ *   proctest forkbus PATH
+ *                      a forked child's store past the end of a shared
+ *                      mapping of PATH raises SIGBUS; the handler it
+ *                      inherited grows the file and returns; the store
+ *                      is retried and the child exits 0
+ *   proctest forktrunc PATH N
+ *                      N forks of a process that maps PATH shared and
+ *                      private while another process keeps truncating it
+ *                      to 2 pages and extending it to 16 (a SIGBUS handler
+ *                      retries an access past the end until the file
+ *                      grows again); every child touches every page and
+ *                      must exit 0
+ *   proctest robust PATH
+ *                      a child takes a lock word in a shared mapping of
+ *                      PATH, registers it on its robust list and dies
+ *                      (exits, then, in a second round, is killed): the
+ *                      kernel marks the word FUTEX_OWNER_DIED and wakes
+ *                      the parent waiting on it
  *   proctest cycles N [PATH]
  *                      N rounds of fork, then exit (or exec PATH and its
  *                      exit), then wait; every child must exit 0 */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xc/sync.h>
@@ -80,6 +100,14 @@ static int orphan(void) {
   printf("child exited %d, leaving its child behind\n", WEXITSTATUS(st));
   fflush(stdout);
   return 0;
+}
+
+/* sigaction(sig) with `fn` as the handler, no flags. */
+static void handle(int sig, void (*fn)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = fn;
+  sigaction(sig, &sa, 0);
 }
 
 static void expect(const char *what, int ok) {
@@ -181,10 +209,7 @@ static void on_chld(int sig) {
 }
 
 static int sigchlds(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_chld;
-  sigaction(SIGCHLD, &sa, 0);
+  handle(SIGCHLD, on_chld);
   fflush(stdout);
   pid_t c = fork();
   if (c == 0) exit(4);
@@ -232,6 +257,180 @@ static int sigchlds(void) {
   return 0;
 }
 
+#define FT_PAGES 16
+
+static volatile int bus_count;
+
+/* Return and retry the access: the truncator extends the file again. */
+static void on_bus(int sig) {
+  (void)sig;
+  bus_count++;
+}
+
+static void touch_all(volatile char *sh, volatile char *pv, int v) {
+  for (int p = 0; p < FT_PAGES; p++) {
+    sh[p * 4096 + 1] = (char)(sh[p * 4096] + v);
+    pv[p * 4096 + 2] = (char)v;
+  }
+}
+
+static int bus_fd;
+
+/* Grow the file back, so the access retries and succeeds. */
+static void on_bus_grow(int sig) {
+  (void)sig;
+  bus_count++;
+  ftruncate(bus_fd, FT_PAGES * 4096);
+}
+
+/* A store past the end of a shared file mapping in a forked child: SIGBUS,
+ * whose handler (inherited from the parent) returns through the [vdso]
+ * trampoline, and the store is retried. */
+static int forkbus(const char *path) {
+  bus_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (bus_fd < 0 || ftruncate(bus_fd, 2 * 4096) < 0) return 1;
+  volatile char *sh = mmap(0, FT_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, bus_fd, 0);
+  if (sh == MAP_FAILED) return 1;
+  handle(SIGBUS, on_bus_grow);
+  sh[0] = 1;
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    sh[5 * 4096] = 3;
+    _exit(bus_count == 1 && sh[5 * 4096] == 3 ? 0 : 9);
+  }
+  int st = 0;
+  waitpid(c, &st, 0);
+  expect("a forked child's SIGBUS handler returns and the store is retried",
+         WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  return 0;
+}
+
+static int forktrunc(const char *path, int rounds) {
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  int stop[2];
+  if (fd < 0 || pipe2(stop, O_NONBLOCK) < 0 || ftruncate(fd, FT_PAGES * 4096) < 0) return 1;
+  int rw = PROT_READ | PROT_WRITE;
+  volatile char *sh = mmap(0, FT_PAGES * 4096, rw, MAP_SHARED, fd, 0);
+  volatile char *pv = mmap(0, FT_PAGES * 4096, rw, MAP_PRIVATE, fd, 0);
+  if (sh == MAP_FAILED || pv == MAP_FAILED) return 1;
+  handle(SIGBUS, on_bus);
+  fflush(stdout);
+  pid_t trunc = fork();
+  if (trunc == 0) {
+    close(stop[1]);
+    char b;
+    while (read(stop[0], &b, 1) < 0) { /* EAGAIN until the parent closes */
+      ftruncate(fd, 2 * 4096);
+      ftruncate(fd, FT_PAGES * 4096);
+    }
+    _exit(0);
+  }
+  int bad = 0;
+  for (int r = 0; r < rounds && !bad; r++) {
+    touch_all(sh, pv, r);
+    pid_t c = fork();
+    if (c == 0) {
+      touch_all(sh, pv, r + 1);
+      _exit(0);
+    }
+    int st = 0;
+    if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      printf("round %d: child status %#x\n", r, st);
+      bad = 1;
+    }
+  }
+  close(stop[1]);
+  int st;
+  if (waitpid(trunc, &st, 0) != trunc || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    printf("truncator status %#x\n", st);
+    bad = 1;
+  }
+  sh[0] = 42;
+  char b = 0;
+  pread(fd, &b, 1, 0);
+  printf("forktrunc: %d rounds, children %s, shared page coherent %s\n", rounds,
+         bad ? "FAILED" : "ok", b == 42 ? "yes" : "no");
+  return bad;
+}
+
+/* A raw system call with up to four arguments. */
+static long sys4(long nr, long a, long b, long c, long d) {
+  register long a0 __asm__("a0") = a, a1 __asm__("a1") = b, a2 __asm__("a2") = c;
+  register long a3 __asm__("a3") = d, a7 __asm__("a7") = nr;
+  __asm__ volatile("ecall" : "+r"(a0) : "r"(a1), "r"(a2), "r"(a3), "r"(a7) : "memory");
+  return a0;
+}
+
+#define SYS_set_robust_list 99
+#define SYS_futex_time64 422
+#define FUTEX_WAITERS 0x80000000u
+#define FUTEX_OWNER_DIED 0x40000000u
+
+struct robust_list {
+  struct robust_list *next;
+};
+struct robust_list_head {
+  struct robust_list list;
+  long futex_offset;
+  struct robust_list *list_op_pending;
+};
+
+/* One round: the child owns the word and dies by `how` ("exit" or "kill"). */
+static void robust_round(volatile unsigned *shm, const char *how) {
+  volatile unsigned *word = &shm[4]; /* 16 bytes after the list entry at shm[0] */
+  *word = 0;
+  int ready[2], go[2];
+  pipe(ready);
+  pipe(go);
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) {
+    static struct robust_list_head head;
+    struct robust_list *entry = (struct robust_list *)shm;
+    entry->next = &head.list; /* the list is circular through the head */
+    head.list.next = entry;
+    head.futex_offset = (long)((volatile char *)word - (volatile char *)entry);
+    head.list_op_pending = 0;
+    *word = (unsigned)gettid();
+    long r = sys4(SYS_set_robust_list, (long)&head, sizeof head, 0, 0);
+    write(ready[1], r == 0 ? "y" : "n", 1);
+    char b;
+    read(go[0], &b, 1);
+    if (!strcmp(how, "exit")) _exit(0);
+    for (;;) pause();
+  }
+  char ok = 0;
+  read(ready[0], &ok, 1);
+  unsigned owner = *word;
+  __atomic_compare_exchange_n(word, &owner, owner | FUTEX_WAITERS, 0, __ATOMIC_SEQ_CST,
+                              __ATOMIC_SEQ_CST);
+  write(go[1], "g", 1);
+  if (!strcmp(how, "kill")) kill(c, SIGKILL);
+  struct {
+    long long sec, nsec;
+  } timeout = {10, 0};
+  long r = sys4(SYS_futex_time64, (long)word, 0 /* FUTEX_WAIT */, (long)(owner | FUTEX_WAITERS),
+                (long)&timeout);
+  int st = 0;
+  waitpid(c, &st, 0);
+  unsigned w = *word;
+  printf("robust (%s): set_robust_list %s, wait %s, word %s\n", how, ok == 'y' ? "ok" : "failed",
+         r == -ETIMEDOUT ? "timed out" : "ended",
+         w == (FUTEX_WAITERS | FUTEX_OWNER_DIED) ? "FUTEX_WAITERS|FUTEX_OWNER_DIED" : "WRONG");
+  close(ready[0]), close(ready[1]), close(go[0]), close(go[1]);
+}
+
+static int robust(const char *path) {
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || ftruncate(fd, 4096) < 0) return 1;
+  volatile unsigned *shm = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (shm == MAP_FAILED) return 1;
+  robust_round(shm, "exit");
+  robust_round(shm, "kill");
+  return 0;
+}
+
 static int cycles(int n, const char *path) {
   for (int i = 0; i < n; i++) {
     pid_t c = fork();
@@ -266,7 +465,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "sleep")) return sleeper();
   if (!strcmp(cmd, "vfork")) return vforks();
   if (!strcmp(cmd, "sigchld")) return sigchlds();
+  if (!strcmp(cmd, "robust") && argc > 2) return robust(argv[2]);
+  if (!strcmp(cmd, "forkbus") && argc > 2) return forkbus(argv[2]);
+  if (!strcmp(cmd, "forktrunc") && argc > 3) return forktrunc(argv[2], atoi(argv[3]));
   if (!strcmp(cmd, "cycles") && argc > 2) return cycles(atoi(argv[2]), argc > 3 ? argv[3] : 0);
-  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork|sigchld|cycles N [PATH]\n");
+  printf("usage: proctest bomb|orphan|wait|wclone|sleep|vfork|sigchld|forkbus PATH|robust PATH|forktrunc PATH N|cycles N [PATH]\n");
   return 2;
 }

@@ -22,6 +22,9 @@
  *                            store must fault (the TLB shootdown reached its
  *                            hart): the process dies of SIGSEGV, never
  *                            reaching "stale"
+ *   threads munmap           the same with munmap: SIGSEGV
+ *   threads truncate PATH    the same with a shared mapping of PATH that
+ *                            main truncates to 0: SIGBUS
  * Every line is fixed, so qemu-riscv32 and xip print the same. */
 #include <errno.h>
 #include <fcntl.h>
@@ -160,13 +163,25 @@ static void *store_loop(void *p) {
   return 0;
 }
 
-static int mprotect_race(void) {
-  page = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+/* A thread keeps storing to `page`; main takes the page away with `how`
+ * (mprotect read-only, munmap, or truncating the file it maps), then tells
+ * the thread: its next store must fault. */
+static int shootdown_race(const char *how, const char *path) {
+  int fd = -1;
+  if (path) {
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || ftruncate(fd, 4096) < 0) return 2;
+    page = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  } else {
+    page = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
   pthread_t t;
   pthread_create(&t, 0, store_loop, 0);
   while (page[0] < 1000) {
   }
-  mprotect((void *)page, 4096, PROT_READ);
+  if (!strcmp(how, "mprotect")) mprotect((void *)page, 4096, PROT_READ);
+  else if (!strcmp(how, "munmap")) munmap((void *)page, 4096);
+  else ftruncate(fd, 0);
   told = 1;
   pthread_join(t, 0);
   return 0;
@@ -210,7 +225,8 @@ int main(int argc, char **argv) {
     pthread_create(&t, 0, last_words, 0);
     pthread_exit(0);
   }
-  if (!strcmp(cmd, "mprotect")) return mprotect_race();
+  if (!strcmp(cmd, "mprotect") || !strcmp(cmd, "munmap")) return shootdown_race(cmd, 0);
+  if (!strcmp(cmd, "truncate") && argc > 2) return shootdown_race(cmd, argv[2]);
   if (!strcmp(cmd, "tasks")) return tasks();
   if (!strcmp(cmd, "sleep")) {
     pthread_t t;

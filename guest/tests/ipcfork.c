@@ -2,6 +2,8 @@
  * forks, printing every result, for comparison with qemu-riscv32 (which
  * forks host processes over the host's kernel):
  *   - MAP_SHARED|MAP_ANONYMOUS stays shared across fork, MAP_PRIVATE does not;
+ *     a child sees the parent's write made after the fork, and a grandchild
+ *     (a fork of the fork) writes the same page;
  *   - an attached System V segment is inherited (its attach count too);
  *   - SEM_UNDO is undone when the child exits, and not inherited;
  *   - semaphore and message-queue ping-pong between parent and child (blocking);
@@ -39,6 +41,28 @@ static void anon(void) {
   printf("anon: child %d shared=%d/%d private=%d\n", st, shared[0], shared[2000], priv[0]);
   munmap(shared, 8192);
   munmap(priv, 8192);
+}
+
+/* The parent writes after the fork; the child waits for it (a bounded
+ * spin), then forks a grandchild that writes back through the same page. */
+static void anon_later(void) {
+  volatile int *s = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (long i = 0; i < 200000000L && s[0] == 0; i++) {
+    }
+    int seen = s[0];
+    pid_t g = fork();
+    if (g == 0) {
+      s[1] = seen + 1;
+      _exit(0);
+    }
+    _exit(wait_child(g));
+  }
+  s[0] = 41;
+  int st = wait_child(pid);
+  printf("anon: child %d saw the later write, its child wrote %d\n", st, s[1]);
+  munmap((void *)s, 4096);
 }
 
 static void sysv_shm(void) {
@@ -145,6 +169,7 @@ static void posix_unnamed(void) {
 
 int main(void) {
   anon();
+  anon_later();
   sysv_shm();
   undo();
   pingpong();

@@ -258,6 +258,11 @@ export const SOCKHDR = {
   nrSocks: 3,
   /** Counter behind autobind's abstract names. */
   autobind: 4,
+  /**
+   * The word poll(2) sleeps on (sys_poll.ts): bumped and notified with
+   * every socket's event word, and by any other driver through pollWake.
+   */
+  pollEvent: 5,
 } as const;
 export const SOCKHDR_WORDS = 16;
 

@@ -31,6 +31,7 @@ export const SYS_chdir = 49;
 export const SYS_fchdir = 50;
 export const SYS_openat = 56;
 export const SYS_close = 57;
+export const SYS_pipe2 = 59;
 export const SYS_getdents64 = 61;
 /** riscv32 has no lseek, only llseek: fd, offset high, offset low, loff_t *result, whence. */
 export const SYS_llseek = 62;

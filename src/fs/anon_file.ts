@@ -15,7 +15,9 @@
  *   a sleeper finds its task with currentTid();
  * - release runs once, when the record's last reference goes (the last
  *   close of the last fd, in any process or the Machine);
- * - stat fills what fstat shows (mode S_IFSOCK, S_IFIFO, ...).
+ * - stat fills what fstat shows (mode S_IFSOCK, S_IFIFO, ...);
+ * - poll says what is ready now; a driver whose readiness changes bumps
+ *   the poll word (sys_poll.ts pollWake) so that pollers look again.
  *
  * AnonMount is the VfsFs wrapper that routes these inode numbers to their
  * ops: the VFS calls getattr, isDax (true: no page cache, no writeback)
@@ -28,6 +30,7 @@
 
 import { EINVAL, ENOENT, ENOTDIR, ESPIPE, EXDEV } from "../abi/errno.ts";
 import { FILES } from "../abi/layout.ts";
+import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
@@ -57,6 +60,8 @@ export interface AnonFileOps {
   release(id: number): void;
   /** What fstat shows: mode with its type bits, and an inode number. */
   stat(id: number): { mode: number; ino: number };
+  /** poll(2)'s events of the object now (POLL* bits, src/abi/poll.ts). Never sleeps. */
+  poll(f: OpenFile): number;
 }
 
 const registry: (AnonFileOps | undefined)[] = new Array(ANON_KINDS);
@@ -173,6 +178,10 @@ export class AnonMount implements VfsFs {
   }
   writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
     return anonOwns(ip.ino) ? 0 : (this.lower.writeAccess?.(ip, op) ?? 0);
+  }
+  poll(ip: VInode, flags: number): number {
+    // vfsPoll asks an anon file's ops itself (they need the open file).
+    return anonOwns(ip.ino) ? DEFAULT_POLLMASK : (this.lower.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
   }
   lookup(dir: VInode, name: string): Ino | number {
     return anonOwns(dir.ino) ? -ENOTDIR : this.lower.lookup(dir, name);

@@ -32,6 +32,7 @@
 import { EINVAL, ENODEV, ENOTDIR, EXDEV } from "../abi/errno.ts";
 import { S_IFCHR } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
+import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
@@ -221,6 +222,10 @@ export class ChrdevMount implements VfsFs {
   }
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.inner.fsync(ip);
+  }
+  poll(ip: VInode, flags: number): number {
+    // The drivers have no poll operation yet: a device reads as always ready.
+    return own(ip) ? DEFAULT_POLLMASK : (this.inner.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
   }
   writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
     return own(ip) ? 0 : (this.inner.writeAccess?.(ip, op) ?? 0);

@@ -18,13 +18,12 @@
  * @module
  */
 
-import { ISLOT, STAT, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
+import { inodeLock, inodeLockShared, inodeUnlock, inodeUnlockShared } from "./xipfs_locks.ts";
+import { STAT, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
 import { EFBIG, EINVAL, EIO, EOPNOTSUPP } from "../abi/errno.ts";
 import { type BlockNo, blockToSector } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
-import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
-import { LockClass } from "../sync/lockdep.ts";
 import { markInodeDirty, markRangeDirty } from "./balloc.ts";
 import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
 import { daxHoleFilled } from "./dax_fault.ts";
@@ -32,7 +31,7 @@ import { BMAP_MAX_BLOCKS } from "./xipfs_bmap.ts";
 import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
 import { badblockFirst } from "../hw/badblocks.ts";
 import { setPoison } from "./xipfs_poison.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
 
 const BS = XIPFS_BLOCK_SIZE;
 /** The largest file xipfs maps, in bytes (Linux's s_maxbytes). */
@@ -66,12 +65,11 @@ function daxAddr(c: XipCtx, b: BlockNo, bytes: number): number {
 export function daxRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): number {
   if (c.mdev === null) return -EOPNOTSUPP; // no directAccess: no DAX
   if (!Number.isSafeInteger(pos) || pos < 0) return -EINVAL;
-  const rw = islotBase(c, ip.slot) + ISLOT.iRwsem;
-  downRead(c.k32, rw, LockClass.I_RWSEM);
+  inodeLockShared(c, ip);
   try {
     return daxReadLocked(c, ip, pos, dst);
   } finally {
-    upRead(c.k32, rw);
+    inodeUnlockShared(c, ip);
   }
 }
 
@@ -124,12 +122,11 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
   if (!Number.isSafeInteger(pos) || pos < 0) return -EINVAL;
   if (src.length === 0) return 0;
   if (pos >= XIPFS_MAX_BYTES) return -EFBIG;
-  const rw = islotBase(c, ip.slot) + ISLOT.iRwsem;
-  downWrite(c.k32, rw, LockClass.I_RWSEM);
+  inodeLock(c, ip);
   try {
     return daxWriteLocked(c, ip, pos, src);
   } finally {
-    upWrite(c.k32, rw);
+    inodeUnlock(c, ip);
   }
 }
 
@@ -147,15 +144,14 @@ export function daxWrite(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array):
  */
 export function daxAppend(c: XipCtx, ip: InodeRef, src: Uint8Array): [number, number] {
   if (c.mdev === null) return [-EOPNOTSUPP, 0];
-  const rw = islotBase(c, ip.slot) + ISLOT.iRwsem;
-  downWrite(c.k32, rw, LockClass.I_RWSEM);
+  inodeLock(c, ip);
   try {
     const pos = inodeGetSize(c.vol, ip.ino);
     if (src.length === 0) return [0, pos];
     if (pos >= XIPFS_MAX_BYTES) return [-EFBIG, pos];
     return [daxWriteLocked(c, ip, pos, src), pos];
   } finally {
-    upWrite(c.k32, rw);
+    inodeUnlock(c, ip);
   }
 }
 

@@ -42,6 +42,7 @@
  * @module
  */
 
+import { invalidateLockShared, invalidateUnlockShared } from "./xipfs_locks.ts";
 import {
   DAXENT_LOCK_BIT,
   DAXENT_WORDS,
@@ -69,7 +70,15 @@ import { zeroPfn } from "../mm/mm.ts";
 import { HPAGE_PMD_NR } from "../mm/pgtable.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
 import { VM_SHARED, VM_SYNC, vmaFile, vmaFlags, type VmFault } from "../mm/vma.ts";
-import { bitLock, bitUnlock, downRead, LockClass, upRead } from "../sync/mod.ts";
+import {
+  bitLock,
+  bitUnlock,
+  downRead,
+  downWrite,
+  LockClass,
+  upRead,
+  upWrite,
+} from "../sync/mod.ts";
 import { perturb } from "../sync/debug.ts";
 import { markBlockDirty } from "./balloc.ts";
 import { daxSyncMetadata, daxSyncNeeded, VM_FAULT_NEEDDSYNC } from "./dax_sync.ts";
@@ -110,6 +119,29 @@ export function daxPmdLockWord(mem: Memory, slot: number, pgoff: number): number
   return mem.layout.daxpmd.base + ((h ^ (h >>> 15)) & (DAXPMD_LOCKS - 1)) * DAXPMD_LOCK_WORDS;
 }
 
+/**
+ * Take the PMD-range lock of (slot, pgoff) for read: a 4 KiB fault, so no
+ * megapage fault of the range runs meanwhile. Entry: invalidate_lock held.
+ */
+export function daxPmdLockShared(mem: Memory, slot: number, pgoff: number): void {
+  downRead(mem.k32, daxPmdLockWord(mem, slot, pgoff), LockClass.DAX_PMD);
+}
+
+/** Drop the PMD-range lock of (slot, pgoff) taken for read. */
+export function daxPmdUnlockShared(mem: Memory, slot: number, pgoff: number): void {
+  upRead(mem.k32, daxPmdLockWord(mem, slot, pgoff));
+}
+
+/** Take the PMD-range lock of (slot, pgoff) for write: a megapage fault. Entry: invalidate_lock held. */
+export function daxPmdLock(mem: Memory, slot: number, pgoff: number): void {
+  downWrite(mem.k32, daxPmdLockWord(mem, slot, pgoff), LockClass.DAX_PMD);
+}
+
+/** Drop the PMD-range lock of (slot, pgoff) taken for write. */
+export function daxPmdUnlock(mem: Memory, slot: number, pgoff: number): void {
+  upWrite(mem.k32, daxPmdLockWord(mem, slot, pgoff));
+}
+
 /** Lock the DAX entry of (slot, pgoff). Entry: invalidate_lock held; no entry or page lock. */
 export function daxLockEntry(mem: Memory, slot: number, pgoff: number): void {
   bitLock(mem.k32, daxEntryWord(mem, slot, pgoff), DAXENT_LOCK_BIT, LockClass.DAX_ENTRY);
@@ -147,8 +179,8 @@ export const faultError = (err: number): number => err === -ENOMEM ? VM_FAULT_OO
  */
 function daxLockFault(c: XipCtx, vmf: VmFault): InodeRef {
   const ip = vmaInode(c, vmf.vma);
-  downRead(c.k32, islotBase(c, ip.slot) + ISLOT.invalidateLock, LockClass.INVALIDATE_LOCK);
-  downRead(c.k32, daxPmdLockWord(c.mem, ip.slot, vmf.pgoff), LockClass.DAX_PMD);
+  invalidateLockShared(c, ip);
+  daxPmdLockShared(c.mem, ip.slot, vmf.pgoff);
   daxLockEntry(c.mem, ip.slot, vmf.pgoff);
   return ip;
 }
@@ -156,8 +188,8 @@ function daxLockFault(c: XipCtx, vmf: VmFault): InodeRef {
 /** Drop what daxLockFault took, in reverse order. */
 function daxUnlockFault(c: XipCtx, ip: InodeRef, vmf: VmFault): void {
   daxUnlockEntry(c.mem, ip.slot, vmf.pgoff);
-  upRead(c.k32, daxPmdLockWord(c.mem, ip.slot, vmf.pgoff));
-  upRead(c.k32, islotBase(c, ip.slot) + ISLOT.invalidateLock);
+  daxPmdUnlockShared(c.mem, ip.slot, vmf.pgoff);
+  invalidateUnlockShared(c, ip);
 }
 
 /** Whether vmf.pgoff is at or past EOF, re-checked under the fault's locks (then SIGBUS). */

@@ -28,10 +28,9 @@
  * @module
  */
 
+import { invalidateLockShared, invalidateUnlockShared } from "./xipfs_locks.ts";
 import { isErr } from "../abi/errno.ts";
-import { ISLOT } from "../abi/layout.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
-import { type Pfn } from "../abi/types.ts";
 import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
 import { VM_FAULT_NOPAGE } from "../mm/fault.ts";
 import { insertPfnPmd, VM_FAULT_FALLBACK } from "../mm/huge_memory.ts";
@@ -40,12 +39,18 @@ import { VM_SYNC, vmaFlags, type VmFault } from "../mm/vma.ts";
 import { VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { badblockFirst } from "../hw/badblocks.ts";
 import { daxSyncMetadata, daxSyncNeededRange, VM_FAULT_NEEDDSYNC } from "./dax_sync.ts";
-import { downRead, downWrite, LockClass, upRead, upWrite } from "../sync/mod.ts";
 import { markRangeDirty } from "./balloc.ts";
-import { daxBlockPfn, daxPmdLockWord, faultError, sizePages, vmaInode } from "./dax_fault.ts";
+import {
+  daxBlockPfn,
+  daxPmdLock,
+  daxPmdUnlock,
+  faultError,
+  sizePages,
+  vmaInode,
+} from "./dax_fault.ts";
 import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
 import { inodeGet, inodeGetSize } from "./xipfs_format.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
 
 /**
  * The megapage fault of S_DAX files (VmOperations.hugeFault). Entry:
@@ -58,17 +63,15 @@ import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
  */
 export function daxPmdFault(c: XipCtx, vmf: VmFault): number {
   const ip = vmaInode(c, vmf.vma);
-  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  const lock = daxPmdLockWord(c.mem, ip.slot, vmf.pgoff);
   for (let synced = false;;) {
-    downRead(c.k32, inval, LockClass.INVALIDATE_LOCK);
-    downWrite(c.k32, lock, LockClass.DAX_PMD);
+    invalidateLockShared(c, ip);
+    daxPmdLock(c.mem, ip.slot, vmf.pgoff);
     let r: number;
     try {
       r = pmdFaultLocked(c, ip, vmf, synced);
     } finally {
-      upWrite(c.k32, lock);
-      upRead(c.k32, inval);
+      daxPmdUnlock(c.mem, ip.slot, vmf.pgoff);
+      invalidateUnlockShared(c, ip);
     }
     if (r !== VM_FAULT_NEEDDSYNC) return r;
     // MAP_SYNC (dax_finish_sync_fault): the metadata durable first, then map.
@@ -99,7 +102,7 @@ function pmdFaultLocked(c: XipCtx, ip: InodeRef, vmf: VmFault, synced: boolean):
   if (sync && daxSyncNeededRange(c, ip, vmf.pgoff, b0, HPAGE_PMD_NR)) return VM_FAULT_NEEDDSYNC;
   const r = insertPfnPmd(c.mem, vmf.mm, vmf.vma, vmf.address, pfn, write);
   if (r === VM_FAULT_NOPAGE && vmf.origPte === 0) {
-    countFault(c.mem, FAULT_KIND.daxPmd, vmf.address, pfn as Pfn);
+    countFault(c.mem, FAULT_KIND.daxPmd, vmf.address, pfn);
   }
   return r;
 }

@@ -31,7 +31,7 @@
  */
 
 import { EIO } from "../abi/errno.ts";
-import { imagePwrite, imageSync } from "../hw/image_file.ts";
+import { fileIdentity, imagePwrite, imageSync } from "../hw/image_file.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
@@ -146,6 +146,8 @@ export function persistLine(c: XipCtx, pa: number): number {
     // writes go through imagePwrite/imageSync, so an image write log
     // (tests/crash) records them in the one order XFS.syncLock gives.
     f = Deno.openSync(c.imagePath, { write: true });
+    // As syncDirtyBlocks: never into a file renamed over the locked image.
+    if (c.imageIdentity !== null && fileIdentity(f.statSync()) !== c.imageIdentity) return -EIO;
     imagePwrite(f, off, c.mdev.bytes.subarray(off, off + CACHE_LINE));
     imageSync(f);
     linesPersisted++;

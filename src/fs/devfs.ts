@@ -50,6 +50,7 @@ import { DT_CHR, S_IFCHR } from "../abi/fcntl.ts";
 import { vfsProcCreate, vfsProcExit } from "./vfs.ts";
 import { vfsMkdir } from "./vfs_path.ts";
 import { FILES } from "../abi/layout.ts";
+import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -194,6 +195,12 @@ export class DevMount implements VfsFs {
   writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
     return devfsOwns(ip.ino) ? 0 : (this.lower.writeAccess?.(ip, op) ?? 0);
   }
+  /** The mem devices are always ready (Linux's null, zero, random: no poll, DEFAULT_POLLMASK). */
+  poll(ip: VInode, flags: number): number {
+    return devfsOwns(ip.ino)
+      ? DEFAULT_POLLMASK
+      : (this.lower.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
+  }
   getattr(ip: VInode): VAttr {
     if (!devfsOwns(ip.ino)) return this.lower.getattr(ip);
     const d = deviceOf(ip.ino);
@@ -231,8 +238,8 @@ export class DevMount implements VfsFs {
     return deviceOf(ip.ino).kind === "tty" ? -ENXIO : 0;
   }
 
-  daxRead(ip: VInode, pos: number, dst: Uint8Array): number {
-    if (!devfsOwns(ip.ino)) return this.lower.daxRead(ip, pos, dst);
+  daxRead(ip: VInode, pos: number, dst: Uint8Array, flags?: number): number {
+    if (!devfsOwns(ip.ino)) return this.lower.daxRead(ip, pos, dst, flags);
     switch (deviceOf(ip.ino).kind) {
       case "null":
         return 0;
@@ -249,8 +256,8 @@ export class DevMount implements VfsFs {
         return -ENXIO;
     }
   }
-  daxWrite(ip: VInode, pos: number, src: Uint8Array): number {
-    if (!devfsOwns(ip.ino)) return this.lower.daxWrite(ip, pos, src);
+  daxWrite(ip: VInode, pos: number, src: Uint8Array, flags?: number): number {
+    if (!devfsOwns(ip.ino)) return this.lower.daxWrite(ip, pos, src, flags);
     switch (deviceOf(ip.ino).kind) {
       case "full":
         return -ENOSPC;
@@ -260,8 +267,9 @@ export class DevMount implements VfsFs {
         return src.length;
     }
   }
-  daxAppend(ip: VInode, src: Uint8Array): [number, number] {
-    return devfsOwns(ip.ino) ? [this.daxWrite(ip, 0, src), 0] : this.lower.daxAppend(ip, src);
+  daxAppend(ip: VInode, src: Uint8Array, flags?: number): [number, number] {
+    if (devfsOwns(ip.ino)) return [this.daxWrite(ip, 0, src), 0];
+    return this.lower.daxAppend(ip, src, flags);
   }
   setSize(ip: VInode, size: number): void {
     if (!devfsOwns(ip.ino)) this.lower.setSize(ip, size);

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { ISLOT } from "../abi/layout.ts";
+import { invalidateLock, invalidateUnlock } from "./xipfs_locks.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { EOPNOTSUPP, isErr } from "../abi/errno.ts";
 import { MAP_SYNC } from "../abi/mman.ts";
@@ -43,7 +43,6 @@ import {
   VMOPS_FILEMAP,
   VMOPS_SHMEM,
 } from "../mm/vma.ts";
-import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { daxBlockPfn, daxFault, daxPfnMkwrite, vmaInode } from "./dax_fault.ts";
 import { daxPmdFault } from "./dax_pmd.ts";
 import { setPersistCtx } from "./dax_sync.ts";
@@ -55,7 +54,7 @@ import { isShmemSlot, shmemAttach, shmemVmOps } from "./shmem.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
 import { fsync } from "./xipfs_sync.ts";
 import { writeAccess } from "./write_access.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
 import { setUnmapMappingRangeHook, type XipFs } from "./xipfs_live.ts";
 
 /** How long truncate waits for a pinned DAX page before declaring a leak. */
@@ -170,19 +169,18 @@ export function daxLayoutBusyPage(c: XipCtx, ip: InodeRef, start: number, n: num
 export function truncateUnmap(c: XipCtx, ip: InodeRef, start: number, n: number): void {
   unmapMappingRange(c.mem, ip.slot, start, n, true);
   if (!isDax(c, ip)) return;
-  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
   const deadline = performance.now() + DAX_BUSY_TIMEOUT_MS;
   for (let busy = daxLayoutBusyPage(c, ip, start, n); busy !== -1;) {
-    upWrite(c.k32, inval);
+    invalidateUnlock(c, ip);
     while (pageRefcount(c.mem, busy) > pageMapcount(c.mem, busy)) {
       if (performance.now() > deadline) {
-        downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+        invalidateLock(c, ip);
         throw new KernelPanic("truncateUnmap", `DAX frame ${busy} stays pinned`);
       }
       // putPage does not notify: poll in 1 ms naps (pins are short: one O_DIRECT copy).
       Atomics.wait(NAP, 0, 0, 1);
     }
-    downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+    invalidateLock(c, ip);
     unmapMappingRange(c.mem, ip.slot, start, n, true);
     busy = daxLayoutBusyPage(c, ip, start, n);
   }

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { ISLOT } from "../abi/layout.ts";
+import { invalidateLockShared, invalidateUnlockShared } from "./xipfs_locks.ts";
 import { ENOMEM, isErr } from "../abi/errno.ts";
 import { ACCESS_WRITE, pfnToPte, PTE_A, PTE_D, PTE_U, PTE_V, pteToPfn } from "../abi/sv32.ts";
 import { asPte, type Pfn } from "../abi/types.ts";
@@ -39,7 +39,7 @@ import { getPage, putPage } from "../mm/memmap.ts";
 import { accountMap, ptlLock, ptlUnlock } from "../mm/mm.ts";
 import { physWords, pteLoad, vmPteBits } from "../mm/pgtable.ts";
 import { VM_SHARED, vmaFlags, type VmFault } from "../mm/vma.ts";
-import { downRead, LockClass, upRead, withNoKill } from "../sync/mod.ts";
+import { withNoKill } from "../sync/mod.ts";
 import { sizePages, vmaInode } from "./dax_fault.ts";
 import { getBlock } from "./getblock.ts";
 import {
@@ -53,7 +53,7 @@ import {
 } from "./pagecache.ts";
 import { pageIs } from "./pagecache_page.ts";
 import { inodeGetSize } from "./xipfs_format.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
 
 /** What the page-cache fault path needs from the file system. */
 export interface FilemapCtx {
@@ -65,12 +65,11 @@ export interface FilemapCtx {
 
 /** Run `body` under invalidate_lock (read). Entry: mmap_lock held for reading. */
 function withInvalidate(c: XipCtx, ip: InodeRef, body: () => number): number {
-  const w = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  downRead(c.k32, w, LockClass.INVALIDATE_LOCK);
+  invalidateLockShared(c, ip);
   try {
     return body();
   } finally {
-    upRead(c.k32, w);
+    invalidateUnlockShared(c, ip);
   }
 }
 

@@ -23,15 +23,14 @@
  * @module
  */
 
+import { bmapLock, bmapUnlock } from "./xipfs_locks.ts";
 import { IFLAG_DAX, ISLOT, XIP_FL_EOFBLOCKS, XIPFS_PTRS_PER_BLOCK } from "../abi/layout.ts";
 import { EFBIG, EIO, ENOSPC, EUCLEAN } from "../abi/errno.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
 import { badblockFirst } from "../hw/badblocks.ts";
 import { setPoison } from "./xipfs_poison.ts";
 import { asBlock, type BlockNo, blockToSector, type Ino, PAGE_SIZE } from "../abi/types.ts";
-import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { withNoKill } from "../sync/task.ts";
-import { LockClass } from "../sync/lockdep.ts";
 import {
   allocBlock,
   allocBlockRun,
@@ -260,14 +259,13 @@ export function clearPoison(c: XipCtx, b: number, n: number): void {
 export function getBlock(c: XipCtx, ip: InodeRef, iblock: number, create: boolean): BlockNo {
   const b = bmapLookupFast(c, ip.ino, iblock);
   if (b !== 0 || !create) return b;
-  const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
   const ext = { first: -1, n: 0 };
-  mutexLock(c.k32, lock, LockClass.BLOCK_MAP);
+  bmapLock(c, ip);
   let nb: BlockNo;
   try {
     nb = getBlockLocked(c, ip.ino, iblock, ext);
   } finally {
-    mutexUnlock(c.k32, lock);
+    bmapUnlock(c, ip);
   }
   // The rest of a new extent was holes too: no DAX zero-page PTE may stay
   // on it (the caller takes care of `iblock` itself, as for one block).
@@ -405,10 +403,9 @@ export function truncateBlocks(c: XipCtx, ip: InodeRef, firstIblock: number): nu
 }
 
 function truncateBlocksNoKill(c: XipCtx, ip: InodeRef, firstIblock: number): number {
-  const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
   const freed: BlockNo[] = [];
   let rc: number;
-  mutexLock(c.k32, lock, LockClass.BLOCK_MAP);
+  bmapLock(c, ip);
   try {
     // The indirect blocks whose entries are cleared must reach the image too.
     bmapWalk(c.vol, ip.ino, (b, _ib, kind, valid) => {
@@ -417,7 +414,7 @@ function truncateBlocksNoKill(c: XipCtx, ip: InodeRef, firstIblock: number): num
     rc = bmapTruncate(c.vol, ip.ino, firstIblock, (b) => freed.push(b));
     markInodeDirty(c, ip.ino);
   } finally {
-    mutexUnlock(c.k32, lock);
+    bmapUnlock(c, ip);
   }
   for (const b of freed) if (freeMappedBlock(c, b) < 0) rc = -EUCLEAN;
   return rc;
@@ -436,10 +433,9 @@ export function freeBlockRange(c: XipCtx, ip: InodeRef, first: number, end: numb
 }
 
 function freeBlockRangeNoKill(c: XipCtx, ip: InodeRef, first: number, end: number): number {
-  const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
   const freed: BlockNo[] = [];
   let rc = 0;
-  mutexLock(c.k32, lock, LockClass.BLOCK_MAP);
+  bmapLock(c, ip);
   try {
     for (let ib = first; ib < end; ib++) {
       const loc = ptrLocate(c, ip.ino, ib);
@@ -463,7 +459,7 @@ function freeBlockRangeNoKill(c: XipCtx, ip: InodeRef, first: number, end: numbe
       markInodeDirty(c, ip.ino);
     }
   } finally {
-    mutexUnlock(c.k32, lock);
+    bmapUnlock(c, ip);
   }
   for (const b of freed) if (freeMappedBlock(c, b) < 0 && rc === 0) rc = -EUCLEAN;
   return rc < 0 ? rc : freed.length;

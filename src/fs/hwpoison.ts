@@ -25,12 +25,12 @@
  * @module
  */
 
+import { invalidateLockShared, invalidateUnlockShared } from "./xipfs_locks.ts";
 import { ICACHE_SLOTS, ISLOT } from "../abi/layout.ts";
 import { asIno } from "../abi/types.ts";
 import { immapHeadWord, immapLock, immapUnlock, unmapMappingRange } from "../mm/rmap.ts";
 import { immapList, vmaEnd, vmaMm, vmaPgoff, vmaStart } from "../mm/vma.ts";
-import { downRead, LockClass, upRead } from "../sync/mod.ts";
-import { daxLockEntry, daxPmdLockWord, daxUnlockEntry } from "./dax_fault.ts";
+import { daxLockEntry, daxPmdLockShared, daxPmdUnlockShared, daxUnlockEntry } from "./dax_fault.ts";
 import { bmapWalk } from "./xipfs_bmap.ts";
 import { islotBase, type XipCtx } from "./xipfs_ctx.ts";
 
@@ -67,14 +67,13 @@ export function memoryFailure(c: XipCtx, blocks: readonly number[]): PoisonVicti
 
 /** Wait for faults in flight on (slot, iblock), collect its mappers, unmap it everywhere. */
 function failPage(c: XipCtx, slot: number, iblock: number, victims: PoisonVictim[]): void {
-  const inval = islotBase(c, slot) + ISLOT.invalidateLock;
-  const pmd = daxPmdLockWord(c.mem, slot, iblock);
-  downRead(c.k32, inval, LockClass.INVALIDATE_LOCK);
-  downRead(c.k32, pmd, LockClass.DAX_PMD);
+  const ip = { slot };
+  invalidateLockShared(c, ip);
+  daxPmdLockShared(c.mem, slot, iblock);
   daxLockEntry(c.mem, slot, iblock);
   daxUnlockEntry(c.mem, slot, iblock);
-  upRead(c.k32, pmd);
-  upRead(c.k32, inval);
+  daxPmdUnlockShared(c.mem, slot, iblock);
+  invalidateUnlockShared(c, ip);
   immapLock(c.mem, slot);
   try {
     for (const v of immapList(c.mem, immapHeadWord(c.mem, slot))) {

@@ -40,6 +40,7 @@ import {
 } from "../abi/errno.ts";
 import { DT_DIR } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout.ts";
+import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
@@ -141,6 +142,9 @@ export class ProcfsMount implements VfsFs {
   }
   fsync(ip: VInode): number {
     return own(ip) ? -EINVAL : this.root.fsync(ip);
+  }
+  poll(ip: VInode, flags: number): number {
+    return own(ip) ? DEFAULT_POLLMASK : (this.root.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
   }
   writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
     return own(ip) ? 0 : (this.root.writeAccess?.(ip, op) ?? 0);

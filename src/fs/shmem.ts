@@ -34,7 +34,17 @@
  * @module
  */
 
-import { EFBIG, EINVAL, ENOMEM, ENOSPC } from "../abi/errno.ts";
+import {
+  inodeLock,
+  inodeLockShared,
+  inodeUnlock,
+  inodeUnlockShared,
+  invalidateLock,
+  invalidateLockShared,
+  invalidateUnlock,
+  invalidateUnlockShared,
+} from "./xipfs_locks.ts";
+import { asErrno, EFBIG, EINVAL, ENOMEM, ENOSPC, type Errno, isErr } from "../abi/errno.ts";
 import { IFLAG_SHMEM, ISLOT } from "../abi/layout.ts";
 import {
   SHMEM_INO_BASE,
@@ -62,7 +72,7 @@ import {
 import { rmapAddVma, rmapLockVma, rmapRemoveVma, rmapUnlockVma } from "../mm/rmap.ts";
 import { unmapMappingRange } from "../mm/rmap.ts";
 import { VM_SHARED, vmaFlags, type VmFault, type VmOperations } from "../mm/vma.ts";
-import { downRead, downWrite, LockClass, upRead, upWrite, withNoKill } from "../sync/mod.ts";
+import { withNoKill } from "../sync/mod.ts";
 import { sizePages, vmaInode } from "./dax_fault.ts";
 import { nowSecs } from "./dax.ts";
 import { mapLockedPage } from "./filemap_fault.ts";
@@ -255,7 +265,12 @@ const tmpfsLimitPages = (mem: Memory): number => Math.floor(mem.layout.config.ra
  * @returns the pfn, -1 for a hole when !create, -ENOMEM (no frame),
  *   -ENOSPC (the tmpfs is full)
  */
-export function shmemGetPage(c: XipCtx, ip: InodeRef, pgoff: number, create: boolean): number {
+export function shmemGetPage(
+  c: XipCtx,
+  ip: InodeRef,
+  pgoff: number,
+  create: boolean,
+): Pfn | Errno | -1 {
   const mem = c.mem;
   for (;;) {
     const found = findGetPage(mem, ip.slot, pgoff);
@@ -265,12 +280,12 @@ export function shmemGetPage(c: XipCtx, ip: InodeRef, pgoff: number, create: boo
       shmiGet(c, ip, "kind") === SHMEM_KIND_TMPFS &&
       Atomics.load(c.k32, hdr(c) + SHMHDR.tmpfsPages) >= tmpfsLimitPages(mem)
     ) {
-      return -ENOSPC;
+      return asErrno(-ENOSPC);
     }
-    const got = withNoKill(() => {
+    const got = withNoKill((): Pfn | Errno | typeof RETRY => {
       const pfn = allocFrameReclaim(mem, { zero: true });
-      if (pfn < 0) return pfn;
-      const page = pfn as Pfn;
+      if (isErr(pfn)) return pfn;
+      const page = pfn;
       setPageFlag(mem, page, PG_uptodate);
       setPageFlag(mem, page, PG_dirty);
       lockPage(mem, page); // a fresh frame: nobody else can hold it
@@ -295,8 +310,7 @@ export function shmemGetPage(c: XipCtx, ip: InodeRef, pgoff: number, create: boo
  * @returns bytes read (0 at or past EOF)
  */
 export function shmemRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): number {
-  const sem = shmemIRwsem(c, ip);
-  downRead(c.k32, sem, LockClass.I_RWSEM);
+  inodeLockShared(c, ip);
   try {
     const size = shmemSize(c, ip);
     if (pos >= size) return 0;
@@ -306,9 +320,9 @@ export function shmemRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array)
       const inPage = at % PAGE_SIZE;
       const len = Math.min(n - done, PAGE_SIZE - inPage);
       const pfn = shmemGetPage(c, ip, Math.floor(at / PAGE_SIZE), false);
-      if (pfn === -1) dst.fill(0, done, done + len);
+      if (pfn === -1 || isErr(pfn)) dst.fill(0, done, done + len);
       else {
-        const page = pfn as Pfn;
+        const page = pfn;
         dst.set(pageView(c.mem, page).subarray(inPage, inPage + len), done);
         putPage(c.mem, page);
       }
@@ -317,7 +331,7 @@ export function shmemRead(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array)
     shmiSet(c, ip, "atime", nowSecs());
     return n;
   } finally {
-    upRead(c.k32, sem);
+    inodeUnlockShared(c, ip);
   }
 }
 
@@ -335,8 +349,7 @@ export function shmemWrite(
   src: Uint8Array,
   append = false,
 ): [number, number] {
-  const sem = shmemIRwsem(c, ip);
-  downWrite(c.k32, sem, LockClass.I_RWSEM);
+  inodeLock(c, ip);
   try {
     if (append) pos = shmemSize(c, ip);
     if (src.length === 0) return [0, pos];
@@ -348,12 +361,12 @@ export function shmemWrite(
       const inPage = at % PAGE_SIZE;
       const len = Math.min(n - done, PAGE_SIZE - inPage);
       const pfn = shmemGetPage(c, ip, Math.floor(at / PAGE_SIZE), true);
-      if (pfn < 0) {
+      if (pfn === -1 || isErr(pfn)) {
         if (done === 0) return [pfn, pos];
         break;
       }
-      pageView(c.mem, pfn as Pfn).set(src.subarray(done, done + len), inPage);
-      putPage(c.mem, pfn as Pfn);
+      pageView(c.mem, pfn).set(src.subarray(done, done + len), inPage);
+      putPage(c.mem, pfn);
       done += len;
     }
     if (pos + done > shmemSize(c, ip)) setSize(c, ip, pos + done);
@@ -362,7 +375,7 @@ export function shmemWrite(
     shmiSet(c, ip, "ctime", now);
     return [done, pos];
   } finally {
-    upWrite(c.k32, sem);
+    inodeUnlock(c, ip);
   }
 }
 
@@ -378,10 +391,8 @@ export function shmemWrite(
 export function shmemTruncate(c: XipCtx, ip: InodeRef, size: number): number {
   if (!Number.isInteger(size) || size < 0) return -EINVAL;
   if (size > SHMEM_MAX_BYTES) return -EFBIG;
-  const sem = shmemIRwsem(c, ip);
-  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  downWrite(c.k32, sem, LockClass.I_RWSEM);
-  downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+  inodeLock(c, ip);
+  invalidateLock(c, ip);
   try {
     const old = shmemSize(c, ip);
     setSize(c, ip, size);
@@ -398,8 +409,8 @@ export function shmemTruncate(c: XipCtx, ip: InodeRef, size: number): number {
     shmiSet(c, ip, "ctime", now);
     return 0;
   } finally {
-    upWrite(c.k32, inval);
-    upWrite(c.k32, sem);
+    invalidateUnlock(c, ip);
+    inodeUnlock(c, ip);
   }
 }
 
@@ -443,10 +454,8 @@ function dropPages(c: XipCtx, ip: InodeRef, from: number, to: number): number {
  * @returns 0
  */
 export function shmemPunchHole(c: XipCtx, ip: InodeRef, off: number, len: number): number {
-  const sem = shmemIRwsem(c, ip);
-  const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  downWrite(c.k32, sem, LockClass.I_RWSEM);
-  downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+  inodeLock(c, ip);
+  invalidateLock(c, ip);
   try {
     const end = off + len;
     const first = sizePages(off), last = Math.floor(end / PAGE_SIZE);
@@ -459,16 +468,16 @@ export function shmemPunchHole(c: XipCtx, ip: InodeRef, off: number, len: number
     shmiSet(c, ip, "mtime", nowSecs());
     return 0;
   } finally {
-    upWrite(c.k32, inval);
-    upWrite(c.k32, sem);
+    invalidateUnlock(c, ip);
+    inodeUnlock(c, ip);
   }
 }
 
 /** Zero [at, at + len) inside one page, if the page exists (a hole is zero already). */
 function zeroRange(c: XipCtx, ip: InodeRef, at: number, len: number): void {
   const pfn = shmemGetPage(c, ip, Math.floor(at / PAGE_SIZE), false);
-  if (pfn < 0) return;
-  const page = pfn as Pfn;
+  if (pfn === -1 || isErr(pfn)) return;
+  const page = pfn;
   withNoKill(() => lockPage(c.mem, page));
   pageView(c.mem, page).fill(0, at % PAGE_SIZE, at % PAGE_SIZE + len);
   withNoKill(() => {
@@ -493,8 +502,7 @@ export function shmemFallocate(
   keepSize: boolean,
 ): number {
   if (off + len > SHMEM_MAX_BYTES) return -EFBIG;
-  const sem = shmemIRwsem(c, ip);
-  downWrite(c.k32, sem, LockClass.I_RWSEM);
+  inodeLock(c, ip);
   try {
     const made: number[] = [];
     for (let pg = Math.floor(off / PAGE_SIZE); pg < sizePages(off + len); pg++) {
@@ -504,20 +512,19 @@ export function shmemFallocate(
         continue;
       }
       const pfn = shmemGetPage(c, ip, pg, true);
-      if (pfn < 0) {
-        const inval = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-        downWrite(c.k32, inval, LockClass.INVALIDATE_LOCK);
+      if (pfn === -1 || isErr(pfn)) {
+        invalidateLock(c, ip);
         for (const m of made) dropPages(c, ip, m, m + 1);
-        upWrite(c.k32, inval);
+        invalidateUnlock(c, ip);
         return pfn;
       }
-      putPage(c.mem, pfn as Pfn);
+      putPage(c.mem, pfn);
       made.push(pg);
     }
     if (!keepSize && off + len > shmemSize(c, ip)) setSize(c, ip, off + len);
     return 0;
   } finally {
-    upWrite(c.k32, sem);
+    inodeUnlock(c, ip);
   }
 }
 
@@ -526,12 +533,11 @@ export function shmemFallocate(
 
 /** Run `body` under `ip`'s invalidate_lock (read). Entry: mmap_lock held for reading. */
 function withInvalidate(c: XipCtx, ip: InodeRef, body: () => number): number {
-  const w = islotBase(c, ip.slot) + ISLOT.invalidateLock;
-  downRead(c.k32, w, LockClass.INVALIDATE_LOCK);
+  invalidateLockShared(c, ip);
   try {
     return body();
   } finally {
-    upRead(c.k32, w);
+    invalidateUnlockShared(c, ip);
   }
 }
 
@@ -553,11 +559,11 @@ export function shmemFault(c: XipCtx, vmf: VmFault): number {
     // From the reference to the lock, no kill point (the rule of lockPage).
     const pfn = withNoKill(() => {
       const got = shmemGetPage(c, ip, vmf.pgoff, true);
-      if (got >= 0) lockPage(mem, got as Pfn);
+      if (got !== -1 && !isErr(got)) lockPage(mem, got);
       return got;
     });
-    if (pfn < 0) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-    const page = pfn as Pfn;
+    if (pfn === -1 || isErr(pfn)) return pfn === -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+    const page = pfn;
     try {
       if (!pageIs(mem, page, ip.slot, vmf.pgoff)) return VM_FAULT_NOPAGE;
       if (vmf.pgoff >= sizePages(shmemSize(c, ip))) return VM_FAULT_SIGBUS;

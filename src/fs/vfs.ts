@@ -369,7 +369,7 @@ function clampToMax(fs: VfsFs, pos: number, len: number): number {
  */
 function doRead(fs: VfsFs, ip: VInode, flags: number, pos: number, dst: Uint8Array): number {
   if (dst.length === 0) return 0;
-  if (fs.isDax(ip)) return fs.daxRead(ip, pos, dst);
+  if (fs.isDax(ip)) return fs.daxRead(ip, pos, dst, flags);
   const sem = fs.iRwsem(ip);
   downRead(fs.mem.k32, sem, LockClass.I_RWSEM);
   try {
@@ -397,11 +397,12 @@ function doWrite(
 ): [number, number] {
   const append = (flags & O_APPEND) !== 0;
   if (fs.isDax(ip)) {
-    if (append) return fs.daxAppend(ip, src); // cut at the largest file, as daxWrite is
+    if (append) return fs.daxAppend(ip, src, flags); // cut at the largest file, as daxWrite is
     if (src.length === 0) return [0, pos];
+    if (fs.stream?.(ip)) return [fs.daxWrite(ip, 0, src, flags), pos];
     const len = clampToMax(fs, pos, src.length);
     if (len < 0) return [len, pos];
-    return [fs.daxWrite(ip, pos, len < src.length ? src.subarray(0, len) : src), pos];
+    return [fs.daxWrite(ip, pos, len < src.length ? src.subarray(0, len) : src, flags), pos];
   }
   const sem = fs.iRwsem(ip);
   downWrite(fs.mem.k32, sem, LockClass.I_RWSEM);

@@ -80,10 +80,19 @@ export interface VfsFs {
   readonly maxBytes: number;
   isDax(ip: VInode): boolean;
   /**
-   * The inode is a device without a file position (a tty): pread, pwrite
-   * and lseek on it are -ESPIPE (Linux's FMODE_STREAM). Absent: never.
+   * The inode is a stream without a file position (a tty, a pipe): pread,
+   * pwrite and lseek on it are -ESPIPE (Linux's FMODE_STREAM). Absent: never.
+   * (daxRead/daxWrite/daxAppend get the open file's O_* `flags`, which a
+   * stream needs for O_NONBLOCK; files ignore them.)
    */
   stream?(ip: VInode): boolean;
+  /**
+   * poll(2)'s events of an open file of `ip` (open flags `flags`), for
+   * filesystems whose files are not always ready (pipes, devices). Never
+   * sleeps; a change of readiness bumps the poll word (sys_poll.ts
+   * pollWake). Absent: DEFAULT_POLLMASK.
+   */
+  poll?(ip: VInode, flags: number): number;
   getattr(ip: VInode): VAttr;
   /** i_size. No lock needed (a racing writer may change it right after). */
   size(ip: VInode): number;
@@ -101,14 +110,14 @@ export interface VfsFs {
    * Copy [pos, pos+dst.length) clamped to i_size into dst, device to buffer
    * (S_DAX inodes). Takes i_rwsem for read; counts STAT.copiedRead.
    */
-  daxRead(ip: VInode, pos: number, dst: Uint8Array): number;
+  daxRead(ip: VInode, pos: number, dst: Uint8Array, flags?: number): number;
   /** Write src at pos, allocating, extending i_size. Takes i_rwsem for write; counts STAT.copiedWrite. */
-  daxWrite(ip: VInode, pos: number, src: Uint8Array): number;
+  daxWrite(ip: VInode, pos: number, src: Uint8Array, flags?: number): number;
   /**
    * daxWrite at i_size, read under the same i_rwsem hold (O_APPEND).
    * @returns [bytes written or -errno, the position they start at]
    */
-  daxAppend(ip: VInode, src: Uint8Array): [number, number];
+  daxAppend(ip: VInode, src: Uint8Array, flags?: number): [number, number];
   /** Set i_size after the page-cache path put data below it. Caller holds i_rwsem for write. */
   setSize(ip: VInode, size: number): void;
   /**

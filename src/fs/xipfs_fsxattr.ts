@@ -13,12 +13,12 @@
  * @module
  */
 
-import { ISLOT, XIP_FL_DAX, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
+import { inodeLock, inodeUnlock } from "./xipfs_locks.ts";
+import { XIP_FL_DAX, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
 import { EINVAL } from "../abi/errno.ts";
-import { downWrite, LockClass, upWrite } from "../sync/mod.ts";
 import { markInodeDirty } from "./balloc.ts";
 import { inodeGet, inodeSet, isRegMode } from "./xipfs_format.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
 
 /** fsx_xflags: the extent-size hint is set (linux/fs.h FS_XFLAG_EXTSIZE). */
 export const FS_XFLAG_EXTSIZE = 0x0000_0800;
@@ -59,8 +59,7 @@ export function setFsxattr(c: XipCtx, ip: InodeRef, a: FsxAttr): number {
   const blocks = bytes / XIPFS_BLOCK_SIZE;
   if (!Number.isInteger(blocks) || blocks < 0 || blocks > EXTSIZE_MAX_BLOCKS) return -EINVAL;
   if (blocks !== 0 && (blocks & (blocks - 1)) !== 0) return -EINVAL;
-  const rw = islotBase(c, ip.slot) + ISLOT.iRwsem;
-  downWrite(c.k32, rw, LockClass.I_RWSEM);
+  inodeLock(c, ip);
   try {
     if (!isRegMode(inodeGet(c.vol, ip.ino, "mode"))) return -EINVAL;
     const cur = inodeGet(c.vol, ip.ino, "extsize");
@@ -70,6 +69,6 @@ export function setFsxattr(c: XipCtx, ip: InodeRef, a: FsxAttr): number {
     markInodeDirty(c, ip.ino);
     return 0;
   } finally {
-    upWrite(c.k32, rw);
+    inodeUnlock(c, ip);
   }
 }

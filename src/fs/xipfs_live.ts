@@ -31,6 +31,14 @@
  */
 
 import {
+  inodeLock,
+  inodeLockShared,
+  inodeUnlock,
+  inodeUnlockShared,
+  invalidateLockShared,
+  invalidateUnlockShared,
+} from "./xipfs_locks.ts";
+import {
   ICACHE_SLOTS,
   IFLAG_SHMEM,
   ISLOT,
@@ -48,8 +56,6 @@ import { EBUSY, errnoName } from "../abi/errno.ts";
 import { asBlock, type BlockNo, type Ino } from "../abi/types.ts";
 import { type BlockDevice, MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
-import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
-import { LockClass } from "../sync/lockdep.ts";
 import {
   blocksAllocated,
   blocksFreed,
@@ -306,24 +312,24 @@ export class XipFs {
 
   /** i_rwsem for write (Linux inode_lock). */
   inodeLock(ip: InodeRef): void {
-    downWrite(this.ctx.k32, this.islotWord(ip, "iRwsem"), LockClass.I_RWSEM);
+    inodeLock(this.ctx, ip);
   }
   inodeUnlock(ip: InodeRef): void {
-    upWrite(this.ctx.k32, this.islotWord(ip, "iRwsem"));
+    inodeUnlock(this.ctx, ip);
   }
   /** i_rwsem for read (Linux inode_lock_shared). */
   inodeLockShared(ip: InodeRef): void {
-    downRead(this.ctx.k32, this.islotWord(ip, "iRwsem"), LockClass.I_RWSEM);
+    inodeLockShared(this.ctx, ip);
   }
   inodeUnlockShared(ip: InodeRef): void {
-    upRead(this.ctx.k32, this.islotWord(ip, "iRwsem"));
+    inodeUnlockShared(this.ctx, ip);
   }
   /** invalidate_lock for read: faults, and page-cache fills (filemap_invalidate_lock_shared). */
   invalidateLockShared(ip: InodeRef): void {
-    downRead(this.ctx.k32, this.islotWord(ip, "invalidateLock"), LockClass.INVALIDATE_LOCK);
+    invalidateLockShared(this.ctx, ip);
   }
   invalidateUnlockShared(ip: InodeRef): void {
-    upRead(this.ctx.k32, this.islotWord(ip, "invalidateLock"));
+    invalidateUnlockShared(this.ctx, ip);
   }
 
   // --- blocks and data ---------------------------------------------------

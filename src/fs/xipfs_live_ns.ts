@@ -24,6 +24,7 @@
  * @module
  */
 
+import { inodeLock, inodeLockShared, inodeUnlock, inodeUnlockShared } from "./xipfs_locks.ts";
 import { XDIRENT, XFT_DIR, XIP_FL_DAX, XIPFS_BLOCK_SIZE, XIPFS_NAME_MAX } from "../abi/layout.ts";
 import {
   EBUSY,
@@ -39,10 +40,8 @@ import {
   EUCLEAN,
 } from "../abi/errno.ts";
 import { type Ino } from "../abi/types.ts";
-import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
-import { ISLOT } from "../abi/layout.ts";
 import { allocInode, freeInode, markBlockDirty, markInodeDirty } from "./balloc.ts";
 import { allocMetaBlock } from "./getblock.ts";
 import { iget, iput } from "./icache.ts";
@@ -73,14 +72,9 @@ import {
   S_IFREG,
   S_IFSOCK,
 } from "./xipfs_format.ts";
-import { type InodeRef, islotBase, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
 
 const enc = new TextEncoder();
-
-const rwsemOf = (c: XipCtx, ip: InodeRef): number => islotBase(c, ip.slot) + ISLOT.iRwsem;
-const lockW = (c: XipCtx, ip: InodeRef, sub = 0) =>
-  downWrite(c.k32, rwsemOf(c, ip), LockClass.I_RWSEM, sub);
-const unlockW = (c: XipCtx, ip: InodeRef) => upWrite(c.k32, rwsemOf(c, ip));
 
 /** Mark every block of `ino`'s map dirty (small: directories, symlink targets). */
 function markMapDirty(c: XipCtx, ino: Ino): void {
@@ -130,12 +124,12 @@ function nameFree(c: XipCtx, dir: Ino, name: string): number {
 export function lookup(c: XipCtx, dir: InodeRef, name: string): Ino | number {
   const bad = userNameCheck(name);
   if (bad < 0) return bad;
-  downRead(c.k32, rwsemOf(c, dir), LockClass.I_RWSEM);
+  inodeLockShared(c, dir);
   try {
     if (!isDirMode(inodeGet(c.vol, dir.ino, "mode"))) return -ENOTDIR;
     return dirLookup(c.vol, dir.ino, name);
   } finally {
-    upRead(c.k32, rwsemOf(c, dir));
+    inodeUnlockShared(c, dir);
   }
 }
 
@@ -155,7 +149,7 @@ function makeNode(
   const bad = userNameCheck(name);
   if (bad < 0) return bad;
   if (name === "." || name === "..") return -EEXIST;
-  lockW(c, dir);
+  inodeLock(c, dir);
   try {
     const free = nameFree(c, dir.ino, name);
     if (free < 0) return free;
@@ -183,7 +177,7 @@ function makeNode(
     touch(c, dir.ino);
     return ino;
   } finally {
-    unlockW(c, dir);
+    inodeUnlock(c, dir);
   }
 }
 
@@ -306,11 +300,11 @@ export function link(c: XipCtx, ip: InodeRef, dir: InodeRef, name: string): numb
   if (name === "." || name === "..") return -EEXIST;
   const mode = inodeGet(c.vol, ip.ino, "mode");
   if (isDirMode(mode)) return -EPERM;
-  lockW(c, dir);
+  inodeLock(c, dir);
   try {
     const free = nameFree(c, dir.ino, name);
     if (free < 0) return free;
-    lockW(c, ip, 1);
+    inodeLock(c, ip, 1);
     try {
       const links = inodeGet(c.vol, ip.ino, "links");
       if (links === 0) return -ENOENT; // its last name went while we looked (orphan)
@@ -330,10 +324,10 @@ export function link(c: XipCtx, ip: InodeRef, dir: InodeRef, name: string): numb
       touch(c, dir.ino);
       return 0;
     } finally {
-      unlockW(c, ip);
+      inodeUnlock(c, ip);
     }
   } finally {
-    unlockW(c, dir);
+    inodeUnlock(c, dir);
   }
 }
 
@@ -365,7 +359,7 @@ function removeName(c: XipCtx, dir: InodeRef, name: string, wantDir: boolean): n
   if (name === ".") return -EINVAL;
   if (name === "..") return wantDir ? -ENOTEMPTY : -EISDIR;
   let victim: InodeRef | null = null;
-  lockW(c, dir);
+  inodeLock(c, dir);
   try {
     if (!isDirMode(inodeGet(c.vol, dir.ino, "mode"))) return -ENOTDIR;
     const ino = dirLookup(c.vol, dir.ino, name);
@@ -376,7 +370,7 @@ function removeName(c: XipCtx, dir: InodeRef, name: string, wantDir: boolean): n
     const ref = iget(c, ino);
     if (typeof ref === "number") return ref;
     victim = ref;
-    lockW(c, victim, 1);
+    inodeLock(c, victim, 1);
     try {
       if (isDir) {
         const n = dirCountChildren(c.vol, ino);
@@ -395,10 +389,10 @@ function removeName(c: XipCtx, dir: InodeRef, name: string, wantDir: boolean): n
       touch(c, dir.ino);
       return 0;
     } finally {
-      unlockW(c, victim);
+      inodeUnlock(c, victim);
     }
   } finally {
-    unlockW(c, dir);
+    inodeUnlock(c, dir);
     if (victim !== null) iput(c, victim);
   }
 }
@@ -471,10 +465,10 @@ export function rename(
         (!isAncestor(c, oldDir.ino, newDir.ino) && newDir.ino < oldDir.ino);
       if (newFirst) [first, second] = [newDir, oldDir];
     }
-    lockW(c, first, 0);
+    inodeLock(c, first, 0);
     held.push(first);
     if (cross) {
-      lockW(c, second, 1);
+      inodeLock(c, second, 1);
       held.push(second);
     }
     const src = dirLookup(c.vol, oldDir.ino, oldName);
@@ -497,7 +491,7 @@ export function rename(
     const srcRef = iget(c, src);
     if (typeof srcRef === "number") return srcRef;
     refs.push(srcRef);
-    lockW(c, srcRef, 2);
+    inodeLock(c, srcRef, 2);
     held.push(srcRef);
     let tgtRef: InodeRef | null = null;
     if (tgt >= 0) {
@@ -505,7 +499,7 @@ export function rename(
       if (typeof r === "number") return r;
       tgtRef = r;
       refs.push(r);
-      lockW(c, r, 3);
+      inodeLock(c, r, 3);
       held.push(r);
       if (tgtIsDir) {
         const n = dirCountChildren(c.vol, tgt);
@@ -514,7 +508,7 @@ export function rename(
     }
     return renameLocked(c, oldDir, oldName, newDir, newName, srcRef, tgtRef, srcIsDir);
   } finally {
-    for (const h of held.reverse()) unlockW(c, h);
+    for (const h of held.reverse()) inodeUnlock(c, h);
     if (cross) mutexUnlock(c.k32, renameLock);
     for (const r of refs) iput(c, r);
   }
@@ -598,7 +592,7 @@ export function readdir(
   cookie: number,
   max = Infinity,
 ): ReaddirEntry[] | number {
-  downRead(c.k32, rwsemOf(c, dir), LockClass.I_RWSEM);
+  inodeLockShared(c, dir);
   try {
     const out: ReaddirEntry[] = [];
     const rc = dirIterate(c.vol, dir.ino, (e) => {
@@ -608,6 +602,6 @@ export function readdir(
     });
     return rc < 0 ? rc : out;
   } finally {
-    upRead(c.k32, rwsemOf(c, dir));
+    inodeUnlockShared(c, dir);
   }
 }

@@ -25,17 +25,15 @@
  * @module
  */
 
-import { ISLOT } from "../abi/layout.ts";
+import { bmapLock, bmapUnlock } from "./xipfs_locks.ts";
 import { EFBIG, EUCLEAN } from "../abi/errno.ts";
 import { asBlock, type BlockNo, type Ino } from "../abi/types.ts";
-import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { withNoKill } from "../sync/task.ts";
-import { LockClass } from "../sync/lockdep.ts";
 import { freeMappedBlock, markBlockDirty, markInodeDirty } from "./balloc.ts";
 import { ptrLocate, ptrSlotCreate } from "./getblock.ts";
 import { BMAP_MAX_BLOCKS, bmapWalk } from "./xipfs_bmap.ts";
 import { blockPtrValid, inodeGet, inodeSet } from "./xipfs_format.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
 
 /** Where a block pointer lives: its word in c.i32 and the block holding it (for dirtying). */
 interface PtrSlot {
@@ -58,12 +56,11 @@ export function bmapLastIblock(c: XipCtx, ino: Ino): number {
 /** Run `fn` under `ip`'s block-map lock, as one no-kill region. */
 function withBmapLock<T>(c: XipCtx, ip: InodeRef, fn: () => T): T {
   return withNoKill(() => {
-    const lock = islotBase(c, ip.slot) + ISLOT.bmapLock;
-    mutexLock(c.k32, lock, LockClass.BLOCK_MAP);
+    bmapLock(c, ip);
     try {
       return fn();
     } finally {
-      mutexUnlock(c.k32, lock);
+      bmapUnlock(c, ip);
     }
   });
 }

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { inodeLock, inodeUnlock, invalidateLock, invalidateUnlock } from "./xipfs_locks.ts";
 import {
   ISLOT,
   TASK,
@@ -40,8 +41,6 @@ import {
   testPageFlag,
 } from "../mm/memmap.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
-import { downWrite, upWrite } from "../sync/rwsem.ts";
-import { LockClass } from "../sync/lockdep.ts";
 import { markBlockDirty, markInodeDirty } from "./balloc.ts";
 import { daxZeroBlockRange, nowSecs, XIPFS_MAX_BYTES } from "./dax.ts";
 import { bmapLookupFast, freeBlockRange, truncateBlocks } from "./getblock.ts";
@@ -202,12 +201,11 @@ export function dropPagesRange(c: XipCtx, ip: InodeRef, from: number, to: number
  * fallocate); returns the unlock. Entry: none of `ip`'s locks held.
  */
 export function lockForTruncate(c: XipCtx, ip: InodeRef): () => void {
-  const base = islotBase(c, ip.slot);
-  downWrite(c.k32, base + ISLOT.iRwsem, LockClass.I_RWSEM);
-  downWrite(c.k32, base + ISLOT.invalidateLock, LockClass.INVALIDATE_LOCK);
+  inodeLock(c, ip);
+  invalidateLock(c, ip);
   return () => {
-    upWrite(c.k32, base + ISLOT.invalidateLock);
-    upWrite(c.k32, base + ISLOT.iRwsem);
+    invalidateUnlock(c, ip);
+    inodeUnlock(c, ip);
   };
 }
 

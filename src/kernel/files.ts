@@ -100,10 +100,12 @@ import {
   vfsSymlink,
   vfsUnlink,
 } from "../fs/vfs_path.ts";
+import { vfsPoll } from "../fs/vfs_poll.ts";
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { consoleInstall } from "./console.ts";
+import { pipeCreate } from "./pipe_fs.ts";
 import type { InodeRef, XipFs } from "../fs/xipfs_live.ts";
 
 /**
@@ -118,6 +120,12 @@ export interface FileGlue {
   /** openat(2): the new fd or -errno. `dirfd` is AT_FDCWD or an open directory. */
   openat(dirfd: number, path: string, flags: number, mode: number): number;
   close(fd: number): number;
+  /** dup(2) and fcntl's F_DUPFD: the lowest free fd >= `minFd` on the same open file. */
+  dup(fd: number, minFd?: number, cloexec?: boolean): number;
+  /** dup3(2): `newFd` names `oldFd`'s open file (what it named is closed). */
+  dup3(oldFd: number, newFd: number, cloexec: boolean): number;
+  /** fcntl(2)'s descriptor and status-flag commands (vfsFcntl). */
+  fcntl(fd: number, cmd: number, arg: number): number;
   /** read(2) at the file position into `dst`: bytes read (0 at EOF) or -errno. */
   read(fd: number, dst: Uint8Array): number;
   write(fd: number, src: Uint8Array): number;
@@ -133,6 +141,8 @@ export interface FileGlue {
   unlinkat(dirfd: number, path: string, flags: number): number;
   /** mkdirat(2): 0 or -errno. */
   mkdirat(dirfd: number, path: string, mode: number): number;
+  /** poll(2)'s events of `fd` now (vfsPoll): POLL* bits, POLLNVAL when it is not open. */
+  poll(fd: number): number;
   /** linkat(2) with AT_SYMLINK_FOLLOW and AT_EMPTY_PATH in `flags`: 0 or -errno. */
   linkat(od: number, op: string, nd: number, np: string, flags: number): number;
   /** linux_dirent64 records filling at most `max` bytes, or -errno. */
@@ -153,10 +163,6 @@ export interface FileGlue {
   getcwd(): string | number;
   /** statfs of the filesystem `path` (or, with a number, fd) is on. */
   statfs(where: string | number): VStatfs | number;
-  /** dup(2), dup3(2) (dup2 when newFd differs and !cloexec), fcntl(2): as Linux, or -errno. */
-  dup(fd: number): number;
-  dup3(fd: number, newFd: number, cloexec: boolean): number;
-  fcntl(fd: number, cmd: number, arg: number): number;
   /**
    * What the record-lock calls need of `fd`: its open-file record, inode,
    * flags, position and size, and the fd table (the lock owner), or -EBADF.
@@ -198,6 +204,10 @@ export interface FileGlue {
   dupTable(): number;
   /** The same fd table for a new thread (CLONE_FILES). @returns its PROC.fdTable */
   shareTable(): number;
+  /**
+   * pipe2: a new pipe's [read fd, write fd] (pipe_fs.ts), or -ENFILE, -EMFILE.
+   */
+  pipe(nonblock: boolean, cloexec: boolean): [number, number] | number;
   /**
    * Open `path` for exec (see VfsFiles.openExec), mapping its segments
    * into mm `into` (execve's new mm).
@@ -262,6 +272,10 @@ export class VfsFiles implements FileGlue {
     return new VfsFiles(fs, { fs: fs.vfs, fdt: fdTable - 1 }, mm);
   }
 
+  pipe(nonblock: boolean, cloexec: boolean): [number, number] | number {
+    return pipeCreate(this.proc, nonblock, cloexec);
+  }
+
   /** Share this fd table with a new thread (CLONE_FILES): one more user. */
   shareTable(): number {
     fdtGet(this.fs.mem, this.proc.fdt);
@@ -320,6 +334,19 @@ export class VfsFiles implements FileGlue {
   close(fd: number): number {
     return vfsClose(this.proc, fd);
   }
+  dup(fd: number, minFd = 0, cloexec = false): number {
+    return vfsDup(this.proc, fd, minFd, cloexec);
+  }
+  dup3(oldFd: number, newFd: number, cloexec: boolean): number {
+    return vfsDup2(this.proc, oldFd, newFd, cloexec);
+  }
+  fcntl(fd: number, cmd: number, arg: number): number {
+    if (cmd === F_DUPFD || cmd === F_DUPFD_CLOEXEC) {
+      const [soft] = fdtNofile(this.fs.mem, this.proc.fdt);
+      if (arg < 0 || arg >= soft) return -EINVAL; // Linux: arg past RLIMIT_NOFILE
+    }
+    return vfsFcntl(this.proc, fd, cmd, arg);
+  }
   read(fd: number, dst: Uint8Array): number {
     return vfsRead(this.proc, fd, dst);
   }
@@ -356,6 +383,9 @@ export class VfsFiles implements FileGlue {
   }
   mkdirat(dirfd: number, path: string, mode: number): number {
     return this.#at(dirfd, path, () => vfsMkdir(this.proc, path, mode));
+  }
+  poll(fd: number): number {
+    return vfsPoll(this.proc, fd);
   }
   statat(dirfd: number, path: string, follow: boolean): VStat | number {
     let st: VStat | number = -ENOENT;
@@ -417,19 +447,6 @@ export class VfsFiles implements FileGlue {
         return 0;
       });
     return r < 0 ? r : out;
-  }
-  dup(fd: number): number {
-    return vfsDup(this.proc, fd);
-  }
-  dup3(fd: number, newFd: number, cloexec: boolean): number {
-    return vfsDup2(this.proc, fd, newFd, cloexec);
-  }
-  fcntl(fd: number, cmd: number, arg: number): number {
-    if (cmd === F_DUPFD || cmd === F_DUPFD_CLOEXEC) {
-      const [soft] = fdtNofile(this.fs.mem, this.proc.fdt);
-      if (arg < 0 || arg >= soft) return -EINVAL; // Linux: arg past RLIMIT_NOFILE
-    }
-    return vfsFcntl(this.proc, fd, cmd, arg);
   }
   nofile(): [number, number] {
     return fdtNofile(this.fs.mem, this.proc.fdt);

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { EINVAL, ENOSYS } from "../abi/errno.ts";
+import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
 import { PROCS_HDR, START_PENDING } from "../abi/layout.ts";
 import { REG_A0, REG_SP, REG_TP } from "../abi/regs.ts";
 import { asTid, asVirt } from "../abi/types.ts";
@@ -31,7 +31,7 @@ import { mmGet, mmPut } from "../mm/mm.ts";
 import { enterIdle, switchMm } from "../mm/tlb.ts";
 import { copyToUser } from "../mm/uaccess.ts";
 import { taskExit, taskInit, withNoKill } from "../sync/mod.ts";
-import { procClaim, procGet, procSet, procUnclaim, procWord } from "./proc.ts";
+import { procClaim, procGet, procRetiring, procSet, procUnclaim, procWord } from "./proc.ts";
 import { signalFork } from "./signal_state.ts";
 import { sleepOnWord } from "./sleep.ts";
 import type { Task } from "./task.ts";
@@ -119,7 +119,7 @@ export function doClone(t: Task, req: CloneRequest): number {
   // them; a thread, or a CLONE_PARENT child, gets the group's own parent.
   const leader = procGet(mem, t.slot, "leader");
   const sibling = (req.flags & (CLONE_THREAD | CLONE_PARENT)) !== 0;
-  const claim = procClaim(mem, sibling ? procGet(mem, leader, "parentSlot") : leader);
+  const claim = claimSlot(t, sibling ? procGet(mem, leader, "parentSlot") : leader);
   if (typeof claim === "number") return claim;
   const { slot, pid } = claim;
   if ((req.flags & CLONE_THREAD) !== 0) {
@@ -144,6 +144,34 @@ export function doClone(t: Task, req: CloneRequest): number {
     }
   }
   return pid;
+}
+
+/** How long a fork waits for the Machine to retire exited processes' slots. */
+const CLAIM_WAIT_MS = 2000;
+
+/**
+ * procClaim for a child of `t` whose parent slot is `parent`. When every
+ * slot is taken but some only wait for the Machine to retire their
+ * Workers (procRetiring: exited and reaped, which Linux would have freed
+ * already), sleep until a slot is freed, killable and at most
+ * CLAIM_WAIT_MS, and try again: a process that forks and reaps quickly
+ * must not see EAGAIN because the Machine's event loop is behind.
+ *
+ * @returns the slot and pid, or -EAGAIN (every slot held by a live
+ *   process or an unreaped zombie), -ERESTARTSYS (a fatal signal)
+ */
+function claimSlot(t: Task, parent: number): { slot: number; pid: number } | number {
+  const mem = t.mem;
+  const live = mem.layout.procs.base + PROCS_HDR.live;
+  const deadline = performance.now() + CLAIM_WAIT_MS;
+  for (;;) {
+    const seen = Atomics.load(mem.k32, live);
+    const claim = procClaim(mem, parent);
+    if (claim !== -EAGAIN || procRetiring(mem) === 0) return claim;
+    const r = sleepOnWord(mem, t.slot, live, seen, deadline, true);
+    if (r === -ETIMEDOUT) return -EAGAIN;
+    if (r < 0) return r;
+  }
 }
 
 /**

@@ -50,6 +50,7 @@ import { XipVfs } from "../fs/vfs_xipfs.ts";
 import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../fs/xipfs_live.ts";
 import { currentTid } from "../sync/mod.ts";
 import { registerConsole } from "./console.ts";
+import { PipeMount } from "./pipe_fs.ts";
 
 /** Mount options the Machine passes to every Worker (structured-clone safe). */
 export interface FsMountOptions {
@@ -112,7 +113,9 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   registerConsole(mem);
   ipcAttach(xip.ctx);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
-  const vfs = new DevMount(new ChrdevMount(new AnonMount(new TmpfsMount(procfs, xip.ctx))));
+  const vfs = new DevMount(
+    new PipeMount(new ChrdevMount(new AnonMount(new TmpfsMount(procfs, xip.ctx)))),
+  );
   registerSocketOps(mem, (ino, slot) => vfs.iput(vfs.handle(ino as Ino, slot)));
   return { mem, opts, xip, vfs, procfs };
 }

@@ -142,7 +142,8 @@ const sext12 = (v: number): number => (v << 20) >> 20;
  * (futexPhysWord, `va2` faulted in for writing); the operation is a
  * compareExchange loop and the wakes hold no lock.
  *
- * @returns waiters woken (both words), or -ENOSYS (unknown op or comparison,
+ * @returns waiters woken (both words), or -ENOSYS (an unknown op, before
+ *   anything changes; an unknown comparison, after the op was applied: both
  *   as Linux), -EFAULT, -EINVAL
  */
 export function futexWakeOp(
@@ -158,11 +159,9 @@ export function futexWakeOp(
   const cmp = (encoded >>> 24) & 15;
   let oparg = sext12(encoded >>> 12);
   const cmparg = sext12(encoded);
-  if (shift !== 0) {
-    if (oparg < 0 || oparg > 31) return -EINVAL;
-    oparg = 1 << oparg;
-  }
-  if (wakeOpApply(0, op, oparg) === null || wakeOpCompare(0, cmp, cmparg) === null) return -ENOSYS;
+  // A shift out of range is masked, not refused (Linux warns and masks).
+  if (shift !== 0) oparg = 1 << (oparg & 31);
+  if (wakeOpApply(0, op, oparg) === null) return -ENOSYS;
   const w = futexPhysWord(t.mem, t.mm, va);
   if (w < 0) return w;
   const w2 = futexPhysWord(t.mem, t.mm, va2, true);
@@ -174,8 +173,11 @@ export function futexWakeOp(
     if (seen === old) break;
     old = seen;
   }
+  // As futex_atomic_op_inuser: an unknown comparison fails after the op was applied.
+  const second = wakeOpCompare(old, cmp, cmparg);
+  if (second === null) return -ENOSYS;
   let woken = Atomics.notify(p32, w, Math.max(0, nr));
-  if (wakeOpCompare(old, cmp, cmparg)) woken += Atomics.notify(p32, w2, Math.max(0, nr2));
+  if (second) woken += Atomics.notify(p32, w2, Math.max(0, nr2));
   return woken;
 }
 

@@ -25,7 +25,17 @@
  * @module
  */
 
-import { E2BIG, EAGAIN, EIDRM, EINVAL, ENOMEM, ENOMSG, ENOSYS, EPERM } from "../abi/errno.ts";
+import {
+  E2BIG,
+  EAGAIN,
+  EIDRM,
+  EINVAL,
+  ENOMEM,
+  ENOMSG,
+  ENOSYS,
+  EPERM,
+  isErr,
+} from "../abi/errno.ts";
 import {
   IPC_64,
   IPC_INFO,
@@ -48,7 +58,7 @@ import {
 import { ICACHE_SLOTS } from "../abi/layout.ts";
 import { ipcParts, MSG_IDS, MSQ, MSQ_PAGES, MSQ_WORDS, SVPERM } from "../abi/layout_ipc.ts";
 import { ERESTARTNOHAND } from "../abi/signal.ts";
-import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asPfn, PAGE_SIZE } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { allocFrameReclaim } from "../mm/frame_alloc.ts";
 import { putPage } from "../mm/memmap.ts";
@@ -199,13 +209,13 @@ export function msgSnd(
 function addStorePage(mem: Memory, t: IdTable, rec: number, i: number): boolean {
   return withNoKill(() => {
     const pfn = allocFrameReclaim(mem);
-    if (pfn < 0) return false;
+    if (isErr(pfn)) return false;
     const used = t.locked(() => {
       if (t.k32[rec + SVPERM.state] === 0 || t.k32[rec + MSQ.pages + i] !== 0) return false;
       t.k32[rec + MSQ.pages + i] = pfn + 1;
       return true;
     });
-    if (!used) putPage(mem, pfn as Pfn);
+    if (!used) putPage(mem, pfn);
     return true;
   });
 }
@@ -306,7 +316,7 @@ function freeQueueLocked(mem: Memory, t: IdTable, idx: number): void {
   for (let i = 0; i < MSQ_PAGES; i++) {
     const p = t.k32[q + MSQ.pages + i]!;
     t.k32[q + MSQ.pages + i] = 0;
-    if (p !== 0) putPage(mem, (p - 1) as Pfn);
+    if (p !== 0) putPage(mem, asPfn(p - 1));
   }
   t.remove(idx);
 }

@@ -13,8 +13,9 @@
  * @module
  */
 
+import { isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asPfn, PAGE_SIZE } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { allocFrameReclaim } from "../mm/frame_alloc.ts";
 import { putPage } from "../mm/memmap.ts";
@@ -76,9 +77,9 @@ export function ringMissingPage(mem: Memory, ring: PageRing, pos: number, len: n
 export function ringAddPage(mem: Memory, ring: PageRing, i: number): boolean {
   return withNoKill(() => {
     const pfn = allocFrameReclaim(mem);
-    if (pfn < 0) return false;
+    if (isErr(pfn)) return false;
     if (Atomics.compareExchange(mem.k32, ring.r + ring.pages + i, 0, pfn + 1) !== 0) {
-      putPage(mem, pfn as Pfn);
+      putPage(mem, pfn);
     }
     return true;
   });
@@ -88,6 +89,6 @@ export function ringAddPage(mem: Memory, ring: PageRing, i: number): boolean {
 export function ringFree(mem: Memory, ring: PageRing): void {
   for (let i = 0; i < ring.n; i++) {
     const p = Atomics.exchange(mem.k32, ring.r + ring.pages + i, 0);
-    if (p !== 0) putPage(mem, (p - 1) as Pfn);
+    if (p !== 0) putPage(mem, asPfn(p - 1));
   }
 }

@@ -41,12 +41,14 @@ import {
   PIPES_MAX,
 } from "../abi/layout_pipe.ts";
 import { KernelPanic } from "../abi/panic.ts";
+import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from "../abi/poll.ts";
 import type { Memory } from "../hw/memory.ts";
 import { type PageRing, ringAddPage, ringCopy, ringFree, ringMissingPage } from "./page_ring.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
 import { SIGPIPE } from "./signal.ts";
 import { sendSigSelf } from "./signal_send.ts";
 import { sleepOnWord } from "./sleep.ts";
+import { pollWake } from "./sys_poll.ts";
 
 /** Which end of a pipe an open file is. */
 export type PipeEnd = "read" | "write";
@@ -70,10 +72,11 @@ const ringOf = (r: number): PageRing => ({ r, pages: PIPE.pages, n: PIPE_PAGES }
 const lock = (mem: Memory, r: number): void => mutexLock(mem.k32, r + PIPE.lock, LockClass.PIPE);
 const unlock = (mem: Memory, r: number): void => mutexUnlock(mem.k32, r + PIPE.lock);
 
-/** Bump the event word and wake every sleeper. */
+/** Bump the event word and wake every sleeper, and every poller (readiness may have changed). */
 function wake(mem: Memory, r: number): void {
   Atomics.add(mem.k32, r + PIPE.event, 1);
   Atomics.notify(mem.k32, r + PIPE.event);
+  pollWake(mem);
 }
 
 /**
@@ -141,6 +144,27 @@ export function pipePut(mem: Memory, id: number, end: PipeEnd): void {
     wake(mem, r);
     if (gone) Atomics.store(k32, r + PIPE.id, 0);
   });
+}
+
+/**
+ * poll(2)'s events of `end` of pipe `id` (Linux's pipe_poll): the read end
+ * is readable with bytes buffered and hung up with no writer left; the
+ * write end is writable with room for PIPE_BUF bytes (one of Linux's
+ * page slots) and in error with no reader left. No lock: a snapshot.
+ *
+ * @returns the events, or POLLERR when the pipe is gone
+ */
+export function pipePoll(mem: Memory, id: number, end: PipeEnd): number {
+  const r = recOf(mem, id);
+  if (r < 0) return POLLERR;
+  const k32 = mem.k32;
+  const buffered = (Atomics.load(k32, r + PIPE.tail) - Atomics.load(k32, r + PIPE.head)) >>> 0;
+  if (end === "read") {
+    return (buffered > 0 ? POLLIN | POLLRDNORM : 0) |
+      (Atomics.load(k32, r + PIPE.writers) === 0 ? POLLHUP : 0);
+  }
+  return (PIPE_CAPACITY - buffered >= PIPE_BUF ? POLLOUT | POLLWRNORM : 0) |
+    (Atomics.load(k32, r + PIPE.readers) === 0 ? POLLERR : 0);
 }
 
 /** Bytes buffered in pipe `id` (FIONREAD), or -ENXIO. */

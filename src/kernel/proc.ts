@@ -181,7 +181,23 @@ export function procFreeIfDone(mem: Memory, slot: number): boolean {
     return false;
   }
   Atomics.sub(k, mem.layout.procs.base + PROCS_HDR.live, 1);
+  // A fork waiting for a slot the Machine was still retiring (procRetiring).
+  Atomics.notify(k, mem.layout.procs.base + PROCS_HDR.live);
   return true;
+}
+
+/**
+ * Slots that will be free as soon as the Machine has retired their Workers,
+ * with nothing left for a guest to do: reaped processes and threads, and
+ * zombies whose parent is the Machine. Any thread; a snapshot.
+ */
+export function procRetiring(mem: Memory): number {
+  let n = 0;
+  for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
+    const st = procGet(mem, slot, "state");
+    if (st === PROC_REAPED || (st === PROC_ZOMBIE && procGet(mem, slot, "parentSlot") === 0)) n++;
+  }
+  return n;
 }
 
 /** Live processes (running or exiting, not reaped). */

@@ -18,13 +18,11 @@
  */
 
 import { EBADF, EINVAL, ENOTTY, EOPNOTSUPP } from "../abi/errno.ts";
-import { ERESTARTNOHAND } from "../abi/signal.ts";
 import { F_GETFL, F_SETFD, FD_CLOEXEC, O_APPEND, O_CLOEXEC, SEEK_CUR } from "../abi/fcntl.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { fcntlLock, isLockCmd } from "./posix_lock.ts";
 import { readIovec, sysPread64, sysPwrite64, sysReadv, sysWritev } from "./sys_fs.ts";
 import { IOCTLS } from "./sys_ioctl.ts";
-import { kernelSleepUntil, readTimespec } from "./sys_time.ts";
 import { withNoKill } from "../sync/task.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -40,7 +38,6 @@ export const FIOCLEX = 0x5451;
 
 /** poll(2) event bits. */
 export const POLLIN = 0x1, POLLOUT = 0x4, POLLNVAL = 0x20;
-const POLLRDNORM = 0x40, POLLWRNORM = 0x100;
 
 /** preadv2/pwritev2 flags (linux/fs.h). */
 const RWF_HIPRI = 1, RWF_DSYNC = 2, RWF_SYNC = 4, RWF_NOWAIT = 8, RWF_APPEND = 16;
@@ -95,50 +92,6 @@ IOCTLS.set(FIONREAD, ioctlFionread);
 IOCTLS.set(FIONBIO, ioctlFionbio);
 IOCTLS.set(FIOCLEX, ioctlCloexec(true));
 IOCTLS.set(FIONCLEX, ioctlCloexec(false));
-
-/**
- * ppoll_time64(fds, nfds, timeout, sigmask, sigsetsize). Every open fd is
- * always ready for what it can do (regular files, devices and the console
- * never block in xip), so a call with any ready fd returns at once; one
- * with none sleeps for the timeout (killably) and returns 0, or
- * -ERESTARTNOHAND when a signal comes (EINTR if a handler runs). The
- * signal mask argument is not applied during the sleep (ppoll's atomic
- * mask swap is left out; poll with a NULL mask is exact).
- */
-export function sysPpollTime64(t: Task, fds: number, nfds: number, tmo: number): number {
-  const n = nfds >>> 0;
-  if (n > t.files.nofile()[0]) return -EINVAL;
-  const raw = n === 0 ? new Uint8Array(0) : userRead(t, fds, n * 8);
-  if (typeof raw === "number") return raw;
-  const v = new DataView(raw.buffer);
-  let ready = 0;
-  for (let i = 0; i < n; i++) {
-    const fd = v.getInt32(i * 8, true);
-    const events = v.getInt16(i * 8 + 4, true);
-    let rev = 0;
-    if (fd >= 0) rev = fdPollMask(t, fd) & (events | POLLNVAL);
-    v.setInt16(i * 8 + 6, rev, true);
-    if (rev !== 0) ready++;
-  }
-  if (ready === 0) {
-    // Nothing is ready, and nothing in xip becomes ready later: sleep out the timeout.
-    let deadline = Infinity;
-    if ((tmo >>> 0) !== 0) {
-      const ms = readTimespec(t, tmo);
-      if (ms < 0) return ms;
-      deadline = performance.now() + ms;
-    }
-    if (kernelSleepUntil(t, deadline) === "signal") return -ERESTARTNOHAND;
-  }
-  return n === 0 ? 0 : (userWrite(t, fds, raw) < 0 ? -EINVAL : ready);
-}
-
-/** What poll reports for `fd`: POLLNVAL when closed. */
-function fdPollMask(t: Task, fd: number): number {
-  const ready = POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
-  const st = t.files.fstat(fd);
-  return typeof st === "number" ? POLLNVAL : ready;
-}
 
 /**
  * The positioned vectored transfer: each iovec through pread64/pwrite64
@@ -253,11 +206,4 @@ export const FD_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_preadv2, "preadv2", ["fd", "ptr", "int", "u64", "hex"], sysPreadv2),
   defineSyscall(nr.SYS_pwritev2, "pwritev2", ["fd", "ptr", "int", "u64", "hex"], sysPwritev2),
   defineSyscall(nr.SYS_fdatasync, "fdatasync", ["fd"], sysFdatasync),
-  defineSyscall(
-    nr.SYS_ppoll_time64,
-    "ppoll_time64",
-    ["ptr", "uint", "ptr", "ptr", "size"],
-    sysPpollTime64,
-    { killable: true },
-  ),
 ];

@@ -102,8 +102,12 @@ export function sysClockGettime64(t: Task, clockid: number, tp: number): number 
   return userWrite(t, tp, b);
 }
 
-/** A struct timespec64 at `tsp` as ms; -errno for a fault or an invalid time. */
-function readTimespec(t: Task, tsp: number): number {
+/**
+ * A struct timespec64 at `tsp` as ms; -errno for a fault or an invalid time.
+ *
+ * Entry: no lock held (the user copy may fault the page in).
+ */
+export function readTimespec(t: Task, tsp: number): number {
   const raw = userRead(t, tsp, 16);
   if (typeof raw === "number") return raw;
   const dv = new DataView(raw.buffer);

@@ -22,12 +22,14 @@ import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/r
 import { SIGSYS } from "./signal.ts";
 import { FD_SYSCALLS } from "./sys_fd.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
+import { PIPE_SYSCALLS } from "./sys_pipe.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
 import { INFO_SYSCALLS } from "./sys_info.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
 import { PRCTL_SYSCALLS } from "./sys_prctl.ts";
 import { IPC_SYSCALLS } from "./sys_ipc.ts";
 import { SOCKET_SYSCALLS } from "./sys_socket.ts";
+import { POLL_SYSCALLS } from "./sys_poll.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
 import { STAT_SYSCALLS } from "./sys_stat.ts";
@@ -55,9 +57,11 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   TIME_SYSCALLS,
   INFO_SYSCALLS,
   FORK_SYSCALLS,
+  PIPE_SYSCALLS,
   SIGNAL_SYSCALLS,
   IPC_SYSCALLS,
   SOCKET_SYSCALLS,
+  POLL_SYSCALLS,
 ]);
 
 function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, SyscallDef> {

@@ -53,8 +53,20 @@ import {
   SOCK_DGRAM,
   SOCK_STREAM,
   SS_CONNECTED,
+  SS_LISTENING,
+  SS_UNCONNECTED,
   UNIX_MAX_DGRAM_QLEN,
 } from "../abi/socket.ts";
+import {
+  POLLERR,
+  POLLHUP,
+  POLLIN,
+  POLLOUT,
+  POLLRDHUP,
+  POLLRDNORM,
+  POLLWRBAND,
+  POLLWRNORM,
+} from "../abi/poll.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { ANON_SOCKET, type AnonFileOps, registerAnonOps } from "../fs/anon_file.ts";
@@ -364,25 +376,46 @@ function takeDgram(s: Socks, r: number, head: number, dst: Uint8Array, flags: nu
   return { n, from, full: (flags & MSG_TRUNC) !== 0 ? len : n, cut: n < len };
 }
 
-/** poll(2) events of socket `id`: POLLIN, POLLOUT, POLLHUP, POLLRDHUP bits (for ppoll). */
+/**
+ * poll(2) events of socket `id` (Linux's unix_poll and unix_dgram_poll).
+ * In Linux's terms the socket's sk_shutdown has RCV_SHUTDOWN when it shut
+ * its reading or its peer its writing, SEND_SHUTDOWN the other way round
+ * (a peer that went sets both). Writable means the bytes this socket has
+ * queued in its peer take at most a quarter of the buffer (unix_writable's
+ * rule), or the peer's datagram queue has room; a listener never is.
+ * Takes the sockets' lock.
+ *
+ * @returns POLL* bits (src/abi/poll.ts); POLLERR|POLLHUP for an id that
+ *   names no socket
+ */
 export function sockPoll(mem: Memory, id: number): number {
-  const POLLIN = 0x1, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10, POLLRDHUP = 0x2000;
   const s = new Socks(mem);
   return s.locked(() => {
     const r = s.of(id);
-    if (r < 0) return POLLERR;
+    if (r < 0) return POLLERR | POLLHUP;
     const k = s.k;
-    let ev = 0;
     const f = k[r + SOCK.flags]!;
-    if (k[r + SOCK.tail] !== k[r + SOCK.head] || k[r + SOCK.qlen]! > 0) ev |= POLLIN;
-    if ((f & (SOCKF_RD_SHUT | SOCKF_PEER_WR_SHUT)) !== 0) ev |= POLLIN | POLLRDHUP;
-    if ((f & SOCKF_PEER_WR_SHUT) !== 0 && (f & SOCKF_WR_SHUT) !== 0) ev |= POLLHUP;
+    const rcvShut = (f & (SOCKF_RD_SHUT | SOCKF_PEER_WR_SHUT)) !== 0;
+    const sendShut = (f & (SOCKF_WR_SHUT | SOCKF_PEER_RD_SHUT)) !== 0;
+    const stream = k[r + SOCK.type] === SOCK_STREAM;
+    const state = k[r + SOCK.state]!;
+    let ev = 0;
     if (k[r + SOCK.err] !== 0) ev |= POLLERR;
+    if (rcvShut && sendShut) ev |= POLLHUP;
+    if (rcvShut) ev |= POLLRDHUP | POLLIN | POLLRDNORM;
+    if (k[r + SOCK.tail] !== k[r + SOCK.head] || k[r + SOCK.qlen]! > 0) ev |= POLLIN | POLLRDNORM;
+    // A stream socket neither connected nor listening is TCP_CLOSE: hung up.
+    if (stream && state === SS_UNCONNECTED) ev |= POLLHUP;
+    if (state === SS_LISTENING) return ev;
     const p = s.of(k[r + SOCK.peer]!);
-    if (k[r + SOCK.type] === SOCK_STREAM) {
-      const room = p >= 0 ? SOCK_BUF - ((k[p + SOCK.tail]! - k[p + SOCK.head]!) >>> 0) : 0;
-      if (k[r + SOCK.state] === SS_CONNECTED && (room > 0 || p < 0)) ev |= POLLOUT;
-    } else if (p < 0 || k[p + SOCK.qnum]! <= UNIX_MAX_DGRAM_QLEN) ev |= POLLOUT;
+    let writable = true;
+    if (p >= 0 && stream) {
+      writable = ((k[p + SOCK.tail]! - k[p + SOCK.head]!) >>> 0) * 4 <= SOCK_BUF;
+    } else if (p >= 0) {
+      // sendDgram's rule: a full queue stops senders the receiver is not connected back to.
+      writable = k[p + SOCK.peer] === id || k[p + SOCK.qnum]! <= UNIX_MAX_DGRAM_QLEN;
+    }
+    if (writable) ev |= POLLOUT | POLLWRNORM | POLLWRBAND;
     return ev;
   });
 }
@@ -409,6 +442,7 @@ export function registerSocketOps(mem: Memory, iput: (ino: number, slot: number)
       if (name !== null) iput(name.ino, name.slot);
     },
     stat: (id: number) => ({ mode: 0o140777, ino: id }),
+    poll: (f: OpenFile) => sockPoll(mem, f.islot),
   };
   registerAnonOps(ANON_SOCKET, ops);
 }

@@ -142,6 +142,9 @@ export class Socks {
   wake(r: number): void {
     Atomics.add(this.k, r + SOCK.event, 1);
     Atomics.notify(this.k, r + SOCK.event);
+    // Pollers sleep on one word for every file they watch (sys_poll.ts).
+    Atomics.add(this.k, this.hdr + SOCKHDR.pollEvent, 1);
+    Atomics.notify(this.k, this.hdr + SOCKHDR.pollEvent);
   }
 
   ring(r: number): PageRing {

@@ -147,7 +147,7 @@ function dupMmap(mem: Memory, mm: number, oldMm: number, s: ForkStats): number {
   const nb = mmBase(mem.layout, mm), ob = mmBase(mem.layout, oldMm);
   downWrite(k32, nb + MM.mmapLock, LockClass.MMAP_LOCK, CHILD);
   try {
-    for (const f of [MM.brkStart, MM.brk, MM.mmapBase]) k32[nb + f] = k32[ob + f]!;
+    for (const f of [MM.brkStart, MM.brk, MM.mmapBase, MM.vdso]) k32[nb + f] = k32[ob + f]!;
     for (let v = vmaFirst(mem, oldMm); v !== 0; v = vmaNext(mem, v)) {
       const n = vmaAlloc(
         mem,

@@ -183,7 +183,7 @@ function pinOneFast(
   root: number,
   va: number,
   write: boolean,
-): number {
+): Pfn | -1 {
   const w1 = pmdOffset(root, va);
   const pde = pteLoad(p32, w1);
   if (!pteIsTable(pde)) return -1;
@@ -239,8 +239,8 @@ export function getUserPagesFast(
       const root = mmRoot(mem, mm);
       for (let i = 0; i < nrPages; i++) {
         const pfn = pinOneFast(mem, p32, root, va + i * PAGE_SIZE, write);
-        if (pfn < 0) break;
-        out.push(pfn as Pfn);
+        if (pfn === -1) break;
+        out.push(pfn);
       }
     } finally {
       Atomics.store(k32, modeW, before);

@@ -14,9 +14,9 @@
  * @module
  */
 
-import { EFAULT, EINVAL } from "../abi/errno.ts";
+import { asErrno, EFAULT, EINVAL, type Errno, isErr } from "../abi/errno.ts";
 import { ACCESS_READ, pteIsLeaf, pteToPfn } from "../abi/sv32.ts";
-import { asVirt, PAGE_SIZE, type Pfn, type Pte } from "../abi/types.ts";
+import { asPte, asVirt, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "./fault.ts";
 import { pfnIsDevice } from "./memmap.ts";
@@ -38,16 +38,20 @@ export function setMemoryFailureHook(h: MemoryFailureHook): void {
  *
  * @returns the pfn, or -EFAULT when nothing can be mapped there
  */
-function frameAt(mem: Memory, mm: number, va: number): Pfn | number {
+function frameAt(mem: Memory, mm: number, va: number): Pfn | Errno {
   const p32 = physWords(mem);
   for (let tries = 0; tries < 8; tries++) {
     const w = walk(mem, mm, asVirt(va), false);
     const huge = w === WALK_HUGE;
-    const pte = huge ? pteLoad(p32, pmdWord(mem, mm, asVirt(va))) : w < 0 ? 0 : pteLoad(p32, w);
-    if (pteIsLeaf(pte as Pte)) return huge ? hugePfnAt(pte as Pte, va) : pteToPfn(pte as Pte);
-    if (handleMmFaultLocked(mem, mm, asVirt(va), ACCESS_READ) !== 0) return -EFAULT;
+    const pte = huge
+      ? pteLoad(p32, pmdWord(mem, mm, asVirt(va)))
+      : w < 0
+      ? asPte(0)
+      : pteLoad(p32, w);
+    if (pteIsLeaf(pte)) return huge ? hugePfnAt(pte, va) : pteToPfn(pte);
+    if (handleMmFaultLocked(mem, mm, asVirt(va), ACCESS_READ) !== 0) return asErrno(-EFAULT);
   }
-  return -EFAULT;
+  return asErrno(-EFAULT);
 }
 
 /**
@@ -62,9 +66,9 @@ export function madviseHwpoison(mem: Memory, mm: number, addr: number, end: numb
   const pfns: Pfn[] = [];
   for (let va = addr; va < end; va += PAGE_SIZE) {
     const pfn = frameAt(mem, mm, va);
-    if (pfn < 0) return pfn;
-    if (!pfnIsDevice(mem, pfn as Pfn)) return -EINVAL;
-    pfns.push(pfn as Pfn);
+    if (isErr(pfn)) return pfn;
+    if (!pfnIsDevice(mem, pfn)) return -EINVAL;
+    pfns.push(pfn);
   }
   return hook(mem, pfns);
 }

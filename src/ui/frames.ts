@@ -23,6 +23,7 @@
  * @module
  */
 
+import { badblockCount, badblockTest } from "../hw/badblocks.ts";
 import {
   FALLOC,
   MM,
@@ -64,6 +65,8 @@ export interface DeviceFacts {
   inUse: boolean;
   /** First data block of the volume (blocks below are metadata). */
   dataStart: number;
+  /** On the memory-failure list (src/hw/badblocks.ts): nothing may map or copy it. */
+  poisoned: boolean;
 }
 
 /** A kind of frame: how the page draws it, and the test that picks it (first match wins). */
@@ -90,6 +93,7 @@ export const RAM_KINDS: readonly FrameKind<RamFacts>[] = [
 
 /** Device frame kinds, in matching order; mapped frames are shaded on top by process count. */
 export const DEVICE_KINDS: readonly FrameKind<DeviceFacts>[] = [
+  { name: "poisoned", label: "poisoned", color: "#b71c1c", match: (d) => d.poisoned },
   { name: "free", label: "free block", color: "#f5f5f5", match: (d) => !d.inUse },
   {
     name: "metadata",
@@ -145,12 +149,19 @@ function classifyRam(mem: Memory, out: Uint8Array): void {
   }
 }
 
-function classifyDevice(vol: XipVol | null, out: Uint8Array): void {
-  const d: DeviceFacts = { block: 0, inUse: true, dataStart: vol?.sb.dataStart ?? 0 };
+function classifyDevice(mem: Memory, vol: XipVol | null, out: Uint8Array): void {
+  const d: DeviceFacts = {
+    block: 0,
+    inUse: true,
+    dataStart: vol?.sb.dataStart ?? 0,
+    poisoned: false,
+  };
   const blocks = vol?.sb.totalBlocks ?? 0;
+  const anyPoison = badblockCount(mem) > 0;
   for (let b = 0; b < out.length; b++) {
     d.block = b;
     d.inUse = vol === null || b >= blocks || blockInUse(vol, b);
+    d.poisoned = anyPoison && badblockTest(mem, b);
     out[b] = classify(DEVICE_KINDS, d);
   }
 }
@@ -249,7 +260,7 @@ export function snapshotFrames(mem: Memory, vol: XipVol | null): FrameSnapshot {
   const ramCodes = new Uint8Array(cfg.ramFrames);
   const devCodes = new Uint8Array(cfg.deviceFrames);
   classifyRam(mem, ramCodes);
-  classifyDevice(vol, devCodes);
+  classifyDevice(mem, vol, devCodes);
   const mappers = new Uint8Array(cfg.ramFrames + cfg.deviceFrames);
   const lastMm = new Int32Array(cfg.ramFrames + cfg.deviceFrames);
   const mms = new Map<number, MmView>();

@@ -1,6 +1,7 @@
 /**
  * Chaos: Workers killed the hard way at random moments and at random kill
- * points while counters, compute and fsx processes run (tests/chaos/_kill_chaos.ts).
+ * points while counters, compute, fsx, a threaded compute and a forking
+ * process run (tests/chaos/_kill_chaos.ts).
  * Seeded: XIP_SEED replays the same victims, kill points and fsx operations
  * (terminate() at a random moment also depends on timing).
  */

@@ -21,6 +21,10 @@
  * configurations, --rounds R (default 4) the rounds per run, --ram FRAMES
  * the Machine's RAM (default 8192; small values add reclaim and OOM kills).
  *
+ * With `--fork`, runs the fork/exec soak (_fork_soak.ts): --cycles C
+ * (default 4000) fork/exit/wait and fork/exec/exit/wait cycles in each of
+ * the four DAX and memmap configurations, then the frames and invariants.
+ *
  * With `--crash`, runs the long form of the crash-consistency test
  * (tests/crash/_crash_soak.ts): recorded fsx runs in both DAX modes (G
  * guests of N ops: --guests, default 4, --guest-ops, default 1000), every
@@ -34,6 +38,7 @@ import { formatGuests, runStressWithGuests } from "./_stress_guests.ts";
 import { formatStress, runStress, type StressReport } from "./_stress_runner.ts";
 import { formatKillChaos, runKillChaos } from "./_kill_chaos.ts";
 import { runCrashSoak } from "../crash/_crash_soak.ts";
+import { runForkSoak } from "./_fork_soak.ts";
 import { formatCrash } from "../crash/_log_writes.ts";
 import { etaText, StatusLine, ticker } from "../../src/cli/_progress.ts";
 
@@ -51,6 +56,8 @@ const { values } = parseArgs({
     "guest-ops": { type: "string", default: "1000" },
     kill: { type: "boolean", default: false },
     crash: { type: "boolean", default: false },
+    fork: { type: "boolean", default: false },
+    cycles: { type: "string", default: "4000" },
     torn: { type: "string", default: "400" },
     rounds: { type: "string", default: "4" },
     "min-ops": { type: "string", default: "0" },
@@ -84,6 +91,7 @@ const stopTicker = ticker(status, () => `stress: ${progress()}`);
 const runDone = (runs: number) => status.log(`stress: run ${runs} done, ${progress()}`);
 if (values.kill) await killSoak();
 if (values.crash) await crashSoak();
+if (values.fork) await forkSoak();
 const slice = Math.max(5, Math.min(60, seconds / (modes.length * perturbs.length)));
 const minOps = Number(values["min-ops"]);
 const firstSeed = seed;
@@ -180,6 +188,21 @@ async function killSoak(): Promise<never> {
     `stress --kill: ${runs} runs, ${procs} processes, ${killed} killed, ${durable} durable records checked, all OK`,
   );
   Deno.exit(0);
+}
+
+/** `--fork`: fork/exec/exit/wait cycles in every configuration; exits. */
+async function forkSoak(): Promise<never> {
+  const cycles = Number(values.cycles);
+  if (!Number.isInteger(cycles) || cycles < 1) {
+    console.error("stress: --cycles must be a positive integer");
+    Deno.exit(2);
+  }
+  const r = await runForkSoak({ cycles });
+  stopTicker();
+  console.log(`fork soak: ${r.cycles} cycles in ${r.configs.join("; ")}`);
+  for (const p of r.problems.slice(0, 20)) console.log(`  ${p}`);
+  console.log(r.problems.length > 0 ? "fork soak: FAILED" : "fork soak: all OK");
+  Deno.exit(r.problems.length > 0 ? 1 : 0);
 }
 
 /** `--crash`: the long crash-consistency soak; exits. */

@@ -105,6 +105,7 @@ const USAGE: [string[], RegExp][] = [
     /^xip run: --dax must be one of always, never, inode/,
   ],
   [["run", "img", "--memmap", "x", "--", "/x"], /^xip run: --memmap must be one of none, device/],
+  [["run", "img", "--jit", "on", "--", "/x"], /^xip run: --jit must be one of off, auto, eager/],
   [["run", "img", "--ram", "12Q", "--", "/x"], /^xip run: bad size "12Q"/],
   [["run", "img", "--bogus", "--", "/x"], /^xip run: unknown option --bogus \(try xip help run\)$/],
   [["run", "a", "b", "--", "/x"], /^xip run: unexpected argument "b"/],
@@ -119,6 +120,31 @@ for (const [args, pattern] of USAGE) {
     assert.match(lines[0]!, pattern);
   });
 }
+
+Deno.test("xip run --jit eager translates, --jit off does not; the output is the same", async () => {
+  const runs: Record<string, { out: string; translations: number }> = {};
+  for (const jit of ["off", "eager"]) {
+    const stats = `${work}/jit-${jit}.json`;
+    const r = await xip(
+      "run",
+      await img(),
+      "--snapshot",
+      "--jit",
+      jit,
+      "--stats",
+      stats,
+      "--",
+      "/bin/compute",
+      "2",
+    );
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(Deno.readTextFileSync(stats));
+    runs[jit] = { out: r.out, translations: s.jit.translations };
+  }
+  assert.equal(runs.off!.translations, 0);
+  assert.ok(runs.eager!.translations > 0, "eager translated the frames it ran");
+  assert.equal(runs.eager!.out, runs.off!.out);
+});
 
 Deno.test("xip run on a file that is not an xipfs image exits 1 with one line", async () => {
   const bad = `${work}/bad.img`;

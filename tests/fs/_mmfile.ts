@@ -4,6 +4,7 @@
  * truncate's unmap hook installed.
  */
 
+import { fileIdentity } from "../../src/hw/image_file.ts";
 import { MAP_FIXED } from "../../src/abi/mman.ts";
 import { asIno, asTid, type Ino, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
@@ -52,7 +53,11 @@ export function fileMachine(o: FileMachineOptions = {}): FileMachine {
   const dev = new MemDevice(mem);
   const fs = mountXipfs(mem, dev, {
     dax: o.dax ?? "always",
-    ...(o.imagePath === undefined ? {} : { imagePath: o.imagePath }),
+    ...(o.imagePath === undefined ? {} : {
+      imagePath: o.imagePath,
+      // As the Machine mounts a locked image: writes go only to this very file.
+      imageIdentity: fileIdentity(Deno.statSync(o.imagePath)),
+    }),
   });
   if (!(fs instanceof XipFs)) throw new Error(fs.error);
   installFileMm(fs);

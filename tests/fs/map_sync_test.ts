@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { EOPNOTSUPP } from "../../src/abi/errno.ts";
+import { EIO, EOPNOTSUPP } from "../../src/abi/errno.ts";
 import {
   MAP_SHARED,
   MAP_SHARED_VALIDATE,
@@ -128,6 +128,14 @@ for (const memmap of [false, true]) {
       d = onDisk(path, "/log");
       assert.deepEqual(fileRead(d.vol, d.ino as never, BS + 64, 64), rec);
       assert.equal(persistLine(m.fs.ctx, 5 * BS), 0, "a RAM line: nothing to persist");
+
+      // A file renamed over the image is another file: cbo.flush never writes into it.
+      const other = `${path}.other`;
+      const otherBytes = new Uint8Array(Deno.statSync(path).size).fill(0x5a);
+      Deno.writeFileSync(other, otherBytes);
+      Deno.renameSync(other, path);
+      assert.equal(persistLine(m.fs.ctx, pa), -EIO, "the path names another file now");
+      assert.deepEqual(Deno.readFileSync(path), otherBytes, "and that file is untouched");
 
       switchMm(m.mem, asTid(1), 0);
       mmPut(m.mem, mm);

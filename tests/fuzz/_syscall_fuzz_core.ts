@@ -18,6 +18,7 @@
 import { SYS_rt_sigsuspend, SYS_rt_sigtimedwait_time64 } from "../../src/abi/signal.ts";
 import { IPC_NOWAIT } from "../../src/abi/ipc.ts";
 import { SOCK_NONBLOCK } from "../../src/abi/socket.ts";
+import { F_SETFL, O_NONBLOCK } from "../../src/abi/fcntl.ts";
 import { errnoName } from "../../src/abi/errno.ts";
 import {
   MAP_ANONYMOUS,
@@ -68,6 +69,8 @@ const PATHS = [
   "",
 ];
 const PATH_AT = SCRATCH + 4096; // path i at PATH_AT + 64 * i
+/** A zero timespec for ppoll, rewritten before each call. */
+const POLL_TS = SCRATCH + 3 * 4096;
 const CALLS = 200;
 
 export interface SyscallFuzz {
@@ -284,12 +287,23 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     if (n === nr.SYS_ppoll_time64 || n === nr.SYS_clock_nanosleep_time64) a[2] = 0x7fff_f000;
     // rt_sigsuspend and rt_sigtimedwait wait for a signal nobody sends here (or a random timeout).
     if (n === SYS_rt_sigsuspend || n === SYS_rt_sigtimedwait_time64) continue;
+    // A successful execve would replace the image this loop is fuzzing.
+    if (n === nr.SYS_execve) continue;
     // IPC that would wait for another process: semop never gives up; queues and sockets don't wait.
     if (n === nr.SYS_semop || n === nr.SYS_semtimedop_time64) continue;
     if (n === nr.SYS_msgsnd) a[3] = a[3]! | IPC_NOWAIT;
     if (n === nr.SYS_msgrcv) a[4] = a[4]! | IPC_NOWAIT;
     if (n === nr.SYS_socket || n === nr.SYS_socketpair) a[1] = a[1]! | SOCK_NONBLOCK;
     if (n === nr.SYS_accept4) a[3] = a[3]! | SOCK_NONBLOCK;
+    // Pipes likewise: no other process could ever fill or drain one of the fuzzer's own.
+    if (n === nr.SYS_pipe2) a[1] = a[1]! | O_NONBLOCK;
+    if (n === nr.SYS_fcntl64 && a[1] === F_SETFL) a[2] = a[2]! | O_NONBLOCK;
+    if (n === nr.SYS_ppoll_time64) {
+      // A poll with no timeout waits for ever: give it 0 s (or a bad pointer), and a few pollfds.
+      copyToUser(mem, mm, asVirt(POLL_TS), new Uint8Array(16));
+      a[1] = r.int(4);
+      a[2] = r.chance(0.9) ? POLL_TS : 4;
+    }
     if (n === nr.SYS_mmap2) a[3] = a[3]! & ~0x8000; // no MAP_POPULATE of gigabytes
     if (n === nr.SYS_brk) a[0] = HEAP + (a[0]! & 0xffff);
     if ((n === nr.SYS_exit || n === nr.SYS_exit_group) && r.chance(0.95)) continue; // keep going longer

@@ -251,10 +251,10 @@ Deno.test("a second runtime installs a frame from the first one's product instea
 });
 
 /** The loop program on device text, a hart on `jit` (or the interpreter); its exit code once it exits. */
-function claimRig(jit: "eager" | null) {
+function claimRig(jit: JitMode | null, n = 3000) {
   const m = new TestMachine();
   const text = m.devicePfn(0);
-  m.load(text, loopProgram(3000));
+  m.load(text, loopProgram(n));
   m.map(TEXT_VA, text, URX);
   m.map(DATA_VA, m.allocFrame(), URW);
   let code = -1;
@@ -318,6 +318,29 @@ Deno.test("a claim whose holder never publishes is outwaited: the runtime transl
   assert.equal(r.h.run(1_000_000), "exit");
   assert.equal(r.rt.stats.translated, 1);
   assert.equal(frameClaimed(sh, r.text, gen), false, "the dead claim is cleared");
+});
+
+Deno.test("auto: a fresh runtime translates nothing itself until it has interpreted COLD_INSNS (3 M) instructions", () => {
+  // About 33 k instructions in one hot frame: past the heat threshold, short of COLD_INSNS.
+  const short = claimRig("auto", 3000);
+  assert.equal(short.h.run(10_000_000), "exit");
+  assert.equal(short.rt.stats.translated, 0, "the emitter stays cold for a short run");
+  // A product another Worker published is installed at once: no emitter needed.
+  const shared = claimRig("auto", 3000);
+  const gen = shared.m.jitShared.markCode(shared.text);
+  publishAsAnotherWorker(shared.m, shared.text, gen);
+  assert.equal(shared.h.run(10_000_000), "exit");
+  assert.equal(shared.rt.stats.sharedInstalls, 1);
+  assert.equal(shared.code(), short.code());
+  // About 3.3 M instructions: translated once the runtime has interpreted 3 M.
+  const long = claimRig("auto", 300_000);
+  assert.equal(long.h.run(10_000_000), "exit");
+  assert.equal(long.rt.stats.translated, 1);
+  assert.ok(long.rt.stats.instructions > 0 && long.rt.stats.instructions < 1_000_000);
+  const ref = claimRig(null, 300_000);
+  assert.equal(ref.h.run(10_000_000), "exit");
+  assert.equal(long.code(), ref.code());
+  assert.equal(long.h.instret, ref.h.instret);
 });
 
 Deno.test("tier 1 matches the interpreter on seeded random programs", () => {

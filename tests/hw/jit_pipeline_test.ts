@@ -150,6 +150,23 @@ Deno.test("discover() marks word 0, branch targets and the words after block end
   assert.equal(layout.reads & 1, 0, "x0 is never loaded");
 });
 
+Deno.test("discover() marks the word after a nop as a leader: PLT entries and padded functions", () => {
+  const T1 = 6, T3 = A.T3;
+  const plt = (
+    n: number,
+  ) => [A.auipc(T3, n), A.lw(T3, T3, 0), A.jalr(T1, T3, 0), A.addi(ZERO, ZERO, 0)];
+  const words = [
+    ...plt(1), // 0-3: a PLT entry, reached only through an indirect call
+    ...plt(2), // 4-7: the next one
+    A.addi(A0, A0, 1), // 8: straight-line code
+    A.addi(A0, A0, 1), // 9
+  ];
+  const code = discover(frameOf(Uint32Array.from(words)));
+  const leaders = [...code.leader.subarray(0, 10)].flatMap((b, i) => (b ? [i] : []));
+  // 3 and 7 follow a jalr; 4 and 8 follow a nop; 1, 2, 5, 6 and 9 are mid-block.
+  assert.deepEqual(leaders, [0, 3, 4, 7, 8]);
+});
+
 Deno.test("emitFrame() output validates for a frame of every instruction class and for random words", () => {
   const p = new A.Program();
   p.emit(A.lui(A0, 0x12345), A.auipc(A1, 3), A.mul(A0, A0, A1), A.div(A0, A0, A1));

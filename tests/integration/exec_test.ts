@@ -2,7 +2,8 @@
  * execve from a running process, end to end (guest/bin/exectest.c): a
  * failed execve leaves the caller running, fork + execve and vfork +
  * execve pass argv and envp, keep the pid and close exactly the
- * close-on-exec fds; then many fork/exec/exit/wait cycles leave the
+ * close-on-exec fds, reset handled signals but keep ignored ones, the mask
+ * and pending signals; then many fork/exec/exit/wait cycles leave the
  * machine consistent. qemu-riscv32 cannot be the reference here: without
  * binfmt_misc it cannot exec a RISC-V program, so the expected lines come
  * from the program's definition and Linux's execve(2).
@@ -16,9 +17,9 @@ const EXECTEST = [
   "execve of a missing file: -1 ENOENT, still running",
   "execve of a text file: -1 ENOEXEC, still running",
   "execve of a directory: -1 EACCES, still running",
-  "show: fork two words | XIPVAR=42 | fd 3 closed, fd 4 open",
+  "show: fork two words | XIPVAR=42 | fd 3 closed, fd 4 open | USR1 default, USR2 ignored, TERM blocked and pending",
   "fork + exec: exited 3",
-  "show: vfork two words | XIPVAR=42 | fd 3 closed, fd 4 open",
+  "show: vfork two words | XIPVAR=42 | fd 3 closed, fd 4 open | USR1 default, USR2 not ignored, TERM unblocked",
   "vfork parent resumed",
   "vfork + exec: exited 3",
   "vfork + failed exec: exited 127",

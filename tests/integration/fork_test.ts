@@ -46,6 +46,9 @@ const SIGCHLD_LINES = [
   "",
 ].join("\n");
 
+/** A handler in a forked child returns through the child's [vdso] (dupMm copies its address). */
+const FORKBUS = "a forked child's SIGBUS handler returns and the store is retried: ok\n";
+
 const tree = makeTree();
 const qemu = await haveQemu();
 
@@ -58,13 +61,19 @@ const MODES: BootOptions[] = [
 
 for (const mode of MODES) {
   Deno.test(
-    `fork: private memory is copied on write, shared file pages are shared, statuses are Linux's (dax ${mode.dax}, memmap ${mode.memmap})`,
+    `fork: private memory is copied on write, shared file pages are shared, a child's handler returns, statuses are Linux's (dax ${mode.dax}, memmap ${mode.memmap})`,
     async () => {
       await withMachine(tree, mode, async (m) => {
         for (const prog of ["/bin/forkcow", "/static/forkcow"]) {
           const r = await run(m, prog, ["forkcow", `/shared-${prog.length}`]);
           assert.equal(r.stdout, FORKCOW, `${prog} output`);
           assert.equal(r.code, 0, `${prog} status (${r.message ?? ""})`);
+          const b = await run(m, prog.replace("forkcow", "proctest"), [
+            "proctest",
+            "forkbus",
+            `/bus-${prog.length}`,
+          ]);
+          assert.equal(b.stdout, FORKBUS, `${prog} forkbus`);
           await within(m.settled(), 30_000, "every child reaped");
         }
       });
@@ -79,7 +88,13 @@ Deno.test({
   fn: async () => {
     const cwd = await Deno.makeTempDir({ prefix: "xip-fork-qemu-" });
     try {
-      for (const [args, want] of [[["forkcow"], FORKCOW], [["proctest", "wait"], WAITS]] as const) {
+      for (
+        const [args, want] of [
+          [["forkcow"], FORKCOW],
+          [["proctest", "wait"], WAITS],
+          [["proctest", "forkbus", "bus"], FORKBUS],
+        ] as const
+      ) {
         const out = await new Deno.Command("qemu-riscv32", {
           args: [STATIC_DIR + args[0], ...args.slice(1)],
           cwd,
@@ -127,6 +142,34 @@ Deno.test("wait: WNOWAIT, process groups, bad options, __WCLONE, SIGCHLD, stops 
       v.stdout,
       "vfork: the parent resumes after the child wrote: ok\nvfork: the child exits 7: ok\n",
     );
+    await within(m.settled(), 30_000, "every child reaped");
+  });
+});
+
+for (const dax of ["always", "never"] as const) {
+  Deno.test(`fork: forks while another process truncates and re-extends the file they map (dax ${dax})`, async () => {
+    await withMachine(tree, { dax }, async (m) => {
+      const r = await run(m, "/bin/proctest", ["proctest", "forktrunc", "/forktrunc", "60"]);
+      assert.equal(r.stdout, "forktrunc: 60 rounds, children ok, shared page coherent yes\n");
+      assert.equal(r.code, 0, r.message);
+      await within(m.settled(), 30_000, "every child reaped");
+    });
+  });
+}
+
+// qemu-user has no set_robust_list (it fails there, and the waiter times
+// out), so the expected lines are Linux's handle_futex_death: the word
+// keeps FUTEX_WAITERS, gains FUTEX_OWNER_DIED, loses the tid, one waiter wakes.
+Deno.test("robust lists: a process that dies holding a robust futex (exit or SIGKILL) leaves it FUTEX_OWNER_DIED and wakes its waiter", async () => {
+  await withMachine(tree, { dax: "always", memmap: "device" }, async (m) => {
+    const r = await run(m, "/bin/proctest", ["proctest", "robust", "/robust"]);
+    assert.equal(
+      r.stdout,
+      ["exit", "kill"].map((how) =>
+        `robust (${how}): set_robust_list ok, wait ended, word FUTEX_WAITERS|FUTEX_OWNER_DIED\n`
+      ).join(""),
+    );
+    assert.equal(r.code, 0, r.message);
     await within(m.settled(), 30_000, "every child reaped");
   });
 });

@@ -3,8 +3,8 @@
  * each thread its own Worker and hart on one mm; one pid and distinct tids;
  * a futex mutex that holds; pthread_join through CLONE_CHILD_CLEARTID; the
  * group rules (exit_group ends every thread, a fault kills the group, the
- * leader may leave first); /proc/PID/task; a mprotect shot down on a
- * sibling's hart. The threaded compute's output is compared with
+ * leader may leave first); /proc/PID/task; a mprotect, munmap and
+ * truncate shot down on a sibling's hart. The threaded compute's output is compared with
  * qemu-riscv32's, which runs guest threads as host threads.
  */
 
@@ -69,17 +69,27 @@ Deno.test("threads: exit_group ends every thread, a fault kills the group, the l
   });
 });
 
-Deno.test("threads: /proc/self/task lists the threads; mprotect under a running sibling faults its next store", async () => {
-  await withMachine(tree, { dax: "always" }, async (m) => {
-    const t = await run(m, "/bin/threads", ["threads", "tasks"]);
-    assert.equal(t.stdout, "task entries: 3, own pid listed: yes\n");
-    assert.equal(t.code, 0);
-    const p = await run(m, "/bin/threads", ["threads", "mprotect"]);
-    assert.equal(p.stdout, "", "no store went through the read-only page");
-    assert.equal(p.code, 139);
-    await within(m.settled(), 30_000, "every thread gone");
+for (const dax of ["always", "never"] as const) {
+  Deno.test(`threads: /proc/self/task lists the threads; mprotect, munmap and truncate under a running sibling fault its next store (dax ${dax})`, async () => {
+    await withMachine(tree, { dax }, async (m) => {
+      const t = await run(m, "/bin/threads", ["threads", "tasks"]);
+      assert.equal(t.stdout, "task entries: 3, own pid listed: yes\n");
+      assert.equal(t.code, 0);
+      for (
+        const [argv, code] of [
+          [["threads", "mprotect"], 139],
+          [["threads", "munmap"], 139],
+          [["threads", "truncate", "/truncated"], 135],
+        ] as const
+      ) {
+        const p = await run(m, "/bin/threads", [...argv]);
+        assert.equal(p.stdout, "", `${argv[1]}: no store went through the page taken away`);
+        assert.equal(p.code, code, `${argv[1]}: ${p.message ?? ""}`);
+      }
+      await within(m.settled(), 30_000, "every thread gone");
+    });
   });
-});
+}
 
 Deno.test("kill: a process whose threads sleep in futex waits dies whole, and nothing leaks", async () => {
   await withMachine(tree, { dax: "never" }, async (m) => {

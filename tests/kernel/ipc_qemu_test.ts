@@ -7,7 +7,8 @@
  * SEM_UNDO at a child's exit, semaphore and message ping-pong, an unnamed
  * POSIX semaphore), unixbasic (AF_UNIX sockets) and linktest (hard links
  * on xipfs and tmpfs; sem_open linking its semaphore into place while
- * forked children race to create it) run under qemu-riscv32, which passes the IPC calls to
+ * forked children race to create it) and polltest (poll and ppoll on
+ * sockets and files) run under qemu-riscv32, which passes the IPC calls to
  * the host's Linux kernel and /dev/shm, and under xip: the output and exit
  * status must be the same. Afterwards every IPC object is gone and the
  * machine's invariants hold.
@@ -43,7 +44,7 @@ if (!available && !optOut) {
 } else {
   Deno.test({
     name:
-      "ipcbasic, ipcfork, unixbasic and linktest print and exit as under qemu-riscv32 (System V IPC, shm_open, sem_open, shared memory across fork, AF_UNIX, hard links)",
+      "ipcbasic, ipcfork, unixbasic and linktest print and exit as under qemu-riscv32 (System V IPC, shm_open, sem_open, shared memory across fork, AF_UNIX, hard links, poll)",
     ignore: !available,
     fn: async () => {
       const tree = makeGuestTree();
@@ -57,7 +58,7 @@ if (!available && !optOut) {
         stderr: () => {},
       });
       try {
-        for (const program of ["ipcbasic", "ipcfork", "unixbasic", "linktest"]) {
+        for (const program of ["ipcbasic", "ipcfork", "unixbasic", "linktest", "polltest"]) {
           const out: Uint8Array[] = [];
           const p = m.spawn(`/static/${program}`, [program], { stdout: (d) => out.push(d) });
           const got = await within(p.wait(), 60_000, program);

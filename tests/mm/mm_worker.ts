@@ -7,11 +7,20 @@
  *   shootdowns every 1..pollMax reads (seeded). A read of POISON means a
  *   translation survived a completed flushTlbMm.
  * - "faulter": faults pages of a shared mm like a thread of the process,
- *   writing its own byte in each page it stores to.
+ *   writing its own byte in each page it stores to. With `tlb`, it keeps
+ *   the translations it used, as a hart does, until a shootdown flushes
+ *   them (so a missing flush lets its stores go through a stale PTE).
  * - "busy": sits in user mode polling (for the shootdown benchmark).
  */
 
-import { ACCESS_READ, ACCESS_WRITE, PTE_U, pteIsLeaf, pteToPfn } from "../../src/abi/sv32.ts";
+import {
+  ACCESS_READ,
+  ACCESS_WRITE,
+  PTE_U,
+  PTE_W,
+  pteIsLeaf,
+  pteToPfn,
+} from "../../src/abi/sv32.ts";
 import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
@@ -49,6 +58,8 @@ export interface FaulterJob {
   iterations: number;
   /** Scratch word both faulters count down on, so they start together. */
   startWord: number;
+  /** Cache translations until a TLB flush, as the hart does. */
+  tlb?: boolean;
 }
 
 export interface BusyJob {
@@ -112,22 +123,32 @@ function faulter(j: FaulterJob) {
   const r = rng(j.seed);
   const last: Record<number, number> = {};
   let faults = 0;
+  // The translations in use: page -> [pa of the byte, writable].
+  const cache = new Map<number, [number, boolean]>();
+  const flush = () => cache.clear();
   switchMm(mem, j.tid, j.mm);
-  enterUser(mem, j.tid, () => {});
+  enterUser(mem, j.tid, flush);
   Atomics.sub(mem.k32, j.startWord, 1);
   while (Atomics.load(mem.k32, j.startWord) > 0) { /* start together */ }
   for (let i = 0; i < j.iterations; i++) {
-    tlbCheck(mem, j.tid, () => {});
+    tlbCheck(mem, j.tid, flush);
     const page = Math.floor(r() * j.pages);
     const write = r() < 0.6;
     const va = j.base + page * PAGE_SIZE + j.tid;
     const access = write ? ACCESS_WRITE : ACCESS_READ;
     for (let tries = 0;; tries++) {
       if (tries > 16) throw new Error(`faulter ${j.tid}: no progress at page ${page}`);
-      const w = walk(mem, j.mm, asVirt(va), false);
+      const hit = cache.get(page);
+      const w = hit ? -1 : walk(mem, j.mm, asVirt(va), false);
       const pte = w < 0 ? 0 : pteLoad(physWords(mem), w);
-      if (pteIsLeaf(pte as never) && (pte & (PTE_U | access)) === (PTE_U | access)) {
-        const pa = pteToPfn(pte as never) * PAGE_SIZE + (va % PAGE_SIZE);
+      if (
+        (hit && (!write || hit[1])) ||
+        (pteIsLeaf(pte as never) && (pte & (PTE_U | access)) === (PTE_U | access))
+      ) {
+        const pa = hit && (!write || hit[1])
+          ? hit[0]
+          : pteToPfn(pte as never) * PAGE_SIZE + (va % PAGE_SIZE);
+        if (j.tlb && !(hit && (!write || hit[1]))) cache.set(page, [pa, (pte & PTE_W) !== 0]);
         if (write) {
           const v = (i & 0x7f) | 0x80;
           mem.u8[pa] = v;
@@ -137,9 +158,10 @@ function faulter(j: FaulterJob) {
         }
         break;
       }
+      cache.delete(page);
       enterKernel(mem, j.tid);
       const res = handleMmFault(mem, j.mm, asVirt(va), access);
-      enterUser(mem, j.tid, () => {});
+      enterUser(mem, j.tid, flush);
       if (res !== 0) throw new Error(`faulter ${j.tid}: fault ${res} at page ${page}`);
       faults++;
     }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { badblockSet } from "../../src/hw/badblocks.ts";
 import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
@@ -132,4 +133,11 @@ Deno.test("snapshotFrames() reads device block kinds from the xipfs bitmap", () 
   assert.ok(s.devCodes.includes(device("data")), "the root directory's block is file data");
   // Without a volume every block counts as in use.
   assert.ok(snapshotFrames(mem, null).devCodes.every((c) => c !== device("free")));
+  // A block on the memory-failure list shows as poisoned, whatever it holds.
+  badblockSet(mem, 255, 1, true);
+  badblockSet(mem, 0, 1, true);
+  const p = snapshotFrames(mem, vol);
+  assert.equal(p.devCodes[255], device("poisoned"));
+  assert.equal(p.devCodes[0], device("poisoned"));
+  assert.equal(p.devCodes[1], device("metadata"));
 });

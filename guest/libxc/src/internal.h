@@ -54,6 +54,7 @@ enum {
   SYS_renameat2 = 276,   /* olddirfd, oldpath, newdirfd, newpath, flags */
   SYS_statx = 291,       /* dirfd, path, flags, mask, struct statx * */
   SYS_clock_gettime64 = 403,
+  SYS_ppoll_time64 = 414, /* fds, nfds, struct __kernel_timespec *, sigset_t *, 8 */
   SYS_futex_time64 = 422, /* uaddr, op, val, timeout (always 0 here) */
 };
 

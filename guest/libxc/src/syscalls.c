@@ -1,6 +1,7 @@
 /* syscalls.c: the POSIX wrappers around the Linux riscv32 system calls. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -236,6 +237,21 @@ int clock_gettime(clockid_t clk, struct timespec *ts) {
   ts->tv_sec = kts[0];
   ts->tv_nsec = (long)kts[1];
   return 0;
+}
+
+/* ppoll_time64 takes a 64-bit timespec; the struct's long tv_nsec is widened. */
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask) {
+  long long kts[2];
+  if (tmo) {
+    kts[0] = tmo->tv_sec;
+    kts[1] = tmo->tv_nsec;
+  }
+  return (int)__xc_ret(xc_syscall5(SYS_ppoll_time64, fds, n, tmo ? kts : 0, mask, 8));
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
+  struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+  return ppoll(fds, n, timeout_ms < 0 ? 0 : &ts, 0);
 }
 
 /* struct stat keeps the asm-generic stat64 layout (fstat fills it from statx). */

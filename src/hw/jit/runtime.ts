@@ -81,6 +81,23 @@ const MAX_TRANSLATIONS = 1024;
 const HEAT_SLOTS = 1024;
 
 /**
+ * Instructions a runtime interprets, in all, before it translates a frame
+ * itself for the first time (installing another Worker's product needs no
+ * emitter and is not held back). A fresh Worker's first translation costs
+ * 15-19 ms of CPU, most of it V8 compiling the emitter's JavaScript
+ * (bench/REPORT.md: a frame's emit takes several ms cold and about 1 ms
+ * warm), which is what the interpreter takes for 2-3 M instructions. So the
+ * runtime pays that once it has interpreted about as much (a ski rental).
+ * Measured on a fresh machine, CPU time against the interpreter's:
+ * `compute 1` (2.8 M instructions, one hot frame) took 1.2-1.6× as long
+ * with its hot frame translated at 20 000 instructions, and 1.0× with this
+ * rule (nothing translated); `compute 3` still takes about 1.3× (the cold
+ * translations cost 35-50 ms, only partly the emitter), `compute 10` 1.0×,
+ * `compute 30` 0.65×.
+ */
+const COLD_INSNS = 3_000_000;
+
+/**
  * How long a Worker interprets a frame that another Worker has claimed to
  * translate before it translates the frame itself (the other may have died,
  * or be starved on a loaded machine): a cold translation takes a few ms.
@@ -161,6 +178,8 @@ export class JitRuntime {
   #lastPfn = -1;
   #lastAt = 0;
   #epoch: number;
+  /** Instructions interpreted in all (auto's heat, summed): see COLD_INSNS. */
+  #interpreted = 0;
   /** Frames another Worker has claimed: when this runtime first found the claim. */
   readonly #waits = new Map<number, number>();
 
@@ -345,6 +364,7 @@ export class JitRuntime {
         this.#hInsns[hl] = 0;
       }
       this.#hInsns[hl] = this.#hInsns[hl]! + spent;
+      this.#interpreted += spent;
     }
     this.#lastPfn = pfn;
     this.#lastAt = now;
@@ -373,6 +393,10 @@ export class JitRuntime {
     let bytes: Uint8Array<ArrayBuffer> | null = findProduct(sh, pfn, gen, entries, words);
     const shared = bytes !== null;
     if (bytes === null) {
+      // The emitter is still cold here and little has been interpreted: not worth it yet.
+      if (this.stats.translated === 0 && this.hotInsns > 0 && this.#interpreted < COLD_INSNS) {
+        return null;
+      }
       // Lost the race for the claim: wait for the winner's product, as above.
       if (!claimFrame(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
       try {
