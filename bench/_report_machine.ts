@@ -6,7 +6,8 @@
  * DAX megapages and MAP_SYNC (bench/_report_dax.ts). Prints one MachineRuns JSON object on
  * stdout; bench/report.ts runs it as a subprocess.
  *
- *   deno run -A bench/_report_machine.ts [--quick] [--only exec,scaling,footprint,qemu,tlb,tiers,dax]
+ *   deno run -A bench/_report_machine.ts [--quick]
+ *       [--only exec,scaling,footprint,qemu,tlb,tiers,dax,musl]
  *
  * RAM comes from the runtime's own counters (machine.stats(): the frame
  * allocator's peak, the page-cache gauge) and from the Deno process's RSS,
@@ -21,6 +22,7 @@ import { Machine } from "../src/kernel/machine.ts";
 import type { MachineStats } from "../src/kernel/stats.ts";
 import { buildPadRoots } from "./_report_guestlib.ts";
 import { measureTlb } from "./_report_tlb.ts";
+import { measureMusl } from "./_report_musl.ts";
 import { measureTiers } from "./_report_tiers.ts";
 import { measureDax } from "./_report_dax.ts";
 import {
@@ -303,8 +305,8 @@ async function measureQemu(quick: boolean): Promise<QemuResult> {
   };
 }
 
-type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb" | "tiers" | "dax";
-const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb", "tiers", "dax"];
+type Part = "exec" | "scaling" | "footprint" | "qemu" | "tlb" | "tiers" | "dax" | "musl";
+const PARTS: Part[] = ["exec", "scaling", "footprint", "qemu", "tlb", "tiers", "dax", "musl"];
 
 /** Run one part; an exception becomes "not measured" with its first line. */
 async function guarded<T extends { status: string; reason?: string }>(
@@ -335,6 +337,7 @@ if (import.meta.main) {
     footprint: await guarded(only.has("footprint"), () => measureFootprint(quick), empty),
     qemu: await guarded(only.has("qemu"), () => measureQemu(quick), { status: "ok" }),
     tlb: await guarded(only.has("tlb"), () => measureTlb(quick), { status: "ok" }),
+    musl: await guarded(only.has("musl"), () => measureMusl(quick), { status: "ok" }),
     tiers: await guarded(only.has("tiers"), () => measureTiers(quick), { status: "ok" }),
     dax: await guarded(only.has("dax"), () => measureDax(quick), { status: "ok" }),
   };

@@ -17,6 +17,7 @@ import {
   type SuiteResult,
 } from "./_report_types.ts";
 import { evaluateTargets } from "./_report_targets.ts";
+import { muslSection } from "./_report_musl.ts";
 import { processTargets } from "./_report_process.ts";
 import { tiersSection } from "./_report_tiers_render.ts";
 import { daxSection } from "./_report_dax_render.ts";
@@ -329,6 +330,8 @@ export function renderReport(d: ReportData, plots: Plot[], plotDir: string): str
     scalingSection(d),
     "",
     footprintSection(d),
+    "",
+    muslSection(d.runs.musl, table),
     "",
     qemuSection(d),
     "",

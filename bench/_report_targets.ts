@@ -19,6 +19,7 @@ import {
   type ReportData,
   type SuiteResult,
 } from "./_report_types.ts";
+import { muslExecTarget } from "./_report_musl.ts";
 
 export interface TargetRow {
   target: string;
@@ -254,6 +255,7 @@ export function evaluateTargets(d: ReportData): TargetRow[] {
     scalingTarget(d),
     ramTarget(d),
     hartTarget(d),
+    muslExecTarget(d.runs.musl),
     ...daxTargets(d),
   ];
 }

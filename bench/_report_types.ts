@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { MuslResult } from "./_report_musl.ts";
+
 /** How program text reaches a process (the three exec modes of issue 7). */
 export type Mode = "dax" | "pagecache" | "copy";
 export const MODE_NAMES: readonly Mode[] = ["dax", "pagecache", "copy"];
@@ -236,6 +238,8 @@ export interface MachineRuns {
   qemu: QemuResult;
   /** Absent in data saved before it existed. */
   tlb?: TlbResult;
+  /** musl and Lua (bench/_report_musl.ts); absent in data saved before it existed. */
+  musl?: MuslResult;
   /** Absent in data saved before it existed. */
   tiers?: TiersResult;
   /** Absent in data saved before it existed. */

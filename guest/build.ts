@@ -5,6 +5,13 @@
  * fixtures/static and fixtures/huge (libbig.so, 16 MiB, and bigtouch). `deno run -A guest/build.ts --out DIR` builds into DIR
  * instead (tests use that to check the committed fixtures are current).
  *
+ * `--thirdparty DIR` (or $XIP_THIRDPARTY) names the directory holding the
+ * musl and Lua release tarballs: musl, its dynamic linker, liblua.so, lua,
+ * the development sysroot and Lua's test suite are then rebuilt too
+ * (guest/thirdparty.ts). Without it they are left as committed, and the
+ * project's musl programs (guest/musl/) are built against the committed
+ * fixtures/sysroot.
+ *
  * The output is byte-for-byte reproducible: clang runs from the repository
  * root on relative paths, there is no debug info, no build id and no time
  * stamp, and inputs are always given in the same order.
@@ -13,6 +20,13 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import {
+  buildThirdParty,
+  dynamicLinkArgs,
+  muslCflags,
+  staticLinkArgs,
+  ThirdPartyError,
+} from "./thirdparty.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -123,23 +137,164 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
 
 const MOTD = "Welcome to xip: these programs run in place from the memory device.\n";
 
+/**
+ * The project's musl programs: name -> sources. Each is built as a dynamic
+ * PIE into rootfs/usr/bin and, when the third-party build runs (it needs
+ * libc.a), statically into static/musl/. hello is bin/hello.c again: the
+ * same program as /bin/hello, on musl (user-space ld.so) instead of libxc
+ * (linked by the kernel), for the report's relocation-cost comparison.
+ */
+const MUSL_PROGRAMS: Record<string, string[]> = {
+  hello: ["guest/bin/hello.c"],
+  mtest: [
+    "main",
+    "stdio",
+    "memory",
+    "strings",
+    "time",
+    "files",
+    "dirs",
+    "errnos",
+    "proc",
+    "signals",
+  ].map(
+    (n) => `guest/musl/${n}.c`,
+  ),
+};
+
 class BuildError extends Error {}
 
-async function run(cmd: string, args: string[]): Promise<void> {
+/** Run a tool in `cwd` (the repository root by default); returns its stdout. */
+async function runIn(
+  cmd: string,
+  args: string[],
+  cwd = ROOT,
+  env?: Record<string, string>,
+): Promise<string> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command(cmd, { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
+    out = await new Deno.Command(cmd, { args, cwd, env, stdout: "piped", stderr: "piped" })
       .output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new BuildError("clang/ld.lld not found: install clang lld llvm");
+      throw new BuildError(`${cmd} not found: install clang lld llvm (and make for --thirdparty)`);
     }
     throw e;
   }
   if (!out.success) {
     const err = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-    throw new BuildError(`${cmd} ${args.join(" ")}\n${err}`);
+    throw new BuildError(`${cmd} ${args.join(" ")}\n${err.slice(-4000)}`);
   }
+  return new TextDecoder().decode(out.stdout);
+}
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  await runIn(cmd, args);
+}
+
+/** The rv32im/ilp32 libgcc.a (soft-float and 64-bit division helpers) musl guests link. */
+async function findLibgcc(): Promise<string> {
+  const args = ["-march=rv32im", "-mabi=ilp32", "-print-libgcc-file-name"];
+  let path: string;
+  try {
+    path = (await runIn("riscv64-unknown-elf-gcc", args)).trim();
+  } catch {
+    throw new BuildError("riscv64-unknown-elf-gcc not found: install gcc-riscv64-unknown-elf");
+  }
+  try {
+    await Deno.stat(path);
+  } catch {
+    throw new BuildError(`${path} not found: install gcc-riscv64-unknown-elf`);
+  }
+  return path;
+}
+
+/** Compile the musl programs' sources against `sysroot`: name -> objects. */
+async function compileMusl(sysroot: string, objDir: string): Promise<Record<string, string[]>> {
+  const flags = [
+    ...muslCflags(sysroot),
+    "-std=gnu11",
+    "-fPIE",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    `-ffile-prefix-map=${ROOT}/=`,
+  ];
+  const out: Record<string, string[]> = {};
+  for (const [name, srcs] of Object.entries(MUSL_PROGRAMS)) {
+    out[name] = await Promise.all(srcs.map(async (src) => {
+      const obj = `${objDir}/musl-${src.replace(/[/.]/g, "_")}.o`;
+      await run("clang", [...flags, "-c", src, "-o", obj]);
+      return obj;
+    }));
+  }
+  return out;
+}
+
+/** Dynamic musl programs into rootfs/usr/bin, against `sysroot`. */
+async function buildMuslDynamic(out: string, sysroot: string, libgcc: string): Promise<void> {
+  const objDir = await Deno.makeTempDir({ prefix: "xip-guest-musl-" });
+  try {
+    await Deno.mkdir(`${out}/rootfs/usr/bin`, { recursive: true });
+    const objs = await compileMusl(sysroot, objDir);
+    for (const [name, o] of Object.entries(objs)) {
+      const bin = `${out}/rootfs/usr/bin/${name}`;
+      await run("ld.lld", dynamicLinkArgs(sysroot, libgcc, bin, o));
+      await run("llvm-objcopy", ["--strip-all", bin]); // libgcc.a carries debug info
+    }
+  } finally {
+    await Deno.remove(objDir, { recursive: true });
+  }
+}
+
+/** Static musl programs into static/musl/, against a sysroot with libc.a. */
+async function buildMuslStatic(out: string, sysroot: string, libgcc: string): Promise<void> {
+  const objDir = await Deno.makeTempDir({ prefix: "xip-guest-musl-" });
+  try {
+    await Deno.mkdir(`${out}/static/musl`, { recursive: true });
+    const objs = await compileMusl(sysroot, objDir);
+    for (const [name, o] of Object.entries(objs)) {
+      const bin = `${out}/static/musl/${name}`;
+      await run("ld.lld", staticLinkArgs(sysroot, libgcc, bin, o));
+      await run("llvm-objcopy", ["--strip-all", bin]);
+    }
+  } finally {
+    await Deno.remove(objDir, { recursive: true });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The third-party build when `dir` is given, then the musl programs: into
+ * `out`, against out/sysroot when it exists (just rebuilt, or OUT is
+ * fixtures/), else the committed fixtures/sysroot.
+ */
+async function buildMuslSide(out: string, dir: string | undefined): Promise<void> {
+  const libgcc = await findLibgcc();
+  if (dir !== undefined) {
+    const jobs = navigator.hardwareConcurrency ?? 2;
+    await buildThirdParty(
+      { run: runIn, dir: resolve(dir), out, libgcc, jobs },
+      (sysroot) => buildMuslStatic(out, sysroot, libgcc),
+    );
+  } else {
+    console.log(
+      "guest: musl and Lua not rebuilt (no --thirdparty DIR or $XIP_THIRDPARTY); " +
+        "musl programs built against the committed sysroot",
+    );
+  }
+  const sysroot = await exists(`${out}/sysroot/lib/libc.so`)
+    ? `${out}/sysroot`
+    : `${ROOT}/fixtures/sysroot`;
+  await buildMuslDynamic(out, sysroot, libgcc);
 }
 
 /** Compile one C file to an object in `objDir`; returns the object path. */
@@ -268,13 +423,55 @@ async function buildHuge(out: string, objDir: string, crt0: string, libDir: stri
   ]);
 }
 
+const USAGE = `usage: deno task guest [--out DIR] [--thirdparty DIR]
+
+Rebuild the RISC-V binaries under fixtures/ from guest/ with clang and lld.
+
+options:
+  --out DIR         write the output tree to DIR instead of fixtures/
+  --thirdparty DIR  the directory holding musl-1.2.5.tar.gz and lua-5.4.8.tar.gz
+                    (or $XIP_THIRDPARTY): rebuild musl, its dynamic linker,
+                    liblua.so, lua, the sysroot and Lua's test suite too;
+                    without it they stay as committed
+  -h, --help        show this help
+
+exit status: 0 built; 1 a build step failed; 2 bad usage.`;
+
+/** The options, or a one-line usage error and exit status 2. */
+function parseOptions(): { out?: string; thirdparty?: string } {
+  try {
+    const { values } = parseArgs({
+      args: Deno.args,
+      options: {
+        out: { type: "string" },
+        thirdparty: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+    return values;
+  } catch (e) {
+    console.error(`guest: ${e instanceof Error ? e.message : String(e)} (--help for usage)`);
+    Deno.exit(2);
+  }
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { out: { type: "string" } } });
+  const values = parseOptions();
   const out = values.out ? resolve(values.out) : `${ROOT}/fixtures`;
+  const dir = values.thirdparty ?? Deno.env.get("XIP_THIRDPARTY");
   try {
     await build(out);
+    await buildMuslSide(out, dir === "" ? undefined : dir);
     console.log(`guest: built ${out}`);
   } catch (e) {
+    if (e instanceof ThirdPartyError) {
+      console.error(e.message);
+      Deno.exit(1);
+    }
     if (!(e instanceof BuildError)) throw e;
     console.error(e.message);
     Deno.exit(1);

@@ -11,10 +11,12 @@
  *   worker → main  { t: "out", console, fd: 1 | 2, data, ticket }
  *                                                      output on a console stream the
  *                                                      Machine delivers itself, in order
+ *   worker → main  { t: "strace", line, ticket }         a --strace line, in order with output
+ *   worker → main  { t: "enosys", nr }                   a process called an unimplemented number
  *   worker → main  { t: "exit", result, ticket }         the process is a zombie
- * Each event carries a ticket taken when it happened (PROCS_HDR.outSeq), by
- * which the Machine orders the events of different Workers
- * (src/kernel/out_order.ts).
+ * Each ticketed event carries a ticket taken when it happened
+ * (PROCS_HDR.outSeq), by which the Machine orders the events of different
+ * Workers (src/kernel/out_order.ts).
  * After "exit" the Worker may receive another "run" (the Machine keeps warm
  * Workers). Kill requests never arrive as messages: a running process does
  * not return to the event loop, so the Machine queues a signal in shared
@@ -31,6 +33,7 @@ import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kerne
 import { setConsoleTransport } from "../src/kernel/console.ts";
 import { ringDoorbell } from "../src/kernel/fork.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
+import type { KernelLog } from "../src/kernel/task.ts";
 import { exitWorker, setKillAction } from "../src/sync/task.ts";
 
 // A killed task dies where it stands (src/sync/task.ts exitWorker) and the
@@ -60,6 +63,8 @@ let mem: Memory | null = null;
 const takeTicket = (m: Memory): number =>
   Atomics.add(m.k32, m.layout.procs.base + PROCS_HDR.outSeq, 1);
 let fs: KernelFs | null = null;
+/** Numbers already reported as unimplemented by this Worker (the Machine dedups across Workers). */
+const enosysSent = new Set<number>();
 
 port.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
@@ -87,10 +92,19 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
   }
   if (fs === null) throw new Error("process worker: run before init");
   const mm = mem!;
+  const klog: KernelLog = {
+    strace: m.start.strace ?? false,
+    trace: (line) => port.postMessage({ t: "strace", line, ticket: takeTicket(mm) }),
+    enosys(nr) {
+      if (enosysSent.has(nr)) return;
+      enosysSent.add(nr);
+      port.postMessage({ t: "enosys", nr });
+    },
+  };
   const result = runProcess(fs, m.start, {
     ringDoorbell() {
       ringDoorbell(mm);
     },
-  });
+  }, klog);
   port.postMessage({ t: "exit", result, ticket: takeTicket(mm) });
 };

@@ -157,8 +157,9 @@ static int wild(const char *path) {
   expectErr("wild: getdents64 of length 0xfffffff0", getdents64(dfd, edge, 0xfffffff0u), EFAULT);
   if (lseek(dfd, 0, SEEK_SET) != 0) setupFailed("lseek");
   expectErr("wild: getdents64 into a 1-byte buffer", getdents64(dfd, buf, 1), EINVAL);
-  expectErr("wild: fstat into NULL", fstat(fd, 0), EFAULT);
-  expectErr("wild: fstat into the program's text", fstat(fd, (void *)(uintptr_t)&wild), EFAULT);
+  expectErr("wild: statx into NULL", statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, 0), EFAULT);
+  expectErr("wild: statx into the program's text",
+            statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, (void *)(uintptr_t)&wild), EFAULT);
   expectErr("wild: readv with iov NULL", readv(fd, 0, 1), EFAULT);
   struct iovec iov[1] = {{unmapped, 16}};
   expectErr("wild: readv into an unmapped iov_base", readv(fd, iov, 1), EFAULT);

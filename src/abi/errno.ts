@@ -42,9 +42,12 @@ export const ERANGE = 34;
 export const EDEADLK = 35;
 export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
+export const ENOLCK = 37;
 export const ENOTEMPTY = 39;
 export const ELOOP = 40;
 export const ENODATA = 61; // ENODATA
+/** Accessing a corrupted shared library: exec's answer for a bad program interpreter. */
+export const ELIBBAD = 80;
 export const ETIMEDOUT = 110;
 export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
@@ -104,12 +107,14 @@ const NAMES: Record<number, string> = {
   [EMLINK]: "EMLINK",
   [EPIPE]: "EPIPE",
   [ERANGE]: "ERANGE",
-  [ENAMETOOLONG]: "ENAMETOOLONG",
   [EDEADLK]: "EDEADLK",
+  [ENAMETOOLONG]: "ENAMETOOLONG",
   [ENOSYS]: "ENOSYS",
+  [ENOLCK]: "ENOLCK",
   [ENOTEMPTY]: "ENOTEMPTY",
   [ELOOP]: "ELOOP",
   [ENODATA]: "ENODATA",
+  [ELIBBAD]: "ELIBBAD",
   [ETIMEDOUT]: "ETIMEDOUT",
   [EOVERFLOW]: "EOVERFLOW",
   [EOPNOTSUPP]: "EOPNOTSUPP",

@@ -84,30 +84,6 @@ export const S_IFCHR = 0o020000;
 /** statx attribute: the file is accessed DAX (STATX_ATTR_DAX). */
 export const STATX_ATTR_DAX = 0x0020_0000;
 
-/**
- * struct stat64 of the 32-bit asm-generic ABI (what fstat, syscall 80,
- * fills on riscv32), byte offsets. Little-endian. 104 bytes.
- */
-export const STAT64 = {
-  dev: 0, // u64
-  ino: 8, // u64
-  mode: 16, // u32
-  nlink: 20, // u32
-  uid: 24, // u32
-  gid: 28, // u32
-  rdev: 32, // u64
-  size: 48, // i64
-  blksize: 56, // i32
-  blocks: 64, // i64, 512-byte units
-  atime: 72, // i32 seconds
-  atimeNsec: 76,
-  mtime: 80,
-  mtimeNsec: 84,
-  ctime: 88,
-  ctimeNsec: 92,
-} as const;
-export const STAT64_BYTES = 104;
-
 // ---------------------------------------------------------------------------
 // struct linux_dirent64 (getdents64)
 //

@@ -42,6 +42,7 @@
  *  | daxent  | DAX entry locks, hashed by (inode, pgoff)                    |
  *  | daxpmd  | DAX PMD-range locks (rwsems), hashed by (inode, pgoff / 1024)|
  *  | devmap  | one bit a device frame: ever mapped into a process (stats)   |
+ *  | flocks  | POSIX record locks (layout_locks.ts, src/fs/locks.ts)        |
  *  | hwpoison| one bit a device frame: poisoned (memory failure)            |
  *  | signal  | dispositions, pending sets, masks, queues (signal_layout.ts) |
  *  | pipes   | pipe records: ring pages, readers, writers (layout_pipe.ts)  |
@@ -59,6 +60,7 @@
  * @module
  */
 
+import { flocksWords } from "./layout_locks.ts";
 import { signalWords } from "./signal_layout.ts";
 import { ipcParts } from "./layout_ipc.ts";
 import { PAGE_SIZE } from "./types.ts";
@@ -532,7 +534,7 @@ export const xfsDirtyWords = (cfg: LayoutConfig): number => Math.ceil(cfg.device
 //  | counters           | of FILE_WORDS                 | FDT_HEADER_WORDS + FDT_FDS words|
 //  +--------------------+-------------------------------+---------------------------------+
 //  open file: [ refcount | ino | islot | flags | pos (i64, 2 words) | (pad) (pad) ]
-//  fd table:  [ lock (2) | inUse | cwd | nrOpen | (pad...) | fd 0 | fd 1 | ... fd FDT_FDS-1 ]
+//  fd table:  [ lock (2) | inUse | cwd | nrOpen | nofile | nofileMax | (pad...) | fd 0 | ... ]
 //  fd word:   0 = closed, else (open-file index + 1) | FDT_CLOEXEC_BIT
 // ```
 //
@@ -586,6 +588,12 @@ export const FDT = {
   cwd: 3,
   /** Open fds. */
   nrOpen: 4,
+  /**
+   * RLIMIT_NOFILE of the owning process, soft and hard: no fd at or above
+   * the soft limit is installed (written under `lock`; at most FDT_FDS).
+   */
+  nofile: 5,
+  nofileMax: 6,
   /** First fd word. */
   fds: 16,
 } as const;
@@ -866,6 +874,8 @@ export interface KernelLayout {
   readonly daxpmd: Region;
   /** Device frames ever mapped, one bit each. */
   readonly devmap: Region;
+  /** POSIX record locks (FLOCKS, FLOCK in layout_locks.ts). */
+  readonly flocks: Region;
   /** Poisoned device blocks (HWPOISON). */
   readonly hwpoison: Region;
   /** Signal state: sighands, groups, tasks, the real-time queue (signal_layout.ts). */
@@ -911,6 +921,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     ["daxent", DAXENT_WORDS],
     ["daxpmd", DAXPMD_LOCKS * DAXPMD_LOCK_WORDS],
     ["devmap", devmapWords(cfg)],
+    ["flocks", flocksWords(cfg)],
     ["hwpoison", HWPOISON.bitmap + devmapWords(cfg)],
     ["signal", signalWords(cfg)],
     ["pipes", pipesWords()],
@@ -946,6 +957,7 @@ export function computeLayout(cfg: LayoutConfig): KernelLayout {
     daxent: placed.daxent!,
     daxpmd: placed.daxpmd!,
     devmap: placed.devmap!,
+    flocks: placed.flocks!,
     hwpoison: placed.hwpoison!,
     signal: placed.signal!,
     pipes: placed.pipes!,

@@ -9,6 +9,12 @@
  * Then it runs /bin/counter in PROCS processes against one MAP_SHARED file
  * and reads the counter back from the device.
  *
+ * Act two is real third-party code: PROCS processes of the dynamic Lua
+ * (musl's ld.so maps libc.so and liblua.so, in place under DAX) run a
+ * script that sieves primes, counts words and folds a coroutine, again
+ * with dax=always and dax=never, and the table shows what the code cost
+ * in RAM (demo_lua.ts).
+ *
  * It says what it is doing before each phase, and on a terminal keeps a
  * live line on stderr (processes alive, instructions per second, faults).
  *
@@ -30,6 +36,7 @@ import { type CommandSpec, intOption, type Parsed } from "./_command.ts";
 import { CliError, errnoMessage } from "./_common.ts";
 import { formatDuration, machineProgress, StatusLine } from "./_progress.ts";
 import { type CliView, openUi, UI_OPTIONS } from "./_ui.ts";
+import { luaAct } from "./demo_lua.ts";
 
 const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;
 const IMAGE_BYTES = 16 * 1024 * 1024;
@@ -177,7 +184,9 @@ export const DEMO: CommandSpec = {
   about: `Build an xipfs image of fixtures/rootfs in memory, run N processes of
 /bin/compute (which links libc.so and libcompute.so) with dax=always and
 again with dax=never, print the two runs side by side, then run
-/bin/counter in N processes against one MAP_SHARED file and check the total.`,
+/bin/counter in N processes against one MAP_SHARED file and check the total.
+Act two: N processes of the real Lua 5.4 (dynamic, musl) run a script,
+with dax=always and dax=never, and the RAM their code took is compared.`,
   options: [
     { name: "procs", arg: "N", help: "processes per run (default 8)" },
     { name: "iterations", arg: "N", help: "iterations of /bin/compute (default 16)" },
@@ -238,6 +247,7 @@ async function runDemo(p: Parsed): Promise<number> {
     `  /count holds ${fmt(count)}; expected ${procs} × ${increments} = ${fmt(want)}: ` +
       `${count === want ? "exact" : "WRONG"}`,
   );
+  const luaOk = await luaAct(image, procs, status, ui);
   await ui?.close();
-  return failed || !same || count !== want ? 1 : 0;
+  return failed || !same || count !== want || !luaOk ? 1 : 0;
 }

@@ -86,6 +86,11 @@ unmounted cleanly (a crash, a kill -9) still runs, with a warning.`,
     },
     { name: "snapshot", help: "discard the changes instead of writing IMAGE back" },
     {
+      name: "strace",
+      help: "print every system call of every process on stderr, one\n" +
+        'line each in strace\'s format ("[pid N] name(args) = ret")',
+    },
+    {
       name: "env",
       arg: "K=V",
       multiple: true,
@@ -179,6 +184,7 @@ async function runImage(p: Parsed): Promise<number> {
       maxProcs: Math.max(procs, RUN_MAX_PROCS),
       warm: procs,
       prefixOutput: procs > 1,
+      strace: p.values.strace === true,
       stdin: Deno.stdin,
     });
   } catch (e) {

@@ -206,9 +206,9 @@ export class AnonMount implements VfsFs {
   rmdir(dir: VInode, name: string): number {
     return anonOwns(dir.ino) ? -ENOTDIR : this.lower.rmdir(dir, name);
   }
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number {
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
     if (anonOwns(odir.ino) || anonOwns(ndir.ino)) return -ENOTDIR;
-    return this.lower.rename(odir, oname, ndir, nname);
+    return this.lower.rename(odir, oname, ndir, nname, noReplace);
   }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     return anonOwns(dir.ino) ? -ENOTDIR : this.lower.symlink(dir, name, target);

@@ -316,3 +316,7 @@ export const blocksFreed = (c: XipCtx): number => Atomics.load(c.k32, xfsWord(c,
 /** The superblock's free-block count right now. */
 export const freeBlockCount = (c: XipCtx): number =>
   Atomics.load(c.i32, superWord(c, "freeBlocks"));
+
+/** The superblock's free-inode count right now. */
+export const freeInodeCount = (c: XipCtx): number =>
+  Atomics.load(c.i32, superWord(c, "freeInodes"));

@@ -257,8 +257,9 @@ export class ChrdevMount implements VfsFs {
   rmdir(dir: VInode, name: string): number {
     return own(dir) ? -ENOTDIR : this.inner.rmdir(dir, name);
   }
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number {
-    return own(odir) || own(ndir) ? -ENOTDIR : this.inner.rename(odir, oname, ndir, nname);
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
+    if (own(odir) || own(ndir)) return -ENOTDIR;
+    return this.inner.rename(odir, oname, ndir, nname, noReplace);
   }
   readlink(ip: VInode): string | number {
     return own(ip) ? -EINVAL : this.inner.readlink(ip);

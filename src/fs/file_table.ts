@@ -164,6 +164,8 @@ export function fdtAlloc(mem: Memory, cwd: number): number {
     for (let fd = 0; fd < FDT_FDS; fd++) Atomics.store(mem.k32, b + FDT.fds + fd, 0);
     Atomics.store(mem.k32, b + FDT.nrOpen, 0);
     Atomics.store(mem.k32, b + FDT.cwd, cwd);
+    Atomics.store(mem.k32, b + FDT.nofile, FDT_FDS);
+    Atomics.store(mem.k32, b + FDT.nofileMax, FDT_FDS);
     return t;
   }
   return -EMFILE;
@@ -192,6 +194,9 @@ export function fdtDup(mem: Memory, fdt: number): number {
       open++;
     }
     Atomics.store(mem.k32, nb + FDT.nrOpen, open);
+    // The child inherits RLIMIT_NOFILE (fork copies rlimits).
+    Atomics.store(mem.k32, nb + FDT.nofile, mem.k32[b + FDT.nofile]!);
+    Atomics.store(mem.k32, nb + FDT.nofileMax, mem.k32[b + FDT.nofileMax]!);
   });
   return t;
 }
@@ -265,9 +270,31 @@ function withTable<T>(mem: Memory, fdt: number, fn: (b: number) => T): T {
 }
 
 /**
- * Install open-file record `idx` at the lowest free fd >= `minFd` (the
- * caller's reference moves into the fd word). Entry: no FILE_TABLE or
- * TASK_TABLE lock held; takes and drops the table's lock (FILE_TABLE).
+ * The RLIMIT_NOFILE of table `fdt`: [soft, hard].
+ */
+export function fdtNofile(mem: Memory, fdt: number): [number, number] {
+  checkFdt(mem, fdt, "fdtNofile");
+  const b = tableBase(mem, fdt);
+  return [Atomics.load(mem.k32, b + FDT.nofile), Atomics.load(mem.k32, b + FDT.nofileMax)];
+}
+
+/**
+ * Set the RLIMIT_NOFILE of table `fdt` (setrlimit). Open fds at or above a
+ * lowered limit stay open, as on Linux; only new ones are refused.
+ * Entry: 0 <= soft <= hard <= FDT_FDS (the caller checked).
+ */
+export function fdtSetNofile(mem: Memory, fdt: number, soft: number, hard: number): void {
+  withTable(mem, fdt, (b) => {
+    Atomics.store(mem.k32, b + FDT.nofile, soft);
+    Atomics.store(mem.k32, b + FDT.nofileMax, hard);
+  });
+}
+
+/**
+ * Install open-file record `idx` at the lowest free fd >= `minFd` and below
+ * the table's RLIMIT_NOFILE (the caller's reference moves into the fd
+ * word). Entry: no FILE_TABLE or TASK_TABLE lock held; takes and drops the
+ * table's lock (FILE_TABLE).
  *
  * @returns the fd, or -EMFILE when none is free (the caller still owns its
  *   reference)
@@ -280,7 +307,8 @@ export function fdInstall(
   minFd = 0,
 ): number {
   return withTable(mem, fdt, (b) => {
-    for (let fd = minFd; fd < FDT_FDS; fd++) {
+    const limit = Math.min(FDT_FDS, mem.k32[b + FDT.nofile]!);
+    for (let fd = minFd; fd < limit; fd++) {
       if (mem.k32[b + FDT.fds + fd] !== 0) continue;
       Atomics.store(mem.k32, b + FDT.fds + fd, (idx + 1) | (cloexec ? FDT_CLOEXEC_BIT : 0));
       Atomics.add(mem.k32, b + FDT.nrOpen, 1);
@@ -295,12 +323,13 @@ export function fdInstall(
  * reference moves into the fd word. Entry: no FILE_TABLE or TASK_TABLE lock
  * held; takes and drops the table's lock (FILE_TABLE).
  *
- * @returns the record that `fd` named before (the caller puts it), -1 if
- *   none, or -EBADF
+ * @returns the record that `fd` named before (the caller puts it), -1 if none, or
+ *   -EBADF (also for a fd at or above RLIMIT_NOFILE, as Linux's dup2)
  */
 export function fdReplace(mem: Memory, fdt: number, fd: number, idx: number, cloexec: boolean) {
   if (!Number.isInteger(fd) || fd < 0 || fd >= FDT_FDS) return -EBADF;
   return withTable(mem, fdt, (b) => {
+    if (fd >= mem.k32[b + FDT.nofile]!) return -EBADF;
     const old = mem.k32[b + FDT.fds + fd]!;
     Atomics.store(mem.k32, b + FDT.fds + fd, (idx + 1) | (cloexec ? FDT_CLOEXEC_BIT : 0));
     if (old === 0) {

@@ -184,10 +184,10 @@ export class ProcfsMount implements VfsFs {
     if (own(dir)) return -EACCES;
     return this.isMountPoint(dir, name) ? -EBUSY : this.root.rmdir(dir, name);
   }
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number {
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
     if (own(odir) || own(ndir)) return own(odir) && own(ndir) ? -EACCES : -EXDEV;
     if (this.isMountPoint(odir, oname) || this.isMountPoint(ndir, nname)) return -EBUSY;
-    return this.root.rename(odir, oname, ndir, nname);
+    return this.root.rename(odir, oname, ndir, nname, noReplace);
   }
   readlink(ip: VInode): string | number {
     return own(ip) ? this.proc.readlink(ip) : this.root.readlink(ip);

@@ -460,11 +460,11 @@ export class TmpfsMount implements VfsFs {
     });
   }
 
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number {
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
     const oOwn = shmemOwns(odir.ino), nOwn = shmemOwns(ndir.ino);
     if (!oOwn && !nOwn) {
       if (this.#mountedOn(odir, oname) || this.#mountedOn(ndir, nname)) return -EBUSY;
-      return this.lower.rename(odir, oname, ndir, nname);
+      return this.lower.rename(odir, oname, ndir, nname, noReplace);
     }
     if (oOwn !== nOwn) return -EXDEV;
     const c = this.c, t = this.#t;
@@ -476,6 +476,8 @@ export class TmpfsMount implements VfsFs {
       const srcDir = isDir(shmiGet(c, this.#slotOf(src), "mode"));
       if (srcDir && this.#isAncestor(src, ndir.ino)) return -EINVAL;
       const ti = t.find(ndir.ino, nname);
+      // RENAME_NOREPLACE: any existing target, even the source itself (do_renameat2).
+      if (noReplace && ti >= 0) return -EEXIST;
       // The same name, or two names of one file: nothing to do (POSIX).
       if (ti === si || (ti >= 0 && t.entIno(ti) === src)) return 0;
       if (ti >= 0) {

@@ -62,8 +62,6 @@ import {
   SEEK_END,
   SEEK_HOLE,
   SEEK_SET,
-  STAT64,
-  STAT64_BYTES,
   STATX_ATTR_DAX,
 } from "../abi/fcntl.ts";
 import { asIno, PAGE_SIZE } from "../abi/types.ts";
@@ -100,6 +98,7 @@ import {
   filemapWriteback,
 } from "./filemap.ts";
 import type { VfsFs, VInode } from "./vfs_fs.ts";
+import { locksRelease, ofdOwner, posixOwner } from "./locks.ts";
 import { ANON_INO_BASE, anonFileOps, anonOwns } from "./anon_file.ts";
 
 /** A process as the VFS sees it: the mounted filesystem and its fd table. */
@@ -220,6 +219,7 @@ const isDirInode = (fs: VfsFs, ip: VInode): boolean => (fs.getattr(ip).mode & S_
  * @returns 0, or the writeback error
  */
 function fileRelease(fs: VfsFs, f: OpenFile): number {
+  locksRelease(fs.mem, ofdOwner(f.idx)); // an OFD lock lives as long as its open file
   const ip = fileInode(fs, f);
   let err = 0;
   if (fmodeCanWrite(f.flags) && !fs.isDax(ip)) {
@@ -338,7 +338,8 @@ function fileAllocOrPut(fs: VfsFs, ip: VInode, flags: number): number {
 }
 
 /**
- * Close `fd` (Linux's close_fd). The file is released when this was its last
+ * Close `fd` (Linux's close_fd), dropping the process's POSIX record
+ * locks on the file's inode. The file is released when this was its last
  * reference (see fileRelease). Entry: no lock held; takes and drops the
  * fd-table lock, then releases as fdPut.
  *
@@ -348,6 +349,8 @@ function fileAllocOrPut(fs: VfsFs, ip: VInode, flags: number): number {
 export function vfsClose(proc: Proc, fd: number): number {
   const idx = fdRemove(proc.fs.mem, proc.fdt, fd);
   if (idx < 0) return idx;
+  // POSIX: closing any fd of an inode drops the process's record locks on it.
+  locksRelease(proc.fs.mem, posixOwner(proc.fdt), fileRead(proc.fs.mem, idx).ino);
   return fdPut(proc.fs, idx);
 }
 
@@ -607,31 +610,6 @@ export function vfsFstat(proc: Proc, fd: number): VStat | number {
     return 0;
   });
   return r < 0 ? r : st!;
-}
-
-/**
- * Encode `st` as the riscv32 struct stat64 at `buf[off..off+104)`, little-endian.
- *
- * @returns the bytes written (STAT64_BYTES), or -EINVAL when buf is too short
- */
-export function encodeStat64(st: VStat, buf: Uint8Array, off = 0): number {
-  if (off < 0 || off + STAT64_BYTES > buf.length) return -EINVAL;
-  const v = new DataView(buf.buffer, buf.byteOffset + off, STAT64_BYTES);
-  for (let i = 0; i < STAT64_BYTES; i++) v.setUint8(i, 0);
-  v.setBigUint64(STAT64.dev, BigInt(st.dev), true);
-  v.setBigUint64(STAT64.ino, BigInt(st.ino), true);
-  v.setUint32(STAT64.mode, st.mode, true);
-  v.setUint32(STAT64.nlink, st.nlink, true);
-  v.setUint32(STAT64.uid, st.uid, true);
-  v.setUint32(STAT64.gid, st.gid, true);
-  v.setBigUint64(STAT64.rdev, BigInt(st.rdev), true);
-  v.setBigInt64(STAT64.size, BigInt(st.size), true);
-  v.setInt32(STAT64.blksize, st.blksize, true);
-  v.setBigInt64(STAT64.blocks, BigInt(st.blocks), true);
-  v.setInt32(STAT64.atime, st.atime, true);
-  v.setInt32(STAT64.mtime, st.mtime, true);
-  v.setInt32(STAT64.ctime, st.ctime, true);
-  return STAT64_BYTES;
 }
 
 /**

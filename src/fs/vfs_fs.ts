@@ -98,6 +98,11 @@ export interface VfsFs {
   size(ip: VInode): number;
   /** Word index of the inode's i_rwsem in mem.k32. */
   iRwsem(ip: VInode): number;
+  /**
+   * Called by open before the file is installed (a driver's ->open): 0 to
+   * go on, or -errno to fail the open. Absent: every open goes on.
+   */
+  open?(ip: VInode, flags: number): number;
 
   /** Map file block `iblock` to a device block; 0 for a hole when !create. */
   getBlock(ip: VInode, iblock: number, create: boolean): number;
@@ -162,7 +167,8 @@ export interface VfsFs {
   link(ip: VInode, dir: VInode, name: string): number;
   unlink(dir: VInode, name: string): number;
   rmdir(dir: VInode, name: string): number;
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number;
+  /** `noReplace`: -EEXIST rather than replacing an existing target (RENAME_NOREPLACE). */
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace?: boolean): number;
   symlink(dir: VInode, name: string, target: string): Ino | number;
   readlink(ip: VInode): string | number;
   /**

@@ -60,7 +60,11 @@ const enc = new TextEncoder();
 const cwdOf = (proc: Proc): Ino => asIno(fdtCwd(proc.fs.mem, proc.fdt));
 const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
 
-/** Run `fn` on the parent of `path`, dropping the parent's reference after. */
+/**
+ * Run `fn` on the parent of `path` (relative paths start at directory
+ * `base`, the current directory by default), dropping the parent's
+ * reference after.
+ */
 function withParent(
   proc: Proc,
   path: string,
@@ -161,6 +165,7 @@ export function vfsOpen(proc: Proc, path: string, flags: number, mode = 0o644): 
     err = vfsTruncateInode(fs, ip, 0);
     if (err < 0 && writer) fs.writeAccess?.(ip, "put");
   }
+  if (err === 0 && fs.open !== undefined) err = fs.open(ip, flags); // a driver's ->open
   if (err < 0) {
     fs.iput(ip);
     return err;
@@ -282,8 +287,17 @@ export function vfsRmdir(proc: Proc, path: string): number {
   });
 }
 
+/** Where renameat2 resolves each relative path, and its RENAME_NOREPLACE. */
+export interface RenameAt {
+  oldBase?: Ino;
+  newBase?: Ino;
+  noReplace?: boolean;
+}
+
 /**
- * rename(2): atomic replace of `newPath` by `oldPath`. The filesystem checks
+ * rename(2) and renameat2(2): atomic replace of `newPath` by `oldPath`
+ * (or -EEXIST with `at.noReplace`). Relative paths start at `at.oldBase`
+ * and `at.newBase` (default: the current directory). The filesystem checks
  * the type rules (-EISDIR, -ENOTDIR, -ENOTEMPTY, -EINVAL for a directory
  * moved under itself).
  *
@@ -295,8 +309,9 @@ export function vfsRmdir(proc: Proc, path: string): number {
  * @returns 0 or -errno; -EBUSY when either last component is "/", "." or
  *   ".."
  */
-export function vfsRename(proc: Proc, oldPath: string, newPath: string): number {
+export function vfsRename(proc: Proc, oldPath: string, newPath: string, at: RenameAt = {}): number {
   const { fs } = proc;
+  const cwd = cwdOf(proc);
   return withParent(proc, oldPath, (op) => {
     return withParent(proc, newPath, (np) => {
       if (isDotName(op.name) || isDotName(np.name)) return -EBUSY;
@@ -304,9 +319,9 @@ export function vfsRename(proc: Proc, oldPath: string, newPath: string): number 
         const d = mustBeDir(fs, op.dir, op.name);
         if (d < 0) return d;
       }
-      return fs.rename(op.dir, op.name, np.dir, np.name);
-    });
-  });
+      return fs.rename(op.dir, op.name, np.dir, np.name, at.noReplace ?? false);
+    }, at.newBase ?? cwd);
+  }, at.oldBase ?? cwd);
 }
 
 /** Where linkat's paths start, and how it finds the old file. */

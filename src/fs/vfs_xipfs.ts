@@ -129,8 +129,8 @@ export class XipVfs implements VfsFs {
   rmdir(dir: VInode, name: string): number {
     return this.x.rmdir(dir, name);
   }
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number {
-    return this.x.rename(odir, oname, ndir, nname);
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
+    return this.x.rename(odir, oname, ndir, nname, noReplace);
   }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     return this.x.symlink(dir, name, target);

@@ -60,6 +60,7 @@ import {
   blocksAllocated,
   blocksFreed,
   freeBlockCount,
+  freeInodeCount,
   markBlockDirty,
   markInodeDirty,
 } from "./balloc.ts";
@@ -418,8 +419,14 @@ export class XipFs {
   unlink(dir: InodeRef, name: string): number {
     return ns.unlink(this.ctx, dir, name);
   }
-  rename(oldDir: InodeRef, oldName: string, newDir: InodeRef, newName: string): number {
-    return ns.rename(this.ctx, oldDir, oldName, newDir, newName);
+  rename(
+    oldDir: InodeRef,
+    oldName: string,
+    newDir: InodeRef,
+    newName: string,
+    noReplace = false,
+  ): number {
+    return ns.rename(this.ctx, oldDir, oldName, newDir, newName, noReplace);
   }
   symlink(dir: InodeRef, name: string, target: string): Ino | number {
     return ns.symlink(this.ctx, dir, name, target);
@@ -473,6 +480,16 @@ export class XipFs {
   }
   freeBlocks(): number {
     return freeBlockCount(this.ctx);
+  }
+  /** statfs(2) counts: data blocks and inodes, total and free (ext2 reports the same). */
+  statfsCounts(): { blocks: number; bfree: number; files: number; ffree: number } {
+    const sb = this.ctx.vol.sb;
+    return {
+      blocks: sb.totalBlocks - sb.dataStart,
+      bfree: freeBlockCount(this.ctx),
+      files: sb.inodeCount,
+      ffree: freeInodeCount(this.ctx),
+    };
   }
 
   /**

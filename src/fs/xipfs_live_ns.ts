@@ -419,7 +419,9 @@ function isAncestor(c: XipCtx, anc: Ino, d: Ino): boolean {
 
 /**
  * Rename `oldName` in `oldDir` to `newName` in `newDir`, replacing an
- * existing target (a file by a file, an empty directory by a directory).
+ * existing target (a file by a file, an empty directory by a directory),
+ * unless `noReplace` (renameat2's RENAME_NOREPLACE: decided under the same
+ * locks as the rename, so it is atomic).
  *
  * Entry: references to both directories, no i_rwsem held. A cross-directory
  * rename takes XFS.renameLock first (unchecked: it has no LockClass); then,
@@ -428,7 +430,7 @@ function isAncestor(c: XipCtx, anc: Ino, d: Ino): boolean {
  * iget takes the inode-cache lock under them. Everything is released, and
  * the references dropped (iput), before it returns.
  *
- * @returns 0, or -ENOENT, -EEXIST never (targets are replaced), -EISDIR,
+ * @returns 0, or -ENOENT, -EEXIST (only with noReplace), -EISDIR,
  *   -ENOTDIR, -ENOTEMPTY, -EINVAL (a directory into its own subtree), -EBUSY
  *   ("." or ".."), -ENAMETOOLONG, -ENOSPC
  */
@@ -438,6 +440,7 @@ export function rename(
   oldName: string,
   newDir: InodeRef,
   newName: string,
+  noReplace = false,
 ): number {
   for (const n of [oldName, newName]) {
     const bad = userNameCheck(n);
@@ -475,6 +478,7 @@ export function rename(
     if (srcIsDir && cross && isAncestor(c, src, newDir.ino)) return -EINVAL;
     const tgt = dirLookup(c.vol, newDir.ino, newName);
     if (tgt < 0 && tgt !== -ENOENT) return tgt;
+    if (tgt >= 0 && noReplace) return -EEXIST;
     if (tgt === src) return 0; // two names of one inode: nothing to do (POSIX)
     let tgtIsDir = false;
     if (tgt >= 0) {

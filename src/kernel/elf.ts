@@ -71,6 +71,8 @@ export interface ElfImage {
   dynamic: { vaddr: number; size: number } | null;
   /** PT_GNU_RELRO, or null. */
   relro: { vaddr: number; memsz: number } | null;
+  /** PT_INTERP: the file range of the interpreter's path, NUL included, or null. */
+  interp: { offset: number; size: number } | null;
   /** Page-rounded span of all loads, link-time addresses. */
   minVaddr: number;
   maxVaddr: number;
@@ -177,6 +179,7 @@ export function readElf(file: ExecFile, name: string): ElfImage {
     loads: [],
     dynamic: null,
     relro: null,
+    interp: null,
     minVaddr: 0,
     maxVaddr: 0,
     fileSize: size,
@@ -252,13 +255,17 @@ function readPhdr(img: ElfImage, ph: ByteView, off: number, i: number): void {
       return;
     }
     case PT_INTERP:
-      return noexec(
-        name,
-        "requests a program interpreter (PT_INTERP); xip's exec is the dynamic linker itself, " +
-          "link with --no-dynamic-linker",
-      );
+      // load_elf_binary's checks: one PT_INTERP, 2..PATH_MAX bytes, inside the file.
+      if (img.interp !== null) noexec(name, "more than one PT_INTERP");
+      if (filesz < 2 || filesz > INTERP_MAX) noexec(name, `PT_INTERP of ${filesz} bytes`);
+      if (offset + filesz > img.fileSize) noexec(name, "PT_INTERP past the end of the file");
+      img.interp = { offset, size: filesz };
+      return;
     case PT_TLS:
-      return noexec(name, "uses thread-local storage (PT_TLS), which xip does not support");
+      // Linux leaves TLS to user space: static musl sets it up from AT_PHDR,
+      // and ld.so for dynamic programs. The kernel-side linker refuses TLS
+      // relocations by type, so a PT_TLS alone needs nothing here.
+      return;
     case PT_DYNAMIC:
       if (img.dynamic !== null) noexec(name, "more than one PT_DYNAMIC");
       img.dynamic = { vaddr, size: filesz };
@@ -272,6 +279,24 @@ function readPhdr(img: ElfImage, ph: ByteView, off: number, i: number): void {
     default:
       return; // PT_NOTE, PT_GNU_STACK, PT_NULL and unknown types need nothing
   }
+}
+
+/** The longest PT_INTERP path, NUL included (Linux's PATH_MAX). */
+const INTERP_MAX = 4096;
+
+/**
+ * The interpreter path PT_INTERP names. As Linux, the string must end in a
+ * NUL at its last byte.
+ *
+ * @returns the path; throws ExecFailure(ENOEXEC) for a bad string
+ */
+export function readInterpPath(file: ExecFile, img: ElfImage): string {
+  const { offset, size } = img.interp!;
+  const raw = preadExact(file, img.name, offset, size, "PT_INTERP string");
+  if (raw[size - 1] !== 0) noexec(img.name, "PT_INTERP string is not NUL-terminated");
+  const end = raw.indexOf(0);
+  if (end === 0) noexec(img.name, "PT_INTERP names an empty path");
+  return new TextDecoder().decode(raw.subarray(0, end));
 }
 
 /** The loads taken together: present, ascending, disjoint in pages, in user space. */

@@ -1,10 +1,23 @@
 /**
- * execve: load an ELF32 RISC-V program and its shared libraries into a
- * fresh address space, and say how to start it (Linux's load_elf_binary,
- * with the work of ld.so done in the kernel, since xip has no interpreter).
+ * execve: load an ELF32 RISC-V program into a fresh address space, and
+ * say how to start it (Linux's load_elf_binary). The one entry point for
+ * every exec, the Machine's spawn and a guest's execve alike.
  *
- * Steps, each failing with an ExecError (errno + one-line reason naming the
- * file) rather than a throw:
+ * Two paths, chosen by the program itself:
+ * - PT_INTERP (a musl program: /lib/ld-musl-riscv32.so.1), as Linux does
+ *   it: map the program and the interpreter, both in place from their
+ *   files, build the auxiliary vector (AT_PHDR of the program, AT_BASE of
+ *   the interpreter, AT_ENTRY, AT_RANDOM, ...) and start at the
+ *   interpreter's entry. The interpreter then maps the libraries and
+ *   relocates everything in user space. The kernel parses nothing of the
+ *   program beyond its headers. A missing interpreter is ENOENT; one that
+ *   is not a loadable ELF file, or asks for an interpreter itself, is
+ *   ELIBBAD (load_elf_binary's answer for a bad interpreter header).
+ * - No PT_INTERP (libxc programs, static programs): the work of ld.so is
+ *   done here, in the kernel (dynlink.ts).
+ *
+ * Steps of the kernel-linked path, each failing with an ExecError (errno +
+ * one-line reason naming the file) rather than a throw:
  *   1. open and parse the program, then breadth-first every DT_NEEDED
  *      library (headers, dynamic section, symbol and hash tables, via pread);
  *      nothing is mapped until every object has parsed
@@ -56,7 +69,7 @@ import {
   hwcapBit,
   PHDR_SIZE,
 } from "../abi/elf.ts";
-import { EACCES, EINVAL, ENOENT, ENOEXEC, ENOMEM, ETXTBSY } from "../abi/errno.ts";
+import { EACCES, EINVAL, ELIBBAD, ENOENT, ENOEXEC, ENOMEM, ETXTBSY } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asVirt, PAGE_MASK, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
 import { setBrkStart } from "../mm/mmap.ts";
@@ -69,7 +82,7 @@ import {
   protectRelro,
   relocate,
 } from "./dynlink.ts";
-import { checkEntry, readElf } from "./elf.ts";
+import { checkEntry, type ElfImage, readElf, readInterpPath } from "./elf.ts";
 import { readDynamic } from "./elf_dyn.ts";
 import { mapImage } from "./exec_map.ts";
 import { type ArgString, argText, checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";
@@ -81,6 +94,7 @@ import {
   type ExecFile,
   type ExecOptions,
   type ExecResult,
+  type LoadedObject,
 } from "./exec_types.ts";
 
 export * from "./exec_types.ts";
@@ -131,7 +145,7 @@ export function execve(
   }
 }
 
-/** Parse one opened file into a Dso (not yet mapped). */
+/** Parse one opened library into a Dso (not yet mapped). */
 function openDso(file: ExecFile, name: string, path: string): Dso {
   const img = readElf(file, name);
   const dyn = readDynamic(file, img);
@@ -169,9 +183,24 @@ function load(
   if (typeof f === "number") throw openFailure(path, -f);
   opened.push(f);
 
+  const progImg = readElf(f, path);
+  checkEntry(progImg);
+  if (progImg.interp !== null) {
+    return loadInterpreted(env, path, f, progImg, { argv, envp, opts, stackSize }, opened);
+  }
+
   // 1. Parse everything before mapping anything.
-  const prog = openDso(f, path, path);
-  checkEntry(prog.img);
+  const prog: Dso = {
+    name: path,
+    path,
+    file: f,
+    img: progImg,
+    dyn: readDynamic(f, progImg),
+    base: 0,
+    start: 0,
+    end: 0,
+    deps: [],
+  };
   const searchPath = [
     ...ldLibraryPath(envp.map(argText)),
     ...(opts.libraryPath ?? DEFAULT_LIBRARY_PATH),
@@ -196,8 +225,132 @@ function load(
   const { initCalls, finiCalls } = initFiniCalls(env, all);
 
   // 5. Stack and heap.
+  const entry = (prog.base + prog.img.entry) >>> 0;
+  const loaded = all.map((d) =>
+    loadedObject(d.path, d.name, d.img, d.base, d.start, d.end, d.dyn.needed)
+  );
+  return startImage(env, path, prog, entry, 0, { argv, envp, opts, stackSize }, loaded, {
+    initCalls,
+    finiCalls,
+  });
+}
+
+/** What a load path passes on to the stack setup. */
+interface ExecArgs {
+  argv: ArgString[];
+  envp: ArgString[];
+  opts: ExecOptions;
+  stackSize: number;
+}
+
+/** Where an object landed (a Dso, or the interpreter, which exec does not parse as one). */
+interface Placed {
+  img: ElfImage;
+  base: number;
+  end: number;
+}
+
+function loadedObject(
+  path: string,
+  name: string,
+  img: ElfImage,
+  base: number,
+  start: number,
+  end: number,
+  needed: string[],
+): LoadedObject {
+  return {
+    path,
+    name,
+    base: asVirt(base),
+    start: asVirt(start),
+    end: asVirt(end),
+    dynamic: asVirt(img.dynamic === null ? 0 : base + img.dynamic.vaddr),
+    needed,
+  };
+}
+
+/**
+ * The PT_INTERP path: map the program and its interpreter, and start at
+ * the interpreter's entry with AT_BASE naming where it went. Nothing is
+ * relocated and no init function is called here: the interpreter does both.
+ */
+function loadInterpreted(
+  env: ExecEnv,
+  path: string,
+  file: ExecFile,
+  img: ElfImage,
+  args: ExecArgs,
+  opened: ExecFile[],
+): ExecResult {
+  const mode = args.opts.textMode ?? "map";
+  const ipath = readInterpPath(file, img);
+  const fi = env.openExec(ipath);
+  if (typeof fi === "number") {
+    const f = openFailure(ipath, -fi);
+    throw new ExecFailure(f.errno, `${path}: interpreter ${f.reason}`);
+  }
+  opened.push(fi);
+  const iimg = readInterpreter(path, ipath, fi);
+
+  const prog = mapImage(env, file, img, mode, img.type === ET_EXEC ? img.minVaddr : PIE_BASE);
+  const interp = mapImage(env, fi, iimg, mode, iimg.type === ET_EXEC ? iimg.minVaddr : null);
+  const entry = (interp.base + iimg.entry) >>> 0;
+  const loaded = [
+    loadedObject(path, path, img, prog.base, prog.start, prog.end, []),
+    loadedObject(ipath, ipath, iimg, interp.base, interp.start, interp.end, []),
+  ];
+  return startImage(
+    env,
+    path,
+    { img, base: prog.base, end: prog.end },
+    entry,
+    interp.base,
+    args,
+    loaded,
+    {
+      initCalls: [],
+      finiCalls: [],
+    },
+  );
+}
+
+/**
+ * Parse the interpreter's headers. Anything that makes it unloadable is
+ * ELIBBAD, as Linux answers for a bad interpreter; so is an interpreter
+ * that names an interpreter itself (Linux ignores it; xip refuses the
+ * recursion outright).
+ */
+function readInterpreter(path: string, ipath: string, fi: ExecFile): ElfImage {
+  try {
+    const iimg = readElf(fi, ipath);
+    if (iimg.interp !== null) {
+      throw new ExecFailure(ELIBBAD, `${ipath} requests an interpreter itself`);
+    }
+    checkEntry(iimg);
+    return iimg;
+  } catch (e) {
+    if (!(e instanceof ExecFailure) || (e.errno !== ENOEXEC && e.errno !== ELIBBAD)) throw e;
+    throw new ExecFailure(ELIBBAD, `${path}: bad interpreter: ${e.reason}`);
+  }
+}
+
+/**
+ * Build the stack with the auxiliary vector (create_elf_tables) and set
+ * the heap start after the program.
+ */
+function startImage(
+  env: ExecEnv,
+  path: string,
+  prog: Placed,
+  entry: number,
+  interpBase: number,
+  args: ExecArgs,
+  loaded: LoadedObject[],
+  calls: { initCalls: VirtAddr[]; finiCalls: VirtAddr[] },
+): ExecResult {
   const img = prog.img;
-  const entry = (prog.base + img.entry) >>> 0;
+  const progEntry = (prog.base + img.entry) >>> 0;
   const auxv: [number, number][] = [
     [AT_HWCAP, hwcapBit("i") | hwcapBit("m") | hwcapBit("a")],
     [AT_PAGESZ, PAGE_SIZE],
@@ -205,15 +358,16 @@ function load(
     [AT_PHDR, img.phdrVaddr < 0 ? 0 : prog.base + img.phdrVaddr],
     [AT_PHENT, PHDR_SIZE],
     [AT_PHNUM, img.phnum],
-    [AT_BASE, 0], // no interpreter was loaded
+    [AT_BASE, interpBase], // 0 when no interpreter was loaded
     [AT_FLAGS, 0],
-    [AT_ENTRY, entry],
+    [AT_ENTRY, progEntry],
     [AT_UID, 0],
     [AT_EUID, 0],
     [AT_GID, 0],
     [AT_EGID, 0],
     [AT_SECURE, 0],
   ];
+  const { argv, envp, opts, stackSize } = args;
   const random = opts.random ?? crypto.getRandomValues(new Uint8Array(16));
   const st = setupStack(env, path, { argv, envp, execfn: path, auxv, random }, stackSize);
   setBrkStart(env.mem, env.mm, prog.end);
@@ -229,20 +383,12 @@ function load(
     argc: argv.length,
     argvPtr: st.argvPtr,
     envpPtr: st.envpPtr,
-    initCalls,
-    finiCalls,
+    initCalls: calls.initCalls,
+    finiCalls: calls.finiCalls,
     brkStart: asVirt(prog.end),
     stackTop: st.top,
     stackBottom: st.bottom,
-    loaded: all.map((d) => ({
-      path: d.path,
-      name: d.name,
-      base: asVirt(d.base),
-      start: asVirt(d.start),
-      end: asVirt(d.end),
-      dynamic: asVirt(d.img.dynamic === null ? 0 : d.base + d.img.dynamic.vaddr),
-      needed: d.dyn.needed,
-    })),
+    loaded,
     auxv: st.auxv,
   };
 }

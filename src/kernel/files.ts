@@ -18,14 +18,17 @@
  * @module
  */
 
-import { EACCES, EBADF, EISDIR, ENODEV, ENOTDIR, ENOTTY } from "../abi/errno.ts";
+import { EACCES, EBADF, EINVAL, EISDIR, ENODEV, ENOENT, ENOTDIR, ENOTTY } from "../abi/errno.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
   AT_REMOVEDIR,
   AT_SYMLINK_FOLLOW,
+  F_DUPFD,
+  F_DUPFD_CLOEXEC,
   fmodeCanRead,
   fmodeCanWrite,
+  NAME_MAX,
   O_DIRECT,
   O_RDONLY,
   S_IFDIR,
@@ -36,7 +39,30 @@ import type { MmapFile } from "../mm/vma.ts";
 import { doMmap } from "../mm/mmap.ts";
 import { directIORead, directIOWrite } from "../fs/direct_io.ts";
 import { mmapFile } from "../fs/file_mm.ts";
-import { fdtCwd, fdtGet, fdtSetCwd, filePos, fileSetPos } from "../fs/file_table.ts";
+import {
+  fdtCwd,
+  fdtGet,
+  fdtNofile,
+  fdtSetCwd,
+  fdtSetNofile,
+  filePos,
+  fileSetPos,
+} from "../fs/file_table.ts";
+import { pathLookup } from "../fs/namei.ts";
+import {
+  emptyStatfs,
+  mustBeDir,
+  PROC_SUPER_MAGIC,
+  ST_NODEV,
+  ST_NOEXEC,
+  ST_NOSUID,
+  vfsAccess,
+  vfsGetcwd,
+  type VStatfs,
+  XIPFS_STATFS_MAGIC,
+} from "../fs/vfs_cwd.ts";
+import { asIno, type Ino, PAGE_SIZE } from "../abi/types.ts";
+
 import { procfsOwns } from "../fs/procfs.ts";
 import {
   type Proc,
@@ -61,8 +87,19 @@ import {
   type VStat,
   withFile,
 } from "../fs/vfs.ts";
-import { vfsGetdents64, vfsLink, vfsMkdir, vfsOpen, vfsRmdir, vfsUnlink } from "../fs/vfs_path.ts";
-import { asIno, type Ino } from "../abi/types.ts";
+import {
+  vfsChdir,
+  vfsGetdents64,
+  vfsLink,
+  vfsMkdir,
+  vfsOpen,
+  vfsReadlink,
+  vfsRename,
+  vfsRmdir,
+  vfsStat,
+  vfsSymlink,
+  vfsUnlink,
+} from "../fs/vfs_path.ts";
 import { vfsPoll } from "../fs/vfs_poll.ts";
 import type { VfsFs, VInode } from "../fs/vfs_fs.ts";
 import type { ExecFile } from "./exec_types.ts";
@@ -110,6 +147,30 @@ export interface FileGlue {
   linkat(od: number, op: string, nd: number, np: string, flags: number): number;
   /** linux_dirent64 records filling at most `max` bytes, or -errno. */
   getdents64(fd: number, max: number): Uint8Array | number;
+  /** stat of `path` relative to `dirfd`, following a final symlink when `follow`. */
+  statat(dirfd: number, path: string, follow: boolean): VStat | number;
+  /** faccessat(2) (vfsAccess): 0 or -errno. */
+  accessat(dirfd: number, path: string, mode: number, follow: boolean): number;
+  /** readlinkat(2): the target or -errno. */
+  readlinkat(dirfd: number, path: string): string | number;
+  /** renameat2(2) without flags other than RENAME_NOREPLACE: 0 or -errno. */
+  renameat(od: number, op: string, nd: number, np: string, noReplace: boolean): number;
+  /** symlinkat(2): 0 or -errno. */
+  symlinkat(target: string, dirfd: number, path: string): number;
+  /** chdir(2), fchdir(2), getcwd(2). */
+  chdir(path: string): number;
+  fchdir(fd: number): number;
+  getcwd(): string | number;
+  /** statfs of the filesystem `path` (or, with a number, fd) is on. */
+  statfs(where: string | number): VStatfs | number;
+  /**
+   * What the record-lock calls need of `fd`: its open-file record, inode,
+   * flags, position and size, and the fd table (the lock owner), or -EBADF.
+   */
+  lockInfo(fd: number): LockInfo | number;
+  /** RLIMIT_NOFILE of the fd table: [soft, hard]; set it (0 <= soft <= hard <= FDT_FDS). */
+  nofile(): [number, number];
+  setNofile(soft: number, hard: number): void;
   /**
    * Run `map` with what doMmap needs for `fd`, holding a reference on the
    * file for the call (the VMA takes its own).
@@ -160,6 +221,16 @@ export interface FileGlue {
 }
 
 const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
+
+/** FileGlue.lockInfo's answer (a snapshot: valid for the calling syscall). */
+export interface LockInfo {
+  idx: number;
+  ino: number;
+  flags: number;
+  pos: number;
+  size: number;
+  fdt: number;
+}
 
 /** The files of one process, over the VFS of this thread. */
 export class VfsFiles implements FileGlue {
@@ -270,6 +341,10 @@ export class VfsFiles implements FileGlue {
     return vfsDup2(this.proc, oldFd, newFd, cloexec);
   }
   fcntl(fd: number, cmd: number, arg: number): number {
+    if (cmd === F_DUPFD || cmd === F_DUPFD_CLOEXEC) {
+      const [soft] = fdtNofile(this.fs.mem, this.proc.fdt);
+      if (arg < 0 || arg >= soft) return -EINVAL; // Linux: arg past RLIMIT_NOFILE
+    }
     return vfsFcntl(this.proc, fd, cmd, arg);
   }
   read(fd: number, dst: Uint8Array): number {
@@ -311,6 +386,119 @@ export class VfsFiles implements FileGlue {
   }
   poll(fd: number): number {
     return vfsPoll(this.proc, fd);
+  }
+  statat(dirfd: number, path: string, follow: boolean): VStat | number {
+    let st: VStat | number = -ENOENT;
+    const r = this.#at(dirfd, path, () => {
+      st = vfsStat(this.proc, path, follow);
+      return typeof st === "number" ? st : 0;
+    });
+    return r < 0 ? r : st;
+  }
+  accessat(dirfd: number, path: string, mode: number, follow: boolean): number {
+    return this.#base(dirfd, path, (base) => vfsAccess(this.proc, base, path, mode, follow));
+  }
+  readlinkat(dirfd: number, path: string): string | number {
+    let out: string | number = -ENOENT;
+    const r = this.#at(dirfd, path, () => {
+      out = vfsReadlink(this.proc, path);
+      return typeof out === "number" ? out : 0;
+    });
+    return r < 0 ? r : out;
+  }
+  renameat(od: number, op: string, nd: number, np: string, noReplace: boolean): number {
+    return this.#base(
+      od,
+      op,
+      (oldBase) =>
+        this.#base(
+          nd,
+          np,
+          (newBase) => vfsRename(this.proc, op, np, { oldBase, newBase, noReplace }),
+        ),
+    );
+  }
+  symlinkat(target: string, dirfd: number, path: string): number {
+    return this.#at(dirfd, path, () => vfsSymlink(this.proc, target, path));
+  }
+  chdir(path: string): number {
+    return vfsChdir(this.proc, path);
+  }
+  fchdir(fd: number): number {
+    return withFile(this.proc, fd, (_f, ip) => {
+      const bad = mustBeDir(this.fs.vfs, ip);
+      if (bad < 0) return bad;
+      fdtSetCwd(this.fs.mem, this.proc.fdt, ip.ino);
+      return 0;
+    });
+  }
+  getcwd(): string | number {
+    return vfsGetcwd(this.proc);
+  }
+  statfs(where: string | number): VStatfs | number {
+    let out: VStatfs | number = -ENOENT;
+    const r = typeof where === "number"
+      ? withFile(this.proc, where, (_f, ip) => {
+        out = this.#statfsOf(ip);
+        return 0;
+      })
+      : this.#lookup(where, (ip) => {
+        out = this.#statfsOf(ip);
+        return 0;
+      });
+    return r < 0 ? r : out;
+  }
+  nofile(): [number, number] {
+    return fdtNofile(this.fs.mem, this.proc.fdt);
+  }
+  lockInfo(fd: number): LockInfo | number {
+    let info: LockInfo | null = null;
+    const r = withFile(this.proc, fd, (f, ip) => {
+      const size = this.fs.vfs.size(ip);
+      info = {
+        idx: f.idx,
+        ino: ip.ino,
+        flags: f.flags,
+        pos: filePos(this.fs.mem, f.idx),
+        size,
+        fdt: this.proc.fdt,
+      };
+      return 0;
+    });
+    return r < 0 ? r : info!;
+  }
+  setNofile(soft: number, hard: number): void {
+    fdtSetNofile(this.fs.mem, this.proc.fdt, soft, hard);
+  }
+
+  /** Run `fn` on the inode `path` names (followed), referenced for the call. */
+  #lookup(path: string, fn: (ip: VInode) => number): number {
+    const vfs = this.fs.vfs;
+    const ip = pathLookup(vfs, asIno(fdtCwd(this.fs.mem, this.proc.fdt)), path, true);
+    if (typeof ip === "number") return ip;
+    try {
+      return fn(ip);
+    } finally {
+      vfs.iput(ip);
+    }
+  }
+
+  /** statfs of the filesystem inode `ip` is on: procfs, or the root xipfs. */
+  #statfsOf(ip: VInode): VStatfs {
+    if (procfsOwns(ip.ino)) return emptyStatfs(PROC_SUPER_MAGIC, ST_NOSUID | ST_NODEV | ST_NOEXEC);
+    const c = this.fs.xip.statfsCounts();
+    return {
+      type: XIPFS_STATFS_MAGIC,
+      bsize: PAGE_SIZE,
+      blocks: c.blocks,
+      bfree: c.bfree,
+      bavail: c.bfree,
+      files: c.files,
+      ffree: c.ffree,
+      namelen: NAME_MAX,
+      frsize: PAGE_SIZE,
+      flags: 0,
+    };
   }
   linkat(od: number, op: string, nd: number, np: string, flags: number): number {
     const proc = this.proc;

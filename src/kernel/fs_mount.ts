@@ -1,9 +1,10 @@
 /**
  * The file system as the process layer sees it, one handle per thread: the
  * live xipfs on the memory device, the VFS over it with procfs mounted on
- * /proc and a tmpfs on /dev/shm (src/fs/tmpfs.ts), and the per-thread
- * wiring the mm needs to fault files in. Mounting at boot makes /dev and
- * /dev/shm when the image has none.
+ * /proc, a tmpfs on /dev/shm (src/fs/tmpfs.ts) and the device nodes on
+ * /dev (devfs.ts), and the per-thread wiring the mm needs to fault files
+ * in. Mounting at boot also creates /dev, /dev/shm and /tmp when the image
+ * lacks them.
  *
  * The Machine's main thread mounts (mountKernelFs) once at boot; every
  * process Worker attaches (attachKernelFs) to the same shared state. Both
@@ -33,6 +34,7 @@ import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import { errnoName } from "../abi/errno.ts";
 import { ChrdevMount } from "../fs/chrdev.ts";
+import { DevMount, makeSystemDirs } from "../fs/devfs.ts";
 import { setImageLog } from "../hw/image_file.ts";
 import { installFileMm } from "../fs/file_mm.ts";
 import { installMemoryFailure } from "./memory_failure.ts";
@@ -101,7 +103,8 @@ function selfPidOf(mem: Memory): () => number {
 /**
  * Register this thread's file fault handlers, hooks and device drivers;
  * build the VFS with /proc, /dev/shm, anon files (sockets) routed to their
- * operations, and the console.
+ * operations, the console, and the device nodes of /dev (outermost: it
+ * answers for its own inodes before the console's ChrdevMount sees them).
  */
 function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   installFileMm(xip);
@@ -110,7 +113,9 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   registerConsole(mem);
   ipcAttach(xip.ctx);
   const procfs = mountProcfs(new XipVfs(xip), procTableInfo(mem, selfPidOf(mem)));
-  const vfs = new PipeMount(new ChrdevMount(new AnonMount(new TmpfsMount(procfs, xip.ctx))));
+  const vfs = new DevMount(
+    new PipeMount(new ChrdevMount(new AnonMount(new TmpfsMount(procfs, xip.ctx)))),
+  );
   registerSocketOps(mem, (ino, slot) => vfs.iput(vfs.handle(ino as Ino, slot)));
   return { mem, opts, xip, vfs, procfs };
 }
@@ -135,6 +140,8 @@ export function mountKernelFs(mem: Memory, opts: FsMountOptions): KernelFs | { e
   if (!(xip instanceof XipFs)) return xip;
   const fs = wire(mem, opts, xip);
   ipcBoot(mem);
+  const d = makeSystemDirs(fs.vfs);
+  if (d < 0) return { error: `cannot create /dev, /dev/shm or /tmp: ${errnoName(d)}` };
   const r = tmpfsMountPrepare(fs.procfs);
   const m = r < 0 ? r : tmpfsMountInit(xip.ctx);
   return m < 0 ? { error: `cannot mount the tmpfs on /dev/shm: ${errnoName(m)}` } : fs;

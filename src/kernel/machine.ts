@@ -26,6 +26,7 @@ import {
 } from "../abi/layout.ts";
 import { asTid, PAGE_SIZE } from "../abi/types.ts";
 import { errnoName } from "../abi/errno.ts";
+import { syscallName } from "../abi/syscall_names.ts";
 import { ImageError, MemDevice, saveImage } from "../hw/device.ts";
 import { ImageFile } from "../hw/image_file.ts";
 import { superGet } from "../fs/xipfs_format.ts";
@@ -52,6 +53,7 @@ import { TASK_DEAD, TASK_LIVE, taskChaosArm, taskKill, taskKillAcked } from "../
 import { heldLocks } from "../sync/held.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { closeFilesOf } from "./files.ts";
+import { locksWaitDone } from "../fs/locks.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult } from "./proc_run.ts";
@@ -154,6 +156,13 @@ export interface BootOptions {
   killGraceMs?: number;
   /** Check the lock order in every thread (slower; default false). */
   lockdep?: boolean;
+  /** Trace every system call of every process to `log` (`xip run --strace`). */
+  strace?: boolean;
+  /**
+   * Where the kernel's own lines go: --strace lines, and the one notice per
+   * unimplemented system call number (default: this process's stderr).
+   */
+  log?: (line: string) => void;
   /**
    * Tier 1, guest code translated to WebAssembly (src/hw/jit): "off", "auto"
    * (a frame once it is hot) or "eager" (a frame at its first dispatch).
@@ -173,6 +182,8 @@ export interface BootOptions {
 export interface SpawnOptions {
   /** The environment: `["K=V", ...]` (strings, or exact bytes) or `{ K: "V" }` (default empty). */
   env?: ArgString[] | Record<string, string>;
+  /** The process's current directory, a path in the image (default "/"). */
+  cwd?: string;
   /** What the process reads from fd 0 (default: BootOptions.stdin, else nothing). */
   stdin?: ConsoleInput;
   /** Where its fd 1 goes (default: BootOptions.stdout, else this process's stdout). */
@@ -289,6 +300,8 @@ export class Machine {
   /** Workers' output and exits, put back in the order they happened. */
   readonly #order = new OutputOrder();
   readonly #exits: { pid: number; code: number }[] = [];
+  /** Unimplemented system call numbers already reported (once per number per machine). */
+  readonly #enosys = new Set<number>();
   #spawned = 0;
   #panics = 0;
   /** shutdown() began: no new process may start. */
@@ -559,6 +572,8 @@ export class Machine {
       console: ownConsole || this.#console,
       textMode: this.opts.textMode ?? "map",
       bootMs: this.#bootMs,
+      strace: this.opts.strace ?? false,
+      cwd: opts.cwd,
     });
     return { pid, wait: () => p.done };
   }
@@ -629,6 +644,7 @@ export class Machine {
         pid,
         textMode: this.opts.textMode ?? "map",
         bootMs: this.#bootMs,
+        strace: this.opts.strace ?? false,
       });
     }
   }
@@ -654,6 +670,14 @@ export class Machine {
       // A stream the Machine delivers itself, in the order of its events.
       out: (console, fd, data, ticket) =>
         this.#order.put(ticket, () => this.#consoles.deliver(console, fd, data)),
+      strace: (line, ticket) => this.#order.put(ticket, () => this.#log(line)),
+      enosys: (nr) => {
+        if (this.#enosys.has(nr)) return;
+        this.#enosys.add(nr);
+        this.#log(
+          `xip: pid ${p.pid}: system call ${syscallName(nr)} (${nr}) is not implemented: -ENOSYS`,
+        );
+      },
       exit: (r, ticket) => this.#order.put(ticket, () => this.#reaped(p, r)),
       error: (msg) => this.#forceTeardown(p, SIGKILL, `worker died: ${msg}`),
     });
@@ -737,6 +761,7 @@ export class Machine {
     // page references with page locks, a file reference, a truncate in flight.
     const state = taskState(mem.k32, asTid(slot));
     if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTid(slot));
+    locksWaitDone(mem, slot); // an F_SETLKW it died in must not look like a waiter any more
     // A thread torn down the hard way takes its whole group with it, as a fatal signal would.
     killTaskGroup(mem, slot, SIGKILL);
     let td = procGet(mem, slot, "teardown");
@@ -773,6 +798,12 @@ export class Machine {
 
   #reportLeak(pid: number, what: string): void {
     this.#bug(`tearing down pid ${pid}: ${what}`);
+  }
+
+  /** A kernel log line (BootOptions.log). */
+  #log(line: string): void {
+    if (this.opts.log !== undefined) this.opts.log(line);
+    else writeAllSync(Deno.stderr)(enc.encode(line + "\n"));
   }
 
   /** Count and print a kernel bug the Machine found itself. */

@@ -37,6 +37,10 @@ export interface WorkerEvents {
    * Machine to deliver, with its ticket (out_order.ts).
    */
   out(console: number, fd: 1 | 2, data: Uint8Array, ticket: number): void;
+  /** A `--strace` line, ordered with the output by its ticket. */
+  strace(line: string, ticket: number): void;
+  /** A process called system call `nr`, which is not implemented (not ordered). */
+  enosys(nr: number): void;
   exit(result: ProcessResult, ticket: number): void;
   /** The Worker threw outside the kernel's own handling (it is unusable now). */
   error(message: string): void;
@@ -68,12 +72,16 @@ export class PooledWorker {
           result?: ProcessResult;
           error?: string;
           ticket?: number;
+          line?: string;
+          nr?: number;
         };
         if (m.t === "ready") resolve();
         else if (m.t === "fail") {
           this.dead = true;
           reject(new Error(`cannot attach the file system: ${m.error}`));
         } else if (m.t === "out") this.events?.out(m.console!, m.fd!, m.data!, m.ticket!);
+        else if (m.t === "strace") this.events?.strace(m.line!, m.ticket!);
+        else if (m.t === "enosys") this.events?.enosys(m.nr!);
         else if (m.t === "exit") {
           const ev = this.events;
           this.events = null;

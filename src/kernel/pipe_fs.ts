@@ -195,6 +195,10 @@ export class PipeMount implements Required<VfsFs> {
   writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
     return own(ip) ? 0 : (this.inner.writeAccess?.(ip, op) ?? 0);
   }
+  /** The open hook (VfsFs.open): a pipe has none; other inodes pass down. */
+  open(ip: VInode, flags: number): number {
+    return own(ip) ? 0 : (this.inner.open?.(ip, flags) ?? 0);
+  }
   lookup(dir: VInode, name: string): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.lookup(dir, name);
   }
@@ -218,8 +222,9 @@ export class PipeMount implements Required<VfsFs> {
   rmdir(dir: VInode, name: string): number {
     return own(dir) ? -ENOTDIR : this.inner.rmdir(dir, name);
   }
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string): number {
-    return own(odir) || own(ndir) ? -ENOTDIR : this.inner.rename(odir, oname, ndir, nname);
+  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
+    if (own(odir) || own(ndir)) return -ENOTDIR;
+    return this.inner.rename(odir, oname, ndir, nname, noReplace);
   }
   symlink(dir: VInode, name: string, target: string): Ino | number {
     return own(dir) ? -ENOTDIR : this.inner.symlink(dir, name, target);

@@ -72,7 +72,8 @@ import { faultInfo, forceSigInfo, forceSigMceerr, segvCode } from "./signal_send
 import { signalExit } from "./signal_state.ts";
 import { ipcExit } from "./ipc.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
-import { type ProcessHost, Task } from "./task.ts";
+import { straceExitLine } from "./strace.ts";
+import { type KernelLog, NO_KERNEL_LOG, type ProcessHost, Task } from "./task.ts";
 import { consoleFlush } from "./console.ts";
 import type { ArgString } from "./exec_stack.ts";
 
@@ -98,6 +99,10 @@ export interface ExecStart {
   textMode: TextMode;
   /** CLOCK_MONOTONIC's zero, on the performance.timeOrigin + now() clock. */
   bootMs: number;
+  /** Trace every system call to the kernel log (`xip run --strace`). */
+  strace?: boolean;
+  /** Current directory to start in (default the root). */
+  cwd?: string;
 }
 
 /**
@@ -110,6 +115,8 @@ export interface CloneStart {
   pid: number;
   textMode: TextMode;
   bootMs: number;
+  /** Trace every system call to the kernel log (`xip run --strace`), as the parent. */
+  strace?: boolean;
 }
 
 export type ProcessStart = ExecStart | CloneStart;
@@ -357,7 +364,12 @@ export type ProcessIo = ProcessHost;
  * thread has no current task. Never throws: a kernel exception becomes a
  * `panic` in the result.
  */
-export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): ProcessResult {
+export function runProcess(
+  fs: KernelFs,
+  s: ProcessStart,
+  host: ProcessHost,
+  klog: KernelLog = NO_KERNEL_LOG,
+): ProcessResult {
   const mem = fs.mem;
   const tid = s.tid as Tid;
   setCurrentTid(tid);
@@ -426,6 +438,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): Pr
       bootMs: s.bootMs,
       textMode: s.textMode,
       host,
+      klog,
     });
   }
 
@@ -463,6 +476,14 @@ export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): Pr
       return null;
     }
     procSet(mem, tid, "fdTable", files.fdTable);
+    if (s.cwd !== undefined) {
+      const r = files.chdir(s.cwd);
+      if (r < 0) {
+        files.closeAll();
+        reason = { code: 127, signal: 0, message: `cannot enter ${s.cwd}: ${errnoName(r)}` };
+        return null;
+      }
+    }
     const task = newTask(s, s.parentPid, mm, files);
     t = task; // teardown closes its files even if exec fails
     const img = execve({ mem, mm, openExec: (p) => files.openExec(p) }, s.path, s.argv, s.envp, {
@@ -498,6 +519,7 @@ export function runProcess(fs: KernelFs, s: ProcessStart, host: ProcessHost): Pr
     }
     const instret = priorInstret + (hart?.instret ?? 0);
     const code = reason.signal !== 0 ? 128 + reason.signal : reason.code & 0xff;
+    if (klog.strace) klog.trace(straceExitLine(s.pid, reason.code & 0xff, reason.signal));
     return { code, signal: reason.signal, instret, message: reason.message, panic };
   }
 

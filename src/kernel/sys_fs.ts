@@ -1,7 +1,7 @@
 /**
  * File syscalls: read, write, readv, writev, pread64, pwrite64, sendfile64,
- * openat, close, llseek, fstat (stat64), ftruncate64, fallocate, fsync, unlinkat,
- * mkdirat, getdents64.
+ * openat, close, llseek, ftruncate64, fallocate, fsync, unlinkat, mkdirat,
+ * getdents64. (riscv32 has no fstat: statx is in sys_stat.ts.)
  *
  * Every fd goes to the VFS through the task's FileGlue (files.ts); fds 0,
  * 1 and 2 start as the console (src/kernel/console.ts), a character device
@@ -19,9 +19,9 @@
  */
 
 import { EFAULT, EINVAL, ENOENT } from "../abi/errno.ts";
-import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, S_IFCHR, S_IFMT, STAT64_BYTES } from "../abi/fcntl.ts";
+import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, S_IFCHR, S_IFMT } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
-import { encodeStat64 } from "../fs/vfs.ts";
+import type { VStat } from "../fs/vfs.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -38,8 +38,6 @@ export const IO_CHUNK = 64 * 1024;
 export const UIO_MAXIOV = 1024;
 /** Largest getdents64 buffer honoured; a bigger one is filled only this far. */
 const DIRENT_CHUNK = 64 * 1024;
-/** Bytes of struct stat64 (asm-generic, see guest/README.md). */
-export const STAT64_SIZE = STAT64_BYTES;
 
 const SEEK_SET = 0, SEEK_CUR = 1;
 
@@ -236,7 +234,7 @@ export function sysPwrite64(
  *
  * @returns the pairs, or -EINVAL (count or total too large), -EFAULT
  */
-function readIovec(t: Task, va: number, cnt: number): [number, number][] | number {
+export function readIovec(t: Task, va: number, cnt: number): [number, number][] | number {
   cnt >>>= 0;
   if (cnt > UIO_MAXIOV) return -EINVAL;
   if (cnt === 0) return [];
@@ -366,7 +364,7 @@ export function sysOpenat(
 ): number {
   const path = atPath(t, dirfd, pathp);
   if (typeof path === "number") return path;
-  return t.files.openat(dirfd, path, flags, mode);
+  return t.files.openat(dirfd, path, flags, mode & ~t.umask);
 }
 
 /** close(fd). */
@@ -398,18 +396,12 @@ export function sysLlseek(
 }
 
 /**
- * fstat(fd, struct stat64 *). Entry: no lock held (a syscall); the fd-table
- * lock for the stat (vfsFstat), then mmap_lock (read) to store it.
+ * The stat of `fd` (fstat, and statx with AT_EMPTY_PATH). Entry: no lock
+ * held; the fd-table lock for the stat (vfsFstat).
  *
- * @returns 0, or -EBADF, -EFAULT
+ * @returns the stat, or -EBADF
  */
-export function sysFstat(t: Task, fd: number, statbuf: number): number {
-  const st = t.files.fstat(fd);
-  if (typeof st === "number") return st;
-  const buf = new Uint8Array(STAT64_BYTES);
-  encodeStat64(st, buf);
-  return userWrite(t, statbuf, buf);
-}
+export const fdStat = (t: Task, fd: number): VStat | number => t.files.fstat(fd);
 
 /** ftruncate64(fd, len_lo, len_hi). */
 export function sysFtruncate64(t: Task, fd: number, lenLo: number, lenHi: number): number {
@@ -494,7 +486,7 @@ export function sysLinkat(
 export function sysMkdirat(t: Task, dirfd: number, pathp: number, mode: number): number {
   const path = atPath(t, dirfd, pathp);
   if (typeof path === "number") return path;
-  return t.files.mkdirat(dirfd, path, mode & 0o7777);
+  return t.files.mkdirat(dirfd, path, mode & 0o7777 & ~t.umask);
 }
 
 /**
@@ -521,11 +513,11 @@ export function sysGetdents64(t: Task, fd: number, dirp: number, n: number): num
 /** The file system calls (syscall.ts joins the tables). */
 export const FS_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_mkdirat, "mkdirat", ["dirfd", "path", "mode"], sysMkdirat),
-  defineSyscall(nr.SYS_unlinkat, "unlinkat", ["dirfd", "path", "hex"], sysUnlinkat),
+  defineSyscall(nr.SYS_unlinkat, "unlinkat", ["dirfd", "path", "atflags"], sysUnlinkat),
   defineSyscall(
     nr.SYS_linkat,
     "linkat",
-    ["dirfd", "path", "dirfd", "path", "hex"],
+    ["dirfd", "path", "dirfd", "path", "atflags"],
     sysLinkat,
   ),
   // ftruncate may sleep in truncate's waits; an unfinished truncate is finished by the Machine.
@@ -539,14 +531,13 @@ export const FS_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_openat, "openat", ["dirfd", "path", "oflags", "mode"], sysOpenat),
   defineSyscall(nr.SYS_close, "close", ["fd"], sysClose),
   defineSyscall(nr.SYS_getdents64, "getdents64", ["fd", "ptr", "size"], sysGetdents64),
-  defineSyscall(nr.SYS_llseek, "_llseek", ["fd", "u64hl", "ptr", "int"], sysLlseek),
-  defineSyscall(nr.SYS_read, "read", ["fd", "ptr", "size"], sysRead),
-  defineSyscall(nr.SYS_write, "write", ["fd", "ptr", "size"], sysWrite),
+  defineSyscall(nr.SYS_llseek, "_llseek", ["fd", "u64hl", "ptr", "whence"], sysLlseek),
+  defineSyscall(nr.SYS_read, "read", ["fd", "outbuf", "size"], sysRead),
+  defineSyscall(nr.SYS_write, "write", ["fd", "inbuf", "size"], sysWrite),
   defineSyscall(nr.SYS_readv, "readv", ["fd", "ptr", "int"], sysReadv),
   defineSyscall(nr.SYS_writev, "writev", ["fd", "ptr", "int"], sysWritev),
-  defineSyscall(nr.SYS_pread64, "pread64", ["fd", "ptr", "size", "u64"], sysPread64),
-  defineSyscall(nr.SYS_pwrite64, "pwrite64", ["fd", "ptr", "size", "u64"], sysPwrite64),
+  defineSyscall(nr.SYS_pread64, "pread64", ["fd", "outbuf", "size", "u64"], sysPread64),
+  defineSyscall(nr.SYS_pwrite64, "pwrite64", ["fd", "inbuf", "size", "u64"], sysPwrite64),
   defineSyscall(nr.SYS_sendfile64, "sendfile64", ["fd", "fd", "ptr", "size"], sysSendfile64),
-  defineSyscall(nr.SYS_fstat64, "fstat64", ["fd", "ptr"], sysFstat),
   defineSyscall(nr.SYS_fsync, "fsync", ["fd"], sysFsync),
 ];

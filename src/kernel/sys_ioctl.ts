@@ -35,10 +35,15 @@ export const IOCTLS: Map<number, IoctlFn> = new Map([
   [FS_IOC_FSSETXATTR, fsSetXattr],
 ]);
 
-/** ioctl(fd, cmd, arg). The console fds have none of these commands (-ENOTTY). */
+/**
+ * ioctl(fd, cmd, arg). As do_vfs_ioctl, a fd that is not open is -EBADF
+ * whatever the command; a command the table lacks is -ENOTTY (the console
+ * fds have no terminal commands: TCGETS and TIOCGWINSZ are -ENOTTY too).
+ */
 export function sysIoctl(t: Task, fd: number, cmd: number, arg: number): number {
+  if (typeof t.files.fstat(fd) === "number") return -EBADF;
   const fn = IOCTLS.get(cmd >>> 0);
-  if (fn === undefined) return fd < 0 ? -EBADF : -ENOTTY;
+  if (fn === undefined) return -ENOTTY;
   return fn(t, fd, arg >>> 0);
 }
 
@@ -69,5 +74,5 @@ function fsSetXattr(t: Task, fd: number, arg: number): number {
 }
 
 export const IOCTL_SYSCALLS: readonly SyscallDef[] = [
-  defineSyscall(nr.SYS_ioctl, "ioctl", ["fd", "hex", "ptr"], sysIoctl),
+  defineSyscall(nr.SYS_ioctl, "ioctl", ["fd", "ioctlcmd", "ptr"], sysIoctl),
 ];

@@ -129,16 +129,16 @@ export const sysBrk = (t: Task, addr: number): number => doBrk(t.mem, t.mm, addr
  * are no-kill regions of their own.
  */
 export const MM_SYSCALLS: readonly SyscallDef[] = [
-  defineSyscall(nr.SYS_brk, "brk", ["ptr"], sysBrk, { killable: true }),
+  defineSyscall(nr.SYS_brk, "brk", ["ptr"], sysBrk, { killable: true, ret: "hex" }),
   defineSyscall(nr.SYS_munmap, "munmap", ["ptr", "size"], sysMunmap, { killable: true }),
   defineSyscall(
     nr.SYS_mmap2,
     "mmap2",
-    ["ptr", "size", "hex", "hex", "fd", "hex"],
+    ["ptr", "size", "prot", "mapflags", "fd", "pgoff"],
     sysMmap2,
-    { killable: true },
+    { killable: true, ret: "hex" },
   ),
-  defineSyscall(nr.SYS_mprotect, "mprotect", ["ptr", "size", "hex"], sysMprotect, {
+  defineSyscall(nr.SYS_mprotect, "mprotect", ["ptr", "size", "prot"], sysMprotect, {
     killable: true,
   }),
   defineSyscall(nr.SYS_msync, "msync", ["ptr", "size", "hex"], sysMsync),

@@ -36,32 +36,7 @@ export function sysPipe2(t: Task, fdsp: number, flags: number): number {
   return 0;
 }
 
-/** dup(oldfd): the lowest free fd on the same open file, or -EBADF, -EMFILE. */
-export const sysDup = (t: Task, fd: number): number => t.files.dup(fd);
-
-/**
- * dup3(oldfd, newfd, flags): newfd names oldfd's open file, closing what it
- * named. As Linux: only O_CLOEXEC, and oldfd == newfd, are -EINVAL.
- *
- * @returns newfd, or -EINVAL, -EBADF
- */
-export function sysDup3(t: Task, oldFd: number, newFd: number, flags: number): number {
-  if ((flags & ~O_CLOEXEC) !== 0 || oldFd === newFd) return -EINVAL;
-  return t.files.dup3(oldFd, newFd, (flags & O_CLOEXEC) !== 0);
-}
-
-/**
- * fcntl64(fd, cmd, arg): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD,
- * F_GETFL and F_SETFL (O_APPEND, O_NONBLOCK: a pipe's reads and writes
- * follow it); other commands (record locks among them) are -EINVAL.
- */
-export const sysFcntl64 = (t: Task, fd: number, cmd: number, arg: number): number =>
-  t.files.fcntl(fd, cmd, arg);
-
-/** The pipe and descriptor calls. */
+/** The pipe calls (dup, dup3 and fcntl64 are sys_fd.ts's). */
 export const PIPE_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_pipe2, "pipe2", ["ptr", "oflags"], sysPipe2),
-  defineSyscall(nr.SYS_dup, "dup", ["fd"], sysDup),
-  defineSyscall(nr.SYS_dup3, "dup3", ["fd", "fd", "oflags"], sysDup3),
-  defineSyscall(nr.SYS_fcntl64, "fcntl64", ["fd", "int", "int"], sysFcntl64),
 ];

@@ -162,9 +162,6 @@ export const PROC_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_exit, "exit", ["int"], sysExit),
   defineSyscall(nr.SYS_exit_group, "exit_group", ["int"], sysExitGroup),
   defineSyscall(nr.SYS_set_tid_address, "set_tid_address", ["ptr"], sysSetTidAddress),
-  defineSyscall(nr.SYS_futex, "futex", ["ptr", "int", "int", "ptr", "ptr", "hex"], sysFutex, {
-    killable: true,
-  }),
   defineSyscall(
     nr.SYS_futex_time64,
     "futex_time64",
@@ -176,5 +173,5 @@ export const PROC_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_getpid, "getpid", [], sysGetpid),
   defineSyscall(nr.SYS_getppid, "getppid", [], sysGetppid),
   defineSyscall(nr.SYS_gettid, "gettid", [], sysGettid),
-  defineSyscall(nr.SYS_clock_gettime64, "clock_gettime64", ["int", "ptr"], sysClockGettime64),
+  defineSyscall(nr.SYS_clock_gettime64, "clock_gettime64", ["clockid", "ptr"], sysClockGettime64),
 ];

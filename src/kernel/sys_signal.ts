@@ -569,7 +569,7 @@ export const SIGNAL_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(SYS_tkill, "tkill", ["int", "signal"], sysTkill),
   defineSyscall(SYS_tgkill, "tgkill", ["int", "int", "signal"], sysTgkill),
   defineSyscall(SYS_sigaltstack, "sigaltstack", ["ptr", "ptr"], sysSigaltstack),
-  defineSyscall(SYS_rt_sigsuspend, "rt_sigsuspend", ["ptr", "size"], sysRtSigsuspend, {
+  defineSyscall(SYS_rt_sigsuspend, "rt_sigsuspend", ["sigset", "size"], sysRtSigsuspend, {
     killable: true,
   }),
   defineSyscall(
@@ -581,10 +581,10 @@ export const SIGNAL_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(
     SYS_rt_sigprocmask,
     "rt_sigprocmask",
-    ["int", "ptr", "ptr", "size"],
+    ["sighow", "sigset", "osigset", "size"],
     sysRtSigprocmask,
   ),
-  defineSyscall(SYS_rt_sigpending, "rt_sigpending", ["ptr", "size"], sysRtSigpending),
+  defineSyscall(SYS_rt_sigpending, "rt_sigpending", ["osigset", "size"], sysRtSigpending),
   defineSyscall(
     SYS_rt_sigtimedwait_time64,
     "rt_sigtimedwait_time64",

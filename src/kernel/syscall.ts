@@ -10,15 +10,21 @@
  * task (`t.panic`) and kills the process, so the Worker can report it
  * loudly and the other processes keep running.
  *
+ * A number with no definition returns -ENOSYS, and the Machine is told
+ * (KernelLog.enosys) so that it can report the first use of each number
+ * once. With `--strace` every call is also printed (strace.ts).
+ *
  * @module
  */
 
 import { ENOSYS } from "../abi/errno.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/regs.ts";
 import { SIGSYS } from "./signal.ts";
+import { FD_SYSCALLS } from "./sys_fd.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { PIPE_SYSCALLS } from "./sys_pipe.ts";
 import { FS_SYSCALLS } from "./sys_fs.ts";
+import { INFO_SYSCALLS } from "./sys_info.ts";
 import { IOCTL_SYSCALLS } from "./sys_ioctl.ts";
 import { PRCTL_SYSCALLS } from "./sys_prctl.ts";
 import { IPC_SYSCALLS } from "./sys_ipc.ts";
@@ -26,6 +32,9 @@ import { SOCKET_SYSCALLS } from "./sys_socket.ts";
 import { POLL_SYSCALLS } from "./sys_poll.ts";
 import { MM_SYSCALLS } from "./sys_mm.ts";
 import { PROC_SYSCALLS } from "./sys_proc.ts";
+import { STAT_SYSCALLS } from "./sys_stat.ts";
+import { TIME_SYSCALLS } from "./sys_time.ts";
+import { argRegisters, straceLine } from "./strace.ts";
 import { SIGNAL_SYSCALLS } from "./sys_signal.ts";
 import type { SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -43,6 +52,10 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   MM_SYSCALLS,
   PRCTL_SYSCALLS,
   PROC_SYSCALLS,
+  STAT_SYSCALLS,
+  FD_SYSCALLS,
+  TIME_SYSCALLS,
+  INFO_SYSCALLS,
   FORK_SYSCALLS,
   PIPE_SYSCALLS,
   SIGNAL_SYSCALLS,
@@ -75,9 +88,12 @@ function buildTable(groups: readonly (readonly SyscallDef[])[]): Map<number, Sys
  *   replaced the image (`t.execPending`)
  */
 export function syscallDispatch(t: Task, regs: Int32Array): boolean {
-  const def = SYSCALLS.get(regs[REG_A7]!);
+  const nr = regs[REG_A7]!;
+  const def = SYSCALLS.get(nr);
+  const traced = t.klog.strace ? argRegisters(regs) : null;
   let ret = -ENOSYS;
-  if (def !== undefined) {
+  if (def === undefined) t.klog.enosys(nr);
+  else {
     try {
       ret = def.fn(
         t,
@@ -93,6 +109,9 @@ export function syscallDispatch(t: Task, regs: Int32Array): boolean {
       t.exit({ code: 0, signal: SIGSYS, message: `kernel bug in syscall ${def.name}` });
       return false;
     }
+  }
+  if (traced !== null) {
+    t.klog.trace(straceLine(t, nr, def, traced, t.exiting !== null ? null : ret | 0));
   }
   if (t.exiting !== null || t.execPending !== null) return false;
   regs[REG_A0] = ret | 0;

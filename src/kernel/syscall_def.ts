@@ -43,6 +43,13 @@ export type SyscallFn = (
  * - "ptr": a user address (NULL for 0); "size": a byte count
  * - "oflags": open(2) flags by name; "mode": octal permission bits
  * - "signal": a signal number by name
+ * - "inbuf": a buffer the call reads, whose length is the next argument
+ *   (shown as a quoted string, cut at 32 bytes)
+ * - "outbuf": a buffer the call fills, shown after the call, as many bytes
+ *   as it returned
+ * - "prot", "mapflags", "atflags": PROT_*, MAP_*, AT_* bits by name
+ * - "whence", "clockid", "fcntlcmd", "ioctlcmd", "resource": SEEK_*,
+ *   CLOCK_*, F_*, the tty ioctls, RLIMIT_* by name
  */
 export type ArgKind =
   | "int"
@@ -56,6 +63,20 @@ export type ArgKind =
   | "oflags"
   | "mode"
   | "signal"
+  | "inbuf"
+  | "outbuf"
+  | "prot"
+  | "mapflags"
+  | "atflags"
+  | "whence"
+  | "clockid"
+  | "fcntlcmd"
+  | "ioctlcmd"
+  | "resource"
+  | "sighow"
+  | "sigset"
+  | "osigset"
+  | "pgoff"
   | "u64"
   | "u64hl";
 
@@ -72,12 +93,16 @@ export interface SyscallDef {
    * call runs as a no-kill region.
    */
   readonly killable: boolean;
+  /** How `--strace` prints a non-error result: decimal, or hex for an address. */
+  readonly ret: "int" | "hex";
 }
 
 /** Options of `defineSyscall`. */
 export interface SyscallOptions {
   /** See `SyscallDef.killable`; false unless given. */
   readonly killable?: boolean;
+  /** See `SyscallDef.ret`; "int" unless given. */
+  readonly ret?: "int" | "hex";
 }
 
 /**
@@ -95,7 +120,7 @@ export function defineSyscall(
   fn: SyscallFn,
   opts: SyscallOptions = {},
 ): SyscallDef {
-  return { nr, name, args, fn, killable: opts.killable ?? false };
+  return { nr, name, args, fn, killable: opts.killable ?? false, ret: opts.ret ?? "int" };
 }
 
 /** Registers an argument kind consumes. */

@@ -15,7 +15,24 @@ import type { ExecResult } from "./exec_types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
 import { procGet } from "./proc.ts";
+import { defaultRlimits, type Rlimits } from "./rlimit.ts";
 import { TaskSignals } from "./signal_task.ts";
+
+/**
+ * Where the kernel's own lines about a process go: the Machine's log
+ * (stderr for `xip run`), never the guest's console.
+ */
+export interface KernelLog {
+  /** Trace every system call (`xip run --strace`). */
+  readonly strace: boolean;
+  /** One `--strace` line. */
+  trace(line: string): void;
+  /** System call `nr` is not implemented; the Machine reports each number once. */
+  enosys(nr: number): void;
+}
+
+/** A log that traces nothing and drops notices (tests, and a Task built without one). */
+export const NO_KERNEL_LOG: KernelLog = { strace: false, trace() {}, enosys() {} };
 
 /** How a process ends: an exit_group status, or a fatal signal. */
 export interface ExitReason {
@@ -48,6 +65,8 @@ export interface TaskInit {
   files: FileGlue;
   /** performance.timeOrigin + performance.now() at Machine boot: CLOCK_MONOTONIC's zero. */
   bootMs: number;
+  /** Trace and notice lines (default NO_KERNEL_LOG). */
+  klog?: KernelLog;
   /** How exec places program text ("map" unless given). */
   textMode?: "map" | "copy";
   /** The Machine, for clone (absent in tests that run a Task alone: clone is -ENOSYS). */
@@ -70,12 +89,19 @@ export class Task {
   mm: number;
   readonly files: FileGlue;
   readonly bootMs: number;
+  readonly klog: KernelLog;
   /** When the process started, on the same clock as bootMs. */
   readonly startMs = performance.timeOrigin + performance.now();
   /** Set by exit/exit_group or a fatal signal; the run loop stops and tears down. */
   exiting: ExitReason | null = null;
   /** An exception that escaped the kernel (a bug): the Worker reports it loudly. */
   panic: unknown = null;
+  /** File mode creation mask (umask), applied by openat and mkdirat. */
+  umask = 0o022;
+  /** Resource limits but RLIMIT_NOFILE (which the fd table keeps). */
+  rlimits: Rlimits = defaultRlimits();
+  /** membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) was called. */
+  membarrierRegistered = false;
   /**
    * Set by a successful execve: the new image, which the process layer
    * starts on a new hart instead of returning to the old one.
@@ -97,6 +123,7 @@ export class Task {
     this.mm = init.mm;
     this.files = init.files;
     this.bootMs = init.bootMs;
+    this.klog = init.klog ?? NO_KERNEL_LOG;
     this.textMode = init.textMode ?? "map";
     this.host = init.host ?? null;
     this.sig = new TaskSignals(init.mem, init.tid, init.pid);

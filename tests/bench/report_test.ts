@@ -183,7 +183,7 @@ Deno.test("parseBenchJson() reads Deno's JSON after other output, failures inclu
 
 Deno.test("evaluateTargets() reports met, missed and not measured with reasons", () => {
   const t = evaluateTargets(fixture(true));
-  assert.equal(t.length, 8);
+  assert.equal(t.length, 9);
   assert.equal(t.find((x) => /Megapages: faults/.test(x.target))!.verdict, "met"); // 819x
   const tables = t.find((x) => /Megapages: page-table/.test(x.target))!;
   assert.equal(tables.verdict, "missed"); // 4x
@@ -197,6 +197,7 @@ Deno.test("evaluateTargets() reports met, missed and not measured with reasons",
   assert.equal(by(/RAM for code/).verdict, "met");
   assert.equal(by(/Exec/).verdict, "met"); // 101 / 100 ms
   assert.equal(by(/Hart/).verdict, "not measured");
+  assert.equal(by(/musl/).verdict, "not measured", "no musl runs in this data");
   const invalid = evaluateTargets(fixture(false));
   assert.equal(invalid.find((x) => /Exec/.test(x.target))!.verdict, "not measured");
   assert.match(invalid.find((x) => /Exec/.test(x.target))!.note, /fell back/);

@@ -208,6 +208,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
     warm: 8,
     killGraceMs: 5000,
     stderr: (d) => errs.push(dec.decode(d)),
+    log: () => {},
   });
   if (o.perturb) setDebug(m.mem.k32, DEBUG_PERTURB, true);
   let saved = false;

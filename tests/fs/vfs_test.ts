@@ -33,13 +33,11 @@ import {
   SEEK_END,
   SEEK_HOLE,
   SEEK_SET,
-  STAT64,
-  STAT64_BYTES,
   STATX_ATTR_DAX,
 } from "../../src/abi/fcntl.ts";
+import { encodeStatx, STATX, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
 import { asIno, PAGE_SIZE } from "../../src/abi/types.ts";
 import {
-  encodeStat64,
   type Proc,
   vfsClose,
   vfsDup,
@@ -353,7 +351,7 @@ Deno.test("vfs operations give byte-identical results in DAX, page-cache and hos
   assert.deepEqual(results[2], results[0], "hostfile vs dax");
 });
 
-Deno.test("vfsFstat() reports S_DAX in DAX mode only, and encodeStat64() lays out stat64", () => {
+Deno.test("vfsFstat() reports S_DAX in DAX mode only, and encodeStatx() lays out struct statx", () => {
   for (const mode of MODES) {
     const m = boot(mode);
     const { proc } = m;
@@ -362,15 +360,16 @@ Deno.test("vfsFstat() reports S_DAX in DAX mode only, and encodeStat64() lays ou
     const st = vfsFstat(proc, fd) as VStat;
     assert.equal(st.dax, mode === "dax");
     assert.equal((st.attributes & STATX_ATTR_DAX) !== 0, mode === "dax");
-    const buf = new Uint8Array(STAT64_BYTES + 8).fill(0xee);
-    assert.equal(encodeStat64(st, buf, 8), STAT64_BYTES);
-    const v = new DataView(buf.buffer, 8);
-    assert.equal(v.getUint32(STAT64.mode, true), S_IFREG | 0o600);
-    assert.equal(Number(v.getBigInt64(STAT64.size, true)), 5);
-    assert.equal(Number(v.getBigUint64(STAT64.ino, true)), st.ino);
-    assert.equal(v.getInt32(STAT64.blksize, true), PAGE_SIZE);
-    assert.equal(buf[7], 0xee, "nothing written before the record");
-    assert.equal(encodeStat64(st, new Uint8Array(50)), -EINVAL);
+    const buf = encodeStatx(st);
+    assert.equal(buf.length, STATX_BYTES);
+    const v = new DataView(buf.buffer);
+    assert.equal(v.getUint16(STATX.mode, true), S_IFREG | 0o600);
+    assert.equal(Number(v.getBigUint64(STATX.size, true)), 5);
+    assert.equal(Number(v.getBigUint64(STATX.ino, true)), st.ino);
+    assert.equal(v.getUint32(STATX.blksize, true), PAGE_SIZE);
+    const attrs = Number(v.getBigUint64(STATX.attributes, true));
+    assert.equal((attrs & STATX_ATTR_DAX) !== 0, mode === "dax", "STATX_ATTR_DAX");
+    assert.equal(Number(v.getBigUint64(STATX.attributesMask, true)), STATX_ATTR_DAX);
     assert.deepEqual(m.unmountAndFsck().errors, []);
   }
 });

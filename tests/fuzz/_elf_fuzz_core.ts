@@ -1,10 +1,13 @@
 /**
  * The exec fuzzer's cases (run in a Worker by elf_fuzz_worker.ts, with the
  * watchdog of _fuzz_runner.ts). Case i of seed S mutates one fixture
- * (fixtures/rootfs/bin/*, lib/*.so, fixtures/static/*) with a structured
- * mutation, writes it into the live xipfs (DAX for even seeds, page cache
- * for odd ones) through the VFS, execs it (textMode "map" or
- * "copy") into a fresh mm, and tears the mm down. Every case must end with
+ * (fixtures/rootfs/bin/*, the libraries /bin/compute loads, the musl
+ * interpreter, fixtures/static/*) with a structured mutation, writes it
+ * into the live xipfs (DAX for even seeds, page cache for odd ones)
+ * through the VFS, execs it (textMode "map" or "copy") into a fresh mm,
+ * and tears the mm down. A mutated program with PT_INTERP (bin/lua) runs
+ * into the real /lib/ld-musl-riscv32.so.1; a mutated interpreter is
+ * exec'd as the interpreter of an unmutated lua whose PT_INTERP names it. Every case must end with
  * a load or a documented ExecError (errno + one-line reason); afterwards
  * every file exec opened is closed, no inode reference is left, every frame
  * is back (free, or holding a page-cache page: page-cache mode keeps the
@@ -30,6 +33,7 @@ import { type Proc, vfsProcCreate } from "../../src/fs/vfs.ts";
 import { vfsUnlink } from "../../src/fs/vfs_path.ts";
 import { XipVfs } from "../../src/fs/vfs_xipfs.ts";
 import { caseSeed, Rand } from "./_rng.ts";
+import { setInterp } from "../kernel/_elf_mut.ts";
 import { type CaseOutcome, normalizeReason } from "./_fuzz_summary.ts";
 
 const STATIC = new URL("../../fixtures/static/", import.meta.url);
@@ -38,24 +42,42 @@ interface Target {
   /** Fixture name, for the summary. */
   name: string;
   bytes: Uint8Array;
-  /** A program is exec'd itself; a library is found through LD_LIBRARY_PATH by /bin/compute. */
-  lib: boolean;
+  /**
+   * A program is exec'd itself; a library is found through LD_LIBRARY_PATH
+   * by /bin/compute; an interpreter is named by the PT_INTERP of /bin/lua.
+   */
+  role: "prog" | "lib" | "interp";
 }
+
+/** The libraries /bin/compute loads (the kernel-side linker's inputs). */
+const COMPUTE_LIBS = ["libc.so", "libcompute.so"];
+/** Where a mutated interpreter goes; lua's PT_INTERP segment fits the name. */
+const FUZZ_INTERP = "/fuzz/ld.so";
 
 function loadTargets(): Target[] {
   const out: Target[] = [];
-  const dir = (base: URL, sub: string, lib: boolean, prefix: string) => {
+  const dir = (base: URL, sub: string, role: Target["role"], prefix: string) => {
     const url = new URL(sub, base);
     for (const e of [...Deno.readDirSync(url)].sort((a, b) => a.name.localeCompare(b.name))) {
       if (!e.isFile) continue;
-      out.push({ name: `${prefix}${e.name}`, bytes: Deno.readFileSync(new URL(e.name, url)), lib });
+      if (role === "lib" && !COMPUTE_LIBS.includes(e.name)) continue;
+      out.push({
+        name: `${prefix}${e.name}`,
+        bytes: Deno.readFileSync(new URL(e.name, url)),
+        role,
+      });
     }
   };
-  dir(ROOTFS, "bin/", false, "bin/");
-  dir(ROOTFS, "lib/", true, "lib/");
-  dir(STATIC, "./", false, "static/");
+  dir(ROOTFS, "bin/", "prog", "bin/");
+  dir(ROOTFS, "lib/", "lib", "lib/");
+  dir(STATIC, "./", "prog", "static/");
+  const ldso = Deno.readFileSync(new URL("lib/ld-musl-riscv32.so.1", ROOTFS));
+  out.push({ name: "interp/ld-musl-riscv32.so.1", bytes: ldso, role: "interp" });
   return out;
 }
+
+/** /bin/lua with its PT_INTERP naming FUZZ_INTERP. */
+const LUA_FUZZ_INTERP = setInterp(Deno.readFileSync(new URL("bin/lua", ROOTFS)), FUZZ_INTERP);
 
 /** State kept across the cases of one run. */
 export interface ElfFuzz {
@@ -86,12 +108,16 @@ export function elfFuzzCase(z: ElfFuzz, i: number): CaseOutcome {
   const r = new Rand(caseSeed(z.seed, i));
   const t = r.pick(z.targets);
   const mut = mutateElf(t.bytes, r);
-  const fname = t.lib ? t.name.slice(4) : "prog";
+  const fname = t.role === "lib" ? t.name.slice(4) : t.role === "interp" ? "ld.so" : "prog";
   const problems: string[] = [];
   let kind: string;
   try {
     const put = putFile(z.proc, `/fuzz/${fname}`, mut.bytes);
     if (put < 0) throw new Error(`putFile ${fname}: ${errnoName(put)}`);
+    if (t.role === "interp") {
+      const p = putFile(z.proc, "/fuzz/prog", LUA_FUZZ_INTERP);
+      if (p < 0) throw new Error(`putFile prog: ${errnoName(p)}`);
+    }
     // Frames free or in the page cache: exec may leave file pages cached (page-cache mode).
     const frames0 = freeFrameCount(m.mem) + pagecacheFrames(m.mem);
     const inodes0 = activeInodes(m.mem);
@@ -99,8 +125,8 @@ export function elfFuzzCase(z: ElfFuzz, i: number): CaseOutcome {
     if (mm < 0) throw new Error("mmAlloc failed");
     const env = new FsExecEnv(m, mm, z.proc);
     const textMode = r.chance(0.5) ? "map" : "copy";
-    const path = t.lib ? "/bin/compute" : "/fuzz/prog";
-    const envp = t.lib ? ["LD_LIBRARY_PATH=/fuzz"] : [];
+    const path = t.role === "lib" ? "/bin/compute" : "/fuzz/prog";
+    const envp = t.role === "lib" ? ["LD_LIBRARY_PATH=/fuzz"] : [];
     let res: ExecResult | ExecError;
     try {
       res = execve(env, path, [path, "7"], envp, { textMode, random: RANDOM });
@@ -123,6 +149,7 @@ export function elfFuzzCase(z: ElfFuzz, i: number): CaseOutcome {
     if (frames !== frames0) problems.push(`frames leaked: ${frames0 - frames}`);
   } finally {
     vfsUnlink(z.proc, `/fuzz/${fname}`);
+    if (t.role === "interp") vfsUnlink(z.proc, "/fuzz/prog");
   }
   if (z.everyCase || i % 25 === 0) {
     for (const v of checkInvariants(m.mem)) problems.push(`invariant: ${v}`);

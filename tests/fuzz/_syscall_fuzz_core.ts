@@ -203,7 +203,7 @@ function shape(n: number, a: number[], r: Rand, fds: number[], maps: number[]): 
       break;
     case nr.SYS_close:
     case nr.SYS_fsync:
-    case nr.SYS_fstat64:
+    case nr.SYS_statx:
       a[0] = fd();
       a[1] = buf();
       break;
@@ -281,7 +281,10 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     const n = r.chance(0.9) ? r.pick(NRS) : r.pick([-1, 0, 5, 300, 1000, 402, 404, r.int(500)]);
     const a = [arg(r), arg(r), arg(r), arg(r), arg(r), arg(r)];
     shape(n, a, r, fds, maps);
-    if (n === nr.SYS_futex || n === nr.SYS_futex_time64) a[1] = 1; // FUTEX_WAKE: a WAIT with no waker never ends
+    if (n === nr.SYS_futex_time64) a[1] = 1; // FUTEX_WAKE: a WAIT with no waker never ends
+    // A sleep of a random length (or forever, ppoll with no timeout) would stall the fuzzer:
+    // an unmapped timeout pointer makes them fail fast instead.
+    if (n === nr.SYS_ppoll_time64 || n === nr.SYS_clock_nanosleep_time64) a[2] = 0x7fff_f000;
     // rt_sigsuspend and rt_sigtimedwait wait for a signal nobody sends here (or a random timeout).
     if (n === SYS_rt_sigsuspend || n === SYS_rt_sigtimedwait_time64) continue;
     // A successful execve would replace the image this loop is fuzzing.

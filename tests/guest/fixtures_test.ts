@@ -181,3 +181,69 @@ Deno.test("rootfs bin/compute exercises all three relocation types the loader su
   const types = new Set(load("rootfs/bin/compute").relocations.map((r) => r.type));
   assert.deepEqual([...types].sort(), [R_RISCV_32, R_RISCV_RELATIVE, R_RISCV_JUMP_SLOT]);
 });
+
+/** musl and Lua fixtures (built from the tarballs by guest/thirdparty.ts): path -> DT_NEEDED. */
+const MUSL_DYNAMIC: Record<string, string[]> = {
+  "rootfs/bin/lua": ["liblua.so", "libc.so"],
+  "rootfs/usr/bin/mtest": ["libc.so"],
+  "rootfs/usr/bin/hello": ["libc.so"],
+  "rootfs/lib/liblua.so": ["libc.so"],
+  "rootfs/lib/ld-musl-riscv32.so.1": [],
+  "lua-testes/libs/lib1.so": [],
+  "lua-testes/libs/lib11.so": [],
+  "lua-testes/libs/lib2.so": [],
+  "lua-testes/libs/lib21.so": [],
+  "lua-testes/libs/lib2-v2.so": [],
+};
+/** The musl programs, which name musl's dynamic linker as their interpreter. */
+const MUSL_PROGRAMS = ["rootfs/bin/lua", "rootfs/usr/bin/mtest", "rootfs/usr/bin/hello"];
+
+/** The PT_INTERP string of `path`, or null. */
+function interpOf(path: string, elf: Elf): string | null {
+  const p = elf.phdrs.find((h) => h.type === PT_INTERP);
+  if (p === undefined) return null;
+  const b = Deno.readFileSync(FIXTURES + path).subarray(p.offset, p.offset + p.filesz);
+  return new TextDecoder().decode(b.subarray(0, b.indexOf(0)));
+}
+
+for (const [path, needed] of Object.entries(MUSL_DYNAMIC)) {
+  Deno.test(`${path} is an RV32IMA ilp32 ET_DYN with DT_NEEDED ${JSON.stringify(needed)}`, () => {
+    const elf = load(path);
+    assertRiscv32(elf, path);
+    assert.equal(elf.type, ET_DYN);
+    assert.deepEqual(elf.needed, needed);
+    assertNoCompressed(path, elf);
+    const program = MUSL_PROGRAMS.includes(path);
+    assert.equal(interpOf(path, elf), program ? "/lib/ld-musl-riscv32.so.1" : null, "PT_INTERP");
+    assert.ok(!elf.dynamic.some(([t]) => t === DT_TEXTREL), "DT_TEXTREL present");
+  });
+}
+
+Deno.test("static/musl/mtest is a static ET_EXEC RV32IMA program with no interpreter", () => {
+  const elf = load("static/musl/mtest");
+  assertRiscv32(elf, "static/musl/mtest");
+  assert.equal(elf.type, ET_EXEC);
+  assert.equal(interpOf("static/musl/mtest", elf), null);
+  assert.ok(!elf.phdrs.some((p) => p.type === PT_DYNAMIC), "a static program has no PT_DYNAMIC");
+  assert.ok(elf.phdrs.some((p) => p.type === 7), "mtest uses __thread: PT_TLS");
+  assertNoCompressed("static/musl/mtest", elf);
+});
+
+Deno.test("the musl and Lua fixtures carry their licence notices", () => {
+  for (const f of ["rootfs/usr/share/licenses/musl/COPYRIGHT", "sysroot/COPYRIGHT.musl"]) {
+    assert.match(Deno.readTextFileSync(FIXTURES + f), /Rich Felker/, f);
+  }
+  for (
+    const f of [
+      "rootfs/usr/share/licenses/lua/COPYRIGHT",
+      "sysroot/COPYRIGHT.lua",
+      "lua-testes/COPYRIGHT",
+    ]
+  ) {
+    assert.match(
+      Deno.readTextFileSync(FIXTURES + f),
+      /Copyright \(C\) 1994-2025 Lua\.org, PUC-Rio/,
+      f,
+    );
+  }
+});

@@ -19,7 +19,7 @@ import {
 } from "../../src/abi/mman.ts";
 import {
   SYS_exit_group,
-  SYS_futex,
+  SYS_futex_time64,
   SYS_getpid,
   SYS_mmap2,
   SYS_munmap,
@@ -79,7 +79,7 @@ function emitSleepForever(p: asm.Program): void {
   p.emit(asm.addi(SP, SP, -16), asm.sw(ZERO, SP, 0));
   p.label("sleep");
   p.emit(asm.addi(A0, SP, 0), asm.addi(A1, ZERO, 0), asm.addi(A2, ZERO, 0));
-  p.emit(asm.addi(A3, ZERO, 0), asm.addi(A7, ZERO, SYS_futex), asm.ecall());
+  p.emit(asm.addi(A3, ZERO, 0), asm.addi(A7, ZERO, SYS_futex_time64), asm.ecall());
   p.branch((off) => asm.jal(ZERO, off), "sleep");
 }
 

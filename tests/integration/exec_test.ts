@@ -58,4 +58,19 @@ Deno.test("fork/exec/exit/wait: 150 cycles of each kind leave every frame back a
   });
 });
 
+// The same cycles with a musl program as the one exec'd: each child is a
+// dynamic musl process (PT_INTERP), so every exec maps musl's ld.so in place
+// and relocates /usr/bin/hello in user space, and exits through musl's exit.
+for (const mode of MODES) {
+  Deno.test(`fork/exec/wait of a dynamic musl program: 30 cycles (dax ${mode.dax})`, async () => {
+    await withMachine(tree, mode, async (m) => {
+      const n = 30;
+      const r = await run(m, "/bin/proctest", ["proctest", "cycles", `${n}`, "/usr/bin/hello"]);
+      const one = "hello from xip\nargv[0] = /usr/bin/hello\n";
+      assert.equal(r.stdout, one.repeat(n) + `${n} cycles of fork, exec, wait: ok\n`, r.message);
+      await within(m.settled(), 30_000, "children reaped");
+    });
+  });
+}
+
 addEventListener("unload", () => Deno.removeSync(tree, { recursive: true }));

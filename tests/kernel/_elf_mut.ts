@@ -92,3 +92,18 @@ export function relas(
   }
   return out;
 }
+
+/**
+ * A copy of `b` whose PT_INTERP string is `path` (NUL-padded to the
+ * segment's size, which must fit it), or `raw` bytes when given.
+ */
+export function setInterp(b: Uint8Array, path: string, raw?: Uint8Array): Uint8Array {
+  return patched(b, (c) => {
+    const p = phdrOff(c, phdrIndex(c, PT_INTERP));
+    const off = u32(c, p + 4), size = u32(c, p + 16);
+    const bytes = raw ?? new TextEncoder().encode(path);
+    if (bytes.length > size) throw new Error("setInterp: the path does not fit");
+    c.fill(0, off, off + size);
+    c.set(bytes, off);
+  });
+}

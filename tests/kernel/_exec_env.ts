@@ -201,10 +201,10 @@ export function withExec<T>(
   path: string,
   argv: string[],
   envp: string[],
-  o: HostEnvOptions & ExecOptions & { ramFrames?: number },
+  o: HostEnvOptions & ExecOptions & { ramFrames?: number; deviceFrames?: number },
   inspect: (run: ExecRun) => T,
 ): T {
-  const mem = boot({ ramFrames: o.ramFrames ?? 1024, deviceFrames: 128 });
+  const mem = boot({ ramFrames: o.ramFrames ?? 1024, deviceFrames: o.deviceFrames ?? 128 });
   const frames0 = freeFrameCount(mem);
   const slots0 = vmaFreeSlots(mem);
   const mm = mmAlloc(mem);

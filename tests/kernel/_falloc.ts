@@ -7,9 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { AT_FDCWD, STAT64 } from "../../src/abi/fcntl.ts";
+import { AT_FDCWD } from "../../src/abi/fcntl.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
-import { type Bench, SCRATCH } from "./_task.ts";
+import { type Bench, SCRATCH, statxFd, statxFields } from "./_task.ts";
 
 export const PAGE = 4096;
 const PATH = SCRATCH, RES = SCRATCH + 1024;
@@ -28,14 +28,11 @@ export function fallocate(b: Bench, fd: number, mode: number, off: number, len: 
   return b.call(nr.SYS_fallocate, fd, mode, off >>> 0, hi(off), len >>> 0, hi(len));
 }
 
-/** fstat's size, and st_blocks (512-byte units). */
+/** The size and blocks (512-byte units) statx reports (riscv32 has no fstat). */
 export function stat(b: Bench, fd: number): { size: number; blocks: number } {
-  assert.equal(b.call(nr.SYS_fstat64, fd, RES), 0);
-  const v = new DataView(b.peek(RES, 104).buffer);
-  return {
-    size: Number(v.getBigInt64(STAT64.size, true)),
-    blocks: Number(v.getBigInt64(STAT64.blocks, true)),
-  };
+  assert.equal(statxFd(b, fd, RES), 0);
+  const { size, blocks } = statxFields(b, RES);
+  return { size, blocks };
 }
 
 /** The file's bytes [0, n) through pread64 (a scratch page at a time). */

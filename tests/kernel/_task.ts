@@ -8,6 +8,8 @@
 
 import { signalRelease } from "../../src/kernel/signal_state.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
+import { SYS_statx } from "../../src/abi/syscall_nr.ts";
+import { AT_EMPTY_PATH, STATX, STATX_BASIC_STATS, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
 import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { createMemory } from "../../src/hw/memory.ts";
 import { mkfs } from "../../src/fs/mkfs.ts";
@@ -183,4 +185,24 @@ export function makeBench(
     },
   };
   return bench;
+}
+
+/**
+ * fstat the riscv32 way: statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS,
+ * buf), the empty path written at `buf` itself (read before the result
+ * overwrites it). Returns the call's result; the struct statx is at `buf`.
+ */
+export function statxFd(b: Bench, fd: number, buf: number): number {
+  b.poke(buf, Uint8Array.of(0));
+  return b.call(SYS_statx, fd, buf, AT_EMPTY_PATH, STATX_BASIC_STATS, buf);
+}
+
+/** mode, size and blocks of the struct statx at `buf`. */
+export function statxFields(b: Bench, buf: number): { mode: number; size: number; blocks: number } {
+  const v = new DataView(b.peek(buf, STATX_BYTES).buffer);
+  return {
+    mode: v.getUint16(STATX.mode, true),
+    size: Number(v.getBigUint64(STATX.size, true)),
+    blocks: Number(v.getBigUint64(STATX.blocks, true)),
+  };
 }

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { E2BIG, ENOENT, ENOEXEC } from "../../src/abi/errno.ts";
+import { E2BIG, ELIBBAD, ENOENT, ENOEXEC } from "../../src/abi/errno.ts";
 import { isExecError } from "../../src/kernel/exec.ts";
 import { parseElf } from "../guest/_elf.ts";
 import { rng } from "../mm/_mm_helpers.ts";
@@ -23,6 +23,7 @@ import {
   PT_TLS,
   relas,
   renameDynstr,
+  setInterp,
   u32,
   vaddrToOffset,
 } from "./_elf_mut.ts";
@@ -32,6 +33,10 @@ const HELLO = fixture(ROOTFS, "bin/hello");
 const COMPUTE = fixture(ROOTFS, "bin/compute");
 const LIBCOMPUTE = fixture(ROOTFS, "lib/libcompute.so");
 const STATIC_HELLO = fixture(STATIC, "hello");
+const LUA = fixture(ROOTFS, "bin/lua");
+const LDSO = fixture(ROOTFS, "lib/ld-musl-riscv32.so.1");
+/** Bytes of lua's PT_INTERP segment. */
+const LUA_INTERP_SIZE = u32(LUA, phdrOff(LUA, phdrIndex(LUA, PT_INTERP)) + 16);
 
 /** Set field `field` (byte offset inside the header) of the `nth` phdr of `type`. */
 const setPhdr = (b: Uint8Array, type: number, field: number, v: number, nth = 0): Uint8Array =>
@@ -188,16 +193,52 @@ const CASES: BadCase[] = [
     reason: ["beyond user space"],
   },
   {
-    name: "a PT_INTERP",
+    name: "an empty PT_INTERP",
     files: [["/bin/hello", setPhdr(HELLO, PT_GNU_STACK, 0, PT_INTERP)]],
     errno: ENOEXEC,
-    reason: ["PT_INTERP", "dynamic linker"],
+    reason: ["/bin/hello", "PT_INTERP of 0 bytes"],
   },
   {
-    name: "thread-local storage",
-    files: [["/bin/hello", setPhdr(HELLO, PT_GNU_STACK, 0, PT_TLS)]],
+    name: "a PT_INTERP string without its NUL",
+    path: "/bin/lua",
+    files: [["/bin/lua", setInterp(LUA, "", new Uint8Array(LUA_INTERP_SIZE).fill(0x61))]],
     errno: ENOEXEC,
-    reason: ["PT_TLS"],
+    reason: ["/bin/lua", "not NUL-terminated"],
+  },
+  {
+    name: "a missing interpreter",
+    path: "/bin/lua",
+    files: [["/bin/lua", setInterp(LUA, "/lib/ld-none.so.1")]],
+    errno: ENOENT,
+    reason: ["/bin/lua: interpreter /lib/ld-none.so.1: no such file"],
+  },
+  {
+    name: "an interpreter that is not an ELF file",
+    path: "/bin/lua",
+    files: [["/lib/ld-musl-riscv32.so.1", new TextEncoder().encode("#!/bin/sh\nexit 0\n")]],
+    errno: ELIBBAD,
+    reason: ["/bin/lua: bad interpreter", "/lib/ld-musl-riscv32.so.1", "not an ELF file"],
+  },
+  {
+    name: "an interpreter built for compressed instructions",
+    path: "/bin/lua",
+    files: [["/lib/ld-musl-riscv32.so.1", patched(LDSO, (_c, dv) => dv.setUint32(36, 1, true))]],
+    errno: ELIBBAD,
+    reason: ["bad interpreter", "EF_RISCV_RVC"],
+  },
+  {
+    name: "an interpreter that asks for an interpreter (recursion)",
+    path: "/bin/lua",
+    files: [["/bin/lua", setInterp(LUA, "/bin/lua")]],
+    errno: ELIBBAD,
+    reason: ["bad interpreter", "/bin/lua requests an interpreter itself"],
+  },
+  {
+    name: "a directory as the interpreter",
+    path: "/bin/lua",
+    files: [["/bin/lua", setInterp(LUA, "/lib")]],
+    errno: ENOEXEC,
+    reason: ["/bin/lua: interpreter /lib: not a regular file"],
   },
   {
     name: "an entry point outside the text",
@@ -332,6 +373,15 @@ for (const c of CASES) {
     }
   });
 }
+
+Deno.test("execve() accepts a PT_TLS: thread-local storage is user space's to set up", () => {
+  for (const textMode of ["copy", "map"] as const) {
+    const files = new Map([["/bin/hello", setPhdr(HELLO, PT_GNU_STACK, 0, PT_TLS)]]);
+    withExec("/bin/hello", ["hello"], [], { files, textMode, dax: true }, ({ res }) => {
+      assert.ok(!isExecError(res), isExecError(res) ? res.reason : "");
+    });
+  }
+});
 
 Deno.test("execve() refuses arguments larger than a quarter of the stack with E2BIG", () => {
   withExec(

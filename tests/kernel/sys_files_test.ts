@@ -22,12 +22,12 @@ import {
   S_IFDIR,
   S_IFMT,
   S_IFREG,
-  STAT64,
 } from "../../src/abi/fcntl.ts";
 import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
 import { filesInUse } from "../../src/fs/file_table.ts";
-import { makeBench, SCRATCH } from "./_task.ts";
+import { AT_EMPTY_PATH } from "../../src/kernel/sys_stat.ts";
+import { makeBench, SCRATCH, statxFd, statxFields } from "./_task.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -72,10 +72,10 @@ for (const dax of ["never", "always"] as const) {
       assert.equal(b.call(nr.SYS_pwrite64, fd, DATA, 1, 6, 0), 1);
       assert.equal(read(b, fd, 100), " World", "position unchanged by pread/pwrite");
       assert.equal(read(b, fd, 100), "", "EOF");
-      assert.equal(b.call(nr.SYS_fstat64, fd, RES), 0);
-      const st = new DataView(b.peek(RES, 104).buffer);
-      assert.equal(st.getUint32(STAT64.mode, true) & S_IFMT, S_IFREG);
-      assert.equal(Number(st.getBigInt64(STAT64.size, true)), 11);
+      assert.equal(statxFd(b, fd, RES), 0);
+      const st = statxFields(b, RES);
+      assert.equal(st.mode & S_IFMT, S_IFREG);
+      assert.equal(st.size, 11);
       // The console is unaffected.
       assert.equal(write(b, 1, "out"), 3);
       assert.equal(dec.decode(new Uint8Array(b.out)), "out");
@@ -170,9 +170,8 @@ Deno.test("mkdirat, openat and unlinkat relative to a directory fd; getdents64 l
     assert.equal(b.call(nr.SYS_unlinkat, dfd, path(b, "x"), 0), 0);
     assert.equal(b.call(nr.SYS_unlinkat, AT_FDCWD, path(b, "/d"), 0), -EISDIR);
     assert.equal(b.call(nr.SYS_unlinkat, AT_FDCWD, path(b, "/d"), AT_REMOVEDIR), 0);
-    assert.equal(b.call(nr.SYS_fstat64, dfd, RES), 0, "an open directory outlives its name");
-    const mode = new DataView(b.peek(RES, 104).buffer).getUint32(STAT64.mode, true);
-    assert.equal(mode & S_IFMT, S_IFDIR);
+    assert.equal(statxFd(b, dfd, RES), 0, "an open directory outlives its name");
+    assert.equal(statxFields(b, RES).mode & S_IFMT, S_IFDIR);
   } finally {
     b.close();
   }
@@ -239,14 +238,14 @@ Deno.test("bad fds give -EBADF and bad pointers -EFAULT on file fds; exit closes
     const cases: [string, number, number[], number][] = [
       ["read fd 50", nr.SYS_read, [50, DATA, 1], -EBADF],
       ["write fd 50", nr.SYS_write, [50, DATA, 1], -EBADF],
-      ["fstat fd 50", nr.SYS_fstat64, [50, RES], -EBADF],
+      ["statx of fd 50", nr.SYS_statx, [50, path(b, ""), AT_EMPTY_PATH, 0x7ff, RES], -EBADF],
       ["ftruncate fd 50", nr.SYS_ftruncate64, [50, 0, 0], -EBADF],
       ["fsync fd 50", nr.SYS_fsync, [50], -EBADF],
       ["getdents64 fd 50", nr.SYS_getdents64, [50, PG, PAGE], -EBADF],
       ["llseek fd 50", nr.SYS_llseek, [50, 0, 0, RES, 0], -EBADF],
       ["pread into a wild pointer", nr.SYS_pread64, [fd, WILD, 4, 0, 0], -EFAULT],
       ["write from a wild pointer", nr.SYS_write, [fd, WILD, 1], -EFAULT],
-      ["fstat into a wild pointer", nr.SYS_fstat64, [fd, WILD], -EFAULT],
+      ["statx into a wild pointer", nr.SYS_statx, [fd, PATH, AT_EMPTY_PATH, 0x7ff, WILD], -EFAULT],
       ["llseek result to a wild pointer", nr.SYS_llseek, [fd, 0, 0, WILD, 0], -EFAULT],
       ["openat of a wild path", nr.SYS_openat, [AT_FDCWD, WILD, 0, 0], -EFAULT],
       ["getdents64 of a file", nr.SYS_getdents64, [fd, PG, PAGE], -ENOTDIR],

@@ -20,17 +20,17 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
-  STAT64,
 } from "../../src/abi/fcntl.ts";
 import { AF_UNIX, SOCK_STREAM } from "../../src/abi/socket.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
+import { STATX, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
 import { ICACHE, ICACHE_SLOTS, ISLOT, ISLOT_WORDS } from "../../src/abi/layout.ts";
 import { SHMI, shmiBase } from "../../src/abi/layout_ipc.ts";
 import { shmemInodes } from "../../src/fs/shmem.ts";
 import { vfsProcCreate, vfsProcExit } from "../../src/fs/vfs.ts";
 import { vfsLink, vfsRename, vfsStat, vfsSymlink } from "../../src/fs/vfs_path.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
-import { makeBench, SCRATCH } from "./_task.ts";
+import { makeBench, SCRATCH, statxFd } from "./_task.ts";
 import { assertInvariants } from "../_invariants.ts";
 
 const enc = new TextEncoder();
@@ -49,8 +49,8 @@ function open(b: Bench, p: string, flags: number): number {
   return b.call(nr.SYS_openat, AT_FDCWD, OLD, flags, 0o600);
 }
 function nlinkOf(b: Bench, fd: number): number {
-  assert.equal(b.call(nr.SYS_fstat64, fd, RES), 0);
-  return new DataView(b.peek(RES, 104).buffer).getUint32(STAT64.nlink, true);
+  assert.equal(statxFd(b, fd, RES), 0);
+  return new DataView(b.peek(RES, STATX_BYTES).buffer).getUint32(STATX.nlink, true);
 }
 function readAll(b: Bench, p: string): string {
   const fd = open(b, p, O_RDONLY);
@@ -142,8 +142,8 @@ Deno.test("checkInvariants() reports a tmpfs file whose nlink is not its number 
     assert.equal(linkat(b, AT_FDCWD, "/dev/shm/a", AT_FDCWD, "/dev/shm/b"), 0);
     assert.deepEqual(checkInvariants(b.mem), []);
     // The inode-cache slot of the open file's inode.
-    assert.equal(b.call(nr.SYS_fstat64, fd, RES), 0);
-    const ino = Number(new DataView(b.peek(RES, 104).buffer).getBigUint64(STAT64.ino, true));
+    assert.equal(statxFd(b, fd, RES), 0);
+    const ino = Number(new DataView(b.peek(RES, STATX_BYTES).buffer).getBigUint64(STATX.ino, true));
     const k = b.mem.k32, l = b.mem.layout;
     let slot = 0;
     for (let s = 1; s < ICACHE_SLOTS && slot === 0; s++) {

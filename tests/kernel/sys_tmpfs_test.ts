@@ -20,7 +20,6 @@ import {
   S_IFDIR,
   S_IFMT,
   S_IFREG,
-  STAT64,
 } from "../../src/abi/fcntl.ts";
 import {
   MAP_ANONYMOUS,
@@ -30,11 +29,12 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
+import { STATX, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
 import { PAGE_SIZE } from "../../src/abi/types.ts";
 import { shmemInodes, shmemPages } from "../../src/fs/shmem.ts";
 import { vfsProcCreate, vfsProcExit } from "../../src/fs/vfs.ts";
 import { vfsMkdir, vfsOpen, vfsRename, vfsStat, vfsSymlink } from "../../src/fs/vfs_path.ts";
-import { makeBench, SCRATCH } from "./_task.ts";
+import { makeBench, SCRATCH, statxFd } from "./_task.ts";
 import { assertInvariants } from "../_invariants.ts";
 
 const enc = new TextEncoder();
@@ -52,8 +52,8 @@ const open = (b: Bench, p: string, flags: number) =>
 const u32 = (b: Bench, va: number) => new DataView(b.peek(va, 4).buffer).getUint32(0, true);
 
 function stat(b: Bench, fd: number): DataView {
-  assert.equal(b.call(nr.SYS_fstat64, fd, RES), 0);
-  return new DataView(b.peek(RES, 104).buffer);
+  assert.equal(statxFd(b, fd, RES), 0);
+  return new DataView(b.peek(RES, STATX_BYTES).buffer);
 }
 
 /** getdents64 of `fd`: the names, in order. */
@@ -82,8 +82,8 @@ Deno.test("/dev/shm is a tmpfs: open(O_CREAT|O_EXCL), ftruncate, MAP_SHARED writ
     assert.equal(open(b, "/dev/shm/seg", O_CREAT | O_EXCL | O_RDWR), -EEXIST);
     assert.equal(b.call(nr.SYS_ftruncate64, fd, 2 * PAGE_SIZE, 0), 0);
     let st = stat(b, fd);
-    assert.equal(st.getUint32(STAT64.mode, true) & S_IFMT, S_IFREG);
-    assert.equal(Number(st.getBigInt64(STAT64.size, true)), 2 * PAGE_SIZE);
+    assert.equal(st.getUint32(STATX.mode, true) & S_IFMT, S_IFREG);
+    assert.equal(Number(st.getBigInt64(STATX.size, true)), 2 * PAGE_SIZE);
     const va = b.call(nr.SYS_mmap2, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     assert.ok(va > 0, `mmap2: ${va}`);
     b.poke(va + PAGE_SIZE + 8, enc.encode("through the mapping"));
@@ -93,7 +93,7 @@ Deno.test("/dev/shm is a tmpfs: open(O_CREAT|O_EXCL), ftruncate, MAP_SHARED writ
     assert.equal(b.call(nr.SYS_pwrite64, fd, DATA, 8, 100, 0), 8);
     assert.equal(dec.decode(b.peek(va + 100, 8)), "by write", "a write reaches the mapped page");
     st = stat(b, fd);
-    assert.equal(Number(st.getBigInt64(STAT64.blocks, true)), 16, "two pages: 16 sectors");
+    assert.equal(Number(st.getBigInt64(STATX.blocks, true)), 16, "two pages: 16 sectors");
     // unlink: the name goes, the memory stays while mapped and open.
     assert.equal(b.call(nr.SYS_unlinkat, AT_FDCWD, path(b, "/dev/shm/seg"), 0), 0);
     assert.equal(open(b, "/dev/shm/seg", O_RDWR), -ENOENT);
@@ -120,13 +120,13 @@ Deno.test("tmpfs directories: mkdir, getdents64 with . and .., rmdir rules, .. o
     assert.equal(open(b, "/dev/shm/d/f/x", O_CREAT | O_RDWR), -ENOTDIR);
     const dfd = open(b, "/dev/shm/d", O_RDONLY | O_DIRECTORY);
     assert.deepEqual(names(b, dfd), [".", "..", "f"]);
-    assert.equal(stat(b, dfd).getUint32(STAT64.nlink, true), 2);
+    assert.equal(stat(b, dfd).getUint32(STATX.nlink, true), 2);
     b.call(nr.SYS_close, dfd);
     const shm = open(b, "/dev/shm", O_RDONLY | O_DIRECTORY);
     assert.deepEqual(names(b, shm), [".", "..", "d"]);
     const st = stat(b, shm);
-    assert.equal(st.getUint32(STAT64.mode, true), S_IFDIR | 0o1777);
-    assert.equal(st.getUint32(STAT64.nlink, true), 3, "., .. and d's ..");
+    assert.equal(st.getUint32(STATX.mode, true), S_IFDIR | 0o1777);
+    assert.equal(st.getUint32(STATX.nlink, true), 3, "., .. and d's ..");
     b.call(nr.SYS_close, shm);
     const up = open(b, "/dev/shm/../shm/d/../d/f", O_RDWR);
     assert.ok(up >= 0, `.. walks: ${up}`);
@@ -186,7 +186,7 @@ Deno.test("tmpfs stops at half of RAM with ENOSPC (size=50%); fallocate undoes a
     // The bench has 1024 RAM frames: the tmpfs may hold 512 pages.
     assert.equal(b.call(nr.SYS_fallocate, fd, 0, 0, 0, 600 * PAGE_SIZE, 0), -ENOSPC);
     assert.equal(shmemPages(b.mem), 0, "the failed fallocate dropped what it made");
-    assert.equal(Number(stat(b, fd).getBigInt64(STAT64.size, true)), 0);
+    assert.equal(Number(stat(b, fd).getBigInt64(STATX.size, true)), 0);
     b.poke(DATA, new Uint8Array(PAGE_SIZE).fill(7));
     let written = 0;
     for (;;) {
@@ -208,7 +208,7 @@ Deno.test("tmpfs stops at half of RAM with ENOSPC (size=50%); fallocate undoes a
     assert.equal(b.call(nr.SYS_ftruncate64, fd, 0, 0), 0);
     assert.equal(shmemPages(b.mem), 0);
     assert.equal(b.call(nr.SYS_fallocate, fd, 0, 0, 0, 8 * PAGE_SIZE, 0), 0);
-    assert.equal(Number(stat(b, fd).getBigInt64(STAT64.size, true)), 8 * PAGE_SIZE);
+    assert.equal(Number(stat(b, fd).getBigInt64(STATX.size, true)), 8 * PAGE_SIZE);
     b.call(nr.SYS_close, fd);
     assert.equal(b.call(nr.SYS_unlinkat, AT_FDCWD, path(b, "/dev/shm/big"), 0), 0);
     assert.equal(shmemPages(b.mem), 0);

@@ -32,13 +32,12 @@ enum {
   SYS_pread64 = 67,      /* fd, buf, n, off_lo, off_hi */
   SYS_pwrite64 = 68,     /* fd, buf, n, off_lo, off_hi */
   SYS_sendfile64 = 71,   /* out, in, loff_t *off, n */
-  SYS_fstat64 = 80,      /* fd, struct stat * (asm-generic stat64) */
+
   SYS_fsync = 82,
   SYS_exit = 93,
   SYS_exit_group = 94,
   SYS_waitid = 95,       /* idtype, id, siginfo_t *, options, rusage * */
   SYS_set_tid_address = 96,
-  SYS_futex = 98,        /* uaddr, op, val, timeout (always 0 here) */
   SYS_setpgid = 154,
   SYS_getpgid = 155,
   SYS_setsid = 157,
@@ -52,8 +51,11 @@ enum {
   SYS_mprotect = 226,
   SYS_msync = 227,
   SYS_madvise = 233,
+  SYS_renameat2 = 276,   /* olddirfd, oldpath, newdirfd, newpath, flags */
+  SYS_statx = 291,       /* dirfd, path, flags, mask, struct statx * */
   SYS_clock_gettime64 = 403,
   SYS_ppoll_time64 = 414, /* fds, nfds, struct __kernel_timespec *, sigset_t *, 8 */
+  SYS_futex_time64 = 422, /* uaddr, op, val, timeout (always 0 here) */
 };
 
 static inline long xc_syscall6(long n, long a, long b, long c, long d, long e, long f) {

@@ -38,11 +38,11 @@ static inline int swap(volatile int *p, int v) {
 }
 
 int xc_futex_wait(volatile int *word, int expected) {
-  return (int)__xc_ret(xc_syscall4(SYS_futex, word, FUTEX_WAIT, expected, 0));
+  return (int)__xc_ret(xc_syscall4(SYS_futex_time64, word, FUTEX_WAIT, expected, 0));
 }
 
 int xc_futex_wake(volatile int *word, int n) {
-  return (int)__xc_ret(xc_syscall3(SYS_futex, word, FUTEX_WAKE, n));
+  return (int)__xc_ret(xc_syscall3(SYS_futex_time64, word, FUTEX_WAKE, n));
 }
 
 void xc_mutex_init(xc_mutex *m) {

@@ -87,8 +87,46 @@ int fallocate(int fd, int mode, off_t off, off_t len) {
                                    (long)len, (long)(len >> 32)));
 }
 
+_Static_assert(sizeof(struct statx) == 256, "struct statx size");
+_Static_assert(__builtin_offsetof(struct statx, stx_rdev_major) == 128, "stx_rdev_major");
+
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf) {
+  return (int)__xc_ret(xc_syscall5(SYS_statx, dirfd, path, flags, mask, buf));
+}
+
+/* Linux's new_encode_dev. */
+static unsigned long long encode_dev(unsigned int major, unsigned int minor) {
+  return (minor & 0xff) | ((major & 0xfff) << 8) | ((unsigned long long)(minor & ~0xffu) << 12);
+}
+
+/* fstat on statx(fd, "", AT_EMPTY_PATH), as musl does on riscv32. */
 int fstat(int fd, struct stat *st) {
-  return (int)__xc_ret(xc_syscall2(SYS_fstat64, fd, st));
+  struct statx x;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &x) < 0) return -1;
+  *st = (struct stat){
+      .st_dev = encode_dev(x.stx_dev_major, x.stx_dev_minor),
+      .st_ino = x.stx_ino,
+      .st_mode = x.stx_mode,
+      .st_nlink = x.stx_nlink,
+      .st_uid = x.stx_uid,
+      .st_gid = x.stx_gid,
+      .st_rdev = encode_dev(x.stx_rdev_major, x.stx_rdev_minor),
+      .st_size = (long long)x.stx_size,
+      .st_blksize = (int)x.stx_blksize,
+      .st_blocks = (long long)x.stx_blocks,
+      .st_atime_sec = (int)x.stx_atime.tv_sec,
+      .st_atime_nsec = x.stx_atime.tv_nsec,
+      .st_mtime_sec = (int)x.stx_mtime.tv_sec,
+      .st_mtime_nsec = x.stx_mtime.tv_nsec,
+      .st_ctime_sec = (int)x.stx_ctime.tv_sec,
+      .st_ctime_nsec = x.stx_ctime.tv_nsec,
+  };
+  return 0;
+}
+
+/* rename on renameat2 with no flags: riscv32 has neither rename nor renameat. */
+int rename(const char *oldpath, const char *newpath) {
+  return (int)__xc_ret(xc_syscall5(SYS_renameat2, AT_FDCWD, oldpath, AT_FDCWD, newpath, 0));
 }
 
 int fsync(int fd) {
@@ -216,7 +254,7 @@ int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
   return ppoll(fds, n, timeout_ms < 0 ? 0 : &ts, 0);
 }
 
-/* struct stat must match what syscall 80 writes (asm-generic stat64). */
+/* struct stat keeps the asm-generic stat64 layout (fstat fills it from statx). */
 _Static_assert(sizeof(struct stat) == 104, "struct stat size");
 _Static_assert(__builtin_offsetof(struct stat, st_mode) == 16, "st_mode");
 _Static_assert(__builtin_offsetof(struct stat, st_size) == 48, "st_size");

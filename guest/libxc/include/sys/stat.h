@@ -1,6 +1,6 @@
 /* sys/stat.h: struct stat has the layout of the asm-generic struct stat64
- * (104 bytes), which is what syscall 80 (fstat) fills in on xip and in
- * qemu-riscv32. Byte offsets are given on the right. */
+ * (104 bytes). riscv32 has no fstat system call: fstat() fills it from
+ * statx (291). Byte offsets are given on the right. */
 #ifndef XC_SYS_STAT_H
 #define XC_SYS_STAT_H
 
@@ -42,5 +42,27 @@ struct stat {
 
 int fstat(int fd, struct stat *st);
 int mkdir(const char *path, mode_t mode);
+
+/* struct statx (linux/stat.h), 256 bytes: what riscv32 has instead of fstat. */
+struct statx_timestamp {
+  long long tv_sec;
+  unsigned int tv_nsec;
+  int __reserved;
+};
+struct statx {
+  unsigned int stx_mask, stx_blksize;
+  unsigned long long stx_attributes;
+  unsigned int stx_nlink, stx_uid, stx_gid;
+  unsigned short stx_mode, __spare0;
+  unsigned long long stx_ino, stx_size, stx_blocks, stx_attributes_mask;
+  struct statx_timestamp stx_atime, stx_btime, stx_ctime, stx_mtime;
+  unsigned int stx_rdev_major, stx_rdev_minor, stx_dev_major, stx_dev_minor;
+  unsigned long long __spare2[14];
+};
+#define AT_EMPTY_PATH 0x1000
+#define STATX_BASIC_STATS 0x7ffu
+#define STATX_ATTR_DAX 0x200000u
+
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf);
 
 #endif
