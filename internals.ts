@@ -23,5 +23,5 @@ export {
   type LayoutConfig,
   type Region,
   REGION_ALIGN_WORDS,
-} from "./src/abi/layout.ts";
+} from "./src/abi/layout/mod.ts";
 export { kassert, KernelPanic } from "./src/abi/panic.ts";

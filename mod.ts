@@ -43,7 +43,7 @@ export {
   MKFS_MIN_BYTES,
   MkfsError,
   type MkfsOptions,
-} from "./src/fs/mkfs.ts";
+} from "./src/fs/xipfs/mkfs.ts";
 export {
   fsck,
   FSCK_CLEAN,
@@ -51,8 +51,8 @@ export {
   FSCK_UNUSABLE,
   type FsckOptions,
   type FsckResult,
-} from "./src/fs/fsck.ts";
-export { fsckRepair, type RepairMode, type RepairResult } from "./src/fs/fsck_repair.ts";
+} from "./src/fs/xipfs/fsck.ts";
+export { fsckRepair, type RepairMode, type RepairResult } from "./src/fs/xipfs/fsck_repair.ts";
 export { ImageError } from "./src/hw/image.ts";
 export { KernelPanic } from "./src/abi/panic.ts";
 export { VERSION } from "./src/version.ts";

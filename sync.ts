@@ -46,7 +46,7 @@ export {
   type LockArena,
   type LockArenaOptions,
 } from "./src/sync/arena.ts";
-export { currentTid, taskExit, taskInit, taskState } from "./src/sync/task.ts";
+export { currentTid, taskExit, taskInit, taskState } from "./src/sync/current.ts";
 export { DEBUG_LOCKDEP, DEBUG_PERTURB, debugFlags, setDebug } from "./src/sync/debug.ts";
 export { LockClass, lockClassName, lockRank } from "./src/sync/lockdep.ts";
 export { MUTEX_WORDS, mutexLock, mutexOwner, mutexTryLock, mutexUnlock } from "./src/sync/mutex.ts";

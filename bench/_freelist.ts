@@ -11,7 +11,7 @@
  */
 
 import { ENOMEM } from "../src/abi/errno.ts";
-import { PAGE } from "../src/abi/layout.ts";
+import { PAGE } from "../src/abi/layout/mod.ts";
 import { KernelPanic } from "../src/abi/panic.ts";
 import { asPfn, type Pfn } from "../src/abi/types.ts";
 import { type Memory } from "../src/hw/memory.ts";

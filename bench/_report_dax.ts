@@ -29,9 +29,9 @@
 
 import { parseArgs } from "node:util";
 import { PAGE_SIZE } from "../src/abi/types.ts";
-import { mkfs } from "../src/fs/mkfs.ts";
-import { bmapLookup } from "../src/fs/xipfs_bmap.ts";
-import { namei } from "../src/fs/xipfs_namei.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
+import { bmapLookup } from "../src/fs/xipfs/xipfs_bmap.ts";
+import { namei } from "../src/fs/xipfs/xipfs_namei.ts";
 import { Machine, type Process } from "../src/kernel/machine.ts";
 import type { MachineStats } from "../src/kernel/stats.ts";
 import { physWords } from "../src/mm/pgtable.ts";

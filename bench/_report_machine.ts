@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { mkfs } from "../src/fs/mkfs.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { Machine } from "../src/kernel/machine.ts";
 import type { MachineStats } from "../src/kernel/stats.ts";
 import { buildPadRoots } from "./_report_guestlib.ts";

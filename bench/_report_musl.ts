@@ -17,7 +17,7 @@
  * @module
  */
 
-import { mkfs } from "../src/fs/mkfs.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { Machine } from "../src/kernel/machine.ts";
 import {
   type ExecPoint,

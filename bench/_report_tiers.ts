@@ -18,7 +18,7 @@
  */
 
 import process from "node:process";
-import { mkfs } from "../src/fs/mkfs.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { layOutBlocks } from "../src/hw/jit/blocks.ts";
 import { discover } from "../src/hw/jit/discover.ts";
 import { emitFrame } from "../src/hw/jit/emit.ts";

@@ -12,9 +12,9 @@
  * @module
  */
 
-import { TASK_TLB, taskBase } from "../src/abi/layout.ts";
+import { TASK_TLB, taskBase } from "../src/abi/layout/mod.ts";
 import { mmAlloc } from "../src/mm/mm.ts";
-import { flushTlbMm, TLB_MODE_USER } from "../src/mm/tlb.ts";
+import { flushTlbMm, TLB_MODE_USER } from "../src/mm/tlb_flush.ts";
 import { boot } from "../tests/mm/_mm_helpers.ts";
 import { startJob, waitUntil } from "../tests/mm/_workers.ts";
 import type { BusyJob } from "../tests/mm/mm_worker.ts";

@@ -8,7 +8,7 @@
 // `deno bench` (physmem_bench.ts) reports the same workloads one by one; on a
 // shared 2-core machine its averages swing with the load, hence this script.
 
-import { type LayoutConfig } from "../src/abi/layout.ts";
+import { type LayoutConfig } from "../src/abi/layout/mod.ts";
 import { type Pfn } from "../src/abi/types.ts";
 import { createMemory, type Memory } from "../src/hw/memory.ts";
 import { allocFrame, freeFrame } from "../src/mm/frame_alloc.ts";

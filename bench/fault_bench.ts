@@ -28,7 +28,7 @@
  *     16 pages pin+unpin: getUserPagesFast 17.5 us, getUserPages 25.8-56.9 us (1.5x-3.1x)
  */
 
-import { TASK_TLB, taskBase } from "../src/abi/layout.ts";
+import { TASK_TLB, taskBase } from "../src/abi/layout/mod.ts";
 import {
   MADV_DONTNEED,
   MAP_ANONYMOUS,
@@ -41,13 +41,13 @@ import {
 } from "../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../src/abi/sv32.ts";
 import { asIno, asVirt, PAGE_SIZE } from "../src/abi/types.ts";
-import { truncateInodePages } from "../src/fs/pagecache.ts";
+import { truncateInodePages } from "../src/fs/pagecache/pagecache.ts";
 import { handleMmFault } from "../src/mm/fault.ts";
 import { getUserPages, getUserPagesFast, unpinUserPages } from "../src/mm/gup.ts";
 import { mmAlloc } from "../src/mm/mm.ts";
 import { doMadvise, doMmap, doMunmap } from "../src/mm/mmap.ts";
 import { unmapMappingRange } from "../src/mm/rmap.ts";
-import { switchMm, TLB_MODE_USER } from "../src/mm/tlb.ts";
+import { switchMm, TLB_MODE_USER } from "../src/mm/tlb_flush.ts";
 import { downWrite, LockClass, upWrite } from "../src/sync/mod.ts";
 import { fileMachine, mapAt } from "../tests/fs/_mmfile.ts";
 import { startJob, waitUntil } from "../tests/mm/_workers.ts";

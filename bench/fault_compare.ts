@@ -10,7 +10,7 @@
 import { MADV_DONTNEED, MAP_SHARED, PROT_READ, PROT_WRITE } from "../src/abi/mman.ts";
 import { type Access, ACCESS_READ, ACCESS_WRITE } from "../src/abi/sv32.ts";
 import { asIno, asVirt, PAGE_SIZE } from "../src/abi/types.ts";
-import { truncateInodePages } from "../src/fs/pagecache.ts";
+import { truncateInodePages } from "../src/fs/pagecache/pagecache.ts";
 import { handleMmFault } from "../src/mm/fault.ts";
 import { mmAlloc } from "../src/mm/mm.ts";
 import { doMadvise, doMunmap } from "../src/mm/mmap.ts";

@@ -22,8 +22,8 @@
 import { asIno, asTid, PAGE_SIZE } from "../src/abi/types.ts";
 import { MemDevice } from "../src/hw/device.ts";
 import { createMemory } from "../src/hw/memory.ts";
-import { mkfs } from "../src/fs/mkfs.ts";
-import { mountXipfs, XipFs } from "../src/fs/xipfs_live.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
+import { mountXipfs, XipFs } from "../src/fs/xipfs/xipfs_live.ts";
 import { setCurrentTid, taskInit } from "../src/sync/mod.ts";
 
 const IMAGE = 32 << 20;

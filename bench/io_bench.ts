@@ -26,8 +26,8 @@ import { O_CREAT, O_RDWR } from "../src/abi/fcntl.ts";
 import { asIno, asTid } from "../src/abi/types.ts";
 import { MemDevice } from "../src/hw/device.ts";
 import { createMemory } from "../src/hw/memory.ts";
-import { mkfsInto } from "../src/fs/mkfs.ts";
-import { truncateInodePages } from "../src/fs/pagecache.ts";
+import { mkfsInto } from "../src/fs/xipfs/mkfs.ts";
+import { truncateInodePages } from "../src/fs/pagecache/pagecache.ts";
 import {
   type Proc,
   vfsFstat,
@@ -37,8 +37,8 @@ import {
   vfsPwrite,
 } from "../src/fs/vfs.ts";
 import { vfsOpen } from "../src/fs/vfs_path.ts";
-import { XipVfs } from "../src/fs/vfs_xipfs.ts";
-import { mountXipfs, type XipFs } from "../src/fs/xipfs_live.ts";
+import { XipVfs } from "../src/fs/xipfs/vfs_xipfs.ts";
+import { mountXipfs, type XipFs } from "../src/fs/xipfs/xipfs_live.ts";
 import { setCurrentTid, taskInit } from "../src/sync/mod.ts";
 
 const QUICK = Deno.env.get("XIP_BENCH_QUICK") === "1";

@@ -14,7 +14,7 @@
 // (guest/README.md), so under qemu a POSIX semaphore's sem_wait spins:
 // its qemu column measures that spin, not a futex.
 
-import { mkfs } from "../src/fs/mkfs.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { Machine } from "../src/kernel/machine.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 5);

@@ -8,7 +8,7 @@
  * b.start/b.end); faults per second = FAULTS / reported time.
  */
 
-import { TASK_TLB, taskBase } from "../src/abi/layout.ts";
+import { TASK_TLB, taskBase } from "../src/abi/layout/mod.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../src/abi/sv32.ts";
 import { asVirt, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
@@ -16,7 +16,7 @@ import { handleMmFault } from "../src/mm/fault.ts";
 import { allocFrame } from "../src/mm/frame_alloc.ts";
 import { mmAlloc } from "../src/mm/mm.ts";
 import { doMmap, doMunmap } from "../src/mm/mmap.ts";
-import { flushTlbMm, TLB_MODE_USER } from "../src/mm/tlb.ts";
+import { flushTlbMm, TLB_MODE_USER } from "../src/mm/tlb_flush.ts";
 import { boot } from "../tests/mm/_mm_helpers.ts";
 import { cachePages, OPS_PAGES } from "../tests/mm/_test_vmops.ts";
 import { startJob, waitUntil } from "../tests/mm/_workers.ts";

@@ -41,7 +41,7 @@ import {
   findGetPage,
   readCachePage,
   truncateInodePages,
-} from "../src/fs/pagecache.ts";
+} from "../src/fs/pagecache/pagecache.ts";
 
 const OPS = 256;
 const mem = createMemory({ ramFrames: 4096, deviceFrames: 1024, deviceMemmap: false, maxTasks: 2 });

@@ -6,7 +6,7 @@
 // Allocator iterations run OPS allocate+free pairs (see _churn.ts); divide
 // the time per iteration by OPS (1 thread) or 2*OPS (2 Workers) for one pair.
 
-import { type LayoutConfig } from "../src/abi/layout.ts";
+import { type LayoutConfig } from "../src/abi/layout/mod.ts";
 import { asBlock, asSector, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
 import { MemDevice } from "../src/hw/device.ts";
 import { createMemory, type Memory } from "../src/hw/memory.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { mkfs } from "../src/fs/mkfs.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { Machine } from "../src/kernel/machine.ts";
 import { RING_CAP, RING_DATA } from "./pipe_ring_worker.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { mkfs } from "../src/fs/mkfs.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { Machine } from "../src/kernel/machine.ts";
 
 const QUICK = Deno.env.get("XIP_BENCH_QUICK") === "1";

@@ -10,14 +10,14 @@
  * @module
  */
 
-import { computeLayout, writeHeader } from "../src/abi/layout.ts";
+import { computeLayout, writeHeader } from "../src/abi/layout/mod.ts";
 import { asTid } from "../src/abi/types.ts";
 import { BARRIER_WORDS, initBarrier } from "../src/sync/barrier.ts";
 import { bitLock, bitUnlock } from "../src/sync/bitlock.ts";
 import { LockClass } from "../src/sync/lockdep.ts";
 import { MUTEX_WORDS, mutexLock, mutexUnlock } from "../src/sync/mutex.ts";
 import { downRead, downWrite, RWSEM_WORDS, upRead, upWrite } from "../src/sync/rwsem.ts";
-import { setCurrentTid, taskInit } from "../src/sync/task.ts";
+import { setCurrentTid, taskInit } from "../src/sync/current.ts";
 import type { BenchJob } from "./sync_bench_worker.ts";
 
 const UNCONTENDED_N = 1000;

@@ -11,7 +11,7 @@ import { bitLock, bitUnlock } from "../src/sync/bitlock.ts";
 import { LockClass } from "../src/sync/lockdep.ts";
 import { mutexLock, mutexUnlock } from "../src/sync/mutex.ts";
 import { downRead, downWrite, upRead, upWrite } from "../src/sync/rwsem.ts";
-import { setCurrentTid, taskInit } from "../src/sync/task.ts";
+import { setCurrentTid, taskInit } from "../src/sync/current.ts";
 
 /** One round of work. */
 export interface BenchJob {

@@ -15,12 +15,12 @@
  *   records. Multiply by 10 for the CPU time per second, at worst.
  */
 
-import { STAT } from "../src/abi/layout.ts";
+import { VMSTAT } from "../src/abi/layout/mod.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../src/abi/mman.ts";
 import { ACCESS_EXEC, ACCESS_WRITE } from "../src/abi/sv32.ts";
 import { asPfn, asTid, asVirt, PAGE_SIZE } from "../src/abi/types.ts";
-import { mkfs } from "../src/fs/mkfs.ts";
-import { openVolume } from "../src/fs/xipfs_format.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
+import { openVolume } from "../src/fs/xipfs/xipfs_format.ts";
 import { statAdd } from "../src/hw/memory.ts";
 import { procAlloc, procSet } from "../src/kernel/proc.ts";
 import { handleMmFault } from "../src/mm/fault.ts";
@@ -51,7 +51,7 @@ Deno.bench({
   baseline: true,
   n: N * 10,
   fn() {
-    for (let i = 0; i < COUNTS; i++) statAdd(mem, STAT.faultDax, 1n);
+    for (let i = 0; i < COUNTS; i++) statAdd(mem, VMSTAT.faultDax, 1n);
   },
 });
 

@@ -32,7 +32,7 @@
  * depends much on what else runs on the host; the throughput ratio does.
  */
 
-import { mkfs } from "../src/fs/mkfs.ts";
+import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { Machine } from "../src/kernel/machine.ts";
 import { startViewServer, type ViewServer } from "../src/ui/server.ts";
 import { View } from "../src/ui/view.ts";

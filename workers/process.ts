@@ -27,16 +27,16 @@
  * @module
  */
 
-import { PROCS_HDR } from "../src/abi/layout.ts";
+import { PROCS_HDR } from "../src/abi/layout/mod.ts";
 import { attachMemory, type Memory } from "../src/hw/memory.ts";
 import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kernel/fs_mount.ts";
 import { setConsoleTransport } from "../src/kernel/console.ts";
 import { ringDoorbell } from "../src/kernel/fork.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
 import type { KernelLog } from "../src/kernel/task.ts";
-import { exitWorker, setKillAction } from "../src/sync/task.ts";
+import { exitWorker, setKillAction } from "../src/sync/current.ts";
 
-// A killed task dies where it stands (src/sync/task.ts exitWorker) and the
+// A killed task dies where it stands (src/sync/current.ts exitWorker) and the
 // Machine recovers its locks and tears the process down.
 setKillAction(exitWorker);
 

@@ -5,7 +5,7 @@
  * numbers at run time. Code converts between them only through the helpers
  * below, so that a reader can follow every change of unit.
  *
- * Physical memory is one flat space of 4 KiB frames (see layout.ts): RAM
+ * Physical memory is one flat space of 4 KiB frames (see layout/mod.ts): RAM
  * frames first, then the memory device. A `PhysAddr` is a byte offset into
  * that space, and `pfn * PAGE_SIZE` is the frame's first byte.
  *

@@ -19,7 +19,7 @@ import {
   errnoName,
   EUCLEAN,
 } from "../abi/errno.ts";
-import { openVolume, type XipVol } from "../fs/xipfs_format.ts";
+import { openVolume, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import { ImageError } from "../hw/image.ts";
 import { ImageFile } from "../hw/image_file.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { computeLayout } from "../abi/layout.ts";
+import { computeLayout } from "../abi/layout/mod.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { MAX_IMAGE_BYTES } from "../hw/image.ts";
 import { CliError, envGet } from "./_common.ts";

@@ -13,14 +13,14 @@
  * @module
  */
 
-import { CAT } from "./cat.ts";
+import { CAT } from "./cmd_cat.ts";
 import { type CommandSpec, helpText, parseCommandLine } from "./_command.ts";
 import { CliError, EXIT_USAGE } from "./_common.ts";
-import { DEMO } from "./demo.ts";
-import { FSCK } from "./fsck.ts";
-import { LS } from "./ls.ts";
-import { MKFS } from "./mkfs.ts";
-import { RUN } from "./run.ts";
+import { DEMO } from "./cmd_demo.ts";
+import { FSCK } from "./cmd_fsck.ts";
+import { LS } from "./cmd_ls.ts";
+import { MKFS } from "./cmd_mkfs.ts";
+import { RUN } from "./cmd_run.ts";
 import { VERSION } from "../version.ts";
 
 /** Every subcommand, in the order `xip help` lists them. */

@@ -29,14 +29,14 @@
  */
 
 import { EINVAL, ENOENT, ENOTDIR, ESPIPE, EXDEV } from "../abi/errno.ts";
-import { FILES } from "../abi/layout.ts";
+import { FILES } from "../abi/layout/mod.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { OpenFile } from "./file_table.ts";
-import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
+import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
 
 /** First anon inode number: below shmem's range (0x3e00_0000). */

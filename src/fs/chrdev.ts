@@ -31,14 +31,14 @@
 
 import { EINVAL, ENODEV, ENOTDIR, EXDEV } from "../abi/errno.ts";
 import { S_IFCHR } from "../abi/fcntl.ts";
-import { FILES } from "../abi/layout.ts";
+import { FILES } from "../abi/layout/mod.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
-import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
-import { PROC_INO_BASE } from "./procfs.ts";
+import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
+import { PROC_INO_BASE } from "./procfs/procfs.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
 
 /** First character-device inode number (below procfs's range, above any xipfs inode). */

@@ -18,20 +18,20 @@
  * @module
  */
 
-import { inodeLock, inodeLockShared, inodeUnlock, inodeUnlockShared } from "./xipfs_locks.ts";
-import { STAT, XIPFS_BLOCK_SIZE } from "../abi/layout.ts";
+import { inodeLock, inodeLockShared, inodeUnlock, inodeUnlockShared } from "./xipfs/xipfs_locks.ts";
+import { VMSTAT, XIPFS_BLOCK_SIZE } from "../abi/layout/mod.ts";
 import { EFBIG, EINVAL, EIO, EOPNOTSUPP } from "../abi/errno.ts";
 import { type BlockNo, blockToSector } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
-import { markInodeDirty, markRangeDirty } from "./balloc.ts";
-import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
+import { markInodeDirty, markRangeDirty } from "./xipfs/balloc.ts";
+import { bmapLookupFast, bmapRun, getBlock } from "./xipfs/getblock.ts";
 import { daxHoleFilled } from "./dax_fault.ts";
-import { BMAP_MAX_BLOCKS } from "./xipfs_bmap.ts";
-import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs_format.ts";
+import { BMAP_MAX_BLOCKS } from "./xipfs/xipfs_bmap.ts";
+import { inodeGetSize, inodeSet, inodeSetSize } from "./xipfs/xipfs_format.ts";
 import { badblockFirst } from "../hw/badblocks.ts";
-import { setPoison } from "./xipfs_poison.ts";
-import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
+import { setPoison } from "./xipfs/xipfs_poison.ts";
+import { type InodeRef, type XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 const BS = XIPFS_BLOCK_SIZE;
 /** The largest file xipfs maps, in bytes (Linux's s_maxbytes). */
@@ -102,7 +102,7 @@ function daxReadLocked(c: XipCtx, ip: InodeRef, pos: number, dst: Uint8Array): n
     p += len;
   }
   if (p === pos && p < end) return -EIO; // stopped at a poisoned block before any byte
-  statAdd(c.mem, STAT.copiedRead, p - pos);
+  statAdd(c.mem, VMSTAT.copiedRead, p - pos);
   return p - pos;
 }
 
@@ -223,7 +223,7 @@ function daxWriteLocked(c: XipCtx, ip: InodeRef, pos: number, src: Uint8Array): 
     inodeSet(c.vol, ip.ino, "mtime", t);
     inodeSet(c.vol, ip.ino, "ctime", t);
     markInodeDirty(c, ip.ino);
-    statAdd(c.mem, STAT.copiedWrite, done);
+    statAdd(c.mem, VMSTAT.copiedWrite, done);
   }
   return done > 0 ? done : err;
 }

@@ -23,7 +23,7 @@
  *
  * DAX entry locks: Linux keeps a locked entry per (mapping, index) in
  * i_pages. Here only the lock is needed, so it is a bit lock in a hashed
- * table of words (layout.ts DAXENT). Two pages that hash to one word only
+ * table of words (layout/mod.ts DAXENT). Two pages that hash to one word only
  * serialise each other; there is no deadlock because no task ever holds two
  * entries. The entry lock makes "look up the block, decide, map" atomic
  * against another fault on the same page, which is what lets two processes
@@ -31,25 +31,25 @@
  * (getBlock's block-map lock alone would give one block, but a read fault
  * could map the zero page after the write fault's unmap).
  *
- * Stats: a fault that maps a device frame counts STAT.faultDax; a read fault
- * on a hole maps no device frame and counts STAT.faultZero, as an anonymous
+ * Stats: a fault that maps a device frame counts VMSTAT.faultDax; a read fault
+ * on a hole maps no device frame and counts VMSTAT.faultZero, as an anonymous
  * read of the zero page does (Linux's dax_load_hole); a private write counts
- * STAT.faultCow (in doCowFault), since what it maps is a RAM copy.
+ * VMSTAT.faultCow (in doCowFault), since what it maps is a RAM copy.
  *
  * Per thread: each Worker loads its own copy of this module and calls
- * installFileMm (file_mm.ts) with its own XipFs, which registers these ops.
+ * installFileMm (file_vm_ops.ts) with its own XipFs, which registers these ops.
  *
  * @module
  */
 
-import { invalidateLockShared, invalidateUnlockShared } from "./xipfs_locks.ts";
+import { invalidateLockShared, invalidateUnlockShared } from "./xipfs/xipfs_locks.ts";
 import {
   DAXENT_LOCK_BIT,
   DAXENT_WORDS,
   DAXPMD_LOCK_WORDS,
   DAXPMD_LOCKS,
   ISLOT,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { ACCESS_WRITE, PTE_V, pteToPfn } from "../abi/sv32.ts";
@@ -80,13 +80,13 @@ import {
   upWrite,
 } from "../sync/mod.ts";
 import { perturb } from "../sync/debug.ts";
-import { markBlockDirty } from "./balloc.ts";
+import { markBlockDirty } from "./xipfs/balloc.ts";
 import { daxSyncMetadata, daxSyncNeeded, VM_FAULT_NEEDDSYNC } from "./dax_sync.ts";
 import { badblockTest } from "../hw/badblocks.ts";
-import { bmapLookupFast, getBlock } from "./getblock.ts";
-import { slotInode } from "./icache.ts";
-import { inodeGetSize } from "./xipfs_format.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { bmapLookupFast, getBlock } from "./xipfs/getblock.ts";
+import { slotInode } from "./xipfs/icache.ts";
+import { inodeGetSize } from "./xipfs/xipfs_format.ts";
+import { type InodeRef, islotBase, type XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 /** Pages needed to hold `size` bytes. */
 export const sizePages = (size: number): number => Math.ceil(size / PAGE_SIZE);
@@ -111,7 +111,7 @@ export function daxEntryWord(mem: Memory, slot: number, pgoff: number): number {
 
 /**
  * Word index of the PMD-range lock of (inode slot, pgoff): the rwsem that
- * makes a DAX entry cover a 4 MiB range (layout.ts DAXPMD, dax_pmd.ts).
+ * makes a DAX entry cover a 4 MiB range (layout/mod.ts DAXPMD, dax_pmd.ts).
  */
 export function daxPmdLockWord(mem: Memory, slot: number, pgoff: number): number {
   const range = Math.floor(pgoff / HPAGE_PMD_NR);

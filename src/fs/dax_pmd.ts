@@ -16,19 +16,19 @@
  *   → insertPfnPmd (FALLBACK if this mm has 4 KiB PTEs in the range)
  * ```
  *
- * The PMD-range lock (layout.ts DAXPMD) is what makes a DAX entry cover
+ * The PMD-range lock (layout/mod.ts DAXPMD) is what makes a DAX entry cover
  * the 4 MiB range, as Linux's xarray holds either one PMD entry or PTE
  * entries there: a 4 KiB fault holds its range's lock for reading around
  * its DAX entry (dax_fault.ts withEntry), a megapage fault holds it for
  * writing, so a megapage fault never runs while a 4 KiB fault of the range
  * is deciding (allocating a block, mapping the zero page) and vice versa.
  *
- * Per thread: registered with the DAX VmOperations (file_mm.ts).
+ * Per thread: registered with the DAX VmOperations (file_vm_ops.ts).
  *
  * @module
  */
 
-import { invalidateLockShared, invalidateUnlockShared } from "./xipfs_locks.ts";
+import { invalidateLockShared, invalidateUnlockShared } from "./xipfs/xipfs_locks.ts";
 import { isErr } from "../abi/errno.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
 import { countFault, FAULT_KIND } from "../mm/fault_ring.ts";
@@ -39,7 +39,7 @@ import { VM_SYNC, vmaFlags, type VmFault } from "../mm/vma.ts";
 import { VM_FAULT_SIGBUS } from "../mm/fault.ts";
 import { badblockFirst } from "../hw/badblocks.ts";
 import { daxSyncMetadata, daxSyncNeededRange, VM_FAULT_NEEDDSYNC } from "./dax_sync.ts";
-import { markRangeDirty } from "./balloc.ts";
+import { markRangeDirty } from "./xipfs/balloc.ts";
 import {
   daxBlockPfn,
   daxPmdLock,
@@ -48,9 +48,9 @@ import {
   sizePages,
   vmaInode,
 } from "./dax_fault.ts";
-import { bmapLookupFast, bmapRun, getBlock } from "./getblock.ts";
-import { inodeGet, inodeGetSize } from "./xipfs_format.ts";
-import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
+import { bmapLookupFast, bmapRun, getBlock } from "./xipfs/getblock.ts";
+import { inodeGet, inodeGetSize } from "./xipfs/xipfs_format.ts";
+import { type InodeRef, type XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 /**
  * The megapage fault of S_DAX files (VmOperations.hugeFault). Entry:

@@ -35,10 +35,10 @@ import { fileIdentity, imagePwrite, imageSync } from "../hw/image_file.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { LockClass } from "../sync/lockdep.ts";
-import { bmapPath } from "./xipfs_bmap.ts";
-import { blockOff, inodeBlock, inodePtrOff } from "./xipfs_format.ts";
-import { syncFs } from "./xipfs_sync.ts";
-import { type InodeRef, xfsWord, type XipCtx } from "./xipfs_ctx.ts";
+import { bmapPath } from "./xipfs/xipfs_bmap.ts";
+import { blockOff, inodeBlock, inodePtrOff } from "./xipfs/xipfs_format.ts";
+import { syncFs } from "./xipfs/xipfs_sync.ts";
+import { type InodeRef, sbInfoWord, type XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 /** Linux's VM_FAULT_NEEDDSYNC: map the page only after the metadata is durable. */
 export const VM_FAULT_NEEDDSYNC = 0x2000;
@@ -47,7 +47,7 @@ export const CACHE_LINE = 64;
 
 /** Whether device block `b`'s dirty bit is set (it changed since the last sync). */
 function blockDirty(c: XipCtx, b: number): boolean {
-  return (Atomics.load(c.k32, xfsWord(c, "dirty") + (b >>> 5)) & (1 << (b & 31))) !== 0;
+  return (Atomics.load(c.k32, sbInfoWord(c, "dirty") + (b >>> 5)) & (1 << (b & 31))) !== 0;
 }
 
 /** Bits of the block bitmap one bitmap block holds. */
@@ -60,7 +60,7 @@ const BITS_PER_BLOCK = PAGE_SIZE * 8;
  * sync (Linux's IOMAP_F_DIRTY, the inode needing fdatasync). When none did,
  * waits for a sync in flight (it may have cleared their bits and not yet
  * reached the disk). Entry: invalidate_lock and the DAX entry held; takes
- * XFS.syncLock briefly.
+ * SB_INFO.syncLock briefly.
  */
 export function daxSyncNeeded(c: XipCtx, ip: InodeRef, pgoff: number, b: number): boolean {
   if (c.imagePath === null || c.mdev === null) return false;
@@ -80,7 +80,7 @@ export function daxSyncNeeded(c: XipCtx, ip: InodeRef, pgoff: number, b: number)
     }
   }
   if (meta.some((m) => blockDirty(c, m))) return true;
-  const lock = xfsWord(c, "syncLock");
+  const lock = sbInfoWord(c, "syncLock");
   mutexLock(c.k32, lock, LockClass.NONE);
   mutexUnlock(c.k32, lock);
   return false;
@@ -89,7 +89,7 @@ export function daxSyncNeeded(c: XipCtx, ip: InodeRef, pgoff: number, b: number)
 /**
  * daxSyncNeeded for a megapage write fault: blocks [b, b + n) at file
  * pages [pgoff, pgoff + n). Entry: invalidate_lock and the PMD-range lock
- * held; takes XFS.syncLock briefly.
+ * held; takes SB_INFO.syncLock briefly.
  */
 export function daxSyncNeededRange(
   c: XipCtx,
@@ -127,7 +127,7 @@ export const persistedLines = (): number => linesPersisted;
  * FENCE then has nothing left to wait for, so it stays an ordinary fence
  * in both hart tiers (the translator compiles FENCE to nothing), and the
  * guest's "cbo.flush; fence" still means "durable once the fence
- * retires". Holds XFS.syncLock, so a concurrent fsync and this never
+ * retires". Holds SB_INFO.syncLock, so a concurrent fsync and this never
  * interleave their writes. Entry: no lock held.
  *
  * @returns 0 (also for RAM or no image), or -EIO when the host write fails
@@ -138,13 +138,13 @@ export function persistLine(c: XipCtx, pa: number): number {
   if (pa < first || pa >= first + cfg.deviceFrames * PAGE_SIZE) return 0;
   if (c.imagePath === null || c.mdev === null) return 0;
   const off = (pa - first) & ~(CACHE_LINE - 1);
-  const lock = xfsWord(c, "syncLock");
+  const lock = sbInfoWord(c, "syncLock");
   mutexLock(c.k32, lock, LockClass.NONE);
   let f: Deno.FsFile | null = null;
   try {
     // Opened for each line, as syncDirtyBlocks opens for each sync: the
     // writes go through imagePwrite/imageSync, so an image write log
-    // (tests/crash) records them in the one order XFS.syncLock gives.
+    // (tests/crash) records them in the one order SB_INFO.syncLock gives.
     f = Deno.openSync(c.imagePath, { write: true });
     // As syncDirtyBlocks: never into a file renamed over the locked image.
     if (c.imageIdentity !== null && fileIdentity(f.statSync()) !== c.imageIdentity) return -EIO;

@@ -49,12 +49,12 @@ import {
 import { DT_CHR, S_IFCHR } from "../abi/fcntl.ts";
 import { vfsProcCreate, vfsProcExit } from "./vfs.ts";
 import { vfsMkdir } from "./vfs_path.ts";
-import { FILES } from "../abi/layout.ts";
+import { FILES } from "../abi/layout/mod.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
-import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
+import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
 
 /** The directory the device nodes appear in, under the root. */

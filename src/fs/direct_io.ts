@@ -27,19 +27,25 @@
  * @module
  */
 
-import { STAT } from "../abi/layout.ts";
+import { VMSTAT } from "../abi/layout/mod.ts";
 import { EINVAL, isErr } from "../abi/errno.ts";
 import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
 import { getUserPagesFast, unpinUserPages } from "../mm/gup.ts";
 import { putPage } from "../mm/memmap.ts";
-import { markBlockDirty } from "./balloc.ts";
+import { markBlockDirty } from "./xipfs/balloc.ts";
 import { daxBlockPfn, daxHoleFilled } from "./dax_fault.ts";
-import { bmapLookupFast, getBlock } from "./getblock.ts";
-import { findGetPage, lockPage, pageView, unlockPage, writebackMapping } from "./pagecache.ts";
-import { type InodeRef, type XipCtx } from "./xipfs_ctx.ts";
-import { type XipFs } from "./xipfs_live.ts";
+import { bmapLookupFast, getBlock } from "./xipfs/getblock.ts";
+import {
+  findGetPage,
+  lockPage,
+  pageView,
+  unlockPage,
+  writebackMapping,
+} from "./pagecache/pagecache.ts";
+import { type InodeRef, type XipCtx } from "./xipfs/xipfs_ctx.ts";
+import { type XipFs } from "./xipfs/xipfs_live.ts";
 
 const aligned = (n: number): boolean => Number.isSafeInteger(n) && n >= 0 && n % PAGE_SIZE === 0;
 
@@ -116,7 +122,7 @@ export function directIORead(
       }
       if (r < 0) return i > 0 ? i * PAGE_SIZE : r;
     }
-    statAdd(c.mem, STAT.copiedRead, want);
+    statAdd(c.mem, VMSTAT.copiedRead, want);
     return want;
   } finally {
     fs.inodeUnlockShared(ip);
@@ -171,7 +177,7 @@ export function directIOWrite(
       done += PAGE_SIZE;
     }
     if (pos + done > fs.size(ip)) fs.setSize(ip, pos + done);
-    statAdd(c.mem, STAT.copiedWrite, done);
+    statAdd(c.mem, VMSTAT.copiedWrite, done);
     return done;
   } finally {
     fs.inodeUnlock(ip);

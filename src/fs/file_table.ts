@@ -1,6 +1,6 @@
 /**
  * Open files and fd tables in shared memory (region `files`, FILES/FILE/FDT
- * in src/abi/layout.ts): Linux's struct file and files_struct, reduced.
+ * in src/abi/layout/mod.ts): Linux's struct file and files_struct, reduced.
  *
  * An open-file record is shared machine-wide: after dup, or when a process
  * table is inherited, two fds (in one table or several) name one record and
@@ -30,7 +30,7 @@ import {
   fileBase,
   FILES,
   FILES_MAX,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { EBADF, EMFILE, ENFILE } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -344,7 +344,7 @@ export function fdReplace(mem: Memory, fdt: number, fd: number, idx: number, clo
  * Look up `fd` and take a reference on its open file (Linux's fdget). The
  * caller drops it with filePut. `noteRef`, if given, runs under the table
  * lock right after the reference is taken (the VFS records it there for a
- * killed task's recovery, src/sync/task.ts taskNote) and must take no lock.
+ * killed task's recovery, src/sync/current.ts taskNote) and must take no lock.
  * Entry: no FILE_TABLE or TASK_TABLE lock held; takes and drops the table's
  * lock (FILE_TABLE).
  *

@@ -25,14 +25,14 @@
  * @module
  */
 
-import { invalidateLockShared, invalidateUnlockShared } from "./xipfs_locks.ts";
-import { ICACHE_SLOTS, ISLOT } from "../abi/layout.ts";
+import { invalidateLockShared, invalidateUnlockShared } from "./xipfs/xipfs_locks.ts";
+import { ICACHE_SLOTS, ISLOT } from "../abi/layout/mod.ts";
 import { asIno } from "../abi/types.ts";
 import { immapHeadWord, immapLock, immapUnlock, unmapMappingRange } from "../mm/rmap.ts";
 import { immapList, vmaEnd, vmaMm, vmaPgoff, vmaStart } from "../mm/vma.ts";
 import { daxLockEntry, daxPmdLockShared, daxPmdUnlockShared, daxUnlockEntry } from "./dax_fault.ts";
-import { bmapWalk } from "./xipfs_bmap.ts";
-import { islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import { bmapWalk } from "./xipfs/xipfs_bmap.ts";
+import { islotBase, type XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 /** A process that maps a newly poisoned page: for early kill (PR_MCE_KILL_EARLY). */
 export interface PoisonVictim {

@@ -1,7 +1,7 @@
 /**
  * POSIX record locks (Linux's fs/locks.c, posix_lock_inode and
  * posix_test_lock): advisory byte-range locks on inodes, in one shared
- * table (region `flocks`, src/abi/layout_locks.ts) so that every process's
+ * table (region `flocks`, src/abi/layout/locks.ts) so that every process's
  * locks see each other.
  *
  * Owners. A traditional lock belongs to the process's fd table (Linux's
@@ -32,11 +32,11 @@ import {
   FLOCKS,
   FLOCKS_MAX,
   flocksRecords,
-} from "../abi/layout_locks.ts";
+} from "../abi/layout/locks.ts";
 import type { Memory } from "../hw/memory.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
-import { withNoKill } from "../sync/task.ts";
+import { withNoKill } from "../sync/current.ts";
 
 export const F_RDLCK = 0;
 export const F_WRLCK = 1;

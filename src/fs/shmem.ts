@@ -5,7 +5,7 @@
  * the page-cache pages of its own mapping, which are created zero-filled
  * on first touch and stay until the inode is truncated or freed.
  *
- * Where a shmem inode lives (src/abi/layout_ipc.ts):
+ * Where a shmem inode lives (src/abi/layout/ipc.ts):
  * - an inode-cache slot, claimed with icacheClaimSlot and flagged
  *   IFLAG_SHMEM: its i_count, i_rwsem, invalidate_lock and i_mmap list,
  *   and the page-cache mapping id (the slot number), exactly as an xipfs
@@ -43,9 +43,9 @@ import {
   invalidateLockShared,
   invalidateUnlock,
   invalidateUnlockShared,
-} from "./xipfs_locks.ts";
+} from "./xipfs/xipfs_locks.ts";
 import { asErrno, EFBIG, EINVAL, ENOMEM, ENOSPC, type Errno, isErr } from "../abi/errno.ts";
-import { IFLAG_SHMEM, ISLOT } from "../abi/layout.ts";
+import { IFLAG_SHMEM, ISLOT } from "../abi/layout/mod.ts";
 import {
   SHMEM_INO_BASE,
   SHMEM_INO_RANGE,
@@ -53,7 +53,7 @@ import {
   SHMHDR,
   SHMI,
   shmiBase,
-} from "../abi/layout_ipc.ts";
+} from "../abi/layout/ipc.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
 import { asIno, type Ino, PAGE_SIZE, type Pfn } from "../abi/types.ts";
@@ -75,8 +75,8 @@ import { VM_SHARED, vmaFlags, type VmFault, type VmOperations } from "../mm/vma.
 import { withNoKill } from "../sync/mod.ts";
 import { sizePages, vmaInode } from "./dax_fault.ts";
 import { nowSecs } from "./dax.ts";
-import { mapLockedPage } from "./filemap_fault.ts";
-import { icacheClaimSlot, icacheDrop, icacheFreeSlot, icacheGrab, ihold } from "./icache.ts";
+import { mapLockedPage } from "./pagecache/filemap_fault.ts";
+import { icacheClaimSlot, icacheDrop, icacheFreeSlot, icacheGrab, ihold } from "./xipfs/icache.ts";
 import {
   addToPageCacheLocked,
   deleteFromPageCache,
@@ -85,9 +85,9 @@ import {
   pageView,
   truncateInodePages,
   unlockPage,
-} from "./pagecache.ts";
-import { pageIs } from "./pagecache_page.ts";
-import { type InodeRef, islotBase, type XipCtx } from "./xipfs_ctx.ts";
+} from "./pagecache/pagecache.ts";
+import { pageIs } from "./pagecache/pagecache_page.ts";
+import { type InodeRef, islotBase, type XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 /** Internal: shmemGetPage lost an insert race and looks again. */
 const RETRY = -0x7fff_0000;

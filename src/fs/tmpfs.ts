@@ -17,7 +17,7 @@
  * What lives where:
  * - inodes: shmem inodes of kind SHMEM_KIND_TMPFS (regular files,
  *   directories, symlinks whose target is the file's data);
- * - directory entries: the TDIRENT table (layout_ipc.ts), every tmpfs
+ * - directory entries: the TDIRENT table (layout/ipc.ts), every tmpfs
  *   directory's in one, with the directory's inode number in each entry;
  * - the namespace lock SHMHDR.lock (LockClass.TMPFS): every entry, every
  *   nlink and parent change. Each name of an inode holds one reference on
@@ -61,13 +61,13 @@ import {
   S_IFSOCK,
 } from "../abi/fcntl.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
-import { SHMEM_KIND_SYSV, SHMEM_KIND_TMPFS, SHMHDR, TMPFS_DIRENTS } from "../abi/layout_ipc.ts";
+import { SHMEM_KIND_SYSV, SHMEM_KIND_TMPFS, SHMHDR, TMPFS_DIRENTS } from "../abi/layout/ipc.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import { nowSecs } from "./dax.ts";
-import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
+import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
 import {
   shmemFallocate,
   shmemIget,
@@ -86,7 +86,7 @@ import {
 } from "./shmem.ts";
 import { Tmpfs } from "./tmpfs_ns.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
-import type { InodeRef, XipCtx } from "./xipfs_ctx.ts";
+import type { InodeRef, XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 /** Where the POSIX shared-memory tmpfs is mounted: /dev/shm. */
 export const SHM_MOUNT: readonly string[] = ["dev", "shm"];

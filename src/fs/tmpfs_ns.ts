@@ -8,11 +8,11 @@
  * @module
  */
 
-import { ICACHE_SLOTS } from "../abi/layout.ts";
-import { ipcParts, SHMHDR, TDIRENT, TDIRENT_WORDS, TMPFS_DIRENTS } from "../abi/layout_ipc.ts";
+import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
+import { ipcParts, SHMHDR, TDIRENT, TDIRENT_WORDS, TMPFS_DIRENTS } from "../abi/layout/ipc.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
-import type { XipCtx } from "./xipfs_ctx.ts";
+import type { XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 const dec = new TextDecoder();
 

@@ -35,25 +35,16 @@ import {
   ESPIPE,
 } from "../abi/errno.ts";
 import {
-  F_DUPFD,
-  F_DUPFD_CLOEXEC,
-  F_GETFD,
-  F_GETFL,
-  F_SETFD,
-  F_SETFL,
   FALLOC_FL_COLLAPSE_RANGE,
   FALLOC_FL_INSERT_RANGE,
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
   FALLOC_FL_UNSHARE_RANGE,
   FALLOC_FL_ZERO_RANGE,
-  FD_CLOEXEC,
   fmodeCanRead,
   fmodeCanWrite,
   O_APPEND,
   O_DIRECT,
-  O_NOATIME,
-  O_NONBLOCK,
   S_IFDIR,
   S_IFMT,
   S_IFREG,
@@ -62,20 +53,16 @@ import {
   SEEK_END,
   SEEK_HOLE,
   SEEK_SET,
-  STATX_ATTR_DAX,
 } from "../abi/fcntl.ts";
 import { asIno, PAGE_SIZE } from "../abi/types.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
-import { taskNote, withNoKill } from "../sync/task.ts";
-import { TASK } from "../abi/layout.ts";
+import { taskNote, withNoKill } from "../sync/current.ts";
+import { TASK } from "../abi/layout/mod.ts";
 import {
   fdGet,
-  fdGetCloexec,
   fdInstall,
   fdRemove,
-  fdReplace,
-  fdSetCloexec,
   fdtAlloc,
   fdtDup,
   fdtFree,
@@ -86,7 +73,6 @@ import {
   filePos,
   filePut,
   fileRead,
-  fileSetFlags,
   fileSetPos,
   type OpenFile,
 } from "./file_table.ts";
@@ -96,10 +82,12 @@ import {
   filemapRead,
   filemapWrite,
   filemapWriteback,
-} from "./filemap.ts";
+} from "./pagecache/filemap.ts";
 import type { VfsFs, VInode } from "./vfs_fs.ts";
 import { locksRelease, ofdOwner, posixOwner } from "./locks.ts";
 import { ANON_INO_BASE, anonFileOps, anonOwns } from "./anon_file.ts";
+export { vfsFstat, vfsGetattr } from "./vfs_stat.ts";
+export { vfsDup, vfsDup2, vfsFcntl } from "./vfs_fd.ts";
 
 /** A process as the VFS sees it: the mounted filesystem and its fd table. */
 export interface Proc {
@@ -262,7 +250,7 @@ export function withFile(proc: Proc, fd: number, fn: (f: OpenFile, ip: VInode) =
   // The reference is noted in the task's record as it is taken (under the
   // fd table lock) and forgotten as it is dropped (in a no-kill region), so
   // that a task that dies in between has it dropped by the Machine
-  // (src/sync/task.ts, src/kernel/reap.ts).
+  // (src/sync/current.ts, src/kernel/reap.ts).
   let prev = 0;
   const idx = fdGet(mem, proc.fdt, fd, (got) => prev = taskNote(mem.k32, TASK.fileRef, got + 1));
   if (idx < 0) return idx;
@@ -575,43 +563,6 @@ export function vfsLseek(proc: Proc, fd: number, offset: number, whence: number)
   });
 }
 
-/** The stat of referenced inode `ip`. */
-export function vfsGetattr(fs: VfsFs, ip: VInode): VStat {
-  const a = fs.getattr(ip);
-  return {
-    dev: XIP_DEV,
-    ino: a.ino,
-    mode: a.mode,
-    nlink: a.links,
-    uid: a.uid,
-    gid: a.gid,
-    rdev: a.rdev ?? 0,
-    size: a.size,
-    blksize: PAGE_SIZE,
-    blocks: a.blocks,
-    atime: a.atime,
-    mtime: a.mtime,
-    ctime: a.ctime,
-    attributes: a.dax ? STATX_ATTR_DAX : 0,
-    dax: a.dax,
-  };
-}
-
-/**
- * fstat(2). Entry: no lock held; takes only withFile's fd-table lock
- * (getattr takes none).
- *
- * @returns the stat, or -EBADF
- */
-export function vfsFstat(proc: Proc, fd: number): VStat | number {
-  let st: VStat | null = null;
-  const r = withFile(proc, fd, (_f, ip) => {
-    st = vfsGetattr(proc.fs, ip);
-    return 0;
-  });
-  return r < 0 ? r : st!;
-}
-
 /**
  * ftruncate(2): grow (the new range reads as zeros, no block allocated) or
  * shrink (blocks past the end freed, the partial last block's tail zeroed).
@@ -666,7 +617,7 @@ export function fallocateArgsCheck(mode: number, off: number, len: number): numb
 /**
  * fallocate(2): punch-hole through fs.punchHole, every other mode through
  * fs.fallocate (xipfs: allocate, zero, collapse, insert; see
- * src/fs/xipfs_falloc.ts). Caller holds no inode lock; the filesystem
+ * src/fs/xipfs/xipfs_falloc.ts). Caller holds no inode lock; the filesystem
  * takes i_rwsem and invalidate_lock.
  *
  * @returns 0, -EBADF (bad fd or not open for writing), -EINVAL (offset < 0,
@@ -707,7 +658,7 @@ export function vfsTruncateInode(fs: VfsFs, ip: VInode, length: number): number 
 /**
  * fsync(2): the filesystem writes back the file's dirty cached pages (a DAX
  * file has none) and makes its data and metadata durable (fs.fsync; what
- * "durable" means is src/fs/xipfs_sync.ts's contract).
+ * "durable" means is src/fs/xipfs/xipfs_sync.ts's contract).
  *
  * Entry: no lock held (a syscall). Takes and drops the fd-table lock
  * (FILE_TABLE) for the file reference; fs.fsync takes each dirty page's lock
@@ -721,81 +672,3 @@ export function vfsFsync(proc: Proc, fd: number): number {
 }
 
 // ---------------------------------------------------------------------------
-// fd table operations
-
-/**
- * dup(2) / fcntl(F_DUPFD): a new fd >= `minFd` naming the same open file
- * (shared position and flags). The new fd is not close-on-exec unless asked.
- * Entry: no lock held; takes and drops the fd-table lock twice (fdGet,
- * fdInstall).
- *
- * @returns the new fd, -EBADF, -EMFILE, or -EINVAL for a bad minFd
- */
-export function vfsDup(proc: Proc, fd: number, minFd = 0, cloexec = false): number {
-  const { mem } = proc.fs;
-  if (!Number.isInteger(minFd) || minFd < 0) return -EINVAL;
-  const idx = fdGet(mem, proc.fdt, fd);
-  if (idx < 0) return idx;
-  const nfd = fdInstall(mem, proc.fdt, idx, cloexec, minFd);
-  if (nfd < 0) fdPut(proc.fs, idx);
-  return nfd;
-}
-
-/**
- * dup2(2)/dup3(2): make `newFd` name the open file of `oldFd`, closing what
- * `newFd` named before. Same fds: a no-op returning newFd. Entry: no lock
- * held; takes and drops the fd-table lock (fdGet, fdReplace), then releases
- * the replaced file as fdPut.
- *
- * @returns newFd, or -EBADF
- */
-export function vfsDup2(proc: Proc, oldFd: number, newFd: number, cloexec = false): number {
-  const { fs } = proc;
-  const idx = fdGet(fs.mem, proc.fdt, oldFd);
-  if (idx < 0) return idx;
-  if (oldFd === newFd) {
-    fdPut(fs, idx);
-    return newFd;
-  }
-  const old = fdReplace(fs.mem, proc.fdt, newFd, idx, cloexec);
-  if (old === -EBADF) {
-    fdPut(fs, idx);
-    return -EBADF;
-  }
-  if (old >= 0) fdPut(fs, old);
-  return newFd;
-}
-
-/** Flags F_SETFL may change (Linux's SETFL_MASK, reduced). */
-const SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
-
-/**
- * fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL.
- * Entry: no lock held; takes and drops the fd-table lock only.
- *
- * @returns the command's result, -EBADF, or -EINVAL for another command
- */
-export function vfsFcntl(proc: Proc, fd: number, cmd: number, arg = 0): number {
-  const { mem } = proc.fs;
-  switch (cmd) {
-    case F_DUPFD:
-      return vfsDup(proc, fd, arg, false);
-    case F_DUPFD_CLOEXEC:
-      return vfsDup(proc, fd, arg, true);
-    case F_GETFD: {
-      const c = fdGetCloexec(mem, proc.fdt, fd);
-      return typeof c === "number" ? c : c ? FD_CLOEXEC : 0;
-    }
-    case F_SETFD:
-      return fdSetCloexec(mem, proc.fdt, fd, (arg & FD_CLOEXEC) !== 0);
-    case F_GETFL:
-      return withFile(proc, fd, (f) => f.flags);
-    case F_SETFL:
-      return withFile(proc, fd, (f) => {
-        fileSetFlags(mem, f.idx, (f.flags & ~SETFL_MASK) | (arg & SETFL_MASK));
-        return 0;
-      });
-    default:
-      return -EINVAL;
-  }
-}

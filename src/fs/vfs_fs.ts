@@ -9,7 +9,7 @@
  * record in shared memory can hold them and any thread can rebuild the
  * handle (`handle`) to release it.
  *
- * Locking split (the live xipfs's, src/fs/xipfs_live.ts):
+ * Locking split (the live xipfs's, src/fs/xipfs/xipfs_live.ts):
  * - directory operations (lookup, create, mkdir, unlink, rmdir, rename,
  *   symlink, readdir), daxRead/daxWrite and truncate take the inode locks
  *   they need themselves (i_rwsem, invalidate_lock): the VFS calls them
@@ -23,7 +23,7 @@
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { Ino } from "../abi/types.ts";
-import type { AddressSpaceOps, AopsLookup } from "./pagecache.ts";
+import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
 
 /** A referenced in-memory inode. */
 export interface VInode {
@@ -108,10 +108,10 @@ export interface VfsFs {
   getBlock(ip: VInode, iblock: number, create: boolean): number;
   /**
    * Copy [pos, pos+dst.length) clamped to i_size into dst, device to buffer
-   * (S_DAX inodes). Takes i_rwsem for read; counts STAT.copiedRead.
+   * (S_DAX inodes). Takes i_rwsem for read; counts VMSTAT.copiedRead.
    */
   daxRead(ip: VInode, pos: number, dst: Uint8Array, flags?: number): number;
-  /** Write src at pos, allocating, extending i_size. Takes i_rwsem for write; counts STAT.copiedWrite. */
+  /** Write src at pos, allocating, extending i_size. Takes i_rwsem for write; counts VMSTAT.copiedWrite. */
   daxWrite(ip: VInode, pos: number, src: Uint8Array, flags?: number): number;
   /**
    * daxWrite at i_size, read under the same i_rwsem hold (O_APPEND).

@@ -7,7 +7,7 @@
  * mapped is -ETXTBSY, and so is an exec of a file open for writing, so one
  * process cannot rewrite the instructions another runs in place.
  *
- * Who holds a denial (src/kernel/files.ts openExec, src/fs/file_mm.ts):
+ * Who holds a denial (src/kernel/files.ts openExec, src/fs/file_vm_ops.ts):
  * an exec holds one on each file it opens (the program, and the interpreter
  * and libraries the exec side maps) from the open to the end of the exec;
  * every VMA that exec maps from such a file carries VM_DENYWRITE and holds
@@ -22,7 +22,7 @@
  */
 
 import { ETXTBSY } from "../abi/errno.ts";
-import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout.ts";
+import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
 
 /** What is done to an inode's write count. */

@@ -3,7 +3,7 @@
  * namespace (drivers/nvdimm/badrange.c, block/badblocks.c), which address
  * range scrub fills and a write of the whole range clears
  * (pmem_clear_poison). Here one bit per 4 KiB device block in shared
- * memory (layout.ts HWPOISON), so every thread tests it with one load:
+ * memory (layout/mod.ts HWPOISON), so every thread tests it with one load:
  * memory failure's unit is the page, and a poisoned 512-byte sector
  * poisons the block around it.
  *
@@ -22,7 +22,7 @@
  * @module
  */
 
-import { HWPOISON } from "../abi/layout.ts";
+import { HWPOISON } from "../abi/layout/mod.ts";
 import type { Memory } from "./memory.ts";
 
 const word = (mem: Memory, b: number): number =>

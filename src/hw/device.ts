@@ -7,7 +7,7 @@
  *
  * - the bio path (`bioRead`/`bioWrite`) copies whole 4 KiB blocks between
  *   the device and a caller's buffer; the page cache fills itself this way,
- *   and the copies are counted in STAT.bioReadBytes/bioWriteBytes;
+ *   and the copies are counted in VMSTAT.bioReadBytes/bioWriteBytes;
  * - `directAccess(sector, size)` (Linux's later ->direct_access, with a
  *   size) translates a sector to the frame that holds it and hands back
  *   where it is, so DAX maps or copies it with no bio at all.
@@ -21,7 +21,7 @@
  */
 
 import { EINVAL, EIO, ERANGE } from "../abi/errno.ts";
-import { STAT } from "../abi/layout.ts";
+import { VMSTAT } from "../abi/layout/mod.ts";
 import {
   asPfn,
   type BlockNo,
@@ -109,7 +109,7 @@ export class MemDevice implements BlockDevice {
     if (!Number.isInteger(dstOff) || dstOff < 0 || dstOff + PAGE_SIZE > dst.length) return -EINVAL;
     const off = block * PAGE_SIZE;
     dst.set(this.bytes.subarray(off, off + PAGE_SIZE), dstOff);
-    statAdd(this.mem, STAT.bioReadBytes, PAGE_BYTES);
+    statAdd(this.mem, VMSTAT.bioReadBytes, PAGE_BYTES);
     return PAGE_SIZE;
   }
 
@@ -126,7 +126,7 @@ export class MemDevice implements BlockDevice {
     // A whole-block write clears poison, as pmem_do_write's pmem_clear_poison.
     if (badblockTest(this.mem, block)) this.clearPoison(block);
     codeWritten(this.mem, this.bytes.byteOffset + block * PAGE_SIZE, PAGE_SIZE);
-    statAdd(this.mem, STAT.bioWriteBytes, PAGE_BYTES);
+    statAdd(this.mem, VMSTAT.bioWriteBytes, PAGE_BYTES);
     return PAGE_SIZE;
   }
 

@@ -77,7 +77,7 @@ import { HartMmu, type TlbGenWord } from "./hart_mmu.ts";
 import { EXIT_BUDGET, EXIT_STEP, HartState, STATE } from "./hart_state.ts";
 import type { JitRuntime } from "./jit/runtime.ts";
 import type { JitShared } from "./jit/shared.ts";
-import { TLB_ENTRIES } from "./tlb.ts";
+import { TLB_ENTRIES } from "./hart_tlb.ts";
 
 /** The kernel as the hart sees it. Each method runs in the hart's own thread. */
 export interface HartEnv {

@@ -38,7 +38,7 @@ import {
 import type { HartState } from "./hart_state.ts";
 import type { JitShared } from "./jit/shared.ts";
 import { sv32Walk, WALK_PAGE_FAULT } from "./sv32_walk.ts";
-import type { Tlb } from "./tlb.ts";
+import type { Tlb } from "./hart_tlb.ts";
 
 /** A word of shared memory the kernel bumps when PTEs of this mm were cleared or weakened. */
 export interface TlbGenWord {

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { Tlb } from "./tlb.ts";
+import { Tlb } from "./hart_tlb.ts";
 
 /** Byte offsets of the control words. */
 export const STATE = {

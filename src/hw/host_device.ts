@@ -19,14 +19,14 @@
  */
 
 import { EINVAL, EIO, EROFS } from "../abi/errno.ts";
-import { STAT } from "../abi/layout.ts";
+import { VMSTAT } from "../abi/layout/mod.ts";
 import { type BlockNo, PAGE_SIZE } from "../abi/types.ts";
 import type { BlockDevice } from "./device.ts";
 import { type Memory, statAdd } from "./memory.ts";
 
 /** Options of HostFileDevice. */
 export interface HostFileDeviceOptions {
-  /** Count bio bytes in this memory's STAT.bioReadBytes/bioWriteBytes. */
+  /** Count bio bytes in this memory's VMSTAT.bioReadBytes/bioWriteBytes. */
   mem?: Memory;
   /** Open the image read-only; bioWrite then returns -EROFS. */
   readOnly?: boolean;
@@ -86,7 +86,7 @@ export class HostFileDevice implements BlockDevice {
     } catch {
       return -EIO;
     }
-    if (this.#mem) statAdd(this.#mem, STAT.bioReadBytes, PAGE_SIZE);
+    if (this.#mem) statAdd(this.#mem, VMSTAT.bioReadBytes, PAGE_SIZE);
     return PAGE_SIZE;
   }
 
@@ -112,7 +112,7 @@ export class HostFileDevice implements BlockDevice {
     } catch {
       return -EIO;
     }
-    if (this.#mem) statAdd(this.#mem, STAT.bioWriteBytes, PAGE_SIZE);
+    if (this.#mem) statAdd(this.#mem, VMSTAT.bioWriteBytes, PAGE_SIZE);
     return PAGE_SIZE;
   }
 

@@ -16,7 +16,7 @@
  * owner and hard links stay), as qemu writes a raw image in place, rather
  * than writing a copy and renaming it over the original. What makes that
  * safe against a crash midway is the order of the writes and fsck repair
- * (src/fs/xipfs_sync.ts; tests/crash). Space is reserved before the first
+ * (src/fs/xipfs/xipfs_sync.ts; tests/crash). Space is reserved before the first
  * write: holes of a sparse image are filled with the zeros they hold, so a
  * later in-place write cannot fail for want of space.
  *

@@ -1,5 +1,5 @@
 /**
- * The physical machine's memory: the two SharedArrayBuffers of layout.ts and
+ * The physical machine's memory: the two SharedArrayBuffers of layout/mod.ts and
  * the typed views every thread indexes them through.
  *
  * The main thread calls `createMemory` once; it allocates both buffers,
@@ -30,10 +30,10 @@ import {
   PAGE_WORDS,
   physBytes,
   readLayout,
-  STAT,
+  VMSTAT,
   WASM_PAGE_BYTES,
   writeHeader,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { ImageError } from "./image.ts";
 import { JitShared } from "./jit/shared.ts";
@@ -53,7 +53,7 @@ export interface Memory {
    * the machine translates guest code (Machine.boot's `jit`); else null.
    */
   jit: JitShared | null;
-  /** The kernel tables (layout.ts), in 32-bit words. */
+  /** The kernel tables (layout/mod.ts), in 32-bit words. */
   kernel: SharedArrayBuffer;
   /** All of `phys`. */
   u8: Uint8Array;
@@ -220,9 +220,9 @@ export function attachMemory(
 }
 
 /** A stat counter's name, e.g. "bioReadBytes". */
-export type StatName = keyof typeof STAT;
-/** A stat counter's index, e.g. STAT.bioReadBytes. */
-export type StatId = (typeof STAT)[StatName];
+export type StatName = keyof typeof VMSTAT;
+/** A stat counter's index, e.g. VMSTAT.bioReadBytes. */
+export type StatId = (typeof VMSTAT)[StatName];
 
 /**
  * Add `n` to a machine-wide counter. Atomic; no lock needed. Hot callers pass

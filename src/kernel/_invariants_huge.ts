@@ -13,8 +13,8 @@
 
 import { PTE_R, PTE_SPECIAL, PTE_U, PTE_W, PTE_X } from "../abi/sv32.ts";
 import { asIno } from "../abi/types.ts";
-import { bmapLookup } from "../fs/xipfs_bmap.ts";
-import { blockInUse, type XipVol } from "../fs/xipfs_format.ts";
+import { bmapLookup } from "../fs/xipfs/xipfs_bmap.ts";
+import { blockInUse, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import { HPAGE_PMD_NR, PGDIR_SIZE } from "../mm/pgtable.ts";
 import { VM_EXEC, VM_MIXEDMAP, VM_READ, VM_SHARED, VM_WRITE } from "../mm/vma.ts";
 import { slotIno } from "./_invariants_mm.ts";

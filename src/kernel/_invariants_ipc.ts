@@ -1,6 +1,6 @@
 /**
  * checkInvariants rule 8 (invariants.ts): shared memory and System V IPC
- * (layout_ipc.ts) at quiescence. Reads with Atomics and takes no lock.
+ * (layout/ipc.ts) at quiescence. Reads with Atomics and takes no lock.
  *
  * - shmem inodes: the slots flagged IFLAG_SHMEM are SHMHDR.nrInodes many;
  *   each slot's SHMI.pages is the page-cache pages of its mapping and they
@@ -34,7 +34,7 @@ import {
   IFLAG_SHMEM,
   ISLOT,
   ISLOT_WORDS,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import {
   ipcParts,
   MSG_IDS,
@@ -64,14 +64,14 @@ import {
   TDIRENT,
   TDIRENT_WORDS,
   TMPFS_DIRENTS,
-} from "../abi/layout_ipc.ts";
+} from "../abi/layout/ipc.ts";
 import { S_IFDIR, S_IFMT } from "../abi/fcntl.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
-import { SOCK, SOCK_MAX, SOCK_SLOT_BITS, SOCK_WORDS, SOCKHDR_WORDS } from "../abi/layout_ipc.ts";
+import { SOCK, SOCK_MAX, SOCK_SLOT_BITS, SOCK_WORDS, SOCKHDR_WORDS } from "../abi/layout/ipc.ts";
 import { SS_LISTENING } from "../abi/socket.ts";
 import { ANON_INO_BASE, ANON_SOCKET } from "../fs/anon_file.ts";
 import { SOCKF_EMBRYO } from "./unix_sock.ts";
-import { VMA, vmaBase, VMAS_PER_TASK } from "../abi/layout.ts";
+import { VMA, vmaBase, VMAS_PER_TASK } from "../abi/layout/mod.ts";
 import { VMOPS_SYSV_SHM } from "../mm/vma.ts";
 import type { Snapshot } from "./_invariants_scan.ts";
 

@@ -42,10 +42,10 @@ import {
   PAGE_WORDS,
   PCACHE,
   PROCS_HDR,
+  SB_INFO,
   TASK,
   taskBase,
-  XFS,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { asTid } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PG_locked } from "../mm/memmap.ts";
@@ -115,8 +115,8 @@ function checkLockWords(mem: Memory, out: string[]): void {
     mutexFree(k, b + ISLOT.bmapLock, `inode slot ${slot} block-map lock`, out);
     mutexFree(k, b + ISLOT.iMmapLock, `inode slot ${slot} i_mmap lock`, out);
   }
-  mutexFree(k, l.xipfs.base + XFS.renameLock, "xipfs rename lock", out);
-  mutexFree(k, l.xipfs.base + XFS.syncLock, "xipfs sync lock", out);
+  mutexFree(k, l.xipfs.base + SB_INFO.renameLock, "xipfs rename lock", out);
+  mutexFree(k, l.xipfs.base + SB_INFO.syncLock, "xipfs sync lock", out);
   mutexFree(k, l.files.base + FILES.lock, "open-file table lock", out);
   mutexFree(k, l.procs.base + PROCS_HDR.tasklistLock, "tasklist lock", out);
   mutexFree(k, l.hwpoison.base + HWPOISON.lock, "hwpoison lock", out);

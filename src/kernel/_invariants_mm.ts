@@ -20,13 +20,13 @@ import {
   PAGE_WORDS,
   VMA,
   vmaBase,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { PTE_R, PTE_W, PTE_X, pteIsSpecial } from "../abi/sv32.ts";
 import { asIno, PAGE_SIZE } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import { bmapLookup } from "../fs/xipfs_bmap.ts";
-import { XIPFS_META_MAPPING } from "../fs/metacache.ts";
-import { blockInUse, type XipVol } from "../fs/xipfs_format.ts";
+import { bmapLookup } from "../fs/xipfs/xipfs_bmap.ts";
+import { XIPFS_META_MAPPING } from "../fs/xipfs/metacache.ts";
+import { blockInUse, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import { PG_anon, PG_pagetable, PG_uptodate } from "../mm/memmap.ts";
 import { VM_EXEC, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE } from "../mm/vma.ts";
 import {

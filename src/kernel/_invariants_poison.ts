@@ -5,14 +5,14 @@
  * memory_failure unmaps a poisoned page everywhere, and the faults refuse
  * to map one again); the bitmap's count equals its population; and, given
  * the memory device's volume, the list saved in block 0
- * (src/fs/xipfs_poison.ts) names exactly the poisoned blocks.
+ * (src/fs/xipfs/xipfs_poison.ts) names exactly the poisoned blocks.
  *
  * @module
  */
 
-import { HWPOISON } from "../abi/layout.ts";
-import { readPoisonList } from "../fs/xipfs_poison.ts";
-import type { XipVol } from "../fs/xipfs_format.ts";
+import { HWPOISON } from "../abi/layout/mod.ts";
+import { readPoisonList } from "../fs/xipfs/xipfs_poison.ts";
+import type { XipVol } from "../fs/xipfs/xipfs_format.ts";
 import { badblockTest } from "../hw/badblocks.ts";
 import { HPAGE_PMD_NR } from "../mm/pgtable.ts";
 import type { Snapshot } from "./_invariants_scan.ts";

@@ -25,8 +25,8 @@ import {
   VMA,
   vmaBase,
   VMAS_PER_TASK,
-} from "../abi/layout.ts";
-import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout_pipe.ts";
+} from "../abi/layout/mod.ts";
+import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout/pipe.ts";
 import { msgStorePages } from "./ipc_msg.ts";
 import { sockRingPages } from "./unix_sock.ts";
 import { pteIsLeaf, pteIsTable, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";

@@ -1,7 +1,7 @@
 /**
  * The console: the character device behind fds 0, 1 and 2 of every process
  * (a pts, as far as the guest can tell: major 136, mode 0620). Its state
- * lives in the console region (src/abi/layout_console.ts); this module is
+ * lives in the console region (src/abi/layout/console.ts); this module is
  * its driver, which runs in whatever thread makes the read or write, and
  * the few calls the Machine's main thread makes on a record.
  *
@@ -53,14 +53,14 @@ import {
   CONSOLE_RING,
   consoleBase,
   consoleMax,
-} from "../abi/layout_console.ts";
+} from "../abi/layout/console.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
 import { chrdevIno, chrdevOpen, type ChrdevOps, registerChrdev } from "../fs/chrdev.ts";
 import type { VInode } from "../fs/vfs_fs.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { MUTEX_WAITERS, mutexTryLock, mutexUnlock } from "../sync/mutex.ts";
-import { currentTid } from "../sync/task.ts";
+import { currentTid } from "../sync/current.ts";
 import { procGet } from "./proc.ts";
 import { SIGPIPE } from "./signal.ts";
 import { sendSigSelf } from "./signal_send.ts";

@@ -22,7 +22,7 @@
  */
 
 import { EIO, ENOSPC, EPIPE } from "../abi/errno.ts";
-import { CONS_ERR_HOST, CONS_INPUT, CONS_OUT_HOST, CONS_PREFIX } from "../abi/layout_console.ts";
+import { CONS_ERR_HOST, CONS_INPUT, CONS_OUT_HOST, CONS_PREFIX } from "../abi/layout/console.ts";
 import type { Memory } from "../hw/memory.ts";
 import {
   consoleAlloc,

@@ -43,7 +43,7 @@ import { PROT_READ } from "../abi/mman.ts";
 import { asVirt, pageRoundDown, type VirtAddr } from "../abi/types.ts";
 import { doMprotect } from "../mm/mmap.ts";
 import { copyFromUser, copyToUser } from "../mm/uaccess.ts";
-import { type ElfImage, inExecLoad, inWritableLoad, noexec } from "./elf.ts";
+import { type ElfImage, inExecLoad, inWritableLoad, noexec } from "./binfmt_elf.ts";
 import { type DynInfo, lookupInTable, symAt } from "./elf_dyn.ts";
 import { writeFault } from "./exec_map.ts";
 import { type ExecEnv, ExecFailure, type ExecFile } from "./exec_types.ts";

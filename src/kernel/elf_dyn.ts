@@ -54,7 +54,7 @@ import {
   SYM_SIZE,
   SYSV_HASH,
 } from "../abi/elf.ts";
-import { ByteView, type ElfImage, noexec, readVaddr, readVaddrTail } from "./elf.ts";
+import { ByteView, type ElfImage, noexec, readVaddr, readVaddrTail } from "./binfmt_elf.ts";
 import { type ExecFile } from "./exec_types.ts";
 
 /** A table given by a start address and a byte size (link-time). */

@@ -82,7 +82,7 @@ import {
   protectRelro,
   relocate,
 } from "./dynlink.ts";
-import { checkEntry, type ElfImage, readElf, readInterpPath } from "./elf.ts";
+import { checkEntry, type ElfImage, readElf, readInterpPath } from "./binfmt_elf.ts";
 import { readDynamic } from "./elf_dyn.ts";
 import { mapImage } from "./exec_map.ts";
 import { type ArgString, argText, checkArgs, setupStack, STACK_SIZE } from "./exec_stack.ts";

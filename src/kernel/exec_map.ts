@@ -42,7 +42,7 @@ import {
 import { asVirt, PAGE_MASK, PAGE_SIZE, pageRoundDown, pageRoundUp } from "../abi/types.ts";
 import { doMmap, doMprotect, doMunmap } from "../mm/mmap.ts";
 import { copyToUser } from "../mm/uaccess.ts";
-import { type ElfImage, preadExact, type Segment } from "./elf.ts";
+import { type ElfImage, preadExact, type Segment } from "./binfmt_elf.ts";
 import { type ExecEnv, ExecFailure, type ExecFile } from "./exec_types.ts";
 
 /** Where an image landed. */

@@ -22,7 +22,7 @@ import { E2BIG, EAGAIN, EFAULT, ENOENT } from "../abi/errno.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
 import { asVirt } from "../abi/types.ts";
 import { mmAlloc, mmPut, TASK_SIZE } from "../mm/mm.ts";
-import { switchMm } from "../mm/tlb.ts";
+import { switchMm } from "../mm/tlb_flush.ts";
 import { copyFromUser, strncpyFromUser } from "../mm/uaccess.ts";
 import { execve, isExecError } from "./exec.ts";
 import { clearChildTid, vforkRelease } from "./exit.ts";

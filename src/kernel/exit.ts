@@ -32,16 +32,16 @@ import {
   PROC_REAPED,
   PROC_ZOMBIE,
   PROCS_HDR,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { MM } from "../abi/layout.ts";
+import { MM } from "../abi/layout/mod.ts";
 import { asVirt } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmField, TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
 import { copyToUser } from "../mm/uaccess.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
-import { SIGGRP, SIGNAL_GROUP_EXIT, SIGTASK_FREE } from "../abi/signal_layout.ts";
+import { SIGGRP, SIGNAL_GROUP_EXIT, SIGTASK_FREE } from "../abi/layout/signal.ts";
 import { futexPhysWord } from "./futex.ts";
 import { SIGCHLD } from "./signal.ts";
 import { notifyParentExit, startGroupExit } from "./signal_send.ts";

@@ -38,7 +38,7 @@ import {
 import type { MmapFile } from "../mm/vma.ts";
 import { doMmap } from "../mm/mmap.ts";
 import { directIORead, directIOWrite } from "../fs/direct_io.ts";
-import { mmapFile } from "../fs/file_mm.ts";
+import { mmapFile } from "../fs/file_vm_ops.ts";
 import {
   fdtCwd,
   fdtGet,
@@ -63,7 +63,7 @@ import {
 } from "../fs/vfs_cwd.ts";
 import { asIno, type Ino, PAGE_SIZE } from "../abi/types.ts";
 
-import { procfsOwns } from "../fs/procfs.ts";
+import { procfsOwns } from "../fs/procfs/procfs.ts";
 import {
   type Proc,
   vfsClose,
@@ -106,7 +106,7 @@ import type { ExecFile } from "./exec_types.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { consoleInstall } from "./console.ts";
 import { pipeCreate } from "./pipe_fs.ts";
-import type { InodeRef, XipFs } from "../fs/xipfs_live.ts";
+import type { InodeRef, XipFs } from "../fs/xipfs/xipfs_live.ts";
 
 /**
  * A process's files: every method works on the calling process's fd table

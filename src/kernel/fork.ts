@@ -23,13 +23,13 @@
 
 import { tstatCommFork } from "../mm/fault_ring.ts";
 import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
-import { PROCS_HDR, START_PENDING } from "../abi/layout.ts";
+import { PROCS_HDR, START_PENDING } from "../abi/layout/mod.ts";
 import { REG_A0, REG_SP, REG_TP } from "../abi/regs.ts";
 import { asTid, asVirt } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { dupMm } from "../mm/fork.ts";
 import { mmGet, mmPut } from "../mm/mm.ts";
-import { enterIdle, switchMm } from "../mm/tlb.ts";
+import { enterIdle, switchMm } from "../mm/tlb_flush.ts";
 import { copyToUser } from "../mm/uaccess.ts";
 import { taskExit, taskInit, withNoKill } from "../sync/mod.ts";
 import { procClaim, procGet, procRetiring, procSet, procUnclaim, procWord } from "./proc.ts";

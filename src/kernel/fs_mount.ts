@@ -14,7 +14,7 @@
  *   device; VMOPS_FILEMAP: filemapFault over the page cache), without
  *   which a file VMA has no fault handler in that thread;
  * - livefs's unmap hook (truncate → unmapMappingRange in every process,
- *   plus the wait for gup pins on DAX frames), file_mm.ts installFileMm;
+ *   plus the wait for gup pins on DAX frames), file_vm_ops.ts installFileMm;
  * - procfs's view of the process table (procfs_proctable.ts), with the
  *   calling thread's process found from its current task id;
  * - the character-device drivers (the console, src/kernel/console.ts).
@@ -29,25 +29,25 @@
  * @module
  */
 
-import { PROC, PROC_FREE, procBase } from "../abi/layout.ts";
+import { PROC, PROC_FREE, procBase } from "../abi/layout/mod.ts";
 import { MemDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import { errnoName } from "../abi/errno.ts";
 import { ChrdevMount } from "../fs/chrdev.ts";
 import { DevMount, makeSystemDirs } from "../fs/devfs.ts";
 import { setImageLog } from "../hw/image_file.ts";
-import { installFileMm } from "../fs/file_mm.ts";
+import { installFileMm } from "../fs/file_vm_ops.ts";
 import { installMemoryFailure } from "./memory_failure.ts";
 import { TmpfsMount, tmpfsMountInit, tmpfsMountPrepare, tmpfsUnmount } from "../fs/tmpfs.ts";
 import { ipcAttach, ipcBoot, ipcTeardown } from "./ipc.ts";
 import { AnonMount } from "../fs/anon_file.ts";
 import type { Ino } from "../abi/types.ts";
 import { registerSocketOps } from "./unix_io.ts";
-import { mountProcfs, type ProcfsMount } from "../fs/procfs_mount.ts";
-import { procTableInfo } from "../fs/procfs_proctable.ts";
+import { mountProcfs, type ProcfsMount } from "../fs/procfs/procfs_mount.ts";
+import { procTableInfo } from "../fs/procfs/procfs_proctable.ts";
 import type { VfsFs } from "../fs/vfs_fs.ts";
-import { XipVfs } from "../fs/vfs_xipfs.ts";
-import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../fs/xipfs_live.ts";
+import { XipVfs } from "../fs/xipfs/vfs_xipfs.ts";
+import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../fs/xipfs/xipfs_live.ts";
 import { currentTid } from "../sync/mod.ts";
 import { registerConsole } from "./console.ts";
 import { PipeMount } from "./pipe_fs.ts";

@@ -35,7 +35,7 @@ import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
 import { hugePfnAt, physWords, pmdWord, pteLoad, walk, WALK_HUGE } from "../mm/pgtable.ts";
-import { killCheck } from "../sync/task.ts";
+import { killCheck } from "../sync/current.ts";
 import { FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET, futexMoreOps } from "./futex_ops.ts";
 import { procSet } from "./proc.ts";
 import type { Task } from "./task.ts";

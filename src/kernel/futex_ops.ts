@@ -34,7 +34,7 @@ import type { Memory } from "../hw/memory.ts";
 import { TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
 import { copyFromUser } from "../mm/uaccess.ts";
-import { killCheck } from "../sync/task.ts";
+import { killCheck } from "../sync/current.ts";
 import { futexPhysWord } from "./futex.ts";
 import { PROC_EXITING, PROC_RUNNING, procGet, procSet } from "./proc.ts";
 import type { Task } from "./task.ts";

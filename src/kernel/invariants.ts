@@ -24,7 +24,7 @@
  *      once, and its mapping an inode slot that holds an inode (or the
  *      xipfs metadata mapping on bio devices);
  *    - anonymous: PG_anon, mapping 0;
- *    - a pipe buffer: a ring page of a live pipe (layout_pipe.ts), no
+ *    - a pipe buffer: a ring page of a live pipe (layout/pipe.ts), no
  *      flags, mapping 0, mapped by no PTE;
  *    - a message-queue page: a store page of a live System V message
  *      queue (ipc_msg.ts), or a socket buffer: a receive-ring page of a
@@ -101,11 +101,11 @@
  * @module
  */
 
-import { XFS, XFS_MOUNTED } from "../abi/layout.ts";
+import { SB_INFO, SB_INFO_MOUNTED } from "../abi/layout/mod.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import { fsck } from "../fs/fsck.ts";
-import { openVolume, type XipVol } from "../fs/xipfs_format.ts";
+import { fsck } from "../fs/xipfs/fsck.ts";
+import { openVolume, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import { physWords } from "../mm/pgtable.ts";
 import {
   checkCounts,
@@ -154,8 +154,10 @@ function deviceBytes(mem: Memory): Uint8Array {
 /** The volume on the memory device, or null when there is none to check against. */
 function defaultVol(mem: Memory): XipVol | null {
   const x = mem.layout.xipfs.base;
-  if (Atomics.load(mem.k32, x + XFS.state) !== XFS_MOUNTED) return null;
-  if (Atomics.load(mem.k32, x + XFS.bio) !== 0 || mem.layout.config.deviceFrames === 0) return null;
+  if (Atomics.load(mem.k32, x + SB_INFO.state) !== SB_INFO_MOUNTED) return null;
+  if (Atomics.load(mem.k32, x + SB_INFO.bio) !== 0 || mem.layout.config.deviceFrames === 0) {
+    return null;
+  }
   const o = openVolume(deviceBytes(mem));
   return o.ok ? o.vol : null;
 }

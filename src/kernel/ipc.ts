@@ -20,7 +20,7 @@
  */
 
 import type { Memory } from "../hw/memory.ts";
-import type { XipCtx } from "../fs/xipfs_ctx.ts";
+import type { XipCtx } from "../fs/xipfs/xipfs_ctx.ts";
 import { registerVmOps, VMOPS_SYSV_SHM } from "../mm/vma.ts";
 import { msgTable, msgTeardown } from "./ipc_msg.ts";
 import { semExit, semExitTask, semState, semTeardown } from "./ipc_sem.ts";

@@ -2,7 +2,7 @@
  * System V message queues (Linux's ipc/msg.c): msgget, msgsnd, msgrcv,
  * msgctl.
  *
- * A queue is an MSQ record (layout_ipc.ts) whose messages live in its
+ * A queue is an MSQ record (layout/ipc.ts) whose messages live in its
  * store: up to MSQ_PAGES RAM pages, allocated as sends first need them
  * and freed with the queue (checkInvariants knows them as message-queue
  * pages). Messages are kept in arrival order as records
@@ -55,8 +55,8 @@ import {
   MSQID64,
   MSQID64_BYTES,
 } from "../abi/ipc.ts";
-import { ICACHE_SLOTS } from "../abi/layout.ts";
-import { ipcParts, MSG_IDS, MSQ, MSQ_PAGES, MSQ_WORDS, SVPERM } from "../abi/layout_ipc.ts";
+import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
+import { ipcParts, MSG_IDS, MSQ, MSQ_PAGES, MSQ_WORDS, SVPERM } from "../abi/layout/ipc.ts";
 import { ERESTARTNOHAND } from "../abi/signal.ts";
 import { asPfn, PAGE_SIZE } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";

@@ -2,7 +2,7 @@
  * System V semaphores (Linux's ipc/sem.c): semget, semop/semtimedop and
  * semctl, with SEM_UNDO adjustments applied when a process exits.
  *
- * State (layout_ipc.ts), all under the sem table's lock (class IPC):
+ * State (layout/ipc.ts), all under the sem table's lock (class IPC):
  * - SEMID records: a set's perm, size and where its semaphores start in
  *   the pool;
  * - the pool: every semaphore's value and last pid, each set a contiguous
@@ -67,7 +67,7 @@ import {
   SETALL,
   SETVAL,
 } from "../abi/ipc.ts";
-import { ICACHE_SLOTS } from "../abi/layout.ts";
+import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
 import {
   ipcParts,
   SEM,
@@ -84,10 +84,10 @@ import {
   SEMWAIT_WORDS,
   SEMWAIT_Z,
   SVPERM,
-} from "../abi/layout_ipc.ts";
+} from "../abi/layout/ipc.ts";
 import { asTid } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import { TASK_LIVE } from "../abi/layout.ts";
+import { TASK_LIVE } from "../abi/layout/mod.ts";
 import { taskState } from "../sync/mod.ts";
 import type { IpcUserBuf } from "./ipc_shm.ts";
 import { IdTable, ipcGetExisting, ipcNow, putIpcPerm, putTime, setIpcPerm } from "./ipc_util.ts";

@@ -2,7 +2,7 @@
  * System V shared memory (Linux's ipc/shm.c): shmget, shmat, shmdt, shmctl.
  *
  * A segment is a shmem inode of kind SHMEM_KIND_SYSV (src/fs/shmem.ts)
- * plus a SHMID record (layout_ipc.ts) holding its id, key, owner, times and
+ * plus a SHMID record (layout/ipc.ts) holding its id, key, owner, times and
  * attach count. The record keeps one reference on the inode until the
  * segment is destroyed; each attach is a MAP_SHARED mapping of the inode
  * whose VmOperations (VMOPS_SYSV_SHM, shm_vm_ops) are shmem's fault plus
@@ -47,8 +47,8 @@ import {
   SHMMAX,
   SHMMIN,
 } from "../abi/ipc.ts";
-import { ICACHE_SLOTS } from "../abi/layout.ts";
-import { ipcParts, SHM_IDS, SHMEM_KIND_SYSV, SHMID, SHMID_WORDS } from "../abi/layout_ipc.ts";
+import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
+import { ipcParts, SHM_IDS, SHMEM_KIND_SYSV, SHMID, SHMID_WORDS } from "../abi/layout/ipc.ts";
 import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/mman.ts";
 import { asIno, asVirt, PAGE_SIZE, pageRoundUp } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -62,7 +62,7 @@ import {
   shmiGet,
   shmiSet,
 } from "../fs/shmem.ts";
-import type { InodeRef, XipCtx } from "../fs/xipfs_ctx.ts";
+import type { InodeRef, XipCtx } from "../fs/xipfs/xipfs_ctx.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
 import { doMmap, doMunmap } from "../mm/mmap.ts";
 import { rmapAddVma, rmapLockVma, rmapRemoveVma, rmapUnlockVma } from "../mm/rmap.ts";

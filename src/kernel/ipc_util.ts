@@ -1,6 +1,6 @@
 /**
  * What the three System V IPC kinds share (Linux's ipc/util.c): one id
- * table per kind in the `ipc` region (layout_ipc.ts), ids built from a
+ * table per kind in the `ipc` region (layout/ipc.ts), ids built from a
  * sequence number and an index, keys, the ipc64_perm every *_STAT fills,
  * and the kind's lock.
  *
@@ -21,7 +21,7 @@
 
 import { EEXIST, ENOENT, ENOSPC } from "../abi/errno.ts";
 import { IPC64_PERM, IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPCMNI } from "../abi/ipc.ts";
-import { SV_FREE, SV_LIVE, SVHDR, SVHDR_WORDS, SVPERM } from "../abi/layout_ipc.ts";
+import { SV_FREE, SV_LIVE, SVHDR, SVHDR_WORDS, SVPERM } from "../abi/layout/ipc.ts";
 import type { Memory } from "../hw/memory.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
 

@@ -11,19 +11,19 @@
  * Where poison comes from: machine.poison(offset, len) and
  * `xip run --poison` (the firmware's address range scrub),
  * madvise(MADV_HWPOISON) from a guest, and the list saved in the image
- * (loaded at mount, src/fs/xipfs_poison.ts).
+ * (loaded at mount, src/fs/xipfs/xipfs_poison.ts).
  *
  * @module
  */
 
 import { EINVAL } from "../abi/errno.ts";
-import { MCE_KILL_EARLY, PROC_RUNNING } from "../abi/layout.ts";
+import { MCE_KILL_EARLY, PROC_RUNNING } from "../abi/layout/mod.ts";
 import { BUS_MCEERR_AO, SIGBUS, SIGINFO } from "../abi/signal.ts";
 import { PAGE_SHIFT, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { memoryFailure, type PoisonVictim } from "../fs/hwpoison.ts";
-import { setPoison } from "../fs/xipfs_poison.ts";
-import type { XipCtx } from "../fs/xipfs_ctx.ts";
+import { setPoison } from "../fs/xipfs/xipfs_poison.ts";
+import type { XipCtx } from "../fs/xipfs/xipfs_ctx.ts";
 import { setMemoryFailureHook } from "../mm/madvise_hwpoison.ts";
 import { procGet } from "./proc.ts";
 import { faultInfo, sendToTask } from "./signal_send.ts";

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { MM } from "../abi/layout.ts";
+import { MM } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmField } from "../mm/mm.ts";
 import { PROC_EXITING, PROC_RUNNING, procGet } from "./proc.ts";

@@ -1,7 +1,7 @@
 /**
  * Pipes (Linux's fs/pipe.c, reduced): a ring of up to PIPE_PAGES RAM
  * pages in shared memory, so that the two ends may be used from any
- * Worker. The record layout is in src/abi/layout_pipe.ts; the open files
+ * Worker. The record layout is in src/abi/layout/pipe.ts; the open files
  * of the two ends reach the ring through the pipe driver (pipe_fs.ts).
  *
  * Semantics, as pipe(7):
@@ -39,7 +39,7 @@ import {
   pipeBase,
   PIPES_HDR,
   PIPES_MAX,
-} from "../abi/layout_pipe.ts";
+} from "../abi/layout/pipe.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from "../abi/poll.ts";
 import type { Memory } from "../hw/memory.ts";

@@ -21,15 +21,15 @@
 import { EINVAL, ENOTDIR, ESPIPE, EXDEV } from "../abi/errno.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { O_NONBLOCK } from "../abi/fcntl.ts";
-import { FILES } from "../abi/layout.ts";
+import { FILES } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asIno, type Ino } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
-import type { AddressSpaceOps, AopsLookup } from "../fs/pagecache.ts";
+import type { AddressSpaceOps, AopsLookup } from "../fs/pagecache/pagecache.ts";
 import { type Proc, vfsClose, vfsInstallFile } from "../fs/vfs.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "../fs/vfs_fs.ts";
-import { currentTid } from "../sync/task.ts";
+import { currentTid } from "../sync/current.ts";
 import {
   pipeAlloc,
   type PipeEnd,

@@ -1,5 +1,5 @@
 /**
- * The process table (region `procs`, src/abi/layout.ts): one record per
+ * The process table (region `procs`, src/abi/layout/mod.ts): one record per
  * task slot, shared by the Machine (main thread) and the Workers.
  *
  * Who writes what:
@@ -30,7 +30,7 @@ import {
   PROC_ZOMBIE,
   procBase,
   PROCS_HDR,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
 

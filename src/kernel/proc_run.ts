@@ -11,13 +11,13 @@
  * delivers pending signals (signal_deliver.ts): the same three points
  * (syscall return, fault, poll) for the interpreter and for translated
  * code, which stops at each of them. The task publishes its mode (user or kernel) around each trap,
- * as the shootdown protocol requires (src/mm/tlb.ts).
+ * as the shootdown protocol requires (src/mm/tlb_flush.ts).
  *
  * @module
  */
 
 import { ENOENT, errnoName } from "../abi/errno.ts";
-import { MM, mmBase, PROC_EXITING, PROC_TD_FILES, PROC_TD_MM } from "../abi/layout.ts";
+import { MM, mmBase, PROC_EXITING, PROC_TD_FILES, PROC_TD_MM } from "../abi/layout/mod.ts";
 import {
   type Access,
   ACCESS_EXEC,
@@ -35,7 +35,7 @@ import { handleMmFault, VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS } from 
 import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
-import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb.ts";
+import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb_flush.ts";
 import { REG_A0, REG_A7 } from "../abi/regs.ts";
 import {
   BUS_ADRALN,
@@ -45,7 +45,7 @@ import {
   SYS_rt_sigreturn,
   TRAP_BRKPT,
 } from "../abi/signal.ts";
-import { TIF_SIGPENDING } from "../abi/signal_layout.ts";
+import { TIF_SIGPENDING } from "../abi/layout/signal.ts";
 import {
   killCheck,
   noKillEnter,
@@ -56,7 +56,7 @@ import {
   TaskKilled,
   withNoKill,
 } from "../sync/mod.ts";
-import { STAT } from "../abi/layout.ts";
+import { VMSTAT } from "../abi/layout/mod.ts";
 import { type ExecResult, execStartStep, execve, isExecError, isInitReturn } from "./exec.ts";
 import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
 import { closeFilesOf, VfsFiles } from "./files.ts";
@@ -149,7 +149,7 @@ class ProcessEnv implements HartEnv {
   hart: Hart | null = null;
   /** The next start-up step (execStartStep): init calls, then the entry. */
   step = 0;
-  /** Instructions of this process already added to STAT.instret. */
+  /** Instructions of this process already added to VMSTAT.instret. */
   instretPublished = 0;
   /** The image exec loaded (its init calls run first); null for a cloned child, already running. */
   constructor(readonly t: Task, readonly img: ExecResult | null) {}
@@ -317,7 +317,7 @@ class ProcessEnv implements HartEnv {
     tlbCheck(t.mem, t.tid, () => hart.flushTlb());
     // Publish progress now and then, so a live run's instret is visible (xip run's progress line).
     if (hart.instret - this.instretPublished >= INSTRET_PUBLISH) {
-      statAdd(t.mem, STAT.instret, hart.instret - this.instretPublished);
+      statAdd(t.mem, VMSTAT.instret, hart.instret - this.instretPublished);
       this.instretPublished = hart.instret;
       tstatInstret(t.mem, t.tid, t.pid, hart.instret); // the live view's per-process rate
     }
@@ -382,7 +382,7 @@ export function runProcess(
   let panic: string | undefined;
   try {
     // Setting up and exec run as a no-kill region: they hold references no
-    // lock records (src/sync/task.ts). The process becomes killable once its
+    // lock records (src/sync/current.ts). The process becomes killable once its
     // hart runs: in user mode, in its page faults and in the system calls declared killable (syscall_def.ts).
     const started = withNoKill(() => s.kind === "clone" ? startClone(s) : startProcess(s));
     if (started !== null) {
@@ -394,7 +394,7 @@ export function runProcess(
         // execve replaced the image: a new hart on the new mm runs it.
         t.execPending = null;
         tstatComm(mem, t.tid, t.pid, img.loaded[0]?.path ?? ""); // begin_new_exec's comm
-        statAdd(mem, STAT.instret, hart.instret - env.instretPublished);
+        statAdd(mem, VMSTAT.instret, hart.instret - env.instretPublished);
         priorInstret += hart.instret;
         env = new ProcessEnv(t, img);
         hart = newHart(env, t.mm);
@@ -545,7 +545,7 @@ export function runProcess(
     }
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_MM);
     vforkRelease(mem, tid);
-    if (hart !== null) statAdd(mem, STAT.instret, hart.instret - (env?.instretPublished ?? 0));
+    if (hart !== null) statAdd(mem, VMSTAT.instret, hart.instret - (env?.instretPublished ?? 0));
     const signal = reason.signal;
     exitNotify(mem, tid, signal !== 0 ? 0 : reason.code, signal);
     taskExit(mem.k32, tid);

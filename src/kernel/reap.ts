@@ -1,12 +1,12 @@
 /**
  * Putting back what a dead task held. A process Worker that is killed the
- * hard way stops at a kill point (src/sync/task.ts) without unwinding: its
+ * hard way stops at a kill point (src/sync/current.ts) without unwinding: its
  * locks are still held and a few references are still taken. What it can
  * hold there is bounded by construction:
  *
  * - locks: every one is on its held-lock stack (recoverTask releases them);
  * - a page lock comes with exactly one page reference of its holder (the
- *   rule of lockPage in src/fs/pagecache_page.ts), dropped here;
+ *   rule of lockPage in src/fs/pagecache/pagecache_page.ts), dropped here;
  * - the open-file reference of the fd system call it was in (TASK.fileRef);
  * - a shrinking truncate between setting i_size and freeing the blocks
  *   past it (TASK.truncOp), which is finished here, as ext4 finishes the
@@ -17,15 +17,15 @@
  * @module
  */
 
-import { TASK } from "../abi/layout.ts";
+import { TASK } from "../abi/layout/mod.ts";
 import type { Tid } from "../abi/types.ts";
 import { fdPut } from "../fs/vfs.ts";
-import { finishTruncate } from "../fs/xipfs_truncate.ts";
+import { finishTruncate } from "../fs/xipfs/xipfs_truncate.ts";
 import { pfnOfFlagsWord, putPage } from "../mm/memmap.ts";
 import { HELD_HELD, heldLocks } from "../sync/held.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { recoverTask } from "../sync/recover.ts";
-import { taskNoteClear, taskNoteOf } from "../sync/task.ts";
+import { taskNoteClear, taskNoteOf } from "../sync/current.ts";
 import type { KernelFs } from "./fs_mount.ts";
 
 /**

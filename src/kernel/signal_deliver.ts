@@ -53,7 +53,7 @@ import {
   SIGPEND,
   SIGTASK,
   TASK_STOPPED,
-} from "../abi/signal_layout.ts";
+} from "../abi/layout/signal.ts";
 import type { Hart } from "../hw/hart.ts";
 import { sigKernelCoredump, sigKernelIgnore, sigKernelStop } from "./signal.ts";
 import { setupRtFrame } from "./signal_frame.ts";

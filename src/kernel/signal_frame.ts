@@ -45,7 +45,7 @@ import {
   STACK_T_SIZE,
   UCONTEXT,
 } from "../abi/signal.ts";
-import { SIGTASK } from "../abi/signal_layout.ts";
+import { SIGTASK } from "../abi/layout/signal.ts";
 import { asVirt } from "../abi/types.ts";
 import type { Hart } from "../hw/hart.ts";
 import type { Memory } from "../hw/memory.ts";

@@ -59,7 +59,7 @@ import {
   SIGTASK_LIVE,
   TASK_STOPPED,
   TIF_SIGPENDING,
-} from "../abi/signal_layout.ts";
+} from "../abi/layout/signal.ts";
 import { asVirt } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";

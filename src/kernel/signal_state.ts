@@ -1,5 +1,5 @@
 /**
- * Signal state in shared memory (the `signal` region, src/abi/signal_layout.ts):
+ * Signal state in shared memory (the `signal` region, src/abi/layout/signal.ts):
  * the sighand, group and task records, the siglock, pending sets and the
  * real-time queue, blocked masks, and each record's life from spawn (or
  * fork) to reap. Linux's struct sighand_struct, struct signal_struct and
@@ -48,8 +48,8 @@ import {
   SIGTASK_WORDS,
   STD_SIGNALS,
   TIF_SIGPENDING,
-} from "../abi/signal_layout.ts";
-import type { KernelLayout } from "../abi/layout.ts";
+} from "../abi/layout/signal.ts";
+import type { KernelLayout } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
 import { LockClass, MUTEX_WORDS, mutexLock, mutexUnlock } from "../sync/mod.ts";
 

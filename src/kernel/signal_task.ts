@@ -17,7 +17,7 @@
  */
 
 import type { SigSet } from "../abi/signal.ts";
-import { SIGTASK, TIF_SIGPENDING } from "../abi/signal_layout.ts";
+import { SIGTASK, TIF_SIGPENDING } from "../abi/layout/signal.ts";
 import type { Hart } from "../hw/hart.ts";
 import type { Memory } from "../hw/memory.ts";
 import { killCheck } from "../sync/mod.ts";

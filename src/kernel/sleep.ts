@@ -18,10 +18,10 @@
 
 import { ETIMEDOUT } from "../abi/errno.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
-import { SIGTASK, TIF_SIGPENDING } from "../abi/signal_layout.ts";
+import { SIGTASK, TIF_SIGPENDING } from "../abi/layout/signal.ts";
 import { asTid } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import { killCheck, TASK_DEAD, taskState } from "../sync/task.ts";
+import { killCheck, TASK_DEAD, taskState } from "../sync/current.ts";
 import { fatalSignalPending } from "./signal_send.ts";
 import { sigTask } from "./signal_state.ts";
 

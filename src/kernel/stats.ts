@@ -1,6 +1,6 @@
 /**
  * The stats object (docs/stats.schema.json, docs/ARCHITECTURE.md §7), read from the machine-wide counters
- * (STAT), the frame allocator and the mm gauges. Nothing here is derived
+ * (VMSTAT), the frame allocator and the mm gauges. Nothing here is derived
  * from assumptions: every number is a counter or gauge that the code doing
  * the work maintains, or a count the Machine made of what it saw.
  *
@@ -8,12 +8,12 @@
  */
 
 import { badblockCount } from "../hw/badblocks.ts";
-import { STAT } from "../abi/layout.ts";
+import { VMSTAT } from "../abi/layout/mod.ts";
 import { PAGE_SIZE } from "../abi/types.ts";
 import { type Memory, statRead } from "../hw/memory.ts";
 import { totalFrames, usedFramesPeak } from "../mm/frame_alloc.ts";
 import { mmGauges } from "../mm/mm.ts";
-import { pagecacheFrames } from "../fs/pagecache.ts";
+import { pagecacheFrames } from "../fs/pagecache/pagecache.ts";
 import { deviceFramesEverMapped } from "../mm/devmap.ts";
 
 /**
@@ -144,20 +144,20 @@ export interface MachineCounts {
 /** Collect the stats of `mem` plus the Machine's own counts. Any thread; no lock needed. */
 export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
   const g = mmGauges(mem);
-  const s = (id: (typeof STAT)[keyof typeof STAT]) => statRead(mem, id);
+  const s = (id: (typeof VMSTAT)[keyof typeof VMSTAT]) => statRead(mem, id);
   return {
     version: STATS_VERSION,
     page_size: PAGE_SIZE,
     procs: c.procs,
     exit: [...c.exit],
     faults: {
-      dax: s(STAT.faultDax),
-      dax_pmd: s(STAT.faultDaxPmd),
-      file_minor: s(STAT.faultFileMinor),
-      file_major: s(STAT.faultFileMajor),
-      cow: s(STAT.faultCow),
-      anon: s(STAT.faultAnon),
-      zero: s(STAT.faultZero),
+      dax: s(VMSTAT.faultDax),
+      dax_pmd: s(VMSTAT.faultDaxPmd),
+      file_minor: s(VMSTAT.faultFileMinor),
+      file_major: s(VMSTAT.faultFileMajor),
+      cow: s(VMSTAT.faultCow),
+      anon: s(VMSTAT.faultAnon),
+      zero: s(VMSTAT.faultZero),
     },
     ram: {
       total_frames: totalFrames(mem),
@@ -172,12 +172,12 @@ export function collectStats(mem: Memory, c: MachineCounts): MachineStats {
       poisoned_frames: badblockCount(mem),
     },
     copied_bytes: {
-      pagecache_fill: s(STAT.copiedPagecacheFill),
-      cow: s(STAT.copiedCow),
-      read: s(STAT.copiedRead),
-      write: s(STAT.copiedWrite),
+      pagecache_fill: s(VMSTAT.copiedPagecacheFill),
+      cow: s(VMSTAT.copiedCow),
+      read: s(VMSTAT.copiedRead),
+      write: s(VMSTAT.copiedWrite),
     },
-    instret: s(STAT.instret),
+    instret: s(VMSTAT.instret),
     jit: jitStats(mem),
     wall_ms: Math.round(c.wallMs),
     panics: c.panics,

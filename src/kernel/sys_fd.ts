@@ -23,7 +23,7 @@ import * as nr from "../abi/syscall_nr.ts";
 import { fcntlLock, isLockCmd } from "./posix_lock.ts";
 import { readIovec, sysPread64, sysPwrite64, sysReadv, sysWritev } from "./sys_fs.ts";
 import { IOCTLS } from "./sys_ioctl.ts";
-import { withNoKill } from "../sync/task.ts";
+import { withNoKill } from "../sync/current.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 import { argU64, userRead, userWrite } from "./uaccess_task.ts";

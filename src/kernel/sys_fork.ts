@@ -8,7 +8,7 @@
  */
 
 import { EFAULT, EINVAL, EPERM, ESRCH } from "../abi/errno.ts";
-import { PROC_FREE, PROC_REAPED, PROC_ZOMBIE } from "../abi/layout.ts";
+import { PROC_FREE, PROC_REAPED, PROC_ZOMBIE } from "../abi/layout/mod.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { withTasklist } from "./exit.ts";
 import { sysExecve } from "./execve.ts";

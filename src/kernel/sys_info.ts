@@ -16,7 +16,7 @@
  */
 
 import { EFAULT, EINVAL, EPERM, ESRCH } from "../abi/errno.ts";
-import { FDT_FDS } from "../abi/layout.ts";
+import { FDT_FDS } from "../abi/layout/mod.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { RLIMIT_NLIMITS, RLIMIT_NOFILE } from "./rlimit.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";

@@ -6,7 +6,7 @@
  *
  * FS_IOC_FSGETXATTR / FS_IOC_FSSETXATTR (struct fsxattr, linux/fs.h)
  * read and set the extent-size hint of an xipfs regular file
- * (src/fs/xipfs_fsxattr.ts): with 4 MiB, DAX maps the file with megapages.
+ * (src/fs/xipfs/xipfs_fsxattr.ts): with 4 MiB, DAX maps the file with megapages.
  *
  * @module
  */

@@ -7,7 +7,7 @@
  */
 
 import { EINVAL, ENOMEM } from "../abi/errno.ts";
-import { SHMEM_KIND_ANON } from "../abi/layout_ipc.ts";
+import { SHMEM_KIND_ANON } from "../abi/layout/ipc.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_TYPE } from "../abi/mman.ts";
 import { S_IFREG } from "../abi/fcntl.ts";
 import { pageRoundUp } from "../abi/types.ts";

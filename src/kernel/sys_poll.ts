@@ -15,8 +15,8 @@
  */
 
 import { EFAULT, EINTR, EINVAL } from "../abi/errno.ts";
-import { FDT_FDS, ICACHE_SLOTS } from "../abi/layout.ts";
-import { ipcParts, SOCKHDR } from "../abi/layout_ipc.ts";
+import { FDT_FDS, ICACHE_SLOTS } from "../abi/layout/mod.ts";
+import { ipcParts, SOCKHDR } from "../abi/layout/ipc.ts";
 import { POLLERR, POLLFD, POLLFD_BYTES, POLLHUP, POLLNVAL } from "../abi/poll.ts";
 import { ERESTARTNOHAND, getSigset, type SigSet, SIGSET_SIZE } from "../abi/signal.ts";
 import * as nr from "../abi/syscall_nr.ts";

@@ -8,7 +8,7 @@
  */
 
 import { EINVAL } from "../abi/errno.ts";
-import { MCE_KILL_DEFAULT, MCE_KILL_EARLY, MCE_KILL_LATE } from "../abi/layout.ts";
+import { MCE_KILL_DEFAULT, MCE_KILL_EARLY, MCE_KILL_LATE } from "../abi/layout/mod.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { procGet, procSet } from "./proc.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";

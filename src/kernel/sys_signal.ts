@@ -49,7 +49,7 @@ import {
   SYS_tkill,
   UAPI_SA_FLAGS,
 } from "../abi/signal.ts";
-import { SIGINFO_WORDS, SIGTASK } from "../abi/signal_layout.ts";
+import { SIGINFO_WORDS, SIGTASK } from "../abi/layout/signal.ts";
 import { SYS_kill, SYS_tgkill } from "../abi/syscall_nr.ts";
 import { sigKernelOnly, validSignal } from "./signal.ts";
 import {

@@ -88,7 +88,7 @@ export interface SyscallDef {
   readonly fn: SyscallFn;
   /**
    * Whether a hard kill may stop the task inside this call (at a lock
-   * operation or a wait slice, src/sync/task.ts). Such a call keeps every
+   * operation or a wait slice, src/sync/current.ts). Such a call keeps every
    * reference it takes recorded or inside a no-kill region; every other
    * call runs as a no-kill region.
    */

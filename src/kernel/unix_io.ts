@@ -42,7 +42,7 @@ import {
   ETIMEDOUT,
 } from "../abi/errno.ts";
 import { O_NONBLOCK } from "../abi/fcntl.ts";
-import { SOCK } from "../abi/layout_ipc.ts";
+import { SOCK } from "../abi/layout/ipc.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
 import {
   MSG_DONTWAIT,

@@ -4,7 +4,7 @@
  * (unix_io.ts): create, socketpair, bind, listen, connect, accept,
  * shutdown, release, names and options.
  *
- * A socket is a SOCK record in the `ipc` region (layout_ipc.ts), named by
+ * A socket is a SOCK record in the `ipc` region (layout/ipc.ts), named by
  * an id (generation << SOCK_SLOT_BITS | slot) so that a stale id never
  * finds a reused record, and an anon open file (anon_file.ts, kind
  * ANON_SOCKET, islot = the id) that fds name; the record lives until that
@@ -46,7 +46,7 @@ import {
   EOPNOTSUPP,
   EPROTOTYPE,
 } from "../abi/errno.ts";
-import { ICACHE_SLOTS } from "../abi/layout.ts";
+import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
 import {
   ipcParts,
   SOCK,
@@ -57,7 +57,7 @@ import {
   SOCK_WORDS,
   SOCKHDR,
   SOCKHDR_WORDS,
-} from "../abi/layout_ipc.ts";
+} from "../abi/layout/ipc.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
   AF_UNIX,

@@ -28,7 +28,7 @@
  */
 
 import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
-import { MM, mmBase } from "../abi/layout.ts";
+import { MM, mmBase } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { SYS_rt_sigreturn } from "../abi/signal.ts";
 import { asVirt, PAGE_SIZE, type Pfn } from "../abi/types.ts";

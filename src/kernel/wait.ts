@@ -21,8 +21,8 @@
  */
 
 import { ECHILD, EINVAL, ESRCH } from "../abi/errno.ts";
-import { PROC_REAPED, PROC_RUNNING, PROC_ZOMBIE } from "../abi/layout.ts";
-import { SIGGRP } from "../abi/signal_layout.ts";
+import { PROC_REAPED, PROC_RUNNING, PROC_ZOMBIE } from "../abi/layout/mod.ts";
+import { SIGGRP } from "../abi/layout/signal.ts";
 import { childSlots, reapZombie, withTasklist } from "./exit.ts";
 import { procGet } from "./proc.ts";
 import { SIGCHLD, SIGCONT } from "./signal.ts";

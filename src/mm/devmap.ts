@@ -1,5 +1,5 @@
 /**
- * The device frames a run ever mapped (layout.ts devmap region): one bit
+ * The device frames a run ever mapped (layout/mod.ts devmap region): one bit
  * per device frame, set when a PTE first maps the frame into a process and
  * never cleared, so `device.mapped_frames` (docs/stats.schema.json: "counted over the
  * whole run") also counts frames that were unmapped, truncated away or torn

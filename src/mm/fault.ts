@@ -36,7 +36,7 @@ import {
   pteToPfn,
 } from "../abi/sv32.ts";
 import { ENOMEM, type Errno, isErr } from "../abi/errno.ts";
-import { STAT } from "../abi/layout.ts";
+import { VMSTAT } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
   asPte,
@@ -87,7 +87,7 @@ import {
   WALK_HUGE,
 } from "./pgtable.ts";
 import { handleHugePmd, VM_FAULT_FALLBACK } from "./huge_memory.ts";
-import { flushTlbMm } from "./tlb.ts";
+import { flushTlbMm } from "./tlb_flush.ts";
 import { noKillEnter, noKillExit } from "./_sync.ts";
 import { perturb } from "../sync/debug.ts";
 import {
@@ -343,7 +343,7 @@ function doAnonymousPage(vmf: MutableVmFault): number {
     return 0;
   }
   const { mem } = vmf;
-  noKillEnter(); // no kill point while the new frame is ours alone (src/sync/task.ts)
+  noKillEnter(); // no kill point while the new frame is ours alone (src/sync/current.ts)
   try {
     const pfn = allocAnonPage(mem, true);
     if (isErr(pfn)) return VM_FAULT_OOM;
@@ -371,7 +371,7 @@ export function vmNormalPage(mem: Memory, vma: number, pte: Pte): Pfn | null {
 /**
  * Copy frame `src` into frame `dst` (Linux's cow_user_page). `src` may be
  * any frame of physical memory, RAM or device, with or without a struct
- * page: DAX COW copies straight from the device. Counts STAT.copiedCow.
+ * page: DAX COW copies straight from the device. Counts VMSTAT.copiedCow.
  * Entry: the caller keeps `src` stable (page-table lock over a pte_same
  * PTE, a reference, or a DAX entry lock) and owns `dst`.
  */
@@ -380,7 +380,7 @@ export function copyUserPage(mem: Memory, dst: Pfn, src: Pfn): void {
     throw new KernelPanic("copyUserPage", `bad frames dst=${dst} src=${src}`);
   }
   mem.u8.copyWithin(dst * PAGE_SIZE, src * PAGE_SIZE, (src + 1) * PAGE_SIZE);
-  statAdd(mem, STAT.copiedCow, PAGE_SIZE);
+  statAdd(mem, VMSTAT.copiedCow, PAGE_SIZE);
 }
 
 /**
@@ -429,7 +429,7 @@ function wpPageReuse(vmf: MutableVmFault, dirtyPage: Pfn | null = null): number 
  * the TLB shootdown.
  * Entry: mmap_lock held (read).
  *
- * Counts a COW fault (and STAT.copiedCow), or an anonymous fault for the
+ * Counts a COW fault (and VMSTAT.copiedCow), or an anonymous fault for the
  * zero page, since nothing is copied then.
  */
 function wpPageCopy(vmf: MutableVmFault): number {
@@ -501,7 +501,7 @@ function doReadFault(vmf: MutableVmFault, ops: VmOperations): number {
  */
 function doCowFault(vmf: MutableVmFault, ops: VmOperations): number {
   const { mem } = vmf;
-  noKillEnter(); // no kill point while vmf.cowPage is ours alone (src/sync/task.ts)
+  noKillEnter(); // no kill point while vmf.cowPage is ours alone (src/sync/current.ts)
   try {
     const cow = allocAnonPage(mem, false);
     if (isErr(cow)) return VM_FAULT_OOM;

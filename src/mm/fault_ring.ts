@@ -1,6 +1,6 @@
 /**
  * Counting a resolved page fault, and the per-task counters of the live
- * view: the writer side of region `fring` (src/abi/layout_fring.ts).
+ * view: the writer side of region `fring` (src/abi/layout/fring.ts).
  *
  * countFault is the one place a fault is counted. It bumps the machine-wide
  * counter of its kind (what machine.stats() reports), the faulting task's
@@ -17,7 +17,7 @@
  * @module
  */
 
-import { PROC, procBase, STAT } from "../abi/layout.ts";
+import { PROC, procBase, VMSTAT } from "../abi/layout/mod.ts";
 import {
   FAULT_KIND,
   type FaultKind,
@@ -29,10 +29,10 @@ import {
   TSTAT_FAULT_SLOTS,
   TSTAT_WORDS,
   tstatBase,
-} from "../abi/layout_fring.ts";
+} from "../abi/layout/fring.ts";
 import type { Pfn, VirtAddr } from "../abi/types.ts";
 import { type Memory, type StatId } from "../hw/memory.ts";
-import { currentTid } from "../sync/task.ts";
+import { currentTid } from "../sync/current.ts";
 
 export { FAULT_KIND, type FaultKind };
 
@@ -42,13 +42,13 @@ export { FAULT_KIND, type FaultKind };
  * and one in FAULT_KIND.
  */
 export const FAULT_KINDS: readonly { readonly name: string; readonly stat: StatId }[] = [
-  { name: "dax", stat: STAT.faultDax },
-  { name: "file_minor", stat: STAT.faultFileMinor },
-  { name: "file_major", stat: STAT.faultFileMajor },
-  { name: "cow", stat: STAT.faultCow },
-  { name: "anon", stat: STAT.faultAnon },
-  { name: "zero", stat: STAT.faultZero },
-  { name: "dax_pmd", stat: STAT.faultDaxPmd },
+  { name: "dax", stat: VMSTAT.faultDax },
+  { name: "file_minor", stat: VMSTAT.faultFileMinor },
+  { name: "file_major", stat: VMSTAT.faultFileMajor },
+  { name: "cow", stat: VMSTAT.faultCow },
+  { name: "anon", stat: VMSTAT.faultAnon },
+  { name: "zero", stat: VMSTAT.faultZero },
+  { name: "dax_pmd", stat: VMSTAT.faultDaxPmd },
 ];
 
 const ONE = 1n;

@@ -44,7 +44,7 @@
  */
 
 import { PTE_D, PTE_W, pteIsTable, PTES_PER_TABLE, pteToPfn, px } from "../abi/sv32.ts";
-import { MM, mmBase } from "../abi/layout.ts";
+import { MM, mmBase } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asPte, asVirt, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
@@ -69,7 +69,7 @@ import {
   ptePresent,
   walk,
 } from "./pgtable.ts";
-import { flushTlbMm } from "./tlb.ts";
+import { flushTlbMm } from "./tlb_flush.ts";
 import { downWrite, LockClass, mutexLock, mutexUnlock, upWrite } from "./_sync.ts";
 import {
   VM_MAYWRITE,

@@ -2,7 +2,7 @@
  * The frame allocator: hands out RAM frames, one at a time, to every Worker
  * at once, with no lock.
  *
- * Design: a bitmap in the kernel tables (layout.ts FALLOC; 1 = in use) and a
+ * Design: a bitmap in the kernel tables (layout/mod.ts FALLOC; 1 = in use) and a
  * free counter. allocFrame first reserves a frame by decrementing the counter
  * with a compare-and-swap that never takes it below 0, so exhaustion is
  * answered by one word (-ENOMEM) without scanning. Holding a reservation, it
@@ -57,7 +57,7 @@
  */
 
 import { asErrno, ENOMEM, type Errno } from "../abi/errno.ts";
-import { FALLOC, fallocBitmapWords, PAGE } from "../abi/layout.ts";
+import { FALLOC, fallocBitmapWords, PAGE } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asPfn, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
@@ -225,7 +225,7 @@ const RECLAIM_BATCH = 32;
 
 /**
  * Install the function allocFrameReclaim calls when RAM is exhausted: the
- * page cache's shrinker, installed by the file system (src/fs/file_mm.ts),
+ * page cache's shrinker, installed by the file system (src/fs/file_vm_ops.ts),
  * since src/mm cannot import src/fs. Per thread; null removes it.
  */
 export function setReclaimHook(hook: ReclaimHook | null): void {

@@ -9,7 +9,7 @@
  * -EFAULT: the seeds' stated shortcoming ("get_user_pages on an XIP mapping
  * fails"), reproduced on purpose. With a device memmap (ZONE_DEVICE) DAX
  * frames are refcounted and pin like RAM; truncate then waits for the pins
- * to go (file_mm.ts truncateUnmap, dax_layout_busy_page).
+ * to go (file_vm_ops.ts truncateUnmap, dax_layout_busy_page).
  *
  * Two walks, as in Linux:
  * - getUserPages: under mmap_lock (read), PTE checked and pinned under the
@@ -30,7 +30,7 @@
  */
 
 import { asErrno, EFAULT, EINVAL, type Errno, isErr } from "../abi/errno.ts";
-import { TASK_TLB, taskBase } from "../abi/layout.ts";
+import { TASK_TLB, taskBase } from "../abi/layout/mod.ts";
 import {
   type Access,
   ACCESS_READ,
@@ -61,7 +61,7 @@ import {
   WALK_HUGE,
 } from "./pgtable.ts";
 import { splitHugePmd } from "./huge_memory.ts";
-import { TLB_MODE_USER } from "./tlb.ts";
+import { TLB_MODE_USER } from "./tlb_flush.ts";
 
 /** Faults tolerated on one page (each retry means another Worker changed it meanwhile). */
 const MAX_RETRIES = 32;

@@ -65,7 +65,7 @@ import {
   splitHugePmdLocked,
   vmPteBits,
 } from "./pgtable.ts";
-import { flushTlbMm } from "./tlb.ts";
+import { flushTlbMm } from "./tlb_flush.ts";
 import {
   FAULT_FLAG_WRITE,
   VM_MIXEDMAP,

@@ -1,6 +1,6 @@
 /**
  * The memmap: one `struct page` per frame that has one, in the kernel-table
- * buffer (layout.ts, PAGE record), shared by every Worker.
+ * buffer (layout/mod.ts, PAGE record), shared by every Worker.
  *
  * RAM frames always have a struct page. Device frames have one only when
  * the machine runs with a device memmap (like ZONE_DEVICE); by default they
@@ -27,7 +27,7 @@
  * @module
  */
 
-import { PAGE, PAGE_WORDS } from "../abi/layout.ts";
+import { PAGE, PAGE_WORDS } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { asPfn, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";

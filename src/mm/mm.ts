@@ -13,7 +13,7 @@
  */
 
 import { ENOMEM, isErr } from "../abi/errno.ts";
-import { MM, MM_DYING, MM_FREE, MM_LIVE, MM_WORDS, mmBase, MMG } from "../abi/layout.ts";
+import { MM, MM_DYING, MM_FREE, MM_LIVE, MM_WORDS, mmBase, MMG } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { PTE_D, pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
 import { asPfn, asVirt, type Pfn, type Pte } from "../abi/types.ts";
@@ -44,7 +44,7 @@ import {
   upWrite,
 } from "./_sync.ts";
 import { freePgtables, freeTable, type MmuGather, newGather, unmapRange } from "./pgtable.ts";
-import { flushTlbMm } from "./tlb.ts";
+import { flushTlbMm } from "./tlb_flush.ts";
 import { vmaFile, vmaFirst, vmaFree, vmaNext, vmaOpsId, vmaUnlink, vmOps } from "./vma.ts";
 
 /** End of user space (exclusive). */
@@ -119,7 +119,7 @@ export const mmapReadUnlock = (mem: Memory, mm: number): void =>
   upRead(mem.k32, mw(mem, mm, MM.mmapLock));
 /**
  * mmap_lock for writing (mmap, munmap, mprotect, brk, exit). The section is
- * a no-kill region (src/sync/task.ts): it relinks VMAs, opens and closes
+ * a no-kill region (src/sync/current.ts): it relinks VMAs, opens and closes
  * them and moves PTEs in steps no lock records, so a killed task stops
  * before taking the lock or when it releases it, never half-way through.
  */

@@ -37,7 +37,7 @@
  */
 
 import { ENOMEM, type Errno, isErr } from "../abi/errno.ts";
-import { MM, mmBase, MMG } from "../abi/layout.ts";
+import { MM, mmBase, MMG } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import {
   pfnToPte,

@@ -5,7 +5,7 @@
  *
  * Every file VMA sits on its inode's i_mmap list (vma.ts immapInsert); the
  * list head and its lock are words of the inode's slot in the inode cache
- * (layout.ts ISLOT.iMmap, ISLOT.iMmapLock), so any Worker can reach them
+ * (layout/mod.ts ISLOT.iMmap, ISLOT.iMmapLock), so any Worker can reach them
  * from the inode slot alone. The mm layer never needs the file system's
  * objects for this, only the slot number that VMA.file records.
  *
@@ -22,7 +22,7 @@
  * @module
  */
 
-import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout.ts";
+import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout/mod.ts";
 import { pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
 import { asVirt, PAGE_SHIFT, PAGE_SIZE, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";

@@ -4,7 +4,7 @@
  * VmOperations registry through which file systems plug in their faults.
  *
  * A VMA covers [start, end), page aligned, below TASK_SIZE. Its record is in
- * layout.ts (VMA); slot 0 is never used so a link of 0 means "none".
+ * layout/mod.ts (VMA); slot 0 is never used so a link of 0 means "none".
  *
  * Locks: the mm list and every field but the rmap links are guarded by the
  * owning mm's mmap_lock (read to look, write to change). The rmap links are
@@ -14,7 +14,7 @@
  * @module
  */
 
-import { MM, mmBase, MMG, VMA, VMA_WORDS, vmaBase, VMAS_PER_TASK } from "../abi/layout.ts";
+import { MM, mmBase, MMG, VMA, VMA_WORDS, vmaBase, VMAS_PER_TASK } from "../abi/layout/mod.ts";
 import { ENOMEM } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { type Access, ACCESS_EXEC, ACCESS_WRITE } from "../abi/sv32.ts";

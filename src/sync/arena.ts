@@ -19,9 +19,9 @@
  * @module
  */
 
-import { computeLayout, REGION_ALIGN_WORDS, writeHeader } from "../abi/layout.ts";
+import { computeLayout, REGION_ALIGN_WORDS, writeHeader } from "../abi/layout/mod.ts";
 import { asTid, type Tid } from "../abi/types.ts";
-import { setCurrentTid, taskInit } from "./task.ts";
+import { setCurrentTid, taskInit } from "./current.ts";
 
 /** A SharedArrayBuffer laid out for the sync primitives, with room for locks. */
 export interface LockArena {

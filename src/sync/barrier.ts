@@ -16,7 +16,7 @@
  * @module
  */
 
-import { KILL_POLL_MS, killCheck } from "./task.ts";
+import { KILL_POLL_MS, killCheck } from "./current.ts";
 
 import { KernelPanic } from "../abi/panic.ts";
 

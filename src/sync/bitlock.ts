@@ -20,7 +20,7 @@
  * @module
  */
 
-import { HEADER, HELD, TASK } from "../abi/layout.ts";
+import { HEADER, HELD, TASK } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { perturb } from "./debug.ts";
 import {
@@ -35,7 +35,7 @@ import {
   MODE_EXCL,
 } from "./held.ts";
 import type { LockClass } from "./lockdep.ts";
-import { currentTid, KILL_POLL_MS, killCheck, taskRecord } from "./task.ts";
+import { currentTid, KILL_POLL_MS, killCheck, taskRecord } from "./current.ts";
 
 /** Spins before sleeping; see MUTEX_SPIN. */
 export const BIT_SPIN = 200;

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { KILL_POLL_MS, killCheck } from "./task.ts";
+import { KILL_POLL_MS, killCheck } from "./current.ts";
 
 /** Words a completion occupies (zero, or initCompletion: not done). */
 export const COMPLETION_WORDS = 1;

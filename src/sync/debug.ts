@@ -15,7 +15,7 @@
  * @module
  */
 
-import { HEADER } from "../abi/layout.ts";
+import { HEADER } from "../abi/layout/mod.ts";
 
 /** Check lock order on every blocking acquire (src/sync/lockdep.ts). */
 export const DEBUG_LOCKDEP = 1 << 0;

@@ -1,7 +1,7 @@
 /**
  * The held-lock stack: how every lock records its holder.
  *
- * Each task's record (TASK in src/abi/layout.ts) ends in up to HELD_MAX
+ * Each task's record (TASK in src/abi/layout/mod.ts) ends in up to HELD_MAX
  * entries of HELD_ENTRY_WORDS words:
  *
  * ```
@@ -36,12 +36,12 @@ import {
   TASK_DEAD,
   TASK_LIVE,
   TASK_WORDS,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Tid } from "../abi/types.ts";
 import { DEBUG_LOCKDEP } from "./debug.ts";
 import { LockClass, lockdepViolation, lockOrderOk } from "./lockdep.ts";
-import { currentTid, inNoKill, killNoticed } from "./task.ts";
+import { currentTid, inNoKill, killNoticed } from "./current.ts";
 
 /** Entry states. */
 export const HELD_NONE = 0;

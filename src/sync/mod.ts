@@ -16,7 +16,7 @@ export {
   perturbSeed,
   setDebug,
 } from "./debug.ts";
-export type { TaskNote } from "./task.ts";
+export type { TaskNote } from "./current.ts";
 export {
   currentTid,
   KILL_POLL_MS,
@@ -35,7 +35,7 @@ export {
   taskNoteOf,
   taskState,
   withNoKill,
-} from "./task.ts";
+} from "./current.ts";
 export { LockClass, lockClassName, lockRank } from "./lockdep.ts";
 export {
   HELD_ACQUIRING,

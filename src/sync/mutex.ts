@@ -20,7 +20,7 @@
  * @module
  */
 
-import { HELD } from "../abi/layout.ts";
+import { HELD } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Tid } from "../abi/types.ts";
 import { perturb } from "./debug.ts";
@@ -36,7 +36,7 @@ import {
   MODE_EXCL,
 } from "./held.ts";
 import type { LockClass } from "./lockdep.ts";
-import { currentTid, KILL_POLL_MS, killCheck } from "./task.ts";
+import { currentTid, KILL_POLL_MS, killCheck } from "./current.ts";
 
 /** Word offsets of a mutex. */
 export const MUTEX = {

@@ -7,7 +7,7 @@
  * (Linux exit_robust_list).
  *
  * When to call it. In Deno 2.9 `worker.terminate()` does not stop a Worker
- * that runs or sleeps in JavaScript (see src/sync/task.ts), so the protocol
+ * that runs or sleeps in JavaScript (see src/sync/current.ts), so the protocol
  * is: taskKill(k, tid), wait until taskKillAcked(k, tid) (at most about
  * KILL_POLL_MS if the task sleeps on a lock; its next kill point if it
  * runs; a process Worker then ends itself with Deno.exit), then
@@ -55,7 +55,7 @@ import {
   TASK,
   TASK_DEAD,
   TASK_WORDS,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Tid } from "../abi/types.ts";
 import { bitForceUnlock } from "./bitlock.ts";
@@ -72,7 +72,7 @@ import {
 } from "./held.ts";
 import { mutexForceUnlock } from "./mutex.ts";
 import { rwsemForceUpRead, rwsemForceUpWrite } from "./rwsem.ts";
-import { taskRecord } from "./task.ts";
+import { taskRecord } from "./current.ts";
 
 export { heldLocks } from "./held.ts";
 export type { HeldLock } from "./held.ts";

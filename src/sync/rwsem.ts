@@ -29,7 +29,7 @@
  * @module
  */
 
-import { HELD } from "../abi/layout.ts";
+import { HELD } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Tid } from "../abi/types.ts";
 import { perturb } from "./debug.ts";
@@ -46,7 +46,7 @@ import {
   MODE_READ,
 } from "./held.ts";
 import { LockClass } from "./lockdep.ts";
-import { currentTid, KILL_POLL_MS, killCheck } from "./task.ts";
+import { currentTid, KILL_POLL_MS, killCheck } from "./current.ts";
 
 /** Word offsets of an rwsem. */
 export const RWSEM = {

@@ -1,5 +1,5 @@
 /**
- * The reader side of region `fring` (src/abi/layout_fring.ts): fault-ring
+ * The reader side of region `fring` (src/abi/layout/fring.ts): fault-ring
  * records and the per-task counters, read from any thread with Atomics
  * loads and no lock, under the region's seqcounts.
  *
@@ -15,7 +15,7 @@ import {
   TSTAT_COMM_BYTES,
   TSTAT_FAULT_SLOTS,
   tstatBase,
-} from "../abi/layout_fring.ts";
+} from "../abi/layout/fring.ts";
 import type { Memory } from "../hw/memory.ts";
 import { FAULT_KINDS } from "../mm/fault_ring.ts";
 import type { FaultRecord } from "./encode.ts";

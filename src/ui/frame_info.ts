@@ -14,12 +14,12 @@
  * @module
  */
 
-import { PAGE, PAGE_WORDS, PROC, PROC_FREE, procBase, XFS } from "../abi/layout.ts";
+import { PAGE, PAGE_WORDS, PROC, PROC_FREE, procBase, SB_INFO } from "../abi/layout/mod.ts";
 import { asIno, type Ino, PAGE_SIZE } from "../abi/types.ts";
-import { XIPFS_META_MAPPING } from "../fs/metacache.ts";
-import { bmapWalk } from "../fs/xipfs_bmap.ts";
-import { dirIterate } from "../fs/xipfs_dir.ts";
-import { inodeGet, inodeInUse, isDirMode, type XipVol } from "../fs/xipfs_format.ts";
+import { XIPFS_META_MAPPING } from "../fs/xipfs/metacache.ts";
+import { bmapWalk } from "../fs/xipfs/xipfs_bmap.ts";
+import { dirIterate } from "../fs/xipfs/xipfs_dir.ts";
+import { inodeGet, inodeInUse, isDirMode, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import type { Memory } from "../hw/memory.ts";
 import { slotIno } from "../kernel/_invariants_mm.ts";
 import {
@@ -68,8 +68,8 @@ export class FileIndex {
   #gen(): number {
     const x = this.mem.layout.xipfs.base;
     const k = this.mem.k32;
-    return (Atomics.load(k, x + XFS.allocs) + Atomics.load(k, x + XFS.frees) * 7 +
-      Atomics.load(k, x + XFS.inodeFrees) * 13) | 0;
+    return (Atomics.load(k, x + SB_INFO.allocs) + Atomics.load(k, x + SB_INFO.frees) * 7 +
+      Atomics.load(k, x + SB_INFO.inodeFrees) * 13) | 0;
   }
 
   #build(): void {

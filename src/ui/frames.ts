@@ -34,10 +34,10 @@ import {
   PROC,
   PROC_FREE,
   procBase,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import { PTE_R, PTE_V, PTE_W, PTE_X, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
 import type { Pte } from "../abi/types.ts";
-import { blockInUse, type XipVol } from "../fs/xipfs_format.ts";
+import { blockInUse, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PG_anon, PG_pagetable } from "../mm/memmap.ts";
 import { zeroPfn } from "../mm/mm.ts";

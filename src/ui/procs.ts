@@ -16,9 +16,9 @@ import {
   procBase,
   TASK_TLB,
   taskBase,
-} from "../abi/layout.ts";
+} from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
-import { TLB_MODE_KERNEL, TLB_MODE_USER } from "../mm/tlb.ts";
+import { TLB_MODE_KERNEL, TLB_MODE_USER } from "../mm/tlb_flush.ts";
 import { readTaskStat } from "./fault_reader.ts";
 import type { FrameSnapshot } from "./frames.ts";
 import type { ProcRow } from "./protocol.ts";

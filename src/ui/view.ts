@@ -15,9 +15,9 @@
  * @module
  */
 
-import { FALLOC } from "../abi/layout.ts";
-import { FRING } from "../abi/layout_fring.ts";
-import { openVolume, type XipVol } from "../fs/xipfs_format.ts";
+import { FALLOC } from "../abi/layout/mod.ts";
+import { FRING } from "../abi/layout/fring.ts";
+import { openVolume, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import type { Machine } from "../kernel/machine.ts";
 import type { MachineStats } from "../kernel/stats.ts";
 import { readFaultRing } from "./fault_reader.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { computeLayout, ICACHE_SLOTS, type LayoutConfig } from "../../src/abi/layout.ts";
+import { computeLayout, ICACHE_SLOTS, type LayoutConfig } from "../../src/abi/layout/mod.ts";
 import {
   ipcParts,
   MSQ,
@@ -18,7 +18,7 @@ import {
   SOCK_WORDS,
   TDIRENT,
   TDIRENT_WORDS,
-} from "../../src/abi/layout_ipc.ts";
+} from "../../src/abi/layout/ipc.ts";
 
 const CONFIGS: LayoutConfig[] = [
   { ramFrames: 16384, deviceFrames: 16384, deviceMemmap: false, maxTasks: 128 },

@@ -12,10 +12,10 @@ import {
   PAGE_WORDS,
   readLayout,
   REGION_ALIGN_WORDS,
-  STAT,
-  STAT_COUNT,
   TASK,
   TASK_WORDS,
+  VMSTAT,
+  VMSTAT_COUNT,
   writeHeader,
   XDIRENT,
   XINODE,
@@ -24,7 +24,7 @@ import {
   XIPFS_SYMLINK_INLINE_MAX,
   XSUPER,
   XSUPER_BYTES,
-} from "../../src/abi/layout.ts";
+} from "../../src/abi/layout/mod.ts";
 
 const CONFIGS: LayoutConfig[] = [
   { ramFrames: 16384, deviceFrames: 16384, deviceMemmap: false, maxTasks: 128 },
@@ -55,15 +55,15 @@ for (const cfg of CONFIGS) {
     assert.equal(l.tasks.words, cfg.maxTasks * TASK_WORDS);
     assert.ok((l.falloc.words - FALLOC.bitmap) * 32 >= cfg.ramFrames);
     assert.equal(l.falloc.words, FALLOC.bitmap + fallocBitmapWords(cfg));
-    assert.ok(l.stats.words >= STAT_COUNT * 2);
+    assert.ok(l.stats.words >= VMSTAT_COUNT * 2);
     assert.equal(l.stats.base % 2, 0, "stats must be 8-byte aligned for BigInt64 access");
   });
 }
 
 Deno.test("record layouts keep their fields inside the record", () => {
   assert.equal(TASK.held + HELD_MAX * HELD_ENTRY_WORDS, TASK_WORDS);
-  for (const v of Object.values(STAT)) assert.ok(v < STAT_COUNT);
-  assert.equal(new Set(Object.values(STAT)).size, Object.keys(STAT).length);
+  for (const v of Object.values(VMSTAT)) assert.ok(v < VMSTAT_COUNT);
+  assert.equal(new Set(Object.values(VMSTAT)).size, Object.keys(VMSTAT).length);
 });
 
 Deno.test("memmapFrames() counts device frames only with a device memmap", () => {

@@ -1,13 +1,13 @@
 /**
  * Chaos: Workers killed the hard way at random moments and at random kill
  * points while counters, compute, fsx, a threaded compute and a forking
- * process run (tests/chaos/_kill_chaos.ts).
+ * process run (tools/stress/_kill_chaos.ts).
  * Seeded: XIP_SEED replays the same victims, kill points and fsx operations
  * (terminate() at a random moment also depends on timing).
  */
 
 import assert from "node:assert/strict";
-import { formatKillChaos, runKillChaos } from "./_kill_chaos.ts";
+import { formatKillChaos, runKillChaos } from "../../tools/stress/_kill_chaos.ts";
 
 // The page-cache run also perturbs the schedule (DEBUG_PERTURB); both run under `deno task stress --kill`.
 for (const [dax, perturb] of [["always", false], ["never", true]] as const) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { formatGuests, runStressWithGuests } from "./_stress_guests.ts";
-import { formatStress } from "./_stress_runner.ts";
+import { formatGuests, runStressWithGuests } from "../../tools/stress/_stress_guests.ts";
+import { formatStress } from "../../tools/stress/_stress_runner.ts";
 
 const SEED = Number(Deno.env.get("XIP_SEED") ?? Math.floor(Math.random() * 1e9));
 

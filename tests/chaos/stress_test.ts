@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatStress, runStress } from "./_stress_runner.ts";
+import { formatStress, runStress } from "../../tools/stress/_stress_runner.ts";
 
 const SEED = Number(Deno.env.get("XIP_SEED") ?? Math.floor(Math.random() * 1e9));
 

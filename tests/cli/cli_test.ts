@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { XSUPER } from "../../src/abi/layout.ts";
+import { XSUPER } from "../../src/abi/layout/mod.ts";
 import { makeHostTree, sha256 } from "../fs/_host_tree.ts";
 
 const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;

@@ -9,8 +9,8 @@
 
 import assert from "node:assert/strict";
 import { makeGuestTree } from "../kernel/_guest_image.ts";
-import { XIPFS_STATE_DIRTY } from "../../src/abi/layout.ts";
-import { openVolume, superGet } from "../../src/fs/xipfs_format.ts";
+import { XIPFS_STATE_DIRTY } from "../../src/abi/layout/mod.ts";
+import { openVolume, superGet } from "../../src/fs/xipfs/xipfs_format.ts";
 import { flockHolders } from "../../src/hw/image_file.ts";
 
 const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;

@@ -7,9 +7,9 @@
 
 import assert from "node:assert/strict";
 import { PAGE_SIZE } from "../../src/abi/types.ts";
-import { bmapLookup } from "../../src/fs/xipfs_bmap.ts";
-import { openVolume } from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
+import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
 import { makeGuestTree } from "../kernel/_guest_image.ts";
 
 const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;

@@ -8,11 +8,11 @@
  * @module
  */
 
-import { fileRead } from "../../src/fs/xipfs_file.ts";
-import { inodeGetSize, openVolume } from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
+import { fileRead } from "../../src/fs/xipfs/xipfs_file.ts";
+import { inodeGetSize, openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
 import { Machine } from "../../src/kernel/machine.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import { verifyFsxLog } from "../integration/_fsx_log.ts";
 import { makeGuestTree, within } from "../kernel/_guest_image.ts";
 import { type LogRecord, rand32, startRecording } from "./_log_writes.ts";

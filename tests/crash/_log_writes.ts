@@ -7,7 +7,7 @@
  * Machine with `imageLog: rec.logPath`, and every pwrite and fdatasync any
  * of its threads makes on the image file is appended to the log, in the
  * order the image saw them (src/hw/image_file.ts; all in-place writes of a
- * memory device run under XFS.syncLock, so the order is one order). The
+ * memory device run under SB_INFO.syncLock, so the order is one order). The
  * test appends its own marks with `rec.mark(label)` when it learns that
  * something is durable (fsx prints "durable SEQ" after its fsync returned):
  * a mark comes after the flush that made its claim true.
@@ -30,9 +30,9 @@
  */
 
 import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
-import { fsck } from "../../src/fs/fsck.ts";
-import { fsckRepair } from "../../src/fs/fsck_repair.ts";
-import { mountXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
+import { fsckRepair } from "../../src/fs/xipfs/fsck_repair.ts";
+import { mountXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import {
   appendLogRecord,

@@ -10,9 +10,9 @@
  */
 
 import assert from "node:assert/strict";
-import { bmapLookup } from "../../src/fs/xipfs_bmap.ts";
-import { openVolume } from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
+import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
 import { checkCrashPoints, crashPoints, formatCrash, replay } from "./_log_writes.ts";
 import { fsxOracle, recordFsxRun } from "./_fsx_crash.ts";
 

@@ -2,9 +2,9 @@
 import { asTid, type Tid } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import assert from "node:assert/strict";
-import { XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
+import { XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
 import { asIno, type Pfn } from "../../src/abi/types.ts";
 import { putPage } from "../../src/mm/memmap.ts";
 import {
@@ -13,9 +13,14 @@ import {
   readCachePage,
   setPageDirty,
   unlockPage,
-} from "../../src/fs/pagecache.ts";
-import { fsck } from "../../src/fs/fsck.ts";
-import { type InodeRef, type MountOptions, mountXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
+} from "../../src/fs/pagecache/pagecache.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
+import {
+  type InodeRef,
+  type MountOptions,
+  mountXipfs,
+  XipFs,
+} from "../../src/fs/xipfs/xipfs_live.ts";
 import { DEBUG_LOCKDEP, setCurrentTid, setDebug, taskInit } from "../../src/sync/mod.ts";
 
 export interface LiveFs {

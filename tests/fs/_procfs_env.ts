@@ -12,16 +12,16 @@ import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
 import { asBlock, asTid, blockToSector, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
-import { mkfsInto } from "../../src/fs/mkfs.ts";
+import { mkfsInto } from "../../src/fs/xipfs/mkfs.ts";
 import { pathLookup } from "../../src/fs/namei.ts";
-import { readCachePage } from "../../src/fs/pagecache.ts";
-import type { ProcInfo } from "../../src/fs/procfs.ts";
-import { mountProcfs, type ProcfsMount } from "../../src/fs/procfs_mount.ts";
+import { readCachePage } from "../../src/fs/pagecache/pagecache.ts";
+import type { ProcInfo } from "../../src/fs/procfs/procfs.ts";
+import { mountProcfs, type ProcfsMount } from "../../src/fs/procfs/procfs_mount.ts";
 import { type Proc, vfsClose, vfsProcCreate, vfsRead, vfsWrite } from "../../src/fs/vfs.ts";
 import type { VInode } from "../../src/fs/vfs_fs.ts";
 import { vfsMkdir, vfsOpen } from "../../src/fs/vfs_path.ts";
-import { XipVfs } from "../../src/fs/vfs_xipfs.ts";
-import { mountXipfs } from "../../src/fs/xipfs_live.ts";
+import { XipVfs } from "../../src/fs/xipfs/vfs_xipfs.ts";
+import { mountXipfs } from "../../src/fs/xipfs/xipfs_live.ts";
 import {
   copyUserPage,
   insertMixed,

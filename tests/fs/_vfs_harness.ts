@@ -3,12 +3,12 @@ import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { HostFileDevice } from "../../src/hw/host_device.ts";
-import { mkfs, mkfsInto } from "../../src/fs/mkfs.ts";
-import { fsck, type FsckResult } from "../../src/fs/fsck.ts";
+import { mkfs, mkfsInto } from "../../src/fs/xipfs/mkfs.ts";
+import { fsck, type FsckResult } from "../../src/fs/xipfs/fsck.ts";
 import { DEBUG_LOCKDEP, setCurrentTid, setDebug, taskInit } from "../../src/sync/mod.ts";
 import { type Proc, vfsProcCreate, vfsProcExit } from "../../src/fs/vfs.ts";
-import { mountXipfs, type XipFs } from "../../src/fs/xipfs_live.ts";
-import { XipVfs } from "../../src/fs/vfs_xipfs.ts";
+import { mountXipfs, type XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
+import { XipVfs } from "../../src/fs/xipfs/vfs_xipfs.ts";
 
 /**
  * How the filesystem is mounted: DAX on a memory device (dax=always), the

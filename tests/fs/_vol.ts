@@ -1,8 +1,8 @@
 /** Test helper (not a test): fresh volumes and files made with the offline accessors. */
-import { XFT_REG } from "../../src/abi/layout.ts";
+import { XFT_REG } from "../../src/abi/layout/mod.ts";
 import { type BlockNo, type Ino } from "../../src/abi/types.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
-import { dirAddEntry } from "../../src/fs/xipfs_dir.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
+import { dirAddEntry } from "../../src/fs/xipfs/xipfs_dir.ts";
 import {
   allocBlockOffline,
   allocInodeOffline,
@@ -10,7 +10,7 @@ import {
   openVolume,
   S_IFREG,
   type XipVol,
-} from "../../src/fs/xipfs_format.ts";
+} from "../../src/fs/xipfs/xipfs_format.ts";
 
 export function freshVol(sizeBytes = 1 << 20, inodes?: number): XipVol {
   const o = openVolume(mkfs({ sizeBytes, inodes }));

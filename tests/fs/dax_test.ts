@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { STAT, XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
+import { VMSTAT, XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
 import { EFBIG, EINVAL } from "../../src/abi/errno.ts";
 import { statRead } from "../../src/hw/memory.ts";
-import { BMAP_DIND_FIRST, BMAP_IND_FIRST } from "../../src/fs/xipfs_bmap.ts";
-import { XIPFS_MAX_BYTES } from "../../src/fs/xipfs_live.ts";
+import { BMAP_DIND_FIRST, BMAP_IND_FIRST } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { XIPFS_MAX_BYTES } from "../../src/fs/xipfs/xipfs_live.ts";
 import { freshLive, fsckClean, newFile, rng } from "./_live.ts";
 
 const BS = XIPFS_BLOCK_SIZE;
@@ -47,12 +47,12 @@ Deno.test("daxWrite() zeroes the partial edges of new blocks", () => {
 Deno.test("daxWrite() and daxRead() count copied bytes", () => {
   const { fs, mem } = freshLive();
   const ip = newFile(fs, "f");
-  const r0 = statRead(mem, STAT.copiedRead);
-  const w0 = statRead(mem, STAT.copiedWrite);
+  const r0 = statRead(mem, VMSTAT.copiedRead);
+  const w0 = statRead(mem, VMSTAT.copiedWrite);
   fs.daxWrite(ip, 0, new Uint8Array(7000));
   fs.daxRead(ip, 1000, new Uint8Array(10_000));
-  assert.equal(statRead(mem, STAT.copiedWrite) - w0, 7000);
-  assert.equal(statRead(mem, STAT.copiedRead) - r0, 6000);
+  assert.equal(statRead(mem, VMSTAT.copiedWrite) - w0, 7000);
+  assert.equal(statRead(mem, VMSTAT.copiedRead) - r0, 6000);
   fs.iput(ip);
 });
 

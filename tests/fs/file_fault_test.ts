@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { STAT } from "../../src/abi/layout.ts";
+import { VMSTAT } from "../../src/abi/layout/mod.ts";
 import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE, PTE_SPECIAL, PTE_W } from "../../src/abi/sv32.ts";
 import { asPfn, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory, statRead } from "../../src/hw/memory.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
-import { findGetPage } from "../../src/fs/pagecache.ts";
+import { findGetPage } from "../../src/fs/pagecache/pagecache.ts";
 import { VM_FAULT_SIGBUS } from "../../src/mm/fault.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import {
@@ -28,12 +28,12 @@ const A = 0x4000_0000;
 const RW = PROT_READ | PROT_WRITE;
 
 const stats = (mem: Memory) => ({
-  dax: statRead(mem, STAT.faultDax),
-  minor: statRead(mem, STAT.faultFileMinor),
-  major: statRead(mem, STAT.faultFileMajor),
-  cow: statRead(mem, STAT.faultCow),
-  anon: statRead(mem, STAT.faultAnon),
-  zero: statRead(mem, STAT.faultZero),
+  dax: statRead(mem, VMSTAT.faultDax),
+  minor: statRead(mem, VMSTAT.faultFileMinor),
+  major: statRead(mem, VMSTAT.faultFileMajor),
+  cow: statRead(mem, VMSTAT.faultCow),
+  anon: statRead(mem, VMSTAT.faultAnon),
+  zero: statRead(mem, VMSTAT.faultZero),
 });
 type Stats = ReturnType<typeof stats>;
 const delta = (a: Stats, b: Stats) =>

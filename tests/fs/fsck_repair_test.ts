@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { XDIRENT, XIPFS_BLOCK_SIZE, XIPFS_STATE_DIRTY } from "../../src/abi/layout.ts";
+import { XDIRENT, XIPFS_BLOCK_SIZE, XIPFS_STATE_DIRTY } from "../../src/abi/layout/mod.ts";
 import { asIno, asTid, type Ino, PAGE_SIZE } from "../../src/abi/types.ts";
-import { fsck, FSCK_NOT_CLEAN } from "../../src/fs/fsck.ts";
-import { fsckRepair, LOST_FOUND, PREEN_HALT } from "../../src/fs/fsck_repair.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
-import { bmapLookup } from "../../src/fs/xipfs_bmap.ts";
-import { dirIterate, dirRemoveEntry } from "../../src/fs/xipfs_dir.ts";
-import { fileRead } from "../../src/fs/xipfs_file.ts";
+import { fsck, FSCK_NOT_CLEAN } from "../../src/fs/xipfs/fsck.ts";
+import { fsckRepair, LOST_FOUND, PREEN_HALT } from "../../src/fs/xipfs/fsck_repair.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
+import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { dirIterate, dirRemoveEntry } from "../../src/fs/xipfs/xipfs_dir.ts";
+import { fileRead } from "../../src/fs/xipfs/xipfs_file.ts";
 import {
   blockInUse,
   inodeGet,
@@ -19,11 +19,11 @@ import {
   superGet,
   superSet,
   type XipVol,
-} from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
+} from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory } from "../../src/hw/memory.ts";
-import { mountXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
+import { mountXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
 import { mmBoot } from "../../src/mm/mm.ts";
 import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
 import { randomBytes, rng } from "./_host_tree.ts";

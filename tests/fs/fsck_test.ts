@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { XDIRENT, XIPFS_BLOCK_SIZE, XSUPER } from "../../src/abi/layout.ts";
+import { XDIRENT, XIPFS_BLOCK_SIZE, XSUPER } from "../../src/abi/layout/mod.ts";
 import { asIno, type Ino } from "../../src/abi/types.ts";
-import { fsck, FSCK_MAX_ERRORS } from "../../src/fs/fsck.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
-import { bmapLookup, SLOT_IND } from "../../src/fs/xipfs_bmap.ts";
-import { dirIterate, dirRemoveEntry } from "../../src/fs/xipfs_dir.ts";
+import { fsck, FSCK_MAX_ERRORS } from "../../src/fs/xipfs/fsck.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
+import { bmapLookup, SLOT_IND } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { dirIterate, dirRemoveEntry } from "../../src/fs/xipfs/xipfs_dir.ts";
 import {
   blockInUse,
   inodePtrOffset,
@@ -16,8 +16,8 @@ import {
   superGet,
   superSet,
   type XipVol,
-} from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
+} from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
 import { randomBytes, rng } from "./_host_tree.ts";
 
 /** A small tree: nested directories, a file with an indirect block, symlinks. */

@@ -8,7 +8,7 @@
 import { asIno, asTid } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory } from "../../src/hw/memory.ts";
-import { mountXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
+import { mountXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
 import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
 
 export const PAYLOAD_BYTES = 300_000;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { SCRATCH_WORDS, XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
+import { SCRATCH_WORDS, XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
 import { asIno, PAGE_SIZE } from "../../src/abi/types.ts";
-import { fsck } from "../../src/fs/fsck.ts";
-import { BMAP_DIND_FIRST, BMAP_IND_FIRST } from "../../src/fs/xipfs_bmap.ts";
-import { blockInUse } from "../../src/fs/xipfs_format.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
+import { BMAP_DIND_FIRST, BMAP_IND_FIRST } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { blockInUse } from "../../src/fs/xipfs/xipfs_format.ts";
 import { DEBUG_LOCKDEP, DEBUG_PERTURB, initBarrier, setDebug } from "../../src/sync/mod.ts";
 import { freshLive, rng } from "./_live.ts";
 import { type GbJob, type GbReport, MARK_BYTES, marker } from "./getblock_worker.ts";

@@ -7,7 +7,7 @@
 import { asIno, asTid, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
-import { attachXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
+import { attachXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
 import { barrierWait, setCurrentTid, taskExit, taskInit } from "../../src/sync/mod.ts";
 
 /** Bytes at the start of each block where workers put their markers (word w = worker w). */

@@ -15,7 +15,7 @@ import { getUserPages, getUserPagesFast, unpinUserPages } from "../../src/mm/gup
 import { pageRefcount } from "../../src/mm/memmap.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap } from "../../src/mm/mmap.ts";
-import { switchMm } from "../../src/mm/tlb.ts";
+import { switchMm } from "../../src/mm/tlb_flush.ts";
 import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
 import { pfnAt, userLoad } from "../mm/_mm_helpers.ts";
 import { fileMachine, mapAt, newFile, pageOf } from "./_mmfile.ts";

@@ -1,6 +1,6 @@
 /**
  * Poisoned device blocks through the file system (src/hw/badblocks.ts,
- * src/fs/xipfs_poison.ts): read, pread and O_DIRECT over poison fail with
+ * src/fs/xipfs/xipfs_poison.ts): read, pread and O_DIRECT over poison fail with
  * EIO (a read that got some bytes first returns them), a write that covers
  * a poisoned block whole clears it (pmem's recovery write) and one that
  * covers it in part fails with EIO; the list persists in the image across
@@ -12,16 +12,16 @@ import assert from "node:assert/strict";
 import { EIO } from "../../src/abi/errno.ts";
 import { O_CREAT, O_DIRECT, O_RDONLY, O_RDWR } from "../../src/abi/fcntl.ts";
 import { asIno, asTid, PAGE_SIZE } from "../../src/abi/types.ts";
-import { listPath } from "../../src/cli/ls.ts";
-import { fsck } from "../../src/fs/fsck.ts";
-import { shrinkPageCache } from "../../src/fs/pagecache_shrink.ts";
+import { listPath } from "../../src/cli/cmd_ls.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
+import { shrinkPageCache } from "../../src/fs/pagecache/pagecache_shrink.ts";
 import { vfsClose, vfsFsync, vfsPread, vfsPwrite } from "../../src/fs/vfs.ts";
 import { vfsOpen } from "../../src/fs/vfs_path.ts";
-import { bmapLookup } from "../../src/fs/xipfs_bmap.ts";
-import { openVolume } from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
-import { poisonedFiles, readPoisonList } from "../../src/fs/xipfs_poison.ts";
-import { mountXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
+import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
+import { poisonedFiles, readPoisonList } from "../../src/fs/xipfs/xipfs_poison.ts";
+import { mountXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
 import { badblockCount, badblockTest } from "../../src/hw/badblocks.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory } from "../../src/hw/memory.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { EAGAIN, EDEADLK, ENOLCK } from "../../src/abi/errno.ts";
-import { FLOCK_EOF, FLOCKS_MAX } from "../../src/abi/layout_locks.ts";
+import { FLOCK_EOF, FLOCKS_MAX } from "../../src/abi/layout/locks.ts";
 import {
   F_RDLCK,
   F_UNLCK,

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
-import { XIP_FL_DAX, XIPFS_BLOCK_SIZE, XIPFS_SYMLINK_INLINE_MAX } from "../../src/abi/layout.ts";
+import {
+  XIP_FL_DAX,
+  XIPFS_BLOCK_SIZE,
+  XIPFS_SYMLINK_INLINE_MAX,
+} from "../../src/abi/layout/mod.ts";
 import { ELOOP, ENOENT } from "../../src/abi/errno.ts";
-import { fsck } from "../../src/fs/fsck.ts";
-import { mkfs, MkfsError, mkfsInto } from "../../src/fs/mkfs.ts";
-import { fileRead, symlinkRead } from "../../src/fs/xipfs_file.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
+import { mkfs, MkfsError, mkfsInto } from "../../src/fs/xipfs/mkfs.ts";
+import { fileRead, symlinkRead } from "../../src/fs/xipfs/xipfs_file.ts";
 import {
   inodeGet,
   inodeGetSize,
@@ -14,10 +18,10 @@ import {
   S_IFMT,
   S_IFREG,
   type XipVol,
-} from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
-import { bmapLookup } from "../../src/fs/xipfs_bmap.ts";
-import { listPath } from "../../src/cli/ls.ts";
+} from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
+import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { listPath } from "../../src/cli/cmd_ls.ts";
 import { makeHostTree, sha256 } from "./_host_tree.ts";
 
 const tree = makeHostTree(7);

@@ -14,8 +14,8 @@ import {
   pagecacheFrames,
   shrinkPageCache,
   truncateInodePages,
-} from "../../src/fs/pagecache.ts";
-import { pcacheIndexStats } from "../../src/fs/pagecache_index.ts";
+} from "../../src/fs/pagecache/pagecache.ts";
+import { pcacheIndexStats } from "../../src/fs/pagecache/pagecache_index.ts";
 import { type Job, prng, type Report, SCR } from "./pagecache_worker.ts";
 import { putPage } from "../../src/mm/memmap.ts";
 import type { Pfn } from "../../src/abi/types.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { computeLayout, pcacheSlots, STAT } from "../../src/abi/layout.ts";
+import { computeLayout, pcacheSlots, VMSTAT } from "../../src/abi/layout/mod.ts";
 import { asBlock, asTid, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { HostFileDevice } from "../../src/hw/host_device.ts";
 import { createMemory, type Memory, statRead } from "../../src/hw/memory.ts";
@@ -15,7 +15,7 @@ import {
   shrinkPageCache,
   unlockPage,
   writebackMapping,
-} from "../../src/fs/pagecache.ts";
+} from "../../src/fs/pagecache/pagecache.ts";
 
 function boot(ramFrames = 32): Memory {
   const mem = createMemory({ ramFrames, deviceFrames: 1, deviceMemmap: false, maxTasks: 4 });
@@ -44,8 +44,8 @@ Deno.test("writebackMapping() plus flush() on a HostFileDevice puts dirty bytes 
     const p = readCachePage(mem, 1, 1, aops) as Pfn; // device block 3
     assert.ok(p >= 0);
     assert.ok(pageView(mem, p).every((x) => x === 4), "filled from block 3");
-    assert.equal(statRead(mem, STAT.bioReadBytes), PAGE_SIZE);
-    assert.equal(statRead(mem, STAT.copiedPagecacheFill), PAGE_SIZE);
+    assert.equal(statRead(mem, VMSTAT.bioReadBytes), PAGE_SIZE);
+    assert.equal(statRead(mem, VMSTAT.copiedPagecacheFill), PAGE_SIZE);
     lockPage(mem, p);
     pageView(mem, p).fill(0x77, 10, 20);
     setPageDirty(mem, p);
@@ -60,12 +60,12 @@ Deno.test("writebackMapping() plus flush() on a HostFileDevice puts dirty bytes 
     );
     assert.equal(file[3 * PAGE_SIZE + 9], 4);
     assert.equal(file[2 * PAGE_SIZE + 10], 3, "other blocks untouched");
-    assert.equal(statRead(mem, STAT.bioWriteBytes), PAGE_SIZE);
+    assert.equal(statRead(mem, VMSTAT.bioWriteBytes), PAGE_SIZE);
     putPage(mem, p);
     // Eviction of the now clean page frees its frame without another write.
     assert.equal(shrinkPageCache(mem, 1, () => aops), 1);
     assert.equal(freeFrameCount(mem), 32);
-    assert.equal(statRead(mem, STAT.bioWriteBytes), PAGE_SIZE);
+    assert.equal(statRead(mem, VMSTAT.bioWriteBytes), PAGE_SIZE);
   } finally {
     dev.close();
     Deno.removeSync(path);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EEXIST, EIO, ENOMEM } from "../../src/abi/errno.ts";
-import { type LayoutConfig, pcacheSlots, STAT } from "../../src/abi/layout.ts";
+import { type LayoutConfig, pcacheSlots, VMSTAT } from "../../src/abi/layout/mod.ts";
 import { asTid, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { createMemory, type Memory, statRead } from "../../src/hw/memory.ts";
 import { allocFrame, freeFrameCount } from "../../src/mm/frame_alloc.ts";
@@ -29,8 +29,8 @@ import {
   truncateInodePages,
   unlockPage,
   writebackMapping,
-} from "../../src/fs/pagecache.ts";
-import { pcacheIndexStats } from "../../src/fs/pagecache_index.ts";
+} from "../../src/fs/pagecache/pagecache.ts";
+import { pcacheIndexStats } from "../../src/fs/pagecache/pagecache_index.ts";
 
 /** A fresh machine with `ramFrames` RAM frames; this thread is task 1. */
 function boot(ramFrames = 64): Memory {
@@ -104,7 +104,7 @@ Deno.test("readCachePage() fills a page once, then finds it (major then minor)",
   assert.equal(b, a);
   assert.equal(info.major, false);
   assert.equal(disk.reads, 1);
-  assert.equal(statRead(mem, STAT.copiedPagecacheFill), PAGE_SIZE);
+  assert.equal(statRead(mem, VMSTAT.copiedPagecacheFill), PAGE_SIZE);
   assert.equal(pagecacheFrames(mem), 1);
   putPage(mem, a as Pfn);
   putPage(mem, b as Pfn);
@@ -137,7 +137,7 @@ Deno.test("readCachePage() returns the readpage error and caches nothing when th
   assert.equal(readCachePage(mem, 1, 0, disk), -EIO);
   assert.equal(pagecacheFrames(mem), 0);
   assert.equal(freeFrameCount(mem), free, "the frame went back");
-  assert.equal(statRead(mem, STAT.copiedPagecacheFill), 0);
+  assert.equal(statRead(mem, VMSTAT.copiedPagecacheFill), 0);
   disk.failRead = false;
   const info = { major: false };
   const p = readCachePage(mem, 1, 0, disk, info);

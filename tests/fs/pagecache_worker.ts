@@ -15,7 +15,7 @@ import { PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { attachMemory, type Memory } from "../../src/hw/memory.ts";
 import { pageIndex, pageMapping, PG_uptodate, putPage, testPageFlag } from "../../src/mm/memmap.ts";
-import { setCurrentTid, taskInit } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit } from "../../src/sync/current.ts";
 import {
   type AddressSpaceOps,
   findGetPage,
@@ -23,7 +23,7 @@ import {
   readCachePage,
   shrinkPageCache,
   truncateInodePages,
-} from "../../src/fs/pagecache.ts";
+} from "../../src/fs/pagecache/pagecache.ts";
 
 /** Word offsets in the scratch region. */
 export const SCR = {

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
-import { MM, mmBase } from "../../src/abi/layout.ts";
+import { MM, mmBase } from "../../src/abi/layout/mod.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { taskInit } from "../../src/sync/mod.ts";
 import { procEnv, readProc } from "./_procfs_env.ts";

@@ -38,9 +38,9 @@ import { PAGE_SIZE } from "../../src/abi/types.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmGauges, mmPut } from "../../src/mm/mm.ts";
 import { doBrk, doMmap, setBrkStart } from "../../src/mm/mmap.ts";
-import { pagecacheFrames } from "../../src/fs/pagecache.ts";
-import { procfsSnapshotCount } from "../../src/fs/procfs.ts";
-import { meminfoFrames } from "../../src/fs/procfs_meminfo.ts";
+import { pagecacheFrames } from "../../src/fs/pagecache/pagecache.ts";
+import { procfsSnapshotCount } from "../../src/fs/procfs/procfs.ts";
+import { meminfoFrames } from "../../src/fs/procfs/procfs_meminfo.ts";
 import {
   vfsClose,
   vfsFstat,

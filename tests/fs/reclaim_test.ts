@@ -16,8 +16,8 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
-import { readCachePage } from "../../src/fs/pagecache.ts";
-import { pagecacheFrames } from "../../src/fs/pagecache.ts";
+import { readCachePage } from "../../src/fs/pagecache/pagecache.ts";
+import { pagecacheFrames } from "../../src/fs/pagecache/pagecache.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { putPage } from "../../src/mm/memmap.ts";
@@ -25,7 +25,7 @@ import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap } from "../../src/mm/mmap.ts";
 import { copyToUser } from "../../src/mm/uaccess.ts";
 import { type FileMachine, fileMachine, newFile } from "./_mmfile.ts";
-import type { InodeRef } from "../../src/fs/xipfs_live.ts";
+import type { InodeRef } from "../../src/fs/xipfs/xipfs_live.ts";
 
 const A = 0x4000_0000;
 

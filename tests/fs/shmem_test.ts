@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SHMEM_KIND_ANON, SHMEM_KIND_TMPFS } from "../../src/abi/layout_ipc.ts";
+import { SHMEM_KIND_ANON, SHMEM_KIND_TMPFS } from "../../src/abi/layout/ipc.ts";
 import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../../src/abi/sv32.ts";
 import { PAGE_SIZE } from "../../src/abi/types.ts";
@@ -15,8 +15,8 @@ import {
   shmemTruncate,
   shmemWrite,
 } from "../../src/fs/shmem.ts";
-import type { InodeRef } from "../../src/fs/xipfs_ctx.ts";
-import { shrinkPageCache } from "../../src/fs/pagecache.ts";
+import type { InodeRef } from "../../src/fs/xipfs/xipfs_ctx.ts";
+import { shrinkPageCache } from "../../src/fs/pagecache/pagecache.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, doMunmap } from "../../src/mm/mmap.ts";
 import { VMOPS_SHMEM } from "../../src/mm/vma.ts";

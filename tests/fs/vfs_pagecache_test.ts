@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { O_CREAT, O_RDONLY, O_RDWR } from "../../src/abi/fcntl.ts";
-import { STAT } from "../../src/abi/layout.ts";
+import { VMSTAT } from "../../src/abi/layout/mod.ts";
 import { asIno, PAGE_SIZE } from "../../src/abi/types.ts";
 import { statRead } from "../../src/hw/memory.ts";
 import { PG_dirty, putPage, testPageFlag } from "../../src/mm/memmap.ts";
-import { findGetPage, shrinkPageCache } from "../../src/fs/pagecache.ts";
+import { findGetPage, shrinkPageCache } from "../../src/fs/pagecache/pagecache.ts";
 import {
   vfsClose,
   vfsDup,
@@ -53,16 +53,16 @@ Deno.test("vfsRead() in page-cache mode fills once and then hits the cache", () 
   assert.equal(vfsClose(m.proc, fd), 0);
   // Drop the (now clean) pages so the next read starts cold.
   assert.equal(shrinkPageCache(m.mem, 64, null), 3);
-  const fill0 = statRead(m.mem, STAT.copiedPagecacheFill);
-  const read0 = statRead(m.mem, STAT.copiedRead);
+  const fill0 = statRead(m.mem, VMSTAT.copiedPagecacheFill);
+  const read0 = statRead(m.mem, VMSTAT.copiedRead);
   const rfd = vfsOpen(m.proc, "/f", O_RDONLY);
   const buf = new Uint8Array(3 * PAGE_SIZE);
   assert.equal(vfsPread(m.proc, rfd, buf, 0), 3 * PAGE_SIZE);
   assert.deepEqual(buf, pattern(3 * PAGE_SIZE, 1));
-  assert.equal(statRead(m.mem, STAT.copiedPagecacheFill) - fill0, 3 * PAGE_SIZE, "cold: 3 fills");
+  assert.equal(statRead(m.mem, VMSTAT.copiedPagecacheFill) - fill0, 3 * PAGE_SIZE, "cold: 3 fills");
   assert.equal(vfsPread(m.proc, rfd, buf, 0), 3 * PAGE_SIZE);
-  assert.equal(statRead(m.mem, STAT.copiedPagecacheFill) - fill0, 3 * PAGE_SIZE, "warm: no fill");
-  assert.equal(statRead(m.mem, STAT.copiedRead) - read0, 6 * PAGE_SIZE, "user copies counted");
+  assert.equal(statRead(m.mem, VMSTAT.copiedPagecacheFill) - fill0, 3 * PAGE_SIZE, "warm: no fill");
+  assert.equal(statRead(m.mem, VMSTAT.copiedRead) - read0, 6 * PAGE_SIZE, "user copies counted");
   vfsClose(m.proc, rfd);
   assert.deepEqual(m.unmountAndFsck().errors, []);
 });
@@ -71,9 +71,9 @@ Deno.test("vfsWrite() in page-cache mode dirties pages, allocates nothing, and f
   const m = boot("pagecache");
   const fd = vfsOpen(m.proc, "/f", O_CREAT | O_RDWR);
   const ino = (vfsFstat(m.proc, fd) as VStat).ino;
-  const w0 = statRead(m.mem, STAT.copiedWrite);
+  const w0 = statRead(m.mem, VMSTAT.copiedWrite);
   assert.equal(vfsPwrite(m.proc, fd, pattern(100, 2), PAGE_SIZE - 50), 100); // spans pages 0 and 1
-  assert.equal(statRead(m.mem, STAT.copiedWrite) - w0, 100);
+  assert.equal(statRead(m.mem, VMSTAT.copiedWrite) - w0, 100);
   assert.deepEqual(pageStates(m, ino, 3), [true, true, null]);
   assert.equal(onDevice(m.fs, ino, 0), false, "delayed allocation: no block yet");
   assert.equal(vfsFsync(m.proc, fd), 0);

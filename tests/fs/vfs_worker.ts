@@ -10,8 +10,8 @@ import { O_APPEND, O_RDWR, O_WRONLY } from "../../src/abi/fcntl.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
-import { attachXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
-import { XipVfs } from "../../src/fs/vfs_xipfs.ts";
+import { attachXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
+import { XipVfs } from "../../src/fs/xipfs/vfs_xipfs.ts";
 import {
   vfsClose,
   vfsPread,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { EFBIG, EUCLEAN } from "../../src/abi/errno.ts";
 import { asBlock, type BlockNo } from "../../src/abi/types.ts";
-import { XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
-import { fsck } from "../../src/fs/fsck.ts";
+import { XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
 import {
   BMAP_DIND_FIRST,
   BMAP_IND_FIRST,
@@ -15,7 +15,7 @@ import {
   inodeHasBlockMap,
   SLOT_DIND,
   SLOT_IND,
-} from "../../src/fs/xipfs_bmap.ts";
+} from "../../src/fs/xipfs/xipfs_bmap.ts";
 import {
   allocBlockOffline,
   freeBlockOffline,
@@ -25,8 +25,8 @@ import {
   inodeSetSize,
   superGet,
   type XipVol,
-} from "../../src/fs/xipfs_format.ts";
-import { fileRead, symlinkWriteOffline } from "../../src/fs/xipfs_file.ts";
+} from "../../src/fs/xipfs/xipfs_format.ts";
+import { fileRead, symlinkWriteOffline } from "../../src/fs/xipfs/xipfs_file.ts";
 import { allocator, freshVol, newFile } from "./_vol.ts";
 
 Deno.test("bmapPath() splits iblocks into direct, indirect and double-indirect paths", () => {

@@ -8,16 +8,16 @@
 
 import assert from "node:assert/strict";
 import { EUCLEAN } from "../../src/abi/errno.ts";
-import { XINODE, XIPFS_INODE_SIZE } from "../../src/abi/layout.ts";
+import { XINODE, XIPFS_INODE_SIZE } from "../../src/abi/layout/mod.ts";
 import { PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
-import { setBlockInUse, superSet } from "../../src/fs/xipfs_format.ts";
+import { setBlockInUse, superSet } from "../../src/fs/xipfs/xipfs_format.ts";
 import {
   lockPage,
   pageView,
   readCachePage,
   setPageDirty,
   unlockPage,
-} from "../../src/fs/pagecache.ts";
+} from "../../src/fs/pagecache/pagecache.ts";
 import { putPage } from "../../src/mm/memmap.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { fileMachine, newFile, pageOf } from "./_mmfile.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { EEXIST, EINVAL, ENAMETOOLONG, ENOENT, ENOTDIR, EUCLEAN } from "../../src/abi/errno.ts";
-import { XDIRENT, XFT_REG, XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
+import { XDIRENT, XFT_REG, XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
 import { type Ino } from "../../src/abi/types.ts";
-import { fsck } from "../../src/fs/fsck.ts";
-import { bmapLookup } from "../../src/fs/xipfs_bmap.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
+import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
 import {
   dirAddEntry,
   dirCountChildren,
@@ -11,8 +11,8 @@ import {
   dirIterate,
   dirLookup,
   dirRemoveEntry,
-} from "../../src/fs/xipfs_dir.ts";
-import { freeInodeOffline, inodeGetSize, type XipVol } from "../../src/fs/xipfs_format.ts";
+} from "../../src/fs/xipfs/xipfs_dir.ts";
+import { freeInodeOffline, inodeGetSize, type XipVol } from "../../src/fs/xipfs/xipfs_format.ts";
 import { rng } from "./_host_tree.ts";
 import { allocator, freshVol, newFile } from "./_vol.ts";
 

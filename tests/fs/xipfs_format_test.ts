@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { ENOSPC } from "../../src/abi/errno.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import { asBlock, asIno } from "../../src/abi/types.ts";
-import { XIPFS_BLOCK_SIZE, XSUPER } from "../../src/abi/layout.ts";
-import { fsck } from "../../src/fs/fsck.ts";
+import { XIPFS_BLOCK_SIZE, XSUPER } from "../../src/abi/layout/mod.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
 import {
   allocBlockOffline,
   allocInodeOffline,
@@ -19,7 +19,7 @@ import {
   readInode,
   superGet,
   writeInode,
-} from "../../src/fs/xipfs_format.ts";
+} from "../../src/fs/xipfs/xipfs_format.ts";
 import { freshVol } from "./_vol.ts";
 
 Deno.test("crc32() matches the standard check value", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SCRATCH_WORDS } from "../../src/abi/layout.ts";
+import { SCRATCH_WORDS } from "../../src/abi/layout/mod.ts";
 import { asIno, asTid } from "../../src/abi/types.ts";
 import {
   DEBUG_PERTURB,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { XFT_DIR, XFT_REG, XFT_SYMLINK, XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
+import { XFT_DIR, XFT_REG, XFT_SYMLINK, XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
 import {
   EBUSY,
   EEXIST,
@@ -11,7 +11,7 @@ import {
   ENOTEMPTY,
 } from "../../src/abi/errno.ts";
 import { asIno, type Ino } from "../../src/abi/types.ts";
-import type { InodeRef, XipFs } from "../../src/fs/xipfs_live.ts";
+import type { InodeRef, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
 import { freshLive, fsckClean, type LiveFs } from "./_live.ts";
 
 const BS = XIPFS_BLOCK_SIZE;

@@ -8,7 +8,7 @@
 import { asIno, asTid, type Ino } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
-import { attachXipfs, type InodeRef, XipFs } from "../../src/fs/xipfs_live.ts";
+import { attachXipfs, type InodeRef, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
 import { barrierWait, setCurrentTid, taskExit, taskInit } from "../../src/sync/mod.ts";
 
 export interface NsJob {

@@ -4,18 +4,18 @@ import {
   XIPFS_BLOCK_SIZE,
   XIPFS_STATE_CLEAN,
   XIPFS_STATE_DIRTY,
-} from "../../src/abi/layout.ts";
+} from "../../src/abi/layout/mod.ts";
 import { EBUSY } from "../../src/abi/errno.ts";
 import { asIno, asTid } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { HostFileDevice } from "../../src/hw/host_device.ts";
 import { createMemory } from "../../src/hw/memory.ts";
-import { fsck } from "../../src/fs/fsck.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
-import { fileRead } from "../../src/fs/xipfs_file.ts";
-import { openVolume, superGet } from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
-import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../../src/fs/xipfs_live.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
+import { fileRead } from "../../src/fs/xipfs/xipfs_file.ts";
+import { openVolume, superGet } from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
+import { attachXipfs, type DaxOption, mountXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
 import { DEBUG_LOCKDEP, setCurrentTid, setDebug, taskInit } from "../../src/sync/mod.ts";
 import { freshLive, fsckClean, newFile, pcRead, pcWrite } from "./_live.ts";
 

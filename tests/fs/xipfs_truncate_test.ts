@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { takeOverDeadTask } from "../sync/_helpers.ts";
-import { TASK, TRUNC_SIZE, XIPFS_BLOCK_SIZE } from "../../src/abi/layout.ts";
+import { TASK, TRUNC_SIZE, XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
 import { asTid } from "../../src/abi/types.ts";
-import { finishTruncate } from "../../src/fs/xipfs_truncate.ts";
+import { finishTruncate } from "../../src/fs/xipfs/xipfs_truncate.ts";
 import { heldLocks } from "../../src/sync/held.ts";
-import { killCheck, taskKill, TaskKilled, taskNoteOf } from "../../src/sync/task.ts";
+import { killCheck, taskKill, TaskKilled, taskNoteOf } from "../../src/sync/current.ts";
 import { EINVAL } from "../../src/abi/errno.ts";
-import { findGetPage } from "../../src/fs/pagecache.ts";
-import { BMAP_DIND_FIRST } from "../../src/fs/xipfs_bmap.ts";
-import { type InodeRef, setUnmapMappingRangeHook } from "../../src/fs/xipfs_live.ts";
+import { findGetPage } from "../../src/fs/pagecache/pagecache.ts";
+import { BMAP_DIND_FIRST } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { type InodeRef, setUnmapMappingRangeHook } from "../../src/fs/xipfs/xipfs_live.ts";
 import { putPage } from "../../src/mm/memmap.ts";
 import { freshLive, fsckClean, type LiveFs, newFile, pcRead, pcWrite } from "./_live.ts";
 

@@ -1,4 +1,4 @@
-import { fuzzBriefly, testSeed } from "./_fuzz_test_util.ts";
+import { fuzzBriefly, testSeed } from "../../tools/fuzz/_fuzz_test_util.ts";
 
 for (const mode of ["dax", "pagecache"] as const) {
   Deno.test(`execve() ends 200 mutated fixtures (${mode}) with a load or a one-line errno, leaking nothing`, async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runFuzz } from "./_fuzz_runner.ts";
+import { runFuzz } from "../../tools/fuzz/_fuzz_runner.ts";
 
 Deno.test("runFuzz() terminates a Worker whose case hangs, records the case and carries on", async () => {
   const s = await runFuzz({ fuzzer: "hang", seed: 1, cases: 5, caseTimeoutMs: 400 });

@@ -1,4 +1,4 @@
-import { fuzzBriefly, testSeed } from "./_fuzz_test_util.ts";
+import { fuzzBriefly, testSeed } from "../../tools/fuzz/_fuzz_test_util.ts";
 
 for (const mode of ["dax", "pagecache"] as const) {
   Deno.test(`random syscall streams over the live VFS (${mode}) never throw and leave the machine consistent`, async () => {

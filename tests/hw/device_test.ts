@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EINVAL, EIO, ERANGE } from "../../src/abi/errno.ts";
-import { type LayoutConfig, STAT } from "../../src/abi/layout.ts";
+import { type LayoutConfig, VMSTAT } from "../../src/abi/layout/mod.ts";
 import { asBlock, asSector, PAGE_SIZE, type Sector } from "../../src/abi/types.ts";
 import {
   type DirectAccess,
@@ -108,8 +108,8 @@ Deno.test("bioWrite() then bioRead() round-trips a block and counts the bytes", 
   assert.deepEqual(dst.slice(PAGE_SIZE), src.slice(8));
   assert.ok(dst.subarray(0, PAGE_SIZE).every((b) => b === 0));
   assert.equal(dev.bioRead(asBlock(3), dst), PAGE_SIZE);
-  assert.equal(statRead(dev.mem, STAT.bioReadBytes), 2 * PAGE_SIZE);
-  assert.equal(statRead(dev.mem, STAT.bioWriteBytes), PAGE_SIZE);
+  assert.equal(statRead(dev.mem, VMSTAT.bioReadBytes), 2 * PAGE_SIZE);
+  assert.equal(statRead(dev.mem, VMSTAT.bioWriteBytes), PAGE_SIZE);
 });
 
 Deno.test("bioRead()/bioWrite() reject bad blocks and short buffers without counting", () => {
@@ -124,8 +124,8 @@ Deno.test("bioRead()/bioWrite() reject bad blocks and short buffers without coun
     ["read at a negative offset", () => dev.bioRead(asBlock(0), buf, -1), -EINVAL],
   ];
   for (const [name, op, err] of cases) assert.equal(op(), err, name);
-  assert.equal(statRead(dev.mem, STAT.bioReadBytes), 0);
-  assert.equal(statRead(dev.mem, STAT.bioWriteBytes), 0);
+  assert.equal(statRead(dev.mem, VMSTAT.bioReadBytes), 0);
+  assert.equal(statRead(dev.mem, VMSTAT.bioWriteBytes), 0);
   assert.equal(dev.flush(), 0);
 });
 

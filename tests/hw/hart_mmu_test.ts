@@ -24,7 +24,7 @@ import {
 } from "../../src/abi/sv32.ts";
 import { Hart } from "../../src/hw/hart.ts";
 import { sv32Walk, WALK_ACCESS_FAULT, WALK_PAGE_FAULT } from "../../src/hw/sv32_walk.ts";
-import { Tlb } from "../../src/hw/tlb.ts";
+import { Tlb } from "../../src/hw/hart_tlb.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 
 const UNMAPPED = 0x0040_0000;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EINVAL, EIO, EROFS } from "../../src/abi/errno.ts";
-import { STAT } from "../../src/abi/layout.ts";
+import { VMSTAT } from "../../src/abi/layout/mod.ts";
 import { asBlock, PAGE_SIZE } from "../../src/abi/types.ts";
 import type { BlockDevice } from "../../src/hw/device.ts";
 import { HostFileDevice } from "../../src/hw/host_device.ts";
@@ -107,8 +107,8 @@ Deno.test("HostFileDevice counts bio bytes in the stats when given a Memory", ()
     dev.bioRead(asBlock(1), buf);
     dev.bioWrite(asBlock(0), buf);
     dev.bioRead(asBlock(5), buf); // fails: not counted
-    assert.equal(statRead(mem, STAT.bioReadBytes), 2 * PAGE_SIZE);
-    assert.equal(statRead(mem, STAT.bioWriteBytes), PAGE_SIZE);
+    assert.equal(statRead(mem, VMSTAT.bioReadBytes), 2 * PAGE_SIZE);
+    assert.equal(statRead(mem, VMSTAT.bioWriteBytes), PAGE_SIZE);
   } finally {
     dev.close();
     Deno.removeSync(path);

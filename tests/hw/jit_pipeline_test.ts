@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as A from "./_asm.ts";
 import { A0, A1, T0, ZERO } from "./_asm.ts";
-import { CODEGEN_MARK, JITH } from "../../src/abi/layout_jit.ts";
+import { CODEGEN_MARK, JITH } from "../../src/abi/layout/jit.ts";
 import {
   classify,
   discover,

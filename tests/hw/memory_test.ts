@@ -6,8 +6,8 @@ import {
   PAGE,
   PAGE_WORDS,
   physBytes,
-  STAT,
-} from "../../src/abi/layout.ts";
+  VMSTAT,
+} from "../../src/abi/layout/mod.ts";
 import { PAGE_SIZE } from "../../src/abi/types.ts";
 import { ImageError, MAX_IMAGE_BYTES } from "../../src/hw/image.ts";
 import {
@@ -17,7 +17,7 @@ import {
   statAdd,
   statRead,
 } from "../../src/hw/memory.ts";
-import { MKFS_MAX_BYTES } from "../../src/fs/mkfs.ts";
+import { MKFS_MAX_BYTES } from "../../src/fs/xipfs/mkfs.ts";
 
 const CFG: LayoutConfig = { ramFrames: 40, deviceFrames: 8, deviceMemmap: true, maxTasks: 4 };
 
@@ -84,8 +84,8 @@ Deno.test("attachMemory() sees the creator's buffers and writes", () => {
   assert.deepEqual(other.layout, mem.layout);
   other.u8[12345] = 99;
   assert.equal(mem.u8[12345], 99);
-  statAdd(other, STAT.faultDax, 3);
-  assert.equal(statRead(mem, STAT.faultDax), 3);
+  statAdd(other, VMSTAT.faultDax, 3);
+  assert.equal(statRead(mem, VMSTAT.faultDax), 3);
 });
 
 Deno.test("attachMemory() throws a clear Error for buffers that are not a machine's", () => {
@@ -104,12 +104,12 @@ Deno.test("attachMemory() throws a clear Error for buffers that are not a machin
 
 Deno.test("statAdd() and statRead() count per counter, beyond 32 bits", () => {
   const mem = createMemory(CFG);
-  statAdd(mem, STAT.bioReadBytes, 2 ** 31);
-  statAdd(mem, STAT.bioReadBytes, 2 ** 31);
-  statAdd(mem, STAT.instret, 5);
-  assert.equal(statRead(mem, STAT.bioReadBytes), 2 ** 32);
-  assert.equal(statRead(mem, STAT.instret), 5);
-  assert.equal(statRead(mem, STAT.bioWriteBytes), 0);
+  statAdd(mem, VMSTAT.bioReadBytes, 2 ** 31);
+  statAdd(mem, VMSTAT.bioReadBytes, 2 ** 31);
+  statAdd(mem, VMSTAT.instret, 5);
+  assert.equal(statRead(mem, VMSTAT.bioReadBytes), 2 ** 32);
+  assert.equal(statRead(mem, VMSTAT.instret), 5);
+  assert.equal(statRead(mem, VMSTAT.bioWriteBytes), 0);
 });
 
 Deno.test("createMemory() puts physical memory in a shared WebAssembly.Memory of whole wasm pages", () => {

@@ -26,9 +26,9 @@ import {
   SYS_openat,
 } from "../../src/abi/syscall_nr.ts";
 import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
-import { PROC_FREE } from "../../src/abi/layout.ts";
+import { PROC_FREE } from "../../src/abi/layout/mod.ts";
 import { procGet } from "../../src/kernel/proc.ts";
-import { pagecacheFrames } from "../../src/fs/pagecache.ts";
+import { pagecacheFrames } from "../../src/fs/pagecache/pagecache.ts";
 import { type BootOptions, type ExitStatus, Machine } from "../../src/kernel/machine.ts";
 import { heldLocks } from "../../src/sync/held.ts";
 import * as asm from "../hw/_asm.ts";

@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { meminfoText } from "../../src/fs/procfs_meminfo.ts";
+import { meminfoText } from "../../src/fs/procfs/procfs_meminfo.ts";
 import { procGet } from "../../src/kernel/proc.ts";
 import { until } from "../kernel/_guest_image.ts";
 import { PAGE_SIZE } from "../../src/abi/types.ts";

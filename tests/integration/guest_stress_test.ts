@@ -12,7 +12,7 @@
  */
 
 import assert from "node:assert/strict";
-import { rng } from "../fuzz/_rng.ts";
+import { rng } from "../../tools/fuzz/_rng.ts";
 import { fsxLogRecords, lastDurable, readGuestFile, verifyFsxLog } from "./_fsx_log.ts";
 import { makeTree, run, withMachine } from "./_machine.ts";
 

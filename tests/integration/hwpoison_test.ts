@@ -13,8 +13,8 @@
 
 import assert from "node:assert/strict";
 import { PAGE_SIZE } from "../../src/abi/types.ts";
-import { bmapLookup } from "../../src/fs/xipfs_bmap.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
+import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
 import type { Machine, Process } from "../../src/kernel/machine.ts";
 import { physWords } from "../../src/mm/pgtable.ts";
 import { makeGuestTree } from "../kernel/_guest_image.ts";

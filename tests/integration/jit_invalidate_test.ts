@@ -21,7 +21,7 @@ import {
   O_RDWR,
 } from "../../src/abi/fcntl.ts";
 import type { BlockNo, Pfn } from "../../src/abi/types.ts";
-import { allocBlock, allocBlockRun, freeBlock } from "../../src/fs/balloc.ts";
+import { allocBlock, allocBlockRun, freeBlock } from "../../src/fs/xipfs/balloc.ts";
 import {
   vfsFallocate,
   vfsFtruncate,

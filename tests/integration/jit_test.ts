@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import * as asm from "../hw/_asm.ts";
 import { O_CREAT, O_RDWR, O_WRONLY } from "../../src/abi/fcntl.ts";
-import { freeBlockCount } from "../../src/fs/balloc.ts";
+import { freeBlockCount } from "../../src/fs/xipfs/balloc.ts";
 import { ETXTBSY } from "../../src/abi/errno.ts";
 import { asIno } from "../../src/abi/types.ts";
 import { vfsProcCreate, vfsProcExit, vfsPwrite, vfsTruncateInode } from "../../src/fs/vfs.ts";

@@ -18,7 +18,7 @@
 import assert from "node:assert/strict";
 import { SIGKILL } from "../../src/kernel/signal.ts";
 import { computeOutput } from "../guest/_expected.ts";
-import { rng } from "../fuzz/_rng.ts";
+import { rng } from "../../tools/fuzz/_rng.ts";
 import { makeTree, within, withMachine } from "./_machine.ts";
 import { assertInvariants } from "../_invariants.ts";
 

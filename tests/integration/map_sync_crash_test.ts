@@ -23,11 +23,11 @@
 
 import assert from "node:assert/strict";
 import { asIno, PAGE_SIZE } from "../../src/abi/types.ts";
-import { fsck } from "../../src/fs/fsck.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
-import { bmapLookup } from "../../src/fs/xipfs_bmap.ts";
-import { inodeGetSize, openVolume, type XipVol } from "../../src/fs/xipfs_format.ts";
-import { namei } from "../../src/fs/xipfs_namei.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
+import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { inodeGetSize, openVolume, type XipVol } from "../../src/fs/xipfs/xipfs_format.ts";
+import { namei } from "../../src/fs/xipfs/xipfs_namei.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { physWords } from "../../src/mm/pgtable.ts";
 import { assertInvariants } from "../_invariants.ts";

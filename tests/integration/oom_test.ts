@@ -24,7 +24,7 @@ import { PAGE_SIZE } from "../../src/abi/types.ts";
 import { type ExitStatus, type Machine } from "../../src/kernel/machine.ts";
 import { procGet } from "../../src/kernel/proc.ts";
 import { SIGKILL } from "../../src/kernel/signal.ts";
-import { rng } from "../fuzz/_rng.ts";
+import { rng } from "../../tools/fuzz/_rng.ts";
 import { allocOutput } from "../guest/_expected.ts";
 import { until, within } from "../kernel/_guest_image.ts";
 import { hogElf, makeTree, procSlot, run, touchFileElf, withMachine } from "./_machine.ts";

@@ -14,8 +14,8 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
-import { readCachePage } from "../../src/fs/pagecache.ts";
-import type { InodeRef } from "../../src/fs/xipfs_live.ts";
+import { readCachePage } from "../../src/fs/pagecache/pagecache.ts";
+import type { InodeRef } from "../../src/fs/xipfs/xipfs_live.ts";
 import { putPage } from "../../src/mm/memmap.ts";
 import { mmAlloc } from "../../src/mm/mm.ts";
 import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";

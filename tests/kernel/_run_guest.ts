@@ -8,7 +8,7 @@
  */
 
 import { ENOSYS } from "../../src/abi/errno.ts";
-import { MM, mmBase } from "../../src/abi/layout.ts";
+import { MM, mmBase } from "../../src/abi/layout/mod.ts";
 import { MAP_ANONYMOUS } from "../../src/abi/mman.ts";
 import { type Access, ACCESS_EXEC } from "../../src/abi/sv32.ts";
 import { asVirt, type VirtAddr } from "../../src/abi/types.ts";

@@ -12,12 +12,12 @@ import { SYS_statx } from "../../src/abi/syscall_nr.ts";
 import { AT_EMPTY_PATH, STATX, STATX_BASIC_STATS, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
 import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { createMemory } from "../../src/hw/memory.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import type { Memory } from "../../src/hw/memory.ts";
 import { mmAlloc, mmBoot, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, setBrkStart } from "../../src/mm/mmap.ts";
 import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
-import { switchMm } from "../../src/mm/tlb.ts";
+import { switchMm } from "../../src/mm/tlb_flush.ts";
 import { DEBUG_LOCKDEP, setCurrentTid, setDebug, taskInit } from "../../src/sync/mod.ts";
 import { VfsFiles } from "../../src/kernel/files.ts";
 import { type KernelFs, mountKernelFs, unmountKernelFs } from "../../src/kernel/fs_mount.ts";
@@ -30,7 +30,7 @@ import {
   consolePut,
   setConsoleTransport,
 } from "../../src/kernel/console.ts";
-import { CONS_INPUT } from "../../src/abi/layout_console.ts";
+import { CONS_INPUT } from "../../src/abi/layout/console.ts";
 
 /** Where the scratch mapping starts, and its size. */
 export const SCRATCH = 0x4000_0000;

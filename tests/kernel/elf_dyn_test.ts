@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readElf } from "../../src/kernel/elf.ts";
+import { readElf } from "../../src/kernel/binfmt_elf.ts";
 import { elfHash, gnuHash, lookupInTable, readDynamic, symAt } from "../../src/kernel/elf_dyn.ts";
 import { type ExecFile } from "../../src/kernel/exec.ts";
 import { parseElf } from "../guest/_elf.ts";

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { FALLOC, MM, mmBase, PAGE, VMA, vmaBase } from "../../src/abi/layout.ts";
+import { FALLOC, MM, mmBase, PAGE, VMA, vmaBase } from "../../src/abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, PTE_W } from "../../src/abi/sv32.ts";
 import { asPfn, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
-import { findGetPage } from "../../src/fs/pagecache.ts";
-import { blockInUse, setBlockInUse } from "../../src/fs/xipfs_format.ts";
+import { findGetPage } from "../../src/fs/pagecache/pagecache.ts";
+import { blockInUse, setBlockInUse } from "../../src/fs/xipfs/xipfs_format.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { allocFrame, freeFrame } from "../../src/mm/frame_alloc.ts";
 import { pageBase, PG_locked, putPage } from "../../src/mm/memmap.ts";

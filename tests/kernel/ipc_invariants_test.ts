@@ -6,7 +6,7 @@
  * of corruption it is meant to catch makes it report one precise line.
  */
 import assert from "node:assert/strict";
-import { ICACHE, ISLOT, ISLOT_WORDS } from "../../src/abi/layout.ts";
+import { ICACHE, ISLOT, ISLOT_WORDS } from "../../src/abi/layout/mod.ts";
 import {
   ipcParts,
   MSQ,
@@ -14,8 +14,8 @@ import {
   SEMWAIT_WORDS,
   SHMID,
   SVHDR_WORDS,
-} from "../../src/abi/layout_ipc.ts";
-import { ICACHE_SLOTS } from "../../src/abi/layout.ts";
+} from "../../src/abi/layout/ipc.ts";
+import { ICACHE_SLOTS } from "../../src/abi/layout/mod.ts";
 import { AT_FDCWD, O_CREAT, O_RDWR } from "../../src/abi/fcntl.ts";
 import { IPC_CREAT, IPC_PRIVATE, SEM_UNDO } from "../../src/abi/ipc.ts";
 import { MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { ENOMEM } from "../../src/abi/errno.ts";
 import { GETVAL, IPC_CREAT, IPC_PRIVATE, IPC_RMID, SEM_UNDO } from "../../src/abi/ipc.ts";
-import { SEM_UNDOS } from "../../src/abi/layout_ipc.ts";
+import { SEM_UNDOS } from "../../src/abi/layout/ipc.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { makeBench, SCRATCH } from "./_task.ts";

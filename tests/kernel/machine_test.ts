@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { suiteJit } from "../hw/_hart_machine.ts";
-import { PROC_FREE, TASK_TLB, taskBase } from "../../src/abi/layout.ts";
-import { TLB_MODE_USER } from "../../src/mm/tlb.ts";
+import { PROC_FREE, TASK_TLB, taskBase } from "../../src/abi/layout/mod.ts";
+import { TLB_MODE_USER } from "../../src/mm/tlb_flush.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { procGet } from "../../src/kernel/proc.ts";
 import { SIGINT, SIGTERM } from "../../src/kernel/signal.ts";
-import { TASK_LIVE, taskState } from "../../src/sync/task.ts";
+import { TASK_LIVE, taskState } from "../../src/sync/current.ts";
 import { STATIC_CASES } from "../guest/_expected.ts";
 import { makeGuestTree, until, within } from "./_guest_image.ts";
 import { assertInvariants } from "../_invariants.ts";

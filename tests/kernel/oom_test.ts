@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MM, mmBase } from "../../src/abi/layout.ts";
+import { MM, mmBase } from "../../src/abi/layout/mod.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { OOM_DIE, OOM_RETRY, outOfMemory } from "../../src/kernel/oom.ts";
 import { PROC_EXITING, procAlloc, procSet } from "../../src/kernel/proc.ts";

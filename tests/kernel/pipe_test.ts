@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { EAGAIN, ENXIO, EPIPE } from "../../src/abi/errno.ts";
 import { ERESTARTSYS } from "../../src/abi/signal.ts";
-import { PIPE_BUF, PIPE_CAPACITY, PIPES_MAX } from "../../src/abi/layout_pipe.ts";
+import { PIPE_BUF, PIPE_CAPACITY, PIPES_MAX } from "../../src/abi/layout/pipe.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KernelPanic } from "../../src/abi/panic.ts";
-import { PROC_WORDS, procBase, PROCS_HDR_WORDS } from "../../src/abi/layout.ts";
+import { PROC_WORDS, procBase, PROCS_HDR_WORDS } from "../../src/abi/layout/mod.ts";
 import { createMemory } from "../../src/hw/memory.ts";
 import {
   PROC_RUNNING,

@@ -25,7 +25,7 @@ import {
   SS_ONSTACK,
   UCONTEXT,
 } from "../../src/abi/signal.ts";
-import { SIGNAL_GROUP_EXIT, sigqueueMax } from "../../src/abi/signal_layout.ts";
+import { SIGNAL_GROUP_EXIT, sigqueueMax } from "../../src/abi/layout/signal.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { Hart } from "../../src/hw/hart.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";

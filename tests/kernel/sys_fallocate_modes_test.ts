@@ -1,7 +1,7 @@
 /**
  * fallocate(2)'s allocation, zero, collapse and insert modes through the
  * syscall layer, on DAX and page-cache files, with mappings live across
- * the call (src/fs/xipfs_falloc.ts). Each case ends with fsck and the
+ * the call (src/fs/xipfs/xipfs_falloc.ts). Each case ends with fsck and the
  * machine invariants.
  */
 
@@ -20,7 +20,7 @@ import {
 } from "../../src/abi/fcntl.ts";
 import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
-import { fsck } from "../../src/fs/fsck.ts";
+import { fsck } from "../../src/fs/xipfs/fsck.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { type Bench, makeBench } from "./_task.ts";

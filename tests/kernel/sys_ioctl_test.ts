@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { EBADF, EFAULT, EINVAL, ENOTTY } from "../../src/abi/errno.ts";
 import { O_CREAT, O_RDWR } from "../../src/abi/fcntl.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
-import { FS_XFLAG_DAX, FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs_fsxattr.ts";
+import { FS_XFLAG_DAX, FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs/xipfs_fsxattr.ts";
 import { FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, FSXATTR } from "../../src/kernel/sys_ioctl.ts";
 import { type Bench, makeBench, SCRATCH } from "./_task.ts";
 import { DATA, open, PAGE } from "./_falloc.ts";

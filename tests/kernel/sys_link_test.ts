@@ -24,8 +24,8 @@ import {
 import { AF_UNIX, SOCK_STREAM } from "../../src/abi/socket.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
 import { STATX, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
-import { ICACHE, ICACHE_SLOTS, ISLOT, ISLOT_WORDS } from "../../src/abi/layout.ts";
-import { SHMI, shmiBase } from "../../src/abi/layout_ipc.ts";
+import { ICACHE, ICACHE_SLOTS, ISLOT, ISLOT_WORDS } from "../../src/abi/layout/mod.ts";
+import { SHMI, shmiBase } from "../../src/abi/layout/ipc.ts";
 import { shmemInodes } from "../../src/fs/shmem.ts";
 import { vfsProcCreate, vfsProcExit } from "../../src/fs/vfs.ts";
 import { vfsLink, vfsRename, vfsStat, vfsSymlink } from "../../src/fs/vfs_path.ts";

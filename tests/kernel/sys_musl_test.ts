@@ -6,7 +6,7 @@
  * membarrier. (mtest compares the same calls with qemu-riscv32 through
  * musl: tests/guest/musl_test.ts.)
  */
-import { CONS_INPUT } from "../../src/abi/layout_console.ts";
+import { CONS_INPUT } from "../../src/abi/layout/console.ts";
 import { consoleAlloc, consolePut } from "../../src/kernel/console.ts";
 import assert from "node:assert/strict";
 import {

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { EFAULT, EINVAL } from "../../src/abi/errno.ts";
-import { FDT_FDS } from "../../src/abi/layout.ts";
+import { FDT_FDS } from "../../src/abi/layout/mod.ts";
 import { POLLFD_BYTES, POLLIN, POLLOUT } from "../../src/abi/poll.ts";
 import { AF_UNIX, SOCK_STREAM } from "../../src/abi/socket.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MM, STAT } from "../../src/abi/layout.ts";
+import { MM, VMSTAT } from "../../src/abi/layout/mod.ts";
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -97,9 +97,9 @@ Deno.test("two Workers faulting one mm concurrently end with consistent PTEs and
   assert.ok(anon > 0 && results.every((r) => r.faults > 0));
   assert.equal(mmField(mem, mm, MM.rssAnon), anon, `rss (seed ${seed})`);
   assert.equal(mmGauges(mem).anonFrames, anon);
-  assert.equal(statRead(mem, STAT.faultAnon), anon, `each anon page counted once (seed ${seed})`);
-  assert.ok(statRead(mem, STAT.faultZero) >= zero);
-  assert.equal(statRead(mem, STAT.faultCow), 0);
+  assert.equal(statRead(mem, VMSTAT.faultAnon), anon, `each anon page counted once (seed ${seed})`);
+  assert.ok(statRead(mem, VMSTAT.faultZero) >= zero);
+  assert.equal(statRead(mem, VMSTAT.faultCow), 0);
   const tables = mmField(mem, mm, MM.ptFrames);
   assert.equal(tables, 3, "root + two level-0 tables, none leaked by a lost race");
   assert.equal(freeFrameCount(mem), free0 - anon - tables);

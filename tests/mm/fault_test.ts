@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { STAT } from "../../src/abi/layout.ts";
+import { VMSTAT } from "../../src/abi/layout/mod.ts";
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -58,10 +58,10 @@ function anonMap(mem: Memory, mm: number, pages: number, prot = RW, flags = ANON
 }
 
 const stats = (mem: Memory) => ({
-  anon: statRead(mem, STAT.faultAnon),
-  zero: statRead(mem, STAT.faultZero),
-  cow: statRead(mem, STAT.faultCow),
-  copied: statRead(mem, STAT.copiedCow),
+  anon: statRead(mem, VMSTAT.faultAnon),
+  zero: statRead(mem, VMSTAT.faultZero),
+  cow: statRead(mem, VMSTAT.faultCow),
+  copied: statRead(mem, VMSTAT.copiedCow),
 });
 
 Deno.test("handleMmFault() maps the zero page read-only, special, on an anonymous read", () => {

@@ -28,7 +28,7 @@ import {
 } from "../../src/mm/memmap.ts";
 import { mmAlloc, mmField, mmPut, zeroPfn } from "../../src/mm/mm.ts";
 import { doMmap } from "../../src/mm/mmap.ts";
-import { MM } from "../../src/abi/layout.ts";
+import { MM } from "../../src/abi/layout/mod.ts";
 import { boot, fillFrame, pfnAt, pteAt, userLoad, userStore } from "./_mm_helpers.ts";
 import { dax, daxPfn, OPS_DAX } from "./_test_vmops.ts";
 

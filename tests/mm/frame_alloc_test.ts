@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertInvariants } from "../_invariants.ts";
 import { ENOMEM } from "../../src/abi/errno.ts";
-import { type LayoutConfig } from "../../src/abi/layout.ts";
+import { type LayoutConfig } from "../../src/abi/layout/mod.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import { asPfn, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
@@ -14,7 +14,7 @@ import {
   totalFrames,
   usedFramesPeak,
 } from "../../src/mm/frame_alloc.ts";
-import { PAGE } from "../../src/abi/layout.ts";
+import { PAGE } from "../../src/abi/layout/mod.ts";
 import {
   getPage,
   pageAddMapcount,

@@ -7,14 +7,14 @@
  */
 
 import assert from "node:assert/strict";
-import { STAT } from "../../src/abi/layout.ts";
+import { VMSTAT } from "../../src/abi/layout/mod.ts";
 import { MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { PTE_SPECIAL, PTE_W, pteIsTable, pteToPfn } from "../../src/abi/sv32.ts";
 import { asVirt, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
-import { FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs_fsxattr.ts";
-import { mmapFile } from "../../src/fs/file_mm.ts";
-import { smapsBlock, snapshotVmas } from "../../src/fs/procfs_maps.ts";
-import type { InodeRef } from "../../src/fs/xipfs_live.ts";
+import { FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs/xipfs_fsxattr.ts";
+import { mmapFile } from "../../src/fs/file_vm_ops.ts";
+import { smapsBlock, snapshotVmas } from "../../src/fs/procfs/procfs_maps.ts";
+import type { InodeRef } from "../../src/fs/xipfs/xipfs_live.ts";
 import { statRead } from "../../src/hw/memory.ts";
 import { dupMm } from "../../src/mm/fork.ts";
 import { getUserPages, unpinUserPages } from "../../src/mm/gup.ts";
@@ -23,7 +23,7 @@ import { pageMapcount, pageRefcount } from "../../src/mm/memmap.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";
 import { PGDIR_SIZE, physWords, pmdIsHuge, pmdWord, walk } from "../../src/mm/pgtable.ts";
-import { switchMm } from "../../src/mm/tlb.ts";
+import { switchMm } from "../../src/mm/tlb_flush.ts";
 import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { assertInvariants } from "../_invariants.ts";
@@ -77,7 +77,7 @@ function map(s: Setup, len: number, prot: number, flags: number, pgoff = 0): num
 
 const pmdOf = (s: Setup, va: number): Pte =>
   Atomics.load(physWords(s.m.mem), pmdWord(s.m.mem, s.mm, asVirt(va))) as Pte;
-const pmdFaults = (s: Setup): number => statRead(s.m.mem, STAT.faultDaxPmd);
+const pmdFaults = (s: Setup): number => statRead(s.m.mem, VMSTAT.faultDaxPmd);
 const read = (s: Setup, va: number, n: number): Uint8Array => {
   const got = copyFromUser(s.m.mem, s.mm, asVirt(va), n);
   assert.ok(got instanceof Uint8Array, `load at 0x${va.toString(16)}: ${got}`);
@@ -91,7 +91,7 @@ for (const memmap of [false, true]) {
     const s = setup(memmap);
     const a = map(s, 2 * MB4, PROT_READ, MAP_SHARED);
     assert.equal(a % MB4, 0, "thp_get_unmapped_area: a 4 MiB-aligned address");
-    const f0 = pmdFaults(s), d0 = statRead(s.m.mem, STAT.faultDax);
+    const f0 = pmdFaults(s), d0 = statRead(s.m.mem, VMSTAT.faultDax);
     assert.deepEqual(read(s, a + 12345, 100), s.data.subarray(12345, 12445));
     const pmd = pmdOf(s, a);
     assert.ok(pmdIsHuge(pmd), "the root entry is a leaf");
@@ -99,7 +99,7 @@ for (const memmap of [false, true]) {
     assert.ok((pmd & PTE_SPECIAL) !== 0 && (pmd & PTE_W) === 0, "special, read-only");
     assert.deepEqual(read(s, a, 2 * MB4), s.data, "the whole file through two megapages");
     assert.equal(pmdFaults(s) - f0, 2, "one fault per 4 MiB");
-    assert.equal(statRead(s.m.mem, STAT.faultDax) - d0, 0, "no 4 KiB fault");
+    assert.equal(statRead(s.m.mem, VMSTAT.faultDax) - d0, 0, "no 4 KiB fault");
     const smaps = snapshotVmas(s.m.mem, s.mm, true).map(smapsBlock).join("");
     assert.match(smaps, /FilePmdMapped: +8192 kB/, "smaps shows both megapages");
     assertInvariants(s.m.mem, { fsck: true });
@@ -176,10 +176,10 @@ for (const memmap of [false, true]) {
     const a = map(s, MB4, PROT_READ | PROT_WRITE, MAP_PRIVATE);
     read(s, a, 1);
     assert.ok(pmdIsHuge(pmdOf(s, a)), "a private read maps a megapage");
-    const cow0 = statRead(s.m.mem, STAT.faultCow);
+    const cow0 = statRead(s.m.mem, VMSTAT.faultCow);
     assert.equal(copyToUser(s.m.mem, s.mm, asVirt(a + 2 * BS), new Uint8Array([0x11])), 0);
     assert.ok(pteIsTable(pmdOf(s, a)), "split for the COW");
-    assert.equal(statRead(s.m.mem, STAT.faultCow) - cow0, 1, "one page copied");
+    assert.equal(statRead(s.m.mem, VMSTAT.faultCow) - cow0, 1, "one page copied");
     const out = new Uint8Array(1);
     s.m.fs.daxRead(s.ip, 2 * BS, out);
     assert.equal(out[0], s.data[2 * BS], "the file is untouched");

@@ -10,7 +10,7 @@ import {
   VMA,
   VMA_WORDS,
   VMAS_PER_TASK,
-} from "../../src/abi/layout.ts";
+} from "../../src/abi/layout/mod.ts";
 import { MUTEX_WORDS, RWSEM_WORDS } from "../../src/sync/mod.ts";
 
 Deno.test("mm records keep their fields inside the record and leave room for the locks", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { assertInvariants } from "../_invariants.ts";
-import { type LayoutConfig, PAGE, PAGE_WORDS } from "../../src/abi/layout.ts";
+import { type LayoutConfig, PAGE, PAGE_WORDS } from "../../src/abi/layout/mod.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import { asPfn, type Pfn } from "../../src/abi/types.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";

@@ -25,7 +25,7 @@ import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
 import { physWords, pteLoad, walk } from "../../src/mm/pgtable.ts";
-import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../../src/mm/tlb.ts";
+import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../../src/mm/tlb_flush.ts";
 import { setCurrentTid } from "../../src/sync/mod.ts";
 import { rng } from "./_mm_helpers.ts";
 

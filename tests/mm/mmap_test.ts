@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EACCES, EBADF, EEXIST, EINVAL, ENODEV, ENOMEM, EOVERFLOW } from "../../src/abi/errno.ts";
-import { MM, mmBase, VMAS_PER_TASK } from "../../src/abi/layout.ts";
+import { MM, mmBase, VMAS_PER_TASK } from "../../src/abi/layout/mod.ts";
 import {
   MADV_DONTNEED,
   MAP_ANONYMOUS,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MM, mmBase } from "../../src/abi/layout.ts";
+import { MM, mmBase } from "../../src/abi/layout/mod.ts";
 import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, pteToPfn } from "../../src/abi/sv32.ts";
 import { asPfn, asPte, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";

@@ -10,7 +10,7 @@ import { asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmapReadLock, mmapReadUnlock, mmPut, TASK_SIZE } from "../../src/mm/mm.ts";
 import { doBrk, doMmap, doMprotect, doMunmap, setBrkStart } from "../../src/mm/mmap.ts";
-import { switchMm } from "../../src/mm/tlb.ts";
+import { switchMm } from "../../src/mm/tlb_flush.ts";
 import { findVma, vmaEnd, vmaStart } from "../../src/mm/vma.ts";
 import { boot, userLoad, userStore } from "./_mm_helpers.ts";
 

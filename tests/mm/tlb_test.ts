@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { assertInvariants } from "../_invariants.ts";
-import { MM, mmBase, TASK_TLB, taskBase } from "../../src/abi/layout.ts";
+import { MM, mmBase, TASK_TLB, taskBase } from "../../src/abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, pteToPfn } from "../../src/abi/sv32.ts";
 import { asPte, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
@@ -17,7 +17,7 @@ import {
   tlbAck,
   tlbCurrentGen,
   tlbPoll,
-} from "../../src/mm/tlb.ts";
+} from "../../src/mm/tlb_flush.ts";
 import { boot } from "./_mm_helpers.ts";
 import { startJob, waitUntil } from "./_workers.ts";
 import { type HartJob, POISON } from "./mm_worker.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EFAULT } from "../../src/abi/errno.ts";
-import { STAT } from "../../src/abi/layout.ts";
+import { VMSTAT } from "../../src/abi/layout/mod.ts";
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -29,7 +29,7 @@ Deno.test("copyToUser() then copyFromUser() round-trips across pages, faulting t
   const bytes = new Uint8Array(3 * P - 100).map(() => Math.floor(r() * 256));
   const va = asVirt(BASE + 50);
   assert.equal(copyToUser(mem, mm, va, bytes), 0);
-  assert.equal(statRead(mem, STAT.faultAnon), 3, "three pages faulted by the write");
+  assert.equal(statRead(mem, VMSTAT.faultAnon), 3, "three pages faulted by the write");
   const back = copyFromUser(mem, mm, va, bytes.length);
   assert.ok(back instanceof Uint8Array);
   assert.deepEqual(back, bytes, `seed ${seed}`);
@@ -37,7 +37,7 @@ Deno.test("copyToUser() then copyFromUser() round-trips across pages, faulting t
   // A read of untouched memory maps the zero page.
   const z = copyFromUser(mem, mm, asVirt(BASE + 3 * P + 8), 16);
   assert.deepEqual(z, new Uint8Array(16));
-  assert.equal(statRead(mem, STAT.faultZero), 1);
+  assert.equal(statRead(mem, VMSTAT.faultZero), 1);
   mmPut(mem, mm);
 });
 

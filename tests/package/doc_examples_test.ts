@@ -17,8 +17,8 @@ export const DOC_FILES = [
   "sync.ts",
   "internals.ts",
   "src/kernel/machine.ts",
-  "src/fs/mkfs.ts",
-  "src/fs/fsck.ts",
+  "src/fs/xipfs/mkfs.ts",
+  "src/fs/xipfs/fsck.ts",
   "src/sync/arena.ts",
 ];
 

@@ -11,13 +11,13 @@
  * @module
  */
 
-import { computeLayout, type KernelLayout, writeHeader } from "../../src/abi/layout.ts";
+import { computeLayout, type KernelLayout, writeHeader } from "../../src/abi/layout/mod.ts";
 import { asTid, type Tid } from "../../src/abi/types.ts";
 import { BARRIER_WORDS, initBarrier } from "../../src/sync/barrier.ts";
 import assert from "node:assert/strict";
 import { heldLocks } from "../../src/sync/held.ts";
 import { recoverTask } from "../../src/sync/recover.ts";
-import { setCurrentTid, taskInit, taskKill, taskKillAcked } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit, taskKill, taskKillAcked } from "../../src/sync/current.ts";
 
 /** A fresh kernel-tables buffer. */
 export interface Kernel {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HEADER } from "../../src/abi/layout.ts";
+import { HEADER } from "../../src/abi/layout/mod.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import { asTid } from "../../src/abi/types.ts";
 import {
@@ -12,7 +12,7 @@ import {
 } from "../../src/sync/bitlock.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
 import { lockHolders } from "../../src/sync/recover.ts";
-import { setCurrentTid, taskInit } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit } from "../../src/sync/current.ts";
 import {
   allDone,
   enterMainTask,

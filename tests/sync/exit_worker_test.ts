@@ -3,7 +3,7 @@ import { asTid } from "../../src/abi/types.ts";
 import { heldLocks } from "../../src/sync/held.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
 import { MUTEX_WORDS } from "../../src/sync/mutex.ts";
-import { taskKillAcked } from "../../src/sync/task.ts";
+import { taskKillAcked } from "../../src/sync/current.ts";
 import { makeKernel } from "./_helpers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

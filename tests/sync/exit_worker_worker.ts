@@ -14,7 +14,7 @@ import {
   setKillAction,
   taskChaosArm,
   taskInit,
-} from "../../src/sync/task.ts";
+} from "../../src/sync/current.ts";
 import type { Tid } from "../../src/abi/types.ts";
 
 const port = self as unknown as {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HELD_MAX, TASK_DEAD, TASK_FREE, TASK_LIVE } from "../../src/abi/layout.ts";
+import { HELD_MAX, TASK_DEAD, TASK_FREE, TASK_LIVE } from "../../src/abi/layout/mod.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import { asTid } from "../../src/abi/types.ts";
 import { bitLock, bitUnlock } from "../../src/sync/bitlock.ts";
@@ -26,7 +26,7 @@ import {
   taskKillAcked,
   TaskKilled,
   taskState,
-} from "../../src/sync/task.ts";
+} from "../../src/sync/current.ts";
 import { enterMainTask, MAIN_TID, makeKernel } from "./_helpers.ts";
 
 Deno.test("heldLocks() lists every kind of lock with class, mode and bit", () => {

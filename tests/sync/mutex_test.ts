@@ -11,7 +11,7 @@ import {
   mutexTryLock,
   mutexUnlock,
 } from "../../src/sync/mutex.ts";
-import { setCurrentTid, taskInit } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit } from "../../src/sync/current.ts";
 import { allDone, enterMainTask, MAIN_TID, makeKernel, testSeed, withWorkers } from "./_helpers.ts";
 import { LOCK_MUTEX } from "./_helpers.ts";
 

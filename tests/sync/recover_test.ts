@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HEADER, TASK_DEAD } from "../../src/abi/layout.ts";
+import { HEADER, TASK_DEAD } from "../../src/abi/layout/mod.ts";
 import { asTid, type Tid } from "../../src/abi/types.ts";
 import { bitIsLocked } from "../../src/sync/bitlock.ts";
 import {
@@ -26,7 +26,7 @@ import {
   rwsemWriter,
   upRead,
 } from "../../src/sync/rwsem.ts";
-import { setCurrentTid, taskInit, taskState } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit, taskState } from "../../src/sync/current.ts";
 import {
   allDone,
   enterMainTask,

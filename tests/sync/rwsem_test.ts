@@ -14,7 +14,7 @@ import {
   upRead,
   upWrite,
 } from "../../src/sync/rwsem.ts";
-import { setCurrentTid, taskInit } from "../../src/sync/task.ts";
+import { setCurrentTid, taskInit } from "../../src/sync/current.ts";
 import {
   allDone,
   enterMainTask,

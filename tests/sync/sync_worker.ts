@@ -15,7 +15,13 @@ import { LockClass } from "../../src/sync/lockdep.ts";
 import { mutexLock, mutexUnlock } from "../../src/sync/mutex.ts";
 import { downRead, downWrite, upRead, upWrite } from "../../src/sync/rwsem.ts";
 import { readSeqBegin, readSeqRetry, writeSeqBegin, writeSeqEnd } from "../../src/sync/seqcount.ts";
-import { KILL_POLL_MS, killCheck, setCurrentTid, taskExit, taskInit } from "../../src/sync/task.ts";
+import {
+  KILL_POLL_MS,
+  killCheck,
+  setCurrentTid,
+  taskExit,
+  taskInit,
+} from "../../src/sync/current.ts";
 import { LOCK_MUTEX, LOCK_RWSEM, rng, type WorkerMsg, type WorkerStart } from "./_helpers.ts";
 
 type Args = Record<string, number>;

@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { mkfs } from "../../src/fs/mkfs.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { decodeFrameCodes, type FrameMap } from "../../src/ui/encode.ts";
 import { startViewServer } from "../../src/ui/server.ts";

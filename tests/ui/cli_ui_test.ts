@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkfs } from "../../src/fs/mkfs.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 
 const MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;

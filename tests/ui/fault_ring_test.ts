@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { STAT } from "../../src/abi/layout.ts";
+import { VMSTAT } from "../../src/abi/layout/mod.ts";
 import {
   FRING,
   FRING_ENTRIES,
@@ -8,7 +8,7 @@ import {
   TSTAT,
   TSTAT_COMM_BYTES,
   tstatBase,
-} from "../../src/abi/layout_fring.ts";
+} from "../../src/abi/layout/fring.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../../src/abi/sv32.ts";
 import { asPfn, asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
@@ -54,7 +54,7 @@ const count = (mem: Memory, n: number, from = 0) => {
 Deno.test("countFault() bumps the stats counter, the task's counter and writes one ring record", () => {
   withProcess((mem, pid, tid) => {
     countFault(mem, FAULT_KIND.fileMajor, asVirt(0x1234_5000), asPfn(77));
-    assert.equal(statRead(mem, STAT.faultFileMajor), 1);
+    assert.equal(statRead(mem, VMSTAT.faultFileMajor), 1);
     const r = readFaultRing(mem, null);
     assert.deepEqual(r.records, [{ n: 0, pid, va: 0x1234_5000, kind: "file_major", pfn: 77 }]);
     assert.equal(r.next, 1);
@@ -149,7 +149,7 @@ Deno.test("countFault() drops its record when a lapped writer is still in the en
     assert.equal(Atomics.load(mem.k32, base + FRING.dropped), 1);
     assert.equal(Atomics.load(mem.k32, e + FRING_ENTRY.seq), 1, "the entry was left alone");
     assert.equal(readFaultRing(mem, null).dropped, 1);
-    assert.equal(statRead(mem, STAT.faultDax), 1, "the fault still counts");
+    assert.equal(statRead(mem, VMSTAT.faultDax), 1, "the fault still counts");
   });
 });
 

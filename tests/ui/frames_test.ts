@@ -9,8 +9,8 @@ import {
 } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE, pfnToPte, PTE_R, PTE_U, PTE_V } from "../../src/abi/sv32.ts";
 import { asPfn, asTid, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
-import { mkfs } from "../../src/fs/mkfs.ts";
-import { openVolume } from "../../src/fs/xipfs_format.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
+import { openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { procAlloc, procSet } from "../../src/kernel/proc.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Ajv2020 } from "npm:ajv@8/dist/2020.js";
-import { mkfs } from "../../src/fs/mkfs.ts";
+import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { STATS_VERSION, statsJson } from "../../src/kernel/stats.ts";
 import { decodeFrameCodes, type FrameMap } from "../../src/ui/encode.ts";

@@ -10,7 +10,7 @@
  * those bytes, then compiles and instantiates the bytes itself (V8 compiles
  * per isolate; see bench/REPORT.md for what that costs).
  *
- * The arena is a ring (layout_jit.ts): a writer reserves [head, head + n)
+ * The arena is a ring (layout/jit.ts): a writer reserves [head, head + n)
  * with a compare-and-swap on JITH.ring, wrapping to 0 with the next epoch
  * when the end is reached, writes the record, and only then points
  * dir[pfn] at it. A reader checks, before and after copying, that no writer
@@ -21,7 +21,7 @@
  * @module
  */
 
-import { JITH, JREC, JREC_HEADER_BYTES, JREC_MAGIC } from "../../abi/layout_jit.ts";
+import { JITH, JREC, JREC_HEADER_BYTES, JREC_MAGIC } from "../../abi/layout/jit.ts";
 import type { JitShared } from "./shared.ts";
 
 const FRAME_BYTES = 4096;

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { JITH } from "../../abi/layout_jit.ts";
+import { JITH } from "../../abi/layout/jit.ts";
 import { KernelPanic } from "../../abi/panic.ts";
 import { HartState, STATE, STATE_SLOTS, stateBytes } from "../hart_state.ts";
 import type { HartMmu } from "../hart_mmu.ts";

@@ -1,6 +1,6 @@
 /**
  * The translator's shared state: per-frame code generations and marks, the
- * mark epoch, the counters, and the product arena's bytes (src/abi/layout_jit.ts).
+ * mark epoch, the counters, and the product arena's bytes (src/abi/layout/jit.ts).
  *
  * Linux/QEMU/v86 names: the mark is v86's `has_code` and QEMU's clean
  * DIRTY_MEMORY_CODE bit (a page with translation blocks, whose TLB entries
@@ -30,7 +30,7 @@ import {
   JITH,
   type JitLayout,
   jitLayout,
-} from "../../abi/layout_jit.ts";
+} from "../../abi/layout/jit.ts";
 
 /** When tier 1 translates a frame: "auto" once it is hot, "eager" at its first dispatch. */
 export type JitMode = "auto" | "eager";
