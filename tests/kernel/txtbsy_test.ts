@@ -55,6 +55,31 @@ for (const dax of ["always", "never"] as const) {
   });
 }
 
+Deno.test("a running musl program and its interpreter (PT_INTERP) cannot be opened for writing (ETXTBSY); what ld.so maps can", async () => {
+  const m = await Machine.boot({ from: tree, size: 16 << 20, ram: 32 << 20, warm: 2 });
+  try {
+    const interp = "/lib/ld-musl-riscv32.so.1";
+    assert.equal((await out(m, ["/bin/poke", interp])).code, 0, "before: it opens for writing");
+    // A Lua loop long enough to outlast the checks; it is killed after them.
+    const lua = m.spawn("/bin/lua", ["lua", "-e", "local x = 0 for i = 1, 2e9 do x = x + i end"], {
+      stdout: () => {},
+    });
+    await new Promise((r) => setTimeout(r, 300)); // exec mapped the interpreter and liblua
+    for (const path of [interp, "/bin/lua"]) {
+      const r = await out(m, ["/bin/poke", path]);
+      assert.equal(r.text, `poke: ${path}: errno 26\n`, `${path} while lua runs`);
+    }
+    // liblua.so is mapped by musl's ld.so with mmap, in user space: as on
+    // Linux (MAP_DENYWRITE is ignored), that does not deny writers.
+    assert.equal((await out(m, ["/bin/poke", "/lib/liblua.so"])).code, 0, "liblua.so opens");
+    assert.ok(m.kill(lua.pid, SIGKILL));
+    await within(lua.wait(), 60_000, "lua killed");
+    assert.equal((await out(m, ["/bin/poke", interp])).code, 0, "after: the denial is gone");
+  } finally {
+    await m.shutdown();
+  }
+});
+
 Deno.test("exec of a program that is open for writing fails with ETXTBSY (126); it runs once closed", async () => {
   const m = await Machine.boot({ from: tree, size: 16 << 20, ram: 32 << 20, warm: 2 });
   try {
