@@ -116,6 +116,10 @@ export const SYSTEM_DIRS: readonly [string, number][] = [
 /**
  * Create the SYSTEM_DIRS missing from the mounted filesystem `vfs`. Main
  * thread at boot, before any process runs; uses a temporary fd table.
+ * Entry: no lock held; each vfsMkdir walks the parent (directory i_rwsems
+ * for read in turn, the inode-cache lock) and takes the parent's i_rwsem
+ * for write; the temporary fd table is claimed lock-free (fdtAlloc) and
+ * freed as vfsProcExit. Returns with no lock held.
  *
  * @returns 0, or the first error other than EEXIST
  */

@@ -137,7 +137,8 @@ function firstConflict(mem: Memory, ino: number, req: FileLock): FileLock | null
 }
 
 /**
- * F_GETLK: the first lock on `ino` that would block `req`.
+ * F_GETLK: the first lock on `ino` that would block `req`. Entry: no lock
+ * held; takes and drops the lock table's mutex (FILE_TABLE class).
  *
  * @returns it, or null when `req` could be set
  */
@@ -158,7 +159,9 @@ function freeRecords(mem: Memory, n: number): number[] {
  * F_SETLK: set, change or (type F_UNLCK) remove the owner's lock over
  * [req.start, req.end) of `ino`. With `waiterSlot` >= 0 (F_SETLKW) a
  * conflict is recorded in the waits table for deadlock detection, and a
- * cycle through the lock owners gives -EDEADLK.
+ * cycle through the lock owners gives -EDEADLK. Entry: no lock held;
+ * takes and drops the lock table's mutex (FILE_TABLE class), in a no-kill
+ * region.
  *
  * @returns 0, -EAGAIN (a conflicting lock exists), -EDEADLK, -ENOLCK (no record free)
  */
@@ -245,7 +248,11 @@ function setWait(mem: Memory, slot: number, waiter: number, blocker: number): vo
   mem.k32[w + 1] = blocker;
 }
 
-/** Forget task `slot`'s wait (an F_SETLKW that gave up: signal, kill). */
+/**
+ * Forget task `slot`'s wait (an F_SETLKW that gave up: signal, kill).
+ * Entry: no lock held; takes and drops the lock table's mutex (FILE_TABLE
+ * class).
+ */
 export function locksWaitDone(mem: Memory, slot: number): void {
   locked(mem, () => setWait(mem, slot, 0, 0));
 }

@@ -74,7 +74,10 @@ export const R_OK = 4, W_OK = 2, X_OK = 1;
 /**
  * faccessat(2) for the only user xip has, root (uid 0): existence, and
  * for X_OK an execute bit on a non-directory (root's DAC override reads
- * and writes anything, Linux's generic_permission).
+ * and writes anything, Linux's generic_permission). Entry: no lock held;
+ * the walk takes each directory's i_rwsem for read in turn and the
+ * inode-cache lock (iget, iput); getattr takes none. Returns with no lock
+ * held.
  *
  * @returns 0, -EACCES, or a lookup errno
  */

@@ -64,7 +64,11 @@ const nonblock = (flags: number | undefined): boolean => ((flags ?? 0) & O_NONBL
 /**
  * Make a pipe and install its two ends in `proc`'s fd table (Linux's
  * do_pipe2): [read fd, write fd], O_RDONLY and O_WRONLY, with `flags`'
- * O_NONBLOCK on both and O_CLOEXEC on both fds.
+ * O_NONBLOCK on both and O_CLOEXEC on both fds. Entry: no lock held;
+ * pipeAlloc claims a pipe record lock-free (a CAS), each vfsInstallFile
+ * takes and drops FILES.lock and the fd-table lock (both FILE_TABLE), and a
+ * failed install closes the read end as vfsClose. Returns with no lock
+ * held.
  *
  * @returns the two fds, or -ENFILE (no pipe record or open-file record), -EMFILE
  */

@@ -136,7 +136,12 @@ function range(fl: Flock, pos: number, size: number): [number, number] | number 
 }
 
 /**
- * fcntl(fd, cmd, struct flock *arg) for a record-lock command.
+ * fcntl(fd, cmd, struct flock *arg) for a record-lock command. Entry: no
+ * lock held (a syscall); the struct flock is read and written under
+ * mmap_lock (read) as userRead and userWrite; lockInfo takes and drops the
+ * fd-table lock (FILE_TABLE); the lock table is tested and changed under
+ * its mutex (FILE_TABLE class, locks.ts), and F_SETLKW sleeps with no lock
+ * held. Returns with no lock held.
  *
  * @returns 0, -EBADF (bad fd, or the access mode does not allow the lock
  *   type), -EINVAL, -EFAULT, -EAGAIN (F_SETLK conflict), -EDEADLK, -ERESTARTSYS,

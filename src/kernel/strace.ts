@@ -374,6 +374,8 @@ export function formatResult(ret: number, asHex: boolean): string {
  * The line for one call: `[pid N] name(args) = result`. `ret` null means
  * the call did not return (exit, exit_group): ` = ?`. `regs` are a0..a5
  * as they were on entry; `def` undefined is a number xip does not implement.
+ * Entry: no lock held; string and path arguments are read under mmap_lock
+ * (read) as userRead. Returns with no lock held.
  */
 export function straceLine(
   t: Task,

@@ -54,7 +54,12 @@ export function sysDup3(t: Task, oldFd: number, newFd: number, flags: number): n
 /**
  * fcntl64(fd, cmd, arg). The call is killable for F_SETLKW's sleep; the
  * record-lock code keeps its own references recorded (posix_lock.ts), and
- * every other command runs as a no-kill region.
+ * every other command runs as a no-kill region. Entry: no lock held (a
+ * syscall); the lock commands lock as fcntlLock, the others as vfsFcntl
+ * (the fd-table lock, FILE_TABLE, taken and dropped). Returns with no lock
+ * held.
+ *
+ * @returns the command's result, or -EBADF, -EINVAL, or fcntlLock's errno
  */
 export function sysFcntl64(t: Task, fd: number, cmd: number, arg: number): number {
   if (isLockCmd(cmd)) return fcntlLock(t, fd, cmd, arg >>> 0);
@@ -128,10 +133,24 @@ function vectoredAt(
   return done;
 }
 
-/** preadv(fd, iov, cnt, pos_lo, pos_hi). */
+/**
+ * preadv(fd, iov, cnt, pos_lo, pos_hi).
+ * Entry: no lock held (a syscall); the iovec array is read under mmap_lock
+ * (read) as readIovec, then each iovec locks as pread64. Returns with
+ * no lock held.
+ *
+ * @returns bytes moved, or -errno
+ */
 export const sysPreadv = (t: Task, fd: number, iov: number, cnt: number, lo: number, hi: number) =>
   vectoredAt(t, fd, iov, cnt, argU64(lo, hi), false);
-/** pwritev(fd, iov, cnt, pos_lo, pos_hi). */
+/**
+ * pwritev(fd, iov, cnt, pos_lo, pos_hi).
+ * Entry: no lock held (a syscall); the iovec array is read under mmap_lock
+ * (read) as readIovec, then each iovec locks as pwrite64. Returns with
+ * no lock held.
+ *
+ * @returns bytes moved, or -errno
+ */
 export const sysPwritev = (t: Task, fd: number, iov: number, cnt: number, lo: number, hi: number) =>
   vectoredAt(t, fd, iov, cnt, argU64(lo, hi), true);
 
@@ -143,7 +162,14 @@ function rwfCheck(flags: number, write: boolean): number {
   return 0;
 }
 
-/** preadv2(fd, iov, cnt, pos_lo, pos_hi, flags). */
+/**
+ * preadv2(fd, iov, cnt, pos_lo, pos_hi, flags).
+ * Entry: no lock held (a syscall); the iovec array is read under mmap_lock
+ * (read) as readIovec, then each iovec locks as pread64 (offset -1:
+ * the whole call as readv). Returns with no lock held.
+ *
+ * @returns bytes moved, or -errno
+ */
 export function sysPreadv2(
   t: Task,
   fd: number,
@@ -161,6 +187,12 @@ export function sysPreadv2(
 /**
  * pwritev2(fd, iov, cnt, pos_lo, pos_hi, flags). RWF_APPEND writes at the
  * end of the file whatever the offset, like O_APPEND for this call.
+ * Entry: no lock held (a syscall); the iovec array is read under mmap_lock
+ * (read) as readIovec, then each iovec locks as pwrite64 (offset -1: the
+ * whole call as writev). RWF_APPEND first takes and drops the fd-table
+ * lock (FILE_TABLE) for the fstat and the flags. Returns with no lock held.
+ *
+ * @returns bytes moved, or -errno
  */
 export function sysPwritev2(
   t: Task,
@@ -184,7 +216,15 @@ export function sysPwritev2(
   return vectoredAt(t, fd, iov, cnt, pos, true);
 }
 
-/** fdatasync(fd): fsync (xipfs makes data and metadata durable together). */
+/**
+ * fdatasync(fd): fsync (xipfs makes data and metadata durable together).
+ * Entry: no lock held (a syscall); locks as vfsFsync (the fd-table lock,
+ * FILE_TABLE, for the file reference; each dirty page's lock in turn, the
+ * block-map lock to fill holes, and the image's sync lock). Returns with
+ * no lock held.
+ *
+ * @returns 0, or -EBADF, -EIO
+ */
 export function sysFdatasync(t: Task, fd: number): number {
   return t.files.fsync(fd);
 }

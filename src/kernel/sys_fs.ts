@@ -230,7 +230,8 @@ export function sysPwrite64(
 }
 
 /**
- * Read and check an iovec array: [base, len] pairs.
+ * Read and check an iovec array: [base, len] pairs. Entry: no lock held;
+ * locks as userRead (mmap_lock for reading; nothing held on return).
  *
  * @returns the pairs, or -EINVAL (count or total too large), -EFAULT
  */

@@ -34,7 +34,12 @@ export const UTS = {
 } as const;
 const UTS_FIELD = 65;
 
-/** uname(struct new_utsname *). */
+/**
+ * uname(struct new_utsname *). Entry: no lock held (a syscall); locks as
+ * userWrite (mmap_lock for reading).
+ *
+ * @returns 0 or -EFAULT
+ */
 export function sysUname(t: Task, buf: number): number {
   const b = new Uint8Array(UTS_FIELD * 6);
   const enc = new TextEncoder();
@@ -85,7 +90,12 @@ function setLimit(t: Task, res: number, soft: bigint, hard: bigint): number {
 
 /**
  * prlimit64(pid, resource, new, old): pid 0 or the caller's own (xip has
- * no way to reach another process's limits: -ESRCH).
+ * no way to reach another process's limits: -ESRCH). Entry: no lock held
+ * (a syscall); the limits are read and written under mmap_lock (read) as
+ * userRead and userWrite; a new RLIMIT_NOFILE takes and drops the fd-table
+ * lock (FILE_TABLE).
+ *
+ * @returns 0, or -ESRCH, -EINVAL, -EPERM, -EFAULT
  */
 export function sysPrlimit64(t: Task, pid: number, res: number, newp: number, oldp: number) {
   if (pid !== 0 && pid !== t.pid) return -ESRCH;
@@ -117,7 +127,12 @@ const RANDOM_CHUNK = 65536;
 /** Largest getrandom request served in one call (Linux caps at 32 MiB - 1). */
 const GETRANDOM_MAX = (32 << 20) - 1;
 
-/** getrandom(buf, len, flags): the host's CSPRNG, never blocking. */
+/**
+ * getrandom(buf, len, flags): the host's CSPRNG, never blocking. Entry: no
+ * lock held (a syscall); locks as userWrite (mmap_lock for reading) per chunk.
+ *
+ * @returns the bytes written, or -EINVAL, -EFAULT
+ */
 export function sysGetrandom(t: Task, buf: number, len: number, flags: number): number {
   if ((flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) !== 0) return -EINVAL;
   if ((flags & GRND_INSECURE) !== 0 && (flags & GRND_RANDOM) !== 0) return -EINVAL;
@@ -168,7 +183,10 @@ export function sysMembarrier(t: Task, cmd: number, flags: number): number {
 /**
  * sched_getaffinity(pid, len, mask): a process runs on its own hart and
  * nowhere else, so its mask has one CPU. Returns the mask's size in bytes
- * (one 32-bit word), as the raw syscall does.
+ * (one 32-bit word), as the raw syscall does. Entry: no lock held (a
+ * syscall); locks as userWrite (mmap_lock for reading).
+ *
+ * @returns 4, or -ESRCH, -EINVAL, -EFAULT
  */
 export function sysSchedGetaffinity(t: Task, pid: number, len: number, mask: number): number {
   if (pid !== 0 && pid !== t.pid) return -ESRCH;

@@ -17,6 +17,9 @@ import { userWrite } from "./uaccess_task.ts";
 /**
  * pipe2(int fds[2], flags): O_CLOEXEC and O_NONBLOCK are honoured. O_DIRECT
  * (packet mode) is not implemented and, like any other flag, is -EINVAL.
+ * Entry: no lock held (a syscall); locks as pipeCreate (FILES.lock and the
+ * fd-table lock, FILE_TABLE, each taken and dropped), then writes the fds
+ * under mmap_lock (read) as userWrite.
  *
  * @returns 0, or -EINVAL, -EFAULT (nothing is left open), -ENFILE, -EMFILE
  */

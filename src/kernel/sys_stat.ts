@@ -99,12 +99,24 @@ export function encodeStatx(st: VStat): Uint8Array {
 /**
  * The path argument of an *at() call, or -errno. A relative path against
  * a dirfd that is no directory is -ENOTDIR in the lookup (files.ts #base).
+ * Entry: no lock held; locks as userPath (mmap_lock for reading, nothing
+ * held on return).
+ *
+ * @returns the path, or -EFAULT, -ENAMETOOLONG
  */
 export function atPath(t: Task, _dirfd: number, va: number): string | number {
   return userPath(t, va);
 }
 
-/** statx(dirfd, path, flags, mask, struct statx *). */
+/**
+ * statx(dirfd, path, flags, mask, struct statx *). Entry: no lock held (a
+ * syscall); the path is read and the result written under mmap_lock (read) as
+ * userPath and userWrite; the walk takes each directory's i_rwsem for read in
+ * turn and the inode-cache lock (iget, iput); AT_EMPTY_PATH on a fd takes and
+ * drops the fd-table lock (FILE_TABLE) in fdStat. Returns with no lock held.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, or a lookup errno
+ */
 export function sysStatx(
   t: Task,
   dirfd: number,
@@ -129,7 +141,16 @@ export function sysStatx(
   return userWrite(t, buf, encodeStatx(st));
 }
 
-/** faccessat2(dirfd, path, mode, flags); faccessat is the same with flags 0. */
+/**
+ * faccessat2(dirfd, path, mode, flags); faccessat is the same with flags 0.
+ * Entry: no lock held (a syscall); the path is read under mmap_lock (read) as
+ * userPath; then locks as vfsAccess: the walk takes each directory's i_rwsem
+ * for read in turn and the inode-cache lock (iget, iput); AT_EMPTY_PATH on a
+ * fd takes and drops the fd-table lock (FILE_TABLE) in fdStat. Returns with
+ * no lock held.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, -EACCES, or a lookup errno
+ */
 export function sysFaccessat2(
   t: Task,
   dirfd: number,
@@ -148,10 +169,19 @@ export function sysFaccessat2(
   return t.files.accessat(dirfd, path, mode, (flags & AT_SYMLINK_NOFOLLOW) === 0);
 }
 
+/** faccessat(dirfd, path, mode): faccessat2 with flags 0. Entry: as sysFaccessat2. */
 export const sysFaccessat = (t: Task, dirfd: number, pathp: number, mode: number): number =>
   sysFaccessat2(t, dirfd, pathp, mode, 0);
 
-/** readlinkat(dirfd, path, buf, bufsiz): bytes placed (no NUL), cut at bufsiz. */
+/**
+ * readlinkat(dirfd, path, buf, bufsiz): bytes placed (no NUL), cut at bufsiz.
+ * Entry: no lock held (a syscall); the path is read and the target written
+ * under mmap_lock (read) as userPath and userWrite; the walk takes each
+ * directory's i_rwsem for read in turn and the inode-cache lock (iget, iput).
+ * Returns with no lock held.
+ *
+ * @returns the byte count, or -EINVAL, -EFAULT, or a lookup errno
+ */
 export function sysReadlinkat(
   t: Task,
   dirfd: number,
@@ -169,7 +199,14 @@ export function sysReadlinkat(
   return w < 0 ? w : bytes.length;
 }
 
-/** getcwd(buf, size): the length written, NUL included, or -ERANGE. */
+/**
+ * getcwd(buf, size): the length written, NUL included. Entry: no lock held
+ * (a syscall); locks as vfsGetcwd (each step's directory locks inside lookup
+ * and readdir, the inode-cache lock for iget and iput), then writes under
+ * mmap_lock (read) as userWrite. Returns with no lock held.
+ *
+ * @returns the length, or -ERANGE, -EFAULT, -ENOENT (the directory was removed)
+ */
 export function sysGetcwd(t: Task, buf: number, size: number): number {
   const cwd = t.files.getcwd();
   if (typeof cwd === "number") return cwd;
@@ -179,7 +216,15 @@ export function sysGetcwd(t: Task, buf: number, size: number): number {
   return w < 0 ? w : bytes.length;
 }
 
-/** chdir(path). */
+/**
+ * chdir(path). Entry: no lock held (a syscall); the path is read under
+ * mmap_lock (read) as userPath; the walk takes each directory's i_rwsem
+ * for read in turn and the inode-cache lock (iget, iput); the new cwd is
+ * stored atomically in the fd table, with no lock. Returns with no lock
+ * held.
+ *
+ * @returns 0, or -EFAULT, -ENOTDIR, or a lookup errno
+ */
 export function sysChdir(t: Task, pathp: number): number {
   const path = userPath(t, pathp);
   return typeof path === "number" ? path : t.files.chdir(path);
@@ -190,7 +235,15 @@ export function sysFchdir(t: Task, fd: number): number {
   return t.files.fchdir(fd);
 }
 
-/** renameat2(olddirfd, oldpath, newdirfd, newpath, flags): RENAME_NOREPLACE only. */
+/**
+ * renameat2(olddirfd, oldpath, newdirfd, newpath, flags): RENAME_NOREPLACE
+ * only. Entry: no lock held (a syscall); both paths are read under
+ * mmap_lock (read) as userPath; then locks as vfsRename (both parent walks
+ * take directory i_rwsems for read in turn, then the rename lock and the
+ * i_rwsems for write). Returns with no lock held.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, or vfsRename's errno
+ */
 export function sysRenameat2(
   t: Task,
   olddirfd: number,
@@ -209,7 +262,14 @@ export function sysRenameat2(
   return t.files.renameat(olddirfd, op, newdirfd, np, (flags & RENAME_NOREPLACE) !== 0);
 }
 
-/** symlinkat(target, newdirfd, linkpath). */
+/**
+ * symlinkat(target, newdirfd, linkpath). Entry: no lock held (a syscall);
+ * both strings are read under mmap_lock (read) as userPath; then locks as
+ * vfsSymlink (the parent walk takes directory i_rwsems for read in turn,
+ * then the parent's for write). Returns with no lock held.
+ *
+ * @returns 0, or -EFAULT, -EEXIST, -ENOENT, -ENOSPC, or a lookup errno
+ */
 export function sysSymlinkat(t: Task, targetp: number, dirfd: number, pathp: number): number {
   const target = userPath(t, targetp);
   if (typeof target === "number") return target;
@@ -218,7 +278,17 @@ export function sysSymlinkat(t: Task, targetp: number, dirfd: number, pathp: num
   return t.files.symlinkat(target, dirfd, path);
 }
 
-/** truncate64(path, len_lo, len_hi): as ftruncate of the file opened for writing. */
+/**
+ * truncate64(path, len_lo, len_hi): as ftruncate of the file opened for
+ * writing. Entry: no lock held (a syscall); the path is read under
+ * mmap_lock (read) as userPath; the open, ftruncate and close each lock as
+ * their syscalls do (the open's walk takes directory i_rwsems for read in
+ * turn; open and close take and drop FILES.lock and the fd-table lock,
+ * FILE_TABLE; the truncate takes i_rwsem and invalidate_lock for write, as
+ * vfsFtruncate). Returns with no lock held.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, or the open's or truncate's errno
+ */
 export function sysTruncate64(t: Task, pathp: number, lenLo: number, lenHi: number): number {
   const len = argU64(lenLo, lenHi);
   if (len < 0) return -EINVAL;
@@ -254,7 +324,15 @@ function statfsOut(t: Task, r: VStatfs | number, buf: number): number {
   return userWrite(t, buf, encodeStatfs64(r));
 }
 
-/** statfs64(path, size, buf): size must be sizeof(struct statfs64). */
+/**
+ * statfs64(path, size, buf): size must be sizeof(struct statfs64). Entry: no
+ * lock held (a syscall); the path is read and the result written under
+ * mmap_lock (read) as userPath and userWrite; the walk takes each directory's
+ * i_rwsem for read in turn and the inode-cache lock (iget, iput). Returns with
+ * no lock held.
+ *
+ * @returns 0, or -EINVAL, -EFAULT, or a lookup errno
+ */
 export function sysStatfs64(t: Task, pathp: number, size: number, buf: number): number {
   if (size >>> 0 !== STATFS64_BYTES) return -EINVAL;
   const path = userPath(t, pathp);
@@ -262,7 +340,14 @@ export function sysStatfs64(t: Task, pathp: number, size: number, buf: number): 
   return statfsOut(t, t.files.statfs(path), buf);
 }
 
-/** fstatfs64(fd, size, buf). The console is a tty on devpts. */
+/**
+ * fstatfs64(fd, size, buf). The console is a tty on devpts. Entry: no lock
+ * held (a syscall); the fd lookups take and drop the fd-table lock
+ * (FILE_TABLE); the result is written under mmap_lock (read) as userWrite.
+ * Returns with no lock held.
+ *
+ * @returns 0, or -EINVAL, -EBADF, -EFAULT
+ */
 export function sysFstatfs64(t: Task, fd: number, size: number, buf: number): number {
   if (size >>> 0 !== STATFS64_BYTES) return -EINVAL;
   const st = t.files.fstat(fd);

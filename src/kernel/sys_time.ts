@@ -58,7 +58,8 @@ export function kernelSleepUntil(t: Task, deadline: number): "done" | "signal" {
 }
 
 /**
- * A struct __kernel_timespec (two s64) at `va`, in ms.
+ * A struct __kernel_timespec (two s64) at `va`, in ms. Entry: no lock held;
+ * locks as userRead (mmap_lock for reading; nothing held on return).
  *
  * @returns the value, or -EFAULT, -EINVAL (negative, or tv_nsec not below 1e9)
  */
@@ -71,7 +72,12 @@ export function readTimespec(t: Task, va: number): number {
   return Number(sec) * 1000 + Number(nsec) / 1e6;
 }
 
-/** Write `ms` (>= 0) as a struct __kernel_timespec at `va`. */
+/**
+ * Write `ms` (>= 0) as a struct __kernel_timespec at `va`. Entry: no lock
+ * held; locks as userWrite (mmap_lock for reading; nothing held on return).
+ *
+ * @returns 0 or -EFAULT
+ */
 export function writeTimespec(t: Task, va: number, ms: number): number {
   const sec = Math.floor(ms / 1000);
   const nsec = Math.min(999_999_999, Math.round((ms - sec * 1000) * 1e6));
@@ -105,6 +111,9 @@ function clockNowMs(t: Task, clock: number): number | null {
  * @returns 0, -ERESTART_RESTARTBLOCK or -ERESTARTNOHAND (a signal: EINTR
  *   if a handler runs), -EINVAL (bad clock or timespec), -EOPNOTSUPP (a
  *   CPU-time clock), -EFAULT
+ *
+ * Entry: no lock held (a syscall); the timespecs are read and written under
+ * mmap_lock (read) as userRead and userWrite, and the sleep holds no lock.
  */
 export function sysClockNanosleepTime64(
   t: Task,
@@ -138,7 +147,10 @@ function nanosleepUntil(t: Task, deadline: number, abs: boolean, rem: number): n
 /**
  * clock_getres_time64(clock, res): 1 ns for the fine clocks (hrtimer
  * resolution, as Linux reports), 1 ms for the coarse ones (this host's
- * timer granularity at best). res may be NULL.
+ * timer granularity at best). res may be NULL. Entry: no lock held (a
+ * syscall); locks as writeTimespec (mmap_lock for reading).
+ *
+ * @returns 0, or -EINVAL (unknown clock), -EFAULT
  */
 export function sysClockGetresTime64(t: Task, clock: number, res: number): number {
   let ns: number;
