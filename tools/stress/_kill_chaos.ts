@@ -122,10 +122,20 @@ const THREADS_OUT = [
 const CYCLES = "20";
 
 /**
+ * A musl process for the mix: the dynamic lua writes a file through stdio,
+ * reads it back line by line, removes it and prints the sum.
+ */
+const luaChaos = (round: number): string =>
+  `local p = "/lua${round}.txt" local f = assert(io.open(p, "w")) ` +
+  `for i = 1, 2000 do f:write(i, "\\n") end f:close() local n = 0 ` +
+  `for l in io.lines(p) do n = n + tonumber(l) end os.remove(p) print("lua ok " .. n)`;
+const LUA_CHAOS_OUT = "lua ok 2001000\n";
+
+/**
  * The workload of one round: counters, compute, fsx with logs, a threaded
- * compute (two more Workers on its mm) and a process forking children one
+ * compute (two more Workers on its mm), a process forking children one
  * after another (so a victim may be a thread group, or a parent whose
- * child is then orphaned).
+ * child is then orphaned), and a musl lua (its libc and ld.so in place).
  */
 function roundArgv(round: number, r: Rand, fsxOps: number): string[][] {
   return [
@@ -137,6 +147,7 @@ function roundArgv(round: number, r: Rand, fsxOps: number): string[][] {
     ["/bin/fsx", `/fsx${round}c`, String(r.u32()), String(fsxOps), `/log${round}c`],
     ["/bin/threads", "compute", "2", "20000"],
     ["/bin/proctest", "cycles", CYCLES],
+    ["/bin/lua", "-e", luaChaos(round)],
   ];
 }
 
@@ -157,6 +168,7 @@ function survivorProblem(p: Proc): string | null {
   if (prog === "/bin/proctest" && p.out !== `${CYCLES} cycles of fork, exit, wait: ok\n`) {
     return `wrong output: ${p.out.slice(0, 200)}`;
   }
+  if (prog === "/bin/lua" && p.out !== LUA_CHAOS_OUT) return `wrong output: ${p.out.slice(0, 200)}`;
   return null;
 }
 
@@ -204,7 +216,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
     ram: (o.ramFrames ?? 8192) * 4096,
     dax: o.dax,
     lockdep: true,
-    maxProcs: 12,
+    maxProcs: 14,
     warm: 8,
     killGraceMs: 5000,
     stderr: (d) => errs.push(dec.decode(d)),
@@ -226,8 +238,10 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosReport
       const strikes: Promise<void>[] = [];
       const classes = TARGET_CLASSES[o.dax];
       // Victims: one counter, two fsx (the long runs, so that kills land
-      // mid-run) and the threaded compute or the forking process.
-      for (const i of [r.int(2), 3 + r.int(3), 3 + r.int(3), 6 + r.int(2)]) {
+      // mid-run), the threaded compute or the forking process, and in
+      // every other round the lua.
+      const lua = r.int(2) === 0 ? [8] : [];
+      for (const i of [r.int(2), 3 + r.int(3), 3 + r.int(3), 6 + r.int(2), ...lua]) {
         if (procs[i]!.victim !== "") continue;
         const pid = spawned[i]!.pid;
         procs[i]!.victim = r.int(3) === 0 ? "terminate" : "point";
