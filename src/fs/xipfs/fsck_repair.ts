@@ -595,15 +595,26 @@ class Repairer {
       } else attach.push(ino);
     }
     if (attach.length === 0) return;
-    const lf = this.lostFoundDir();
+    const root = this.vol.sb.rootIno;
+    let lf = this.lostFoundDir();
+    let where = `/${LOST_FOUND}/`;
+    if (lf === 0 && this.fitsInPlace(root, attach.length)) {
+      // As e2fsck's "Place lost files in root directory instead?", answered yes.
+      this.fix(`placing unattached inodes in / instead`, false);
+      lf = root;
+      where = "/";
+    }
     const added: Entry[] = [];
     for (const ino of attach) {
       if (this.parent[ino] !== 0 || this.live[ino] === 0) continue; // reached through an earlier one
+      if (lf === 0) {
+        this.fix(`unattached inode ${ino} (${typeName(this.live[ino]!)}): stays unattached`, false);
+        continue;
+      }
       this.fix(
-        `unattached inode ${ino} (${typeName(this.live[ino]!)}): moved to /${LOST_FOUND}/#${ino}`,
+        `unattached inode ${ino} (${typeName(this.live[ino]!)}): moved to ${where}#${ino}`,
         false,
       );
-      if (lf === 0) continue;
       const e = { ino, type: modeToFileType(this.live[ino]!), name: enc.encode(`#${ino}`) };
       added.push(e);
       this.refs[ino]!++;
@@ -619,11 +630,31 @@ class Repairer {
       );
       this.writeDir(lf, [
         { ino: lf, type: XFT_DIR, name: DOT },
-        { ino: this.vol.sb.rootIno, type: XFT_DIR, name: DOTDOT },
+        { ino: root, type: XFT_DIR, name: DOTDOT },
         ...entries,
         ...added,
       ]);
     }
+  }
+
+  /**
+   * Whether directory `dir` can take `n` more "#INO" entries in the blocks
+   * it has (packed as writeDir packs them), so that rewriting it needs no
+   * block: the fallback when /lost+found cannot be made has none to spare.
+   */
+  private fitsInPlace(dir: number, n: number): boolean {
+    const have = Math.floor(inodeGetSize(this.vol, asIno(dir)) / XIPFS_BLOCK_SIZE);
+    const sizes = this.readDir(dir).entries.map((e) => direntSize(e.name.length));
+    for (let i = 0; i < n; i++) sizes.push(direntSize(11)); // "#" and up to 10 digits
+    let blocks = 1, off = 0;
+    for (const need of sizes) {
+      if (off + need > XIPFS_BLOCK_SIZE) {
+        blocks++;
+        off = 0;
+      }
+      off += need;
+    }
+    return blocks <= have;
   }
 
   /** /lost+found, made when missing; 0 when it cannot be (no inode or block left). */
