@@ -21,6 +21,7 @@ import { SIGTASK, TIF_SIGPENDING } from "../abi/layout/signal.ts";
 import type { Hart } from "../hw/hart.ts";
 import type { Memory } from "../hw/memory.ts";
 import { killCheck } from "../sync/mod.ts";
+import { noteWaitSleep } from "../sync/current.ts";
 import { fatalSignalPending } from "./signal_send.ts";
 import { signalAttach, sigTask } from "./signal_state.ts";
 
@@ -96,6 +97,7 @@ export function signalSleep(
       if (ts.pending()) return "signal";
       const left = deadline - performance.now();
       if (left <= 0) return "timeout";
+      noteWaitSleep();
       if (Atomics.wait(k, index, value, Math.min(SIGNAL_SLICE_MS, left)) === "not-equal") {
         return "woken";
       }

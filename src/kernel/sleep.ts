@@ -21,7 +21,7 @@ import { ERESTARTSYS } from "../abi/signal.ts";
 import { SIGTASK, TIF_SIGPENDING } from "../abi/layout/signal.ts";
 import { asTid } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import { killCheck, TASK_DEAD, taskState } from "../sync/current.ts";
+import { killCheck, noteWaitSleep, TASK_DEAD, taskState } from "../sync/current.ts";
 import { fatalSignalPending } from "./signal_send.ts";
 import { sigTask } from "./signal_state.ts";
 
@@ -68,6 +68,7 @@ export function sleepOnWord(
       if (Atomics.load(k32, w) !== expect) return 0;
       const left = deadline - performance.now();
       if (left <= 0) return -ETIMEDOUT;
+      noteWaitSleep();
       if (Atomics.wait(k32, w, expect, Math.min(SLEEP_SLICE_MS, left)) !== "timed-out") return 0;
     }
   } finally {

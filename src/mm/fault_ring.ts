@@ -120,6 +120,45 @@ export function tstatInstret(mem: Memory, tid: number, pid: number, instret: num
   if (r >= 0) Atomics.store(mem.k64, (r + TSTAT.instret) / 2, BigInt(instret));
 }
 
+/** What pulled a task off its hart so far (TSTAT.kentries .. tlbFlushes), as the task counts it. */
+export interface SchedCounts {
+  kentries: number;
+  lockSleeps: number;
+  waitSleeps: number;
+  tlbFlushes: number;
+}
+
+/**
+ * Publish task `tid`'s (process `pid`'s) SchedCounts, for the thread
+ * scaling bench and the live view. Entry: any lock state; the task's own
+ * thread.
+ */
+export function tstatSched(mem: Memory, tid: number, pid: number, c: SchedCounts): void {
+  const r = tstatOwn(mem, tid, pid);
+  if (r < 0) return;
+  Atomics.store(mem.k32, r + TSTAT.kentries, c.kentries);
+  Atomics.store(mem.k32, r + TSTAT.lockSleeps, c.lockSleeps);
+  Atomics.store(mem.k32, r + TSTAT.waitSleeps, c.waitSleeps);
+  Atomics.store(mem.k32, r + TSTAT.tlbFlushes, c.tlbFlushes);
+}
+
+/**
+ * A task's SchedCounts as last published, or null when the record no
+ * longer belongs to `pid` (the slot went to another process). Any thread.
+ */
+export function tstatSchedOf(mem: Memory, tid: number, pid: number): SchedCounts | null {
+  if (tid < 1 || tid >= mem.layout.config.maxTasks) return null;
+  const k = mem.k32;
+  const r = tstatBase(mem.layout.fring.base, tid);
+  if (Atomics.load(k, r + TSTAT.pid) !== pid) return null;
+  return {
+    kentries: Atomics.load(k, r + TSTAT.kentries),
+    lockSleeps: Atomics.load(k, r + TSTAT.lockSleeps),
+    waitSleeps: Atomics.load(k, r + TSTAT.waitSleeps),
+    tlbFlushes: Atomics.load(k, r + TSTAT.tlbFlushes),
+  };
+}
+
 const enc = new TextEncoder();
 
 /**

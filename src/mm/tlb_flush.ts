@@ -29,6 +29,7 @@
 import { MM, mmBase, TASK, TASK_LIVE, TASK_TLB, taskBase } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { type Memory } from "../hw/memory.ts";
+import { noteWaitSleep } from "../sync/current.ts";
 
 export const TLB_MODE_IDLE = 0;
 export const TLB_MODE_KERNEL = 1;
@@ -156,6 +157,7 @@ function waitForAck(mem: Memory, tid: number, mm: number, gen: number): void {
       throw new KernelPanic("flushTlbMm", `task ${tid} did not ack generation ${gen} of mm ${mm}`);
     }
     // Slices, because a switch to kernel mode may come without a notify.
+    noteWaitSleep();
     Atomics.wait(mem.k32, w, seen, ACK_SLICE_MS);
   }
 }

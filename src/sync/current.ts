@@ -44,6 +44,23 @@ let killAction: (tid: Tid) => never = (tid) => {
   throw new TaskKilled(tid);
 };
 
+/**
+ * How often this thread slept in the kernel, for the thread-scaling
+ * counters (TSTAT.lockSleeps, waitSleeps): one Worker runs one task at a
+ * time, so plain module counters, never shared, cost nothing to bump.
+ */
+export const sleepCounts = { lock: 0, wait: 0 };
+
+/** A blocking wait for a contended lock (mutex, rwsem, bit lock, seqcount writer) is about to start. */
+export function noteLockSleep(): void {
+  sleepCounts.lock++;
+}
+
+/** Any other kernel sleep (futex, pipe, wait, TLB shootdown ack, completion) is about to start. */
+export function noteWaitSleep(): void {
+  sleepCounts.wait++;
+}
+
 /** Make `tid` the calling thread's task id (0: no task). */
 export function setCurrentTid(tid: Tid): void {
   current = tid;

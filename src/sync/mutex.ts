@@ -36,7 +36,7 @@ import {
   MODE_EXCL,
 } from "./held.ts";
 import type { LockClass } from "./lockdep.ts";
-import { currentTid, KILL_POLL_MS, killCheck } from "./current.ts";
+import { currentTid, KILL_POLL_MS, killCheck, noteLockSleep } from "./current.ts";
 
 /** Word offsets of a mutex. */
 export const MUTEX = {
@@ -106,6 +106,7 @@ function mutexLockSlow(k: Int32Array, lw: number, tid: Tid, e: number): void {
       v |= MUTEX_WAITERS;
     }
     take = tid | MUTEX_WAITERS;
+    noteLockSleep();
     Atomics.wait(k, lw, v, KILL_POLL_MS);
     killCheck(k);
   }

@@ -46,7 +46,7 @@ import {
   MODE_READ,
 } from "./held.ts";
 import { LockClass } from "./lockdep.ts";
-import { currentTid, KILL_POLL_MS, killCheck } from "./current.ts";
+import { currentTid, KILL_POLL_MS, killCheck, noteLockSleep } from "./current.ts";
 
 /** Word offsets of an rwsem. */
 export const RWSEM = {
@@ -122,6 +122,7 @@ function downReadSlow(k: Int32Array, cw: number, e: number): void {
     if ((v & RWSEM_WAITERS) === 0 && Atomics.compareExchange(k, cw, v, v | RWSEM_WAITERS) !== v) {
       continue;
     }
+    noteLockSleep();
     Atomics.wait(k, cw, v | RWSEM_WAITERS, KILL_POLL_MS);
     killCheck(k);
   }
@@ -240,6 +241,7 @@ function downWriteSlow(k: Int32Array, cw: number, tid: Tid, e: number): void {
     }
     const want = v | RWSEM_WRITER_WAITING | RWSEM_WAITERS;
     if (want !== v && Atomics.compareExchange(k, cw, v, want) !== v) continue;
+    noteLockSleep();
     Atomics.wait(k, cw, want, KILL_POLL_MS);
     killCheck(k);
   }
