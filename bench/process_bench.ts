@@ -103,6 +103,8 @@ const walls = new Map<number, number[]>([[1, []], [2, []]]);
 const seen = new Set<number>();
 let lastSched: ThreadSched[] = [];
 let lastHost: HostThread[] = [];
+/** CPU ms of the busiest host thread (the computing Worker) in each timed 1-thread run. */
+const oneCpu: number[] = [];
 
 /** One threaded compute of `n` threads, timed, with its serialisation counters kept. */
 async function threaded(n: number): Promise<void> {
@@ -114,9 +116,11 @@ async function threaded(n: number): Promise<void> {
   if (s.code !== 0) throw new Error(`threads compute ${n} exited ${s.code}: ${s.message ?? ""}`);
   if (seen.has(n)) walls.get(n)!.push(wall);
   seen.add(n);
+  const host = hostDelta(before, hostThreads());
+  if (n === 1 && walls.get(1)!.length > 0 && host.length > 0) oneCpu.push(host[0]!.cpuMs);
   if (n === 2) {
     lastSched = guestThreads(p.pid);
-    lastHost = hostDelta(before, hostThreads());
+    lastHost = host;
   }
 }
 
@@ -209,6 +213,11 @@ function rate(): string {
   return cpu > 0 ? ((minstr * 1000) / cpu).toFixed(0) : "?";
 }
 
+const cpuOne = (): string => mean(oneCpu).toFixed(0);
+const cpuTwo = (): string => (lastHost[0]?.cpuMs ?? 0).toFixed(0);
+const cpuRatio = (): string =>
+  lastHost.length > 0 && oneCpu.length > 0 ? (mean(oneCpu) / lastHost[0]!.cpuMs).toFixed(2) : "?";
+
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /** The scaling and the counters of the last two-thread run, after the bench table. */
@@ -229,6 +238,7 @@ function reportThreads(): void {
     `  speed-up 1 -> 2 threads: ${
       (mean(one) / mean(two)).toFixed(2)
     }x (issue 15's target: >= 1.85x)`,
+    `  CPU-time view, load-independent: the 1-thread Worker's CPU ${cpuOne()} ms / the busier 2-thread Worker's ${cpuTwo()} ms = ${cpuRatio()}x (the speed-up with a core per thread)`,
     "  last 2-thread run, per guest thread (TSTAT): pid, M instructions, kernel entries, lock sleeps, other sleeps, TLB flushes",
     ...lastSched.map((t) =>
       `    ${t.pid}: ${
