@@ -60,6 +60,7 @@ import type { ProcessResult } from "./proc_run.ts";
 import { procClaim, procGet, procLive, procWord } from "./proc.ts";
 import { clearChildTid, exitNotify, machineRetire, vforkRelease } from "./exit.ts";
 import { exitRobustList } from "./futex_ops.ts";
+import { futexPiExit } from "./futex_pi.ts";
 import { futexUnqueue } from "./futex_q.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { killTaskGroup, SEND_FATAL } from "./signal_send.ts";
@@ -673,6 +674,7 @@ export class Machine {
       if (Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state) === MM_LIVE) {
         // Robust futexes it held are released for the threads that share the mm.
         exitRobustList(mem, slot, procGet(mem, slot, "pid"), mm);
+        futexPiExit(mem, procGet(mem, slot, "pid"));
         clearChildTid(mem, slot, mm);
         mmPut(mem, mm);
       } else {

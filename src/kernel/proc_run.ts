@@ -63,6 +63,7 @@ import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
 import { closeFilesOf, VfsFiles } from "./files.ts";
 import { readFrame } from "./fork.ts";
 import { exitRobustList } from "./futex_ops.ts";
+import { futexPiExit } from "./futex_pi.ts";
 import { futexUnqueue } from "./futex_q.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
@@ -564,6 +565,7 @@ export function runProcess(
     futexUnqueue(mem, tid); // a wait it was killed in, cut off before it left the queue
     if (mm !== 0) {
       exitRobustList(mem, tid, procGet(mem, tid, "pid"), mm);
+      futexPiExit(mem, procGet(mem, tid, "pid")); // PI futexes it still owns go to their waiters
       clearChildTid(mem, tid, mm);
     }
     switchMm(mem, tid, 0);
