@@ -15,6 +15,7 @@ import type { JitMode } from "../../src/hw/jit/runtime.ts";
 import { layOutBlocks } from "../../src/hw/jit/blocks.ts";
 import { claimFrame, frameClaimed, publishProduct, releaseFrame } from "../../src/hw/jit/cache.ts";
 import { discover } from "../../src/hw/jit/discover.ts";
+import { leaderSet } from "../../src/hw/jit/entries.ts";
 import { emitFrame } from "../../src/hw/jit/emit.ts";
 
 type Setup = ReturnType<typeof setup>;
@@ -282,7 +283,8 @@ function publishAsAnotherWorker(m: TestMachine, pfn: number, gen: number): void 
   const words = new Int32Array(m.physMemory!.buffer, pfn * 4096, 1024).slice();
   const code = discover(words);
   const bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: 256 });
-  assert.ok(publishProduct(m.jitShared, pfn, gen, 256, words, bytes));
+  const info = { entries: leaderSet(code.leader), rounds: 0 };
+  assert.ok(publishProduct(m.jitShared, pfn, gen, 256, words, bytes, info));
 }
 
 Deno.test("a runtime interprets a frame another Worker is translating, then installs its product", () => {

@@ -24,12 +24,28 @@
  * @module
  */
 
-import { JITH } from "../../abi/layout/jit.ts";
+import { ENTRY_SET_WORDS, JITH } from "../../abi/layout/jit.ts";
 import { KernelPanic } from "../../abi/panic.ts";
-import { HartState, STATE, STATE_SLOTS, stateBytes } from "../hart_state.ts";
+import {
+  EXIT_JUMP,
+  EXIT_MISS,
+  EXIT_STEP,
+  HartState,
+  STATE,
+  STATE_SLOTS,
+  stateBytes,
+} from "../hart_state.ts";
 import type { HartMmu } from "../hart_mmu.ts";
 import { layOutBlocks } from "./blocks.ts";
-import { claimFrame, findProduct, frameClaimed, publishProduct, releaseFrame } from "./cache.ts";
+import {
+  claimFrame,
+  findProduct,
+  frameClaimed,
+  type ProductInfo,
+  publishProduct,
+  releaseFrame,
+} from "./cache.ts";
+import { addEntry, leaderSet, readEntries, recordEntry } from "./entries.ts";
 import { discover, FRAME_WORDS } from "./discover.ts";
 import { DISPATCH_EXPORT, emitDispatcher } from "./dispatch.ts";
 import { emitFrame, RUN_EXPORT, ST_CODE, ST_FAULT, ST_OK } from "./emit.ts";
@@ -43,7 +59,7 @@ type RunFn = (word: number, budget: number, pageVa: number) => number;
 type DispatchFn = (pc: number, budget: number) => number;
 
 /** One installed translation. */
-interface Translation {
+interface Translation extends ProductInfo {
   readonly pfn: number;
   /** The codeGen word it was made for (mark set). */
   readonly gen: number;
@@ -104,6 +120,16 @@ const COLD_INSNS = 3_000_000;
  */
 const CLAIM_WAIT_MS = 250;
 
+/**
+ * Translations of one frame at one generation, the first included, that
+ * entries found later may cause (each further arrival at a word without a
+ * block of its own is then stepped by the interpreter up to the next
+ * block): a bound on the emitter's work for a frame that is entered
+ * everywhere, such as data executed by mistake or a trap resumed at many
+ * places of one frame.
+ */
+export const MAX_ROUNDS = 8;
+
 /** Counters of one runtime (this Worker), for tests and the bench. */
 export interface JitLocalStats {
   /** Frames this runtime translated itself. */
@@ -114,8 +140,13 @@ export interface JitLocalStats {
   entries: number;
   /** Instructions retired by translated code. */
   instructions: number;
-  /** Returns to the interpreter by exit kind: EXIT_JUMP, EXIT_BUDGET, EXIT_STEP. */
-  exits: [number, number, number];
+  /**
+   * Exits of translated code by kind: EXIT_JUMP, EXIT_BUDGET, EXIT_STEP, and EXIT_MISS (an
+   * entry at a word without a block: recorded, then translated again or stepped).
+   */
+  exits: [number, number, number, number];
+  /** Translations made again (or installed again) to give an entry found since a block. */
+  retranslated: number;
   /** Translations found dead at entry (their frame's generation moved). */
   stale: number;
   /** Translations dropped by fence.i whose frame no longer held their bytes. */
@@ -146,7 +177,8 @@ export class JitRuntime {
     sharedInstalls: 0,
     entries: 0,
     instructions: 0,
-    exits: [0, 0, 0],
+    exits: [0, 0, 0, 0],
+    retranslated: 0,
     stale: 0,
     fenceMismatches: 0,
     claimWaits: 0,
@@ -250,17 +282,20 @@ export class JitRuntime {
    * which the fetch TLB maps at `pc`'s page, from `pc`, for at most `budget`
    * instructions; translate it first if it is due. Called by the
    * interpreter at every change of fetch page, with `now` its count of
-   * instructions so far (for the heat of untranslated frames).
+   * instructions so far (for the heat of untranslated frames), and
+   * `arrival` false when the hart only goes on at `pc` (after a poll, or
+   * after one instruction tier 1 left to it) instead of arriving there: an
+   * arrival is recorded in the frame's entry set (entries.ts).
    *
    * @returns the instructions translated code retired (`exitPc` and
    *   `exitKind` say where it stopped and why), or -1 when the frame has no
    *   translation and the interpreter should run it
    */
-  enter(pc: number, framePa: number, budget: number, now: number): number {
+  enter(pc: number, framePa: number, budget: number, now: number, arrival = true): number {
     const pfn = framePa >>> 12;
     const s = pfn & (STATE_SLOTS - 1);
     if (this.#sPfn[s] !== pfn || this.#sGen[s] !== this.#gen32[this.#genBase + pfn]) {
-      if (!this.#lookup(pfn, now)) return -1;
+      if (!this.#lookup(pfn, (pc >>> 2) & (FRAME_WORDS - 1), arrival, now)) return -1;
     }
     this.#lastPfn = -1;
     // A frame newly marked as code anywhere: no store TLB entry may bypass the mark.
@@ -276,9 +311,15 @@ export class JitRuntime {
       npc = this.#runs[this.#sFn[s]!]!((pc >>> 2) & (FRAME_WORDS - 1), budget, pc & ~0xfff);
     } else npc = this.#dispatch(pc, budget);
     const left = this.#st32[STATE.budget / 4]!;
+    let kind = this.#st32[STATE.exitKind / 4]!;
+    this.stats.exits[kind]!++;
+    if (kind === EXIT_MISS) {
+      // Not at `pc` itself (a frame the dispatcher went on to), or at an arrival: record it.
+      const arrived = arrival || npc !== pc || left !== budget;
+      kind = arrived && this.#missed(npc) ? EXIT_JUMP : EXIT_STEP;
+    }
     this.exitPc = npc;
-    this.exitKind = this.#st32[STATE.exitKind / 4]!;
-    this.stats.exits[this.exitKind]!++;
+    this.exitKind = kind;
     this.stats.entries++;
     this.stats.instructions += budget - left;
     return budget - left;
@@ -302,12 +343,48 @@ export class JitRuntime {
   }
 
   /**
+   * Translated code arrived at `pc`, a word its frame's translation starts
+   * no block at. Record the word as an entry of the frame; if it was
+   * recorded before (this is at least its second arrival, or tier 0 saw it
+   * too), translate the frame again with a block there, within MAX_ROUNDS.
+   * One arrival alone (a trap resumed once, a signal return) is not worth a
+   * translation.
+   *
+   * @returns true when the frame's slot now holds a translation with a block at `pc`
+   */
+  #missed(pc: number): boolean {
+    const tlb = this.state.fetchTlb, e = (pc >>> 12) & tlb.mask;
+    if (tlb.tag[e] !== pc >>> 12) return false; // the dispatcher entered through this entry
+    const pfn = (pc + tlb.delta[e]!) >>> 12;
+    const word = (pc >>> 2) & (FRAME_WORDS - 1);
+    this.shared.count(JITH.entryMisses);
+    if (!recordEntry(this.shared, pfn, word)) return false;
+    const old = this.#all.get(pfn);
+    if (old === undefined || old.rounds + 1 >= MAX_ROUNDS) return false;
+    const t = this.#translate(pfn, word, old);
+    if (t === null) return false;
+    this.stats.retranslated++;
+    this.shared.count(JITH.retranslations);
+    this.#install(t);
+    return true;
+  }
+
+  /** Put translation `t` in its frame's entry slot. */
+  #install(t: Translation): void {
+    const s = t.pfn & (STATE_SLOTS - 1);
+    this.#sPfn[s] = t.pfn;
+    this.#sGen[s] = t.gen;
+    this.#sFn[s] = t.fn;
+  }
+
+  /**
    * The entry-slot miss: put the frame's translation in its slot, if it has
-   * one or is due for one; else count heat.
+   * one or is due for one; else count heat, and record word `word` as an
+   * entry of the frame when the hart arrives there (`arrival`).
    *
    * @returns true when the slot now holds a translation of `pfn`
    */
-  #lookup(pfn: number, now: number): boolean {
+  #lookup(pfn: number, word: number, arrival: boolean, now: number): boolean {
     const gen = this.#gen32[this.#genBase + pfn]!;
     let t = this.#all.get(pfn);
     if (t !== undefined && t.gen !== gen) {
@@ -327,15 +404,13 @@ export class JitRuntime {
       }
     }
     if (t === undefined) {
+      if (arrival) recordEntry(this.shared, pfn, word);
       if (!this.#hot(pfn, now)) return false;
-      const made = this.#translate(pfn);
+      const made = this.#translate(pfn, arrival ? word : -1);
       if (made === null) return false;
       t = made;
     }
-    const s = pfn & (STATE_SLOTS - 1);
-    this.#sPfn[s] = pfn;
-    this.#sGen[s] = t.gen;
-    this.#sFn[s] = t.fn;
+    this.#install(t);
     return true;
   }
 
@@ -376,13 +451,14 @@ export class JitRuntime {
 
   /**
    * Translate frame `pfn` (or install another Worker's translation of it)
-   * and keep it.
+   * with a block at every recorded entry of the frame, and at word `word`
+   * unless it is -1, and keep it in place of `old`, if given.
    *
    * @returns the translation, or null while another Worker translates the
    *   frame (the interpreter runs it meanwhile; a later entry installs the
    *   other Worker's product)
    */
-  #translate(pfn: number): Translation | null {
+  #translate(pfn: number, word: number, old?: Translation): Translation | null {
     const sh = this.shared;
     // Mark first, then read: a write that lands after the mark bumps the generation.
     const gen = sh.markCode(pfn);
@@ -390,7 +466,20 @@ export class JitRuntime {
     const words = this.#phys32.slice(pfn * FRAME_WORDS, (pfn + 1) * FRAME_WORDS);
     const entries = this.state.entries;
     const t0 = performance.now();
-    let bytes: Uint8Array<ArrayBuffer> | null = findProduct(sh, pfn, gen, entries, words);
+    // Every entry known for this generation: the shared set, this arrival, the old translation's.
+    const need = new Int32Array(ENTRY_SET_WORDS);
+    readEntries(sh, pfn, gen, need);
+    if (word >= 0) addEntry(need, word);
+    let rounds = 0;
+    if (old !== undefined && old.gen === gen) {
+      for (let k = 0; k < ENTRY_SET_WORDS; k++) need[k] = need[k]! | old.entries[k]!;
+      rounds = old.rounds + 1;
+    }
+    const found = findProduct(sh, pfn, gen, entries, words, need);
+    let bytes = found?.wasm ?? null;
+    let info: ProductInfo = found === null
+      ? { entries: need, rounds }
+      : { entries: found.entries, rounds: Math.max(found.rounds, rounds) };
     const shared = bytes !== null;
     if (bytes === null) {
       // The emitter is still cold here and little has been interpreted: not worth it yet.
@@ -400,9 +489,10 @@ export class JitRuntime {
       // Lost the race for the claim: wait for the winner's product, as above.
       if (!claimFrame(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
       try {
-        const code = discover(words);
+        const code = discover(words, need);
         bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: entries });
-        if (!publishProduct(sh, pfn, gen, entries, words, bytes)) sh.count(JITH.unpublished);
+        info = { entries: leaderSet(code.leader), rounds };
+        if (!publishProduct(sh, pfn, gen, entries, words, bytes, info)) sh.count(JITH.unpublished);
       } finally {
         releaseFrame(sh, pfn, gen); // also a dead Worker's claim that this runtime outwaited
       }
@@ -428,6 +518,7 @@ export class JitRuntime {
     sh.addNs(JITH.compileNs, (t2 - t1) * 1e6);
     this.stats.emitMs += t1 - t0;
     this.stats.compileMs += t2 - t1;
+    if (old !== undefined && this.#all.get(pfn) === old) this.#drop(old);
     if (this.#all.size >= MAX_TRANSLATIONS) this.#drop(this.#all.values().next().value!);
     let fn = this.#freeFns.pop();
     if (fn === undefined) {
@@ -436,7 +527,7 @@ export class JitRuntime {
     }
     this.#table.set(fn, run);
     this.#runs[fn] = run;
-    const t: Translation = { pfn, gen, run, fn, words, verified: true };
+    const t: Translation = { pfn, gen, run, fn, words, verified: true, ...info };
     this.#all.set(pfn, t);
     return t;
   }
