@@ -25,7 +25,9 @@
  * the budget has too little left for its next block (the loop interprets
  * the rest up to the poll), or at an instruction it leaves to this loop
  * (EXIT_STEP: traps, ecall, CSRs, fence.i): the loop then executes exactly
- * that one instruction, by shrinking the chunk to it, and dispatches again.
+ * that one instruction (or the `jit.exitSteps` up to the next block, when
+ * the pc is between blocks), by shrinking the chunk to them, and
+ * dispatches again.
  * It tells `jit.enter` whether the hart arrives at the pc or only goes on
  * there (after a poll, or after that one instruction): arrivals are the
  * entry points tier 1 records for the frame (src/hw/jit/entries.ts).
@@ -263,9 +265,10 @@ export class Hart {
               pc = jit.exitPc | 0;
               const kind = jit.exitKind;
               if (kind === EXIT_STEP && left > 0) {
-                stepRest = left - 1;
+                const steps = jit.exitSteps < left ? jit.exitSteps : left;
+                stepRest = left - steps;
                 chunk -= stepRest;
-                left = 1;
+                left = steps;
                 resumePc = -2;
               } else if (kind !== EXIT_BUDGET) fVpn = -1;
               continue;

@@ -45,7 +45,7 @@ import {
   publishProduct,
   releaseFrame,
 } from "./cache.ts";
-import { addEntry, leaderSet, readEntries, recordEntry } from "./entries.ts";
+import { addEntry, hasEntry, leaderSet, readEntries, recordEntry } from "./entries.ts";
 import { discover, FRAME_WORDS } from "./discover.ts";
 import { DISPATCH_EXPORT, emitDispatcher } from "./dispatch.ts";
 import { emitFrame, RUN_EXPORT, ST_CODE, ST_FAULT, ST_OK } from "./emit.ts";
@@ -172,6 +172,12 @@ export class JitRuntime {
   /** Set by `enter`: where translated code left off, and why (EXIT_*). */
   exitPc = 0;
   exitKind = 0;
+  /**
+   * With EXIT_STEP: how many instructions the interpreter should run before
+   * it dispatches again (1, or up to the next block when `exitPc` lies
+   * between blocks of its frame's translation).
+   */
+  exitSteps = 1;
   readonly stats: JitLocalStats = {
     translated: 0,
     sharedInstalls: 0,
@@ -317,7 +323,9 @@ export class JitRuntime {
       // Not at `pc` itself (a frame the dispatcher went on to), or at an arrival: record it.
       const arrived = arrival || npc !== pc || left !== budget;
       kind = arrived && this.#missed(npc) ? EXIT_JUMP : EXIT_STEP;
-    }
+      // Interpret up to the next block (one dispatch, not one an instruction).
+      if (kind === EXIT_STEP) this.exitSteps = this.#toNextBlock(npc);
+    } else this.exitSteps = 1;
     this.exitPc = npc;
     this.exitKind = kind;
     this.stats.entries++;
@@ -353,9 +361,8 @@ export class JitRuntime {
    * @returns true when the frame's slot now holds a translation with a block at `pc`
    */
   #missed(pc: number): boolean {
-    const tlb = this.state.fetchTlb, e = (pc >>> 12) & tlb.mask;
-    if (tlb.tag[e] !== pc >>> 12) return false; // the dispatcher entered through this entry
-    const pfn = (pc + tlb.delta[e]!) >>> 12;
+    const pfn = this.#fetchPfn(pc);
+    if (pfn < 0) return false;
     const word = (pc >>> 2) & (FRAME_WORDS - 1);
     this.shared.count(JITH.entryMisses);
     if (!recordEntry(this.shared, pfn, word)) return false;
@@ -367,6 +374,23 @@ export class JitRuntime {
     this.shared.count(JITH.retranslations);
     this.#install(t);
     return true;
+  }
+
+  /** The frame the fetch TLB maps `pc` to (the dispatcher entered through it), or -1. */
+  #fetchPfn(pc: number): number {
+    const tlb = this.state.fetchTlb, e = (pc >>> 12) & tlb.mask;
+    return tlb.tag[e] === pc >>> 12 ? (pc + tlb.delta[e]!) >>> 12 : -1;
+  }
+
+  /** Instructions from `pc` to the next block of its frame's translation (at least 1). */
+  #toNextBlock(pc: number): number {
+    const pfn = this.#fetchPfn(pc);
+    const t = pfn < 0 ? undefined : this.#all.get(pfn);
+    const word = (pc >>> 2) & (FRAME_WORDS - 1);
+    if (t === undefined) return 1;
+    let w = word + 1;
+    while (w < FRAME_WORDS && !hasEntry(t.entries, w)) w++;
+    return w - word;
   }
 
   /** Put translation `t` in its frame's entry slot. */
