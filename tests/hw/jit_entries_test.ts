@@ -229,3 +229,63 @@ Deno.test("a bump of the frame's generation forgets its entry set with its trans
   assert.equal(r.code, first.code);
   assert.equal(r.rt.stats.retranslated, 1, "the entry was rediscovered after the bump");
 });
+
+Deno.test("auto: tier 0 records the word it enters another frame at, and the first translation starts a block there", () => {
+  // Frame A calls into the middle of a straight-line run in frame B, through a register.
+  const MID = 13, N = 250_000; // 15 instructions a call, 3.75 M in all: past COLD_INSNS
+  const a = new A.Program();
+  a.emit(...A.li(T0, N), A.addi(A0, ZERO, 0), A.addi(A1, ZERO, 0));
+  a.emit(...A.li(S1, TEXT_VA + 4096 + MID * 4));
+  a.label("top").emit(A.jalr(RA, S1, 0), A.addi(T0, T0, -1)).branch(
+    (o) => A.bne(T0, ZERO, o),
+    "top",
+  );
+  a.emit(A.andi(A0, A0, 0x7f), A.addi(A7, ZERO, 93), A.ecall());
+  const b = new A.Program();
+  for (let k = 0; k < 12; k++) b.emit(A.addi(A0, A0, k + 1), A.xor(A1, A1, A0));
+  b.emit(A.jalr(ZERO, RA, 0));
+  const m = new TestMachine();
+  const [fa, fb] = [m.devicePfn(0), m.devicePfn(1)];
+  m.load(fa, a.assemble());
+  m.load(fb, b.assemble());
+  m.map(TEXT_VA, fa, URX);
+  m.map(TEXT_VA + 4096, fb, URX);
+  let code = -1;
+  const env = {
+    pageFault: () => false,
+    ecall: (h: Hart) => {
+      code = h.x[A0]!;
+      return false;
+    },
+    trap: () => false,
+    poll: () => true,
+  };
+  const rt = m.jitRuntime("auto");
+  const h = new Hart(m.physMemory!, env, {
+    rootPfn: m.root,
+    pc: TEXT_VA,
+    frames: m.frames,
+    jit: rt,
+  });
+  assert.equal(h.run(1 << 30), "exit");
+  assert.equal(rt.stats.translated, 2, "both frames, once each");
+  assert.equal(rt.stats.retranslated, 0);
+  assert.equal(rt.stats.exits[EXIT_MISS] <= Math.ceil(h.instret / POLL_INTERVAL), true);
+  assert.equal(m.jitShared.counters().entryMisses, 0, "no arrival without a block");
+  const set = new Int32Array(ENTRY_SET_WORDS);
+  assert.ok(readEntries(m.jitShared, fb, m.jitShared.genWord(fb), set));
+  assert.ok(hasEntry(set, MID), "tier 0's arrival is in the shared set");
+  assert.ok(
+    rt.stats.instructions > 0.05 * h.instret,
+    "the calls after the translation ran translated",
+  );
+  // The interpreter alone gives the same result.
+  const ref = new Hart(m.physMemory!, { ...env, ecall: () => false }, {
+    rootPfn: m.root,
+    pc: TEXT_VA,
+    frames: m.frames,
+  });
+  assert.equal(ref.run(1 << 30), "exit");
+  assert.equal(ref.instret, h.instret);
+  assert.equal(ref.x[A0], code);
+});

@@ -109,7 +109,7 @@ export const ENTRY_SLOTS = 8192;
 export const ENTRY_SLOT_WORDS = 36;
 /** Word offsets within an entry-set slot. */
 export const ESLOT = {
-  /** pfn + 1 of the frame the slot holds, or 0 when empty (or being taken over). */
+  /** pfn + 1 of the frame the slot holds; 0 when empty, -1 while being taken over. */
   key: 0,
   /** The frame's generation (codeGen >>> 1) the set belongs to. */
   gen: 1,

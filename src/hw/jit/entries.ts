@@ -26,6 +26,9 @@ import type { JitShared } from "./shared.ts";
 /** The generation of a codeGen word (the mark dropped). */
 export const generationOf = (genWord: number): number => (genWord >>> 1) | 0;
 
+/** ESLOT.key while a thread takes the slot over (never pfn + 1). */
+const ESLOT_BUSY = -1;
+
 function slotBase(j: JitShared, pfn: number): number {
   return j.layout.entries + (pfn & (ENTRY_SLOTS - 1)) * ENTRY_SLOT_WORDS;
 }
@@ -40,20 +43,41 @@ function slotBase(j: JitShared, pfn: number): number {
  */
 export function recordEntry(j: JitShared, pfn: number, word: number): boolean {
   const i32 = j.i32;
+  const base = ownSlot(j, pfn);
+  if (base < 0) return false;
+  const at = base + ESLOT.bits + (word >>> 5), bit = 1 << (word & 31);
+  return (Atomics.or(i32, at, bit) & bit) !== 0;
+}
+
+/** Record every word of entry set `set` as an arrival in frame `pfn` (any thread). */
+export function recordEntries(j: JitShared, pfn: number, set: Int32Array): void {
+  const base = ownSlot(j, pfn);
+  if (base < 0) return;
+  for (let k = 0; k < ENTRY_SET_WORDS; k++) {
+    if (set[k] !== 0) Atomics.or(j.i32, base + ESLOT.bits + k, set[k]!);
+  }
+}
+
+/**
+ * The slot of frame `pfn` at its current generation, taken over if it
+ * holds another frame or generation: emptied first, so that a reader never
+ * takes its bits for this frame's.
+ *
+ * @returns the slot's word index, or -1 when another thread took it over first
+ */
+function ownSlot(j: JitShared, pfn: number): number {
+  const i32 = j.i32;
   const base = slotBase(j, pfn);
   const gen = generationOf(j.genWord(pfn));
-  const at = base + ESLOT.bits + (word >>> 5), bit = 1 << (word & 31);
   const key = Atomics.load(i32, base + ESLOT.key);
-  if (key === pfn + 1 && Atomics.load(i32, base + ESLOT.gen) === gen) {
-    return (Atomics.or(i32, at, bit) & bit) !== 0;
-  }
-  // Take the slot over (a concurrent taker wins the compare-and-swap; this arrival is dropped).
-  if (Atomics.compareExchange(i32, base + ESLOT.key, key, 0) !== key) return false;
+  if (key === pfn + 1 && Atomics.load(i32, base + ESLOT.gen) === gen) return base;
+  // A concurrent taker that changed the key first wins; this caller's arrivals are dropped. (Two
+  // takers of a slot another left busy may both go on: the set is a hint.)
+  if (Atomics.compareExchange(i32, base + ESLOT.key, key, ESLOT_BUSY) !== key) return -1;
   i32.fill(0, base + ESLOT.bits, base + ESLOT.bits + ENTRY_SET_WORDS);
   Atomics.store(i32, base + ESLOT.gen, gen);
-  Atomics.store(i32, at, bit);
   Atomics.store(i32, base + ESLOT.key, pfn + 1);
-  return false;
+  return base;
 }
 
 /**

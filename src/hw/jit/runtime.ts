@@ -45,7 +45,14 @@ import {
   publishProduct,
   releaseFrame,
 } from "./cache.ts";
-import { addEntry, hasEntry, leaderSet, readEntries, recordEntry } from "./entries.ts";
+import {
+  addEntry,
+  hasEntry,
+  leaderSet,
+  readEntries,
+  recordEntries,
+  recordEntry,
+} from "./entries.ts";
 import { discover, FRAME_WORDS } from "./discover.ts";
 import { DISPATCH_EXPORT, emitDispatcher } from "./dispatch.ts";
 import { emitFrame, RUN_EXPORT, ST_CODE, ST_FAULT, ST_OK } from "./emit.ts";
@@ -212,6 +219,11 @@ export class JitRuntime {
   // Heat of frames without a translation: interpreted instructions, direct-mapped.
   readonly #hPfn = new Int32Array(HEAT_SLOTS).fill(-1);
   readonly #hInsns = new Int32Array(HEAT_SLOTS);
+  // Arrivals in frames without a translation, direct-mapped like the heat: kept here (no atomic
+  // operation at every change of frame) and added to the shared entry set when the frame is
+  // translated.
+  readonly #aPfn = new Int32Array(HEAT_SLOTS).fill(-1);
+  readonly #aBits = new Int32Array(HEAT_SLOTS * ENTRY_SET_WORDS);
   /** The frame the interpreter entered last without a translation, and the instruction count then. */
   #lastPfn = -1;
   #lastAt = 0;
@@ -343,6 +355,7 @@ export class JitRuntime {
   clear(): void {
     for (const t of [...this.#all.values()]) this.#drop(t);
     this.#hPfn.fill(-1);
+    this.#aPfn.fill(-1);
   }
 
   /** Installed translations. */
@@ -393,6 +406,17 @@ export class JitRuntime {
     return w - word;
   }
 
+  /** Tier 0 arrived at word `word` of frame `pfn`, which has no translation: note it. */
+  #arrived(pfn: number, word: number): void {
+    const a = pfn & (HEAT_SLOTS - 1), base = a * ENTRY_SET_WORDS;
+    if (this.#aPfn[a] !== pfn) {
+      this.#aPfn[a] = pfn;
+      this.#aBits.fill(0, base, base + ENTRY_SET_WORDS);
+    }
+    const k = base + (word >>> 5);
+    this.#aBits[k] = this.#aBits[k]! | (1 << (word & 31));
+  }
+
   /** Put translation `t` in its frame's entry slot. */
   #install(t: Translation): void {
     const s = t.pfn & (STATE_SLOTS - 1);
@@ -428,7 +452,7 @@ export class JitRuntime {
       }
     }
     if (t === undefined) {
-      if (arrival) recordEntry(this.shared, pfn, word);
+      if (arrival) this.#arrived(pfn, word);
       if (!this.#hot(pfn, now)) return false;
       const made = this.#translate(pfn, arrival ? word : -1);
       if (made === null) return false;
@@ -492,6 +516,14 @@ export class JitRuntime {
     const t0 = performance.now();
     // Every entry known for this generation: the shared set, this arrival, the old translation's.
     const need = new Int32Array(ENTRY_SET_WORDS);
+    const a = pfn & (HEAT_SLOTS - 1);
+    if (this.#aPfn[a] === pfn) {
+      // What tier 0 saw here goes to the shared set first, for every Worker.
+      const mine = this.#aBits.subarray(a * ENTRY_SET_WORDS, (a + 1) * ENTRY_SET_WORDS);
+      recordEntries(sh, pfn, mine);
+      need.set(mine);
+      this.#aPfn[a] = -1;
+    }
     readEntries(sh, pfn, gen, need);
     if (word >= 0) addEntry(need, word);
     let rounds = 0;
