@@ -232,7 +232,7 @@ Deno.test("a bump of the frame's generation forgets its entry set with its trans
 
 Deno.test("auto: tier 0 records the word it enters another frame at, and the first translation starts a block there", () => {
   // Frame A calls into the middle of a straight-line run in frame B, through a register.
-  const MID = 13, N = 250_000; // 15 instructions a call, 3.75 M in all: past COLD_INSNS
+  const MID = 13, N = 720_000; // 15 instructions a call, 10.8 M in all: past COLD_INSNS
   const a = new A.Program();
   a.emit(...A.li(T0, N), A.addi(A0, ZERO, 0), A.addi(A1, ZERO, 0));
   a.emit(...A.li(S1, TEXT_VA + 4096 + MID * 4));

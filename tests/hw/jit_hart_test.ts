@@ -322,7 +322,7 @@ Deno.test("a claim whose holder never publishes is outwaited: the runtime transl
   assert.equal(frameClaimed(sh, r.text, gen), false, "the dead claim is cleared");
 });
 
-Deno.test("auto: a fresh runtime translates nothing itself until it has interpreted COLD_INSNS (3 M) instructions", () => {
+Deno.test("auto: a fresh runtime translates nothing itself until it has interpreted COLD_INSNS (10 M) instructions", () => {
   // About 33 k instructions in one hot frame: past the heat threshold, short of COLD_INSNS.
   const short = claimRig("auto", 3000);
   assert.equal(short.h.run(10_000_000), "exit");
@@ -334,13 +334,13 @@ Deno.test("auto: a fresh runtime translates nothing itself until it has interpre
   assert.equal(shared.h.run(10_000_000), "exit");
   assert.equal(shared.rt.stats.sharedInstalls, 1);
   assert.equal(shared.code(), short.code());
-  // About 3.3 M instructions: translated once the runtime has interpreted 3 M.
-  const long = claimRig("auto", 300_000);
-  assert.equal(long.h.run(10_000_000), "exit");
+  // About 11 M instructions: translated once the runtime has interpreted 10 M.
+  const long = claimRig("auto", 1_000_000);
+  assert.equal(long.h.run(20_000_000), "exit");
   assert.equal(long.rt.stats.translated, 1);
-  assert.ok(long.rt.stats.instructions > 0 && long.rt.stats.instructions < 1_000_000);
-  const ref = claimRig(null, 300_000);
-  assert.equal(ref.h.run(10_000_000), "exit");
+  assert.ok(long.rt.stats.instructions > 0 && long.rt.stats.instructions < 2_000_000);
+  const ref = claimRig(null, 1_000_000);
+  assert.equal(ref.h.run(20_000_000), "exit");
   assert.equal(long.code(), ref.code());
   assert.equal(long.h.instret, ref.h.instret);
 });

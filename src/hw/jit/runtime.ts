@@ -106,19 +106,21 @@ const HEAT_SLOTS = 1024;
 /**
  * Instructions a runtime interprets, in all, before it translates a frame
  * itself for the first time (installing another Worker's product needs no
- * emitter and is not held back). A fresh Worker's first translation costs
- * 15-19 ms of CPU, most of it V8 compiling the emitter's JavaScript
- * (bench/REPORT.md: a frame's emit takes several ms cold and about 1 ms
- * warm), which is what the interpreter takes for 2-3 M instructions. So the
- * runtime pays that once it has interpreted about as much (a ski rental).
- * Measured on a fresh machine, CPU time against the interpreter's:
- * `compute 1` (2.8 M instructions, one hot frame) took 1.2-1.6× as long
- * with its hot frame translated at 20 000 instructions, and 1.0× with this
- * rule (nothing translated); `compute 3` still takes about 1.3× (the cold
- * translations cost 35-50 ms, only partly the emitter), `compute 10` 1.0×,
- * `compute 30` 0.65×.
+ * emitter and is not held back): a ski rental. A fresh Worker's first
+ * translations are dear. Emitting costs 15-19 ms of CPU cold (V8 compiling
+ * the emitter's JavaScript), and every Worker's first calls of a frame's
+ * function make V8 compile it again with TurboFan on a background thread,
+ * 60-80 ms of CPU for a 40 KiB frame function (measured 2026-12-06: a
+ * frame of fixtures/static/compute, instantiated, called 200 000 times;
+ * the process's CPU time grew by that much in the idle 500 ms after), and
+ * Liftoff code runs until then. Measured on a fresh machine (`compute N`,
+ * CPU time of the interpreter ÷ tier 1, median of 5-7, load 30-60 on 2
+ * cores): with 3 M here `compute 3` (8.4 M instructions, two hot frames)
+ * was 0.62-0.66×, `compute 10` 0.91×, `compute 30` 1.54-1.55×; with 10 M,
+ * 0.88-0.95×, 0.93× and 1.42-1.47×; with 6 M `compute 3` translated one
+ * frame and was 0.59×. `compute 1` (2.8 M) translates nothing either way.
  */
-const COLD_INSNS = 3_000_000;
+const COLD_INSNS = 10_000_000;
 
 /**
  * How long a Worker interprets a frame that another Worker has claimed to
@@ -315,6 +317,9 @@ export class JitRuntime {
     if (this.#sPfn[s] !== pfn || this.#sGen[s] !== this.#gen32[this.#genBase + pfn]) {
       if (!this.#lookup(pfn, (pc >>> 2) & (FRAME_WORDS - 1), arrival, now)) return -1;
     }
+    // The untranslated frame the interpreter ran before this one gets its heat (a frame that
+    // translated code calls would otherwise never grow hot).
+    if (this.#lastPfn !== pfn) this.#account(now);
     this.#lastPfn = -1;
     // A frame newly marked as code anywhere: no store TLB entry may bypass the mark.
     const epoch = this.#gen32[JITH.markEpoch]!;
@@ -478,23 +483,32 @@ export class JitRuntime {
    */
   #hot(pfn: number, now: number): boolean {
     if (this.hotInsns === 0) return true;
-    const last = this.#lastPfn;
-    if (last >= 0) {
-      const spent = Math.min(now - this.#lastAt, 1 << 24);
-      const hl = last & (HEAT_SLOTS - 1);
-      if (this.#hPfn[hl] !== last) {
-        this.#hPfn[hl] = last;
-        this.#hInsns[hl] = 0;
-      }
-      this.#hInsns[hl] = this.#hInsns[hl]! + spent;
-      this.#interpreted += spent;
-    }
+    this.#account(now);
     this.#lastPfn = pfn;
     this.#lastAt = now;
     const hh = pfn & (HEAT_SLOTS - 1);
     if (this.#hPfn[hh] !== pfn || this.#hInsns[hh]! < this.hotInsns) return false;
     this.#hPfn[hh] = -1;
     return true;
+  }
+
+  /**
+   * The interpreter leaves the untranslated frame it entered last (at
+   * instruction count `now`): the instructions it ran there since are that
+   * frame's heat.
+   */
+  #account(now: number): void {
+    const last = this.#lastPfn;
+    if (last < 0) return;
+    this.#lastPfn = -1;
+    const spent = Math.min(now - this.#lastAt, 1 << 24);
+    const hl = last & (HEAT_SLOTS - 1);
+    if (this.#hPfn[hl] !== last) {
+      this.#hPfn[hl] = last;
+      this.#hInsns[hl] = 0;
+    }
+    this.#hInsns[hl] = this.#hInsns[hl]! + spent;
+    this.#interpreted += spent;
   }
 
   /**
