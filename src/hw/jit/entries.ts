@@ -6,8 +6,9 @@
  * The linear sweep (discover.ts) finds the places control arrives at
  * statically; what it cannot see is an arrival through a register (a switch
  * through a jump table whose cases fall through, a computed goto, a resumed
- * trap, a signal return). Tier 0 records the word it enters an untranslated
- * frame at; tier 1 records a word its translation had no block for. v86
+ * trap, a signal return). Tier 0 notes the word it enters an untranslated
+ * frame at (in its runtime, and here when it translates the frame); tier 1
+ * records a word its translation had no block for. v86
  * keeps per-page entry points in `jit.rs` (`all_pages`' entry_points) for
  * the same purpose; QEMU needs none, because it translates from each pc it
  * reaches.
