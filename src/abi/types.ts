@@ -18,6 +18,23 @@
  */
 export type Brand<T, B extends string> = T & { readonly __brand: B };
 
+/**
+ * An address space (struct mm_struct): its slot in the shared `mms` table.
+ * 0 means "none" (a process before exec, or after its mm was released).
+ */
+export type MmId = Brand<number, "MmId">;
+/**
+ * A virtual memory area (struct vm_area_struct): its slot in the shared
+ * `vmas` table. 0 means "none" (the end of a list, no VMA found).
+ */
+export type VmaId = Brand<number, "VmaId">;
+/**
+ * An in-memory inode: its slot in the inode cache, which is also the
+ * inode's page-cache mapping id and what a file VMA records. 0 means
+ * "none" (anonymous memory). An `Ino` names the inode on disk; the slot
+ * names its in-memory copy.
+ */
+export type InodeSlot = Brand<number, "InodeSlot">;
 /** Page frame number: index of a 4 KiB frame in physical memory. */
 export type Pfn = Brand<number, "Pfn">;
 /** Byte offset into physical memory. */
@@ -53,6 +70,12 @@ export const SECTOR_SIZE = 1 << SECTOR_SHIFT;
 /** Sectors in a page: 8. */
 export const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
 
+/** `n` (an mms slot, read from a record or claimed by mmAlloc) as an mm id. */
+export const asMmId = (n: number): MmId => n as MmId;
+/** `n` (a vmas slot, read from a link word or claimed by vmaAlloc) as a VMA id. */
+export const asVmaId = (n: number): VmaId => n as VmaId;
+/** `n` (an inode-cache slot, read from a record or claimed by iget) as an inode slot. */
+export const asInodeSlot = (n: number): InodeSlot => n as InodeSlot;
 /** `n` as a page frame number. */
 export const asPfn = (n: number): Pfn => n as Pfn;
 /** `n` as a physical byte address. */

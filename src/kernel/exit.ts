@@ -35,7 +35,7 @@ import {
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { MM } from "../abi/layout/mod.ts";
-import { asVirt } from "../abi/types.ts";
+import { asVirt, type MmId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmField, TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
@@ -265,7 +265,7 @@ export function machineReap(mem: Memory): number[] {
  * futex waiter on it (pthread_join's wait). Entry: the task still runs
  * `mm`; no lock held. A bad address is ignored.
  */
-export function clearChildTid(mem: Memory, slot: number, mm: number): void {
+export function clearChildTid(mem: Memory, slot: number, mm: MmId): void {
   const va = procGet(mem, slot, "clearTid") >>> 0;
   if (va === 0 || (va & 3) !== 0 || va >= TASK_SIZE) return;
   procSet(mem, slot, "clearTid", 0);

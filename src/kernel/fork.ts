@@ -22,10 +22,10 @@
  */
 
 import { tstatCommFork } from "../mm/fault_ring.ts";
-import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
+import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT, isErr } from "../abi/errno.ts";
 import { PROCS_HDR, START_PENDING } from "../abi/layout/mod.ts";
 import { REG_A0, REG_SP, REG_TP } from "../abi/regs.ts";
-import { asTid, asVirt } from "../abi/types.ts";
+import { asTid, asVirt, type MmId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { dupMm } from "../mm/fork.ts";
 import { mmGet, mmPut } from "../mm/mm.ts";
@@ -89,7 +89,7 @@ function checkFlags(flags: number): number {
  * Store tid `v` at user address `va` of mm `mm`. A bad address is ignored,
  * as Linux ignores the result of these put_user calls.
  */
-function putTid(mem: Memory, mm: number, va: number, v: number): void {
+function putTid(mem: Memory, mm: MmId, va: number, v: number): void {
   va >>>= 0;
   if (!accessOk(va, 4)) return;
   const b = new Uint8Array(4);
@@ -187,19 +187,20 @@ function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): numb
   taskInit(mem.k32, tid);
   switchMm(mem, tid, 0);
   enterIdle(mem, tid);
-  const fail = (e: number, mm: number): number => {
+  const fail = (e: number, mm: MmId | 0): number => {
     if (mm !== 0) mmPut(mem, mm);
     taskExit(mem.k32, tid);
     procUnclaim(mem, slot);
     return e;
   };
-  let mm: number;
+  let mm: MmId;
   if ((req.flags & CLONE_VM) !== 0) {
     mmGet(mem, t.mm);
     mm = t.mm;
   } else {
-    mm = dupMm(mem, t.mm);
-    if (mm < 0) return fail(mm, 0);
+    const dup = dupMm(mem, t.mm);
+    if (isErr(dup)) return fail(dup, 0);
+    mm = dup;
   }
   const fdTable = (req.flags & CLONE_FILES) !== 0 ? t.files.shareTable() : t.files.dupTable();
   if (fdTable < 0) return fail(fdTable, mm);

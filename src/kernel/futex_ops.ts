@@ -29,7 +29,7 @@
 
 import { EAGAIN, EDEADLK, EINVAL, ENOSYS, EPERM, ETIMEDOUT } from "../abi/errno.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
-import { asVirt } from "../abi/types.ts";
+import { asVirt, type MmId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
@@ -316,7 +316,7 @@ export function sysSetRobustList(t: Task, head: number, len: number): number {
 }
 
 /** Read one little-endian u32 of mm `mm` at `va`, or null on a fault. */
-function peek(mem: Memory, mm: number, va: number): number | null {
+function peek(mem: Memory, mm: MmId, va: number): number | null {
   if (va + 4 > TASK_SIZE || (va & 3) !== 0) return null;
   const b = copyFromUser(mem, mm, asVirt(va), 4);
   return typeof b === "number" ? null : new DataView(b.buffer).getUint32(0, true);
@@ -327,7 +327,7 @@ function peek(mem: Memory, mm: number, va: number): number | null {
  * FUTEX_OWNER_DIED (keeping FUTEX_WAITERS) and wake a waiter (Linux's
  * handle_futex_death; a PI futex wakes every waiter, see futexUnlockPi).
  */
-function futexDeath(mem: Memory, mm: number, uaddr: number, tid: number, pi: boolean): void {
+function futexDeath(mem: Memory, mm: MmId, uaddr: number, tid: number, pi: boolean): void {
   const w = futexPhysWord(mem, mm, uaddr, true);
   if (w < 0) return;
   const p32 = physWords(mem);
@@ -348,7 +348,7 @@ function futexDeath(mem: Memory, mm: number, uaddr: number, tid: number, pi: boo
  * the mm is still the task's. A corrupt list is walked as far as it reads.
  * Entry: no lock held.
  */
-export function exitRobustList(mem: Memory, slot: number, tid: number, mm: number): void {
+export function exitRobustList(mem: Memory, slot: number, tid: number, mm: MmId): void {
   const head = procGet(mem, slot, "robustHead") >>> 0;
   if (head === 0) return;
   procSet(mem, slot, "robustHead", 0);

@@ -50,7 +50,7 @@ import {
 import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
 import { ipcParts, SHM_IDS, SHMEM_KIND_SYSV, SHMID, SHMID_WORDS } from "../abi/layout/ipc.ts";
 import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/mman.ts";
-import { asIno, asVirt, PAGE_SIZE, pageRoundUp } from "../abi/types.ts";
+import { asIno, asVirt, type MmId, PAGE_SIZE, pageRoundUp } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { vmaInode } from "../fs/dax_fault.ts";
 import {
@@ -164,7 +164,7 @@ export function shmGet(c: XipCtx, key: number, size: number, flg: number): numbe
  * @returns the address, or -EINVAL (bad id or address), -EIDRM (the segment
  *   was removed), -ENOMEM (no room)
  */
-export function shmAt(c: XipCtx, mm: number, id: number, addr: number, flg: number): number {
+export function shmAt(c: XipCtx, mm: MmId, id: number, addr: number, flg: number): number {
   const mem = c.mem;
   addr >>>= 0;
   let mapFlags = MAP_SHARED;
@@ -207,7 +207,7 @@ export function shmAt(c: XipCtx, mm: number, id: number, addr: number, flg: numb
 }
 
 /** Whether [addr, addr + len) meets a VMA of `mm`. */
-function intersects(mem: Memory, mm: number, addr: number, len: number): boolean {
+function intersects(mem: Memory, mm: MmId, addr: number, len: number): boolean {
   mmapReadLock(mem, mm);
   try {
     return findVmaIntersection(mem, mm, asVirt(addr), asVirt(addr + len)) !== 0;
@@ -300,7 +300,7 @@ export function sysvShmVmOps(c: XipCtx): VmOperations<XipCtx> {
  *
  * @returns 0, or -EINVAL (not page aligned, or no segment attached there)
  */
-export function shmDt(c: XipCtx, mm: number, addr: number): number {
+export function shmDt(c: XipCtx, mm: MmId, addr: number): number {
   const mem = c.mem;
   addr >>>= 0;
   if (addr % PAGE_SIZE !== 0) return -EINVAL;

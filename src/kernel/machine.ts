@@ -57,7 +57,7 @@ import { locksWaitDone } from "../fs/locks.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult } from "./proc_run.ts";
-import { procClaim, procGet, procLive, procWord } from "./proc.ts";
+import { procClaim, procGet, procLive, procMm, procWord } from "./proc.ts";
 import { clearChildTid, exitNotify, machineRetire, vforkRelease } from "./exit.ts";
 import { exitRobustList } from "./futex_ops.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
@@ -651,7 +651,7 @@ export class Machine {
       closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));
       td |= PROC_TD_FILES;
     }
-    const mm = procGet(mem, slot, "mm");
+    const mm = procMm(mem, slot);
     if ((td & PROC_TD_MM) === 0 && mm !== 0) {
       if (Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state) === MM_LIVE) {
         // Robust futexes it held are released for the threads that share the mm.

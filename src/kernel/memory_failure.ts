@@ -25,7 +25,7 @@ import { memoryFailure, type PoisonVictim } from "../fs/hwpoison.ts";
 import { setPoison } from "../fs/xipfs/xipfs_poison.ts";
 import type { XipCtx } from "../fs/xipfs/xipfs_ctx.ts";
 import { setMemoryFailureHook } from "../mm/madvise_hwpoison.ts";
-import { procGet } from "./proc.ts";
+import { procGet, procMm } from "./proc.ts";
 import { faultInfo, sendToTask } from "./signal_send.ts";
 
 /**
@@ -41,7 +41,7 @@ export function killEarly(mem: Memory, victims: readonly PoisonVictim[]): number
   for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
     if (procGet(mem, slot, "state") !== PROC_RUNNING) continue;
     if (procGet(mem, slot, "mceKill") !== MCE_KILL_EARLY) continue;
-    const mm = procGet(mem, slot, "mm");
+    const mm = procMm(mem, slot);
     const v = victims.find((x) => x.mm === mm);
     if (mm === 0 || v === undefined) continue;
     const info = faultInfo(SIGBUS, BUS_MCEERR_AO, v.va);

@@ -21,7 +21,7 @@
 import { MM } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmField } from "../mm/mm.ts";
-import { PROC_EXITING, PROC_RUNNING, procGet } from "./proc.ts";
+import { PROC_EXITING, PROC_RUNNING, procGet, procMm } from "./proc.ts";
 import { fatalSignalPending, sendSigkill } from "./signal_send.ts";
 
 /** What outOfMemory decided for the faulting process. */
@@ -31,7 +31,7 @@ export const OOM_RETRY = 1;
 
 /** RAM frames a process would give back by dying: its anonymous pages and page tables. */
 function badness(mem: Memory, slot: number): number {
-  const mm = procGet(mem, slot, "mm");
+  const mm = procMm(mem, slot);
   if (mm === 0) return 0;
   return mmField(mem, mm, MM.rssAnon) + mmField(mem, mm, MM.ptFrames);
 }
@@ -56,7 +56,7 @@ export function outOfMemory(mem: Memory, self: number): number {
     const b = badness(mem, slot);
     // A victim still dying (SIGKILL pending, or tearing down with its mm not
     // yet released): its frames are on the way, nobody else needs to die.
-    if (state === PROC_EXITING && procGet(mem, slot, "mm") !== 0) return OOM_RETRY;
+    if (state === PROC_EXITING && procMm(mem, slot) !== 0) return OOM_RETRY;
     if (state !== PROC_RUNNING) continue;
     if (fatalSignalPending(mem, slot)) {
       if (b > 0) return OOM_RETRY;

@@ -33,6 +33,7 @@ import {
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
+import { asMmId, type MmId } from "../abi/types.ts";
 
 export { PROC_EXITING, PROC_FREE, PROC_REAPED, PROC_RUNNING, PROC_ZOMBIE };
 
@@ -45,6 +46,9 @@ const pw = (mem: Memory, slot: number, f: ProcField): number =>
 /** Read field `f` of process slot `slot`. */
 export const procGet = (mem: Memory, slot: number, f: ProcField): number =>
   Atomics.load(mem.k32, pw(mem, slot, f));
+
+/** The mm of process slot `slot` (0: none yet, or already released). */
+export const procMm = (mem: Memory, slot: number): MmId => asMmId(procGet(mem, slot, "mm"));
 
 /** Write field `f` of process slot `slot`. */
 export const procSet = (mem: Memory, slot: number, f: ProcField, v: number): void => {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Tid } from "../abi/types.ts";
+import type { MmId, Tid } from "../abi/types.ts";
 import type { ExecResult } from "./exec_types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
@@ -61,7 +61,7 @@ export interface TaskInit {
   tid: Tid;
   pid: number;
   parentPid: number;
-  mm: number;
+  mm: MmId;
   files: FileGlue;
   /** performance.timeOrigin + performance.now() at Machine boot: CLOCK_MONOTONIC's zero. */
   bootMs: number;
@@ -86,7 +86,7 @@ export class Task {
   readonly leader: number;
   /** The parent's pid when the process started (getppid reads the live record). */
   readonly parentPid: number;
-  mm: number;
+  mm: MmId;
   readonly files: FileGlue;
   readonly bootMs: number;
   readonly klog: KernelLog;

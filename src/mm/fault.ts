@@ -41,6 +41,7 @@ import { KernelPanic } from "../abi/panic.ts";
 import {
   asPte,
   asVirt,
+  type MmId,
   PAGE_SIZE,
   pageRoundDown,
   type Pfn,
@@ -153,7 +154,7 @@ export const STACK_GUARD_GAP = 256 * PAGE_SIZE;
  * @returns 0, or one of VM_FAULT_SIGSEGV (no VMA or not allowed),
  *   VM_FAULT_SIGBUS (the file cannot supply the page), VM_FAULT_OOM
  */
-export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
+export function handleMmFault(mem: Memory, mm: MmId, va: VirtAddr, access: Access): number {
   for (let tries = 0;; tries++) {
     mmapReadLock(mem, mm);
     let r: number;
@@ -181,7 +182,7 @@ export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Acc
  * @returns 0, VM_FAULT_EXPAND_STACK, or one of VM_FAULT_SIGSEGV,
  *   VM_FAULT_SIGBUS, VM_FAULT_OOM
  */
-export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
+export function handleMmFaultLocked(mem: Memory, mm: MmId, va: VirtAddr, access: Access): number {
   if (va >= TASK_SIZE) return VM_FAULT_SIGSEGV;
   const vma = findVma(mem, mm, va);
   if (vma === 0) return VM_FAULT_SIGSEGV;
@@ -225,7 +226,7 @@ export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, acces
  *
  * @returns 0 (also when someone else already grew it), or -ENOMEM
  */
-export function expandStackUnlocked(mem: Memory, mm: number, va: VirtAddr): number {
+export function expandStackUnlocked(mem: Memory, mm: MmId, va: VirtAddr): number {
   mmapWriteLock(mem, mm);
   try {
     const v = findVma(mem, mm, va);
@@ -576,7 +577,7 @@ function finishFault(vmf: MutableVmFault): number {
  */
 export function insertMixed(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   vma: number,
   va: VirtAddr,
   pfn: Pfn,

@@ -45,8 +45,9 @@
 
 import { PTE_D, PTE_W, pteIsTable, PTES_PER_TABLE, pteToPfn, px } from "../abi/sv32.ts";
 import { MM, mmBase } from "../abi/layout/mod.ts";
+import { asErrno, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asPte, asVirt, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
+import { asPte, asVirt, type MmId, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { withReclaim } from "./frame_alloc.ts";
 import { vmNormalPage } from "./fault.ts";
@@ -120,9 +121,9 @@ export interface ForkStats {
  *
  * @returns the new mm slot, or -ENOMEM (no mm slot, VMA slot or frame)
  */
-export function dupMm(mem: Memory, oldMm: number, stats?: ForkStats): number {
+export function dupMm(mem: Memory, oldMm: MmId, stats?: ForkStats): MmId | Errno {
   const mm = mmAlloc(mem);
-  if (mm < 0) return mm;
+  if (isErr(mm)) return mm;
   const s = stats ?? { ptes: 0, counted: 0, wrprotected: 0 };
   let r: number;
   mmapWriteLock(mem, oldMm);
@@ -136,13 +137,13 @@ export function dupMm(mem: Memory, oldMm: number, stats?: ForkStats): number {
   }
   if (r < 0) {
     mmPut(mem, mm); // exitMmap undoes whatever was copied
-    return r;
+    return asErrno(r);
   }
   return mm;
 }
 
 /** dupMm's copy. Entry: oldMm's mmap_lock held for writing; `mm` is new and private. */
-function dupMmap(mem: Memory, mm: number, oldMm: number, s: ForkStats): number {
+function dupMmap(mem: Memory, mm: MmId, oldMm: MmId, s: ForkStats): number {
   const k32 = mem.k32;
   const nb = mmBase(mem.layout, mm), ob = mmBase(mem.layout, oldMm);
   downWrite(k32, nb + MM.mmapLock, LockClass.MMAP_LOCK, CHILD);
@@ -181,8 +182,8 @@ function dupMmap(mem: Memory, mm: number, oldMm: number, s: ForkStats): number {
  */
 export function copyPageRange(
   mem: Memory,
-  mm: number,
-  oldMm: number,
+  mm: MmId,
+  oldMm: MmId,
   v: number,
   s: ForkStats,
 ): number {
@@ -216,8 +217,8 @@ export function copyPageRange(
  */
 function copyHugePmd(
   mem: Memory,
-  mm: number,
-  oldMm: number,
+  mm: MmId,
+  oldMm: MmId,
   v: number,
   va: VirtAddr,
   s: ForkStats,
@@ -244,8 +245,8 @@ function copyHugePmd(
 /** Copy [start, end) within one 4 MiB table. Takes both page-table locks. */
 function copyPteRange(
   mem: Memory,
-  mm: number,
-  oldMm: number,
+  mm: MmId,
+  oldMm: MmId,
   v: number,
   start: VirtAddr,
   end: VirtAddr,

@@ -47,7 +47,15 @@ import {
   PTE_W,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { asPfn, asVirt, PAGE_SHIFT, type Pfn, type Pte, type VirtAddr } from "../abi/types.ts";
+import {
+  asPfn,
+  asVirt,
+  type MmId,
+  PAGE_SHIFT,
+  type Pfn,
+  type Pte,
+  type VirtAddr,
+} from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { noteDeviceMapped } from "./devmap.ts";
 import { VM_FAULT_NOPAGE } from "./fault.ts";
@@ -110,7 +118,7 @@ export function hugeFaultSuitable(mem: Memory, vma: number, va: number, access: 
 }
 
 /** The VmFault a hugeFault callback is given: the aligned address and the root entry. */
-function hugeVmf(mem: Memory, mm: number, vma: number, va: number, access: Access): VmFault {
+function hugeVmf(mem: Memory, mm: MmId, vma: number, va: number, access: Access): VmFault {
   const haddr = hugeAlign(va);
   const w1 = pmdWord(mem, mm, haddr);
   return {
@@ -137,7 +145,7 @@ function hugeVmf(mem: Memory, mm: number, vma: number, va: number, access: Acces
  */
 export function handleHugePmd(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   vma: number,
   va: VirtAddr,
   access: Access,
@@ -186,7 +194,7 @@ export function handleHugePmd(
  */
 export function insertPfnPmd(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   vma: number,
   haddr: VirtAddr,
   pfn: Pfn,
@@ -234,7 +242,7 @@ export function insertPfnPmd(
  * Entry: mmap_lock held (read or write) or the i_mmap lock of the mapped
  * file; no page_table_lock.
  */
-export function splitHugePmd(mem: Memory, mm: number, va: number): void {
+export function splitHugePmd(mem: Memory, mm: MmId, va: number): void {
   const w1 = pmdWord(mem, mm, asVirt(va));
   ptlLock(mem, mm);
   let zapped = false;

@@ -24,7 +24,7 @@
 
 import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout/mod.ts";
 import { pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
-import { asVirt, PAGE_SHIFT, PAGE_SIZE, type Pte } from "../abi/types.ts";
+import { asVirt, type MmId, PAGE_SHIFT, PAGE_SIZE, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pfnValid, PG_anon, testPageFlag } from "./memmap.ts";
 import { type MmuGather, newGather, unmapRange } from "./pgtable.ts";
@@ -161,7 +161,7 @@ function zapMappingLocked(
   endPgoff: number,
   evenCows: boolean,
 ): number {
-  const gathers = new Map<number, MmuGather>();
+  const gathers = new Map<MmId, MmuGather>();
   let n = 0;
   for (const v of immapList(mem, immapHeadWord(mem, slot))) {
     const vs = vmaStart(mem, v);

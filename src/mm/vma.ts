@@ -18,8 +18,7 @@ import { MM, mmBase, MMG, VMA, VMA_WORDS, vmaBase, VMAS_PER_TASK } from "../abi/
 import { ENOMEM } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { type Access, ACCESS_EXEC, ACCESS_WRITE } from "../abi/sv32.ts";
-import { type Pte } from "../abi/types.ts";
-import { PAGE_SHIFT, type Pfn, type VirtAddr } from "../abi/types.ts";
+import { asMmId, type MmId, PAGE_SHIFT, type Pfn, type Pte, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 
 // VM_* flags, with Linux's values. VM_READ/WRITE/EXEC equal PROT_*, and
@@ -67,7 +66,7 @@ export const vmaFlags = (mem: Memory, v: number): number => f(mem, v, VMA.flags)
 export const vmaFile = (mem: Memory, v: number): number => f(mem, v, VMA.file);
 export const vmaPgoff = (mem: Memory, v: number): number => f(mem, v, VMA.pgoff);
 export const vmaOpsId = (mem: Memory, v: number): number => f(mem, v, VMA.ops);
-export const vmaMm = (mem: Memory, v: number): number => f(mem, v, VMA.mm);
+export const vmaMm = (mem: Memory, v: number): MmId => asMmId(f(mem, v, VMA.mm));
 export const vmaNext = (mem: Memory, v: number): number => f(mem, v, VMA.next);
 export const vmaPrev = (mem: Memory, v: number): number => f(mem, v, VMA.prev);
 export const vmaIsAnon = (mem: Memory, v: number): boolean => f(mem, v, VMA.file) === 0;
@@ -98,7 +97,7 @@ const vmaSlots = (mem: Memory): number => mem.layout.config.maxTasks * VMAS_PER_
  */
 export function vmaAlloc(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   start: VirtAddr,
   end: VirtAddr,
   flags: number,
@@ -150,7 +149,7 @@ export function vmaFreeSlots(mem: Memory): number {
 // (read for lookups, write for changes).
 
 /** First VMA of `mm`, 0 when none. */
-export const vmaFirst = (mem: Memory, mm: number): number =>
+export const vmaFirst = (mem: Memory, mm: MmId): number =>
   mem.k32[mmBase(mem.layout, mm) + MM.vmaHead]!;
 
 /**
@@ -159,7 +158,7 @@ export const vmaFirst = (mem: Memory, mm: number): number =>
  *
  * @returns the slot, or 0 when every VMA ends at or below `va`
  */
-export function findVma(mem: Memory, mm: number, va: VirtAddr): number {
+export function findVma(mem: Memory, mm: MmId, va: VirtAddr): number {
   for (let v = vmaFirst(mem, mm); v !== 0; v = vmaNext(mem, v)) {
     if (vmaEnd(mem, v) > va) return v;
   }
@@ -169,7 +168,7 @@ export function findVma(mem: Memory, mm: number, va: VirtAddr): number {
 /** The first VMA that overlaps [start, end), or 0. */
 export function findVmaIntersection(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   start: VirtAddr,
   end: VirtAddr,
 ): number {
@@ -178,7 +177,7 @@ export function findVmaIntersection(
 }
 
 /** Insert `v` into its mm's list in address order. Entry: mmap_lock held for writing. */
-export function vmaLink(mem: Memory, mm: number, v: number): void {
+export function vmaLink(mem: Memory, mm: MmId, v: number): void {
   const k32 = mem.k32;
   const head = mmBase(mem.layout, mm) + MM.vmaHead;
   const start = vmaStart(mem, v);
@@ -203,7 +202,7 @@ export function vmaLink(mem: Memory, mm: number, v: number): void {
 }
 
 /** Take `v` off its mm's list. Entry: mmap_lock held for writing. */
-export function vmaUnlink(mem: Memory, mm: number, v: number): void {
+export function vmaUnlink(mem: Memory, mm: MmId, v: number): void {
   const k32 = mem.k32;
   const prev = f(mem, v, VMA.prev);
   const next = f(mem, v, VMA.next);
@@ -239,7 +238,7 @@ function withRmapLocked(mem: Memory, v: number, fn: () => void): void {
  *
  * @returns the new VMA's slot, or -ENOMEM (nothing changed)
  */
-export function splitVma(mem: Memory, mm: number, v: number, at: VirtAddr): number {
+export function splitVma(mem: Memory, mm: MmId, v: number, at: VirtAddr): number {
   const start = vmaStart(mem, v);
   const end = vmaEnd(mem, v);
   if (at <= start || at >= end || at % (1 << PAGE_SHIFT) !== 0) {
@@ -292,7 +291,7 @@ export function vmaSetStart(mem: Memory, v: number, start: VirtAddr): void {
  *
  * @returns the VMA that now covers `v`'s range
  */
-export function vmaMergeAnon(mem: Memory, mm: number, v: number): number {
+export function vmaMergeAnon(mem: Memory, mm: MmId, v: number): number {
   const mergeable = (a: number, b: number): boolean =>
     vmaEnd(mem, a) === vmaStart(mem, b) && vmaFile(mem, a) === 0 && vmaFile(mem, b) === 0 &&
     vmaFlags(mem, a) === vmaFlags(mem, b);
@@ -376,7 +375,7 @@ export const FAULT_FLAG_WRITE = 0x1;
 /** What a fault handler is told, and what it hands back (Linux's struct vm_fault). */
 export interface VmFault {
   readonly mem: Memory;
-  readonly mm: number;
+  readonly mm: MmId;
   readonly vma: number;
   /** The faulting address, rounded down to its page. */
   readonly address: VirtAddr;

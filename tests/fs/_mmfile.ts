@@ -6,7 +6,7 @@
 
 import { fileIdentity } from "../../src/hw/image_file.ts";
 import { MAP_FIXED } from "../../src/abi/mman.ts";
-import { asIno, asTid, type Ino, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asIno, asTid, type Ino, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { installFileMm, mmapFile } from "../../src/fs/file_vm_ops.ts";
@@ -79,7 +79,7 @@ export function newFile(m: FileMachine, name: string, size = 0): InodeRef {
 /** mmap `ip` at fixed address `addr` in mm `mm`; throws unless it lands there. */
 export function mapAt(
   m: FileMachine,
-  mm: number,
+  mm: MmId,
   ip: InodeRef,
   addr: number,
   len: number,

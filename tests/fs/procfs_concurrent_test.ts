@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTid, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MM, mmBase } from "../../src/abi/layout/mod.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { taskInit } from "../../src/sync/mod.ts";
@@ -62,7 +62,7 @@ function checkBlock(b: Block, seed: number): void {
 Deno.test("smaps read while a Worker maps, faults and unmaps is consistent, then exact", async () => {
   const seed = (Date.now() ^ 0x5eed) >>> 0;
   const env = procEnv({ ramFrames: 1024 });
-  const mm = mmAlloc(env.mem);
+  const mm = mmAlloc(env.mem) as MmId;
   env.info.procs.set(1, { mm });
   const tid = 2;
   taskInit(env.mem.k32, asTid(tid));

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { ENOENT } from "../../src/abi/errno.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ } from "../../src/abi/mman.ts";
-import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { procfsSnapshotCount } from "../../src/fs/procfs/procfs.ts";
 import { mountProcfs } from "../../src/fs/procfs/procfs_mount.ts";
 import { procTableInfo } from "../../src/fs/procfs/procfs_proctable.ts";
@@ -25,7 +25,7 @@ Deno.test("procTableInfo() shows the process table's pids, their maps, zombies, 
 
   const pidA = procAlloc(env.mem, 2, 0);
   const pidB = procAlloc(env.mem, 3, pidA);
-  const mm = mmAlloc(env.mem);
+  const mm = mmAlloc(env.mem) as MmId;
   procSet(env.mem, 2, "mm", mm);
   const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
   assert.equal(doMmap(env.mem, mm, 0x3000_0000, 2 * PAGE_SIZE, PROT_READ, flags), 0x3000_0000);

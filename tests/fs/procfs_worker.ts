@@ -6,7 +6,7 @@
  */
 
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTid, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -24,7 +24,7 @@ export interface MutatorJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
   tid: number;
-  mm: number;
+  mm: MmId;
   /** Regions REGION_PAGES pages each, at base + i * REGION_STRIDE. */
   base: number;
   regions: number;

@@ -11,7 +11,7 @@
 
 import { EISDIR, ENOENT, ENOEXEC } from "../../src/abi/errno.ts";
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asPfn, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asPfn, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import {
   copyUserPage,
@@ -108,7 +108,7 @@ export class HostExecEnv implements ExecEnv {
   private readonly devSlots = new Map<string, number>();
 
   /** `mm` may be changed between execs to load into another address space from the same device. */
-  constructor(readonly mem: Memory, public mm: number, private readonly o: HostEnvOptions = {}) {
+  constructor(readonly mem: Memory, public mm: MmId, private readonly o: HostEnvOptions = {}) {
     this.root = o.root ?? ROOTFS;
     this.files = o.files ?? new Map();
   }
@@ -187,7 +187,7 @@ export class HostExecEnv implements ExecEnv {
 /** One exec in a fresh machine: what it returned, and the machine to inspect before teardown. */
 export interface ExecRun {
   mem: Memory;
-  mm: number;
+  mm: MmId;
   env: HostExecEnv;
   res: ExecResult | ExecError;
 }
@@ -207,7 +207,7 @@ export function withExec<T>(
   const mem = boot({ ramFrames: o.ramFrames ?? 1024, deviceFrames: o.deviceFrames ?? 128 });
   const frames0 = freeFrameCount(mem);
   const slots0 = vmaFreeSlots(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   if (mm < 0) throw new Error("mmAlloc failed");
   const env = new HostExecEnv(mem, mm, o);
   const res = execve(env, path, argv, envp, o);

@@ -10,7 +10,7 @@ import { signalRelease } from "../../src/kernel/signal_state.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { SYS_statx } from "../../src/abi/syscall_nr.ts";
 import { AT_EMPTY_PATH, STATX, STATX_BASIC_STATS, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTid, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { createMemory } from "../../src/hw/memory.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import type { Memory } from "../../src/hw/memory.ts";
@@ -88,7 +88,7 @@ export function makeBench(
   taskInit(mem.k32, tid);
   setCurrentTid(tid);
   const pid = procAlloc(mem, 2, 0);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   if (mm < 0) throw new Error("mmAlloc failed");
   switchMm(mem, tid, mm);
   procSet(mem, 2, "mm", mm);

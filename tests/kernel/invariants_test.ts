@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FALLOC, MM, mmBase, PAGE, VMA, vmaBase } from "../../src/abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, PTE_W } from "../../src/abi/sv32.ts";
-import { asPfn, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asPfn, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
 import { findGetPage } from "../../src/fs/pagecache/pagecache.ts";
 import { blockInUse, setBlockInUse } from "../../src/fs/xipfs/xipfs_format.ts";
@@ -140,7 +140,7 @@ for (const dax of [true, false]) {
   });
 }
 
-function findVmaSlot(mem: Parameters<typeof checkInvariants>[0], mm: number, va: number): number {
+function findVmaSlot(mem: Parameters<typeof checkInvariants>[0], mm: MmId, va: number): number {
   for (let v = mem.k32[mmBase(mem.layout, mm) + MM.vmaHead]!; v !== 0;) {
     const b = vmaBase(mem.layout, v);
     if (mem.k32[b + VMA.start]! <= va && va < mem.k32[b + VMA.end]!) return v;

@@ -21,7 +21,7 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../../src/abi/sv32.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTid, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
 import { physWords, pteLoad, walk } from "../../src/mm/pgtable.ts";
@@ -36,7 +36,7 @@ export interface HartJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
   tid: number;
-  mm: number;
+  mm: MmId;
   va: number;
   seed: number;
   pollMax: number;
@@ -51,7 +51,7 @@ export interface FaulterJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
   tid: number;
-  mm: number;
+  mm: MmId;
   base: number;
   pages: number;
   seed: number;
@@ -67,7 +67,7 @@ export interface BusyJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
   tid: number;
-  mm: number;
+  mm: MmId;
   stopWord: number;
 }
 

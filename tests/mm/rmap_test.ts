@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
-import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";
@@ -60,8 +60,8 @@ Deno.test("i_mmap holds every VMA of a file through mmap, split, munmap and exit
   lockWord = mem.layout.scratch.base + 32;
   events.length = 0;
   const a = 0x3000_0000;
-  const mm1 = mmAlloc(mem);
-  const mm2 = mmAlloc(mem);
+  const mm1 = mmAlloc(mem) as MmId;
+  const mm2 = mmAlloc(mem) as MmId;
   assert.equal(doMmap(mem, mm1, a, 8 * P, PROT_READ, MAP_SHARED | MAP_FIXED, file, 10), a);
   assert.equal(
     doMmap(mem, mm2, a, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, file, 0),

@@ -11,7 +11,7 @@ import {
 } from "../../src/abi/layout/fring.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asPfn, asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asPfn, asTid, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { type Memory, statRead } from "../../src/hw/memory.ts";
 import { procAlloc } from "../../src/kernel/proc.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
@@ -65,7 +65,7 @@ Deno.test("countFault() bumps the stats counter, the task's counter and writes o
 
 Deno.test("handleMmFault() counts an anonymous write and a zero-page read into the ring", () => {
   withProcess((mem, pid) => {
-    const mm = mmAlloc(mem);
+    const mm = mmAlloc(mem) as MmId;
     const a = doMmap(
       mem,
       mm,

@@ -8,7 +8,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE, pfnToPte, PTE_R, PTE_U, PTE_V } from "../../src/abi/sv32.ts";
-import { asPfn, asTid, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asPfn, asTid, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import { openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
@@ -30,9 +30,9 @@ const device = (name: string) => DEVICE_KINDS.findIndex((k) => k.name === name);
 const RW = PROT_READ | PROT_WRITE;
 
 /** A process in slot `slot` with a fresh mm, as the process table would show it. */
-function process(mem: Memory, slot: number): number {
+function process(mem: Memory, slot: number): MmId {
   procAlloc(mem, slot, 0);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.ok(mm > 0);
   procSet(mem, slot, "mm", mm);
   return mm;

@@ -17,7 +17,7 @@ import {
   ISLOT_WORDS,
   ISTATE_ACTIVE,
 } from "../../src/abi/layout/mod.ts";
-import { asIno, asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asIno, asTid, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { installFileMm, mmapFile } from "../../src/fs/file_vm_ops.ts";
@@ -98,7 +98,7 @@ export function resolve(m: FuzzMachine, path: string): InodeRef | number {
 export class FsExecEnv implements ExecEnv {
   opens = 0;
   closes = 0;
-  constructor(readonly m: FuzzMachine, public mm: number, readonly proc: Proc) {}
+  constructor(readonly m: FuzzMachine, public mm: MmId, readonly proc: Proc) {}
 
   get mem(): Memory {
     return this.m.mem;

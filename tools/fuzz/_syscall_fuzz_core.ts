@@ -28,7 +28,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTid, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { procAlloc, procExit, procFree, procSet } from "../../src/kernel/proc.ts";
 import { syscallDispatch, SYSCALLS } from "../../src/kernel/syscall.ts";
@@ -241,7 +241,7 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
   setCurrentTid(tid);
   const problems: string[] = [];
   const pid = procAlloc(mem, 2, 0);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   if (pid < 0 || mm < 0) throw new Error(`procAlloc ${pid} / mmAlloc ${mm}`);
   switchMm(mem, tid, mm);
   procSet(mem, 2, "mm", mm);
