@@ -53,7 +53,7 @@ import {
 import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { ACCESS_WRITE, PTE_V, pteToPfn } from "../abi/sv32.ts";
-import { asBlock, asPte, blockToSector, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asBlock, asPte, blockToSector, PAGE_SIZE, type Pfn, type VmaId } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import {
   copyUserPage,
@@ -97,7 +97,7 @@ export const sizePages = (size: number): number => Math.ceil(size / PAGE_SIZE);
  *
  * @throws KernelPanic when the slot holds no inode
  */
-export function vmaInode(c: XipCtx, vma: number): InodeRef {
+export function vmaInode(c: XipCtx, vma: VmaId): InodeRef {
   const ip = slotInode(c, vmaFile(c.mem, vma));
   if (ip === null) throw new KernelPanic("vmaInode", `vma ${vma} maps an empty inode slot`);
   return ip;

@@ -56,7 +56,7 @@ import {
 } from "../abi/layout/ipc.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
-import { asIno, type Ino, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asIno, type Ino, PAGE_SIZE, type Pfn, type VmaId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { copyUserPage, VM_FAULT_DONE_COW, VM_FAULT_NOPAGE, VM_FAULT_OOM } from "../mm/fault.ts";
 import { VM_FAULT_SIGBUS } from "../mm/fault.ts";
@@ -596,11 +596,11 @@ export function shmemVmOps(c: XipCtx): VmOperations<XipCtx> {
     name: "shmem",
     ctx: c,
     fault: shmemFault,
-    open(mem: Memory, v: number, after?: number) {
+    open(mem: Memory, v: VmaId, after?: VmaId) {
       ihold(c, vmaInode(c, v));
       rmapAddVma(mem, v, after); // fork: right after the parent's VMA
     },
-    close(mem: Memory, v: number) {
+    close(mem: Memory, v: VmaId) {
       const ip = vmaInode(c, v);
       rmapRemoveVma(mem, v);
       shmemIput(c, ip);

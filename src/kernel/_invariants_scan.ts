@@ -30,7 +30,16 @@ import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout/pipe.ts";
 import { msgStorePages } from "./ipc_msg.ts";
 import { sockRingPages } from "./unix_sock.ts";
 import { pteIsLeaf, pteIsTable, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
-import { asMmId, asPfn, asPte, type MmId, type Pfn, type Pte } from "../abi/types.ts";
+import {
+  asMmId,
+  asPfn,
+  asPte,
+  asVmaId,
+  type MmId,
+  type Pfn,
+  type Pte,
+  type VmaId,
+} from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PTE_PROTNONE } from "../mm/pgtable.ts";
 import { zeroPfn } from "../mm/mm.ts";
@@ -43,7 +52,7 @@ export interface PteRef {
   readonly pte: Pte;
   readonly pfn: Pfn;
   /** The VMA slot covering `va`, 0 when none does (itself a violation). */
-  readonly vma: number;
+  readonly vma: VmaId;
 }
 
 /** A megapage: a leaf (valid or PROT_NONE) in a root table, mapping 4 MiB. */
@@ -55,7 +64,7 @@ export interface HugeRef {
   /** The first of its 1024 frames. */
   readonly pfn: Pfn;
   /** The VMA slot covering `va`, 0 when none does (itself a violation). */
-  readonly vma: number;
+  readonly vma: VmaId;
 }
 
 /** A page-cache index entry. */
@@ -67,7 +76,7 @@ export interface PcacheRef {
 
 /** A VMA as the checkers need it. */
 export interface VmaRec {
-  readonly slot: number;
+  readonly slot: VmaId;
   readonly mm: MmId;
   readonly start: number;
   readonly end: number;
@@ -123,7 +132,7 @@ export function frameInUse(mem: Memory, pfn: number): boolean {
 export const fallocWords = (mem: Memory): number => fallocBitmapWords(mem.layout.config);
 
 /** Read VMA slot `v`. */
-export function readVma(mem: Memory, v: number): VmaRec {
+export function readVma(mem: Memory, v: VmaId): VmaRec {
   const b = vmaBase(mem.layout, v);
   const k = mem.k32;
   return {
@@ -147,15 +156,15 @@ function listVmas(mem: Memory, mm: MmId): VmaRec[] {
   let v = Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.vmaHead);
   while (v !== 0 && !seen.has(v) && v > 0 && v < vmaSlotCount(mem)) {
     seen.add(v);
-    out.push(readVma(mem, v));
+    out.push(readVma(mem, asVmaId(v)));
     v = Atomics.load(mem.k32, vmaBase(mem.layout, v) + VMA.next);
   }
   return out;
 }
 
-function vmaAt(list: VmaRec[], va: number): number {
+function vmaAt(list: VmaRec[], va: number): VmaId {
   for (const v of list) if (va >= v.start && va < v.end) return v.slot;
-  return 0;
+  return asVmaId(0);
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {

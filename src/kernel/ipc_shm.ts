@@ -50,7 +50,7 @@ import {
 import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
 import { ipcParts, SHM_IDS, SHMEM_KIND_SYSV, SHMID, SHMID_WORDS } from "../abi/layout/ipc.ts";
 import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/mman.ts";
-import { asIno, asVirt, type MmId, PAGE_SIZE, pageRoundUp } from "../abi/types.ts";
+import { asIno, asVirt, type MmId, PAGE_SIZE, pageRoundUp, type VmaId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { vmaInode } from "../fs/dax_fault.ts";
 import {
@@ -258,12 +258,12 @@ function destroyLocked(c: XipCtx, t: IdTable, idx: number): InodeRef {
  */
 export function sysvShmVmOps(c: XipCtx): VmOperations<XipCtx> {
   const t = shmTable(c.mem);
-  const segOf = (v: number): number => shmiGet(c, vmaInode(c, v), "sysvIdx") - 1;
+  const segOf = (v: VmaId): number => shmiGet(c, vmaInode(c, v), "sysvIdx") - 1;
   return {
     name: "sysv-shm",
     ctx: c,
     fault: shmemFault,
-    open(mem: Memory, v: number, after?: number) {
+    open(mem: Memory, v: VmaId, after?: VmaId) {
       const ip = vmaInode(c, v);
       shmemIhold(c, ip);
       rmapAddVma(mem, v, after); // fork: right after the parent's VMA
@@ -276,7 +276,7 @@ export function sysvShmVmOps(c: XipCtx): VmOperations<XipCtx> {
         t.k32[r + SHMID.lpid] = currentPid(mem);
       });
     },
-    close(mem: Memory, v: number) {
+    close(mem: Memory, v: VmaId) {
       const ip = vmaInode(c, v);
       const idx = segOf(v);
       rmapRemoveVma(mem, v);

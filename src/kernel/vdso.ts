@@ -102,7 +102,7 @@ export function installVdso(mem: Memory, mm: MmId): number {
       0,
       VMOPS_VDSO,
     );
-    if (v < 0) return v;
+    if (isErr(v)) return v;
     vmaLink(mem, mm, v);
     mem.k32[mmBase(mem.layout, mm) + MM.vdso] = addr;
     return addr;

@@ -47,6 +47,7 @@ import {
   type Pfn,
   type Pte,
   type VirtAddr,
+  type VmaId,
 } from "../abi/types.ts";
 import { type Memory, statAdd } from "../hw/memory.ts";
 import { allocFrameReclaim, withReclaim } from "./frame_alloc.ts";
@@ -272,7 +273,7 @@ function handlePteFault(vmf: MutableVmFault): number {
 }
 
 /** Leaf bits for a fresh PTE of `vma`, writable or not. */
-function leafBits(mem: Memory, vma: number, writable: boolean): number {
+function leafBits(mem: Memory, vma: VmaId, writable: boolean): number {
   const flags = vmaFlags(mem, vma);
   return PTE_V | PTE_U | PTE_A | (writable ? PTE_D : 0) |
     vmPteBits(flags, writable);
@@ -361,7 +362,7 @@ function doAnonymousPage(vmf: MutableVmFault): number {
  * (Linux's vm_normal_page): pte_special PTEs (VM_MIXEDMAP frames without a
  * struct page, VM_PFNMAP), the zero page, and any pfn without a struct page.
  */
-export function vmNormalPage(mem: Memory, vma: number, pte: Pte): Pfn | null {
+export function vmNormalPage(mem: Memory, vma: VmaId, pte: Pte): Pfn | null {
   if (pteIsSpecial(pte)) return null;
   const pfn = pteToPfn(pte);
   if (pfn === zeroPfn(mem)) return null;
@@ -578,7 +579,7 @@ function finishFault(vmf: MutableVmFault): number {
 export function insertMixed(
   mem: Memory,
   mm: MmId,
-  vma: number,
+  vma: VmaId,
   va: VirtAddr,
   pfn: Pfn,
   writable: boolean,

@@ -47,7 +47,7 @@ import { PTE_D, PTE_W, pteIsTable, PTES_PER_TABLE, pteToPfn, px } from "../abi/s
 import { MM, mmBase } from "../abi/layout/mod.ts";
 import { asErrno, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asPte, asVirt, type MmId, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
+import { asPte, asVirt, type MmId, PAGE_SIZE, type VirtAddr, type VmaId } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { withReclaim } from "./frame_alloc.ts";
 import { vmNormalPage } from "./fault.ts";
@@ -98,7 +98,7 @@ export const isCowMapping = (flags: number): boolean =>
   (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
 
 /** Whether fork copies the PTEs of a VMA, or the child refaults them (vma_needs_copy). */
-export function vmaNeedsCopy(mem: Memory, v: number): boolean {
+export function vmaNeedsCopy(mem: Memory, v: VmaId): boolean {
   const flags = vmaFlags(mem, v);
   if ((flags & (VM_MIXEDMAP | VM_PFNMAP)) !== 0) return true;
   return vmaFile(mem, v) === 0 || (flags & VM_SHARED) === 0;
@@ -160,7 +160,7 @@ function dupMmap(mem: Memory, mm: MmId, oldMm: MmId, s: ForkStats): number {
         vmaPgoff(mem, v),
         vmaOpsId(mem, v),
       );
-      if (n < 0) return n;
+      if (isErr(n)) return n;
       vmaLink(mem, mm, n);
       if (vmaFile(mem, n) !== 0) vmOps(vmaOpsId(mem, n))?.open?.(mem, n, v);
       if (!vmaNeedsCopy(mem, v)) continue;
@@ -184,7 +184,7 @@ export function copyPageRange(
   mem: Memory,
   mm: MmId,
   oldMm: MmId,
-  v: number,
+  v: VmaId,
   s: ForkStats,
 ): number {
   const p32 = physWords(mem);
@@ -219,7 +219,7 @@ function copyHugePmd(
   mem: Memory,
   mm: MmId,
   oldMm: MmId,
-  v: number,
+  v: VmaId,
   va: VirtAddr,
   s: ForkStats,
 ): void {
@@ -247,7 +247,7 @@ function copyPteRange(
   mem: Memory,
   mm: MmId,
   oldMm: MmId,
-  v: number,
+  v: VmaId,
   start: VirtAddr,
   end: VirtAddr,
   srcTable: number,

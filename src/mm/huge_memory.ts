@@ -55,6 +55,7 @@ import {
   type Pfn,
   type Pte,
   type VirtAddr,
+  type VmaId,
 } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { noteDeviceMapped } from "./devmap.ts";
@@ -107,7 +108,7 @@ const pmdSame = (a: Pte, b: Pte): boolean => ((a ^ b) & ~(PTE_A | PTE_D)) === 0;
  * that is a multiple of 4 MiB, and it is not a write to a private mapping
  * (COW works page by page). Entry: mmap_lock held.
  */
-export function hugeFaultSuitable(mem: Memory, vma: number, va: number, access: Access): boolean {
+export function hugeFaultSuitable(mem: Memory, vma: VmaId, va: number, access: Access): boolean {
   if (vmaIsAnon(mem, vma)) return false;
   const ops = vmOps(vmaOpsId(mem, vma));
   if (ops?.hugeFault === undefined) return false;
@@ -118,7 +119,7 @@ export function hugeFaultSuitable(mem: Memory, vma: number, va: number, access: 
 }
 
 /** The VmFault a hugeFault callback is given: the aligned address and the root entry. */
-function hugeVmf(mem: Memory, mm: MmId, vma: number, va: number, access: Access): VmFault {
+function hugeVmf(mem: Memory, mm: MmId, vma: VmaId, va: number, access: Access): VmFault {
   const haddr = hugeAlign(va);
   const w1 = pmdWord(mem, mm, haddr);
   return {
@@ -146,7 +147,7 @@ function hugeVmf(mem: Memory, mm: MmId, vma: number, va: number, access: Access)
 export function handleHugePmd(
   mem: Memory,
   mm: MmId,
-  vma: number,
+  vma: VmaId,
   va: VirtAddr,
   access: Access,
 ): number {
@@ -195,7 +196,7 @@ export function handleHugePmd(
 export function insertPfnPmd(
   mem: Memory,
   mm: MmId,
-  vma: number,
+  vma: VmaId,
   haddr: VirtAddr,
   pfn: Pfn,
   writable: boolean,

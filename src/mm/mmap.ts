@@ -22,6 +22,7 @@ import {
   EOPNOTSUPP,
   EOVERFLOW,
   EPERM,
+  isErr,
 } from "../abi/errno.ts";
 import { MM, mmBase } from "../abi/layout/mod.ts";
 import {
@@ -66,6 +67,7 @@ import {
   PAGE_SIZE,
   pageRoundUp,
   type VirtAddr,
+  type VmaId,
 } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "./fault.ts";
@@ -252,7 +254,7 @@ function mmapRegion(
   }
   // One slot for the new VMA, plus the worst case of a MAP_FIXED that splits one.
   const v = vmaAlloc(mem, mm, asVirt(start), asVirt(start + size), vmFlags, file, pgoff, ops);
-  if (v < 0) return v;
+  if (isErr(v)) return v;
   if ((flags & MAP_FIXED) !== 0) {
     const r = munmapLocked(mem, mm, start, size);
     if (r < 0) {
@@ -363,7 +365,7 @@ export function splitAround(mem: Memory, mm: MmId, start: number, end: number): 
  *
  * @returns the new VMA or -ENOMEM
  */
-function splitVmaHuge(mem: Memory, mm: MmId, v: number, at: number): number {
+function splitVmaHuge(mem: Memory, mm: MmId, v: VmaId, at: number): number {
   if (at % PGDIR_SIZE !== 0) splitHugePmd(mem, mm, at);
   return splitVma(mem, mm, v, asVirt(at));
 }
@@ -403,7 +405,7 @@ export function munmapLocked(mem: Memory, mm: MmId, start: number, size: number)
 }
 
 /** Close (leave i_mmap), unlink and free a VMA whose pages are gone. Entry: mmap_lock write. */
-export function removeVma(mem: Memory, mm: MmId, v: number): void {
+export function removeVma(mem: Memory, mm: MmId, v: VmaId): void {
   if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
   vmaUnlink(mem, mm, v);
   vmaFree(mem, v);
@@ -555,7 +557,7 @@ export function doBrk(mem: Memory, mm: MmId, newBrk: number): number {
       } else {
         const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
         const v = vmaAlloc(mem, mm, asVirt(oldEnd), asVirt(newEnd), flags, 0, 0, 0);
-        if (v < 0) return old;
+        if (isErr(v)) return old;
         vmaLink(mem, mm, v);
       }
     }

@@ -24,7 +24,7 @@
 
 import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout/mod.ts";
 import { pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
-import { asVirt, type MmId, PAGE_SHIFT, PAGE_SIZE, type Pte } from "../abi/types.ts";
+import { asVirt, type MmId, PAGE_SHIFT, PAGE_SIZE, type Pte, type VmaId } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pfnValid, PG_anon, testPageFlag } from "./memmap.ts";
 import { type MmuGather, newGather, unmapRange } from "./pgtable.ts";
@@ -73,7 +73,7 @@ export function immapUnlock(mem: Memory, slot: number): void {
  * see immapInsertAfter). Entry: mmap_lock of v's mm held for writing;
  * takes the i_mmap lock.
  */
-export function rmapAddVma(mem: Memory, v: number, after = 0): void {
+export function rmapAddVma(mem: Memory, v: VmaId, after: VmaId | 0 = 0): void {
   const slot = vmaFile(mem, v);
   immapLock(mem, slot);
   if (after !== 0) immapInsertAfter(mem, immapHeadWord(mem, slot), after, v);
@@ -87,7 +87,7 @@ export function rmapAddVma(mem: Memory, v: number, after = 0): void {
  * (exitMmap); no i_mmap or page-table lock held. Takes and drops the i_mmap
  * lock.
  */
-export function rmapRemoveVma(mem: Memory, v: number): void {
+export function rmapRemoveVma(mem: Memory, v: VmaId): void {
   const slot = vmaFile(mem, v);
   immapLock(mem, slot);
   immapRemove(mem, immapHeadWord(mem, slot), v);
@@ -98,8 +98,8 @@ export function rmapRemoveVma(mem: Memory, v: number): void {
  * VmOperations.lockRmap for any file VMA: immapLock of its inode. Entry: as
  * immapLock; returns with the i_mmap lock held.
  */
-export const rmapLockVma = (mem: Memory, v: number): void => immapLock(mem, vmaFile(mem, v));
-export const rmapUnlockVma = (mem: Memory, v: number): void => immapUnlock(mem, vmaFile(mem, v));
+export const rmapLockVma = (mem: Memory, v: VmaId): void => immapLock(mem, vmaFile(mem, v));
+export const rmapUnlockVma = (mem: Memory, v: VmaId): void => immapUnlock(mem, vmaFile(mem, v));
 
 /**
  * unmapRange's `keep` for a private VMA when COW copies stay (Linux's

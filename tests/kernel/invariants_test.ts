@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FALLOC, MM, mmBase, PAGE, VMA, vmaBase } from "../../src/abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, PTE_W } from "../../src/abi/sv32.ts";
-import { asPfn, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asPfn, asVirt, type MmId, PAGE_SIZE, type Pfn, type VmaId } from "../../src/abi/types.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
 import { findGetPage } from "../../src/fs/pagecache/pagecache.ts";
 import { blockInUse, setBlockInUse } from "../../src/fs/xipfs/xipfs_format.ts";
@@ -124,7 +124,7 @@ for (const dax of [true, false]) {
 
   Deno.test(`checkInvariants() reports a leaked VMA slot and a broken i_mmap link (${mode})`, () => {
     const { m, mm } = workload(dax);
-    const v = vmaAlloc(m.mem, mm, asVirt(0x5000_0000), asVirt(0x5000_1000), 3, 0, 0, 0);
+    const v = vmaAlloc(m.mem, mm, asVirt(0x5000_0000), asVirt(0x5000_1000), 3, 0, 0, 0) as VmaId;
     assert.deepEqual(checkInvariants(m.mem), [
       `vma ${v}: in use but on no live mm's list (leaked VMA)`,
     ]);

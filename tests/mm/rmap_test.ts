@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
-import { type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
+import { type MmId, PAGE_SIZE, type VmaId } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";
@@ -26,13 +26,13 @@ registerVmOps(OPS_RMAP, {
   name: "test-rmap",
   ctx: null,
   fault: () => 0x2,
-  open(mem: Memory, v: number) {
+  open(mem: Memory, v: VmaId) {
     mutexLock(mem.k32, lockWord, LockClass.I_MMAP);
     immapInsert(mem, headWord, v);
     mutexUnlock(mem.k32, lockWord);
     events.push("open");
   },
-  close(mem: Memory, v: number) {
+  close(mem: Memory, v: VmaId) {
     mutexLock(mem.k32, lockWord, LockClass.I_MMAP);
     immapRemove(mem, headWord, v);
     mutexUnlock(mem.k32, lockWord);

@@ -27,7 +27,7 @@
 
 import { ICACHE, ISLOT, ISLOT_WORDS, MM, mmBase } from "../../abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_D, PTE_FLAGS_MASK, pteIsTable } from "../../abi/sv32.ts";
-import { asMmId, type MmId, PAGE_SIZE, type Pfn, type Pte } from "../../abi/types.ts";
+import { asMmId, type MmId, PAGE_SIZE, type Pfn, type Pte, type VmaId } from "../../abi/types.ts";
 import type { Memory } from "../../hw/memory.ts";
 import { vmNormalPage } from "../../mm/fault.ts";
 import { pageMapcount, PG_anon, PG_dirty, testPageFlag } from "../../mm/memmap.ts";
@@ -170,7 +170,7 @@ export function forEachPresentPte(
  * is the PTE's D bit or PG_dirty; referenced is the A bit. Entry: mmap_lock
  * held.
  */
-function accountVma(mem: Memory, mm: MmId, v: number): MemSizeStats {
+function accountVma(mem: Memory, mm: MmId, v: VmaId): MemSizeStats {
   const mss = newMss();
   const locked = (vmaFlags(mem, v) & VM_LOCKED) !== 0;
   forEachPresentPte(mem, mm, vmaStart(mem, v), vmaEnd(mem, v), (_va, pte, huge) => {
