@@ -11,7 +11,7 @@
 import { TASK_TLB, taskBase } from "../src/abi/layout/mod.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../src/abi/sv32.ts";
-import { asVirt, type MmId, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
+import { asInodeSlot, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
 import { handleMmFault } from "../src/mm/fault.ts";
 import { allocFrame } from "../src/mm/frame_alloc.ts";
 import { mmAlloc } from "../src/mm/mm.ts";
@@ -55,7 +55,7 @@ Deno.bench(`zero-page read fault x${FAULTS}`, { group: "fault", baseline: true }
 
 // A page-cache stand-in file of FAULTS pages for COW.
 for (let i = 0; i < FAULTS; i++) cachePages.set(i, allocFrame(mem) as Pfn);
-const file = { slot: 5, ops: OPS_PAGES, readable: true, writable: false };
+const file = { slot: asInodeSlot(5), ops: OPS_PAGES, readable: true, writable: false };
 
 Deno.bench(`COW write fault (4 KiB copy) x${FAULTS}`, { group: "fault" }, (b) => {
   doMmap(mem, mm, BASE, FAULTS * PAGE_SIZE, RW, MAP_PRIVATE | MAP_FIXED, file, 0);

@@ -18,7 +18,7 @@
 import { VMSTAT } from "../src/abi/layout/mod.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../src/abi/mman.ts";
 import { ACCESS_EXEC, ACCESS_WRITE } from "../src/abi/sv32.ts";
-import { asPfn, asTid, asVirt, type MmId, PAGE_SIZE } from "../src/abi/types.ts";
+import { asInodeSlot, asPfn, asTid, asVirt, type MmId, PAGE_SIZE } from "../src/abi/types.ts";
 import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { openVolume } from "../src/fs/xipfs/xipfs_format.ts";
 import { statAdd } from "../src/hw/memory.ts";
@@ -82,7 +82,7 @@ for (let slot = 2; slot < 10; slot++) {
   procAlloc(vm, slot, 0);
   const mm = mmAlloc(vm) as MmId;
   procSet(vm, slot, "mm", mm);
-  const file = { slot: 7, ops: OPS_DAX, readable: true, writable: false };
+  const file = { slot: asInodeSlot(7), ops: OPS_DAX, readable: true, writable: false };
   const text = doMmap(vm, mm, 0, 6 * PAGE_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE, file, 0);
   const data = doMmap(
     vm,

@@ -50,7 +50,15 @@ import {
 import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
 import { ipcParts, SHM_IDS, SHMEM_KIND_SYSV, SHMID, SHMID_WORDS } from "../abi/layout/ipc.ts";
 import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/mman.ts";
-import { asIno, asVirt, type MmId, PAGE_SIZE, pageRoundUp, type VmaId } from "../abi/types.ts";
+import {
+  asIno,
+  asInodeSlot,
+  asVirt,
+  type MmId,
+  PAGE_SIZE,
+  pageRoundUp,
+  type VmaId,
+} from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { vmaInode } from "../fs/dax_fault.ts";
 import {
@@ -98,7 +106,7 @@ function currentPid(mem: Memory): number {
 /** The InodeRef of segment record `r`. Lock held (or the record is ours). */
 const segInode = (k32: Int32Array, r: number): InodeRef => ({
   ino: asIno(k32[r + SHMID.ino]!),
-  slot: k32[r + SHMID.slot]!,
+  slot: asInodeSlot(k32[r + SHMID.slot]!),
 });
 
 /**

@@ -61,6 +61,7 @@ import {
 import { ACCESS_READ, ACCESS_WRITE } from "../abi/sv32.ts";
 import {
   asVirt,
+  type InodeSlot,
   type MmId,
   PAGE_MASK,
   PAGE_SHIFT,
@@ -181,7 +182,7 @@ export function doMmap(
   if ((flags & MAP_GROWSDOWN) !== 0) vmFlags |= VM_GROWSDOWN;
   if ((flags & MAP_SYNC) !== 0) vmFlags |= VM_SYNC;
   let opsId = 0;
-  let slot = 0;
+  let slot: InodeSlot | 0 = 0;
   // Anonymous memory has no MAP_SHARED_VALIDATE (Linux: -EINVAL).
   if (anon && type === MAP_SHARED_VALIDATE) return -EINVAL;
   if (!anon && file !== undefined) {
@@ -227,7 +228,7 @@ function mmapRegion(
   size: number,
   flags: number,
   vmFlags: number,
-  file: number,
+  file: InodeSlot | 0,
   pgoff: number,
   ops: number,
 ): number {

@@ -24,7 +24,15 @@
 
 import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout/mod.ts";
 import { pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
-import { asVirt, type MmId, PAGE_SHIFT, PAGE_SIZE, type Pte, type VmaId } from "../abi/types.ts";
+import {
+  asVirt,
+  type InodeSlot,
+  type MmId,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  type Pte,
+  type VmaId,
+} from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pfnValid, PG_anon, testPageFlag } from "./memmap.ts";
 import { type MmuGather, newGather, unmapRange } from "./pgtable.ts";
@@ -45,11 +53,11 @@ import {
 } from "./vma.ts";
 
 /** Word index of inode-cache slot `slot`'s field `field`. */
-const islotWord = (mem: Memory, slot: number, field: number): number =>
+const islotWord = (mem: Memory, slot: InodeSlot, field: number): number =>
   mem.layout.icache.base + ICACHE.slots + slot * ISLOT_WORDS + field;
 
 /** Word index of the i_mmap list head of the inode in slot `slot`. */
-export const immapHeadWord = (mem: Memory, slot: number): number =>
+export const immapHeadWord = (mem: Memory, slot: InodeSlot): number =>
   islotWord(mem, slot, ISLOT.iMmap);
 
 /**
@@ -58,12 +66,12 @@ export const immapHeadWord = (mem: Memory, slot: number): number =>
  * held (no page-table, inode-cache or page-cache lock); returns with the
  * i_mmap lock held.
  */
-export function immapLock(mem: Memory, slot: number): void {
+export function immapLock(mem: Memory, slot: InodeSlot): void {
   mutexLock(mem.k32, islotWord(mem, slot, ISLOT.iMmapLock), LockClass.I_MMAP);
 }
 
 /** Release the i_mmap lock of the inode in slot `slot`. */
-export function immapUnlock(mem: Memory, slot: number): void {
+export function immapUnlock(mem: Memory, slot: InodeSlot): void {
   mutexUnlock(mem.k32, islotWord(mem, slot, ISLOT.iMmapLock));
 }
 
@@ -137,7 +145,7 @@ function anonCopy(mem: Memory): (pte: Pte) => boolean {
  */
 export function unmapMappingRange(
   mem: Memory,
-  slot: number,
+  slot: InodeSlot,
   startPgoff: number,
   nrPages: number,
   evenCows = false,
@@ -156,7 +164,7 @@ export function unmapMappingRange(
 /** unmapMappingRange's work under the i_mmap lock. @returns the PTEs cleared */
 function zapMappingLocked(
   mem: Memory,
-  slot: number,
+  slot: InodeSlot,
   startPgoff: number,
   endPgoff: number,
   evenCows: boolean,

@@ -19,8 +19,10 @@ import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { type Access, ACCESS_EXEC, ACCESS_WRITE } from "../abi/sv32.ts";
 import {
+  asInodeSlot,
   asMmId,
   asVmaId,
+  type InodeSlot,
   type MmId,
   PAGE_SHIFT,
   type Pfn,
@@ -72,7 +74,7 @@ export const vmaStart = (mem: Memory, v: VmaId): VirtAddr =>
   (f(mem, v, VMA.start) >>> 0) as VirtAddr;
 export const vmaEnd = (mem: Memory, v: VmaId): VirtAddr => (f(mem, v, VMA.end) >>> 0) as VirtAddr;
 export const vmaFlags = (mem: Memory, v: VmaId): number => f(mem, v, VMA.flags);
-export const vmaFile = (mem: Memory, v: VmaId): number => f(mem, v, VMA.file);
+export const vmaFile = (mem: Memory, v: VmaId): InodeSlot => asInodeSlot(f(mem, v, VMA.file));
 export const vmaPgoff = (mem: Memory, v: VmaId): number => f(mem, v, VMA.pgoff);
 export const vmaOpsId = (mem: Memory, v: VmaId): number => f(mem, v, VMA.ops);
 export const vmaMm = (mem: Memory, v: VmaId): MmId => asMmId(f(mem, v, VMA.mm));
@@ -110,7 +112,7 @@ export function vmaAlloc(
   start: VirtAddr,
   end: VirtAddr,
   flags: number,
-  file: number,
+  file: InodeSlot | 0,
   pgoff: number,
   ops: number,
 ): VmaId | Errno {
@@ -483,7 +485,7 @@ export interface VmOperations<C = unknown> {
 /** The file being mapped, as the syscall layer describes it to doMmap. */
 export interface MmapFile {
   /** Inode-cache slot (stored in VMA.file); nonzero. */
-  readonly slot: number;
+  readonly slot: InodeSlot;
   /** Registry id of its VmOperations (stored in VMA.ops); 0 = cannot be mapped (-ENODEV). */
   readonly ops: number;
   /** f_mode: whether the descriptor was opened for reading and for writing. */

@@ -11,7 +11,7 @@
 
 import { EISDIR, ENOENT, ENOEXEC } from "../../src/abi/errno.ts";
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asPfn, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asInodeSlot, asPfn, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import {
   copyUserPage,
@@ -172,7 +172,12 @@ export class HostExecEnv implements ExecEnv {
         if (closed) throw new Error(`mmap after close of ${path}`);
         if (!env.o.dax) return -19; // ENODEV: this env has no mappable files
         const slot = env.daxSlot(path, bytes);
-        const file = { slot, ops: OPS_EXEC_DAX, readable: true, writable: false };
+        const file = {
+          slot: asInodeSlot(slot),
+          ops: OPS_EXEC_DAX,
+          readable: true,
+          writable: false,
+        };
         return doMmap(env.mem, env.mm, addr, len, prot, flags, file, pgoff);
       },
       close(): void {

@@ -21,7 +21,15 @@ import {
   PTE_W,
   PTE_X,
 } from "../../src/abi/sv32.ts";
-import { asPfn, asPte, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import {
+  asInodeSlot,
+  asPfn,
+  asPte,
+  asVirt,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+} from "../../src/abi/types.ts";
 import { type Memory, statRead } from "../../src/hw/memory.ts";
 import {
   handleMmFault,
@@ -185,7 +193,12 @@ function makeCacheFile(mem: Memory, n: number): Pfn[] {
   return out;
 }
 
-const testFile = (ops: number, writable = true) => ({ slot: 7, ops, readable: true, writable });
+const testFile = (ops: number, writable = true) => ({
+  slot: asInodeSlot(7),
+  ops,
+  readable: true,
+  writable,
+});
 
 Deno.test("doWpPage() copies a page-cache page on a private write, source untouched", () => {
   const mem = boot();

@@ -15,7 +15,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { PTE_SPECIAL, PTE_W } from "../../src/abi/sv32.ts";
-import { type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asInodeSlot, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { dupMm, type ForkStats } from "../../src/mm/fork.ts";
@@ -33,7 +33,7 @@ import { boot, fillFrame, pfnAt, pteAt, userLoad, userStore } from "./_mm_helper
 import { dax, daxPfn, OPS_DAX } from "./_test_vmops.ts";
 
 const RW = PROT_READ | PROT_WRITE;
-const daxFile = { slot: 7, ops: OPS_DAX, readable: true, writable: true };
+const daxFile = { slot: asInodeSlot(7), ops: OPS_DAX, readable: true, writable: true };
 
 function setup(memmap: boolean): Memory {
   const mem = boot({ deviceMemmap: memmap, maxTasks: 6 });

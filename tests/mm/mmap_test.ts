@@ -16,7 +16,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { PTE_R, PTE_V, PTE_W, PTE_X } from "../../src/abi/sv32.ts";
-import { asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asInodeSlot, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { handleMmFault, VM_FAULT_SIGSEGV } from "../../src/mm/fault.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
@@ -60,7 +60,12 @@ registerVmOps(OPS_SYNC, {
     return 0;
   },
 });
-const file = (writable: boolean, ops = OPS_SYNC) => ({ slot: 3, ops, readable: true, writable });
+const file = (writable: boolean, ops = OPS_SYNC) => ({
+  slot: asInodeSlot(3),
+  ops,
+  readable: true,
+  writable,
+});
 
 Deno.test("doMmap() rejects bad arguments with Linux's errno", () => {
   const mem = boot();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
-import { type MmId, PAGE_SIZE, type VmaId } from "../../src/abi/types.ts";
+import { asInodeSlot, type MmId, PAGE_SIZE, type VmaId } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";
@@ -47,7 +47,7 @@ registerVmOps(OPS_RMAP, {
 });
 
 const P = PAGE_SIZE;
-const file = { slot: 9, ops: OPS_RMAP, readable: true, writable: true };
+const file = { slot: asInodeSlot(9), ops: OPS_RMAP, readable: true, writable: true };
 
 /** The i_mmap list as [start, end, pgoff] per VMA, sorted. */
 const rmap = (mem: Memory) =>

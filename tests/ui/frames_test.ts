@@ -8,7 +8,15 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE, pfnToPte, PTE_R, PTE_U, PTE_V } from "../../src/abi/sv32.ts";
-import { asPfn, asTid, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import {
+  asInodeSlot,
+  asPfn,
+  asTid,
+  asVirt,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+} from "../../src/abi/types.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import { openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
@@ -75,7 +83,7 @@ Deno.test("snapshotFrames() counts each process mapping a device frame once", ()
   const mem = boot({ maxTasks: 4 });
   dax.base = mem.layout.config.ramFrames;
   dax.size = 4;
-  const file = { slot: 7, ops: OPS_DAX, readable: true, writable: false };
+  const file = { slot: asInodeSlot(7), ops: OPS_DAX, readable: true, writable: false };
   const mms = [process(mem, 2), process(mem, 3)];
   for (const mm of mms) {
     const a = doMmap(mem, mm, 0, 4 * PAGE_SIZE, PROT_READ, MAP_SHARED, file, 0);

@@ -42,7 +42,7 @@ import { EACCES, ENOENT, ENOTDIR } from "../../abi/errno.ts";
 import { DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFLNK, S_IFREG } from "../../abi/fcntl.ts";
 import { FILES } from "../../abi/layout/mod.ts";
 import { KernelPanic } from "../../abi/panic.ts";
-import { asIno, type Ino, type MmId } from "../../abi/types.ts";
+import { asIno, asInodeSlot, type Ino, type MmId } from "../../abi/types.ts";
 import type { Memory } from "../../hw/memory.ts";
 import { mapsText } from "./procfs_maps.ts";
 import { meminfoText } from "./procfs_meminfo.ts";
@@ -172,7 +172,7 @@ export class ProcFs {
   iget(ino: Ino): VInode | number {
     const d = decode(ino);
     if (d === null || (d[1] !== 0 && !this.alive(d[1]))) return -ENOENT;
-    return { ino, slot: nextId(this.mem) };
+    return { ino, slot: asInodeSlot(nextId(this.mem)) }; // a fresh id stands in the slot
   }
 
   /** Drop a reference: frees the snapshot of an open file whose last close this is. */

@@ -27,7 +27,15 @@
 
 import { ICACHE, ISLOT, ISLOT_WORDS, MM, mmBase } from "../../abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_D, PTE_FLAGS_MASK, pteIsTable } from "../../abi/sv32.ts";
-import { asMmId, type MmId, PAGE_SIZE, type Pfn, type Pte, type VmaId } from "../../abi/types.ts";
+import {
+  asMmId,
+  type InodeSlot,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+  type Pte,
+  type VmaId,
+} from "../../abi/types.ts";
 import type { Memory } from "../../hw/memory.ts";
 import { vmNormalPage } from "../../mm/fault.ts";
 import { pageMapcount, PG_anon, PG_dirty, testPageFlag } from "../../mm/memmap.ts";
@@ -119,7 +127,7 @@ const newMss = (): MemSizeStats => ({
 });
 
 /** Inode number held by inode-cache slot `slot` (the VMA's reference keeps it there). */
-function slotIno(mem: Memory, slot: number): number {
+function slotIno(mem: Memory, slot: InodeSlot): number {
   return Atomics.load(
     mem.k32,
     mem.layout.icache.base + ICACHE.slots + slot * ISLOT_WORDS + ISLOT.ino,
