@@ -49,13 +49,24 @@ export type BlockNo = Brand<number, "BlockNo">;
 export type Sector = Brand<number, "Sector">;
 /** An inode number. */
 export type Ino = Brand<number, "Ino">;
-/** A process id, as the guest sees it. */
+/**
+ * A process or thread id as the guest sees it (Linux's pid_t: getpid,
+ * gettid, kill's and wait's argument). Never an index into shared memory:
+ * the PROC record of a task holds it (PROC.pid, PROC.tgid).
+ */
 export type Pid = Brand<number, "Pid">;
 /**
- * A task id: which thread of the host (main thread or a Worker) acts.
- * Locks record it as their holder. 0 means "nobody".
+ * Which task acts, as an index into the shared tables: the task's TASK
+ * record (its held locks and kill state, src/sync), its PROC record (a
+ * process runs on exactly one task, so the "process slot" is the same
+ * number), its TLB and signal records. The main thread's task and each
+ * Worker's have one; locks record it as their holder. 0 means "nobody",
+ * 1 is the Machine's own task, and processes use 2 and up. In the code a
+ * variable of this type is called `tid` (the lock holder's name) or `slot`
+ * (the process table's); the guest never sees it (docs/ARCHITECTURE.md,
+ * "Task slots and guest ids").
  */
-export type Tid = Brand<number, "Tid">;
+export type TaskSlot = Brand<number, "TaskSlot">;
 
 /** log2 of the page size. */
 export const PAGE_SHIFT = 12;
@@ -92,8 +103,8 @@ export const asSector = (n: number): Sector => n as Sector;
 export const asIno = (n: number): Ino => n as Ino;
 /** `n` as a process id. */
 export const asPid = (n: number): Pid => n as Pid;
-/** `n` as a task id. */
-export const asTid = (n: number): Tid => n as Tid;
+/** `n` (a table index: a loop over the slots, a slot word read from a record) as a task slot. */
+export const asTaskSlot = (n: number): TaskSlot => n as TaskSlot;
 
 /** First byte of frame `pfn`. */
 export const pfnToPhys = (pfn: Pfn): PhysAddr => (pfn * PAGE_SIZE) as PhysAddr;

@@ -29,7 +29,7 @@
 
 import { EAGAIN, EDEADLK, EINVAL, ENOSYS, EPERM, ETIMEDOUT } from "../abi/errno.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
-import { asVirt, type MmId } from "../abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, type TaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
@@ -183,7 +183,8 @@ export function futexWakeOp(
 
 /** Whether thread `tid` (a guest tid) is a task that has not exited. */
 function tidAlive(mem: Memory, tid: number): boolean {
-  for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     if (procGet(mem, s, "pid") !== tid) continue;
     const st = procGet(mem, s, "state");
     return st === PROC_RUNNING || st === PROC_EXITING;
@@ -348,7 +349,7 @@ function futexDeath(mem: Memory, mm: MmId, uaddr: number, tid: number, pi: boole
  * the mm is still the task's. A corrupt list is walked as far as it reads.
  * Entry: no lock held.
  */
-export function exitRobustList(mem: Memory, slot: number, tid: number, mm: MmId): void {
+export function exitRobustList(mem: Memory, slot: TaskSlot, tid: number, mm: MmId): void {
   const head = procGet(mem, slot, "robustHead") >>> 0;
   if (head === 0) return;
   procSet(mem, slot, "robustHead", 0);

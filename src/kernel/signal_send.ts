@@ -60,7 +60,7 @@ import {
   TASK_STOPPED,
   TIF_SIGPENDING,
 } from "../abi/layout/signal.ts";
-import { asVirt, type MmId } from "../abi/types.ts";
+import { asTaskSlot, asVirt, type MmId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
@@ -118,7 +118,7 @@ export function signalWakeUp(mem: Memory, tid: number): void {
   Atomics.notify(k, b + SIGTASK.wake);
   const w = Atomics.load(k, b + SIGTASK.waitWord);
   if (w !== 0) Atomics.notify(k, w - 1);
-  const fw = procGet(mem, tid, "futexWord");
+  const fw = procGet(mem, asTaskSlot(tid), "futexWord");
   if (fw !== 0) Atomics.notify(physWords(mem), fw - 1);
 }
 

@@ -11,7 +11,7 @@ import { O_CREAT, O_RDONLY, O_WRONLY } from "../../src/abi/fcntl.ts";
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
 import {
   asBlock,
-  asTid,
+  asTaskSlot,
   blockToSector,
   type MmId,
   PAGE_SIZE,
@@ -140,8 +140,8 @@ export function procEnv(o: EnvOptions = {}): ProcEnv {
     maxTasks: 4,
   });
   setDebug(mem.k32, DEBUG_LOCKDEP, true);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   if (mmBoot(mem) !== 0) throw new Error("mmBoot");
   const dev = new MemDevice(mem);
   mkfsInto(dev.bytes, { inodes: 256 });

@@ -20,7 +20,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asTid, asVirt, type MmId, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
 import { persistLine } from "../../src/fs/dax_sync.ts";
 import { mmapFile } from "../../src/fs/file_vm_ops.ts";
 import { fsck } from "../../src/fs/xipfs/fsck.ts";
@@ -102,7 +102,7 @@ for (const memmap of [false, true]) {
       const plain = newFile(m, "plain", 4 * BS);
       assert.equal(m.fs.fsync(log), 0, "a durable starting point");
       const mm = mmAlloc(m.mem) as MmId;
-      switchMm(m.mem, asTid(1), mm);
+      switchMm(m.mem, asTaskSlot(1), mm);
       const va = mapFile(m, mm, log, 4 * BS, MAP_SHARED_VALIDATE | MAP_SYNC);
       const vp = mapFile(m, mm, plain, 4 * BS, MAP_SHARED);
       assert.ok(va > 0 && vp > 0);
@@ -137,7 +137,7 @@ for (const memmap of [false, true]) {
       assert.equal(persistLine(m.fs.ctx, pa), -EIO, "the path names another file now");
       assert.deepEqual(Deno.readFileSync(path), otherBytes, "and that file is untouched");
 
-      switchMm(m.mem, asTid(1), 0);
+      switchMm(m.mem, asTaskSlot(1), 0);
       mmPut(m.mem, mm);
       m.fs.iput(log);
       m.fs.iput(plain);
@@ -162,7 +162,7 @@ for (const memmap of [false, true]) {
       assert.equal(m.fs.daxWrite(ip, 0, data), MB4, "written, not yet durable");
       assert.equal(onDisk(path, "/big").ino < 0, true, "the file is not in the image yet");
       const mm = mmAlloc(m.mem) as MmId;
-      switchMm(m.mem, asTid(1), mm);
+      switchMm(m.mem, asTaskSlot(1), mm);
       const va = mapFile(m, mm, ip, MB4, MAP_SHARED_VALIDATE | MAP_SYNC);
       assert.equal(va % MB4, 0);
       assert.equal(handleMmFault(m.mem, mm, asVirt(va + 7 * BS), ACCESS_WRITE), 0);
@@ -174,7 +174,7 @@ for (const memmap of [false, true]) {
         assert.equal(bmapLookup(d.vol, d.ino as never, i), bmapLookup(m.fs.ctx.vol, ip.ino, i));
       }
       assert.equal(fsck(d.image).status, 0);
-      switchMm(m.mem, asTid(1), 0);
+      switchMm(m.mem, asTaskSlot(1), 0);
       mmPut(m.mem, mm);
       m.fs.iput(ip);
       assertInvariants(m.mem, { fsck: true });

@@ -7,7 +7,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asTid, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
@@ -36,7 +36,7 @@ type Reply = { ok: boolean; result?: Result; error?: string };
 
 /** Start `job` in a Worker with a watchdog; the Worker is always terminated. */
 function start(mem: Memory, job: FileJob, timeoutMs: number): Running {
-  taskInit(mem.k32, asTid(job.tid));
+  taskInit(mem.k32, asTaskSlot(job.tid));
   const url = new URL("./mmfile_worker.ts", import.meta.url).href;
   const worker = new Worker(url, { type: "module" });
   const done = new Promise<Result>((resolve, reject) => {

@@ -20,7 +20,7 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../../src/abi/sv32.ts";
-import { asIno, asTid, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory, type Memory } from "../../src/hw/memory.ts";
 import { installFileMm } from "../../src/fs/file_vm_ops.ts";
@@ -167,7 +167,7 @@ class SoftHart {
 
 function attach(j: Base): { mem: Memory; fs: XipFs } {
   const mem = attachMemory(j.phys, j.kernel);
-  setCurrentTid(asTid(j.tid));
+  setCurrentTid(asTaskSlot(j.tid));
   const fs = attachXipfs(mem, new MemDevice(mem));
   if (!(fs instanceof XipFs)) throw new Error(fs.error);
   installFileMm(fs);

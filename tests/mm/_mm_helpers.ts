@@ -13,7 +13,7 @@ import {
   pteToPfn,
 } from "../../src/abi/sv32.ts";
 import {
-  asTid,
+  asTaskSlot,
   asVirt,
   type MmId,
   PAGE_SIZE,
@@ -46,8 +46,8 @@ export function boot(o: BootOptions = {}): Memory {
   });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
   setDebug(mem.k32, DEBUG_LOCKDEP, o.lockdep ?? true);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   return mem;
 }
 

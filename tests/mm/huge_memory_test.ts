@@ -25,7 +25,7 @@ import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";
 import { PGDIR_SIZE, physWords, pmdIsHuge, pmdWord, walk } from "../../src/mm/pgtable.ts";
 import { switchMm } from "../../src/mm/tlb_flush.ts";
 import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
-import { asTid, type MmId } from "../../src/abi/types.ts";
+import { asTaskSlot, type MmId } from "../../src/abi/types.ts";
 import { assertInvariants } from "../_invariants.ts";
 import { type FileMachine, fileMachine, newFile } from "../fs/_mmfile.ts";
 
@@ -58,12 +58,12 @@ function setup(memmap: boolean, mb4 = 2, extsize = true): Setup {
   assert.equal(m.fs.daxWrite(ip, 0, data), data.length);
   const mm = mmAlloc(m.mem) as MmId;
   assert.ok(mm > 0);
-  switchMm(m.mem, asTid(1), mm);
+  switchMm(m.mem, asTaskSlot(1), mm);
   return { m, mm, ip, data };
 }
 
 function teardown(s: Setup): void {
-  switchMm(s.m.mem, asTid(1), 0);
+  switchMm(s.m.mem, asTaskSlot(1), 0);
   mmPut(s.m.mem, s.mm);
   s.m.fs.iput(s.ip);
   assertInvariants(s.m.mem, { fsck: true });

@@ -20,7 +20,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE, pteIsTable } from "../../src/abi/sv32.ts";
-import { asTid, asVirt, type MmId, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
 import { mmapFile } from "../../src/fs/file_vm_ops.ts";
 import { FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs/xipfs_fsxattr.ts";
 import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
@@ -60,7 +60,7 @@ function setup(memmap: boolean, pages: number, nmm: number, huge = false): Setup
 }
 
 function teardown(s: Setup): void {
-  switchMm(s.m.mem, asTid(1), 0);
+  switchMm(s.m.mem, asTaskSlot(1), 0);
   for (const mm of s.mms) mmPut(s.m.mem, mm);
   s.m.fs.iput(s.ip);
   assertInvariants(s.m.mem, { fsck: true });
@@ -113,7 +113,7 @@ for (const memmap of [false, true]) {
     const s = setup(memmap, 2, 1);
     const [a] = s.mms as [MmId];
     const v = map(s, a, 2 * BS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-    switchMm(s.m.mem, asTid(1), a);
+    switchMm(s.m.mem, asTaskSlot(1), a);
     assert.equal(copyToUser(s.m.mem, a, asVirt(v + 8), new Uint8Array([0x77])), 0);
     poisonBlocks(s.m.fs.ctx, s.dev[0]!, 1);
     const got = copyFromUser(s.m.mem, a, asVirt(v + 8), 1);
