@@ -27,7 +27,7 @@ import {
   CAUSE_LOAD_ACCESS,
   CAUSE_STORE_ACCESS,
 } from "../abi/sv32.ts";
-import { type MmId, PAGE_SHIFT, type TaskSlot, type VirtAddr } from "../abi/types.ts";
+import { asTaskSlot, type MmId, PAGE_SHIFT, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
 import { persistPhys } from "../fs/dax_sync.ts";
@@ -371,7 +371,7 @@ export function runProcess(
   klog: KernelLog = NO_KERNEL_LOG,
 ): ProcessResult {
   const mem = fs.mem;
-  const tid = s.tid as TaskSlot;
+  const tid = asTaskSlot(s.tid);
   setCurrentTid(tid);
   let t: Task | null = null;
   let hart: Hart | null = null;

@@ -36,9 +36,9 @@
 
 import { HEADER, TASK, TASK_DEAD, TASK_FREE, TASK_LIVE, TASK_WORDS } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { TaskSlot } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 
-let current = 0 as TaskSlot;
+let current = asTaskSlot(0);
 let noKill = 0;
 let killAction: (tid: TaskSlot) => never = (tid) => {
   throw new TaskKilled(tid);
@@ -102,7 +102,7 @@ export function taskExit(k: Int32Array, tid: TaskSlot): void {
     throw new KernelPanic("taskExit", `task ${tid} exits holding ${depth} lock(s)`);
   }
   Atomics.store(k, t + TASK.state, TASK_FREE);
-  if (current === tid) current = 0 as TaskSlot;
+  if (current === tid) current = asTaskSlot(0);
 }
 
 /** TASK_FREE, TASK_LIVE or TASK_DEAD. */

@@ -22,7 +22,7 @@
 
 import { HELD } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { TaskSlot } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { perturb } from "./debug.ts";
 import {
   HELD_HELD,
@@ -153,7 +153,7 @@ export function mutexUnlock(k: Int32Array, w: number): void {
 
 /** The task holding the mutex at `w`, 0 when unlocked. */
 export function mutexOwner(k: Int32Array, w: number): TaskSlot {
-  return (Atomics.load(k, w + MUTEX.lock) & MUTEX_OWNER_MASK) as TaskSlot;
+  return asTaskSlot(Atomics.load(k, w + MUTEX.lock) & MUTEX_OWNER_MASK);
 }
 
 /**

@@ -57,7 +57,7 @@ import {
   TASK_WORDS,
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { TaskSlot } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { bitForceUnlock } from "./bitlock.ts";
 import {
   descKind,
@@ -161,7 +161,7 @@ export function lockHolders(k: Int32Array, w: number, bit = -1): TaskSlot[] {
         Atomics.load(k, e + HELD.word) === w &&
         Atomics.load(k, e + HELD.bit) === bit
       ) {
-        out.push(tid as TaskSlot);
+        out.push(asTaskSlot(tid));
         break;
       }
     }

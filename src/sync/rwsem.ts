@@ -31,7 +31,7 @@
 
 import { HELD } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { TaskSlot } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { perturb } from "./debug.ts";
 import {
   HELD_HELD,
@@ -297,8 +297,7 @@ export function upWrite(k: Int32Array, w: number): void {
 
 /** The task holding the rwsem at `w` for write, 0 if none. */
 export function rwsemWriter(k: Int32Array, w: number): TaskSlot {
-  return ((Atomics.load(k, w + RWSEM.count) & RWSEM_WRITER_MASK) >>>
-    RWSEM_WRITER_SHIFT) as TaskSlot;
+  return asTaskSlot((Atomics.load(k, w + RWSEM.count) & RWSEM_WRITER_MASK) >>> RWSEM_WRITER_SHIFT);
 }
 
 /** How many read holds the rwsem at `w` has. */
