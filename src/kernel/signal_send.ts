@@ -60,12 +60,10 @@ import {
   TASK_STOPPED,
   TIF_SIGPENDING,
 } from "../abi/layout/signal.ts";
-import { asVirt } from "../abi/types.ts";
+import { asVirt, type MmId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
-import { physWords } from "../mm/pgtable.ts";
 import { findVma, vmaStart } from "../mm/vma.ts";
-import { procGet } from "./proc.ts";
 import { sigKernelCoredump, sigKernelIgnore, sigKernelStop } from "./signal.ts";
 import {
   actionHandler,
@@ -116,10 +114,9 @@ export function signalWakeUp(mem: Memory, tid: number): void {
   Atomics.or(k, b + SIGTASK.flags, TIF_SIGPENDING);
   Atomics.add(k, b + SIGTASK.wake, 1);
   Atomics.notify(k, b + SIGTASK.wake);
+  // Every kernel sleep that a signal ends, futex waits included (futex_q.ts), publishes its word here.
   const w = Atomics.load(k, b + SIGTASK.waitWord);
   if (w !== 0) Atomics.notify(k, w - 1);
-  const fw = procGet(mem, tid, "futexWord");
-  if (fw !== 0) Atomics.notify(physWords(mem), fw - 1);
 }
 
 /** Wake a task sleeping in a group stop (or any signal sleep) without marking a signal. */
@@ -563,7 +560,7 @@ export function faultInfo(sig: number, code: number, addr: number): KSigInfo {
  * was not allowed), SEGV_MAPERR when nothing is mapped there. Entry: no
  * lock held; takes mmap_lock for reading.
  */
-export function segvCode(mem: Memory, mm: number, va: number): number {
+export function segvCode(mem: Memory, mm: MmId, va: number): number {
   mmapReadLock(mem, mm);
   try {
     const v = va >>> 0 < TASK_SIZE ? findVma(mem, mm, asVirt(va)) : 0;
