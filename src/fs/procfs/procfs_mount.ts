@@ -30,17 +30,10 @@
 
 import { EACCES, ENOENT, EOPNOTSUPP, EPERM, EXDEV } from "../../abi/errno.ts";
 import { DT_DIR } from "../../abi/fcntl.ts";
-import { FILES } from "../../abi/layout/mod.ts";
-import { KernelPanic } from "../../abi/panic.ts";
 import type { Ino } from "../../abi/types.ts";
-import { RWSEM_WORDS } from "../../sync/mod.ts";
 import { PROC_ROOT_INO, ProcFs, procfsOwns, type ProcInfo } from "./procfs.ts";
 import { type Cover, StackedFs } from "../stacked_fs.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "../vfs_fs.ts";
-
-if (FILES.records - FILES.procfsRwsem < RWSEM_WORDS) {
-  throw new KernelPanic("procfs", "FILES header leaves too few words for procfsRwsem");
-}
 
 /** The name procfs is mounted under, in the root directory. */
 export const PROC_MOUNT_NAME = "proc";
