@@ -27,6 +27,10 @@ Deno.test("lockWordProblems() names the field a grown lock would overwrite", () 
     rwsem5.join("\n"),
   );
   assert.ok(rwsem5.some((p) => p.startsWith("ISLOT.iRwsem: invalidateLock")), rwsem5.join("\n"));
+  assert.ok(
+    mutex3.some((p) => p.startsWith("PROCS_HDR.futexHash: futexSeq")),
+    "the futex buckets would run into futexSeq: " + mutex3.join("\n"),
+  );
 });
 
 Deno.test("lockWordProblems() reports a lock or an array past its record's end, and a missing field", () => {

@@ -18,7 +18,7 @@ import { FLOCKS } from "./locks.ts";
 import { MM, MM_WORDS } from "./mm.ts";
 import { PCACHE } from "./pcache.ts";
 import { PIPE, PIPE_PAGES, PIPE_WORDS } from "./pipe.ts";
-import { PROCS_HDR, PROCS_HDR_WORDS } from "./proc.ts";
+import { FUTEX_HASH, PROCS_HDR, PROCS_HDR_WORDS } from "./proc.ts";
 import { SB_INFO } from "./sb_info.ts";
 import { SIGHAND, SIGHAND_WORDS } from "./signal.ts";
 
@@ -41,6 +41,8 @@ export const LOCKED_RECORDS: readonly LockedRecord[] = [
     fields: PROCS_HDR,
     words: PROCS_HDR_WORDS,
     locks: { tasklistLock: "mutex" },
+    // The futex hash: FUTEX_HASH bucket mutexes in a row.
+    lockRows: { futexHash: ["mutex", FUTEX_HASH] },
   },
   { name: "DAXPMD", fields: { lock: 0 }, words: DAXPMD_LOCK_WORDS, locks: { lock: "rwsem" } },
   { name: "FLOCKS", fields: FLOCKS, locks: { lock: "mutex" } },

@@ -37,6 +37,8 @@ export interface LockedRecord {
   readonly words?: number;
   /** The lock fields, and the kind of each. */
   readonly locks: Readonly<Record<string, LockKind>>;
+  /** Fields that hold a row of locks: the kind and how many. */
+  readonly lockRows?: Readonly<Record<string, readonly [LockKind, number]>>;
   /** Array fields, and their length in words, checked the same way. */
   readonly arrays?: Readonly<Record<string, number>>;
 }
@@ -57,6 +59,9 @@ export function lockWordProblems(
       ...Object.entries(r.locks).map((
         [f, kind],
       ): [string, string, number] => [f, kind, sizes[kind]]),
+      ...Object.entries(r.lockRows ?? {}).map((
+        [f, [kind, n]],
+      ): [string, string, number] => [f, `row of ${n} ${kind} locks`, n * sizes[kind]]),
       ...Object.entries(r.arrays ?? {}).map(([f, n]): [string, string, number] => [f, "array", n]),
     ];
     for (const [field, what, words] of spans) {
