@@ -32,7 +32,7 @@
 import { ENODEV } from "../abi/errno.ts";
 import { S_IFCHR } from "../abi/fcntl.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asIno, type Ino } from "../abi/types.ts";
+import { asIno, asInodeSlot, type Ino } from "../abi/types.ts";
 import { PROC_INO_BASE } from "./procfs/procfs.ts";
 import { specialAttr, StackedFs } from "./stacked_fs.ts";
 import type { VAttr, VInode } from "./vfs_fs.ts";
@@ -120,7 +120,7 @@ export function chrdevOpen(ino: Ino, cookie: number): VInode | number {
   const d = drivers.get(chrdevMajor(ino));
   if (d === undefined) return -ENODEV;
   const c = d.get(chrdevMinor(ino), cookie);
-  return c < 0 ? c : { ino, slot: c };
+  return c < 0 ? c : { ino, slot: asInodeSlot(c) }; // the device instance stands in the slot
 }
 
 /** A filesystem with character devices in front of it. */

@@ -39,7 +39,7 @@ import { EACCES, EEXIST, EINVAL, ENOENT, ENOSPC, ENXIO } from "../abi/errno.ts";
 import { DT_CHR, S_IFCHR } from "../abi/fcntl.ts";
 import { vfsProcCreate, vfsProcExit } from "./vfs.ts";
 import { vfsMkdir } from "./vfs_path.ts";
-import { asIno, type Ino } from "../abi/types.ts";
+import { asIno, asInodeSlot, type Ino } from "../abi/types.ts";
 import { type Cover, specialAttr, StackedFs } from "./stacked_fs.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
 
@@ -172,7 +172,8 @@ export class DevMount extends StackedFs {
     return specialAttr(ip.ino, d.mode, this.#born, d.rdev);
   }
   protected override ownIget(ino: Ino): VInode | number {
-    return { ino, slot: 1 + ino - DEVFS_INO_BASE };
+    // A device node's own index stands in the inode slot (VInode.slot).
+    return { ino, slot: asInodeSlot(1 + ino - DEVFS_INO_BASE) };
   }
   // Device nodes keep a position (Linux's mem devices are not streams) and are
   // always ready (null, zero, random: no poll, DEFAULT_POLLMASK): the defaults.

@@ -46,7 +46,7 @@ import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout/mod.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { Ino } from "../abi/types.ts";
+import type { Ino, InodeSlot } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
@@ -244,7 +244,7 @@ export abstract class StackedFs implements Required<VfsFs> {
     if (this.owns(ip.ino)) this.ownIput(ip);
     else this.lower.iput(ip);
   }
-  handle(ino: Ino, slot: number): VInode {
+  handle(ino: Ino, slot: InodeSlot): VInode {
     return this.owns(ino) ? { ino, slot } : this.lower.handle(ino, slot);
   }
   /** True for every inode of a layer: reads and writes go to daxRead/daxWrite, never a page cache. */

@@ -61,7 +61,7 @@ import {
 } from "../abi/fcntl.ts";
 import { SHMEM_KIND_SYSV, SHMEM_KIND_TMPFS, SHMHDR, TMPFS_DIRENTS } from "../abi/layout/ipc.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asIno, type Ino } from "../abi/types.ts";
+import { asIno, asInodeSlot, type Ino } from "../abi/types.ts";
 import { nowSecs } from "./dax.ts";
 import {
   shmemFallocate,
@@ -162,7 +162,10 @@ export function tmpfsUnmount(c: XipCtx): void {
     }
   });
   for (const ip of linked) shmemIput(c, ip);
-  const root = { ino: asIno(rootIno), slot: Atomics.load(c.k32, h + SHMHDR.tmpfsRootSlot) };
+  const root = {
+    ino: asIno(rootIno),
+    slot: asInodeSlot(Atomics.load(c.k32, h + SHMHDR.tmpfsRootSlot)),
+  };
   Atomics.store(c.k32, h + SHMHDR.tmpfsRootIno, 0);
   Atomics.store(c.k32, h + SHMHDR.tmpfsRootSlot, 0);
   shmemIput(c, root);

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { E2BIG, EAGAIN, EFAULT, ENOENT } from "../abi/errno.ts";
+import { E2BIG, EAGAIN, EFAULT, ENOENT, isErr } from "../abi/errno.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
 import { asVirt } from "../abi/types.ts";
 import { mmAlloc, mmPut, TASK_SIZE } from "../mm/mm.ts";
@@ -134,7 +134,7 @@ export function sysExecve(t: Task, pathp: number, argvp: number, envpp: number):
   // leader (Linux's de_thread does): a non-leader's execve is refused.
   if (t.slot !== t.leader) return -EAGAIN;
   const mm = mmAlloc(mem);
-  if (mm < 0) return mm;
+  if (isErr(mm)) return mm;
   const img = execve(
     { mem, mm, openExec: (p) => t.files.openExec(p, mm) },
     path,

@@ -14,7 +14,7 @@
  */
 
 import { XIPFS_STATE_DIRTY } from "../abi/layout/mod.ts";
-import { asTid, PAGE_SIZE } from "../abi/types.ts";
+import { asTaskSlot, PAGE_SIZE } from "../abi/types.ts";
 import { EBUSY, errnoName } from "../abi/errno.ts";
 import { ImageError, MemDevice, saveImage } from "../hw/device.ts";
 import { ImageFile } from "../hw/image_file.ts";
@@ -253,8 +253,8 @@ export class Machine {
       mem.jit = JitShared.create(cfg.ramFrames + cfg.deviceFrames, { mode: jit });
     }
     setDebug(mem.k32, DEBUG_JITCHECK, jitBootCheck(opts.jitCheck));
-    taskInit(mem.k32, asTid(1));
-    setCurrentTid(asTid(1));
+    taskInit(mem.k32, asTaskSlot(1));
+    setCurrentTid(asTaskSlot(1));
     const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
     if (imagePath !== null) mount.imagePath = imagePath;
     const locked = files.find((f) => f.writable && f.path === imagePath);

@@ -34,7 +34,7 @@ import {
   START_PENDING,
   START_TAKEN,
 } from "../abi/layout/mod.ts";
-import { asTid } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { syscallName } from "../abi/syscall_names.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmPut } from "../mm/mm.ts";
@@ -47,7 +47,7 @@ import { locksWaitDone } from "../fs/locks.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import type { PooledWorker, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult } from "./proc_run.ts";
-import { procClaim, procGet, procLive, procWord } from "./proc.ts";
+import { procClaim, procGet, procLive, procMm, procSlot, procWord } from "./proc.ts";
 import { clearChildTid, exitNotify, machineRetire, vforkRelease } from "./exit.ts";
 import { exitRobustList } from "./futex_ops.ts";
 import { futexUnqueue } from "./futex_q.ts";
@@ -72,7 +72,7 @@ const KILL_ACK_POLL_MS = 5;
 
 interface ProcState {
   pid: number;
-  slot: number;
+  slot: TaskSlot;
   worker: PooledWorker | null;
   status: ExitStatus | null;
   resolve: (s: ExitStatus) => void;
@@ -87,7 +87,7 @@ interface ProcState {
   /** A leader that exited before its threads: its own status, until the group is done. */
   held: ExitStatus | null;
   /** The slot of its group's leader (its own slot for a leader). */
-  leaderSlot: number;
+  leaderSlot: TaskSlot;
 }
 
 /** Write all of `data` to a host stream; a failing stream (closed, full) loses the line. */
@@ -230,7 +230,7 @@ export class ProcLifecycle {
       );
     }
     const { slot, pid } = claim;
-    taskInit(this.mem.k32, asTid(slot));
+    taskInit(this.mem.k32, asTaskSlot(slot));
     signalSpawn(this.mem, slot, pid);
     let ownConsole = 0;
     if (opts.stdin !== undefined || opts.stdout !== undefined || opts.stderr !== undefined) {
@@ -269,7 +269,7 @@ export class ProcLifecycle {
    * Start tracking process `pid` in `slot`; `ownConsole` is a console made
    * for it alone (0: none; a child's fds 0-2 are the files it inherited).
    */
-  #track(pid: number, slot: number, ownConsole: number): ProcState {
+  #track(pid: number, slot: TaskSlot, ownConsole: number): ProcState {
     clearTimeout(this.#idleTimer);
     this.#spawned++;
     let resolve!: (s: ExitStatus) => void;
@@ -286,7 +286,7 @@ export class ProcLifecycle {
       killSig: 0,
       thread: procGet(this.mem, slot, "leader") !== slot,
       held: null,
-      leaderSlot: procGet(this.mem, slot, "leader"),
+      leaderSlot: procSlot(this.mem, slot, "leader"),
     };
     if (p.thread) this.#spawned--; // a thread is not a process
     this.#procs.set(pid, p);
@@ -312,7 +312,8 @@ export class ProcLifecycle {
   /** Give a Worker to every child in START_PENDING (or tear it down after shutdown began). */
   #startPending(): void {
     const mem = this.mem;
-    for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
+    for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+      const slot = asTaskSlot(i);
       const sw = procWord(mem, slot, "start");
       if (Atomics.load(mem.k32, sw) !== START_PENDING) continue;
       if (Atomics.compareExchange(mem.k32, sw, START_PENDING, START_TAKEN) !== START_PENDING) {
@@ -373,8 +374,8 @@ export class ProcLifecycle {
       this.#panics++;
       discard = true;
       this.#report(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`);
-      if (taskState(this.mem.k32, asTid(p.slot)) === TASK_LIVE) {
-        recoverTask(this.mem.k32, asTid(p.slot));
+      if (taskState(this.mem.k32, asTaskSlot(p.slot)) === TASK_LIVE) {
+        recoverTask(this.mem.k32, asTaskSlot(p.slot));
       }
     }
     if (w !== null) discard ? this.#pool.discard(w) : this.#pool.release(w);
@@ -452,8 +453,8 @@ export class ProcLifecycle {
     }
     // A task killed with taskKill is TASK_DEAD but may still hold locks,
     // page references with page locks, a file reference, a truncate in flight.
-    const state = taskState(mem.k32, asTid(slot));
-    if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTid(slot));
+    const state = taskState(mem.k32, asTaskSlot(slot));
+    if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTaskSlot(slot));
     locksWaitDone(mem, slot); // an F_SETLKW it died in must not look like a waiter any more
     futexUnqueue(mem, slot); // nor a futex wait it died in (a wake would count it)
     // A thread torn down the hard way takes its whole group with it, as a fatal signal would.
@@ -463,7 +464,7 @@ export class ProcLifecycle {
       closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));
       td |= PROC_TD_FILES;
     }
-    const mm = procGet(mem, slot, "mm");
+    const mm = procMm(mem, slot);
     if ((td & PROC_TD_MM) === 0 && mm !== 0) {
       if (Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state) === MM_LIVE) {
         // Robust futexes it held are released for the threads that share the mm.
@@ -532,7 +533,7 @@ export class ProcLifecycle {
     if (p === undefined || p.status !== null) return false;
     clearTimeout(p.killTimer);
     p.killSig = SIGKILL;
-    taskKill(this.mem.k32, asTid(p.slot));
+    taskKill(this.mem.k32, asTaskSlot(p.slot));
     this.#awaitDeath(p);
     return true;
   }
@@ -543,7 +544,7 @@ export class ProcLifecycle {
     if (p === undefined || p.status !== null || !(points >= 1)) return false;
     clearTimeout(p.killTimer);
     p.killSig = SIGKILL;
-    taskChaosArm(this.mem.k32, asTid(p.slot), points, cls);
+    taskChaosArm(this.mem.k32, asTaskSlot(p.slot), points, cls);
     this.#awaitDeath(p);
     return true;
   }
@@ -557,7 +558,7 @@ export class ProcLifecycle {
       p.killTimer = setTimeout(() => this.#escalate(p), this.opts.killGraceMs ?? 2000);
       return;
     }
-    taskKill(this.mem.k32, asTid(p.slot));
+    taskKill(this.mem.k32, asTaskSlot(p.slot));
     this.#awaitDeath(p);
   }
 
@@ -567,7 +568,7 @@ export class ProcLifecycle {
    * tear it down here; stop when the process reports its own exit first.
    */
   #awaitDeath(p: ProcState): void {
-    const tid = asTid(p.slot);
+    const tid = asTaskSlot(p.slot);
     const look = () => {
       p.killTimer = undefined;
       if (p.status !== null) return;

@@ -20,7 +20,7 @@
 
 import { EINVAL, ENOTDIR, ESPIPE } from "../abi/errno.ts";
 import { O_NONBLOCK } from "../abi/fcntl.ts";
-import { asIno } from "../abi/types.ts";
+import { asIno, asInodeSlot, type Ino } from "../abi/types.ts";
 import { specialAttr, StackedFs } from "../fs/stacked_fs.ts";
 import { type Proc, vfsClose, vfsInstallFile } from "../fs/vfs.ts";
 import type { VAttr, VInode } from "../fs/vfs_fs.ts";
@@ -53,6 +53,8 @@ export const S_IFIFO = 0o010000;
 export const pipeOwns = (ino: number): boolean => ino === PIPE_INO_READ || ino === PIPE_INO_WRITE;
 
 const endOf = (ip: VInode): PipeEnd => (ip.ino === PIPE_INO_READ ? "read" : "write");
+/** The handle of pipe `id`'s end `ino`: the pipe id stands in the inode slot (VInode.slot). */
+const pipeInode = (ino: Ino, id: number): VInode => ({ ino, slot: asInodeSlot(id) });
 const nonblock = (flags: number | undefined): boolean => ((flags ?? 0) & O_NONBLOCK) !== 0;
 
 /**
@@ -76,14 +78,14 @@ export function pipeCreate(
   if (id < 0) return id;
   const extra = nonblocking ? O_NONBLOCK : 0;
   pipeGet(mem, id, "read");
-  const rfd = vfsInstallFile(proc, { ino: PIPE_INO_READ, slot: id }, 0 | extra, cloexec);
+  const rfd = vfsInstallFile(proc, pipeInode(PIPE_INO_READ, id), 0 | extra, cloexec);
   if (rfd < 0) {
     // vfsInstallFile dropped the inode reference, which closed the read end
     // and, with no writer either, freed the pipe.
     return rfd;
   }
   pipeGet(mem, id, "write");
-  const wfd = vfsInstallFile(proc, { ino: PIPE_INO_WRITE, slot: id }, 1 | extra, cloexec);
+  const wfd = vfsInstallFile(proc, pipeInode(PIPE_INO_WRITE, id), 1 | extra, cloexec);
   if (wfd < 0) {
     vfsClose(proc, rfd);
     return wfd;

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { EBUSY, EEXIST, EISDIR, ENOTDIR, EXDEV } from "../../src/abi/errno.ts";
-import { asIno, type Ino } from "../../src/abi/types.ts";
+import { asIno, asInodeSlot } from "../../src/abi/types.ts";
 import { type Cover, specialAttr, StackedFs } from "../../src/fs/stacked_fs.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "../../src/fs/vfs_fs.ts";
 
@@ -19,8 +19,8 @@ type VfsMethod = Exclude<
   "aopsLookup"
 >;
 
-const lowerIp: VInode = { ino: asIno(5), slot: 7 };
-const dir2: VInode = { ino: asIno(6), slot: 8 };
+const lowerIp: VInode = { ino: asIno(5), slot: asInodeSlot(7) };
+const dir2: VInode = { ino: asIno(6), slot: asInodeSlot(8) };
 const buf = new Uint8Array(3);
 const emit = (_e: VDirent): boolean => true;
 
@@ -28,7 +28,7 @@ const emit = (_e: VDirent): boolean => true;
 const CALLS: { [K in VfsMethod]: Parameters<Required<VfsFs>[K]> } = {
   iget: [asIno(5)],
   iput: [lowerIp],
-  handle: [asIno(5), 7],
+  handle: [asIno(5), asInodeSlot(7)],
   isDax: [lowerIp],
   stream: [lowerIp],
   poll: [lowerIp, 0o4000],
@@ -81,7 +81,7 @@ function recordingLower(): { fs: VfsFs; calls: [string, unknown[]][] } {
 }
 
 const OWN = 1000;
-const ownIp: VInode = { ino: asIno(OWN), slot: 1 };
+const ownIp: VInode = { ino: asIno(OWN), slot: asInodeSlot(1) };
 
 /** A layer owning inode OWN, covering "mnt" (a directory) and "node" in every lower directory. */
 class TestLayer extends StackedFs {
@@ -128,7 +128,7 @@ Deno.test("StackedFs serves its own inodes through its hooks and never calls the
   assert.deepEqual(layer.daxRead(ownIp, 5, buf), 1005);
   assert.deepEqual(layer.getattr(ownIp).mode, 0o20666);
   assert.deepEqual(layer.isDax(ownIp), true);
-  assert.deepEqual(layer.handle(asIno(OWN), 4), { ino: OWN as Ino, slot: 4 });
+  assert.deepEqual(layer.handle(asIno(OWN), asInodeSlot(4)), { ino: asIno(OWN), slot: 4 });
   assert.deepEqual(layer.lookup(ownIp, "x"), -ENOTDIR);
   assert.deepEqual(layer.rename(ownIp, "x", lowerIp, "y"), -ENOTDIR);
   assert.deepEqual(layer.link(ownIp, lowerIp, "y"), -EXDEV, "a special inode links into no mount");
