@@ -18,15 +18,17 @@ Deno.test("every thread of a process publishes its kernel entries and sleeps at 
     from: tree,
     size: 16 * 1024 * 1024,
     ram: 32 * 1024 * 1024,
-    maxProcs: 6,
-    warm: 1,
-    stdout: () => {},
+    maxProcs: 8,
+    warm: 2,
     stderr: () => {},
   });
   try {
     // futextest's "wake" case sleeps in FUTEX_WAIT on purpose; "threads compute" just computes.
-    const p = m.spawn("/static/futextest", ["futextest"]);
-    assert.equal((await within(p.wait(), 60_000, "futextest")).code, 0);
+    const out: Uint8Array[] = [];
+    const p = m.spawn("/static/futextest", ["futextest"], { stdout: (d) => out.push(d) });
+    const st = await within(p.wait(), 60_000, "futextest");
+    const text = out.map((b) => new TextDecoder().decode(b)).join("");
+    assert.equal(st.code, 0, `futextest: ${st.message ?? ""}\n${text}`);
     const last = Atomics.load(m.mem.k32, m.mem.layout.procs.base + PROCS_HDR.lastPid);
     let threads = 0, sleeps = 0;
     for (let slot = 2; slot < m.mem.layout.config.maxTasks; slot++) {
