@@ -28,7 +28,6 @@ import {
   SIGGRP,
   SIGGRP_WORDS,
   SIGHAND,
-  SIGHAND_LOCK_WORDS,
   SIGHAND_WORDS,
   SIGHDR,
   SIGINFO_WORDS,
@@ -51,12 +50,8 @@ import {
 } from "../abi/layout/signal.ts";
 import type { KernelLayout } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
-import { LockClass, MUTEX_WORDS, mutexLock, mutexUnlock } from "../sync/mod.ts";
+import { LockClass, mutexLock, mutexUnlock } from "../sync/mod.ts";
 import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
-
-if (MUTEX_WORDS > SIGHAND_LOCK_WORDS) {
-  throw new KernelPanic("signal_state", "a mutex does not fit in SIGHAND.lock");
-}
 
 // ---------------------------------------------------------------------------
 // Record addresses.

@@ -43,8 +43,8 @@ export const MUTEX = {
   lock: 0,
   spare: 1,
 } as const;
-/** Words a mutex occupies (all zero: unlocked). */
-export const MUTEX_WORDS = 2;
+/** Words a mutex occupies (all zero: unlocked): the layouts' constant (src/abi/layout/lock_words.ts). */
+export { MUTEX_WORDS } from "../abi/layout/lock_words.ts";
 
 /** "Someone may be sleeping": the unlocker must notify. */
 export const MUTEX_WAITERS = 1 << 30;

@@ -52,8 +52,8 @@ import { currentTid, KILL_POLL_MS, killCheck } from "./current.ts";
 export const RWSEM = {
   count: 0,
 } as const;
-/** Words an rwsem occupies (all zero: unlocked). */
-export const RWSEM_WORDS = 4;
+/** Words an rwsem occupies (all zero: unlocked): the layouts' constant (src/abi/layout/lock_words.ts). */
+export { RWSEM_WORDS } from "../abi/layout/lock_words.ts";
 
 export const RWSEM_READERS_MASK = 0xffff;
 export const RWSEM_WRITER_SHIFT = 16;
