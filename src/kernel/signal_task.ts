@@ -17,6 +17,7 @@
  */
 
 import type { SigSet } from "../abi/signal.ts";
+import type { TaskSlot } from "../abi/types.ts";
 import { SIGTASK, TIF_SIGPENDING } from "../abi/layout/signal.ts";
 import type { Hart } from "../hw/hart.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -44,7 +45,7 @@ export class TaskSignals {
   /** The last synchronous signal a fault raised, and the line to print if it kills. */
   fault: { sig: number; message: string } | null = null;
 
-  constructor(readonly mem: Memory, readonly tid: number, pid: number) {
+  constructor(readonly mem: Memory, readonly tid: TaskSlot, pid: number) {
     signalAttach(mem, tid, pid);
     const b = sigTask(mem, tid);
     this.flagsWord = b + SIGTASK.flags;

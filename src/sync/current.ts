@@ -72,11 +72,11 @@ export function currentTid(): TaskSlot {
 }
 
 /** Word index of task `tid`'s record in `k`. */
-export function taskRecord(k: Int32Array, tid: number): number {
+export function taskRecord(k: Int32Array, tid: TaskSlot): number {
   return k[HEADER.tasksBase]! + tid * TASK_WORDS;
 }
 
-function checkTid(k: Int32Array, tid: number, where: string): void {
+function checkTid(k: Int32Array, tid: TaskSlot, where: string): void {
   const max = k[HEADER.maxTasks]!;
   if (!Number.isInteger(tid) || tid < 1 || tid >= max) {
     throw new KernelPanic(where, `tid ${tid} outside 1..${max - 1}`);
