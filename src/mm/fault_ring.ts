@@ -133,7 +133,7 @@ export interface SchedCounts {
  * scaling bench and the live view. Entry: any lock state; the task's own
  * thread.
  */
-export function tstatSched(mem: Memory, tid: number, pid: number, c: SchedCounts): void {
+export function tstatSched(mem: Memory, tid: TaskSlot, pid: number, c: SchedCounts): void {
   const r = tstatOwn(mem, tid, pid);
   if (r < 0) return;
   Atomics.store(mem.k32, r + TSTAT.kentries, c.kentries);
