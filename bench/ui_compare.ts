@@ -14,6 +14,9 @@
  *            attached): server, stream, and the browser's own work on the
  *            same two cores (skipped when no Chromium can be had, with the
  *            reason)
+ *   blank    no view, and headless Chromium showing about:blank: what a
+ *            browser costs before it shows the view, so that the last
+ *            column can tell the page's work from Chromium's own
  *
  * Throughput = instructions retired by all 8 processes / wall time from the
  * first spawn to the last exit. The slowdown of a mode is 1 - its median
@@ -45,7 +48,7 @@ const MIB = 1024 * 1024;
 const ROOTFS = new URL("../fixtures/rootfs", import.meta.url).pathname;
 const image = mkfs({ sizeBytes: 16 * MIB, from: ROOTFS });
 
-type Mode = "closed" | "served" | "stream" | "browser";
+type Mode = "closed" | "served" | "stream" | "browser" | "blank";
 
 const TICK_MS = 1000 / 100; // USER_HZ: /proc counts CPU time in 10 ms ticks
 
@@ -106,7 +109,7 @@ const modes: Mode[] = [
   "closed",
   "served",
   "stream",
-  ...(noBrowser === null ? ["browser" as const] : []),
+  ...(noBrowser === null ? ["browser" as const, "blank" as const] : []),
 ];
 if (noBrowser !== null) console.error(`ui_compare: browser mode skipped: ${noBrowser}`);
 
@@ -152,7 +155,10 @@ async function runOnce(mode: Mode): Promise<RunResult> {
   let stream: Promise<number> = Promise.resolve(0);
   let browser: PlainBrowser | null = null;
   try {
-    if (mode !== "closed") {
+    if (mode === "blank") {
+      browser = await openPlainChromium("about:blank");
+      await sleep(2000); // its start-up work over, as for the page
+    } else if (mode !== "closed") {
       const view = new View();
       view.addRun("bench", machine);
       server = startViewServer(view, { hostname: "127.0.0.1", port: 0 });
@@ -176,7 +182,7 @@ async function runOnce(mode: Mode): Promise<RunResult> {
     const exits = await Promise.all(ps.map((p) => p.wait()));
     const ms = performance.now() - t0;
     const cpu1 = threadCpu();
-    const browserMs = mode === "browser" ? treeCpu(browser?.pid) - b0 : 0;
+    const browserMs = browser !== null ? treeCpu(browser.pid) - b0 : 0;
     if (exits.some((e) => e.code !== 0)) throw new Error(`a compute process failed in ${mode}`);
     let guests = 0;
     for (const [tid, t] of cpu1.workers) guests += t - (cpu0.workers.get(tid) ?? 0);
@@ -221,6 +227,10 @@ console.log(
     }\n`,
 );
 const mainClosed = median(results.get("closed")!.map((x) => x.main));
+/** Chromium's own CPU per second of run on a blank page (0 without the blank mode). */
+const blankRate = results.has("blank")
+  ? median(results.get("blank")!.map((x) => x.browser / (x.ms / 1000)))
+  : 0;
 const cores = navigator.hardwareConcurrency;
 console.log(
   "| mode | median M instr/s | min … max | median wall | slowdown vs closed | CPU ms: guests / main thread / browser | view's CPU per s of run | its share of " +
@@ -244,5 +254,16 @@ for (const mode of modes) {
     } / ${mt.toFixed(0)} / ${b.toFixed(0)} | ${
       mode === "closed" ? "—" : `${rate.toFixed(1)} ms`
     } | ${mode === "closed" ? "—" : `${((rate / (cores * 1000)) * 100).toFixed(2)} %`} |`,
+  );
+}
+if (results.has("blank") && results.has("browser")) {
+  const xs = results.get("browser")!;
+  const page = median(
+    xs.map((x) => Math.max(0, x.main - mainClosed) + x.browser - blankRate * (x.ms / 1000)),
+  ) / (median(xs.map((x) => x.ms)) / 1000);
+  console.log(
+    `\nChromium on about:blank alone: ${blankRate.toFixed(1)} ms of CPU per s. ` +
+      `The view with its page open, beyond that: ${page.toFixed(1)} ms per s, ` +
+      `${((page / (cores * 1000)) * 100).toFixed(2)} % of ${cores} cores.`,
   );
 }

@@ -9,7 +9,10 @@
  * - only while a stream is connected: the process table, the new
  *   fault-ring records, and the frame map when something may have changed
  *   it (a fault, a frame allocated or freed, a process come or gone), at
- *   least once a second otherwise.
+ *   least once a second otherwise. A changed map goes to the streams at
+ *   most every FRAMES_PUSH_MS: the page repaints its map once a second,
+ *   and a map in every 10 Hz update cost the browser more than all else it
+ *   does for the view (bench/ui_compare.ts).
  * Nothing here writes to the Machine.
  *
  * @module
@@ -37,6 +40,8 @@ const FAULTS_PER_UPDATE = 50;
 const FAULTS_ON_HELLO = 30;
 /** The frame map is recomputed at least this often while a stream is open, in ms. */
 const FRAMES_MAX_AGE_MS = 1000;
+/** A changed frame map is pushed to the streams at most this often, in ms (the page's repaint). */
+const FRAMES_PUSH_MS = 1000;
 
 /** Whether two frame maps show the same thing (so the streams need not be sent it again). */
 const sameMap = (a: FrameMap, b: FrameMap): boolean =>
@@ -171,8 +176,9 @@ export class View {
   readonly #subs = new Set<Subscriber>();
   readonly #t0 = performance.now();
   #lastFaults: { run: ViewRun; t: number; faults: Record<string, number> } | null = null;
-  /** The frame map the streams were last sent (by identity). */
+  /** The frame map the streams were last sent (by identity), and when. */
   #lastMap: FrameMap | null = null;
+  #lastMapAt = -Infinity;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /** Start ticking. */
@@ -241,9 +247,13 @@ export class View {
     const faults = fresh
       ? { records: run?.recentFaults(FAULTS_ON_HELLO) ?? [], missed: 0 }
       : run?.newFaults(FAULTS_PER_UPDATE) ?? { records: [], missed: 0 };
-    const map = run?.frameMap(now) ?? null;
+    const due = now - this.#lastMapAt >= FRAMES_PUSH_MS;
+    const map = fresh || due ? run?.frameMap(now) ?? null : this.#lastMap;
     const frames = fresh || map !== this.#lastMap ? map : null;
-    if (!fresh) this.#lastMap = map;
+    if (!fresh && frames !== null) {
+      this.#lastMap = map;
+      this.#lastMapAt = now;
+    }
     return {
       t: this.#seconds(now),
       run: run?.label ?? "",

@@ -45,6 +45,17 @@ export class FrameMapView {
   #d: Decoded | null = null;
   #cell = 4;
   #cols = 256;
+  /**
+   * What the canvas shows now: its pixels, each cell's colour (packed
+   * 0xrrggbb, -1 before the first paint), and the legend's and geometry's
+   * keys. A new map repaints only the cells whose colour changed, inside
+   * their bounding rows: a full repaint and a resized canvas cost software
+   * rendering most of its time, and between two maps few frames change.
+   */
+  #img: ImageData | null = null;
+  #shown = new Int32Array(0);
+  #geometry = "";
+  #legendKey = "";
   #hoverPfn = -1;
   #detailTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -78,6 +89,10 @@ export class FrameMapView {
     const d = this.#d!;
     const width = this.canvas.width;
     const frames = d.map.ram_frames + d.map.device_frames;
+    const geometry = `${width} ${d.map.ram_frames} ${d.map.device_frames}`;
+    if (geometry === this.#geometry) return; // setting canvas.height clears and reallocates it
+    this.#geometry = geometry;
+    this.#img = null;
     const area = width * (width / 2.4);
     this.#cell = Math.max(1, Math.min(12, Math.floor(Math.sqrt(area / Math.max(1, frames)))));
     this.#cols = Math.max(1, Math.floor(width / this.#cell));
@@ -128,12 +143,22 @@ export class FrameMapView {
     const d = this.#d!;
     const ctx = this.canvas.getContext("2d");
     if (ctx === null) return;
-    const img = ctx.createImageData(this.canvas.width, this.canvas.height);
-    const px = img.data;
+    const cells = d.map.ram_frames + d.map.device_frames;
+    if (this.#img === null) {
+      this.#img = ctx.createImageData(this.canvas.width, this.canvas.height);
+      this.#shown = new Int32Array(cells).fill(-1);
+    }
+    const img = this.#img, px = img.data;
     const s = this.#cell;
     const inner = s >= 4 ? s - 1 : s; // a 1-pixel grid line when cells are big enough
-    const paint = (pfn: number, row: number, col: number) => {
+    let top = Infinity, bottom = -1;
+    const paint = (cell: number, pfn: number, row: number, col: number) => {
       const [r, g, b] = this.#colorOf(pfn);
+      const packed = (r! << 16) | (g! << 8) | b!;
+      if (this.#shown[cell] === packed) return;
+      this.#shown[cell] = packed;
+      top = Math.min(top, row);
+      bottom = Math.max(bottom, row);
       for (let y = 0; y < inner; y++) {
         let o = ((row * s + y) * img.width + col * s) * 4;
         for (let x = 0; x < inner; x++, o += 4) {
@@ -145,13 +170,15 @@ export class FrameMapView {
       }
     };
     for (let i = 0; i < d.map.ram_frames; i++) {
-      paint(i, Math.floor(i / this.#cols), i % this.#cols);
+      paint(i, i, Math.floor(i / this.#cols), i % this.#cols);
     }
-    const top = this.#rowsOf(d.map.ram_frames) + GAP_ROWS;
+    const devTop = this.#rowsOf(d.map.ram_frames) + GAP_ROWS;
     for (let i = 0; i < d.map.device_frames; i++) {
-      paint(d.map.device_base + i, top + Math.floor(i / this.#cols), i % this.#cols);
+      const row = devTop + Math.floor(i / this.#cols);
+      paint(d.map.ram_frames + i, d.map.device_base + i, row, i % this.#cols);
     }
-    ctx.putImageData(img, 0, 0);
+    if (bottom < 0) return; // nothing changed
+    ctx.putImageData(img, 0, 0, 0, top * s, img.width, (bottom - top + 1) * s);
   }
 
   #legend(): void {
@@ -163,6 +190,9 @@ export class FrameMapView {
     const max = Math.max(d.map.device_max_mappers, 2);
     items.push([cssOf(mappedColor(1, max)), "device: mapped by 1 process"]);
     items.push([cssOf(mappedColor(max, max)), `device: mapped by ${max} processes`]);
+    const key = JSON.stringify(items);
+    if (key === this.#legendKey) return;
+    this.#legendKey = key;
     this.legend.replaceChildren(...items.map(([color, label]) => {
       const li = document.createElement("li");
       const sw = document.createElement("span");
@@ -185,10 +215,11 @@ export class FrameMapView {
     this.summary.dataset.deviceMaxMappers = String(d.map.device_max_mappers);
     this.summary.dataset.deviceMapped = String(mapped);
     this.summary.dataset.ramMaxMappers = String(d.map.ram_max_mappers);
-    this.summary.textContent = `RAM: ${d.map.ram_frames} frames (${ram}). Device: ` +
+    const text = `RAM: ${d.map.ram_frames} frames (${ram}). Device: ` +
       `${d.map.device_frames} frames, ${mapped} mapped into processes, ` +
       `the most shared by ${d.map.device_max_mappers} processes. ` +
       `Page cache shared by up to ${d.map.ram_max_mappers} processes.`;
+    if (this.summary.textContent !== text) this.summary.textContent = text;
   }
 
   #hide(): void {

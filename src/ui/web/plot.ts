@@ -85,6 +85,9 @@ export class RatePlot {
       });
       ctx.stroke();
     }
+    const key = kinds.join("\u0000");
+    if (this.legend.dataset.kinds === key) return; // a rebuilt legend costs a layout
+    this.legend.dataset.kinds = key;
     this.legend.replaceChildren(...kinds.map((kind) => {
       const li = document.createElement("li");
       const sw = document.createElement("span");
