@@ -157,6 +157,8 @@ const MUSL_PROGRAMS: Record<string, string[]> = {
     "errnos",
     "proc",
     "signals",
+    "threads",
+    "procs",
   ].map(
     (n) => `guest/musl/${n}.c`,
   ),

@@ -17,7 +17,19 @@ import { makeGuestTree, within } from "../kernel/_guest_image.ts";
 import { haveQemu } from "./_qemu.ts";
 import { runOnMachine, runQemu, runQemuDynamic, type RunResult, STATIC_MUSL } from "./_musl.ts";
 
-const GROUPS = ["stdio", "memory", "strings", "time", "files", "dirs", "errnos", "proc", "signals"];
+const GROUPS = [
+  "stdio",
+  "memory",
+  "strings",
+  "time",
+  "files",
+  "dirs",
+  "errnos",
+  "proc",
+  "signals",
+  "threads",
+  "procs",
+];
 
 const available = await haveQemu();
 const optOut = Deno.env.get("XIP_NO_QEMU") === "1";
