@@ -506,6 +506,7 @@ export class Machine {
   /** Give a Worker to every child in START_PENDING (or tear it down after shutdown began). */
   #startPending(): void {
     const mem = this.mem;
+    this.#adoptHeirs();
     for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
       const sw = procWord(mem, slot, "start");
       if (Atomics.load(mem.k32, sw) !== START_PENDING) continue;
@@ -538,6 +539,36 @@ export class Machine {
     return undefined;
   }
 
+  /**
+   * Follow execve from threads other than their group's leader
+   * (de_thread.ts): such a thread took the process over, and the old
+   * leader's record names it as heir. The heir's ProcState becomes the
+   * process (its pid, wait promise, console and kill timer); the old
+   * leader's is finished as a thread's, now if its Worker is done, else
+   * when it reports. Called before every decision about a tracked process.
+   */
+  #adoptHeirs(): void {
+    for (const p of this.#procs.values()) {
+      if (p.thread) continue;
+      const q = this.#bySlot(procGet(this.mem, p.slot, "heir"));
+      if (q === undefined || !q.thread) continue;
+      this.#procs.delete(q.pid);
+      [p.pid, q.pid] = [q.pid, p.pid];
+      [p.thread, q.thread] = [true, false];
+      [q.done, q.resolve, p.resolve] = [p.done, p.resolve, () => {}];
+      [q.ownConsole, p.ownConsole] = [p.ownConsole, 0];
+      this.#procs.set(q.pid, q);
+      this.#procs.set(p.pid, p);
+      if (p.killTimer !== undefined) {
+        clearTimeout(p.killTimer);
+        p.killTimer = undefined;
+        q.killSig = p.killSig;
+        q.killTimer = setTimeout(() => this.#escalate(q), this.opts.killGraceMs ?? 2000);
+      }
+      if (this.#delayed.delete(p)) this.#finish(p, p.held!);
+    }
+  }
+
   async #start(p: ProcState, start: Parameters<PooledWorker["run"]>[0]): Promise<void> {
     let w: PooledWorker;
     try {
@@ -567,6 +598,7 @@ export class Machine {
 
   /** The Worker reported the exit: the process is a zombie with everything released. */
   #reaped(p: ProcState, r: ProcessResult): void {
+    this.#adoptHeirs();
     const w = p.worker;
     p.worker = null;
     let discard = false;
@@ -633,6 +665,7 @@ export class Machine {
    * mm, and reap it. Entry: the Worker no longer runs.
    */
   #forceTeardown(p: ProcState, sig: number, message: string): void {
+    this.#adoptHeirs();
     if (p.status !== null) return;
     const mem = this.mem, slot = p.slot;
     if (p.worker !== null) {
@@ -714,6 +747,7 @@ export class Machine {
    * @returns false when no such process exists or sig is invalid
    */
   kill(pid: number, sig: number = SIGTERM): boolean {
+    this.#adoptHeirs();
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null || !validSignal(sig)) return false;
     const r = killTaskGroup(this.mem, p.slot, sig);
@@ -737,6 +771,7 @@ export class Machine {
    * @returns false when no such process exists
    */
   terminate(pid: number): boolean {
+    this.#adoptHeirs();
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null) return false;
     clearTimeout(p.killTimer);
@@ -756,6 +791,7 @@ export class Machine {
    * @returns false when no such process exists
    */
   chaosKill(pid: number, points: number, cls = 0): boolean {
+    this.#adoptHeirs();
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null || !(points >= 1)) return false;
     clearTimeout(p.killTimer);

@@ -99,6 +99,12 @@ export const PROC = {
   /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
   clearTid: 20,
   /**
+   * On a released leader: the slot of the thread that exec'd and took the
+   * process over (de_thread.ts), so the Machine moves the process there;
+   * 0 otherwise.
+   */
+  heir: 21,
+  /**
    * On a leader: GROUP_EXIT_SET | status once a thread called exit_group,
    * the status the whole group reports (Linux's group_exit_code).
    */
