@@ -66,7 +66,7 @@ for (const dax of ["always", "never"] as const) {
         size: 32 * 1024 * 1024,
         ram: 64 * 1024 * 1024,
         dax,
-        maxProcs: 4,
+        maxProcs: 8, // the threads group runs 4 threads beside main, and forks a child with 3
         warm: 2,
         stderr: () => {},
         log: () => {},
