@@ -108,6 +108,8 @@ interface ProcState {
   thread: boolean;
   /** A leader that exited before its threads: its own status, until the group is done. */
   held: ExitStatus | null;
+  /** The slot of its group's leader (its own slot for a leader). */
+  leaderSlot: number;
 }
 
 /** Write all of `data` to a host stream; a failing stream (closed, full) loses the line. */
@@ -481,6 +483,7 @@ export class Machine {
       killSig: 0,
       thread: procGet(this.mem, slot, "leader") !== slot,
       held: null,
+      leaderSlot: procGet(this.mem, slot, "leader"),
     };
     if (p.thread) this.#spawned--; // a thread is not a process
     this.#procs.set(pid, p);
@@ -612,7 +615,7 @@ export class Machine {
     }
     if (w !== null) discard ? this.#pool.discard(w) : this.#pool.release(w);
     const own = { code: r.code, signal: r.signal, message: r.message };
-    if (!p.thread && procGet(this.mem, p.slot, "delay") === 1) {
+    if (!p.thread && (procGet(this.mem, p.slot, "delay") === 1 || this.#threadsTracked(p))) {
       // The leader exited while its threads run: the process is not done yet.
       p.held = own;
       this.#delayed.add(p);
@@ -634,10 +637,22 @@ export class Machine {
     return { code, signal: sig, message: sig === own.signal ? own.message : undefined };
   }
 
-  /** Finish the delayed leaders whose groups are done now. */
+  /**
+   * Whether a thread of leader `p`'s group is still tracked: its exit not
+   * yet delivered. The group may already be done in shared memory (its last
+   * thread ran exitNotify) while that thread's output and exit still wait in
+   * the OutputOrder behind the leader's exit; the process ends only after
+   * them, or the last thread's last write would come after the process's end.
+   */
+  #threadsTracked(p: ProcState): boolean {
+    for (const q of this.#procs.values()) if (q.thread && q.leaderSlot === p.slot) return true;
+    return false;
+  }
+
+  /** Finish the delayed leaders whose groups are done now, their threads' exits delivered. */
   #finishDelayed(): void {
     for (const d of this.#delayed) {
-      if (procGet(this.mem, d.slot, "delay") !== 0) continue;
+      if (procGet(this.mem, d.slot, "delay") !== 0 || this.#threadsTracked(d)) continue;
       this.#delayed.delete(d);
       this.#finish(d, this.#groupStatus(d, d.held!));
     }

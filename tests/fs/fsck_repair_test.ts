@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { XDIRENT, XIPFS_BLOCK_SIZE, XIPFS_STATE_DIRTY } from "../../src/abi/layout/mod.ts";
-import { asIno, asTid, type Ino, PAGE_SIZE } from "../../src/abi/types.ts";
+import { XDIRENT, XFT_REG, XIPFS_BLOCK_SIZE, XIPFS_STATE_DIRTY } from "../../src/abi/layout/mod.ts";
+import { asBlock, asIno, asTid, type BlockNo, type Ino, PAGE_SIZE } from "../../src/abi/types.ts";
 import { fsck, FSCK_NOT_CLEAN } from "../../src/fs/xipfs/fsck.ts";
 import { fsckRepair, LOST_FOUND, PREEN_HALT } from "../../src/fs/xipfs/fsck_repair.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
-import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
-import { dirIterate, dirRemoveEntry } from "../../src/fs/xipfs/xipfs_dir.ts";
+import { bmapInsert, bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
+import { dirAddEntry, dirIterate, dirRemoveEntry } from "../../src/fs/xipfs/xipfs_dir.ts";
 import { fileRead } from "../../src/fs/xipfs/xipfs_file.ts";
 import {
   blockInUse,
@@ -13,6 +13,7 @@ import {
   inodeGetSize,
   inodePtrOffset,
   inodeSet,
+  inodeSetSize,
   openVolume,
   setBlockInUse,
   setInodeInUse,
@@ -216,4 +217,66 @@ function findByData(v: XipVol): number {
     return i;
   }
   throw new Error("no inode of BIG's size");
+}
+
+Deno.test("fsckRepair() -y closes a directory hole by compacting the directory when no block is free, and keeps its entries", () => {
+  // Make / span three blocks, then take every free block and punch out the middle one.
+  const img = base.slice();
+  const v = open(img);
+  const root = v.sb.rootIno;
+  const allocBlock = (): BlockNo => {
+    for (let b = v.sb.dataStart; b < v.sb.totalBlocks; b++) {
+      if (blockInUse(v, b)) continue;
+      setBlockInUse(v, b, true);
+      v.dev.fill(0, b * XIPFS_BLOCK_SIZE, (b + 1) * XIPFS_BLOCK_SIZE);
+      return asBlock(b);
+    }
+    return asBlock(-28);
+  };
+  const target = ino(v, "/a.txt");
+  const names: string[] = [];
+  const nblocks = (w: XipVol) => Math.floor(inodeGetSize(w, root) / XIPFS_BLOCK_SIZE);
+  for (let i = 0; nblocks(v) < 3; i++) {
+    const f = `file-with-a-long-name-${String(i).padStart(4, "0")}`;
+    assert.equal(dirAddEntry(v, root, f, target, XFT_REG, allocBlock), 0, f);
+    names.push(f);
+  }
+  const blockOf = new Map<string, number>();
+  dirIterate(v, root, (e) => void blockOf.set(e.name, Math.floor(e.pos / XIPFS_BLOCK_SIZE)));
+  const survivors = names.filter((n) => blockOf.get(n) !== 1);
+  assert.ok(names.some((n) => blockOf.get(n) === 2), "block 2 holds entries");
+  // The hole: /'s block 1 now belongs to /d/e/small, so it is not free either.
+  const small = ino(v, "/d/e/small");
+  v.view.setUint32(inodePtrOffset(v.sb, small, 1), bmapLookup(v, root, 1), true);
+  inodeSet(v, small, "blocks", inodeGet(v, small, "blocks") + 1);
+  inodeSetSize(v, small, 2 * XIPFS_BLOCK_SIZE);
+  v.view.setUint32(inodePtrOffset(v.sb, root, 1), 0, true);
+  inodeSet(v, root, "blocks", inodeGet(v, root, "blocks") - 1);
+  // Every other block goes to /d/big, so the repair has none to fill the hole with.
+  const big = ino(v, "/d/big");
+  let ib = Math.floor(inodeGetSize(v, big) / XIPFS_BLOCK_SIZE);
+  for (let b = allocBlock(); b > 0; b = allocBlock()) {
+    assert.equal(bmapInsert(v, big, ib++, b, allocBlock), 0);
+  }
+  inodeSetSize(v, big, ib * XIPFS_BLOCK_SIZE);
+  superSet(v, "freeBlocks", 0);
+  inodeSet(v, target, "links", 1 + survivors.length);
+  // fsck stops reading / at the hole, so it also counts a.txt's links short.
+  assert.equal(fsck(img).errors[0], "directory 1: hole at block 1");
+  assert.ok(survivors.length < names.length, "the hole held entries");
+
+  const r = fsckRepair(img, "yes");
+  assert.equal(r.status, 1, `${r.fixes.join("\n")}\n${r.errors.join("\n")}`);
+  assert.ok(r.fixes.some((l) => l.includes("hole at block 1: no free block, directory compacted")));
+  assertRepaired(img, "directory hole, no free block");
+  const w = open(img);
+  assert.equal(nblocks(w), 2, "the directory is one block shorter");
+  for (const n of names) assert.equal(nameIn(w, root, n), survivors.includes(n), n);
+  assert.ok(nameIn(w, root, "a.txt") && nameIn(w, root, "d"));
+});
+
+function nameIn(v: XipVol, dir: Ino, name: string): boolean {
+  let found = false;
+  dirIterate(v, dir, (e) => found = e.name === name);
+  return found;
 }

@@ -62,9 +62,13 @@ Deno.test("threads: exit_group ends every thread, a fault kills the group, the l
     assert.equal(e.stdout, "");
     const s = await run(m, "/bin/threads", ["threads", "segv"]);
     assert.equal(s.code, 139);
-    const x = await run(m, "/bin/threads", ["threads", "mainexit"]);
-    assert.equal(x.stdout, "main thread leaves\nthe last thread ends the process\n");
-    assert.equal(x.code, 0, x.message);
+    // The last thread's write comes before the process's end, however the
+    // two Workers' messages race (CI lost it once in ~1 of 100 runs at load).
+    for (let i = 0; i < 40; i++) {
+      const x = await run(m, "/bin/threads", ["threads", "mainexit"]);
+      assert.equal(x.stdout, "main thread leaves\nthe last thread ends the process\n", `run ${i}`);
+      assert.equal(x.code, 0, x.message);
+    }
     await within(m.settled(), 30_000, "every thread gone");
   });
 });

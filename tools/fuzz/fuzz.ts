@@ -11,17 +11,28 @@ import { parseArgs } from "node:util";
 import { formatSummary } from "./_fuzz_summary.ts";
 import { runFuzz } from "./_fuzz_runner.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    elf: { type: "string" },
-    image: { type: "string" },
-    syscall: { type: "string" },
-    seed: { type: "string" },
-    case: { type: "string" },
-    timeout: { type: "string" },
-  },
-});
+const USAGE =
+  "usage: deno task fuzz [--elf N] [--image N] [--syscall N] [--seed S] [--case I] [--timeout MS]";
+
+function parse() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        elf: { type: "string" },
+        image: { type: "string" },
+        syscall: { type: "string" },
+        seed: { type: "string" },
+        case: { type: "string" },
+        timeout: { type: "string" },
+      },
+    });
+  } catch (e) {
+    console.error(`fuzz: ${(e as Error).message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+const { values } = parse();
 
 const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9);
 const jobs: ["elf" | "image" | "syscall", number][] = [];
@@ -29,9 +40,7 @@ for (const f of ["elf", "image", "syscall"] as const) {
   if (values[f] !== undefined) jobs.push([f, Number(values[f])]);
 }
 if (jobs.length === 0 || jobs.some(([, n]) => !(n > 0)) || !Number.isFinite(seed)) {
-  console.error(
-    "usage: deno task fuzz [--elf N] [--image N] [--syscall N] [--seed S] [--case I] [--timeout MS]",
-  );
+  console.error(USAGE);
   Deno.exit(2);
 }
 let bad = false;

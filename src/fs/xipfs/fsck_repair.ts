@@ -12,7 +12,8 @@
  *  2. directories, walked from the root (recreated empty if it is not a
  *     directory): a directory is rewritten, entries packed in order behind
  *     a correct "." and "..", when it has a hole (a fresh empty block fills
- *     it), a malformed entry (the rest of that block is lost), a misplaced
+ *     it; with no block free, the directory's blocks move down over it, as
+ *     e2fsck -D compresses a directory), a malformed entry (the rest of that block is lost), a misplaced
  *     or wrong "." or "..", a duplicate name, an entry naming a free or
  *     cleared inode or a directory that already has a parent; a wrong entry
  *     type is patched in place;

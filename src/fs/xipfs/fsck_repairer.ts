@@ -20,6 +20,7 @@ import {
   BMAP_MAX_BLOCKS,
   bmapInsert,
   bmapLookup,
+  bmapTruncate,
   SLOT_DIND,
   SLOT_IND,
 } from "./xipfs_bmap.ts";
@@ -417,13 +418,22 @@ export class Repairer {
     for (let ib = 0; ib < nblocks; ib++) {
       let b = bmapLookup(vol, asIno(dir), ib);
       if (b <= 0) {
-        this.fix(`directory ${dir}: hole at block ${ib}: filled with an empty block`, false);
         broken = true;
         b = this.allocBlock(dir);
-        if (b < 0 || bmapInsert(vol, asIno(dir), ib, b, () => this.allocBlock(dir)) < 0) {
+        if (b >= 0 && bmapInsert(vol, asIno(dir), ib, b, () => this.allocBlock(dir)) >= 0) {
+          this.fix(`directory ${dir}: hole at block ${ib}: filled with an empty block`, false);
+          continue;
+        }
+        if (b >= 0) this.owner[b] = 0; // allocated, but its index block was not to be had
+        if (!this.compactDir(dir)) {
+          this.fix(`directory ${dir}: hole at block ${ib}: no free block to fill it`, false);
           return { entries, retype: [], broken };
         }
-        continue;
+        this.fix(
+          `directory ${dir}: hole at block ${ib}: no free block, directory compacted`,
+          false,
+        );
+        return this.readDir(dir);
       }
       const base = blockOff(vol, b);
       for (let off = 0; off < XIPFS_BLOCK_SIZE;) {
@@ -444,6 +454,34 @@ export class Repairer {
       }
     }
     return { entries, retype: [], broken };
+  }
+
+  /**
+   * Close the holes of directory `dir` when no free block can fill them:
+   * its data blocks move down to consecutive file blocks, in order, and its
+   * size shrinks to match, as e2fsck -D compresses a directory. The blocks
+   * keep their entries; index blocks are rebuilt (never more than before).
+   *
+   * @returns false when the block map could not be rebuilt
+   */
+  private compactDir(dir: number): boolean {
+    const vol = this.vol, ino = asIno(dir);
+    const nblocks = Math.floor(inodeGetSize(vol, ino) / XIPFS_BLOCK_SIZE);
+    const data: BlockNo[] = [];
+    for (let ib = 0; ib < nblocks; ib++) {
+      const b = bmapLookup(vol, ino, ib);
+      if (b > 0) data.push(b);
+    }
+    const keep = new Set<number>(data);
+    const cut = bmapTruncate(vol, ino, 0, (b) => {
+      if (!keep.has(b)) this.owner[b] = 0; // an index block, free for the rebuild
+    });
+    if (cut < 0) return false;
+    for (const [i, b] of data.entries()) {
+      if (bmapInsert(vol, ino, i, b, () => this.allocBlock(dir)) < 0) return false;
+    }
+    inodeSetSize(vol, ino, data.length * XIPFS_BLOCK_SIZE);
+    return true;
   }
 
   /**
