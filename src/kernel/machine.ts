@@ -557,7 +557,7 @@ export class Machine {
       if (q === undefined || !q.thread) continue;
       this.#procs.delete(q.pid);
       [p.pid, q.pid] = [q.pid, p.pid];
-      [p.thread, q.thread] = [true, false];
+      [p.thread, q.thread, q.leaderSlot] = [true, false, q.slot];
       [q.done, q.resolve, p.resolve] = [p.done, p.resolve, () => {}];
       [q.ownConsole, p.ownConsole] = [p.ownConsole, 0];
       this.#procs.set(q.pid, q);
