@@ -128,7 +128,17 @@ function takeOverLeader(t: Task): void {
   const old = t.leader, me = t.slot, oldTid = t.pid;
   withTasklist(mem, () => {
     const pid = procGet(mem, old, "pid");
-    for (const f of ["pid", "tgid", "parent", "parentSlot", "pgid", "sid"] as const) {
+    const process = [
+      "pid",
+      "tgid",
+      "parent",
+      "parentSlot",
+      "pgid",
+      "sid",
+      "nprocCur",
+      "nprocMax",
+    ] as const;
+    for (const f of process) {
       procSet(mem, me, f, procGet(mem, old, f));
     }
     procSet(mem, me, "leader", me);

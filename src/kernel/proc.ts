@@ -30,6 +30,7 @@ import {
   PROC_ZOMBIE,
   procBase,
   PROCS_HDR,
+  RLIM32_INFINITY,
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -120,6 +121,8 @@ function procInit(mem: Memory, slot: number, parent: number): number {
   Atomics.store(k, b + PROC.sid, pid);
   Atomics.store(k, b + PROC.tgid, pid);
   Atomics.store(k, b + PROC.leader, slot);
+  Atomics.store(k, b + PROC.nprocCur, RLIM32_INFINITY);
+  Atomics.store(k, b + PROC.nprocMax, RLIM32_INFINITY);
   Atomics.add(k, mem.layout.procs.base + PROCS_HDR.live, 1);
   return pid;
 }

@@ -124,6 +124,19 @@ export const PROC = {
    */
   mceKill: 26,
   /**
+   * The task's user ids (Linux's cred uid, euid, suid): 0 is root. Copied
+   * from the cloning task; set by setuid, setreuid, setresuid (sys_cred.ts).
+   */
+  ruid: 27,
+  euid: 28,
+  suid: 29,
+  /**
+   * On a leader: RLIMIT_NPROC's soft and hard limit, as unsigned 32-bit
+   * values with RLIM32_INFINITY for none; inherited at fork, kept by exec.
+   */
+  nprocCur: 30,
+  nprocMax: 31,
+  /**
    * The register frame a cloned child starts from, written by the parent
    * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
    */
@@ -149,6 +162,9 @@ export const START_TAKEN = 2;
 /** Teardown steps done (PROC.teardown): the mm was released; the files were closed. */
 export const PROC_TD_MM = 1;
 export const PROC_TD_FILES = 2;
+
+/** PROC.nprocCur / nprocMax: no limit (any value from 2^32 - 1 up reads as RLIM_INFINITY). */
+export const RLIM32_INFINITY = -1;
 
 /** PROC.mceKill: the system default (vm.memory_failure_early_kill = 0: late). */
 export const MCE_KILL_DEFAULT = 0;
