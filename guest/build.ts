@@ -133,6 +133,7 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
   unixbasic: { src: "guest/tests/unixbasic.c" },
   linktest: { src: "guest/tests/linktest.c" },
   polltest: { src: "guest/tests/polltest.c" },
+  futextest: { src: "guest/tests/futextest.c" },
   ipcbench: { src: "guest/bin/ipcbench.c" },
   xld: { src: "guest/tools/xld.c" }, // reference loader: runs rootfs/bin/* under qemu
 };

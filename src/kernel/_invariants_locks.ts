@@ -29,6 +29,7 @@ import {
   fdtBase,
   fdtMax,
   FILES,
+  FUTEX_HASH,
   HEADER,
   HWPOISON,
   ICACHE,
@@ -41,6 +42,9 @@ import {
   PAGE,
   PAGE_WORDS,
   PCACHE,
+  PROC,
+  PROC_RUNNING,
+  procBase,
   PROCS_HDR,
   SB_INFO,
   TASK,
@@ -51,7 +55,7 @@ import type { Memory } from "../hw/memory.ts";
 import { PG_locked } from "../mm/memmap.ts";
 import { HELD_ACQUIRING, heldLocks, KIND_BIT, KIND_MUTEX, MODE_READ } from "../sync/held.ts";
 import { lockClassName } from "../sync/lockdep.ts";
-import { MUTEX_OWNER_MASK } from "../sync/mutex.ts";
+import { MUTEX_OWNER_MASK, MUTEX_WORDS } from "../sync/mutex.ts";
 import { RWSEM_READERS_MASK, RWSEM_WRITER_MASK, RWSEM_WRITER_SHIFT } from "../sync/rwsem.ts";
 
 const kindName = (kind: number): string =>
@@ -119,6 +123,9 @@ function checkLockWords(mem: Memory, out: string[]): void {
   mutexFree(k, l.xipfs.base + SB_INFO.syncLock, "xipfs sync lock", out);
   mutexFree(k, l.files.base + FILES.lock, "open-file table lock", out);
   mutexFree(k, l.procs.base + PROCS_HDR.tasklistLock, "tasklist lock", out);
+  for (let b = 0; b < FUTEX_HASH; b++) {
+    mutexFree(k, l.procs.base + PROCS_HDR.futexHash + b * MUTEX_WORDS, `futex bucket ${b}`, out);
+  }
   mutexFree(k, l.hwpoison.base + HWPOISON.lock, "hwpoison lock", out);
   for (let t = 0; t < fdtMax(l.config); t++) {
     mutexFree(k, fdtBase(l.files.base, t) + FDT.lock, `fd table ${t} lock`, out);
@@ -138,8 +145,23 @@ function checkLockWords(mem: Memory, out: string[]): void {
   }
 }
 
+/** No futex queue entry belongs to a slot whose process has no running task (futex_q.ts). */
+function checkFutexQueue(mem: Memory, out: string[]): void {
+  const l = mem.layout;
+  for (let slot = 2; slot < l.config.maxTasks; slot++) {
+    const b = procBase(l, slot);
+    const key = Atomics.load(mem.k32, b + PROC.futexKey);
+    if (key === 0) continue;
+    const state = Atomics.load(mem.k32, b + PROC.state);
+    if (state !== PROC_RUNNING) {
+      out.push(`futex: slot ${slot} (state ${state}) is still queued on futex key ${key}`);
+    }
+  }
+}
+
 /** No lock held: both views (see the module comment). */
 export function checkLocks(mem: Memory, out: string[]): void {
   checkHeldStacks(mem, out);
   checkLockWords(mem, out);
+  checkFutexQueue(mem, out);
 }

@@ -38,11 +38,10 @@ import { MM } from "../abi/layout/mod.ts";
 import { asVirt } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmField, TASK_SIZE } from "../mm/mm.ts";
-import { physWords } from "../mm/pgtable.ts";
 import { copyToUser } from "../mm/uaccess.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
 import { SIGGRP, SIGNAL_GROUP_EXIT, SIGTASK_FREE } from "../abi/layout/signal.ts";
-import { futexPhysWord } from "./futex.ts";
+import { futexPhysWord, futexWakeWord } from "./futex.ts";
 import { SIGCHLD } from "./signal.ts";
 import { notifyParentExit, startGroupExit } from "./signal_send.ts";
 import {
@@ -272,5 +271,5 @@ export function clearChildTid(mem: Memory, slot: number, mm: number): void {
   if (mmField(mem, mm, MM.users) <= 1) return;
   if (copyToUser(mem, mm, asVirt(va), new Uint8Array(4)) < 0) return;
   const w = futexPhysWord(mem, mm, va);
-  if (w >= 0) Atomics.notify(physWords(mem), w, 1);
+  if (w >= 0) futexWakeWord(mem, w, 1);
 }

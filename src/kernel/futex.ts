@@ -1,25 +1,25 @@
 /**
  * futex(2): FUTEX_WAIT and FUTEX_WAKE on the physical word behind a user
- * address (docs/ARCHITECTURE.md §6).
+ * address, and the dispatch of the other commands (docs/ARCHITECTURE.md §10).
  *
  * Linux keys a shared futex by (inode, offset) or (mm, address); xip keys
  * every futex by its physical word, which is the same thing one level
  * down: two processes that map the same file page MAP_SHARED reach the
  * same frame (a device frame under DAX, a page-cache frame otherwise), so
- * Atomics.wait in one and Atomics.notify in the other meet. The private
- * variants (FUTEX_PRIVATE_FLAG) take the same path.
+ * a wait in one and a wake in the other meet. The private variants
+ * (FUTEX_PRIVATE_FLAG) take the same path.
  *
- * A sleeper must stay killable: it waits in slices and checks its pending
- * signals between them, and it publishes the word it sleeps on
- * (PROC.futexWord) so that kill can notify it at once. Between two slices
- * a wake may find no sleeper; the next slice's value check then returns at
- * once, because every futex protocol changes the word before it wakes
- * (a spurious return, which futex callers must tolerate anyway).
+ * Sleepers queue in the futex queue (futex_q.ts) and sleep on their own
+ * wake word, in killable slices (sleep.ts), so a wake counts whom it
+ * woke, bitsets are matched, and REQUEUE moves sleepers (futex_ops.ts).
+ * A sleeper publishes the key it sleeps on (PROC.futexWord) for the live
+ * view, and its wake word (SIGTASK.waitWord) so that a signal ends its
+ * sleep at once.
  *
  * @module
  */
 
-import { EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
+import { EAGAIN, EFAULT, EINVAL, ENOSYS } from "../abi/errno.ts";
 import { ERESTART_RESTARTBLOCK, ERESTARTSYS } from "../abi/signal.ts";
 import {
   ACCESS_READ,
@@ -35,8 +35,17 @@ import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
 import { hugePfnAt, physWords, pmdWord, pteLoad, walk, WALK_HUGE } from "../mm/pgtable.ts";
-import { killCheck } from "../sync/current.ts";
+import { FUTEXQ_WAITING } from "../abi/layout/proc.ts";
 import { FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET, futexMoreOps } from "./futex_ops.ts";
+import {
+  FUTEX_BITSET_MATCH_ANY,
+  futexEnqueue,
+  futexLockBucket,
+  futexSleep,
+  futexUnlockBucket,
+  futexUnqueue,
+  futexWakeKey,
+} from "./futex_q.ts";
 import { procSet } from "./proc.ts";
 import type { Task } from "./task.ts";
 
@@ -47,8 +56,6 @@ export const FUTEX_CLOCK_REALTIME = 256;
 /** The command part of the op word. */
 export const FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
 
-/** Longest single Atomics.wait: bounds how late a sleeper notices a kill that missed it. */
-export const FUTEX_SLICE_MS = 20;
 /** Faults tolerated while translating (each means another Worker changed the mapping). */
 const MAX_TRIES = 16;
 
@@ -95,36 +102,50 @@ export function futexPhysWord(mem: Memory, mm: number, va: number, needWrite = f
 }
 
 /**
- * FUTEX_WAIT: sleep while the word at `va` holds `val`, until woken,
- * `timeoutMs` passes (null: forever) or a signal is pending. Entry: no lock
- * held (the task is in kernel mode, so TLB shootdowns do not wait for it).
+ * FUTEX_WAIT (and WAIT_BITSET): sleep while the word at `va` holds `val`,
+ * until a wake whose bitset meets `bitset` takes the task off its queue,
+ * `timeoutMs` passes (null: forever) or a signal is pending (Linux's
+ * futex_wait). The word is compared under the bucket lock, and wakers
+ * change it before they take that lock, so no wake-up is lost.
  *
- * @returns 0 (woken, or a spurious return), -EAGAIN (the word did not hold
- *   val), -ETIMEDOUT, -ERESTARTSYS or -ERESTART_RESTARTBLOCK (a signal is
- *   pending: see futexInterrupted), -EINVAL, -EFAULT
+ * Entry: no lock held (the task is in kernel mode, so TLB shootdowns do
+ * not wait for it). futexPhysWord takes and drops mmap_lock for reading;
+ * the bucket lock is held only to compare and queue, and to leave.
+ *
+ * @returns 0 (woken), -EAGAIN (the word did not hold val), -ETIMEDOUT,
+ *   -ERESTARTSYS or -ERESTART_RESTARTBLOCK (a signal is pending: see
+ *   futexInterrupted), -EINVAL, -EFAULT
  */
-export function futexWait(t: Task, va: number, val: number, timeoutMs: number | null): number {
+export function futexWait(
+  t: Task,
+  va: number,
+  val: number,
+  timeoutMs: number | null,
+  bitset = FUTEX_BITSET_MATCH_ANY,
+): number {
   const idx = futexPhysWord(t.mem, t.mm, va);
   if (idx < 0) return idx;
-  const p32 = physWords(t.mem);
+  const key = idx + 1;
+  const mem = t.mem;
   const deadline = timeoutMs === null ? Infinity : performance.now() + timeoutMs;
-  procSet(t.mem, t.slot, "futexWord", idx + 1);
+  futexLockBucket(mem, key);
   try {
-    for (let first = true;; first = false) {
-      killCheck(t.mem.k32); // a hard kill stops the task here, asleep
-      if (t.signalPending()) return futexInterrupted(t, va, val, deadline);
-      const left = deadline - performance.now();
-      if (left <= 0) return -ETIMEDOUT;
-      const r = Atomics.wait(p32, idx, val | 0, Math.min(FUTEX_SLICE_MS, left));
-      // A signal's wake-up notifies this word too (signal_send.ts): tell the
-      // two apart as Linux does, by whether a signal is pending. A real wake
-      // racing a signal becomes a restart, which sees the changed word at once.
-      if (r === "ok") return t.signalPending() ? futexInterrupted(t, va, val, deadline) : 0;
-      if (r === "not-equal") return first ? -EAGAIN : 0;
-    }
+    if (Atomics.load(physWords(mem), idx) !== (val | 0)) return -EAGAIN;
+    futexEnqueue(mem, t.slot, key, bitset, 0);
   } finally {
-    procSet(t.mem, t.slot, "futexWord", 0);
+    futexUnlockBucket(mem, key);
   }
+  procSet(mem, t.slot, "futexWord", key);
+  let r: number;
+  try {
+    r = futexSleep(mem, t.slot, deadline);
+  } finally {
+    // Woken wins over a signal or the timeout that came at the same time.
+    if (futexUnqueue(mem, t.slot) !== FUTEXQ_WAITING) r = 0;
+    procSet(mem, t.slot, "futexWord", 0);
+  }
+  if (r === -ERESTARTSYS) return futexInterrupted(t, va, val, deadline, bitset);
+  return r;
 }
 
 /**
@@ -134,24 +155,44 @@ export function futexWait(t: Task, va: number, val: number, timeoutMs: number | 
  * time that is left (futex_wait_restart), or fails with EINTR when a
  * handler runs.
  */
-function futexInterrupted(t: Task, va: number, val: number, deadline: number): number {
+function futexInterrupted(
+  t: Task,
+  va: number,
+  val: number,
+  deadline: number,
+  bitset: number,
+): number {
   if (deadline === Infinity) return -ERESTARTSYS;
-  t.sig.restartBlock = () => futexWait(t, va, val, Math.max(0, deadline - performance.now()));
+  t.sig.restartBlock = () =>
+    futexWait(t, va, val, Math.max(0, deadline - performance.now()), bitset);
   return -ERESTART_RESTARTBLOCK;
 }
 
 /**
- * FUTEX_WAKE: wake up to `n` sleepers on the word at `va`. Entry: no lock
- * held; futexPhysWord takes and drops mmap_lock for reading (and a fault's
- * locks when the page is not mapped). The wake itself is a lock-free
- * Atomics.notify.
+ * FUTEX_WAKE (and WAKE_BITSET): wake up to `n` sleepers on the word at
+ * `va` whose bitset meets `bitset`, oldest first; as in Linux, a count of
+ * 0 or less still wakes one. Entry: no lock held; futexPhysWord takes and
+ * drops mmap_lock for reading (and a fault's locks when the page is not
+ * mapped), then the bucket lock is held for the wake.
  *
- * @returns how many were woken, or -EINVAL, -EFAULT
+ * @returns how many were woken, or -EINVAL (a PI waiter on the word, or
+ *   not aligned), -EFAULT
  */
-export function futexWake(t: Task, va: number, n: number): number {
+export function futexWake(t: Task, va: number, n: number, bitset = FUTEX_BITSET_MATCH_ANY): number {
   const idx = futexPhysWord(t.mem, t.mm, va);
   if (idx < 0) return idx;
-  return Atomics.notify(physWords(t.mem), idx, n > 0 ? n : 0);
+  return futexWakeKey(t.mem, idx + 1, n, bitset);
+}
+
+/**
+ * Wake one waiter of the futex at physical word `idx` from kernel code
+ * (a thread's CLONE_CHILD_CLEARTID at exit, a robust futex whose owner
+ * died). Entry: no lock held.
+ *
+ * @returns how many were woken
+ */
+export function futexWakeWord(mem: Memory, idx: number, n: number): number {
+  return futexWakeKey(mem, idx + 1, n);
 }
 
 /**
@@ -185,16 +226,16 @@ export function doFutex(
     case FUTEX_WAKE:
       return futexWake(t, va, val);
     case FUTEX_WAIT_BITSET:
-      // Bitsets are not matched (futex_ops.ts): a plain wait, to an absolute deadline.
       if (val3 === 0) return -EINVAL;
       return futexWait(
         t,
         va,
         val,
         deadline === Infinity ? null : Math.max(0, deadline - performance.now()),
+        val3,
       );
     case FUTEX_WAKE_BITSET:
-      return val3 === 0 ? -EINVAL : futexWake(t, va, val);
+      return val3 === 0 ? -EINVAL : futexWake(t, va, val, val3);
     default:
       return futexMoreOps(t, cmd, va, val, val2, va2, val3, deadline) ?? -ENOSYS;
   }

@@ -1,42 +1,41 @@
 /**
  * The futex operations beyond WAIT and WAKE that thread libraries use
- * (Linux's kernel/futex/): REQUEUE, CMP_REQUEUE, WAKE_OP, the bitset
- * variants, the priority-inheritance lock ops, and robust lists.
+ * (Linux's kernel/futex/requeue.c and waitwake.c): REQUEUE, CMP_REQUEUE,
+ * WAKE_OP and the bitset variants, with the PI lock ops in futex_pi.ts,
+ * and robust lists.
  *
- * xip's futex waiters sleep in Atomics.wait on the physical word itself
- * (futex.ts), so there is no kernel queue to move a waiter from one word
- * to another. REQUEUE therefore wakes the waiters it would have moved, as
- * well as the ones it wakes: they return 0 and look at their condition
- * again, which every futex user must do after a wake-up anyway (a
- * spurious wake-up, allowed by futex(2)). The count returned is the number
- * woken. Likewise bitsets are not matched: a BITSET wait is a plain wait,
- * a BITSET wake wakes every match of its count.
- *
- * PI futexes (FUTEX_LOCK_PI and friends) keep Linux's user-visible word
- * protocol (owner tid | FUTEX_WAITERS | FUTEX_OWNER_DIED) so that a C
- * library's fast paths work, but xip has no priorities: a contended
- * unlock clears the owner and wakes every waiter, and whichever takes the
- * word in the kernel marks FUTEX_WAITERS, so the next unlock comes to the
- * kernel again and no sleeper is ever forgotten.
+ * REQUEUE moves sleepers from one futex queue to another (futex_q.ts):
+ * up to nr_wake are woken, up to nr_requeue more are moved, and the moved
+ * ones wake only on a wake of the second futex, as in Linux. Bitsets are
+ * matched.
  *
  * Robust lists (set_robust_list): when a thread exits or execs, every
  * futex on its list that it still owns gets FUTEX_OWNER_DIED and one
- * waiter is woken (Linux's exit_robust_list), so a robust mutex held by a
- * dead thread is reported as EOWNERDEAD instead of blocking forever.
+ * waiter is woken (Linux's exit_robust_list); a PI futex goes to its
+ * oldest waiter, who sees FUTEX_OWNER_DIED in the word (futex_pi.ts). So a
+ * robust mutex held by a dead thread is reported as EOWNERDEAD instead of
+ * blocking forever.
  *
  * @module
  */
 
-import { EAGAIN, EDEADLK, EINVAL, ENOSYS, EPERM, ETIMEDOUT } from "../abi/errno.ts";
-import { ERESTARTSYS } from "../abi/signal.ts";
+import { EAGAIN, EINVAL, ENOSYS } from "../abi/errno.ts";
 import { asVirt } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
 import { copyFromUser } from "../mm/uaccess.ts";
-import { killCheck } from "../sync/current.ts";
 import { futexPhysWord } from "./futex.ts";
-import { PROC_EXITING, PROC_RUNNING, procGet, procSet } from "./proc.ts";
+import { futexLockPi, futexPiHandOver, futexUnlockPi } from "./futex_pi.ts";
+import {
+  FUTEX_BITSET_MATCH_ANY,
+  futexLockBucket,
+  futexLockTwo,
+  futexRequeueLocked,
+  futexUnlockBucket,
+  futexWakeLocked,
+} from "./futex_q.ts";
+import { procGet, procSet } from "./proc.ts";
 import type { Task } from "./task.ts";
 
 export const FUTEX_REQUEUE = 3;
@@ -59,20 +58,17 @@ export const ROBUST_LIST_HEAD_BYTES = 12;
 /** Most robust-list entries walked (Linux's ROBUST_LIST_LIMIT), against a looping list. */
 export const ROBUST_LIST_LIMIT = 2048;
 
-/** Longest single sleep of a PI lock, as FUTEX_SLICE_MS. */
-const PI_SLICE_MS = 20;
-
 /**
  * FUTEX_REQUEUE / FUTEX_CMP_REQUEUE: wake `nrWake` waiters on `va` and move
- * up to `nrRequeue` more to `va2`; here the moved ones are woken instead
- * (see the module comment). CMP_REQUEUE first checks that `va` still holds
+ * up to `nrRequeue` more onto the queue of `va2` (Linux's futex_requeue).
+ * CMP_REQUEUE first checks, under both bucket locks, that `va` still holds
  * `cmp`.
  *
  * Entry: no lock held. Takes and drops mmap_lock for reading once per word
- * (futexPhysWord); the compare and the wake hold no lock.
+ * (futexPhysWord), then both buckets' locks for the compare and the moves.
  *
- * @returns waiters woken, or -EAGAIN (CMP: the word changed), -EINVAL,
- *   -EFAULT
+ * @returns waiters woken plus waiters moved, or -EAGAIN (CMP: the word
+ *   changed), -EINVAL (a negative count, a PI waiter on `va`), -EFAULT
  */
 export function futexRequeue(
   t: Task,
@@ -87,10 +83,13 @@ export function futexRequeue(
   if (w < 0) return w;
   const w2 = futexPhysWord(t.mem, t.mm, va2);
   if (w2 < 0) return w2;
-  const p32 = physWords(t.mem);
-  if (cmp !== null && Atomics.load(p32, w) !== (cmp | 0)) return -EAGAIN;
-  const n = Math.min(0x7fff_ffff, nrWake + nrRequeue);
-  return Atomics.notify(p32, w, n);
+  const unlock = futexLockTwo(t.mem, w + 1, w2 + 1);
+  try {
+    if (cmp !== null && Atomics.load(physWords(t.mem), w) !== (cmp | 0)) return -EAGAIN;
+    return futexRequeueLocked(t.mem, w + 1, w2 + 1, nrWake, nrRequeue);
+  } finally {
+    unlock();
+  }
 }
 
 /** The FUTEX_WAKE_OP arithmetic on the old value (uapi FUTEX_OP_*). */
@@ -139,12 +138,13 @@ const sext12 = (v: number): number => (v << 20) >> 20;
  * passes the encoded comparison, wake `nr2` waiters on `va2`.
  *
  * Entry: no lock held. Takes and drops mmap_lock for reading once per word
- * (futexPhysWord, `va2` faulted in for writing); the operation is a
- * compareExchange loop and the wakes hold no lock.
+ * (futexPhysWord, `va2` faulted in for writing), then both buckets' locks
+ * for the operation (a compareExchange loop) and the wakes, as Linux's
+ * futex_wake_op holds both hash buckets.
  *
  * @returns waiters woken (both words), or -ENOSYS (an unknown op, before
  *   anything changes; an unknown comparison, after the op was applied: both
- *   as Linux), -EFAULT, -EINVAL
+ *   as Linux), -EFAULT, -EINVAL (also a PI waiter on either word)
  */
 export function futexWakeOp(
   t: Task,
@@ -167,93 +167,23 @@ export function futexWakeOp(
   const w2 = futexPhysWord(t.mem, t.mm, va2, true);
   if (w2 < 0) return w2;
   const p32 = physWords(t.mem);
-  let old = Atomics.load(p32, w2);
-  for (;;) {
-    const seen = Atomics.compareExchange(p32, w2, old, wakeOpApply(old, op, oparg)!);
-    if (seen === old) break;
-    old = seen;
-  }
-  // As futex_atomic_op_inuser: an unknown comparison fails after the op was applied.
-  const second = wakeOpCompare(old, cmp, cmparg);
-  if (second === null) return -ENOSYS;
-  let woken = Atomics.notify(p32, w, Math.max(0, nr));
-  if (second) woken += Atomics.notify(p32, w2, Math.max(0, nr2));
-  return woken;
-}
-
-/** Whether thread `tid` (a guest tid) is a task that has not exited. */
-function tidAlive(mem: Memory, tid: number): boolean {
-  for (let s = 2; s < mem.layout.config.maxTasks; s++) {
-    if (procGet(mem, s, "pid") !== tid) continue;
-    const st = procGet(mem, s, "state");
-    return st === PROC_RUNNING || st === PROC_EXITING;
-  }
-  return false;
-}
-
-/**
- * FUTEX_LOCK_PI / FUTEX_TRYLOCK_PI: take the PI futex at `va` for the
- * calling thread: an unowned word (owner 0, or an owner that is gone)
- * becomes `tid | FUTEX_WAITERS`; an owned one gets FUTEX_WAITERS and the
- * caller sleeps until it is released, or `deadline` (performance.now() time)
- * passes.
- *
- * Entry: no lock held (the task is in kernel mode). Takes and drops
- * mmap_lock for reading to find the word (futexPhysWord); it sleeps, in
- * killable slices, holding no kernel lock.
- *
- * @returns 0, or -EDEADLK (the caller owns it), -EAGAIN (trylock, owned),
- *   -ETIMEDOUT, -ERESTARTSYS (a signal), -EFAULT, -EINVAL
- */
-export function futexLockPi(t: Task, va: number, trylock: boolean, deadline: number): number {
-  const w = futexPhysWord(t.mem, t.mm, va, true);
-  if (w < 0) return w;
-  const p32 = physWords(t.mem);
-  const me = t.pid & FUTEX_TID_MASK;
-  procSet(t.mem, t.slot, "futexWord", w + 1);
+  const unlock = futexLockTwo(t.mem, w + 1, w2 + 1);
   try {
+    let old = Atomics.load(p32, w2);
     for (;;) {
-      const v = Atomics.load(p32, w);
-      const owner = v & FUTEX_TID_MASK;
-      if (owner === me) return -EDEADLK;
-      if (owner === 0 || !tidAlive(t.mem, owner)) {
-        // Taken in the kernel: mark waiters, so the unlock comes back here.
-        const died = owner !== 0 ? FUTEX_OWNER_DIED : v & FUTEX_OWNER_DIED;
-        if (Atomics.compareExchange(p32, w, v, me | FUTEX_WAITERS | died) === v) return 0;
-        continue;
-      }
-      if (trylock) return -EAGAIN;
-      const marked = v | FUTEX_WAITERS;
-      if (v !== marked && Atomics.compareExchange(p32, w, v, marked) !== v) continue;
-      killCheck(t.mem.k32);
-      if (t.signalPending()) return -ERESTARTSYS;
-      const left = deadline - performance.now();
-      if (left <= 0) return -ETIMEDOUT;
-      Atomics.wait(p32, w, marked, Math.min(PI_SLICE_MS, left));
+      const seen = Atomics.compareExchange(p32, w2, old, wakeOpApply(old, op, oparg)!);
+      if (seen === old) break;
+      old = seen;
     }
+    // As futex_atomic_op_inuser: an unknown comparison fails after the op was applied.
+    const second = wakeOpCompare(old, cmp, cmparg);
+    if (second === null) return -ENOSYS;
+    const woken = futexWakeLocked(t.mem, w + 1, nr, FUTEX_BITSET_MATCH_ANY);
+    if (woken < 0 || !second) return woken;
+    const woken2 = futexWakeLocked(t.mem, w2 + 1, nr2, FUTEX_BITSET_MATCH_ANY);
+    return woken2 < 0 ? woken2 : woken + woken2;
   } finally {
-    procSet(t.mem, t.slot, "futexWord", 0);
-  }
-}
-
-/**
- * FUTEX_UNLOCK_PI: release the PI futex at `va`, which the caller owns: the
- * word becomes 0 and every waiter is woken to race for it. Entry: no lock
- * held; takes and drops mmap_lock for reading to find the word
- * (futexPhysWord).
- *
- * @returns 0, or -EPERM (not the owner), -EFAULT, -EINVAL
- */
-export function futexUnlockPi(t: Task, va: number): number {
-  const w = futexPhysWord(t.mem, t.mm, va, true);
-  if (w < 0) return w;
-  const p32 = physWords(t.mem);
-  for (;;) {
-    const v = Atomics.load(p32, w);
-    if ((v & FUTEX_TID_MASK) !== (t.pid & FUTEX_TID_MASK)) return -EPERM;
-    if (Atomics.compareExchange(p32, w, v, 0) !== v) continue;
-    Atomics.notify(p32, w);
-    return 0;
+    unlock();
   }
 }
 
@@ -265,8 +195,8 @@ export function futexUnlockPi(t: Task, va: number): number {
  * time for the ops that sleep (Infinity: none).
  *
  * Entry: no lock held (the task is in kernel mode); each command takes and
- * drops mmap_lock for reading per word, as futexRequeue, futexWakeOp,
- * futexLockPi and futexUnlockPi say.
+ * drops mmap_lock for reading per word and the futex bucket locks, as
+ * futexRequeue, futexWakeOp, futexLockPi and futexUnlockPi say.
  *
  * @returns the op's result, or null when `cmd` is not one of these
  */
@@ -324,20 +254,41 @@ function peek(mem: Memory, mm: number, va: number): number | null {
 
 /**
  * The futex at `uaddr` belonged to `tid`, which is gone: mark it
- * FUTEX_OWNER_DIED (keeping FUTEX_WAITERS) and wake a waiter (Linux's
- * handle_futex_death; a PI futex wakes every waiter, see futexUnlockPi).
+ * FUTEX_OWNER_DIED (keeping FUTEX_WAITERS) and wake one waiter (Linux's
+ * handle_futex_death); a PI futex goes to its oldest waiter instead
+ * (futexPiHandOver, Linux's exit_pi_state_list). For the list's pending
+ * entry (`pendingOp`) of a plain futex whose word is 0, the thread died
+ * between releasing it and waking a waiter: wake one, as Linux does.
+ * Entry: no lock held.
  */
-function futexDeath(mem: Memory, mm: number, uaddr: number, tid: number, pi: boolean): void {
+function futexDeath(
+  mem: Memory,
+  mm: number,
+  uaddr: number,
+  tid: number,
+  pi: boolean,
+  pendingOp = false,
+): void {
   const w = futexPhysWord(mem, mm, uaddr, true);
   if (w < 0) return;
   const p32 = physWords(mem);
-  for (;;) {
-    const v = Atomics.load(p32, w);
-    if ((v & FUTEX_TID_MASK) !== tid) return;
-    const nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-    if (Atomics.compareExchange(p32, w, v, nv) !== v) continue;
-    if ((v & FUTEX_WAITERS) !== 0) Atomics.notify(p32, w, pi ? undefined : 1);
-    return;
+  futexLockBucket(mem, w + 1);
+  try {
+    for (;;) {
+      const v = Atomics.load(p32, w);
+      if (pendingOp && !pi && v === 0) {
+        futexWakeLocked(mem, w + 1, 1, FUTEX_BITSET_MATCH_ANY);
+        return;
+      }
+      if ((v & FUTEX_TID_MASK) !== tid) return;
+      const nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+      if (Atomics.compareExchange(p32, w, v, nv) !== v) continue;
+      if (pi) futexPiHandOver(mem, w, nv, true);
+      else if ((v & FUTEX_WAITERS) !== 0) futexWakeLocked(mem, w + 1, 1, FUTEX_BITSET_MATCH_ANY);
+      return;
+    }
+  } finally {
+    futexUnlockBucket(mem, w + 1);
   }
 }
 
@@ -366,5 +317,7 @@ export function exitRobustList(mem: Memory, slot: number, tid: number, mm: numbe
     if (next === null) break;
     entry = next;
   }
-  if (pending !== 0) futexDeath(mem, mm, (pending + off) >>> 0, tid, (pendingRaw & 1) !== 0);
+  if (pending !== 0) {
+    futexDeath(mem, mm, (pending + off) >>> 0, tid, (pendingRaw & 1) !== 0, true);
+  }
 }

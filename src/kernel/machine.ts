@@ -60,6 +60,7 @@ import type { ProcessResult } from "./proc_run.ts";
 import { procClaim, procGet, procLive, procWord } from "./proc.ts";
 import { clearChildTid, exitNotify, machineRetire, vforkRelease } from "./exit.ts";
 import { exitRobustList } from "./futex_ops.ts";
+import { futexUnqueue } from "./futex_q.ts";
 import { SIGKILL, signalName, SIGTERM, validSignal } from "./signal.ts";
 import { killTaskGroup, SEND_FATAL } from "./signal_send.ts";
 import { signalExit, signalRelease, signalSpawn } from "./signal_state.ts";
@@ -692,6 +693,7 @@ export class Machine {
     const state = taskState(mem.k32, asTid(slot));
     if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTid(slot));
     locksWaitDone(mem, slot); // an F_SETLKW it died in must not look like a waiter any more
+    futexUnqueue(mem, slot); // nor a futex wait it died in (a wake would count it)
     // A thread torn down the hard way takes its whole group with it, as a fatal signal would.
     killTaskGroup(mem, slot, SIGKILL);
     let td = procGet(mem, slot, "teardown");

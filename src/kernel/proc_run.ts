@@ -62,6 +62,7 @@ import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
 import { closeFilesOf, VfsFiles } from "./files.ts";
 import { readFrame } from "./fork.ts";
 import { exitRobustList } from "./futex_ops.ts";
+import { futexUnqueue } from "./futex_q.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
 import { procGet, procSet } from "./proc.ts";
@@ -533,6 +534,7 @@ export function runProcess(
     if (t !== null) t.files.closeAll();
     else closeFilesOf(fs, procGet(mem, tid, "fdTable")); // a clone child that never started
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_FILES);
+    futexUnqueue(mem, tid); // a wait it was killed in, cut off before it left the queue
     if (mm !== 0) {
       exitRobustList(mem, tid, procGet(mem, tid, "pid"), mm);
       clearChildTid(mem, tid, mm);

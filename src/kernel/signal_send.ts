@@ -63,9 +63,7 @@ import {
 import { asVirt } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
-import { physWords } from "../mm/pgtable.ts";
 import { findVma, vmaStart } from "../mm/vma.ts";
-import { procGet } from "./proc.ts";
 import { sigKernelCoredump, sigKernelIgnore, sigKernelStop } from "./signal.ts";
 import {
   actionHandler,
@@ -116,10 +114,9 @@ export function signalWakeUp(mem: Memory, tid: number): void {
   Atomics.or(k, b + SIGTASK.flags, TIF_SIGPENDING);
   Atomics.add(k, b + SIGTASK.wake, 1);
   Atomics.notify(k, b + SIGTASK.wake);
+  // Every kernel sleep that a signal ends, futex waits included (futex_q.ts), publishes its word here.
   const w = Atomics.load(k, b + SIGTASK.waitWord);
   if (w !== 0) Atomics.notify(k, w - 1);
-  const fw = procGet(mem, tid, "futexWord");
-  if (fw !== 0) Atomics.notify(physWords(mem), fw - 1);
 }
 
 /** Wake a task sleeping in a group stop (or any signal sleep) without marking a signal. */

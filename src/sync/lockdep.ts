@@ -51,6 +51,8 @@ export enum LockClass {
   TMPFS,
   IPC,
   SOCK,
+  /** A futex hash bucket (src/kernel/futex_q.ts, Linux's futex_hash_bucket lock). */
+  FUTEX,
 }
 
 /**
@@ -100,6 +102,12 @@ export enum LockClass {
  *   PIPE: held to move bytes between a buffer and a receive ring or to
  *   change connection state, never across a path walk (bind and connect
  *   resolve the name first) or an allocation that may reclaim.
+ * - FUTEX (a futex hash bucket, src/kernel/futex_q.ts: Linux's hb->lock)
+ *   is a leaf like PIPE, taken with nothing held: the futex word is found
+ *   (and faulted in, under mmap_lock) before, and under it only queue
+ *   entries and the futex word itself are read and written. A requeue
+ *   holds two buckets, the lower-numbered one first with subclass 0, as
+ *   double_lock_hb does.
  * - FRAME_ALLOC is innermost: any of the above may need a frame.
  * - TEST_A < TEST_B < TEST_C are for the tests of src/sync only.
  */
@@ -116,7 +124,14 @@ const LOCK_ORDER: readonly (readonly LockClass[])[] = [
   [LockClass.PAGE_TABLE],
   [LockClass.INODE_CACHE],
   [LockClass.PAGE_CACHE],
-  [LockClass.FILE_TABLE, LockClass.TASK_TABLE, LockClass.PIPE, LockClass.IPC, LockClass.SOCK],
+  [
+    LockClass.FILE_TABLE,
+    LockClass.TASK_TABLE,
+    LockClass.PIPE,
+    LockClass.IPC,
+    LockClass.SOCK,
+    LockClass.FUTEX,
+  ],
   [LockClass.SIGHAND],
   [LockClass.FRAME_ALLOC],
   [LockClass.TEST_A],

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { EAGAIN, EDEADLK, EINVAL, ENOSYS, EPERM } from "../../src/abi/errno.ts";
+import { EAGAIN, EDEADLK, EINVAL, ENOSYS, EPERM, ESRCH } from "../../src/abi/errno.ts";
 import { SYS_futex_time64, SYS_set_robust_list } from "../../src/abi/syscall_nr.ts";
 import {
   FUTEX_CMP_REQUEUE,
@@ -102,11 +102,14 @@ Deno.test("futex LOCK_PI, TRYLOCK_PI and UNLOCK_PI keep the owner-tid word proto
     assert.equal(call(FUTEX_UNLOCK_PI), -EPERM, "not the owner");
     b.poke(A, word(me + 1000)); // an owner that does not exist
     assert.equal(call(FUTEX_UNLOCK_PI), -EPERM);
-    assert.equal(call(FUTEX_TRYLOCK_PI), 0, "a dead owner's word is taken over...");
-    assert.equal(at(A) & FUTEX_OWNER_DIED, FUTEX_OWNER_DIED, "...and says so");
-    assert.equal(at(A) & 0x3fff_ffff, me);
-    assert.notEqual(at(A) & FUTEX_WAITERS, 0, "taken in the kernel: the unlock comes back");
+    assert.equal(call(FUTEX_TRYLOCK_PI), -ESRCH, "no such owner: attach_to_pi_owner's -ESRCH");
+    assert.equal(call(FUTEX_LOCK_PI), -ESRCH);
+    assert.equal(at(A), (me + 1000) | FUTEX_WAITERS, "FUTEX_WAITERS stays set, as Linux leaves it");
+    b.poke(A, word(FUTEX_WAITERS | FUTEX_OWNER_DIED)); // released by a dead owner's robust list
+    assert.equal(call(FUTEX_LOCK_PI), 0, "an unowned word is taken...");
+    assert.equal(at(A), me | FUTEX_OWNER_DIED, "...keeping FUTEX_OWNER_DIED; nobody waits");
     assert.equal(call(FUTEX_UNLOCK_PI), 0);
+    assert.equal(at(A), 0, "the unlock clears FUTEX_OWNER_DIED");
   } finally {
     b.close();
   }

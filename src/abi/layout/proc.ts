@@ -41,7 +41,18 @@ export const PROCS_HDR = {
    * deliver them in that order (src/kernel/out_order.ts).
    */
   outSeq: 5,
+  /**
+   * The futex hash (src/kernel/futex_q.ts, Linux's futex_queues): FUTEX_HASH
+   * bucket locks, each a src/sync mutex (FUTEX class, MUTEX_WORDS), from
+   * this word on. A bucket is only a lock: the queue entries are the
+   * PROC.futexKey.. words of the sleepers, found by scanning the slots.
+   */
+  futexHash: 6,
+  /** The futex queue's order counter: each enqueue or requeue takes the next value. */
+  futexSeq: 14,
 } as const;
+/** Buckets of PROCS_HDR.futexHash. */
+export const FUTEX_HASH = 4;
 export const PROCS_HDR_WORDS = 16;
 
 export const PROC = {
@@ -124,25 +135,38 @@ export const PROC = {
    */
   mceKill: 26,
   /**
-   * The task's user ids (Linux's cred uid, euid, suid): 0 is root. Copied
-   * from the cloning task; set by setuid, setreuid, setresuid (sys_cred.ts).
+   * The futex queue entry of a task asleep in the kernel (src/kernel/futex_q.ts,
+   * Linux's struct futex_q): the physical word index + 1 it is queued on
+   * (0: not queued), its wake bitset, its place in the queue order, the
+   * word it sleeps on (FUTEXQ_WAITING, _WOKEN, _OWNER) and FUTEXQ_PI for
+   * a FUTEX_LOCK_PI waiter. futexKey changes only under the lock of the
+   * key's bucket (both buckets for a requeue).
    */
-  ruid: 27,
-  euid: 28,
-  suid: 29,
-  /**
-   * On a leader: RLIMIT_NPROC's soft and hard limit, as unsigned 32-bit
-   * values with RLIM32_INFINITY for none; inherited at fork, kept by exec.
-   */
-  nprocCur: 30,
-  nprocMax: 31,
+  futexKey: 27,
+  futexBitset: 28,
+  futexOrder: 29,
+  futexWake: 30,
+  futexFlags: 31,
   /**
    * The register frame a cloned child starts from, written by the parent
    * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
    */
   frame: 32,
+  /**
+   * The task's user ids (Linux's cred uid, euid, suid): 0 is root. Copied
+   * from the cloning task; set by setuid, setreuid, setresuid (sys_cred.ts).
+   */
+  ruid: 64,
+  euid: 65,
+  suid: 66,
+  /**
+   * On a leader: RLIMIT_NPROC's soft and hard limit, as unsigned 32-bit
+   * values with RLIM32_INFINITY for none; inherited at fork, kept by exec.
+   */
+  nprocCur: 67,
+  nprocMax: 68,
 } as const;
-export const PROC_WORDS = 64;
+export const PROC_WORDS = 80;
 export const PROC_FREE = 0;
 export const PROC_RUNNING = 1;
 export const PROC_EXITING = 2;
@@ -172,6 +196,13 @@ export const MCE_KILL_DEFAULT = 0;
 export const MCE_KILL_LATE = 1;
 /** PROC.mceKill: killed as soon as memory it maps is poisoned (BUS_MCEERR_AO). */
 export const MCE_KILL_EARLY = 2;
+
+/** PROC.futexWake: queued and asleep; woken by a wake or requeue-wake; handed a PI futex. */
+export const FUTEXQ_WAITING = 0;
+export const FUTEXQ_WOKEN = 1;
+export const FUTEXQ_OWNER = 2;
+/** PROC.futexFlags: the entry waits in FUTEX_LOCK_PI. */
+export const FUTEXQ_PI = 1;
 
 /** Word index of process slot `slot`'s record. */
 export const procBase = (l: KernelLayout, slot: number): number =>
