@@ -86,5 +86,5 @@ export {
 } from "./src/sync/completion.ts";
 export { BARRIER_WORDS, barrierOpened, barrierWait, initBarrier } from "./src/sync/barrier.ts";
 export { type HeldLock, heldLocks, lockHolders, recoverTask } from "./src/sync/recover.ts";
-export { asTid, type Brand, type Tid } from "./src/abi/types.ts";
+export { asTaskSlot, type Brand, type TaskSlot } from "./src/abi/types.ts";
 export { KernelPanic } from "./src/abi/panic.ts";

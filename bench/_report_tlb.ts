@@ -19,6 +19,7 @@ import { boot } from "../tests/mm/_mm_helpers.ts";
 import { startJob, waitUntil } from "../tests/mm/_workers.ts";
 import type { BusyJob } from "../tests/mm/mm_worker.ts";
 import type { TlbResult } from "./_report_types.ts";
+import type { MmId } from "../src/abi/types.ts";
 
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
@@ -37,8 +38,8 @@ function timeFlushes(flush: () => void, n: number): number[] {
 export async function measureTlb(quick: boolean): Promise<TlbResult> {
   const n = quick ? 200 : 5000;
   const mem = boot({ ramFrames: 1024, maxTasks: 4, lockdep: false });
-  const mm = mmAlloc(mem);
-  const idleMm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
+  const idleMm = mmAlloc(mem) as MmId;
   const stopWord = mem.layout.scratch.base;
   const job = (tid: number): BusyJob => ({
     role: "busy",

@@ -40,7 +40,7 @@ import {
   PROT_WRITE,
 } from "../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../src/abi/sv32.ts";
-import { asIno, asVirt, PAGE_SIZE } from "../src/abi/types.ts";
+import { asIno, asVirt, type MmId, PAGE_SIZE } from "../src/abi/types.ts";
 import { truncateInodePages } from "../src/fs/pagecache/pagecache.ts";
 import { handleMmFault } from "../src/mm/fault.ts";
 import { getUserPages, getUserPagesFast, unpinUserPages } from "../src/mm/gup.ts";
@@ -65,7 +65,7 @@ const m = fileMachine({
   maxTasks: 4,
 });
 const { mem, fs } = m;
-const mm = mmAlloc(mem);
+const mm = mmAlloc(mem) as MmId;
 switchMm(mem, 1, mm);
 
 function check(r: number, what: string): void {
@@ -180,7 +180,7 @@ Deno.bench(`COW fault from a DAX frame (4 KiB copy) x${FAULTS}`, { group: "fault
 
 // unmapMappingRange of one mapped DAX page, with a second Worker running the
 // mapping's mm in user mode (it must acknowledge the shootdown).
-const shootMm = mmAlloc(mem);
+const shootMm = mmAlloc(mem) as MmId;
 mapAt(m, shootMm, daxFile, BASE, FAULTS * P, RW, MAP_SHARED);
 const stopWord = mem.layout.scratch.base;
 const busyJob: BusyJob = {

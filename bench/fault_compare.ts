@@ -9,7 +9,7 @@
 
 import { MADV_DONTNEED, MAP_SHARED, PROT_READ, PROT_WRITE } from "../src/abi/mman.ts";
 import { type Access, ACCESS_READ, ACCESS_WRITE } from "../src/abi/sv32.ts";
-import { asIno, asVirt, PAGE_SIZE } from "../src/abi/types.ts";
+import { asIno, asVirt, type MmId, PAGE_SIZE } from "../src/abi/types.ts";
 import { truncateInodePages } from "../src/fs/pagecache/pagecache.ts";
 import { handleMmFault } from "../src/mm/fault.ts";
 import { mmAlloc } from "../src/mm/mm.ts";
@@ -23,7 +23,7 @@ const BASE = 0x2000_0000;
 const rounds = Number(Deno.args[0] ?? 300);
 const m = fileMachine({ sizeBytes: 16 << 20, ramFrames: 8192, dax: "inode", lockdep: false });
 const { mem, fs } = m;
-const mm = mmAlloc(mem);
+const mm = mmAlloc(mem) as MmId;
 
 function makeFile(name: string, dax: boolean) {
   const ip = fs.iget(asIno(fs.create(m.root, name, 0o100644, dax ? undefined : 0) as number));

@@ -19,7 +19,7 @@
 //   (1.01). The per-call work besides the copy is about 3 us: two runs (the
 //   indirect block splits the file), two directAccess calls, one rwsem.
 
-import { asIno, asTid, PAGE_SIZE } from "../src/abi/types.ts";
+import { asIno, asTaskSlot, PAGE_SIZE } from "../src/abi/types.ts";
 import { MemDevice } from "../src/hw/device.ts";
 import { createMemory } from "../src/hw/memory.ts";
 import { mkfs } from "../src/fs/xipfs/mkfs.ts";
@@ -34,8 +34,8 @@ const mem = createMemory({
   deviceMemmap: false,
   maxTasks: 4,
 }, { image });
-taskInit(mem.k32, asTid(1));
-setCurrentTid(asTid(1));
+taskInit(mem.k32, asTaskSlot(1));
+setCurrentTid(asTaskSlot(1));
 const dev = new MemDevice(mem);
 const fs = mountXipfs(mem, dev, { dax: "always" });
 if (!(fs instanceof XipFs)) throw new Error(fs.error);

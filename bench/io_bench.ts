@@ -23,7 +23,7 @@
  */
 
 import { O_CREAT, O_RDWR } from "../src/abi/fcntl.ts";
-import { asIno, asTid } from "../src/abi/types.ts";
+import { asIno, asTaskSlot } from "../src/abi/types.ts";
 import { MemDevice } from "../src/hw/device.ts";
 import { createMemory } from "../src/hw/memory.ts";
 import { mkfsInto } from "../src/fs/xipfs/mkfs.ts";
@@ -62,8 +62,8 @@ function mount(dax: boolean, tid: number): Mounted {
     deviceMemmap: false,
     maxTasks: 4,
   });
-  setCurrentTid(asTid(tid));
-  taskInit(mem.k32, asTid(tid));
+  setCurrentTid(asTaskSlot(tid));
+  taskInit(mem.k32, asTaskSlot(tid));
   const dev = new MemDevice(mem);
   mkfsInto(dev.bytes, { inodes: 64 });
   const x = mountXipfs(mem, dev, { dax: dax ? "always" : "never" });

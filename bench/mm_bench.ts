@@ -11,7 +11,7 @@
 import { TASK_TLB, taskBase } from "../src/abi/layout/mod.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../src/abi/sv32.ts";
-import { asVirt, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
+import { asInodeSlot, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
 import { handleMmFault } from "../src/mm/fault.ts";
 import { allocFrame } from "../src/mm/frame_alloc.ts";
 import { mmAlloc } from "../src/mm/mm.ts";
@@ -25,7 +25,7 @@ import type { BusyJob } from "../tests/mm/mm_worker.ts";
 const FAULTS = 256;
 const BASE = 0x2000_0000;
 const mem = boot({ ramFrames: 8192, maxTasks: 4, lockdep: false });
-const mm = mmAlloc(mem);
+const mm = mmAlloc(mem) as MmId;
 const RW = PROT_READ | PROT_WRITE;
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
 
@@ -55,7 +55,7 @@ Deno.bench(`zero-page read fault x${FAULTS}`, { group: "fault", baseline: true }
 
 // A page-cache stand-in file of FAULTS pages for COW.
 for (let i = 0; i < FAULTS; i++) cachePages.set(i, allocFrame(mem) as Pfn);
-const file = { slot: 5, ops: OPS_PAGES, readable: true, writable: false };
+const file = { slot: asInodeSlot(5), ops: OPS_PAGES, readable: true, writable: false };
 
 Deno.bench(`COW write fault (4 KiB copy) x${FAULTS}`, { group: "fault" }, (b) => {
   doMmap(mem, mm, BASE, FAULTS * PAGE_SIZE, RW, MAP_PRIVATE | MAP_FIXED, file, 0);
@@ -72,7 +72,7 @@ Deno.bench(`COW write fault (4 KiB copy) x${FAULTS}`, { group: "fault" }, (b) =>
 
 // flushTlbMm with a second Worker running another mm in user mode, polling
 // (its own mm, so the fault benches above are not slowed by shootdowns).
-const tlbMm = mmAlloc(mem);
+const tlbMm = mmAlloc(mem) as MmId;
 const stopWord = mem.layout.scratch.base;
 const busyJob: BusyJob = {
   role: "busy",
@@ -97,7 +97,7 @@ Deno.bench("flushTlbMm, 1 busy Worker on the mm", { group: "tlb" }, () => {
   flushTlbMm(mem, tlbMm);
 });
 
-const idleMm = mmAlloc(mem);
+const idleMm = mmAlloc(mem) as MmId;
 Deno.bench("flushTlbMm, no other task on the mm", { group: "tlb", baseline: true }, () => {
   flushTlbMm(mem, idleMm);
 });

@@ -31,7 +31,7 @@
 // it the page lock, the PAGE_CACHE mutex with its held-lock bookkeeping and
 // the frame allocation around the one copy.
 
-import { asBlock, asTid, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
+import { asBlock, asTaskSlot, PAGE_SIZE, type Pfn } from "../src/abi/types.ts";
 import { MemDevice } from "../src/hw/device.ts";
 import { createMemory } from "../src/hw/memory.ts";
 import { putPage } from "../src/mm/memmap.ts";
@@ -45,8 +45,8 @@ import {
 
 const OPS = 256;
 const mem = createMemory({ ramFrames: 4096, deviceFrames: 1024, deviceMemmap: false, maxTasks: 2 });
-setCurrentTid(asTid(1));
-taskInit(mem.k32, asTid(1));
+setCurrentTid(asTaskSlot(1));
+taskInit(mem.k32, asTaskSlot(1));
 const dev = new MemDevice(mem);
 const aops: AddressSpaceOps = {
   readpage: (_m, pgoff, frame) => dev.bioRead(asBlock(pgoff), frame),

@@ -11,7 +11,7 @@
  */
 
 import { computeLayout, writeHeader } from "../src/abi/layout/mod.ts";
-import { asTid } from "../src/abi/types.ts";
+import { asTaskSlot } from "../src/abi/types.ts";
 import { BARRIER_WORDS, initBarrier } from "../src/sync/barrier.ts";
 import { bitLock, bitUnlock } from "../src/sync/bitlock.ts";
 import { LockClass } from "../src/sync/lockdep.ts";
@@ -27,8 +27,8 @@ const layout = computeLayout({ ramFrames: 4, deviceFrames: 4, deviceMemmap: fals
 const sab = new SharedArrayBuffer(layout.bytes);
 const k = new Int32Array(sab);
 writeHeader(k, layout);
-taskInit(k, asTid(1));
-setCurrentTid(asTid(1));
+taskInit(k, asTaskSlot(1));
+setCurrentTid(asTaskSlot(1));
 
 // Each lock on its own cache line; the protected counter 8 words after it.
 const s = layout.scratch.base;

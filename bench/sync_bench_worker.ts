@@ -5,7 +5,7 @@
  * @module
  */
 
-import { asTid } from "../src/abi/types.ts";
+import { asTaskSlot } from "../src/abi/types.ts";
 import { barrierWait } from "../src/sync/barrier.ts";
 import { bitLock, bitUnlock } from "../src/sync/bitlock.ts";
 import { LockClass } from "../src/sync/lockdep.ts";
@@ -32,8 +32,8 @@ scope.onmessage = (ev: MessageEvent) => {
   if (k === null) {
     const { sab, tid } = ev.data as { sab: SharedArrayBuffer; tid: number };
     k = new Int32Array(sab);
-    taskInit(k, asTid(tid));
-    setCurrentTid(asTid(tid));
+    taskInit(k, asTaskSlot(tid));
+    setCurrentTid(asTaskSlot(tid));
     scope.postMessage("ready");
     return;
   }

@@ -18,7 +18,7 @@
 import { VMSTAT } from "../src/abi/layout/mod.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../src/abi/mman.ts";
 import { ACCESS_EXEC, ACCESS_WRITE } from "../src/abi/sv32.ts";
-import { asPfn, asTid, asVirt, PAGE_SIZE } from "../src/abi/types.ts";
+import { asInodeSlot, asPfn, asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../src/abi/types.ts";
 import { mkfs } from "../src/fs/xipfs/mkfs.ts";
 import { openVolume } from "../src/fs/xipfs/xipfs_format.ts";
 import { statAdd } from "../src/hw/memory.ts";
@@ -40,7 +40,7 @@ const N = QUICK ? 5 : 50;
 // --- fault count -----------------------------------------------------------
 
 const mem = boot({ maxTasks: 4, lockdep: false });
-const tid = asTid(2);
+const tid = asTaskSlot(2);
 const pid = procAlloc(mem, tid, 0);
 taskInit(mem.k32, tid);
 const COUNTS = 10_000;
@@ -78,11 +78,12 @@ Deno.bench({
 const vm = boot({ ramFrames: 16384, deviceFrames: 4096, maxTasks: 10, lockdep: false });
 dax.base = vm.layout.config.ramFrames + 133;
 dax.size = 6;
-for (let slot = 2; slot < 10; slot++) {
+for (let i = 2; i < 10; i++) {
+  const slot = asTaskSlot(i);
   procAlloc(vm, slot, 0);
-  const mm = mmAlloc(vm);
+  const mm = mmAlloc(vm) as MmId;
   procSet(vm, slot, "mm", mm);
-  const file = { slot: 7, ops: OPS_DAX, readable: true, writable: false };
+  const file = { slot: asInodeSlot(7), ops: OPS_DAX, readable: true, writable: false };
   const text = doMmap(vm, mm, 0, 6 * PAGE_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE, file, 0);
   const data = doMmap(
     vm,

@@ -18,6 +18,23 @@
  */
 export type Brand<T, B extends string> = T & { readonly __brand: B };
 
+/**
+ * An address space (struct mm_struct): its slot in the shared `mms` table.
+ * 0 means "none" (a process before exec, or after its mm was released).
+ */
+export type MmId = Brand<number, "MmId">;
+/**
+ * A virtual memory area (struct vm_area_struct): its slot in the shared
+ * `vmas` table. 0 means "none" (the end of a list, no VMA found).
+ */
+export type VmaId = Brand<number, "VmaId">;
+/**
+ * An in-memory inode: its slot in the inode cache, which is also the
+ * inode's page-cache mapping id and what a file VMA records. 0 means
+ * "none" (anonymous memory). An `Ino` names the inode on disk; the slot
+ * names its in-memory copy.
+ */
+export type InodeSlot = Brand<number, "InodeSlot">;
 /** Page frame number: index of a 4 KiB frame in physical memory. */
 export type Pfn = Brand<number, "Pfn">;
 /** Byte offset into physical memory. */
@@ -32,13 +49,24 @@ export type BlockNo = Brand<number, "BlockNo">;
 export type Sector = Brand<number, "Sector">;
 /** An inode number. */
 export type Ino = Brand<number, "Ino">;
-/** A process id, as the guest sees it. */
+/**
+ * A process or thread id as the guest sees it (Linux's pid_t: getpid,
+ * gettid, kill's and wait's argument). Never an index into shared memory:
+ * the PROC record of a task holds it (PROC.pid, PROC.tgid).
+ */
 export type Pid = Brand<number, "Pid">;
 /**
- * A task id: which thread of the host (main thread or a Worker) acts.
- * Locks record it as their holder. 0 means "nobody".
+ * Which task acts, as an index into the shared tables: the task's TASK
+ * record (its held locks and kill state, src/sync), its PROC record (a
+ * process runs on exactly one task, so the "process slot" is the same
+ * number), its TLB and signal records. The main thread's task and each
+ * Worker's have one; locks record it as their holder. 0 means "nobody",
+ * 1 is the Machine's own task, and processes use 2 and up. In the code a
+ * variable of this type is called `tid` (the lock holder's name) or `slot`
+ * (the process table's); the guest never sees it (docs/ARCHITECTURE.md,
+ * "Task slots and guest ids").
  */
-export type Tid = Brand<number, "Tid">;
+export type TaskSlot = Brand<number, "TaskSlot">;
 
 /** log2 of the page size. */
 export const PAGE_SHIFT = 12;
@@ -53,6 +81,12 @@ export const SECTOR_SIZE = 1 << SECTOR_SHIFT;
 /** Sectors in a page: 8. */
 export const SECTORS_PER_PAGE = PAGE_SIZE / SECTOR_SIZE;
 
+/** `n` (an mms slot, read from a record or claimed by mmAlloc) as an mm id. */
+export const asMmId = (n: number): MmId => n as MmId;
+/** `n` (a vmas slot, read from a link word or claimed by vmaAlloc) as a VMA id. */
+export const asVmaId = (n: number): VmaId => n as VmaId;
+/** `n` (an inode-cache slot, read from a record or claimed by iget) as an inode slot. */
+export const asInodeSlot = (n: number): InodeSlot => n as InodeSlot;
 /** `n` as a page frame number. */
 export const asPfn = (n: number): Pfn => n as Pfn;
 /** `n` as a physical byte address. */
@@ -69,8 +103,8 @@ export const asSector = (n: number): Sector => n as Sector;
 export const asIno = (n: number): Ino => n as Ino;
 /** `n` as a process id. */
 export const asPid = (n: number): Pid => n as Pid;
-/** `n` as a task id. */
-export const asTid = (n: number): Tid => n as Tid;
+/** `n` (a table index: a loop over the slots, a slot word read from a record) as a task slot. */
+export const asTaskSlot = (n: number): TaskSlot => n as TaskSlot;
 
 /** First byte of frame `pfn`. */
 export const pfnToPhys = (pfn: Pfn): PhysAddr => (pfn * PAGE_SIZE) as PhysAddr;

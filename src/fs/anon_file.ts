@@ -32,7 +32,7 @@ import { EINVAL, ENOENT, ENOTDIR, ESPIPE, EXDEV } from "../abi/errno.ts";
 import { FILES } from "../abi/layout/mod.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { Ino } from "../abi/types.ts";
+import type { Ino, InodeSlot } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { OpenFile } from "./file_table.ts";
@@ -110,7 +110,7 @@ export class AnonMount implements VfsFs {
     if (anonOwns(ip.ino)) anonFileOps(ip.ino).release(ip.slot);
     else this.lower.iput(ip);
   }
-  handle(ino: Ino, slot: number): VInode {
+  handle(ino: Ino, slot: InodeSlot): VInode {
     return anonOwns(ino) ? { ino, slot } : this.lower.handle(ino, slot);
   }
   isDax(ip: VInode): boolean {

@@ -34,7 +34,7 @@ import { S_IFCHR } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout/mod.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asIno, type Ino } from "../abi/types.ts";
+import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
@@ -124,7 +124,7 @@ export function chrdevOpen(ino: Ino, cookie: number): VInode | number {
   const d = drivers.get(chrdevMajor(ino));
   if (d === undefined) return -ENODEV;
   const c = d.get(chrdevMinor(ino), cookie);
-  return c < 0 ? c : { ino, slot: c };
+  return c < 0 ? c : { ino, slot: asInodeSlot(c) }; // the device instance stands in the slot
 }
 
 const own = (ip: VInode): boolean => chrdevOwns(ip.ino);
@@ -159,7 +159,7 @@ export class ChrdevMount implements VfsFs {
     if (own(ip)) driverOf(ip.ino).put(chrdevMinor(ip.ino), ip.slot);
     else this.inner.iput(ip);
   }
-  handle(ino: Ino, slot: number): VInode {
+  handle(ino: Ino, slot: InodeSlot): VInode {
     return chrdevOwns(ino) ? { ino, slot } : this.inner.handle(ino, slot);
   }
   isDax(ip: VInode): boolean {

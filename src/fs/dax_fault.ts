@@ -53,7 +53,15 @@ import {
 import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { ACCESS_WRITE, PTE_V, pteToPfn } from "../abi/sv32.ts";
-import { asBlock, asPte, blockToSector, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import {
+  asBlock,
+  asPte,
+  blockToSector,
+  type InodeSlot,
+  PAGE_SIZE,
+  type Pfn,
+  type VmaId,
+} from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import {
   copyUserPage,
@@ -97,14 +105,14 @@ export const sizePages = (size: number): number => Math.ceil(size / PAGE_SIZE);
  *
  * @throws KernelPanic when the slot holds no inode
  */
-export function vmaInode(c: XipCtx, vma: number): InodeRef {
+export function vmaInode(c: XipCtx, vma: VmaId): InodeRef {
   const ip = slotInode(c, vmaFile(c.mem, vma));
   if (ip === null) throw new KernelPanic("vmaInode", `vma ${vma} maps an empty inode slot`);
   return ip;
 }
 
 /** Word index of the DAX entry lock for (inode slot, pgoff). */
-export function daxEntryWord(mem: Memory, slot: number, pgoff: number): number {
+export function daxEntryWord(mem: Memory, slot: InodeSlot, pgoff: number): number {
   const h = (Math.imul(slot, 0x9e37_79b1) ^ Math.imul(pgoff + 1, 0x85eb_ca6b)) >>> 0;
   return mem.layout.daxent.base + ((h ^ (h >>> 15)) & (DAXENT_WORDS - 1));
 }
@@ -113,7 +121,7 @@ export function daxEntryWord(mem: Memory, slot: number, pgoff: number): number {
  * Word index of the PMD-range lock of (inode slot, pgoff): the rwsem that
  * makes a DAX entry cover a 4 MiB range (layout/mod.ts DAXPMD, dax_pmd.ts).
  */
-export function daxPmdLockWord(mem: Memory, slot: number, pgoff: number): number {
+export function daxPmdLockWord(mem: Memory, slot: InodeSlot, pgoff: number): number {
   const range = Math.floor(pgoff / HPAGE_PMD_NR);
   const h = (Math.imul(slot, 0x9e37_79b1) ^ Math.imul(range + 1, 0x85eb_ca6b)) >>> 0;
   return mem.layout.daxpmd.base + ((h ^ (h >>> 15)) & (DAXPMD_LOCKS - 1)) * DAXPMD_LOCK_WORDS;
@@ -123,32 +131,32 @@ export function daxPmdLockWord(mem: Memory, slot: number, pgoff: number): number
  * Take the PMD-range lock of (slot, pgoff) for read: a 4 KiB fault, so no
  * megapage fault of the range runs meanwhile. Entry: invalidate_lock held.
  */
-export function daxPmdLockShared(mem: Memory, slot: number, pgoff: number): void {
+export function daxPmdLockShared(mem: Memory, slot: InodeSlot, pgoff: number): void {
   downRead(mem.k32, daxPmdLockWord(mem, slot, pgoff), LockClass.DAX_PMD);
 }
 
 /** Drop the PMD-range lock of (slot, pgoff) taken for read. */
-export function daxPmdUnlockShared(mem: Memory, slot: number, pgoff: number): void {
+export function daxPmdUnlockShared(mem: Memory, slot: InodeSlot, pgoff: number): void {
   upRead(mem.k32, daxPmdLockWord(mem, slot, pgoff));
 }
 
 /** Take the PMD-range lock of (slot, pgoff) for write: a megapage fault. Entry: invalidate_lock held. */
-export function daxPmdLock(mem: Memory, slot: number, pgoff: number): void {
+export function daxPmdLock(mem: Memory, slot: InodeSlot, pgoff: number): void {
   downWrite(mem.k32, daxPmdLockWord(mem, slot, pgoff), LockClass.DAX_PMD);
 }
 
 /** Drop the PMD-range lock of (slot, pgoff) taken for write. */
-export function daxPmdUnlock(mem: Memory, slot: number, pgoff: number): void {
+export function daxPmdUnlock(mem: Memory, slot: InodeSlot, pgoff: number): void {
   upWrite(mem.k32, daxPmdLockWord(mem, slot, pgoff));
 }
 
 /** Lock the DAX entry of (slot, pgoff). Entry: invalidate_lock held; no entry or page lock. */
-export function daxLockEntry(mem: Memory, slot: number, pgoff: number): void {
+export function daxLockEntry(mem: Memory, slot: InodeSlot, pgoff: number): void {
   bitLock(mem.k32, daxEntryWord(mem, slot, pgoff), DAXENT_LOCK_BIT, LockClass.DAX_ENTRY);
 }
 
 /** Unlock the DAX entry of (slot, pgoff). */
-export function daxUnlockEntry(mem: Memory, slot: number, pgoff: number): void {
+export function daxUnlockEntry(mem: Memory, slot: InodeSlot, pgoff: number): void {
   bitUnlock(mem.k32, daxEntryWord(mem, slot, pgoff), DAXENT_LOCK_BIT);
 }
 

@@ -51,7 +51,7 @@ import { vfsProcCreate, vfsProcExit } from "./vfs.ts";
 import { vfsMkdir } from "./vfs_path.ts";
 import { FILES } from "../abi/layout/mod.ts";
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
-import { asIno, type Ino } from "../abi/types.ts";
+import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
@@ -181,12 +181,15 @@ export class DevMount implements VfsFs {
   }
 
   iget(ino: Ino): VInode | number {
-    return devfsOwns(ino) ? { ino, slot: 1 + ino - DEVFS_INO_BASE } : this.lower.iget(ino);
+    // A device node's own index stands in the inode slot (VInode.slot).
+    return devfsOwns(ino)
+      ? { ino, slot: asInodeSlot(1 + ino - DEVFS_INO_BASE) }
+      : this.lower.iget(ino);
   }
   iput(ip: VInode): void {
     if (!devfsOwns(ip.ino)) this.lower.iput(ip);
   }
-  handle(ino: Ino, slot: number): VInode {
+  handle(ino: Ino, slot: InodeSlot): VInode {
     return devfsOwns(ino) ? { ino, slot } : this.lower.handle(ino, slot);
   }
   isDax(ip: VInode): boolean {

@@ -29,7 +29,7 @@
 
 import { VMSTAT } from "../abi/layout/mod.ts";
 import { EINVAL, isErr } from "../abi/errno.ts";
-import { asBlock, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asBlock, type MmId, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { statAdd } from "../hw/memory.ts";
 import { codeWritten } from "../hw/jit/shared.ts";
 import { getUserPagesFast, unpinUserPages } from "../mm/gup.ts";
@@ -90,7 +90,7 @@ function copyBlock(c: XipCtx, b: number, pfn: Pfn, toDevice: boolean, bytes: num
  */
 export function directIORead(
   fs: XipFs,
-  mm: number,
+  mm: MmId,
   ip: InodeRef,
   pos: number,
   va: number,
@@ -140,7 +140,7 @@ export function directIORead(
  */
 export function directIOWrite(
   fs: XipFs,
-  mm: number,
+  mm: MmId,
   ip: InodeRef,
   pos: number,
   va: number,

@@ -36,13 +36,14 @@ import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
+import { asInodeSlot, type InodeSlot } from "../abi/types.ts";
 
 /** The fields of an open-file record. */
 export interface OpenFile {
   /** Record index. */
   idx: number;
   ino: number;
-  islot: number;
+  islot: InodeSlot;
   flags: number;
 }
 
@@ -68,7 +69,7 @@ function checkFdt(mem: Memory, fdt: number, where: string): void {
  *
  * @returns the record index, or -ENFILE when the table is full
  */
-export function fileAlloc(mem: Memory, ino: number, islot: number, flags: number): number {
+export function fileAlloc(mem: Memory, ino: number, islot: InodeSlot, flags: number): number {
   const { k32, k64 } = mem;
   const lw = mem.layout.files.base + FILES.lock;
   mutexLock(k32, lw, LockClass.FILE_TABLE);
@@ -96,7 +97,7 @@ export function fileRead(mem: Memory, idx: number): OpenFile {
   return {
     idx,
     ino: Atomics.load(mem.k32, r + FILE.ino),
-    islot: Atomics.load(mem.k32, r + FILE.islot),
+    islot: asInodeSlot(Atomics.load(mem.k32, r + FILE.islot)),
     flags: Atomics.load(mem.k32, r + FILE.flags),
   };
 }

@@ -18,7 +18,7 @@ import { invalidateLock, invalidateUnlock } from "./xipfs/xipfs_locks.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { EOPNOTSUPP, isErr } from "../abi/errno.ts";
 import { MAP_SYNC } from "../abi/mman.ts";
-import { type Pfn, type VirtAddr } from "../abi/types.ts";
+import type { Pfn, VirtAddr, VmaId } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pageMapcount, pageRefcount, pfnValid } from "../mm/memmap.ts";
 import {
@@ -65,14 +65,14 @@ const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** open/close/lockRmap/unlockRmap, common to both kinds of file VMA. */
 function rmapOps(c: XipCtx): Pick<VmOperations, "open" | "close" | "lockRmap" | "unlockRmap"> {
   return {
-    open(mem: Memory, v: number, after?: number) {
+    open(mem: Memory, v: VmaId, after?: VmaId) {
       ihold(c, vmaInode(c, v));
       // Each exec mapping holds a denial for its life; the exec's own one
       // covers the moment before the first (write_access.ts).
       if ((vmaFlags(mem, v) & VM_DENYWRITE) !== 0) writeAccess(mem, vmaInode(c, v).slot, "deny");
       rmapAddVma(mem, v, after);
     },
-    close(mem: Memory, v: number) {
+    close(mem: Memory, v: VmaId) {
       const ip = vmaInode(c, v);
       if ((vmaFlags(mem, v) & VM_DENYWRITE) !== 0) writeAccess(mem, ip.slot, "allow");
       rmapRemoveVma(mem, v);

@@ -27,7 +27,7 @@
 
 import { invalidateLockShared, invalidateUnlockShared } from "./xipfs/xipfs_locks.ts";
 import { ICACHE_SLOTS, ISLOT } from "../abi/layout/mod.ts";
-import { asIno } from "../abi/types.ts";
+import { asIno, asInodeSlot, type InodeSlot, type MmId } from "../abi/types.ts";
 import { immapHeadWord, immapLock, immapUnlock, unmapMappingRange } from "../mm/rmap.ts";
 import { immapList, vmaEnd, vmaMm, vmaPgoff, vmaStart } from "../mm/vma.ts";
 import { daxLockEntry, daxPmdLockShared, daxPmdUnlockShared, daxUnlockEntry } from "./dax_fault.ts";
@@ -36,7 +36,7 @@ import { islotBase, type XipCtx } from "./xipfs/xipfs_ctx.ts";
 
 /** A process that maps a newly poisoned page: for early kill (PR_MCE_KILL_EARLY). */
 export interface PoisonVictim {
-  readonly mm: number;
+  readonly mm: MmId;
   /** The user address of the poisoned page in that mm. */
   readonly va: number;
 }
@@ -60,13 +60,13 @@ export function memoryFailure(c: XipCtx, blocks: readonly number[]): PoisonVicti
     bmapWalk(c.vol, asIno(ino), (b, iblock, kind, valid) => {
       if (kind === "data" && valid && bad.has(b)) hits.push(iblock);
     });
-    for (const iblock of hits) failPage(c, slot, iblock, victims);
+    for (const iblock of hits) failPage(c, asInodeSlot(slot), iblock, victims);
   }
   return victims;
 }
 
 /** Wait for faults in flight on (slot, iblock), collect its mappers, unmap it everywhere. */
-function failPage(c: XipCtx, slot: number, iblock: number, victims: PoisonVictim[]): void {
+function failPage(c: XipCtx, slot: InodeSlot, iblock: number, victims: PoisonVictim[]): void {
   const ip = { slot };
   invalidateLockShared(c, ip);
   daxPmdLockShared(c.mem, slot, iblock);

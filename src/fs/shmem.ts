@@ -56,7 +56,7 @@ import {
 } from "../abi/layout/ipc.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { ACCESS_WRITE } from "../abi/sv32.ts";
-import { asIno, type Ino, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asIno, type Ino, type InodeSlot, PAGE_SIZE, type Pfn, type VmaId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { copyUserPage, VM_FAULT_DONE_COW, VM_FAULT_NOPAGE, VM_FAULT_OOM } from "../mm/fault.ts";
 import { VM_FAULT_SIGBUS } from "../mm/fault.ts";
@@ -107,7 +107,7 @@ export const shmemOwns = (ino: number): boolean =>
   ino >= SHMEM_INO_BASE && ino < SHMEM_INO_BASE + SHMEM_INO_RANGE;
 
 /** Whether icache slot `slot` holds a shmem inode. */
-export const isShmemSlot = (c: XipCtx, slot: number): boolean =>
+export const isShmemSlot = (c: XipCtx, slot: InodeSlot): boolean =>
   (Atomics.load(c.k32, islotBase(c, slot) + ISLOT.flags) & IFLAG_SHMEM) !== 0;
 
 /** This thread's handle on the inode cache shmem inodes live in (per thread, like the VmOperations). */
@@ -133,7 +133,7 @@ export function shmemCtx(): XipCtx {
 }
 
 const hdr = (c: XipCtx): number => c.mem.layout.ipc.base;
-const rec = (c: XipCtx, slot: number): number => shmiBase(c.mem.layout.ipc.base, slot);
+const rec = (c: XipCtx, slot: InodeSlot): number => shmiBase(c.mem.layout.ipc.base, slot);
 
 /** Word `f` of `ip`'s SHMI record. */
 export const shmiGet = (c: XipCtx, ip: InodeRef, f: keyof typeof SHMI): number =>
@@ -181,7 +181,7 @@ export function shmemInodeNew(
   }
   const ino = asIno(SHMEM_INO_BASE + n);
   const slot = icacheClaimSlot(c, ino, IFLAG_SHMEM);
-  if (slot < 0) {
+  if (isErr(slot)) {
     Atomics.sub(k, hdr(c) + SHMHDR.nrInodes, 1);
     return slot;
   }
@@ -596,11 +596,11 @@ export function shmemVmOps(c: XipCtx): VmOperations<XipCtx> {
     name: "shmem",
     ctx: c,
     fault: shmemFault,
-    open(mem: Memory, v: number, after?: number) {
+    open(mem: Memory, v: VmaId, after?: VmaId) {
       ihold(c, vmaInode(c, v));
       rmapAddVma(mem, v, after); // fork: right after the parent's VMA
     },
-    close(mem: Memory, v: number) {
+    close(mem: Memory, v: VmaId) {
       const ip = vmaInode(c, v);
       rmapRemoveVma(mem, v);
       shmemIput(c, ip);

@@ -63,7 +63,7 @@ import {
 import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { SHMEM_KIND_SYSV, SHMEM_KIND_TMPFS, SHMHDR, TMPFS_DIRENTS } from "../abi/layout/ipc.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asIno, type Ino } from "../abi/types.ts";
+import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import { nowSecs } from "./dax.ts";
@@ -166,7 +166,10 @@ export function tmpfsUnmount(c: XipCtx): void {
     }
   });
   for (const ip of linked) shmemIput(c, ip);
-  const root = { ino: asIno(rootIno), slot: Atomics.load(c.k32, h + SHMHDR.tmpfsRootSlot) };
+  const root = {
+    ino: asIno(rootIno),
+    slot: asInodeSlot(Atomics.load(c.k32, h + SHMHDR.tmpfsRootSlot)),
+  };
   Atomics.store(c.k32, h + SHMHDR.tmpfsRootIno, 0);
   Atomics.store(c.k32, h + SHMHDR.tmpfsRootSlot, 0);
   shmemIput(c, root);
@@ -214,7 +217,7 @@ export class TmpfsMount implements VfsFs {
     return this.#lowerIno(SHM_MOUNT.slice(0, -1)) === dir.ino;
   }
 
-  #ip(ino: Ino, slot: number): InodeRef {
+  #ip(ino: Ino, slot: InodeSlot): InodeRef {
     return { ino, slot };
   }
 
@@ -226,7 +229,7 @@ export class TmpfsMount implements VfsFs {
     if (shmemOwns(ip.ino)) shmemIput(this.c, ip);
     else this.lower.iput(ip);
   }
-  handle(ino: Ino, slot: number): VInode {
+  handle(ino: Ino, slot: InodeSlot): VInode {
     return shmemOwns(ino) ? this.#ip(ino, slot) : this.lower.handle(ino, slot);
   }
   isDax(ip: VInode): boolean {

@@ -54,7 +54,7 @@ import {
   SEEK_HOLE,
   SEEK_SET,
 } from "../abi/fcntl.ts";
-import { asIno, PAGE_SIZE } from "../abi/types.ts";
+import { asIno, asInodeSlot, PAGE_SIZE } from "../abi/types.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { downRead, downWrite, upRead, upWrite } from "../sync/rwsem.ts";
 import { taskNote, withNoKill } from "../sync/current.ts";
@@ -298,7 +298,9 @@ export function vfsInstallAnon(
   flags: number,
   cloexec: boolean,
 ): number {
-  return vfsInstallFile(proc, proc.fs.handle(asIno(ANON_INO_BASE + kind), id), flags, cloexec);
+  // The anon file's own id stands in the inode slot (VInode.slot).
+  const ip = proc.fs.handle(asIno(ANON_INO_BASE + kind), asInodeSlot(id));
+  return vfsInstallFile(proc, ip, flags, cloexec);
 }
 
 /**

@@ -5,9 +5,10 @@
  *
  * The VFS never touches on-disk structures. It names an inode by a
  * `VInode`: its number plus its inode-cache slot, which is also the inode's
- * page-cache mapping id. Both numbers are plain integers, so an open-file
- * record in shared memory can hold them and any thread can rebuild the
- * handle (`handle`) to release it.
+ * page-cache mapping id (an `Ino` and an `InodeSlot`, src/abi/types.ts).
+ * Both are plain integers at run time, so an open-file record in shared
+ * memory can hold them and any thread can rebuild the handle (`handle`) to
+ * release it.
  *
  * Locking split (the live xipfs's, src/fs/xipfs/xipfs_live.ts):
  * - directory operations (lookup, create, mkdir, unlink, rmdir, rename,
@@ -22,14 +23,19 @@
 
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
-import type { Ino } from "../abi/types.ts";
+import type { Ino, InodeSlot } from "../abi/types.ts";
 import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
 
 /** A referenced in-memory inode. */
 export interface VInode {
   readonly ino: Ino;
-  /** Inode-cache slot, > 0; the page-cache mapping id of the inode. */
-  readonly slot: number;
+  /**
+   * Inode-cache slot, > 0; the page-cache mapping id of the inode. The
+   * stacked filesystems that own their inodes (pipes, character devices,
+   * procfs, anon files) put their own object id here, through asInodeSlot
+   * where they make the handle; it never reaches the inode or page cache.
+   */
+  readonly slot: InodeSlot;
 }
 
 /** An inode's attributes, as stat reports them. */
@@ -75,7 +81,7 @@ export interface VfsFs {
    * Rebuild the handle of a reference the caller already owns, from the two
    * numbers an open-file record keeps (no reference is taken).
    */
-  handle(ino: Ino, slot: number): VInode;
+  handle(ino: Ino, slot: InodeSlot): VInode;
   /** Largest file size the filesystem supports (s_maxbytes). */
   readonly maxBytes: number;
   isDax(ip: VInode): boolean;

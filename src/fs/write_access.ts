@@ -24,11 +24,12 @@
 import { ETXTBSY } from "../abi/errno.ts";
 import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
+import type { InodeSlot } from "../abi/types.ts";
 
 /** What is done to an inode's write count. */
 export type WriteAccessOp = "get" | "put" | "deny" | "allow";
 
-const word = (mem: Memory, slot: number): number =>
+const word = (mem: Memory, slot: InodeSlot): number =>
   mem.layout.icache.base + ICACHE.slots + slot * ISLOT_WORDS + ISLOT.writecount;
 
 /**
@@ -38,7 +39,7 @@ const word = (mem: Memory, slot: number): number =>
  *
  * @returns 0, or -ETXTBSY ("get" while denied, "deny" while open for writing)
  */
-export function writeAccess(mem: Memory, slot: number, op: WriteAccessOp): number {
+export function writeAccess(mem: Memory, slot: InodeSlot, op: WriteAccessOp): number {
   const k = mem.k32, w = word(mem, slot);
   if (op === "put") {
     Atomics.sub(k, w, 1);
@@ -56,10 +57,10 @@ export function writeAccess(mem: Memory, slot: number, op: WriteAccessOp): numbe
 }
 
 /** The write count of slot `slot` (tests, invariants). */
-export const writeCount = (mem: Memory, slot: number): number =>
+export const writeCount = (mem: Memory, slot: InodeSlot): number =>
   Atomics.load(mem.k32, word(mem, slot));
 
 /** Start the count of a slot that takes a new inode (icache, under its lock). */
-export function writeAccessReset(mem: Memory, slot: number): void {
+export function writeAccessReset(mem: Memory, slot: InodeSlot): void {
   Atomics.store(mem.k32, word(mem, slot), 0);
 }

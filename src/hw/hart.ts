@@ -25,7 +25,12 @@
  * the budget has too little left for its next block (the loop interprets
  * the rest up to the poll), or at an instruction it leaves to this loop
  * (EXIT_STEP: traps, ecall, CSRs, fence.i): the loop then executes exactly
- * that one instruction, by shrinking the chunk to it, and dispatches again.
+ * that one instruction (or the `jit.exitSteps` up to the next block, when
+ * the pc is between blocks), by shrinking the chunk to them, and
+ * dispatches again.
+ * It tells `jit.enter` whether the hart arrives at the pc or only goes on
+ * there (after a poll, or after that one instruction): arrivals are the
+ * entry points tier 1 records for the frame (src/hw/jit/entries.ts).
  * The registers, the TLBs and the LR reservation live in the hart's state
  * buffer (hart_state.ts), which both tiers use in place.
  *
@@ -202,6 +207,9 @@ export class Hart {
     let cause = -1, tval = 0;
     // Tier 1 left one instruction to this loop: the instructions of the chunk after it, else -1.
     let stepRest = -1;
+    // Where the loop goes on without arriving (after a poll, or after that one instruction, -2
+    // while it runs): tier 1 records arrivals as the frame's entries, not these.
+    let resumePc = -1;
     mmu.checkTlbGen();
     x[0] = 0;
 
@@ -213,6 +221,7 @@ export class Hart {
           chunk += stepRest;
           stepRest = -1;
           fVpn = -1;
+          if (resumePc === -2) resumePc = pc; // it did not trap: the next pc is no arrival
           if (left > 0) continue;
         }
         // Poll point: account the chunk, check the budget and the TLB generation.
@@ -222,6 +231,7 @@ export class Hart {
         this.pc = pc >>> 0;
         if (budget <= 0) return "budget";
         mmu.checkTlbGen();
+        resumePc = pc;
         if (!env.poll(this)) return "poll";
         pc = this.pc | 0;
         fVpn = -1;
@@ -247,15 +257,19 @@ export class Hart {
           fDelta = fDel[e]!;
           if (jit !== null && stepRest < 0) {
             // Tier 1 runs the frame if it has a translation, from the rest of this chunk.
-            const n = jit.enter(pc, (pc + fDelta) >>> 0, left + 1, this.instret + chunk - left);
+            const now = this.instret + chunk - left;
+            const n = jit.enter(pc, (pc + fDelta) >>> 0, left + 1, now, pc !== resumePc);
+            resumePc = -1;
             if (n >= 0) {
               left = left + 1 - n;
               pc = jit.exitPc | 0;
               const kind = jit.exitKind;
               if (kind === EXIT_STEP && left > 0) {
-                stepRest = left - 1;
+                const steps = jit.exitSteps < left ? jit.exitSteps : left;
+                stepRest = left - steps;
                 chunk -= stepRest;
-                left = 1;
+                left = steps;
+                resumePc = -2;
               } else if (kind !== EXIT_BUDGET) fVpn = -1;
               continue;
             }
@@ -677,6 +691,7 @@ export class Hart {
       pc = this.pc | 0;
       fVpn = -1;
       cause = -1;
+      resumePc = -1;
     }
   }
 }

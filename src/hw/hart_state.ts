@@ -34,7 +34,7 @@ export const STATE = {
   resPa: 128,
   /** The value LR read (what SC compares with). */
   resVal: 132,
-  /** Why translated code returned: EXIT_JUMP, EXIT_BUDGET or EXIT_STEP. */
+  /** Why translated code returned: EXIT_JUMP, EXIT_BUDGET, EXIT_STEP or EXIT_MISS. */
   exitKind: 136,
   /** The instruction budget translated code had left when it returned. */
   budget: 140,
@@ -56,10 +56,14 @@ export const STATE_SLOTS = 1024;
  *   tier 1 leaves to tier 0: ecall, a CSR read, fence.i, a TLB miss of an AMO); registers,
  *   memory and the retired count are exactly those before it. After that one instruction the
  *   interpreter dispatches again.
+ * - EXIT_MISS (from a translation to its runtime, never to the interpreter): the frame was
+ *   entered at a word where its translation starts no block; nothing ran. The runtime records
+ *   the word as an entry of the frame and translates the frame again, or steps (EXIT_STEP).
  */
 export const EXIT_JUMP = 0;
 export const EXIT_BUDGET = 1;
 export const EXIT_STEP = 2;
+export const EXIT_MISS = 3;
 
 /** Byte offset of the first TLB. */
 export const STATE_TLB = 192;

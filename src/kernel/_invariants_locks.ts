@@ -50,7 +50,7 @@ import {
   TASK,
   taskBase,
 } from "../abi/layout/mod.ts";
-import { asTid } from "../abi/types.ts";
+import { asTaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PG_locked } from "../mm/memmap.ts";
 import { HELD_ACQUIRING, heldLocks, KIND_BIT, KIND_MUTEX, MODE_READ } from "../sync/held.ts";
@@ -65,7 +65,7 @@ const kindName = (kind: number): string =>
 function checkHeldStacks(mem: Memory, out: string[]): void {
   const k = mem.k32;
   for (let tid = 1; tid < mem.layout.config.maxTasks; tid++) {
-    for (const h of heldLocks(k, asTid(tid))) {
+    for (const h of heldLocks(k, asTaskSlot(tid))) {
       const mode = h.kind === KIND_MUTEX || h.kind === KIND_BIT
         ? ""
         : h.mode === MODE_READ

@@ -22,7 +22,7 @@ import {
   vmaBase,
 } from "../abi/layout/mod.ts";
 import { PTE_R, PTE_W, PTE_X, pteIsSpecial } from "../abi/sv32.ts";
-import { asIno, PAGE_SIZE } from "../abi/types.ts";
+import { asIno, PAGE_SIZE, type VmaId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { bmapLookup } from "../fs/xipfs/xipfs_bmap.ts";
 import { XIPFS_META_MAPPING } from "../fs/xipfs/metacache.ts";
@@ -75,7 +75,7 @@ export function slotIno(mem: Memory, slot: number): number {
 }
 
 /** VMA flags of slot `v` (0 for none). */
-const vmaFlagsOf = (mem: Memory, v: number): number =>
+const vmaFlagsOf = (mem: Memory, v: VmaId): number =>
   v === 0 ? 0 : Atomics.load(mem.k32, vmaBase(mem.layout, v) + VMA.flags);
 
 /**

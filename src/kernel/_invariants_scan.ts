@@ -30,7 +30,16 @@ import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout/pipe.ts";
 import { msgStorePages } from "./ipc_msg.ts";
 import { sockRingPages } from "./unix_sock.ts";
 import { pteIsLeaf, pteIsTable, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
-import { asPfn, asPte, type Pfn, type Pte } from "../abi/types.ts";
+import {
+  asMmId,
+  asPfn,
+  asPte,
+  asVmaId,
+  type MmId,
+  type Pfn,
+  type Pte,
+  type VmaId,
+} from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PTE_PROTNONE } from "../mm/pgtable.ts";
 import { zeroPfn } from "../mm/mm.ts";
@@ -38,24 +47,24 @@ import { vdsoFrame } from "./vdso.ts";
 
 /** A present leaf PTE (valid, or PROT_NONE) found by walking an mm's tables. */
 export interface PteRef {
-  readonly mm: number;
+  readonly mm: MmId;
   readonly va: number;
   readonly pte: Pte;
   readonly pfn: Pfn;
   /** The VMA slot covering `va`, 0 when none does (itself a violation). */
-  readonly vma: number;
+  readonly vma: VmaId;
 }
 
 /** A megapage: a leaf (valid or PROT_NONE) in a root table, mapping 4 MiB. */
 export interface HugeRef {
-  readonly mm: number;
+  readonly mm: MmId;
   /** The 4 MiB-aligned address it maps. */
   readonly va: number;
   readonly pte: Pte;
   /** The first of its 1024 frames. */
   readonly pfn: Pfn;
   /** The VMA slot covering `va`, 0 when none does (itself a violation). */
-  readonly vma: number;
+  readonly vma: VmaId;
 }
 
 /** A page-cache index entry. */
@@ -67,8 +76,8 @@ export interface PcacheRef {
 
 /** A VMA as the checkers need it. */
 export interface VmaRec {
-  readonly slot: number;
-  readonly mm: number;
+  readonly slot: VmaId;
+  readonly mm: MmId;
   readonly start: number;
   readonly end: number;
   readonly flags: number;
@@ -86,9 +95,9 @@ export interface Snapshot {
   /** The [vdso] page (kept like the zero page, mapped pte_special), -1 before its first use. */
   readonly vdso: number;
   /** Live mm slots (state MM_LIVE). */
-  readonly mms: number[];
+  readonly mms: MmId[];
   /** mm slots that are neither free nor live (dying: a teardown did not finish). */
-  readonly oddMms: { mm: number; state: number }[];
+  readonly oddMms: { mm: MmId; state: number }[];
   /** Page-table frame -> the mm that reaches it (root or level-0 table). */
   readonly tables: Map<number, number>;
   /** Page-table frames reached twice: [pfn, first mm, second mm]. */
@@ -123,12 +132,12 @@ export function frameInUse(mem: Memory, pfn: number): boolean {
 export const fallocWords = (mem: Memory): number => fallocBitmapWords(mem.layout.config);
 
 /** Read VMA slot `v`. */
-export function readVma(mem: Memory, v: number): VmaRec {
+export function readVma(mem: Memory, v: VmaId): VmaRec {
   const b = vmaBase(mem.layout, v);
   const k = mem.k32;
   return {
     slot: v,
-    mm: Atomics.load(k, b + VMA.mm),
+    mm: asMmId(Atomics.load(k, b + VMA.mm)),
     start: Atomics.load(k, b + VMA.start),
     end: Atomics.load(k, b + VMA.end),
     flags: Atomics.load(k, b + VMA.flags),
@@ -141,21 +150,21 @@ export function readVma(mem: Memory, v: number): VmaRec {
 export const vmaSlotCount = (mem: Memory): number => mem.layout.config.maxTasks * VMAS_PER_TASK;
 
 /** The VMAs on mm `mm`'s list, following `next` links, at most every slot once. */
-function listVmas(mem: Memory, mm: number): VmaRec[] {
+function listVmas(mem: Memory, mm: MmId): VmaRec[] {
   const out: VmaRec[] = [];
   const seen = new Set<number>();
   let v = Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.vmaHead);
   while (v !== 0 && !seen.has(v) && v > 0 && v < vmaSlotCount(mem)) {
     seen.add(v);
-    out.push(readVma(mem, v));
+    out.push(readVma(mem, asVmaId(v)));
     v = Atomics.load(mem.k32, vmaBase(mem.layout, v) + VMA.next);
   }
   return out;
 }
 
-function vmaAt(list: VmaRec[], va: number): number {
+function vmaAt(list: VmaRec[], va: number): VmaId {
   for (const v of list) if (va >= v.start && va < v.end) return v.slot;
-  return 0;
+  return asVmaId(0);
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -165,7 +174,7 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 }
 
 /** Walk mm `mm`'s two-level tables, recording tables and leaves into `s`. */
-function walkMm(s: Snapshot, p32: Int32Array, mm: number, vmas: VmaRec[]): void {
+function walkMm(s: Snapshot, p32: Int32Array, mm: MmId, vmas: VmaRec[]): void {
   const root = Atomics.load(s.mem.k32, mmBase(s.mem.layout, mm) + MM.root);
   const phys = s.ramFrames + s.deviceFrames;
   const noteTable = (pfn: number): boolean => {
@@ -277,7 +286,8 @@ export function takeSnapshot(mem: Memory, p32: Int32Array): Snapshot {
     msgPages: msgStorePages(mem),
     sockPages: sockRingPages(mem),
   };
-  for (let mm = 1; mm < cfg.maxTasks; mm++) {
+  for (let i = 1; i < cfg.maxTasks; i++) {
+    const mm = asMmId(i);
     const state = Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state);
     if (state === MM_LIVE) s.mms.push(mm);
     else if (state !== MM_FREE) s.oddMms.push({ mm, state });

@@ -28,6 +28,7 @@ import { EAGAIN } from "../abi/errno.ts";
 import { PROC_FREE, PROC_REAPED, PROC_ZOMBIE } from "../abi/layout/mod.ts";
 import { SIGNAL_GROUP_EXIT } from "../abi/layout/signal.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { reapZombie, withTasklist } from "./exit.ts";
 import { procGet, procSet } from "./proc.ts";
 import { SIGCHLD, SIGKILL } from "./signal.ts";
@@ -51,7 +52,7 @@ const DE_THREAD_POLL_MS = 1;
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 
 /** Whether slot `s` has finished exitNotify (a zombie, reaped, or free again). */
-function pastExitNotify(t: Task, s: number): boolean {
+function pastExitNotify(t: Task, s: TaskSlot): boolean {
   const st = procGet(t.mem, s, "state");
   return st === PROC_ZOMBIE || st === PROC_REAPED || st === PROC_FREE;
 }
@@ -63,7 +64,8 @@ function pastExitNotify(t: Task, s: number): boolean {
  */
 function othersGone(t: Task, g: number): boolean {
   if (groupField(t.mem, g, "live") > 1) return false;
-  for (let s = 2; s < t.mem.layout.config.maxTasks; s++) {
+  for (let i = 2; i < t.mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     if (s === t.slot || procGet(t.mem, s, "leader") !== t.leader) continue;
     if (!pastExitNotify(t, s)) return false;
   }
@@ -144,7 +146,8 @@ function takeOverLeader(t: Task): void {
     procSet(mem, me, "leader", me);
     procSet(mem, me, "childSig", SIGCHLD); // de_thread: tsk->exit_signal = SIGCHLD
     procSet(mem, me, "delay", 0);
-    for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+    for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+      const s = asTaskSlot(i);
       if (procGet(mem, s, "state") === PROC_FREE) continue;
       if (procGet(mem, s, "parentSlot") === old) procSet(mem, s, "parentSlot", me);
     }

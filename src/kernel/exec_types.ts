@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type VirtAddr } from "../abi/types.ts";
+import { type MmId, type VirtAddr } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 
 /**
@@ -17,7 +17,7 @@ import { type Memory } from "../hw/memory.ts";
 export interface ExecEnv {
   mem: Memory;
   /** The (fresh, otherwise empty) address space to load into. */
-  mm: number;
+  mm: MmId;
   /**
    * Open a file for exec.
    *

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { E2BIG, EFAULT, ENOENT } from "../abi/errno.ts";
+import { E2BIG, EFAULT, ENOENT, isErr } from "../abi/errno.ts";
 import { asVirt } from "../abi/types.ts";
 import { mmAlloc, mmPut, TASK_SIZE } from "../mm/mm.ts";
 import { switchMm } from "../mm/tlb_flush.ts";
@@ -88,7 +88,7 @@ export function sysExecve(t: Task, pathp: number, argvp: number, envpp: number):
   if (typeof envp === "number") return envp;
   const mem = t.mem;
   const mm = mmAlloc(mem);
-  if (mm < 0) return mm;
+  if (isErr(mm)) return mm;
   const img = execve(
     { mem, mm, openExec: (p) => t.files.openExec(p, mm) },
     path,

@@ -35,7 +35,7 @@ import {
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { MM } from "../abi/layout/mod.ts";
-import { asVirt } from "../abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, type TaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmField, TASK_SIZE } from "../mm/mm.ts";
 import { copyToUser } from "../mm/uaccess.ts";
@@ -52,7 +52,7 @@ import {
   sigunlock,
   taskField,
 } from "./signal_state.ts";
-import { procExit, procFreeIfDone, procGet, procSet, procWord } from "./proc.ts";
+import { procExit, procFreeIfDone, procGet, procSet, procSlot, procWord } from "./proc.ts";
 
 const tasklistWord = (mem: Memory): number => mem.layout.procs.base + PROCS_HDR.tasklistLock;
 
@@ -76,9 +76,10 @@ export function withTasklist<T>(mem: Memory, fn: () => T): T {
  * thread-group leaders only, since a thread is nobody's child. Entry:
  * tasklist lock held, for an answer that stays true.
  */
-export function childSlots(mem: Memory, slot: number): number[] {
-  const out: number[] = [];
-  for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+export function childSlots(mem: Memory, slot: TaskSlot): TaskSlot[] {
+  const out: TaskSlot[] = [];
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     if (procGet(mem, s, "state") === PROC_FREE) continue;
     if (procGet(mem, s, "parentSlot") === slot && procGet(mem, s, "leader") === s) out.push(s);
   }
@@ -86,7 +87,7 @@ export function childSlots(mem: Memory, slot: number): number[] {
 }
 
 /** The signal group of task `slot`, 0 when its signal state is gone (released). */
-function liveGroup(mem: Memory, slot: number): number {
+function liveGroup(mem: Memory, slot: TaskSlot): number {
   return taskField(mem, slot, "state") === SIGTASK_FREE ? 0 : taskField(mem, slot, "group");
 }
 
@@ -98,8 +99,8 @@ function liveGroup(mem: Memory, slot: number): number {
  *
  * @returns the status the group will report
  */
-export function groupExit(mem: Memory, slot: number, status: number): number {
-  const leader = procGet(mem, slot, "leader");
+export function groupExit(mem: Memory, slot: TaskSlot, status: number): number {
+  const leader = procSlot(mem, slot, "leader");
   const h = lockTaskSighand(mem, slot);
   if (h === 0) return status;
   try {
@@ -121,7 +122,7 @@ export function groupExit(mem: Memory, slot: number, status: number): number {
  * thread is gone: an exit_group's status, else the fatal signal of a group
  * exit, else the leader's own exit. Entry: tasklist lock held.
  */
-function groupStatus(mem: Memory, leader: number, g: number): { code: number; signal: number } {
+function groupStatus(mem: Memory, leader: TaskSlot, g: number): { code: number; signal: number } {
   const ge = procGet(mem, leader, "groupExit");
   if ((ge & GROUP_EXIT_SET) !== 0) return { code: ge & 0xff, signal: 0 };
   if (
@@ -152,9 +153,9 @@ function groupStatus(mem: Memory, leader: number, g: number): { code: number; si
  * Machine for a Worker that died, before the signal state is released.
  * Entry: no lock held.
  */
-export function exitNotify(mem: Memory, slot: number, code: number, signal: number): void {
+export function exitNotify(mem: Memory, slot: TaskSlot, code: number, signal: number): void {
   withTasklist(mem, () => {
-    const leader = procGet(mem, slot, "leader");
+    const leader = procSlot(mem, slot, "leader");
     const g = liveGroup(mem, slot);
     procExit(mem, slot, code, signal);
     const others = g === 0 ? 0 : groupField(mem, g, "live");
@@ -169,7 +170,7 @@ export function exitNotify(mem: Memory, slot: number, code: number, signal: numb
 }
 
 /** The last thread of group `g` (leader `leader`) is gone. Entry: tasklist lock held. */
-function groupDone(mem: Memory, leader: number, g: number): void {
+function groupDone(mem: Memory, leader: TaskSlot, g: number): void {
   const st = groupStatus(mem, leader, g);
   procSet(mem, leader, "exitCode", st.code);
   procSet(mem, leader, "exitSignal", st.signal);
@@ -200,8 +201,8 @@ function groupDone(mem: Memory, leader: number, g: number): void {
  * is exiting): let the parent return from clone (Linux's
  * complete_vfork_done). Harmless when no parent waits for it. Any thread.
  */
-export function vforkRelease(mem: Memory, slot: number): void {
-  const parent = procGet(mem, slot, "parentSlot");
+export function vforkRelease(mem: Memory, slot: TaskSlot): void {
+  const parent = procSlot(mem, slot, "parentSlot");
   if (parent === 0) return;
   // Only the parent that vforked exactly this slot waits on it, and no
   // other process can have vforked this slot while we occupy it.
@@ -216,7 +217,7 @@ export function vforkRelease(mem: Memory, slot: number): void {
  *
  * @returns false when another reaper got there first
  */
-export function reapZombie(mem: Memory, slot: number): boolean {
+export function reapZombie(mem: Memory, slot: TaskSlot): boolean {
   const w = procWord(mem, slot, "state");
   if (Atomics.compareExchange(mem.k32, w, PROC_ZOMBIE, PROC_REAPED) !== PROC_ZOMBIE) return false;
   procFreeIfDone(mem, slot);
@@ -231,7 +232,7 @@ export function reapZombie(mem: Memory, slot: number): boolean {
  *
  * @throws KernelPanic when the process is not a zombie yet
  */
-export function machineRetire(mem: Memory, slot: number): void {
+export function machineRetire(mem: Memory, slot: TaskSlot): void {
   const st = procGet(mem, slot, "state");
   if (st !== PROC_ZOMBIE && st !== PROC_REAPED) {
     throw new KernelPanic("machineRetire", `slot ${slot} is not a zombie (state ${st})`);
@@ -249,7 +250,8 @@ export function machineRetire(mem: Memory, slot: number): void {
  */
 export function machineReap(mem: Memory): number[] {
   const out: number[] = [];
-  for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     if (procGet(mem, s, "state") !== PROC_ZOMBIE || procGet(mem, s, "parentSlot") !== 0) continue;
     withTasklist(mem, () => {
       if (procGet(mem, s, "parentSlot") === 0 && reapZombie(mem, s)) out.push(s);
@@ -264,7 +266,7 @@ export function machineReap(mem: Memory): number[] {
  * futex waiter on it (pthread_join's wait). Entry: the task still runs
  * `mm`; no lock held. A bad address is ignored.
  */
-export function clearChildTid(mem: Memory, slot: number, mm: number): void {
+export function clearChildTid(mem: Memory, slot: TaskSlot, mm: MmId): void {
   const va = procGet(mem, slot, "clearTid") >>> 0;
   if (va === 0 || (va & 3) !== 0 || va >= TASK_SIZE) return;
   procSet(mem, slot, "clearTid", 0);

@@ -61,7 +61,7 @@ import {
   type VStatfs,
   XIPFS_STATFS_MAGIC,
 } from "../fs/vfs_cwd.ts";
-import { asIno, type Ino, PAGE_SIZE } from "../abi/types.ts";
+import { asIno, type Ino, type MmId, PAGE_SIZE } from "../abi/types.ts";
 
 import { procfsOwns } from "../fs/procfs/procfs.ts";
 import {
@@ -212,12 +212,12 @@ export interface FileGlue {
    * Open `path` for exec (see VfsFiles.openExec), mapping its segments
    * into mm `into` (execve's new mm).
    */
-  openExec(path: string, into: number): ExecFile | number;
+  openExec(path: string, into: MmId): ExecFile | number;
   /**
    * execve's point of no return: close the close-on-exec fds, and use mm
    * `mm` from now on. Entry: no lock held.
    */
-  execFlush(mm: number): void;
+  execFlush(mm: MmId): void;
 }
 
 const ifmt = (fs: VfsFs, ip: VInode): number => fs.getattr(ip).mode & S_IFMT;
@@ -238,9 +238,9 @@ export class VfsFiles implements FileGlue {
   #open = true;
 
   /** The mm direct I/O pins user pages in: the process's (execve switches it). */
-  mm: number;
+  mm: MmId;
 
-  private constructor(readonly fs: KernelFs, readonly proc: Proc, mm: number) {
+  private constructor(readonly fs: KernelFs, readonly proc: Proc, mm: MmId) {
     this.mm = mm;
     this.fdTable = proc.fdt + 1;
   }
@@ -253,7 +253,7 @@ export class VfsFiles implements FileGlue {
    * @returns the files, or -EMFILE/-ENFILE when no table or record is free,
    *   -ENXIO when the console is gone
    */
-  static create(fs: KernelFs, mm: number, console: number): VfsFiles | number {
+  static create(fs: KernelFs, mm: MmId, console: number): VfsFiles | number {
     const proc = vfsProcCreate(fs.vfs);
     if (typeof proc === "number") return proc;
     const r = consoleInstall(console, (ip, flags) => vfsInstallFile(proc, ip, flags, false));
@@ -268,7 +268,7 @@ export class VfsFiles implements FileGlue {
    * The files of a process whose fd table `fdTable` (PROC.fdTable: index +
    * 1) already exists (a forked child, running mm `mm`).
    */
-  static attach(fs: KernelFs, fdTable: number, mm: number): VfsFiles {
+  static attach(fs: KernelFs, fdTable: number, mm: MmId): VfsFiles {
     return new VfsFiles(fs, { fs: fs.vfs, fdt: fdTable - 1 }, mm);
   }
 
@@ -570,7 +570,7 @@ export class VfsFiles implements FileGlue {
     vfsProcExit(this.fs.vfs, this.proc.fdt);
   }
 
-  execFlush(mm: number): void {
+  execFlush(mm: MmId): void {
     this.mm = mm;
     vfsCloseOnExec(this.proc);
   }
@@ -584,7 +584,7 @@ export class VfsFiles implements FileGlue {
    * @returns the file, or -ENOENT/-ENOTDIR/-ELOOP (lookup), -EACCES for a
    *   file that is not regular, -ETXTBSY when it is open for writing, -EMFILE
    */
-  openExec(path: string, into: number = this.mm): ExecFile | number {
+  openExec(path: string, into: MmId = this.mm): ExecFile | number {
     const fd = vfsOpen(this.proc, path, O_RDONLY);
     if (fd < 0) return fd;
     const st = vfsFstat(this.proc, fd);

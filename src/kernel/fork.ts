@@ -22,17 +22,25 @@
  */
 
 import { tstatCommFork } from "../mm/fault_ring.ts";
-import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT } from "../abi/errno.ts";
+import { EAGAIN, EINVAL, ENOSYS, ETIMEDOUT, isErr } from "../abi/errno.ts";
 import { PROCS_HDR, START_PENDING } from "../abi/layout/mod.ts";
 import { REG_A0, REG_SP, REG_TP } from "../abi/regs.ts";
-import { asTid, asVirt } from "../abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, type TaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { dupMm } from "../mm/fork.ts";
 import { mmGet, mmPut } from "../mm/mm.ts";
 import { enterIdle, switchMm } from "../mm/tlb_flush.ts";
 import { copyToUser } from "../mm/uaccess.ts";
 import { taskExit, taskInit, withNoKill } from "../sync/mod.ts";
-import { procClaim, procGet, procRetiring, procSet, procUnclaim, procWord } from "./proc.ts";
+import {
+  procClaim,
+  procGet,
+  procRetiring,
+  procSet,
+  procSlot,
+  procUnclaim,
+  procWord,
+} from "./proc.ts";
 import { signalFork } from "./signal_state.ts";
 import { credFork, nprocCheck } from "./sys_cred.ts";
 import { sleepOnWord } from "./sleep.ts";
@@ -90,7 +98,7 @@ function checkFlags(flags: number): number {
  * Store tid `v` at user address `va` of mm `mm`. A bad address is ignored,
  * as Linux ignores the result of these put_user calls.
  */
-function putTid(mem: Memory, mm: number, va: number, v: number): void {
+function putTid(mem: Memory, mm: MmId, va: number, v: number): void {
   va >>>= 0;
   if (!accessOk(va, 4)) return;
   const b = new Uint8Array(4);
@@ -121,9 +129,9 @@ export function doClone(t: Task, req: CloneRequest): number {
   if (over < 0) return over;
   // Children hang off their group's leader, so any thread may wait for
   // them; a thread, or a CLONE_PARENT child, gets the group's own parent.
-  const leader = procGet(mem, t.slot, "leader");
+  const leader = procSlot(mem, t.slot, "leader");
   const sibling = (req.flags & (CLONE_THREAD | CLONE_PARENT)) !== 0;
-  const claim = claimSlot(t, sibling ? procGet(mem, leader, "parentSlot") : leader);
+  const claim = claimSlot(t, sibling ? procSlot(mem, leader, "parentSlot") : leader);
   if (typeof claim === "number") return claim;
   const { slot, pid } = claim;
   credFork(mem, t.slot, slot);
@@ -165,7 +173,7 @@ const CLAIM_WAIT_MS = 2000;
  * @returns the slot and pid, or -EAGAIN (every slot held by a live
  *   process or an unreaped zombie), -ERESTARTSYS (a fatal signal)
  */
-function claimSlot(t: Task, parent: number): { slot: number; pid: number } | number {
+function claimSlot(t: Task, parent: TaskSlot): { slot: TaskSlot; pid: number } | number {
   const mem = t.mem;
   const live = mem.layout.procs.base + PROCS_HDR.live;
   const deadline = performance.now() + CLAIM_WAIT_MS;
@@ -185,25 +193,26 @@ function claimSlot(t: Task, parent: number): { slot: number; pid: number } | num
  *
  * @returns 0 or -errno
  */
-function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): number {
+function buildChild(t: Task, req: CloneRequest, slot: TaskSlot, pid: number): number {
   const mem = t.mem;
-  const tid = asTid(slot);
+  const tid = asTaskSlot(slot);
   taskInit(mem.k32, tid);
   switchMm(mem, tid, 0);
   enterIdle(mem, tid);
-  const fail = (e: number, mm: number): number => {
+  const fail = (e: number, mm: MmId | 0): number => {
     if (mm !== 0) mmPut(mem, mm);
     taskExit(mem.k32, tid);
     procUnclaim(mem, slot);
     return e;
   };
-  let mm: number;
+  let mm: MmId;
   if ((req.flags & CLONE_VM) !== 0) {
     mmGet(mem, t.mm);
     mm = t.mm;
   } else {
-    mm = dupMm(mem, t.mm);
-    if (mm < 0) return fail(mm, 0);
+    const dup = dupMm(mem, t.mm);
+    if (isErr(dup)) return fail(dup, 0);
+    mm = dup;
   }
   const fdTable = (req.flags & CLONE_FILES) !== 0 ? t.files.shareTable() : t.files.dupTable();
   if (fdTable < 0) return fail(fdTable, mm);
@@ -228,7 +237,7 @@ function buildChild(t: Task, req: CloneRequest, slot: number, pid: number): numb
 }
 
 /** The child's first registers: the parent's, returning 0 from clone, on its own stack and TLS if given. */
-function writeFrame(t: Task, slot: number, req: CloneRequest): void {
+function writeFrame(t: Task, slot: TaskSlot, req: CloneRequest): void {
   const regs = t.sig.hart!;
   const mem = t.mem;
   const base = procWord(mem, slot, "frame");
@@ -247,7 +256,7 @@ export function ringDoorbell(mem: Memory): void {
 }
 
 /** The pc and registers a cloned child starts with, read from its slot's frame. */
-export function readFrame(mem: Memory, slot: number): { pc: number; x: Int32Array } {
+export function readFrame(mem: Memory, slot: TaskSlot): { pc: number; x: Int32Array } {
   const base = procWord(mem, slot, "frame");
   const x = new Int32Array(32);
   for (let r = 1; r < 32; r++) x[r] = Atomics.load(mem.k32, base + r);

@@ -41,7 +41,6 @@ import { installMemoryFailure } from "./memory_failure.ts";
 import { TmpfsMount, tmpfsMountInit, tmpfsMountPrepare, tmpfsUnmount } from "../fs/tmpfs.ts";
 import { ipcAttach, ipcBoot, ipcTeardown } from "./ipc.ts";
 import { AnonMount } from "../fs/anon_file.ts";
-import type { Ino } from "../abi/types.ts";
 import { registerSocketOps } from "./unix_io.ts";
 import { mountProcfs, type ProcfsMount } from "../fs/procfs/procfs_mount.ts";
 import { procTableInfo } from "../fs/procfs/procfs_proctable.ts";
@@ -116,7 +115,7 @@ function wire(mem: Memory, opts: FsMountOptions, xip: XipFs): KernelFs {
   const vfs = new DevMount(
     new PipeMount(new ChrdevMount(new AnonMount(new TmpfsMount(procfs, xip.ctx)))),
   );
-  registerSocketOps(mem, (ino, slot) => vfs.iput(vfs.handle(ino as Ino, slot)));
+  registerSocketOps(mem, (ino, slot) => vfs.iput(vfs.handle(ino, slot)));
   return { mem, opts, xip, vfs, procfs };
 }
 

@@ -30,7 +30,7 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { asPte, asVirt, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
+import { asPte, asVirt, type MmId, PAGE_SIZE, pageOffset, pageRoundDown } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "../mm/fault.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
@@ -72,7 +72,7 @@ const MAX_TRIES = 16;
  *   lists): a mapping it may not write is -EFAULT
  * @returns the word index, or -EINVAL (not 4-byte aligned), -EFAULT
  */
-export function futexPhysWord(mem: Memory, mm: number, va: number, needWrite = false): number {
+export function futexPhysWord(mem: Memory, mm: MmId, va: number, needWrite = false): number {
   va >>>= 0;
   if ((va & 3) !== 0) return -EINVAL;
   if (va >= TASK_SIZE) return -EFAULT;

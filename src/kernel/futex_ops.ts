@@ -20,7 +20,7 @@
  */
 
 import { EAGAIN, EINVAL, ENOSYS } from "../abi/errno.ts";
-import { asVirt } from "../abi/types.ts";
+import { asVirt, type MmId, type TaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { TASK_SIZE } from "../mm/mm.ts";
 import { physWords } from "../mm/pgtable.ts";
@@ -246,7 +246,7 @@ export function sysSetRobustList(t: Task, head: number, len: number): number {
 }
 
 /** Read one little-endian u32 of mm `mm` at `va`, or null on a fault. */
-function peek(mem: Memory, mm: number, va: number): number | null {
+function peek(mem: Memory, mm: MmId, va: number): number | null {
   if (va + 4 > TASK_SIZE || (va & 3) !== 0) return null;
   const b = copyFromUser(mem, mm, asVirt(va), 4);
   return typeof b === "number" ? null : new DataView(b.buffer).getUint32(0, true);
@@ -263,7 +263,7 @@ function peek(mem: Memory, mm: number, va: number): number | null {
  */
 function futexDeath(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   uaddr: number,
   tid: number,
   pi: boolean,
@@ -299,7 +299,7 @@ function futexDeath(
  * the mm is still the task's. A corrupt list is walked as far as it reads.
  * Entry: no lock held.
  */
-export function exitRobustList(mem: Memory, slot: number, tid: number, mm: number): void {
+export function exitRobustList(mem: Memory, slot: TaskSlot, tid: number, mm: MmId): void {
   const head = procGet(mem, slot, "robustHead") >>> 0;
   if (head === 0) return;
   procSet(mem, slot, "robustHead", 0);

@@ -45,6 +45,7 @@ import {
 } from "./futex_q.ts";
 import { PROC_EXITING, PROC_RUNNING, procGet, procSet } from "./proc.ts";
 import type { Task } from "./task.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 
 /** How often a PI waiter looks whether its owner is gone, and an exiting owner is looked at again (ms). */
 const PI_OWNER_POLL_MS = 20;
@@ -55,7 +56,8 @@ const PI_RETRY = 2;
 
 /** What became of the task with guest tid `tid`: running, exiting (robust list not yet walked), or gone. */
 function ownerState(mem: Memory, tid: number): "alive" | "exiting" | "gone" {
-  for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     if ((procGet(mem, s, "pid") & FUTEX_TID_MASK) !== tid) continue;
     const st = procGet(mem, s, "state");
     if (st === PROC_RUNNING) return "alive";
@@ -65,7 +67,7 @@ function ownerState(mem: Memory, tid: number): "alive" | "exiting" | "gone" {
 }
 
 /** The PI waiters queued on the futex at physical word `w`, oldest first. Entry: its bucket lock held. */
-const piWaiters = (mem: Memory, w: number): number[] =>
+const piWaiters = (mem: Memory, w: number): TaskSlot[] =>
   futexQueued(mem, w + 1).filter((s) => futexIsPi(mem, s));
 
 /**

@@ -51,6 +51,7 @@ import { LockClass } from "../sync/lockdep.ts";
 import { MUTEX_WORDS, mutexLock, mutexUnlock } from "../sync/mutex.ts";
 import { procGet, procSet, procWord } from "./proc.ts";
 import { sleepOnWord } from "./sleep.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 
 /** A wait's bitset when it has none (FUTEX_BITSET_MATCH_ANY). */
 export const FUTEX_BITSET_MATCH_ANY = -1;
@@ -109,10 +110,11 @@ function nextOrder(mem: Memory): number {
  * The slots queued on `key`, oldest first. Entry: the key's bucket lock
  * held, so the set cannot change meanwhile.
  */
-export function futexQueued(mem: Memory, key: number): number[] {
-  const found: number[] = [];
+export function futexQueued(mem: Memory, key: number): TaskSlot[] {
+  const found: TaskSlot[] = [];
   const n = mem.layout.config.maxTasks;
-  for (let s = 2; s < n; s++) {
+  for (let i = 2; i < n; i++) {
+    const s = asTaskSlot(i);
     if (procGet(mem, s, "futexKey") === key && procGet(mem, s, "futexWake") === FUTEXQ_WAITING) {
       found.push(s);
     }
@@ -124,7 +126,7 @@ export function futexQueued(mem: Memory, key: number): number[] {
 }
 
 /** Whether the entry of `slot` is a FUTEX_LOCK_PI waiter. */
-export const futexIsPi = (mem: Memory, slot: number): boolean =>
+export const futexIsPi = (mem: Memory, slot: TaskSlot): boolean =>
   (procGet(mem, slot, "futexFlags") & FUTEXQ_PI) !== 0;
 
 /**
@@ -133,7 +135,7 @@ export const futexIsPi = (mem: Memory, slot: number): boolean =>
  */
 export function futexEnqueue(
   mem: Memory,
-  slot: number,
+  slot: TaskSlot,
   key: number,
   bitset: number,
   flags: number,
@@ -150,7 +152,7 @@ export function futexEnqueue(
  * or FUTEXQ_OWNER for a PI hand-over): the wake word first, so an entry
  * half-woken by a dying waker is a woken one. Entry: its bucket lock held.
  */
-export function futexWakeEntry(mem: Memory, slot: number, how: number): void {
+export function futexWakeEntry(mem: Memory, slot: TaskSlot, how: number): void {
   const w = procWord(mem, slot, "futexWake");
   Atomics.store(mem.k32, w, how);
   procSet(mem, slot, "futexKey", 0);
@@ -232,7 +234,7 @@ export function futexRequeueLocked(
  *
  * @returns 0 (the wake word changed), -ETIMEDOUT or -ERESTARTSYS
  */
-export function futexSleep(mem: Memory, slot: number, deadline: number): number {
+export function futexSleep(mem: Memory, slot: TaskSlot, deadline: number): number {
   const w = procWord(mem, slot, "futexWake");
   for (;;) {
     const r = sleepOnWord(mem, slot, w, FUTEXQ_WAITING, deadline);
@@ -250,7 +252,7 @@ export function futexSleep(mem: Memory, slot: number, deadline: number): number 
  * @returns FUTEXQ_WAITING when it was still queued (it is not any more),
  *   else how a waker took it off (FUTEXQ_WOKEN or FUTEXQ_OWNER)
  */
-export function futexUnqueue(mem: Memory, slot: number): number {
+export function futexUnqueue(mem: Memory, slot: TaskSlot): number {
   for (;;) {
     const key = procGet(mem, slot, "futexKey");
     if (key === 0) return procGet(mem, slot, "futexWake");

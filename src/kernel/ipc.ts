@@ -28,6 +28,7 @@ import { shmTable, shmTeardown, sysvShmVmOps } from "./ipc_shm.ts";
 import { idTableInit } from "./ipc_util.ts";
 import { procGet } from "./proc.ts";
 import { groupField, taskField } from "./signal_state.ts";
+import type { TaskSlot } from "../abi/types.ts";
 
 /** Set the three id tables to their boot state. Main thread, at boot, before any process. */
 export function ipcBoot(mem: Memory): void {
@@ -51,7 +52,7 @@ export function ipcAttach(c: XipCtx): void {
  * runs when the last user of the undo list goes). Entry: no lock held;
  * any thread.
  */
-export function ipcExit(mem: Memory, tid: number): void {
+export function ipcExit(mem: Memory, tid: TaskSlot): void {
   semExitTask(mem, tid);
   const g = taskField(mem, tid, "group");
   if (g !== 0 && groupField(mem, g, "live") > 0) return;

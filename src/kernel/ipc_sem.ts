@@ -85,7 +85,7 @@ import {
   SEMWAIT_Z,
   SVPERM,
 } from "../abi/layout/ipc.ts";
-import { asTid } from "../abi/types.ts";
+import { asTaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { TASK_LIVE } from "../abi/layout/mod.ts";
 import { taskState } from "../sync/mod.ts";
@@ -374,7 +374,7 @@ function countWaiters(s: SemState, semid: number, num: number, kind: number): nu
     const w = s.waitRec(tid);
     if (s.k[w + SEMWAIT.semid] !== semid + 1) continue;
     if (s.k[w + SEMWAIT.semnum] !== num || s.k[w + SEMWAIT.kind] !== kind) continue;
-    if (taskState(s.k, asTid(tid)) === TASK_LIVE) n++;
+    if (taskState(s.k, asTaskSlot(tid)) === TASK_LIVE) n++;
   }
   return n;
 }

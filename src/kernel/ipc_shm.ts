@@ -50,7 +50,15 @@ import {
 import { ICACHE_SLOTS } from "../abi/layout/mod.ts";
 import { ipcParts, SHM_IDS, SHMEM_KIND_SYSV, SHMID, SHMID_WORDS } from "../abi/layout/ipc.ts";
 import { MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from "../abi/mman.ts";
-import { asIno, asVirt, PAGE_SIZE, pageRoundUp } from "../abi/types.ts";
+import {
+  asIno,
+  asInodeSlot,
+  asVirt,
+  type MmId,
+  PAGE_SIZE,
+  pageRoundUp,
+  type VmaId,
+} from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { vmaInode } from "../fs/dax_fault.ts";
 import {
@@ -98,7 +106,7 @@ function currentPid(mem: Memory): number {
 /** The InodeRef of segment record `r`. Lock held (or the record is ours). */
 const segInode = (k32: Int32Array, r: number): InodeRef => ({
   ino: asIno(k32[r + SHMID.ino]!),
-  slot: k32[r + SHMID.slot]!,
+  slot: asInodeSlot(k32[r + SHMID.slot]!),
 });
 
 /**
@@ -164,7 +172,7 @@ export function shmGet(c: XipCtx, key: number, size: number, flg: number): numbe
  * @returns the address, or -EINVAL (bad id or address), -EIDRM (the segment
  *   was removed), -ENOMEM (no room)
  */
-export function shmAt(c: XipCtx, mm: number, id: number, addr: number, flg: number): number {
+export function shmAt(c: XipCtx, mm: MmId, id: number, addr: number, flg: number): number {
   const mem = c.mem;
   addr >>>= 0;
   let mapFlags = MAP_SHARED;
@@ -207,7 +215,7 @@ export function shmAt(c: XipCtx, mm: number, id: number, addr: number, flg: numb
 }
 
 /** Whether [addr, addr + len) meets a VMA of `mm`. */
-function intersects(mem: Memory, mm: number, addr: number, len: number): boolean {
+function intersects(mem: Memory, mm: MmId, addr: number, len: number): boolean {
   mmapReadLock(mem, mm);
   try {
     return findVmaIntersection(mem, mm, asVirt(addr), asVirt(addr + len)) !== 0;
@@ -258,12 +266,12 @@ function destroyLocked(c: XipCtx, t: IdTable, idx: number): InodeRef {
  */
 export function sysvShmVmOps(c: XipCtx): VmOperations<XipCtx> {
   const t = shmTable(c.mem);
-  const segOf = (v: number): number => shmiGet(c, vmaInode(c, v), "sysvIdx") - 1;
+  const segOf = (v: VmaId): number => shmiGet(c, vmaInode(c, v), "sysvIdx") - 1;
   return {
     name: "sysv-shm",
     ctx: c,
     fault: shmemFault,
-    open(mem: Memory, v: number, after?: number) {
+    open(mem: Memory, v: VmaId, after?: VmaId) {
       const ip = vmaInode(c, v);
       shmemIhold(c, ip);
       rmapAddVma(mem, v, after); // fork: right after the parent's VMA
@@ -276,7 +284,7 @@ export function sysvShmVmOps(c: XipCtx): VmOperations<XipCtx> {
         t.k32[r + SHMID.lpid] = currentPid(mem);
       });
     },
-    close(mem: Memory, v: number) {
+    close(mem: Memory, v: VmaId) {
       const ip = vmaInode(c, v);
       const idx = segOf(v);
       rmapRemoveVma(mem, v);
@@ -300,7 +308,7 @@ export function sysvShmVmOps(c: XipCtx): VmOperations<XipCtx> {
  *
  * @returns 0, or -EINVAL (not page aligned, or no segment attached there)
  */
-export function shmDt(c: XipCtx, mm: number, addr: number): number {
+export function shmDt(c: XipCtx, mm: MmId, addr: number): number {
   const mem = c.mem;
   addr >>>= 0;
   if (addr % PAGE_SIZE !== 0) return -EINVAL;

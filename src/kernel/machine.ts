@@ -24,7 +24,7 @@ import {
   START_PENDING,
   START_TAKEN,
 } from "../abi/layout/mod.ts";
-import { asTid, PAGE_SIZE } from "../abi/types.ts";
+import { asTaskSlot, PAGE_SIZE, type TaskSlot } from "../abi/types.ts";
 import { errnoName } from "../abi/errno.ts";
 import { syscallName } from "../abi/syscall_names.ts";
 import { ImageError, MemDevice, saveImage } from "../hw/device.ts";
@@ -57,7 +57,7 @@ import { locksWaitDone } from "../fs/locks.ts";
 import { type FsMountOptions, type KernelFs, mountKernelFs, unmountKernelFs } from "./fs_mount.ts";
 import { type PooledWorker, workerPermissionProblem, WorkerPool } from "./machine_pool.ts";
 import type { ProcessResult } from "./proc_run.ts";
-import { procClaim, procGet, procLive, procWord } from "./proc.ts";
+import { procClaim, procGet, procLive, procMm, procSlot, procWord } from "./proc.ts";
 import { clearChildTid, exitNotify, machineRetire, vforkRelease } from "./exit.ts";
 import { exitRobustList } from "./futex_ops.ts";
 import { futexUnqueue } from "./futex_q.ts";
@@ -95,7 +95,7 @@ const KILL_ACK_POLL_MS = 5;
 
 interface ProcState {
   pid: number;
-  slot: number;
+  slot: TaskSlot;
   worker: PooledWorker | null;
   status: ExitStatus | null;
   resolve: (s: ExitStatus) => void;
@@ -110,7 +110,7 @@ interface ProcState {
   /** A leader that exited before its threads: its own status, until the group is done. */
   held: ExitStatus | null;
   /** The slot of its group's leader (its own slot for a leader). */
-  leaderSlot: number;
+  leaderSlot: TaskSlot;
 }
 
 /** Write all of `data` to a host stream; a failing stream (closed, full) loses the line. */
@@ -332,8 +332,8 @@ export class Machine {
       mem.jit = JitShared.create(cfg.ramFrames + cfg.deviceFrames, { mode: jit });
     }
     setDebug(mem.k32, DEBUG_JITCHECK, jitBootCheck(opts.jitCheck));
-    taskInit(mem.k32, asTid(1));
-    setCurrentTid(asTid(1));
+    taskInit(mem.k32, asTaskSlot(1));
+    setCurrentTid(asTaskSlot(1));
     const mount: FsMountOptions = { dax: opts.dax ?? "inode" };
     if (imagePath !== null) mount.imagePath = imagePath;
     const locked = files.find((f) => f.writable && f.path === imagePath);
@@ -428,7 +428,7 @@ export class Machine {
       throw new MachineError(`too many processes (maxProcs is ${this.maxProcs})`);
     }
     const { slot, pid } = claim;
-    taskInit(this.mem.k32, asTid(slot));
+    taskInit(this.mem.k32, asTaskSlot(slot));
     signalSpawn(this.mem, slot, pid);
     let ownConsole = 0;
     if (opts.stdin !== undefined || opts.stdout !== undefined || opts.stderr !== undefined) {
@@ -467,7 +467,7 @@ export class Machine {
    * Start tracking process `pid` in `slot`; `ownConsole` is a console made
    * for it alone (0: none; a child's fds 0-2 are the files it inherited).
    */
-  #track(pid: number, slot: number, ownConsole: number): ProcState {
+  #track(pid: number, slot: TaskSlot, ownConsole: number): ProcState {
     clearTimeout(this.#idleTimer);
     this.#spawned++;
     let resolve!: (s: ExitStatus) => void;
@@ -484,7 +484,7 @@ export class Machine {
       killSig: 0,
       thread: procGet(this.mem, slot, "leader") !== slot,
       held: null,
-      leaderSlot: procGet(this.mem, slot, "leader"),
+      leaderSlot: procSlot(this.mem, slot, "leader"),
     };
     if (p.thread) this.#spawned--; // a thread is not a process
     this.#procs.set(pid, p);
@@ -511,7 +511,8 @@ export class Machine {
   #startPending(): void {
     const mem = this.mem;
     this.#adoptHeirs();
-    for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
+    for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+      const slot = asTaskSlot(i);
       const sw = procWord(mem, slot, "start");
       if (Atomics.load(mem.k32, sw) !== START_PENDING) continue;
       if (Atomics.compareExchange(mem.k32, sw, START_PENDING, START_TAKEN) !== START_PENDING) {
@@ -537,7 +538,7 @@ export class Machine {
   }
 
   /** The tracked process running in `slot`, if any. */
-  #bySlot(slot: number): ProcState | undefined {
+  #bySlot(slot: TaskSlot): ProcState | undefined {
     if (slot === 0) return undefined;
     for (const p of this.#procs.values()) if (p.slot === slot) return p;
     return undefined;
@@ -554,7 +555,7 @@ export class Machine {
   #adoptHeirs(): void {
     for (const p of this.#procs.values()) {
       if (p.thread) continue;
-      const q = this.#bySlot(procGet(this.mem, p.slot, "heir"));
+      const q = this.#bySlot(procSlot(this.mem, p.slot, "heir"));
       if (q === undefined || !q.thread) continue;
       this.#procs.delete(q.pid);
       [p.pid, q.pid] = [q.pid, p.pid];
@@ -610,8 +611,8 @@ export class Machine {
       this.#panics++;
       discard = true;
       this.#report(`xip: KERNEL BUG in pid ${p.pid}: ${r.panic}\n`);
-      if (taskState(this.mem.k32, asTid(p.slot)) === TASK_LIVE) {
-        recoverTask(this.mem.k32, asTid(p.slot));
+      if (taskState(this.mem.k32, asTaskSlot(p.slot)) === TASK_LIVE) {
+        recoverTask(this.mem.k32, asTaskSlot(p.slot));
       }
     }
     if (w !== null) discard ? this.#pool.discard(w) : this.#pool.release(w);
@@ -690,8 +691,8 @@ export class Machine {
     }
     // A task killed with taskKill is TASK_DEAD but may still hold locks,
     // page references with page locks, a file reference, a truncate in flight.
-    const state = taskState(mem.k32, asTid(slot));
-    if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTid(slot));
+    const state = taskState(mem.k32, asTaskSlot(slot));
+    if (state === TASK_LIVE || state === TASK_DEAD) recoverDeadTask(this.fs, asTaskSlot(slot));
     locksWaitDone(mem, slot); // an F_SETLKW it died in must not look like a waiter any more
     futexUnqueue(mem, slot); // nor a futex wait it died in (a wake would count it)
     // A thread torn down the hard way takes its whole group with it, as a fatal signal would.
@@ -701,7 +702,7 @@ export class Machine {
       closeFilesOf(this.fs, procGet(mem, slot, "fdTable"));
       td |= PROC_TD_FILES;
     }
-    const mm = procGet(mem, slot, "mm");
+    const mm = procMm(mem, slot);
     if ((td & PROC_TD_MM) === 0 && mm !== 0) {
       if (Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state) === MM_LIVE) {
         // Robust futexes it held are released for the threads that share the mm.
@@ -793,7 +794,7 @@ export class Machine {
     if (p === undefined || p.status !== null) return false;
     clearTimeout(p.killTimer);
     p.killSig = SIGKILL;
-    taskKill(this.mem.k32, asTid(p.slot));
+    taskKill(this.mem.k32, asTaskSlot(p.slot));
     this.#awaitDeath(p);
     return true;
   }
@@ -813,7 +814,7 @@ export class Machine {
     if (p === undefined || p.status !== null || !(points >= 1)) return false;
     clearTimeout(p.killTimer);
     p.killSig = SIGKILL;
-    taskChaosArm(this.mem.k32, asTid(p.slot), points, cls);
+    taskChaosArm(this.mem.k32, asTaskSlot(p.slot), points, cls);
     this.#awaitDeath(p);
     return true;
   }
@@ -827,7 +828,7 @@ export class Machine {
       p.killTimer = setTimeout(() => this.#escalate(p), this.opts.killGraceMs ?? 2000);
       return;
     }
-    taskKill(this.mem.k32, asTid(p.slot));
+    taskKill(this.mem.k32, asTaskSlot(p.slot));
     this.#awaitDeath(p);
   }
 
@@ -837,7 +838,7 @@ export class Machine {
    * tear it down here; stop when the process reports its own exit first.
    */
   #awaitDeath(p: ProcState): void {
-    const tid = asTid(p.slot);
+    const tid = asTaskSlot(p.slot);
     const look = () => {
       p.killTimer = undefined;
       if (p.status !== null) return;

@@ -19,13 +19,13 @@
 import { EINVAL } from "../abi/errno.ts";
 import { MCE_KILL_EARLY, PROC_RUNNING } from "../abi/layout/mod.ts";
 import { BUS_MCEERR_AO, SIGBUS, SIGINFO } from "../abi/signal.ts";
-import { PAGE_SHIFT, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asTaskSlot, PAGE_SHIFT, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { memoryFailure, type PoisonVictim } from "../fs/hwpoison.ts";
 import { setPoison } from "../fs/xipfs/xipfs_poison.ts";
 import type { XipCtx } from "../fs/xipfs/xipfs_ctx.ts";
 import { setMemoryFailureHook } from "../mm/madvise_hwpoison.ts";
-import { procGet } from "./proc.ts";
+import { procGet, procMm } from "./proc.ts";
 import { faultInfo, sendToTask } from "./signal_send.ts";
 
 /**
@@ -38,10 +38,11 @@ import { faultInfo, sendToTask } from "./signal_send.ts";
  */
 export function killEarly(mem: Memory, victims: readonly PoisonVictim[]): number {
   let sent = 0;
-  for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const slot = asTaskSlot(i);
     if (procGet(mem, slot, "state") !== PROC_RUNNING) continue;
     if (procGet(mem, slot, "mceKill") !== MCE_KILL_EARLY) continue;
-    const mm = procGet(mem, slot, "mm");
+    const mm = procMm(mem, slot);
     const v = victims.find((x) => x.mm === mm);
     if (mm === 0 || v === undefined) continue;
     const info = faultInfo(SIGBUS, BUS_MCEERR_AO, v.va);

@@ -21,8 +21,9 @@
 import { MM } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmField } from "../mm/mm.ts";
-import { PROC_EXITING, PROC_RUNNING, procGet } from "./proc.ts";
+import { PROC_EXITING, PROC_RUNNING, procGet, procMm } from "./proc.ts";
 import { fatalSignalPending, sendSigkill } from "./signal_send.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 
 /** What outOfMemory decided for the faulting process. */
 export const OOM_DIE = 0;
@@ -30,8 +31,8 @@ export const OOM_DIE = 0;
 export const OOM_RETRY = 1;
 
 /** RAM frames a process would give back by dying: its anonymous pages and page tables. */
-function badness(mem: Memory, slot: number): number {
-  const mm = procGet(mem, slot, "mm");
+function badness(mem: Memory, slot: TaskSlot): number {
+  const mm = procMm(mem, slot);
   if (mm === 0) return 0;
   return mmField(mem, mm, MM.rssAnon) + mmField(mem, mm, MM.ptFrames);
 }
@@ -47,16 +48,17 @@ function badness(mem: Memory, slot: number): number {
  * @returns OOM_DIE when `self` is the victim (it must exit with SIGKILL),
  *   OOM_RETRY when another process is dying to give memory back
  */
-export function outOfMemory(mem: Memory, self: number): number {
+export function outOfMemory(mem: Memory, self: TaskSlot): number {
   let victim = self;
   let worst = badness(mem, self);
-  for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const slot = asTaskSlot(i);
     if (slot === self) continue;
     const state = procGet(mem, slot, "state");
     const b = badness(mem, slot);
     // A victim still dying (SIGKILL pending, or tearing down with its mm not
     // yet released): its frames are on the way, nobody else needs to die.
-    if (state === PROC_EXITING && procGet(mem, slot, "mm") !== 0) return OOM_RETRY;
+    if (state === PROC_EXITING && procMm(mem, slot) !== 0) return OOM_RETRY;
     if (state !== PROC_RUNNING) continue;
     if (fatalSignalPending(mem, slot)) {
       if (b > 0) return OOM_RETRY;

@@ -23,7 +23,7 @@ import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { O_NONBLOCK } from "../abi/fcntl.ts";
 import { FILES } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asIno, type Ino } from "../abi/types.ts";
+import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../abi/types.ts";
 import type { BlockDevice } from "../hw/device.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { AddressSpaceOps, AopsLookup } from "../fs/pagecache/pagecache.ts";
@@ -57,6 +57,9 @@ export const S_IFIFO = 0o010000;
 /** Whether `ino` is a pipe end. */
 export const pipeOwns = (ino: number): boolean => ino === PIPE_INO_READ || ino === PIPE_INO_WRITE;
 
+/** The handle of pipe `id`'s end `ino`: the pipe id stands in the inode slot (VInode.slot). */
+const pipeInode = (ino: Ino, id: number): VInode => ({ ino, slot: asInodeSlot(id) });
+
 const endOf = (ip: VInode): PipeEnd => (ip.ino === PIPE_INO_READ ? "read" : "write");
 const own = (ip: VInode): boolean => pipeOwns(ip.ino);
 const nonblock = (flags: number | undefined): boolean => ((flags ?? 0) & O_NONBLOCK) !== 0;
@@ -82,14 +85,14 @@ export function pipeCreate(
   if (id < 0) return id;
   const extra = nonblocking ? O_NONBLOCK : 0;
   pipeGet(mem, id, "read");
-  const rfd = vfsInstallFile(proc, { ino: PIPE_INO_READ, slot: id }, 0 | extra, cloexec);
+  const rfd = vfsInstallFile(proc, pipeInode(PIPE_INO_READ, id), 0 | extra, cloexec);
   if (rfd < 0) {
     // vfsInstallFile dropped the inode reference, which closed the read end
     // and, with no writer either, freed the pipe.
     return rfd;
   }
   pipeGet(mem, id, "write");
-  const wfd = vfsInstallFile(proc, { ino: PIPE_INO_WRITE, slot: id }, 1 | extra, cloexec);
+  const wfd = vfsInstallFile(proc, pipeInode(PIPE_INO_WRITE, id), 1 | extra, cloexec);
   if (wfd < 0) {
     vfsClose(proc, rfd);
     return wfd;
@@ -133,7 +136,7 @@ export class PipeMount implements Required<VfsFs> {
     if (own(ip)) pipePut(this.mem, ip.slot, endOf(ip));
     else this.inner.iput(ip);
   }
-  handle(ino: Ino, slot: number): VInode {
+  handle(ino: Ino, slot: InodeSlot): VInode {
     return pipeOwns(ino) ? { ino, slot } : this.inner.handle(ino, slot);
   }
   isDax(ip: VInode): boolean {

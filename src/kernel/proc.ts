@@ -34,28 +34,39 @@ import {
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
+import { asMmId, asTaskSlot, type MmId, type TaskSlot } from "../abi/types.ts";
 
 export { PROC_EXITING, PROC_FREE, PROC_REAPED, PROC_RUNNING, PROC_ZOMBIE };
 
 /** A PROC field name, e.g. "mm". */
 export type ProcField = keyof typeof PROC;
 
-const pw = (mem: Memory, slot: number, f: ProcField): number =>
+const pw = (mem: Memory, slot: TaskSlot, f: ProcField): number =>
   procBase(mem.layout, slot) + PROC[f];
 
 /** Read field `f` of process slot `slot`. */
-export const procGet = (mem: Memory, slot: number, f: ProcField): number =>
+export const procGet = (mem: Memory, slot: TaskSlot, f: ProcField): number =>
   Atomics.load(mem.k32, pw(mem, slot, f));
 
+/** The mm of process slot `slot` (0: none yet, or already released). */
+export const procMm = (mem: Memory, slot: TaskSlot): MmId => asMmId(procGet(mem, slot, "mm"));
+
+/** A PROC field that holds another record's slot. */
+export type ProcSlotField = "leader" | "parentSlot" | "vforkChild" | "heir";
+
+/** The slot that field `f` of process slot `slot` names (0: none). */
+export const procSlot = (mem: Memory, slot: TaskSlot, f: ProcSlotField): TaskSlot =>
+  asTaskSlot(procGet(mem, slot, f));
+
 /** Write field `f` of process slot `slot`. */
-export const procSet = (mem: Memory, slot: number, f: ProcField, v: number): void => {
+export const procSet = (mem: Memory, slot: TaskSlot, f: ProcField, v: number): void => {
   Atomics.store(mem.k32, pw(mem, slot, f), v);
 };
 
 /** Word index of field `f` (for Atomics.wait/notify on it). */
 export const procWord = pw;
 
-function checkSlot(mem: Memory, slot: number, where: string): void {
+function checkSlot(mem: Memory, slot: TaskSlot, where: string): void {
   const n = mem.layout.config.maxTasks;
   if (!Number.isInteger(slot) || slot < 2 || slot >= n) {
     throw new KernelPanic(where, `process slot ${slot} outside 2..${n - 1}`);
@@ -69,7 +80,7 @@ function checkSlot(mem: Memory, slot: number, where: string): void {
  * @returns the new pid
  * @throws KernelPanic if the slot is out of range or not free
  */
-export function procAlloc(mem: Memory, slot: number, parent: number): number {
+export function procAlloc(mem: Memory, slot: TaskSlot, parent: number): number {
   checkSlot(mem, slot, "procAlloc");
   const k = mem.k32;
   const b = procBase(mem.layout, slot);
@@ -89,10 +100,14 @@ export function procAlloc(mem: Memory, slot: number, parent: number): number {
  * @returns the slot and the new pid, or -EAGAIN when every slot is taken
  *   (Linux's fork at the pid or thread limit)
  */
-export function procClaim(mem: Memory, parentSlot: number): { slot: number; pid: number } | number {
+export function procClaim(
+  mem: Memory,
+  parentSlot: TaskSlot | 0,
+): { slot: TaskSlot; pid: number } | number {
   const n = mem.layout.config.maxTasks;
   const k = mem.k32;
-  for (let slot = 2; slot < n; slot++) {
+  for (let i = 2; i < n; i++) {
+    const slot = asTaskSlot(i);
     const b = procBase(mem.layout, slot);
     if (Atomics.load(k, b + PROC.state) !== PROC_FREE) continue;
     if (Atomics.compareExchange(k, b + PROC.state, PROC_FREE, PROC_RUNNING) !== PROC_FREE) continue;
@@ -109,7 +124,7 @@ export function procClaim(mem: Memory, parentSlot: number): { slot: number; pid:
 }
 
 /** Fill a freshly claimed record; returns the new pid. */
-function procInit(mem: Memory, slot: number, parent: number): number {
+function procInit(mem: Memory, slot: TaskSlot, parent: number): number {
   const k = mem.k32;
   const b = procBase(mem.layout, slot);
   const pid = Atomics.add(k, mem.layout.procs.base + PROCS_HDR.lastPid, 1) + 1;
@@ -131,7 +146,7 @@ function procInit(mem: Memory, slot: number, parent: number): number {
  * Give back a slot claimed by procClaim whose process never ran (fork
  * failed after the claim). Entry: nothing else knows the slot yet.
  */
-export function procUnclaim(mem: Memory, slot: number): void {
+export function procUnclaim(mem: Memory, slot: TaskSlot): void {
   checkSlot(mem, slot, "procUnclaim");
   const b = procBase(mem.layout, slot);
   if (
@@ -147,7 +162,7 @@ export function procUnclaim(mem: Memory, slot: number): void {
  * change: processes exit through exitNotify (exit.ts), which also
  * reparents and wakes the parent.
  */
-export function procExit(mem: Memory, slot: number, code: number, signal: number): void {
+export function procExit(mem: Memory, slot: TaskSlot, code: number, signal: number): void {
   procSet(mem, slot, "exitCode", code & 0xff);
   procSet(mem, slot, "exitSignal", signal);
   procSet(mem, slot, "state", PROC_ZOMBIE);
@@ -159,7 +174,7 @@ export function procExit(mem: Memory, slot: number, code: number, signal: number
  *
  * @throws KernelPanic if the process is not a zombie
  */
-export function procFree(mem: Memory, slot: number): void {
+export function procFree(mem: Memory, slot: TaskSlot): void {
   checkSlot(mem, slot, "procFree");
   const k = mem.k32;
   const b = procBase(mem.layout, slot);
@@ -176,7 +191,7 @@ export function procFree(mem: Memory, slot: number): void {
  *
  * @returns true when this call freed the slot
  */
-export function procFreeIfDone(mem: Memory, slot: number): boolean {
+export function procFreeIfDone(mem: Memory, slot: TaskSlot): boolean {
   const k = mem.k32;
   const b = procBase(mem.layout, slot);
   if ((Atomics.load(k, b + PROC.done) & PROC_DONE_MACHINE) === 0) return false;
@@ -196,7 +211,8 @@ export function procFreeIfDone(mem: Memory, slot: number): boolean {
  */
 export function procRetiring(mem: Memory): number {
   let n = 0;
-  for (let slot = 2; slot < mem.layout.config.maxTasks; slot++) {
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const slot = asTaskSlot(i);
     const st = procGet(mem, slot, "state");
     if (st === PROC_REAPED || (st === PROC_ZOMBIE && procGet(mem, slot, "parentSlot") === 0)) n++;
   }

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { ENOENT, errnoName } from "../abi/errno.ts";
+import { ENOENT, errnoName, isErr } from "../abi/errno.ts";
 import { MM, mmBase, PROC_EXITING, PROC_TD_FILES, PROC_TD_MM } from "../abi/layout/mod.ts";
 import {
   type Access,
@@ -27,7 +27,7 @@ import {
   CAUSE_LOAD_ACCESS,
   CAUSE_STORE_ACCESS,
 } from "../abi/sv32.ts";
-import { PAGE_SHIFT, type Tid, type VirtAddr } from "../abi/types.ts";
+import { asTaskSlot, type MmId, PAGE_SHIFT, type VirtAddr } from "../abi/types.ts";
 import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
 import { persistPhys } from "../fs/dax_sync.ts";
@@ -65,7 +65,7 @@ import { exitRobustList } from "./futex_ops.ts";
 import { futexUnqueue } from "./futex_q.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
-import { procGet, procSet } from "./proc.ts";
+import { procGet, procMm, procSet } from "./proc.ts";
 import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
@@ -372,7 +372,7 @@ export function runProcess(
   klog: KernelLog = NO_KERNEL_LOG,
 ): ProcessResult {
   const mem = fs.mem;
-  const tid = s.tid as Tid;
+  const tid = asTaskSlot(s.tid);
   setCurrentTid(tid);
   let t: Task | null = null;
   let hart: Hart | null = null;
@@ -415,7 +415,7 @@ export function runProcess(
 
   /** Take the mm, files and registers clone left in the slot. */
   function startClone(s: CloneStart): [Task, ProcessEnv, Hart] {
-    const mm = procGet(mem, tid, "mm");
+    const mm = procMm(mem, tid);
     switchMm(mem, tid, mm);
     const files = VfsFiles.attach(fs, procGet(mem, tid, "fdTable"), mm);
     const task = newTask(s, procGet(mem, tid, "parent"), mm, files);
@@ -428,7 +428,7 @@ export function runProcess(
     return [task, e, h];
   }
 
-  function newTask(s: ProcessStart, parentPid: number, mm: number, files: VfsFiles): Task {
+  function newTask(s: ProcessStart, parentPid: number, mm: MmId, files: VfsFiles): Task {
     return new Task({
       mem,
       tid,
@@ -443,7 +443,7 @@ export function runProcess(
     });
   }
 
-  function newHart(e: ProcessEnv, mm: number): Hart {
+  function newHart(e: ProcessEnv, mm: MmId): Hart {
     // Tier 1 when the machine translates: this Worker's runtime (its translations outlive us).
     const jit = processJit(mem);
     const h = new Hart(jit !== null ? mem.physMemory! : mem.phys, e, {
@@ -461,7 +461,7 @@ export function runProcess(
   /** Allocate the mm and files, exec; null (reason set) when the process cannot start. */
   function startProcess(s: ExecStart): [Task, ProcessEnv, Hart] | null {
     const mm = mmAlloc(mem);
-    if (mm < 0) {
+    if (isErr(mm)) {
       reason = { code: 0, signal: SIGKILL, message: "out of memory: no mm slot or frame" };
       return null;
     }
@@ -529,7 +529,7 @@ export function runProcess(
     signalExit(mem, tid); // no more signals; the pending ones are dropped
     ipcExit(mem, tid); // SEM_UNDO when the group's last thread goes (Linux's exit_sem)
     enterKernel(mem, tid);
-    const mm = procGet(mem, tid, "mm");
+    const mm = procMm(mem, tid);
     consoleFlush(mem); // the process's partial output lines, before its files close
     if (t !== null) t.files.closeAll();
     else closeFilesOf(fs, procGet(mem, tid, "fdTable")); // a clone child that never started

@@ -18,7 +18,7 @@
  */
 
 import { TASK } from "../abi/layout/mod.ts";
-import type { Tid } from "../abi/types.ts";
+import type { TaskSlot } from "../abi/types.ts";
 import { fdPut } from "../fs/vfs.ts";
 import { finishTruncate } from "../fs/xipfs/xipfs_truncate.ts";
 import { pfnOfFlagsWord, putPage } from "../mm/memmap.ts";
@@ -35,7 +35,7 @@ import type { KernelFs } from "./fs_mount.ts";
  * will never run again (it acknowledged its kill); the calling thread is
  * the Machine's task and holds no lock.
  */
-export function recoverDeadTask(fs: KernelFs, tid: Tid): void {
+export function recoverDeadTask(fs: KernelFs, tid: TaskSlot): void {
   const { mem } = fs;
   const k = mem.k32;
   const pages = heldLocks(k, tid)

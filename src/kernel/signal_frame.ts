@@ -46,7 +46,7 @@ import {
   UCONTEXT,
 } from "../abi/signal.ts";
 import { SIGTASK } from "../abi/layout/signal.ts";
-import { asVirt } from "../abi/types.ts";
+import { asVirt, type MmId } from "../abi/types.ts";
 import type { Hart } from "../hw/hart.ts";
 import type { Memory } from "../hw/memory.ts";
 import { copyFromUser, copyToUser } from "../mm/uaccess.ts";
@@ -152,7 +152,7 @@ export function writeStackT(dv: DataView, off: number, s: AltStack): void {
  */
 export function setupRtFrame(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   tid: number,
   hart: Hart,
   sig: number,
@@ -211,7 +211,7 @@ export interface RestoredFrame {
  * @returns the mask and stack, or null for a bad frame (the caller forces
  *   SIGSEGV)
  */
-export function restoreRtFrame(mem: Memory, mm: number, hart: Hart): RestoredFrame | null {
+export function restoreRtFrame(mem: Memory, mm: MmId, hart: Hart): RestoredFrame | null {
   const frame = hart.x[REG_SP]! >>> 0;
   if (!accessOk(frame, RT_SIGFRAME_SIZE)) return null;
   const b = copyFromUser(mem, mm, asVirt(frame), RT_SIGFRAME_SIZE);

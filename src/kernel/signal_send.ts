@@ -60,7 +60,7 @@ import {
   TASK_STOPPED,
   TIF_SIGPENDING,
 } from "../abi/layout/signal.ts";
-import { asVirt } from "../abi/types.ts";
+import { asVirt, type MmId } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
 import { findVma, vmaStart } from "../mm/vma.ts";
@@ -560,7 +560,7 @@ export function faultInfo(sig: number, code: number, addr: number): KSigInfo {
  * was not allowed), SEGV_MAPERR when nothing is mapped there. Entry: no
  * lock held; takes mmap_lock for reading.
  */
-export function segvCode(mem: Memory, mm: number, va: number): number {
+export function segvCode(mem: Memory, mm: MmId, va: number): number {
   mmapReadLock(mem, mm);
   try {
     const v = va >>> 0 < TASK_SIZE ? findVma(mem, mm, asVirt(va)) : 0;

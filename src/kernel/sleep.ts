@@ -19,7 +19,7 @@
 import { ETIMEDOUT } from "../abi/errno.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
 import { SIGTASK, TIF_SIGPENDING } from "../abi/layout/signal.ts";
-import { asTid } from "../abi/types.ts";
+import { asTaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { killCheck, TASK_DEAD, taskState } from "../sync/current.ts";
 import { fatalSignalPending } from "./signal_send.ts";
@@ -36,7 +36,7 @@ export function sleepInterrupted(mem: Memory, tid: number, killable = false): bo
   const pending = killable
     ? fatalSignalPending(mem, tid)
     : (Atomics.load(mem.k32, sigTask(mem, tid) + SIGTASK.flags) & TIF_SIGPENDING) !== 0;
-  return pending || (tid >= 2 && taskState(mem.k32, asTid(tid)) === TASK_DEAD);
+  return pending || (tid >= 2 && taskState(mem.k32, asTaskSlot(tid)) === TASK_DEAD);
 }
 
 /**

@@ -111,6 +111,10 @@ export interface MachineStats {
     shared_installs: number;
     /** Translations killed by a write into their frame, or by the frame's reuse. */
     invalidations: number;
+    /** Arrivals in translated code at a word its translation had no block for. */
+    entry_misses: number;
+    /** Translations made again to give such an entry, recorded since, a block of its own. */
+    retranslations: number;
     /** Milliseconds spent translating (decode, lay out, emit). */
     translate_ms: number;
     /** Milliseconds spent compiling and instantiating translations. */
@@ -128,6 +132,8 @@ function jitStats(mem: Memory): MachineStats["jit"] {
     translations: c?.translations ?? 0,
     shared_installs: c?.sharedInstalls ?? 0,
     invalidations: c?.invalidations ?? 0,
+    entry_misses: c?.entryMisses ?? 0,
+    retranslations: c?.retranslations ?? 0,
     translate_ms: Math.round(c?.emitMs ?? 0),
     compile_ms: Math.round(c?.compileMs ?? 0),
   };

@@ -24,7 +24,8 @@ import { EAGAIN, EINVAL, EPERM } from "../abi/errno.ts";
 import { PROC_FREE, PROC_REAPED, RLIM32_INFINITY } from "../abi/layout/mod.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import type { Memory } from "../hw/memory.ts";
-import { procGet, procSet } from "./proc.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
+import { procGet, procSet, procSlot } from "./proc.ts";
 import { RLIM_INFINITY } from "./rlimit.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
@@ -33,13 +34,13 @@ import { userWrite } from "./uaccess_task.ts";
 /** (uid_t)-1: "leave unchanged" for setreuid and setresuid, invalid for setuid. */
 const NO_UID = 0xffff_ffff;
 
-const ids = (mem: Memory, slot: number): [number, number, number] => [
+const ids = (mem: Memory, slot: TaskSlot): [number, number, number] => [
   procGet(mem, slot, "ruid") >>> 0,
   procGet(mem, slot, "euid") >>> 0,
   procGet(mem, slot, "suid") >>> 0,
 ];
 
-function setIds(mem: Memory, slot: number, r: number, e: number, s: number): void {
+function setIds(mem: Memory, slot: TaskSlot, r: number, e: number, s: number): void {
   procSet(mem, slot, "ruid", r | 0);
   procSet(mem, slot, "euid", e | 0);
   procSet(mem, slot, "suid", s | 0);
@@ -50,10 +51,10 @@ function setIds(mem: Memory, slot: number, r: number, e: number, s: number): voi
  * and (a new process) the RLIMIT_NPROC of the parent's process. Entry: the
  * child's slot is claimed and not yet started.
  */
-export function credFork(mem: Memory, parent: number, child: number): void {
+export function credFork(mem: Memory, parent: TaskSlot, child: TaskSlot): void {
   const [r, e, s] = ids(mem, parent);
   setIds(mem, child, r, e, s);
-  const leader = procGet(mem, parent, "leader");
+  const leader = procSlot(mem, parent, "leader");
   procSet(mem, child, "nprocCur", procGet(mem, leader, "nprocCur"));
   procSet(mem, child, "nprocMax", procGet(mem, leader, "nprocMax"));
 }
@@ -83,7 +84,8 @@ export const capable = (t: Task): boolean => procGet(t.mem, t.slot, "euid") === 
 /** Tasks whose real uid is `uid` and that are not yet reaped (Linux's ucounts processes). */
 function tasksOf(mem: Memory, uid: number): number {
   let n = 0;
-  for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     const st = procGet(mem, s, "state");
     if (st !== PROC_FREE && st !== PROC_REAPED && procGet(mem, s, "ruid") >>> 0 === uid) n++;
   }

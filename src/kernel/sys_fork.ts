@@ -7,7 +7,7 @@
  * @module
  */
 
-import { EFAULT, EINVAL, EPERM, ESRCH } from "../abi/errno.ts";
+import { asErrno, EFAULT, EINVAL, EPERM, type Errno, ESRCH, isErr } from "../abi/errno.ts";
 import { PROC_FREE, PROC_REAPED, PROC_ZOMBIE } from "../abi/layout/mod.ts";
 import * as nr from "../abi/syscall_nr.ts";
 import { withTasklist } from "./exit.ts";
@@ -19,6 +19,7 @@ import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 import { userWrite } from "./uaccess_task.ts";
 import { doWait, wait4Sel, waitidSel, type WaitResult, type WaitSel, WEXITED } from "./wait.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 
 /**
  * clone(flags, newsp, ptid, tls, ctid). Entry: no lock held (a syscall).
@@ -116,13 +117,14 @@ export function sysWaitid(
 }
 
 /** The slot of live process `pid` (any state but free and reaped), or -ESRCH. Entry: tasklist lock. */
-function slotOfPid(t: Task, pid: number): number {
-  for (let s = 2; s < t.mem.layout.config.maxTasks; s++) {
+function slotOfPid(t: Task, pid: number): TaskSlot | Errno {
+  for (let i = 2; i < t.mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     const st = procGet(t.mem, s, "state");
     if (st === PROC_FREE || st === PROC_REAPED || procGet(t.mem, s, "leader") !== s) continue;
     if (procGet(t.mem, s, "pid") === pid) return s;
   }
-  return -ESRCH;
+  return asErrno(-ESRCH);
 }
 
 /**
@@ -141,7 +143,7 @@ export function sysSetpgid(t: Task, pid: number, pgid: number): number {
   const mem = t.mem;
   return withTasklist(mem, () => {
     const target = pid === 0 ? t.leader : slotOfPid(t, pid);
-    if (target < 0) return target;
+    if (isErr(target)) return target;
     if (target !== t.leader && procGet(mem, target, "parentSlot") !== t.leader) return -ESRCH;
     const sid = procGet(mem, t.leader, "sid");
     if (procGet(mem, target, "sid") !== sid) return -EPERM;
@@ -150,7 +152,8 @@ export function sysSetpgid(t: Task, pid: number, pgid: number): number {
     const group = pgid === 0 ? tpid : pgid;
     if (group !== tpid) {
       let exists = false;
-      for (let s = 2; s < mem.layout.config.maxTasks && !exists; s++) {
+      for (let i = 2; i < mem.layout.config.maxTasks && !exists; i++) {
+        const s = asTaskSlot(i);
         const st = procGet(mem, s, "state");
         exists = st !== PROC_FREE && st !== PROC_REAPED && st !== PROC_ZOMBIE &&
           procGet(mem, s, "pgid") === group && procGet(mem, s, "sid") === sid;
@@ -168,7 +171,7 @@ function getIdOf(t: Task, pid: number, field: "pgid" | "sid"): number {
   if (pid === 0) return procGet(t.mem, t.leader, field);
   return withTasklist(t.mem, () => {
     const s = slotOfPid(t, pid);
-    return s < 0 ? s : procGet(t.mem, s, field);
+    return isErr(s) ? s : procGet(t.mem, s, field);
   });
 }
 
@@ -198,7 +201,8 @@ export function sysSetsid(t: Task): number {
   const mem = t.mem;
   return withTasklist(mem, () => {
     const pid = t.tgid;
-    for (let s = 2; s < mem.layout.config.maxTasks; s++) {
+    for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+      const s = asTaskSlot(i);
       const st = procGet(mem, s, "state");
       if (st === PROC_FREE || st === PROC_REAPED || procGet(mem, s, "leader") !== s) continue;
       if (procGet(mem, s, "pgid") === pid) return -EPERM;

@@ -100,6 +100,7 @@ import {
   sockTakeError,
   sockWord,
 } from "./unix_sock.ts";
+import { asIno, asInodeSlot } from "../abi/types.ts";
 
 /** Permission bits of a socket node bind makes: 0777 under the default umask 022. */
 const SOCK_NODE_MODE = 0o755;
@@ -141,11 +142,11 @@ function readName(t: Task, va: number, len: number, forBind: boolean): SockName 
   const proc = t.files.proc;
   if (!forBind) {
     const ino = vfsSocketLookup(proc, name);
-    return ino < 0 ? ino : { kind: "path", ino, slot: 0, addr };
+    return ino < 0 ? ino : { kind: "path", ino: asIno(ino), slot: asInodeSlot(0), addr };
   }
   const ino = vfsMknod(proc, name, S_IFSOCK | SOCK_NODE_MODE);
   if (ino < 0) return ino === -EEXIST ? -EADDRINUSE : ino;
-  const ip = proc.fs.iget(ino as never);
+  const ip = proc.fs.iget(asIno(ino));
   if (typeof ip === "number") return ip;
   return { kind: "path", ino: ip.ino, slot: ip.slot, addr };
 }
@@ -154,7 +155,7 @@ function readName(t: Task, va: number, len: number, forBind: boolean): SockName 
 function putName(t: Task, name: SockName): void {
   if (name.kind === "path" && name.slot !== 0) {
     const fs = t.files.proc.fs;
-    fs.iput(fs.handle(name.ino as never, name.slot));
+    fs.iput(fs.handle(name.ino, name.slot));
   }
 }
 

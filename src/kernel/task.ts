@@ -10,11 +10,11 @@
  * @module
  */
 
-import type { Tid } from "../abi/types.ts";
+import type { MmId, TaskSlot } from "../abi/types.ts";
 import type { ExecResult } from "./exec_types.ts";
 import type { Memory } from "../hw/memory.ts";
 import type { FileGlue } from "./files.ts";
-import { procGet } from "./proc.ts";
+import { procGet, procSlot } from "./proc.ts";
 import { defaultRlimits, type Rlimits } from "./rlimit.ts";
 import { TaskSignals } from "./signal_task.ts";
 
@@ -58,10 +58,10 @@ export interface ProcessHost {
 /** Construction parameters of a Task. */
 export interface TaskInit {
   mem: Memory;
-  tid: Tid;
+  tid: TaskSlot;
   pid: number;
   parentPid: number;
-  mm: number;
+  mm: MmId;
   files: FileGlue;
   /** performance.timeOrigin + performance.now() at Machine boot: CLOCK_MONOTONIC's zero. */
   bootMs: number;
@@ -75,18 +75,18 @@ export interface TaskInit {
 
 export class Task {
   readonly mem: Memory;
-  readonly tid: Tid;
-  /** Process slot: equal to the tid (one process per task). */
-  readonly slot: number;
+  readonly tid: TaskSlot;
+  /** Process slot: the same TaskSlot as `tid` (one process per task). */
+  readonly slot: TaskSlot;
   /** The task's own id: the pid of a process, the tid of a thread (gettid); see takeOver. */
   pid: number;
   /** Its thread group's id, the leader's pid (getpid). */
   readonly tgid: number;
   /** Slot of its thread group's leader (its own slot for a leader); see takeOver. */
-  leader: number;
+  leader: TaskSlot;
   /** The parent's pid when the process started (getppid reads the live record). */
   readonly parentPid: number;
-  mm: number;
+  mm: MmId;
   readonly files: FileGlue;
   readonly bootMs: number;
   readonly klog: KernelLog;
@@ -118,7 +118,7 @@ export class Task {
     this.slot = init.tid;
     this.pid = init.pid;
     this.tgid = procGet(init.mem, init.tid, "tgid") || init.pid;
-    this.leader = procGet(init.mem, init.tid, "leader") || init.tid;
+    this.leader = procSlot(init.mem, init.tid, "leader") || init.tid;
     this.parentPid = init.parentPid;
     this.mm = init.mm;
     this.files = init.files;

@@ -67,7 +67,7 @@ import {
   POLLWRBAND,
   POLLWRNORM,
 } from "../abi/poll.ts";
-import { PAGE_SIZE } from "../abi/types.ts";
+import { type Ino, type InodeSlot, PAGE_SIZE } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { ANON_SOCKET, type AnonFileOps, registerAnonOps } from "../fs/anon_file.ts";
 import type { OpenFile } from "../fs/file_table.ts";
@@ -428,7 +428,10 @@ export function sockPoll(mem: Memory, id: number): number {
  * state; takes no lock (read and write lock as sockRecv and sockSend;
  * release drops the inode reference after the SOCK lock).
  */
-export function registerSocketOps(mem: Memory, iput: (ino: number, slot: number) => void): void {
+export function registerSocketOps(
+  mem: Memory,
+  iput: (ino: Ino, slot: InodeSlot) => void,
+): void {
   const ops: AnonFileOps = {
     read(f: OpenFile, dst: Uint8Array): number {
       const r = sockRecv(mem, f.islot, dst, 0, f.flags);

@@ -75,6 +75,7 @@ import {
 import type { Memory } from "../hw/memory.ts";
 import { LockClass, mutexLock, mutexUnlock, withNoKill } from "../sync/mod.ts";
 import { type PageRing, ringFree } from "./page_ring.ts";
+import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../abi/types.ts";
 
 /** SOCK.flags bits. */
 export const SOCKF_RD_SHUT = 1;
@@ -98,7 +99,7 @@ if (SOCK_MAX > SLOT_MASK + 1) throw new KernelPanic("unix_sock", "socket slots d
 
 /** A socket name as bind, connect and sendto resolve it. */
 export type SockName =
-  | { kind: "path"; ino: number; slot: number; addr: Uint8Array }
+  | { kind: "path"; ino: Ino; slot: InodeSlot; addr: Uint8Array }
   | { kind: "abstract"; addr: Uint8Array }
   | { kind: "autobind" };
 
@@ -458,14 +459,14 @@ export function sockShutdown(mem: Memory, id: number, how: number): number {
  * @returns the path inode (number, slot) the socket held a reference on,
  *   for the caller to drop after the lock; null when none
  */
-export function sockRelease(mem: Memory, id: number): { ino: number; slot: number } | null {
+export function sockRelease(mem: Memory, id: number): { ino: Ino; slot: InodeSlot } | null {
   const s = new Socks(mem);
   return s.locked(() => {
     const r = s.of(id);
     if (r < 0) throw new KernelPanic("sockRelease", `socket ${id} does not exist`);
     const name = s.k[r + SOCK.nameIno] === 0
       ? null
-      : { ino: s.k[r + SOCK.nameIno]!, slot: s.k[r + SOCK.nameSlot]! };
+      : { ino: asIno(s.k[r + SOCK.nameIno]!), slot: asInodeSlot(s.k[r + SOCK.nameSlot]!) };
     releaseLocked(s, r);
     return name;
   });

@@ -31,7 +31,7 @@ import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { MM, mmBase } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { SYS_rt_sigreturn } from "../abi/signal.ts";
-import { asVirt, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asVirt, type MmId, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { setPte, VM_FAULT_NOPAGE, VM_FAULT_OOM } from "../mm/fault.ts";
 import { mmapWriteLock, mmapWriteUnlock, vdsoPagePfn } from "../mm/mm.ts";
@@ -86,7 +86,7 @@ export const vdsoFrame = (mem: Memory): number => vdsoPagePfn(mem);
  *
  * @returns its address, or -ENOMEM (no room, no VMA slot, no frame)
  */
-export function installVdso(mem: Memory, mm: number): number {
+export function installVdso(mem: Memory, mm: MmId): number {
   if (vdsoPfn(mem) < 0) return -ENOMEM;
   mmapWriteLock(mem, mm);
   try {
@@ -102,7 +102,7 @@ export function installVdso(mem: Memory, mm: number): number {
       0,
       VMOPS_VDSO,
     );
-    if (v < 0) return v;
+    if (isErr(v)) return v;
     vmaLink(mem, mm, v);
     mem.k32[mmBase(mem.layout, mm) + MM.vdso] = addr;
     return addr;
@@ -112,7 +112,7 @@ export function installVdso(mem: Memory, mm: number): number {
 }
 
 /** The address a handler returns to in `mm` (0 when the mm has no vDSO). */
-export function vdsoSigreturn(mem: Memory, mm: number): number {
+export function vdsoSigreturn(mem: Memory, mm: MmId): number {
   const base = Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.vdso) >>> 0;
   return base === 0 ? 0 : base + VDSO_SIGRETURN_OFFSET;
 }

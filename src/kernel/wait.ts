@@ -30,6 +30,7 @@ import { waitContinued, waitStopped } from "./signal_send.ts";
 import { sigGroup, taskField } from "./signal_state.ts";
 import { sleepOnWord } from "./sleep.ts";
 import type { Task } from "./task.ts";
+import type { TaskSlot } from "../abi/types.ts";
 
 // Options (include/uapi/linux/wait.h).
 export const WNOHANG = 0x1;
@@ -110,7 +111,7 @@ export function waitidSel(t: Task, idtype: number, id: number, options: number):
 }
 
 /** Whether child `slot` is one the wait is about (Linux's eligible_child). */
-function eligible(t: Task, slot: number, sel: WaitSel, options: number): boolean {
+function eligible(t: Task, slot: TaskSlot, sel: WaitSel, options: number): boolean {
   const mem = t.mem;
   if (sel.type === P_PID && procGet(mem, slot, "pid") !== sel.id) return false;
   if (sel.type === P_PGID && procGet(mem, slot, "pgid") !== sel.id) return false;
@@ -120,7 +121,7 @@ function eligible(t: Task, slot: number, sel: WaitSel, options: number): boolean
 }
 
 /** The result for zombie `slot`. */
-function zombieResult(t: Task, slot: number): WaitResult {
+function zombieResult(t: Task, slot: TaskSlot): WaitResult {
   const mem = t.mem;
   const pid = procGet(mem, slot, "pid");
   const sig = procGet(mem, slot, "exitSignal");
@@ -134,7 +135,7 @@ function zombieResult(t: Task, slot: number): WaitResult {
  * WNOWAIT (Linux's wait_task_stopped / wait_task_continued). Entry:
  * tasklist lock held.
  */
-function jobResult(t: Task, slot: number, options: number): WaitResult | null {
+function jobResult(t: Task, slot: TaskSlot, options: number): WaitResult | null {
   const g = taskField(t.mem, slot, "group");
   if (g === 0) return null;
   const consume = (options & WNOWAIT) === 0;

@@ -41,11 +41,13 @@ import { KernelPanic } from "../abi/panic.ts";
 import {
   asPte,
   asVirt,
+  type MmId,
   PAGE_SIZE,
   pageRoundDown,
   type Pfn,
   type Pte,
   type VirtAddr,
+  type VmaId,
 } from "../abi/types.ts";
 import { type Memory, statAdd } from "../hw/memory.ts";
 import { allocFrameReclaim, withReclaim } from "./frame_alloc.ts";
@@ -153,7 +155,7 @@ export const STACK_GUARD_GAP = 256 * PAGE_SIZE;
  * @returns 0, or one of VM_FAULT_SIGSEGV (no VMA or not allowed),
  *   VM_FAULT_SIGBUS (the file cannot supply the page), VM_FAULT_OOM
  */
-export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
+export function handleMmFault(mem: Memory, mm: MmId, va: VirtAddr, access: Access): number {
   for (let tries = 0;; tries++) {
     mmapReadLock(mem, mm);
     let r: number;
@@ -181,7 +183,7 @@ export function handleMmFault(mem: Memory, mm: number, va: VirtAddr, access: Acc
  * @returns 0, VM_FAULT_EXPAND_STACK, or one of VM_FAULT_SIGSEGV,
  *   VM_FAULT_SIGBUS, VM_FAULT_OOM
  */
-export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, access: Access): number {
+export function handleMmFaultLocked(mem: Memory, mm: MmId, va: VirtAddr, access: Access): number {
   if (va >= TASK_SIZE) return VM_FAULT_SIGSEGV;
   const vma = findVma(mem, mm, va);
   if (vma === 0) return VM_FAULT_SIGSEGV;
@@ -225,7 +227,7 @@ export function handleMmFaultLocked(mem: Memory, mm: number, va: VirtAddr, acces
  *
  * @returns 0 (also when someone else already grew it), or -ENOMEM
  */
-export function expandStackUnlocked(mem: Memory, mm: number, va: VirtAddr): number {
+export function expandStackUnlocked(mem: Memory, mm: MmId, va: VirtAddr): number {
   mmapWriteLock(mem, mm);
   try {
     const v = findVma(mem, mm, va);
@@ -271,7 +273,7 @@ function handlePteFault(vmf: MutableVmFault): number {
 }
 
 /** Leaf bits for a fresh PTE of `vma`, writable or not. */
-function leafBits(mem: Memory, vma: number, writable: boolean): number {
+function leafBits(mem: Memory, vma: VmaId, writable: boolean): number {
   const flags = vmaFlags(mem, vma);
   return PTE_V | PTE_U | PTE_A | (writable ? PTE_D : 0) |
     vmPteBits(flags, writable);
@@ -360,7 +362,7 @@ function doAnonymousPage(vmf: MutableVmFault): number {
  * (Linux's vm_normal_page): pte_special PTEs (VM_MIXEDMAP frames without a
  * struct page, VM_PFNMAP), the zero page, and any pfn without a struct page.
  */
-export function vmNormalPage(mem: Memory, vma: number, pte: Pte): Pfn | null {
+export function vmNormalPage(mem: Memory, vma: VmaId, pte: Pte): Pfn | null {
   if (pteIsSpecial(pte)) return null;
   const pfn = pteToPfn(pte);
   if (pfn === zeroPfn(mem)) return null;
@@ -576,8 +578,8 @@ function finishFault(vmf: MutableVmFault): number {
  */
 export function insertMixed(
   mem: Memory,
-  mm: number,
-  vma: number,
+  mm: MmId,
+  vma: VmaId,
   va: VirtAddr,
   pfn: Pfn,
   writable: boolean,

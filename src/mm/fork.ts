@@ -45,8 +45,9 @@
 
 import { PTE_D, PTE_W, pteIsTable, PTES_PER_TABLE, pteToPfn, px } from "../abi/sv32.ts";
 import { MM, mmBase } from "../abi/layout/mod.ts";
+import { asErrno, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asPte, asVirt, PAGE_SIZE, type VirtAddr } from "../abi/types.ts";
+import { asPte, asVirt, type MmId, PAGE_SIZE, type VirtAddr, type VmaId } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { withReclaim } from "./frame_alloc.ts";
 import { vmNormalPage } from "./fault.ts";
@@ -97,7 +98,7 @@ export const isCowMapping = (flags: number): boolean =>
   (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
 
 /** Whether fork copies the PTEs of a VMA, or the child refaults them (vma_needs_copy). */
-export function vmaNeedsCopy(mem: Memory, v: number): boolean {
+export function vmaNeedsCopy(mem: Memory, v: VmaId): boolean {
   const flags = vmaFlags(mem, v);
   if ((flags & (VM_MIXEDMAP | VM_PFNMAP)) !== 0) return true;
   return vmaFile(mem, v) === 0 || (flags & VM_SHARED) === 0;
@@ -120,9 +121,9 @@ export interface ForkStats {
  *
  * @returns the new mm slot, or -ENOMEM (no mm slot, VMA slot or frame)
  */
-export function dupMm(mem: Memory, oldMm: number, stats?: ForkStats): number {
+export function dupMm(mem: Memory, oldMm: MmId, stats?: ForkStats): MmId | Errno {
   const mm = mmAlloc(mem);
-  if (mm < 0) return mm;
+  if (isErr(mm)) return mm;
   const s = stats ?? { ptes: 0, counted: 0, wrprotected: 0 };
   let r: number;
   mmapWriteLock(mem, oldMm);
@@ -136,13 +137,13 @@ export function dupMm(mem: Memory, oldMm: number, stats?: ForkStats): number {
   }
   if (r < 0) {
     mmPut(mem, mm); // exitMmap undoes whatever was copied
-    return r;
+    return asErrno(r);
   }
   return mm;
 }
 
 /** dupMm's copy. Entry: oldMm's mmap_lock held for writing; `mm` is new and private. */
-function dupMmap(mem: Memory, mm: number, oldMm: number, s: ForkStats): number {
+function dupMmap(mem: Memory, mm: MmId, oldMm: MmId, s: ForkStats): number {
   const k32 = mem.k32;
   const nb = mmBase(mem.layout, mm), ob = mmBase(mem.layout, oldMm);
   downWrite(k32, nb + MM.mmapLock, LockClass.MMAP_LOCK, CHILD);
@@ -159,7 +160,7 @@ function dupMmap(mem: Memory, mm: number, oldMm: number, s: ForkStats): number {
         vmaPgoff(mem, v),
         vmaOpsId(mem, v),
       );
-      if (n < 0) return n;
+      if (isErr(n)) return n;
       vmaLink(mem, mm, n);
       if (vmaFile(mem, n) !== 0) vmOps(vmaOpsId(mem, n))?.open?.(mem, n, v);
       if (!vmaNeedsCopy(mem, v)) continue;
@@ -181,9 +182,9 @@ function dupMmap(mem: Memory, mm: number, oldMm: number, s: ForkStats): number {
  */
 export function copyPageRange(
   mem: Memory,
-  mm: number,
-  oldMm: number,
-  v: number,
+  mm: MmId,
+  oldMm: MmId,
+  v: VmaId,
   s: ForkStats,
 ): number {
   const p32 = physWords(mem);
@@ -216,9 +217,9 @@ export function copyPageRange(
  */
 function copyHugePmd(
   mem: Memory,
-  mm: number,
-  oldMm: number,
-  v: number,
+  mm: MmId,
+  oldMm: MmId,
+  v: VmaId,
   va: VirtAddr,
   s: ForkStats,
 ): void {
@@ -244,9 +245,9 @@ function copyHugePmd(
 /** Copy [start, end) within one 4 MiB table. Takes both page-table locks. */
 function copyPteRange(
   mem: Memory,
-  mm: number,
-  oldMm: number,
-  v: number,
+  mm: MmId,
+  oldMm: MmId,
+  v: VmaId,
   start: VirtAddr,
   end: VirtAddr,
   srcTable: number,

@@ -44,7 +44,7 @@ import {
   pteIsTable,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { asVirt, PAGE_MASK, PAGE_SIZE, type Pfn, type Pte } from "../abi/types.ts";
+import { asVirt, type MmId, PAGE_MASK, PAGE_SIZE, type Pfn, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { currentTid } from "../sync/mod.ts";
 import { expandStackUnlocked, handleMmFaultLocked, VM_FAULT_EXPAND_STACK } from "./fault.ts";
@@ -87,7 +87,7 @@ export function unpinUserPages(mem: Memory, pfns: readonly Pfn[]): void {
  *
  * @returns the pfn, or -EFAULT
  */
-function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn | Errno {
+function pinOneLocked(mem: Memory, mm: MmId, va: number, access: Access): Pfn | Errno {
   const p32 = physWords(mem);
   for (let tries = 0; tries < MAX_RETRIES; tries++) {
     const w = walk(mem, mm, asVirt(va), false);
@@ -135,7 +135,7 @@ function pinOneLocked(mem: Memory, mm: number, va: number, access: Access): Pfn 
  */
 export function getUserPages(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   va: number,
   nrPages: number,
   write: boolean,
@@ -147,7 +147,7 @@ export function getUserPages(
 
 function pinLocked(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   va: number,
   nrPages: number,
   write: boolean,
@@ -215,7 +215,7 @@ function pinOneFast(
  */
 export function getUserPagesFast(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   va: number,
   nrPages: number,
   write: boolean,

@@ -47,7 +47,16 @@ import {
   PTE_W,
   pteToPfn,
 } from "../abi/sv32.ts";
-import { asPfn, asVirt, PAGE_SHIFT, type Pfn, type Pte, type VirtAddr } from "../abi/types.ts";
+import {
+  asPfn,
+  asVirt,
+  type MmId,
+  PAGE_SHIFT,
+  type Pfn,
+  type Pte,
+  type VirtAddr,
+  type VmaId,
+} from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { noteDeviceMapped } from "./devmap.ts";
 import { VM_FAULT_NOPAGE } from "./fault.ts";
@@ -99,7 +108,7 @@ const pmdSame = (a: Pte, b: Pte): boolean => ((a ^ b) & ~(PTE_A | PTE_D)) === 0;
  * that is a multiple of 4 MiB, and it is not a write to a private mapping
  * (COW works page by page). Entry: mmap_lock held.
  */
-export function hugeFaultSuitable(mem: Memory, vma: number, va: number, access: Access): boolean {
+export function hugeFaultSuitable(mem: Memory, vma: VmaId, va: number, access: Access): boolean {
   if (vmaIsAnon(mem, vma)) return false;
   const ops = vmOps(vmaOpsId(mem, vma));
   if (ops?.hugeFault === undefined) return false;
@@ -110,7 +119,7 @@ export function hugeFaultSuitable(mem: Memory, vma: number, va: number, access: 
 }
 
 /** The VmFault a hugeFault callback is given: the aligned address and the root entry. */
-function hugeVmf(mem: Memory, mm: number, vma: number, va: number, access: Access): VmFault {
+function hugeVmf(mem: Memory, mm: MmId, vma: VmaId, va: number, access: Access): VmFault {
   const haddr = hugeAlign(va);
   const w1 = pmdWord(mem, mm, haddr);
   return {
@@ -137,8 +146,8 @@ function hugeVmf(mem: Memory, mm: number, vma: number, va: number, access: Acces
  */
 export function handleHugePmd(
   mem: Memory,
-  mm: number,
-  vma: number,
+  mm: MmId,
+  vma: VmaId,
   va: VirtAddr,
   access: Access,
 ): number {
@@ -186,8 +195,8 @@ export function handleHugePmd(
  */
 export function insertPfnPmd(
   mem: Memory,
-  mm: number,
-  vma: number,
+  mm: MmId,
+  vma: VmaId,
   haddr: VirtAddr,
   pfn: Pfn,
   writable: boolean,
@@ -234,7 +243,7 @@ export function insertPfnPmd(
  * Entry: mmap_lock held (read or write) or the i_mmap lock of the mapped
  * file; no page_table_lock.
  */
-export function splitHugePmd(mem: Memory, mm: number, va: number): void {
+export function splitHugePmd(mem: Memory, mm: MmId, va: number): void {
   const w1 = pmdWord(mem, mm, asVirt(va));
   ptlLock(mem, mm);
   let zapped = false;

@@ -16,7 +16,7 @@
 
 import { asErrno, EFAULT, EINVAL, type Errno, isErr } from "../abi/errno.ts";
 import { ACCESS_READ, pteIsLeaf, pteToPfn } from "../abi/sv32.ts";
-import { asPte, asVirt, PAGE_SIZE, type Pfn } from "../abi/types.ts";
+import { asPte, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "./fault.ts";
 import { pfnIsDevice } from "./memmap.ts";
@@ -38,7 +38,7 @@ export function setMemoryFailureHook(h: MemoryFailureHook): void {
  *
  * @returns the pfn, or -EFAULT when nothing can be mapped there
  */
-function frameAt(mem: Memory, mm: number, va: number): Pfn | Errno {
+function frameAt(mem: Memory, mm: MmId, va: number): Pfn | Errno {
   const p32 = physWords(mem);
   for (let tries = 0; tries < 8; tries++) {
     const w = walk(mem, mm, asVirt(va), false);
@@ -61,7 +61,7 @@ function frameAt(mem: Memory, mm: number, va: number): Pfn | Errno {
  * @returns 0, -EFAULT (a page that cannot be mapped), -EINVAL (a RAM page,
  *   or no handler installed)
  */
-export function madviseHwpoison(mem: Memory, mm: number, addr: number, end: number): number {
+export function madviseHwpoison(mem: Memory, mm: MmId, addr: number, end: number): number {
   if (hook === null) return -EINVAL;
   const pfns: Pfn[] = [];
   for (let va = addr; va < end; va += PAGE_SIZE) {

@@ -12,11 +12,11 @@
  * @module
  */
 
-import { ENOMEM, isErr } from "../abi/errno.ts";
+import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { MM, MM_DYING, MM_FREE, MM_LIVE, MM_WORDS, mmBase, MMG } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { PTE_D, pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
-import { asPfn, asVirt, type Pfn, type Pte } from "../abi/types.ts";
+import { asMmId, asPfn, asVirt, type MmId, type Pfn, type Pte } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { allocFrame, allocFrameReclaim } from "./frame_alloc.ts";
 import {
@@ -58,10 +58,10 @@ if (MM.pageTableLock - MM.mmapLock < RWSEM_WORDS || MM.vmaHead - MM.pageTableLoc
   throw new KernelPanic("mm", "MM record leaves too few words for the locks");
 }
 
-const mw = (mem: Memory, mm: number, field: number): number => mmBase(mem.layout, mm) + field;
+const mw = (mem: Memory, mm: MmId, field: number): number => mmBase(mem.layout, mm) + field;
 
 /** Read a field of mm `mm` (atomically; counters change under no lock). */
-export const mmField = (mem: Memory, mm: number, field: number): number =>
+export const mmField = (mem: Memory, mm: MmId, field: number): number =>
   Atomics.load(mem.k32, mw(mem, mm, field));
 
 // ---------------------------------------------------------------------------
@@ -113,9 +113,9 @@ export function mmGauges(mem: Memory): { pagetableFrames: number; anonFrames: nu
  * MMAP_LOCK held (i_rwsem may be); returns with it held for reading (drop it
  * with mmapReadUnlock).
  */
-export const mmapReadLock = (mem: Memory, mm: number): void =>
+export const mmapReadLock = (mem: Memory, mm: MmId): void =>
   downRead(mem.k32, mw(mem, mm, MM.mmapLock), LockClass.MMAP_LOCK);
-export const mmapReadUnlock = (mem: Memory, mm: number): void =>
+export const mmapReadUnlock = (mem: Memory, mm: MmId): void =>
   upRead(mem.k32, mw(mem, mm, MM.mmapLock));
 /**
  * mmap_lock for writing (mmap, munmap, mprotect, brk, exit). The section is
@@ -123,11 +123,11 @@ export const mmapReadUnlock = (mem: Memory, mm: number): void =>
  * them and moves PTEs in steps no lock records, so a killed task stops
  * before taking the lock or when it releases it, never half-way through.
  */
-export function mmapWriteLock(mem: Memory, mm: number): void {
+export function mmapWriteLock(mem: Memory, mm: MmId): void {
   downWrite(mem.k32, mw(mem, mm, MM.mmapLock), LockClass.MMAP_LOCK);
   noKillEnter();
 }
-export function mmapWriteUnlock(mem: Memory, mm: number): void {
+export function mmapWriteUnlock(mem: Memory, mm: MmId): void {
   noKillExit();
   upWrite(mem.k32, mw(mem, mm, MM.mmapLock));
 }
@@ -136,9 +136,9 @@ export function mmapWriteUnlock(mem: Memory, mm: number): void {
  * inside PAGE_TABLE held (no inode-cache, page-cache or leaf lock); returns
  * with it held.
  */
-export const ptlLock = (mem: Memory, mm: number): void =>
+export const ptlLock = (mem: Memory, mm: MmId): void =>
   mutexLock(mem.k32, mw(mem, mm, MM.pageTableLock), LockClass.PAGE_TABLE);
-export const ptlUnlock = (mem: Memory, mm: number): void =>
+export const ptlUnlock = (mem: Memory, mm: MmId): void =>
   mutexUnlock(mem.k32, mw(mem, mm, MM.pageTableLock));
 
 // ---------------------------------------------------------------------------
@@ -150,17 +150,18 @@ export const ptlUnlock = (mem: Memory, mm: number): void =>
  *
  * @returns the mm slot (>= 1), or -ENOMEM when no slot or frame is free
  */
-export function mmAlloc(mem: Memory): number {
+export function mmAlloc(mem: Memory): MmId | Errno {
   const k32 = mem.k32;
   const n = mem.layout.config.maxTasks;
-  for (let mm = 1; mm < n; mm++) {
+  for (let slot = 1; slot < n; slot++) {
+    const mm = asMmId(slot);
     if (Atomics.compareExchange(k32, mw(mem, mm, MM.state), MM_FREE, MM_DYING) !== MM_FREE) {
       continue;
     }
     const root = allocFrameReclaim(mem, { zero: true }); // no lock held: reclaim may run
     if (isErr(root)) {
       Atomics.store(k32, mw(mem, mm, MM.state), MM_FREE);
-      return -ENOMEM;
+      return asErrno(-ENOMEM);
     }
     setPageFlag(mem, root, PG_pagetable);
     const b = mmBase(mem.layout, mm);
@@ -175,11 +176,11 @@ export function mmAlloc(mem: Memory): number {
     Atomics.store(k32, b + MM.state, MM_LIVE);
     return mm;
   }
-  return -ENOMEM;
+  return asErrno(-ENOMEM);
 }
 
 /** Take a user reference (a new thread sharing the mm). */
-export function mmGet(mem: Memory, mm: number): void {
+export function mmGet(mem: Memory, mm: MmId): void {
   if (Atomics.add(mem.k32, mw(mem, mm, MM.users), 1) <= 0) {
     throw new KernelPanic("mmGet", `mm ${mm} has no users`);
   }
@@ -189,14 +190,14 @@ export function mmGet(mem: Memory, mm: number): void {
  * Drop a user reference; the last one tears the mm down (exitMmap). Entry:
  * the calling task no longer runs the mm in user mode; no lock held.
  */
-export function mmPut(mem: Memory, mm: number): void {
+export function mmPut(mem: Memory, mm: MmId): void {
   const left = Atomics.sub(mem.k32, mw(mem, mm, MM.users), 1) - 1;
   if (left < 0) throw new KernelPanic("mmPut", `mm ${mm} users underflow`);
   if (left === 0) exitMmap(mem, mm);
 }
 
 /** Set the top of the mmap search area (exec, below the stack). Entry: mmap_lock write. */
-export function setMmapBase(mem: Memory, mm: number, base: number): void {
+export function setMmapBase(mem: Memory, mm: MmId, base: number): void {
   mem.k32[mw(mem, mm, MM.mmapBase)] = base;
 }
 
@@ -210,7 +211,7 @@ export function setMmapBase(mem: Memory, mm: number, base: number): void {
  * PG_dirty so writeback sees it (Linux's zap_pte_range does set_page_dirty).
  * Entry: the TLB shootdown for the PTE has completed.
  */
-export function releasePte(mem: Memory, mm: number, pte: Pte): void {
+export function releasePte(mem: Memory, mm: MmId, pte: Pte): void {
   if (pteIsSpecial(pte)) return;
   const pfn = pteToPfn(pte);
   if (pfn === zeroPfn(mem)) return;
@@ -236,7 +237,7 @@ export function releasePte(mem: Memory, mm: number, pte: Pte): void {
  * releasePte): takes a reference unless `haveRef`, bumps the mapcount and
  * the rss counter. Entry: page_table_lock held.
  */
-export function accountMap(mem: Memory, mm: number, pfn: Pfn, haveRef: boolean): void {
+export function accountMap(mem: Memory, mm: MmId, pfn: Pfn, haveRef: boolean): void {
   if (!haveRef) getPage(mem, pfn);
   pageAddMapcount(mem, pfn, 1);
   if (testPageFlag(mem, pfn, PG_anon)) {
@@ -253,7 +254,7 @@ export function accountMap(mem: Memory, mm: number, pfn: Pfn, haveRef: boolean):
  * Entry: page_table_lock not held (releasing may free frames, which is fine
  * under it, but keep the hold short).
  */
-export function tlbFinishMmu(mem: Memory, mm: number, g: MmuGather): void {
+export function tlbFinishMmu(mem: Memory, mm: MmId, g: MmuGather): void {
   if (g.ptes.length === 0 && g.tables.length === 0) return;
   flushTlbMm(mem, mm);
   for (const pte of g.ptes) releasePte(mem, mm, pte);
@@ -270,7 +271,7 @@ export function tlbFinishMmu(mem: Memory, mm: number, g: MmuGather): void {
  * VMA, unmap and release every page, free every page table and the slot.
  * Entry: no task runs the mm any more (users is 0); no lock held.
  */
-export function exitMmap(mem: Memory, mm: number): void {
+export function exitMmap(mem: Memory, mm: MmId): void {
   const k32 = mem.k32;
   if (Atomics.compareExchange(k32, mw(mem, mm, MM.state), MM_LIVE, MM_DYING) !== MM_LIVE) {
     throw new KernelPanic("exitMmap", `mm ${mm} is not live`);

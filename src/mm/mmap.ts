@@ -22,6 +22,7 @@ import {
   EOPNOTSUPP,
   EOVERFLOW,
   EPERM,
+  isErr,
 } from "../abi/errno.ts";
 import { MM, mmBase } from "../abi/layout/mod.ts";
 import {
@@ -60,11 +61,14 @@ import {
 import { ACCESS_READ, ACCESS_WRITE } from "../abi/sv32.ts";
 import {
   asVirt,
+  type InodeSlot,
+  type MmId,
   PAGE_MASK,
   PAGE_SHIFT,
   PAGE_SIZE,
   pageRoundUp,
   type VirtAddr,
+  type VmaId,
 } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { handleMmFaultLocked } from "./fault.ts";
@@ -146,7 +150,7 @@ export const protToVm = (prot: number): number => prot & VM_ACCESS;
  */
 export function doMmap(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   addr: number,
   len: number,
   prot: number,
@@ -178,7 +182,7 @@ export function doMmap(
   if ((flags & MAP_GROWSDOWN) !== 0) vmFlags |= VM_GROWSDOWN;
   if ((flags & MAP_SYNC) !== 0) vmFlags |= VM_SYNC;
   let opsId = 0;
-  let slot = 0;
+  let slot: InodeSlot | 0 = 0;
   // Anonymous memory has no MAP_SHARED_VALIDATE (Linux: -EINVAL).
   if (anon && type === MAP_SHARED_VALIDATE) return -EINVAL;
   if (!anon && file !== undefined) {
@@ -219,12 +223,12 @@ export function doMmap(
 /** Place and create the VMA. Entry: mmap_lock held for writing. */
 function mmapRegion(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   addr: number,
   size: number,
   flags: number,
   vmFlags: number,
-  file: number,
+  file: InodeSlot | 0,
   pgoff: number,
   ops: number,
 ): number {
@@ -251,7 +255,7 @@ function mmapRegion(
   }
   // One slot for the new VMA, plus the worst case of a MAP_FIXED that splits one.
   const v = vmaAlloc(mem, mm, asVirt(start), asVirt(start + size), vmFlags, file, pgoff, ops);
-  if (v < 0) return v;
+  if (isErr(v)) return v;
   if ((flags & MAP_FIXED) !== 0) {
     const r = munmapLocked(mem, mm, start, size);
     if (r < 0) {
@@ -272,7 +276,7 @@ function mmapRegion(
  *
  * @returns the start, or -ENOMEM
  */
-export function getUnmappedArea(mem: Memory, mm: number, hint: number, size: number): number {
+export function getUnmappedArea(mem: Memory, mm: MmId, hint: number, size: number): number {
   hint = pageRoundUp(hint);
   if (
     hint >= MMAP_MIN_ADDR && hint + size <= TASK_SIZE &&
@@ -294,7 +298,7 @@ export function getUnmappedArea(mem: Memory, mm: number, hint: number, size: num
 }
 
 /** MAP_POPULATE: fault every page in, as mm_populate does; failures are ignored, as in Linux. */
-function populate(mem: Memory, mm: number, start: number, size: number, vmFlags: number): void {
+function populate(mem: Memory, mm: MmId, start: number, size: number, vmFlags: number): void {
   // A private writable mapping is populated by write faults so COW is broken up front.
   const write = (vmFlags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
   if ((vmFlags & VM_ACCESS) === 0) return;
@@ -320,7 +324,7 @@ function populate(mem: Memory, mm: number, start: number, size: number, vmFlags:
  * @returns 0, -EINVAL (misaligned, zero length, outside user space), or
  *   -ENOMEM (a split needed a VMA slot; nothing was changed)
  */
-export function doMunmap(mem: Memory, mm: number, addr: number, len: number): number {
+export function doMunmap(mem: Memory, mm: MmId, addr: number, len: number): number {
   addr >>>= 0;
   len >>>= 0;
   if (!aligned(addr) || len === 0 || addr > TASK_SIZE || pageRoundUp(len) > TASK_SIZE - addr) {
@@ -341,7 +345,7 @@ export function doMunmap(mem: Memory, mm: number, addr: number, len: number): nu
  *
  * @returns 0 or -ENOMEM
  */
-export function splitAround(mem: Memory, mm: number, start: number, end: number): number {
+export function splitAround(mem: Memory, mm: MmId, start: number, end: number): number {
   const first = findVma(mem, mm, asVirt(start));
   if (first !== 0 && vmaStart(mem, first) < start && vmaEnd(mem, first) > start) {
     const r = splitVmaHuge(mem, mm, first, start);
@@ -362,7 +366,7 @@ export function splitAround(mem: Memory, mm: number, start: number, end: number)
  *
  * @returns the new VMA or -ENOMEM
  */
-function splitVmaHuge(mem: Memory, mm: number, v: number, at: number): number {
+function splitVmaHuge(mem: Memory, mm: MmId, v: VmaId, at: number): number {
   if (at % PGDIR_SIZE !== 0) splitHugePmd(mem, mm, at);
   return splitVma(mem, mm, v, asVirt(at));
 }
@@ -375,7 +379,7 @@ function splitVmaHuge(mem: Memory, mm: number, v: number, at: number): number {
  * VMA shrinks or leaves i_mmap, as Linux's unmap_region precedes
  * remove_vma: a truncate walking i_mmap meanwhile still finds every PTE.
  */
-export function munmapLocked(mem: Memory, mm: number, start: number, size: number): number {
+export function munmapLocked(mem: Memory, mm: MmId, start: number, size: number): number {
   const end = start + size;
   const first = findVmaIntersection(mem, mm, asVirt(start), asVirt(end));
   if (first === 0) return 0;
@@ -402,7 +406,7 @@ export function munmapLocked(mem: Memory, mm: number, start: number, size: numbe
 }
 
 /** Close (leave i_mmap), unlink and free a VMA whose pages are gone. Entry: mmap_lock write. */
-export function removeVma(mem: Memory, mm: number, v: number): void {
+export function removeVma(mem: Memory, mm: MmId, v: VmaId): void {
   if (vmaFile(mem, v) !== 0) vmOps(vmaOpsId(mem, v))?.close?.(mem, v);
   vmaUnlink(mem, mm, v);
   vmaFree(mem, v);
@@ -422,7 +426,7 @@ export function removeVma(mem: Memory, mm: number, v: number): void {
  */
 export function doMadvise(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   addr: number,
   len: number,
   advice: number,
@@ -482,7 +486,7 @@ export function doMadvise(
  *
  * @returns 0, -EINVAL (misaligned, bad flags), -ENOMEM (a hole), or the file system's error
  */
-export function doMsync(mem: Memory, mm: number, addr: number, len: number, flags: number): number {
+export function doMsync(mem: Memory, mm: MmId, addr: number, len: number, flags: number): number {
   addr >>>= 0;
   len >>>= 0;
   if (!aligned(addr) || (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) !== 0) return -EINVAL;
@@ -520,7 +524,7 @@ export function doMsync(mem: Memory, mm: number, addr: number, len: number, flag
 // brk
 
 /** Set the start of the heap (exec, after loading). Entry: mmap_lock write or mm private. */
-export function setBrkStart(mem: Memory, mm: number, start: number): void {
+export function setBrkStart(mem: Memory, mm: MmId, start: number): void {
   const b = mmBase(mem.layout, mm);
   mem.k32[b + MM.brkStart] = start;
   mem.k32[b + MM.brk] = start;
@@ -532,7 +536,7 @@ export function setBrkStart(mem: Memory, mm: number, start: number): void {
  * returns the resulting break, which is the old one when the move fails
  * (below the start, into another mapping, out of memory). Entry: no lock.
  */
-export function doBrk(mem: Memory, mm: number, newBrk: number): number {
+export function doBrk(mem: Memory, mm: MmId, newBrk: number): number {
   newBrk >>>= 0;
   const b = mmBase(mem.layout, mm);
   const k32 = mem.k32;
@@ -554,7 +558,7 @@ export function doBrk(mem: Memory, mm: number, newBrk: number): number {
       } else {
         const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
         const v = vmaAlloc(mem, mm, asVirt(oldEnd), asVirt(newEnd), flags, 0, 0, 0);
-        if (v < 0) return old;
+        if (isErr(v)) return old;
         vmaLink(mem, mm, v);
       }
     }
@@ -566,7 +570,7 @@ export function doBrk(mem: Memory, mm: number, newBrk: number): number {
 }
 
 /** Test/debug view of an mm's VMAs: [start, end, flags] in address order. Entry: mmap_lock held or mm quiescent. */
-export function vmaDump(mem: Memory, mm: number): [VirtAddr, VirtAddr, number][] {
+export function vmaDump(mem: Memory, mm: MmId): [VirtAddr, VirtAddr, number][] {
   const out: [VirtAddr, VirtAddr, number][] = [];
   for (let v = findVma(mem, mm, asVirt(0)); v !== 0; v = vmaNext(mem, v)) {
     out.push([vmaStart(mem, v), vmaEnd(mem, v), vmaFlags(mem, v)]);

@@ -6,7 +6,7 @@
 
 import { EACCES, EINVAL, ENOMEM } from "../abi/errno.ts";
 import { PTE_R, PTE_V, PTE_W, PTE_X } from "../abi/sv32.ts";
-import { asPte, asVirt, PAGE_SIZE, pageRoundUp } from "../abi/types.ts";
+import { asPte, asVirt, type MmId, PAGE_SIZE, pageRoundUp } from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { mmapWriteLock, mmapWriteUnlock, ptlLock, ptlUnlock, TASK_SIZE } from "./mm.ts";
 import {
@@ -53,7 +53,7 @@ import { aligned, PROT_ALL, protToVm, splitAround } from "./mmap.ts";
  */
 export function doMprotect(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   addr: number,
   len: number,
   prot: number,
@@ -106,7 +106,7 @@ export function doMprotect(
  * access turns its leaves into PROT_NONE PTEs (V clear, frame kept).
  * Entry: mmap_lock write. Caller flushes the TLB if anything was removed.
  */
-function changeProtection(mem: Memory, mm: number, start: number, end: number, vm: number): void {
+function changeProtection(mem: Memory, mm: MmId, start: number, end: number, vm: number): void {
   const p32 = physWords(mem);
   const rx = vmPteBits(vm, false);
   const keepW = (vm & VM_WRITE) !== 0 ? PTE_W : 0;

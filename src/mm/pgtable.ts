@@ -59,6 +59,7 @@ import {
   asPfn,
   asPte,
   asVirt,
+  type MmId,
   PAGE_SHIFT,
   PAGE_SIZE,
   type Pfn,
@@ -105,7 +106,7 @@ export const pteOffset = (pmd: Pte, va: number): number =>
 export const pmdAddrEnd = (va: number, end: number): number =>
   Math.min(end, Math.floor(va / PGDIR_SIZE) * PGDIR_SIZE + PGDIR_SIZE);
 /** The root-table word (in physWords) that maps `va` in mm `mm`. */
-export const pmdWord = (mem: Memory, mm: number, va: VirtAddr): number =>
+export const pmdWord = (mem: Memory, mm: MmId, va: VirtAddr): number =>
   pmdOffset(mmRoot(mem, mm), va);
 /** The frame a megapage leaf `pmd` maps at `va` (inside its 4 MiB). */
 export const hugePfnAt = (pmd: Pte, va: number): Pfn =>
@@ -124,7 +125,7 @@ export function physWords(mem: Memory): Int32Array {
 }
 
 /** Root page-table frame of mm slot `mm`. */
-export const mmRoot = (mem: Memory, mm: number): Pfn =>
+export const mmRoot = (mem: Memory, mm: MmId): Pfn =>
   asPfn(Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.root));
 
 /** Atomic read of the PTE at word `w`. */
@@ -158,7 +159,7 @@ export function pteModify(p32: Int32Array, w: number, clear: number, set: number
  *
  * @returns the pfn, or -ENOMEM
  */
-function allocTable(mem: Memory, mm: number, zero = true): Pfn | Errno {
+function allocTable(mem: Memory, mm: MmId, zero = true): Pfn | Errno {
   const pfn = allocFrame(mem, { zero });
   if (isErr(pfn)) return pfn;
   setPageFlag(mem, pfn, PG_pagetable);
@@ -168,7 +169,7 @@ function allocTable(mem: Memory, mm: number, zero = true): Pfn | Errno {
 }
 
 /** Return a page-table page that nothing can reach any more. */
-export function freeTable(mem: Memory, mm: number, pfn: Pfn): void {
+export function freeTable(mem: Memory, mm: MmId, pfn: Pfn): void {
   clearPageFlag(mem, pfn, PG_pagetable);
   freeFrame(mem, pfn);
   Atomics.sub(mem.k32, mmBase(mem.layout, mm) + MM.ptFrames, 1);
@@ -186,7 +187,7 @@ export function freeTable(mem: Memory, mm: number, pfn: Pfn): void {
  *   it first: Linux's pmd_trans_huge check), or -ENOMEM when a table page
  *   cannot be allocated
  */
-export function walk(mem: Memory, mm: number, va: VirtAddr, alloc: boolean): number {
+export function walk(mem: Memory, mm: MmId, va: VirtAddr, alloc: boolean): number {
   return walkRoot(mem, mmRoot(mem, mm), va, alloc ? mm : 0);
 }
 
@@ -194,7 +195,7 @@ export function walk(mem: Memory, mm: number, va: VirtAddr, alloc: boolean): num
  * walk() from an explicit root. `allocFor` is the mm to charge a new table
  * to, or 0 for a lookup only (the form the hart and gup-fast use).
  */
-export function walkRoot(mem: Memory, root: Pfn, va: VirtAddr, allocFor: number): number {
+export function walkRoot(mem: Memory, root: Pfn, va: VirtAddr, allocFor: MmId | 0): number {
   const p32 = physWords(mem);
   const w1 = pmdOffset(root, va);
   let pde = pteLoad(p32, w1);
@@ -228,7 +229,7 @@ export function walkRoot(mem: Memory, root: Pfn, va: VirtAddr, allocFor: number)
  *   when no frame was free for the table (the megapage is left alone: the
  *   caller zaps it whole instead, which DAX can always refault)
  */
-export function splitHugePmdLocked(mem: Memory, mm: number, w1: number): boolean {
+export function splitHugePmdLocked(mem: Memory, mm: MmId, w1: number): boolean {
   const p32 = physWords(mem);
   const pmd = pteLoad(p32, w1);
   if (!pmdIsHuge(pmd)) return true;
@@ -266,7 +267,7 @@ export function splitHugePmdLocked(mem: Memory, mm: number, w1: number): boolean
  */
 export function mapPages(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   va: VirtAddr,
   npages: number,
   pfn: Pfn,
@@ -310,7 +311,7 @@ export const newGather = (): MmuGather => ({ ptes: [], tables: [] });
  */
 export function unmapRange(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   start: VirtAddr,
   end: VirtAddr,
   g: MmuGather,
@@ -355,7 +356,7 @@ export function unmapRange(
  */
 export function freePgtables(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   start: VirtAddr,
   end: VirtAddr,
   g: MmuGather,

@@ -24,7 +24,15 @@
 
 import { ICACHE, ISLOT, ISLOT_WORDS } from "../abi/layout/mod.ts";
 import { pteIsSpecial, pteToPfn } from "../abi/sv32.ts";
-import { asVirt, PAGE_SHIFT, PAGE_SIZE, type Pte } from "../abi/types.ts";
+import {
+  asVirt,
+  type InodeSlot,
+  type MmId,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  type Pte,
+  type VmaId,
+} from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 import { pfnValid, PG_anon, testPageFlag } from "./memmap.ts";
 import { type MmuGather, newGather, unmapRange } from "./pgtable.ts";
@@ -45,11 +53,11 @@ import {
 } from "./vma.ts";
 
 /** Word index of inode-cache slot `slot`'s field `field`. */
-const islotWord = (mem: Memory, slot: number, field: number): number =>
+const islotWord = (mem: Memory, slot: InodeSlot, field: number): number =>
   mem.layout.icache.base + ICACHE.slots + slot * ISLOT_WORDS + field;
 
 /** Word index of the i_mmap list head of the inode in slot `slot`. */
-export const immapHeadWord = (mem: Memory, slot: number): number =>
+export const immapHeadWord = (mem: Memory, slot: InodeSlot): number =>
   islotWord(mem, slot, ISLOT.iMmap);
 
 /**
@@ -58,12 +66,12 @@ export const immapHeadWord = (mem: Memory, slot: number): number =>
  * held (no page-table, inode-cache or page-cache lock); returns with the
  * i_mmap lock held.
  */
-export function immapLock(mem: Memory, slot: number): void {
+export function immapLock(mem: Memory, slot: InodeSlot): void {
   mutexLock(mem.k32, islotWord(mem, slot, ISLOT.iMmapLock), LockClass.I_MMAP);
 }
 
 /** Release the i_mmap lock of the inode in slot `slot`. */
-export function immapUnlock(mem: Memory, slot: number): void {
+export function immapUnlock(mem: Memory, slot: InodeSlot): void {
   mutexUnlock(mem.k32, islotWord(mem, slot, ISLOT.iMmapLock));
 }
 
@@ -73,7 +81,7 @@ export function immapUnlock(mem: Memory, slot: number): void {
  * see immapInsertAfter). Entry: mmap_lock of v's mm held for writing;
  * takes the i_mmap lock.
  */
-export function rmapAddVma(mem: Memory, v: number, after = 0): void {
+export function rmapAddVma(mem: Memory, v: VmaId, after: VmaId | 0 = 0): void {
   const slot = vmaFile(mem, v);
   immapLock(mem, slot);
   if (after !== 0) immapInsertAfter(mem, immapHeadWord(mem, slot), after, v);
@@ -87,7 +95,7 @@ export function rmapAddVma(mem: Memory, v: number, after = 0): void {
  * (exitMmap); no i_mmap or page-table lock held. Takes and drops the i_mmap
  * lock.
  */
-export function rmapRemoveVma(mem: Memory, v: number): void {
+export function rmapRemoveVma(mem: Memory, v: VmaId): void {
   const slot = vmaFile(mem, v);
   immapLock(mem, slot);
   immapRemove(mem, immapHeadWord(mem, slot), v);
@@ -98,8 +106,8 @@ export function rmapRemoveVma(mem: Memory, v: number): void {
  * VmOperations.lockRmap for any file VMA: immapLock of its inode. Entry: as
  * immapLock; returns with the i_mmap lock held.
  */
-export const rmapLockVma = (mem: Memory, v: number): void => immapLock(mem, vmaFile(mem, v));
-export const rmapUnlockVma = (mem: Memory, v: number): void => immapUnlock(mem, vmaFile(mem, v));
+export const rmapLockVma = (mem: Memory, v: VmaId): void => immapLock(mem, vmaFile(mem, v));
+export const rmapUnlockVma = (mem: Memory, v: VmaId): void => immapUnlock(mem, vmaFile(mem, v));
 
 /**
  * unmapRange's `keep` for a private VMA when COW copies stay (Linux's
@@ -137,7 +145,7 @@ function anonCopy(mem: Memory): (pte: Pte) => boolean {
  */
 export function unmapMappingRange(
   mem: Memory,
-  slot: number,
+  slot: InodeSlot,
   startPgoff: number,
   nrPages: number,
   evenCows = false,
@@ -156,12 +164,12 @@ export function unmapMappingRange(
 /** unmapMappingRange's work under the i_mmap lock. @returns the PTEs cleared */
 function zapMappingLocked(
   mem: Memory,
-  slot: number,
+  slot: InodeSlot,
   startPgoff: number,
   endPgoff: number,
   evenCows: boolean,
 ): number {
-  const gathers = new Map<number, MmuGather>();
+  const gathers = new Map<MmId, MmuGather>();
   let n = 0;
   for (const v of immapList(mem, immapHeadWord(mem, slot))) {
     const vs = vmaStart(mem, v);

@@ -29,6 +29,7 @@
 import { MM, mmBase, TASK, TASK_LIVE, TASK_TLB, taskBase } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { type Memory } from "../hw/memory.ts";
+import { asMmId, type MmId } from "../abi/types.ts";
 
 export const TLB_MODE_IDLE = 0;
 export const TLB_MODE_KERNEL = 1;
@@ -42,14 +43,14 @@ const ACK_SPIN = 200;
 const ACK_SLICE_MS = 1;
 
 const tw = (mem: Memory, tid: number, field: number): number => taskBase(mem.layout, tid) + field;
-const mmGenWord = (mem: Memory, mm: number): number => mmBase(mem.layout, mm) + MM.tlbGen;
+const mmGenWord = (mem: Memory, mm: MmId): number => mmBase(mem.layout, mm) + MM.tlbGen;
 
 /**
  * Task `tid` now runs mm `mm` (0: none), in kernel mode; its TLB counts as
  * flushed to the mm's current generation. The caller (the hart's owner)
  * must empty its TLB as part of the switch, as a satp write does.
  */
-export function switchMm(mem: Memory, tid: number, mm: number): void {
+export function switchMm(mem: Memory, tid: number, mm: MmId | 0): void {
   const k32 = mem.k32;
   Atomics.store(k32, tw(mem, tid, TASK_TLB.mode), TLB_MODE_KERNEL);
   Atomics.store(k32, tw(mem, tid, TASK_TLB.mm), mm);
@@ -82,7 +83,7 @@ export function enterUser(mem: Memory, tid: number, flush: () => void): void {
 
 /** The mm generation task `tid` must reach; read it *before* flushing. */
 export function tlbCurrentGen(mem: Memory, tid: number): number {
-  const mm = Atomics.load(mem.k32, tw(mem, tid, TASK_TLB.mm));
+  const mm = asMmId(Atomics.load(mem.k32, tw(mem, tid, TASK_TLB.mm)));
   return mm === 0 ? 0 : Atomics.load(mem.k32, mmGenWord(mem, mm));
 }
 
@@ -119,7 +120,7 @@ export function tlbCheck(mem: Memory, tid: number, flush: () => void): void {
  * @returns the new generation
  * @throws KernelPanic when a task neither acks nor leaves user mode for TLB_ACK_TIMEOUT_MS
  */
-export function flushTlbMm(mem: Memory, mm: number): number {
+export function flushTlbMm(mem: Memory, mm: MmId): number {
   const k32 = mem.k32;
   const gen = Atomics.add(k32, mmGenWord(mem, mm), 1) + 1;
   const tasks = mem.layout.config.maxTasks;
@@ -131,7 +132,7 @@ export function flushTlbMm(mem: Memory, mm: number): number {
  * Whether task `tid` might still use a translation of `mm` older than
  * `gen`: the ack word's value to sleep on, or null when it cannot.
  */
-function pendingAck(mem: Memory, tid: number, mm: number, gen: number): number | null {
+function pendingAck(mem: Memory, tid: number, mm: MmId, gen: number): number | null {
   const k32 = mem.k32;
   // Read the ack word first: sleeping on this value cannot miss an ack made after it.
   const seen = Atomics.load(k32, tw(mem, tid, TASK_TLB.gen));
@@ -142,7 +143,7 @@ function pendingAck(mem: Memory, tid: number, mm: number, gen: number): number |
   return waits ? seen : null;
 }
 
-function waitForAck(mem: Memory, tid: number, mm: number, gen: number): void {
+function waitForAck(mem: Memory, tid: number, mm: MmId, gen: number): void {
   if (pendingAck(mem, tid, mm, gen) === null) return;
   for (let i = 0; i < ACK_SPIN; i++) if (pendingAck(mem, tid, mm, gen) === null) return;
   const w = tw(mem, tid, TASK_TLB.gen);

@@ -28,6 +28,7 @@ import {
 import {
   asPte,
   asVirt,
+  type MmId,
   PAGE_SIZE,
   pageOffset,
   pageRoundDown,
@@ -50,7 +51,7 @@ const MAX_RETRIES = 32;
  */
 function forUserRange(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   va: number,
   len: number,
   access: Access,
@@ -111,7 +112,7 @@ function forUserRange(
  */
 export function copyFromUser(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   va: VirtAddr,
   len: number,
 ): Uint8Array | number {
@@ -130,7 +131,7 @@ export function copyFromUser(
  *
  * @returns 0, or -EFAULT when any part is not writable
  */
-export function copyToUser(mem: Memory, mm: number, va: VirtAddr, bytes: Uint8Array): number {
+export function copyToUser(mem: Memory, mm: MmId, va: VirtAddr, bytes: Uint8Array): number {
   return forUserRange(mem, mm, va, bytes.length, ACCESS_WRITE, (phys, done, n) => {
     mem.u8.set(bytes.subarray(done, done + n), phys);
     codeWritten(mem, phys, n);
@@ -148,7 +149,7 @@ export function copyToUser(mem: Memory, mm: number, va: VirtAddr, bytes: Uint8Ar
  */
 export function strncpyFromUser(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   va: VirtAddr,
   max: number,
 ): Uint8Array | number {

@@ -15,11 +15,21 @@
  */
 
 import { MM, mmBase, MMG, VMA, VMA_WORDS, vmaBase, VMAS_PER_TASK } from "../abi/layout/mod.ts";
-import { ENOMEM } from "../abi/errno.ts";
+import { asErrno, ENOMEM, type Errno, isErr } from "../abi/errno.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { type Access, ACCESS_EXEC, ACCESS_WRITE } from "../abi/sv32.ts";
-import { type Pte } from "../abi/types.ts";
-import { PAGE_SHIFT, type Pfn, type VirtAddr } from "../abi/types.ts";
+import {
+  asInodeSlot,
+  asMmId,
+  asVmaId,
+  type InodeSlot,
+  type MmId,
+  PAGE_SHIFT,
+  type Pfn,
+  type Pte,
+  type VirtAddr,
+  type VmaId,
+} from "../abi/types.ts";
 import { type Memory } from "../hw/memory.ts";
 
 // VM_* flags, with Linux's values. VM_READ/WRITE/EXEC equal PROT_*, and
@@ -60,21 +70,21 @@ const set = (mem: Memory, v: number, field: number, x: number): void => {
 // Bounds are unsigned: a VMA may end exactly at TASK_SIZE (2^31), which an
 // int32 word holds as -2^31; reading them back with >>> 0 keeps every
 // comparison in address order.
-export const vmaStart = (mem: Memory, v: number): VirtAddr =>
+export const vmaStart = (mem: Memory, v: VmaId): VirtAddr =>
   (f(mem, v, VMA.start) >>> 0) as VirtAddr;
-export const vmaEnd = (mem: Memory, v: number): VirtAddr => (f(mem, v, VMA.end) >>> 0) as VirtAddr;
-export const vmaFlags = (mem: Memory, v: number): number => f(mem, v, VMA.flags);
-export const vmaFile = (mem: Memory, v: number): number => f(mem, v, VMA.file);
-export const vmaPgoff = (mem: Memory, v: number): number => f(mem, v, VMA.pgoff);
-export const vmaOpsId = (mem: Memory, v: number): number => f(mem, v, VMA.ops);
-export const vmaMm = (mem: Memory, v: number): number => f(mem, v, VMA.mm);
-export const vmaNext = (mem: Memory, v: number): number => f(mem, v, VMA.next);
-export const vmaPrev = (mem: Memory, v: number): number => f(mem, v, VMA.prev);
-export const vmaIsAnon = (mem: Memory, v: number): boolean => f(mem, v, VMA.file) === 0;
+export const vmaEnd = (mem: Memory, v: VmaId): VirtAddr => (f(mem, v, VMA.end) >>> 0) as VirtAddr;
+export const vmaFlags = (mem: Memory, v: VmaId): number => f(mem, v, VMA.flags);
+export const vmaFile = (mem: Memory, v: VmaId): InodeSlot => asInodeSlot(f(mem, v, VMA.file));
+export const vmaPgoff = (mem: Memory, v: VmaId): number => f(mem, v, VMA.pgoff);
+export const vmaOpsId = (mem: Memory, v: VmaId): number => f(mem, v, VMA.ops);
+export const vmaMm = (mem: Memory, v: VmaId): MmId => asMmId(f(mem, v, VMA.mm));
+export const vmaNext = (mem: Memory, v: VmaId): VmaId => asVmaId(f(mem, v, VMA.next));
+export const vmaPrev = (mem: Memory, v: VmaId): VmaId => asVmaId(f(mem, v, VMA.prev));
+export const vmaIsAnon = (mem: Memory, v: VmaId): boolean => f(mem, v, VMA.file) === 0;
 /** File page offset that `va` (inside the VMA) maps. */
-export const vmaPgoffOf = (mem: Memory, v: number, va: VirtAddr): number =>
+export const vmaPgoffOf = (mem: Memory, v: VmaId, va: VirtAddr): number =>
   vmaPgoff(mem, v) + ((va - vmaStart(mem, v)) >>> PAGE_SHIFT);
-export const setVmaFlags = (mem: Memory, v: number, flags: number): void =>
+export const setVmaFlags = (mem: Memory, v: VmaId, flags: number): void =>
   set(mem, v, VMA.flags, flags);
 
 /** Does VMA flags `flags` allow `access`? (riscv: write implies read, as Linux's access_error). */
@@ -98,14 +108,14 @@ const vmaSlots = (mem: Memory): number => mem.layout.config.maxTasks * VMAS_PER_
  */
 export function vmaAlloc(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   start: VirtAddr,
   end: VirtAddr,
   flags: number,
-  file: number,
+  file: InodeSlot | 0,
   pgoff: number,
   ops: number,
-): number {
+): VmaId | Errno {
   const k32 = mem.k32;
   const n = vmaSlots(mem);
   const hintW = mem.layout.mmg.base + MMG.vmaHint;
@@ -123,13 +133,13 @@ export function vmaAlloc(
     k32[b + VMA.file] = file;
     k32[b + VMA.pgoff] = pgoff;
     k32[b + VMA.ops] = ops;
-    return s;
+    return asVmaId(s);
   }
-  return -ENOMEM;
+  return asErrno(-ENOMEM);
 }
 
 /** Return a slot that is on no list. */
-export function vmaFree(mem: Memory, v: number): void {
+export function vmaFree(mem: Memory, v: VmaId): void {
   const b = vmaBase(mem.layout, v);
   if (Atomics.exchange(mem.k32, b + VMA.used, 0) !== 1) {
     throw new KernelPanic("vmaFree", `slot ${v} is not in use`);
@@ -150,8 +160,8 @@ export function vmaFreeSlots(mem: Memory): number {
 // (read for lookups, write for changes).
 
 /** First VMA of `mm`, 0 when none. */
-export const vmaFirst = (mem: Memory, mm: number): number =>
-  mem.k32[mmBase(mem.layout, mm) + MM.vmaHead]!;
+export const vmaFirst = (mem: Memory, mm: MmId): VmaId =>
+  asVmaId(mem.k32[mmBase(mem.layout, mm) + MM.vmaHead]!);
 
 /**
  * The first VMA that ends above `va` (Linux's find_vma): it contains `va`
@@ -159,31 +169,31 @@ export const vmaFirst = (mem: Memory, mm: number): number =>
  *
  * @returns the slot, or 0 when every VMA ends at or below `va`
  */
-export function findVma(mem: Memory, mm: number, va: VirtAddr): number {
+export function findVma(mem: Memory, mm: MmId, va: VirtAddr): VmaId {
   for (let v = vmaFirst(mem, mm); v !== 0; v = vmaNext(mem, v)) {
     if (vmaEnd(mem, v) > va) return v;
   }
-  return 0;
+  return asVmaId(0);
 }
 
 /** The first VMA that overlaps [start, end), or 0. */
 export function findVmaIntersection(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   start: VirtAddr,
   end: VirtAddr,
-): number {
+): VmaId {
   const v = findVma(mem, mm, start);
-  return v !== 0 && vmaStart(mem, v) < end ? v : 0;
+  return v !== 0 && vmaStart(mem, v) < end ? v : asVmaId(0);
 }
 
 /** Insert `v` into its mm's list in address order. Entry: mmap_lock held for writing. */
-export function vmaLink(mem: Memory, mm: number, v: number): void {
+export function vmaLink(mem: Memory, mm: MmId, v: VmaId): void {
   const k32 = mem.k32;
   const head = mmBase(mem.layout, mm) + MM.vmaHead;
   const start = vmaStart(mem, v);
-  let prev = 0;
-  let next = k32[head]!;
+  let prev = asVmaId(0);
+  let next = vmaFirst(mem, mm);
   while (next !== 0 && vmaStart(mem, next) < start) {
     prev = next;
     next = vmaNext(mem, next);
@@ -203,7 +213,7 @@ export function vmaLink(mem: Memory, mm: number, v: number): void {
 }
 
 /** Take `v` off its mm's list. Entry: mmap_lock held for writing. */
-export function vmaUnlink(mem: Memory, mm: number, v: number): void {
+export function vmaUnlink(mem: Memory, mm: MmId, v: VmaId): void {
   const k32 = mem.k32;
   const prev = f(mem, v, VMA.prev);
   const next = f(mem, v, VMA.next);
@@ -220,7 +230,7 @@ export function vmaUnlink(mem: Memory, mm: number, v: number): void {
  * VmOperations), so rmap walkers (unmapMappingRange) never see its start,
  * end and pgoff half-changed. Anonymous VMAs are on no rmap: `fn` just runs.
  */
-function withRmapLocked(mem: Memory, v: number, fn: () => void): void {
+function withRmapLocked(mem: Memory, v: VmaId, fn: () => void): void {
   const ops = vmaFile(mem, v) !== 0 ? vmOps(vmaOpsId(mem, v)) : undefined;
   ops?.lockRmap?.(mem, v);
   try {
@@ -239,7 +249,7 @@ function withRmapLocked(mem: Memory, v: number, fn: () => void): void {
  *
  * @returns the new VMA's slot, or -ENOMEM (nothing changed)
  */
-export function splitVma(mem: Memory, mm: number, v: number, at: VirtAddr): number {
+export function splitVma(mem: Memory, mm: MmId, v: VmaId, at: VirtAddr): VmaId | Errno {
   const start = vmaStart(mem, v);
   const end = vmaEnd(mem, v);
   if (at <= start || at >= end || at % (1 << PAGE_SHIFT) !== 0) {
@@ -255,7 +265,7 @@ export function splitVma(mem: Memory, mm: number, v: number, at: VirtAddr): numb
     vmaPgoffOf(mem, v, at),
     vmaOpsId(mem, v),
   );
-  if (n < 0) return n;
+  if (isErr(n)) return n;
   if (vmaFile(mem, n) !== 0) vmOps(vmaOpsId(mem, n))?.open?.(mem, n);
   withRmapLocked(mem, v, () => set(mem, v, VMA.end, at));
   vmaLink(mem, mm, n);
@@ -267,7 +277,7 @@ export function splitVma(mem: Memory, mm: number, v: number, at: VirtAddr): numb
  * writing; when shrinking a file VMA, the pages past the new end are already
  * unmapped.
  */
-export function vmaSetEnd(mem: Memory, v: number, end: VirtAddr): void {
+export function vmaSetEnd(mem: Memory, v: VmaId, end: VirtAddr): void {
   withRmapLocked(mem, v, () => set(mem, v, VMA.end, end));
 }
 
@@ -277,7 +287,7 @@ export function vmaSetEnd(mem: Memory, v: number, end: VirtAddr): void {
  * does not change. Entry: mmap_lock held for writing; the pages below the
  * new start are already unmapped.
  */
-export function vmaSetStart(mem: Memory, v: number, start: VirtAddr): void {
+export function vmaSetStart(mem: Memory, v: VmaId, start: VirtAddr): void {
   withRmapLocked(mem, v, () => {
     set(mem, v, VMA.pgoff, vmaPgoffOf(mem, v, start));
     set(mem, v, VMA.start, start);
@@ -292,11 +302,11 @@ export function vmaSetStart(mem: Memory, v: number, start: VirtAddr): void {
  *
  * @returns the VMA that now covers `v`'s range
  */
-export function vmaMergeAnon(mem: Memory, mm: number, v: number): number {
-  const mergeable = (a: number, b: number): boolean =>
+export function vmaMergeAnon(mem: Memory, mm: MmId, v: VmaId): VmaId {
+  const mergeable = (a: VmaId, b: VmaId): boolean =>
     vmaEnd(mem, a) === vmaStart(mem, b) && vmaFile(mem, a) === 0 && vmaFile(mem, b) === 0 &&
     vmaFlags(mem, a) === vmaFlags(mem, b);
-  const prev = f(mem, v, VMA.prev);
+  const prev = vmaPrev(mem, v);
   if (prev !== 0 && mergeable(prev, v)) {
     set(mem, prev, VMA.end, vmaEnd(mem, v));
     vmaUnlink(mem, mm, v);
@@ -318,7 +328,7 @@ export function vmaMergeAnon(mem: Memory, mm: number, v: number): number {
 // function: that inode's i_mmap lock held (LockClass.I_MMAP).
 
 /** Put `v` at the front of the i_mmap list whose head is word `head`. */
-export function immapInsert(mem: Memory, head: number, v: number): void {
+export function immapInsert(mem: Memory, head: number, v: VmaId): void {
   const first = mem.k32[head]!;
   set(mem, v, VMA.rmapPrev, 0);
   set(mem, v, VMA.rmapNext, first);
@@ -334,7 +344,7 @@ export function immapInsert(mem: Memory, head: number, v: number): void {
  * one copied before is zapped when the walk reaches the child (Linux's
  * vma_interval_tree_insert_after).
  */
-export function immapInsertAfter(mem: Memory, head: number, after: number, v: number): void {
+export function immapInsertAfter(mem: Memory, head: number, after: VmaId, v: VmaId): void {
   const next = f(mem, after, VMA.rmapNext);
   if (next === 0 && f(mem, after, VMA.rmapPrev) === 0 && mem.k32[head] !== after) {
     throw new KernelPanic("immapInsertAfter", `vma ${after} is not on the list`);
@@ -346,7 +356,7 @@ export function immapInsertAfter(mem: Memory, head: number, after: number, v: nu
 }
 
 /** Take `v` off the i_mmap list whose head is word `head`. */
-export function immapRemove(mem: Memory, head: number, v: number): void {
+export function immapRemove(mem: Memory, head: number, v: VmaId): void {
   const prev = f(mem, v, VMA.rmapPrev);
   const next = f(mem, v, VMA.rmapNext);
   if (prev === 0) {
@@ -359,9 +369,9 @@ export function immapRemove(mem: Memory, head: number, v: number): void {
 }
 
 /** Every VMA on the i_mmap list at `head`, in list order. */
-export function immapList(mem: Memory, head: number): number[] {
-  const out: number[] = [];
-  for (let v = mem.k32[head]!; v !== 0; v = f(mem, v, VMA.rmapNext)) out.push(v);
+export function immapList(mem: Memory, head: number): VmaId[] {
+  const out: VmaId[] = [];
+  for (let v = mem.k32[head]!; v !== 0; v = f(mem, v, VMA.rmapNext)) out.push(asVmaId(v));
   return out;
 }
 
@@ -376,8 +386,8 @@ export const FAULT_FLAG_WRITE = 0x1;
 /** What a fault handler is told, and what it hands back (Linux's struct vm_fault). */
 export interface VmFault {
   readonly mem: Memory;
-  readonly mm: number;
-  readonly vma: number;
+  readonly mm: MmId;
+  readonly vma: VmaId;
   /** The faulting address, rounded down to its page. */
   readonly address: VirtAddr;
   /** File page offset of `address`. */
@@ -458,24 +468,24 @@ export interface VmOperations<C = unknown> {
    * VMA shrinks, so for a moment the two overlap on i_mmap; a walker must
    * tolerate that (zapping a PTE twice is harmless).
    */
-  open?(mem: Memory, vma: number, after?: number): void;
+  open?(mem: Memory, vma: VmaId, after?: VmaId): void;
   /**
    * Take / release the i_mmap lock of the VMA's file. mm holds it while it
    * changes a file VMA's start, end or pgoff in place, so that rmap walkers
    * (unmapMappingRange) read consistent bounds.
    */
-  lockRmap?(mem: Memory, vma: number): void;
-  unlockRmap?(mem: Memory, vma: number): void;
+  lockRmap?(mem: Memory, vma: VmaId): void;
+  unlockRmap?(mem: Memory, vma: VmaId): void;
   /** The VMA is going away (munmap, exit): take it off i_mmap. */
-  close?(mem: Memory, vma: number): void;
+  close?(mem: Memory, vma: VmaId): void;
   /** msync over [start, end) of the VMA; 0 or a negative errno. */
-  msync?(mem: Memory, vma: number, start: VirtAddr, end: VirtAddr, flags: number): number;
+  msync?(mem: Memory, vma: VmaId, start: VirtAddr, end: VirtAddr, flags: number): number;
 }
 
 /** The file being mapped, as the syscall layer describes it to doMmap. */
 export interface MmapFile {
   /** Inode-cache slot (stored in VMA.file); nonzero. */
-  readonly slot: number;
+  readonly slot: InodeSlot;
   /** Registry id of its VmOperations (stored in VMA.ops); 0 = cannot be mapped (-ENODEV). */
   readonly ops: number;
   /** f_mode: whether the descriptor was opened for reading and for writing. */

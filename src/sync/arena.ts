@@ -20,7 +20,7 @@
  */
 
 import { computeLayout, REGION_ALIGN_WORDS, writeHeader } from "../abi/layout/mod.ts";
-import { asTid, type Tid } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { setCurrentTid, taskInit } from "./current.ts";
 
 /** A SharedArrayBuffer laid out for the sync primitives, with room for locks. */
@@ -107,11 +107,11 @@ export function createLockArena(opts: LockArenaOptions = {}): LockArena {
  *
  * @param k the arena's words (`arena.k`, or `new Int32Array(buffer)` in a Worker)
  * @param tid a task id from 1 to maxTasks-1
- * @returns `tid`, as the branded Tid the primitives report holders with
+ * @returns `tid`, as the branded TaskSlot the primitives report holders with
  * @throws KernelPanic when tid is out of range or already live
  */
-export function enterTask(k: Int32Array, tid: number): Tid {
-  const t = asTid(tid);
+export function enterTask(k: Int32Array, tid: number): TaskSlot {
+  const t = asTaskSlot(tid);
   taskInit(k, t);
   setCurrentTid(t);
   return t;

@@ -36,21 +36,21 @@
 
 import { HEADER, TASK, TASK_DEAD, TASK_FREE, TASK_LIVE, TASK_WORDS } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { Tid } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 
-let current = 0 as Tid;
+let current = asTaskSlot(0);
 let noKill = 0;
-let killAction: (tid: Tid) => never = (tid) => {
+let killAction: (tid: TaskSlot) => never = (tid) => {
   throw new TaskKilled(tid);
 };
 
 /** Make `tid` the calling thread's task id (0: no task). */
-export function setCurrentTid(tid: Tid): void {
+export function setCurrentTid(tid: TaskSlot): void {
   current = tid;
 }
 
 /** The calling thread's task id, 0 when none was set. */
-export function currentTid(): Tid {
+export function currentTid(): TaskSlot {
   return current;
 }
 
@@ -72,7 +72,7 @@ function checkTid(k: Int32Array, tid: number, where: string): void {
  *
  * @throws KernelPanic if tid is out of range or the task is already live
  */
-export function taskInit(k: Int32Array, tid: Tid): void {
+export function taskInit(k: Int32Array, tid: TaskSlot): void {
   checkTid(k, tid, "taskInit");
   const t = taskRecord(k, tid);
   if (Atomics.load(k, t + TASK.state) === TASK_LIVE) {
@@ -94,7 +94,7 @@ export function taskInit(k: Int32Array, tid: Tid): void {
  *
  * @throws KernelPanic if the task still holds a lock ("lock held at exit")
  */
-export function taskExit(k: Int32Array, tid: Tid): void {
+export function taskExit(k: Int32Array, tid: TaskSlot): void {
   checkTid(k, tid, "taskExit");
   const t = taskRecord(k, tid);
   const depth = Atomics.load(k, t + TASK.depth);
@@ -102,11 +102,11 @@ export function taskExit(k: Int32Array, tid: Tid): void {
     throw new KernelPanic("taskExit", `task ${tid} exits holding ${depth} lock(s)`);
   }
   Atomics.store(k, t + TASK.state, TASK_FREE);
-  if (current === tid) current = 0 as Tid;
+  if (current === tid) current = asTaskSlot(0);
 }
 
 /** TASK_FREE, TASK_LIVE or TASK_DEAD. */
-export function taskState(k: Int32Array, tid: Tid): number {
+export function taskState(k: Int32Array, tid: TaskSlot): number {
   checkTid(k, tid, "taskState");
   return Atomics.load(k, taskRecord(k, tid) + TASK.state);
 }
@@ -114,7 +114,7 @@ export function taskState(k: Int32Array, tid: Tid): number {
 /** Thrown in a killed task's own thread by the default kill action; never caught by kernel code. */
 export class TaskKilled extends Error {
   override name = "TaskKilled";
-  constructor(readonly tid: Tid) {
+  constructor(readonly tid: TaskSlot) {
     super(`task ${tid} was killed`);
   }
 }
@@ -156,7 +156,7 @@ export function killNoticed(k: Int32Array, t: number): void {
  * acknowledgement: `action` must not return (Deno.exit in a process Worker).
  * The default throws TaskKilled.
  */
-export function setKillAction(action: (tid: Tid) => never): void {
+export function setKillAction(action: (tid: TaskSlot) => never): void {
   killAction = action;
 }
 
@@ -227,13 +227,13 @@ export function taskNote(k: Int32Array, note: TaskNote, value: number): number {
 }
 
 /** Forget word `note` of dead task `tid`'s record, once the Machine has undone it. */
-export function taskNoteClear(k: Int32Array, tid: Tid, note: TaskNote): void {
+export function taskNoteClear(k: Int32Array, tid: TaskSlot, note: TaskNote): void {
   checkTid(k, tid, "taskNoteClear");
   Atomics.store(k, taskRecord(k, tid) + note, 0);
 }
 
 /** Word `note` of task `tid`'s record (for the Machine, once the task is dead). */
-export function taskNoteOf(k: Int32Array, tid: Tid, note: TaskNote): number {
+export function taskNoteOf(k: Int32Array, tid: TaskSlot, note: TaskNote): number {
   checkTid(k, tid, "taskNoteOf");
   return Atomics.load(k, taskRecord(k, tid) + note);
 }
@@ -245,7 +245,7 @@ export function taskNoteOf(k: Int32Array, tid: Tid, note: TaskNote): number {
  * regions are skipped. The task then dies as if taskKill had been called
  * at that instant. Any thread may arm it; 0 disarms.
  */
-export function taskChaosArm(k: Int32Array, tid: Tid, points: number, cls = 0): void {
+export function taskChaosArm(k: Int32Array, tid: TaskSlot, points: number, cls = 0): void {
   checkTid(k, tid, "taskChaosArm");
   const t = taskRecord(k, tid);
   Atomics.store(k, t + TASK.chaosClass, cls);
@@ -259,14 +259,14 @@ export function taskChaosArm(k: Int32Array, tid: Tid, points: number, cls = 0): 
  *
  * @returns true if the task was live
  */
-export function taskKill(k: Int32Array, tid: Tid): boolean {
+export function taskKill(k: Int32Array, tid: TaskSlot): boolean {
   checkTid(k, tid, "taskKill");
   const t = taskRecord(k, tid);
   return Atomics.compareExchange(k, t + TASK.state, TASK_LIVE, TASK_DEAD) === TASK_LIVE;
 }
 
 /** Whether killed task `tid` has noticed (its thread will not touch a lock again). */
-export function taskKillAcked(k: Int32Array, tid: Tid): boolean {
+export function taskKillAcked(k: Int32Array, tid: TaskSlot): boolean {
   checkTid(k, tid, "taskKillAcked");
   return Atomics.load(k, taskRecord(k, tid) + TASK.killAck) === 1;
 }

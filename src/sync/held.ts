@@ -38,7 +38,7 @@ import {
   TASK_WORDS,
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { Tid } from "../abi/types.ts";
+import type { TaskSlot } from "../abi/types.ts";
 import { DEBUG_LOCKDEP } from "./debug.ts";
 import { LockClass, lockdepViolation, lockOrderOk } from "./lockdep.ts";
 import { currentTid, inNoKill, killNoticed } from "./current.ts";
@@ -219,7 +219,7 @@ export interface HeldLock {
  * Meaningful for the calling task, a task that has stopped, or one that has
  * synchronised with the caller.
  */
-export function heldLocks(k: Int32Array, tid: Tid): HeldLock[] {
+export function heldLocks(k: Int32Array, tid: TaskSlot): HeldLock[] {
   const base = heldBase(k, tid);
   const depth = Math.min(Atomics.load(k, base - TASK.held + TASK.depth), HELD_MAX);
   const out: HeldLock[] = [];

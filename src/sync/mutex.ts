@@ -22,7 +22,7 @@
 
 import { HELD } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { Tid } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { perturb } from "./debug.ts";
 import {
   HELD_HELD,
@@ -80,7 +80,7 @@ export function mutexLock(k: Int32Array, w: number, cls: LockClass, subclass = 0
   mutexLockSlow(k, w + MUTEX.lock, tid, e);
 }
 
-function mutexLockSlow(k: Int32Array, lw: number, tid: Tid, e: number): void {
+function mutexLockSlow(k: Int32Array, lw: number, tid: TaskSlot, e: number): void {
   let spins = MUTEX_SPIN;
   // After sleeping we take the lock with W set: other sleepers may remain
   // and their W was consumed by the unlock that woke us.
@@ -152,8 +152,8 @@ export function mutexUnlock(k: Int32Array, w: number): void {
 }
 
 /** The task holding the mutex at `w`, 0 when unlocked. */
-export function mutexOwner(k: Int32Array, w: number): Tid {
-  return (Atomics.load(k, w + MUTEX.lock) & MUTEX_OWNER_MASK) as Tid;
+export function mutexOwner(k: Int32Array, w: number): TaskSlot {
+  return asTaskSlot(Atomics.load(k, w + MUTEX.lock) & MUTEX_OWNER_MASK);
 }
 
 /**
@@ -162,7 +162,7 @@ export function mutexOwner(k: Int32Array, w: number): Tid {
  *
  * @returns true if it was owned by `tid`
  */
-export function mutexForceUnlock(k: Int32Array, w: number, tid: Tid): boolean {
+export function mutexForceUnlock(k: Int32Array, w: number, tid: TaskSlot): boolean {
   const lw = w + MUTEX.lock;
   for (;;) {
     const v = Atomics.load(k, lw);

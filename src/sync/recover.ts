@@ -57,7 +57,7 @@ import {
   TASK_WORDS,
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { Tid } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { bitForceUnlock } from "./bitlock.ts";
 import {
   descKind,
@@ -88,7 +88,7 @@ export type { HeldLock } from "./held.ts";
  * @throws KernelPanic if the stack contradicts a lock word (a HELD mutex or
  *   rwsem writer entry whose word names someone else), or tid is out of range
  */
-export function recoverTask(k: Int32Array, tid: Tid): number {
+export function recoverTask(k: Int32Array, tid: TaskSlot): number {
   const max = k[HEADER.maxTasks]!;
   if (tid < 1 || tid >= max) throw new KernelPanic("recoverTask", `tid ${tid} out of range`);
   const t = taskRecord(k, tid);
@@ -113,7 +113,7 @@ export function recoverTask(k: Int32Array, tid: Tid): number {
   return released;
 }
 
-function recoverEntry(k: Int32Array, tid: Tid, e: number, held: boolean): boolean {
+function recoverEntry(k: Int32Array, tid: TaskSlot, e: number, held: boolean): boolean {
   const w = Atomics.load(k, e + HELD.word);
   const d = Atomics.load(k, e + HELD.desc);
   switch (descKind(d)) {
@@ -148,9 +148,9 @@ function recoverEntry(k: Int32Array, tid: Tid, e: number, held: boolean): boolea
  * reader of an rwsem, the holder of a bit lock. Scans every task: for
  * diagnostics and tests, not for hot paths. Racy against live tasks.
  */
-export function lockHolders(k: Int32Array, w: number, bit = -1): Tid[] {
+export function lockHolders(k: Int32Array, w: number, bit = -1): TaskSlot[] {
   const max = k[HEADER.maxTasks]!;
-  const out: Tid[] = [];
+  const out: TaskSlot[] = [];
   for (let tid = 1; tid < max; tid++) {
     const t = k[HEADER.tasksBase]! + tid * TASK_WORDS;
     const depth = Math.min(Atomics.load(k, t + TASK.depth), HELD_MAX);
@@ -161,7 +161,7 @@ export function lockHolders(k: Int32Array, w: number, bit = -1): Tid[] {
         Atomics.load(k, e + HELD.word) === w &&
         Atomics.load(k, e + HELD.bit) === bit
       ) {
-        out.push(tid as Tid);
+        out.push(asTaskSlot(tid));
         break;
       }
     }

@@ -31,7 +31,7 @@
 
 import { HELD } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import type { Tid } from "../abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 import { perturb } from "./debug.ts";
 import {
   HELD_HELD,
@@ -217,7 +217,7 @@ export function downWrite(
   downWriteSlow(k, cw, tid, e);
 }
 
-function downWriteSlow(k: Int32Array, cw: number, tid: Tid, e: number): void {
+function downWriteSlow(k: Int32Array, cw: number, tid: TaskSlot, e: number): void {
   const me = tid << RWSEM_WRITER_SHIFT;
   let spins = RWSEM_SPIN;
   for (;;) {
@@ -296,8 +296,8 @@ export function upWrite(k: Int32Array, w: number): void {
 }
 
 /** The task holding the rwsem at `w` for write, 0 if none. */
-export function rwsemWriter(k: Int32Array, w: number): Tid {
-  return ((Atomics.load(k, w + RWSEM.count) & RWSEM_WRITER_MASK) >>> RWSEM_WRITER_SHIFT) as Tid;
+export function rwsemWriter(k: Int32Array, w: number): TaskSlot {
+  return asTaskSlot((Atomics.load(k, w + RWSEM.count) & RWSEM_WRITER_MASK) >>> RWSEM_WRITER_SHIFT);
 }
 
 /** How many read holds the rwsem at `w` has. */
@@ -323,7 +323,7 @@ export function rwsemForceUpRead(k: Int32Array, w: number): void {
  *
  * @returns true if `tid` was the writer
  */
-export function rwsemForceUpWrite(k: Int32Array, w: number, tid: Tid): boolean {
+export function rwsemForceUpWrite(k: Int32Array, w: number, tid: TaskSlot): boolean {
   const cw = w + RWSEM.count;
   for (;;) {
     const v = Atomics.load(k, cw);

@@ -36,7 +36,7 @@ import {
   procBase,
 } from "../abi/layout/mod.ts";
 import { PTE_R, PTE_V, PTE_W, PTE_X, PTES_PER_TABLE, pteToPfn } from "../abi/sv32.ts";
-import type { Pte } from "../abi/types.ts";
+import { asMmId, type MmId, type Pte } from "../abi/types.ts";
 import { blockInUse, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import type { Memory } from "../hw/memory.ts";
 import { PG_anon, PG_pagetable } from "../mm/memmap.ts";
@@ -195,7 +195,7 @@ class PfnList {
  * @returns the frames its present leaf PTEs name and its table count, or
  *   null when the mm changed underneath (gone, or a new root)
  */
-function walkMm(mem: Memory, mm: number): { pfns: Int32Array; tables: number } | null {
+function walkMm(mem: Memory, mm: MmId): { pfns: Int32Array; tables: number } | null {
   const k = mem.k32;
   const p32 = physWords(mem);
   const mb = mmBase(mem.layout, mm);
@@ -237,12 +237,12 @@ function walkMm(mem: Memory, mm: number): { pfns: Int32Array; tables: number } |
 }
 
 /** The mm slots of the processes in the table (threads of one process share one). */
-export function liveMms(mem: Memory): number[] {
-  const mms = new Set<number>();
+export function liveMms(mem: Memory): MmId[] {
+  const mms = new Set<MmId>();
   for (let slot = 1; slot < mem.layout.config.maxTasks; slot++) {
     const b = procBase(mem.layout, slot);
     if (Atomics.load(mem.k32, b + PROC.state) === PROC_FREE) continue;
-    const mm = Atomics.load(mem.k32, b + PROC.mm);
+    const mm = asMmId(Atomics.load(mem.k32, b + PROC.mm));
     if (mm > 0) mms.add(mm);
   }
   return [...mms].sort((a, b) => a - b);

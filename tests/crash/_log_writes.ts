@@ -29,7 +29,7 @@
  * @module
  */
 
-import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, PAGE_SIZE } from "../../src/abi/types.ts";
 import { fsck } from "../../src/fs/xipfs/fsck.ts";
 import { fsckRepair } from "../../src/fs/xipfs/fsck_repair.ts";
 import { mountXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
@@ -209,8 +209,8 @@ function mounts(image: Uint8Array): string | null {
     maxTasks: 4,
   }, { image: image.slice() });
   if (mmBoot(mem) !== 0) return "mmBoot failed";
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const x = mountXipfs(mem, new MemDevice(mem), { dax: "always" });
   if (!(x instanceof XipFs)) return x.error;
   const rc = x.unmount();

@@ -1,5 +1,5 @@
 /** Test helper (not a test): a machine memory holding a fresh xipfs, mounted live. */
-import { asTid, type Tid } from "../../src/abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
@@ -41,7 +41,7 @@ export interface FreshOptions {
   mount?: Partial<MountOptions>;
   /** mkfs sets XIP_FL_DAX on the root (default true). */
   daxFlag?: boolean;
-  tid?: Tid;
+  tid?: TaskSlot;
 }
 
 /** mkfs an image, load it into a fresh machine memory, make this thread task 1 and mount. */
@@ -55,7 +55,7 @@ export function freshLive(o: FreshOptions = {}): LiveFs {
     maxTasks: 8,
   }, { image });
   setDebug(mem.k32, DEBUG_LOCKDEP, true); // every live-fs test checks the lock order
-  const tid = o.tid ?? asTid(1);
+  const tid = o.tid ?? asTaskSlot(1);
   taskInit(mem.k32, tid);
   setCurrentTid(tid);
   const dev = new MemDevice(mem);

@@ -6,7 +6,7 @@
 
 import { fileIdentity } from "../../src/hw/image_file.ts";
 import { MAP_FIXED } from "../../src/abi/mman.ts";
-import { asIno, asTid, type Ino, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot, type Ino, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { installFileMm, mmapFile } from "../../src/fs/file_vm_ops.ts";
@@ -48,8 +48,8 @@ export function fileMachine(o: FileMachineOptions = {}): FileMachine {
   }, { image });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
   setDebug(mem.k32, DEBUG_LOCKDEP, o.lockdep ?? true);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const dev = new MemDevice(mem);
   const fs = mountXipfs(mem, dev, {
     dax: o.dax ?? "always",
@@ -79,7 +79,7 @@ export function newFile(m: FileMachine, name: string, size = 0): InodeRef {
 /** mmap `ip` at fixed address `addr` in mm `mm`; throws unless it lands there. */
 export function mapAt(
   m: FileMachine,
-  mm: number,
+  mm: MmId,
   ip: InodeRef,
   addr: number,
   len: number,

@@ -9,7 +9,14 @@
 
 import { O_CREAT, O_RDONLY, O_WRONLY } from "../../src/abi/fcntl.ts";
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asBlock, asTid, blockToSector, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import {
+  asBlock,
+  asTaskSlot,
+  blockToSector,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+} from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { mkfsInto } from "../../src/fs/xipfs/mkfs.ts";
@@ -46,9 +53,9 @@ export const OPS_FILE_PAGES = VMOPS_TEST + 7;
 
 /** A fake process table: pid -> mm, and which pid "self" is. */
 export class FakeProcs implements ProcInfo {
-  readonly procs = new Map<number, { mm: number }>();
+  readonly procs = new Map<number, { mm: MmId }>();
   self = 0;
-  lookupPid(pid: number): { mm: number } | null {
+  lookupPid(pid: number): { mm: MmId } | null {
     return this.procs.get(pid) ?? null;
   }
   selfPid(): number {
@@ -133,8 +140,8 @@ export function procEnv(o: EnvOptions = {}): ProcEnv {
     maxTasks: 4,
   });
   setDebug(mem.k32, DEBUG_LOCKDEP, true);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   if (mmBoot(mem) !== 0) throw new Error("mmBoot");
   const dev = new MemDevice(mem);
   mkfsInto(dev.bytes, { inodes: 256 });
@@ -172,7 +179,7 @@ export const fileBytes = (pages: number): Uint8Array =>
  */
 export function mapFile(
   env: ProcEnv,
-  mm: number,
+  mm: MmId,
   path: string,
   addr: number,
   len: number,

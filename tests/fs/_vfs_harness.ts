@@ -1,5 +1,5 @@
 /** Test helper (not a test): a booted machine with a mounted live xipfs and a process, per mode. */
-import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, PAGE_SIZE } from "../../src/abi/types.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { HostFileDevice } from "../../src/hw/host_device.ts";
@@ -47,8 +47,8 @@ export function boot(mode: Mode, opts: BootOptions = {}): Booted {
     maxTasks: opts.maxTasks ?? 4,
   });
   setDebug(mem.k32, DEBUG_LOCKDEP, true);
-  setCurrentTid(asTid(1));
-  taskInit(mem.k32, asTid(1));
+  setCurrentTid(asTaskSlot(1));
+  taskInit(mem.k32, asTaskSlot(1));
   let dev: MemDevice | HostFileDevice;
   let path = "";
   if (host) {

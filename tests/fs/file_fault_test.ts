@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { VMSTAT } from "../../src/abi/layout/mod.ts";
 import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE, PTE_SPECIAL, PTE_W } from "../../src/abi/sv32.ts";
-import { asPfn, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asPfn, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory, statRead } from "../../src/hw/memory.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
 import { findGetPage } from "../../src/fs/pagecache/pagecache.ts";
@@ -52,7 +52,7 @@ Deno.test("daxFault() maps the device frame with pte_special on a read and count
   const m = fileMachine();
   const ip = newFile(m, "f");
   assert.equal(m.fs.daxWrite(ip, 0, pageOf(0x1111_2222)), P);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, ip, A, P, PROT_READ, MAP_SHARED);
   const s0 = stats(m.mem);
   const pa = softAccess(m.mem, mm, A + 8, ACCESS_READ);
@@ -75,7 +75,7 @@ Deno.test("daxFault() maps the device frame with pte_special on a read and count
 Deno.test("daxFault() maps the zero page on a hole read, allocates nothing, and counts a zero fault", () => {
   const m = fileMachine();
   const ip = newFile(m, "hole", 4 * P);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, ip, A, 4 * P, RW, MAP_SHARED);
   const allocs = m.fs.blocksAllocated();
   const s0 = stats(m.mem);
@@ -98,8 +98,8 @@ Deno.test("daxFault() maps the zero page on a hole read, allocates nothing, and 
 Deno.test("a shared write fault on a zero-page hole unmaps the zero page from every process", () => {
   const m = fileMachine();
   const ip = newFile(m, "up", 2 * P);
-  const mm1 = mmAlloc(m.mem);
-  const mm2 = mmAlloc(m.mem);
+  const mm1 = mmAlloc(m.mem) as MmId;
+  const mm2 = mmAlloc(m.mem) as MmId;
   mapAt(m, mm1, ip, A, 2 * P, RW, MAP_SHARED);
   mapAt(m, mm2, ip, A + 16 * P, 2 * P, RW, MAP_SHARED);
   assert.equal(userLoad(m.mem, mm1, A + P), 0);
@@ -127,7 +127,7 @@ Deno.test("a shared write fault on a zero-page hole unmaps the zero page from ev
 Deno.test("write(2) into a hole that a process maps as the zero page replaces the mapping", () => {
   const m = fileMachine();
   const ip = newFile(m, "w", P);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, ip, A, P, PROT_READ, MAP_SHARED);
   assert.equal(userLoad(m.mem, mm, A), 0);
   assert.equal(m.fs.daxWrite(ip, 0, pageOf(0x0a0b_0c0d)), P);
@@ -142,7 +142,7 @@ Deno.test("a private write fault on a DAX file copies from the device frame and 
     const ip = newFile(m, "cow");
     assert.equal(m.fs.daxWrite(ip, 0, pageOf(0x5555_aaaa)), P);
     const dev = blockPfn(m, ip, 0);
-    const mm = mmAlloc(m.mem);
+    const mm = mmAlloc(m.mem) as MmId;
     mapAt(m, mm, ip, A, P, RW, MAP_PRIVATE);
     if (readFirst) assert.equal(userLoad(m.mem, mm, A), 0xaa, "a read maps the device frame");
     const s0 = stats(m.mem);
@@ -161,7 +161,7 @@ Deno.test("daxFault() returns SIGBUS past EOF, and after a truncate the old mapp
   const m = fileMachine();
   const ip = newFile(m, "eof");
   assert.equal(m.fs.daxWrite(ip, 0, new Uint8Array(2 * P).fill(3)), 2 * P);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, ip, A, 4 * P, RW, MAP_SHARED);
   assert.equal(softAccess(m.mem, mm, A + 2 * P, ACCESS_READ), -VM_FAULT_SIGBUS);
   assert.equal(userLoad(m.mem, mm, A + P), 3);
@@ -180,9 +180,9 @@ Deno.test("filemapFault() counts major then minor, dirties on a shared write, an
   const ip = newFile(m, "pc");
   assert.equal(m.fs.isDax(ip), false);
   assert.equal(m.fs.daxWrite(ip, 0, pageOf(0x0102_0304)), P); // through the device, then cache it
-  const mm1 = mmAlloc(m.mem);
-  const mm2 = mmAlloc(m.mem);
-  const mm3 = mmAlloc(m.mem);
+  const mm1 = mmAlloc(m.mem) as MmId;
+  const mm2 = mmAlloc(m.mem) as MmId;
+  const mm3 = mmAlloc(m.mem) as MmId;
   mapAt(m, mm1, ip, A, P, RW, MAP_SHARED);
   mapAt(m, mm2, ip, A, P, RW, MAP_SHARED);
   mapAt(m, mm3, ip, A, P, RW, MAP_PRIVATE);
@@ -233,7 +233,7 @@ Deno.test("VM_MIXEDMAP refcounting: device frames uncounted without a memmap, co
     assert.equal(m.fs.daxWrite(ip, 0, new Uint8Array(3 * P).fill(1)), 3 * P);
     const free0 = freeFrameCount(m.mem);
     const dev = [0, 1, 2].map((i) => blockPfn(m, ip, i));
-    const mms = [mmAlloc(m.mem), mmAlloc(m.mem)];
+    const mms = [mmAlloc(m.mem) as MmId, mmAlloc(m.mem) as MmId];
     for (const mm of mms) {
       mapAt(m, mm, ip, A, 3 * P, RW, MAP_SHARED);
       mapAt(m, mm, ip, A + 8 * P, 3 * P, RW, MAP_PRIVATE);
@@ -275,7 +275,7 @@ Deno.test("munmap of a DAX mapping drops the i_mmap entries and a truncate then 
   const m = fileMachine();
   const ip = newFile(m, "mu");
   assert.equal(m.fs.daxWrite(ip, 0, new Uint8Array(2 * P).fill(7)), 2 * P);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, ip, A, 2 * P, RW, MAP_SHARED);
   assert.equal(m.fs.icount(ip), 2);
   userLoad(m.mem, mm, A);
@@ -288,7 +288,7 @@ Deno.test("munmap of a DAX mapping drops the i_mmap entries and a truncate then 
 Deno.test("findGetPage sees no page-cache page for a DAX file after faults", () => {
   const m = fileMachine();
   const ip = newFile(m, "nocache", P);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, ip, A, P, RW, MAP_SHARED);
   userStore(m.mem, mm, A, 1);
   const pfn = findGetPage(m.mem, ip.slot, 0);

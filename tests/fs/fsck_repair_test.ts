@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { XDIRENT, XFT_REG, XIPFS_BLOCK_SIZE, XIPFS_STATE_DIRTY } from "../../src/abi/layout/mod.ts";
-import { asBlock, asIno, asTid, type BlockNo, type Ino, PAGE_SIZE } from "../../src/abi/types.ts";
+import {
+  asBlock,
+  asIno,
+  asTaskSlot,
+  type BlockNo,
+  type Ino,
+  PAGE_SIZE,
+} from "../../src/abi/types.ts";
 import { fsck, FSCK_NOT_CLEAN } from "../../src/fs/xipfs/fsck.ts";
 import { fsckRepair, LOST_FOUND, PREEN_HALT } from "../../src/fs/xipfs/fsck_repair.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
@@ -67,8 +74,8 @@ function assertRepaired(img: Uint8Array, what: string): void {
     maxTasks: 4,
   }, { image: img });
   assert.equal(mmBoot(mem), 0);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const x = mountXipfs(mem, new MemDevice(mem), { dax: "always" });
   assert.ok(x instanceof XipFs, `${what}: mount`);
   assert.equal(x.unmount(), 0);

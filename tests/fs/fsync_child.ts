@@ -5,7 +5,7 @@
  *
  * Usage: deno run -A tests/fs/fsync_child.ts IMAGE
  */
-import { asIno, asTid } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory } from "../../src/hw/memory.ts";
 import { mountXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
@@ -24,8 +24,8 @@ if (import.meta.main) {
     deviceMemmap: false,
     maxTasks: 4,
   }, { image });
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const fs = mountXipfs(mem, new MemDevice(mem), { dax: "always", imagePath: path });
   if (!(fs instanceof XipFs)) throw new Error(fs.error);
   const root = fs.iget(fs.rootIno);

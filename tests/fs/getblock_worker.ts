@@ -4,7 +4,7 @@
  * the round's holes in the given order, checking that each new block is
  * zero outside the marker area and stamping this worker's marker in it.
  */
-import { asIno, asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { attachXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
@@ -37,8 +37,8 @@ export interface GbReport {
 function run(j: GbJob): GbReport {
   try {
     const mem = attachMemory(j.phys, j.kernel);
-    taskInit(mem.k32, asTid(j.tid));
-    setCurrentTid(asTid(j.tid));
+    taskInit(mem.k32, asTaskSlot(j.tid));
+    setCurrentTid(asTaskSlot(j.tid));
     const dev = new MemDevice(mem);
     const fs = attachXipfs(mem, dev);
     if (!(fs instanceof XipFs)) throw new Error(fs.error);
@@ -67,7 +67,7 @@ function run(j: GbJob): GbReport {
     }
     fs.iput(ip);
     fs.detach();
-    taskExit(mem.k32, asTid(j.tid));
+    taskExit(mem.k32, asTaskSlot(j.tid));
     return { ok: true, blocks };
   } catch (err) {
     return { ok: false, error: String((err as Error)?.stack ?? err) };

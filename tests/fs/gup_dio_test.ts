@@ -8,7 +8,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asPfn, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asPfn, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { directIORead, directIOWrite } from "../../src/fs/direct_io.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
 import { getUserPages, getUserPagesFast, unpinUserPages } from "../../src/mm/gup.ts";
@@ -24,7 +24,7 @@ const P = PAGE_SIZE;
 const A = 0x4000_0000;
 const B = 0x5000_0000;
 const RW = PROT_READ | PROT_WRITE;
-const anon = (mem: Parameters<typeof doMmap>[0], mm: number, at: number, len: number) =>
+const anon = (mem: Parameters<typeof doMmap>[0], mm: MmId, at: number, len: number) =>
   assert.equal(doMmap(mem, mm, at, len, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), at);
 
 for (
@@ -35,7 +35,7 @@ for (
 ) {
   Deno.test(`${name}() pins anonymous pages, faulting them in, and unpin restores the counts`, () => {
     const m = fileMachine();
-    const mm = mmAlloc(m.mem);
+    const mm = mmAlloc(m.mem) as MmId;
     switchMm(m.mem, 1, mm);
     anon(m.mem, mm, B, 4 * P);
     assert.equal(copyToUser(m.mem, mm, B as never, new Uint8Array([1, 2, 3])), 0); // page 0 present
@@ -57,7 +57,7 @@ for (
       const m = fileMachine({ deviceMemmap });
       const ip = newFile(m, "d");
       assert.equal(m.fs.daxWrite(ip, 0, pageOf(0x1234_5678)), P);
-      const mm = mmAlloc(m.mem);
+      const mm = mmAlloc(m.mem) as MmId;
       switchMm(m.mem, 1, mm);
       mapAt(m, mm, ip, A, P, RW, MAP_SHARED);
       userLoad(m.mem, mm, A); // mapped: the fast path sees the PTE
@@ -82,7 +82,7 @@ Deno.test("getUserPages() for writing breaks COW of a private file page before p
   const m = fileMachine();
   const ip = newFile(m, "c");
   assert.equal(m.fs.daxWrite(ip, 0, pageOf(0x0707_0707)), P);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, ip, A, P, RW, MAP_PRIVATE);
   userLoad(m.mem, mm, A);
   const pins = getUserPages(m.mem, mm, A, 1, true);
@@ -99,7 +99,7 @@ Deno.test("directIORead/Write() move data between a file and an anonymous buffer
   for (const dax of ["always", "never"] as const) {
     const m = fileMachine({ dax });
     const ip = newFile(m, "dio");
-    const mm = mmAlloc(m.mem);
+    const mm = mmAlloc(m.mem) as MmId;
     switchMm(m.mem, 1, mm);
     anon(m.mem, mm, B, 2 * P);
     const data = new Uint8Array(2 * P).map((_, i) => (i * 7 + 3) & 0xff);
@@ -128,7 +128,7 @@ Deno.test("O_DIRECT into a buffer that is itself a DAX mapping: -EFAULT without 
     const buf = newFile(m, "buf");
     assert.equal(m.fs.daxWrite(src, 0, pageOf(0xfeed_beef)), P);
     assert.equal(m.fs.daxWrite(buf, 0, pageOf(0x0000_0001)), P);
-    const mm = mmAlloc(m.mem);
+    const mm = mmAlloc(m.mem) as MmId;
     switchMm(m.mem, 1, mm);
     mapAt(m, mm, buf, A, P, RW, MAP_SHARED);
     const r = directIORead(m.fs, mm, src, 0, A, P);

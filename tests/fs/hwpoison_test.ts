@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { EIO } from "../../src/abi/errno.ts";
 import { O_CREAT, O_DIRECT, O_RDONLY, O_RDWR } from "../../src/abi/fcntl.ts";
-import { asIno, asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot, PAGE_SIZE } from "../../src/abi/types.ts";
 import { listPath } from "../../src/cli/cmd_ls.ts";
 import { fsck } from "../../src/fs/xipfs/fsck.ts";
 import { shrinkPageCache } from "../../src/fs/pagecache/pagecache_shrink.ts";
@@ -134,8 +134,8 @@ Deno.test("the poison list persists in the image: remount, fsck names the file, 
     deviceMemmap: false,
     maxTasks: 4,
   }, { image });
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const fs = mountXipfs(mem, new MemDevice(mem), { dax: "always" });
   if (!(fs instanceof XipFs)) throw new Error(fs.error);
   assert.equal(badblockCount(mem), 2);

@@ -20,7 +20,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asTid, asVirt, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
 import { persistLine } from "../../src/fs/dax_sync.ts";
 import { mmapFile } from "../../src/fs/file_vm_ops.ts";
 import { fsck } from "../../src/fs/xipfs/fsck.ts";
@@ -47,17 +47,17 @@ const RW = PROT_READ | PROT_WRITE;
 /** A flag bit no Linux version defines. */
 const UNKNOWN_FLAG = 0x40_0000;
 
-const mapFile = (m: FileMachine, mm: number, ip: InodeRef, len: number, flags: number): number =>
+const mapFile = (m: FileMachine, mm: MmId, ip: InodeRef, len: number, flags: number): number =>
   doMmap(m.mem, mm, 0, len, RW, flags, mmapFile(m.fs, ip, true, true), 0);
 
-const vmFlagsAt = (m: FileMachine, mm: number, va: number): number =>
+const vmFlagsAt = (m: FileMachine, mm: MmId, va: number): number =>
   vmaDump(m.mem, mm).find(([s]) => s === va)![2];
 
 Deno.test("mmap flags: MAP_SHARED_VALIDATE checks them, MAP_SHARED ignores MAP_SYNC and unknown ones", () => {
   for (const dax of ["always", "never"] as const) {
     const m = fileMachine({ dax });
     const ip = newFile(m, "f", 4 * BS);
-    const mm = mmAlloc(m.mem);
+    const mm = mmAlloc(m.mem) as MmId;
     const sync = mapFile(m, mm, ip, BS, MAP_SHARED_VALIDATE | MAP_SYNC);
     if (dax === "always") {
       assert.ok(sync > 0, `DAX accepts MAP_SYNC: ${sync}`);
@@ -101,8 +101,8 @@ for (const memmap of [false, true]) {
       const log = newFile(m, "log", 4 * BS); // a hole: the fault allocates
       const plain = newFile(m, "plain", 4 * BS);
       assert.equal(m.fs.fsync(log), 0, "a durable starting point");
-      const mm = mmAlloc(m.mem);
-      switchMm(m.mem, asTid(1), mm);
+      const mm = mmAlloc(m.mem) as MmId;
+      switchMm(m.mem, asTaskSlot(1), mm);
       const va = mapFile(m, mm, log, 4 * BS, MAP_SHARED_VALIDATE | MAP_SYNC);
       const vp = mapFile(m, mm, plain, 4 * BS, MAP_SHARED);
       assert.ok(va > 0 && vp > 0);
@@ -137,7 +137,7 @@ for (const memmap of [false, true]) {
       assert.equal(persistLine(m.fs.ctx, pa), -EIO, "the path names another file now");
       assert.deepEqual(Deno.readFileSync(path), otherBytes, "and that file is untouched");
 
-      switchMm(m.mem, asTid(1), 0);
+      switchMm(m.mem, asTaskSlot(1), 0);
       mmPut(m.mem, mm);
       m.fs.iput(log);
       m.fs.iput(plain);
@@ -161,8 +161,8 @@ for (const memmap of [false, true]) {
       const data = new Uint8Array(MB4).fill(0x5a);
       assert.equal(m.fs.daxWrite(ip, 0, data), MB4, "written, not yet durable");
       assert.equal(onDisk(path, "/big").ino < 0, true, "the file is not in the image yet");
-      const mm = mmAlloc(m.mem);
-      switchMm(m.mem, asTid(1), mm);
+      const mm = mmAlloc(m.mem) as MmId;
+      switchMm(m.mem, asTaskSlot(1), mm);
       const va = mapFile(m, mm, ip, MB4, MAP_SHARED_VALIDATE | MAP_SYNC);
       assert.equal(va % MB4, 0);
       assert.equal(handleMmFault(m.mem, mm, asVirt(va + 7 * BS), ACCESS_WRITE), 0);
@@ -174,7 +174,7 @@ for (const memmap of [false, true]) {
         assert.equal(bmapLookup(d.vol, d.ino as never, i), bmapLookup(m.fs.ctx.vol, ip.ino, i));
       }
       assert.equal(fsck(d.image).status, 0);
-      switchMm(m.mem, asTid(1), 0);
+      switchMm(m.mem, asTaskSlot(1), 0);
       mmPut(m.mem, mm);
       m.fs.iput(ip);
       assertInvariants(m.mem, { fsck: true });

@@ -7,7 +7,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
@@ -36,7 +36,7 @@ type Reply = { ok: boolean; result?: Result; error?: string };
 
 /** Start `job` in a Worker with a watchdog; the Worker is always terminated. */
 function start(mem: Memory, job: FileJob, timeoutMs: number): Running {
-  taskInit(mem.k32, asTid(job.tid));
+  taskInit(mem.k32, asTaskSlot(job.tid));
   const url = new URL("./mmfile_worker.ts", import.meta.url).href;
   const worker = new Worker(url, { type: "module" });
   const done = new Promise<Result>((resolve, reject) => {
@@ -82,7 +82,7 @@ Deno.test("two processes write-faulting the same holes get one block per page an
   const m = fileMachine({ sizeBytes: 32 << 20, ramFrames: 1024 });
   const ip = newFile(m, "holes", pages * P);
   const base = 0x2000_0000;
-  const mms = [mmAlloc(m.mem), mmAlloc(m.mem)];
+  const mms = [mmAlloc(m.mem) as MmId, mmAlloc(m.mem) as MmId];
   for (const mm of mms) mapAt(m, mm, ip, base, pages * P, RW, MAP_SHARED);
   const allocs0 = m.fs.blocksAllocated();
   const c = common(m.mem);
@@ -130,7 +130,7 @@ function truncateSetup(deviceMemmap: boolean) {
     assert.equal(m.fs.daxWrite(filler, off, page), P);
   }
   const base = 0x3000_0000;
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, a, base, aPages * P, RW, MAP_SHARED);
   const stopWord = m.mem.layout.scratch.base + 8;
   Atomics.store(m.mem.k32, stopWord, 0);
@@ -216,7 +216,7 @@ Deno.test("getUserPagesFast() is safe against a concurrent munmap of the same mm
   const seed = seedOf("gup-fast vs munmap");
   const m = fileMachine({ ramFrames: 1024 });
   const free0 = freeFrameCount(m.mem);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   const base = 0x2800_0000;
   const pages = 8;
   // A neighbour mapping keeps a page table over the range part of the time only.

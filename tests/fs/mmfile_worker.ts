@@ -20,7 +20,7 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../../src/abi/sv32.ts";
-import { asIno, asTid, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory, type Memory } from "../../src/hw/memory.ts";
 import { installFileMm } from "../../src/fs/file_vm_ops.ts";
@@ -69,7 +69,7 @@ interface Base {
 /** Race write faults on the holes of one file from this Worker's own mm. */
 export interface HoleJob extends Base {
   role: "hole";
-  mm: number;
+  mm: MmId;
   base: number;
   pages: number;
 }
@@ -77,7 +77,7 @@ export interface HoleJob extends Base {
 /** Read and write an old mapping of file A while a truncator recycles its blocks. */
 export interface ReaderJob extends Base {
   role: "reader";
-  mm: number;
+  mm: MmId;
   base: number;
   pages: number;
   /** Word in mem.k32 the truncator sets to 1 when it is done. */
@@ -99,7 +99,7 @@ export interface TruncatorJob extends Base {
 /** Pin pages of a mapping with getUserPagesFast and check what the pinned frames hold. */
 export interface PinnerJob extends Base {
   role: "pinner";
-  mm: number;
+  mm: MmId;
   base: number;
   pages: number;
   stopWord: number;
@@ -110,7 +110,7 @@ export interface PinnerJob extends Base {
 /** mmap/populate/munmap an anonymous range in a shared mm, poisoning freed frames. */
 export interface MunmapperJob extends Base {
   role: "munmapper";
-  mm: number;
+  mm: MmId;
   base: number;
   pages: number;
   iterations: number;
@@ -128,7 +128,7 @@ class SoftHart {
     this.tlb.clear();
     this.flushes++;
   };
-  constructor(readonly mem: Memory, readonly tid: number, readonly mm: number) {
+  constructor(readonly mem: Memory, readonly tid: number, readonly mm: MmId) {
     this.p32 = physWords(mem);
   }
   start(): void {
@@ -167,7 +167,7 @@ class SoftHart {
 
 function attach(j: Base): { mem: Memory; fs: XipFs } {
   const mem = attachMemory(j.phys, j.kernel);
-  setCurrentTid(asTid(j.tid));
+  setCurrentTid(asTaskSlot(j.tid));
   const fs = attachXipfs(mem, new MemDevice(mem));
   if (!(fs instanceof XipFs)) throw new Error(fs.error);
   installFileMm(fs);

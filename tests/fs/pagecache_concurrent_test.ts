@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import {
@@ -27,8 +27,8 @@ const SEED = Number(Deno.env.get("PAGECACHE_SEED") ?? Date.now() % 1_000_000);
 function boot(ramFrames: number): Memory {
   const mem = createMemory({ ramFrames, deviceFrames: 4, deviceMemmap: false, maxTasks: 8 });
   setDebug(mem.k32, DEBUG_LOCKDEP | DEBUG_PERTURB, true);
-  setCurrentTid(asTid(1));
-  taskInit(mem.k32, asTid(1));
+  setCurrentTid(asTaskSlot(1));
+  taskInit(mem.k32, asTaskSlot(1));
   return mem;
 }
 

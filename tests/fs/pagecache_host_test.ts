@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { computeLayout, pcacheSlots, VMSTAT } from "../../src/abi/layout/mod.ts";
-import { asBlock, asTid, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asBlock, asTaskSlot, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { HostFileDevice } from "../../src/hw/host_device.ts";
 import { createMemory, type Memory, statRead } from "../../src/hw/memory.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
@@ -20,8 +20,8 @@ import {
 function boot(ramFrames = 32): Memory {
   const mem = createMemory({ ramFrames, deviceFrames: 1, deviceMemmap: false, maxTasks: 4 });
   setDebug(mem.k32, DEBUG_LOCKDEP, true);
-  setCurrentTid(asTid(1));
-  taskInit(mem.k32, asTid(1));
+  setCurrentTid(asTaskSlot(1));
+  taskInit(mem.k32, asTaskSlot(1));
   return mem;
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { EEXIST, EIO, ENOMEM } from "../../src/abi/errno.ts";
 import { type LayoutConfig, pcacheSlots, VMSTAT } from "../../src/abi/layout/mod.ts";
-import { asTid, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asTaskSlot, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { createMemory, type Memory, statRead } from "../../src/hw/memory.ts";
 import { allocFrame, freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import {
@@ -37,14 +37,14 @@ function boot(ramFrames = 64): Memory {
   const cfg: LayoutConfig = { ramFrames, deviceFrames: 4, deviceMemmap: false, maxTasks: 4 };
   const mem = createMemory(cfg);
   setDebug(mem.k32, DEBUG_LOCKDEP, true);
-  setCurrentTid(asTid(1));
-  taskInit(mem.k32, asTid(1));
+  setCurrentTid(asTaskSlot(1));
+  taskInit(mem.k32, asTaskSlot(1));
   return mem;
 }
 
 /** Every page-cache entry point must return with no lock left held. */
 function assertNoLocksHeld(mem: Memory): void {
-  assert.deepEqual(heldLocks(mem.k32, asTid(1)), []);
+  assert.deepEqual(heldLocks(mem.k32, asTaskSlot(1)), []);
 }
 
 /** The bytes file page (mapping, pgoff) holds on the fake disk until written. */

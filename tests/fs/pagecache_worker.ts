@@ -12,7 +12,7 @@
 
 import { ENOMEM } from "../../src/abi/errno.ts";
 import { PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { attachMemory, type Memory } from "../../src/hw/memory.ts";
 import { pageIndex, pageMapping, PG_uptodate, putPage, testPageFlag } from "../../src/mm/memmap.ts";
 import { setCurrentTid, taskInit } from "../../src/sync/current.ts";
@@ -226,8 +226,8 @@ if ("WorkerGlobalScope" in globalThis) {
     let report: Report;
     try {
       const mem = attachMemory(job.phys, job.kernel);
-      setCurrentTid(asTid(job.tid));
-      taskInit(mem.k32, asTid(job.tid));
+      setCurrentTid(asTaskSlot(job.tid));
+      taskInit(mem.k32, asTaskSlot(job.tid));
       report = job.kind === "fill"
         ? runFill(mem, job)
         : job.kind === "lookup"

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MM, mmBase } from "../../src/abi/layout/mod.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { taskInit } from "../../src/sync/mod.ts";
@@ -62,10 +62,10 @@ function checkBlock(b: Block, seed: number): void {
 Deno.test("smaps read while a Worker maps, faults and unmaps is consistent, then exact", async () => {
   const seed = (Date.now() ^ 0x5eed) >>> 0;
   const env = procEnv({ ramFrames: 1024 });
-  const mm = mmAlloc(env.mem);
+  const mm = mmAlloc(env.mem) as MmId;
   env.info.procs.set(1, { mm });
   const tid = 2;
-  taskInit(env.mem.k32, asTid(tid));
+  taskInit(env.mem.k32, asTaskSlot(tid));
   const [startWord, stopWord, doneWord] = [0, 1, 2].map((i) => env.mem.layout.scratch.base + i);
   for (const w of [startWord!, stopWord!, doneWord!]) Atomics.store(env.mem.k32, w, 0);
   const job: MutatorJob = {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { ENOENT } from "../../src/abi/errno.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ } from "../../src/abi/mman.ts";
-import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { procfsSnapshotCount } from "../../src/fs/procfs/procfs.ts";
 import { mountProcfs } from "../../src/fs/procfs/procfs_mount.ts";
 import { procTableInfo } from "../../src/fs/procfs/procfs_proctable.ts";
@@ -23,10 +23,10 @@ Deno.test("procTableInfo() shows the process table's pids, their maps, zombies, 
   assert.ok(typeof proc !== "number");
   const env = { ...base, mount, proc };
 
-  const pidA = procAlloc(env.mem, 2, 0);
-  const pidB = procAlloc(env.mem, 3, pidA);
-  const mm = mmAlloc(env.mem);
-  procSet(env.mem, 2, "mm", mm);
+  const pidA = procAlloc(env.mem, asTaskSlot(2), 0);
+  const pidB = procAlloc(env.mem, asTaskSlot(3), pidA);
+  const mm = mmAlloc(env.mem) as MmId;
+  procSet(env.mem, asTaskSlot(2), "mm", mm);
   const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
   assert.equal(doMmap(env.mem, mm, 0x3000_0000, 2 * PAGE_SIZE, PROT_READ, flags), 0x3000_0000);
   self = pidA;
@@ -36,17 +36,17 @@ Deno.test("procTableInfo() shows the process table's pids, their maps, zombies, 
   assert.match(readProc(env, "/proc/meminfo") as string, /^MemTotal: +2048 kB$/m);
 
   // pidA exits: the kernel releases its mm, then makes it a zombie.
-  procSet(env.mem, 2, "mm", 0);
+  procSet(env.mem, asTaskSlot(2), "mm", 0);
   mmPut(env.mem, mm);
-  procExit(env.mem, 2, 0, 0);
+  procExit(env.mem, asTaskSlot(2), 0, 0);
   assert.equal(readProc(env, `/proc/${pidA}/maps`), "", "a zombie stays listed with empty maps");
-  procFree(env.mem, 2);
+  procFree(env.mem, asTaskSlot(2));
   assert.equal(vfsOpen(env.proc, `/proc/${pidA}/maps`, O_RDONLY), -ENOENT);
   assert.equal(vfsOpen(env.proc, "/proc/self/maps", O_RDONLY), -ENOENT, "self is the reaped pid");
   assert.ok(vfsOpen(env.proc, `/proc/${pidB}/smaps`, O_RDONLY) >= 0);
   // The Machine closes a process's files from its own mount; procfs records release cleanly.
   assert.equal(vfsProcExit(mount, proc.fdt), 0);
   assert.equal(procfsSnapshotCount(env.mem), 0);
-  procExit(env.mem, 3, 0, 0);
-  procFree(env.mem, 3);
+  procExit(env.mem, asTaskSlot(3), 0, 0);
+  procFree(env.mem, asTaskSlot(3));
 });

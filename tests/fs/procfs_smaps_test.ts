@@ -15,7 +15,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { mmAlloc, mmapWriteLock, mmapWriteUnlock, mmPut } from "../../src/mm/mm.ts";
 import { findVma, setVmaFlags, VM_LOCKED, vmaFlags } from "../../src/mm/vma.ts";
 import { doMmap } from "../../src/mm/mmap.ts";
@@ -108,16 +108,16 @@ const kbs = (
   Anonymous: anon,
 });
 
-function touch(env: ProcEnv, mm: number, va: number, write: boolean): void {
+function touch(env: ProcEnv, mm: MmId, va: number, write: boolean): void {
   const r = softAccess(env.mem, mm, va, write ? ACCESS_WRITE : ACCESS_READ);
   if (r < 0) throw new Error(`fault ${-r} at 0x${va.toString(16)}`);
 }
 
 /** Pids 1..n, each with a fresh mm. */
-function spawnMms(env: ProcEnv, n: number): number[] {
-  const mms: number[] = [];
+function spawnMms(env: ProcEnv, n: number): MmId[] {
+  const mms: MmId[] = [];
   for (let pid = 1; pid <= n; pid++) {
-    const mm = mmAlloc(env.mem);
+    const mm = mmAlloc(env.mem) as MmId;
     assert.ok(mm > 0);
     env.info.procs.set(pid, { mm });
     mms.push(mm);
@@ -125,14 +125,14 @@ function spawnMms(env: ProcEnv, n: number): number[] {
   return mms;
 }
 
-function teardown(env: ProcEnv, mms: number[]): void {
+function teardown(env: ProcEnv, mms: MmId[]): void {
   for (const mm of mms) mmPut(env.mem, mm);
   releaseMapped(env);
 }
 
 Deno.test("smaps Rss counts exactly the faulted anonymous pages; the zero page is not counted", () => {
   const env = procEnv();
-  const [mm] = spawnMms(env, 1) as [number];
+  const [mm] = spawnMms(env, 1) as [MmId];
   assert.equal(doMmap(env.mem, mm, 0x3000_0000, 8 * PAGE_SIZE, RW, ANON), 0x3000_0000);
   for (const i of [0, 2, 5]) touch(env, mm, 0x3000_0000 + i * PAGE_SIZE, true);
   touch(env, mm, 0x3000_0000 + 7 * PAGE_SIZE, false); // maps the zero page
@@ -153,7 +153,7 @@ Deno.test("smaps Pss divides a page-cache page among its mappers; shared vs priv
   writeFile(env, "/data", fileBytes(4));
   const mms = spawnMms(env, 3);
   for (const mm of mms) mapFile(env, mm, "/data", FILE, 4 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED);
-  const [a, b, c] = mms as [number, number, number];
+  const [a, b, c] = mms as [MmId, MmId, MmId];
   // page 0: a, b; page 1: a, b, c; page 2: a only, written; page 3: nobody.
   for (const mm of [a, b]) touch(env, mm, FILE, false);
   for (const mm of [a, b, c]) touch(env, mm, FILE + PAGE_SIZE, false);
@@ -223,7 +223,7 @@ Deno.test("smaps shows COW copies of a private file mapping as Anonymous private
   for (const dax of [true, false]) {
     const env = procEnv({ dax });
     writeFile(env, "/lib/libp.so", fileBytes(3));
-    const [mm] = spawnMms(env, 1) as [number];
+    const [mm] = spawnMms(env, 1) as [MmId];
     mapFile(env, mm, "/lib/libp.so", FILE, 3 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_FIXED);
     touch(env, mm, FILE, false);
     touch(env, mm, FILE + PAGE_SIZE, false);
@@ -243,7 +243,7 @@ Deno.test("smaps shows COW copies of a private file mapping as Anonymous private
 
 Deno.test("smaps VmFlags: gd for a stack, lo and Locked for a VM_LOCKED VMA", () => {
   const env = procEnv();
-  const [mm] = spawnMms(env, 1) as [number];
+  const [mm] = spawnMms(env, 1) as [MmId];
   assert.equal(
     doMmap(env.mem, mm, 0x7ff0_0000, 2 * PAGE_SIZE, RW, ANON | MAP_GROWSDOWN),
     0x7ff0_0000,

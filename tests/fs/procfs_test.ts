@@ -34,7 +34,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { asMmId, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmGauges, mmPut } from "../../src/mm/mm.ts";
 import { doBrk, doMmap, setBrkStart } from "../../src/mm/mmap.ts";
@@ -81,15 +81,15 @@ const MAPS_RE =
 const named = (prefix: string, name: string): string =>
   prefix + " ".repeat(73 - prefix.length) + name;
 
-function touch(env: ProcEnv, mm: number, va: number, write: boolean): void {
+function touch(env: ProcEnv, mm: MmId, va: number, write: boolean): void {
   const r = softAccess(env.mem, mm, va, write ? ACCESS_WRITE : ACCESS_READ);
   if (r < 0) throw new Error(`fault ${-r} at 0x${va.toString(16)}`);
 }
 
 /** An mm for pid 42 (= self) holding every kind of VMA maps names. */
-function layoutOne(env: ProcEnv): { mm: number; ino: number } {
+function layoutOne(env: ProcEnv): { mm: MmId; ino: number } {
   writeFile(env, "/lib/libx.so", fileBytes(3));
-  const mm = mmAlloc(env.mem);
+  const mm = mmAlloc(env.mem) as MmId;
   env.info.procs.set(42, { mm });
   env.info.self = 42;
   const ino = mapFile(
@@ -111,7 +111,7 @@ function layoutOne(env: ProcEnv): { mm: number; ino: number } {
   return { mm, ino };
 }
 
-function teardown(env: ProcEnv, ...mms: number[]): void {
+function teardown(env: ProcEnv, ...mms: MmId[]): void {
   for (const mm of mms) mmPut(env.mem, mm);
   releaseMapped(env);
 }
@@ -145,7 +145,7 @@ Deno.test("/proc/self/maps gives Linux's lines for file, heap, anonymous and sta
 Deno.test("maps names a file by its path in nested directories, after rename, and when deleted", () => {
   const env = procEnv();
   env.info.self = 7;
-  const mm = mmAlloc(env.mem);
+  const mm = mmAlloc(env.mem) as MmId;
   env.info.procs.set(7, { mm });
   writeFile(env, "/usr/lib/deep/liba.so", fileBytes(1));
   writeFile(env, "/lib/libb.so", fileBytes(1));
@@ -235,8 +235,8 @@ function listDir(env: ProcEnv, path: string, bufBytes = 4096): [string, number][
 
 Deno.test("getdents lists self, meminfo and the live pids in /proc, and maps/smaps/task in /proc/PID", () => {
   const env = procEnv();
-  env.info.procs.set(42, { mm: 0 });
-  env.info.procs.set(7, { mm: 0 });
+  env.info.procs.set(42, { mm: asMmId(0) });
+  env.info.procs.set(7, { mm: asMmId(0) });
   env.info.self = 7;
   const want: [string, number][] = [
     [".", DT_DIR],
@@ -276,7 +276,7 @@ Deno.test("getdents lists self, meminfo and the live pids in /proc, and maps/sma
 
 Deno.test("procfs refuses writes and creation, and a missing pid is ENOENT", () => {
   const env = procEnv();
-  env.info.procs.set(42, { mm: 0 });
+  env.info.procs.set(42, { mm: asMmId(0) });
   env.info.self = 42;
   const { proc } = env;
   const cases: [string, () => number][] = [
@@ -327,7 +327,7 @@ Deno.test("procfs refuses writes and creation, and a missing pid is ENOENT", () 
   assert.equal(vfsRead(proc, rfd, new Uint8Array(64)), 0, "a process gone: empty, as Linux");
   assert.equal(vfsClose(proc, rfd), 0);
   // /proc/self is a symlink to the caller's pid, and dangles for a thread with no process.
-  env.info.procs.set(42, { mm: 0 });
+  env.info.procs.set(42, { mm: asMmId(0) });
   assert.equal(vfsReadlink(proc, "/proc/self"), "42");
   const lst = vfsStat(proc, "/proc/self", false);
   assert.ok(typeof lst !== "number" && (lst.mode & S_IFMT) === S_IFLNK);
@@ -352,8 +352,8 @@ function parseMeminfo(text: string): Map<string, number> {
 Deno.test("meminfo agrees with the frame allocator, page cache and mm gauges, DAX frames counted once", () => {
   const env = procEnv();
   writeFile(env, "/lib/libs.so", fileBytes(3));
-  const a = mmAlloc(env.mem);
-  const b = mmAlloc(env.mem);
+  const a = mmAlloc(env.mem) as MmId;
+  const b = mmAlloc(env.mem) as MmId;
   for (const mm of [a, b]) {
     mapFile(env, mm, "/lib/libs.so", 0x1000_0000, 3 * PAGE_SIZE, PROT_READ, MAP_SHARED | MAP_FIXED);
   }
@@ -391,7 +391,7 @@ Deno.test("meminfo agrees with the frame allocator, page cache and mm gauges, DA
 Deno.test("meminfo Cached counts page-cache frames of a dax=never mount", () => {
   const env = procEnv({ dax: false });
   writeFile(env, "/data", fileBytes(3));
-  const mm = mmAlloc(env.mem);
+  const mm = mmAlloc(env.mem) as MmId;
   mapFile(env, mm, "/data", 0x1000_0000, 3 * PAGE_SIZE, PROT_READ, MAP_SHARED | MAP_FIXED);
   for (let i = 0; i < 3; i++) touch(env, mm, 0x1000_0000 + i * PAGE_SIZE, false);
   const m = parseMeminfo(readProc(env, "/proc/meminfo") as string);

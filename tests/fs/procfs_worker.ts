@@ -6,7 +6,7 @@
  */
 
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -24,7 +24,7 @@ export interface MutatorJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
   tid: number;
-  mm: number;
+  mm: MmId;
   /** Regions REGION_PAGES pages each, at base + i * REGION_STRIDE. */
   base: number;
   regions: number;
@@ -45,7 +45,7 @@ export type MutatorResult = { touched: (number[] | null)[] };
 
 function mutate(j: MutatorJob): MutatorResult {
   const mem = attachMemory(j.phys, j.kernel);
-  setCurrentTid(asTid(j.tid));
+  setCurrentTid(asTaskSlot(j.tid));
   const r = rng(j.seed);
   const touched: (Set<number> | null)[] = Array.from({ length: j.regions }, () => null);
   try {

@@ -15,7 +15,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { readCachePage } from "../../src/fs/pagecache/pagecache.ts";
 import { pagecacheFrames } from "../../src/fs/pagecache/pagecache.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
@@ -42,7 +42,7 @@ function fillWithCache(m: FileMachine): InodeRef {
 
 Deno.test("an anonymous write fault evicts clean page-cache pages before it fails with OOM", () => {
   const m = fileMachine({ dax: "never", ramFrames: 64 });
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
   assert.equal(doMmap(m.mem, mm, A, 8 * PAGE_SIZE, PROT_READ | PROT_WRITE, flags), A);
   assert.equal(copyToUser(m.mem, mm, asVirt(A), new Uint8Array([1])), 0); // its page table now
@@ -66,7 +66,7 @@ Deno.test("a fault that needs a new page table evicts clean page-cache pages bef
   // The page table is a frame too: Linux allocates it (pte_alloc) with the
   // same reclaiming allocator as the page it will map.
   const m = fileMachine({ dax: "never", ramFrames: 64 });
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
   assert.equal(doMmap(m.mem, mm, A, PAGE_SIZE, PROT_READ | PROT_WRITE, flags), A);
   const f = fillWithCache(m); // no page table covers A yet

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SHMEM_KIND_ANON, SHMEM_KIND_TMPFS } from "../../src/abi/layout/ipc.ts";
 import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { ENOSPC } from "../../src/abi/errno.ts";
 import {
   SHMEM_MAX_INODES,
@@ -32,7 +32,7 @@ function newShmem(m: ReturnType<typeof fileMachine>, size: number, kind = SHMEM_
 
 function mapShmem(
   m: ReturnType<typeof fileMachine>,
-  mm: number,
+  mm: MmId,
   ip: InodeRef,
   addr: number,
   len: number,
@@ -43,12 +43,12 @@ function mapShmem(
   assert.equal(r, addr, `mmap: ${r}`);
 }
 
-const store = (m: ReturnType<typeof fileMachine>, mm: number, va: number, b: number) => {
+const store = (m: ReturnType<typeof fileMachine>, mm: MmId, va: number, b: number) => {
   const pa = softAccess(m.mem, mm, va, ACCESS_WRITE);
   assert.ok(pa >= 0, `store fault ${pa}`);
   m.mem.u8[pa] = b;
 };
-const load = (m: ReturnType<typeof fileMachine>, mm: number, va: number): number => {
+const load = (m: ReturnType<typeof fileMachine>, mm: MmId, va: number): number => {
   const pa = softAccess(m.mem, mm, va, ACCESS_READ);
   assert.ok(pa >= 0, `load fault ${pa}`);
   return m.mem.u8[pa]!;
@@ -82,7 +82,7 @@ Deno.test("shmemTruncate() drops pages past the end, zeroes the partial tail, un
   const m = fileMachine();
   const c = m.fs.ctx;
   const ip = newShmem(m, 4 * PAGE_SIZE);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapShmem(m, mm, ip, 0x1000_0000, 4 * PAGE_SIZE);
   for (let p = 0; p < 4; p++) store(m, mm, 0x1000_0000 + p * PAGE_SIZE + 200, 0x40 + p);
   assert.equal(shmemPages(m.mem), 4);
@@ -106,7 +106,7 @@ Deno.test("a shared shmem mapping in two mms sees one set of pages; a private on
   const m = fileMachine();
   const c = m.fs.ctx;
   const ip = newShmem(m, 2 * PAGE_SIZE);
-  const a = mmAlloc(m.mem), b = mmAlloc(m.mem), p = mmAlloc(m.mem);
+  const a = mmAlloc(m.mem) as MmId, b = mmAlloc(m.mem) as MmId, p = mmAlloc(m.mem) as MmId;
   mapShmem(m, a, ip, 0x2000_0000, 2 * PAGE_SIZE);
   mapShmem(m, b, ip, 0x3000_0000, 2 * PAGE_SIZE);
   mapShmem(m, p, ip, 0x4000_0000, 2 * PAGE_SIZE, MAP_PRIVATE);

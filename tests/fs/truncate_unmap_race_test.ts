@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { takeOverDeadTask } from "../sync/_helpers.ts";
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { finishTruncate } from "../../src/fs/xipfs/xipfs_truncate.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
 import { taskChaosArm, TaskKilled } from "../../src/sync/current.ts";
@@ -28,7 +28,7 @@ const P = PAGE_SIZE;
 Deno.test("truncate() of a page-cache file copes with a page whose unmap is waiting for its TLB flush", () => {
   const m = fileMachine({ dax: "never" });
   const f = newFile(m, "f", 4 * P);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   mapAt(m, mm, f, A, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED);
   userStore(m.mem, mm, A + 2 * P, 7);
   userLoad(m.mem, mm, A + 3 * P);
@@ -52,17 +52,17 @@ for (const dax of ["always", "never"] as const) {
       const m = fileMachine({ dax });
       const k = m.mem.k32;
       const f = newFile(m, "f", 4 * P);
-      const mm = mmAlloc(m.mem);
+      const mm = mmAlloc(m.mem) as MmId;
       mapAt(m, mm, f, A, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED);
       for (let i = 0; i < 4; i++) userStore(m.mem, mm, A + i * P, i + 1);
-      taskChaosArm(k, asTid(1), points, LockClass.I_MMAP);
+      taskChaosArm(k, asTaskSlot(1), points, LockClass.I_MMAP);
       try {
         m.fs.truncate(f, P);
       } catch (e) {
         if (!(e instanceof TaskKilled)) throw e;
         kills++;
-        takeOverDeadTask(k, asTid(1)); // the Machine's part, from another task
-        assert.equal(finishTruncate(m.fs.ctx, asTid(1)), 0);
+        takeOverDeadTask(k, asTaskSlot(1)); // the Machine's part, from another task
+        assert.equal(finishTruncate(m.fs.ctx, asTaskSlot(1)), 0);
       }
       assert.equal(m.fs.getattr(f).size, P, `points ${points}`);
       m.fs.iput(f);
@@ -79,15 +79,15 @@ Deno.test("an mmap killed at any lock operation while it holds mmap_lock leaves 
     const m = fileMachine({ dax: "never" });
     const k = m.mem.k32;
     const f = newFile(m, "f", 4 * P);
-    const mm = mmAlloc(m.mem);
-    taskChaosArm(k, asTid(1), points, LockClass.MMAP_LOCK);
+    const mm = mmAlloc(m.mem) as MmId;
+    taskChaosArm(k, asTaskSlot(1), points, LockClass.MMAP_LOCK);
     try {
       mapAt(m, mm, f, A, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED);
-      taskChaosArm(k, asTid(1), 0); // survived: disarm before the teardown below
+      taskChaosArm(k, asTaskSlot(1), 0); // survived: disarm before the teardown below
     } catch (e) {
       if (!(e instanceof TaskKilled)) throw e;
       kills++;
-      takeOverDeadTask(k, asTid(1));
+      takeOverDeadTask(k, asTaskSlot(1));
     }
     mmPut(m.mem, mm); // the Machine's teardown of the dead process's mm
     m.fs.iput(f);

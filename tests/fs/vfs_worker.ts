@@ -7,7 +7,7 @@
  *   3. optionally append tagged records to the shared append file.
  */
 import { O_APPEND, O_RDWR, O_WRONLY } from "../../src/abi/fcntl.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { attachXipfs, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
@@ -65,8 +65,8 @@ const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x
 
 function run(j: VfsJob): VfsReport {
   const mem = attachMemory(j.phys, j.kernel);
-  taskInit(mem.k32, asTid(j.tid));
-  setCurrentTid(asTid(j.tid));
+  taskInit(mem.k32, asTaskSlot(j.tid));
+  setCurrentTid(asTaskSlot(j.tid));
   try {
     const x = attachXipfs(mem, new MemDevice(mem));
     if (!(x instanceof XipFs)) throw new Error(x.error);
@@ -118,7 +118,7 @@ function run(j: VfsJob): VfsReport {
     check(vfsClose(proc, own) === 0 && vfsClose(proc, sh) === 0, "close");
     check(vfsProcExit(fs, proc.fdt) === 0, "vfsProcExit");
     x.detach();
-    taskExit(mem.k32, asTid(j.tid));
+    taskExit(mem.k32, asTaskSlot(j.tid));
     return { ok: true };
   } catch (err) {
     return { ok: false, error: `worker ${j.worker}: ${String((err as Error)?.stack ?? err)}` };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
 import { ENOENT } from "../../src/abi/errno.ts";
-import { asIno, asTid } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory } from "../../src/hw/memory.ts";
 import { fsck } from "../../src/fs/xipfs/fsck.ts";
@@ -27,8 +27,8 @@ function mountFile(dax: "always" | "never"): LiveFs & { path: string } {
     deviceMemmap: false,
     maxTasks: 4,
   }, { image });
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const dev = new MemDevice(mem);
   const fs = mountXipfs(mem, dev, { dax, imagePath: path });
   if (!(fs instanceof XipFs)) throw new Error(fs.error);
@@ -64,7 +64,7 @@ for (const dax of ["always", "never"] as const) {
         deviceMemmap: false,
         maxTasks: 4,
       }, { image });
-      taskInit(mem2.k32, asTid(1));
+      taskInit(mem2.k32, asTaskSlot(1));
       const fs2 = mountXipfs(mem2, new MemDevice(mem2), { dax: "always" });
       if (!(fs2 instanceof XipFs)) throw new Error(fs2.error);
       const root2 = fs2.iget(fs2.rootIno);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SCRATCH_WORDS } from "../../src/abi/layout/mod.ts";
-import { asIno, asTid } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot } from "../../src/abi/types.ts";
 import {
   DEBUG_PERTURB,
   HELD_HELD,
@@ -22,7 +22,7 @@ const WORKERS = 3;
 function lockDump(k32: Int32Array, tids: number[]): string {
   return tids.map((t) =>
     `task ${t}: ` +
-    heldLocks(k32, asTid(t)).map((h) =>
+    heldLocks(k32, asTaskSlot(t)).map((h) =>
       `${lockClassName(h.cls)}@${h.word}${h.state === HELD_HELD ? "" : " (waiting)"}`
     ).join(", ")
   ).join("; ");

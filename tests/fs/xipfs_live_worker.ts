@@ -5,7 +5,7 @@
  * renames half of them across directories, unlinks a quarter, and reports
  * the names it expects to survive with their sizes.
  */
-import { asIno, asTid, type Ino } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot, type Ino } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { attachXipfs, type InodeRef, XipFs } from "../../src/fs/xipfs/xipfs_live.ts";
@@ -41,8 +41,8 @@ function must(fs: XipFs, ino: Ino | number, what: string): InodeRef {
 function run(j: NsJob): NsReport {
   try {
     const mem = attachMemory(j.phys, j.kernel);
-    taskInit(mem.k32, asTid(j.tid));
-    setCurrentTid(asTid(j.tid));
+    taskInit(mem.k32, asTaskSlot(j.tid));
+    setCurrentTid(asTaskSlot(j.tid));
     const fs = attachXipfs(mem, new MemDevice(mem));
     if (!(fs instanceof XipFs)) throw new Error(fs.error);
     const shared = must(fs, j.shared, "shared");
@@ -74,7 +74,7 @@ function run(j: NsJob): NsReport {
     }
     fs.iput(shared);
     fs.iput(own);
-    taskExit(mem.k32, asTid(j.tid));
+    taskExit(mem.k32, asTaskSlot(j.tid));
     return { ok: true, shared: [...keepShared], own: [...keepOwn] };
   } catch (err) {
     return { ok: false, error: String((err as Error)?.stack ?? err) };

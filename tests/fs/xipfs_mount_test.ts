@@ -6,7 +6,7 @@ import {
   XIPFS_STATE_DIRTY,
 } from "../../src/abi/layout/mod.ts";
 import { EBUSY } from "../../src/abi/errno.ts";
-import { asIno, asTid } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { HostFileDevice } from "../../src/hw/host_device.ts";
 import { createMemory } from "../../src/hw/memory.ts";
@@ -26,8 +26,8 @@ function bareMemory(image?: Uint8Array, ramFrames = 256) {
     image,
   });
   setDebug(mem.k32, DEBUG_LOCKDEP, true);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   return mem;
 }
 

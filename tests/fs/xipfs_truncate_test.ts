@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { takeOverDeadTask } from "../sync/_helpers.ts";
 import { TASK, TRUNC_SIZE, XIPFS_BLOCK_SIZE } from "../../src/abi/layout/mod.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { finishTruncate } from "../../src/fs/xipfs/xipfs_truncate.ts";
 import { heldLocks } from "../../src/sync/held.ts";
 import { killCheck, taskKill, TaskKilled, taskNoteOf } from "../../src/sync/current.ts";
@@ -158,7 +158,7 @@ for (const m of MODES) {
     assert.equal(fs.fsync(ip), 0);
     // Die inside the unmap step, as a Worker killed at a lock operation of
     // unmapMappingRange would: after i_size is set, before any block is freed.
-    const victim = asTid(1);
+    const victim = asTaskSlot(1);
     setUnmapMappingRangeHook(() => {
       taskKill(k, victim);
       killCheck(k);

@@ -15,6 +15,7 @@ import type { JitMode } from "../../src/hw/jit/runtime.ts";
 import { layOutBlocks } from "../../src/hw/jit/blocks.ts";
 import { claimFrame, frameClaimed, publishProduct, releaseFrame } from "../../src/hw/jit/cache.ts";
 import { discover } from "../../src/hw/jit/discover.ts";
+import { leaderSet } from "../../src/hw/jit/entries.ts";
 import { emitFrame } from "../../src/hw/jit/emit.ts";
 
 type Setup = ReturnType<typeof setup>;
@@ -282,7 +283,8 @@ function publishAsAnotherWorker(m: TestMachine, pfn: number, gen: number): void 
   const words = new Int32Array(m.physMemory!.buffer, pfn * 4096, 1024).slice();
   const code = discover(words);
   const bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: 256 });
-  assert.ok(publishProduct(m.jitShared, pfn, gen, 256, words, bytes));
+  const info = { entries: leaderSet(code.leader), rounds: 0 };
+  assert.ok(publishProduct(m.jitShared, pfn, gen, 256, words, bytes, info));
 }
 
 Deno.test("a runtime interprets a frame another Worker is translating, then installs its product", () => {
@@ -320,7 +322,7 @@ Deno.test("a claim whose holder never publishes is outwaited: the runtime transl
   assert.equal(frameClaimed(sh, r.text, gen), false, "the dead claim is cleared");
 });
 
-Deno.test("auto: a fresh runtime translates nothing itself until it has interpreted COLD_INSNS (3 M) instructions", () => {
+Deno.test("auto: a fresh runtime translates nothing itself until it has interpreted COLD_INSNS (10 M) instructions", () => {
   // About 33 k instructions in one hot frame: past the heat threshold, short of COLD_INSNS.
   const short = claimRig("auto", 3000);
   assert.equal(short.h.run(10_000_000), "exit");
@@ -332,13 +334,13 @@ Deno.test("auto: a fresh runtime translates nothing itself until it has interpre
   assert.equal(shared.h.run(10_000_000), "exit");
   assert.equal(shared.rt.stats.sharedInstalls, 1);
   assert.equal(shared.code(), short.code());
-  // About 3.3 M instructions: translated once the runtime has interpreted 3 M.
-  const long = claimRig("auto", 300_000);
-  assert.equal(long.h.run(10_000_000), "exit");
+  // About 11 M instructions: translated once the runtime has interpreted 10 M.
+  const long = claimRig("auto", 1_000_000);
+  assert.equal(long.h.run(20_000_000), "exit");
   assert.equal(long.rt.stats.translated, 1);
-  assert.ok(long.rt.stats.instructions > 0 && long.rt.stats.instructions < 1_000_000);
-  const ref = claimRig(null, 300_000);
-  assert.equal(ref.h.run(10_000_000), "exit");
+  assert.ok(long.rt.stats.instructions > 0 && long.rt.stats.instructions < 2_000_000);
+  const ref = claimRig(null, 1_000_000);
+  assert.equal(ref.h.run(20_000_000), "exit");
   assert.equal(long.code(), ref.code());
   assert.equal(long.h.instret, ref.h.instret);
 });

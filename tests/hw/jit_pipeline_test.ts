@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import * as A from "./_asm.ts";
 import { A0, A1, T0, ZERO } from "./_asm.ts";
-import { CODEGEN_MARK, JITH } from "../../src/abi/layout/jit.ts";
+import { CODEGEN_MARK, ENTRY_SET_WORDS, JITH } from "../../src/abi/layout/jit.ts";
 import {
   classify,
   discover,
@@ -27,6 +27,7 @@ import { layOutBlocks } from "../../src/hw/jit/blocks.ts";
 import { emitFrame } from "../../src/hw/jit/emit.ts";
 import { emitDispatcher } from "../../src/hw/jit/dispatch.ts";
 import { findProduct, publishProduct } from "../../src/hw/jit/cache.ts";
+import { addEntry } from "../../src/hw/jit/entries.ts";
 import { codeFrameReused, codeWritten, JitShared } from "../../src/hw/jit/shared.ts";
 import { I32, OP, WasmBuf, wasmModule } from "../../src/hw/jit/wasm.ts";
 
@@ -239,18 +240,32 @@ Deno.test("publishProduct() and findProduct() share bytes only for the same fram
   const j = JitShared.create(16, { arenaBytes: 1 });
   const words = frameOf([A.addi(A0, A0, 1)]);
   const wasm = new Uint8Array(3000).map((_, i) => i & 0xff);
-  assert.ok(publishProduct(j, 2, 5, 256, words, wasm));
-  assert.deepEqual(findProduct(j, 2, 5, 256, words), wasm);
-  assert.equal(findProduct(j, 3, 5, 256, words), null, "another frame");
-  assert.equal(findProduct(j, 2, 7, 256, words), null, "another generation");
-  assert.equal(findProduct(j, 2, 5, 64, words), null, "another TLB size");
+  const set = (...ws: number[]) => {
+    const e = new Int32Array(ENTRY_SET_WORDS);
+    for (const w of ws) addEntry(e, w);
+    return e;
+  };
+  const info = { entries: set(7, 300), rounds: 2 };
+  const none = set();
+  assert.ok(publishProduct(j, 2, 5, 256, words, wasm, info));
+  assert.deepEqual(findProduct(j, 2, 5, 256, words, none), { wasm, ...info });
+  assert.deepEqual(findProduct(j, 2, 5, 256, words, set(300))?.wasm, wasm, "covers the entries");
+  assert.equal(findProduct(j, 2, 5, 256, words, set(7, 8)), null, "lacks a block at word 8");
+  assert.equal(findProduct(j, 3, 5, 256, words, none), null, "another frame");
+  assert.equal(findProduct(j, 2, 7, 256, words, none), null, "another generation");
+  assert.equal(findProduct(j, 2, 5, 64, words, none), null, "another TLB size");
   const changed = words.slice();
   changed[100] = 1;
-  assert.equal(findProduct(j, 2, 5, 256, changed), null, "the frame no longer holds the source");
+  assert.equal(
+    findProduct(j, 2, 5, 256, changed, none),
+    null,
+    "the frame no longer holds the source",
+  );
   // The ring wraps: the oldest record is overwritten and no longer found.
-  for (let pfn = 3; pfn < 16; pfn++) assert.ok(publishProduct(j, pfn, 5, 256, words, wasm));
-  assert.equal(findProduct(j, 2, 5, 256, words), null, "overwritten by a later epoch");
-  assert.deepEqual(findProduct(j, 15, 5, 256, words), wasm);
-  assert.ok(!publishProduct(j, 1, 5, 256, words, new Uint8Array(1 << 16)), "too big for the arena");
+  for (let pfn = 3; pfn < 16; pfn++) assert.ok(publishProduct(j, pfn, 5, 256, words, wasm, info));
+  assert.equal(findProduct(j, 2, 5, 256, words, none), null, "overwritten by a later epoch");
+  assert.deepEqual(findProduct(j, 15, 5, 256, words, none)?.wasm, wasm);
+  const big = new Uint8Array(1 << 16);
+  assert.ok(!publishProduct(j, 1, 5, 256, words, big, info), "too big for the arena");
   assert.ok(j.i32[JITH.ring]! >>> 24 >= 1, "the epoch moved on");
 });

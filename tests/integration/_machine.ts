@@ -25,7 +25,7 @@ import {
   SYS_munmap,
   SYS_openat,
 } from "../../src/abi/syscall_nr.ts";
-import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, PAGE_SIZE, type TaskSlot } from "../../src/abi/types.ts";
 import { PROC_FREE } from "../../src/abi/layout/mod.ts";
 import { procGet } from "../../src/kernel/proc.ts";
 import { pagecacheFrames } from "../../src/fs/pagecache/pagecache.ts";
@@ -192,7 +192,11 @@ export function assertQuiet(m: Machine, what: string): void {
   const cached = pagecacheFrames(m.mem);
   assert.equal(m.freeFrames() + cached, m.bootFreeFrames, `${what}: frames (cached ${cached})`);
   for (let tid = 1; tid < m.mem.layout.config.maxTasks; tid++) {
-    assert.deepEqual(heldLocks(m.mem.k32, asTid(tid)), [], `${what}: locks held by task ${tid}`);
+    assert.deepEqual(
+      heldLocks(m.mem.k32, asTaskSlot(tid)),
+      [],
+      `${what}: locks held by task ${tid}`,
+    );
   }
 }
 
@@ -227,11 +231,12 @@ export async function withMachine(
 }
 
 /** The task slot of live process `pid`, or -1 when it has none (not started, or reaped). */
-export function procSlot(m: Machine, pid: number): number {
-  for (let s = 2; s < m.mem.layout.config.maxTasks; s++) {
+export function procSlot(m: Machine, pid: number): TaskSlot {
+  for (let i = 2; i < m.mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     if (procGet(m.mem, s, "pid") === pid && procGet(m.mem, s, "state") !== PROC_FREE) return s;
   }
-  return -1;
+  return asTaskSlot(-1);
 }
 
 export interface RunResult extends ExitStatus {

@@ -11,7 +11,7 @@
 
 import { EISDIR, ENOENT, ENOEXEC } from "../../src/abi/errno.ts";
 import { ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asPfn, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asInodeSlot, asPfn, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import {
   copyUserPage,
@@ -108,7 +108,7 @@ export class HostExecEnv implements ExecEnv {
   private readonly devSlots = new Map<string, number>();
 
   /** `mm` may be changed between execs to load into another address space from the same device. */
-  constructor(readonly mem: Memory, public mm: number, private readonly o: HostEnvOptions = {}) {
+  constructor(readonly mem: Memory, public mm: MmId, private readonly o: HostEnvOptions = {}) {
     this.root = o.root ?? ROOTFS;
     this.files = o.files ?? new Map();
   }
@@ -172,7 +172,12 @@ export class HostExecEnv implements ExecEnv {
         if (closed) throw new Error(`mmap after close of ${path}`);
         if (!env.o.dax) return -19; // ENODEV: this env has no mappable files
         const slot = env.daxSlot(path, bytes);
-        const file = { slot, ops: OPS_EXEC_DAX, readable: true, writable: false };
+        const file = {
+          slot: asInodeSlot(slot),
+          ops: OPS_EXEC_DAX,
+          readable: true,
+          writable: false,
+        };
         return doMmap(env.mem, env.mm, addr, len, prot, flags, file, pgoff);
       },
       close(): void {
@@ -187,7 +192,7 @@ export class HostExecEnv implements ExecEnv {
 /** One exec in a fresh machine: what it returned, and the machine to inspect before teardown. */
 export interface ExecRun {
   mem: Memory;
-  mm: number;
+  mm: MmId;
   env: HostExecEnv;
   res: ExecResult | ExecError;
 }
@@ -207,7 +212,7 @@ export function withExec<T>(
   const mem = boot({ ramFrames: o.ramFrames ?? 1024, deviceFrames: o.deviceFrames ?? 128 });
   const frames0 = freeFrameCount(mem);
   const slots0 = vmaFreeSlots(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   if (mm < 0) throw new Error("mmAlloc failed");
   const env = new HostExecEnv(mem, mm, o);
   const res = execve(env, path, argv, envp, o);

@@ -13,7 +13,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { readCachePage } from "../../src/fs/pagecache/pagecache.ts";
 import type { InodeRef } from "../../src/fs/xipfs/xipfs_live.ts";
 import { putPage } from "../../src/mm/memmap.ts";
@@ -30,7 +30,7 @@ const RW = PROT_READ | PROT_WRITE;
 
 export interface Worked {
   m: FileMachine;
-  mm: number;
+  mm: MmId;
   f: InodeRef;
   g: InodeRef;
 }
@@ -43,7 +43,7 @@ export interface Worked {
  */
 export function workload(dax: boolean): Worked {
   const m = fileMachine({ dax: dax ? "always" : "never", ramFrames: 256 });
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   if (mm < 0) throw new Error("mmAlloc");
   const anon = doMmap(m.mem, mm, ANON, 6 * P, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
   if (anon !== ANON) throw new Error(`anon mmap ${anon}`);

@@ -11,7 +11,7 @@ import { ENOSYS } from "../../src/abi/errno.ts";
 import { MM, mmBase } from "../../src/abi/layout/mod.ts";
 import { MAP_ANONYMOUS } from "../../src/abi/mman.ts";
 import { type Access, ACCESS_EXEC } from "../../src/abi/sv32.ts";
-import { asVirt, type VirtAddr } from "../../src/abi/types.ts";
+import { asVirt, type MmId, type VirtAddr } from "../../src/abi/types.ts";
 import { Hart, type HartEnv } from "../../src/hw/hart.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { type ExecResult, execStartStep, isInitReturn } from "../../src/kernel/exec.ts";
@@ -40,7 +40,7 @@ const SIGILL = 4, SIGSEGV = 11;
 /** Run `res` in `mm` until it exits, or throw after `budget` instructions. */
 export function runGuest(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   res: ExecResult,
   budget = 400_000_000,
   jitMode?: JitMode | null,
@@ -148,7 +148,7 @@ export function runGuest(
   };
 }
 
-function writeOut(mem: Memory, mm: number, sink: number[], buf: number, n: number): number {
+function writeOut(mem: Memory, mm: MmId, sink: number[], buf: number, n: number): number {
   const b = copyFromUser(mem, mm, asVirt(buf), n >>> 0);
   if (typeof b === "number") return b;
   for (const c of b) sink.push(c);

@@ -10,7 +10,7 @@ import { signalRelease } from "../../src/kernel/signal_state.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { SYS_statx } from "../../src/abi/syscall_nr.ts";
 import { AT_EMPTY_PATH, STATX, STATX_BASIC_STATS, STATX_BYTES } from "../../src/kernel/sys_stat.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { createMemory } from "../../src/hw/memory.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import type { Memory } from "../../src/hw/memory.ts";
@@ -80,18 +80,18 @@ export function makeBench(
   }, { image: mkfs({ sizeBytes: DEVICE_BYTES }) });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
   setDebug(mem.k32, DEBUG_LOCKDEP, true);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const fs = mountKernelFs(mem, { dax });
   if ("error" in fs) throw new Error(fs.error);
-  const tid = asTid(2);
+  const tid = asTaskSlot(2);
   taskInit(mem.k32, tid);
   setCurrentTid(tid);
-  const pid = procAlloc(mem, 2, 0);
-  const mm = mmAlloc(mem);
+  const pid = procAlloc(mem, asTaskSlot(2), 0);
+  const mm = mmAlloc(mem) as MmId;
   if (mm < 0) throw new Error("mmAlloc failed");
   switchMm(mem, tid, mm);
-  procSet(mem, 2, "mm", mm);
+  procSet(mem, asTaskSlot(2), "mm", mm);
   const r = doMmap(
     mem,
     mm,
@@ -128,7 +128,7 @@ export function makeBench(
     newConsole();
     const files = VfsFiles.create(fs, mm, console);
     if (typeof files === "number") throw new Error(`VfsFiles.create: ${files}`);
-    procSet(mem, 2, "fdTable", files.fdTable);
+    procSet(mem, asTaskSlot(2), "fdTable", files.fdTable);
     return new Task({
       mem,
       tid,
@@ -175,13 +175,13 @@ export function makeBench(
       setConsoleTransport(null);
       switchMm(mem, tid, 0);
       mmPut(mem, mm);
-      setCurrentTid(asTid(1));
+      setCurrentTid(asTaskSlot(1));
       const rc = unmountKernelFs(fs);
       if (rc !== 0) throw new Error(`unmount: ${rc} (an inode leaked)`);
       setCurrentTid(tid);
-      procExit(mem, 2, 0, 0);
-      procFree(mem, 2);
-      setCurrentTid(asTid(1));
+      procExit(mem, asTaskSlot(2), 0, 0);
+      procFree(mem, asTaskSlot(2));
+      setCurrentTid(asTaskSlot(1));
     },
   };
   return bench;

@@ -17,7 +17,7 @@ import {
 } from "../../src/abi/elf.ts";
 import { EFAULT } from "../../src/abi/errno.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
-import { asVirt, PAGE_SIZE, pageRoundDown, pageRoundUp } from "../../src/abi/types.ts";
+import { asVirt, type MmId, PAGE_SIZE, pageRoundDown, pageRoundUp } from "../../src/abi/types.ts";
 import {
   type ExecResult,
   execStartStep,
@@ -48,13 +48,13 @@ const ELVES: Record<string, Elf> = Object.fromEntries(
   Object.entries(FILES).map(([p, b]) => [p, parseElf(b)]),
 );
 
-function word(mem: Memory, mm: number, va: number): number {
+function word(mem: Memory, mm: MmId, va: number): number {
   const b = copyFromUser(mem, mm, asVirt(va), 4);
   if (typeof b === "number") throw new Error(`no word at 0x${va.toString(16)}: ${b}`);
   return new DataView(b.buffer).getUint32(0, true);
 }
 
-function cstring(mem: Memory, mm: number, va: number): string {
+function cstring(mem: Memory, mm: MmId, va: number): string {
   const b = strncpyFromUser(mem, mm, asVirt(va), 256);
   if (typeof b === "number") throw new Error(`no string at 0x${va.toString(16)}`);
   return new TextDecoder().decode(b);
@@ -243,7 +243,7 @@ Deno.test("execve() in map mode shares text from the device and privately copies
   const mem = boot({ ramFrames: 1024, deviceFrames: 128 });
   const frames0 = freeFrameCount(mem);
   const ram = mem.layout.config.ramFrames;
-  const mms = [mmAlloc(mem), mmAlloc(mem)];
+  const mms = [mmAlloc(mem) as MmId, mmAlloc(mem) as MmId];
   const env = new HostExecEnv(mem, mms[0]!, { dax: true });
   const results: ExecResult[] = [];
   for (const mm of mms) {

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { FALLOC, MM, mmBase, PAGE, VMA, vmaBase } from "../../src/abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, PTE_W } from "../../src/abi/sv32.ts";
-import { asPfn, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import {
+  asInodeSlot,
+  asPfn,
+  asVirt,
+  type InodeSlot,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+  type VmaId,
+} from "../../src/abi/types.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
 import { findGetPage } from "../../src/fs/pagecache/pagecache.ts";
 import { blockInUse, setBlockInUse } from "../../src/fs/xipfs/xipfs_format.ts";
@@ -124,14 +133,14 @@ for (const dax of [true, false]) {
 
   Deno.test(`checkInvariants() reports a leaked VMA slot and a broken i_mmap link (${mode})`, () => {
     const { m, mm } = workload(dax);
-    const v = vmaAlloc(m.mem, mm, asVirt(0x5000_0000), asVirt(0x5000_1000), 3, 0, 0, 0);
+    const v = vmaAlloc(m.mem, mm, asVirt(0x5000_0000), asVirt(0x5000_1000), 3, 0, 0, 0) as VmaId;
     assert.deepEqual(checkInvariants(m.mem), [
       `vma ${v}: in use but on no live mm's list (leaked VMA)`,
     ]);
     vmaFree(m.mem, v);
     // Take the shared file VMA off its inode's i_mmap list behind the rmap's back.
     const shared = findVmaSlot(m.mem, mm, SHARED);
-    const fileSlot = Atomics.load(m.mem.k32, vmaBase(m.mem.layout, shared) + VMA.file);
+    const fileSlot = asInodeSlot(Atomics.load(m.mem.k32, vmaBase(m.mem.layout, shared) + VMA.file));
     const got = withImmapCleared(m.mem, fileSlot, () => checkInvariants(m.mem));
     assert.ok(
       got.includes(`vma ${shared}: maps inode slot ${fileSlot} but is not on its i_mmap list`),
@@ -140,7 +149,7 @@ for (const dax of [true, false]) {
   });
 }
 
-function findVmaSlot(mem: Parameters<typeof checkInvariants>[0], mm: number, va: number): number {
+function findVmaSlot(mem: Parameters<typeof checkInvariants>[0], mm: MmId, va: number): number {
   for (let v = mem.k32[mmBase(mem.layout, mm) + MM.vmaHead]!; v !== 0;) {
     const b = vmaBase(mem.layout, v);
     if (mem.k32[b + VMA.start]! <= va && va < mem.k32[b + VMA.end]!) return v;
@@ -151,7 +160,7 @@ function findVmaSlot(mem: Parameters<typeof checkInvariants>[0], mm: number, va:
 
 function withImmapCleared<T>(
   mem: Parameters<typeof checkInvariants>[0],
-  slot: number,
+  slot: InodeSlot,
   fn: () => T,
 ): T {
   const head = immapHeadWord(mem, slot);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { suiteJit } from "../hw/_hart_machine.ts";
 import { PROC_FREE, TASK_TLB, taskBase } from "../../src/abi/layout/mod.ts";
 import { TLB_MODE_USER } from "../../src/mm/tlb_flush.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { procGet } from "../../src/kernel/proc.ts";
 import { SIGINT, SIGTERM } from "../../src/kernel/signal.ts";
@@ -116,12 +116,13 @@ Deno.test("kill() stops a process blocked in futex wait at once, and one spinnin
   await withMachine(async (m) => {
     const w = run(m, "/t/futexwait", ["futexwait"]);
     const slot = () => {
-      for (let s = 2; s < m.mem.layout.config.maxTasks; s++) {
+      for (let i = 2; i < m.mem.layout.config.maxTasks; i++) {
+        const s = asTaskSlot(i);
         if (procGet(m.mem, s, "pid") === w.pid && procGet(m.mem, s, "state") !== PROC_FREE) {
           return s;
         }
       }
-      return -1;
+      return asTaskSlot(-1);
     };
     await until(
       () => slot() > 0 && procGet(m.mem, slot(), "futexWord") !== 0,
@@ -147,10 +148,10 @@ Deno.test("terminate() tears a process down from the main thread: frames and loc
     for (const path of ["/t/spin", "/t/futexwait"]) {
       const p = run(m, path, [path]);
       const slot = () =>
-        [...Array(m.mem.layout.config.maxTasks).keys()].find((s) =>
+        [...Array(m.mem.layout.config.maxTasks).keys()].map(asTaskSlot).find((s) =>
           s >= 2 && procGet(m.mem, s, "pid") === p.pid &&
           procGet(m.mem, s, "state") !== PROC_FREE
-        ) ?? -1;
+        ) ?? asTaskSlot(-1);
       // Terminate only once the guest sits in its loop: a Worker killed in the middle of
       // exec or of a fault is the random-point recovery the mm layer must make safe.
       const inLoop = () => {
@@ -167,7 +168,7 @@ Deno.test("terminate() tears a process down from the main thread: frames and loc
       const r = await p.done;
       assert.equal(r.code, 137, path);
       assert.match(r.message ?? "", /terminated/);
-      assert.notEqual(taskState(m.mem.k32, asTid(s)), TASK_LIVE);
+      assert.notEqual(taskState(m.mem.k32, asTaskSlot(s)), TASK_LIVE);
     }
     assert.equal(m.freeFrames(), m.bootFreeFrames, "frames of the terminated processes");
     assert.deepEqual(m.checkInvariants({ fsck: true }), []);

@@ -28,6 +28,7 @@ import { boot } from "../mm/_mm_helpers.ts";
 import { assertInvariants } from "../_invariants.ts";
 import { runJobWorkers } from "../fs/_job_workers.ts";
 import type { PipeJob, PipeReport } from "./pipe_worker.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 
 const ME = 1; // the test's own task slot (the main thread)
 
@@ -90,7 +91,7 @@ Deno.test("read returns 0 (EOF) once the last writer closed and the ring is drai
 /** A process in slot 2 with signal state, as the Machine spawns one. */
 function withProcess(): Memory {
   const mem = boot({ ramFrames: 256, deviceFrames: 0, maxTasks: 6 });
-  signalSpawn(mem, 2, procAlloc(mem, 2, 0));
+  signalSpawn(mem, 2, procAlloc(mem, asTaskSlot(2), 0));
   return mem;
 }
 

@@ -7,7 +7,7 @@
  */
 /// <reference lib="deno.worker" />
 
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { pipePut, pipeRead, pipeWrite } from "../../src/kernel/pipe.ts";
 import { setCurrentTid, taskExit, taskInit } from "../../src/sync/mod.ts";
@@ -43,7 +43,7 @@ export const patternByte = (i: number): number => (i * 7 + (i >>> 9)) & 0xff;
 self.onmessage = (ev: MessageEvent<PipeJob>) => {
   const j = ev.data;
   const mem = attachMemory(j.phys, j.kernel);
-  const tid = asTid(j.tid);
+  const tid = asTaskSlot(j.tid);
   taskInit(mem.k32, tid);
   setCurrentTid(tid);
   const rand = rng(j.seed);

@@ -12,6 +12,7 @@ import {
   procLive,
 } from "../../src/kernel/proc.ts";
 import { SIGKILL, signalName, signalStatus, SIGSEGV, SIGTERM } from "../../src/kernel/signal.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 
 const mem = () =>
   createMemory({ ramFrames: 16, deviceFrames: 0, deviceMemmap: false, maxTasks: 6 });
@@ -31,20 +32,20 @@ Deno.test("the procs region holds one record per task slot after its header, ins
 
 Deno.test("procAlloc() gives increasing pids; procExit/procFree make a zombie then free the slot", () => {
   const m = mem();
-  const a = procAlloc(m, 2, 0), b = procAlloc(m, 3, a);
+  const a = procAlloc(m, asTaskSlot(2), 0), b = procAlloc(m, asTaskSlot(3), a);
   assert.deepEqual([a, b], [1, 2]);
-  assert.equal(procGet(m, 3, "parent"), 1);
-  assert.equal(procGet(m, 2, "state"), PROC_RUNNING);
+  assert.equal(procGet(m, asTaskSlot(3), "parent"), 1);
+  assert.equal(procGet(m, asTaskSlot(2), "state"), PROC_RUNNING);
   assert.equal(procLive(m), 2);
-  assert.throws(() => procAlloc(m, 2, 0), KernelPanic, "slot in use");
-  assert.throws(() => procAlloc(m, 1, 0), KernelPanic, "slot 1 is the Machine's");
-  assert.throws(() => procFree(m, 2), KernelPanic, "not a zombie yet");
-  procExit(m, 2, 300, 0);
-  assert.equal(procGet(m, 2, "state"), PROC_ZOMBIE);
-  assert.equal(procGet(m, 2, "exitCode"), 300 & 0xff);
-  procFree(m, 2);
+  assert.throws(() => procAlloc(m, asTaskSlot(2), 0), KernelPanic, "slot in use");
+  assert.throws(() => procAlloc(m, asTaskSlot(1), 0), KernelPanic, "slot 1 is the Machine's");
+  assert.throws(() => procFree(m, asTaskSlot(2)), KernelPanic, "not a zombie yet");
+  procExit(m, asTaskSlot(2), 300, 0);
+  assert.equal(procGet(m, asTaskSlot(2), "state"), PROC_ZOMBIE);
+  assert.equal(procGet(m, asTaskSlot(2), "exitCode"), 300 & 0xff);
+  procFree(m, asTaskSlot(2));
   assert.equal(procLive(m), 1);
-  assert.equal(procAlloc(m, 2, 0), 3, "pids are not reused");
+  assert.equal(procAlloc(m, asTaskSlot(2), 0), 3, "pids are not reused");
 });
 
 Deno.test("signalStatus() is 128 + sig; signalName() names 1..64 as Linux's kill -l", () => {

@@ -23,6 +23,7 @@ import {
 import { stoppedBy } from "../../src/kernel/signal_state.ts";
 import { assertInvariants } from "../_invariants.ts";
 import { makeGuestTree, until, within } from "./_guest_image.ts";
+import { asTaskSlot, type TaskSlot } from "../../src/abi/types.ts";
 
 const tree = makeGuestTree();
 const dec = new TextDecoder();
@@ -59,11 +60,12 @@ function sigctl(m: Machine, mode: string) {
   };
 }
 
-function slotOf(m: Machine, pid: number): number {
-  for (let s = 2; s < m.mem.layout.config.maxTasks; s++) {
+function slotOf(m: Machine, pid: number): TaskSlot {
+  for (let i = 2; i < m.mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
     if (procGet(m.mem, s, "pid") === pid) return s;
   }
-  return -1;
+  return asTaskSlot(-1);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -26,7 +26,7 @@ import {
   UCONTEXT,
 } from "../../src/abi/signal.ts";
 import { SIGNAL_GROUP_EXIT, sigqueueMax } from "../../src/abi/layout/signal.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { Hart } from "../../src/hw/hart.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { mmRoot } from "../../src/mm/pgtable.ts";
@@ -69,8 +69,8 @@ import { makeBench, SCRATCH, SCRATCH_BYTES } from "./_task.ts";
 
 function machine(): Memory {
   const mem = createMemory({ ramFrames: 16, deviceFrames: 0, deviceMemmap: false, maxTasks: 6 });
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   return mem;
 }
 

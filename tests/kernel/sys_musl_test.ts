@@ -31,7 +31,7 @@ import { VfsFiles } from "../../src/kernel/files.ts";
 import { syscallDispatch } from "../../src/kernel/syscall.ts";
 import { Task } from "../../src/kernel/task.ts";
 import { STATX } from "../../src/kernel/sys_stat.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { type Bench, makeBench, SCRATCH, statxFd, statxFields } from "./_task.ts";
 
 const enc = new TextEncoder();
@@ -243,7 +243,7 @@ Deno.test("fcntl64() record locks conflict between processes, report the holder,
     if (typeof files === "number") throw new Error("no fd table");
     const t2 = new Task({
       mem: b.mem,
-      tid: asTid(3), // its own signal state; the thread's current task stays the bench's
+      tid: asTaskSlot(3), // its own signal state; the thread's current task stays the bench's
       pid: b.t.pid + 100,
       parentPid: 0,
       mm: b.t.mm,

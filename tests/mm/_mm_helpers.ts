@@ -13,8 +13,9 @@ import {
   pteToPfn,
 } from "../../src/abi/sv32.ts";
 import {
-  asTid,
+  asTaskSlot,
   asVirt,
+  type MmId,
   PAGE_SIZE,
   pageOffset,
   pageRoundDown,
@@ -45,19 +46,19 @@ export function boot(o: BootOptions = {}): Memory {
   });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
   setDebug(mem.k32, DEBUG_LOCKDEP, o.lockdep ?? true);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   return mem;
 }
 
 /** The leaf PTE for `va`, or 0 when there is no table or entry. */
-export function pteAt(mem: Memory, mm: number, va: number): number {
+export function pteAt(mem: Memory, mm: MmId, va: number): number {
   const w = walk(mem, mm, asVirt(va), false);
   return w < 0 ? 0 : pteLoad(physWords(mem), w);
 }
 
 /** The frame `va` maps, or -1. */
-export function pfnAt(mem: Memory, mm: number, va: number): number {
+export function pfnAt(mem: Memory, mm: MmId, va: number): number {
   const pte = pteAt(mem, mm, va);
   return pteIsLeaf(pte as never) ? pteToPfn(pte as never) : -1;
 }
@@ -68,7 +69,7 @@ export function pfnAt(mem: Memory, mm: number, va: number): number {
  *
  * @returns the byte offset in physical memory, or the VM_FAULT_* error as a negative number
  */
-export function softAccess(mem: Memory, mm: number, va: number, access: Access): number {
+export function softAccess(mem: Memory, mm: MmId, va: number, access: Access): number {
   for (let tries = 0; tries < 8; tries++) {
     const pte = pteAt(mem, mm, pageRoundDown(va));
     if (pteIsLeaf(pte as never) && (pte & (PTE_U | access)) === (PTE_U | access)) {
@@ -81,14 +82,14 @@ export function softAccess(mem: Memory, mm: number, va: number, access: Access):
 }
 
 /** Load a byte the way a guest load would. */
-export function userLoad(mem: Memory, mm: number, va: number): number {
+export function userLoad(mem: Memory, mm: MmId, va: number): number {
   const pa = softAccess(mem, mm, va, ACCESS_READ);
   if (pa < 0) throw new Error(`userLoad: fault ${-pa} at 0x${va.toString(16)}`);
   return mem.u8[pa]!;
 }
 
 /** Store a byte the way a guest store would. */
-export function userStore(mem: Memory, mm: number, va: number, byte: number): void {
+export function userStore(mem: Memory, mm: MmId, va: number, byte: number): void {
   const pa = softAccess(mem, mm, va, ACCESS_WRITE);
   if (pa < 0) throw new Error(`userStore: fault ${-pa} at 0x${va.toString(16)}`);
   mem.u8[pa] = byte;

@@ -1,6 +1,6 @@
 /** Running mm_worker.ts jobs with a watchdog. */
 
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { taskInit } from "../../src/sync/mod.ts";
 import type { Job } from "./mm_worker.ts";
@@ -16,7 +16,7 @@ export interface Running<T> {
  * either way the Worker is terminated.
  */
 export function startJob<T>(mem: Memory, job: Job, timeoutMs: number, seed: number): Running<T> {
-  taskInit(mem.k32, asTid(job.tid));
+  taskInit(mem.k32, asTaskSlot(job.tid));
   const worker = new Worker(new URL("./mm_worker.ts", import.meta.url).href, { type: "module" });
   const done = new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -8,7 +8,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { PTE_SPECIAL, PTE_W } from "../../src/abi/sv32.ts";
-import { asPfn, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asPfn, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { statRead } from "../../src/hw/memory.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { pageMapcount, pageRefcount } from "../../src/mm/memmap.ts";
@@ -25,7 +25,7 @@ Deno.test("two Workers faulting one mm concurrently end with consistent PTEs and
   const seed = Number(Deno.env.get("SEED") ?? Date.now() % 1e9);
   const mem = boot({ ramFrames: 2048 });
   const free0 = freeFrameCount(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const pages = 600; // spans two level-0 tables
   const base = 0x2030_0000;
   assert.equal(

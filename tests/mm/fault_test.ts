@@ -21,7 +21,15 @@ import {
   PTE_W,
   PTE_X,
 } from "../../src/abi/sv32.ts";
-import { asPfn, asPte, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import {
+  asInodeSlot,
+  asPfn,
+  asPte,
+  asVirt,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+} from "../../src/abi/types.ts";
 import { type Memory, statRead } from "../../src/hw/memory.ts";
 import {
   handleMmFault,
@@ -51,7 +59,7 @@ import { cachePages, dax, daxPfn, mkwriteCalls, OPS_DAX, OPS_PAGES } from "./_te
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const RW = PROT_READ | PROT_WRITE;
 
-function anonMap(mem: Memory, mm: number, pages: number, prot = RW, flags = ANON): number {
+function anonMap(mem: Memory, mm: MmId, pages: number, prot = RW, flags = ANON): number {
   const a = doMmap(mem, mm, 0, pages * PAGE_SIZE, prot, flags);
   assert.ok(a > 0, `mmap failed: ${a}`);
   return a;
@@ -66,7 +74,7 @@ const stats = (mem: Memory) => ({
 
 Deno.test("handleMmFault() maps the zero page read-only, special, on an anonymous read", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = anonMap(mem, mm, 4);
   const free = freeFrameCount(mem);
   assert.equal(handleMmFault(mem, mm, asVirt(a + 5), ACCESS_READ), 0);
@@ -83,7 +91,7 @@ Deno.test("handleMmFault() maps the zero page read-only, special, on an anonymou
 
 Deno.test("handleMmFault() gives a zeroed private frame on an anonymous write", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = anonMap(mem, mm, 2);
   // Dirty a frame, free it, so a non-zeroing allocator would hand back garbage.
   const junk = allocFrame(mem) as Pfn;
@@ -102,7 +110,7 @@ Deno.test("handleMmFault() gives a zeroed private frame on an anonymous write", 
 
 Deno.test("handleMmFault() upgrades the zero page to a private frame on a later write", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = anonMap(mem, mm, 1);
   const z = zeroPfn(mem);
   const zeroRefs = pageRefcount(mem, z);
@@ -121,7 +129,7 @@ Deno.test("handleMmFault() upgrades the zero page to a private frame on a later 
 
 Deno.test("handleMmFault() returns SIGSEGV for no vma, a forbidden access, or kernel space", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const ro = anonMap(mem, mm, 1, PROT_READ);
   const rw = anonMap(mem, mm, 1, RW);
   const none = anonMap(mem, mm, 1, 0);
@@ -141,7 +149,7 @@ Deno.test("handleMmFault() returns SIGSEGV for no vma, a forbidden access, or ke
 
 Deno.test("handleMmFault() returns VM_FAULT_OOM when no frame is left", () => {
   const mem = boot({ ramFrames: 16 });
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = anonMap(mem, mm, 32);
   let r = 0;
   let n = 0;
@@ -156,7 +164,7 @@ Deno.test("handleMmFault() returns VM_FAULT_OOM when no frame is left", () => {
 
 Deno.test("doWpPage() reuses an exclusive anonymous page instead of copying", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = anonMap(mem, mm, 1);
   userStore(mem, mm, a, 1);
   const pfn = pfnAt(mem, mm, a);
@@ -185,11 +193,16 @@ function makeCacheFile(mem: Memory, n: number): Pfn[] {
   return out;
 }
 
-const testFile = (ops: number, writable = true) => ({ slot: 7, ops, readable: true, writable });
+const testFile = (ops: number, writable = true) => ({
+  slot: asInodeSlot(7),
+  ops,
+  readable: true,
+  writable,
+});
 
 Deno.test("doWpPage() copies a page-cache page on a private write, source untouched", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const pages = makeCacheFile(mem, 2);
   const a = doMmap(mem, mm, 0, 2 * PAGE_SIZE, RW, MAP_PRIVATE, testFile(OPS_PAGES), 0);
   assert.ok(a > 0);
@@ -218,7 +231,7 @@ Deno.test("doWpPage() copies a page-cache page on a private write, source untouc
 
 Deno.test("a shared file write fault calls pageMkwrite and dirties the page", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const pages = makeCacheFile(mem, 2);
   mkwriteCalls.length = 0;
   const a = doMmap(mem, mm, 0, 2 * PAGE_SIZE, RW, MAP_SHARED, testFile(OPS_PAGES), 0);
@@ -242,7 +255,7 @@ Deno.test("a shared file write fault calls pageMkwrite and dirties the page", ()
 
 Deno.test("a file fault the file system cannot satisfy is SIGBUS", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   makeCacheFile(mem, 1);
   const a = doMmap(mem, mm, 0, 2 * PAGE_SIZE, PROT_READ, MAP_SHARED, testFile(OPS_PAGES), 0);
   assert.equal(handleMmFault(mem, mm, asVirt(a + PAGE_SIZE), ACCESS_READ), VM_FAULT_SIGBUS);
@@ -261,7 +274,7 @@ function daxSetup(memmap: boolean) {
 Deno.test("insertMixed() maps a device frame without struct page as special, never refcounted", () => {
   const mem = daxSetup(false);
   const free = freeFrameCount(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(
     mem,
     mm,
@@ -286,7 +299,7 @@ Deno.test("insertMixed() maps a device frame without struct page as special, nev
 
 Deno.test("insertMixed() refcounts a device frame that has a struct page (device memmap)", () => {
   const mem = daxSetup(true);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0, 4 * PAGE_SIZE, PROT_READ, MAP_SHARED, testFile(OPS_DAX, false), 0);
   assert.equal(userLoad(mem, mm, a + 2 * PAGE_SIZE), 0xd2);
   const pte = pteAt(mem, mm, a + 2 * PAGE_SIZE);
@@ -302,7 +315,7 @@ Deno.test("insertMixed() refcounts a device frame that has a struct page (device
 Deno.test("COW of a private DAX mapping copies from a device frame with no struct page", () => {
   const mem = daxSetup(false);
   const free = freeFrameCount(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0, 4 * PAGE_SIZE, RW, MAP_PRIVATE, testFile(OPS_DAX, false), 0);
   // Read first: maps the device frame read-only, special.
   assert.equal(userLoad(mem, mm, a + 3), 0xd0);
@@ -327,7 +340,7 @@ Deno.test("COW of a private DAX mapping copies from a device frame with no struc
 
 Deno.test("a shared DAX write maps the device frame writable in place", () => {
   const mem = daxSetup(false);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0, 2 * PAGE_SIZE, RW, MAP_SHARED, testFile(OPS_DAX, true), 0);
   assert.equal(userLoad(mem, mm, a), 0xd0);
   userStore(mem, mm, a, 0xee); // read-only special PTE → wpPageShared
@@ -341,7 +354,7 @@ Deno.test("a shared DAX write maps the device frame writable in place", () => {
 
 Deno.test("softAccess() needs no fault for a present, permitted PTE", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = anonMap(mem, mm, 1);
   userStore(mem, mm, a, 5);
   const before = stats(mem);
@@ -352,7 +365,7 @@ Deno.test("softAccess() needs no fault for a present, permitted PTE", () => {
 
 Deno.test("handleMmFault() grows a VM_GROWSDOWN stack, within the limit and the guard gap", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const P = PAGE_SIZE;
   const top = 0x6000_0000;
   const flags = ANON | MAP_FIXED | MAP_GROWSDOWN;
@@ -384,7 +397,7 @@ Deno.test("handleMmFault() grows a VM_GROWSDOWN stack, within the limit and the 
 
 Deno.test("a PROT_WRITE-only mapping maps readable leaves (riscv has no write-only PTE)", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = anonMap(mem, mm, 2, PROT_WRITE);
   assert.equal(userLoad(mem, mm, a), 0);
   assert.ok((pteAt(mem, mm, a) & PTE_R) !== 0, "zero page mapped R");

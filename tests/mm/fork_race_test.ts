@@ -18,7 +18,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { dupMm } from "../../src/mm/fork.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
@@ -35,7 +35,7 @@ const PAGES = 600; // spans two level-0 tables
 const BASE = 0x2030_0000;
 
 /** The child's byte at each faulter's offset of each page (-1: not mapped). */
-function snapshot(mem: ReturnType<typeof boot>, mm: number): number[] {
+function snapshot(mem: ReturnType<typeof boot>, mm: MmId): number[] {
   const out: number[] = [];
   for (let p = 0; p < PAGES; p++) {
     const pfn = pfnAt(mem, mm, BASE + p * PAGE_SIZE);
@@ -51,7 +51,7 @@ for (const memmap of [false, true]) {
     const seed = Number(Deno.env.get("SEED") ?? Date.now() % 1e9);
     const mem = boot({ ramFrames: 3072, deviceMemmap: memmap });
     const free0 = freeFrameCount(mem);
-    const mm = mmAlloc(mem);
+    const mm = mmAlloc(mem) as MmId;
     const rw = PROT_READ | PROT_WRITE;
     const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     assert.equal(doMmap(mem, mm, BASE, PAGES * PAGE_SIZE, rw, flags), BASE);
@@ -81,7 +81,7 @@ for (const memmap of [false, true]) {
 
     let forks = 0, racing = 0;
     while (finished < TIDS.length) {
-      const child = dupMm(mem, mm);
+      const child = dupMm(mem, mm) as MmId;
       assert.ok(child > 0, `dupMm: ${child} (seed ${seed})`);
       const during = finished === 0 && Atomics.load(mem.k32, startWord) === 0;
       const first = snapshot(mem, child);
@@ -100,7 +100,7 @@ for (const memmap of [false, true]) {
     assert.ok(results.every((r) => r.faults > 0));
 
     // A last fork after they stopped: the child sees exactly their last stores.
-    const child = dupMm(mem, mm);
+    const child = dupMm(mem, mm) as MmId;
     assert.ok(child > 0);
     for (let p = 0; p < PAGES; p++) {
       const pfn = pfnAt(mem, child, BASE + p * PAGE_SIZE);

@@ -15,7 +15,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { PTE_SPECIAL, PTE_W } from "../../src/abi/sv32.ts";
-import { PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asInodeSlot, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { dupMm, type ForkStats } from "../../src/mm/fork.ts";
@@ -33,7 +33,7 @@ import { boot, fillFrame, pfnAt, pteAt, userLoad, userStore } from "./_mm_helper
 import { dax, daxPfn, OPS_DAX } from "./_test_vmops.ts";
 
 const RW = PROT_READ | PROT_WRITE;
-const daxFile = { slot: 7, ops: OPS_DAX, readable: true, writable: true };
+const daxFile = { slot: asInodeSlot(7), ops: OPS_DAX, readable: true, writable: true };
 
 function setup(memmap: boolean): Memory {
   const mem = boot({ deviceMemmap: memmap, maxTasks: 6 });
@@ -53,7 +53,7 @@ for (const memmap of [false, true]) {
   Deno.test(`dupMm() follows vm_normal_page for every PTE kind, ${mode}`, () => {
     const mem = setup(memmap);
     const free = freeFrameCount(mem);
-    const mm = mmAlloc(mem);
+    const mm = mmAlloc(mem) as MmId;
     // A private DAX mapping (MIXEDMAP): page 0 read (the device frame), page 1
     // written (an anonymous COW copy inside the MIXEDMAP VMA).
     const priv = doMmap(mem, mm, 0, 4 * PAGE_SIZE, RW, MAP_PRIVATE, daxFile, 0);
@@ -81,7 +81,7 @@ for (const memmap of [false, true]) {
     const rss = [mmField(mem, mm, MM.rssAnon), mmField(mem, mm, MM.rssFile)];
 
     const stats: ForkStats = { ptes: 0, counted: 0, wrprotected: 0 };
-    const child = dupMm(mem, mm, stats);
+    const child = dupMm(mem, mm, stats) as MmId;
     assert.ok(child > 0, `dupMm: ${child}`);
     assert.equal(stats.ptes, 5, "every present PTE copied");
 
@@ -148,7 +148,7 @@ for (const memmap of [false, true]) {
 
 Deno.test("dupMm() leaves nothing behind when it runs out of page-table frames", () => {
   const mem = setup(false);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   // Pages in many 4 MiB regions, so the child needs many tables.
   for (let i = 0; i < 8; i++) {
     const a = doMmap(mem, mm, 0x1000_0000 + i * 0x40_0000, PAGE_SIZE, RW, 0x32);

@@ -25,7 +25,7 @@ import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";
 import { PGDIR_SIZE, physWords, pmdIsHuge, pmdWord, walk } from "../../src/mm/pgtable.ts";
 import { switchMm } from "../../src/mm/tlb_flush.ts";
 import { copyFromUser, copyToUser } from "../../src/mm/uaccess.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot, type MmId } from "../../src/abi/types.ts";
 import { assertInvariants } from "../_invariants.ts";
 import { type FileMachine, fileMachine, newFile } from "../fs/_mmfile.ts";
 
@@ -38,7 +38,7 @@ const pattern = (n: number, seed: number): Uint8Array =>
 
 interface Setup {
   m: FileMachine;
-  mm: number;
+  mm: MmId;
   ip: InodeRef;
   data: Uint8Array;
 }
@@ -56,14 +56,14 @@ function setup(memmap: boolean, mb4 = 2, extsize = true): Setup {
   }
   const data = pattern(mb4 * MB4, 3);
   assert.equal(m.fs.daxWrite(ip, 0, data), data.length);
-  const mm = mmAlloc(m.mem);
+  const mm = mmAlloc(m.mem) as MmId;
   assert.ok(mm > 0);
-  switchMm(m.mem, asTid(1), mm);
+  switchMm(m.mem, asTaskSlot(1), mm);
   return { m, mm, ip, data };
 }
 
 function teardown(s: Setup): void {
-  switchMm(s.m.mem, asTid(1), 0);
+  switchMm(s.m.mem, asTaskSlot(1), 0);
   mmPut(s.m.mem, s.mm);
   s.m.fs.iput(s.ip);
   assertInvariants(s.m.mem, { fsck: true });
@@ -230,7 +230,7 @@ for (const memmap of [false, true]) {
     const s = setup(memmap, 1);
     const a = map(s, MB4, PROT_READ, MAP_PRIVATE);
     read(s, a, 1);
-    const child = dupMm(s.m.mem, s.mm);
+    const child = dupMm(s.m.mem, s.mm) as MmId;
     assert.ok(child > 0, `dupMm: ${child}`);
     const childPmd = () =>
       Atomics.load(physWords(s.m.mem), pmdWord(s.m.mem, child, asVirt(a))) as Pte;

@@ -20,7 +20,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE, pteIsTable } from "../../src/abi/sv32.ts";
-import { asTid, asVirt, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE, type Pte } from "../../src/abi/types.ts";
 import { mmapFile } from "../../src/fs/file_vm_ops.ts";
 import { FS_XFLAG_EXTSIZE } from "../../src/fs/xipfs/xipfs_fsxattr.ts";
 import { bmapLookup } from "../../src/fs/xipfs/xipfs_bmap.ts";
@@ -41,7 +41,7 @@ const MB4 = PGDIR_SIZE;
 
 interface Setup {
   m: FileMachine;
-  mms: number[];
+  mms: MmId[];
   ip: InodeRef;
   dev: number[];
 }
@@ -54,19 +54,19 @@ function setup(memmap: boolean, pages: number, nmm: number, huge = false): Setup
   const data = new Uint8Array(pages * BS).map((_, i) => (i >> 12) + 1);
   assert.equal(m.fs.daxWrite(ip, 0, data), data.length);
   const dev = [...Array(pages).keys()].map((i) => bmapLookup(m.fs.ctx.vol, ip.ino, i) as number);
-  const mms = [...Array(nmm)].map(() => mmAlloc(m.mem));
+  const mms = [...Array(nmm)].map(() => mmAlloc(m.mem) as MmId);
   installMemoryFailure(m.fs.ctx);
   return { m, mms, ip, dev };
 }
 
 function teardown(s: Setup): void {
-  switchMm(s.m.mem, asTid(1), 0);
+  switchMm(s.m.mem, asTaskSlot(1), 0);
   for (const mm of s.mms) mmPut(s.m.mem, mm);
   s.m.fs.iput(s.ip);
   assertInvariants(s.m.mem, { fsck: true });
 }
 
-function map(s: Setup, mm: number, len: number, prot: number, flags: number): number {
+function map(s: Setup, mm: MmId, len: number, prot: number, flags: number): number {
   const file = mmapFile(s.m.fs, s.ip, true, true);
   const a = doMmap(s.m.mem, mm, 0, len, prot, flags, file, 0);
   assert.ok(a > 0, `mmap: ${a}`);
@@ -74,14 +74,14 @@ function map(s: Setup, mm: number, len: number, prot: number, flags: number): nu
 }
 
 /** Whether a leaf (PTE or megapage) maps `va` in `mm`. */
-function mapped(s: Setup, mm: number, va: number): boolean {
+function mapped(s: Setup, mm: MmId, va: number): boolean {
   const p32 = physWords(s.m.mem);
   if (pmdIsHuge(Atomics.load(p32, pmdWord(s.m.mem, mm, asVirt(va))) as Pte)) return true;
   const w = walk(s.m.mem, mm, asVirt(va), false);
   return w >= 0 && Atomics.load(p32, w) !== 0;
 }
 
-const fault = (s: Setup, mm: number, va: number, write = false): number =>
+const fault = (s: Setup, mm: MmId, va: number, write = false): number =>
   handleMmFault(s.m.mem, mm, asVirt(va), write ? ACCESS_WRITE : ACCESS_READ);
 
 for (const memmap of [false, true]) {
@@ -89,7 +89,7 @@ for (const memmap of [false, true]) {
 
   Deno.test(`poison unmaps a page from every mm, shared and private; faults on it fail (${tag})`, () => {
     const s = setup(memmap, 4, 3);
-    const [a, b, c] = s.mms as [number, number, number];
+    const [a, b, c] = s.mms as [MmId, MmId, MmId];
     const va = map(s, a, 4 * BS, PROT_READ | PROT_WRITE, MAP_SHARED);
     const vb = map(s, b, 4 * BS, PROT_READ, MAP_SHARED);
     const vc = map(s, c, 4 * BS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
@@ -111,9 +111,9 @@ for (const memmap of [false, true]) {
 
   Deno.test(`a private COW copy made before the poison stays mapped (${tag})`, () => {
     const s = setup(memmap, 2, 1);
-    const [a] = s.mms as [number];
+    const [a] = s.mms as [MmId];
     const v = map(s, a, 2 * BS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-    switchMm(s.m.mem, asTid(1), a);
+    switchMm(s.m.mem, asTaskSlot(1), a);
     assert.equal(copyToUser(s.m.mem, a, asVirt(v + 8), new Uint8Array([0x77])), 0);
     poisonBlocks(s.m.fs.ctx, s.dev[0]!, 1);
     const got = copyFromUser(s.m.mem, a, asVirt(v + 8), 1);
@@ -123,7 +123,7 @@ for (const memmap of [false, true]) {
 
   Deno.test(`poison inside a megapage splits it and unmaps only that page; the PMD fault falls back (${tag})`, () => {
     const s = setup(memmap, 1024, 2, true);
-    const [a, b] = s.mms as [number, number];
+    const [a, b] = s.mms as [MmId, MmId];
     const va = map(s, a, MB4, PROT_READ, MAP_SHARED);
     const vb = map(s, b, MB4, PROT_READ, MAP_SHARED);
     assert.equal(va % MB4, 0);
@@ -146,7 +146,7 @@ for (const memmap of [false, true]) {
 
   Deno.test(`madvise(MADV_HWPOISON) poisons a DAX page; anonymous memory gets EINVAL (${tag})`, () => {
     const s = setup(memmap, 2, 2);
-    const [a, b] = s.mms as [number, number];
+    const [a, b] = s.mms as [MmId, MmId];
     const va = map(s, a, 2 * BS, PROT_READ, MAP_SHARED);
     const vb = map(s, b, 2 * BS, PROT_READ, MAP_SHARED);
     assert.equal(fault(s, b, vb + BS), 0);

@@ -21,7 +21,7 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../../src/abi/sv32.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
 import { physWords, pteLoad, walk } from "../../src/mm/pgtable.ts";
@@ -36,7 +36,7 @@ export interface HartJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
   tid: number;
-  mm: number;
+  mm: MmId;
   va: number;
   seed: number;
   pollMax: number;
@@ -51,7 +51,7 @@ export interface FaulterJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
   tid: number;
-  mm: number;
+  mm: MmId;
   base: number;
   pages: number;
   seed: number;
@@ -67,7 +67,7 @@ export interface BusyJob {
   phys: SharedArrayBuffer;
   kernel: SharedArrayBuffer;
   tid: number;
-  mm: number;
+  mm: MmId;
   stopWord: number;
 }
 
@@ -75,7 +75,7 @@ export type Job = HartJob | FaulterJob | BusyJob;
 
 function hart(j: HartJob) {
   const mem = attachMemory(j.phys, j.kernel);
-  setCurrentTid(asTid(j.tid));
+  setCurrentTid(asTaskSlot(j.tid));
   const p32 = physWords(mem);
   const r = rng(j.seed);
   let cached = -1; // the one-entry TLB: a pfn
@@ -119,7 +119,7 @@ function hart(j: HartJob) {
 
 function faulter(j: FaulterJob) {
   const mem = attachMemory(j.phys, j.kernel);
-  setCurrentTid(asTid(j.tid));
+  setCurrentTid(asTaskSlot(j.tid));
   const r = rng(j.seed);
   const last: Record<number, number> = {};
   let faults = 0;
@@ -172,7 +172,7 @@ function faulter(j: FaulterJob) {
 
 function busy(j: BusyJob) {
   const mem = attachMemory(j.phys, j.kernel);
-  setCurrentTid(asTid(j.tid));
+  setCurrentTid(asTaskSlot(j.tid));
   let flushes = 0;
   const flush = () => {
     flushes++;

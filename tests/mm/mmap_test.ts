@@ -16,7 +16,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { PTE_R, PTE_V, PTE_W, PTE_X } from "../../src/abi/sv32.ts";
-import { asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asInodeSlot, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { handleMmFault, VM_FAULT_SIGSEGV } from "../../src/mm/fault.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
@@ -60,11 +60,16 @@ registerVmOps(OPS_SYNC, {
     return 0;
   },
 });
-const file = (writable: boolean, ops = OPS_SYNC) => ({ slot: 3, ops, readable: true, writable });
+const file = (writable: boolean, ops = OPS_SYNC) => ({
+  slot: asInodeSlot(3),
+  ops,
+  readable: true,
+  writable,
+});
 
 Deno.test("doMmap() rejects bad arguments with Linux's errno", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const cases: [string, () => number, number][] = [
     ["zero length", () => doMmap(mem, mm, 0, 0, RW, ANON), -EINVAL],
     ["no sharing type", () => doMmap(mem, mm, 0, P, RW, MAP_ANONYMOUS), -EINVAL],
@@ -115,7 +120,7 @@ Deno.test("doMmap() rejects bad arguments with Linux's errno", () => {
 
 Deno.test("doMmap() maps a private writable map of a read-only fd, and a shared read-only one", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.ok(doMmap(mem, mm, 0, P, RW, MAP_PRIVATE, file(false), 0) > 0);
   const ro = doMmap(mem, mm, 0, P, PROT_READ, MAP_SHARED, file(false), 0);
   assert.ok(ro > 0);
@@ -131,7 +136,7 @@ Deno.test("doMmap() maps a private writable map of a read-only fd, and a shared 
 
 Deno.test("doMmap() places, honours hints and MAP_FIXED, refuses MAP_FIXED_NOREPLACE overlap", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0, 3 * P, RW, ANON);
   const b = doMmap(mem, mm, 0, P, PROT_READ, ANON);
   assert.ok(a > 0 && b > 0 && b + P <= a, "top-down placement");
@@ -151,7 +156,7 @@ Deno.test("doMmap() places, honours hints and MAP_FIXED, refuses MAP_FIXED_NOREP
 
 Deno.test("doMmap() with MAP_POPULATE faults every page in", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0, 4 * P, RW, ANON | MAP_POPULATE);
   for (let i = 0; i < 4; i++) assert.ok((pteAt(mem, mm, a + i * P) & PTE_W) !== 0);
   assert.equal(mmField(mem, mm, MM.rssAnon), 4);
@@ -162,7 +167,7 @@ Deno.test("doMmap() with MAP_POPULATE faults every page in", () => {
 
 Deno.test("doMmap() and a splitting doMunmap() return -ENOMEM when the VMA table is full", () => {
   const mem = boot({ maxTasks: 2 });
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const slots = vmaFreeSlots(mem);
   assert.equal(slots, 2 * VMAS_PER_TASK - 1);
   const big = 0x1000_0000;
@@ -185,7 +190,7 @@ Deno.test("doMmap() and a splitting doMunmap() return -ENOMEM when the VMA table
   assert.equal(vmaFreeSlots(mem), slots);
 });
 
-const rel = (mem: Memory, mm: number, base: number) =>
+const rel = (mem: Memory, mm: MmId, base: number) =>
   vmaDump(mem, mm).map(([s, e, f]) => [(s - base) / P, (e - base) / P, f & (VM_READ | VM_WRITE)]);
 
 Deno.test("doMunmap() splits VMAs at head, middle and tail", () => {
@@ -198,7 +203,7 @@ Deno.test("doMunmap() splits VMAs at head, middle and tail", () => {
   ];
   for (const [what, first, n, want] of table) {
     const mem = boot();
-    const mm = mmAlloc(mem);
+    const mm = mmAlloc(mem) as MmId;
     const free0 = freeFrameCount(mem);
     const a = doMmap(mem, mm, 0x2000_0000, 8 * P, RW, ANON | MAP_FIXED);
     for (let i = 0; i < 8; i++) userStore(mem, mm, a + i * P, 0x40 + i);
@@ -221,7 +226,7 @@ Deno.test("doMunmap() splits VMAs at head, middle and tail", () => {
 
 Deno.test("anonymous VMAs with equal flags merge after mmap and mprotect", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0x2000_0000, 2 * P, RW, ANON | MAP_FIXED);
   assert.equal(doMmap(mem, mm, a + 2 * P, 2 * P, RW, ANON | MAP_FIXED), a + 2 * P);
   assert.deepEqual(rel(mem, mm, a), [[0, 4, 3]], "adjacent mmaps merge");
@@ -238,7 +243,7 @@ Deno.test("anonymous VMAs with equal flags merge after mmap and mprotect", () =>
 
 Deno.test("doMunmap() rejects misalignment and zero length, accepts an empty range", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.equal(doMunmap(mem, mm, 0x1001, P), -EINVAL);
   assert.equal(doMunmap(mem, mm, 0x1000, 0), -EINVAL);
   assert.equal(doMunmap(mem, mm, TASK_SIZE - P, 2 * P), -EINVAL);
@@ -255,7 +260,7 @@ Deno.test("doMprotect() splits at head, middle and tail and rewrites PTEs", () =
   ];
   for (const [what, first, n, want] of table) {
     const mem = boot();
-    const mm = mmAlloc(mem);
+    const mm = mmAlloc(mem) as MmId;
     const a = doMmap(mem, mm, 0x2000_0000, 6 * P, RW, ANON | MAP_FIXED);
     for (let i = 0; i < 6; i++) userStore(mem, mm, a + i * P, i + 1);
     assert.equal(doMprotect(mem, mm, a + first * P, n * P, PROT_READ), 0, what);
@@ -273,7 +278,7 @@ Deno.test("doMprotect() splits at head, middle and tail and rewrites PTEs", () =
 
 Deno.test("doMprotect() errors: misaligned, unknown bits, holes; PROT_NONE keeps the frame", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0x2000_0000, 2 * P, RW, ANON | MAP_FIXED);
   assert.equal(doMprotect(mem, mm, a + 1, P, PROT_READ), -EINVAL);
   assert.equal(doMprotect(mem, mm, a, P, 0x80), -EINVAL);
@@ -297,7 +302,7 @@ Deno.test("doMprotect() errors: misaligned, unknown bits, holes; PROT_NONE keeps
 
 Deno.test("doMadvise(MADV_DONTNEED) drops anonymous pages; they read back as zeros", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0x2000_0000, 4 * P, RW, ANON | MAP_FIXED);
   for (let i = 0; i < 4; i++) userStore(mem, mm, a + i * P, 0x30);
   const free = freeFrameCount(mem);
@@ -315,7 +320,7 @@ Deno.test("doMadvise(MADV_DONTNEED) drops anonymous pages; they read back as zer
 
 Deno.test("doMsync() checks its arguments and calls the file's msync on shared mappings", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   msyncs.length = 0;
   const a = doMmap(mem, mm, 0x2000_0000, 2 * P, PROT_READ, MAP_SHARED | MAP_FIXED, file(true), 0);
   assert.equal(doMsync(mem, mm, a + 1, P, MS_SYNC), -EINVAL);
@@ -332,7 +337,7 @@ Deno.test("doMsync() checks its arguments and calls the file's msync on shared m
 
 Deno.test("doBrk() grows and shrinks the heap, refusing overlaps and going below start", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const start = 0x0100_0000;
   setBrkStart(mem, mm, start);
   assert.equal(doBrk(mem, mm, 0), start, "brk(0) reports the current break");
@@ -356,7 +361,7 @@ Deno.test("exitMmap() returns every frame, table and VMA slot", () => {
   const mem = boot();
   const free0 = freeFrameCount(mem);
   const slots0 = vmaFreeSlots(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const a = doMmap(mem, mm, 0, 64 * P, RW, ANON);
   const b = doMmap(mem, mm, 0x0040_0000, 8 * P, PROT_READ, ANON | MAP_FIXED);
   const c = doMmap(mem, mm, 0x6000_0000, 3 * P, RW | PROT_EXEC, ANON | MAP_FIXED);

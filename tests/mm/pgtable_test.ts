@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MM, mmBase } from "../../src/abi/layout/mod.ts";
 import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, pteToPfn } from "../../src/abi/sv32.ts";
-import { asPfn, asPte, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asPfn, asPte, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmField, mmGauges, mmPut, ptlLock, ptlUnlock } from "../../src/mm/mm.ts";
@@ -26,7 +26,7 @@ const VA = 0x1000_0000;
 
 Deno.test("walk() allocates a level-0 table only when asked, once", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.equal(walk(mem, mm, asVirt(VA), false), -1);
   assert.equal(mmField(mem, mm, MM.ptFrames), 1, "just the root");
   const w = walk(mem, mm, asVirt(VA), true);
@@ -42,7 +42,7 @@ Deno.test("walk() allocates a level-0 table only when asked, once", () => {
 
 Deno.test("mapPages() maps consecutive frames and panics on a remap", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const flags = PTE_R | PTE_U;
   assert.equal(mapPages(mem, mm, asVirt(VA), 3, asPfn(100), flags), 0);
   const p32 = physWords(mem);
@@ -63,7 +63,7 @@ Deno.test("mapPages() maps consecutive frames and panics on a remap", () => {
 Deno.test("unmapRange() returns the old PTEs with the hart's A/D bits; freePgtables() frees empty tables", () => {
   const mem = boot();
   const free0 = freeFrameCount(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const p32 = physWords(mem);
   const a = VA - 2 * PAGE_SIZE; // straddles two level-0 tables
   assert.equal(a % PGDIR_SIZE, PGDIR_SIZE - 2 * PAGE_SIZE);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
-import { PAGE_SIZE } from "../../src/abi/types.ts";
+import { asInodeSlot, type MmId, PAGE_SIZE, type VmaId } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { mmAlloc, mmPut } from "../../src/mm/mm.ts";
 import { doMmap, doMprotect, doMunmap } from "../../src/mm/mmap.ts";
@@ -26,13 +26,13 @@ registerVmOps(OPS_RMAP, {
   name: "test-rmap",
   ctx: null,
   fault: () => 0x2,
-  open(mem: Memory, v: number) {
+  open(mem: Memory, v: VmaId) {
     mutexLock(mem.k32, lockWord, LockClass.I_MMAP);
     immapInsert(mem, headWord, v);
     mutexUnlock(mem.k32, lockWord);
     events.push("open");
   },
-  close(mem: Memory, v: number) {
+  close(mem: Memory, v: VmaId) {
     mutexLock(mem.k32, lockWord, LockClass.I_MMAP);
     immapRemove(mem, headWord, v);
     mutexUnlock(mem.k32, lockWord);
@@ -47,7 +47,7 @@ registerVmOps(OPS_RMAP, {
 });
 
 const P = PAGE_SIZE;
-const file = { slot: 9, ops: OPS_RMAP, readable: true, writable: true };
+const file = { slot: asInodeSlot(9), ops: OPS_RMAP, readable: true, writable: true };
 
 /** The i_mmap list as [start, end, pgoff] per VMA, sorted. */
 const rmap = (mem: Memory) =>
@@ -60,8 +60,8 @@ Deno.test("i_mmap holds every VMA of a file through mmap, split, munmap and exit
   lockWord = mem.layout.scratch.base + 32;
   events.length = 0;
   const a = 0x3000_0000;
-  const mm1 = mmAlloc(mem);
-  const mm2 = mmAlloc(mem);
+  const mm1 = mmAlloc(mem) as MmId;
+  const mm2 = mmAlloc(mem) as MmId;
   assert.equal(doMmap(mem, mm1, a, 8 * P, PROT_READ, MAP_SHARED | MAP_FIXED, file, 10), a);
   assert.equal(
     doMmap(mem, mm2, a, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, file, 0),

@@ -6,7 +6,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmapReadLock, mmapReadUnlock, mmPut, TASK_SIZE } from "../../src/mm/mm.ts";
 import { doBrk, doMmap, doMprotect, doMunmap, setBrkStart } from "../../src/mm/mmap.ts";
@@ -18,7 +18,7 @@ const P = PAGE_SIZE;
 const RW = PROT_READ | PROT_WRITE;
 const TOP = TASK_SIZE - P;
 
-function vmaAt(mem: ReturnType<typeof boot>, mm: number, va: number): [number, number] | null {
+function vmaAt(mem: ReturnType<typeof boot>, mm: MmId, va: number): [number, number] | null {
   mmapReadLock(mem, mm);
   try {
     const v = findVma(mem, mm, asVirt(va));
@@ -31,7 +31,7 @@ function vmaAt(mem: ReturnType<typeof boot>, mm: number, va: number): [number, n
 Deno.test("doMmap() maps the last user page: the VMA ends exactly at TASK_SIZE and reads back unsigned", () => {
   const mem = boot();
   const free0 = freeFrameCount(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   switchMm(mem, 1, mm);
   assert.equal(doMmap(mem, mm, TOP, P, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), TOP);
   assert.deepEqual(vmaAt(mem, mm, TOP), [TOP, TASK_SIZE]);
@@ -54,7 +54,7 @@ Deno.test("doMmap() maps the last user page: the VMA ends exactly at TASK_SIZE a
 Deno.test("doBrk() can move the break to TASK_SIZE and back; brk(0) reads it unsigned", () => {
   const mem = boot();
   const free0 = freeFrameCount(mem);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   switchMm(mem, 1, mm);
   setBrkStart(mem, mm, TOP - P);
   assert.equal(doBrk(mem, mm, TASK_SIZE), TASK_SIZE);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { assertInvariants } from "../_invariants.ts";
 import { MM, mmBase, TASK_TLB, taskBase } from "../../src/abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, pteToPfn } from "../../src/abi/sv32.ts";
-import { asPte, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asPte, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { allocFrame, freeFrame } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmPut, ptlLock, ptlUnlock } from "../../src/mm/mm.ts";
@@ -24,7 +24,7 @@ import { type HartJob, POISON } from "./mm_worker.ts";
 
 Deno.test("enterUser() flushes only when the mm's generation moved", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   let flushes = 0;
   switchMm(mem, 1, mm);
   enterUser(mem, 1, () => flushes++);
@@ -46,7 +46,7 @@ Deno.test("enterUser() flushes only when the mm's generation moved", () => {
 
 Deno.test("tlbPoll()/tlbAck() compare generations across wrap-around", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   switchMm(mem, 1, mm);
   mem.k32[mmBase(mem.layout, mm) + MM.tlbGen] = 0x7fff_ffff;
   tlbAck(mem, 1, 0x7fff_ffff);
@@ -69,10 +69,10 @@ async function shootdownRace(
   seed: number,
   rounds: number,
   pollMax: number,
-  flush: (mm: number) => void,
+  flush: (mm: MmId) => void,
   untilBad = false,
 ) {
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   const va = 0x2000_0000;
   const p32 = physWords(mem);
   const ptw = walk(mem, mm, asVirt(va), true);

@@ -8,7 +8,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { statRead } from "../../src/hw/memory.ts";
 import { mmAlloc, mmPut, TASK_SIZE } from "../../src/mm/mm.ts";
 import { doMmap } from "../../src/mm/mmap.ts";
@@ -22,7 +22,7 @@ const BASE = 0x2000_0000;
 
 Deno.test("copyToUser() then copyFromUser() round-trips across pages, faulting them in", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.equal(doMmap(mem, mm, BASE, 4 * P, RW, ANON), BASE);
   const seed = 1234;
   const r = rng(seed);
@@ -43,7 +43,7 @@ Deno.test("copyToUser() then copyFromUser() round-trips across pages, faulting t
 
 Deno.test("copyFromUser()/copyToUser() return -EFAULT on bad addresses and permissions", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.equal(doMmap(mem, mm, BASE, 2 * P, RW, ANON), BASE);
   assert.equal(doMmap(mem, mm, BASE + 4 * P, P, PROT_READ, ANON), BASE + 4 * P);
   assert.equal(doMmap(mem, mm, BASE + 6 * P, P, 0, ANON), BASE + 6 * P);
@@ -63,7 +63,7 @@ Deno.test("copyFromUser()/copyToUser() return -EFAULT on bad addresses and permi
 
 Deno.test("copyToUser() breaks COW of the zero page like a user store", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.equal(doMmap(mem, mm, BASE, P, RW, ANON), BASE);
   assert.equal(userLoad(mem, mm, BASE), 0);
   const z = pfnAt(mem, mm, BASE);
@@ -76,7 +76,7 @@ Deno.test("copyToUser() breaks COW of the zero page like a user store", () => {
 
 Deno.test("strncpyFromUser() stops at NUL, reports no NUL, and faults on a bad page", () => {
   const mem = boot();
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.equal(doMmap(mem, mm, BASE, P, RW, ANON), BASE);
   const text = new TextEncoder().encode("hello");
   const at = BASE + P - 3; // string crosses into an unmapped page

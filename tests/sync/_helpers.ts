@@ -12,7 +12,7 @@
  */
 
 import { computeLayout, type KernelLayout, writeHeader } from "../../src/abi/layout/mod.ts";
-import { asTid, type Tid } from "../../src/abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../../src/abi/types.ts";
 import { BARRIER_WORDS, initBarrier } from "../../src/sync/barrier.ts";
 import assert from "node:assert/strict";
 import { heldLocks } from "../../src/sync/held.ts";
@@ -57,7 +57,7 @@ export function makeKernel(maxTasks = 16): Kernel {
 }
 
 /** The main thread's task in tests. */
-export const MAIN_TID: Tid = asTid(1);
+export const MAIN_TID: TaskSlot = asTaskSlot(1);
 
 /** Make the main thread task MAIN_TID of `kern` (a fresh record each time). */
 export function enterMainTask(kern: Kernel): void {
@@ -220,7 +220,7 @@ export async function withWorkers(
       return w;
     });
     for (let tid = 1; tid < kern.layout.config.maxTasks; tid++) {
-      const held = heldLocks(kern.k, asTid(tid));
+      const held = heldLocks(kern.k, asTaskSlot(tid));
       assert.deepEqual(held, [], `task ${tid} still records locks at the end`);
     }
   } catch (e) {
@@ -249,7 +249,7 @@ export function sleep(ms: number): Promise<void> {
  * and wait until its thread acknowledges, so that recoverTask is safe.
  */
 export async function killWorker(kern: Kernel, w: TestWorker, timeoutMs = 10_000): Promise<void> {
-  const tid = asTid(w.tid);
+  const tid = asTaskSlot(w.tid);
   taskKill(kern.k, tid);
   w.terminate();
   const deadline = Date.now() + timeoutMs;
@@ -264,7 +264,11 @@ export async function killWorker(kern: Kernel, w: TestWorker, timeoutMs = 10_000
  * threw TaskKilled): become task `as`, as the Machine's thread is, and
  * release the victim's locks.
  */
-export function takeOverDeadTask(k: Int32Array, victim: Tid, as: Tid = asTid(2)): void {
+export function takeOverDeadTask(
+  k: Int32Array,
+  victim: TaskSlot,
+  as: TaskSlot = asTaskSlot(2),
+): void {
   taskInit(k, as);
   setCurrentTid(as);
   recoverTask(k, victim);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HEADER } from "../../src/abi/layout/mod.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import {
   bitIsLocked,
   bitLock,
@@ -92,8 +92,8 @@ Deno.test("bitTryLock() fails while the bit is held and bitUnlock() panics for a
   enterMainTask(kern);
   assert.equal(bitTryLock(k, flags, 0, LockClass.PAGE_LOCK), true);
   assert.equal(bitIsLocked(k, flags, 0), true);
-  taskInit(k, asTid(2));
-  setCurrentTid(asTid(2));
+  taskInit(k, asTaskSlot(2));
+  setCurrentTid(asTaskSlot(2));
   assert.equal(bitTryLock(k, flags, 0, LockClass.PAGE_LOCK), false);
   assert.throws(() => bitUnlock(k, flags, 0), KernelPanic);
   setCurrentTid(MAIN_TID);

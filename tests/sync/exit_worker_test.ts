@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { heldLocks } from "../../src/sync/held.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
 import { MUTEX_WORDS } from "../../src/sync/mutex.ts";
@@ -11,7 +11,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Run the worker with `action`; what the task's record shows once it acknowledged and stopped. */
 async function dieAtKillPoint(action: "exitWorker" | "bare") {
   const kern = makeKernel();
-  const tid = asTid(3);
+  const tid = asTaskSlot(3);
   const a = kern.alloc(MUTEX_WORDS), b = kern.alloc(MUTEX_WORDS), progress = kern.alloc(1);
   const w = new Worker(new URL("./exit_worker_worker.ts", import.meta.url).href, {
     type: "module",

@@ -15,7 +15,7 @@ import {
   taskChaosArm,
   taskInit,
 } from "../../src/sync/current.ts";
-import type { Tid } from "../../src/abi/types.ts";
+import type { TaskSlot } from "../../src/abi/types.ts";
 
 const port = self as unknown as {
   onmessage: ((ev: MessageEvent) => void) | null;
@@ -39,11 +39,11 @@ port.onmessage = (ev: MessageEvent) => {
       return undefined as never; // the old action: returns, as Deno.exit does in a Worker
     },
   );
-  taskInit(k, tid as Tid);
-  setCurrentTid(tid as Tid);
+  taskInit(k, tid as TaskSlot);
+  setCurrentTid(tid as TaskSlot);
   mutexLock(k, a, LockClass.TEST_A);
   Atomics.store(k, progress, 1);
-  taskChaosArm(k, tid as Tid, 1);
+  taskChaosArm(k, tid as TaskSlot, 1);
   mutexLock(k, b, LockClass.TEST_B);
   Atomics.store(k, progress, 2);
 };

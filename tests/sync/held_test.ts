@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HELD_MAX, TASK_DEAD, TASK_FREE, TASK_LIVE } from "../../src/abi/layout/mod.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { bitLock, bitUnlock } from "../../src/sync/bitlock.ts";
 import {
   HELD_HELD,
@@ -128,10 +128,10 @@ Deno.test("taskExit() panics while the task holds a lock and frees it otherwise"
 
 Deno.test("taskInit() rejects tids outside 1..maxTasks-1 and live tasks", () => {
   const kern = makeKernel(4);
-  assert.throws(() => taskInit(kern.k, asTid(0)), KernelPanic);
-  assert.throws(() => taskInit(kern.k, asTid(4)), KernelPanic);
-  taskInit(kern.k, asTid(3));
-  assert.throws(() => taskInit(kern.k, asTid(3)), /already live/);
+  assert.throws(() => taskInit(kern.k, asTaskSlot(0)), KernelPanic);
+  assert.throws(() => taskInit(kern.k, asTaskSlot(4)), KernelPanic);
+  taskInit(kern.k, asTaskSlot(3));
+  assert.throws(() => taskInit(kern.k, asTaskSlot(3)), /already live/);
 });
 
 Deno.test("a killed task throws TaskKilled at its next lock operation and acknowledges", () => {

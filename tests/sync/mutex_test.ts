@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KernelPanic } from "../../src/abi/panic.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { initBarrier } from "../../src/sync/barrier.ts";
 import { DEBUG_PERTURB, setDebug } from "../../src/sync/debug.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
@@ -58,8 +58,8 @@ Deno.test("mutexTryLock() fails while held and succeeds once released", () => {
   enterMainTask(kern);
   assert.equal(mutexTryLock(kern.k, m, LockClass.TEST_A), true);
   assert.equal(mutexOwner(kern.k, m), MAIN_TID);
-  taskInit(kern.k, asTid(2));
-  setCurrentTid(asTid(2));
+  taskInit(kern.k, asTaskSlot(2));
+  setCurrentTid(asTaskSlot(2));
   assert.equal(mutexTryLock(kern.k, m, LockClass.TEST_A), false);
   setCurrentTid(MAIN_TID);
   mutexUnlock(kern.k, m);
@@ -73,8 +73,8 @@ Deno.test("mutexUnlock() panics when the caller does not own the mutex", () => {
   enterMainTask(kern);
   assert.throws(() => mutexUnlock(kern.k, m), KernelPanic);
   mutexLock(kern.k, m, LockClass.TEST_A);
-  taskInit(kern.k, asTid(2));
-  setCurrentTid(asTid(2));
+  taskInit(kern.k, asTaskSlot(2));
+  setCurrentTid(asTaskSlot(2));
   assert.throws(() => mutexUnlock(kern.k, m), /does not hold/);
   setCurrentTid(MAIN_TID);
   mutexUnlock(kern.k, m);
@@ -91,7 +91,7 @@ Deno.test("mutexLock() panics instead of deadlocking when the owner takes it aga
 Deno.test("mutexLock() panics when no task is current", () => {
   const kern = makeKernel();
   const m = kern.alloc(MUTEX_WORDS);
-  setCurrentTid(asTid(0));
+  setCurrentTid(asTaskSlot(0));
   assert.throws(() => mutexLock(kern.k, m, LockClass.TEST_A), /outside any task/);
   assert.equal(kern.k[m], 0);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HEADER, TASK_DEAD } from "../../src/abi/layout/mod.ts";
-import { asTid, type Tid } from "../../src/abi/types.ts";
+import { asTaskSlot, type TaskSlot } from "../../src/abi/types.ts";
 import { bitIsLocked } from "../../src/sync/bitlock.ts";
 import {
   HELD_ACQUIRING,
@@ -48,7 +48,7 @@ Deno.test("recoverTask() releases the mutex, rwsem read and write holds and bit 
   const m = kern.alloc(MUTEX_WORDS), rwR = kern.alloc(RWSEM_WORDS), rwW = kern.alloc(RWSEM_WORDS);
   const flags = kern.alloc(1), park = kern.alloc(1), bit = 9;
   k[flags] = OTHER_BITS;
-  const dead = asTid(2);
+  const dead = asTaskSlot(2);
   await withWorkers(kern, seed, async (spawn) => {
     const holder = spawn(dead, "holdAll", { m, rwR, rwW, flags, bit, park, timeoutMs: 60_000 });
     await holder.expect("holding", 20_000);
@@ -105,8 +105,8 @@ Deno.test("recoverTask() leaves a lock alone when the dead Worker was only waiti
     await waiter.expect("trying", 20_000);
     await sleep(30);
     await killWorker(kern, waiter); // wakes from its lock wait to notice
-    assert.equal(heldLocks(k, asTid(3)).length, 1, "the waiter's ACQUIRING entry");
-    assert.equal(recoverTask(k, asTid(3)), 0);
+    assert.equal(heldLocks(k, asTaskSlot(3)).length, 1, "the waiter's ACQUIRING entry");
+    assert.equal(recoverTask(k, asTaskSlot(3)), 0);
     assert.equal(mutexOwner(k, m), 2, "still the live holder's");
     Atomics.store(k, release, 1);
     Atomics.notify(k, release);
@@ -118,7 +118,7 @@ Deno.test("recoverTask() leaves a lock alone when the dead Worker was only waiti
 /** Simulate a task that died right after the atomic op of an acquire, before marking it HELD. */
 function diedAfterCas(
   kern: ReturnType<typeof makeKernel>,
-  tid: Tid,
+  tid: TaskSlot,
   w: number,
   kind: number,
   mode: number,
@@ -132,13 +132,13 @@ Deno.test("recoverTask() releases a mutex and an rwsem write hold whose entry is
   const kern = makeKernel();
   const { k } = kern;
   const m = kern.alloc(MUTEX_WORDS), rw = kern.alloc(RWSEM_WORDS);
-  const t = asTid(5);
+  const t = asTaskSlot(5);
   diedAfterCas(kern, t, m, KIND_MUTEX, MODE_EXCL);
   Atomics.store(k, m, t); // the CAS happened
-  diedAfterCas(kern, asTid(6), rw, KIND_RWSEM, MODE_EXCL);
+  diedAfterCas(kern, asTaskSlot(6), rw, KIND_RWSEM, MODE_EXCL);
   Atomics.store(k, rw, 6 << RWSEM_WRITER_SHIFT);
   assert.equal(recoverTask(k, t), 1);
-  assert.equal(recoverTask(k, asTid(6)), 1);
+  assert.equal(recoverTask(k, asTaskSlot(6)), 1);
   assert.equal(k[m], 0);
   assert.equal(k[rw], 0);
 });
@@ -149,9 +149,9 @@ Deno.test("recoverTask() clears the writer-waiting mark a dead waiting writer le
   const rw = kern.alloc(RWSEM_WORDS);
   enterMainTask(kern);
   downRead(k, rw, LockClass.TEST_A);
-  diedAfterCas(kern, asTid(7), rw, KIND_RWSEM, MODE_EXCL);
+  diedAfterCas(kern, asTaskSlot(7), rw, KIND_RWSEM, MODE_EXCL);
   Atomics.or(k, rw, RWSEM_WRITER_WAITING | RWSEM_WAITERS); // it went to sleep, then died
-  assert.equal(recoverTask(k, asTid(7)), 0);
+  assert.equal(recoverTask(k, asTaskSlot(7)), 0);
   assert.equal(k[rw]! & RWSEM_WRITER_WAITING, 0, "readers would queue behind a dead writer");
   setCurrentTid(MAIN_TID);
   upRead(k, rw);
@@ -163,13 +163,13 @@ Deno.test("recoverTask() does not release a bit lock whose entry is still ACQUIR
   const { k } = kern;
   const flags = kern.alloc(1);
   k[flags] = 1; // held by someone else; the dead task was trying
-  diedAfterCas(kern, asTid(3), flags, KIND_BIT, MODE_EXCL);
-  assert.deepEqual(heldLocks(k, asTid(3)).map((h) => [h.word, h.bit, h.state]), [[
+  diedAfterCas(kern, asTaskSlot(3), flags, KIND_BIT, MODE_EXCL);
+  assert.deepEqual(heldLocks(k, asTaskSlot(3)).map((h) => [h.word, h.bit, h.state]), [[
     flags,
     0,
     HELD_ACQUIRING,
   ]]);
-  assert.equal(recoverTask(k, asTid(3)), 0);
+  assert.equal(recoverTask(k, asTaskSlot(3)), 0);
   assert.equal(bitIsLocked(k, flags, 0), true);
 });
 
@@ -189,7 +189,7 @@ Deno.test("recoverTask() leaves every lock free when a Worker is killed at a ran
       while (Atomics.load(k, beat) < 100) await sleep(1);
       await sleep(rand(20));
       await killWorker(kern, victim);
-      recoverTask(k, asTid(2));
+      recoverTask(k, asTaskSlot(2));
       // The survivor must keep making progress, then stop cleanly.
       const before = Atomics.load(k, beat + 1);
       for (let i = 0; Atomics.load(k, beat + 1) < before + 1000; i++) {

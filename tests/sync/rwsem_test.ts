@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { KernelPanic } from "../../src/abi/panic.ts";
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { LockClass } from "../../src/sync/lockdep.ts";
 import {
   downRead,
@@ -123,9 +123,9 @@ Deno.test("downReadTrylock() and downWriteTrylock() follow the holders", () => {
   const { k } = kern;
   const rw = kern.alloc(RWSEM_WORDS);
   enterMainTask(kern);
-  taskInit(k, asTid(2));
+  taskInit(k, asTaskSlot(2));
   assert.equal(downReadTrylock(k, rw, LockClass.TEST_A), true);
-  setCurrentTid(asTid(2));
+  setCurrentTid(asTaskSlot(2));
   assert.equal(downReadTrylock(k, rw, LockClass.TEST_A), true, "readers share");
   assert.equal(rwsemReaders(k, rw), 2);
   assert.equal(downWriteTrylock(k, rw, LockClass.TEST_A), false, "writer excluded by readers");
@@ -134,7 +134,7 @@ Deno.test("downReadTrylock() and downWriteTrylock() follow the holders", () => {
   upRead(k, rw);
   assert.equal(downWriteTrylock(k, rw, LockClass.TEST_A), true);
   assert.equal(rwsemWriter(k, rw), MAIN_TID);
-  setCurrentTid(asTid(2));
+  setCurrentTid(asTaskSlot(2));
   assert.equal(downReadTrylock(k, rw, LockClass.TEST_A), false, "reader excluded by writer");
   assert.equal(downWriteTrylock(k, rw, LockClass.TEST_A), false, "writer excluded by writer");
   setCurrentTid(MAIN_TID);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { barrierWait } from "../../src/sync/barrier.ts";
 import { bitLock, bitUnlock, waitOnBit } from "../../src/sync/bitlock.ts";
 import { complete, waitForCompletion } from "../../src/sync/completion.ts";
@@ -351,8 +351,8 @@ scope.onmessage = (ev: MessageEvent<WorkerStart>) => {
   try {
     const run = SCENARIOS[scenario];
     if (run === undefined) throw new Error(`no scenario ${scenario}`);
-    taskInit(k, asTid(tid));
-    setCurrentTid(asTid(tid));
+    taskInit(k, asTaskSlot(tid));
+    setCurrentTid(asTaskSlot(tid));
     perturbSeed(seed ^ tid);
     // Start together: Worker start-up (~40 ms) is longer than most runs.
     if (args.gate !== undefined && !barrierWait(k, args.gate, 20_000)) {
@@ -365,7 +365,7 @@ scope.onmessage = (ev: MessageEvent<WorkerStart>) => {
       rand: rng(seed ^ (tid * 0x9e3779b1)),
       progress: (what) => post({ type: "progress", what }),
     });
-    taskExit(k, asTid(tid));
+    taskExit(k, asTaskSlot(tid));
     post({ type: "done", result });
   } catch (e) {
     post({ type: "failed", error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });

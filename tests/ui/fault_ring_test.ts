@@ -11,7 +11,7 @@ import {
 } from "../../src/abi/layout/fring.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asPfn, asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asPfn, asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { type Memory, statRead } from "../../src/hw/memory.ts";
 import { procAlloc } from "../../src/kernel/proc.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
@@ -33,11 +33,11 @@ import { faultPfn, GATE_DONE, GATE_START, type RingJob } from "./_ring_job.ts";
 /** A booted memory whose calling thread runs as task `tid`, the task of a fresh process. */
 function withProcess(body: (mem: Memory, pid: number, tid: number) => void, maxTasks = 8): void {
   const mem = boot({ maxTasks });
-  const tid = 2;
+  const tid = asTaskSlot(2);
   const pid = procAlloc(mem, tid, 0);
-  taskInit(mem.k32, asTid(tid));
+  taskInit(mem.k32, asTaskSlot(tid));
   const saved = currentTid();
-  setCurrentTid(asTid(tid));
+  setCurrentTid(asTaskSlot(tid));
   try {
     body(mem, pid, tid);
   } finally {
@@ -65,7 +65,7 @@ Deno.test("countFault() bumps the stats counter, the task's counter and writes o
 
 Deno.test("handleMmFault() counts an anonymous write and a zero-page read into the ring", () => {
   withProcess((mem, pid) => {
-    const mm = mmAlloc(mem);
+    const mm = mmAlloc(mem) as MmId;
     const a = doMmap(
       mem,
       mm,
@@ -208,7 +208,7 @@ Deno.test("the fault ring gives only whole records while 4 Workers count faults 
   const gate = new Int32Array(gateBuf);
   const jobs: RingJob[] = [];
   for (let w = 0; w < WORKERS; w++) {
-    const tid = 2 + w;
+    const tid = asTaskSlot(2 + w);
     const pid = procAlloc(mem, tid, 0);
     jobs.push({ phys: mem.phys, kernel: mem.kernel, tid, pid, n: N, gate: gateBuf });
   }

@@ -4,7 +4,7 @@
  * posts "done".
  */
 
-import { asPfn, asTid, asVirt } from "../../src/abi/types.ts";
+import { asPfn, asTaskSlot, asVirt } from "../../src/abi/types.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { countFault } from "../../src/mm/fault_ring.ts";
 import { setCurrentTid } from "../../src/sync/mod.ts";
@@ -16,7 +16,7 @@ const GATE_WAIT_MS = 120_000;
 self.onmessage = (e: MessageEvent<RingJob>) => {
   const j = e.data;
   const mem = attachMemory(j.phys, j.kernel);
-  setCurrentTid(asTid(j.tid));
+  setCurrentTid(asTaskSlot(j.tid));
   const gate = new Int32Array(j.gate);
   self.postMessage("ready");
   if (Atomics.wait(gate, GATE_START, 0, GATE_WAIT_MS) === "timed-out") {

@@ -8,7 +8,16 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE, pfnToPte, PTE_R, PTE_U, PTE_V } from "../../src/abi/sv32.ts";
-import { asPfn, asTid, asVirt, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import {
+  asInodeSlot,
+  asPfn,
+  asTaskSlot,
+  asVirt,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+  type TaskSlot,
+} from "../../src/abi/types.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import { openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
@@ -30,9 +39,9 @@ const device = (name: string) => DEVICE_KINDS.findIndex((k) => k.name === name);
 const RW = PROT_READ | PROT_WRITE;
 
 /** A process in slot `slot` with a fresh mm, as the process table would show it. */
-function process(mem: Memory, slot: number): number {
+function process(mem: Memory, slot: TaskSlot): MmId {
   procAlloc(mem, slot, 0);
-  const mm = mmAlloc(mem);
+  const mm = mmAlloc(mem) as MmId;
   assert.ok(mm > 0);
   procSet(mem, slot, "mm", mm);
   return mm;
@@ -40,7 +49,7 @@ function process(mem: Memory, slot: number): number {
 
 Deno.test("snapshotFrames() classifies RAM frames: free, zero page, page table, anonymous", () => {
   const mem = boot({ maxTasks: 4 });
-  const mm = process(mem, 2);
+  const mm = process(mem, asTaskSlot(2));
   const before = snapshotFrames(mem, null).ramCodes.filter((c) => c === ram("free")).length;
   const a = doMmap(mem, mm, 0, 3 * PAGE_SIZE, RW, MAP_PRIVATE | MAP_ANONYMOUS);
   assert.equal(handleMmFault(mem, mm, asVirt(a), ACCESS_WRITE), 0);
@@ -75,8 +84,8 @@ Deno.test("snapshotFrames() counts each process mapping a device frame once", ()
   const mem = boot({ maxTasks: 4 });
   dax.base = mem.layout.config.ramFrames;
   dax.size = 4;
-  const file = { slot: 7, ops: OPS_DAX, readable: true, writable: false };
-  const mms = [process(mem, 2), process(mem, 3)];
+  const file = { slot: asInodeSlot(7), ops: OPS_DAX, readable: true, writable: false };
+  const mms = [process(mem, asTaskSlot(2)), process(mem, asTaskSlot(3))];
   for (const mm of mms) {
     const a = doMmap(mem, mm, 0, 4 * PAGE_SIZE, PROT_READ, MAP_SHARED, file, 0);
     for (let p = 0; p < 3; p++) {
@@ -100,7 +109,7 @@ Deno.test("snapshotFrames() counts each process mapping a device frame once", ()
 
 Deno.test("snapshotFrames() ignores a level-0 table that is not a page table (freed and reused)", () => {
   const mem = boot({ maxTasks: 4 });
-  const mm = process(mem, 2);
+  const mm = process(mem, asTaskSlot(2));
   // A root entry naming an ordinary frame full of PTE-shaped words: what a
   // lock-free walker would find if the table were freed and reused under it.
   const bogus = allocFrame(mem) as Pfn;
@@ -121,8 +130,8 @@ Deno.test("snapshotFrames() reads device block kinds from the xipfs bitmap", () 
     { ramFrames: 64, deviceFrames: 256, deviceMemmap: false, maxTasks: 2 },
     { image },
   );
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const opened = openVolume(image);
   assert.ok(opened.ok);
   const vol = opened.vol;

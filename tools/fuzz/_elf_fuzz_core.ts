@@ -35,6 +35,7 @@ import { XipVfs } from "../../src/fs/xipfs/vfs_xipfs.ts";
 import { caseSeed, Rand } from "./_rng.ts";
 import { setInterp } from "../../tests/kernel/_elf_mut.ts";
 import { type CaseOutcome, normalizeReason } from "./_fuzz_summary.ts";
+import type { MmId } from "../../src/abi/types.ts";
 
 const STATIC = new URL("../../fixtures/static/", import.meta.url);
 
@@ -121,7 +122,7 @@ export function elfFuzzCase(z: ElfFuzz, i: number): CaseOutcome {
     // Frames free or in the page cache: exec may leave file pages cached (page-cache mode).
     const frames0 = freeFrameCount(m.mem) + pagecacheFrames(m.mem);
     const inodes0 = activeInodes(m.mem);
-    const mm = mmAlloc(m.mem);
+    const mm = mmAlloc(m.mem) as MmId;
     if (mm < 0) throw new Error("mmAlloc failed");
     const env = new FsExecEnv(m, mm, z.proc);
     const textMode = r.chance(0.5) ? "map" : "copy";

@@ -17,7 +17,7 @@ import {
   ISLOT_WORDS,
   ISTATE_ACTIVE,
 } from "../../src/abi/layout/mod.ts";
-import { asIno, asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asIno, asTaskSlot, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { installFileMm, mmapFile } from "../../src/fs/file_vm_ops.ts";
@@ -56,8 +56,8 @@ export function bootFuzzMachine(o: FuzzMachineOptions = {}): FuzzMachine {
     maxTasks: 8,
   }, { image });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const dev = new MemDevice(mem);
   const fs = mountXipfs(mem, dev, { dax: o.dax ?? "always" });
   if (!(fs instanceof XipFs)) throw new Error(fs.error);
@@ -98,7 +98,7 @@ export function resolve(m: FuzzMachine, path: string): InodeRef | number {
 export class FsExecEnv implements ExecEnv {
   opens = 0;
   closes = 0;
-  constructor(readonly m: FuzzMachine, public mm: number, readonly proc: Proc) {}
+  constructor(readonly m: FuzzMachine, public mm: MmId, readonly proc: Proc) {}
 
   get mem(): Memory {
     return this.m.mem;

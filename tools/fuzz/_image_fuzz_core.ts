@@ -20,7 +20,7 @@
 
 import { errnoName } from "../../src/abi/errno.ts";
 import { O_CREAT, O_DIRECTORY, O_RDONLY, O_RDWR } from "../../src/abi/fcntl.ts";
-import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory } from "../../src/hw/memory.ts";
 import { fsck } from "../../src/fs/xipfs/fsck.ts";
@@ -191,8 +191,8 @@ export function imageFuzzCase(z: ImageFuzz, i: number): CaseOutcome {
     maxTasks: 4,
   }, { image: mut.bytes });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot");
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const dax = r.chance(0.5) ? "always" : "never";
   const x = mountXipfs(mem, new MemDevice(mem), { dax });
   if (!(x instanceof XipFs)) {
@@ -264,8 +264,8 @@ function repairPass(image: Uint8Array, checked: number, problems: string[]): voi
     maxTasks: 4,
   }, { image: copy });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot");
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const x = mountXipfs(mem, new MemDevice(mem), { dax: "always" });
   if (!(x instanceof XipFs)) {
     problems.push(`the repaired image does not mount: ${x.error}`);

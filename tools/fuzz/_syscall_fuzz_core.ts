@@ -28,7 +28,7 @@ import {
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
 import * as nr from "../../src/abi/syscall_nr.ts";
-import { asTid, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { checkInvariants } from "../../src/kernel/invariants.ts";
 import { procAlloc, procExit, procFree, procSet } from "../../src/kernel/proc.ts";
 import { syscallDispatch, SYSCALLS } from "../../src/kernel/syscall.ts";
@@ -92,8 +92,8 @@ export function syscallFuzzSetup(seed: number): SyscallFuzz {
     maxTasks: 4,
   }, { image });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot failed");
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const fs = mountKernelFs(mem, { dax: dax ? "always" : "never" });
   if ("error" in fs) throw new Error(fs.error);
   const root = fs.xip.iget(fs.xip.rootIno);
@@ -236,15 +236,15 @@ const NAMES = new Map<number, string>(
 export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
   const { mem } = z;
   const r = new Rand(caseSeed(z.seed, i));
-  const tid = asTid(2);
+  const tid = asTaskSlot(2);
   taskInit(mem.k32, tid);
   setCurrentTid(tid);
   const problems: string[] = [];
-  const pid = procAlloc(mem, 2, 0);
-  const mm = mmAlloc(mem);
+  const pid = procAlloc(mem, asTaskSlot(2), 0);
+  const mm = mmAlloc(mem) as MmId;
   if (pid < 0 || mm < 0) throw new Error(`procAlloc ${pid} / mmAlloc ${mm}`);
   switchMm(mem, tid, mm);
-  procSet(mem, 2, "mm", mm);
+  procSet(mem, asTaskSlot(2), "mm", mm);
   const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
   if (doMmap(mem, mm, SCRATCH, SCRATCH_BYTES, PROT_READ | PROT_WRITE, flags) !== SCRATCH) {
     throw new Error("scratch mmap");
@@ -260,7 +260,7 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
   const files = VfsFiles.create(z.fs, mm, console);
   consolePut(mem, console); // the open files hold it now
   if (typeof files === "number") throw new Error(`VfsFiles.create: ${files}`);
-  procSet(mem, 2, "fdTable", files.fdTable);
+  procSet(mem, asTaskSlot(2), "fdTable", files.fdTable);
   const t = new Task({
     mem,
     tid,
@@ -341,14 +341,14 @@ export function syscallFuzzCase(z: SyscallFuzz, i: number): CaseOutcome {
     files.closeAll();
     switchMm(mem, tid, 0);
     mmPut(mem, mm);
-    procExit(mem, 2, 0, 0);
-    procFree(mem, 2);
+    procExit(mem, asTaskSlot(2), 0, 0);
+    procFree(mem, asTaskSlot(2));
   } catch (e) {
     problems.push(`teardown threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     end = "teardown threw";
   }
   taskExit(mem.k32, tid);
-  setCurrentTid(asTid(1));
+  setCurrentTid(asTaskSlot(1));
   for (const v of checkInvariants(mem)) problems.push(`invariant after ${calls} calls: ${v}`);
   return {
     kind: `${end}${problems.length > 0 ? " (FAILED)" : ""}`,

@@ -20,7 +20,7 @@ import {
   O_RDWR,
 } from "../../src/abi/fcntl.ts";
 import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
-import { asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import {
   type Proc,
   vfsFallocate,
@@ -68,7 +68,7 @@ export interface ChurnHost {
   readonly r: Rand;
   /** The process (created on demand) and its mm. */
   procOrNew(): Proc;
-  mmOf(): number;
+  mmOf(): MmId;
   /** Whether a failure is an allowed out-of-memory outcome (see StressProc.oom). */
   oom(ret: number): boolean;
   fail(msg: string): void;

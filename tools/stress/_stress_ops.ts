@@ -8,7 +8,7 @@
  * one. The model (_stress_model.ts) checks every value read.
  */
 
-import { EFAULT, ENOMEM, errnoName } from "../../src/abi/errno.ts";
+import { EFAULT, ENOMEM, errnoName, isErr } from "../../src/abi/errno.ts";
 import { O_RDWR } from "../../src/abi/fcntl.ts";
 import {
   MAP_ANONYMOUS,
@@ -18,7 +18,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asIno, asVirt, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asIno, asMmId, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import {
   type Proc,
   vfsFsync,
@@ -143,7 +143,7 @@ export class StressProc implements ChurnHost {
   readonly r: Rand;
   private readonly ownRefs: InodeRef[] = [];
   private proc!: Proc;
-  private mm = 0;
+  private mm = asMmId(0);
   private ownFd: number[] = [];
   private sharedFd: number[] = [];
   private ownMapped: boolean[] = [];
@@ -203,7 +203,7 @@ export class StressProc implements ChurnHost {
   procOrNew(): Proc {
     if (this.mm === 0) {
       const mm = mmAlloc(this.mem);
-      if (mm < 0) {
+      if (isErr(mm)) {
         if (this.oom(mm)) throw new OomSkip(); // no frame for a new process: try again later
         throw new Error(`mmAlloc: ${mm}`);
       }
@@ -222,7 +222,7 @@ export class StressProc implements ChurnHost {
     return this.proc;
   }
 
-  mmOf(): number {
+  mmOf(): MmId {
     return this.mm;
   }
 
@@ -555,7 +555,7 @@ export class StressProc implements ChurnHost {
     mmPut(this.mem, this.mm);
     const e = vfsProcExit(this.vfs, this.proc.fdt);
     if (e < 0) this.fail(`vfsProcExit: ${e}`);
-    this.mm = 0;
+    this.mm = asMmId(0);
   }
 
   /** End of the run: exit and drop the inode references. */

@@ -15,7 +15,7 @@
  * DEBUG_PERTURB injects random delays at every lock acquire and release.
  */
 
-import { asTid, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, PAGE_SIZE } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
 import { installFileMm } from "../../src/fs/file_vm_ops.ts";
@@ -128,8 +128,8 @@ function bootStress(o: StressOptions): { mem: Memory; dev: MemDevice; x: XipFs; 
   });
   if (mmBoot(mem) !== 0) throw new Error("mmBoot");
   setDebug(mem.k32, DEBUG_LOCKDEP, true);
-  taskInit(mem.k32, asTid(1));
-  setCurrentTid(asTid(1));
+  taskInit(mem.k32, asTaskSlot(1));
+  setCurrentTid(asTaskSlot(1));
   const dev = new MemDevice(mem);
   mkfsInto(dev.bytes, { inodes: 256 });
   const x = mountXipfs(mem, dev, { dax: o.mode === "dax" ? "always" : "never" });
@@ -281,7 +281,7 @@ export function collectResults(
     problems.push(...r.violations);
     if (r.error !== null) {
       problems.push(`worker ${r.w}: ${r.error}`);
-      recoverTask(mem.k32, asTid(tidBase + r.w));
+      recoverTask(mem.k32, asTaskSlot(tidBase + r.w));
     }
   }
   return ops;

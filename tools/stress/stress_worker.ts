@@ -6,7 +6,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { asTid } from "../../src/abi/types.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory } from "../../src/hw/memory.ts";
 import { installFileMm } from "../../src/fs/file_vm_ops.ts";
@@ -52,7 +52,7 @@ self.onmessage = (ev: MessageEvent<StressJob>) => {
   const job = ev.data;
   const until = Date.now() + job.ms; // from here: loading the module may take seconds
   const mem = attachMemory(job.phys, job.kernel);
-  const tid = asTid(job.tid);
+  const tid = asTaskSlot(job.tid);
   taskInit(mem.k32, tid);
   setCurrentTid(tid);
   perturbSeed(job.seed ^ (job.w * 0x9e37_79b9));

@@ -7,14 +7,16 @@
  * addressed in 32-bit words unless a comment says bytes.
  *
  * ```
- *  word 0      16               16 + F             16 + 2F          arena (bytes, 16-aligned)    end
- *  +-----------+----------------+------------------+----------------+---------------------------+
- *  | header    | codeGen[pfn]   | dir[pfn]         | claim[pfn]     | product arena: a ring of  |
- *  | JITH      | one word a     | one word a frame:| the codeGen    | records [ JREC header |   |
- *  |           | frame, RAM     | the newest record| word a Worker  | the frame's bytes when    |
- *  |           | then device    | + 1, or 0        | is translating | translated | wasm bytes ] |
- *  |           |                |                  | it for, or 0   |                           |
- *  +-----------+----------------+------------------+----------------+---------------------------+
+ *  word 0      32               32 + F             32 + 2F          32 + 3F
+ *  +-----------+----------------+------------------+----------------+------------------------+
+ *  | header    | codeGen[pfn]   | dir[pfn]         | claim[pfn]     | entry sets: ENTRY_SLOTS |
+ *  | JITH      | one word a     | one word a frame:| the codeGen    | slots of ENTRY_SLOT_    |
+ *  |           | frame, RAM     | the newest record| word a Worker  | WORDS, direct-mapped on |
+ *  |           | then device    | + 1, or 0        | is translating | the pfn (ESLOT)         |
+ *  |           |                |                  | it for, or 0   |                         |
+ *  +-----------+----------------+------------------+----------------+------------------------+
+ *  then, from the next 64 KiB page to the end: the product arena, a ring of records
+ *  [ JREC header | the frame's entry set | the frame's bytes when translated | wasm bytes ]
  *  F = RAM frames + device frames
  * ```
  *
@@ -31,6 +33,16 @@
  * word interprets the frame meanwhile and installs the product afterwards,
  * instead of translating the frame too. A claim whose holder died is
  * ignored after a while (src/hw/jit/cache.ts).
+ *
+ * An entry set is the words of one frame at which harts were seen to arrive
+ * (tier 0 at a change of frame, tier 1 at a word its translation had no
+ * block for), 1024 bits for the frame's generation (codeGen >>> 1): every
+ * translation of the frame starts a block at each of them, so another
+ * Worker does not rediscover them, and a bump forgets them with the
+ * translations. The sets are hints: any set of block starts translates
+ * correctly, so a slot taken over by another frame, or a bit set for the
+ * wrong frame in a race, costs speed, never correctness
+ * (src/hw/jit/entries.ts).
  *
  * The arena is a ring: writers reserve space with a compare-and-swap on
  * JITH.ring (epoch << 24 | head in 16-byte units); a reader validates a
@@ -75,21 +87,42 @@ export const JITH = {
   mode: 14,
   /** "auto": interpreted instructions in a frame before it is translated. */
   hotInsns: 15,
+  /** Arrivals of translated code at a word its translation has no block for. */
+  entryMisses: 16,
+  /** Translations made again to give such a word, recorded since, a block of its own. */
+  retranslations: 17,
 } as const;
 
 /** JITH.mode values. */
 export const JIT_MODE_AUTO = 1;
 export const JIT_MODE_EAGER = 2;
-export const JIT_HEADER_WORDS = 16;
+export const JIT_HEADER_WORDS = 32;
 
 /** The mark bit of a codeGen word. */
 export const CODEGEN_MARK = 1;
 /** What a bump adds to a codeGen word (the generation is bits 1..31). */
 export const CODEGEN_ONE = 2;
 
+/** Entry-set slots (a power of two): the slot of frame pfn is pfn & (ENTRY_SLOTS - 1). */
+export const ENTRY_SLOTS = 8192;
+/** Words of one entry-set slot. */
+export const ENTRY_SLOT_WORDS = 36;
+/** Word offsets within an entry-set slot. */
+export const ESLOT = {
+  /** pfn + 1 of the frame the slot holds; 0 when empty, -1 while being taken over. */
+  key: 0,
+  /** The frame's generation (codeGen >>> 1) the set belongs to. */
+  gen: 1,
+  /** The set: 32 words, bit w of word w >> 5 for frame word w. */
+  bits: 4,
+} as const;
+/** Words of one entry set (1024 bits). */
+export const ENTRY_SET_WORDS = 32;
+
 /**
  * A product record in the arena, byte offsets from its start. The record is
- * JREC_HEADER_BYTES, then PAGE_SIZE bytes of the frame as translated, then
+ * JREC_HEADER_BYTES (the header, then the entry set the translation was
+ * made with), then PAGE_SIZE bytes of the frame as translated, then
  * `wasmBytes` bytes of the module; it is padded to 16 bytes.
  */
 export const JREC = {
@@ -104,8 +137,12 @@ export const JREC = {
   wasmBytes: 20,
   /** Record bytes including the padding. */
   total: 24,
+  /** Translations of the frame at this generation before this one (the retranslation bound). */
+  rounds: 28,
+  /** The words the translation starts blocks at, as an entry set (ENTRY_SET_WORDS words). */
+  entries: 32,
 } as const;
-export const JREC_HEADER_BYTES = 32;
+export const JREC_HEADER_BYTES = 32 + 4 * ENTRY_SET_WORDS;
 /** "JREC" */
 export const JREC_MAGIC = 0x4345_524a;
 
@@ -121,10 +158,12 @@ export interface JitLayout {
   readonly dir: number;
   /** Word index of claim[0]. */
   readonly claim: number;
+  /** Word index of the first entry-set slot. */
+  readonly entries: number;
   /** Byte offset of the arena. */
   readonly arena: number;
   readonly arenaBytes: number;
-  /** Total bytes of the buffer: whole 64 KiB wasm pages (the arena takes the rounding). */
+  /** Total bytes of the buffer: whole 64 KiB wasm pages (the arena starts at a page and is whole pages). */
   readonly bytes: number;
 }
 
@@ -133,7 +172,8 @@ export function jitLayout(frames: number, arenaBytes: number = JIT_ARENA_BYTES):
   const gen = JIT_HEADER_WORDS;
   const dir = gen + frames;
   const claim = dir + frames;
-  const arena = Math.ceil(((claim + frames) * 4) / 16) * 16;
-  const bytes = Math.ceil((arena + Math.max(0, arenaBytes)) / 65536) * 65536;
-  return { frames, gen, dir, claim, arena, arenaBytes: bytes - arena, bytes };
+  const entries = claim + frames;
+  const arena = Math.ceil(((entries + ENTRY_SLOTS * ENTRY_SLOT_WORDS) * 4) / 65536) * 65536;
+  const bytes = arena + Math.ceil(Math.max(0, arenaBytes) / 65536) * 65536;
+  return { frames, gen, dir, claim, entries, arena, arenaBytes: bytes - arena, bytes };
 }

@@ -8,13 +8,13 @@
  * - group (struct signal_struct): what the thread group shares: its
  *   pending set, group stop and group exit state, its tgid.
  * - task (the signal part of struct task_struct): one per host task (the
- *   Tid indexes it): blocked mask, private pending set, alternate stack,
+ *   TaskSlot indexes it): blocked mask, private pending set, alternate stack,
  *   TIF_SIGPENDING, and the task's links to its sighand and group.
  *
  * ```
  *  +--------+--------------+---------------------+------------+------------+------------+
  *  | header | queue bitmap | queue entries       | sighands   | groups     | tasks      |
- *  |        | 1 bit each   | SIGQ_WORDS each     | by index   | by index   | by Tid     |
+ *  |        | 1 bit each   | SIGQ_WORDS each     | by index   | by index   | by TaskSlot     |
  *  +--------+--------------+---------------------+------------+------------+------------+
  *  pending block (in groups and tasks):
  *    [ lo | hi | qHead | qTail | info of signal 1 (8 words) | ... | info of signal 31 ]

@@ -6,8 +6,8 @@
  */
 
 // ---------------------------------------------------------------------------
-// tasks: one record per host thread. The task id (Tid) is the record's index;
-// Tid 0 is never used, so an owner word of 0 means "not held".
+// tasks: one record per host thread. The task id (TaskSlot) is the record's index;
+// TaskSlot 0 is never used, so an owner word of 0 means "not held".
 //
 // The held-lock stack is how every lock records its holder, readers and bit
 // locks included: src/sync pushes an entry before it takes a lock and pops it

@@ -31,7 +31,7 @@
 import { EEXIST, ENOMEM, type Errno, isErr } from "../../abi/errno.ts";
 import { VMSTAT } from "../../abi/layout/mod.ts";
 import { KernelPanic } from "../../abi/panic.ts";
-import { PAGE_SIZE, type Pfn } from "../../abi/types.ts";
+import { asInodeSlot, PAGE_SIZE, type Pfn } from "../../abi/types.ts";
 import { type Memory, statAdd } from "../../hw/memory.ts";
 import { codeWritten } from "../../hw/jit/shared.ts";
 import { allocFrame, withReclaim } from "../../mm/frame_alloc.ts";
@@ -372,7 +372,7 @@ export function truncateInodePages(mem: Memory, mapping: number, fromPgoff: numb
         // truncate_cleanup_folio does, unmap again rather than BUG: a PTE
         // that is really there goes now; a count left over belongs to an
         // unmap in flight, whose reference keeps the frame until it lets go.
-        unmapMappingRange(mem, mapping, e.pgoff, 1);
+        unmapMappingRange(mem, asInodeSlot(mapping), e.pgoff, 1); // an inode's mapping id is its slot
       }
       clearPageFlag(mem, e.pfn, PG_dirty);
       deleteFromPageCache(mem, e.pfn);

@@ -42,7 +42,7 @@ import { EACCES, ENOENT, ENOTDIR } from "../../abi/errno.ts";
 import { DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFLNK, S_IFREG } from "../../abi/fcntl.ts";
 import { FILES } from "../../abi/layout/mod.ts";
 import { KernelPanic } from "../../abi/panic.ts";
-import { asIno, type Ino } from "../../abi/types.ts";
+import { asIno, asInodeSlot, type Ino, type MmId } from "../../abi/types.ts";
 import type { Memory } from "../../hw/memory.ts";
 import { mapsText } from "./procfs_maps.ts";
 import { meminfoText } from "./procfs_meminfo.ts";
@@ -51,7 +51,7 @@ import type { VAttr, VDirent, VfsFs, VInode } from "../vfs_fs.ts";
 /** The processes procfs shows: what the process layer tells it. */
 export interface ProcInfo {
   /** The live process `pid`: its mm slot (0 once it has none), or null when there is none. */
-  lookupPid(pid: number): { mm: number } | null;
+  lookupPid(pid: number): { mm: MmId } | null;
   /** The calling thread's process id; 0 when the thread runs no process (the Machine). */
   selfPid(): number;
   /** Every live process (thread-group leader) pid, ascending. */
@@ -172,7 +172,7 @@ export class ProcFs {
   iget(ino: Ino): VInode | number {
     const d = decode(ino);
     if (d === null || (d[1] !== 0 && !this.alive(d[1]))) return -ENOENT;
-    return { ino, slot: nextId(this.mem) };
+    return { ino, slot: asInodeSlot(nextId(this.mem)) }; // a fresh id stands in the slot
   }
 
   /** Drop a reference: frees the snapshot of an open file whose last close this is. */

@@ -27,7 +27,15 @@
 
 import { ICACHE, ISLOT, ISLOT_WORDS, MM, mmBase } from "../../abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_D, PTE_FLAGS_MASK, pteIsTable } from "../../abi/sv32.ts";
-import { PAGE_SIZE, type Pfn, type Pte } from "../../abi/types.ts";
+import {
+  asMmId,
+  type InodeSlot,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+  type Pte,
+  type VmaId,
+} from "../../abi/types.ts";
 import type { Memory } from "../../hw/memory.ts";
 import { vmNormalPage } from "../../mm/fault.ts";
 import { pageMapcount, PG_anon, PG_dirty, testPageFlag } from "../../mm/memmap.ts";
@@ -119,7 +127,7 @@ const newMss = (): MemSizeStats => ({
 });
 
 /** Inode number held by inode-cache slot `slot` (the VMA's reference keeps it there). */
-function slotIno(mem: Memory, slot: number): number {
+function slotIno(mem: Memory, slot: InodeSlot): number {
   return Atomics.load(
     mem.k32,
     mem.layout.icache.base + ICACHE.slots + slot * ISLOT_WORDS + ISLOT.ino,
@@ -139,7 +147,7 @@ function slotIno(mem: Memory, slot: number): number {
  */
 export function forEachPresentPte(
   mem: Memory,
-  mm: number,
+  mm: MmId,
   start: number,
   end: number,
   fn: (va: number, pte: Pte, huge: boolean) => void,
@@ -170,7 +178,7 @@ export function forEachPresentPte(
  * is the PTE's D bit or PG_dirty; referenced is the A bit. Entry: mmap_lock
  * held.
  */
-function accountVma(mem: Memory, mm: number, v: number): MemSizeStats {
+function accountVma(mem: Memory, mm: MmId, v: VmaId): MemSizeStats {
   const mss = newMss();
   const locked = (vmaFlags(mem, v) & VM_LOCKED) !== 0;
   forEachPresentPte(mem, mm, vmaStart(mem, v), vmaEnd(mem, v), (_va, pte, huge) => {
@@ -201,7 +209,7 @@ function accountVma(mem: Memory, mm: number, v: number): MemSizeStats {
  * mmget_not_zero), so a reader can walk it while its owner exits; the
  * reader drops it with mmPut, which tears the mm down if it was the last.
  */
-export function mmGetNotZero(mem: Memory, mm: number): boolean {
+export function mmGetNotZero(mem: Memory, mm: MmId): boolean {
   const w = mmBase(mem.layout, mm) + MM.users;
   for (let u = Atomics.load(mem.k32, w); u > 0;) {
     const seen = Atomics.compareExchange(mem.k32, w, u, u + 1);
@@ -217,7 +225,7 @@ export function mmGetNotZero(mem: Memory, mm: number): boolean {
  * mm's mmap_lock for reading. Entry: the caller holds a user reference on
  * the mm (so it cannot be torn down meanwhile); no lock held.
  */
-export function snapshotVmas(mem: Memory, mm: number, smaps: boolean): VmaSnap[] {
+export function snapshotVmas(mem: Memory, mm: MmId, smaps: boolean): VmaSnap[] {
   const out: VmaSnap[] = [];
   mmapReadLock(mem, mm);
   try {
@@ -356,7 +364,7 @@ export function mapsText(
   pid: number,
   smaps: boolean,
 ): string {
-  const mm = info.lookupPid(pid)?.mm ?? 0;
+  const mm = info.lookupPid(pid)?.mm ?? asMmId(0);
   if (mm <= 0 || !mmGetNotZero(mem, mm)) return "";
   let vmas: VmaSnap[];
   try {

@@ -25,7 +25,7 @@
 
 import { MM, MM_LIVE, mmBase } from "../../abi/layout/mod.ts";
 import { pteToPfn } from "../../abi/sv32.ts";
-import { PAGE_SIZE } from "../../abi/types.ts";
+import { asMmId, PAGE_SIZE } from "../../abi/types.ts";
 import type { Memory } from "../../hw/memory.ts";
 import { freeFrameCount, totalFrames } from "../../mm/frame_alloc.ts";
 import { pfnIsDevice } from "../../mm/memmap.ts";
@@ -51,7 +51,8 @@ export interface MeminfoFrames {
  */
 export function deviceFramesMapped(mem: Memory): number {
   const seen = new Set<number>();
-  for (let mm = 1; mm < mem.layout.config.maxTasks; mm++) {
+  for (let i = 1; i < mem.layout.config.maxTasks; i++) {
+    const mm = asMmId(i);
     if (Atomics.load(mem.k32, mmBase(mem.layout, mm) + MM.state) !== MM_LIVE) continue;
     if (!mmGetNotZero(mem, mm)) continue;
     try {

@@ -42,7 +42,7 @@ import { DT_DIR } from "../../abi/fcntl.ts";
 import { FILES } from "../../abi/layout/mod.ts";
 import { DEFAULT_POLLMASK } from "../../abi/poll.ts";
 import { KernelPanic } from "../../abi/panic.ts";
-import type { Ino } from "../../abi/types.ts";
+import type { Ino, InodeSlot } from "../../abi/types.ts";
 import type { BlockDevice } from "../../hw/device.ts";
 import { RWSEM_WORDS } from "../../sync/mod.ts";
 import type { Memory } from "../../hw/memory.ts";
@@ -98,7 +98,7 @@ export class ProcfsMount implements VfsFs {
     if (own(ip)) this.proc.iput(ip);
     else this.root.iput(ip);
   }
-  handle(ino: Ino, slot: number): VInode {
+  handle(ino: Ino, slot: InodeSlot): VInode {
     return procfsOwns(ino) ? { ino, slot } : this.root.handle(ino, slot);
   }
   isDax(ip: VInode): boolean {

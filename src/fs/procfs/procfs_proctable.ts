@@ -16,12 +16,13 @@
 import { PROC, PROC_FREE, PROC_REAPED, procBase } from "../../abi/layout/mod.ts";
 import type { Memory } from "../../hw/memory.ts";
 import type { ProcInfo } from "./procfs.ts";
+import { asMmId, type MmId } from "../../abi/types.ts";
 
 /** A live record of the table: its pid (a thread's tid), thread group and mm slot (0: none). */
 interface ProcRecord {
   pid: number;
   tgid: number;
-  mm: number;
+  mm: MmId;
 }
 
 /** Every claimed record, in slot order. Any thread; no lock (each word is atomic). */
@@ -34,7 +35,7 @@ function records(mem: Memory): ProcRecord[] {
     if (st === PROC_FREE || st === PROC_REAPED) continue;
     const pid = Atomics.load(k, b + PROC.pid);
     const tgid = Atomics.load(k, b + PROC.tgid) || pid;
-    if (pid > 0) out.push({ pid, tgid, mm: Atomics.load(k, b + PROC.mm) });
+    if (pid > 0) out.push({ pid, tgid, mm: asMmId(Atomics.load(k, b + PROC.mm)) });
   }
   return out;
 }
@@ -46,7 +47,7 @@ function records(mem: Memory): ProcRecord[] {
  */
 export function procTableInfo(mem: Memory, selfPid: () => number): ProcInfo {
   return {
-    lookupPid(pid: number): { mm: number } | null {
+    lookupPid(pid: number): { mm: MmId } | null {
       const r = records(mem).find((p) => p.pid === pid);
       return r === undefined ? null : { mm: r.mm };
     },

@@ -29,7 +29,15 @@ import { EFBIG, EIO, ENOSPC, EUCLEAN } from "../../abi/errno.ts";
 import { unmapMappingRange } from "../../mm/rmap.ts";
 import { badblockFirst } from "../../hw/badblocks.ts";
 import { setPoison } from "./xipfs_poison.ts";
-import { asBlock, type BlockNo, blockToSector, type Ino, PAGE_SIZE } from "../../abi/types.ts";
+import {
+  asBlock,
+  asIno,
+  asInodeSlot,
+  type BlockNo,
+  blockToSector,
+  type Ino,
+  PAGE_SIZE,
+} from "../../abi/types.ts";
 import { withNoKill } from "../../sync/current.ts";
 import {
   allocBlock,
@@ -479,7 +487,7 @@ function freeBlockRangeNoKill(c: XipCtx, ip: InodeRef, first: number, end: numbe
  */
 export function fileAops(c: XipCtx): AddressSpaceOps {
   const inoOf = (mapping: number): Ino =>
-    Atomics.load(c.k32, islotBase(c, mapping) + ISLOT.ino) as Ino;
+    asIno(Atomics.load(c.k32, islotBase(c, mapping) + ISLOT.ino));
   return {
     readpage(mapping, pgoff, frame) {
       const b = bmapLookupFast(c, inoOf(mapping), pgoff);
@@ -491,7 +499,7 @@ export function fileAops(c: XipCtx): AddressSpaceOps {
       return c.dev.bioRead(b, frame);
     },
     writepage(mapping, pgoff, frame) {
-      const b = getBlock(c, { slot: mapping, ino: inoOf(mapping) }, pgoff, true);
+      const b = getBlock(c, { slot: asInodeSlot(mapping), ino: inoOf(mapping) }, pgoff, true);
       if (b < 0) return b;
       const n = c.dev.bioWrite(b, frame);
       if (n >= 0) markBlockDirty(c, b);

@@ -40,9 +40,9 @@ import {
   SB_INFO_DAX_INODE,
   XIP_FL_DAX,
 } from "../../abi/layout/mod.ts";
-import { ENFILE, ENOENT } from "../../abi/errno.ts";
+import { asErrno, ENFILE, ENOENT, type Errno } from "../../abi/errno.ts";
 import { KernelPanic } from "../../abi/panic.ts";
-import { type Ino } from "../../abi/types.ts";
+import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../../abi/types.ts";
 import { mutexLock, mutexUnlock } from "../../sync/mutex.ts";
 import { LockClass } from "../../sync/lockdep.ts";
 import { freeInode } from "./balloc.ts";
@@ -71,28 +71,28 @@ function wantsDax(c: XipCtx, ino: Ino): boolean {
 }
 
 /** Find `ino`'s slot. Caller holds the ICACHE lock. @returns the slot or 0 */
-function findSlot(c: XipCtx, ino: Ino): number {
+function findSlot(c: XipCtx, ino: Ino): InodeSlot {
   for (let s = 1; s < ICACHE_SLOTS; s++) {
-    if (c.k32[islotBase(c, s) + ISLOT.ino] === ino) return s;
+    if (c.k32[islotBase(c, s) + ISLOT.ino] === ino) return asInodeSlot(s);
   }
-  return 0;
+  return asInodeSlot(0);
 }
 
 /** First slot in `state`. Caller holds the ICACHE lock. @returns the slot or 0 */
-function slotInState(c: XipCtx, state: number): number {
+function slotInState(c: XipCtx, state: number): InodeSlot {
   for (let s = 1; s < ICACHE_SLOTS; s++) {
-    if (c.k32[islotBase(c, s) + ISLOT.state] === state) return s;
+    if (c.k32[islotBase(c, s) + ISLOT.state] === state) return asInodeSlot(s);
   }
-  return 0;
+  return asInodeSlot(0);
 }
 
 /** Sleep briefly on a FREEING slot's state word. Caller holds no lock. */
-function waitFreeing(c: XipCtx, slot: number): void {
+function waitFreeing(c: XipCtx, slot: InodeSlot): void {
   Atomics.wait(c.k32, islotBase(c, slot) + ISLOT.state, ISTATE_FREEING, FREEING_WAIT_MS);
 }
 
 /** Put a FREEING slot back to FREE and wake iget waiters. Takes the ICACHE lock. */
-function releaseSlot(c: XipCtx, slot: number): void {
+function releaseSlot(c: XipCtx, slot: InodeSlot): void {
   const base = islotBase(c, slot);
   icLock(c);
   for (let i = 0; i < ISLOT_WORDS; i++) c.k32[base + i] = 0; // locks idle: nobody holds a ref
@@ -171,7 +171,7 @@ export function iget(c: XipCtx, ino: Ino): InodeRef | number {
  *
  * @returns the slot, or -ENFILE when every slot holds an active inode
  */
-export function icacheClaimSlot(c: XipCtx, ino: Ino, flags: number): number {
+export function icacheClaimSlot(c: XipCtx, ino: Ino, flags: number): InodeSlot | Errno {
   for (;;) {
     icLock(c);
     const free = slotInState(c, ISTATE_FREE);
@@ -188,7 +188,7 @@ export function icacheClaimSlot(c: XipCtx, ino: Ino, flags: number): number {
     const victim = slotInState(c, ISTATE_CACHED);
     if (victim === 0) {
       icUnlock(c);
-      return -ENFILE;
+      return asErrno(-ENFILE);
     }
     Atomics.store(c.k32, islotBase(c, victim) + ISLOT.state, ISTATE_FREEING);
     icUnlock(c);
@@ -204,13 +204,13 @@ export function icacheClaimSlot(c: XipCtx, ino: Ino, flags: number): number {
  *
  * @returns the slot, or 0 when no active slot holds `ino`
  */
-export function icacheGrab(c: XipCtx, ino: Ino): number {
+export function icacheGrab(c: XipCtx, ino: Ino): InodeSlot {
   icLock(c);
   try {
     const s = findSlot(c, ino);
-    if (s === 0) return 0;
+    if (s === 0) return s;
     const base = islotBase(c, s);
-    if (c.k32[base + ISLOT.state] !== ISTATE_ACTIVE) return 0;
+    if (c.k32[base + ISLOT.state] !== ISTATE_ACTIVE) return asInodeSlot(0);
     Atomics.add(c.k32, base + ISLOT.count, 1);
     return s;
   } finally {
@@ -251,7 +251,7 @@ export function icacheDrop(c: XipCtx, ip: InodeRef): boolean {
  * Free a slot claimed by icacheClaimSlot whose last reference is gone and
  * whose pages are gone. Takes the ICACHE lock.
  */
-export function icacheFreeSlot(c: XipCtx, slot: number): void {
+export function icacheFreeSlot(c: XipCtx, slot: InodeSlot): void {
   const base = islotBase(c, slot);
   if (Atomics.load(c.k32, base + ISLOT.count) !== 0) {
     throw new KernelPanic("icacheFreeSlot", `slot ${slot} is still referenced`);
@@ -312,9 +312,9 @@ export function iput(c: XipCtx, ip: InodeRef): void {
  * if the inode is unlinked, free its blocks and the inode. Then the slot
  * is FREE. Caller marked it FREEING and holds no lock.
  */
-function evictSlot(c: XipCtx, slot: number): void {
+function evictSlot(c: XipCtx, slot: InodeSlot): void {
   const base = islotBase(c, slot);
-  const ino = c.k32[base + ISLOT.ino]! as Ino;
+  const ino = asIno(c.k32[base + ISLOT.ino]!);
   const ip: InodeRef = { slot, ino };
   const unlinked = inodeGet(c.vol, ino, "links") === 0;
   if (!unlinked) {
@@ -348,7 +348,7 @@ export function slotInode(c: XipCtx, slot: number): InodeRef | null {
   if (slot < 1 || slot >= ICACHE_SLOTS) return null;
   const base = islotBase(c, slot);
   const ino = Atomics.load(c.k32, base + ISLOT.ino);
-  return ino === 0 ? null : { slot, ino: ino as Ino };
+  return ino === 0 ? null : { slot: asInodeSlot(slot), ino: asIno(ino) };
 }
 
 /** Slots in use (ACTIVE, CACHED or FREEING). */

@@ -9,7 +9,7 @@
 
 import { XFT_DIR, XFT_REG, XFT_SOCK, XFT_SYMLINK } from "../../abi/layout/mod.ts";
 import { DT_DIR, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN } from "../../abi/fcntl.ts";
-import type { Ino } from "../../abi/types.ts";
+import type { Ino, InodeSlot } from "../../abi/types.ts";
 import type { BlockDevice } from "../../hw/device.ts";
 import type { Memory } from "../../hw/memory.ts";
 import type { AddressSpaceOps, AopsLookup } from "../pagecache/pagecache.ts";
@@ -50,7 +50,7 @@ export class XipVfs implements VfsFs {
   iput(ip: VInode): void {
     this.x.iput(ip);
   }
-  handle(ino: Ino, slot: number): VInode {
+  handle(ino: Ino, slot: InodeSlot): VInode {
     return { ino, slot };
   }
   isDax(ip: VInode): boolean {

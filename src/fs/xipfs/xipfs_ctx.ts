@@ -16,7 +16,7 @@
  */
 
 import { ICACHE, ISLOT_WORDS, SB_INFO } from "../../abi/layout/mod.ts";
-import { type Ino } from "../../abi/types.ts";
+import type { Ino, InodeSlot } from "../../abi/types.ts";
 import type { BlockDevice, MemDevice } from "../../hw/device.ts";
 import type { Memory } from "../../hw/memory.ts";
 import type { MetaCache } from "./metacache.ts";
@@ -24,7 +24,7 @@ import type { XipVol } from "./xipfs_format.ts";
 
 /** An inode held in the inode cache: its slot (= page-cache mapping id) and number. */
 export interface InodeRef {
-  readonly slot: number;
+  readonly slot: InodeSlot;
   readonly ino: Ino;
 }
 

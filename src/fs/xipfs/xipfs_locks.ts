@@ -14,10 +14,11 @@ import { LockClass } from "../../sync/lockdep.ts";
 import { mutexLock, mutexUnlock } from "../../sync/mutex.ts";
 import { downRead, downWrite, upRead, upWrite } from "../../sync/rwsem.ts";
 import { islotBase, type XipCtx } from "./xipfs_ctx.ts";
+import type { InodeSlot } from "../../abi/types.ts";
 
 /** An inode as the lock handles need it: its cache slot. */
 export interface SlotRef {
-  readonly slot: number;
+  readonly slot: InodeSlot;
 }
 
 const word = (c: XipCtx, ip: SlotRef, f: "iRwsem" | "invalidateLock" | "bmapLock"): number =>

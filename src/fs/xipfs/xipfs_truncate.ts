@@ -28,9 +28,8 @@ import {
 } from "../../abi/layout/mod.ts";
 import { taskNote, taskNoteOf, withNoKill } from "../../sync/current.ts";
 import { perturb } from "../../sync/debug.ts";
-import type { Ino, Tid } from "../../abi/types.ts";
 import { EFBIG, EINVAL } from "../../abi/errno.ts";
-import { asBlock } from "../../abi/types.ts";
+import { asBlock, asIno, asInodeSlot, type TaskSlot } from "../../abi/types.ts";
 import {
   clearPageFlag,
   getPageUnlessZero,
@@ -289,10 +288,10 @@ function dropPastEof(c: XipCtx, ip: InodeRef): number {
  *
  * @returns 0 when there was nothing to finish or it was finished; -errno
  */
-export function finishTruncate(c: XipCtx, tid: Tid): number {
+export function finishTruncate(c: XipCtx, tid: TaskSlot): number {
   if (taskNoteOf(c.k32, tid, TASK.truncOp) !== TRUNC_SIZE) return 0;
-  const slot = taskNoteOf(c.k32, tid, TASK.truncSlot);
-  const ip: InodeRef = { slot, ino: Atomics.load(c.k32, islotBase(c, slot) + ISLOT.ino) as Ino };
+  const slot = asInodeSlot(taskNoteOf(c.k32, tid, TASK.truncSlot));
+  const ip: InodeRef = { slot, ino: asIno(Atomics.load(c.k32, islotBase(c, slot) + ISLOT.ino)) };
   const unlock = lockForTruncate(c, ip);
   try {
     return dropPastEof(c, ip);

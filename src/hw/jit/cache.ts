@@ -5,10 +5,12 @@
  * vCPU threads of one process, which is what this is for Workers).
  *
  * A product is published under the frame's codeGen word and carries the 4
- * KiB the frame held when it was translated. Another Worker that wants the
- * same frame at the same generation takes it only if the frame still holds
- * those bytes, then compiles and instantiates the bytes itself (V8 compiles
- * per isolate; see bench/REPORT.md for what that costs).
+ * KiB the frame held when it was translated, and the entry set it started
+ * blocks at (entries.ts). Another Worker that wants the same frame at the
+ * same generation takes it only if the frame still holds those bytes and
+ * the product starts a block at every entry that Worker knows of, then
+ * compiles and instantiates the bytes itself (V8 compiles per isolate; see
+ * bench/REPORT.md for what that costs).
  *
  * The arena is a ring (layout/jit.ts): a writer reserves [head, head + n)
  * with a compare-and-swap on JITH.ring, wrapping to 0 with the next epoch
@@ -21,8 +23,28 @@
  * @module
  */
 
-import { JITH, JREC, JREC_HEADER_BYTES, JREC_MAGIC } from "../../abi/layout/jit.ts";
+import {
+  ENTRY_SET_WORDS,
+  JITH,
+  JREC,
+  JREC_HEADER_BYTES,
+  JREC_MAGIC,
+} from "../../abi/layout/jit.ts";
+import { entriesCover } from "./entries.ts";
 import type { JitShared } from "./shared.ts";
+
+/** What a product says besides its wasm bytes. */
+export interface ProductInfo {
+  /** The words the translation starts blocks at (every leader, recorded or found by the sweep). */
+  entries: Int32Array;
+  /** Translations of the frame at this generation before this one. */
+  rounds: number;
+}
+
+/** A product found in the arena. */
+export interface Product extends ProductInfo {
+  wasm: Uint8Array<ArrayBuffer>;
+}
 
 const FRAME_BYTES = 4096;
 const EPOCH_SHIFT = 24;
@@ -37,7 +59,7 @@ function intact(ring: number, epoch: number, off: number): boolean {
 
 /**
  * Publish a translation of frame `pfn` made from `words` under codeGen word
- * `gen`. Lock-free; any thread.
+ * `gen`, with the entry set and round count of `info`. Lock-free; any thread.
  *
  * @returns false when the arena is too small to hold it (nothing is written)
  */
@@ -48,6 +70,7 @@ export function publishProduct(
   tlbEntries: number,
   words: Int32Array,
   wasm: Uint8Array,
+  info: ProductInfo,
 ): boolean {
   const l = j.layout;
   const total = Math.ceil((JREC_HEADER_BYTES + FRAME_BYTES + wasm.length) / 16) * 16;
@@ -75,6 +98,8 @@ export function publishProduct(
   h[JREC.tlbEntries / 4] = tlbEntries;
   h[JREC.wasmBytes / 4] = wasm.length;
   h[JREC.total / 4] = total;
+  h[JREC.rounds / 4] = info.rounds;
+  h.set(info.entries.subarray(0, ENTRY_SET_WORDS), JREC.entries / 4);
   new Int32Array(j.sab, at + JREC_HEADER_BYTES, FRAME_BYTES / 4).set(words);
   j.u8.set(wasm, at + JREC_HEADER_BYTES + FRAME_BYTES);
   Atomics.store(h, JREC.magic / 4, JREC_MAGIC);
@@ -83,12 +108,12 @@ export function publishProduct(
 }
 
 /**
- * The wasm bytes of a published translation of frame `pfn` at codeGen word
- * `gen` for `tlbEntries`, if one exists, is intact, and was made from
- * exactly `words` (the frame's bytes as the caller read them after marking
- * it). Lock-free; any thread.
+ * The published translation of frame `pfn` at codeGen word `gen` for
+ * `tlbEntries`, if one exists, is intact, was made from exactly `words`
+ * (the frame's bytes as the caller read them after marking it), and starts
+ * a block at every entry of `need`. Lock-free; any thread.
  *
- * @returns a private copy of the bytes, or null
+ * @returns a private copy of its bytes, entry set and rounds, or null
  */
 export function findProduct(
   j: JitShared,
@@ -96,7 +121,8 @@ export function findProduct(
   gen: number,
   tlbEntries: number,
   words: Int32Array,
-): Uint8Array<ArrayBuffer> | null {
+  need: Int32Array,
+): Product | null {
   const l = j.layout;
   const d = Atomics.load(j.i32, l.dir + pfn);
   if (d === 0) return null;
@@ -114,12 +140,15 @@ export function findProduct(
   ) return null;
   const src = new Int32Array(j.sab, at + JREC_HEADER_BYTES, FRAME_BYTES / 4);
   for (let i = 0; i < FRAME_BYTES / 4; i++) if (src[i] !== words[i]) return null;
+  const entries = h.slice(JREC.entries / 4, JREC.entries / 4 + ENTRY_SET_WORDS);
+  if (!entriesCover(entries, need)) return null;
+  const rounds = h[JREC.rounds / 4]!;
   const start = at + JREC_HEADER_BYTES + FRAME_BYTES;
   const wasm = new Uint8Array(n);
   wasm.set(j.u8.subarray(start, start + n));
   // A writer that wrapped around may have overwritten the record while we copied it.
   if (!intact(Atomics.load(j.i32, JITH.ring), epoch, off)) return null;
-  return wasm;
+  return { wasm, entries, rounds };
 }
 
 /**

@@ -4,14 +4,14 @@
  * basic block starts).
  *
  * The whole frame is swept linearly (QEMU and v86 follow control flow from
- * known entry points instead). A linear sweep needs no entry points recorded
- * ahead of time: a function start follows the previous function's return,
- * a return address follows its call, a switch case follows the previous
- * case's jump, so nearly every place control arrives at is a leader found
- * here. Data that the sweep reads as code costs a little wasm and is never
- * run. An arrival between leaders (a trap resumed mid-block, a signal
- * return) is served by the interpreter one instruction at a time until it
- * reaches a leader (EXIT_STEP).
+ * known entry points instead): a function start follows the previous
+ * function's return, a return address follows its call, a switch case
+ * usually follows the previous case's jump, so most places control arrives
+ * at are leaders found here. Data that the sweep reads as code costs a
+ * little wasm and is never run. The rest (a case that falls through into
+ * the next, a computed goto, a trap resumed mid-block) are the frame's
+ * recorded entries (entries.ts), which the caller passes in: each is a
+ * leader too.
  *
  * Classification mirrors the interpreter's decoder (hart.ts) exactly: any
  * encoding the interpreter treats as illegal, and anything tier 1 does not
@@ -124,12 +124,14 @@ const NOP = 0x0000_0013;
  * bin/counter, which calls into libxc through the PLT twice an iteration).
  *
  * @param words the frame's contents (copied by the caller: the frame may change under it)
+ * @param entries the frame's recorded entries (a bit set of FRAME_WORDS bits), leaders as well
  */
-export function discover(words: Int32Array): FrameCode {
+export function discover(words: Int32Array, entries?: Int32Array): FrameCode {
   const kind = new Uint8Array(FRAME_WORDS);
   const leader = new Uint8Array(FRAME_WORDS);
   leader[0] = 1;
   for (let i = 0; i < FRAME_WORDS; i++) {
+    if (entries !== undefined && ((entries[i >>> 5]! >>> (i & 31)) & 1) !== 0) leader[i] = 1;
     const insn = words[i]!;
     const k = classify(insn, i);
     kind[i] = k;

@@ -20,6 +20,10 @@
  * local and branches to a common handler; a dynamic one (jalr, a jump out of
  * the frame) sets the next pc and leaves with EXIT_JUMP.
  *
+ * An entry at a word where no block starts runs nothing and leaves with
+ * EXIT_MISS; the runtime records the word as an entry of the frame and may
+ * translate the frame again with a block there (runtime.ts, entries.ts).
+ *
  * Traps are exact by rollback: an access that faults, an AMO whose address
  * misses the TLB, a misaligned jump target, and every K_TIER0 instruction
  * leave with EXIT_STEP at that instruction, registers as they were before
@@ -28,7 +32,14 @@
  * @module
  */
 
-import { EXIT_BUDGET, EXIT_JUMP, EXIT_STEP, STATE, stateTlbOffsets } from "../hart_state.ts";
+import {
+  EXIT_BUDGET,
+  EXIT_JUMP,
+  EXIT_MISS,
+  EXIT_STEP,
+  STATE,
+  stateTlbOffsets,
+} from "../hart_state.ts";
 import { type Block, type BlockLayout, staticTarget } from "./blocks.ts";
 import {
   branchImm,
@@ -181,8 +192,8 @@ class Emitter {
     // The last block fell off the end of the frame: continue on the next page.
     this.staticExit(FRAME_WORDS, 0, EXIT_JUMP);
     this.close(); // loop
-    this.close(); // MISS: the entry word is not a leader; the interpreter steps from it
-    w.localGet(L_OFF).i32Const(16).op(OP.i32Shl).i32Const(EXIT_STEP).op(OP.i32Or).localSet(L_EX);
+    this.close(); // MISS: the entry word is not a leader; the runtime records it (EXIT_MISS)
+    w.localGet(L_OFF).i32Const(16).op(OP.i32Shl).i32Const(EXIT_MISS).op(OP.i32Or).localSet(L_EX);
     this.close(); // STATIC: unpack ex into the next pc, the refund and the kind
     w.localGet(L_VA).localGet(L_EX).i32Const(16).op(OP.i32ShrU).i32Const(2).op(OP.i32Shl)
       .op(OP.i32Add).localSet(L_NPC);

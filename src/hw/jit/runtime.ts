@@ -24,12 +24,35 @@
  * @module
  */
 
-import { JITH } from "../../abi/layout/jit.ts";
+import { ENTRY_SET_WORDS, JITH } from "../../abi/layout/jit.ts";
 import { KernelPanic } from "../../abi/panic.ts";
-import { HartState, STATE, STATE_SLOTS, stateBytes } from "../hart_state.ts";
+import {
+  EXIT_JUMP,
+  EXIT_MISS,
+  EXIT_STEP,
+  HartState,
+  STATE,
+  STATE_SLOTS,
+  stateBytes,
+} from "../hart_state.ts";
 import type { HartMmu } from "../hart_mmu.ts";
 import { layOutBlocks } from "./blocks.ts";
-import { claimFrame, findProduct, frameClaimed, publishProduct, releaseFrame } from "./cache.ts";
+import {
+  claimFrame,
+  findProduct,
+  frameClaimed,
+  type ProductInfo,
+  publishProduct,
+  releaseFrame,
+} from "./cache.ts";
+import {
+  addEntry,
+  hasEntry,
+  leaderSet,
+  readEntries,
+  recordEntries,
+  recordEntry,
+} from "./entries.ts";
 import { discover, FRAME_WORDS } from "./discover.ts";
 import { DISPATCH_EXPORT, emitDispatcher } from "./dispatch.ts";
 import { emitFrame, RUN_EXPORT, ST_CODE, ST_FAULT, ST_OK } from "./emit.ts";
@@ -43,7 +66,7 @@ type RunFn = (word: number, budget: number, pageVa: number) => number;
 type DispatchFn = (pc: number, budget: number) => number;
 
 /** One installed translation. */
-interface Translation {
+interface Translation extends ProductInfo {
   readonly pfn: number;
   /** The codeGen word it was made for (mark set). */
   readonly gen: number;
@@ -83,19 +106,21 @@ const HEAT_SLOTS = 1024;
 /**
  * Instructions a runtime interprets, in all, before it translates a frame
  * itself for the first time (installing another Worker's product needs no
- * emitter and is not held back). A fresh Worker's first translation costs
- * 15-19 ms of CPU, most of it V8 compiling the emitter's JavaScript
- * (bench/REPORT.md: a frame's emit takes several ms cold and about 1 ms
- * warm), which is what the interpreter takes for 2-3 M instructions. So the
- * runtime pays that once it has interpreted about as much (a ski rental).
- * Measured on a fresh machine, CPU time against the interpreter's:
- * `compute 1` (2.8 M instructions, one hot frame) took 1.2-1.6× as long
- * with its hot frame translated at 20 000 instructions, and 1.0× with this
- * rule (nothing translated); `compute 3` still takes about 1.3× (the cold
- * translations cost 35-50 ms, only partly the emitter), `compute 10` 1.0×,
- * `compute 30` 0.65×.
+ * emitter and is not held back): a ski rental. A fresh Worker's first
+ * translations are dear. Emitting costs 15-19 ms of CPU cold (V8 compiling
+ * the emitter's JavaScript), and every Worker's first calls of a frame's
+ * function make V8 compile it again with TurboFan on a background thread,
+ * 60-80 ms of CPU for a 40 KiB frame function (measured 2026-12-06: a
+ * frame of fixtures/static/compute, instantiated, called 200 000 times;
+ * the process's CPU time grew by that much in the idle 500 ms after), and
+ * Liftoff code runs until then. Measured on a fresh machine (`compute N`,
+ * CPU time of the interpreter ÷ tier 1, median of 5-7, load 30-60 on 2
+ * cores): with 3 M here `compute 3` (8.4 M instructions, two hot frames)
+ * was 0.62-0.66×, `compute 10` 0.91×, `compute 30` 1.54-1.55×; with 10 M,
+ * 0.88-0.95×, 0.93× and 1.42-1.47×; with 6 M `compute 3` translated one
+ * frame and was 0.59×. `compute 1` (2.8 M) translates nothing either way.
  */
-const COLD_INSNS = 3_000_000;
+const COLD_INSNS = 10_000_000;
 
 /**
  * How long a Worker interprets a frame that another Worker has claimed to
@@ -103,6 +128,16 @@ const COLD_INSNS = 3_000_000;
  * or be starved on a loaded machine): a cold translation takes a few ms.
  */
 const CLAIM_WAIT_MS = 250;
+
+/**
+ * Translations of one frame at one generation, the first included, that
+ * entries found later may cause (each further arrival at a word without a
+ * block of its own is then stepped by the interpreter up to the next
+ * block): a bound on the emitter's work for a frame that is entered
+ * everywhere, such as data executed by mistake or a trap resumed at many
+ * places of one frame.
+ */
+export const MAX_ROUNDS = 8;
 
 /** Counters of one runtime (this Worker), for tests and the bench. */
 export interface JitLocalStats {
@@ -114,8 +149,13 @@ export interface JitLocalStats {
   entries: number;
   /** Instructions retired by translated code. */
   instructions: number;
-  /** Returns to the interpreter by exit kind: EXIT_JUMP, EXIT_BUDGET, EXIT_STEP. */
-  exits: [number, number, number];
+  /**
+   * Exits of translated code by kind: EXIT_JUMP, EXIT_BUDGET, EXIT_STEP, and EXIT_MISS (an
+   * entry at a word without a block: recorded, then translated again or stepped).
+   */
+  exits: [number, number, number, number];
+  /** Translations made again (or installed again) to give an entry found since a block. */
+  retranslated: number;
   /** Translations found dead at entry (their frame's generation moved). */
   stale: number;
   /** Translations dropped by fence.i whose frame no longer held their bytes. */
@@ -141,12 +181,19 @@ export class JitRuntime {
   /** Set by `enter`: where translated code left off, and why (EXIT_*). */
   exitPc = 0;
   exitKind = 0;
+  /**
+   * With EXIT_STEP: how many instructions the interpreter should run before
+   * it dispatches again (1, or up to the next block when `exitPc` lies
+   * between blocks of its frame's translation).
+   */
+  exitSteps = 1;
   readonly stats: JitLocalStats = {
     translated: 0,
     sharedInstalls: 0,
     entries: 0,
     instructions: 0,
-    exits: [0, 0, 0],
+    exits: [0, 0, 0, 0],
+    retranslated: 0,
     stale: 0,
     fenceMismatches: 0,
     claimWaits: 0,
@@ -174,6 +221,11 @@ export class JitRuntime {
   // Heat of frames without a translation: interpreted instructions, direct-mapped.
   readonly #hPfn = new Int32Array(HEAT_SLOTS).fill(-1);
   readonly #hInsns = new Int32Array(HEAT_SLOTS);
+  // Arrivals in frames without a translation, direct-mapped like the heat: kept here (no atomic
+  // operation at every change of frame) and added to the shared entry set when the frame is
+  // translated.
+  readonly #aPfn = new Int32Array(HEAT_SLOTS).fill(-1);
+  readonly #aBits = new Int32Array(HEAT_SLOTS * ENTRY_SET_WORDS);
   /** The frame the interpreter entered last without a translation, and the instruction count then. */
   #lastPfn = -1;
   #lastAt = 0;
@@ -250,18 +302,24 @@ export class JitRuntime {
    * which the fetch TLB maps at `pc`'s page, from `pc`, for at most `budget`
    * instructions; translate it first if it is due. Called by the
    * interpreter at every change of fetch page, with `now` its count of
-   * instructions so far (for the heat of untranslated frames).
+   * instructions so far (for the heat of untranslated frames), and
+   * `arrival` false when the hart only goes on at `pc` (after a poll, or
+   * after one instruction tier 1 left to it) instead of arriving there: an
+   * arrival is recorded in the frame's entry set (entries.ts).
    *
    * @returns the instructions translated code retired (`exitPc` and
    *   `exitKind` say where it stopped and why), or -1 when the frame has no
    *   translation and the interpreter should run it
    */
-  enter(pc: number, framePa: number, budget: number, now: number): number {
+  enter(pc: number, framePa: number, budget: number, now: number, arrival = true): number {
     const pfn = framePa >>> 12;
     const s = pfn & (STATE_SLOTS - 1);
     if (this.#sPfn[s] !== pfn || this.#sGen[s] !== this.#gen32[this.#genBase + pfn]) {
-      if (!this.#lookup(pfn, now)) return -1;
+      if (!this.#lookup(pfn, (pc >>> 2) & (FRAME_WORDS - 1), arrival, now)) return -1;
     }
+    // The untranslated frame the interpreter ran before this one gets its heat (a frame that
+    // translated code calls would otherwise never grow hot).
+    if (this.#lastPfn !== pfn) this.#account(now);
     this.#lastPfn = -1;
     // A frame newly marked as code anywhere: no store TLB entry may bypass the mark.
     const epoch = this.#gen32[JITH.markEpoch]!;
@@ -276,9 +334,17 @@ export class JitRuntime {
       npc = this.#runs[this.#sFn[s]!]!((pc >>> 2) & (FRAME_WORDS - 1), budget, pc & ~0xfff);
     } else npc = this.#dispatch(pc, budget);
     const left = this.#st32[STATE.budget / 4]!;
+    let kind = this.#st32[STATE.exitKind / 4]!;
+    this.stats.exits[kind]!++;
+    if (kind === EXIT_MISS) {
+      // Not at `pc` itself (a frame the dispatcher went on to), or at an arrival: record it.
+      const arrived = arrival || npc !== pc || left !== budget;
+      kind = arrived && this.#missed(npc) ? EXIT_JUMP : EXIT_STEP;
+      // Interpret up to the next block (one dispatch, not one an instruction).
+      if (kind === EXIT_STEP) this.exitSteps = this.#toNextBlock(npc);
+    } else this.exitSteps = 1;
     this.exitPc = npc;
-    this.exitKind = this.#st32[STATE.exitKind / 4]!;
-    this.stats.exits[this.exitKind]!++;
+    this.exitKind = kind;
     this.stats.entries++;
     this.stats.instructions += budget - left;
     return budget - left;
@@ -294,6 +360,7 @@ export class JitRuntime {
   clear(): void {
     for (const t of [...this.#all.values()]) this.#drop(t);
     this.#hPfn.fill(-1);
+    this.#aPfn.fill(-1);
   }
 
   /** Installed translations. */
@@ -302,12 +369,75 @@ export class JitRuntime {
   }
 
   /**
+   * Translated code arrived at `pc`, a word its frame's translation starts
+   * no block at. Record the word as an entry of the frame; if it was
+   * recorded before (this is at least its second arrival, or tier 0 saw it
+   * too), translate the frame again with a block there, within MAX_ROUNDS.
+   * One arrival alone (a trap resumed once, a signal return) is not worth a
+   * translation.
+   *
+   * @returns true when the frame's slot now holds a translation with a block at `pc`
+   */
+  #missed(pc: number): boolean {
+    const pfn = this.#fetchPfn(pc);
+    if (pfn < 0) return false;
+    const word = (pc >>> 2) & (FRAME_WORDS - 1);
+    this.shared.count(JITH.entryMisses);
+    if (!recordEntry(this.shared, pfn, word)) return false;
+    const old = this.#all.get(pfn);
+    if (old === undefined || old.rounds + 1 >= MAX_ROUNDS) return false;
+    const t = this.#translate(pfn, word, old);
+    if (t === null) return false;
+    this.stats.retranslated++;
+    this.shared.count(JITH.retranslations);
+    this.#install(t);
+    return true;
+  }
+
+  /** The frame the fetch TLB maps `pc` to (the dispatcher entered through it), or -1. */
+  #fetchPfn(pc: number): number {
+    const tlb = this.state.fetchTlb, e = (pc >>> 12) & tlb.mask;
+    return tlb.tag[e] === pc >>> 12 ? (pc + tlb.delta[e]!) >>> 12 : -1;
+  }
+
+  /** Instructions from `pc` to the next block of its frame's translation (at least 1). */
+  #toNextBlock(pc: number): number {
+    const pfn = this.#fetchPfn(pc);
+    const t = pfn < 0 ? undefined : this.#all.get(pfn);
+    const word = (pc >>> 2) & (FRAME_WORDS - 1);
+    if (t === undefined) return 1;
+    let w = word + 1;
+    while (w < FRAME_WORDS && !hasEntry(t.entries, w)) w++;
+    return w - word;
+  }
+
+  /** Tier 0 arrived at word `word` of frame `pfn`, which has no translation: note it. */
+  #arrived(pfn: number, word: number): void {
+    const a = pfn & (HEAT_SLOTS - 1), base = a * ENTRY_SET_WORDS;
+    if (this.#aPfn[a] !== pfn) {
+      this.#aPfn[a] = pfn;
+      this.#aBits.fill(0, base, base + ENTRY_SET_WORDS);
+    }
+    const k = base + (word >>> 5);
+    this.#aBits[k] = this.#aBits[k]! | (1 << (word & 31));
+  }
+
+  /** Put translation `t` in its frame's entry slot. */
+  #install(t: Translation): void {
+    const s = t.pfn & (STATE_SLOTS - 1);
+    this.#sPfn[s] = t.pfn;
+    this.#sGen[s] = t.gen;
+    this.#sFn[s] = t.fn;
+  }
+
+  /**
    * The entry-slot miss: put the frame's translation in its slot, if it has
-   * one or is due for one; else count heat.
+   * one or is due for one; else count heat, and record word `word` as an
+   * entry of the frame when the hart arrives there (`arrival`).
    *
    * @returns true when the slot now holds a translation of `pfn`
    */
-  #lookup(pfn: number, now: number): boolean {
+  #lookup(pfn: number, word: number, arrival: boolean, now: number): boolean {
     const gen = this.#gen32[this.#genBase + pfn]!;
     let t = this.#all.get(pfn);
     if (t !== undefined && t.gen !== gen) {
@@ -327,15 +457,13 @@ export class JitRuntime {
       }
     }
     if (t === undefined) {
+      if (arrival) this.#arrived(pfn, word);
       if (!this.#hot(pfn, now)) return false;
-      const made = this.#translate(pfn);
+      const made = this.#translate(pfn, arrival ? word : -1);
       if (made === null) return false;
       t = made;
     }
-    const s = pfn & (STATE_SLOTS - 1);
-    this.#sPfn[s] = pfn;
-    this.#sGen[s] = t.gen;
-    this.#sFn[s] = t.fn;
+    this.#install(t);
     return true;
   }
 
@@ -355,17 +483,7 @@ export class JitRuntime {
    */
   #hot(pfn: number, now: number): boolean {
     if (this.hotInsns === 0) return true;
-    const last = this.#lastPfn;
-    if (last >= 0) {
-      const spent = Math.min(now - this.#lastAt, 1 << 24);
-      const hl = last & (HEAT_SLOTS - 1);
-      if (this.#hPfn[hl] !== last) {
-        this.#hPfn[hl] = last;
-        this.#hInsns[hl] = 0;
-      }
-      this.#hInsns[hl] = this.#hInsns[hl]! + spent;
-      this.#interpreted += spent;
-    }
+    this.#account(now);
     this.#lastPfn = pfn;
     this.#lastAt = now;
     const hh = pfn & (HEAT_SLOTS - 1);
@@ -375,14 +493,34 @@ export class JitRuntime {
   }
 
   /**
+   * The interpreter leaves the untranslated frame it entered last (at
+   * instruction count `now`): the instructions it ran there since are that
+   * frame's heat.
+   */
+  #account(now: number): void {
+    const last = this.#lastPfn;
+    if (last < 0) return;
+    this.#lastPfn = -1;
+    const spent = Math.min(now - this.#lastAt, 1 << 24);
+    const hl = last & (HEAT_SLOTS - 1);
+    if (this.#hPfn[hl] !== last) {
+      this.#hPfn[hl] = last;
+      this.#hInsns[hl] = 0;
+    }
+    this.#hInsns[hl] = this.#hInsns[hl]! + spent;
+    this.#interpreted += spent;
+  }
+
+  /**
    * Translate frame `pfn` (or install another Worker's translation of it)
-   * and keep it.
+   * with a block at every recorded entry of the frame, and at word `word`
+   * unless it is -1, and keep it in place of `old`, if given.
    *
    * @returns the translation, or null while another Worker translates the
    *   frame (the interpreter runs it meanwhile; a later entry installs the
    *   other Worker's product)
    */
-  #translate(pfn: number): Translation | null {
+  #translate(pfn: number, word: number, old?: Translation): Translation | null {
     const sh = this.shared;
     // Mark first, then read: a write that lands after the mark bumps the generation.
     const gen = sh.markCode(pfn);
@@ -390,7 +528,28 @@ export class JitRuntime {
     const words = this.#phys32.slice(pfn * FRAME_WORDS, (pfn + 1) * FRAME_WORDS);
     const entries = this.state.entries;
     const t0 = performance.now();
-    let bytes: Uint8Array<ArrayBuffer> | null = findProduct(sh, pfn, gen, entries, words);
+    // Every entry known for this generation: the shared set, this arrival, the old translation's.
+    const need = new Int32Array(ENTRY_SET_WORDS);
+    const a = pfn & (HEAT_SLOTS - 1);
+    if (this.#aPfn[a] === pfn) {
+      // What tier 0 saw here goes to the shared set first, for every Worker.
+      const mine = this.#aBits.subarray(a * ENTRY_SET_WORDS, (a + 1) * ENTRY_SET_WORDS);
+      recordEntries(sh, pfn, mine);
+      need.set(mine);
+      this.#aPfn[a] = -1;
+    }
+    readEntries(sh, pfn, gen, need);
+    if (word >= 0) addEntry(need, word);
+    let rounds = 0;
+    if (old !== undefined && old.gen === gen) {
+      for (let k = 0; k < ENTRY_SET_WORDS; k++) need[k] = need[k]! | old.entries[k]!;
+      rounds = old.rounds + 1;
+    }
+    const found = findProduct(sh, pfn, gen, entries, words, need);
+    let bytes = found?.wasm ?? null;
+    let info: ProductInfo = found === null
+      ? { entries: need, rounds }
+      : { entries: found.entries, rounds: Math.max(found.rounds, rounds) };
     const shared = bytes !== null;
     if (bytes === null) {
       // The emitter is still cold here and little has been interpreted: not worth it yet.
@@ -400,9 +559,10 @@ export class JitRuntime {
       // Lost the race for the claim: wait for the winner's product, as above.
       if (!claimFrame(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
       try {
-        const code = discover(words);
+        const code = discover(words, need);
         bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: entries });
-        if (!publishProduct(sh, pfn, gen, entries, words, bytes)) sh.count(JITH.unpublished);
+        info = { entries: leaderSet(code.leader), rounds };
+        if (!publishProduct(sh, pfn, gen, entries, words, bytes, info)) sh.count(JITH.unpublished);
       } finally {
         releaseFrame(sh, pfn, gen); // also a dead Worker's claim that this runtime outwaited
       }
@@ -428,6 +588,7 @@ export class JitRuntime {
     sh.addNs(JITH.compileNs, (t2 - t1) * 1e6);
     this.stats.emitMs += t1 - t0;
     this.stats.compileMs += t2 - t1;
+    if (old !== undefined && this.#all.get(pfn) === old) this.#drop(old);
     if (this.#all.size >= MAX_TRANSLATIONS) this.#drop(this.#all.values().next().value!);
     let fn = this.#freeFns.pop();
     if (fn === undefined) {
@@ -436,7 +597,7 @@ export class JitRuntime {
     }
     this.#table.set(fn, run);
     this.#runs[fn] = run;
-    const t: Translation = { pfn, gen, run, fn, words, verified: true };
+    const t: Translation = { pfn, gen, run, fn, words, verified: true, ...info };
     this.#all.set(pfn, t);
     return t;
   }

@@ -181,6 +181,8 @@ export class JitShared {
       sharedInstalls: Atomics.load(this.i32, JITH.sharedInstalls),
       invalidations: Atomics.load(this.i32, JITH.invalidations),
       unpublished: Atomics.load(this.i32, JITH.unpublished),
+      entryMisses: Atomics.load(this.i32, JITH.entryMisses),
+      retranslations: Atomics.load(this.i32, JITH.retranslations),
       emitMs: Number(Atomics.load(this.i64, JITH.emitNs / 2)) / 1e6,
       compileMs: Number(Atomics.load(this.i64, JITH.compileNs / 2)) / 1e6,
     };
@@ -193,6 +195,10 @@ export interface JitCounters {
   sharedInstalls: number;
   invalidations: number;
   unpublished: number;
+  /** Arrivals in translated code at a word without a block (EXIT_MISS), by every Worker. */
+  entryMisses: number;
+  /** Translations made again (or installed again) for an entry recorded since. */
+  retranslations: number;
   emitMs: number;
   compileMs: number;
 }
