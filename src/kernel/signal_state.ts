@@ -52,6 +52,7 @@ import {
 import type { KernelLayout } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
 import { LockClass, MUTEX_WORDS, mutexLock, mutexUnlock } from "../sync/mod.ts";
+import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
 
 if (MUTEX_WORDS > SIGHAND_LOCK_WORDS) {
   throw new KernelPanic("signal_state", "a mutex does not fit in SIGHAND.lock");
@@ -468,13 +469,18 @@ export function findGroupByTgid(mem: Memory, pid: number): number {
   return 0;
 }
 
-/** The live task whose guest tid is `tid`, or 0. No lock needed (callers re-check under it). */
-export function findTaskByTid(mem: Memory, tid: number): number {
+/**
+ * The live task whose guest tid is `tid` (Linux's find_task_by_vpid): the
+ * map from a guest-visible thread id to a task slot. 0 when none. No lock
+ * needed (callers re-check under it).
+ */
+export function findTaskByTid(mem: Memory, tid: number): TaskSlot {
   const n = mem.layout.config.maxTasks;
-  for (let t = 1; t < n; t++) {
+  for (let i = 1; i < n; i++) {
+    const t = asTaskSlot(i);
     if (taskField(mem, t, "state") === SIGTASK_LIVE && taskField(mem, t, "tid") === tid) return t;
   }
-  return 0;
+  return asTaskSlot(0);
 }
 
 // ---------------------------------------------------------------------------

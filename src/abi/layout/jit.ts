@@ -104,7 +104,7 @@ export const CODEGEN_MARK = 1;
 export const CODEGEN_ONE = 2;
 
 /** Entry-set slots (a power of two): the slot of frame pfn is pfn & (ENTRY_SLOTS - 1). */
-export const ENTRY_SLOTS = 8192;
+export const ENTRY_SLOTS = 1024;
 /** Words of one entry-set slot. */
 export const ENTRY_SLOT_WORDS = 36;
 /** Word offsets within an entry-set slot. */
