@@ -40,7 +40,7 @@ import {
   PROT_WRITE,
 } from "../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../src/abi/sv32.ts";
-import { asIno, asVirt, type MmId, PAGE_SIZE } from "../src/abi/types.ts";
+import { asIno, asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../src/abi/types.ts";
 import { truncateInodePages } from "../src/fs/pagecache/pagecache.ts";
 import { handleMmFault } from "../src/mm/fault.ts";
 import { getUserPages, getUserPagesFast, unpinUserPages } from "../src/mm/gup.ts";
@@ -66,7 +66,7 @@ const m = fileMachine({
 });
 const { mem, fs } = m;
 const mm = mmAlloc(mem) as MmId;
-switchMm(mem, 1, mm);
+switchMm(mem, asTaskSlot(1), mm);
 
 function check(r: number, what: string): void {
   if (r !== 0) throw new Error(`${what}: ${r}`);

@@ -114,6 +114,16 @@ static int asleep_on(volatile unsigned *word, volatile unsigned *scratch, int n,
 
 static volatile unsigned f1, f2, scratch;
 
+/* pthread_create, or end the program with a line that says why (a thread
+ * this program cannot start would otherwise be joined as garbage). */
+static void spawn(pthread_t *th, void *(*fn)(void *), void *arg) {
+  int r = pthread_create(th, 0, fn, arg);
+  if (r != 0) {
+    printf("pthread_create failed: error %d\n", r);
+    exit(1);
+  }
+}
+
 struct waiter {
   volatile unsigned *word;
   unsigned expect;
@@ -138,7 +148,7 @@ static void start(struct waiter *w, volatile unsigned *word, unsigned expect) {
   w->word = word;
   w->expect = expect;
   w->op = FUTEX_WAIT;
-  pthread_create(&w->th, 0, wait_thread, w);
+  spawn(&w->th, wait_thread, w);
 }
 
 static int count_done(struct waiter *ws, int n) {
@@ -245,7 +255,7 @@ static void bitsets(void) {
     ws[i].word = &f1;
     ws[i].op = FUTEX_WAIT_BITSET;
     ws[i].bitset = 1u << i;
-    pthread_create(&ws[i].th, 0, wait_thread, &ws[i]);
+    spawn(&ws[i].th, wait_thread, &ws[i]);
   }
   printf("bitset: %d asleep\n", asleep_on(&f1, &scratch, 2, FUTEX_PRIVATE));
   printf("bitset: wake bitset 4 wakes %ld\n", futex(&f1, FUTEX_WAKE_BITSET | FUTEX_PRIVATE, 10, 0, 0, 4));
@@ -367,7 +377,7 @@ static void pi_owner_exits(int robust, int with_waiter) {
   pthread_t th;
   pi_word = 0;
   const char *how = robust ? "robust" : "plain";
-  pthread_create(&th, 0, owner_thread, &o);
+  spawn(&th, owner_thread, &o);
   if (with_waiter) {
     for (int i = 0; i < 5000 && (pi_word & FUTEX_TID_MASK) == 0; i++) nap_ms(1);
     long r = futex(&pi_word, FUTEX_LOCK_PI | FUTEX_PRIVATE, 0, 0, 0, 0);
@@ -402,7 +412,7 @@ static int pi(void) {
   struct owner w = {0, 0, 0, 0, 0};
   pthread_t th;
   futex(&pi_word, FUTEX_LOCK_PI | FUTEX_PRIVATE, 0, 0, 0, 0);
-  pthread_create(&th, 0, pi_waiter, &w);
+  spawn(&th, pi_waiter, &w);
   for (int i = 0; i < 5000 && !(pi_word & FUTEX_WAITERS); i++) nap_ms(1);
   printf("pi: a waiter marked the word: %s\n", pi_state(pi_word, 0));
   printf("pi: unlock with a waiter: %s\n", err(futex(&pi_word, FUTEX_UNLOCK_PI | FUTEX_PRIVATE, 0, 0, 0, 0)));

@@ -14,9 +14,9 @@
  * memory), as VmOperations are: every thread that touches open files must
  * register the same ones (fs_mount.ts wire does it for the kernel's).
  *
- * ChrdevMount is a VfsFs that puts these inodes in front of another one
- * (the root filesystem with /proc): calls on a character-device inode go
- * to its driver; everything else passes through. As the VFS dispatches:
+ * ChrdevMount is a StackedFs (stacked_fs.ts) that puts these inodes in
+ * front of another VfsFs (the root filesystem with /proc): calls on a
+ * character-device inode go to its driver; everything else passes through. As the VFS dispatches:
  * - isDax is true, so read and write go to `daxRead`/`daxWrite` (no page
  *   cache, no writeback on close) and so to the driver; the file position
  *   is ignored;
@@ -29,17 +29,13 @@
  * @module
  */
 
-import { EINVAL, ENODEV, ENOTDIR, EXDEV } from "../abi/errno.ts";
+import { ENODEV } from "../abi/errno.ts";
 import { S_IFCHR } from "../abi/fcntl.ts";
-import { FILES } from "../abi/layout/mod.ts";
-import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../abi/types.ts";
-import type { BlockDevice } from "../hw/device.ts";
-import type { Memory } from "../hw/memory.ts";
-import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
+import { asIno, asInodeSlot, type Ino } from "../abi/types.ts";
 import { PROC_INO_BASE } from "./procfs/procfs.ts";
-import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
+import { specialAttr, StackedFs } from "./stacked_fs.ts";
+import type { VAttr, VInode } from "./vfs_fs.ts";
 
 /** First character-device inode number (below procfs's range, above any xipfs inode). */
 export const CHRDEV_INO_BASE = 0x3f00_0000;
@@ -127,144 +123,31 @@ export function chrdevOpen(ino: Ino, cookie: number): VInode | number {
   return c < 0 ? c : { ino, slot: asInodeSlot(c) }; // the device instance stands in the slot
 }
 
-const own = (ip: VInode): boolean => chrdevOwns(ip.ino);
-
 /** A filesystem with character devices in front of it. */
-export class ChrdevMount implements VfsFs {
-  readonly mem: Memory;
-  readonly dev: BlockDevice;
-  readonly rootIno: Ino;
-  readonly maxBytes: number;
-  readonly aops: AddressSpaceOps;
-  readonly aopsLookup: AopsLookup;
-
-  constructor(readonly inner: VfsFs) {
-    this.mem = inner.mem;
-    this.dev = inner.dev;
-    this.rootIno = inner.rootIno;
-    this.maxBytes = inner.maxBytes;
-    this.aops = inner.aops;
-    this.aopsLookup = inner.aopsLookup;
+export class ChrdevMount extends StackedFs {
+  protected override owns(ino: number): boolean {
+    return chrdevOwns(ino);
   }
-
-  /** Whether `ip` is a device without a position (pread/pwrite/lseek: -ESPIPE). */
-  stream(ip: VInode): boolean {
-    return own(ip) ? driverOf(ip.ino).stream : (this.inner.stream?.(ip) ?? false);
-  }
-
-  iget(ino: Ino): VInode | number {
-    return chrdevOwns(ino) ? chrdevOpen(ino, 0) : this.inner.iget(ino);
-  }
-  iput(ip: VInode): void {
-    if (own(ip)) driverOf(ip.ino).put(chrdevMinor(ip.ino), ip.slot);
-    else this.inner.iput(ip);
-  }
-  handle(ino: Ino, slot: InodeSlot): VInode {
-    return chrdevOwns(ino) ? { ino, slot } : this.inner.handle(ino, slot);
-  }
-  isDax(ip: VInode): boolean {
-    return own(ip) || this.inner.isDax(ip);
-  }
-  getattr(ip: VInode): VAttr {
-    if (!own(ip)) return this.inner.getattr(ip);
+  protected override ownGetattr(ip: VInode): VAttr {
     const a = driverOf(ip.ino).getattr(chrdevMinor(ip.ino), ip.slot);
-    const now = Math.floor(Date.now() / 1000);
-    return {
-      ino: ip.ino,
-      mode: S_IFCHR | (a.perm & 0o7777),
-      links: 1,
-      uid: 0,
-      gid: 0,
-      size: 0,
-      blocks: 0,
-      atime: now,
-      mtime: now,
-      ctime: now,
-      dax: false,
-      rdev: a.rdev,
-    };
+    const mode = S_IFCHR | (a.perm & 0o7777);
+    return specialAttr(ip.ino, mode, Math.floor(Date.now() / 1000), a.rdev);
   }
-  size(ip: VInode): number {
-    return own(ip) ? 0 : this.inner.size(ip);
+  /** Whether the device has no position (pread/pwrite/lseek: -ESPIPE). */
+  protected override ownStream(ip: VInode): boolean {
+    return driverOf(ip.ino).stream;
   }
-  iRwsem(ip: VInode): number {
-    // Only SEEK_DATA/SEEK_HOLE take it on a device; procfs's shared stand-in serves.
-    return own(ip) ? this.mem.layout.files.base + FILES.procfsRwsem : this.inner.iRwsem(ip);
+  protected override ownIget(ino: Ino): VInode | number {
+    return chrdevOpen(ino, 0);
   }
-  getBlock(ip: VInode, iblock: number, create: boolean): number {
-    return own(ip) ? -EINVAL : this.inner.getBlock(ip, iblock, create);
+  protected override ownIput(ip: VInode): void {
+    driverOf(ip.ino).put(chrdevMinor(ip.ino), ip.slot);
   }
-  daxRead(ip: VInode, pos: number, dst: Uint8Array): number {
-    if (!own(ip)) return this.inner.daxRead(ip, pos, dst);
+  // The drivers have no poll operation yet: a device reads as always ready (the default).
+  protected override ownDaxRead(ip: VInode, _pos: number, dst: Uint8Array): number {
     return driverOf(ip.ino).read(chrdevMinor(ip.ino), ip.slot, dst);
   }
-  daxWrite(ip: VInode, pos: number, src: Uint8Array): number {
-    if (!own(ip)) return this.inner.daxWrite(ip, pos, src);
+  protected override ownDaxWrite(ip: VInode, _pos: number, src: Uint8Array): number {
     return driverOf(ip.ino).write(chrdevMinor(ip.ino), ip.slot, src);
-  }
-  daxAppend(ip: VInode, src: Uint8Array): [number, number] {
-    if (!own(ip)) return this.inner.daxAppend(ip, src);
-    return [driverOf(ip.ino).write(chrdevMinor(ip.ino), ip.slot, src), 0];
-  }
-  setSize(ip: VInode, size: number): void {
-    // Only the page-cache write path calls it, and devices never take that path.
-    if (own(ip)) throw new KernelPanic("ChrdevMount.setSize", `device inode ${ip.ino}`);
-    this.inner.setSize(ip, size);
-  }
-  truncate(ip: VInode, size: number): number {
-    return own(ip) ? 0 : this.inner.truncate(ip, size);
-  }
-  punchHole(ip: VInode, off: number, len: number): number {
-    return own(ip) ? -ENODEV : this.inner.punchHole(ip, off, len);
-  }
-  fallocate(ip: VInode, mode: number, off: number, len: number): number {
-    return own(ip) ? -ENODEV : this.inner.fallocate(ip, mode, off, len);
-  }
-  fsync(ip: VInode): number {
-    return own(ip) ? -EINVAL : this.inner.fsync(ip);
-  }
-  poll(ip: VInode, flags: number): number {
-    // The drivers have no poll operation yet: a device reads as always ready.
-    return own(ip) ? DEFAULT_POLLMASK : (this.inner.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
-  }
-  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
-    return own(ip) ? 0 : (this.inner.writeAccess?.(ip, op) ?? 0);
-  }
-
-  lookup(dir: VInode, name: string): Ino | number {
-    return own(dir) ? -ENOTDIR : this.inner.lookup(dir, name);
-  }
-  create(dir: VInode, name: string, mode: number): Ino | number {
-    return own(dir) ? -ENOTDIR : this.inner.create(dir, name, mode);
-  }
-  mkdir(dir: VInode, name: string, mode: number): Ino | number {
-    return own(dir) ? -ENOTDIR : this.inner.mkdir(dir, name, mode);
-  }
-  mknod(dir: VInode, name: string, mode: number): Ino | number {
-    return own(dir) ? -ENOTDIR : this.inner.mknod(dir, name, mode);
-  }
-  symlink(dir: VInode, name: string, target: string): Ino | number {
-    return own(dir) ? -ENOTDIR : this.inner.symlink(dir, name, target);
-  }
-  link(ip: VInode, dir: VInode, name: string): number {
-    if (own(dir)) return -ENOTDIR;
-    // A device inode here is named by no filesystem (the console): no mount to link it into.
-    return own(ip) ? -EXDEV : this.inner.link(ip, dir, name);
-  }
-  unlink(dir: VInode, name: string): number {
-    return own(dir) ? -ENOTDIR : this.inner.unlink(dir, name);
-  }
-  rmdir(dir: VInode, name: string): number {
-    return own(dir) ? -ENOTDIR : this.inner.rmdir(dir, name);
-  }
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
-    if (own(odir) || own(ndir)) return -ENOTDIR;
-    return this.inner.rename(odir, oname, ndir, nname, noReplace);
-  }
-  readlink(ip: VInode): string | number {
-    return own(ip) ? -EINVAL : this.inner.readlink(ip);
-  }
-  readdir(dir: VInode, cookie: number, emit: (e: VDirent) => boolean): number {
-    return own(dir) ? -ENOTDIR : this.inner.readdir(dir, cookie, emit);
   }
 }

@@ -3,8 +3,8 @@
  * shows them): null, zero, full, random, urandom and tty, character
  * devices with Linux's numbers and read/write rules.
  *
- * Mounting. DevMount is a VfsFs wrapped around the filesystem below it
- * (the root xipfs with procfs on /proc). /dev itself is a real directory
+ * Mounting. DevMount is a StackedFs (stacked_fs.ts) over the filesystem
+ * below it (the root xipfs with procfs on /proc). /dev itself is a real directory
  * of the root filesystem (the Machine creates it at boot when the image
  * has none), and the device nodes are laid over it: looking one of their
  * names up in /dev answers with the device's inode, readdir of /dev lists
@@ -35,26 +35,12 @@
  * @module
  */
 
-import {
-  EACCES,
-  EBUSY,
-  EEXIST,
-  EINVAL,
-  ENODEV,
-  ENOENT,
-  ENOSPC,
-  ENXIO,
-  EXDEV,
-} from "../abi/errno.ts";
+import { EACCES, EEXIST, EINVAL, ENOENT, ENOSPC, ENXIO } from "../abi/errno.ts";
 import { DT_CHR, S_IFCHR } from "../abi/fcntl.ts";
 import { vfsProcCreate, vfsProcExit } from "./vfs.ts";
 import { vfsMkdir } from "./vfs_path.ts";
-import { FILES } from "../abi/layout/mod.ts";
-import { DEFAULT_POLLMASK } from "../abi/poll.ts";
-import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../abi/types.ts";
-import type { BlockDevice } from "../hw/device.ts";
-import type { Memory } from "../hw/memory.ts";
-import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
+import { asIno, asInodeSlot, type Ino } from "../abi/types.ts";
+import { type Cover, specialAttr, StackedFs } from "./stacked_fs.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
 
 /** The directory the device nodes appear in, under the root. */
@@ -100,6 +86,13 @@ export const devfsOwns = (ino: number): boolean =>
 
 const deviceOf = (ino: number): Device => DEVICES[ino - DEVFS_INO_BASE]!;
 const byName = new Map(DEVICES.map((d, i) => [d.name, i]));
+/** The device nodes as readdir of /dev lists them, after the directory's own entries. */
+const DEV_DIRENTS: readonly VDirent[] = DEVICES.map((d, i) => ({
+  ino: asIno(DEVFS_INO_BASE + i),
+  name: d.name,
+  dtype: DT_CHR,
+  next: DEV_COOKIE_BASE + i + 1,
+}));
 
 /**
  * Directories every booted machine has, created when the image lacks them
@@ -141,24 +134,9 @@ export function makeSystemDirs(vfs: VfsFs): number {
 const RANDOM_CHUNK = 65536;
 
 /** The root filesystem with the device nodes laid over /dev. */
-export class DevMount implements VfsFs {
-  readonly mem: Memory;
-  readonly dev: BlockDevice;
-  readonly rootIno: Ino;
-  readonly maxBytes: number;
-  readonly aops: AddressSpaceOps;
-  readonly aopsLookup: AopsLookup;
+export class DevMount extends StackedFs {
   /** When the devices were made (their timestamps), seconds. */
   readonly #born = Math.floor(Date.now() / 1000);
-
-  constructor(readonly lower: VfsFs) {
-    this.mem = lower.mem;
-    this.dev = lower.dev;
-    this.rootIno = lower.rootIno;
-    this.maxBytes = lower.maxBytes;
-    this.aops = lower.aops;
-    this.aopsLookup = lower.aopsLookup;
-  }
 
   /**
    * Whether `dir` is /dev right now: the root's "dev" entry names it (a
@@ -175,78 +153,36 @@ export class DevMount implements VfsFs {
     }
   }
 
-  /** -EEXIST-style refusal for a device name in /dev, or null to pass the call down. */
-  #devName(dir: VInode, name: string, err: number): number | null {
-    return byName.has(name) && this.#isDevDir(dir) ? err : null;
+  protected override owns(ino: number): boolean {
+    return devfsOwns(ino);
   }
-
-  iget(ino: Ino): VInode | number {
-    // A device node's own index stands in the inode slot (VInode.slot).
-    return devfsOwns(ino)
-      ? { ino, slot: asInodeSlot(1 + ino - DEVFS_INO_BASE) }
-      : this.lower.iget(ino);
+  /**
+   * A device name in /dev: its node hides the on-disk entry, and the name
+   * cannot be created, removed or renamed over (-EEXIST, -EBUSY, as for a
+   * mount point).
+   */
+  protected override cover(dir: VInode, name: string): Cover | null {
+    const i = byName.get(name);
+    return i !== undefined && this.#isDevDir(dir)
+      ? { ino: asIno(DEVFS_INO_BASE + i), dir: false }
+      : null;
   }
-  iput(ip: VInode): void {
-    if (!devfsOwns(ip.ino)) this.lower.iput(ip);
-  }
-  handle(ino: Ino, slot: InodeSlot): VInode {
-    return devfsOwns(ino) ? { ino, slot } : this.lower.handle(ino, slot);
-  }
-  isDax(ip: VInode): boolean {
-    return devfsOwns(ip.ino) || this.lower.isDax(ip);
-  }
-  /** Device nodes keep a position (Linux's mem devices are not streams); the rest pass down. */
-  stream(ip: VInode): boolean {
-    return devfsOwns(ip.ino) ? false : (this.lower.stream?.(ip) ?? false);
-  }
-  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
-    return devfsOwns(ip.ino) ? 0 : (this.lower.writeAccess?.(ip, op) ?? 0);
-  }
-  /** The mem devices are always ready (Linux's null, zero, random: no poll, DEFAULT_POLLMASK). */
-  poll(ip: VInode, flags: number): number {
-    return devfsOwns(ip.ino)
-      ? DEFAULT_POLLMASK
-      : (this.lower.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
-  }
-  getattr(ip: VInode): VAttr {
-    if (!devfsOwns(ip.ino)) return this.lower.getattr(ip);
+  protected override ownGetattr(ip: VInode): VAttr {
     const d = deviceOf(ip.ino);
-    return {
-      ino: ip.ino,
-      mode: d.mode,
-      links: 1,
-      uid: 0,
-      gid: 0,
-      size: 0,
-      blocks: 0,
-      atime: this.#born,
-      mtime: this.#born,
-      ctime: this.#born,
-      dax: false,
-      rdev: d.rdev,
-    };
+    return specialAttr(ip.ino, d.mode, this.#born, d.rdev);
   }
-  size(ip: VInode): number {
-    return devfsOwns(ip.ino) ? 0 : this.lower.size(ip);
+  protected override ownIget(ino: Ino): VInode | number {
+    // A device node's own index stands in the inode slot (VInode.slot).
+    return { ino, slot: asInodeSlot(1 + ino - DEVFS_INO_BASE) };
   }
-  iRwsem(ip: VInode): number {
-    // Only SEEK_DATA/SEEK_HOLE would take it on a device: share procfs's stand-in.
-    return devfsOwns(ip.ino)
-      ? this.mem.layout.files.base + FILES.procfsRwsem
-      : this.lower.iRwsem(ip);
-  }
-  getBlock(ip: VInode, iblock: number, create: boolean): number {
-    return devfsOwns(ip.ino) ? -EINVAL : this.lower.getBlock(ip, iblock, create);
-  }
+  // Device nodes keep a position (Linux's mem devices are not streams) and are
+  // always ready (null, zero, random: no poll, DEFAULT_POLLMASK): the defaults.
 
   /** Open hook: the controlling terminal does not exist (ENXIO). */
-  open(ip: VInode, flags: number): number {
-    if (!devfsOwns(ip.ino)) return this.lower.open?.(ip, flags) ?? 0;
+  protected override ownOpen(ip: VInode): number {
     return deviceOf(ip.ino).kind === "tty" ? -ENXIO : 0;
   }
-
-  daxRead(ip: VInode, pos: number, dst: Uint8Array, flags?: number): number {
-    if (!devfsOwns(ip.ino)) return this.lower.daxRead(ip, pos, dst, flags);
+  protected override ownDaxRead(ip: VInode, _pos: number, dst: Uint8Array): number {
     switch (deviceOf(ip.ino).kind) {
       case "null":
         return 0;
@@ -263,8 +199,7 @@ export class DevMount implements VfsFs {
         return -ENXIO;
     }
   }
-  daxWrite(ip: VInode, pos: number, src: Uint8Array, flags?: number): number {
-    if (!devfsOwns(ip.ino)) return this.lower.daxWrite(ip, pos, src, flags);
+  protected override ownDaxWrite(ip: VInode, _pos: number, src: Uint8Array): number {
     switch (deviceOf(ip.ino).kind) {
       case "full":
         return -ENOSPC;
@@ -274,81 +209,22 @@ export class DevMount implements VfsFs {
         return src.length;
     }
   }
-  daxAppend(ip: VInode, src: Uint8Array, flags?: number): [number, number] {
-    if (devfsOwns(ip.ino)) return [this.daxWrite(ip, 0, src), 0];
-    return this.lower.daxAppend(ip, src, flags);
+  protected override ownTruncate(): number {
+    return -EINVAL;
   }
-  setSize(ip: VInode, size: number): void {
-    if (!devfsOwns(ip.ino)) this.lower.setSize(ip, size);
+  protected override ownPunchHole(): number {
+    return -EINVAL;
   }
-  truncate(ip: VInode, size: number): number {
-    // O_TRUNC on a character device is ignored (the VFS only truncates regular files).
-    return devfsOwns(ip.ino) ? -EINVAL : this.lower.truncate(ip, size);
+  protected override ownLookup(): Ino | number {
+    return -ENOENT;
   }
-  punchHole(ip: VInode, off: number, len: number): number {
-    return devfsOwns(ip.ino) ? -EINVAL : this.lower.punchHole(ip, off, len);
-  }
-  fallocate(ip: VInode, mode: number, off: number, len: number): number {
-    return devfsOwns(ip.ino) ? -ENODEV : this.lower.fallocate(ip, mode, off, len);
-  }
-  fsync(ip: VInode): number {
-    return devfsOwns(ip.ino) ? -EINVAL : this.lower.fsync(ip);
+  protected override ownReaddir(): number {
+    return -EACCES;
   }
 
-  lookup(dir: VInode, name: string): Ino | number {
-    if (devfsOwns(dir.ino)) return -ENOENT;
-    const i = byName.get(name);
-    if (i !== undefined && this.#isDevDir(dir)) return asIno(DEVFS_INO_BASE + i);
-    return this.lower.lookup(dir, name);
-  }
-  create(dir: VInode, name: string, mode: number): Ino | number {
-    return this.#devName(dir, name, -EEXIST) ?? this.lower.create(dir, name, mode);
-  }
-  mkdir(dir: VInode, name: string, mode: number): Ino | number {
-    return this.#devName(dir, name, -EEXIST) ?? this.lower.mkdir(dir, name, mode);
-  }
-  symlink(dir: VInode, name: string, target: string): Ino | number {
-    return this.#devName(dir, name, -EEXIST) ?? this.lower.symlink(dir, name, target);
-  }
-  mknod(dir: VInode, name: string, mode: number): Ino | number {
-    return this.#devName(dir, name, -EEXIST) ?? this.lower.mknod(dir, name, mode);
-  }
-  link(ip: VInode, dir: VInode, name: string): number {
-    // A device node lives on no filesystem below: no mount to link it into.
-    if (devfsOwns(ip.ino)) return -EXDEV;
-    return this.#devName(dir, name, -EEXIST) ?? this.lower.link(ip, dir, name);
-  }
-  unlink(dir: VInode, name: string): number {
-    // Removing a node of a mount that owns it: Linux says EBUSY for a mount point.
-    return this.#devName(dir, name, -EBUSY) ?? this.lower.unlink(dir, name);
-  }
-  rmdir(dir: VInode, name: string): number {
-    return this.#devName(dir, name, -EBUSY) ?? this.lower.rmdir(dir, name);
-  }
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
-    const busy = this.#devName(odir, oname, -EBUSY) ?? this.#devName(ndir, nname, -EBUSY);
-    return busy ?? this.lower.rename(odir, oname, ndir, nname, noReplace);
-  }
-  readlink(ip: VInode): string | number {
-    return devfsOwns(ip.ino) ? -EINVAL : this.lower.readlink(ip);
-  }
-
-  readdir(dir: VInode, cookie: number, emit: (e: VDirent) => boolean): number {
-    if (devfsOwns(dir.ino)) return -EACCES;
-    if (!this.#isDevDir(dir)) return this.lower.readdir(dir, cookie, emit);
-    let stopped = false;
-    if (cookie < DEV_COOKIE_BASE) {
-      const r = this.lower.readdir(dir, cookie, (e) => {
-        if (byName.has(e.name)) return true; // hidden by the device node
-        stopped = !emit(e);
-        return !stopped;
-      });
-      if (r < 0 || stopped) return r;
-    }
-    for (let i = Math.max(0, cookie - DEV_COOKIE_BASE); i < DEVICES.length; i++) {
-      const e = { ino: asIno(DEVFS_INO_BASE + i), name: DEVICES[i]!.name, dtype: DT_CHR };
-      if (!emit({ ...e, next: DEV_COOKIE_BASE + i + 1 })) return 0;
-    }
-    return 0;
+  /** /dev lists its own entries, then the device nodes (hiding on-disk entries of their names). */
+  override readdir(dir: VInode, cookie: number, emit: (e: VDirent) => boolean): number {
+    if (!this.#isDevDir(dir)) return super.readdir(dir, cookie, emit);
+    return this.readdirOver(dir, cookie, emit, DEV_DIRENTS, DEV_COOKIE_BASE, (n) => byName.has(n));
   }
 }

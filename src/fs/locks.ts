@@ -33,6 +33,7 @@ import {
   FLOCKS_MAX,
   flocksRecords,
 } from "../abi/layout/locks.ts";
+import type { TaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { LockClass } from "../sync/lockdep.ts";
 import { mutexLock, mutexUnlock } from "../sync/mutex.ts";
@@ -157,7 +158,7 @@ function freeRecords(mem: Memory, n: number): number[] {
 
 /**
  * F_SETLK: set, change or (type F_UNLCK) remove the owner's lock over
- * [req.start, req.end) of `ino`. With `waiterSlot` >= 0 (F_SETLKW) a
+ * [req.start, req.end) of `ino`. With `waiterSlot` given (F_SETLKW) a
  * conflict is recorded in the waits table for deadlock detection, and a
  * cycle through the lock owners gives -EDEADLK. Entry: no lock held;
  * takes and drops the lock table's mutex (FILE_TABLE class), in a no-kill
@@ -165,19 +166,19 @@ function freeRecords(mem: Memory, n: number): number[] {
  *
  * @returns 0, -EAGAIN (a conflicting lock exists), -EDEADLK, -ENOLCK (no record free)
  */
-export function locksSet(mem: Memory, ino: number, req: FileLock, waiterSlot = -1): number {
+export function locksSet(mem: Memory, ino: number, req: FileLock, waiterSlot?: TaskSlot): number {
   return locked(mem, () => {
     const mine = recordsOf(mem, ino).filter(([, l]) => l.owner === req.owner);
     if (req.type !== F_UNLCK) {
       const c = firstConflict(mem, ino, req);
       if (c !== null) {
-        if (waiterSlot < 0) return -EAGAIN;
+        if (waiterSlot === undefined) return -EAGAIN;
         if (req.owner > 0 && c.owner > 0 && waitCycle(mem, req.owner, c.owner)) return -EDEADLK;
         setWait(mem, waiterSlot, req.owner, c.owner);
         return -EAGAIN;
       }
     }
-    if (waiterSlot >= 0) setWait(mem, waiterSlot, 0, 0);
+    if (waiterSlot !== undefined) setWait(mem, waiterSlot, 0, 0);
     let { start, end } = req;
     const drop: number[] = [];
     // Same-type locks that overlap or touch the range merge into it.
@@ -242,7 +243,7 @@ function waitCycle(mem: Memory, me: number, blocker: number): boolean {
   return false;
 }
 
-function setWait(mem: Memory, slot: number, waiter: number, blocker: number): void {
+function setWait(mem: Memory, slot: TaskSlot, waiter: number, blocker: number): void {
   const w = base(mem) + FLOCKS.waits + 2 * slot;
   mem.k32[w] = waiter;
   mem.k32[w + 1] = blocker;
@@ -253,7 +254,7 @@ function setWait(mem: Memory, slot: number, waiter: number, blocker: number): vo
  * Entry: no lock held; takes and drops the lock table's mutex (FILE_TABLE
  * class).
  */
-export function locksWaitDone(mem: Memory, slot: number): void {
+export function locksWaitDone(mem: Memory, slot: TaskSlot): void {
   locked(mem, () => setWait(mem, slot, 0, 0));
 }
 

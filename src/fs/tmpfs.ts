@@ -6,8 +6,8 @@
  * (a /tmp on tmpfs is one TmpfsMount more): nothing here knows /dev/shm but
  * the mount point test (`mountedOn`).
  *
- * Mounting. TmpfsMount is a VfsFs wrapped around the filesystem below it,
- * as procfs's ProcfsMount is: looking up the mount point's name in its
+ * Mounting. TmpfsMount is a StackedFs (stacked_fs.ts) over the filesystem
+ * below it, as procfs's ProcfsMount is: looking up the mount point's name in its
  * parent answers with the tmpfs root, and every other call is routed by
  * inode number (shmemOwns), since open files and handles carry only
  * (ino, slot). The mount point must exist below (the Machine makes /dev
@@ -39,7 +39,6 @@
  */
 
 import {
-  EBUSY,
   EEXIST,
   EINVAL,
   EISDIR,
@@ -60,14 +59,10 @@ import {
   S_IFMT,
   S_IFSOCK,
 } from "../abi/fcntl.ts";
-import { DEFAULT_POLLMASK } from "../abi/poll.ts";
 import { SHMEM_KIND_SYSV, SHMEM_KIND_TMPFS, SHMHDR, TMPFS_DIRENTS } from "../abi/layout/ipc.ts";
 import { KernelPanic } from "../abi/panic.ts";
-import { asIno, asInodeSlot, type Ino, type InodeSlot } from "../abi/types.ts";
-import type { BlockDevice } from "../hw/device.ts";
-import type { Memory } from "../hw/memory.ts";
+import { asIno, asInodeSlot, type Ino } from "../abi/types.ts";
 import { nowSecs } from "./dax.ts";
-import type { AddressSpaceOps, AopsLookup } from "./pagecache/pagecache.ts";
 import {
   shmemFallocate,
   shmemIget,
@@ -84,6 +79,7 @@ import {
   shmiGet,
   shmiSet,
 } from "./shmem.ts";
+import { type Cover, StackedFs } from "./stacked_fs.ts";
 import { Tmpfs } from "./tmpfs_ns.ts";
 import type { VAttr, VDirent, VfsFs, VInode } from "./vfs_fs.ts";
 import type { InodeRef, XipCtx } from "./xipfs/xipfs_ctx.ts";
@@ -176,22 +172,11 @@ export function tmpfsUnmount(c: XipCtx): void {
 }
 
 /** The filesystem below with a tmpfs mounted on /dev/shm. */
-export class TmpfsMount implements VfsFs {
-  readonly mem: Memory;
-  readonly dev: BlockDevice;
-  readonly rootIno: Ino;
-  readonly maxBytes: number;
-  readonly aops: AddressSpaceOps;
-  readonly aopsLookup: AopsLookup;
+export class TmpfsMount extends StackedFs {
   readonly #t: Tmpfs;
 
-  constructor(readonly lower: VfsFs, readonly c: XipCtx) {
-    this.mem = lower.mem;
-    this.dev = lower.dev;
-    this.rootIno = lower.rootIno;
-    this.maxBytes = lower.maxBytes;
-    this.aops = lower.aops;
-    this.aopsLookup = lower.aopsLookup;
+  constructor(lower: VfsFs, readonly c: XipCtx) {
+    super(lower);
     this.#t = new Tmpfs(c);
   }
 
@@ -217,31 +202,21 @@ export class TmpfsMount implements VfsFs {
     return this.#lowerIno(SHM_MOUNT.slice(0, -1)) === dir.ino;
   }
 
-  #ip(ino: Ino, slot: InodeSlot): InodeRef {
-    return { ino, slot };
+  // isDax is true for a tmpfs inode: the VFS sends its reads and writes to
+  // daxRead/daxWrite and never writes it back, what a memory-only inode wants.
+  protected override owns(ino: number): boolean {
+    return shmemOwns(ino);
   }
-
-  iget(ino: Ino): VInode | number {
-    if (!shmemOwns(ino)) return this.lower.iget(ino);
+  protected override cover(dir: VInode, name: string): Cover | null {
+    return this.#mountedOn(dir, name) ? { ino: this.#t.rootIno, dir: true } : null;
+  }
+  protected override ownIget(ino: Ino): VInode | number {
     return shmemIget(this.c, ino) ?? -ENOENT;
   }
-  iput(ip: VInode): void {
-    if (shmemOwns(ip.ino)) shmemIput(this.c, ip);
-    else this.lower.iput(ip);
+  protected override ownIput(ip: VInode): void {
+    shmemIput(this.c, ip);
   }
-  handle(ino: Ino, slot: InodeSlot): VInode {
-    return shmemOwns(ino) ? this.#ip(ino, slot) : this.lower.handle(ino, slot);
-  }
-  isDax(ip: VInode): boolean {
-    // The VFS sends reads and writes of a "DAX" inode to daxRead/daxWrite
-    // and never writes it back: what a memory-only inode wants.
-    return shmemOwns(ip.ino) || this.lower.isDax(ip);
-  }
-  stream(ip: VInode): boolean {
-    return !shmemOwns(ip.ino) && (this.lower.stream?.(ip) ?? false);
-  }
-  getattr(ip: VInode): VAttr {
-    if (!shmemOwns(ip.ino)) return this.lower.getattr(ip);
+  protected override ownGetattr(ip: VInode): VAttr {
     const c = this.c;
     return {
       ino: ip.ino,
@@ -257,63 +232,38 @@ export class TmpfsMount implements VfsFs {
       dax: false,
     };
   }
-  size(ip: VInode): number {
-    return shmemOwns(ip.ino) ? shmemSize(this.c, ip) : this.lower.size(ip);
+  protected override ownSize(ip: VInode): number {
+    return shmemSize(this.c, ip);
   }
-  iRwsem(ip: VInode): number {
-    return shmemOwns(ip.ino) ? shmemIRwsem(this.c, ip) : this.lower.iRwsem(ip);
+  protected override ownIRwsem(ip: VInode): number {
+    return shmemIRwsem(this.c, ip);
   }
-  getBlock(ip: VInode, iblock: number, create: boolean): number {
-    return shmemOwns(ip.ino) ? -EINVAL : this.lower.getBlock(ip, iblock, create);
-  }
-  daxRead(ip: VInode, pos: number, dst: Uint8Array): number {
-    if (!shmemOwns(ip.ino)) return this.lower.daxRead(ip, pos, dst);
+  protected override ownDaxRead(ip: VInode, pos: number, dst: Uint8Array): number {
     if (isDir(shmiGet(this.c, ip, "mode"))) return -EISDIR;
     return shmemRead(this.c, ip, pos, dst);
   }
-  daxWrite(ip: VInode, pos: number, src: Uint8Array): number {
-    return shmemOwns(ip.ino)
-      ? shmemWrite(this.c, ip, pos, src)[0]
-      : this.lower.daxWrite(ip, pos, src);
+  protected override ownDaxWrite(ip: VInode, pos: number, src: Uint8Array): number {
+    return shmemWrite(this.c, ip, pos, src)[0];
   }
-  daxAppend(ip: VInode, src: Uint8Array): [number, number] {
-    return shmemOwns(ip.ino) ? shmemWrite(this.c, ip, 0, src, true) : this.lower.daxAppend(ip, src);
+  protected override ownDaxAppend(ip: VInode, src: Uint8Array): [number, number] {
+    return shmemWrite(this.c, ip, 0, src, true);
   }
-  setSize(ip: VInode, size: number): void {
-    // Only the page-cache write path calls it, and shmem inodes never take it (isDax).
-    if (shmemOwns(ip.ino)) throw new KernelPanic("TmpfsMount.setSize", `tmpfs inode ${ip.ino}`);
-    this.lower.setSize(ip, size);
+  protected override ownTruncate(ip: VInode, size: number): number {
+    return shmemTruncate(this.c, ip, size);
   }
-  truncate(ip: VInode, size: number): number {
-    return shmemOwns(ip.ino) ? shmemTruncate(this.c, ip, size) : this.lower.truncate(ip, size);
+  protected override ownPunchHole(ip: VInode, off: number, len: number): number {
+    return shmemPunchHole(this.c, ip, off, len);
   }
-  punchHole(ip: VInode, off: number, len: number): number {
-    return shmemOwns(ip.ino)
-      ? shmemPunchHole(this.c, ip, off, len)
-      : this.lower.punchHole(ip, off, len);
-  }
-  fallocate(ip: VInode, mode: number, off: number, len: number): number {
-    if (!shmemOwns(ip.ino)) return this.lower.fallocate(ip, mode, off, len);
+  protected override ownFallocate(ip: VInode, mode: number, off: number, len: number): number {
     if ((mode & ~FALLOC_FL_KEEP_SIZE) !== 0) return -EOPNOTSUPP;
     return shmemFallocate(this.c, ip, off, len, mode !== 0);
   }
-  fsync(ip: VInode): number {
-    return shmemOwns(ip.ino) ? 0 : this.lower.fsync(ip);
+  protected override ownFsync(): number {
+    return 0;
   }
-  poll(ip: VInode, flags: number): number {
-    return shmemOwns(ip.ino)
-      ? DEFAULT_POLLMASK
-      : (this.lower.poll?.(ip, flags) ?? DEFAULT_POLLMASK);
-  }
-  writeAccess(ip: VInode, op: "get" | "put" | "deny" | "allow"): number {
-    // shmem inodes keep no i_writecount: ETXTBSY is not enforced for them.
-    return shmemOwns(ip.ino) ? 0 : (this.lower.writeAccess?.(ip, op) ?? 0);
-  }
+  // shmem inodes keep no i_writecount: ETXTBSY is not enforced for them (the default).
 
-  lookup(dir: VInode, name: string): Ino | number {
-    if (!shmemOwns(dir.ino)) {
-      return this.#mountedOn(dir, name) ? this.#t.rootIno : this.lower.lookup(dir, name);
-    }
+  protected override ownLookup(dir: VInode, name: string): Ino | number {
     if (!isDir(shmiGet(this.c, dir, "mode"))) return -ENOTDIR;
     if (name === ".") return dir.ino;
     if (name === "..") {
@@ -362,37 +312,24 @@ export class TmpfsMount implements VfsFs {
     return made.ino;
   }
 
-  create(dir: VInode, name: string, mode: number): Ino | number {
-    if (!shmemOwns(dir.ino)) {
-      return this.#mountedOn(dir, name) ? -EEXIST : this.lower.create(dir, name, mode);
-    }
+  protected override ownCreate(dir: VInode, name: string, mode: number): Ino | number {
     return this.#makeNode(dir, name, mode) as Ino | number;
   }
-  mkdir(dir: VInode, name: string, mode: number): Ino | number {
-    if (!shmemOwns(dir.ino)) {
-      return this.#mountedOn(dir, name) ? -EEXIST : this.lower.mkdir(dir, name, mode);
-    }
+  protected override ownMkdir(dir: VInode, name: string, mode: number): Ino | number {
     return this.#makeNode(dir, name, S_IFDIR | (mode & 0o7777)) as Ino | number;
   }
-  mknod(dir: VInode, name: string, mode: number): Ino | number {
-    if (!shmemOwns(dir.ino)) {
-      return this.#mountedOn(dir, name) ? -EEXIST : this.lower.mknod(dir, name, mode);
-    }
+  protected override ownMknod(dir: VInode, name: string, mode: number): Ino | number {
     if ((mode & S_IFMT) !== S_IFSOCK) return -EPERM;
     return this.#makeNode(dir, name, S_IFSOCK | (mode & 0o7777)) as Ino | number;
   }
-  symlink(dir: VInode, name: string, target: string): Ino | number {
-    if (!shmemOwns(dir.ino)) {
-      return this.#mountedOn(dir, name) ? -EEXIST : this.lower.symlink(dir, name, target);
-    }
+  protected override ownSymlink(dir: VInode, name: string, target: string): Ino | number {
     const bytes = enc.encode(target);
     return this.#makeNode(dir, name, S_IFLNK | 0o777, (ip) => {
       const [n] = shmemWrite(this.c, ip, 0, bytes);
       return n < 0 ? n : 0;
     }) as Ino | number;
   }
-  readlink(ip: VInode): string | number {
-    if (!shmemOwns(ip.ino)) return this.lower.readlink(ip);
+  protected override ownReadlink(ip: VInode): string | number {
     if ((shmiGet(this.c, ip, "mode") & S_IFMT) !== S_IFLNK) return -EINVAL;
     const buf = new Uint8Array(shmemSize(this.c, ip));
     const n = shmemRead(this.c, ip, 0, buf);
@@ -425,25 +362,18 @@ export class TmpfsMount implements VfsFs {
     return r;
   }
 
-  unlink(dir: VInode, name: string): number {
-    if (!shmemOwns(dir.ino)) {
-      return this.#mountedOn(dir, name) ? -EISDIR : this.lower.unlink(dir, name);
-    }
+  protected override ownUnlink(dir: VInode, name: string): number {
     return this.#remove(dir, name, false);
   }
-  rmdir(dir: VInode, name: string): number {
-    if (!shmemOwns(dir.ino)) {
-      return this.#mountedOn(dir, name) ? -EBUSY : this.lower.rmdir(dir, name);
-    }
+  protected override ownRmdir(dir: VInode, name: string): number {
     return this.#remove(dir, name, true);
   }
 
-  link(ip: VInode, dir: VInode, name: string): number {
-    const oOwn = shmemOwns(ip.ino), nOwn = shmemOwns(dir.ino);
-    if (!oOwn && !nOwn) {
-      return this.#mountedOn(dir, name) ? -EEXIST : this.lower.link(ip, dir, name);
-    }
-    if (oOwn !== nOwn || shmiGet(this.c, ip, "kind") !== SHMEM_KIND_TMPFS) return -EXDEV;
+  /** link where `ip` or `dir` is a tmpfs inode: both must be, and `ip` a tmpfs non-directory. */
+  protected override ownLink(ip: VInode, dir: VInode, name: string): number {
+    if (
+      shmemOwns(ip.ino) !== shmemOwns(dir.ino) || shmiGet(this.c, ip, "kind") !== SHMEM_KIND_TMPFS
+    ) return -EXDEV;
     if (isDir(shmiGet(this.c, ip, "mode"))) return -EPERM;
     const c = this.c, t = this.#t;
     const bytes = enc.encode(name);
@@ -463,13 +393,15 @@ export class TmpfsMount implements VfsFs {
     });
   }
 
-  rename(odir: VInode, oname: string, ndir: VInode, nname: string, noReplace = false): number {
-    const oOwn = shmemOwns(odir.ino), nOwn = shmemOwns(ndir.ino);
-    if (!oOwn && !nOwn) {
-      if (this.#mountedOn(odir, oname) || this.#mountedOn(ndir, nname)) return -EBUSY;
-      return this.lower.rename(odir, oname, ndir, nname, noReplace);
-    }
-    if (oOwn !== nOwn) return -EXDEV;
+  /** rename where either directory is tmpfs's: both must be (-EXDEV). */
+  protected override ownRename(
+    odir: VInode,
+    oname: string,
+    ndir: VInode,
+    nname: string,
+    noReplace: boolean,
+  ): number {
+    if (shmemOwns(odir.ino) !== shmemOwns(ndir.ino)) return -EXDEV;
     const c = this.c, t = this.#t;
     let drop: InodeRef | null = null;
     const r = t.locked(() => {
@@ -536,8 +468,11 @@ export class TmpfsMount implements VfsFs {
     return true;
   }
 
-  readdir(dir: VInode, cookie: number, emit: (e: VDirent) => boolean): number {
-    if (!shmemOwns(dir.ino)) return this.lower.readdir(dir, cookie, emit);
+  protected override ownReaddir(
+    dir: VInode,
+    cookie: number,
+    emit: (e: VDirent) => boolean,
+  ): number {
     const c = this.c, t = this.#t;
     if (!isDir(shmiGet(c, dir, "mode"))) return -ENOTDIR;
     const parent = dir.ino === t.rootIno

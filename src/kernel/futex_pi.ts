@@ -18,9 +18,12 @@
  *   over with FUTEX_OWNER_DIED (Linux's exit_pi_state_list leaves the
  *   pi_state without an owner, and fixup_pi_state_owner then sets the bit
  *   for the waiter that gets the rt_mutex), whether or not a robust list
- *   released it. The robust list's release hands over at once (futexDeath
- *   in futex_ops.ts); an exit that did not release the word is noticed by
- *   the waiters, which look at their owner between sleep slices.
+ *   released it. The robust list's release hands over (futexDeath in
+ *   futex_ops.ts), then the exit hands over what the task still owns
+ *   (futexPiExit); a waiter also looks at its owner between sleep slices,
+ *   for an owner that went without either. Not done: Linux also hands
+ *   over at execve (futex_exec_release); here an owner that execs keeps
+ *   its PI futexes until it exits.
  *
  * @module
  */
@@ -209,6 +212,32 @@ export function futexLockPi(t: Task, va: number, trylock: boolean, deadline: num
     if (how === FUTEXQ_OWNER) return 0;
     if (r === -ETIMEDOUT) return -ETIMEDOUT;
     if (r === -ERESTARTSYS) return -ERESTARTNOINTR;
+  }
+}
+
+/**
+ * Task `tid` (a guest tid) is exiting: every PI futex it still owns that
+ * has queued waiters goes to its oldest waiter, with FUTEX_OWNER_DIED
+ * (Linux's exit_pi_state_list; the futexes on its robust list were handed
+ * over already, futexDeath). Waiters would notice the dead owner by
+ * themselves within a sleep slice; this hands over at the exit. Entry: no
+ * lock held; the task's robust list has been walked.
+ */
+export function futexPiExit(mem: Memory, tid: number): void {
+  const p32 = physWords(mem);
+  const owner = tid & FUTEX_TID_MASK;
+  for (let i = 2; i < mem.layout.config.maxTasks; i++) {
+    const s = asTaskSlot(i);
+    const key = procGet(mem, s, "futexKey");
+    if (key === 0 || !futexIsPi(mem, s)) continue;
+    if ((Atomics.load(p32, key - 1) & FUTEX_TID_MASK) !== owner) continue;
+    futexLockBucket(mem, key);
+    try {
+      const v = Atomics.load(p32, key - 1);
+      if ((v & FUTEX_TID_MASK) === owner) futexPiHandOver(mem, key - 1, v, true);
+    } finally {
+      futexUnlockBucket(mem, key);
+    }
   }
 }
 

@@ -63,9 +63,9 @@ const bucketOf = (key: number): number => Math.imul(key, 0x9e37_79b1) >>> 30;
 const bucketWord = (mem: Memory, b: number): number =>
   mem.layout.procs.base + PROCS_HDR.futexHash + b * MUTEX_WORDS;
 
-if (FUTEX_HASH !== 1 << 2 || PROCS_HDR.futexHash + FUTEX_HASH * MUTEX_WORDS > PROCS_HDR.futexSeq) {
-  throw new Error("futex_q: FUTEX_HASH must be 4 (bucketOf) and fit before PROCS_HDR.futexSeq");
-}
+// That the buckets fit before PROCS_HDR.futexSeq is checked with every
+// other lock field at layout time (src/abi/layout/lock_fields.ts).
+if (FUTEX_HASH !== 1 << 2) throw new Error("futex_q: FUTEX_HASH must be 4 (bucketOf)");
 
 /**
  * Lock the bucket of `key`. Entry: no lock held (FUTEX is a leaf taken

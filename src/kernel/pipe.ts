@@ -41,6 +41,7 @@ import {
   PIPES_MAX,
 } from "../abi/layout/pipe.ts";
 import { KernelPanic } from "../abi/panic.ts";
+import type { TaskSlot } from "../abi/types.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from "../abi/poll.ts";
 import type { Memory } from "../hw/memory.ts";
 import { type PageRing, ringAddPage, ringCopy, ringFree, ringMissingPage } from "./page_ring.ts";
@@ -184,7 +185,7 @@ export function pipeBuffered(mem: Memory, id: number): number {
  */
 export function pipeRead(
   mem: Memory,
-  slot: number,
+  slot: TaskSlot,
   id: number,
   dst: Uint8Array,
   nonblock: boolean,
@@ -225,7 +226,7 @@ export function pipeRead(
  */
 export function pipeWrite(
   mem: Memory,
-  slot: number,
+  slot: TaskSlot,
   id: number,
   src: Uint8Array,
   nonblock: boolean,

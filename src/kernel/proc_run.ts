@@ -32,7 +32,7 @@ import { Hart, type HartEnv } from "../hw/hart.ts";
 import { statAdd } from "../hw/memory.ts";
 import { persistPhys } from "../fs/dax_sync.ts";
 import { handleMmFault, VM_FAULT_HWPOISON, VM_FAULT_OOM, VM_FAULT_SIGBUS } from "../mm/fault.ts";
-import { tstatComm, tstatInstret } from "../mm/fault_ring.ts";
+import { tstatComm, tstatInstret, tstatSched } from "../mm/fault_ring.ts";
 import { mmAlloc, mmPut } from "../mm/mm.ts";
 import { mmRoot } from "../mm/pgtable.ts";
 import { enterIdle, enterKernel, enterUser, switchMm, tlbCheck } from "../mm/tlb_flush.ts";
@@ -52,6 +52,7 @@ import {
   noKillExit,
   recoverTask,
   setCurrentTid,
+  sleepCounts,
   taskExit,
   TaskKilled,
   withNoKill,
@@ -62,6 +63,7 @@ import { clearChildTid, exitNotify, vforkRelease } from "./exit.ts";
 import { closeFilesOf, VfsFiles } from "./files.ts";
 import { readFrame } from "./fork.ts";
 import { exitRobustList } from "./futex_ops.ts";
+import { futexPiExit } from "./futex_pi.ts";
 import { futexUnqueue } from "./futex_q.ts";
 import type { KernelFs } from "./fs_mount.ts";
 import { OOM_RETRY, outOfMemory } from "./oom.ts";
@@ -152,8 +154,29 @@ class ProcessEnv implements HartEnv {
   step = 0;
   /** Instructions of this process already added to VMSTAT.instret. */
   instretPublished = 0;
+  /** Entries to the kernel and TLB flushes of this image (TSTAT.kentries, tlbFlushes). */
+  kentries = 0;
+  tlbFlushes = 0;
+  /** This Worker's sleep counts when the image started (the Worker ran others before). */
+  readonly #sleepBase = { ...sleepCounts };
   /** The image exec loaded (its init calls run first); null for a cloned child, already running. */
   constructor(readonly t: Task, readonly img: ExecResult | null) {}
+
+  /** Publish what pulled this task off its hart (tstatSched): at each instret publish and at exit. */
+  publishSched(): void {
+    tstatSched(this.t.mem, this.t.tid, this.t.pid, {
+      kentries: this.kentries,
+      lockSleeps: sleepCounts.lock - this.#sleepBase.lock,
+      waitSleeps: sleepCounts.wait - this.#sleepBase.wait,
+      tlbFlushes: this.tlbFlushes,
+    });
+  }
+
+  /** Flush the hart's TLB for a shootdown, counted. */
+  readonly #flush = (): void => {
+    this.tlbFlushes++;
+    this.hart!.flushTlb();
+  };
 
   /** When this process's first fault in a row without a frame happened (0: none). */
   #oomSince = 0;
@@ -190,7 +213,7 @@ class ProcessEnv implements HartEnv {
     while ((Atomics.load(k, t.sig.flagsWord) & TIF_SIGPENDING) !== 0) {
       if (!doSignal(t, this.hart!, sc)) return false;
     }
-    enterUser(t.mem, t.tid, () => this.hart!.flushTlb());
+    enterUser(t.mem, t.tid, this.#flush);
     return true;
   }
 
@@ -213,6 +236,7 @@ class ProcessEnv implements HartEnv {
 
   pageFault(va: VirtAddr, access: Access, _cause: number): boolean {
     const t = this.t;
+    this.kentries++;
     enterKernel(t.mem, t.tid);
     const img = this.img;
     if (
@@ -253,6 +277,7 @@ class ProcessEnv implements HartEnv {
   }
 
   ecall(hart: Hart): boolean {
+    this.kentries++;
     enterKernel(this.t.mem, this.t.tid);
     const nr = hart.x[REG_A7]!;
     // rt_sigreturn restores a0 from the frame: never take it for an interrupted call.
@@ -278,6 +303,7 @@ class ProcessEnv implements HartEnv {
    */
   trap(cause: number, tval: number): boolean {
     const t = this.t;
+    this.kentries++;
     enterKernel(t.mem, t.tid);
     const pc = this.hart!.pc >>> 0;
     if (cause === CAUSE_STORE_ACCESS && this.#cboFailed >= 0) {
@@ -315,14 +341,16 @@ class ProcessEnv implements HartEnv {
   poll(hart: Hart): boolean {
     const t = this.t;
     killCheck(t.mem.k32); // a hard kill stops the task here, in user mode
-    tlbCheck(t.mem, t.tid, () => hart.flushTlb());
+    tlbCheck(t.mem, t.tid, this.#flush);
     // Publish progress now and then, so a live run's instret is visible (xip run's progress line).
     if (hart.instret - this.instretPublished >= INSTRET_PUBLISH) {
       statAdd(t.mem, VMSTAT.instret, hart.instret - this.instretPublished);
       this.instretPublished = hart.instret;
       tstatInstret(t.mem, t.tid, t.pid, hart.instret); // the live view's per-process rate
+      this.publishSched();
     }
     if ((Atomics.load(t.mem.k32, t.sig.flagsWord) & TIF_SIGPENDING) === 0) return true;
+    this.kentries++;
     enterKernel(t.mem, t.tid);
     return this.#toUser(null);
   }
@@ -537,6 +565,7 @@ export function runProcess(
     futexUnqueue(mem, tid); // a wait it was killed in, cut off before it left the queue
     if (mm !== 0) {
       exitRobustList(mem, tid, procGet(mem, tid, "pid"), mm);
+      futexPiExit(mem, procGet(mem, tid, "pid")); // PI futexes it still owns go to their waiters
       clearChildTid(mem, tid, mm);
     }
     switchMm(mem, tid, 0);
@@ -548,6 +577,10 @@ export function runProcess(
     procSet(mem, tid, "teardown", procGet(mem, tid, "teardown") | PROC_TD_MM);
     vforkRelease(mem, tid);
     if (hart !== null) statAdd(mem, VMSTAT.instret, hart.instret - (env?.instretPublished ?? 0));
+    if (env !== null && hart !== null) {
+      tstatInstret(mem, tid, env.t.pid, hart.instret); // the last figures, for benches and the live view
+      env.publishSched();
+    }
     const signal = reason.signal;
     exitNotify(mem, tid, signal !== 0 ? 0 : reason.code, signal);
     taskExit(mem.k32, tid);

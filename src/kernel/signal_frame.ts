@@ -46,7 +46,7 @@ import {
   UCONTEXT,
 } from "../abi/signal.ts";
 import { SIGTASK } from "../abi/layout/signal.ts";
-import { asVirt, type MmId } from "../abi/types.ts";
+import { asVirt, type MmId, type TaskSlot } from "../abi/types.ts";
 import type { Hart } from "../hw/hart.ts";
 import type { Memory } from "../hw/memory.ts";
 import { copyFromUser, copyToUser } from "../mm/uaccess.ts";
@@ -62,7 +62,7 @@ export interface AltStack {
 }
 
 /** Read task `tid`'s alternate stack. Only the task itself writes it. */
-export function getAltStack(mem: Memory, tid: number): AltStack {
+export function getAltStack(mem: Memory, tid: TaskSlot): AltStack {
   const b = sigTask(mem, tid);
   return {
     sp: mem.k32[b + SIGTASK.sasSp]! >>> 0,
@@ -71,7 +71,7 @@ export function getAltStack(mem: Memory, tid: number): AltStack {
   };
 }
 
-function setAltStack(mem: Memory, tid: number, s: AltStack): void {
+function setAltStack(mem: Memory, tid: TaskSlot, s: AltStack): void {
   const b = sigTask(mem, tid);
   mem.k32[b + SIGTASK.sasSp] = s.sp | 0;
   mem.k32[b + SIGTASK.sasSize] = s.size | 0;
@@ -101,7 +101,7 @@ function sasSsFlags(s: AltStack, sp: number): number {
  */
 export function doSigaltstack(
   mem: Memory,
-  tid: number,
+  tid: TaskSlot,
   ss: AltStack | null,
   sp: number,
 ): AltStack | number {
@@ -153,7 +153,7 @@ export function writeStackT(dv: DataView, off: number, s: AltStack): void {
 export function setupRtFrame(
   mem: Memory,
   mm: MmId,
-  tid: number,
+  tid: TaskSlot,
   hart: Hart,
   sig: number,
   info: KSigInfo,

@@ -60,7 +60,7 @@ import {
   TASK_STOPPED,
   TIF_SIGPENDING,
 } from "../abi/layout/signal.ts";
-import { asVirt, type MmId } from "../abi/types.ts";
+import { asVirt, type MmId, type TaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
 import { mmapReadLock, mmapReadUnlock, TASK_SIZE } from "../mm/mm.ts";
 import { findVma, vmaStart } from "../mm/vma.ts";
@@ -108,7 +108,7 @@ const CONT_SET: SigSet = sigsetOf(SIGCONT);
  * on. Spurious wake-ups are harmless: each sleeper re-checks.
  * Entry: any (takes no lock).
  */
-export function signalWakeUp(mem: Memory, tid: number): void {
+export function signalWakeUp(mem: Memory, tid: TaskSlot): void {
   const k = mem.k32;
   const b = sigTask(mem, tid);
   Atomics.or(k, b + SIGTASK.flags, TIF_SIGPENDING);
@@ -120,7 +120,7 @@ export function signalWakeUp(mem: Memory, tid: number): void {
 }
 
 /** Wake a task sleeping in a group stop (or any signal sleep) without marking a signal. */
-function wakeStopped(mem: Memory, tid: number): void {
+function wakeStopped(mem: Memory, tid: TaskSlot): void {
   const b = sigTask(mem, tid);
   Atomics.add(mem.k32, b + SIGTASK.wake, 1);
   Atomics.notify(mem.k32, b + SIGTASK.wake);
@@ -161,7 +161,7 @@ export function startGroupExit(mem: Memory, g: number, sig: number): void {
  *
  * @returns whether the signal should be queued (false: dropped, ignored)
  */
-function prepareSignal(mem: Memory, h: number, g: number, t: number, sig: number): boolean {
+function prepareSignal(mem: Memory, h: number, g: number, t: TaskSlot, sig: number): boolean {
   const k = mem.k32;
   const gb = sigGroup(mem, g);
   const flags = k[gb + SIGGRP.flags]!;
@@ -192,7 +192,7 @@ function prepareSignal(mem: Memory, h: number, g: number, t: number, sig: number
 }
 
 /** Does task `t` take `sig` now (Linux's wants_signal)? Entry: siglock held. */
-function wantsSignal(mem: Memory, t: number, sig: number): boolean {
+function wantsSignal(mem: Memory, t: TaskSlot, sig: number): boolean {
   if (taskField(mem, t, "state") !== SIGTASK_LIVE || taskBlocks(mem, t, sig)) return false;
   return sig === SIGKILL || (taskField(mem, t, "flags") & TASK_STOPPED) === 0;
 }
@@ -208,11 +208,11 @@ function completeSignal(
   mem: Memory,
   h: number,
   g: number,
-  tid: number,
+  tid: TaskSlot | 0,
   sig: number,
-  prefer: number,
+  prefer: TaskSlot | 0,
 ): number {
-  let t = 0;
+  let t: TaskSlot | 0 = 0;
   if (tid !== 0) t = wantsSignal(mem, tid, sig) ? tid : 0;
   else if (prefer !== 0 && wantsSignal(mem, prefer, sig)) t = prefer;
   else t = groupTasks(mem, g).find((x) => wantsSignal(mem, x, sig)) ?? 0;
@@ -239,11 +239,11 @@ export function sendSignalLocked(
   mem: Memory,
   h: number,
   g: number,
-  tid: number,
+  tid: TaskSlot | 0,
   sig: number,
   info: KSigInfo | null,
   mustQueue = false,
-  prefer = 0,
+  prefer: TaskSlot | 0 = 0,
 ): number {
   const leader = tid !== 0 ? tid : prefer !== 0 ? prefer : groupTasks(mem, g)[0] ?? 0;
   if (leader === 0) return SEND_DROPPED; // every thread has exited
@@ -293,7 +293,7 @@ export function sendToGroup(
  */
 export function sendToTask(
   mem: Memory,
-  tid: number,
+  tid: TaskSlot,
   sig: number,
   info: KSigInfo | null,
   mustQueue = false,
@@ -323,7 +323,7 @@ export function siginfoKill(sig: number, code: number, pid: number): KSigInfo {
  * Entry: no siglock held. Takes and drops the task's siglock
  * (lockTaskSighand); nothing if the task is no longer live.
  */
-export function forceSigInfo(mem: Memory, tid: number, info: KSigInfo): void {
+export function forceSigInfo(mem: Memory, tid: TaskSlot, info: KSigInfo): void {
   const sig = info[0]!;
   const h = lockTaskSighand(mem, tid);
   if (h === 0) return;
@@ -366,7 +366,7 @@ export function killFromOutside(mem: Memory, pid: number, sig: number): number {
  *
  * @returns as sendToGroup; -ESRCH when the task has no live signal state
  */
-export function killTaskGroup(mem: Memory, tid: number, sig: number): number {
+export function killTaskGroup(mem: Memory, tid: TaskSlot, sig: number): number {
   const g = taskField(mem, tid, "group");
   if (g === 0 || taskField(mem, tid, "state") !== SIGTASK_LIVE) return -ESRCH;
   return sendToGroup(mem, g, sig, siginfoKill(sig, SI_USER, 0));
@@ -383,7 +383,7 @@ export function killTaskGroup(mem: Memory, tid: number, sig: number): number {
  *
  * @returns as sendSignalLocked, or -ESRCH when the task has no signal state
  */
-export function sendSigSelf(mem: Memory, tid: number, sig: number): number {
+export function sendSigSelf(mem: Memory, tid: TaskSlot, sig: number): number {
   const h = lockTaskSighand(mem, tid);
   if (h === 0) return -ESRCH;
   try {
@@ -401,14 +401,14 @@ export function sendSigSelf(mem: Memory, tid: number, sig: number): number {
  *
  * @returns false if it is not live
  */
-export function sendSigkill(mem: Memory, tid: number): boolean {
+export function sendSigkill(mem: Memory, tid: TaskSlot): boolean {
   const g = taskField(mem, tid, "group");
   return g !== 0 && taskField(mem, tid, "state") === SIGTASK_LIVE &&
     sendToGroup(mem, g, SIGKILL, null) >= 0;
 }
 
 /** Is a SIGKILL pending for task `tid`, or its group exiting (fatal_signal_pending)? No lock. */
-export function fatalSignalPending(mem: Memory, tid: number): boolean {
+export function fatalSignalPending(mem: Memory, tid: TaskSlot): boolean {
   const k = mem.k32;
   if (pendingHas(k, taskPending(mem, tid), SIGKILL)) return true;
   const g = taskField(mem, tid, "group");
@@ -581,7 +581,7 @@ export function segvCode(mem: Memory, mm: MmId, va: number): number {
  *
  * Entry: no siglock held; takes and drops the task's siglock (forceSigInfo).
  */
-export function forceSigMceerr(mem: Memory, tid: number, addr: number, lsb: number): void {
+export function forceSigMceerr(mem: Memory, tid: TaskSlot, addr: number, lsb: number): void {
   const i = faultInfo(SIGBUS, BUS_MCEERR_AR, addr);
   i[SIGINFO.addrLsb / 4] = lsb & 0xffff; // si_addr_lsb is a short
   forceSigInfo(mem, tid, i);

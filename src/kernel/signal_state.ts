@@ -28,7 +28,6 @@ import {
   SIGGRP,
   SIGGRP_WORDS,
   SIGHAND,
-  SIGHAND_LOCK_WORDS,
   SIGHAND_WORDS,
   SIGHDR,
   SIGINFO_WORDS,
@@ -51,12 +50,8 @@ import {
 } from "../abi/layout/signal.ts";
 import type { KernelLayout } from "../abi/layout/mod.ts";
 import type { Memory } from "../hw/memory.ts";
-import { LockClass, MUTEX_WORDS, mutexLock, mutexUnlock } from "../sync/mod.ts";
+import { LockClass, mutexLock, mutexUnlock } from "../sync/mod.ts";
 import { asTaskSlot, type TaskSlot } from "../abi/types.ts";
-
-if (MUTEX_WORDS > SIGHAND_LOCK_WORDS) {
-  throw new KernelPanic("signal_state", "a mutex does not fit in SIGHAND.lock");
-}
 
 // ---------------------------------------------------------------------------
 // Record addresses.
@@ -74,7 +69,7 @@ function parts(mem: Memory): SignalParts {
 /** Word index of the region header. */
 export const sigHeader = (mem: Memory): number => mem.layout.signal.base;
 /** Word index of task `tid`'s signal record. */
-export const sigTask = (mem: Memory, tid: number): number =>
+export const sigTask = (mem: Memory, tid: TaskSlot): number =>
   mem.layout.signal.base + parts(mem).tasks + tid * SIGTASK_WORDS;
 /** Word index of group record `g`. */
 export const sigGroup = (mem: Memory, g: number): number =>
@@ -91,11 +86,11 @@ export const sigAction = (mem: Memory, h: number, sig: number): number =>
   sigHand(mem, h) + SIGHAND.actions + (sig - 1) * SIGACT_WORDS;
 
 /** A task's field (plain read: callers hold the siglock or read their own). */
-export const taskField = (mem: Memory, tid: number, f: keyof typeof SIGTASK): number =>
+export const taskField = (mem: Memory, tid: TaskSlot, f: keyof typeof SIGTASK): number =>
   Atomics.load(mem.k32, sigTask(mem, tid) + SIGTASK[f]);
 export const setTaskField = (
   mem: Memory,
-  tid: number,
+  tid: TaskSlot,
   f: keyof typeof SIGTASK,
   v: number,
 ): void => {
@@ -113,7 +108,7 @@ export const setGroupField = (
 };
 
 /** Word index of a task's private pending block, and of a group's shared one. */
-export const taskPending = (mem: Memory, tid: number): number =>
+export const taskPending = (mem: Memory, tid: TaskSlot): number =>
   sigTask(mem, tid) + SIGTASK.pending;
 export const groupPending = (mem: Memory, g: number): number => sigGroup(mem, g) + SIGGRP.pending;
 
@@ -138,7 +133,7 @@ export function sigunlock(mem: Memory, h: number): void {
  * @returns the sighand index, locked; 0 (nothing locked) when the task is
  *   not live
  */
-export function lockTaskSighand(mem: Memory, tid: number): number {
+export function lockTaskSighand(mem: Memory, tid: TaskSlot): number {
   for (;;) {
     if (taskField(mem, tid, "state") !== SIGTASK_LIVE) return 0;
     const h = taskField(mem, tid, "sighand");
@@ -169,13 +164,13 @@ const wordOf = (sig: number): number => (sig <= 32 ? 0 : 1);
 const bitOf = (sig: number): number => 1 << ((sig - 1) & 31);
 
 /** The blocked mask of `tid`. */
-export const taskBlocked = (mem: Memory, tid: number): SigSet => ({
+export const taskBlocked = (mem: Memory, tid: TaskSlot): SigSet => ({
   lo: taskField(mem, tid, "blockedLo"),
   hi: taskField(mem, tid, "blockedHi"),
 });
 
 /** Is `sig` blocked by `tid` (or by its real_blocked while in rt_sigtimedwait)? */
-export function taskBlocks(mem: Memory, tid: number, sig: number, real = false): boolean {
+export function taskBlocks(mem: Memory, tid: TaskSlot, sig: number, real = false): boolean {
   const b = sigTask(mem, tid);
   const k = mem.k32;
   const w = wordOf(sig), m = bitOf(sig);
@@ -187,7 +182,7 @@ export function taskBlocks(mem: Memory, tid: number, sig: number, real = false):
  * Set `tid`'s blocked mask (never SIGKILL or SIGSTOP) and recompute its
  * TIF_SIGPENDING. Entry: siglock held.
  */
-export function setBlockedLocked(mem: Memory, tid: number, s: SigSet): void {
+export function setBlockedLocked(mem: Memory, tid: TaskSlot, s: SigSet): void {
   const b = sigTask(mem, tid);
   mem.k32[b + SIGTASK.blockedLo] = s.lo & ~KERNEL_ONLY_LO;
   mem.k32[b + SIGTASK.blockedHi] = s.hi;
@@ -211,7 +206,7 @@ export const pendingSet = (k: Int32Array, p: number): SigSet => ({
  * pending privately or for the group, a group stop wants the task, or the
  * group is exiting. Entry: siglock held.
  */
-export function recalcSigpending(mem: Memory, tid: number): void {
+export function recalcSigpending(mem: Memory, tid: TaskSlot): void {
   const k = mem.k32;
   const b = sigTask(mem, tid);
   const g = k[b + SIGTASK.group]!;
@@ -448,10 +443,11 @@ export const actionHandler = (mem: Memory, h: number, sig: number): number =>
 // task table is small, so a scan stands in for Linux's thread list.
 
 /** Live tasks of group `g`, lowest tid first. Entry: the group's siglock held. */
-export function groupTasks(mem: Memory, g: number): number[] {
-  const out: number[] = [];
+export function groupTasks(mem: Memory, g: number): TaskSlot[] {
+  const out: TaskSlot[] = [];
   const n = mem.layout.config.maxTasks;
-  for (let tid = 1; tid < n; tid++) {
+  for (let i = 1; i < n; i++) {
+    const tid = asTaskSlot(i);
     const b = sigTask(mem, tid);
     if (mem.k32[b + SIGTASK.state] === SIGTASK_LIVE && mem.k32[b + SIGTASK.group] === g) {
       out.push(tid);
@@ -513,7 +509,7 @@ function newGroup(mem: Memory, tgid: number, h: number, parent: number): number 
   return g;
 }
 
-function initTask(mem: Memory, tid: number, guestTid: number, g: number, h: number): void {
+function initTask(mem: Memory, tid: TaskSlot, guestTid: number, g: number, h: number): void {
   const b = sigTask(mem, tid);
   if (Atomics.load(mem.k32, b + SIGTASK.state) !== SIGTASK_FREE) {
     throw new KernelPanic("signal initTask", `task ${tid} already has signal state`);
@@ -533,7 +529,7 @@ function initTask(mem: Memory, tid: number, guestTid: number, g: number, h: numb
  *
  * @throws KernelPanic if the task already has signal state
  */
-export function signalSpawn(mem: Memory, tid: number, pid: number): void {
+export function signalSpawn(mem: Memory, tid: TaskSlot, pid: number): void {
   const h = newSighand(mem);
   const g = newGroup(mem, pid, h, 0);
   initTask(mem, tid, pid, g, h);
@@ -545,7 +541,7 @@ export function signalSpawn(mem: Memory, tid: number, pid: number): void {
  * siglock held; releasing an exited record first takes and drops its siglock
  * (signalRelease); spawning takes no lock.
  */
-export function signalAttach(mem: Memory, tid: number, pid: number): void {
+export function signalAttach(mem: Memory, tid: TaskSlot, pid: number): void {
   if (taskField(mem, tid, "state") === SIGTASK_LIVE) return;
   if (taskField(mem, tid, "state") === SIGTASK_EXITED) signalRelease(mem, tid);
   signalSpawn(mem, tid, pid);
@@ -574,8 +570,8 @@ export interface SignalCloneFlags {
  */
 export function signalFork(
   mem: Memory,
-  parent: number,
-  child: number,
+  parent: TaskSlot,
+  child: TaskSlot,
   childTid: number,
   flags: SignalCloneFlags,
 ): void {
@@ -627,7 +623,7 @@ export function signalFork(
  * disabled. The blocked mask and pending signals survive exec.
  * Entry: no siglock held; the caller is task `tid`, the group's only thread.
  */
-export function signalExec(mem: Memory, tid: number): void {
+export function signalExec(mem: Memory, tid: TaskSlot): void {
   const k = mem.k32;
   let h = lockTaskSighand(mem, tid);
   if (h === 0) return;
@@ -657,7 +653,7 @@ export function signalExec(mem: Memory, tid: number): void {
  * its private pending set is discarded, and when it was the group's last
  * thread the shared one too. Idempotent. Entry: no siglock held.
  */
-export function signalExit(mem: Memory, tid: number): void {
+export function signalExit(mem: Memory, tid: TaskSlot): void {
   const h = lockTaskSighand(mem, tid);
   if (h === 0) return;
   try {
@@ -683,7 +679,7 @@ export function signalExit(mem: Memory, tid: number): void {
  * exit it if it has not, then drop its references on its group and
  * sighand (the last frees them). Idempotent. Entry: no siglock held.
  */
-export function signalRelease(mem: Memory, tid: number): void {
+export function signalRelease(mem: Memory, tid: TaskSlot): void {
   signalExit(mem, tid);
   const b = sigTask(mem, tid);
   if (Atomics.load(mem.k32, b + SIGTASK.state) !== SIGTASK_EXITED) return;
@@ -700,7 +696,7 @@ export { andW, orW };
  * not yet continued), and by which signal; 0 when it is not stopped.
  * For the Machine, tests and wait4. No lock (a snapshot).
  */
-export function stoppedBy(mem: Memory, tid: number): number {
+export function stoppedBy(mem: Memory, tid: TaskSlot): number {
   const g = taskField(mem, tid, "group");
   if (g === 0) return 0;
   return (groupField(mem, g, "flags") & SIGNAL_STOP_STOPPED) !== 0

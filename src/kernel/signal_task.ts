@@ -17,10 +17,12 @@
  */
 
 import type { SigSet } from "../abi/signal.ts";
+import type { TaskSlot } from "../abi/types.ts";
 import { SIGTASK, TIF_SIGPENDING } from "../abi/layout/signal.ts";
 import type { Hart } from "../hw/hart.ts";
 import type { Memory } from "../hw/memory.ts";
 import { killCheck } from "../sync/mod.ts";
+import { noteWaitSleep } from "../sync/current.ts";
 import { fatalSignalPending } from "./signal_send.ts";
 import { signalAttach, sigTask } from "./signal_state.ts";
 
@@ -43,7 +45,7 @@ export class TaskSignals {
   /** The last synchronous signal a fault raised, and the line to print if it kills. */
   fault: { sig: number; message: string } | null = null;
 
-  constructor(readonly mem: Memory, readonly tid: number, pid: number) {
+  constructor(readonly mem: Memory, readonly tid: TaskSlot, pid: number) {
     signalAttach(mem, tid, pid);
     const b = sigTask(mem, tid);
     this.flagsWord = b + SIGTASK.flags;
@@ -96,6 +98,7 @@ export function signalSleep(
       if (ts.pending()) return "signal";
       const left = deadline - performance.now();
       if (left <= 0) return "timeout";
+      noteWaitSleep();
       if (Atomics.wait(k, index, value, Math.min(SIGNAL_SLICE_MS, left)) === "not-equal") {
         return "woken";
       }

@@ -19,9 +19,9 @@
 import { ETIMEDOUT } from "../abi/errno.ts";
 import { ERESTARTSYS } from "../abi/signal.ts";
 import { SIGTASK, TIF_SIGPENDING } from "../abi/layout/signal.ts";
-import { asTaskSlot } from "../abi/types.ts";
+import type { TaskSlot } from "../abi/types.ts";
 import type { Memory } from "../hw/memory.ts";
-import { killCheck, TASK_DEAD, taskState } from "../sync/current.ts";
+import { killCheck, noteWaitSleep, TASK_DEAD, taskState } from "../sync/current.ts";
 import { fatalSignalPending } from "./signal_send.ts";
 import { sigTask } from "./signal_state.ts";
 
@@ -32,11 +32,11 @@ export const SLEEP_SLICE_MS = 20;
  * Whether task `tid`'s sleep must end: a signal is pending (only a fatal
  * one when `killable`), or the task was killed the hard way.
  */
-export function sleepInterrupted(mem: Memory, tid: number, killable = false): boolean {
+export function sleepInterrupted(mem: Memory, tid: TaskSlot, killable = false): boolean {
   const pending = killable
     ? fatalSignalPending(mem, tid)
     : (Atomics.load(mem.k32, sigTask(mem, tid) + SIGTASK.flags) & TIF_SIGPENDING) !== 0;
-  return pending || (tid >= 2 && taskState(mem.k32, asTaskSlot(tid)) === TASK_DEAD);
+  return pending || (tid >= 2 && taskState(mem.k32, tid) === TASK_DEAD);
 }
 
 /**
@@ -52,7 +52,7 @@ export function sleepInterrupted(mem: Memory, tid: number, killable = false): bo
  */
 export function sleepOnWord(
   mem: Memory,
-  tid: number,
+  tid: TaskSlot,
   w: number,
   expect: number,
   deadline = Infinity,
@@ -68,6 +68,7 @@ export function sleepOnWord(
       if (Atomics.load(k32, w) !== expect) return 0;
       const left = deadline - performance.now();
       if (left <= 0) return -ETIMEDOUT;
+      noteWaitSleep();
       if (Atomics.wait(k32, w, expect, Math.min(SLEEP_SLICE_MS, left)) !== "timed-out") return 0;
     }
   } finally {

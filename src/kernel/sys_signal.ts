@@ -51,6 +51,7 @@ import {
 } from "../abi/signal.ts";
 import { SIGINFO_WORDS, SIGTASK } from "../abi/layout/signal.ts";
 import { SYS_kill, SYS_tgkill } from "../abi/syscall_nr.ts";
+import type { TaskSlot } from "../abi/types.ts";
 import { sigKernelOnly, validSignal } from "./signal.ts";
 import {
   type AltStack,
@@ -450,7 +451,7 @@ export function sysKill(t: Task, pid: number, sig: number): number {
 }
 
 /** Find live task `tid`, in group tgid `tgid` when tgid > 0: the task slot or 0. */
-function findThread(t: Task, tid: number, tgid: number): number {
+function findThread(t: Task, tid: number, tgid: number): TaskSlot | 0 {
   const x = findTaskByTid(t.mem, tid);
   if (x === 0) return 0;
   if (tgid > 0 && groupField(t.mem, taskField(t.mem, x, "group"), "tgid") !== tgid) return 0;
@@ -458,7 +459,13 @@ function findThread(t: Task, tid: number, tgid: number): number {
 }
 
 /** Send to thread slot `x`: 0, -ESRCH, -EAGAIN. */
-function killThread(t: Task, x: number, sig: number, info: KSigInfo | null, must = false): number {
+function killThread(
+  t: Task,
+  x: TaskSlot,
+  sig: number,
+  info: KSigInfo | null,
+  must = false,
+): number {
   if (sig === 0) return 0;
   const r = sendToTask(t.mem, x, sig, info, must);
   return r < 0 ? r : 0;

@@ -30,7 +30,7 @@ import {
   TSTAT_WORDS,
   tstatBase,
 } from "../abi/layout/fring.ts";
-import type { Pfn, VirtAddr } from "../abi/types.ts";
+import type { Pfn, TaskSlot, VirtAddr } from "../abi/types.ts";
 import { type Memory, type StatId } from "../hw/memory.ts";
 import { currentTid } from "../sync/current.ts";
 
@@ -54,7 +54,7 @@ export const FAULT_KINDS: readonly { readonly name: string; readonly stat: StatI
 const ONE = 1n;
 
 /** The calling thread's task and the pid of the process it runs (0 outside a process). */
-function currentPid(mem: Memory, tid: number): number {
+function currentPid(mem: Memory, tid: TaskSlot): number {
   if (tid < 1 || tid >= mem.layout.config.maxTasks) return 0;
   return Atomics.load(mem.k32, procBase(mem.layout, tid) + PROC.pid);
 }
@@ -67,7 +67,7 @@ function currentPid(mem: Memory, tid: number): number {
  *
  * @returns the record's word index, or -1 when `tid` is no task slot
  */
-function tstatOwn(mem: Memory, tid: number, pid: number): number {
+function tstatOwn(mem: Memory, tid: TaskSlot, pid: number): number {
   if (tid < 1 || tid >= mem.layout.config.maxTasks) return -1;
   const k = mem.k32;
   const r = tstatBase(mem.layout.fring.base, tid);
@@ -115,9 +115,48 @@ export function countFault(mem: Memory, kind: FaultKind, va: VirtAddr, pfn: Pfn)
  * for the live view's instructions per second. Entry: any lock state; the
  * task's own thread.
  */
-export function tstatInstret(mem: Memory, tid: number, pid: number, instret: number): void {
+export function tstatInstret(mem: Memory, tid: TaskSlot, pid: number, instret: number): void {
   const r = tstatOwn(mem, tid, pid);
   if (r >= 0) Atomics.store(mem.k64, (r + TSTAT.instret) / 2, BigInt(instret));
+}
+
+/** What pulled a task off its hart so far (TSTAT.kentries .. tlbFlushes), as the task counts it. */
+export interface SchedCounts {
+  kentries: number;
+  lockSleeps: number;
+  waitSleeps: number;
+  tlbFlushes: number;
+}
+
+/**
+ * Publish task `tid`'s (process `pid`'s) SchedCounts, for the thread
+ * scaling bench and the live view. Entry: any lock state; the task's own
+ * thread.
+ */
+export function tstatSched(mem: Memory, tid: TaskSlot, pid: number, c: SchedCounts): void {
+  const r = tstatOwn(mem, tid, pid);
+  if (r < 0) return;
+  Atomics.store(mem.k32, r + TSTAT.kentries, c.kentries);
+  Atomics.store(mem.k32, r + TSTAT.lockSleeps, c.lockSleeps);
+  Atomics.store(mem.k32, r + TSTAT.waitSleeps, c.waitSleeps);
+  Atomics.store(mem.k32, r + TSTAT.tlbFlushes, c.tlbFlushes);
+}
+
+/**
+ * A task's SchedCounts as last published, or null when the record no
+ * longer belongs to `pid` (the slot went to another process). Any thread.
+ */
+export function tstatSchedOf(mem: Memory, tid: number, pid: number): SchedCounts | null {
+  if (tid < 1 || tid >= mem.layout.config.maxTasks) return null;
+  const k = mem.k32;
+  const r = tstatBase(mem.layout.fring.base, tid);
+  if (Atomics.load(k, r + TSTAT.pid) !== pid) return null;
+  return {
+    kentries: Atomics.load(k, r + TSTAT.kentries),
+    lockSleeps: Atomics.load(k, r + TSTAT.lockSleeps),
+    waitSleeps: Atomics.load(k, r + TSTAT.waitSleeps),
+    tlbFlushes: Atomics.load(k, r + TSTAT.tlbFlushes),
+  };
 }
 
 const enc = new TextEncoder();
@@ -128,7 +167,7 @@ const enc = new TextEncoder();
  * sets task->comm in begin_new_exec). Entry: any lock state; the task's own
  * thread, once exec has succeeded.
  */
-export function tstatComm(mem: Memory, tid: number, pid: number, path: string): void {
+export function tstatComm(mem: Memory, tid: TaskSlot, pid: number, path: string): void {
   const r = tstatOwn(mem, tid, pid);
   if (r < 0) return;
   const bytes = new Uint8Array(TSTAT_COMM_BYTES);
@@ -143,7 +182,7 @@ export function tstatComm(mem: Memory, tid: number, pid: number, path: string): 
  * same program until it execs. Entry: any lock state; the parent's thread,
  * before the child's Worker starts (so the child's record has no writer).
  */
-export function tstatCommFork(mem: Memory, from: number, tid: number, pid: number): void {
+export function tstatCommFork(mem: Memory, from: TaskSlot, tid: TaskSlot, pid: number): void {
   if (from < 1 || from >= mem.layout.config.maxTasks) return;
   const r = tstatOwn(mem, tid, pid);
   if (r < 0) return;

@@ -34,12 +34,10 @@ import {
   downRead,
   downWrite,
   LockClass,
-  MUTEX_WORDS,
   mutexLock,
   mutexUnlock,
   noKillEnter,
   noKillExit,
-  RWSEM_WORDS,
   upRead,
   upWrite,
 } from "./_sync.ts";
@@ -53,10 +51,6 @@ export const TASK_SIZE = 0x8000_0000;
 export const MMAP_MIN_ADDR = 0x1000;
 /** Default top of the top-down mmap search; exec may move it (setMmapBase). */
 export const MMAP_BASE = 0x7000_0000;
-
-if (MM.pageTableLock - MM.mmapLock < RWSEM_WORDS || MM.vmaHead - MM.pageTableLock < MUTEX_WORDS) {
-  throw new KernelPanic("mm", "MM record leaves too few words for the locks");
-}
 
 const mw = (mem: Memory, mm: MmId, field: number): number => mmBase(mem.layout, mm) + field;
 

@@ -29,7 +29,8 @@
 import { MM, mmBase, TASK, TASK_LIVE, TASK_TLB, taskBase } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import { type Memory } from "../hw/memory.ts";
-import { asMmId, type MmId } from "../abi/types.ts";
+import { asMmId, asTaskSlot, type MmId, type TaskSlot } from "../abi/types.ts";
+import { noteWaitSleep } from "../sync/current.ts";
 
 export const TLB_MODE_IDLE = 0;
 export const TLB_MODE_KERNEL = 1;
@@ -42,7 +43,7 @@ const ACK_SPIN = 200;
 /** Each wait slice, so mode changes without a notify are seen promptly. */
 const ACK_SLICE_MS = 1;
 
-const tw = (mem: Memory, tid: number, field: number): number => taskBase(mem.layout, tid) + field;
+const tw = (mem: Memory, tid: TaskSlot, field: number): number => taskBase(mem.layout, tid) + field;
 const mmGenWord = (mem: Memory, mm: MmId): number => mmBase(mem.layout, mm) + MM.tlbGen;
 
 /**
@@ -50,7 +51,7 @@ const mmGenWord = (mem: Memory, mm: MmId): number => mmBase(mem.layout, mm) + MM
  * flushed to the mm's current generation. The caller (the hart's owner)
  * must empty its TLB as part of the switch, as a satp write does.
  */
-export function switchMm(mem: Memory, tid: number, mm: MmId | 0): void {
+export function switchMm(mem: Memory, tid: TaskSlot, mm: MmId | 0): void {
   const k32 = mem.k32;
   Atomics.store(k32, tw(mem, tid, TASK_TLB.mode), TLB_MODE_KERNEL);
   Atomics.store(k32, tw(mem, tid, TASK_TLB.mm), mm);
@@ -59,14 +60,14 @@ export function switchMm(mem: Memory, tid: number, mm: MmId | 0): void {
 }
 
 /** Task `tid` trapped into the kernel: flushers stop waiting for it. */
-export function enterKernel(mem: Memory, tid: number): void {
+export function enterKernel(mem: Memory, tid: TaskSlot): void {
   const w = tw(mem, tid, TASK_TLB.mode);
   Atomics.store(mem.k32, w, TLB_MODE_KERNEL);
   Atomics.notify(mem.k32, tw(mem, tid, TASK_TLB.gen));
 }
 
 /** Task `tid` has nothing to run (parked in a wait, or exiting). */
-export function enterIdle(mem: Memory, tid: number): void {
+export function enterIdle(mem: Memory, tid: TaskSlot): void {
   Atomics.store(mem.k32, tw(mem, tid, TASK_TLB.mode), TLB_MODE_IDLE);
   Atomics.notify(mem.k32, tw(mem, tid, TASK_TLB.gen));
 }
@@ -76,19 +77,19 @@ export function enterIdle(mem: Memory, tid: number): void {
  * `flush` (which must empty the hart's TLB) if the mm's generation moved
  * since the last flush, and acknowledges it. Entry: no lock held.
  */
-export function enterUser(mem: Memory, tid: number, flush: () => void): void {
+export function enterUser(mem: Memory, tid: TaskSlot, flush: () => void): void {
   Atomics.store(mem.k32, tw(mem, tid, TASK_TLB.mode), TLB_MODE_USER);
   tlbCheck(mem, tid, flush);
 }
 
 /** The mm generation task `tid` must reach; read it *before* flushing. */
-export function tlbCurrentGen(mem: Memory, tid: number): number {
+export function tlbCurrentGen(mem: Memory, tid: TaskSlot): number {
   const mm = asMmId(Atomics.load(mem.k32, tw(mem, tid, TASK_TLB.mm)));
   return mm === 0 ? 0 : Atomics.load(mem.k32, mmGenWord(mem, mm));
 }
 
 /** True when task `tid`'s TLB may hold translations older than its mm's generation. */
-export function tlbPoll(mem: Memory, tid: number): boolean {
+export function tlbPoll(mem: Memory, tid: TaskSlot): boolean {
   return ((tlbCurrentGen(mem, tid) - Atomics.load(mem.k32, tw(mem, tid, TASK_TLB.gen))) | 0) > 0;
 }
 
@@ -96,14 +97,14 @@ export function tlbPoll(mem: Memory, tid: number): boolean {
  * Task `tid` has flushed its TLB after reading generation `gen` with
  * tlbCurrentGen: publish it and wake a waiting flusher.
  */
-export function tlbAck(mem: Memory, tid: number, gen: number): void {
+export function tlbAck(mem: Memory, tid: TaskSlot, gen: number): void {
   const w = tw(mem, tid, TASK_TLB.gen);
   Atomics.store(mem.k32, w, gen);
   Atomics.notify(mem.k32, w);
 }
 
 /** The hart's poll, done right: read the generation, flush if behind, ack. */
-export function tlbCheck(mem: Memory, tid: number, flush: () => void): void {
+export function tlbCheck(mem: Memory, tid: TaskSlot, flush: () => void): void {
   const gen = tlbCurrentGen(mem, tid);
   if (((gen - Atomics.load(mem.k32, tw(mem, tid, TASK_TLB.gen))) | 0) <= 0) return;
   flush();
@@ -124,7 +125,7 @@ export function flushTlbMm(mem: Memory, mm: MmId): number {
   const k32 = mem.k32;
   const gen = Atomics.add(k32, mmGenWord(mem, mm), 1) + 1;
   const tasks = mem.layout.config.maxTasks;
-  for (let tid = 1; tid < tasks; tid++) waitForAck(mem, tid, mm, gen);
+  for (let i = 1; i < tasks; i++) waitForAck(mem, asTaskSlot(i), mm, gen);
   return gen;
 }
 
@@ -132,7 +133,7 @@ export function flushTlbMm(mem: Memory, mm: MmId): number {
  * Whether task `tid` might still use a translation of `mm` older than
  * `gen`: the ack word's value to sleep on, or null when it cannot.
  */
-function pendingAck(mem: Memory, tid: number, mm: MmId, gen: number): number | null {
+function pendingAck(mem: Memory, tid: TaskSlot, mm: MmId, gen: number): number | null {
   const k32 = mem.k32;
   // Read the ack word first: sleeping on this value cannot miss an ack made after it.
   const seen = Atomics.load(k32, tw(mem, tid, TASK_TLB.gen));
@@ -143,7 +144,7 @@ function pendingAck(mem: Memory, tid: number, mm: MmId, gen: number): number | n
   return waits ? seen : null;
 }
 
-function waitForAck(mem: Memory, tid: number, mm: MmId, gen: number): void {
+function waitForAck(mem: Memory, tid: TaskSlot, mm: MmId, gen: number): void {
   if (pendingAck(mem, tid, mm, gen) === null) return;
   for (let i = 0; i < ACK_SPIN; i++) if (pendingAck(mem, tid, mm, gen) === null) return;
   const w = tw(mem, tid, TASK_TLB.gen);
@@ -157,6 +158,7 @@ function waitForAck(mem: Memory, tid: number, mm: MmId, gen: number): void {
       throw new KernelPanic("flushTlbMm", `task ${tid} did not ack generation ${gen} of mm ${mm}`);
     }
     // Slices, because a switch to kernel mode may come without a notify.
+    noteWaitSleep();
     Atomics.wait(mem.k32, w, seen, ACK_SLICE_MS);
   }
 }

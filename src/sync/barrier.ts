@@ -16,7 +16,7 @@
  * @module
  */
 
-import { KILL_POLL_MS, killCheck } from "./current.ts";
+import { KILL_POLL_MS, killCheck, noteWaitSleep } from "./current.ts";
 
 import { KernelPanic } from "../abi/panic.ts";
 
@@ -78,6 +78,7 @@ export function barrierWait(k: Int32Array, w: number, timeoutMs = Infinity): boo
       if (Atomics.compareExchange(k, sw, v, v - 1) === v) return false;
       continue;
     }
+    noteWaitSleep();
     Atomics.wait(k, sw, v, Math.min(left, KILL_POLL_MS));
     killCheck(k);
   }

@@ -35,7 +35,7 @@ import {
   MODE_EXCL,
 } from "./held.ts";
 import type { LockClass } from "./lockdep.ts";
-import { currentTid, KILL_POLL_MS, killCheck, taskRecord } from "./current.ts";
+import { currentTid, KILL_POLL_MS, killCheck, noteLockSleep, taskRecord } from "./current.ts";
 
 /** Spins before sleeping; see MUTEX_SPIN. */
 export const BIT_SPIN = 200;
@@ -160,7 +160,10 @@ function bitSleep(k: Int32Array, w: number, m: number, ms: number): void {
   Atomics.add(k, HEADER.bitWaiters, 1);
   k[bw] = 1; // adjacent to the add (held.ts)
   const v = Atomics.load(k, w);
-  if ((v & m) !== 0) Atomics.wait(k, w, v, ms);
+  if ((v & m) !== 0) {
+    noteLockSleep();
+    Atomics.wait(k, w, v, ms);
+  }
   Atomics.sub(k, HEADER.bitWaiters, 1);
   k[bw] = 0;
 }

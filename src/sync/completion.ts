@@ -9,7 +9,7 @@
  * @module
  */
 
-import { KILL_POLL_MS, killCheck } from "./current.ts";
+import { KILL_POLL_MS, killCheck, noteWaitSleep } from "./current.ts";
 
 /** Words a completion occupies (zero, or initCompletion: not done). */
 export const COMPLETION_WORDS = 1;
@@ -55,6 +55,7 @@ export function waitForCompletion(k: Int32Array, w: number, timeoutMs = Infinity
     }
     const left = deadline - performance.now();
     if (left <= 0) return false;
+    noteWaitSleep();
     Atomics.wait(k, w, v, Math.min(left, KILL_POLL_MS));
     killCheck(k);
   }

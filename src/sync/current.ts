@@ -44,6 +44,23 @@ let killAction: (tid: TaskSlot) => never = (tid) => {
   throw new TaskKilled(tid);
 };
 
+/**
+ * How often this thread slept in the kernel, for the thread-scaling
+ * counters (TSTAT.lockSleeps, waitSleeps): one Worker runs one task at a
+ * time, so plain module counters, never shared, cost nothing to bump.
+ */
+export const sleepCounts = { lock: 0, wait: 0 };
+
+/** A blocking wait for a contended lock (mutex, rwsem, bit lock, seqcount writer) is about to start. */
+export function noteLockSleep(): void {
+  sleepCounts.lock++;
+}
+
+/** Any other kernel sleep (futex, pipe, wait, TLB shootdown ack, completion) is about to start. */
+export function noteWaitSleep(): void {
+  sleepCounts.wait++;
+}
+
 /** Make `tid` the calling thread's task id (0: no task). */
 export function setCurrentTid(tid: TaskSlot): void {
   current = tid;
@@ -55,11 +72,11 @@ export function currentTid(): TaskSlot {
 }
 
 /** Word index of task `tid`'s record in `k`. */
-export function taskRecord(k: Int32Array, tid: number): number {
+export function taskRecord(k: Int32Array, tid: TaskSlot): number {
   return k[HEADER.tasksBase]! + tid * TASK_WORDS;
 }
 
-function checkTid(k: Int32Array, tid: number, where: string): void {
+function checkTid(k: Int32Array, tid: TaskSlot, where: string): void {
   const max = k[HEADER.maxTasks]!;
   if (!Number.isInteger(tid) || tid < 1 || tid >= max) {
     throw new KernelPanic(where, `tid ${tid} outside 1..${max - 1}`);

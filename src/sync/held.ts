@@ -68,7 +68,7 @@ export const descSub = (d: number): number => (d >>> 4) & 0xf;
 export const descMode = (d: number): number => d & 0xf;
 
 /** Word index of the first held entry of task `tid`. */
-function heldBase(k: Int32Array, tid: number): number {
+function heldBase(k: Int32Array, tid: TaskSlot): number {
   return k[HEADER.tasksBase]! + tid * TASK_WORDS + TASK.held;
 }
 

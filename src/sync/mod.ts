@@ -25,6 +25,7 @@ export {
   noKillExit,
   setCurrentTid,
   setKillAction,
+  sleepCounts,
   taskChaosArm,
   taskExit,
   taskInit,

@@ -36,15 +36,15 @@ import {
   MODE_EXCL,
 } from "./held.ts";
 import type { LockClass } from "./lockdep.ts";
-import { currentTid, KILL_POLL_MS, killCheck } from "./current.ts";
+import { currentTid, KILL_POLL_MS, killCheck, noteLockSleep } from "./current.ts";
 
 /** Word offsets of a mutex. */
 export const MUTEX = {
   lock: 0,
   spare: 1,
 } as const;
-/** Words a mutex occupies (all zero: unlocked). */
-export const MUTEX_WORDS = 2;
+/** Words a mutex occupies (all zero: unlocked): the layouts' constant (src/abi/layout/lock_words.ts). */
+export { MUTEX_WORDS } from "../abi/layout/lock_words.ts";
 
 /** "Someone may be sleeping": the unlocker must notify. */
 export const MUTEX_WAITERS = 1 << 30;
@@ -106,6 +106,7 @@ function mutexLockSlow(k: Int32Array, lw: number, tid: TaskSlot, e: number): voi
       v |= MUTEX_WAITERS;
     }
     take = tid | MUTEX_WAITERS;
+    noteLockSleep();
     Atomics.wait(k, lw, v, KILL_POLL_MS);
     killCheck(k);
   }

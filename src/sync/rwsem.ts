@@ -46,14 +46,14 @@ import {
   MODE_READ,
 } from "./held.ts";
 import { LockClass } from "./lockdep.ts";
-import { currentTid, KILL_POLL_MS, killCheck } from "./current.ts";
+import { currentTid, KILL_POLL_MS, killCheck, noteLockSleep } from "./current.ts";
 
 /** Word offsets of an rwsem. */
 export const RWSEM = {
   count: 0,
 } as const;
-/** Words an rwsem occupies (all zero: unlocked). */
-export const RWSEM_WORDS = 4;
+/** Words an rwsem occupies (all zero: unlocked): the layouts' constant (src/abi/layout/lock_words.ts). */
+export { RWSEM_WORDS } from "../abi/layout/lock_words.ts";
 
 export const RWSEM_READERS_MASK = 0xffff;
 export const RWSEM_WRITER_SHIFT = 16;
@@ -122,6 +122,7 @@ function downReadSlow(k: Int32Array, cw: number, e: number): void {
     if ((v & RWSEM_WAITERS) === 0 && Atomics.compareExchange(k, cw, v, v | RWSEM_WAITERS) !== v) {
       continue;
     }
+    noteLockSleep();
     Atomics.wait(k, cw, v | RWSEM_WAITERS, KILL_POLL_MS);
     killCheck(k);
   }
@@ -240,6 +241,7 @@ function downWriteSlow(k: Int32Array, cw: number, tid: TaskSlot, e: number): voi
     }
     const want = v | RWSEM_WRITER_WAITING | RWSEM_WAITERS;
     if (want !== v && Atomics.compareExchange(k, cw, v, want) !== v) continue;
+    noteLockSleep();
     Atomics.wait(k, cw, want, KILL_POLL_MS);
     killCheck(k);
   }

@@ -22,6 +22,7 @@
  */
 
 import { KernelPanic } from "../abi/panic.ts";
+import { noteLockSleep } from "./current.ts";
 
 /** Words a sequence count occupies (zero: no write in progress). */
 export const SEQCOUNT_WORDS = 1;
@@ -39,7 +40,10 @@ export function readSeqBegin(k: Int32Array, w: number): number {
     if ((s & 1) === 0) return s;
     // Writers never notify (they are cheap); a descheduled writer costs
     // the reader short naps instead.
-    if (spins <= 0) Atomics.wait(k, w, s, 0.05);
+    if (spins <= 0) {
+      noteLockSleep();
+      Atomics.wait(k, w, s, 0.05);
+    }
   }
 }
 

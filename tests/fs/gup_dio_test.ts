@@ -8,7 +8,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asPfn, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asPfn, asTaskSlot, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { directIORead, directIOWrite } from "../../src/fs/direct_io.ts";
 import { daxBlockPfn } from "../../src/fs/dax_fault.ts";
 import { getUserPages, getUserPagesFast, unpinUserPages } from "../../src/mm/gup.ts";
@@ -36,7 +36,7 @@ for (
   Deno.test(`${name}() pins anonymous pages, faulting them in, and unpin restores the counts`, () => {
     const m = fileMachine();
     const mm = mmAlloc(m.mem) as MmId;
-    switchMm(m.mem, 1, mm);
+    switchMm(m.mem, asTaskSlot(1), mm);
     anon(m.mem, mm, B, 4 * P);
     assert.equal(copyToUser(m.mem, mm, B as never, new Uint8Array([1, 2, 3])), 0); // page 0 present
     const pins = gup(m.mem, mm, B, 4, true);
@@ -48,7 +48,7 @@ for (
     for (const p of pins) assert.equal(pageRefcount(m.mem, p), 1);
     assert.equal(gup(m.mem, mm, B + 1, 1, false), -EINVAL);
     assert.equal(gup(m.mem, mm, 0x6000_0000, 1, false), -EFAULT, "unmapped");
-    switchMm(m.mem, 1, 0);
+    switchMm(m.mem, asTaskSlot(1), 0);
     mmPut(m.mem, mm);
   });
 
@@ -58,7 +58,7 @@ for (
       const ip = newFile(m, "d");
       assert.equal(m.fs.daxWrite(ip, 0, pageOf(0x1234_5678)), P);
       const mm = mmAlloc(m.mem) as MmId;
-      switchMm(m.mem, 1, mm);
+      switchMm(m.mem, asTaskSlot(1), mm);
       mapAt(m, mm, ip, A, P, RW, MAP_SHARED);
       userLoad(m.mem, mm, A); // mapped: the fast path sees the PTE
       const r = gup(m.mem, mm, A, 1, false);
@@ -72,7 +72,7 @@ for (
         unpinUserPages(m.mem, r);
         assert.equal(pageRefcount(m.mem, dev), 1);
       }
-      switchMm(m.mem, 1, 0);
+      switchMm(m.mem, asTaskSlot(1), 0);
       mmPut(m.mem, mm);
     }
   });
@@ -100,7 +100,7 @@ Deno.test("directIORead/Write() move data between a file and an anonymous buffer
     const m = fileMachine({ dax });
     const ip = newFile(m, "dio");
     const mm = mmAlloc(m.mem) as MmId;
-    switchMm(m.mem, 1, mm);
+    switchMm(m.mem, asTaskSlot(1), mm);
     anon(m.mem, mm, B, 2 * P);
     const data = new Uint8Array(2 * P).map((_, i) => (i * 7 + 3) & 0xff);
     assert.equal(copyToUser(m.mem, mm, B as never, data), 0);
@@ -116,7 +116,7 @@ Deno.test("directIORead/Write() move data between a file and an anonymous buffer
     assert.deepEqual(got.subarray(0, P), new Uint8Array(P), "the hole reads as zeros");
     assert.deepEqual(got.subarray(P), data);
     assert.equal(directIORead(m.fs, mm, ip, 1, B, P), -EINVAL);
-    switchMm(m.mem, 1, 0);
+    switchMm(m.mem, asTaskSlot(1), 0);
     mmPut(m.mem, mm);
   }
 });
@@ -129,7 +129,7 @@ Deno.test("O_DIRECT into a buffer that is itself a DAX mapping: -EFAULT without 
     assert.equal(m.fs.daxWrite(src, 0, pageOf(0xfeed_beef)), P);
     assert.equal(m.fs.daxWrite(buf, 0, pageOf(0x0000_0001)), P);
     const mm = mmAlloc(m.mem) as MmId;
-    switchMm(m.mem, 1, mm);
+    switchMm(m.mem, asTaskSlot(1), mm);
     mapAt(m, mm, buf, A, P, RW, MAP_SHARED);
     const r = directIORead(m.fs, mm, src, 0, A, P);
     const w = directIOWrite(m.fs, mm, src, P, A, P);
@@ -147,7 +147,7 @@ Deno.test("O_DIRECT into a buffer that is itself a DAX mapping: -EFAULT without 
       const dev = daxBlockPfn(m.fs.ctx, m.fs.getBlock(buf, 0, false)) as Pfn;
       assert.equal(pageRefcount(m.mem, asPfn(dev)), 1, "pins dropped");
     }
-    switchMm(m.mem, 1, 0);
+    switchMm(m.mem, asTaskSlot(1), 0);
     mmPut(m.mem, mm);
   }
 });

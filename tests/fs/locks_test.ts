@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { EAGAIN, EDEADLK, ENOLCK } from "../../src/abi/errno.ts";
 import { FLOCK_EOF, FLOCKS_MAX } from "../../src/abi/layout/locks.ts";
+import { asTaskSlot } from "../../src/abi/types.ts";
 import {
   F_RDLCK,
   F_UNLCK,
@@ -75,15 +76,23 @@ Deno.test("locksSet() with a waiter detects a cycle of owners waiting for each o
   const mem = boot({ maxTasks: 4 });
   assert.equal(locksSet(mem, INO, lk(1, F_WRLCK, 0, 10)), 0);
   assert.equal(locksSet(mem, INO, lk(2, F_WRLCK, 10, 20)), 0);
-  assert.equal(locksSet(mem, INO, lk(2, F_WRLCK, 0, 10), 2), -EAGAIN, "owner 2 waits for 1");
   assert.equal(
-    locksSet(mem, INO, lk(1, F_WRLCK, 10, 20), 3),
+    locksSet(mem, INO, lk(2, F_WRLCK, 0, 10), asTaskSlot(2)),
+    -EAGAIN,
+    "owner 2 waits for 1",
+  );
+  assert.equal(
+    locksSet(mem, INO, lk(1, F_WRLCK, 10, 20), asTaskSlot(3)),
     -EDEADLK,
     "1 waiting for 2 closes it",
   );
-  locksWaitDone(mem, 2);
-  assert.equal(locksSet(mem, INO, lk(1, F_WRLCK, 10, 20), 3), -EAGAIN, "no cycle once 2 gave up");
-  locksWaitDone(mem, 3);
+  locksWaitDone(mem, asTaskSlot(2));
+  assert.equal(
+    locksSet(mem, INO, lk(1, F_WRLCK, 10, 20), asTaskSlot(3)),
+    -EAGAIN,
+    "no cycle once 2 gave up",
+  );
+  locksWaitDone(mem, asTaskSlot(3));
   locksRelease(mem, 1);
   locksRelease(mem, 2);
   assert.equal(locksInUse(mem), 0);

@@ -20,7 +20,15 @@ import {
   pteIsLeaf,
   pteToPfn,
 } from "../../src/abi/sv32.ts";
-import { asIno, asTaskSlot, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import {
+  asIno,
+  asTaskSlot,
+  asVirt,
+  type MmId,
+  PAGE_SIZE,
+  type Pfn,
+  type TaskSlot,
+} from "../../src/abi/types.ts";
 import { MemDevice } from "../../src/hw/device.ts";
 import { attachMemory, type Memory } from "../../src/hw/memory.ts";
 import { installFileMm } from "../../src/fs/file_vm_ops.ts";
@@ -128,7 +136,7 @@ class SoftHart {
     this.tlb.clear();
     this.flushes++;
   };
-  constructor(readonly mem: Memory, readonly tid: number, readonly mm: MmId) {
+  constructor(readonly mem: Memory, readonly tid: TaskSlot, readonly mm: MmId) {
     this.p32 = physWords(mem);
   }
   start(): void {
@@ -177,7 +185,7 @@ function attach(j: Base): { mem: Memory; fs: XipFs } {
 function hole(j: HoleJob) {
   const { mem } = attach(j);
   const r = rng(j.seed);
-  const h = new SoftHart(mem, j.tid, j.mm);
+  const h = new SoftHart(mem, asTaskSlot(j.tid), j.mm);
   h.start();
   startTogether(j.gate, j.parties);
   let sigbus = 0;
@@ -201,7 +209,7 @@ function hole(j: HoleJob) {
 function reader(j: ReaderJob) {
   const { mem } = attach(j);
   const r = rng(j.seed);
-  const h = new SoftHart(mem, j.tid, j.mm);
+  const h = new SoftHart(mem, asTaskSlot(j.tid), j.mm);
   h.start();
   startTogether(j.gate, j.parties);
   let reads = 0, stores = 0, sigbus = 0, untilPoll = 1;
@@ -309,7 +317,7 @@ function truncator(j: TruncatorJob) {
 function pinner(j: PinnerJob) {
   const { mem } = attach(j);
   const r = rng(j.seed);
-  switchMm(mem, j.tid, j.mm); // gup-fast works on the mm its task runs, in kernel mode
+  switchMm(mem, asTaskSlot(j.tid), j.mm); // gup-fast works on the mm its task runs, in kernel mode
   startTogether(j.gate, j.parties);
   const u32 = physWords(mem);
   let pins = 0, efault = 0;
@@ -332,13 +340,13 @@ function pinner(j: PinnerJob) {
     }
     unpinUserPages(mem, got);
   }
-  switchMm(mem, j.tid, 0);
+  switchMm(mem, asTaskSlot(j.tid), 0);
   return { pins, efault, bad };
 }
 
 function munmapper(j: MunmapperJob) {
   const { mem } = attach(j);
-  switchMm(mem, j.tid, j.mm);
+  switchMm(mem, asTaskSlot(j.tid), j.mm);
   startTogether(j.gate, j.parties);
   const buf = new Uint8Array(j.pages * P);
   const dv = new DataView(buf.buffer);
@@ -361,7 +369,7 @@ function munmapper(j: MunmapperJob) {
     for (const f of got) putPage(mem, f as Pfn);
   }
   Atomics.store(mem.k32, j.stopWord, 1);
-  switchMm(mem, j.tid, 0);
+  switchMm(mem, asTaskSlot(j.tid), 0);
   return { rounds: i };
 }
 

@@ -162,7 +162,7 @@ export function makeBench(
       return b;
     },
     revive() {
-      signalRelease(mem, 2); // a fresh Task attaches fresh signal state
+      signalRelease(mem, asTaskSlot(2)); // a fresh Task attaches fresh signal state
       this.t.files.closeAll();
       this.t = mk();
     },

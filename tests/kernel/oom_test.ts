@@ -29,7 +29,7 @@ function withProcs(rss: number[]): Memory {
   return mem;
 }
 
-const killed = (mem: Memory, slot: number) => fatalSignalPending(mem, slot);
+const killed = (mem: Memory, slot: number) => fatalSignalPending(mem, asTaskSlot(slot));
 
 Deno.test("outOfMemory() SIGKILLs the process holding the most RAM and tells the faulter to retry", () => {
   const mem = withProcs([10, 50, 30]);
@@ -62,10 +62,10 @@ Deno.test("outOfMemory() picks no second victim while the first is still dying",
 
 Deno.test("outOfMemory() ignores a pending signal other than SIGKILL", () => {
   const mem = withProcs([10, 50]);
-  const h = lockTaskSighand(mem, 3);
-  setBlockedLocked(mem, 3, { lo: 1 << (SIGTERM - 1), hi: 0 });
+  const h = lockTaskSighand(mem, asTaskSlot(3));
+  setBlockedLocked(mem, asTaskSlot(3), { lo: 1 << (SIGTERM - 1), hi: 0 });
   sigunlock(mem, h);
-  assert.ok(killTaskGroup(mem, 3, SIGTERM) >= 0);
+  assert.ok(killTaskGroup(mem, asTaskSlot(3), SIGTERM) >= 0);
   assert.ok(!killed(mem, 3), "a blocked SIGTERM is only pending");
   assert.equal(outOfMemory(mem, asTaskSlot(2)), OOM_RETRY);
   assert.ok(killed(mem, 3));

@@ -30,7 +30,7 @@ import { runJobWorkers } from "../fs/_job_workers.ts";
 import type { PipeJob, PipeReport } from "./pipe_worker.ts";
 import { asTaskSlot } from "../../src/abi/types.ts";
 
-const ME = 1; // the test's own task slot (the main thread)
+const ME = asTaskSlot(1); // the test's own task slot (the main thread)
 
 function fresh(): { mem: Memory; id: number } {
   const mem = boot({ ramFrames: 256, deviceFrames: 0, maxTasks: 6 });
@@ -91,7 +91,7 @@ Deno.test("read returns 0 (EOF) once the last writer closed and the ring is drai
 /** A process in slot 2 with signal state, as the Machine spawns one. */
 function withProcess(): Memory {
   const mem = boot({ ramFrames: 256, deviceFrames: 0, maxTasks: 6 });
-  signalSpawn(mem, 2, procAlloc(mem, asTaskSlot(2), 0));
+  signalSpawn(mem, asTaskSlot(2), procAlloc(mem, asTaskSlot(2), 0));
   return mem;
 }
 
@@ -101,8 +101,8 @@ Deno.test("write with no reader left is EPIPE and raises SIGPIPE on the writer",
   pipeGet(mem, id, "read");
   pipeGet(mem, id, "write");
   pipePut(mem, id, "read");
-  assert.equal(pipeWrite(mem, 2, id, bytes(10), false), -EPIPE);
-  const g = taskField(mem, 2, "group");
+  assert.equal(pipeWrite(mem, asTaskSlot(2), id, bytes(10), false), -EPIPE);
+  const g = taskField(mem, asTaskSlot(2), "group");
   assert.ok(pendingHas(mem.k32, groupPending(mem, g), SIGPIPE), "SIGPIPE is pending");
 });
 
@@ -112,10 +112,10 @@ Deno.test("a write of 0 bytes is 0 without a reader too, and raises no SIGPIPE (
   pipeGet(mem, id, "read");
   pipeGet(mem, id, "write");
   pipePut(mem, id, "read");
-  assert.equal(pipeWrite(mem, 2, id, bytes(0), false), 0);
-  const g = taskField(mem, 2, "group");
+  assert.equal(pipeWrite(mem, asTaskSlot(2), id, bytes(0), false), 0);
+  const g = taskField(mem, asTaskSlot(2), "group");
   assert.ok(!pendingHas(mem.k32, groupPending(mem, g), SIGPIPE), "no SIGPIPE");
-  assert.equal(pipeWrite(mem, 2, id, bytes(1), false), -EPIPE);
+  assert.equal(pipeWrite(mem, asTaskSlot(2), id, bytes(1), false), -EPIPE);
   assert.ok(pendingHas(mem.k32, groupPending(mem, g), SIGPIPE), "SIGPIPE once a byte is written");
 });
 
@@ -124,13 +124,17 @@ Deno.test("a blocked read or write is interrupted by a signal (ERESTARTSYS) and 
   const id = pipeAlloc(mem);
   pipeGet(mem, id, "read");
   pipeGet(mem, id, "write");
-  assert.ok(killTaskGroup(mem, 2, SIGTERM) >= 0);
-  assert.equal(pipeRead(mem, 2, id, new Uint8Array(4), false), -ERESTARTSYS);
-  assert.equal(pipeWrite(mem, 2, id, bytes(PIPE_CAPACITY), false), PIPE_CAPACITY);
-  assert.equal(pipeWrite(mem, 2, id, bytes(1), false), -ERESTARTSYS, "a full pipe blocks too");
+  assert.ok(killTaskGroup(mem, asTaskSlot(2), SIGTERM) >= 0);
+  assert.equal(pipeRead(mem, asTaskSlot(2), id, new Uint8Array(4), false), -ERESTARTSYS);
+  assert.equal(pipeWrite(mem, asTaskSlot(2), id, bytes(PIPE_CAPACITY), false), PIPE_CAPACITY);
+  assert.equal(
+    pipeWrite(mem, asTaskSlot(2), id, bytes(1), false),
+    -ERESTARTSYS,
+    "a full pipe blocks too",
+  );
   pipePut(mem, id, "read");
   pipePut(mem, id, "write");
-  assert.equal(pipeRead(mem, 2, id, new Uint8Array(4), false), -ENXIO);
+  assert.equal(pipeRead(mem, asTaskSlot(2), id, new Uint8Array(4), false), -ENXIO);
   assert.equal(pipeGet(mem, id, "read"), -ENXIO);
 });
 

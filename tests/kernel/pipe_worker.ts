@@ -64,7 +64,7 @@ self.onmessage = (ev: MessageEvent<PipeJob>) => {
         // A record goes in one write when it is atomic; otherwise in random chunks.
         for (let off = 0; off < j.recordSize;) {
           const n = j.fill !== 0 ? j.recordSize : Math.max(1, Math.floor(rand() * j.chunkMax));
-          const w = pipeWrite(mem, j.tid, j.id, buf.subarray(off, off + n), false);
+          const w = pipeWrite(mem, tid, j.id, buf.subarray(off, off + n), false);
           if (w <= 0) throw new Error(`write returned ${w} at ${report.bytes} of ${total}`);
           off += w;
           report.bytes += w;
@@ -75,7 +75,7 @@ self.onmessage = (ev: MessageEvent<PipeJob>) => {
       let record = new Uint8Array(j.recordSize), inRecord = 0;
       for (;;) {
         const dst = new Uint8Array(Math.max(1, Math.floor(rand() * j.chunkMax)));
-        const n = pipeRead(mem, j.tid, j.id, dst, false);
+        const n = pipeRead(mem, tid, j.id, dst, false);
         if (n < 0) throw new Error(`read returned ${n}`);
         if (n === 0) break;
         for (let k = 0; k < n; k++) {

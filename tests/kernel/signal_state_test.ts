@@ -82,8 +82,8 @@ const rtInfo = (sig: number, value: number) => {
 
 Deno.test("pendingAdd() keeps one standard signal with its first siginfo, and queues RT signals in order", () => {
   const mem = machine();
-  signalSpawn(mem, 2, 100);
-  const p = taskPending(mem, 2);
+  signalSpawn(mem, asTaskSlot(2), 100);
+  const p = taskPending(mem, asTaskSlot(2));
   assert.equal(pendingAdd(mem, p, SIGUSR1, siginfoKill(SIGUSR1, SI_USER, 7), false), 1);
   assert.equal(pendingAdd(mem, p, SIGUSR1, siginfoKill(SIGUSR1, SI_USER, 8), false), 0);
   for (const [sig, v] of [[40, 1], [35, 2], [40, 3], [35, 4]]) {
@@ -102,8 +102,8 @@ Deno.test("pendingAdd() keeps one standard signal with its first siginfo, and qu
 
 Deno.test("the RT queue is bounded: sigqueue gets -EAGAIN, kill still marks the signal without info", () => {
   const mem = machine();
-  signalSpawn(mem, 2, 100);
-  const p = taskPending(mem, 2);
+  signalSpawn(mem, asTaskSlot(2), 100);
+  const p = taskPending(mem, asTaskSlot(2));
   const max = sigqueueMax(mem.layout.config);
   for (let i = 0; i < max; i++) assert.equal(pendingAdd(mem, p, 33, rtInfo(33, i), true), 1);
   assert.equal(pendingAdd(mem, p, 50, rtInfo(50, 1), true), -EAGAIN);
@@ -113,16 +113,16 @@ Deno.test("the RT queue is bounded: sigqueue gets -EAGAIN, kill still marks the 
   assert.deepEqual([lost[0], lost[2], lost[SIGINFO.pid / 4]], [50, SI_USER, 0]);
   assert.ok(pendingFlush(mem, p, { lo: 0, hi: 1 << (33 - 33) }));
   assert.equal(sigqueueUsed(mem), 0);
-  signalRelease(mem, 2);
+  signalRelease(mem, asTaskSlot(2));
 });
 
 Deno.test("sendToGroup(): ignored signals are dropped unless blocked, SIGCONT and stops cancel each other", () => {
   const mem = machine();
-  signalSpawn(mem, 2, 100);
-  const g = taskField(mem, 2, "group");
-  const h = taskField(mem, 2, "sighand");
+  signalSpawn(mem, asTaskSlot(2), 100);
+  const g = taskField(mem, asTaskSlot(2), "group");
+  const h = taskField(mem, asTaskSlot(2), "sighand");
   const locked = (fn: () => void) => {
-    const l = lockTaskSighand(mem, 2);
+    const l = lockTaskSighand(mem, asTaskSlot(2));
     try {
       fn();
     } finally {
@@ -133,7 +133,7 @@ Deno.test("sendToGroup(): ignored signals are dropped unless blocked, SIGCONT an
   assert.equal(sendToGroup(mem, g, SIGCHLD, null), SEND_DROPPED, "ignored by default");
   // Blocked, an ignored signal is queued: its disposition may change before it is unblocked.
   locked(() =>
-    setBlockedLocked(mem, 2, { lo: (1 << (SIGCHLD - 1)) | (1 << (SIGTSTP - 1)), hi: 0 })
+    setBlockedLocked(mem, asTaskSlot(2), { lo: (1 << (SIGCHLD - 1)) | (1 << (SIGTSTP - 1)), hi: 0 })
   );
   assert.equal(sendToGroup(mem, g, SIGCHLD, null), SEND_QUEUED);
   assert.ok(shared(SIGCHLD));
@@ -141,35 +141,35 @@ Deno.test("sendToGroup(): ignored signals are dropped unless blocked, SIGCONT an
   assert.ok(shared(SIGTSTP));
   assert.equal(sendToGroup(mem, g, SIGCONT, null), SEND_DROPPED, "SIGCONT's own action: ignore");
   assert.ok(!shared(SIGTSTP), "SIGCONT discards a pending stop signal");
-  locked(() => setBlockedLocked(mem, 2, { lo: 1 << (SIGCONT - 1), hi: 0 }));
+  locked(() => setBlockedLocked(mem, asTaskSlot(2), { lo: 1 << (SIGCONT - 1), hi: 0 }));
   assert.equal(sendToGroup(mem, g, SIGCONT, null), SEND_QUEUED);
   assert.equal(sendToGroup(mem, g, SIGSTOP, null), SEND_QUEUED);
   assert.ok(!shared(SIGCONT), "a stop signal discards a pending SIGCONT");
-  locked(() => setBlockedLocked(mem, 2, { lo: 0, hi: 0 }));
+  locked(() => setBlockedLocked(mem, asTaskSlot(2), { lo: 0, hi: 0 }));
   // SIG_IGN: dropped. SIG_DFL for SIGTERM: fatal, the group exits, every thread gets SIGKILL.
   locked(() => setAction(mem, h, SIGTERM, { handler: 1, flags: 0, mask: { lo: 0, hi: 0 } }));
   assert.equal(sendToGroup(mem, g, SIGTERM, null), SEND_DROPPED);
   locked(() => setAction(mem, h, SIGTERM, { handler: 0, flags: 0, mask: { lo: 0, hi: 0 } }));
   assert.equal(getAction(mem, h, SIGTERM).handler, 0);
   assert.equal(sendToGroup(mem, g, SIGTERM, null), SEND_FATAL);
-  assert.ok(fatalSignalPending(mem, 2));
+  assert.ok(fatalSignalPending(mem, asTaskSlot(2)));
   assert.ok((groupField(mem, g, "flags") & SIGNAL_GROUP_EXIT) !== 0);
   assert.equal(groupField(mem, g, "exitCode"), SIGTERM);
   assert.equal(sendToGroup(mem, g, SIGUSR1, null), SEND_DROPPED, "a dying group takes nothing");
-  signalRelease(mem, 2);
+  signalRelease(mem, asTaskSlot(2));
 });
 
 Deno.test("sendToTask(): SIGKILL and SIGSTOP cannot be blocked; an unknown task is -ESRCH", () => {
   const mem = machine();
-  signalSpawn(mem, 3, 5);
-  const lk = lockTaskSighand(mem, 3);
-  setBlockedLocked(mem, 3, { lo: -1, hi: -1 });
+  signalSpawn(mem, asTaskSlot(3), 5);
+  const lk = lockTaskSighand(mem, asTaskSlot(3));
+  setBlockedLocked(mem, asTaskSlot(3), { lo: -1, hi: -1 });
   sigunlock(mem, lk);
-  const b = taskField(mem, 3, "blockedLo");
+  const b = taskField(mem, asTaskSlot(3), "blockedLo");
   assert.equal(b & ((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1))), 0);
-  assert.equal(sendToTask(mem, 3, SIGKILL, null), SEND_FATAL);
-  assert.ok(sendToTask(mem, 4, SIGUSR1, null) < 0);
-  signalRelease(mem, 3);
+  assert.equal(sendToTask(mem, asTaskSlot(3), SIGKILL, null), SEND_FATAL);
+  assert.ok(sendToTask(mem, asTaskSlot(4), SIGUSR1, null) < 0);
+  signalRelease(mem, asTaskSlot(3));
 });
 
 Deno.test("setupRtFrame() writes Linux's riscv rt_sigframe; restoreRtFrame() reads it back", () => {
@@ -260,66 +260,82 @@ Deno.test("doSigaltstack(): SA_ONSTACK frames go on the alternate stack, which c
 
 Deno.test("sendSigSelf() raises SIGPIPE for the caller's process with SI_USER and its own pid", () => {
   const mem = machine();
-  signalSpawn(mem, 2, 77);
-  assert.equal(sendSigSelf(mem, 2, SIGPIPE), SEND_FATAL, "SIGPIPE's default terminates");
-  const g = taskField(mem, 2, "group");
+  signalSpawn(mem, asTaskSlot(2), 77);
+  assert.equal(
+    sendSigSelf(mem, asTaskSlot(2), SIGPIPE),
+    SEND_FATAL,
+    "SIGPIPE's default terminates",
+  );
+  const g = taskField(mem, asTaskSlot(2), "group");
   assert.equal(groupField(mem, g, "exitCode"), SIGPIPE);
-  signalRelease(mem, 2);
-  signalSpawn(mem, 2, 78);
-  const h = lockTaskSighand(mem, 2);
+  signalRelease(mem, asTaskSlot(2));
+  signalSpawn(mem, asTaskSlot(2), 78);
+  const h = lockTaskSighand(mem, asTaskSlot(2));
   setAction(mem, h, SIGPIPE, { handler: 0x4000, flags: 0, mask: { lo: 0, hi: 0 } });
   sigunlock(mem, h);
-  assert.equal(sendSigSelf(mem, 2, SIGPIPE), SEND_QUEUED);
-  const p = groupPending(mem, taskField(mem, 2, "group"));
+  assert.equal(sendSigSelf(mem, asTaskSlot(2), SIGPIPE), SEND_QUEUED);
+  const p = groupPending(mem, taskField(mem, asTaskSlot(2), "group"));
   const info = pendingTake(mem, p, SIGPIPE);
   assert.deepEqual([info[0], info[2], info[SIGINFO.pid / 4]], [SIGPIPE, SI_USER, 78]);
-  assert.ok((taskField(mem, 2, "flags") & 1) !== 0, "TIF_SIGPENDING set for the caller");
-  signalRelease(mem, 2);
+  assert.ok(
+    (taskField(mem, asTaskSlot(2), "flags") & 1) !== 0,
+    "TIF_SIGPENDING set for the caller",
+  );
+  signalRelease(mem, asTaskSlot(2));
 });
 
 Deno.test("signalFork() copies or shares dispositions, inherits the mask, never the pending signals", () => {
   const mem = machine();
-  signalSpawn(mem, 2, 10);
-  let h = lockTaskSighand(mem, 2);
+  signalSpawn(mem, asTaskSlot(2), 10);
+  let h = lockTaskSighand(mem, asTaskSlot(2));
   setAction(mem, h, SIGUSR1, { handler: 0x4000, flags: 0, mask: { lo: 0, hi: 0 } });
-  setBlockedLocked(mem, 2, { lo: 1 << (SIGTERM - 1), hi: 0 });
+  setBlockedLocked(mem, asTaskSlot(2), { lo: 1 << (SIGTERM - 1), hi: 0 });
   sigunlock(mem, h);
-  assert.equal(sendToTask(mem, 2, SIGTERM, null), SEND_QUEUED, "blocked: pending");
+  assert.equal(sendToTask(mem, asTaskSlot(2), SIGTERM, null), SEND_QUEUED, "blocked: pending");
   // fork(): a copy of the dispositions, a new group whose parent is the caller's.
-  signalFork(mem, 2, 3, 11, { sighand: false, thread: false, vmNoVfork: false });
-  const ph = taskField(mem, 2, "sighand"), ch = taskField(mem, 3, "sighand");
+  signalFork(mem, asTaskSlot(2), asTaskSlot(3), 11, {
+    sighand: false,
+    thread: false,
+    vmNoVfork: false,
+  });
+  const ph = taskField(mem, asTaskSlot(2), "sighand"),
+    ch = taskField(mem, asTaskSlot(3), "sighand");
   assert.notEqual(ch, ph);
   assert.equal(getAction(mem, ch, SIGUSR1).handler, 0x4000);
-  assert.equal(taskField(mem, 3, "blockedLo"), 1 << (SIGTERM - 1));
-  assert.deepEqual(pendingSet(mem.k32, taskPending(mem, 3)), { lo: 0, hi: 0 });
-  const cg = taskField(mem, 3, "group");
-  assert.equal(groupField(mem, cg, "parent"), taskField(mem, 2, "group"));
+  assert.equal(taskField(mem, asTaskSlot(3), "blockedLo"), 1 << (SIGTERM - 1));
+  assert.deepEqual(pendingSet(mem.k32, taskPending(mem, asTaskSlot(3))), { lo: 0, hi: 0 });
+  const cg = taskField(mem, asTaskSlot(3), "group");
+  assert.equal(groupField(mem, cg, "parent"), taskField(mem, asTaskSlot(2), "group"));
   assert.equal(groupField(mem, cg, "tgid"), 11);
   // A thread shares both; exec in the child resets its handlers.
-  signalFork(mem, 3, 4, 12, { sighand: true, thread: true, vmNoVfork: true });
-  assert.equal(taskField(mem, 4, "sighand"), ch);
-  assert.equal(taskField(mem, 4, "group"), cg);
+  signalFork(mem, asTaskSlot(3), asTaskSlot(4), 12, {
+    sighand: true,
+    thread: true,
+    vmNoVfork: true,
+  });
+  assert.equal(taskField(mem, asTaskSlot(4), "sighand"), ch);
+  assert.equal(taskField(mem, asTaskSlot(4), "group"), cg);
   assert.equal(groupField(mem, cg, "live"), 2);
-  signalRelease(mem, 4);
-  signalExec(mem, 3);
-  assert.equal(getAction(mem, taskField(mem, 3, "sighand"), SIGUSR1).handler, 0);
+  signalRelease(mem, asTaskSlot(4));
+  signalExec(mem, asTaskSlot(3));
+  assert.equal(getAction(mem, taskField(mem, asTaskSlot(3), "sighand"), SIGUSR1).handler, 0);
   assert.equal(getAction(mem, ph, SIGUSR1).handler, 0x4000, "the parent keeps its handler");
   // The child exits: the parent gets SIGCHLD (CLD_EXITED, status) and its wait word moves.
-  h = lockTaskSighand(mem, 2);
+  h = lockTaskSighand(mem, asTaskSlot(2));
   setAction(mem, h, SIGCHLD, { handler: 0x4100, flags: 0, mask: { lo: 0, hi: 0 } });
   sigunlock(mem, h);
-  const pg = taskField(mem, 2, "group");
+  const pg = taskField(mem, asTaskSlot(2), "group");
   const ev = groupField(mem, pg, "childEvents");
   assert.equal(notifyParentExit(mem, cg, 7, 0, false), false, "no autoreap");
   assert.equal(groupField(mem, pg, "childEvents"), ev + 1);
   const info = pendingTake(mem, groupPending(mem, pg), SIGCHLD);
   assert.deepEqual([info[2], info[SIGINFO.pid / 4], info[SIGINFO.status / 4]], [CLD_EXITED, 11, 7]);
-  h = lockTaskSighand(mem, 2);
+  h = lockTaskSighand(mem, asTaskSlot(2));
   setAction(mem, h, SIGCHLD, { handler: 1, flags: 0, mask: { lo: 0, hi: 0 } });
   sigunlock(mem, h);
   assert.equal(notifyParentExit(mem, cg, 0, SIGTERM, false), true, "SIG_IGN: autoreap");
   assert.ok(!pendingHas(mem.k32, groupPending(mem, pg), SIGCHLD));
-  signalRelease(mem, 3);
-  signalRelease(mem, 2);
+  signalRelease(mem, asTaskSlot(3));
+  signalRelease(mem, asTaskSlot(2));
   assert.equal(sigqueueUsed(mem), 0);
 });

@@ -86,8 +86,8 @@ function hart(j: HartJob) {
     cached = -1;
     flushes++;
   };
-  switchMm(mem, j.tid, j.mm);
-  enterUser(mem, j.tid, flush);
+  switchMm(mem, asTaskSlot(j.tid), j.mm);
+  enterUser(mem, asTaskSlot(j.tid), flush);
   let untilPoll = 1 + Math.floor(r() * j.pollMax);
   while (Atomics.load(mem.k32, j.stopWord) === 0) {
     if (cached < 0) {
@@ -108,12 +108,12 @@ function hart(j: HartJob) {
       untilPoll = 1 + Math.floor(r() * j.pollMax);
       if (r() < 0.02) {
         // A trap: into the kernel and back, flushing on the way out if asked.
-        enterKernel(mem, j.tid);
-        enterUser(mem, j.tid, flush);
-      } else tlbCheck(mem, j.tid, flush);
+        enterKernel(mem, asTaskSlot(j.tid));
+        enterUser(mem, asTaskSlot(j.tid), flush);
+      } else tlbCheck(mem, asTaskSlot(j.tid), flush);
     }
   }
-  enterIdle(mem, j.tid);
+  enterIdle(mem, asTaskSlot(j.tid));
   return { reads, flushes, bad };
 }
 
@@ -126,12 +126,12 @@ function faulter(j: FaulterJob) {
   // The translations in use: page -> [pa of the byte, writable].
   const cache = new Map<number, [number, boolean]>();
   const flush = () => cache.clear();
-  switchMm(mem, j.tid, j.mm);
-  enterUser(mem, j.tid, flush);
+  switchMm(mem, asTaskSlot(j.tid), j.mm);
+  enterUser(mem, asTaskSlot(j.tid), flush);
   Atomics.sub(mem.k32, j.startWord, 1);
   while (Atomics.load(mem.k32, j.startWord) > 0) { /* start together */ }
   for (let i = 0; i < j.iterations; i++) {
-    tlbCheck(mem, j.tid, flush);
+    tlbCheck(mem, asTaskSlot(j.tid), flush);
     const page = Math.floor(r() * j.pages);
     const write = r() < 0.6;
     const va = j.base + page * PAGE_SIZE + j.tid;
@@ -159,14 +159,14 @@ function faulter(j: FaulterJob) {
         break;
       }
       cache.delete(page);
-      enterKernel(mem, j.tid);
+      enterKernel(mem, asTaskSlot(j.tid));
       const res = handleMmFault(mem, j.mm, asVirt(va), access);
-      enterUser(mem, j.tid, flush);
+      enterUser(mem, asTaskSlot(j.tid), flush);
       if (res !== 0) throw new Error(`faulter ${j.tid}: fault ${res} at page ${page}`);
       faults++;
     }
   }
-  enterIdle(mem, j.tid);
+  enterIdle(mem, asTaskSlot(j.tid));
   return { last, faults };
 }
 
@@ -177,15 +177,15 @@ function busy(j: BusyJob) {
   const flush = () => {
     flushes++;
   };
-  switchMm(mem, j.tid, j.mm);
-  enterUser(mem, j.tid, flush);
+  switchMm(mem, asTaskSlot(j.tid), j.mm);
+  enterUser(mem, asTaskSlot(j.tid), flush);
   let spins = 0;
   while (Atomics.load(mem.k32, j.stopWord) === 0) {
     // Simulated guest work between polls (a backward branch every ~64 instructions).
     for (let i = 0; i < 64; i++) spins++;
-    tlbCheck(mem, j.tid, flush);
+    tlbCheck(mem, asTaskSlot(j.tid), flush);
   }
-  enterIdle(mem, j.tid);
+  enterIdle(mem, asTaskSlot(j.tid));
   return { flushes, spins };
 }
 

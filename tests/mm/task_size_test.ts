@@ -6,7 +6,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../../src/abi/mman.ts";
-import { asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
+import { asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
 import { freeFrameCount } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmapReadLock, mmapReadUnlock, mmPut, TASK_SIZE } from "../../src/mm/mm.ts";
 import { doBrk, doMmap, doMprotect, doMunmap, setBrkStart } from "../../src/mm/mmap.ts";
@@ -32,7 +32,7 @@ Deno.test("doMmap() maps the last user page: the VMA ends exactly at TASK_SIZE a
   const mem = boot();
   const free0 = freeFrameCount(mem);
   const mm = mmAlloc(mem) as MmId;
-  switchMm(mem, 1, mm);
+  switchMm(mem, asTaskSlot(1), mm);
   assert.equal(doMmap(mem, mm, TOP, P, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), TOP);
   assert.deepEqual(vmaAt(mem, mm, TOP), [TOP, TASK_SIZE]);
   assert.deepEqual(vmaAt(mem, mm, TASK_SIZE - 1), [TOP, TASK_SIZE]);
@@ -46,7 +46,7 @@ Deno.test("doMmap() maps the last user page: the VMA ends exactly at TASK_SIZE a
   assert.equal(doMmap(mem, mm, TOP, 2 * P, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), -12);
   assert.equal(doMunmap(mem, mm, TOP - P, 2 * P), 0);
   assert.equal(vmaAt(mem, mm, TOP), null);
-  switchMm(mem, 1, 0);
+  switchMm(mem, asTaskSlot(1), 0);
   mmPut(mem, mm);
   assert.equal(freeFrameCount(mem), free0);
 });
@@ -55,7 +55,7 @@ Deno.test("doBrk() can move the break to TASK_SIZE and back; brk(0) reads it uns
   const mem = boot();
   const free0 = freeFrameCount(mem);
   const mm = mmAlloc(mem) as MmId;
-  switchMm(mem, 1, mm);
+  switchMm(mem, asTaskSlot(1), mm);
   setBrkStart(mem, mm, TOP - P);
   assert.equal(doBrk(mem, mm, TASK_SIZE), TASK_SIZE);
   assert.equal(doBrk(mem, mm, 0), TASK_SIZE, "the current break, not a negative number");
@@ -64,7 +64,7 @@ Deno.test("doBrk() can move the break to TASK_SIZE and back; brk(0) reads it uns
   assert.equal(doBrk(mem, mm, TASK_SIZE + P), TASK_SIZE, "past TASK_SIZE is refused");
   assert.equal(doBrk(mem, mm, TOP), TOP, "shrinks");
   assert.deepEqual(vmaAt(mem, mm, TOP - P), [TOP - P, TOP]);
-  switchMm(mem, 1, 0);
+  switchMm(mem, asTaskSlot(1), 0);
   mmPut(mem, mm);
   assert.equal(freeFrameCount(mem), free0);
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { assertInvariants } from "../_invariants.ts";
 import { MM, mmBase, TASK_TLB, taskBase } from "../../src/abi/layout/mod.ts";
 import { pfnToPte, PTE_A, PTE_R, PTE_SPECIAL, PTE_U, PTE_V, pteToPfn } from "../../src/abi/sv32.ts";
-import { asPte, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
+import { asPte, asTaskSlot, asVirt, type MmId, PAGE_SIZE, type Pfn } from "../../src/abi/types.ts";
 import { type Memory } from "../../src/hw/memory.ts";
 import { allocFrame, freeFrame } from "../../src/mm/frame_alloc.ts";
 import { mmAlloc, mmPut, ptlLock, ptlUnlock } from "../../src/mm/mm.ts";
@@ -26,37 +26,37 @@ Deno.test("enterUser() flushes only when the mm's generation moved", () => {
   const mem = boot();
   const mm = mmAlloc(mem) as MmId;
   let flushes = 0;
-  switchMm(mem, 1, mm);
-  enterUser(mem, 1, () => flushes++);
+  switchMm(mem, asTaskSlot(1), mm);
+  enterUser(mem, asTaskSlot(1), () => flushes++);
   assert.equal(flushes, 0);
-  enterKernel(mem, 1);
+  enterKernel(mem, asTaskSlot(1));
   // A task in kernel mode is not waited for...
   const gen = flushTlbMm(mem, mm);
-  assert.equal(tlbPoll(mem, 1), true);
+  assert.equal(tlbPoll(mem, asTaskSlot(1)), true);
   // ...and flushes on its way back to user mode.
-  enterUser(mem, 1, () => flushes++);
+  enterUser(mem, asTaskSlot(1), () => flushes++);
   assert.equal(flushes, 1);
-  assert.equal(tlbPoll(mem, 1), false);
+  assert.equal(tlbPoll(mem, asTaskSlot(1)), false);
   assert.equal(mem.k32[taskBase(mem.layout, 1) + TASK_TLB.gen], gen);
-  enterUser(mem, 1, () => flushes++);
+  enterUser(mem, asTaskSlot(1), () => flushes++);
   assert.equal(flushes, 1);
-  enterIdle(mem, 1);
+  enterIdle(mem, asTaskSlot(1));
   mmPut(mem, mm);
 });
 
 Deno.test("tlbPoll()/tlbAck() compare generations across wrap-around", () => {
   const mem = boot();
   const mm = mmAlloc(mem) as MmId;
-  switchMm(mem, 1, mm);
+  switchMm(mem, asTaskSlot(1), mm);
   mem.k32[mmBase(mem.layout, mm) + MM.tlbGen] = 0x7fff_ffff;
-  tlbAck(mem, 1, 0x7fff_ffff);
-  assert.equal(tlbPoll(mem, 1), false);
-  enterKernel(mem, 1);
+  tlbAck(mem, asTaskSlot(1), 0x7fff_ffff);
+  assert.equal(tlbPoll(mem, asTaskSlot(1)), false);
+  enterKernel(mem, asTaskSlot(1));
   flushTlbMm(mem, mm); // wraps to -2^31
-  assert.equal(tlbPoll(mem, 1), true);
-  tlbAck(mem, 1, tlbCurrentGen(mem, 1));
-  assert.equal(tlbPoll(mem, 1), false);
-  enterIdle(mem, 1);
+  assert.equal(tlbPoll(mem, asTaskSlot(1)), true);
+  tlbAck(mem, asTaskSlot(1), tlbCurrentGen(mem, asTaskSlot(1)));
+  assert.equal(tlbPoll(mem, asTaskSlot(1)), false);
+  enterIdle(mem, asTaskSlot(1));
   mmPut(mem, mm);
 });
 

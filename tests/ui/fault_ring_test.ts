@@ -11,7 +11,14 @@ import {
 } from "../../src/abi/layout/fring.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "../../src/abi/sv32.ts";
-import { asPfn, asTaskSlot, asVirt, type MmId, PAGE_SIZE } from "../../src/abi/types.ts";
+import {
+  asPfn,
+  asTaskSlot,
+  asVirt,
+  type MmId,
+  PAGE_SIZE,
+  type TaskSlot,
+} from "../../src/abi/types.ts";
 import { type Memory, statRead } from "../../src/hw/memory.ts";
 import { procAlloc } from "../../src/kernel/proc.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
@@ -31,13 +38,13 @@ import { boot, pfnAt } from "../mm/_mm_helpers.ts";
 import { faultPfn, GATE_DONE, GATE_START, type RingJob } from "./_ring_job.ts";
 
 /** A booted memory whose calling thread runs as task `tid`, the task of a fresh process. */
-function withProcess(body: (mem: Memory, pid: number, tid: number) => void, maxTasks = 8): void {
+function withProcess(body: (mem: Memory, pid: number, tid: TaskSlot) => void, maxTasks = 8): void {
   const mem = boot({ maxTasks });
   const tid = asTaskSlot(2);
   const pid = procAlloc(mem, tid, 0);
-  taskInit(mem.k32, asTaskSlot(tid));
+  taskInit(mem.k32, tid);
   const saved = currentTid();
-  setCurrentTid(asTaskSlot(tid));
+  setCurrentTid(tid);
   try {
     body(mem, pid, tid);
   } finally {
@@ -191,7 +198,7 @@ Deno.test("tstatComm() cuts a long path at a character boundary", () => {
 Deno.test("tstatCommFork() gives a forked child its parent's program name until it execs", () => {
   withProcess((mem, pid, tid) => {
     tstatComm(mem, tid, pid, "/bin/sh");
-    const child = tid + 1, childPid = pid + 100;
+    const child = asTaskSlot(tid + 1), childPid = pid + 100;
     tstatCommFork(mem, tid, child, childPid);
     assert.equal(readTaskStat(mem, child, childPid)!.comm, "/bin/sh");
     assert.equal(readTaskStat(mem, child, childPid)!.faults.anon, 0, "a fresh record");

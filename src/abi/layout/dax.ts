@@ -6,6 +6,7 @@
  */
 
 import { type LayoutConfig } from "./config.ts";
+import { RWSEM_WORDS } from "./lock_words.ts";
 
 // ---------------------------------------------------------------------------
 // daxent: DAX entry locks (src/fs/dax_fault.ts), Linux's locked DAX entries
@@ -22,7 +23,7 @@ export const DAXENT_LOCK_BIT = 0;
 // ---------------------------------------------------------------------------
 // daxpmd: the locks that make a DAX entry cover a 4 MiB range, as Linux's
 // xarray holds either one PMD entry or PTE entries for it
-// (src/fs/dax_pmd.ts). One rwsem (RWSEM_WORDS = 4 words) per hash bucket
+// (src/fs/dax_pmd.ts). One rwsem (RWSEM_WORDS words) per hash bucket
 // of (inode slot, pgoff >> 10), LockClass.DAX_PMD: a 4 KiB fault holds its
 // range's lock for reading around its DAX entry, a megapage fault holds it
 // for writing, so the two never work on one range at once. Two ranges that
@@ -30,8 +31,8 @@ export const DAXENT_LOCK_BIT = 0;
 
 /** PMD-range locks (a power of two). */
 export const DAXPMD_LOCKS = 256;
-/** Words per PMD-range lock (src/sync rwsem). */
-export const DAXPMD_LOCK_WORDS = 4;
+/** Words per PMD-range lock: one src/sync rwsem. */
+export const DAXPMD_LOCK_WORDS = RWSEM_WORDS;
 
 // ---------------------------------------------------------------------------
 // devmap: one bit per device frame, set (Atomics.or, never cleared) when a

@@ -8,7 +8,7 @@
  *  +--------+-------------------------------------+------------------------------+
  *  header: [ head | dropped | (pad to 16 words) ]
  *  entry:  [ seq | n | pid | va | kind | pfn | (pad) (pad) ]
- *  tstat:  [ pid | gen | instret (i64) | faults[TSTAT_FAULT_SLOTS] | comm (TSTAT_COMM_BYTES) ]
+ *  tstat:  [ pid | gen | instret (i64) | faults[TSTAT_FAULT_SLOTS] | 4 counters | comm (TSTAT_COMM_BYTES) ]
  * ```
  *
  * The ring. Every Worker that resolves a fault writes one entry, lock-free
@@ -82,11 +82,24 @@ export const TSTAT = {
   instret: 2,
   /** Faults by FAULT_KIND, one word each. */
   faults: 4,
+  /**
+   * What pulls the task off its hart, for telling a thread that computes
+   * from one that waits on its siblings (bench/process_bench.ts, thread
+   * scaling): entries to the kernel (system calls, page faults, traps,
+   * signal polls), sleeps on a contended kernel lock (mutex, rwsem, bit
+   * lock, seqcount retry), other kernel sleeps (futex, pipe, wait, TLB
+   * shootdown acks, completions), and TLB flushes it made for a shootdown.
+   * Each is written by the task itself (src/kernel/proc_run.ts tstatSched).
+   */
+  kentries: 12,
+  lockSleeps: 13,
+  waitSleeps: 14,
+  tlbFlushes: 15,
   /** The program (exec'd path), UTF-8, NUL-padded: Linux's task->comm, longer. */
   comm: 16,
 } as const;
 /** Room for fault kinds in a TSTAT record (FAULT_KIND plus kinds added later). */
-export const TSTAT_FAULT_SLOTS = TSTAT.comm - TSTAT.faults;
+export const TSTAT_FAULT_SLOTS = TSTAT.kentries - TSTAT.faults;
 export const TSTAT_COMM_BYTES = 64;
 export const TSTAT_WORDS = TSTAT.comm + TSTAT_COMM_BYTES / 4;
 

@@ -80,6 +80,9 @@ import { PAGE_SIZE } from "../types.ts";
 import { pipesWords } from "./pipe.ts";
 import { fringWords } from "./fring.ts";
 import { consoleWords } from "./console.ts";
+import { KernelPanic } from "../panic.ts";
+import { LOCKED_RECORDS } from "./lock_fields.ts";
+import { lockWordProblems } from "./lock_words.ts";
 
 export * from "./config.ts";
 export * from "./header.ts";
@@ -171,8 +174,28 @@ export function memmapFrames(cfg: LayoutConfig): number {
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 
-/** Place every region for `cfg`. Pure: the same config gives the same layout. */
+let lockWordsChecked = false;
+
+/**
+ * Every lock field of every record has its lock's words to itself
+ * (lock_words.ts); checked at the first layout computation in each thread.
+ *
+ * @throws KernelPanic naming each lock field that does not fit
+ */
+function checkLockWords(): void {
+  if (lockWordsChecked) return;
+  const problems = lockWordProblems(LOCKED_RECORDS);
+  if (problems.length > 0) throw new KernelPanic("computeLayout", problems.join("; "));
+  lockWordsChecked = true;
+}
+
+/**
+ * Place every region for `cfg`. Pure: the same config gives the same layout.
+ *
+ * @throws KernelPanic when a record's lock field is too small for its lock (a broken build)
+ */
 export function computeLayout(cfg: LayoutConfig): KernelLayout {
+  checkLockWords();
   const specs: [keyof Omit<KernelLayout, "config" | "regions" | "bytes">, number][] = [
     ["header", HEADER_WORDS],
     ["stats", VMSTAT_COUNT * 2],

@@ -51,7 +51,7 @@ export const PIPE = {
   tail: 4,
   /** Futex word: bumped and notified at every change a sleeper may wait for. */
   event: 5,
-  /** Mutex (MUTEX_WORDS = 2): readers and writers of the ring. */
+  /** Mutex (MUTEX_WORDS, lock_words.ts): readers and writers of the ring. */
   lock: 6,
   /** PIPE_PAGES words: the ring's frames, pfn + 1 (0: not allocated yet). */
   pages: 8,
@@ -73,5 +73,3 @@ export const pipesWords = (): number => PIPES_HDR_WORDS + PIPES_MAX * PIPE_WORDS
 /** Word index of pipe record `slot` in a pipes region at `base`. */
 export const pipeBase = (base: number, slot: number): number =>
   base + PIPES_HDR_WORDS + slot * PIPE_WORDS;
-
-if (PIPE.pages + PIPE_PAGES > PIPE_WORDS) throw new Error("layout_pipe: record too small");

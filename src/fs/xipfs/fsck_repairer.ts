@@ -18,9 +18,9 @@ import {
   BMAP_DIND_FIRST,
   BMAP_IND_FIRST,
   BMAP_MAX_BLOCKS,
+  bmapCompact,
   bmapInsert,
   bmapLookup,
-  bmapTruncate,
   SLOT_DIND,
   SLOT_IND,
 } from "./xipfs_bmap.ts";
@@ -425,10 +425,15 @@ export class Repairer {
           continue;
         }
         if (b >= 0) this.owner[b] = 0; // allocated, but its index block was not to be had
-        if (!this.compactDir(dir)) {
+        // Close the hole as e2fsck -D compresses a directory: the blocks move down.
+        const n = bmapCompact(vol, asIno(dir), nblocks, () => this.allocBlock(dir), (m) => {
+          this.owner[m] = 0; // an index block the rebuild did not need
+        });
+        if (n < 0) {
           this.fix(`directory ${dir}: hole at block ${ib}: no free block to fill it`, false);
           return { entries, retype: [], broken };
         }
+        inodeSetSize(vol, asIno(dir), n * XIPFS_BLOCK_SIZE);
         this.fix(
           `directory ${dir}: hole at block ${ib}: no free block, directory compacted`,
           false,
@@ -454,34 +459,6 @@ export class Repairer {
       }
     }
     return { entries, retype: [], broken };
-  }
-
-  /**
-   * Close the holes of directory `dir` when no free block can fill them:
-   * its data blocks move down to consecutive file blocks, in order, and its
-   * size shrinks to match, as e2fsck -D compresses a directory. The blocks
-   * keep their entries; index blocks are rebuilt (never more than before).
-   *
-   * @returns false when the block map could not be rebuilt
-   */
-  private compactDir(dir: number): boolean {
-    const vol = this.vol, ino = asIno(dir);
-    const nblocks = Math.floor(inodeGetSize(vol, ino) / XIPFS_BLOCK_SIZE);
-    const data: BlockNo[] = [];
-    for (let ib = 0; ib < nblocks; ib++) {
-      const b = bmapLookup(vol, ino, ib);
-      if (b > 0) data.push(b);
-    }
-    const keep = new Set<number>(data);
-    const cut = bmapTruncate(vol, ino, 0, (b) => {
-      if (!keep.has(b)) this.owner[b] = 0; // an index block, free for the rebuild
-    });
-    if (cut < 0) return false;
-    for (const [i, b] of data.entries()) {
-      if (bmapInsert(vol, ino, i, b, () => this.allocBlock(dir)) < 0) return false;
-    }
-    inodeSetSize(vol, ino, data.length * XIPFS_BLOCK_SIZE);
-    return true;
   }
 
   /**

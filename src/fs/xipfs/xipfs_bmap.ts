@@ -290,3 +290,39 @@ export function bmapTruncate(
   inodeSet(vol, ino, "blocks", Math.max(0, inodeGet(vol, ino, "blocks") - freed));
   return corrupt ? -EUCLEAN : 0;
 }
+
+/**
+ * Close the holes among file blocks [0, nblocks) of inode `ino`: its data
+ * blocks move down to consecutive file blocks, in order, keeping their
+ * contents (fsck's directory compression, as e2fsck -D). The index blocks
+ * are rebuilt: new ones come from `allocMeta` (never more than there were),
+ * and each old one the rebuild does not reuse goes to `freeMeta`. i_size is
+ * the caller's. Caller holds the block-map lock (nothing offline).
+ *
+ * @returns the number of data blocks, now file blocks [0, n); or a
+ *   negative errno (-EUCLEAN for a corrupt map, or allocMeta's)
+ */
+export function bmapCompact(
+  vol: XipVol,
+  ino: Ino,
+  nblocks: number,
+  allocMeta: () => BlockNo,
+  freeMeta: (b: BlockNo) => void,
+): number {
+  const data: BlockNo[] = [];
+  for (let ib = 0; ib < nblocks; ib++) {
+    const b = bmapLookup(vol, ino, ib);
+    if (b < 0) return b;
+    if (b > 0) data.push(b);
+  }
+  const keep = new Set<number>(data);
+  const cut = bmapTruncate(vol, ino, 0, (b) => {
+    if (!keep.has(b)) freeMeta(b);
+  });
+  if (cut < 0) return cut;
+  for (const [i, b] of data.entries()) {
+    const r = bmapInsert(vol, ino, i, b, allocMeta);
+    if (r < 0) return r;
+  }
+  return data.length;
+}
