@@ -25,6 +25,15 @@
  *   threads munmap           the same with munmap: SIGSEGV
  *   threads truncate PATH    the same with a shared mapping of PATH that
  *                            main truncates to 0: SIGBUS
+ *   threads execthread [sleep]  with two threads and main asleep in futex
+ *                            waits, a third thread execs this program
+ *                            ("execd"): it must come back as the whole
+ *                            process (Linux's de_thread), print what it
+ *                            sees and exit 7 (or, with "sleep", sleep
+ *                            until killed)
+ *   threads execleader       the same, but main itself execs
+ *   threads forkexec         a child does execthread; the parent's waitpid
+ *                            must see the pid fork returned exit with 7
  * Every line is fixed, so qemu-riscv32 and xip print the same. */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +43,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_THREADS 16
@@ -187,34 +197,110 @@ static int shootdown_race(const char *how, const char *path) {
   return 0;
 }
 
-static int tasks(void) {
-  pthread_t t;
-  for (int i = 0; i < 2; i++) pthread_create(&t, 0, sleeper, 0);
+/* Entries of /proc/self/task (-1: cannot open it); *own: getpid() is one. */
+static int count_tasks(int *own) {
   int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
-  if (fd < 0) {
-    printf("open /proc/self/task failed\n");
-    return 1;
-  }
+  if (fd < 0) return -1;
   char buf[1024];
-  int n = 0, own = 0;
+  int n = 0;
+  *own = 0;
   long got;
   while ((got = getdents64(fd, buf, sizeof buf)) > 0) {
     for (long off = 0; off < got;) {
       struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
       if (d->d_name[0] != '.') {
         n++;
-        if (atoi(d->d_name) == getpid()) own = 1;
+        if (atoi(d->d_name) == getpid()) *own = 1;
       }
       off += d->d_reclen;
     }
   }
   close(fd);
+  return n;
+}
+
+static int tasks(void) {
+  pthread_t t;
+  for (int i = 0; i < 2; i++) pthread_create(&t, 0, sleeper, 0);
+  int own;
+  int n = count_tasks(&own);
+  if (n < 0) {
+    printf("open /proc/self/task failed\n");
+    return 1;
+  }
   printf("task entries: %d, own pid listed: %s\n", n, own ? "yes" : "no");
+  return 0;
+}
+
+static char *self_path;
+
+/* execve this program as "execd PID TID PPID HOW": the facts before the exec. */
+static void *exec_self(void *how) {
+  char pid[16], tid[16], ppid[16];
+  snprintf(pid, sizeof pid, "%d", getpid());
+  snprintf(tid, sizeof tid, "%d", gettid());
+  snprintf(ppid, sizeof ppid, "%d", getppid());
+  char *argv[] = {self_path, "execd", pid, tid, ppid, how, 0};
+  char *envp[] = {0};
+  execve(self_path, argv, envp);
+  printf("execve from a thread failed: errno %d\n", errno);
+  fflush(stdout);
+  _exit(1);
+}
+
+static int exec_thread(int from_leader, char *how) {
+  pthread_t t;
+  for (int i = 0; i < 2; i++) pthread_create(&t, 0, sleeper, 0);
+  if (from_leader) exec_self(how);
+  pthread_create(&t, 0, exec_self, how);
+  sleeper(0); /* until the execve kills this thread */
+  return 1;
+}
+
+/* The image a thread exec'd: it is the process now, alone. */
+static int execd(char **argv) {
+  int pid = atoi(argv[2]), tid = atoi(argv[3]), ppid = atoi(argv[4]);
+  printf("after execve: getpid() is the process's pid: %s\n", getpid() == pid ? "yes" : "no");
+  printf("after execve: gettid() == getpid(): %s\n", gettid() == getpid() ? "yes" : "no");
+  printf("after execve: getppid() unchanged: %s\n", getppid() == ppid ? "yes" : "no");
+  if (tid != pid) {
+    int r = tgkill(getpid(), tid, 0);
+    printf("the exec'ing thread's old tid is gone: %s\n", r < 0 && errno == ESRCH ? "yes" : "no");
+  }
+  int own;
+  int n = count_tasks(&own);
+  printf("task entries: %d, own pid listed: %s\n", n, own ? "yes" : "no");
+  char path[32];
+  snprintf(path, sizeof path, "/proc/%d", getpid());
+  int fd = open(path, O_RDONLY | O_DIRECTORY);
+  printf("/proc/PID names the process: %s\n", fd >= 0 ? "yes" : "no");
+  if (!strcmp(argv[5], "sleep")) {
+    printf("sleeping\n");
+    fflush(stdout);
+    sleeper(0);
+  }
+  return 7;
+}
+
+static int fork_exec(void) {
+  fflush(stdout);
+  pid_t c = fork();
+  if (c == 0) return exec_thread(0, "");
+  int st = 0;
+  pid_t w = waitpid(c, &st, 0);
+  printf("parent: waitpid found the pid fork returned: %s\n", w == c ? "yes" : "no");
+  if (WIFEXITED(st)) printf("parent: the child exited %d\n", WEXITSTATUS(st));
+  else printf("parent: the child was killed by signal %d\n", WTERMSIG(st));
   return 0;
 }
 
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
+  self_path = argv[0];
+  if (!strcmp(cmd, "execd") && argc > 5) return execd(argv);
+  if (!strcmp(cmd, "execthread")) return exec_thread(0, argc > 2 ? argv[2] : "");
+  if (!strcmp(cmd, "execleader")) return exec_thread(1, "");
+  if (!strcmp(cmd, "forkexec")) return fork_exec();
   if (!strcmp(cmd, "compute") && argc > 3) return compute(atoi(argv[2]), (unsigned)atol(argv[3]));
   if (!strcmp(cmd, "exitgroup")) return with_sleepers(exiter);
   if (!strcmp(cmd, "segv")) return with_sleepers(segv);
@@ -235,6 +321,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     sleeper(0);
   }
-  printf("usage: threads compute N LIMIT | exitgroup | segv | mainexit | mprotect | tasks | sleep\n");
+  printf("usage: threads compute N LIMIT | exitgroup | segv | mainexit | mprotect | tasks | sleep\n"
+         "       | execthread [sleep] | execleader | forkexec\n");
   return 2;
 }

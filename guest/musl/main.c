@@ -14,6 +14,7 @@ static const struct {
 	{"stdio", group_stdio},   {"memory", group_memory}, {"strings", group_strings},
 	{"time", group_time},     {"files", group_files},   {"dirs", group_dirs},
 	{"errnos", group_errnos}, {"proc", group_proc},     {"signals", group_signals},
+	{"threads", group_threads}, {"procs", group_procs},
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 

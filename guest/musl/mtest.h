@@ -34,5 +34,7 @@ int group_dirs(void);
 int group_errnos(void);
 int group_proc(void);
 int group_signals(void);
+int group_threads(void);
+int group_procs(void);
 
 #endif

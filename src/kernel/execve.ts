@@ -18,29 +18,17 @@
  * @module
  */
 
-import { E2BIG, EAGAIN, EFAULT, ENOENT, isErr } from "../abi/errno.ts";
-import { ERESTARTSYS } from "../abi/signal.ts";
+import { E2BIG, EFAULT, ENOENT, isErr } from "../abi/errno.ts";
 import { asVirt } from "../abi/types.ts";
 import { mmAlloc, mmPut, TASK_SIZE } from "../mm/mm.ts";
 import { switchMm } from "../mm/tlb_flush.ts";
 import { copyFromUser, strncpyFromUser } from "../mm/uaccess.ts";
+import { deThread } from "./de_thread.ts";
 import { execve, isExecError } from "./exec.ts";
 import { clearChildTid, vforkRelease } from "./exit.ts";
 import { exitRobustList } from "./futex_ops.ts";
 import { procSet } from "./proc.ts";
-import { SIGKILL } from "./signal.ts";
-import { sleepInterrupted } from "./sleep.ts";
-import { signalWakeUp } from "./signal_send.ts";
-import {
-  groupField,
-  groupTasks,
-  lockTaskSighand,
-  pendingAdd,
-  signalExec,
-  sigunlock,
-  taskField,
-  taskPending,
-} from "./signal_state.ts";
+import { signalExec } from "./signal_state.ts";
 import type { Task } from "./task.ts";
 import { userPath } from "./uaccess_task.ts";
 
@@ -79,38 +67,6 @@ export function userStrings(t: Task, va: number): string[] | number {
   }
 }
 
-/** How often execve looks whether the threads it killed are gone, in ms. */
-const DE_THREAD_POLL_MS = 1;
-const NAP = new Int32Array(new SharedArrayBuffer(4));
-
-/**
- * Kill every other thread of `t`'s group and wait until they have exited
- * (Linux's de_thread with zap_other_threads): they get SIGKILL, the
- * caller does not, and the group is not marked as exiting.
- *
- * @returns 0, or -ERESTARTSYS when a fatal signal reached the caller meanwhile
- */
-function killOtherThreads(t: Task): number {
-  const mem = t.mem;
-  const h = lockTaskSighand(mem, t.tid);
-  if (h === 0) return 0;
-  const g = taskField(mem, t.tid, "group");
-  try {
-    for (const x of groupTasks(mem, g)) {
-      if (x === t.tid) continue;
-      pendingAdd(mem, taskPending(mem, x), SIGKILL, null, false);
-      signalWakeUp(mem, x);
-    }
-  } finally {
-    sigunlock(mem, h);
-  }
-  while (groupField(mem, g, "live") > 1) {
-    if (sleepInterrupted(mem, t.tid, true)) return -ERESTARTSYS;
-    Atomics.wait(NAP, 0, 0, DE_THREAD_POLL_MS);
-  }
-  return 0;
-}
-
 /**
  * execve(path, argv, envp) for task `t`. Entry: a syscall of `t`, no lock
  * held.
@@ -118,8 +74,9 @@ function killOtherThreads(t: Task): number {
  * @returns 0 with `t.execPending` set (the process layer starts the new
  *   image; nothing returns to the old one), or -errno with the caller
  *   unchanged: -ENOENT, -EACCES, -ENOEXEC, -E2BIG, -ENOMEM, -EFAULT,
- *   -ENAMETOOLONG, -ENOTDIR, -ELOOP, -EAGAIN (from a thread that is not
- *   the leader)
+ *   -ENAMETOOLONG, -ENOTDIR, -ELOOP, -EAGAIN (another thread is exiting
+ *   the group or exec'ing), -ERESTARTSYS (a fatal signal while the other
+ *   threads died)
  */
 export function sysExecve(t: Task, pathp: number, argvp: number, envpp: number): number {
   const path = userPath(t, pathp);
@@ -130,9 +87,6 @@ export function sysExecve(t: Task, pathp: number, argvp: number, envpp: number):
   const envp = userStrings(t, envpp);
   if (typeof envp === "number") return envp;
   const mem = t.mem;
-  // xip cannot yet hand the process's pid to a thread other than the
-  // leader (Linux's de_thread does): a non-leader's execve is refused.
-  if (t.slot !== t.leader) return -EAGAIN;
   const mm = mmAlloc(mem);
   if (isErr(mm)) return mm;
   const img = execve(
@@ -146,8 +100,9 @@ export function sysExecve(t: Task, pathp: number, argvp: number, envpp: number):
     mmPut(mem, mm);
     return -Math.abs(img.errno);
   }
-  // The point of no return: the other threads go first (de_thread).
-  const z = killOtherThreads(t);
+  // The point of no return: the other threads go first, and a thread
+  // other than the leader takes the leader's place (de_thread).
+  const z = deThread(t);
   if (z < 0) {
     mmPut(mem, mm);
     return z;

@@ -42,6 +42,7 @@ import {
   procWord,
 } from "./proc.ts";
 import { signalFork } from "./signal_state.ts";
+import { credFork, nprocCheck } from "./sys_cred.ts";
 import { sleepOnWord } from "./sleep.ts";
 import type { Task } from "./task.ts";
 import { accessOk } from "./uaccess_task.ts";
@@ -115,7 +116,7 @@ function putTid(mem: Memory, mm: MmId, va: number, v: number): void {
  * its own), and is nobody's child: it is reaped as it exits.
  *
  * @returns the child's pid (a thread's tid) to the parent, or -EAGAIN (no
- *   process slot, the Machine's limit), -ENOMEM (no mm or memory to copy
+ *   process slot, the Machine's limit; or RLIMIT_NPROC, sys_cred.ts), -ENOMEM (no mm or memory to copy
  *   it), -EMFILE (no fd table), -EINVAL (bad flags), -ENOSYS (no Machine to
  *   run the child); -ERESTARTSYS when a vfork parent is killed while it waits
  */
@@ -124,6 +125,8 @@ export function doClone(t: Task, req: CloneRequest): number {
   if (bad < 0) return bad;
   if (t.host === null || t.sig.hart === null) return -ENOSYS;
   const mem = t.mem;
+  const over = nprocCheck(t); // copy_process: RLIMIT_NPROC of the caller's real uid
+  if (over < 0) return over;
   // Children hang off their group's leader, so any thread may wait for
   // them; a thread, or a CLONE_PARENT child, gets the group's own parent.
   const leader = procSlot(mem, t.slot, "leader");
@@ -131,6 +134,7 @@ export function doClone(t: Task, req: CloneRequest): number {
   const claim = claimSlot(t, sibling ? procSlot(mem, leader, "parentSlot") : leader);
   if (typeof claim === "number") return claim;
   const { slot, pid } = claim;
+  credFork(mem, t.slot, slot);
   if ((req.flags & CLONE_THREAD) !== 0) {
     for (const f of ["tgid", "leader", "pgid", "sid", "parent"] as const) {
       procSet(mem, slot, f, procGet(mem, leader, f));

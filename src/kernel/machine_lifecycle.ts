@@ -313,6 +313,7 @@ export class ProcLifecycle {
   /** Give a Worker to every child in START_PENDING (or tear it down after shutdown began). */
   #startPending(): void {
     const mem = this.mem;
+    this.#adoptHeirs();
     for (let i = 2; i < mem.layout.config.maxTasks; i++) {
       const slot = asTaskSlot(i);
       const sw = procWord(mem, slot, "start");
@@ -336,6 +337,38 @@ export class ProcLifecycle {
         bootMs: this.#bootMs,
         strace: this.opts.strace ?? false,
       });
+    }
+  }
+
+  /**
+   * Follow execve from threads other than their group's leader
+   * (de_thread.ts): such a thread took the process over, and the old
+   * leader's record names it as heir. The heir's ProcState becomes the
+   * process (its pid, wait promise, console and kill timer); the old
+   * leader's is finished as a thread's, now if its Worker is done, else
+   * when it reports. Called before every decision about a tracked process.
+   */
+  #adoptHeirs(): void {
+    for (const p of this.#procs.values()) {
+      if (p.thread) continue;
+      const heir = procSlot(this.mem, p.slot, "heir");
+      if (heir === 0) continue;
+      const q = [...this.#procs.values()].find((x) => x.slot === heir);
+      if (q === undefined || !q.thread) continue;
+      this.#procs.delete(q.pid);
+      [p.pid, q.pid] = [q.pid, p.pid];
+      [p.thread, q.thread, q.leaderSlot] = [true, false, q.slot];
+      [q.done, q.resolve, p.resolve] = [p.done, p.resolve, () => {}];
+      [q.ownConsole, p.ownConsole] = [p.ownConsole, 0];
+      this.#procs.set(q.pid, q);
+      this.#procs.set(p.pid, p);
+      if (p.killTimer !== undefined) {
+        clearTimeout(p.killTimer);
+        p.killTimer = undefined;
+        q.killSig = p.killSig;
+        q.killTimer = setTimeout(() => this.#escalate(q), this.opts.killGraceMs ?? 2000);
+      }
+      if (this.#delayed.delete(p)) this.#finish(p, p.held!);
     }
   }
 
@@ -368,6 +401,7 @@ export class ProcLifecycle {
 
   /** The Worker reported the exit: the process is a zombie with everything released. */
   #reaped(p: ProcState, r: ProcessResult): void {
+    this.#adoptHeirs();
     const w = p.worker;
     p.worker = null;
     let discard = false;
@@ -446,6 +480,7 @@ export class ProcLifecycle {
    * mm, and reap it. Entry: the Worker no longer runs.
    */
   #forceTeardown(p: ProcState, sig: number, message: string): void {
+    this.#adoptHeirs();
     if (p.status !== null) return;
     const mem = this.mem, slot = p.slot;
     if (p.worker !== null) {
@@ -518,6 +553,7 @@ export class ProcLifecycle {
 
   /** Machine.kill: send `sig`; a fatal one starts the grace period. */
   kill(pid: number, sig: number): boolean {
+    this.#adoptHeirs();
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null || !validSignal(sig)) return false;
     const r = killTaskGroup(this.mem, p.slot, sig);
@@ -531,6 +567,7 @@ export class ProcLifecycle {
 
   /** Machine.terminate: kill the task the hard way and tear it down here. */
   terminate(pid: number): boolean {
+    this.#adoptHeirs();
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null) return false;
     clearTimeout(p.killTimer);
@@ -542,6 +579,7 @@ export class ProcLifecycle {
 
   /** Machine.chaosKill: kill the task the hard way at its `points`-th lock operation. */
   chaosKill(pid: number, points: number, cls: number): boolean {
+    this.#adoptHeirs();
     const p = this.#procs.get(pid);
     if (p === undefined || p.status !== null || !(points >= 1)) return false;
     clearTimeout(p.killTimer);

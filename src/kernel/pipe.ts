@@ -233,6 +233,7 @@ export function pipeWrite(
 ): number {
   const r = recOf(mem, id);
   if (r < 0) return -ENXIO;
+  if (src.length === 0) return 0; // as pipe_write, even with no reader
   const k32 = mem.k32;
   const atomic = src.length <= PIPE_BUF;
   let done = 0;
@@ -242,10 +243,6 @@ export function pipeWrite(
       unlock(mem, r);
       sendSigSelf(mem, slot, SIGPIPE);
       return done > 0 ? done : -EPIPE;
-    }
-    if (done === src.length) {
-      unlock(mem, r);
-      return done;
     }
     const tail = Atomics.load(k32, r + PIPE.tail) >>> 0;
     const room = PIPE_CAPACITY - ((tail - Atomics.load(k32, r + PIPE.head)) >>> 0);
@@ -263,6 +260,9 @@ export function pipeWrite(
       unlock(mem, r);
       wake(mem, r);
       done += n;
+      // All written: done, even if the reader leaves now (pipe_write
+      // raises SIGPIPE only when a reader is gone before a copy).
+      if (done === src.length) return done;
       continue;
     }
     const seen = Atomics.load(k32, r + PIPE.event);

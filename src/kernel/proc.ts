@@ -30,6 +30,7 @@ import {
   PROC_ZOMBIE,
   procBase,
   PROCS_HDR,
+  RLIM32_INFINITY,
 } from "../abi/layout/mod.ts";
 import { KernelPanic } from "../abi/panic.ts";
 import type { Memory } from "../hw/memory.ts";
@@ -51,7 +52,7 @@ export const procGet = (mem: Memory, slot: TaskSlot, f: ProcField): number =>
 export const procMm = (mem: Memory, slot: TaskSlot): MmId => asMmId(procGet(mem, slot, "mm"));
 
 /** A PROC field that holds another record's slot. */
-export type ProcSlotField = "leader" | "parentSlot" | "vforkChild";
+export type ProcSlotField = "leader" | "parentSlot" | "vforkChild" | "heir";
 
 /** The slot that field `f` of process slot `slot` names (0: none). */
 export const procSlot = (mem: Memory, slot: TaskSlot, f: ProcSlotField): TaskSlot =>
@@ -135,6 +136,8 @@ function procInit(mem: Memory, slot: TaskSlot, parent: number): number {
   Atomics.store(k, b + PROC.sid, pid);
   Atomics.store(k, b + PROC.tgid, pid);
   Atomics.store(k, b + PROC.leader, slot);
+  Atomics.store(k, b + PROC.nprocCur, RLIM32_INFINITY);
+  Atomics.store(k, b + PROC.nprocMax, RLIM32_INFINITY);
   Atomics.add(k, mem.layout.procs.base + PROCS_HDR.live, 1);
   return pid;
 }

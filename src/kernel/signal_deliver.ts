@@ -202,6 +202,14 @@ export function getSignal(t: Task): KSignal | null {
         const sig = k[gb + SIGGRP.exitCode]! || SIGKILL;
         return { kind: "fatal", sig, core: false };
       }
+      const exec = k[gb + SIGGRP.execTask]!;
+      if (exec !== 0 && exec !== t.tid) {
+        // Another thread's execve kills this one (de_thread.ts): it dies
+        // alone, without a group exit that would take the exec'ing thread.
+        pendingTake(mem, taskPending(mem, t.tid), SIGKILL);
+        recalcSigpending(mem, t.tid);
+        return { kind: "fatal", sig: SIGKILL, core: false };
+      }
       if ((taskField(mem, t.tid, "flags") & JOBCTL_STOP_PENDING) !== 0) {
         locked = false;
         doSignalStop(t, h, g, 0);

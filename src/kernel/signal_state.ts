@@ -598,6 +598,11 @@ export function signalFork(
     } else g = newGroup(mem, childTid, h, pg);
     initTask(mem, child, childTid, g, h);
     const pb = sigTask(mem, parent), cb = sigTask(mem, child);
+    if (flags.thread && k[sigGroup(mem, g) + SIGGRP.execTask] !== 0) {
+      // A thread born while another thread's execve kills the group dies too (de_thread.ts).
+      pendingAdd(mem, taskPending(mem, child), SIGKILL, null, false);
+      Atomics.or(k, cb + SIGTASK.flags, TIF_SIGPENDING);
+    }
     k[cb + SIGTASK.blockedLo] = k[pb + SIGTASK.blockedLo]!;
     k[cb + SIGTASK.blockedHi] = k[pb + SIGTASK.blockedHi]!;
     if (!flags.vmNoVfork) {

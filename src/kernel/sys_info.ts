@@ -18,7 +18,8 @@
 import { EFAULT, EINVAL, EPERM, ESRCH } from "../abi/errno.ts";
 import { FDT_FDS } from "../abi/layout/mod.ts";
 import * as nr from "../abi/syscall_nr.ts";
-import { RLIMIT_NLIMITS, RLIMIT_NOFILE } from "./rlimit.ts";
+import { RLIMIT_NLIMITS, RLIMIT_NOFILE, RLIMIT_NPROC } from "./rlimit.ts";
+import { capable, nprocLimit, setNprocLimit } from "./sys_cred.ts";
 import { defineSyscall, type SyscallDef } from "./syscall_def.ts";
 import type { Task } from "./task.ts";
 import { userRead, userWrite } from "./uaccess_task.ts";
@@ -49,7 +50,7 @@ export function sysUname(t: Task, buf: number): number {
   return userWrite(t, buf, b);
 }
 
-/** getuid, geteuid, getgid, getegid: root. */
+/** getgid, getegid: root's group (user ids are in sys_cred.ts; group ids are not modelled). */
 export const sysGetid = (): number => 0;
 
 /** umask(mask): the previous mask. The mask is applied by openat and mkdirat. */
@@ -68,17 +69,24 @@ function getLimit(t: Task, res: number): [bigint, bigint] {
     const [soft, hard] = t.files.nofile();
     return [BigInt(soft), BigInt(hard)];
   }
+  if (res === RLIMIT_NPROC) return nprocLimit(t);
   return t.rlimits[res]!;
 }
 
 /**
- * Set `res` to [soft, hard]. As root (CAP_SYS_RESOURCE) a hard limit may be
- * raised, except RLIMIT_NOFILE past the fd table's size (Linux's nr_open).
+ * Set `res` to [soft, hard]. Only with CAP_SYS_RESOURCE (sys_cred.ts) may a
+ * hard limit be raised, and never RLIMIT_NOFILE past the fd table's size
+ * (Linux's nr_open).
  *
  * @returns 0, -EINVAL (soft above hard), -EPERM
  */
 function setLimit(t: Task, res: number, soft: bigint, hard: bigint): number {
   if (soft > hard) return -EINVAL;
+  if (hard > getLimit(t, res)[1] && !capable(t)) return -EPERM;
+  if (res === RLIMIT_NPROC) {
+    setNprocLimit(t, soft, hard);
+    return 0;
+  }
   if (res === RLIMIT_NOFILE) {
     if (hard > BigInt(FDT_FDS)) return -EPERM;
     t.files.setNofile(Number(soft), Number(hard));
@@ -202,8 +210,6 @@ export const sysSchedYield = (): number => 0;
 export const INFO_SYSCALLS: readonly SyscallDef[] = [
   defineSyscall(nr.SYS_uname, "uname", ["ptr"], sysUname),
   defineSyscall(nr.SYS_umask, "umask", ["mode"], sysUmask),
-  defineSyscall(nr.SYS_getuid, "getuid", [], sysGetid),
-  defineSyscall(nr.SYS_geteuid, "geteuid", [], sysGetid),
   defineSyscall(nr.SYS_getgid, "getgid", [], sysGetid),
   defineSyscall(nr.SYS_getegid, "getegid", [], sysGetid),
   defineSyscall(nr.SYS_prlimit64, "prlimit64", ["int", "resource", "ptr", "ptr"], sysPrlimit64),

@@ -20,6 +20,7 @@
 import { ENOSYS } from "../abi/errno.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5, REG_A7 } from "../abi/regs.ts";
 import { SIGSYS } from "./signal.ts";
+import { CRED_SYSCALLS } from "./sys_cred.ts";
 import { FD_SYSCALLS } from "./sys_fd.ts";
 import { FORK_SYSCALLS } from "./sys_fork.ts";
 import { PIPE_SYSCALLS } from "./sys_pipe.ts";
@@ -56,6 +57,7 @@ export const SYSCALLS: ReadonlyMap<number, SyscallDef> = buildTable([
   FD_SYSCALLS,
   TIME_SYSCALLS,
   INFO_SYSCALLS,
+  CRED_SYSCALLS,
   FORK_SYSCALLS,
   PIPE_SYSCALLS,
   SIGNAL_SYSCALLS,

@@ -78,12 +78,12 @@ export class Task {
   readonly tid: TaskSlot;
   /** Process slot: the same TaskSlot as `tid` (one process per task). */
   readonly slot: TaskSlot;
-  /** The task's own id: the pid of a process, the tid of a thread (gettid). */
-  readonly pid: number;
+  /** The task's own id: the pid of a process, the tid of a thread (gettid); see takeOver. */
+  pid: number;
   /** Its thread group's id, the leader's pid (getpid). */
   readonly tgid: number;
-  /** Slot of its thread group's leader (its own slot for a leader). */
-  readonly leader: TaskSlot;
+  /** Slot of its thread group's leader (its own slot for a leader); see takeOver. */
+  leader: TaskSlot;
   /** The parent's pid when the process started (getppid reads the live record). */
   readonly parentPid: number;
   mm: MmId;
@@ -132,6 +132,15 @@ export class Task {
   /** Linux's signal_pending(current): a signal awaits delivery. Cheap: one atomic load. */
   signalPending(): boolean {
     return this.sig.pending();
+  }
+
+  /**
+   * An execve from this thread made it its group's leader (de_thread.ts):
+   * its id is now the process's pid `pid`, as getpid and gettid say.
+   */
+  takeOver(pid: number): void {
+    this.pid = pid;
+    this.leader = this.slot;
   }
 
   /** Stop the process with `reason` unless it is already stopping (the first reason wins). */

@@ -17,7 +17,19 @@ import { makeGuestTree, within } from "../kernel/_guest_image.ts";
 import { haveQemu } from "./_qemu.ts";
 import { runOnMachine, runQemu, runQemuDynamic, type RunResult, STATIC_MUSL } from "./_musl.ts";
 
-const GROUPS = ["stdio", "memory", "strings", "time", "files", "dirs", "errnos", "proc", "signals"];
+const GROUPS = [
+  "stdio",
+  "memory",
+  "strings",
+  "time",
+  "files",
+  "dirs",
+  "errnos",
+  "proc",
+  "signals",
+  "threads",
+  "procs",
+];
 
 const available = await haveQemu();
 const optOut = Deno.env.get("XIP_NO_QEMU") === "1";
@@ -54,7 +66,7 @@ for (const dax of ["always", "never"] as const) {
         size: 32 * 1024 * 1024,
         ram: 64 * 1024 * 1024,
         dax,
-        maxProcs: 4,
+        maxProcs: 8, // the threads group runs 4 threads beside main, and forks a child with 3
         warm: 2,
         stderr: () => {},
         log: () => {},

@@ -106,6 +106,19 @@ Deno.test("write with no reader left is EPIPE and raises SIGPIPE on the writer",
   assert.ok(pendingHas(mem.k32, groupPending(mem, g), SIGPIPE), "SIGPIPE is pending");
 });
 
+Deno.test("a write of 0 bytes is 0 without a reader too, and raises no SIGPIPE (pipe_write)", () => {
+  const mem = withProcess();
+  const id = pipeAlloc(mem);
+  pipeGet(mem, id, "read");
+  pipeGet(mem, id, "write");
+  pipePut(mem, id, "read");
+  assert.equal(pipeWrite(mem, asTaskSlot(2), id, bytes(0), false), 0);
+  const g = taskField(mem, asTaskSlot(2), "group");
+  assert.ok(!pendingHas(mem.k32, groupPending(mem, g), SIGPIPE), "no SIGPIPE");
+  assert.equal(pipeWrite(mem, asTaskSlot(2), id, bytes(1), false), -EPIPE);
+  assert.ok(pendingHas(mem.k32, groupPending(mem, g), SIGPIPE), "SIGPIPE once a byte is written");
+});
+
 Deno.test("a blocked read or write is interrupted by a signal (ERESTARTSYS) and a freed pipe's id is stale", () => {
   const mem = withProcess();
   const id = pipeAlloc(mem);

@@ -110,6 +110,12 @@ export const PROC = {
   /** User address whose word is cleared and futex-woken at exit (CLONE_CHILD_CLEARTID). */
   clearTid: 20,
   /**
+   * On a released leader: the slot of the thread that exec'd and took the
+   * process over (de_thread.ts), so the Machine moves the process there;
+   * 0 otherwise.
+   */
+  heir: 21,
+  /**
    * On a leader: GROUP_EXIT_SET | status once a thread called exit_group,
    * the status the whole group reports (Linux's group_exit_code).
    */
@@ -146,8 +152,21 @@ export const PROC = {
    * before it rings the doorbell: word 0 is the pc, words 1..31 x1..x31.
    */
   frame: 32,
+  /**
+   * The task's user ids (Linux's cred uid, euid, suid): 0 is root. Copied
+   * from the cloning task; set by setuid, setreuid, setresuid (sys_cred.ts).
+   */
+  ruid: 64,
+  euid: 65,
+  suid: 66,
+  /**
+   * On a leader: RLIMIT_NPROC's soft and hard limit, as unsigned 32-bit
+   * values with RLIM32_INFINITY for none; inherited at fork, kept by exec.
+   */
+  nprocCur: 67,
+  nprocMax: 68,
 } as const;
-export const PROC_WORDS = 64;
+export const PROC_WORDS = 80;
 export const PROC_FREE = 0;
 export const PROC_RUNNING = 1;
 export const PROC_EXITING = 2;
@@ -167,6 +186,9 @@ export const START_TAKEN = 2;
 /** Teardown steps done (PROC.teardown): the mm was released; the files were closed. */
 export const PROC_TD_MM = 1;
 export const PROC_TD_FILES = 2;
+
+/** PROC.nprocCur / nprocMax: no limit (any value from 2^32 - 1 up reads as RLIM_INFINITY). */
+export const RLIM32_INFINITY = -1;
 
 /** PROC.mceKill: the system default (vm.memory_failure_early_kill = 0: late). */
 export const MCE_KILL_DEFAULT = 0;

@@ -109,6 +109,11 @@ export const SIGGRP = {
   parent: 8,
   /** The sighand every thread of the group uses. */
   sighand: 9,
+  /**
+   * The task (slot) whose execve is killing the other threads (Linux's
+   * group_exec_task), 0 = none: they die without taking it along.
+   */
+  execTask: 10,
   /** The shared pending set. */
   pending: 16,
 } as const;
