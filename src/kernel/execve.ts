@@ -28,7 +28,7 @@ import { execve, isExecError } from "./exec.ts";
 import { clearChildTid, vforkRelease } from "./exit.ts";
 import { exitRobustList } from "./futex_ops.ts";
 import { procSet } from "./proc.ts";
-import { signalExec } from "./signal_state.ts";
+import { signalExec } from "./signal_lifecycle.ts";
 import type { Task } from "./task.ts";
 import { userPath } from "./uaccess_task.ts";
 

@@ -41,7 +41,7 @@ import {
   procUnclaim,
   procWord,
 } from "./proc.ts";
-import { signalFork } from "./signal_state.ts";
+import { signalFork } from "./signal_lifecycle.ts";
 import { credFork, nprocCheck } from "./sys_cred.ts";
 import { sleepOnWord } from "./sleep.ts";
 import type { Task } from "./task.ts";

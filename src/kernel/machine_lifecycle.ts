@@ -54,7 +54,7 @@ import { futexPiExit } from "./futex_pi.ts";
 import { futexUnqueue } from "./futex_q.ts";
 import { SIGKILL, signalName, validSignal } from "./signal.ts";
 import { killTaskGroup, SEND_FATAL } from "./signal_send.ts";
-import { signalExit, signalRelease, signalSpawn } from "./signal_state.ts";
+import { signalExit, signalRelease, signalSpawn } from "./signal_lifecycle.ts";
 import { OutputOrder } from "./out_order.ts";
 import { recoverDeadTask } from "./reap.ts";
 import { ipcExit } from "./ipc.ts";

@@ -72,7 +72,7 @@ import { processJit } from "./proc_jit.ts";
 import { SIGBUS, SIGILL, SIGKILL, signalName, SIGSEGV, SIGTRAP } from "./signal.ts";
 import { doSignal, type SyscallReturn } from "./signal_deliver.ts";
 import { faultInfo, forceSigInfo, forceSigMceerr, segvCode } from "./signal_send.ts";
-import { signalExit } from "./signal_state.ts";
+import { signalExit } from "./signal_lifecycle.ts";
 import { ipcExit } from "./ipc.ts";
 import { syscallDispatch, syscallKillable } from "./syscall.ts";
 import { straceExitLine } from "./strace.ts";

@@ -24,7 +24,8 @@ import type { Memory } from "../hw/memory.ts";
 import { killCheck } from "../sync/mod.ts";
 import { noteWaitSleep } from "../sync/current.ts";
 import { fatalSignalPending } from "./signal_send.ts";
-import { signalAttach, sigTask } from "./signal_state.ts";
+import { sigTask } from "./signal_state.ts";
+import { signalAttach } from "./signal_lifecycle.ts";
 
 /** Longest single sleep slice of a signal sleep: bounds a missed wake-up and a hard kill's delay. */
 export const SIGNAL_SLICE_MS = 20;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { signalRelease } from "../../src/kernel/signal_state.ts";
+import { signalRelease } from "../../src/kernel/signal_lifecycle.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/abi/mman.ts";
 import { SYS_statx } from "../../src/abi/syscall_nr.ts";
 import { AT_EMPTY_PATH, STATX, STATX_BASIC_STATS, STATX_BYTES } from "../../src/kernel/sys_stat.ts";

@@ -5,12 +5,8 @@ import { OOM_DIE, OOM_RETRY, outOfMemory } from "../../src/kernel/oom.ts";
 import { PROC_EXITING, procAlloc, procSet } from "../../src/kernel/proc.ts";
 import { SIGTERM } from "../../src/kernel/signal.ts";
 import { fatalSignalPending, killTaskGroup } from "../../src/kernel/signal_send.ts";
-import {
-  lockTaskSighand,
-  setBlockedLocked,
-  signalSpawn,
-  sigunlock,
-} from "../../src/kernel/signal_state.ts";
+import { lockTaskSighand, setBlockedLocked, sigunlock } from "../../src/kernel/signal_state.ts";
+import { signalSpawn } from "../../src/kernel/signal_lifecycle.ts";
 import { asTaskSlot } from "../../src/abi/types.ts";
 import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
 

@@ -23,7 +23,8 @@ import {
 import { procAlloc } from "../../src/kernel/proc.ts";
 import { SIGPIPE, SIGTERM } from "../../src/kernel/signal.ts";
 import { killTaskGroup } from "../../src/kernel/signal_send.ts";
-import { groupPending, pendingHas, signalSpawn, taskField } from "../../src/kernel/signal_state.ts";
+import { groupPending, pendingHas, taskField } from "../../src/kernel/signal_state.ts";
+import { signalSpawn } from "../../src/kernel/signal_lifecycle.ts";
 import { boot } from "../mm/_mm_helpers.ts";
 import { assertInvariants } from "../_invariants.ts";
 import { runJobWorkers } from "../fs/_job_workers.ts";

@@ -20,7 +20,7 @@ import {
   SIGUSR1,
   SIGWINCH,
 } from "../../src/kernel/signal.ts";
-import { stoppedBy } from "../../src/kernel/signal_state.ts";
+import { stoppedBy } from "../../src/kernel/signal_lifecycle.ts";
 import { assertInvariants } from "../_invariants.ts";
 import { makeGuestTree, until, within } from "./_guest_image.ts";
 import { asTaskSlot, type TaskSlot } from "../../src/abi/types.ts";

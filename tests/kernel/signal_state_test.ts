@@ -55,15 +55,17 @@ import {
   setAction,
   setBlockedLocked,
   siginfoNew,
-  signalExec,
-  signalFork,
-  signalRelease,
-  signalSpawn,
   sigqueueUsed,
   sigunlock,
   taskField,
   taskPending,
 } from "../../src/kernel/signal_state.ts";
+import {
+  signalExec,
+  signalFork,
+  signalRelease,
+  signalSpawn,
+} from "../../src/kernel/signal_lifecycle.ts";
 import { setCurrentTid, taskInit } from "../../src/sync/mod.ts";
 import { makeBench, SCRATCH, SCRATCH_BYTES } from "./_task.ts";
 
