@@ -150,27 +150,34 @@ async function runInWorker(m: TestMachine): Promise<WorkerResult> {
   }
 }
 
-/** Run the hart at TEXT_VA of `m` to its exit on this thread, under a fresh tier-1 runtime (eager). */
-function runHere(m: TestMachine) {
-  let code = -1;
-  const env = {
+/** A hart env that ends the run at the first ecall, noting a0 in `out.code`. */
+function exitEnv(out: { code: number }) {
+  return {
     pageFault: () => false,
     ecall: (h: Hart) => {
-      code = h.x[A0]!;
+      out.code = h.x[A0]!;
       return false;
     },
     trap: () => false,
     poll: () => true,
   };
-  const rt = m.jitRuntime("eager");
-  const h = new Hart(m.physMemory!, env, {
+}
+
+/**
+ * Run the hart at TEXT_VA of `m` to its exit on this thread, under a fresh
+ * tier-1 runtime (`mode`, eager by default), or the interpreter alone (null).
+ */
+function runHere(m: TestMachine, mode: "eager" | "auto" | null = "eager") {
+  const out = { code: -1 };
+  const rt = mode === null ? null : m.jitRuntime(mode);
+  const h = new Hart(m.physMemory!, exitEnv(out), {
     rootPfn: m.root,
     pc: TEXT_VA,
     frames: m.frames,
     jit: rt,
   });
   assert.equal(h.run(1 << 30), "exit");
-  return { rt, code, instret: h.instret };
+  return { rt: rt!, code: out.code, instret: h.instret };
 }
 
 /** The program in device frame 0 at TEXT_VA, run to its exit on this thread (tier 1). */
@@ -250,42 +257,20 @@ Deno.test("auto: tier 0 records the word it enters another frame at, and the fir
   m.load(fb, b.assemble());
   m.map(TEXT_VA, fa, URX);
   m.map(TEXT_VA + 4096, fb, URX);
-  let code = -1;
-  const env = {
-    pageFault: () => false,
-    ecall: (h: Hart) => {
-      code = h.x[A0]!;
-      return false;
-    },
-    trap: () => false,
-    poll: () => true,
-  };
-  const rt = m.jitRuntime("auto");
-  const h = new Hart(m.physMemory!, env, {
-    rootPfn: m.root,
-    pc: TEXT_VA,
-    frames: m.frames,
-    jit: rt,
-  });
-  assert.equal(h.run(1 << 30), "exit");
+  const { rt, code, instret } = runHere(m, "auto");
   assert.equal(rt.stats.translated, 2, "both frames, once each");
   assert.equal(rt.stats.retranslated, 0);
-  assert.equal(rt.stats.exits[EXIT_MISS] <= Math.ceil(h.instret / POLL_INTERVAL), true);
+  assert.equal(rt.stats.exits[EXIT_MISS] <= Math.ceil(instret / POLL_INTERVAL), true);
   assert.equal(m.jitShared.counters().entryMisses, 0, "no arrival without a block");
   const set = new Int32Array(ENTRY_SET_WORDS);
   assert.ok(readEntries(m.jitShared, fb, m.jitShared.genWord(fb), set));
   assert.ok(hasEntry(set, MID), "tier 0's arrival is in the shared set");
   assert.ok(
-    rt.stats.instructions > 0.05 * h.instret,
+    rt.stats.instructions > 0.05 * instret,
     "the calls after the translation ran translated",
   );
   // The interpreter alone gives the same result.
-  const ref = new Hart(m.physMemory!, { ...env, ecall: () => false }, {
-    rootPfn: m.root,
-    pc: TEXT_VA,
-    frames: m.frames,
-  });
-  assert.equal(ref.run(1 << 30), "exit");
-  assert.equal(ref.instret, h.instret);
-  assert.equal(ref.x[A0], code);
+  const ref = runHere(m, null);
+  assert.equal(ref.instret, instret);
+  assert.equal(ref.code, code);
 });
