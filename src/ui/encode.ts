@@ -13,10 +13,15 @@
  *  e.g.   5 free frames, 2 anonymous, 1 free  ->  00 05 03 02 00 01
  * ```
  *
+ * Fault records and rate samples go as arrays (packFault, packRate), with
+ * their kinds named once in the stream's hello.
+ *
  * Plain functions over Uint8Array and strings: no Deno or DOM API.
  *
  * @module
  */
+
+import type { FaultTuple, RateSample, RateTuple } from "./protocol.ts";
 
 /**
  * Encode `codes` as runs (see the module comment).
@@ -151,4 +156,39 @@ export interface FaultRecord {
   /** Fault kind name, as in the stats' `faults` object. */
   readonly kind: string;
   readonly pfn: number;
+}
+
+/**
+ * A fault record as the stream sends it: [n, pid, va, kind, pfn], the kind
+ * as its index in `kinds` (the hello's fault_kinds). About a quarter of
+ * the bytes of the record as an object, and faults come in bursts.
+ *
+ * @returns the tuple; unpackFault(packFault(r, kinds), kinds) equals r for a kind in `kinds`
+ * @throws RangeError when `kinds` does not name r.kind
+ */
+export function packFault(r: FaultRecord, kinds: readonly string[]): FaultTuple {
+  const kind = kinds.indexOf(r.kind);
+  if (kind < 0) throw new RangeError(`packFault: no fault kind "${r.kind}"`);
+  return [r.n, r.pid, r.va, kind, r.pfn];
+}
+
+/** The inverse of packFault; a kind index out of range is named "kindN". */
+export function unpackFault(t: FaultTuple, kinds: readonly string[]): FaultRecord {
+  const [n, pid, va, kind, pfn] = t;
+  return { n, pid, va, kind: kinds[kind] ?? `kind${kind}`, pfn };
+}
+
+/**
+ * A rate sample as the stream sends it: [t, rate of kinds[0], rate of
+ * kinds[1], ...]; a kind the sample lacks is 0.
+ */
+export function packRate(s: RateSample, kinds: readonly string[]): RateTuple {
+  return [s.t, ...kinds.map((k) => s.faults[k] ?? 0)];
+}
+
+/** The inverse of packRate: every kind of `kinds`, 0 where the tuple is short. */
+export function unpackRate(t: RateTuple, kinds: readonly string[]): RateSample {
+  const faults: Record<string, number> = {};
+  kinds.forEach((k, i) => faults[k] = t[i + 1] ?? 0);
+  return { t: t[0] ?? 0, faults };
 }

@@ -1,18 +1,20 @@
 /**
  * The live view's model: the runs it shows (one Machine for `xip run`, a
- * DAX and a page-cache run for the demo) and a 10 Hz tick that samples the
- * current run and pushes updates to the connected streams.
+ * DAX and a page-cache run for the demo) and a tick that samples the
+ * current run and pushes updates to the connected streams: 10 Hz while a
+ * stream is open, 1 Hz (the rate history only) while none is.
  *
  * Work done per tick, on the main thread beside the Machine:
- * - always: machine.stats() for the fault-rate history (a few dozen
- *   Atomics loads);
- * - only while a stream is connected: the process table, the new
- *   fault-ring records, and the frame map when something may have changed
- *   it (a fault, a frame allocated or freed, a process come or gone), at
- *   least once a second otherwise. A changed map goes to the streams at
- *   most every FRAMES_PUSH_MS: the page repaints its map once a second,
- *   and a map in every 10 Hz update cost the browser more than all else it
- *   does for the view (bench/ui_compare.ts).
+ * - always: the fault counters, for the fault-rate history (a few Atomics
+ *   loads);
+ * - only while a stream is connected: the process table, the totals, the
+ *   new fault-ring records, and the merge patch (delta.ts) from the state
+ *   the streams were sent last, so that an update carries what changed and
+ *   nothing else. The frame snapshot behind the frame map and the RSS
+ *   columns is retaken at most once a second (FRAMES_PERIOD_MS), and only
+ *   every FRAMES_IDLE_MS when nothing that could change it moved: a
+ *   snapshot walks every frame and page table (~0.7 ms), and the page
+ *   repaints once a second anyway.
  * Nothing here writes to the Machine.
  *
  * @module
@@ -20,28 +22,47 @@
 
 import { FALLOC } from "../abi/layout/mod.ts";
 import { FRING } from "../abi/layout/fring.ts";
+import { statRead } from "../hw/memory.ts";
 import { openVolume, type XipVol } from "../fs/xipfs/xipfs_format.ts";
 import type { Machine } from "../kernel/machine.ts";
 import type { MachineStats } from "../kernel/stats.ts";
 import { readFaultRing } from "./fault_reader.ts";
+import { FAULT_KINDS } from "../mm/fault_ring.ts";
+import { createMergePatch } from "./delta.ts";
 import { FileIndex, type FrameDetail, frameDetail } from "./frame_info.ts";
 import { frameMapOf, type FrameSnapshot, snapshotFrames } from "./frames.ts";
-import type { FaultRecord, FrameMap } from "./encode.ts";
+import { type FaultRecord, type FrameMap, packFault } from "./encode.ts";
 import { IpsMeter, processRows } from "./procs.ts";
-import type { Hello, ProcRow, RateSample, RunTotals, Update } from "./protocol.ts";
+import type {
+  FaultTuple,
+  Hello,
+  ProcRow,
+  RateTuple,
+  RunTotals,
+  Update,
+  ViewState,
+} from "./protocol.ts";
 
-/** Tick period, in ms (10 Hz). */
+/** Tick period while a stream is open, in ms (10 Hz). */
 export const TICK_MS = 100;
+/**
+ * Tick period while nobody watches, in ms: only the rate history is kept
+ * then, and a 10 Hz timer's wake-ups alone cost the main thread more than
+ * the sampling does.
+ */
+const IDLE_TICK_MS = 1000;
 /** Rate samples kept: a minute of history. */
 const HISTORY = 600;
 /** Fault records sent per update at most (the newest). */
 const FAULTS_PER_UPDATE = 50;
 /** Fault records in the hello event. */
 const FAULTS_ON_HELLO = 30;
-/** The frame map is recomputed at least this often while a stream is open, in ms. */
-const FRAMES_MAX_AGE_MS = 1000;
-/** A changed frame map is pushed to the streams at most this often, in ms (the page's repaint). */
-const FRAMES_PUSH_MS = 1000;
+/** The frame snapshot is retaken at most this often, in ms. */
+const FRAMES_PERIOD_MS = 1000;
+/** ... and at least this often when nothing that could change it moved, in ms. */
+const FRAMES_IDLE_MS = 5000;
+/** Fault kind names, in the order of a rate tuple and of a fault tuple's kind index. */
+const KIND_NAMES = FAULT_KINDS.map((k) => k.name);
 
 /** Whether two frame maps show the same thing (so the streams need not be sent it again). */
 const sameMap = (a: FrameMap, b: FrameMap): boolean =>
@@ -80,6 +101,16 @@ export class ViewRun {
     return this.#machine?.stats() ?? this.#final!;
   }
 
+  /** Faults resolved since boot by kind, in KIND_NAMES order: a few loads, not a whole stats(). */
+  faultCounts(): number[] {
+    const m = this.#machine;
+    if (m === null) {
+      const f = this.#final!.faults as Record<string, number>;
+      return KIND_NAMES.map((k) => f[k] ?? 0);
+    }
+    return FAULT_KINDS.map((k) => statRead(m.mem, k.stat));
+  }
+
   totals(): RunTotals {
     return { label: this.label, live: this.live, stats: this.stats() };
   }
@@ -107,16 +138,19 @@ export class ViewRun {
     }:${m.live}`;
   }
 
-  /** The frame snapshot, recomputed when stale (see the module comment). */
+  /** The frame snapshot, retaken when stale (see the module comment) or when `force`d. */
   frames(now: number, force = false): FrameSnapshot | null {
     const m = this.#machine;
     if (m === null) return this.#snap;
-    const key = this.#changeKey(m);
-    if (force || key !== this.#snapKey || now - this.#snapAt >= FRAMES_MAX_AGE_MS) {
-      this.#snap = snapshotFrames(m.mem, this.#vol);
-      this.#mapStale = true;
-      this.#snapKey = key;
-      this.#snapAt = now;
+    const age = now - this.#snapAt;
+    if (force || age >= FRAMES_PERIOD_MS) {
+      const key = this.#changeKey(m);
+      if (force || key !== this.#snapKey || age >= FRAMES_IDLE_MS) {
+        this.#snap = snapshotFrames(m.mem, this.#vol);
+        this.#mapStale = true;
+        this.#snapKey = key;
+        this.#snapAt = now;
+      }
     }
     return this.#snap;
   }
@@ -151,6 +185,12 @@ export class ViewRun {
     return { records: r.records.slice(over), missed: first ? 0 : r.missed + over };
   }
 
+  /** Start newFaults() at the ring's head: what came before is not new to a stream opened now. */
+  skipFaults(): void {
+    const m = this.#machine;
+    if (m !== null) this.#ring = Atomics.load(m.mem.k32, m.mem.layout.fring.base + FRING.head);
+  }
+
   /** The newest `max` fault records, without moving the stream's cursor. */
   recentFaults(max: number): FaultRecord[] {
     const m = this.#machine;
@@ -172,18 +212,23 @@ export type Subscriber = (event: string, json: string) => void;
 /** The runs, the rate history and the streams. */
 export class View {
   readonly runs: ViewRun[] = [];
-  readonly #history: RateSample[] = [];
+  readonly #history: RateTuple[] = [];
   readonly #subs = new Set<Subscriber>();
   readonly #t0 = performance.now();
-  #lastFaults: { run: ViewRun; t: number; faults: Record<string, number> } | null = null;
-  /** The frame map the streams were last sent (by identity), and when. */
-  #lastMap: FrameMap | null = null;
-  #lastMapAt = -Infinity;
+  #lastFaults: { run: ViewRun; t: number; faults: number[] } | null = null;
+  /** The state the streams were sent last: the base of the next patch (null with no stream). */
+  #sent: ViewState | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  /** Start ticking. */
+  #timerMs = 0;
+
+  /** Start ticking: every TICK_MS while a stream is open, every IDLE_TICK_MS otherwise. */
   start(): void {
-    this.#timer ??= setInterval(() => this.tick(), TICK_MS);
+    const ms = this.#subs.size > 0 ? TICK_MS : IDLE_TICK_MS;
+    if (this.#timer !== undefined && this.#timerMs === ms) return;
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.tick(), ms);
+    this.#timerMs = ms;
   }
 
   /** Stop ticking and end every stream. */
@@ -191,6 +236,7 @@ export class View {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#subs.clear();
+    this.#sent = null;
   }
 
   /** Watch `machine` as run `label`; it becomes the current run. */
@@ -210,74 +256,85 @@ export class View {
     return this.#subs.size;
   }
 
-  /** Add a stream; it gets the hello event at once. Returns the function that removes it. */
+  /**
+   * Add a stream; it gets the hello event at once, holding the state the
+   * other streams were sent last, so that the next update's patch is right
+   * for every stream alike. Returns the function that removes it.
+   */
   subscribe(send: Subscriber): () => void {
-    send("hello", JSON.stringify(this.hello()));
+    const now = performance.now();
+    const run = this.current();
+    if (this.#sent === null) {
+      run?.skipFaults();
+      this.#sent = this.#state(now);
+    }
+    const hello: Hello = {
+      t: this.#seconds(now),
+      state: this.#sent,
+      fault_kinds: KIND_NAMES,
+      history: this.#history,
+      faults: (run?.recentFaults(FAULTS_ON_HELLO) ?? []).map((r) => packFault(r, KIND_NAMES)),
+    };
+    send("hello", JSON.stringify(hello));
     this.#subs.add(send);
-    return () => this.#subs.delete(send);
+    if (this.#timer !== undefined) this.start(); // at 10 Hz now
+    return () => {
+      if (!this.#subs.delete(send) || this.#subs.size > 0) return;
+      this.#sent = null;
+      if (this.#timer !== undefined) this.start(); // idle again
+    };
   }
 
   #seconds(now: number): number {
     return Math.round((now - this.#t0) / 100) / 10;
   }
 
-  /** Sample the fault rates of the current run. */
-  #sampleRate(now: number): RateSample | null {
+  /** Sample the fault rates of the current run (faults per second by KIND_NAMES). */
+  #sampleRate(now: number): RateTuple | null {
     const run = this.current();
     if (run === null) return null;
-    const faults = { ...run.stats().faults } as Record<string, number>;
+    const faults = run.faultCounts();
     const last = this.#lastFaults;
     this.#lastFaults = { run, t: now, faults };
     if (last === null || last.run !== run || now <= last.t) return null;
-    const rate: Record<string, number> = {};
-    for (const [kind, n] of Object.entries(faults)) {
-      rate[kind] = Math.max(
-        0,
-        Math.round(((n - (last.faults[kind] ?? 0)) * 1000) / (now - last.t)),
-      );
-    }
-    const sample = { t: this.#seconds(now), faults: rate };
+    const dt = now - last.t;
+    const sample = [
+      this.#seconds(now),
+      ...faults.map((n, i) => Math.max(0, Math.round(((n - last.faults[i]!) * 1000) / dt))),
+    ];
     this.#history.push(sample);
     if (this.#history.length > HISTORY) this.#history.shift();
     return sample;
   }
 
-  #update(now: number, rate: RateSample | null, fresh: boolean): Update {
+  /** What the streams show now. */
+  #state(now: number): ViewState {
     const run = this.current();
-    const faults = fresh
-      ? { records: run?.recentFaults(FAULTS_ON_HELLO) ?? [], missed: 0 }
-      : run?.newFaults(FAULTS_PER_UPDATE) ?? { records: [], missed: 0 };
-    const due = now - this.#lastMapAt >= FRAMES_PUSH_MS;
-    const map = fresh || due ? run?.frameMap(now) ?? null : this.#lastMap;
-    const frames = fresh || map !== this.#lastMap ? map : null;
-    if (!fresh && frames !== null) {
-      this.#lastMap = map;
-      this.#lastMapAt = now;
-    }
-    return {
-      t: this.#seconds(now),
-      run: run?.label ?? "",
-      runs: this.runs.map((r) => r.totals()),
-      rate,
-      procs: run?.procs(now) ?? [],
-      faults: faults.records,
-      faults_missed: faults.missed,
-      frames,
-    };
+    const state: ViewState = { run: run?.label ?? "", runs: {}, procs: {} };
+    this.runs.forEach((r, i) => state.runs[i] = r.totals());
+    for (const p of run?.procs(now) ?? []) state.procs[p.pid] = p;
+    const map = run?.frameMap(now) ?? null;
+    if (map !== null) state.frames = map;
+    return state;
   }
 
-  /** Everything a new stream needs. */
-  hello(): Hello {
-    const now = performance.now();
-    return { ...this.#update(now, null, true), history: [...this.#history] };
-  }
-
-  /** One tick: sample, and push an update to every stream. */
+  /** One tick: sample, and push what changed to every stream. */
   tick(): void {
     const now = performance.now();
     const rate = this.#sampleRate(now);
     if (this.#subs.size === 0) return;
-    const json = JSON.stringify(this.#update(now, rate, false));
+    const state = this.#state(now);
+    const update: Update = { t: this.#seconds(now) };
+    const patch = createMergePatch(this.#sent, state);
+    this.#sent = state;
+    if (patch !== undefined) update.patch = patch;
+    if (rate !== null) update.rate = rate;
+    const faults = this.current()?.newFaults(FAULTS_PER_UPDATE) ?? { records: [], missed: 0 };
+    if (faults.records.length > 0) {
+      update.faults = faults.records.map((r): FaultTuple => packFault(r, KIND_NAMES));
+    }
+    if (faults.missed > 0) update.missed = faults.missed;
+    const json = JSON.stringify(update);
     for (const send of this.#subs) send("update", json);
   }
 }

@@ -7,17 +7,7 @@ import {
   fromBase64,
   toBase64,
 } from "../../src/ui/encode.ts";
-
-/** A seeded xorshift32, so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
+import { rng } from "./_rng.ts";
 
 Deno.test("encodeRuns() writes a value byte and a LEB128 length per run", () => {
   assert.deepEqual([...encodeRuns(Uint8Array.of(0, 0, 0, 0, 0, 3, 3, 0))], [0, 5, 3, 2, 0, 1]);

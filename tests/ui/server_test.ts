@@ -5,6 +5,7 @@ import { Machine } from "../../src/kernel/machine.ts";
 import { STATS_VERSION, statsJson } from "../../src/kernel/stats.ts";
 import { decodeFrameCodes, type FrameMap } from "../../src/ui/encode.ts";
 import type { FrameDetail } from "../../src/ui/frame_info.ts";
+import { applyMergePatch } from "../../src/ui/delta.ts";
 import type { Hello, ProcRow, RunTotals, Update } from "../../src/ui/protocol.ts";
 import {
   isLoopback,
@@ -15,6 +16,7 @@ import {
 } from "../../src/ui/server.ts";
 import { View } from "../../src/ui/view.ts";
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROOTFS = new URL("../../fixtures/rootfs", import.meta.url).pathname;
 const MIB = 1024 * 1024;
 const SCHEMA = new URL("../../docs/stats.schema.json", import.meta.url);
@@ -244,19 +246,55 @@ async function readEvents(r: Response, want: number): Promise<{ event: string; d
   return out;
 }
 
-Deno.test("GET /api/stream sends a hello with the frame map, then updates about 10 times a second", async () => {
+Deno.test("GET /api/stream sends a hello with the whole state, then updates about 10 times a second", async () => {
   await withView(1, async (s) => {
     const t0 = performance.now();
     const events = await readEvents(await get(s, "/api/stream"), 6);
     const ms = performance.now() - t0;
     assert.equal(events[0]!.event, "hello");
     const hello = JSON.parse(events[0]!.data) as Hello;
-    assert.ok(hello.frames !== null && Array.isArray(hello.history));
-    assert.equal(hello.runs.length, 1);
+    assert.ok(hello.state.frames !== undefined && Array.isArray(hello.history));
+    assert.deepEqual(Object.keys(hello.state.runs), ["0"]);
+    assert.equal(hello.state.run, "test");
+    assert.ok(hello.fault_kinds.includes("dax"), hello.fault_kinds.join(" "));
     const updates = events.slice(1).map((e) => JSON.parse(e.data) as Update);
     assert.equal(updates.length, 5);
-    assert.ok(updates.every((u) => u.run === "test" && Array.isArray(u.procs)));
+    assert.ok(updates.every((u) => typeof u.t === "number" && u.t >= hello.t));
     assert.ok(ms < 5_000, `5 updates took ${ms.toFixed(0)} ms`);
+  });
+});
+
+Deno.test("View.subscribe(): the hello plus every patch since equal a stream opened later, and patches stay small", async () => {
+  await withView(2, async (_s, view) => {
+    const first: { event: string; data: string }[] = [];
+    const stop = view.subscribe((event, data) => void first.push({ event, data }));
+    try {
+      // Until the processes have run a while: a second of updates after both are listed.
+      const deadline = performance.now() + 30_000;
+      const procsListed = () => (view.current()?.procs(performance.now()) ?? []).length === 2;
+      while (!procsListed() && performance.now() < deadline) await sleep(50);
+      await sleep(1200);
+      let later: Hello | null = null;
+      const stopLater = view.subscribe((event, data) => {
+        if (event === "hello") later = JSON.parse(data) as Hello;
+      });
+      stopLater();
+      assert.ok(later !== null, "a new stream gets its hello at once");
+      const hello = JSON.parse(first[0]!.data) as Hello;
+      let state = hello.state as unknown;
+      const updates = first.slice(1).map((e) => JSON.parse(e.data) as Update);
+      assert.ok(updates.length >= 10, `${updates.length} updates`);
+      for (const u of updates) if (u.patch !== undefined) state = applyMergePatch(state, u.patch);
+      assert.deepEqual(state, (later as Hello).state);
+      assert.equal(Object.keys((later as Hello).state.procs).length, 2);
+      // A steady update carries the counters that moved, not the whole state.
+      const full = JSON.stringify((later as Hello).state).length;
+      const last = updates.at(-1)!;
+      assert.ok(last.patch !== undefined, "instructions retired moved, so the state did");
+      assert.ok(first.at(-1)!.data.length * 4 < full, `${first.at(-1)!.data.length} of ${full}`);
+    } finally {
+      stop();
+    }
   });
 });
 

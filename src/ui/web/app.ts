@@ -3,10 +3,18 @@
  * frame map, the process table, the fault ticker and plot, and the totals
  * up to date. Bundled with what it imports into app.js by build.ts.
  *
+ * The stream sends the whole state once (hello) and then, ten times a
+ * second, merge patches of it (src/ui/delta.ts), which are applied to one
+ * kept state as they come: a message costs a small JSON.parse and a few
+ * assignments. The DOM is redrawn from that state at most once a second,
+ * and only the parts a patch touched since the last redraw.
+ *
  * @module
  */
 
-import type { Hello, Update } from "../protocol.ts";
+import { applyMergePatch } from "../delta.ts";
+import { type FaultRecord, unpackFault, unpackRate } from "../encode.ts";
+import type { Hello, Update, ViewState } from "../protocol.ts";
 import { FrameMapView } from "./frame_map.ts";
 import { RatePlot } from "./plot.ts";
 import { renderFaults, renderProcs, renderTotals } from "./tables.ts";
@@ -25,66 +33,112 @@ const frames = new FrameMapView(
 );
 const plot = new RatePlot($<HTMLCanvasElement>("rates"), $("rate-legend"));
 const status = $("status");
-let updates = 0;
+let redraws = 0;
 
-/** Fault records waiting for the next redraw: at most what the ticker shows. */
+/** Fault records kept for the next redraw: at most what the ticker shows. */
 const TICKER_KEEP = 20;
 /**
  * The least time between two redraws, in ms. Updates come ten times a
- * second, but every redraw costs the browser a paint: about 9 ms of CPU in
- * headless Chromium without a GPU (bench/ui_compare.ts), so redrawing at
- * 10 Hz would take ~5% of a 2-core machine from the guests; once a second
- * keeps the page's share near 1%. Nothing is dropped: a redraw shows every
- * fault record and rate sample that came since the last one.
+ * second, but every redraw costs the browser a style, layout, paint and
+ * composite (several ms of CPU in headless Chromium without a GPU,
+ * bench/ui_compare.ts): redrawing once a second keeps the page cheap.
+ * Nothing is dropped: a redraw shows every fault record and rate sample
+ * that came since the last one.
  */
 const REDRAW_MS = 1000;
-let pending: Update | null = null;
+
+/** The state as the stream has it, patched as updates come. */
+let state: ViewState | null = null;
+let kinds: string[] = [];
+let t = 0;
+/** What changed since the last redraw. */
+const dirty = { runs: false, procs: false, frames: false, plot: false };
+let faults: FaultRecord[] = [];
+let missed = 0;
+/** The ticket of the newest fault record taken: a hello may repeat what updates bring. */
+let lastTicket: number | null = null;
+let scheduled = false;
 let lastRedraw = -Infinity;
 
-/** Take an update; the next redraw shows it. */
-function apply(u: Update): void {
-  if (u.rate !== null) plot.push(u.rate);
-  if (pending === null) {
-    pending = u;
-    const wait = Math.max(0, lastRedraw + REDRAW_MS - performance.now());
-    setTimeout(() => requestAnimationFrame(render), wait);
-  } else {
-    pending = {
-      ...u,
-      frames: u.frames ?? pending.frames,
-      faults: [...pending.faults, ...u.faults].slice(-TICKER_KEEP),
-      faults_missed: pending.faults_missed + u.faults_missed,
-    };
-  }
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  const wait = Math.max(0, lastRedraw + REDRAW_MS - performance.now());
+  setTimeout(() => requestAnimationFrame(redraw), wait);
 }
 
-function render(): void {
-  const u = pending!;
-  pending = null;
+function takeFaults(tuples: Update["faults"]): void {
+  for (const tuple of tuples ?? []) {
+    if (lastTicket !== null && ((tuple[0] - lastTicket) | 0) <= 0) continue;
+    lastTicket = tuple[0];
+    faults.push(unpackFault(tuple, kinds));
+  }
+  if (faults.length > TICKER_KEEP) faults = faults.slice(-TICKER_KEEP);
+}
+
+function onHello(h: Hello): void {
+  state = h.state;
+  kinds = h.fault_kinds;
+  t = h.t;
+  plot.reset(h.history.map((r) => unpackRate(r, kinds)));
+  $<HTMLTableElement>("ticker").tBodies[0]!.replaceChildren(); // a reconnect starts afresh
+  faults = [];
+  missed = 0;
+  lastTicket = null;
+  takeFaults(h.faults);
+  Object.assign(dirty, { runs: true, procs: true, frames: true, plot: true });
+  schedule();
+}
+
+function onUpdate(u: Update): void {
+  if (state === null) return; // an update before the hello: none is sent so
+  t = u.t;
+  if (u.patch !== undefined) {
+    state = applyMergePatch(state, u.patch) as unknown as ViewState;
+    const p = u.patch as Record<string, unknown>;
+    dirty.runs ||= "runs" in p || "run" in p;
+    dirty.procs ||= "procs" in p;
+    dirty.frames ||= "frames" in p;
+  }
+  if (u.rate !== undefined) {
+    plot.push(unpackRate(u.rate, kinds));
+    dirty.plot = true;
+  }
+  takeFaults(u.faults);
+  missed += u.missed ?? 0;
+  schedule();
+}
+
+function redraw(): void {
+  scheduled = false;
   lastRedraw = performance.now();
-  $("run-label").textContent = u.run === "" ? "" : `· ${u.run}`;
-  if (u.frames !== null) frames.show(u.frames);
-  renderProcs($<HTMLTableElement>("procs"), u.procs);
-  renderFaults($<HTMLTableElement>("ticker"), u.faults);
-  renderTotals($<HTMLTableElement>("totals"), u.runs);
-  plot.draw();
-  updates++;
-  const live = u.runs.some((r) => r.live);
-  status.textContent = `${live ? "live" : "run finished"} · t = ${u.t.toFixed(1)} s · ` +
-    `${u.procs.length} process(es)` +
-    (u.faults_missed > 0 ? ` · ${u.faults_missed} fault records not shown` : "");
-  status.dataset.updates = String(updates);
+  const s = state!;
+  if (dirty.runs) {
+    $("run-label").textContent = s.run === "" ? "" : `· ${s.run}`;
+    renderTotals($<HTMLTableElement>("totals"), Object.values(s.runs));
+  }
+  if (dirty.frames && s.frames !== undefined) frames.show(s.frames);
+  const procs = Object.values(s.procs);
+  if (dirty.procs) renderProcs($<HTMLTableElement>("procs"), procs);
+  if (faults.length > 0) renderFaults($<HTMLTableElement>("ticker"), faults);
+  if (dirty.plot) plot.draw();
+  Object.assign(dirty, { runs: false, procs: false, frames: false, plot: false });
+  redraws++;
+  const live = Object.values(s.runs).some((r) => r.live);
+  status.textContent = `${live ? "live" : "run finished"} · t = ${t.toFixed(1)} s · ` +
+    `${procs.length} process(es)` +
+    (missed > 0 ? ` · ${missed} fault records not shown` : "");
+  status.dataset.updates = String(redraws);
+  faults = [];
+  missed = 0;
 }
 
 const events = new EventSource("/api/stream");
 events.addEventListener("hello", (e) => {
-  const h = JSON.parse((e as MessageEvent<string>).data) as Hello;
-  plot.reset(h.history);
-  $<HTMLTableElement>("ticker").tBodies[0]!.replaceChildren(); // a reconnect starts afresh
-  apply(h);
+  onHello(JSON.parse((e as MessageEvent<string>).data) as Hello);
 });
 events.addEventListener("update", (e) => {
-  apply(JSON.parse((e as MessageEvent<string>).data) as Update);
+  onUpdate(JSON.parse((e as MessageEvent<string>).data) as Update);
 });
 events.addEventListener("error", () => {
   status.textContent = "disconnected: the run is over or the server stopped (retrying)";

@@ -127,16 +127,28 @@ export class FrameMapView {
     return i < d.map.device_frames ? d.map.device_base + i : -1;
   }
 
-  #colorOf(pfn: number): number[] {
+  /**
+   * Every cell's colour, packed 0xrrggbb, by the cell's frame: the kinds'
+   * colours are parsed once per map, not once per cell (a map is 20000
+   * cells and more).
+   */
+  #packedColors(): Int32Array {
     const d = this.#d!;
-    if (pfn < d.map.ram_frames) {
-      const kind = d.map.ram_kinds[d.ram[pfn]!]!;
-      return rgb(kind.color);
+    const pack = (c: number[]) => (c[0]! << 16) | (c[1]! << 8) | c[2]!;
+    const ram = d.map.ram_kinds.map((k) => pack(rgb(k.color)));
+    const dev = d.map.device_kinds.map((k) => pack(rgb(k.color)));
+    const max = Math.max(d.map.device_max_mappers, 2);
+    const mapped = Array.from(
+      { length: 256 },
+      (_, n) => pack(mappedColor(Math.min(Math.max(n, 1), max), max)),
+    );
+    const out = new Int32Array(d.map.ram_frames + d.map.device_frames);
+    for (let i = 0; i < d.map.ram_frames; i++) out[i] = ram[d.ram[i]!]!;
+    for (let i = 0; i < d.map.device_frames; i++) {
+      const n = d.devMappers[i]!;
+      out[d.map.ram_frames + i] = n > 0 ? mapped[n]! : dev[d.dev[i]!]!;
     }
-    const i = pfn - d.map.device_base;
-    const n = d.devMappers[i]!;
-    if (n > 0) return mappedColor(n, Math.max(d.map.device_max_mappers, 2));
-    return rgb(d.map.device_kinds[d.dev[i]!]!.color);
+    return out;
   }
 
   #draw(): void {
@@ -151,31 +163,31 @@ export class FrameMapView {
     const img = this.#img, px = img.data;
     const s = this.#cell;
     const inner = s >= 4 ? s - 1 : s; // a 1-pixel grid line when cells are big enough
+    const colors = this.#packedColors();
     let top = Infinity, bottom = -1;
-    const paint = (cell: number, pfn: number, row: number, col: number) => {
-      const [r, g, b] = this.#colorOf(pfn);
-      const packed = (r! << 16) | (g! << 8) | b!;
+    const paint = (cell: number, row: number, col: number) => {
+      const packed = colors[cell]!;
       if (this.#shown[cell] === packed) return;
       this.#shown[cell] = packed;
       top = Math.min(top, row);
       bottom = Math.max(bottom, row);
+      const r = packed >> 16, g = (packed >> 8) & 255, b = packed & 255;
       for (let y = 0; y < inner; y++) {
         let o = ((row * s + y) * img.width + col * s) * 4;
         for (let x = 0; x < inner; x++, o += 4) {
-          px[o] = r!;
-          px[o + 1] = g!;
-          px[o + 2] = b!;
+          px[o] = r;
+          px[o + 1] = g;
+          px[o + 2] = b;
           px[o + 3] = 255;
         }
       }
     };
     for (let i = 0; i < d.map.ram_frames; i++) {
-      paint(i, i, Math.floor(i / this.#cols), i % this.#cols);
+      paint(i, Math.floor(i / this.#cols), i % this.#cols);
     }
     const devTop = this.#rowsOf(d.map.ram_frames) + GAP_ROWS;
     for (let i = 0; i < d.map.device_frames; i++) {
-      const row = devTop + Math.floor(i / this.#cols);
-      paint(d.map.ram_frames + i, d.map.device_base + i, row, i % this.#cols);
+      paint(d.map.ram_frames + i, devTop + Math.floor(i / this.#cols), i % this.#cols);
     }
     if (bottom < 0) return; // nothing changed
     ctx.putImageData(img, 0, 0, 0, top * s, img.width, (bottom - top + 1) * s);

@@ -34,6 +34,13 @@ function niceStep(max: number): number {
 /** The rate plot and its legend. */
 export class RatePlot {
   #samples: RateSample[] = [];
+  /**
+   * What the canvas shows while every rate is 0: flat lines, which look
+   * the same from one redraw to the next once they span the plot, so
+   * draw() leaves the canvas alone (a changed canvas costs a raster and a
+   * composite). "" when the canvas shows anything else.
+   */
+  #flatKey = "";
 
   constructor(readonly canvas: HTMLCanvasElement, readonly legend: HTMLElement) {}
 
@@ -53,15 +60,22 @@ export class RatePlot {
     const ctx = this.canvas.getContext("2d");
     if (ctx === null) return;
     const { width: w, height: h } = this.canvas;
-    ctx.clearRect(0, 0, w, h);
     const kinds = [...new Set(this.#samples.flatMap((s) => Object.keys(s.faults)))];
-    const max = Math.max(1, ...this.#samples.flatMap((s) => Object.values(s.faults)));
+    const peak = Math.max(0, ...this.#samples.flatMap((s) => Object.values(s.faults)));
+    const max = Math.max(1, peak);
     const step = niceStep(max);
     const top = Math.ceil(max / step) * step;
     const end = this.#samples.at(-1)?.t ?? SPAN_S;
     const x = (t: number) =>
       PAD.left + ((t - (end - SPAN_S)) / SPAN_S) * (w - PAD.left - PAD.right);
     const y = (v: number) => h - PAD.bottom - (v / top) * (h - PAD.top - PAD.bottom);
+    const first = this.#samples[0];
+    const flat = peak === 0
+      ? `${w}x${h} ${kinds.join(",")} ${first === undefined ? "" : Math.round(x(first.t))}`
+      : "";
+    if (flat !== "" && flat === this.#flatKey) return;
+    this.#flatKey = flat;
+    ctx.clearRect(0, 0, w, h);
     ctx.font = "11px system-ui, sans-serif";
     ctx.fillStyle = "#616e7c";
     ctx.strokeStyle = "#d9e2ec";

@@ -12,7 +12,21 @@ import type { ProcRow, RunTotals } from "../protocol.ts";
 /** Rows the fault ticker keeps. */
 const TICKER_ROWS = 20;
 
-const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+/**
+ * An integer with thousands separators ("1,234,567"). By hand: the page
+ * formats a few hundred numbers a redraw, and toLocaleString goes through
+ * ICU each time, which cost most of a redraw's script time.
+ */
+export function fmt(n: number): string {
+  const s = String(Math.abs(Math.round(n)));
+  let out = s.length > 3 ? "" : s;
+  if (s.length > 3) {
+    const head = s.length % 3 || 3;
+    out = s.slice(0, head);
+    for (let i = head; i < s.length; i += 3) out += "," + s.slice(i, i + 3);
+  }
+  return n <= -0.5 ? `-${out}` : out;
+}
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
 
 function cell(tag: "td" | "th", text: string, cls?: string): HTMLElement {
