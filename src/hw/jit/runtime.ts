@@ -42,6 +42,7 @@ import {
   findProduct,
   frameClaimed,
   type ProductInfo,
+  productPublished,
   publishProduct,
   releaseFrame,
 } from "./cache.ts";
@@ -564,6 +565,11 @@ export class JitRuntime {
    */
   #translate(pfn: number, word: number, old?: Translation): Translation | null {
     const sh = this.shared;
+    // The emitter is still cold here and little has been interpreted: not worth it yet, and
+    // with no product of another Worker to install, nothing to read or mark either.
+    const cold = this.stats.translated === 0 && this.hotInsns > 0 &&
+      this.#interpreted < COLD_INSNS;
+    if (cold && !productPublished(sh, pfn)) return null;
     // Mark first, then read: a write that lands after the mark bumps the generation.
     const gen = sh.markCode(pfn);
     if (frameClaimed(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
@@ -594,10 +600,7 @@ export class JitRuntime {
       : { entries: found.entries, rounds: Math.max(found.rounds, rounds) };
     const shared = bytes !== null;
     if (bytes === null) {
-      // The emitter is still cold here and little has been interpreted: not worth it yet.
-      if (this.stats.translated === 0 && this.hotInsns > 0 && this.#interpreted < COLD_INSNS) {
-        return null;
-      }
+      if (cold) return null;
       // Lost the race for the claim: wait for the winner's product, as above.
       if (!claimFrame(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
       try {
