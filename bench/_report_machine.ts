@@ -25,6 +25,7 @@ import { measureTlb } from "./_report_tlb.ts";
 import { measureMusl } from "./_report_musl.ts";
 import { measureTiers } from "./_report_tiers.ts";
 import { measureDax } from "./_report_dax.ts";
+import { turnOrder, warmJit } from "./_steady.ts";
 import {
   type ExecPoint,
   FOOTPRINT_BASE_TEXT,
@@ -138,21 +139,24 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[k]! : (s[k - 1]! + s[k]!) / 2;
 };
 
-/** Exec: spawn to exit of `compute ITER`, the three modes taking turns run by run. */
+/**
+ * Exec: spawn to exit of `compute ITER` in steady state (_steady.ts), the
+ * three modes taking turns run by run in ABBA order.
+ */
 async function measureExec(quick: boolean): Promise<MachineRuns["exec"]> {
-  const iterations = 1, runs = quick ? 3 : 15;
+  const iterations = 1, runs = quick ? 3 : 41;
   const image = imageOf(ROOTFS, 8 * MIB);
   const seen = new Map<Mode, string | null>();
   const ms = new Map<Mode, number[]>(MODE_NAMES.map((m) => [m, []]));
   const machines = await Promise.all(MODE_NAMES.map((m) => bootMode(m, image, 32 * MIB, 1)));
   try {
-    for (let r = -1; r < runs; r++) { // run -1 warms the JIT and the page cache
-      for (const [k, mode] of MODE_NAMES.entries()) {
-        const { wallMs } = await runAll(machines[k]!, "/bin/compute", [[
-          "compute",
-          String(iterations),
-        ]]);
-        if (r >= 0) ms.get(mode)!.push(wallMs);
+    const once = (k: number) =>
+      runAll(machines[k]!, "/bin/compute", [["compute", String(iterations)]]);
+    // Warm the page cache, and tier 1 until its translations hold (_steady.ts).
+    for (const k of machines.keys()) await warmJit(machines[k]!, () => once(k));
+    for (let r = 0; r < runs; r++) {
+      for (const k of turnOrder(machines.length, r)) {
+        ms.get(MODE_NAMES[k]!)!.push((await once(k)).wallMs);
       }
     }
     for (const [k, mode] of MODE_NAMES.entries()) {

@@ -25,6 +25,7 @@ import { emitFrame } from "../src/hw/jit/emit.ts";
 import { Machine } from "../src/kernel/machine.ts";
 import type { JitOption } from "../src/kernel/proc_jit.ts";
 import { buildTiersGuest } from "./_report_tiers_guest.ts";
+import { turnOrder, warmJit } from "./_steady.ts";
 import type {
   TierRow,
   TiersResult,
@@ -228,23 +229,16 @@ async function measureRows(
 }
 
 /**
- * Median spawn-to-exit ms of `argv` on each machine, the machines taking
- * turns run by run, after each machine that translates has run `argv` until
- * it holds translations (a pooled Worker that ran the program before: a
- * fresh Worker translates only after COLD_INSNS interpreted instructions,
- * several runs of a short program), at most 8 times.
+ * Median spawn-to-exit ms of `argv` on each machine, in steady state
+ * (_steady.ts: each machine warmed until its translations held, and V8's
+ * tier-up), the machines taking turns run by run in ABBA order.
  */
 async function execMedians(machines: Machine[], argv: string[], runs: number): Promise<number[]> {
   const ms: number[][] = machines.map(() => []);
-  for (const m of machines) {
-    for (let k = 0; k < 8 && m.mem.jit !== null && m.stats().jit.translations === 0; k++) {
-      await timeRun(m, argv);
-    }
-  }
-  for (let r = -1; r < runs; r++) {
-    for (const [k, m] of machines.entries()) {
-      const { ms: t } = await timeRun(m, argv);
-      if (r >= 0) ms[k]!.push(t);
+  for (const m of machines) await warmJit(m, () => timeRun(m, argv));
+  for (let r = 0; r < runs; r++) {
+    for (const k of turnOrder(machines.length, r)) {
+      ms[k]!.push((await timeRun(machines[k]!, argv)).ms);
     }
   }
   return ms.map(median);
@@ -253,7 +247,8 @@ async function execMedians(machines: Machine[], argv: string[], runs: number): P
 /**
  * Median spawn-to-exit CPU ms of `argv` on a fresh machine of each mode, a
  * new pair of machines every run: the Worker is ready but has run nothing,
- * so tier 1 starts with no translations and a cold emitter.
+ * so tier 1 starts with no translations and a cold emitter. The modes take
+ * turns in ABBA order.
  */
 async function coldExecMedians(
   image: Uint8Array,
@@ -263,8 +258,8 @@ async function coldExecMedians(
 ): Promise<number[]> {
   const ms: number[][] = modes.map(() => []);
   for (let r = 0; r < runs; r++) {
-    for (const [k, mode] of modes.entries()) {
-      const m = await boot(image, mode);
+    for (const k of turnOrder(modes.length, r)) {
+      const m = await boot(image, modes[k]!);
       try {
         ms[k]!.push((await timeRun(m, argv)).ms);
       } finally {
@@ -429,6 +424,9 @@ async function measureV8Sharing(quick: boolean): Promise<V8Sharing> {
   };
 }
 
+/** Fresh machines per mode for the cold exec (each boots a Worker: about 0.3 s). */
+const COLD_RUNS = 15;
+
 /** Everything the tiers section shows. */
 export async function measureTiers(quick: boolean): Promise<TiersResult> {
   const dir = await Deno.makeTempDir({ prefix: "xip-bench-tiers-root-" });
@@ -439,7 +437,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
     const image = mkfs({ sizeBytes: 4 * MIB, from: dir });
     const qemu = await haveQemu();
     const rows = await measureRows(image, dir, quick, qemu);
-    const runs = quick ? 3 : 11;
+    const runs = quick ? 3 : 41;
 
     // Exec of a short process: compute 1, interpreter against tier 1 ("auto").
     const ex = [await boot(image, "off"), await boot(image, "auto")];
@@ -454,7 +452,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
       image,
       ["off", "auto"],
       ["/bin/compute", "1"],
-      quick ? 2 : 7,
+      quick ? 2 : COLD_RUNS,
     ) as [number, number];
 
     // With tier 1: DAX exec against page-cache exec; text in device frames against RAM frames.
@@ -478,7 +476,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
     const crc = ["/bin/tiers", "crc", quick ? "60" : "400"];
     let deviceMs: number, ramMs: number;
     try {
-      [deviceMs, ramMs] = await execMedians(text, crc, quick ? 1 : 5) as [number, number];
+      [deviceMs, ramMs] = await execMedians(text, crc, quick ? 1 : 21) as [number, number];
     } finally {
       for (const m of text) await m.shutdown();
     }
@@ -492,7 +490,7 @@ export async function measureTiers(quick: boolean): Promise<TiersResult> {
       qemu,
       rows,
       exec: { offMs: execOff, autoMs: execAuto, runs },
-      execCold: { offMs: coldOff, autoMs: coldAuto, runs: quick ? 2 : 7 },
+      execCold: { offMs: coldOff, autoMs: coldAuto, runs: quick ? 2 : COLD_RUNS },
       daxExec: { daxMs, pagecacheMs: pcMs, runs },
       text: { deviceMs, ramMs, args: crc.slice(1).join(" ") },
       translator,

@@ -33,6 +33,7 @@ import { attachKernelFs, type FsMountOptions, type KernelFs } from "../src/kerne
 import { setConsoleTransport } from "../src/kernel/console.ts";
 import { ringDoorbell } from "../src/kernel/fork.ts";
 import { type ProcessStart, runProcess } from "../src/kernel/proc_run.ts";
+import { processJit } from "../src/kernel/proc_jit.ts";
 import type { KernelLog } from "../src/kernel/task.ts";
 import { exitWorker, setKillAction } from "../src/sync/current.ts";
 
@@ -87,6 +88,9 @@ port.onmessage = (ev: MessageEvent<ToWorker>) => {
         return 0;
       },
     });
+    // Tier 1's runtime (its state memory and dispatcher) is made now, while the Worker is only
+    // warming, not in the first exec it runs.
+    processJit(mem);
     port.postMessage({ t: "ready" });
     return;
   }

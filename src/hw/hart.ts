@@ -256,9 +256,12 @@ export class Hart {
           fVpn = vp;
           fDelta = fDel[e]!;
           if (jit !== null && stepRest < 0) {
-            // Tier 1 runs the frame if it has a translation, from the rest of this chunk.
+            // Tier 1 runs the frame if it has a translation, from the rest of this chunk (a cold
+            // runtime is asked only now and then: JitRuntime.nextEnter).
             const now = this.instret + chunk - left;
-            const n = jit.enter(pc, (pc + fDelta) >>> 0, left + 1, now, pc !== resumePc);
+            const n = now < jit.nextEnter
+              ? -1
+              : jit.enter(pc, (pc + fDelta) >>> 0, left + 1, now, pc !== resumePc);
             resumePc = -1;
             if (n >= 0) {
               left = left + 1 - n;

@@ -16,6 +16,11 @@ import type { Access } from "../../src/abi/sv32.ts";
 import { Hart, type HartEnv, type HartOptions } from "../../src/hw/hart.ts";
 import { type JitMode, JitRuntime } from "../../src/hw/jit/runtime.ts";
 import { JitShared } from "../../src/hw/jit/shared.ts";
+import { layOutBlocks } from "../../src/hw/jit/blocks.ts";
+import { publishProduct } from "../../src/hw/jit/cache.ts";
+import { discover } from "../../src/hw/jit/discover.ts";
+import { leaderSet } from "../../src/hw/jit/entries.ts";
+import { emitFrame } from "../../src/hw/jit/emit.ts";
 
 /** The tier-1 mode the hart suites run under: XIP_JIT=eager|auto, else none. */
 export function envJitMode(): JitMode | null {
@@ -218,4 +223,18 @@ export function setup(
   });
   env.hart = hart;
   return { m, env, hart, textPfn, dataPfn };
+}
+
+/**
+ * What another Worker does for a frame no product covers: translate frame
+ * `pfn` of `m` at generation `gen` and publish the product.
+ */
+export function publishAsAnotherWorker(m: TestMachine, pfn: number, gen: number): void {
+  const words = new Int32Array(m.physMemory!.buffer, pfn * PAGE_SIZE, PAGE_SIZE / 4).slice();
+  const code = discover(words);
+  const bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: 256 });
+  const info = { entries: leaderSet(code.leader), rounds: 0 };
+  if (!publishProduct(m.jitShared, pfn, gen, 256, words, bytes, info)) {
+    throw new Error(`publishAsAnotherWorker: frame ${pfn} was not published`);
+  }
 }

@@ -10,12 +10,17 @@
 import assert from "node:assert/strict";
 import * as A from "./_asm.ts";
 import { A0, A1, A2, A3, A7, RA, S1, T0, T1, T2, ZERO } from "./_asm.ts";
-import { setup, TestMachine, TEXT_VA, URX } from "./_hart_machine.ts";
+import { publishAsAnotherWorker, setup, TestMachine, TEXT_VA, URX } from "./_hart_machine.ts";
 import { Hart, POLL_INTERVAL } from "../../src/hw/hart.ts";
 import { EXIT_MISS } from "../../src/hw/hart_state.ts";
 import { ENTRY_SET_WORDS } from "../../src/abi/layout/jit.ts";
 import { hasEntry, readEntries, recordEntry } from "../../src/hw/jit/entries.ts";
-import { type JitLocalStats, MAX_ROUNDS } from "../../src/hw/jit/runtime.ts";
+import {
+  COLD_SAMPLE,
+  type JitLocalStats,
+  JitRuntime,
+  MAX_ROUNDS,
+} from "../../src/hw/jit/runtime.ts";
 
 const WATCHDOG_MS = 60_000;
 
@@ -167,9 +172,9 @@ function exitEnv(out: { code: number }) {
  * Run the hart at TEXT_VA of `m` to its exit on this thread, under a fresh
  * tier-1 runtime (`mode`, eager by default), or the interpreter alone (null).
  */
-function runHere(m: TestMachine, mode: "eager" | "auto" | null = "eager") {
+function runHere(m: TestMachine, mode: "eager" | "auto" | JitRuntime | null = "eager") {
   const out = { code: -1 };
-  const rt = mode === null ? null : m.jitRuntime(mode);
+  const rt = mode === null || mode instanceof JitRuntime ? mode : m.jitRuntime(mode);
   const h = new Hart(m.physMemory!, exitEnv(out), {
     rootPfn: m.root,
     pc: TEXT_VA,
@@ -237,11 +242,17 @@ Deno.test("a bump of the frame's generation forgets its entry set with its trans
   assert.equal(r.rt.stats.retranslated, 1, "the entry was rediscovered after the bump");
 });
 
-Deno.test("auto: tier 0 records the word it enters another frame at, and the first translation starts a block there", () => {
-  // Frame A calls into the middle of a straight-line run in frame B, through a register.
-  const MID = 13, N = 720_000; // 15 instructions a call, 10.8 M in all: past COLD_INSNS
+/** Where crossFrameCalls' loop calls frame B, in words. */
+const MID = 13;
+
+/**
+ * Frame A (device frame 0, at TEXT_VA) calls, `n` times through a register,
+ * into the middle of a straight-line run in frame B (device frame 1, the
+ * next page): 15 instructions and two changes of fetch page a call.
+ */
+function crossFrameCalls(n: number) {
   const a = new A.Program();
-  a.emit(...A.li(T0, N), A.addi(A0, ZERO, 0), A.addi(A1, ZERO, 0));
+  a.emit(...A.li(T0, n), A.addi(A0, ZERO, 0), A.addi(A1, ZERO, 0));
   a.emit(...A.li(S1, TEXT_VA + 4096 + MID * 4));
   a.label("top").emit(A.jalr(RA, S1, 0), A.addi(T0, T0, -1)).branch(
     (o) => A.bne(T0, ZERO, o),
@@ -257,6 +268,51 @@ Deno.test("auto: tier 0 records the word it enters another frame at, and the fir
   m.load(fb, b.assemble());
   m.map(TEXT_VA, fa, URX);
   m.map(TEXT_VA + 4096, fb, URX);
+  return { m, fa, fb };
+}
+
+/** Count the calls of `rt.enter`. */
+function countEnters(rt: JitRuntime): { calls: number } {
+  const n = { calls: 0 };
+  const enter = rt.enter.bind(rt);
+  rt.enter = (...args) => {
+    n.calls++;
+    return enter(...args);
+  };
+  return n;
+}
+
+Deno.test("auto: a cold runtime is asked once per COLD_SAMPLE instructions; once it holds a translation, at every change of page", () => {
+  const N = 20_000; // 300 k instructions, 40 k changes of page: far short of COLD_INSNS
+  const { m, fa } = crossFrameCalls(N);
+  const ref = runHere(m, null);
+  const cold = m.jitRuntime("auto");
+  const coldCalls = countEnters(cold);
+  const r = runHere(m, cold);
+  assert.equal(r.code, ref.code);
+  assert.equal(r.instret, ref.instret);
+  assert.equal(cold.stats.translated + cold.stats.sharedInstalls, 0, "cold: nothing translated");
+  assert.ok(coldCalls.calls > 0, "sampled at all");
+  assert.ok(
+    coldCalls.calls <= Math.ceil(ref.instret / COLD_SAMPLE) + 1,
+    `${coldCalls.calls} calls for ${ref.instret} instructions`,
+  );
+  // Frame A's product, published by another Worker, is installed on a sample: from then on the
+  // runtime is warm, and every return from frame B (interpreted) to frame A asks it.
+  publishAsAnotherWorker(m, fa, m.jitShared.markCode(fa));
+  const warm = m.jitRuntime("auto");
+  const warmCalls = countEnters(warm);
+  const w = runHere(m, warm);
+  assert.equal(w.code, ref.code);
+  assert.equal(w.instret, ref.instret);
+  assert.equal(warm.stats.sharedInstalls, 1);
+  assert.equal(warm.stats.translated, 0);
+  assert.ok(warmCalls.calls >= N - 2_000, `${warmCalls.calls} calls for ${N} returns to A`);
+});
+
+Deno.test("auto: tier 0 records the word it enters another frame at, and the first translation starts a block there", () => {
+  const N = 720_000; // 15 instructions a call, 10.8 M in all: past COLD_INSNS
+  const { m, fb } = crossFrameCalls(N);
   const { rt, code, instret } = runHere(m, "auto");
   assert.equal(rt.stats.translated, 2, "both frames, once each");
   assert.equal(rt.stats.retranslated, 0);

@@ -8,15 +8,20 @@
 import assert from "node:assert/strict";
 import * as A from "./_asm.ts";
 import { A0, A1, A2, A3, A7, RA, S0, S1, S2, S3, T0, T1, T2, ZERO } from "./_asm.ts";
-import { DATA_VA, setup, TestMachine, TEXT_VA, URW, URWX, URX } from "./_hart_machine.ts";
+import {
+  DATA_VA,
+  publishAsAnotherWorker,
+  setup,
+  TestMachine,
+  TEXT_VA,
+  URW,
+  URWX,
+  URX,
+} from "./_hart_machine.ts";
 import { Hart } from "../../src/hw/hart.ts";
 import { KernelPanic } from "../../src/abi/panic.ts";
 import type { JitMode } from "../../src/hw/jit/runtime.ts";
-import { layOutBlocks } from "../../src/hw/jit/blocks.ts";
-import { claimFrame, frameClaimed, publishProduct, releaseFrame } from "../../src/hw/jit/cache.ts";
-import { discover } from "../../src/hw/jit/discover.ts";
-import { leaderSet } from "../../src/hw/jit/entries.ts";
-import { emitFrame } from "../../src/hw/jit/emit.ts";
+import { claimFrame, frameClaimed, releaseFrame } from "../../src/hw/jit/cache.ts";
 
 type Setup = ReturnType<typeof setup>;
 
@@ -276,15 +281,6 @@ function claimRig(jit: JitMode | null, n = 3000) {
     jit: rt,
   });
   return { m, text, h, rt: rt!, code: () => code };
-}
-
-/** What another Worker does for a frame no product covers: translate it and publish the product. */
-function publishAsAnotherWorker(m: TestMachine, pfn: number, gen: number): void {
-  const words = new Int32Array(m.physMemory!.buffer, pfn * 4096, 1024).slice();
-  const code = discover(words);
-  const bytes = emitFrame(code, layOutBlocks(code), { tlbEntries: 256 });
-  const info = { entries: leaderSet(code.leader), rounds: 0 };
-  assert.ok(publishProduct(m.jitShared, pfn, gen, 256, words, bytes, info));
 }
 
 Deno.test("a runtime interprets a frame another Worker is translating, then installs its product", () => {

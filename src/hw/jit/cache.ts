@@ -108,6 +108,14 @@ export function publishProduct(
 }
 
 /**
+ * Has any translation of frame `pfn` been published (at any generation, and
+ * maybe overwritten since)? One load: a cheap test before findProduct.
+ */
+export function productPublished(j: JitShared, pfn: number): boolean {
+  return Atomics.load(j.i32, j.layout.dir + pfn) !== 0;
+}
+
+/**
  * The published translation of frame `pfn` at codeGen word `gen` for
  * `tlbEntries`, if one exists, is intact, was made from exactly `words`
  * (the frame's bytes as the caller read them after marking it), and starts

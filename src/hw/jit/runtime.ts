@@ -42,6 +42,7 @@ import {
   findProduct,
   frameClaimed,
   type ProductInfo,
+  productPublished,
   publishProduct,
   releaseFrame,
 } from "./cache.ts";
@@ -123,6 +124,19 @@ const HEAT_SLOTS = 1024;
 const COLD_INSNS = 10_000_000;
 
 /**
+ * While a runtime is cold (see COLD_INSNS: "auto", nothing translated or
+ * installed yet), the interpreter calls `enter` at the first change of
+ * fetch page after every COLD_SAMPLE instructions, not at every change:
+ * the heat of that time is sampled, each interval charged to the frame
+ * it began in. A cold Worker cannot translate anyway, and the calls are
+ * what it would pay for: `compute 1` changes page every 35 instructions,
+ * 78 000 calls, run while V8 still has `enter` in its baseline tier
+ * (measured 2026-12-07: 15-20 ms of CPU of a 105 ms cold exec). Once
+ * warm, every change of page is counted again, from zero heat.
+ */
+export const COLD_SAMPLE = 4096;
+
+/**
  * How long a Worker interprets a frame that another Worker has claimed to
  * translate before it translates the frame itself (the other may have died,
  * or be starved on a loaded machine): a cold translation takes a few ms.
@@ -187,6 +201,11 @@ export class JitRuntime {
    * between blocks of its frame's translation).
    */
   exitSteps = 1;
+  /**
+   * The interpreter calls `enter` only once its count of instructions has
+   * reached this (0 once the runtime is warm): see COLD_SAMPLE.
+   */
+  nextEnter = 0;
   readonly stats: JitLocalStats = {
     translated: 0,
     sharedInstalls: 0,
@@ -234,6 +253,8 @@ export class JitRuntime {
   #interpreted = 0;
   /** Frames another Worker has claimed: when this runtime first found the claim. */
   readonly #waits = new Map<number, number>();
+  /** Cold: "auto", and nothing translated or installed yet (COLD_INSNS, COLD_SAMPLE). */
+  #cold: boolean;
 
   constructor(opts: JitRuntimeOptions) {
     const entries = opts.tlbEntries ?? 256;
@@ -244,6 +265,7 @@ export class JitRuntime {
     this.shared = opts.shared;
     this.check = opts.check ?? false;
     this.hotInsns = opts.mode === "eager" ? 0 : opts.hotInsns ?? HOT_INSNS;
+    this.#cold = this.hotInsns > 0;
     this.#phys32 = new Int32Array(opts.phys.buffer);
     this.#st32 = this.state.i32;
     this.#gen32 = opts.shared.i32;
@@ -295,6 +317,7 @@ export class JitRuntime {
     this.mmu = mmu;
     this.state.reset();
     this.#lastPfn = -1;
+    this.nextEnter = 0;
   }
 
   /**
@@ -315,7 +338,9 @@ export class JitRuntime {
     const pfn = framePa >>> 12;
     const s = pfn & (STATE_SLOTS - 1);
     if (this.#sPfn[s] !== pfn || this.#sGen[s] !== this.#gen32[this.#genBase + pfn]) {
-      if (!this.#lookup(pfn, (pc >>> 2) & (FRAME_WORDS - 1), arrival, now)) return -1;
+      const found = this.#lookup(pfn, (pc >>> 2) & (FRAME_WORDS - 1), arrival, now);
+      if (this.#cold) this.#coldSample(now);
+      if (!found) return -1;
     }
     // The untranslated frame the interpreter ran before this one gets its heat (a frame that
     // translated code calls would otherwise never grow hot).
@@ -467,6 +492,24 @@ export class JitRuntime {
     return true;
   }
 
+  /**
+   * After a cold runtime's `enter`: ask for the next call COLD_SAMPLE
+   * instructions on, or, once it is warm (it has interpreted COLD_INSNS or
+   * holds a translation), for every change of page again, with the heat of
+   * the sampled time forgotten, so that what it translates first is chosen
+   * by exact heat, and with every arrival recorded.
+   */
+  #coldSample(now: number): void {
+    if (this.#interpreted < COLD_INSNS && this.#all.size === 0) {
+      this.nextEnter = now + COLD_SAMPLE;
+      return;
+    }
+    this.#cold = false;
+    this.nextEnter = 0;
+    this.#hPfn.fill(-1);
+    this.#lastPfn = -1;
+  }
+
   /** Forget translation `t`: its slot, its table entry, its place in the map. */
   #drop(t: Translation): void {
     const s = t.pfn & (STATE_SLOTS - 1);
@@ -522,6 +565,11 @@ export class JitRuntime {
    */
   #translate(pfn: number, word: number, old?: Translation): Translation | null {
     const sh = this.shared;
+    // The emitter is still cold here and little has been interpreted: not worth it yet, and
+    // with no product of another Worker to install, nothing to read or mark either.
+    const cold = this.stats.translated === 0 && this.hotInsns > 0 &&
+      this.#interpreted < COLD_INSNS;
+    if (cold && !productPublished(sh, pfn)) return null;
     // Mark first, then read: a write that lands after the mark bumps the generation.
     const gen = sh.markCode(pfn);
     if (frameClaimed(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
@@ -552,10 +600,7 @@ export class JitRuntime {
       : { entries: found.entries, rounds: Math.max(found.rounds, rounds) };
     const shared = bytes !== null;
     if (bytes === null) {
-      // The emitter is still cold here and little has been interpreted: not worth it yet.
-      if (this.stats.translated === 0 && this.hotInsns > 0 && this.#interpreted < COLD_INSNS) {
-        return null;
-      }
+      if (cold) return null;
       // Lost the race for the claim: wait for the winner's product, as above.
       if (!claimFrame(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
       try {
