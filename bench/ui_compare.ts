@@ -4,7 +4,13 @@
  * round by round (the order rotates) so that load from other processes on
  * the shared 2-core host hits every mode alike.
  *
- *   deno run -A bench/ui_compare.ts [rounds] [iterations]     (default 5 rounds, compute 16)
+ *   deno run -A bench/ui_compare.ts [rounds] [iterations]     (default 3 rounds, compute 1500)
+ *
+ * With the translator on, compute 1500 runs about 20 s per mode on a quiet
+ * 2-core machine and compute 320 about 5 s. A short run weighs the view's
+ * start-up work more (the first frame map with the new processes, their
+ * table rows, the burst of faults in the ticker and plot), so give the
+ * figure with the run length it was measured on.
  *
  * Modes:
  *   closed   no view (what a run without --ui does)
@@ -41,8 +47,8 @@ import { startViewServer, type ViewServer } from "../src/ui/server.ts";
 import { View } from "../src/ui/view.ts";
 import { browserUnavailable, openPlainChromium, type PlainBrowser } from "../tests/ui/_browser.ts";
 
-const ROUNDS = Number(Deno.args[0] ?? 5);
-const ITERATIONS = Number(Deno.args[1] ?? 16);
+const ROUNDS = Number(Deno.args[0] ?? 3);
+const ITERATIONS = Number(Deno.args[1] ?? 1500);
 const PROCS = 8;
 const MIB = 1024 * 1024;
 const ROOTFS = new URL("../fixtures/rootfs", import.meta.url).pathname;

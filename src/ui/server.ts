@@ -24,6 +24,7 @@
  */
 
 import { statsJson } from "../kernel/stats.ts";
+import { sseEvent } from "./sse.ts";
 import type { View } from "./view.ts";
 import { WEB_ASSETS } from "./web/_assets.ts";
 
@@ -147,7 +148,7 @@ export function startViewServer(view: View, addr: ListenAddr): ViewServer {
         unsubscribe = view.subscribe((event, data) => {
           if ((c.desiredSize ?? 0) < -STREAM_QUEUE_MAX) return end(); // a reader that stopped reading
           try {
-            c.enqueue(enc.encode(`event: ${event}\ndata: ${data}\n\n`));
+            c.enqueue(enc.encode(sseEvent(event, data)));
           } catch {
             end();
           }

@@ -148,7 +148,7 @@ Deno.test("GET / serves the page from the package with a same-origin-only CSP", 
     assert.doesNotMatch(html, /https?:\/\//, "the page names no other host");
     const js = await get(s, "/app.js");
     assert.match(js.headers.get("content-type")!, /^text\/javascript/);
-    assert.match(await js.text(), /new EventSource\("\/api\/stream"\)/);
+    assert.match(await js.text(), /fetch\("\/api\/stream"/);
     const missing = await get(s, "/nope.js");
     assert.equal(missing.status, 404);
     await missing.body?.cancel();

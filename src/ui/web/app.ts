@@ -5,9 +5,17 @@
  *
  * The stream sends the whole state once (hello) and then, ten times a
  * second, merge patches of it (src/ui/delta.ts), which are applied to one
- * kept state as they come: a message costs a small JSON.parse and a few
- * assignments. The DOM is redrawn from that state at most once a second,
+ * kept state. The DOM is redrawn from that state at most once a second,
  * and only the parts a patch touched since the last redraw.
+ *
+ * The page reads the stream with fetch, not EventSource, and takes what
+ * came once per redraw: between two redraws the updates wait in the
+ * connection's buffer, so the browser does not wake up for each of them
+ * (which cost it more than anything else the page does once the DOM work
+ * was cut: bench/ui_compare.ts). Every update is still applied, in order:
+ * each rate sample reaches the plot and each fault record the ticker. A
+ * hidden page closes the stream and opens it again when shown (the hello
+ * brings the whole state and the last minute of rates).
  *
  * @module
  */
@@ -15,6 +23,7 @@
 import { applyMergePatch } from "../delta.ts";
 import { type FaultRecord, unpackFault, unpackRate } from "../encode.ts";
 import type { Hello, Update, ViewState } from "../protocol.ts";
+import { SseParser } from "../sse.ts";
 import { FrameMapView } from "./frame_map.ts";
 import { RatePlot } from "./plot.ts";
 import { renderFaults, renderProcs, renderTotals } from "./tables.ts";
@@ -59,10 +68,14 @@ let missed = 0;
 let lastTicket: number | null = null;
 let scheduled = false;
 let lastRedraw = -Infinity;
+/** Resolves after the next redraw: the stream reader waits on it. */
+let redrawn: Promise<void> = Promise.resolve();
+let onRedrawn = () => {};
 
 function schedule(): void {
   if (scheduled) return;
   scheduled = true;
+  redrawn = new Promise((resolve) => onRedrawn = resolve);
   const wait = Math.max(0, lastRedraw + REDRAW_MS - performance.now());
   setTimeout(() => requestAnimationFrame(redraw), wait);
 }
@@ -131,15 +144,56 @@ function redraw(): void {
   status.dataset.updates = String(redraws);
   faults = [];
   missed = 0;
+  onRedrawn();
 }
 
-const events = new EventSource("/api/stream");
-events.addEventListener("hello", (e) => {
-  onHello(JSON.parse((e as MessageEvent<string>).data) as Hello);
-});
-events.addEventListener("update", (e) => {
-  onUpdate(JSON.parse((e as MessageEvent<string>).data) as Update);
-});
-events.addEventListener("error", () => {
-  status.textContent = "disconnected: the run is over or the server stopped (retrying)";
-});
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Follow GET /api/stream until `signal` aborts it: apply what came, then
+ * wait for the redraw that shows it before reading on.
+ */
+async function follow(signal: AbortSignal): Promise<void> {
+  const r = await fetch("/api/stream", { signal });
+  if (!r.ok || r.body === null) throw new Error(`the stream answered ${r.status}`);
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  const parser = new SseParser();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    for (const e of parser.push(value)) {
+      if (e.event === "hello") onHello(JSON.parse(e.data) as Hello);
+      else if (e.event === "update") onUpdate(JSON.parse(e.data) as Update);
+    }
+    await redrawn;
+  }
+}
+
+/** The current stream's abort, or null while the page is hidden. */
+let following: AbortController | null = null;
+
+/** Follow the stream while the page is visible; reconnect a second after it ends. */
+async function watch(): Promise<void> {
+  while (following !== null) {
+    const mine = following;
+    try {
+      await follow(mine.signal);
+    } catch { /* the server went away, or the page was hidden */ }
+    if (following !== mine) return; // hidden, or a newer watch() took over
+    status.textContent = "disconnected: the run is over or the server stopped (retrying)";
+    await sleep(1000);
+  }
+}
+
+function onVisibility(): void {
+  if (document.hidden) {
+    following?.abort();
+    following = null;
+  } else if (following === null) {
+    following = new AbortController();
+    void watch();
+  }
+}
+
+document.addEventListener("visibilitychange", onVisibility);
+onVisibility();

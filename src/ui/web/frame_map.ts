@@ -217,13 +217,13 @@ export class FrameMapView {
 
   #summarise(): void {
     const d = this.#d!;
-    const counts = new Map<string, number>();
-    for (const c of d.ram) {
-      const k = d.map.ram_kinds[c]!.label;
-      counts.set(k, (counts.get(k) ?? 0) + 1);
-    }
-    const mapped = d.devMappers.reduce((n, v) => n + (v > 0 ? 1 : 0), 0);
-    const ram = [...counts].map(([k, n]) => `${n} ${k}`).join(", ");
+    // Counts by kind code, the kinds in the order they first appear.
+    const counts = new Array<number>(256).fill(0);
+    const order: number[] = [];
+    for (const c of d.ram) if (counts[c]!++ === 0) order.push(c);
+    let mapped = 0;
+    for (const v of d.devMappers) if (v > 0) mapped++;
+    const ram = order.map((c) => `${counts[c]} ${d.map.ram_kinds[c]!.label}`).join(", ");
     this.summary.dataset.deviceMaxMappers = String(d.map.device_max_mappers);
     this.summary.dataset.deviceMapped = String(mapped);
     this.summary.dataset.ramMaxMappers = String(d.map.ram_max_mappers);
