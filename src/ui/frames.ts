@@ -24,6 +24,8 @@
  */
 
 import { badblockCount, badblockTest } from "../hw/badblocks.ts";
+import { PIPE, PIPE_PAGES, pipeBase, PIPES_MAX } from "../abi/layout/pipe.ts";
+import { sockRingPages } from "../kernel/unix_sock.ts";
 import {
   FALLOC,
   MM,
@@ -55,7 +57,14 @@ export interface RamFacts {
   mapping: number;
   /** The shared zero page. */
   zero: boolean;
+  /** A page of a kernel byte ring that names it: BUF_NONE, BUF_PIPE or BUF_SOCKET. */
+  buffer: number;
 }
+
+/** What RamFacts.buffer says: no ring names the frame, a pipe's does, a socket's does. */
+export const BUF_NONE = 0;
+export const BUF_PIPE = 1;
+export const BUF_SOCKET = 2;
 
 /** What the classifier knows of a device frame. */
 export interface DeviceFacts {
@@ -72,6 +81,8 @@ export interface DeviceFacts {
 /** A kind of frame: how the page draws it, and the test that picks it (first match wins). */
 export interface FrameKind<F> extends KindInfo {
   readonly match: (f: F) => boolean;
+  /** Never mapped into a process (a kernel buffer): no RSS column of its own. */
+  readonly kernelOnly?: boolean;
 }
 
 const has = (flags: number, bit: number): boolean => (flags & (1 << bit)) !== 0;
@@ -88,6 +99,22 @@ export const RAM_KINDS: readonly FrameKind<RamFacts>[] = [
   },
   { name: "anon", label: "anonymous", color: "#e53935", match: (f) => has(f.flags, PG_anon) },
   { name: "pagecache", label: "page cache", color: "#1e88e5", match: (f) => f.mapping !== 0 },
+  // After the kinds a page says itself: a stale ring word read mid-free can
+  // only rename what would otherwise show as "kernel".
+  {
+    name: "pipe",
+    label: "pipe buffer",
+    color: "#26a69a",
+    match: (f) => f.inUse && f.buffer === BUF_PIPE,
+    kernelOnly: true,
+  },
+  {
+    name: "socket",
+    label: "socket buffer",
+    color: "#00838f",
+    match: (f) => f.inUse && f.buffer === BUF_SOCKET,
+    kernelOnly: true,
+  },
   { name: "kernel", label: "kernel", color: "#455a64", match: () => true },
 ];
 
@@ -134,7 +161,16 @@ function classifyRam(mem: Memory, out: Uint8Array): void {
   const k = mem.k32;
   const zero = zeroPfn(mem);
   const bitmap = mem.layout.falloc.base + FALLOC.bitmap;
-  const f: RamFacts = { pfn: 0, inUse: false, flags: 0, refcount: 0, mapping: 0, zero: false };
+  const buffers = ringPages(mem, out.length);
+  const f: RamFacts = {
+    pfn: 0,
+    inUse: false,
+    flags: 0,
+    refcount: 0,
+    mapping: 0,
+    zero: false,
+    buffer: BUF_NONE,
+  };
   let word = 0;
   for (let pfn = 0; pfn < out.length; pfn++) {
     if ((pfn & 31) === 0) word = Atomics.load(k, bitmap + (pfn >>> 5));
@@ -145,8 +181,31 @@ function classifyRam(mem: Memory, out: Uint8Array): void {
     f.refcount = Atomics.load(k, p + PAGE.refcount);
     f.mapping = Atomics.load(k, p + PAGE.mapping);
     f.zero = pfn === zero;
+    f.buffer = buffers[pfn]!;
     out[pfn] = classify(RAM_KINDS, f);
   }
+}
+
+/**
+ * Which RAM frames the byte rings of pipes and AF_UNIX sockets name
+ * (page_ring.ts: pfn + 1 per word, 0 for none), read without their locks:
+ * a ring may free a page while it is read, which the kinds' order contains.
+ */
+function ringPages(mem: Memory, ramFrames: number): Uint8Array {
+  const out = new Uint8Array(ramFrames);
+  const k = mem.k32;
+  for (let slot = 0; slot < PIPES_MAX; slot++) {
+    const r = pipeBase(mem.layout.pipes.base, slot);
+    if (Atomics.load(k, r + PIPE.id) === 0) continue;
+    for (let i = 0; i < PIPE_PAGES; i++) {
+      const w = Atomics.load(k, r + PIPE.pages + i);
+      if (w > 0 && w <= ramFrames) out[w - 1] = BUF_PIPE;
+    }
+  }
+  for (const pfn of sockRingPages(mem).keys()) {
+    if (pfn >= 0 && pfn < ramFrames) out[pfn] = BUF_SOCKET;
+  }
+  return out;
 }
 
 function classifyDevice(mem: Memory, vol: XipVol | null, out: Uint8Array): void {
@@ -268,14 +327,14 @@ export function snapshotFrames(mem: Memory, vol: XipVol | null): FrameSnapshot {
     const w = walkMm(mem, mm);
     if (w === null) continue;
     const rss: Record<string, number> = { [DEVICE_RSS]: 0 };
-    for (const kind of RAM_KINDS) rss[kind.name] = 0;
+    for (const kind of RAM_KINDS) if (kind.kernelOnly !== true) rss[kind.name] = 0;
     for (const pfn of w.pfns) {
       if (lastMm[pfn] !== mm) {
         lastMm[pfn] = mm;
         if (mappers[pfn]! < 255) mappers[pfn]!++;
       }
       const name = pfn < cfg.ramFrames ? RAM_KINDS[ramCodes[pfn]!]!.name : DEVICE_RSS;
-      rss[name]!++;
+      rss[name] = (rss[name] ?? 0) + 1;
     }
     mms.set(mm, { pfns: w.pfns, rss, tables: w.tables });
   }

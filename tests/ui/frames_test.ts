@@ -18,10 +18,14 @@ import {
   type Pfn,
   type TaskSlot,
 } from "../../src/abi/types.ts";
+import { SOCK_STREAM } from "../../src/abi/socket.ts";
 import { mkfs } from "../../src/fs/xipfs/mkfs.ts";
 import { openVolume } from "../../src/fs/xipfs/xipfs_format.ts";
 import { createMemory, type Memory } from "../../src/hw/memory.ts";
+import { pipeAlloc, pipeGet, pipePut, pipeWrite } from "../../src/kernel/pipe.ts";
 import { procAlloc, procSet } from "../../src/kernel/proc.ts";
+import { sockSend } from "../../src/kernel/unix_io.ts";
+import { sockPair } from "../../src/kernel/unix_sock.ts";
 import { handleMmFault } from "../../src/mm/fault.ts";
 import { allocFrame } from "../../src/mm/frame_alloc.ts";
 import { setPageMapping } from "../../src/mm/memmap.ts";
@@ -149,4 +153,29 @@ Deno.test("snapshotFrames() reads device block kinds from the xipfs bitmap", () 
   assert.equal(p.devCodes[255], device("poisoned"));
   assert.equal(p.devCodes[0], device("poisoned"));
   assert.equal(p.devCodes[1], device("metadata"));
+});
+
+Deno.test("snapshotFrames() names the ring pages of pipes and sockets, and gives them no RSS column", () => {
+  const mem = boot({ maxTasks: 4 });
+  const me = asTaskSlot(1);
+  const pipe = pipeAlloc(mem);
+  assert.ok(pipe > 0);
+  pipeGet(mem, pipe, "read");
+  pipeGet(mem, pipe, "write");
+  assert.equal(pipeWrite(mem, me, pipe, new Uint8Array(PAGE_SIZE + 1), true), PAGE_SIZE + 1);
+  const pair = sockPair(mem, SOCK_STREAM, 1);
+  assert.ok(Array.isArray(pair), `sockPair: ${pair}`);
+  assert.equal(sockSend(mem, pair[0], new Uint8Array(100), 0, 0), 100);
+  const s = snapshotFrames(mem, null);
+  const count = (k: number) => s.ramCodes.filter((c) => c === k).length;
+  assert.equal(count(ram("pipe")), 2, "two pages of the pipe's ring hold its bytes");
+  assert.equal(count(ram("socket")), 1, "one page of the receiving socket's ring");
+  const mm = process(mem, asTaskSlot(2));
+  const rss = snapshotFrames(mem, null).mms.get(mm)!.rss;
+  assert.ok(!("pipe" in rss) && !("socket" in rss) && "anon" in rss, Object.keys(rss).join(" "));
+  pipePut(mem, pipe, "read");
+  pipePut(mem, pipe, "write");
+  assert.equal(count(ram("pipe")), 2, "the first snapshot is unchanged");
+  assert.equal(snapshotFrames(mem, null).ramCodes.filter((c) => c === ram("pipe")).length, 0);
+  mmPut(mem, mm);
 });
