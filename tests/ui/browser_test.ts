@@ -78,7 +78,7 @@ Deno.test({
     let tb: TestBrowser | null = null;
     try {
       // Long enough to outlast the test; shutdown kills them.
-      for (let i = 0; i < PROCS; i++) machine.spawn("/bin/compute", ["/bin/compute", "400"]);
+      for (let i = 0; i < PROCS; i++) machine.spawn("/bin/compute", ["/bin/compute", "4000"]);
       tb = await launchBrowser();
       const page = await tb.browser.newPage();
       await page.setViewport({ width: 1280, height: 900 });
@@ -92,7 +92,11 @@ Deno.test({
         (n: number) =>
           document.getElementById("frame-summary")?.dataset.deviceMaxMappers === String(n) &&
           document.getElementById("procs")?.dataset.count === String(n) &&
-          Number(document.getElementById("status")?.dataset.updates) >= 2, // the stream goes on
+          Number(document.getElementById("status")?.dataset.updates) >= 2 && // the stream goes on
+          // Every process's rate is live (instr/s, the last column).
+          [...(document.getElementById("procs")?.tBodies[0]?.rows ?? [])].every((tr) =>
+            Number((tr.cells[tr.cells.length - 1]?.textContent ?? "").replace(/,/g, "")) > 0
+          ),
         { timeout: 60_000, polling: 100 },
         PROCS,
       );
@@ -148,6 +152,7 @@ Deno.test({
         );
         assert.ok(Number(r.cells[col("RSS device")]!.replace(/,/g, "")) > 0, r.cells.join(" | "));
         assert.ok(Number(r.cells[col("faults dax")]!.replace(/,/g, "")) > 0, r.cells.join(" | "));
+        assert.ok(Number(r.cells[col("instr/s")]!.replace(/,/g, "")) > 0, r.cells.join(" | "));
       }
       // The frame map: legend, summary, geometry.
       for (const kind of ["RAM: free", "RAM: anonymous", "RAM: page table", "device: file data"]) {
