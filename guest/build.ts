@@ -140,6 +140,21 @@ const STATIC: Record<string, { src: string; compute?: boolean }> = {
 
 const MOTD = "Welcome to xip: these programs run in place from the memory device.\n";
 
+/** The groups of the musl conformance test, mtest (guest/musl/NAME.c), in its link order. */
+export const MTEST_GROUPS = [
+  "stdio",
+  "memory",
+  "strings",
+  "time",
+  "files",
+  "dirs",
+  "errnos",
+  "proc",
+  "signals",
+  "threads",
+  "procs",
+] as const;
+
 /**
  * The project's musl programs: name -> sources. Each is built as a dynamic
  * PIE into rootfs/usr/bin and, when the third-party build runs (it needs
@@ -149,20 +164,7 @@ const MOTD = "Welcome to xip: these programs run in place from the memory device
  */
 const MUSL_PROGRAMS: Record<string, string[]> = {
   hello: ["guest/bin/hello.c"],
-  mtest: [
-    "main",
-    "stdio",
-    "memory",
-    "strings",
-    "time",
-    "files",
-    "dirs",
-    "errnos",
-    "proc",
-    "signals",
-    "threads",
-    "procs",
-  ].map(
+  mtest: ["main", ...MTEST_GROUPS].map(
     (n) => `guest/musl/${n}.c`,
   ),
 };

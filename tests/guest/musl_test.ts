@@ -15,21 +15,8 @@ import { Machine } from "../../src/kernel/machine.ts";
 import { assertInvariants } from "../_invariants.ts";
 import { makeGuestTree, within } from "../kernel/_guest_image.ts";
 import { haveQemu } from "./_qemu.ts";
+import { MTEST_GROUPS } from "../../guest/build.ts";
 import { runOnMachine, runQemu, runQemuDynamic, type RunResult, STATIC_MUSL } from "./_musl.ts";
-
-const GROUPS = [
-  "stdio",
-  "memory",
-  "strings",
-  "time",
-  "files",
-  "dirs",
-  "errnos",
-  "proc",
-  "signals",
-  "threads",
-  "procs",
-];
 
 const available = await haveQemu();
 const optOut = Deno.env.get("XIP_NO_QEMU") === "1";
@@ -45,7 +32,7 @@ let reference: Promise<Map<string, RunResult>> | null = null;
 function qemuReference(): Promise<Map<string, RunResult>> {
   reference ??= (async () => {
     const out = new Map<string, RunResult>();
-    await Promise.all(GROUPS.flatMap((g) => [
+    await Promise.all(MTEST_GROUPS.flatMap((g) => [
       runQemuDynamic("/usr/bin/mtest", [g]).then((r) => out.set(`dynamic ${g}`, r)),
       runQemu([`${STATIC_MUSL}/mtest`, g]).then((r) => out.set(`static ${g}`, r)),
     ]));
@@ -73,7 +60,7 @@ for (const dax of ["always", "never"] as const) {
       });
       try {
         const ref = await qemuReference();
-        for (const g of GROUPS) {
+        for (const g of MTEST_GROUPS) {
           for (
             const [kind, path] of [["dynamic", "/usr/bin/mtest"], ["static", "/static/musl/mtest"]]
           ) {

@@ -1,12 +1,14 @@
 /**
  * Guests for the Machine tests: a host tree holding the committed fixtures
  * (rootfs at /, the static programs under /static) plus two tiny programs
- * assembled here, and a watchdog for waits.
+ * assembled here, a machine booted from it, and a watchdog for waits.
  *
  * @module
  */
 
 import * as asm from "../hw/_asm.ts";
+import { Machine } from "../../src/kernel/machine.ts";
+import type { BootOptions } from "../../src/kernel/machine_types.ts";
 
 const FIXTURES = new URL("../../fixtures/", import.meta.url).pathname;
 
@@ -99,5 +101,33 @@ export async function until(cond: () => boolean, ms: number, what: string): Prom
   while (!cond()) {
     if (performance.now() > end) throw new Error(`watchdog: ${what} not seen within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Boot a machine from a fresh makeGuestTree() (a 16 MiB image, 32 MiB of
+ * RAM, the guests' stderr dropped; `opts` on top), run `fn` on it, then
+ * shut it down (a 30 s watchdog) and remove the tree, whatever `fn` did.
+ */
+export async function withGuestMachine(
+  opts: BootOptions,
+  fn: (m: Machine) => Promise<void>,
+): Promise<void> {
+  const tree = makeGuestTree();
+  try {
+    const m = await Machine.boot({
+      from: tree,
+      size: 16 * 1024 * 1024,
+      ram: 32 * 1024 * 1024,
+      stderr: () => {},
+      ...opts,
+    });
+    try {
+      await fn(m);
+    } finally {
+      await within(m.shutdown(), 30_000, "shutdown");
+    }
+  } finally {
+    Deno.removeSync(tree, { recursive: true });
   }
 }

@@ -22,7 +22,7 @@ import type { IpcUserBuf } from "../../src/kernel/ipc_shm.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { haveQemu, QEMU, STATIC_DIR } from "../guest/_qemu.ts";
 import { assertInvariants } from "../_invariants.ts";
-import { makeGuestTree, until, within } from "./_guest_image.ts";
+import { until, withGuestMachine, within } from "./_guest_image.ts";
 
 const dec = new TextDecoder();
 const qemu = await haveQemu();
@@ -67,26 +67,12 @@ async function qemuPeer(args: string[]): Promise<string> {
 }
 
 async function withMachine(fn: (m: Machine) => Promise<void>): Promise<void> {
-  const tree = makeGuestTree();
-  const m = await Machine.boot({
-    from: tree,
-    size: 16 * 1024 * 1024,
-    ram: 32 * 1024 * 1024,
-    maxProcs: 8,
-    warm: 4,
-    lockdep: true,
-    killGraceMs: 500,
-    stderr: () => {},
-  });
-  try {
+  await withGuestMachine({ maxProcs: 8, warm: 4, lockdep: true, killGraceMs: 500 }, async (m) => {
     await fn(m);
     assert.equal(shmemPages(m.mem), 0, "no shmem page is left");
     assert.equal(shmemInodes(m.mem), 1, "only the tmpfs root is left");
     assertInvariants(m, { fsck: true });
-  } finally {
-    await within(m.shutdown(), 30_000, "shutdown");
-    Deno.removeSync(tree, { recursive: true });
-  }
+  });
 }
 
 /** A key no other run of this suite (here or on the host under qemu) uses. */

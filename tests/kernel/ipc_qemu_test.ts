@@ -17,12 +17,11 @@
  * marks the comparison ignored, never passed.
  */
 import assert from "node:assert/strict";
-import { Machine } from "../../src/kernel/machine.ts";
 import { shmemInodes, shmemPages } from "../../src/fs/shmem.ts";
 import { haveQemu, runUnderQemu } from "../guest/_qemu.ts";
 import type { StaticCase } from "../guest/_expected.ts";
 import { assertInvariants } from "../_invariants.ts";
-import { makeGuestTree, within } from "./_guest_image.ts";
+import { withGuestMachine, within } from "./_guest_image.ts";
 
 const available = await haveQemu();
 const optOut = Deno.env.get("XIP_NO_QEMU") === "1";
@@ -47,17 +46,7 @@ if (!available && !optOut) {
       "ipcbasic, ipcfork, unixbasic and linktest print and exit as under qemu-riscv32 (System V IPC, shm_open, sem_open, shared memory across fork, AF_UNIX, hard links, poll)",
     ignore: !available,
     fn: async () => {
-      const tree = makeGuestTree();
-      const m = await Machine.boot({
-        from: tree,
-        size: 16 * 1024 * 1024,
-        ram: 32 * 1024 * 1024,
-        maxProcs: 6,
-        warm: 1,
-        lockdep: true,
-        stderr: () => {},
-      });
-      try {
+      await withGuestMachine({ maxProcs: 6, warm: 1, lockdep: true }, async (m) => {
         for (const program of ["ipcbasic", "ipcfork", "unixbasic", "linktest", "polltest"]) {
           const out: Uint8Array[] = [];
           const p = m.spawn(`/static/${program}`, [program], { stdout: (d) => out.push(d) });
@@ -71,10 +60,7 @@ if (!available && !optOut) {
         assert.equal(shmemPages(m.mem), 0, "no shmem page is left");
         assert.equal(shmemInodes(m.mem), 1, "only the tmpfs root is left");
         assertInvariants(m, { fsck: true }, "after the IPC programs");
-      } finally {
-        await within(m.shutdown(), 30_000, "shutdown");
-        Deno.removeSync(tree, { recursive: true });
-      }
+      });
     },
   });
 }

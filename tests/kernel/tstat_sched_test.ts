@@ -8,21 +8,11 @@
 import assert from "node:assert/strict";
 import { TSTAT, tstatBase } from "../../src/abi/layout/fring.ts";
 import { PROCS_HDR } from "../../src/abi/layout/mod.ts";
-import { Machine } from "../../src/kernel/machine.ts";
 import { tstatSchedOf } from "../../src/mm/fault_ring.ts";
-import { makeGuestTree, within } from "./_guest_image.ts";
+import { withGuestMachine, within } from "./_guest_image.ts";
 
 Deno.test("every thread of a process publishes its kernel entries and sleeps at exit", async () => {
-  const tree = makeGuestTree();
-  const m = await Machine.boot({
-    from: tree,
-    size: 16 * 1024 * 1024,
-    ram: 32 * 1024 * 1024,
-    maxProcs: 8,
-    warm: 2,
-    stderr: () => {},
-  });
-  try {
+  await withGuestMachine({ maxProcs: 8, warm: 2 }, async (m) => {
     // futextest's "wake" case sleeps in FUTEX_WAIT on purpose; "threads compute" just computes.
     const out: Uint8Array[] = [];
     const p = m.spawn("/static/futextest", ["futextest"], { stdout: (d) => out.push(d) });
@@ -42,8 +32,5 @@ Deno.test("every thread of a process publishes its kernel entries and sleeps at 
     }
     assert.ok(threads >= 1, "the records of the process's tasks are there");
     assert.ok(sleeps >= 1, "FUTEX_WAIT sleeps are counted");
-  } finally {
-    await within(m.shutdown(), 30_000, "shutdown");
-    Deno.removeSync(tree, { recursive: true });
-  }
+  });
 });

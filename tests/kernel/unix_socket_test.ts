@@ -13,7 +13,7 @@ import { SIGPIPE } from "../../src/abi/signal.ts";
 import { socksInUse } from "../../src/kernel/unix_sock.ts";
 import { Machine } from "../../src/kernel/machine.ts";
 import { assertInvariants } from "../_invariants.ts";
-import { makeGuestTree, until, within } from "./_guest_image.ts";
+import { until, withGuestMachine, within } from "./_guest_image.ts";
 
 const dec = new TextDecoder();
 
@@ -32,24 +32,11 @@ function start(m: Machine, args: string[]) {
 }
 
 async function withMachine(fn: (m: Machine) => Promise<void>): Promise<void> {
-  const tree = makeGuestTree();
-  const m = await Machine.boot({
-    from: tree,
-    size: 16 * 1024 * 1024,
-    ram: 32 * 1024 * 1024,
-    maxProcs: 8,
-    warm: 4,
-    lockdep: true,
-    stderr: () => {},
-  });
-  try {
+  await withGuestMachine({ maxProcs: 8, warm: 4, lockdep: true }, async (m) => {
     await fn(m);
     assert.equal(socksInUse(m.mem), 0, "every socket was released");
     assertInvariants(m, { fsck: true });
-  } finally {
-    await within(m.shutdown(), 30_000, "shutdown");
-    Deno.removeSync(tree, { recursive: true });
-  }
+  });
 }
 
 for (const path of ["/xip.sock", "/dev/shm/xip.sock"]) {

@@ -567,9 +567,9 @@ export class JitRuntime {
     const sh = this.shared;
     // The emitter is still cold here and little has been interpreted: not worth it yet, and
     // with no product of another Worker to install, nothing to read or mark either.
-    const cold = this.stats.translated === 0 && this.hotInsns > 0 &&
+    const emitterCold = this.stats.translated === 0 && this.hotInsns > 0 &&
       this.#interpreted < COLD_INSNS;
-    if (cold && !productPublished(sh, pfn)) return null;
+    if (emitterCold && !productPublished(sh, pfn)) return null;
     // Mark first, then read: a write that lands after the mark bumps the generation.
     const gen = sh.markCode(pfn);
     if (frameClaimed(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
@@ -600,7 +600,7 @@ export class JitRuntime {
       : { entries: found.entries, rounds: Math.max(found.rounds, rounds) };
     const shared = bytes !== null;
     if (bytes === null) {
-      if (cold) return null;
+      if (emitterCold) return null;
       // Lost the race for the claim: wait for the winner's product, as above.
       if (!claimFrame(sh, pfn, gen) && !this.#waitedLong(pfn)) return null;
       try {
