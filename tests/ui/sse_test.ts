@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type SseEvent, sseEvent, SseParser } from "../../src/ui/sse.ts";
+import { type SseEvent, sseEvent } from "../../src/ui/sse.ts";
+import { sseParser } from "../../src/ui/web/stream.ts";
 import { rng } from "./_rng.ts";
 
 Deno.test("sseEvent() writes an event line, one data line per line of data, and a blank line", () => {
@@ -8,20 +9,20 @@ Deno.test("sseEvent() writes an event line, one data line per line of data, and 
   assert.throws(() => sseEvent("a\nb", ""), RangeError);
 });
 
-Deno.test("SseParser.push() follows the event-stream format: names, joined data, comments, CR/LF", () => {
-  const p = new SseParser();
+Deno.test("the page's sseParser() follows the event-stream format: names, joined data, comments, CR/LF", () => {
+  const p = sseParser();
   const text = "retry: 1000\n\n: a comment\nevent: hello\ndata: 1\ndata: 2\n\n" +
     "data:no space\r\n\r\nevent: update\rdata: {}\r\rid: 7\nevent: empty\n\n";
-  assert.deepEqual(p.push(text), [
+  assert.deepEqual(p(text), [
     { event: "hello", data: "1\n2" },
     { event: "message", data: "no space" },
     { event: "update", data: "{}" },
   ]);
-  assert.deepEqual(p.push("event: late\ndata: x"), [], "an event ends at its blank line");
-  assert.deepEqual(p.push("\n\n"), [{ event: "late", data: "x" }]);
+  assert.deepEqual(p("event: late\ndata: x"), [], "an event ends at its blank line");
+  assert.deepEqual(p("\n\n"), [{ event: "late", data: "x" }]);
 });
 
-Deno.test("SseParser.push() gives the same events however the stream is cut into chunks", () => {
+Deno.test("the page's sseParser() gives sseEvent()'s events however the stream is cut into chunks", () => {
   const events: SseEvent[] = [];
   let text = "retry: 1000\n\n";
   for (let i = 0; i < 200; i++) {
@@ -37,11 +38,11 @@ Deno.test("SseParser.push() gives the same events however the stream is cut into
   const r = rng(seed);
   for (const [name, t] of [["LF", text], ["CRLF", crlf]] as const) {
     for (let k = 0; k < 30; k++) {
-      const p = new SseParser();
+      const p = sseParser();
       const got: SseEvent[] = [];
       for (let at = 0; at < t.length;) {
         const n = 1 + Math.floor(r() ** 3 * 400);
-        got.push(...p.push(t.slice(at, at + n)));
+        got.push(...p(t.slice(at, at + n)));
         at += n;
       }
       assert.deepEqual(got, events, `${name}, cut ${k} (seed 0x${seed.toString(16)})`);

@@ -23,9 +23,9 @@
 import { applyMergePatch } from "../delta.ts";
 import { type FaultRecord, unpackFault, unpackRate } from "../encode.ts";
 import type { Hello, Update, ViewState } from "../protocol.ts";
-import { SseParser } from "../sse.ts";
 import { FrameMapView } from "./frame_map.ts";
 import { RatePlot } from "./plot.ts";
+import { sseParser } from "./stream.ts";
 import { renderFaults, renderProcs, renderTotals } from "./tables.ts";
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -157,11 +157,11 @@ async function follow(signal: AbortSignal): Promise<void> {
   const r = await fetch("/api/stream", { signal });
   if (!r.ok || r.body === null) throw new Error(`the stream answered ${r.status}`);
   const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-  const parser = new SseParser();
+  const parse = sseParser();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    for (const e of parser.push(value)) {
+    for (const e of parse(value)) {
       if (e.event === "hello") onHello(JSON.parse(e.data) as Hello);
       else if (e.event === "update") onUpdate(JSON.parse(e.data) as Update);
     }

@@ -36,6 +36,8 @@ async function bundleApp(): Promise<string> {
       args: [
         "bundle",
         "--quiet",
+        "--lock=deno.lock",
+        "--frozen",
         "--platform",
         "browser",
         "--format",
@@ -57,13 +59,26 @@ async function bundleApp(): Promise<string> {
   }
 }
 
+/** The npm packages bundled into app.js, and their licence files here. */
+const BUNDLED: [string, string][] = [["eventsource-parser 4.1.3", "eventsource-parser.LICENSE"]];
+
+/** A comment that carries the licence of each package bundled into app.js, as they ask. */
+async function bundledLicences(): Promise<string> {
+  let out = "";
+  for (const [name, file] of BUNDLED) {
+    const text = await Deno.readTextFile(join(HERE, file));
+    out += `/*! ${name}, bundled below:\n\n${text.replaceAll("*/", "* /").trimEnd()}\n*/\n`;
+  }
+  return out;
+}
+
 /** The text of _assets.ts for the current sources. */
 export async function renderAssets(): Promise<string> {
   const entries: [string, string, string][] = [];
   for (const [path, file, type] of STATIC) {
     entries.push([path, type, await Deno.readTextFile(join(HERE, file))]);
   }
-  entries.push(["/app.js", "text/javascript", await bundleApp()]);
+  entries.push(["/app.js", "text/javascript", (await bundledLicences()) + await bundleApp()]);
   const body = entries.map(([path, type, text]) =>
     `  ${JSON.stringify(path)}: {\n    type: ${JSON.stringify(type)},\n    body: ${
       JSON.stringify(text)
