@@ -53,7 +53,9 @@ async function bundleApp(): Promise<string> {
     if (!out.success) {
       throw new Error(`deno bundle failed: ${new TextDecoder().decode(out.stderr).trim()}`);
     }
-    return await Deno.readTextFile(tmp);
+    // esbuild names each module in a comment, npm packages by their path in Deno's cache, which
+    // depends on the machine: name them by package instead, so the bundle is the same anywhere.
+    return (await Deno.readTextFile(tmp)).replace(/^\/\/ .*\/npm\/[^/\n]+\/(.+)$/gm, "// npm:$1");
   } finally {
     await Deno.remove(tmp).catch(() => {});
   }
